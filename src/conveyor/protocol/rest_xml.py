@@ -1,0 +1,456 @@
+"""The rest-xml protocol (S3), driven by the botocore model.
+
+Routing matches method + path + query against each operation's `http.requestUri` (e.g.
+`/{Bucket}/{Key+}?uploads`); members are read from their `location` (uri, querystring, header, headers,
+payload) and written back the same way. Streaming payloads (object bodies) are never read here: the
+operation reads `ctx.request.stream()` itself and returns an async iterator for the response body.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from botocore.model import OperationModel, ServiceModel, Shape
+
+from conveyor.gateway.http import HttpResponse
+from conveyor.protocol.base import Codec, format_timestamp, iso8601, parse_timestamp, rfc822
+from conveyor.services.base import RequestContext, Service, ServiceError
+
+S3_XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
+
+# Root element names AWS uses for outputs without an explicit payload member (the model omits them;
+# botocore ignores the root name but other SDKs and tools look at it).
+ROOT_NAMES = {
+    "ListBucketsOutput": "ListAllMyBucketsResult",
+    "ListObjectsOutput": "ListBucketResult",
+    "ListObjectsV2Output": "ListBucketResult",
+    "ListObjectVersionsOutput": "ListVersionsResult",
+    "CreateMultipartUploadOutput": "InitiateMultipartUploadResult",
+    "CompleteMultipartUploadOutput": "CompleteMultipartUploadResult",
+    "ListPartsOutput": "ListPartsResult",
+    "ListMultipartUploadsOutput": "ListMultipartUploadsResult",
+    "DeleteObjectsOutput": "DeleteResult",
+    "GetBucketTaggingOutput": "Tagging",
+    "GetObjectTaggingOutput": "Tagging",
+    "GetBucketCorsOutput": "CORSConfiguration",
+    "GetBucketVersioningOutput": "VersioningConfiguration",
+    "GetBucketAclOutput": "AccessControlPolicy",
+    "GetObjectAclOutput": "AccessControlPolicy",
+    "GetBucketNotificationConfigurationOutput": "NotificationConfiguration",
+    "GetBucketLocationOutput": "LocationConstraint",
+}
+
+
+def xml_escape_key(text: str) -> str:
+    return text
+
+
+@dataclass
+class _Route:
+    operation: OperationModel
+    method: str
+    path_kind: str  # "root" | "bucket" | "object"
+    literals: dict[str, str | None]  # query literals from requestUri (value None = presence only)
+    required_query: list[str]
+    required_headers: list[str]
+
+
+@dataclass
+class ParsedPath:
+    bucket: str | None
+    key: str | None
+
+
+def split_path(ctx: RequestContext) -> ParsedPath:
+    """Bucket and key from the (still percent-encoded) path and the virtual host, if any."""
+    raw = ctx.request.path
+    host_bucket = ctx.extra.get("bucket_from_host")
+    try:
+        if host_bucket:
+            key = raw[1:] if raw.startswith("/") else raw
+            return ParsedPath(host_bucket, _decode(key) if key else None)
+        rest = raw[1:] if raw.startswith("/") else raw
+        if not rest:
+            return ParsedPath(None, None)
+        bucket, _, key = rest.partition("/")
+        return ParsedPath(_decode(bucket), _decode(key) if key else None)
+    except UnicodeDecodeError:
+        raise ServiceError("InvalidURI", "Couldn't parse the specified URI.", 400)
+
+
+def _decode(text: str) -> str:
+    return unquote(text, errors="strict")
+
+
+class RestXmlCodec(Codec):
+    name = "rest-xml"
+
+    def __init__(self) -> None:
+        self._routes: dict[int, list[_Route]] = {}
+
+    # -- routing ---------------------------------------------------------------------------------
+    def _build_routes(self, model: ServiceModel) -> list[_Route]:
+        cached = self._routes.get(id(model))
+        if cached is not None:
+            return cached
+        routes = []
+        for name in model.operation_names:
+            op = model.operation_model(name)
+            uri = op.http.get("requestUri", "/")
+            path, _, query = uri.partition("?")
+            literals: dict[str, str | None] = {}
+            for part in filter(None, query.split("&")):
+                k, eq, v = part.partition("=")
+                if k == "x-id":
+                    continue
+                literals[k] = v if eq else None
+            if "{Key+}" in path:
+                kind = "object"
+            elif "{Bucket}" in path:
+                kind = "bucket"
+            else:
+                kind = "root"
+            req_q, req_h = [], []
+            shape = op.input_shape
+            if shape is not None:
+                for member_name in shape.required_members:
+                    member = shape.members[member_name]
+                    loc = member.serialization.get("location")
+                    wire = member.serialization.get("name", member_name)
+                    if loc == "querystring":
+                        req_q.append(wire)
+                    elif loc == "header":
+                        req_h.append(wire)
+            routes.append(_Route(op, op.http.get("method", "GET"), kind, literals, req_q, req_h))
+        self._routes[id(model)] = routes
+        return routes
+
+    def route(self, ctx: RequestContext, model: ServiceModel, path: ParsedPath) -> OperationModel:
+        kind = "root" if path.bucket is None else ("object" if path.key is not None else "bucket")
+        query = dict(ctx.request.query)
+        headers = ctx.request.headers
+        best: tuple[int, _Route] | None = None
+        method_seen = False
+        for r in self._build_routes(model):
+            if r.path_kind != kind:
+                continue
+            if r.method != ctx.request.method:
+                continue
+            method_seen = True
+            ok = True
+            for k, v in r.literals.items():
+                if k not in query or (v is not None and query[k] != v):
+                    ok = False
+                    break
+            if not ok:
+                continue
+            if any(q not in query for q in r.required_query):
+                continue
+            if any(h not in headers for h in r.required_headers):
+                continue
+            score = 1000 * len(r.literals) + 10 * (len(r.required_query) + len(r.required_headers))
+            if best is None or score > best[0]:
+                best = (score, r)
+        if best is None:
+            if method_seen:
+                raise ServiceError("NotImplemented", "A header or query you provided implies functionality that is not implemented.", 501)
+            raise ServiceError("MethodNotAllowed", "The specified method is not allowed against this resource.", 405)
+        return best[1].operation
+
+    # -- parsing ---------------------------------------------------------------------------------
+    async def parse(self, ctx: RequestContext, service: Service) -> tuple[OperationModel, dict[str, Any]]:
+        path = split_path(ctx)
+        op = self.route(ctx, service.model, path)
+        params = await self.parse_input(ctx, op, path)
+        return op, params
+
+    async def parse_input(self, ctx: RequestContext, op: OperationModel, path: ParsedPath) -> dict[str, Any]:
+        shape = op.input_shape
+        params: dict[str, Any] = {}
+        if shape is None:
+            return params
+        req = ctx.request
+        query: dict[str, list[str]] = {}
+        for k, v in req.query:
+            query.setdefault(k, []).append(v)
+        payload_name = shape.serialization.get("payload")
+        for name, member in shape.members.items():
+            loc = member.serialization.get("location")
+            wire = member.serialization.get("name", name)
+            try:
+                if loc == "uri":
+                    value = path.key if wire.startswith("Key") else path.bucket
+                    if value is not None:
+                        params[name] = value
+                elif loc == "querystring":
+                    if member.type_name == "map":
+                        params[name] = {k: v[-1] for k, v in query.items()}
+                    elif wire in query:
+                        if member.type_name == "list":
+                            params[name] = [self._scalar(member.member, v) for v in query[wire]]
+                        else:
+                            params[name] = self._scalar(member, query[wire][-1], "iso8601")
+                elif loc == "header":
+                    raw = req.headers.get(wire)
+                    if raw is not None:
+                        if member.type_name == "list":
+                            params[name] = [p.strip() for p in raw.split(",") if p.strip()]
+                        else:
+                            params[name] = self._scalar(member, raw, "rfc822")
+                elif loc == "headers":
+                    prefix = wire.lower()
+                    found = {k[len(prefix):]: v for k, v in req.headers.items() if k.startswith(prefix)}
+                    if found:
+                        params[name] = found
+            except (ValueError, TypeError):
+                raise ServiceError("InvalidArgument", f"Invalid value for {wire}", 400,
+                                   extra={"ArgumentName": wire})
+        if payload_name:
+            member = shape.members[payload_name]
+            if member.type_name == "structure":
+                body = await req.body()
+                if body.strip():
+                    try:
+                        root = ET.fromstring(body)
+                    except ET.ParseError:
+                        raise ServiceError(
+                            "MalformedXML",
+                            "The XML you provided was not well-formed or did not validate against our published schema",
+                            400,
+                        )
+                    params[payload_name] = self._xml_to_value(root, member)
+        return params
+
+    def _scalar(self, shape: Shape, text: str, ts_default: str = "iso8601") -> Any:
+        kind = shape.type_name
+        if kind in ("integer", "long"):
+            return int(text)
+        if kind == "boolean":
+            return text.lower() == "true"
+        if kind in ("float", "double"):
+            return float(text)
+        if kind == "timestamp":
+            return parse_timestamp(text)
+        return text
+
+    def _xml_to_value(self, elem: ET.Element, shape: Shape) -> Any:
+        kind = shape.type_name
+        if kind == "structure":
+            out: dict[str, Any] = {}
+            children: dict[str, list[ET.Element]] = {}
+            for child in elem:
+                children.setdefault(_local(child.tag), []).append(child)
+            for name, member in shape.members.items():
+                wire = member.serialization.get("name", name)
+                if member.serialization.get("xmlAttribute"):
+                    for attr, val in elem.attrib.items():
+                        if _local(attr) == wire.split(":")[-1]:
+                            out[name] = val
+                    continue
+                if member.type_name == "list" and member.serialization.get("flattened"):
+                    items = children.get(wire) or children.get(member.member.serialization.get("name", wire)) or []
+                    if items:
+                        out[name] = [self._xml_to_value(i, member.member) for i in items]
+                    continue
+                found = children.get(wire)
+                if found:
+                    out[name] = self._xml_to_value(found[0], member)
+            return out
+        if kind == "list":
+            return [self._xml_to_value(child, shape.member) for child in elem]
+        if kind == "map":
+            result = {}
+            for entry in elem:
+                k = v = None
+                for part in entry:
+                    if _local(part.tag) == shape.key.serialization.get("name", "key"):
+                        k = part.text or ""
+                    elif _local(part.tag) == shape.value.serialization.get("name", "value"):
+                        v = self._xml_to_value(part, shape.value)
+                if k is not None:
+                    result[k] = v
+            return result
+        text = elem.text or ""
+        if kind == "blob":
+            import base64
+
+            return base64.b64decode(text)
+        return self._scalar(shape, text.strip() if kind != "string" else text)
+
+    # -- serialization ---------------------------------------------------------------------------
+    def serialize(self, ctx: RequestContext, operation: OperationModel, result: dict[str, Any]) -> HttpResponse:
+        shape = operation.output_shape
+        resp = HttpResponse(status=200)
+        if shape is None:
+            resp.headers.append(("Content-Length", "0"))
+            return resp
+        payload_name = shape.serialization.get("payload")
+        body_members = {}
+        for name, member in shape.members.items():
+            if name not in result or result[name] is None:
+                continue
+            value = result[name]
+            loc = member.serialization.get("location")
+            wire = member.serialization.get("name", name)
+            if loc == "header":
+                if member.type_name == "timestamp":
+                    text = format_timestamp(value, member, "rfc822")
+                elif member.type_name == "boolean":
+                    text = "true" if value else "false"
+                elif member.type_name == "list":
+                    text = ",".join(str(v) for v in value)
+                else:
+                    text = str(value)
+                resp.headers.append((wire, str(text)))
+            elif loc == "headers":
+                for k, v in value.items():
+                    resp.headers.append((wire + k, str(v)))
+            elif loc == "statusCode":
+                resp.status = int(value)
+            elif payload_name is None or name == payload_name:
+                body_members[name] = value
+        if payload_name:
+            member = shape.members[payload_name]
+            value = result.get(payload_name)
+            if member.type_name in ("blob", "string"):
+                if value is None:
+                    pass
+                elif isinstance(value, bytes | str):
+                    resp.body = value.encode() if isinstance(value, str) else value
+                else:
+                    resp.stream = value
+            elif value is not None:
+                root_name = member.serialization.get("name", member.name)
+                resp.body = self._document(root_name, member, value)
+                resp.headers.append(("Content-Type", "application/xml"))
+        elif shape.members and any(
+            m.serialization.get("location") is None for m in shape.members.values()
+        ):
+            root_name = shape.serialization.get("name") or ROOT_NAMES.get(shape.name) or shape.name.removesuffix("Output")
+            if shape.name == "GetBucketLocationOutput":
+                # AWS answers `<LocationConstraint>region</LocationConstraint>` (empty for us-east-1).
+                root = ET.Element("LocationConstraint", xmlns=S3_XMLNS)
+                root.text = result.get("LocationConstraint") or None
+                resp.body = _to_bytes(root)
+            else:
+                resp.body = self._document(root_name, shape, body_members)
+            resp.headers.append(("Content-Type", "application/xml"))
+        if resp.stream is None and resp.header("Content-Length") is None:
+            resp.headers.append(("Content-Length", str(len(resp.body))))
+        return resp
+
+    def _document(self, root_name: str, shape: Shape, value: Any) -> bytes:
+        root = ET.Element(root_name, xmlns=S3_XMLNS)
+        self._fill(root, shape, value)
+        return _to_bytes(root)
+
+    def _fill(self, elem: ET.Element, shape: Shape, value: Any) -> None:
+        kind = shape.type_name
+        if kind == "structure":
+            for name, member in shape.members.items():
+                if name not in value or value[name] is None:
+                    continue
+                if member.serialization.get("location"):
+                    continue
+                wire = member.serialization.get("name", name)
+                item = value[name]
+                if member.serialization.get("xmlAttribute"):
+                    ns = member.serialization.get("xmlNamespace", {})
+                    if wire.startswith("xsi:") and ns:
+                        elem.set("xmlns:xsi", ns.get("uri", ""))
+                    elem.set(wire, str(item))
+                    continue
+                if member.type_name == "list" and member.serialization.get("flattened"):
+                    for entry in item:
+                        child = ET.SubElement(elem, wire)
+                        self._fill(child, member.member, entry)
+                    continue
+                child = ET.SubElement(elem, wire)
+                ns = member.serialization.get("xmlNamespace")
+                if ns and member.type_name == "structure":
+                    prefix = ns.get("prefix")
+                    child.set(f"xmlns:{prefix}" if prefix else "xmlns", ns.get("uri", ""))
+                self._fill(child, member, item)
+        elif kind == "list":
+            member_name = shape.member.serialization.get("name", "member")
+            for entry in value:
+                child = ET.SubElement(elem, member_name)
+                self._fill(child, shape.member, entry)
+        elif kind == "map":
+            for k, v in value.items():
+                entry = ET.SubElement(elem, "entry")
+                ET.SubElement(entry, shape.key.serialization.get("name", "key")).text = str(k)
+                self._fill(ET.SubElement(entry, shape.value.serialization.get("name", "value")), shape.value, v)
+        elif kind == "timestamp":
+            elem.text = format_timestamp(value, shape, "iso8601")
+        elif kind == "boolean":
+            elem.text = "true" if value else "false"
+        elif kind == "blob":
+            import base64
+
+            elem.text = base64.b64encode(value).decode()
+        else:
+            elem.text = str(value)
+
+    def serialize_error(self, ctx: RequestContext, error: ServiceError) -> HttpResponse:
+        return error_response(ctx, error)
+
+
+def error_response(ctx: RequestContext, error: ServiceError) -> HttpResponse:
+    root = ET.Element("Error")
+    ET.SubElement(root, "Code").text = error.code
+    ET.SubElement(root, "Message").text = error.message or error.code
+    for k, v in error.extra.items():
+        if v is not None:
+            ET.SubElement(root, k).text = str(v)
+    ET.SubElement(root, "RequestId").text = ctx.request_id
+    ET.SubElement(root, "HostId").text = host_id(ctx)
+    body = b"" if ctx.request.method == "HEAD" else _to_bytes(root)
+    headers = [
+        ("Content-Type", "application/xml"),
+        ("x-amz-request-id", ctx.request_id),
+        ("x-amz-id-2", host_id(ctx)),
+    ]
+    headers += list(error.headers.items())
+    if ctx.request.method != "HEAD" and error.status != 304:
+        headers.append(("Content-Length", str(len(body))))
+    else:
+        body = b""
+    return HttpResponse(status=error.status, headers=headers, body=body)
+
+
+def host_id(ctx: RequestContext) -> str:
+    return ctx.extra.setdefault("host_id", _host_id(ctx.request_id))
+
+
+def _host_id(request_id: str) -> str:
+    import base64
+    import hashlib
+
+    return base64.b64encode(hashlib.sha256(request_id.encode()).digest()).decode()
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _to_bytes(root: ET.Element) -> bytes:
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8", xml_declaration=False)
+
+
+async def iter_bytes(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+__all__ = ["CODEC", "RestXmlCodec", "S3_XMLNS", "error_response", "iso8601", "rfc822", "split_path", "dt"]
+
+CODEC = RestXmlCodec()
