@@ -286,7 +286,7 @@ class RestXmlCodec(Codec):
     # -- serialization ---------------------------------------------------------------------------
     def serialize(self, ctx: RequestContext, operation: OperationModel, result: dict[str, Any]) -> HttpResponse:
         shape = operation.output_shape
-        resp = HttpResponse(status=200)
+        resp = HttpResponse(status=int(result.pop("__status", 200)))
         if shape is None:
             resp.headers.append(("Content-Length", "0"))
             return resp
@@ -414,7 +414,6 @@ def error_response(ctx: RequestContext, error: ServiceError) -> HttpResponse:
     body = b"" if ctx.request.method == "HEAD" else _to_bytes(root)
     headers = [
         ("Content-Type", "application/xml"),
-        ("x-amz-request-id", ctx.request_id),
         ("x-amz-id-2", host_id(ctx)),
     ]
     headers += list(error.headers.items())

@@ -1,0 +1,751 @@
+"""Object operations: put/get/head/delete/copy, listings, versions and tagging."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import sqlite3
+import uuid
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote_plus, unquote
+
+from conveyor.services.base import RequestContext, ServiceError
+from conveyor.services.s3 import checksums, notifications
+from conveyor.services.s3.blobs import BlobInfo
+from conveyor.services.s3.chunked import ChunkedDecoder
+from conveyor.services.s3.store import OBJECT_COLUMNS, ObjectRow, delete_version, insert_object, next_seq
+
+if TYPE_CHECKING:
+    from conveyor.services.s3.api import S3Service
+
+MAX_OBJECT = 5 * 1024**3
+CONTENT_FIELDS = ("CacheControl", "ContentDisposition", "ContentEncoding", "ContentLanguage", "Expires")
+CHECKSUM_MEMBERS = {"CRC32": "ChecksumCRC32", "CRC32C": "ChecksumCRC32C", "CRC64NVME": "ChecksumCRC64NVME",
+                    "SHA1": "ChecksumSHA1", "SHA256": "ChecksumSHA256"}
+
+
+def no_such_key(key: str) -> ServiceError:
+    return ServiceError("NoSuchKey", "The specified key does not exist.", 404, extra={"Key": key})
+
+
+def precondition_failed(condition: str) -> ServiceError:
+    return ServiceError("PreconditionFailed", "At least one of the pre-conditions you specified did not hold", 412,
+                        extra={"Condition": condition})
+
+
+def new_version_id() -> str:
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes + uuid.uuid4().bytes[:8]).decode().rstrip("=")
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    return any(t.strip() in ("*", f'"{etag}"', etag) for t in header.split(","))
+
+
+def _ts(value: Any) -> float:
+    return value.timestamp() if hasattr(value, "timestamp") else float(value)
+
+
+def body_source(ctx: RequestContext) -> tuple[AsyncIterator[bytes], ChunkedDecoder | None]:
+    """The request body, decoded from aws-chunked framing when the client used it."""
+    headers = ctx.request.headers
+    sha = headers.get("x-amz-content-sha256") or ""
+    encoding = headers.get("content-encoding") or ""
+    if sha.startswith("STREAMING-") or "aws-chunked" in encoding:
+        decoder = ChunkedDecoder(ctx.request.stream())
+        return decoder.__aiter__(), decoder
+    return ctx.request.stream(), None
+
+
+def requested_algorithms(ctx: RequestContext, params: dict[str, Any]) -> set[str]:
+    algos = set()
+    headers = ctx.request.headers
+    for algo in checksums.ALGORITHMS:
+        if checksums.header_for(algo) in headers:
+            algos.add(algo)
+    if params.get("ChecksumAlgorithm"):
+        algos.add(str(params["ChecksumAlgorithm"]).upper())
+    for name in (headers.get("x-amz-trailer") or "").split(","):
+        name = name.strip().lower()
+        if name.startswith("x-amz-checksum-"):
+            algos.add(name.removeprefix("x-amz-checksum-").upper())
+    sha = headers.get("x-amz-content-sha256") or ""
+    if len(sha) == 64:
+        algos.add("SHA256")
+    return {a for a in algos if a in checksums.ALGORITHMS}
+
+
+def verify_body(ctx: RequestContext, info: BlobInfo, decoder: ChunkedDecoder | None) -> None:
+    headers = ctx.request.headers
+    md5 = headers.get("content-md5")
+    if md5 is not None:
+        try:
+            expected = base64.b64decode(md5, validate=True)
+        except (binascii.Error, ValueError):
+            raise ServiceError("InvalidDigest", "The Content-MD5 you specified was invalid.", 400)
+        if expected != info.md5:
+            raise ServiceError("BadDigest", "The Content-MD5 you specified did not match what we received.", 400)
+    sha = headers.get("x-amz-content-sha256") or ""
+    if len(sha) == 64 and "SHA256" in info.checksums:
+        actual = base64.b64decode(info.checksums["SHA256"]).hex()
+        if actual != sha.lower():
+            raise ServiceError("XAmzContentSHA256Mismatch",
+                               "The provided 'x-amz-content-sha256' header does not match what was computed.", 400,
+                               extra={"ClientComputedContentSHA256": sha, "S3ComputedContentSHA256": actual})
+    declared = headers.get("x-amz-decoded-content-length")
+    if decoder is not None and declared is not None and declared.isdigit() and int(declared) != info.size:
+        raise ServiceError("IncompleteBody", "You did not provide the number of bytes specified by the "
+                           "Content-Length HTTP header", 400)
+    trailers = decoder.trailers if decoder else {}
+    for algo, actual in info.checksums.items():
+        name = checksums.header_for(algo)
+        given = trailers.get(name) or headers.get(name)
+        if given is not None and given != actual:
+            raise ServiceError("BadDigest", f"The {algo} you specified did not match the calculated checksum.", 400)
+
+
+def parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """(start, end inclusive) of a single `bytes=` range; None = serve the whole object."""
+    unit, _, spec = header.partition("=")
+    if unit.strip() != "bytes" or "," in spec:
+        return None
+    first, dash, last = spec.strip().partition("-")
+    if not dash:
+        return None
+    try:
+        if first == "":
+            n = int(last)
+            if n == 0:
+                raise ValueError
+            return max(0, size - n), size - 1
+        start = int(first)
+        end = int(last) if last else size - 1
+    except ValueError:
+        if first == "" and last == "0":
+            raise _invalid_range(size)
+        return None
+    if start > end:
+        return None
+    if start >= size:
+        raise _invalid_range(size)
+    return start, min(end, size - 1)
+
+
+def _invalid_range(size: int) -> ServiceError:
+    return ServiceError("InvalidRange", "The requested range is not satisfiable", 416,
+                        extra={"ActualObjectSize": size, "RangeRequested": None})
+
+
+class ObjectsMixin:
+    # -- shared -----------------------------------------------------------------------------------
+    def find_object(self: S3Service, bucket: str, key: str, version_id: str | None = None) -> ObjectRow | None:
+        if version_id:
+            rows = self.database.query(
+                f"SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket=? AND key=? AND version_id=?",
+                (bucket, key, version_id))
+        else:
+            rows = self.database.query(
+                f"SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket=? AND key=? AND is_latest=1", (bucket, key))
+        return ObjectRow.from_row(rows[0]) if rows else None
+
+    def current_object(self: S3Service, bucket: str, key: str, version_id: str | None = None) -> ObjectRow:
+        self.require_bucket(bucket)
+        obj = self.find_object(bucket, key, version_id)
+        if obj is None:
+            if version_id:
+                raise ServiceError("NoSuchVersion", "The specified version does not exist.", 404,
+                                   extra={"Key": key, "VersionId": version_id})
+            raise no_such_key(key)
+        if obj.delete_marker:
+            if version_id:
+                raise ServiceError("MethodNotAllowed", "The specified method is not allowed against this resource.",
+                                   405, headers={"x-amz-delete-marker": "true", "Last-Modified": ""},
+                                   extra={"Method": "GET", "ResourceType": "DeleteMarker"})
+            raise ServiceError("NoSuchKey", "The specified key does not exist.", 404, extra={"Key": key},
+                               headers={"x-amz-delete-marker": "true", "x-amz-version-id": obj.version_id})
+        return obj
+
+    def emit(self: S3Service, conn: sqlite3.Connection, ctx: RequestContext, bucket: str, event: str,
+             obj: ObjectRow, seq: int) -> None:
+        """Queue the event records for this change in the same transaction as the change itself."""
+        row = conn.execute("SELECT config, region, owner FROM buckets WHERE name = ?", (bucket,)).fetchone()
+        if row is None:
+            return
+        import json
+
+        config = json.loads(row[0]).get("notification") or {}
+        if not config:
+            return
+        for kind, arn, config_id in notifications.matches(config, event, obj.key):
+            created = event.startswith("s3:ObjectCreated")
+            rec = notifications.record(
+                event_name=event, region=row[1], when=obj.last_modified, principal=self.principal(ctx),
+                source_ip=(ctx.request.client or ("127.0.0.1", 0))[0], request_id=ctx.request_id,
+                host_id=ctx.extra.get("host_id") or "", config_id=config_id, bucket=bucket,
+                owner=self.owner_id(), key=obj.key, size=obj.size if created else None,
+                etag=obj.etag if created else None, version_id=obj.version_id, sequencer=seq)
+            conn.execute("INSERT INTO outbox (kind, target, body) VALUES (?,?,?)",
+                         (kind, arn, notifications.dumps({"Records": [rec]})))
+
+    async def store_object(self: S3Service, ctx: RequestContext, bucket: str, key: str, info: BlobInfo | None,
+                           etag: str, meta: dict[str, Any], event: str,
+                           condition: dict[str, Any] | None = None) -> ObjectRow:
+        """Commit a new current version (and its events); frees what it replaced after the commit."""
+        from conveyor.services.s3.api import no_such_bucket
+        from conveyor.protocol.rest_xml import host_id
+
+        host_id(ctx)
+        now = self.clock.now()
+
+        def fn(conn: sqlite3.Connection) -> tuple[ObjectRow, list[str]]:
+            brow = conn.execute("SELECT versioning FROM buckets WHERE name = ?", (bucket,)).fetchone()
+            if brow is None:
+                raise no_such_bucket(bucket)
+            if condition:
+                cur = conn.execute("SELECT etag, delete_marker FROM objects WHERE bucket=? AND key=? AND is_latest=1",
+                                   (bucket, key)).fetchone()
+                exists = cur is not None and not cur[1]
+                if condition.get("IfNoneMatch") == "*" and exists:
+                    raise precondition_failed("If-None-Match")
+                if condition.get("IfMatch") is not None:
+                    if not exists:
+                        raise no_such_key(key)
+                    if not _etag_matches(condition["IfMatch"], cur[0]):
+                        raise precondition_failed("If-Match")
+            versioned = brow[0] == "Enabled"
+            seq = next_seq(conn, bucket)
+            obj = ObjectRow(bucket, key, new_version_id() if versioned else "null", seq, True, False,
+                            info.blob_id if info else None, info.size if info else 0, etag, now, meta)
+            freed = insert_object(conn, obj, versioned)
+            self.emit(conn, ctx, bucket, event, obj, seq)
+            return obj, freed
+
+        try:
+            obj, freed = await self.database.write(fn)
+        except BaseException:
+            if info is not None:
+                self.blobs.delete([info.blob_id])
+            raise
+        self.blobs.delete(freed)
+        assert self.outbox is not None
+        self.outbox.kick()
+        return obj
+
+    def object_meta(self, params: dict[str, Any], content_type: str | None) -> dict[str, Any]:
+        meta: dict[str, Any] = {"ContentType": content_type or "binary/octet-stream"}
+        for name in CONTENT_FIELDS:
+            if params.get(name) is not None:
+                value = params[name]
+                meta[name] = _ts(value) if name == "Expires" else value
+        if "ContentEncoding" in meta:
+            enc = ",".join(p for p in meta["ContentEncoding"].split(",") if p.strip() != "aws-chunked")
+            if enc:
+                meta["ContentEncoding"] = enc
+            else:
+                del meta["ContentEncoding"]
+        if params.get("Metadata"):
+            meta["Metadata"] = params["Metadata"]
+        if params.get("Tagging"):
+            from urllib.parse import parse_qsl
+
+            meta["Tags"] = [{"Key": k, "Value": v} for k, v in parse_qsl(params["Tagging"], keep_blank_values=True)]
+        if params.get("ACL"):
+            meta["ACL"] = params["ACL"]
+        if params.get("StorageClass"):
+            meta["StorageClass"] = params["StorageClass"]
+        return meta
+
+    def version_headers(self, obj: ObjectRow, bucket_versioning: str) -> dict[str, Any]:
+        return {"VersionId": obj.version_id} if bucket_versioning or obj.version_id != "null" else {}
+
+    # -- put / get / head -------------------------------------------------------------------------
+    async def PutObject(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        bucket, key = params["Bucket"], params["Key"]
+        brow = self.require_bucket(bucket)
+        if params.get("IfNoneMatch") not in (None, "*"):
+            raise ServiceError("NotImplemented", "If-None-Match on PUT supports only '*'", 501)
+        source, decoder = body_source(ctx)
+        algos = requested_algorithms(ctx, params)
+        info = await self.blobs.write(source, algos, limit=MAX_OBJECT)
+        try:
+            verify_body(ctx, info, decoder)
+        except ServiceError:
+            self.blobs.delete([info.blob_id])
+            raise
+        meta = self.object_meta(params, ctx.request.headers.get("content-type"))
+        meta["Checksums"] = {a: v for a, v in info.checksums.items()
+                             if a != "SHA256" or "SHA256" in self._client_algos(ctx, params)}
+        etag = info.md5.hex()
+        obj = await self.store_object(ctx, bucket, key, info, etag, meta, "s3:ObjectCreated:Put",
+                                      condition={"IfNoneMatch": params.get("IfNoneMatch"),
+                                                 "IfMatch": params.get("IfMatch")})
+        out: dict[str, Any] = {"ETag": obj.quoted_etag, **self.version_headers(obj, brow.versioning)}
+        for algo, value in meta["Checksums"].items():
+            out[CHECKSUM_MEMBERS[algo]] = value
+        if meta["Checksums"]:
+            out["ChecksumType"] = "FULL_OBJECT"
+        return out
+
+    def _client_algos(self, ctx: RequestContext, params: dict[str, Any]) -> set[str]:
+        headers = ctx.request.headers
+        algos = {a for a in checksums.ALGORITHMS if checksums.header_for(a) in headers}
+        if params.get("ChecksumAlgorithm"):
+            algos.add(str(params["ChecksumAlgorithm"]).upper())
+        for name in (headers.get("x-amz-trailer") or "").split(","):
+            if name.strip().lower().startswith("x-amz-checksum-"):
+                algos.add(name.strip().lower().removeprefix("x-amz-checksum-").upper())
+        return algos
+
+    def _check_conditions(self, params: dict[str, Any], obj: ObjectRow) -> None:
+        """RFC 7232 precedence as S3 applies it to GET and HEAD."""
+        etag = obj.etag
+        lm = int(obj.last_modified)
+        if_match, if_none = params.get("IfMatch"), params.get("IfNoneMatch")
+        ims, ius = params.get("IfModifiedSince"), params.get("IfUnmodifiedSince")
+        if if_match is not None:
+            if not _etag_matches(if_match, etag):
+                raise precondition_failed("If-Match")
+        elif ius is not None and lm > _ts(ius):
+            raise precondition_failed("If-Unmodified-Since")
+        if if_none is not None:
+            if _etag_matches(if_none, etag):
+                raise ServiceError("NotModified", "Not Modified", 304, headers={"ETag": obj.quoted_etag})
+        elif ims is not None and lm <= _ts(ims):
+            raise ServiceError("NotModified", "Not Modified", 304, headers={"ETag": obj.quoted_etag})
+
+    def _object_headers(self, obj: ObjectRow, params: dict[str, Any], versioning: str) -> dict[str, Any]:
+        meta = obj.meta
+        out: dict[str, Any] = {
+            "ETag": obj.quoted_etag, "LastModified": obj.last_modified, "ContentLength": obj.size,
+            "AcceptRanges": "bytes", "ContentType": meta.get("ContentType"),
+            **self.version_headers(obj, versioning),
+        }
+        for name in CONTENT_FIELDS:
+            if name in meta:
+                out[name] = meta[name]
+        if meta.get("Metadata"):
+            out["Metadata"] = meta["Metadata"]
+        if meta.get("Tags"):
+            out["TagCount"] = len(meta["Tags"])
+        if meta.get("PartsCount") and params.get("PartNumber"):
+            out["PartsCount"] = meta["PartsCount"]
+        if meta.get("StorageClass") and meta["StorageClass"] != "STANDARD":
+            out["StorageClass"] = meta["StorageClass"]
+        if (params.get("ChecksumMode") or "").upper() == "ENABLED":
+            for algo, value in (meta.get("Checksums") or {}).items():
+                out[CHECKSUM_MEMBERS[algo]] = value
+            if meta.get("Checksums"):
+                out["ChecksumType"] = meta.get("ChecksumType") or "FULL_OBJECT"
+        for override, member in (("ResponseCacheControl", "CacheControl"),
+                                 ("ResponseContentDisposition", "ContentDisposition"),
+                                 ("ResponseContentEncoding", "ContentEncoding"),
+                                 ("ResponseContentLanguage", "ContentLanguage"),
+                                 ("ResponseContentType", "ContentType"), ("ResponseExpires", "Expires")):
+            if params.get(override) is not None:
+                out[member] = params[override]
+        return out
+
+    async def GetObject(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return await self._get(ctx, params, head=False)
+
+    async def HeadObject(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return await self._get(ctx, params, head=True)
+
+    async def _get(self: S3Service, ctx: RequestContext, params: dict[str, Any], head: bool) -> dict[str, Any]:
+        bucket, key = params["Bucket"], params["Key"]
+        brow = self.require_bucket(bucket)
+        obj = self.current_object(bucket, key, params.get("VersionId"))
+        self._check_conditions(params, obj)
+        out = self._object_headers(obj, params, brow.versioning)
+        start, end = 0, obj.size - 1
+        status = 200
+        part = params.get("PartNumber")
+        if part is not None:
+            sizes = obj.meta.get("PartSizes") or [obj.size]
+            if part < 1 or part > len(sizes):
+                raise ServiceError("InvalidPartNumber", "The requested partnumber is not satisfiable", 416)
+            start = sum(sizes[: part - 1])
+            end = start + sizes[part - 1] - 1
+            out["PartsCount"] = len(sizes)
+            status = 206
+        elif params.get("Range") and obj.size > 0:
+            rng = parse_range(params["Range"], obj.size)
+            if rng is not None:
+                start, end = rng
+                status = 206
+        elif params.get("Range") and obj.size == 0 and parse_range(params["Range"], 1) is not None:
+            raise _invalid_range(0)
+        if status == 206:
+            out["ContentRange"] = f"bytes {start}-{end}/{obj.size}"
+            out["ContentLength"] = end - start + 1
+            for member in CHECKSUM_MEMBERS.values():
+                out.pop(member, None)
+            out.pop("ChecksumType", None)
+        out["__status"] = status
+        if not head and obj.blob and obj.size:
+            out["Body"] = self.blobs.read(obj.blob, start, end)
+        elif not head:
+            out["Body"] = b""
+        return out
+
+    # -- delete -----------------------------------------------------------------------------------
+    async def delete_one(self: S3Service, ctx: RequestContext, bucket: str, key: str,
+                         version_id: str | None) -> dict[str, Any]:
+        from conveyor.protocol.rest_xml import host_id
+
+        host_id(ctx)
+        now = self.clock.now()
+
+        def fn(conn: sqlite3.Connection) -> tuple[dict[str, Any], list[str]]:
+            brow = conn.execute("SELECT versioning FROM buckets WHERE name = ?", (bucket,)).fetchone()
+            if brow is None:
+                from conveyor.services.s3.api import no_such_bucket
+
+                raise no_such_bucket(bucket)
+            versioning = brow[0]
+            if version_id:
+                obj, freed = delete_version(conn, bucket, key, version_id)
+                out: dict[str, Any] = {"VersionId": version_id}
+                if obj is not None:
+                    if obj.delete_marker:
+                        out["DeleteMarker"] = True
+                    seq = next_seq(conn, bucket)
+                    self.emit(conn, ctx, bucket, "s3:ObjectRemoved:Delete", obj, seq)
+                return out, freed
+            if not versioning:
+                obj, freed = delete_version(conn, bucket, key, "null")
+                if obj is not None:
+                    seq = next_seq(conn, bucket)
+                    self.emit(conn, ctx, bucket, "s3:ObjectRemoved:Delete", obj, seq)
+                return {}, freed
+            seq = next_seq(conn, bucket)
+            marker = ObjectRow(bucket, key, new_version_id() if versioning == "Enabled" else "null", seq, True,
+                               True, None, 0, "", now, {})
+            freed = insert_object(conn, marker, versioning == "Enabled")
+            self.emit(conn, ctx, bucket, "s3:ObjectRemoved:DeleteMarkerCreated", marker, seq)
+            return {"DeleteMarker": True, "VersionId": marker.version_id}, freed
+
+        out, freed = await self.database.write(fn)
+        self.blobs.delete(freed)
+        assert self.outbox is not None
+        self.outbox.kick()
+        return out
+
+    async def DeleteObject(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        out = await self.delete_one(ctx, params["Bucket"], params["Key"], params.get("VersionId"))
+        out["__status"] = 204
+        return out
+
+    async def DeleteObjects(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        bucket = params["Bucket"]
+        self.require_bucket(bucket)
+        delete = params.get("Delete") or {}
+        objects = delete.get("Objects") or []
+        if len(objects) > 1000:
+            raise ServiceError("MalformedXML", "The XML you provided was not well-formed or did not validate "
+                               "against our published schema", 400)
+        deleted, errors = [], []
+        for item in objects:
+            key = item.get("Key")
+            try:
+                out = await self.delete_one(ctx, bucket, key, item.get("VersionId"))
+            except ServiceError as exc:
+                errors.append({"Key": key, "Code": exc.code, "Message": exc.message, "VersionId": item.get("VersionId")})
+                continue
+            entry: dict[str, Any] = {"Key": key}
+            if item.get("VersionId"):
+                entry["VersionId"] = item["VersionId"]
+                if out.get("DeleteMarker"):
+                    entry["DeleteMarker"] = True
+                    entry["DeleteMarkerVersionId"] = item["VersionId"]
+            elif out.get("DeleteMarker"):
+                entry["DeleteMarker"] = True
+                entry["DeleteMarkerVersionId"] = out["VersionId"]
+            deleted.append(entry)
+        return {"Deleted": [] if delete.get("Quiet") else deleted, "Errors": errors}
+
+    # -- copy -------------------------------------------------------------------------------------
+    def copy_source(self: S3Service, params: dict[str, Any]) -> ObjectRow:
+        raw = params["CopySource"]
+        path, _, query = raw.partition("?")
+        version = None
+        if query.startswith("versionId="):
+            version = unquote(query[len("versionId="):])
+        path = unquote(path).lstrip("/")
+        src_bucket, _, src_key = path.partition("/")
+        if not src_bucket or not src_key:
+            raise ServiceError("InvalidArgument", "Invalid copy source object key", 400,
+                               extra={"ArgumentName": "x-amz-copy-source", "ArgumentValue": raw})
+        self.require_bucket(src_bucket)
+        obj = self.current_object(src_bucket, src_key, version)
+        etag, lm = obj.etag, int(obj.last_modified)
+        if params.get("CopySourceIfMatch") is not None and not _etag_matches(params["CopySourceIfMatch"], etag):
+            raise precondition_failed("x-amz-copy-source-If-Match")
+        if params.get("CopySourceIfNoneMatch") is not None and _etag_matches(params["CopySourceIfNoneMatch"], etag):
+            raise precondition_failed("x-amz-copy-source-If-None-Match")
+        if params.get("CopySourceIfUnmodifiedSince") is not None and lm > _ts(params["CopySourceIfUnmodifiedSince"]):
+            raise precondition_failed("x-amz-copy-source-If-Unmodified-Since")
+        if params.get("CopySourceIfModifiedSince") is not None and lm <= _ts(params["CopySourceIfModifiedSince"]):
+            raise precondition_failed("x-amz-copy-source-If-Modified-Since")
+        return obj
+
+    async def CopyObject(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        bucket, key = params["Bucket"], params["Key"]
+        brow = self.require_bucket(bucket)
+        src = self.copy_source(params)
+        directive = (params.get("MetadataDirective") or "COPY").upper()
+        if directive not in ("COPY", "REPLACE"):
+            raise ServiceError("InvalidArgument", "Unknown metadata directive.", 400)
+        if src.bucket == bucket and src.key == key and directive == "COPY" and not params.get("StorageClass"):
+            raise ServiceError("InvalidRequest", "This copy request is illegal because it is trying to copy an "
+                               "object to itself without changing the object's metadata, storage class, website "
+                               "redirect location or encryption attributes.", 400)
+        if directive == "REPLACE":
+            meta = self.object_meta(params, params.get("ContentType"))
+        else:
+            meta = {k: v for k, v in src.meta.items() if k not in ("Tags", "ACL")}
+        if (params.get("TaggingDirective") or "COPY").upper() == "COPY":
+            if src.meta.get("Tags"):
+                meta["Tags"] = src.meta["Tags"]
+        elif params.get("Tagging"):
+            meta["Tags"] = self.object_meta({"Tagging": params["Tagging"]}, None)["Tags"]
+        else:
+            meta.pop("Tags", None)
+        algos = set((src.meta.get("Checksums") or {}).keys())
+        if params.get("ChecksumAlgorithm"):
+            algos.add(params["ChecksumAlgorithm"].upper())
+        info = await self.blobs.copy(src.blob, algorithms=algos) if src.blob else None
+        if info is not None:
+            meta["Checksums"] = info.checksums
+            meta.pop("PartSizes", None)
+            meta.pop("PartsCount", None)
+        etag = info.md5.hex() if info else hashlib.md5(b"").hexdigest()
+        obj = await self.store_object(ctx, bucket, key, info, etag, meta, "s3:ObjectCreated:Copy")
+        out: dict[str, Any] = {"CopyObjectResult": {"ETag": obj.quoted_etag, "LastModified": obj.last_modified},
+                               **self.version_headers(obj, brow.versioning)}
+        if src.version_id != "null":
+            out["CopySourceVersionId"] = src.version_id
+        return out
+
+    # -- listings ---------------------------------------------------------------------------------
+    def scan(self: S3Service, bucket: str, prefix: str, delimiter: str, after: str, max_keys: int,
+             versions: bool = False) -> tuple[list[Any], list[str], bool, str | None]:
+        """Walk keys in byte order after `after`: (entries, common prefixes, truncated, last key/prefix)."""
+        entries: list[Any] = []
+        prefixes: list[str] = []
+        cursor = max(after, prefix) if after >= prefix else prefix
+        inclusive = after < prefix
+        last: str | None = None
+        count = 0
+        where = "" if versions else " AND is_latest = 1 AND delete_marker = 0"
+        order = "key, seq DESC" if versions else "key"
+        while True:
+            op = ">=" if inclusive else ">"
+            rows = self.database.query(
+                f"SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key {op} ?{where} ORDER BY {order} LIMIT 1001",
+                (bucket, cursor))
+            if not rows:
+                return entries, prefixes, False, last
+            progressed = False
+            for row in rows:
+                obj = ObjectRow.from_row(row)
+                if not obj.key.startswith(prefix):
+                    return entries, prefixes, False, last
+                if versions and obj.key == cursor and not inclusive:
+                    continue
+                if delimiter:
+                    idx = obj.key.find(delimiter, len(prefix))
+                    if idx >= 0:
+                        common = obj.key[: idx + len(delimiter)]
+                        if count >= max_keys:
+                            return entries, prefixes, True, last
+                        prefixes.append(common)
+                        count += 1
+                        last = common
+                        cursor, inclusive = common + "\U0010ffff", False
+                        progressed = True
+                        break
+                if count >= max_keys:
+                    return entries, prefixes, True, last
+                if versions:
+                    same = [ObjectRow.from_row(r) for r in rows if r[1] == obj.key]
+                    if len(same) < 1000:
+                        same = [ObjectRow.from_row(r) for r in self.database.query(
+                            f"SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket=? AND key=? ORDER BY seq DESC",
+                            (bucket, obj.key))]
+                    entries.extend(same)
+                    count += 1
+                    last = obj.key
+                    cursor, inclusive = obj.key, False
+                    progressed = True
+                    break
+                entries.append(obj)
+                count += 1
+                last = obj.key
+                cursor, inclusive = obj.key, False
+            if not progressed and len(rows) < 1001:
+                return entries, prefixes, False, last
+
+    def _encode(self, value: str | None, encoding: str | None) -> str | None:
+        if value is None or encoding != "url":
+            return value
+        return quote_plus(value, safe="/")
+
+    def _content(self, obj: ObjectRow, enc: str | None, owner: bool) -> dict[str, Any]:
+        entry: dict[str, Any] = {"Key": self._encode(obj.key, enc), "LastModified": obj.last_modified,
+                                 "ETag": obj.quoted_etag, "Size": obj.size,
+                                 "StorageClass": obj.meta.get("StorageClass") or "STANDARD"}
+        if obj.meta.get("Checksums"):
+            entry["ChecksumAlgorithm"] = sorted(obj.meta["Checksums"])
+            entry["ChecksumType"] = obj.meta.get("ChecksumType") or "FULL_OBJECT"
+        if owner:
+            entry["Owner"] = self.owner()
+        return entry
+
+    def _max_keys(self, params: dict[str, Any]) -> int:
+        value = params.get("MaxKeys")
+        if value is None:
+            return 1000
+        if value < 0:
+            raise ServiceError("InvalidArgument", "Argument maxKeys must be an integer between 0 and 2147483647",
+                               400, extra={"ArgumentName": "maxKeys", "ArgumentValue": value})
+        return min(value, 1000)
+
+    def _check_encoding(self, params: dict[str, Any]) -> str | None:
+        enc = params.get("EncodingType")
+        if enc not in (None, "url"):
+            raise ServiceError("InvalidArgument", "Invalid Encoding Method specified in Request", 400,
+                               extra={"ArgumentName": "encoding-type", "ArgumentValue": enc})
+        return enc
+
+    async def ListObjectsV2(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        bucket = params["Bucket"]
+        self.require_bucket(bucket)
+        enc = self._check_encoding(params)
+        prefix, delimiter = params.get("Prefix") or "", params.get("Delimiter") or ""
+        max_keys = self._max_keys(params)
+        after = params.get("StartAfter") or ""
+        token = params.get("ContinuationToken")
+        if token is not None:
+            try:
+                after = base64.urlsafe_b64decode(token.encode()).decode()
+            except (binascii.Error, ValueError):
+                raise ServiceError("InvalidArgument", "The continuation token provided is incorrect", 400,
+                                   extra={"ArgumentName": "continuation-token"})
+        entries, prefixes, truncated, last = self.scan(bucket, prefix, delimiter, after, max_keys)
+        out: dict[str, Any] = {
+            "Name": bucket, "Prefix": self._encode(prefix, enc), "MaxKeys": max_keys,
+            "KeyCount": len(entries) + len(prefixes), "IsTruncated": truncated,
+            "Contents": [self._content(o, enc, bool(params.get("FetchOwner"))) for o in entries] or None,
+            "CommonPrefixes": [{"Prefix": self._encode(p, enc)} for p in prefixes] or None,
+        }
+        if delimiter:
+            out["Delimiter"] = self._encode(delimiter, enc)
+        if enc:
+            out["EncodingType"] = enc
+        if token is not None:
+            out["ContinuationToken"] = token
+        if params.get("StartAfter"):
+            out["StartAfter"] = self._encode(params["StartAfter"], enc)
+        if truncated and last is not None:
+            out["NextContinuationToken"] = base64.urlsafe_b64encode(last.encode()).decode()
+        return out
+
+    async def ListObjects(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        bucket = params["Bucket"]
+        self.require_bucket(bucket)
+        enc = self._check_encoding(params)
+        prefix, delimiter = params.get("Prefix") or "", params.get("Delimiter") or ""
+        max_keys = self._max_keys(params)
+        marker = params.get("Marker") or ""
+        entries, prefixes, truncated, last = self.scan(bucket, prefix, delimiter, marker, max_keys)
+        out: dict[str, Any] = {
+            "Name": bucket, "Prefix": self._encode(prefix, enc), "Marker": self._encode(marker, enc),
+            "MaxKeys": max_keys, "IsTruncated": truncated,
+            "Contents": [self._content(o, enc, True) for o in entries] or None,
+            "CommonPrefixes": [{"Prefix": self._encode(p, enc)} for p in prefixes] or None,
+        }
+        if delimiter:
+            out["Delimiter"] = self._encode(delimiter, enc)
+            if truncated and last is not None:
+                out["NextMarker"] = self._encode(last, enc)
+        if enc:
+            out["EncodingType"] = enc
+        return out
+
+    async def ListObjectVersions(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        bucket = params["Bucket"]
+        self.require_bucket(bucket)
+        enc = self._check_encoding(params)
+        prefix, delimiter = params.get("Prefix") or "", params.get("Delimiter") or ""
+        max_keys = self._max_keys(params)
+        marker = params.get("KeyMarker") or ""
+        entries, prefixes, truncated, last = self.scan(bucket, prefix, delimiter, marker, max_keys, versions=True)
+        versions, markers = [], []
+        for obj in entries:
+            base = {"Key": self._encode(obj.key, enc), "VersionId": obj.version_id, "IsLatest": obj.is_latest,
+                    "LastModified": obj.last_modified, "Owner": self.owner()}
+            if obj.delete_marker:
+                markers.append(base)
+            else:
+                versions.append({**base, "ETag": obj.quoted_etag, "Size": obj.size, "StorageClass": "STANDARD"})
+        out: dict[str, Any] = {
+            "Name": bucket, "Prefix": self._encode(prefix, enc), "KeyMarker": self._encode(marker, enc),
+            "MaxKeys": max_keys, "IsTruncated": truncated, "Versions": versions or None,
+            "DeleteMarkers": markers or None,
+            "CommonPrefixes": [{"Prefix": self._encode(p, enc)} for p in prefixes] or None,
+        }
+        if delimiter:
+            out["Delimiter"] = self._encode(delimiter, enc)
+        if truncated and last is not None:
+            out["NextKeyMarker"] = self._encode(last, enc)
+        if enc:
+            out["EncodingType"] = enc
+        return out
+
+    # -- tagging ----------------------------------------------------------------------------------
+    async def _set_object_meta(self: S3Service, bucket: str, key: str, version: str | None, name: str,
+                               value: Any) -> ObjectRow:
+        obj = self.current_object(bucket, key, version)
+        import json
+
+        meta = dict(obj.meta)
+        if value is None:
+            meta.pop(name, None)
+        else:
+            meta[name] = value
+        await self.database.execute("UPDATE objects SET meta = ? WHERE bucket=? AND key=? AND version_id=?",
+                                    (json.dumps(meta), bucket, key, obj.version_id))
+        return obj
+
+    async def PutObjectTagging(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        tags = (params.get("Tagging") or {}).get("TagSet") or []
+        if len(tags) > 10:
+            raise ServiceError("BadRequest", "Object tags cannot be greater than 10", 400)
+        obj = await self._set_object_meta(params["Bucket"], params["Key"], params.get("VersionId"), "Tags", tags)
+        return {"VersionId": obj.version_id} if obj.version_id != "null" else {}
+
+    async def GetObjectTagging(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        obj = self.current_object(params["Bucket"], params["Key"], params.get("VersionId"))
+        out: dict[str, Any] = {"TagSet": obj.meta.get("Tags") or []}
+        if obj.version_id != "null":
+            out["VersionId"] = obj.version_id
+        return out
+
+    async def DeleteObjectTagging(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        await self._set_object_meta(params["Bucket"], params["Key"], params.get("VersionId"), "Tags", None)
+        return {"__status": 204}
+
+    async def PutObjectAcl(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        acl = params.get("ACL")
+        if acl not in ("private", "public-read", "public-read-write", "authenticated-read"):
+            raise ServiceError("NotImplemented", "Only canned ACLs (x-amz-acl) are supported by Conveyor.", 501)
+        await self._set_object_meta(params["Bucket"], params["Key"], params.get("VersionId"), "ACL", acl)
+        return {}
+
+    async def GetObjectAcl(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        from conveyor.services.s3 import policy
+
+        obj = self.current_object(params["Bucket"], params["Key"], params.get("VersionId"))
+        return {"Owner": self.owner(), "Grants": policy.grants(obj.meta.get("ACL") or "private", self.owner())}

@@ -1,0 +1,258 @@
+"""Browser POST uploads: multipart/form-data to the bucket URL with a signed policy document.
+
+https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-HTTPPOSTConstructPolicy.html
+The form is parsed as a stream: fields before the `file` part are small and kept, the file content is
+streamed straight into a blob; fields after `file` are ignored, as AWS does.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from conveyor.gateway.http import HttpResponse
+from conveyor.protocol.base import parse_timestamp
+from conveyor.services.base import RequestContext, ServiceError
+
+if TYPE_CHECKING:
+    from conveyor.services.s3.api import S3Service
+
+MAX_FIELDS = 64 * 1024
+
+
+def _policy_error(message: str) -> ServiceError:
+    return ServiceError("AccessDenied", f"Invalid according to Policy: {message}", 403)
+
+
+class _FormReader:
+    """Minimal streaming multipart/form-data reader."""
+
+    def __init__(self, source: AsyncIterator[bytes], boundary: bytes) -> None:
+        self.source = source
+        self.delim = b"\r\n--" + boundary
+        self.buf = bytearray(b"\r\n")
+        self.eof = False
+
+    async def _more(self) -> bool:
+        if self.eof:
+            return False
+        try:
+            self.buf += await self.source.__anext__()
+            return True
+        except StopAsyncIteration:
+            self.eof = True
+            return False
+
+    async def next_part(self) -> dict[str, str] | None:
+        """Advance to the next part's headers; None at the closing boundary."""
+        while True:
+            idx = self.buf.find(self.delim)
+            if idx >= 0:
+                break
+            if len(self.buf) > len(self.delim):
+                del self.buf[: len(self.buf) - len(self.delim)]
+            if not await self._more():
+                return None
+        del self.buf[: idx + len(self.delim)]
+        while len(self.buf) < 2 and await self._more():
+            pass
+        if self.buf[:2] == b"--":
+            return None
+        while (end := self.buf.find(b"\r\n\r\n")) < 0:
+            if len(self.buf) > MAX_FIELDS or not await self._more():
+                raise ServiceError("MalformedPOSTRequest", "The body of your POST request is not well-formed "
+                                   "multipart/form-data.", 400)
+        head = bytes(self.buf[:end]).decode("utf-8", "replace")
+        del self.buf[: end + 4]
+        headers = {}
+        for line in head.split("\r\n"):
+            if ":" in line:
+                k, v = line.split(":", 1)
+                headers[k.strip().lower()] = v.strip()
+        return headers
+
+    async def body(self) -> AsyncIterator[bytes]:
+        """The current part's content, up to the next boundary."""
+        while True:
+            idx = self.buf.find(self.delim)
+            if idx >= 0:
+                if idx:
+                    yield bytes(self.buf[:idx])
+                del self.buf[:idx]
+                return
+            keep = len(self.delim)
+            if len(self.buf) > keep:
+                out = bytes(self.buf[:-keep])
+                del self.buf[:-keep]
+                yield out
+            if not await self._more():
+                raise ServiceError("IncompleteBody", "The request body terminated unexpectedly", 400)
+
+
+def _disposition(value: str) -> dict[str, str]:
+    out = {}
+    for item in value.split(";")[1:]:
+        if "=" in item:
+            k, v = item.split("=", 1)
+            out[k.strip().lower()] = v.strip().strip('"')
+    return out
+
+
+def check_policy(policy: dict[str, Any], fields: dict[str, str], size: int | None, now: float) -> tuple[int, int] | None:
+    """Enforce the policy's expiration and conditions; returns the content-length-range if any."""
+    try:
+        expiration = parse_timestamp(policy["expiration"]).timestamp()
+    except (KeyError, ValueError):
+        raise _policy_error("Policy expiration is missing or invalid")
+    if now > expiration:
+        raise _policy_error("Policy expired.")
+    length_range = None
+    lower = {k.lower(): v for k, v in fields.items()}
+    seen = set()
+    for cond in policy.get("conditions") or []:
+        if isinstance(cond, dict):
+            for k, v in cond.items():
+                name = k.lower().lstrip("$")
+                seen.add(name)
+                if lower.get(name) != v:
+                    raise _policy_error(f'Policy Condition failed: ["eq", "${name}", "{v}"]')
+        elif isinstance(cond, list) and len(cond) == 3:
+            op = str(cond[0]).lower()
+            if op == "content-length-range":
+                length_range = (int(cond[1]), int(cond[2]))
+                continue
+            name = str(cond[1]).lower().lstrip("$")
+            seen.add(name)
+            value = lower.get(name, "")
+            if op == "eq" and value != cond[2]:
+                raise _policy_error(f'Policy Condition failed: ["eq", "${name}", "{cond[2]}"]')
+            if op == "starts-with" and not value.startswith(cond[2]):
+                raise _policy_error(f'Policy Condition failed: ["starts-with", "${name}", "{cond[2]}"]')
+        else:
+            raise ServiceError("InvalidPolicyDocument", "Invalid Policy: Invalid Simple-Condition.", 400)
+    exempt = {"policy", "x-amz-signature", "signature", "awsaccesskeyid", "file", "x-amz-security-token", "bucket"}
+    for name in lower:
+        if name not in seen and name not in exempt and not name.startswith("x-ignore-"):
+            raise _policy_error(f"Extra input fields: {name}")
+    return length_range
+
+
+def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    key = ("AWS4" + secret).encode()
+    for part in (date, region, service, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return key
+
+
+async def post_object(service: S3Service, ctx: RequestContext, bucket: str) -> HttpResponse:
+    from conveyor.services.s3.objects import MAX_OBJECT
+
+    brow = service.require_bucket(bucket)
+    content_type = ctx.request.headers.get("content-type") or ""
+    boundary = _disposition("x; " + content_type.split(";", 1)[1]).get("boundary") if ";" in content_type else None
+    if not boundary:
+        raise ServiceError("MalformedPOSTRequest", "The body of your POST request is not well-formed "
+                           "multipart/form-data.", 400)
+    reader = _FormReader(ctx.request.stream(), boundary.encode())
+    fields: dict[str, str] = {}
+    file_info = None
+    filename = ""
+    total = 0
+    while (headers := await reader.next_part()) is not None:
+        disp = _disposition(headers.get("content-disposition", ""))
+        name = disp.get("name", "")
+        if name.lower() == "file":
+            filename = disp.get("filename", "")
+            if "content-type" in headers and not any(k.lower() == "content-type" for k in fields):
+                fields.setdefault("Content-Type", headers["content-type"])
+            policy = _verify(service, ctx, fields)
+            limits = check_policy(policy, {**fields, "bucket": bucket}, None, service.clock.now()) if policy else None
+            file_info = await service.blobs.write(reader.body(), limit=limits[1] if limits else MAX_OBJECT)
+            if limits and file_info.size < limits[0]:
+                service.blobs.delete([file_info.blob_id])
+                raise ServiceError("EntityTooSmall", "Your proposed upload is smaller than the minimum allowed size",
+                                   400)
+            break
+        chunks = [c async for c in reader.body()]
+        total += sum(map(len, chunks))
+        if total > MAX_FIELDS:
+            raise ServiceError("MaxPostPreDataLengthExceeded", "Your POST request fields preceeding the upload "
+                               "file was too large.", 400)
+        fields[name] = b"".join(chunks).decode("utf-8")
+    if file_info is None:
+        raise ServiceError("InvalidArgument", "POST requires exactly one file upload per request.", 400,
+                           extra={"ArgumentName": "file", "ArgumentValue": "0"})
+    lower = {k.lower(): v for k, v in fields.items()}
+    key = lower.get("key")
+    if not key:
+        service.blobs.delete([file_info.blob_id])
+        raise ServiceError("InvalidArgument", "Bucket POST must contain a field named 'key'.  If it is specified, "
+                           "please check the order of the fields.", 400, extra={"ArgumentName": "key"})
+    key = key.replace("${filename}", filename)
+    params: dict[str, Any] = {"Metadata": {k[len("x-amz-meta-"):]: v for k, v in lower.items()
+                                           if k.startswith("x-amz-meta-")} or None}
+    for form_name, member in (("cache-control", "CacheControl"), ("content-disposition", "ContentDisposition"),
+                              ("content-encoding", "ContentEncoding"), ("acl", "ACL"), ("tagging", "Tagging")):
+        if form_name in lower:
+            params[member] = lower[form_name]
+    meta = service.object_meta(params, lower.get("content-type"))
+    meta["Checksums"] = {}
+    obj = await service.store_object(ctx, bucket, key, file_info, file_info.md5.hex(), meta, "s3:ObjectCreated:Post")
+    location = f"{ctx.base_url}/{bucket}/{quote(key)}"
+    headers = [("ETag", obj.quoted_etag), ("Location", location)]
+    if brow.versioning:
+        headers.append(("x-amz-version-id", obj.version_id))
+    redirect = lower.get("success_action_redirect") or lower.get("redirect")
+    if redirect:
+        sep = "&" if "?" in redirect else "?"
+        target = f"{redirect}{sep}bucket={quote(bucket)}&key={quote(key)}&etag={quote(obj.quoted_etag)}"
+        return HttpResponse(303, headers=[*headers, ("Location", target)])
+    status = lower.get("success_action_status") or "204"
+    if status == "201":
+        body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<PostResponse><Location>{_x(location)}</Location>'
+                f"<Bucket>{_x(bucket)}</Bucket><Key>{_x(key)}</Key><ETag>{_x(obj.quoted_etag)}</ETag></PostResponse>")
+        return HttpResponse(201, headers=[*headers, ("Content-Type", "application/xml")], body=body.encode())
+    return HttpResponse(200 if status == "200" else 204, headers=headers)
+
+
+def _x(text: str) -> str:
+    from xml.sax.saxutils import escape
+
+    return escape(text)
+
+
+def _verify(service: S3Service, ctx: RequestContext, fields: dict[str, str]) -> dict[str, Any] | None:
+    """Decode the policy and check its signature (when auth is on); None for an unsigned public upload."""
+    lower = {k.lower(): v for k, v in fields.items()}
+    text = lower.get("policy")
+    if text is None:
+        ctx.authenticated = False
+        return None
+    try:
+        policy = json.loads(base64.b64decode(text))
+    except ValueError:
+        raise ServiceError("InvalidPolicyDocument", "Invalid Policy: Invalid JSON.", 400)
+    credential = lower.get("x-amz-credential", "")
+    parts = credential.split("/")
+    if len(parts) != 5:
+        raise ServiceError("InvalidArgument", "Bucket POST must contain a field named 'X-Amz-Credential'.", 400)
+    access_key, date, region, svc, _ = parts
+    if service.config.auth == "sigv4":
+        secret = service.config.credentials.get(access_key)
+        if secret is None:
+            raise ServiceError("InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our "
+                               "records.", 403)
+        expected = hmac.new(_signing_key(secret, date, region, svc), text.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, lower.get("x-amz-signature", "")):
+            raise ServiceError("SignatureDoesNotMatch", "The request signature we calculated does not match the "
+                               "signature you provided. Check your key and signing method.", 403)
+    ctx.authenticated = True
+    ctx.access_key = access_key
+    _ = dt
+    return policy
