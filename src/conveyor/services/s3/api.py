@@ -111,6 +111,11 @@ class S3Service(ObjectsMixin, MultipartMixin, Service):
 
     async def _handle(self, ctx: RequestContext) -> HttpResponse:
         path = split_path(ctx)
+        host_bucket = ctx.extra.get("bucket_from_host")
+        if host_bucket and host_bucket.endswith(".s3") and self.bucket_row(host_bucket) is None:
+            # `bucket.s3.localhost`: the ".s3" is the service label, not part of the bucket name.
+            ctx.extra["bucket_from_host"] = host_bucket[: -len(".s3")]
+            path = split_path(ctx)
         ctx.extra["s3_bucket"] = path.bucket
         req = ctx.request
         if req.method == "OPTIONS":

@@ -98,9 +98,7 @@ def validate(config: dict[str, Any], services: dict[str, Any]) -> list[tuple[str
             if not conf.get("Id"):
                 conf["Id"] = str(uuid.uuid4())
             parts = arn.split(":")
-            if len(parts) < 6 or parts[0] != "arn" or parts[2] != kind or kind not in services:
-                missing.append(arn)
-            elif kind == "sqs" and not _queue_exists(services["sqs"], arn):
+            if len(parts) < 6 or parts[0] != "arn" or parts[2] != kind or kind not in services or kind == "sqs" and not _queue_exists(services["sqs"], arn):
                 missing.append(arn)
             dests.append((kind, arn, conf["Id"]))
     if missing:

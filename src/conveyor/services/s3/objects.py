@@ -192,8 +192,8 @@ class ObjectsMixin:
                            etag: str, meta: dict[str, Any], event: str,
                            condition: dict[str, Any] | None = None) -> ObjectRow:
         """Commit a new current version (and its events); frees what it replaced after the commit."""
-        from conveyor.services.s3.api import no_such_bucket
         from conveyor.protocol.rest_xml import host_id
+        from conveyor.services.s3.api import no_such_bucket
 
         host_id(ctx)
         now = self.clock.now()
@@ -536,6 +536,10 @@ class ObjectsMixin:
         prefixes: list[str] = []
         cursor = max(after, prefix) if after >= prefix else prefix
         inclusive = after < prefix
+        if delimiter and after.startswith(prefix) and after.endswith(delimiter) and \
+                after.find(delimiter, len(prefix)) == len(after) - len(delimiter):
+            # Resuming after a common prefix: skip every key it rolled up.
+            cursor, inclusive = after + "\U0010ffff", False
         last: str | None = None
         count = 0
         where = "" if versions else " AND is_latest = 1 AND delete_marker = 0"
