@@ -1,0 +1,69 @@
+"""The running Conveyor: configuration, clock, services and the gateway that serves them."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+from conveyor.clock import Clock, ManualClock
+from conveyor.config import Config
+from conveyor.gateway.asgi import AsgiApp
+from conveyor.gateway.chain import Gateway
+from conveyor.gateway.router import Router
+from conveyor.metrics import Metrics
+from conveyor.services.base import Service
+
+log = logging.getLogger("conveyor")
+
+# Registry name -> "module:Class". Order matters for start-up: services others deliver into come first.
+SERVICES = {
+    "sts": "conveyor.services.sts.api:StsService",
+    "sqs": "conveyor.services.sqs.api:SqsService",
+    "s3": "conveyor.services.s3.api:S3Service",
+}
+
+
+def _load(path: str) -> type[Service] | None:
+    module_name, _, class_name = path.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            return None  # that service is not part of this build
+        raise
+    return getattr(module, class_name)
+
+
+class App:
+    def __init__(self, config: Config | None = None, clock: Clock | None = None) -> None:
+        self.config = config or Config()
+        self.clock = clock or (ManualClock() if self.config.clock == "manual" else Clock())
+        self.metrics = Metrics()
+        self.services: dict[str, Service] = {}
+        for name, path in SERVICES.items():
+            cls = _load(path)
+            if cls is not None:
+                self.services[name] = cls(self)
+        self.router = Router(self.services)
+        self.gateway = Gateway(self)
+        self.asgi = AsgiApp(self)
+        self.started = False
+
+    async def start(self) -> None:
+        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        for service in self.services.values():
+            await service.start()
+        self.started = True
+
+    async def stop(self) -> None:
+        for service in reversed(list(self.services.values())):
+            try:
+                await service.stop()
+            except Exception:
+                log.exception("stopping %s failed", service.name)
+        self.started = False
+
+    async def reset(self) -> None:
+        for service in self.services.values():
+            await service.reset()
+        self.metrics.clear()

@@ -1,0 +1,139 @@
+"""The `conveyor` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+
+from conveyor import __version__
+
+
+def _server_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", help="address to bind (default 127.0.0.1; env CONVEYOR_HOST)")
+    parser.add_argument("--port", type=int, help="port (default 4566; env CONVEYOR_PORT)")
+    parser.add_argument("--data-dir", help="where state lives (env CONVEYOR_DATA_DIR)")
+    parser.add_argument("--account-id", help="account id (default 000000000000; env CONVEYOR_ACCOUNT_ID)")
+    parser.add_argument("--region", help="default region (default us-east-1; env CONVEYOR_REGION)")
+    parser.add_argument("--access-key", help="access key id (default test; env CONVEYOR_ACCESS_KEY_ID)")
+    parser.add_argument("--secret-key", help="secret key (default test; env CONVEYOR_SECRET_ACCESS_KEY)")
+    parser.add_argument("--auth", choices=["off", "sigv4"],
+                        help="verify SigV4 signatures (default: off on loopback, required elsewhere)")
+    parser.add_argument("--clock", choices=["system", "manual"],
+                        help="manual: time moves only via POST /_conveyor/clock (for tests)")
+    parser.add_argument("--log-requests", action="store_true", help="log one line per request")
+
+
+def _config(args: argparse.Namespace):  # noqa: ANN202 - Config import kept lazy for a fast --help
+    from conveyor.config import Config
+
+    overrides = {
+        "host": args.host, "port": args.port, "data_dir": args.data_dir, "account_id": args.account_id,
+        "region": args.region, "access_key": args.access_key, "secret_key": args.secret_key,
+        "auth": args.auth, "clock": args.clock,
+    }
+    kwargs = {k: v for k, v in overrides.items() if v is not None}
+    if args.log_requests:
+        kwargs["log_requests"] = True
+    return Config(**kwargs)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    try:
+        config = _config(args)
+    except ValueError as exc:
+        print(f"conveyor: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO if config.log_requests else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from conveyor.app import App
+    from conveyor.server import serve
+
+    started = time.perf_counter()
+    app = App(config)
+    endpoint = f"http://{config.host}:{config.port}"
+
+    def ready() -> None:
+        elapsed = (time.perf_counter() - started) * 1000
+        print(
+            f"Conveyor {__version__} ready on {endpoint} in {elapsed:.0f} ms "
+            f"(services: {', '.join(app.services)}; data: {config.data_dir}; auth: {config.auth})\n"
+            f"  export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID={config.access_key} "
+            f"AWS_SECRET_ACCESS_KEY={config.secret_key} AWS_DEFAULT_REGION={config.region}\n"
+            f"  boto3 and AWS CLI v2 read AWS_ENDPOINT_URL; with AWS CLI v1 use "
+            f"`aws --endpoint-url {endpoint} ...` or `conveyor aws ...`\n"
+            f"  Ctrl-C to stop.",
+            flush=True,
+        )
+
+    ok = serve(app, on_ready=ready)
+    if not ok:
+        print(f"conveyor: could not serve on {endpoint} (is the port in use?)", file=sys.stderr)
+        return 1
+    print("Conveyor stopped.", flush=True)
+    return 0
+
+
+def _endpoint(args: argparse.Namespace) -> str:
+    return args.endpoint or os.environ.get("AWS_ENDPOINT_URL") or "http://127.0.0.1:4566"
+
+
+def cmd_aws(args: argparse.Namespace, rest: list[str]) -> int:
+    """Run the AWS CLI against Conveyor, like LocalStack's awslocal."""
+    env = dict(os.environ)
+    env.setdefault("AWS_ACCESS_KEY_ID", "test")
+    env.setdefault("AWS_SECRET_ACCESS_KEY", "test")
+    env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    try:
+        return subprocess.call(["aws", "--endpoint-url", _endpoint(args), *rest], env=env)
+    except FileNotFoundError:
+        print("conveyor: the AWS CLI (`aws`) is not installed: pip install awscli", file=sys.stderr)
+        return 127
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    try:
+        with urllib.request.urlopen(f"{_endpoint(args)}/_conveyor/health", timeout=5) as response:
+            print(json.dumps(json.load(response), indent=2))
+            return 0
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"conveyor: no server at {_endpoint(args)} ({exc})", file=sys.stderr)
+        return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="conveyor", description="S3, SNS, SQS and workers on one machine.")
+    parser.add_argument("--version", action="version", version=f"conveyor {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="serve in the foreground")
+    _server_options(up)
+    up.set_defaults(func=cmd_up)
+    health = sub.add_parser("health", help="show a running server's health")
+    health.add_argument("--endpoint", help="server URL (default $AWS_ENDPOINT_URL or http://127.0.0.1:4566)")
+    health.set_defaults(func=cmd_health)
+    aws = sub.add_parser("aws", help="the AWS CLI pointed at Conveyor (`conveyor aws sqs list-queues`)",
+                         add_help=False)
+    aws.add_argument("--endpoint", help=argparse.SUPPRESS)
+    aws.set_defaults(func=None)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if argv and argv[0] == "aws":
+        args, rest = parser.parse_known_args(argv)
+        return cmd_aws(args, rest)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""Settings: flags override environment variables, which override the embedded defaults."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def default_data_dir() -> Path:
+    """Per-user state directory (XDG on Linux, ~/Library on macOS)."""
+    if env := os.environ.get("CONVEYOR_DATA_DIR"):
+        return Path(env)
+    if xdg := os.environ.get("XDG_DATA_HOME"):
+        return Path(xdg) / "conveyor"
+    home = Path.home()
+    if (home / "Library").is_dir() and os.uname().sysname == "Darwin":
+        return home / "Library" / "Application Support" / "conveyor"
+    return home / ".local" / "share" / "conveyor"
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name) or default
+
+
+@dataclass
+class Config:
+    host: str = field(default_factory=lambda: _env("CONVEYOR_HOST", "127.0.0.1"))
+    port: int = field(default_factory=lambda: int(_env("CONVEYOR_PORT", "4566")))
+    data_dir: Path = field(default_factory=default_data_dir)
+    account_id: str = field(default_factory=lambda: _env("CONVEYOR_ACCOUNT_ID", "000000000000"))
+    region: str = field(default_factory=lambda: _env("CONVEYOR_REGION", "us-east-1"))
+    access_key: str = field(default_factory=lambda: _env("CONVEYOR_ACCESS_KEY_ID", "test"))
+    secret_key: str = field(default_factory=lambda: _env("CONVEYOR_SECRET_ACCESS_KEY", "test"))
+    # "off" accepts any caller, "sigv4" verifies every signature; None = off on loopback only.
+    auth: str | None = field(default_factory=lambda: os.environ.get("CONVEYOR_AUTH") or None)
+    # "system" or "manual" (tests move a manual clock with POST /_conveyor/clock).
+    clock: str = field(default_factory=lambda: _env("CONVEYOR_CLOCK", "system"))
+    log_requests: bool = field(default_factory=lambda: _env("CONVEYOR_LOG_REQUESTS", "0") == "1")
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir).expanduser().resolve()
+        if self.auth is None:
+            self.auth = "off" if self.is_loopback else "sigv4"
+        if self.auth not in ("off", "sigv4"):
+            raise ValueError(f"--auth must be 'off' or 'sigv4', not {self.auth!r}")
+        if self.auth == "off" and not self.is_loopback:
+            raise ValueError(
+                f"refusing to serve {self.host} without authentication: use --auth sigv4 "
+                "(auth can be off only on a loopback address)"
+            )
+        if self.clock not in ("system", "manual"):
+            raise ValueError(f"--clock must be 'system' or 'manual', not {self.clock!r}")
+        if not (self.account_id.isdigit() and len(self.account_id) == 12):
+            raise ValueError(f"the account id must be 12 digits, not {self.account_id!r}")
+
+    @property
+    def is_loopback(self) -> bool:
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+    @property
+    def credentials(self) -> dict[str, str]:
+        """access key id -> secret key, for SigV4 verification."""
+        return {self.access_key: self.secret_key}
+
+    def service_dir(self, service: str) -> Path:
+        path = self.data_dir / service
+        path.mkdir(parents=True, exist_ok=True)
+        return path

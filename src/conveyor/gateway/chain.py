@@ -1,0 +1,218 @@
+"""The request pipeline: one explicit chain of small handlers, outermost first.
+
+    request id -> metrics/logging -> errors -> internal API -> route -> auth -> raw service hook
+    -> parse -> validate -> dispatch -> serialize
+
+Each handler takes the context and the rest of the chain; reading this file top to bottom is reading
+what happens to every request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from conveyor.gateway import internal, sigv4
+from conveyor.gateway.http import HttpRequest, HttpResponse
+from conveyor.gateway.router import bucket_from_host, protocol_for
+from conveyor.protocol.base import Codec
+from conveyor.protocol.json_rpc import JsonCodec
+from conveyor.protocol.query import QueryCodec, form_fields
+from conveyor.protocol.validate import ValidationCodes, validate
+from conveyor.services.base import RequestContext, ServiceError
+
+if TYPE_CHECKING:
+    from conveyor.app import App
+
+log = logging.getLogger("conveyor.gateway")
+
+Next = Callable[[RequestContext], Awaitable[HttpResponse]]
+Step = Callable[[RequestContext, Next], Awaitable[HttpResponse]]
+
+CODECS: dict[str, Codec] = {"json": JsonCodec(), "query": QueryCodec()}
+_DEFAULT_CODES = ValidationCodes()
+_FORM = "application/x-www-form-urlencoded"
+
+
+class Gateway:
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.steps: list[Step] = [
+            self.metrics,
+            self.errors,
+            self.internal_api,
+            self.route,
+            self.authenticate,
+            self.raw_service,
+            self.parse_and_validate,
+        ]
+
+    async def handle(self, request: HttpRequest) -> HttpResponse:
+        ctx = RequestContext(
+            request=request,
+            config=self.app.config,
+            clock=self.app.clock,
+            request_id=str(uuid.uuid4()),
+            account_id=self.app.config.account_id,
+            region=self.app.config.region,
+        )
+        response = await self._run(0, ctx)
+        response.headers.append(("x-amz-request-id", ctx.request_id))
+        return response
+
+    def _run(self, index: int, ctx: RequestContext) -> Awaitable[HttpResponse]:
+        if index == len(self.steps):
+            return self.dispatch(ctx)
+        return self.steps[index](ctx, lambda c: self._run(index + 1, c))
+
+    # -- the steps, in order ---------------------------------------------------------------------
+    async def metrics(self, ctx: RequestContext, call_next: Next) -> HttpResponse:
+        started = time.perf_counter()
+        response = await call_next(ctx)
+        elapsed = time.perf_counter() - started
+        operation = ctx.operation.name if ctx.operation is not None else ctx.extra.get("operation", "-")
+        self.app.metrics.record(ctx.service or "-", operation, response.status, elapsed)
+        if self.app.config.log_requests:
+            log.info("%s %s %s.%s -> %d (%.1f ms)", ctx.request.method, ctx.request.path,
+                     ctx.service or "-", operation, response.status, elapsed * 1000)
+        return response
+
+    async def errors(self, ctx: RequestContext, call_next: Next) -> HttpResponse:
+        try:
+            return await call_next(ctx)
+        except ServiceError as error:
+            return self.error_response(ctx, error)
+        except Exception:
+            log.exception("internal error handling %s %s", ctx.request.method, ctx.request.path)
+            return self.error_response(
+                ctx, ServiceError("InternalFailure", "The request processing has failed because of an unknown error.",
+                                  500, sender_fault=False, query_code="InternalError"),
+            )
+
+    async def internal_api(self, ctx: RequestContext, call_next: Next) -> HttpResponse:
+        if ctx.request.path.startswith(internal.PREFIX):
+            ctx.service = "conveyor"
+            return await internal.handle(self.app, ctx)
+        return await call_next(ctx)
+
+    async def route(self, ctx: RequestContext, call_next: Next) -> HttpResponse:
+        request = ctx.request
+        try:
+            sig = sigv4.parse(request)
+        except sigv4.SigV4Error as exc:  # reported by `authenticate`, once the protocol is known
+            sig, ctx.extra["sig_error"] = None, exc
+        ctx.extra["sig"] = sig
+        action = None
+        if sig is None and not request.headers.get("x-amz-target"):
+            content_type = request.headers.get("content-type") or ""
+            if content_type.startswith(_FORM) or "Action=" in request.query_string:
+                action = (await form_fields(ctx)).get("Action")
+        name = self.app.router.service_for(request, sig, action)
+        service = self.app.services.get(name) if name else None
+        if service is None:
+            raise ServiceError("UnrecognizedClientException" if name else "InvalidAction",
+                               f"Conveyor does not serve the service {name!r}." if name else
+                               "Could not tell which service this request is for.")
+        ctx.service = service.name
+        ctx.app_service = service
+        ctx.protocol = protocol_for(service, request)
+        if sig is not None:
+            ctx.region = sig.region
+        if service.name == "s3" and (bucket := bucket_from_host(request.host)):
+            ctx.extra["bucket_from_host"] = bucket
+        return await call_next(ctx)
+
+    async def authenticate(self, ctx: RequestContext, call_next: Next) -> HttpResponse:
+        sig: sigv4.Signature | None = ctx.extra.get("sig")
+        config = self.app.config
+        s3 = ctx.service == "s3"
+        try:
+            if "sig_error" in ctx.extra:
+                raise ctx.extra["sig_error"]
+            if sig is None:
+                if config.auth == "sigv4" and not s3:  # S3 decides about anonymous callers by policy
+                    raise sigv4.SigV4Error("missing", "Request is missing Authentication Token")
+                return await call_next(ctx)
+            ctx.access_key = sig.access_key
+            if sig.presigned:  # presigned URLs expire whether or not signatures are checked
+                sigv4.check_time(sig, ctx.clock.now())
+            if config.auth == "sigv4":
+                secret = config.credentials.get(sig.access_key)
+                if secret is None:
+                    raise sigv4.SigV4Error("unknown_key", "The security token included in the request is invalid.")
+                if not sig.presigned:
+                    sigv4.check_time(sig, time.time())
+                sigv4.verify(ctx.request, sig, secret, await _payload_hash(ctx, sig, s3), s3=s3)
+            ctx.authenticated = True
+        except sigv4.SigV4Error as exc:
+            raise auth_error(exc, s3=s3)
+        return await call_next(ctx)
+
+    async def raw_service(self, ctx: RequestContext, call_next: Next) -> HttpResponse:
+        assert ctx.app_service is not None
+        response = await ctx.app_service.handle_raw(ctx)
+        return response if response is not None else await call_next(ctx)
+
+    async def parse_and_validate(self, ctx: RequestContext, call_next: Next) -> HttpResponse:
+        service = ctx.app_service
+        assert service is not None
+        codec = CODECS.get(ctx.protocol)
+        if codec is None:
+            raise ServiceError("UnsupportedProtocol", f"Conveyor cannot parse {ctx.protocol} requests for {ctx.service}.")
+        operation, params = await codec.parse(ctx, service)
+        validate(operation.input_shape, params, service.validation_codes or _DEFAULT_CODES)
+        ctx.extra["params"] = params
+        return await call_next(ctx)
+
+    async def dispatch(self, ctx: RequestContext) -> HttpResponse:
+        service, operation = ctx.app_service, ctx.operation
+        assert service is not None and operation is not None
+        handler = service.handler(operation.name)
+        if handler is None:
+            raise ServiceError("NotImplemented", f"{ctx.service} {operation.name} is not implemented by Conveyor.", 501)
+        result = await handler(ctx, ctx.extra["params"])
+        if isinstance(result, HttpResponse):
+            return result
+        return CODECS[ctx.protocol].serialize(ctx, operation, result or {})
+
+    # -- errors ----------------------------------------------------------------------------------
+    def error_response(self, ctx: RequestContext, error: ServiceError) -> HttpResponse:
+        codec = CODECS.get(ctx.protocol)
+        if codec is None:
+            return internal.plain_error(ctx, error)
+        return codec.serialize_error(ctx, error)
+
+
+async def _payload_hash(ctx: RequestContext, sig: sigv4.Signature, s3: bool) -> str:
+    declared = ctx.request.headers.get("x-amz-content-sha256")
+    if s3:
+        # S3 streams bodies; the declared hash is what was signed (the S3 layer checks the body).
+        return declared or sigv4.UNSIGNED
+    if sig.presigned and declared is None:
+        return sigv4.UNSIGNED
+    return hashlib.sha256(await ctx.request.body()).hexdigest()
+
+
+def auth_error(exc: sigv4.SigV4Error, *, s3: bool) -> ServiceError:
+    """SigV4 failures with the codes each family of services uses."""
+    if exc.kind == "expired":
+        return ServiceError("AccessDenied", exc.message, 403)
+    if exc.kind == "skewed":
+        return ServiceError("RequestTimeTooSkewed" if s3 else "SignatureDoesNotMatch", exc.message, 403)
+    if exc.kind == "unknown_key":
+        if s3:
+            return ServiceError("InvalidAccessKeyId",
+                                "The AWS Access Key Id you provided does not exist in our records.", 403)
+        return ServiceError("InvalidClientTokenId", exc.message, 403)
+    if exc.kind == "mismatch":
+        return ServiceError("SignatureDoesNotMatch", exc.message, 403)
+    if exc.kind == "missing":
+        return ServiceError("MissingAuthenticationToken", exc.message, 403)
+    return ServiceError("AuthorizationHeaderMalformed" if s3 else "IncompleteSignature", exc.message, 400)
+
+
+__all__ = ["Gateway", "HttpRequest", "HttpResponse", "auth_error"]

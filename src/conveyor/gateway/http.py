@@ -1,0 +1,110 @@
+"""The plain HTTP request/response objects every layer below the ASGI adapter works with."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
+
+
+class Headers:
+    """Case-insensitive header access; keeps every value and the original order."""
+
+    __slots__ = ("_items", "_map")
+
+    def __init__(self, items: list[tuple[str, str]]) -> None:
+        self._items = items
+        self._map: dict[str, str] = {}
+        for name, value in items:
+            key = name.lower()
+            self._map[key] = f"{self._map[key]},{value}" if key in self._map else value
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        return self._map.get(name.lower(), default)
+
+    def __getitem__(self, name: str) -> str:
+        return self._map[name.lower()]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._map
+
+    def items(self) -> list[tuple[str, str]]:
+        """(lower-case name, value) pairs, repeated names joined with commas as HTTP allows."""
+        return list(self._map.items())
+
+    def raw(self) -> list[tuple[str, str]]:
+        return list(self._items)
+
+
+@dataclass
+class HttpRequest:
+    method: str
+    path: str  # percent-encoded, exactly as sent
+    query_string: str  # raw, without '?'
+    headers: Headers
+    client: tuple[str, int] | None = None
+    scheme: str = "http"
+    _receive: Callable[[], Awaitable[bytes | None]] | None = None
+    _body: bytes | None = None
+    _query: list[tuple[str, str]] | None = field(default=None, repr=False)
+
+    @property
+    def host(self) -> str:
+        return self.headers.get("host") or "127.0.0.1"
+
+    @property
+    def query(self) -> list[tuple[str, str]]:
+        if self._query is None:
+            self._query = parse_qsl(self.query_string, keep_blank_values=True)
+        return self._query
+
+    def query_dict(self) -> dict[str, str]:
+        return dict(self.query)
+
+    @property
+    def body_consumed(self) -> bool:
+        return self._body is not None
+
+    async def body(self) -> bytes:
+        """The whole body (read once and kept); use `stream()` instead for large uploads."""
+        if self._body is None:
+            chunks = [chunk async for chunk in self.stream()]
+            self._body = b"".join(chunks)
+        return self._body
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        if self._body is not None:
+            if self._body:
+                yield self._body
+            return
+        if self._receive is None:
+            self._body = b""
+            return
+        receive, self._receive = self._receive, None
+        while True:
+            chunk = await receive()
+            if chunk is None:
+                break
+            if chunk:
+                yield chunk
+
+
+@dataclass
+class HttpResponse:
+    status: int = 200
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+    # Large or file-backed bodies stream instead of `body`.
+    stream: AsyncIterator[bytes] | None = None
+
+    def header(self, name: str) -> str | None:
+        lname = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lname:
+                return value
+        return None
+
+    def set_header(self, name: str, value: str) -> None:
+        lname = name.lower()
+        self.headers = [(k, v) for k, v in self.headers if k.lower() != lname]
+        self.headers.append((name, value))

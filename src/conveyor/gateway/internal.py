@@ -1,0 +1,58 @@
+"""Conveyor's own HTTP API under /_conveyor/: health, reset, the manual clock and metrics."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from conveyor import __version__
+from conveyor.clock import ManualClock
+from conveyor.gateway.http import HttpResponse
+from conveyor.services.base import RequestContext, ServiceError
+
+if TYPE_CHECKING:
+    from conveyor.app import App
+
+PREFIX = "/_conveyor/"
+
+
+def json_response(payload: Any, status: int = 200) -> HttpResponse:
+    return HttpResponse(status, [("Content-Type", "application/json")], json.dumps(payload, indent=1).encode())
+
+
+def plain_error(ctx: RequestContext, error: ServiceError) -> HttpResponse:
+    return json_response({"__type": error.code, "message": error.message}, error.status)
+
+
+async def handle(app: App, ctx: RequestContext) -> HttpResponse:
+    path = ctx.request.path[len(PREFIX):].strip("/")
+    method = ctx.request.method
+    if path == "health" and method in ("GET", "HEAD"):
+        return json_response(
+            {"version": __version__, "services": {name: s.health() for name, s in app.services.items()},
+             "clock": "manual" if app.clock.manual else "system", "auth": app.config.auth}
+        )
+    if path == "reset" and method == "POST":
+        await app.reset()
+        return json_response({"reset": True})
+    if path == "clock":
+        return await _clock(app, ctx)
+    if path == "metrics" and method == "GET":
+        return json_response(app.metrics.snapshot())
+    raise ServiceError("NotFound", f"No such Conveyor endpoint: {method} {ctx.request.path}", 404)
+
+
+async def _clock(app: App, ctx: RequestContext) -> HttpResponse:
+    clock = app.clock
+    if ctx.request.method == "POST":
+        if not isinstance(clock, ManualClock):
+            raise ServiceError("InvalidRequest", "The clock can be moved only when started with --clock manual.", 409)
+        try:
+            body = json.loads(await ctx.request.body() or b"{}")
+            seconds = float(body.get("advance", 0))
+        except (ValueError, AttributeError, TypeError):
+            raise ServiceError("InvalidRequest", 'Send {"advance": SECONDS}.')
+        if seconds < 0:
+            raise ServiceError("InvalidRequest", "Time only moves forward.")
+        clock.advance(seconds)
+    return json_response({"now": clock.now(), "manual": clock.manual})

@@ -1,0 +1,204 @@
+"""AWS Signature Version 4: parsing the credential scope and verifying header and presigned signatures.
+
+https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import posixpath
+import re
+from dataclasses import dataclass
+from urllib.parse import quote, unquote
+
+from conveyor.gateway.http import HttpRequest
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+UNSIGNED = "UNSIGNED-PAYLOAD"
+# Requests signed more than 15 minutes from the server's time are refused.
+# https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-authenticating-requests.html
+MAX_SKEW = 15 * 60
+MAX_PRESIGN_EXPIRES = 7 * 24 * 3600
+
+_AUTH_RE = re.compile(r"(\w+)=([^,]*)")
+
+
+class SigV4Error(Exception):
+    """Why a signature was refused; the gateway turns `kind` into the service's own error code."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind  # malformed | unknown_key | mismatch | expired | skewed
+        self.message = message
+
+
+@dataclass
+class Signature:
+    access_key: str
+    date: str  # yyyymmdd of the scope
+    region: str
+    service: str
+    amz_date: str  # yyyymmddThhmmssZ
+    signed_headers: list[str]
+    signature: str
+    presigned: bool
+    expires: int = 0
+
+    @property
+    def scope(self) -> str:
+        return f"{self.date}/{self.region}/{self.service}/aws4_request"
+
+
+def parse(request: HttpRequest) -> Signature | None:
+    """The SigV4 parameters of a request, or None if it is not SigV4-signed (anonymous)."""
+    header = request.headers.get("authorization")
+    if header:
+        if not header.startswith(ALGORITHM):
+            raise SigV4Error("malformed", "Only AWS4-HMAC-SHA256 signatures are supported.")
+        fields = dict(_AUTH_RE.findall(header[len(ALGORITHM):]))
+        try:
+            credential = fields["Credential"]
+            signed = fields["SignedHeaders"]
+            signature = fields["Signature"]
+        except KeyError as missing:
+            raise SigV4Error("malformed", f"Authorization header requires '{missing.args[0]}' parameter.")
+        amz_date = request.headers.get("x-amz-date") or ""
+        if not amz_date:
+            date_header = request.headers.get("date")
+            if date_header:
+                amz_date = _http_date_to_amz(date_header)
+        return _signature(credential, signed, signature, amz_date, presigned=False)
+    query = request.query_dict()
+    if "X-Amz-Credential" in query and "X-Amz-Signature" in query:
+        if query.get("X-Amz-Algorithm") != ALGORITHM:
+            raise SigV4Error("malformed", "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\"")
+        try:
+            expires = int(query.get("X-Amz-Expires", "0"))
+        except ValueError:
+            raise SigV4Error("malformed", "X-Amz-Expires should be a number")
+        if not 0 < expires <= MAX_PRESIGN_EXPIRES:
+            raise SigV4Error("malformed", "X-Amz-Expires must be between 1 and 604800 seconds")
+        sig = _signature(
+            query["X-Amz-Credential"],
+            query.get("X-Amz-SignedHeaders", "host"),
+            query["X-Amz-Signature"],
+            query.get("X-Amz-Date", ""),
+            presigned=True,
+        )
+        sig.expires = expires
+        return sig
+    return None
+
+
+def _signature(credential: str, signed: str, signature: str, amz_date: str, *, presigned: bool) -> Signature:
+    parts = credential.split("/")
+    if len(parts) != 5 or parts[4] != "aws4_request":
+        raise SigV4Error("malformed", f"Invalid credential scope {credential!r}: expected KEY/DATE/REGION/SERVICE/aws4_request")
+    if not re.fullmatch(r"\d{8}T\d{6}Z", amz_date or ""):
+        raise SigV4Error("malformed", "The request must carry a valid X-Amz-Date (yyyyMMddTHHmmssZ).")
+    return Signature(parts[0], parts[1], parts[2], parts[3], amz_date, signed.lower().split(";"), signature, presigned)
+
+
+def _http_date_to_amz(value: str) -> str:
+    from email.utils import parsedate_to_datetime
+
+    try:
+        return parsedate_to_datetime(value).astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    except (TypeError, ValueError):
+        return ""
+
+
+def signed_at(sig: Signature) -> float:
+    return dt.datetime.strptime(sig.amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC).timestamp()
+
+
+def check_time(sig: Signature, now: float) -> None:
+    """Presigned URLs expire; header signatures must be fresh."""
+    at = signed_at(sig)
+    if sig.presigned:
+        if now > at + sig.expires:
+            raise SigV4Error("expired", "Request has expired")
+        if at - now > MAX_SKEW:
+            raise SigV4Error("skewed", "Request is not valid yet")
+    elif abs(now - at) > MAX_SKEW:
+        stamp = dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+        raise SigV4Error("skewed", f"Signature expired: {sig.amz_date} is now earlier than {stamp} (15 min skew).")
+
+
+def verify(request: HttpRequest, sig: Signature, secret: str, payload_hash: str, *, s3: bool) -> None:
+    expected = compute(request, sig, secret, payload_hash, s3=s3)
+    if not hmac.compare_digest(expected, sig.signature):
+        raise SigV4Error(
+            "mismatch",
+            "The request signature we calculated does not match the signature you provided. "
+            "Check your key and signing method.",
+        )
+
+
+def compute(request: HttpRequest, sig: Signature, secret: str, payload_hash: str, *, s3: bool) -> str:
+    canonical = canonical_request(request, sig, payload_hash, s3=s3)
+    to_sign = "\n".join(
+        [ALGORITHM, sig.amz_date, sig.scope, hashlib.sha256(canonical.encode()).hexdigest()]
+    )
+    key = signing_key(secret, sig.date, sig.region, sig.service)
+    return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+
+
+def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    key = hmac.new(f"AWS4{secret}".encode(), date.encode(), hashlib.sha256).digest()
+    for part in (region, service, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return key
+
+
+def canonical_request(request: HttpRequest, sig: Signature, payload_hash: str, *, s3: bool) -> str:
+    return "\n".join(
+        [
+            request.method.upper(),
+            canonical_uri(request.path, s3=s3),
+            canonical_query(request.query_string, drop_signature=sig.presigned),
+            canonical_headers(request, sig.signed_headers),
+            ";".join(sig.signed_headers),
+            payload_hash,
+        ]
+    )
+
+
+def canonical_uri(raw_path: str, *, s3: bool) -> str:
+    if s3:
+        # S3 signs the path exactly as sent: no normalisation, no second encoding.
+        return raw_path or "/"
+    path = unquote(raw_path) or "/"
+    normalized = posixpath.normpath(path)
+    if path.endswith("/") and normalized != "/":
+        normalized += "/"
+    if normalized.startswith("//"):
+        normalized = "/" + normalized.lstrip("/")
+    # Other services encode each segment twice: once for the URL, once for the canonical request.
+    return quote(quote(normalized, safe="/~"), safe="/~")
+
+
+def canonical_query(query_string: str, *, drop_signature: bool) -> str:
+    pairs: list[tuple[str, str]] = []
+    for pair in query_string.split("&") if query_string else []:
+        if not pair:
+            continue
+        key, _, value = pair.partition("=")
+        key = quote(unquote(key), safe="-_.~")
+        if drop_signature and key == "X-Amz-Signature":
+            continue
+        pairs.append((key, quote(unquote(value), safe="-_.~")))
+    pairs.sort()
+    return "&".join(f"{k}={v}" for k, v in pairs)
+
+
+def canonical_headers(request: HttpRequest, signed: list[str]) -> str:
+    lines = []
+    for name in signed:
+        value = request.headers.get(name)
+        if value is None:
+            value = ""
+        lines.append(f"{name}:{' '.join(value.split())}\n")
+    return "".join(lines)

@@ -1,0 +1,147 @@
+"""The `json` protocol (JSON 1.0/1.1 RPC): `X-Amz-Target: Prefix.Operation`, a JSON body each way."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.model import OperationModel, ServiceModel, Shape
+
+from conveyor.gateway.http import HttpResponse
+from conveyor.protocol.base import Codec, b64decode, b64encode, format_timestamp, parse_timestamp
+from conveyor.services.base import RequestContext, Service, ServiceError
+
+
+class _WireTypeError(Exception):
+    def __init__(self, path: str, expected: str) -> None:
+        super().__init__(f"{path}: expected {expected}")
+        self.path = path
+        self.expected = expected
+
+
+class JsonCodec(Codec):
+    name = "json"
+
+    async def parse(self, ctx: RequestContext, service: Service) -> tuple[OperationModel, dict[str, Any]]:
+        model = service.model
+        target = ctx.request.headers.get("x-amz-target") or ""
+        op_name = target.rpartition(".")[2]
+        if not op_name or op_name not in model.operation_names:
+            raise ServiceError("UnknownOperationException", f"Operation {op_name or target!r} is not supported.")
+        operation = model.operation_model(op_name)
+        ctx.operation = operation
+        raw = await ctx.request.body()
+        try:
+            data = json.loads(raw) if raw.strip() else {}
+        except (ValueError, UnicodeDecodeError):
+            raise ServiceError("SerializationException", "The request body is not valid JSON.")
+        if not isinstance(data, dict):
+            raise ServiceError("SerializationException", "The request body must be a JSON object.")
+        shape = operation.input_shape
+        if shape is None:
+            return operation, {}
+        try:
+            return operation, _from_json(shape, data, "")
+        except _WireTypeError as exc:
+            raise ServiceError(
+                "SerializationException", f"Unable to parse member {exc.path or shape.name}: expected {exc.expected}."
+            )
+
+    def serialize(self, ctx: RequestContext, operation: OperationModel, result: dict[str, Any]) -> HttpResponse:
+        shape = operation.output_shape
+        payload = _to_json(shape, result) if shape is not None and result else {}
+        return HttpResponse(
+            200,
+            [("Content-Type", _content_type(operation.service_model)), ("x-amzn-RequestId", ctx.request_id)],
+            json.dumps(payload, separators=(",", ":")).encode(),
+        )
+
+    def serialize_error(self, ctx: RequestContext, error: ServiceError) -> HttpResponse:
+        service = ctx.app_service
+        model: ServiceModel | None = getattr(service, "model", None)
+        prefix = model.endpoint_prefix if model is not None else ctx.service
+        body: dict[str, Any] = {"__type": f"com.amazonaws.{prefix}#{error.code}", "message": error.message}
+        body.update(error.extra)
+        headers = [
+            ("Content-Type", _content_type(model)),
+            ("x-amzn-RequestId", ctx.request_id),
+        ]
+        if model is not None and "awsQueryCompatible" in model.metadata:
+            # Services that moved from query to JSON keep sending the legacy code so older SDKs can map it.
+            # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-json-faqs.html
+            fault = "Sender" if error.sender_fault else "Receiver"
+            headers.append(("x-amzn-query-error", f"{error.query_code or error.code};{fault}"))
+        headers.extend(error.headers.items())
+        return HttpResponse(error.status, headers, json.dumps(body).encode())
+
+
+def _content_type(model: ServiceModel | None) -> str:
+    version = model.metadata.get("jsonVersion", "1.0") if model is not None else "1.0"
+    return f"application/x-amz-json-{version}"
+
+
+def _from_json(shape: Shape, value: Any, path: str) -> Any:
+    if value is None:
+        return None
+    kind = shape.type_name
+    if kind == "structure":
+        if not isinstance(value, dict):
+            raise _WireTypeError(path, "an object")
+        members = shape.members
+        out: dict[str, Any] = {}
+        for name, item in value.items():
+            member = members.get(name)
+            if member is not None and item is not None:
+                out[name] = _from_json(member, item, f"{path}.{name}" if path else name)
+        return out
+    if kind == "list":
+        if not isinstance(value, list):
+            raise _WireTypeError(path, "a list")
+        return [_from_json(shape.member, item, f"{path}.{i}") for i, item in enumerate(value, 1)]
+    if kind == "map":
+        if not isinstance(value, dict):
+            raise _WireTypeError(path, "an object")
+        return {str(k): _from_json(shape.value, v, f"{path}.{k}") for k, v in value.items()}
+    if kind == "blob":
+        if not isinstance(value, str):
+            raise _WireTypeError(path, "a base64 string")
+        try:
+            return b64decode(value)
+        except ValueError:
+            raise _WireTypeError(path, "a base64 string")
+    if kind == "timestamp":
+        try:
+            return parse_timestamp(value)
+        except ValueError:
+            raise _WireTypeError(path, "a timestamp")
+    if kind == "string" and not isinstance(value, str):
+        raise _WireTypeError(path, "a string")
+    if kind in ("integer", "long") and (isinstance(value, bool) or not isinstance(value, int)):
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise _WireTypeError(path, "an integer")
+    if kind == "boolean" and not isinstance(value, bool):
+        raise _WireTypeError(path, "a boolean")
+    if kind in ("float", "double") and (isinstance(value, bool) or not isinstance(value, int | float)):
+        raise _WireTypeError(path, "a number")
+    return value
+
+
+def _to_json(shape: Shape, value: Any) -> Any:
+    kind = shape.type_name
+    if kind == "structure":
+        members = shape.members
+        return {
+            name: _to_json(members[name], item)
+            for name, item in value.items()
+            if item is not None and name in members
+        }
+    if kind == "list":
+        return [_to_json(shape.member, item) for item in value]
+    if kind == "map":
+        return {k: _to_json(shape.value, v) for k, v in value.items()}
+    if kind == "blob":
+        return b64encode(value if isinstance(value, bytes) else str(value).encode())
+    if kind == "timestamp":
+        return format_timestamp(value, shape, "unixTimestamp")
+    return value

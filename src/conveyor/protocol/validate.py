@@ -1,0 +1,114 @@
+"""Model-driven input validation: required members, types, enums, lengths and ranges.
+
+Codecs convert wire values into Python values first (so a query-string "12" is already an int); this
+module then checks them against the botocore shape. Services choose the error codes AWS uses for them
+through `Service.validation_codes`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.model import Shape
+
+from conveyor.services.base import ServiceError
+
+
+class ValidationCodes:
+    """The error codes a service answers validation failures with (SQS and SNS use legacy query codes)."""
+
+    missing = "MissingParameter"
+    invalid = "InvalidParameterValue"
+    serialization = "SerializationException"
+
+    def missing_error(self, path: str) -> ServiceError:
+        return ServiceError(self.missing, f"The request must contain the parameter {path}.")
+
+    def invalid_error(self, path: str, value: Any, reason: str) -> ServiceError:
+        return ServiceError(self.invalid, f"Value {_show(value)} for parameter {path} is invalid. Reason: {reason}.")
+
+
+def _show(value: Any) -> str:
+    text = repr(value) if not isinstance(value, str) else value
+    return text if len(text) <= 100 else text[:97] + "..."
+
+
+def validate(shape: Shape | None, value: Any, codes: ValidationCodes, path: str = "") -> None:
+    if shape is None or value is None:
+        return
+    kind = shape.type_name
+    if kind == "structure":
+        if not isinstance(value, dict):
+            raise codes.invalid_error(path or shape.name, value, "must be a structure")
+        for name in shape.required_members:
+            if value.get(name) is None:
+                raise codes.missing_error(_join(path, name))
+        members = shape.members
+        for name, item in value.items():
+            member = members.get(name)
+            if member is not None:
+                validate(member, item, codes, _join(path, name))
+        return
+    if kind == "list":
+        if not isinstance(value, list):
+            raise codes.invalid_error(path, value, "must be a list")
+        _check_length(shape, len(value), value, path, codes)
+        for index, item in enumerate(value, 1):
+            validate(shape.member, item, codes, f"{path}.{index}")
+        return
+    if kind == "map":
+        if not isinstance(value, dict):
+            raise codes.invalid_error(path, value, "must be a map")
+        _check_length(shape, len(value), value, path, codes)
+        for key, item in value.items():
+            validate(shape.key, key, codes, f"{path}.{key}")
+            validate(shape.value, item, codes, f"{path}.{key}")
+        return
+    if kind == "string":
+        if not isinstance(value, str):
+            raise codes.invalid_error(path, value, "must be a string")
+        enum = shape.enum
+        if enum and value not in enum:
+            raise codes.invalid_error(path, value, f"must be one of {', '.join(enum)}")
+        _check_length(shape, len(value), value, path, codes)
+        return
+    if kind in ("integer", "long"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise codes.invalid_error(path, value, "must be an integer")
+        _check_range(shape, value, path, codes)
+        return
+    if kind in ("float", "double"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise codes.invalid_error(path, value, "must be a number")
+        _check_range(shape, value, path, codes)
+        return
+    if kind == "boolean":
+        if not isinstance(value, bool):
+            raise codes.invalid_error(path, value, "must be a boolean")
+        return
+    if kind == "blob":
+        if not isinstance(value, bytes | bytearray):
+            raise codes.invalid_error(path, value, "must be binary")
+        _check_length(shape, len(value), "<binary>", path, codes)
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def _check_length(shape: Shape, length: int, value: Any, path: str, codes: ValidationCodes) -> None:
+    low = shape.metadata.get("min")
+    high = shape.metadata.get("max")
+    if low is not None and length < low:
+        raise codes.invalid_error(path, value, f"length must be at least {low}")
+    if high is not None and length > high:
+        raise codes.invalid_error(path, value, f"length must be at most {high}")
+
+
+def _check_range(shape: Shape, value: float, path: str, codes: ValidationCodes) -> None:
+    low = shape.metadata.get("min")
+    high = shape.metadata.get("max")
+    if low is not None and value < low:
+        raise codes.invalid_error(path, value, f"must be at least {low}")
+    if high is not None and value > high:
+        raise codes.invalid_error(path, value, f"must be at most {high}")

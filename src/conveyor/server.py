@@ -1,0 +1,79 @@
+"""Serving the App with uvicorn (httptools parser, uvloop when available)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+from collections.abc import Callable, Iterator
+
+import uvicorn
+
+from conveyor.app import App
+
+
+def _uvicorn_config(app: App, sock_port: int | None = None, **overrides: object) -> uvicorn.Config:
+    try:
+        import uvloop  # noqa: F401
+
+        loop = "uvloop"
+    except ImportError:
+        loop = "asyncio"
+    options: dict[str, object] = dict(
+        host=app.config.host,
+        port=sock_port if sock_port is not None else app.config.port,
+        loop=loop,
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_level="warning",
+        timeout_keep_alive=75,
+        server_header=False,
+        date_header=True,
+    )
+    options.update(overrides)
+    return uvicorn.Config(app.asgi, **options)  # type: ignore[arg-type]
+
+
+class Server(uvicorn.Server):
+    """uvicorn's server with a hook that runs once sockets are listening."""
+
+    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None] | None = None) -> None:
+        super().__init__(config)
+        self._on_ready = on_ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self._on_ready is not None and self.started:
+            self._on_ready()
+
+
+def serve(app: App, on_ready: Callable[[], None] | None = None) -> bool:
+    """Serve in the foreground until Ctrl-C/SIGTERM; returns False if start-up failed."""
+    server = Server(_uvicorn_config(app), on_ready)
+    server.run()
+    return server.started
+
+
+@contextlib.contextmanager
+def serve_in_thread(app: App) -> Iterator[str]:
+    """Run a server on a free loopback port in a background thread; yields its endpoint URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = Server(_uvicorn_config(app, port, loop="asyncio"))
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("the server failed to start")
+        threading.Event().wait(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()

@@ -1,0 +1,182 @@
+"""SQLite with group commit.
+
+Each service keeps its metadata in its own SQLite file (WAL mode, `synchronous=FULL`, so a commit is on
+disk when it returns). All writes go through one writer thread that gathers whatever requests are
+waiting, runs them in a single transaction and commits once: many concurrent requests share one fsync,
+and each request is acknowledged only after the commit that holds its write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+WriteFn = Callable[[sqlite3.Connection], Any]
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=5000")
+    return conn
+
+
+def migrate(conn: sqlite3.Connection, migrations: Sequence[str]) -> None:
+    """Bring the schema up to date: migrations[i] moves `user_version` from i to i + 1."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(migrations):
+        raise RuntimeError(
+            f"database schema version {version} is newer than this Conveyor understands ({len(migrations)})"
+        )
+    for target in range(version, len(migrations)):
+        conn.execute("BEGIN IMMEDIATE")
+        _run_script(conn, migrations[target])
+        conn.execute(f"PRAGMA user_version={target + 1}")
+        conn.execute("COMMIT")
+
+
+def _run_script(conn: sqlite3.Connection, script: str) -> None:
+    # executescript() would COMMIT our transaction first; run statement by statement instead.
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+class Database:
+    """One SQLite file: synchronous reads on the caller's thread, group-committed writes."""
+
+    def __init__(self, path: Path, migrations: Sequence[str]) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.reader = connect(path)
+        migrate(self.reader, migrations)
+        self._writer = connect(path)
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name=f"db-writer:{path.name}", daemon=True)
+        self._thread.start()
+        self.commits = 0
+
+    # -- reads -----------------------------------------------------------------------------------
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
+        return self.reader.execute(sql, params).fetchall()
+
+    # -- writes ----------------------------------------------------------------------------------
+    def write(self, fn: WriteFn) -> asyncio.Future[Any]:
+        """Queue `fn(conn)` for the next group commit; the future resolves once it is durable."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
+        self._queue.put((fn, fut, loop))
+        return fut
+
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> asyncio.Future[Any]:
+        return self.write(lambda conn: conn.execute(sql, params))
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> asyncio.Future[Any]:
+        return self.write(lambda conn: conn.executemany(sql, rows))
+
+    def write_sync(self, fn: WriteFn) -> Any:
+        """Run a write outside the event loop (start-up, shutdown, tools) and wait for its commit."""
+        done = threading.Event()
+        box: dict[str, Any] = {}
+
+        def settle(result: Any, error: BaseException | None) -> None:
+            box["result"], box["error"] = result, error
+            done.set()
+
+        self._queue.put((fn, settle, None))
+        done.wait()
+        if box["error"] is not None:
+            raise box["error"]
+        return box["result"]
+
+    def close(self) -> None:
+        self._queue.put(_STOP)
+        self._thread.join(timeout=10)
+        self.reader.close()
+
+    # -- the writer thread -----------------------------------------------------------------------
+    def _run(self) -> None:
+        conn = self._writer
+        while True:
+            first = self._queue.get()
+            if first is _STOP:
+                conn.close()
+                return
+            batch = [first]
+            stop = False
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stop = True
+                    break
+                batch.append(item)
+            outcomes = self._commit(conn, batch)
+            self._settle(batch, outcomes)
+            if stop:
+                conn.close()
+                return
+
+    def _commit(self, conn: sqlite3.Connection, batch: list[Any]) -> list[tuple[Any, BaseException | None]]:
+        outcomes: list[tuple[Any, BaseException | None]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for fn, _, _ in batch:
+                # A savepoint per request: one failing write does not undo its neighbours.
+                conn.execute("SAVEPOINT w")
+                try:
+                    outcomes.append((fn(conn), None))
+                    conn.execute("RELEASE w")
+                except Exception as exc:  # reported to that request's caller
+                    conn.execute("ROLLBACK TO w")
+                    conn.execute("RELEASE w")
+                    outcomes.append((None, exc))
+            conn.execute("COMMIT")
+            self.commits += 1
+        except Exception as exc:  # the commit itself failed: nobody's write is durable
+            log.exception("group commit failed")
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            outcomes = [(None, exc)] * len(batch)
+        return outcomes
+
+    @staticmethod
+    def _settle(batch: list[Any], outcomes: list[tuple[Any, BaseException | None]]) -> None:
+        by_loop: dict[Any, list[tuple[asyncio.Future[Any], Any, BaseException | None]]] = {}
+        for (_, target, loop), (result, error) in zip(batch, outcomes, strict=True):
+            if loop is None:
+                target(result, error)
+            else:
+                by_loop.setdefault(loop, []).append((target, result, error))
+        for loop, items in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_resolve_all, items)
+            except RuntimeError:  # loop already closed during shutdown
+                pass
+
+
+def _resolve_all(items: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    for fut, result, error in items:
+        if fut.done():
+            continue
+        if error is not None:
+            fut.set_exception(error)
+        else:
+            fut.set_result(result)
