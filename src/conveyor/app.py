@@ -66,4 +66,6 @@ class App:
     async def reset(self) -> None:
         for service in self.services.values():
             await service.reset()
+        if isinstance(self.clock, ManualClock):
+            self.clock.reset()
         self.metrics.clear()

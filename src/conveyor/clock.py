@@ -70,3 +70,8 @@ class ManualClock(Clock):
             if not handle.cancelled:
                 callback()
         self._now = target
+
+    def reset(self) -> None:
+        """Back to wall-clock time with no timers (after POST /_conveyor/reset wiped all state)."""
+        self._heap.clear()
+        self._now = time.time()

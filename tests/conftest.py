@@ -1,0 +1,163 @@
+"""Shared fixtures: a live Conveyor on a free port, boto3 clients, the AWS CLI and the manual clock."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config as BotoConfig
+
+from conveyor.app import App
+from conveyor.config import Config
+from conveyor.server import serve_in_thread
+
+CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test", "region_name": "us-east-1"}
+CLI_ENV = {
+    "AWS_ACCESS_KEY_ID": "test",
+    "AWS_SECRET_ACCESS_KEY": "test",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_PAGER": "",
+}
+
+os.environ.update(CLI_ENV)
+
+
+@pytest.fixture(scope="session")
+def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One in-process server for the whole session, on a manual clock (tests move time explicitly)."""
+    data_dir = tmp_path_factory.mktemp("conveyor-data")
+    app = App(Config(data_dir=data_dir, port=0, clock="manual", auth="off"))
+    with serve_in_thread(app) as url:
+        yield url
+
+
+def post_json(url: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+    request = urllib.request.Request(url, data=json.dumps(payload or {}).encode(), method="POST")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
+@pytest.fixture(autouse=True)
+def reset(request: pytest.FixtureRequest) -> None:
+    """Every test that uses the shared server starts from an empty one."""
+    if "endpoint" in request.fixturenames:
+        post_json(f"{request.getfixturevalue('endpoint')}/_conveyor/reset")
+
+
+@pytest.fixture
+def advance(endpoint: str) -> Callable[[float], float]:
+    """Move the server's clock forward; returns the server's new time."""
+
+    def move(seconds: float) -> float:
+        return post_json(f"{endpoint}/_conveyor/clock", {"advance": seconds})["now"]
+
+    return move
+
+
+@pytest.fixture
+def client(endpoint: str) -> Callable[..., Any]:
+    """boto3 client factory for the shared server: client("s3"), client("sqs", config=...)."""
+
+    def make(service: str, **kwargs: Any) -> Any:
+        kwargs.setdefault("config", BotoConfig(retries={"max_attempts": 1}))
+        return boto3.client(service, endpoint_url=endpoint, **CREDENTIALS, **kwargs)
+
+    return make
+
+
+def run_aws(endpoint: str, *args: str, check: bool = True, input: bytes | None = None) -> Any:
+    """Run the AWS CLI against `endpoint`; parsed JSON when it prints JSON, else the text."""
+    command = ["aws", "--endpoint-url", endpoint, "--output", "json", *args]
+    result = subprocess.run(command, capture_output=True, env={**os.environ, **CLI_ENV}, input=input, timeout=120)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(command)} failed ({result.returncode}): {result.stderr.decode()}")
+    text = result.stdout.decode()
+    if not check:
+        return result
+    try:
+        return json.loads(text) if text.strip() else None
+    except ValueError:
+        return text
+
+
+@pytest.fixture
+def aws(endpoint: str) -> Callable[..., Any]:
+    return lambda *args, **kwargs: run_aws(endpoint, *args, **kwargs)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class ServerProcess:
+    """A `conveyor up` in its own process, for kill -9 and restart tests."""
+
+    data_dir: Path
+    options: tuple[str, ...]
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> ServerProcess:
+        self.port = self.port or free_port()
+        command = [sys.executable, "-m", "conveyor.cli", "up", "--port", str(self.port),
+                   "--data-dir", str(self.data_dir), *self.options]
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.process.stdout.read().decode()}")  # type: ignore[union-attr]
+            try:
+                urllib.request.urlopen(f"{self.endpoint}/_conveyor/health", timeout=1).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("server did not come up")
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to flush anything."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> int:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            return self.process.wait(20)
+        return self.process.returncode if self.process else 0
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        kwargs.setdefault("config", BotoConfig(retries={"max_attempts": 1}))
+        return boto3.client(service, endpoint_url=self.endpoint, **CREDENTIALS, **kwargs)
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+    started: list[ServerProcess] = []
+
+    def start(data_dir: Path | None = None, *options: str, port: int = 0) -> ServerProcess:
+        server = ServerProcess(data_dir or tmp_path / "data", options, port).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.kill()
