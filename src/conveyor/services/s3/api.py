@@ -13,7 +13,7 @@ import botocore.session
 from conveyor.gateway.http import HttpResponse
 from conveyor.protocol.rest_xml import CODEC, error_response, host_id, split_path
 from conveyor.services.base import RequestContext, Service, ServiceError
-from conveyor.services.s3 import cors, notifications, policy
+from conveyor.services.s3 import cors, notifications, policy, sigv2
 from conveyor.services.s3.blobs import BlobStore
 from conveyor.services.s3.multipart import MultipartMixin
 from conveyor.services.s3.objects import ObjectsMixin
@@ -130,7 +130,7 @@ class S3Service(ObjectsMixin, MultipartMixin, Service):
         op = CODEC.route(ctx, self.model, path)
         ctx.operation = op
         params = await CODEC.parse_input(ctx, op, path)
-        if not ctx.authenticated:
+        if not ctx.authenticated and not sigv2.authenticate(ctx, path.bucket):
             policy.check_anonymous(self, ctx, op.name, path.bucket, path.key)
         handler = self.handler(op.name)
         if handler is None:

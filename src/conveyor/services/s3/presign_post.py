@@ -238,21 +238,47 @@ def _verify(service: S3Service, ctx: RequestContext, fields: dict[str, str]) -> 
         policy = json.loads(base64.b64decode(text))
     except ValueError:
         raise ServiceError("InvalidPolicyDocument", "Invalid Policy: Invalid JSON.", 400)
-    credential = lower.get("x-amz-credential", "")
-    parts = credential.split("/")
-    if len(parts) != 5:
-        raise ServiceError("InvalidArgument", "Bucket POST must contain a field named 'X-Amz-Credential'.", 400)
-    access_key, date, region, svc, _ = parts
-    if service.config.auth == "sigv4":
-        secret = service.config.credentials.get(access_key)
-        if secret is None:
-            raise ServiceError("InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our "
-                               "records.", 403)
-        expected = hmac.new(_signing_key(secret, date, region, svc), text.encode(), hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, lower.get("x-amz-signature", "")):
-            raise ServiceError("SignatureDoesNotMatch", "The request signature we calculated does not match the "
-                               "signature you provided. Check your key and signing method.", 403)
+    credential = lower.get("x-amz-credential")
+    if credential is None:
+        # SigV2 form (what boto3 emits for s3 clients without an explicit signature version).
+        access_key = lower.get("awsaccesskeyid", "")
+        if not access_key:
+            raise ServiceError("InvalidArgument", "Bucket POST must contain a field named 'AWSAccessKeyId'.  If it "
+                               "is specified, please check the order of the fields.", 400,
+                               extra={"ArgumentName": "AWSAccessKeyId"})
+        secret = _secret(service, access_key)
+        if secret is not None:
+            expected = base64.b64encode(hmac.new(secret.encode(), text.encode(), hashlib.sha1).digest()).decode()
+            if not hmac.compare_digest(expected, lower.get("signature", "")):
+                raise _signature_error()
+    else:
+        parts = credential.split("/")
+        if len(parts) != 5:
+            raise ServiceError("InvalidArgument", "Invalid X-Amz-Credential", 400,
+                               extra={"ArgumentName": "X-Amz-Credential", "ArgumentValue": credential})
+        access_key, date, region, svc, _ = parts
+        secret = _secret(service, access_key)
+        if secret is not None:
+            expected = hmac.new(_signing_key(secret, date, region, svc), text.encode(), hashlib.sha256).hexdigest()
+            if not hmac.compare_digest(expected, lower.get("x-amz-signature", "")):
+                raise _signature_error()
     ctx.authenticated = True
     ctx.access_key = access_key
     _ = dt
     return policy
+
+
+def _secret(service: S3Service, access_key: str) -> str | None:
+    """The secret to check a form signature with; None when signatures are not checked (auth off)."""
+    if service.config.auth != "sigv4":
+        return None
+    secret = service.config.credentials.get(access_key)
+    if secret is None:
+        raise ServiceError("InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.",
+                           403)
+    return secret
+
+
+def _signature_error() -> ServiceError:
+    return ServiceError("SignatureDoesNotMatch", "The request signature we calculated does not match the signature "
+                        "you provided. Check your key and signing method.", 403)
