@@ -59,7 +59,9 @@ class Router:
             return "sqs"
         for name in ("sqs", "sns", "sts"):
             service = self.services.get(name)
-            if service is not None and action in service.model.operation_names:
+            if service is not None and (
+                action in service.model.operation_names or action in service.extra_query_actions
+            ):
                 return name
         return None
 

@@ -96,6 +96,8 @@ class Service:
     validation_codes: Any = None
     # XML namespace of query-protocol responses, when the model does not name one.
     xml_namespace: str = ""
+    # Query `Action`s outside the model that `handle_raw` answers (e.g. SNS serving its certificate).
+    extra_query_actions: frozenset[str] = frozenset()
 
     def __init__(self, app: App) -> None:
         # `app` gives access to config, clock and the other services (S3 notifies SQS, ...).
