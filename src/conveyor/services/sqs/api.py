@@ -1,0 +1,375 @@
+"""SQS operations: thin translations between the wire dicts and the engine."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import botocore.session
+from botocore.model import ServiceModel
+
+from conveyor.protocol.validate import ValidationCodes
+from conveyor.services.base import RequestContext, Service, ServiceError
+from conveyor.services.sqs.engine import SqsEngine
+from conveyor.services.sqs.errors import invalid_param, sqs_error
+from conveyor.services.sqs.moves import MoveTasks
+from conveyor.services.sqs.query_compat import XML_NAMESPACE, query_model_dict
+from conveyor.services.sqs.queue import Message, Queue
+
+_SYSTEM_NAMES = ("SenderId", "SentTimestamp", "ApproximateReceiveCount", "ApproximateFirstReceiveTimestamp",
+                 "SequenceNumber", "MessageDeduplicationId", "MessageGroupId", "AWSTraceHeader",
+                 "DeadLetterQueueSourceArn")
+
+
+class SqsValidationCodes(ValidationCodes):
+    missing = "MissingParameter"
+    invalid = "InvalidParameterValue"
+
+
+_MODELS: tuple[ServiceModel, ServiceModel] | None = None
+
+
+def _models() -> tuple[ServiceModel, ServiceModel]:
+    global _MODELS
+    if _MODELS is None:
+        loader = botocore.session.get_session().get_component("data_loader")
+        raw = loader.load_service_model("sqs", "service-2")
+        _MODELS = (ServiceModel(raw, "sqs"), ServiceModel(query_model_dict(raw), "sqs"))
+    return _MODELS
+
+
+def _batch_error(code: str, message: str) -> ServiceError:
+    return sqs_error(code, message)
+
+
+class SqsService(Service):
+    name = "sqs"
+    xml_namespace = XML_NAMESPACE
+    validation_codes = SqsValidationCodes()
+
+    def __init__(self, app: Any) -> None:
+        super().__init__(app)
+        self.model, self.query_model = _models()
+        self.engine = SqsEngine(self.clock, self.config.service_dir("sqs") / "sqs.db")
+        self.moves = MoveTasks(self.engine)
+        self.engine.moves = self.moves
+
+    async def start(self) -> None:
+        self.engine.open()
+
+    async def stop(self) -> None:
+        self.engine.close()
+
+    async def reset(self) -> None:
+        await self.engine.reset()
+
+    def health(self) -> dict[str, Any]:
+        return {"status": "running", "queues": len(self.engine.queues)}
+
+    # -- in-process API for other services ----------------------------------------------------------------
+    async def send(self, queue: str, body: str, message_attributes: dict[str, Any] | None = None,
+                   message_system_attributes: dict[str, Any] | None = None, group_id: str | None = None,
+                   dedup_id: str | None = None, delay: int | None = None) -> dict[str, Any]:
+        return await self.engine.send(queue, body, message_attributes, message_system_attributes, group_id,
+                                      dedup_id, delay, account=self.config.account_id,
+                                      region=self.config.region)
+
+    def get_queue_by_arn(self, arn: str) -> Queue | None:
+        return self.engine.get_queue_by_arn(arn)
+
+    async def receive(self, queue: str, max_messages: int = 1, visibility: int | None = None,
+                      wait: float = 0) -> list[dict[str, Any]]:
+        q = self.engine.queue_from_url(queue, self.config.account_id, self.config.region)
+        msgs = await self.engine.receive(q, max_messages, visibility, wait)
+        return [self._render(q, m, set(_SYSTEM_NAMES), ["All"]) for m in msgs]
+
+    async def delete(self, queue: str, receipt_handle: str) -> None:
+        q = self.engine.queue_from_url(queue, self.config.account_id, self.config.region)
+        await self.engine.delete(q, receipt_handle)
+
+    def counters(self, queue: str) -> dict[str, float]:
+        q = self.engine.queue_from_url(queue, self.config.account_id, self.config.region)
+        return self.engine.counters(q)
+
+    # -- helpers ------------------------------------------------------------------------------------------
+    def _queue(self, ctx: RequestContext, params: dict[str, Any]) -> Queue:
+        return self.engine.queue_from_url(params["QueueUrl"], ctx.account_id, ctx.region)
+
+    def _url(self, ctx: RequestContext, q: Queue) -> str:
+        return self.engine.queue_url(q, ctx.base_url)
+
+    # -- queues -------------------------------------------------------------------------------------------
+    async def CreateQueue(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        q = await self.engine.create_queue(ctx.account_id, ctx.region, params["QueueName"],
+                                           params.get("Attributes"), params.get("tags"))
+        return {"QueueUrl": self._url(ctx, q)}
+
+    async def DeleteQueue(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        await self.engine.delete_queue(self._queue(ctx, params))
+        return {}
+
+    async def GetQueueUrl(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        account = params.get("QueueOwnerAWSAccountId") or ctx.account_id
+        q = self.engine.queues.get((account, ctx.region, params["QueueName"]))
+        if q is None:
+            raise sqs_error("QueueDoesNotExist", "The specified queue does not exist.")
+        return {"QueueUrl": self._url(ctx, q)}
+
+    async def ListQueues(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        queues = self.engine.list_queues(ctx.account_id, ctx.region, params.get("QueueNamePrefix") or "")
+        limit = params.get("MaxResults")
+        if limit is None and params.get("NextToken"):
+            raise invalid_param("MaxResults is required when NextToken is given.")
+        return self._page([self._url(ctx, q) for q in queues], "QueueUrls", params, 1000)
+
+    def _page(self, items: list[str], key: str, params: dict[str, Any], default: int) -> dict[str, Any]:
+        limit = params.get("MaxResults")
+        start = 0
+        if params.get("NextToken"):
+            try:
+                start = int(json.loads(base64.b64decode(params["NextToken"]))["i"])
+            except (ValueError, KeyError, TypeError):
+                raise invalid_param("Invalid NextToken value.")
+        if limit is not None and not 1 <= limit <= 1000:
+            raise invalid_param(f"Value {limit} for parameter MaxResults is invalid. Reason: MaxResults must "
+                                "be an integer between 1 and 1000.")
+        size = limit or default
+        chunk = items[start:start + size]
+        out: dict[str, Any] = {key: chunk} if chunk else {}
+        if limit is not None and start + size < len(items):
+            out["NextToken"] = base64.b64encode(json.dumps({"i": start + size}).encode()).decode()
+        return out
+
+    async def GetQueueAttributes(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        q = self._queue(ctx, params)
+        attrs = self.engine.get_attributes(q, params.get("AttributeNames"))
+        return {"Attributes": attrs} if attrs else {}
+
+    async def SetQueueAttributes(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        await self.engine.set_attributes(self._queue(ctx, params), params.get("Attributes") or {})
+        return {}
+
+    async def PurgeQueue(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        await self.engine.purge(self._queue(ctx, params))
+        return {}
+
+    # -- tags and permissions -----------------------------------------------------------------------------
+    async def TagQueue(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        await self.engine.tag(self._queue(ctx, params), params.get("Tags") or {})
+        return {}
+
+    async def UntagQueue(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        await self.engine.untag(self._queue(ctx, params), params.get("TagKeys") or [])
+        return {}
+
+    async def ListQueueTags(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        q = self._queue(ctx, params)
+        return {"Tags": dict(q.tags)} if q.tags else {}
+
+    async def AddPermission(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        q = self._queue(ctx, params)
+        label = params["Label"]
+        if not params.get("AWSAccountIds") or not params.get("Actions"):
+            raise sqs_error("MissingParameter", "The request must contain AWSAccountIds and Actions.")
+        policy = json.loads(q.attrs["Policy"]) if q.attrs.get("Policy") else {
+            "Version": "2012-10-17", "Id": f"{q.arn}/SQSDefaultPolicy", "Statement": []}
+        statements = policy.setdefault("Statement", [])
+        if any(s.get("Sid") == label for s in statements):
+            raise invalid_param(f"Value {label} for parameter Label is invalid. Reason: Already exists.")
+        actions = [f"SQS:{a}" for a in params["Actions"]]
+        principals = [f"arn:aws:iam::{a}:root" for a in params["AWSAccountIds"]]
+        statements.append({
+            "Sid": label, "Effect": "Allow",
+            "Principal": {"AWS": principals[0] if len(principals) == 1 else principals},
+            "Action": actions[0] if len(actions) == 1 else actions, "Resource": q.arn,
+        })
+        q.attrs["Policy"] = json.dumps(policy, separators=(",", ":"))
+        await self.engine.save_attrs(q)
+        return {}
+
+    async def RemovePermission(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        q = self._queue(ctx, params)
+        label = params["Label"]
+        policy = json.loads(q.attrs["Policy"]) if q.attrs.get("Policy") else {"Statement": []}
+        kept = [s for s in policy.get("Statement", []) if s.get("Sid") != label]
+        if len(kept) == len(policy.get("Statement", [])):
+            raise invalid_param(f"Value {label} for parameter Label is invalid. Reason: can't find label on "
+                                "existing policy.")
+        if kept:
+            policy["Statement"] = kept
+            q.attrs["Policy"] = json.dumps(policy, separators=(",", ":"))
+        else:
+            q.attrs.pop("Policy", None)
+        await self.engine.save_attrs(q)
+        return {}
+
+    # -- messages -----------------------------------------------------------------------------------------
+    async def SendMessage(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        q = self._queue(ctx, params)
+        msg = self.engine.prepare(q, params["MessageBody"], params.get("MessageAttributes"),
+                                  params.get("MessageSystemAttributes"), params.get("MessageGroupId"),
+                                  params.get("MessageDeduplicationId"), params.get("DelaySeconds"),
+                                  ctx.account_id)
+        return (await self.engine.enqueue(q, [msg]))[0]
+
+    def _check_batch(self, entries: list[dict[str, Any]] | None) -> None:
+        if not entries:
+            raise _batch_error("EmptyBatchRequest", "There should be at least one SendMessageBatchRequestEntry "
+                               "in the request.")
+        if len(entries) > 10:
+            raise _batch_error("TooManyEntriesInBatchRequest",
+                               f"Maximum number of entries per request are 10. You have sent {len(entries)}.")
+        ids = [e.get("Id", "") for e in entries]
+        for i in ids:
+            if not i or len(i) > 80 or not all(c.isalnum() and c.isascii() or c in "-_" for c in i):
+                raise _batch_error("InvalidBatchEntryId", "A batch entry id can only contain alphanumeric "
+                                   "characters, hyphens and underscores. It can be at most 80 letters long.")
+        if len(set(ids)) != len(ids):
+            raise _batch_error("BatchEntryIdsNotDistinct", "Two or more batch entries in the request have the "
+                               "same Id.")
+
+    @staticmethod
+    def _failure(entry_id: str, err: ServiceError) -> dict[str, Any]:
+        return {"Id": entry_id, "SenderFault": err.sender_fault, "Code": err.query_code or err.code,
+                "Message": err.message}
+
+    async def SendMessageBatch(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        q = self._queue(ctx, params)
+        entries = params.get("Entries")
+        self._check_batch(entries)
+        total = sum(len(e.get("MessageBody", "").encode("utf-8", "surrogatepass")) for e in entries)
+        if total > q.max_size:
+            raise _batch_error("BatchRequestTooLong", f"Batch requests cannot be longer than {q.max_size} "
+                               f"bytes. You have sent {total} bytes.")
+        failed: list[dict[str, Any]] = []
+        prepared: list[tuple[str, Message]] = []
+        for e in entries:
+            try:
+                prepared.append((e["Id"], self.engine.prepare(
+                    q, e.get("MessageBody") or "", e.get("MessageAttributes"), e.get("MessageSystemAttributes"),
+                    e.get("MessageGroupId"), e.get("MessageDeduplicationId"), e.get("DelaySeconds"),
+                    ctx.account_id)))
+            except ServiceError as err:
+                failed.append(self._failure(e["Id"], err))
+        results = await self.engine.enqueue(q, [m for _, m in prepared]) if prepared else []
+        ok = [{"Id": i, **r} for (i, _), r in zip(prepared, results, strict=True)]
+        return {"Successful": ok, "Failed": failed}
+
+    async def ReceiveMessage(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        q = self._queue(ctx, params)
+        max_n = params.get("MaxNumberOfMessages", 1)
+        if not 1 <= max_n <= 10:
+            raise invalid_param(f"Value {max_n} for parameter MaxNumberOfMessages is invalid. Reason: Must be "
+                                "between 1 and 10, if provided.")
+        vis = params.get("VisibilityTimeout")
+        if vis is not None and not 0 <= vis <= 43200:
+            raise invalid_param(f"Value {vis} for parameter VisibilityTimeout is invalid. Reason: Must be "
+                                "between 0 and 43200, if provided.")
+        wait = params.get("WaitTimeSeconds")
+        if wait is None:
+            wait = q.wait
+        if not 0 <= wait <= 20:
+            raise invalid_param(f"Value {wait} for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 "
+                                "and <= 20, if provided.")
+        names = set(params.get("AttributeNames") or []) | set(params.get("MessageSystemAttributeNames") or [])
+        msgs = await self.engine.receive(q, max_n, vis, wait, params.get("ReceiveRequestAttemptId"))
+        mnames = params.get("MessageAttributeNames") or []
+        out = [self._render(q, m, names, mnames) for m in msgs]
+        return {"Messages": out} if out else {}
+
+    def _render(self, q: Queue, m: Message, names: set[str], mnames: list[str]) -> dict[str, Any]:
+        item: dict[str, Any] = {"MessageId": m.id, "ReceiptHandle": self.engine.receipt_handle(q, m),
+                                "MD5OfBody": m.md5_body, "Body": m.body}
+        if names:
+            every = "All" in names
+            values = {
+                "SenderId": m.sender_id, "SentTimestamp": str(int(m.sent * 1000)),
+                "ApproximateReceiveCount": str(m.receive_count),
+                "ApproximateFirstReceiveTimestamp": str(int((m.first_receive or m.sent) * 1000)),
+            }
+            if q.fifo:
+                values.update(SequenceNumber=f"{m.seq:020d}", MessageDeduplicationId=m.dedup_id,
+                              MessageGroupId=m.group_id)
+            if m.sys_attrs and "AWSTraceHeader" in m.sys_attrs:
+                values["AWSTraceHeader"] = m.sys_attrs["AWSTraceHeader"]["StringValue"]
+            if m.source_arn:
+                values["DeadLetterQueueSourceArn"] = m.source_arn
+            attrs = {k: v for k, v in values.items() if v is not None and (every or k in names)}
+            if attrs:
+                item["Attributes"] = attrs
+        if mnames and m.attrs:
+            if "All" in mnames or ".*" in mnames:
+                chosen = m.attrs
+            else:
+                exact = set(mnames)
+                prefixes = tuple(n[:-1] for n in mnames if n.endswith(".*"))
+                chosen = {k: v for k, v in m.attrs.items() if k in exact or (prefixes and k.startswith(prefixes))}
+            if chosen:
+                item["MessageAttributes"] = chosen
+                item["MD5OfMessageAttributes"] = m.md5_attrs
+        return item
+
+    async def DeleteMessage(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        await self.engine.delete(self._queue(ctx, params), params["ReceiptHandle"])
+        return {}
+
+    async def DeleteMessageBatch(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        q = self._queue(ctx, params)
+        entries = params.get("Entries")
+        self._check_batch(entries)
+        ok, failed = [], []
+        for e in entries:
+            try:
+                await self.engine.delete(q, e["ReceiptHandle"])
+                ok.append({"Id": e["Id"]})
+            except ServiceError as err:
+                failed.append(self._failure(e["Id"], err))
+        return {"Successful": ok, "Failed": failed}
+
+    async def ChangeMessageVisibility(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        await self.engine.change_visibility(self._queue(ctx, params), params["ReceiptHandle"],
+                                            params["VisibilityTimeout"])
+        return {}
+
+    async def ChangeMessageVisibilityBatch(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        q = self._queue(ctx, params)
+        entries = params.get("Entries")
+        self._check_batch(entries)
+        ok, failed = [], []
+        for e in entries:
+            try:
+                timeout = e.get("VisibilityTimeout")
+                if timeout is None:
+                    raise sqs_error("MissingParameter", "The request must contain the parameter "
+                                    "VisibilityTimeout.")
+                await self.engine.change_visibility(q, e["ReceiptHandle"], timeout)
+                ok.append({"Id": e["Id"]})
+            except ServiceError as err:
+                failed.append(self._failure(e["Id"], err))
+        return {"Successful": ok, "Failed": failed}
+
+    # -- dead-letter queues and move tasks ----------------------------------------------------------------
+    async def ListDeadLetterSourceQueues(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        q = self._queue(ctx, params)
+        urls = [self._url(ctx, s) for s in self.engine.dead_letter_sources(q)]
+        out = self._page(urls, "queueUrls", params, 1000)
+        out.setdefault("queueUrls", [])
+        return out
+
+    async def StartMessageMoveTask(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        task = await self.moves.start(params["SourceArn"], params.get("DestinationArn"),
+                                      params.get("MaxNumberOfMessagesPerSecond"))
+        return {"TaskHandle": task.handle}
+
+    async def CancelMessageMoveTask(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        task = await self.moves.cancel(params["TaskHandle"])
+        return {"ApproximateNumberOfMessagesMoved": task.moved}
+
+    async def ListMessageMoveTasks(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        limit = params.get("MaxResults", 1)
+        if not 1 <= limit <= 10:
+            raise invalid_param(f"Value {limit} for parameter MaxResults is invalid. Reason: must be between "
+                                "1 and 10.")
+        tasks = self.moves.list(params["SourceArn"], limit)
+        return {"Results": [t.describe() for t in tasks]}

@@ -1,0 +1,593 @@
+"""The SQS engine: queues, messages and their durable log, with no HTTP in sight.
+
+Other services (S3 notifications, SNS fan-out, functions, workers) call it in-process. Every change a
+caller is told about is committed to SQLite before the call returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import json
+import logging
+import re
+import secrets
+import sqlite3
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from conveyor.clock import Clock
+from conveyor.services.sqs import attributes as qattrs
+from conveyor.services.sqs import messages as checks
+from conveyor.services.sqs.errors import invalid_attr_value, invalid_param, no_queue, sqs_error
+from conveyor.services.sqs.md5 import md5_of_attributes, md5_of_body
+from conveyor.services.sqs.queue import AVAILABLE, GONE, INFLIGHT, Message, Queue
+from conveyor.services.sqs.store import (
+    INSERT_MESSAGE,
+    MIGRATIONS,
+    decode_attrs,
+    message_row,
+)
+from conveyor.storage.db import Database
+
+log = logging.getLogger(__name__)
+DEDUP_WINDOW = 300.0
+MAX_VISIBILITY = 43200
+
+
+def _ignore(fut: asyncio.Future[Any]) -> None:
+    if not fut.cancelled() and fut.exception() is not None:
+        log.warning("background SQS write failed: %s", fut.exception())
+
+
+class SqsEngine:
+    def __init__(self, clock: Clock, path: Path) -> None:
+        self.clock = clock
+        self.path = path
+        self.db: Database | None = None
+        self.queues: dict[tuple[str, str, str], Queue] = {}
+        self.by_arn: dict[str, Queue] = {}
+        self.by_id: dict[int, Queue] = {}
+        self.deleted_at: dict[tuple[str, str, str], float] = {}
+        self._next_qid = 1
+        self._last_seq = 0
+        self.moves: Any = None  # MoveTasks, set by the service
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+    def open(self) -> None:
+        self.db = Database(self.path, MIGRATIONS)
+        self.db.reader.row_factory = sqlite3.Row
+        self._load()
+
+    def close(self) -> None:
+        for q in self.queues.values():
+            q.close()
+        if self.db is not None:
+            self.db.close()
+            self.db = None
+
+    def _load(self) -> None:
+        assert self.db is not None
+        now = self.clock.now()
+        for row in self.db.query("SELECT * FROM queues ORDER BY id"):
+            q = Queue(self.clock, row["id"], row["account"], row["region"], row["name"],
+                      json.loads(row["attrs"]), json.loads(row["tags"]), row["created"], row["modified"])
+            q.last_purge = row["last_purge"] if row["last_purge"] is not None else -1e18
+            self._register(q)
+            self._next_qid = max(self._next_qid, q.id + 1)
+        expired: list[str] = []
+        for row in self.db.query("SELECT * FROM messages ORDER BY queue_id, seq"):
+            q = self.by_id.get(row["queue_id"])
+            if q is None or row["sent"] + q.retention <= now:
+                expired.append(row["id"])
+                continue
+            msg = Message(
+                id=row["id"], seq=row["seq"], body=row["body"], attrs=decode_attrs(row["attrs"]),
+                sys_attrs=decode_attrs(row["sys_attrs"]), md5_body=row["md5_body"], md5_attrs=row["md5_attrs"],
+                md5_sys=row["md5_sys"], sent=row["sent"], sender_id=row["sender_id"], group_id=row["group_id"],
+                dedup_id=row["dedup_id"], receive_count=row["receive_count"],
+                first_receive=row["first_receive"], visible_at=row["visible_at"], receipt=row["receipt"],
+                source_arn=row["source_arn"],
+            )
+            self._last_seq = max(self._last_seq, msg.seq)
+            q.add(msg, now)
+        for row in self.db.query("SELECT * FROM dedup WHERE expires > ? ORDER BY expires", (now,)):
+            q = self.by_id.get(row["queue_id"])
+            if q is not None:
+                q.dedup[(row["scope"], row["dedup_id"])] = (row["expires"], row["message_id"], row["seq"])
+                self._last_seq = max(self._last_seq, row["seq"])
+        if expired:
+            self.db.write_sync(lambda c: c.executemany("DELETE FROM messages WHERE id = ?", [(i,) for i in expired]))
+        self.db.write_sync(lambda c: c.execute("DELETE FROM dedup WHERE expires <= ?", (now,)))
+
+    def _register(self, q: Queue) -> None:
+        self.queues[(q.account, q.region, q.name)] = q
+        self.by_arn[q.arn] = q
+        self.by_id[q.id] = q
+        q.on_expired = self._expired
+
+    def _expired(self, q: Queue, msgs: list[Message]) -> None:
+        ids = [(m.id,) for m in msgs]
+        self._bg(lambda c: c.executemany("DELETE FROM messages WHERE id = ?", ids))
+
+    def _bg(self, fn: Any) -> None:
+        assert self.db is not None
+        self.db.write(fn).add_done_callback(_ignore)
+
+    async def _write(self, fn: Any) -> Any:
+        assert self.db is not None
+        return await self.db.write(fn)
+
+    async def reset(self) -> None:
+        for q in self.queues.values():
+            q.close()
+        self.queues.clear()
+        self.by_arn.clear()
+        self.by_id.clear()
+        self.deleted_at.clear()
+        if self.moves is not None:
+            self.moves.clear()
+
+        def wipe(c: sqlite3.Connection) -> None:
+            for table in ("messages", "dedup", "queues", "move_tasks"):
+                c.execute(f"DELETE FROM {table}")
+
+        await self._write(wipe)
+
+    # -- lookups ---------------------------------------------------------------------------------------
+    def queue_from_url(self, url: str, account: str, region: str) -> Queue:
+        """Accept any host form: http://host/ACCOUNT/NAME, the queue name, or an ARN."""
+        if url.startswith("arn:"):
+            q = self.by_arn.get(url)
+            if q is None:
+                raise no_queue()
+            return q
+        path = urlparse(url).path if "://" in url else url
+        parts = [p for p in path.split("/") if p]
+        if len(parts) >= 2 and parts[-2].isdigit():
+            account, name = parts[-2], parts[-1]
+        elif len(parts) == 1:
+            name = parts[0]
+        else:
+            raise sqs_error("InvalidAddress", f"The address {url} is not valid for this endpoint.", 404)
+        q = self.queues.get((account, region, name))
+        if q is None:
+            raise no_queue()
+        return q
+
+    def get_queue_by_arn(self, arn: str) -> Queue | None:
+        return self.by_arn.get(arn)
+
+    def queue_url(self, q: Queue, base_url: str) -> str:
+        return f"{base_url}/{q.account}/{q.name}"
+
+    # -- queues ----------------------------------------------------------------------------------------
+    async def create_queue(self, account: str, region: str, name: str, attrs: dict[str, str] | None,
+                           tags: dict[str, str] | None) -> Queue:
+        attrs = dict(attrs or {})
+        fifo_flag = attrs.get("FifoQueue", "false").lower() == "true"
+        base = name[:-5] if name.endswith(".fifo") else name
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,80}", base) or len(name) > 80:
+            raise invalid_param("Can only include alphanumeric characters, hyphens, or underscores. "
+                                "1 to 80 in length")
+        if fifo_flag != name.endswith(".fifo"):
+            raise invalid_param("The name of a FIFO queue can only include alphanumeric characters, hyphens, "
+                                "or underscores, must end with .fifo suffix and be 1 to 80 in length."
+                                if fifo_flag or name.endswith(".fifo") else "Invalid queue name.")
+        given = qattrs.normalize(attrs, fifo_flag, creating=True)
+        if tags and len(tags) > 50:
+            raise invalid_param("Too many tags added for queue (maximum 50).")
+        key = (account, region, name)
+        existing = self.queues.get(key)
+        now = self.clock.now()
+        if existing is not None:
+            current = existing.attrs
+            for k, v in given.items():
+                if current.get(k, qattrs.defaults(fifo_flag).get(k)) != v:
+                    raise sqs_error("QueueNameExists",
+                                    f"A queue already exists with the same name and a different value for "
+                                    f"attribute {k}")
+            return existing
+        deleted = self.deleted_at.get(key)
+        if deleted is not None and now - deleted < 60:
+            raise sqs_error("QueueDeletedRecently", "You must wait 60 seconds after deleting a queue before "
+                            "you can create another queue with the same name.")
+        full = qattrs.defaults(fifo_flag)
+        full.update(given)
+        arn = f"arn:aws:sqs:{region}:{account}:{name}"
+        self._check_redrive(full, fifo_flag, arn, account, region)
+        q = Queue(self.clock, self._next_qid, account, region, name, full, dict(tags or {}),
+                  float(int(now)), float(int(now)))
+        self._next_qid += 1
+        self._register(q)
+        try:
+            await self._write(lambda c: c.execute(
+                "INSERT INTO queues (id, account, region, name, attrs, tags, created, modified) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (q.id, account, region, name, json.dumps(q.attrs), json.dumps(q.tags), q.created, q.modified)))
+        except Exception:
+            self._unregister(q)
+            raise
+        return q
+
+    def _check_redrive(self, attrs: dict[str, str], fifo: bool, arn: str, account: str, region: str) -> None:
+        rp = attrs.get("RedrivePolicy")
+        if not rp:
+            return
+        target = self.by_arn.get(json.loads(rp)["deadLetterTargetArn"])
+        if target is None:
+            raise invalid_attr_value("RedrivePolicy", "Dead letter target does not exist.")
+        if target.fifo != fifo:
+            raise invalid_attr_value("RedrivePolicy", "Dead-letter queue must be of the same type as the "
+                                     "source queue (FIFO or standard).")
+        allow = target.attrs.get("RedriveAllowPolicy")
+        if allow:
+            policy = json.loads(allow)
+            perm = policy["redrivePermission"]
+            if perm == "denyAll" or (perm == "byQueue" and arn not in policy.get("sourceQueueArns", [])):
+                raise invalid_attr_value("RedrivePolicy", "Queue is not allowed to use the dead-letter "
+                                         "queue by its RedriveAllowPolicy.")
+
+    def _unregister(self, q: Queue) -> None:
+        self.queues.pop((q.account, q.region, q.name), None)
+        self.by_arn.pop(q.arn, None)
+        self.by_id.pop(q.id, None)
+        q.close()
+
+    async def delete_queue(self, q: Queue) -> None:
+        self._unregister(q)
+        self.deleted_at[(q.account, q.region, q.name)] = self.clock.now()
+        for msg in list(q.messages.values()):
+            q.remove(msg)
+
+        def run(c: sqlite3.Connection) -> None:
+            c.execute("DELETE FROM messages WHERE queue_id = ?", (q.id,))
+            c.execute("DELETE FROM dedup WHERE queue_id = ?", (q.id,))
+            c.execute("DELETE FROM queues WHERE id = ?", (q.id,))
+
+        await self._write(run)
+
+    async def set_attributes(self, q: Queue, attrs: dict[str, str]) -> None:
+        given = qattrs.normalize(attrs, q.fifo, creating=False)
+        merged = dict(q.attrs)
+        for k, v in given.items():
+            if v == "" and k in ("RedrivePolicy", "RedriveAllowPolicy", "Policy", "KmsMasterKeyId"):
+                merged.pop(k, None)
+            else:
+                merged[k] = v
+        self._check_redrive(merged, q.fifo, q.arn, q.account, q.region)
+        q.attrs = merged
+        q.modified = float(int(self.clock.now()))
+        q.refresh()
+        await self._save_queue(q)
+
+    async def _save_queue(self, q: Queue) -> None:
+        args = (json.dumps(q.attrs), json.dumps(q.tags), q.modified, q.last_purge, q.id)
+        await self._write(lambda c: c.execute(
+            "UPDATE queues SET attrs = ?, tags = ?, modified = ?, last_purge = ? WHERE id = ?", args))
+
+    def get_attributes(self, q: Queue, names: list[str] | None) -> dict[str, str]:
+        wanted = set(names or [])
+        for n in wanted:
+            if n != "All" and n not in qattrs.ALL_NAMES:
+                raise sqs_error("InvalidAttributeName", f"Unknown Attribute {n}.")
+        if "All" in wanted:
+            wanted = qattrs.ALL_NAMES
+        out: dict[str, str] = {}
+        live = {
+            "QueueArn": q.arn,
+            "ApproximateNumberOfMessages": str(q.n_available),
+            "ApproximateNumberOfMessagesNotVisible": str(q.n_inflight),
+            "ApproximateNumberOfMessagesDelayed": str(q.n_delayed),
+            "CreatedTimestamp": str(int(q.created)),
+            "LastModifiedTimestamp": str(int(q.modified)),
+        }
+        for n in sorted(wanted):
+            if n in live:
+                out[n] = live[n]
+            elif n in q.attrs:
+                out[n] = q.attrs[n]
+        return out
+
+    async def tag(self, q: Queue, tags: dict[str, str]) -> None:
+        merged = {**q.tags, **tags}
+        if len(merged) > 50:
+            raise invalid_param("Too many tags added for queue (maximum 50).")
+        q.tags = merged
+        await self._save_queue(q)
+
+    async def untag(self, q: Queue, keys: list[str]) -> None:
+        for k in keys:
+            q.tags.pop(k, None)
+        await self._save_queue(q)
+
+    async def save_attrs(self, q: Queue) -> None:
+        q.modified = float(int(self.clock.now()))
+        q.refresh()
+        await self._save_queue(q)
+
+    def list_queues(self, account: str, region: str, prefix: str = "") -> list[Queue]:
+        return sorted(
+            (q for (a, r, n), q in self.queues.items() if a == account and r == region and n.startswith(prefix)),
+            key=lambda q: q.name,
+        )
+
+    def dead_letter_sources(self, dlq: Queue) -> list[Queue]:
+        return sorted((q for q in self.queues.values() if q.redrive and q.redrive["deadLetterTargetArn"] == dlq.arn),
+                      key=lambda q: q.name)
+
+    # -- sending ---------------------------------------------------------------------------------------
+    def _next_seq(self) -> int:
+        seq = max(self._last_seq + 1, int(self.clock.now() * 1_000_000))
+        self._last_seq = seq
+        return seq
+
+    def prepare(self, q: Queue, body: str, attrs: dict[str, Any] | None = None,
+                sys_attrs: dict[str, Any] | None = None, group_id: str | None = None,
+                dedup_id: str | None = None, delay: int | None = None, sender_id: str = "") -> Message:
+        """Validate one message and build it (not yet in the queue)."""
+        size = checks.check_body(body, q.max_size)
+        size += checks.check_attributes(attrs)
+        checks.check_size(size, q.max_size)
+        checks.check_system_attributes(sys_attrs)
+        if delay is not None and not 0 <= delay <= 900:
+            raise invalid_param(f"Value {delay} for parameter DelaySeconds is invalid. Reason: must be "
+                                "between 0 and 900, if provided.")
+        if q.fifo:
+            if delay:
+                raise invalid_param(f"Value {delay} for parameter DelaySeconds is invalid. Reason: The request "
+                                    "include parameter that is not valid for this queue type.")
+            if not group_id:
+                raise sqs_error("MissingParameter", "The request must contain the parameter MessageGroupId.")
+            if not dedup_id:
+                if not q.content_dedup:
+                    raise invalid_param("The queue should either have ContentBasedDeduplication enabled or "
+                                        "MessageDeduplicationId provided explicitly")
+                dedup_id = hashlib.sha256(body.encode("utf-8")).hexdigest()
+            for label, value in (("MessageGroupId", group_id), ("MessageDeduplicationId", dedup_id)):
+                if len(value) > 128 or not all(33 <= ord(ch) <= 126 for ch in value):
+                    raise invalid_param(f"Value {value} for parameter {label} is invalid. Reason: "
+                                        f"{label} can only include alphanumeric and punctuation characters. "
+                                        "1 to 128 in length.")
+        else:
+            if dedup_id:
+                raise invalid_param(f"Value {dedup_id} for parameter MessageDeduplicationId is invalid. "
+                                    "Reason: The request includes a parameter that is not valid for this "
+                                    "queue type.")
+        attrs = checks.clean_attrs(attrs)
+        sys_attrs = checks.clean_attrs(sys_attrs)
+        now = self.clock.now()
+        wait = q.delay if delay is None else delay
+        return Message(
+            id=str(uuid.uuid4()), seq=0, body=body, md5_body=md5_of_body(body), attrs=attrs,
+            md5_attrs=md5_of_attributes(attrs), sys_attrs=sys_attrs, md5_sys=md5_of_attributes(sys_attrs),
+            sent=now, sender_id=sender_id, group_id=group_id if q.fifo else None, dedup_id=dedup_id,
+            visible_at=now + wait if wait else now, queue=q,
+        )
+
+    async def enqueue(self, q: Queue, msgs: list[Message]) -> list[dict[str, Any]]:
+        """Persist and publish prepared messages; FIFO duplicates within the window are not re-added."""
+        now = self.clock.now()
+        results: list[dict[str, Any]] = []
+        fresh: list[Message] = []
+        dedup_rows: list[tuple[Any, ...]] = []
+        for msg in msgs:
+            msg.seq = self._next_seq()
+            if q.fifo:
+                key = (msg.group_id if q.dedup_by_group else "", msg.dedup_id)
+                hit = q.dedup_lookup(key, now)
+                if hit is not None:
+                    results.append(self._send_result(msg, hit[1], hit[2], q.fifo))
+                    continue
+                q.dedup[key] = (now + DEDUP_WINDOW, msg.id, msg.seq)
+                dedup_rows.append((q.id, key[0], key[1], now + DEDUP_WINDOW, msg.id, msg.seq))
+            fresh.append(msg)
+            results.append(self._send_result(msg, msg.id, msg.seq, q.fifo))
+        rows = [message_row(m) for m in fresh]
+
+        def run(c: sqlite3.Connection) -> None:
+            c.executemany(INSERT_MESSAGE, rows)
+            if dedup_rows:
+                c.executemany("INSERT OR REPLACE INTO dedup VALUES (?, ?, ?, ?, ?, ?)", dedup_rows)
+
+        try:
+            await self._write(run)
+        except Exception:
+            for row in dedup_rows:
+                q.dedup.pop((row[1], row[2]), None)
+            raise
+        if self.by_id.get(q.id) is q:
+            now = self.clock.now()
+            for m in fresh:
+                q.add(m, now)
+        return results
+
+    @staticmethod
+    def _send_result(msg: Message, mid: str, seq: int, fifo: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {"MessageId": mid, "MD5OfMessageBody": msg.md5_body}
+        if msg.md5_attrs:
+            out["MD5OfMessageAttributes"] = msg.md5_attrs
+        if msg.md5_sys:
+            out["MD5OfMessageSystemAttributes"] = msg.md5_sys
+        if fifo:
+            out["SequenceNumber"] = f"{seq:020d}"
+        return out
+
+    async def send(self, queue: str | Queue, body: str, message_attributes: dict[str, Any] | None = None,
+                   message_system_attributes: dict[str, Any] | None = None, group_id: str | None = None,
+                   dedup_id: str | None = None, delay: int | None = None, sender_id: str = "",
+                   account: str = "", region: str = "") -> dict[str, Any]:
+        """In-process send (by Queue, ARN or URL); returns the SendMessage result dict."""
+        q = queue if isinstance(queue, Queue) else self.queue_from_url(queue, account, region)
+        msg = self.prepare(q, body, message_attributes, message_system_attributes, group_id, dedup_id, delay,
+                           sender_id or q.account)
+        return (await self.enqueue(q, [msg]))[0]
+
+    # -- receiving -------------------------------------------------------------------------------------
+    def _divert(self, q: Queue, moved: list[tuple[Message, Queue]]) -> Any:
+        policy = q.redrive
+        if not policy:
+            return lambda msg: False
+        dlq = self.by_arn.get(policy["deadLetterTargetArn"])
+        limit = policy["maxReceiveCount"]
+
+        def divert(msg: Message) -> bool:
+            if dlq is None or msg.receive_count < limit:
+                return False
+            q.remove(msg)
+            msg.source_arn = q.arn
+            msg.receipt = None
+            msg.visible_at = self.clock.now()
+            if dlq.fifo:
+                msg.seq = self._next_seq()
+            dlq.add(msg, self.clock.now())
+            moved.append((msg, dlq))
+            return True
+
+        return divert
+
+    async def receive(self, q: Queue, max_n: int = 1, visibility: int | None = None, wait: float = 0,
+                      attempt_id: str | None = None) -> list[Message]:
+        """Receive up to max_n messages, parking up to `wait` seconds for one to arrive."""
+        if attempt_id and q.fifo:
+            cached = q.attempts.get(attempt_id)
+            if (cached and cached[0] > self.clock.now()
+                    and all(m.state == INFLIGHT and m.receipt == r for m, r in cached[1])):
+                return [m for m, _ in cached[1]]
+        deadline = self.clock.now() + wait
+        timer = None
+        try:
+            while True:
+                msgs = await self._receive_now(q, max_n, visibility)
+                if msgs or wait <= 0 or self.clock.now() >= deadline or self.by_id.get(q.id) is not q:
+                    break
+                fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                q.waiters.append(fut)
+                if timer is None:
+                    timer = self.clock.call_at(deadline, lambda: q.wake_all())
+                await fut
+        finally:
+            if timer is not None:
+                timer.cancel()
+        if attempt_id and q.fifo and msgs:
+            now = self.clock.now()
+            q.attempts = {k: v for k, v in q.attempts.items() if v[0] > now}
+            q.attempts[attempt_id] = (now + 300, [(m, m.receipt) for m in msgs])
+        return msgs
+
+    async def _receive_now(self, q: Queue, max_n: int, visibility: int | None) -> list[Message]:
+        moved: list[tuple[Message, Queue]] = []
+        now = self.clock.now()
+        vis = q.visibility if visibility is None else visibility
+        msgs = q.take(max_n, now, vis, self._divert(q, moved))
+        if not msgs and not moved:
+            return msgs
+        for m in msgs:
+            m.receive_count += 1
+            if m.first_receive is None:
+                m.first_receive = now
+            m.receipt = secrets.token_hex(16)
+        rows = [(m.receive_count, m.first_receive, m.visible_at, m.receipt, m.id) for m in msgs]
+        mrows = [(dlq.id, m.source_arn, m.visible_at, m.seq, m.id) for m, dlq in moved]
+
+        def run(c: sqlite3.Connection) -> None:
+            c.executemany("UPDATE messages SET receive_count = ?, first_receive = ?, visible_at = ?, "
+                          "receipt = ? WHERE id = ?", rows)
+            if mrows:
+                c.executemany("UPDATE messages SET queue_id = ?, source_arn = ?, visible_at = ?, seq = ?, "
+                              "receipt = NULL WHERE id = ?", mrows)
+
+        await self._write(run)
+        return msgs
+
+    # -- receipt handles -------------------------------------------------------------------------------
+    @staticmethod
+    def receipt_handle(q: Queue, msg: Message) -> str:
+        raw = f"{q.id}:{msg.id}:{msg.receipt}".encode()
+        return base64.urlsafe_b64encode(raw).decode()
+
+    def _parse_handle(self, q: Queue, handle: str) -> tuple[Message | None, str]:
+        try:
+            qid, mid, token = base64.urlsafe_b64decode(handle.encode()).decode().split(":")
+            int(qid)
+        except (ValueError, UnicodeError, binascii.Error):
+            raise sqs_error("ReceiptHandleIsInvalid",
+                            f'The input receipt handle "{handle}" is not a valid receipt handle.')
+        if int(qid) != q.id:
+            raise sqs_error("ReceiptHandleIsInvalid",
+                            f'The input receipt handle "{handle}" is not a valid receipt handle.')
+        return q.messages.get(mid), token
+
+    def check_handle(self, q: Queue, handle: str) -> None:
+        self._parse_handle(q, handle)
+
+    async def delete(self, q: Queue, handle: str) -> None:
+        msg, token = self._parse_handle(q, handle)
+        # A stale handle (the message was received again since) succeeds without deleting, as AWS does.
+        if msg is None or msg.receipt != token:
+            return
+        q.remove(msg)
+        await self._write(lambda c: c.execute("DELETE FROM messages WHERE id = ?", (msg.id,)))
+
+    async def delete_many(self, q: Queue, msgs: list[Message]) -> None:
+        for m in msgs:
+            q.remove(m)
+        ids = [(m.id,) for m in msgs]
+        await self._write(lambda c: c.executemany("DELETE FROM messages WHERE id = ?", ids))
+
+    async def change_visibility(self, q: Queue, handle: str, timeout: int) -> None:
+        msg, token = self._parse_handle(q, handle)
+        if msg is None or msg.receipt != token:
+            raise invalid_param(f"Value {handle} for parameter ReceiptHandle is invalid. Reason: Message does "
+                                "not exist or is not available for visibility timeout change.")
+        if msg.state != INFLIGHT:
+            raise sqs_error("MessageNotInflight", "The message referred to isn't in flight.")
+        if not 0 <= timeout <= MAX_VISIBILITY:
+            raise invalid_param(f"Value {timeout} for parameter VisibilityTimeout is invalid. Reason: Must be "
+                                "between 0 and 43200.")
+        now = self.clock.now()
+        if msg.first_receive is not None and now + timeout - msg.first_receive > MAX_VISIBILITY + 1:
+            raise invalid_param(f"Value {timeout} for parameter VisibilityTimeout is invalid. Reason: Total "
+                                "VisibilityTimeout for the message is beyond the limit [43200 seconds]")
+        q.set_visibility(msg, now + timeout, now)
+        args = (msg.visible_at, msg.id)
+        await self._write(lambda c: c.execute("UPDATE messages SET visible_at = ? WHERE id = ?", args))
+
+    async def purge(self, q: Queue) -> None:
+        now = self.clock.now()
+        if now - q.last_purge < 60:
+            raise sqs_error("PurgeQueueInProgress", f"Only one PurgeQueue operation on {q.name} is allowed "
+                            "every 60 seconds.", 403)
+        q.last_purge = now
+        for msg in list(q.messages.values()):
+            q.remove(msg)
+        q.dedup.clear()
+        q.attempts.clear()
+        args = (now, q.id)
+
+        def run(c: sqlite3.Connection) -> None:
+            c.execute("DELETE FROM messages WHERE queue_id = ?", (q.id,))
+            c.execute("DELETE FROM dedup WHERE queue_id = ?", (q.id,))
+            c.execute("UPDATE queues SET last_purge = ? WHERE id = ?", args)
+
+        await self._write(run)
+
+    # -- counters for autoscaling and pollers ----------------------------------------------------------
+    def counters(self, q: Queue) -> dict[str, float]:
+        oldest = q.oldest_sent()
+        return {
+            "visible": q.n_available,
+            "inflight": q.n_inflight,
+            "delayed": q.n_delayed,
+            "oldest_age": 0.0 if oldest is None else max(0.0, self.clock.now() - oldest),
+        }
+
+    def is_available(self, msg: Message) -> bool:
+        return msg.state == AVAILABLE
+
+    def is_gone(self, msg: Message) -> bool:
+        return msg.state == GONE

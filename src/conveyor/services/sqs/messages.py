@@ -1,0 +1,109 @@
+"""Validation of what a sender gives SQS: bodies, message attributes, system attributes."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from conveyor.services.sqs.errors import invalid_param, sqs_error
+
+_BAD_CHARS = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_ATTR_NAME = re.compile(r"^[A-Za-z0-9_\-.]{1,256}$")
+_TYPE = re.compile(r"^(String|Number|Binary)(\.[^\s]{1,})?$")
+
+
+def check_body(body: str, max_size: int) -> int:
+    if not body:
+        raise invalid_param("The request must contain the parameter MessageBody.")
+    if _BAD_CHARS.search(body):
+        raise sqs_error(
+            "InvalidMessageContents",
+            "Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | #x20 to #xD7FF | "
+            "#xE000 to #xFFFD | #x10000 to #x10FFFF",
+        )
+    return len(body.encode("utf-8", "surrogatepass"))
+
+
+def check_size(total: int, max_size: int) -> None:
+    if total > max_size:
+        raise invalid_param(
+            f"One or more parameters are invalid. Reason: Message must be shorter than {max_size} bytes."
+        )
+
+
+def check_attributes(attrs: dict[str, dict[str, Any]] | None) -> int:
+    """Validate user message attributes; returns their size as AWS counts it."""
+    if not attrs:
+        return 0
+    if len(attrs) > 10:
+        raise invalid_param(f"Number of message attributes [{len(attrs)}] exceeds the allowed maximum [10].")
+    size = 0
+    for name, value in attrs.items():
+        low = name.lower()
+        if (not _ATTR_NAME.match(name) or name.startswith(".") or name.endswith(".") or ".." in name
+                or low.startswith("aws.") or low.startswith("amazon.")):
+            raise invalid_param(f"The message attribute name '{name}' is invalid.")
+        dtype = value.get("DataType") or ""
+        if not _TYPE.match(dtype) or len(dtype) > 256:
+            raise invalid_param(
+                f"The type of message (user) attribute '{name}' is invalid. You must use only the "
+                "following supported type prefixes: Binary, Number, String."
+            )
+        if value.get("StringListValues") or value.get("BinaryListValues"):
+            raise sqs_error("UnsupportedOperation", "Message attribute list values in SendMessage operation "
+                            "are not supported.")
+        base = dtype.split(".", 1)[0]
+        if base == "Binary":
+            data = value.get("BinaryValue")
+            if not data:
+                raise invalid_param(f"The message attribute '{name}' must contain non-empty message "
+                                    f"attribute value for message attribute type '{dtype}'.")
+            if value.get("StringValue") is not None:
+                raise invalid_param(f"The message attribute '{name}' with type 'Binary' must use field "
+                                    "'Binary'.")
+            size += len(data)
+        else:
+            text = value.get("StringValue")
+            if text is None or text == "":
+                raise invalid_param(f"The message attribute '{name}' must contain non-empty message "
+                                    f"attribute value for message attribute type '{dtype}'.")
+            if value.get("BinaryValue") is not None:
+                raise invalid_param(f"The message attribute '{name}' with type '{base}' must use field "
+                                    "'String'.")
+            if _BAD_CHARS.search(text):
+                raise sqs_error("InvalidMessageContents", f"The message attribute '{name}' contains "
+                                "invalid characters.")
+            if base == "Number":
+                try:
+                    Decimal(text)
+                except InvalidOperation:
+                    raise invalid_param(f"Could not cast message attribute '{name}' value to number.")
+            size += len(text.encode("utf-8"))
+        size += len(name.encode("utf-8")) + len(dtype.encode("utf-8"))
+    return size
+
+
+def check_system_attributes(attrs: dict[str, dict[str, Any]] | None) -> None:
+    if not attrs:
+        return
+    for name, value in attrs.items():
+        if name != "AWSTraceHeader":
+            raise invalid_param(f"Message system attribute name '{name}' is invalid.")
+        if value.get("DataType") != "String" or not value.get("StringValue"):
+            raise invalid_param("The message system attribute 'AWSTraceHeader' must be of type String "
+                                "with a non-empty value.")
+
+
+def clean_attrs(attrs: dict[str, dict[str, Any]] | None) -> dict[str, dict[str, Any]] | None:
+    if not attrs:
+        return None
+    out = {}
+    for name, value in attrs.items():
+        item: dict[str, Any] = {"DataType": value["DataType"]}
+        if value.get("StringValue") is not None:
+            item["StringValue"] = value["StringValue"]
+        if value.get("BinaryValue") is not None:
+            item["BinaryValue"] = bytes(value["BinaryValue"])
+        out[name] = item
+    return out

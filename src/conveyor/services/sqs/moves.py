@@ -1,0 +1,160 @@
+"""Message move tasks (DLQ redrive): move a dead-letter queue's messages back to their source queues or
+to a chosen destination, at a rate paced by the clock.
+https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_StartMessageMoveTask.html
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from conveyor.services.sqs.errors import invalid_param, sqs_error
+from conveyor.services.sqs.queue import GONE, Message, Queue
+
+if TYPE_CHECKING:
+    from conveyor.services.sqs.engine import SqsEngine
+
+DEFAULT_RATE = 500
+
+
+class MoveTask:
+    def __init__(self, handle: str, source: Queue, dest_arn: str | None, rate: int | None, started: float,
+                 to_move: int) -> None:
+        self.handle = handle
+        self.source = source
+        self.source_arn = source.arn
+        self.dest_arn = dest_arn
+        self.rate = rate
+        self.started = started
+        self.to_move = to_move
+        self.moved = 0
+        self.status = "RUNNING"
+        self.failure: str | None = None
+        self.timer: Any = None
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "Status": self.status, "SourceArn": self.source_arn,
+            "ApproximateNumberOfMessagesMoved": self.moved,
+            "ApproximateNumberOfMessagesToMove": self.to_move,
+            "StartedTimestamp": int(self.started * 1000),
+        }
+        if self.status == "RUNNING":
+            out["TaskHandle"] = self.handle
+        if self.dest_arn:
+            out["DestinationArn"] = self.dest_arn
+        if self.rate:
+            out["MaxNumberOfMessagesPerSecond"] = self.rate
+        if self.failure:
+            out["FailureReason"] = self.failure
+        return out
+
+
+class MoveTasks:
+    def __init__(self, engine: SqsEngine) -> None:
+        self.engine = engine
+        self.tasks: list[MoveTask] = []
+
+    def clear(self) -> None:
+        for t in self.tasks:
+            if t.timer is not None:
+                t.timer.cancel()
+        self.tasks.clear()
+
+    async def start(self, source_arn: str, dest_arn: str | None, rate: int | None) -> MoveTask:
+        eng = self.engine
+        src = eng.get_queue_by_arn(source_arn)
+        if src is None:
+            raise sqs_error("ResourceNotFoundException", "The resource that you specified for the SourceArn "
+                            "parameter doesn't exist.")
+        if not eng.dead_letter_sources(src):
+            raise invalid_param("Source queue must be configured as a Dead Letter Queue.")
+        if dest_arn:
+            dest = eng.get_queue_by_arn(dest_arn)
+            if dest is None:
+                raise sqs_error("ResourceNotFoundException", "The resource that you specified for the "
+                                "DestinationArn parameter doesn't exist.")
+            if dest.fifo != src.fifo or dest is src:
+                raise invalid_param("The destination queue must be a different queue of the same type.")
+        if rate is not None and not 1 <= rate <= 500:
+            raise invalid_param("MaxNumberOfMessagesPerSecond must be between 1 and 500.")
+        if any(t.source is src and t.status == "RUNNING" for t in self.tasks):
+            raise invalid_param("There is already a task running. Only one active task is allowed for a "
+                                "source queue arn at a given time.")
+        now = eng.clock.now()
+        raw = json.dumps({"taskId": str(uuid.uuid4()), "sourceArn": source_arn})
+        handle = base64.b64encode(raw.encode()).decode()
+        task = MoveTask(handle, src, dest_arn, rate, now, src.n_available)
+        self.tasks.append(task)
+        await self._save(task)
+        asyncio.get_running_loop().create_task(self._step(task))
+        return task
+
+    async def cancel(self, handle: str) -> MoveTask:
+        for t in self.tasks:
+            if t.handle == handle:
+                if t.status != "RUNNING":
+                    raise invalid_param("Only active tasks can be cancelled.")
+                t.status = "CANCELLED"
+                if t.timer is not None:
+                    t.timer.cancel()
+                await self._save(t)
+                return t
+        raise sqs_error("ResourceNotFoundException", "The resource that you specified for the TaskHandle "
+                        "parameter doesn't exist.")
+
+    def list(self, source_arn: str, max_results: int) -> list[MoveTask]:
+        if self.engine.get_queue_by_arn(source_arn) is None:
+            raise sqs_error("ResourceNotFoundException", "The resource that you specified for the SourceArn "
+                            "parameter doesn't exist.")
+        found = [t for t in self.tasks if t.source_arn == source_arn]
+        return list(reversed(found))[:max_results]
+
+    async def _save(self, t: MoveTask) -> None:
+        data = json.dumps(t.describe())
+        args = (t.handle, t.source.account, t.source.region, t.source_arn, data, t.started)
+        await self.engine._write(lambda c: c.execute(
+            "INSERT OR REPLACE INTO move_tasks VALUES (?, ?, ?, ?, ?, ?)", args))
+
+    async def _step(self, t: MoveTask) -> None:
+        t.timer = None
+        if t.status != "RUNNING":
+            return
+        eng = self.engine
+        src = t.source
+        if eng.by_id.get(src.id) is not src:
+            t.status, t.failure = "FAILED", "AWS.SimpleQueueService.NonExistentQueue"
+            await self._save(t)
+            return
+        batch = min(t.rate or DEFAULT_RATE, t.to_move - t.moved)
+        now = eng.clock.now()
+        msgs = src.take(batch, now, 0, lambda m: False) if batch > 0 else []
+        done: list[Message] = []
+        try:
+            for m in msgs:
+                dest_arn = t.dest_arn or m.source_arn
+                dest = eng.get_queue_by_arn(dest_arn) if dest_arn else None
+                if dest is None:
+                    raise LookupError("destination queue does not exist")
+                copy = eng.prepare(dest, m.body, m.attrs, m.sys_attrs, m.group_id,
+                                   m.dedup_id if dest.fifo else None, None, m.sender_id)
+                await eng.enqueue(dest, [copy])
+                done.append(m)
+        except Exception as exc:  # an unmovable message fails the task, as AWS does
+            t.status, t.failure = "FAILED", str(exc) or "AWS.SimpleQueueService.NonExistentQueue"
+        # messages taken but not moved go back
+        for m in msgs:
+            if m not in done and m.queue is src and m.state != GONE:
+                src.set_visibility(m, now, now)
+        if done:
+            await eng.delete_many(src, done)
+        t.moved += len(done)
+        if t.status == "RUNNING" and (t.moved >= t.to_move or not msgs):
+            t.status = "COMPLETED"
+        await self._save(t)
+        if t.status == "RUNNING":
+            t.timer = eng.clock.call_at(eng.clock.now() + 1,
+                                        lambda: asyncio.get_running_loop().create_task(self._step(t)))

@@ -1,0 +1,123 @@
+"""SQS's legacy query-protocol names, layered onto botocore's JSON-only SQS model.
+
+The current SQS model only describes the JSON protocol; older SDKs still speak query with the names of
+the 2012-11-05 query API (`Attribute.1.Name`, `SendMessageBatchRequestEntry.1.Id`, ...).
+See https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html and the
+"Request Parameters"/"Examples" sections of each action in the SQS API reference (query examples).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+XML_NAMESPACE = "http://queue.amazonaws.com/doc/2012-11-05/"
+
+# error shape -> legacy query code (the awsQueryError codes of the old query model)
+QUERY_ERROR_CODES = {
+    "QueueDoesNotExist": "AWS.SimpleQueueService.NonExistentQueue",
+    "QueueNameExists": "QueueAlreadyExists",
+    "QueueDeletedRecently": "AWS.SimpleQueueService.QueueDeletedRecently",
+    "MessageNotInflight": "AWS.SimpleQueueService.MessageNotInflight",
+    "PurgeQueueInProgress": "AWS.SimpleQueueService.PurgeQueueInProgress",
+    "TooManyEntriesInBatchRequest": "AWS.SimpleQueueService.TooManyEntriesInBatchRequest",
+    "EmptyBatchRequest": "AWS.SimpleQueueService.EmptyBatchRequest",
+    "BatchEntryIdsNotDistinct": "AWS.SimpleQueueService.BatchEntryIdsNotDistinct",
+    "BatchRequestTooLong": "AWS.SimpleQueueService.BatchRequestTooLong",
+    "InvalidBatchEntryId": "AWS.SimpleQueueService.InvalidBatchEntryId",
+    "UnsupportedOperation": "AWS.SimpleQueueService.UnsupportedOperation",
+    "InvalidIdFormat": "InvalidIdFormat",
+    "ReceiptHandleIsInvalid": "ReceiptHandleIsInvalid",
+    "InvalidAttributeName": "InvalidAttributeName",
+    "InvalidAttributeValue": "InvalidAttributeValue",
+    "InvalidMessageContents": "InvalidMessageContents",
+    "OverLimit": "OverLimit",
+    "ResourceNotFoundException": "ResourceNotFoundException",
+    "RequestThrottled": "RequestThrottled",
+    "InvalidAddress": "InvalidAddress",
+    "InvalidSecurity": "InvalidSecurity",
+}
+
+# (structure, member) -> locationName of the member (maps: the flattened entry name)
+_MEMBER_NAMES = {
+    ("CreateQueueRequest", "Attributes"): "Attribute",
+    ("CreateQueueRequest", "tags"): "Tag",
+    ("SetQueueAttributesRequest", "Attributes"): "Attribute",
+    ("GetQueueAttributesResult", "Attributes"): "Attribute",
+    ("SendMessageRequest", "MessageAttributes"): "MessageAttribute",
+    ("SendMessageRequest", "MessageSystemAttributes"): "MessageSystemAttribute",
+    ("SendMessageBatchRequestEntry", "MessageAttributes"): "MessageAttribute",
+    ("SendMessageBatchRequestEntry", "MessageSystemAttributes"): "MessageSystemAttribute",
+    ("Message", "MessageAttributes"): "MessageAttribute",
+    ("Message", "Attributes"): "Attribute",
+    ("TagQueueRequest", "Tags"): "Tag",
+    ("ListQueueTagsResult", "Tags"): "Tag",
+}
+
+# list shape -> locationName of its (flattened) members
+_LIST_MEMBER_NAMES = {
+    "AttributeNameList": "AttributeName",
+    "MessageAttributeNameList": "MessageAttributeName",
+    "MessageSystemAttributeList": "MessageSystemAttributeName",
+    "StringList": "StringListValue",
+    "BinaryList": "BinaryListValue",
+    "SendMessageBatchRequestEntryList": "SendMessageBatchRequestEntry",
+    "DeleteMessageBatchRequestEntryList": "DeleteMessageBatchRequestEntry",
+    "ChangeMessageVisibilityBatchRequestEntryList": "ChangeMessageVisibilityBatchRequestEntry",
+    "SendMessageBatchResultEntryList": "SendMessageBatchResultEntry",
+    "DeleteMessageBatchResultEntryList": "DeleteMessageBatchResultEntry",
+    "ChangeMessageVisibilityBatchResultEntryList": "ChangeMessageVisibilityBatchResultEntry",
+    "BatchResultErrorEntryList": "BatchResultErrorEntry",
+    "MessageList": "Message",
+    "QueueUrlList": "QueueUrl",
+    "TagKeyList": "TagKey",
+    "AWSAccountIdList": "AWSAccountId",
+    "ActionNameList": "ActionName",
+    "ListMessageMoveTasksResultEntryList": "ListMessageMoveTasksResultEntry",
+}
+
+# map shape -> (key name, value name)
+_MAP_ENTRY_NAMES = {
+    "QueueAttributeMap": ("Name", "Value"),
+    "TagMap": ("Key", "Value"),
+    "MessageBodyAttributeMap": ("Name", "Value"),
+    "MessageBodySystemAttributeMap": ("Name", "Value"),
+    "MessageSystemAttributeMap": ("Name", "Value"),
+}
+
+
+def query_model_dict(json_model: dict[str, Any]) -> dict[str, Any]:
+    model = copy.deepcopy(json_model)
+    meta = model["metadata"]
+    meta["protocol"] = "query"
+    meta["protocols"] = ["query"]
+    meta["xmlNamespace"] = XML_NAMESPACE
+    for key in ("awsQueryCompatible", "jsonVersion", "targetPrefix"):
+        meta.pop(key, None)
+    shapes = model["shapes"]
+    for name, shape in shapes.items():
+        kind = shape["type"]
+        if kind in ("list", "map"):
+            shape["flattened"] = True
+        if kind == "list" and name in _LIST_MEMBER_NAMES:
+            shape["member"]["locationName"] = _LIST_MEMBER_NAMES[name]
+        if kind == "map" and name in _MAP_ENTRY_NAMES:
+            key_name, value_name = _MAP_ENTRY_NAMES[name]
+            shape["key"]["locationName"] = key_name
+            shape["value"]["locationName"] = value_name
+        if kind == "structure":
+            for member_name, ref in shape["members"].items():
+                if shapes[ref["shape"]]["type"] in ("list", "map"):
+                    ref["flattened"] = True
+                loc = _MEMBER_NAMES.get((name, member_name))
+                if loc:
+                    ref["locationName"] = loc
+            if name in ("MessageAttributeValue", "MessageSystemAttributeValue"):
+                shape["members"]["StringListValues"]["locationName"] = "StringListValue"
+                shape["members"]["BinaryListValues"]["locationName"] = "BinaryListValue"
+        if shape.get("exception") and name in QUERY_ERROR_CODES:
+            shape["error"] = {"code": QUERY_ERROR_CODES[name], "httpStatusCode": 400, "senderFault": True}
+    for op_name, op in model["operations"].items():
+        if "output" in op:
+            op["output"]["resultWrapper"] = f"{op_name}Result"
+    return model

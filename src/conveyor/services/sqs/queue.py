@@ -1,0 +1,296 @@
+"""One queue in memory: its messages, the indexes receives use, its timers and its parked receivers.
+
+Standard queues keep available messages in an insertion-ordered dict (O(1) pop and removal). FIFO queues
+keep a heap per message group ordered by sequence number, plus the groups that are ready (have available
+messages and nothing in flight). Delays and visibility timeouts share one heap keyed by the time the
+message becomes visible; retention uses a heap keyed by the send time. Both are invalidated lazily, and
+one clock timer per queue is armed for the earliest due entry. Nothing here knows about HTTP or SQLite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import json
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from conveyor.clock import Clock, TimerHandle
+
+DELAYED, AVAILABLE, INFLIGHT, GONE = range(4)
+_tiebreak = itertools.count()
+
+
+class Message:
+    __slots__ = (
+        "id", "queue", "seq", "body", "md5_body", "attrs", "md5_attrs", "sys_attrs", "md5_sys", "sent",
+        "sender_id", "group_id", "dedup_id", "receive_count", "first_receive", "visible_at", "receipt",
+        "source_arn", "state",
+    )
+
+    def __init__(self, **kw: Any) -> None:
+        self.receive_count = 0
+        self.first_receive: float | None = None
+        self.receipt: str | None = None
+        self.source_arn: str | None = None
+        self.group_id: str | None = None
+        self.dedup_id: str | None = None
+        self.state = GONE
+        for key, value in kw.items():
+            setattr(self, key, value)
+
+
+class Queue:
+    def __init__(self, clock: Clock, qid: int, account: str, region: str, name: str,
+                 attrs: dict[str, str], tags: dict[str, str], created: float, modified: float) -> None:
+        self.clock = clock
+        self.id = qid
+        self.account = account
+        self.region = region
+        self.name = name
+        self.attrs = attrs
+        self.tags = tags
+        self.created = created
+        self.modified = modified
+        self.fifo = name.endswith(".fifo")
+        self.arn = f"arn:aws:sqs:{region}:{account}:{name}"
+        self.last_purge = -1e18
+        self.messages: dict[str, Message] = {}
+        self.available: OrderedDict[str, Message] = OrderedDict()
+        self.groups: dict[str, list[tuple[int, int, Message]]] = {}
+        self.ready: OrderedDict[str, None] = OrderedDict()
+        self.group_inflight: dict[str, int] = {}
+        self.n_available = self.n_inflight = self.n_delayed = 0
+        self._timers: list[tuple[float, int, Message]] = []
+        self._expiry: list[tuple[float, int, Message]] = []
+        self._handle: TimerHandle | None = None
+        self._handle_at = float("inf")
+        self.waiters: deque[asyncio.Future[None]] = deque()
+        # FIFO: dedup key -> (expires, message id, seq); insertion order == expiry order
+        self.dedup: OrderedDict[tuple[str, str], tuple[float, str, int]] = OrderedDict()
+        # FIFO: ReceiveRequestAttemptId -> (expires, [(message, receipt)])
+        self.attempts: dict[str, tuple[float, list[tuple[Message, str]]]] = {}
+        self.on_expired: Callable[[Queue, list[Message]], None] | None = None
+        self.refresh()
+
+    # -- attributes ------------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        a = self.attrs
+        self.visibility = int(a.get("VisibilityTimeout", 30))
+        self.delay = int(a.get("DelaySeconds", 0))
+        self.retention = int(a.get("MessageRetentionPeriod", 345600))
+        self.max_size = int(a.get("MaximumMessageSize", 1048576))
+        self.wait = int(a.get("ReceiveMessageWaitTimeSeconds", 0))
+        self.content_dedup = a.get("ContentBasedDeduplication") == "true"
+        self.dedup_by_group = a.get("DeduplicationScope") == "messageGroup"
+        rp = a.get("RedrivePolicy")
+        self.redrive: dict[str, Any] | None = json.loads(rp) if rp else None
+        if self._expiry:
+            self._arm()
+
+    # -- state transitions -----------------------------------------------------------------------------
+    def add(self, msg: Message, now: float) -> None:
+        """A new (or restored, or moved-in) message: delayed, in flight or available by its visible_at."""
+        msg.queue = self
+        self.messages[msg.id] = msg
+        heapq.heappush(self._expiry, (msg.sent, next(_tiebreak), msg))
+        if msg.visible_at > now:
+            if msg.receipt is not None and msg.receive_count > 0:
+                msg.state = INFLIGHT
+                self.n_inflight += 1
+                if self.fifo:
+                    self.group_inflight[msg.group_id] = self.group_inflight.get(msg.group_id, 0) + 1
+                    self.ready.pop(msg.group_id, None)
+            else:
+                msg.state = DELAYED
+                self.n_delayed += 1
+            self._push_timer(msg)
+        else:
+            self._make_available(msg)
+        self._arm()
+
+    def _make_available(self, msg: Message) -> None:
+        msg.state = AVAILABLE
+        self.n_available += 1
+        if self.fifo:
+            g = msg.group_id
+            heapq.heappush(self.groups.setdefault(g, []), (msg.seq, next(_tiebreak), msg))
+            if not self.group_inflight.get(g):
+                self.ready[g] = None
+        else:
+            self.available[msg.id] = msg
+        self.wake()
+
+    def _leave_inflight(self, msg: Message) -> None:
+        self.n_inflight -= 1
+        if self.fifo:
+            g = msg.group_id
+            left = self.group_inflight[g] - 1
+            if left:
+                self.group_inflight[g] = left
+            else:
+                del self.group_inflight[g]
+                if self.groups.get(g):
+                    self.ready[g] = None
+                    self.wake()
+                elif g in self.groups:
+                    del self.groups[g]
+
+    def remove(self, msg: Message) -> None:
+        """Take a message out of this queue (deleted, expired, purged or moved elsewhere)."""
+        state = msg.state
+        msg.state = GONE
+        self.messages.pop(msg.id, None)
+        if state == AVAILABLE:
+            self.n_available -= 1
+            if not self.fifo:
+                self.available.pop(msg.id, None)
+        elif state == INFLIGHT:
+            self._leave_inflight(msg)
+        elif state == DELAYED:
+            self.n_delayed -= 1
+
+    def take(self, max_n: int, now: float, visibility: int, divert: Callable[[Message], bool]) -> list[Message]:
+        """Pop up to max_n receivable messages and put them in flight; `divert` may dead-letter one."""
+        out: list[Message] = []
+        if not self.fifo:
+            while len(out) < max_n and self.available:
+                _, msg = self.available.popitem(last=False)
+                self.n_available -= 1
+                msg.state = GONE
+                if divert(msg):
+                    continue
+                self._to_inflight(msg, now + visibility)
+                out.append(msg)
+            return out
+        while len(out) < max_n and self.ready:
+            g = next(iter(self.ready))
+            heap = self.groups.get(g) or []
+            took = False
+            while len(out) < max_n and heap:
+                _, _, msg = heapq.heappop(heap)
+                if msg.state != AVAILABLE or msg.queue is not self:
+                    continue
+                self.n_available -= 1
+                msg.state = GONE
+                if divert(msg):
+                    continue
+                self._to_inflight(msg, now + visibility)
+                out.append(msg)
+                took = True
+            if took or not heap:
+                self.ready.pop(g, None)
+            if not heap and not self.group_inflight.get(g):
+                self.groups.pop(g, None)
+        return out
+
+    def _to_inflight(self, msg: Message, until: float) -> None:
+        msg.state = INFLIGHT
+        msg.visible_at = until
+        self.n_inflight += 1
+        if self.fifo:
+            g = msg.group_id
+            self.group_inflight[g] = self.group_inflight.get(g, 0) + 1
+            self.ready.pop(g, None)
+        self._push_timer(msg)
+        self._arm()
+
+    def set_visibility(self, msg: Message, until: float, now: float) -> None:
+        msg.visible_at = until
+        if until <= now:
+            self._leave_inflight(msg)
+            self._make_available(msg)
+        else:
+            self._push_timer(msg)
+            self._arm()
+
+    # -- timers ----------------------------------------------------------------------------------------
+    def _push_timer(self, msg: Message) -> None:
+        heapq.heappush(self._timers, (msg.visible_at, next(_tiebreak), msg))
+
+    def _next_due(self) -> float:
+        due = float("inf")
+        if self._timers:
+            due = self._timers[0][0]
+        if self._expiry:
+            due = min(due, self._expiry[0][0] + self.retention)
+        return due
+
+    def _arm(self) -> None:
+        due = self._next_due()
+        if due == float("inf") or (self._handle is not None and due >= self._handle_at):
+            return
+        if self._handle is not None:
+            self._handle.cancel()
+        self._handle_at = due
+        self._handle = self.clock.call_at(due, self._fire)
+
+    def _fire(self) -> None:
+        self._handle = None
+        self._handle_at = float("inf")
+        now = self.clock.now()
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            when, _, msg = heapq.heappop(timers)
+            if msg.queue is not self or msg.visible_at != when:
+                continue
+            if msg.state == DELAYED:
+                self.n_delayed -= 1
+                self._make_available(msg)
+            elif msg.state == INFLIGHT:
+                self._leave_inflight(msg)
+                self._make_available(msg)
+        expired: list[Message] = []
+        exp = self._expiry
+        while exp and exp[0][0] + self.retention <= now:
+            _, _, msg = heapq.heappop(exp)
+            if msg.queue is self and msg.state != GONE:
+                self.remove(msg)
+                expired.append(msg)
+        if expired and self.on_expired is not None:
+            self.on_expired(self, expired)
+        self._arm()
+
+    def oldest_sent(self) -> float | None:
+        exp = self._expiry
+        while exp and (exp[0][2].queue is not self or exp[0][2].state == GONE):
+            heapq.heappop(exp)
+        return exp[0][0] if exp else None
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        for fut in self.waiters:
+            if not fut.done():
+                fut.set_result(None)
+        self.waiters.clear()
+
+    # -- long polling ----------------------------------------------------------------------------------
+    def wake(self) -> None:
+        waiters = self.waiters
+        while waiters:
+            fut = waiters.popleft()
+            if not fut.done():
+                fut.set_result(None)
+                return
+
+    def wake_all(self) -> None:
+        waiters, self.waiters = self.waiters, deque()
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
+
+    # -- FIFO dedup --------------------------------------------------------------------------------------
+    def dedup_lookup(self, key: tuple[str, str], now: float) -> tuple[float, str, int] | None:
+        d = self.dedup
+        while d:
+            first = next(iter(d.values()))
+            if first[0] > now:
+                break
+            d.popitem(last=False)
+        hit = d.get(key)
+        return hit if hit is not None and hit[0] > now else None
