@@ -47,6 +47,8 @@ class HttpRequest:
     _receive: Callable[[], Awaitable[bytes | None]] | None = None
     _body: bytes | None = None
     _query: list[tuple[str, str]] | None = field(default=None, repr=False)
+    # Bodies read whole (`body()`) are capped; streamed ones (S3 objects) are not.
+    max_body: int = 16 * 1024 * 1024
 
     @property
     def host(self) -> str:
@@ -68,7 +70,15 @@ class HttpRequest:
     async def body(self) -> bytes:
         """The whole body (read once and kept); use `stream()` instead for large uploads."""
         if self._body is None:
-            chunks = [chunk async for chunk in self.stream()]
+            chunks, size = [], 0
+            async for chunk in self.stream():
+                size += len(chunk)
+                if size > self.max_body:
+                    from conveyor.services.base import ServiceError
+
+                    raise ServiceError("RequestEntityTooLarge",
+                                       f"Request bodies are limited to {self.max_body} bytes.", 413)
+                chunks.append(chunk)
             self._body = b"".join(chunks)
         return self._body
 

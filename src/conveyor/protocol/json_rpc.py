@@ -33,7 +33,7 @@ class JsonCodec(Codec):
         raw = await ctx.request.body()
         try:
             data = json.loads(raw) if raw.strip() else {}
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):
             raise ServiceError("SerializationException", "The request body is not valid JSON.")
         if not isinstance(data, dict):
             raise ServiceError("SerializationException", "The request body must be a JSON object.")
