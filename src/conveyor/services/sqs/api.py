@@ -26,6 +26,12 @@ class SqsValidationCodes(ValidationCodes):
     missing = "MissingParameter"
     invalid = "InvalidParameterValue"
 
+    def invalid_error(self, path: str, value: Any, reason: str) -> ServiceError:
+        # An unknown queue attribute name is InvalidAttributeName in SQS, not a generic enum failure.
+        if path.split(".")[0] in ("Attributes", "AttributeNames") and reason.startswith("must be one of"):
+            return sqs_error("InvalidAttributeName", f"Unknown Attribute {value}.")
+        return super().invalid_error(path, value, reason)
+
 
 _MODELS: tuple[ServiceModel, ServiceModel] | None = None
 

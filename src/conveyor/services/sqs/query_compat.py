@@ -117,6 +117,15 @@ def query_model_dict(json_model: dict[str, Any]) -> dict[str, Any]:
                 shape["members"]["BinaryListValues"]["locationName"] = "BinaryListValue"
         if shape.get("exception") and name in QUERY_ERROR_CODES:
             shape["error"] = {"code": QUERY_ERROR_CODES[name], "httpStatusCode": 400, "senderFault": True}
+    # A flattened list's wire name is its items' name; name the member references the same way too, so
+    # codecs that look a member up by its own name (before descending into the list) find it.
+    for shape in shapes.values():
+        if shape["type"] != "structure":
+            continue
+        for ref in shape["members"].values():
+            target = shapes[ref["shape"]]
+            if target["type"] == "list" and "locationName" in target["member"] and "locationName" not in ref:
+                ref["locationName"] = target["member"]["locationName"]
     for op_name, op in model["operations"].items():
         if "output" in op:
             op["output"]["resultWrapper"] = f"{op_name}Result"
