@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import copy
 import json
 from typing import Any
 
@@ -11,6 +12,7 @@ from botocore.model import ServiceModel
 
 from conveyor.protocol.validate import ValidationCodes
 from conveyor.services.base import RequestContext, Service, ServiceError
+from conveyor.services.sqs import attributes as qattrs
 from conveyor.services.sqs.engine import SqsEngine
 from conveyor.services.sqs.errors import invalid_param, sqs_error
 from conveyor.services.sqs.moves import MoveTasks
@@ -40,7 +42,11 @@ def _models() -> tuple[ServiceModel, ServiceModel]:
     global _MODELS
     if _MODELS is None:
         loader = botocore.session.get_session().get_component("data_loader")
-        raw = loader.load_service_model("sqs", "service-2")
+        raw = copy.deepcopy(loader.load_service_model("sqs", "service-2"))
+        # ReceiveMessage's deprecated AttributeNames takes message system attribute names too, although
+        # the model types it as queue attribute names; relax it so the generic enum check lets them by.
+        raw["shapes"]["ReceiveAttributeNameList"] = {"type": "list", "member": {"shape": "String"}}
+        raw["shapes"]["ReceiveMessageRequest"]["members"]["AttributeNames"]["shape"] = "ReceiveAttributeNameList"
         _MODELS = (ServiceModel(raw, "sqs"), ServiceModel(query_model_dict(raw), "sqs"))
     return _MODELS
 
@@ -279,6 +285,9 @@ class SqsService(Service):
             raise invalid_param(f"Value {wait} for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 "
                                 "and <= 20, if provided.")
         names = set(params.get("AttributeNames") or []) | set(params.get("MessageSystemAttributeNames") or [])
+        for n in names:
+            if n not in _SYSTEM_NAMES and n != "All" and n not in qattrs.ALL_NAMES:
+                raise sqs_error("InvalidAttributeName", f"Unknown Attribute {n}.")
         msgs = await self.engine.receive(q, max_n, vis, wait, params.get("ReceiveRequestAttemptId"))
         mnames = params.get("MessageAttributeNames") or []
         out = [self._render(q, m, names, mnames) for m in msgs]

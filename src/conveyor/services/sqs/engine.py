@@ -491,6 +491,9 @@ class SqsEngine:
             if m.first_receive is None:
                 m.first_receive = now
             m.receipt = secrets.token_hex(16)
+        if vis <= 0:  # visible again at once; do not wait for a timer tick
+            for m in msgs:
+                q.set_visibility(m, now, now)
         rows = [(m.receive_count, m.first_receive, m.visible_at, m.receipt, m.id) for m in msgs]
         mrows = [(dlq.id, m.source_arn, m.visible_at, m.seq, m.id) for m, dlq in moved]
 

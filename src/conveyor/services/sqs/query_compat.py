@@ -57,6 +57,7 @@ _MEMBER_NAMES = {
 # list shape -> locationName of its (flattened) members
 _LIST_MEMBER_NAMES = {
     "AttributeNameList": "AttributeName",
+    "ReceiveAttributeNameList": "AttributeName",
     "MessageAttributeNameList": "MessageAttributeName",
     "MessageSystemAttributeList": "MessageSystemAttributeName",
     "StringList": "StringListValue",
