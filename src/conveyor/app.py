@@ -11,6 +11,7 @@ from conveyor.gateway.asgi import AsgiApp
 from conveyor.gateway.chain import Gateway
 from conveyor.gateway.router import Router
 from conveyor.metrics import Metrics
+from conveyor.runtime.pools import PoolManager
 from conveyor.services.base import Service
 
 log = logging.getLogger("conveyor")
@@ -44,6 +45,7 @@ class App:
             cls = _load(path)
             if cls is not None:
                 self.services[name] = cls(self)
+        self.pools = PoolManager(self)
         self.router = Router(self.services)
         self.gateway = Gateway(self)
         self.asgi = AsgiApp(self)
@@ -53,9 +55,11 @@ class App:
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
         for service in self.services.values():
             await service.start()
+        await self.pools.start()
         self.started = True
 
     async def stop(self) -> None:
+        await self.pools.stop()
         for service in reversed(list(self.services.values())):
             try:
                 await service.stop()
@@ -64,6 +68,7 @@ class App:
         self.started = False
 
     async def reset(self) -> None:
+        await self.pools.reset()
         for service in self.services.values():
             await service.reset()
         if isinstance(self.clock, ManualClock):

@@ -108,6 +108,44 @@ def cmd_health(args: argparse.Namespace) -> int:
         return 1
 
 
+def _call(args: argparse.Namespace, method: str, path: str, payload: dict | None = None) -> object:
+    data = json.dumps(payload).encode() if payload is not None else None
+    request = urllib.request.Request(f"{_endpoint(args)}/_conveyor/{path}", data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as exc:
+        detail = json.loads(exc.read() or b"{}").get("message", exc.reason)
+        raise SystemExit(f"conveyor: {detail}")
+    except (urllib.error.URLError, OSError) as exc:
+        raise SystemExit(f"conveyor: no server at {_endpoint(args)} ({exc})")
+
+
+def cmd_workers(args: argparse.Namespace) -> int:
+    if args.action == "kill":
+        if len(args.rest) != 1:
+            raise SystemExit("usage: conveyor workers kill WORKER_ID")
+        _call(args, "POST", f"workers/{args.rest[0]}/kill")
+        print(f"killed {args.rest[0]} (SIGKILL); its pool will replace it")
+        return 0
+    if args.action == "scale":
+        if len(args.rest) != 2 or not args.rest[1].isdigit():
+            raise SystemExit("usage: conveyor workers scale POOL N")
+        _call(args, "POST", f"pools/{args.rest[0]}/scale", {"desired": int(args.rest[1])})
+        print(f"pool {args.rest[0]}: desired capacity {args.rest[1]}")
+        return 0
+    workers = _call(args, "GET", "workers")
+    if args.json:
+        print(json.dumps(workers, indent=2))
+        return 0
+    print(f"{'ID':<20} {'POOL':<12} {'PID':>7} {'STATE':<12} {'UPTIME':>8} {'DONE':>6}")
+    for w in workers:  # type: ignore[union-attr]
+        print(f"{w['id']:<20} {w['pool']:<12} {w['pid']:>7} {w['state']:<12} {w['uptime']:>7.0f}s "
+              f"{w['messages_done']:>6}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="conveyor", description="S3, SNS, SQS and workers on one machine.")
     parser.add_argument("--version", action="version", version=f"conveyor {__version__}")
@@ -118,6 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
     health = sub.add_parser("health", help="show a running server's health")
     health.add_argument("--endpoint", help="server URL (default $AWS_ENDPOINT_URL or http://127.0.0.1:4566)")
     health.set_defaults(func=cmd_health)
+    workers = sub.add_parser("workers", help="list pool workers; `workers kill ID`; `workers scale POOL N`")
+    workers.add_argument("action", nargs="?", choices=["list", "kill", "scale"], default="list")
+    workers.add_argument("rest", nargs="*")
+    workers.add_argument("--json", action="store_true", help="machine-readable output")
+    workers.add_argument("--endpoint", help="server URL (default $AWS_ENDPOINT_URL or http://127.0.0.1:4566)")
+    workers.set_defaults(func=cmd_workers)
     aws = sub.add_parser("aws", help="the AWS CLI pointed at Conveyor (`conveyor aws sqs list-queues`)",
                          add_help=False)
     aws.add_argument("--endpoint", help=argparse.SUPPRESS)

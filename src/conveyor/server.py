@@ -90,8 +90,9 @@ def serve_in_thread(app: App) -> Iterator[str]:
         if not thread.is_alive():
             raise RuntimeError("the server failed to start")
         threading.Event().wait(0.01)
+    app.pools.endpoint = f"http://127.0.0.1:{port}"
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield app.pools.endpoint
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,8 @@ if TYPE_CHECKING:
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+_WATCH_AFTER = 0.25  # seconds before a running request starts watching for its client's disconnect
 
 
 class AsgiApp:
@@ -67,8 +70,43 @@ class AsgiApp:
             scheme=scope.get("scheme", "http"),
             _receive=read_chunk,
         )
-        response = await self.app.gateway.handle(request)
+        handling = asyncio.ensure_future(self.app.gateway.handle(request))
+        loop = asyncio.get_running_loop()
+        watcher: asyncio.Future[None] | None = None
+
+        def watch_disconnect() -> None:
+            # A request still running after a while is usually a parked long poll. If its client goes
+            # away, cancel it so it cannot take messages nobody will ever see (they would stay
+            # invisible for a whole visibility timeout). Only once the body is read: before that,
+            # receive() belongs to the handler.
+            nonlocal watcher, check
+            if handling.done():
+                return
+            if more:
+                check = loop.call_later(_WATCH_AFTER, watch_disconnect)
+                return
+            watcher = asyncio.ensure_future(_cancel_on_disconnect(receive, handling))
+
+        check = loop.call_later(_WATCH_AFTER, watch_disconnect)
+        try:
+            response = await handling
+        except asyncio.CancelledError:
+            if watcher is not None and watcher.done():
+                return  # the client left: nobody to answer
+            raise
+        finally:
+            check.cancel()
+            if watcher is not None:
+                watcher.cancel()
         await _send_response(response, request.method, send)
+
+
+async def _cancel_on_disconnect(receive: Receive, handling: asyncio.Future[HttpResponse]) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            handling.cancel()
+            return
 
 
 async def _send_response(response: HttpResponse, method: str, send: Send) -> None:

@@ -110,6 +110,7 @@ class Gateway:
         if sig is None and not request.headers.get("x-amz-target"):
             content_type = request.headers.get("content-type") or ""
             if content_type.startswith(_FORM) or "Action=" in request.query_string:
+                ctx.protocol = "query"  # so a malformed form is answered in query's XML
                 action = (await form_fields(ctx)).get("Action")
         name = self.app.router.service_for(request, sig, action)
         service = self.app.services.get(name) if name else None

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from conveyor import __version__
 from conveyor.clock import ManualClock
 from conveyor.gateway.http import HttpResponse
+from conveyor.runtime.pool import PoolError, PoolSpec
 from conveyor.services.base import RequestContext, ServiceError
 
 if TYPE_CHECKING:
@@ -39,6 +40,11 @@ async def handle(app: App, ctx: RequestContext) -> HttpResponse:
         return await _clock(app, ctx)
     if path == "metrics" and method == "GET":
         return json_response(app.metrics.snapshot())
+    if path.startswith(("pools", "workers")):
+        try:
+            return await _pools(app, ctx, path.split("/"), method)
+        except PoolError as exc:
+            raise ServiceError("InvalidRequest", str(exc))
     raise ServiceError("NotFound", f"No such Conveyor endpoint: {method} {ctx.request.path}", 404)
 
 
@@ -56,3 +62,40 @@ async def _clock(app: App, ctx: RequestContext) -> HttpResponse:
             raise ServiceError("InvalidRequest", "Time only moves forward.")
         clock.advance(seconds)
     return json_response({"now": clock.now(), "manual": clock.manual})
+
+
+async def _body_json(ctx: RequestContext) -> dict[str, Any]:
+    try:
+        body = json.loads(await ctx.request.body() or b"{}")
+    except ValueError:
+        raise ServiceError("InvalidRequest", "The body must be JSON.")
+    if not isinstance(body, dict):
+        raise ServiceError("InvalidRequest", "The body must be a JSON object.")
+    return body
+
+
+async def _pools(app: App, ctx: RequestContext, parts: list[str], method: str) -> HttpResponse:
+    """Worker pools: GET/POST pools, DELETE pools/NAME, POST pools/NAME/scale, GET workers,
+    POST workers/ID/kill."""
+    pools = app.pools
+    if parts == ["pools"] and method == "GET":
+        return json_response(pools.snapshot())
+    if parts == ["pools"] and method == "POST":
+        pool = await pools.create(PoolSpec.from_dict(await _body_json(ctx)))
+        return json_response(pool.snapshot(), 201)
+    if len(parts) == 2 and parts[0] == "pools" and method == "DELETE":
+        await pools.delete(parts[1])
+        return json_response({"deleted": parts[1]})
+    if len(parts) == 3 and parts[0] == "pools" and parts[2] == "scale" and method == "POST":
+        desired = (await _body_json(ctx)).get("desired")
+        if not isinstance(desired, int):
+            raise ServiceError("InvalidRequest", 'Send {"desired": N}.')
+        await pools.scale(parts[1], desired)
+        return json_response(pools.get(parts[1]).snapshot())
+    if parts == ["workers"] and method == "GET":
+        return json_response([{**w, "pool": name} for name, snap in pools.snapshot().items()
+                              for w in snap["workers"]])
+    if len(parts) == 3 and parts[0] == "workers" and parts[2] == "kill" and method == "POST":
+        await pools.kill(parts[1])
+        return json_response({"killed": parts[1]})
+    raise ServiceError("NotFound", f"No such Conveyor endpoint: {method} {ctx.request.path}", 404)

@@ -1,0 +1,287 @@
+"""Worker pools: the Auto Scaling group of the architecture, as local processes.
+
+A pool keeps `desired` worker processes running between `min` and `max`:
+- self-healing: a worker that exits (crash, `conveyor workers kill`) is replaced at once, and one whose
+  heartbeat goes stale after its grace period is killed and replaced;
+- target tracking on backlog per worker (visible messages / in-service workers), as AWS recommends for
+  SQS-driven groups, with warm-up and separate scale-out / scale-in cooldowns
+  (https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-using-sqs-queue.html);
+- graceful scale-in: SIGTERM lets the in-flight batch finish, SIGKILL only after `drain_timeout`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import math
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from conveyor.clock import Clock
+
+EVALUATION_INTERVAL = 1.0
+MOVER = [sys.executable, "-m", "conveyor.runtime.mover"]
+
+
+class PoolError(ValueError):
+    pass
+
+
+@dataclass
+class PoolSpec:
+    name: str
+    command: list[str] = field(default_factory=lambda: list(MOVER))
+    queue: str | None = None  # URL or ARN of the queue whose backlog drives scaling
+    min: int = 1
+    max: int = 4
+    desired: int | None = None
+    target_backlog: float = 10.0  # acceptable latency / processing time per message
+    warmup: float = 5.0
+    scale_out_cooldown: float = 10.0
+    scale_in_cooldown: float = 30.0
+    grace: float = 10.0
+    heartbeat_timeout: float | None = None
+    drain_timeout: float = 30.0
+    env: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.name or not all(c.isalnum() or c in "-_" for c in self.name):
+            raise PoolError(f"pool name {self.name!r} must be letters, digits, '-' or '_'")
+        if not self.command:
+            raise PoolError(f"pool {self.name}: command must not be empty")
+        if not 0 <= self.min <= self.max:
+            raise PoolError(f"pool {self.name}: need 0 <= min ({self.min}) <= max ({self.max})")
+        if self.desired is None:
+            self.desired = self.min
+        if not self.min <= self.desired <= self.max:
+            raise PoolError(f"pool {self.name}: desired {self.desired} is outside [{self.min}, {self.max}]")
+        if self.target_backlog <= 0:
+            raise PoolError(f"pool {self.name}: target_backlog must be positive")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PoolSpec:
+        known = set(cls.__dataclass_fields__)
+        unknown = set(data) - known
+        if unknown:
+            raise PoolError(f"unknown pool settings: {', '.join(sorted(unknown))}")
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise PoolError(str(exc))
+
+
+@dataclass
+class Worker:
+    id: str
+    pool: str
+    process: asyncio.subprocess.Process
+    started: float
+    heartbeat: Path
+    state: str = "starting"  # starting -> in-service -> terminating | unhealthy
+    exit_code: int | None = None
+
+    def messages_done(self) -> int:
+        try:
+            return int(self.heartbeat.read_text() or 0)
+        except (OSError, ValueError):
+            return 0
+
+    def heartbeat_age(self, now_real: float) -> float | None:
+        try:
+            return now_real - self.heartbeat.stat().st_mtime
+        except OSError:
+            return None
+
+
+class WorkerPool:
+    _ids = itertools.count(1)
+
+    def __init__(self, spec: PoolSpec, clock: Clock, workdir: Path, base_env: dict[str, str],
+                 backlog: Callable[[str], float | None]) -> None:
+        self.spec = spec
+        self.clock = clock
+        self.workdir = workdir
+        self.base_env = base_env
+        self.backlog = backlog
+        self.workers: dict[str, Worker] = {}
+        self.replaced = 0
+        self.events: list[str] = []
+        self._last_scale_out = -math.inf
+        self._last_scale_in = -math.inf
+        self._timer: Any = None
+        self._closing = False
+        self._lock = asyncio.Lock()
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        await self.reconcile()
+        self._schedule()
+
+    async def stop(self) -> None:
+        self._closing = True
+        if self._timer is not None:
+            self._timer.cancel()
+        await asyncio.gather(*(self._terminate(w) for w in list(self.workers.values())))
+
+    def _schedule(self) -> None:
+        if not self._closing:
+            self._timer = self.clock.call_at(self.clock.now() + EVALUATION_INTERVAL,
+                                             lambda: asyncio.ensure_future(self.evaluate()))
+
+    # -- scaling ------------------------------------------------------------------------------------
+    def in_service(self) -> list[Worker]:
+        return [w for w in self.workers.values() if w.state == "in-service"]
+
+    def active(self) -> list[Worker]:
+        return [w for w in self.workers.values() if w.state in ("starting", "in-service")]
+
+    def set_desired(self, desired: int, reason: str = "set by user") -> None:
+        if not self.spec.min <= desired <= self.spec.max:
+            raise PoolError(f"desired capacity {desired} is outside [{self.spec.min}, {self.spec.max}]")
+        if desired != self.spec.desired:
+            self._log(f"desired {self.spec.desired} -> {desired} ({reason})")
+        self.spec.desired = desired
+
+    async def evaluate(self) -> None:
+        """One evaluation period: health checks, then target tracking, then reconcile."""
+        try:
+            now = self.clock.now()
+            self._check_health(now)
+            self._track_target(now)
+            await self.reconcile()
+        finally:
+            self._schedule()
+
+    def _check_health(self, now: float) -> None:
+        spec = self.spec
+        for worker in self.active():
+            age = now - worker.started
+            if worker.state == "starting" and age >= spec.warmup:
+                worker.state = "in-service"
+            if spec.heartbeat_timeout is None or age < spec.grace:
+                continue
+            beat = worker.heartbeat_age(time.time())  # the file's mtime is wall-clock time
+            if beat is None or beat > spec.heartbeat_timeout:
+                self._log(f"{worker.id} failed its health check (heartbeat {beat and round(beat, 1)} s old)")
+                worker.state = "unhealthy"
+                _signal(worker, signal.SIGKILL)
+
+    def _track_target(self, now: float) -> None:
+        spec = self.spec
+        if spec.queue is None:
+            return
+        visible = self.backlog(spec.queue)
+        if visible is None:
+            return
+        wanted = min(spec.max, max(spec.min, math.ceil(visible / spec.target_backlog)))
+        current = spec.desired or 0
+        if wanted > current and now - self._last_scale_out >= spec.scale_out_cooldown:
+            self._last_scale_out = now
+            in_service = max(1, len(self.in_service()))
+            self.set_desired(wanted, f"backlog {visible:g} = {visible / in_service:.1f} per worker, "
+                                     f"target {spec.target_backlog:g}")
+        elif (wanted < current and now - self._last_scale_out >= spec.scale_in_cooldown
+              and now - self._last_scale_in >= spec.scale_in_cooldown):
+            self._last_scale_in = now
+            self.set_desired(wanted, f"backlog {visible:g} below target")
+
+    async def reconcile(self) -> None:
+        async with self._lock:
+            if self._closing:
+                return
+            active = self.active()
+            desired = self.spec.desired or 0
+            for _ in range(desired - len(active)):
+                await self._launch()
+            if len(active) > desired:
+                newest_first = sorted(active, key=lambda w: w.started, reverse=True)
+                for worker in newest_first[: len(active) - desired]:
+                    asyncio.ensure_future(self._terminate(worker))
+
+    # -- processes ----------------------------------------------------------------------------------
+    async def _launch(self) -> Worker:
+        worker_id = f"{self.spec.name}-{next(self._ids)}"
+        heartbeat = self.workdir / f"{worker_id}.heartbeat"
+        env = {**os.environ, **self.base_env, **self.spec.env,
+               "CONVEYOR_WORKER_ID": worker_id, "CONVEYOR_HEARTBEAT_FILE": str(heartbeat)}
+        log = open(self.workdir / "workers.log", "ab")  # noqa: SIM115 - handed to the child
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *self.spec.command, env=env, stdout=log, stderr=asyncio.subprocess.STDOUT,
+                stdin=asyncio.subprocess.DEVNULL, start_new_session=True,
+            )
+        except OSError as exc:
+            log.close()
+            self._log(f"cannot start {self.spec.command[0]}: {exc}")
+            raise PoolError(f"pool {self.spec.name}: cannot start {self.spec.command[0]!r}: {exc}")
+        log.close()
+        worker = Worker(worker_id, self.spec.name, process, self.clock.now(), heartbeat)
+        self.workers[worker_id] = worker
+        self._log(f"{worker_id} started (pid {process.pid})")
+        asyncio.ensure_future(self._watch(worker))
+        return worker
+
+    async def _watch(self, worker: Worker) -> None:
+        worker.exit_code = await worker.process.wait()
+        self.workers.pop(worker.id, None)
+        with contextlib.suppress(OSError):
+            worker.heartbeat.unlink()
+        if worker.state == "terminating" or self._closing:
+            self._log(f"{worker.id} stopped")
+            return
+        self.replaced += 1
+        self._log(f"{worker.id} died (exit {worker.exit_code}); replacing it")
+        await self.reconcile()
+
+    async def _terminate(self, worker: Worker) -> None:
+        if worker.state == "terminating" and worker.process.returncode is not None:
+            return
+        worker.state = "terminating"
+        _signal(worker, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(worker.process.wait(), self.spec.drain_timeout)
+        except TimeoutError:
+            _signal(worker, signal.SIGKILL)
+            await worker.process.wait()
+
+    async def kill(self, worker_id: str) -> None:
+        """Simulate a crash: SIGKILL, no chance to finish anything."""
+        worker = self.workers.get(worker_id)
+        if worker is None:
+            raise PoolError(f"no worker {worker_id!r}")
+        _signal(worker, signal.SIGKILL)
+
+    # -- reporting ----------------------------------------------------------------------------------
+    def _log(self, line: str) -> None:
+        self.events.append(f"{self.clock.now():.3f} {line}")
+        del self.events[:-200]
+
+    def snapshot(self) -> dict[str, Any]:
+        now = self.clock.now()
+        visible = self.backlog(self.spec.queue) if self.spec.queue else None
+        return {
+            "spec": asdict(self.spec),
+            "desired": self.spec.desired,
+            "in_service": len(self.in_service()),
+            "backlog": visible,
+            "replaced": self.replaced,
+            "workers": [
+                {"id": w.id, "pid": w.process.pid, "state": w.state, "uptime": round(now - w.started, 1),
+                 "messages_done": w.messages_done()}
+                for w in sorted(self.workers.values(), key=lambda w: w.started)
+            ],
+            "events": self.events[-20:],
+        }
+
+
+def _signal(worker: Worker, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        worker.process.send_signal(sig)

@@ -1,0 +1,102 @@
+"""The pools of a running Conveyor: created over /_conveyor/pools, kept in the data directory."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import TYPE_CHECKING, Any
+
+from conveyor.runtime.pool import PoolError, PoolSpec, WorkerPool
+
+if TYPE_CHECKING:
+    from conveyor.app import App
+
+
+class PoolManager:
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.pools: dict[str, WorkerPool] = {}
+        self.path = app.config.data_dir / "pools.json"
+        self.endpoint = ""  # set once the server knows its address
+
+    def worker_env(self) -> dict[str, str]:
+        config = self.app.config
+        host = "127.0.0.1" if config.host in ("0.0.0.0", "::") else config.host
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint or f"http://{host}:{config.port}",
+            "AWS_ACCESS_KEY_ID": config.access_key,
+            "AWS_SECRET_ACCESS_KEY": config.secret_key,
+            "AWS_DEFAULT_REGION": config.region,
+            "AWS_REGION": config.region,
+        }
+
+    def backlog(self, queue: str) -> float | None:
+        sqs = self.app.services.get("sqs")
+        if sqs is None:
+            return None
+        try:
+            return float(sqs.counters(queue)["visible"])  # type: ignore[attr-defined]
+        except Exception:  # the queue was deleted: nothing to track
+            return None
+
+    async def start(self) -> None:
+        if self.path.exists():
+            for data in json.loads(self.path.read_text()):
+                await self.create(PoolSpec.from_dict(data), persist=False)
+
+    async def stop(self) -> None:
+        for pool in list(self.pools.values()):
+            await pool.stop()
+
+    async def reset(self) -> None:
+        await self.stop()
+        self.pools.clear()
+        self._save()
+
+    async def create(self, spec: PoolSpec, persist: bool = True) -> WorkerPool:
+        if spec.name in self.pools:
+            raise PoolError(f"pool {spec.name!r} already exists")
+        pool = WorkerPool(spec, self.app.clock, self.app.config.data_dir / "pools" / spec.name,
+                          self.worker_env(), self.backlog)
+        self.pools[spec.name] = pool
+        await pool.start()
+        if persist:
+            self._save()
+        return pool
+
+    async def delete(self, name: str) -> None:
+        pool = self.get(name)
+        del self.pools[name]
+        await pool.stop()
+        self._save()
+
+    def get(self, name: str) -> WorkerPool:
+        try:
+            return self.pools[name]
+        except KeyError:
+            raise PoolError(f"no pool named {name!r}")
+
+    async def scale(self, name: str, desired: int) -> None:
+        pool = self.get(name)
+        pool.set_desired(desired)
+        self._save()
+        await pool.reconcile()
+
+    async def kill(self, worker_id: str) -> None:
+        for pool in self.pools.values():
+            if worker_id in pool.workers:
+                await pool.kill(worker_id)
+                return
+        raise PoolError(f"no worker {worker_id!r}")
+
+    def snapshot(self) -> dict[str, Any]:
+        return {name: pool.snapshot() for name, pool in self.pools.items()}
+
+    def _save(self) -> None:
+        from dataclasses import asdict
+
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps([asdict(p.spec) for p in self.pools.values()], indent=1))
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.path)
