@@ -1,0 +1,435 @@
+"""S3 side by side: Conveyor vs moto server vs LocalStack, in one run.
+
+    python benchmarks/s3.py [--quick] [--only conveyor,moto,localstack] [--big-mib 256]
+
+Measures per server:
+  * 4 KiB PUT and GET ops/s with 1 client and 8 client processes (raw HTTP, path style, unsigned SigV4
+    header with UNSIGNED-PAYLOAD; server CPU µs/op from /proc)
+  * one 256 MiB PUT (streamed from a file) and GET (streamed to nowhere) in MiB/s, with the server's
+    peak RSS during each (VmHWM after clear_refs, plus 50 ms VmRSS sampling)
+  * time from PUT acknowledgement to the s3:ObjectCreated event's arrival at a receiver parked in an SQS
+    long poll (bucket notification → queue); p50/p99; skipped for servers that deliver nothing
+And the machine's ceiling: 256 MiB write+fsync in the data directory's filesystem, raw loopback TCP copy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+import tempfile
+import threading
+import time
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import boto3  # noqa: E402
+from botocore.config import Config as BotoConfig  # noqa: E402
+
+from peers import (  # noqa: E402
+    CREDS,
+    Http,
+    RssSampler,
+    Server,
+    fake_auth,
+    fmt,
+    log,
+    pct,
+    run_load,
+    servers_running,
+    table,
+)
+from sqs import sqs_call  # noqa: E402
+
+PEERS = ["conveyor", "moto", "localstack"]
+MiB = 1 << 20
+
+
+def s3_headers(extra: dict[str, str] | None = None) -> dict[str, str]:
+    h = {"x-amz-content-sha256": "UNSIGNED-PAYLOAD"}
+    h.update(fake_auth("s3"))
+    if extra:
+        h.update(extra)
+    return h
+
+
+# ------------------------------------------------------------------------------------ worker bodies
+
+
+def w_put(phase: str, idx: int, endpoint: str, bucket: str, count: int, seconds: float, state: Any = None):
+    if phase == "setup":
+        return Http(endpoint)
+    h: Http = state
+    body = os.urandom(4096)
+    done = errors = 0
+    deadline = time.monotonic() + seconds
+    for i in range(count):
+        if time.monotonic() > deadline:
+            break
+        try:
+            status, _ = h.request("PUT", f"/{bucket}/p{idx}/{i}", body,
+                                  s3_headers({"Content-Type": "application/octet-stream"}))
+        except Exception:
+            status = 0
+        if status == 200:
+            done += 1
+        else:
+            errors += 1
+            if errors > 50 and errors > done:
+                break
+    h.close()
+    return done, errors
+
+
+def w_get(phase: str, idx: int, endpoint: str, bucket: str, count: int, seconds: float, nkeys: int,
+          state: Any = None):
+    if phase == "setup":
+        return Http(endpoint)
+    h: Http = state
+    done = errors = 0
+    deadline = time.monotonic() + seconds
+    for i in range(count):
+        if time.monotonic() > deadline:
+            break
+        try:
+            status, data = h.request("GET", f"/{bucket}/g/{(idx * 7919 + i) % nkeys}", None, s3_headers())
+        except Exception:
+            status, data = 0, b""
+        if status == 200 and len(data) == 4096:
+            done += 1
+        else:
+            errors += 1
+            if errors > 50 and errors > done:
+                break
+    h.close()
+    return done, errors
+
+
+# -------------------------------------------------------------------------------------------- phases
+
+
+def boto(service: str, endpoint: str):
+    return boto3.client(service, endpoint_url=endpoint, **CREDS,
+                        config=BotoConfig(retries={"max_attempts": 2}, read_timeout=120, connect_timeout=5,
+                                          s3={"addressing_style": "path"}))
+
+
+def big_file(path: str, size: int) -> None:
+    if os.path.exists(path) and os.path.getsize(path) == size:
+        return
+    block = os.urandom(MiB)
+    with open(path, "wb") as f:
+        for i in range(size // MiB):
+            f.write(block[i % 251:] + block[:i % 251])  # not trivially dedupable/compressible
+
+
+def big_put_get(srv: Server, bucket: str, path: str, size: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    h = Http(srv.endpoint, timeout=300, blocksize=MiB)
+    with open(path, "rb") as f, RssSampler(srv.pid) as rss:
+        cpu0 = srv.cpu()
+        t0 = time.perf_counter()
+        status, body = h.request("PUT", f"/{bucket}/big", f,
+                                 s3_headers({"Content-Length": str(size), "Content-Type": "application/octet-stream"}))
+        t1 = time.perf_counter()
+        cpu = srv.cpu() - cpu0
+    out["put_ok"] = status == 200
+    if status != 200:
+        out["put_err"] = f"HTTP {status}: {body[:200]!r}"
+    out["put_mibs"] = size / MiB / (t1 - t0) if status == 200 else None
+    out["put_rss"] = rss.peak
+    out["put_cpu"] = cpu
+    h.close()
+    h = Http(srv.endpoint, timeout=300, blocksize=MiB)
+    with RssSampler(srv.pid) as rss:
+        cpu0 = srv.cpu()
+        t0 = time.perf_counter()
+        status, n = h.request("GET", f"/{bucket}/big", None, s3_headers(), sink=True)
+        t1 = time.perf_counter()
+        cpu = srv.cpu() - cpu0
+    got = int(n) if status == 200 else 0
+    out["get_ok"] = status == 200 and got == size
+    if not out["get_ok"]:
+        out["get_err"] = f"HTTP {status}, {got} bytes"
+    out["get_mibs"] = size / MiB / (t1 - t0) if out["get_ok"] else None
+    out["get_rss"] = rss.peak
+    out["get_cpu"] = cpu
+    h.close()
+    return out
+
+
+def notification_latency(srv: Server, samples: int, seconds: float) -> tuple[list[float], int, str | None]:
+    """PUT ack → event at a parked long poll. Returns (latencies, misses, reason-if-skipped)."""
+    s3 = boto("s3", srv.endpoint)
+    sqs = boto("sqs", srv.endpoint)
+    stamp = int(time.time() * 1000)
+    bucket = f"bench-events-{stamp}"
+    url = sqs.create_queue(QueueName=f"bench-events-{stamp}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    s3.create_bucket(Bucket=bucket)
+    try:
+        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
+            "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]})
+    except Exception as exc:
+        return [], 0, f"notification config rejected: {type(exc).__name__}: {exc}"[:200]
+    rx, tx = Http(srv.endpoint), Http(srv.endpoint)
+    # drop the s3:TestEvent (and anything else) first, bounded
+    for _ in range(20):
+        status, resp = sqs_call(rx, "ReceiveMessage", {"QueueUrl": url, "MaxNumberOfMessages": 10,
+                                                       "WaitTimeSeconds": 1})
+        msgs = resp.get("Messages") or []
+        if not msgs:
+            break
+        for m in msgs:
+            sqs_call(rx, "DeleteMessage", {"QueueUrl": url, "ReceiptHandle": m["ReceiptHandle"]})
+    lat: list[float] = []
+    misses = 0
+    deadline = time.monotonic() + seconds
+    body = os.urandom(1024)
+    for i in range(samples):
+        if time.monotonic() > deadline:
+            break
+        key = f"ev-{i}"
+        got: dict[str, Any] = {}
+        issued = threading.Event()
+        first = not lat  # the first sample waits for a late delivery, then we decide to skip
+        wait = 5 if first else 20
+
+        def receive(got: dict[str, Any] = got, issued: threading.Event = issued, wait: int = wait) -> None:
+            try:
+                issued.set()
+                status, resp = sqs_call(rx, "ReceiveMessage", {"QueueUrl": url, "MaxNumberOfMessages": 1,
+                                                               "WaitTimeSeconds": wait})
+                got["t"] = time.perf_counter()
+                got["msgs"] = (resp.get("Messages") or []) if status == 200 else []
+            except Exception as exc:
+                got["err"] = exc
+
+        t = threading.Thread(target=receive, daemon=True)
+        t.start()
+        issued.wait(5)
+        time.sleep(0.03)  # let the receive park
+        try:
+            status, _ = tx.request("PUT", f"/{bucket}/{key}", body, s3_headers())
+        except Exception:
+            status = 0
+        t_ack = time.perf_counter()
+        t.join(wait + 5)
+        msgs = got.get("msgs") or []
+        if status == 200 and msgs and key in msgs[0].get("Body", ""):
+            lat.append(got["t"] - t_ack)
+        else:
+            misses += 1
+            if first and not msgs:
+                rx.close()
+                tx.close()
+                return [], misses, "no event delivered within 5 s"
+        for m in msgs:
+            sqs_call(tx, "DeleteMessage", {"QueueUrl": url, "ReceiptHandle": m["ReceiptHandle"]})
+    rx.close()
+    tx.close()
+    return lat, misses, None
+
+
+def ceilings(dirpath: str, size: int) -> dict[str, float]:
+    out: dict[str, float] = {}
+    block = os.urandom(MiB)
+    path = os.path.join(dirpath, f"ceiling-{os.getpid()}.bin")
+    try:
+        t0 = time.perf_counter()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            for _ in range(size // MiB):
+                os.write(fd, block)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        out["disk"] = size / MiB / (time.perf_counter() - t0)
+        # small fsynced appends: the cost a durable 4 KiB commit pays at best
+        fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+        try:
+            n, t0 = 0, time.perf_counter()
+            while n < 500 and time.perf_counter() - t0 < 3:
+                os.write(fd, block[:4096])
+                os.fdatasync(fd)
+                n += 1
+            out["fsyncs"] = n / (time.perf_counter() - t0)
+        finally:
+            os.close(fd)
+    finally:
+        if os.path.exists(path):
+            os.unlink(path)
+    # loopback TCP copy
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    srv.settimeout(10)
+    port = srv.getsockname()[1]
+    received = [0]
+
+    def sink() -> None:
+        conn, _ = srv.accept()
+        conn.settimeout(30)
+        buf = bytearray(MiB)
+        with conn:
+            while received[0] < size:
+                n = conn.recv_into(buf)
+                if not n:
+                    break
+                received[0] += n
+
+    t = threading.Thread(target=sink, daemon=True)
+    t.start()
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as c:
+        t0 = time.perf_counter()
+        for _ in range(size // MiB):
+            c.sendall(block)
+        t.join(60)
+        out["loopback"] = received[0] / MiB / (time.perf_counter() - t0)
+    srv.close()
+    return out
+
+
+def bench_server(srv: Server, q: dict[str, Any], big_path: str, values: dict, notes: dict,
+                 problems: list[str]) -> None:
+    name = srv.name
+    ep = srv.endpoint
+    s3 = boto("s3", ep)
+    bucket = f"bench-{int(time.time() * 1000)}"
+    s3.create_bucket(Bucket=bucket)
+
+    for n in (1, 8):
+        log(f"{name}: 4 KiB PUT, {n} client(s)")
+        r = run_load(srv, w_put, n, (ep, bucket, q[f"put{n}"] // n, q["secs"]), q["secs"])
+        values[(name, f"put{n}")] = r.rate if r.ops else None
+        values[(name, f"put{n}_cpu")] = r.cpu / r.ops * 1e6 if r.ops else None
+        log(f"  {name} PUT {n}c: {r.ops} in {r.seconds:.2f}s = {fmt(r.rate)} ops/s, server CPU "
+            f"{fmt(values[(name, f'put{n}_cpu')], 1)} µs/op errors={r.errors} {r.failure or ''}")
+        if r.errors or r.failure:
+            problems.append(f"{name}: PUT {n}c errors={r.errors} {r.failure or ''}")
+
+    log(f"{name}: seeding {q['nkeys']} 4 KiB objects for GET")
+    h = Http(ep)
+    payload = os.urandom(4096)
+    for i in range(q["nkeys"]):
+        h.request("PUT", f"/{bucket}/g/{i}", payload, s3_headers())
+    h.close()
+    for n in (1, 8):
+        log(f"{name}: 4 KiB GET, {n} client(s)")
+        r = run_load(srv, w_get, n, (ep, bucket, q[f"get{n}"] // n, q["secs"], q["nkeys"]), q["secs"])
+        values[(name, f"get{n}")] = r.rate if r.ops else None
+        values[(name, f"get{n}_cpu")] = r.cpu / r.ops * 1e6 if r.ops else None
+        log(f"  {name} GET {n}c: {r.ops} in {r.seconds:.2f}s = {fmt(r.rate)} ops/s, server CPU "
+            f"{fmt(values[(name, f'get{n}_cpu')], 1)} µs/op errors={r.errors} {r.failure or ''}")
+        if r.errors or r.failure:
+            problems.append(f"{name}: GET {n}c errors={r.errors} {r.failure or ''}")
+
+    size = q["big"]
+    log(f"{name}: {size // MiB} MiB single PUT then GET")
+    big = big_put_get(srv, bucket, big_path, size)
+    for k in ("put_mibs", "get_mibs", "put_rss", "get_rss"):
+        values[(name, "big_" + k)] = big.get(k)
+    log(f"  {name} big PUT: {fmt(big.get('put_mibs'), 1)} MiB/s (server CPU {big['put_cpu']:.2f}s, peak RSS "
+        f"{fmt(big['put_rss'], 1)} MiB) {big.get('put_err', '')}")
+    log(f"  {name} big GET: {fmt(big.get('get_mibs'), 1)} MiB/s (server CPU {big['get_cpu']:.2f}s, peak RSS "
+        f"{fmt(big['get_rss'], 1)} MiB) {big.get('get_err', '')}")
+    for k in ("put_err", "get_err"):
+        if k in big:
+            problems.append(f"{name}: big {k[:3].upper()}: {big[k]}")
+    with __import__("contextlib").suppress(Exception):
+        s3.delete_object(Bucket=bucket, Key="big")
+
+    log(f"{name}: PUT ack → event at parked SQS long poll, {q['events']} samples")
+    try:
+        lat, misses, skipped = notification_latency(srv, q["events"], q["event_secs"])
+    except Exception as exc:
+        lat, misses, skipped = [], 0, f"failed: {type(exc).__name__}: {exc}"[:200]
+    if skipped:
+        notes[(name, "ev50")] = notes[(name, "ev99")] = "skipped: no delivery" if "no event" in skipped else "skipped"
+        log(f"  {name} events: skipped ({skipped})")
+        problems.append(f"{name}: notification latency skipped: {skipped}")
+    else:
+        values[(name, "ev50")] = pct(lat, 50) * 1000 if lat else None
+        values[(name, "ev99")] = pct(lat, 99) * 1000 if lat else None
+        log(f"  {name} events: n={len(lat)} misses={misses} p50={fmt(values[(name, 'ev50')], 2)} ms "
+            f"p99={fmt(values[(name, 'ev99')], 2)} ms")
+        if misses:
+            problems.append(f"{name}: {misses} uploads' events missing/out of order")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="tiny counts, for smoke tests")
+    ap.add_argument("--only", default=",".join(PEERS), help="comma-separated servers to run")
+    ap.add_argument("--big-mib", type=int, help="size of the single large object (default 256, quick 16)")
+    args = ap.parse_args()
+    if args.quick:
+        q = dict(put1=100, put8=400, get1=100, get8=400, secs=3.0, nkeys=50, big=16 * MiB, events=10,
+                 event_secs=20.0)
+    else:
+        q = dict(put1=4000, put8=16000, get1=6000, get8=24000, secs=8.0, nkeys=300, big=256 * MiB,
+                 events=200, event_secs=60.0)
+    if args.big_mib:
+        q["big"] = args.big_mib * MiB
+    names = [n for n in args.only.split(",") if n]
+    values: dict = {}
+    notes: dict = {}
+    problems: list[str] = []
+    started = time.monotonic()
+    log(f"S3 benchmark ({'quick' if args.quick else 'full'}) on {os.cpu_count()} CPUs; servers: {', '.join(names)}")
+    workdir = tempfile.mkdtemp(prefix="conveyor-bench-s3-")
+    big_path = os.path.join(workdir, "big.bin")
+    try:
+        log(f"machine ceiling: {q['big'] // MiB} MiB write+fsync in {tempfile.gettempdir()}, loopback TCP copy")
+        ceil = ceilings(workdir, q["big"])
+        log(f"  disk write+fsync {ceil['disk']:.0f} MiB/s, 4 KiB write+fdatasync {ceil['fsyncs']:.0f}/s, "
+            f"loopback {ceil['loopback']:.0f} MiB/s")
+        big_file(big_path, q["big"])
+        with servers_running(names) as servers:
+            for srv in servers:
+                if not srv.up:
+                    continue
+                try:
+                    bench_server(srv, q, big_path, values, notes, problems)
+                except Exception as exc:
+                    log(f"{srv.name}: benchmark aborted: {type(exc).__name__}: {exc}")
+                    problems.append(f"{srv.name}: aborted: {type(exc).__name__}: {exc}")
+            big = f"{q['big'] // MiB} MiB"
+            rows = [
+                ("put1", "4 KiB PUT ops/s, 1 client", True),
+                ("put8", "4 KiB PUT ops/s, 8 clients", True),
+                ("get1", "4 KiB GET ops/s, 1 client", True),
+                ("get8", "4 KiB GET ops/s, 8 clients", True),
+                ("big_put_mibs", f"{big} PUT MiB/s", True),
+                ("big_get_mibs", f"{big} GET MiB/s", True),
+                ("big_put_rss", f"peak server RSS MiB during {big} PUT", False),
+                ("big_get_rss", f"peak server RSS MiB during {big} GET", False),
+                ("ev50", "PUT ack → event at long poll p50 ms", False),
+                ("ev99", "PUT ack → event at long poll p99 ms", False),
+                ("put1_cpu", "server CPU µs/op, PUT 1 client", False),
+                ("put8_cpu", "server CPU µs/op, PUT 8 clients", False),
+                ("get1_cpu", "server CPU µs/op, GET 1 client", False),
+                ("get8_cpu", "server CPU µs/op, GET 8 clients", False),
+            ]
+            print()
+            print(f"## S3 ({'quick' if args.quick else 'full'} run, {os.cpu_count()} CPUs, "
+                  f"clients share the CPUs with the server)\n")
+            print(table(rows, servers, values, notes))
+            print(f"\nMachine ceiling: {big} write+fsync {ceil['disk']:.0f} MiB/s; 4 KiB write+fdatasync "
+                  f"{ceil['fsyncs']:.0f}/s; loopback TCP copy {ceil['loopback']:.0f} MiB/s")
+            if problems:
+                print("\nProblems:")
+                for p in problems:
+                    print(f"- {p}")
+    finally:
+        for f in os.listdir(workdir):
+            os.unlink(os.path.join(workdir, f))
+        os.rmdir(workdir)
+    log(f"done in {time.monotonic() - started:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
