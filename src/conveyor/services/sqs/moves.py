@@ -156,5 +156,17 @@ class MoveTasks:
             t.status = "COMPLETED"
         await self._save(t)
         if t.status == "RUNNING":
-            t.timer = eng.clock.call_at(eng.clock.now() + 1,
-                                        lambda: asyncio.get_running_loop().create_task(self._step(t)))
+            # Pace from this step's start, so time that passed while it ran counts toward the next.
+            self._schedule(t, now + 1)
+
+    def _schedule(self, t: MoveTask, when: float) -> None:
+        loop = asyncio.get_running_loop()
+
+        def run() -> None:
+            t.timer = None
+            loop.create_task(self._step(t))
+
+        if when <= self.engine.clock.now():
+            t.timer = loop.call_soon(run)
+        else:
+            t.timer = self.engine.clock.call_at(when, run)
