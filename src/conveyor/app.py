@@ -20,6 +20,7 @@ log = logging.getLogger("conveyor")
 SERVICES = {
     "sts": "conveyor.services.sts.api:StsService",
     "sqs": "conveyor.services.sqs.api:SqsService",
+    "sns": "conveyor.services.sns.api:SnsService",
     "s3": "conveyor.services.s3.api:S3Service",
 }
 

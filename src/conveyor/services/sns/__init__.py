@@ -1,0 +1,1 @@
+"""Amazon SNS: topics, subscriptions, filtered and signed fan-out into SQS, HTTP and functions."""

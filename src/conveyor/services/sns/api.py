@@ -1,0 +1,517 @@
+"""SNS operations: thin translations between the wire dicts and topics, subscriptions and delivery."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import secrets
+import sqlite3
+import uuid
+from typing import Any
+
+import botocore.session
+
+from conveyor.gateway.http import HttpResponse
+from conveyor.protocol.validate import ValidationCodes
+from conveyor.services.base import RequestContext, Service, ServiceError
+from conveyor.services.sns import envelope, http_delivery, publish
+from conveyor.services.sns import subscriptions as subs_mod
+from conveyor.services.sns import topics as topics_mod
+from conveyor.services.sns.delivery import Dispatcher
+from conveyor.services.sns.signing import Signer
+from conveyor.services.sns.store import MIGRATIONS
+from conveyor.services.sns.subscriptions import Subscription
+from conveyor.services.sns.topics import Topic, invalid, not_found
+from conveyor.storage.db import Database
+
+log = logging.getLogger(__name__)
+PAGE = 100
+DEDUP_WINDOW = 300.0
+PENDING = "pending confirmation"
+
+
+class SnsValidationCodes(ValidationCodes):
+    # SNS answers malformed input with InvalidParameter for both missing and invalid members.
+    missing = "InvalidParameter"
+    invalid = "InvalidParameter"
+
+
+def _sub_not_found() -> ServiceError:
+    return ServiceError("NotFound", "Subscription does not exist", 404)
+
+
+def _check_arn(arn: str, what: str) -> None:
+    parts = arn.split(":")
+    if len(parts) < 6 or parts[0] != "arn":
+        raise invalid(f"{what} Reason: An ARN must have at least 6 elements, not {len(parts)}")
+
+
+def _page(items: list[Any], token: str | None, key: Any) -> tuple[list[Any], str | None]:
+    """Pages of PAGE items; the token is the key of the last item returned (stable under deletes)."""
+    ordered = sorted(items, key=key)
+    if token:
+        try:
+            after = base64.urlsafe_b64decode(token.encode()).decode()
+        except (ValueError, UnicodeDecodeError):
+            raise invalid("NextToken")
+        ordered = [i for i in ordered if key(i) > after]
+    page = ordered[:PAGE]
+    more = len(ordered) > PAGE
+    return page, base64.urlsafe_b64encode(key(page[-1]).encode()).decode() if more else None
+
+
+class SnsService(Service):
+    name = "sns"
+    validation_codes = SnsValidationCodes()
+    extra_query_actions = frozenset({"GetSigningCert"})
+
+    def __init__(self, app: Any) -> None:
+        super().__init__(app)
+        self.model = botocore.session.get_session().get_service_model("sns")
+        self.db: Database | None = None
+        self.signer: Signer | None = None  # type: ignore[assignment]
+        self.topics: dict[str, Topic] = {}
+        self.subs: dict[str, Subscription] = {}
+        self.deleted_counts: dict[str, int] = {}
+        self.dedup: dict[tuple[str, str], tuple[float, str, str | None]] = {}
+        self.dispatcher = Dispatcher(self)
+        self.base_url = ""
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    async def start(self) -> None:
+        directory = self.config.service_dir("sns")
+        self.signer = Signer(directory)
+        self.db = Database(directory / "sns.db", MIGRATIONS)
+        self._load()
+        self.dispatcher.replay()
+
+    def _load(self) -> None:
+        assert self.db is not None
+        for arn, account, region, name, attrs, tags, seq in self.db.query(
+                "SELECT arn, account, region, name, attrs, tags, seq FROM topics"):
+            self.topics[arn] = Topic(arn, account, region, name, json.loads(attrs), json.loads(tags), seq)
+        for arn, topic_arn, protocol, endpoint, owner, attrs, confirmed, token in self.db.query(
+                "SELECT arn, topic_arn, protocol, endpoint, owner, attrs, confirmed, token FROM subscriptions"):
+            self.subs[arn] = Subscription(arn, topic_arn, protocol, endpoint, owner, json.loads(attrs),
+                                          bool(confirmed), token)
+        now = self.clock.now()
+        for topic_arn, dedup_id, expires, message_id, seq in self.db.query(
+                "SELECT topic_arn, dedup_id, expires, message_id, seq FROM dedup WHERE expires > ?", (now,)):
+            self.dedup[(topic_arn, dedup_id)] = (expires, message_id, seq or None)
+
+    async def stop(self) -> None:
+        await self.dispatcher.stop()
+        if self.db is not None:
+            self.db.close()
+            self.db = None
+
+    async def reset(self) -> None:
+        await self.dispatcher.stop()
+        self.topics.clear()
+        self.subs.clear()
+        self.deleted_counts.clear()
+        self.dedup.clear()
+
+        def wipe(c: sqlite3.Connection) -> None:
+            for table in ("topics", "subscriptions", "outbox", "dedup"):
+                c.execute(f"DELETE FROM {table}")
+
+        await self._write(wipe)
+
+    def health(self) -> dict[str, Any]:
+        return {"status": "running", "topics": len(self.topics), "subscriptions": len(self.subs),
+                "deliveries_in_flight": len(self.dispatcher.tasks)}
+
+    async def _write(self, fn: Any) -> Any:
+        assert self.db is not None
+        return await self.db.write(fn)
+
+    def sqs_engine(self) -> Any:
+        return getattr(self.app.services.get("sqs"), "engine", None)
+
+    def _base(self) -> str:
+        return self.base_url or f"http://{self.config.host}:{self.config.port}"
+
+    async def handle_raw(self, ctx: RequestContext) -> HttpResponse | None:
+        self.base_url = ctx.base_url
+        if ctx.request.method == "GET" and ctx.request.query_dict().get("Action") == "GetSigningCert":
+            assert self.signer is not None
+            return HttpResponse(200, [("Content-Type", "application/x-pem-file")], self.signer.cert_pem)
+        return None
+
+    # -- lookups -----------------------------------------------------------------------------------
+    def _topic(self, arn: str | None) -> Topic:
+        _check_arn(arn or "", "TopicArn")
+        topic = self.topics.get(arn or "")
+        if topic is None:
+            raise not_found()
+        return topic
+
+    def _sub(self, arn: str) -> Subscription:
+        _check_arn(arn, "SubscriptionArn")
+        sub = self.subs.get(arn)
+        if sub is None:
+            raise _sub_not_found()
+        return sub
+
+    def _topic_subs(self, topic_arn: str) -> list[Subscription]:
+        return [s for s in self.subs.values() if s.topic_arn == topic_arn]
+
+    # -- topics ------------------------------------------------------------------------------------
+    async def CreateTopic(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        name = params["Name"]
+        attrs = dict(params.get("Attributes") or {})
+        fifo = attrs.get("FifoTopic", "false").lower() == "true"
+        topics_mod.check_name(name, fifo)
+        given = topics_mod.normalize(attrs, creating=True, fifo=fifo)
+        tags = {t["Key"]: t["Value"] for t in params.get("Tags") or []}
+        arn = f"arn:aws:sns:{ctx.region}:{ctx.account_id}:{name}"
+        existing = self.topics.get(arn)
+        if existing is not None:
+            for key, value in given.items():
+                current = existing.attrs.get(key, "false" if key == "FifoTopic" else None)
+                if current != value:
+                    raise invalid("Attributes Reason: Topic already exists with different attributes")
+            if tags and any(existing.tags.get(k) != v for k, v in tags.items()):
+                raise invalid("Tags Reason: Topic already exists with different tags")
+            return {"TopicArn": arn}
+        if len(tags) > 50:
+            raise ServiceError("TagLimitExceeded", "Could not complete request: tag quota of per resource exceeded")
+        if fifo:
+            given["FifoTopic"] = "true"
+        else:
+            given.pop("FifoTopic", None)
+        topic = Topic(arn, ctx.account_id, ctx.region, name, given, tags)
+        await self._write(lambda c: c.execute(
+            "INSERT INTO topics (arn, account, region, name, attrs, tags, seq, created) VALUES (?,?,?,?,?,?,0,?)",
+            (arn, ctx.account_id, ctx.region, name, json.dumps(given), json.dumps(tags), self.clock.now())))
+        self.topics[arn] = topic
+        return {"TopicArn": arn}
+
+    async def DeleteTopic(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        arn = params["TopicArn"]
+        _check_arn(arn, "TopicArn")
+        if self.topics.pop(arn, None) is None:
+            return {}
+        for sub in self._topic_subs(arn):
+            self.subs.pop(sub.arn, None)
+        self.deleted_counts.pop(arn, None)
+
+        def run(c: sqlite3.Connection) -> None:
+            c.execute("DELETE FROM subscriptions WHERE topic_arn = ?", (arn,))
+            c.execute("DELETE FROM topics WHERE arn = ?", (arn,))
+            c.execute("DELETE FROM dedup WHERE topic_arn = ?", (arn,))
+
+        await self._write(run)
+        return {}
+
+    async def ListTopics(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        mine = [t for t in self.topics.values() if t.account == ctx.account_id and t.region == ctx.region]
+        page, token = _page(mine, params.get("NextToken"), lambda t: t.arn)
+        out: dict[str, Any] = {"Topics": [{"TopicArn": t.arn} for t in page]}
+        if token:
+            out["NextToken"] = token
+        return out
+
+    async def GetTopicAttributes(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        topic = self._topic(params["TopicArn"])
+        subs = self._topic_subs(topic.arn)
+        counts = (sum(s.confirmed for s in subs), sum(not s.confirmed for s in subs),
+                  self.deleted_counts.get(topic.arn, 0))
+        return {"Attributes": topics_mod.attributes(topic, counts)}
+
+    async def SetTopicAttributes(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        topic = self._topic(params["TopicArn"])
+        name, value = params["AttributeName"], params.get("AttributeValue") or ""
+        if name not in topics_mod.SETTABLE:
+            raise invalid("AttributeName")
+        value = topics_mod.check_attribute(name, value, topic.fifo)
+        attrs = dict(topic.attrs)
+        if value == "" and name in ("Policy", "DeliveryPolicy", "KmsMasterKeyId", "DisplayName"):
+            attrs.pop(name, None)
+        else:
+            attrs[name] = value
+        await self._write(lambda c: c.execute("UPDATE topics SET attrs = ? WHERE arn = ?",
+                                              (json.dumps(attrs), topic.arn)))
+        topic.attrs = attrs
+        return {}
+
+    def _tag_target(self, arn: str) -> Topic:
+        topic = self.topics.get(arn)
+        if topic is None:
+            raise ServiceError("ResourceNotFound", "Resource does not exist", 404)
+        return topic
+
+    async def _save_tags(self, topic: Topic, tags: dict[str, str]) -> None:
+        await self._write(lambda c: c.execute("UPDATE topics SET tags = ? WHERE arn = ?",
+                                              (json.dumps(tags), topic.arn)))
+        topic.tags = tags
+
+    async def TagResource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        topic = self._tag_target(params["ResourceArn"])
+        tags = {**topic.tags, **{t["Key"]: t["Value"] for t in params["Tags"]}}
+        if len(tags) > 50:
+            raise ServiceError("TagLimitExceeded", "Could not complete request: tag quota of per resource exceeded")
+        await self._save_tags(topic, tags)
+        return {}
+
+    async def UntagResource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        topic = self._tag_target(params["ResourceArn"])
+        await self._save_tags(topic, {k: v for k, v in topic.tags.items() if k not in set(params["TagKeys"])})
+        return {}
+
+    async def ListTagsForResource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        topic = self._tag_target(params["ResourceArn"])
+        return {"Tags": [{"Key": k, "Value": v} for k, v in topic.tags.items()]}
+
+    # -- subscriptions -------------------------------------------------------------------------------
+    async def Subscribe(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        topic = self._topic(params["TopicArn"])
+        protocol = params["Protocol"].lower()
+        endpoint = subs_mod.check_endpoint(protocol, params.get("Endpoint"), topic.fifo, self.app.services)
+        attrs = subs_mod.normalize(dict(params.get("Attributes") or {}), protocol)
+        for sub in self._topic_subs(topic.arn):
+            if sub.protocol == protocol and sub.endpoint == endpoint:
+                if any(sub.attrs.get(k, "") != v for k, v in attrs.items()):
+                    raise invalid("Attributes Reason: Subscription already exists with different attributes")
+                show = sub.confirmed or params.get("ReturnSubscriptionArn")
+                return {"SubscriptionArn": sub.arn if show else PENDING}
+        confirmed = protocol not in ("http", "https")
+        token = None if confirmed else secrets.token_hex(64)
+        sub = Subscription(f"{topic.arn}:{uuid.uuid4()}", topic.arn, protocol, endpoint, ctx.account_id, attrs,
+                           confirmed, token)
+        await self._write(lambda c: c.execute(
+            "INSERT INTO subscriptions (arn, topic_arn, protocol, endpoint, owner, attrs, confirmed, token, created)"
+            " VALUES (?,?,?,?,?,?,?,?,?)",
+            (sub.arn, topic.arn, protocol, endpoint, ctx.account_id, json.dumps(attrs), int(confirmed), token,
+             self.clock.now())))
+        self.subs[sub.arn] = sub
+        if not confirmed:
+            self.dispatcher.spawn(self._send_confirmation(topic, sub, "SubscriptionConfirmation", ctx.base_url))
+        return {"SubscriptionArn": sub.arn if confirmed or params.get("ReturnSubscriptionArn") else PENDING}
+
+    async def _send_confirmation(self, topic: Topic, sub: Subscription, kind: str, base_url: str) -> None:
+        assert self.signer is not None and sub.token is not None
+        message_id = str(uuid.uuid4())
+        doc = envelope.confirmation(self.signer, kind=kind, message_id=message_id, topic_arn=topic.arn,
+                                    token=sub.token, timestamp=self.clock.now(),
+                                    signature_version=topic.signature_version, base_url=base_url)
+        headers = http_delivery.headers(kind, message_id, topic.arn, None if kind == "SubscriptionConfirmation"
+                                        else sub.arn, False, "text/plain; charset=UTF-8")
+        if not await http_delivery.post(sub.endpoint, envelope.dumps(doc), headers):
+            log.warning("SNS %s to %s was not accepted", kind, sub.endpoint)
+
+    async def ConfirmSubscription(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        topic = self._topic(params["TopicArn"])
+        token = params["Token"]
+        sub = next((s for s in self._topic_subs(topic.arn) if s.token == token), None)
+        if sub is None:
+            raise invalid("Token")
+        if not sub.confirmed:
+            arn = sub.arn
+            await self._write(lambda c: c.execute("UPDATE subscriptions SET confirmed = 1 WHERE arn = ?", (arn,)))
+            sub.confirmed = True
+        return {"SubscriptionArn": sub.arn}
+
+    async def Unsubscribe(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        arn = params["SubscriptionArn"]
+        _check_arn(arn, "SubscriptionArn")
+        sub = self.subs.get(arn)
+        if sub is None:
+            raise _sub_not_found()
+        await self._write(lambda c: c.execute("DELETE FROM subscriptions WHERE arn = ?", (arn,)))
+        self.subs.pop(arn, None)
+        self.deleted_counts[sub.topic_arn] = self.deleted_counts.get(sub.topic_arn, 0) + 1
+        topic = self.topics.get(sub.topic_arn)
+        if topic is not None and sub.protocol in ("http", "https") and sub.confirmed and sub.token:
+            self.dispatcher.spawn(self._send_confirmation(topic, sub, "UnsubscribeConfirmation", ctx.base_url))
+        return {}
+
+    async def GetSubscriptionAttributes(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        sub = self._sub(params["SubscriptionArn"])
+        topic = self.topics.get(sub.topic_arn)
+        return {"Attributes": subs_mod.attributes(sub, topic.delivery_policy() if topic else {})}
+
+    async def SetSubscriptionAttributes(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        sub = self._sub(params["SubscriptionArn"])
+        name, value = params["AttributeName"], params.get("AttributeValue") or ""
+        attrs = dict(sub.attrs)
+        checked = subs_mod.check_attribute(name, value, sub.protocol)
+        if checked == "" and name in ("FilterPolicy", "RedrivePolicy", "DeliveryPolicy"):
+            attrs.pop(name, None)
+        else:
+            attrs[name] = checked
+        trial = Subscription(sub.arn, sub.topic_arn, sub.protocol, sub.endpoint, sub.owner, attrs)  # validates
+        await self._write(lambda c: c.execute("UPDATE subscriptions SET attrs = ? WHERE arn = ?",
+                                              (json.dumps(attrs), sub.arn)))
+        sub.attrs = attrs
+        sub.policy = trial.policy
+        return {}
+
+    @staticmethod
+    def _listed(sub: Subscription) -> dict[str, Any]:
+        return {"SubscriptionArn": sub.arn if sub.confirmed else "PendingConfirmation", "Owner": sub.owner,
+                "Protocol": sub.protocol, "Endpoint": sub.endpoint, "TopicArn": sub.topic_arn}
+
+    async def ListSubscriptions(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        mine = [s for s in self.subs.values() if s.owner == ctx.account_id]
+        page, token = _page(mine, params.get("NextToken"), lambda s: s.arn)
+        out: dict[str, Any] = {"Subscriptions": [self._listed(s) for s in page]}
+        if token:
+            out["NextToken"] = token
+        return out
+
+    async def ListSubscriptionsByTopic(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        topic = self._topic(params["TopicArn"])
+        page, token = _page(self._topic_subs(topic.arn), params.get("NextToken"), lambda s: s.arn)
+        out: dict[str, Any] = {"Subscriptions": [self._listed(s) for s in page]}
+        if token:
+            out["NextToken"] = token
+        return out
+
+    # -- publishing --------------------------------------------------------------------------------------
+    def _resolve_target(self, params: dict[str, Any]) -> Topic:
+        given = [k for k in ("TopicArn", "TargetArn", "PhoneNumber") if params.get(k)]
+        if not given:
+            raise invalid("TopicArn or TargetArn Reason: no value for required parameter")
+        if len(given) > 1:
+            raise invalid("TopicArn or TargetArn Reason: Only one of TopicArn, TargetArn or PhoneNumber "
+                          "may be specified")
+        if given[0] == "PhoneNumber":
+            raise invalid("PhoneNumber Reason: Conveyor does not send SMS messages")
+        arn = params[given[0]]
+        if given[0] == "TargetArn" and ":endpoint/" in arn:
+            raise invalid("TargetArn Reason: Conveyor does not deliver to mobile push endpoints")
+        return self._topic(arn)
+
+    def _prepare(self, topic: Topic, entry: dict[str, Any], base_url: str) -> dict[str, Any]:
+        """Validate one publish and build its outbox message (not yet durable)."""
+        message = entry.get("Message")
+        structure = publish.check_message(message, entry.get("MessageStructure"))
+        publish.check_subject(entry.get("Subject"))
+        attrs, attrs_size = publish.check_attributes(entry.get("MessageAttributes"))
+        publish.check_size(message, attrs_size)
+        group, dedup = publish.fifo_ids(topic, structure["default"] if structure else message,
+                                        entry.get("MessageGroupId"), entry.get("MessageDeduplicationId"))
+        msg: dict[str, Any] = {"id": str(uuid.uuid4()), "topic": topic.arn, "message": message,
+                               "ts": self.clock.now(), "base": base_url, "sigv": topic.signature_version}
+        if structure:
+            msg["structure"] = structure
+            msg["message"] = structure["default"]
+        if entry.get("Subject") is not None:
+            msg["subject"] = entry["Subject"]
+        if attrs:
+            msg["attrs"] = attrs
+        if topic.fifo:
+            msg.update(fifo=True, group=group, dedup=dedup)
+        return msg
+
+    async def _commit(self, topic: Topic, msgs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Make publishes durable (outbox rows, dedup window, sequence) and hand them to delivery."""
+        now = self.clock.now()
+        rows: list[tuple[dict[str, Any], list[str]]] = []
+        dedup_rows: list[tuple[Any, ...]] = []
+        results: list[dict[str, Any]] = []
+        for msg in msgs:
+            if topic.fifo:
+                key = (topic.arn, msg["dedup"])
+                hit = self.dedup.get(key)
+                if hit is not None and hit[0] > now:
+                    results.append({"MessageId": hit[1], "SequenceNumber": hit[2]})
+                    continue
+                topic.seq += 1
+                msg["seq"] = f"{topic.seq:020d}"
+                self.dedup[key] = (now + DEDUP_WINDOW, msg["id"], msg["seq"])
+                dedup_rows.append((topic.arn, msg["dedup"], now + DEDUP_WINDOW, msg["id"], msg["seq"]))
+            targets = [s.arn for s in self._topic_subs(topic.arn)
+                       if s.confirmed and s.wants(self._text_for(msg, s.protocol), msg.get("attrs"))]
+            if targets:
+                rows.append((msg, targets))
+            results.append({"MessageId": msg["id"], "SequenceNumber": msg.get("seq")})
+        if not rows and not dedup_rows:
+            return results
+        seq = topic.seq
+
+        def run(c: sqlite3.Connection) -> list[int]:
+            ids = []
+            for msg, targets in rows:
+                cur = c.execute("INSERT INTO outbox (message, targets) VALUES (?, ?)",
+                                (json.dumps(msg), json.dumps(targets)))
+                ids.append(int(cur.lastrowid or 0))
+            if dedup_rows:
+                c.execute("DELETE FROM dedup WHERE topic_arn = ? AND expires <= ?", (topic.arn, now))
+                c.executemany("INSERT OR REPLACE INTO dedup VALUES (?, ?, ?, ?, ?)", dedup_rows)
+                c.execute("UPDATE topics SET seq = ? WHERE arn = ?", (seq, topic.arn))
+            return ids
+
+        try:
+            ids = await self._write(run)
+        except Exception:
+            for row in dedup_rows:
+                self.dedup.pop((row[0], row[1]), None)
+            raise
+        for row_id, (msg, targets) in zip(ids, rows, strict=True):
+            self.dispatcher.schedule(row_id, msg, targets)
+        return results
+
+    @staticmethod
+    def _text_for(msg: dict[str, Any], protocol: str) -> str:
+        structure = msg.get("structure")
+        return str(structure.get(protocol, structure["default"])) if structure else msg["message"]
+
+    async def Publish(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        topic = self._resolve_target(params)
+        msg = self._prepare(topic, params, ctx.base_url)
+        result = (await self._commit(topic, [msg]))[0]
+        return {k: v for k, v in result.items() if v is not None}
+
+    async def PublishBatch(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        topic = self._topic(params["TopicArn"])
+        entries = params.get("PublishBatchRequestEntries") or []
+        if not entries:
+            raise ServiceError("EmptyBatchRequest", "The batch request doesn't contain any entries.")
+        if len(entries) > 10:
+            raise ServiceError("TooManyEntriesInBatchRequest",
+                               "The batch request contains more entries than permissible.")
+        ids = [e["Id"] for e in entries]
+        if len(set(ids)) != len(ids):
+            raise ServiceError("BatchEntryIdsNotDistinct",
+                               "Two or more batch entries in the request have the same Id.")
+        total = sum(len((e.get("Message") or "").encode()) for e in entries)
+        if total > publish.MAX_SIZE:
+            raise ServiceError("BatchRequestTooLong", "The length of all the messages put together is more "
+                               f"than the limit. Length: {total}, Limit: {publish.MAX_SIZE}")
+        failed: list[dict[str, Any]] = []
+        good: list[tuple[str, dict[str, Any]]] = []
+        for entry in entries:
+            try:
+                good.append((entry["Id"], self._prepare(topic, entry, ctx.base_url)))
+            except ServiceError as err:
+                failed.append({"Id": entry["Id"], "Code": err.code, "Message": err.message, "SenderFault": True})
+        results = await self._commit(topic, [m for _, m in good]) if good else []
+        successful = []
+        for (entry_id, _), result in zip(good, results, strict=True):
+            successful.append({"Id": entry_id, **{k: v for k, v in result.items() if v is not None}})
+        return {"Successful": successful, "Failed": failed}
+
+    # -- in-process API for other services -------------------------------------------------------------
+    async def publish_internal(self, topic_arn: str, message: str, subject: str | None = None,
+                               message_attributes: dict[str, dict[str, Any]] | None = None,
+                               group_id: str | None = None, dedup_id: str | None = None) -> str:
+        """Publish as a caller inside Conveyor would (S3 notifications...); returns the MessageId.
+
+        Returns once the publish is durable, like the Publish operation.
+        """
+        topic = self._topic(topic_arn)
+        entry: dict[str, Any] = {"Message": message, "Subject": subject, "MessageAttributes": message_attributes,
+                                 "MessageGroupId": group_id, "MessageDeduplicationId": dedup_id}
+        msg = self._prepare(topic, entry, self._base())
+        return (await self._commit(topic, [msg]))[0]["MessageId"]
+
+    async def deliver_from_s3(self, topic_arn: str, body: str) -> None:
+        """S3 event notifications (services/s3/api.py calls this for TopicConfigurations)."""
+        if topic_arn not in self.topics:
+            log.warning("S3 event for missing topic %s dropped", topic_arn)
+            return  # AWS drops events for a topic deleted after configuration
+        await self.publish_internal(topic_arn, body, subject="Amazon S3 Notification")

@@ -1,0 +1,261 @@
+"""Fan-out: from an outbox row to every subscription it lists.
+
+A publish is acknowledged only once its outbox row is committed; this module delivers the row, trims
+its target list as deliveries settle and deletes it when none is left. Rows left by a crash are
+replayed at start-up, so delivery is at-least-once (FIFO queues drop replays by deduplication id).
+SQS writes of one publish go out together so the SQS store commits them in one group commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from conveyor.services.sns import envelope, http_delivery
+
+if TYPE_CHECKING:
+    from conveyor.services.sns.api import SnsService
+    from conveyor.services.sns.subscriptions import Subscription
+
+log = logging.getLogger(__name__)
+_INFRA_RETRY = 1.0  # seconds before retrying a row whose SQS write failed for an internal reason
+
+
+def message_for(msg: dict[str, Any], protocol: str) -> str:
+    """With MessageStructure=json each protocol may get its own text; "default" otherwise."""
+    structure = msg.get("structure")
+    if structure:
+        return str(structure.get(protocol, structure["default"]))
+    return msg["message"]
+
+
+def sqs_attributes(attrs: dict[str, dict[str, Any]] | None) -> dict[str, dict[str, Any]] | None:
+    """SNS message attributes as SQS message attributes (raw delivery)."""
+    if not attrs:
+        return None
+    out: dict[str, dict[str, Any]] = {}
+    for name, attr in attrs.items():
+        item: dict[str, Any] = {"DataType": attr["DataType"]}
+        if attr.get("BinaryValue") is not None:
+            item["BinaryValue"] = base64.b64decode(attr["BinaryValue"])
+        else:
+            item["StringValue"] = attr.get("StringValue", "")
+        out[name] = item
+    return out
+
+
+def _binary_decoded(attrs: dict[str, dict[str, Any]] | None) -> dict[str, dict[str, Any]] | None:
+    if not attrs:
+        return None
+    return {name: ({**a, "BinaryValue": base64.b64decode(a["BinaryValue"])} if a.get("BinaryValue") else a)
+            for name, a in attrs.items()}
+
+
+class Dispatcher:
+    def __init__(self, service: SnsService) -> None:
+        self.service = service
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.fifo_locks: dict[str, asyncio.Lock] = {}
+        self.timers: set[Any] = set()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def replay(self) -> None:
+        db = self.service.db
+        assert db is not None
+        for row_id, message, targets in db.query("SELECT id, message, targets FROM outbox ORDER BY id"):
+            self.schedule(row_id, json.loads(message), json.loads(targets))
+
+    async def stop(self) -> None:
+        for timer in self.timers:
+            timer.cancel()
+        self.timers.clear()
+        for task in list(self.tasks):
+            task.cancel()
+        for task in list(self.tasks):
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+        self.tasks.clear()
+        self.fifo_locks.clear()
+
+    def spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def schedule(self, row_id: int, msg: dict[str, Any], targets: list[str]) -> None:
+        """Called in publish order; FIFO topics keep that order through a per-topic lock."""
+        self.spawn(self._deliver(row_id, msg, targets))
+
+    # -- one outbox row ------------------------------------------------------------------------------
+    async def _deliver(self, row_id: int, msg: dict[str, Any], targets: list[str]) -> None:
+        subs = [s for s in (self.service.subs.get(arn) for arn in targets) if s is not None]
+        queued = [s for s in subs if s.protocol == "sqs"]
+        others = [s for s in subs if s.protocol != "sqs"]
+        try:
+            if msg.get("fifo"):
+                lock = self.fifo_locks.setdefault(msg["topic"], asyncio.Lock())
+                async with lock:
+                    await self._to_sqs(msg, queued)
+            else:
+                await self._to_sqs(msg, queued)
+        except Exception:
+            log.exception("SNS delivery of %s into SQS failed; retrying", msg["id"])
+            loop = asyncio.get_running_loop()
+            handle = loop.call_later(_INFRA_RETRY, lambda: self.schedule(row_id, msg, targets))
+            self.timers.add(handle)
+            return
+        remaining = {s.arn for s in others}
+        await self._settle(row_id, remaining)
+        for sub in others:
+            self.spawn(self._deliver_other(row_id, msg, sub, remaining))
+
+    async def _settle(self, row_id: int, remaining: set[str]) -> None:
+        db = self.service.db
+        assert db is not None
+        if remaining:
+            targets = json.dumps(sorted(remaining))
+            await db.execute("UPDATE outbox SET targets = ? WHERE id = ?", (targets, row_id))
+        else:
+            await db.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
+
+    def body_for(self, msg: dict[str, Any], sub: Subscription, cache: dict[str, dict[str, Any]]) -> str:
+        text = message_for(msg, sub.protocol)
+        if sub.raw:
+            return text
+        # The signature covers neither the subscription nor the URLs: sign once per distinct text.
+        doc = cache.get(text)
+        if doc is None:
+            doc = cache[text] = envelope.notification(
+                self.service.signer, message_id=msg["id"], topic_arn=msg["topic"], message=text,
+                subject=msg.get("subject"), timestamp=msg["ts"], signature_version=msg.get("sigv", "1"),
+                base_url=msg["base"], subscription_arn="", attributes=_binary_decoded(msg.get("attrs")),
+                sequence_number=msg.get("seq"),
+            )
+        return envelope.dumps({**doc, "UnsubscribeURL": envelope.unsubscribe_url(msg["base"], sub.arn)})
+
+    # -- SQS ---------------------------------------------------------------------------------------
+    async def _to_sqs(self, msg: dict[str, Any], subs: list[Subscription]) -> None:
+        if not subs:
+            return
+        engine = self.service.sqs_engine()
+        cache: dict[str, dict[str, Any]] = {}
+        sends = []
+        for sub in subs:
+            q = engine.get_queue_by_arn(sub.endpoint) if engine is not None else None
+            body = self.body_for(msg, sub, cache)
+            if q is None:
+                log.warning("SNS subscription %s: queue %s does not exist", sub.arn, sub.endpoint)
+                sends.append(self._to_dlq(sub, body, msg))
+                continue
+            try:
+                prepared = engine.prepare(
+                    q, body, sqs_attributes(msg.get("attrs")) if sub.raw else None,
+                    group_id=msg.get("group") if q.fifo else None,
+                    dedup_id=msg.get("dedup") if q.fifo else None,
+                    sender_id=self.service.config.account_id,
+                )
+            except Exception as exc:  # the queue refuses this message (size, attributes...): a client error
+                log.warning("SNS subscription %s: queue refused the message: %s", sub.arn, exc)
+                sends.append(self._to_dlq(sub, body, msg))
+                continue
+            sends.append(engine.enqueue(q, [prepared]))
+        results = await asyncio.gather(*sends, return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            raise errors[0]
+
+    async def _to_dlq(self, sub: Subscription, body: str, msg: dict[str, Any]) -> None:
+        """Client-side failures go to the subscription's dead-letter queue, or are dropped as AWS does."""
+        dlq = sub.dlq_arn
+        engine = self.service.sqs_engine()
+        if not dlq or engine is None:
+            return
+        q = engine.get_queue_by_arn(dlq)
+        if q is None:
+            log.warning("SNS subscription %s: dead-letter queue %s does not exist", sub.arn, dlq)
+            return
+        prepared = engine.prepare(q, body, group_id=msg.get("group") or "sns" if q.fifo else None,
+                                  dedup_id=(msg.get("dedup") or msg["id"]) if q.fifo else None,
+                                  sender_id=self.service.config.account_id)
+        await engine.enqueue(q, [prepared])
+
+    # -- HTTP and functions ------------------------------------------------------------------------------
+    async def _deliver_other(self, row_id: int, msg: dict[str, Any], sub: Subscription,
+                             remaining: set[str]) -> None:
+        body = self.body_for(msg, sub, {})
+        try:
+            if sub.protocol in ("http", "https"):
+                await self._http_with_retries(msg, sub, body)
+            elif sub.protocol == "lambda":
+                await self._to_function(msg, sub)
+        except Exception:
+            log.exception("SNS delivery to %s failed", sub.endpoint)
+            try:
+                await self._to_dlq(sub, body, msg)
+            except Exception:
+                log.exception("SNS dead-letter delivery for %s failed", sub.arn)
+        remaining.discard(sub.arn)
+        await self._settle(row_id, remaining)
+
+    async def _http_with_retries(self, msg: dict[str, Any], sub: Subscription, body: str) -> None:
+        topic = self.service.topics.get(sub.topic_arn)
+        policy = sub.retry_policy(topic.delivery_policy() if topic else {})
+        content_type = "text/plain; charset=UTF-8"
+        if topic is not None:
+            request_policy = topic.delivery_policy().get("http", {}).get("defaultRequestPolicy", {})
+            content_type = request_policy.get("headerContentType", content_type)
+        headers = http_delivery.headers("Notification", msg["id"], msg["topic"], sub.arn, sub.raw, content_type)
+        delays = http_delivery.retry_delays(policy)
+        for attempt in range(len(delays) + 1):
+            if sub.arn not in self.service.subs:
+                return  # unsubscribed meanwhile
+            if await http_delivery.post(sub.endpoint, body, headers):
+                return
+            if attempt < len(delays):
+                await self.wait(delays[attempt])
+        log.warning("SNS gave up delivering %s to %s after %d attempts", msg["id"], sub.endpoint, len(delays) + 1)
+        await self._to_dlq(sub, body, msg)
+
+    async def wait(self, seconds: float) -> None:
+        """Sleep on the service clock (tests move a manual clock through retries)."""
+        if seconds <= 0:
+            return
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+
+        def wake() -> None:
+            if not fut.done():
+                loop.call_soon_threadsafe(fut.set_result, None)
+
+        handle = self.service.clock.call_at(self.service.clock.now() + seconds, wake)
+        self.timers.add(handle)
+        try:
+            await fut
+        finally:
+            self.timers.discard(handle)
+
+    async def _to_function(self, msg: dict[str, Any], sub: Subscription) -> None:
+        functions = self.service.app.services.get("lambda")
+        hook = getattr(functions, "deliver_from_sns", None)
+        if hook is None:
+            raise RuntimeError("no Lambda service to deliver to")
+        doc = envelope.notification(
+            self.service.signer, message_id=msg["id"], topic_arn=msg["topic"],
+            message=message_for(msg, "lambda"), subject=msg.get("subject"), timestamp=msg["ts"],
+            signature_version=msg.get("sigv", "1"), base_url=msg["base"], subscription_arn=sub.arn,
+            attributes=_binary_decoded(msg.get("attrs")),
+        )
+        # https://docs.aws.amazon.com/lambda/latest/dg/with-sns.html: the event spells the URLs "Url".
+        sns = {k: v for k, v in doc.items() if k not in ("SigningCertURL", "UnsubscribeURL")}
+        sns["Subject"] = doc.get("Subject")
+        sns["SigningCertUrl"] = doc["SigningCertURL"]
+        sns["UnsubscribeUrl"] = doc["UnsubscribeURL"]
+        sns["MessageAttributes"] = doc.get("MessageAttributes", {})
+        event = {"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0",
+                              "EventSubscriptionArn": sub.arn, "Sns": sns}]}
+        await hook(sub.endpoint, event)

@@ -1,0 +1,124 @@
+"""Checking what a publisher sends: message, subject, structure, attributes, size and FIFO ids.
+
+https://docs.aws.amazon.com/sns/latest/api/API_Publish.html
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from conveyor.services.base import ServiceError
+from conveyor.services.sns.topics import Topic, invalid
+
+MAX_SIZE = 256 * 1024
+_ATTR_NAME = re.compile(r"^[A-Za-z0-9_\-.]{1,256}$")
+_TYPE = re.compile(r"^(String|Number|Binary)(\.[^\s]+)?$")
+_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
+
+
+def attr_error(message: str) -> ServiceError:
+    return ServiceError("ParameterValueInvalid", message)
+
+
+def check_attributes(attrs: dict[str, dict[str, Any]] | None) -> tuple[dict[str, dict[str, Any]], int]:
+    """Validated attributes in storable form (binary base64) and their size as AWS counts it."""
+    out: dict[str, dict[str, Any]] = {}
+    size = 0
+    for name, value in (attrs or {}).items():
+        low = name.lower()
+        if (not _ATTR_NAME.match(name) or name.startswith(".") or name.endswith(".") or ".." in name
+                or low.startswith("aws.") or low.startswith("amazon.")):
+            raise attr_error(f"The message attribute name '{name}' is invalid.")
+        dtype = value.get("DataType") or ""
+        if dtype != "String.Array" and not _TYPE.match(dtype):
+            raise attr_error(f"The message attribute '{name}' has an invalid message attribute type, the set "
+                             "of supported type prefixes is Binary, Number, and String.")
+        base = dtype.split(".", 1)[0]
+        if base == "Binary":
+            data = value.get("BinaryValue")
+            if not data:
+                raise attr_error(f"The message attribute '{name}' must contain non-empty message attribute "
+                                 f"value for message attribute type '{dtype}'.")
+            out[name] = {"DataType": dtype, "BinaryValue": base64.b64encode(bytes(data)).decode()}
+            size += len(data)
+        else:
+            text = value.get("StringValue")
+            if text is None or text == "":
+                raise attr_error(f"The message attribute '{name}' must contain non-empty message attribute "
+                                 f"value for message attribute type '{base}'.")
+            if base == "Number":
+                try:
+                    Decimal(text)
+                except InvalidOperation:
+                    raise attr_error(f"An error occurred while parsing the message attribute '{name}' "
+                                     f"of type 'Number'. Please provide valid number value.")
+            if dtype == "String.Array":
+                try:
+                    items = json.loads(text)
+                except ValueError:
+                    items = None
+                if not isinstance(items, list) or any(isinstance(i, dict | list) for i in items):
+                    raise attr_error(f"The message attribute '{name}' with type 'String.Array' has an "
+                                     "invalid value, it must be a JSON array of strings, numbers, true, "
+                                     "false or null.")
+            out[name] = {"DataType": dtype, "StringValue": text}
+            size += len(text.encode())
+        size += len(name.encode()) + len(dtype.encode())
+    return out, size
+
+
+def check_message(message: str | None, structure: str | None) -> dict[str, Any] | None:
+    if message is None or message == "":
+        raise invalid("Empty message")
+    if structure is None:
+        return None
+    if structure != "json":
+        raise invalid("MessageStructure")
+    try:
+        doc = json.loads(message)
+    except ValueError:
+        raise invalid("Message Structure - JSON message body failed to parse")
+    if not isinstance(doc, dict):
+        raise invalid("Message Structure - JSON message body failed to parse")
+    if not isinstance(doc.get("default"), str):
+        raise invalid("Message Structure - No default entry in JSON message body")
+    return doc
+
+
+def check_subject(subject: str | None) -> None:
+    if subject is None:
+        return
+    if not subject or len(subject) > 100 or not all(32 <= ord(c) < 127 for c in subject):
+        raise invalid("Subject")
+
+
+def check_size(message: str, attrs_size: int) -> None:
+    if len(message.encode("utf-8")) + attrs_size > MAX_SIZE:
+        raise invalid("Message too long")
+
+
+def fifo_ids(topic: Topic, message: str, group_id: str | None, dedup_id: str | None) -> tuple[str | None, str | None]:
+    if not topic.fifo:
+        if dedup_id:
+            raise invalid("MessageDeduplicationId Reason: The request includes MessageDeduplicationId "
+                          "parameter that is not valid for this topic type")
+        return group_id, None
+    if not group_id:
+        raise invalid("The MessageGroupId parameter is required for FIFO topics")
+    if not _ID.match(group_id):
+        raise invalid("MessageGroupId Reason: MessageGroupId can only include alphanumeric and punctuation "
+                      "characters. 1 to 128 in length.")
+    if not dedup_id:
+        if not topic.content_dedup:
+            raise invalid("The topic should either have ContentBasedDeduplication enabled or "
+                          "MessageDeduplicationId provided explicitly")
+        dedup_id = hashlib.sha256(message.encode("utf-8")).hexdigest()
+    elif not _ID.match(dedup_id):
+        raise invalid("MessageDeduplicationId Reason: MessageDeduplicationId can only include alphanumeric "
+                      "and punctuation characters. 1 to 128 in length.")
+    return group_id, dedup_id

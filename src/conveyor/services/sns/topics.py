@@ -1,0 +1,176 @@
+"""Topics: names, attributes and the defaults AWS reports for them.
+
+https://docs.aws.amazon.com/sns/latest/api/API_SetTopicAttributes.html
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from conveyor.services.base import ServiceError
+
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+DEFAULT_HTTP_RETRY = {
+    "minDelayTarget": 20, "maxDelayTarget": 20, "numRetries": 3, "numMaxDelayRetries": 0,
+    "numNoDelayRetries": 0, "numMinDelayRetries": 0, "backoffFunction": "linear",
+}
+# Attributes a caller may set (CreateTopic / SetTopicAttributes). Anything else is refused, not ignored.
+SETTABLE = {"DisplayName", "Policy", "DeliveryPolicy", "KmsMasterKeyId", "SignatureVersion", "TracingConfig",
+            "ContentBasedDeduplication"}
+CREATE_ONLY = {"FifoTopic"}
+
+
+def invalid(message: str) -> ServiceError:
+    return ServiceError("InvalidParameter", f"Invalid parameter: {message}")
+
+
+def not_found() -> ServiceError:
+    return ServiceError("NotFound", "Topic does not exist", 404)
+
+
+@dataclass
+class Topic:
+    arn: str
+    account: str
+    region: str
+    name: str
+    attrs: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    seq: int = 0
+
+    @property
+    def fifo(self) -> bool:
+        return self.attrs.get("FifoTopic") == "true"
+
+    @property
+    def content_dedup(self) -> bool:
+        return self.attrs.get("ContentBasedDeduplication") == "true"
+
+    @property
+    def signature_version(self) -> str:
+        return self.attrs.get("SignatureVersion", "1")
+
+    def delivery_policy(self) -> dict[str, Any]:
+        raw = self.attrs.get("DeliveryPolicy")
+        return json.loads(raw) if raw else {}
+
+
+def check_name(name: str, fifo: bool) -> None:
+    base = name[:-5] if name.endswith(".fifo") else name
+    if fifo != name.endswith(".fifo") or not _NAME.match(base) or len(name) > 256:
+        if fifo or name.endswith(".fifo"):
+            raise invalid("Fifo Topic names must end with .fifo and must be made up of only uppercase and "
+                          "lowercase ASCII letters, numbers, underscores, and hyphens, and must be between 1 "
+                          "and 256 characters long.")
+        raise invalid("Topic Name")
+
+
+def normalize(attrs: dict[str, str], *, creating: bool, fifo: bool) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in attrs.items():
+        if name not in SETTABLE and not (creating and name in CREATE_ONLY):
+            raise invalid("AttributeName")
+        out[name] = check_attribute(name, value, fifo)
+    return out
+
+
+def check_attribute(name: str, value: str, fifo: bool) -> str:
+    if name == "FifoTopic":
+        if value.lower() not in ("true", "false"):
+            raise invalid("Attributes Reason: FifoTopic must be true or false")
+        return value.lower()
+    if name == "ContentBasedDeduplication":
+        if value.lower() not in ("true", "false"):
+            raise invalid("Attributes Reason: ContentBasedDeduplication must be true or false")
+        if not fifo and value.lower() == "true":
+            raise invalid("Attributes Reason: Content based deduplication can only be set for FIFO topics")
+        return value.lower()
+    if name == "SignatureVersion":
+        if value not in ("1", "2"):
+            raise invalid("SignatureVersion")
+        return value
+    if name == "TracingConfig":
+        if value not in ("PassThrough", "Active"):
+            raise invalid("Attributes Reason: TracingConfig must be PassThrough or Active")
+        return value
+    if name == "DisplayName":
+        if len(value) > 100:
+            raise invalid("DisplayName")
+        return value
+    if name in ("Policy", "DeliveryPolicy") and value:
+        try:
+            doc = json.loads(value)
+        except ValueError:
+            raise invalid(f"Attributes Reason: {name}: failed to parse JSON")
+        if not isinstance(doc, dict):
+            raise invalid(f"Attributes Reason: {name}: must be a JSON object")
+        if name == "DeliveryPolicy":
+            check_delivery_policy(doc, topic=True)
+    return value
+
+
+def check_delivery_policy(doc: dict[str, Any], *, topic: bool) -> None:
+    """Only the HTTP retry policy is meaningful here (the protocol we retry)."""
+    retry = doc.get("http", {}).get("defaultHealthyRetryPolicy") if topic else doc.get("healthyRetryPolicy")
+    if retry is None:
+        return
+    if not isinstance(retry, dict):
+        raise invalid("DeliveryPolicy: healthyRetryPolicy must be an object")
+    merged = {**DEFAULT_HTTP_RETRY, **retry}
+    try:
+        n = int(merged["numRetries"])
+        lo, hi = int(merged["minDelayTarget"]), int(merged["maxDelayTarget"])
+    except (TypeError, ValueError):
+        raise invalid("DeliveryPolicy: retry counts and delays must be integers")
+    if not 0 <= n <= 100 or not 1 <= lo <= hi <= 3600:
+        raise invalid("DeliveryPolicy: numRetries must be 0-100 and 1 <= minDelayTarget <= maxDelayTarget "
+                      "<= 3600")
+    if merged["backoffFunction"] not in ("linear", "arithmetic", "geometric", "exponential"):
+        raise invalid("DeliveryPolicy: backoffFunction")
+
+
+def default_policy(arn: str, account: str) -> str:
+    return json.dumps({
+        "Version": "2008-10-17", "Id": "__default_policy_ID",
+        "Statement": [{
+            "Sid": "__default_statement_ID", "Effect": "Allow", "Principal": {"AWS": "*"},
+            "Action": ["SNS:GetTopicAttributes", "SNS:SetTopicAttributes", "SNS:AddPermission",
+                       "SNS:RemovePermission", "SNS:DeleteTopic", "SNS:Subscribe",
+                       "SNS:ListSubscriptionsByTopic", "SNS:Publish"],
+            "Resource": arn, "Condition": {"StringEquals": {"AWS:SourceOwner": account}},
+        }],
+    }, separators=(",", ":"))
+
+
+def effective_delivery_policy(topic: Topic) -> str:
+    http = topic.delivery_policy().get("http", {})
+    retry = {**DEFAULT_HTTP_RETRY, **http.get("defaultHealthyRetryPolicy", {})}
+    return json.dumps({"http": {
+        "defaultHealthyRetryPolicy": retry,
+        "disableSubscriptionOverrides": http.get("disableSubscriptionOverrides", False),
+        "defaultRequestPolicy": http.get("defaultRequestPolicy", {"headerContentType": "text/plain; charset=UTF-8"}),
+    }}, separators=(",", ":"))
+
+
+def attributes(topic: Topic, counts: tuple[int, int, int]) -> dict[str, str]:
+    confirmed, pending, deleted = counts
+    out = {
+        "Policy": topic.attrs.get("Policy") or default_policy(topic.arn, topic.account),
+        "Owner": topic.account,
+        "SubscriptionsPending": str(pending),
+        "TopicArn": topic.arn,
+        "EffectiveDeliveryPolicy": effective_delivery_policy(topic),
+        "SubscriptionsConfirmed": str(confirmed),
+        "DisplayName": topic.attrs.get("DisplayName", ""),
+        "SubscriptionsDeleted": str(deleted),
+    }
+    for name in ("DeliveryPolicy", "KmsMasterKeyId", "SignatureVersion", "TracingConfig"):
+        if topic.attrs.get(name):
+            out[name] = topic.attrs[name]
+    if topic.fifo:
+        out["FifoTopic"] = "true"
+        out["ContentBasedDeduplication"] = topic.attrs.get("ContentBasedDeduplication", "false")
+    return out
