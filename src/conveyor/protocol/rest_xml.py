@@ -155,6 +155,8 @@ class RestXmlCodec(Codec):
             if any(h not in headers for h in r.required_headers):
                 continue
             score = 1000 * len(r.literals) + 10 * (len(r.required_query) + len(r.required_headers))
+            if r.operation.deprecated:  # e.g. PutBucketNotification shares its URI with ...Configuration
+                score -= 1
             if best is None or score > best[0]:
                 best = (score, r)
         if best is None:
@@ -213,7 +215,11 @@ class RestXmlCodec(Codec):
                                    extra={"ArgumentName": wire})
         if payload_name:
             member = shape.members[payload_name]
-            if member.type_name == "structure":
+            if member.type_name == "string" or (member.type_name == "blob"
+                                                and not member.serialization.get("streaming")):
+                body = await req.body()
+                params[payload_name] = body.decode("utf-8") if member.type_name == "string" else body
+            elif member.type_name == "structure":
                 body = await req.body()
                 if body.strip():
                     try:

@@ -93,10 +93,26 @@ class S3Service(ObjectsMixin, MultipartMixin, Service):
             response = await self._handle(ctx)
         except ServiceError as error:
             response = error_response(ctx, error)
+            await self._discard_body(ctx, response)
         # (the gateway adds x-amz-request-id to every response)
         response.set_header("x-amz-id-2", host_id(ctx))
         self._apply_cors(ctx, response)
         return response
+
+    async def _discard_body(self, ctx: RequestContext, response: HttpResponse) -> None:
+        """An error answered before the body was read: read a small body, else close the connection
+        (an unread body would otherwise be parsed as the next request on a keep-alive connection)."""
+        if getattr(ctx.request, "_receive", None) is None:
+            return
+        length = ctx.request.headers.get("content-length") or "unknown"
+        if length.isdigit() and int(length) <= 1024 * 1024:
+            try:
+                async for _ in ctx.request.stream():
+                    pass
+                return
+            except Exception:
+                pass
+        response.set_header("Connection", "close")
 
     def _apply_cors(self, ctx: RequestContext, response: HttpResponse) -> None:
         origin = ctx.request.headers.get("origin")
@@ -194,12 +210,14 @@ class S3Service(ObjectsMixin, MultipartMixin, Service):
         service = self.app.services.get(kind)
         if service is None:
             raise RuntimeError(f"no {kind} service to deliver to")
-        # Each destination service exposes an in-process `deliver_from_s3(arn, body)` or `send`.
+        # Destinations expose an in-process API: a `deliver_from_s3(arn, body)` hook (SNS/Lambda, when they
+        # exist), or SQS's engine `send(arn, body)`; an exception leaves the row in the outbox for a retry.
         hook = getattr(service, "deliver_from_s3", None)
         if hook is not None:
             await hook(target, body)
             return
-        send = getattr(service, "send", None) or getattr(service, "send_message", None)
+        engine = getattr(service, "engine", service)
+        send = getattr(engine, "send", None)
         if send is None:
             raise RuntimeError(f"{kind} has no in-process delivery API")
         await send(target, body)

@@ -110,7 +110,8 @@ def validate(config: dict[str, Any], services: dict[str, Any]) -> list[tuple[str
 
 
 def _queue_exists(sqs: Any, arn: str) -> bool:
-    check = getattr(sqs, "queue_exists", None) or getattr(sqs, "has_queue", None)
+    engine = getattr(sqs, "engine", sqs)
+    check = getattr(engine, "get_queue_by_arn", None) or getattr(engine, "queue_exists", None)
     if check is None:
         return True
     try:
@@ -136,7 +137,7 @@ def matches(config: dict[str, Any], event_name: str, key: str) -> list[tuple[str
 def record(*, event_name: str, region: str, when: float, principal: str, source_ip: str, request_id: str,
            host_id: str, config_id: str, bucket: str, owner: str, key: str, size: int | None, etag: str | None,
            version_id: str | None, sequencer: int) -> dict[str, Any]:
-    obj: dict[str, Any] = {"key": quote_plus(key, safe="")}
+    obj: dict[str, Any] = {"key": quote_plus(key, safe="/")}
     if size is not None:
         obj["size"] = size
     if etag:

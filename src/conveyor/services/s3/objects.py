@@ -256,6 +256,13 @@ class ObjectsMixin:
             meta["StorageClass"] = params["StorageClass"]
         return meta
 
+    def check_acl_allowed(self: S3Service, bucket: str, acl: str | None) -> None:
+        """Public Access Block's BlockPublicAcls refuses requests that set a public canned ACL."""
+        if acl and acl.startswith("public"):
+            pab = self.require_bucket(bucket).config.get("pab") or {}
+            if pab.get("BlockPublicAcls"):
+                raise ServiceError("AccessDenied", "Access Denied", 403)
+
     def version_headers(self, obj: ObjectRow, bucket_versioning: str) -> dict[str, Any]:
         return {"VersionId": obj.version_id} if bucket_versioning or obj.version_id != "null" else {}
 
@@ -263,6 +270,7 @@ class ObjectsMixin:
     async def PutObject(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         bucket, key = params["Bucket"], params["Key"]
         brow = self.require_bucket(bucket)
+        self.check_acl_allowed(bucket, params.get("ACL"))
         if params.get("IfNoneMatch") not in (None, "*"):
             raise ServiceError("NotImplemented", "If-None-Match on PUT supports only '*'", 501)
         source, decoder = body_source(ctx)
@@ -493,6 +501,7 @@ class ObjectsMixin:
     async def CopyObject(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         bucket, key = params["Bucket"], params["Key"]
         brow = self.require_bucket(bucket)
+        self.check_acl_allowed(bucket, params.get("ACL"))
         src = self.copy_source(params)
         directive = (params.get("MetadataDirective") or "COPY").upper()
         if directive not in ("COPY", "REPLACE"):
@@ -745,6 +754,7 @@ class ObjectsMixin:
         acl = params.get("ACL")
         if acl not in ("private", "public-read", "public-read-write", "authenticated-read"):
             raise ServiceError("NotImplemented", "Only canned ACLs (x-amz-acl) are supported by Conveyor.", 501)
+        self.check_acl_allowed(params["Bucket"], acl)
         await self._set_object_meta(params["Bucket"], params["Key"], params.get("VersionId"), "ACL", acl)
         return {}
 

@@ -1,0 +1,166 @@
+"""Event notifications into SQS (exact records, test event, durable outbox) and crash safety of uploads."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from urllib.parse import unquote_plus, urlparse
+
+import pytest
+from botocore.exceptions import ClientError
+
+
+@pytest.fixture
+def sqs(endpoint, make_client):  # type: ignore[no-untyped-def]
+    c = make_client(endpoint, "sqs")
+    try:
+        c.list_queues()
+    except ClientError as exc:  # pragma: no cover - SQS not part of this build
+        pytest.skip(f"SQS is not available: {exc}")
+    return c
+
+
+def _queue(sqs, name):  # type: ignore[no-untyped-def]
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return url, arn
+
+
+def _receive(sqs, url, n=1, timeout=5.0):  # type: ignore[no-untyped-def]
+    got: list[dict] = []
+    deadline = time.monotonic() + timeout
+    while len(got) < n and time.monotonic() < deadline:
+        for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+            got.append(json.loads(m["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    return got
+
+
+def _configure(s3, bucket, arn, events=("s3:ObjectCreated:*",), prefix="uploads/"):  # type: ignore[no-untyped-def]
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"QueueConfigurations": [{
+        "Id": "to-queue", "QueueArn": arn, "Events": list(events),
+        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}}}]})
+
+
+def test_test_event_and_object_created_record(s3, sqs, bucket):
+    url, arn = _queue(sqs, "events")
+    _configure(s3, bucket, arn)
+    [test] = _receive(sqs, url)
+    assert test["Event"] == "s3:TestEvent" and test["Bucket"] == bucket and test["Service"] == "Amazon S3"
+    key = "uploads/my photo ü+1.jpg"
+    etag = s3.put_object(Bucket=bucket, Key=key, Body=b"12345")["ETag"].strip('"')
+    s3.put_object(Bucket=bucket, Key="elsewhere/ignored.jpg", Body=b"x")  # filtered out by prefix
+    [event] = _receive(sqs, url)
+    [rec] = event["Records"]
+    assert rec["eventVersion"] == "2.1" and rec["eventSource"] == "aws:s3"
+    assert rec["awsRegion"] == "us-east-1" and rec["eventName"] == "ObjectCreated:Put"
+    assert rec["eventTime"].endswith("Z")
+    assert set(rec["userIdentity"]) == {"principalId"}
+    assert set(rec["requestParameters"]) == {"sourceIPAddress"}
+    assert set(rec["responseElements"]) == {"x-amz-request-id", "x-amz-id-2"}
+    s3rec = rec["s3"]
+    assert s3rec["s3SchemaVersion"] == "1.0" and s3rec["configurationId"] == "to-queue"
+    assert s3rec["bucket"]["name"] == bucket and s3rec["bucket"]["arn"] == f"arn:aws:s3:::{bucket}"
+    assert "principalId" in s3rec["bucket"]["ownerIdentity"]
+    obj = s3rec["object"]
+    assert obj["key"] == "uploads/my+photo+%C3%BC%2B1.jpg"
+    assert unquote_plus(obj["key"]) == key
+    assert obj["size"] == 5 and obj["eTag"] == etag
+    assert "versionId" not in obj
+    int(obj["sequencer"], 16)
+    assert _receive(sqs, url, timeout=1.5) == []
+
+
+def test_sequencer_increases_and_event_names(s3, sqs, bucket):
+    url, arn = _queue(sqs, "names")
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"QueueConfigurations": [
+        {"QueueArn": arn, "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]}]})
+    _receive(sqs, url)  # test event
+    s3.put_object(Bucket=bucket, Key="k", Body=b"1")
+    s3.copy_object(Bucket=bucket, Key="k2", CopySource={"Bucket": bucket, "Key": "k"})
+    s3.delete_object(Bucket=bucket, Key="k")
+    uid = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
+    etag = s3.upload_part(Bucket=bucket, Key="mp", UploadId=uid, PartNumber=1, Body=b"p")["ETag"]
+    s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=uid,
+                                 MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+    records = [e["Records"][0] for e in _receive(sqs, url, n=4)]
+    assert [r["eventName"] for r in records] == ["ObjectCreated:Put", "ObjectCreated:Copy", "ObjectRemoved:Delete",
+                                                 "ObjectCreated:CompleteMultipartUpload"]
+    seqs = [int(r["s3"]["object"]["sequencer"], 16) for r in records]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 4
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.delete_object(Bucket=bucket, Key="k2")
+    [event] = _receive(sqs, url)
+    rec = event["Records"][0]
+    assert rec["eventName"] == "ObjectRemoved:DeleteMarkerCreated" and rec["s3"]["object"]["versionId"]
+
+
+def test_notification_configuration_validation(s3, sqs, bucket):
+    _, arn = _queue(sqs, "valid")
+    with pytest.raises(ClientError) as exc:
+        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"QueueConfigurations": [
+            {"QueueArn": arn.replace("valid", "missing"), "Events": ["s3:ObjectCreated:*"]}]})
+    assert exc.value.response["Error"]["Code"] == "InvalidArgument"
+    assert "Unable to validate the following destination configurations" in exc.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as exc:
+        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"QueueConfigurations": [
+            {"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}, {"QueueArn": arn, "Events": ["s3:ObjectCreated:Put"]}]})
+    assert "overlap" in exc.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as exc:
+        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
+            "LambdaFunctionConfigurations": [{"LambdaFunctionArn": "arn:aws:lambda:us-east-1:000000000000:function:f",
+                                              "Events": ["s3:ObjectCreated:*"]}]})
+    assert exc.value.response["Error"]["Code"] == "InvalidArgument"
+    _configure(s3, bucket, arn)
+    conf = s3.get_bucket_notification_configuration(Bucket=bucket)["QueueConfigurations"]
+    assert conf[0]["QueueArn"] == arn and conf[0]["Events"] == ["s3:ObjectCreated:*"]
+
+
+def _raw_put(endpoint: str, path: str, total: int, send: int) -> socket.socket:
+    u = urlparse(endpoint)
+    sock = socket.create_connection((u.hostname, u.port))
+    head = (f"PUT {path} HTTP/1.1\r\nHost: {u.hostname}:{u.port}\r\nContent-Length: {total}\r\n"
+            "Authorization: AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/s3/aws4_request, "
+            "SignedHeaders=host, Signature=0000\r\nx-amz-content-sha256: UNSIGNED-PAYLOAD\r\n"
+            "x-amz-date: 20250101T000000Z\r\n\r\n")
+    sock.sendall(head.encode() + b"x" * send)
+    return sock
+
+
+def test_sigkill_mid_upload_leaves_nothing_and_acknowledged_data_survives(start_server, tmp_path):
+    server = start_server(tmp_path / "data")
+    s3 = server.client("s3")
+    s3.create_bucket(Bucket="crash")
+    s3.put_object(Bucket="crash", Key="../../etc/passwd", Body=b"acknowledged")
+    sock = _raw_put(server.endpoint, "/crash/partial", 50 * 1024 * 1024, 3 * 1024 * 1024)
+    time.sleep(0.5)
+    server.kill()
+    sock.close()
+    server = start_server(tmp_path / "data")
+    s3 = server.client("s3")
+    assert s3.get_object(Bucket="crash", Key="../../etc/passwd")["Body"].read() == b"acknowledged"
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket="crash")["Contents"]] == ["../../etc/passwd"]
+    blobs = tmp_path / "data" / "s3" / "blobs"
+    assert not any((blobs / "tmp").iterdir())
+    assert len([p for p in blobs.rglob("*") if p.is_file()]) == 1
+    assert not (tmp_path / "etc").exists()
+
+
+def test_event_for_acknowledged_put_survives_kill(start_server, tmp_path):
+    server = start_server(tmp_path / "data")
+    s3, sqs = server.client("s3"), server.client("sqs")
+    try:
+        url, arn = _queue(sqs, "durable")
+    except ClientError as exc:  # pragma: no cover
+        pytest.skip(f"SQS is not available: {exc}")
+    s3.create_bucket(Bucket="durable")
+    _configure(s3, "durable", arn)
+    s3.put_object(Bucket="durable", Key="uploads/a b.txt", Body=b"x")
+    server.kill()
+    server = start_server(tmp_path / "data")
+    sqs = server.client("sqs")
+    url = sqs.get_queue_url(QueueName="durable")["QueueUrl"]
+    events = _receive(sqs, url, n=2)
+    keys = [unquote_plus(e["Records"][0]["s3"]["object"]["key"]) for e in events if "Records" in e]
+    assert keys == ["uploads/a b.txt"]
