@@ -1,0 +1,210 @@
+"""Publish and PublishBatch: fan-out into SQS, the exact envelope, raw delivery, FIFO, limits, the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import statistics
+import time
+from types import SimpleNamespace
+
+import pytest
+from botocore.exceptions import ClientError
+from sns_helpers import body, error
+
+from conveyor.app import App
+from conveyor.config import Config
+
+TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+def test_fan_out_to_three_queues_with_exact_envelope(sns, subscribed, receive):
+    topic = sns.create_topic(Name="uploads")["TopicArn"]
+    queues = [subscribed(topic, f"q{i}") for i in range(3)]
+    message_id = sns.publish(TopicArn=topic, Message="hello", Subject="Greeting",
+                             MessageAttributes={"kind": {"DataType": "String", "StringValue": "greet"},
+                                                "n": {"DataType": "Number", "StringValue": "7"},
+                                                "b": {"DataType": "Binary", "BinaryValue": b"\x00\x01"}},
+                             )["MessageId"]
+    for url, sub in queues:
+        (message,) = receive(url)
+        doc = body(message)
+        assert list(doc) == ["Type", "MessageId", "TopicArn", "Subject", "Message", "Timestamp",
+                             "SignatureVersion", "Signature", "SigningCertURL", "UnsubscribeURL",
+                             "MessageAttributes"]
+        assert doc["Type"] == "Notification" and doc["MessageId"] == message_id
+        assert doc["TopicArn"] == topic and doc["Subject"] == "Greeting" and doc["Message"] == "hello"
+        assert TIMESTAMP.match(doc["Timestamp"]) and doc["SignatureVersion"] == "1"
+        assert doc["MessageAttributes"] == {"kind": {"Type": "String", "Value": "greet"},
+                                            "n": {"Type": "Number", "Value": "7"},
+                                            "b": {"Type": "Binary", "Value": "AAE="}}
+        assert "SubscriptionArn=" + sub.replace(":", "%3A") in doc["UnsubscribeURL"]
+        assert message["Body"].startswith('{\n  "Type" : "Notification",\n')
+        assert "MessageAttributes" not in message  # not raw: attributes live in the envelope
+
+
+def test_envelope_without_subject_or_attributes(sns, subscribed, receive):
+    topic = sns.create_topic(Name="t")["TopicArn"]
+    url, _ = subscribed(topic, "q")
+    sns.publish(TopicArn=topic, Message='{"json": "stays a string"}')
+    doc = body(receive(url)[0])
+    assert "Subject" not in doc and "MessageAttributes" not in doc
+    assert doc["Message"] == '{"json": "stays a string"}'
+
+
+def test_raw_delivery_with_attributes(sns, subscribed, receive):
+    topic = sns.create_topic(Name="t")["TopicArn"]
+    url, _ = subscribed(topic, "raw", RawMessageDelivery="true")
+    sns.publish(TopicArn=topic, Message="raw body", Subject="ignored",
+                MessageAttributes={"s": {"DataType": "String", "StringValue": "v"},
+                                   "n": {"DataType": "Number", "StringValue": "1.5"},
+                                   "b": {"DataType": "Binary", "BinaryValue": b"bin"},
+                                   "arr": {"DataType": "String.Array", "StringValue": '["a", 1]'}})
+    (message,) = receive(url)
+    assert message["Body"] == "raw body"
+    assert message["MessageAttributes"] == {
+        "s": {"StringValue": "v", "DataType": "String"},
+        "n": {"StringValue": "1.5", "DataType": "Number"},
+        "b": {"BinaryValue": b"bin", "DataType": "Binary"},
+        "arr": {"StringValue": '["a", 1]', "DataType": "String.Array"},
+    }
+
+
+def test_message_structure_json(sns, subscribed, receive):
+    topic = sns.create_topic(Name="t")["TopicArn"]
+    url, _ = subscribed(topic, "q")
+    sns.publish(TopicArn=topic, MessageStructure="json",
+                Message='{"default": "for everyone", "sqs": "for queues", "http": "for web"}')
+    assert body(receive(url)[0])["Message"] == "for queues"
+    for message, reason in (("not json", "JSON message body failed to parse"),
+                            ('{"sqs": "x"}', "No default entry in JSON message body")):
+        with pytest.raises(ClientError) as exc:
+            sns.publish(TopicArn=topic, MessageStructure="json", Message=message)
+        assert error(exc.value) == ("InvalidParameter", f"Invalid parameter: Message Structure - {reason}")
+
+
+def test_publish_refusals(sns):
+    topic = sns.create_topic(Name="t")["TopicArn"]
+    cases = [
+        (dict(TopicArn=topic, Message="x" * (256 * 1024 + 1)), "Invalid parameter: Message too long"),
+        (dict(TopicArn=topic, Message="x" * 1000, MessageAttributes={
+            "a": {"DataType": "String", "StringValue": "y" * (256 * 1024 - 1000)}}),
+         "Invalid parameter: Message too long"),
+        (dict(TopicArn=topic, Message="x", Subject="s" * 101), "Invalid parameter: Subject"),
+        (dict(TopicArn=topic, Message="x", Subject="line\nbreak"), "Invalid parameter: Subject"),
+        (dict(TopicArn=topic, Message=""), "Invalid parameter: Empty message"),
+        (dict(PhoneNumber="+15555550100", Message="x"), None),
+        (dict(TargetArn="arn:aws:sns:us-east-1:000000000000:endpoint/APNS/app/1", Message="x"), None),
+        (dict(TopicArn=topic, Message="x", MessageDeduplicationId="d"), None),
+    ]
+    for kwargs, message in cases:
+        with pytest.raises(ClientError) as exc:
+            sns.publish(**kwargs)
+        code, text = error(exc.value)
+        assert code == "InvalidParameter", (kwargs.keys(), code, text)
+        assert message is None or text == message
+    with pytest.raises(ClientError) as exc:
+        sns.publish(TopicArn=topic, Message="x", MessageAttributes={"a": {"DataType": "Number", "StringValue": "z"}})
+    assert error(exc.value)[0] == "ParameterValueInvalid"
+    # exactly at the limit is fine
+    sns.publish(TopicArn=topic, Message="x" * (256 * 1024))
+
+
+def test_publish_batch(sns, subscribed, receive):
+    topic = sns.create_topic(Name="t")["TopicArn"]
+    url, _ = subscribed(topic, "q", RawMessageDelivery="true")
+    result = sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=[
+        {"Id": "a", "Message": "one"}, {"Id": "b", "Message": ""}, {"Id": "c", "Message": "three"}])
+    assert [s["Id"] for s in result["Successful"]] == ["a", "c"]
+    assert result["Failed"] == [{"Id": "b", "Code": "InvalidParameter", "Message": "Invalid parameter: Empty message",
+                                 "SenderFault": True}]
+    assert sorted(m["Body"] for m in receive(url, 2)) == ["one", "three"]
+    for entries, code in (([], "EmptyBatchRequest"),
+                          ([{"Id": str(i), "Message": "m"} for i in range(11)], "TooManyEntriesInBatchRequest"),
+                          ([{"Id": "x", "Message": "m"}, {"Id": "x", "Message": "n"}], "BatchEntryIdsNotDistinct")):
+        with pytest.raises(ClientError) as exc:
+            sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=entries)
+        assert error(exc.value)[0] == code
+
+
+def test_fifo_topic_keeps_group_order_and_deduplicates(sns, sqs, subscribed, receive, advance):
+    topic = sns.create_topic(Name="jobs.fifo", Attributes={"FifoTopic": "true",
+                                                           "ContentBasedDeduplication": "true"})["TopicArn"]
+    url, _ = subscribed(topic, "jobs.fifo", RawMessageDelivery="true")
+    seqs = []
+    for i in range(12):
+        seqs.append(sns.publish(TopicArn=topic, Message=f"m{i}", MessageGroupId="g")["SequenceNumber"])
+    assert seqs == sorted(seqs) and len(set(seqs)) == 12
+    again = sns.publish(TopicArn=topic, Message="m0", MessageGroupId="g")
+    assert again["SequenceNumber"] == seqs[0]  # a duplicate within 5 minutes
+    got = []
+    while len(got) < 12:  # one group: each receive must be deleted before the next is visible
+        got.extend(receive(url))
+    assert [m["Body"] for m in got] == [f"m{i}" for i in range(12)]
+    assert {m["Attributes"]["MessageGroupId"] for m in got} == {"g"}
+    advance(301)
+    sns.publish(TopicArn=topic, Message="m0", MessageGroupId="g")  # window over: delivered again
+    assert receive(url)[0]["Body"] == "m0"
+    with pytest.raises(ClientError) as exc:
+        sns.publish(TopicArn=topic, Message="no group")
+    assert error(exc.value)[0] == "InvalidParameter"
+
+
+def test_fifo_envelope_has_sequence_number(sns, subscribed, receive):
+    topic = sns.create_topic(Name="e.fifo", Attributes={"FifoTopic": "true"})["TopicArn"]
+    url, _ = subscribed(topic, "e.fifo")
+    seq = sns.publish(TopicArn=topic, Message="x", MessageGroupId="g",
+                      MessageDeduplicationId="d1")["SequenceNumber"]
+    doc = body(receive(url)[0])
+    assert list(doc)[:3] == ["Type", "MessageId", "SequenceNumber"] and doc["SequenceNumber"] == seq
+    with pytest.raises(ClientError):
+        sns.publish(TopicArn=topic, Message="x", MessageGroupId="g")  # no dedup id, no content dedup
+
+
+def test_fan_out_to_ten_costs_less_than_three_times_one(tmp_path):
+    """Measured in-process (publish acknowledged + every queue written + outbox row deleted), so client
+    round trips do not hide the server's work."""
+
+    async def run() -> tuple[float, float]:
+        app = App(Config(data_dir=tmp_path, port=0, auth="off"))
+        await app.start()
+        try:
+            engine, sns = app.services["sqs"].engine, app.services["sns"]
+            ctx = SimpleNamespace(account_id="000000000000", region="us-east-1", base_url="http://x")
+            costs = []
+            for fan in (1, 10):
+                topic = (await sns.CreateTopic(ctx, {"Name": f"fan{fan}"}))["TopicArn"]
+                for i in range(fan):
+                    q = await engine.create_queue("000000000000", "us-east-1", f"f{fan}-{i}", {}, {})
+                    await sns.Subscribe(ctx, {"TopicArn": topic, "Protocol": "sqs", "Endpoint": q.arn})
+                samples = []
+                for _ in range(15):
+                    started = time.perf_counter()
+                    await sns.publish_internal(topic, "x")
+                    while sns.dispatcher.tasks:
+                        await asyncio.gather(*list(sns.dispatcher.tasks))
+                    samples.append(time.perf_counter() - started)
+                costs.append(statistics.median(samples))
+                assert all(engine.counters(q)["visible"] == 15 for q in engine.queues.values()
+                           if q.name.startswith(f"f{fan}-"))
+            return costs[0], costs[1]
+        finally:
+            await app.stop()
+
+    cost_one, cost_ten = asyncio.run(run())
+    assert cost_ten < 3 * cost_one, (cost_one, cost_ten)
+
+
+def test_cli_create_subscribe_publish(aws, queue, receive):
+    topic = aws("sns", "create-topic", "--name", "cli-topic")["TopicArn"]
+    url, qarn = queue("cli-q")
+    sub = aws("sns", "subscribe", "--topic-arn", topic, "--protocol", "sqs", "--notification-endpoint", qarn,
+              "--attributes", "RawMessageDelivery=true")["SubscriptionArn"]
+    assert sub.startswith(topic)
+    out = aws("sns", "publish", "--topic-arn", topic, "--message", "from the cli",
+              "--message-attributes", '{"k": {"DataType": "String", "StringValue": "v"}}')
+    assert out["MessageId"]
+    (message,) = receive(url)
+    assert message["Body"] == "from the cli" and message["MessageAttributes"]["k"]["StringValue"] == "v"
+    listed = aws("sns", "list-subscriptions-by-topic", "--topic-arn", topic)["Subscriptions"]
+    assert [s["SubscriptionArn"] for s in listed] == [sub]

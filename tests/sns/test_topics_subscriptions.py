@@ -1,0 +1,146 @@
+"""Topics and subscriptions: create, list, attributes, tags, errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from botocore.exceptions import ClientError
+from sns_helpers import error
+
+
+def test_create_topic_is_idempotent_and_listed(sns):
+    arn = sns.create_topic(Name="orders")["TopicArn"]
+    assert arn == "arn:aws:sns:us-east-1:000000000000:orders"
+    assert sns.create_topic(Name="orders")["TopicArn"] == arn
+    assert [t["TopicArn"] for t in sns.list_topics()["Topics"]] == [arn]
+    with pytest.raises(ClientError) as exc:
+        sns.create_topic(Name="orders", Attributes={"DisplayName": "other"})
+    assert error(exc.value)[0] == "InvalidParameter"
+
+
+def test_topic_names_and_fifo(sns):
+    with pytest.raises(ClientError) as exc:
+        sns.create_topic(Name="bad name")
+    assert error(exc.value) == ("InvalidParameter", "Invalid parameter: Topic Name")
+    with pytest.raises(ClientError):
+        sns.create_topic(Name="jobs.fifo")  # FifoTopic=true is required
+    arn = sns.create_topic(Name="jobs.fifo", Attributes={"FifoTopic": "true",
+                                                         "ContentBasedDeduplication": "true"})["TopicArn"]
+    attrs = sns.get_topic_attributes(TopicArn=arn)["Attributes"]
+    assert attrs["FifoTopic"] == "true" and attrs["ContentBasedDeduplication"] == "true"
+    with pytest.raises(ClientError):
+        sns.create_topic(Name="plain", Attributes={"ContentBasedDeduplication": "true"})
+
+
+def test_topic_attributes(sns):
+    arn = sns.create_topic(Name="t")["TopicArn"]
+    attrs = sns.get_topic_attributes(TopicArn=arn)["Attributes"]
+    assert attrs["TopicArn"] == arn and attrs["Owner"] == "000000000000"
+    assert json.loads(attrs["Policy"])["Statement"][0]["Resource"] == arn
+    assert json.loads(attrs["EffectiveDeliveryPolicy"])["http"]["defaultHealthyRetryPolicy"]["numRetries"] == 3
+    assert attrs["SubscriptionsConfirmed"] == "0" and attrs["SubscriptionsPending"] == "0"
+    sns.set_topic_attributes(TopicArn=arn, AttributeName="DisplayName", AttributeValue="Orders")
+    sns.set_topic_attributes(TopicArn=arn, AttributeName="SignatureVersion", AttributeValue="2")
+    attrs = sns.get_topic_attributes(TopicArn=arn)["Attributes"]
+    assert attrs["DisplayName"] == "Orders" and attrs["SignatureVersion"] == "2"
+    for name, value in (("SignatureVersion", "3"), ("NoSuchThing", "x"), ("DeliveryPolicy", "{")):
+        with pytest.raises(ClientError) as exc:
+            sns.set_topic_attributes(TopicArn=arn, AttributeName=name, AttributeValue=value)
+        assert error(exc.value)[0] == "InvalidParameter"
+
+
+def test_missing_topic_is_not_found(sns):
+    missing = "arn:aws:sns:us-east-1:000000000000:nope"
+    for call in (lambda: sns.get_topic_attributes(TopicArn=missing),
+                 lambda: sns.publish(TopicArn=missing, Message="x"),
+                 lambda: sns.subscribe(TopicArn=missing, Protocol="sqs", Endpoint="arn:aws:sqs:us-east-1:0:q")):
+        with pytest.raises(ClientError) as exc:
+            call()
+        assert error(exc.value) == ("NotFound", "Topic does not exist")
+        assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    sns.delete_topic(TopicArn=missing)  # deleting is idempotent
+
+
+def test_tags(sns):
+    arn = sns.create_topic(Name="t", Tags=[{"Key": "team", "Value": "a"}])["TopicArn"]
+    sns.tag_resource(ResourceArn=arn, Tags=[{"Key": "env", "Value": "dev"}])
+    tags = {t["Key"]: t["Value"] for t in sns.list_tags_for_resource(ResourceArn=arn)["Tags"]}
+    assert tags == {"team": "a", "env": "dev"}
+    sns.untag_resource(ResourceArn=arn, TagKeys=["team"])
+    assert sns.list_tags_for_resource(ResourceArn=arn)["Tags"] == [{"Key": "env", "Value": "dev"}]
+    with pytest.raises(ClientError) as exc:
+        sns.list_tags_for_resource(ResourceArn=arn + "x")
+    assert error(exc.value)[0] == "ResourceNotFound"
+
+
+def test_list_topics_paginates(sns):
+    arns = {sns.create_topic(Name=f"t{i:03d}")["TopicArn"] for i in range(105)}
+    first = sns.list_topics()
+    assert len(first["Topics"]) == 100 and first["NextToken"]
+    second = sns.list_topics(NextToken=first["NextToken"])
+    assert "NextToken" not in second
+    assert {t["TopicArn"] for t in first["Topics"] + second["Topics"]} == arns
+
+
+def test_subscriptions_lifecycle(sns, queue):
+    topic = sns.create_topic(Name="t")["TopicArn"]
+    _, qarn = queue("q")
+    sub = sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn,
+                        Attributes={"RawMessageDelivery": "true"})["SubscriptionArn"]
+    assert sub.startswith(topic + ":")
+    assert sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn,
+                         Attributes={"RawMessageDelivery": "true"})["SubscriptionArn"] == sub
+    attrs = sns.get_subscription_attributes(SubscriptionArn=sub)["Attributes"]
+    assert attrs["RawMessageDelivery"] == "true" and attrs["PendingConfirmation"] == "false"
+    assert attrs["Endpoint"] == qarn and attrs["Protocol"] == "sqs" and attrs["TopicArn"] == topic
+    sns.set_subscription_attributes(SubscriptionArn=sub, AttributeName="FilterPolicy",
+                                    AttributeValue='{"k": ["v"]}')
+    attrs = sns.get_subscription_attributes(SubscriptionArn=sub)["Attributes"]
+    assert json.loads(attrs["FilterPolicy"]) == {"k": ["v"]} and attrs["FilterPolicyScope"] == "MessageAttributes"
+    listed = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    assert listed == [{"SubscriptionArn": sub, "Owner": "000000000000", "Protocol": "sqs", "Endpoint": qarn,
+                       "TopicArn": topic}]
+    assert sns.list_subscriptions()["Subscriptions"] == listed
+    assert sns.get_topic_attributes(TopicArn=topic)["Attributes"]["SubscriptionsConfirmed"] == "1"
+    sns.unsubscribe(SubscriptionArn=sub)
+    assert sns.list_subscriptions()["Subscriptions"] == []
+    attrs = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
+    assert attrs["SubscriptionsConfirmed"] == "0" and attrs["SubscriptionsDeleted"] == "1"
+    with pytest.raises(ClientError) as exc:
+        sns.get_subscription_attributes(SubscriptionArn=sub)
+    assert error(exc.value)[0] == "NotFound"
+
+
+def test_subscribe_refusals(sns, queue):
+    topic = sns.create_topic(Name="t")["TopicArn"]
+    fifo_topic = sns.create_topic(Name="t.fifo", Attributes={"FifoTopic": "true"})["TopicArn"]
+    _, fifo_queue = queue("q.fifo", FifoQueue="true")
+    cases = [
+        dict(TopicArn=topic, Protocol="email", Endpoint="a@example.com"),
+        dict(TopicArn=topic, Protocol="carrier-pigeon", Endpoint="x"),
+        dict(TopicArn=topic, Protocol="sqs", Endpoint="not-an-arn"),
+        dict(TopicArn=topic, Protocol="sqs", Endpoint=fifo_queue),
+        dict(TopicArn=topic, Protocol="http", Endpoint="https://example.com"),
+        dict(TopicArn=topic, Protocol="lambda", Endpoint="arn:aws:lambda:us-east-1:000000000000:function:f"),
+        dict(TopicArn=fifo_topic, Protocol="http", Endpoint="http://example.com"),
+        dict(TopicArn=topic, Protocol="sqs", Endpoint=fifo_queue.replace(".fifo", "x"),
+             Attributes={"FilterPolicy": '{"a": "not-a-list"}'}),
+        dict(TopicArn=topic, Protocol="sqs", Endpoint=fifo_queue.replace(".fifo", "x"),
+             Attributes={"RawMessageDelivery": "maybe"}),
+        dict(TopicArn=topic, Protocol="sqs", Endpoint=fifo_queue.replace(".fifo", "x"),
+             Attributes={"RedrivePolicy": '{"deadLetterTargetArn": "nope"}'}),
+    ]
+    for case in cases:
+        with pytest.raises(ClientError) as exc:
+            sns.subscribe(**case)
+        code, message = error(exc.value)
+        assert code == "InvalidParameter" and message.startswith("Invalid parameter"), (case, message)
+
+
+def test_delete_topic_removes_subscriptions(sns, queue):
+    topic = sns.create_topic(Name="t")["TopicArn"]
+    _, qarn = queue("q")
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn)
+    sns.delete_topic(TopicArn=topic)
+    assert sns.list_topics()["Topics"] == [] and sns.list_subscriptions()["Subscriptions"] == []
