@@ -120,6 +120,9 @@ class ServerProcess:
         self.port = self.port or free_port()
         command = [sys.executable, "-m", "conveyor.cli", "up", "--port", str(self.port),
                    "--data-dir", str(self.data_dir), *self.options]
+        if "--pipeline" not in self.options and "--with-pipeline" not in self.options:
+            command.append("--bare")
+        command = [part for part in command if part != "--with-pipeline"]
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:

@@ -8,10 +8,13 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from conveyor import __version__
 
@@ -45,10 +48,21 @@ def _config(args: argparse.Namespace):  # noqa: ANN202 - Config import kept lazy
     return Config(**kwargs)
 
 
+def _pipeline_path(args: argparse.Namespace) -> Path | None:
+    """--pipeline FILE, else ./conveyor.yaml if present, else None (the embedded default)."""
+    if getattr(args, "pipeline", None):
+        return Path(args.pipeline)
+    local = Path("conveyor.yaml")
+    return local if local.exists() else None
+
+
 def cmd_up(args: argparse.Namespace) -> int:
+    from conveyor.pipeline.spec import PipelineError, load
+
     try:
         config = _config(args)
-    except ValueError as exc:
+        pipeline = None if args.bare else load(_pipeline_path(args))
+    except (ValueError, PipelineError) as exc:
         print(f"conveyor: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO if config.log_requests else logging.WARNING,
@@ -72,12 +86,58 @@ def cmd_up(args: argparse.Namespace) -> int:
             f"  Ctrl-C to stop.",
             flush=True,
         )
+        if pipeline is not None:
+            threading.Thread(target=_apply_on_start, args=(pipeline, endpoint, config), daemon=True).start()
 
     ok = serve(app, on_ready=ready)
     if not ok:
         print(f"conveyor: could not serve on {endpoint} (is the port in use?)", file=sys.stderr)
         return 1
     print("Conveyor stopped.", flush=True)
+    return 0
+
+
+def _apply_on_start(pipeline: Any, endpoint: str, config: Any) -> None:
+    from conveyor.pipeline.apply import Applier
+
+    host = endpoint.replace("://0.0.0.0:", "://127.0.0.1:")
+    try:
+        report = Applier(host, config.access_key, config.secret_key, config.region).apply(pipeline)
+    except Exception as exc:
+        print(f"conveyor: applying {pipeline.source} failed: {exc}", file=sys.stderr, flush=True)
+        return
+    for line in report.lines():
+        print(f"  pipeline: {line}", flush=True)
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    from conveyor.pipeline.apply import Applier
+    from conveyor.pipeline.spec import PipelineError, load
+
+    try:
+        pipeline = load(_pipeline_path(args))
+    except PipelineError as exc:
+        print(f"conveyor: {exc}", file=sys.stderr)
+        return 2
+    try:
+        report = Applier(_endpoint(args), log=lambda line: None).apply(pipeline)
+    except Exception as exc:
+        print(f"conveyor: apply failed: {exc}", file=sys.stderr)
+        return 1
+    for line in report.lines():
+        print(line)
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from conveyor.pipeline.spec import DEFAULT_FILE
+
+    target = Path(args.file)
+    if target.exists() and not args.force:
+        print(f"conveyor: {target} already exists (use --force to overwrite)", file=sys.stderr)
+        return 1
+    target.write_text(DEFAULT_FILE.read_text())
+    print(f"wrote {target}: edit it, then `conveyor up` (or `conveyor apply` on a running server)")
     return 0
 
 
@@ -146,13 +206,34 @@ def cmd_workers(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    from conveyor.status import object_counts, render
+
+    status = _call(args, "GET", "status")
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return 0
+    print(render(status, object_counts(_endpoint(args))))  # type: ignore[arg-type]
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="conveyor", description="S3, SNS, SQS and workers on one machine.")
     parser.add_argument("--version", action="version", version=f"conveyor {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="serve in the foreground")
     _server_options(up)
+    up.add_argument("--pipeline", help="pipeline file (default ./conveyor.yaml, else the built-in default)")
+    up.add_argument("--bare", action="store_true", help="serve the APIs only, apply no pipeline")
     up.set_defaults(func=cmd_up)
+    apply = sub.add_parser("apply", help="apply a pipeline file to a running server")
+    apply.add_argument("--pipeline", help="pipeline file (default ./conveyor.yaml, else the built-in default)")
+    apply.add_argument("--endpoint", help="server URL (default $AWS_ENDPOINT_URL or http://127.0.0.1:4566)")
+    apply.set_defaults(func=cmd_apply)
+    init = sub.add_parser("init", help="write the default pipeline file to edit")
+    init.add_argument("file", nargs="?", default="conveyor.yaml")
+    init.add_argument("--force", action="store_true")
+    init.set_defaults(func=cmd_init)
     health = sub.add_parser("health", help="show a running server's health")
     health.add_argument("--endpoint", help="server URL (default $AWS_ENDPOINT_URL or http://127.0.0.1:4566)")
     health.set_defaults(func=cmd_health)
@@ -162,6 +243,10 @@ def build_parser() -> argparse.ArgumentParser:
     workers.add_argument("--json", action="store_true", help="machine-readable output")
     workers.add_argument("--endpoint", help="server URL (default $AWS_ENDPOINT_URL or http://127.0.0.1:4566)")
     workers.set_defaults(func=cmd_workers)
+    status = sub.add_parser("status", help="queues, workers, functions, objects and recent errors")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.add_argument("--endpoint", help="server URL (default $AWS_ENDPOINT_URL or http://127.0.0.1:4566)")
+    status.set_defaults(func=cmd_status)
     aws = sub.add_parser("aws", help="the AWS CLI pointed at Conveyor (`conveyor aws sqs list-queues`)",
                          add_help=False)
     aws.add_argument("--endpoint", help=argparse.SUPPRESS)

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+import time
+from collections import defaultdict, deque
 from typing import Any
 
 
 class Metrics:
     def __init__(self) -> None:
         self._calls: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0, 0, 0.0])
+        self.recent_errors: deque[dict[str, Any]] = deque(maxlen=20)
+
+    def error(self, service: str, operation: str, code: str, message: str, status: int) -> None:
+        self.recent_errors.append({"time": time.time(), "service": service, "operation": operation,
+                                   "code": code, "status": status, "message": message[:200]})
 
     def record(self, service: str, operation: str, status: int, seconds: float) -> None:
         entry = self._calls[(service, operation)]
@@ -25,3 +31,4 @@ class Metrics:
 
     def clear(self) -> None:
         self._calls.clear()
+        self.recent_errors.clear()

@@ -182,6 +182,8 @@ class Gateway:
 
     # -- errors ----------------------------------------------------------------------------------
     def error_response(self, ctx: RequestContext, error: ServiceError) -> HttpResponse:
+        operation = ctx.operation.name if ctx.operation is not None else "-"
+        self.app.metrics.error(ctx.service or "-", operation, error.code, error.message, error.status)
         codec = CODECS.get(ctx.protocol)
         if codec is None:
             return internal.plain_error(ctx, error)

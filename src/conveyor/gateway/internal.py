@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,8 @@ async def handle(app: App, ctx: RequestContext) -> HttpResponse:
         return await _clock(app, ctx)
     if path == "metrics" and method == "GET":
         return json_response(app.metrics.snapshot())
+    if path == "status" and method == "GET":
+        return json_response(_status(app))
     if path.startswith(("pools", "workers")):
         try:
             return await _pools(app, ctx, path.split("/"), method)
@@ -99,3 +102,23 @@ async def _pools(app: App, ctx: RequestContext, parts: list[str], method: str) -
         await pools.kill(parts[1])
         return json_response({"killed": parts[1]})
     raise ServiceError("NotFound", f"No such Conveyor endpoint: {method} {ctx.request.path}", 404)
+
+
+def _status(app: App) -> dict[str, Any]:
+    """The pipeline at a glance: queue depths, pools, functions and recent errors."""
+    queues = []
+    sqs = app.services.get("sqs")
+    engine = getattr(sqs, "engine", None)
+    if engine is not None:
+        dead_letter_targets = set()
+        for q in engine.queues.values():
+            policy = q.attrs.get("RedrivePolicy")
+            if policy:
+                with contextlib.suppress(ValueError, AttributeError):
+                    dead_letter_targets.add(json.loads(policy).get("deadLetterTargetArn"))
+        for q in engine.queues.values():
+            queues.append({"name": q.name, "arn": q.arn, "dlq": q.arn in dead_letter_targets,
+                           **engine.counters(q)})
+    functions = app.services["lambda"].health() if "lambda" in app.services else {}
+    return {"queues": sorted(queues, key=lambda q: q["name"]), "pools": app.pools.snapshot(),
+            "functions": functions, "recent_errors": list(app.metrics.recent_errors)}

@@ -56,8 +56,8 @@ class Mover:
             os.replace(tmp, self.heartbeat)
 
     def move(self, bucket: str, key: str) -> None:
-        if not key.startswith(self.source_prefix):
-            return
+        if not key.startswith(self.source_prefix) or key.endswith("/"):
+            return  # not ours, or a folder marker
         target = self.dest_prefix + key[len(self.source_prefix):]
         print(f"Processing: {key}", flush=True)
         self.s3.copy_object(Bucket=bucket, Key=target, CopySource={"Bucket": bucket, "Key": key})

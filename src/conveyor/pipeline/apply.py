@@ -1,0 +1,254 @@
+"""Applying a pipeline to a running Conveyor, idempotently, through the same APIs a user calls.
+
+Everything goes through boto3 against the server's endpoint (and /_conveyor/pools for worker pools),
+so applying is exactly what a user could do by hand. Only what is missing is created; a resource that
+exists with different settings is reported as drift and left alone.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import ClientError
+
+from conveyor.pipeline.spec import Bucket, Function, Pipeline, Pool, Queue, Topic
+from conveyor.runtime.pool import MOVER
+
+
+@dataclass
+class Report:
+    created: list[str] = field(default_factory=list)
+    drift: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        if not self.created and not self.drift:
+            return ["pipeline up to date: nothing to change"]
+        return [f"created {item}" for item in self.created] + [f"drift: {item}" for item in self.drift]
+
+
+class Applier:
+    def __init__(self, endpoint: str, access_key: str = "test", secret_key: str = "test",
+                 region: str = "us-east-1", log: Callable[[str], None] = lambda line: None) -> None:
+        self.endpoint = endpoint.rstrip("/")
+        options = dict(endpoint_url=self.endpoint, aws_access_key_id=access_key, aws_secret_access_key=secret_key,
+                       region_name=region, config=BotoConfig(retries={"max_attempts": 3}))
+        self.sqs = boto3.client("sqs", **options)
+        self.sns = boto3.client("sns", **options)
+        self.s3 = boto3.client("s3", **options)
+        self.lam = boto3.client("lambda", **options)
+        self.report = Report()
+        self.log = log
+        self.queue_urls: dict[str, str] = {}
+        self.queue_arns: dict[str, str] = {}
+        self.topic_arns: dict[str, str] = {}
+        self.function_arns: dict[str, str] = {}
+
+    def created(self, what: str) -> None:
+        self.report.created.append(what)
+        self.log(f"created {what}")
+
+    def drifted(self, what: str) -> None:
+        self.report.drift.append(what)
+        self.log(f"drift: {what}")
+
+    def apply(self, pipeline: Pipeline) -> Report:
+        # Dead-letter queues before the queues that point at them.
+        for queue in sorted(pipeline.queues, key=lambda q: q.dead_letter_queue is not None):
+            self.queue(queue)
+        for function in pipeline.functions:
+            self.function(function, pipeline.base_dir)
+        for topic in pipeline.topics:
+            self.topic(topic)
+        for bucket in pipeline.buckets:
+            self.bucket(bucket)
+        for pool in pipeline.pools:
+            self.pool(pool)
+        return self.report
+
+    # -- queues ---------------------------------------------------------------------------------
+    def queue(self, queue: Queue) -> None:
+        wanted = queue.attributes()
+        if queue.dead_letter_queue:
+            wanted["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": self.queue_arns[queue.dead_letter_queue],
+                                                  "maxReceiveCount": queue.max_receive_count})
+        try:
+            url = self.sqs.get_queue_url(QueueName=queue.name)["QueueUrl"]
+        except ClientError as exc:
+            if "NonExistentQueue" not in str(exc) and "QueueDoesNotExist" not in str(exc):
+                raise
+            url = self.sqs.create_queue(QueueName=queue.name, Attributes=wanted)["QueueUrl"]
+            self.created(f"queue {queue.name}")
+        actual = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        for name, value in wanted.items():
+            have = actual.get(name)
+            if name == "RedrivePolicy" and have:
+                same = json.loads(have) == json.loads(value)
+            else:
+                same = have == value
+            if not same:
+                self.drifted(f"queue {queue.name}: {name} is {have!r}, the pipeline says {value!r}")
+        self.queue_urls[queue.name] = url
+        self.queue_arns[queue.name] = actual["QueueArn"]
+
+    # -- topics ---------------------------------------------------------------------------------
+    def topic(self, topic: Topic) -> None:
+        existing = {t["TopicArn"].rsplit(":", 1)[1]: t["TopicArn"]
+                    for page in self.sns.get_paginator("list_topics").paginate() for t in page.get("Topics", [])}
+        arn = existing.get(topic.name)
+        if arn is None:
+            arn = self.sns.create_topic(Name=topic.name)["TopicArn"]
+            self.created(f"topic {topic.name}")
+        self.topic_arns[topic.name] = arn
+        subscribed = {(s["Protocol"], s["Endpoint"])
+                      for page in self.sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=arn)
+                      for s in page.get("Subscriptions", [])}
+        for sub in topic.subscriptions:
+            protocol, endpoint = (("sqs", self.queue_arns[sub.queue]) if sub.queue
+                                  else ("lambda", self.function_arns[sub.function or ""]))
+            if (protocol, endpoint) in subscribed:
+                continue
+            attributes = {"RawMessageDelivery": "true" if sub.raw else "false"}
+            if sub.filter_policy:
+                attributes["FilterPolicy"] = json.dumps(sub.filter_policy)
+            self.sns.subscribe(TopicArn=arn, Protocol=protocol, Endpoint=endpoint, Attributes=attributes,
+                               ReturnSubscriptionArn=True)
+            self.created(f"subscription {topic.name} -> {sub.queue or sub.function}")
+
+    # -- functions ------------------------------------------------------------------------------
+    def function(self, function: Function, base_dir: Path) -> None:
+        try:
+            config = self.lam.get_function_configuration(FunctionName=function.name)
+            if config.get("Handler") != function.handler:
+                self.drifted(f"function {function.name}: handler is {config.get('Handler')!r}, "
+                             f"the pipeline says {function.handler!r}")
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise
+            config = self.lam.create_function(
+                FunctionName=function.name, Runtime=function.runtime, Handler=function.handler,
+                Role="arn:aws:iam::000000000000:role/conveyor-function",
+                Code={"ZipFile": zip_code(base_dir / function.code)}, Timeout=function.timeout,
+                MemorySize=function.memory, Environment={"Variables": function.env},
+            )
+            self.created(f"function {function.name}")
+        self.function_arns[function.name] = config["FunctionArn"]
+        if function.queue is None:
+            return
+        queue_arn = self.queue_arns[function.queue]
+        mappings = self.lam.list_event_source_mappings(FunctionName=function.name, EventSourceArn=queue_arn)
+        if mappings.get("EventSourceMappings"):
+            return
+        options: dict[str, Any] = {"BatchSize": function.batch_size,
+                                   "MaximumBatchingWindowInSeconds": function.batching_window}
+        if function.report_batch_item_failures:
+            options["FunctionResponseTypes"] = ["ReportBatchItemFailures"]
+        if function.maximum_concurrency:
+            options["ScalingConfig"] = {"MaximumConcurrency": function.maximum_concurrency}
+        self.lam.create_event_source_mapping(FunctionName=function.name, EventSourceArn=queue_arn, **options)
+        self.created(f"event source mapping {function.queue} -> {function.name}")
+
+    # -- buckets --------------------------------------------------------------------------------
+    def bucket(self, bucket: Bucket) -> None:
+        try:
+            self.s3.head_bucket(Bucket=bucket.name)
+        except ClientError:
+            self.s3.create_bucket(Bucket=bucket.name)
+            self.created(f"bucket {bucket.name}")
+        # Folder markers first: notifications configured afterwards never see them.
+        for prefix in bucket.prefixes:
+            listing = self.s3.list_objects_v2(Bucket=bucket.name, Prefix=prefix, MaxKeys=1)
+            if not listing.get("KeyCount"):
+                self.s3.put_object(Bucket=bucket.name, Key=prefix, Body=b"")
+                self.created(f"prefix s3://{bucket.name}/{prefix}")
+        if not bucket.notifications:
+            return
+        wanted = self._notification_config(bucket)
+        current = self.s3.get_bucket_notification_configuration(Bucket=bucket.name)
+        current.pop("ResponseMetadata", None)
+        if not any(current.get(k) for k in ("QueueConfigurations", "TopicConfigurations",
+                                            "LambdaFunctionConfigurations")):
+            self.s3.put_bucket_notification_configuration(Bucket=bucket.name, NotificationConfiguration=wanted)
+            self.created(f"notifications on {bucket.name}")
+        elif _destinations(current) != _destinations(wanted):
+            self.drifted(f"bucket {bucket.name}: notification configuration differs from the pipeline")
+
+    def _notification_config(self, bucket: Bucket) -> dict[str, Any]:
+        config: dict[str, list[dict[str, Any]]] = {}
+        for index, n in enumerate(bucket.notifications):
+            rules = [{"Name": "prefix", "Value": n.prefix}] if n.prefix else []
+            if n.suffix:
+                rules.append({"Name": "suffix", "Value": n.suffix})
+            entry: dict[str, Any] = {"Id": f"conveyor-{index}", "Events": n.events}
+            if rules:
+                entry["Filter"] = {"Key": {"FilterRules": rules}}
+            if n.topic:
+                config.setdefault("TopicConfigurations", []).append({**entry, "TopicArn": self.topic_arns[n.topic]})
+            elif n.queue:
+                config.setdefault("QueueConfigurations", []).append({**entry, "QueueArn": self.queue_arns[n.queue]})
+            else:
+                config.setdefault("LambdaFunctionConfigurations", []).append(
+                    {**entry, "LambdaFunctionArn": self.function_arns[n.function or ""]})
+        return config
+
+    # -- worker pools ---------------------------------------------------------------------------
+    def pool(self, pool: Pool) -> None:
+        existing = self._internal("GET", "pools")
+        settings = dict(pool.settings)
+        env = dict(settings.pop("env", {}))
+        queue_url = self.queue_urls.get(pool.queue or "")
+        if queue_url:
+            env.setdefault("QUEUE_URL", queue_url)
+        command = list(MOVER) if pool.command == ["mover"] else pool.command
+        if pool.name in existing:
+            spec = existing[pool.name]["spec"]
+            for key in ("min", "max"):
+                if key in settings and spec[key] != settings[key]:
+                    self.drifted(f"pool {pool.name}: {key} is {spec[key]}, the pipeline says {settings[key]}")
+            return
+        self._internal("POST", "pools", {"name": pool.name, "command": command, "queue": queue_url, "env": env,
+                                         **settings})
+        self.created(f"worker pool {pool.name}")
+
+    def _internal(self, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
+        data = json.dumps(payload).encode() if payload is not None else None
+        request = urllib.request.Request(f"{self.endpoint}/_conveyor/{path}", data=data, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return json.load(response)
+        except urllib.error.HTTPError as exc:
+            detail = json.loads(exc.read() or b"{}").get("message", exc.reason)
+            raise RuntimeError(f"{method} /_conveyor/{path}: {detail}")
+
+
+def _destinations(config: dict[str, Any]) -> set[tuple[str, str]]:
+    out = set()
+    for key, arn_key in (("QueueConfigurations", "QueueArn"), ("TopicConfigurations", "TopicArn"),
+                         ("LambdaFunctionConfigurations", "LambdaFunctionArn")):
+        for entry in config.get(key, []):
+            out.add((entry[arn_key], ",".join(sorted(entry["Events"]))))
+    return out
+
+
+def zip_code(path: Path) -> bytes:
+    """A deployment package from a directory or a single .py file."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        if path.is_dir():
+            for file in sorted(path.rglob("*")):
+                if file.is_file() and "__pycache__" not in file.parts:
+                    archive.write(file, file.relative_to(path).as_posix())
+        elif path.is_file():
+            archive.write(path, path.name)
+        else:
+            raise FileNotFoundError(f"function code {path} does not exist")
+    return buffer.getvalue()

@@ -1,0 +1,348 @@
+"""The pipeline definition (`conveyor.yaml`): parsed, checked, and every error names its line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_FILE = Path(__file__).with_name("default.yaml")
+S3_EVENTS = ("s3:ObjectCreated:", "s3:ObjectRemoved:", "s3:ObjectRestore:", "s3:Replication:",
+             "s3:LifecycleExpiration:", "s3:LifecycleTransition", "s3:IntelligentTiering",
+             "s3:ObjectTagging:", "s3:ObjectAcl:Put", "s3:ReducedRedundancyLostObject")
+
+
+class PipelineError(ValueError):
+    """A problem in the definition, with the file and line it is on."""
+
+
+class _Lines(dict):  # type: ignore[type-arg]
+    """A mapping that remembers the line of each key."""
+
+    line: int = 0
+    lines: dict[str, int]
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _Lines:
+    mapping = _Lines(loader.construct_mapping(node, deep=True))
+    mapping.line = node.start_mark.line + 1
+    mapping.lines = {str(k.value): k.start_mark.line + 1 for k, _ in node.value}
+    return mapping
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+@dataclass
+class Queue:
+    name: str
+    fifo: bool = False
+    visibility_timeout: int | None = None
+    retention: int | None = None
+    delay: int | None = None
+    receive_wait: int | None = None
+    dead_letter_queue: str | None = None
+    max_receive_count: int = 3
+    line: int = field(default=0, compare=False)
+
+    def attributes(self) -> dict[str, str]:
+        attrs = {
+            "VisibilityTimeout": self.visibility_timeout, "MessageRetentionPeriod": self.retention,
+            "DelaySeconds": self.delay, "ReceiveMessageWaitTimeSeconds": self.receive_wait,
+        }
+        out = {k: str(v) for k, v in attrs.items() if v is not None}
+        if self.fifo:
+            out["FifoQueue"] = "true"
+        return out
+
+
+@dataclass
+class Subscription:
+    queue: str | None = None
+    function: str | None = None
+    raw: bool = False
+    filter_policy: dict[str, Any] | None = None
+    line: int = field(default=0, compare=False)
+
+
+@dataclass
+class Topic:
+    name: str
+    subscriptions: list[Subscription] = field(default_factory=list)
+
+
+@dataclass
+class Notification:
+    events: list[str]
+    prefix: str = ""
+    suffix: str = ""
+    topic: str | None = None
+    queue: str | None = None
+    function: str | None = None
+    line: int = field(default=0, compare=False)
+
+
+@dataclass
+class Bucket:
+    name: str
+    prefixes: list[str] = field(default_factory=list)
+    notifications: list[Notification] = field(default_factory=list)
+
+
+@dataclass
+class Function:
+    name: str
+    handler: str
+    code: str  # a directory or a .py file, relative to the pipeline file
+    runtime: str = "python3.12"
+    timeout: int = 30
+    memory: int = 128
+    env: dict[str, str] = field(default_factory=dict)
+    queue: str | None = None
+    batch_size: int = 10
+    batching_window: int = 0
+    report_batch_item_failures: bool = True
+    maximum_concurrency: int | None = None
+    line: int = field(default=0, compare=False)
+
+
+@dataclass
+class Pool:
+    name: str
+    queue: str | None
+    command: list[str]
+    settings: dict[str, Any] = field(default_factory=dict)
+    line: int = field(default=0, compare=False)
+
+
+@dataclass
+class Pipeline:
+    source: str
+    buckets: list[Bucket] = field(default_factory=list)
+    topics: list[Topic] = field(default_factory=list)
+    queues: list[Queue] = field(default_factory=list)
+    functions: list[Function] = field(default_factory=list)
+    pools: list[Pool] = field(default_factory=list)
+    base_dir: Path = field(default_factory=Path.cwd)
+
+
+class _Reader:
+    """Pulls typed values out of the YAML tree, raising PipelineError with file:line."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, node: Any, key: str | None, message: str) -> PipelineError:
+        line = getattr(node, "lines", {}).get(key) if key else None
+        line = line or getattr(node, "line", 0)
+        return PipelineError(f"{self.source}:{line}: {message}")
+
+    def mapping(self, node: Any, where: str, allowed: set[str], parent: Any = None, key: str | None = None) -> _Lines:
+        if not isinstance(node, dict):
+            raise self.fail(parent, key, f"{where} must be a mapping")
+        unknown = sorted(set(node) - allowed)
+        if unknown:
+            raise self.fail(node, unknown[0], f"{where}: unknown setting '{unknown[0]}' "
+                                              f"(known: {', '.join(sorted(allowed))})")
+        return node  # type: ignore[return-value]
+
+    def items(self, node: Any, key: str, where: str) -> list[Any]:
+        value = node.get(key, [])
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise self.fail(node, key, f"{where}.{key} must be a list")
+        return value
+
+    def get(self, node: Any, key: str, kind: type | tuple[type, ...], where: str, default: Any = None, *,
+            required: bool = False, low: int | None = None, high: int | None = None) -> Any:
+        if key not in node or node[key] is None:
+            if required:
+                raise self.fail(node, None, f"{where}: '{key}' is required")
+            return default
+        value = node[key]
+        if kind is int and isinstance(value, bool) or not isinstance(value, kind):
+            names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            raise self.fail(node, key, f"{where}.{key} must be {names}, not {value!r}")
+        numeric = isinstance(value, int | float) and not isinstance(value, bool)
+        if numeric and ((low is not None and value < low) or (high is not None and value > high)):
+            raise self.fail(node, key, f"{where}.{key} must be between {low} and {high}, not {value}")
+        return value
+
+
+def load(path: Path | None = None) -> Pipeline:
+    """Read and check a pipeline file (the embedded default when `path` is None)."""
+    file = path or DEFAULT_FILE
+    source = str(path) if path else "default pipeline"
+    try:
+        text = file.read_text()
+    except OSError as exc:
+        raise PipelineError(f"{source}: cannot read: {exc.strerror}")
+    return parse(text, source, file.parent if path else Path.cwd())
+
+
+def parse(text: str, source: str = "conveyor.yaml", base_dir: Path | None = None) -> Pipeline:
+    try:
+        root = yaml.load(text, Loader=_Loader) or _Lines()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark else 0
+        raise PipelineError(f"{source}:{line}: invalid YAML: {exc.problem}")
+    r = _Reader(source)
+    root = r.mapping(root, "the pipeline", {"buckets", "topics", "queues", "functions", "pools"})
+    pipeline = Pipeline(source, base_dir=base_dir or Path.cwd())
+    for i, node in enumerate(r.items(root, "queues", "pipeline")):
+        pipeline.queues.append(_queue(r, node, f"queues[{i}]", root))
+    for i, node in enumerate(r.items(root, "topics", "pipeline")):
+        pipeline.topics.append(_topic(r, node, f"topics[{i}]", root))
+    for i, node in enumerate(r.items(root, "functions", "pipeline")):
+        pipeline.functions.append(_function(r, node, f"functions[{i}]", root))
+    for i, node in enumerate(r.items(root, "buckets", "pipeline")):
+        pipeline.buckets.append(_bucket(r, node, f"buckets[{i}]", root))
+    for i, node in enumerate(r.items(root, "pools", "pipeline")):
+        pipeline.pools.append(_pool(r, node, f"pools[{i}]", root))
+    _check_references(r, pipeline, root)
+    return pipeline
+
+
+def _queue(r: _Reader, node: Any, where: str, parent: Any) -> Queue:
+    node = r.mapping(node, where, {"name", "fifo", "visibility_timeout", "retention", "delay", "receive_wait",
+                                   "dead_letter"}, parent, "queues")
+    queue = Queue(
+        name=r.get(node, "name", str, where, required=True),
+        fifo=r.get(node, "fifo", bool, where, False),
+        visibility_timeout=r.get(node, "visibility_timeout", int, where, low=0, high=43200),
+        retention=r.get(node, "retention", int, where, low=60, high=1209600),
+        delay=r.get(node, "delay", int, where, low=0, high=900),
+        receive_wait=r.get(node, "receive_wait", int, where, low=0, high=20),
+    )
+    if queue.fifo != queue.name.endswith(".fifo"):
+        raise r.fail(node, "name", f"{where}: a FIFO queue's name ends with .fifo (and only a FIFO queue's)")
+    queue.line = node.line
+    if "dead_letter" in node:
+        dlq = r.mapping(node["dead_letter"], f"{where}.dead_letter", {"queue", "max_receive_count"}, node,
+                        "dead_letter")
+        queue.dead_letter_queue = r.get(dlq, "queue", str, f"{where}.dead_letter", required=True)
+        queue.max_receive_count = r.get(dlq, "max_receive_count", int, f"{where}.dead_letter", 3, low=1, high=1000)
+    return queue
+
+
+def _topic(r: _Reader, node: Any, where: str, parent: Any) -> Topic:
+    node = r.mapping(node, where, {"name", "subscriptions"}, parent, "topics")
+    topic = Topic(r.get(node, "name", str, where, required=True))
+    for i, sub in enumerate(r.items(node, "subscriptions", where)):
+        at = f"{where}.subscriptions[{i}]"
+        sub = r.mapping(sub, at, {"queue", "function", "raw", "filter_policy"}, node, "subscriptions")
+        subscription = Subscription(r.get(sub, "queue", str, at), r.get(sub, "function", str, at),
+                                    r.get(sub, "raw", bool, at, False), r.get(sub, "filter_policy", dict, at))
+        subscription.line = sub.line
+        if (subscription.queue is None) == (subscription.function is None):
+            raise r.fail(sub, None, f"{at}: name exactly one of 'queue' or 'function'")
+        topic.subscriptions.append(subscription)
+    return topic
+
+
+def _function(r: _Reader, node: Any, where: str, parent: Any) -> Function:
+    node = r.mapping(node, where, {"name", "handler", "code", "runtime", "timeout", "memory", "env", "queue",
+                                   "batch_size", "batching_window", "report_batch_item_failures",
+                                   "maximum_concurrency"}, parent, "functions")
+    return Function(
+        line=node.line,
+        name=r.get(node, "name", str, where, required=True),
+        handler=r.get(node, "handler", str, where, required=True),
+        code=r.get(node, "code", str, where, required=True),
+        runtime=r.get(node, "runtime", str, where, "python3.12"),
+        timeout=r.get(node, "timeout", int, where, 30, low=1, high=900),
+        memory=r.get(node, "memory", int, where, 128, low=128, high=10240),
+        env={str(k): str(v) for k, v in r.get(node, "env", dict, where, {}).items()},
+        queue=r.get(node, "queue", str, where),
+        batch_size=r.get(node, "batch_size", int, where, 10, low=1, high=10000),
+        batching_window=r.get(node, "batching_window", int, where, 0, low=0, high=300),
+        report_batch_item_failures=r.get(node, "report_batch_item_failures", bool, where, True),
+        maximum_concurrency=r.get(node, "maximum_concurrency", int, where, low=2, high=1000),
+    )
+
+
+def _bucket(r: _Reader, node: Any, where: str, parent: Any) -> Bucket:
+    node = r.mapping(node, where, {"name", "prefixes", "notifications"}, parent, "buckets")
+    bucket = Bucket(r.get(node, "name", str, where, required=True))
+    for prefix in r.items(node, "prefixes", where):
+        if not isinstance(prefix, str) or not prefix.endswith("/"):
+            raise r.fail(node, "prefixes", f"{where}.prefixes: {prefix!r} must be a string ending in '/'")
+        bucket.prefixes.append(prefix)
+    for i, item in enumerate(r.items(node, "notifications", where)):
+        at = f"{where}.notifications[{i}]"
+        item = r.mapping(item, at, {"events", "prefix", "suffix", "topic", "queue", "function"}, node,
+                         "notifications")
+        events = r.get(item, "events", list, at, ["s3:ObjectCreated:*"])
+        for event in events:
+            if not isinstance(event, str) or not event.startswith(S3_EVENTS):
+                raise r.fail(item, "events", f"{at}.events: {event!r} is not an S3 event type "
+                                             "(e.g. s3:ObjectCreated:*)")
+        notification = Notification(events, r.get(item, "prefix", str, at, ""), r.get(item, "suffix", str, at, ""),
+                                    r.get(item, "topic", str, at), r.get(item, "queue", str, at),
+                                    r.get(item, "function", str, at), line=item.line)
+        if sum(x is not None for x in (notification.topic, notification.queue, notification.function)) != 1:
+            raise r.fail(item, None, f"{at}: name exactly one destination: 'topic', 'queue' or 'function'")
+        bucket.notifications.append(notification)
+    return bucket
+
+
+_POOL_SETTINGS = {"min", "max", "desired", "target_backlog", "warmup", "scale_out_cooldown", "scale_in_cooldown",
+                  "grace", "heartbeat_timeout", "drain_timeout", "env"}
+
+
+def _pool(r: _Reader, node: Any, where: str, parent: Any) -> Pool:
+    node = r.mapping(node, where, {"name", "queue", "command"} | _POOL_SETTINGS, parent, "pools")
+    command = r.get(node, "command", (str, list), where, "mover")
+    if isinstance(command, str):
+        command = [command] if command == "mover" else command.split()
+    if not command or not all(isinstance(part, str) for part in command):
+        raise r.fail(node, "command", f"{where}.command must be a command line (string or list of strings)")
+    settings = {k: node[k] for k in _POOL_SETTINGS if k in node}
+    for key in ("min", "max", "desired"):
+        if key in settings:
+            r.get(node, key, int, where, low=0, high=1000)
+    for key in ("target_backlog", "warmup", "scale_out_cooldown", "scale_in_cooldown", "grace",
+                "heartbeat_timeout", "drain_timeout"):
+        if key in settings:
+            r.get(node, key, (int, float), where, low=0, high=86400)
+    if "env" in settings:
+        settings["env"] = {str(k): str(v) for k, v in r.get(node, "env", dict, where).items()}
+    low, high = settings.get("min", 1), settings.get("max", 4)
+    if low > high:
+        raise r.fail(node, "min", f"{where}: min ({low}) is larger than max ({high})")
+    return Pool(r.get(node, "name", str, where, required=True), r.get(node, "queue", str, where), command, settings,
+                line=node.line)
+
+
+def _check_references(r: _Reader, p: Pipeline, root: Any) -> None:
+    queues = {q.name for q in p.queues}
+    topics = {t.name for t in p.topics}
+    functions = {f.name for f in p.functions}
+
+    def need(kind: str, name: str | None, known: set[str], line: int) -> None:
+        if name is not None and name not in known:
+            raise PipelineError(f"{r.source}:{line}: {kind} '{name}' is not defined in this pipeline")
+
+    for q in p.queues:
+        need("queue", q.dead_letter_queue, queues, q.line)
+    for t in p.topics:
+        for s in t.subscriptions:
+            need("queue", s.queue, queues, s.line)
+            need("function", s.function, functions, s.line)
+    for f in p.functions:
+        need("queue", f.queue, queues, f.line)
+    for b in p.buckets:
+        for n in b.notifications:
+            need("queue", n.queue, queues, n.line)
+            need("topic", n.topic, topics, n.line)
+            need("function", n.function, functions, n.line)
+    for pool in p.pools:
+        need("queue", pool.queue, queues, pool.line)
