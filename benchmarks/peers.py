@@ -483,3 +483,74 @@ def table(rows: list[tuple[str, str, bool]], servers: list[Server], values: dict
                 cells.append("—")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+# -------------------------------------------------------------------------------------------- profile
+
+
+def profile_load(srv: Server, out: str, secs: float, title: str, load: Callable[[], LoadResult]) -> None:
+    """Run `load` twice under py-spy: "gil" samples only the GIL holder (Python CPU), "wall" every
+    non-idle thread (includes the group-commit thread's fsync waits). Collapsed stacks go to OUT.MODE."""
+    for mode, flags in (("gil", ["--gil"]), ("wall", [])):
+        path = f"{out}.{mode}"
+        log(f"{srv.name}: profiling ({mode}) for {secs:.0f}s: {title} -> {path}")
+        try:
+            spy = subprocess.Popen(["py-spy", "record", "-p", str(srv.pid), "-d", str(int(secs) + 2), "-r", "200",
+                                    "--format", "raw", "-o", path, "--nonblocking", *flags],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        except FileNotFoundError:
+            log("  py-spy not installed (pip install py-spy); skipping profile")
+            return
+        time.sleep(1)
+        r = load()
+        log(f"  under profiler: {fmt(r.rate)} ops/s")
+        try:
+            _, err = spy.communicate(timeout=secs + 30)
+        except subprocess.TimeoutExpired:
+            spy.kill()
+            _, err = spy.communicate()
+        if spy.returncode:
+            log(f"  py-spy failed: {err.decode(errors='replace')[-300:]}")
+            continue
+        print(f"\n### py-spy {mode} profile: {title}")
+        summarize_profile(path)
+
+
+def summarize_profile(path: str, top: int = 25) -> None:
+    """Self time and inclusive time by file:function from py-spy's collapsed stacks."""
+    self_t: dict[str, int] = {}
+    incl: dict[str, int] = {}
+    total = 0
+    with open(path) as f:
+        for line in f:
+            stack, _, n = line.rstrip().rpartition(" ")
+            if not n.isdigit():
+                continue
+            count = int(n)
+            total += count
+            frames = []
+            for fr in stack.split(";"):
+                # py-spy frame: "function (path/file.py:line)"
+                fn, _, loc = fr.partition(" (")
+                loc = loc.rstrip(")")
+                file = loc.rsplit(":", 1)[0]
+                short = "/".join(file.split("/")[-2:]) if file else "?"
+                frames.append(f"{short}:{fn}")
+            if frames:
+                self_t[frames[-1]] = self_t.get(frames[-1], 0) + count
+            for fr in set(frames):
+                incl[fr] = incl.get(fr, 0) + count
+    if not total:
+        log("  empty profile")
+        return
+    print(f"\nTop self time ({total} samples):")
+    for fr, c in sorted(self_t.items(), key=lambda kv: -kv[1])[:top]:
+        print(f"  {100 * c / total:5.1f}%  {fr}")
+    print("\nTop inclusive time in conveyor code:")
+    conv = [(fr, c) for fr, c in incl.items() if fr.startswith(("conveyor/", "gateway/", "protocol/", "sqs/",
+                                                                    "storage/", "services/", "s3/"))]
+    conv = [(fr, c) for fr, c in conv if fr not in ("conveyor/cli.py:main", "conveyor/cli.py:cmd_up",
+                                                     "conveyor/server.py:serve")]
+    for fr, c in sorted(conv, key=lambda kv: -kv[1])[:top]:
+        print(f"  {100 * c / total:5.1f}%  {fr}")
+    print(flush=True)

@@ -37,6 +37,7 @@ from peers import (  # noqa: E402
     fmt,
     log,
     pct,
+    profile_load,
     run_load,
     servers_running,
     table,
@@ -359,10 +360,26 @@ def bench_server(srv: Server, q: dict[str, Any], big_path: str, values: dict, no
             problems.append(f"{name}: {misses} uploads' events missing/out of order")
 
 
+def profile_s3(srv: Server, q: dict[str, Any], out: str) -> None:
+    """Extra 8-client 4 KiB PUT and GET phases under py-spy, after the measured ones."""
+    bucket = f"bench-profile-{int(time.time() * 1000)}"
+    boto("s3", srv.endpoint).create_bucket(Bucket=bucket)
+    secs = max(3.0, q["secs"])
+    profile_load(srv, out + ".put", secs, "Conveyor 8-client 4 KiB PUT",
+                 lambda: run_load(srv, w_put, 8, (srv.endpoint, bucket, 10**6, secs), secs))
+    h = Http(srv.endpoint)
+    for i in range(q["nkeys"]):
+        h.request("PUT", f"/{bucket}/g/{i}", os.urandom(4096), s3_headers())
+    h.close()
+    profile_load(srv, out + ".get", secs, "Conveyor 8-client 4 KiB GET",
+                 lambda: run_load(srv, w_get, 8, (srv.endpoint, bucket, 10**6, secs, q["nkeys"]), secs))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="tiny counts, for smoke tests")
     ap.add_argument("--only", default=",".join(PEERS), help="comma-separated servers to run")
+    ap.add_argument("--profile", metavar="OUT", help="py-spy extra Conveyor 4 KiB PUT/GET phases; stacks to OUT.*")
     ap.add_argument("--big-mib", type=int, help="size of the single large object (default 256, quick 16)")
     args = ap.parse_args()
     if args.quick:
@@ -393,6 +410,8 @@ def main() -> int:
                     continue
                 try:
                     bench_server(srv, q, big_path, values, notes, problems)
+                    if args.profile and srv.name == "conveyor":
+                        profile_s3(srv, q, args.profile)
                 except Exception as exc:
                     log(f"{srv.name}: benchmark aborted: {type(exc).__name__}: {exc}")
                     problems.append(f"{srv.name}: aborted: {type(exc).__name__}: {exc}")

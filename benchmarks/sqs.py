@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -38,6 +37,7 @@ from peers import (  # noqa: E402
     log,
     median,
     pct,
+    profile_load,
     run_load,
     servers_running,
     table,
@@ -291,64 +291,8 @@ def profile_send(srv: Server, q: dict[str, Any], out: str) -> None:
     client = boto_sqs(srv.endpoint)
     url = client.create_queue(QueueName=f"bench-profile-{int(time.time())}")["QueueUrl"]
     secs = max(3.0, q["secs"])
-    log(f"conveyor: profiling an 8-client send phase with py-spy for {secs:.0f}s → {out}")
-    try:
-        spy = subprocess.Popen(["py-spy", "record", "-p", str(srv.pid), "-d", str(int(secs) + 2), "-r", "200",
-                                "--format", "raw", "-o", out, "--nonblocking"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    except FileNotFoundError:
-        log("  py-spy not installed (pip install py-spy); skipping profile")
-        return
-    time.sleep(1)
-    r = run_load(srv, w_send, 8, (srv.endpoint, url, 10**6, secs), secs)
-    log(f"  under profiler: {fmt(r.rate)} msgs/s")
-    try:
-        _, err = spy.communicate(timeout=secs + 30)
-    except subprocess.TimeoutExpired:
-        spy.kill()
-        _, err = spy.communicate()
-    if spy.returncode:
-        log(f"  py-spy failed: {err.decode(errors='replace')[-300:]}")
-        return
-    summarize_profile(out)
-
-
-def summarize_profile(path: str, top: int = 25) -> None:
-    """Self time and inclusive time by file:function from py-spy's collapsed stacks."""
-    self_t: dict[str, int] = {}
-    incl: dict[str, int] = {}
-    total = 0
-    with open(path) as f:
-        for line in f:
-            stack, _, n = line.rstrip().rpartition(" ")
-            if not n.isdigit():
-                continue
-            count = int(n)
-            total += count
-            frames = []
-            for fr in stack.split(";"):
-                # py-spy frame: "function (path/file.py:line)"
-                fn, _, loc = fr.partition(" (")
-                loc = loc.rstrip(")")
-                file = loc.rsplit(":", 1)[0]
-                short = "/".join(file.split("/")[-2:]) if file else "?"
-                frames.append(f"{short}:{fn}")
-            if frames:
-                self_t[frames[-1]] = self_t.get(frames[-1], 0) + count
-            for fr in set(frames):
-                incl[fr] = incl.get(fr, 0) + count
-    if not total:
-        log("  empty profile")
-        return
-    print(f"\nTop self time ({total} samples):")
-    for fr, c in sorted(self_t.items(), key=lambda kv: -kv[1])[:top]:
-        print(f"  {100 * c / total:5.1f}%  {fr}")
-    print("\nTop inclusive time in conveyor code:")
-    conv = [(fr, c) for fr, c in incl.items() if fr.startswith(("conveyor/", "gateway/", "protocol/", "sqs/",
-                                                                    "storage/", "services/", "s3/"))]
-    for fr, c in sorted(conv, key=lambda kv: -kv[1])[:top]:
-        print(f"  {100 * c / total:5.1f}%  {fr}")
-    print(flush=True)
+    profile_load(srv, out, secs, "Conveyor 8-client SendMessage",
+                 lambda: run_load(srv, w_send, 8, (srv.endpoint, url, 10**6, secs), secs))
 
 
 def main() -> int:
