@@ -1,0 +1,142 @@
+"""Filter policies: every operator matching and not matching, validation, and end-to-end delivery."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from botocore.exceptions import ClientError
+from sns_helpers import body, error
+
+from conveyor.services.base import ServiceError
+from conveyor.services.sns import filter_policy
+
+S = "String"
+N = "Number"
+
+# (policy, attributes that match, attributes that do not)
+ATTRIBUTE_CASES = [
+    ({"store": ["shop"]}, {"store": (S, "shop")}, {"store": (S, "other")}),
+    ({"price": [100]}, {"price": (N, "100.0")}, {"price": (N, "101")}),
+    ({"price": [100]}, {"price": (N, "1e2")}, {"price": (S, "100")}),
+    ({"event": [{"prefix": "order-"}]}, {"event": (S, "order-created")}, {"event": (S, "user-created")}),
+    ({"file": [{"suffix": ".png"}]}, {"file": (S, "a.png")}, {"file": (S, "a.jpg")}),
+    ({"k": [{"anything-but": "x"}]}, {"k": (S, "y")}, {"k": (S, "x")}),
+    ({"k": [{"anything-but": ["x", "y"]}]}, {"k": (S, "z")}, {"k": (S, "y")}),
+    ({"k": [{"anything-but": [1, 2]}]}, {"k": (N, "3")}, {"k": (N, "2")}),
+    ({"k": [{"anything-but": {"prefix": "tmp"}}]}, {"k": (S, "data")}, {"k": (S, "tmp-1")}),
+    ({"k": [{"anything-but": {"suffix": ".tmp"}}]}, {"k": (S, "a.txt")}, {"k": (S, "a.tmp")}),
+    ({"k": [{"anything-but": "x"}]}, {"k": (S, "y")}, {}),  # absent attributes never match anything-but
+    ({"n": [{"numeric": ["=", 5]}]}, {"n": (N, "5")}, {"n": (N, "5.1")}),
+    ({"n": [{"numeric": ["<", 5]}]}, {"n": (N, "4.9")}, {"n": (N, "5")}),
+    ({"n": [{"numeric": ["<=", 5]}]}, {"n": (N, "5")}, {"n": (N, "6")}),
+    ({"n": [{"numeric": [">", 0, "<=", 10]}]}, {"n": (N, "10")}, {"n": (N, "0")}),
+    ({"n": [{"numeric": [">=", 0, "<", 10]}]}, {"n": (N, "0")}, {"n": (N, "10")}),
+    ({"n": [{"numeric": [">", 1]}]}, {"n": (N, "2")}, {"n": (S, "2")}),
+    ({"k": [{"exists": True}]}, {"k": (S, "anything")}, {"other": (S, "x")}),
+    ({"k": [{"exists": False}]}, {"other": (S, "x")}, {"k": (S, "x")}),
+    ({"k": [{"equals-ignore-case": "HeLLo"}]}, {"k": (S, "hello")}, {"k": (S, "hell")}),
+    ({"ip": [{"cidr": "10.0.0.0/24"}]}, {"ip": (S, "10.0.0.77")}, {"ip": (S, "10.0.1.1")}),
+    ({"ip": [{"cidr": "2001:db8::/32"}]}, {"ip": (S, "2001:db8::1")}, {"ip": (S, "2001:db9::1")}),
+    ({"tags": ["red"]}, {"tags": ("String.Array", '["blue", "red"]')}, {"tags": ("String.Array", '["blue"]')}),
+    ({"a": ["x"], "b": ["y"]}, {"a": (S, "x"), "b": (S, "y")}, {"a": (S, "x"), "b": (S, "z")}),
+    ({"k": ["x", {"prefix": "y"}]}, {"k": (S, "yes")}, {"k": (S, "no")}),
+    ({"$or": [{"a": ["1"]}, {"b": ["2"]}]}, {"b": (S, "2")}, {"a": (S, "2"), "b": (S, "1")}),
+    ({"bin": ["x"]}, {"bin": (S, "x")}, {"bin": ("Binary", "x")}),
+]
+
+
+def _attrs(spec):
+    out = {}
+    for name, (dtype, value) in spec.items():
+        out[name] = {"DataType": dtype, **({"BinaryValue": value.encode()} if dtype == "Binary"
+                                            else {"StringValue": value})}
+    return out
+
+
+@pytest.mark.parametrize(("policy", "good", "bad"), ATTRIBUTE_CASES, ids=[json.dumps(c[0]) for c in ATTRIBUTE_CASES])
+def test_attribute_operators(policy, good, bad):
+    parsed = filter_policy.parse(json.dumps(policy), "MessageAttributes")
+    assert filter_policy.matches(parsed, filter_policy.attributes_view(_attrs(good)))
+    assert not filter_policy.matches(parsed, filter_policy.attributes_view(_attrs(bad)))
+
+
+BODY_CASES = [
+    ({"order": {"status": ["paid"]}}, {"order": {"status": "paid"}}, {"order": {"status": "open"}}),
+    ({"order": {"total": [{"numeric": [">", 10]}]}}, {"order": {"total": 11.5}}, {"order": {"total": 3}}),
+    ({"items": {"sku": [{"prefix": "A"}]}}, {"items": [{"sku": "B1"}, {"sku": "A2"}]}, {"items": [{"sku": "B"}]}),
+    ({"tags": ["x"]}, {"tags": ["y", "x"]}, {"tags": ["y"]}),
+    ({"a": {"b": {"c": [{"exists": True}]}}}, {"a": {"b": {"c": 1}}}, {"a": {"b": {}}}),
+    ({"flag": [True]}, {"flag": True}, {"flag": False}),
+]
+
+
+@pytest.mark.parametrize(("policy", "good", "bad"), BODY_CASES, ids=[json.dumps(c[0]) for c in BODY_CASES])
+def test_body_operators(policy, good, bad):
+    if policy == {"flag": [True]}:  # booleans are not valid match values in SNS policies
+        with pytest.raises(ServiceError):
+            filter_policy.parse(json.dumps(policy), "MessageBody")
+        return
+    parsed = filter_policy.parse(json.dumps(policy), "MessageBody")
+    assert filter_policy.matches(parsed, filter_policy.body_view(json.dumps(good)))
+    assert not filter_policy.matches(parsed, filter_policy.body_view(json.dumps(bad)))
+    assert not filter_policy.matches(parsed, filter_policy.body_view("not json"))
+
+
+INVALID = [
+    ("not json", "failed to parse JSON"),
+    ('["a"]', "must be a JSON object"),
+    ('{"a": "b"}', '"a" must be an object or an array'),
+    ('{"a": []}', "Empty arrays are not allowed"),
+    ('{"a": [{"regex": "x"}]}', "Unrecognized match type regex"),
+    ('{"a": [{"numeric": ["<", "x"]}]}', "Value of < must be numeric"),
+    ('{"a": [{"numeric": [">", 5, "<", 1]}]}', "Bottom must be less than top"),
+    ('{"a": [{"numeric": ["!", 5]}]}', "Unrecognized numeric range operator"),
+    ('{"a": [{"exists": "yes"}]}', "exists match pattern must be either true or false"),
+    ('{"a": [{"cidr": "10.0.0.300/8"}]}', "Nonstandard IP address"),
+    ('{"a": [{"prefix": 5}]}', "prefix match pattern must be a string"),
+    ('{"a": ["1"], "b": ["1"], "c": ["1"], "d": ["1"], "e": ["1"], "f": ["1"]}', "more than 5 keys"),
+    (json.dumps({k: [str(i) for i in range(6)] for k in "abc"}), "too complex"),
+    ('{"a": {"b": ["c"]}}', "nested keys need FilterPolicyScope MessageBody"),
+]
+
+
+@pytest.mark.parametrize(("text", "reason"), INVALID)
+def test_invalid_policies(text, reason):
+    with pytest.raises(ServiceError) as exc:
+        filter_policy.parse(text, "MessageAttributes")
+    assert exc.value.code == "InvalidParameter"
+    assert exc.value.message.startswith("Invalid parameter: FilterPolicy: ") and reason in exc.value.message
+
+
+def test_filtering_end_to_end(sns, subscribed, receive, nothing_in):
+    topic = sns.create_topic(Name="t")["TopicArn"]
+    wants_red, _ = subscribed(topic, "red", FilterPolicy=json.dumps({"color": ["red"],
+                                                                      "size": [{"numeric": [">", 3]}]}))
+    by_body, _ = subscribed(topic, "body", FilterPolicyScope="MessageBody",
+                            FilterPolicy=json.dumps({"detail": {"kind": [{"prefix": "ima"}]}}))
+    everything, _ = subscribed(topic, "all")
+    sns.publish(TopicArn=topic, Message=json.dumps({"detail": {"kind": "doc"}}),
+                MessageAttributes={"color": {"DataType": "String", "StringValue": "red"},
+                                   "size": {"DataType": "Number", "StringValue": "2"}})
+    sns.publish(TopicArn=topic, Message=json.dumps({"detail": {"kind": "image"}}),
+                MessageAttributes={"color": {"DataType": "String", "StringValue": "red"},
+                                   "size": {"DataType": "Number", "StringValue": "4"}})
+    assert len(receive(everything, 2)) == 2
+    assert json.loads(body(receive(wants_red)[0])["Message"]) == {"detail": {"kind": "image"}}
+    assert json.loads(body(receive(by_body)[0])["Message"]) == {"detail": {"kind": "image"}}
+    nothing_in(wants_red)
+    nothing_in(by_body)
+
+
+def test_set_invalid_filter_policy_is_refused(sns, subscribed):
+    topic = sns.create_topic(Name="t")["TopicArn"]
+    _, sub = subscribed(topic, "q")
+    with pytest.raises(ClientError) as exc:
+        sns.set_subscription_attributes(SubscriptionArn=sub, AttributeName="FilterPolicy",
+                                        AttributeValue='{"a": [{"nope": 1}]}')
+    assert error(exc.value) == ("InvalidParameter", "Invalid parameter: FilterPolicy: Unrecognized match type nope")
+    sns.set_subscription_attributes(SubscriptionArn=sub, AttributeName="FilterPolicyScope",
+                                    AttributeValue="MessageBody")
+    sns.set_subscription_attributes(SubscriptionArn=sub, AttributeName="FilterPolicy",
+                                    AttributeValue='{"a": {"b": ["c"]}}')
