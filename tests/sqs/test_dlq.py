@@ -78,6 +78,10 @@ def dead_letter(sqs, src, dlq, advance, count):
     assert attrs["Attributes"]["ApproximateNumberOfMessages"] == str(count)
 
 
+def current_task(sqs, dlq):
+    return sqs.list_message_move_tasks(SourceArn=arn_of(sqs, dlq))["Results"][0]
+
+
 def task_status(sqs, dlq, status):
     """Move steps run in the background: give the server a moment to finish the current one."""
     deadline = time.monotonic() + 5
@@ -111,7 +115,7 @@ def test_move_task_to_destination_with_rate(sqs, queue, advance):
     assert task["Status"] == "RUNNING" and task["TaskHandle"] == handle
     assert task["ApproximateNumberOfMessagesToMove"] == 3
     for moved in (1, 2):
-        while task_status(sqs, dlq, "x")["ApproximateNumberOfMessagesMoved"] < moved:
+        while current_task(sqs, dlq)["ApproximateNumberOfMessagesMoved"] < moved:
             time.sleep(0.02)
         advance(1.01)
     task = task_status(sqs, dlq, "COMPLETED")
@@ -129,7 +133,7 @@ def test_cancel_move_task_and_errors(sqs, queue, advance):
         sqs.start_message_move_task(SourceArn="arn:aws:sqs:us-east-1:000000000000:nope")
     assert is_error(e.value, "ResourceNotFoundException")
     handle = sqs.start_message_move_task(SourceArn=arn_of(sqs, dlq), MaxNumberOfMessagesPerSecond=1)["TaskHandle"]
-    while task_status(sqs, dlq, "x")["ApproximateNumberOfMessagesMoved"] < 1:
+    while current_task(sqs, dlq)["ApproximateNumberOfMessagesMoved"] < 1:
         time.sleep(0.02)
     with pytest.raises(ClientError):
         sqs.start_message_move_task(SourceArn=arn_of(sqs, dlq))  # one running task per source
