@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import importlib
 import logging
 
@@ -52,8 +53,18 @@ class App:
         self.asgi = AsgiApp(self)
         self.started = False
 
+    def _lock_data_dir(self) -> None:
+        """One server per data directory: two would corrupt each other's state."""
+        self._lock = open(self.config.data_dir / ".lock", "a+")  # noqa: SIM115 - held while serving
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._lock.close()
+            raise RuntimeError(f"another Conveyor is already using {self.config.data_dir}")
+
     async def start(self) -> None:
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_data_dir()
         for service in self.services.values():
             await service.start()
         await self.pools.start()
@@ -67,6 +78,8 @@ class App:
             except Exception:
                 log.exception("stopping %s failed", service.name)
         self.started = False
+        if getattr(self, "_lock", None) is not None:
+            self._lock.close()
 
     async def reset(self) -> None:
         await self.pools.reset()

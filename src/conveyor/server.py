@@ -30,6 +30,7 @@ def _uvicorn_config(app: App, sock_port: int | None = None, **overrides: object)
         access_log=False,
         log_level="warning",
         timeout_keep_alive=75,
+        timeout_graceful_shutdown=5,  # parked long polls are cut short on shutdown
         server_header=False,
         date_header=True,
     )
@@ -40,9 +41,18 @@ def _uvicorn_config(app: App, sock_port: int | None = None, **overrides: object)
 class Server(uvicorn.Server):
     """uvicorn's server with a hook that runs once sockets are listening."""
 
-    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None] | None = None) -> None:
+    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None] | None = None,
+                 app: App | None = None) -> None:
         super().__init__(config)
         self._on_ready = on_ready
+        self._app = app
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # Workers first: they are clients of this server, and their open long polls would otherwise
+        # hold up the connection drain.
+        if self._app is not None:
+            await self._app.pools.stop()
+        await super().shutdown(sockets)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -71,7 +81,7 @@ class Server(uvicorn.Server):
 
 def serve(app: App, on_ready: Callable[[], None] | None = None) -> bool:
     """Serve in the foreground until Ctrl-C/SIGTERM; returns False if start-up failed."""
-    server = Server(_uvicorn_config(app), on_ready)
+    server = Server(_uvicorn_config(app), on_ready, app)
     server.run()
     return server.started
 
@@ -83,7 +93,7 @@ def serve_in_thread(app: App) -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = Server(_uvicorn_config(app, port, loop="asyncio"))
+    server = Server(_uvicorn_config(app, port, loop="asyncio"), app=app)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
     thread.start()
     while not server.started:

@@ -216,7 +216,7 @@ class WorkerPool:
         try:
             process = await asyncio.create_subprocess_exec(
                 *self.spec.command, env=env, stdout=log, stderr=asyncio.subprocess.STDOUT,
-                stdin=asyncio.subprocess.DEVNULL, start_new_session=True,
+                stdin=asyncio.subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent,
             )
         except OSError as exc:
             log.close()
@@ -280,6 +280,15 @@ class WorkerPool:
             ],
             "events": self.events[-20:],
         }
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM if the server dies (even by SIGKILL), so no worker is orphaned."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _signal(worker: Worker, sig: int) -> None:

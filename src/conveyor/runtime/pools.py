@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from typing import TYPE_CHECKING, Any
@@ -45,8 +46,7 @@ class PoolManager:
                 await self.create(PoolSpec.from_dict(data), persist=False)
 
     async def stop(self) -> None:
-        for pool in list(self.pools.values()):
-            await pool.stop()
+        await asyncio.gather(*(pool.stop() for pool in self.pools.values()))
 
     async def reset(self) -> None:
         await self.stop()
