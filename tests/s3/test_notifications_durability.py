@@ -31,9 +31,13 @@ def _receive(sqs, url, n=1, timeout=5.0):  # type: ignore[no-untyped-def]
     got: list[dict] = []
     deadline = time.monotonic() + timeout
     while len(got) < n and time.monotonic() < deadline:
-        for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+        # No long polls: the shared server runs on a manual clock.
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+        for m in messages:
             got.append(json.loads(m["Body"]))
             sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        if not messages:
+            time.sleep(0.05)
     return got
 
 
@@ -163,4 +167,6 @@ def test_event_for_acknowledged_put_survives_kill(start_server, tmp_path):
     url = sqs.get_queue_url(QueueName="durable")["QueueUrl"]
     events = _receive(sqs, url, n=2)
     keys = [unquote_plus(e["Records"][0]["s3"]["object"]["key"]) for e in events if "Records" in e]
-    assert keys == ["uploads/a b.txt"]
+    # Delivered at least once, as AWS promises: a kill between SQS's commit and the outbox row's deletion
+    # can repeat the event, never lose it.
+    assert keys and set(keys) == {"uploads/a b.txt"}
