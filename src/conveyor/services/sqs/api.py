@@ -24,6 +24,10 @@ _SYSTEM_NAMES = ("SenderId", "SentTimestamp", "ApproximateReceiveCount", "Approx
                  "DeadLetterQueueSourceArn")
 
 
+# The sum of a batch's bodies, whatever the queue's MaximumMessageSize.
+BATCH_LIMIT = 1048576
+
+
 class SqsValidationCodes(ValidationCodes):
     missing = "MissingParameter"
     invalid = "InvalidParameterValue"
@@ -69,6 +73,7 @@ class SqsService(Service):
 
     async def start(self) -> None:
         self.engine.open()
+        self.moves.load()
 
     async def stop(self) -> None:
         self.engine.close()
@@ -251,8 +256,8 @@ class SqsService(Service):
         entries = params.get("Entries")
         self._check_batch(entries)
         total = sum(len(e.get("MessageBody", "").encode("utf-8", "surrogatepass")) for e in entries)
-        if total > q.max_size:
-            raise _batch_error("BatchRequestTooLong", f"Batch requests cannot be longer than {q.max_size} "
+        if total > BATCH_LIMIT:
+            raise _batch_error("BatchRequestTooLong", f"Batch requests cannot be longer than {BATCH_LIMIT} "
                                f"bytes. You have sent {total} bytes.")
         failed: list[dict[str, Any]] = []
         prepared: list[tuple[str, Message]] = []

@@ -215,6 +215,9 @@ class SqsEngine:
         return q
 
     def _check_redrive(self, attrs: dict[str, str], fifo: bool, arn: str, account: str, region: str) -> None:
+        if attrs.get("FifoThroughputLimit") == "perMessageGroupId" and attrs.get("DeduplicationScope") != "messageGroup":
+            raise invalid_attr_value("FifoThroughputLimit", "perMessageGroupId is allowed only when "
+                                     "DeduplicationScope is messageGroup.")
         rp = attrs.get("RedrivePolicy")
         if not rp:
             return

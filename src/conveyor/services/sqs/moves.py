@@ -58,6 +58,24 @@ class MoveTasks:
         self.engine = engine
         self.tasks: list[MoveTask] = []
 
+    def load(self) -> None:
+        """Restore task history after a restart and resume the tasks that were running."""
+        eng = self.engine
+        assert eng.db is not None
+        for row in eng.db.query("SELECT * FROM move_tasks ORDER BY started"):
+            data = json.loads(row["data"])
+            src = eng.get_queue_by_arn(row["source_arn"])
+            if src is None:
+                continue
+            t = MoveTask(row["handle"], src, data.get("DestinationArn"), data.get("MaxNumberOfMessagesPerSecond"),
+                         row["started"], data.get("ApproximateNumberOfMessagesToMove", 0))
+            t.moved = data.get("ApproximateNumberOfMessagesMoved", 0)
+            t.status = data.get("Status", "COMPLETED")
+            t.failure = data.get("FailureReason")
+            self.tasks.append(t)
+            if t.status == "RUNNING":
+                self._schedule(t, eng.clock.now())
+
     def clear(self) -> None:
         for t in self.tasks:
             if t.timer is not None:
