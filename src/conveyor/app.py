@@ -22,6 +22,7 @@ SERVICES = {
     "sts": "conveyor.services.sts.api:StsService",
     "sqs": "conveyor.services.sqs.api:SqsService",
     "sns": "conveyor.services.sns.api:SnsService",
+    "lambda": "conveyor.services.lambda_.api:LambdaService",
     "s3": "conveyor.services.s3.api:S3Service",
 }
 

@@ -1,0 +1,1 @@
+"""Lambda: functions as local processes, event source mappings, async invokes."""

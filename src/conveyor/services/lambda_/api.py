@@ -1,0 +1,531 @@
+"""Lambda's API (rest-json), thin over the registry, the invoker, event source mappings and async invokes.
+
+Lambda is the one rest-json service, so it parses its own requests in `handle_raw` with the generic
+rest-json codec (no gateway change): route by method + URI template, validate against the model,
+dispatch to the operation method, serialize.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import botocore.session
+
+from conveyor.gateway.http import HttpResponse
+from conveyor.protocol.rest_json import RestJsonCodec
+from conveyor.protocol.validate import ValidationCodes, validate
+from conveyor.services.base import RequestContext, Service, ServiceError
+from conveyor.services.lambda_.async_invoke import AsyncInvokes
+from conveyor.services.lambda_.esm import Mappings
+from conveyor.services.lambda_.functions import (
+    Function,
+    Registry,
+    check_config,
+    check_runtime,
+    conflict,
+    invalid,
+    not_found,
+    parse_name,
+)
+from conveyor.services.lambda_.invoke import MAX_EVENT_PAYLOAD, MAX_SYNC_PAYLOAD, Invoker, check_payload
+
+_CODEC = RestJsonCodec()
+_CONFIG_KEYS = ("Role", "Handler", "Description", "Timeout", "MemorySize", "Environment", "Runtime",
+                "DeadLetterConfig", "TracingConfig", "VpcConfig", "EphemeralStorage", "LoggingConfig")
+
+
+class LambdaValidationCodes(ValidationCodes):
+    """Model constraint failures are ValidationException on Lambda, with AWS's message shape."""
+
+    def missing_error(self, path: str) -> ServiceError:
+        return ServiceError("ValidationException", f"1 validation error detected: Value null at '{_camel(path)}' "
+                            "failed to satisfy constraint: Member must not be null")
+
+    def invalid_error(self, path: str, value: Any, reason: str) -> ServiceError:
+        return ServiceError("ValidationException", f"1 validation error detected: Value '{value}' at "
+                            f"'{_camel(path)}' failed to satisfy constraint: {reason}")
+
+
+def _camel(path: str) -> str:
+    return ".".join(p[:1].lower() + p[1:] for p in path.split("."))
+
+
+def public(config: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in config.items() if not k.startswith("_")}
+
+
+class LambdaService(Service):
+    name = "lambda"
+    validation_codes = LambdaValidationCodes()
+
+    def __init__(self, app: Any) -> None:
+        super().__init__(app)
+        self.model = botocore.session.get_session().get_service_model("lambda")
+        self.root: Path = self.config.service_dir("lambda")
+        self.registry = Registry(self.root, self.config.region)
+        self.invoker = Invoker(self)
+        self.mappings = Mappings(self)
+        self.async_invokes = AsyncInvokes(self)
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self.registry.open()
+        await self.async_invokes.start()
+        await self.mappings.start()
+
+    async def stop(self) -> None:
+        await self.mappings.stop()
+        await self.async_invokes.stop()
+        await self.invoker.runtime.stop()
+        self.registry.close()
+
+    async def reset(self) -> None:
+        await self.mappings.stop()
+        await self.async_invokes.stop()
+        await self.invoker.runtime.reset()
+        await self.registry.reset()
+        self.mappings.clear()
+        self.async_invokes.clear()
+
+    def health(self) -> dict[str, Any]:
+        return {"status": "running", "functions": len(self.registry.functions),
+                "concurrency": self.invoker.runtime.snapshot(), "mappings": self.mappings.snapshot(),
+                "async_pending": self.async_invokes.pending()}
+
+    def endpoint(self) -> str:
+        return self.app.pools.endpoint or f"http://127.0.0.1:{self.config.port}"
+
+    def arn(self, name: str) -> str:
+        return f"arn:aws:lambda:{self.config.region}:{self.config.account_id}:function:{name}"
+
+    def function(self, ref: str) -> tuple[Function, str | None]:
+        return self.registry.get(ref, self.config.account_id)
+
+    # -- wire ------------------------------------------------------------------------------------------
+    async def handle_raw(self, ctx: RequestContext) -> HttpResponse | None:
+        ctx.protocol = "rest-json"
+        try:
+            operation, params = await _CODEC.parse(ctx, self)
+            validate(operation.input_shape, params, self.validation_codes)
+            handler = self.handler(operation.name)
+            if handler is None:
+                raise ServiceError("NotImplemented", f"lambda {operation.name} is not implemented by Conveyor.", 501)
+            result = await handler(ctx, params)
+            if isinstance(result, HttpResponse):
+                return result
+            return _CODEC.serialize(ctx, operation, result or {})
+        except ServiceError as error:
+            return _CODEC.serialize_error(ctx, error)
+
+    # -- in-process API for other services -------------------------------------------------------------
+    async def invoke_event(self, function_arn: str, payload: dict[str, Any]) -> None:
+        """Queue an asynchronous invocation (S3 notifications, SNS subscriptions, destinations)."""
+        fn, qualifier = self.function(function_arn)
+        await self.async_invokes.submit(fn, qualifier, json.dumps(payload).encode())
+
+    async def deliver_from_s3(self, function_arn: str, body: str) -> None:
+        await self.invoke_event(function_arn, json.loads(body))
+
+    async def deliver_from_sns(self, function_arn: str, event: dict[str, Any]) -> None:
+        await self.invoke_event(function_arn, event)
+
+    # -- functions -------------------------------------------------------------------------------------
+    async def _code_bytes(self, code: dict[str, Any]) -> bytes:
+        if code.get("ImageUri"):
+            raise invalid("Conveyor runs .zip packages only (ImageUri needs a container runtime).")
+        if code.get("ZipFile") is not None:
+            return code["ZipFile"]
+        bucket, key = code.get("S3Bucket"), code.get("S3Key")
+        if bucket and key:
+            return await self._s3_object(bucket, key, code.get("S3ObjectVersion"))
+        raise invalid("Please provide a source for function code.")
+
+    async def _s3_object(self, bucket: str, key: str, version: str | None) -> bytes:
+        import boto3
+        from botocore.exceptions import ClientError
+
+        def fetch() -> bytes:
+            s3 = boto3.client("s3", endpoint_url=self.endpoint(), region_name=self.config.region,
+                              aws_access_key_id=self.config.access_key,
+                              aws_secret_access_key=self.config.secret_key)
+            extra = {"VersionId": version} if version else {}
+            return s3.get_object(Bucket=bucket, Key=key, **extra)["Body"].read()
+
+        try:
+            return await asyncio.to_thread(fetch)
+        except ClientError as exc:
+            raise invalid(f"Error occurred while GetObject. S3 Error Code: {exc.response['Error']['Code']}. "
+                          f"S3 Error Message: {exc.response['Error'].get('Message', '')}")
+
+    async def CreateFunction(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        name, qualifier = parse_name(params["FunctionName"], self.config.account_id)
+        if qualifier:
+            raise invalid("FunctionName must not include a qualifier when creating a function.")
+        check_runtime(params.get("Runtime"))
+        if not params.get("Handler"):
+            raise invalid("Handler is required for .zip file deployment packages.")
+        check_config(params)
+        if name in self.registry.functions:
+            raise conflict(f"Function already exist: {name}")
+        hexd, sha, size = self.registry.code.put(await self._code_bytes(params["Code"]))
+        config: dict[str, Any] = {
+            "FunctionName": name, "FunctionArn": self.arn(name), "Runtime": params["Runtime"],
+            "Role": params["Role"], "Handler": params["Handler"], "CodeSize": size,
+            "Description": params.get("Description", ""), "Timeout": params.get("Timeout", 3),
+            "MemorySize": params.get("MemorySize", 128), "CodeSha256": sha, "Version": "$LATEST",
+            "TracingConfig": params.get("TracingConfig") or {"Mode": "PassThrough"},
+            "State": "Active", "LastUpdateStatus": "Successful", "PackageType": "Zip",
+            "Architectures": params.get("Architectures") or ["x86_64"],
+            "EphemeralStorage": params.get("EphemeralStorage") or {"Size": 512},
+            "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+            "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{name}"},
+            "_CodeHex": hexd,
+        }
+        if params.get("Environment"):
+            config["Environment"] = {"Variables": params["Environment"].get("Variables") or {}}
+        if params.get("DeadLetterConfig"):
+            config["DeadLetterConfig"] = params["DeadLetterConfig"]
+        self.registry.new_revision(config, self.clock.now())
+        fn = Function(name, config, tags=params.get("Tags") or {})
+        if params.get("Publish"):
+            self._publish(fn, "")
+        await self.registry.save(fn)
+        self.registry.code.extracted(hexd)
+        return public(fn.versions[str(len(fn.versions))] if params.get("Publish") else config)
+
+    def _publish(self, fn: Function, description: str | None) -> dict[str, Any]:
+        latest = fn.config
+        if fn.versions:
+            last = fn.versions[str(len(fn.versions))]
+            if last["CodeSha256"] == latest["CodeSha256"] and last["RevisionId"] == latest.get("_PublishedRev"):
+                return last
+        number = str(len(fn.versions) + 1)
+        version = copy.deepcopy(latest)
+        version["Version"] = number
+        version["FunctionArn"] = f"{fn.arn}:{number}"
+        if description is not None:
+            version["Description"] = description or latest.get("Description", "")
+        fn.versions[number] = version
+        latest["_PublishedRev"] = latest["RevisionId"]
+        return version
+
+    async def GetFunction(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        fn, qualifier = self.function(params["FunctionName"])
+        config = fn.resolve(params.get("Qualifier") or qualifier)
+        out: dict[str, Any] = {
+            "Configuration": public(config),
+            "Code": {"RepositoryType": "S3",
+                     "Location": (self.registry.code.root / f"{config['_CodeHex']}.zip").as_uri()},
+        }
+        if fn.tags:
+            out["Tags"] = fn.tags
+        if fn.reserved is not None:
+            out["Concurrency"] = {"ReservedConcurrentExecutions": fn.reserved}
+        return out
+
+    async def GetFunctionConfiguration(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        fn, qualifier = self.function(params["FunctionName"])
+        return public(fn.resolve(params.get("Qualifier") or qualifier))
+
+    async def ListFunctions(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        configs: list[dict[str, Any]] = []
+        for name in sorted(self.registry.functions):
+            fn = self.registry.functions[name]
+            configs.append(public(fn.config))
+            if params.get("FunctionVersion") == "ALL":
+                configs.extend(public(v) for v in fn.versions.values())
+        return _page(configs, params, "Functions", lambda c: c["FunctionArn"])
+
+    async def ListVersionsByFunction(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        fn, _ = self.function(params["FunctionName"])
+        configs = [public(fn.config), *(public(v) for v in fn.versions.values())]
+        return _page(configs, params, "Versions", lambda c: c["Version"])
+
+    async def DeleteFunction(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        fn, qualifier = self.function(params["FunctionName"])
+        qualifier = params.get("Qualifier") or qualifier
+        if qualifier and qualifier != "$LATEST":
+            if qualifier not in fn.versions:
+                raise not_found(f"Function not found: {fn.arn}:{qualifier}")
+            del fn.versions[qualifier]
+            await self.registry.save(fn)
+            return {}
+        if qualifier == "$LATEST":
+            raise invalid("$LATEST version cannot be deleted without deleting the function.")
+        await self.registry.delete(fn)
+        await self.mappings.function_deleted(fn.arn)
+        await self.invoker.runtime.retire(fn.name)
+        return {}
+
+    async def UpdateFunctionCode(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        fn, _ = self.function(params["FunctionName"])
+        if params.get("DryRun"):
+            return public(fn.config)
+        self._check_revision(fn, params)
+        hexd, sha, size = self.registry.code.put(await self._code_bytes(params))
+        fn.config.update(CodeSha256=sha, CodeSize=size, _CodeHex=hexd)
+        return await self._changed(fn, bool(params.get("Publish")))
+
+    async def UpdateFunctionConfiguration(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        fn, _ = self.function(params["FunctionName"])
+        self._check_revision(fn, params)
+        if "Runtime" in params:
+            check_runtime(params["Runtime"])
+        check_config(params)
+        for key in _CONFIG_KEYS:
+            if key in params:
+                fn.config[key] = params[key]
+        if "Environment" in params:
+            fn.config["Environment"] = {"Variables": params["Environment"].get("Variables") or {}}
+        return await self._changed(fn, False)
+
+    def _check_revision(self, fn: Function, params: dict[str, Any]) -> None:
+        if params.get("RevisionId") and params["RevisionId"] != fn.config["RevisionId"]:
+            raise ServiceError("PreconditionFailedException", "The Revision Id provided does not match the latest "
+                               "Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id",
+                               412)
+
+    async def _changed(self, fn: Function, publish: bool) -> dict[str, Any]:
+        self.registry.new_revision(fn.config, self.clock.now())
+        fn.generation += 1
+        result = self._publish(fn, None) if publish else fn.config
+        await self.registry.save(fn)
+        self.registry.code.extracted(fn.config["_CodeHex"])
+        await self.invoker.runtime.retire(fn.name)
+        return public(result)
+
+    async def PublishVersion(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        fn, _ = self.function(params["FunctionName"])
+        if params.get("CodeSha256") and params["CodeSha256"] != fn.config["CodeSha256"]:
+            raise invalid("CodeSHA256 does not match the $LATEST code.")
+        version = self._publish(fn, params.get("Description"))
+        await self.registry.save(fn)
+        return public(version)
+
+    # -- aliases ---------------------------------------------------------------------------------------
+    def _alias_doc(self, fn: Function, name: str) -> dict[str, Any]:
+        alias = fn.aliases.get(name)
+        if alias is None:
+            raise not_found(f"Cannot find alias arn: {fn.arn}:{name}")
+        return {"AliasArn": f"{fn.arn}:{name}", "Name": name, **alias}
+
+    async def CreateAlias(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        fn, _ = self.function(params["FunctionName"])
+        name = params["Name"]
+        if name in fn.aliases:
+            raise conflict(f"Alias already exists: {fn.arn}:{name}")
+        if params.get("RoutingConfig"):
+            raise invalid("Conveyor does not support weighted alias routing.")
+        fn.resolve(params["FunctionVersion"])
+        fn.aliases[name] = {"FunctionVersion": params["FunctionVersion"],
+                            "Description": params.get("Description", ""), "RevisionId": fn.config["RevisionId"]}
+        await self.registry.save(fn)
+        return self._alias_doc(fn, name)
+
+    async def GetAlias(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        fn, _ = self.function(params["FunctionName"])
+        return self._alias_doc(fn, params["Name"])
+
+    async def UpdateAlias(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        fn, _ = self.function(params["FunctionName"])
+        self._alias_doc(fn, params["Name"])
+        alias = fn.aliases[params["Name"]]
+        if params.get("FunctionVersion"):
+            fn.resolve(params["FunctionVersion"])
+            alias["FunctionVersion"] = params["FunctionVersion"]
+        if "Description" in params:
+            alias["Description"] = params["Description"]
+        await self.registry.save(fn)
+        return self._alias_doc(fn, params["Name"])
+
+    async def ListAliases(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        fn, _ = self.function(params["FunctionName"])
+        aliases = [self._alias_doc(fn, n) for n in sorted(fn.aliases)]
+        return _page(aliases, params, "Aliases", lambda a: a["Name"])
+
+    async def DeleteAlias(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        fn, _ = self.function(params["FunctionName"])
+        fn.aliases.pop(params["Name"], None)
+        await self.registry.save(fn)
+        return {}
+
+    # -- invoke ----------------------------------------------------------------------------------------
+    async def Invoke(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        fn, qualifier = self.function(params["FunctionName"])
+        qualifier = params.get("Qualifier") or qualifier
+        kind = params.get("InvocationType") or "RequestResponse"
+        payload: bytes = params.get("Payload") or b""
+        if kind == "DryRun":
+            fn.resolve(qualifier)
+            return {"StatusCode": 204}
+        if kind == "Event":
+            check_payload(payload, MAX_EVENT_PAYLOAD)
+            fn.resolve(qualifier)
+            await self.async_invokes.submit(fn, qualifier, payload, request_id=ctx.request_id)
+            return {"StatusCode": 202}
+        check_payload(payload, MAX_SYNC_PAYLOAD)
+        result = await self.invoker.invoke(fn, qualifier, payload, wait=False,
+                                           client_context=params.get("ClientContext"), request_id=ctx.request_id)
+        out: dict[str, Any] = {"StatusCode": 200, "Payload": result.payload, "ExecutedVersion": result.version}
+        if result.function_error:
+            out["FunctionError"] = result.function_error
+        if params.get("LogType") == "Tail":
+            out["LogResult"] = base64.b64encode(result.log_tail.encode()[-4096:]).decode()
+        return out
+
+    # -- concurrency -----------------------------------------------------------------------------------
+    async def PutFunctionConcurrency(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        fn, _ = self.function(params["FunctionName"])
+        value = params["ReservedConcurrentExecutions"]
+        others = sum(f.reserved or 0 for f in self.registry.functions.values() if f is not fn)
+        if others + value > 1000 - 100:
+            raise invalid("Specified ReservedConcurrentExecutions for function decreases account's "
+                          "UnreservedConcurrentExecution below its minimum value of [100].")
+        fn.reserved = value
+        await self.registry.save(fn)
+        self.invoker.runtime.wake_all(fn.name)
+        self.mappings.concurrency_changed(fn)
+        return {"ReservedConcurrentExecutions": value}
+
+    async def GetFunctionConcurrency(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        fn, _ = self.function(params["FunctionName"])
+        return {} if fn.reserved is None else {"ReservedConcurrentExecutions": fn.reserved}
+
+    async def DeleteFunctionConcurrency(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        fn, _ = self.function(params["FunctionName"])
+        fn.reserved = None
+        await self.registry.save(fn)
+        self.invoker.runtime.wake_all(fn.name)
+        self.mappings.concurrency_changed(fn)
+        return {}
+
+    async def GetAccountSettings(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        reserved = sum(f.reserved or 0 for f in self.registry.functions.values())
+        return {"AccountLimit": {"TotalCodeSize": 80530636800, "CodeSizeUnzipped": 262144000,
+                                 "CodeSizeZipped": 52428800, "ConcurrentExecutions": 1000,
+                                 "UnreservedConcurrentExecutions": 1000 - reserved},
+                "AccountUsage": {"TotalCodeSize": sum(f.config["CodeSize"] for f in self.registry.functions.values()),
+                                 "FunctionCount": len(self.registry.functions)}}
+
+    # -- tags ------------------------------------------------------------------------------------------
+    def _tagged(self, resource: str) -> Function:
+        fn, _ = self.function(resource)
+        return fn
+
+    async def TagResource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        fn = self._tagged(params["Resource"])
+        fn.tags.update(params["Tags"])
+        await self.registry.save(fn)
+        return {}
+
+    async def ListTags(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return {"Tags": self._tagged(params["Resource"]).tags}
+
+    async def UntagResource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        fn = self._tagged(params["Resource"])
+        for key in params["TagKeys"]:
+            fn.tags.pop(key, None)
+        await self.registry.save(fn)
+        return {}
+
+    # -- resource policy -------------------------------------------------------------------------------
+    async def AddPermission(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        fn, _ = self.function(params["FunctionName"])
+        sid = params["StatementId"]
+        if any(s["Sid"] == sid for s in fn.policy):
+            raise conflict(f"The statement id ({sid}) provided already exists. Please provide a new statement "
+                           "id, or remove the existing statement.")
+        principal = params["Principal"]
+        statement: dict[str, Any] = {
+            "Sid": sid, "Effect": "Allow",
+            "Principal": {"Service": principal} if principal.endswith(".amazonaws.com") else
+            ("*" if principal == "*" else {"AWS": principal if principal.startswith("arn:")
+                                           else f"arn:aws:iam::{principal}:root"}),
+            "Action": params["Action"], "Resource": fn.arn,
+        }
+        condition: dict[str, Any] = {}
+        if params.get("SourceArn"):
+            condition.setdefault("ArnLike", {})["AWS:SourceArn"] = params["SourceArn"]
+        if params.get("SourceAccount"):
+            condition.setdefault("StringEquals", {})["AWS:SourceAccount"] = params["SourceAccount"]
+        if params.get("PrincipalOrgID"):
+            condition.setdefault("StringEquals", {})["aws:PrincipalOrgID"] = params["PrincipalOrgID"]
+        if condition:
+            statement["Condition"] = condition
+        fn.policy.append(statement)
+        await self.registry.save(fn)
+        return {"Statement": json.dumps(statement)}
+
+    async def GetPolicy(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        fn, _ = self.function(params["FunctionName"])
+        if not fn.policy:
+            raise not_found("The resource you requested does not exist.")
+        policy = {"Version": "2012-10-17", "Id": "default", "Statement": fn.policy}
+        return {"Policy": json.dumps(policy), "RevisionId": fn.config["RevisionId"]}
+
+    async def RemovePermission(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        fn, _ = self.function(params["FunctionName"])
+        before = len(fn.policy)
+        fn.policy = [s for s in fn.policy if s["Sid"] != params["StatementId"]]
+        if len(fn.policy) == before:
+            raise not_found(f"Statement {params['StatementId']} is not found in resource policy.")
+        await self.registry.save(fn)
+        return {}
+
+    # -- async invoke configuration --------------------------------------------------------------------
+    async def PutFunctionEventInvokeConfig(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        fn, _ = self.function(params["FunctionName"])
+        return await self.async_invokes.put_config(fn, params, replace=True)
+
+    async def UpdateFunctionEventInvokeConfig(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        fn, _ = self.function(params["FunctionName"])
+        return await self.async_invokes.put_config(fn, params, replace=False)
+
+    async def GetFunctionEventInvokeConfig(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        fn, _ = self.function(params["FunctionName"])
+        return self.async_invokes.get_config(fn)
+
+    async def DeleteFunctionEventInvokeConfig(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        fn, _ = self.function(params["FunctionName"])
+        self.async_invokes.get_config(fn)
+        fn.invoke_config = None
+        await self.registry.save(fn)
+        return {}
+
+    # -- event source mappings -------------------------------------------------------------------------
+    async def CreateEventSourceMapping(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return await self.mappings.create(params)
+
+    async def GetEventSourceMapping(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self.mappings.describe(self.mappings.get(params["UUID"]))
+
+    async def UpdateEventSourceMapping(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return await self.mappings.update(params)
+
+    async def DeleteEventSourceMapping(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return await self.mappings.delete(params["UUID"])
+
+    async def ListEventSourceMappings(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return _page(self.mappings.list(params.get("FunctionName"), params.get("EventSourceArn")), params,
+                     "EventSourceMappings", lambda m: m["UUID"])
+
+
+def _page(items: list[dict[str, Any]], params: dict[str, Any], key: str, ident: Any) -> dict[str, Any]:
+    start = 0
+    marker = params.get("Marker")
+    if marker:
+        ids = [ident(i) for i in items]
+        if marker not in ids:
+            raise invalid(f"Invalid marker: {marker}")
+        start = ids.index(marker) + 1
+    size = params.get("MaxItems") or 50
+    page = items[start:start + size]
+    out: dict[str, Any] = {key: page}
+    if start + size < len(items):
+        out["NextMarker"] = ident(page[-1])
+    return out

@@ -1,0 +1,210 @@
+"""Asynchronous invocation: a durable event queue with AWS's retries and destinations.
+
+https://docs.aws.amazon.com/lambda/latest/dg/invocation-async.html: an event that fails is retried
+twice (by default), one minute and then two minutes later (on the server's clock); an event that still
+fails, or is older than MaximumEventAgeInSeconds, goes to the on-failure destination (SQS, SNS or
+another function) and to the dead-letter queue (SQS or SNS). Events wait for a concurrency slot rather
+than being throttled. Accepted events live in SQLite until handled, so a restart resumes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from conveyor.protocol.base import iso8601
+from conveyor.services.lambda_.functions import Function, invalid, not_found
+
+if TYPE_CHECKING:
+    from conveyor.services.lambda_.api import LambdaService
+
+log = logging.getLogger(__name__)
+RETRY_DELAYS = (60.0, 120.0)
+DEFAULT_MAX_AGE = 21600
+
+
+class AsyncInvokes:
+    def __init__(self, service: LambdaService) -> None:
+        self.service = service
+        self.events: dict[str, dict[str, Any]] = {}
+        self.timers: dict[str, Any] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.stopping = False
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self.stopping = False
+        db = self.service.registry.db
+        assert db is not None
+        for (doc,) in db.query("SELECT doc FROM async_events"):
+            event = json.loads(doc)
+            self.events[event["id"]] = event
+            self._schedule(event)
+
+    async def stop(self) -> None:
+        self.stopping = True
+        for timer in self.timers.values():
+            timer.cancel()
+        self.timers.clear()
+        for task in list(self.tasks):
+            task.cancel()
+        for task in list(self.tasks):
+            with contextlib.suppress(BaseException):
+                await task
+
+    def clear(self) -> None:
+        self.events.clear()
+        self.stopping = False
+
+    def pending(self) -> int:
+        return len(self.events)
+
+    # -- configuration ---------------------------------------------------------------------------------
+    async def put_config(self, fn: Function, params: dict[str, Any], replace: bool) -> dict[str, Any]:
+        current = {} if replace or fn.invoke_config is None else dict(fn.invoke_config)
+        for key in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig"):
+            if key in params:
+                current[key] = params[key]
+        for kind in ("OnSuccess", "OnFailure"):
+            arn = ((current.get("DestinationConfig") or {}).get(kind) or {}).get("Destination")
+            if arn and arn.split(":")[2:3] not in (["sqs"], ["sns"], ["lambda"]):
+                raise invalid(f"The destination ARN {arn} is not supported by Conveyor (use an SQS queue, an SNS "
+                              "topic or a function).")
+        current["LastModified"] = self.service.clock.now()
+        fn.invoke_config = current
+        await self.service.registry.save(fn)
+        return self.get_config(fn)
+
+    def get_config(self, fn: Function) -> dict[str, Any]:
+        if fn.invoke_config is None:
+            raise not_found(f"The function {fn.arn} doesn't have an EventInvokeConfig")
+        return {"FunctionArn": f"{fn.arn}:$LATEST", **fn.invoke_config}
+
+    # -- the queue -------------------------------------------------------------------------------------
+    async def submit(self, fn: Function, qualifier: str | None, payload: bytes,
+                     request_id: str | None = None) -> str:
+        now = self.service.clock.now()
+        event = {"id": request_id or str(uuid.uuid4()), "function": fn.name, "qualifier": qualifier,
+                 "payload": payload.decode("utf-8", errors="replace"), "received": now, "attempts": 0,
+                 "next_at": now}
+        await self._save(event)
+        self.events[event["id"]] = event
+        self._schedule(event)
+        return event["id"]
+
+    async def _save(self, event: dict[str, Any]) -> None:
+        db = self.service.registry.db
+        assert db is not None
+        await db.execute("INSERT OR REPLACE INTO async_events (id, doc) VALUES (?, ?)", (event["id"], json.dumps(event)))
+
+    async def _forget(self, event: dict[str, Any]) -> None:
+        self.events.pop(event["id"], None)
+        db = self.service.registry.db
+        if db is not None:
+            await db.execute("DELETE FROM async_events WHERE id = ?", (event["id"],))
+
+    def _schedule(self, event: dict[str, Any]) -> None:
+        if self.stopping:
+            return
+        clock = self.service.clock
+        if event["next_at"] <= clock.now():
+            self._spawn(event)
+        else:
+            self.timers[event["id"]] = clock.call_at(event["next_at"], lambda: self._spawn(event))
+
+    def _spawn(self, event: dict[str, Any]) -> None:
+        self.timers.pop(event["id"], None)
+        if self.stopping:
+            return
+        task = asyncio.ensure_future(self._attempt(event))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _attempt(self, event: dict[str, Any]) -> None:
+        svc = self.service
+        fn = svc.registry.functions.get(event["function"])
+        if fn is None:
+            await self._forget(event)
+            return
+        conf = fn.invoke_config or {}
+        max_age = conf.get("MaximumEventAgeInSeconds", DEFAULT_MAX_AGE)
+        if svc.clock.now() - event["received"] > max_age:
+            await self._failed(fn, event, None, "EventAgeExceeded")
+            return
+        event["attempts"] += 1
+        try:
+            result = await svc.invoker.invoke(fn, event["qualifier"], event["payload"].encode(), wait=True,
+                                              request_id=event["id"] if event["attempts"] == 1 else None)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # e.g. the qualifier was deleted: nothing to retry against
+            log.warning("async invoke of %s failed: %s", fn.name, exc)
+            await self._failed(fn, event, None, "RetriesExhausted")
+            return
+        if result.function_error is None:
+            await self._deliver(fn, event, result, "Success", "OnSuccess")
+            await self._forget(event)
+            return
+        retries = conf.get("MaximumRetryAttempts", 2)
+        if event["attempts"] <= retries:
+            event["next_at"] = svc.clock.now() + RETRY_DELAYS[min(event["attempts"], len(RETRY_DELAYS)) - 1]
+            await self._save(event)
+            self._schedule(event)
+            return
+        await self._failed(fn, event, result, "RetriesExhausted")
+
+    async def _failed(self, fn: Function, event: dict[str, Any], result: Any, condition: str) -> None:
+        await self._deliver(fn, event, result, condition, "OnFailure")
+        dlq = (fn.config.get("DeadLetterConfig") or {}).get("TargetArn")
+        if dlq:
+            error = result.error_doc() if result is not None else {"errorMessage": condition}
+            attrs = {"RequestID": {"DataType": "String", "StringValue": event["id"]},
+                     "ErrorCode": {"DataType": "Number", "StringValue": "200"},
+                     "ErrorMessage": {"DataType": "String",
+                                      "StringValue": str((error or {}).get("errorMessage", ""))[:1024] or condition}}
+            await self._send(dlq, event["payload"], attrs)
+        await self._forget(event)
+
+    async def _deliver(self, fn: Function, event: dict[str, Any], result: Any, condition: str, kind: str) -> None:
+        conf = fn.invoke_config or {}
+        arn = ((conf.get("DestinationConfig") or {}).get(kind) or {}).get("Destination")
+        if not arn:
+            return
+        try:
+            request_payload = json.loads(event["payload"]) if event["payload"].strip() else {}
+        except ValueError:
+            request_payload = event["payload"]
+        record: dict[str, Any] = {
+            "version": "1.0",
+            "timestamp": iso8601(self.service.clock.now()),
+            "requestContext": {"requestId": event["id"], "functionArn": f"{fn.arn}:{event['qualifier'] or '$LATEST'}",
+                               "condition": condition, "approximateInvokeCount": event["attempts"]},
+            "requestPayload": request_payload,
+        }
+        if result is not None:
+            response: dict[str, Any] = {"statusCode": 200, "executedVersion": result.version}
+            if result.function_error:
+                response["functionError"] = result.function_error
+            record["responseContext"] = response
+            try:
+                record["responsePayload"] = json.loads(result.payload)
+            except ValueError:
+                record["responsePayload"] = result.payload.decode(errors="replace")
+        await self._send(arn, json.dumps(record), None)
+
+    async def _send(self, arn: str, body: str, attrs: dict[str, Any] | None) -> None:
+        services = self.service.app.services
+        kind = arn.split(":")[2] if arn.count(":") >= 5 else ""
+        try:
+            if kind == "sqs":
+                await services["sqs"].send(arn, body, attrs)  # type: ignore[attr-defined]
+            elif kind == "sns":
+                await services["sns"].publish_internal(arn, body, message_attributes=attrs)  # type: ignore[attr-defined]
+            elif kind == "lambda":
+                await self.service.invoke_event(arn, json.loads(body))
+        except Exception as exc:  # a missing destination drops the record, as on AWS
+            log.warning("cannot deliver to %s: %s", arn, exc)

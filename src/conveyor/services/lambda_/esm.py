@@ -1,0 +1,396 @@
+"""SQS event source mappings: pollers that long-poll a queue in process and invoke the function with batches.
+
+Semantics follow https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html:
+- messages are deleted only when the batch succeeds (or, with ReportBatchItemFailures, all but the
+  reported ones); failed messages reappear after the queue's visibility timeout and reach its DLQ
+  through the redrive policy (the SQS engine applies it at receive time);
+- a batching window (server clock) gathers up to BatchSize messages; BatchSize > 10 needs a window;
+- scaling: five concurrent pollers to start; while full batches keep coming and messages remain, a
+  poller is added (up to 300 a minute) up to MaximumConcurrency, the reserved concurrency or 1000;
+  pollers beyond the first five leave once the queue is drained;
+- FIFO queues: the engine hands out a message group to one batch at a time, so groups stay in order.
+Pollers never spin: they park in the engine's long poll and the clock's timers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import logging
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from conveyor.services.lambda_.functions import Function, conflict, invalid, not_found
+
+if TYPE_CHECKING:
+    from conveyor.services.lambda_.api import LambdaService
+
+log = logging.getLogger(__name__)
+START_POLLERS = 5
+GROWTH_PER_MINUTE = 300
+LONG_POLL = 20
+_SETTINGS = ("BatchSize", "MaximumBatchingWindowInSeconds", "FunctionResponseTypes", "ScalingConfig", "Enabled")
+_UNSUPPORTED = ("FilterCriteria", "StartingPosition", "StartingPositionTimestamp", "ParallelizationFactor",
+                "MaximumRecordAgeInSeconds", "BisectBatchOnFunctionError", "MaximumRetryAttempts",
+                "TumblingWindowInSeconds", "Topics", "Queues", "SourceAccessConfigurations", "SelfManagedEventSource",
+                "AmazonManagedKafkaEventSourceConfig", "SelfManagedKafkaEventSourceConfig",
+                "DocumentDBEventSourceConfig", "KMSKeyArn", "MetricsConfig", "ProvisionedPollerConfig",
+                "DestinationConfig")
+
+
+@dataclass
+class Mapping:
+    uuid: str
+    function: str  # function name
+    qualifier: str | None
+    source_arn: str
+    batch_size: int = 10
+    window: int = 0
+    enabled: bool = True
+    response_types: list[str] = field(default_factory=list)
+    max_concurrency: int | None = None
+    last_modified: float = 0.0
+    # runtime state, not persisted
+    pollers: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
+    inflight: int = 0
+    peak: int = 0
+    added: list[float] = field(default_factory=list, repr=False)
+    batches: int = 0
+    failed_batches: int = 0
+    running: bool = False
+
+    def doc(self) -> str:
+        return json.dumps({"uuid": self.uuid, "function": self.function, "qualifier": self.qualifier,
+                           "source_arn": self.source_arn, "batch_size": self.batch_size, "window": self.window,
+                           "enabled": self.enabled, "response_types": self.response_types,
+                           "max_concurrency": self.max_concurrency, "last_modified": self.last_modified})
+
+
+class Mappings:
+    def __init__(self, service: LambdaService) -> None:
+        self.service = service
+        self.by_uuid: dict[str, Mapping] = {}
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        db = self.service.registry.db
+        assert db is not None
+        for (doc,) in db.query("SELECT doc FROM mappings"):
+            m = Mapping(**json.loads(doc))
+            self.by_uuid[m.uuid] = m
+            self._run(m)
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(self._halt(m) for m in self.by_uuid.values()))
+
+    def clear(self) -> None:
+        self.by_uuid.clear()
+
+    def snapshot(self) -> dict[str, Any]:
+        return {m.uuid: {"function": m.function, "queue": m.source_arn, "enabled": m.enabled,
+                         "pollers": len(m.pollers), "concurrency": m.inflight, "peak": m.peak,
+                         "batches": m.batches, "failed_batches": m.failed_batches, "cap": self._cap(m)}
+                for m in self.by_uuid.values()}
+
+    # -- API -------------------------------------------------------------------------------------------
+    def get(self, ident: str) -> Mapping:
+        m = self.by_uuid.get(ident)
+        if m is None:
+            raise not_found(f"The resource you requested does not exist. (Service: Lambda, Status Code: 404, "
+                            f"Request ID: {ident})")
+        return m
+
+    def describe(self, m: Mapping, state: str | None = None) -> dict[str, Any]:
+        fn = self.service.registry.functions.get(m.function)
+        arn = fn.arn if fn else self.service.arn(m.function)
+        out: dict[str, Any] = {
+            "UUID": m.uuid, "BatchSize": m.batch_size, "MaximumBatchingWindowInSeconds": m.window,
+            "EventSourceArn": m.source_arn, "FunctionArn": f"{arn}:{m.qualifier}" if m.qualifier else arn,
+            "LastModified": m.last_modified, "State": state or ("Enabled" if m.enabled else "Disabled"),
+            "StateTransitionReason": "USER_INITIATED", "FunctionResponseTypes": m.response_types,
+            "EventSourceMappingArn": f"arn:aws:lambda:{self.service.config.region}:"
+                                     f"{self.service.config.account_id}:event-source-mapping:{m.uuid}",
+        }
+        if m.max_concurrency is not None:
+            out["ScalingConfig"] = {"MaximumConcurrency": m.max_concurrency}
+        return out
+
+    def list(self, function: str | None, source: str | None) -> list[dict[str, Any]]:
+        name = None
+        if function:
+            fn, _ = self.service.function(function)
+            name = fn.name
+        return [self.describe(m) for m in self.by_uuid.values()
+                if (name is None or m.function == name) and (source is None or m.source_arn == source)]
+
+    async def create(self, params: dict[str, Any]) -> dict[str, Any]:
+        fn, qualifier = self.service.function(params["FunctionName"])
+        source = params.get("EventSourceArn") or ""
+        if not source.startswith("arn:aws:sqs:"):
+            raise invalid(f"Conveyor maps SQS queues only; {source or 'no EventSourceArn'} is not an SQS queue ARN.")
+        queue = self._queue(source)
+        for other in self.by_uuid.values():
+            if other.source_arn == source and other.function == fn.name:
+                raise conflict(f'An event source mapping with SQS arn (" {source} ") and function (" {fn.name} ") '
+                               f"already exists. Please update or delete the existing mapping with UUID {other.uuid}")
+        m = Mapping(str(uuid.uuid4()), fn.name, qualifier, source, last_modified=self.service.clock.now())
+        self._apply(m, params, queue, fn, creating=True)
+        await self._save(m)
+        self.by_uuid[m.uuid] = m
+        self._run(m)
+        return self.describe(m, "Creating")
+
+    async def update(self, params: dict[str, Any]) -> dict[str, Any]:
+        m = self.get(params["UUID"])
+        if params.get("FunctionName"):
+            fn, m.qualifier = self.service.function(params["FunctionName"])
+            m.function = fn.name
+        fn = self.service.registry.functions.get(m.function)
+        if fn is None:
+            raise not_found(f"Function not found: {self.service.arn(m.function)}")
+        self._apply(m, params, self._queue(m.source_arn), fn, creating=False)
+        m.last_modified = self.service.clock.now()
+        await self._save(m)
+        await self._halt(m)
+        self._run(m)
+        return self.describe(m, "Updating")
+
+    async def delete(self, ident: str) -> dict[str, Any]:
+        m = self.get(ident)
+        out = self.describe(m, "Deleting")
+        del self.by_uuid[ident]
+        await self._halt(m)
+        db = self.service.registry.db
+        assert db is not None
+        await db.execute("DELETE FROM mappings WHERE uuid = ?", (ident,))
+        return out
+
+    async def function_deleted(self, function_arn: str) -> None:
+        """AWS keeps mappings of a deleted function (they fail); Conveyor stops their pollers."""
+        for m in self.by_uuid.values():
+            if self.service.arn(m.function) == function_arn:
+                await self._halt(m)
+
+    def concurrency_changed(self, fn: Function) -> None:
+        for m in self.by_uuid.values():
+            if m.function == fn.name and m.running:
+                self._fill(m)
+
+    # -- settings --------------------------------------------------------------------------------------
+    def _queue(self, arn: str) -> Any:
+        sqs = self.service.app.services.get("sqs")
+        queue = sqs.get_queue_by_arn(arn) if sqs is not None else None  # type: ignore[attr-defined]
+        if queue is None:
+            raise invalid("Error occurred while ReceiveMessage. SQS Error Code: "
+                          "AWS.SimpleQueueService.NonExistentQueue. SQS Error Message: The specified queue does "
+                          "not exist or you do not have access to it.")
+        return queue
+
+    def _apply(self, m: Mapping, params: dict[str, Any], queue: Any, fn: Function, creating: bool) -> None:
+        for key in _UNSUPPORTED:
+            if params.get(key) not in (None, [], {}):
+                raise invalid(f"{key} is not supported by Conveyor for SQS event sources.")
+        fifo = bool(getattr(queue, "fifo", False))
+        batch = params.get("BatchSize", m.batch_size)
+        window = params.get("MaximumBatchingWindowInSeconds", m.window)
+        limit = 10 if fifo else 10000
+        if not 1 <= batch <= limit:
+            raise invalid(f"BatchSize must be between 1 and {limit} for {'FIFO' if fifo else 'standard'} queues.")
+        if not 0 <= window <= 300:
+            raise invalid("MaximumBatchingWindowInSeconds must be between 0 and 300.")
+        if fifo and window:
+            raise invalid("Batching window is not supported for FIFO queues")
+        if batch > 10 and window == 0:
+            raise invalid("Maximum batch window in seconds must be greater than 0 if maximum batch size is "
+                          "greater than 10")
+        types = params.get("FunctionResponseTypes", m.response_types) or []
+        if any(t != "ReportBatchItemFailures" for t in types):
+            raise invalid("FunctionResponseTypes may only contain ReportBatchItemFailures.")
+        scaling = params.get("ScalingConfig")
+        if scaling is not None:
+            value = scaling.get("MaximumConcurrency")
+            if value is not None and not 2 <= value <= 1000:
+                raise invalid("MaximumConcurrency must be between 2 and 1000.")
+            m.max_concurrency = value
+        config = fn.resolve(m.qualifier)
+        visibility = getattr(queue, "visibility", None)
+        if visibility is not None and visibility < config["Timeout"]:
+            raise invalid(f"Queue visibility timeout: {visibility} seconds is less than Function timeout: "
+                          f"{config['Timeout']} seconds")
+        m.batch_size, m.window, m.response_types = batch, window, list(types)
+        if "Enabled" in params:
+            m.enabled = bool(params["Enabled"])
+
+    async def _save(self, m: Mapping) -> None:
+        db = self.service.registry.db
+        assert db is not None
+        await db.execute("INSERT OR REPLACE INTO mappings (uuid, doc) VALUES (?, ?)", (m.uuid, m.doc()))
+
+    # -- pollers ---------------------------------------------------------------------------------------
+    def _cap(self, m: Mapping) -> int:
+        fn = self.service.registry.functions.get(m.function)
+        cap = 1000
+        if m.max_concurrency is not None:
+            cap = min(cap, m.max_concurrency)
+        if fn is not None and fn.reserved is not None:
+            cap = min(cap, fn.reserved)
+        return max(cap, 0)
+
+    def _base(self, m: Mapping) -> int:
+        return min(START_POLLERS, self._cap(m))
+
+    def _run(self, m: Mapping) -> None:
+        if not m.enabled or m.function not in self.service.registry.functions:
+            return
+        m.running = True
+        self._fill(m)
+
+    def _fill(self, m: Mapping) -> None:
+        while m.running and len(m.pollers) < self._base(m):
+            self._add(m)
+
+    def _add(self, m: Mapping) -> None:
+        task = asyncio.ensure_future(self._poll(m))
+        m.pollers.add(task)
+        task.add_done_callback(m.pollers.discard)
+
+    async def _halt(self, m: Mapping) -> None:
+        m.running = False
+        tasks = list(m.pollers)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(BaseException):
+                await task
+
+    def _maybe_grow(self, m: Mapping, visible: float) -> None:
+        now = self.service.clock.now()
+        m.added = [t for t in m.added if now - t < 60]
+        if visible > 0 and len(m.pollers) < self._cap(m) and len(m.added) < GROWTH_PER_MINUTE:
+            m.added.append(now)
+            self._add(m)
+
+    def _visible(self, m: Mapping) -> float:
+        try:
+            return float(self.service.app.services["sqs"].counters(m.source_arn)["visible"])  # type: ignore[attr-defined]
+        except Exception:
+            return 0.0
+
+    async def _poll(self, m: Mapping) -> None:
+        sqs: Any = self.service.app.services["sqs"]
+        clock = self.service.clock
+        me = asyncio.current_task()
+        while m.running:
+            try:
+                batch = await sqs.receive(m.source_arn, min(10, m.batch_size), wait=LONG_POLL)
+                if batch and (m.window > 0):
+                    deadline = clock.now() + m.window
+                    while len(batch) < m.batch_size and m.running and clock.now() < deadline:
+                        batch += await sqs.receive(m.source_arn, min(10, m.batch_size - len(batch)),
+                                                   wait=max(0.0, deadline - clock.now()))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the queue was deleted: stop quietly until the mapping changes
+                log.warning("mapping %s cannot poll %s: %s", m.uuid, m.source_arn, exc)
+                return
+            if not batch:
+                if len(m.pollers) > self._base(m):
+                    m.pollers.discard(me)  # type: ignore[arg-type]
+                    return  # scale in: idle pollers beyond the first five leave
+                continue
+            visible = self._visible(m)
+            if len(batch) >= min(10, m.batch_size):
+                self._maybe_grow(m, visible)
+            m.inflight += 1
+            m.peak = max(m.peak, m.inflight)
+            try:
+                await self._process(m, batch)
+            finally:
+                m.inflight -= 1
+            if self._visible(m) == 0 and len(m.pollers) > self._base(m):
+                m.pollers.discard(me)  # type: ignore[arg-type]
+                return
+
+    async def _process(self, m: Mapping, batch: list[dict[str, Any]]) -> None:
+        svc = self.service
+        fn = svc.registry.functions.get(m.function)
+        if fn is None:
+            return  # the messages come back after their visibility timeout
+        region = svc.config.region
+        records = [_record(msg, m.source_arn, region) for msg in batch]
+        payload = json.dumps({"Records": records}).encode()
+        m.batches += 1
+        try:
+            result = await svc.invoker.invoke(fn, m.qualifier, payload, wait=True)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("mapping %s: invoking %s failed: %s", m.uuid, fn.name, exc)
+            m.failed_batches += 1
+            return
+        if result.function_error is not None:
+            m.failed_batches += 1
+            return
+        done = batch
+        if "ReportBatchItemFailures" in m.response_types:
+            failed = _failed_ids(result.payload, {msg["MessageId"] for msg in batch})
+            if failed is None:  # an invalid response fails the whole batch
+                m.failed_batches += 1
+                return
+            done = [msg for msg in batch if msg["MessageId"] not in failed]
+        sqs: Any = svc.app.services["sqs"]
+        results = await asyncio.gather(*(sqs.delete(m.source_arn, msg["ReceiptHandle"]) for msg in done),
+                                       return_exceptions=True)
+        for r in results:
+            if isinstance(r, Exception):
+                log.warning("mapping %s: delete failed: %s", m.uuid, r)
+
+
+def _failed_ids(payload: bytes, batch_ids: set[str]) -> set[str] | None:
+    """AWS's rules for partial batch responses; None means the whole batch failed.
+
+    Success: a null or empty response, or a null/empty batchItemFailures. Failure of the whole batch:
+    invalid JSON, or an itemIdentifier that is null, empty, mis-spelled or not in the batch.
+    """
+    try:
+        response = json.loads(payload) if payload.strip() else None
+    except ValueError:
+        return None
+    if response is None or response == "":
+        return set()
+    if not isinstance(response, dict):
+        return None
+    failures = response.get("batchItemFailures")
+    if not failures:
+        return set()
+    if not isinstance(failures, list):
+        return None
+    failed: set[str] = set()
+    for item in failures:
+        ident = item.get("itemIdentifier") if isinstance(item, dict) else None
+        if not isinstance(ident, str) or not ident or ident not in batch_ids:
+            return None
+        failed.add(ident)
+    return failed
+
+
+def _record(msg: dict[str, Any], source_arn: str, region: str) -> dict[str, Any]:
+    attrs = dict(msg.get("Attributes") or {})
+    attrs.pop("DeadLetterQueueSourceArn", None)
+    mattrs: dict[str, Any] = {}
+    for name, value in (msg.get("MessageAttributes") or {}).items():
+        entry: dict[str, Any] = {"stringListValues": [], "binaryListValues": [], "dataType": value.get("DataType")}
+        if value.get("StringValue") is not None:
+            entry["stringValue"] = value["StringValue"]
+        if value.get("BinaryValue") is not None:
+            raw = value["BinaryValue"]
+            entry["binaryValue"] = base64.b64encode(raw).decode() if isinstance(raw, bytes) else raw
+        mattrs[name] = entry
+    return {
+        "messageId": msg["MessageId"], "receiptHandle": msg["ReceiptHandle"], "body": msg["Body"],
+        "attributes": attrs, "messageAttributes": mattrs, "md5OfBody": msg["MD5OfBody"],
+        "eventSource": "aws:sqs", "eventSourceARN": source_arn, "awsRegion": region,
+    }

@@ -1,0 +1,169 @@
+"""Running one invocation: concurrency slot, warm or cold environment, timeout, result in AWS's shape."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from conveyor.services.base import ServiceError
+from conveyor.services.lambda_.functions import Function
+from conveyor.services.lambda_.runtime import EnvironmentDied, EnvironmentManager, EnvSpec, Throttled
+
+if TYPE_CHECKING:
+    from conveyor.services.lambda_.api import LambdaService
+
+MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
+MAX_EVENT_PAYLOAD = 1024 * 1024
+# Variables a function's own Environment may not override (AWS reserves them).
+_RESERVED = {"_HANDLER", "AWS_REGION", "AWS_EXECUTION_ENV", "AWS_LAMBDA_FUNCTION_NAME",
+             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_LOG_GROUP_NAME",
+             "AWS_LAMBDA_LOG_STREAM_NAME", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR"}
+
+
+@dataclass
+class Result:
+    request_id: str
+    payload: bytes
+    version: str
+    log_tail: str = ""
+    function_error: str | None = None  # "Unhandled" like AWS
+    error_type: str | None = None
+    cold: bool = False
+    duration_ms: float = 0.0
+
+    def error_doc(self) -> dict[str, Any] | None:
+        if self.function_error is None:
+            return None
+        try:
+            return json.loads(self.payload)
+        except ValueError:
+            return {"errorMessage": self.payload.decode(errors="replace")}
+
+
+def check_payload(payload: bytes, limit: int) -> None:
+    if len(payload) > limit:
+        raise ServiceError("RequestTooLargeException",
+                           f"Request must be smaller than {limit} bytes for the Invoke operation", 413)
+    if payload.strip():
+        try:
+            json.loads(payload)
+        except ValueError as exc:
+            raise ServiceError("InvalidRequestContentException", f"Could not parse request body into json: {exc}")
+
+
+class Invoker:
+    def __init__(self, service: LambdaService) -> None:
+        self.service = service
+        self.runtime = EnvironmentManager()
+        self.log_dir = service.root / "logs"
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+
+    def log_path(self, name: str) -> Path:
+        return self.log_dir / f"{name}.log"
+
+    def _spec(self, fn: Function, config: dict[str, Any]) -> EnvSpec:
+        svc = self.service
+        app_config = svc.config
+        version = config.get("Version", "$LATEST")
+        hexd = config["_CodeHex"]
+        code_dir = svc.registry.code.extracted(hexd)
+        stream = f"{dt.datetime.now(dt.UTC):%Y/%m/%d}/[{version}]{hexd[:32]}"
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
+            "HOME": os.environ.get("HOME", str(code_dir)),
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+        for key in ("VIRTUAL_ENV", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"):
+            if key in os.environ:
+                env[key] = os.environ[key]
+        env.update((config.get("Environment") or {}).get("Variables") or {})
+        env.update({
+            "_HANDLER": config["Handler"],
+            "AWS_REGION": app_config.region,
+            "AWS_DEFAULT_REGION": app_config.region,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{config['Runtime']}",
+            "AWS_LAMBDA_FUNCTION_NAME": fn.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config["MemorySize"]),
+            "AWS_LAMBDA_FUNCTION_VERSION": version,
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn.name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": stream,
+            "LAMBDA_TASK_ROOT": str(code_dir),
+            "LAMBDA_RUNTIME_DIR": str(code_dir),
+            "AWS_ACCESS_KEY_ID": app_config.access_key,
+            "AWS_SECRET_ACCESS_KEY": app_config.secret_key,
+            "AWS_ENDPOINT_URL": svc.endpoint(),
+        })
+        env.pop("AWS_SESSION_TOKEN", None)
+        return EnvSpec((fn.name, version, fn.generation), code_dir, env, self.log_path(fn.name))
+
+    async def invoke(self, fn: Function, qualifier: str | None, payload: bytes, *, wait: bool,
+                     client_context: str | None = None, request_id: str | None = None) -> Result:
+        """Run the function once. `wait=False` throttles (TooManyRequestsException) instead of queueing."""
+        config = fn.resolve(qualifier)
+        version = config.get("Version", "$LATEST")
+        rid = request_id or str(uuid.uuid4())
+        try:
+            await self.runtime.acquire_slot(fn.name, fn.reserved, wait)
+        except Throttled:
+            raise ServiceError("TooManyRequestsException", "Rate Exceeded.", 429,
+                               extra={"Reason": "ReservedFunctionConcurrentInvocationLimitExceeded"},
+                               headers={"Retry-After": "1"})
+        try:
+            return await self._run(fn, config, version, rid, payload, client_context)
+        finally:
+            self.runtime.release_slot(fn.name)
+
+    async def _run(self, fn: Function, config: dict[str, Any], version: str, rid: str, payload: bytes,
+                   client_context: str | None) -> Result:
+        spec = self._spec(fn, config)
+        timeout = float(config["Timeout"])
+        try:
+            env, cold = await self.runtime.environment(spec)
+        except EnvironmentDied as exc:
+            return self._failed(rid, version, "Runtime.ExitError", f"RequestId: {rid} Error: {exc.reason}")
+        arn = config["FunctionArn"]
+        frame = {"request_id": rid, "event": payload.decode("utf-8", errors="replace"), "version": version,
+                 "arn": arn, "remaining_ms": int(timeout * 1000), "client_context": client_context}
+        try:
+            doc = await env.invoke(frame, timeout)
+        except EnvironmentDied as exc:
+            if exc.timed_out:
+                self._log(fn.name, f"{_now_iso()} {rid} Task timed out after {timeout:.2f} seconds\n"
+                                   f"END RequestId: {rid}\nREPORT RequestId: {rid}\tDuration: "
+                                   f"{timeout * 1000:.2f} ms\tStatus: timeout\n")
+                return self._failed(rid, version, "Sandbox.Timedout",
+                                    f"RequestId: {rid} Error: Task timed out after {timeout:.2f} seconds",
+                                    tail=f"START RequestId: {rid} Version: {version}\n"
+                                         f"{_now_iso()} {rid} Task timed out after {timeout:.2f} seconds\n")
+            self._log(fn.name, f"RequestId: {rid} Error: {exc.reason}\n")
+            return self._failed(rid, version, "Runtime.ExitError", f"RequestId: {rid} Error: {exc.reason}")
+        current = self.service.registry.functions.get(fn.name)
+        self.runtime.put_back(env, (fn.name, version, current.generation) if current else None)
+        result = Result(rid, b"", version, doc.get("log", ""), cold=cold, duration_ms=doc.get("duration_ms", 0))
+        if "error" in doc:
+            result.function_error = "Unhandled"
+            result.error_type = doc["error"].get("errorType")
+            result.payload = json.dumps(doc["error"]).encode()
+        else:
+            result.payload = (doc.get("payload") or "null").encode()
+        return result
+
+    def _failed(self, rid: str, version: str, error_type: str, message: str, tail: str = "") -> Result:
+        body = json.dumps({"errorType": error_type, "errorMessage": message}).encode()
+        return Result(rid, body, version, tail, function_error="Unhandled", error_type=error_type)
+
+    def _log(self, name: str, text: str) -> None:
+        with open(self.log_path(name), "a", encoding="utf-8") as fh:
+            fh.write(text)
+
+
+def _now_iso() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

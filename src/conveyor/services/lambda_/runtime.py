@@ -1,0 +1,274 @@
+"""Execution environments: one OS process per environment, reused warm, recycled when the code changes.
+
+An environment runs `bootstrap.py` with the local interpreter, imports the handler once (cold start) and
+then serves one invocation at a time over pipes. A handler that overruns its timeout or crashes takes
+only its own environment down. Idle environments are reaped after `idle_timeout` seconds of real time;
+on stop every environment process ends.
+
+Concurrency per function is counted here: reserved concurrency caps the environments a function may
+have busy at once (synchronous callers are throttled, event sources and async invokes wait for a slot).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import signal
+import struct
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+BOOTSTRAP = str(Path(__file__).with_name("bootstrap.py"))
+INIT_TIMEOUT = 10.0  # AWS: the init phase is limited to 10 seconds
+ACCOUNT_CONCURRENCY = 1000
+
+
+class EnvironmentDied(Exception):
+    def __init__(self, reason: str, timed_out: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.timed_out = timed_out
+
+
+@dataclass
+class EnvSpec:
+    """What an environment is started from; environments are reused only for an identical key."""
+
+    key: tuple[str, str, int]  # (function, version, generation)
+    code_dir: Path
+    env: dict[str, str]
+    log_path: Path
+
+
+class Environment:
+    _ids = itertools.count(1)
+
+    def __init__(self, spec: EnvSpec) -> None:
+        self.spec = spec
+        self.id = next(self._ids)
+        self.process: asyncio.subprocess.Process | None = None
+        self.idle_timer: asyncio.TimerHandle | None = None
+        self.invocations = 0
+        self.init_ms = 0.0
+
+    async def start(self) -> None:
+        spec = self.spec
+        with open(spec.log_path, "ab") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, BOOTSTRAP, cwd=spec.code_dir, env=spec.env,
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=log,
+                start_new_session=True, limit=16 * 1024 * 1024,
+            )
+        try:
+            ready = await asyncio.wait_for(self._read(), INIT_TIMEOUT)
+        except (TimeoutError, EnvironmentDied) as exc:
+            self.kill()
+            timed_out = isinstance(exc, TimeoutError)
+            raise EnvironmentDied(f"Runtime exited during init: {'timeout' if timed_out else exc}", timed_out)
+        self.init_ms = float(ready.get("init_ms") or 0.0)
+
+    async def invoke(self, frame: dict[str, Any], timeout: float) -> dict[str, Any]:
+        assert self.process is not None and self.process.stdin is not None
+        data = json.dumps(frame).encode()
+        try:
+            self.process.stdin.write(struct.pack(">I", len(data)) + data)
+            await self.process.stdin.drain()
+        except (ConnectionError, OSError):
+            raise EnvironmentDied(await self._exit_reason())
+        try:
+            result = await asyncio.wait_for(self._read(), timeout)
+        except TimeoutError:
+            self.kill()
+            raise EnvironmentDied("timeout", timed_out=True)
+        self.invocations += 1
+        return result
+
+    async def _read(self) -> dict[str, Any]:
+        assert self.process is not None and self.process.stdout is not None
+        try:
+            head = await self.process.stdout.readexactly(4)
+            (size,) = struct.unpack(">I", head)
+            return json.loads(await self.process.stdout.readexactly(size))
+        except (asyncio.IncompleteReadError, ConnectionError):
+            raise EnvironmentDied(await self._exit_reason())
+
+    async def _exit_reason(self) -> str:
+        assert self.process is not None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.process.wait(), 2)
+        code = self.process.returncode
+        if code is None:
+            self.kill()
+            return "Runtime closed its pipe"
+        if code < 0:
+            return f"Runtime exited with error: signal: {signal.Signals(-code).name.lower().removeprefix('sig')}"
+        return f"Runtime exited with error: exit status {code}"
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.returncode is None
+
+    def kill(self) -> None:
+        if self.idle_timer is not None:
+            self.idle_timer.cancel()
+        if self.process is not None and self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+
+    async def close(self) -> None:
+        self.kill()
+        if self.process is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.process.wait(), 5)
+
+
+class Throttled(Exception):
+    pass
+
+
+@dataclass
+class FunctionSlots:
+    busy: int = 0
+    idle: list[Environment] = field(default_factory=list)
+    waiters: deque[asyncio.Future[None]] = field(default_factory=deque)
+    cold_starts: int = 0
+    invocations: int = 0
+    peak: int = 0
+
+
+class EnvironmentManager:
+    def __init__(self, idle_timeout: float = 300.0) -> None:
+        self.idle_timeout = idle_timeout
+        self.slots: dict[str, FunctionSlots] = {}
+        self.all: set[Environment] = set()
+        self.closing = False
+
+    def _slots(self, name: str) -> FunctionSlots:
+        return self.slots.setdefault(name, FunctionSlots())
+
+    def total_busy(self) -> int:
+        return sum(s.busy for s in self.slots.values())
+
+    async def acquire_slot(self, name: str, reserved: int | None, wait: bool) -> None:
+        """Take one unit of the function's concurrency; throttle or wait when none is left."""
+        slots = self._slots(name)
+        limit = ACCOUNT_CONCURRENCY if reserved is None else reserved
+        while slots.busy >= limit or self.total_busy() >= ACCOUNT_CONCURRENCY:
+            if not wait:
+                raise Throttled()
+            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            slots.waiters.append(fut)
+            try:
+                await fut
+            finally:
+                if fut in slots.waiters:
+                    slots.waiters.remove(fut)
+        slots.busy += 1
+        slots.invocations += 1
+        slots.peak = max(slots.peak, slots.busy)
+
+    def release_slot(self, name: str) -> None:
+        slots = self._slots(name)
+        slots.busy = max(0, slots.busy - 1)
+        self.wake(name)
+
+    def wake(self, name: str) -> None:
+        """Let a waiter re-check (a slot was released or the reserved concurrency changed)."""
+        slots = self._slots(name)
+        while slots.waiters:
+            fut = slots.waiters.popleft()
+            if not fut.done():
+                fut.set_result(None)
+                break
+
+    def wake_all(self, name: str) -> None:
+        slots = self._slots(name)
+        while slots.waiters:
+            fut = slots.waiters.popleft()
+            if not fut.done():
+                fut.set_result(None)
+
+    async def environment(self, spec: EnvSpec) -> tuple[Environment, bool]:
+        """A warm environment for `spec`, or a new one (cold start); returns (env, cold)."""
+        slots = self._slots(spec.key[0])
+        while slots.idle:
+            env = slots.idle.pop()
+            if env.idle_timer is not None:
+                env.idle_timer.cancel()
+                env.idle_timer = None
+            if env.spec.key == spec.key and env.alive:
+                return env, False
+            await self._discard(env)
+        env = Environment(spec)
+        self.all.add(env)
+        slots.cold_starts += 1
+        try:
+            await env.start()
+        except BaseException:
+            self.all.discard(env)
+            raise
+        return env, True
+
+    def put_back(self, env: Environment, current_key: tuple[str, str, int] | None) -> None:
+        if self.closing or not env.alive or env.spec.key != current_key:
+            asyncio.ensure_future(self._discard(env))
+            return
+        slots = self._slots(env.spec.key[0])
+        slots.idle.append(env)
+        loop = asyncio.get_running_loop()
+        env.idle_timer = loop.call_later(self.idle_timeout, lambda: self._reap(env))
+
+    def _reap(self, env: Environment) -> None:
+        slots = self._slots(env.spec.key[0])
+        if env in slots.idle:
+            slots.idle.remove(env)
+            asyncio.ensure_future(self._discard(env))
+
+    async def _discard(self, env: Environment) -> None:
+        self.all.discard(env)
+        await env.close()
+
+    async def retire(self, name: str) -> None:
+        """Drop the function's idle environments (code or configuration changed, or it was deleted)."""
+        slots = self.slots.get(name)
+        if slots is None:
+            return
+        idle, slots.idle = slots.idle, []
+        await asyncio.gather(*(self._discard(e) for e in idle))
+
+    def forget(self, name: str) -> None:
+        slots = self.slots.pop(name, None)
+        if slots is not None:
+            for fut in slots.waiters:
+                if not fut.done():
+                    fut.set_result(None)
+
+    async def stop(self) -> None:
+        self.closing = True
+        envs = list(self.all)
+        self.all.clear()
+        for slots in self.slots.values():
+            slots.idle.clear()
+        await asyncio.gather(*(e.close() for e in envs))
+
+    async def reset(self) -> None:
+        await self.stop()
+        for name in list(self.slots):
+            self.forget(name)
+        self.closing = False
+
+    def snapshot(self) -> dict[str, Any]:
+        return {name: {"busy": s.busy, "idle": len(s.idle), "cold_starts": s.cold_starts,
+                       "invocations": s.invocations, "peak": s.peak}
+                for name, s in self.slots.items()}
+
+
+def now_real() -> float:
+    return time.monotonic()
