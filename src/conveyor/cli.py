@@ -217,6 +217,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from conveyor.demo import main as demo
+
+    return demo()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="conveyor", description="S3, SNS, SQS and workers on one machine.")
     parser.add_argument("--version", action="version", version=f"conveyor {__version__}")
@@ -243,6 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
     workers.add_argument("--json", action="store_true", help="machine-readable output")
     workers.add_argument("--endpoint", help="server URL (default $AWS_ENDPOINT_URL or http://127.0.0.1:4566)")
     workers.set_defaults(func=cmd_workers)
+    demo = sub.add_parser("demo", help="a self-contained, verified run of the whole story")
+    demo.set_defaults(func=cmd_demo)
     status = sub.add_parser("status", help="queues, workers, functions, objects and recent errors")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.add_argument("--endpoint", help="server URL (default $AWS_ENDPOINT_URL or http://127.0.0.1:4566)")

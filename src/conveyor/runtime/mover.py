@@ -17,6 +17,7 @@ import json
 import os
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote_plus
@@ -37,8 +38,12 @@ def s3_records(body: str) -> Iterator[dict[str, Any]]:
 
 
 class Mover:
-    def __init__(self, queue_url: str, source_prefix: str, dest_prefix: str) -> None:
+    def __init__(self, queue_url: str, source_prefix: str, dest_prefix: str, *, fail_on: str = "",
+                 work_seconds: float = 0.0) -> None:
         self.queue_url = queue_url
+        # Teaching aids: a deliberate bug for keys containing `fail_on`, and simulated work per file.
+        self.fail_on = fail_on
+        self.work_seconds = work_seconds
         self.source_prefix = source_prefix
         self.dest_prefix = dest_prefix
         self.sqs = boto3.client("sqs")
@@ -60,6 +65,10 @@ class Mover:
             return  # not ours, or a folder marker
         target = self.dest_prefix + key[len(self.source_prefix):]
         print(f"Processing: {key}", flush=True)
+        if self.fail_on and self.fail_on in key:
+            raise RuntimeError(f"cannot process {key} (keys containing {self.fail_on!r} fail)")
+        if self.work_seconds:
+            time.sleep(self.work_seconds)
         self.s3.copy_object(Bucket=bucket, Key=target, CopySource={"Bucket": bucket, "Key": key})
         self.s3.delete_object(Bucket=bucket, Key=key)
         print(f"Moved to: {target}", flush=True)
@@ -92,8 +101,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queue-url", default=os.environ.get("QUEUE_URL"), required="QUEUE_URL" not in os.environ)
     parser.add_argument("--source-prefix", default=os.environ.get("SOURCE_PREFIX", "uploads/"))
     parser.add_argument("--dest-prefix", default=os.environ.get("DEST_PREFIX", "processed/"))
+    parser.add_argument("--fail-on", default=os.environ.get("FAIL_ON", ""),
+                        help="refuse keys containing this text (simulates a processing bug)")
+    parser.add_argument("--work-seconds", type=float, default=float(os.environ.get("WORK_SECONDS", "0")),
+                        help="simulated processing time per file")
     args = parser.parse_args(argv)
-    mover = Mover(args.queue_url, args.source_prefix, args.dest_prefix)
+    mover = Mover(args.queue_url, args.source_prefix, args.dest_prefix, fail_on=args.fail_on,
+                  work_seconds=args.work_seconds)
 
     def finish(*_: object) -> None:  # graceful scale-in: end the current batch, then exit
         mover.running = False
