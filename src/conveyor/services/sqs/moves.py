@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from conveyor.services.sqs.engine import SqsEngine
 
 DEFAULT_RATE = 500
+MOVE_HOLD = 300
 
 
 class MoveTask:
@@ -149,7 +150,8 @@ class MoveTasks:
             return
         batch = min(t.rate or DEFAULT_RATE, t.to_move - t.moved)
         now = eng.clock.now()
-        msgs = src.take(batch, now, 0, lambda m: False) if batch > 0 else []
+        # Held in flight while they move, so nobody receives them meanwhile.
+        msgs = src.take(batch, now, MOVE_HOLD, lambda m: False) if batch > 0 else []
         done: list[Message] = []
         try:
             for m in msgs:
