@@ -154,3 +154,17 @@ def test_purge(sqs, queue, advance):
     assert is_error(e.value, "PurgeQueueInProgress")
     advance(61)
     sqs.purge_queue(QueueUrl=url)
+
+
+def test_error_codes_per_protocol(sqs):
+    with pytest.raises(ClientError) as e:
+        sqs.get_queue_url(QueueName="does-not-exist")
+    response = e.value.response
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    # Both protocols surface the legacy query code; JSON also names the modeled shape.
+    assert response["Error"]["Code"] == "AWS.SimpleQueueService.NonExistentQueue"
+    assert isinstance(e.value, sqs.exceptions.QueueDoesNotExist)
+    if sqs.protocol_name == "json":
+        assert response["Error"]["QueryErrorCode"] == "QueueDoesNotExist"
+        assert response["ResponseMetadata"]["HTTPHeaders"]["x-amzn-query-error"] == (
+            "AWS.SimpleQueueService.NonExistentQueue;Sender")
