@@ -168,3 +168,18 @@ def test_error_codes_per_protocol(sqs):
         assert response["Error"]["QueryErrorCode"] == "QueueDoesNotExist"
         assert response["ResponseMetadata"]["HTTPHeaders"]["x-amzn-query-error"] == (
             "AWS.SimpleQueueService.NonExistentQueue;Sender")
+
+
+def test_query_post_to_queue_url(sqs, queue, endpoint):
+    """Legacy query clients POST to the queue's URL and leave QueueUrl out."""
+    import urllib.parse
+    import urllib.request
+
+    url = queue("legacy")
+    data = urllib.parse.urlencode({"Action": "SendMessage", "MessageBody": "old style", "Version": "2012-11-05"})
+    request = urllib.request.Request(url, data=data.encode(), method="POST",
+                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert b"<MD5OfMessageBody>" in response.read()
+    [m] = sqs.receive_message(QueueUrl=url)["Messages"]
+    assert m["Body"] == "old style"

@@ -10,6 +10,8 @@ from typing import Any
 import botocore.session
 from botocore.model import ServiceModel
 
+from conveyor.gateway.http import HttpResponse
+from conveyor.protocol.query import form_fields
 from conveyor.protocol.validate import ValidationCodes
 from conveyor.services.base import RequestContext, Service, ServiceError
 from conveyor.services.sqs import attributes as qattrs
@@ -83,6 +85,17 @@ class SqsService(Service):
 
     def health(self) -> dict[str, Any]:
         return {"status": "running", "queues": len(self.engine.queues)}
+
+    async def handle_raw(self, ctx: RequestContext) -> HttpResponse | None:
+        """Query clients may POST to the queue URL itself instead of passing QueueUrl (the legacy style).
+        https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-making-api-requests.html
+        """
+        if ctx.protocol == "query":
+            parts = [p for p in ctx.request.path.split("/") if p]
+            if len(parts) == 2 and parts[0].isdigit():
+                fields = await form_fields(ctx)
+                fields.setdefault("QueueUrl", f"{ctx.base_url}/{parts[0]}/{parts[1]}")
+        return None
 
     # -- in-process API for other services ----------------------------------------------------------------
     async def send(self, queue: str, body: str, message_attributes: dict[str, Any] | None = None,
