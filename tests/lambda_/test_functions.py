@@ -1,0 +1,127 @@
+"""Function management through the AWS CLI and boto3, with AWS's errors."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.lambda_.conftest import ROLE, make_zip
+
+HANDLER = """
+def lambda_handler(event, context):
+    return {"echo": event}
+"""
+
+
+def test_cli_create_get_list_delete(aws: Any, tmp_path: Path) -> None:
+    package = make_zip(HANDLER)
+    (tmp_path / "fn.zip").write_bytes(package)
+    created = aws("lambda", "create-function", "--function-name", "f", "--runtime", "python3.12", "--role", ROLE,
+                  "--handler", "lambda_function.lambda_handler", "--zip-file", f"fileb://{tmp_path / 'fn.zip'}",
+                  "--environment", "Variables={A=1}", "--timeout", "10", "--memory-size", "256")
+    assert created["FunctionArn"] == "arn:aws:lambda:us-east-1:000000000000:function:f"
+    assert created["State"] == "Active" and created["LastUpdateStatus"] == "Successful"
+    assert created["CodeSha256"] == base64.b64encode(hashlib.sha256(package).digest()).decode()
+    assert created["CodeSize"] == len(package)
+    assert created["Timeout"] == 10 and created["MemorySize"] == 256
+    assert created["Environment"] == {"Variables": {"A": "1"}}
+    got = aws("lambda", "get-function", "--function-name", "f")
+    assert got["Configuration"]["Handler"] == "lambda_function.lambda_handler"
+    assert [f["FunctionName"] for f in aws("lambda", "list-functions")["Functions"]] == ["f"]
+    out = tmp_path / "out.json"
+    result = aws("lambda", "invoke", "--function-name", "f", "--payload", '{"x": 1}',
+                 str(out))
+    assert result["StatusCode"] == 200
+    assert json.loads(out.read_text()) == {"echo": {"x": 1}}
+    aws("lambda", "delete-function", "--function-name", "f")
+    failed = aws("lambda", "get-function", "--function-name", "f", check=False)
+    assert failed.returncode != 0 and b"ResourceNotFoundException" in failed.stderr
+
+
+def test_errors_have_aws_codes_and_status(lam: Any, make_function: Any) -> None:
+    with pytest.raises(ClientError) as err:
+        lam.get_function_configuration(FunctionName="missing")
+    assert err.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    assert "function:missing" in err.value.response["Error"]["Message"]
+    make_function("dup", HANDLER)
+    with pytest.raises(ClientError) as err:
+        make_function("dup", HANDLER)
+    assert err.value.response["Error"]["Code"] == "ResourceConflictException"
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
+    with pytest.raises(ClientError) as err:
+        make_function("node", HANDLER, Runtime="nodejs20.x")
+    assert err.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert "nodejs20.x" in err.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as err:
+        make_function("slow", HANDLER, Timeout=901)
+    assert err.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    with pytest.raises(ClientError) as err:
+        lam.create_function(FunctionName="bad", Role=ROLE, Runtime="python3.12", Handler="a.b",
+                            Code={"ZipFile": b"not a zip"})
+    assert err.value.response["Error"]["Code"] == "InvalidParameterValueException"
+
+
+def test_update_code_and_configuration(lam: Any, make_function: Any) -> None:
+    make_function("u", HANDLER)
+    assert json.loads(lam.invoke(FunctionName="u", Payload=b"1")["Payload"].read()) == {"echo": 1}
+    updated = lam.update_function_code(FunctionName="u", ZipFile=make_zip(
+        "import os\ndef lambda_handler(e, c):\n    return os.environ.get('COLOR')\n"))
+    assert updated["CodeSha256"] != lam.get_function(FunctionName="u")["Configuration"].get("x")
+    lam.update_function_configuration(FunctionName="u", Environment={"Variables": {"COLOR": "blue"}},
+                                      Timeout=5)
+    conf = lam.get_function_configuration(FunctionName="u")
+    assert conf["Timeout"] == 5 and conf["Environment"]["Variables"] == {"COLOR": "blue"}
+    assert json.loads(lam.invoke(FunctionName="u")["Payload"].read()) == "blue"
+    version = lam.publish_version(FunctionName="u")
+    assert version["Version"] == "1" and version["FunctionArn"].endswith(":u:1")
+    lam.update_function_configuration(FunctionName="u", Environment={"Variables": {"COLOR": "red"}})
+    assert json.loads(lam.invoke(FunctionName="u")["Payload"].read()) == "red"
+    assert json.loads(lam.invoke(FunctionName="u", Qualifier="1")["Payload"].read()) == "blue"
+    lam.create_alias(FunctionName="u", Name="live", FunctionVersion="1")
+    assert json.loads(lam.invoke(FunctionName="u:live")["Payload"].read()) == "blue"
+
+
+def test_tags_policy_and_concurrency(lam: Any, make_function: Any) -> None:
+    arn = make_function("t", HANDLER, Tags={"team": "a"})["FunctionArn"]
+    lam.tag_resource(Resource=arn, Tags={"env": "dev"})
+    assert lam.list_tags(Resource=arn)["Tags"] == {"team": "a", "env": "dev"}
+    lam.untag_resource(Resource=arn, TagKeys=["team"])
+    assert lam.list_tags(Resource=arn)["Tags"] == {"env": "dev"}
+
+    lam.add_permission(FunctionName="t", StatementId="s3", Action="lambda:InvokeFunction",
+                       Principal="s3.amazonaws.com", SourceArn="arn:aws:s3:::photos")
+    policy = json.loads(lam.get_policy(FunctionName="t")["Policy"])
+    assert policy["Statement"][0]["Principal"] == {"Service": "s3.amazonaws.com"}
+    assert policy["Statement"][0]["Condition"]["ArnLike"]["AWS:SourceArn"] == "arn:aws:s3:::photos"
+    with pytest.raises(ClientError) as err:
+        lam.add_permission(FunctionName="t", StatementId="s3", Action="lambda:InvokeFunction", Principal="*")
+    assert err.value.response["Error"]["Code"] == "ResourceConflictException"
+    lam.remove_permission(FunctionName="t", StatementId="s3")
+    with pytest.raises(ClientError):
+        lam.get_policy(FunctionName="t")
+
+    assert "ReservedConcurrentExecutions" not in lam.get_function_concurrency(FunctionName="t")
+    lam.put_function_concurrency(FunctionName="t", ReservedConcurrentExecutions=3)
+    assert lam.get_function_concurrency(FunctionName="t")["ReservedConcurrentExecutions"] == 3
+    assert lam.get_function(FunctionName="t")["Concurrency"] == {"ReservedConcurrentExecutions": 3}
+    lam.delete_function_concurrency(FunctionName="t")
+    assert "ReservedConcurrentExecutions" not in lam.get_function_concurrency(FunctionName="t")
+
+
+def test_functions_survive_a_restart(start_server: Any, tmp_path: Path) -> None:
+    server = start_server(tmp_path / "data")
+    lam = server.client("lambda")
+    lam.create_function(FunctionName="keep", Role=ROLE, Runtime="python3.12",
+                        Handler="lambda_function.lambda_handler", Code={"ZipFile": make_zip(HANDLER)})
+    server.kill()
+    server = start_server(tmp_path / "data")
+    lam = server.client("lambda")
+    assert json.loads(lam.invoke(FunctionName="keep", Payload=b'"x"')["Payload"].read()) == {"echo": "x"}
+    server.stop()

@@ -1,0 +1,147 @@
+"""Invocations: warm environments, errors, timeouts, crashes, throttling, async retries and destinations."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.lambda_.conftest import wait_for
+
+CONTEXT = """
+import os
+def lambda_handler(event, context):
+    if event.get("fail"):
+        raise ValueError("boom")
+    print("handled", event)
+    return {"pid": os.getpid(), "request": context.aws_request_id, "name": context.function_name,
+            "arn": context.invoked_function_arn, "memory": context.memory_limit_in_mb,
+            "remaining": context.get_remaining_time_in_millis(), "group": context.log_group_name,
+            "region": os.environ["AWS_REGION"], "endpoint": os.environ["AWS_ENDPOINT_URL"],
+            "mine": os.environ["MINE"]}
+"""
+
+
+def test_sync_invoke_context_warm_errors_and_tail(lam: Any, make_function: Any, endpoint: str) -> None:
+    make_function("ctx", CONTEXT, Environment={"Variables": {"MINE": "yes"}}, MemorySize=256)
+    first = lam.invoke(FunctionName="ctx", Payload=b'{"a": 1}', LogType="Tail")
+    body = json.loads(first["Payload"].read())
+    assert first["StatusCode"] == 200 and "FunctionError" not in first
+    assert body["name"] == "ctx" and body["memory"] == 256 and body["group"] == "/aws/lambda/ctx"
+    assert body["arn"].endswith(":function:ctx") and 0 < body["remaining"] <= 3000
+    assert body["endpoint"] == endpoint and body["mine"] == "yes" and body["region"] == "us-east-1"
+    tail = base64.b64decode(first["LogResult"]).decode()
+    assert "handled {'a': 1}" in tail and f"START RequestId: {body['request']}" in tail and "REPORT" in tail
+    second = json.loads(lam.invoke(FunctionName="ctx", Payload=b"{}")["Payload"].read())
+    assert second["pid"] == body["pid"]  # warm: the same environment
+
+    failed = lam.invoke(FunctionName="ctx", Payload=b'{"fail": true}')
+    assert failed["FunctionError"] == "Unhandled"
+    error = json.loads(failed["Payload"].read())
+    assert error["errorType"] == "ValueError" and error["errorMessage"] == "boom" and error["stackTrace"]
+    assert lam.invoke(FunctionName="ctx", InvocationType="DryRun")["StatusCode"] == 204
+    with pytest.raises(ClientError) as err:
+        lam.invoke(FunctionName="ctx", Payload=b"{not json")
+    assert err.value.response["Error"]["Code"] == "InvalidRequestContentException"
+
+
+def test_timeout_kills_and_crash_only_ends_its_environment(lam: Any, make_function: Any) -> None:
+    make_function("slow", """
+        import os, time
+        def lambda_handler(event, context):
+            if event == "crash":
+                os._exit(3)
+            if event == "sleep":
+                time.sleep(30)
+            return os.getpid()
+    """, Timeout=1)
+    pid = json.loads(lam.invoke(FunctionName="slow", Payload=b'"hi"')["Payload"].read())
+    timed_out = lam.invoke(FunctionName="slow", Payload=b'"sleep"')
+    assert timed_out["FunctionError"] == "Unhandled"
+    error = json.loads(timed_out["Payload"].read())
+    assert error["errorType"] == "Sandbox.Timedout" and "Task timed out after 1.00 seconds" in error["errorMessage"]
+    after = json.loads(lam.invoke(FunctionName="slow", Payload=b'"hi"')["Payload"].read())
+    assert after != pid  # the timed-out environment was killed; a new one served this
+    with pytest.raises(ProcessLookupError):
+        import os
+
+        os.kill(pid, 0)
+    crashed = lam.invoke(FunctionName="slow", Payload=b'"crash"')
+    assert json.loads(crashed["Payload"].read())["errorType"] == "Runtime.ExitError"
+    assert isinstance(json.loads(lam.invoke(FunctionName="slow", Payload=b'"hi"')["Payload"].read()), int)
+
+
+def test_reserved_concurrency_throttles_sync_invokes(lam: Any, make_function: Any, client: Any) -> None:
+    make_function("one", "import time\ndef lambda_handler(e, c):\n    time.sleep(e)\n    return 'ok'\n")
+    lam.put_function_concurrency(FunctionName="one", ReservedConcurrentExecutions=1)
+    lam.invoke(FunctionName="one", Payload=b"0")  # warm up
+    other = client("lambda")
+    done: list[Any] = []
+    thread = threading.Thread(target=lambda: done.append(other.invoke(FunctionName="one", Payload=b"1.5")))
+    thread.start()
+    try:
+        def throttled() -> bool:
+            try:
+                lam.invoke(FunctionName="one", Payload=b"0")
+                return False
+            except ClientError as exc:
+                assert exc.response["Error"]["Code"] == "TooManyRequestsException"
+                assert exc.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+                assert exc.response.get("Reason") == "ReservedFunctionConcurrentInvocationLimitExceeded"
+                return True
+        wait_for(throttled, timeout=5)
+    finally:
+        thread.join()
+    assert done[0]["StatusCode"] == 200
+    lam.put_function_concurrency(FunctionName="one", ReservedConcurrentExecutions=0)
+    with pytest.raises(ClientError) as err:
+        lam.invoke(FunctionName="one", Payload=b"0")
+    assert err.value.response["Error"]["Code"] == "TooManyRequestsException"
+
+
+def test_async_invoke_retries_then_on_failure_destination(lam: Any, make_function: Any, client: Any,
+                                                          advance: Any, tmp_path: Path) -> None:
+    sqs = client("sqs")
+    dest = sqs.create_queue(QueueName="failures")["QueueUrl"]
+    dlq = sqs.create_queue(QueueName="fn-dlq")["QueueUrl"]
+    dest_arn = sqs.get_queue_attributes(QueueUrl=dest, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    attempts = tmp_path / "attempts"
+    make_function("flaky", """
+        import os
+        def lambda_handler(event, context):
+            with open(os.environ["ATTEMPTS"], "a") as fh:
+                fh.write(context.aws_request_id + "\\n")
+            raise RuntimeError("always")
+    """, Environment={"Variables": {"ATTEMPTS": str(attempts)}}, DeadLetterConfig={"TargetArn": dlq_arn})
+    lam.put_function_event_invoke_config(FunctionName="flaky",
+                                         DestinationConfig={"OnFailure": {"Destination": dest_arn}})
+    assert lam.invoke(FunctionName="flaky", InvocationType="Event", Payload=b'{"n": 7}')["StatusCode"] == 202
+
+    def count() -> int:
+        return len(attempts.read_text().splitlines()) if attempts.exists() else 0
+
+    wait_for(lambda: count() == 1)
+    advance(59)
+    assert count() == 1
+    advance(1)  # first retry one minute later
+    wait_for(lambda: count() == 2)
+    advance(120)  # second retry two minutes after that
+    wait_for(lambda: count() == 3)
+    messages = wait_for(lambda: sqs.receive_message(QueueUrl=dest).get("Messages"))
+    record = json.loads(messages[0]["Body"])
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 3
+    assert record["requestPayload"] == {"n": 7}
+    assert record["responseContext"]["functionError"] == "Unhandled"
+    assert record["responsePayload"]["errorMessage"] == "always"
+    dead = wait_for(lambda: sqs.receive_message(QueueUrl=dlq, MessageAttributeNames=["All"]).get("Messages"))
+    assert json.loads(dead[0]["Body"]) == {"n": 7}
+    assert dead[0]["MessageAttributes"]["ErrorMessage"]["StringValue"] == "always"
+    advance(600)
+    assert count() == 3
