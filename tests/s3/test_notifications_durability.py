@@ -170,3 +170,51 @@ def test_event_for_acknowledged_put_survives_kill(start_server, tmp_path):
     # Delivered at least once, as AWS promises: a kill between SQS's commit and the outbox row's deletion
     # can repeat the event, never lose it.
     assert keys and set(keys) == {"uploads/a b.txt"}
+
+
+def test_deleted_queue_does_not_block_other_events(s3, sqs, bucket):
+    gone_url, gone_arn = _queue(sqs, "gone")
+    url, arn = _queue(sqs, "stays")
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"QueueConfigurations": [
+        {"QueueArn": gone_arn, "Events": ["s3:ObjectCreated:*"], "Filter": {"Key": {"FilterRules": [
+            {"Name": "prefix", "Value": "a/"}]}}},
+        {"QueueArn": arn, "Events": ["s3:ObjectCreated:*"], "Filter": {"Key": {"FilterRules": [
+            {"Name": "prefix", "Value": "b/"}]}}}]})
+    _receive(sqs, url)
+    sqs.delete_queue(QueueUrl=gone_url)
+    s3.put_object(Bucket=bucket, Key="a/lost", Body=b"")
+    s3.put_object(Bucket=bucket, Key="b/kept", Body=b"")
+    [event] = _receive(sqs, url)
+    assert event["Records"][0]["s3"]["object"]["key"] == "b/kept"
+
+
+def test_post_upload_emits_post_event(s3, sqs, bucket):
+    import requests
+
+    url, arn = _queue(sqs, "posts")
+    _configure(s3, bucket, arn)
+    _receive(sqs, url)
+    post = s3.generate_presigned_post(bucket, "uploads/${filename}")
+    assert requests.post(post["url"], data=post["fields"], files={"file": ("a b.png", b"img")}).status_code == 204
+    [event] = _receive(sqs, url)
+    rec = event["Records"][0]
+    assert rec["eventName"] == "ObjectCreated:Post" and unquote_plus(rec["s3"]["object"]["key"]) == "uploads/a b.png"
+
+
+def test_topic_destination_fans_out_to_sqs(s3, sqs, bucket, endpoint, make_client):
+    sns = make_client(endpoint, "sns")
+    try:
+        topic = sns.create_topic(Name="uploads")["TopicArn"]
+    except ClientError as exc:  # pragma: no cover - SNS not part of this build
+        pytest.skip(f"SNS is not available: {exc}")
+    url, arn = _queue(sqs, "fanout")
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"TopicConfigurations": [
+        {"TopicArn": topic, "Events": ["s3:ObjectCreated:Put"]}]})
+    [test] = _receive(sqs, url)
+    assert test["Type"] == "Notification" and json.loads(test["Message"])["Event"] == "s3:TestEvent"
+    s3.put_object(Bucket=bucket, Key="x y.txt", Body=b"1")
+    [note] = _receive(sqs, url)
+    assert note["Subject"] == "Amazon S3 Notification"
+    rec = json.loads(note["Message"])["Records"][0]
+    assert rec["eventName"] == "ObjectCreated:Put" and rec["s3"]["object"]["key"] == "x+y.txt"

@@ -210,8 +210,10 @@ class S3Service(ObjectsMixin, MultipartMixin, Service):
         service = self.app.services.get(kind)
         if service is None:
             raise RuntimeError(f"no {kind} service to deliver to")
-        # Destinations expose an in-process API: a `deliver_from_s3(arn, body)` hook (SNS/Lambda, when they
-        # exist), or SQS's engine `send(arn, body)`; an exception leaves the row in the outbox for a retry.
+        if not notifications.destination_exists(kind, service, target):
+            raise notifications.Undeliverable(f"{target} does not exist")
+        # Destinations expose an in-process API: a `deliver_from_s3(arn, body)` hook (SNS, Lambda), or
+        # SQS's engine `send(arn, body)`; an exception leaves the row in the outbox for a retry.
         hook = getattr(service, "deliver_from_s3", None)
         if hook is not None:
             await hook(target, body)

@@ -98,7 +98,8 @@ def validate(config: dict[str, Any], services: dict[str, Any]) -> list[tuple[str
             if not conf.get("Id"):
                 conf["Id"] = str(uuid.uuid4())
             parts = arn.split(":")
-            if len(parts) < 6 or parts[0] != "arn" or parts[2] != kind or kind not in services or kind == "sqs" and not _queue_exists(services["sqs"], arn):
+            if (len(parts) < 6 or parts[0] != "arn" or parts[2] != kind or kind not in services
+                    or not destination_exists(kind, services[kind], arn)):
                 missing.append(arn)
             dests.append((kind, arn, conf["Id"]))
     if missing:
@@ -109,15 +110,24 @@ def validate(config: dict[str, Any], services: dict[str, Any]) -> list[tuple[str
     return dests
 
 
-def _queue_exists(sqs: Any, arn: str) -> bool:
-    engine = getattr(sqs, "engine", sqs)
-    check = getattr(engine, "get_queue_by_arn", None) or getattr(engine, "queue_exists", None)
-    if check is None:
-        return True
+def destination_exists(kind: str, service: Any, arn: str) -> bool:
+    """Ask the destination service, through its in-process API, whether `arn` names something it has."""
     try:
-        return bool(check(arn))
+        if kind == "sqs":
+            engine = getattr(service, "engine", service)
+            lookup = getattr(engine, "get_queue_by_arn", None)
+            return lookup is None or lookup(arn) is not None
+        if kind == "sns":
+            topics = getattr(service, "topics", None)
+            return topics is None or arn in topics
+        if kind == "lambda":
+            lookup = getattr(service, "function", None)
+            if lookup is not None:
+                lookup(arn)
+            return True
     except Exception:
         return False
+    return True
 
 
 def matches(config: dict[str, Any], event_name: str, key: str) -> list[tuple[str, str, str]]:
@@ -171,6 +181,10 @@ def test_event(bucket: str, when: float, request_id: str, host_id: str) -> dict[
 Sender = Callable[[str, str, str], Awaitable[None]]
 
 
+class Undeliverable(Exception):
+    """The destination is gone (e.g. the queue was deleted): AWS drops such events, and so do we."""
+
+
 class Outbox:
     """Delivers outbox rows in order; a failed delivery is retried with backoff, never dropped."""
 
@@ -209,6 +223,8 @@ class Outbox:
                 for row_id, kind, target, body in rows:
                     try:
                         await self.send(kind, target, body)
+                    except Undeliverable as exc:
+                        log.warning("dropping event for %s: %s", target, exc)
                     except Exception as exc:
                         log.warning("event delivery to %s failed (%s); will retry", target, exc)
                         failed = True
