@@ -297,3 +297,24 @@ def test_validation_errors(sqs, queue):
     with pytest.raises(ClientError) as e:
         sqs.send_message(QueueUrl=url.replace("validate", "missing"), MessageBody="x")
     assert is_error(e.value, "QueueDoesNotExist")
+
+
+def test_deleting_queue_ends_parked_receive(sqs, queue, sqs_factory):
+    url = queue("vanishing")
+    other = sqs_factory()
+    box = {}
+
+    def poll():
+        try:
+            box["r"] = other.receive_message(QueueUrl=url, WaitTimeSeconds=20)
+        except ClientError as exc:
+            box["e"] = exc
+
+    thread = threading.Thread(target=poll)
+    start = time.monotonic()
+    thread.start()
+    time.sleep(0.3)
+    sqs.delete_queue(QueueUrl=url)
+    thread.join(10)
+    assert time.monotonic() - start < 5
+    assert "Messages" not in box.get("r", {})
