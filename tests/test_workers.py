@@ -106,7 +106,7 @@ def test_killed_worker_loses_no_message(endpoint, upload_pipeline, advance) -> N
 def test_target_tracking_scales_out_and_in(endpoint, client, advance) -> None:
     sqs = client("sqs")
     url = sqs.create_queue(QueueName="backlog")["QueueUrl"]
-    for start in range(0, 50, 10):
+    for _ in range(5):
         sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": "job"} for i in range(10)])
     call(endpoint, "POST", "pools", {"name": "idle", "command": IDLE_WORKER, "queue": url, "min": 1, "max": 3,
                                      "target_backlog": 10, "warmup": 0, "scale_out_cooldown": 5,

@@ -76,25 +76,25 @@ def test_timeout_kills_and_crash_only_ends_its_environment(lam: Any, make_functi
     assert isinstance(json.loads(lam.invoke(FunctionName="slow", Payload=b'"hi"')["Payload"].read()), int)
 
 
-def test_reserved_concurrency_throttles_sync_invokes(lam: Any, make_function: Any, client: Any) -> None:
-    make_function("one", "import time\ndef lambda_handler(e, c):\n    time.sleep(e)\n    return 'ok'\n")
+def test_reserved_concurrency_throttles_sync_invokes(lam: Any, make_function: Any, client: Any,
+                                                    tmp_path: Path) -> None:
+    make_function("one", "import pathlib, time\ndef lambda_handler(e, c):\n    if e:\n"
+                         "        pathlib.Path(e).touch()\n        time.sleep(1.5)\n    return 'ok'\n")
     lam.put_function_concurrency(FunctionName="one", ReservedConcurrentExecutions=1)
     lam.invoke(FunctionName="one", Payload=b"0")  # warm up
     other = client("lambda")
+    started = tmp_path / "started"
     done: list[Any] = []
-    thread = threading.Thread(target=lambda: done.append(other.invoke(FunctionName="one", Payload=b"1.5")))
+    payload = json.dumps(str(started)).encode()
+    thread = threading.Thread(target=lambda: done.append(other.invoke(FunctionName="one", Payload=payload)))
     thread.start()
     try:
-        def throttled() -> bool:
-            try:
-                lam.invoke(FunctionName="one", Payload=b"0")
-                return False
-            except ClientError as exc:
-                assert exc.response["Error"]["Code"] == "TooManyRequestsException"
-                assert exc.response["ResponseMetadata"]["HTTPStatusCode"] == 429
-                assert exc.response.get("Reason") == "ReservedFunctionConcurrentInvocationLimitExceeded"
-                return True
-        wait_for(throttled, timeout=5)
+        wait_for(started.exists, timeout=10)  # the only execution slot is busy now
+        with pytest.raises(ClientError) as exc:
+            lam.invoke(FunctionName="one", Payload=b"0")
+        assert exc.value.response["Error"]["Code"] == "TooManyRequestsException"
+        assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+        assert exc.value.response.get("Reason") == "ReservedFunctionConcurrentInvocationLimitExceeded"
     finally:
         thread.join()
     assert done[0]["StatusCode"] == 200

@@ -122,7 +122,7 @@ def test_subscribe_refusals(sns, queue):
         dict(TopicArn=topic, Protocol="sqs", Endpoint="not-an-arn"),
         dict(TopicArn=topic, Protocol="sqs", Endpoint=fifo_queue),
         dict(TopicArn=topic, Protocol="http", Endpoint="https://example.com"),
-        dict(TopicArn=topic, Protocol="lambda", Endpoint="arn:aws:lambda:us-east-1:000000000000:function:f"),
+        dict(TopicArn=topic, Protocol="lambda", Endpoint="arn:aws:sqs:us-east-1:000000000000:f"),
         dict(TopicArn=fifo_topic, Protocol="http", Endpoint="http://example.com"),
         dict(TopicArn=topic, Protocol="sqs", Endpoint=fifo_queue.replace(".fifo", "x"),
              Attributes={"FilterPolicy": '{"a": "not-a-list"}'}),
