@@ -147,7 +147,11 @@ class Gateway:
                     raise sigv4.SigV4Error("unknown_key", "The security token included in the request is invalid.")
                 if not sig.presigned:
                     sigv4.check_time(sig, time.time())
-                sigv4.verify(ctx.request, sig, secret, await _payload_hash(ctx, sig, s3), s3=s3)
+                payload_hash = await _payload_hash(ctx, sig, s3)
+                sigv4.verify(ctx.request, sig, secret, payload_hash, s3=s3)
+                if s3 and payload_hash.startswith(sigv4.STREAMING_SIGNED):  # the S3 layer checks each chunk
+                    key = sigv4.signing_key(secret, sig.date, sig.region, sig.service)
+                    ctx.extra["chunk_signer"] = sigv4.ChunkSigner(key, sig)
             ctx.authenticated = True
         except sigv4.SigV4Error as exc:
             raise auth_error(exc, s3=s3)

@@ -17,6 +17,8 @@ from conveyor.gateway.http import HttpRequest
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 UNSIGNED = "UNSIGNED-PAYLOAD"
+STREAMING_SIGNED = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"  # also the prefix of the -TRAILER form
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 # Requests signed more than 15 minutes from the server's time are refused.
 # https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-authenticating-requests.html
 MAX_SKEW = 15 * 60
@@ -151,6 +153,28 @@ def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
     for part in (region, service, "aws4_request"):
         key = hmac.new(key, part.encode(), hashlib.sha256).digest()
     return key
+
+
+class ChunkSigner:
+    """The chained signatures of a signed aws-chunked upload: each chunk's signature covers the previous
+    one, starting from the request's own signature, and a signed trailer ends the chain.
+    https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-streaming.html
+    https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-streaming-trailers.html
+    """
+
+    def __init__(self, key: bytes, sig: Signature) -> None:
+        self.key, self.amz_date, self.scope, self.previous = key, sig.amz_date, sig.scope, sig.signature
+
+    def _next(self, kind: str, *hashes: str) -> str:
+        to_sign = "\n".join([kind, self.amz_date, self.scope, self.previous, *hashes])
+        self.previous = hmac.new(self.key, to_sign.encode(), hashlib.sha256).hexdigest()
+        return self.previous
+
+    def chunk(self, data_sha256: str) -> str:
+        return self._next("AWS4-HMAC-SHA256-PAYLOAD", EMPTY_SHA256, data_sha256)
+
+    def trailer(self, trailer_sha256: str) -> str:
+        return self._next("AWS4-HMAC-SHA256-TRAILER", trailer_sha256)
 
 
 def canonical_request(request: HttpRequest, sig: Signature, payload_hash: str, *, s3: bool) -> str:

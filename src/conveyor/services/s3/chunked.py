@@ -7,8 +7,11 @@ https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-streaming.html
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import AsyncIterator
 
+from conveyor.gateway.sigv4 import ChunkSigner
 from conveyor.services.base import ServiceError
 
 STREAMING_MODES = (
@@ -24,9 +27,15 @@ def _bad() -> ServiceError:
     return ServiceError("IncompleteBody", "The request body terminated unexpectedly", 400)
 
 
+def _signature_error() -> ServiceError:
+    return ServiceError("SignatureDoesNotMatch", "The request signature we calculated does not match the signature "
+                        "you provided. Check your key and signing method.", 403)
+
+
 class ChunkedDecoder:
-    def __init__(self, source: AsyncIterator[bytes]) -> None:
+    def __init__(self, source: AsyncIterator[bytes], signer: ChunkSigner | None = None) -> None:
         self.source = source
+        self.signer = signer
         self.trailers: dict[str, str] = {}
         self._buf = bytearray()
         self._eof = False
@@ -64,21 +73,29 @@ class ChunkedDecoder:
                 header = await self._line()
             except EOFError:
                 raise _bad()
-            size_text = header.split(b";", 1)[0].strip()
+            size_text, _, ext = header.partition(b";")
             try:
-                size = int(size_text, 16)
+                size = int(size_text.strip(), 16)
             except ValueError:
                 raise _bad()
-            if size == 0:
-                break
+            given = ext.decode("latin-1").partition("chunk-signature=")[2].strip()
+            digest = hashlib.sha256() if self.signer else None
             remaining = size
             while remaining:
                 if not self._buf and not await self._fill():
                     raise _bad()
                 take = min(remaining, len(self._buf))
-                yield bytes(self._buf[:take])
+                piece = bytes(self._buf[:take])
+                if digest is not None:
+                    digest.update(piece)
+                yield piece
                 del self._buf[:take]
                 remaining -= take
+            if self.signer is not None and digest is not None and not hmac.compare_digest(
+                    self.signer.chunk(digest.hexdigest()), given):
+                raise _signature_error()
+            if size == 0:
+                break
             while len(self._buf) < 2:
                 if not await self._fill():
                     raise _bad()
@@ -95,3 +112,8 @@ class ChunkedDecoder:
                 break
             name, _, value = line.decode("latin-1").partition(":")
             self.trailers[name.strip().lower()] = value.strip()
+        given = self.trailers.pop("x-amz-trailer-signature", "")
+        if self.signer is not None and self.trailers:
+            canonical = "".join(f"{name}:{value}\n" for name, value in self.trailers.items())
+            if not hmac.compare_digest(self.signer.trailer(hashlib.sha256(canonical.encode()).hexdigest()), given):
+                raise _signature_error()

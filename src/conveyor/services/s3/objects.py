@@ -53,7 +53,7 @@ def body_source(ctx: RequestContext) -> tuple[AsyncIterator[bytes], ChunkedDecod
     sha = headers.get("x-amz-content-sha256") or ""
     encoding = headers.get("content-encoding") or ""
     if sha.startswith("STREAMING-") or "aws-chunked" in encoding:
-        decoder = ChunkedDecoder(ctx.request.stream())
+        decoder = ChunkedDecoder(ctx.request.stream(), ctx.extra.get("chunk_signer"))
         return decoder.__aiter__(), decoder
     return ctx.request.stream(), None
 
