@@ -294,7 +294,7 @@ class Mappings:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the queue was deleted: stop quietly until the mapping changes
-                log.warning("mapping %s cannot poll %s: %s", m.uuid, m.source_arn, exc)
+                log.info("mapping %s cannot poll %s: %s", m.uuid, m.source_arn, exc)
                 return
             if not batch:
                 if len(m.pollers) > self._base(m):
