@@ -488,11 +488,14 @@ def table(rows: list[tuple[str, str, bool]], servers: list[Server], values: dict
 # -------------------------------------------------------------------------------------------- profile
 
 
-def profile_load(srv: Server, out: str, secs: float, title: str, load: Callable[[], LoadResult]) -> None:
+def profile_load(srv: Server, out: str, secs: float, title: str, load: Callable[[], LoadResult],
+                 prepare: Callable[[], None] | None = None) -> None:
     """Run `load` twice under py-spy: "gil" samples only the GIL holder (Python CPU), "wall" every
     non-idle thread (includes the group-commit thread's fsync waits). Collapsed stacks go to OUT.MODE."""
     for mode, flags in (("gil", ["--gil"]), ("wall", [])):
         path = f"{out}.{mode}"
+        if prepare is not None:
+            prepare()
         log(f"{srv.name}: profiling ({mode}) for {secs:.0f}s: {title} -> {path}")
         try:
             spy = subprocess.Popen(["py-spy", "record", "-p", str(srv.pid), "-d", str(int(secs) + 2), "-r", "200",

@@ -434,7 +434,8 @@ def main() -> int:
             ]
             print()
             print(f"## S3 ({'quick' if args.quick else 'full'} run, {os.cpu_count()} CPUs, "
-                  f"clients share the CPUs with the server)\n")
+                  f"clients share the CPUs with the server; "
+              f"load average at end {os.getloadavg()[0]:.2f}: other work on the machine skews throughput)\n")
             print(table(rows, servers, values, notes))
             print(f"\nMachine ceiling: {big} write+fsync {ceil['disk']:.0f} MiB/s; 4 KiB write+fdatasync "
                   f"{ceil['fsyncs']:.0f}/s; loopback TCP copy {ceil['loopback']:.0f} MiB/s")

@@ -287,12 +287,22 @@ def bench_server(srv: Server, q: dict[str, Any], values: dict, notes: dict, prof
 
 
 def profile_send(srv: Server, q: dict[str, Any], out: str) -> None:
-    """An extra 8-client send phase under py-spy (after the measured phases, so numbers are unaffected)."""
+    """Extra 8-client send and drain phases under py-spy (after the measured phases, so the table's
+    numbers are unaffected)."""
     client = boto_sqs(srv.endpoint)
     url = client.create_queue(QueueName=f"bench-profile-{int(time.time())}")["QueueUrl"]
     secs = max(3.0, q["secs"])
-    profile_load(srv, out, secs, "Conveyor 8-client SendMessage",
+    profile_load(srv, out + ".send", secs, "Conveyor 8-client SendMessage",
                  lambda: run_load(srv, w_send, 8, (srv.endpoint, url, 10**6, secs), secs))
+    drain_url = client.create_queue(QueueName=f"bench-profile-drain-{int(time.time())}")["QueueUrl"]
+    fill = max(q["fill"], 2000)
+
+    def prefill() -> None:
+        run_load(srv, w_send_batch, 8, (srv.endpoint, drain_url, fill // 8, q["fill_secs"]), q["fill_secs"])
+
+    profile_load(srv, out + ".drain", secs, f"Conveyor 8-client receive10+DeleteMessageBatch ({fill} msgs)",
+                 lambda: run_load(srv, w_drain, 8, (srv.endpoint, drain_url, fill // 8 + 10, secs), secs),
+                 prepare=prefill)
 
 
 def main() -> int:
@@ -337,7 +347,8 @@ def main() -> int:
         ]
         print()
         print(f"## SQS ({'quick' if args.quick else 'full'} run, {os.cpu_count()} CPUs, "
-              f"clients share the CPUs with the server)\n")
+              f"clients share the CPUs with the server; "
+              f"load average at end {os.getloadavg()[0]:.2f}: other work on the machine skews throughput)\n")
         print(table(rows, servers, values))
         ls = "localstack"
         if any(s.name == ls and (ls, "send8") in values for s in servers):
