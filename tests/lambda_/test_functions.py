@@ -55,10 +55,13 @@ def test_errors_have_aws_codes_and_status(lam: Any, make_function: Any) -> None:
         make_function("dup", HANDLER)
     assert err.value.response["Error"]["Code"] == "ResourceConflictException"
     assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
-    with pytest.raises(ClientError) as err:
-        make_function("node", HANDLER, Runtime="nodejs20.x")
+    with pytest.raises(ClientError) as err:  # no Java runtime: refused, saying what runs here
+        make_function("java", HANDLER, Runtime="java21")
     assert err.value.response["Error"]["Code"] == "InvalidParameterValueException"
-    assert "nodejs20.x" in err.value.response["Error"]["Message"]
+    assert "java21" in err.value.response["Error"]["Message"] and "python3.x" in err.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as err:  # deprecated: AWS blocks creating functions with it
+        make_function("old", HANDLER, Runtime="python3.7")
+    assert "no longer supported" in err.value.response["Error"]["Message"]
     with pytest.raises(ClientError) as err:
         make_function("slow", HANDLER, Timeout=901)
     assert err.value.response["Error"]["Code"] == "InvalidParameterValueException"

@@ -88,6 +88,7 @@ class Function:
     reserved: int | None = None
     invoke_config: dict[str, Any] | None = None
     generation: int = 0  # bumped by every code/config change so warm environments are recycled
+    policy_revision: str = ""
 
     @property
     def arn(self) -> str:
@@ -97,7 +98,7 @@ class Function:
         return json.dumps({"name": self.name, "config": self.config, "versions": self.versions,
                            "aliases": self.aliases, "tags": self.tags, "policy": self.policy,
                            "reserved": self.reserved, "invoke_config": self.invoke_config,
-                           "generation": self.generation})
+                           "generation": self.generation, "policy_revision": self.policy_revision})
 
     @classmethod
     def load(cls, doc: str) -> Function:
@@ -182,13 +183,40 @@ class CodeStore:
         self.root.mkdir(parents=True, exist_ok=True)
 
 
+# Runtimes AWS no longer lets anyone create or update functions with
+# (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html#runtimes-deprecated).
+_BLOCKED = {"python2.7", "python3.6", "python3.7", "python3.8", "nodejs", "nodejs4.3", "nodejs4.3-edge",
+            "nodejs6.10", "nodejs8.10", "nodejs10.x", "nodejs12.x", "nodejs14.x", "nodejs16.x"}
+_NODE_OK = re.compile(r"^nodejs(\d+)\.x$")
+
+
+def runtime_command(runtime: str) -> list[str] | None:
+    """The interpreter a runtime runs on here, or None when this machine has none for it.
+
+    python3.x runs on the interpreter running Conveyor; nodejsNN.x on the `node` found on PATH. Either
+    way the version is the local one, not the one the runtime names.
+    """
+    if runtime.startswith("python3."):
+        return [sys.executable]
+    m = _NODE_OK.match(runtime)
+    if m and int(m.group(1)) >= 18:
+        node = shutil.which("node")
+        return [node] if node else None
+    return None
+
+
 def check_runtime(runtime: str | None) -> None:
-    """python3.x runs on this interpreter; anything else would need an interpreter Conveyor does not ship."""
     if runtime is None:
         raise invalid("Runtime is required for .zip file deployment packages.")
-    if not re.match(r"^python3\.\d+$", runtime):
+    if runtime in _BLOCKED:
+        raise invalid(f"The runtime parameter of {runtime} is no longer supported for creating or updating AWS "
+                      "Lambda functions. We recommend you use a supported runtime while creating or updating "
+                      "functions.")
+    if runtime_command(runtime) is None:
+        node = "" if shutil.which("node") else " (no `node` on PATH, so nodejs runtimes cannot run either)"
         raise invalid(f"The runtime parameter of {runtime} is not supported by Conveyor: functions run as local "
-                      f"processes on this machine's Python ({sys.version.split()[0]}); use a python3.x runtime.")
+                      f"processes on this machine's interpreters, python3.x on Python {sys.version.split()[0]} "
+                      f"and nodejs18.x or later on the local Node.js{node}.")
 
 
 def check_config(params: dict[str, Any]) -> None:

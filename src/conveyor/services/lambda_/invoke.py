@@ -7,11 +7,11 @@ import json
 import os
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from conveyor.services.base import ServiceError
 from conveyor.services.lambda_.functions import Function
+from conveyor.services.lambda_.logs import LogBook
 from conveyor.services.lambda_.runtime import EnvironmentDied, EnvironmentManager, EnvSpec, Throttled
 
 if TYPE_CHECKING:
@@ -60,11 +60,7 @@ class Invoker:
     def __init__(self, service: LambdaService) -> None:
         self.service = service
         self.runtime = EnvironmentManager()
-        self.log_dir = service.root / "logs"
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-
-    def log_path(self, name: str) -> Path:
-        return self.log_dir / f"{name}.log"
+        self.logs = LogBook(service.root / "logs")
 
     def _spec(self, fn: Function, config: dict[str, Any]) -> EnvSpec:
         svc = self.service
@@ -102,7 +98,7 @@ class Invoker:
             "AWS_ENDPOINT_URL": svc.endpoint(),
         })
         env.pop("AWS_SESSION_TOKEN", None)
-        return EnvSpec((fn.name, version, fn.generation), code_dir, env, self.log_path(fn.name))
+        return EnvSpec((fn.name, version, fn.generation), code_dir, env, self.logs.path(fn.name), config["Runtime"])
 
     async def invoke(self, fn: Function, qualifier: str | None, payload: bytes, *, wait: bool,
                      client_context: str | None = None, request_id: str | None = None) -> Result:
@@ -120,6 +116,7 @@ class Invoker:
             return await self._run(fn, config, version, rid, payload, client_context)
         finally:
             self.runtime.release_slot(fn.name)
+            self.logs.grew(fn.name)
 
     async def _run(self, fn: Function, config: dict[str, Any], version: str, rid: str, payload: bytes,
                    client_context: str | None) -> Result:
@@ -161,8 +158,7 @@ class Invoker:
         return Result(rid, body, version, tail, function_error="Unhandled", error_type=error_type)
 
     def _log(self, name: str, text: str) -> None:
-        with open(self.log_path(name), "a", encoding="utf-8") as fh:
-            fh.write(text)
+        self.logs.append(name, text)
 
 
 def _now_iso() -> str:

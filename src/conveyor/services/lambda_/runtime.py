@@ -18,14 +18,16 @@ import json
 import os
 import signal
 import struct
-import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from conveyor.services.lambda_.functions import runtime_command
+
 BOOTSTRAP = str(Path(__file__).with_name("bootstrap.py"))
+BOOTSTRAP_JS = str(Path(__file__).with_name("bootstrap.js"))
 INIT_TIMEOUT = 10.0  # AWS: the init phase is limited to 10 seconds
 ACCOUNT_CONCURRENCY = 1000
 
@@ -45,6 +47,17 @@ class EnvSpec:
     code_dir: Path
     env: dict[str, str]
     log_path: Path
+    runtime: str = "python3.12"
+
+    def argv(self) -> list[str]:
+        interpreter = runtime_command(self.runtime)
+        if interpreter is None:
+            raise EnvironmentDied(f"Runtime {self.runtime} has no interpreter on this machine")
+        if self.runtime.startswith("python"):
+            return [*interpreter, BOOTSTRAP]
+        # Node cannot duplicate descriptors itself: the shell hands it the result pipe as fd 3 and
+        # points fd 1 at the log before exec'ing it.
+        return ["/bin/sh", "-c", 'exec 3>&1 1>&2; exec "$0" "$@"', *interpreter, BOOTSTRAP_JS]
 
 
 class Environment:
@@ -60,12 +73,16 @@ class Environment:
 
     async def start(self) -> None:
         spec = self.spec
+        argv = spec.argv()
         with open(spec.log_path, "ab") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable, BOOTSTRAP, cwd=spec.code_dir, env=spec.env,
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=log,
-                start_new_session=True, limit=16 * 1024 * 1024,
-            )
+            try:
+                self.process = await asyncio.create_subprocess_exec(
+                    *argv, cwd=spec.code_dir, env=spec.env,
+                    stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=log,
+                    start_new_session=True, limit=16 * 1024 * 1024,
+                )
+            except OSError as exc:
+                raise EnvironmentDied(f"Runtime could not start: {exc}")
         try:
             ready = await asyncio.wait_for(self._read(), INIT_TIMEOUT)
         except (TimeoutError, EnvironmentDied) as exc:
