@@ -11,6 +11,7 @@ import asyncio
 import base64
 import copy
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from conveyor.gateway.http import HttpResponse
 from conveyor.protocol.rest_json import RestJsonCodec
 from conveyor.protocol.validate import ValidationCodes, validate
 from conveyor.services.base import RequestContext, Service, ServiceError
+from conveyor.services.lambda_.aliases import AliasesMixin
 from conveyor.services.lambda_.async_invoke import AsyncInvokes
 from conveyor.services.lambda_.esm import Mappings
 from conveyor.services.lambda_.functions import (
@@ -33,7 +35,9 @@ from conveyor.services.lambda_.functions import (
     parse_name,
 )
 from conveyor.services.lambda_.invoke import MAX_EVENT_PAYLOAD, MAX_SYNC_PAYLOAD, Invoker, check_payload
+from conveyor.services.lambda_.permissions import PermissionsMixin
 
+log = logging.getLogger(__name__)
 _CODEC = RestJsonCodec()
 _CONFIG_KEYS = ("Role", "Handler", "Description", "Timeout", "MemorySize", "Environment", "Runtime",
                 "DeadLetterConfig", "TracingConfig", "VpcConfig", "EphemeralStorage", "LoggingConfig")
@@ -59,7 +63,7 @@ def public(config: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in config.items() if not k.startswith("_")}
 
 
-class LambdaService(Service):
+class LambdaService(AliasesMixin, PermissionsMixin, Service):
     name = "lambda"
     validation_codes = LambdaValidationCodes()
 
@@ -89,13 +93,14 @@ class LambdaService(Service):
         await self.async_invokes.stop()
         await self.invoker.runtime.reset()
         await self.registry.reset()
+        self.invoker.logs.wipe()
         self.mappings.clear()
         self.async_invokes.clear()
 
     def health(self) -> dict[str, Any]:
         return {"status": "running", "functions": len(self.registry.functions),
                 "concurrency": self.invoker.runtime.snapshot(), "mappings": self.mappings.snapshot(),
-                "async_pending": self.async_invokes.pending()}
+                "async_pending": self.async_invokes.pending(), "async_running": self.async_invokes.running()}
 
     def endpoint(self) -> str:
         return self.app.pools.endpoint or f"http://127.0.0.1:{self.config.port}"
@@ -129,9 +134,23 @@ class LambdaService(Service):
         await self.async_invokes.submit(fn, qualifier, json.dumps(payload).encode())
 
     async def deliver_from_s3(self, function_arn: str, body: str) -> None:
-        await self.invoke_event(function_arn, json.loads(body))
+        """An S3 notification; S3 checked the resource policy when the bucket was configured, and an
+        invocation it is no longer allowed to make is dropped, as S3 does (it never retries one)."""
+        event = json.loads(body)
+        bucket = ((event.get("Records") or [{}])[0].get("s3") or {}).get("bucket", {}).get("arn")
+        if not self.invoke_allowed(function_arn, "s3.amazonaws.com", bucket):
+            log.warning("S3 (%s) may not invoke %s: no resource policy statement allows it", bucket, function_arn)
+            return
+        await self.invoke_event(function_arn, event)
 
     async def deliver_from_sns(self, function_arn: str, event: dict[str, Any]) -> None:
+        """An SNS notification; without a statement allowing sns.amazonaws.com the delivery fails (and
+        SNS treats it as a failed delivery: its retries, then the subscription's dead-letter queue)."""
+        topic = (event.get("Records") or [{}])[0].get("Sns", {}).get("TopicArn")
+        if not self.invoke_allowed(function_arn, "sns.amazonaws.com", topic):
+            raise ServiceError("AccessDeniedException", f"SNS topic {topic} is not allowed to invoke "
+                               f"{function_arn}: add a permission for sns.amazonaws.com (lambda add-permission).",
+                               403)
         await self.invoke_event(function_arn, event)
 
     # -- functions -------------------------------------------------------------------------------------
@@ -146,21 +165,18 @@ class LambdaService(Service):
         raise invalid("Please provide a source for function code.")
 
     async def _s3_object(self, bucket: str, key: str, version: str | None) -> bytes:
-        import boto3
-        from botocore.exceptions import ClientError
-
-        def fetch() -> bytes:
-            s3 = boto3.client("s3", endpoint_url=self.endpoint(), region_name=self.config.region,
-                              aws_access_key_id=self.config.access_key,
-                              aws_secret_access_key=self.config.secret_key)
-            extra = {"VersionId": version} if version else {}
-            return s3.get_object(Bucket=bucket, Key=key, **extra)["Body"].read()
-
+        """Read the package straight from the S3 service (no HTTP round trip, no SDK in the server)."""
+        s3: Any = self.app.services.get("s3")
+        if s3 is None:
+            raise invalid("Conveyor is running without S3: upload the package inline (ZipFile).")
         try:
-            return await asyncio.to_thread(fetch)
-        except ClientError as exc:
-            raise invalid(f"Error occurred while GetObject. S3 Error Code: {exc.response['Error']['Code']}. "
-                          f"S3 Error Message: {exc.response['Error'].get('Message', '')}")
+            obj = s3.current_object(bucket, key, version)
+        except ServiceError as exc:
+            raise invalid(f"Error occurred while GetObject. S3 Error Code: {exc.code}. S3 Error Message: "
+                          f"{exc.message}")
+        if not obj.blob or not obj.size:
+            return b""
+        return await asyncio.to_thread(s3.blobs.path(obj.blob).read_bytes)
 
     async def CreateFunction(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         name, qualifier = parse_name(params["FunctionName"], self.config.account_id)
@@ -196,15 +212,17 @@ class LambdaService(Service):
             self._publish(fn, "")
         await self.registry.save(fn)
         self.registry.code.extracted(hexd)
-        return public(fn.versions[str(len(fn.versions))] if params.get("Publish") else config)
+        return public(fn.versions["1"] if params.get("Publish") else config)
 
     def _publish(self, fn: Function, description: str | None) -> dict[str, Any]:
         latest = fn.config
         if fn.versions:
-            last = fn.versions[str(len(fn.versions))]
+            last = fn.versions[max(fn.versions, key=int)]
             if last["CodeSha256"] == latest["CodeSha256"] and last["RevisionId"] == latest.get("_PublishedRev"):
                 return last
-        number = str(len(fn.versions) + 1)
+        # Version numbers only grow, even past deleted versions (AWS never reuses one).
+        number = str(max(latest.get("_LastVersion", 0), *(int(v) for v in fn.versions), 0) + 1)
+        latest["_LastVersion"] = int(number)
         version = copy.deepcopy(latest)
         version["Version"] = number
         version["FunctionArn"] = f"{fn.arn}:{number}"
@@ -239,12 +257,12 @@ class LambdaService(Service):
             configs.append(public(fn.config))
             if params.get("FunctionVersion") == "ALL":
                 configs.extend(public(v) for v in fn.versions.values())
-        return _page(configs, params, "Functions", lambda c: c["FunctionArn"])
+        return page(configs, params, "Functions", lambda c: c["FunctionArn"])
 
     async def ListVersionsByFunction(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         fn, _ = self.function(params["FunctionName"])
         configs = [public(fn.config), *(public(v) for v in fn.versions.values())]
-        return _page(configs, params, "Versions", lambda c: c["Version"])
+        return page(configs, params, "Versions", lambda c: c["Version"])
 
     async def DeleteFunction(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         fn, qualifier = self.function(params["FunctionName"])
@@ -252,7 +270,11 @@ class LambdaService(Service):
         if qualifier and qualifier != "$LATEST":
             if qualifier not in fn.versions:
                 raise not_found(f"Function not found: {fn.arn}:{qualifier}")
+            if self.aliases_of(fn, qualifier):
+                raise conflict(f"Unable to delete version because the following aliases reference it: "
+                               f"{self.aliases_of(fn, qualifier)}")
             del fn.versions[qualifier]
+            fn.policy = [s for s in fn.policy if s.get("Resource") != f"{fn.arn}:{qualifier}"]
             await self.registry.save(fn)
             return {}
         if qualifier == "$LATEST":
@@ -306,53 +328,6 @@ class LambdaService(Service):
         version = self._publish(fn, params.get("Description"))
         await self.registry.save(fn)
         return public(version)
-
-    # -- aliases ---------------------------------------------------------------------------------------
-    def _alias_doc(self, fn: Function, name: str) -> dict[str, Any]:
-        alias = fn.aliases.get(name)
-        if alias is None:
-            raise not_found(f"Cannot find alias arn: {fn.arn}:{name}")
-        return {"AliasArn": f"{fn.arn}:{name}", "Name": name, **alias}
-
-    async def CreateAlias(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        fn, _ = self.function(params["FunctionName"])
-        name = params["Name"]
-        if name in fn.aliases:
-            raise conflict(f"Alias already exists: {fn.arn}:{name}")
-        if params.get("RoutingConfig"):
-            raise invalid("Conveyor does not support weighted alias routing.")
-        fn.resolve(params["FunctionVersion"])
-        fn.aliases[name] = {"FunctionVersion": params["FunctionVersion"],
-                            "Description": params.get("Description", ""), "RevisionId": fn.config["RevisionId"]}
-        await self.registry.save(fn)
-        return self._alias_doc(fn, name)
-
-    async def GetAlias(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        fn, _ = self.function(params["FunctionName"])
-        return self._alias_doc(fn, params["Name"])
-
-    async def UpdateAlias(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        fn, _ = self.function(params["FunctionName"])
-        self._alias_doc(fn, params["Name"])
-        alias = fn.aliases[params["Name"]]
-        if params.get("FunctionVersion"):
-            fn.resolve(params["FunctionVersion"])
-            alias["FunctionVersion"] = params["FunctionVersion"]
-        if "Description" in params:
-            alias["Description"] = params["Description"]
-        await self.registry.save(fn)
-        return self._alias_doc(fn, params["Name"])
-
-    async def ListAliases(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        fn, _ = self.function(params["FunctionName"])
-        aliases = [self._alias_doc(fn, n) for n in sorted(fn.aliases)]
-        return _page(aliases, params, "Aliases", lambda a: a["Name"])
-
-    async def DeleteAlias(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        fn, _ = self.function(params["FunctionName"])
-        fn.aliases.pop(params["Name"], None)
-        await self.registry.save(fn)
-        return {}
 
     # -- invoke ----------------------------------------------------------------------------------------
     async def Invoke(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -433,50 +408,6 @@ class LambdaService(Service):
         await self.registry.save(fn)
         return {}
 
-    # -- resource policy -------------------------------------------------------------------------------
-    async def AddPermission(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        fn, _ = self.function(params["FunctionName"])
-        sid = params["StatementId"]
-        if any(s["Sid"] == sid for s in fn.policy):
-            raise conflict(f"The statement id ({sid}) provided already exists. Please provide a new statement "
-                           "id, or remove the existing statement.")
-        principal = params["Principal"]
-        statement: dict[str, Any] = {
-            "Sid": sid, "Effect": "Allow",
-            "Principal": {"Service": principal} if principal.endswith(".amazonaws.com") else
-            ("*" if principal == "*" else {"AWS": principal if principal.startswith("arn:")
-                                           else f"arn:aws:iam::{principal}:root"}),
-            "Action": params["Action"], "Resource": fn.arn,
-        }
-        condition: dict[str, Any] = {}
-        if params.get("SourceArn"):
-            condition.setdefault("ArnLike", {})["AWS:SourceArn"] = params["SourceArn"]
-        if params.get("SourceAccount"):
-            condition.setdefault("StringEquals", {})["AWS:SourceAccount"] = params["SourceAccount"]
-        if params.get("PrincipalOrgID"):
-            condition.setdefault("StringEquals", {})["aws:PrincipalOrgID"] = params["PrincipalOrgID"]
-        if condition:
-            statement["Condition"] = condition
-        fn.policy.append(statement)
-        await self.registry.save(fn)
-        return {"Statement": json.dumps(statement)}
-
-    async def GetPolicy(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        fn, _ = self.function(params["FunctionName"])
-        if not fn.policy:
-            raise not_found("The resource you requested does not exist.")
-        policy = {"Version": "2012-10-17", "Id": "default", "Statement": fn.policy}
-        return {"Policy": json.dumps(policy), "RevisionId": fn.config["RevisionId"]}
-
-    async def RemovePermission(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        fn, _ = self.function(params["FunctionName"])
-        before = len(fn.policy)
-        fn.policy = [s for s in fn.policy if s["Sid"] != params["StatementId"]]
-        if len(fn.policy) == before:
-            raise not_found(f"Statement {params['StatementId']} is not found in resource policy.")
-        await self.registry.save(fn)
-        return {}
-
     # -- async invoke configuration --------------------------------------------------------------------
     async def PutFunctionEventInvokeConfig(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         fn, _ = self.function(params["FunctionName"])
@@ -511,11 +442,11 @@ class LambdaService(Service):
         return await self.mappings.delete(params["UUID"])
 
     async def ListEventSourceMappings(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return _page(self.mappings.list(params.get("FunctionName"), params.get("EventSourceArn")), params,
+        return page(self.mappings.list(params.get("FunctionName"), params.get("EventSourceArn")), params,
                      "EventSourceMappings", lambda m: m["UUID"])
 
 
-def _page(items: list[dict[str, Any]], params: dict[str, Any], key: str, ident: Any) -> dict[str, Any]:
+def page(items: list[dict[str, Any]], params: dict[str, Any], key: str, ident: Any) -> dict[str, Any]:
     start = 0
     marker = params.get("Marker")
     if marker:

@@ -63,6 +63,10 @@ class AsyncInvokes:
     def pending(self) -> int:
         return len(self.events)
 
+    def running(self) -> int:
+        """Attempts under way (an attempt ends once its retry, destination or DLQ delivery is settled)."""
+        return len(self.tasks)
+
     # -- configuration ---------------------------------------------------------------------------------
     async def put_config(self, fn: Function, params: dict[str, Any], replace: bool) -> dict[str, Any]:
         current = {} if replace or fn.invoke_config is None else dict(fn.invoke_config)

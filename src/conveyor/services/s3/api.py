@@ -390,7 +390,7 @@ class S3Service(ObjectsMixin, MultipartMixin, Service):
         config = params.get("NotificationConfiguration") or {}
         if config.get("EventBridgeConfiguration") is not None:
             raise ServiceError("NotImplemented", "EventBridge notifications are not supported by Conveyor.", 501)
-        dests = notifications.validate(config, self.app.services)
+        dests = notifications.validate(config, self.app.services, source_arn=f"arn:aws:s3:::{name}")
         test = notifications.dumps(notifications.test_event(name, self.clock.now(), ctx.request_id, host_id(ctx)))
         targets = sorted({(kind, arn) for kind, arn, _ in dests if kind in ("sqs", "sns")})
 

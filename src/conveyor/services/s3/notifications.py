@@ -72,8 +72,10 @@ def _events_overlap(a: list[str], b: list[str]) -> bool:
     return False
 
 
-def validate(config: dict[str, Any], services: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """Check a NotificationConfiguration; returns (kind, arn, id) of each destination; fills in ids."""
+def validate(config: dict[str, Any], services: dict[str, Any],
+             source_arn: str | None = None) -> list[tuple[str, str, str]]:
+    """Check a NotificationConfiguration; returns (kind, arn, id) of each destination; fills in ids.
+    `source_arn` is the bucket's ARN, which a function's resource policy must allow."""
     seen: list[tuple[list[str], str, str]] = []
     dests: list[tuple[str, str, str]] = []
     missing: list[str] = []
@@ -99,7 +101,7 @@ def validate(config: dict[str, Any], services: dict[str, Any]) -> list[tuple[str
                 conf["Id"] = str(uuid.uuid4())
             parts = arn.split(":")
             if (len(parts) < 6 or parts[0] != "arn" or parts[2] != kind or kind not in services
-                    or not destination_exists(kind, services[kind], arn)):
+                    or not destination_exists(kind, services[kind], arn, source_arn)):
                 missing.append(arn)
             dests.append((kind, arn, conf["Id"]))
     if missing:
@@ -110,7 +112,7 @@ def validate(config: dict[str, Any], services: dict[str, Any]) -> list[tuple[str
     return dests
 
 
-def destination_exists(kind: str, service: Any, arn: str) -> bool:
+def destination_exists(kind: str, service: Any, arn: str, source_arn: str | None = None) -> bool:
     """Ask the destination service, through its in-process API, whether `arn` names something it has."""
     try:
         if kind == "sqs":
@@ -124,6 +126,10 @@ def destination_exists(kind: str, service: Any, arn: str) -> bool:
             lookup = getattr(service, "function", None)
             if lookup is not None:
                 lookup(arn)
+            allowed = getattr(service, "invoke_allowed", None)
+            if allowed is not None and source_arn is not None:
+                # S3 may invoke a function only if its resource policy says so (lambda add-permission).
+                return bool(allowed(arn, "s3.amazonaws.com", source_arn))
             return True
     except Exception:
         return False

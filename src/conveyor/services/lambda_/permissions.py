@@ -1,0 +1,162 @@
+"""Resource-based policies: AddPermission, GetPolicy, RemovePermission, and the check S3 and SNS pass through.
+
+A policy belongs to one resource: the function (unqualified ARN), or one version or alias
+(https://docs.aws.amazon.com/lambda/latest/dg/using-aliases.html: a permission on `fn:PROD` allows
+invoking `fn:PROD`, and invoking without the qualifier is then refused). Statements are kept in the
+function's document with their `Resource`, so the qualifier is the suffix of that ARN.
+
+Services that invoke functions on their own (S3 notifications, SNS subscriptions) must be allowed by a
+statement naming their service principal (or `*`), `lambda:InvokeFunction`, and conditions that hold
+for the source: `AWS:SourceArn` (ArnLike / ArnEquals, wildcards allowed) and `AWS:SourceAccount`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from conveyor.services.base import RequestContext, ServiceError
+from conveyor.services.lambda_.functions import Function, conflict, not_found
+
+if TYPE_CHECKING:
+    from conveyor.services.lambda_.api import LambdaService
+
+_INVOKE_ACTIONS = {"lambda:invokefunction", "lambda:*", "*"}
+
+
+def resource_arn(fn: Function, qualifier: str | None) -> str:
+    return f"{fn.arn}:{qualifier}" if qualifier else fn.arn
+
+
+def statements_for(fn: Function, qualifier: str | None) -> list[dict[str, Any]]:
+    arn = resource_arn(fn, qualifier)
+    return [s for s in fn.policy if s.get("Resource", fn.arn) == arn]
+
+
+def _condition_holds(condition: dict[str, Any], source_arn: str | None, source_account: str) -> bool:
+    """Evaluate the condition keys AddPermission writes; anything else cannot be shown to hold."""
+    for operator, pairs in condition.items():
+        for key, expected in pairs.items():
+            values = expected if isinstance(expected, list) else [expected]
+            key = key.lower()
+            if key == "aws:sourcearn":
+                actual = source_arn
+            elif key == "aws:sourceaccount":
+                actual = source_account
+            else:
+                return False
+            if actual is None:
+                return False
+            op = operator.lower()
+            if op in ("arnlike", "stringlike"):
+                ok = any(fnmatch.fnmatchcase(actual, v) for v in values)
+            elif op in ("arnequals", "stringequals"):
+                ok = actual in values
+            else:
+                return False
+            if not ok:
+                return False
+    return True
+
+
+def allows(statements: list[dict[str, Any]], service_principal: str, source_arn: str | None,
+           source_account: str) -> bool:
+    for s in statements:
+        if s.get("Effect") != "Allow":
+            continue
+        actions = s.get("Action")
+        actions = actions if isinstance(actions, list) else [actions]
+        if not any(str(a).lower() in _INVOKE_ACTIONS for a in actions):
+            continue
+        principal = s.get("Principal")
+        if not (principal == "*" or (isinstance(principal, dict)
+                                     and (principal.get("Service") == service_principal
+                                          or principal.get("AWS") == "*"))):
+            continue
+        if _condition_holds(s.get("Condition") or {}, source_arn, source_account):
+            return True
+    return False
+
+
+class PermissionsMixin:
+    """The resource-policy operations of LambdaService."""
+
+    def invoke_allowed(self: LambdaService, function_arn: str, service_principal: str,  # type: ignore[misc]
+                       source_arn: str | None) -> bool:
+        """Whether `service_principal` (e.g. s3.amazonaws.com) acting for `source_arn` may invoke the function."""
+        try:
+            fn, qualifier = self.function(function_arn)
+        except ServiceError:
+            return False
+        return allows(statements_for(fn, qualifier), service_principal, source_arn, self.config.account_id)
+
+    def _qualified(self: LambdaService, params: dict[str, Any]) -> tuple[Function, str | None]:  # type: ignore[misc]
+        fn, qualifier = self.function(params["FunctionName"])
+        qualifier = params.get("Qualifier") or qualifier
+        if qualifier == "$LATEST":
+            qualifier = None
+        if qualifier:
+            fn.resolve(qualifier)  # a version or alias that does not exist is ResourceNotFound
+        return fn, qualifier
+
+    def _check_policy_revision(self, fn: Function, params: dict[str, Any]) -> None:
+        if params.get("RevisionId") and params["RevisionId"] != fn.policy_revision:
+            raise ServiceError("PreconditionFailedException", "The Revision Id provided does not match the latest "
+                               "Revision Id. Call the GetPolicy API to retrieve the latest Revision Id", 412)
+
+    async def AddPermission(self: LambdaService, ctx: RequestContext,  # type: ignore[misc]
+                            params: dict[str, Any]) -> dict[str, Any]:
+        fn, qualifier = self._qualified(params)
+        self._check_policy_revision(fn, params)
+        sid = params["StatementId"]
+        mine = statements_for(fn, qualifier)
+        if any(s["Sid"] == sid for s in mine):
+            raise conflict(f"The statement id ({sid}) provided already exists. Please provide a new statement "
+                           "id, or remove the existing statement.")
+        principal = params["Principal"]
+        if principal == "*":
+            who: Any = "*"
+        elif principal.endswith(".amazonaws.com"):
+            who = {"Service": principal}
+        else:
+            who = {"AWS": principal if principal.startswith("arn:") else f"arn:aws:iam::{principal}:root"}
+        statement: dict[str, Any] = {"Sid": sid, "Effect": "Allow", "Principal": who, "Action": params["Action"],
+                                     "Resource": resource_arn(fn, qualifier)}
+        condition: dict[str, Any] = {}
+        if params.get("SourceArn"):
+            condition.setdefault("ArnLike", {})["AWS:SourceArn"] = params["SourceArn"]
+        if params.get("SourceAccount"):
+            condition.setdefault("StringEquals", {})["AWS:SourceAccount"] = params["SourceAccount"]
+        if params.get("PrincipalOrgID"):
+            condition.setdefault("StringEquals", {})["aws:PrincipalOrgID"] = params["PrincipalOrgID"]
+        if condition:
+            statement["Condition"] = condition
+        fn.policy.append(statement)
+        fn.policy_revision = str(uuid.uuid4())
+        await self.registry.save(fn)
+        return {"Statement": json.dumps(statement)}
+
+    async def GetPolicy(self: LambdaService, ctx: RequestContext,  # type: ignore[misc]
+                        params: dict[str, Any]) -> dict[str, Any]:
+        fn, qualifier = self._qualified(params)
+        mine = statements_for(fn, qualifier)
+        if not mine:
+            raise not_found("The resource you requested does not exist.")
+        policy = {"Version": "2012-10-17", "Id": "default", "Statement": mine}
+        return {"Policy": json.dumps(policy), "RevisionId": fn.policy_revision}
+
+    async def RemovePermission(self: LambdaService, ctx: RequestContext,  # type: ignore[misc]
+                               params: dict[str, Any]) -> dict[str, Any]:
+        fn, qualifier = self._qualified(params)
+        self._check_policy_revision(fn, params)
+        arn = resource_arn(fn, qualifier)
+        sid = params["StatementId"]
+        kept = [s for s in fn.policy if not (s["Sid"] == sid and s.get("Resource", fn.arn) == arn)]
+        if len(kept) == len(fn.policy):
+            raise not_found(f"Statement {sid} is not found in resource policy.")
+        fn.policy = kept
+        fn.policy_revision = str(uuid.uuid4())
+        await self.registry.save(fn)
+        return {}
