@@ -72,7 +72,11 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     app = App(config)
-    endpoint = f"http://{config.host}:{config.port}"
+    # A wildcard bind address is not somewhere a client can connect to: show the loopback one.
+    client_host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(config.host, config.host)
+    if ":" in client_host:
+        client_host = f"[{client_host}]"
+    endpoint = f"http://{client_host}:{config.port}"
 
     def ready() -> None:
         elapsed = (time.perf_counter() - started) * 1000
@@ -91,7 +95,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     ok = serve(app, on_ready=ready)
     if not ok:
-        print(f"conveyor: could not serve on {endpoint} (is the port in use?)", file=sys.stderr)
+        print(f"conveyor: could not serve on {config.host}:{config.port} (is the port in use?)", file=sys.stderr)
         return 1
     print("Conveyor stopped.", flush=True)
     return 0
@@ -217,6 +221,39 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_functions(args: argparse.Namespace) -> int:
+    functions = _call(args, "GET", "functions")
+    if args.json:
+        print(json.dumps(functions, indent=2))
+        return 0
+    print(f"{'FUNCTION':<24} {'RUNTIME':<12} {'BUSY':>4} {'IDLE':>4} {'PEAK':>4} {'COLD':>5} {'INVOKES':>8}  MAPPINGS")
+    for f in functions:  # type: ignore[union-attr]
+        maps = ", ".join(f"{m['queue'].rsplit(':', 1)[-1]}: {m['pollers']} pollers, {m['concurrency']} busy "
+                         f"(peak {m['peak']}, cap {m['cap']}){'' if m['enabled'] else ' disabled'}"
+                         for m in f["mappings"]) or "-"
+        print(f"{f['name']:<24} {f['runtime']:<12} {f['busy']:>4} {f['idle']:>4} {f['peak']:>4} "
+              f"{f['cold_starts']:>5} {f['invocations']:>8}  {maps}")
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    """Print a function's log (its environments' stdout and stderr); --follow keeps printing new lines."""
+    from urllib.parse import quote
+
+    path = f"functions/{quote(args.function, safe='')}/logs"
+    doc: Any = _call(args, "GET", f"{path}?lines={args.lines}")
+    print(doc["text"], end="", flush=True)
+    deadline = time.monotonic() + args.for_seconds if args.for_seconds else None
+    try:
+        while args.follow and (deadline is None or time.monotonic() < deadline):
+            wait = 20 if deadline is None else max(0.0, min(20, deadline - time.monotonic()))
+            doc = _call(args, "GET", f"{path}?offset={doc['offset']}&wait={wait:.1f}")
+            print(doc["text"], end="", flush=True)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from conveyor.demo import main as demo
 
@@ -249,6 +286,17 @@ def build_parser() -> argparse.ArgumentParser:
     workers.add_argument("--json", action="store_true", help="machine-readable output")
     workers.add_argument("--endpoint", help="server URL (default $AWS_ENDPOINT_URL or http://127.0.0.1:4566)")
     workers.set_defaults(func=cmd_workers)
+    functions = sub.add_parser("functions", help="functions: concurrency, cold starts, event source mappings")
+    functions.add_argument("--json", action="store_true", help="machine-readable output")
+    functions.add_argument("--endpoint", help="server URL (default $AWS_ENDPOINT_URL or http://127.0.0.1:4566)")
+    functions.set_defaults(func=cmd_functions)
+    logs = sub.add_parser("logs", help="print a function's log; -f to follow it")
+    logs.add_argument("function")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing what the function logs")
+    logs.add_argument("-n", "--lines", type=int, default=50, help="lines of history to start with (default 50)")
+    logs.add_argument("--for", dest="for_seconds", type=float, help="stop following after this many seconds")
+    logs.add_argument("--endpoint", help="server URL (default $AWS_ENDPOINT_URL or http://127.0.0.1:4566)")
+    logs.set_defaults(func=cmd_logs)
     demo = sub.add_parser("demo", help="a self-contained, verified run of the whole story")
     demo.set_defaults(func=cmd_demo)
     status = sub.add_parser("status", help="queues, workers, functions, objects and recent errors")

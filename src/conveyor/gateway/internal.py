@@ -11,6 +11,7 @@ from conveyor.clock import ManualClock
 from conveyor.gateway.http import HttpResponse
 from conveyor.runtime.pool import PoolError, PoolSpec
 from conveyor.services.base import RequestContext, ServiceError
+from conveyor.services.lambda_ import internal as lambda_internal
 
 if TYPE_CHECKING:
     from conveyor.app import App
@@ -43,6 +44,8 @@ async def handle(app: App, ctx: RequestContext) -> HttpResponse:
         return json_response(app.metrics.snapshot())
     if path == "status" and method == "GET":
         return json_response(_status(app))
+    if path == "functions" or path.startswith("functions/"):
+        return await _functions(app, ctx, path.split("/")[1:], method)
     if path.startswith(("pools", "workers")):
         try:
             return await _pools(app, ctx, path.split("/"), method)
@@ -102,6 +105,13 @@ async def _pools(app: App, ctx: RequestContext, parts: list[str], method: str) -
         await pools.kill(parts[1])
         return json_response({"killed": parts[1]})
     raise ServiceError("NotFound", f"No such Conveyor endpoint: {method} {ctx.request.path}", 404)
+
+
+async def _functions(app: App, ctx: RequestContext, parts: list[str], method: str) -> HttpResponse:
+    service = app.services.get("lambda")
+    if service is None:
+        raise ServiceError("NotFound", "Conveyor is running without its Lambda service.", 404)
+    return json_response(await lambda_internal.handle(service, ctx, parts, method))  # type: ignore[arg-type]
 
 
 def _status(app: App) -> dict[str, Any]:
