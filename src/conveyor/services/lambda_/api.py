@@ -15,9 +15,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import botocore.session
-
 from conveyor.gateway.http import HttpResponse
+from conveyor.protocol.models import service_model
 from conveyor.protocol.rest_json import RestJsonCodec
 from conveyor.protocol.validate import ValidationCodes, validate
 from conveyor.services.base import RequestContext, Service, ServiceError
@@ -69,7 +68,7 @@ class LambdaService(AliasesMixin, PermissionsMixin, Service):
 
     def __init__(self, app: Any) -> None:
         super().__init__(app)
-        self.model = botocore.session.get_session().get_service_model("lambda")
+        self.model = service_model("lambda")
         self.root: Path = self.config.service_dir("lambda")
         self.registry = Registry(self.root, self.config.region)
         self.invoker = Invoker(self)

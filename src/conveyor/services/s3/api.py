@@ -8,9 +8,8 @@ import re
 import sqlite3
 from typing import Any
 
-import botocore.session
-
 from conveyor.gateway.http import HttpResponse
+from conveyor.protocol.models import service_model
 from conveyor.protocol.rest_xml import CODEC, error_response, host_id, split_path
 from conveyor.services.base import RequestContext, Service, ServiceError
 from conveyor.services.s3 import cors, notifications, policy, sigv2
@@ -23,13 +22,8 @@ from conveyor.storage.db import Database
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _IP_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
 
-_model_cache: dict[str, Any] = {}
-
-
 def s3_model() -> Any:
-    if "s3" not in _model_cache:
-        _model_cache["s3"] = botocore.session.get_session().get_service_model("s3")
-    return _model_cache["s3"]
+    return service_model("s3")
 
 
 def no_such_bucket(name: str) -> ServiceError:

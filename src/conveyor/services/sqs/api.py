@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import base64
-import copy
 import json
 from typing import Any
 
-import botocore.session
 from botocore.model import ServiceModel
 
 from conveyor.gateway.http import HttpResponse
+from conveyor.protocol.models import raw_model
 from conveyor.protocol.query import form_fields
 from conveyor.protocol.validate import ValidationCodes
 from conveyor.services.base import RequestContext, Service, ServiceError
@@ -47,8 +46,7 @@ _MODELS: tuple[ServiceModel, ServiceModel] | None = None
 def _models() -> tuple[ServiceModel, ServiceModel]:
     global _MODELS
     if _MODELS is None:
-        loader = botocore.session.get_session().get_component("data_loader")
-        raw = copy.deepcopy(loader.load_service_model("sqs", "service-2"))
+        raw = raw_model("sqs")
         # ReceiveMessage's deprecated AttributeNames takes message system attribute names too, although
         # the model types it as queue attribute names; relax it so the generic enum check lets them by.
         raw["shapes"]["ReceiveAttributeNameList"] = {"type": "list", "member": {"shape": "String"}}

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import botocore.session
-
+from conveyor.protocol.models import service_model
 from conveyor.protocol.validate import ValidationCodes
 from conveyor.services.base import RequestContext, Service
 
@@ -21,7 +20,7 @@ class StsService(Service):
 
     def __init__(self, app: Any) -> None:
         super().__init__(app)
-        self.model = botocore.session.get_session().get_service_model("sts")
+        self.model = service_model("sts")
 
     async def GetCallerIdentity(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         user = ctx.access_key or self.config.access_key
