@@ -10,9 +10,8 @@ import sqlite3
 import uuid
 from typing import Any
 
-import botocore.session
-
 from conveyor.gateway.http import HttpResponse
+from conveyor.protocol.models import service_model
 from conveyor.protocol.validate import ValidationCodes
 from conveyor.services.base import RequestContext, Service, ServiceError
 from conveyor.services.sns import envelope, http_delivery, publish
@@ -68,11 +67,12 @@ class SnsService(Service):
 
     def __init__(self, app: Any) -> None:
         super().__init__(app)
-        self.model = botocore.session.get_session().get_service_model("sns")
+        self.model = service_model("sns")
         self.db: Database | None = None
         self.signer: Signer | None = None  # type: ignore[assignment]
         self.topics: dict[str, Topic] = {}
         self.subs: dict[str, Subscription] = {}
+        self.by_topic: dict[str, dict[str, Subscription]] = {}  # topic ARN -> its subscriptions, by ARN
         self.deleted_counts: dict[str, int] = {}
         self.dedup: dict[tuple[str, str], tuple[float, str, str | None]] = {}
         self.dispatcher = Dispatcher(self)
@@ -93,8 +93,8 @@ class SnsService(Service):
             self.topics[arn] = Topic(arn, account, region, name, json.loads(attrs), json.loads(tags), seq)
         for arn, topic_arn, protocol, endpoint, owner, attrs, confirmed, token in self.db.query(
                 "SELECT arn, topic_arn, protocol, endpoint, owner, attrs, confirmed, token FROM subscriptions"):
-            self.subs[arn] = Subscription(arn, topic_arn, protocol, endpoint, owner, json.loads(attrs),
-                                          bool(confirmed), token)
+            self._add_sub(Subscription(arn, topic_arn, protocol, endpoint, owner, json.loads(attrs),
+                                       bool(confirmed), token))
         now = self.clock.now()
         for topic_arn, dedup_id, expires, message_id, seq in self.db.query(
                 "SELECT topic_arn, dedup_id, expires, message_id, seq FROM dedup WHERE expires > ?", (now,)):
@@ -110,6 +110,7 @@ class SnsService(Service):
         await self.dispatcher.stop()
         self.topics.clear()
         self.subs.clear()
+        self.by_topic.clear()
         self.deleted_counts.clear()
         self.dedup.clear()
 
@@ -156,7 +157,19 @@ class SnsService(Service):
         return sub
 
     def _topic_subs(self, topic_arn: str) -> list[Subscription]:
-        return [s for s in self.subs.values() if s.topic_arn == topic_arn]
+        return list(self.by_topic.get(topic_arn, {}).values())
+
+    def _add_sub(self, sub: Subscription) -> None:
+        self.subs[sub.arn] = sub
+        self.by_topic.setdefault(sub.topic_arn, {})[sub.arn] = sub
+
+    def _drop_sub(self, arn: str) -> None:
+        sub = self.subs.pop(arn, None)
+        if sub is not None:
+            mine = self.by_topic.get(sub.topic_arn, {})
+            mine.pop(arn, None)
+            if not mine:
+                self.by_topic.pop(sub.topic_arn, None)
 
     # -- topics ------------------------------------------------------------------------------------
     async def CreateTopic(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -195,7 +208,7 @@ class SnsService(Service):
         if self.topics.pop(arn, None) is None:
             return {}
         for sub in self._topic_subs(arn):
-            self.subs.pop(sub.arn, None)
+            self._drop_sub(sub.arn)
         self.deleted_counts.pop(arn, None)
 
         def run(c: sqlite3.Connection) -> None:
@@ -286,7 +299,7 @@ class SnsService(Service):
             " VALUES (?,?,?,?,?,?,?,?,?)",
             (sub.arn, topic.arn, protocol, endpoint, ctx.account_id, json.dumps(attrs), int(confirmed), token,
              self.clock.now())))
-        self.subs[sub.arn] = sub
+        self._add_sub(sub)
         if not confirmed:
             self.dispatcher.spawn(self._send_confirmation(topic, sub, "SubscriptionConfirmation", ctx.base_url))
         return {"SubscriptionArn": sub.arn if confirmed or params.get("ReturnSubscriptionArn") else PENDING}
@@ -321,7 +334,7 @@ class SnsService(Service):
         if sub is None:
             raise _sub_not_found()
         await self._write(lambda c: c.execute("DELETE FROM subscriptions WHERE arn = ?", (arn,)))
-        self.subs.pop(arn, None)
+        self._drop_sub(arn)
         self.deleted_counts[sub.topic_arn] = self.deleted_counts.get(sub.topic_arn, 0) + 1
         topic = self.topics.get(sub.topic_arn)
         if topic is not None and sub.protocol in ("http", "https") and sub.confirmed and sub.token:
@@ -408,11 +421,22 @@ class SnsService(Service):
         return msg
 
     async def _commit(self, topic: Topic, msgs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Make publishes durable (outbox rows, dedup window, sequence) and hand them to delivery."""
+        """Make publishes durable and hand them to delivery; returns once they are.
+
+        Standard topics write their SQS subscriptions' messages straight into the SQS store before
+        answering: the publish is acknowledged once every matching queue holds it, in one SQS group
+        commit, instead of three commits (outbox row, queue messages, outbox delete). Only what is
+        delivered later (HTTP, functions, SQS writes that failed) goes through the outbox. FIFO
+        topics use the outbox for everything: their sequence numbers and deduplication window are
+        SNS state that must be durable too, and one ordered delivery task per topic keeps groups in
+        order.
+        """
         now = self.clock.now()
-        rows: list[tuple[dict[str, Any], list[str]]] = []
+        direct: list[tuple[dict[str, Any], list[Subscription]]] = []
+        later: dict[str, tuple[dict[str, Any], list[str]]] = {}
         dedup_rows: list[tuple[Any, ...]] = []
         results: list[dict[str, Any]] = []
+        subs = self._topic_subs(topic.arn)
         for msg in msgs:
             if topic.fifo:
                 key = (topic.arn, msg["dedup"])
@@ -424,13 +448,24 @@ class SnsService(Service):
                 msg["seq"] = f"{topic.seq:020d}"
                 self.dedup[key] = (now + DEDUP_WINDOW, msg["id"], msg["seq"])
                 dedup_rows.append((topic.arn, msg["dedup"], now + DEDUP_WINDOW, msg["id"], msg["seq"]))
-            targets = [s.arn for s in self._topic_subs(topic.arn)
-                       if s.confirmed and s.wants(self._text_for(msg, s.protocol), msg.get("attrs"))]
-            if targets:
-                rows.append((msg, targets))
+            targets = [s for s in subs if s.confirmed and s.wants(self._text_for(msg, s.protocol), msg.get("attrs"))]
+            queued = [s for s in targets if s.protocol == "sqs" and not topic.fifo]
+            if queued:
+                direct.append((msg, queued))
+            rest = [s.arn for s in targets if s.protocol != "sqs" or topic.fifo]
+            if rest:
+                later[msg["id"]] = (msg, rest)
             results.append({"MessageId": msg["id"], "SequenceNumber": msg.get("seq")})
-        if not rows and not dedup_rows:
-            return results
+        if direct:
+            for index, sub_arn in await self.dispatcher.to_sqs(direct):
+                msg = direct[index][0]
+                later.setdefault(msg["id"], (msg, []))[1].append(sub_arn)
+        if later or dedup_rows:
+            await self._write_outbox(topic, list(later.values()), dedup_rows, now)
+        return results
+
+    async def _write_outbox(self, topic: Topic, rows: list[tuple[dict[str, Any], list[str]]],
+                            dedup_rows: list[tuple[Any, ...]], now: float) -> None:
         seq = topic.seq
 
         def run(c: sqlite3.Connection) -> list[int]:
@@ -453,7 +488,6 @@ class SnsService(Service):
             raise
         for row_id, (msg, targets) in zip(ids, rows, strict=True):
             self.dispatcher.schedule(row_id, msg, targets)
-        return results
 
     @staticmethod
     def _text_for(msg: dict[str, Any], protocol: str) -> str:

@@ -1,9 +1,11 @@
-"""Fan-out: from an outbox row to every subscription it lists.
+"""Fan-out: SQS writes of a publish, and the outbox for everything delivered after the answer.
 
-A publish is acknowledged only once its outbox row is committed; this module delivers the row, trims
-its target list as deliveries settle and deletes it when none is left. Rows left by a crash are
-replayed at start-up, so delivery is at-least-once (FIFO queues drop replays by deduplication id).
-SQS writes of one publish go out together so the SQS store commits them in one group commit.
+Standard topics write SQS subscriptions' messages before Publish answers (api.py `_commit`), so
+`to_sqs` runs on the publish path. Deliveries that happen after the answer (HTTP, functions, FIFO
+topics, SQS writes that failed) are outbox rows, committed before the answer: this module delivers a
+row, trims its target list as deliveries settle and deletes it when none is left. Rows left by a crash
+are replayed at start-up, so delivery is at-least-once (FIFO queues drop replays by deduplication id).
+The SQS writes of one publish are one write, so the SQS store commits them together.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ class Dispatcher:
         self.tasks: set[asyncio.Task[None]] = set()
         self.fifo_locks: dict[str, asyncio.Lock] = {}
         self.timers: set[Any] = set()
+        self._unsubscribe_urls: dict[tuple[str, str], str] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------
     def replay(self) -> None:
@@ -96,20 +99,21 @@ class Dispatcher:
         subs = [s for s in (self.service.subs.get(arn) for arn in targets) if s is not None]
         queued = [s for s in subs if s.protocol == "sqs"]
         others = [s for s in subs if s.protocol != "sqs"]
-        try:
-            if msg.get("fifo"):
-                lock = self.fifo_locks.setdefault(msg["topic"], asyncio.Lock())
-                async with lock:
-                    await self._to_sqs(msg, queued)
-            else:
-                await self._to_sqs(msg, queued)
-        except Exception:
-            log.exception("SNS delivery of %s into SQS failed; retrying", msg["id"])
+        if msg.get("fifo"):
+            async with self.fifo_locks.setdefault(msg["topic"], asyncio.Lock()):
+                failed = await self.to_sqs([(msg, queued)])
+        else:
+            failed = await self.to_sqs([(msg, queued)])
+        remaining = {s.arn for s in others}
+        if failed:
+            # Only the queues that failed are retried, and the others are not started yet, so a retry
+            # delivers nothing twice.
+            retry = [arn for _, arn in failed] + sorted(remaining)
+            await self._settle(row_id, set(retry))
             loop = asyncio.get_running_loop()
-            handle = loop.call_later(_INFRA_RETRY, lambda: self.schedule(row_id, msg, targets))
+            handle = loop.call_later(_INFRA_RETRY, lambda: self.schedule(row_id, msg, retry))
             self.timers.add(handle)
             return
-        remaining = {s.arn for s in others}
         await self._settle(row_id, remaining)
         for sub in others:
             self.spawn(self._deliver_other(row_id, msg, sub, remaining))
@@ -123,51 +127,77 @@ class Dispatcher:
         else:
             await db.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
 
-    def body_for(self, msg: dict[str, Any], sub: Subscription, cache: dict[str, dict[str, Any]]) -> str:
+    def body_for(self, msg: dict[str, Any], sub: Subscription, cache: dict[tuple[str, str], Any]) -> str:
         text = message_for(msg, sub.protocol)
         if sub.raw:
             return text
-        # The signature covers neither the subscription nor the URLs: sign once per distinct text.
-        doc = cache.get(text)
-        if doc is None:
-            doc = cache[text] = envelope.notification(
+        # The signature covers neither the subscription nor the URLs: sign and lay out once per text.
+        rendered = cache.get((msg["id"], text))
+        if rendered is None:
+            rendered = cache[(msg["id"], text)] = envelope.NotificationText(envelope.notification(
                 self.service.signer, message_id=msg["id"], topic_arn=msg["topic"], message=text,
                 subject=msg.get("subject"), timestamp=msg["ts"], signature_version=msg.get("sigv", "1"),
                 base_url=msg["base"], subscription_arn="", attributes=_binary_decoded(msg.get("attrs")),
                 sequence_number=msg.get("seq"),
-            )
-        return envelope.dumps({**doc, "UnsubscribeURL": envelope.unsubscribe_url(msg["base"], sub.arn)})
+            ))
+        return rendered.render(self.unsubscribe_url(msg["base"], sub.arn))
+
+    def unsubscribe_url(self, base_url: str, sub_arn: str) -> str:
+        key = (base_url, sub_arn)
+        url = self._unsubscribe_urls.get(key)
+        if url is None:
+            if len(self._unsubscribe_urls) > 10_000:
+                self._unsubscribe_urls.clear()
+            url = self._unsubscribe_urls[key] = envelope.unsubscribe_url(base_url, sub_arn)
+        return url
 
     # -- SQS ---------------------------------------------------------------------------------------
-    async def _to_sqs(self, msg: dict[str, Any], subs: list[Subscription]) -> None:
-        if not subs:
-            return
+    async def to_sqs(self, batch: list[tuple[dict[str, Any], list[Subscription]]]) -> list[tuple[int, str]]:
+        """Write every (message, SQS subscription) pair of `batch`; returns the (batch index,
+        subscription ARN) pairs that failed for an internal reason and must be retried.
+
+        All queues' messages go in one SQS write, so the SQS store commits a whole fan-out (or a whole
+        PublishBatch) at once.
+        """
         engine = self.service.sqs_engine()
-        cache: dict[str, dict[str, Any]] = {}
-        sends = []
-        for sub in subs:
-            q = engine.get_queue_by_arn(sub.endpoint) if engine is not None else None
-            body = self.body_for(msg, sub, cache)
-            if q is None:
-                log.warning("SNS subscription %s: queue %s does not exist", sub.arn, sub.endpoint)
-                sends.append(self._to_dlq(sub, body, msg))
-                continue
-            try:
-                prepared = engine.prepare(
-                    q, body, sqs_attributes(msg.get("attrs")) if sub.raw else None,
-                    group_id=msg.get("group") if q.fifo else None,
-                    dedup_id=msg.get("dedup") if q.fifo else None,
-                    sender_id=self.service.config.account_id,
-                )
-            except Exception as exc:  # the queue refuses this message (size, attributes...): a client error
-                log.warning("SNS subscription %s: queue refused the message: %s", sub.arn, exc)
-                sends.append(self._to_dlq(sub, body, msg))
-                continue
-            sends.append(engine.enqueue(q, [prepared]))
-        results = await asyncio.gather(*sends, return_exceptions=True)
-        errors = [r for r in results if isinstance(r, BaseException)]
-        if errors:
-            raise errors[0]
+        cache: dict[tuple[str, str], Any] = {}
+        per_queue: dict[int, tuple[Any, list[Any], list[tuple[int, str]]]] = {}
+        dead: list[tuple[tuple[int, str], Any]] = []
+        for index, (msg, subs) in enumerate(batch):
+            for sub in subs:
+                q = engine.get_queue_by_arn(sub.endpoint) if engine is not None else None
+                body = self.body_for(msg, sub, cache)
+                if q is None:
+                    log.warning("SNS subscription %s: queue %s does not exist", sub.arn, sub.endpoint)
+                    dead.append(((index, sub.arn), self._to_dlq(sub, body, msg)))
+                    continue
+                try:
+                    prepared = engine.prepare(
+                        q, body, sqs_attributes(msg.get("attrs")) if sub.raw else None,
+                        group_id=msg.get("group") if q.fifo else None,
+                        dedup_id=msg.get("dedup") if q.fifo else None,
+                        sender_id=self.service.config.account_id,
+                    )
+                except Exception as exc:  # the queue refuses this message (size, attributes...): a client error
+                    log.warning("SNS subscription %s: queue refused the message: %s", sub.arn, exc)
+                    dead.append(((index, sub.arn), self._to_dlq(sub, body, msg)))
+                    continue
+                entry = per_queue.setdefault(q.id, (q, [], []))
+                entry[1].append(prepared)
+                entry[2].append((index, sub.arn))
+        writes = [([pair], coro) for pair, coro in dead]
+        if per_queue:
+            pairs = [pair for _, _, queue_pairs in per_queue.values() for pair in queue_pairs]
+            writes.append((pairs, engine.enqueue_many([(q, msgs) for q, msgs, _ in per_queue.values()])))
+        if not writes:
+            return []
+        results = await asyncio.gather(*(coro for _, coro in writes), return_exceptions=True)
+        failed: list[tuple[int, str]] = []
+        for (pairs, _), result in zip(writes, results, strict=True):
+            if isinstance(result, BaseException):
+                log.error("SNS delivery into SQS failed; will retry: %r", result)
+                failed.extend(pairs)
+        return failed
 
     async def _to_dlq(self, sub: Subscription, body: str, msg: dict[str, Any]) -> None:
         """Client-side failures go to the subscription's dead-letter queue, or are dropped as AWS does."""

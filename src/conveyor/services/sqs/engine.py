@@ -374,23 +374,33 @@ class SqsEngine:
 
     async def enqueue(self, q: Queue, msgs: list[Message]) -> list[dict[str, Any]]:
         """Persist and publish prepared messages; FIFO duplicates within the window are not re-added."""
+        return (await self.enqueue_many([(q, msgs)]))[0]
+
+    async def enqueue_many(self, batches: list[tuple[Queue, list[Message]]]) -> list[list[dict[str, Any]]]:
+        """enqueue() into several queues in one write: an SNS fan-out costs one commit, not one per queue
+        (separate writes issued together can still land in separate group commits)."""
         now = self.clock.now()
-        results: list[dict[str, Any]] = []
-        fresh: list[Message] = []
+        results: list[list[dict[str, Any]]] = []
+        fresh: list[tuple[Queue, Message]] = []
         dedup_rows: list[tuple[Any, ...]] = []
-        for msg in msgs:
-            msg.seq = self._next_seq()
-            if q.fifo:
-                key = (msg.group_id if q.dedup_by_group else "", msg.dedup_id)
-                hit = q.dedup_lookup(key, now)
-                if hit is not None:
-                    results.append(self._send_result(msg, hit[1], hit[2], q.fifo))
-                    continue
-                q.dedup[key] = (now + DEDUP_WINDOW, msg.id, msg.seq)
-                dedup_rows.append((q.id, key[0], key[1], now + DEDUP_WINDOW, msg.id, msg.seq))
-            fresh.append(msg)
-            results.append(self._send_result(msg, msg.id, msg.seq, q.fifo))
-        rows = [message_row(m) for m in fresh]
+        claimed: list[tuple[Queue, Any]] = []
+        for q, msgs in batches:
+            out: list[dict[str, Any]] = []
+            for msg in msgs:
+                msg.seq = self._next_seq()
+                if q.fifo:
+                    key = (msg.group_id if q.dedup_by_group else "", msg.dedup_id)
+                    hit = q.dedup_lookup(key, now)
+                    if hit is not None:
+                        out.append(self._send_result(msg, hit[1], hit[2], q.fifo))
+                        continue
+                    q.dedup[key] = (now + DEDUP_WINDOW, msg.id, msg.seq)
+                    claimed.append((q, key))
+                    dedup_rows.append((q.id, key[0], key[1], now + DEDUP_WINDOW, msg.id, msg.seq))
+                fresh.append((q, msg))
+                out.append(self._send_result(msg, msg.id, msg.seq, q.fifo))
+            results.append(out)
+        rows = [message_row(m) for _, m in fresh]
 
         def run(c: sqlite3.Connection) -> None:
             c.executemany(INSERT_MESSAGE, rows)
@@ -400,12 +410,12 @@ class SqsEngine:
         try:
             await self._write(run)
         except Exception:
-            for row in dedup_rows:
-                q.dedup.pop((row[1], row[2]), None)
+            for q, key in claimed:
+                q.dedup.pop(key, None)
             raise
-        if self.by_id.get(q.id) is q:
-            now = self.clock.now()
-            for m in fresh:
+        now = self.clock.now()
+        for q, m in fresh:
+            if self.by_id.get(q.id) is q:
                 q.add(m, now)
         return results
 
