@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +156,12 @@ def test_concurrency_grows_with_backlog_and_falls_back(lam: Any, make_function: 
     wait_for(lambda: health(endpoint)["mappings"][uuid]["pollers"] == 5)
     assert health(endpoint)["mappings"][uuid]["concurrency"] == 0
     assert health(endpoint)["concurrency"]["worker"]["peak"] <= 12
+    shown = subprocess.run([sys.executable, "-m", "conveyor.cli", "functions", "--json", "--endpoint", endpoint],
+                           capture_output=True, text=True, timeout=60, check=True)
+    (fn,) = json.loads(shown.stdout)
+    (mapping,) = fn["mappings"]
+    assert mapping["pollers"] == 5 and mapping["concurrency"] == 0 and 5 < mapping["peak"] <= 12
+    assert fn["busy"] == 0 and 5 < fn["peak"] <= 12 and fn["invocations"] == 100
 
 
 def test_mapping_validation(lam: Any, make_function: Any, client: Any) -> None:

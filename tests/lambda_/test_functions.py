@@ -128,3 +128,35 @@ def test_functions_survive_a_restart(start_server: Any, tmp_path: Path) -> None:
     lam = server.client("lambda")
     assert json.loads(lam.invoke(FunctionName="keep", Payload=b'"x"')["Payload"].read()) == {"echo": "x"}
     server.stop()
+
+
+def test_versions_and_aliases(lam: Any, make_function: Any, aws: Any) -> None:
+    make_function("v", "def lambda_handler(e, c):\n    return 'one'\n", Publish=True)
+    lam.update_function_code(FunctionName="v", ZipFile=make_zip("def lambda_handler(e, c):\n    return 'two'\n"))
+    assert lam.publish_version(FunctionName="v", Description="second")["Version"] == "2"
+    assert lam.publish_version(FunctionName="v")["Version"] == "2"  # nothing changed: the same version
+    versions = [v["Version"] for v in lam.list_versions_by_function(FunctionName="v")["Versions"]]
+    assert versions == ["$LATEST", "1", "2"]
+    alias = aws("lambda", "create-alias", "--function-name", "v", "--name", "prod", "--function-version", "1")
+    assert alias["AliasArn"].endswith(":function:v:prod") and alias["FunctionVersion"] == "1"
+    assert json.loads(lam.invoke(FunctionName="v", Qualifier="prod")["Payload"].read()) == "one"
+    with pytest.raises(ClientError) as err:  # an alias pins the version it points to
+        lam.delete_function(FunctionName="v", Qualifier="1")
+    assert err.value.response["Error"]["Code"] == "ResourceConflictException"
+    with pytest.raises(ClientError) as err:
+        lam.update_alias(FunctionName="v", Name="prod", FunctionVersion="2", RevisionId="stale")
+    assert err.value.response["Error"]["Code"] == "PreconditionFailedException"
+    lam.update_alias(FunctionName="v", Name="prod", FunctionVersion="2", RevisionId=alias["RevisionId"])
+    assert json.loads(lam.invoke(FunctionName="v:prod")["Payload"].read()) == "two"
+    assert [a["Name"] for a in lam.list_aliases(FunctionName="v", FunctionVersion="2")["Aliases"]] == ["prod"]
+    with pytest.raises(ClientError) as err:
+        lam.create_alias(FunctionName="v", Name="next", FunctionVersion="9")
+    assert err.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    lam.delete_function(FunctionName="v", Qualifier="1")
+    lam.update_function_configuration(FunctionName="v", Description="third")
+    assert lam.publish_version(FunctionName="v")["Version"] == "3"  # never reuses a deleted number
+    lam.delete_alias(FunctionName="v", Name="prod")
+    with pytest.raises(ClientError) as err:
+        lam.get_alias(FunctionName="v", Name="prod")
+    assert err.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert [v["Version"] for v in lam.list_versions_by_function(FunctionName="v")["Versions"]] == ["$LATEST", "2", "3"]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.lambda_.conftest import wait_for
+from tests.lambda_.conftest import health, wait_for
 
 CONTEXT = """
 import os
@@ -105,7 +105,7 @@ def test_reserved_concurrency_throttles_sync_invokes(lam: Any, make_function: An
 
 
 def test_async_invoke_retries_then_on_failure_destination(lam: Any, make_function: Any, client: Any,
-                                                          advance: Any, tmp_path: Path) -> None:
+                                                          advance: Any, tmp_path: Path, endpoint: str) -> None:
     sqs = client("sqs")
     dest = sqs.create_queue(QueueName="failures")["QueueUrl"]
     dlq = sqs.create_queue(QueueName="fn-dlq")["QueueUrl"]
@@ -126,12 +126,17 @@ def test_async_invoke_retries_then_on_failure_destination(lam: Any, make_functio
     def count() -> int:
         return len(attempts.read_text().splitlines()) if attempts.exists() else 0
 
-    wait_for(lambda: count() == 1)
+    def settled() -> bool:  # the attempt returned and its retry is scheduled
+        return health(endpoint)["async_running"] == 0
+
+    wait_for(lambda: count() == 1 and settled())
     advance(59)
     assert count() == 1
     advance(1)  # first retry one minute later
-    wait_for(lambda: count() == 2)
-    advance(120)  # second retry two minutes after that
+    wait_for(lambda: count() == 2 and settled())
+    advance(119)
+    assert count() == 2
+    advance(1)  # second retry two minutes after that
     wait_for(lambda: count() == 3)
     messages = wait_for(lambda: sqs.receive_message(QueueUrl=dest).get("Messages"))
     record = json.loads(messages[0]["Body"])
@@ -145,3 +150,47 @@ def test_async_invoke_retries_then_on_failure_destination(lam: Any, make_functio
     assert dead[0]["MessageAttributes"]["ErrorMessage"]["StringValue"] == "always"
     advance(600)
     assert count() == 3
+
+
+def test_async_on_success_destination_and_no_retries(lam: Any, make_function: Any, client: Any,
+                                                     endpoint: str, tmp_path: Path) -> None:
+    sqs = client("sqs")
+    ok = sqs.create_queue(QueueName="successes")["QueueUrl"]
+    ok_arn = sqs.get_queue_attributes(QueueUrl=ok, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    bad = sqs.create_queue(QueueName="failures")["QueueUrl"]
+    bad_arn = sqs.get_queue_attributes(QueueUrl=bad, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    make_function("half", "def lambda_handler(e, c):\n    if e.get('fail'):\n        raise KeyError('k')\n"
+                          "    return {'doubled': e['n'] * 2}\n")
+    conf = lam.put_function_event_invoke_config(
+        FunctionName="half", MaximumRetryAttempts=0,
+        DestinationConfig={"OnSuccess": {"Destination": ok_arn}, "OnFailure": {"Destination": bad_arn}})
+    assert conf["MaximumRetryAttempts"] == 0 and conf["DestinationConfig"]["OnSuccess"]["Destination"] == ok_arn
+    invoked = lam.invoke(FunctionName="half", InvocationType="Event", Payload=b'{"n": 4}')
+    record = json.loads(wait_for(lambda: sqs.receive_message(QueueUrl=ok).get("Messages"))[0]["Body"])
+    assert record["requestContext"]["condition"] == "Success"
+    assert record["requestContext"]["requestId"] == invoked["ResponseMetadata"]["RequestId"]
+    assert record["requestPayload"] == {"n": 4} and record["responsePayload"] == {"doubled": 8}
+    assert record["responseContext"] == {"statusCode": 200, "executedVersion": "$LATEST"}
+    lam.invoke(FunctionName="half", InvocationType="Event", Payload=b'{"fail": true}')
+    failure = json.loads(wait_for(lambda: sqs.receive_message(QueueUrl=bad).get("Messages"))[0]["Body"])
+    assert failure["requestContext"]["approximateInvokeCount"] == 1  # MaximumRetryAttempts=0: no retry
+    assert failure["responsePayload"]["errorType"] == "KeyError"
+    with pytest.raises(ClientError) as err:
+        lam.put_function_event_invoke_config(FunctionName="half", MaximumRetryAttempts=3)
+    assert err.value.response["Error"]["Code"] in ("ValidationException", "InvalidParameterValueException")
+
+
+def test_tail_is_the_last_4_kb_and_context_names_the_stream(lam: Any, make_function: Any) -> None:
+    make_function("loud", """
+        def lambda_handler(event, context):
+            for i in range(2000):
+                print(f"line {i:05d}")
+            return {"stream": context.log_stream_name, "version": context.function_version}
+    """, Publish=True)
+    out = lam.invoke(FunctionName="loud", Qualifier="1", LogType="Tail")
+    tail = base64.b64decode(out["LogResult"])
+    assert len(tail) <= 4096 and tail.decode().rstrip().splitlines()[-1].startswith("REPORT RequestId")
+    assert b"line 01999" in tail and b"line 00000" not in tail
+    body = json.loads(out["Payload"].read())
+    assert body["version"] == "1" and out["ExecutedVersion"] == "1"
+    assert "/[1]" in body["stream"]

@@ -217,8 +217,8 @@ class LambdaService(AliasesMixin, PermissionsMixin, Service):
         latest = fn.config
         if fn.versions:
             last = fn.versions[max(fn.versions, key=int)]
-            if last["CodeSha256"] == latest["CodeSha256"] and last["RevisionId"] == latest.get("_PublishedRev"):
-                return last
+            if latest.get("_PublishedRev") == latest["RevisionId"]:
+                return last  # neither code nor configuration changed since: no new version
         # Version numbers only grow, even past deleted versions (AWS never reuses one).
         number = str(max(latest.get("_LastVersion", 0), *(int(v) for v in fn.versions), 0) + 1)
         latest["_LastVersion"] = int(number)

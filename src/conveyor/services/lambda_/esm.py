@@ -61,6 +61,9 @@ class Mapping:
     batches: int = 0
     failed_batches: int = 0
     running: bool = False
+    epoch: int = 0  # bumped when the mapping stops or changes: pollers of an older epoch leave
+    busy: set[asyncio.Task[None]] = field(default_factory=set, repr=False)  # pollers inside an invocation
+    gathering: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)  # held through a batching window
 
     def doc(self) -> str:
         return json.dumps({"uuid": self.uuid, "function": self.function, "qualifier": self.qualifier,
@@ -84,7 +87,7 @@ class Mappings:
             self._run(m)
 
     async def stop(self) -> None:
-        await asyncio.gather(*(self._halt(m) for m in self.by_uuid.values()))
+        await asyncio.gather(*(self._halt(m, graceful=False) for m in self.by_uuid.values()))
 
     def clear(self) -> None:
         self.by_uuid.clear()
@@ -253,13 +256,19 @@ class Mappings:
             self._add(m)
 
     def _add(self, m: Mapping) -> None:
-        task = asyncio.ensure_future(self._poll(m))
-        m.pollers.add(task)
-        task.add_done_callback(m.pollers.discard)
+        task = asyncio.ensure_future(self._poll(m, m.epoch))
+        pollers = m.pollers
+        pollers.add(task)
+        task.add_done_callback(pollers.discard)
 
-    async def _halt(self, m: Mapping) -> None:
+    async def _halt(self, m: Mapping, graceful: bool = True) -> None:
+        """Stop polling. Gracefully (update, disable, delete), a batch already handed to the function
+        finishes and is deleted or left as usual; only pollers parked in a receive are cancelled. The
+        server stopping cancels everything: in-flight messages come back after their visibility timeout."""
         m.running = False
-        tasks = list(m.pollers)
+        m.epoch += 1
+        tasks = [t for t in m.pollers if not graceful or t not in m.busy]
+        m.pollers = set()
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -279,18 +288,24 @@ class Mappings:
         except Exception:
             return 0.0
 
-    async def _poll(self, m: Mapping) -> None:
+    async def _poll(self, m: Mapping, epoch: int) -> None:
         sqs: Any = self.service.app.services["sqs"]
         clock = self.service.clock
-        me = asyncio.current_task()
-        while m.running:
+        me: Any = asyncio.current_task()
+        while m.running and m.epoch == epoch:
             try:
-                batch = await sqs.receive(m.source_arn, min(10, m.batch_size), wait=LONG_POLL)
-                if batch and (m.window > 0):
-                    deadline = clock.now() + m.window
-                    while len(batch) < m.batch_size and m.running and clock.now() < deadline:
-                        batch += await sqs.receive(m.source_arn, min(10, m.batch_size - len(batch)),
-                                                   wait=max(0.0, deadline - clock.now()))
+                if m.window > 0:
+                    # One poller gathers at a time, so a trickle of messages makes one batch per window
+                    # rather than one per poller; invocations still run side by side.
+                    async with m.gathering:
+                        batch = await sqs.receive(m.source_arn, min(10, m.batch_size), wait=LONG_POLL)
+                        deadline = clock.now() + m.window
+                        while batch and len(batch) < m.batch_size and m.running and clock.now() < deadline:
+                            more = await sqs.receive(m.source_arn, min(10, m.batch_size - len(batch)),
+                                                     wait=max(0.0, deadline - clock.now()))
+                            batch = _merge(batch, more)
+                else:
+                    batch = await sqs.receive(m.source_arn, min(10, m.batch_size), wait=LONG_POLL)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the queue was deleted: stop quietly until the mapping changes
@@ -298,7 +313,7 @@ class Mappings:
                 return
             if not batch:
                 if len(m.pollers) > self._base(m):
-                    m.pollers.discard(me)  # type: ignore[arg-type]
+                    m.pollers.discard(me)
                     return  # scale in: idle pollers beyond the first five leave
                 continue
             visible = self._visible(m)
@@ -306,12 +321,14 @@ class Mappings:
                 self._maybe_grow(m, visible)
             m.inflight += 1
             m.peak = max(m.peak, m.inflight)
+            m.busy.add(me)
             try:
                 await self._process(m, batch)
             finally:
                 m.inflight -= 1
+                m.busy.discard(me)
             if self._visible(m) == 0 and len(m.pollers) > self._base(m):
-                m.pollers.discard(me)  # type: ignore[arg-type]
+                m.pollers.discard(me)
                 return
 
     async def _process(self, m: Mapping, batch: list[dict[str, Any]]) -> None:
@@ -349,6 +366,15 @@ class Mappings:
                 log.warning("mapping %s: delete failed: %s", m.uuid, r)
 
 
+def _merge(batch: list[dict[str, Any]], more: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A message whose visibility timeout ran out during the window comes back: keep it once, with the
+    newest receipt handle (the older one no longer deletes it)."""
+    if not more:
+        return batch
+    newer = {msg["MessageId"]: msg for msg in more}
+    return [newer.pop(msg["MessageId"], msg) for msg in batch] + list(newer.values())
+
+
 def _failed_ids(payload: bytes, batch_ids: set[str]) -> set[str] | None:
     """AWS's rules for partial batch responses; None means the whole batch failed.
 
@@ -379,7 +405,6 @@ def _failed_ids(payload: bytes, batch_ids: set[str]) -> set[str] | None:
 
 def _record(msg: dict[str, Any], source_arn: str, region: str) -> dict[str, Any]:
     attrs = dict(msg.get("Attributes") or {})
-    attrs.pop("DeadLetterQueueSourceArn", None)
     mattrs: dict[str, Any] = {}
     for name, value in (msg.get("MessageAttributes") or {}).items():
         entry: dict[str, Any] = {"stringListValues": [], "binaryListValues": [], "dataType": value.get("DataType")}
@@ -389,8 +414,11 @@ def _record(msg: dict[str, Any], source_arn: str, region: str) -> dict[str, Any]
             raw = value["BinaryValue"]
             entry["binaryValue"] = base64.b64encode(raw).decode() if isinstance(raw, bytes) else raw
         mattrs[name] = entry
-    return {
+    record = {
         "messageId": msg["MessageId"], "receiptHandle": msg["ReceiptHandle"], "body": msg["Body"],
         "attributes": attrs, "messageAttributes": mattrs, "md5OfBody": msg["MD5OfBody"],
         "eventSource": "aws:sqs", "eventSourceARN": source_arn, "awsRegion": region,
     }
+    if msg.get("MD5OfMessageAttributes"):
+        record["md5OfMessageAttributes"] = msg["MD5OfMessageAttributes"]
+    return record

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import os
@@ -131,6 +132,9 @@ class Invoker:
                  "arn": arn, "remaining_ms": int(timeout * 1000), "client_context": client_context}
         try:
             doc = await env.invoke(frame, timeout)
+        except asyncio.CancelledError:
+            self.runtime.abandon(env)
+            raise
         except EnvironmentDied as exc:
             if exc.timed_out:
                 self._log(fn.name, f"{_now_iso()} {rid} Task timed out after {timeout:.2f} seconds\n"

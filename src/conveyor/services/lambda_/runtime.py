@@ -228,7 +228,8 @@ class EnvironmentManager:
         slots.cold_starts += 1
         try:
             await env.start()
-        except BaseException:
+        except BaseException:  # including cancellation: never leave a half-started process behind
+            env.kill()
             self.all.discard(env)
             raise
         return env, True
@@ -247,6 +248,11 @@ class EnvironmentManager:
         if env in slots.idle:
             slots.idle.remove(env)
             asyncio.ensure_future(self._discard(env))
+
+    def abandon(self, env: Environment) -> None:
+        """An environment whose invocation was cancelled midway: its state is unknown, so it goes."""
+        env.kill()
+        asyncio.ensure_future(self._discard(env))
 
     async def _discard(self, env: Environment) -> None:
         self.all.discard(env)
