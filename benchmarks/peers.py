@@ -69,10 +69,11 @@ def process_tree(pid: int) -> list[int]:
     return out
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime+stime (plus reaped children's) of pid and its live descendants, in seconds."""
+def cpu_seconds(pid: int, descendants: bool = True) -> float:
+    """utime+stime (plus reaped children's) of pid and its live descendants, in seconds; with
+    descendants=False, the utime+stime of pid alone (e.g. a server without its worker processes)."""
     total = 0
-    for p in process_tree(pid):
+    for p in process_tree(pid) if descendants else [pid]:
         try:
             with open(f"/proc/{p}/stat") as f:
                 stat = f.read()
@@ -80,7 +81,7 @@ def cpu_seconds(pid: int) -> float:
             continue
         fields = stat[stat.rindex(")") + 2:].split()
         # fields[0] is state (field 3); utime=14, stime=15, cutime=16, cstime=17 -> index 11..14
-        total += sum(int(x) for x in fields[11:15])
+        total += sum(int(x) for x in fields[11:15 if descendants else 13])
     return total / CLK_TCK
 
 

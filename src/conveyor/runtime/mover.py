@@ -1,13 +1,18 @@
-"""The built-in mover: long-polls a queue of S3 events and moves `uploads/KEY` to `processed/KEY`.
+"""The built-in mover: S3 events in, `uploads/KEY` moved to `processed/KEY`.
 
-Written with plain boto3, as a user would write it, so the same file runs unchanged against AWS:
+Written with plain boto3, as a user would write it, so the same file runs unchanged against AWS, as a
+long-polling worker or as a Lambda function:
 
     python -m conveyor.runtime.mover --queue-url URL [--source-prefix uploads/] [--dest-prefix processed/]
+    handler "mover.lambda_handler" (SQS event source mapping, S3 or SNS trigger)
 
 It accepts S3 event notifications delivered directly or wrapped in an SNS envelope, skips
-`s3:TestEvent`s, and deletes a message only after its objects were moved. A message it cannot handle
-stays in the queue and returns after its visibility timeout (and reaches the DLQ by the queue's
-redrive policy).
+`s3:TestEvent`s and decodes keys (form-encoded in events: a space arrives as "+"). A batch is moved
+with one copy per object, then one DeleteObjects and one DeleteMessageBatch for the whole batch; a
+message is deleted only after all of its objects were moved. A message it cannot handle stays in the
+queue and returns after its visibility timeout (and reaches the DLQ by the queue's redrive policy).
+Delivery is at least once, so a move is idempotent: a source already gone whose target exists counts as
+moved (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/standard-queues-at-least-once-delivery.html).
 """
 
 from __future__ import annotations
@@ -19,10 +24,20 @@ import signal
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
 import boto3
+from botocore.exceptions import ClientError
+
+
+def say(line: str, *, error: bool = False) -> None:
+    """Log a line; a closed log (the server that collects it went away) must not fail a move."""
+    try:
+        print(line, file=sys.stderr if error else sys.stdout, flush=True)
+    except (OSError, ValueError):
+        pass
 
 
 def s3_records(body: str) -> Iterator[dict[str, Any]]:
@@ -37,17 +52,104 @@ def s3_records(body: str) -> Iterator[dict[str, Any]]:
             yield record
 
 
+def created_objects(body: str) -> list[tuple[str, str]]:
+    """(bucket, key) of every ObjectCreated record in a message body, keys decoded."""
+    return [(r["s3"]["bucket"]["name"], unquote_plus(r["s3"]["object"]["key"]))
+            for r in s3_records(body) if r.get("eventName", "").startswith("ObjectCreated")]
+
+
+@dataclass
+class Move:
+    message: str  # the id of the message that asked for it
+    bucket: str
+    source: str
+    target: str
+
+
 class Mover:
-    def __init__(self, queue_url: str, source_prefix: str, dest_prefix: str, *, fail_on: str = "",
-                 work_seconds: float = 0.0) -> None:
-        self.queue_url = queue_url
+    """Moves the objects of a batch of messages; tells which messages are done."""
+
+    def __init__(self, source_prefix: str = "uploads/", dest_prefix: str = "processed/", *, fail_on: str = "",
+                 work_seconds: float = 0.0, s3: Any = None) -> None:
+        self.source_prefix = source_prefix
+        self.dest_prefix = dest_prefix
         # Teaching aids: a deliberate bug for keys containing `fail_on`, and simulated work per file.
         self.fail_on = fail_on
         self.work_seconds = work_seconds
-        self.source_prefix = source_prefix
-        self.dest_prefix = dest_prefix
+        self.s3 = s3 or boto3.client("s3")
+
+    @classmethod
+    def from_environment(cls) -> Mover:
+        return cls(os.environ.get("SOURCE_PREFIX", "uploads/"), os.environ.get("DEST_PREFIX", "processed/"),
+                   fail_on=os.environ.get("FAIL_ON", ""), work_seconds=float(os.environ.get("WORK_SECONDS", "0")))
+
+    def target(self, key: str) -> str | None:
+        if not key.startswith(self.source_prefix) or key.endswith("/"):
+            return None  # not ours, or a folder marker
+        return self.dest_prefix + key[len(self.source_prefix):]
+
+    def copy(self, message: str, bucket: str, key: str) -> Move | None:
+        target = self.target(key)
+        if target is None:
+            return None
+        say(f"Processing: {key}")
+        if self.fail_on and self.fail_on in key:
+            raise RuntimeError(f"cannot process {key} (keys containing {self.fail_on!r} fail)")
+        if self.work_seconds:
+            time.sleep(self.work_seconds)
+        try:
+            self.s3.copy_object(Bucket=bucket, Key=target, CopySource={"Bucket": bucket, "Key": key})
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404") or not self._exists(bucket, target):
+                raise
+            say(f"Already moved: {target}")  # a repeated delivery of a message whose move completed
+            return None
+        return Move(message, bucket, key, target)
+
+    def _exists(self, bucket: str, key: str) -> bool:
+        try:
+            self.s3.head_object(Bucket=bucket, Key=key)
+            return True
+        except ClientError:
+            return False
+
+    def move(self, messages: list[tuple[str, str]]) -> set[str]:
+        """Move the objects of (message id, body) pairs; returns the ids of the messages that failed."""
+        failed: set[str] = set()
+        moves: list[Move] = []
+        for message, body in messages:
+            try:
+                moves += [m for bucket, key in created_objects(body) if (m := self.copy(message, bucket, key))]
+            except Exception as exc:  # left in the queue: it comes back, then goes to the DLQ
+                say(f"Failed: {message}: {exc}", error=True)
+                failed.add(message)
+        moves = [m for m in moves if m.message not in failed]
+        for bucket in sorted({m.bucket for m in moves}):
+            mine = [m for m in moves if m.bucket == bucket]
+            try:
+                result = self.s3.delete_objects(Bucket=bucket, Delete={
+                    "Objects": [{"Key": m.source} for m in mine], "Quiet": True})
+            except Exception as exc:
+                say(f"Failed: deleting {len(mine)} originals in {bucket}: {exc}", error=True)
+                failed.update(m.message for m in mine)
+                continue
+            errors = {e.get("Key") for e in result.get("Errors", [])}
+            for m in mine:
+                if m.source in errors:
+                    say(f"Failed: {m.message}: could not delete {m.source}", error=True)
+                    failed.add(m.message)
+                else:
+                    say(f"Moved to: {m.target}")
+        return failed
+
+
+class QueueWorker:
+    """The long-polling loop of a pool worker: receive, move, delete what is done."""
+
+    def __init__(self, queue_url: str, mover: Mover) -> None:
+        self.queue_url = queue_url
+        self.mover = mover
         self.sqs = boto3.client("sqs")
-        self.s3 = boto3.client("s3")
         self.done = 0
         self.running = True
         # Optional liveness signal for Conveyor's worker pools (absent on AWS).
@@ -60,40 +162,52 @@ class Mover:
                 handle.write(str(self.done))
             os.replace(tmp, self.heartbeat)
 
-    def move(self, bucket: str, key: str) -> None:
-        if not key.startswith(self.source_prefix) or key.endswith("/"):
-            return  # not ours, or a folder marker
-        target = self.dest_prefix + key[len(self.source_prefix):]
-        print(f"Processing: {key}", flush=True)
-        if self.fail_on and self.fail_on in key:
-            raise RuntimeError(f"cannot process {key} (keys containing {self.fail_on!r} fail)")
-        if self.work_seconds:
-            time.sleep(self.work_seconds)
-        self.s3.copy_object(Bucket=bucket, Key=target, CopySource={"Bucket": bucket, "Key": key})
-        self.s3.delete_object(Bucket=bucket, Key=key)
-        print(f"Moved to: {target}", flush=True)
-
-    def handle(self, message: dict[str, Any]) -> None:
-        for record in s3_records(message["Body"]):
-            if not record.get("eventName", "").startswith("ObjectCreated"):
-                continue
-            bucket = record["s3"]["bucket"]["name"]
-            self.move(bucket, unquote_plus(record["s3"]["object"]["key"]))
-
     def run(self) -> None:
         self.beat()
         while self.running:
             response = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
                                                 WaitTimeSeconds=2)
-            for message in response.get("Messages", []):
-                try:
-                    self.handle(message)
-                except Exception as exc:  # left in the queue: it comes back, then goes to the DLQ
-                    print(f"Failed: {message['MessageId']}: {exc}", file=sys.stderr, flush=True)
-                    continue
-                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
-                self.done += 1
+            messages = response.get("Messages", [])
+            if messages:
+                self.finish(messages, self.mover.move([(m["MessageId"], m["Body"]) for m in messages]))
             self.beat()
+
+    def finish(self, messages: list[dict[str, Any]], failed: set[str]) -> None:
+        done = [m for m in messages if m["MessageId"] not in failed]
+        if not done:
+            return
+        result = self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
+        for entry in result.get("Failed", []):
+            say(f"Failed: deleting message {done[int(entry['Id'])]['MessageId']}: {entry.get('Message')}",
+                error=True)
+        self.done += len(result.get("Successful", []))
+
+
+# -- as a Lambda function --------------------------------------------------------------------------
+_function_mover: Mover | None = None
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """SQS batches report the failed messages (the mapping needs ReportBatchItemFailures, the
+    pipeline's default: https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html);
+    a direct S3 or SNS invocation raises on failure so that Lambda retries it."""
+    global _function_mover
+    if _function_mover is None:  # once per execution environment, like any handler's clients
+        _function_mover = Mover.from_environment()
+    records = event.get("Records", [])
+    if records and records[0].get("eventSource") == "aws:sqs":
+        failed = _function_mover.move([(r["messageId"], r["body"]) for r in records])
+        return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in records
+                                      if r["messageId"] in failed]}
+    if records and records[0].get("EventSource") == "aws:sns":
+        bodies = [(r["Sns"]["MessageId"], r["Sns"]["Message"]) for r in records]
+    else:
+        bodies = [(getattr(context, "aws_request_id", "event"), json.dumps(event))]
+    failed = _function_mover.move(bodies)
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {len(bodies)} events failed")
+    return {"moved": len(bodies)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,15 +220,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work-seconds", type=float, default=float(os.environ.get("WORK_SECONDS", "0")),
                         help="simulated processing time per file")
     args = parser.parse_args(argv)
-    mover = Mover(args.queue_url, args.source_prefix, args.dest_prefix, fail_on=args.fail_on,
-                  work_seconds=args.work_seconds)
+    worker = QueueWorker(args.queue_url, Mover(args.source_prefix, args.dest_prefix, fail_on=args.fail_on,
+                                               work_seconds=args.work_seconds))
 
     def finish(*_: object) -> None:  # graceful scale-in: end the current batch, then exit
-        mover.running = False
+        worker.running = False
 
     signal.signal(signal.SIGTERM, finish)
     try:
-        mover.run()
+        worker.run()
     except KeyboardInterrupt:
         pass
     return 0

@@ -1,0 +1,347 @@
+"""The whole pipeline side by side: Conveyor's default pipeline vs the same setup on LocalStack.
+
+    python benchmarks/pipeline.py [--quick] [--only conveyor,localstack] [--files N] [--samples N]
+
+Both servers get the same resources, created by the same code (Conveyor's pipeline applier, minus the
+worker pool, for LocalStack; `conveyor up` applies the default pipeline itself): bucket
+`conveyor-uploads`, ObjectCreated on `uploads/` -> topic `upload-events` -> queue `upload-jobs` (DLQ
+after 3 receives). The workers are the same script, `python -m conveyor.runtime.mover` (plain boto3):
+Conveyor runs them in its pool `movers` (fixed at 1 or 4 workers for the run); for LocalStack this
+script starts them as separate processes with AWS_ENDPOINT_URL pointing at it.
+
+Measures, with 1 and 4 workers:
+  * files/s: N uploads (4 raw-HTTP client processes, as fast as they go) until the last one is in
+    `processed/` (the queue is empty and a listing counts N), from the first PUT;
+  * upload-to-processed latency, one file at a time: PUT start -> HEAD processed/KEY answers 200
+    (polled every 0.5 ms on a keep-alive connection), p50/p99;
+  * server CPU per file (the server process itself; workers are not counted on either side).
+
+Loopback only; every loop is bounded by a count and a deadline; only processes started here are stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import boto3  # noqa: E402
+from botocore.config import Config as BotoConfig  # noqa: E402
+
+from conveyor.pipeline.apply import Applier  # noqa: E402
+from conveyor.pipeline.spec import load  # noqa: E402
+from conveyor.runtime.pool import MOVER  # noqa: E402
+from peers import CREDS, Http, Server, cpu_seconds, fmt, log, pct, run_load, servers_running, table  # noqa: E402
+from s3 import s3_headers  # noqa: E402
+from sqs import sqs_call  # noqa: E402
+
+PEERS = ["conveyor", "localstack"]
+BUCKET, QUEUE, POOL = "conveyor-uploads", "upload-jobs", "movers"
+WORKER_COUNTS = (1, 4)
+UPLOAD_CLIENTS = 4
+
+
+def boto(service: str, endpoint: str) -> Any:
+    return boto3.client(service, endpoint_url=endpoint, **CREDS,
+                        config=BotoConfig(retries={"max_attempts": 3}, read_timeout=60, connect_timeout=5,
+                                          s3={"addressing_style": "path"}))
+
+
+def server_cpu(srv: Server) -> float:
+    """The server process's own CPU: Conveyor's pool workers are its children, LocalStack's are ours."""
+    return cpu_seconds(srv.pid, descendants=False) if srv.pid else 0.0
+
+
+# ------------------------------------------------------------------------------------------ workers
+
+
+@dataclass
+class Workers:
+    """Starts and stops `n` movers for one server."""
+
+    srv: Server
+    queue_url: str
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def start(self, n: int) -> None:
+        if self.srv.name == "conveyor":
+            self._conveyor_pool(n)
+        else:
+            env = {**os.environ, "AWS_ENDPOINT_URL": self.srv.endpoint or "", "AWS_ACCESS_KEY_ID": "test",
+                   "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
+                   "QUEUE_URL": self.queue_url, "SOURCE_PREFIX": "uploads/", "DEST_PREFIX": "processed/"}
+            log_path = f"/tmp/pipeline-bench-{self.srv.name}-movers.log"
+            with open(log_path, "ab") as out:
+                self.procs = [subprocess.Popen(list(MOVER), env=env, stdout=out, stderr=subprocess.STDOUT,
+                                               start_new_session=True) for _ in range(n)]
+
+    def _conveyor_pool(self, n: int) -> None:
+        """The default pipeline's pool, pinned to n workers (no target tracking during a run)."""
+        spec = _internal(self.srv, "GET", "pools")[POOL]["spec"]
+        _internal(self.srv, "DELETE", f"pools/{POOL}")
+        spec.update(min=n, max=n, desired=n)
+        _internal(self.srv, "POST", "pools", spec)
+
+    def stop(self) -> None:
+        if self.srv.name == "conveyor":
+            return  # the pool is replaced by the next start(), and stopped with the server
+        for proc in self.procs:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(10)  # the mover finishes its current long poll (2 s) and exits
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        self.procs = []
+
+
+def _internal(srv: Server, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
+    data = json.dumps(payload).encode() if payload is not None else None
+    request = urllib.request.Request(f"{srv.endpoint}/_conveyor/{path}", data=data, method=method)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
+def prepare(srv: Server) -> str:
+    """The default pipeline's resources on `srv`; returns the queue URL."""
+    if srv.name == "conveyor":
+        # `conveyor up` applies the default pipeline in the background once it serves: wait for the pool.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if POOL in _internal(srv, "GET", "pools"):
+                break
+            time.sleep(0.1)
+        else:
+            raise RuntimeError("the default pipeline was not applied within 60 s")
+    else:
+        pipeline = load(None)
+        pipeline.pools = []  # the movers are started by this script
+        report = Applier(srv.endpoint or "").apply(pipeline)
+        log(f"  {srv.name}: {len(report.created)} resources created, drift: {report.drift or 'none'}")
+    sqs = boto("sqs", srv.endpoint or "")
+    url = sqs.get_queue_url(QueueName=QUEUE)["QueueUrl"]
+    # The s3:TestEvent sent when the notification was configured: let the first worker eat it.
+    return url
+
+
+# ------------------------------------------------------------------------------------- measurements
+
+
+def w_upload(phase: str, idx: int, endpoint: str, tag: str, count: int, seconds: float, state: Any = None):
+    if phase == "setup":
+        return Http(endpoint)
+    h: Http = state
+    body = os.urandom(1024)
+    done = errors = 0
+    deadline = time.monotonic() + seconds
+    for i in range(count):
+        if time.monotonic() > deadline:
+            break
+        try:
+            status, _ = h.request("PUT", f"/{BUCKET}/uploads/{tag}-{idx}-{i}.bin", body,
+                                  s3_headers({"Content-Type": "application/octet-stream"}))
+        except Exception:
+            status = 0
+        if status == 200:
+            done += 1
+        else:
+            errors += 1
+            if errors > 50 and errors > done:
+                break
+    h.close()
+    return done, errors
+
+
+def queue_busy(h: Http, url: str) -> int:
+    status, resp = sqs_call(h, "GetQueueAttributes", {"QueueUrl": url, "AttributeNames": [
+        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"]})
+    if status != 200:
+        return -1
+    return sum(int(v) for v in resp.get("Attributes", {}).values())
+
+
+def count_processed(s3: Any, tag: str) -> int:
+    total = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=f"processed/{tag}-"):
+        total += page.get("KeyCount", 0)
+    return total
+
+
+def throughput(srv: Server, url: str, tag: str, files: int, seconds: float) -> dict[str, Any]:
+    """Upload `files` as fast as the clients go; time until every one is in processed/."""
+    s3 = boto("s3", srv.endpoint or "")
+    h = Http(srv.endpoint or "")
+    cpu0 = server_cpu(srv)
+    t0 = time.perf_counter()
+    up = run_load(srv, w_upload, UPLOAD_CLIENTS, (srv.endpoint, tag, files // UPLOAD_CLIENTS, seconds), seconds)
+    t_uploaded = time.perf_counter()
+    deadline = time.monotonic() + seconds * 3
+    processed = 0
+    while time.monotonic() < deadline:
+        if queue_busy(h, url) == 0:
+            processed = count_processed(s3, tag)
+            if processed >= up.ops:
+                break
+        time.sleep(0.05)
+    t_done = time.perf_counter()
+    h.close()
+    # run_load's own clock starts at the barrier; t0 is taken just before it (fork + barrier, a few ms).
+    elapsed = t_done - t0
+    return {"uploaded": up.ops, "upload_errors": up.errors, "processed": processed, "seconds": elapsed,
+            "rate": processed / elapsed if processed else None, "upload_rate": up.rate,
+            "upload_seconds": t_uploaded - t0, "cpu": server_cpu(srv) - cpu0,
+            "complete": processed >= up.ops and up.ops > 0}
+
+
+def latency(srv: Server, tag: str, samples: int, seconds: float) -> tuple[list[float], int, float]:
+    """One file at a time: PUT start -> first 200 from HEAD processed/KEY."""
+    put, head = Http(srv.endpoint or ""), Http(srv.endpoint or "")
+    body = os.urandom(1024)
+    lat: list[float] = []
+    misses = 0
+    cpu0 = server_cpu(srv)
+    deadline = time.monotonic() + seconds
+    for i in range(samples):
+        if time.monotonic() > deadline:
+            break
+        key = f"{tag}-{i}.bin"
+        t0 = time.perf_counter()
+        status, _ = put.request("PUT", f"/{BUCKET}/uploads/{key}", body, s3_headers())
+        seen = None
+        if status == 200:
+            give_up = time.monotonic() + 10
+            while time.monotonic() < give_up:
+                code, _ = head.request("HEAD", f"/{BUCKET}/processed/{key}", None, s3_headers())
+                if code == 200:
+                    seen = time.perf_counter()
+                    break
+                time.sleep(0.0005)
+        if seen is None:
+            misses += 1
+            if misses > 3 and not lat:
+                break
+        else:
+            lat.append(seen - t0)
+        time.sleep(0.05)  # let the mover delete the message and park again: samples stay independent
+    put.close()
+    head.close()
+    return lat, misses, server_cpu(srv) - cpu0
+
+
+def warm_up(srv: Server, url: str, n: int) -> None:
+    """Workers import boto3 (~0.5 s each): wait until a few files went through."""
+    time.sleep(1.0 + 0.4 * n)
+    r = throughput(srv, url, f"warm{n}", 4 * n, 30)
+    if not r["complete"]:
+        raise RuntimeError(f"warm-up did not complete: {r}")
+    log(f"  {srv.name}: {n} worker(s) warmed up ({r['seconds']:.2f}s for {r['processed']} files)")
+
+
+@contextlib.contextmanager
+def movers(srv: Server, url: str, n: int) -> Iterator[None]:
+    workers = Workers(srv, url)
+    workers.start(n)
+    try:
+        warm_up(srv, url, n)
+        yield
+    finally:
+        workers.stop()
+
+
+def bench_server(srv: Server, q: dict[str, Any], values: dict[tuple[str, str], Any], problems: list[str]) -> None:
+    name = srv.name
+    log(f"{name}: preparing the pipeline")
+    url = prepare(srv)
+    for n in WORKER_COUNTS:
+        with movers(srv, url, n):
+            log(f"{name}: {q['files']} uploads with {n} worker(s)")
+            r = throughput(srv, url, f"tp{n}", q["files"], q["secs"])
+            values[(name, f"rate{n}")] = r["rate"]
+            values[(name, f"cpu{n}")] = r["cpu"] / r["processed"] * 1e3 if r["processed"] else None
+            log(f"  {name}: {r['processed']}/{r['uploaded']} processed in {r['seconds']:.2f}s = "
+                f"{fmt(r['rate'], 1)} files/s (uploads alone {r['upload_seconds']:.2f}s, "
+                f"{fmt(r['upload_rate'])}/s; server CPU {fmt(values[(name, f'cpu{n}')], 2)} ms/file)")
+            if not r["complete"] or r["upload_errors"]:
+                problems.append(f"{name}, {n} worker(s): {r}")
+            log(f"{name}: latency, {q['samples']} files one at a time, {n} worker(s)")
+            lat, misses, _ = latency(srv, f"lat{n}", q["samples"], q["lat_secs"])
+            values[(name, f"p50_{n}")] = pct(lat, 50) * 1000 if lat else None
+            values[(name, f"p99_{n}")] = pct(lat, 99) * 1000 if lat else None
+            log(f"  {name}: n={len(lat)} misses={misses} p50={fmt(pct(lat, 50) * 1000, 2)} ms "
+                f"p99={fmt(pct(lat, 99) * 1000, 2)} ms max={fmt(max(lat) * 1000 if lat else None, 2)} ms")
+            if misses:
+                problems.append(f"{name}, {n} worker(s): {misses} latency samples never reached processed/")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="small counts, for development")
+    ap.add_argument("--only", default=",".join(PEERS), help="comma-separated servers to run")
+    ap.add_argument("--files", type=int, help="uploads per throughput run")
+    ap.add_argument("--samples", type=int, help="latency samples per worker count")
+    args = ap.parse_args()
+    q = (dict(files=100, secs=60.0, samples=15, lat_secs=30.0) if args.quick
+         else dict(files=1000, secs=180.0, samples=200, lat_secs=120.0))
+    if args.files:
+        q["files"] = args.files
+    if args.samples:
+        q["samples"] = args.samples
+    names = [n for n in args.only.split(",") if n]
+    values: dict[tuple[str, str], Any] = {}
+    problems: list[str] = []
+    started = time.monotonic()
+    log(f"pipeline benchmark ({'quick' if args.quick else 'full'}) on {os.cpu_count()} CPUs; servers: "
+        f"{', '.join(names)}")
+    with servers_running(names) as servers:
+        for srv in servers:
+            if not srv.up:
+                continue
+            try:
+                bench_server(srv, q, values, problems)
+            except Exception as exc:
+                log(f"{srv.name}: benchmark aborted: {type(exc).__name__}: {exc}")
+                problems.append(f"{srv.name}: aborted: {type(exc).__name__}: {exc}")
+        rows = []
+        for n in WORKER_COUNTS:
+            w = f"{n} worker{'s' if n > 1 else ''}"
+            rows += [(f"rate{n}", f"files/s, {w}", True), (f"p50_{n}", f"upload→processed p50 ms, {w}", False),
+                     (f"p99_{n}", f"upload→processed p99 ms, {w}", False),
+                     (f"cpu{n}", f"server CPU ms/file, {w}", False)]
+        print()
+        print(f"## Pipeline: upload → S3 event → SNS → SQS → mover → processed/ ({'quick' if args.quick else 'full'} "
+              f"run, {q['files']} files per throughput run, {q['samples']} latency samples; {os.cpu_count()} CPUs "
+              f"shared by server, workers and {UPLOAD_CLIENTS} upload clients; load average at end "
+              f"{os.getloadavg()[0]:.2f})\n")
+        print(table(rows, servers, values))
+        checks = []
+        for n in WORKER_COUNTS:
+            c, p = values.get(("conveyor", f"rate{n}")), values.get(("localstack", f"rate{n}"))
+            if c and p:
+                checks.append(f"files/s with {n} worker(s): {c / p:.1f}x LocalStack (target ≥5x) "
+                              f"{'MET' if c / p >= 5 else 'NOT MET'}")
+            p50 = values.get(("conveyor", f"p50_{n}"))
+            if p50 is not None:
+                checks.append(f"p50 with {n} worker(s): {p50:.1f} ms (target <20 ms) {'MET' if p50 < 20 else 'NOT MET'}")
+        if checks:
+            print("\nTargets:\n" + "\n".join(f"- {c}" for c in checks))
+        if problems:
+            print("\nProblems:\n" + "\n".join(f"- {p}" for p in problems))
+    log(f"done in {time.monotonic() - started:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
