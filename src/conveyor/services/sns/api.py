@@ -14,7 +14,7 @@ from conveyor.gateway.http import HttpResponse
 from conveyor.protocol.models import service_model
 from conveyor.protocol.validate import ValidationCodes
 from conveyor.services.base import RequestContext, Service, ServiceError
-from conveyor.services.sns import envelope, http_delivery, publish
+from conveyor.services.sns import envelope, http_delivery, permissions, publish, unsupported
 from conveyor.services.sns import subscriptions as subs_mod
 from conveyor.services.sns import topics as topics_mod
 from conveyor.services.sns.delivery import Dispatcher
@@ -119,6 +119,9 @@ class SnsService(Service):
                 c.execute(f"DELETE FROM {table}")
 
         await self._write(wipe)
+
+    def handler(self, operation: str) -> Any:
+        return super().handler(operation) or unsupported.refusal(operation)
 
     def health(self) -> dict[str, Any]:
         return {"status": "running", "topics": len(self.topics), "subscriptions": len(self.subs),
@@ -245,9 +248,29 @@ class SnsService(Service):
             attrs.pop(name, None)
         else:
             attrs[name] = value
+        await self._save_attrs(topic, attrs)
+        return {}
+
+    async def _save_attrs(self, topic: Topic, attrs: dict[str, str]) -> None:
         await self._write(lambda c: c.execute("UPDATE topics SET attrs = ? WHERE arn = ?",
                                               (json.dumps(attrs), topic.arn)))
         topic.attrs = attrs
+
+    def _policy(self, topic: Topic) -> str:
+        return topic.attrs.get("Policy") or topics_mod.default_policy(topic.arn, topic.account)
+
+    async def AddPermission(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        topic = self._topic(params["TopicArn"])
+        policy = permissions.add(self._policy(topic), topic.arn, params["Label"], params["AWSAccountId"],
+                                 params["ActionName"])
+        await self._save_attrs(topic, {**topic.attrs, "Policy": policy})
+        return {}
+
+    async def RemovePermission(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        topic = self._topic(params["TopicArn"])
+        policy = permissions.remove(self._policy(topic), params["Label"])
+        if policy is not None:  # an unknown label changes nothing and is not an error
+            await self._save_attrs(topic, {**topic.attrs, "Policy": policy})
         return {}
 
     def _tag_target(self, arn: str) -> Topic:
