@@ -140,3 +140,61 @@ def test_set_invalid_filter_policy_is_refused(sns, subscribed):
                                     AttributeValue="MessageBody")
     sns.set_subscription_attributes(SubscriptionArn=sub, AttributeName="FilterPolicy",
                                     AttributeValue='{"a": {"b": ["c"]}}')
+
+
+def _message_attributes(spec):
+    return {name: {"DataType": dtype, "StringValue": value} for name, (dtype, value) in spec.items()}
+
+
+# (case, FilterPolicyScope, policy, what a matching publish carries, what a non-matching one carries):
+# attributes for MessageAttributes scope, a JSON body for MessageBody scope.
+DELIVERY_CASES = [
+    ("exact", "MessageAttributes", {"store": ["shop"]}, {"store": (S, "shop")}, {"store": (S, "shops")}),
+    ("exact-number", "MessageAttributes", {"price": [100]}, {"price": (N, "100.00")}, {"price": (N, "100.5")}),
+    ("prefix", "MessageAttributes", {"event": [{"prefix": "order-"}]}, {"event": (S, "order-paid")},
+     {"event": (S, "user-order-")}),
+    ("suffix", "MessageAttributes", {"file": [{"suffix": ".png"}]}, {"file": (S, "a.png")}, {"file": (S, "a.png.txt")}),
+    ("anything-but", "MessageAttributes", {"k": [{"anything-but": ["x", "y"]}]}, {"k": (S, "z")}, {"k": (S, "y")}),
+    ("anything-but-prefix", "MessageAttributes", {"k": [{"anything-but": {"prefix": "tmp/"}}]}, {"k": (S, "img/a")},
+     {"k": (S, "tmp/a")}),
+    ("numeric", "MessageAttributes", {"n": [{"numeric": [">", 0, "<=", 10]}]}, {"n": (N, "10")}, {"n": (N, "0")}),
+    ("exists", "MessageAttributes", {"k": [{"exists": True}]}, {"k": (S, "v")}, {"other": (S, "v")}),
+    ("not-exists", "MessageAttributes", {"k": [{"exists": False}]}, {"other": (S, "v")}, {"k": (S, "v")}),
+    ("equals-ignore-case", "MessageAttributes", {"k": [{"equals-ignore-case": "JPEG"}]}, {"k": (S, "jpeg")},
+     {"k": (S, "jpg")}),
+    ("cidr", "MessageAttributes", {"ip": [{"cidr": "10.0.0.0/24"}]}, {"ip": (S, "10.0.0.9")}, {"ip": (S, "10.0.1.9")}),
+    ("or", "MessageAttributes", {"$or": [{"a": ["1"]}, {"b": [{"numeric": [">", 5]}]}]}, {"b": (N, "6")},
+     {"a": (S, "2"), "b": (N, "5")}),
+    ("and", "MessageAttributes", {"a": ["1"], "b": ["2"]}, {"a": (S, "1"), "b": (S, "2")}, {"a": (S, "1")}),
+    ("body-nested", "MessageBody", {"order": {"status": ["paid"], "total": [{"numeric": [">=", 10]}]}},
+     {"order": {"status": "paid", "total": 10}}, {"order": {"status": "paid", "total": 9.99}}),
+    ("body-array-of-objects", "MessageBody", {"items": {"sku": [{"prefix": "A-"}]}},
+     {"items": [{"sku": "B-1"}, {"sku": "A-2"}]}, {"items": [{"sku": "B-1"}]}),
+    ("body-or", "MessageBody", {"$or": [{"kind": ["image"]}, {"size": [{"numeric": ["<", 1]}]}]},
+     {"kind": "doc", "size": 0}, {"kind": "doc", "size": 1}),
+    ("body-exists", "MessageBody", {"meta": {"owner": [{"exists": True}]}}, {"meta": {"owner": "me"}},
+     {"meta": {"group": "us"}}),
+]
+
+
+@pytest.mark.parametrize(("case", "scope", "policy", "good", "bad"), DELIVERY_CASES, ids=[c[0] for c in DELIVERY_CASES])
+def test_each_operator_through_publish(sns, sqs, subscribed, case, scope, policy, good, bad):
+    """A real subscription with the policy; one publish that must arrive and one that must not.
+
+    Publish answers once every matching queue holds the message, so what the queue holds after the
+    two publishes is final: no waiting is needed to see that the second one was filtered out.
+    """
+    topic = sns.create_topic(Name=f"filter-{case}")["TopicArn"]
+    url, _ = subscribed(topic, f"filter-{case}", RawMessageDelivery="true", FilterPolicyScope=scope,
+                        FilterPolicy=json.dumps(policy))
+    for label, spec in (("filtered out", bad), ("delivered", good)):
+        if scope == "MessageBody":
+            sns.publish(TopicArn=topic, Message=json.dumps({**spec, "label": label}))
+        else:
+            sns.publish(TopicArn=topic, Message=label, MessageAttributes=_message_attributes(spec))
+    got = []
+    for _ in range(3):
+        got += [m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                                        WaitTimeSeconds=0).get("Messages", [])]
+    labels = [json.loads(b)["label"] if scope == "MessageBody" else b for b in got]
+    assert labels == ["delivered"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 import urllib.request
@@ -10,11 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from botocore.exceptions import ClientError
-from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
-from sns_helpers import body, wait_for
+from sns_helpers import body, verify, wait_for
 
 
 class Subscriber:
@@ -49,19 +45,6 @@ def subscriber():
     sub = Subscriber()
     yield sub
     sub.server.shutdown()
-
-
-def verify(doc: dict) -> None:
-    """An independent verifier, as AWS documents it: fetch the certificate, rebuild the string, check."""
-    if doc["Type"] == "Notification":
-        names = ["Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"]
-    else:
-        names = ["Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"]
-    text = "".join(f"{n}\n{doc[n]}\n" for n in names if n in doc)
-    with urllib.request.urlopen(doc["SigningCertURL"], timeout=10) as response:
-        cert = x509.load_pem_x509_certificate(response.read())
-    digest = hashes.SHA256() if doc["SignatureVersion"] == "2" else hashes.SHA1()
-    cert.public_key().verify(base64.b64decode(doc["Signature"]), text.encode(), padding.PKCS1v15(), digest)
 
 
 def tampered(doc: dict) -> dict:
