@@ -51,6 +51,7 @@ class RestJsonCodec(Codec):
 
     def __init__(self) -> None:
         self._routes: dict[int, list[_Route]] = {}
+        self._by_method: dict[tuple[int, str], list[_Route]] = {}
 
     def routes(self, model: ServiceModel) -> list[_Route]:
         key = id(model)
@@ -58,23 +59,22 @@ class RestJsonCodec(Codec):
             routes = [_Route(model.operation_model(name)) for name in model.operation_names]
             routes.sort(key=lambda r: r.weight, reverse=True)
             self._routes[key] = routes
+            for route in routes:  # matching tries only the routes of the request's method first
+                self._by_method.setdefault((key, route.method), []).append(route)
         return self._routes[key]
 
     def match(self, model: ServiceModel, method: str, path: str,
               query: dict[str, str]) -> tuple[OperationModel, dict[str, str]]:
         path = path.split("?", 1)[0]
-        found_path = False
-        for route in self.routes(model):
+        self.routes(model)
+        for route in self._by_method.get((id(model), method), ()):
             m = route.pattern.match(path)
             if m is None:
-                continue
-            found_path = True
-            if route.method != method:
                 continue
             if any(k not in query or (v and query[k] != v) for k, v in route.static_query.items()):
                 continue
             return route.operation, {k: unquote(v) for k, v in m.groupdict().items()}
-        if found_path:
+        if any(route.pattern.match(path) for route in self.routes(model)):
             raise ServiceError("MethodNotAllowedException", f"The method {method} is not allowed for {path}.", 405)
         raise ServiceError("UnknownOperationException", f"No operation matches {method} {path}.", 404)
 

@@ -91,6 +91,7 @@ class LambdaService(AliasesMixin, PermissionsMixin, Service):
         await self.mappings.stop()
         await self.async_invokes.stop()
         await self.invoker.runtime.reset()
+        self.invoker.forget()
         await self.registry.reset()
         self.invoker.logs.wipe()
         self.mappings.clear()

@@ -6,8 +6,9 @@ Semantics follow https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html:
   through the redrive policy (the SQS engine applies it at receive time);
 - a batching window (server clock) gathers up to BatchSize messages; BatchSize > 10 needs a window;
 - scaling: five concurrent pollers to start; while full batches keep coming and messages remain, a
-  poller is added (up to 300 a minute) up to MaximumConcurrency, the reserved concurrency or 1000;
-  pollers beyond the first five leave once the queue is drained;
+  poller is added, at most 300 a minute spread evenly (one per 0.2 s of real time: AWS ramps up, it
+  does not start hundreds of environments at once), up to MaximumConcurrency, the reserved
+  concurrency or 1000; pollers beyond the first five leave once the queue is drained;
 - FIFO queues: the engine hands out a message group to one batch at a time, so groups stay in order.
 Pollers never spin: they park in the engine's long poll and the clock's timers.
 """
@@ -19,6 +20,7 @@ import base64
 import contextlib
 import json
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -57,7 +59,7 @@ class Mapping:
     pollers: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
     inflight: int = 0
     peak: int = 0
-    added: list[float] = field(default_factory=list, repr=False)
+    last_added: float = field(default=float("-inf"), repr=False)  # time.monotonic() of the last scale-out
     batches: int = 0
     failed_batches: int = 0
     running: bool = False
@@ -276,10 +278,11 @@ class Mappings:
                 await task
 
     def _maybe_grow(self, m: Mapping, visible: float) -> None:
-        now = self.service.clock.now()
-        m.added = [t for t in m.added if now - t < 60]
-        if visible > 0 and len(m.pollers) < self._cap(m) and len(m.added) < GROWTH_PER_MINUTE:
-            m.added.append(now)
+        # Real time, not the service clock: the ramp is a rate of process starts on this machine, and
+        # a manual test clock standing still must not freeze (or unleash) it.
+        now = time.monotonic()
+        if visible > 0 and len(m.pollers) < self._cap(m) and now - m.last_added >= 60 / GROWTH_PER_MINUTE:
+            m.last_added = now
             self._add(m)
 
     def _visible(self, m: Mapping) -> float:

@@ -62,14 +62,27 @@ class Invoker:
         self.service = service
         self.runtime = EnvironmentManager()
         self.logs = LogBook(service.root / "logs")
+        # (function, version) -> (revision, generation, spec): a warm invoke reuses the spec it started from
+        self._specs: dict[tuple[str, str], tuple[str, int, EnvSpec]] = {}
+
+    def forget(self) -> None:
+        self._specs.clear()
 
     def _spec(self, fn: Function, config: dict[str, Any]) -> EnvSpec:
+        version = config.get("Version", "$LATEST")
+        cached = self._specs.get((fn.name, version))
+        if cached is not None and cached[0] == config["RevisionId"] and cached[1] == fn.generation:
+            return cached[2]
+        spec = self._new_spec(fn, config)
+        self._specs[(fn.name, version)] = (config["RevisionId"], fn.generation, spec)
+        return spec
+
+    def _new_spec(self, fn: Function, config: dict[str, Any]) -> EnvSpec:
         svc = self.service
         app_config = svc.config
         version = config.get("Version", "$LATEST")
         hexd = config["_CodeHex"]
         code_dir = svc.registry.code.extracted(hexd)
-        stream = f"{dt.datetime.now(dt.UTC):%Y/%m/%d}/[{version}]{hexd[:32]}"
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "LANG": "en_US.UTF-8",
@@ -91,7 +104,6 @@ class Invoker:
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config["MemorySize"]),
             "AWS_LAMBDA_FUNCTION_VERSION": version,
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn.name}",
-            "AWS_LAMBDA_LOG_STREAM_NAME": stream,
             "LAMBDA_TASK_ROOT": str(code_dir),
             "LAMBDA_RUNTIME_DIR": str(code_dir),
             "AWS_ACCESS_KEY_ID": app_config.access_key,

@@ -19,6 +19,7 @@ import os
 import signal
 import struct
 import time
+import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,10 +75,13 @@ class Environment:
     async def start(self) -> None:
         spec = self.spec
         argv = spec.argv()
+        # Each environment has its own log stream, named as AWS names them: date/[version]id.
+        env = {**spec.env, "AWS_LAMBDA_LOG_STREAM_NAME":
+               f"{time.strftime('%Y/%m/%d', time.gmtime())}/[{spec.key[1]}]{uuid.uuid4().hex}"}
         with open(spec.log_path, "ab") as log:
             try:
                 self.process = await asyncio.create_subprocess_exec(
-                    *argv, cwd=spec.code_dir, env=spec.env,
+                    *argv, cwd=spec.code_dir, env=env,
                     stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=log,
                     start_new_session=True, limit=16 * 1024 * 1024,
                 )
@@ -100,7 +104,8 @@ class Environment:
         except (ConnectionError, OSError):
             raise EnvironmentDied(await self._exit_reason())
         try:
-            result = await asyncio.wait_for(self._read(), timeout)
+            async with asyncio.timeout(timeout):  # no extra task per invocation, unlike wait_for
+                result = await self._read()
         except TimeoutError:
             self.kill()
             raise EnvironmentDied("timeout", timed_out=True)
