@@ -194,3 +194,28 @@ def test_tail_is_the_last_4_kb_and_context_names_the_stream(lam: Any, make_funct
     body = json.loads(out["Payload"].read())
     assert body["version"] == "1" and out["ExecutedVersion"] == "1"
     assert "/[1]" in body["stream"]
+
+
+def test_memory_size_is_enforced_and_client_context_arrives(lam: Any, make_function: Any) -> None:
+    make_function("hungry", """
+        import os
+        hoard = []
+        def lambda_handler(event, context):
+            if event.get("mb"):
+                hoard.append(bytearray(event["mb"] * 1024 * 1024))
+            cc = context.client_context
+            return {"pid": os.getpid(), "custom": cc.custom if cc else None,
+                    "app": cc.client.app_title if cc and cc.client else None}
+    """)  # MemorySize 128
+    cc = base64.b64encode(json.dumps({"custom": {"k": "v"}, "client": {"app_title": "t"}}).encode()).decode()
+    ok = json.loads(lam.invoke(FunctionName="hungry", Payload=b"{}", ClientContext=cc)["Payload"].read())
+    assert ok["custom"] == {"k": "v"} and ok["app"] == "t"
+    boom = lam.invoke(FunctionName="hungry", Payload=b'{"mb": 160}', LogType="Tail")
+    assert boom["FunctionError"] == "Unhandled"
+    assert json.loads(boom["Payload"].read())["errorType"] == "Runtime.OutOfMemory"
+    assert "Error Type: Runtime.OutOfMemory" in base64.b64decode(boom["LogResult"]).decode()
+    after = json.loads(lam.invoke(FunctionName="hungry", Payload=b"{}")["Payload"].read())
+    assert after["pid"] != ok["pid"] and after["custom"] is None  # a fresh environment
+    with pytest.raises(ClientError) as err:
+        lam.invoke(FunctionName="hungry", Payload=b"{}", ClientContext=base64.b64encode(b"[1]").decode())
+    assert err.value.response["Error"]["Code"] == "InvalidRequestContentException"

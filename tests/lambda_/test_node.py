@@ -78,3 +78,17 @@ def test_missing_handler_and_timeout(lam: Any) -> None:
     slow = lam.invoke(FunctionName="node-slow")
     assert slow["FunctionError"] == "Unhandled"
     assert json.loads(slow["Payload"].read())["errorType"] == "Sandbox.Timedout"
+
+
+def test_memory_size_is_enforced(lam: Any) -> None:
+    _create(lam, "node-hungry", """
+        const hoard = [];
+        exports.handler = async (event) => {
+          if (event.mb) hoard.push(Buffer.alloc(event.mb * 1024 * 1024, 1));
+          return process.pid;
+        };
+    """)
+    pid = json.loads(lam.invoke(FunctionName="node-hungry", Payload=b"{}")["Payload"].read())
+    boom = lam.invoke(FunctionName="node-hungry", Payload=b'{"mb": 160}')
+    assert json.loads(boom["Payload"].read())["errorType"] == "Runtime.OutOfMemory"
+    assert json.loads(lam.invoke(FunctionName="node-hungry", Payload=b"{}")["Payload"].read()) != pid

@@ -33,7 +33,13 @@ from conveyor.services.lambda_.functions import (
     not_found,
     parse_name,
 )
-from conveyor.services.lambda_.invoke import MAX_EVENT_PAYLOAD, MAX_SYNC_PAYLOAD, Invoker, check_payload
+from conveyor.services.lambda_.invoke import (
+    MAX_EVENT_PAYLOAD,
+    MAX_SYNC_PAYLOAD,
+    Invoker,
+    check_payload,
+    decode_client_context,
+)
 from conveyor.services.lambda_.permissions import PermissionsMixin
 
 log = logging.getLogger(__name__)
@@ -344,8 +350,9 @@ class LambdaService(AliasesMixin, PermissionsMixin, Service):
             await self.async_invokes.submit(fn, qualifier, payload, request_id=ctx.request_id)
             return {"StatusCode": 202}
         check_payload(payload, MAX_SYNC_PAYLOAD)
+        client_context = decode_client_context(params.get("ClientContext"))
         result = await self.invoker.invoke(fn, qualifier, payload, wait=False,
-                                           client_context=params.get("ClientContext"), request_id=ctx.request_id)
+                                           client_context=client_context, request_id=ctx.request_id)
         out: dict[str, Any] = {"StatusCode": 200, "Payload": result.payload, "ExecutedVersion": result.version}
         if result.function_error:
             out["FunctionError"] = result.function_error

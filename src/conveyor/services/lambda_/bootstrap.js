@@ -187,16 +187,23 @@ async function main() {
       }
       currentRequest = null;
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-      const memory = process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE || '128';
+      const memory = Number(process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE || '128');
+      const used = Math.round(process.resourceUsage().maxRSS / 1024);
       let report = `REPORT RequestId: ${rid}\tDuration: ${ms.toFixed(2)} ms\tBilled Duration: ` +
-        `${Math.max(1, Math.ceil(ms))} ms\tMemory Size: ${memory} MB\tMax Memory Used: ` +
-        `${Math.round(process.memoryUsage().rss / 1048576)} MB`;
+        `${Math.max(1, Math.ceil(ms))} ms\tMemory Size: ${memory} MB\tMax Memory Used: ${used} MB`;
       if (cold) report += `\tInit Duration: ${initMs.toFixed(2)} ms`;
+      if (used > memory) {
+        // As in bootstrap.py: over its memory size, the invocation fails and the environment ends.
+        doc = { error: { errorType: 'Runtime.OutOfMemory',
+          errorMessage: `RequestId: ${rid} Error: Runtime exited with error: signal: killed` }, exit: true };
+        report += '\tStatus: error\tError Type: Runtime.OutOfMemory';
+      }
       logWrite(`END RequestId: ${rid}\n${report}\n`);
       doc.log = take();
       doc.duration_ms = ms;
       cold = false;
       writeFrame(doc);
+      if (doc.exit) process.exit(0);
     }
     busy = false;
   }

@@ -51,6 +51,25 @@ class _Tee(io.TextIOBase):
         return False
 
 
+class _Attributes:
+    """A JSON object's keys as attributes (missing ones are None), for the client context's parts."""
+
+    def __init__(self, doc: dict[str, Any], names: tuple[str, ...]) -> None:
+        for name in names:
+            setattr(self, name, doc.get(name))
+
+
+def _client_context(text: str | None) -> Any:
+    if not text:
+        return None
+    doc = json.loads(text)
+    context = _Attributes(doc, ("custom", "env"))
+    client = doc.get("client")
+    context.client = _Attributes(client, ("installation_id", "app_title", "app_version_name",  # type: ignore[attr-defined]
+                                          "app_version_code", "app_package_name")) if client else None
+    return context
+
+
 class Context:
     """The context object handlers receive, with the attributes AWS documents for Python."""
 
@@ -63,7 +82,7 @@ class Context:
         self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
         self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
         self.identity = None
-        self.client_context = frame.get("client_context")
+        self.client_context = _client_context(frame.get("client_context"))
         self._deadline = time.monotonic() + frame.get("remaining_ms", 3000) / 1000.0
 
     def get_remaining_time_in_millis(self) -> int:
@@ -154,16 +173,26 @@ def main() -> None:
                 tee.write(f"[ERROR] {doc['error']['errorType']}: {doc['error']['errorMessage']}\n"
                           + "Traceback (most recent call last):\n" + "".join(traceback.format_tb(exc.__traceback__)))
         ms = (time.monotonic() - t0) * 1000
-        memory = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        memory = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"))
+        used = _max_rss_mb()
         report = (f"REPORT RequestId: {rid}\tDuration: {ms:.2f} ms\tBilled Duration: {max(1, int(ms + 0.999))} ms"
-                  f"\tMemory Size: {memory} MB\tMax Memory Used: {_max_rss_mb()} MB")
+                  f"\tMemory Size: {memory} MB\tMax Memory Used: {used} MB")
         if cold:
             report += f"\tInit Duration: {init_ms:.2f} ms"
+        if used > memory:
+            # AWS stops an environment that outgrows its memory size; here the peak is checked as each
+            # invocation ends, and the environment ends with it.
+            doc = {"error": {"errorType": "Runtime.OutOfMemory",
+                             "errorMessage": f"RequestId: {rid} Error: Runtime exited with error: signal: killed"},
+                   "exit": True}
+            report += "\tStatus: error\tError Type: Runtime.OutOfMemory"
         tee.write(f"END RequestId: {rid}\n{report}\n")
         doc["log"] = tee.take()
         doc["duration_ms"] = ms
         cold = False
         _write(proto_out, doc)
+        if doc.get("exit"):
+            return
 
 
 def _max_rss_mb() -> int:

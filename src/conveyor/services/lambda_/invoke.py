@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import datetime as dt
 import json
 import os
@@ -44,6 +46,20 @@ class Result:
             return json.loads(self.payload)
         except ValueError:
             return {"errorMessage": self.payload.decode(errors="replace")}
+
+
+def decode_client_context(raw: str | None) -> str | None:
+    """Invoke's ClientContext is base64-encoded JSON (an object); environments get the JSON text."""
+    if not raw:
+        return None
+    try:
+        doc = json.loads(base64.b64decode(raw, validate=True))
+    except (ValueError, binascii.Error):
+        doc = None
+    if not isinstance(doc, dict):
+        raise ServiceError("InvalidRequestContentException",
+                           "Client context must be a valid Base64-encoded JSON object.")
+    return json.dumps(doc)
 
 
 def check_payload(payload: bytes, limit: int) -> None:
@@ -159,7 +175,10 @@ class Invoker:
             self._log(fn.name, f"RequestId: {rid} Error: {exc.reason}\n")
             return self._failed(rid, version, "Runtime.ExitError", f"RequestId: {rid} Error: {exc.reason}")
         current = self.service.registry.functions.get(fn.name)
-        self.runtime.put_back(env, (fn.name, version, current.generation) if current else None)
+        if doc.get("exit"):  # the runtime ends this environment (out of memory)
+            self.runtime.abandon(env)
+        else:
+            self.runtime.put_back(env, (fn.name, version, current.generation) if current else None)
         result = Result(rid, b"", version, doc.get("log", ""), cold=cold, duration_ms=doc.get("duration_ms", 0))
         if "error" in doc:
             result.function_error = "Unhandled"
