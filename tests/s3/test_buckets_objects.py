@@ -234,3 +234,35 @@ def test_checksums(s3, bucket):
     with pytest.raises(ClientError) as exc:
         s3.put_object(Bucket=bucket, Key="bad", Body=b"x", ChecksumCRC32="AAAAAA==")
     assert code(exc) in ("BadDigest", "InvalidRequest")
+
+
+@pytest.mark.parametrize("size", [0, 1, 64 * 1024, 64 * 1024 + 1, 300 * 1024])
+def test_bodies_either_side_of_the_inline_limit(s3, bucket, size):
+    """Small bodies are kept in the metadata database, larger ones in files: every path serves both."""
+    body = bytes(i % 251 for i in range(size))
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    v1 = s3.put_object(Bucket=bucket, Key="k", Body=body, ChecksumAlgorithm="SHA256")["VersionId"]
+    s3.put_object(Bucket=bucket, Key="k", Body=b"newer")
+    assert s3.get_object(Bucket=bucket, Key="k", VersionId=v1)["Body"].read() == body
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"newer"
+    if size > 2:
+        got = s3.get_object(Bucket=bucket, Key="k", VersionId=v1, Range=f"bytes=1-{size // 2}")
+        assert got["Body"].read() == body[1:size // 2 + 1]
+    copy = s3.copy_object(Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "k", "VersionId": v1},
+                          ChecksumAlgorithm="SHA256")
+    assert s3.get_object(Bucket=bucket, Key="copy")["Body"].read() == body
+    head = s3.head_object(Bucket=bucket, Key="copy", ChecksumMode="ENABLED")
+    assert head["ContentLength"] == size and head["ETag"] == copy["CopyObjectResult"]["ETag"]
+    assert head["ChecksumSHA256"] == s3.head_object(Bucket=bucket, Key="k", VersionId=v1,
+                                                    ChecksumMode="ENABLED")["ChecksumSHA256"]
+    if size:
+        uid = s3.create_multipart_upload(Bucket=bucket, Key="parts")["UploadId"]
+        part = s3.upload_part_copy(Bucket=bucket, Key="parts", UploadId=uid, PartNumber=1,
+                                   CopySource={"Bucket": bucket, "Key": "copy"}, CopySourceRange=f"bytes=0-{size - 1}")
+        s3.complete_multipart_upload(Bucket=bucket, Key="parts", UploadId=uid, MultipartUpload={
+            "Parts": [{"PartNumber": 1, "ETag": part["CopyPartResult"]["ETag"]}]})
+        assert s3.get_object(Bucket=bucket, Key="parts")["Body"].read() == body
+    s3.delete_object(Bucket=bucket, Key="k", VersionId=v1)
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket=bucket, Key="k", VersionId=v1)
+    assert code(exc) in ("NoSuchVersion", "NoSuchKey")

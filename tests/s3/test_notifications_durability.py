@@ -136,15 +136,18 @@ def test_sigkill_mid_upload_leaves_nothing_and_acknowledged_data_survives(start_
     server = start_server(tmp_path / "data")
     s3 = server.client("s3")
     s3.create_bucket(Bucket="crash")
-    s3.put_object(Bucket="crash", Key="../../etc/passwd", Body=b"acknowledged")
+    big = b"acknowledged" * 10_000  # over the inline limit: a blob file
+    s3.put_object(Bucket="crash", Key="../../etc/passwd", Body=big)
+    s3.put_object(Bucket="crash", Key="small", Body=b"inline")  # kept inside the metadata database
     sock = _raw_put(server.endpoint, "/crash/partial", 50 * 1024 * 1024, 3 * 1024 * 1024)
     time.sleep(0.5)
     server.kill()
     sock.close()
     server = start_server(tmp_path / "data")
     s3 = server.client("s3")
-    assert s3.get_object(Bucket="crash", Key="../../etc/passwd")["Body"].read() == b"acknowledged"
-    assert [o["Key"] for o in s3.list_objects_v2(Bucket="crash")["Contents"]] == ["../../etc/passwd"]
+    assert s3.get_object(Bucket="crash", Key="../../etc/passwd")["Body"].read() == big
+    assert s3.get_object(Bucket="crash", Key="small")["Body"].read() == b"inline"
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket="crash")["Contents"]] == ["../../etc/passwd", "small"]
     blobs = tmp_path / "data" / "s3" / "blobs"
     assert not any((blobs / "tmp").iterdir())
     assert len([p for p in blobs.rglob("*") if p.is_file()]) == 1

@@ -6,6 +6,7 @@ import hashlib
 import json
 import sqlite3
 import uuid
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from conveyor.services.base import RequestContext, ServiceError
@@ -113,7 +114,10 @@ class MultipartMixin:
                                    "bytes=first-last where first and last are the zero-based offsets of the first "
                                    "and last bytes to copy", 400)
             start, end = rng
-        info = await self.blobs.copy(src.blob, start, end) if src.blob else await self.blobs.write(_empty())
+        if src.blob:
+            info = await self.blobs.copy(src.blob, start, end)
+        else:
+            info = await self.blobs.write(_single((src.body or b"")[start:end + 1]))
         await self._save_part(upload_id, number, info)
         out: dict[str, Any] = {"CopyPartResult": {"ETag": f'"{info.md5.hex()}"', "LastModified": self.clock.now()}}
         if src.version_id != "null":
@@ -245,6 +249,5 @@ class MultipartMixin:
         return out
 
 
-async def _empty():  # type: ignore[no-untyped-def]
-    if False:
-        yield b""
+async def _single(data: bytes) -> AsyncIterator[bytes]:
+    yield data

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator
@@ -139,19 +138,23 @@ def _invalid_range(size: int) -> ServiceError:
 
 class ObjectsMixin:
     # -- shared -----------------------------------------------------------------------------------
-    def find_object(self: S3Service, bucket: str, key: str, version_id: str | None = None) -> ObjectRow | None:
+    def find_object(self: S3Service, bucket: str, key: str, version_id: str | None = None,
+                    with_body: bool = False) -> ObjectRow | None:
+        # The inline body comes in the same read as the row, so it always matches the row's ETag.
+        columns = OBJECT_COLUMNS + (", body" if with_body else "")
         if version_id:
             rows = self.database.query(
-                f"SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket=? AND key=? AND version_id=?",
+                f"SELECT {columns} FROM objects WHERE bucket=? AND key=? AND version_id=?",
                 (bucket, key, version_id))
         else:
             rows = self.database.query(
-                f"SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket=? AND key=? AND is_latest=1", (bucket, key))
+                f"SELECT {columns} FROM objects WHERE bucket=? AND key=? AND is_latest=1", (bucket, key))
         return ObjectRow.from_row(rows[0]) if rows else None
 
-    def current_object(self: S3Service, bucket: str, key: str, version_id: str | None = None) -> ObjectRow:
+    def current_object(self: S3Service, bucket: str, key: str, version_id: str | None = None,
+                       with_body: bool = False) -> ObjectRow:
         self.require_bucket(bucket)
-        obj = self.find_object(bucket, key, version_id)
+        obj = self.find_object(bucket, key, version_id, with_body)
         if obj is None:
             if version_id:
                 raise ServiceError("NoSuchVersion", "The specified version does not exist.", 404,
@@ -216,7 +219,8 @@ class ObjectsMixin:
             versioned = brow[0] == "Enabled"
             seq = next_seq(conn, bucket)
             obj = ObjectRow(bucket, key, new_version_id() if versioned else "null", seq, True, False,
-                            info.blob_id if info else None, info.size if info else 0, etag, now, meta)
+                            info.blob_id or None if info else None, info.size if info else 0, etag, now, meta,
+                            info.data if info else None)
             freed = insert_object(conn, obj, versioned)
             self.emit(conn, ctx, bucket, event, obj, seq)
             return obj, freed
@@ -227,6 +231,7 @@ class ObjectsMixin:
             if info is not None:
                 self.blobs.delete([info.blob_id])
             raise
+        obj.body = None  # the caller has it already; do not keep it alive with the row
         self.blobs.delete(freed)
         assert self.outbox is not None
         self.outbox.kick()
@@ -275,7 +280,7 @@ class ObjectsMixin:
             raise ServiceError("NotImplemented", "If-None-Match on PUT supports only '*'", 501)
         source, decoder = body_source(ctx)
         algos = requested_algorithms(ctx, params)
-        info = await self.blobs.write(source, algos, limit=MAX_OBJECT)
+        info = await self.blobs.write(source, algos, limit=MAX_OBJECT, inline=True)
         try:
             verify_body(ctx, info, decoder)
         except ServiceError:
@@ -363,7 +368,7 @@ class ObjectsMixin:
     async def _get(self: S3Service, ctx: RequestContext, params: dict[str, Any], head: bool) -> dict[str, Any]:
         bucket, key = params["Bucket"], params["Key"]
         brow = self.require_bucket(bucket)
-        obj = self.current_object(bucket, key, params.get("VersionId"))
+        obj = self.current_object(bucket, key, params.get("VersionId"), with_body=not head)
         self._check_conditions(params, obj)
         out = self._object_headers(obj, params, brow.versioning)
         start, end = 0, obj.size - 1
@@ -394,7 +399,7 @@ class ObjectsMixin:
         if not head and obj.blob and obj.size:
             out["Body"] = self.blobs.read(obj.blob, start, end)
         elif not head:
-            out["Body"] = b""
+            out["Body"] = (obj.body or b"")[start:end + 1]
         return out
 
     # -- delete -----------------------------------------------------------------------------------
@@ -486,7 +491,7 @@ class ObjectsMixin:
             raise ServiceError("InvalidArgument", "Invalid copy source object key", 400,
                                extra={"ArgumentName": "x-amz-copy-source", "ArgumentValue": raw})
         self.require_bucket(src_bucket)
-        obj = self.current_object(src_bucket, src_key, version)
+        obj = self.current_object(src_bucket, src_key, version, with_body=True)
         etag, lm = obj.etag, int(obj.last_modified)
         if params.get("CopySourceIfMatch") is not None and not _etag_matches(params["CopySourceIfMatch"], etag):
             raise precondition_failed("x-amz-copy-source-If-Match")
@@ -524,12 +529,14 @@ class ObjectsMixin:
         algos = set((src.meta.get("Checksums") or {}).keys())
         if params.get("ChecksumAlgorithm"):
             algos.add(params["ChecksumAlgorithm"].upper())
-        info = await self.blobs.copy(src.blob, algorithms=algos) if src.blob else None
-        if info is not None:
-            meta["Checksums"] = info.checksums
-            meta.pop("PartSizes", None)
-            meta.pop("PartsCount", None)
-        etag = info.md5.hex() if info else hashlib.md5(b"").hexdigest()
+        if src.blob:
+            info = await self.blobs.copy(src.blob, algorithms=algos)
+        else:
+            info = self.blobs.in_memory(src.body or b"", algos)
+        meta["Checksums"] = info.checksums
+        meta.pop("PartSizes", None)
+        meta.pop("PartsCount", None)
+        etag = info.md5.hex()
         obj = await self.store_object(ctx, bucket, key, info, etag, meta, "s3:ObjectCreated:Copy")
         out: dict[str, Any] = {"CopyObjectResult": {"ETag": obj.quoted_etag, "LastModified": obj.last_modified},
                                **self.version_headers(obj, brow.versioning)}

@@ -173,7 +173,8 @@ async def post_object(service: S3Service, ctx: RequestContext, bucket: str) -> H
                 fields.setdefault("Content-Type", headers["content-type"])
             policy = _verify(service, ctx, fields)
             limits = check_policy(policy, {**fields, "bucket": bucket}, None, service.clock.now()) if policy else None
-            file_info = await service.blobs.write(reader.body(), limit=limits[1] if limits else MAX_OBJECT)
+            file_info = await service.blobs.write(reader.body(), limit=limits[1] if limits else MAX_OBJECT,
+                                                  inline=True)
             if limits and file_info.size < limits[0]:
                 service.blobs.delete([file_info.blob_id])
                 raise ServiceError("EntityTooSmall", "Your proposed upload is smaller than the minimum allowed size",

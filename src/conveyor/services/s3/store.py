@@ -68,6 +68,8 @@ MIGRATIONS = [
         blob TEXT PRIMARY KEY
     )
     """,
+    # Small bodies live in the row itself (see blobs.INLINE_MAX); `blob` is then NULL.
+    "ALTER TABLE objects ADD COLUMN body BLOB",
 ]
 
 
@@ -84,11 +86,12 @@ class ObjectRow:
     etag: str
     last_modified: float
     meta: dict[str, Any]
+    body: bytes | None = None  # an inline body: set on rows being written and read `with_body`
 
     @classmethod
     def from_row(cls, row: sqlite3.Row | tuple[Any, ...]) -> ObjectRow:
         return cls(row[0], row[1], row[2], row[3], bool(row[4]), bool(row[5]), row[6], row[7], row[8],
-                   row[9], json.loads(row[10]))
+                   row[9], json.loads(row[10]), row[11] if len(row) > 11 else None)
 
     @property
     def quoted_etag(self) -> str:
@@ -134,11 +137,12 @@ def insert_object(conn: sqlite3.Connection, obj: ObjectRow, versioned: bool) -> 
         conn.execute("UPDATE objects SET is_latest = 0 WHERE bucket = ? AND key = ? AND is_latest = 1",
                      (obj.bucket, obj.key))
     conn.execute(
-        f"INSERT INTO objects ({OBJECT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        f"INSERT INTO objects ({OBJECT_COLUMNS}, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
         (obj.bucket, obj.key, obj.version_id, obj.seq, 1, int(obj.delete_marker), obj.blob, obj.size,
-         obj.etag, obj.last_modified, json.dumps(obj.meta)),
+         obj.etag, obj.last_modified, json.dumps(obj.meta), obj.body),
     )
     return freed
+
 
 
 def delete_version(conn: sqlite3.Connection, bucket: str, key: str, version_id: str) -> tuple[ObjectRow | None, list[str]]:
