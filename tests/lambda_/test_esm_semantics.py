@@ -162,3 +162,25 @@ def test_disabled_mapping_does_not_poll_until_enabled(lam: Any, make_function: A
 
 def _endpoint(sqs: Any) -> str:
     return sqs.meta.endpoint_url
+
+
+def test_batches_are_split_at_the_6_mb_payload_limit(lam: Any, make_function: Any, client: Any,
+                                                     tmp_path: Path) -> None:
+    sqs = client("sqs")
+    url, arn = _queue(sqs, "big")
+    out = tmp_path / "out"
+    make_function("sizes", """
+        import json, os
+        def lambda_handler(event, context):
+            with open(os.environ["OUT"], "a") as fh:
+                fh.write(json.dumps([len(json.dumps(event)), [r["body"][:3] for r in event["Records"]]]) + "\\n")
+    """, Environment={"Variables": {"OUT": str(out)}}, MemorySize=512)
+    uuid = lam.create_event_source_mapping(FunctionName="sizes", EventSourceArn=arn, BatchSize=10,
+                                           Enabled=False)["UUID"]
+    for i in range(8):  # 8 x 900 KB: more than one 6 MB invocation holds
+        sqs.send_message(QueueUrl=url, MessageBody=f"{i:03d}" + "x" * 900_000)
+    lam.update_event_source_mapping(UUID=uuid, Enabled=True)
+    wait_for(lambda: _counts(sqs, url) == (0, 0))
+    calls = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(calls) >= 2 and all(size <= 6 * 1024 * 1024 for size, _ in calls)
+    assert sorted(b for _, bodies in calls for b in bodies) == [f"{i:03d}" for i in range(8)]

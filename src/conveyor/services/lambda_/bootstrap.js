@@ -69,6 +69,17 @@ function writeFrame(doc) {
   }
 }
 
+// Peak resident memory of this process image (VmHWM starts afresh at exec; resourceUsage().maxRSS
+// keeps the high-water mark of the server process this one was spawned from).
+function peakRssMb() {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    return m ? Math.floor(Number(m[1]) / 1024) : 0;
+  } catch (err) {
+    return 0;
+  }
+}
+
 function errorDoc(err, type) {
   if (err instanceof Error) {
     return { errorType: type || err.name || 'Error', errorMessage: err.message,
@@ -188,7 +199,7 @@ async function main() {
       currentRequest = null;
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
       const memory = Number(process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE || '128');
-      const used = Math.round(process.resourceUsage().maxRSS / 1024);
+      const used = peakRssMb();
       let report = `REPORT RequestId: ${rid}\tDuration: ${ms.toFixed(2)} ms\tBilled Duration: ` +
         `${Math.max(1, Math.ceil(ms))} ms\tMemory Size: ${memory} MB\tMax Memory Used: ${used} MB`;
       if (cold) report += `\tInit Duration: ${initMs.toFixed(2)} ms`;

@@ -196,12 +196,16 @@ def main() -> None:
 
 
 def _max_rss_mb() -> int:
+    """Peak resident memory of this process image. VmHWM starts afresh at exec; getrusage's ru_maxrss
+    does not (it keeps the high-water mark of the server process this one was spawned from)."""
     try:
-        import resource
-
-        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    except Exception:
-        return 0
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return 0  # no /proc: the memory size cannot be checked
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 START_POLLERS = 5
 GROWTH_PER_MINUTE = 300
 LONG_POLL = 20
+MAX_PAYLOAD = 6 * 1024 * 1024 - 1024  # the synchronous invocation limit, less the envelope
 _SETTINGS = ("BatchSize", "MaximumBatchingWindowInSeconds", "FunctionResponseTypes", "ScalingConfig", "Enabled")
 _UNSUPPORTED = ("FilterCriteria", "StartingPosition", "StartingPositionTimestamp", "ParallelizationFactor",
                 "MaximumRecordAgeInSeconds", "BisectBatchOnFunctionError", "MaximumRetryAttempts",
@@ -335,13 +336,30 @@ class Mappings:
                 return
 
     async def _process(self, m: Mapping, batch: list[dict[str, Any]]) -> None:
-        svc = self.service
-        fn = svc.registry.functions.get(m.function)
+        """Invoke the function with the batch, in as many invocations as the 6 MB payload limit needs
+        (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html: a batch ends at the
+        batch size, the window or 6 MB). A failed part of a FIFO batch stops the rest, to keep order."""
+        fn = self.service.registry.functions.get(m.function)
         if fn is None:
             return  # the messages come back after their visibility timeout
-        region = svc.config.region
-        records = [_record(msg, m.source_arn, region) for msg in batch]
-        payload = json.dumps({"Records": records}).encode()
+        region = self.service.config.region
+        parts: list[list[tuple[dict[str, Any], str]]] = [[]]
+        size = 0
+        for msg in batch:
+            record = json.dumps(_record(msg, m.source_arn, region))
+            if parts[-1] and size + len(record) + 1 > MAX_PAYLOAD:
+                parts.append([])
+                size = 0
+            parts[-1].append((msg, record))
+            size += len(record) + 1
+        for part in parts:
+            ok = await self._invoke_part(m, fn, [msg for msg, _ in part], [record for _, record in part])
+            if not ok and m.source_arn.endswith(".fifo"):
+                return
+
+    async def _invoke_part(self, m: Mapping, fn: Function, batch: list[dict[str, Any]], records: list[str]) -> bool:
+        svc = self.service
+        payload = ('{"Records": [' + ", ".join(records) + "]}").encode()
         m.batches += 1
         try:
             result = await svc.invoker.invoke(fn, m.qualifier, payload, wait=True)
@@ -350,16 +368,16 @@ class Mappings:
         except Exception as exc:
             log.warning("mapping %s: invoking %s failed: %s", m.uuid, fn.name, exc)
             m.failed_batches += 1
-            return
+            return False
         if result.function_error is not None:
             m.failed_batches += 1
-            return
+            return False
         done = batch
         if "ReportBatchItemFailures" in m.response_types:
             failed = _failed_ids(result.payload, {msg["MessageId"] for msg in batch})
             if failed is None:  # an invalid response fails the whole batch
                 m.failed_batches += 1
-                return
+                return False
             done = [msg for msg in batch if msg["MessageId"] not in failed]
         sqs: Any = svc.app.services["sqs"]
         results = await asyncio.gather(*(sqs.delete(m.source_arn, msg["ReceiptHandle"]) for msg in done),
@@ -367,6 +385,7 @@ class Mappings:
         for r in results:
             if isinstance(r, Exception):
                 log.warning("mapping %s: delete failed: %s", m.uuid, r)
+        return len(done) == len(batch)
 
 
 def _merge(batch: list[dict[str, Any]], more: list[dict[str, Any]]) -> list[dict[str, Any]]:
