@@ -188,7 +188,9 @@ def start_conveyor(timeout: float = 60) -> Server:
     data_dir = tempfile.mkdtemp(prefix="conveyor-bench-")
     exe = shutil.which("conveyor")
     cmd = ([exe] if exe else [sys.executable, "-c", "import sys; from conveyor.cli import main; sys.exit(main())"])
-    cmd += ["up", "--host", "127.0.0.1", "--port", str(port), "--data-dir", data_dir]
+    # --bare: the APIs alone, like the peers; the default pipeline's worker would import boto3 and
+    # long-poll in the server's process tree while the first phase is measured.
+    cmd += ["up", "--bare", "--host", "127.0.0.1", "--port", str(port), "--data-dir", data_dir]
     log_path = os.path.join(tempfile.gettempdir(), f"conveyor-bench-{port}.log")
     with open(log_path, "wb") as logf:
         proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
