@@ -182,15 +182,15 @@ def _wait_http(url: str, timeout: float, alive: Callable[[], bool]) -> bool:
     return False
 
 
-def start_conveyor(timeout: float = 60) -> Server:
+def start_conveyor(timeout: float = 60, bare: bool = True) -> Server:
     srv = Server("conveyor")
     port = free_port()
     data_dir = tempfile.mkdtemp(prefix="conveyor-bench-")
     exe = shutil.which("conveyor")
     cmd = ([exe] if exe else [sys.executable, "-c", "import sys; from conveyor.cli import main; sys.exit(main())"])
-    # --bare: the APIs alone, like the peers; the default pipeline's worker would import boto3 and
-    # long-poll in the server's process tree while the first phase is measured.
-    cmd += ["up", "--bare", "--host", "127.0.0.1", "--port", str(port), "--data-dir", data_dir]
+    cmd += ["up", "--host", "127.0.0.1", "--port", str(port), "--data-dir", data_dir]
+    if bare:  # the APIs alone, like the peers: no default pipeline worker in the measured process tree
+        cmd.append("--bare")
     log_path = os.path.join(tempfile.gettempdir(), f"conveyor-bench-{port}.log")
     with open(log_path, "wb") as logf:
         proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
@@ -268,13 +268,13 @@ def _kill_pid(pid: int) -> None:
     _signal(pid, signal.SIGKILL)
 
 
-def start_all(names: list[str]) -> list[Server]:
+def start_all(names: list[str], bare: bool = True) -> list[Server]:
     """Start the requested servers concurrently (LocalStack is slow to boot)."""
     results: dict[str, Server] = {}
 
     def one(name: str) -> None:
         try:
-            results[name] = start_conveyor() if name == "conveyor" else start_peer(name)
+            results[name] = start_conveyor(bare=bare) if name == "conveyor" else start_peer(name)
         except Exception as exc:  # a peer that cannot start must not stop the run
             results[name] = Server(name, error=f"{type(exc).__name__}: {exc}")
 
@@ -290,8 +290,8 @@ def start_all(names: list[str]) -> list[Server]:
 
 
 @contextlib.contextmanager
-def servers_running(names: list[str]) -> Iterator[list[Server]]:
-    servers = start_all(names)
+def servers_running(names: list[str], bare: bool = True) -> Iterator[list[Server]]:
+    servers = start_all(names, bare)
     try:
         yield servers
     finally:
