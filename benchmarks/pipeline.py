@@ -305,7 +305,7 @@ def main() -> int:
     started = time.monotonic()
     log(f"pipeline benchmark ({'quick' if args.quick else 'full'}) on {os.cpu_count()} CPUs; servers: "
         f"{', '.join(names)}")
-    with servers_running(names) as servers:
+    with servers_running(names, bare=False) as servers:  # Conveyor with its default pipeline
         for srv in servers:
             if not srv.up:
                 continue
