@@ -89,3 +89,23 @@ def test_restart_restores_move_tasks(tmp_path):
         eng.close()
 
     run(main())
+
+
+def test_a_woken_receive_that_is_cancelled_passes_the_wake_on(tmp_path):
+    """A long poll woken for a message whose client then leaves must not strand the other parked polls."""
+
+    async def main():
+        clock = ManualClock()
+        eng = open_engine(tmp_path / "sqs.db", clock)
+        q = await eng.create_queue(ACCOUNT, REGION, "handoff", None, None)
+        first = asyncio.ensure_future(eng.receive(q, 1, wait=20))
+        second = asyncio.ensure_future(eng.receive(q, 1, wait=20))
+        await asyncio.sleep(0.01)
+        assert len(q.waiters) == 2
+        await eng.send(q, "only one")  # wakes `first`, which has not run yet...
+        first.cancel()  # ...and its client goes away before it takes the message
+        [m] = await asyncio.wait_for(second, 2)
+        assert m.body == "only one"
+        eng.close()
+
+    run(main())

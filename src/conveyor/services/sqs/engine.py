@@ -482,7 +482,12 @@ class SqsEngine:
                 q.waiters.append(fut)
                 if timer is None:
                     timer = self.clock.call_at(deadline, lambda: q.wake_all())
-                await fut
+                try:
+                    await fut
+                except asyncio.CancelledError:
+                    if fut.done() and not fut.cancelled():
+                        q.wake()  # woken for a message this receive will not take: pass the wake on
+                    raise
         finally:
             if timer is not None:
                 timer.cancel()
