@@ -11,7 +11,7 @@ the default JSON envelope (the S3 → SNS → SQS pipeline's path):
   * server CPU (utime+stime of the server process tree, /proc) per publish, counted until every
     queue holds every message, so asynchronous delivery is included
   * latency from the start of a Publish call until the message arrives at a receiver already
-    long-polling each queue: 1 queue, and arrival in all of 10 queues (p50/p99)
+    long-polling each queue (one process per queue): 1 queue, and arrival in all of 10 queues (p50/p99)
 
 Raw-HTTP clients send a well-formed but unsigned SigV4 header (Conveyor has auth off on loopback; moto
 and LocalStack accept any credentials), so client CPU stays far below the server's on this 2-core box.
@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing as mp
 import os
+import queue
 import sys
 import threading
 import time
@@ -164,52 +166,76 @@ def publish_phase(srv: Server, fan: Fanout, clients: int, count: int, secs: floa
     return r, (r.ops / (finished - started) if complete and r.ops else None), cpu, complete
 
 
+def _receiver(endpoint: str, url: str, idx: int, ready: Any, stop: Any, out: Any, max_seconds: float) -> None:
+    """One receiver process: long-polls `url` (WaitTimeSeconds=20) and reports (tag, idx, arrival time).
+
+    perf_counter is CLOCK_MONOTONIC, the same clock in every process, so arrivals compare with the
+    publisher's start times."""
+    h = Http(endpoint, timeout=30)
+    errors = 0
+    deadline = time.monotonic() + max_seconds
+    for _ in range(100_000):
+        if stop.is_set() or time.monotonic() > deadline or errors > 20:
+            break
+        ready.set()
+        try:
+            status, resp = sqs_call(h, "ReceiveMessage", {"QueueUrl": url, "MaxNumberOfMessages": 10,
+                                                          "WaitTimeSeconds": 20})
+        except Exception:
+            status, resp = 0, {}
+        now = time.perf_counter()
+        ready.clear()
+        if status != 200:
+            errors += 1
+            time.sleep(0.05)
+            continue
+        msgs = resp.get("Messages") or []
+        for m in msgs:
+            out.put((_tag(m.get("Body", "")), idx, now))
+        if msgs:
+            entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)]
+            try:
+                sqs_call(h, "DeleteMessageBatch", {"QueueUrl": url, "Entries": entries})
+            except Exception:
+                errors += 1
+    h.close()
+
+
 class Receivers:
-    """One thread per queue, always long-polling (WaitTimeSeconds=20); records arrival times."""
+    """One process per queue, always long-polling; a thread here collects their arrival times.
+
+    Processes rather than threads: ten receiver threads in one interpreter would queue for its GIL
+    and add their own delay to the ten-queue latency."""
 
     def __init__(self, srv: Server, fan: Fanout, max_seconds: float) -> None:
-        self.fan, self.srv = fan, srv
+        ctx = mp.get_context("fork")
+        self.n = fan.n
         self.arrivals: dict[str, dict[int, float]] = {}
         self.cond = threading.Condition()
-        self.stop = threading.Event()
-        self.ready = [threading.Event() for _ in fan.urls]
-        self.deadline = time.monotonic() + max_seconds
-        self.threads = [threading.Thread(target=self._run, args=(i, url), daemon=True)
-                        for i, url in enumerate(fan.urls)]
-        for t in self.threads:
-            t.start()
+        self.stop = ctx.Event()
+        self.ready = [ctx.Event() for _ in fan.urls]
+        self.out: Any = ctx.Queue()
+        self.procs = [ctx.Process(target=_receiver, args=(srv.endpoint, url, i, self.ready[i], self.stop, self.out,
+                                                         max_seconds), daemon=True)
+                      for i, url in enumerate(fan.urls)]
+        for p in self.procs:
+            p.start()
+        self.deadline = time.monotonic() + max_seconds + 30
+        self.collector = threading.Thread(target=self._collect, daemon=True)
+        self.collector.start()
 
-    def _run(self, idx: int, url: str) -> None:
-        h = Http(self.srv.endpoint, timeout=30)
-        errors = 0
-        for _ in range(100_000):
-            if self.stop.is_set() or time.monotonic() > self.deadline or errors > 20:
-                break
-            self.ready[idx].set()
+    def _collect(self) -> None:
+        while time.monotonic() < self.deadline:
             try:
-                status, resp = sqs_call(h, "ReceiveMessage", {"QueueUrl": url, "MaxNumberOfMessages": 10,
-                                                              "WaitTimeSeconds": 20})
-            except Exception:
-                status, resp = 0, {}
-            now = time.perf_counter()
-            self.ready[idx].clear()
-            if status != 200:
-                errors += 1
-                time.sleep(0.05)
+                item = self.out.get(timeout=0.5)
+            except queue.Empty:
+                if self.stop.is_set():
+                    return
                 continue
-            msgs = resp.get("Messages") or []
+            tag, idx, when = item
             with self.cond:
-                for m in msgs:
-                    tag = _tag(m.get("Body", ""))
-                    self.arrivals.setdefault(tag, {}).setdefault(idx, now)
+                self.arrivals.setdefault(tag, {}).setdefault(idx, when)
                 self.cond.notify_all()
-            if msgs:
-                entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)]
-                try:
-                    sqs_call(h, "DeleteMessageBatch", {"QueueUrl": url, "Entries": entries})
-                except Exception:
-                    errors += 1
-        h.close()
 
     def all_parked(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -217,14 +243,18 @@ class Receivers:
 
     def wait_for(self, tag: str, timeout: float) -> dict[int, float] | None:
         with self.cond:
-            ok = self.cond.wait_for(lambda: len(self.arrivals.get(tag, {})) >= self.fan.n, timeout)
+            ok = self.cond.wait_for(lambda: len(self.arrivals.get(tag, {})) >= self.n, timeout)
             return dict(self.arrivals[tag]) if ok else None
 
     def close(self, wake: Any) -> None:
         self.stop.set()
         wake()  # one more publish ends every parked long poll now instead of in up to 20 s
-        for t in self.threads:
-            t.join(25)
+        for p in self.procs:
+            p.join(25)
+            if p.is_alive():
+                p.kill()
+                p.join(2)
+        self.collector.join(2)
 
 
 def _tag(body: str) -> str:
