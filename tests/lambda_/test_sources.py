@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -119,7 +121,10 @@ def test_code_from_an_s3_object(lam: Any, client: Any, aws: Any, tmp_path: Path)
     s3.put_bucket_versioning(Bucket="artifacts", VersioningConfiguration={"Status": "Enabled"})
     v1 = s3.put_object(Bucket="artifacts", Key="fn.zip",
                        Body=make_zip("def lambda_handler(e, c):\n    return 'one'\n"))["VersionId"]
-    s3.put_object(Bucket="artifacts", Key="fn.zip", Body=make_zip("def lambda_handler(e, c):\n    return 'two'\n"))
+    padding = base64.b64encode(os.urandom(150_000)).decode()
+    big = make_zip(f"PADDING = {padding!r}\ndef lambda_handler(e, c):\n    return 'two'\n")
+    assert len(big) > 100_000  # stored as a file, where the small one lives in the object's row
+    s3.put_object(Bucket="artifacts", Key="fn.zip", Body=big)
     lam.create_function(FunctionName="from-s3", Role=ROLE, Runtime="python3.12",
                         Handler="lambda_function.lambda_handler",
                         Code={"S3Bucket": "artifacts", "S3Key": "fn.zip", "S3ObjectVersion": v1})

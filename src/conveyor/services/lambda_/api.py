@@ -7,7 +7,6 @@ dispatch to the operation method, serialize.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import copy
 import json
@@ -176,13 +175,13 @@ class LambdaService(AliasesMixin, PermissionsMixin, Service):
         if s3 is None:
             raise invalid("Conveyor is running without S3: upload the package inline (ZipFile).")
         try:
-            obj = s3.current_object(bucket, key, version)
+            obj = s3.current_object(bucket, key, version, with_body=True)
         except ServiceError as exc:
             raise invalid(f"Error occurred while GetObject. S3 Error Code: {exc.code}. S3 Error Message: "
                           f"{exc.message}")
-        if not obj.blob or not obj.size:
-            return b""
-        return await asyncio.to_thread(s3.blobs.path(obj.blob).read_bytes)
+        if not obj.blob:  # small bodies live in the object's row
+            return obj.body or b""
+        return b"".join([chunk async for chunk in s3.blobs.read(obj.blob)])
 
     async def CreateFunction(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         name, qualifier = parse_name(params["FunctionName"], self.config.account_id)
