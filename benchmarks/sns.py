@@ -9,7 +9,9 @@ the default JSON envelope (the S3 → SNS → SQS pipeline's path):
   * how fast the fan-out completes: published messages ÷ time from the first publish until every
     subscribed queue holds every message (servers that deliver asynchronously can lag their acks)
   * server CPU (utime+stime of the server process tree, /proc) per publish, counted until every
-    queue holds every message, so asynchronous delivery is included
+    queue holds every message, so asynchronous delivery is included (Conveyor answers a standard
+    topic's Publish once its queues hold the message; LocalStack delivers after answering; the tree
+    includes Conveyor's idle default worker pool, whose start-up is waited out before measuring)
   * latency from the start of a Publish call until the message arrives at a receiver already
     long-polling each queue (one process per queue): 1 queue, and arrival in all of 10 queues (p50/p99)
 
