@@ -139,6 +139,17 @@ def probe(srv: Server, name: str) -> str | None:
     return None
 
 
+def _localstack_hint() -> str:
+    """What LocalStack's own log says about running functions (it names the missing Docker engine)."""
+    venv = os.environ.get("LOCALSTACK_VENV", os.path.expanduser("~/.cache/conveyor-peers/localstack"))
+    try:
+        with open(os.path.join(venv, "server.log"), errors="replace") as fh:
+            lines = [line.strip() for line in fh if "Docker" in line and "lambda" in line.lower()]
+    except OSError:
+        return ""
+    return f"; its log: {lines[-1].split(' : ', 1)[-1][:300]}" if lines else ""
+
+
 def cold_starts(srv: Server, name: str, samples: int, seconds: float) -> list[float]:
     """Each configuration change retires the warm environments: the next invoke starts a new one."""
     lam = boto(srv, "lambda")
@@ -251,6 +262,8 @@ def bench_server(srv: Server, q: dict[str, Any], values: dict, notes: dict, prof
     fn = "noop"
     log(f"{name}: probing (create {fn}, wait for Active, invoke once)")
     problem = probe(srv, fn)
+    if problem and name == "localstack":
+        problem += _localstack_hint()
     if problem:
         log(f"  {name} cannot run functions: {problem}")
         notes[("_problems", name)] = [f"cannot run functions: {problem}"]
