@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import statistics
 import time
@@ -207,3 +208,26 @@ def test_cli_create_subscribe_publish(aws, queue, receive):
     assert message["Body"] == "from the cli" and message["MessageAttributes"]["k"]["StringValue"] == "v"
     listed = aws("sns", "list-subscriptions-by-topic", "--topic-arn", topic)["Subscriptions"]
     assert [s["SubscriptionArn"] for s in listed] == [sub]
+
+
+def test_publish_answers_once_every_queue_holds_the_message(sns, sqs, subscribed):
+    """Standard topics deliver to SQS before Publish answers: a receive right after finds it everywhere."""
+    topic = sns.create_topic(Name="sync")["TopicArn"]
+    urls = [subscribed(topic, f"sync{i}")[0] for i in range(10)]
+    message_id = sns.publish(TopicArn=topic, Message="here already")["MessageId"]
+    for url in urls:
+        (message,) = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0).get("Messages", [])
+        assert body(message)["MessageId"] == message_id
+
+
+def test_deleted_queue_sends_to_the_subscription_dlq_and_spares_the_others(sns, sqs, subscribed, queue, receive):
+    topic = sns.create_topic(Name="t")["TopicArn"]
+    dlq_url, dlq_arn = queue("sub-dlq")
+    gone_url, gone_sub = subscribed(topic, "gone", RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq_arn}))
+    kept_url, _ = subscribed(topic, "kept")
+    sqs.delete_queue(QueueUrl=gone_url)
+    message_id = sns.publish(TopicArn=topic, Message="orphan")["MessageId"]
+    assert body(receive(kept_url)[0])["MessageId"] == message_id
+    dead = body(receive(dlq_url)[0])
+    assert dead["MessageId"] == message_id and dead["Message"] == "orphan"
+    assert gone_sub.replace(":", "%3A") in dead["UnsubscribeURL"]
