@@ -137,9 +137,8 @@ class Invoker:
         rid = request_id or str(uuid.uuid4())
         try:
             await self.runtime.acquire_slot(fn.name, fn.reserved, wait)
-        except Throttled:
-            raise ServiceError("TooManyRequestsException", "Rate Exceeded.", 429,
-                               extra={"Reason": "ReservedFunctionConcurrentInvocationLimitExceeded"},
+        except Throttled as exc:
+            raise ServiceError("TooManyRequestsException", "Rate Exceeded.", 429, extra={"Reason": exc.reason},
                                headers={"Retry-After": "1"})
         try:
             return await self._run(fn, config, version, rid, payload, client_context)

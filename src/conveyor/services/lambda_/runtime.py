@@ -152,7 +152,9 @@ class Environment:
 
 
 class Throttled(Exception):
-    pass
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason  # AWS's Reason: the function's reserved concurrency, or the account's
 
 
 @dataclass
@@ -184,7 +186,8 @@ class EnvironmentManager:
         limit = ACCOUNT_CONCURRENCY if reserved is None else reserved
         while slots.busy >= limit or self.total_busy() >= ACCOUNT_CONCURRENCY:
             if not wait:
-                raise Throttled()
+                raise Throttled("ReservedFunctionConcurrentInvocationLimitExceeded" if slots.busy >= limit
+                                else "ConcurrentInvocationLimitExceeded")
             fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             slots.waiters.append(fut)
             try:
@@ -198,8 +201,13 @@ class EnvironmentManager:
 
     def release_slot(self, name: str) -> None:
         slots = self._slots(name)
+        saturated = self.total_busy() >= ACCOUNT_CONCURRENCY
         slots.busy = max(0, slots.busy - 1)
         self.wake(name)
+        if saturated:  # waiters of other functions may have been held back by the account limit
+            for other in self.slots:
+                if other != name:
+                    self.wake(other)
 
     def wake(self, name: str) -> None:
         """Let a waiter re-check (a slot was released or the reserved concurrency changed)."""
