@@ -16,6 +16,7 @@ from conveyor.services.s3 import cors, notifications, policy, sigv2
 from conveyor.services.s3.blobs import BlobStore
 from conveyor.services.s3.multipart import MultipartMixin
 from conveyor.services.s3.objects import ObjectsMixin
+from conveyor.services.s3.settings import SettingsMixin
 from conveyor.services.s3.store import MIGRATIONS, BucketRow
 from conveyor.storage.db import Database
 
@@ -30,7 +31,7 @@ def no_such_bucket(name: str) -> ServiceError:
     return ServiceError("NoSuchBucket", "The specified bucket does not exist", 404, extra={"BucketName": name})
 
 
-class S3Service(ObjectsMixin, MultipartMixin, Service):
+class S3Service(ObjectsMixin, MultipartMixin, SettingsMixin, Service):
     name = "s3"
 
     def __init__(self, app: Any) -> None:

@@ -1,0 +1,111 @@
+"""Bucket settings Conveyor does not offer, answered as AWS answers a bucket that has none of them,
+and GetObjectAttributes.
+
+Infrastructure tools (Terraform, CDK, the console's SDK calls) read every bucket setting after creating
+a bucket; AWS answers an unset one with a "not found" error or an empty document, which these tools
+expect. Setting one (Put*) stays refused with NotImplemented: accepting lifecycle rules or replication
+without carrying them out would be a lie.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from conveyor.services.base import RequestContext, ServiceError
+from conveyor.services.s3 import policy
+from conveyor.services.s3.objects import CHECKSUM_MEMBERS
+
+if TYPE_CHECKING:
+    from conveyor.services.s3.api import S3Service
+
+
+def _absent(code: str, message: str, bucket: str) -> ServiceError:
+    return ServiceError(code, message, 404, extra={"BucketName": bucket})
+
+
+class SettingsMixin:
+    # -- settings no bucket has here: AWS's answers for a bucket without them -----------------------
+    async def GetBucketEncryption(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.require_bucket(params["Bucket"])
+        raise _absent("ServerSideEncryptionConfigurationNotFoundError",
+                      "The server side encryption configuration was not found", params["Bucket"])
+
+    async def GetBucketLifecycleConfiguration(self: S3Service, ctx: RequestContext,
+                                              params: dict[str, Any]) -> dict[str, Any]:
+        self.require_bucket(params["Bucket"])
+        raise _absent("NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist",
+                      params["Bucket"])
+
+    async def GetBucketWebsite(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.require_bucket(params["Bucket"])
+        raise _absent("NoSuchWebsiteConfiguration", "The specified bucket does not have a website configuration",
+                      params["Bucket"])
+
+    async def GetBucketReplication(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.require_bucket(params["Bucket"])
+        raise _absent("ReplicationConfigurationNotFoundError", "The replication configuration was not found",
+                      params["Bucket"])
+
+    async def GetBucketOwnershipControls(self: S3Service, ctx: RequestContext,
+                                         params: dict[str, Any]) -> dict[str, Any]:
+        self.require_bucket(params["Bucket"])
+        raise _absent("OwnershipControlsNotFoundError", "The bucket ownership controls were not found",
+                      params["Bucket"])
+
+    async def GetObjectLockConfiguration(self: S3Service, ctx: RequestContext,
+                                         params: dict[str, Any]) -> dict[str, Any]:
+        self.require_bucket(params["Bucket"])
+        raise _absent("ObjectLockConfigurationNotFoundError", "Object Lock configuration does not exist for "
+                      "this bucket", params["Bucket"])
+
+    async def GetBucketLogging(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.require_bucket(params["Bucket"])
+        return {}  # an empty BucketLoggingStatus: logging is off
+
+    async def GetBucketAccelerateConfiguration(self: S3Service, ctx: RequestContext,
+                                               params: dict[str, Any]) -> dict[str, Any]:
+        self.require_bucket(params["Bucket"])
+        return {}  # no Status: acceleration was never configured
+
+    async def GetBucketRequestPayment(self: S3Service, ctx: RequestContext,
+                                      params: dict[str, Any]) -> dict[str, Any]:
+        self.require_bucket(params["Bucket"])
+        return {"Payer": "BucketOwner"}
+
+    async def _delete_absent(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.require_bucket(params["Bucket"])
+        return {"__status": 204}  # deleting a setting that is not there succeeds on AWS too
+
+    DeleteBucketEncryption = DeleteBucketLifecycle = DeleteBucketWebsite = _delete_absent
+    DeleteBucketReplication = DeleteBucketOwnershipControls = _delete_absent
+
+    async def GetBucketPolicyStatus(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        """https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html#access-control-block-public-access-policy-status"""
+        name = params["Bucket"]
+        text = self.get_config(name, "policy", "NoSuchBucketPolicy", "The bucket policy does not exist")
+        return {"PolicyStatus": {"IsPublic": policy.is_public_policy(json.loads(text))}}
+
+    # -- GetObjectAttributes -----------------------------------------------------------------------
+    async def GetObjectAttributes(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        """https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObjectAttributes.html"""
+        bucket, key = params["Bucket"], params["Key"]
+        brow = self.require_bucket(bucket)
+        obj = self.current_object(bucket, key, params.get("VersionId"))
+        wanted = set(params.get("ObjectAttributes") or [])
+        out: dict[str, Any] = {"LastModified": obj.last_modified, **self.version_headers(obj, brow.versioning)}
+        if "ETag" in wanted:
+            out["ETag"] = obj.etag  # unquoted here, unlike every other S3 response
+        if "ObjectSize" in wanted:
+            out["ObjectSize"] = obj.size
+        if "StorageClass" in wanted:
+            out["StorageClass"] = obj.meta.get("StorageClass") or "STANDARD"
+        sums = obj.meta.get("Checksums") or {}
+        if "Checksum" in wanted and sums:
+            out["Checksum"] = {CHECKSUM_MEMBERS[a]: v for a, v in sums.items() if a in CHECKSUM_MEMBERS}
+            out["Checksum"]["ChecksumType"] = "FULL_OBJECT"
+        if "ObjectParts" in wanted and obj.meta.get("PartsCount"):
+            # Per-part details are listed only for objects uploaded with additional checksums per part;
+            # a general purpose bucket answers with the count alone otherwise.
+            out["ObjectParts"] = {"TotalPartsCount": obj.meta["PartsCount"]}
+        return out

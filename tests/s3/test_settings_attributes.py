@@ -1,0 +1,70 @@
+"""Bucket settings Conveyor does not offer answer as on a bucket without them; GetObjectAttributes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from botocore.exceptions import ClientError
+
+ABSENT = {
+    "get_bucket_encryption": "ServerSideEncryptionConfigurationNotFoundError",
+    "get_bucket_lifecycle_configuration": "NoSuchLifecycleConfiguration",
+    "get_bucket_website": "NoSuchWebsiteConfiguration",
+    "get_bucket_replication": "ReplicationConfigurationNotFoundError",
+    "get_bucket_ownership_controls": "OwnershipControlsNotFoundError",
+    "get_object_lock_configuration": "ObjectLockConfigurationNotFoundError",
+    "get_bucket_policy_status": "NoSuchBucketPolicy",
+}
+
+
+def test_unset_settings_answer_as_aws_does(s3, bucket, aws):
+    for operation, code in ABSENT.items():
+        with pytest.raises(ClientError) as exc:
+            getattr(s3, operation)(Bucket=bucket)
+        assert exc.value.response["Error"]["Code"] == code, operation
+        assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+        with pytest.raises(ClientError) as exc:
+            getattr(s3, operation)(Bucket="no-such-bucket-here")
+        assert exc.value.response["Error"]["Code"] == "NoSuchBucket"
+    assert "LoggingEnabled" not in s3.get_bucket_logging(Bucket=bucket)
+    assert "Status" not in s3.get_bucket_accelerate_configuration(Bucket=bucket)
+    assert s3.get_bucket_request_payment(Bucket=bucket)["Payer"] == "BucketOwner"
+    s3.delete_bucket_lifecycle(Bucket=bucket)  # deleting what is not there succeeds
+    with pytest.raises(ClientError) as exc:  # setting it is refused, never silently ignored
+        s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [
+            {"ID": "x", "Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": 1}}]})
+    assert exc.value.response["Error"]["Code"] == "NotImplemented"
+    result = aws("s3api", "get-bucket-encryption", "--bucket", bucket, check=False)
+    assert result.returncode != 0 and b"ServerSideEncryptionConfigurationNotFoundError" in result.stderr
+
+
+def test_policy_status_follows_the_policy(s3, bucket):
+    statement = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {**statement, "Principal": {"AWS": "arn:aws:iam::000000000000:root"}}]}))
+    assert s3.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"]["IsPublic"] is False
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {**statement, "Principal": "*"}]}))
+    assert s3.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"]["IsPublic"] is True
+
+
+def test_get_object_attributes(s3, bucket, aws):
+    put = s3.put_object(Bucket=bucket, Key="k", Body=b"hello", ChecksumAlgorithm="SHA256")
+    got = s3.get_object_attributes(Bucket=bucket, Key="k",
+                                   ObjectAttributes=["ETag", "ObjectSize", "Checksum", "StorageClass"])
+    assert got["ETag"] == put["ETag"].strip('"')  # the one S3 response with an unquoted ETag
+    assert got["ObjectSize"] == 5 and got["StorageClass"] == "STANDARD"
+    assert got["Checksum"]["ChecksumSHA256"] == put["ChecksumSHA256"]
+    only_size = s3.get_object_attributes(Bucket=bucket, Key="k", ObjectAttributes=["ObjectSize"])
+    assert "ETag" not in only_size and only_size["ObjectSize"] == 5
+    uid = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
+    part = s3.upload_part(Bucket=bucket, Key="mp", UploadId=uid, PartNumber=1, Body=b"x" * 10)
+    s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=uid,
+                                 MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]})
+    cli = aws("s3api", "get-object-attributes", "--bucket", bucket, "--key", "mp",
+              "--object-attributes", "ObjectParts", "ObjectSize")
+    assert cli["ObjectParts"]["TotalPartsCount"] == 1 and cli["ObjectSize"] == 10
+    with pytest.raises(ClientError) as exc:
+        s3.get_object_attributes(Bucket=bucket, Key="missing", ObjectAttributes=["ETag"])
+    assert exc.value.response["Error"]["Code"] == "NoSuchKey"
