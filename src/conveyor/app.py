@@ -8,7 +8,6 @@ import logging
 
 from conveyor.clock import Clock, ManualClock
 from conveyor.config import Config
-from conveyor.gateway.asgi import AsgiApp
 from conveyor.gateway.chain import Gateway
 from conveyor.gateway.router import Router
 from conveyor.metrics import Metrics
@@ -51,7 +50,6 @@ class App:
         self.pools = PoolManager(self)
         self.router = Router(self.services)
         self.gateway = Gateway(self)
-        self.asgi = AsgiApp(self)
         self.started = False
 
     def _lock_data_dir(self) -> None:

@@ -93,9 +93,13 @@ def cmd_up(args: argparse.Namespace) -> int:
         if pipeline is not None:
             threading.Thread(target=_apply_on_start, args=(pipeline, endpoint, config), daemon=True).start()
 
-    ok = serve(app, on_ready=ready)
-    if not ok:
-        print(f"conveyor: could not serve on {config.host}:{config.port} (is the port in use?)", file=sys.stderr)
+    try:
+        serve(app, on_ready=ready)
+    except OSError as exc:
+        print(f"conveyor: could not serve on {config.host}:{config.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except RuntimeError as exc:  # the data directory is in use
+        print(f"conveyor: {exc}", file=sys.stderr)
         return 1
     print("Conveyor stopped.", flush=True)
     return 0

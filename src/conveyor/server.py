@@ -1,106 +1,95 @@
-"""Serving the App with uvicorn (httptools parser, uvloop when available)."""
+"""Serving the App: a listening socket, HTTP/1.1 connections (gateway.http11), start-up and shutdown.
+
+Shutdown order matters: worker pools stop first (their workers are clients of this server, and their
+open long polls would hold up the drain), then the listener closes, idle connections close, requests in
+progress get GRACE_SECONDS to finish (parked long polls are cut short), and the services flush last.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import socket
 import threading
 from collections.abc import Callable, Iterator
 
-import uvicorn
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
 from conveyor.app import App
+from conveyor.gateway.http11 import Connection
+
+log = logging.getLogger("conveyor.server")
+
+GRACE_SECONDS = 5.0
 
 
-class _HttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with TCP_NODELAY on every connection.
+class HttpServer:
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.connections: set[Connection] = set()
+        self.listener: asyncio.Server | None = None
+        self.stopped = asyncio.Event()
 
-    asyncio and uvloop disable Nagle only on sockets created with proto IPPROTO_TCP; uvicorn's (and our
-    test) listening sockets have proto 0, so their connections kept Nagle on. A response is written as
-    headers, then body: the body then waited for the client's delayed ACK, ~40 ms on Linux.
-    """
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        super().connection_made(transport)
-
-
-def _uvicorn_config(app: App, sock_port: int | None = None, **overrides: object) -> uvicorn.Config:
-    try:
-        import uvloop  # noqa: F401
-
-        loop = "uvloop"
-    except ImportError:
-        loop = "asyncio"
-    options: dict[str, object] = dict(
-        host=app.config.host,
-        port=sock_port if sock_port is not None else app.config.port,
-        loop=loop,
-        http=_HttpProtocol,
-        lifespan="on",
-        access_log=False,
-        log_level="warning",
-        timeout_keep_alive=75,
-        timeout_graceful_shutdown=5,  # parked long polls are cut short on shutdown
-        server_header=False,
-        date_header=True,
-    )
-    options.update(overrides)
-    return uvicorn.Config(app.asgi, **options)  # type: ignore[arg-type]
-
-
-class Server(uvicorn.Server):
-    """uvicorn's server with a hook that runs once sockets are listening."""
-
-    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None] | None = None,
-                 app: App | None = None) -> None:
-        super().__init__(config)
-        self._on_ready = on_ready
-        self._app = app
-
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        # Workers first: they are clients of this server, and their open long polls would otherwise
-        # hold up the connection drain.
-        if self._app is not None:
-            await self._app.pools.stop()
-        await super().shutdown(sockets)
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        # uvicorn re-raises SIGINT/SIGTERM after its graceful shutdown, so the process would die by
-        # the signal; Ctrl-C and SIGTERM are the normal way to stop Conveyor, so exit 0 instead.
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        previous = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    async def start(self, sock: socket.socket | None = None) -> None:
+        await self.app.start()
+        loop = asyncio.get_running_loop()
         try:
-            yield
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+            self.listener = await loop.create_server(
+                lambda: Connection(self.app.gateway, self.connections),
+                host=None if sock else self.app.config.host, port=None if sock else self.app.config.port,
+                sock=sock, reuse_address=True, backlog=1024)
+        except BaseException:
+            await self.app.stop()
+            raise
 
-    def _stop(self, sig: int, frame: object) -> None:
-        if self.should_exit and sig == signal.SIGINT:
-            self.force_exit = True
-        self.should_exit = True
+    def stop(self) -> None:
+        self.stopped.set()
 
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        if self._on_ready is not None and self.started:
-            self._on_ready()
+    async def shutdown(self) -> None:
+        await self.app.pools.stop()
+        if self.listener is not None:
+            self.listener.close()
+        for connection in list(self.connections):
+            connection.shutdown()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + GRACE_SECONDS
+        while any(not c.idle for c in self.connections) and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        for connection in list(self.connections):
+            if connection.active is not None:
+                connection.active.cancel()
+            connection.close()
+        await self.app.stop()
 
 
-def serve(app: App, on_ready: Callable[[], None] | None = None) -> bool:
-    """Serve in the foreground until Ctrl-C/SIGTERM; returns False if start-up failed."""
-    server = Server(_uvicorn_config(app), on_ready, app)
-    server.run()
-    return server.started
+def _new_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+
+        return uvloop.new_event_loop()
+    except ImportError:
+        return asyncio.new_event_loop()
+
+
+def serve(app: App, on_ready: Callable[[], None] | None = None) -> None:
+    """Serve in the foreground until Ctrl-C/SIGTERM. Start-up failures raise (OSError: the address;
+    RuntimeError: the data directory is in use)."""
+
+    async def main() -> None:
+        server = HttpServer(app)
+        await server.start()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, server.stop)
+        if on_ready is not None:
+            on_ready()
+        await server.stopped.wait()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)  # a second Ctrl-C ends a shutdown that hangs
+        await server.shutdown()
+
+    with asyncio.Runner(loop_factory=_new_loop) as runner:
+        runner.run(main())
 
 
 @contextlib.contextmanager
@@ -110,17 +99,33 @@ def serve_in_thread(app: App) -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = Server(_uvicorn_config(app, port, loop="asyncio"), app=app)
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
+    ready = threading.Event()
+    box: dict[str, object] = {}
+
+    async def main() -> None:
+        server = HttpServer(app)
+        box["loop"], box["server"] = asyncio.get_running_loop(), server
+        try:
+            await server.start(sock)
+        except BaseException as exc:
+            box["error"] = exc
+            ready.set()
+            return
+        ready.set()
+        await server.stopped.wait()
+        await server.shutdown()
+
+    thread = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
     thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError("the server failed to start")
-        threading.Event().wait(0.01)
+    ready.wait()
+    if "error" in box:
+        raise RuntimeError(f"the server failed to start: {box['error']}")
     app.pools.endpoint = f"http://127.0.0.1:{port}"
     try:
         yield app.pools.endpoint
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+        loop = box["loop"]
+        assert isinstance(loop, asyncio.AbstractEventLoop)
+        loop.call_soon_threadsafe(box["server"].stop)  # type: ignore[attr-defined]
+        thread.join(timeout=15)
         sock.close()

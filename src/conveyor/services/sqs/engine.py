@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from conveyor import waiting
 from conveyor.clock import Clock
 from conveyor.services.sqs import attributes as qattrs
 from conveyor.services.sqs import messages as checks
@@ -478,16 +479,17 @@ class SqsEngine:
                 msgs = await self._receive_now(q, max_n, visibility)
                 if msgs or wait <= 0 or self.clock.now() >= deadline or self.by_id.get(q.id) is not q:
                     break
-                fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-                q.waiters.append(fut)
-                if timer is None:
-                    timer = self.clock.call_at(deadline, lambda: q.wake_all())
-                try:
-                    await fut
-                except asyncio.CancelledError:
-                    if fut.done() and not fut.cancelled():
-                        q.wake()  # woken for a message this receive will not take: pass the wake on
-                    raise
+                with waiting.parked():  # a receive whose client has gone away ends here
+                    fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                    q.waiters.append(fut)
+                    if timer is None:
+                        timer = self.clock.call_at(deadline, lambda: q.wake_all())
+                    try:
+                        await fut
+                    except asyncio.CancelledError:
+                        if fut.done() and not fut.cancelled():
+                            q.wake()  # woken for a message this receive will not take: pass the wake on
+                        raise
         finally:
             if timer is not None:
                 timer.cancel()
