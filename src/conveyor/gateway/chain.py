@@ -12,10 +12,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from conveyor import ids
 from conveyor.gateway import internal, sigv4
 from conveyor.gateway.http import HttpRequest, HttpResponse
 from conveyor.gateway.router import bucket_from_host, protocol_for
@@ -56,7 +56,7 @@ class Gateway:
             request=request,
             config=self.app.config,
             clock=self.app.clock,
-            request_id=str(uuid.uuid4()),
+            request_id=ids.uuid4(),
             account_id=self.app.config.account_id,
             region=self.app.config.region,
         )

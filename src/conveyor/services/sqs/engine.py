@@ -13,14 +13,12 @@ import hashlib
 import json
 import logging
 import re
-import secrets
 import sqlite3
-import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from conveyor import waiting
+from conveyor import ids, waiting
 from conveyor.clock import Clock
 from conveyor.services.sqs import attributes as qattrs
 from conveyor.services.sqs import messages as checks
@@ -367,7 +365,7 @@ class SqsEngine:
         now = self.clock.now()
         wait = q.delay if delay is None else delay
         return Message(
-            id=str(uuid.uuid4()), seq=0, body=body, md5_body=md5_of_body(body), attrs=attrs,
+            id=ids.uuid4(), seq=0, body=body, md5_body=md5_of_body(body), attrs=attrs,
             md5_attrs=md5_of_attributes(attrs), sys_attrs=sys_attrs, md5_sys=md5_of_attributes(sys_attrs),
             sent=now, sender_id=sender_id, group_id=group_id if q.fifo else None, dedup_id=dedup_id,
             visible_at=now + wait if wait else now, queue=q,
@@ -510,7 +508,7 @@ class SqsEngine:
             m.receive_count += 1
             if m.first_receive is None:
                 m.first_receive = now
-            m.receipt = secrets.token_hex(16)
+            m.receipt = ids.token_hex(16)
         if vis <= 0:  # visible again at once; do not wait for a timer tick
             for m in msgs:
                 q.set_visibility(m, now, now)
