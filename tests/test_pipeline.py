@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
+from conveyor.pipeline.spec import PipelineError, parse
 from tests.conftest import run_aws
 
 POISON_PIPELINE = """
+buckets:
+  - name: inbox
+    notifications:
+      - {prefix: uploads/, queue: jobs}
 queues:
   - name: jobs
     visibility_timeout: 1
@@ -22,6 +30,7 @@ pools:
     min: 1
     max: 1
     warmup: 0
+    env: {FAIL_ON: poison}
 """
 
 
@@ -57,14 +66,37 @@ def test_default_pipeline_end_to_end_and_idempotent(start_server, tmp_path) -> N
     status = conveyor("status", "--endpoint", server.endpoint)
     assert "upload-jobs-dlq  (DLQ)" in status.stdout and "movers" in status.stdout
     assert "processed/ 1" in status.stdout
+    assert "RECENT ERRORS\n  (none)" in status.stdout  # applying the pipeline made no failed calls
+    before = _resources(server)
     first_output = server.process.stdout
     assert server.stop() == 0
-    assert b"created worker pool movers" in first_output.read()
+    console = first_output.read().decode()
+    assert "created worker pool movers" in console
+    # The worker's own lines, as the lab's worker printed them in its terminal.
+    assert "movers-1 | Processing: uploads/holiday photo.jpg" in console
+    assert "movers-1 | Moved to: processed/holiday photo.jpg" in console
 
     again = start_server(data, "--with-pipeline")
     wait_for(lambda: b"nothing to change" in _read_available(again))
     applied = conveyor("apply", "--endpoint", again.endpoint)
     assert applied.returncode == 0 and "nothing to change" in applied.stdout
+    assert _resources(again) == before  # no second subscription, notification, queue or pool
+    [worker] = wait_for(lambda: [w for w in json.loads(conveyor("workers", "--json", "--endpoint",
+                                                                 again.endpoint).stdout)])
+    assert worker["pool"] == "movers"
+
+
+def _resources(server) -> dict[str, object]:
+    sqs, sns, s3 = server.client("sqs"), server.client("sns"), server.client("s3")
+    topics = [t["TopicArn"] for t in sns.list_topics()["Topics"]]
+    notification = s3.get_bucket_notification_configuration(Bucket="conveyor-uploads")
+    notification.pop("ResponseMetadata")
+    pools = json.load(urllib.request.urlopen(f"{server.endpoint}/_conveyor/pools"))
+    return {"queues": sorted(u.rsplit("/", 1)[1] for u in sqs.list_queues()["QueueUrls"]), "topics": topics,
+            "subscriptions": [(s["Protocol"], s["Endpoint"]) for t in topics
+                              for s in sns.list_subscriptions_by_topic(TopicArn=t)["Subscriptions"]],
+            "buckets": [b["Name"] for b in s3.list_buckets()["Buckets"]], "notification": notification,
+            "pools": {name: (p["spec"]["command"], p["spec"]["min"], p["spec"]["max"]) for name, p in pools.items()}}
 
 
 def _read_available(server) -> bytes:
@@ -81,24 +113,29 @@ def test_poison_message_reaches_dlq_and_moves_back(start_server, tmp_path) -> No
     pipeline = tmp_path / "conveyor.yaml"
     pipeline.write_text(POISON_PIPELINE)
     server = start_server(tmp_path / "data", "--pipeline", str(pipeline))
-    sqs = server.client("sqs")
+    sqs, s3 = server.client("sqs"), server.client("s3")
     url = wait_for(lambda: _queue_url(sqs, "jobs"))
     dlq_url = wait_for(lambda: _queue_url(sqs, "jobs-dlq"))
-    sqs.send_message(QueueUrl=url, MessageBody="this is not an S3 event")
+    wait_for(lambda: conveyor("workers", "--json", "--endpoint", server.endpoint).stdout.count('"id"') == 1)
+    poison = tmp_path / "poison.txt"
+    poison.write_text("the worker has a bug for this one")
+    run_aws(server.endpoint, "s3", "cp", str(poison), "s3://inbox/uploads/poison.txt")
     depth = lambda u: int(sqs.get_queue_attributes(QueueUrl=u, AttributeNames=["ApproximateNumberOfMessages"])  # noqa: E731
                           ["Attributes"]["ApproximateNumberOfMessages"])
-    wait_for(lambda: depth(dlq_url) == 1, timeout=30)
+    wait_for(lambda: depth(dlq_url) == 1, timeout=30)  # three receives, three failures, then the DLQ
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     refused = conveyor("workers", "scale", "movers", "0", "--endpoint", server.endpoint)
     assert refused.returncode != 0 and "outside [1, 1]" in refused.stderr
-    # Retire the failing workers before moving the message back, so it waits in the source queue.
+    # Deploy the fix: retire the buggy pool, apply the pipeline without the bug; then redrive.
     urllib.request.urlopen(urllib.request.Request(f"{server.endpoint}/_conveyor/pools/movers", method="DELETE"))
-    task = sqs.start_message_move_task(SourceArn=dlq_arn)
+    pipeline.write_text(POISON_PIPELINE.replace("    env: {FAIL_ON: poison}\n", ""))
+    applied = conveyor("apply", "--pipeline", str(pipeline), "--endpoint", server.endpoint)
+    assert "created worker pool movers" in applied.stdout, applied.stdout + applied.stderr
+    task = run_aws(server.endpoint, "sqs", "start-message-move-task", "--source-arn", dlq_arn)
     assert task["TaskHandle"]
-    wait_for(lambda: depth(dlq_url) == 0 and depth(url) == 1)
-    [message] = sqs.receive_message(QueueUrl=url)["Messages"]
-    assert message["Body"] == "this is not an S3 event"
-    tasks = sqs.list_message_move_tasks(SourceArn=dlq_arn)["Results"]
+    wait_for(lambda: "processed/poison.txt" in {o["Key"] for o in s3.list_objects_v2(Bucket="inbox").get("Contents", [])})
+    wait_for(lambda: depth(dlq_url) == 0 and depth(url) == 0)
+    tasks = run_aws(server.endpoint, "sqs", "list-message-move-tasks", "--source-arn", dlq_arn)["Results"]
     assert tasks[0]["Status"] == "COMPLETED" and tasks[0]["ApproximateNumberOfMessagesMoved"] == 1
 
 
@@ -123,3 +160,103 @@ def test_init_writes_an_editable_default(tmp_path) -> None:
     text = (tmp_path / "conveyor.yaml").read_text()
     assert "upload-jobs-dlq" in text and "max_receive_count: 3" in text
     assert conveyor("init", cwd=tmp_path).returncode == 1  # never overwrites silently
+
+
+@pytest.mark.parametrize(("text", "line", "words"), [
+    ("queues:\n  - name: jobs\n    visibilty_timeout: 30\n", 3, "unknown setting 'visibilty_timeout'"),
+    ("queues:\n  - name: jobs\n    dead_letter: {queue: nowhere}\n", 2, "queue 'nowhere' is not defined"),
+    ("queues:\n  - name: jobs\n  name: other\n", 3, "invalid YAML"),
+    ("pools:\n  - name: p\n    min: 5\n    max: 2\n", 3, "min (5) is larger than max (2)"),
+    ("functions:\n  - name: f\n    code: src/\n", 2, "'handler' is required"),
+    ("buckets:\n  - name: b\n    notifications:\n      - {events: [s3:ObjectMade], queue: q}\n", 4,
+     "is not an S3 event type"),
+    ("queues:\n  - name: jobs.fifo\n", 2, "FIFO queue's name ends with .fifo"),
+])
+def test_invalid_pipeline_errors_name_the_line(text: str, line: int, words: str) -> None:
+    with pytest.raises(PipelineError) as info:
+        parse(text, "conveyor.yaml")
+    assert str(info.value).startswith(f"conveyor.yaml:{line}: ") and words in str(info.value)
+
+
+def test_apply_on_a_running_server_creates_what_is_missing_and_reports_drift(endpoint, aws, tmp_path) -> None:
+    pipeline = tmp_path / "conveyor.yaml"
+    pipeline.write_text("queues:\n  - name: jobs\n    visibility_timeout: 30\n")
+    first = conveyor("apply", "--pipeline", str(pipeline), "--endpoint", endpoint)
+    assert first.stdout.splitlines() == ["created queue jobs"], first.stderr
+    url = aws("sqs", "get-queue-url", "--queue-name", "jobs")["QueueUrl"]
+    aws("sqs", "set-queue-attributes", "--queue-url", url, "--attributes", "VisibilityTimeout=99")
+    pipeline.write_text("queues:\n  - name: jobs\n    visibility_timeout: 30\n  - name: extra\n")
+    second = conveyor("apply", "--pipeline", str(pipeline), "--endpoint", endpoint)
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.splitlines() == [
+        "created queue extra", "drift: queue jobs: VisibilityTimeout is '99', the pipeline says '30'"]
+    # Drift is reported, never overwritten: the user decides.
+    assert aws("sqs", "get-queue-attributes", "--queue-url", url, "--attribute-names", "VisibilityTimeout")[
+        "Attributes"]["VisibilityTimeout"] == "99"
+
+
+FUNCTION_PIPELINE = """
+buckets:
+  - name: fn-uploads
+    prefixes: [uploads/, processed/]
+    notifications:
+      - {prefix: uploads/, topic: fn-events}
+topics:
+  - name: fn-events
+    subscriptions: [{queue: fn-jobs}]
+queues:
+  - name: fn-jobs
+    visibility_timeout: 60
+    dead_letter: {queue: fn-jobs-dlq}
+  - name: fn-jobs-dlq
+functions:
+  - name: mover
+    code: mover          # the built-in mover, as a function (handler mover.lambda_handler)
+    queue: fn-jobs       # an SQS event source mapping
+    batch_size: 5
+    maximum_concurrency: 2
+"""
+
+
+def test_functions_with_event_source_mappings(endpoint, aws, client, tmp_path) -> None:
+    pipeline = tmp_path / "conveyor.yaml"
+    pipeline.write_text(FUNCTION_PIPELINE)
+    applied = conveyor("apply", "--pipeline", str(pipeline), "--endpoint", endpoint)
+    assert "created function mover" in applied.stdout, applied.stdout + applied.stderr
+    assert "created event source mapping fn-jobs -> mover" in applied.stdout
+    [mapping] = aws("lambda", "list-event-source-mappings", "--function-name", "mover")["EventSourceMappings"]
+    assert mapping["BatchSize"] == 5 and mapping["ScalingConfig"] == {"MaximumConcurrency": 2}
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    for name in ("a photo.jpg", "b.txt"):
+        (tmp_path / name).write_bytes(name.encode())
+        aws("s3", "cp", str(tmp_path / name), f"s3://fn-uploads/uploads/{name}")
+    s3 = client("s3")
+
+    def keys() -> set[str]:
+        return {o["Key"] for o in s3.list_objects_v2(Bucket="fn-uploads").get("Contents", [])}
+
+    wait_for(lambda: {"processed/a photo.jpg", "processed/b.txt"} <= keys())
+    assert keys() == {"uploads/", "processed/", "processed/a photo.jpg", "processed/b.txt"}
+    status = conveyor("status", "--endpoint", endpoint).stdout
+    assert "mover (python3.12): " in status and "<- fn-jobs: concurrency" in status and "at most 2" in status
+    logs = conveyor("logs", "mover", "--endpoint", endpoint).stdout
+    assert "Moved to: processed/a photo.jpg" in logs
+    again = conveyor("apply", "--pipeline", str(pipeline), "--endpoint", endpoint)
+    assert again.stdout.strip() == "pipeline up to date: nothing to change", again.stdout + again.stderr
+
+
+def test_workers_die_with_the_server(start_server, tmp_path) -> None:
+    pipeline = tmp_path / "conveyor.yaml"
+    pipeline.write_text("queues:\n  - name: jobs\npools:\n  - {name: movers, queue: jobs}\n")
+    server = start_server(tmp_path / "data", "--pipeline", str(pipeline))
+    [worker] = wait_for(lambda: json.loads(conveyor("workers", "--json", "--endpoint", server.endpoint).stdout))
+    server.kill()  # SIGKILL: the server cannot stop its workers itself
+
+    def gone() -> bool:
+        try:
+            with open(f"/proc/{worker['pid']}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] == "Z"  # exited, waiting to be reaped
+        except OSError:
+            return True
+
+    wait_for(gone, timeout=30)

@@ -72,6 +72,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     app = App(config)
+    app.pools.echo = lambda line: print(f"  {line}", flush=True)  # workers' output, as in their own terminal
     # A wildcard bind address is not somewhere a client can connect to: show the loopback one.
     client_host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(config.host, config.host)
     if ":" in client_host:

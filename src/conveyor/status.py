@@ -31,6 +31,9 @@ def object_counts(endpoint: str, limit: int = 10_000) -> dict[str, Counter[str]]
     return counts
 
 
+_TROUBLE = (" died ", "failed its health check", "cannot start")
+
+
 def render(status: dict[str, Any], objects: dict[str, Counter[str]]) -> str:
     lines = ["QUEUES", f"  {'name':<28} {'visible':>8} {'in flight':>9} {'delayed':>8} {'oldest':>8}"]
     for q in status["queues"]:
@@ -49,12 +52,18 @@ def render(status: dict[str, Any], objects: dict[str, Counter[str]]) -> str:
                          f"done {w['messages_done']}")
     if not status["pools"]:
         lines.append("  (none)")
-    functions = status.get("functions") or {}
-    if functions:
-        lines.append("FUNCTIONS")
-        for key, value in functions.items():
-            if key != "status":
-                lines.append(f"  {key}: {value}")
+    lines.append("FUNCTIONS")
+    for f in status.get("functions") or []:
+        reserved = f" of {f['reserved']} reserved" if f.get("reserved") is not None else ""
+        lines.append(f"  {f['name']} ({f['runtime']}): {f['busy']} running{reserved}, {f['idle']} idle, "
+                     f"peak {f['peak']}, {f['invocations']} invocations, {f['cold_starts']} cold starts")
+        for m in f.get("mappings", []):
+            cap = f", at most {m['cap']}" if m.get("cap") is not None else ""
+            lines.append(f"    <- {m['queue'].rsplit(':', 1)[-1]}: concurrency {m['concurrency']} (peak {m['peak']}"
+                         f"{cap}), {m['batches']} batches, {m['failed_batches']} failed"
+                         f"{'' if m['enabled'] else ', disabled'}")
+    if not status.get("functions"):
+        lines.append("  (none)")
     lines.append("OBJECTS")
     for bucket, counter in objects.items():
         parts = ", ".join(f"{prefix} {n}" for prefix, n in sorted(counter.items())) or "empty"
@@ -62,10 +71,13 @@ def render(status: dict[str, Any], objects: dict[str, Counter[str]]) -> str:
     if not objects:
         lines.append("  (no buckets)")
     errors = status.get("recent_errors") or []
+    troubles = [f"  pool {name}: {event.split(' ', 1)[1]}" for name, pool in status["pools"].items()
+                for event in pool.get("events", []) if any(word in event for word in _TROUBLE)][-5:]
     lines.append("RECENT ERRORS")
     for e in errors[-5:]:
         when = time.strftime("%H:%M:%S", time.localtime(e["time"]))
         lines.append(f"  {when} {e['service']}.{e['operation']} {e['code']} ({e['status']}): {e['message']}")
-    if not errors:
+    lines += troubles
+    if not errors and not troubles:
         lines.append("  (none)")
     return "\n".join(lines)

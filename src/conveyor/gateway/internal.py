@@ -129,6 +129,7 @@ def _status(app: App) -> dict[str, Any]:
         for q in engine.queues.values():
             queues.append({"name": q.name, "arn": q.arn, "dlq": q.arn in dead_letter_targets,
                            **engine.counters(q)})
-    functions = app.services["lambda"].health() if "lambda" in app.services else {}
+    service = app.services.get("lambda")
+    functions = lambda_internal.functions_summary(service) if service is not None else []  # type: ignore[arg-type]
     return {"queues": sorted(queues, key=lambda q: q["name"]), "pools": app.pools.snapshot(),
             "functions": functions, "recent_errors": list(app.metrics.recent_errors)}

@@ -19,9 +19,9 @@ from typing import Any
 
 import boto3
 from botocore.config import Config as BotoConfig
-from botocore.exceptions import ClientError
 
-from conveyor.pipeline.spec import Bucket, Function, Pipeline, Pool, Queue, Topic
+from conveyor.pipeline.spec import BUILTIN_MOVER, Bucket, Function, Pipeline, Pool, Queue, Topic
+from conveyor.runtime import mover
 from conveyor.runtime.pool import MOVER
 
 
@@ -81,11 +81,11 @@ class Applier:
         if queue.dead_letter_queue:
             wanted["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": self.queue_arns[queue.dead_letter_queue],
                                                   "maxReceiveCount": queue.max_receive_count})
-        try:
-            url = self.sqs.get_queue_url(QueueName=queue.name)["QueueUrl"]
-        except ClientError as exc:
-            if "NonExistentQueue" not in str(exc) and "QueueDoesNotExist" not in str(exc):
-                raise
+        # Existence is checked by listing, not by a failing call: `conveyor status` shows failed calls as
+        # recent errors, and applying a pipeline is not one.
+        listed = self.sqs.list_queues(QueueNamePrefix=queue.name).get("QueueUrls", [])
+        url = next((u for u in listed if u.rsplit("/", 1)[-1] == queue.name), None)
+        if url is None:
             url = self.sqs.create_queue(QueueName=queue.name, Attributes=wanted)["QueueUrl"]
             self.created(f"queue {queue.name}")
         actual = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
@@ -126,18 +126,18 @@ class Applier:
 
     # -- functions ------------------------------------------------------------------------------
     def function(self, function: Function, base_dir: Path) -> None:
-        try:
-            config = self.lam.get_function_configuration(FunctionName=function.name)
+        existing = {f["FunctionName"]: f for page in self.lam.get_paginator("list_functions").paginate()
+                    for f in page.get("Functions", [])}
+        config = existing.get(function.name)
+        if config is not None:
             if config.get("Handler") != function.handler:
                 self.drifted(f"function {function.name}: handler is {config.get('Handler')!r}, "
                              f"the pipeline says {function.handler!r}")
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
-                raise
+        else:
             config = self.lam.create_function(
                 FunctionName=function.name, Runtime=function.runtime, Handler=function.handler,
                 Role="arn:aws:iam::000000000000:role/conveyor-function",
-                Code={"ZipFile": zip_code(base_dir / function.code)}, Timeout=function.timeout,
+                Code={"ZipFile": zip_code(function.code, base_dir)}, Timeout=function.timeout,
                 MemorySize=function.memory, Environment={"Variables": function.env},
             )
             self.created(f"function {function.name}")
@@ -146,7 +146,8 @@ class Applier:
             return
         queue_arn = self.queue_arns[function.queue]
         mappings = self.lam.list_event_source_mappings(FunctionName=function.name, EventSourceArn=queue_arn)
-        if mappings.get("EventSourceMappings"):
+        for mapping in mappings.get("EventSourceMappings", []):
+            self._mapping_drift(function, mapping)
             return
         options: dict[str, Any] = {"BatchSize": function.batch_size,
                                    "MaximumBatchingWindowInSeconds": function.batching_window}
@@ -157,11 +158,20 @@ class Applier:
         self.lam.create_event_source_mapping(FunctionName=function.name, EventSourceArn=queue_arn, **options)
         self.created(f"event source mapping {function.queue} -> {function.name}")
 
+    def _mapping_drift(self, function: Function, mapping: dict[str, Any]) -> None:
+        have = {"batch_size": mapping.get("BatchSize"),
+                "batching_window": mapping.get("MaximumBatchingWindowInSeconds", 0),
+                "maximum_concurrency": (mapping.get("ScalingConfig") or {}).get("MaximumConcurrency"),
+                "report_batch_item_failures": "ReportBatchItemFailures" in mapping.get("FunctionResponseTypes", [])}
+        for key, value in have.items():
+            wanted = getattr(function, key)
+            if value != wanted:
+                self.drifted(f"event source mapping {function.queue} -> {function.name}: {key} is {value!r}, "
+                             f"the pipeline says {wanted!r}")
+
     # -- buckets --------------------------------------------------------------------------------
     def bucket(self, bucket: Bucket) -> None:
-        try:
-            self.s3.head_bucket(Bucket=bucket.name)
-        except ClientError:
+        if bucket.name not in {b["Name"] for b in self.s3.list_buckets().get("Buckets", [])}:
             self.s3.create_bucket(Bucket=bucket.name)
             self.created(f"bucket {bucket.name}")
         # Folder markers first: notifications configured afterwards never see them.
@@ -208,7 +218,7 @@ class Applier:
         queue_url = self.queue_urls.get(pool.queue or "")
         if queue_url:
             env.setdefault("QUEUE_URL", queue_url)
-        command = list(MOVER) if pool.command == ["mover"] else pool.command
+        command = list(MOVER) if pool.command == [BUILTIN_MOVER] else pool.command
         if pool.name in existing:
             spec = existing[pool.name]["spec"]
             for key in ("min", "max"):
@@ -239,11 +249,15 @@ def _destinations(config: dict[str, Any]) -> set[tuple[str, str]]:
     return out
 
 
-def zip_code(path: Path) -> bytes:
-    """A deployment package from a directory or a single .py file."""
+def zip_code(code: str, base_dir: Path) -> bytes:
+    """A deployment package from a directory or a single .py file (relative to the pipeline file), or
+    the built-in mover as `mover.py`, a plain boto3 module that runs unchanged on AWS Lambda."""
     buffer = io.BytesIO()
+    path = base_dir / code
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        if path.is_dir():
+        if code == BUILTIN_MOVER:
+            archive.write(mover.__file__, "mover.py")
+        elif path.is_dir():
             for file in sorted(path.rglob("*")):
                 if file.is_file() and "__pycache__" not in file.parts:
                     archive.write(file, file.relative_to(path).as_posix())

@@ -95,11 +95,15 @@ class Bucket:
     notifications: list[Notification] = field(default_factory=list)
 
 
+BUILTIN_MOVER = "mover"  # `command: mover` (pools) and `code: mover` (functions): conveyor/runtime/mover.py
+MOVER_HANDLER = "mover.lambda_handler"
+
+
 @dataclass
 class Function:
     name: str
     handler: str
-    code: str  # a directory or a .py file, relative to the pipeline file
+    code: str  # a directory or a .py file, relative to the pipeline file; or "mover", the built-in one
     runtime: str = "python3.12"
     timeout: int = 30
     memory: int = 128
@@ -252,11 +256,13 @@ def _function(r: _Reader, node: Any, where: str, parent: Any) -> Function:
     node = r.mapping(node, where, {"name", "handler", "code", "runtime", "timeout", "memory", "env", "queue",
                                    "batch_size", "batching_window", "report_batch_item_failures",
                                    "maximum_concurrency"}, parent, "functions")
+    code = r.get(node, "code", str, where, required=True)
+    builtin = code == BUILTIN_MOVER
     return Function(
         line=node.line,
         name=r.get(node, "name", str, where, required=True),
-        handler=r.get(node, "handler", str, where, required=True),
-        code=r.get(node, "code", str, where, required=True),
+        handler=r.get(node, "handler", str, where, MOVER_HANDLER if builtin else None, required=not builtin),
+        code=code,
         runtime=r.get(node, "runtime", str, where, "python3.12"),
         timeout=r.get(node, "timeout", int, where, 30, low=1, high=900),
         memory=r.get(node, "memory", int, where, 128, low=128, high=10240),
@@ -300,9 +306,9 @@ _POOL_SETTINGS = {"min", "max", "desired", "target_backlog", "warmup", "scale_ou
 
 def _pool(r: _Reader, node: Any, where: str, parent: Any) -> Pool:
     node = r.mapping(node, where, {"name", "queue", "command"} | _POOL_SETTINGS, parent, "pools")
-    command = r.get(node, "command", (str, list), where, "mover")
+    command = r.get(node, "command", (str, list), where, BUILTIN_MOVER)
     if isinstance(command, str):
-        command = [command] if command == "mover" else command.split()
+        command = [command] if command == BUILTIN_MOVER else command.split()
     if not command or not all(isinstance(part, str) for part in command):
         raise r.fail(node, "command", f"{where}.command must be a command line (string or list of strings)")
     settings = {k: node[k] for k in _POOL_SETTINGS if k in node}

@@ -16,6 +16,7 @@ import contextlib
 import itertools
 import math
 import os
+import shutil
 import signal
 import sys
 import time
@@ -27,7 +28,10 @@ from typing import Any
 from conveyor.clock import Clock
 
 EVALUATION_INTERVAL = 1.0
+CRASH_LOOP_SECONDS = 2.0  # a worker that dies younger than this is replaced after a growing delay
 MOVER = [sys.executable, "-m", "conveyor.runtime.mover"]
+OUTPUT_CHUNK = 65536
+Echo = Callable[[str], None]
 
 
 class PoolError(ValueError):
@@ -86,6 +90,7 @@ class Worker:
     heartbeat: Path
     state: str = "starting"  # starting -> in-service -> terminating | unhealthy
     exit_code: int | None = None
+    born: float = field(default_factory=time.monotonic)  # real time, for crash-loop detection
 
     def messages_done(self) -> int:
         try:
@@ -104,12 +109,16 @@ class WorkerPool:
     _ids = itertools.count(1)
 
     def __init__(self, spec: PoolSpec, clock: Clock, workdir: Path, base_env: dict[str, str],
-                 backlog: Callable[[str], float | None]) -> None:
+                 backlog: Callable[[str], float | None], echo: Echo | None = None) -> None:
         self.spec = spec
         self.clock = clock
         self.workdir = workdir
         self.base_env = base_env
         self.backlog = backlog
+        # Worker output and pool events, one line at a time (`conveyor up` prints them, like a
+        # worker's own terminal); always appended to workdir/workers.log as well.
+        self.echo = echo
+        self._output: Any = None
         self.workers: dict[str, Worker] = {}
         self.replaced = 0
         self.events: list[str] = []
@@ -118,18 +127,29 @@ class WorkerPool:
         self._timer: Any = None
         self._closing = False
         self._lock = asyncio.Lock()
+        self._quick_deaths = 0
 
     # -- lifecycle ----------------------------------------------------------------------------------
     async def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self._output = open(self.workdir / "workers.log", "a", buffering=1, errors="replace")  # noqa: SIM115
         await self.reconcile()
         self._schedule()
 
-    async def stop(self) -> None:
+    async def stop(self, graceful: bool = True) -> None:
+        """SIGTERM and a drain (graceful), or SIGKILL when everything is being wiped anyway."""
         self._closing = True
         if self._timer is not None:
             self._timer.cancel()
-        await asyncio.gather(*(self._terminate(w) for w in list(self.workers.values())))
+        workers = list(self.workers.values())
+        if not graceful:
+            for worker in workers:
+                worker.state = "terminating"
+                _signal(worker, signal.SIGKILL)
+        await asyncio.gather(*(self._terminate(w) for w in workers))
+        if self._output is not None:
+            self._output.close()
+            self._output = None
 
     def _schedule(self) -> None:
         if not self._closing:
@@ -212,22 +232,49 @@ class WorkerPool:
         heartbeat = self.workdir / f"{worker_id}.heartbeat"
         env = {**os.environ, **self.base_env, **self.spec.env,
                "CONVEYOR_WORKER_ID": worker_id, "CONVEYOR_HEARTBEAT_FILE": str(heartbeat)}
-        log = open(self.workdir / "workers.log", "ab")  # noqa: SIM115 - handed to the child
+        if shutil.which(self.spec.command[0], path=env.get("PATH")) is None:  # refused now, not by a crash loop
+            self._log(f"cannot start {self.spec.command[0]}: not found or not executable")
+            raise PoolError(f"pool {self.spec.name}: cannot start {self.spec.command[0]!r}: not found or not executable")
         try:
             process = await asyncio.create_subprocess_exec(
-                *self.spec.command, env=env, stdout=log, stderr=asyncio.subprocess.STDOUT,
-                stdin=asyncio.subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent,
+                *_DIE_WITH_PARENT, *self.spec.command, env=env, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL, start_new_session=True,
             )
         except OSError as exc:
-            log.close()
             self._log(f"cannot start {self.spec.command[0]}: {exc}")
             raise PoolError(f"pool {self.spec.name}: cannot start {self.spec.command[0]!r}: {exc}")
-        log.close()
         worker = Worker(worker_id, self.spec.name, process, self.clock.now(), heartbeat)
         self.workers[worker_id] = worker
         self._log(f"{worker_id} started (pid {process.pid})")
+        asyncio.ensure_future(self._pump(worker))
         asyncio.ensure_future(self._watch(worker))
         return worker
+
+    async def _pump(self, worker: Worker) -> None:
+        """Copy a worker's output, line by line, prefixed with its id (like `docker compose logs`)."""
+        stream = worker.process.stdout
+        if stream is None:
+            return
+        pending = b""
+        while True:
+            chunk = await stream.read(OUTPUT_CHUNK)
+            if not chunk:
+                break
+            *lines, pending = (pending + chunk).split(b"\n")
+            if len(pending) > OUTPUT_CHUNK:  # a runaway line: show what there is
+                lines.append(pending)
+                pending = b""
+            for line in lines:
+                self._write(f"{worker.id} | {line.decode(errors='replace').rstrip()}")
+        if pending:
+            self._write(f"{worker.id} | {pending.decode(errors='replace').rstrip()}")
+
+    def _write(self, line: str) -> None:
+        if self._output is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self._output.write(line + "\n")
+        if self.echo is not None:
+            self.echo(line)
 
     async def _watch(self, worker: Worker) -> None:
         worker.exit_code = await worker.process.wait()
@@ -238,7 +285,14 @@ class WorkerPool:
             self._log(f"{worker.id} stopped")
             return
         self.replaced += 1
-        self._log(f"{worker.id} died (exit {worker.exit_code}); replacing it")
+        # A command that keeps dying at start must not spin the CPU: back off 0.25 s, 0.5 s, ... 10 s.
+        quick = time.monotonic() - worker.born < CRASH_LOOP_SECONDS
+        self._quick_deaths = self._quick_deaths + 1 if quick else 0
+        delay = min(10.0, 0.25 * 2 ** (self._quick_deaths - 2)) if self._quick_deaths > 1 else 0.0
+        self._log(f"{worker.id} died (exit {worker.exit_code}); replacing it"
+                  + (f" in {delay:g} s (crash loop)" if delay else ""))
+        if delay:
+            await asyncio.sleep(delay)
         await self.reconcile()
 
     async def _terminate(self, worker: Worker) -> None:
@@ -263,6 +317,7 @@ class WorkerPool:
     def _log(self, line: str) -> None:
         self.events.append(f"{self.clock.now():.3f} {line}")
         del self.events[:-200]
+        self._write(f"pool {self.spec.name}: {line}")
 
     def snapshot(self) -> dict[str, Any]:
         now = self.clock.now()
@@ -273,6 +328,7 @@ class WorkerPool:
             "in_service": len(self.in_service()),
             "backlog": visible,
             "replaced": self.replaced,
+            "log": str(self.workdir / "workers.log"),
             "workers": [
                 {"id": w.id, "pid": w.process.pid, "state": w.state, "uptime": round(now - w.started, 1),
                  "messages_done": w.messages_done()}
@@ -282,13 +338,19 @@ class WorkerPool:
         }
 
 
-def _die_with_parent() -> None:
-    """In the child: get SIGTERM if the server dies (even by SIGKILL), so no worker is orphaned."""
-    if sys.platform.startswith("linux"):
-        import ctypes
+def _die_with_parent_prefix() -> list[str]:
+    """A launcher that makes a worker get SIGTERM when the server dies (even by SIGKILL), so no worker
+    is orphaned: util-linux `setpriv --pdeathsig` sets PR_SET_PDEATHSIG, which survives its exec of the
+    command. Not a `preexec_fn`: Python code between fork and exec can deadlock on a lock another
+    thread held at the fork, and a SIGTERM arriving there would hit the server's handler and be lost.
+    Where setpriv is missing (or not Linux) workers simply do without."""
+    if not sys.platform.startswith("linux"):
+        return []
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "TERM", "--"] if setpriv else []
 
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+_DIE_WITH_PARENT = _die_with_parent_prefix()
 
 
 def _signal(worker: Worker, sig: int) -> None:

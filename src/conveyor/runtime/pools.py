@@ -7,7 +7,7 @@ import json
 import os
 from typing import TYPE_CHECKING, Any
 
-from conveyor.runtime.pool import PoolError, PoolSpec, WorkerPool
+from conveyor.runtime.pool import Echo, PoolError, PoolSpec, WorkerPool
 
 if TYPE_CHECKING:
     from conveyor.app import App
@@ -19,6 +19,7 @@ class PoolManager:
         self.pools: dict[str, WorkerPool] = {}
         self.path = app.config.data_dir / "pools.json"
         self.endpoint = ""  # set once the server knows its address
+        self.echo: Echo | None = None  # where worker output goes besides the log (`conveyor up`: stdout)
 
     def worker_env(self) -> dict[str, str]:
         config = self.app.config
@@ -49,7 +50,8 @@ class PoolManager:
         await asyncio.gather(*(pool.stop() for pool in self.pools.values()))
 
     async def reset(self) -> None:
-        await self.stop()
+        # A wipe (POST /_conveyor/reset): no drain, workers parked in long polls would only hold it up.
+        await asyncio.gather(*(pool.stop(graceful=False) for pool in self.pools.values()))
         self.pools.clear()
         self._save()
 
@@ -57,9 +59,14 @@ class PoolManager:
         if spec.name in self.pools:
             raise PoolError(f"pool {spec.name!r} already exists")
         pool = WorkerPool(spec, self.app.clock, self.app.config.data_dir / "pools" / spec.name,
-                          self.worker_env(), self.backlog)
+                          self.worker_env(), self.backlog, self.echo)
         self.pools[spec.name] = pool
-        await pool.start()
+        try:
+            await pool.start()
+        except PoolError:  # e.g. a command that does not exist: no half-made pool stays behind
+            del self.pools[spec.name]
+            await pool.stop()
+            raise
         if persist:
             self._save()
         return pool
