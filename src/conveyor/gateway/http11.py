@@ -164,10 +164,11 @@ class Connection(asyncio.Protocol):
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             self._refuse(400, b"Protocol upgrades are not supported")
-        except httptools.HttpParserError as exc:
-            self._refuse(400, f"Malformed HTTP request: {exc}".encode())
-        except _HeadTooLarge:
-            self._refuse(431, b"Request header fields too large")
+        except httptools.HttpParserError as exc:  # also what our callbacks raise, wrapped
+            if self._head_size > MAX_HEAD:
+                self._refuse(431, b"Request header fields too large")
+            else:
+                self._refuse(400, f"Malformed HTTP request: {exc}".encode())
 
     def pause_writing(self) -> None:
         self._writable.clear()
@@ -233,7 +234,7 @@ class Connection(asyncio.Protocol):
             # Unread body bytes would be parsed as the next request: this connection cannot go on.
             keep_alive = False
         try:
-            await self._send(response, request.method, keep_alive)
+            keep_alive = await self._send(response, request.method, keep_alive)
         except (ConnectionError, asyncio.CancelledError):
             keep_alive = False
         if not keep_alive or self.closed or self.stopping:
@@ -245,12 +246,17 @@ class Connection(asyncio.Protocol):
         else:
             self._arm_idle()
 
-    async def _send(self, response: HttpResponse, method: str, keep_alive: bool) -> None:
+    async def _send(self, response: HttpResponse, method: str, keep_alive: bool) -> bool:
+        """Write the response; returns whether the connection stays open for another request."""
         head = bytearray(b"HTTP/1.1 %d %s\r\n" % (response.status, _REASONS.get(response.status, b"Unknown")))
         has_length = False
         for name, value in response.headers:
-            if name.lower() == "content-length":
+            lname = name.lower()
+            if lname == "content-length":
                 has_length = True
+            elif lname == "connection":
+                keep_alive = keep_alive and value.lower() != "close"
+                continue  # written below, once
             head += f"{name}: {value}\r\n".encode("latin-1")
         head += b"date: " + _Date.now() + b"\r\n"
         stream = response.stream
@@ -264,11 +270,11 @@ class Connection(asyncio.Protocol):
         head += b"\r\n"
         if stream is None:
             self.write(bytes(head) if method == "HEAD" else bytes(head) + response.body)
-            return
+            return keep_alive
         self.write(bytes(head))
         if method == "HEAD":
             await _close_stream(stream)
-            return
+            return keep_alive
         try:
             async for chunk in stream:
                 if self.closed:
@@ -281,6 +287,7 @@ class Connection(asyncio.Protocol):
             await _close_stream(stream)
         if chunked:
             self.write(b"0\r\n\r\n")
+        return keep_alive
 
     # -- plumbing -----------------------------------------------------------------------------------
     def write(self, data: bytes) -> None:
@@ -300,7 +307,7 @@ class Connection(asyncio.Protocol):
     def _count(self, n: int) -> None:
         self._head_size += n
         if self._head_size > MAX_HEAD:
-            raise _HeadTooLarge
+            raise ValueError("request head too large")  # httptools reports it as a parser error
 
     def _refuse(self, status: int, message: bytes) -> None:
         """A request too broken to parse: answer it plainly and close (its framing cannot be trusted)."""
@@ -332,10 +339,6 @@ class Connection(asyncio.Protocol):
         self.stopping = True
         if self.idle:
             self.close()
-
-
-class _HeadTooLarge(Exception):
-    pass
 
 
 async def _close_stream(stream: Any) -> None:

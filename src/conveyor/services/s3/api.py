@@ -99,6 +99,10 @@ class S3Service(ObjectsMixin, MultipartMixin, SettingsMixin, Service):
         (an unread body would otherwise be parsed as the next request on a keep-alive connection)."""
         if getattr(ctx.request, "_receive", None) is None:
             return
+        if (ctx.request.headers.get("expect") or "").lower() == "100-continue":
+            # The client waits for "100 Continue" before sending the body: refuse without asking for it.
+            response.set_header("Connection", "close")
+            return
         length = ctx.request.headers.get("content-length") or "unknown"
         if length.isdigit() and int(length) <= 1024 * 1024:
             try:
