@@ -24,12 +24,15 @@ import signal
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
 import boto3
 from botocore.exceptions import ClientError
+
+COPY_THREADS = 4
 
 
 def say(line: str, *, error: bool = False) -> None:
@@ -76,7 +79,8 @@ class Mover:
         # Teaching aids: a deliberate bug for keys containing `fail_on`, and simulated work per file.
         self.fail_on = fail_on
         self.work_seconds = work_seconds
-        self.s3 = s3 or boto3.client("s3")
+        self.s3 = s3 or boto3.client("s3")  # boto3 clients are thread-safe
+        self._copies = ThreadPoolExecutor(COPY_THREADS, thread_name_prefix="copy")
 
     @classmethod
     def from_environment(cls) -> Mover:
@@ -88,7 +92,8 @@ class Mover:
             return None  # not ours, or a folder marker
         return self.dest_prefix + key[len(self.source_prefix):]
 
-    def copy(self, message: str, bucket: str, key: str) -> Move | None:
+    def start(self, message: str, bucket: str, key: str) -> Move | None:
+        """The per-file work before the copy (here only the teaching aids); None if not ours."""
         target = self.target(key)
         if target is None:
             return None
@@ -97,14 +102,26 @@ class Mover:
             raise RuntimeError(f"cannot process {key} (keys containing {self.fail_on!r} fail)")
         if self.work_seconds:
             time.sleep(self.work_seconds)
-        try:
-            self.s3.copy_object(Bucket=bucket, Key=target, CopySource={"Bucket": bucket, "Key": key})
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404") or not self._exists(bucket, target):
-                raise
-            say(f"Already moved: {target}")  # a repeated delivery of a message whose move completed
-            return None
         return Move(message, bucket, key, target)
+
+    def copy(self, move: Move) -> Move | None:
+        """Copy to the target; None if an earlier delivery of the same event already moved it."""
+        try:
+            self.s3.copy_object(Bucket=move.bucket, Key=move.target,
+                                CopySource={"Bucket": move.bucket, "Key": move.source})
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code not in ("NoSuchKey", "404") or not self._exists(move.bucket, move.target):
+                raise
+            say(f"Already moved: {move.target}")
+            return None
+        return move
+
+    def _try_copy(self, move: Move) -> Move | Exception | None:
+        try:
+            return self.copy(move)
+        except Exception as exc:
+            return exc
 
     def _exists(self, bucket: str, key: str) -> bool:
         try:
@@ -116,24 +133,38 @@ class Mover:
     def move(self, messages: list[tuple[str, str]]) -> set[str]:
         """Move the objects of (message id, body) pairs; returns the ids of the messages that failed."""
         failed: set[str] = set()
-        moves: list[Move] = []
-        for message, body in messages:
-            try:
-                moves += [m for bucket, key in created_objects(body) if (m := self.copy(message, bucket, key))]
-            except Exception as exc:  # left in the queue: it comes back, then goes to the DLQ
+
+        def fail(message: str, exc: Exception) -> None:  # left in the queue: it comes back, then to the DLQ
+            if message not in failed:
                 say(f"Failed: {message}: {exc}", error=True)
                 failed.add(message)
+
+        started: list[Move] = []
+        for message, body in messages:
+            try:
+                started += [m for bucket, key in created_objects(body) if (m := self.start(message, bucket, key))]
+            except Exception as exc:
+                fail(message, exc)
+        # The copies are independent: a few at a time keep this worker busy while S3 answers.
+        copies = [m for m in started if m.message not in failed]
+        results = self._copies.map(self._try_copy, copies) if len(copies) > 1 else map(self._try_copy, copies)
+        moves: list[Move] = []
+        for move, result in zip(copies, results, strict=True):
+            if isinstance(result, Exception):
+                fail(move.message, result)
+            elif result is not None:
+                moves.append(result)
         moves = [m for m in moves if m.message not in failed]
         for bucket in sorted({m.bucket for m in moves}):
             mine = [m for m in moves if m.bucket == bucket]
             try:
-                result = self.s3.delete_objects(Bucket=bucket, Delete={
+                deleted = self.s3.delete_objects(Bucket=bucket, Delete={
                     "Objects": [{"Key": m.source} for m in mine], "Quiet": True})
             except Exception as exc:
                 say(f"Failed: deleting {len(mine)} originals in {bucket}: {exc}", error=True)
                 failed.update(m.message for m in mine)
                 continue
-            errors = {e.get("Key") for e in result.get("Errors", [])}
+            errors = {e.get("Key") for e in deleted.get("Errors", [])}
             for m in mine:
                 if m.source in errors:
                     say(f"Failed: {m.message}: could not delete {m.source}", error=True)
