@@ -226,6 +226,7 @@ class Outbox:
                 if not rows:
                     break
                 failed = False
+                done: list[int] = []
                 for row_id, kind, target, body in rows:
                     try:
                         await self.send(kind, target, body)
@@ -235,7 +236,11 @@ class Outbox:
                         log.warning("event delivery to %s failed (%s); will retry", target, exc)
                         failed = True
                         break
-                    await self.db.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
+                    done.append(row_id)
+                # One commit for the rows delivered in this round (a crash before it only repeats them:
+                # delivery is at least once either way).
+                if done:
+                    await self.db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in done])
                 if failed:
                     # Retry later; a timer, not a loop spinning on a dead destination.
                     await asyncio.sleep(delay)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import sqlite3
@@ -459,13 +460,16 @@ class ObjectsMixin:
             raise ServiceError("MalformedXML", "The XML you provided was not well-formed or did not validate "
                                "against our published schema", 400)
         deleted, errors = [], []
-        for item in objects:
+        # One write per key, issued together: they share a group commit (one fsync, one writer hop).
+        outcomes = await asyncio.gather(*(self.delete_one(ctx, bucket, item.get("Key"), item.get("VersionId"))
+                                          for item in objects), return_exceptions=True)
+        for item, out in zip(objects, outcomes, strict=True):
             key = item.get("Key")
-            try:
-                out = await self.delete_one(ctx, bucket, key, item.get("VersionId"))
-            except ServiceError as exc:
-                errors.append({"Key": key, "Code": exc.code, "Message": exc.message, "VersionId": item.get("VersionId")})
+            if isinstance(out, ServiceError):
+                errors.append({"Key": key, "Code": out.code, "Message": out.message, "VersionId": item.get("VersionId")})
                 continue
+            if isinstance(out, BaseException):
+                raise out
             entry: dict[str, Any] = {"Key": key}
             if item.get("VersionId"):
                 entry["VersionId"] = item["VersionId"]
