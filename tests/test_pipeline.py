@@ -171,6 +171,8 @@ def test_init_writes_an_editable_default(tmp_path) -> None:
     ("buckets:\n  - name: b\n    notifications:\n      - {events: [s3:ObjectMade], queue: q}\n", 4,
      "is not an S3 event type"),
     ("queues:\n  - name: jobs.fifo\n", 2, "FIFO queue's name ends with .fifo"),
+    ("topics:\n  - name: t\n    subscriptions:\n      - function: f\n        raw: true\n", 5,
+     "raw message delivery is for queues"),
 ])
 def test_invalid_pipeline_errors_name_the_line(text: str, line: int, words: str) -> None:
     with pytest.raises(PipelineError) as info:
@@ -197,13 +199,21 @@ def test_apply_on_a_running_server_creates_what_is_missing_and_reports_drift(end
 
 FUNCTION_PIPELINE = """
 buckets:
-  - name: fn-uploads
+  - name: fn-uploads       # S3 -> SNS -> SQS -> the function (an event source mapping)
     prefixes: [uploads/, processed/]
     notifications:
       - {prefix: uploads/, topic: fn-events}
+  - name: fn-direct        # S3 -> the function
+    notifications:
+      - {prefix: uploads/, function: mover}
+  - name: fn-via-sns       # S3 -> SNS -> the function
+    notifications:
+      - {prefix: uploads/, topic: fn-notify}
 topics:
   - name: fn-events
     subscriptions: [{queue: fn-jobs}]
+  - name: fn-notify
+    subscriptions: [{function: mover}]
 queues:
   - name: fn-jobs
     visibility_timeout: 60
@@ -224,21 +234,26 @@ def test_functions_with_event_source_mappings(endpoint, aws, client, tmp_path) -
     applied = conveyor("apply", "--pipeline", str(pipeline), "--endpoint", endpoint)
     assert "created function mover" in applied.stdout, applied.stdout + applied.stderr
     assert "created event source mapping fn-jobs -> mover" in applied.stdout
+    # S3 and SNS may invoke it only with a resource policy that says so: the pipeline grants it.
+    assert "created permission for S3 (arn:aws:s3:::fn-direct) to invoke mover" in applied.stdout
+    assert "created permission for SNS (arn:aws:sns:us-east-1:000000000000:fn-notify) to invoke mover" in applied.stdout
     [mapping] = aws("lambda", "list-event-source-mappings", "--function-name", "mover")["EventSourceMappings"]
     assert mapping["BatchSize"] == 5 and mapping["ScalingConfig"] == {"MaximumConcurrency": 2}
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    for name in ("a photo.jpg", "b.txt"):
-        (tmp_path / name).write_bytes(name.encode())
-        aws("s3", "cp", str(tmp_path / name), f"s3://fn-uploads/uploads/{name}")
     s3 = client("s3")
+    for bucket in ("fn-uploads", "fn-direct", "fn-via-sns"):
+        for name in ("a photo.jpg", "b.txt"):
+            (tmp_path / name).write_bytes(name.encode())
+            aws("s3", "cp", str(tmp_path / name), f"s3://{bucket}/uploads/{name}")
 
-    def keys() -> set[str]:
-        return {o["Key"] for o in s3.list_objects_v2(Bucket="fn-uploads").get("Contents", [])}
+    def keys(bucket: str) -> set[str]:
+        return {o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", []) if not o["Key"].endswith("/")}
 
-    wait_for(lambda: {"processed/a photo.jpg", "processed/b.txt"} <= keys())
-    assert keys() == {"uploads/", "processed/", "processed/a photo.jpg", "processed/b.txt"}
+    for bucket in ("fn-uploads", "fn-direct", "fn-via-sns"):
+        wait_for(lambda bucket=bucket: keys(bucket) == {"processed/a photo.jpg", "processed/b.txt"})
     status = conveyor("status", "--endpoint", endpoint).stdout
-    assert "mover (python3.12): " in status and "<- fn-jobs: concurrency" in status and "at most 2" in status
+    assert "mover (python3.12): " in status and "at most 2), " in status
+    assert "<- fn-jobs: concurrency" in status and ", 0 failed" in status  # the s3:TestEvent is skipped
     logs = conveyor("logs", "mover", "--endpoint", endpoint).stdout
     assert "Moved to: processed/a photo.jpg" in logs
     again = conveyor("apply", "--pipeline", str(pipeline), "--endpoint", endpoint)

@@ -7,6 +7,7 @@ exists with different settings is reported as drift and left alone.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import urllib.error
@@ -19,6 +20,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config as BotoConfig
+from botocore.exceptions import ClientError
 
 from conveyor.pipeline.spec import BUILTIN_MOVER, Bucket, Function, Pipeline, Pool, Queue, Topic
 from conveyor.runtime import mover
@@ -52,6 +54,7 @@ class Applier:
         self.queue_arns: dict[str, str] = {}
         self.topic_arns: dict[str, str] = {}
         self.function_arns: dict[str, str] = {}
+        self.new_functions: set[str] = set()  # created by this apply: no resource policy to look at yet
 
     def created(self, what: str) -> None:
         self.report.created.append(what)
@@ -117,7 +120,10 @@ class Applier:
                                   else ("lambda", self.function_arns[sub.function or ""]))
             if (protocol, endpoint) in subscribed:
                 continue
-            attributes = {"RawMessageDelivery": "true" if sub.raw else "false"}
+            if sub.function:
+                self.grant(sub.function, "sns.amazonaws.com", arn)
+            # RawMessageDelivery exists for SQS (and HTTP) subscriptions only; Lambda refuses it.
+            attributes = {"RawMessageDelivery": "true" if sub.raw else "false"} if sub.queue else {}
             if sub.filter_policy:
                 attributes["FilterPolicy"] = json.dumps(sub.filter_policy)
             self.sns.subscribe(TopicArn=arn, Protocol=protocol, Endpoint=endpoint, Attributes=attributes,
@@ -141,6 +147,7 @@ class Applier:
                 MemorySize=function.memory, Environment={"Variables": function.env},
             )
             self.created(f"function {function.name}")
+            self.new_functions.add(function.name)
         self.function_arns[function.name] = config["FunctionArn"]
         if function.queue is None:
             return
@@ -157,6 +164,23 @@ class Applier:
             options["ScalingConfig"] = {"MaximumConcurrency": function.maximum_concurrency}
         self.lam.create_event_source_mapping(FunctionName=function.name, EventSourceArn=queue_arn, **options)
         self.created(f"event source mapping {function.queue} -> {function.name}")
+
+    def grant(self, function: str, principal: str, source_arn: str) -> None:
+        """Let S3 (for a bucket) or SNS (for a topic) invoke the function, as an AWS::Lambda::Permission
+        does: https://docs.aws.amazon.com/lambda/latest/dg/access-control-resource-based.html"""
+        sid = "conveyor-" + hashlib.sha256(f"{principal} {source_arn}".encode()).hexdigest()[:16]
+        if function not in self.new_functions:
+            try:
+                policy = json.loads(self.lam.get_policy(FunctionName=function)["Policy"])
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+                    raise
+                policy = {}
+            if any(s.get("Sid") == sid for s in policy.get("Statement", [])):
+                return
+        self.lam.add_permission(FunctionName=function, StatementId=sid, Action="lambda:InvokeFunction",
+                                Principal=principal, SourceArn=source_arn)
+        self.created(f"permission for {principal.split('.')[0].upper()} ({source_arn}) to invoke {function}")
 
     def _mapping_drift(self, function: Function, mapping: dict[str, Any]) -> None:
         have = {"batch_size": mapping.get("BatchSize"),
@@ -187,6 +211,8 @@ class Applier:
         current.pop("ResponseMetadata", None)
         if not any(current.get(k) for k in ("QueueConfigurations", "TopicConfigurations",
                                             "LambdaFunctionConfigurations")):
+            for name in sorted({n.function for n in bucket.notifications if n.function}):
+                self.grant(name, "s3.amazonaws.com", f"arn:aws:s3:::{bucket.name}")
             self.s3.put_bucket_notification_configuration(Bucket=bucket.name, NotificationConfiguration=wanted)
             self.created(f"notifications on {bucket.name}")
         elif _destinations(current) != _destinations(wanted):

@@ -248,6 +248,8 @@ def _topic(r: _Reader, node: Any, where: str, parent: Any) -> Topic:
         subscription.line = sub.line
         if (subscription.queue is None) == (subscription.function is None):
             raise r.fail(sub, None, f"{at}: name exactly one of 'queue' or 'function'")
+        if subscription.raw and subscription.function:
+            raise r.fail(sub, "raw", f"{at}: raw message delivery is for queues (Lambda receives SNS records)")
         topic.subscriptions.append(subscription)
     return topic
 
