@@ -160,6 +160,12 @@ def test_init_writes_an_editable_default(tmp_path) -> None:
     text = (tmp_path / "conveyor.yaml").read_text()
     assert "upload-jobs-dlq" in text and "max_receive_count: 3" in text
     assert conveyor("init", cwd=tmp_path).returncode == 1  # never overwrites silently
+    # The commented-out function example is a working one.
+    start = text.index("# functions:")
+    example = text[:start] + "\n".join(line[2:] for line in text[start:].splitlines())
+    [function] = parse(example).functions
+    assert (function.name, function.handler, function.queue, function.maximum_concurrency) == (
+        "mover", "mover.lambda_handler", "upload-jobs", 4)
 
 
 @pytest.mark.parametrize(("text", "line", "words"), [

@@ -50,6 +50,8 @@ def render(status: dict[str, Any], objects: dict[str, Counter[str]]) -> str:
         for w in pool["workers"]:
             lines.append(f"    {w['id']:<18} pid {w['pid']:<7} {w['state']:<12} up {w['uptime']:>6.0f}s "
                          f"done {w['messages_done']}")
+        if pool.get("log"):
+            lines.append(f"    output: {pool['log']}")
     if not status["pools"]:
         lines.append("  (none)")
     lines.append("FUNCTIONS")
