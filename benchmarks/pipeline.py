@@ -90,7 +90,7 @@ class Workers:
         """The default pipeline's pool, pinned to n workers (no target tracking during a run)."""
         spec = _internal(self.srv, "GET", "pools")[POOL]["spec"]
         _internal(self.srv, "DELETE", f"pools/{POOL}")
-        spec.update(min=n, max=n, desired=n)
+        spec.update(min=n, max=n, desired=n, drain_timeout=10)
         _internal(self.srv, "POST", "pools", spec)
 
     def stop(self) -> None:
@@ -111,7 +111,7 @@ class Workers:
 def _internal(srv: Server, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
     data = json.dumps(payload).encode() if payload is not None else None
     request = urllib.request.Request(f"{srv.endpoint}/_conveyor/{path}", data=data, method=method)
-    with urllib.request.urlopen(request, timeout=30) as response:
+    with urllib.request.urlopen(request, timeout=60) as response:
         return json.load(response)
 
 
@@ -133,8 +133,7 @@ def prepare(srv: Server) -> str:
         log(f"  {srv.name}: {len(report.created)} resources created, drift: {report.drift or 'none'}")
     sqs = boto("sqs", srv.endpoint or "")
     url = sqs.get_queue_url(QueueName=QUEUE)["QueueUrl"]
-    # The s3:TestEvent sent when the notification was configured: let the first worker eat it.
-    return url
+    return url  # the s3:TestEvent the notification produced is for the first worker to skip
 
 
 # ------------------------------------------------------------------------------------- measurements
@@ -284,6 +283,11 @@ def bench_server(srv: Server, q: dict[str, Any], values: dict[tuple[str, str], A
                 f"p99={fmt(pct(lat, 99) * 1000, 2)} ms max={fmt(max(lat) * 1000 if lat else None, 2)} ms")
             if misses:
                 problems.append(f"{name}, {n} worker(s): {misses} latency samples never reached processed/")
+    sqs = boto("sqs", srv.endpoint or "")
+    dlq = sqs.get_queue_url(QueueName=f"{QUEUE}-dlq")["QueueUrl"]
+    dead = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+    if dead["ApproximateNumberOfMessages"] != "0":
+        problems.append(f"{name}: {dead['ApproximateNumberOfMessages']} messages in the DLQ")
 
 
 def main() -> int:
