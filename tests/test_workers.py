@@ -130,7 +130,7 @@ def test_sigkilled_worker_loses_no_message_and_is_replaced(endpoint, upload_pipe
     s3, sqs, url = upload_pipeline
     # WORK_SECONDS keeps the mover busy with the message, so the kill catches it in flight.
     call(endpoint, "POST", "pools", {"name": "movers", "queue": url, "min": 1, "max": 1, "drain_timeout": 2,
-                                     "env": {"QUEUE_URL": url, "WORK_SECONDS": "2"}})
+                                     "env": {"QUEUE_URL": url, "WORK_SECONDS": "3"}})
     [victim] = wait_for(lambda: live_workers(endpoint))
     source = tmp_path / "precious.txt"
     source.write_bytes(b"keep me")
@@ -170,9 +170,10 @@ def test_repeated_delivery_is_idempotent_and_failures_stay(endpoint, upload_pipe
 
 def test_500_uploads_scale_out_to_max_and_back_to_min(endpoint, upload_pipeline, advance, tmp_path) -> None:
     s3, sqs, url = upload_pipeline
-    call(endpoint, "POST", "pools", {"name": "movers", "queue": url, "min": 1, "max": 4, "target_backlog": 20,
+    # Simulated work per file keeps one worker slower than the AWS CLI's uploads: the backlog builds.
+    call(endpoint, "POST", "pools", {"name": "movers", "queue": url, "min": 1, "max": 4, "target_backlog": 10,
                                      "warmup": 0, "scale_out_cooldown": 1, "scale_in_cooldown": 30,
-                                     "drain_timeout": 2, "env": {"QUEUE_URL": url, "WORK_SECONDS": "0.02"}})
+                                     "drain_timeout": 2, "env": {"QUEUE_URL": url, "WORK_SECONDS": "0.03"}})
     batch = tmp_path / "batch"
     batch.mkdir()
     for i in range(500):
