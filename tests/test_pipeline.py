@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -266,9 +267,13 @@ def test_functions_with_event_source_mappings(endpoint, aws, client, tmp_path) -
     assert again.stdout.strip() == "pipeline up to date: nothing to change", again.stdout + again.stderr
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux") or shutil.which("setpriv") is None,
+                    reason="workers learn of the server's death through setpriv --pdeathsig (util-linux)")
 def test_workers_die_with_the_server(start_server, tmp_path) -> None:
     pipeline = tmp_path / "conveyor.yaml"
-    pipeline.write_text("queues:\n  - name: jobs\npools:\n  - {name: movers, queue: jobs}\n")
+    # A worker that never talks to the server: only the parent-death signal can stop it.
+    sleeper = json.dumps([sys.executable, "-c", "import time; time.sleep(600)"])
+    pipeline.write_text(f"queues:\n  - name: jobs\npools:\n  - {{name: sleepers, queue: jobs, command: {sleeper}}}\n")
     server = start_server(tmp_path / "data", "--pipeline", str(pipeline))
     [worker] = wait_for(lambda: json.loads(conveyor("workers", "--json", "--endpoint", server.endpoint).stdout))
     server.kill()  # SIGKILL: the server cannot stop its workers itself
