@@ -30,7 +30,9 @@ def _sqs(target: str, body: bytes, extra: bytes = b"") -> bytes:
 
 def test_pipelined_requests_are_answered_in_order(endpoint: str) -> None:
     names = [b"pipe-a", b"pipe-b", b"pipe-c"]
-    out = _exchange(endpoint, b"".join(_sqs("CreateQueue", b'{"QueueName":"%s"}' % n) for n in names))
+    close = b"Connection: close\r\n"  # on the last one, so the exchange ends when the answers do
+    out = _exchange(endpoint, b"".join(_sqs("CreateQueue", b'{"QueueName":"%s"}' % n, close if n == names[-1] else b"")
+                                       for n in names))
     assert out.count(b"HTTP/1.1 200 OK") == 3
     assert out.index(b"pipe-a") < out.index(b"pipe-b") < out.index(b"pipe-c")
 
@@ -38,7 +40,7 @@ def test_pipelined_requests_are_answered_in_order(endpoint: str) -> None:
 def test_chunked_request_body(endpoint: str) -> None:
     body = b'{"QueueName":"chunky"}'
     request = (b"POST / HTTP/1.1\r\nHost: localhost\r\nX-Amz-Target: AmazonSQS.CreateQueue\r\n"
-               b"Content-Type: application/x-amz-json-1.0\r\nTransfer-Encoding: chunked\r\n\r\n"
+               b"Content-Type: application/x-amz-json-1.0\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
                b"%x\r\n%s\r\n%x\r\n%s\r\n0\r\n\r\n" % (5, body[:5], len(body) - 5, body[5:]))
     out = _exchange(endpoint, request)
     assert out.startswith(b"HTTP/1.1 200 OK") and b"/chunky" in out
@@ -53,7 +55,8 @@ def test_broken_requests_get_a_status_and_a_closed_connection(endpoint: str, req
                                                               status: bytes) -> None:
     out = _exchange(endpoint, request_bytes)
     assert out.startswith(b"HTTP/1.1 " + status) and b"connection: close" in out.lower()
-    assert _exchange(endpoint, _sqs("ListQueues", b"{}")).startswith(b"HTTP/1.1 200")  # still serving
+    still = _exchange(endpoint, _sqs("ListQueues", b"{}", b"Connection: close\r\n"))
+    assert still.startswith(b"HTTP/1.1 200")  # still serving
 
 
 def test_refusal_does_not_ask_for_a_body_behind_100_continue(endpoint: str) -> None:
@@ -76,3 +79,20 @@ def test_accepted_upload_behind_100_continue(endpoint: str, client) -> None:
         sock.sendall(b"hello")
         assert sock.recv(4096).startswith(b"HTTP/1.1 200 OK")
     assert client("s3").get_object(Bucket="continue-bucket", Key="key")["Body"].read() == b"hello"
+
+
+def test_empty_body_behind_100_continue_still_gets_the_interim_answer(endpoint: str, client) -> None:
+    """botocore sends `Expect: 100-continue` even with an empty body, and takes a final status that
+    arrives without "100 Continue" first as the answer to its next request on the connection."""
+    client("s3").create_bucket(Bucket="empty-continue")
+    u = urlparse(endpoint)
+    with socket.create_connection((u.hostname, u.port), timeout=5) as sock:
+        sock.sendall(b"PUT /empty-continue/key HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\n"
+                     b"Content-Length: 0\r\nx-amz-content-sha256: UNSIGNED-PAYLOAD\r\n"
+                     b"x-amz-date: 20250101T000000Z\r\nAuthorization: AWS4-HMAC-SHA256 "
+                     b"Credential=test/20250101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00\r\n"
+                     b"Connection: close\r\n\r\n")
+        out = b""
+        while chunk := sock.recv(4096):
+            out += chunk
+    assert out.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK")

@@ -90,6 +90,12 @@ class RequestBody:
 
     async def read(self) -> bytes | None:
         """The next chunk, or None once the body is complete."""
+        if self.expect_continue:
+            self.expect_continue = False
+            if not self.chunks:
+                # Even for an empty body: botocore, having asked, takes a final status arriving first
+                # as the answer to its *next* request on the connection.
+                self.connection.write(_CONTINUE)
         while True:
             if self.chunks:
                 chunk = self.chunks.popleft()
@@ -101,9 +107,6 @@ class RequestBody:
                 raise self.error
             if self.complete:
                 return None
-            if self.expect_continue:
-                self.expect_continue = False
-                self.connection.write(_CONTINUE)
             self._arrived.clear()
             await self._arrived.wait()
 
