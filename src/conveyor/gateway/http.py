@@ -28,6 +28,10 @@ class Headers:
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._map
 
+    def lowered(self) -> dict[str, str]:
+        """lower-case name -> value (repeated names joined with commas); do not modify."""
+        return self._map
+
     def items(self) -> list[tuple[str, str]]:
         """(lower-case name, value) pairs, repeated names joined with commas as HTTP allows."""
         return list(self._map.items())

@@ -62,6 +62,11 @@ class _Route:
 
 
 @dataclass
+class _InputPlan:
+    members: list[tuple[str, Shape, str, str, str]]  # (name, shape, location, wire name, lower-case wire)
+
+
+@dataclass
 class ParsedPath:
     bucket: str | None
     key: str | None
@@ -93,6 +98,8 @@ class RestXmlCodec(Codec):
 
     def __init__(self) -> None:
         self._routes: dict[int, list[_Route]] = {}
+        self._by_kind_method: dict[tuple[int, str, str], list[_Route]] = {}
+        self._plans: dict[int, _InputPlan] = {}
 
     # -- routing ---------------------------------------------------------------------------------
     def _build_routes(self, model: ServiceModel) -> list[_Route]:
@@ -131,18 +138,22 @@ class RestXmlCodec(Codec):
         self._routes[id(model)] = routes
         return routes
 
+    def _candidates(self, model: ServiceModel, kind: str, method: str) -> list[_Route]:
+        key = (id(model), kind, method)
+        found = self._by_kind_method.get(key)
+        if found is None:
+            found = [r for r in self._build_routes(model) if r.path_kind == kind and r.method == method]
+            self._by_kind_method[key] = found
+        return found
+
     def route(self, ctx: RequestContext, model: ServiceModel, path: ParsedPath) -> OperationModel:
         kind = "root" if path.bucket is None else ("object" if path.key is not None else "bucket")
         query = dict(ctx.request.query)
         headers = ctx.request.headers
         best: tuple[int, _Route] | None = None
-        method_seen = False
-        for r in self._build_routes(model):
-            if r.path_kind != kind:
-                continue
-            if r.method != ctx.request.method:
-                continue
-            method_seen = True
+        candidates = self._candidates(model, kind, ctx.request.method)
+        method_seen = bool(candidates)
+        for r in candidates:
             ok = True
             for k, v in r.literals.items():
                 if k not in query or (v is not None and query[k] != v):
@@ -172,6 +183,21 @@ class RestXmlCodec(Codec):
         params = await self.parse_input(ctx, op, path)
         return op, params
 
+    def _plan(self, op: OperationModel) -> _InputPlan:
+        """Each input member's location and wire name, worked out once per operation (PutObject has
+        about 50 header members; looking each up the slow way cost more than the rest of a PUT)."""
+        plan = self._plans.get(id(op))
+        if plan is None:
+            members = []
+            for name, member in op.input_shape.members.items():
+                loc = member.serialization.get("location")
+                if loc is not None:
+                    wire = member.serialization.get("name", name)
+                    members.append((name, member, loc, wire, wire.lower()))
+            plan = _InputPlan(members)
+            self._plans[id(op)] = plan
+        return plan
+
     async def parse_input(self, ctx: RequestContext, op: OperationModel, path: ParsedPath) -> dict[str, Any]:
         shape = op.input_shape
         params: dict[str, Any] = {}
@@ -182,11 +208,17 @@ class RestXmlCodec(Codec):
         for k, v in req.query:
             query.setdefault(k, []).append(v)
         payload_name = shape.serialization.get("payload")
-        for name, member in shape.members.items():
-            loc = member.serialization.get("location")
-            wire = member.serialization.get("name", name)
+        present = req.headers.lowered()
+        for name, member, loc, wire, lower in self._plan(op).members:
             try:
-                if loc == "uri":
+                if loc == "header":
+                    raw = present.get(lower)
+                    if raw is not None:
+                        if member.type_name == "list":
+                            params[name] = [p.strip() for p in raw.split(",") if p.strip()]
+                        else:
+                            params[name] = self._scalar(member, raw, "rfc822")
+                elif loc == "uri":
                     value = path.key if wire.startswith("Key") else path.bucket
                     if value is not None:
                         params[name] = value
@@ -198,16 +230,8 @@ class RestXmlCodec(Codec):
                             params[name] = [self._scalar(member.member, v) for v in query[wire]]
                         else:
                             params[name] = self._scalar(member, query[wire][-1], "iso8601")
-                elif loc == "header":
-                    raw = req.headers.get(wire)
-                    if raw is not None:
-                        if member.type_name == "list":
-                            params[name] = [p.strip() for p in raw.split(",") if p.strip()]
-                        else:
-                            params[name] = self._scalar(member, raw, "rfc822")
                 elif loc == "headers":
-                    prefix = wire.lower()
-                    found = {k[len(prefix):]: v for k, v in req.headers.items() if k.startswith(prefix)}
+                    found = {k[len(lower):]: v for k, v in present.items() if k.startswith(lower)}
                     if found:
                         params[name] = found
             except (ValueError, TypeError):

@@ -1,6 +1,6 @@
 """Object bodies as files: streamed to a temporary name, hashed on the way, fsynced, renamed.
 
-Blob ids are random (uuid4 hex) and sharded in two directory levels; an object key never becomes a
+Blob ids are random (32 hex digits) and sharded in two directory levels; an object key never becomes a
 path, so `../../etc/passwd` is just a key. A write cut off midway removes its temporary file, and
 stale temporaries from a crash are removed at start.
 
@@ -16,12 +16,12 @@ import asyncio
 import hashlib
 import os
 import shutil
-import uuid
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from conveyor import ids
 from conveyor.services.s3 import checksums
 
 FLUSH_BYTES = 1 << 20
@@ -120,8 +120,8 @@ class BlobStore:
         thread and then for the event loop to wake, which dominates the latency of small objects.
         With `inline`, a body of at most INLINE_MAX bytes is returned in memory instead of written.
         """
-        blob_id = uuid.uuid4().hex
-        tmp = self.tmp / f"{blob_id}.part"
+        blob_id = ids.token_hex(16)
+        tmp = Path(self.tmp, f"{blob_id}.part")
         writer: _Writer | None = None
         written = 0
         buf = bytearray()
