@@ -14,6 +14,7 @@ from conveyor.protocol.rest_xml import CODEC, error_response, host_id, split_pat
 from conveyor.services.base import RequestContext, Service, ServiceError
 from conveyor.services.s3 import cors, notifications, policy, sigv2
 from conveyor.services.s3.blobs import BlobStore
+from conveyor.services.s3.listings import ListingsMixin
 from conveyor.services.s3.multipart import MultipartMixin
 from conveyor.services.s3.objects import ObjectsMixin
 from conveyor.services.s3.settings import SettingsMixin
@@ -31,7 +32,7 @@ def no_such_bucket(name: str) -> ServiceError:
     return ServiceError("NoSuchBucket", "The specified bucket does not exist", 404, extra={"BucketName": name})
 
 
-class S3Service(ObjectsMixin, MultipartMixin, SettingsMixin, Service):
+class S3Service(ObjectsMixin, ListingsMixin, MultipartMixin, SettingsMixin, Service):
     name = "s3"
 
     def __init__(self, app: Any) -> None:

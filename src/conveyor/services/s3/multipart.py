@@ -13,11 +13,9 @@ from conveyor.services.base import RequestContext, ServiceError
 from conveyor.services.s3.objects import (
     CHECKSUM_MEMBERS,
     MAX_OBJECT,
-    body_source,
     parse_range,
-    requested_algorithms,
-    verify_body,
 )
+from conveyor.services.s3.uploads import body_source, requested_algorithms, verify_body
 
 if TYPE_CHECKING:
     from conveyor.services.s3.api import S3Service

@@ -1,21 +1,19 @@
-"""Object operations: put/get/head/delete/copy, listings, versions and tagging."""
+"""Object operations: put/get/head/delete/copy, tagging and ACLs (listings are in listings.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote_plus, unquote
+from urllib.parse import unquote
 
 from conveyor.services.base import RequestContext, ServiceError
 from conveyor.services.s3 import checksums, notifications
 from conveyor.services.s3.blobs import BlobInfo
-from conveyor.services.s3.chunked import ChunkedDecoder
 from conveyor.services.s3.store import OBJECT_COLUMNS, ObjectRow, delete_version, insert_object, next_seq
+from conveyor.services.s3.uploads import body_source, requested_algorithms, verify_body
 
 if TYPE_CHECKING:
     from conveyor.services.s3.api import S3Service
@@ -45,64 +43,6 @@ def _etag_matches(header: str, etag: str) -> bool:
 
 def _ts(value: Any) -> float:
     return value.timestamp() if hasattr(value, "timestamp") else float(value)
-
-
-def body_source(ctx: RequestContext) -> tuple[AsyncIterator[bytes], ChunkedDecoder | None]:
-    """The request body, decoded from aws-chunked framing when the client used it."""
-    headers = ctx.request.headers
-    sha = headers.get("x-amz-content-sha256") or ""
-    encoding = headers.get("content-encoding") or ""
-    if sha.startswith("STREAMING-") or "aws-chunked" in encoding:
-        decoder = ChunkedDecoder(ctx.request.stream(), ctx.extra.get("chunk_signer"))
-        return decoder.__aiter__(), decoder
-    return ctx.request.stream(), None
-
-
-def requested_algorithms(ctx: RequestContext, params: dict[str, Any]) -> set[str]:
-    algos = set()
-    headers = ctx.request.headers
-    for algo in checksums.ALGORITHMS:
-        if checksums.header_for(algo) in headers:
-            algos.add(algo)
-    if params.get("ChecksumAlgorithm"):
-        algos.add(str(params["ChecksumAlgorithm"]).upper())
-    for name in (headers.get("x-amz-trailer") or "").split(","):
-        name = name.strip().lower()
-        if name.startswith("x-amz-checksum-"):
-            algos.add(name.removeprefix("x-amz-checksum-").upper())
-    sha = headers.get("x-amz-content-sha256") or ""
-    if len(sha) == 64:
-        algos.add("SHA256")
-    return {a for a in algos if a in checksums.ALGORITHMS}
-
-
-def verify_body(ctx: RequestContext, info: BlobInfo, decoder: ChunkedDecoder | None) -> None:
-    headers = ctx.request.headers
-    md5 = headers.get("content-md5")
-    if md5 is not None:
-        try:
-            expected = base64.b64decode(md5, validate=True)
-        except (binascii.Error, ValueError):
-            raise ServiceError("InvalidDigest", "The Content-MD5 you specified was invalid.", 400)
-        if expected != info.md5:
-            raise ServiceError("BadDigest", "The Content-MD5 you specified did not match what we received.", 400)
-    sha = headers.get("x-amz-content-sha256") or ""
-    if len(sha) == 64 and "SHA256" in info.checksums:
-        actual = base64.b64decode(info.checksums["SHA256"]).hex()
-        if actual != sha.lower():
-            raise ServiceError("XAmzContentSHA256Mismatch",
-                               "The provided 'x-amz-content-sha256' header does not match what was computed.", 400,
-                               extra={"ClientComputedContentSHA256": sha, "S3ComputedContentSHA256": actual})
-    declared = headers.get("x-amz-decoded-content-length")
-    if decoder is not None and declared is not None and declared.isdigit() and int(declared) != info.size:
-        raise ServiceError("IncompleteBody", "You did not provide the number of bytes specified by the "
-                           "Content-Length HTTP header", 400)
-    trailers = decoder.trailers if decoder else {}
-    for algo, actual in info.checksums.items():
-        name = checksums.header_for(algo)
-        given = trailers.get(name) or headers.get(name)
-        if given is not None and given != actual:
-            raise ServiceError("BadDigest", f"The {algo} you specified did not match the calculated checksum.", 400)
 
 
 def parse_range(header: str, size: int) -> tuple[int, int] | None:
@@ -546,186 +486,6 @@ class ObjectsMixin:
                                **self.version_headers(obj, brow.versioning)}
         if src.version_id != "null":
             out["CopySourceVersionId"] = src.version_id
-        return out
-
-    # -- listings ---------------------------------------------------------------------------------
-    def scan(self: S3Service, bucket: str, prefix: str, delimiter: str, after: str, max_keys: int,
-             versions: bool = False) -> tuple[list[Any], list[str], bool, str | None]:
-        """Walk keys in byte order after `after`: (entries, common prefixes, truncated, last key/prefix)."""
-        entries: list[Any] = []
-        prefixes: list[str] = []
-        cursor = max(after, prefix) if after >= prefix else prefix
-        inclusive = after < prefix
-        if delimiter and after.startswith(prefix) and after.endswith(delimiter) and \
-                after.find(delimiter, len(prefix)) == len(after) - len(delimiter):
-            # Resuming after a common prefix: skip every key it rolled up.
-            cursor, inclusive = after + "\U0010ffff", False
-        last: str | None = None
-        count = 0
-        where = "" if versions else " AND is_latest = 1 AND delete_marker = 0"
-        order = "key, seq DESC" if versions else "key"
-        while True:
-            op = ">=" if inclusive else ">"
-            rows = self.database.query(
-                f"SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key {op} ?{where} ORDER BY {order} LIMIT 1001",
-                (bucket, cursor))
-            if not rows:
-                return entries, prefixes, False, last
-            progressed = False
-            for row in rows:
-                obj = ObjectRow.from_row(row)
-                if not obj.key.startswith(prefix):
-                    return entries, prefixes, False, last
-                if versions and obj.key == cursor and not inclusive:
-                    continue
-                if delimiter:
-                    idx = obj.key.find(delimiter, len(prefix))
-                    if idx >= 0:
-                        common = obj.key[: idx + len(delimiter)]
-                        if count >= max_keys:
-                            return entries, prefixes, True, last
-                        prefixes.append(common)
-                        count += 1
-                        last = common
-                        cursor, inclusive = common + "\U0010ffff", False
-                        progressed = True
-                        break
-                if count >= max_keys:
-                    return entries, prefixes, True, last
-                if versions:
-                    same = [ObjectRow.from_row(r) for r in rows if r[1] == obj.key]
-                    if len(same) < 1000:
-                        same = [ObjectRow.from_row(r) for r in self.database.query(
-                            f"SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket=? AND key=? ORDER BY seq DESC",
-                            (bucket, obj.key))]
-                    entries.extend(same)
-                    count += 1
-                    last = obj.key
-                    cursor, inclusive = obj.key, False
-                    progressed = True
-                    break
-                entries.append(obj)
-                count += 1
-                last = obj.key
-                cursor, inclusive = obj.key, False
-            if not progressed and len(rows) < 1001:
-                return entries, prefixes, False, last
-
-    def _encode(self, value: str | None, encoding: str | None) -> str | None:
-        if value is None or encoding != "url":
-            return value
-        return quote_plus(value, safe="/")
-
-    def _content(self, obj: ObjectRow, enc: str | None, owner: bool) -> dict[str, Any]:
-        entry: dict[str, Any] = {"Key": self._encode(obj.key, enc), "LastModified": obj.last_modified,
-                                 "ETag": obj.quoted_etag, "Size": obj.size,
-                                 "StorageClass": obj.meta.get("StorageClass") or "STANDARD"}
-        if obj.meta.get("Checksums"):
-            entry["ChecksumAlgorithm"] = sorted(obj.meta["Checksums"])
-            entry["ChecksumType"] = obj.meta.get("ChecksumType") or "FULL_OBJECT"
-        if owner:
-            entry["Owner"] = self.owner()
-        return entry
-
-    def _max_keys(self, params: dict[str, Any]) -> int:
-        value = params.get("MaxKeys")
-        if value is None:
-            return 1000
-        if value < 0:
-            raise ServiceError("InvalidArgument", "Argument maxKeys must be an integer between 0 and 2147483647",
-                               400, extra={"ArgumentName": "maxKeys", "ArgumentValue": value})
-        return min(value, 1000)
-
-    def _check_encoding(self, params: dict[str, Any]) -> str | None:
-        enc = params.get("EncodingType")
-        if enc not in (None, "url"):
-            raise ServiceError("InvalidArgument", "Invalid Encoding Method specified in Request", 400,
-                               extra={"ArgumentName": "encoding-type", "ArgumentValue": enc})
-        return enc
-
-    async def ListObjectsV2(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        bucket = params["Bucket"]
-        self.require_bucket(bucket)
-        enc = self._check_encoding(params)
-        prefix, delimiter = params.get("Prefix") or "", params.get("Delimiter") or ""
-        max_keys = self._max_keys(params)
-        after = params.get("StartAfter") or ""
-        token = params.get("ContinuationToken")
-        if token is not None:
-            try:
-                after = base64.urlsafe_b64decode(token.encode()).decode()
-            except (binascii.Error, ValueError):
-                raise ServiceError("InvalidArgument", "The continuation token provided is incorrect", 400,
-                                   extra={"ArgumentName": "continuation-token"})
-        entries, prefixes, truncated, last = self.scan(bucket, prefix, delimiter, after, max_keys)
-        out: dict[str, Any] = {
-            "Name": bucket, "Prefix": self._encode(prefix, enc), "MaxKeys": max_keys,
-            "KeyCount": len(entries) + len(prefixes), "IsTruncated": truncated,
-            "Contents": [self._content(o, enc, bool(params.get("FetchOwner"))) for o in entries] or None,
-            "CommonPrefixes": [{"Prefix": self._encode(p, enc)} for p in prefixes] or None,
-        }
-        if delimiter:
-            out["Delimiter"] = self._encode(delimiter, enc)
-        if enc:
-            out["EncodingType"] = enc
-        if token is not None:
-            out["ContinuationToken"] = token
-        if params.get("StartAfter"):
-            out["StartAfter"] = self._encode(params["StartAfter"], enc)
-        if truncated and last is not None:
-            out["NextContinuationToken"] = base64.urlsafe_b64encode(last.encode()).decode()
-        return out
-
-    async def ListObjects(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        bucket = params["Bucket"]
-        self.require_bucket(bucket)
-        enc = self._check_encoding(params)
-        prefix, delimiter = params.get("Prefix") or "", params.get("Delimiter") or ""
-        max_keys = self._max_keys(params)
-        marker = params.get("Marker") or ""
-        entries, prefixes, truncated, last = self.scan(bucket, prefix, delimiter, marker, max_keys)
-        out: dict[str, Any] = {
-            "Name": bucket, "Prefix": self._encode(prefix, enc), "Marker": self._encode(marker, enc),
-            "MaxKeys": max_keys, "IsTruncated": truncated,
-            "Contents": [self._content(o, enc, True) for o in entries] or None,
-            "CommonPrefixes": [{"Prefix": self._encode(p, enc)} for p in prefixes] or None,
-        }
-        if delimiter:
-            out["Delimiter"] = self._encode(delimiter, enc)
-            if truncated and last is not None:
-                out["NextMarker"] = self._encode(last, enc)
-        if enc:
-            out["EncodingType"] = enc
-        return out
-
-    async def ListObjectVersions(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        bucket = params["Bucket"]
-        self.require_bucket(bucket)
-        enc = self._check_encoding(params)
-        prefix, delimiter = params.get("Prefix") or "", params.get("Delimiter") or ""
-        max_keys = self._max_keys(params)
-        marker = params.get("KeyMarker") or ""
-        entries, prefixes, truncated, last = self.scan(bucket, prefix, delimiter, marker, max_keys, versions=True)
-        versions, markers = [], []
-        for obj in entries:
-            base = {"Key": self._encode(obj.key, enc), "VersionId": obj.version_id, "IsLatest": obj.is_latest,
-                    "LastModified": obj.last_modified, "Owner": self.owner()}
-            if obj.delete_marker:
-                markers.append(base)
-            else:
-                versions.append({**base, "ETag": obj.quoted_etag, "Size": obj.size, "StorageClass": "STANDARD"})
-        out: dict[str, Any] = {
-            "Name": bucket, "Prefix": self._encode(prefix, enc), "KeyMarker": self._encode(marker, enc),
-            "MaxKeys": max_keys, "IsTruncated": truncated, "Versions": versions or None,
-            "DeleteMarkers": markers or None,
-            "CommonPrefixes": [{"Prefix": self._encode(p, enc)} for p in prefixes] or None,
-        }
-        if delimiter:
-            out["Delimiter"] = self._encode(delimiter, enc)
-        if truncated and last is not None:
-            out["NextKeyMarker"] = self._encode(last, enc)
-        if enc:
-            out["EncodingType"] = enc
         return out
 
     # -- tagging ----------------------------------------------------------------------------------

@@ -1,0 +1,72 @@
+"""An upload's body as S3 reads it: aws-chunked decoding, the checksums the client asked for, and
+checking what it declared (Content-MD5, x-amz-content-sha256, decoded length, trailing checksums)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import AsyncIterator
+from typing import Any
+
+from conveyor.services.base import RequestContext, ServiceError
+from conveyor.services.s3 import checksums
+from conveyor.services.s3.blobs import BlobInfo
+from conveyor.services.s3.chunked import ChunkedDecoder
+
+
+def body_source(ctx: RequestContext) -> tuple[AsyncIterator[bytes], ChunkedDecoder | None]:
+    """The request body, decoded from aws-chunked framing when the client used it."""
+    headers = ctx.request.headers
+    sha = headers.get("x-amz-content-sha256") or ""
+    encoding = headers.get("content-encoding") or ""
+    if sha.startswith("STREAMING-") or "aws-chunked" in encoding:
+        decoder = ChunkedDecoder(ctx.request.stream(), ctx.extra.get("chunk_signer"))
+        return decoder.__aiter__(), decoder
+    return ctx.request.stream(), None
+
+
+def requested_algorithms(ctx: RequestContext, params: dict[str, Any]) -> set[str]:
+    algos = set()
+    headers = ctx.request.headers
+    for algo in checksums.ALGORITHMS:
+        if checksums.header_for(algo) in headers:
+            algos.add(algo)
+    if params.get("ChecksumAlgorithm"):
+        algos.add(str(params["ChecksumAlgorithm"]).upper())
+    for name in (headers.get("x-amz-trailer") or "").split(","):
+        name = name.strip().lower()
+        if name.startswith("x-amz-checksum-"):
+            algos.add(name.removeprefix("x-amz-checksum-").upper())
+    sha = headers.get("x-amz-content-sha256") or ""
+    if len(sha) == 64:
+        algos.add("SHA256")
+    return {a for a in algos if a in checksums.ALGORITHMS}
+
+
+def verify_body(ctx: RequestContext, info: BlobInfo, decoder: ChunkedDecoder | None) -> None:
+    headers = ctx.request.headers
+    md5 = headers.get("content-md5")
+    if md5 is not None:
+        try:
+            expected = base64.b64decode(md5, validate=True)
+        except (binascii.Error, ValueError):
+            raise ServiceError("InvalidDigest", "The Content-MD5 you specified was invalid.", 400)
+        if expected != info.md5:
+            raise ServiceError("BadDigest", "The Content-MD5 you specified did not match what we received.", 400)
+    sha = headers.get("x-amz-content-sha256") or ""
+    if len(sha) == 64 and "SHA256" in info.checksums:
+        actual = base64.b64decode(info.checksums["SHA256"]).hex()
+        if actual != sha.lower():
+            raise ServiceError("XAmzContentSHA256Mismatch",
+                               "The provided 'x-amz-content-sha256' header does not match what was computed.", 400,
+                               extra={"ClientComputedContentSHA256": sha, "S3ComputedContentSHA256": actual})
+    declared = headers.get("x-amz-decoded-content-length")
+    if decoder is not None and declared is not None and declared.isdigit() and int(declared) != info.size:
+        raise ServiceError("IncompleteBody", "You did not provide the number of bytes specified by the "
+                           "Content-Length HTTP header", 400)
+    trailers = decoder.trailers if decoder else {}
+    for algo, actual in info.checksums.items():
+        name = checksums.header_for(algo)
+        given = trailers.get(name) or headers.get(name)
+        if given is not None and given != actual:
+            raise ServiceError("BadDigest", f"The {algo} you specified did not match the calculated checksum.", 400)
