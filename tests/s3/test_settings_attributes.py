@@ -68,3 +68,31 @@ def test_get_object_attributes(s3, bucket, aws):
     with pytest.raises(ClientError) as exc:
         s3.get_object_attributes(Bucket=bucket, Key="missing", ObjectAttributes=["ETag"])
     assert exc.value.response["Error"]["Code"] == "NoSuchKey"
+
+
+def test_object_settings_are_carried_out_or_refused(s3, bucket, endpoint):
+    """Nothing a request asks for is silently ignored: kept and echoed, or refused with AWS's error."""
+    put = s3.put_object(Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption="AES256",
+                        WebsiteRedirectLocation="/elsewhere", ExpectedBucketOwner="000000000000")
+    assert put["ServerSideEncryption"] == "AES256"
+    head = s3.head_object(Bucket=bucket, Key="k")
+    assert head["ServerSideEncryption"] == "AES256" and head["WebsiteRedirectLocation"] == "/elsewhere"
+    copy = s3.copy_object(Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "k"})
+    assert copy["ServerSideEncryption"] == "AES256"
+    refused = {
+        "AccessDenied": dict(ExpectedBucketOwner="111111111111"),
+        "InvalidRequest": dict(SSECustomerAlgorithm="AES256", SSECustomerKey="k" * 32),
+        "NotImplemented": dict(ServerSideEncryption="aws:kms"),
+    }
+    for code, extra in refused.items():
+        with pytest.raises(ClientError) as exc:
+            s3.put_object(Bucket=bucket, Key="refused", Body=b"x", **extra)
+        assert exc.value.response["Error"]["Code"] == code, extra
+    with pytest.raises(ClientError) as exc:
+        s3.put_object(Bucket=bucket, Key="refused", Body=b"x", ObjectLockLegalHoldStatus="ON")
+    assert exc.value.response["Error"]["Code"] == "InvalidRequest"
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket=bucket, Key="k", ExpectedBucketOwner="111111111111")
+    assert exc.value.response["Error"]["Code"] == "AccessDenied"
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=bucket, Key="refused")

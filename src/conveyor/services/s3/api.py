@@ -12,7 +12,7 @@ from conveyor.gateway.http import HttpResponse
 from conveyor.protocol.models import service_model
 from conveyor.protocol.rest_xml import CODEC, error_response, host_id, split_path
 from conveyor.services.base import RequestContext, Service, ServiceError
-from conveyor.services.s3 import cors, notifications, policy, sigv2
+from conveyor.services.s3 import cors, notifications, policy, refusals, sigv2
 from conveyor.services.s3.blobs import BlobStore
 from conveyor.services.s3.listings import ListingsMixin
 from conveyor.services.s3.multipart import MultipartMixin
@@ -146,6 +146,7 @@ class S3Service(ObjectsMixin, ListingsMixin, MultipartMixin, SettingsMixin, Serv
         op = CODEC.route(ctx, self.model, path)
         ctx.operation = op
         params = await CODEC.parse_input(ctx, op, path)
+        refusals.check(ctx, params)
         if not ctx.authenticated and not sigv2.authenticate(ctx, path.bucket):
             policy.check_anonymous(self, ctx, op.name, path.bucket, path.key)
         handler = self.handler(op.name)

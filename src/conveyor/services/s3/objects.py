@@ -198,8 +198,9 @@ class ObjectsMixin:
             meta["Tags"] = [{"Key": k, "Value": v} for k, v in parse_qsl(params["Tagging"], keep_blank_values=True)]
         if params.get("ACL"):
             meta["ACL"] = params["ACL"]
-        if params.get("StorageClass"):
-            meta["StorageClass"] = params["StorageClass"]
+        for name in ("StorageClass", "ServerSideEncryption", "WebsiteRedirectLocation"):
+            if params.get(name):
+                meta[name] = params[name]
         return meta
 
     def check_acl_allowed(self: S3Service, bucket: str, acl: str | None) -> None:
@@ -235,6 +236,8 @@ class ObjectsMixin:
                                       condition={"IfNoneMatch": params.get("IfNoneMatch"),
                                                  "IfMatch": params.get("IfMatch")})
         out: dict[str, Any] = {"ETag": obj.quoted_etag, **self.version_headers(obj, brow.versioning)}
+        if "ServerSideEncryption" in meta:
+            out["ServerSideEncryption"] = meta["ServerSideEncryption"]
         for algo, value in meta["Checksums"].items():
             out[CHECKSUM_MEMBERS[algo]] = value
         if meta["Checksums"]:
@@ -286,6 +289,9 @@ class ObjectsMixin:
             out["PartsCount"] = meta["PartsCount"]
         if meta.get("StorageClass") and meta["StorageClass"] != "STANDARD":
             out["StorageClass"] = meta["StorageClass"]
+        for name in ("ServerSideEncryption", "WebsiteRedirectLocation"):
+            if name in meta:
+                out[name] = meta[name]
         if (params.get("ChecksumMode") or "").upper() == "ENABLED":
             for algo, value in (meta.get("Checksums") or {}).items():
                 out[CHECKSUM_MEMBERS[algo]] = value
@@ -484,6 +490,8 @@ class ObjectsMixin:
         obj = await self.store_object(ctx, bucket, key, info, etag, meta, "s3:ObjectCreated:Copy")
         out: dict[str, Any] = {"CopyObjectResult": {"ETag": obj.quoted_etag, "LastModified": obj.last_modified},
                                **self.version_headers(obj, brow.versioning)}
+        if "ServerSideEncryption" in meta:
+            out["ServerSideEncryption"] = meta["ServerSideEncryption"]
         if src.version_id != "null":
             out["CopySourceVersionId"] = src.version_id
         return out

@@ -1,0 +1,35 @@
+"""Request parameters S3 would act on that Conveyor does not: refused, never silently ignored.
+
+Where AWS itself answers a plain-HTTP request, or a bucket without the feature, with an error, that is
+the error given here; what Conveyor simply lacks is refused with NotImplemented.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conveyor.services.base import RequestContext, ServiceError
+
+_OBJECT_LOCK = ("ObjectLockMode", "ObjectLockRetainUntilDate", "ObjectLockLegalHoldStatus")
+
+
+def check(ctx: RequestContext, params: dict[str, Any]) -> None:
+    # https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-owner-condition.html
+    for member in ("ExpectedBucketOwner", "ExpectedSourceBucketOwner"):
+        if params.get(member) not in (None, ctx.account_id):
+            raise ServiceError("AccessDenied", "Access Denied", 403)
+    # SSE-C needs TLS on AWS, and Conveyor serves plain HTTP: AWS's own answer to such a request.
+    # https://docs.aws.amazon.com/AmazonS3/latest/userguide/ServerSideEncryptionCustomerKeys.html
+    if params.get("SSECustomerAlgorithm") or params.get("CopySourceSSECustomerAlgorithm"):
+        raise ServiceError("InvalidRequest", "Requests specifying Server Side Encryption with Customer "
+                           "provided keys must be made over a secure connection.", 400)
+    sse = params.get("ServerSideEncryption")
+    if (sse and sse != "AES256") or params.get("SSEKMSKeyId"):
+        raise ServiceError("NotImplemented", f"Conveyor does not offer server-side encryption with {sse or 'KMS'} "
+                           "keys; AES256 (S3-managed keys) is accepted.", 501)
+    # No bucket here has Object Lock, and AWS refuses lock settings on such a bucket.
+    # https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock.html
+    if any(params.get(member) for member in _OBJECT_LOCK):
+        raise ServiceError("InvalidRequest", "Bucket is missing Object Lock Configuration", 400)
+    if params.get("ObjectLockEnabledForBucket"):
+        raise ServiceError("NotImplemented", "Conveyor does not offer S3 Object Lock.", 501)
