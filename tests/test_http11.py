@@ -28,6 +28,14 @@ def _sqs(target: str, body: bytes, extra: bytes = b"") -> bytes:
         b"\r\n" + body
 
 
+def _signed_put(path: str, length: int, extra: bytes = b"") -> bytes:
+    """The head of an S3 PUT behind `Expect: 100-continue`, with a well-formed SigV4 header (auth is off)."""
+    return (f"PUT {path} HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\nContent-Length: {length}\r\n"
+            "x-amz-content-sha256: UNSIGNED-PAYLOAD\r\nx-amz-date: 20250101T000000Z\r\n"
+            "Authorization: AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/s3/aws4_request, "
+            "SignedHeaders=host, Signature=00\r\n").encode() + extra + b"\r\n"
+
+
 def test_pipelined_requests_are_answered_in_order(endpoint: str) -> None:
     names = [b"pipe-a", b"pipe-b", b"pipe-c"]
     close = b"Connection: close\r\n"  # on the last one, so the exchange ends when the answers do
@@ -70,11 +78,7 @@ def test_accepted_upload_behind_100_continue(endpoint: str, client) -> None:
     client("s3").create_bucket(Bucket="continue-bucket")
     u = urlparse(endpoint)
     with socket.create_connection((u.hostname, u.port), timeout=5) as sock:
-        sock.sendall(b"PUT /continue-bucket/key HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\n"
-                     b"Content-Length: 5\r\nx-amz-content-sha256: UNSIGNED-PAYLOAD\r\n"
-                     b"x-amz-date: 20250101T000000Z\r\nAuthorization: AWS4-HMAC-SHA256 "
-                     b"Credential=test/20250101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00\r\n"
-                     b"\r\n")
+        sock.sendall(_signed_put("/continue-bucket/key", 5))
         assert sock.recv(1024) == b"HTTP/1.1 100 Continue\r\n\r\n"
         sock.sendall(b"hello")
         assert sock.recv(4096).startswith(b"HTTP/1.1 200 OK")
@@ -87,11 +91,7 @@ def test_empty_body_behind_100_continue_still_gets_the_interim_answer(endpoint: 
     client("s3").create_bucket(Bucket="empty-continue")
     u = urlparse(endpoint)
     with socket.create_connection((u.hostname, u.port), timeout=5) as sock:
-        sock.sendall(b"PUT /empty-continue/key HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\n"
-                     b"Content-Length: 0\r\nx-amz-content-sha256: UNSIGNED-PAYLOAD\r\n"
-                     b"x-amz-date: 20250101T000000Z\r\nAuthorization: AWS4-HMAC-SHA256 "
-                     b"Credential=test/20250101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00\r\n"
-                     b"Connection: close\r\n\r\n")
+        sock.sendall(_signed_put("/empty-continue/key", 0, b"Connection: close\r\n"))
         out = b""
         while chunk := sock.recv(4096):
             out += chunk

@@ -51,10 +51,9 @@ class HttpServer:
             self.listener.close()
         for connection in list(self.connections):
             connection.shutdown()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + GRACE_SECONDS
-        while any(not c.idle for c in self.connections) and loop.time() < deadline:
-            await asyncio.sleep(0.05)
+        answering = [c.active for c in self.connections if c.active is not None]
+        if answering:
+            await asyncio.wait(answering, timeout=GRACE_SECONDS)
         for connection in list(self.connections):
             if connection.active is not None:
                 connection.active.cancel()

@@ -129,7 +129,6 @@ class Connection(asyncio.Protocol):
         self._body: RequestBody | None = None
         self.queue: collections.deque[tuple[HttpRequest, RequestBody, bool]] = collections.deque()
         self.active: asyncio.Task[None] | None = None
-        self.active_body: RequestBody | None = None
         self._reading_paused = False
         self._writable = asyncio.Event()
         self._writable.set()
@@ -221,7 +220,6 @@ class Connection(asyncio.Protocol):
     # -- answering ----------------------------------------------------------------------------------
     def _start_next(self) -> None:
         request, body, keep_alive = self.queue.popleft()
-        self.active_body = body
         self.active = self.loop.create_task(self._answer(request, body, keep_alive))
 
     async def _answer(self, request: HttpRequest, body: RequestBody, keep_alive: bool) -> None:
@@ -243,7 +241,7 @@ class Connection(asyncio.Protocol):
         if not keep_alive or self.closed or self.stopping:
             self.close()
             return
-        self.active = self.active_body = None
+        self.active = None
         if self.queue:
             self._start_next()
         else:

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from conveyor.background import spawn
 from conveyor.clock import Clock
 
 EVALUATION_INTERVAL = 1.0
@@ -154,7 +155,7 @@ class WorkerPool:
     def _schedule(self) -> None:
         if not self._closing:
             self._timer = self.clock.call_at(self.clock.now() + EVALUATION_INTERVAL,
-                                             lambda: asyncio.ensure_future(self.evaluate()))
+                                             lambda: spawn(self.evaluate()))
 
     # -- scaling ------------------------------------------------------------------------------------
     def in_service(self) -> list[Worker]:
@@ -224,7 +225,7 @@ class WorkerPool:
             if len(active) > desired:
                 newest_first = sorted(active, key=lambda w: w.started, reverse=True)
                 for worker in newest_first[: len(active) - desired]:
-                    asyncio.ensure_future(self._terminate(worker))
+                    spawn(self._terminate(worker))
 
     # -- processes ----------------------------------------------------------------------------------
     async def _launch(self) -> Worker:
@@ -246,8 +247,8 @@ class WorkerPool:
         worker = Worker(worker_id, self.spec.name, process, self.clock.now(), heartbeat)
         self.workers[worker_id] = worker
         self._log(f"{worker_id} started (pid {process.pid})")
-        asyncio.ensure_future(self._pump(worker))
-        asyncio.ensure_future(self._watch(worker))
+        spawn(self._pump(worker))
+        spawn(self._watch(worker))
         return worker
 
     async def _pump(self, worker: Worker) -> None:

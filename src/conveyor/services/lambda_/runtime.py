@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from conveyor.background import spawn
 from conveyor.services.lambda_.functions import runtime_command
 
 BOOTSTRAP = str(Path(__file__).with_name("bootstrap.py"))
@@ -249,7 +250,7 @@ class EnvironmentManager:
 
     def put_back(self, env: Environment, current_key: tuple[str, str, int] | None) -> None:
         if self.closing or not env.alive or env.spec.key != current_key:
-            asyncio.ensure_future(self._discard(env))
+            spawn(self._discard(env))
             return
         slots = self._slots(env.spec.key[0])
         slots.idle.append(env)
@@ -260,12 +261,12 @@ class EnvironmentManager:
         slots = self._slots(env.spec.key[0])
         if env in slots.idle:
             slots.idle.remove(env)
-            asyncio.ensure_future(self._discard(env))
+            spawn(self._discard(env))
 
     def abandon(self, env: Environment) -> None:
         """An environment whose invocation was cancelled midway: its state is unknown, so it goes."""
         env.kill()
-        asyncio.ensure_future(self._discard(env))
+        spawn(self._discard(env))
 
     async def _discard(self, env: Environment) -> None:
         self.all.discard(env)

@@ -38,6 +38,16 @@ class BlobInfo:
     data: bytes | None = None  # the body itself when it was kept in memory (blob_id is then "")
 
 
+def _hashers(algorithms: Iterable[str]) -> dict[str, Any]:
+    """A running hash per requested checksum algorithm Conveyor knows, by upper-case name."""
+    sums = {}
+    for algo in algorithms:
+        h = checksums.new(algo)
+        if h is not None:
+            sums[algo.upper()] = h
+    return sums
+
+
 class _Writer:
     """Runs in a worker thread: write + hash one buffer at a time."""
 
@@ -45,11 +55,7 @@ class _Writer:
         self.path = path
         self.file = open(path, "wb")  # noqa: SIM115 - closed in finish/abort
         self.md5 = hashlib.md5()
-        self.sums: dict[str, Any] = {}
-        for algo in algorithms:
-            h = checksums.new(algo)
-            if h is not None:
-                self.sums[algo.upper()] = h
+        self.sums = _hashers(algorithms)
         self.size = 0
 
     def write(self, data: bytes) -> None:
@@ -148,13 +154,11 @@ class BlobStore:
 
     @staticmethod
     def in_memory(data: bytes, algorithms: Iterable[str] = ()) -> BlobInfo:
-        sums = {}
-        for algo in algorithms:
-            h = checksums.new(algo)
-            if h is not None:
-                h.update(data)
-                sums[algo.upper()] = checksums.b64(h.digest())
-        return BlobInfo("", len(data), hashlib.md5(data).digest(), sums, data)
+        sums = _hashers(algorithms)
+        for h in sums.values():
+            h.update(data)
+        return BlobInfo("", len(data), hashlib.md5(data).digest(),
+                        {algo: checksums.b64(h.digest()) for algo, h in sums.items()}, data)
 
     def _complete(self, writer: _Writer | None, tmp: Path, algorithms: Iterable[str], tail: bytes,
                   blob_id: str) -> _Writer:

@@ -102,6 +102,13 @@ class ListingsMixin:
                                400, extra={"ArgumentName": "maxKeys", "ArgumentValue": value})
         return min(value, 1000)
 
+    def _listing_request(self: S3Service, params: dict[str, Any]) -> tuple[str, str | None, str, str, int]:
+        """What every listing takes: (bucket, encoding type, prefix, delimiter, max keys), checked."""
+        bucket = params["Bucket"]
+        self.require_bucket(bucket)
+        return (bucket, self._check_encoding(params), params.get("Prefix") or "", params.get("Delimiter") or "",
+                self._max_keys(params))
+
     def _check_encoding(self, params: dict[str, Any]) -> str | None:
         enc = params.get("EncodingType")
         if enc not in (None, "url"):
@@ -110,11 +117,7 @@ class ListingsMixin:
         return enc
 
     async def ListObjectsV2(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        bucket = params["Bucket"]
-        self.require_bucket(bucket)
-        enc = self._check_encoding(params)
-        prefix, delimiter = params.get("Prefix") or "", params.get("Delimiter") or ""
-        max_keys = self._max_keys(params)
+        bucket, enc, prefix, delimiter, max_keys = self._listing_request(params)
         after = params.get("StartAfter") or ""
         token = params.get("ContinuationToken")
         if token is not None:
@@ -143,11 +146,7 @@ class ListingsMixin:
         return out
 
     async def ListObjects(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        bucket = params["Bucket"]
-        self.require_bucket(bucket)
-        enc = self._check_encoding(params)
-        prefix, delimiter = params.get("Prefix") or "", params.get("Delimiter") or ""
-        max_keys = self._max_keys(params)
+        bucket, enc, prefix, delimiter, max_keys = self._listing_request(params)
         marker = params.get("Marker") or ""
         entries, prefixes, truncated, last = self.scan(bucket, prefix, delimiter, marker, max_keys)
         out: dict[str, Any] = {
@@ -165,11 +164,7 @@ class ListingsMixin:
         return out
 
     async def ListObjectVersions(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        bucket = params["Bucket"]
-        self.require_bucket(bucket)
-        enc = self._check_encoding(params)
-        prefix, delimiter = params.get("Prefix") or "", params.get("Delimiter") or ""
-        max_keys = self._max_keys(params)
+        bucket, enc, prefix, delimiter, max_keys = self._listing_request(params)
         marker = params.get("KeyMarker") or ""
         entries, prefixes, truncated, last = self.scan(bucket, prefix, delimiter, marker, max_keys, versions=True)
         versions, markers = [], []

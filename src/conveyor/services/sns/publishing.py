@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import uuid
 from typing import TYPE_CHECKING, Any
 
+from conveyor import ids
 from conveyor.services.base import RequestContext, ServiceError
 from conveyor.services.sns import publish
 from conveyor.services.sns.topics import Topic, invalid
@@ -61,7 +61,7 @@ class Publishing:
         publish.check_size(message, attrs_size)
         group, dedup = publish.fifo_ids(topic, structure["default"] if structure else message,
                                         entry.get("MessageGroupId"), entry.get("MessageDeduplicationId"))
-        msg: dict[str, Any] = {"id": str(uuid.uuid4()), "topic": topic.arn, "message": message,
+        msg: dict[str, Any] = {"id": ids.uuid4(), "topic": topic.arn, "message": message,
                                "ts": self.clock.now(), "base": base_url, "sigv": topic.signature_version}
         if structure:
             msg["structure"] = structure
