@@ -15,6 +15,7 @@ And the machine's ceiling: 256 MiB write+fsync in the data directory's filesyste
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 import sys
@@ -169,6 +170,10 @@ def notification_latency(srv: Server, samples: int, seconds: float) -> tuple[lis
     bucket = f"bench-events-{stamp}"
     url = sqs.create_queue(QueueName=f"bench-events-{stamp}")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    # S3 delivers only where the queue's policy lets it (AWS refuses the configuration otherwise).
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps({"Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sqs:SendMessage",
+        "Resource": arn, "Condition": {"ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{bucket}"}}}]})})
     s3.create_bucket(Bucket=bucket)
     try:
         s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={

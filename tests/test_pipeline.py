@@ -73,6 +73,8 @@ def test_default_pipeline_end_to_end_and_idempotent(start_server, tmp_path) -> N
     assert server.stop() == 0
     console = first_output.read().decode()
     assert "created worker pool movers" in console
+    # S3 accepts the bucket's notification only because the topic's policy now lets it publish.
+    assert "created policy letting S3 (conveyor-uploads) deliver to topic upload-events" in console
     # The worker's own lines, as the lab's worker printed them in its terminal.
     assert "movers-1 | Processing: uploads/holiday photo.jpg" in console
     assert "movers-1 | Moved to: processed/holiday photo.jpg" in console
@@ -97,7 +99,8 @@ def _resources(server) -> dict[str, object]:
             "subscriptions": [(s["Protocol"], s["Endpoint"]) for t in topics
                               for s in sns.list_subscriptions_by_topic(TopicArn=t)["Subscriptions"]],
             "buckets": [b["Name"] for b in s3.list_buckets()["Buckets"]], "notification": notification,
-            "pools": {name: (p["spec"]["command"], p["spec"]["min"], p["spec"]["max"]) for name, p in pools.items()}}
+            "pools": {name: (p["spec"]["command"], p["spec"]["min"], p["spec"]["max"]) for name, p in pools.items()},
+            "topic policies": [sns.get_topic_attributes(TopicArn=t)["Attributes"]["Policy"] for t in topics]}
 
 
 def _read_available(server) -> bytes:

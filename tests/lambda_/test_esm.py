@@ -43,6 +43,9 @@ def test_upload_pipeline_moves_objects(aws: Any, client: Any, tmp_path: Path) ->
     s3, sqs = client("s3"), client("sqs")
     s3.create_bucket(Bucket="uploads-bucket")
     url, arn = _queue(sqs, "uploads")
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps({"Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sqs:SendMessage", "Resource": arn,
+        "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:s3:::uploads-bucket"}}}]})})
     s3.put_bucket_notification_configuration(Bucket="uploads-bucket", NotificationConfiguration={
         "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"],
                                  "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "uploads/"}]}}}]})

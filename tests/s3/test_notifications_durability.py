@@ -21,9 +21,19 @@ def sqs(endpoint, make_client):  # type: ignore[no-untyped-def]
     return c
 
 
-def _queue(sqs, name):  # type: ignore[no-untyped-def]
+def s3_may_send(arn: str, action: str = "sqs:SendMessage") -> str:
+    """The queue (or topic) policy that lets this account's buckets deliver events, as the AWS guide writes it:
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/grant-destinations-permissions-to-s3.html"""
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Sid": "s3-events", "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": action,
+        "Resource": arn, "Condition": {"StringEquals": {"aws:SourceAccount": "000000000000"}}}]})
+
+
+def _queue(sqs, name, allow_s3=True):  # type: ignore[no-untyped-def]
     url = sqs.create_queue(QueueName=name)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    if allow_s3:
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": s3_may_send(arn)})
     return url, arn
 
 
@@ -212,6 +222,7 @@ def test_topic_destination_fans_out_to_sqs(s3, sqs, bucket, endpoint, make_clien
         pytest.skip(f"SNS is not available: {exc}")
     url, arn = _queue(sqs, "fanout")
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy", AttributeValue=s3_may_send(topic, "sns:Publish"))
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"TopicConfigurations": [
         {"TopicArn": topic, "Events": ["s3:ObjectCreated:Put"]}]})
     [test] = _receive(sqs, url)

@@ -14,6 +14,10 @@ def test_s3_upload_arrives_as_an_sns_envelope(sns, subscribed, receive, client, 
     topic = sns.create_topic(Name="upload-events")["TopicArn"]
     wrapped, _ = subscribed(topic, "upload-jobs")
     raw, _ = subscribed(topic, "upload-raw", RawMessageDelivery="true")
+    # The lab's topic access policy: S3 may publish for this bucket (without it S3 refuses the configuration).
+    sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy", AttributeValue=json.dumps({"Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "SNS:Publish", "Resource": topic,
+        "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:s3:::photos"}}}]}))
     s3.put_bucket_notification_configuration(Bucket="photos", NotificationConfiguration={"TopicConfigurations": [{
         "TopicArn": topic, "Events": ["s3:ObjectCreated:*"],
         "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "uploads/"}]}}}]})

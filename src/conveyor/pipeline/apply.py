@@ -213,10 +213,42 @@ class Applier:
                                             "LambdaFunctionConfigurations")):
             for name in sorted({n.function for n in bucket.notifications if n.function}):
                 self.grant(name, "s3.amazonaws.com", f"arn:aws:s3:::{bucket.name}")
+            for queue in sorted({n.queue for n in bucket.notifications if n.queue}):
+                self.let_s3_deliver(bucket.name, queue=queue)
+            for topic in sorted({n.topic for n in bucket.notifications if n.topic}):
+                self.let_s3_deliver(bucket.name, topic=topic)
             self.s3.put_bucket_notification_configuration(Bucket=bucket.name, NotificationConfiguration=wanted)
             self.created(f"notifications on {bucket.name}")
         elif _destinations(current) != _destinations(wanted):
             self.drifted(f"bucket {bucket.name}: notification configuration differs from the pipeline")
+
+    def let_s3_deliver(self, bucket: str, *, queue: str | None = None, topic: str | None = None) -> None:
+        """Add to the queue's or topic's policy the statement S3 needs to deliver this bucket's events (S3
+        refuses a notification configuration otherwise), as an AWS::SQS::QueuePolicy or AWS::SNS::TopicPolicy
+        would: https://docs.aws.amazon.com/AmazonS3/latest/userguide/grant-destinations-permissions-to-s3.html"""
+        if queue is not None:
+            arn, action, what = self.queue_arns[queue], "sqs:SendMessage", f"queue {queue}"
+            attrs = self.sqs.get_queue_attributes(QueueUrl=self.queue_urls[queue], AttributeNames=["Policy"])
+        else:
+            arn, action, what = self.topic_arns[topic or ""], "sns:Publish", f"topic {topic}"
+            attrs = self.sns.get_topic_attributes(TopicArn=arn)
+        current = attrs.get("Attributes", {}).get("Policy")
+        policy = json.loads(current) if current else {"Version": "2012-10-17", "Statement": []}
+        statements = policy.get("Statement") or []
+        statements = statements if isinstance(statements, list) else [statements]
+        sid = "conveyor-s3-" + hashlib.sha256(bucket.encode()).hexdigest()[:16]
+        if any(s.get("Sid") == sid for s in statements):
+            return
+        statements.append({
+            "Sid": sid, "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": action,
+            "Resource": arn, "Condition": {"ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{bucket}"},
+                                           "StringEquals": {"aws:SourceAccount": arn.split(":")[4]}}})
+        policy["Statement"] = statements
+        if queue is not None:
+            self.sqs.set_queue_attributes(QueueUrl=self.queue_urls[queue], Attributes={"Policy": json.dumps(policy)})
+        else:
+            self.sns.set_topic_attributes(TopicArn=arn, AttributeName="Policy", AttributeValue=json.dumps(policy))
+        self.created(f"policy letting S3 ({bucket}) deliver to {what}")
 
     def _notification_config(self, bucket: Bucket) -> dict[str, Any]:
         config: dict[str, list[dict[str, Any]]] = {}

@@ -12,7 +12,7 @@ from conveyor.gateway.http import HttpResponse
 from conveyor.protocol.models import service_model
 from conveyor.protocol.rest_xml import CODEC, error_response, host_id, split_path
 from conveyor.services.base import RequestContext, Service, ServiceError
-from conveyor.services.s3 import cors, notifications, policy, refusals, sigv2
+from conveyor.services.s3 import cors, destinations, notifications, policy, refusals, sigv2
 from conveyor.services.s3.blobs import BlobStore
 from conveyor.services.s3.listings import ListingsMixin
 from conveyor.services.s3.multipart import MultipartMixin
@@ -211,7 +211,7 @@ class S3Service(ObjectsMixin, ListingsMixin, MultipartMixin, SettingsMixin, Serv
         service = self.app.services.get(kind)
         if service is None:
             raise RuntimeError(f"no {kind} service to deliver to")
-        if not notifications.destination_exists(kind, service, target):
+        if not destinations.exists(kind, service, target):
             raise notifications.Undeliverable(f"{target} does not exist")
         # Destinations expose an in-process API: a `deliver_from_s3(arn, body)` hook (SNS, Lambda), or
         # SQS's engine `send(arn, body)`; an exception leaves the row in the outbox for a retry.
@@ -391,7 +391,8 @@ class S3Service(ObjectsMixin, ListingsMixin, MultipartMixin, SettingsMixin, Serv
         config = params.get("NotificationConfiguration") or {}
         if config.get("EventBridgeConfiguration") is not None:
             raise ServiceError("NotImplemented", "EventBridge notifications are not supported by Conveyor.", 501)
-        dests = notifications.validate(config, self.app.services, source_arn=f"arn:aws:s3:::{name}")
+        dests = notifications.validate(config)
+        destinations.check([(kind, arn) for kind, arn, _ in dests], self.app.services, name, self.config.account_id)
         test = notifications.dumps(notifications.test_event(name, self.clock.now(), ctx.request_id, host_id(ctx)))
         targets = sorted({(kind, arn) for kind, arn, _ in dests if kind in ("sqs", "sns")})
 

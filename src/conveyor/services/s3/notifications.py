@@ -72,13 +72,11 @@ def _events_overlap(a: list[str], b: list[str]) -> bool:
     return False
 
 
-def validate(config: dict[str, Any], services: dict[str, Any],
-             source_arn: str | None = None) -> list[tuple[str, str, str]]:
-    """Check a NotificationConfiguration; returns (kind, arn, id) of each destination; fills in ids.
-    `source_arn` is the bucket's ARN, which a function's resource policy must allow."""
+def validate(config: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Check a NotificationConfiguration's shape; returns (kind, arn, id) of each destination and fills
+    in missing ids. Whether S3 may deliver to each destination is conveyor.services.s3.destinations'."""
     seen: list[tuple[list[str], str, str]] = []
     dests: list[tuple[str, str, str]] = []
-    missing: list[str] = []
     for list_name, arn_name, kind in KINDS:
         for conf in config.get(list_name) or []:
             arn = conf.get(arn_name) or ""
@@ -99,41 +97,8 @@ def validate(config: dict[str, Any], services: dict[str, Any],
             seen.append((events, prefix, suffix))
             if not conf.get("Id"):
                 conf["Id"] = str(uuid.uuid4())
-            parts = arn.split(":")
-            if (len(parts) < 6 or parts[0] != "arn" or parts[2] != kind or kind not in services
-                    or not destination_exists(kind, services[kind], arn, source_arn)):
-                missing.append(arn)
             dests.append((kind, arn, conf["Id"]))
-    if missing:
-        raise ServiceError(
-            "InvalidArgument", "Unable to validate the following destination configurations", 400,
-            extra={"ArgumentName": missing[0], "ArgumentValue": "Not a valid destination"},
-        )
     return dests
-
-
-def destination_exists(kind: str, service: Any, arn: str, source_arn: str | None = None) -> bool:
-    """Ask the destination service, through its in-process API, whether `arn` names something it has."""
-    try:
-        if kind == "sqs":
-            engine = getattr(service, "engine", service)
-            lookup = getattr(engine, "get_queue_by_arn", None)
-            return lookup is None or lookup(arn) is not None
-        if kind == "sns":
-            topics = getattr(service, "topics", None)
-            return topics is None or arn in topics
-        if kind == "lambda":
-            lookup = getattr(service, "function", None)
-            if lookup is not None:
-                lookup(arn)
-            allowed = getattr(service, "invoke_allowed", None)
-            if allowed is not None and source_arn is not None:
-                # S3 may invoke a function only if its resource policy says so (lambda add-permission).
-                return bool(allowed(arn, "s3.amazonaws.com", source_arn))
-            return True
-    except Exception:
-        return False
-    return True
 
 
 def matches(config: dict[str, Any], event_name: str, key: str) -> list[tuple[str, str, str]]:

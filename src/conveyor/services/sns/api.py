@@ -259,6 +259,14 @@ class SnsService(Publishing, Service):
     def _policy(self, topic: Topic) -> str:
         return topic.attrs.get("Policy") or topics_mod.default_policy(topic.arn, topic.account)
 
+    # conveyor.ports.PolicyHolder: S3 checks a topic's policy before it publishes bucket events there.
+    def resource_exists(self, arn: str) -> bool:
+        return arn in self.topics
+
+    def resource_policy(self, arn: str) -> str | None:
+        topic = self.topics.get(arn)
+        return self._policy(topic) if topic is not None else None
+
     async def AddPermission(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         topic = self._topic(params["TopicArn"])
         policy = permissions.add(self._policy(topic), topic.arn, params["Label"], params["AWSAccountId"],

@@ -106,6 +106,14 @@ class SqsService(Service):
     def get_queue_by_arn(self, arn: str) -> Queue | None:
         return self.engine.get_queue_by_arn(arn)
 
+    # conveyor.ports.PolicyHolder: S3 checks a queue's policy before it sends bucket events there.
+    def resource_exists(self, arn: str) -> bool:
+        return self.engine.get_queue_by_arn(arn) is not None
+
+    def resource_policy(self, arn: str) -> str | None:
+        q = self.engine.get_queue_by_arn(arn)
+        return q.attrs.get("Policy") or None if q is not None else None
+
     async def receive(self, queue: str, max_messages: int = 1, visibility: int | None = None,
                       wait: float = 0) -> list[dict[str, Any]]:
         q = self.engine.queue_from_url(queue, self.config.account_id, self.config.region)

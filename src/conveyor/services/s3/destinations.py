@@ -1,0 +1,86 @@
+"""Whether S3 may deliver a bucket's events to a queue, topic or function.
+
+PutBucketNotificationConfiguration checks every destination before it stores a configuration, whatever
+the server's auth mode: this is configuration validation, not identity enforcement. A destination must
+exist and its resource policy must let the S3 service principal send (`sqs:SendMessage`), publish
+(`sns:Publish`) or invoke (`lambda:InvokeFunction`) for this bucket, with the context S3 itself gives:
+`aws:SourceArn` (the bucket's ARN) and `aws:SourceAccount` (the bucket owner's account).
+https://docs.aws.amazon.com/AmazonS3/latest/userguide/grant-destinations-permissions-to-s3.html
+
+Each refused destination is named in the error as a numbered ArgumentName/ArgumentValue pair, with
+the reason S3 gives for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol, runtime_checkable
+
+from conveyor import resource_policy
+from conveyor.ports import PolicyHolder
+from conveyor.services.base import Service, ServiceError
+
+S3_PRINCIPAL = "s3.amazonaws.com"
+_ACTIONS = {"sqs": "sqs:SendMessage", "sns": "sns:Publish"}
+_NOUNS = {"sqs": "queue", "sns": "topic"}
+
+
+@runtime_checkable
+class _Functions(Protocol):
+    """What Lambda offers S3 (conveyor.services.lambda_.permissions)."""
+
+    def invoke_allowed(self, function_arn: str, service_principal: str, source_arn: str | None) -> bool: ...
+
+
+def _well_formed(arn: str, kind: str) -> bool:
+    parts = arn.split(":")
+    return len(parts) >= 6 and parts[0] == "arn" and parts[2] == kind
+
+
+def exists(kind: str, service: Service | None, arn: str) -> bool:
+    """Whether the destination is still there (events for a deleted queue or topic are dropped)."""
+    if service is None or not _well_formed(arn, kind):
+        return False
+    if isinstance(service, PolicyHolder):
+        return service.resource_exists(arn)
+    return True  # functions: an invocation of a deleted one fails and is retried, then dropped by Lambda
+
+
+def refusal(kind: str, service: Service | None, arn: str, bucket: str, account: str) -> str | None:
+    """Why S3 may not deliver to `arn` (AWS's wording), or None when it may."""
+    if kind == "lambda":
+        if service is None or not _well_formed(arn, kind):
+            return "The destination Lambda function does not exist"
+        if isinstance(service, _Functions) and not service.invoke_allowed(arn, S3_PRINCIPAL, _bucket_arn(bucket)):
+            return f"Not authorized to invoke function [{arn}]"
+        return None
+    noun = _NOUNS[kind]
+    if not isinstance(service, PolicyHolder) or not _well_formed(arn, kind) or not service.resource_exists(arn):
+        return f"The destination {noun} does not exist"
+    request = resource_policy.Request(
+        action=_ACTIONS[kind], resource=arn, service=S3_PRINCIPAL,
+        context={"aws:SourceArn": _bucket_arn(bucket), "aws:SourceAccount": account})
+    if not resource_policy.allows(resource_policy.parse(service.resource_policy(arn)), request):
+        return f"Permissions on the destination {noun} do not allow S3 to publish notifications from this bucket"
+    return None
+
+
+def check(destinations: list[tuple[str, str]], services: Mapping[str, Service], bucket: str, account: str) -> None:
+    """Refuse the configuration if any (kind, arn) destination cannot be delivered to."""
+    refused: list[tuple[str, str]] = []
+    for kind, arn in destinations:
+        reason = refusal(kind, services.get(kind), arn, bucket, account)
+        if reason is not None and (arn, reason) not in refused:
+            refused.append((arn, reason))
+    if not refused:
+        return
+    extra: dict[str, str] = {}
+    for number, (arn, reason) in enumerate(refused, start=1):
+        extra[f"ArgumentName{number}"] = arn
+        extra[f"ArgumentValue{number}"] = reason
+    raise ServiceError("InvalidArgument", "Unable to validate the following destination configurations", 400,
+                       extra=extra)
+
+
+def _bucket_arn(bucket: str) -> str:
+    return f"arn:aws:s3:::{bucket}"
