@@ -45,6 +45,11 @@ def test_anonymous_access_policy_acl_and_block(s3, bucket, endpoint):
     assert r.status_code == 403 and "<Code>AccessDenied</Code>" in r.text
     policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
                                                        "Resource": f"arn:aws:s3:::{bucket}/public/*"}]}
+    with pytest.raises(ClientError) as exc:  # a new bucket blocks public policies
+        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+    assert exc.value.response["Error"]["Code"] == "AccessDenied"
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": False, "IgnorePublicAcls": False, "BlockPublicPolicy": False, "RestrictPublicBuckets": False})
     s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
     assert json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"]) == policy
     assert requests.get(f"{url}/public/a.txt").content == b"public"
@@ -53,10 +58,10 @@ def test_anonymous_access_policy_acl_and_block(s3, bucket, endpoint):
     s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
         "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
     assert requests.get(f"{url}/public/a.txt").status_code == 403
-    with pytest.raises(ClientError):
-        s3.put_object(Bucket=bucket, Key="acl.txt", Body=b"x", ACL="public-read")
     s3.delete_public_access_block(Bucket=bucket)
     s3.delete_bucket_policy(Bucket=bucket)
+    # Canned ACLs, on a bucket whose Object Ownership enables them again.
+    s3.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]})
     s3.put_object(Bucket=bucket, Key="acl.txt", Body=b"acl", ACL="public-read")
     assert requests.get(f"{url}/acl.txt").content == b"acl"
     assert requests.get(f"{url}/private/b.txt").status_code == 403
@@ -65,9 +70,14 @@ def test_anonymous_access_policy_acl_and_block(s3, bucket, endpoint):
     assert requests.get(f"{url}?list-type=2").status_code == 200
     grants = s3.get_bucket_acl(Bucket=bucket)["Grants"]
     assert any(g["Grantee"].get("URI", "").endswith("AllUsers") for g in grants)
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={"BlockPublicAcls": True})
+    with pytest.raises(ClientError) as exc:
+        s3.put_object(Bucket=bucket, Key="acl2.txt", Body=b"x", ACL="public-read")
+    assert exc.value.response["Error"]["Code"] == "AccessDenied"
 
 
-def test_cors(s3, bucket, endpoint):
+def test_cors(s3, public_bucket, endpoint):
+    bucket = public_bucket
     url = f"{endpoint}/{bucket}/file.txt"
     pre = {"Origin": "https://app.example", "Access-Control-Request-Method": "PUT",
            "Access-Control-Request-Headers": "content-type"}
@@ -83,7 +93,7 @@ def test_cors(s3, bucket, endpoint):
     assert r.headers["Access-Control-Max-Age"] == "600"
     assert requests.options(url, headers={**pre, "Origin": "https://evil.example"}).status_code == 403
     assert requests.options(url, headers={**pre, "Access-Control-Request-Method": "DELETE"}).status_code == 403
-    s3.put_object(Bucket=bucket, Key="file.txt", Body=b"x", ACL="public-read")
+    s3.put_object(Bucket=bucket, Key="file.txt", Body=b"x")
     r = requests.get(url, headers={"Origin": "https://app.example"})
     assert r.headers["Access-Control-Allow-Origin"] == "https://app.example"
     assert r.headers["Access-Control-Expose-Headers"] == "ETag"

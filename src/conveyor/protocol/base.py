@@ -59,10 +59,15 @@ def format_timestamp(value: Any, shape: Shape, default: str) -> Any:
 
 def parse_timestamp(text: str | float | int) -> dt.datetime:
     if isinstance(text, int | float):
-        return dt.datetime.fromtimestamp(text, dt.UTC)
+        try:
+            return dt.datetime.fromtimestamp(text, dt.UTC)
+        except (OverflowError, OSError, ValueError):  # 1e309, or a year past 9999
+            raise ValueError(f"invalid timestamp {text!r}")
     text = text.strip()
     try:
         return dt.datetime.fromtimestamp(float(text), dt.UTC)
+    except (OverflowError, OSError):
+        raise ValueError(f"invalid timestamp {text!r}")
     except ValueError:
         pass
     try:

@@ -95,6 +95,8 @@ def _decode(text: str) -> str:
 
 class RestXmlCodec(Codec):
     name = "rest-xml"
+    # Header and query members kept as the client sent them, not converted to their modelled type.
+    verbatim: frozenset[str] = frozenset()
 
     def __init__(self) -> None:
         self._routes: dict[int, list[_Route]] = {}
@@ -214,7 +216,9 @@ class RestXmlCodec(Codec):
                 if loc == "header":
                     raw = present.get(lower)
                     if raw is not None:
-                        if member.type_name == "list":
+                        if name in self.verbatim:
+                            params[name] = raw
+                        elif member.type_name == "list":
                             params[name] = [p.strip() for p in raw.split(",") if p.strip()]
                         else:
                             params[name] = self._scalar(member, raw, "rfc822")
@@ -226,7 +230,9 @@ class RestXmlCodec(Codec):
                     if member.type_name == "map":
                         params[name] = {k: v[-1] for k, v in query.items()}
                     elif wire in query:
-                        if member.type_name == "list":
+                        if name in self.verbatim:
+                            params[name] = query[wire][-1]
+                        elif member.type_name == "list":
                             params[name] = [self._scalar(member.member, v) for v in query[wire]]
                         else:
                             params[name] = self._scalar(member, query[wire][-1], "iso8601")
@@ -234,7 +240,7 @@ class RestXmlCodec(Codec):
                     found = {k[len(lower):]: v for k, v in present.items() if k.startswith(lower)}
                     if found:
                         params[name] = found
-            except (ValueError, TypeError):
+            except (ValueError, TypeError, OverflowError):
                 raise ServiceError("InvalidArgument", f"Invalid value for {wire}", 400,
                                    extra={"ArgumentName": wire})
         if payload_name:
@@ -242,20 +248,27 @@ class RestXmlCodec(Codec):
             if member.type_name == "string" or (member.type_name == "blob"
                                                 and not member.serialization.get("streaming")):
                 body = await req.body()
-                params[payload_name] = body.decode("utf-8") if member.type_name == "string" else body
+                try:
+                    params[payload_name] = body.decode("utf-8") if member.type_name == "string" else body
+                except UnicodeDecodeError:
+                    raise self.undecodable_text(op, body)
             elif member.type_name == "structure":
                 body = await req.body()
                 if body.strip():
                     try:
-                        root = ET.fromstring(body)
-                    except ET.ParseError:
+                        # A value of the wrong type (`<PartNumber>x</PartNumber>`) does not validate either.
+                        params[payload_name] = self._xml_to_value(ET.fromstring(body), member)
+                    except (ET.ParseError, ValueError, TypeError, OverflowError):
                         raise ServiceError(
                             "MalformedXML",
                             "The XML you provided was not well-formed or did not validate against our published schema",
                             400,
                         )
-                    params[payload_name] = self._xml_to_value(root, member)
         return params
+
+    def undecodable_text(self, op: OperationModel, body: bytes) -> ServiceError:
+        """The error for a text payload that is not UTF-8."""
+        return ServiceError("InvalidArgument", "The request body is not valid UTF-8 text.", 400)
 
     def _scalar(self, shape: Shape, text: str, ts_default: str = "iso8601") -> Any:
         kind = shape.type_name
@@ -330,7 +343,8 @@ class RestXmlCodec(Codec):
             wire = member.serialization.get("name", name)
             if loc == "header":
                 if member.type_name == "timestamp":
-                    text = format_timestamp(value, member, "rfc822")
+                    # A verbatim member (see `verbatim`) goes back as it came.
+                    text = value if isinstance(value, str) else format_timestamp(value, member, "rfc822")
                 elif member.type_name == "boolean":
                     text = "true" if value else "false"
                 elif member.type_name == "list":

@@ -10,10 +10,12 @@ from typing import Any
 
 from conveyor.gateway.http import HttpResponse
 from conveyor.protocol.models import service_model
-from conveyor.protocol.rest_xml import CODEC, error_response, host_id, split_path
+from conveyor.protocol.rest_xml import error_response, host_id, split_path
 from conveyor.services.base import RequestContext, Service, ServiceError
 from conveyor.services.s3 import cors, destinations, notifications, policy, refusals, sigv2
+from conveyor.services.s3.access import AccessMixin, new_bucket_config
 from conveyor.services.s3.blobs import BlobStore
+from conveyor.services.s3.codec import CODEC
 from conveyor.services.s3.listings import ListingsMixin
 from conveyor.services.s3.multipart import MultipartMixin
 from conveyor.services.s3.objects import ObjectsMixin
@@ -23,6 +25,8 @@ from conveyor.storage.db import Database
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _IP_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+# Bodies up to this size are read and dropped after an early error, keeping the connection open.
+_DISCARD_LIMIT = 1024 * 1024
 
 def s3_model() -> Any:
     return service_model("s3")
@@ -32,7 +36,7 @@ def no_such_bucket(name: str) -> ServiceError:
     return ServiceError("NoSuchBucket", "The specified bucket does not exist", 404, extra={"BucketName": name})
 
 
-class S3Service(ObjectsMixin, ListingsMixin, MultipartMixin, SettingsMixin, Service):
+class S3Service(ObjectsMixin, ListingsMixin, MultipartMixin, SettingsMixin, AccessMixin, Service):
     name = "s3"
 
     def __init__(self, app: Any) -> None:
@@ -96,23 +100,30 @@ class S3Service(ObjectsMixin, ListingsMixin, MultipartMixin, SettingsMixin, Serv
         return response
 
     async def _discard_body(self, ctx: RequestContext, response: HttpResponse) -> None:
-        """An error answered before the body was read: read a small body, else close the connection
-        (an unread body would otherwise be parsed as the next request on a keep-alive connection)."""
+        """An error answered before the body was read: read a small body so the connection can serve the
+        next request, else close it (an unread body would be parsed as the next request)."""
         if getattr(ctx.request, "_receive", None) is None:
+            return  # read already (or being read): the connection knows whether it all arrived
+        headers = ctx.request.headers
+        length = headers.get("content-length")
+        if length is None and "transfer-encoding" not in headers:
+            return  # no body at all (a GET, a DELETE...)
+        if length is not None and (not length.isdigit() or int(length) > _DISCARD_LIMIT):
+            response.set_header("Connection", "close")
             return
-        if (ctx.request.headers.get("expect") or "").lower() == "100-continue":
+        if (headers.get("expect") or "").lower() == "100-continue" and length != "0":
             # The client waits for "100 Continue" before sending the body: refuse without asking for it.
             response.set_header("Connection", "close")
             return
-        length = ctx.request.headers.get("content-length") or "unknown"
-        if length.isdigit() and int(length) <= 1024 * 1024:
-            try:
-                async for _ in ctx.request.stream():
-                    pass
-                return
-            except Exception:
-                pass
-        response.set_header("Connection", "close")
+        read = 0
+        try:
+            async for chunk in ctx.request.stream():
+                read += len(chunk)
+                if read > _DISCARD_LIMIT:  # a chunked body larger than is worth reading
+                    response.set_header("Connection", "close")
+                    return
+        except Exception:
+            response.set_header("Connection", "close")
 
     def _apply_cors(self, ctx: RequestContext, response: HttpResponse) -> None:
         origin = ctx.request.headers.get("origin")
@@ -244,6 +255,7 @@ class S3Service(ObjectsMixin, ListingsMixin, MultipartMixin, SettingsMixin, Serv
         acl = params.get("ACL") or "private"
         if acl not in ("private", "public-read", "public-read-write", "authenticated-read"):
             raise ServiceError("InvalidArgument", f"Unsupported canned ACL {acl}", 400)
+        config = json.dumps(new_bucket_config(params))
         now = self.clock.now()
         owner = self.owner_id()
 
@@ -253,8 +265,8 @@ class S3Service(ObjectsMixin, ListingsMixin, MultipartMixin, SettingsMixin, Serv
                     "BucketAlreadyOwnedByYou",
                     "Your previous request to create the named bucket succeeded and you already own it.",
                     409, extra={"BucketName": name})
-            conn.execute("INSERT INTO buckets (name, region, created, owner, acl) VALUES (?,?,?,?,?)",
-                         (name, region, now, owner, acl))
+            conn.execute("INSERT INTO buckets (name, region, created, owner, acl, config) VALUES (?,?,?,?,?,?)",
+                         (name, region, now, owner, acl, config))
 
         await self.database.write(fn)
         return {"Location": f"/{name}"}
@@ -331,58 +343,6 @@ class S3Service(ObjectsMixin, ListingsMixin, MultipartMixin, SettingsMixin, Serv
         self.require_bucket(params["Bucket"])
         await self.update_config(params["Bucket"], "cors", None)
         return {"__status": 204}
-
-    # policy, public access block, ACL -----------------------------------------------------------
-    async def PutBucketPolicy(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        name = params["Bucket"]
-        row = self.require_bucket(name)
-        doc = policy.parse_policy(params.get("Policy") or "", name)
-        pab = row.config.get("pab") or {}
-        if pab.get("BlockPublicPolicy") and policy.is_public_policy(doc):
-            raise ServiceError("AccessDenied", "Access Denied", 403)
-        await self.update_config(name, "policy", params["Policy"])
-        return {"__status": 204}
-
-    async def GetBucketPolicy(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        text = self.get_config(params["Bucket"], "policy", "NoSuchBucketPolicy", "The bucket policy does not exist")
-        return {"Policy": text}
-
-    async def DeleteBucketPolicy(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        self.require_bucket(params["Bucket"])
-        await self.update_config(params["Bucket"], "policy", None)
-        return {"__status": 204}
-
-    async def PutPublicAccessBlock(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        conf = params.get("PublicAccessBlockConfiguration") or {}
-        await self.update_config(params["Bucket"], "pab", {k: bool(v) for k, v in conf.items()})
-        return {}
-
-    async def GetPublicAccessBlock(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        conf = self.get_config(params["Bucket"], "pab", "NoSuchPublicAccessBlockConfiguration",
-                               "The public access block configuration was not found")
-        return {"PublicAccessBlockConfiguration": conf}
-
-    async def DeletePublicAccessBlock(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        self.require_bucket(params["Bucket"])
-        await self.update_config(params["Bucket"], "pab", None)
-        return {"__status": 204}
-
-    async def PutBucketAcl(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        name = params["Bucket"]
-        row = self.require_bucket(name)
-        acl = params.get("ACL")
-        if acl not in ("private", "public-read", "public-read-write", "authenticated-read"):
-            # Grant-by-grant ACLs are refused rather than silently ignored.
-            raise ServiceError("NotImplemented", "Only canned ACLs (x-amz-acl) are supported by Conveyor.", 501)
-        pab = row.config.get("pab") or {}
-        if pab.get("BlockPublicAcls") and acl.startswith("public"):
-            raise ServiceError("AccessDenied", "Access Denied", 403)
-        await self.database.execute("UPDATE buckets SET acl = ? WHERE name = ?", (acl, name))
-        return {}
-
-    async def GetBucketAcl(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        row = self.require_bucket(params["Bucket"])
-        return {"Owner": self.owner(), "Grants": policy.grants(row.acl, self.owner())}
 
     # notifications -----------------------------------------------------------------------------
     async def PutBucketNotificationConfiguration(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:

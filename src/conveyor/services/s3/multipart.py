@@ -41,7 +41,7 @@ class MultipartMixin:
     async def CreateMultipartUpload(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         bucket, key = params["Bucket"], params["Key"]
         self.require_bucket(bucket)
-        self.check_acl_allowed(bucket, params.get("ACL"))
+        self.check_acl_allowed(bucket, params)
         meta = self.object_meta(params, params.get("ContentType"))
         if params.get("ChecksumAlgorithm"):
             meta["ChecksumAlgorithm"] = params["ChecksumAlgorithm"].upper()

@@ -11,6 +11,7 @@ from urllib.parse import unquote
 
 from conveyor.services.base import RequestContext, ServiceError
 from conveyor.services.s3 import checksums, notifications
+from conveyor.services.s3.access import check_write_acl
 from conveyor.services.s3.blobs import BlobInfo
 from conveyor.services.s3.store import OBJECT_COLUMNS, ObjectRow, delete_version, insert_object, next_seq
 from conveyor.services.s3.uploads import body_source, requested_algorithms, verify_body
@@ -182,8 +183,7 @@ class ObjectsMixin:
         meta: dict[str, Any] = {"ContentType": content_type or "binary/octet-stream"}
         for name in CONTENT_FIELDS:
             if params.get(name) is not None:
-                value = params[name]
-                meta[name] = _ts(value) if name == "Expires" else value
+                meta[name] = params[name]  # Expires too: kept as sent (see conveyor.services.s3.codec)
         if "ContentEncoding" in meta:
             enc = ",".join(p for p in meta["ContentEncoding"].split(",") if p.strip() != "aws-chunked")
             if enc:
@@ -203,12 +203,8 @@ class ObjectsMixin:
                 meta[name] = params[name]
         return meta
 
-    def check_acl_allowed(self: S3Service, bucket: str, acl: str | None) -> None:
-        """Public Access Block's BlockPublicAcls refuses requests that set a public canned ACL."""
-        if acl and acl.startswith("public"):
-            pab = self.require_bucket(bucket).config.get("pab") or {}
-            if pab.get("BlockPublicAcls"):
-                raise ServiceError("AccessDenied", "Access Denied", 403)
+    def check_acl_allowed(self: S3Service, bucket: str, params: dict[str, Any]) -> None:
+        check_write_acl(self.require_bucket(bucket), params)
 
     def version_headers(self, obj: ObjectRow, bucket_versioning: str) -> dict[str, Any]:
         return {"VersionId": obj.version_id} if bucket_versioning or obj.version_id != "null" else {}
@@ -217,7 +213,7 @@ class ObjectsMixin:
     async def PutObject(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         bucket, key = params["Bucket"], params["Key"]
         brow = self.require_bucket(bucket)
-        self.check_acl_allowed(bucket, params.get("ACL"))
+        self.check_acl_allowed(bucket, params)
         if params.get("IfNoneMatch") not in (None, "*"):
             raise ServiceError("NotImplemented", "If-None-Match on PUT supports only '*'", 501)
         source, decoder = body_source(ctx)
@@ -456,7 +452,7 @@ class ObjectsMixin:
     async def CopyObject(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         bucket, key = params["Bucket"], params["Key"]
         brow = self.require_bucket(bucket)
-        self.check_acl_allowed(bucket, params.get("ACL"))
+        self.check_acl_allowed(bucket, params)
         src = self.copy_source(params)
         directive = (params.get("MetadataDirective") or "COPY").upper()
         if directive not in ("COPY", "REPLACE"):
@@ -528,17 +524,3 @@ class ObjectsMixin:
     async def DeleteObjectTagging(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         await self._set_object_meta(params["Bucket"], params["Key"], params.get("VersionId"), "Tags", None)
         return {"__status": 204}
-
-    async def PutObjectAcl(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        acl = params.get("ACL")
-        if acl not in ("private", "public-read", "public-read-write", "authenticated-read"):
-            raise ServiceError("NotImplemented", "Only canned ACLs (x-amz-acl) are supported by Conveyor.", 501)
-        self.check_acl_allowed(params["Bucket"], acl)
-        await self._set_object_meta(params["Bucket"], params["Key"], params.get("VersionId"), "ACL", acl)
-        return {}
-
-    async def GetObjectAcl(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        from conveyor.services.s3 import policy
-
-        obj = self.current_object(params["Bucket"], params["Key"], params.get("VersionId"))
-        return {"Owner": self.owner(), "Grants": policy.grants(obj.meta.get("ACL") or "private", self.owner())}

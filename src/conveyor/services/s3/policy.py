@@ -2,15 +2,17 @@
 
 Signed requests from the configured credentials are the account owner and may do anything. Anonymous
 requests succeed only where a bucket policy or a public canned ACL allows them and the bucket's Public
-Access Block does not forbid it (https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html).
+Access Block does not forbid it (https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html);
+ACLs count only on buckets whose Object Ownership leaves them enabled. Nobody creates a bucket, or lists
+all buckets, anonymously (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html).
 """
 
 from __future__ import annotations
 
-import fnmatch
 import json
 from typing import TYPE_CHECKING, Any
 
+from conveyor import resource_policy
 from conveyor.services.base import RequestContext, ServiceError
 
 if TYPE_CHECKING:
@@ -27,80 +29,79 @@ ACTIONS = {
 READ_OPS = {"GetObject", "HeadObject"}
 LIST_OPS = {"ListObjects", "ListObjectsV2", "HeadBucket"}
 WRITE_OPS = {"PutObject", "DeleteObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload"}
+_NEVER_ANONYMOUS = {"CreateBucket", "ListBuckets"}
 
 
 def access_denied() -> ServiceError:
     return ServiceError("AccessDenied", "Access Denied", 403)
 
 
+def _malformed(message: str) -> ServiceError:
+    return ServiceError("MalformedPolicy", message, 400)
+
+
 def parse_policy(text: str, bucket: str) -> dict[str, Any]:
+    """A bucket policy checked for the mistakes S3 refuses; hostile shapes are refused, never crash."""
     try:
         doc = json.loads(text)
     except ValueError:
-        raise ServiceError("MalformedPolicy", "Policies must be valid JSON and the first byte must be '{'", 400)
+        if not text.lstrip().startswith("{"):
+            raise _malformed("Policies must be valid JSON and the first byte must be '{'")
+        raise _malformed("This policy contains invalid Json")
     if not isinstance(doc, dict) or not doc.get("Statement"):
-        raise ServiceError("MalformedPolicy", "Missing required field Statement", 400)
+        raise _malformed("Missing required field Statement")
     statements = doc["Statement"] if isinstance(doc["Statement"], list) else [doc["Statement"]]
     for st in statements:
-        if st.get("Effect") not in ("Allow", "Deny"):
-            raise ServiceError("MalformedPolicy", "Invalid effect", 400)
-        for res in _list(st.get("Resource")):
-            if not res.startswith(f"arn:aws:s3:::{bucket}"):
-                raise ServiceError("MalformedPolicy", "Policy has invalid resource", 400)
+        if not isinstance(st, dict) or st.get("Effect") not in ("Allow", "Deny"):
+            raise _malformed("Invalid effect")
+        if "Principal" not in st and "NotPrincipal" not in st:
+            raise _malformed("Missing required field Principal")
+        if not _strings(st.get("Action", st.get("NotAction"))):
+            raise _malformed("Policy has invalid action")
+        resources = _strings(st.get("Resource", st.get("NotResource")))
+        if not resources or not all(r.startswith(f"arn:aws:s3:::{bucket}") for r in resources):
+            raise _malformed("Policy has invalid resource")
     return doc
 
 
-def _list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
+def _strings(value: Any) -> list[str] | None:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return value
+    return None
 
 
 def _public_principal(principal: Any) -> bool:
     if principal == "*":
         return True
-    return isinstance(principal, dict) and "*" in _list(principal.get("AWS"))
+    return isinstance(principal, dict) and "*" in (_strings(principal.get("AWS")) or [])
 
 
 def is_public_policy(doc: dict[str, Any]) -> bool:
-    return any(st.get("Effect") == "Allow" and _public_principal(st.get("Principal")) and not st.get("Condition")
-               for st in _list(doc.get("Statement")))
-
-
-def _policy_decision(doc: dict[str, Any], action: str, resource: str) -> str | None:
-    decision = None
-    for st in _list(doc.get("Statement")):
-        if not _public_principal(st.get("Principal")):
-            continue
-        if not any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in _list(st.get("Action"))):
-            continue
-        if not any(fnmatch.fnmatchcase(resource, r) for r in _list(st.get("Resource"))):
-            continue
-        if st.get("Condition"):
-            continue  # conditions are not evaluated: such a statement grants nothing to anonymous callers
-        if st.get("Effect") == "Deny":
-            return "Deny"
-        decision = "Allow"
-    return decision
+    statements = doc.get("Statement")
+    items = statements if isinstance(statements, list) else [statements]
+    return any(isinstance(st, dict) and st.get("Effect") == "Allow" and _public_principal(st.get("Principal"))
+               and not st.get("Condition") for st in items)
 
 
 def check_anonymous(service: S3Service, ctx: RequestContext, operation: str, bucket: str | None,
                     key: str | None) -> None:
-    if bucket is None:
+    if bucket is None or operation in _NEVER_ANONYMOUS:
         raise access_denied()
     row = service.bucket_row(bucket)
     if row is None:
         return  # NoSuchBucket is what AWS reports for a missing bucket, even anonymously
     pab = row.config.get("pab") or {}
-    action = ACTIONS.get(operation, f"s3:{operation}")
     resource = f"arn:aws:s3:::{bucket}" + (f"/{key}" if key is not None else "")
     if row.config.get("policy") and not pab.get("RestrictPublicBuckets"):
-        decision = _policy_decision(json.loads(row.config["policy"]), action, resource)
+        request = resource_policy.Request(action=ACTIONS.get(operation, f"s3:{operation}"), resource=resource)
+        decision = resource_policy.decide(resource_policy.parse(row.config["policy"]), request)
         if decision == "Deny":
             raise access_denied()
         if decision == "Allow":
             return
-    if not pab.get("IgnorePublicAcls"):
+    if not pab.get("IgnorePublicAcls") and row.config.get("ownership") != "BucketOwnerEnforced":
         if operation in LIST_OPS and row.acl in ("public-read", "public-read-write"):
             return
         if operation in WRITE_OPS and key is not None and row.acl == "public-read-write":

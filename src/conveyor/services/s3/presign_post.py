@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from conveyor.gateway.http import HttpResponse
-from conveyor.protocol.base import parse_timestamp
 from conveyor.services.base import RequestContext, ServiceError
+from conveyor.services.s3 import policy as access
 
 if TYPE_CHECKING:
     from conveyor.services.s3.api import S3Service
@@ -66,8 +66,7 @@ class _FormReader:
             return None
         while (end := self.buf.find(b"\r\n\r\n")) < 0:
             if len(self.buf) > MAX_FIELDS or not await self._more():
-                raise ServiceError("MalformedPOSTRequest", "The body of your POST request is not well-formed "
-                                   "multipart/form-data.", 400)
+                raise _malformed_post()
         head = bytes(self.buf[:end]).decode("utf-8", "replace")
         del self.buf[: end + 4]
         headers = {}
@@ -95,6 +94,20 @@ class _FormReader:
                 raise ServiceError("IncompleteBody", "The request body terminated unexpectedly", 400)
 
 
+def _malformed_post() -> ServiceError:
+    return ServiceError("MalformedPOSTRequest", "The body of your POST request is not well-formed "
+                        "multipart/form-data.", 400)
+
+
+def _object_key(fields: dict[str, str], filename: str) -> str:
+    """The `key` field (which must come before the file), with `${filename}` replaced."""
+    key = next((v for k, v in fields.items() if k.lower() == "key"), "")
+    if not key:
+        raise ServiceError("InvalidArgument", "Bucket POST must contain a field named 'key'.  If it is specified, "
+                           "please check the order of the fields.", 400, extra={"ArgumentName": "key"})
+    return key.replace("${filename}", filename)
+
+
 def _disposition(value: str) -> dict[str, str]:
     out = {}
     for item in value.split(";")[1:]:
@@ -104,30 +117,75 @@ def _disposition(value: str) -> dict[str, str]:
     return out
 
 
-def check_policy(policy: dict[str, Any], fields: dict[str, str], size: int | None, now: float) -> tuple[int, int] | None:
-    """Enforce the policy's expiration and conditions; returns the content-length-range if any."""
+def _invalid_policy(message: str) -> ServiceError:
+    return ServiceError("InvalidPolicyDocument", f"Invalid Policy: {message}", 400)
+
+
+def _bound(value: Any) -> int:
+    """A content-length-range bound: a JSON integer (or a string of digits, which S3 takes too)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    raise _invalid_policy("Invalid JSON.")
+
+
+def _expiration(policy: dict[str, Any]) -> float:
+    if "expiration" not in policy:
+        raise _invalid_policy("Policy missing expiration.")
+    text = policy["expiration"]
+    if not isinstance(text, str):
+        raise _invalid_policy("Invalid JSON.")
     try:
-        expiration = parse_timestamp(policy["expiration"]).timestamp()
-    except (KeyError, ValueError):
-        raise _policy_error("Policy expiration is missing or invalid")
-    if now > expiration:
+        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise _invalid_policy(f"Invalid 'expiration' value: '{text}'")
+    return (when if when.tzinfo else when.replace(tzinfo=dt.UTC)).timestamp()
+
+
+def check_policy(policy: Any, fields: dict[str, str], size: int | None, now: float) -> tuple[int, int] | None:
+    """Enforce the policy's expiration and conditions; returns the content-length-range if any.
+
+    A document S3 cannot read is InvalidPolicyDocument with S3's wording; a form it does not satisfy is
+    AccessDenied (https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-HTTPPOSTConstructPolicy.html)."""
+    if not isinstance(policy, dict):
+        raise _invalid_policy("Invalid JSON.")
+    if now > _expiration(policy):
         raise _policy_error("Policy expired.")
+    conditions = policy.get("conditions")
+    if conditions is None:
+        raise _invalid_policy("Policy missing conditions.")
+    if not isinstance(conditions, list):
+        raise _invalid_policy("Invalid 'conditions' value: must be a List.")
     length_range = None
     lower = {k.lower(): v for k, v in fields.items()}
     seen = set()
-    for cond in policy.get("conditions") or []:
+    for cond in conditions:
         if isinstance(cond, dict):
-            for k, v in cond.items():
-                name = k.lower().lstrip("$")
-                seen.add(name)
-                if lower.get(name) != v:
-                    raise _policy_error(f'Policy Condition failed: ["eq", "${name}", "{v}"]')
-        elif isinstance(cond, list) and len(cond) == 3:
-            op = str(cond[0]).lower()
+            if len(cond) != 1:
+                raise _invalid_policy("Invalid Simple-Condition: Simple-Conditions must have exactly one property "
+                                      "specified.")
+            [(k, v)] = cond.items()
+            if not isinstance(v, str):
+                raise _invalid_policy("Invalid Simple-Condition: value must be a string.")
+            name = k.lower().lstrip("$")
+            seen.add(name)
+            if lower.get(name) != v:
+                raise _policy_error(f'Policy Condition failed: ["eq", "${name}", "{v}"]')
+        elif isinstance(cond, list):
+            if not cond or not isinstance(cond[0], str):
+                raise _invalid_policy("Invalid Condition: missing operation identifier.")
+            op = cond[0].lower()
+            if op not in ("eq", "starts-with", "content-length-range"):
+                raise _invalid_policy(f"Invalid Condition: unknown operation '{cond[0]}'.")
+            if len(cond) != 3:
+                raise _invalid_policy(f"Invalid {cond[0]}: wrong number of arguments.")
             if op == "content-length-range":
-                length_range = (int(cond[1]), int(cond[2]))
+                length_range = (_bound(cond[1]), _bound(cond[2]))
                 continue
-            name = str(cond[1]).lower().lstrip("$")
+            if not isinstance(cond[1], str) or not isinstance(cond[2], str):
+                raise _invalid_policy("Invalid JSON.")
+            name = cond[1].lower().lstrip("$")
             seen.add(name)
             value = lower.get(name, "")
             if op == "eq" and value != cond[2]:
@@ -135,7 +193,7 @@ def check_policy(policy: dict[str, Any], fields: dict[str, str], size: int | Non
             if op == "starts-with" and not value.startswith(cond[2]):
                 raise _policy_error(f'Policy Condition failed: ["starts-with", "${name}", "{cond[2]}"]')
         else:
-            raise ServiceError("InvalidPolicyDocument", "Invalid Policy: Invalid Simple-Condition.", 400)
+            raise _invalid_policy("Invalid condition test: must be a List or Object.")
     exempt = {"policy", "x-amz-signature", "signature", "awsaccesskeyid", "file", "x-amz-security-token", "bucket"}
     for name in lower:
         if name not in seen and name not in exempt and not name.startswith("x-ignore-"):
@@ -157,11 +215,11 @@ async def post_object(service: S3Service, ctx: RequestContext, bucket: str) -> H
     content_type = ctx.request.headers.get("content-type") or ""
     boundary = _disposition("x; " + content_type.split(";", 1)[1]).get("boundary") if ";" in content_type else None
     if not boundary:
-        raise ServiceError("MalformedPOSTRequest", "The body of your POST request is not well-formed "
-                           "multipart/form-data.", 400)
+        raise _malformed_post()
     reader = _FormReader(ctx.request.stream(), boundary.encode())
     fields: dict[str, str] = {}
     file_info = None
+    key = ""
     filename = ""
     total = 0
     while (headers := await reader.next_part()) is not None:
@@ -171,8 +229,16 @@ async def post_object(service: S3Service, ctx: RequestContext, bucket: str) -> H
             filename = disp.get("filename", "")
             if "content-type" in headers and not any(k.lower() == "content-type" for k in fields):
                 fields.setdefault("Content-Type", headers["content-type"])
+            key = _object_key(fields, filename)
             policy = _verify(service, ctx, fields)
-            limits = check_policy(policy, {**fields, "bucket": bucket}, None, service.clock.now()) if policy else None
+            if ctx.authenticated:
+                limits = check_policy(policy, {**fields, "bucket": bucket}, None, service.clock.now())
+            else:
+                # No policy: an anonymous upload, allowed only where anonymous PUTs are (bucket policy, ACL).
+                access.check_anonymous(service, ctx, "PutObject", bucket, key)
+                limits = None
+            service.check_acl_allowed(bucket, {"ACL": next((v for k, v in fields.items() if k.lower() == "acl"),
+                                                           None)})
             file_info = await service.blobs.write(reader.body(), limit=limits[1] if limits else MAX_OBJECT,
                                                   inline=True)
             if limits and file_info.size < limits[0]:
@@ -185,17 +251,14 @@ async def post_object(service: S3Service, ctx: RequestContext, bucket: str) -> H
         if total > MAX_FIELDS:
             raise ServiceError("MaxPostPreDataLengthExceeded", "Your POST request fields preceeding the upload "
                                "file was too large.", 400)
-        fields[name] = b"".join(chunks).decode("utf-8")
+        try:
+            fields[name] = b"".join(chunks).decode("utf-8")
+        except UnicodeDecodeError:
+            raise _malformed_post()
     if file_info is None:
         raise ServiceError("InvalidArgument", "POST requires exactly one file upload per request.", 400,
                            extra={"ArgumentName": "file", "ArgumentValue": "0"})
     lower = {k.lower(): v for k, v in fields.items()}
-    key = lower.get("key")
-    if not key:
-        service.blobs.delete([file_info.blob_id])
-        raise ServiceError("InvalidArgument", "Bucket POST must contain a field named 'key'.  If it is specified, "
-                           "please check the order of the fields.", 400, extra={"ArgumentName": "key"})
-    key = key.replace("${filename}", filename)
     params: dict[str, Any] = {"Metadata": {k[len("x-amz-meta-"):]: v for k, v in lower.items()
                                            if k.startswith("x-amz-meta-")} or None}
     for form_name, member in (("cache-control", "CacheControl"), ("content-disposition", "ContentDisposition"),

@@ -47,12 +47,6 @@ class SettingsMixin:
         raise _absent("ReplicationConfigurationNotFoundError", "The replication configuration was not found",
                       params["Bucket"])
 
-    async def GetBucketOwnershipControls(self: S3Service, ctx: RequestContext,
-                                         params: dict[str, Any]) -> dict[str, Any]:
-        self.require_bucket(params["Bucket"])
-        raise _absent("OwnershipControlsNotFoundError", "The bucket ownership controls were not found",
-                      params["Bucket"])
-
     async def GetObjectLockConfiguration(self: S3Service, ctx: RequestContext,
                                          params: dict[str, Any]) -> dict[str, Any]:
         self.require_bucket(params["Bucket"])
@@ -78,7 +72,7 @@ class SettingsMixin:
         return {"__status": 204}  # deleting a setting that is not there succeeds on AWS too
 
     DeleteBucketEncryption = DeleteBucketLifecycle = DeleteBucketWebsite = _delete_absent
-    DeleteBucketReplication = DeleteBucketOwnershipControls = _delete_absent
+    DeleteBucketReplication = _delete_absent
 
     async def GetBucketPolicyStatus(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         """https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html#access-control-block-public-access-policy-status"""

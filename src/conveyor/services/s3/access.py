@@ -1,0 +1,185 @@
+"""Bucket access settings: bucket policy, Public Access Block, Object Ownership and (canned) ACLs.
+
+Since April 2023 a new bucket has all four Block Public Access settings on and Object Ownership
+`BucketOwnerEnforced`, which disables ACLs; a bucket is made public by turning Block Public Access off
+and writing a bucket policy (https://aws.amazon.com/about-aws/whats-new/2022/12/amazon-s3-automatically-enable-block-public-access-disable-access-control-lists-buckets-april-2023/,
+https://docs.aws.amazon.com/AmazonS3/latest/userguide/about-object-ownership.html). With ACLs disabled,
+a request that sets an ACL fails with AccessControlListNotSupported, except a PUT naming the
+`bucket-owner-full-control` canned ACL; reading ACLs still works and shows the owner's full control
+(https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-ownership-error-responses.html).
+Buckets created before this default (an older data directory) keep the settings they had: none.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from conveyor.services.base import RequestContext, ServiceError
+from conveyor.services.s3 import policy
+from conveyor.services.s3.store import BucketRow
+
+if TYPE_CHECKING:
+    from conveyor.services.s3.api import S3Service
+
+ENFORCED = "BucketOwnerEnforced"
+OWNERSHIPS = (ENFORCED, "BucketOwnerPreferred", "ObjectWriter")
+PAB_SETTINGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+CANNED = ("private", "public-read", "public-read-write", "authenticated-read")
+OBJECT_CANNED = (*CANNED, "aws-exec-read", "bucket-owner-read", "bucket-owner-full-control")
+PUBLIC = ("public-read", "public-read-write", "authenticated-read")  # grants to AllUsers or AuthenticatedUsers
+GRANTS = ("GrantFullControl", "GrantRead", "GrantReadACP", "GrantWrite", "GrantWriteACP")
+
+
+def acl_not_supported() -> ServiceError:
+    return ServiceError("AccessControlListNotSupported", "The bucket does not allow ACLs", 400)
+
+
+def acl_with_enforced() -> ServiceError:
+    return ServiceError("InvalidBucketAclWithObjectOwnership",
+                        "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting", 400)
+
+
+def malformed_xml() -> ServiceError:
+    return ServiceError("MalformedXML", "The XML you provided was not well-formed or did not validate against our "
+                        "published schema", 400)
+
+
+def acls_disabled(row: BucketRow) -> bool:
+    return row.config.get("ownership") == ENFORCED
+
+
+def new_bucket_config(params: dict[str, Any]) -> dict[str, Any]:
+    """The access settings of a bucket being created: today's defaults, or the Object Ownership asked for."""
+    ownership = params.get("ObjectOwnership") or ENFORCED
+    if ownership not in OWNERSHIPS:
+        raise ServiceError("InvalidArgument", "Invalid x-amz-object-ownership header: " + str(ownership), 400,
+                           extra={"ArgumentName": "x-amz-object-ownership", "ArgumentValue": str(ownership)})
+    acl = params.get("ACL")
+    if ownership == ENFORCED and (acl not in (None, "private") or any(params.get(g) for g in GRANTS)):
+        raise acl_with_enforced()
+    if acl in PUBLIC:
+        # Block Public Access is on from the start: a public ACL can only come after turning it off.
+        raise ServiceError("InvalidBucketAclWithBlockPublicAccessError",
+                           "Bucket cannot have public ACLs set with BlockPublicAccess enabled", 400)
+    return {"pab": dict.fromkeys(PAB_SETTINGS, True), "ownership": ownership}
+
+
+def check_write_acl(row: BucketRow, params: dict[str, Any]) -> None:
+    """The ACL a PUT, copy, multipart upload or POST asks for: allowed by Object Ownership and Public
+    Access Block, a canned one (grant headers are not offered)."""
+    acl = params.get("ACL")
+    grants = any(params.get(g) for g in GRANTS)
+    if acls_disabled(row):
+        if grants or acl not in (None, "bucket-owner-full-control"):
+            raise acl_not_supported()
+        return
+    if grants:
+        raise ServiceError("NotImplemented", "Only canned ACLs (x-amz-acl) are supported by Conveyor.", 501)
+    if acl is not None and acl not in OBJECT_CANNED:
+        raise ServiceError("InvalidArgument", f"Unsupported canned ACL {acl}", 400)
+    if acl in PUBLIC and (row.config.get("pab") or {}).get("BlockPublicAcls"):
+        raise ServiceError("AccessDenied", "Access Denied", 403)
+
+
+class AccessMixin:
+    """The bucket policy, Public Access Block, Object Ownership and ACL operations of S3Service."""
+
+    # bucket policy ------------------------------------------------------------------------------
+    async def PutBucketPolicy(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        name = params["Bucket"]
+        row = self.require_bucket(name)
+        doc = policy.parse_policy(params.get("Policy") or "", name)
+        if (row.config.get("pab") or {}).get("BlockPublicPolicy") and policy.is_public_policy(doc):
+            raise ServiceError("AccessDenied", "Access Denied", 403)
+        await self.update_config(name, "policy", params["Policy"])
+        return {"__status": 204}
+
+    async def GetBucketPolicy(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        text = self.get_config(params["Bucket"], "policy", "NoSuchBucketPolicy", "The bucket policy does not exist")
+        return {"Policy": text}
+
+    async def DeleteBucketPolicy(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.require_bucket(params["Bucket"])
+        await self.update_config(params["Bucket"], "policy", None)
+        return {"__status": 204}
+
+    # Public Access Block --------------------------------------------------------------------------
+    async def PutPublicAccessBlock(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        conf = params.get("PublicAccessBlockConfiguration") or {}
+        # A setting left out is off (false), as AWS stores it.
+        await self.update_config(params["Bucket"], "pab", {k: bool(conf.get(k)) for k in PAB_SETTINGS})
+        return {}
+
+    async def GetPublicAccessBlock(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        conf = self.get_config(params["Bucket"], "pab", "NoSuchPublicAccessBlockConfiguration",
+                               "The public access block configuration was not found")
+        return {"PublicAccessBlockConfiguration": conf}
+
+    async def DeletePublicAccessBlock(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.require_bucket(params["Bucket"])
+        await self.update_config(params["Bucket"], "pab", None)
+        return {"__status": 204}
+
+    # Object Ownership -----------------------------------------------------------------------------
+    async def PutBucketOwnershipControls(self: S3Service, ctx: RequestContext,
+                                         params: dict[str, Any]) -> dict[str, Any]:
+        name = params["Bucket"]
+        row = self.require_bucket(name)
+        rules = (params.get("OwnershipControls") or {}).get("Rules") or []
+        if len(rules) != 1 or rules[0].get("ObjectOwnership") not in OWNERSHIPS:
+            raise malformed_xml()
+        ownership = rules[0]["ObjectOwnership"]
+        if ownership == ENFORCED and row.acl != "private":
+            # ACLs granting others access must be moved to the bucket policy first.
+            raise acl_with_enforced()
+        await self.update_config(name, "ownership", ownership)
+        return {}
+
+    async def GetBucketOwnershipControls(self: S3Service, ctx: RequestContext,
+                                         params: dict[str, Any]) -> dict[str, Any]:
+        ownership = self.get_config(params["Bucket"], "ownership", "OwnershipControlsNotFoundError",
+                                    "The bucket ownership controls were not found")
+        return {"OwnershipControls": {"Rules": [{"ObjectOwnership": ownership}]}}
+
+    async def DeleteBucketOwnershipControls(self: S3Service, ctx: RequestContext,
+                                            params: dict[str, Any]) -> dict[str, Any]:
+        self.require_bucket(params["Bucket"])
+        await self.update_config(params["Bucket"], "ownership", None)
+        return {"__status": 204}
+
+    # ACLs -----------------------------------------------------------------------------------------
+    async def PutBucketAcl(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        name = params["Bucket"]
+        row = self.require_bucket(name)
+        if acls_disabled(row):
+            raise acl_not_supported()
+        acl = params.get("ACL")
+        if acl not in CANNED:
+            # Grant-by-grant ACLs are refused rather than silently ignored.
+            raise ServiceError("NotImplemented", "Only canned ACLs (x-amz-acl) are supported by Conveyor.", 501)
+        if (row.config.get("pab") or {}).get("BlockPublicAcls") and acl in PUBLIC:
+            raise ServiceError("AccessDenied", "Access Denied", 403)
+        await self.database.execute("UPDATE buckets SET acl = ? WHERE name = ?", (acl, name))
+        return {}
+
+    async def GetBucketAcl(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        row = self.require_bucket(params["Bucket"])
+        acl = "private" if acls_disabled(row) else row.acl
+        return {"Owner": self.owner(), "Grants": policy.grants(acl, self.owner())}
+
+    async def PutObjectAcl(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        row = self.require_bucket(params["Bucket"])
+        if acls_disabled(row):
+            raise acl_not_supported()
+        acl = params.get("ACL")
+        if acl not in OBJECT_CANNED:
+            raise ServiceError("NotImplemented", "Only canned ACLs (x-amz-acl) are supported by Conveyor.", 501)
+        check_write_acl(row, params)
+        await self._set_object_meta(params["Bucket"], params["Key"], params.get("VersionId"), "ACL", acl)
+        return {}
+
+    async def GetObjectAcl(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        row = self.require_bucket(params["Bucket"])
+        obj = self.current_object(params["Bucket"], params["Key"], params.get("VersionId"))
+        acl = "private" if acls_disabled(row) else obj.meta.get("ACL") or "private"
+        return {"Owner": self.owner(), "Grants": policy.grants(acl, self.owner())}
