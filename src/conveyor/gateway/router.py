@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from conveyor.gateway.http import HttpRequest
 from conveyor.gateway.sigv4 import Signature
+from conveyor.services.s3.hosts import virtual_host
 
 if TYPE_CHECKING:
     from conveyor.services.base import Service
@@ -19,13 +20,13 @@ if TYPE_CHECKING:
 # Services whose SigV4 signing name differs from their registry name.
 _SIGNING_ALIASES = {"execute-api": "lambda"}
 _SQS_PATH = re.compile(r"^/\d{12}/[^/]+/?$")
-_VHOST = re.compile(r"^(?P<bucket>[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])\.(?:s3\.)?(?:[a-z0-9\-]+\.)?localhost(?::\d+)?$")
 
 
 def bucket_from_host(host: str) -> str | None:
-    """`photos.localhost:4566` or `photos.s3.localhost.localstack.cloud`-style hosts name a bucket."""
-    match = _VHOST.match(host.lower())
-    return match.group("bucket") if match else None
+    """The bucket of a virtual-hosted S3 request (`photos.s3.us-east-2.amazonaws.com`, `photos.localhost`...);
+    conveyor.services.s3.hosts knows the names."""
+    found = virtual_host(host)
+    return found.bucket if found else None
 
 
 class Router:

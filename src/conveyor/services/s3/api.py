@@ -12,10 +12,11 @@ from conveyor.gateway.http import HttpResponse
 from conveyor.protocol.models import service_model
 from conveyor.protocol.rest_xml import error_response, host_id, split_path
 from conveyor.services.base import RequestContext, Service, ServiceError
-from conveyor.services.s3 import cors, destinations, notifications, policy, refusals, sigv2
+from conveyor.services.s3 import cors, destinations, notifications, policy, refusals, sigv2, website
 from conveyor.services.s3.access import AccessMixin, new_bucket_config
 from conveyor.services.s3.blobs import BlobStore
 from conveyor.services.s3.codec import CODEC
+from conveyor.services.s3.hosts import virtual_host
 from conveyor.services.s3.listings import ListingsMixin
 from conveyor.services.s3.multipart import MultipartMixin
 from conveyor.services.s3.objects import ObjectsMixin
@@ -138,11 +139,8 @@ class S3Service(ObjectsMixin, ListingsMixin, MultipartMixin, SettingsMixin, Acce
 
     async def _handle(self, ctx: RequestContext) -> HttpResponse:
         path = split_path(ctx)
-        host_bucket = ctx.extra.get("bucket_from_host")
-        if host_bucket and host_bucket.endswith(".s3") and self.bucket_row(host_bucket) is None:
-            # `bucket.s3.localhost`: the ".s3" is the service label, not part of the bucket name.
-            ctx.extra["bucket_from_host"] = host_bucket[: -len(".s3")]
-            path = split_path(ctx)
+        if ctx.extra.get("bucket_from_host") and (host := virtual_host(ctx.request.host)) and host.website:
+            return website.respond(self, ctx, host.bucket)
         ctx.extra["s3_bucket"] = path.bucket
         req = ctx.request
         if req.method == "OPTIONS":
