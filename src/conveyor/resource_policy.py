@@ -68,6 +68,13 @@ def allows(policy: object, request: Request) -> bool:
     return decide(policy, request) == "Allow"
 
 
+@lru_cache(maxsize=1024)
+def _wildcard(pattern: str, case_sensitive: bool) -> re.Pattern[str]:
+    """`*` is any run of characters and `?` any one; everything else is literal."""
+    body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.compile(body, 0 if case_sensitive else re.IGNORECASE)
+
+
 # -- statements ---------------------------------------------------------------------------------------
 
 def _statements(policy: object) -> list[dict[str, object]]:
@@ -210,10 +217,3 @@ _OPERATORS = {
     "ArnNotEquals": _arn_like,
     "ArnNotLike": _arn_like,
 }
-
-
-@lru_cache(maxsize=1024)
-def _wildcard(pattern: str, case_sensitive: bool) -> re.Pattern[str]:
-    """`*` is any run of characters and `?` any one; everything else is literal."""
-    body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.compile(body, 0 if case_sensitive else re.IGNORECASE)

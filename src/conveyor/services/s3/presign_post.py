@@ -269,20 +269,20 @@ async def post_object(service: S3Service, ctx: RequestContext, bucket: str) -> H
     meta["Checksums"] = {}
     obj = await service.store_object(ctx, bucket, key, file_info, file_info.md5.hex(), meta, "s3:ObjectCreated:Post")
     location = f"{ctx.base_url}/{bucket}/{quote(key)}"
-    headers = [("ETag", obj.quoted_etag), ("Location", location)]
+    response_headers = [("ETag", obj.quoted_etag), ("Location", location)]
     if brow.versioning:
-        headers.append(("x-amz-version-id", obj.version_id))
+        response_headers.append(("x-amz-version-id", obj.version_id))
     redirect = lower.get("success_action_redirect") or lower.get("redirect")
     if redirect:
         sep = "&" if "?" in redirect else "?"
         target = f"{redirect}{sep}bucket={quote(bucket)}&key={quote(key)}&etag={quote(obj.quoted_etag)}"
-        return HttpResponse(303, headers=[*headers, ("Location", target)])
+        return HttpResponse(303, headers=[*response_headers, ("Location", target)])
     status = lower.get("success_action_status") or "204"
     if status == "201":
         body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<PostResponse><Location>{_x(location)}</Location>'
                 f"<Bucket>{_x(bucket)}</Bucket><Key>{_x(key)}</Key><ETag>{_x(obj.quoted_etag)}</ETag></PostResponse>")
-        return HttpResponse(201, headers=[*headers, ("Content-Type", "application/xml")], body=body.encode())
-    return HttpResponse(200 if status == "200" else 204, headers=headers)
+        return HttpResponse(201, headers=[*response_headers, ("Content-Type", "application/xml")], body=body.encode())
+    return HttpResponse(200 if status == "200" else 204, headers=response_headers)
 
 
 def _x(text: str) -> str:
@@ -291,7 +291,7 @@ def _x(text: str) -> str:
     return escape(text)
 
 
-def _verify(service: S3Service, ctx: RequestContext, fields: dict[str, str]) -> dict[str, Any] | None:
+def _verify(service: S3Service, ctx: RequestContext, fields: dict[str, str]) -> object:
     """Decode the policy and check its signature (when auth is on); None for an unsigned public upload."""
     lower = {k.lower(): v for k, v in fields.items()}
     text = lower.get("policy")
@@ -328,7 +328,6 @@ def _verify(service: S3Service, ctx: RequestContext, fields: dict[str, str]) -> 
                 raise _signature_error()
     ctx.authenticated = True
     ctx.access_key = access_key
-    _ = dt
     return policy
 
 
