@@ -1,0 +1,52 @@
+"""Services Conveyor does not serve answer in the shape their clients parse, naming the service: the AWS
+CLI prints "Conveyor does not serve the service 'iam'" instead of a parse error."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import xml.etree.ElementTree as ET
+
+import pytest
+import requests
+from botocore.exceptions import ClientError
+
+
+@pytest.mark.parametrize(("command", "name", "code"), [
+    (["iam", "list-users"], "iam", "InvalidAction"),  # query
+    (["ec2", "describe-instances"], "ec2", "InvalidAction"),  # ec2
+    (["dynamodb", "list-tables"], "dynamodb", "UnknownOperationException"),  # json (X-Amz-Target)
+    (["apigateway", "get-rest-apis"], "apigateway", "UnknownOperationException"),  # rest-json
+])
+def test_the_cli_names_the_service_conveyor_does_not_serve(aws, command, name, code) -> None:  # type: ignore[no-untyped-def]
+    result = aws(*command, check=False)
+    assert isinstance(result, subprocess.CompletedProcess)
+    stderr = result.stderr.decode()
+    assert result.returncode != 0
+    assert f"An error occurred ({code})" in stderr, stderr
+    assert f"Conveyor does not serve the service '{name}'" in stderr
+    assert "sqs" in stderr  # and says what it does serve
+
+
+def test_boto3_and_raw_clients_get_their_protocols_shape(endpoint, client) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ClientError) as kinesis:
+        client("kinesis").list_streams()
+    assert kinesis.value.response["Error"]["Code"] == "UnknownOperationException"
+    assert "Conveyor does not serve the service 'kinesis'" in kinesis.value.response["Error"]["Message"]
+    # Unsigned, named only by its X-Amz-Target prefix: json's __type.
+    raw = requests.post(f"{endpoint}/", data=b"{}", timeout=30, headers={
+        "X-Amz-Target": "DynamoDB_20120810.ListTables", "Content-Type": "application/x-amz-json-1.0"})
+    assert raw.status_code == 400 and raw.json()["__type"].endswith("#UnknownOperationException")
+    # Unsigned query addressed to the service's AWS host name: query's XML.
+    iam = requests.post(f"{endpoint}/", data={"Action": "ListUsers", "Version": "2010-05-08"}, timeout=30,
+                        headers={"Host": "iam.amazonaws.com"})
+    error = ET.fromstring(iam.content).find("{*}Error")
+    assert error is not None and error.findtext("{*}Code") == "InvalidAction"
+    assert "'iam'" in (error.findtext("{*}Message") or "")
+    # A signing name no AWS model has: still named, in the request's shape.
+    odd = requests.post(f"{endpoint}/", data=json.dumps({}), timeout=30, headers={
+        "X-Amz-Target": "Nothing.Here", "Content-Type": "application/x-amz-json-1.1",
+        "Authorization": "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/nothing/aws4_request, "
+                         "SignedHeaders=host;x-amz-date;x-amz-target, Signature=00",
+        "X-Amz-Date": "20260101T000000Z"})
+    assert odd.status_code == 400 and "Conveyor does not serve the service 'nothing'" in odd.json()["message"]
