@@ -1,7 +1,9 @@
 """The request pipeline: one explicit chain of small handlers, outermost first.
 
-    request id -> metrics/logging -> errors -> internal API -> route -> auth -> raw service hook
+    request id -> metrics/logging -> errors -> route -> auth -> internal API -> raw service hook
     -> parse -> validate -> dispatch -> serialize
+
+Authentication comes before everything that acts, Conveyor's own API included (see gateway/access.py).
 
 Each handler takes the context and the rest of the chain; reading this file top to bottom is reading
 what happens to every request.
@@ -9,19 +11,20 @@ what happens to every request.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from conveyor import ids
-from conveyor.gateway import internal, sigv4
+from conveyor.gateway import access, internal, sigv4, unserved
 from conveyor.gateway.http import HttpRequest, HttpResponse
 from conveyor.gateway.router import bucket_from_host, protocol_for
 from conveyor.protocol.base import Codec
 from conveyor.protocol.json_rpc import JsonCodec
 from conveyor.protocol.query import QueryCodec, form_fields
+from conveyor.protocol.rest_json import RestJsonCodec
+from conveyor.protocol.rest_xml import CODEC as REST_XML
 from conveyor.protocol.validate import ValidationCodes, validate
 from conveyor.services.base import RequestContext, ServiceError
 
@@ -33,7 +36,12 @@ log = logging.getLogger("conveyor.gateway")
 Next = Callable[[RequestContext], Awaitable[HttpResponse]]
 Step = Callable[[RequestContext, Next], Awaitable[HttpResponse]]
 
-CODECS: dict[str, Codec] = {"json": JsonCodec(), "query": QueryCodec()}
+# Errors are serialized by the codec of the request's protocol whichever step raised them; services
+# that parse their own requests (S3, Lambda) use the same codecs in their raw hooks.
+CODECS: dict[str, Codec] = {"json": JsonCodec(), "query": QueryCodec(), "rest-json": RestJsonCodec(),
+                            "rest-xml": REST_XML}
+# Parsing through the generic chain; rest-xml and rest-json requests are parsed by their services.
+_CHAIN_PARSES = ("json", "query")
 _DEFAULT_CODES = ValidationCodes()
 _FORM = "application/x-www-form-urlencoded"
 
@@ -44,9 +52,9 @@ class Gateway:
         self.steps: list[Step] = [
             self.metrics,
             self.errors,
-            self.internal_api,
             self.route,
             self.authenticate,
+            self.internal_api,
             self.raw_service,
             self.parse_and_validate,
         ]
@@ -93,12 +101,6 @@ class Gateway:
                                   500, sender_fault=False, query_code="InternalError"),
             )
 
-    async def internal_api(self, ctx: RequestContext, call_next: Next) -> HttpResponse:
-        if ctx.request.path.startswith(internal.PREFIX):
-            ctx.service = "conveyor"
-            return await internal.handle(self.app, ctx)
-        return await call_next(ctx)
-
     async def route(self, ctx: RequestContext, call_next: Next) -> HttpResponse:
         request = ctx.request
         try:
@@ -106,18 +108,23 @@ class Gateway:
         except sigv4.SigV4Error as exc:  # reported by `authenticate`, once the protocol is known
             sig, ctx.extra["sig_error"] = None, exc
         ctx.extra["sig"] = sig
+        if request.path.startswith(internal.PREFIX) or request.path.rstrip("/") == internal.PREFIX.rstrip("/"):
+            ctx.service = access.INTERNAL  # answered in plain JSON (no protocol), after `authenticate`
+            if sig is not None:
+                ctx.region = sig.region
+            return await call_next(ctx)
         action = None
         if sig is None and not request.headers.get("x-amz-target"):
             content_type = request.headers.get("content-type") or ""
             if content_type.startswith(_FORM) or "Action=" in request.query_string:
                 ctx.protocol = "query"  # so a malformed form is answered in query's XML
                 action = (await form_fields(ctx)).get("Action")
-        name = self.app.router.service_for(request, sig, action)
+        signing_name = sigv4.scope_service(request) if "sig_error" in ctx.extra else None
+        name = self.app.router.service_for(request, sig, action, signing_name)
         service = self.app.services.get(name) if name else None
         if service is None:
-            raise ServiceError("UnrecognizedClientException" if name else "InvalidAction",
-                               f"Conveyor does not serve the service {name!r}." if name else
-                               "Could not tell which service this request is for.")
+            unserved.refuse(self.app, ctx, sig.service if sig is not None else signing_name, name)
+            raise ServiceError("InvalidAction", "Could not tell which service this request is for.")
         ctx.service = service.name
         ctx.app_service = service
         ctx.protocol = protocol_for(service, request)
@@ -128,33 +135,12 @@ class Gateway:
         return await call_next(ctx)
 
     async def authenticate(self, ctx: RequestContext, call_next: Next) -> HttpResponse:
-        sig: sigv4.Signature | None = ctx.extra.get("sig")
-        config = self.app.config
-        s3 = ctx.service == "s3"
-        try:
-            if "sig_error" in ctx.extra:
-                raise ctx.extra["sig_error"]
-            if sig is None:
-                if config.auth == "sigv4" and not s3:  # S3 decides about anonymous callers by policy
-                    raise sigv4.SigV4Error("missing", "Request is missing Authentication Token")
-                return await call_next(ctx)
-            ctx.access_key = sig.access_key
-            if sig.presigned:  # presigned URLs expire whether or not signatures are checked
-                sigv4.check_time(sig, ctx.clock.now())
-            if config.auth == "sigv4":
-                secret = config.credentials.get(sig.access_key)
-                if secret is None:
-                    raise sigv4.SigV4Error("unknown_key", "The security token included in the request is invalid.")
-                if not sig.presigned:
-                    sigv4.check_time(sig, time.time())
-                payload_hash = await _payload_hash(ctx, sig, s3)
-                sigv4.verify(ctx.request, sig, secret, payload_hash, s3=s3)
-                if s3 and payload_hash.startswith(sigv4.STREAMING_SIGNED):  # the S3 layer checks each chunk
-                    key = sigv4.signing_key(secret, sig.date, sig.region, sig.service)
-                    ctx.extra["chunk_signer"] = sigv4.ChunkSigner(key, sig)
-            ctx.authenticated = True
-        except sigv4.SigV4Error as exc:
-            raise auth_error(exc, s3=s3)
+        await access.authenticate(ctx)
+        return await call_next(ctx)
+
+    async def internal_api(self, ctx: RequestContext, call_next: Next) -> HttpResponse:
+        if ctx.service == access.INTERNAL:
+            return await internal.handle(self.app, ctx)
         return await call_next(ctx)
 
     async def raw_service(self, ctx: RequestContext, call_next: Next) -> HttpResponse:
@@ -165,7 +151,7 @@ class Gateway:
     async def parse_and_validate(self, ctx: RequestContext, call_next: Next) -> HttpResponse:
         service = ctx.app_service
         assert service is not None
-        codec = CODECS.get(ctx.protocol)
+        codec = CODECS.get(ctx.protocol) if ctx.protocol in _CHAIN_PARSES else None
         if codec is None:
             raise ServiceError("UnsupportedProtocol", f"Conveyor cannot parse {ctx.protocol} requests for {ctx.service}.")
         operation, params = await codec.parse(ctx, service)
@@ -194,32 +180,4 @@ class Gateway:
         return codec.serialize_error(ctx, error)
 
 
-async def _payload_hash(ctx: RequestContext, sig: sigv4.Signature, s3: bool) -> str:
-    declared = ctx.request.headers.get("x-amz-content-sha256")
-    if s3:
-        # S3 streams bodies; the declared hash is what was signed (the S3 layer checks the body).
-        return declared or sigv4.UNSIGNED
-    if sig.presigned and declared is None:
-        return sigv4.UNSIGNED
-    return hashlib.sha256(await ctx.request.body()).hexdigest()
-
-
-def auth_error(exc: sigv4.SigV4Error, *, s3: bool) -> ServiceError:
-    """SigV4 failures with the codes each family of services uses."""
-    if exc.kind == "expired":
-        return ServiceError("AccessDenied", exc.message, 403)
-    if exc.kind == "skewed":
-        return ServiceError("RequestTimeTooSkewed" if s3 else "SignatureDoesNotMatch", exc.message, 403)
-    if exc.kind == "unknown_key":
-        if s3:
-            return ServiceError("InvalidAccessKeyId",
-                                "The AWS Access Key Id you provided does not exist in our records.", 403)
-        return ServiceError("InvalidClientTokenId", exc.message, 403)
-    if exc.kind == "mismatch":
-        return ServiceError("SignatureDoesNotMatch", exc.message, 403)
-    if exc.kind == "missing":
-        return ServiceError("MissingAuthenticationToken", exc.message, 403)
-    return ServiceError("AuthorizationHeaderMalformed" if s3 else "IncompleteSignature", exc.message, 400)
-
-
-__all__ = ["Gateway", "HttpRequest", "HttpResponse", "auth_error"]
+__all__ = ["Gateway", "HttpRequest", "HttpResponse"]

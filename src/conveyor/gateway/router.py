@@ -41,9 +41,12 @@ class Router:
                 self.by_target[prefix] = name
             self.by_signing_name[service.signing_name or name] = name
 
-    def service_for(self, request: HttpRequest, sig: Signature | None, form_action: str | None) -> str | None:
-        if sig is not None:
-            name = _SIGNING_ALIASES.get(sig.service, sig.service)
+    def service_for(self, request: HttpRequest, sig: Signature | None, form_action: str | None,
+                    signing_name: str | None = None) -> str | None:
+        """`signing_name`: the scope's service when the signature could not be parsed."""
+        signing_name = sig.service if sig is not None else signing_name
+        if signing_name is not None:
+            name = _SIGNING_ALIASES.get(signing_name, signing_name)
             return self.by_signing_name.get(name, name)
         target = request.headers.get("x-amz-target")
         if target:

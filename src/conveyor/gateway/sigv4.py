@@ -19,6 +19,9 @@ ALGORITHM = "AWS4-HMAC-SHA256"
 UNSIGNED = "UNSIGNED-PAYLOAD"
 STREAMING_SIGNED = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"  # also the prefix of the -TRAILER form
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+# The signing name of Conveyor's own API (/_conveyor/*): `conveyor` signs its calls with it, e.g.
+# botocore's SigV4Auth(credentials, "conveyor", region).
+CONVEYOR_SERVICE = "conveyor"
 # Requests signed more than 15 minutes from the server's time are refused.
 # https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-authenticating-requests.html
 MAX_SKEW = 15 * 60
@@ -30,10 +33,13 @@ _AUTH_RE = re.compile(r"(\w+)=([^,]*)")
 class SigV4Error(Exception):
     """Why a signature was refused; the gateway turns `kind` into the service's own error code."""
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: str, message: str, *, headers: tuple[str, ...] = (), presigned: bool = False) -> None:
         super().__init__(message)
-        self.kind = kind  # malformed | unknown_key | mismatch | expired | skewed
+        # malformed | missing | unknown_key | mismatch | expired | skewed | unsigned | scope_date | scope_service
+        self.kind = kind
         self.message = message
+        self.headers = headers  # `unsigned`: the header names that should have been signed
+        self.presigned = presigned
 
 
 @dataclass
@@ -75,13 +81,13 @@ def parse(request: HttpRequest) -> Signature | None:
     query = request.query_dict()
     if "X-Amz-Credential" in query and "X-Amz-Signature" in query:
         if query.get("X-Amz-Algorithm") != ALGORITHM:
-            raise SigV4Error("malformed", "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\"")
+            raise SigV4Error("malformed", "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\"", presigned=True)
         try:
             expires = int(query.get("X-Amz-Expires", "0"))
         except ValueError:
-            raise SigV4Error("malformed", "X-Amz-Expires should be a number")
+            raise SigV4Error("malformed", "X-Amz-Expires should be a number", presigned=True)
         if not 0 < expires <= MAX_PRESIGN_EXPIRES:
-            raise SigV4Error("malformed", "X-Amz-Expires must be between 1 and 604800 seconds")
+            raise SigV4Error("malformed", "X-Amz-Expires must be between 1 and 604800 seconds", presigned=True)
         sig = _signature(
             query["X-Amz-Credential"],
             query.get("X-Amz-SignedHeaders", "host"),
@@ -94,13 +100,70 @@ def parse(request: HttpRequest) -> Signature | None:
     return None
 
 
+_SCOPE_SERVICE = re.compile(r"Credential=[^/,\s]*/[^/,\s]*/[^/,\s]*/([^/,\s]+)/")
+
+
+def scope_service(request: HttpRequest) -> str | None:
+    """The service named by a signature too malformed to parse, so that its refusal is answered in
+    that service's protocol."""
+    header = request.headers.get("authorization") or ""
+    match = _SCOPE_SERVICE.search(header) or _SCOPE_SERVICE.search(
+        "Credential=" + (request.query_dict().get("X-Amz-Credential") or ""))
+    return match.group(1) if match else None
+
+
 def _signature(credential: str, signed: str, signature: str, amz_date: str, *, presigned: bool) -> Signature:
     parts = credential.split("/")
     if len(parts) != 5 or parts[4] != "aws4_request":
-        raise SigV4Error("malformed", f"Invalid credential scope {credential!r}: expected KEY/DATE/REGION/SERVICE/aws4_request")
-    if not re.fullmatch(r"\d{8}T\d{6}Z", amz_date or ""):
-        raise SigV4Error("malformed", "The request must carry a valid X-Amz-Date (yyyyMMddTHHmmssZ).")
+        raise SigV4Error("malformed", f"Invalid credential scope {credential!r}: expected KEY/DATE/REGION/SERVICE/aws4_request",
+                         presigned=presigned)
+    if not re.fullmatch(r"\d{8}T\d{6}Z", amz_date or "") or not _valid_stamp(amz_date):
+        raise SigV4Error("malformed", "The request must carry a valid X-Amz-Date (yyyyMMddTHHmmssZ).",
+                         presigned=presigned)
     return Signature(parts[0], parts[1], parts[2], parts[3], amz_date, signed.lower().split(";"), signature, presigned)
+
+
+# The payload declaration is checked against the body itself (and is part of the canonical request), so
+# S3 accepts it outside SignedHeaders; every other x-amz-* header must be signed.
+_MAY_BE_UNSIGNED = frozenset({"x-amz-content-sha256"})
+
+
+def check_scope(sig: Signature, service: str | None = None) -> None:
+    """The credential scope must be for the day of X-Amz-Date (and, when given, for `service`).
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-troubleshooting.html
+    """
+    day = sig.amz_date[:8]
+    if sig.date != day:
+        raise SigV4Error("scope_date", "Date in Credential scope does not match YYYYMMDD from ISO-8601 version "
+                         f"of date from HTTP: '{sig.date}' != '{day}', from '{sig.amz_date}'.",
+                         presigned=sig.presigned)
+    if service is not None and sig.service != service:
+        raise SigV4Error("scope_service", f"Credential should be scoped to correct service: '{service}'.",
+                         presigned=sig.presigned)
+
+
+def check_signed_headers(request: HttpRequest, sig: Signature) -> None:
+    """Host and every x-amz-* header the request carries must be among the signed headers, or whoever
+    relays a signed request could add `x-amz-acl: public-read` or change `X-Amz-Target` unnoticed.
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html
+    ("The CanonicalHeaders list must include ... HTTP host header ... Any x-amz-* headers that you plan
+    to include in your request")
+    """
+    signed = set(sig.signed_headers)
+    unsigned: list[str] = []
+    if "host" not in signed and ":authority" not in signed:
+        unsigned.append("host")
+    for name, _ in request.headers.items():
+        if name.startswith("x-amz-") and name not in signed and name not in _MAY_BE_UNSIGNED:
+            unsigned.append(name)
+    if unsigned:
+        first = "'Host' or ':authority'" if unsigned[0] == "host" else f"'{_title(unsigned[0])}'"
+        raise SigV4Error("unsigned", f"{first} must be a 'SignedHeader' in the AWS Authorization.",
+                         headers=tuple(unsigned), presigned=sig.presigned)
+
+
+def _title(name: str) -> str:
+    return "-".join(part.capitalize() for part in name.split("-"))
 
 
 def _http_date_to_amz(value: str) -> str:
@@ -112,6 +175,14 @@ def _http_date_to_amz(value: str) -> str:
         return ""
 
 
+def _valid_stamp(amz_date: str) -> bool:
+    try:
+        dt.datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ")
+    except ValueError:  # e.g. month 13: digits in the right places, yet no such time
+        return False
+    return True
+
+
 def signed_at(sig: Signature) -> float:
     return dt.datetime.strptime(sig.amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC).timestamp()
 
@@ -121,9 +192,9 @@ def check_time(sig: Signature, now: float) -> None:
     at = signed_at(sig)
     if sig.presigned:
         if now > at + sig.expires:
-            raise SigV4Error("expired", "Request has expired")
+            raise SigV4Error("expired", "Request has expired", presigned=True)
         if at - now > MAX_SKEW:
-            raise SigV4Error("skewed", "Request is not valid yet")
+            raise SigV4Error("skewed", "Request is not valid yet", presigned=True)
     elif abs(now - at) > MAX_SKEW:
         stamp = dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y%m%dT%H%M%SZ")
         raise SigV4Error("skewed", f"Signature expired: {sig.amz_date} is now earlier than {stamp} (15 min skew).")

@@ -89,11 +89,15 @@ class QueryCodec(Codec):
 
 
 async def form_fields(ctx: RequestContext) -> dict[str, str]:
-    """The request's parameters: the query string, plus the form body of a POST."""
+    """The request's parameters: the form body of a POST, plus the query string.
+
+    A parameter of the query string is never overridden by the body: a presigned URL signs its query
+    string, and whatever a body adds must not change the action or the queue it names.
+    """
     cached = ctx.extra.get("form")
     if cached is not None:
         return cached
-    fields = dict(ctx.request.query)
+    fields: dict[str, str] = {}
     if ctx.request.method == "POST":
         raw = await ctx.request.body()
         try:
@@ -104,6 +108,7 @@ async def form_fields(ctx: RequestContext) -> dict[str, str]:
             fields.update(parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text)))
         except ValueError:
             raise ServiceError("MalformedQueryString", "The request body is not a valid form encoding.")
+    fields.update(ctx.request.query)
     ctx.extra["form"] = fields
     return fields
 
