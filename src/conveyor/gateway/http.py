@@ -86,6 +86,12 @@ class HttpRequest:
             self._body = b"".join(chunks)
         return self._body
 
+    def keep_body(self, data: bytes) -> None:
+        """Keep `data` as the body from now on: a caller that read the stream itself (decoding
+        aws-chunked framing) hands the decoded body to the codecs that parse it."""
+        self._receive = None
+        self._body = data
+
     async def stream(self) -> AsyncIterator[bytes]:
         if self._body is not None:
             if self._body:

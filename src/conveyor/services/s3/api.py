@@ -12,7 +12,16 @@ from conveyor.gateway.http import HttpResponse
 from conveyor.protocol.models import service_model
 from conveyor.protocol.rest_xml import error_response, host_id, split_path
 from conveyor.services.base import RequestContext, Service, ServiceError
-from conveyor.services.s3 import cors, destinations, notifications, policy, refusals, sigv2, website
+from conveyor.services.s3 import (
+    cors,
+    destinations,
+    integrity,
+    notifications,
+    policy,
+    refusals,
+    sigv2,
+    website,
+)
 from conveyor.services.s3.access import AccessMixin, new_bucket_config
 from conveyor.services.s3.blobs import BlobStore
 from conveyor.services.s3.codec import CODEC
@@ -154,10 +163,11 @@ class S3Service(ObjectsMixin, ListingsMixin, MultipartMixin, SettingsMixin, Acce
             raise ServiceError("KeyTooLongError", "Your key is too long", 400)
         op = CODEC.route(ctx, self.model, path)
         ctx.operation = op
-        params = await CODEC.parse_input(ctx, op, path)
-        refusals.check(ctx, params)
         if not ctx.authenticated and not sigv2.authenticate(ctx, path.bucket):
             policy.check_anonymous(self, ctx, op.name, path.bucket, path.key)
+        await integrity.read_checked_body(ctx, op)  # before anything parses it, let alone acts on it
+        params = await CODEC.parse_input(ctx, op, path)
+        refusals.check(ctx, params)
         handler = self.handler(op.name)
         if handler is None:
             raise ServiceError("NotImplemented", f"S3 {op.name} is not implemented by Conveyor.", 501)

@@ -43,16 +43,24 @@ def requested_algorithms(ctx: RequestContext, params: dict[str, Any]) -> set[str
     return {a for a in algos if a in checksums.ALGORITHMS}
 
 
+def check_content_md5(declared: str, actual: bytes) -> None:
+    """https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html: InvalidDigest for a value that
+    is not a base64 MD5, BadDigest for one that does not match the body."""
+    try:
+        expected = base64.b64decode(declared, validate=True)
+    except (binascii.Error, ValueError):
+        raise ServiceError("InvalidDigest", "The Content-MD5 you specified was invalid.", 400)
+    if len(expected) != 16:
+        raise ServiceError("InvalidDigest", "The Content-MD5 you specified was invalid.", 400)
+    if expected != actual:
+        raise ServiceError("BadDigest", "The Content-MD5 you specified did not match what we received.", 400)
+
+
 def verify_body(ctx: RequestContext, info: BlobInfo, decoder: ChunkedDecoder | None) -> None:
     headers = ctx.request.headers
     md5 = headers.get("content-md5")
     if md5 is not None:
-        try:
-            expected = base64.b64decode(md5, validate=True)
-        except (binascii.Error, ValueError):
-            raise ServiceError("InvalidDigest", "The Content-MD5 you specified was invalid.", 400)
-        if expected != info.md5:
-            raise ServiceError("BadDigest", "The Content-MD5 you specified did not match what we received.", 400)
+        check_content_md5(md5, info.md5)
     sha = headers.get("x-amz-content-sha256") or ""
     if len(sha) == 64 and "SHA256" in info.checksums:
         actual = base64.b64decode(info.checksums["SHA256"]).hex()
