@@ -14,9 +14,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conveyor import __version__
+
+if TYPE_CHECKING:
+    from conveyor.config import Config
+    from conveyor.control import Credentials
 
 
 def _server_options(parser: argparse.ArgumentParser) -> None:
@@ -34,7 +38,7 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-requests", action="store_true", help="log one line per request")
 
 
-def _config(args: argparse.Namespace):  # noqa: ANN202 - Config import kept lazy for a fast --help
+def _config(args: argparse.Namespace) -> Config:  # the import stays lazy for a fast --help
     from conveyor.config import Config
 
     overrides = {
@@ -128,8 +132,10 @@ def cmd_apply(args: argparse.Namespace) -> int:
     except PipelineError as exc:
         print(f"conveyor: {exc}", file=sys.stderr)
         return 2
+    creds = _credentials(args)
     try:
-        report = Applier(_endpoint(args), log=lambda line: None).apply(pipeline)
+        report = Applier(_endpoint(args), creds.access_key, creds.secret_key, creds.region,
+                         log=lambda line: None).apply(pipeline)
     except Exception as exc:
         print(f"conveyor: apply failed: {exc}", file=sys.stderr)
         return 1
@@ -154,12 +160,20 @@ def _endpoint(args: argparse.Namespace) -> str:
     return args.endpoint or os.environ.get("AWS_ENDPOINT_URL") or "http://127.0.0.1:4566"
 
 
+def _credentials(args: argparse.Namespace) -> Credentials:
+    from conveyor.control import resolve_credentials
+
+    return resolve_credentials(getattr(args, "access_key", None), getattr(args, "secret_key", None),
+                               getattr(args, "region", None))
+
+
 def cmd_aws(args: argparse.Namespace, rest: list[str]) -> int:
     """Run the AWS CLI against Conveyor, like LocalStack's awslocal."""
     env = dict(os.environ)
-    env.setdefault("AWS_ACCESS_KEY_ID", "test")
-    env.setdefault("AWS_SECRET_ACCESS_KEY", "test")
-    env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    creds = _credentials(args)
+    if not (env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY")):
+        env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"] = creds.access_key, creds.secret_key
+    env.setdefault("AWS_DEFAULT_REGION", creds.region)
     try:
         return subprocess.call(["aws", "--endpoint-url", _endpoint(args), *rest], env=env)
     except FileNotFoundError:
@@ -177,18 +191,14 @@ def cmd_health(args: argparse.Namespace) -> int:
         return 1
 
 
-def _call(args: argparse.Namespace, method: str, path: str, payload: dict | None = None) -> object:
-    data = json.dumps(payload).encode() if payload is not None else None
-    request = urllib.request.Request(f"{_endpoint(args)}/_conveyor/{path}", data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+def _call(args: argparse.Namespace, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
+    """A signed call to the server's own API (see conveyor.control)."""
+    from conveyor.control import ControlClient, ControlError
+
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.load(response)
-    except urllib.error.HTTPError as exc:
-        detail = json.loads(exc.read() or b"{}").get("message", exc.reason)
-        raise SystemExit(f"conveyor: {detail}")
-    except (urllib.error.URLError, OSError) as exc:
-        raise SystemExit(f"conveyor: no server at {_endpoint(args)} ({exc})")
+        return ControlClient(_endpoint(args), _credentials(args)).call(method, path, payload)
+    except ControlError as exc:
+        raise SystemExit(f"conveyor: {exc.message}")
 
 
 def cmd_workers(args: argparse.Namespace) -> int:
@@ -209,7 +219,7 @@ def cmd_workers(args: argparse.Namespace) -> int:
         print(json.dumps(workers, indent=2))
         return 0
     print(f"{'ID':<20} {'POOL':<12} {'PID':>7} {'STATE':<12} {'UPTIME':>8} {'DONE':>6}")
-    for w in workers:  # type: ignore[union-attr]
+    for w in workers:
         print(f"{w['id']:<20} {w['pool']:<12} {w['pid']:>7} {w['state']:<12} {w['uptime']:>7.0f}s "
               f"{w['messages_done']:>6}")
     return 0
@@ -222,7 +232,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(status, indent=2))
         return 0
-    print(render(status, object_counts(_endpoint(args))))  # type: ignore[arg-type]
+    print(render(status, object_counts(_endpoint(args), _credentials(args))))
     return 0
 
 
@@ -232,7 +242,7 @@ def cmd_functions(args: argparse.Namespace) -> int:
         print(json.dumps(functions, indent=2))
         return 0
     print(f"{'FUNCTION':<24} {'RUNTIME':<12} {'BUSY':>4} {'IDLE':>4} {'PEAK':>4} {'COLD':>5} {'INVOKES':>8}  MAPPINGS")
-    for f in functions:  # type: ignore[union-attr]
+    for f in functions:
         maps = ", ".join(f"{m['queue'].rsplit(':', 1)[-1]}: {m['pollers']} pollers, {m['concurrency']} busy "
                          f"(peak {m['peak']}, cap {m['cap']}){'' if m['enabled'] else ' disabled'}"
                          for m in f["mappings"]) or "-"
@@ -265,6 +275,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return demo()
 
 
+def _client_options(parser: argparse.ArgumentParser) -> None:
+    """Where the server is and the credentials to sign with (a server with --auth sigv4 checks them)."""
+    parser.add_argument("--endpoint", help="server URL (default $AWS_ENDPOINT_URL or http://127.0.0.1:4566)")
+    parser.add_argument("--access-key", help="access key id to sign with (default $CONVEYOR_ACCESS_KEY_ID, "
+                        "$AWS_ACCESS_KEY_ID or test)")
+    parser.add_argument("--secret-key", help="secret key to sign with (default $CONVEYOR_SECRET_ACCESS_KEY, "
+                        "$AWS_SECRET_ACCESS_KEY or test)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="conveyor", description="S3, SNS, SQS and workers on one machine.")
     parser.add_argument("--version", action="version", version=f"conveyor {__version__}")
@@ -276,7 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=cmd_up)
     apply = sub.add_parser("apply", help="apply a pipeline file to a running server")
     apply.add_argument("--pipeline", help="pipeline file (default ./conveyor.yaml, else the built-in default)")
-    apply.add_argument("--endpoint", help="server URL (default $AWS_ENDPOINT_URL or http://127.0.0.1:4566)")
+    _client_options(apply)
     apply.set_defaults(func=cmd_apply)
     init = sub.add_parser("init", help="write the default pipeline file to edit")
     init.add_argument("file", nargs="?", default="conveyor.yaml")
@@ -289,24 +308,24 @@ def build_parser() -> argparse.ArgumentParser:
     workers.add_argument("action", nargs="?", choices=["list", "kill", "scale"], default="list")
     workers.add_argument("rest", nargs="*")
     workers.add_argument("--json", action="store_true", help="machine-readable output")
-    workers.add_argument("--endpoint", help="server URL (default $AWS_ENDPOINT_URL or http://127.0.0.1:4566)")
+    _client_options(workers)
     workers.set_defaults(func=cmd_workers)
     functions = sub.add_parser("functions", help="functions: concurrency, cold starts, event source mappings")
     functions.add_argument("--json", action="store_true", help="machine-readable output")
-    functions.add_argument("--endpoint", help="server URL (default $AWS_ENDPOINT_URL or http://127.0.0.1:4566)")
+    _client_options(functions)
     functions.set_defaults(func=cmd_functions)
     logs = sub.add_parser("logs", help="print a function's log; -f to follow it")
     logs.add_argument("function")
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing what the function logs")
     logs.add_argument("-n", "--lines", type=int, default=50, help="lines of history to start with (default 50)")
     logs.add_argument("--for", dest="for_seconds", type=float, help="stop following after this many seconds")
-    logs.add_argument("--endpoint", help="server URL (default $AWS_ENDPOINT_URL or http://127.0.0.1:4566)")
+    _client_options(logs)
     logs.set_defaults(func=cmd_logs)
     demo = sub.add_parser("demo", help="a self-contained, verified run of the whole story")
     demo.set_defaults(func=cmd_demo)
     status = sub.add_parser("status", help="queues, workers, functions, objects and recent errors")
     status.add_argument("--json", action="store_true", help="machine-readable output")
-    status.add_argument("--endpoint", help="server URL (default $AWS_ENDPOINT_URL or http://127.0.0.1:4566)")
+    _client_options(status)
     status.set_defaults(func=cmd_status)
     aws = sub.add_parser("aws", help="the AWS CLI pointed at Conveyor (`conveyor aws sqs list-queues`)",
                          add_help=False)
@@ -322,7 +341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args, rest = parser.parse_known_args(argv)
         return cmd_aws(args, rest)
     args = parser.parse_args(argv)
-    return args.func(args)
+    return int(args.func(args))
 
 
 if __name__ == "__main__":

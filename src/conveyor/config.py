@@ -20,6 +20,9 @@ def default_data_dir() -> Path:
     return home / ".local" / "share" / "conveyor"
 
 
+DEFAULT_KEY = "test"  # the access key and the secret key a loopback server starts with
+
+
 def _env(name: str, default: str) -> str:
     return os.environ.get(name) or default
 
@@ -31,8 +34,8 @@ class Config:
     data_dir: Path = field(default_factory=default_data_dir)
     account_id: str = field(default_factory=lambda: _env("CONVEYOR_ACCOUNT_ID", "000000000000"))
     region: str = field(default_factory=lambda: _env("CONVEYOR_REGION", "us-east-1"))
-    access_key: str = field(default_factory=lambda: _env("CONVEYOR_ACCESS_KEY_ID", "test"))
-    secret_key: str = field(default_factory=lambda: _env("CONVEYOR_SECRET_ACCESS_KEY", "test"))
+    access_key: str = field(default_factory=lambda: _env("CONVEYOR_ACCESS_KEY_ID", DEFAULT_KEY))
+    secret_key: str = field(default_factory=lambda: _env("CONVEYOR_SECRET_ACCESS_KEY", DEFAULT_KEY))
     # "off" accepts any caller, "sigv4" verifies every signature; None = off on loopback only.
     auth: str | None = field(default_factory=lambda: os.environ.get("CONVEYOR_AUTH") or None)
     # "system" or "manual" (tests move a manual clock with POST /_conveyor/clock).
@@ -49,6 +52,12 @@ class Config:
             raise ValueError(
                 f"refusing to serve {self.host} without authentication: use --auth sigv4 "
                 "(auth can be off only on a loopback address)"
+            )
+        if not self.is_loopback and self.secret_key == DEFAULT_KEY:
+            # Everyone knows the default secret: a signature made with it proves nothing.
+            raise ValueError(
+                f"refusing to serve {self.host} with the well-known default secret key: set --secret-key "
+                "(or CONVEYOR_SECRET_ACCESS_KEY), and --access-key"
             )
         if self.clock not in ("system", "manual"):
             raise ValueError(f"--clock must be 'system' or 'manual', not {self.clock!r}")

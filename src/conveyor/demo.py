@@ -9,7 +9,6 @@ the exit code says whether all of them happened.
 from __future__ import annotations
 
 import concurrent.futures
-import json
 import sys
 import tempfile
 import time
@@ -20,6 +19,8 @@ from typing import Any
 
 import boto3
 from botocore.config import Config as BotoConfig
+
+from conveyor.control import ControlClient, Credentials
 
 BUCKET = "demo-uploads"
 PIPELINE = f"""
@@ -62,6 +63,7 @@ class Demo:
                                        region_name="us-east-1", config=BotoConfig(retries={"max_attempts": 3}))
         self.s3 = boto3.client("s3", **options)
         self.sqs = boto3.client("sqs", **options)
+        self.control = ControlClient(endpoint, Credentials("test", "test", "us-east-1"))
         self.queue_url = ""
         self.dlq_url = ""
         self.uploaded = 0
@@ -70,10 +72,7 @@ class Demo:
 
     # -- plumbing -------------------------------------------------------------------------------
     def internal(self, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
-        data = json.dumps(payload).encode() if payload is not None else None
-        request = urllib.request.Request(f"{self.endpoint}/_conveyor/{path}", data=data, method=method)
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.load(response)
+        return self.control.call(method, path, payload)
 
     def processed(self) -> set[str]:
         keys = set()

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from conveyor.control import Credentials
 
 
-def object_counts(endpoint: str, limit: int = 10_000) -> dict[str, Counter[str]]:
+def object_counts(endpoint: str, credentials: Credentials, limit: int = 10_000) -> dict[str, Counter[str]]:
     """Objects per top-level prefix of every bucket (bounded by `limit` keys a bucket)."""
     import boto3
 
-    s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test",
-                      region_name="us-east-1")
+    s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=credentials.access_key,
+                      aws_secret_access_key=credentials.secret_key, region_name=credentials.region)
     counts: dict[str, Counter[str]] = {}
     for bucket in s3.list_buckets().get("Buckets", []):
         name = bucket["Name"]

@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import urllib.error
-import urllib.request
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +20,7 @@ import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
+from conveyor.control import ControlClient, ControlError, Credentials
 from conveyor.pipeline.spec import BUILTIN_MOVER, Bucket, Function, Pipeline, Pool, Queue, Topic
 from conveyor.runtime import mover
 from conveyor.runtime.pool import MOVER
@@ -48,6 +47,7 @@ class Applier:
         self.sns = boto3.client("sns", **options)
         self.s3 = boto3.client("s3", **options)
         self.lam = boto3.client("lambda", **options)
+        self.control = ControlClient(self.endpoint, Credentials(access_key, secret_key, region))
         self.report = Report()
         self.log = log
         self.queue_urls: dict[str, str] = {}
@@ -288,14 +288,10 @@ class Applier:
         self.created(f"worker pool {pool.name}")
 
     def _internal(self, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
-        data = json.dumps(payload).encode() if payload is not None else None
-        request = urllib.request.Request(f"{self.endpoint}/_conveyor/{path}", data=data, method=method)
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return json.load(response)
-        except urllib.error.HTTPError as exc:
-            detail = json.loads(exc.read() or b"{}").get("message", exc.reason)
-            raise RuntimeError(f"{method} /_conveyor/{path}: {detail}")
+            return self.control.call(method, path, payload)
+        except ControlError as exc:
+            raise RuntimeError(f"{method} /_conveyor/{path}: {exc.message}")
 
 
 def _destinations(config: dict[str, Any]) -> set[tuple[str, str]]:
