@@ -178,3 +178,17 @@ def test_content_md5_and_checksums_are_checked(endpoint, aws) -> None:  # type: 
     aws("s3api", "put-bucket-cors", "--bucket", "digests", "--cors-configuration",
         json.dumps({"CORSRules": [{"AllowedOrigins": ["*"], "AllowedMethods": ["GET"]}]}))
     assert s3.get_bucket_cors(Bucket="digests")["CORSRules"][0]["AllowedMethods"] == ["GET"]
+
+
+def test_complete_multipart_checksum_headers_are_the_objects_not_the_bodys(endpoint) -> None:  # type: ignore[no-untyped-def]
+    s3 = s3_client(endpoint, "test", "test")
+    s3.create_bucket(Bucket="parts")
+    upload = s3.create_multipart_upload(Bucket="parts", Key="k", ChecksumAlgorithm="CRC32")
+    data = b"a" * (5 * 1024 * 1024)
+    part = s3.upload_part(Bucket="parts", Key="k", UploadId=upload["UploadId"], PartNumber=1, Body=data,
+                          ChecksumAlgorithm="CRC32")
+    whole = base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+    s3.complete_multipart_upload(  # sends x-amz-checksum-crc32: the object's CRC32, not the XML's
+        Bucket="parts", Key="k", UploadId=upload["UploadId"], ChecksumCRC32=whole,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"], "ChecksumCRC32": part["ChecksumCRC32"]}]})
+    assert s3.head_object(Bucket="parts", Key="k")["ContentLength"] == len(data)
