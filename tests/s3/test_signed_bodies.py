@@ -67,6 +67,7 @@ def policy(principal: Any, bucket: str) -> bytes:
 def test_a_policy_swapped_after_signing_does_not_make_a_bucket_public(secured) -> None:
     s3 = s3_client(secured.endpoint)
     s3.create_bucket(Bucket="private")
+    s3.delete_public_access_block(Bucket="private")  # so that a public policy would take effect
     s3.put_object(Bucket="private", Key="secret.txt", Body=b"secret")
     harmless = signed(secured.endpoint, "PUT", "/private?policy",
                       policy({"AWS": "arn:aws:iam::000000000000:root"}, "private"))
@@ -80,6 +81,8 @@ def test_a_policy_swapped_after_signing_does_not_make_a_bucket_public(secured) -
     assert none.value.response["Error"]["Code"] == "NoSuchBucketPolicy"
     assert requests.get(f"{secured.endpoint}/private/secret.txt", timeout=30).status_code == 403
     assert send(harmless).status_code == 204  # as signed, it is accepted
+    assert send(signed(secured.endpoint, "PUT", "/private?policy", public)).status_code == 204
+    assert requests.get(f"{secured.endpoint}/private/secret.txt", timeout=30).content == b"secret"  # so it would
 
 
 def test_swapped_delete_objects_and_settings_bodies_change_nothing(secured) -> None:

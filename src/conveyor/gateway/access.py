@@ -7,8 +7,8 @@ and what a loopback server with authentication off still refuses.
 - `--auth off` (loopback only): any local process may do anything the server's user can do, including
   running commands through worker pools. Web pages are kept out: requests a browser sends on behalf of
   another site (`Origin` of another host, `Sec-Fetch-Site: cross-site`) and requests addressed to a name
-  that is not a loopback name (DNS rebinding) are refused, except by S3, whose buckets answer browsers
-  under their own CORS configuration and bucket policy.
+  a page could rebind to 127.0.0.1 (neither a loopback name nor an AWS host name) are refused, except by
+  S3, whose buckets answer browsers under their own CORS configuration and bucket policy.
 """
 
 from __future__ import annotations
@@ -161,10 +161,11 @@ def keep_browsers_out(request: HttpRequest, config: Config) -> None:
     and `Sec-Fetch-Site`; a page that rebinds its own DNS name to 127.0.0.1 is same-origin, but its
     requests carry its name in `Host`."""
     host = request.headers.get("host")
-    if host is not None and not is_loopback_name(host, config.host):
+    if host is not None and not is_trusted_name(host, config.host):
         raise ServiceError(
             "AccessDenied", f"With authentication off, Conveyor answers only requests addressed to a loopback "
-            f"name (localhost, 127.0.0.1, [::1]), not {host!r}; serve other names with --auth sigv4.", 403)
+            f"name (localhost, 127.0.0.1, [::1]) or an AWS host name, not {host!r}; serve other names with "
+            "--auth sigv4.", 403)
     site = (request.headers.get("sec-fetch-site") or "").lower()
     origin = request.headers.get("origin")
     if site in ("cross-site", "same-site") or (origin is not None and not _same_origin(origin, host)):
@@ -174,9 +175,18 @@ def keep_browsers_out(request: HttpRequest, config: Config) -> None:
             "configuration.", 403)
 
 
-def is_loopback_name(host_header: str, bound_host: str) -> bool:
+# Names whose DNS no web page's author controls, so no page can rebind them to 127.0.0.1: AWS's own
+# (pointed at Conveyor through /etc/hosts or `curl --resolve`, see conveyor.services.s3.hosts) and
+# LocalStack's loopback name.
+_TRUSTED_DOMAINS = (".amazonaws.com", ".amazonaws.com.cn", ".localhost.localstack.cloud")
+
+
+def is_trusted_name(host_header: str, bound_host: str) -> bool:
+    """A loopback name, the name the server was started on, or one of AWS's own host names."""
     name = _hostname(host_header)
-    if name in ("localhost", bound_host.lower()) or name.endswith(".localhost"):
+    if name in ("localhost", "localhost.localstack.cloud", bound_host.lower()) or name.endswith(".localhost"):
+        return True
+    if name.endswith(_TRUSTED_DOMAINS):
         return True
     try:
         return ipaddress.ip_address(name).is_loopback
