@@ -32,13 +32,23 @@ def reads_whole_body(op: OperationModel) -> bool:
     return not member.serialization.get("streaming") and member.type_name in ("string", "blob", "structure")
 
 
+# The operations whose API reference says the integrity header is required ("The Content-MD5 request
+# header is required for all Multi-Object Delete requests", API_DeleteObjects.html) or "must be used as
+# a message integrity check" (API_PutBucketAcl, _PutBucketCors, _PutBucketReplication,
+# _PutBucketRequestPayment, _PutBucketTagging, _PutBucketVersioning, _PutBucketWebsite, _PutObjectAcl).
+# botocore marks more operations (PutBucketPolicy...) so that SDKs always send one, but their references
+# call the header optional, and raw clients such as curl send none.
+# https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html
+_INTEGRITY_HEADER_REQUIRED = frozenset({
+    "DeleteObjects", "PutBucketAcl", "PutBucketCors", "PutBucketReplication", "PutBucketRequestPayment",
+    "PutBucketTagging", "PutBucketVersioning", "PutBucketWebsite", "PutObjectAcl",
+})
+
+
 def checksum_required(op: OperationModel) -> bool:
-    """S3 refuses these operations without an integrity header: the model marks them, which is why every
-    SDK sends Content-MD5 or an x-amz-checksum-* header with them.
-    https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html ("The Content-MD5 or
-    x-amz-sdk-checksum-algorithm header is required for all Multi-Object Delete requests")
-    """
-    return bool(op.http_checksum_required or op.http_checksum.get("requestChecksumRequired"))
+    """S3 refuses these operations without Content-MD5 or an x-amz-checksum-* header (which the SDKs now
+    send in its place)."""
+    return op.name in _INTEGRITY_HEADER_REQUIRED
 
 
 async def read_checked_body(ctx: RequestContext, op: OperationModel) -> None:
