@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from conveyor import ids, waiting
-from conveyor.clock import Clock
+from conveyor.clock import Clock, TimerHandle
 from conveyor.services.sqs import messages as checks
 from conveyor.services.sqs.catalog import QueueCatalog
 from conveyor.services.sqs.errors import invalid_param, no_queue, sqs_error
@@ -40,6 +40,38 @@ MAX_VISIBILITY = 43200
 def _ignore(fut: asyncio.Future[Any]) -> None:
     if not fut.cancelled() and fut.exception() is not None:
         log.warning("background SQS write failed: %s", fut.exception())
+
+
+class _Poll:
+    """The deadline of one long poll.
+
+    The deadline timer firing is what ends the poll, not a comparison with the clock afterwards: an
+    event loop may run a timer a few milliseconds before `clock.now()` reaches its due time (uvloop
+    rounds delays to whole milliseconds against a loop time cached at the start of each iteration), and
+    a poll that then found "not yet" and parked again had no timer left, so it waited for a message
+    that might never come.
+    """
+
+    __slots__ = ("expired", "fut", "timer")
+
+    def __init__(self) -> None:
+        self.expired = False
+        self.fut: asyncio.Future[None] | None = None
+        self.timer: TimerHandle | None = None
+
+    def park(self, fut: asyncio.Future[None]) -> None:
+        self.fut = fut
+
+    def expire(self) -> None:
+        self.expired = True
+        self.timer = None
+        if self.fut is not None and not self.fut.done():
+            self.fut.set_result(None)  # only this poll: the queue's other waiters keep their own deadlines
+
+    def cancel(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
 
 
 class SqsEngine(QueueCatalog):
@@ -312,26 +344,28 @@ class SqsEngine(QueueCatalog):
                     and all(m.state == INFLIGHT and m.receipt == r for m, r in cached[1])):
                 return [m for m, _ in cached[1]]
         deadline = self.clock.now() + wait
-        timer = None
+        poll = _Poll()
         try:
             while True:
                 msgs = await self._receive_now(q, max_n, visibility)
-                if msgs or wait <= 0 or self.clock.now() >= deadline or self.by_id.get(q.id) is not q:
+                if (msgs or wait <= 0 or poll.expired or self.clock.now() >= deadline
+                        or self.by_id.get(q.id) is not q):
                     break
                 with waiting.parked():  # a receive whose client has gone away ends here
                     fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
                     q.waiters.append(fut)
-                    if timer is None:
-                        timer = self.clock.call_at(deadline, lambda: q.wake_all())
+                    poll.park(fut)
+                    if poll.timer is None:
+                        poll.timer = self.clock.call_at(deadline, poll.expire)
                     try:
                         await fut
                     except asyncio.CancelledError:
-                        if fut.done() and not fut.cancelled():
+                        if fut.done() and not fut.cancelled() and not poll.expired:
                             q.wake()  # woken for a message this receive will not take: pass the wake on
                         raise
         finally:
-            if timer is not None:
-                timer.cancel()
+            poll.cancel()
+            q.prune_waiters()
         if attempt_id and q.fifo and msgs:
             now = self.clock.now()
             q.attempts = {k: v for k, v in q.attempts.items() if v[0] > now}

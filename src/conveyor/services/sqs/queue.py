@@ -278,11 +278,13 @@ class Queue:
                 fut.set_result(None)
                 return
 
-    def wake_all(self) -> None:
-        waiters, self.waiters = self.waiters, deque()
-        for fut in waiters:
-            if not fut.done():
-                fut.set_result(None)
+    def prune_waiters(self) -> None:
+        """Drop finished waits (polls that ended by their deadline) so an idle queue does not keep them."""
+        waiters = self.waiters
+        while waiters and waiters[0].done():
+            waiters.popleft()
+        while waiters and waiters[-1].done():
+            waiters.pop()
 
     # -- FIFO dedup --------------------------------------------------------------------------------------
     def dedup_lookup(self, key: tuple[str, str], now: float) -> tuple[float, str, int] | None:
