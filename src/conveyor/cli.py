@@ -36,6 +36,8 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clock", choices=["system", "manual"],
                         help="manual: time moves only via POST /_conveyor/clock (for tests)")
     parser.add_argument("--log-requests", action="store_true", help="log one line per request")
+    parser.add_argument("--max-connections", type=int,
+                        help="open connections served at once (default 1024; env CONVEYOR_MAX_CONNECTIONS)")
 
 
 def _config(args: argparse.Namespace) -> Config:  # the import stays lazy for a fast --help
@@ -44,7 +46,7 @@ def _config(args: argparse.Namespace) -> Config:  # the import stays lazy for a 
     overrides = {
         "host": args.host, "port": args.port, "data_dir": args.data_dir, "account_id": args.account_id,
         "region": args.region, "access_key": args.access_key, "secret_key": args.secret_key,
-        "auth": args.auth, "clock": args.clock,
+        "auth": args.auth, "clock": args.clock, "max_connections": args.max_connections,
     }
     kwargs = {k: v for k, v in overrides.items() if v is not None}
     if args.log_requests:

@@ -41,6 +41,11 @@ class Config:
     # "system" or "manual" (tests move a manual clock with POST /_conveyor/clock).
     clock: str = field(default_factory=lambda: _env("CONVEYOR_CLOCK", "system"))
     log_requests: bool = field(default_factory=lambda: _env("CONVEYOR_LOG_REQUESTS", "0") == "1")
+    # Connections (conveyor.gateway.connections): at most this many open at once; a client silent this
+    # many seconds in the middle of a request is timed out, a keep-alive connection idle this long closed.
+    max_connections: int = field(default_factory=lambda: int(_env("CONVEYOR_MAX_CONNECTIONS", "1024")))
+    read_timeout: float = field(default_factory=lambda: float(_env("CONVEYOR_READ_TIMEOUT", "20")))
+    idle_timeout: float = field(default_factory=lambda: float(_env("CONVEYOR_IDLE_TIMEOUT", "20")))
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser().resolve()
@@ -61,6 +66,10 @@ class Config:
             )
         if self.clock not in ("system", "manual"):
             raise ValueError(f"--clock must be 'system' or 'manual', not {self.clock!r}")
+        if self.max_connections < 1:
+            raise ValueError(f"--max-connections must be at least 1, not {self.max_connections}")
+        if not (self.read_timeout > 0 and self.idle_timeout > 0):
+            raise ValueError("the read and idle timeouts must be positive numbers of seconds")
         if not (self.account_id.isdigit() and len(self.account_id) == 12):
             raise ValueError(f"the account id must be 12 digits, not {self.account_id!r}")
 

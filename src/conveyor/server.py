@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Iterator
 
 from conveyor.app import App
+from conveyor.gateway.connections import ConnectionLimits, Connections
 from conveyor.gateway.http11 import Connection
 
 log = logging.getLogger("conveyor.server")
@@ -26,7 +27,10 @@ GRACE_SECONDS = 5.0
 class HttpServer:
     def __init__(self, app: App) -> None:
         self.app = app
-        self.connections: set[Connection] = set()
+        config = app.config
+        self.connections = Connections(ConnectionLimits(
+            read_timeout=config.read_timeout, idle_timeout=config.idle_timeout,
+            max_connections=config.max_connections))
         self.listener: asyncio.Server | None = None
         self.stopped = asyncio.Event()
 

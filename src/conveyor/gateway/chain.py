@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from conveyor import ids
 from conveyor.gateway import access, internal, sigv4, unserved
-from conveyor.gateway.http import HttpRequest, HttpResponse
+from conveyor.gateway.http import ClientDisconnected, HttpRequest, HttpResponse
 from conveyor.gateway.router import bucket_from_host, protocol_for
 from conveyor.protocol.base import Codec
 from conveyor.protocol.json_rpc import JsonCodec
@@ -94,6 +94,8 @@ class Gateway:
             return await call_next(ctx)
         except ServiceError as error:
             return self.error_response(ctx, error)
+        except ClientDisconnected:
+            raise  # nobody is left to answer, and it is not a failure of ours: the connection ends quietly
         except Exception:
             log.exception("internal error handling %s %s", ctx.request.method, ctx.request.path)
             return self.error_response(

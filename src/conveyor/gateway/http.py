@@ -7,6 +7,13 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
 
+class ClientDisconnected(Exception):
+    """The client went away before its request body arrived: there is nobody left to answer.
+
+    Not an OSError on purpose: code that handles a failing disk or socket of its own must not take a
+    client's hang-up for one."""
+
+
 class Headers:
     """Case-insensitive header access; keeps every value and the original order."""
 

@@ -10,8 +10,13 @@ What a connection does:
   HIGH_WATER bytes wait unread (a 5 GiB upload never sits in memory);
 - `Expect: 100-continue` is answered when the handler starts reading the body, so a request refused
   before that (a bad signature, a missing bucket) never makes the client send it;
-- a client that disconnects fails its body read mid-upload, and abandons its request (conveyor.waiting:
+- a client that disconnects fails its body read mid-upload (ClientDisconnected: nobody is left to
+  answer, so it is neither logged nor counted as an error), and abandons its request (conveyor.waiting:
   a parked long poll is cancelled, nothing else is cut short);
+- a client silent for `read_timeout` in the middle of a request (half a head, a body shorter than its
+  Content-Length) is timed out; a connection between requests is closed after `idle_timeout`. A request
+  being answered (a parked long poll) is the server's turn, not the client's: no timeout runs then;
+- `Upgrade` requests (h2c, websocket) are answered over HTTP/1.1 as if the header were absent;
 - a response body streams with the transport's flow control (pause_writing / resume_writing).
 """
 
@@ -31,7 +36,9 @@ from typing import TYPE_CHECKING, Any
 import httptools
 
 from conveyor import waiting
-from conveyor.gateway.http import Headers, HttpRequest, HttpResponse
+from conveyor.gateway.connections import MAX_REFUSING, Connections
+from conveyor.gateway.http import ClientDisconnected, Headers, HttpRequest, HttpResponse
+from conveyor.services.base import ServiceError
 
 if TYPE_CHECKING:
     from conveyor.gateway.chain import Gateway
@@ -41,9 +48,15 @@ log = logging.getLogger("conveyor.http")
 HIGH_WATER = 1 << 20  # unread request body bytes before the socket stops being read
 LOW_WATER = HIGH_WATER // 4
 MAX_HEAD = 64 * 1024  # request line and headers
-KEEP_ALIVE_SECONDS = 75.0  # idle connections are closed after this long
 _REASONS = {status.value: status.phrase.encode() for status in http.HTTPStatus}
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+def request_timeout() -> ServiceError:
+    """S3's answer to a request whose body stopped arriving; each service's protocol shapes it.
+    https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html (RequestTimeout)"""
+    return ServiceError("RequestTimeout", "Your socket connection to the server was not read from or written to "
+                        "within the timeout period. Idle connections will be closed.", 400)
 
 
 class _Date:
@@ -84,9 +97,14 @@ class RequestBody:
         self._arrived.set()
 
     def fail(self, error: Exception) -> None:
-        if not self.complete:
+        if not self.complete and self.error is None:
             self.error = error
             self._arrived.set()
+
+    @property
+    def awaits_client(self) -> bool:
+        """Whether the rest of this body is the client's to send now."""
+        return not self.complete and self.error is None and not self.expect_continue
 
     async def read(self) -> bytes | None:
         """The next chunk, or None once the body is complete."""
@@ -96,6 +114,7 @@ class RequestBody:
                 # Even for an empty body: botocore, having asked, takes a final status arriving first
                 # as the answer to its *next* request on the connection.
                 self.connection.write(_CONTINUE)
+                self.connection.client_turn()  # the client was waiting for us; now it is its turn
         while True:
             if self.chunks:
                 chunk = self.chunks.popleft()
@@ -114,29 +133,42 @@ class RequestBody:
 class Connection(asyncio.Protocol):
     """One client connection."""
 
-    def __init__(self, gateway: Gateway, connections: set[Connection]) -> None:
+    def __init__(self, gateway: Gateway, connections: Connections) -> None:
         self.gateway = gateway
         self.connections = connections
+        self.limits = connections.limits
         self.loop = asyncio.get_running_loop()
         self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
         self.peer: tuple[str, int] | None = None
         self.closed = False
         self.stopping = False
+        self.refused = False  # over the connection limit: answered 503 and closed
+        self._draining = False  # no further request will be read (its framing can no longer be trusted)
         self._url = b""
         self._head: list[tuple[bytes, bytes]] = []
         self._head_size = 0
+        self._in_head = False
         self._body: RequestBody | None = None
+        # The body of an `Upgrade` request, still to come after httptools stopped at its head.
+        self._upgrade_body: tuple[RequestBody, bytes] | None = None
+        self._continuing: RequestBody | None = None
         self.queue: collections.deque[tuple[HttpRequest, RequestBody, bool]] = collections.deque()
         self.active: asyncio.Task[None] | None = None
         self._reading_paused = False
         self._writable = asyncio.Event()
         self._writable.set()
         self._idle: asyncio.TimerHandle | None = None
+        self.idle_since = self.loop.time()
+        self._last_heard = self.loop.time()
+        self._read_timer: asyncio.TimerHandle | None = None
 
     # -- asyncio.Protocol ---------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's transports are duck-typed
+        if not self.connections.admit(self):
+            self._refuse_over_limit()
+            return
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             # asyncio and uvloop turn Nagle off only for sockets created with IPPROTO_TCP, which a
@@ -146,31 +178,40 @@ class Connection(asyncio.Protocol):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         peer = transport.get_extra_info("peername")
         self.peer = (str(peer[0]), int(peer[1])) if isinstance(peer, tuple) else None
-        self.connections.add(self)
         self._arm_idle()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        self.connections.discard(self)
+        if self.refused:
+            self.connections.refusing -= 1
+        else:
+            self.connections.discard(self)
         self._cancel_idle()
+        self._cancel_read_timer()
         self._writable.set()
-        gone = ConnectionResetError("client disconnected mid-request")
-        for body in [self._body, *(b for _, b, _ in self.queue)]:
+        gone = ClientDisconnected("the client disconnected mid-request")
+        for body in [self._body, self._continuing, *(b for _, b, _ in self.queue)]:
             if body is not None:
                 body.fail(gone)
         if self.active is not None:
             waiting.abandon(self.active)  # a parked long poll must not go on to take messages
 
     def data_received(self, data: bytes) -> None:
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self._refuse(400, b"Protocol upgrades are not supported")
-        except httptools.HttpParserError as exc:  # also what our callbacks raise, wrapped
-            if self._head_size > MAX_HEAD:
-                self._refuse(431, b"Request header fields too large")
-            else:
-                self._refuse(400, f"Malformed HTTP request: {exc}".encode())
+        self._last_heard = self.loop.time()
+        while data and not self._draining:
+            try:
+                self.parser.feed_data(data)
+                data = b""
+            except httptools.HttpParserUpgrade as upgrade:
+                data = self._after_upgrade(data[upgrade.args[0]:])
+            except httptools.HttpParserError as exc:  # also what our callbacks raise, wrapped
+                if self._head_size > MAX_HEAD:
+                    self._refuse(431, b"Request header fields too large")
+                else:
+                    self._refuse(400, f"Malformed HTTP request: {exc}".encode())
+                return
+        # A request left unfinished by this chunk: the client's silence from here on counts.
+        self._arm_read_timer()
 
     def pause_writing(self) -> None:
         self._writable.clear()
@@ -180,18 +221,31 @@ class Connection(asyncio.Protocol):
 
     # -- httptools callbacks ------------------------------------------------------------------------
     def on_message_begin(self) -> None:
+        if self._continuing is not None:
+            return
         self._url, self._head, self._head_size = b"", [], 0
-        self._cancel_idle()
+        self._in_head = True
+        if not self.refused:
+            self._cancel_idle()  # (a refused connection's timer is its linger)
 
     def on_url(self, url: bytes) -> None:
-        self._url += url
-        self._count(len(url))
+        if self._continuing is None:
+            self._url += url
+            self._count(len(url))
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._head.append((name, value))
-        self._count(len(name) + len(value))
+        if self._continuing is None:
+            self._head.append((name, value))
+            self._count(len(name) + len(value))
 
     def on_headers_complete(self) -> None:
+        if self._continuing is not None:
+            self._body = self._continuing
+            return
+        self._in_head = False
+        if self.refused:
+            self._answer_over_limit()
+            return
         headers = Headers([(n.decode("latin-1"), v.decode("latin-1")) for n, v in self._head])
         raw_path, _, query = self._url.partition(b"?")
         body = RequestBody(self, (headers.get("expect") or "").lower() == "100-continue")
@@ -204,6 +258,8 @@ class Connection(asyncio.Protocol):
             _receive=body.read,
         )
         self._body = body
+        if self.parser.should_upgrade():
+            self._expect_upgrade_body(headers, body)
         self.queue.append((request, body, bool(self.parser.should_keep_alive())))
         if self.active is None:
             self._start_next()
@@ -214,8 +270,36 @@ class Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         if self._body is not None:
+            if self._upgrade_body is not None and self._upgrade_body[0] is self._body:
+                return  # httptools stops at the head of an upgrade: the body is still to come
             self._body.finish()
             self._body = None
+            self._continuing = None
+
+    # -- Upgrade: answered over HTTP/1.1 as if the header were absent --------------------------------
+    # A server may ignore `Upgrade` (RFC 9110, section 7.8); AWS endpoints speak HTTP/1.1 to a client
+    # that asks for h2c or a websocket. httptools stops parsing at the head of such a request and
+    # reports where the rest of the stream begins: a fresh parser takes over from there.
+    def _expect_upgrade_body(self, headers: Headers, body: RequestBody) -> None:
+        length = (headers.get("content-length") or "").strip()
+        if "chunked" in (headers.get("transfer-encoding") or "").lower():
+            framing = b"Transfer-Encoding: chunked"
+        elif length.isdigit() and int(length) > 0:
+            framing = b"Content-Length: %d" % int(length)
+        else:
+            return
+        # What the body arrives as, parsed by the next parser behind a head carrying only its framing.
+        self._upgrade_body = (body, b"PUT / HTTP/1.1\r\n%b\r\n\r\n" % framing)
+
+    def _after_upgrade(self, rest: bytes) -> bytes:
+        self.parser = httptools.HttpRequestParser(self)
+        if self._upgrade_body is None:
+            return rest
+        body, head = self._upgrade_body
+        self._upgrade_body = None
+        self._continuing = body
+        self._body = None
+        return head + rest
 
     # -- answering ----------------------------------------------------------------------------------
     def _start_next(self) -> None:
@@ -225,7 +309,7 @@ class Connection(asyncio.Protocol):
     async def _answer(self, request: HttpRequest, body: RequestBody, keep_alive: bool) -> None:
         try:
             response = await self.gateway.handle(request)
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, ClientDisconnected):
             self.close()
             return
         except Exception:  # the gateway answers errors itself; this is a last resort
@@ -244,6 +328,8 @@ class Connection(asyncio.Protocol):
         self.active = None
         if self.queue:
             self._start_next()
+        elif self._draining:
+            self.close()
         else:
             self._arm_idle()
 
@@ -304,6 +390,7 @@ class Connection(asyncio.Protocol):
         if self._reading_paused and self.transport is not None and not self.closed:
             self._reading_paused = False
             self.transport.resume_reading()
+            self.client_turn()  # the silence while we were not reading was ours
 
     def _count(self, n: int) -> None:
         self._head_size += n
@@ -312,6 +399,7 @@ class Connection(asyncio.Protocol):
 
     def _refuse(self, status: int, message: bytes) -> None:
         """A request too broken to parse: answer it plainly and close (its framing cannot be trusted)."""
+        self._draining = True
         if self.active is None:
             self.write(b"HTTP/1.1 %d %s\r\ncontent-type: text/plain\r\ncontent-length: %d\r\n"
                        b"connection: close\r\n\r\n%b" % (status, _REASONS[status], len(message), message))
@@ -319,21 +407,82 @@ class Connection(asyncio.Protocol):
 
     def close(self) -> None:
         self._cancel_idle()
+        self._cancel_read_timer()
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
 
+    # -- over the connection limit --------------------------------------------------------------------
+    def _refuse_over_limit(self) -> None:
+        self.refused = True
+        self.connections.refusing += 1
+        if self.connections.refusing > MAX_REFUSING:
+            assert self.transport is not None
+            self.transport.abort()
+            return
+        # Answered once its head has arrived (an answer before the request could be lost to a reset
+        # when the client's request then meets a closed socket); closed after `linger` regardless.
+        self._idle = self.loop.call_later(self.limits.linger, self.close)
+
+    def _answer_over_limit(self) -> None:
+        self._draining = True
+        message = (b"Conveyor is serving its maximum of %d connections; retry shortly."
+                   % self.connections.max_open)
+        self.write(b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\nretry-after: 1\r\n"
+                   b"content-length: %d\r\nconnection: close\r\n\r\n%b" % (len(message), message))
+        if self.transport is not None and self.transport.can_write_eof():
+            self.transport.write_eof()  # the client reads the answer, then closes; `linger` bounds that
+
+    # -- timeouts -------------------------------------------------------------------------------------
+    def client_turn(self) -> None:
+        """The client is now expected to send (the rest of) a request: its silence starts counting."""
+        self._last_heard = self.loop.time()
+        self._arm_read_timer()
+
+    def _awaits_client(self) -> bool:
+        if self._reading_paused or self._draining or self.closed:
+            return False
+        if self._in_head:
+            return True
+        return self._body is not None and self._body.awaits_client
+
+    def _arm_read_timer(self) -> None:
+        if self._read_timer is None and self._awaits_client():
+            self._read_timer = self.loop.call_at(self._last_heard + self.limits.read_timeout, self._check_read)
+
+    def _check_read(self) -> None:
+        self._read_timer = None
+        if not self._awaits_client():
+            return  # re-armed when it is the client's turn again
+        if self.loop.time() - self._last_heard < self.limits.read_timeout:
+            self._arm_read_timer()  # it spoke since the timer was set
+            return
+        self._draining = True  # whatever it sends next cannot be framed any more
+        if self._body is not None:
+            # The request is answered with the error (RequestTimeout), then the connection closes.
+            self._body.fail(request_timeout())
+            self._body = None
+            self._continuing = None
+        elif self.active is None and not self.queue:
+            self.close()  # half a head: there is no request to answer
+
     def _arm_idle(self) -> None:
         self._cancel_idle()
-        self._idle = self.loop.call_later(KEEP_ALIVE_SECONDS, self.close)
+        self.idle_since = self.loop.time()
+        self._idle = self.loop.call_later(self.limits.idle_timeout, self.close)
 
     def _cancel_idle(self) -> None:
         if self._idle is not None:
             self._idle.cancel()
             self._idle = None
 
+    def _cancel_read_timer(self) -> None:
+        if self._read_timer is not None:
+            self._read_timer.cancel()
+            self._read_timer = None
+
     @property
     def idle(self) -> bool:
-        return self.active is None and not self.queue
+        return self.active is None and not self.queue and not self._in_head and not self.refused
 
     def shutdown(self) -> None:
         """The server is stopping: close now if idle, else once the current answer is written."""
