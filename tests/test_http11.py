@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -317,3 +319,21 @@ def test_the_connection_limit_is_set_from_the_command_line(start_server) -> None
     finally:
         for sock in busy:
             sock.close()
+
+
+@pytest.mark.parametrize(("soft", "hard", "expected"), [
+    (300, 4096, (1024, 1024 + 64 + 256)),  # a low soft limit is raised to fit the connections
+    (300, 600, (600 - 64 - 256, 600)),  # the hard limit caps it: fewer connections
+    (300, 300, (300 // 4, 300)),
+])
+def test_the_connection_limit_fits_the_open_files_limit(soft: int, hard: int, expected: tuple[int, int]) -> None:
+    """Run in a child process: a hard limit, once lowered, cannot be raised again."""
+    code = (
+        "import resource\n"
+        "from conveyor.gateway.connections import ConnectionLimits, Connections\n"
+        f"resource.setrlimit(resource.RLIMIT_NOFILE, ({soft}, {hard}))\n"
+        "c = Connections(ConnectionLimits(max_connections=1024))\n"
+        "print(c.max_open, resource.getrlimit(resource.RLIMIT_NOFILE)[0])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert tuple(int(n) for n in out.stdout.split()) == expected

@@ -65,7 +65,8 @@ class Connections:
         soft = raise_fd_limit(limits.max_connections + MAX_REFUSING + FD_RESERVE)
         self.max_open = limits.max_connections
         if soft != resource.RLIM_INFINITY and soft - MAX_REFUSING - FD_RESERVE < self.max_open:
-            self.max_open = max(1, soft - MAX_REFUSING - FD_RESERVE)
+            # A hard limit too low for the reserve still leaves a quarter of it to connections.
+            self.max_open = max(soft - MAX_REFUSING - FD_RESERVE, soft // 4, 1)
             log.warning("the open-files limit (%d) allows only %d connections, not %d", soft, self.max_open,
                         limits.max_connections)
 
