@@ -13,6 +13,7 @@ from conveyor.gateway.router import Router
 from conveyor.metrics import Metrics
 from conveyor.runtime.pools import PoolManager
 from conveyor.services.base import Service
+from conveyor.storage.disk import DiskGuard
 
 log = logging.getLogger("conveyor")
 
@@ -42,6 +43,7 @@ class App:
         self.config = config or Config()
         self.clock = clock or (ManualClock() if self.config.clock == "manual" else Clock())
         self.metrics = Metrics()
+        self.disk = DiskGuard(self.config.data_dir)  # shared by every service's storage
         self.services: dict[str, Service] = {}
         for name, path in SERVICES.items():
             cls = _load(path)
@@ -64,6 +66,7 @@ class App:
     async def start(self) -> None:
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock_data_dir()
+        self.disk.open()
         for service in self.services.values():
             await service.start()
         await self.pools.start()

@@ -26,7 +26,8 @@ from conveyor.protocol.query import QueryCodec, form_fields
 from conveyor.protocol.rest_json import RestJsonCodec
 from conveyor.protocol.rest_xml import CODEC as REST_XML
 from conveyor.protocol.validate import ValidationCodes, validate
-from conveyor.services.base import RequestContext, ServiceError
+from conveyor.services.base import RequestContext, ServiceError, temporarily_unavailable
+from conveyor.storage.disk import DiskFull
 
 if TYPE_CHECKING:
     from conveyor.app import App
@@ -96,6 +97,10 @@ class Gateway:
             return self.error_response(ctx, error)
         except ClientDisconnected:
             raise  # nobody is left to answer, and it is not a failure of ours: the connection ends quietly
+        except DiskFull:
+            service = ctx.app_service
+            return self.error_response(ctx, service.unavailable_error() if service is not None
+                                       else temporarily_unavailable())
         except Exception:
             log.exception("internal error handling %s %s", ctx.request.method, ctx.request.path)
             return self.error_response(

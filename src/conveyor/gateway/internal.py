@@ -33,7 +33,8 @@ async def handle(app: App, ctx: RequestContext) -> HttpResponse:
     if path == "health" and method in ("GET", "HEAD"):
         return json_response(
             {"version": __version__, "services": {name: s.health() for name, s in app.services.items()},
-             "clock": "manual" if app.clock.manual else "system", "auth": app.config.auth}
+             "clock": "manual" if app.clock.manual else "system", "auth": app.config.auth,
+             "disk": app.disk.health()}
         )
     if path == "reset" and method == "POST":
         await app.reset()

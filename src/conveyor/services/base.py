@@ -44,6 +44,13 @@ class ServiceError(Exception):
         self.extra = extra or {}
 
 
+def temporarily_unavailable() -> ServiceError:
+    """Retryable, and the request changed nothing: the error every AWS API shares for a temporary failure.
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/CommonErrors.html"""
+    return ServiceError("ServiceUnavailable", "The request has failed due to a temporary failure of the server.",
+                        503, sender_fault=False)
+
+
 def validation_error(message: str) -> ServiceError:
     return ServiceError("ValidationError", message)
 
@@ -116,6 +123,10 @@ class Service:
 
     def health(self) -> dict[str, Any]:
         return {"status": "running"}
+
+    def unavailable_error(self) -> ServiceError:
+        """The answer to a request that cannot be stored now (the data disk is full)."""
+        return temporarily_unavailable()
 
     def handler(self, operation: str) -> Handler | None:
         fn = getattr(self, operation, None)

@@ -4,6 +4,9 @@ Each service keeps its metadata in its own SQLite file (WAL mode, `synchronous=F
 disk when it returns). All writes go through one writer thread that gathers whatever requests are
 waiting, runs them in a single transaction and commits once: many concurrent requests share one fsync,
 and each request is acknowledged only after the commit that holds its write.
+
+A write that fails for want of disk space fails with DiskFull (conveyor.storage.disk), whichever way
+SQLite reported it; writes that store more are refused up front while the disk is full (`grows`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
+
+from conveyor.storage.disk import DiskFull, DiskGuard, is_disk_full
 
 T = TypeVar("T")
 WriteFn = Callable[[sqlite3.Connection], Any]
@@ -58,8 +63,9 @@ def _run_script(conn: sqlite3.Connection, script: str) -> None:
 class Database:
     """One SQLite file: synchronous reads on the caller's thread, group-committed writes."""
 
-    def __init__(self, path: Path, migrations: Sequence[str]) -> None:
+    def __init__(self, path: Path, migrations: Sequence[str], disk: DiskGuard | None = None) -> None:
         self.path = path
+        self.disk = disk
         path.parent.mkdir(parents=True, exist_ok=True)
         self.reader = connect(path)
         migrate(self.reader, migrations)
@@ -74,18 +80,28 @@ class Database:
         return self.reader.execute(sql, params).fetchall()
 
     # -- writes ----------------------------------------------------------------------------------
-    def write(self, fn: WriteFn) -> asyncio.Future[Any]:
-        """Queue `fn(conn)` for the next group commit; the future resolves once it is durable."""
+    def write(self, fn: WriteFn, *, grows: bool = True) -> asyncio.Future[Any]:
+        """Queue `fn(conn)` for the next group commit; the future resolves once it is durable.
+
+        `grows=False` marks a write that stores nothing new (a delete, a change in place): it runs even
+        on a full disk, in the room kept for it."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Any] = loop.create_future()
+        if grows and self.disk is not None:
+            try:
+                self.disk.check_room()
+            except DiskFull as exc:
+                fut.set_exception(exc)
+                return fut
         self._queue.put((fn, fut, loop))
         return fut
 
-    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> asyncio.Future[Any]:
-        return self.write(lambda conn: conn.execute(sql, params))
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = (), *,
+                grows: bool = True) -> asyncio.Future[Any]:
+        return self.write(lambda conn: conn.execute(sql, params), grows=grows)
 
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> asyncio.Future[Any]:
-        return self.write(lambda conn: conn.executemany(sql, rows))
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]], *, grows: bool = True) -> asyncio.Future[Any]:
+        return self.write(lambda conn: conn.executemany(sql, rows), grows=grows)
 
     def write_sync(self, fn: WriteFn) -> Any:
         """Run a write outside the event loop (start-up, shutdown, tools) and wait for its commit."""
@@ -143,19 +159,34 @@ class Database:
                     outcomes.append((fn(conn), None))
                     conn.execute("RELEASE w")
                 except Exception as exc:  # reported to that request's caller
+                    if not conn.in_transaction:
+                        raise  # SQLite rolled the whole transaction back (it may, on a full disk)
                     conn.execute("ROLLBACK TO w")
                     conn.execute("RELEASE w")
-                    outcomes.append((None, exc))
+                    outcomes.append((None, self._classify(exc)))
             conn.execute("COMMIT")
             self.commits += 1
         except Exception as exc:  # the commit itself failed: nobody's write is durable
-            log.exception("group commit failed")
+            error = self._classify(exc)
+            if not isinstance(error, DiskFull):  # (a full disk is reported once, by the guard)
+                log.exception("group commit failed")
             try:
                 conn.execute("ROLLBACK")
             except sqlite3.Error:
                 pass
-            outcomes = [(None, exc)] * len(batch)
+            outcomes = [(None, error)] * len(batch)
         return outcomes
+
+    def _classify(self, exc: Exception) -> Exception:
+        if not is_disk_full(exc):
+            return exc
+        if self.disk is not None:
+            self.disk.ran_out()
+        if isinstance(exc, DiskFull):
+            return exc
+        error = DiskFull(f"{self.path.name}: {exc}")
+        error.__cause__ = exc
+        return error
 
     @staticmethod
     def _settle(batch: list[Any], outcomes: list[tuple[Any, BaseException | None]]) -> None:
