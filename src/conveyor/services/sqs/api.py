@@ -67,7 +67,7 @@ class SqsService(Service):
     def __init__(self, app: Any) -> None:
         super().__init__(app)
         self.model, self.query_model = _models()
-        self.engine = SqsEngine(self.clock, self.config.service_dir("sqs") / "sqs.db")
+        self.engine = SqsEngine(self.clock, self.config.service_dir("sqs") / "sqs.db", self.app.disk)
         self.moves = MoveTasks(self.engine)
         self.engine.moves = self.moves
 
@@ -220,8 +220,7 @@ class SqsService(Service):
             "Principal": {"AWS": principals[0] if len(principals) == 1 else principals},
             "Action": actions[0] if len(actions) == 1 else actions, "Resource": q.arn,
         })
-        q.attrs["Policy"] = json.dumps(policy, separators=(",", ":"))
-        await self.engine.save_attrs(q)
+        await self.engine.save_attrs(q, {**q.attrs, "Policy": json.dumps(policy, separators=(",", ":"))})
         return {}
 
     async def RemovePermission(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -232,12 +231,10 @@ class SqsService(Service):
         if len(kept) == len(policy.get("Statement", [])):
             raise invalid_param(f"Value {label} for parameter Label is invalid. Reason: can't find label on "
                                 "existing policy.")
+        attrs = {k: v for k, v in q.attrs.items() if k != "Policy"}
         if kept:
-            policy["Statement"] = kept
-            q.attrs["Policy"] = json.dumps(policy, separators=(",", ":"))
-        else:
-            q.attrs.pop("Policy", None)
-        await self.engine.save_attrs(q)
+            attrs["Policy"] = json.dumps({**policy, "Statement": kept}, separators=(",", ":"))
+        await self.engine.save_attrs(q, attrs)
         return {}
 
     # -- messages -----------------------------------------------------------------------------------------

@@ -1,4 +1,7 @@
-"""The queue catalog side of the SQS engine: create, delete, attributes, tags, listings, redrive rules."""
+"""The queue catalog side of the SQS engine: create, delete, attributes, tags, listings, redrive rules.
+
+As everywhere in the engine, a queue changes in memory only once its change is committed.
+"""
 
 from __future__ import annotations
 
@@ -35,13 +38,7 @@ class QueueCatalog:
         existing = self.queues.get(key)
         now = self.clock.now()
         if existing is not None:
-            current = existing.attrs
-            for k, v in given.items():
-                if current.get(k, qattrs.defaults(fifo_flag).get(k)) != v:
-                    raise sqs_error("QueueNameExists",
-                                    f"A queue already exists with the same name and a different value for "
-                                    f"attribute {k}")
-            return existing
+            return self._same_queue(existing, given, fifo_flag)
         deleted = self.deleted_at.get(key)
         if deleted is not None and now - deleted < 60:
             raise sqs_error("QueueDeletedRecently", "You must wait 60 seconds after deleting a queue before "
@@ -53,16 +50,28 @@ class QueueCatalog:
         q = Queue(self.clock, self._next_qid, account, region, name, full, dict(tags or {}),
                   float(int(now)), float(int(now)))
         self._next_qid += 1
-        self._register(q)
         try:
             await self._write(lambda c: c.execute(
                 "INSERT INTO queues (id, account, region, name, attrs, tags, created, modified) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (q.id, account, region, name, json.dumps(q.attrs), json.dumps(q.tags), q.created, q.modified)))
-        except Exception:
-            self._unregister(q)
-            raise
+        except sqlite3.IntegrityError:
+            # The same name was created concurrently and committed first (the name is unique).
+            existing = self.queues.get(key)
+            if existing is None:
+                raise
+            return self._same_queue(existing, given, fifo_flag)
+        self._register(q)
         return q
+
+    @staticmethod
+    def _same_queue(existing: Queue, given: dict[str, str], fifo: bool) -> Queue:
+        """CreateQueue of a name that exists: the queue itself if the attributes asked for match."""
+        for k, v in given.items():
+            if existing.attrs.get(k, qattrs.defaults(fifo).get(k)) != v:
+                raise sqs_error("QueueNameExists", "A queue already exists with the same name and a different "
+                                f"value for attribute {k}")
+        return existing
 
     def _check_redrive(self: SqsEngine, attrs: dict[str, str], fifo: bool, arn: str, account: str, region: str) -> None:
         if attrs.get("FifoThroughputLimit") == "perMessageGroupId" and attrs.get("DeduplicationScope") != "messageGroup":
@@ -92,17 +101,18 @@ class QueueCatalog:
         q.close()
 
     async def delete_queue(self: SqsEngine, q: Queue) -> None:
-        self._unregister(q)
-        self.deleted_at[(q.account, q.region, q.name)] = self.clock.now()
-        for msg in list(q.messages.values()):
-            q.remove(msg)
-
         def run(c: sqlite3.Connection) -> None:
             c.execute("DELETE FROM messages WHERE queue_id = ?", (q.id,))
             c.execute("DELETE FROM dedup WHERE queue_id = ?", (q.id,))
             c.execute("DELETE FROM queues WHERE id = ?", (q.id,))
 
-        await self._write(run)
+        await self._write(run, grows=False)
+        if self.by_id.get(q.id) is not q:
+            return  # deleted concurrently
+        self._unregister(q)
+        self.deleted_at[(q.account, q.region, q.name)] = self.clock.now()
+        for msg in list(q.messages.values()):
+            q.remove(msg)
 
     async def set_attributes(self: SqsEngine, q: Queue, attrs: dict[str, str]) -> None:
         given = qattrs.normalize(attrs, q.fifo, creating=False)
@@ -113,15 +123,16 @@ class QueueCatalog:
             else:
                 merged[k] = v
         self._check_redrive(merged, q.fifo, q.arn, q.account, q.region)
-        q.attrs = merged
-        q.modified = float(int(self.clock.now()))
+        modified = float(int(self.clock.now()))
+        await self._save_queue(q, merged, q.tags, modified)
+        q.attrs, q.modified = merged, modified
         q.refresh()
-        await self._save_queue(q)
 
-    async def _save_queue(self: SqsEngine, q: Queue) -> None:
-        args = (json.dumps(q.attrs), json.dumps(q.tags), q.modified, q.last_purge, q.id)
+    async def _save_queue(self: SqsEngine, q: Queue, attrs: dict[str, str], tags: dict[str, str],
+                          modified: float) -> None:
+        args = (json.dumps(attrs), json.dumps(tags), modified, q.id)
         await self._write(lambda c: c.execute(
-            "UPDATE queues SET attrs = ?, tags = ?, modified = ?, last_purge = ? WHERE id = ?", args))
+            "UPDATE queues SET attrs = ?, tags = ?, modified = ? WHERE id = ?", args))
 
     def get_attributes(self: SqsEngine, q: Queue, names: list[str] | None) -> dict[str, str]:
         wanted = set(names or [])
@@ -150,18 +161,20 @@ class QueueCatalog:
         merged = {**q.tags, **tags}
         if len(merged) > 50:
             raise invalid_param("Too many tags added for queue (maximum 50).")
+        await self._save_queue(q, q.attrs, merged, q.modified)
         q.tags = merged
-        await self._save_queue(q)
+
+    async def save_attrs(self: SqsEngine, q: Queue, attrs: dict[str, str]) -> None:
+        """Replace a queue's attributes (AddPermission, RemovePermission edit its Policy)."""
+        modified = float(int(self.clock.now()))
+        await self._save_queue(q, attrs, q.tags, modified)
+        q.attrs, q.modified = attrs, modified
+        q.refresh()
 
     async def untag(self: SqsEngine, q: Queue, keys: list[str]) -> None:
-        for k in keys:
-            q.tags.pop(k, None)
-        await self._save_queue(q)
-
-    async def save_attrs(self: SqsEngine, q: Queue) -> None:
-        q.modified = float(int(self.clock.now()))
-        q.refresh()
-        await self._save_queue(q)
+        kept = {k: v for k, v in q.tags.items() if k not in keys}
+        await self._save_queue(q, q.attrs, kept, q.modified)
+        q.tags = kept
 
     def list_queues(self: SqsEngine, account: str, region: str, prefix: str = "") -> list[Queue]:
         return sorted(

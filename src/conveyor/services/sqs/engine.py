@@ -1,7 +1,10 @@
 """The SQS engine: queues, messages and their durable log, with no HTTP in sight.
 
 Other services (S3 notifications, SNS fan-out, functions, workers) call it in-process. Every change a
-caller is told about is committed to SQLite before the call returns.
+caller is told about is committed to SQLite before the call returns, and the in-memory queues change only
+once that commit has succeeded: a write that fails (a full disk) leaves them as they were. Messages a
+receive takes are held in flight while its commit runs (so no other receive takes them too) and put back
+if it fails.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from conveyor.services.sqs.store import (
     message_row,
 )
 from conveyor.storage.db import Database
+from conveyor.storage.disk import DiskGuard
 
 log = logging.getLogger(__name__)
 DEDUP_WINDOW = 300.0
@@ -75,9 +79,10 @@ class _Poll:
 
 
 class SqsEngine(QueueCatalog):
-    def __init__(self, clock: Clock, path: Path) -> None:
+    def __init__(self, clock: Clock, path: Path, disk: DiskGuard | None = None) -> None:
         self.clock = clock
         self.path = path
+        self.disk = disk
         self.db: Database | None = None
         self.queues: dict[tuple[str, str, str], Queue] = {}
         self.by_arn: dict[str, Queue] = {}
@@ -89,7 +94,7 @@ class SqsEngine(QueueCatalog):
 
     # -- lifecycle -------------------------------------------------------------------------------------
     def open(self) -> None:
-        self.db = Database(self.path, MIGRATIONS)
+        self.db = Database(self.path, MIGRATIONS, self.disk)
         self.db.reader.row_factory = sqlite3.Row
         self._load()
 
@@ -141,16 +146,18 @@ class SqsEngine(QueueCatalog):
         q.on_expired = self._expired
 
     def _expired(self, q: Queue, msgs: list[Message]) -> None:
+        # Expiry is decided by the clock, not by this write: a restart drops the same rows again.
         ids = [(m.id,) for m in msgs]
         self._bg(lambda c: c.executemany("DELETE FROM messages WHERE id = ?", ids))
 
     def _bg(self, fn: Any) -> None:
         assert self.db is not None
-        self.db.write(fn).add_done_callback(_ignore)
+        self.db.write(fn, grows=False).add_done_callback(_ignore)
 
-    async def _write(self, fn: Any) -> Any:
+    async def _write(self, fn: Any, *, grows: bool = True) -> Any:
+        """`grows=False`: deletes and changes in place, which still run on a full disk."""
         assert self.db is not None
-        return await self.db.write(fn)
+        return await self.db.write(fn, grows=grows)
 
     async def reset(self) -> None:
         for q in self.queues.values():
@@ -323,13 +330,7 @@ class SqsEngine(QueueCatalog):
         def divert(msg: Message) -> bool:
             if dlq is None or msg.receive_count < limit:
                 return False
-            q.remove(msg)
-            msg.source_arn = q.arn
-            msg.receipt = None
-            msg.visible_at = self.clock.now()
-            if dlq.fifo:
-                msg.seq = self._next_seq()
-            dlq.add(msg, self.clock.now())
+            q.remove(msg)  # it enters the dead-letter queue once the move is committed
             moved.append((msg, dlq))
             return True
 
@@ -376,19 +377,19 @@ class SqsEngine(QueueCatalog):
         moved: list[tuple[Message, Queue]] = []
         now = self.clock.now()
         vis = q.visibility if visibility is None else visibility
-        msgs = q.take(max_n, now, vis, self._divert(q, moved))
+        msgs = q.take(max_n, now, vis, self._divert(q, moved))  # held in flight while the commit runs
         if not msgs and not moved:
             return msgs
+        before = [(m, m.receive_count, m.first_receive, m.receipt, m.visible_at) for m in msgs]
         for m in msgs:
             m.receive_count += 1
             if m.first_receive is None:
                 m.first_receive = now
             m.receipt = ids.token_hex(16)
-        if vis <= 0:  # visible again at once; do not wait for a timer tick
-            for m in msgs:
-                q.set_visibility(m, now, now)
         rows = [(m.receive_count, m.first_receive, m.visible_at, m.receipt, m.id) for m in msgs]
-        mrows = [(dlq.id, m.source_arn, m.visible_at, m.seq, m.id) for m, dlq in moved]
+        # A FIFO dead-letter queue orders what it receives by its own sequence.
+        dead = [(m, dlq, self._next_seq() if dlq.fifo else m.seq) for m, dlq in moved]
+        mrows = [(dlq.id, q.arn, now, seq, m.id) for m, dlq, seq in dead]
 
         def run(c: sqlite3.Connection) -> None:
             c.executemany("UPDATE messages SET receive_count = ?, first_receive = ?, visible_at = ?, "
@@ -397,8 +398,33 @@ class SqsEngine(QueueCatalog):
                 c.executemany("UPDATE messages SET queue_id = ?, source_arn = ?, visible_at = ?, seq = ?, "
                               "receipt = NULL WHERE id = ?", mrows)
 
-        await self._write(run)
+        try:
+            await self._write(run, grows=False)
+        except Exception:
+            self._undo_receive(q, before, moved)
+            raise
+        now = self.clock.now()
+        for m, dlq, seq in dead:
+            m.source_arn, m.receipt, m.visible_at, m.seq = q.arn, None, now, seq
+            dlq.add(m, now)
+        if vis <= 0:  # visible again at once; do not wait for a timer tick
+            for m in msgs:
+                if m.state == INFLIGHT and m.queue is q:
+                    q.set_visibility(m, now, now)
         return msgs
+
+    def _undo_receive(self, q: Queue, before: list[tuple[Message, int, float | None, str | None, float]],
+                      moved: list[tuple[Message, Queue]]) -> None:
+        """The receive's commit failed: what it took is receivable again, exactly as it was."""
+        now = self.clock.now()
+        for m, receive_count, first_receive, receipt, visible_at in before:
+            if m.queue is not q or m.state != INFLIGHT:
+                continue
+            m.receive_count, m.first_receive, m.receipt = receive_count, first_receive, receipt
+            q.set_visibility(m, min(visible_at, now), now)
+        for m, _ in moved:
+            if m.queue is q and m.state == GONE and m.id not in q.messages:
+                q.add(m, now)
 
     # -- receipt handles -------------------------------------------------------------------------------
     @staticmethod
@@ -426,14 +452,16 @@ class SqsEngine(QueueCatalog):
         # A stale handle (the message was received again since) succeeds without deleting, as AWS does.
         if msg is None or msg.receipt != token:
             return
-        q.remove(msg)
-        await self._write(lambda c: c.execute("DELETE FROM messages WHERE id = ?", (msg.id,)))
+        await self._write(lambda c: c.execute("DELETE FROM messages WHERE id = ?", (msg.id,)), grows=False)
+        if msg.queue is q and msg.state != GONE:
+            q.remove(msg)
 
     async def delete_many(self, q: Queue, msgs: list[Message]) -> None:
-        for m in msgs:
-            q.remove(m)
         ids = [(m.id,) for m in msgs]
-        await self._write(lambda c: c.executemany("DELETE FROM messages WHERE id = ?", ids))
+        await self._write(lambda c: c.executemany("DELETE FROM messages WHERE id = ?", ids), grows=False)
+        for m in msgs:
+            if m.queue is q and m.state != GONE:
+                q.remove(m)
 
     async def change_visibility(self, q: Queue, handle: str, timeout: int) -> None:
         msg, token = self._parse_handle(q, handle)
@@ -449,28 +477,36 @@ class SqsEngine(QueueCatalog):
         if msg.first_receive is not None and now + timeout - msg.first_receive > MAX_VISIBILITY + 1:
             raise invalid_param(f"Value {timeout} for parameter VisibilityTimeout is invalid. Reason: Total "
                                 "VisibilityTimeout for the message is beyond the limit [43200 seconds]")
-        q.set_visibility(msg, now + timeout, now)
-        args = (msg.visible_at, msg.id)
-        await self._write(lambda c: c.execute("UPDATE messages SET visible_at = ? WHERE id = ?", args))
+        args = (now + timeout, msg.id)
+        await self._write(lambda c: c.execute("UPDATE messages SET visible_at = ? WHERE id = ?", args), grows=False)
+        if msg.receipt == token and msg.state == INFLIGHT and msg.queue is q:
+            q.set_visibility(msg, now + timeout, self.clock.now())
 
     async def purge(self, q: Queue) -> None:
         now = self.clock.now()
         if now - q.last_purge < 60:
             raise sqs_error("PurgeQueueInProgress", f"Only one PurgeQueue operation on {q.name} is allowed "
                             "every 60 seconds.", 403)
-        q.last_purge = now
-        for msg in list(q.messages.values()):
-            q.remove(msg)
-        q.dedup.clear()
-        q.attempts.clear()
+        previous, q.last_purge = q.last_purge, now  # (held while the purge commits: one at a time)
+        # What was sent before the purge: every message committed so far has a sequence number at most
+        # this, and a send still committing got its number before the purge was asked for.
+        through = self._last_seq
         args = (now, q.id)
 
         def run(c: sqlite3.Connection) -> None:
-            c.execute("DELETE FROM messages WHERE queue_id = ?", (q.id,))
+            c.execute("DELETE FROM messages WHERE queue_id = ? AND seq <= ?", (q.id, through))
             c.execute("DELETE FROM dedup WHERE queue_id = ?", (q.id,))
             c.execute("UPDATE queues SET last_purge = ? WHERE id = ?", args)
 
-        await self._write(run)
+        try:
+            await self._write(run, grows=False)
+        except Exception:
+            q.last_purge = previous
+            raise
+        for msg in [m for m in q.messages.values() if m.seq <= through]:
+            q.remove(msg)
+        q.dedup.clear()
+        q.attempts.clear()
 
     # -- counters for autoscaling and pollers ----------------------------------------------------------
     def counters(self, q: Queue) -> dict[str, float]:

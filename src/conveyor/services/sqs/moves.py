@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.services.sqs.errors import invalid_param, sqs_error
 from conveyor.services.sqs.queue import GONE, Message, Queue
+from conveyor.storage.disk import DiskFull
 
 if TYPE_CHECKING:
     from conveyor.services.sqs.engine import SqsEngine
@@ -163,18 +164,26 @@ class MoveTasks:
                                    m.dedup_id if dest.fifo else None, None, m.sender_id)
                 await eng.enqueue(dest, [copy])
                 done.append(m)
+        except DiskFull:
+            pass  # not the message's fault: the rest waits for room, and the task goes on next step
         except Exception as exc:  # an unmovable message fails the task, as AWS does
             t.status, t.failure = "FAILED", str(exc) or "AWS.SimpleQueueService.NonExistentQueue"
         # messages taken but not moved go back
         for m in msgs:
             if m not in done and m.queue is src and m.state != GONE:
                 src.set_visibility(m, now, now)
-        if done:
-            await eng.delete_many(src, done)
-        t.moved += len(done)
-        if t.status == "RUNNING" and (t.moved >= t.to_move or not msgs):
-            t.status = "COMPLETED"
-        await self._save(t)
+        try:
+            if done:
+                await eng.delete_many(src, done)
+            t.moved += len(done)
+            if t.status == "RUNNING" and (t.moved >= t.to_move or not msgs):
+                t.status = "COMPLETED"
+            await self._save(t)
+        except DiskFull:
+            # Moved but not yet deleted ones come back after MOVE_HOLD and are moved again (SQS
+            # delivers at least once); the task itself goes on once there is room.
+            self._schedule(t, now + 1)
+            return
         if t.status == "RUNNING":
             # Pace from this step's start, so time that passed while it ran counts toward the next.
             self._schedule(t, now + 1)
