@@ -8,6 +8,7 @@ dispatch to the operation method, serialize.
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import json
 import logging
@@ -40,6 +41,7 @@ from conveyor.services.lambda_.invoke import (
     decode_client_context,
 )
 from conveyor.services.lambda_.permissions import PermissionsMixin
+from conveyor.storage.disk import DiskFull
 
 log = logging.getLogger(__name__)
 _CODEC = RestJsonCodec()
@@ -75,7 +77,7 @@ class LambdaService(AliasesMixin, PermissionsMixin, Service):
         super().__init__(app)
         self.model = service_model("lambda")
         self.root: Path = self.config.service_dir("lambda")
-        self.registry = Registry(self.root, self.config.region)
+        self.registry = Registry(self.root, self.config.region, self.app.disk)
         self.invoker = Invoker(self)
         self.mappings = Mappings(self)
         self.async_invokes = AsyncInvokes(self)
@@ -131,6 +133,8 @@ class LambdaService(AliasesMixin, PermissionsMixin, Service):
             return _CODEC.serialize(ctx, operation, result or {})
         except ServiceError as error:
             return _CODEC.serialize_error(ctx, error)
+        except DiskFull:  # answered in Lambda's own error shape
+            return _CODEC.serialize_error(ctx, self.unavailable_error())
 
     # -- in-process API for other services -------------------------------------------------------------
     async def invoke_event(self, function_arn: str, payload: dict[str, Any]) -> None:
@@ -216,7 +220,8 @@ class LambdaService(AliasesMixin, PermissionsMixin, Service):
         if params.get("Publish"):
             self._publish(fn, "")
         await self.registry.save(fn)
-        self.registry.code.extracted(hexd)
+        with contextlib.suppress(DiskFull):  # (extracted again on first use: the function itself is stored)
+            self.registry.code.extracted(hexd)
         return public(fn.versions["1"] if params.get("Publish") else config)
 
     def _publish(self, fn: Function, description: str | None) -> dict[str, Any]:
@@ -322,7 +327,8 @@ class LambdaService(AliasesMixin, PermissionsMixin, Service):
         fn.generation += 1
         result = self._publish(fn, None) if publish else fn.config
         await self.registry.save(fn)
-        self.registry.code.extracted(fn.config["_CodeHex"])
+        with contextlib.suppress(DiskFull):  # (extracted again on first use: the change itself is stored)
+            self.registry.code.extracted(fn.config["_CodeHex"])
         await self.invoker.runtime.retire(fn.name)
         return public(result)
 

@@ -109,7 +109,7 @@ class AsyncInvokes:
         self.events.pop(event["id"], None)
         db = self.service.registry.db
         if db is not None:
-            await db.execute("DELETE FROM async_events WHERE id = ?", (event["id"],))
+            await db.execute("DELETE FROM async_events WHERE id = ?", (event["id"],), grows=False)
 
     def _schedule(self, event: dict[str, Any]) -> None:
         if self.stopping:

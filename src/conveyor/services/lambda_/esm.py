@@ -75,6 +75,10 @@ class Mapping:
                            "max_concurrency": self.max_concurrency, "last_modified": self.last_modified})
 
 
+_PERSISTED = ("function", "qualifier", "batch_size", "window", "enabled", "response_types", "max_concurrency",
+              "last_modified")
+
+
 class Mappings:
     def __init__(self, service: LambdaService) -> None:
         self.service = service
@@ -151,15 +155,19 @@ class Mappings:
 
     async def update(self, params: dict[str, Any]) -> dict[str, Any]:
         m = self.get(params["UUID"])
+        # Changed on a copy: the running mapping changes only once the change is stored.
+        new = Mapping(**json.loads(m.doc()))
         if params.get("FunctionName"):
-            fn, m.qualifier = self.service.function(params["FunctionName"])
-            m.function = fn.name
-        fn = self.service.registry.functions.get(m.function)
+            fn, new.qualifier = self.service.function(params["FunctionName"])
+            new.function = fn.name
+        fn = self.service.registry.functions.get(new.function)
         if fn is None:
-            raise not_found(f"Function not found: {self.service.arn(m.function)}")
-        self._apply(m, params, self._queue(m.source_arn), fn, creating=False)
-        m.last_modified = self.service.clock.now()
-        await self._save(m)
+            raise not_found(f"Function not found: {self.service.arn(new.function)}")
+        self._apply(new, params, self._queue(new.source_arn), fn, creating=False)
+        new.last_modified = self.service.clock.now()
+        await self._save(new)
+        for name in _PERSISTED:
+            setattr(m, name, getattr(new, name))
         await self._halt(m)
         self._run(m)
         return self.describe(m, "Updating")
@@ -167,11 +175,12 @@ class Mappings:
     async def delete(self, ident: str) -> dict[str, Any]:
         m = self.get(ident)
         out = self.describe(m, "Deleting")
-        del self.by_uuid[ident]
-        await self._halt(m)
         db = self.service.registry.db
         assert db is not None
-        await db.execute("DELETE FROM mappings WHERE uuid = ?", (ident,))
+        await db.execute("DELETE FROM mappings WHERE uuid = ?", (ident,), grows=False)
+        if self.by_uuid.get(ident) is m:
+            del self.by_uuid[ident]
+            await self._halt(m)
         return out
 
     async def function_deleted(self, function_arn: str) -> None:

@@ -19,12 +19,13 @@ import shutil
 import sys
 import uuid
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from conveyor.services.base import ServiceError
 from conveyor.storage.db import Database
+from conveyor.storage.disk import DiskFull, DiskGuard, is_disk_full
 
 MIGRATIONS = [
     """
@@ -121,8 +122,9 @@ class Function:
 class CodeStore:
     """Content-addressed zips and their extracted trees."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, disk: DiskGuard | None = None) -> None:
         self.root = root
+        self.disk = disk
         root.mkdir(parents=True, exist_ok=True)
 
     def put(self, data: bytes) -> tuple[str, str, int]:
@@ -146,12 +148,22 @@ class CodeStore:
         hexd = digest.hexdigest()
         path = self.root / f"{hexd}.zip"
         if not path.exists():
+            if self.disk is not None:
+                self.disk.check_room()
             tmp = path.with_suffix(f".{uuid.uuid4().hex}.tmp")
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
+            try:
+                with open(tmp, "wb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, path)
+            except OSError as exc:
+                tmp.unlink(missing_ok=True)
+                if not is_disk_full(exc):
+                    raise
+                if self.disk is not None:
+                    self.disk.ran_out()
+                raise DiskFull(str(exc)) from exc
         return hexd, base64.b64encode(digest.digest()).decode(), len(data)
 
     def read(self, hexd: str) -> bytes:
@@ -163,15 +175,23 @@ class CodeStore:
         if target.is_dir():
             return target
         tmp = self.root / f"{hexd}.{uuid.uuid4().hex}.extract"
-        with zipfile.ZipFile(self.root / f"{hexd}.zip") as zf:
-            for info in zf.infolist():
-                dest = (tmp / info.filename).resolve()
-                if not str(dest).startswith(str(tmp.resolve())):
-                    continue  # refused at upload already; never escape the tree
-                zf.extract(info, tmp)
-                mode = info.external_attr >> 16
-                if mode and not info.is_dir():
-                    os.chmod(dest, mode & 0o755 | 0o400)
+        try:
+            with zipfile.ZipFile(self.root / f"{hexd}.zip") as zf:
+                for info in zf.infolist():
+                    dest = (tmp / info.filename).resolve()
+                    if not str(dest).startswith(str(tmp.resolve())):
+                        continue  # refused at upload already; never escape the tree
+                    zf.extract(info, tmp)
+                    mode = info.external_attr >> 16
+                    if mode and not info.is_dir():
+                        os.chmod(dest, mode & 0o755 | 0o400)
+        except BaseException as exc:
+            shutil.rmtree(tmp, ignore_errors=True)  # no half tree left behind
+            if isinstance(exc, OSError) and is_disk_full(exc):
+                if self.disk is not None:
+                    self.disk.ran_out()
+                raise DiskFull(str(exc)) from exc
+            raise
         try:
             os.replace(tmp, target)
         except OSError:  # another extraction won the race
@@ -257,18 +277,21 @@ def check_config(params: dict[str, Any]) -> None:
 class Registry:
     """Functions by name, mirrored in SQLite: every change is durable before the API answers."""
 
-    def __init__(self, root: Path, region: str = "us-east-1") -> None:
+    def __init__(self, root: Path, region: str = "us-east-1", disk: DiskGuard | None = None) -> None:
         self.root = root
         self.region = region
+        self.disk = disk
         self.db: Database | None = None
-        self.code = CodeStore(root / "code")
+        self.code = CodeStore(root / "code", disk)
         self.functions: dict[str, Function] = {}
+        self._committed: dict[str, str] = {}  # name -> the function's document as last committed
 
     def open(self) -> None:
-        self.db = Database(self.root / "lambda.db", MIGRATIONS)
+        self.db = Database(self.root / "lambda.db", MIGRATIONS, self.disk)
         for (doc,) in self.db.query("SELECT doc FROM functions"):
             fn = Function.load(doc)
             self.functions[fn.name] = fn
+            self._committed[fn.name] = doc
 
     def close(self) -> None:
         if self.db is not None:
@@ -278,6 +301,7 @@ class Registry:
     async def reset(self) -> None:
         assert self.db is not None
         self.functions.clear()
+        self._committed.clear()
 
         def wipe(c: Any) -> None:
             for table in ("functions", "mappings", "async_events"):
@@ -295,14 +319,34 @@ class Registry:
         return fn, qualifier
 
     async def save(self, fn: Function) -> None:
+        """Store a function the caller has just changed in memory. If the write fails (a full disk), the
+        function is put back exactly as it was last committed, or forgotten if it never was."""
         assert self.db is not None
+        doc = fn.doc()
         self.functions[fn.name] = fn
-        await self.db.execute("INSERT OR REPLACE INTO functions (name, doc) VALUES (?, ?)", (fn.name, fn.doc()))
+        try:
+            await self.db.execute("INSERT OR REPLACE INTO functions (name, doc) VALUES (?, ?)", (fn.name, doc))
+        except Exception:
+            self._restore(fn)
+            raise
+        self._committed[fn.name] = doc
+
+    def _restore(self, fn: Function) -> None:
+        committed = self._committed.get(fn.name)
+        if committed is None:
+            if self.functions.get(fn.name) is fn:
+                del self.functions[fn.name]
+            return
+        before = Function.load(committed)
+        for f in fields(Function):
+            setattr(fn, f.name, getattr(before, f.name))
 
     async def delete(self, fn: Function) -> None:
         assert self.db is not None
-        self.functions.pop(fn.name, None)
-        await self.db.execute("DELETE FROM functions WHERE name = ?", (fn.name,))
+        await self.db.execute("DELETE FROM functions WHERE name = ?", (fn.name,), grows=False)
+        if self.functions.get(fn.name) is fn:
+            del self.functions[fn.name]
+        self._committed.pop(fn.name, None)
 
     @staticmethod
     def new_revision(config: dict[str, Any], now: float) -> None:

@@ -32,6 +32,7 @@ from conveyor.services.s3.objects import ObjectsMixin
 from conveyor.services.s3.settings import SettingsMixin
 from conveyor.services.s3.store import MIGRATIONS, BucketRow
 from conveyor.storage.db import Database
+from conveyor.storage.disk import DiskFull
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _IP_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
@@ -53,13 +54,18 @@ class S3Service(ObjectsMixin, ListingsMixin, MultipartMixin, SettingsMixin, Acce
         super().__init__(app)
         self.model = s3_model()
         self.db: Database | None = None
-        self.blobs = BlobStore(self.config.service_dir("s3") / "blobs")
+        self.blobs = BlobStore(self.config.service_dir("s3") / "blobs", self.app.disk)
         self.outbox: notifications.Outbox | None = None
+
+    def unavailable_error(self) -> ServiceError:
+        """S3 asks clients to back off with `503 SlowDown`, which every SDK retries as throttling.
+        https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html"""
+        return ServiceError("SlowDown", "Please reduce your request rate.", 503, sender_fault=False)
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
         self.blobs.open()
-        self.db = Database(self.config.service_dir("s3") / "s3.db", MIGRATIONS)
+        self.db = Database(self.config.service_dir("s3") / "s3.db", MIGRATIONS, self.app.disk)
         self._collect_orphans()
         self.outbox = notifications.Outbox(self.db, self._deliver)
         self.outbox.start()
@@ -103,6 +109,9 @@ class S3Service(ObjectsMixin, ListingsMixin, MultipartMixin, SettingsMixin, Acce
             response = await self._handle(ctx)
         except ServiceError as error:
             response = error_response(ctx, error)
+            await self._discard_body(ctx, response)
+        except DiskFull:  # answered in S3's XML, like its other errors
+            response = error_response(ctx, self.unavailable_error())
             await self._discard_body(ctx, response)
         # (the gateway adds x-amz-request-id to every response)
         response.set_header("x-amz-id-2", host_id(ctx))
@@ -301,7 +310,7 @@ class S3Service(ObjectsMixin, ListingsMixin, MultipartMixin, SettingsMixin, Acce
             conn.execute("DELETE FROM buckets WHERE name = ?", (name,))
             return blobs
 
-        freed = await self.database.write(fn)
+        freed = await self.database.write(fn, grows=False)
         self.blobs.delete(freed or [])
         return {"__status": 204}
 

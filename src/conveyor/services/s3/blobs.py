@@ -23,6 +23,7 @@ from typing import Any
 
 from conveyor import ids
 from conveyor.services.s3 import checksums
+from conveyor.storage.disk import DiskFull, DiskGuard, is_disk_full
 
 FLUSH_BYTES = 1 << 20
 READ_BYTES = 256 * 1024
@@ -101,9 +102,10 @@ def _open_read(path: Path, start: int, n: int) -> tuple[Any, bytes]:
 
 
 class BlobStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, disk: DiskGuard | None = None) -> None:
         self.root = root
         self.tmp = root / "tmp"
+        self.disk = disk
 
     def open(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -126,6 +128,8 @@ class BlobStore:
         thread and then for the event loop to wake, which dominates the latency of small objects.
         With `inline`, a body of at most INLINE_MAX bytes is returned in memory instead of written.
         """
+        if self.disk is not None:
+            self.disk.check_room()
         blob_id = ids.token_hex(16)
         tmp = Path(self.tmp, f"{blob_id}.part")
         writer: _Writer | None = None
@@ -145,9 +149,13 @@ class BlobStore:
             if inline and writer is None and len(buf) <= INLINE_MAX:
                 return self.in_memory(bytes(buf), algorithms)
             writer = await asyncio.to_thread(self._complete, writer, tmp, algorithms, bytes(buf), blob_id)
-        except BaseException:
+        except BaseException as exc:
             if writer is not None:
                 await asyncio.shield(asyncio.to_thread(writer.abort))
+            if isinstance(exc, OSError) and is_disk_full(exc):
+                if self.disk is not None:
+                    self.disk.ran_out()
+                raise DiskFull(str(exc)) from exc
             raise
         sums = {algo: checksums.b64(h.digest()) for algo, h in writer.sums.items()}
         return BlobInfo(blob_id, writer.size, writer.md5.digest(), sums)

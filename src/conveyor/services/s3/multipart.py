@@ -187,7 +187,7 @@ class MultipartMixin:
         part_blobs = [r[0] for r in self.database.query("SELECT blob FROM parts WHERE upload_id=?", (upload_id,))]
         obj = await self.store_object(ctx, bucket, key, info, etag, meta, "s3:ObjectCreated:CompleteMultipartUpload",
                                       condition={"upload_id": upload_id})
-        await self.database.execute("DELETE FROM uploads WHERE upload_id=?", (upload_id,))
+        await self.database.execute("DELETE FROM uploads WHERE upload_id=?", (upload_id,), grows=False)
         self.blobs.delete(part_blobs)
         return obj
 
@@ -195,7 +195,7 @@ class MultipartMixin:
         bucket, key, upload_id = params["Bucket"], params["Key"], params["UploadId"]
         self._upload(bucket, key, upload_id)
         blobs = [r[0] for r in self.database.query("SELECT blob FROM parts WHERE upload_id=?", (upload_id,))]
-        await self.database.execute("DELETE FROM uploads WHERE upload_id=?", (upload_id,))
+        await self.database.execute("DELETE FROM uploads WHERE upload_id=?", (upload_id,), grows=False)
         self.blobs.delete(blobs)
         return {"__status": 204}
 

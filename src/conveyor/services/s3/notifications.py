@@ -205,7 +205,12 @@ class Outbox:
                 # One commit for the rows delivered in this round (a crash before it only repeats them:
                 # delivery is at least once either way).
                 if done:
-                    await self.db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in done])
+                    try:
+                        await self.db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in done],
+                                                  grows=False)
+                    except Exception as exc:  # (a full disk) they are delivered again: at least once
+                        log.warning("could not clear delivered events (%s); will retry", exc)
+                        failed = True
                 if failed:
                     # Retry later; a timer, not a loop spinning on a dead destination.
                     await asyncio.sleep(delay)

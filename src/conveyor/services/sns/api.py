@@ -82,7 +82,7 @@ class SnsService(Publishing, Service):
     async def start(self) -> None:
         directory = self.config.service_dir("sns")
         self.signer = Signer(directory)
-        self.db = Database(directory / "sns.db", MIGRATIONS)
+        self.db = Database(directory / "sns.db", MIGRATIONS, self.app.disk)
         self._load()
         self.dispatcher.replay()
 
@@ -127,9 +127,10 @@ class SnsService(Publishing, Service):
         return {"status": "running", "topics": len(self.topics), "subscriptions": len(self.subs),
                 "deliveries_in_flight": len(self.dispatcher.tasks)}
 
-    async def _write(self, fn: Any) -> Any:
+    async def _write(self, fn: Any, *, grows: bool = True) -> Any:
+        """`grows=False`: deletes and changes in place, which still run on a full disk."""
         assert self.db is not None
-        return await self.db.write(fn)
+        return await self.db.write(fn, grows=grows)
 
     def sqs_engine(self) -> Any:
         return getattr(self.app.services.get("sqs"), "engine", None)
@@ -208,18 +209,19 @@ class SnsService(Publishing, Service):
     async def DeleteTopic(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         arn = params["TopicArn"]
         _check_arn(arn, "TopicArn")
-        if self.topics.pop(arn, None) is None:
+        if arn not in self.topics:
             return {}
-        for sub in self._topic_subs(arn):
-            self._drop_sub(sub.arn)
-        self.deleted_counts.pop(arn, None)
 
         def run(c: sqlite3.Connection) -> None:
             c.execute("DELETE FROM subscriptions WHERE topic_arn = ?", (arn,))
             c.execute("DELETE FROM topics WHERE arn = ?", (arn,))
             c.execute("DELETE FROM dedup WHERE topic_arn = ?", (arn,))
 
-        await self._write(run)
+        await self._write(run, grows=False)
+        self.topics.pop(arn, None)
+        for sub in self._topic_subs(arn):
+            self._drop_sub(sub.arn)
+        self.deleted_counts.pop(arn, None)
         return {}
 
     async def ListTopics(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -364,7 +366,7 @@ class SnsService(Publishing, Service):
         sub = self.subs.get(arn)
         if sub is None:
             raise _sub_not_found()
-        await self._write(lambda c: c.execute("DELETE FROM subscriptions WHERE arn = ?", (arn,)))
+        await self._write(lambda c: c.execute("DELETE FROM subscriptions WHERE arn = ?", (arn,)), grows=False)
         self._drop_sub(arn)
         self.deleted_counts[sub.topic_arn] = self.deleted_counts.get(sub.topic_arn, 0) + 1
         topic = self.topics.get(sub.topic_arn)

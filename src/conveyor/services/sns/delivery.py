@@ -123,9 +123,9 @@ class Dispatcher:
         assert db is not None
         if remaining:
             targets = json.dumps(sorted(remaining))
-            await db.execute("UPDATE outbox SET targets = ? WHERE id = ?", (targets, row_id))
+            await db.execute("UPDATE outbox SET targets = ? WHERE id = ?", (targets, row_id), grows=False)
         else:
-            await db.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
+            await db.execute("DELETE FROM outbox WHERE id = ?", (row_id,), grows=False)
 
     def _notification(self, msg: dict[str, Any], text: str) -> envelope.NotificationText:
         return envelope.NotificationText(envelope.notification(
