@@ -268,9 +268,10 @@ def test_connections_beyond_the_limit_are_refused_with_503(tight: str) -> None:
             sock.sendall(poll)
         time.sleep(0.2)
         with _connect(tight) as extra:
-            extra.sendall(_sqs("ListQueues", b"{}"))
+            extra.sendall(_sqs("ListQueues", b"{}") * 2)  # pipelined: answered once, then closed
             out, _ = _read_until_closed(extra)
         assert out.startswith(b"HTTP/1.1 503 ") and b"retry-after: 1" in out.lower()
+        assert out.count(b"HTTP/1.1") == 1
     finally:
         for sock in busy:
             sock.close()  # their polls end with them

@@ -244,7 +244,8 @@ class Connection(asyncio.Protocol):
             return
         self._in_head = False
         if self.refused:
-            self._answer_over_limit()
+            if not self._draining:  # (once: a pipelined request behind it is not answered again)
+                self._answer_over_limit()
             return
         headers = Headers([(n.decode("latin-1"), v.decode("latin-1")) for n, v in self._head])
         raw_path, _, query = self._url.partition(b"?")
