@@ -5,7 +5,7 @@ from __future__ import annotations
 
 def test_cli_create_send_receive_delete(aws) -> None:
     url = aws("sqs", "create-queue", "--queue-name", "cli-queue")["QueueUrl"]
-    assert url.endswith("/000000000000/cli-queue")
+    assert url.endswith("/queue/us-east-1/000000000000/cli-queue")
     sent = aws("sqs", "send-message", "--queue-url", url, "--message-body", "hello from the cli")
     assert sent["MD5OfMessageBody"] == "d9753fc9dd33c4c963eaa685be8083bc"
     received = aws("sqs", "receive-message", "--queue-url", url, "--max-number-of-messages", "1")

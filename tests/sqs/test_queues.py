@@ -11,12 +11,12 @@ from sqs_helpers import is_error
 
 def test_create_get_list_delete(sqs, queue, endpoint):
     url = queue("alpha")
-    assert url == f"{endpoint}/000000000000/alpha"
+    assert url == f"{endpoint}/queue/us-east-1/000000000000/alpha"  # the region rides in the path
     assert queue("alpha") == url  # idempotent with the same attributes
     assert sqs.get_queue_url(QueueName="alpha")["QueueUrl"] == url
     assert sqs.get_queue_url(QueueName="alpha", QueueOwnerAWSAccountId="000000000000")["QueueUrl"] == url
     queue("beta")
-    assert sorted(sqs.list_queues()["QueueUrls"]) == [url, f"{endpoint}/000000000000/beta"]
+    assert sorted(sqs.list_queues()["QueueUrls"]) == [url, f"{endpoint}/queue/us-east-1/000000000000/beta"]
     assert sqs.list_queues(QueueNamePrefix="al")["QueueUrls"] == [url]
     sqs.delete_queue(QueueUrl=url)
     with pytest.raises(ClientError) as e:
@@ -139,8 +139,11 @@ def test_permissions(sqs, queue):
 def test_queue_url_any_host(sqs, queue):
     url = queue("hosty")
     sqs.send_message(QueueUrl="http://elsewhere.example:9999/000000000000/hosty", MessageBody="a")
+    # AWS's own form (the one the labs print) and the region-less form Conveyor used to hand out.
+    sqs.send_message(QueueUrl="https://sqs.us-east-1.amazonaws.com/000000000000/hosty", MessageBody="b")
+    sqs.send_message(QueueUrl=url.replace("/queue/us-east-1", ""), MessageBody="c")
     attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
-    assert attrs["Attributes"]["ApproximateNumberOfMessages"] == "1"
+    assert attrs["Attributes"]["ApproximateNumberOfMessages"] == "3"
 
 
 def test_purge(sqs, queue, advance):

@@ -7,19 +7,18 @@ CORS preflights, virtual-hosted bucket names) belongs to S3.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from conveyor.gateway.http import HttpRequest
 from conveyor.gateway.sigv4 import Signature
 from conveyor.services.s3.hosts import virtual_host
+from conveyor.services.sqs.urls import path_address
 
 if TYPE_CHECKING:
     from conveyor.services.base import Service
 
 # Services whose SigV4 signing name differs from their registry name.
 _SIGNING_ALIASES = {"execute-api": "lambda"}
-_SQS_PATH = re.compile(r"^/\d{12}/[^/]+/?$")
 
 
 def bucket_from_host(host: str) -> str | None:
@@ -59,7 +58,7 @@ class Router:
 
     def _service_for_action(self, request: HttpRequest, action: str) -> str | None:
         # Unsigned query requests (auth off, curl): the SQS queue path is the one unambiguous hint.
-        if _SQS_PATH.match(request.path) and "sqs" in self.services:
+        if path_address(request.path) is not None and "sqs" in self.services:
             return "sqs"
         for name in ("sqs", "sns", "sts"):
             service = self.services.get(name)

@@ -28,7 +28,7 @@ class AliasesMixin:
 
     async def CreateAlias(self: LambdaService, ctx: RequestContext,  # type: ignore[misc]
                           params: dict[str, Any]) -> dict[str, Any]:
-        fn, _ = self.function(params["FunctionName"])
+        fn, _ = self.function(params["FunctionName"], ctx.region)
         name = params["Name"]
         if name in fn.aliases:
             raise conflict(f"Alias already exists: {fn.arn}:{name}")
@@ -44,12 +44,12 @@ class AliasesMixin:
 
     async def GetAlias(self: LambdaService, ctx: RequestContext,  # type: ignore[misc]
                        params: dict[str, Any]) -> dict[str, Any]:
-        fn, _ = self.function(params["FunctionName"])
+        fn, _ = self.function(params["FunctionName"], ctx.region)
         return self._alias_doc(fn, params["Name"])
 
     async def UpdateAlias(self: LambdaService, ctx: RequestContext,  # type: ignore[misc]
                           params: dict[str, Any]) -> dict[str, Any]:
-        fn, _ = self.function(params["FunctionName"])
+        fn, _ = self.function(params["FunctionName"], ctx.region)
         self._alias_doc(fn, params["Name"])
         alias = fn.aliases[params["Name"]]
         if params.get("RevisionId") and params["RevisionId"] != alias["RevisionId"]:
@@ -70,7 +70,7 @@ class AliasesMixin:
                           params: dict[str, Any]) -> dict[str, Any]:
         from conveyor.services.lambda_.api import page
 
-        fn, _ = self.function(params["FunctionName"])
+        fn, _ = self.function(params["FunctionName"], ctx.region)
         version = params.get("FunctionVersion")
         aliases = [self._alias_doc(fn, n) for n in sorted(fn.aliases)
                    if version is None or fn.aliases[n]["FunctionVersion"] == version]
@@ -78,7 +78,7 @@ class AliasesMixin:
 
     async def DeleteAlias(self: LambdaService, ctx: RequestContext,  # type: ignore[misc]
                           params: dict[str, Any]) -> dict[str, Any]:
-        fn, _ = self.function(params["FunctionName"])
+        fn, _ = self.function(params["FunctionName"], ctx.region)
         name = params["Name"]
         if fn.aliases.pop(name, None) is not None:
             fn.policy = [s for s in fn.policy if s.get("Resource") != f"{fn.arn}:{name}"]

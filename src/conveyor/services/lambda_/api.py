@@ -112,11 +112,12 @@ class LambdaService(AliasesMixin, PermissionsMixin, Service):
     def endpoint(self) -> str:
         return self.app.pools.endpoint or f"http://127.0.0.1:{self.config.port}"
 
-    def arn(self, name: str) -> str:
-        return f"arn:aws:lambda:{self.config.region}:{self.config.account_id}:function:{name}"
+    def arn(self, name: str, region: str | None = None) -> str:
+        return f"arn:aws:lambda:{region or self.config.region}:{self.config.account_id}:function:{name}"
 
-    def function(self, ref: str) -> tuple[Function, str | None]:
-        return self.registry.get(ref, self.config.account_id)
+    def function(self, ref: str, region: str | None = None) -> tuple[Function, str | None]:
+        """The function `ref` names; `region` is the request's (None for in-process callers holding an ARN)."""
+        return self.registry.get(ref, self.config.account_id, region)
 
     # -- wire ------------------------------------------------------------------------------------------
     async def handle_raw(self, ctx: RequestContext) -> HttpResponse | None:
@@ -195,11 +196,15 @@ class LambdaService(AliasesMixin, PermissionsMixin, Service):
         if not params.get("Handler"):
             raise invalid("Handler is required for .zip file deployment packages.")
         check_config(params)
-        if name in self.registry.functions:
+        existing = self.registry.functions.get(name)
+        if existing is not None and existing.region == ctx.region:
             raise conflict(f"Function already exist: {name}")
+        if existing is not None:  # names are per account here, not per account and region
+            raise conflict(f"Conveyor keeps one function namespace per account: {name} already exists in "
+                           f"{existing.region} ({existing.arn}).")
         hexd, sha, size = self.registry.code.put(await self._code_bytes(params["Code"]))
         config: dict[str, Any] = {
-            "FunctionName": name, "FunctionArn": self.arn(name), "Runtime": params["Runtime"],
+            "FunctionName": name, "FunctionArn": self.arn(name, ctx.region), "Runtime": params["Runtime"],
             "Role": params["Role"], "Handler": params["Handler"], "CodeSize": size,
             "Description": params.get("Description", ""), "Timeout": params.get("Timeout", 3),
             "MemorySize": params.get("MemorySize", 128), "CodeSha256": sha, "Version": "$LATEST",
@@ -243,7 +248,7 @@ class LambdaService(AliasesMixin, PermissionsMixin, Service):
         return version
 
     async def GetFunction(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        fn, qualifier = self.function(params["FunctionName"])
+        fn, qualifier = self.function(params["FunctionName"], ctx.region)
         config = fn.resolve(params.get("Qualifier") or qualifier)
         out: dict[str, Any] = {
             "Configuration": public(config),
@@ -257,25 +262,27 @@ class LambdaService(AliasesMixin, PermissionsMixin, Service):
         return out
 
     async def GetFunctionConfiguration(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        fn, qualifier = self.function(params["FunctionName"])
+        fn, qualifier = self.function(params["FunctionName"], ctx.region)
         return public(fn.resolve(params.get("Qualifier") or qualifier))
 
     async def ListFunctions(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         configs: list[dict[str, Any]] = []
         for name in sorted(self.registry.functions):
             fn = self.registry.functions[name]
+            if fn.region != ctx.region:
+                continue
             configs.append(public(fn.config))
             if params.get("FunctionVersion") == "ALL":
                 configs.extend(public(v) for v in fn.versions.values())
         return page(configs, params, "Functions", lambda c: c["FunctionArn"])
 
     async def ListVersionsByFunction(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        fn, _ = self.function(params["FunctionName"])
+        fn, _ = self.function(params["FunctionName"], ctx.region)
         configs = [public(fn.config), *(public(v) for v in fn.versions.values())]
         return page(configs, params, "Versions", lambda c: c["Version"])
 
     async def DeleteFunction(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        fn, qualifier = self.function(params["FunctionName"])
+        fn, qualifier = self.function(params["FunctionName"], ctx.region)
         qualifier = params.get("Qualifier") or qualifier
         if qualifier and qualifier != "$LATEST":
             if qualifier not in fn.versions:
@@ -290,12 +297,12 @@ class LambdaService(AliasesMixin, PermissionsMixin, Service):
         if qualifier == "$LATEST":
             raise invalid("$LATEST version cannot be deleted without deleting the function.")
         await self.registry.delete(fn)
-        await self.mappings.function_deleted(fn.arn)
+        await self.mappings.function_deleted(fn.name)
         await self.invoker.runtime.retire(fn.name)
         return {}
 
     async def UpdateFunctionCode(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        fn, _ = self.function(params["FunctionName"])
+        fn, _ = self.function(params["FunctionName"], ctx.region)
         if params.get("DryRun"):
             return public(fn.config)
         self._check_revision(fn, params)
@@ -304,7 +311,7 @@ class LambdaService(AliasesMixin, PermissionsMixin, Service):
         return await self._changed(fn, bool(params.get("Publish")))
 
     async def UpdateFunctionConfiguration(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        fn, _ = self.function(params["FunctionName"])
+        fn, _ = self.function(params["FunctionName"], ctx.region)
         self._check_revision(fn, params)
         if "Runtime" in params:
             check_runtime(params["Runtime"])
@@ -333,7 +340,7 @@ class LambdaService(AliasesMixin, PermissionsMixin, Service):
         return public(result)
 
     async def PublishVersion(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        fn, _ = self.function(params["FunctionName"])
+        fn, _ = self.function(params["FunctionName"], ctx.region)
         if params.get("CodeSha256") and params["CodeSha256"] != fn.config["CodeSha256"]:
             raise invalid("CodeSHA256 does not match the $LATEST code.")
         version = self._publish(fn, params.get("Description"))
@@ -342,7 +349,7 @@ class LambdaService(AliasesMixin, PermissionsMixin, Service):
 
     # -- invoke ----------------------------------------------------------------------------------------
     async def Invoke(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        fn, qualifier = self.function(params["FunctionName"])
+        fn, qualifier = self.function(params["FunctionName"], ctx.region)
         qualifier = params.get("Qualifier") or qualifier
         kind = params.get("InvocationType") or "RequestResponse"
         payload: bytes = params.get("Payload") or b""
@@ -367,7 +374,7 @@ class LambdaService(AliasesMixin, PermissionsMixin, Service):
 
     # -- concurrency -----------------------------------------------------------------------------------
     async def PutFunctionConcurrency(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        fn, _ = self.function(params["FunctionName"])
+        fn, _ = self.function(params["FunctionName"], ctx.region)
         value = params["ReservedConcurrentExecutions"]
         others = sum(f.reserved or 0 for f in self.registry.functions.values() if f is not fn)
         if others + value > 1000 - 100:
@@ -380,11 +387,11 @@ class LambdaService(AliasesMixin, PermissionsMixin, Service):
         return {"ReservedConcurrentExecutions": value}
 
     async def GetFunctionConcurrency(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        fn, _ = self.function(params["FunctionName"])
+        fn, _ = self.function(params["FunctionName"], ctx.region)
         return {} if fn.reserved is None else {"ReservedConcurrentExecutions": fn.reserved}
 
     async def DeleteFunctionConcurrency(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        fn, _ = self.function(params["FunctionName"])
+        fn, _ = self.function(params["FunctionName"], ctx.region)
         fn.reserved = None
         await self.registry.save(fn)
         self.invoker.runtime.wake_all(fn.name)
@@ -400,21 +407,21 @@ class LambdaService(AliasesMixin, PermissionsMixin, Service):
                                  "FunctionCount": len(self.registry.functions)}}
 
     # -- tags ------------------------------------------------------------------------------------------
-    def _tagged(self, resource: str) -> Function:
-        fn, _ = self.function(resource)
+    def _tagged(self, resource: str, region: str) -> Function:
+        fn, _ = self.function(resource, region)
         return fn
 
     async def TagResource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        fn = self._tagged(params["Resource"])
+        fn = self._tagged(params["Resource"], ctx.region)
         fn.tags.update(params["Tags"])
         await self.registry.save(fn)
         return {}
 
     async def ListTags(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return {"Tags": self._tagged(params["Resource"]).tags}
+        return {"Tags": self._tagged(params["Resource"], ctx.region).tags}
 
     async def UntagResource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        fn = self._tagged(params["Resource"])
+        fn = self._tagged(params["Resource"], ctx.region)
         for key in params["TagKeys"]:
             fn.tags.pop(key, None)
         await self.registry.save(fn)
@@ -422,19 +429,19 @@ class LambdaService(AliasesMixin, PermissionsMixin, Service):
 
     # -- async invoke configuration --------------------------------------------------------------------
     async def PutFunctionEventInvokeConfig(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        fn, _ = self.function(params["FunctionName"])
+        fn, _ = self.function(params["FunctionName"], ctx.region)
         return await self.async_invokes.put_config(fn, params, replace=True)
 
     async def UpdateFunctionEventInvokeConfig(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        fn, _ = self.function(params["FunctionName"])
+        fn, _ = self.function(params["FunctionName"], ctx.region)
         return await self.async_invokes.put_config(fn, params, replace=False)
 
     async def GetFunctionEventInvokeConfig(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        fn, _ = self.function(params["FunctionName"])
+        fn, _ = self.function(params["FunctionName"], ctx.region)
         return self.async_invokes.get_config(fn)
 
     async def DeleteFunctionEventInvokeConfig(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        fn, _ = self.function(params["FunctionName"])
+        fn, _ = self.function(params["FunctionName"], ctx.region)
         self.async_invokes.get_config(fn)
         fn.invoke_config = None
         await self.registry.save(fn)
@@ -442,19 +449,19 @@ class LambdaService(AliasesMixin, PermissionsMixin, Service):
 
     # -- event source mappings -------------------------------------------------------------------------
     async def CreateEventSourceMapping(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return await self.mappings.create(params)
+        return await self.mappings.create(params, ctx.region)
 
     async def GetEventSourceMapping(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         return self.mappings.describe(self.mappings.get(params["UUID"]))
 
     async def UpdateEventSourceMapping(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return await self.mappings.update(params)
+        return await self.mappings.update(params, ctx.region)
 
     async def DeleteEventSourceMapping(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         return await self.mappings.delete(params["UUID"])
 
     async def ListEventSourceMappings(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return page(self.mappings.list(params.get("FunctionName"), params.get("EventSourceArn")), params,
+        return page(self.mappings.list(params.get("FunctionName"), params.get("EventSourceArn"), ctx.region), params,
                      "EventSourceMappings", lambda m: m["UUID"])
 
 

@@ -116,28 +116,29 @@ class Mappings:
     def describe(self, m: Mapping, state: str | None = None) -> dict[str, Any]:
         fn = self.service.registry.functions.get(m.function)
         arn = fn.arn if fn else self.service.arn(m.function)
+        region = fn.region if fn else self.service.config.region
         out: dict[str, Any] = {
             "UUID": m.uuid, "BatchSize": m.batch_size, "MaximumBatchingWindowInSeconds": m.window,
             "EventSourceArn": m.source_arn, "FunctionArn": f"{arn}:{m.qualifier}" if m.qualifier else arn,
             "LastModified": m.last_modified, "State": state or ("Enabled" if m.enabled else "Disabled"),
             "StateTransitionReason": "USER_INITIATED", "FunctionResponseTypes": m.response_types,
-            "EventSourceMappingArn": f"arn:aws:lambda:{self.service.config.region}:"
+            "EventSourceMappingArn": f"arn:aws:lambda:{region}:"
                                      f"{self.service.config.account_id}:event-source-mapping:{m.uuid}",
         }
         if m.max_concurrency is not None:
             out["ScalingConfig"] = {"MaximumConcurrency": m.max_concurrency}
         return out
 
-    def list(self, function: str | None, source: str | None) -> list[dict[str, Any]]:
+    def list(self, function: str | None, source: str | None, region: str) -> list[dict[str, Any]]:
         name = None
         if function:
-            fn, _ = self.service.function(function)
+            fn, _ = self.service.function(function, region)
             name = fn.name
         return [self.describe(m) for m in self.by_uuid.values()
                 if (name is None or m.function == name) and (source is None or m.source_arn == source)]
 
-    async def create(self, params: dict[str, Any]) -> dict[str, Any]:
-        fn, qualifier = self.service.function(params["FunctionName"])
+    async def create(self, params: dict[str, Any], region: str) -> dict[str, Any]:
+        fn, qualifier = self.service.function(params["FunctionName"], region)
         source = params.get("EventSourceArn") or ""
         if not source.startswith("arn:aws:sqs:"):
             raise invalid(f"Conveyor maps SQS queues only; {source or 'no EventSourceArn'} is not an SQS queue ARN.")
@@ -153,12 +154,12 @@ class Mappings:
         self._run(m)
         return self.describe(m, "Creating")
 
-    async def update(self, params: dict[str, Any]) -> dict[str, Any]:
+    async def update(self, params: dict[str, Any], region: str) -> dict[str, Any]:
         m = self.get(params["UUID"])
         # Changed on a copy: the running mapping changes only once the change is stored.
         new = Mapping(**json.loads(m.doc()))
         if params.get("FunctionName"):
-            fn, new.qualifier = self.service.function(params["FunctionName"])
+            fn, new.qualifier = self.service.function(params["FunctionName"], region)
             new.function = fn.name
         fn = self.service.registry.functions.get(new.function)
         if fn is None:
@@ -183,10 +184,10 @@ class Mappings:
             await self._halt(m)
         return out
 
-    async def function_deleted(self, function_arn: str) -> None:
+    async def function_deleted(self, name: str) -> None:
         """AWS keeps mappings of a deleted function (they fail); Conveyor stops their pollers."""
         for m in self.by_uuid.values():
-            if self.service.arn(m.function) == function_arn:
+            if m.function == name:
                 await self._halt(m)
 
     def concurrency_changed(self, fn: Function) -> None:
@@ -351,7 +352,7 @@ class Mappings:
         fn = self.service.registry.functions.get(m.function)
         if fn is None:
             return  # the messages come back after their visibility timeout
-        region = self.service.config.region
+        region = m.source_arn.split(":")[3]  # the queue's region, as in AWS's records
         parts: list[list[tuple[dict[str, Any], str]]] = [[]]
         size = 0
         for msg in batch:

@@ -95,6 +95,11 @@ class Function:
     def arn(self) -> str:
         return self.config["FunctionArn"]
 
+    @property
+    def region(self) -> str:
+        """The region of the request that created it (its ARN says so)."""
+        return self.arn.split(":")[3]
+
     def doc(self) -> str:
         return json.dumps({"name": self.name, "config": self.config, "versions": self.versions,
                            "aliases": self.aliases, "tags": self.tags, "policy": self.policy,
@@ -310,11 +315,15 @@ class Registry:
         await self.db.write(wipe)
         self.code.wipe()
 
-    def get(self, ref: str, account: str) -> tuple[Function, str | None]:
+    def get(self, ref: str, account: str, region: str | None = None) -> tuple[Function, str | None]:
+        """The function a name, partial ARN or ARN names. A function lives in one region: a name looks
+        in `region` (the request's; None: any), an ARN in the region it names."""
         name, qualifier = parse_name(ref, account)
+        arn_match = _ARN.match(ref)
+        wanted = arn_match.group(1) if arn_match else region
         fn = self.functions.get(name)
-        if fn is None:
-            arn = ref if ref.startswith("arn:") else f"arn:aws:lambda:{self.region}:{account}:function:{ref}"
+        if fn is None or (wanted is not None and fn.region != wanted):
+            arn = ref if ref.startswith("arn:") else f"arn:aws:lambda:{wanted or self.region}:{account}:function:{ref}"
             raise not_found(f"Function not found: {arn}")
         return fn, qualifier
 

@@ -29,7 +29,7 @@ def functions_summary(svc: LambdaService) -> list[dict[str, Any]]:
         fn = svc.registry.functions[name]
         slots = runtime.get(name) or {"busy": 0, "idle": 0, "cold_starts": 0, "invocations": 0, "peak": 0}
         out.append({
-            "name": name, "runtime": fn.config["Runtime"], "handler": fn.config["Handler"],
+            "name": name, "region": fn.region, "runtime": fn.config["Runtime"], "handler": fn.config["Handler"],
             "timeout": fn.config["Timeout"], "memory": fn.config["MemorySize"], "reserved": fn.reserved,
             "versions": sorted(fn.versions, key=int), "aliases": sorted(fn.aliases), **slots,
             "mappings": [{"uuid": uuid, **m} for uuid, m in mappings.items() if m["function"] == name],

@@ -113,8 +113,8 @@ class Invoker:
         env.update((config.get("Environment") or {}).get("Variables") or {})
         env.update({
             "_HANDLER": config["Handler"],
-            "AWS_REGION": app_config.region,
-            "AWS_DEFAULT_REGION": app_config.region,
+            "AWS_REGION": fn.region,  # the function's region, whatever the server's default
+            "AWS_DEFAULT_REGION": fn.region,
             "AWS_EXECUTION_ENV": f"AWS_Lambda_{config['Runtime']}",
             "AWS_LAMBDA_FUNCTION_NAME": fn.name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config["MemorySize"]),

@@ -92,8 +92,9 @@ class PermissionsMixin:
             return False
         return allows(statements_for(fn, qualifier), service_principal, source_arn, self.config.account_id)
 
-    def _qualified(self: LambdaService, params: dict[str, Any]) -> tuple[Function, str | None]:  # type: ignore[misc]
-        fn, qualifier = self.function(params["FunctionName"])
+    def _qualified(self: LambdaService, ctx: RequestContext,  # type: ignore[misc]
+                   params: dict[str, Any]) -> tuple[Function, str | None]:
+        fn, qualifier = self.function(params["FunctionName"], ctx.region)
         qualifier = params.get("Qualifier") or qualifier
         if qualifier == "$LATEST":
             qualifier = None
@@ -108,7 +109,7 @@ class PermissionsMixin:
 
     async def AddPermission(self: LambdaService, ctx: RequestContext,  # type: ignore[misc]
                             params: dict[str, Any]) -> dict[str, Any]:
-        fn, qualifier = self._qualified(params)
+        fn, qualifier = self._qualified(ctx, params)
         self._check_policy_revision(fn, params)
         sid = params["StatementId"]
         mine = statements_for(fn, qualifier)
@@ -140,7 +141,7 @@ class PermissionsMixin:
 
     async def GetPolicy(self: LambdaService, ctx: RequestContext,  # type: ignore[misc]
                         params: dict[str, Any]) -> dict[str, Any]:
-        fn, qualifier = self._qualified(params)
+        fn, qualifier = self._qualified(ctx, params)
         mine = statements_for(fn, qualifier)
         if not mine:
             raise not_found("The resource you requested does not exist.")
@@ -149,7 +150,7 @@ class PermissionsMixin:
 
     async def RemovePermission(self: LambdaService, ctx: RequestContext,  # type: ignore[misc]
                                params: dict[str, Any]) -> dict[str, Any]:
-        fn, qualifier = self._qualified(params)
+        fn, qualifier = self._qualified(ctx, params)
         self._check_policy_revision(fn, params)
         arn = resource_arn(fn, qualifier)
         sid = params["StatementId"]

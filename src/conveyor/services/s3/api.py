@@ -27,6 +27,7 @@ from conveyor.services.s3.blobs import BlobStore
 from conveyor.services.s3.codec import CODEC
 from conveyor.services.s3.hosts import virtual_host
 from conveyor.services.s3.listings import ListingsMixin
+from conveyor.services.s3.locations import bucket_region
 from conveyor.services.s3.multipart import MultipartMixin
 from conveyor.services.s3.objects import ObjectsMixin
 from conveyor.services.s3.settings import SettingsMixin
@@ -266,9 +267,7 @@ class S3Service(ObjectsMixin, ListingsMixin, MultipartMixin, SettingsMixin, Acce
             raise ServiceError("InvalidBucketName", "The specified bucket is not valid.", 400,
                                extra={"BucketName": name})
         conf = params.get("CreateBucketConfiguration") or {}
-        region = conf.get("LocationConstraint") or "us-east-1"
-        if region == "EU":
-            region = "eu-west-1"
+        region = bucket_region(conf.get("LocationConstraint"), ctx.region)
         acl = params.get("ACL") or "private"
         if acl not in ("private", "public-read", "public-read-write", "authenticated-read"):
             raise ServiceError("InvalidArgument", f"Unsupported canned ACL {acl}", 400)

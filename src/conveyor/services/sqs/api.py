@@ -14,6 +14,7 @@ from conveyor.protocol.query import form_fields
 from conveyor.protocol.validate import ValidationCodes
 from conveyor.services.base import RequestContext, Service, ServiceError
 from conveyor.services.sqs import attributes as qattrs
+from conveyor.services.sqs import urls
 from conveyor.services.sqs.engine import SqsEngine
 from conveyor.services.sqs.errors import invalid_param, sqs_error
 from conveyor.services.sqs.moves import MoveTasks
@@ -88,11 +89,9 @@ class SqsService(Service):
         """Query clients may POST to the queue URL itself instead of passing QueueUrl (the legacy style).
         https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-making-api-requests.html
         """
-        if ctx.protocol == "query":
-            parts = [p for p in ctx.request.path.split("/") if p]
-            if len(parts) == 2 and parts[0].isdigit():
-                fields = await form_fields(ctx)
-                fields.setdefault("QueueUrl", f"{ctx.base_url}/{parts[0]}/{parts[1]}")
+        if ctx.protocol == "query" and urls.path_address(ctx.request.path) is not None:
+            fields = await form_fields(ctx)
+            fields.setdefault("QueueUrl", ctx.base_url + ctx.request.path.rstrip("/"))
         return None
 
     # -- in-process API for other services ----------------------------------------------------------------

@@ -18,11 +18,11 @@ import logging
 import sqlite3
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from conveyor import ids, waiting
 from conveyor.clock import Clock, TimerHandle
 from conveyor.services.sqs import messages as checks
+from conveyor.services.sqs import urls
 from conveyor.services.sqs.catalog import QueueCatalog
 from conveyor.services.sqs.errors import invalid_param, no_queue, sqs_error
 from conveyor.services.sqs.md5 import md5_of_attributes, md5_of_body
@@ -177,21 +177,15 @@ class SqsEngine(QueueCatalog):
 
     # -- lookups ---------------------------------------------------------------------------------------
     def queue_from_url(self, url: str, account: str, region: str) -> Queue:
-        """Accept any host form: http://host/ACCOUNT/NAME, the queue name, or an ARN."""
+        """The queue a QueueUrl (any form `urls` accepts) or ARN names. `account` and `region` are the
+        caller's: they apply when the URL does not say (a region-bearing URL names its own region)."""
         if url.startswith("arn:"):
             q = self.by_arn.get(url)
             if q is None:
                 raise no_queue()
             return q
-        path = urlparse(url).path if "://" in url else url
-        parts = [p for p in path.split("/") if p]
-        if len(parts) >= 2 and parts[-2].isdigit():
-            account, name = parts[-2], parts[-1]
-        elif len(parts) == 1:
-            name = parts[0]
-        else:
-            raise sqs_error("InvalidAddress", f"The address {url} is not valid for this endpoint.", 404)
-        q = self.queues.get((account, region, name))
+        address = urls.parse(url)
+        q = self.queues.get((address.account or account, address.region or region, address.name))
         if q is None:
             raise no_queue()
         return q
@@ -200,7 +194,7 @@ class SqsEngine(QueueCatalog):
         return self.by_arn.get(arn)
 
     def queue_url(self, q: Queue, base_url: str) -> str:
-        return f"{base_url}/{q.account}/{q.name}"
+        return urls.queue_url(base_url, q.region, q.account, q.name)
 
     # -- sending ---------------------------------------------------------------------------------------
     def _next_seq(self) -> int:
