@@ -2,11 +2,15 @@
 
 A pool keeps `desired` worker processes running between `min` and `max`:
 - self-healing: a worker that exits (crash, `conveyor workers kill`) is replaced at once, and one whose
-  heartbeat goes stale after its grace period is killed and replaced;
+  heartbeat goes stale after its grace period is killed and replaced; a command that keeps dying at
+  start is held back by a growing delay (workers.CrashLoop);
 - target tracking on backlog per worker (visible messages / in-service workers), as AWS recommends for
   SQS-driven groups, with warm-up and separate scale-out / scale-in cooldowns
-  (https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-using-sqs-queue.html);
-- graceful scale-in: SIGTERM lets the in-flight batch finish, SIGKILL only after `drain_timeout`.
+  (https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-using-sqs-queue.html); a desired capacity
+  set by hand holds for the scale-in cooldown before target tracking moves it again, and is not
+  configuration (the next start begins from the pool's own settings);
+- graceful scale-in: SIGTERM lets the in-flight batch finish (and the output flush), SIGKILL only after
+  `drain_timeout`.
 """
 
 from __future__ import annotations
@@ -16,23 +20,33 @@ import contextlib
 import itertools
 import math
 import os
-import shutil
 import signal
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from conveyor.background import spawn
-from conveyor.clock import Clock
+from conveyor.clock import Clock, TimerHandle
+from conveyor.runtime.workers import (
+    CRASH_LOOP_SECONDS,
+    CrashLoop,
+    Echo,
+    Worker,
+    WorkerStartError,
+    pump,
+    signal_group,
+    start,
+)
 
 EVALUATION_INTERVAL = 1.0
-CRASH_LOOP_SECONDS = 2.0  # a worker that dies younger than this is replaced after a growing delay
+EXIT_WAIT = 5.0  # after SIGKILL, how long to wait for a worker's exit to be reported
 MOVER = [sys.executable, "-m", "conveyor.runtime.mover"]
-OUTPUT_CHUNK = 65536
-Echo = Callable[[str], None]
+Backlog = Callable[[str, "str | None"], "float | None"]
+
+__all__ = ["MOVER", "Echo", "PoolError", "PoolSpec", "WorkerPool"]
 
 
 class PoolError(ValueError):
@@ -55,6 +69,8 @@ class PoolSpec:
     heartbeat_timeout: float | None = None
     drain_timeout: float = 30.0
     env: dict[str, str] = field(default_factory=dict)
+    region: str | None = None  # where its queue lives and its workers' AWS_REGION; None: the server's
+    workdir: str | None = None  # workers' working directory (the pipeline file's); None: the server's
 
     def __post_init__(self) -> None:
         if not self.name or not all(c.isalnum() or c in "-_" for c in self.name):
@@ -82,53 +98,32 @@ class PoolSpec:
             raise PoolError(str(exc))
 
 
-@dataclass
-class Worker:
-    id: str
-    pool: str
-    process: asyncio.subprocess.Process
-    started: float
-    heartbeat: Path
-    state: str = "starting"  # starting -> in-service -> terminating | unhealthy
-    exit_code: int | None = None
-    born: float = field(default_factory=time.monotonic)  # real time, for crash-loop detection
-
-    def messages_done(self) -> int:
-        try:
-            return int(self.heartbeat.read_text() or 0)
-        except (OSError, ValueError):
-            return 0
-
-    def heartbeat_age(self, now_real: float) -> float | None:
-        try:
-            return now_real - self.heartbeat.stat().st_mtime
-        except OSError:
-            return None
-
-
 class WorkerPool:
     _ids = itertools.count(1)
 
     def __init__(self, spec: PoolSpec, clock: Clock, workdir: Path, base_env: dict[str, str],
-                 backlog: Callable[[str], float | None], echo: Echo | None = None) -> None:
-        self.spec = spec
+                 backlog: Backlog, echo: Echo | None = None) -> None:
+        self.spec = spec  # the configuration, as created (and as persisted)
         self.clock = clock
-        self.workdir = workdir
+        self.workdir = workdir  # the pool's state: heartbeats and workers.log
         self.base_env = base_env
         self.backlog = backlog
         # Worker output and pool events, one line at a time (`conveyor up` prints them, like a
         # worker's own terminal); always appended to workdir/workers.log as well.
         self.echo = echo
-        self._output: Any = None
+        self._output: TextIO | None = None
+        self.desired: int = spec.desired if spec.desired is not None else spec.min
         self.workers: dict[str, Worker] = {}
         self.replaced = 0
         self.events: list[str] = []
+        self.crash_loop = CrashLoop()
         self._last_scale_out = -math.inf
         self._last_scale_in = -math.inf
-        self._timer: Any = None
+        self._manual_until = -math.inf  # target tracking leaves a hand-set capacity alone until then
+        self._timer: TimerHandle | None = None
+        self._hold_timer: TimerHandle | None = None
         self._closing = False
         self._lock = asyncio.Lock()
-        self._quick_deaths = 0
 
     # -- lifecycle ----------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -138,15 +133,18 @@ class WorkerPool:
         self._schedule()
 
     async def stop(self, graceful: bool = True) -> None:
-        """SIGTERM and a drain (graceful), or SIGKILL when everything is being wiped anyway."""
+        """SIGTERM and a drain (graceful), or SIGKILL when everything is being wiped anyway. No worker
+        outlives it: a launch in progress finishes first (the lock), and none starts afterwards."""
         self._closing = True
-        if self._timer is not None:
-            self._timer.cancel()
-        workers = list(self.workers.values())
+        for timer in (self._timer, self._hold_timer):
+            if timer is not None:
+                timer.cancel()
+        async with self._lock:
+            workers = list(self.workers.values())
         if not graceful:
             for worker in workers:
                 worker.state = "terminating"
-                _signal(worker, signal.SIGKILL)
+                signal_group(worker, signal.SIGKILL)
         await asyncio.gather(*(self._terminate(w) for w in workers))
         if self._output is not None:
             self._output.close()
@@ -164,12 +162,19 @@ class WorkerPool:
     def active(self) -> list[Worker]:
         return [w for w in self.workers.values() if w.state in ("starting", "in-service")]
 
-    def set_desired(self, desired: int, reason: str = "set by user") -> None:
-        if not self.spec.min <= desired <= self.spec.max:
-            raise PoolError(f"desired capacity {desired} is outside [{self.spec.min}, {self.spec.max}]")
-        if desired != self.spec.desired:
-            self._log(f"desired {self.spec.desired} -> {desired} ({reason})")
-        self.spec.desired = desired
+    def set_desired(self, desired: int, reason: str | None = None) -> None:
+        """Change the desired capacity; without a `reason` it is set by hand, and target tracking leaves it
+        alone for the scale-in cooldown, as an Auto Scaling group's cooldown follows a manual change
+        (https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-scaling-cooldowns.html)."""
+        spec = self.spec
+        if not spec.min <= desired <= spec.max:
+            raise PoolError(f"desired capacity {desired} is outside [{spec.min}, {spec.max}]")
+        if reason is None:
+            self._manual_until = self.clock.now() + spec.scale_in_cooldown
+            reason = f"set by hand; target tracking resumes in {spec.scale_in_cooldown:g} s"
+        if desired != self.desired:
+            self._log(f"desired {self.desired} -> {desired} ({reason})")
+        self.desired = desired
 
     async def evaluate(self) -> None:
         """One evaluation period: health checks, then target tracking, then reconcile."""
@@ -187,23 +192,25 @@ class WorkerPool:
             age = now - worker.started
             if worker.state == "starting" and age >= spec.warmup:
                 worker.state = "in-service"
+            if worker.lived() >= CRASH_LOOP_SECONDS:
+                self.crash_loop.survived()
             if spec.heartbeat_timeout is None or age < spec.grace:
                 continue
             beat = worker.heartbeat_age(time.time())  # the file's mtime is wall-clock time
             if beat is None or beat > spec.heartbeat_timeout:
                 self._log(f"{worker.id} failed its health check (heartbeat {beat and round(beat, 1)} s old)")
                 worker.state = "unhealthy"
-                _signal(worker, signal.SIGKILL)
+                signal_group(worker, signal.SIGKILL)
 
     def _track_target(self, now: float) -> None:
         spec = self.spec
-        if spec.queue is None:
+        if spec.queue is None or now < self._manual_until:
             return
-        visible = self.backlog(spec.queue)
+        visible = self.backlog(spec.queue, spec.region)
         if visible is None:
             return
         wanted = min(spec.max, max(spec.min, math.ceil(visible / spec.target_backlog)))
-        current = spec.desired or 0
+        current = self.desired
         if wanted > current and now - self._last_scale_out >= spec.scale_out_cooldown:
             self._last_scale_out = now
             in_service = max(1, len(self.in_service()))
@@ -219,56 +226,34 @@ class WorkerPool:
             if self._closing:
                 return
             active = self.active()
-            desired = self.spec.desired or 0
-            for _ in range(desired - len(active)):
-                await self._launch()
-            if len(active) > desired:
+            missing = self.desired - len(active)
+            if missing > 0 and not self.crash_loop.holding(self.clock.now()):
+                for _ in range(missing):
+                    await self._launch()
+            if len(active) > self.desired:
                 newest_first = sorted(active, key=lambda w: w.started, reverse=True)
-                for worker in newest_first[: len(active) - desired]:
+                for worker in newest_first[: len(active) - self.desired]:
                     spawn(self._terminate(worker))
 
     # -- processes ----------------------------------------------------------------------------------
     async def _launch(self) -> Worker:
         worker_id = f"{self.spec.name}-{next(self._ids)}"
         heartbeat = self.workdir / f"{worker_id}.heartbeat"
-        env = {**os.environ, **self.base_env, **self.spec.env,
+        # Unbuffered: a worker's plain print() shows at once, and nothing waits in a buffer that a
+        # SIGTERM would discard. The pool's own env may still say otherwise.
+        env = {**os.environ, **self.base_env, "PYTHONUNBUFFERED": "1", **self.spec.env,
                "CONVEYOR_WORKER_ID": worker_id, "CONVEYOR_HEARTBEAT_FILE": str(heartbeat)}
-        if shutil.which(self.spec.command[0], path=env.get("PATH")) is None:  # refused now, not by a crash loop
-            self._log(f"cannot start {self.spec.command[0]}: not found or not executable")
-            raise PoolError(f"pool {self.spec.name}: cannot start {self.spec.command[0]!r}: not found or not executable")
         try:
-            process = await asyncio.create_subprocess_exec(
-                *_DIE_WITH_PARENT, *self.spec.command, env=env, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL, start_new_session=True,
-            )
-        except OSError as exc:
-            self._log(f"cannot start {self.spec.command[0]}: {exc}")
-            raise PoolError(f"pool {self.spec.name}: cannot start {self.spec.command[0]!r}: {exc}")
+            process = await start(worker_id, self.spec.command, env, self.spec.workdir)
+        except WorkerStartError as exc:
+            self._log(str(exc))
+            raise PoolError(f"pool {self.spec.name}: {exc}")
         worker = Worker(worker_id, self.spec.name, process, self.clock.now(), heartbeat)
         self.workers[worker_id] = worker
         self._log(f"{worker_id} started (pid {process.pid})")
-        spawn(self._pump(worker))
+        spawn(pump(worker, self._write))
         spawn(self._watch(worker))
         return worker
-
-    async def _pump(self, worker: Worker) -> None:
-        """Copy a worker's output, line by line, prefixed with its id (like `docker compose logs`)."""
-        stream = worker.process.stdout
-        if stream is None:
-            return
-        pending = b""
-        while True:
-            chunk = await stream.read(OUTPUT_CHUNK)
-            if not chunk:
-                break
-            *lines, pending = (pending + chunk).split(b"\n")
-            if len(pending) > OUTPUT_CHUNK:  # a runaway line: show what there is
-                lines.append(pending)
-                pending = b""
-            for line in lines:
-                self._write(f"{worker.id} | {line.decode(errors='replace').rstrip()}")
-        if pending:
-            self._write(f"{worker.id} | {pending.decode(errors='replace').rstrip()}")
 
     def _write(self, line: str) -> None:
         if self._output is not None:
@@ -283,36 +268,43 @@ class WorkerPool:
         with contextlib.suppress(OSError):
             worker.heartbeat.unlink()
         if worker.state == "terminating" or self._closing:
-            self._log(f"{worker.id} stopped")
-            return
+            return  # _terminate reports it, once its output is in
         self.replaced += 1
-        # A command that keeps dying at start must not spin the CPU: back off 0.25 s, 0.5 s, ... 10 s.
-        quick = time.monotonic() - worker.born < CRASH_LOOP_SECONDS
-        self._quick_deaths = self._quick_deaths + 1 if quick else 0
-        delay = min(10.0, 0.25 * 2 ** (self._quick_deaths - 2)) if self._quick_deaths > 1 else 0.0
-        self._log(f"{worker.id} died (exit {worker.exit_code}); replacing it"
-                  + (f" in {delay:g} s (crash loop)" if delay else ""))
-        if delay:
-            await asyncio.sleep(delay)
-        await self.reconcile()
+        delay = self.crash_loop.died(worker, self.clock.now())
+        if not delay:
+            self._log(f"{worker.id} died (exit {worker.exit_code}); replacing it")
+            await self.reconcile()
+            return
+        self._log(f"{worker.id} died (exit {worker.exit_code}); replacing it in {delay:g} s (crash loop: "
+                  f"{self.crash_loop.quick_deaths} quick exits in a row)")
+        if self._hold_timer is not None:
+            self._hold_timer.cancel()
+        self._hold_timer = self.clock.call_at(self.crash_loop.hold_until, lambda: spawn(self.reconcile()))
 
     async def _terminate(self, worker: Worker) -> None:
+        """SIGTERM, `drain_timeout` to finish (and flush), then SIGKILL; reported once its output is in."""
         if worker.state == "terminating" and worker.process.returncode is not None:
             return
         worker.state = "terminating"
-        _signal(worker, signal.SIGTERM)
+        signal_group(worker, signal.SIGTERM)
         try:
             await asyncio.wait_for(worker.process.wait(), self.spec.drain_timeout)
         except TimeoutError:
-            _signal(worker, signal.SIGKILL)
-            await worker.process.wait()
+            self._log(f"{worker.id} did not stop within {self.spec.drain_timeout:g} s of SIGTERM: SIGKILL")
+            signal_group(worker, signal.SIGKILL)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(worker.process.wait(), EXIT_WAIT)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(worker.output_done.wait(), EXIT_WAIT)
+        self._log(f"{worker.id} stopped")
 
     async def kill(self, worker_id: str) -> None:
-        """Simulate a crash: SIGKILL, no chance to finish anything."""
+        """Simulate a crash: SIGKILL, no chance to finish anything (not counted as a crash loop)."""
         worker = self.workers.get(worker_id)
         if worker is None:
             raise PoolError(f"no worker {worker_id!r}")
-        _signal(worker, signal.SIGKILL)
+        worker.killed = True
+        signal_group(worker, signal.SIGKILL)
 
     # -- reporting ----------------------------------------------------------------------------------
     def _log(self, line: str) -> None:
@@ -320,12 +312,21 @@ class WorkerPool:
         del self.events[:-200]
         self._write(f"pool {self.spec.name}: {line}")
 
+    def state(self) -> str:
+        """ok, or crash-looping while the back-off holds launches back."""
+        return "crash-looping" if self.crash_loop.looping else "ok"
+
     def snapshot(self) -> dict[str, Any]:
         now = self.clock.now()
-        visible = self.backlog(self.spec.queue) if self.spec.queue else None
+        visible = self.backlog(self.spec.queue, self.spec.region) if self.spec.queue else None
         return {
             "spec": asdict(self.spec),
-            "desired": self.spec.desired,
+            "desired": self.desired,
+            "state": self.state(),
+            "crash_loop": {"quick_exits": self.crash_loop.quick_deaths,
+                           "next_start_in": round(max(0.0, self.crash_loop.hold_until - now), 3)},
+            "manual_hold": round(max(0.0, self._manual_until - now), 3),
+            "region": self.spec.region,
             "in_service": len(self.in_service()),
             "backlog": visible,
             "replaced": self.replaced,
@@ -337,23 +338,3 @@ class WorkerPool:
             ],
             "events": self.events[-20:],
         }
-
-
-def _die_with_parent_prefix() -> list[str]:
-    """A launcher that makes a worker get SIGTERM when the server dies (even by SIGKILL), so no worker
-    is orphaned: util-linux `setpriv --pdeathsig` sets PR_SET_PDEATHSIG, which survives its exec of the
-    command. Not a `preexec_fn`: Python code between fork and exec can deadlock on a lock another
-    thread held at the fork, and a SIGTERM arriving there would hit the server's handler and be lost.
-    Where setpriv is missing (or not Linux) workers simply do without."""
-    if not sys.platform.startswith("linux"):
-        return []
-    setpriv = shutil.which("setpriv")
-    return [setpriv, "--pdeathsig", "TERM", "--"] if setpriv else []
-
-
-_DIE_WITH_PARENT = _die_with_parent_prefix()
-
-
-def _signal(worker: Worker, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        worker.process.send_signal(sig)

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from conveyor.runtime.pool import Echo, PoolError, PoolSpec, WorkerPool
 
 if TYPE_CHECKING:
     from conveyor.app import App
+
+log = logging.getLogger("conveyor.pools")
 
 
 class PoolManager:
@@ -20,46 +24,63 @@ class PoolManager:
         self.path = app.config.data_dir / "pools.json"
         self.endpoint = ""  # set once the server knows its address
         self.echo: Echo | None = None  # where worker output goes besides the log (`conveyor up`: stdout)
+        self.closing = False  # shutting down: no new pool may start workers
+        # Pools kept in pools.json that could not start (e.g. their command is gone): kept, not dropped.
+        self.unstarted: dict[str, PoolSpec] = {}
 
-    def worker_env(self) -> dict[str, str]:
+    def worker_env(self, region: str | None = None) -> dict[str, str]:
         config = self.app.config
         host = "127.0.0.1" if config.host in ("0.0.0.0", "::") else config.host
+        region = region or config.region
         return {
             "AWS_ENDPOINT_URL": self.endpoint or f"http://{host}:{config.port}",
             "AWS_ACCESS_KEY_ID": config.access_key,
             "AWS_SECRET_ACCESS_KEY": config.secret_key,
-            "AWS_DEFAULT_REGION": config.region,
-            "AWS_REGION": config.region,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_REGION": region,
         }
 
-    def backlog(self, queue: str) -> float | None:
+    def backlog(self, queue: str, region: str | None) -> float | None:
+        """Visible messages of a pool's queue: a queue URL names its region, else the pool's says."""
         sqs = self.app.services.get("sqs")
         if sqs is None:
             return None
         try:
-            return float(sqs.counters(queue)["visible"])  # type: ignore[attr-defined]
+            return float(sqs.counters(queue, region)["visible"])  # type: ignore[attr-defined]
         except Exception:  # the queue was deleted: nothing to track
             return None
 
     async def start(self) -> None:
+        self.closing = False
         if self.path.exists():
             for data in json.loads(self.path.read_text()):
-                await self.create(PoolSpec.from_dict(data), persist=False)
+                spec = PoolSpec.from_dict(data)
+                try:
+                    await self.create(spec, persist=False)
+                except PoolError as exc:  # the server still starts; the pool says why it did not
+                    log.warning("pool %s not started: %s", spec.name, exc)
+                    if self.echo is not None:
+                        self.echo(f"pool {spec.name}: not started: {exc}")
+                    self.unstarted[spec.name] = spec
 
     async def stop(self) -> None:
+        self.closing = True
         await asyncio.gather(*(pool.stop() for pool in self.pools.values()))
 
     async def reset(self) -> None:
         # A wipe (POST /_conveyor/reset): no drain, workers parked in long polls would only hold it up.
         await asyncio.gather(*(pool.stop(graceful=False) for pool in self.pools.values()))
         self.pools.clear()
+        self.unstarted.clear()
         self._save()
 
     async def create(self, spec: PoolSpec, persist: bool = True) -> WorkerPool:
+        if self.closing:
+            raise PoolError("Conveyor is shutting down: no new pools")
         if spec.name in self.pools:
             raise PoolError(f"pool {spec.name!r} already exists")
         pool = WorkerPool(spec, self.app.clock, self.app.config.data_dir / "pools" / spec.name,
-                          self.worker_env(), self.backlog, self.echo)
+                          self.worker_env(spec.region), self.backlog, self.echo)
         self.pools[spec.name] = pool
         try:
             await pool.start()
@@ -67,11 +88,15 @@ class PoolManager:
             del self.pools[spec.name]
             await pool.stop()
             raise
+        self.unstarted.pop(spec.name, None)
         if persist:
             self._save()
         return pool
 
     async def delete(self, name: str) -> None:
+        if self.unstarted.pop(name, None) is not None:
+            self._save()
+            return
         pool = self.get(name)
         del self.pools[name]
         await pool.stop()
@@ -84,9 +109,10 @@ class PoolManager:
             raise PoolError(f"no pool named {name!r}")
 
     async def scale(self, name: str, desired: int) -> None:
+        """A desired capacity set by hand: it holds for the pool's scale-in cooldown, and is not saved as
+        the pool's configuration (a restart begins from its settings again)."""
         pool = self.get(name)
         pool.set_desired(desired)
-        self._save()
         await pool.reconcile()
 
     async def kill(self, worker_id: str) -> None:
@@ -100,10 +126,9 @@ class PoolManager:
         return {name: pool.snapshot() for name, pool in self.pools.items()}
 
     def _save(self) -> None:
-        from dataclasses import asdict
-
+        specs = [asdict(p.spec) for p in self.pools.values()] + [asdict(s) for s in self.unstarted.values()]
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps([asdict(p.spec) for p in self.pools.values()], indent=1))
+        tmp.write_text(json.dumps(specs, indent=1))
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, self.path)

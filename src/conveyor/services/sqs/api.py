@@ -123,8 +123,8 @@ class SqsService(Service):
         q = self.engine.queue_from_url(queue, self.config.account_id, self.config.region)
         await self.engine.delete(q, receipt_handle)
 
-    def counters(self, queue: str) -> dict[str, float]:
-        q = self.engine.queue_from_url(queue, self.config.account_id, self.config.region)
+    def counters(self, queue: str, region: str | None = None) -> dict[str, float]:
+        q = self.engine.queue_from_url(queue, self.config.account_id, region or self.config.region)
         return self.engine.counters(q)
 
     # -- helpers ------------------------------------------------------------------------------------------
