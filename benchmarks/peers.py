@@ -193,7 +193,9 @@ def start_conveyor(timeout: float = 60, bare: bool = True) -> Server:
         cmd.append("--bare")
     log_path = os.path.join(tempfile.gettempdir(), f"conveyor-bench-{port}.log")
     with open(log_path, "wb") as logf:
-        proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
+        # The pipeline `conveyor up` applies goes to the environment's region: pin the one CREDS use.
+        env = {k: v for k, v in os.environ.items() if k != "AWS_REGION"} | {"AWS_DEFAULT_REGION": "us-east-1"}
+        proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True, env=env)
     srv.proc, srv.data_dir = proc, data_dir
     if _wait_http(f"http://127.0.0.1:{port}/_conveyor/health", timeout, lambda: proc.poll() is None):
         srv.endpoint, srv.pid = f"http://127.0.0.1:{port}", proc.pid

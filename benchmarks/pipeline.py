@@ -129,7 +129,7 @@ def prepare(srv: Server) -> str:
     else:
         pipeline = load(None)
         pipeline.pools = []  # the movers are started by this script
-        report = Applier(srv.endpoint or "").apply(pipeline)
+        report = Applier(srv.endpoint or "", region="us-east-1").apply(pipeline)
         log(f"  {srv.name}: {len(report.created)} resources created, drift: {report.drift or 'none'}")
     sqs = boto("sqs", srv.endpoint or "")
     url = sqs.get_queue_url(QueueName=QUEUE)["QueueUrl"]

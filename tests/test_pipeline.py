@@ -194,14 +194,15 @@ def test_apply_on_a_running_server_creates_what_is_missing_and_reports_drift(end
     pipeline = tmp_path / "conveyor.yaml"
     pipeline.write_text("queues:\n  - name: jobs\n    visibility_timeout: 30\n")
     first = conveyor("apply", "--pipeline", str(pipeline), "--endpoint", endpoint)
-    assert first.stdout.splitlines() == ["created queue jobs"], first.stderr
+    # The environment's region (the tests' AWS_DEFAULT_REGION), as the user's own AWS CLI would use.
+    assert first.stdout.splitlines() == ["applying in us-east-1", "created queue jobs"], first.stderr
     url = aws("sqs", "get-queue-url", "--queue-name", "jobs")["QueueUrl"]
     aws("sqs", "set-queue-attributes", "--queue-url", url, "--attributes", "VisibilityTimeout=99")
     pipeline.write_text("queues:\n  - name: jobs\n    visibility_timeout: 30\n  - name: extra\n")
     second = conveyor("apply", "--pipeline", str(pipeline), "--endpoint", endpoint)
     assert second.returncode == 0, second.stderr
     assert second.stdout.splitlines() == [
-        "created queue extra", "drift: queue jobs: VisibilityTimeout is '99', the pipeline says '30'"]
+        "applying in us-east-1", "created queue extra", "drift: queue jobs: VisibilityTimeout is '99', the pipeline says '30'"]
     # Drift is reported, never overwritten: the user decides.
     assert aws("sqs", "get-queue-attributes", "--queue-url", url, "--attribute-names", "VisibilityTimeout")[
         "Attributes"]["VisibilityTimeout"] == "99"
@@ -267,7 +268,7 @@ def test_functions_with_event_source_mappings(endpoint, aws, client, tmp_path) -
     logs = conveyor("logs", "mover", "--endpoint", endpoint).stdout
     assert "Moved to: processed/a photo.jpg" in logs
     again = conveyor("apply", "--pipeline", str(pipeline), "--endpoint", endpoint)
-    assert again.stdout.strip() == "pipeline up to date: nothing to change", again.stdout + again.stderr
+    assert again.stdout.strip() == "pipeline up to date in us-east-1: nothing to change", again.stdout + again.stderr
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux") or shutil.which("setpriv") is None,

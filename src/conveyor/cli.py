@@ -71,6 +71,11 @@ def cmd_up(args: argparse.Namespace) -> int:
     except (ValueError, PipelineError) as exc:
         print(f"conveyor: {exc}", file=sys.stderr)
         return 2
+    region = config.region
+    if pipeline is not None:
+        from conveyor.pipeline.apply import pipeline_region
+
+        region = pipeline_region(pipeline, config.region)
     logging.basicConfig(level=logging.INFO if config.log_requests else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from conveyor.app import App
@@ -91,14 +96,14 @@ def cmd_up(args: argparse.Namespace) -> int:
             f"Conveyor {__version__} ready on {endpoint} in {elapsed:.0f} ms "
             f"(services: {', '.join(app.services)}; data: {config.data_dir}; auth: {config.auth})\n"
             f"  export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID={config.access_key} "
-            f"AWS_SECRET_ACCESS_KEY={config.secret_key} AWS_DEFAULT_REGION={config.region}\n"
+            f"AWS_SECRET_ACCESS_KEY={config.secret_key} AWS_DEFAULT_REGION={region}\n"
             f"  boto3 and AWS CLI v2 read AWS_ENDPOINT_URL; with AWS CLI v1 use "
             f"`aws --endpoint-url {endpoint} ...` or `conveyor aws ...`\n"
             f"  Ctrl-C to stop.",
             flush=True,
         )
         if pipeline is not None:
-            threading.Thread(target=_apply_on_start, args=(pipeline, endpoint, config), daemon=True).start()
+            threading.Thread(target=_apply_on_start, args=(pipeline, endpoint, config, region), daemon=True).start()
 
     try:
         serve(app, on_ready=ready)
@@ -112,12 +117,12 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
-def _apply_on_start(pipeline: Any, endpoint: str, config: Any) -> None:
+def _apply_on_start(pipeline: Any, endpoint: str, config: Any, region: str) -> None:
     from conveyor.pipeline.apply import Applier
 
     host = endpoint.replace("://0.0.0.0:", "://127.0.0.1:")
     try:
-        report = Applier(host, config.access_key, config.secret_key, config.region).apply(pipeline)
+        report = Applier(host, config.access_key, config.secret_key, region).apply(pipeline)
     except Exception as exc:
         print(f"conveyor: applying {pipeline.source} failed: {exc}", file=sys.stderr, flush=True)
         return
@@ -125,8 +130,17 @@ def _apply_on_start(pipeline: Any, endpoint: str, config: Any) -> None:
         print(f"  pipeline: {line}", flush=True)
 
 
+def _server_region(args: argparse.Namespace) -> str:
+    """The default region of the server at --endpoint (its --region), us-east-1 if it does not say."""
+    try:
+        with urllib.request.urlopen(f"{_endpoint(args)}/_conveyor/health", timeout=10) as response:
+            return str(json.load(response).get("region") or "us-east-1")
+    except (urllib.error.URLError, OSError, ValueError):
+        return "us-east-1"
+
+
 def cmd_apply(args: argparse.Namespace) -> int:
-    from conveyor.pipeline.apply import Applier
+    from conveyor.pipeline.apply import Applier, pipeline_region
     from conveyor.pipeline.spec import PipelineError, load
 
     try:
@@ -136,7 +150,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
         return 2
     creds = _credentials(args)
     try:
-        report = Applier(_endpoint(args), creds.access_key, creds.secret_key, creds.region,
+        region = pipeline_region(pipeline, _server_region(args))
+        report = Applier(_endpoint(args), creds.access_key, creds.secret_key, region,
                          log=lambda line: None).apply(pipeline)
     except Exception as exc:
         print(f"conveyor: apply failed: {exc}", file=sys.stderr)
@@ -213,13 +228,27 @@ def cmd_workers(args: argparse.Namespace) -> int:
     if args.action == "scale":
         if len(args.rest) != 2 or not args.rest[1].isdigit():
             raise SystemExit("usage: conveyor workers scale POOL N")
-        _call(args, "POST", f"pools/{args.rest[0]}/scale", {"desired": int(args.rest[1])})
-        print(f"pool {args.rest[0]}: desired capacity {args.rest[1]}")
+        pool: Any = _call(args, "POST", f"pools/{args.rest[0]}/scale", {"desired": int(args.rest[1])})
+        held = (f" (held for the scale-in cooldown, {pool['spec']['scale_in_cooldown']:g} s, then target "
+                f"tracking resumes)") if pool["spec"]["queue"] else ""
+        print(f"pool {args.rest[0]}: desired capacity {args.rest[1]}{held}")
         return 0
     workers = _call(args, "GET", "workers")
     if args.json:
         print(json.dumps(workers, indent=2))
         return 0
+    pools: Any = _call(args, "GET", "pools")
+    print(f"{'POOL':<20} {'REGION':<14} {'DESIRED':>7} {'RUNNING':>7}  STATE")
+    for name, pool in pools.items():
+        state = pool.get("state", "ok")
+        if state == "crash-looping":  # the workers keep dying at start: say so, and when the next try is
+            loop = pool["crash_loop"]
+            state += f" ({loop['quick_exits']} quick exits in a row, next start in {loop['next_start_in']:g} s)"
+        elif pool.get("manual_hold"):
+            state += f" (desired set by hand, held {pool['manual_hold']:.0f} s more)"
+        running = sum(w["state"] in ("starting", "in-service") for w in pool["workers"])
+        print(f"{name:<20} {pool.get('region') or '-':<14} {pool['desired']:>7} {running:>7}  {state}")
+    print()
     print(f"{'ID':<20} {'POOL':<12} {'PID':>7} {'STATE':<12} {'UPTIME':>8} {'DONE':>6}")
     for w in workers:
         print(f"{w['id']:<20} {w['pool']:<12} {w['pid']:>7} {w['state']:<12} {w['uptime']:>7.0f}s "
@@ -228,13 +257,13 @@ def cmd_workers(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from conveyor.status import object_counts, render
+    from conveyor.status import buckets, render
 
     status = _call(args, "GET", "status")
     if args.json:
         print(json.dumps(status, indent=2))
         return 0
-    print(render(status, object_counts(_endpoint(args), _credentials(args))))
+    print(render(status, buckets(_endpoint(args), _credentials(args))))
     return 0
 
 

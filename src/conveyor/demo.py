@@ -138,7 +138,7 @@ class Demo:
         from conveyor.pipeline.apply import Applier
         from conveyor.pipeline.spec import parse
 
-        report = Applier(self.endpoint).apply(parse(PIPELINE, "demo pipeline"))
+        report = Applier(self.endpoint, region="us-east-1").apply(parse(PIPELINE, "demo pipeline"))
         self.queue_url = self.sqs.get_queue_url(QueueName="demo-jobs")["QueueUrl"]
         self.dlq_url = self.sqs.get_queue_url(QueueName="demo-jobs-dlq")["QueueUrl"]
         self.watch(lambda s: s["workers"] == 1, 20, "the first worker starting")

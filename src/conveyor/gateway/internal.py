@@ -34,7 +34,7 @@ async def handle(app: App, ctx: RequestContext) -> HttpResponse:
         return json_response(
             {"version": __version__, "services": {name: s.health() for name, s in app.services.items()},
              "clock": "manual" if app.clock.manual else "system", "auth": app.config.auth,
-             "disk": app.disk.health()}
+             "disk": app.disk.health(), "region": app.config.region}
         )
     if path == "reset" and method == "POST":
         await app.reset()
@@ -133,4 +133,4 @@ def _status(app: App) -> dict[str, Any]:
     service = app.services.get("lambda")
     functions = lambda_internal.functions_summary(service) if service is not None else []  # type: ignore[arg-type]
     return {"queues": sorted(queues, key=lambda q: q["name"]), "pools": app.pools.snapshot(),
-            "functions": functions, "recent_errors": list(app.metrics.recent_errors)}
+            "functions": functions, "recent_errors": list(app.metrics.recent_errors), "region": app.config.region}

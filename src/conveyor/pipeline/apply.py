@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
@@ -30,23 +32,38 @@ from conveyor.runtime.pool import MOVER
 class Report:
     created: list[str] = field(default_factory=list)
     drift: list[str] = field(default_factory=list)
+    region: str = ""
 
     def lines(self) -> list[str]:
+        where = f" in {self.region}" if self.region else ""
         if not self.created and not self.drift:
-            return ["pipeline up to date: nothing to change"]
-        return [f"created {item}" for item in self.created] + [f"drift: {item}" for item in self.drift]
+            return [f"pipeline up to date{where}: nothing to change"]
+        return ([f"applying in {self.region}"] if self.region else []) + [
+            f"created {item}" for item in self.created] + [f"drift: {item}" for item in self.drift]
+
+
+def environment_region() -> str | None:
+    """The region the user's AWS tools would use here: AWS_REGION (which the AWS CLI v2 and the SDKs let
+    override AWS_DEFAULT_REGION: https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-envvars.html),
+    else AWS_DEFAULT_REGION or the profile's `region` (what boto3 and the AWS CLI v1 read)."""
+    region = os.environ.get("AWS_REGION") or botocore.session.Session().get_config_variable("region")
+    return str(region) if region else None
+
+
+def pipeline_region(pipeline: Pipeline, server_region: str) -> str:
+    """Where a pipeline is created: the file's `region:`, else the environment's, else the server's."""
+    return pipeline.region or environment_region() or server_region
 
 
 class Applier:
     def __init__(self, endpoint: str, access_key: str = "test", secret_key: str = "test",
                  region: str = "us-east-1", log: Callable[[str], None] = lambda line: None) -> None:
+        """`region`: where to create a pipeline whose file names no `region:`."""
         self.endpoint = endpoint.rstrip("/")
-        options = dict(endpoint_url=self.endpoint, aws_access_key_id=access_key, aws_secret_access_key=secret_key,
-                       region_name=region, config=BotoConfig(retries={"max_attempts": 3}))
-        self.sqs = boto3.client("sqs", **options)
-        self.sns = boto3.client("sns", **options)
-        self.s3 = boto3.client("s3", **options)
-        self.lam = boto3.client("lambda", **options)
+        self.access_key, self.secret_key = access_key, secret_key
+        self.region = region
+        self._connect(region)
+        # Conveyor's own API is signed like any AWS call; its region is only the signature's.
         self.control = ControlClient(self.endpoint, Credentials(access_key, secret_key, region))
         self.report = Report()
         self.log = log
@@ -64,7 +81,20 @@ class Applier:
         self.report.drift.append(what)
         self.log(f"drift: {what}")
 
+    def _connect(self, region: str) -> None:
+        options = dict(endpoint_url=self.endpoint, aws_access_key_id=self.access_key,
+                       aws_secret_access_key=self.secret_key, region_name=region,
+                       config=BotoConfig(retries={"max_attempts": 3}))
+        self.sqs = boto3.client("sqs", **options)
+        self.sns = boto3.client("sns", **options)
+        self.s3 = boto3.client("s3", **options)
+        self.lam = boto3.client("lambda", **options)
+
     def apply(self, pipeline: Pipeline) -> Report:
+        if pipeline.region and pipeline.region != self.region:
+            self.region = pipeline.region
+            self._connect(self.region)
+        self.report.region = self.region
         # Dead-letter queues before the queues that point at them.
         for queue in sorted(pipeline.queues, key=lambda q: q.dead_letter_queue is not None):
             self.queue(queue)
@@ -75,7 +105,7 @@ class Applier:
         for bucket in pipeline.buckets:
             self.bucket(bucket)
         for pool in pipeline.pools:
-            self.pool(pool)
+            self.pool(pool, pipeline.base_dir)
         return self.report
 
     # -- queues ---------------------------------------------------------------------------------
@@ -195,9 +225,15 @@ class Applier:
 
     # -- buckets --------------------------------------------------------------------------------
     def bucket(self, bucket: Bucket) -> None:
-        if bucket.name not in {b["Name"] for b in self.s3.list_buckets().get("Buckets", [])}:
-            self.s3.create_bucket(Bucket=bucket.name)
+        existing = {b["Name"]: b.get("BucketRegion") for b in self.s3.list_buckets().get("Buckets", [])}
+        if bucket.name not in existing:
+            # Outside us-east-1 a bucket names its region, as `aws s3 mb` does for you.
+            location = {} if self.region == "us-east-1" else {
+                "CreateBucketConfiguration": {"LocationConstraint": self.region}}
+            self.s3.create_bucket(Bucket=bucket.name, **location)
             self.created(f"bucket {bucket.name}")
+        elif existing[bucket.name] not in (None, self.region):
+            self.drifted(f"bucket {bucket.name} is in {existing[bucket.name]}, the pipeline's region is {self.region}")
         # Folder markers first: notifications configured afterwards never see them.
         for prefix in bucket.prefixes:
             listing = self.s3.list_objects_v2(Bucket=bucket.name, Prefix=prefix, MaxKeys=1)
@@ -269,7 +305,9 @@ class Applier:
         return config
 
     # -- worker pools ---------------------------------------------------------------------------
-    def pool(self, pool: Pool) -> None:
+    def pool(self, pool: Pool, base_dir: Path) -> None:
+        """A worker pool whose workers run in the pipeline file's directory (`python worker.py` is the
+        worker.py next to the file) and in the pipeline's region."""
         existing = self._internal("GET", "pools")
         settings = dict(pool.settings)
         env = dict(settings.pop("env", {}))
@@ -284,7 +322,7 @@ class Applier:
                     self.drifted(f"pool {pool.name}: {key} is {spec[key]}, the pipeline says {settings[key]}")
             return
         self._internal("POST", "pools", {"name": pool.name, "command": command, "queue": queue_url, "env": env,
-                                         **settings})
+                                         "region": self.region, "workdir": str(base_dir), **settings})
         self.created(f"worker pool {pool.name}")
 
     def _internal(self, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from conveyor.pipeline.commands import command_problem
+
 DEFAULT_FILE = Path(__file__).with_name("default.yaml")
 S3_EVENTS = ("s3:ObjectCreated:", "s3:ObjectRemoved:", "s3:ObjectRestore:", "s3:Replication:",
              "s3:LifecycleExpiration:", "s3:LifecycleTransition", "s3:IntelligentTiering",
              "s3:ObjectTagging:", "s3:ObjectAcl:Put", "s3:ReducedRedundancyLostObject")
+
+
+REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d+$")
 
 
 class PipelineError(ValueError):
@@ -134,6 +140,7 @@ class Pipeline:
     functions: list[Function] = field(default_factory=list)
     pools: list[Pool] = field(default_factory=list)
     base_dir: Path = field(default_factory=Path.cwd)
+    region: str | None = None  # None: the environment's region, else the server's (see `region_for`)
 
 
 class _Reader:
@@ -188,7 +195,7 @@ def load(path: Path | None = None) -> Pipeline:
         text = file.read_text()
     except OSError as exc:
         raise PipelineError(f"{source}: cannot read: {exc.strerror}")
-    return parse(text, source, file.parent if path else Path.cwd())
+    return parse(text, source, file.resolve().parent if path else Path.cwd())
 
 
 def parse(text: str, source: str = "conveyor.yaml", base_dir: Path | None = None) -> Pipeline:
@@ -199,8 +206,10 @@ def parse(text: str, source: str = "conveyor.yaml", base_dir: Path | None = None
         line = mark.line + 1 if mark else 0
         raise PipelineError(f"{source}:{line}: invalid YAML: {exc.problem}")
     r = _Reader(source)
-    root = r.mapping(root, "the pipeline", {"buckets", "topics", "queues", "functions", "pools"})
-    pipeline = Pipeline(source, base_dir=base_dir or Path.cwd())
+    root = r.mapping(root, "the pipeline", {"region", "buckets", "topics", "queues", "functions", "pools"})
+    pipeline = Pipeline(source, base_dir=base_dir or Path.cwd(), region=r.get(root, "region", str, "pipeline"))
+    if pipeline.region is not None and not REGION.match(pipeline.region):
+        raise r.fail(root, "region", f"region {pipeline.region!r} is not a region name (e.g. us-east-2)")
     for i, node in enumerate(r.items(root, "queues", "pipeline")):
         pipeline.queues.append(_queue(r, node, f"queues[{i}]", root))
     for i, node in enumerate(r.items(root, "topics", "pipeline")):
@@ -210,7 +219,7 @@ def parse(text: str, source: str = "conveyor.yaml", base_dir: Path | None = None
     for i, node in enumerate(r.items(root, "buckets", "pipeline")):
         pipeline.buckets.append(_bucket(r, node, f"buckets[{i}]", root))
     for i, node in enumerate(r.items(root, "pools", "pipeline")):
-        pipeline.pools.append(_pool(r, node, f"pools[{i}]", root))
+        pipeline.pools.append(_pool(r, node, f"pools[{i}]", root, pipeline.base_dir))
     _check_references(r, pipeline, root)
     return pipeline
 
@@ -306,7 +315,7 @@ _POOL_SETTINGS = {"min", "max", "desired", "target_backlog", "warmup", "scale_ou
                   "grace", "heartbeat_timeout", "drain_timeout", "env"}
 
 
-def _pool(r: _Reader, node: Any, where: str, parent: Any) -> Pool:
+def _pool(r: _Reader, node: Any, where: str, parent: Any, base_dir: Path) -> Pool:
     node = r.mapping(node, where, {"name", "queue", "command"} | _POOL_SETTINGS, parent, "pools")
     command = r.get(node, "command", (str, list), where, BUILTIN_MOVER)
     if isinstance(command, str):
@@ -326,6 +335,10 @@ def _pool(r: _Reader, node: Any, where: str, parent: Any) -> Pool:
     low, high = settings.get("min", 1), settings.get("max", 4)
     if low > high:
         raise r.fail(node, "min", f"{where}: min ({low}) is larger than max ({high})")
+    if command != [BUILTIN_MOVER]:
+        problem = command_problem(command, base_dir, settings.get("env", {}).get("PATH"))
+        if problem:
+            raise r.fail(node, "command", f"{where}.command: {problem}")
     return Pool(r.get(node, "name", str, where, required=True), r.get(node, "queue", str, where), command, settings,
                 line=node.line)
 
