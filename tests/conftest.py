@@ -111,6 +111,9 @@ class ServerProcess:
     options: tuple[str, ...]
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
+    env: dict[str, str] | None = None  # the server's environment (default: the tests')
+    cwd: Path | None = None
+    console: Path | None = None  # where its stdout goes (read it as it grows); default: a pipe
 
     @property
     def endpoint(self) -> str:
@@ -123,11 +126,15 @@ class ServerProcess:
         if "--pipeline" not in self.options and "--with-pipeline" not in self.options:
             command.append("--bare")
         command = [part for part in command if part != "--with-pipeline"]
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        output: Any = open(self.console, "ab") if self.console else subprocess.PIPE  # noqa: SIM115
+        self.process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=self.env, cwd=self.cwd)
+        if self.console:
+            output.close()  # the server holds its own copy
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.process.stdout.read().decode()}")  # type: ignore[union-attr]
+                said = self.console.read_text() if self.console else self.process.stdout.read().decode()  # type: ignore[union-attr]
+                raise RuntimeError(f"server exited: {said}")
             try:
                 urllib.request.urlopen(f"{self.endpoint}/_conveyor/health", timeout=1).close()
                 return self
@@ -156,8 +163,10 @@ class ServerProcess:
 def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     started: list[ServerProcess] = []
 
-    def start(data_dir: Path | None = None, *options: str, port: int = 0) -> ServerProcess:
-        server = ServerProcess(data_dir or tmp_path / "data", options, port).start()
+    def start(data_dir: Path | None = None, *options: str, port: int = 0, env: dict[str, str] | None = None,
+              cwd: Path | None = None, console: Path | None = None) -> ServerProcess:
+        server = ServerProcess(data_dir or tmp_path / "data", options, port, env=env, cwd=cwd,
+                               console=console).start()
         started.append(server)
         return server
 

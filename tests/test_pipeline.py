@@ -183,6 +183,13 @@ def test_init_writes_an_editable_default(tmp_path) -> None:
     ("queues:\n  - name: jobs.fifo\n", 2, "FIFO queue's name ends with .fifo"),
     ("topics:\n  - name: t\n    subscriptions:\n      - function: f\n        raw: true\n", 5,
      "raw message delivery is for queues"),
+    ("queues:\n  - name: q\nregion: Ohio\n", 3, "region 'Ohio' is not a region name"),
+    ("pools:\n  - name: p\n    command: python3 no-such-worker.py\n", 3,
+     "the script no-such-worker.py does not exist"),
+    ("pools:\n  - name: p\n    command: [python3, -u, no-such-worker.py]\n", 3, "no-such-worker.py does not exist"),
+    ("pools:\n  - name: p\n    command: ./no-such-worker.sh\n", 3, "./no-such-worker.sh does not exist"),
+    ("pools:\n  - name: p\n    command: no-such-program --queue jobs\n", 3,
+     "'no-such-program' is not a program on this machine's PATH"),
 ])
 def test_invalid_pipeline_errors_name_the_line(text: str, line: int, words: str) -> None:
     with pytest.raises(PipelineError) as info:

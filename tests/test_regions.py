@@ -6,6 +6,7 @@ import io
 import json
 import os
 import subprocess
+import sys
 import time
 import zipfile
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import CLI_ENV
+from tests.test_workers import call, wait_for
 
 
 def aws_in(endpoint: str, region: str, *args: str, check: bool = True) -> Any:
@@ -156,3 +158,61 @@ def test_functions_live_in_the_region_that_created_them(endpoint: str, tmp_path:
 @pytest.mark.parametrize("region", ["us-east-2", "eu-west-1"])
 def test_sts_answers_in_any_region(endpoint: str, region: str) -> None:
     assert aws_in(endpoint, region, "sts", "get-caller-identity")["Account"] == "000000000000"
+
+
+def conveyor_apply(endpoint: str, pipeline: Path, region: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **CLI_ENV, "AWS_DEFAULT_REGION": region}
+    env.pop("AWS_REGION", None)
+    return subprocess.run([sys.executable, "-m", "conveyor.cli", "apply", "--pipeline", str(pipeline),
+                           "--endpoint", endpoint], capture_output=True, text=True, env=env, timeout=60)
+
+
+IDLE = json.dumps([sys.executable, "-c", "import time; time.sleep(600)"])
+
+
+def test_apply_creates_the_pipeline_in_the_environments_region(endpoint: str, tmp_path: Path) -> None:
+    pipeline = tmp_path / "conveyor.yaml"
+    pipeline.write_text("buckets:\n  - name: lab-bucket\n    notifications:\n      - {topic: lab-events}\n"
+                        "topics:\n  - name: lab-events\n    subscriptions: [{queue: lab-jobs}]\n"
+                        f"queues:\n  - name: lab-jobs\npools:\n  - {{name: lab, queue: lab-jobs, command: {IDLE}, "
+                        "drain_timeout: 1}\n")
+    applied = conveyor_apply(endpoint, pipeline, "us-east-2")
+    assert applied.returncode == 0, applied.stderr
+    assert applied.stdout.splitlines()[0] == "applying in us-east-2"
+    url = aws_in(endpoint, "us-east-2", "sqs", "get-queue-url", "--queue-name", "lab-jobs")["QueueUrl"]
+    assert aws_in(endpoint, "us-east-1", "sqs", "list-queues") is None
+    assert aws_in(endpoint, "us-east-2", "s3api", "get-bucket-location",
+                  "--bucket", "lab-bucket")["LocationConstraint"] == "us-east-2"
+    [topic] = aws_in(endpoint, "us-east-2", "sns", "list-topics")["Topics"]
+    assert topic["TopicArn"] == "arn:aws:sns:us-east-2:000000000000:lab-events"
+
+    # The pool reads its backlog in its queue's region, and its workers get that region.
+    for i in range(3):
+        aws_in(endpoint, "us-east-2", "sqs", "send-message", "--queue-url", url, "--message-body", str(i))
+    # (and the s3:TestEvent the notification configuration sent through the topic)
+    wait_for(lambda: call(endpoint, "GET", "pools")["lab"]["backlog"] == 4)
+    assert call(endpoint, "GET", "pools")["lab"]["region"] == "us-east-2"
+    [worker] = wait_for(lambda: call(endpoint, "GET", "workers"))
+    environ = Path(f"/proc/{worker['pid']}/environ").read_bytes().split(b"\0")
+    assert b"AWS_DEFAULT_REGION=us-east-2" in environ and b"AWS_REGION=us-east-2" in environ
+
+    status = subprocess.run([sys.executable, "-m", "conveyor.cli", "status", "--endpoint", endpoint],
+                            capture_output=True, text=True, timeout=60).stdout
+    ohio = status.split("REGION us-east-2", 1)[1]
+    assert "lab-jobs" in ohio and "lab: 1 workers" in ohio and "s3://lab-bucket" in ohio
+
+    again = conveyor_apply(endpoint, pipeline, "us-east-2")
+    assert again.stdout.strip() == "pipeline up to date in us-east-2: nothing to change", again.stdout
+
+
+def test_the_files_region_wins_over_the_environment(endpoint: str, tmp_path: Path) -> None:
+    pipeline = tmp_path / "conveyor.yaml"
+    pipeline.write_text("region: eu-west-1\nqueues:\n  - name: west-jobs\n")
+    applied = conveyor_apply(endpoint, pipeline, "us-east-2")
+    assert applied.returncode == 0 and "applying in eu-west-1" in applied.stdout, applied.stderr
+    assert aws_in(endpoint, "eu-west-1", "sqs", "get-queue-url", "--queue-name", "west-jobs")["QueueUrl"] == (
+        f"{endpoint}/queue/eu-west-1/000000000000/west-jobs")
+    assert aws_in(endpoint, "us-east-2", "sqs", "list-queues") is None
+    pipeline.write_text("region: mars-north-one\nqueues:\n  - name: q\n")
+    refused = conveyor_apply(endpoint, pipeline, "us-east-2")
+    assert refused.returncode == 2 and f"{pipeline}:1: region 'mars-north-one' is not a region name" in refused.stderr

@@ -53,6 +53,8 @@ class App:
         self.router = Router(self.services)
         self.gateway = Gateway(self)
         self.started = False
+        # False while `conveyor up` applies its pipeline on start (LocalStack's READY stage waits for it).
+        self.ready = True
 
     def _lock_data_dir(self) -> None:
         """One server per data directory: two would corrupt each other's state."""

@@ -84,6 +84,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     app = App(config)
     app.pools.echo = lambda line: print(f"  {line}", flush=True)  # workers' output, as in their own terminal
+    app.ready = pipeline is None  # until the pipeline is applied
     # A wildcard bind address is not somewhere a client can connect to: show the loopback one.
     client_host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(config.host, config.host)
     if ":" in client_host:
@@ -103,10 +104,16 @@ def cmd_up(args: argparse.Namespace) -> int:
             flush=True,
         )
         if pipeline is not None:
-            threading.Thread(target=_apply_on_start, args=(pipeline, endpoint, config, region), daemon=True).start()
+            threading.Thread(target=_apply_on_start, args=(app, pipeline, endpoint, config, region),
+                             daemon=True).start()
+
+    def stopping(deadline: float) -> None:
+        if app.pools.worker_pids():
+            print(f"Stopping: workers finish what they are doing first (at most {deadline:.0f} s; "
+                  "Ctrl-C again to stop at once).", flush=True)
 
     try:
-        serve(app, on_ready=ready)
+        serve(app, on_ready=ready, on_stopping=stopping)
     except OSError as exc:
         print(f"conveyor: could not serve on {config.host}:{config.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
@@ -117,7 +124,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
-def _apply_on_start(pipeline: Any, endpoint: str, config: Any, region: str) -> None:
+def _apply_on_start(app: Any, pipeline: Any, endpoint: str, config: Any, region: str) -> None:
     from conveyor.pipeline.apply import Applier
 
     host = endpoint.replace("://0.0.0.0:", "://127.0.0.1:")
@@ -126,6 +133,8 @@ def _apply_on_start(pipeline: Any, endpoint: str, config: Any, region: str) -> N
     except Exception as exc:
         print(f"conveyor: applying {pipeline.source} failed: {exc}", file=sys.stderr, flush=True)
         return
+    finally:
+        app.ready = True
     for line in report.lines():
         print(f"  pipeline: {line}", flush=True)
 

@@ -3,6 +3,8 @@
 Shutdown order matters: worker pools stop first (their workers are clients of this server, and their
 open long polls would hold up the drain), then the listener closes, idle connections close, requests in
 progress get GRACE_SECONDS to finish (parked long polls are cut short), and the services flush last.
+A shutdown always ends: a watchdog thread (and a second Ctrl-C or SIGTERM) stops the workers and the
+process once the pools' drain time plus a margin has passed.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import socket
+import sys
 import threading
 from collections.abc import Callable, Iterator
 
@@ -22,6 +26,39 @@ from conveyor.gateway.http11 import Connection
 log = logging.getLogger("conveyor.server")
 
 GRACE_SECONDS = 5.0
+SHUTDOWN_MARGIN = 10.0  # beyond the pools' drain time and the grace for requests
+
+
+class Watchdog:
+    """Ends a shutdown that overruns its deadline, or at once on a second Ctrl-C/SIGTERM: every worker's
+    process group gets SIGKILL and the process exits with status 0. A thread, so it fires even if the
+    event loop is stuck. Nothing acknowledged is lost by it (every acknowledged write is already on disk);
+    it only makes sure that stopping Conveyor always stops, with no worker left behind."""
+
+    def __init__(self, app: App, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+        self._timer = threading.Timer(seconds, self.fire, kwargs={"why": f"did not finish within {seconds:.0f} s"})
+        self._timer.daemon = True
+
+    def start(self) -> None:
+        self._timer.start()
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+    def fire(self, why: str = "was interrupted") -> None:
+        for pid in self.app.pools.worker_pids():
+            with contextlib.suppress(OSError):
+                os.killpg(pid, signal.SIGKILL)
+        print(f"conveyor: the shutdown {why}: workers killed, exiting.", file=sys.stderr, flush=True)
+        os._exit(0)
+
+
+def shutdown_deadline(app: App) -> float:
+    """How long a shutdown may take: the longest drain of a pool, the grace for requests, a margin."""
+    drains = [pool.spec.drain_timeout for pool in list(app.pools.pools.values())]
+    return max(drains, default=0.0) + GRACE_SECONDS + SHUTDOWN_MARGIN
 
 
 class HttpServer:
@@ -74,9 +111,12 @@ def _new_loop() -> asyncio.AbstractEventLoop:
         return asyncio.new_event_loop()
 
 
-def serve(app: App, on_ready: Callable[[], None] | None = None) -> None:
-    """Serve in the foreground until Ctrl-C/SIGTERM. Start-up failures raise (OSError: the address;
-    RuntimeError: the data directory is in use)."""
+def serve(app: App, on_ready: Callable[[], None] | None = None,
+          on_stopping: Callable[[float], None] | None = None) -> None:
+    """Serve in the foreground until Ctrl-C/SIGTERM, then stop within the pools' drain time plus a margin
+    (`on_stopping` is told that deadline). Start-up failures raise (OSError: the address; RuntimeError:
+    the data directory is in use)."""
+    box: dict[str, Watchdog] = {}
 
     async def main() -> None:
         server = HttpServer(app)
@@ -87,12 +127,20 @@ def serve(app: App, on_ready: Callable[[], None] | None = None) -> None:
         if on_ready is not None:
             on_ready()
         await server.stopped.wait()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)  # a second Ctrl-C ends a shutdown that hangs
+        watchdog = box["watchdog"] = Watchdog(app, shutdown_deadline(app))
+        watchdog.start()
+        for sig in (signal.SIGINT, signal.SIGTERM):  # a second one stops at once
+            loop.add_signal_handler(sig, watchdog.fire)
+        if on_stopping is not None:
+            on_stopping(watchdog.seconds)
         await server.shutdown()
 
-    with asyncio.Runner(loop_factory=_new_loop) as runner:
-        runner.run(main())
+    try:
+        with asyncio.Runner(loop_factory=_new_loop) as runner:
+            runner.run(main())
+    finally:
+        if "watchdog" in box:  # armed until the loop is closed: closing it must not hang either
+            box["watchdog"].cancel()
 
 
 @contextlib.contextmanager

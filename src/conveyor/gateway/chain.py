@@ -1,6 +1,7 @@
 """The request pipeline: one explicit chain of small handlers, outermost first.
 
-    request id -> metrics/logging -> errors -> route -> auth -> internal API -> raw service hook
+    request id -> metrics/logging -> errors -> LocalStack probes -> route -> auth -> internal API
+    -> raw service hook
     -> parse -> validate -> dispatch -> serialize
 
 Authentication comes before everything that acts, Conveyor's own API included (see gateway/access.py).
@@ -17,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from conveyor import ids
-from conveyor.gateway import access, internal, sigv4, unserved
+from conveyor.gateway import access, internal, localstack, sigv4, unserved
 from conveyor.gateway.http import ClientDisconnected, HttpRequest, HttpResponse
 from conveyor.gateway.router import bucket_from_host, protocol_for
 from conveyor.protocol.base import Codec
@@ -53,6 +54,7 @@ class Gateway:
         self.steps: list[Step] = [
             self.metrics,
             self.errors,
+            self.localstack_probes,
             self.route,
             self.authenticate,
             self.internal_api,
@@ -107,6 +109,13 @@ class Gateway:
                 ctx, ServiceError("InternalFailure", "The request processing has failed because of an unknown error.",
                                   500, sender_fault=False, query_code="InternalError"),
             )
+
+    async def localstack_probes(self, ctx: RequestContext, call_next: Next) -> HttpResponse:
+        """LocalStack's readiness endpoints (gateway/localstack.py): open, like GET /_conveyor/health."""
+        if localstack.handles(ctx.request):
+            ctx.service = access.INTERNAL
+            return localstack.answer(self.app, ctx.request)
+        return await call_next(ctx)
 
     async def route(self, ctx: RequestContext, call_next: Next) -> HttpResponse:
         request = ctx.request

@@ -43,6 +43,7 @@ from conveyor.runtime.workers import (
 
 EVALUATION_INTERVAL = 1.0
 EXIT_WAIT = 5.0  # after SIGKILL, how long to wait for a worker's exit to be reported
+OUTPUT_WAIT = 1.0  # after a worker exits, how long its output may take to reach the end of the pipe
 MOVER = [sys.executable, "-m", "conveyor.runtime.mover"]
 Backlog = Callable[[str, "str | None"], "float | None"]
 
@@ -231,7 +232,7 @@ class WorkerPool:
                 for _ in range(missing):
                     await self._launch()
             if len(active) > self.desired:
-                newest_first = sorted(active, key=lambda w: w.started, reverse=True)
+                newest_first = sorted(active, key=lambda w: (w.started, w.born), reverse=True)
                 for worker in newest_first[: len(active) - self.desired]:
                     spawn(self._terminate(worker))
 
@@ -294,8 +295,12 @@ class WorkerPool:
             signal_group(worker, signal.SIGKILL)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(worker.process.wait(), EXIT_WAIT)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(worker.output_done.wait(), EXIT_WAIT)
+        try:
+            await asyncio.wait_for(worker.output_done.wait(), OUTPUT_WAIT)
+        except TimeoutError:  # something the worker started still holds its output open: it goes too
+            signal_group(worker, signal.SIGKILL)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(worker.output_done.wait(), EXIT_WAIT)
         self._log(f"{worker.id} stopped")
 
     async def kill(self, worker_id: str) -> None:

@@ -122,6 +122,15 @@ class PoolManager:
                 return
         raise PoolError(f"no worker {worker_id!r}")
 
+    def worker_pids(self) -> list[int]:
+        """Every worker process (each leads its own process group); safe to call from another thread."""
+        for _ in range(5):
+            try:
+                return [w.process.pid for pool in list(self.pools.values()) for w in list(pool.workers.values())]
+            except RuntimeError:  # a dict changed size under us: look again
+                continue
+        return []
+
     def snapshot(self) -> dict[str, Any]:
         return {name: pool.snapshot() for name, pool in self.pools.items()}
 

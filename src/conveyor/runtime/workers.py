@@ -110,8 +110,8 @@ def signal_group(worker: Worker, sig: int) -> None:
     pid = worker.process.pid
     try:
         os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        with contextlib.suppress(ProcessLookupError):
+    except OSError:  # no such group (left it, or all gone): the process itself, if it is still there
+        with contextlib.suppress(OSError):
             worker.process.send_signal(sig)
 
 

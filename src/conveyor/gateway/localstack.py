@@ -1,0 +1,63 @@
+"""LocalStack's readiness endpoints, so CI scripts and compose files written for LocalStack work unchanged.
+
+    GET|HEAD /_localstack/health      {"services": {"s3": "running", ...}, "edition": ..., "version": ...}
+    GET /_localstack/init             {"completed": {"BOOT": true, "START": true, "READY": ..., ...}, "scripts": []}
+    GET /_localstack/init/STAGE       {"completed": ..., "scripts": []}
+
+The shapes follow LocalStack's own resources (HealthResource and InitScriptsResource in
+localstack/services/internal.py, documented at https://docs.localstack.cloud/references/internal-endpoints/).
+A service is "running" while it serves and "error" when its health says otherwise; services Conveyor does
+not serve are absent, so a script waiting for one of them waits in vain rather than being told a lie.
+Conveyor runs no init scripts; its READY stage completes once the pipeline `conveyor up` applies on start
+is in place (the resources a compose file's init script would have created).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from conveyor import __version__
+from conveyor.gateway.http import HttpRequest, HttpResponse
+
+if TYPE_CHECKING:
+    from conveyor.app import App
+
+PREFIX = "/_localstack/"
+EDITION = "conveyor"
+_STAGES = ("BOOT", "START", "READY", "SHUTDOWN")
+
+
+def handles(request: HttpRequest) -> bool:
+    return request.path.startswith(PREFIX)
+
+
+def _json(payload: object, status: int = 200, headers: list[tuple[str, str]] | None = None) -> HttpResponse:
+    return HttpResponse(status, [("Content-Type", "application/json"), *(headers or [])],
+                        json.dumps(payload).encode())
+
+
+def answer(app: App, request: HttpRequest) -> HttpResponse:
+    path = request.path.rstrip("/")
+    method = request.method
+    if path == "/_localstack/health":
+        if method not in ("GET", "HEAD"):
+            # LocalStack's POST (restart, kill) and PUT (arbitrary state) manage its own container.
+            return _json({"error": f"Conveyor answers GET and HEAD on {path}, not {method}."}, 405,
+                         [("Allow", "GET, HEAD")])
+        services = {name: "running" if service.health().get("status") == "running" else "error"
+                    for name, service in app.services.items()}
+        return _json({"services": services, "edition": EDITION, "version": __version__})
+    if method not in ("GET", "HEAD"):
+        return _json({"error": f"Conveyor answers GET and HEAD on {path}, not {method}."}, 405,
+                     [("Allow", "GET, HEAD")])
+    completed = {"BOOT": True, "START": app.started, "READY": app.started and app.ready, "SHUTDOWN": False}
+    if path == "/_localstack/init":
+        return _json({"completed": completed, "scripts": []})
+    if path.startswith("/_localstack/init/") and path.count("/") == 3:
+        stage = path.rsplit("/", 1)[1].upper()
+        if stage in _STAGES:
+            return _json({"completed": completed[stage], "scripts": []})
+        return _json({"error": f"no such stage {stage.lower()}"}, 404)
+    return _json({"error": f"Conveyor answers LocalStack's /_localstack/health and /_localstack/init, "
+                           f"not {path}."}, 404)
