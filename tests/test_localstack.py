@@ -65,6 +65,8 @@ def test_health_is_open_under_sigv4(start_server: Any, tmp_path: Any) -> None:
     server = start_server(tmp_path / "data", "--auth", "sigv4")
     status, _, body = get(f"{server.endpoint}/_localstack/health")
     assert status == 200 and json.loads(body)["services"]["s3"] == "running"
+    status, _, body = get(f"{server.endpoint}/_localstack/init/ready")
+    assert status == 200 and json.loads(body)["completed"] is True
 
 
 def test_ready_waits_for_the_pipeline_conveyor_up_applies(start_server: Any, tmp_path: Any) -> None:

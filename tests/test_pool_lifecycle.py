@@ -72,6 +72,9 @@ def test_crash_loop_back_off_holds_as_logged(endpoint: str, advance: Callable[[f
     listing = workers_cli(endpoint)
     assert listing.returncode == 0 and "crashing" in listing.stdout
     assert "crash-looping (3 quick exits in a row, next start in 0.5 s)" in listing.stdout
+    status = subprocess.run([sys.executable, "-m", "conveyor.cli", "status", "--endpoint", endpoint],
+                            capture_output=True, text=True, timeout=60)
+    assert "crashing: 0 workers (desired 2, min 2, max 2)" in status.stdout and "crash-looping (3 quick" in status.stdout
 
     advance(0.4)  # still inside the announced 0.5 s
     time.sleep(0.5)

@@ -73,7 +73,7 @@ def _region(region: str, default: str, status: dict[str, Any],
         spec = pool["spec"]
         state = pool.get("state", "ok")
         loop = pool.get("crash_loop") or {}
-        note = (f", CRASH-LOOPING ({loop.get('quick_exits')} quick exits in a row, next start in "
+        note = (f", crash-looping ({loop.get('quick_exits')} quick exits in a row, next start in "
                 f"{loop.get('next_start_in', 0):g} s)" if state == "crash-looping" else "")
         lines.append(f"  {name}: {len(pool['workers'])} workers (desired {pool['desired']}, min {spec['min']}, "
                      f"max {spec['max']}), backlog {pool['backlog']}, replaced {pool['replaced']}{note}")
