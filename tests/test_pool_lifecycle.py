@@ -164,3 +164,20 @@ def test_a_command_whose_script_is_missing_is_refused_at_apply(endpoint: str, tm
     assert refused.returncode == 2
     assert f"{tmp_path / 'conveyor.yaml'}:6: pools[0].command: the script worker.py does not exist" in refused.stderr
     assert call(endpoint, "GET", "pools") == {}  # nothing applied, nothing crash-looping
+
+
+def test_a_pool_with_a_bad_region_or_directory_is_refused(endpoint: str, tmp_path: Path) -> None:
+    import urllib.error
+
+    from tests.conftest import post_json
+
+    idle = [sys.executable, "-c", "import time; time.sleep(600)"]
+    for settings, words in (({"region": "Ohio"}, "region 'Ohio' is not a region name"),
+                            ({"workdir": str(tmp_path / "nowhere")}, "is not a directory")):
+        try:
+            post_json(f"{endpoint}/_conveyor/pools", {"name": "bad", "command": idle, **settings})
+        except urllib.error.HTTPError as error:
+            assert error.code == 400 and words in error.read().decode()
+        else:
+            raise AssertionError(f"{settings} was accepted")
+    assert call(endpoint, "GET", "pools") == {}

@@ -20,10 +20,11 @@ import contextlib
 import itertools
 import math
 import os
+import re
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -45,13 +46,22 @@ EVALUATION_INTERVAL = 1.0
 EXIT_WAIT = 5.0  # after SIGKILL, how long to wait for a worker's exit to be reported
 OUTPUT_WAIT = 1.0  # after a worker exits, how long its output may take to reach the end of the pipe
 MOVER = [sys.executable, "-m", "conveyor.runtime.mover"]
-Backlog = Callable[[str, "str | None"], "float | None"]
+Backlog = Callable[[str, str | None], float | None]
 
 __all__ = ["MOVER", "Echo", "PoolError", "PoolSpec", "WorkerPool"]
 
 
 class PoolError(ValueError):
     pass
+
+
+def _task(start: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[], None]:
+    """A timer callback that runs a coroutine as a background task."""
+
+    def run() -> None:
+        spawn(start())
+
+    return run
 
 
 @dataclass
@@ -86,6 +96,10 @@ class PoolSpec:
             raise PoolError(f"pool {self.name}: desired {self.desired} is outside [{self.min}, {self.max}]")
         if self.target_backlog <= 0:
             raise PoolError(f"pool {self.name}: target_backlog must be positive")
+        if self.region is not None and not re.fullmatch(r"[a-z]{2}(?:-[a-z]+)+-\d+", self.region):
+            raise PoolError(f"pool {self.name}: region {self.region!r} is not a region name (e.g. us-east-2)")
+        if self.workdir is not None and not os.path.isdir(self.workdir):
+            raise PoolError(f"pool {self.name}: workdir {self.workdir} is not a directory")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PoolSpec:
@@ -153,8 +167,7 @@ class WorkerPool:
 
     def _schedule(self) -> None:
         if not self._closing:
-            self._timer = self.clock.call_at(self.clock.now() + EVALUATION_INTERVAL,
-                                             lambda: spawn(self.evaluate()))
+            self._timer = self.clock.call_at(self.clock.now() + EVALUATION_INTERVAL, _task(self.evaluate))
 
     # -- scaling ------------------------------------------------------------------------------------
     def in_service(self) -> list[Worker]:
@@ -280,7 +293,7 @@ class WorkerPool:
                   f"{self.crash_loop.quick_deaths} quick exits in a row)")
         if self._hold_timer is not None:
             self._hold_timer.cancel()
-        self._hold_timer = self.clock.call_at(self.crash_loop.hold_until, lambda: spawn(self.reconcile()))
+        self._hold_timer = self.clock.call_at(self.crash_loop.hold_until, _task(self.reconcile))
 
     async def _terminate(self, worker: Worker) -> None:
         """SIGTERM, `drain_timeout` to finish (and flush), then SIGKILL; reported once its output is in."""
