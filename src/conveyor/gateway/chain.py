@@ -1,8 +1,7 @@
 """The request pipeline: one explicit chain of small handlers, outermost first.
 
     request id -> metrics/logging -> errors -> LocalStack probes -> route -> auth -> internal API
-    -> raw service hook
-    -> parse -> validate -> dispatch -> serialize
+    -> raw service hook -> parse -> validate -> dispatch -> serialize
 
 Authentication comes before everything that acts, Conveyor's own API included (see gateway/access.py).
 
