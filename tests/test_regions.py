@@ -100,6 +100,14 @@ def test_buckets_live_in_their_location_and_events_say_so(endpoint: str, tmp_pat
     url = aws_in(endpoint, "us-east-2", "sqs", "create-queue", "--queue-name", "ohio-events")["QueueUrl"]
     arn = aws_in(endpoint, "us-east-2", "sqs", "get-queue-attributes", "--queue-url", url,
                  "--attribute-names", "QueueArn")["Attributes"]["QueueArn"]
+    # The queue lets S3 send for this bucket, as the lab's queue policy does (S3 checks it).
+    policy = {"Statement": [{"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
+                             "Action": "sqs:SendMessage", "Resource": arn,
+                             "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:s3:::ohio-photos"}}}]}
+    attributes = tmp_path / "attributes.json"
+    attributes.write_text(json.dumps({"Policy": json.dumps(policy)}))
+    aws_in(endpoint, "us-east-2", "sqs", "set-queue-attributes", "--queue-url", url,
+           "--attributes", f"file://{attributes}")
     config = {"QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]}
     aws_in(endpoint, "us-east-2", "s3api", "put-bucket-notification-configuration", "--bucket", "ohio-photos",
            "--notification-configuration", json.dumps(config))
