@@ -75,7 +75,8 @@ def test_condition_operators() -> None:
     assert holds({"StringEqualsIfExists": {"AWS:SourceOwner": "000000000000"}})
     assert holds({"Null": {"AWS:SourceOwner": "true", "aws:SourceArn": "false"}})
     assert not holds({"Null": {"aws:SourceArn": "true"}})
-    assert not holds({"NumericLessThan": {"aws:SourceAccount": "1"}})  # not known here: never holds
+    assert not holds({"StringFancy": {"aws:SourceAccount": "000000000000"}})  # not an operator: never holds
+    assert not holds({"NumericGreaterThan": {"aws:SourceAccount": "1"}})
     assert not holds({"StringEquals": {"aws:SourceAccount": {"nested": "map"}}})
 
 
