@@ -11,6 +11,7 @@ from conveyor.config import Config
 from conveyor.gateway.chain import Gateway
 from conveyor.gateway.router import Router
 from conveyor.metrics import Metrics
+from conveyor.ports import Credential, CredentialSource
 from conveyor.runtime.pools import PoolManager
 from conveyor.services.base import Service
 from conveyor.storage.disk import DiskGuard
@@ -20,6 +21,7 @@ log = logging.getLogger("conveyor")
 # Registry name -> "module:Class". Order matters for start-up: services others deliver into come first.
 SERVICES = {
     "sts": "conveyor.services.sts.api:StsService",
+    "iam": "conveyor.services.iam.api:IamService",
     "sqs": "conveyor.services.sqs.api:SqsService",
     "sns": "conveyor.services.sns.api:SnsService",
     "lambda": "conveyor.services.lambda_.api:LambdaService",
@@ -49,12 +51,33 @@ class App:
             cls = _load(path)
             if cls is not None:
                 self.services[name] = cls(self)
+        self.credential_sources = [s for s in self.services.values() if isinstance(s, CredentialSource)]
         self.pools = PoolManager(self)
         self.router = Router(self.services)
         self.gateway = Gateway(self)
         self.started = False
         # False while `conveyor up` applies its pipeline on start (LocalStack's READY stage waits for it).
         self.ready = True
+
+    def credential_for(self, access_key: str) -> Credential | None:
+        """Who signs with `access_key`: the configured (root) credentials, or a key a service issued
+        (IAM's CreateAccessKey)."""
+        secret = self.config.credentials.get(access_key)
+        if secret is not None:
+            account = self.config.account_id
+            return Credential(access_key, secret, account, f"arn:aws:iam::{account}:root", account)
+        for source in self.credential_sources:
+            found = source.secret_for(access_key)
+            if found is not None:
+                return found
+        return None
+
+    def note_key_used(self, access_key: str, service: str, region: str) -> None:
+        """Tell the issuer of `access_key` that a request signed with it was accepted."""
+        if access_key in self.config.credentials:
+            return
+        for source in self.credential_sources:
+            source.note_used(access_key, service, region)
 
     def _lock_data_dir(self) -> None:
         """One server per data directory: two would corrupt each other's state."""

@@ -17,11 +17,13 @@ import hashlib
 import ipaddress
 import re
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from conveyor.gateway import sigv4
 from conveyor.gateway.http import HttpRequest
+from conveyor.ports import Credential
 from conveyor.services.base import RequestContext, ServiceError
 
 if TYPE_CHECKING:
@@ -52,7 +54,11 @@ def is_open_endpoint(request: HttpRequest) -> bool:
     return request.method in ("GET", "HEAD") and request.path.rstrip("/") == "/_conveyor/health"
 
 
-async def authenticate(ctx: RequestContext) -> None:
+# Who holds an access key: the configured credentials, or a key a service issued (IAM's CreateAccessKey).
+CredentialLookup = Callable[[str], Credential | None]
+
+
+async def authenticate(ctx: RequestContext, lookup: CredentialLookup) -> None:
     """Raises a ServiceError (serialized in the protocol of ctx.service) when the request may not go on."""
     config = ctx.config
     internal = ctx.service == INTERNAL
@@ -73,16 +79,21 @@ async def authenticate(ctx: RequestContext) -> None:
         if sig.presigned:  # presigned URLs expire whether or not signatures are checked
             sigv4.check_time(sig, ctx.clock.now())
         if config.auth == "sigv4":
-            await _verify(ctx, sig, s3=s3, internal=internal)
+            await _verify(ctx, sig, lookup, s3=s3, internal=internal)
         ctx.authenticated = True
     except sigv4.SigV4Error as exc:
         raise auth_error(exc, s3=s3)
 
 
-async def _verify(ctx: RequestContext, sig: sigv4.Signature, *, s3: bool, internal: bool) -> None:
+async def _verify(ctx: RequestContext, sig: sigv4.Signature, lookup: CredentialLookup, *, s3: bool,
+                  internal: bool) -> None:
     sigv4.check_scope(sig, sigv4.CONVEYOR_SERVICE if internal else None)
     sigv4.check_signed_headers(ctx.request, sig)
-    secret = ctx.config.credentials.get(sig.access_key)
+    if internal:  # Conveyor's own API (reset, workers) answers the configured credentials only
+        secret = ctx.config.credentials.get(sig.access_key)
+    else:
+        credential = lookup(sig.access_key)
+        secret = credential.secret_key if credential is not None else None
     if secret is None:
         raise sigv4.SigV4Error("unknown_key", "The security token included in the request is invalid.")
     if not sig.presigned:

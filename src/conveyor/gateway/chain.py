@@ -150,7 +150,10 @@ class Gateway:
         return await call_next(ctx)
 
     async def authenticate(self, ctx: RequestContext, call_next: Next) -> HttpResponse:
-        await access.authenticate(ctx)
+        await access.authenticate(ctx, self.app.credential_for)  # configured keys, or keys IAM issued
+        sig: sigv4.Signature | None = ctx.extra.get("sig")
+        if sig is not None and ctx.authenticated:
+            self.app.note_key_used(sig.access_key, sig.service, sig.region)  # for IAM's GetAccessKeyLastUsed
         return await call_next(ctx)
 
     async def internal_api(self, ctx: RequestContext, call_next: Next) -> HttpResponse:

@@ -60,7 +60,7 @@ class Router:
         # Unsigned query requests (auth off, curl): the SQS queue path is the one unambiguous hint.
         if path_address(request.path) is not None and "sqs" in self.services:
             return "sqs"
-        for name in ("sqs", "sns", "sts"):
+        for name in ("sqs", "sns", "sts", "iam"):
             service = self.services.get(name)
             if service is not None and (
                 action in service.model.operation_names or action in service.extra_query_actions

@@ -7,6 +7,8 @@ through `Service.validation_codes`.
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from typing import Any
 
 from botocore.model import Shape
@@ -20,6 +22,8 @@ class ValidationCodes:
     missing = "MissingParameter"
     invalid = "InvalidParameterValue"
     serialization = "SerializationException"
+    # Whether strings must match their shape's `pattern` (IAM checks names and paths this way).
+    patterns = False
 
     def missing_error(self, path: str) -> ServiceError:
         return ServiceError(self.missing, f"The request must contain the parameter {path}.")
@@ -71,6 +75,10 @@ def validate(shape: Shape | None, value: Any, codes: ValidationCodes, path: str 
         if enum and value not in enum:
             raise codes.invalid_error(path, value, f"must be one of {', '.join(enum)}")
         _check_length(shape, len(value), value, path, codes)
+        if codes.patterns and (pattern := shape.metadata.get("pattern")):
+            compiled = _pattern(pattern)
+            if compiled is not None and compiled.fullmatch(value) is None:
+                raise codes.invalid_error(path, value, f"must satisfy regular expression pattern: {pattern}")
         return
     if kind in ("integer", "long"):
         if isinstance(value, bool) or not isinstance(value, int):
@@ -90,6 +98,15 @@ def validate(shape: Shape | None, value: Any, codes: ValidationCodes, path: str 
         if not isinstance(value, bytes | bytearray):
             raise codes.invalid_error(path, value, "must be binary")
         _check_length(shape, len(value), "<binary>", path, codes)
+
+
+@lru_cache(maxsize=256)
+def _pattern(pattern: str) -> re.Pattern[str] | None:
+    """A model's pattern (Java syntax, which Python reads for the classes models use); None if it cannot."""
+    try:
+        return re.compile(pattern, re.DOTALL)
+    except re.error:
+        return None
 
 
 def _join(path: str, name: str) -> str:

@@ -1,0 +1,80 @@
+"""IAM (query protocol): users, groups, roles, managed and inline policies, instance profiles, access keys.
+
+The operations live in two handler objects (identity_api, policy_api) over the rules (identities,
+policies, keys) and the store; this class wires them, answers the gateway's credential questions
+(conveyor.ports.CredentialSource) and owns the lifecycle.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from conveyor.ports import Credential
+from conveyor.protocol.models import service_model
+from conveyor.services.base import Handler, Service
+from conveyor.services.iam.core import Core
+from conveyor.services.iam.identities import Identities
+from conveyor.services.iam.identity_api import IdentityOperations
+from conveyor.services.iam.keys import AccessKeys
+from conveyor.services.iam.policies import Policies
+from conveyor.services.iam.policy_api import PolicyOperations
+from conveyor.services.iam.store import IamStore
+from conveyor.services.iam.validation import IamValidationCodes
+
+if TYPE_CHECKING:
+    from conveyor.app import App
+
+
+class IamService(Service):
+    name = "iam"
+    validation_codes = IamValidationCodes()
+
+    def __init__(self, app: App) -> None:
+        super().__init__(app)
+        self.model = service_model("iam")
+        self.store: IamStore | None = None
+        self.keys: AccessKeys | None = None
+        self._operations: list[object] = []
+
+    async def start(self) -> None:
+        self.store = IamStore(self.config.service_dir("iam") / "iam.db")
+        core = Core(self.store, self.config.account_id, self.clock)
+        if self.store.meta("created") is None:  # the account's creation, which GetUser shows for root
+            await self.store.set_meta("created", repr(self.clock.now()))
+        policies = Policies(core)
+        self.keys = AccessKeys(core)
+        identity = IdentityOperations(core, Identities(core, policies), self.keys)
+        self._operations = [identity, PolicyOperations(core, policies, identity)]
+
+    async def stop(self) -> None:
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+    async def reset(self) -> None:
+        if self.store is not None:
+            await self.store.wipe()
+            await self.store.set_meta("created", repr(self.clock.now()))
+        if self.keys is not None:
+            self.keys.recent.clear()
+
+    def handler(self, operation: str) -> Handler | None:
+        if not operation[:1].isupper():
+            return None
+        for operations in self._operations:
+            found = getattr(operations, operation, None)
+            if callable(found):
+                handler: Handler = found
+                return handler
+        return None
+
+    def health(self) -> dict[str, object]:
+        return {"status": "running" if self.store is not None else "stopped"}
+
+    # -- conveyor.ports.CredentialSource ---------------------------------------------------------
+    def secret_for(self, access_key: str) -> Credential | None:
+        return self.keys.credential(access_key) if self.keys is not None else None
+
+    def note_used(self, access_key: str, service: str, region: str) -> None:
+        if self.keys is not None:
+            self.keys.note_used(access_key, service, region)
