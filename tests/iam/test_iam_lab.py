@@ -119,6 +119,9 @@ def test_keys_made_by_create_access_key_sign_requests(secured: Any) -> None:
                             capture_output=True, env=env, timeout=120)
     assert listed.returncode == 0, listed.stderr
     assert [b["Name"] for b in json.loads(listed.stdout)["Buckets"]] == ["anas-bucket"]
+    whoami = subprocess.run(["aws", "--endpoint-url", secured.endpoint, "--output", "json", "iam", "get-user"],
+                            capture_output=True, env=env, timeout=120)
+    assert json.loads(whoami.stdout)["User"]["UserName"] == "ana", whoami.stderr
 
     with pytest.raises(ClientError) as wrong:
         _client(secured, "iam", key["AccessKeyId"], "not-the-secret").get_user()

@@ -158,6 +158,17 @@ def test_list_policies_scopes_and_filters(iam: Any) -> None:
     assert len(everything) == len(set(everything)) == len(names) + 1
 
 
+def test_the_shipped_aws_managed_policies(iam: Any) -> None:
+    """Each served by its real ARN, with its default version's document, which IAM itself would accept."""
+    policies = [p for page in iam.get_paginator("list_policies").paginate(Scope="AWS") for p in page["Policies"]]
+    assert len(policies) == 29
+    for policy in policies:
+        assert policy["Arn"] == f"arn:aws:iam::aws:policy{policy['Path']}{policy['PolicyName']}"
+        version = iam.get_policy_version(PolicyArn=policy["Arn"], VersionId=policy["DefaultVersionId"])["PolicyVersion"]
+        assert version["IsDefaultVersion"] and version["Document"]["Version"] == "2012-10-17"
+        iam.create_policy(PolicyName=f"copy-{policy['PolicyName']}", PolicyDocument=json.dumps(version["Document"]))
+
+
 def test_aws_managed_policies_cannot_be_changed(iam: Any) -> None:
     basic = iam.get_policy(PolicyArn=BASIC)["Policy"]
     assert basic["Path"] == "/service-role/" and basic["DefaultVersionId"] == "v1"
