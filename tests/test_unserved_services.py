@@ -1,5 +1,5 @@
 """Services Conveyor does not serve answer in the shape their clients parse, naming the service: the AWS
-CLI prints "Conveyor does not serve the service 'iam'" instead of a parse error."""
+CLI prints "Conveyor does not serve the service 'rds'" instead of a parse error."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 
 @pytest.mark.parametrize(("command", "name", "code"), [
-    (["iam", "list-users"], "iam", "InvalidAction"),  # query
+    (["rds", "describe-db-instances"], "rds", "InvalidAction"),  # query
     (["ec2", "describe-instances"], "ec2", "InvalidAction"),  # ec2
     (["dynamodb", "list-tables"], "dynamodb", "UnknownOperationException"),  # json (X-Amz-Target)
     (["apigateway", "get-rest-apis"], "apigateway", "UnknownOperationException"),  # rest-json
@@ -25,7 +25,7 @@ def test_the_cli_names_the_service_conveyor_does_not_serve(aws, command, name, c
     assert result.returncode != 0
     assert f"An error occurred ({code})" in stderr, stderr
     assert f"Conveyor does not serve the service '{name}'" in stderr
-    assert "sqs" in stderr  # and says what it does serve
+    assert "(it serves iam, lambda, s3, sns, sqs, sts)" in stderr  # and says what it does serve
 
 
 def test_boto3_and_raw_clients_get_their_protocols_shape(endpoint, client) -> None:  # type: ignore[no-untyped-def]
@@ -38,11 +38,11 @@ def test_boto3_and_raw_clients_get_their_protocols_shape(endpoint, client) -> No
         "X-Amz-Target": "DynamoDB_20120810.ListTables", "Content-Type": "application/x-amz-json-1.0"})
     assert raw.status_code == 400 and raw.json()["__type"].endswith("#UnknownOperationException")
     # Unsigned query addressed to the service's AWS host name: query's XML.
-    iam = requests.post(f"{endpoint}/", data={"Action": "ListUsers", "Version": "2010-05-08"}, timeout=30,
-                        headers={"Host": "iam.amazonaws.com"})
-    error = ET.fromstring(iam.content).find("{*}Error")
+    beanstalk = requests.post(f"{endpoint}/", data={"Action": "DescribeApplications", "Version": "2010-12-01"},
+                              timeout=30, headers={"Host": "elasticbeanstalk.us-east-1.amazonaws.com"})
+    error = ET.fromstring(beanstalk.content).find("{*}Error")
     assert error is not None and error.findtext("{*}Code") == "InvalidAction"
-    assert "'iam'" in (error.findtext("{*}Message") or "")
+    assert "'elasticbeanstalk'" in (error.findtext("{*}Message") or "")
     # A signing name no AWS model has: still named, in the request's shape.
     odd = requests.post(f"{endpoint}/", data=json.dumps({}), timeout=30, headers={
         "X-Amz-Target": "Nothing.Here", "Content-Type": "application/x-amz-json-1.1",

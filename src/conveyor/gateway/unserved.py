@@ -1,6 +1,6 @@
 """Requests for AWS services Conveyor does not serve, answered in the shape their clients parse.
 
-`aws iam list-users` against Conveyor should print "Conveyor does not serve the service 'iam'", not
+`aws rds describe-db-instances` against Conveyor should print "Conveyor does not serve the service 'rds'", not
 "invalid XML received": the service is found in botocore's models by the signature's signing name, the
 `X-Amz-Target` prefix or an AWS host name, and the error is serialized in that service's own protocol
 (query XML, json `__type`, rest-json `x-amzn-ErrorType`, rest-xml `<Error>`).
@@ -61,7 +61,7 @@ def identify(ctx: RequestContext, signing_name: str | None) -> str | None:
     if target and target.partition(".")[0] in by_target:
         return by_target[target.partition(".")[0]]
     host = ctx.host.lower().rpartition(":")[0] or ctx.host.lower()
-    if host.endswith((".amazonaws.com", ".amazonaws.com.cn")):  # e.g. iam.amazonaws.com via /etc/hosts
+    if host.endswith((".amazonaws.com", ".amazonaws.com.cn")):  # e.g. rds.amazonaws.com via /etc/hosts
         return by_endpoint.get(host.split(".", 1)[0])
     return None
 
