@@ -35,6 +35,9 @@ WORKER = Principal.role_session(f"arn:aws:iam::{ACCOUNT}:role/worker", "i-0abc",
 BO = Principal.user(f"arn:aws:iam::{OTHER}:user/bo")
 ROOT = Principal.root(ACCOUNT)
 S3 = Principal.service("s3.amazonaws.com")
+WEB = Principal("web-identity", arn=f"arn:aws:sts::{ACCOUNT}:assumed-role/app/web", account=ACCOUNT,
+                provider="cognito-identity.amazonaws.com")
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/app"
 NOBODY = Principal.anonymous()
 OBJECT = "arn:aws:s3:::photos/uploads/cat.jpg"
 QUEUE = f"arn:aws:sqs:us-east-1:{ACCOUNT}:jobs"
@@ -120,6 +123,19 @@ CASES = [
          principal=WORKER, identity=[doc(allow())], resource_policy=doc(deny(NotPrincipal={"AWS": ANA.arn}))),
     Case("NotPrincipal spares the named user", NOT_PRINCIPAL, "Allow", identity=[doc(allow())],
          resource_policy=doc(deny(NotPrincipal={"AWS": ANA.arn}))),
+    Case("a trust policy naming a user lets that user assume the role", PRINCIPAL, "Allow", action="sts:AssumeRole",
+         resource=ROLE, resource_policy=doc({"Effect": "Allow", "Principal": {"AWS": ANA.arn}, "Action": "sts:AssumeRole"})),
+    Case("a trust policy naming a service does not let a user assume the role", PRINCIPAL, "no identity-based policy",
+         action="sts:AssumeRole", resource=ROLE,
+         resource_policy=doc({"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"})),
+    Case("a Federated principal is a caller of that identity provider", PRINCIPAL, "Allow", principal=WEB,
+         action="sts:AssumeRoleWithWebIdentity", resource=ROLE,
+         resource_policy=doc({"Effect": "Allow", "Principal": {"Federated": "cognito-identity.amazonaws.com"},
+                              "Action": "sts:AssumeRoleWithWebIdentity"})),
+    Case("a Federated principal of another provider is not", PRINCIPAL, "no identity-based policy", principal=WEB,
+         action="sts:AssumeRoleWithWebIdentity", resource=ROLE,
+         resource_policy=doc({"Effect": "Allow", "Principal": {"Federated": "accounts.google.com"},
+                              "Action": "sts:AssumeRoleWithWebIdentity"})),
     Case("actions are case-insensitive, with wildcards", ACTION, "Allow", identity=[doc(allow("S3:get*"))]),
     Case("? matches one character in an action", ACTION, "Allow", identity=[doc(allow("s3:GetObjec?"))]),
     Case("NotAction allows every other action", NOT_ACTION, "Allow",
