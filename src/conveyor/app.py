@@ -6,12 +6,13 @@ import fcntl
 import importlib
 import logging
 
+from conveyor.caller import Caller
 from conveyor.clock import Clock, ManualClock
 from conveyor.config import Config
 from conveyor.gateway.chain import Gateway
 from conveyor.gateway.router import Router
 from conveyor.metrics import Metrics
-from conveyor.ports import Credential, CredentialSource
+from conveyor.ports import Credential, CredentialSource, RoleDirectory, RoleSessions
 from conveyor.runtime.pools import PoolManager
 from conveyor.services.base import Service
 from conveyor.storage.disk import DiskGuard
@@ -52,6 +53,11 @@ class App:
             if cls is not None:
                 self.services[name] = cls(self)
         self.credential_sources = [s for s in self.services.values() if isinstance(s, CredentialSource)]
+        # IAM's roles, as STS reads them; STS's sessions of them, as Lambda and the pools ask for them.
+        self.roles: RoleDirectory | None = next(
+            (s for s in self.services.values() if isinstance(s, RoleDirectory)), None)
+        self.role_sessions: RoleSessions | None = next(
+            (s for s in self.services.values() if isinstance(s, RoleSessions)), None)
         self.pools = PoolManager(self)
         self.router = Router(self.services)
         self.gateway = Gateway(self)
@@ -61,11 +67,10 @@ class App:
 
     def credential_for(self, access_key: str) -> Credential | None:
         """Who signs with `access_key`: the configured (root) credentials, or a key a service issued
-        (IAM's CreateAccessKey)."""
+        (IAM's CreateAccessKey, STS's temporary credentials)."""
         secret = self.config.credentials.get(access_key)
         if secret is not None:
-            account = self.config.account_id
-            return Credential(access_key, secret, account, f"arn:aws:iam::{account}:root", account)
+            return Credential(access_key, secret, Caller.root(self.config.account_id))
         for source in self.credential_sources:
             found = source.secret_for(access_key)
             if found is not None:

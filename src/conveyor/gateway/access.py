@@ -1,9 +1,13 @@
 """Who may make a request: SigV4 verification for every service and for Conveyor's own API (/_conveyor/),
 and what a loopback server with authentication off still refuses.
 
-- `--auth sigv4`: every request must carry a valid signature from a configured credential, except S3's
-  anonymous requests (judged by bucket policy and Public Access Block, as on AWS) and
-  `GET /_conveyor/health`. Conveyor's own API is signed with the service name `conveyor`.
+- `--auth sigv4`: every request must carry a valid signature from a configured credential, a key IAM
+  issued or temporary credentials STS issued (with their session token, before they expire), except
+  S3's anonymous requests (judged by bucket policy and Public Access Block, as on AWS), operations AWS
+  serves unsigned (STS's AssumeRoleWithWebIdentity) and `GET /_conveyor/health`. Conveyor's own API is
+  signed with the service name `conveyor`.
+- Either way, the principal behind a known key goes on the request (`ctx.principal`): with `--auth off`
+  unverified, as the key names it, so that GetCallerIdentity answers a function's role session.
 - `--auth off` (loopback only): any local process may do anything the server's user can do, including
   running commands through worker pools. Web pages are kept out: requests a browser sends on behalf of
   another site (`Origin` of another host, `Sec-Fetch-Site: cross-site`) and requests addressed to a name
@@ -14,6 +18,7 @@ and what a loopback server with authentication off still refuses.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import ipaddress
 import re
 import time
@@ -21,9 +26,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from conveyor.caller import Caller
 from conveyor.gateway import sigv4
 from conveyor.gateway.http import HttpRequest
 from conveyor.ports import Credential
+from conveyor.protocol.query import form_fields
 from conveyor.services.base import RequestContext, ServiceError
 
 if TYPE_CHECKING:
@@ -72,7 +79,8 @@ async def authenticate(ctx: RequestContext, lookup: CredentialLookup) -> None:
         if "sig_error" in ctx.extra:
             raise ctx.extra["sig_error"]
         if sig is None:
-            if config.auth == "sigv4" and not s3:  # S3 decides about anonymous callers by policy
+            # S3 decides about anonymous callers by policy
+            if config.auth == "sigv4" and not s3 and not await _served_unsigned(ctx):
                 raise sigv4.SigV4Error("missing", "Request is missing Authentication Token")
             return
         ctx.access_key = sig.access_key
@@ -80,6 +88,8 @@ async def authenticate(ctx: RequestContext, lookup: CredentialLookup) -> None:
             sigv4.check_time(sig, ctx.clock.now())
         if config.auth == "sigv4":
             await _verify(ctx, sig, lookup, s3=s3, internal=internal)
+        elif not internal:
+            ctx.principal = _identify(ctx, sig, lookup)
         ctx.authenticated = True
     except sigv4.SigV4Error as exc:
         raise auth_error(exc, s3=s3)
@@ -89,10 +99,13 @@ async def _verify(ctx: RequestContext, sig: sigv4.Signature, lookup: CredentialL
                   internal: bool) -> None:
     sigv4.check_scope(sig, sigv4.CONVEYOR_SERVICE if internal else None)
     sigv4.check_signed_headers(ctx.request, sig)
+    credential: Credential | None = None
     if internal:  # Conveyor's own API (reset, workers) answers the configured credentials only
         secret = ctx.config.credentials.get(sig.access_key)
     else:
         credential = lookup(sig.access_key)
+        if credential is not None:
+            check_session(ctx.request, credential, ctx.clock.now())
         secret = credential.secret_key if credential is not None else None
     if secret is None:
         raise sigv4.SigV4Error("unknown_key", "The security token included in the request is invalid.")
@@ -103,6 +116,60 @@ async def _verify(ctx: RequestContext, sig: sigv4.Signature, lookup: CredentialL
     if s3 and payload_hash.startswith(sigv4.STREAMING_SIGNED):  # the S3 layer checks each chunk
         key = sigv4.signing_key(secret, sig.date, sig.region, sig.service)
         ctx.extra["chunk_signer"] = sigv4.ChunkSigner(key, sig)
+    ctx.principal = credential.caller if credential is not None else Caller.root(ctx.config.account_id)
+
+
+# -- temporary credentials -------------------------------------------------------------------------
+
+_INVALID_TOKEN = "The security token included in the request is invalid."
+
+
+def session_token(request: HttpRequest) -> str | None:
+    """The session token a request carries: a header, or a presigned URL's query parameter.
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_use-resources.html"""
+    return request.headers.get("x-amz-security-token") or request.query_dict().get("X-Amz-Security-Token")
+
+
+def check_session(request: HttpRequest, credential: Credential, now: float) -> None:
+    """Temporary credentials are valid only with their own session token and until they expire; a
+    long-term key comes with no token at all. A temporary key without its token is unknown, as AWS
+    reports it (S3: InvalidAccessKeyId)."""
+    token = session_token(request)
+    if credential.session_token is None:
+        if token is not None:
+            raise sigv4.SigV4Error("bad_token", _INVALID_TOKEN)
+        return
+    if token is None:
+        raise sigv4.SigV4Error("unknown_key", _INVALID_TOKEN)
+    if not hmac.compare_digest(token.encode(), credential.session_token.encode()):
+        raise sigv4.SigV4Error("bad_token", _INVALID_TOKEN)
+    if credential.expiration is not None and now >= credential.expiration:
+        raise sigv4.SigV4Error("expired_token", "The security token included in the request is expired")
+
+
+def _identify(ctx: RequestContext, sig: sigv4.Signature, lookup: CredentialLookup) -> Caller | None:
+    """With authentication off nothing is refused, but a key that is known (with its token, unexpired)
+    still names its principal."""
+    credential = lookup(sig.access_key)
+    if credential is None:
+        return None
+    try:
+        check_session(ctx.request, credential, ctx.clock.now())
+    except sigv4.SigV4Error:
+        return None
+    return credential.caller
+
+
+async def _served_unsigned(ctx: RequestContext) -> bool:
+    """Operations AWS answers without a signature, as their model says (`authtype: none`): STS's
+    AssumeRoleWithWebIdentity and AssumeRoleWithSAML, whose token or assertion is the proof.
+    https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRoleWithWebIdentity.html"""
+    service = ctx.app_service
+    if service is None or ctx.protocol != "query":
+        return False
+    action = (await form_fields(ctx)).get("Action") or ""
+    model = service.model
+    return action in model.operation_names and model.operation_model(action).auth_type == "none"
 
 
 async def _payload_hash(ctx: RequestContext, sig: sigv4.Signature, s3: bool) -> str:
@@ -135,6 +202,17 @@ def auth_error(exc: sigv4.SigV4Error, *, s3: bool) -> ServiceError:
     https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-troubleshooting.html
     """
     kind = exc.kind
+    if kind == "expired_token":
+        # https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html (ExpiredToken) and
+        # https://docs.aws.amazon.com/STS/latest/APIReference/CommonErrors.html (ExpiredTokenException,
+        # ExpiredToken in the query protocol's words)
+        if s3:
+            return ServiceError("ExpiredToken", "The provided token has expired.", 400)
+        return ServiceError("ExpiredTokenException", exc.message, 403, query_code="ExpiredToken")
+    if kind == "bad_token":
+        if s3:
+            return ServiceError("InvalidToken", "The provided token is malformed or otherwise invalid.", 400)
+        return ServiceError("InvalidClientTokenId", exc.message, 403)
     if kind == "expired":
         return ServiceError("AccessDenied", exc.message, 403)
     if kind == "skewed":

@@ -36,6 +36,7 @@ class SigV4Error(Exception):
     def __init__(self, kind: str, message: str, *, headers: tuple[str, ...] = (), presigned: bool = False) -> None:
         super().__init__(message)
         # malformed | missing | unknown_key | mismatch | expired | skewed | unsigned | scope_date | scope_service
+        # | bad_token | expired_token (temporary credentials, see gateway/access.py)
         self.kind = kind
         self.message = message
         self.headers = headers  # `unsigned`: the header names that should have been signed

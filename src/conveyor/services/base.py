@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from botocore.model import OperationModel, ServiceModel
 
     from conveyor.app import App
+    from conveyor.caller import Caller
     from conveyor.clock import Clock
     from conveyor.config import Config
     from conveyor.gateway.http import HttpRequest, HttpResponse
@@ -71,6 +72,9 @@ class RequestContext:
     region: str = ""
     access_key: str | None = None
     authenticated: bool = False
+    # Who signed the request (set by the gateway for every request whose key it knows, verified or not
+    # with `--auth off`); None for anonymous requests.
+    principal: Caller | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

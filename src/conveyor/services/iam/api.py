@@ -2,14 +2,15 @@
 
 The operations live in two handler objects (identity_api, policy_api) over the rules (identities,
 policies, keys) and the store; this class wires them, answers the gateway's credential questions
-(conveyor.ports.CredentialSource) and owns the lifecycle.
+(conveyor.ports.CredentialSource) and STS's questions about roles (conveyor.ports.RoleDirectory), and
+owns the lifecycle.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from conveyor.ports import Credential
+from conveyor.ports import Credential, RoleRecord
 from conveyor.protocol.models import service_model
 from conveyor.services.base import Handler, Service
 from conveyor.services.iam.core import Core
@@ -34,6 +35,8 @@ class IamService(Service):
         self.model = service_model("iam")
         self.store: IamStore | None = None
         self.keys: AccessKeys | None = None
+        self.core: Core | None = None
+        self.identities: Identities | None = None
         self._operations: list[object] = []
 
     async def start(self) -> None:
@@ -43,7 +46,8 @@ class IamService(Service):
             await self.store.set_meta("created", repr(self.clock.now()))
         policies = Policies(core)
         self.keys = AccessKeys(core)
-        identity = IdentityOperations(core, Identities(core, policies), self.keys)
+        self.core, self.identities = core, Identities(core, policies)
+        identity = IdentityOperations(core, self.identities, self.keys)
         self._operations = [identity, PolicyOperations(core, policies, identity)]
 
     async def stop(self) -> None:
@@ -78,3 +82,19 @@ class IamService(Service):
     def note_used(self, access_key: str, service: str, region: str) -> None:
         if self.keys is not None:
             self.keys.note_used(access_key, service, region)
+
+    # -- conveyor.ports.RoleDirectory ------------------------------------------------------------
+    def role_by_arn(self, arn: str) -> RoleRecord | None:
+        core = self.core
+        if core is None or not arn.startswith(f"arn:aws:iam::{core.account}:role/"):
+            return None
+        role = core.store.role(arn.rpartition("/")[2])
+        if role is None or core.role_arn(role) != arn:  # the path is part of the ARN
+            return None
+        return RoleRecord(core.role_arn(role), role.id, role.name, role.trust, role.max_session,
+                          {tag["Key"]: tag["Value"] for tag in role.tags})
+
+    async def role_used(self, arn: str, region: str) -> None:
+        role = self.role_by_arn(arn)
+        if role is not None and self.identities is not None:
+            await self.identities.role_used(role.name, region)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from conveyor.caller import Caller
 from conveyor.ports import Credential
 from conveyor.services.iam import errors
 from conveyor.services.iam.core import Core
@@ -75,11 +76,13 @@ class AccessKeys:
             return None
         account = self.core.account
         if key.user is None:
-            return Credential(key.id, key.secret, account, f"arn:aws:iam::{account}:root", account)
+            return Credential(key.id, key.secret, Caller.root(account))
         user = self.store.user(key.user)
         if user is None:
             return None
-        return Credential(key.id, key.secret, account, self.core.user_arn(user), user.id)
+        caller = Caller("user", account, self.core.user_arn(user), user.id,
+                        tags={tag["Key"]: tag["Value"] for tag in user.tags})
+        return Credential(key.id, key.secret, caller)
 
     def note_used(self, key_id: str, service: str, region: str) -> None:
         now = self.core.now()

@@ -1,0 +1,46 @@
+"""STS's errors, with the codes and HTTP statuses of its API reference and the messages STS sends.
+https://docs.aws.amazon.com/STS/latest/APIReference/CommonErrors.html and each operation's Errors section.
+Query protocol: `<ErrorResponse><Error><Type>Sender</Type><Code>...` (the gateway's query codec).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conveyor.services.base import ServiceError
+from conveyor.services.iam.validation import IamValidationCodes
+
+# STS words a broken model constraint as IAM does ("1 validation error detected: Value 'x' at
+# 'roleSessionName' failed to satisfy constraint: ..."): the two are one family of AWS APIs.
+VALIDATION = IamValidationCodes()
+
+
+def access_denied(message: str) -> ServiceError:
+    return ServiceError("AccessDenied", message, 403)
+
+
+def not_authorized(caller_arn: str, action: str, resource: str) -> ServiceError:
+    """How STS refuses an assumption, whether the role does not exist or its trust policy does not name
+    the caller: it does not tell which.
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_roles.html#troubleshoot_roles_cant-assume-role"""
+    return access_denied(f"User: {caller_arn} is not authorized to perform: {action} on resource: {resource}")
+
+
+def validation(message: str) -> ServiceError:
+    return ServiceError("ValidationError", message, 400)
+
+
+def too_long(member: str, value: Any, limit: int) -> ServiceError:
+    return VALIDATION.invalid_error(member, value, f"length must be at most {limit}")
+
+
+def malformed(message: str) -> ServiceError:
+    return ServiceError("MalformedPolicyDocument", message, 400)
+
+
+def invalid_parameter(message: str) -> ServiceError:
+    return ServiceError("InvalidParameterValue", message, 400)
+
+
+def invalid_identity_token(message: str) -> ServiceError:
+    return ServiceError("InvalidIdentityToken", message, 400)
