@@ -52,6 +52,9 @@ from sqs import sqs_call, w_send_batch  # noqa: E402
 
 PEERS = ["conveyor", "localstack"]
 ROLE = "arn:aws:iam::000000000000:role/bench"
+# The execution role, trusting Lambda, as AWS requires before CreateFunction.
+LAMBDA_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 NOOP = "def lambda_handler(event, context):\n    return {\"ok\": True}\n"
 CLIENTS = 4
 
@@ -124,6 +127,11 @@ def probe(srv: Server, name: str) -> str | None:
     """Create the no-op function and invoke it once; None if it ran, else what went wrong."""
     lam = boto(srv, "lambda")
     try:
+        iam = boto(srv, "iam")
+        try:
+            iam.create_role(RoleName=ROLE.rpartition("/")[2], AssumeRolePolicyDocument=LAMBDA_TRUST)
+        except iam.exceptions.EntityAlreadyExistsException:
+            pass
         lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE,
                             Handler="lambda_function.lambda_handler", Code={"ZipFile": package(NOOP)}, Timeout=30)
         conf = wait_active(lam, name, 60)

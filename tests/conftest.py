@@ -33,6 +33,19 @@ CLI_ENV = {
 
 os.environ.update(CLI_ENV)
 
+# A function's execution role, as users create it before their first function: Lambda refuses a role
+# that does not exist or does not trust lambda.amazonaws.com.
+LAMBDA_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+
+
+def lambda_role(iam: Any, name: str = "r") -> str:
+    """Create the execution role `name` (if missing); returns its ARN."""
+    try:
+        return str(iam.create_role(RoleName=name, AssumeRolePolicyDocument=LAMBDA_TRUST)["Role"]["Arn"])
+    except iam.exceptions.EntityAlreadyExistsException:
+        return str(iam.get_role(RoleName=name)["Role"]["Arn"])
+
 
 @pytest.fixture(scope="session")
 def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:

@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.conftest import lambda_role
+
 MIB = 1024 * 1024
 
 
@@ -58,6 +60,7 @@ def _zip() -> bytes:
 def test_a_full_disk_refuses_writes_and_still_deletes(small_disk: Path, start_server) -> None:  # noqa: ANN001
     server = start_server(small_disk / "data")
     s3, sqs = server.client("s3"), server.client("sqs")
+    role = lambda_role(server.client("iam"))
     s3.create_bucket(Bucket="filled")
     url = sqs.create_queue(QueueName="waiting", Attributes={"VisibilityTimeout": "600"})["QueueUrl"]
     for i in range(30):
@@ -86,7 +89,7 @@ def test_a_full_disk_refuses_writes_and_still_deletes(small_disk: Path, start_se
     assert _refused(refused.value, "ServiceUnavailable")
     with pytest.raises(ClientError) as refused:
         server.client("lambda").create_function(
-            FunctionName="no-room", Runtime="python3.12", Role="arn:aws:iam::000000000000:role/r",
+            FunctionName="no-room", Runtime="python3.12", Role=role,
             Handler="handler.handler", Code={"ZipFile": _zip()})
     assert _refused(refused.value, "ServiceUnavailable")
 

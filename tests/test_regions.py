@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import CLI_ENV
+from tests.conftest import CLI_ENV, LAMBDA_TRUST
 from tests.test_workers import call, wait_for
 
 
@@ -133,6 +133,8 @@ def lambda_handler(event, context):
 
 
 def test_functions_live_in_the_region_that_created_them(endpoint: str, tmp_path: Path) -> None:
+    aws_in(endpoint, "us-east-2", "iam", "create-role", "--role-name", "r", "--assume-role-policy-document",
+           LAMBDA_TRUST)  # IAM is global: the role serves functions of every region
     package = tmp_path / "function.zip"
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:

@@ -13,7 +13,17 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import lambda_role
+
 ROLE = "arn:aws:iam::000000000000:role/r"
+
+
+@pytest.fixture(autouse=True)
+def execution_role(request: pytest.FixtureRequest, reset: None) -> None:
+    """Every test on the shared server starts with the execution role ROLE names (trusting Lambda), as a
+    user creates one before their first function."""
+    if "endpoint" in request.fixturenames:
+        lambda_role(request.getfixturevalue("client")("iam"), "r")
 
 
 def make_zip(source: str, name: str = "lambda_function.py") -> bytes:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.conftest import lambda_role
 from tests.lambda_.conftest import ROLE, make_zip
 
 HANDLER = """
@@ -121,6 +122,7 @@ def test_tags_policy_and_concurrency(lam: Any, make_function: Any) -> None:
 def test_functions_survive_a_restart(start_server: Any, tmp_path: Path) -> None:
     server = start_server(tmp_path / "data")
     lam = server.client("lambda")
+    lambda_role(server.client("iam"))
     lam.create_function(FunctionName="keep", Role=ROLE, Runtime="python3.12",
                         Handler="lambda_function.lambda_handler", Code={"ZipFile": make_zip(HANDLER)})
     server.kill()

@@ -34,6 +34,8 @@ from conveyor.services.lambda_.functions import (
     parse_name,
 )
 from conveyor.services.lambda_.invoke import (
+    CANNOT_ASSUME,
+    LAMBDA_PRINCIPAL,
     MAX_EVENT_PAYLOAD,
     MAX_SYNC_PAYLOAD,
     Invoker,
@@ -164,6 +166,13 @@ class LambdaService(AliasesMixin, PermissionsMixin, Service):
         await self.invoke_event(function_arn, event)
 
     # -- functions -------------------------------------------------------------------------------------
+    def _check_role(self, role: str) -> None:
+        """The execution role must exist and trust lambda.amazonaws.com, or Lambda refuses the function.
+        https://docs.aws.amazon.com/lambda/latest/dg/lambda-intro-execution-role.html"""
+        sessions = self.app.role_sessions
+        if sessions is not None and not sessions.assumable_by(role, LAMBDA_PRINCIPAL):
+            raise invalid(CANNOT_ASSUME)
+
     async def _code_bytes(self, code: dict[str, Any]) -> bytes:
         if code.get("ImageUri"):
             raise invalid("Conveyor runs .zip packages only (ImageUri needs a container runtime).")
@@ -196,6 +205,7 @@ class LambdaService(AliasesMixin, PermissionsMixin, Service):
         if not params.get("Handler"):
             raise invalid("Handler is required for .zip file deployment packages.")
         check_config(params)
+        self._check_role(params["Role"])
         existing = self.registry.functions.get(name)
         if existing is not None and existing.region == ctx.region:
             raise conflict(f"Function already exist: {name}")
@@ -316,6 +326,8 @@ class LambdaService(AliasesMixin, PermissionsMixin, Service):
         if "Runtime" in params:
             check_runtime(params["Runtime"])
         check_config(params)
+        if "Role" in params:
+            self._check_role(params["Role"])
         for key in _CONFIG_KEYS:
             if key in params:
                 fn.config[key] = params[key]

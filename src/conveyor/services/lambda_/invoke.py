@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from conveyor.ports import RoleNotAssumable, SessionCredentials
 from conveyor.services.base import ServiceError
 from conveyor.services.lambda_.functions import Function
 from conveyor.services.lambda_.logs import LogBook
@@ -21,6 +22,13 @@ if TYPE_CHECKING:
     from conveyor.services.lambda_.api import LambdaService
 
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
+LAMBDA_PRINCIPAL = "lambda.amazonaws.com"
+# An environment's session of the execution role lasts this long; an environment is not used past it
+# (less the function's timeout and a minute), the next invocation starts a new one with a new session.
+# AWS gives each environment the role's credentials in its variables and documents no lifetime for them.
+# https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime
+CREDENTIALS_LIFETIME = 12 * 3600
+CANNOT_ASSUME = "The role defined for the function cannot be assumed by Lambda."
 MAX_EVENT_PAYLOAD = 1024 * 1024
 # Variables a function's own Environment may not override (AWS reserves them).
 _RESERVED = {"_HANDLER", "AWS_REGION", "AWS_EXECUTION_ENV", "AWS_LAMBDA_FUNCTION_NAME",
@@ -76,7 +84,7 @@ def check_payload(payload: bytes, limit: int) -> None:
 class Invoker:
     def __init__(self, service: LambdaService) -> None:
         self.service = service
-        self.runtime = EnvironmentManager()
+        self.runtime = EnvironmentManager(now=service.clock.now)
         self.logs = LogBook(service.root / "logs")
         # (function, version) -> (revision, generation, spec): a warm invoke reuses the spec it started from
         self._specs: dict[tuple[str, str], tuple[str, int, EnvSpec]] = {}
@@ -122,12 +130,22 @@ class Invoker:
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn.name}",
             "LAMBDA_TASK_ROOT": str(code_dir),
             "LAMBDA_RUNTIME_DIR": str(code_dir),
-            "AWS_ACCESS_KEY_ID": app_config.access_key,
-            "AWS_SECRET_ACCESS_KEY": app_config.secret_key,
             "AWS_ENDPOINT_URL": svc.endpoint(),
         })
         env.pop("AWS_SESSION_TOKEN", None)
-        return EnvSpec((fn.name, version, fn.generation), code_dir, env, self.logs.path(fn.name), config["Runtime"])
+        sessions = svc.app.role_sessions
+        credentials = None
+        if sessions is None:  # a build without STS: the server's own credentials
+            env.update({"AWS_ACCESS_KEY_ID": app_config.access_key, "AWS_SECRET_ACCESS_KEY": app_config.secret_key})
+        else:
+            role, name, region = config["Role"], fn.name, fn.region
+
+            async def credentials() -> SessionCredentials:
+                """The execution role's session, named after the function as on AWS."""
+                return await sessions.service_session(role, LAMBDA_PRINCIPAL, name, CREDENTIALS_LIFETIME, region)
+
+        return EnvSpec((fn.name, version, fn.generation), code_dir, env, self.logs.path(fn.name), config["Runtime"],
+                       credentials, float(config["Timeout"]))
 
     async def invoke(self, fn: Function, qualifier: str | None, payload: bytes, *, wait: bool,
                      client_context: str | None = None, request_id: str | None = None) -> Result:
@@ -152,6 +170,8 @@ class Invoker:
         timeout = float(config["Timeout"])
         try:
             env, cold = await self.runtime.environment(spec)
+        except RoleNotAssumable:  # the role was deleted, or no longer trusts Lambda
+            raise ServiceError("InvalidParameterValueException", CANNOT_ASSUME)
         except EnvironmentDied as exc:
             return self._failed(rid, version, "Runtime.ExitError", f"RequestId: {rid} Error: {exc.reason}")
         arn = config["FunctionArn"]

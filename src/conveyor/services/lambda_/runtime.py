@@ -21,11 +21,13 @@ import struct
 import time
 import uuid
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from conveyor.background import spawn
+from conveyor.ports import SessionCredentials
 from conveyor.services.lambda_.functions import runtime_command
 
 BOOTSTRAP = str(Path(__file__).with_name("bootstrap.py"))
@@ -50,6 +52,10 @@ class EnvSpec:
     env: dict[str, str]
     log_path: Path
     runtime: str = "python3.12"
+    # Each environment gets its own session of the execution role at its cold start (None: the
+    # environment keeps the credentials `env` holds).
+    credentials: Callable[[], Awaitable[SessionCredentials]] | None = None
+    timeout: float = 3.0  # the function's: an environment must not outlive its credentials mid-invocation
 
     def argv(self) -> list[str]:
         interpreter = runtime_command(self.runtime)
@@ -72,6 +78,7 @@ class Environment:
         self.idle_timer: asyncio.TimerHandle | None = None
         self.invocations = 0
         self.init_ms = 0.0
+        self.credentials_expire: float | None = None  # the server's clock
 
     async def start(self) -> None:
         spec = self.spec
@@ -79,6 +86,10 @@ class Environment:
         # Each environment has its own log stream, named as AWS names them: date/[version]id.
         env = {**spec.env, "AWS_LAMBDA_LOG_STREAM_NAME":
                f"{time.strftime('%Y/%m/%d', time.gmtime())}/[{spec.key[1]}]{uuid.uuid4().hex}"}
+        if spec.credentials is not None:
+            session = await spec.credentials()
+            env.update(session.environment())
+            self.credentials_expire = session.expiration
         with open(spec.log_path, "ab") as log:
             try:
                 self.process = await asyncio.create_subprocess_exec(
@@ -138,6 +149,10 @@ class Environment:
     def alive(self) -> bool:
         return self.process is not None and self.process.returncode is None
 
+    def fresh(self, now: float) -> bool:
+        """Whether its credentials last through one more invocation (and a minute to spare)."""
+        return self.credentials_expire is None or self.credentials_expire - now > self.spec.timeout + 60
+
     def kill(self) -> None:
         if self.idle_timer is not None:
             self.idle_timer.cancel()
@@ -169,8 +184,9 @@ class FunctionSlots:
 
 
 class EnvironmentManager:
-    def __init__(self, idle_timeout: float = 300.0) -> None:
+    def __init__(self, idle_timeout: float = 300.0, now: Callable[[], float] = time.time) -> None:
         self.idle_timeout = idle_timeout
+        self.now = now  # the server's clock, which credentials expire on
         self.slots: dict[str, FunctionSlots] = {}
         self.all: set[Environment] = set()
         self.closing = False
@@ -234,7 +250,7 @@ class EnvironmentManager:
             if env.idle_timer is not None:
                 env.idle_timer.cancel()
                 env.idle_timer = None
-            if env.spec.key == spec.key and env.alive:
+            if env.spec.key == spec.key and env.alive and env.fresh(self.now()):
                 return env, False
             await self._discard(env)
         env = Environment(spec)
