@@ -253,6 +253,8 @@ def cmd_workers(args: argparse.Namespace) -> int:
         if state == "crash-looping":  # the workers keep dying at start: say so, and when the next try is
             loop = pool["crash_loop"]
             state += f" ({loop['quick_exits']} quick exits in a row, next start in {loop['next_start_in']:g} s)"
+        elif state == "blocked":  # no worker can start: its role cannot be assumed
+            state += f" ({pool.get('launch_problem')})"
         elif pool.get("manual_hold"):
             state += f" (desired set by hand, held {pool['manual_hold']:.0f} s more)"
         running = sum(w["state"] in ("starting", "in-service") for w in pool["workers"])

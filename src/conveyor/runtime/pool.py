@@ -10,7 +10,14 @@ A pool keeps `desired` worker processes running between `min` and `max`:
   set by hand holds for the scale-in cooldown before target tracking moves it again, and is not
   configuration (the next start begins from the pool's own settings);
 - graceful scale-in: SIGTERM lets the in-flight batch finish (and the output flush), SIGKILL only after
-  `drain_timeout`.
+  `drain_timeout`;
+- a pool with a `role` (its instance profile's role) starts each worker with a session of that role in
+  AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, valid 12 hours; a process cannot be
+  handed new variables, so a worker whose session ends within 15 minutes is replaced by one with a new
+  session, as an Auto Scaling group replaces instances that reach their maximum lifetime
+  (https://docs.aws.amazon.com/autoscaling/ec2/userguide/asg-max-instance-lifetime.html). An SDK on EC2
+  would fetch and refresh the role's credentials from the instance metadata service instead
+  (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/iam-roles-for-amazon-ec2.html).
 """
 
 from __future__ import annotations
@@ -24,13 +31,14 @@ import re
 import signal
 import sys
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 from conveyor.background import spawn
 from conveyor.clock import Clock, TimerHandle
+from conveyor.ports import RoleNotAssumable, SessionCredentials
 from conveyor.runtime.workers import (
     CRASH_LOOP_SECONDS,
     CrashLoop,
@@ -47,6 +55,10 @@ EXIT_WAIT = 5.0  # after SIGKILL, how long to wait for a worker's exit to be rep
 OUTPUT_WAIT = 1.0  # after a worker exits, how long its output may take to reach the end of the pipe
 MOVER = [sys.executable, "-m", "conveyor.runtime.mover"]
 Backlog = Callable[[str, str | None], float | None]
+# A session of the pool's role for one worker (named by the worker's id).
+RoleCredentials = Callable[[str], Awaitable[SessionCredentials]]
+CREDENTIALS_LIFETIME = 12 * 3600
+REFRESH_BEFORE = 15 * 60  # a worker whose session ends sooner is replaced
 
 __all__ = ["MOVER", "Echo", "PoolError", "PoolSpec", "WorkerPool"]
 
@@ -82,6 +94,8 @@ class PoolSpec:
     env: dict[str, str] = field(default_factory=dict)
     region: str | None = None  # where its queue lives and its workers' AWS_REGION; None: the server's
     workdir: str | None = None  # workers' working directory (the pipeline file's); None: the server's
+    role: str | None = None  # ARN of the role its workers run as (trusting ec2.amazonaws.com); None: the
+    # server's configured credentials
 
     def __post_init__(self) -> None:
         if not self.name or not all(c.isalnum() or c in "-_" for c in self.name):
@@ -100,6 +114,9 @@ class PoolSpec:
             raise PoolError(f"pool {self.name}: region {self.region!r} is not a region name (e.g. us-east-2)")
         if self.workdir is not None and not os.path.isdir(self.workdir):
             raise PoolError(f"pool {self.name}: workdir {self.workdir} is not a directory")
+        if self.role is not None and not re.fullmatch(r"arn:aws:iam::\d{12}:role/[\w+=,.@/-]+", self.role):
+            raise PoolError(f"pool {self.name}: role {self.role!r} is not a role ARN "
+                            "(arn:aws:iam::ACCOUNT:role/NAME)")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PoolSpec:
@@ -117,12 +134,14 @@ class WorkerPool:
     _ids = itertools.count(1)
 
     def __init__(self, spec: PoolSpec, clock: Clock, workdir: Path, base_env: dict[str, str],
-                 backlog: Backlog, echo: Echo | None = None) -> None:
+                 backlog: Backlog, echo: Echo | None = None, credentials: RoleCredentials | None = None) -> None:
         self.spec = spec  # the configuration, as created (and as persisted)
         self.clock = clock
         self.workdir = workdir  # the pool's state: heartbeats and workers.log
         self.base_env = base_env
         self.backlog = backlog
+        self.credentials = credentials  # the role's sessions, when the pool has a role
+        self.launch_problem: str | None = None  # why workers cannot start now (e.g. the role is gone)
         # Worker output and pool events, one line at a time (`conveyor up` prints them, like a
         # worker's own terminal); always appended to workdir/workers.log as well.
         self.echo = echo
@@ -196,7 +215,7 @@ class WorkerPool:
             now = self.clock.now()
             self._check_health(now)
             self._track_target(now)
-            await self.reconcile()
+            await self._reconcile_later()
         finally:
             self._schedule()
 
@@ -206,6 +225,12 @@ class WorkerPool:
             age = now - worker.started
             if worker.state == "starting" and age >= spec.warmup:
                 worker.state = "in-service"
+            if worker.credentials_expire is not None and worker.credentials_expire - now < REFRESH_BEFORE:
+                self._log(f"{worker.id}'s role session ends in {worker.credentials_expire - now:.0f} s: "
+                          "replacing it with a worker with a new session")
+                worker.state = "terminating"
+                spawn(self._terminate(worker))
+                continue
             if worker.lived() >= CRASH_LOOP_SECONDS:
                 self.crash_loop.survived()
             if spec.heartbeat_timeout is None or age < spec.grace:
@@ -249,6 +274,12 @@ class WorkerPool:
                 for worker in newest_first[: len(active) - self.desired]:
                     spawn(self._terminate(worker))
 
+    async def _reconcile_later(self) -> None:
+        """Reconcile from a timer or a worker's exit: a launch that fails is already in the pool's log
+        and state, and the next evaluation tries again."""
+        with contextlib.suppress(PoolError):
+            await self.reconcile()
+
     # -- processes ----------------------------------------------------------------------------------
     async def _launch(self) -> Worker:
         worker_id = f"{self.spec.name}-{next(self._ids)}"
@@ -257,12 +288,27 @@ class WorkerPool:
         # SIGTERM would discard. The pool's own env may still say otherwise.
         env = {**os.environ, **self.base_env, "PYTHONUNBUFFERED": "1", **self.spec.env,
                "CONVEYOR_WORKER_ID": worker_id, "CONVEYOR_HEARTBEAT_FILE": str(heartbeat)}
+        env.pop("AWS_SESSION_TOKEN", None)  # the server's own environment's token belongs to no key here
+        session: SessionCredentials | None = None
+        if self.credentials is not None:
+            try:
+                session = await self.credentials(worker_id)
+            except RoleNotAssumable as exc:
+                problem = f"cannot start workers: {exc}"
+                if problem != self.launch_problem:
+                    self._log(problem)
+                self.launch_problem = problem
+                raise PoolError(f"pool {self.spec.name}: {problem}")
+            env.update(session.environment())
+        self.launch_problem = None
         try:
             process = await start(worker_id, self.spec.command, env, self.spec.workdir)
         except WorkerStartError as exc:
             self._log(str(exc))
             raise PoolError(f"pool {self.spec.name}: {exc}")
         worker = Worker(worker_id, self.spec.name, process, self.clock.now(), heartbeat)
+        if session is not None:
+            worker.credentials_expire, worker.role_session = session.expiration, session.arn
         self.workers[worker_id] = worker
         self._log(f"{worker_id} started (pid {process.pid})")
         spawn(pump(worker, self._write))
@@ -287,13 +333,13 @@ class WorkerPool:
         delay = self.crash_loop.died(worker, self.clock.now())
         if not delay:
             self._log(f"{worker.id} died (exit {worker.exit_code}); replacing it")
-            await self.reconcile()
+            await self._reconcile_later()
             return
         self._log(f"{worker.id} died (exit {worker.exit_code}); replacing it in {delay:g} s (crash loop: "
                   f"{self.crash_loop.quick_deaths} quick exits in a row)")
         if self._hold_timer is not None:
             self._hold_timer.cancel()
-        self._hold_timer = self.clock.call_at(self.crash_loop.hold_until, _task(self.reconcile))
+        self._hold_timer = self.clock.call_at(self.crash_loop.hold_until, _task(self._reconcile_later))
 
     async def _terminate(self, worker: Worker) -> None:
         """SIGTERM, `drain_timeout` to finish (and flush), then SIGKILL; reported once its output is in."""
@@ -331,7 +377,10 @@ class WorkerPool:
         self._write(f"pool {self.spec.name}: {line}")
 
     def state(self) -> str:
-        """ok, or crash-looping while the back-off holds launches back."""
+        """ok, crash-looping while the back-off holds launches back, or blocked while no worker can start
+        (its role cannot be assumed)."""
+        if self.launch_problem is not None:
+            return "blocked"
         return "crash-looping" if self.crash_loop.looping else "ok"
 
     def snapshot(self) -> dict[str, Any]:
@@ -349,9 +398,11 @@ class WorkerPool:
             "backlog": visible,
             "replaced": self.replaced,
             "log": str(self.workdir / "workers.log"),
+            "launch_problem": self.launch_problem,
             "workers": [
                 {"id": w.id, "pid": w.process.pid, "state": w.state, "uptime": round(now - w.started, 1),
-                 "messages_done": w.messages_done()}
+                 "messages_done": w.messages_done(), "role_session": w.role_session,
+                 "credentials_expire": w.credentials_expire}
                 for w in sorted(self.workers.values(), key=lambda w: w.started)
             ],
             "events": self.events[-20:],

@@ -9,12 +9,14 @@ import os
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from conveyor.runtime.pool import Echo, PoolError, PoolSpec, WorkerPool
+from conveyor.ports import SessionCredentials
+from conveyor.runtime.pool import CREDENTIALS_LIFETIME, Echo, PoolError, PoolSpec, RoleCredentials, WorkerPool
 
 if TYPE_CHECKING:
     from conveyor.app import App
 
 log = logging.getLogger("conveyor.pools")
+EC2_PRINCIPAL = "ec2.amazonaws.com"  # an instance profile's role trusts EC2
 
 
 class PoolManager:
@@ -80,7 +82,7 @@ class PoolManager:
         if spec.name in self.pools:
             raise PoolError(f"pool {spec.name!r} already exists")
         pool = WorkerPool(spec, self.app.clock, self.app.config.data_dir / "pools" / spec.name,
-                          self.worker_env(spec.region), self.backlog, self.echo)
+                          self.worker_env(spec.region), self.backlog, self.echo, self._role_credentials(spec))
         self.pools[spec.name] = pool
         try:
             await pool.start()
@@ -92,6 +94,25 @@ class PoolManager:
         if persist:
             self._save()
         return pool
+
+    def _role_credentials(self, spec: PoolSpec) -> RoleCredentials | None:
+        """Sessions of the pool's role for its workers, once the role is known to trust EC2."""
+        role = spec.role
+        if role is None:
+            return None
+        sessions = self.app.role_sessions
+        if sessions is None:
+            raise PoolError(f"pool {spec.name}: this Conveyor runs without STS, so workers cannot run as a role")
+        if not sessions.assumable_by(role, EC2_PRINCIPAL):
+            raise PoolError(f"pool {spec.name}: role {role} does not exist or its trust policy does not let "
+                            f"{EC2_PRINCIPAL} assume it (an instance profile's role must)")
+        region = spec.region or self.app.config.region
+
+        async def issue(worker_id: str) -> SessionCredentials:
+            # On EC2 the session is named after the instance; here after the worker.
+            return await sessions.service_session(role, EC2_PRINCIPAL, worker_id, CREDENTIALS_LIFETIME, region)
+
+        return issue
 
     async def delete(self, name: str) -> None:
         if self.unstarted.pop(name, None) is not None:

@@ -41,6 +41,8 @@ class Worker:
     born: float = field(default_factory=time.monotonic)  # real time: how long the process really lived
     killed: bool = False  # by `conveyor workers kill`: a drill, not a crash
     output_done: asyncio.Event = field(default_factory=asyncio.Event)
+    credentials_expire: float | None = None  # its session of the pool's role (the pool's clock)
+    role_session: str | None = None  # that session's ARN
 
     def messages_done(self) -> int:
         try:
