@@ -55,6 +55,9 @@ def test_default_pipeline_end_to_end_and_idempotent(start_server, tmp_path) -> N
     server = start_server(data, "--with-pipeline")
     s3 = server.client("s3")
     wait_for(lambda: conveyor("workers", "--json", "--endpoint", server.endpoint).stdout.count('"id"') == 1)
+    # The movers run as the pool's role, which the pipeline made (an instance profile's role).
+    [worker] = json.loads(conveyor("workers", "--json", "--endpoint", server.endpoint).stdout)
+    assert worker["role_session"] == "arn:aws:sts::000000000000:assumed-role/conveyor-movers/movers-1"
     upload = tmp_path / "holiday photo.jpg"
     upload.write_bytes(b"\xff\xd8 not really a jpeg")
     run_aws(server.endpoint, "s3", "cp", str(upload), "s3://conveyor-uploads/uploads/holiday photo.jpg")
@@ -73,6 +76,7 @@ def test_default_pipeline_end_to_end_and_idempotent(start_server, tmp_path) -> N
     assert server.stop() == 0
     console = first_output.read().decode()
     assert "created worker pool movers" in console
+    assert "created role conveyor-movers for ec2 (pipeline-access) in an instance profile" in console
     # S3 accepts the bucket's notification only because the topic's policy now lets it publish.
     assert "created policy letting S3 (conveyor-uploads) deliver to topic upload-events" in console
     # The worker's own lines, as the lab's worker printed them in its terminal.
@@ -251,6 +255,8 @@ def test_functions_with_event_source_mappings(endpoint, aws, client, tmp_path) -
     pipeline.write_text(FUNCTION_PIPELINE)
     applied = conveyor("apply", "--pipeline", str(pipeline), "--endpoint", endpoint)
     assert "created function mover" in applied.stdout, applied.stdout + applied.stderr
+    assert ("created role mover-role for lambda (AWSLambdaBasicExecutionRole, AWSLambdaSQSQueueExecutionRole, "
+            "pipeline-access)") in applied.stdout
     assert "created event source mapping fn-jobs -> mover" in applied.stdout
     # S3 and SNS may invoke it only with a resource policy that says so: the pipeline grants it.
     assert "created permission for S3 (arn:aws:s3:::fn-direct) to invoke mover" in applied.stdout

@@ -23,6 +23,7 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
 from conveyor.control import ControlClient, ControlError, Credentials
+from conveyor.pipeline import roles
 from conveyor.pipeline.spec import BUILTIN_MOVER, Bucket, Function, Pipeline, Pool, Queue, Topic
 from conveyor.runtime import mover
 from conveyor.runtime.pool import MOVER
@@ -72,6 +73,7 @@ class Applier:
         self.topic_arns: dict[str, str] = {}
         self.function_arns: dict[str, str] = {}
         self.new_functions: set[str] = set()  # created by this apply: no resource policy to look at yet
+        self.buckets: list[str] = []  # the pipeline's: its roles may use them
 
     def created(self, what: str) -> None:
         self.report.created.append(what)
@@ -89,12 +91,14 @@ class Applier:
         self.sns = boto3.client("sns", **options)
         self.s3 = boto3.client("s3", **options)
         self.lam = boto3.client("lambda", **options)
+        self.roles = roles.Roles(boto3.client("iam", **options), self.created, self.drifted)
 
     def apply(self, pipeline: Pipeline) -> Report:
         if pipeline.region and pipeline.region != self.region:
             self.region = pipeline.region
             self._connect(self.region)
         self.report.region = self.region
+        self.buckets = [b.name for b in pipeline.buckets]
         # Dead-letter queues before the queues that point at them.
         for queue in sorted(pipeline.queues, key=lambda q: q.dead_letter_queue is not None):
             self.queue(queue)
@@ -170,9 +174,11 @@ class Applier:
                 self.drifted(f"function {function.name}: handler is {config.get('Handler')!r}, "
                              f"the pipeline says {function.handler!r}")
         else:
+            managed = [roles.BASIC_EXECUTION] + ([roles.SQS_EXECUTION] if function.queue else [])
+            role = self.roles.ensure(function.role or f"{function.name}-role", roles.LAMBDA, managed,
+                                     roles.access_policy(self.buckets))
             config = self.lam.create_function(
-                FunctionName=function.name, Runtime=function.runtime, Handler=function.handler,
-                Role="arn:aws:iam::000000000000:role/conveyor-function",
+                FunctionName=function.name, Runtime=function.runtime, Handler=function.handler, Role=role,
                 Code={"ZipFile": zip_code(function.code, base_dir)}, Timeout=function.timeout,
                 MemorySize=function.memory, Environment={"Variables": function.env},
             )
@@ -321,6 +327,10 @@ class Applier:
                 if key in settings and spec[key] != settings[key]:
                     self.drifted(f"pool {pool.name}: {key} is {spec[key]}, the pipeline says {settings[key]}")
             return
+        if pool.role is not None:
+            settings["role"] = self.roles.ensure(
+                pool.role, roles.EC2, [], roles.access_policy(self.buckets, self.queue_arns.get(pool.queue or "")),
+                instance_profile=True)
         self._internal("POST", "pools", {"name": pool.name, "command": command, "queue": queue_url, "env": env,
                                          "region": self.region, "workdir": str(base_dir), **settings})
         self.created(f"worker pool {pool.name}")

@@ -18,6 +18,9 @@ S3_EVENTS = ("s3:ObjectCreated:", "s3:ObjectRemoved:", "s3:ObjectRestore:", "s3:
 
 
 REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d+$")
+# `role:` of a function or a pool: a role name (created when missing) or the ARN of an existing role.
+ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+ROLE_ARN = re.compile(r"^arn:aws:iam::\d{12}:role/[\w+=,.@/-]+$")
 
 
 class PipelineError(ValueError):
@@ -119,6 +122,7 @@ class Function:
     batching_window: int = 0
     report_batch_item_failures: bool = True
     maximum_concurrency: int | None = None
+    role: str | None = None  # the execution role; None: `<name>-role`, made by the pipeline
     line: int = field(default=0, compare=False)
 
 
@@ -128,6 +132,7 @@ class Pool:
     queue: str | None
     command: list[str]
     settings: dict[str, Any] = field(default_factory=dict)
+    role: str | None = None  # the instance profile's role its workers run as; None: the server's credentials
     line: int = field(default=0, compare=False)
 
 
@@ -266,7 +271,7 @@ def _topic(r: _Reader, node: Any, where: str, parent: Any) -> Topic:
 def _function(r: _Reader, node: Any, where: str, parent: Any) -> Function:
     node = r.mapping(node, where, {"name", "handler", "code", "runtime", "timeout", "memory", "env", "queue",
                                    "batch_size", "batching_window", "report_batch_item_failures",
-                                   "maximum_concurrency"}, parent, "functions")
+                                   "maximum_concurrency", "role"}, parent, "functions")
     code = r.get(node, "code", str, where, required=True)
     builtin = code == BUILTIN_MOVER
     return Function(
@@ -283,7 +288,16 @@ def _function(r: _Reader, node: Any, where: str, parent: Any) -> Function:
         batching_window=r.get(node, "batching_window", int, where, 0, low=0, high=300),
         report_batch_item_failures=r.get(node, "report_batch_item_failures", bool, where, True),
         maximum_concurrency=r.get(node, "maximum_concurrency", int, where, low=2, high=1000),
+        role=_role(r, node, where),
     )
+
+
+def _role(r: _Reader, node: Any, where: str) -> str | None:
+    role = r.get(node, "role", str, where)
+    if role is not None and not (ROLE_NAME.match(role) or ROLE_ARN.match(role)):
+        raise r.fail(node, "role", f"{where}.role: {role!r} is neither a role name nor a role ARN "
+                                   "(arn:aws:iam::ACCOUNT:role/NAME)")
+    return role
 
 
 def _bucket(r: _Reader, node: Any, where: str, parent: Any) -> Bucket:
@@ -316,7 +330,7 @@ _POOL_SETTINGS = {"min", "max", "desired", "target_backlog", "warmup", "scale_ou
 
 
 def _pool(r: _Reader, node: Any, where: str, parent: Any, base_dir: Path) -> Pool:
-    node = r.mapping(node, where, {"name", "queue", "command"} | _POOL_SETTINGS, parent, "pools")
+    node = r.mapping(node, where, {"name", "queue", "command", "role"} | _POOL_SETTINGS, parent, "pools")
     command = r.get(node, "command", (str, list), where, BUILTIN_MOVER)
     if isinstance(command, str):
         command = [command] if command == BUILTIN_MOVER else command.split()
@@ -340,7 +354,7 @@ def _pool(r: _Reader, node: Any, where: str, parent: Any, base_dir: Path) -> Poo
         if problem:
             raise r.fail(node, "command", f"{where}.command: {problem}")
     return Pool(r.get(node, "name", str, where, required=True), r.get(node, "queue", str, where), command, settings,
-                line=node.line)
+                _role(r, node, where), line=node.line)
 
 
 def _check_references(r: _Reader, p: Pipeline, root: Any) -> None:
