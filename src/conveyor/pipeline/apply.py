@@ -84,9 +84,9 @@ class Applier:
         self.log(f"drift: {what}")
 
     def _connect(self, region: str) -> None:
-        options = dict(endpoint_url=self.endpoint, aws_access_key_id=self.access_key,
-                       aws_secret_access_key=self.secret_key, region_name=region,
-                       config=BotoConfig(retries={"max_attempts": 3}))
+        options: dict[str, Any] = dict(endpoint_url=self.endpoint, aws_access_key_id=self.access_key,
+                                       aws_secret_access_key=self.secret_key, region_name=region,
+                                       config=BotoConfig(retries={"max_attempts": 3}))
         self.sqs = boto3.client("sqs", **options)
         self.sns = boto3.client("sns", **options)
         self.s3 = boto3.client("s3", **options)

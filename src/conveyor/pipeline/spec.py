@@ -293,7 +293,7 @@ def _function(r: _Reader, node: Any, where: str, parent: Any) -> Function:
 
 
 def _role(r: _Reader, node: Any, where: str) -> str | None:
-    role = r.get(node, "role", str, where)
+    role: str | None = r.get(node, "role", str, where)
     if role is not None and not (ROLE_NAME.match(role) or ROLE_ARN.match(role)):
         raise r.fail(node, "role", f"{where}.role: {role!r} is neither a role name nor a role ARN "
                                    "(arn:aws:iam::ACCOUNT:role/NAME)")
