@@ -253,3 +253,20 @@ def test_errors_come_in_stss_query_xml(client: Callable[..., Any], endpoint: str
     root = ET.fromstring(raw.content)
     assert root.tag == f"{NS}ErrorResponse" and root.findtext(f"{NS}RequestId")
     assert root.findtext(f"{NS}Error/{NS}Code") == "AccessDenied"
+
+
+def test_iam_knows_a_session_has_no_user_of_its_own(client: Callable[..., Any], endpoint: str) -> None:
+    """What defaults to "the signing user" (GetUser, CreateAccessKey...) answers a user's session as that
+    user and asks a role session to name one."""
+    iam = client("iam")
+    as_ana, arn = user_and_role(iam, endpoint)
+    role_session = session_client(endpoint, "iam", as_ana("sts").assume_role(RoleArn=arn,
+                                                                           RoleSessionName="job")["Credentials"])
+    for call in (role_session.get_user, role_session.create_access_key, role_session.list_access_keys):
+        assert error_of(call) == {"Type": "Sender", "Code": "ValidationError", "status": 400,
+                                  "Message": "Must specify userName when calling with non-User credentials"}
+    assert role_session.get_user(UserName="ana")["User"]["UserName"] == "ana"
+    assert iam.list_access_keys(UserName="ana")["AccessKeyMetadata"][0]["UserName"] == "ana"
+    user_session = session_client(endpoint, "iam", as_ana("sts").get_session_token()["Credentials"])
+    assert user_session.get_user()["User"]["Arn"] == f"arn:aws:iam::{ACCOUNT}:user/ana"
+    assert client("iam").get_user()["User"]["Arn"] == f"arn:aws:iam::{ACCOUNT}:root"

@@ -33,7 +33,8 @@ def in_path(path: str, prefix: str | None) -> bool:
 @dataclass(frozen=True)
 class Caller:
     arn: str
-    user: str | None  # the IAM user signing, None for the account's root user
+    user: str | None  # the IAM user signing, None for the account's root user and role sessions
+    session: bool = False  # a role session
 
 
 class IdentityOperations:
@@ -44,13 +45,23 @@ class IdentityOperations:
         self.keys = keys
 
     def caller(self, ctx: RequestContext) -> Caller:
-        """Who signed: an IAM user by one of its access keys, else the account's root user."""
-        key = self.store.key(ctx.access_key) if ctx.access_key else None
-        if key is not None and key.user is not None:
-            user = self.store.user(key.user)
-            if user is not None:
-                return Caller(self.core.user_arn(user), user.name)
-        return Caller(f"arn:aws:iam::{self.core.account}:root", None)
+        """Who signed, as the gateway found out: an IAM user (by one of its keys, or a session of it), a role
+        session, else the account's root user."""
+        principal = ctx.principal
+        if principal is None or principal.kind == "root":
+            return Caller(f"arn:aws:iam::{self.core.account}:root", None)
+        if principal.kind == "user":
+            return Caller(principal.arn, principal.arn.rpartition("/")[2])
+        return Caller(principal.arn, None, session=True)
+
+    def own_user(self, ctx: RequestContext) -> str | None:
+        """The signing user, for operations that default to it (None: the root user). A role session has
+        no user of its own and must name one, as IAM answers it
+        (https://docs.aws.amazon.com/IAM/latest/APIReference/API_GetUser.html)."""
+        caller = self.caller(ctx)
+        if caller.session:
+            raise errors.validation("Must specify userName when calling with non-User credentials")
+        return caller.user
 
     def _tags_page(self, items: Tags, params: Params) -> Out:
         chosen, more = wire.page(items, lambda t: t["Key"].lower(), params.get("Marker"), params.get("MaxItems"))
@@ -65,7 +76,7 @@ class IdentityOperations:
     async def GetUser(self, ctx: RequestContext, params: Params) -> Out:
         # No UserName: the user whose key signed the request; the root user answers with its account.
         # https://docs.aws.amazon.com/IAM/latest/APIReference/API_GetUser.html
-        name = params.get("UserName") or self.caller(ctx).user
+        name = params.get("UserName") or self.own_user(ctx)
         if name is None:
             created = float(self.store.meta("created") or self.core.now())
             return {"User": {"UserId": self.core.account, "Arn": f"arn:aws:iam::{self.core.account}:root",
@@ -250,7 +261,7 @@ class IdentityOperations:
         """UserName, or the signing user's own keys (the root user's when the root user signs).
         https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateAccessKey.html"""
         name = params.get("UserName")
-        return name if name is not None else self.caller(ctx).user
+        return name if name is not None else self.own_user(ctx)
 
     async def CreateAccessKey(self, ctx: RequestContext, params: Params) -> Out:
         key = await self.keys.create(self._key_owner(ctx, params))
