@@ -159,3 +159,15 @@ def test_sessions_survive_kill_9_and_a_restart(start_server: Callable[..., Any],
         f"arn:aws:iam::{ACCOUNT}:user/ana"
     boto3.client("sts", endpoint_url=again.endpoint, region_name="us-east-1", aws_access_key_id="test",
                  aws_secret_access_key="test", config=BotoConfig(retries={"max_attempts": 1})).get_caller_identity()
+
+
+def test_web_identity_is_answered_unsigned_and_other_calls_are_not(secured: Secured) -> None:
+    """AssumeRoleWithWebIdentity is unsigned on AWS (the token is the proof): under `--auth sigv4` it gets
+    STS's own answer, while any other unsigned call is refused."""
+    form = {"Action": "AssumeRoleWithWebIdentity", "Version": "2011-06-15", "RoleSessionName": "ci",
+            "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/ci", "WebIdentityToken": "not-a-jwt"}
+    answered = requests.post(secured.endpoint + "/", data=form, timeout=10)
+    assert answered.status_code == 400 and b"<Code>InvalidIdentityToken</Code>" in answered.content
+    refused = requests.post(secured.endpoint + "/", data={"Action": "GetCallerIdentity", "Version": "2011-06-15"},
+                            timeout=10)
+    assert refused.status_code == 403 and b"<Code>MissingAuthenticationToken</Code>" in refused.content
