@@ -6,16 +6,16 @@ import fcntl
 import importlib
 import logging
 
-from conveyor.caller import Caller
 from conveyor.clock import Clock, ManualClock
 from conveyor.config import Config
 from conveyor.gateway.chain import Gateway
-from conveyor.gateway.router import Router
+from conveyor.internal_api import InternalApi
 from conveyor.metrics import Metrics
-from conveyor.ports import Credential, CredentialSource, RoleDirectory, RoleSessions
+from conveyor.ports import Credential, Ports
 from conveyor.runtime.pools import PoolManager
-from conveyor.services.base import Service
+from conveyor.services.base import Environment, Service
 from conveyor.storage.disk import DiskGuard
+from conveyor.wire import Caller
 
 log = logging.getLogger("conveyor")
 
@@ -47,20 +47,19 @@ class App:
         self.clock = clock or (ManualClock() if self.config.clock == "manual" else Clock())
         self.metrics = Metrics()
         self.disk = DiskGuard(self.config.data_dir)  # shared by every service's storage
+        # Services reach each other only through the ports each one provides (conveyor.ports).
+        self.ports = Ports()
+        self.env = Environment(self.config, self.clock, self.disk, self.ports)
         self.services: dict[str, Service] = {}
         for name, path in SERVICES.items():
             cls = _load(path)
             if cls is not None:
-                self.services[name] = cls(self)
-        self.credential_sources = [s for s in self.services.values() if isinstance(s, CredentialSource)]
-        # IAM's roles, as STS reads them; STS's sessions of them, as Lambda and the pools ask for them.
-        self.roles: RoleDirectory | None = next(
-            (s for s in self.services.values() if isinstance(s, RoleDirectory)), None)
-        self.role_sessions: RoleSessions | None = next(
-            (s for s in self.services.values() if isinstance(s, RoleSessions)), None)
-        self.pools = PoolManager(self)
-        self.router = Router(self.services)
-        self.gateway = Gateway(self)
+                self.services[name] = cls(self.env)
+        for service in self.services.values():
+            service.provide(self.ports)
+        self.pools = PoolManager(self.env)
+        self.gateway = Gateway(config=self.config, clock=self.clock, metrics=self.metrics, services=self.services,
+                               keys=self, control=InternalApi(self))
         self.started = False
         # False while `conveyor up` applies its pipeline on start (LocalStack's READY stage waits for it).
         self.ready = True
@@ -71,17 +70,17 @@ class App:
         secret = self.config.credentials.get(access_key)
         if secret is not None:
             return Credential(access_key, secret, Caller.root(self.config.account_id))
-        for source in self.credential_sources:
+        for source in self.ports.credential_sources:
             found = source.secret_for(access_key)
             if found is not None:
                 return found
         return None
 
-    def note_key_used(self, access_key: str, service: str, region: str) -> None:
+    def note_used(self, access_key: str, service: str, region: str) -> None:
         """Tell the issuer of `access_key` that a request signed with it was accepted."""
         if access_key in self.config.credentials:
             return
-        for source in self.credential_sources:
+        for source in self.ports.credential_sources:
             source.note_used(access_key, service, region)
 
     def _lock_data_dir(self) -> None:

@@ -1,12 +1,17 @@
-"""Small interfaces through which one service asks another, without reaching into its internals."""
+"""Small interfaces through which one service asks another, without reaching into its internals.
+
+The App builds one `Ports`, lets every service `provide` what it offers, and hands the same object to
+every service: S3 delivers bucket events through `destination(kind)`, SNS sends to queues through
+`queues`, Lambda's mappings poll them, the pools read their backlog, the gateway asks `credentials`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-from conveyor.caller import Caller
+from conveyor.wire import Caller
 
 
 @runtime_checkable
@@ -24,6 +29,99 @@ class PolicyHolder(Protocol):
     def resource_policy(self, arn: str) -> str | None:
         """The resource's policy document as JSON text (the effective one, defaults included), or
         None when it has none."""
+        ...
+
+
+class NotificationDestination(Protocol):
+    """Where S3 delivers bucket events: a queue, a topic or a function."""
+
+    def resource_exists(self, arn: str) -> bool: ...
+
+    async def deliver_from_s3(self, arn: str, body: str) -> None:
+        """Deliver one S3 event record document (JSON text); raise to have it retried."""
+        ...
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message for one queue, from another service (an SNS subscription's delivery)."""
+
+    queue_arn: str
+    body: str
+    message_attributes: dict[str, Any] | None = None  # SQS's MessageAttributes shape
+    group_id: str | None = None  # used by FIFO queues only
+    dedup_id: str | None = None  # used by FIFO queues only
+    sender_id: str = ""
+
+
+class Queues(PolicyHolder, NotificationDestination, Protocol):
+    """SQS, as other services use it: SNS and Lambda send, mappings poll, pools read the backlog.
+
+    `queue` is a queue URL or ARN."""
+
+    async def send(self, queue: str, body: str, message_attributes: dict[str, Any] | None = None,
+                   message_system_attributes: dict[str, Any] | None = None, group_id: str | None = None,
+                   dedup_id: str | None = None, delay: int | None = None) -> dict[str, Any]: ...
+
+    async def send_batch(self, deliveries: Sequence[Delivery]) -> list[str | None]:
+        """Store every delivery that can be stored, in one write; for each, None when stored, else why its
+        queue refused it. Raises when the write fails (then nothing was stored)."""
+        ...
+
+    def is_fifo(self, arn: str) -> bool | None:
+        """Whether the queue is a FIFO queue; None when it does not exist."""
+        ...
+
+    async def receive(self, queue: str, max_messages: int = 1, visibility: int | None = None,
+                      wait: float = 0) -> list[dict[str, Any]]:
+        """Messages in the shape ReceiveMessage answers (all system attributes included)."""
+        ...
+
+    async def delete(self, queue: str, receipt_handle: str) -> None: ...
+
+    def counters(self, queue: str, region: str | None = None) -> dict[str, float]:
+        """visible / in_flight / delayed counts of a queue."""
+        ...
+
+    def queue_attributes(self, arn: str) -> dict[str, str] | None:
+        """A queue's attributes (as GetQueueAttributes names them), or None when it does not exist."""
+        ...
+
+    def queue_summaries(self) -> list[dict[str, Any]]:
+        """Every queue with its region, counters and whether it is some queue's dead-letter queue."""
+        ...
+
+
+class Topics(PolicyHolder, NotificationDestination, Protocol):
+    """SNS, as other services use it (Lambda's destinations publish)."""
+
+    async def publish_internal(self, topic_arn: str, message: str, subject: str | None = None,
+                               message_attributes: dict[str, Any] | None = None) -> str:
+        """Publish as the Publish operation does; the message id."""
+        ...
+
+
+class Functions(NotificationDestination, Protocol):
+    """Lambda, as other services use it: S3 and SNS invoke functions asynchronously."""
+
+    def invoke_allowed(self, function_arn: str, service_principal: str, source_arn: str | None) -> bool:
+        """Whether the function's resource policy lets `service_principal` invoke it for `source_arn`."""
+        ...
+
+    async def invoke_event(self, function_arn: str, payload: dict[str, Any]) -> None:
+        """Queue an asynchronous invocation."""
+        ...
+
+    async def deliver_from_sns(self, function_arn: str, event: dict[str, Any]) -> None:
+        """An SNS notification event; raises when the function's policy does not let SNS invoke it."""
+        ...
+
+
+class Objects(Protocol):
+    """S3, as other services use it: Lambda reads deployment packages from buckets."""
+
+    async def read_object(self, bucket: str, key: str, version_id: str | None = None) -> bytes:
+        """The object's bytes; raises the ServiceError GetObject would (NoSuchBucket, NoSuchKey...)."""
         ...
 
 
@@ -112,3 +210,23 @@ class RoleSessions(Protocol):
         """A new session of the role for `service`, valid `duration` seconds (used from `region`);
         RoleNotAssumable when it may not have one."""
         ...
+
+
+@dataclass
+class Ports:
+    """What each service offers the others; a service that is not part of this build leaves None."""
+
+    queues: Queues | None = None
+    topics: Topics | None = None
+    functions: Functions | None = None
+    objects: Objects | None = None
+    credential_sources: list[CredentialSource] = field(default_factory=list)
+    roles: RoleDirectory | None = None
+    role_sessions: RoleSessions | None = None
+
+    def destination(self, kind: str) -> NotificationDestination | None:
+        """The service behind a notification destination ARN's service part (sqs, sns, lambda)."""
+        return {"sqs": self.queues, "sns": self.topics, "lambda": self.functions}.get(kind)
+
+    def policy_holder(self, kind: str) -> PolicyHolder | None:
+        return {"sqs": self.queues, "sns": self.topics}.get(kind)

@@ -171,12 +171,14 @@ def serve_in_thread(app: App) -> Iterator[str]:
     ready.wait()
     if "error" in box:
         raise RuntimeError(f"the server failed to start: {box['error']}")
-    app.pools.endpoint = f"http://127.0.0.1:{port}"
+    app.env.endpoint[0] = f"http://127.0.0.1:{port}"
     try:
-        yield app.pools.endpoint
+        yield app.env.endpoint[0]
     finally:
         loop = box["loop"]
         assert isinstance(loop, asyncio.AbstractEventLoop)
-        loop.call_soon_threadsafe(box["server"].stop)  # type: ignore[attr-defined]
+        server = box["server"]
+        assert isinstance(server, HttpServer)
+        loop.call_soon_threadsafe(server.stop)
         thread.join(timeout=15)
         sock.close()

@@ -8,8 +8,8 @@ import pytest
 from botocore.exceptions import ClientError
 from sns_helpers import body, error
 
-from conveyor.services.base import ServiceError
 from conveyor.services.sns import filter_policy
+from conveyor.wire import ServiceError
 
 S = "String"
 N = "Number"

@@ -22,16 +22,13 @@ import hmac
 import ipaddress
 import re
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
-from conveyor.caller import Caller
 from conveyor.gateway import sigv4
-from conveyor.gateway.http import HttpRequest
 from conveyor.ports import Credential
-from conveyor.protocol.query import form_fields
-from conveyor.services.base import RequestContext, ServiceError
+from conveyor.wire import Caller, HttpRequest, RequestContext, ServiceError
 
 if TYPE_CHECKING:
     from conveyor.config import Config
@@ -61,49 +58,57 @@ def is_open_endpoint(request: HttpRequest) -> bool:
     return request.method in ("GET", "HEAD") and request.path.rstrip("/") == "/_conveyor/health"
 
 
-# Who holds an access key: the configured credentials, or a key a service issued (IAM's CreateAccessKey).
-CredentialLookup = Callable[[str], Credential | None]
+class Keyring(Protocol):
+    """Who holds an access key: the configured credentials, or a key a service issued (IAM's
+    CreateAccessKey); told when a key signed an accepted request (IAM's GetAccessKeyLastUsed)."""
+
+    def credential_for(self, access_key: str) -> Credential | None: ...
+
+    def note_used(self, access_key: str, service: str, region: str) -> None: ...
 
 
-async def authenticate(ctx: RequestContext, lookup: CredentialLookup) -> None:
-    """Raises a ServiceError (serialized in the protocol of ctx.service) when the request may not go on."""
-    config = ctx.config
+async def authenticate(ctx: RequestContext, config: Config, keys: Keyring,
+                       served_unsigned: Callable[[], Awaitable[bool]]) -> None:
+    """Raises a ServiceError (serialized in the protocol of ctx.service) when the request may not go on.
+    `served_unsigned`: whether the operation is one AWS answers without a signature."""
     internal = ctx.service == INTERNAL
     s3 = ctx.service == "s3"
     if internal and is_open_endpoint(ctx.request):
         return
     if config.auth == "off" and not s3:
         keep_browsers_out(ctx.request, config)
-    sig: sigv4.Signature | None = ctx.extra.get("sig")
+    sig = ctx.signature
     try:
-        if "sig_error" in ctx.extra:
-            raise ctx.extra["sig_error"]
+        if ctx.signature_error is not None:
+            raise ctx.signature_error
         if sig is None:
-            # S3 decides about anonymous callers by policy
-            if config.auth == "sigv4" and not s3 and not await _served_unsigned(ctx):
+            # S3 decides about anonymous callers by policy; a few operations are answered unsigned
+            if config.auth == "sigv4" and not s3 and not await served_unsigned():
                 raise sigv4.SigV4Error("missing", "Request is missing Authentication Token")
             return
         ctx.access_key = sig.access_key
         if sig.presigned:  # presigned URLs expire whether or not signatures are checked
             sigv4.check_time(sig, ctx.clock.now())
         if config.auth == "sigv4":
-            await _verify(ctx, sig, lookup, s3=s3, internal=internal)
+            await _verify(ctx, sig, config, keys, s3=s3, internal=internal)
         elif not internal:
-            ctx.principal = _identify(ctx, sig, lookup)
+            ctx.principal = _identify(ctx, sig, keys)
         ctx.authenticated = True
+        if not internal:
+            keys.note_used(sig.access_key, sig.service, sig.region)
     except sigv4.SigV4Error as exc:
         raise auth_error(exc, s3=s3)
 
 
-async def _verify(ctx: RequestContext, sig: sigv4.Signature, lookup: CredentialLookup, *, s3: bool,
-                  internal: bool) -> None:
+async def _verify(ctx: RequestContext, sig: sigv4.Signature, config: Config, keys: Keyring, *,
+                  s3: bool, internal: bool) -> None:
     sigv4.check_scope(sig, sigv4.CONVEYOR_SERVICE if internal else None)
     sigv4.check_signed_headers(ctx.request, sig)
     credential: Credential | None = None
     if internal:  # Conveyor's own API (reset, workers) answers the configured credentials only
-        secret = ctx.config.credentials.get(sig.access_key)
+        secret = config.credentials.get(sig.access_key)
     else:
-        credential = lookup(sig.access_key)
+        credential = keys.credential_for(sig.access_key)
         if credential is not None:
             check_session(ctx.request, credential, ctx.clock.now())
         secret = credential.secret_key if credential is not None else None
@@ -115,8 +120,8 @@ async def _verify(ctx: RequestContext, sig: sigv4.Signature, lookup: CredentialL
     sigv4.verify(ctx.request, sig, secret, payload_hash, s3=s3)
     if s3 and payload_hash.startswith(sigv4.STREAMING_SIGNED):  # the S3 layer checks each chunk
         key = sigv4.signing_key(secret, sig.date, sig.region, sig.service)
-        ctx.extra["chunk_signer"] = sigv4.ChunkSigner(key, sig)
-    ctx.principal = credential.caller if credential is not None else Caller.root(ctx.config.account_id)
+        ctx.chunk_verifier = sigv4.ChunkSigner(key, sig)
+    ctx.principal = credential.caller if credential is not None else Caller.root(config.account_id)
 
 
 # -- temporary credentials -------------------------------------------------------------------------
@@ -147,10 +152,10 @@ def check_session(request: HttpRequest, credential: Credential, now: float) -> N
         raise sigv4.SigV4Error("expired_token", "The security token included in the request is expired")
 
 
-def _identify(ctx: RequestContext, sig: sigv4.Signature, lookup: CredentialLookup) -> Caller | None:
+def _identify(ctx: RequestContext, sig: sigv4.Signature, keys: Keyring) -> Caller | None:
     """With authentication off nothing is refused, but a key that is known (with its token, unexpired)
     still names its principal."""
-    credential = lookup(sig.access_key)
+    credential = keys.credential_for(sig.access_key)
     if credential is None:
         return None
     try:
@@ -158,18 +163,6 @@ def _identify(ctx: RequestContext, sig: sigv4.Signature, lookup: CredentialLooku
     except sigv4.SigV4Error:
         return None
     return credential.caller
-
-
-async def _served_unsigned(ctx: RequestContext) -> bool:
-    """Operations AWS answers without a signature, as their model says (`authtype: none`): STS's
-    AssumeRoleWithWebIdentity and AssumeRoleWithSAML, whose token or assertion is the proof.
-    https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRoleWithWebIdentity.html"""
-    service = ctx.app_service
-    if service is None or ctx.protocol != "query":
-        return False
-    action = (await form_fields(ctx)).get("Action") or ""
-    model = service.model
-    return action in model.operation_names and model.operation_model(action).auth_type == "none"
 
 
 async def _payload_hash(ctx: RequestContext, sig: sigv4.Signature, s3: bool) -> str:

@@ -1,201 +1,226 @@
-"""The request pipeline: one explicit chain of small handlers, outermost first.
+"""The request pipeline: every request of every protocol takes the same steps, in this order.
 
-    request id -> metrics/logging -> errors -> LocalStack probes -> route -> auth -> internal API
-    -> raw service hook -> parse -> validate -> dispatch -> serialize
+    open endpoints (LocalStack's probes) -> route (which service, which protocol) -> authenticate
+    -> Conveyor's own API -> the service's intercept hook -> find the operation -> authorize hook
+    -> parse -> validate against the model -> check hook -> dispatch -> serialize
+    and, whichever step raised: the error in the service's own protocol; then the finish hook, the
+    request id and the metrics.
 
-Authentication comes before everything that acts, Conveyor's own API included (see gateway/access.py).
-
-Each handler takes the context and the rest of the chain; reading this file top to bottom is reading
-what happens to every request.
+A service plugs in with a model, its codecs (conveyor.protocol.registry) and the hooks of
+conveyor.services.base.Service; nothing here names a service.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 from conveyor import ids
-from conveyor.gateway import access, internal, localstack, sigv4, unserved
-from conveyor.gateway.http import ClientDisconnected, HttpRequest, HttpResponse
-from conveyor.gateway.router import bucket_from_host, protocol_for
-from conveyor.protocol.base import Codec
-from conveyor.protocol.json_rpc import JsonCodec
-from conveyor.protocol.query import QueryCodec, form_fields
-from conveyor.protocol.rest_json import RestJsonCodec
-from conveyor.protocol.rest_xml import CODEC as REST_XML
+from conveyor.gateway import access, sigv4, unserved
+from conveyor.gateway.router import Router
+from conveyor.protocol.query import FORM, form_fields
 from conveyor.protocol.validate import ValidationCodes, validate
-from conveyor.services.base import RequestContext, ServiceError, temporarily_unavailable
 from conveyor.storage.disk import DiskFull
+from conveyor.wire import (
+    ClientDisconnected,
+    HttpRequest,
+    HttpResponse,
+    RequestContext,
+    ServiceError,
+    internal_failure,
+    temporarily_unavailable,
+)
 
 if TYPE_CHECKING:
-    from conveyor.app import App
+    from conveyor.clock import Clock
+    from conveyor.config import Config
+    from conveyor.metrics import Metrics
+    from conveyor.protocol.base import Codec
+    from conveyor.services.base import Service
 
 log = logging.getLogger("conveyor.gateway")
 
-Next = Callable[[RequestContext], Awaitable[HttpResponse]]
-Step = Callable[[RequestContext, Next], Awaitable[HttpResponse]]
-
-# Errors are serialized by the codec of the request's protocol whichever step raised them; services
-# that parse their own requests (S3, Lambda) use the same codecs in their raw hooks.
-CODECS: dict[str, Codec] = {"json": JsonCodec(), "query": QueryCodec(), "rest-json": RestJsonCodec(),
-                            "rest-xml": REST_XML}
-# Parsing through the generic chain; rest-xml and rest-json requests are parsed by their services.
-_CHAIN_PARSES = ("json", "query")
+INTERNAL_PREFIX = "/_conveyor/"
 _DEFAULT_CODES = ValidationCodes()
-_FORM = "application/x-www-form-urlencoded"
+# An error answered before the body was read: a body this small is read and dropped so the connection
+# can serve the next request; a larger one (or one the client waits to send) closes the connection.
+_DISCARD_LIMIT = 1024 * 1024
+
+
+class ControlApi(Protocol):
+    """Conveyor's own endpoints, which the App answers (conveyor.internal_api)."""
+
+    def open_answer(self, ctx: RequestContext) -> HttpResponse | None:
+        """Endpoints open to anyone before authentication (LocalStack's probes), or None."""
+        ...
+
+    async def answer(self, ctx: RequestContext) -> HttpResponse:
+        """A request under /_conveyor/, once authenticated."""
+        ...
+
+    def error(self, ctx: RequestContext, error: ServiceError) -> HttpResponse:
+        """An error of Conveyor's own API (plain JSON)."""
+        ...
+
+
+@dataclass
+class _Target:
+    """Who answers the request, once routing knows: the service and the codec of its protocol."""
+
+    service: Service | None = None
+    codec: Codec | None = None
 
 
 class Gateway:
-    def __init__(self, app: App) -> None:
-        self.app = app
-        self.steps: list[Step] = [
-            self.metrics,
-            self.errors,
-            self.localstack_probes,
-            self.route,
-            self.authenticate,
-            self.internal_api,
-            self.raw_service,
-            self.parse_and_validate,
-        ]
+    def __init__(self, *, config: Config, clock: Clock, metrics: Metrics, services: Mapping[str, Service],
+                 keys: access.Keyring, control: ControlApi) -> None:
+        self.config = config
+        self.clock = clock
+        self.metrics = metrics
+        self.services = services
+        self.router = Router(services)
+        self.keys = keys
+        self.control = control
 
     async def handle(self, request: HttpRequest) -> HttpResponse:
-        ctx = RequestContext(
-            request=request,
-            config=self.app.config,
-            clock=self.app.clock,
-            request_id=ids.uuid4(),
-            account_id=self.app.config.account_id,
-            region=self.app.config.region,
-        )
-        response = await self._run(0, ctx)
-        response.headers.append(("x-amz-request-id", ctx.request_id))
-        return response
-
-    def _run(self, index: int, ctx: RequestContext) -> Awaitable[HttpResponse]:
-        if index == len(self.steps):
-            return self.dispatch(ctx)
-        return self.steps[index](ctx, lambda c: self._run(index + 1, c))
-
-    # -- the steps, in order ---------------------------------------------------------------------
-    async def metrics(self, ctx: RequestContext, call_next: Next) -> HttpResponse:
+        ctx = RequestContext(request=request, clock=self.clock, request_id=ids.uuid4(),
+                             account_id=self.config.account_id, region=self.config.region)
+        target = _Target()
         started = time.perf_counter()
-        response = await call_next(ctx)
-        elapsed = time.perf_counter() - started
-        operation = ctx.operation.name if ctx.operation is not None else ctx.extra.get("operation", "-")
-        self.app.metrics.record(ctx.service or "-", operation, response.status, elapsed)
-        if self.app.config.log_requests:
-            log.info("%s %s %s.%s -> %d (%.1f ms)", ctx.request.method, ctx.request.path,
-                     ctx.service or "-", operation, response.status, elapsed * 1000)
-        return response
-
-    async def errors(self, ctx: RequestContext, call_next: Next) -> HttpResponse:
         try:
-            return await call_next(ctx)
+            response = await self._serve(ctx, target)
         except ServiceError as error:
-            return self.error_response(ctx, error)
+            response = await self._error(ctx, target, error)
         except ClientDisconnected:
             raise  # nobody is left to answer, and it is not a failure of ours: the connection ends quietly
         except DiskFull:
-            service = ctx.app_service
-            return self.error_response(ctx, service.unavailable_error() if service is not None
-                                       else temporarily_unavailable())
+            service = target.service
+            response = await self._error(ctx, target, service.unavailable_error() if service is not None
+                                         else temporarily_unavailable())
         except Exception:
-            log.exception("internal error handling %s %s", ctx.request.method, ctx.request.path)
-            return self.error_response(
-                ctx, ServiceError("InternalFailure", "The request processing has failed because of an unknown error.",
-                                  500, sender_fault=False, query_code="InternalError"),
-            )
+            log.exception("internal error handling %s %s", request.method, request.path)
+            response = await self._error(ctx, target, internal_failure())
+        if target.service is not None:
+            target.service.finish(ctx, response)
+        response.headers.append(("x-amz-request-id", ctx.request_id))
+        elapsed = time.perf_counter() - started
+        self.metrics.record(ctx.service or "-", ctx.operation_label, response.status, elapsed)
+        if self.config.log_requests:
+            log.info("%s %s %s.%s -> %d (%.1f ms)", request.method, request.path, ctx.service or "-",
+                     ctx.operation_label, response.status, elapsed * 1000)
+        return response
 
-    async def localstack_probes(self, ctx: RequestContext, call_next: Next) -> HttpResponse:
-        """LocalStack's readiness endpoints (gateway/localstack.py): open, like GET /_conveyor/health."""
-        if localstack.handles(ctx.request):
-            ctx.service = access.INTERNAL
-            return localstack.answer(self.app, ctx.request)
-        return await call_next(ctx)
-
-    async def route(self, ctx: RequestContext, call_next: Next) -> HttpResponse:
-        request = ctx.request
-        try:
-            sig = sigv4.parse(request)
-        except sigv4.SigV4Error as exc:  # reported by `authenticate`, once the protocol is known
-            sig, ctx.extra["sig_error"] = None, exc
-        ctx.extra["sig"] = sig
-        if request.path.startswith(internal.PREFIX) or request.path.rstrip("/") == internal.PREFIX.rstrip("/"):
-            ctx.service = access.INTERNAL  # answered in plain JSON (no protocol), after `authenticate`
-            if sig is not None:
-                ctx.region = sig.region
-            return await call_next(ctx)
-        action = None
-        if sig is None and not request.headers.get("x-amz-target"):
-            content_type = request.headers.get("content-type") or ""
-            if content_type.startswith(_FORM) or "Action=" in request.query_string:
-                ctx.protocol = "query"  # so a malformed form is answered in query's XML
-                action = (await form_fields(ctx)).get("Action")
-        signing_name = sigv4.scope_service(request) if "sig_error" in ctx.extra else None
-        name = self.app.router.service_for(request, sig, action, signing_name)
-        service = self.app.services.get(name) if name else None
-        if service is None:
-            unserved.refuse(self.app, ctx, sig.service if sig is not None else signing_name, name)
-            raise ServiceError("InvalidAction", "Could not tell which service this request is for.")
-        ctx.service = service.name
-        ctx.app_service = service
-        ctx.protocol = protocol_for(service, request)
-        if sig is not None:
-            ctx.region = sig.region
-        if service.name == "s3" and (bucket := bucket_from_host(request.host)):
-            ctx.extra["bucket_from_host"] = bucket
-        return await call_next(ctx)
-
-    async def authenticate(self, ctx: RequestContext, call_next: Next) -> HttpResponse:
-        await access.authenticate(ctx, self.app.credential_for)  # configured keys, or keys IAM issued
-        sig: sigv4.Signature | None = ctx.extra.get("sig")
-        if sig is not None and ctx.authenticated:
-            self.app.note_key_used(sig.access_key, sig.service, sig.region)  # for IAM's GetAccessKeyLastUsed
-        return await call_next(ctx)
-
-    async def internal_api(self, ctx: RequestContext, call_next: Next) -> HttpResponse:
+    # -- the steps -----------------------------------------------------------------------------------
+    async def _serve(self, ctx: RequestContext, target: _Target) -> HttpResponse:
+        answer = self.control.open_answer(ctx)
+        if answer is not None:
+            return answer
+        await self._route(ctx, target)
+        await access.authenticate(ctx, self.config, self.keys, lambda: _served_unsigned(ctx, target))
         if ctx.service == access.INTERNAL:
-            return await internal.handle(self.app, ctx)
-        return await call_next(ctx)
-
-    async def raw_service(self, ctx: RequestContext, call_next: Next) -> HttpResponse:
-        assert ctx.app_service is not None
-        response = await ctx.app_service.handle_raw(ctx)
-        return response if response is not None else await call_next(ctx)
-
-    async def parse_and_validate(self, ctx: RequestContext, call_next: Next) -> HttpResponse:
-        service = ctx.app_service
-        assert service is not None
-        codec = CODECS.get(ctx.protocol) if ctx.protocol in _CHAIN_PARSES else None
-        if codec is None:
-            raise ServiceError("UnsupportedProtocol", f"Conveyor cannot parse {ctx.protocol} requests for {ctx.service}.")
-        operation, params = await codec.parse(ctx, service)
+            return await self.control.answer(ctx)
+        service, codec = target.service, target.codec
+        assert service is not None and codec is not None
+        answer = await service.intercept(ctx)
+        if answer is not None:
+            return answer
+        operation = ctx.operation = await codec.route(ctx)
+        await service.authorize(ctx, operation)
+        params = ctx.params = await codec.parse(ctx, operation)
         validate(operation.input_shape, params, service.validation_codes or _DEFAULT_CODES)
-        ctx.extra["params"] = params
-        return await call_next(ctx)
-
-    async def dispatch(self, ctx: RequestContext) -> HttpResponse:
-        service, operation = ctx.app_service, ctx.operation
-        assert service is not None and operation is not None
+        await service.check(ctx, operation, params)
         handler = service.handler(operation.name)
         if handler is None:
             raise ServiceError("NotImplemented", f"{ctx.service} {operation.name} is not implemented by Conveyor.", 501)
-        result = await handler(ctx, ctx.extra["params"])
+        result = await handler(ctx, params)
         if isinstance(result, HttpResponse):
             return result
-        return CODECS[ctx.protocol].serialize(ctx, operation, result or {})
+        return codec.serialize(ctx, operation, result or {})
 
-    # -- errors ----------------------------------------------------------------------------------
-    def error_response(self, ctx: RequestContext, error: ServiceError) -> HttpResponse:
-        operation = ctx.operation.name if ctx.operation is not None else "-"
-        self.app.metrics.error(ctx.service or "-", operation, error.code, error.message, error.status)
-        codec = CODECS.get(ctx.protocol)
-        if codec is None:
-            return internal.plain_error(ctx, error)
-        return codec.serialize_error(ctx, error)
+    async def _route(self, ctx: RequestContext, target: _Target) -> None:
+        """Which service and protocol: known before anything can fail, so every error is answered in the
+        shape the client parses."""
+        request = ctx.request
+        try:
+            ctx.signature = sigv4.parse(request)
+        except sigv4.SigV4Error as exc:  # reported by `authenticate`, once the protocol is known
+            ctx.signature_error = exc
+        signing_name = ctx.signature.service if ctx.signature is not None else (
+            sigv4.scope_service(request) if ctx.signature_error is not None else None)
+        if ctx.signature is not None:
+            ctx.region = ctx.signature.region
+        if request.path.startswith(INTERNAL_PREFIX) or request.path.rstrip("/") == INTERNAL_PREFIX.rstrip("/"):
+            ctx.service = access.INTERNAL  # answered in plain JSON (no protocol), after `authenticate`
+            return
+        action = None
+        if signing_name is None and not request.headers.get("x-amz-target"):
+            content_type = request.headers.get("content-type") or ""
+            if content_type.startswith(FORM) or "Action=" in request.query_string:
+                ctx.protocol = "query"
+                target.codec = unserved.stand_in_codec("conveyor", "query")  # a malformed form: query's XML
+                action = (await form_fields(ctx)).get("Action")
+        name = self.router.service_for(request, signing_name, action)
+        service = self.services.get(name) if name else None
+        if service is None:
+            refusal = unserved.refusal(ctx, signing_name, name, sorted(self.services))
+            target.codec = refusal.codec
+            raise refusal.error
+        ctx.service = service.name
+        ctx.protocol = service.protocol_for(ctx)
+        target.service, target.codec = service, service.codecs[ctx.protocol]
+
+    # -- errors ----------------------------------------------------------------------------------------
+    async def _error(self, ctx: RequestContext, target: _Target, error: ServiceError) -> HttpResponse:
+        self.metrics.error(ctx.service or "-", ctx.operation_label, error.code, error.message, error.status)
+        if target.codec is not None:
+            response = target.codec.serialize_error(ctx, error)
+        else:
+            response = self.control.error(ctx, error)
+        await _discard_unread_body(ctx.request, response)
+        return response
 
 
-__all__ = ["Gateway", "HttpRequest", "HttpResponse"]
+async def _served_unsigned(ctx: RequestContext, target: _Target) -> bool:
+    """Operations AWS answers without a signature, as their model says (`authtype: none`): STS's
+    AssumeRoleWithWebIdentity and AssumeRoleWithSAML, whose token or assertion is the proof.
+    https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRoleWithWebIdentity.html"""
+    if target.codec is None or ctx.service == access.INTERNAL:
+        return False
+    try:
+        operation = await target.codec.route(ctx)
+    except ServiceError:
+        return False
+    return operation.auth_type == "none"
+
+
+async def _discard_unread_body(request: HttpRequest, response: HttpResponse) -> None:
+    """An error answered before the body was read: read a small body so the connection can serve the next
+    request, else close it (an unread body would be parsed as the next request)."""
+    if not request.body_pending:
+        return  # read already (or being read): the connection knows whether it all arrived
+    headers = request.headers
+    length = headers.get("content-length")
+    if length is None and "transfer-encoding" not in headers:
+        return  # no body at all (a GET, a DELETE...)
+    if length is not None and (not length.isdigit() or int(length) > _DISCARD_LIMIT):
+        response.set_header("Connection", "close")
+        return
+    if (headers.get("expect") or "").lower() == "100-continue" and length != "0":
+        # The client waits for "100 Continue" before sending the body: refuse without asking for it.
+        response.set_header("Connection", "close")
+        return
+    read = 0
+    try:
+        async for chunk in request.stream():
+            read += len(chunk)
+            if read > _DISCARD_LIMIT:  # a chunked body larger than is worth reading
+                response.set_header("Connection", "close")
+                return
+    except Exception:
+        response.set_header("Connection", "close")
+
+
+__all__ = ["ControlApi", "Gateway"]

@@ -37,8 +37,7 @@ import httptools
 
 from conveyor import waiting
 from conveyor.gateway.connections import MAX_REFUSING, Connections
-from conveyor.gateway.http import ClientDisconnected, Headers, HttpRequest, HttpResponse
-from conveyor.services.base import ServiceError
+from conveyor.wire import ClientDisconnected, Headers, HttpRequest, HttpResponse, ServiceError
 
 if TYPE_CHECKING:
     from conveyor.gateway.chain import Gateway

@@ -1,81 +1,57 @@
-"""Which service and which wire protocol a request is for.
+"""Which service a request is for.
 
 Signals, strongest first: the SigV4 credential scope (header or presigned query), `X-Amz-Target`, the
-query `Action`, then the shape of the URL. Whatever is left over (anonymous GETs, browser form POSTs,
-CORS preflights, virtual-hosted bucket names) belongs to S3.
+query `Action` (with a service's own paths, such as SQS queue URLs, before the action's name), then the
+service that takes whatever is left over (S3: anonymous GETs, browser form POSTs, CORS preflights,
+virtual-hosted bucket names).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from conveyor.gateway.http import HttpRequest
-from conveyor.gateway.sigv4 import Signature
-from conveyor.services.s3.hosts import virtual_host
-from conveyor.services.sqs.urls import path_address
+from conveyor.wire import HttpRequest
 
 if TYPE_CHECKING:
     from conveyor.services.base import Service
 
-# Services whose SigV4 signing name differs from their registry name.
-_SIGNING_ALIASES = {"execute-api": "lambda"}
-
-
-def bucket_from_host(host: str) -> str | None:
-    """The bucket of a virtual-hosted S3 request (`photos.s3.us-east-2.amazonaws.com`, `photos.localhost`...);
-    conveyor.services.s3.hosts knows the names."""
-    found = virtual_host(host)
-    return found.bucket if found else None
-
 
 class Router:
-    def __init__(self, services: dict[str, Service]) -> None:
+    def __init__(self, services: Mapping[str, Service]) -> None:
         self.services = services
         self.by_target: dict[str, str] = {}
         self.by_signing_name: dict[str, str] = {}
+        self.fallback: str | None = None
         for name, service in services.items():
-            model = getattr(service, "model", None)
-            prefix = model.metadata.get("targetPrefix") if model is not None else None
+            prefix = service.model.metadata.get("targetPrefix")
             if prefix:
                 self.by_target[prefix] = name
-            self.by_signing_name[service.signing_name or name] = name
+            for signing_name in (service.signing_name or name, *service.signing_aliases):
+                self.by_signing_name[signing_name] = name
+            if service.takes_unsigned:
+                self.fallback = name
 
-    def service_for(self, request: HttpRequest, sig: Signature | None, form_action: str | None,
-                    signing_name: str | None = None) -> str | None:
-        """`signing_name`: the scope's service when the signature could not be parsed."""
-        signing_name = sig.service if sig is not None else signing_name
+    def service_for(self, request: HttpRequest, signing_name: str | None, form_action: str | None) -> str | None:
+        """The registry name of the service (or, when none of ours, the signing name the request named).
+        `signing_name`: the credential scope's service, also when the rest of the signature is malformed."""
         if signing_name is not None:
-            name = _SIGNING_ALIASES.get(signing_name, signing_name)
-            return self.by_signing_name.get(name, name)
+            return self.by_signing_name.get(signing_name, signing_name)
         target = request.headers.get("x-amz-target")
         if target:
             return self.by_target.get(target.partition(".")[0])
         if form_action is not None:
             return self._service_for_action(request, form_action)
-        if "s3" in self.services:
-            return "s3"
-        return None
+        return self.fallback
 
     def _service_for_action(self, request: HttpRequest, action: str) -> str | None:
-        # Unsigned query requests (auth off, curl): the SQS queue path is the one unambiguous hint.
-        if path_address(request.path) is not None and "sqs" in self.services:
-            return "sqs"
-        for name in ("sqs", "sns", "sts", "iam"):
-            service = self.services.get(name)
-            if service is not None and (
-                action in service.model.operation_names or action in service.extra_query_actions
+        # Unsigned query requests (auth off, curl): a service's own path is the one unambiguous hint.
+        for name, service in self.services.items():
+            if service.owns_path(request.path):
+                return name
+        for name, service in self.services.items():
+            if "query" in service.codecs and (
+                action in service.codecs["query"].model.operation_names or action in service.extra_query_actions
             ):
                 return name
         return None
-
-
-def protocol_for(service: Service, request: HttpRequest) -> str:
-    """json when the client sends X-Amz-Target, query when it sends a form or ?Action=."""
-    protocols = service.model.metadata.get("protocols") or [service.model.protocol]
-    if request.headers.get("x-amz-target") and "json" in (*protocols, getattr(service, "extra_protocol", "")):
-        return "json"
-    if getattr(service, "query_model", None) is not None or "query" in protocols:
-        content_type = request.headers.get("content-type") or ""
-        if content_type.startswith("application/x-www-form-urlencoded") or "Action=" in request.query_string:
-            return "query"
-    return protocols[0]

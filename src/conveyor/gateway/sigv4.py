@@ -10,10 +10,9 @@ import hashlib
 import hmac
 import posixpath
 import re
-from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
-from conveyor.gateway.http import HttpRequest
+from conveyor.wire import HttpRequest, Signature, SigV4Error
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 UNSIGNED = "UNSIGNED-PAYLOAD"
@@ -28,36 +27,6 @@ MAX_SKEW = 15 * 60
 MAX_PRESIGN_EXPIRES = 7 * 24 * 3600
 
 _AUTH_RE = re.compile(r"(\w+)=([^,]*)")
-
-
-class SigV4Error(Exception):
-    """Why a signature was refused; the gateway turns `kind` into the service's own error code."""
-
-    def __init__(self, kind: str, message: str, *, headers: tuple[str, ...] = (), presigned: bool = False) -> None:
-        super().__init__(message)
-        # malformed | missing | unknown_key | mismatch | expired | skewed | unsigned | scope_date | scope_service
-        # | bad_token | expired_token (temporary credentials, see gateway/access.py)
-        self.kind = kind
-        self.message = message
-        self.headers = headers  # `unsigned`: the header names that should have been signed
-        self.presigned = presigned
-
-
-@dataclass
-class Signature:
-    access_key: str
-    date: str  # yyyymmdd of the scope
-    region: str
-    service: str
-    amz_date: str  # yyyymmddThhmmssZ
-    signed_headers: list[str]
-    signature: str
-    presigned: bool
-    expires: int = 0
-
-    @property
-    def scope(self) -> str:
-        return f"{self.date}/{self.region}/{self.service}/aws4_request"
 
 
 def parse(request: HttpRequest) -> Signature | None:

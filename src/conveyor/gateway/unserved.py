@@ -9,28 +9,28 @@
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from botocore.model import ServiceModel
 
+from conveyor.protocol.base import Codec
 from conveyor.protocol.models import all_metadata
-from conveyor.services.base import RequestContext, Service, ServiceError
-
-if TYPE_CHECKING:
-    from conveyor.app import App
+from conveyor.protocol.registry import CODEC_CLASSES
+from conveyor.wire import RequestContext, ServiceError
 
 # The protocols whose errors Conveyor can write, in the order a client would pick them.
 _WRITABLE = ("json", "rest-json", "rest-xml", "query", "ec2")
 _QUERY_LIKE = ("query", "ec2")  # ec2 clients read query's <ErrorResponse> too
 
 
-class UnservedService(Service):
-    """Stands for a service Conveyor does not serve, so its errors carry that service's namespace."""
+@dataclass
+class Refusal:
+    """The error to answer, and the codec that writes it in the shape the client parses (None: plain
+    JSON, for requests that name no service at all)."""
 
-    def __init__(self, app: App, name: str, metadata: dict[str, Any]) -> None:
-        super().__init__(app)
-        self.name = name
-        self.model = ServiceModel({"metadata": metadata, "operations": {}, "shapes": {}}, service_name=name)
+    codec: Codec | None
+    error: ServiceError
 
 
 @functools.cache
@@ -66,36 +66,50 @@ def identify(ctx: RequestContext, signing_name: str | None) -> str | None:
     return None
 
 
-def refuse(app: App, ctx: RequestContext, signing_name: str | None, name: str | None) -> None:
-    """Raise the refusal of a request for a service Conveyor does not serve, in that service's protocol;
-    returns only when the request names no service at all. `signing_name`: its signature's scope."""
+def refusal(ctx: RequestContext, signing_name: str | None, name: str | None, served: list[str]) -> Refusal:
+    """The refusal of a request for a service Conveyor does not serve, in that service's protocol.
+    `signing_name`: its signature's scope; `name`: what the router made of the request, if anything."""
     service = identify(ctx, signing_name)
     if service is None:
+        json = bool(ctx.request.headers.get("x-amz-target"))
+        protocol = "json" if json else ("query" if name is not None or ctx.protocol == "query" else "")
+        codec = stand_in_codec(name or "conveyor", protocol)
+        ctx.protocol = protocol
         if name is not None:  # a signing name no model has: say so, in the shape of the request
-            ctx.protocol = ctx.protocol or ("json" if ctx.request.headers.get("x-amz-target") else "query")
-            raise _not_served(app, name)
-        if ctx.request.headers.get("x-amz-target"):
-            ctx.protocol = "json"
-        return
+            return Refusal(codec, _not_served(name, served))
+        return Refusal(codec, ServiceError("InvalidAction", "Could not tell which service this request is for."))
     metadata = all_metadata()[service]
-    ctx.app_service = UnservedService(app, service, metadata)
     ctx.service = service
-    ctx.protocol = _protocol(metadata, ctx)
-    error = _not_served(app, metadata.get("signingName") or metadata.get("endpointPrefix") or service)
-    if ctx.protocol in _QUERY_LIKE:
+    protocol = ctx.protocol = _protocol(metadata, ctx)
+    error = _not_served(metadata.get("signingName") or metadata.get("endpointPrefix") or service, served)
+    if protocol in _QUERY_LIKE:
         ctx.protocol = "query"
         # Query services' code for an action the endpoint does not know ("The action or operation
         # requested is invalid"): https://docs.aws.amazon.com/IAM/latest/APIReference/CommonErrors.html
         error.code = "InvalidAction"
-    raise error
+    return Refusal(_codec(service, metadata, protocol), error)
 
 
-def _not_served(app: App, name: str) -> ServiceError:
-    served = ", ".join(sorted(app.services))
+def stand_in_codec(name: str, protocol: str) -> Codec | None:
+    """A codec for errors of a request whose service is not known (yet): its protocol's shape, or None
+    (plain JSON) when not even the protocol is known."""
+    if protocol not in ("json", "query"):
+        return None
+    metadata = {"endpointPrefix": name, "protocol": protocol, "apiVersion": "2010-05-08", "jsonVersion": "1.0"}
+    return _codec(name, metadata, protocol)
+
+
+def _codec(name: str, metadata: dict[str, Any], protocol: str) -> Codec:
+    """A codec of the protocol over an empty model of the service, so errors carry its namespace."""
+    model = ServiceModel({"metadata": metadata, "operations": {}, "shapes": {}}, service_name=name)
+    return CODEC_CLASSES["query" if protocol in _QUERY_LIKE else protocol](model)
+
+
+def _not_served(name: str, served: list[str]) -> ServiceError:
     # UnknownOperationException: what AWS's JSON services answer for an operation (X-Amz-Target) they do
     # not know; a client error (400), so SDKs report it at once instead of retrying.
     return ServiceError("UnknownOperationException",
-                        f"Conveyor does not serve the service '{name}' (it serves {served}).", 400)
+                        f"Conveyor does not serve the service '{name}' (it serves {', '.join(served)}).", 400)
 
 
 def _protocol(metadata: dict[str, Any], ctx: RequestContext) -> str:

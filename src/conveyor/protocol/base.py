@@ -6,19 +6,27 @@ import base64
 import datetime as dt
 from typing import Any
 
-from botocore.model import OperationModel, Shape
+from botocore.model import OperationModel, ServiceModel, Shape
 
-from conveyor.gateway.http import HttpResponse
-from conveyor.services.base import RequestContext, Service, ServiceError
+from conveyor.wire import HttpResponse, RequestContext, ServiceError
 
 
 class Codec:
-    """Parses a request into (operation, params) and serializes results and errors for one protocol."""
+    """One wire protocol for one service model: finds the operation a request names, converts its wire
+    input into Python values (model validation comes after, in the gateway), and serializes results and
+    errors. A service's quirks are subclasses (S3's paths and bodies, SQS's legacy query names)."""
 
     name = ""
 
-    async def parse(self, ctx: RequestContext, service: Service) -> tuple[OperationModel, dict[str, Any]]:
-        """Find the operation and convert the wire input into Python values (validation comes after)."""
+    def __init__(self, model: ServiceModel) -> None:
+        self.model = model
+
+    async def route(self, ctx: RequestContext) -> OperationModel:
+        """The operation the request names; raise the protocol's error when it names none."""
+        raise NotImplementedError
+
+    async def parse(self, ctx: RequestContext, operation: OperationModel) -> dict[str, Any]:
+        """The operation's input members, converted from the wire."""
         raise NotImplementedError
 
     def serialize(self, ctx: RequestContext, operation: OperationModel, result: dict[str, Any]) -> HttpResponse:

@@ -7,9 +7,8 @@ from typing import Any
 
 from botocore.model import OperationModel, ServiceModel, Shape
 
-from conveyor.gateway.http import HttpResponse
 from conveyor.protocol.base import Codec, b64decode, b64encode, format_timestamp, parse_timestamp
-from conveyor.services.base import RequestContext, Service, ServiceError
+from conveyor.wire import HttpResponse, RequestContext, ServiceError
 
 
 class _WireTypeError(Exception):
@@ -22,14 +21,14 @@ class _WireTypeError(Exception):
 class JsonCodec(Codec):
     name = "json"
 
-    async def parse(self, ctx: RequestContext, service: Service) -> tuple[OperationModel, dict[str, Any]]:
-        model = service.model
+    async def route(self, ctx: RequestContext) -> OperationModel:
         target = ctx.request.headers.get("x-amz-target") or ""
         op_name = target.rpartition(".")[2]
-        if not op_name or op_name not in model.operation_names:
+        if not op_name or op_name not in self.model.operation_names:
             raise ServiceError("UnknownOperationException", f"Operation {op_name or target!r} is not supported.")
-        operation = model.operation_model(op_name)
-        ctx.operation = operation
+        return self.model.operation_model(op_name)
+
+    async def parse(self, ctx: RequestContext, operation: OperationModel) -> dict[str, Any]:
         raw = await ctx.request.body()
         try:
             data = json.loads(raw) if raw.strip() else {}
@@ -39,9 +38,10 @@ class JsonCodec(Codec):
             raise ServiceError("SerializationException", "The request body must be a JSON object.")
         shape = operation.input_shape
         if shape is None:
-            return operation, {}
+            return {}
         try:
-            return operation, _from_json(shape, data, "")
+            params: dict[str, Any] = _from_json(shape, data, "")
+            return params
         except _WireTypeError as exc:
             raise ServiceError(
                 "SerializationException", f"Unable to parse member {exc.path or shape.name}: expected {exc.expected}."
@@ -52,21 +52,20 @@ class JsonCodec(Codec):
         payload = _to_json(shape, result) if shape is not None and result else {}
         return HttpResponse(
             200,
-            [("Content-Type", _content_type(operation.service_model)), ("x-amzn-RequestId", ctx.request_id)],
+            [("Content-Type", _content_type(self.model)), ("x-amzn-RequestId", ctx.request_id)],
             json.dumps(payload, separators=(",", ":")).encode(),
         )
 
     def serialize_error(self, ctx: RequestContext, error: ServiceError) -> HttpResponse:
-        service = ctx.app_service
-        model: ServiceModel | None = getattr(service, "model", None)
-        prefix = model.endpoint_prefix if model is not None else ctx.service
-        body: dict[str, Any] = {"__type": f"com.amazonaws.{prefix}#{error.code}", "message": error.message}
+        model = self.model
+        body: dict[str, Any] = {"__type": f"com.amazonaws.{model.endpoint_prefix}#{error.code}",
+                                "message": error.message}
         body.update(error.extra)
         headers = [
             ("Content-Type", _content_type(model)),
             ("x-amzn-RequestId", ctx.request_id),
         ]
-        if model is not None and "awsQueryCompatible" in model.metadata:
+        if "awsQueryCompatible" in model.metadata:
             # Services that moved from query to JSON keep sending the legacy code so older SDKs can map it.
             # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-json-faqs.html
             fault = "Sender" if error.sender_fault else "Receiver"

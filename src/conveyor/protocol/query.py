@@ -11,11 +11,11 @@ from typing import Any
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
-from botocore.model import OperationModel, Shape
+from botocore.model import OperationModel, ServiceModel, Shape
 
-from conveyor.gateway.http import HttpResponse
 from conveyor.protocol.base import Codec, b64decode, b64encode, format_timestamp, parse_timestamp
-from conveyor.services.base import RequestContext, Service, ServiceError
+from conveyor.protocol.validate import ValidationCodes
+from conveyor.wire import HttpResponse, RequestContext, ServiceError
 
 FORM = "application/x-www-form-urlencoded"
 # XML parsers turn a raw CR into LF; AWS escapes it so message bodies round-trip exactly.
@@ -32,40 +32,42 @@ class _BadValue(Exception):
         self.path, self.value, self.expected = path, value, expected
 
 
-def query_model(service: Service) -> Any:
-    return getattr(service, "query_model", None) or service.model
-
-
 class QueryCodec(Codec):
     name = "query"
 
-    async def parse(self, ctx: RequestContext, service: Service) -> tuple[OperationModel, dict[str, Any]]:
-        fields = await form_fields(ctx)
-        action = fields.get("Action", "")
-        model = query_model(service)
+    def __init__(self, model: ServiceModel, *, namespace: str = "",
+                 validation_codes: ValidationCodes | None = None) -> None:
+        super().__init__(model)
+        self.namespace = namespace or model.metadata.get("xmlNamespace") or (
+            f"http://{model.endpoint_prefix}.amazonaws.com/doc/{model.api_version}/")
+        self.validation_codes = validation_codes
+
+    async def route(self, ctx: RequestContext) -> OperationModel:
+        action = (await form_fields(ctx)).get("Action", "")
         if not action:
             raise ServiceError("MissingAction", "The request must contain the parameter Action.")
-        if action not in model.operation_names:
+        if action not in self.model.operation_names:
             raise ServiceError("InvalidAction", f"The action {action} is not valid for this endpoint.")
-        operation = model.operation_model(action)
-        ctx.operation = operation
+        return self.model.operation_model(action)
+
+    async def parse(self, ctx: RequestContext, operation: OperationModel) -> dict[str, Any]:
+        fields = await form_fields(ctx)
         shape = operation.input_shape
         if shape is None:
-            return operation, {}
+            return {}
         prefixes = _prefixes(fields)
         try:
             params = _parse_structure(shape, fields, prefixes, "")
         except _BadValue as exc:
-            codes = service.validation_codes
+            codes = self.validation_codes
             if codes is not None:
                 raise codes.invalid_error(exc.path, exc.value, f"must be {exc.expected}")
             raise ServiceError("InvalidParameterValue", f"Invalid value for parameter {exc.path}: {exc.value}")
-        return operation, params or {}
+        return params or {}
 
     def serialize(self, ctx: RequestContext, operation: OperationModel, result: dict[str, Any]) -> HttpResponse:
-        ns = _namespace(ctx)
         name = operation.name
-        out: list[str] = [f'<?xml version="1.0"?><{name}Response xmlns="{ns}">']
+        out: list[str] = [f'<?xml version="1.0"?><{name}Response xmlns="{self.namespace}">']
         shape = operation.output_shape
         if shape is not None:
             wrapper = shape.serialization.get("resultWrapper") or f"{name}Result"
@@ -77,15 +79,20 @@ class QueryCodec(Codec):
                             "".join(out).encode())
 
     def serialize_error(self, ctx: RequestContext, error: ServiceError) -> HttpResponse:
-        fault = "Sender" if error.sender_fault else "Receiver"
-        code = error.query_code or error.code
-        body = (
-            f'<?xml version="1.0"?><ErrorResponse xmlns="{_namespace(ctx)}"><Error><Type>{fault}</Type>'
-            f"<Code>{xml_text(code)}</Code><Message>{xml_text(error.message)}</Message><Detail/></Error>"
-            f"<RequestId>{ctx.request_id}</RequestId></ErrorResponse>"
-        )
-        headers = [("Content-Type", "text/xml"), ("x-amzn-RequestId", ctx.request_id), *error.headers.items()]
-        return HttpResponse(error.status, headers, body.encode())
+        return error_document(ctx, error, self.namespace)
+
+
+def error_document(ctx: RequestContext, error: ServiceError, namespace: str) -> HttpResponse:
+    """The query protocol's <ErrorResponse> (also what services without a model of ours answer in)."""
+    fault = "Sender" if error.sender_fault else "Receiver"
+    code = error.query_code or error.code
+    body = (
+        f'<?xml version="1.0"?><ErrorResponse xmlns="{namespace}"><Error><Type>{fault}</Type>'
+        f"<Code>{xml_text(code)}</Code><Message>{xml_text(error.message)}</Message><Detail/></Error>"
+        f"<RequestId>{ctx.request_id}</RequestId></ErrorResponse>"
+    )
+    headers = [("Content-Type", "text/xml"), ("x-amzn-RequestId", ctx.request_id), *error.headers.items()]
+    return HttpResponse(error.status, headers, body.encode())
 
 
 async def form_fields(ctx: RequestContext) -> dict[str, str]:
@@ -94,9 +101,8 @@ async def form_fields(ctx: RequestContext) -> dict[str, str]:
     A parameter of the query string is never overridden by the body: a presigned URL signs its query
     string, and whatever a body adds must not change the action or the queue it names.
     """
-    cached = ctx.extra.get("form")
-    if cached is not None:
-        return cached
+    if ctx.form is not None:
+        return ctx.form
     fields: dict[str, str] = {}
     if ctx.request.method == "POST":
         raw = await ctx.request.body()
@@ -109,18 +115,8 @@ async def form_fields(ctx: RequestContext) -> dict[str, str]:
         except ValueError:
             raise ServiceError("MalformedQueryString", "The request body is not a valid form encoding.")
     fields.update(ctx.request.query)
-    ctx.extra["form"] = fields
+    ctx.form = fields
     return fields
-
-
-def _namespace(ctx: RequestContext) -> str:
-    service = ctx.app_service
-    if service is None:
-        return "https://aws.amazon.com/doc/"
-    model = query_model(service)
-    return service.xml_namespace or model.metadata.get("xmlNamespace") or (
-        f"http://{model.endpoint_prefix}.amazonaws.com/doc/{model.api_version}/"
-    )
 
 
 # -- parsing ----------------------------------------------------------------------------------------

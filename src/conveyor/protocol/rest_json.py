@@ -16,10 +16,9 @@ from urllib.parse import unquote
 
 from botocore.model import OperationModel, ServiceModel, Shape
 
-from conveyor.gateway.http import HttpResponse
 from conveyor.protocol.base import Codec, b64encode, format_timestamp
 from conveyor.protocol.json_rpc import _from_json, _to_json, _WireTypeError
-from conveyor.services.base import RequestContext, Service, ServiceError
+from conveyor.wire import HttpResponse, RequestContext, ServiceError
 
 _LABEL = re.compile(r"\{([A-Za-z0-9_]+)(\+?)\}")
 
@@ -49,43 +48,38 @@ class _Route:
 class RestJsonCodec(Codec):
     name = "rest-json"
 
-    def __init__(self) -> None:
-        self._routes: dict[int, list[_Route]] = {}
-        self._by_method: dict[tuple[int, str], list[_Route]] = {}
+    def __init__(self, model: ServiceModel) -> None:
+        super().__init__(model)
+        self.routes = [_Route(model.operation_model(name)) for name in model.operation_names]
+        self.routes.sort(key=lambda r: r.weight, reverse=True)
+        self._by_method: dict[str, list[_Route]] = {}
+        for route in self.routes:  # matching tries only the routes of the request's method first
+            self._by_method.setdefault(route.method, []).append(route)
 
-    def routes(self, model: ServiceModel) -> list[_Route]:
-        key = id(model)
-        if key not in self._routes:
-            routes = [_Route(model.operation_model(name)) for name in model.operation_names]
-            routes.sort(key=lambda r: r.weight, reverse=True)
-            self._routes[key] = routes
-            for route in routes:  # matching tries only the routes of the request's method first
-                self._by_method.setdefault((key, route.method), []).append(route)
-        return self._routes[key]
-
-    def match(self, model: ServiceModel, method: str, path: str,
-              query: dict[str, str]) -> tuple[OperationModel, dict[str, str]]:
+    def match(self, method: str, path: str, query: dict[str, str]) -> tuple[OperationModel, dict[str, str]]:
         path = path.split("?", 1)[0]
-        self.routes(model)
-        for route in self._by_method.get((id(model), method), ()):
+        for route in self._by_method.get(method, ()):
             m = route.pattern.match(path)
             if m is None:
                 continue
             if any(k not in query or (v and query[k] != v) for k, v in route.static_query.items()):
                 continue
             return route.operation, {k: unquote(v) for k, v in m.groupdict().items()}
-        if any(route.pattern.match(path) for route in self.routes(model)):
+        if any(route.pattern.match(path) for route in self.routes):
             raise ServiceError("MethodNotAllowedException", f"The method {method} is not allowed for {path}.", 405)
         raise ServiceError("UnknownOperationException", f"No operation matches {method} {path}.", 404)
 
-    async def parse(self, ctx: RequestContext, service: Service) -> tuple[OperationModel, dict[str, Any]]:
+    async def route(self, ctx: RequestContext) -> OperationModel:
+        request = ctx.request
+        return self.match(request.method, request.path, request.query_dict())[0]
+
+    async def parse(self, ctx: RequestContext, operation: OperationModel) -> dict[str, Any]:
         request = ctx.request
         query = request.query_dict()
-        operation, labels = self.match(service.model, request.method, request.path, query)
-        ctx.operation = operation
+        labels = self.match(request.method, request.path, query)[1]
         shape = operation.input_shape
         if shape is None:
-            return operation, {}
+            return {}
         params: dict[str, Any] = {}
         body_members: dict[str, Shape] = {}
         payload = shape.serialization.get("payload")
@@ -131,7 +125,7 @@ class RestJsonCodec(Codec):
                         params[name] = _from_json(member, data[name], name)
         except _WireTypeError as exc:
             raise ServiceError("SerializationException", f"Unable to parse member {exc.path}: expected {exc.expected}.")
-        return operation, params
+        return params
 
     def serialize(self, ctx: RequestContext, operation: OperationModel, result: dict[str, Any]) -> HttpResponse:
         status = int(operation.http.get("responseCode", 200))

@@ -8,7 +8,9 @@ operation reads `ctx.request.stream()` itself and returns an async iterator for 
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
@@ -18,9 +20,8 @@ from urllib.parse import unquote
 
 from botocore.model import OperationModel, ServiceModel, Shape
 
-from conveyor.gateway.http import HttpResponse
 from conveyor.protocol.base import Codec, format_timestamp, iso8601, parse_timestamp, rfc822
-from conveyor.services.base import RequestContext, Service, ServiceError
+from conveyor.wire import HttpResponse, RequestContext, ServiceError
 
 S3_XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
 
@@ -75,7 +76,7 @@ class ParsedPath:
 def split_path(ctx: RequestContext) -> ParsedPath:
     """Bucket and key from the (still percent-encoded) path and the virtual host, if any."""
     raw = ctx.request.path
-    host_bucket = ctx.extra.get("bucket_from_host")
+    host_bucket = ctx.host_bucket
     try:
         if host_bucket:
             key = raw[1:] if raw.startswith("/") else raw
@@ -98,16 +99,15 @@ class RestXmlCodec(Codec):
     # Header and query members kept as the client sent them, not converted to their modelled type.
     verbatim: frozenset[str] = frozenset()
 
-    def __init__(self) -> None:
-        self._routes: dict[int, list[_Route]] = {}
-        self._by_kind_method: dict[tuple[int, str, str], list[_Route]] = {}
+    def __init__(self, model: ServiceModel) -> None:
+        super().__init__(model)
+        self._routes = self._build_routes(model)
+        self._by_kind_method: dict[tuple[str, str], list[_Route]] = {}
         self._plans: dict[int, _InputPlan] = {}
 
     # -- routing ---------------------------------------------------------------------------------
-    def _build_routes(self, model: ServiceModel) -> list[_Route]:
-        cached = self._routes.get(id(model))
-        if cached is not None:
-            return cached
+    @staticmethod
+    def _build_routes(model: ServiceModel) -> list[_Route]:
         routes = []
         for name in model.operation_names:
             op = model.operation_model(name)
@@ -137,23 +137,25 @@ class RestXmlCodec(Codec):
                     elif loc == "header":
                         req_h.append(wire)
             routes.append(_Route(op, op.http.get("method", "GET"), kind, literals, req_q, req_h))
-        self._routes[id(model)] = routes
         return routes
 
-    def _candidates(self, model: ServiceModel, kind: str, method: str) -> list[_Route]:
-        key = (id(model), kind, method)
+    def _candidates(self, kind: str, method: str) -> list[_Route]:
+        key = (kind, method)
         found = self._by_kind_method.get(key)
         if found is None:
-            found = [r for r in self._build_routes(model) if r.path_kind == kind and r.method == method]
+            found = [r for r in self._routes if r.path_kind == kind and r.method == method]
             self._by_kind_method[key] = found
         return found
 
-    def route(self, ctx: RequestContext, model: ServiceModel, path: ParsedPath) -> OperationModel:
+    async def route(self, ctx: RequestContext) -> OperationModel:
+        return self.route_path(ctx, split_path(ctx))
+
+    def route_path(self, ctx: RequestContext, path: ParsedPath) -> OperationModel:
         kind = "root" if path.bucket is None else ("object" if path.key is not None else "bucket")
         query = dict(ctx.request.query)
         headers = ctx.request.headers
         best: tuple[int, _Route] | None = None
-        candidates = self._candidates(model, kind, ctx.request.method)
+        candidates = self._candidates(kind, ctx.request.method)
         method_seen = bool(candidates)
         for r in candidates:
             ok = True
@@ -179,11 +181,8 @@ class RestXmlCodec(Codec):
         return best[1].operation
 
     # -- parsing ---------------------------------------------------------------------------------
-    async def parse(self, ctx: RequestContext, service: Service) -> tuple[OperationModel, dict[str, Any]]:
-        path = split_path(ctx)
-        op = self.route(ctx, service.model, path)
-        params = await self.parse_input(ctx, op, path)
-        return op, params
+    async def parse(self, ctx: RequestContext, operation: OperationModel) -> dict[str, Any]:
+        return await self.parse_input(ctx, operation, split_path(ctx))
 
     def _plan(self, op: OperationModel) -> _InputPlan:
         """Each input member's location and wire name, worked out once per operation (PutObject has
@@ -321,8 +320,6 @@ class RestXmlCodec(Codec):
             return result
         text = elem.text or ""
         if kind == "blob":
-            import base64
-
             return base64.b64decode(text)
         return self._scalar(shape, text.strip() if kind != "string" else text)
 
@@ -436,8 +433,6 @@ class RestXmlCodec(Codec):
         elif kind == "boolean":
             elem.text = "true" if value else "false"
         elif kind == "blob":
-            import base64
-
             elem.text = base64.b64encode(value).decode()
         else:
             elem.text = str(value)
@@ -469,14 +464,8 @@ def error_response(ctx: RequestContext, error: ServiceError) -> HttpResponse:
 
 
 def host_id(ctx: RequestContext) -> str:
-    return ctx.extra.setdefault("host_id", _host_id(ctx.request_id))
-
-
-def _host_id(request_id: str) -> str:
-    import base64
-    import hashlib
-
-    return base64.b64encode(hashlib.sha256(request_id.encode()).digest()).decode()
+    """S3's x-amz-id-2, derived from the request id so every part of one answer agrees."""
+    return base64.b64encode(hashlib.sha256(ctx.request_id.encode()).digest()).decode()
 
 
 def _local(tag: str) -> str:
@@ -494,6 +483,4 @@ async def iter_bytes(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
 
-__all__ = ["CODEC", "RestXmlCodec", "S3_XMLNS", "error_response", "iso8601", "rfc822", "split_path", "dt"]
-
-CODEC = RestXmlCodec()
+__all__ = ["RestXmlCodec", "S3_XMLNS", "error_response", "iso8601", "rfc822", "split_path", "dt"]

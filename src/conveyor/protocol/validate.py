@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.model import Shape
 
-from conveyor.services.base import ServiceError
+from conveyor.wire import ServiceError
 
 
 class ValidationCodes:
@@ -24,6 +24,8 @@ class ValidationCodes:
     serialization = "SerializationException"
     # Whether strings must match their shape's `pattern` (IAM checks names and paths this way).
     patterns = False
+    # Whether strings must be one of their shape's enum values (S3 answers unknown ones itself).
+    enums = True
 
     def missing_error(self, path: str) -> ServiceError:
         return ServiceError(self.missing, f"The request must contain the parameter {path}.")
@@ -72,7 +74,7 @@ def validate(shape: Shape | None, value: Any, codes: ValidationCodes, path: str 
         if not isinstance(value, str):
             raise codes.invalid_error(path, value, "must be a string")
         enum = shape.enum
-        if enum and value not in enum:
+        if enum and codes.enums and value not in enum:
             raise codes.invalid_error(path, value, f"must be one of {', '.join(enum)}")
         _check_length(shape, len(value), value, path, codes)
         if codes.patterns and (pattern := shape.metadata.get("pattern")):

@@ -13,29 +13,27 @@ from conveyor.ports import SessionCredentials
 from conveyor.runtime.pool import CREDENTIALS_LIFETIME, Echo, PoolError, PoolSpec, RoleCredentials, WorkerPool
 
 if TYPE_CHECKING:
-    from conveyor.app import App
+    from conveyor.services.base import Environment
 
 log = logging.getLogger("conveyor.pools")
 EC2_PRINCIPAL = "ec2.amazonaws.com"  # an instance profile's role trusts EC2
 
 
 class PoolManager:
-    def __init__(self, app: App) -> None:
-        self.app = app
+    def __init__(self, env: Environment) -> None:
+        self.env = env
         self.pools: dict[str, WorkerPool] = {}
-        self.path = app.config.data_dir / "pools.json"
-        self.endpoint = ""  # set once the server knows its address
+        self.path = env.config.data_dir / "pools.json"
         self.echo: Echo | None = None  # where worker output goes besides the log (`conveyor up`: stdout)
         self.closing = False  # shutting down: no new pool may start workers
         # Pools kept in pools.json that could not start (e.g. their command is gone): kept, not dropped.
         self.unstarted: dict[str, PoolSpec] = {}
 
     def worker_env(self, region: str | None = None) -> dict[str, str]:
-        config = self.app.config
-        host = "127.0.0.1" if config.host in ("0.0.0.0", "::") else config.host
+        config = self.env.config
         region = region or config.region
         return {
-            "AWS_ENDPOINT_URL": self.endpoint or f"http://{host}:{config.port}",
+            "AWS_ENDPOINT_URL": self.env.local_endpoint(),
             "AWS_ACCESS_KEY_ID": config.access_key,
             "AWS_SECRET_ACCESS_KEY": config.secret_key,
             "AWS_DEFAULT_REGION": region,
@@ -44,11 +42,11 @@ class PoolManager:
 
     def backlog(self, queue: str, region: str | None) -> float | None:
         """Visible messages of a pool's queue: a queue URL names its region, else the pool's says."""
-        sqs = self.app.services.get("sqs")
-        if sqs is None:
+        queues = self.env.ports.queues
+        if queues is None:
             return None
         try:
-            return float(sqs.counters(queue, region)["visible"])  # type: ignore[attr-defined]
+            return float(queues.counters(queue, region)["visible"])
         except Exception:  # the queue was deleted: nothing to track
             return None
 
@@ -81,7 +79,7 @@ class PoolManager:
             raise PoolError("Conveyor is shutting down: no new pools")
         if spec.name in self.pools:
             raise PoolError(f"pool {spec.name!r} already exists")
-        pool = WorkerPool(spec, self.app.clock, self.app.config.data_dir / "pools" / spec.name,
+        pool = WorkerPool(spec, self.env.clock, self.env.config.data_dir / "pools" / spec.name,
                           self.worker_env(spec.region), self.backlog, self.echo, self._role_credentials(spec))
         self.pools[spec.name] = pool
         try:
@@ -100,13 +98,13 @@ class PoolManager:
         role = spec.role
         if role is None:
             return None
-        sessions = self.app.role_sessions
+        sessions = self.env.ports.role_sessions
         if sessions is None:
             raise PoolError(f"pool {spec.name}: this Conveyor runs without STS, so workers cannot run as a role")
         if not sessions.assumable_by(role, EC2_PRINCIPAL):
             raise PoolError(f"pool {spec.name}: role {role} does not exist or its trust policy does not let "
                             f"{EC2_PRINCIPAL} assume it (an instance profile's role must)")
-        region = spec.region or self.app.config.region
+        region = spec.region or self.env.config.region
 
         async def issue(worker_id: str) -> SessionCredentials:
             # On EC2 the session is named after the instance; here after the worker.

@@ -1,4 +1,4 @@
-"""What every service shares: the request context, AWS-shaped errors and the service interface."""
+"""What every service shares: its environment (settings, clock, disk, ports) and the service interface."""
 
 from __future__ import annotations
 
@@ -6,115 +6,75 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from conveyor.wire import HttpResponse, RequestContext, ServiceError, temporarily_unavailable
+
 if TYPE_CHECKING:
     from botocore.model import OperationModel, ServiceModel
 
-    from conveyor.app import App
-    from conveyor.caller import Caller
     from conveyor.clock import Clock
     from conveyor.config import Config
-    from conveyor.gateway.http import HttpRequest, HttpResponse
-
-
-class ServiceError(Exception):
-    """An error the client sees with AWS's code, HTTP status and message.
-
-    `query_code` is the legacy code the query protocol (and the `x-amzn-query-error` header) uses when
-    it differs from the JSON `__type`, e.g. SQS's `QueueDoesNotExist` vs
-    `AWS.SimpleQueueService.NonExistentQueue`.
-    """
-
-    def __init__(
-        self,
-        code: str,
-        message: str = "",
-        status: int = 400,
-        *,
-        sender_fault: bool = True,
-        query_code: str | None = None,
-        headers: dict[str, str] | None = None,
-        extra: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(message or code)
-        self.code = code
-        self.message = message
-        self.status = status
-        self.sender_fault = sender_fault
-        self.query_code = query_code
-        self.headers = headers or {}
-        self.extra = extra or {}
-
-
-def temporarily_unavailable() -> ServiceError:
-    """Retryable, and the request changed nothing: the error every AWS API shares for a temporary failure.
-    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/CommonErrors.html"""
-    return ServiceError("ServiceUnavailable", "The request has failed due to a temporary failure of the server.",
-                        503, sender_fault=False)
-
-
-def validation_error(message: str) -> ServiceError:
-    return ServiceError("ValidationError", message)
+    from conveyor.ports import Ports
+    from conveyor.protocol.base import Codec
+    from conveyor.protocol.validate import ValidationCodes
+    from conveyor.storage.disk import DiskGuard
 
 
 @dataclass
-class RequestContext:
-    """Who is calling, where, and about what; built by the gateway for each request."""
+class Environment:
+    """What the App gives each service: no service sees the App or another service's internals."""
 
-    request: HttpRequest
     config: Config
     clock: Clock
-    request_id: str
-    service: str = ""
-    app_service: Service | None = None
-    protocol: str = ""
-    operation: OperationModel | None = None
-    account_id: str = ""
-    region: str = ""
-    access_key: str | None = None
-    authenticated: bool = False
-    # Who signed the request (set by the gateway for every request whose key it knows, verified or not
-    # with `--auth off`); None for anonymous requests.
-    principal: Caller | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    disk: DiskGuard
+    ports: Ports
+    # The URL local processes (functions, workers) reach this server at; set once it listens.
+    endpoint: list[str] = field(default_factory=lambda: [""])
 
-    @property
-    def host(self) -> str:
-        """The Host header the client used, so URLs we hand back work from where it asked."""
-        return self.request.host
-
-    @property
-    def base_url(self) -> str:
-        return f"{self.request.scheme}://{self.host}"
+    def local_endpoint(self) -> str:
+        if self.endpoint[0]:
+            return self.endpoint[0]
+        host = "127.0.0.1" if self.config.host in ("0.0.0.0", "::") else self.config.host
+        return f"http://{host}:{self.config.port}"
 
 
-Handler = Callable[[RequestContext, dict[str, Any]], "Awaitable[dict[str, Any] | HttpResponse | None]"]
+Result = dict[str, Any] | HttpResponse | None
+Handler = Callable[[RequestContext, dict[str, Any]], Awaitable[Result]]
 
 
 class Service:
     """A service answers the operations of one botocore model.
 
-    Subclasses set `name` (the botocore service name, e.g. "sqs") and implement each operation as an
+    Subclasses set `name` (the botocore service name, e.g. "sqs"), build `codecs` (protocol name ->
+    codec, one per wire protocol the service speaks) and implement each operation as an
     `async def OperationName(self, ctx, params) -> dict` method whose input/output dicts follow the
     model's member names. A handler may also return an HttpResponse when it must control the wire
-    (streamed bodies); the protocol layer serializes dicts.
+    (streamed bodies); the codec serializes dicts. Quirks are hooks, below, that the gateway calls at
+    their step of the one request pipeline.
     """
 
     name: str = ""
     # The SigV4 signing name if it differs from `name`.
     signing_name: str = ""
     model: ServiceModel
+    codecs: dict[str, Codec]
     # Error codes for model validation failures (see conveyor.protocol.validate.ValidationCodes).
-    validation_codes: Any = None
-    # XML namespace of query-protocol responses, when the model does not name one.
-    xml_namespace: str = ""
-    # Query `Action`s outside the model that `handle_raw` answers (e.g. SNS serving its certificate).
+    validation_codes: ValidationCodes | None = None
+    # Other signing names clients use for this service.
+    signing_aliases: tuple[str, ...] = ()
+    # Query `Action`s outside the model that `intercept` answers (e.g. SNS serving its certificate).
     extra_query_actions: frozenset[str] = frozenset()
+    # Whether unsigned requests that name no service are this one's (S3: anonymous GETs, browser forms).
+    takes_unsigned = False
 
-    def __init__(self, app: App) -> None:
-        # `app` gives access to config, clock and the other services (S3 notifies SQS, ...).
-        self.app = app
-        self.config = app.config
-        self.clock = app.clock
+    def __init__(self, env: Environment) -> None:
+        self.env = env
+        self.config = env.config
+        self.clock = env.clock
+        self.ports = env.ports
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+    def provide(self, ports: Ports) -> None:
+        """Offer this service's ports to the others (called once, before start)."""
 
     async def start(self) -> None:
         """Open storage and restore state; called once the event loop runs."""
@@ -128,6 +88,51 @@ class Service:
     def health(self) -> dict[str, Any]:
         return {"status": "running"}
 
+    def status(self) -> dict[str, Any]:
+        """This service's part of `conveyor status` (GET /_conveyor/status); empty when it has none."""
+        return {}
+
+    # The first path segment of this service's own endpoints under /_conveyor/ ("functions" for Lambda).
+    internal_prefix: str = ""
+
+    async def internal(self, ctx: RequestContext, parts: list[str]) -> Any:
+        """/_conveyor/<internal_prefix>/<parts...>: this service's own endpoints (a JSON-able answer), or
+        NotImplemented when it has none at that path."""
+        return NotImplemented
+
+    # -- the request pipeline's hooks, in the order they run ---------------------------------------------
+    def owns_path(self, path: str) -> bool:
+        """Whether an unsigned query request to `path` is this service's (SQS's queue URLs)."""
+        return False
+
+    def protocol_for(self, ctx: RequestContext) -> str:
+        """Which of `codecs` this request speaks: json when the client sends X-Amz-Target, query when it
+        sends a form or ?Action=, else the model's preferred protocol."""
+        request = ctx.request
+        if request.headers.get("x-amz-target") and "json" in self.codecs:
+            return "json"
+        if "query" in self.codecs:
+            content_type = request.headers.get("content-type") or ""
+            if content_type.startswith("application/x-www-form-urlencoded") or "Action=" in request.query_string:
+                return "query"
+        return next(iter(self.codecs))
+
+    async def intercept(self, ctx: RequestContext) -> HttpResponse | None:
+        """Answer a request that is not an operation of the model (S3's CORS preflights and POST forms,
+        SNS's signing certificate), after authentication; None lets the pipeline parse it."""
+        return None
+
+    async def authorize(self, ctx: RequestContext, operation: OperationModel) -> None:
+        """Refuse a request the caller may not make, before its body is read (S3 judges anonymous callers
+        by the bucket's policy); raise a ServiceError."""
+
+    async def check(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> None:
+        """Refuse a parsed request the model accepts but the service does not (S3's settings it would
+        ignore); raise a ServiceError."""
+
+    def finish(self, ctx: RequestContext, response: HttpResponse) -> None:
+        """Last touches on every response of this service, errors included (S3's CORS headers)."""
+
     def unavailable_error(self) -> ServiceError:
         """The answer to a request that cannot be stored now (the data disk is full)."""
         return temporarily_unavailable()
@@ -135,7 +140,3 @@ class Service:
     def handler(self, operation: str) -> Handler | None:
         fn = getattr(self, operation, None)
         return fn if callable(fn) and operation[:1].isupper() else None
-
-    async def handle_raw(self, ctx: RequestContext) -> HttpResponse | None:
-        """Hook for services that parse requests themselves before the generic codec (S3, presign...)."""
-        return None

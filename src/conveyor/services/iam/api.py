@@ -8,11 +8,10 @@ owns the lifecycle.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from conveyor.ports import Credential, RoleRecord
+from conveyor.ports import Credential, Ports, RoleRecord
 from conveyor.protocol.models import service_model
-from conveyor.services.base import Handler, Service
+from conveyor.protocol.registry import codecs_for
+from conveyor.services.base import Environment, Handler, Service
 from conveyor.services.iam.core import Core
 from conveyor.services.iam.identities import Identities
 from conveyor.services.iam.identity_api import IdentityOperations
@@ -22,22 +21,24 @@ from conveyor.services.iam.policy_api import PolicyOperations
 from conveyor.services.iam.store import IamStore
 from conveyor.services.iam.validation import IamValidationCodes
 
-if TYPE_CHECKING:
-    from conveyor.app import App
-
 
 class IamService(Service):
     name = "iam"
     validation_codes = IamValidationCodes()
 
-    def __init__(self, app: App) -> None:
-        super().__init__(app)
+    def __init__(self, env: Environment) -> None:
+        super().__init__(env)
         self.model = service_model("iam")
+        self.codecs = codecs_for(self.model)
         self.store: IamStore | None = None
         self.keys: AccessKeys | None = None
         self.core: Core | None = None
         self.identities: Identities | None = None
         self._operations: list[object] = []
+
+    def provide(self, ports: Ports) -> None:
+        ports.credential_sources.append(self)
+        ports.roles = self
 
     async def start(self) -> None:
         self.store = IamStore(self.config.service_dir("iam") / "iam.db")

@@ -4,7 +4,7 @@ https://docs.aws.amazon.com/IAM/latest/APIReference/CommonErrors.html and each o
 
 from __future__ import annotations
 
-from conveyor.services.base import ServiceError
+from conveyor.wire import ServiceError
 
 
 def no_such(message: str) -> ServiceError:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from conveyor.services.base import RequestContext
 from conveyor.services.iam import errors, wire
 from conveyor.services.iam.core import Core
 from conveyor.services.iam.entities import Tags
 from conveyor.services.iam.identities import Identities
 from conveyor.services.iam.keys import AccessKeys
+from conveyor.wire import RequestContext
 
 Params = dict[str, Any]
 Out = dict[str, Any]

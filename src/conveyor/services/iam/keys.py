@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from conveyor.caller import Caller
 from conveyor.ports import Credential
 from conveyor.services.iam import errors
 from conveyor.services.iam.core import Core
 from conveyor.services.iam.entities import AccessKey, new_id, new_secret
+from conveyor.wire import Caller
 
 KEYS_PER_USER = 2
 _WRITE_EVERY = 60.0

@@ -13,11 +13,11 @@ https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html:
 from __future__ import annotations
 
 from conveyor.policy import Use
-from conveyor.services.base import ServiceError
 from conveyor.services.iam import errors, tags
 from conveyor.services.iam.core import Core, policy_size, validated
 from conveyor.services.iam.entities import ManagedPolicy, PolicyVersion, Tags, new_id
 from conveyor.services.iam.managed import AWS_POLICY_PREFIX, catalog
+from conveyor.wire import ServiceError
 
 MAX_VERSIONS = 5
 MANAGED_SIZE = 6144

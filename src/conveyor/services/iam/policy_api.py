@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from conveyor.services.base import RequestContext
 from conveyor.services.iam import tags, wire
 from conveyor.services.iam.core import Core
 from conveyor.services.iam.entities import ManagedPolicy
 from conveyor.services.iam.identity_api import IdentityOperations, by_name, in_path
 from conveyor.services.iam.policies import Policies
+from conveyor.wire import RequestContext
 
 Params = dict[str, Any]
 Out = dict[str, Any]

@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from conveyor.protocol.validate import ValidationCodes
-from conveyor.services.base import ServiceError
+from conveyor.wire import ServiceError
 
 # The generic validator's reasons, in the words of IAM's constraint messages.
 _CONSTRAINTS = [

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from conveyor.services.base import RequestContext, ServiceError
 from conveyor.services.lambda_.functions import Function, conflict, invalid, not_found
+from conveyor.wire import RequestContext, ServiceError
 
 if TYPE_CHECKING:
     from conveyor.services.lambda_.api import LambdaService

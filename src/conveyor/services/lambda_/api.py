@@ -1,9 +1,4 @@
-"""Lambda's API (rest-json), thin over the registry, the invoker, event source mappings and async invokes.
-
-Lambda is the one rest-json service, so it parses its own requests in `handle_raw` with the generic
-rest-json codec (no gateway change): route by method + URI template, validate against the model,
-dispatch to the operation method, serialize.
-"""
+"""Lambda's API (rest-json), thin over the registry, the invoker, event source mappings and async invokes."""
 
 from __future__ import annotations
 
@@ -15,11 +10,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from conveyor.gateway.http import HttpResponse
+from conveyor.ports import Ports
 from conveyor.protocol.models import service_model
-from conveyor.protocol.rest_json import RestJsonCodec
-from conveyor.protocol.validate import ValidationCodes, validate
-from conveyor.services.base import RequestContext, Service, ServiceError
+from conveyor.protocol.registry import codecs_for
+from conveyor.protocol.validate import ValidationCodes
+from conveyor.services.base import Environment, Service
+from conveyor.services.lambda_ import internal as lambda_internal
 from conveyor.services.lambda_.aliases import AliasesMixin
 from conveyor.services.lambda_.async_invoke import AsyncInvokes
 from conveyor.services.lambda_.esm import Mappings
@@ -44,9 +40,9 @@ from conveyor.services.lambda_.invoke import (
 )
 from conveyor.services.lambda_.permissions import PermissionsMixin
 from conveyor.storage.disk import DiskFull
+from conveyor.wire import RequestContext, ServiceError
 
 log = logging.getLogger(__name__)
-_CODEC = RestJsonCodec()
 _CONFIG_KEYS = ("Role", "Handler", "Description", "Timeout", "MemorySize", "Environment", "Runtime",
                 "DeadLetterConfig", "TracingConfig", "VpcConfig", "EphemeralStorage", "LoggingConfig")
 
@@ -73,13 +69,16 @@ def public(config: dict[str, Any]) -> dict[str, Any]:
 
 class LambdaService(AliasesMixin, PermissionsMixin, Service):
     name = "lambda"
+    signing_aliases = ("execute-api",)
     validation_codes = LambdaValidationCodes()
+    internal_prefix = "functions"  # /_conveyor/functions: `conveyor functions` and `conveyor logs`
 
-    def __init__(self, app: Any) -> None:
-        super().__init__(app)
+    def __init__(self, env: Environment) -> None:
+        super().__init__(env)
         self.model = service_model("lambda")
+        self.codecs = codecs_for(self.model)
         self.root: Path = self.config.service_dir("lambda")
-        self.registry = Registry(self.root, self.config.region, self.app.disk)
+        self.registry = Registry(self.root, self.config.region, env.disk)
         self.invoker = Invoker(self)
         self.mappings = Mappings(self)
         self.async_invokes = AsyncInvokes(self)
@@ -112,7 +111,7 @@ class LambdaService(AliasesMixin, PermissionsMixin, Service):
                 "async_pending": self.async_invokes.pending(), "async_running": self.async_invokes.running()}
 
     def endpoint(self) -> str:
-        return self.app.pools.endpoint or f"http://127.0.0.1:{self.config.port}"
+        return self.env.local_endpoint()
 
     def arn(self, name: str, region: str | None = None) -> str:
         return f"arn:aws:lambda:{region or self.config.region}:{self.config.account_id}:function:{name}"
@@ -121,25 +120,23 @@ class LambdaService(AliasesMixin, PermissionsMixin, Service):
         """The function `ref` names; `region` is the request's (None for in-process callers holding an ARN)."""
         return self.registry.get(ref, self.config.account_id, region)
 
-    # -- wire ------------------------------------------------------------------------------------------
-    async def handle_raw(self, ctx: RequestContext) -> HttpResponse | None:
-        ctx.protocol = "rest-json"
-        try:
-            operation, params = await _CODEC.parse(ctx, self)
-            validate(operation.input_shape, params, self.validation_codes)
-            handler = self.handler(operation.name)
-            if handler is None:
-                raise ServiceError("NotImplemented", f"lambda {operation.name} is not implemented by Conveyor.", 501)
-            result = await handler(ctx, params)
-            if isinstance(result, HttpResponse):
-                return result
-            return _CODEC.serialize(ctx, operation, result or {})
-        except ServiceError as error:
-            return _CODEC.serialize_error(ctx, error)
-        except DiskFull:  # answered in Lambda's own error shape
-            return _CODEC.serialize_error(ctx, self.unavailable_error())
+    def provide(self, ports: Ports) -> None:
+        ports.functions = self
 
-    # -- in-process API for other services -------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        return {"functions": lambda_internal.functions_summary(self)}
+
+    async def internal(self, ctx: RequestContext, parts: list[str]) -> Any:
+        return await lambda_internal.handle(self, ctx, parts, ctx.request.method)
+
+    # -- in-process API for other services (conveyor.ports.Functions) ---------------------------------
+    def resource_exists(self, arn: str) -> bool:
+        try:
+            self.function(arn)
+        except ServiceError:
+            return False
+        return True
+
     async def invoke_event(self, function_arn: str, payload: dict[str, Any]) -> None:
         """Queue an asynchronous invocation (S3 notifications, SNS subscriptions, destinations)."""
         fn, qualifier = self.function(function_arn)
@@ -169,7 +166,7 @@ class LambdaService(AliasesMixin, PermissionsMixin, Service):
     def _check_role(self, role: str) -> None:
         """The execution role must exist and trust lambda.amazonaws.com, or Lambda refuses the function.
         https://docs.aws.amazon.com/lambda/latest/dg/lambda-intro-execution-role.html"""
-        sessions = self.app.role_sessions
+        sessions = self.ports.role_sessions
         if sessions is not None and not sessions.assumable_by(role, LAMBDA_PRINCIPAL):
             raise invalid(CANNOT_ASSUME)
 
@@ -185,17 +182,14 @@ class LambdaService(AliasesMixin, PermissionsMixin, Service):
 
     async def _s3_object(self, bucket: str, key: str, version: str | None) -> bytes:
         """Read the package straight from the S3 service (no HTTP round trip, no SDK in the server)."""
-        s3: Any = self.app.services.get("s3")
-        if s3 is None:
+        objects = self.ports.objects
+        if objects is None:
             raise invalid("Conveyor is running without S3: upload the package inline (ZipFile).")
         try:
-            obj = s3.current_object(bucket, key, version, with_body=True)
+            return await objects.read_object(bucket, key, version)
         except ServiceError as exc:
             raise invalid(f"Error occurred while GetObject. S3 Error Code: {exc.code}. S3 Error Message: "
                           f"{exc.message}")
-        if not obj.blob:  # small bodies live in the object's row
-            return obj.body or b""
-        return b"".join([chunk async for chunk in s3.blobs.read(obj.blob)])
 
     async def CreateFunction(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         name, qualifier = parse_name(params["FunctionName"], self.config.account_id)

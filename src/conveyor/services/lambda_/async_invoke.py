@@ -201,13 +201,13 @@ class AsyncInvokes:
         await self._send(arn, json.dumps(record), None)
 
     async def _send(self, arn: str, body: str, attrs: dict[str, Any] | None) -> None:
-        services = self.service.app.services
+        ports = self.service.ports
         kind = arn.split(":")[2] if arn.count(":") >= 5 else ""
         try:
-            if kind == "sqs":
-                await services["sqs"].send(arn, body, attrs)  # type: ignore[attr-defined]
-            elif kind == "sns":
-                await services["sns"].publish_internal(arn, body, message_attributes=attrs)  # type: ignore[attr-defined]
+            if kind == "sqs" and ports.queues is not None:
+                await ports.queues.send(arn, body, attrs)
+            elif kind == "sns" and ports.topics is not None:
+                await ports.topics.publish_internal(arn, body, message_attributes=attrs)
             elif kind == "lambda":
                 await self.service.invoke_event(arn, json.loads(body))
         except Exception as exc:  # a missing destination drops the record, as on AWS

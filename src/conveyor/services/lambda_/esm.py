@@ -25,6 +25,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from conveyor.ports import Queues
 from conveyor.services.lambda_.functions import Function, conflict, invalid, not_found
 
 if TYPE_CHECKING:
@@ -196,20 +197,28 @@ class Mappings:
                 self._fill(m)
 
     # -- settings --------------------------------------------------------------------------------------
-    def _queue(self, arn: str) -> Any:
-        sqs = self.service.app.services.get("sqs")
-        queue = sqs.get_queue_by_arn(arn) if sqs is not None else None  # type: ignore[attr-defined]
+    def _queues(self) -> Queues:
+        queues = self.service.ports.queues
+        if queues is None:
+            raise invalid("Conveyor is running without its SQS service.")
+        return queues
+
+    def _queue(self, arn: str) -> dict[str, str]:
+        """The attributes of the mapping's queue (as GetQueueAttributes names them)."""
+        queues = self.service.ports.queues
+        queue = queues.queue_attributes(arn) if queues is not None else None
         if queue is None:
             raise invalid("Error occurred while ReceiveMessage. SQS Error Code: "
                           "AWS.SimpleQueueService.NonExistentQueue. SQS Error Message: The specified queue does "
                           "not exist or you do not have access to it.")
         return queue
 
-    def _apply(self, m: Mapping, params: dict[str, Any], queue: Any, fn: Function, creating: bool) -> None:
+    def _apply(self, m: Mapping, params: dict[str, Any], queue: dict[str, str], fn: Function,
+               creating: bool) -> None:
         for key in _UNSUPPORTED:
             if params.get(key) not in (None, [], {}):
                 raise invalid(f"{key} is not supported by Conveyor for SQS event sources.")
-        fifo = bool(getattr(queue, "fifo", False))
+        fifo = queue.get("FifoQueue") == "true"
         batch = params.get("BatchSize", m.batch_size)
         window = params.get("MaximumBatchingWindowInSeconds", m.window)
         limit = 10 if fifo else 10000
@@ -232,8 +241,8 @@ class Mappings:
                 raise invalid("MaximumConcurrency must be between 2 and 1000.")
             m.max_concurrency = value
         config = fn.resolve(m.qualifier)
-        visibility = getattr(queue, "visibility", None)
-        if visibility is not None and visibility < config["Timeout"]:
+        visibility = int(queue.get("VisibilityTimeout", "30"))
+        if visibility < config["Timeout"]:
             raise invalid(f"Queue visibility timeout: {visibility} seconds is less than Function timeout: "
                           f"{config['Timeout']} seconds")
         m.batch_size, m.window, m.response_types = batch, window, list(types)
@@ -298,12 +307,12 @@ class Mappings:
 
     def _visible(self, m: Mapping) -> float:
         try:
-            return float(self.service.app.services["sqs"].counters(m.source_arn)["visible"])  # type: ignore[attr-defined]
+            return float(self._queues().counters(m.source_arn)["visible"])
         except Exception:
             return 0.0
 
     async def _poll(self, m: Mapping, epoch: int) -> None:
-        sqs: Any = self.service.app.services["sqs"]
+        sqs = self._queues()
         clock = self.service.clock
         me: Any = asyncio.current_task()
         while m.running and m.epoch == epoch:
@@ -389,7 +398,7 @@ class Mappings:
                 m.failed_batches += 1
                 return False
             done = [msg for msg in batch if msg["MessageId"] not in failed]
-        sqs: Any = svc.app.services["sqs"]
+        sqs = self._queues()
         results = await asyncio.gather(*(sqs.delete(m.source_arn, msg["ReceiptHandle"]) for msg in done),
                                        return_exceptions=True)
         for r in results:

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from conveyor.services.base import ServiceError
 from conveyor.storage.db import Database
 from conveyor.storage.disk import DiskFull, DiskGuard, is_disk_full
+from conveyor.wire import ServiceError
 
 MIGRATIONS = [
     """

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from conveyor.services.base import RequestContext, ServiceError
+from conveyor.wire import RequestContext, ServiceError
 
 if TYPE_CHECKING:
     from conveyor.services.lambda_.api import LambdaService

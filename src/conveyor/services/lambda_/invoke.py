@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from conveyor.ports import RoleNotAssumable, SessionCredentials
-from conveyor.services.base import ServiceError
 from conveyor.services.lambda_.functions import Function
 from conveyor.services.lambda_.logs import LogBook
 from conveyor.services.lambda_.runtime import EnvironmentDied, EnvironmentManager, EnvSpec, Throttled
+from conveyor.wire import ServiceError
 
 if TYPE_CHECKING:
     from conveyor.services.lambda_.api import LambdaService
@@ -133,7 +133,7 @@ class Invoker:
             "AWS_ENDPOINT_URL": svc.endpoint(),
         })
         env.pop("AWS_SESSION_TOKEN", None)
-        sessions = svc.app.role_sessions
+        sessions = svc.ports.role_sessions
         credentials = None
         if sessions is None:  # a build without STS: the server's own credentials
             env.update({"AWS_ACCESS_KEY_ID": app_config.access_key, "AWS_SECRET_ACCESS_KEY": app_config.secret_key})

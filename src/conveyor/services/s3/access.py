@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from conveyor.services.base import RequestContext, ServiceError
 from conveyor.services.s3 import policy
 from conveyor.services.s3.store import BucketRow
+from conveyor.wire import RequestContext, ServiceError
 
 if TYPE_CHECKING:
     from conveyor.services.s3.api import S3Service

@@ -8,14 +8,15 @@ import re
 import sqlite3
 from typing import Any
 
-from conveyor.gateway.http import HttpResponse
+from botocore.model import OperationModel
+
+from conveyor.ports import Ports
 from conveyor.protocol.models import service_model
-from conveyor.protocol.rest_xml import error_response, host_id, split_path
-from conveyor.services.base import RequestContext, Service, ServiceError
+from conveyor.protocol.rest_xml import host_id, split_path
+from conveyor.services.base import Environment, Service
 from conveyor.services.s3 import (
     cors,
     destinations,
-    integrity,
     notifications,
     policy,
     refusals,
@@ -24,7 +25,7 @@ from conveyor.services.s3 import (
 )
 from conveyor.services.s3.access import AccessMixin, new_bucket_config
 from conveyor.services.s3.blobs import BlobStore
-from conveyor.services.s3.codec import CODEC
+from conveyor.services.s3.codec import S3Codec, S3ValidationCodes
 from conveyor.services.s3.hosts import virtual_host
 from conveyor.services.s3.listings import ListingsMixin
 from conveyor.services.s3.locations import bucket_region
@@ -33,12 +34,10 @@ from conveyor.services.s3.objects import ObjectsMixin
 from conveyor.services.s3.settings import SettingsMixin
 from conveyor.services.s3.store import MIGRATIONS, BucketRow
 from conveyor.storage.db import Database
-from conveyor.storage.disk import DiskFull
+from conveyor.wire import HttpResponse, RequestContext, ServiceError
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _IP_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
-# Bodies up to this size are read and dropped after an early error, keeping the connection open.
-_DISCARD_LIMIT = 1024 * 1024
 
 def s3_model() -> Any:
     return service_model("s3")
@@ -50,12 +49,15 @@ def no_such_bucket(name: str) -> ServiceError:
 
 class S3Service(ObjectsMixin, ListingsMixin, MultipartMixin, SettingsMixin, AccessMixin, Service):
     name = "s3"
+    takes_unsigned = True  # anonymous GETs, browser forms and preflights name no service: they are S3's
+    validation_codes = S3ValidationCodes()
 
-    def __init__(self, app: Any) -> None:
-        super().__init__(app)
+    def __init__(self, env: Environment) -> None:
+        super().__init__(env)
         self.model = s3_model()
+        self.codecs = {"rest-xml": S3Codec(self.model)}
         self.db: Database | None = None
-        self.blobs = BlobStore(self.config.service_dir("s3") / "blobs", self.app.disk)
+        self.blobs = BlobStore(self.config.service_dir("s3") / "blobs", env.disk)
         self.outbox: notifications.Outbox | None = None
 
     def unavailable_error(self) -> ServiceError:
@@ -66,7 +68,7 @@ class S3Service(ObjectsMixin, ListingsMixin, MultipartMixin, SettingsMixin, Acce
     # -- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
         self.blobs.open()
-        self.db = Database(self.config.service_dir("s3") / "s3.db", MIGRATIONS, self.app.disk)
+        self.db = Database(self.config.service_dir("s3") / "s3.db", MIGRATIONS, self.env.disk)
         self._collect_orphans()
         self.outbox = notifications.Outbox(self.db, self._deliver)
         self.outbox.start()
@@ -104,87 +106,69 @@ class S3Service(ObjectsMixin, ListingsMixin, MultipartMixin, SettingsMixin, Acce
         known |= {r[0] for r in self.database.query("SELECT blob FROM parts")}
         self.blobs.delete(self.blobs.all_ids() - known)
 
-    # -- request entry ---------------------------------------------------------------------------
-    async def handle_raw(self, ctx: RequestContext) -> HttpResponse | None:
-        try:
-            response = await self._handle(ctx)
-        except ServiceError as error:
-            response = error_response(ctx, error)
-            await self._discard_body(ctx, response)
-        except DiskFull:  # answered in S3's XML, like its other errors
-            response = error_response(ctx, self.unavailable_error())
-            await self._discard_body(ctx, response)
-        # (the gateway adds x-amz-request-id to every response)
+    # -- the request pipeline's hooks ----------------------------------------------------------------
+    def provide(self, ports: Ports) -> None:
+        ports.objects = self
+
+    async def read_object(self, bucket: str, key: str, version_id: str | None = None) -> bytes:
+        """conveyor.ports.Objects: Lambda reads deployment packages from buckets."""
+        obj = self.current_object(bucket, key, version_id, with_body=True)
+        if not obj.blob:  # small bodies live in the object's row
+            return obj.body or b""
+        return b"".join([chunk async for chunk in self.blobs.read(obj.blob)])
+
+    def protocol_for(self, ctx: RequestContext) -> str:
+        # Routing is also where S3 learns the bucket a virtual host names (`photos.s3.amazonaws.com`),
+        # so that every later step, errors included, sees the same bucket and key.
+        host = virtual_host(ctx.request.host)
+        ctx.host_bucket = host.bucket if host else None
+        return "rest-xml"
+
+    async def intercept(self, ctx: RequestContext) -> HttpResponse | None:
+        """Requests that are not operations of the model: website endpoints, CORS preflights, and the
+        browser's POST form uploads."""
+        path = split_path(ctx)
+        host = virtual_host(ctx.request.host) if ctx.host_bucket else None
+        if host is not None and host.website:
+            ctx.operation_name = "WebsiteGet"
+            return website.respond(self, ctx, host.bucket)
+        req = ctx.request
+        if req.method == "OPTIONS":
+            ctx.operation_name = "PreflightRequest"
+            return self._preflight(ctx, path.bucket)
+        if (req.method == "POST" and path.bucket and path.key is None
+                and (req.headers.get("content-type") or "").startswith("multipart/form-data")):
+            from conveyor.services.s3.presign_post import post_object
+
+            ctx.operation_name = "PostObject"
+            return await post_object(self, ctx, path.bucket)
+        return None
+
+    async def authorize(self, ctx: RequestContext, operation: OperationModel) -> None:
+        """Anonymous callers (and SigV2 presigned URLs) are judged by the bucket's policy, ACLs and Public
+        Access Block, before the body is read."""
+        if not ctx.authenticated:
+            path = split_path(ctx)
+            if not sigv2.authenticate(ctx, self.config, path.bucket):
+                policy.check_anonymous(self, ctx, operation.name, path.bucket, path.key)
+
+    async def check(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> None:
+        refusals.check(ctx, params)
+
+    def finish(self, ctx: RequestContext, response: HttpResponse) -> None:
         response.set_header("x-amz-id-2", host_id(ctx))
-        self._apply_cors(ctx, response)
-        return response
-
-    async def _discard_body(self, ctx: RequestContext, response: HttpResponse) -> None:
-        """An error answered before the body was read: read a small body so the connection can serve the
-        next request, else close it (an unread body would be parsed as the next request)."""
-        if getattr(ctx.request, "_receive", None) is None:
-            return  # read already (or being read): the connection knows whether it all arrived
-        headers = ctx.request.headers
-        length = headers.get("content-length")
-        if length is None and "transfer-encoding" not in headers:
-            return  # no body at all (a GET, a DELETE...)
-        if length is not None and (not length.isdigit() or int(length) > _DISCARD_LIMIT):
-            response.set_header("Connection", "close")
-            return
-        if (headers.get("expect") or "").lower() == "100-continue" and length != "0":
-            # The client waits for "100 Continue" before sending the body: refuse without asking for it.
-            response.set_header("Connection", "close")
-            return
-        read = 0
-        try:
-            async for chunk in ctx.request.stream():
-                read += len(chunk)
-                if read > _DISCARD_LIMIT:  # a chunked body larger than is worth reading
-                    response.set_header("Connection", "close")
-                    return
-        except Exception:
-            response.set_header("Connection", "close")
-
-    def _apply_cors(self, ctx: RequestContext, response: HttpResponse) -> None:
         origin = ctx.request.headers.get("origin")
-        bucket = ctx.extra.get("s3_bucket")
-        if not origin or not bucket or ctx.request.method == "OPTIONS":
+        if not origin or ctx.request.method == "OPTIONS":
+            return
+        try:
+            bucket = split_path(ctx).bucket
+        except ServiceError:
             return
         row = self.bucket_row(bucket)
         if row is None:
             return
         for name, value in cors.response_headers(row.config.get("cors"), origin, ctx.request.method):
             response.set_header(name, value)
-
-    async def _handle(self, ctx: RequestContext) -> HttpResponse:
-        path = split_path(ctx)
-        if ctx.extra.get("bucket_from_host") and (host := virtual_host(ctx.request.host)) and host.website:
-            return website.respond(self, ctx, host.bucket)
-        ctx.extra["s3_bucket"] = path.bucket
-        req = ctx.request
-        if req.method == "OPTIONS":
-            return self._preflight(ctx, path.bucket)
-        if (req.method == "POST" and path.bucket and path.key is None
-                and (req.headers.get("content-type") or "").startswith("multipart/form-data")):
-            from conveyor.services.s3.presign_post import post_object
-
-            return await post_object(self, ctx, path.bucket)
-        if path.key is not None and len(path.key.encode("utf-8")) > 1024:
-            raise ServiceError("KeyTooLongError", "Your key is too long", 400)
-        op = CODEC.route(ctx, self.model, path)
-        ctx.operation = op
-        if not ctx.authenticated and not sigv2.authenticate(ctx, path.bucket):
-            policy.check_anonymous(self, ctx, op.name, path.bucket, path.key)
-        await integrity.read_checked_body(ctx, op)  # before anything parses it, let alone acts on it
-        params = await CODEC.parse_input(ctx, op, path)
-        refusals.check(ctx, params)
-        handler = self.handler(op.name)
-        if handler is None:
-            raise ServiceError("NotImplemented", f"S3 {op.name} is not implemented by Conveyor.", 501)
-        result = await handler(ctx, params)
-        if isinstance(result, HttpResponse):
-            return result
-        return CODEC.serialize(ctx, op, result or {})
 
     def _preflight(self, ctx: RequestContext, bucket: str | None) -> HttpResponse:
         row = self.bucket_row(bucket) if bucket else None
@@ -237,22 +221,13 @@ class S3Service(ObjectsMixin, ListingsMixin, MultipartMixin, SettingsMixin, Acce
         return value
 
     async def _deliver(self, kind: str, target: str, body: str) -> None:
-        service = self.app.services.get(kind)
-        if service is None:
+        """One event from the outbox; an exception leaves the row there for a retry."""
+        destination = self.ports.destination(kind)
+        if destination is None:
             raise RuntimeError(f"no {kind} service to deliver to")
-        if not destinations.exists(kind, service, target):
+        if not destinations.exists(self.ports, kind, target):
             raise notifications.Undeliverable(f"{target} does not exist")
-        # Destinations expose an in-process API: a `deliver_from_s3(arn, body)` hook (SNS, Lambda), or
-        # SQS's engine `send(arn, body)`; an exception leaves the row in the outbox for a retry.
-        hook = getattr(service, "deliver_from_s3", None)
-        if hook is not None:
-            await hook(target, body)
-            return
-        engine = getattr(service, "engine", service)
-        send = getattr(engine, "send", None)
-        if send is None:
-            raise RuntimeError(f"{kind} has no in-process delivery API")
-        await send(target, body)
+        await destination.deliver_from_s3(target, body)
 
     # -- buckets ---------------------------------------------------------------------------------
     async def ListBuckets(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -368,7 +343,7 @@ class S3Service(ObjectsMixin, ListingsMixin, MultipartMixin, SettingsMixin, Acce
         if config.get("EventBridgeConfiguration") is not None:
             raise ServiceError("NotImplemented", "EventBridge notifications are not supported by Conveyor.", 501)
         dests = notifications.validate(config)
-        destinations.check([(kind, arn) for kind, arn, _ in dests], self.app.services, name, self.config.account_id)
+        destinations.check(self.ports, [(kind, arn) for kind, arn, _ in dests], name, self.config.account_id)
         test = notifications.dumps(notifications.test_event(name, self.clock.now(), ctx.request_id, host_id(ctx)))
         targets = sorted({(kind, arn) for kind, arn, _ in dests if kind in ("sqs", "sns")})
 

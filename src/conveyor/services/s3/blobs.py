@@ -139,7 +139,7 @@ class BlobStore:
             async for chunk in chunks:
                 buf += chunk
                 if limit is not None and written + len(buf) > limit:
-                    from conveyor.services.base import ServiceError
+                    from conveyor.wire import ServiceError
 
                     raise ServiceError("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size", 400)
                 if len(buf) >= FLUSH_BYTES:

@@ -12,7 +12,7 @@ import hmac
 from collections.abc import AsyncIterator
 
 from conveyor.gateway.sigv4 import ChunkSigner
-from conveyor.services.base import ServiceError
+from conveyor.wire import ServiceError
 
 STREAMING_MODES = (
     "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import fnmatch
 from typing import Any
 
-from conveyor.services.base import ServiceError
+from conveyor.wire import ServiceError
 
 METHODS = {"GET", "PUT", "POST", "DELETE", "HEAD"}
 

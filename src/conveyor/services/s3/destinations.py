@@ -13,23 +13,13 @@ the reason S3 gives for it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Protocol, runtime_checkable
-
 from conveyor import resource_policy
-from conveyor.ports import PolicyHolder
-from conveyor.services.base import Service, ServiceError
+from conveyor.ports import Ports
+from conveyor.wire import ServiceError
 
 S3_PRINCIPAL = "s3.amazonaws.com"
 _ACTIONS = {"sqs": "sqs:SendMessage", "sns": "sns:Publish"}
 _NOUNS = {"sqs": "queue", "sns": "topic"}
-
-
-@runtime_checkable
-class _Functions(Protocol):
-    """What Lambda offers S3 (conveyor.services.lambda_.permissions)."""
-
-    def invoke_allowed(self, function_arn: str, service_principal: str, source_arn: str | None) -> bool: ...
 
 
 def _well_formed(arn: str, kind: str) -> bool:
@@ -37,39 +27,38 @@ def _well_formed(arn: str, kind: str) -> bool:
     return len(parts) >= 6 and parts[0] == "arn" and parts[2] == kind
 
 
-def exists(kind: str, service: Service | None, arn: str) -> bool:
+def exists(ports: Ports, kind: str, arn: str) -> bool:
     """Whether the destination is still there (events for a deleted queue or topic are dropped)."""
-    if service is None or not _well_formed(arn, kind):
-        return False
-    if isinstance(service, PolicyHolder):
-        return service.resource_exists(arn)
-    return True  # functions: an invocation of a deleted one fails and is retried, then dropped by Lambda
+    destination = ports.destination(kind)
+    return destination is not None and _well_formed(arn, kind) and destination.resource_exists(arn)
 
 
-def refusal(kind: str, service: Service | None, arn: str, bucket: str, account: str) -> str | None:
+def refusal(ports: Ports, kind: str, arn: str, bucket: str, account: str) -> str | None:
     """Why S3 may not deliver to `arn` (AWS's wording), or None when it may."""
     if kind == "lambda":
-        if service is None or not _well_formed(arn, kind):
+        functions = ports.functions
+        if functions is None or not _well_formed(arn, kind):
             return "The destination Lambda function does not exist"
-        if isinstance(service, _Functions) and not service.invoke_allowed(arn, S3_PRINCIPAL, _bucket_arn(bucket)):
+        if not functions.invoke_allowed(arn, S3_PRINCIPAL, _bucket_arn(bucket)):
             return f"Not authorized to invoke function [{arn}]"
         return None
     noun = _NOUNS[kind]
-    if not isinstance(service, PolicyHolder) or not _well_formed(arn, kind) or not service.resource_exists(arn):
+    holder = ports.policy_holder(kind)
+    if holder is None or not _well_formed(arn, kind) or not holder.resource_exists(arn):
         return f"The destination {noun} does not exist"
     request = resource_policy.Request(
         action=_ACTIONS[kind], resource=arn, service=S3_PRINCIPAL,
         context={"aws:SourceArn": _bucket_arn(bucket), "aws:SourceAccount": account})
-    if not resource_policy.allows(resource_policy.parse(service.resource_policy(arn)), request):
+    if not resource_policy.allows(resource_policy.parse(holder.resource_policy(arn)), request):
         return f"Permissions on the destination {noun} do not allow S3 to publish notifications from this bucket"
     return None
 
 
-def check(destinations: list[tuple[str, str]], services: Mapping[str, Service], bucket: str, account: str) -> None:
+def check(ports: Ports, destinations: list[tuple[str, str]], bucket: str, account: str) -> None:
     """Refuse the configuration if any (kind, arn) destination cannot be delivered to."""
     refused: list[tuple[str, str]] = []
     for kind, arn in destinations:
-        reason = refusal(kind, services.get(kind), arn, bucket, account)
+        reason = refusal(ports, kind, arn, bucket, account)
         if reason is not None and (arn, reason) not in refused:
             refused.append((arn, reason))
     if not refused:

@@ -16,10 +16,10 @@ import hashlib
 
 from botocore.model import OperationModel
 
-from conveyor.services.base import RequestContext, ServiceError
 from conveyor.services.s3 import checksums
 from conveyor.services.s3.chunked import ChunkedDecoder
 from conveyor.services.s3.uploads import body_source, check_content_md5
+from conveyor.wire import RequestContext, ServiceError
 
 
 def reads_whole_body(op: OperationModel) -> bool:

@@ -7,8 +7,8 @@ import binascii
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
 
-from conveyor.services.base import RequestContext, ServiceError
 from conveyor.services.s3.store import OBJECT_COLUMNS, ObjectRow
+from conveyor.wire import RequestContext, ServiceError
 
 if TYPE_CHECKING:
     from conveyor.services.s3.api import S3Service

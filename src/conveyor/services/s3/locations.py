@@ -10,7 +10,7 @@ of us-east-1 require the appropriate LocationConstraint to be specified").
 
 from __future__ import annotations
 
-from conveyor.services.base import ServiceError
+from conveyor.wire import ServiceError
 
 US_EAST_1 = "us-east-1"
 

@@ -9,13 +9,13 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from conveyor.services.base import RequestContext, ServiceError
 from conveyor.services.s3.objects import (
     CHECKSUM_MEMBERS,
     MAX_OBJECT,
     parse_range,
 )
 from conveyor.services.s3.uploads import body_source, requested_algorithms, verify_body
+from conveyor.wire import RequestContext, ServiceError
 
 if TYPE_CHECKING:
     from conveyor.services.s3.api import S3Service

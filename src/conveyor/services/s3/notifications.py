@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from conveyor.protocol.base import iso8601
-from conveyor.services.base import ServiceError
+from conveyor.wire import ServiceError
 
 log = logging.getLogger(__name__)
 

@@ -9,12 +9,13 @@ import uuid
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from conveyor.services.base import RequestContext, ServiceError
+from conveyor.protocol.rest_xml import host_id
 from conveyor.services.s3 import checksums, notifications
 from conveyor.services.s3.access import check_write_acl
 from conveyor.services.s3.blobs import BlobInfo
 from conveyor.services.s3.store import OBJECT_COLUMNS, ObjectRow, delete_version, insert_object, next_seq
 from conveyor.services.s3.uploads import body_source, requested_algorithms, verify_body
+from conveyor.wire import RequestContext, ServiceError
 
 if TYPE_CHECKING:
     from conveyor.services.s3.api import S3Service
@@ -127,7 +128,7 @@ class ObjectsMixin:
             rec = notifications.record(
                 event_name=event, region=row[1], when=obj.last_modified, principal=self.principal(ctx),
                 source_ip=(ctx.request.client or ("127.0.0.1", 0))[0], request_id=ctx.request_id,
-                host_id=ctx.extra.get("host_id") or "", config_id=config_id, bucket=bucket,
+                host_id=host_id(ctx), config_id=config_id, bucket=bucket,
                 owner=self.owner_id(), key=obj.key, size=obj.size if created else None,
                 etag=obj.etag if created else None, version_id=obj.version_id, sequencer=seq)
             conn.execute("INSERT INTO outbox (kind, target, body) VALUES (?,?,?)",
@@ -137,10 +138,8 @@ class ObjectsMixin:
                            etag: str, meta: dict[str, Any], event: str,
                            condition: dict[str, Any] | None = None) -> ObjectRow:
         """Commit a new current version (and its events); frees what it replaced after the commit."""
-        from conveyor.protocol.rest_xml import host_id
         from conveyor.services.s3.api import no_such_bucket
 
-        host_id(ctx)
         now = self.clock.now()
 
         def fn(conn: sqlite3.Connection) -> tuple[ObjectRow, list[str]]:
@@ -348,9 +347,6 @@ class ObjectsMixin:
     # -- delete -----------------------------------------------------------------------------------
     async def delete_one(self: S3Service, ctx: RequestContext, bucket: str, key: str,
                          version_id: str | None) -> dict[str, Any]:
-        from conveyor.protocol.rest_xml import host_id
-
-        host_id(ctx)
         now = self.clock.now()
 
         def fn(conn: sqlite3.Connection) -> tuple[dict[str, Any], list[str]]:

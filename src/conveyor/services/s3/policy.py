@@ -13,7 +13,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from conveyor import resource_policy
-from conveyor.services.base import RequestContext, ServiceError
+from conveyor.wire import RequestContext, ServiceError
 
 if TYPE_CHECKING:
     from conveyor.services.s3.api import S3Service

@@ -16,9 +16,8 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from conveyor.gateway.http import HttpResponse
-from conveyor.services.base import RequestContext, ServiceError
 from conveyor.services.s3 import policy as access
+from conveyor.wire import HttpResponse, RequestContext, ServiceError
 
 if TYPE_CHECKING:
     from conveyor.services.s3.api import S3Service

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conveyor.services.base import RequestContext, ServiceError
+from conveyor.wire import RequestContext, ServiceError
 
 _OBJECT_LOCK = ("ObjectLockMode", "ObjectLockRetainUntilDate", "ObjectLockLegalHoldStatus")
 

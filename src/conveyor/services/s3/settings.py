@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from conveyor.services.base import RequestContext, ServiceError
 from conveyor.services.s3 import policy
 from conveyor.services.s3.objects import CHECKSUM_MEMBERS
+from conveyor.wire import RequestContext, ServiceError
 
 if TYPE_CHECKING:
     from conveyor.services.s3.api import S3Service

@@ -9,9 +9,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from conveyor.services.base import RequestContext, ServiceError
+from conveyor.wire import RequestContext, ServiceError
+
+if TYPE_CHECKING:
+    from conveyor.config import Config
 
 # Sub-resources that are part of the string to sign.
 SUBRESOURCES = {
@@ -22,7 +26,7 @@ SUBRESOURCES = {
 }
 
 
-def authenticate(ctx: RequestContext, bucket: str | None) -> bool:
+def authenticate(ctx: RequestContext, config: Config, bucket: str | None) -> bool:
     """True if the request carries a valid SigV2 query signature; raises when it carries a bad one."""
     query = dict(ctx.request.query)
     if not {"AWSAccessKeyId", "Signature", "Expires"} <= query.keys():
@@ -35,14 +39,14 @@ def authenticate(ctx: RequestContext, bucket: str | None) -> bool:
     if ctx.clock.now() > expires:
         raise ServiceError("AccessDenied", "Request has expired", 403,
                            extra={"Expires": expires})
-    if ctx.config.auth == "sigv4":
-        secret = ctx.config.credentials.get(query["AWSAccessKeyId"])
+    if config.auth == "sigv4":
+        secret = config.credentials.get(query["AWSAccessKeyId"])
         if secret is None:
             raise ServiceError("InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our "
                                "records.", 403)
         headers = ctx.request.headers
         path = ctx.request.path
-        if ctx.extra.get("bucket_from_host") and bucket:
+        if ctx.host_bucket and bucket:
             path = f"/{quote(bucket)}{path}"
         subs = sorted((k, v) for k, v in ctx.request.query if k in SUBRESOURCES)
         if subs:

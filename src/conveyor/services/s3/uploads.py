@@ -8,10 +8,10 @@ import binascii
 from collections.abc import AsyncIterator
 from typing import Any
 
-from conveyor.services.base import RequestContext, ServiceError
 from conveyor.services.s3 import checksums
 from conveyor.services.s3.blobs import BlobInfo
 from conveyor.services.s3.chunked import ChunkedDecoder
+from conveyor.wire import RequestContext, ServiceError
 
 
 def body_source(ctx: RequestContext) -> tuple[AsyncIterator[bytes], ChunkedDecoder | None]:
@@ -20,7 +20,7 @@ def body_source(ctx: RequestContext) -> tuple[AsyncIterator[bytes], ChunkedDecod
     sha = headers.get("x-amz-content-sha256") or ""
     encoding = headers.get("content-encoding") or ""
     if sha.startswith("STREAMING-") or "aws-chunked" in encoding:
-        decoder = ChunkedDecoder(ctx.request.stream(), ctx.extra.get("chunk_signer"))
+        decoder = ChunkedDecoder(ctx.request.stream(), ctx.chunk_verifier)
         return decoder.__aiter__(), decoder
     return ctx.request.stream(), None
 

@@ -12,9 +12,8 @@ from __future__ import annotations
 from html import escape
 from typing import TYPE_CHECKING
 
-from conveyor.gateway.http import HttpResponse
 from conveyor.protocol.rest_xml import host_id
-from conveyor.services.base import RequestContext
+from conveyor.wire import HttpResponse, RequestContext
 
 if TYPE_CHECKING:
     from conveyor.services.s3.api import S3Service

@@ -10,10 +10,11 @@ import sqlite3
 import uuid
 from typing import Any
 
-from conveyor.gateway.http import HttpResponse
+from conveyor.ports import Ports
 from conveyor.protocol.models import service_model
+from conveyor.protocol.registry import codecs_for
 from conveyor.protocol.validate import ValidationCodes
-from conveyor.services.base import RequestContext, Service, ServiceError
+from conveyor.services.base import Environment, Service
 from conveyor.services.sns import envelope, http_delivery, permissions, unsupported
 from conveyor.services.sns import subscriptions as subs_mod
 from conveyor.services.sns import topics as topics_mod
@@ -24,6 +25,7 @@ from conveyor.services.sns.store import MIGRATIONS
 from conveyor.services.sns.subscriptions import Subscription
 from conveyor.services.sns.topics import Topic, invalid, not_found
 from conveyor.storage.db import Database
+from conveyor.wire import HttpResponse, RequestContext, ServiceError
 
 log = logging.getLogger(__name__)
 PAGE = 100
@@ -65,9 +67,10 @@ class SnsService(Publishing, Service):
     validation_codes = SnsValidationCodes()
     extra_query_actions = frozenset({"GetSigningCert"})
 
-    def __init__(self, app: Any) -> None:
-        super().__init__(app)
+    def __init__(self, env: Environment) -> None:
+        super().__init__(env)
         self.model = service_model("sns")
+        self.codecs = codecs_for(self.model)
         self.db: Database | None = None
         self.signer: Signer | None = None  # type: ignore[assignment]
         self.topics: dict[str, Topic] = {}
@@ -82,7 +85,7 @@ class SnsService(Publishing, Service):
     async def start(self) -> None:
         directory = self.config.service_dir("sns")
         self.signer = Signer(directory)
-        self.db = Database(directory / "sns.db", MIGRATIONS, self.app.disk)
+        self.db = Database(directory / "sns.db", MIGRATIONS, self.env.disk)
         self._load()
         self.dispatcher.replay()
 
@@ -132,13 +135,13 @@ class SnsService(Publishing, Service):
         assert self.db is not None
         return await self.db.write(fn, grows=grows)
 
-    def sqs_engine(self) -> Any:
-        return getattr(self.app.services.get("sqs"), "engine", None)
-
     def _base(self) -> str:
         return self.base_url or f"http://{self.config.host}:{self.config.port}"
 
-    async def handle_raw(self, ctx: RequestContext) -> HttpResponse | None:
+    def provide(self, ports: Ports) -> None:
+        ports.topics = self
+
+    async def intercept(self, ctx: RequestContext) -> HttpResponse | None:
         self.base_url = ctx.base_url
         if ctx.request.method == "GET" and ctx.request.query_dict().get("Action") == "GetSigningCert":
             assert self.signer is not None
@@ -315,7 +318,8 @@ class SnsService(Publishing, Service):
     async def Subscribe(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         topic = self._topic(params["TopicArn"])
         protocol = params["Protocol"].lower()
-        endpoint = subs_mod.check_endpoint(protocol, params.get("Endpoint"), topic.fifo, self.app.services)
+        endpoint = subs_mod.check_endpoint(protocol, params.get("Endpoint"), topic.fifo,
+                                           self.ports.functions is not None)
         attrs = subs_mod.normalize(dict(params.get("Attributes") or {}), protocol)
         for sub in self._topic_subs(topic.arn):
             if sub.protocol == protocol and sub.endpoint == endpoint:

@@ -16,6 +16,7 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
+from conveyor.ports import Delivery
 from conveyor.services.sns import envelope, http_delivery
 
 if TYPE_CHECKING:
@@ -182,60 +183,54 @@ class Dispatcher:
         All queues' messages go in one SQS write, so the SQS store commits a whole fan-out (or a whole
         PublishBatch) at once.
         """
-        engine = self.service.sqs_engine()
+        queues = self.service.ports.queues
         cache = await self.notifications(batch)
-        per_queue: dict[int, tuple[Any, list[Any], list[tuple[int, str]]]] = {}
-        dead: list[tuple[tuple[int, str], Any]] = []
+        pairs: list[tuple[int, str]] = []
+        deliveries: list[Delivery] = []
         for index, (msg, subs) in enumerate(batch):
             for sub in subs:
-                q = engine.get_queue_by_arn(sub.endpoint) if engine is not None else None
-                body = self.body_for(msg, sub, cache)
-                if q is None:
-                    log.warning("SNS subscription %s: queue %s does not exist", sub.arn, sub.endpoint)
-                    dead.append(((index, sub.arn), self._to_dlq(sub, body, msg)))
-                    continue
-                try:
-                    prepared = engine.prepare(
-                        q, body, sqs_attributes(msg.get("attrs")) if sub.raw else None,
-                        group_id=msg.get("group") if q.fifo else None,
-                        dedup_id=msg.get("dedup") if q.fifo else None,
-                        sender_id=self.service.config.account_id,
-                    )
-                except Exception as exc:  # the queue refuses this message (size, attributes...): a client error
-                    log.warning("SNS subscription %s: queue refused the message: %s", sub.arn, exc)
-                    dead.append(((index, sub.arn), self._to_dlq(sub, body, msg)))
-                    continue
-                entry = per_queue.setdefault(q.id, (q, [], []))
-                entry[1].append(prepared)
-                entry[2].append((index, sub.arn))
-        writes = [([pair], coro) for pair, coro in dead]
-        if per_queue:
-            pairs = [pair for _, _, queue_pairs in per_queue.values() for pair in queue_pairs]
-            writes.append((pairs, engine.enqueue_many([(q, msgs) for q, msgs, _ in per_queue.values()])))
-        if not writes:
+                pairs.append((index, sub.arn))
+                deliveries.append(Delivery(
+                    sub.endpoint, self.body_for(msg, sub, cache),
+                    sqs_attributes(msg.get("attrs")) if sub.raw else None,
+                    group_id=msg.get("group"), dedup_id=msg.get("dedup"),
+                    sender_id=self.service.config.account_id))
+        if not deliveries:
             return []
-        results = await asyncio.gather(*(coro for _, coro in writes), return_exceptions=True)
+        if queues is None:
+            outcomes: list[str | None] = ["Conveyor is running without its SQS service"] * len(deliveries)
+        else:
+            try:
+                outcomes = await queues.send_batch(deliveries)
+            except Exception as exc:
+                log.error("SNS delivery into SQS failed; will retry: %r", exc)
+                return pairs
+        dead = []
+        for (index, sub_arn), delivery, outcome in zip(pairs, deliveries, outcomes, strict=True):
+            if outcome is not None:  # the queue is gone or refuses the message: a client-side failure
+                log.warning("SNS subscription %s: %s", sub_arn, outcome)
+                msg, subs = batch[index]
+                sub = next(s for s in subs if s.arn == sub_arn)
+                dead.append(((index, sub_arn), self._to_dlq(sub, delivery.body, msg)))
+        results = await asyncio.gather(*(coro for _, coro in dead), return_exceptions=True)
         failed: list[tuple[int, str]] = []
-        for (pairs, _), result in zip(writes, results, strict=True):
+        for (pair, _), result in zip(dead, results, strict=True):
             if isinstance(result, BaseException):
-                log.error("SNS delivery into SQS failed; will retry: %r", result)
-                failed.extend(pairs)
+                log.error("SNS delivery into a dead-letter queue failed; will retry: %r", result)
+                failed.append(pair)
         return failed
 
     async def _to_dlq(self, sub: Subscription, body: str, msg: dict[str, Any]) -> None:
         """Client-side failures go to the subscription's dead-letter queue, or are dropped as AWS does."""
         dlq = sub.dlq_arn
-        engine = self.service.sqs_engine()
-        if not dlq or engine is None:
+        queues = self.service.ports.queues
+        if not dlq or queues is None:
             return
-        q = engine.get_queue_by_arn(dlq)
-        if q is None:
-            log.warning("SNS subscription %s: dead-letter queue %s does not exist", sub.arn, dlq)
-            return
-        prepared = engine.prepare(q, body, group_id=msg.get("group") or "sns" if q.fifo else None,
-                                  dedup_id=(msg.get("dedup") or msg["id"]) if q.fifo else None,
-                                  sender_id=self.service.config.account_id)
-        await engine.enqueue(q, [prepared])
+        [outcome] = await queues.send_batch([Delivery(
+            dlq, body, group_id=msg.get("group") or "sns", dedup_id=msg.get("dedup") or msg["id"],
+            sender_id=self.service.config.account_id)])
+        if outcome is not None:
+            log.warning("SNS subscription %s: dead-letter queue %s: %s", sub.arn, dlq, outcome)
 
     # -- HTTP and functions ------------------------------------------------------------------------------
     async def _deliver_other(self, row_id: int, msg: dict[str, Any], sub: Subscription,
@@ -293,9 +288,8 @@ class Dispatcher:
             self.timers.discard(handle)
 
     async def _to_function(self, msg: dict[str, Any], sub: Subscription) -> None:
-        functions = self.service.app.services.get("lambda")
-        hook = getattr(functions, "deliver_from_sns", None)
-        if hook is None:
+        functions = self.service.ports.functions
+        if functions is None:
             raise RuntimeError("no Lambda service to deliver to")
         doc = envelope.notification(
             self.service.signer, message_id=msg["id"], topic_arn=msg["topic"],
@@ -311,4 +305,4 @@ class Dispatcher:
         sns["MessageAttributes"] = doc.get("MessageAttributes", {})
         event = {"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0",
                               "EventSubscriptionArn": sub.arn, "Sns": sns}]}
-        await hook(sub.endpoint, event)
+        await functions.deliver_from_sns(sub.endpoint, event)

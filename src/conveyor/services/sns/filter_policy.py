@@ -13,7 +13,7 @@ import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from conveyor.services.base import ServiceError
+from conveyor.wire import ServiceError
 
 MAX_KEYS = 5  # https://docs.aws.amazon.com/sns/latest/dg/subscription-filter-policy-constraints.html
 MAX_COMBINATIONS = 150

@@ -12,8 +12,8 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from conveyor.services.base import ServiceError
 from conveyor.services.sns.topics import Topic, invalid
+from conveyor.wire import ServiceError
 
 MAX_SIZE = 256 * 1024
 _ATTR_NAME = re.compile(r"^[A-Za-z0-9_\-.]{1,256}$")

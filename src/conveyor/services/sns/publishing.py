@@ -12,9 +12,9 @@ import sqlite3
 from typing import TYPE_CHECKING, Any
 
 from conveyor import ids
-from conveyor.services.base import RequestContext, ServiceError
 from conveyor.services.sns import publish
 from conveyor.services.sns.topics import Topic, invalid
+from conveyor.wire import RequestContext, ServiceError
 
 if TYPE_CHECKING:
     from conveyor.clock import Clock

@@ -66,7 +66,7 @@ class Subscription:
         return filter_policy.matches(self.policy, filter_policy.attributes_view(attributes))
 
 
-def check_endpoint(protocol: str, endpoint: str | None, fifo_topic: bool, services: dict[str, Any]) -> str:
+def check_endpoint(protocol: str, endpoint: str | None, fifo_topic: bool, functions_served: bool) -> str:
     if protocol in _UNSUPPORTED:
         raise invalid(f"Protocol Reason: Conveyor does not deliver to {protocol} endpoints "
                       "(supported: sqs, http, https, lambda)")
@@ -89,7 +89,7 @@ def check_endpoint(protocol: str, endpoint: str | None, fifo_topic: bool, servic
         parts = endpoint.split(":")
         if len(parts) < 7 or parts[0] != "arn" or parts[2] != "lambda":
             raise invalid("Lambda endpoint ARN")
-        if "lambda" not in services:
+        if not functions_served:
             raise invalid("Endpoint Reason: Conveyor is running without its Lambda service, so lambda "
                           "endpoints cannot be delivered to")
     if fifo_topic and protocol != "sqs":

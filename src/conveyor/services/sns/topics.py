@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from conveyor.services.base import ServiceError
+from conveyor.wire import ServiceError
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 DEFAULT_HTTP_RETRY = {

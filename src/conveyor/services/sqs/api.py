@@ -8,23 +8,21 @@ from typing import Any
 
 from botocore.model import ServiceModel
 
-from conveyor.gateway.http import HttpResponse
+from conveyor.ports import Ports
+from conveyor.protocol.json_rpc import JsonCodec
 from conveyor.protocol.models import raw_model
-from conveyor.protocol.query import form_fields
+from conveyor.protocol.query import QueryCodec, form_fields
 from conveyor.protocol.validate import ValidationCodes
-from conveyor.services.base import RequestContext, Service, ServiceError
+from conveyor.services.base import Environment, Service
 from conveyor.services.sqs import attributes as qattrs
 from conveyor.services.sqs import urls
 from conveyor.services.sqs.engine import SqsEngine
 from conveyor.services.sqs.errors import invalid_param, sqs_error
 from conveyor.services.sqs.moves import MoveTasks
+from conveyor.services.sqs.port import SYSTEM_NAMES, QueuePort, queue_summaries, render_message
 from conveyor.services.sqs.query_compat import XML_NAMESPACE, query_model_dict
 from conveyor.services.sqs.queue import Message, Queue
-
-_SYSTEM_NAMES = ("SenderId", "SentTimestamp", "ApproximateReceiveCount", "ApproximateFirstReceiveTimestamp",
-                 "SequenceNumber", "MessageDeduplicationId", "MessageGroupId", "AWSTraceHeader",
-                 "DeadLetterQueueSourceArn")
-
+from conveyor.wire import HttpResponse, RequestContext, ServiceError
 
 # The sum of a batch's bodies, whatever the queue's MaximumMessageSize.
 BATCH_LIMIT = 1048576
@@ -62,13 +60,16 @@ def _batch_error(code: str, message: str) -> ServiceError:
 
 class SqsService(Service):
     name = "sqs"
-    xml_namespace = XML_NAMESPACE
     validation_codes = SqsValidationCodes()
 
-    def __init__(self, app: Any) -> None:
-        super().__init__(app)
-        self.model, self.query_model = _models()
-        self.engine = SqsEngine(self.clock, self.config.service_dir("sqs") / "sqs.db", self.app.disk)
+    def __init__(self, env: Environment) -> None:
+        super().__init__(env)
+        self.model, query_model = _models()
+        # Current SDKs speak JSON 1.0; older ones the query protocol, with SQS's legacy names.
+        self.codecs = {"json": JsonCodec(self.model),
+                       "query": QueryCodec(query_model, namespace=XML_NAMESPACE,
+                                           validation_codes=self.validation_codes)}
+        self.engine = SqsEngine(self.clock, self.config.service_dir("sqs") / "sqs.db", env.disk)
         self.moves = MoveTasks(self.engine)
         self.engine.moves = self.moves
 
@@ -85,7 +86,13 @@ class SqsService(Service):
     def health(self) -> dict[str, Any]:
         return {"status": "running", "queues": len(self.engine.queues)}
 
-    async def handle_raw(self, ctx: RequestContext) -> HttpResponse | None:
+    def provide(self, ports: Ports) -> None:
+        ports.queues = QueuePort(self.engine, self.config)
+
+    def owns_path(self, path: str) -> bool:
+        return urls.path_address(path) is not None
+
+    async def intercept(self, ctx: RequestContext) -> HttpResponse | None:
         """Query clients may POST to the queue URL itself instead of passing QueueUrl (the legacy style).
         https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-making-api-requests.html
         """
@@ -94,38 +101,8 @@ class SqsService(Service):
             fields.setdefault("QueueUrl", ctx.base_url + ctx.request.path.rstrip("/"))
         return None
 
-    # -- in-process API for other services ----------------------------------------------------------------
-    async def send(self, queue: str, body: str, message_attributes: dict[str, Any] | None = None,
-                   message_system_attributes: dict[str, Any] | None = None, group_id: str | None = None,
-                   dedup_id: str | None = None, delay: int | None = None) -> dict[str, Any]:
-        return await self.engine.send(queue, body, message_attributes, message_system_attributes, group_id,
-                                      dedup_id, delay, account=self.config.account_id,
-                                      region=self.config.region)
-
-    def get_queue_by_arn(self, arn: str) -> Queue | None:
-        return self.engine.get_queue_by_arn(arn)
-
-    # conveyor.ports.PolicyHolder: S3 checks a queue's policy before it sends bucket events there.
-    def resource_exists(self, arn: str) -> bool:
-        return self.engine.get_queue_by_arn(arn) is not None
-
-    def resource_policy(self, arn: str) -> str | None:
-        q = self.engine.get_queue_by_arn(arn)
-        return q.attrs.get("Policy") or None if q is not None else None
-
-    async def receive(self, queue: str, max_messages: int = 1, visibility: int | None = None,
-                      wait: float = 0) -> list[dict[str, Any]]:
-        q = self.engine.queue_from_url(queue, self.config.account_id, self.config.region)
-        msgs = await self.engine.receive(q, max_messages, visibility, wait)
-        return [self._render(q, m, set(_SYSTEM_NAMES), ["All"]) for m in msgs]
-
-    async def delete(self, queue: str, receipt_handle: str) -> None:
-        q = self.engine.queue_from_url(queue, self.config.account_id, self.config.region)
-        await self.engine.delete(q, receipt_handle)
-
-    def counters(self, queue: str, region: str | None = None) -> dict[str, float]:
-        q = self.engine.queue_from_url(queue, self.config.account_id, region or self.config.region)
-        return self.engine.counters(q)
+    def status(self) -> dict[str, Any]:
+        return {"queues": queue_summaries(self.engine)}
 
     # -- helpers ------------------------------------------------------------------------------------------
     def _queue(self, ctx: RequestContext, params: dict[str, Any]) -> Queue:
@@ -306,44 +283,12 @@ class SqsService(Service):
                                 "and <= 20, if provided.")
         names = set(params.get("AttributeNames") or []) | set(params.get("MessageSystemAttributeNames") or [])
         for n in names:
-            if n not in _SYSTEM_NAMES and n != "All" and n not in qattrs.ALL_NAMES:
+            if n not in SYSTEM_NAMES and n != "All" and n not in qattrs.ALL_NAMES:
                 raise sqs_error("InvalidAttributeName", f"Unknown Attribute {n}.")
         msgs = await self.engine.receive(q, max_n, vis, wait, params.get("ReceiveRequestAttemptId"))
         mnames = params.get("MessageAttributeNames") or []
-        out = [self._render(q, m, names, mnames) for m in msgs]
+        out = [render_message(self.engine, q, m, names, mnames) for m in msgs]
         return {"Messages": out} if out else {}
-
-    def _render(self, q: Queue, m: Message, names: set[str], mnames: list[str]) -> dict[str, Any]:
-        item: dict[str, Any] = {"MessageId": m.id, "ReceiptHandle": self.engine.receipt_handle(q, m),
-                                "MD5OfBody": m.md5_body, "Body": m.body}
-        if names:
-            every = "All" in names
-            values = {
-                "SenderId": m.sender_id, "SentTimestamp": str(int(m.sent * 1000)),
-                "ApproximateReceiveCount": str(m.receive_count),
-                "ApproximateFirstReceiveTimestamp": str(int((m.first_receive or m.sent) * 1000)),
-            }
-            if q.fifo:
-                values.update(SequenceNumber=f"{m.seq:020d}", MessageDeduplicationId=m.dedup_id,
-                              MessageGroupId=m.group_id)
-            if m.sys_attrs and "AWSTraceHeader" in m.sys_attrs:
-                values["AWSTraceHeader"] = m.sys_attrs["AWSTraceHeader"]["StringValue"]
-            if m.source_arn:
-                values["DeadLetterQueueSourceArn"] = m.source_arn
-            attrs = {k: v for k, v in values.items() if v is not None and (every or k in names)}
-            if attrs:
-                item["Attributes"] = attrs
-        if mnames and m.attrs:
-            if "All" in mnames or ".*" in mnames:
-                chosen = m.attrs
-            else:
-                exact = set(mnames)
-                prefixes = tuple(n[:-1] for n in mnames if n.endswith(".*"))
-                chosen = {k: v for k, v in m.attrs.items() if k in exact or (prefixes and k.startswith(prefixes))}
-            if chosen:
-                item["MessageAttributes"] = chosen
-                item["MD5OfMessageAttributes"] = m.md5_attrs
-        return item
 
     async def DeleteMessage(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         await self.engine.delete(self._queue(ctx, params), params["ReceiptHandle"])

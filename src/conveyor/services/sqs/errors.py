@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from conveyor.services.base import ServiceError
 from conveyor.services.sqs.query_compat import QUERY_ERROR_CODES
+from conveyor.wire import ServiceError
 
 
 def sqs_error(code: str, message: str, status: int = 400) -> ServiceError:

@@ -11,19 +11,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from conveyor.caller import Caller
-from conveyor.ports import Credential, SessionCredentials
+from conveyor.ports import Credential, Ports, SessionCredentials
 from conveyor.protocol.models import service_model
-from conveyor.services.base import RequestContext, Service
+from conveyor.protocol.registry import codecs_for
+from conveyor.services.base import Environment, Service
 from conveyor.services.sts import errors, web_identity
 from conveyor.services.sts.assume import RoleAssumer
 from conveyor.services.sts.sessions import Sessions
 from conveyor.services.sts.store import SessionStore
-
-if TYPE_CHECKING:
-    from conveyor.app import App
+from conveyor.wire import Caller, RequestContext
 
 # GetSessionToken: https://docs.aws.amazon.com/STS/latest/APIReference/API_GetSessionToken.html
 SESSION_TOKEN_DEFAULT = 43200
@@ -39,18 +37,23 @@ class StsService(Service):
     name = "sts"
     validation_codes = errors.VALIDATION
 
-    def __init__(self, app: App) -> None:
-        super().__init__(app)
+    def __init__(self, env: Environment) -> None:
+        super().__init__(env)
         self.model = service_model("sts")
+        self.codecs = codecs_for(self.model)
         self.store: SessionStore | None = None
         self.sessions: Sessions | None = None
         self.assumer: RoleAssumer | None = None
 
+    def provide(self, ports: Ports) -> None:
+        ports.credential_sources.append(self)
+        ports.role_sessions = self
+
     async def start(self) -> None:
-        self.store = SessionStore(self.config.service_dir("sts") / "sts.db", self.app.disk)
+        self.store = SessionStore(self.config.service_dir("sts") / "sts.db", self.env.disk)
         self.sessions = Sessions(self.store, self.clock)
         self.sessions.load()
-        self.assumer = RoleAssumer(self.app.roles, self.sessions, self.clock)
+        self.assumer = RoleAssumer(self.ports.roles, self.sessions, self.clock)
 
     async def stop(self) -> None:
         if self.store is not None:

@@ -22,13 +22,12 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any
 
-from conveyor.caller import Caller
 from conveyor.clock import Clock
 from conveyor.policy import PolicyError, Principal, Use, check
 from conveyor.ports import Credential, RoleDirectory, RoleNotAssumable, RoleRecord, SessionCredentials
-from conveyor.services.base import ServiceError
 from conveyor.services.sts import errors, trust
 from conveyor.services.sts.sessions import Sessions
+from conveyor.wire import Caller, ServiceError
 
 DEFAULT_DURATION = 3600
 CHAINED_MAX = 3600

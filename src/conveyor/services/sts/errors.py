@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from conveyor.services.base import ServiceError
 from conveyor.services.iam.validation import IamValidationCodes
+from conveyor.wire import ServiceError
 
 # STS words a broken model constraint as IAM does ("1 validation error detected: Value 'x' at
 # 'roleSessionName' failed to satisfy constraint: ..."): the two are one family of AWS APIs.

@@ -16,10 +16,10 @@ import secrets
 import string
 from dataclasses import replace
 
-from conveyor.caller import Caller
 from conveyor.clock import Clock
 from conveyor.ports import Credential
 from conveyor.services.sts.store import SessionStore
+from conveyor.wire import Caller
 
 _ID_CHARS = string.ascii_uppercase + "234567"
 _SECRET_CHARS = string.ascii_letters + string.digits + "+/"

@@ -12,10 +12,10 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from conveyor.caller import Caller
 from conveyor.ports import Credential
 from conveyor.storage.db import Database
 from conveyor.storage.disk import DiskGuard
+from conveyor.wire import Caller
 
 MIGRATIONS = [
     """

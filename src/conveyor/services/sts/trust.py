@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from conveyor.caller import Caller
 from conveyor.policy import AccessRequest, Principal, judge
 from conveyor.policy.context import Context
+from conveyor.wire import Caller
 
 
 def principal_of(caller: Caller) -> Principal:

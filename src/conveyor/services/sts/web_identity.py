@@ -15,8 +15,8 @@ import base64
 import binascii
 import json
 
-from conveyor.services.base import ServiceError
 from conveyor.services.sts import errors
+from conveyor.wire import ServiceError
 
 _NOT_A_JWT = "The ID Token provided is not a valid JWT. (You may see this error if you sent an Access Token)"
 

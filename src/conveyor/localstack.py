@@ -18,7 +18,7 @@ import json
 from typing import TYPE_CHECKING
 
 from conveyor import __version__
-from conveyor.gateway.http import HttpRequest, HttpResponse
+from conveyor.wire import HttpRequest, HttpResponse
 
 if TYPE_CHECKING:
     from conveyor.app import App

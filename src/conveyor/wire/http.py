@@ -1,10 +1,12 @@
-"""The plain HTTP request/response objects every layer below the ASGI adapter works with."""
+"""The plain HTTP request and response every layer works with (the HTTP server builds them)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
+
+from conveyor.wire.errors import ServiceError
 
 
 class ClientDisconnected(Exception):
@@ -78,6 +80,11 @@ class HttpRequest:
     def body_consumed(self) -> bool:
         return self._body is not None
 
+    @property
+    def body_pending(self) -> bool:
+        """Whether the body (if any) is still unread: nobody has started reading or streaming it."""
+        return self._receive is not None
+
     async def body(self) -> bytes:
         """The whole body (read once and kept); use `stream()` instead for large uploads."""
         if self._body is None:
@@ -85,8 +92,6 @@ class HttpRequest:
             async for chunk in self.stream():
                 size += len(chunk)
                 if size > self.max_body:
-                    from conveyor.services.base import ServiceError
-
                     raise ServiceError("RequestEntityTooLarge",
                                        f"Request bodies are limited to {self.max_body} bytes.", 413)
                 chunks.append(chunk)

@@ -1,6 +1,6 @@
 """Who made a request: the principal behind the access key that signed it.
 
-A leaf (it imports nothing of Conveyor's), so the request context, the ports between services and the
+Part of the wire leaf (it imports nothing of Conveyor's), so the request context, the ports between services and the
 services themselves can all name it. The gateway puts one on every signed request (`ctx.principal`);
 STS answers GetCallerIdentity from it and the policy engine judges it.
 

@@ -1,17 +1,15 @@
-"""Conveyor's own HTTP API under /_conveyor/: health, reset, the manual clock and metrics."""
+"""Conveyor's own HTTP API under /_conveyor/: health, reset, the manual clock, metrics, status, worker
+pools, and each service's own endpoints (/_conveyor/functions is Lambda's); and LocalStack's probes."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 from typing import TYPE_CHECKING, Any
 
-from conveyor import __version__
+from conveyor import __version__, localstack
 from conveyor.clock import ManualClock
-from conveyor.gateway.http import HttpResponse
 from conveyor.runtime.pool import PoolError, PoolSpec
-from conveyor.services.base import RequestContext, ServiceError
-from conveyor.services.lambda_ import internal as lambda_internal
+from conveyor.wire import HttpResponse, RequestContext, ServiceError
 
 if TYPE_CHECKING:
     from conveyor.app import App
@@ -23,8 +21,23 @@ def json_response(payload: Any, status: int = 200) -> HttpResponse:
     return HttpResponse(status, [("Content-Type", "application/json")], json.dumps(payload, indent=1).encode())
 
 
-def plain_error(ctx: RequestContext, error: ServiceError) -> HttpResponse:
-    return json_response({"__type": error.code, "message": error.message}, error.status)
+class InternalApi:
+    """What the gateway hands requests for Conveyor itself to (conveyor.gateway.chain.ControlApi)."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    def open_answer(self, ctx: RequestContext) -> HttpResponse | None:
+        if localstack.handles(ctx.request):
+            ctx.service = "conveyor"
+            return localstack.answer(self.app, ctx.request)
+        return None
+
+    async def answer(self, ctx: RequestContext) -> HttpResponse:
+        return await handle(self.app, ctx)
+
+    def error(self, ctx: RequestContext, error: ServiceError) -> HttpResponse:
+        return json_response({"__type": error.code, "message": error.message}, error.status)
 
 
 async def handle(app: App, ctx: RequestContext) -> HttpResponse:
@@ -45,13 +58,17 @@ async def handle(app: App, ctx: RequestContext) -> HttpResponse:
         return json_response(app.metrics.snapshot())
     if path == "status" and method == "GET":
         return json_response(_status(app))
-    if path == "functions" or path.startswith("functions/"):
-        return await _functions(app, ctx, path.split("/")[1:], method)
     if path.startswith(("pools", "workers")):
         try:
             return await _pools(app, ctx, path.split("/"), method)
         except PoolError as exc:
             raise ServiceError("InvalidRequest", str(exc))
+    parts = path.split("/")
+    for service in app.services.values():
+        if parts[0] and parts[0] == service.internal_prefix:
+            answer = await service.internal(ctx, parts[1:])
+            if answer is not NotImplemented:
+                return json_response(answer)
     raise ServiceError("NotFound", f"No such Conveyor endpoint: {method} {ctx.request.path}", 404)
 
 
@@ -108,29 +125,11 @@ async def _pools(app: App, ctx: RequestContext, parts: list[str], method: str) -
     raise ServiceError("NotFound", f"No such Conveyor endpoint: {method} {ctx.request.path}", 404)
 
 
-async def _functions(app: App, ctx: RequestContext, parts: list[str], method: str) -> HttpResponse:
-    service = app.services.get("lambda")
-    if service is None:
-        raise ServiceError("NotFound", "Conveyor is running without its Lambda service.", 404)
-    return json_response(await lambda_internal.handle(service, ctx, parts, method))  # type: ignore[arg-type]
-
-
 def _status(app: App) -> dict[str, Any]:
-    """The pipeline at a glance: queue depths, pools, functions and recent errors."""
-    queues = []
-    sqs = app.services.get("sqs")
-    engine = getattr(sqs, "engine", None)
-    if engine is not None:
-        dead_letter_targets = set()
-        for q in engine.queues.values():
-            policy = q.attrs.get("RedrivePolicy")
-            if policy:
-                with contextlib.suppress(ValueError, AttributeError):
-                    dead_letter_targets.add(json.loads(policy).get("deadLetterTargetArn"))
-        for q in engine.queues.values():
-            queues.append({"name": q.name, "arn": q.arn, "dlq": q.arn in dead_letter_targets,
-                           **engine.counters(q)})
-    service = app.services.get("lambda")
-    functions = lambda_internal.functions_summary(service) if service is not None else []  # type: ignore[arg-type]
-    return {"queues": sorted(queues, key=lambda q: q["name"]), "pools": app.pools.snapshot(),
-            "functions": functions, "recent_errors": list(app.metrics.recent_errors), "region": app.config.region}
+    """The pipeline at a glance: each service's part (queue depths, functions...), pools and recent errors."""
+    status: dict[str, Any] = {"queues": [], "functions": []}
+    for service in app.services.values():
+        status.update(service.status())
+    status.update({"pools": app.pools.snapshot(), "recent_errors": list(app.metrics.recent_errors),
+                   "region": app.config.region})
+    return status

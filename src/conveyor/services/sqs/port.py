@@ -1,0 +1,144 @@
+"""SQS as the other services use it (conveyor.ports.Queues): SNS and Lambda send, Lambda's mappings poll,
+S3 checks a destination's policy, the pools read backlogs, `conveyor status` lists the queues."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from conveyor.ports import Delivery
+from conveyor.services.sqs.engine import SqsEngine
+from conveyor.services.sqs.queue import Message, Queue
+
+if TYPE_CHECKING:
+    from conveyor.config import Config
+
+SYSTEM_NAMES = ("SenderId", "SentTimestamp", "ApproximateReceiveCount", "ApproximateFirstReceiveTimestamp",
+                "SequenceNumber", "MessageDeduplicationId", "MessageGroupId", "AWSTraceHeader",
+                "DeadLetterQueueSourceArn")
+
+
+class QueuePort:
+    def __init__(self, engine: SqsEngine, config: Config) -> None:
+        self.engine = engine
+        self.config = config
+
+    def _queue(self, queue: str, region: str | None = None) -> Queue:
+        return self.engine.queue_from_url(queue, self.config.account_id, region or self.config.region)
+
+    async def send(self, queue: str, body: str, message_attributes: dict[str, Any] | None = None,
+                   message_system_attributes: dict[str, Any] | None = None, group_id: str | None = None,
+                   dedup_id: str | None = None, delay: int | None = None) -> dict[str, Any]:
+        return await self.engine.send(queue, body, message_attributes, message_system_attributes, group_id,
+                                      dedup_id, delay, account=self.config.account_id,
+                                      region=self.config.region)
+
+    async def send_batch(self, deliveries: Sequence[Delivery]) -> list[str | None]:
+        """Store every delivery that can be stored in one write (an SNS fan-out costs one commit); for
+        each delivery: None when stored, else why its queue refused it (it does not exist, the message
+        is too large...). A failed write raises: then nothing was stored."""
+        outcomes: list[str | None] = []
+        per_queue: dict[int, tuple[Queue, list[Message]]] = {}
+        for d in deliveries:
+            q = self.engine.get_queue_by_arn(d.queue_arn)
+            if q is None:
+                outcomes.append(f"queue {d.queue_arn} does not exist")
+                continue
+            try:
+                prepared = self.engine.prepare(q, d.body, d.message_attributes,
+                                               group_id=d.group_id if q.fifo else None,
+                                               dedup_id=d.dedup_id if q.fifo else None, sender_id=d.sender_id)
+            except Exception as exc:  # the queue refuses this message (size, attributes...): a client error
+                outcomes.append(str(exc) or type(exc).__name__)
+                continue
+            per_queue.setdefault(q.id, (q, []))[1].append(prepared)
+            outcomes.append(None)
+        if per_queue:
+            await self.engine.enqueue_many(list(per_queue.values()))
+        return outcomes
+
+    def is_fifo(self, arn: str) -> bool | None:
+        q = self.engine.get_queue_by_arn(arn)
+        return None if q is None else q.fifo
+
+    async def deliver_from_s3(self, arn: str, body: str) -> None:
+        await self.send(arn, body)
+
+    # conveyor.ports.PolicyHolder: S3 checks a queue's policy before it sends bucket events there.
+    def resource_exists(self, arn: str) -> bool:
+        return self.engine.get_queue_by_arn(arn) is not None
+
+    def resource_policy(self, arn: str) -> str | None:
+        q = self.engine.get_queue_by_arn(arn)
+        return q.attrs.get("Policy") or None if q is not None else None
+
+    def queue_attributes(self, arn: str) -> dict[str, str] | None:
+        q = self.engine.get_queue_by_arn(arn)
+        if q is None:
+            return None
+        return {**q.attrs, "VisibilityTimeout": str(q.visibility), "FifoQueue": "true" if q.fifo else "false"}
+
+    async def receive(self, queue: str, max_messages: int = 1, visibility: int | None = None,
+                      wait: float = 0) -> list[dict[str, Any]]:
+        q = self._queue(queue)
+        msgs = await self.engine.receive(q, max_messages, visibility, wait)
+        return [render_message(self.engine, q, m, set(SYSTEM_NAMES), ["All"]) for m in msgs]
+
+    async def delete(self, queue: str, receipt_handle: str) -> None:
+        await self.engine.delete(self._queue(queue), receipt_handle)
+
+    def counters(self, queue: str, region: str | None = None) -> dict[str, float]:
+        return self.engine.counters(self._queue(queue, region))
+
+    def queue_summaries(self) -> list[dict[str, Any]]:
+        return queue_summaries(self.engine)
+
+
+def queue_summaries(engine: SqsEngine) -> list[dict[str, Any]]:
+    """Every queue with its region, counters and whether it is some queue's dead-letter queue."""
+    dead_letter_targets = set()
+    for q in engine.queues.values():
+        policy = q.attrs.get("RedrivePolicy")
+        if policy:
+            with contextlib.suppress(ValueError, AttributeError):
+                dead_letter_targets.add(json.loads(policy).get("deadLetterTargetArn"))
+    queues = [{"name": q.name, "arn": q.arn, "region": q.arn.split(":")[3], "dlq": q.arn in dead_letter_targets,
+               **engine.counters(q)} for q in engine.queues.values()]
+    return sorted(queues, key=lambda q: (q["region"], q["name"]))
+
+
+def render_message(engine: SqsEngine, q: Queue, m: Message, names: set[str], mnames: list[str]) -> dict[str, Any]:
+    """A message as ReceiveMessage answers it, with the system (`names`) and message (`mnames`) attributes
+    asked for."""
+    item: dict[str, Any] = {"MessageId": m.id, "ReceiptHandle": engine.receipt_handle(q, m),
+                            "MD5OfBody": m.md5_body, "Body": m.body}
+    if names:
+        every = "All" in names
+        values = {
+            "SenderId": m.sender_id, "SentTimestamp": str(int(m.sent * 1000)),
+            "ApproximateReceiveCount": str(m.receive_count),
+            "ApproximateFirstReceiveTimestamp": str(int((m.first_receive or m.sent) * 1000)),
+        }
+        if q.fifo:
+            values.update(SequenceNumber=f"{m.seq:020d}", MessageDeduplicationId=m.dedup_id,
+                          MessageGroupId=m.group_id)
+        if m.sys_attrs and "AWSTraceHeader" in m.sys_attrs:
+            values["AWSTraceHeader"] = m.sys_attrs["AWSTraceHeader"]["StringValue"]
+        if m.source_arn:
+            values["DeadLetterQueueSourceArn"] = m.source_arn
+        attrs = {k: v for k, v in values.items() if v is not None and (every or k in names)}
+        if attrs:
+            item["Attributes"] = attrs
+    if mnames and m.attrs:
+        if "All" in mnames or ".*" in mnames:
+            chosen = m.attrs
+        else:
+            exact = set(mnames)
+            prefixes = tuple(n[:-1] for n in mnames if n.endswith(".*"))
+            chosen = {k: v for k, v in m.attrs.items() if k in exact or (prefixes and k.startswith(prefixes))}
+        if chosen:
+            item["MessageAttributes"] = chosen
+            item["MD5OfMessageAttributes"] = m.md5_attrs
+    return item
