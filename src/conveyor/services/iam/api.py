@@ -9,6 +9,7 @@ owns the lifecycle.
 from __future__ import annotations
 
 from conveyor.ports import Credential, Ports, RoleRecord
+from conveyor.protocol.constraints import IAM_FAMILY
 from conveyor.protocol.models import service_model
 from conveyor.protocol.registry import codecs_for
 from conveyor.services.base import Environment, Handler, Service
@@ -19,12 +20,11 @@ from conveyor.services.iam.keys import AccessKeys
 from conveyor.services.iam.policies import Policies
 from conveyor.services.iam.policy_api import PolicyOperations
 from conveyor.services.iam.store import IamStore
-from conveyor.services.iam.validation import IamValidationCodes
 
 
 class IamService(Service):
     name = "iam"
-    validation_codes = IamValidationCodes()
+    validation_codes = IAM_FAMILY
 
     def __init__(self, env: Environment) -> None:
         super().__init__(env)

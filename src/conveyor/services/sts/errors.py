@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from conveyor.services.iam.validation import IamValidationCodes
+from conveyor.protocol.constraints import IAM_FAMILY
 from conveyor.wire import ServiceError
 
 # STS words a broken model constraint as IAM does ("1 validation error detected: Value 'x' at
 # 'roleSessionName' failed to satisfy constraint: ..."): the two are one family of AWS APIs.
-VALIDATION = IamValidationCodes()
+VALIDATION = IAM_FAMILY
 
 
 def access_denied(message: str) -> ServiceError:
