@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -47,9 +47,10 @@ class Service:
     Subclasses set `name` (the botocore service name, e.g. "sqs"), build `codecs` (protocol name ->
     codec, one per wire protocol the service speaks) and implement each operation as an
     `async def OperationName(self, ctx, params) -> dict` method whose input/output dicts follow the
-    model's member names. A handler may also return an HttpResponse when it must control the wire
-    (streamed bodies); the codec serializes dicts. Quirks are hooks, below, that the gateway calls at
-    their step of the one request pipeline.
+    model's member names, on the service itself or on the objects listed in `operation_groups`. A
+    handler may also return an HttpResponse when it must control the wire (streamed bodies); the codec
+    serializes dicts. Quirks are hooks, below, that the gateway calls at their step of the one request
+    pipeline.
     """
 
     name: str = ""
@@ -65,6 +66,9 @@ class Service:
     extra_query_actions: frozenset[str] = frozenset()
     # Whether unsigned requests that name no service are this one's (S3: anonymous GETs, browser forms).
     takes_unsigned = False
+    # Objects whose methods answer operations too, for a service that composes its operations in several
+    # objects (IAM, Lambda) rather than writing them all on the Service; looked up in order.
+    operation_groups: Sequence[object] = ()
 
     def __init__(self, env: Environment) -> None:
         self.env = env
@@ -138,5 +142,12 @@ class Service:
         return temporarily_unavailable()
 
     def handler(self, operation: str) -> Handler | None:
-        fn = getattr(self, operation, None)
-        return fn if callable(fn) and operation[:1].isupper() else None
+        """The method named after the operation, on the service or on one of its `operation_groups`."""
+        if not operation[:1].isupper():
+            return None
+        for holder in (self, *self.operation_groups):
+            found = getattr(holder, operation, None)
+            if callable(found):
+                handler: Handler = found
+                return handler
+        return None

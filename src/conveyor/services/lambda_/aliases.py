@@ -5,30 +5,47 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from conveyor.services.lambda_.functions import Function, conflict, invalid, not_found
-from conveyor.wire import RequestContext, ServiceError
+from conveyor.services.lambda_.functions import Function, conflict, invalid, not_found, revision_mismatch
+from conveyor.services.lambda_.paging import page
+from conveyor.services.lambda_.registry import Registry
+from conveyor.wire import RequestContext
 
 if TYPE_CHECKING:
-    from conveyor.services.lambda_.api import LambdaService
+    from mypy_boto3_lambda.type_defs import (
+        CreateAliasRequestTypeDef,
+        DeleteAliasRequestTypeDef,
+        GetAliasRequestTypeDef,
+        ListAliasesRequestTypeDef,
+        UpdateAliasRequestTypeDef,
+    )
 
 
-class AliasesMixin:
-    def _alias_doc(self, fn: Function, name: str) -> dict[str, Any]:
-        alias = fn.aliases.get(name)
-        if alias is None:
-            raise not_found(f"Cannot find alias arn: {fn.arn}:{name}")
-        return {"AliasArn": f"{fn.arn}:{name}", "Name": name, **alias}
+def aliases_of(fn: Function, version: str) -> list[str]:
+    """The aliases pointing at a version (a version they point at cannot be deleted)."""
+    return sorted(n for n, a in fn.aliases.items() if a["FunctionVersion"] == version)
 
-    def _target_version(self, fn: Function, version: str) -> str:
-        # https://docs.aws.amazon.com/lambda/latest/dg/configuration-aliases.html: an alias points to a
-        # version or $LATEST, never to another alias.
-        if version != "$LATEST" and version not in fn.versions:
-            raise not_found(f"Function not found: {fn.arn}:{version}")
-        return version
 
-    async def CreateAlias(self: LambdaService, ctx: RequestContext,  # type: ignore[misc]
-                          params: dict[str, Any]) -> dict[str, Any]:
-        fn, _ = self.function(params["FunctionName"], ctx.region)
+def _alias_doc(fn: Function, name: str) -> dict[str, Any]:
+    alias = fn.aliases.get(name)
+    if alias is None:
+        raise not_found(f"Cannot find alias arn: {fn.arn}:{name}")
+    return {"AliasArn": f"{fn.arn}:{name}", "Name": name, **alias}
+
+
+def _target_version(fn: Function, version: str) -> str:
+    # https://docs.aws.amazon.com/lambda/latest/dg/configuration-aliases.html: an alias points to a
+    # version or $LATEST, never to another alias.
+    if version != "$LATEST" and version not in fn.versions:
+        raise not_found(f"Function not found: {fn.arn}:{version}")
+    return version
+
+
+class AliasOperations:
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    async def CreateAlias(self, ctx: RequestContext, params: CreateAliasRequestTypeDef) -> dict[str, Any]:
+        fn, _ = self.registry.get(params["FunctionName"], ctx.region)
         name = params["Name"]
         if name in fn.aliases:
             raise conflict(f"Alias already exists: {fn.arn}:{name}")
@@ -36,54 +53,44 @@ class AliasesMixin:
             raise invalid(f"Alias name {name} is not valid: it must not be a version number or $LATEST.")
         if params.get("RoutingConfig"):
             raise invalid("Conveyor does not support weighted alias routing.")
-        version = self._target_version(fn, params["FunctionVersion"])
+        version = _target_version(fn, params["FunctionVersion"])
         fn.aliases[name] = {"FunctionVersion": version, "Description": params.get("Description", ""),
                             "RevisionId": str(uuid.uuid4())}
         await self.registry.save(fn)
-        return self._alias_doc(fn, name)
+        return _alias_doc(fn, name)
 
-    async def GetAlias(self: LambdaService, ctx: RequestContext,  # type: ignore[misc]
-                       params: dict[str, Any]) -> dict[str, Any]:
-        fn, _ = self.function(params["FunctionName"], ctx.region)
-        return self._alias_doc(fn, params["Name"])
+    async def GetAlias(self, ctx: RequestContext, params: GetAliasRequestTypeDef) -> dict[str, Any]:
+        fn, _ = self.registry.get(params["FunctionName"], ctx.region)
+        return _alias_doc(fn, params["Name"])
 
-    async def UpdateAlias(self: LambdaService, ctx: RequestContext,  # type: ignore[misc]
-                          params: dict[str, Any]) -> dict[str, Any]:
-        fn, _ = self.function(params["FunctionName"], ctx.region)
-        self._alias_doc(fn, params["Name"])
+    async def UpdateAlias(self, ctx: RequestContext, params: UpdateAliasRequestTypeDef) -> dict[str, Any]:
+        fn, _ = self.registry.get(params["FunctionName"], ctx.region)
+        _alias_doc(fn, params["Name"])
         alias = fn.aliases[params["Name"]]
-        if params.get("RevisionId") and params["RevisionId"] != alias["RevisionId"]:
-            raise ServiceError("PreconditionFailedException", "The Revision Id provided does not match the latest "
-                               "Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id",
-                               412)
+        if params.get("RevisionId") and params.get("RevisionId") != alias["RevisionId"]:
+            raise revision_mismatch("GetFunction/GetAlias")
         if params.get("RoutingConfig"):
             raise invalid("Conveyor does not support weighted alias routing.")
-        if params.get("FunctionVersion"):
-            alias["FunctionVersion"] = self._target_version(fn, params["FunctionVersion"])
+        version = params.get("FunctionVersion")
+        if version:
+            alias["FunctionVersion"] = _target_version(fn, version)
         if "Description" in params:
             alias["Description"] = params["Description"]
         alias["RevisionId"] = str(uuid.uuid4())
         await self.registry.save(fn)
-        return self._alias_doc(fn, params["Name"])
+        return _alias_doc(fn, params["Name"])
 
-    async def ListAliases(self: LambdaService, ctx: RequestContext,  # type: ignore[misc]
-                          params: dict[str, Any]) -> dict[str, Any]:
-        from conveyor.services.lambda_.api import page
-
-        fn, _ = self.function(params["FunctionName"], ctx.region)
+    async def ListAliases(self, ctx: RequestContext, params: ListAliasesRequestTypeDef) -> dict[str, Any]:
+        fn, _ = self.registry.get(params["FunctionName"], ctx.region)
         version = params.get("FunctionVersion")
-        aliases = [self._alias_doc(fn, n) for n in sorted(fn.aliases)
+        aliases = [_alias_doc(fn, n) for n in sorted(fn.aliases)
                    if version is None or fn.aliases[n]["FunctionVersion"] == version]
-        return page(aliases, params, "Aliases", lambda a: a["Name"])
+        return page(aliases, params.get("Marker"), params.get("MaxItems"), "Aliases", lambda a: a["Name"])
 
-    async def DeleteAlias(self: LambdaService, ctx: RequestContext,  # type: ignore[misc]
-                          params: dict[str, Any]) -> dict[str, Any]:
-        fn, _ = self.function(params["FunctionName"], ctx.region)
+    async def DeleteAlias(self, ctx: RequestContext, params: DeleteAliasRequestTypeDef) -> dict[str, Any]:
+        fn, _ = self.registry.get(params["FunctionName"], ctx.region)
         name = params["Name"]
         if fn.aliases.pop(name, None) is not None:
             fn.policy = [s for s in fn.policy if s.get("Resource") != f"{fn.arn}:{name}"]
             await self.registry.save(fn)
         return {}
-
-    def aliases_of(self, fn: Function, version: str) -> list[str]:
-        return sorted(n for n, a in fn.aliases.items() if a["FunctionVersion"] == version)

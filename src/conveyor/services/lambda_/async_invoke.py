@@ -14,13 +14,16 @@ import contextlib
 import json
 import logging
 import uuid
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
+from conveyor.clock import Clock, TimerHandle
+from conveyor.ports import Ports
 from conveyor.protocol.base import iso8601
 from conveyor.services.lambda_.functions import Function, invalid, not_found
-
-if TYPE_CHECKING:
-    from conveyor.services.lambda_.api import LambdaService
+from conveyor.services.lambda_.invoke import Invoker, Result
+from conveyor.services.lambda_.registry import Registry
+from conveyor.services.lambda_.store import LambdaStore
 
 log = logging.getLogger(__name__)
 RETRY_DELAYS = (60.0, 120.0)
@@ -28,19 +31,21 @@ DEFAULT_MAX_AGE = 21600
 
 
 class AsyncInvokes:
-    def __init__(self, service: LambdaService) -> None:
-        self.service = service
+    def __init__(self, registry: Registry, store: LambdaStore, invoker: Invoker, ports: Ports, clock: Clock) -> None:
+        self.registry = registry
+        self.store = store
+        self.invoker = invoker
+        self.ports = ports
+        self.clock = clock
         self.events: dict[str, dict[str, Any]] = {}
-        self.timers: dict[str, Any] = {}
+        self.timers: dict[str, TimerHandle] = {}
         self.tasks: set[asyncio.Task[None]] = set()
         self.stopping = False
 
     # -- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:
         self.stopping = False
-        db = self.service.registry.db
-        assert db is not None
-        for (doc,) in db.query("SELECT doc FROM async_events"):
+        for doc in self.store.async_event_docs():
             event = json.loads(doc)
             self.events[event["id"]] = event
             self._schedule(event)
@@ -68,7 +73,7 @@ class AsyncInvokes:
         return len(self.tasks)
 
     # -- configuration ---------------------------------------------------------------------------------
-    async def put_config(self, fn: Function, params: dict[str, Any], replace: bool) -> dict[str, Any]:
+    async def put_config(self, fn: Function, params: Mapping[str, Any], replace: bool) -> dict[str, Any]:
         current = {} if replace or fn.invoke_config is None else dict(fn.invoke_config)
         for key in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig"):
             if key in params:
@@ -78,9 +83,9 @@ class AsyncInvokes:
             if arn and arn.split(":")[2:3] not in (["sqs"], ["sns"], ["lambda"]):
                 raise invalid(f"The destination ARN {arn} is not supported by Conveyor (use an SQS queue, an SNS "
                               "topic or a function).")
-        current["LastModified"] = self.service.clock.now()
+        current["LastModified"] = self.clock.now()
         fn.invoke_config = current
-        await self.service.registry.save(fn)
+        await self.registry.save(fn)
         return self.get_config(fn)
 
     def get_config(self, fn: Function) -> dict[str, Any]:
@@ -91,30 +96,33 @@ class AsyncInvokes:
     # -- the queue -------------------------------------------------------------------------------------
     async def submit(self, fn: Function, qualifier: str | None, payload: bytes,
                      request_id: str | None = None) -> str:
-        now = self.service.clock.now()
-        event = {"id": request_id or str(uuid.uuid4()), "function": fn.name, "qualifier": qualifier,
-                 "payload": payload.decode("utf-8", errors="replace"), "received": now, "attempts": 0,
-                 "next_at": now}
+        now = self.clock.now()
+        event_id = request_id or str(uuid.uuid4())
+        event: dict[str, Any] = {"id": event_id, "function": fn.name, "qualifier": qualifier,
+                                 "payload": payload.decode("utf-8", errors="replace"), "received": now,
+                                 "attempts": 0, "next_at": now}
         await self._save(event)
-        self.events[event["id"]] = event
+        self.events[event_id] = event
         self._schedule(event)
-        return event["id"]
+        return event_id
+
+    async def submit_to(self, function_arn: str, payload: bytes) -> None:
+        """Queue an invocation of the function an ARN names (a destination, S3, SNS)."""
+        fn, qualifier = self.registry.get(function_arn)
+        await self.submit(fn, qualifier, payload)
 
     async def _save(self, event: dict[str, Any]) -> None:
-        db = self.service.registry.db
-        assert db is not None
-        await db.execute("INSERT OR REPLACE INTO async_events (id, doc) VALUES (?, ?)", (event["id"], json.dumps(event)))
+        await self.store.put_async_event(event["id"], json.dumps(event))
 
     async def _forget(self, event: dict[str, Any]) -> None:
         self.events.pop(event["id"], None)
-        db = self.service.registry.db
-        if db is not None:
-            await db.execute("DELETE FROM async_events WHERE id = ?", (event["id"],), grows=False)
+        if self.store.is_open:
+            await self.store.delete_async_event(event["id"])
 
     def _schedule(self, event: dict[str, Any]) -> None:
         if self.stopping:
             return
-        clock = self.service.clock
+        clock = self.clock
         if event["next_at"] <= clock.now():
             self._spawn(event)
         else:
@@ -129,19 +137,18 @@ class AsyncInvokes:
         task.add_done_callback(self.tasks.discard)
 
     async def _attempt(self, event: dict[str, Any]) -> None:
-        svc = self.service
-        fn = svc.registry.functions.get(event["function"])
+        fn = self.registry.functions.get(event["function"])
         if fn is None:
             await self._forget(event)
             return
         conf = fn.invoke_config or {}
         max_age = conf.get("MaximumEventAgeInSeconds", DEFAULT_MAX_AGE)
-        if svc.clock.now() - event["received"] > max_age:
+        if self.clock.now() - event["received"] > max_age:
             await self._failed(fn, event, None, "EventAgeExceeded")
             return
         event["attempts"] += 1
         try:
-            result = await svc.invoker.invoke(fn, event["qualifier"], event["payload"].encode(), wait=True,
+            result = await self.invoker.invoke(fn, event["qualifier"], event["payload"].encode(), wait=True,
                                               request_id=event["id"] if event["attempts"] == 1 else None)
         except asyncio.CancelledError:
             raise
@@ -155,13 +162,13 @@ class AsyncInvokes:
             return
         retries = conf.get("MaximumRetryAttempts", 2)
         if event["attempts"] <= retries:
-            event["next_at"] = svc.clock.now() + RETRY_DELAYS[min(event["attempts"], len(RETRY_DELAYS)) - 1]
+            event["next_at"] = self.clock.now() + RETRY_DELAYS[min(event["attempts"], len(RETRY_DELAYS)) - 1]
             await self._save(event)
             self._schedule(event)
             return
         await self._failed(fn, event, result, "RetriesExhausted")
 
-    async def _failed(self, fn: Function, event: dict[str, Any], result: Any, condition: str) -> None:
+    async def _failed(self, fn: Function, event: dict[str, Any], result: Result | None, condition: str) -> None:
         await self._deliver(fn, event, result, condition, "OnFailure")
         dlq = (fn.config.get("DeadLetterConfig") or {}).get("TargetArn")
         if dlq:
@@ -173,7 +180,8 @@ class AsyncInvokes:
             await self._send(dlq, event["payload"], attrs)
         await self._forget(event)
 
-    async def _deliver(self, fn: Function, event: dict[str, Any], result: Any, condition: str, kind: str) -> None:
+    async def _deliver(self, fn: Function, event: dict[str, Any], result: Result | None, condition: str,
+                       kind: str) -> None:
         conf = fn.invoke_config or {}
         arn = ((conf.get("DestinationConfig") or {}).get(kind) or {}).get("Destination")
         if not arn:
@@ -184,7 +192,7 @@ class AsyncInvokes:
             request_payload = event["payload"]
         record: dict[str, Any] = {
             "version": "1.0",
-            "timestamp": iso8601(self.service.clock.now()),
+            "timestamp": iso8601(self.clock.now()),
             "requestContext": {"requestId": event["id"], "functionArn": f"{fn.arn}:{event['qualifier'] or '$LATEST'}",
                                "condition": condition, "approximateInvokeCount": event["attempts"]},
             "requestPayload": request_payload,
@@ -201,7 +209,7 @@ class AsyncInvokes:
         await self._send(arn, json.dumps(record), None)
 
     async def _send(self, arn: str, body: str, attrs: dict[str, Any] | None) -> None:
-        ports = self.service.ports
+        ports = self.ports
         kind = arn.split(":")[2] if arn.count(":") >= 5 else ""
         try:
             if kind == "sqs" and ports.queues is not None:
@@ -209,6 +217,6 @@ class AsyncInvokes:
             elif kind == "sns" and ports.topics is not None:
                 await ports.topics.publish_internal(arn, body, message_attributes=attrs)
             elif kind == "lambda":
-                await self.service.invoke_event(arn, json.loads(body))
+                await self.submit_to(arn, body.encode())
         except Exception as exc:  # a missing destination drops the record, as on AWS
             log.warning("cannot deliver to %s: %s", arn, exc)

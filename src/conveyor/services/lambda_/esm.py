@@ -22,14 +22,22 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Mapping as Settings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from conveyor.ports import Queues
+from conveyor.clock import Clock
+from conveyor.ports import Ports, Queues
 from conveyor.services.lambda_.functions import Function, conflict, invalid, not_found
+from conveyor.services.lambda_.invoke import Invoker
+from conveyor.services.lambda_.registry import Registry
+from conveyor.services.lambda_.store import LambdaStore
 
 if TYPE_CHECKING:
-    from conveyor.services.lambda_.api import LambdaService
+    from mypy_boto3_lambda.type_defs import (
+        CreateEventSourceMappingRequestTypeDef,
+        UpdateEventSourceMappingRequestTypeDef,
+    )
 
 log = logging.getLogger(__name__)
 START_POLLERS = 5
@@ -81,15 +89,17 @@ _PERSISTED = ("function", "qualifier", "batch_size", "window", "enabled", "respo
 
 
 class Mappings:
-    def __init__(self, service: LambdaService) -> None:
-        self.service = service
+    def __init__(self, registry: Registry, store: LambdaStore, invoker: Invoker, ports: Ports, clock: Clock) -> None:
+        self.registry = registry
+        self.store = store
+        self.invoker = invoker
+        self.ports = ports
+        self.clock = clock
         self.by_uuid: dict[str, Mapping] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:
-        db = self.service.registry.db
-        assert db is not None
-        for (doc,) in db.query("SELECT doc FROM mappings"):
+        for doc in self.store.mapping_docs():
             m = Mapping(**json.loads(doc))
             self.by_uuid[m.uuid] = m
             self._run(m)
@@ -115,31 +125,31 @@ class Mappings:
         return m
 
     def describe(self, m: Mapping, state: str | None = None) -> dict[str, Any]:
-        fn = self.service.registry.functions.get(m.function)
-        arn = fn.arn if fn else self.service.arn(m.function)
-        region = fn.region if fn else self.service.config.region
+        fn = self.registry.functions.get(m.function)
+        arn = fn.arn if fn else self.registry.arn(m.function)
+        region = fn.region if fn else self.registry.region
         out: dict[str, Any] = {
             "UUID": m.uuid, "BatchSize": m.batch_size, "MaximumBatchingWindowInSeconds": m.window,
             "EventSourceArn": m.source_arn, "FunctionArn": f"{arn}:{m.qualifier}" if m.qualifier else arn,
             "LastModified": m.last_modified, "State": state or ("Enabled" if m.enabled else "Disabled"),
             "StateTransitionReason": "USER_INITIATED", "FunctionResponseTypes": m.response_types,
             "EventSourceMappingArn": f"arn:aws:lambda:{region}:"
-                                     f"{self.service.config.account_id}:event-source-mapping:{m.uuid}",
+                                     f"{self.registry.account}:event-source-mapping:{m.uuid}",
         }
         if m.max_concurrency is not None:
             out["ScalingConfig"] = {"MaximumConcurrency": m.max_concurrency}
         return out
 
-    def list(self, function: str | None, source: str | None, region: str) -> list[dict[str, Any]]:
+    def listing(self, function: str | None, source: str | None, region: str) -> list[dict[str, Any]]:
         name = None
         if function:
-            fn, _ = self.service.function(function, region)
+            fn, _ = self.registry.get(function, region)
             name = fn.name
         return [self.describe(m) for m in self.by_uuid.values()
                 if (name is None or m.function == name) and (source is None or m.source_arn == source)]
 
-    async def create(self, params: dict[str, Any], region: str) -> dict[str, Any]:
-        fn, qualifier = self.service.function(params["FunctionName"], region)
+    async def create(self, params: CreateEventSourceMappingRequestTypeDef, region: str) -> dict[str, Any]:
+        fn, qualifier = self.registry.get(params["FunctionName"], region)
         source = params.get("EventSourceArn") or ""
         if not source.startswith("arn:aws:sqs:"):
             raise invalid(f"Conveyor maps SQS queues only; {source or 'no EventSourceArn'} is not an SQS queue ARN.")
@@ -148,25 +158,26 @@ class Mappings:
             if other.source_arn == source and other.function == fn.name:
                 raise conflict(f'An event source mapping with SQS arn (" {source} ") and function (" {fn.name} ") '
                                f"already exists. Please update or delete the existing mapping with UUID {other.uuid}")
-        m = Mapping(str(uuid.uuid4()), fn.name, qualifier, source, last_modified=self.service.clock.now())
+        m = Mapping(str(uuid.uuid4()), fn.name, qualifier, source, last_modified=self.clock.now())
         self._apply(m, params, queue, fn, creating=True)
         await self._save(m)
         self.by_uuid[m.uuid] = m
         self._run(m)
         return self.describe(m, "Creating")
 
-    async def update(self, params: dict[str, Any], region: str) -> dict[str, Any]:
+    async def update(self, params: UpdateEventSourceMappingRequestTypeDef, region: str) -> dict[str, Any]:
         m = self.get(params["UUID"])
         # Changed on a copy: the running mapping changes only once the change is stored.
         new = Mapping(**json.loads(m.doc()))
-        if params.get("FunctionName"):
-            fn, new.qualifier = self.service.function(params["FunctionName"], region)
-            new.function = fn.name
-        fn = self.service.registry.functions.get(new.function)
+        renamed = params.get("FunctionName")
+        if renamed:
+            named, new.qualifier = self.registry.get(renamed, region)
+            new.function = named.name
+        fn = self.registry.functions.get(new.function)
         if fn is None:
-            raise not_found(f"Function not found: {self.service.arn(new.function)}")
+            raise not_found(f"Function not found: {self.registry.arn(new.function)}")
         self._apply(new, params, self._queue(new.source_arn), fn, creating=False)
-        new.last_modified = self.service.clock.now()
+        new.last_modified = self.clock.now()
         await self._save(new)
         for name in _PERSISTED:
             setattr(m, name, getattr(new, name))
@@ -177,9 +188,7 @@ class Mappings:
     async def delete(self, ident: str) -> dict[str, Any]:
         m = self.get(ident)
         out = self.describe(m, "Deleting")
-        db = self.service.registry.db
-        assert db is not None
-        await db.execute("DELETE FROM mappings WHERE uuid = ?", (ident,), grows=False)
+        await self.store.delete_mapping(ident)
         if self.by_uuid.get(ident) is m:
             del self.by_uuid[ident]
             await self._halt(m)
@@ -198,14 +207,14 @@ class Mappings:
 
     # -- settings --------------------------------------------------------------------------------------
     def _queues(self) -> Queues:
-        queues = self.service.ports.queues
+        queues = self.ports.queues
         if queues is None:
             raise invalid("Conveyor is running without its SQS service.")
         return queues
 
     def _queue(self, arn: str) -> dict[str, str]:
         """The attributes of the mapping's queue (as GetQueueAttributes names them)."""
-        queues = self.service.ports.queues
+        queues = self.ports.queues
         queue = queues.queue_attributes(arn) if queues is not None else None
         if queue is None:
             raise invalid("Error occurred while ReceiveMessage. SQS Error Code: "
@@ -213,7 +222,7 @@ class Mappings:
                           "not exist or you do not have access to it.")
         return queue
 
-    def _apply(self, m: Mapping, params: dict[str, Any], queue: dict[str, str], fn: Function,
+    def _apply(self, m: Mapping, params: Settings[str, Any], queue: dict[str, str], fn: Function,
                creating: bool) -> None:
         for key in _UNSUPPORTED:
             if params.get(key) not in (None, [], {}):
@@ -250,13 +259,11 @@ class Mappings:
             m.enabled = bool(params["Enabled"])
 
     async def _save(self, m: Mapping) -> None:
-        db = self.service.registry.db
-        assert db is not None
-        await db.execute("INSERT OR REPLACE INTO mappings (uuid, doc) VALUES (?, ?)", (m.uuid, m.doc()))
+        await self.store.put_mapping(m.uuid, m.doc())
 
     # -- pollers ---------------------------------------------------------------------------------------
     def _cap(self, m: Mapping) -> int:
-        fn = self.service.registry.functions.get(m.function)
+        fn = self.registry.functions.get(m.function)
         cap = 1000
         if m.max_concurrency is not None:
             cap = min(cap, m.max_concurrency)
@@ -268,7 +275,7 @@ class Mappings:
         return min(START_POLLERS, self._cap(m))
 
     def _run(self, m: Mapping) -> None:
-        if not m.enabled or m.function not in self.service.registry.functions:
+        if not m.enabled or m.function not in self.registry.functions:
             return
         m.running = True
         self._fill(m)
@@ -313,7 +320,7 @@ class Mappings:
 
     async def _poll(self, m: Mapping, epoch: int) -> None:
         sqs = self._queues()
-        clock = self.service.clock
+        clock = self.clock
         me: Any = asyncio.current_task()
         while m.running and m.epoch == epoch:
             try:
@@ -358,7 +365,7 @@ class Mappings:
         """Invoke the function with the batch, in as many invocations as the 6 MB payload limit needs
         (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html: a batch ends at the
         batch size, the window or 6 MB). A failed part of a FIFO batch stops the rest, to keep order."""
-        fn = self.service.registry.functions.get(m.function)
+        fn = self.registry.functions.get(m.function)
         if fn is None:
             return  # the messages come back after their visibility timeout
         region = m.source_arn.split(":")[3]  # the queue's region, as in AWS's records
@@ -377,11 +384,10 @@ class Mappings:
                 return
 
     async def _invoke_part(self, m: Mapping, fn: Function, batch: list[dict[str, Any]], records: list[str]) -> bool:
-        svc = self.service
         payload = ('{"Records": [' + ", ".join(records) + "]}").encode()
         m.batches += 1
         try:
-            result = await svc.invoker.invoke(fn, m.qualifier, payload, wait=True)
+            result = await self.invoker.invoke(fn, m.qualifier, payload, wait=True)
         except asyncio.CancelledError:
             raise
         except Exception as exc:

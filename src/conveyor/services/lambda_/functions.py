@@ -1,45 +1,23 @@
-"""The function registry: configurations, code packages, policies, tags and concurrency, durable in SQLite.
-
-Each function is one JSON document (its $LATEST configuration plus published versions, tags, resource
-policy, reserved concurrency and event-invoke config); event source mappings and pending asynchronous
-events have their own tables. Code zips are content-addressed files under `code/<sha256>.zip`, written
-to a temporary name, fsynced and renamed, and extracted once per digest for execution environments.
+"""What a function is: its configuration document, versions and aliases, how a FunctionName names it,
+Lambda's common errors, and the settings Conveyor can honour (runtimes it can run, limits it enforces).
 """
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import hashlib
-import io
 import json
-import os
 import re
 import shutil
 import sys
-import uuid
-import zipfile
-from dataclasses import dataclass, field, fields
-from pathlib import Path
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from conveyor.storage.db import Database
-from conveyor.storage.disk import DiskFull, DiskGuard, is_disk_full
 from conveyor.wire import ServiceError
-
-MIGRATIONS = [
-    """
-    CREATE TABLE functions (name TEXT PRIMARY KEY, doc TEXT NOT NULL);
-    CREATE TABLE mappings (uuid TEXT PRIMARY KEY, doc TEXT NOT NULL);
-    CREATE TABLE async_events (id TEXT PRIMARY KEY, doc TEXT NOT NULL)
-    """,
-]
 
 _NAME = re.compile(r"^[a-zA-Z0-9-_]{1,64}$")
 _ARN = re.compile(r"^arn:aws[a-z-]*:lambda:([a-z0-9-]+):(\d{12}):function:([a-zA-Z0-9-_]+)(?::([a-zA-Z0-9-_$]+))?$")
 _PARTIAL = re.compile(r"^(\d{12}):function:([a-zA-Z0-9-_]+)(?::([a-zA-Z0-9-_$]+))?$")
-MAX_ZIP = 50 * 1024 * 1024
-MAX_UNZIPPED = 250 * 1024 * 1024
 
 
 def not_found(message: str) -> ServiceError:
@@ -52,6 +30,12 @@ def conflict(message: str) -> ServiceError:
 
 def invalid(message: str) -> ServiceError:
     return ServiceError("InvalidParameterValueException", message, 400)
+
+
+def revision_mismatch(api: str) -> ServiceError:
+    """A RevisionId that is no longer the latest (optimistic locking); `api` is where to read the latest."""
+    return ServiceError("PreconditionFailedException", "The Revision Id provided does not match the latest "
+                        f"Revision Id. Call the {api} API to retrieve the latest Revision Id", 412)
 
 
 def timestamp(when: float) -> str:
@@ -76,6 +60,12 @@ def parse_name(ref: str, account: str) -> tuple[str, str | None]:
                            "(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?"
                            "(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?", 400)
     return name, qualifier or None
+
+
+def arn_region(ref: str) -> str | None:
+    """The region a function ARN names; None when `ref` is not a full ARN."""
+    m = _ARN.match(ref)
+    return m.group(1) if m else None
 
 
 @dataclass
@@ -124,90 +114,6 @@ class Function:
         return config
 
 
-class CodeStore:
-    """Content-addressed zips and their extracted trees."""
-
-    def __init__(self, root: Path, disk: DiskGuard | None = None) -> None:
-        self.root = root
-        self.disk = disk
-        root.mkdir(parents=True, exist_ok=True)
-
-    def put(self, data: bytes) -> tuple[str, str, int]:
-        """Store a zip; returns (hex digest, base64 CodeSha256, CodeSize)."""
-        if len(data) > MAX_ZIP:
-            raise ServiceError("RequestEntityTooLargeException",
-                               f"Request must be smaller than {MAX_ZIP} bytes for the CreateFunction operation", 413)
-        try:
-            with zipfile.ZipFile(io.BytesIO(data)) as zf:
-                total = sum(i.file_size for i in zf.infolist())
-                names = zf.namelist()
-        except (zipfile.BadZipFile, ValueError, OSError):
-            raise invalid("Could not unzip uploaded file. Please check your file, then try to upload again.")
-        if total > MAX_UNZIPPED:
-            raise invalid(f"Unzipped size must be smaller than {MAX_UNZIPPED} bytes")
-        for name in names:
-            parts = Path(name).parts
-            if name.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
-                raise invalid(f"Could not unzip uploaded file: unsafe path {name!r} in the archive.")
-        digest = hashlib.sha256(data)
-        hexd = digest.hexdigest()
-        path = self.root / f"{hexd}.zip"
-        if not path.exists():
-            if self.disk is not None:
-                self.disk.check_room()
-            tmp = path.with_suffix(f".{uuid.uuid4().hex}.tmp")
-            try:
-                with open(tmp, "wb") as fh:
-                    fh.write(data)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.replace(tmp, path)
-            except OSError as exc:
-                tmp.unlink(missing_ok=True)
-                if not is_disk_full(exc):
-                    raise
-                if self.disk is not None:
-                    self.disk.ran_out()
-                raise DiskFull(str(exc)) from exc
-        return hexd, base64.b64encode(digest.digest()).decode(), len(data)
-
-    def read(self, hexd: str) -> bytes:
-        return (self.root / f"{hexd}.zip").read_bytes()
-
-    def extracted(self, hexd: str) -> Path:
-        """The code tree for a digest, extracted on first use (atomically, so a crash leaves no half tree)."""
-        target = self.root / hexd
-        if target.is_dir():
-            return target
-        tmp = self.root / f"{hexd}.{uuid.uuid4().hex}.extract"
-        try:
-            with zipfile.ZipFile(self.root / f"{hexd}.zip") as zf:
-                for info in zf.infolist():
-                    dest = (tmp / info.filename).resolve()
-                    if not str(dest).startswith(str(tmp.resolve())):
-                        continue  # refused at upload already; never escape the tree
-                    zf.extract(info, tmp)
-                    mode = info.external_attr >> 16
-                    if mode and not info.is_dir():
-                        os.chmod(dest, mode & 0o755 | 0o400)
-        except BaseException as exc:
-            shutil.rmtree(tmp, ignore_errors=True)  # no half tree left behind
-            if isinstance(exc, OSError) and is_disk_full(exc):
-                if self.disk is not None:
-                    self.disk.ran_out()
-                raise DiskFull(str(exc)) from exc
-            raise
-        try:
-            os.replace(tmp, target)
-        except OSError:  # another extraction won the race
-            shutil.rmtree(tmp, ignore_errors=True)
-        return target
-
-    def wipe(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
-        self.root.mkdir(parents=True, exist_ok=True)
-
-
 # Runtimes AWS no longer lets anyone create or update functions with
 # (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html#runtimes-deprecated).
 _BLOCKED = {"python2.7", "python3.6", "python3.7", "python3.8", "nodejs", "nodejs4.3", "nodejs4.3-edge",
@@ -244,7 +150,7 @@ def check_runtime(runtime: str | None) -> None:
                       f"and nodejs18.x or later on the local Node.js{node}.")
 
 
-def check_config(params: dict[str, Any]) -> None:
+def check_config(params: Mapping[str, Any]) -> None:
     """Settings Conveyor cannot honour are refused, never silently ignored."""
     timeout = params.get("Timeout")
     if timeout is not None and not 1 <= timeout <= 900:
@@ -279,85 +185,6 @@ def check_config(params: dict[str, Any]) -> None:
             raise invalid(f"Environment variable name {key!r} is not valid.")
 
 
-class Registry:
-    """Functions by name, mirrored in SQLite: every change is durable before the API answers."""
-
-    def __init__(self, root: Path, region: str = "us-east-1", disk: DiskGuard | None = None) -> None:
-        self.root = root
-        self.region = region
-        self.disk = disk
-        self.db: Database | None = None
-        self.code = CodeStore(root / "code", disk)
-        self.functions: dict[str, Function] = {}
-        self._committed: dict[str, str] = {}  # name -> the function's document as last committed
-
-    def open(self) -> None:
-        self.db = Database(self.root / "lambda.db", MIGRATIONS, self.disk)
-        for (doc,) in self.db.query("SELECT doc FROM functions"):
-            fn = Function.load(doc)
-            self.functions[fn.name] = fn
-            self._committed[fn.name] = doc
-
-    def close(self) -> None:
-        if self.db is not None:
-            self.db.close()
-            self.db = None
-
-    async def reset(self) -> None:
-        assert self.db is not None
-        self.functions.clear()
-        self._committed.clear()
-
-        def wipe(c: Any) -> None:
-            for table in ("functions", "mappings", "async_events"):
-                c.execute(f"DELETE FROM {table}")
-
-        await self.db.write(wipe)
-        self.code.wipe()
-
-    def get(self, ref: str, account: str, region: str | None = None) -> tuple[Function, str | None]:
-        """The function a name, partial ARN or ARN names. A function lives in one region: a name looks
-        in `region` (the request's; None: any), an ARN in the region it names."""
-        name, qualifier = parse_name(ref, account)
-        arn_match = _ARN.match(ref)
-        wanted = arn_match.group(1) if arn_match else region
-        fn = self.functions.get(name)
-        if fn is None or (wanted is not None and fn.region != wanted):
-            arn = ref if ref.startswith("arn:") else f"arn:aws:lambda:{wanted or self.region}:{account}:function:{ref}"
-            raise not_found(f"Function not found: {arn}")
-        return fn, qualifier
-
-    async def save(self, fn: Function) -> None:
-        """Store a function the caller has just changed in memory. If the write fails (a full disk), the
-        function is put back exactly as it was last committed, or forgotten if it never was."""
-        assert self.db is not None
-        doc = fn.doc()
-        self.functions[fn.name] = fn
-        try:
-            await self.db.execute("INSERT OR REPLACE INTO functions (name, doc) VALUES (?, ?)", (fn.name, doc))
-        except Exception:
-            self._restore(fn)
-            raise
-        self._committed[fn.name] = doc
-
-    def _restore(self, fn: Function) -> None:
-        committed = self._committed.get(fn.name)
-        if committed is None:
-            if self.functions.get(fn.name) is fn:
-                del self.functions[fn.name]
-            return
-        before = Function.load(committed)
-        for f in fields(Function):
-            setattr(fn, f.name, getattr(before, f.name))
-
-    async def delete(self, fn: Function) -> None:
-        assert self.db is not None
-        await self.db.execute("DELETE FROM functions WHERE name = ?", (fn.name,), grows=False)
-        if self.functions.get(fn.name) is fn:
-            del self.functions[fn.name]
-        self._committed.pop(fn.name, None)
-
-    @staticmethod
-    def new_revision(config: dict[str, Any], now: float) -> None:
-        config["RevisionId"] = str(uuid.uuid4())
-        config["LastModified"] = timestamp(now)
+def public(config: dict[str, Any]) -> dict[str, Any]:
+    """A configuration as the API shows it: without the fields Conveyor keeps for itself (`_CodeHex`...)."""
+    return {k: v for k, v in config.items() if not k.startswith("_")}

@@ -9,17 +9,18 @@ import datetime as dt
 import json
 import os
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 from conveyor.ports import RoleNotAssumable, SessionCredentials
+from conveyor.services.base import Environment
 from conveyor.services.lambda_.functions import Function
 from conveyor.services.lambda_.logs import LogBook
+from conveyor.services.lambda_.registry import Registry
 from conveyor.services.lambda_.runtime import EnvironmentDied, EnvironmentManager, EnvSpec, Throttled
 from conveyor.wire import ServiceError
-
-if TYPE_CHECKING:
-    from conveyor.services.lambda_.api import LambdaService
 
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
 LAMBDA_PRINCIPAL = "lambda.amazonaws.com"
@@ -82,10 +83,13 @@ def check_payload(payload: bytes, limit: int) -> None:
 
 
 class Invoker:
-    def __init__(self, service: LambdaService) -> None:
-        self.service = service
-        self.runtime = EnvironmentManager(now=service.clock.now)
-        self.logs = LogBook(service.root / "logs")
+    """Runs invocations for the API, the event source mappings and the asynchronous queue alike."""
+
+    def __init__(self, registry: Registry, env: Environment, logs_root: Path) -> None:
+        self.registry = registry
+        self.env = env
+        self.runtime = EnvironmentManager(now=env.clock.now)
+        self.logs = LogBook(logs_root)
         # (function, version) -> (revision, generation, spec): a warm invoke reuses the spec it started from
         self._specs: dict[tuple[str, str], tuple[str, int, EnvSpec]] = {}
 
@@ -102,11 +106,10 @@ class Invoker:
         return spec
 
     def _new_spec(self, fn: Function, config: dict[str, Any]) -> EnvSpec:
-        svc = self.service
-        app_config = svc.config
+        app_config = self.env.config
         version = config.get("Version", "$LATEST")
         hexd = config["_CodeHex"]
-        code_dir = svc.registry.code.extracted(hexd)
+        code_dir = self.registry.code.extracted(hexd)
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "LANG": "en_US.UTF-8",
@@ -130,19 +133,21 @@ class Invoker:
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn.name}",
             "LAMBDA_TASK_ROOT": str(code_dir),
             "LAMBDA_RUNTIME_DIR": str(code_dir),
-            "AWS_ENDPOINT_URL": svc.endpoint(),
+            "AWS_ENDPOINT_URL": self.env.local_endpoint(),
         })
         env.pop("AWS_SESSION_TOKEN", None)
-        sessions = svc.ports.role_sessions
-        credentials = None
+        sessions = self.env.ports.role_sessions
+        credentials: Callable[[], Awaitable[SessionCredentials]] | None = None
         if sessions is None:  # a build without STS: the server's own credentials
             env.update({"AWS_ACCESS_KEY_ID": app_config.access_key, "AWS_SECRET_ACCESS_KEY": app_config.secret_key})
         else:
             role, name, region = config["Role"], fn.name, fn.region
 
-            async def credentials() -> SessionCredentials:
+            async def role_session() -> SessionCredentials:
                 """The execution role's session, named after the function as on AWS."""
                 return await sessions.service_session(role, LAMBDA_PRINCIPAL, name, CREDENTIALS_LIFETIME, region)
+
+            credentials = role_session
 
         return EnvSpec((fn.name, version, fn.generation), code_dir, env, self.logs.path(fn.name), config["Runtime"],
                        credentials, float(config["Timeout"]))
@@ -193,7 +198,7 @@ class Invoker:
                                          f"{_now_iso()} {rid} Task timed out after {timeout:.2f} seconds\n")
             self._log(fn.name, f"RequestId: {rid} Error: {exc.reason}\n")
             return self._failed(rid, version, "Runtime.ExitError", f"RequestId: {rid} Error: {exc.reason}")
-        current = self.service.registry.functions.get(fn.name)
+        current = self.registry.functions.get(fn.name)
         if doc.get("exit"):  # the runtime ends this environment (out of memory)
             self.runtime.abandon(env)
         else:

@@ -17,11 +17,16 @@ import json
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from conveyor.services.lambda_.functions import Function, conflict, not_found
+from conveyor.services.lambda_.functions import Function, conflict, not_found, revision_mismatch
+from conveyor.services.lambda_.registry import Registry
 from conveyor.wire import RequestContext, ServiceError
 
 if TYPE_CHECKING:
-    from conveyor.services.lambda_.api import LambdaService
+    from mypy_boto3_lambda.type_defs import (
+        AddPermissionRequestTypeDef,
+        GetPolicyRequestTypeDef,
+        RemovePermissionRequestTypeDef,
+    )
 
 _INVOKE_ACTIONS = {"lambda:invokefunction", "lambda:*", "*"}
 
@@ -80,52 +85,53 @@ def allows(statements: list[dict[str, Any]], service_principal: str, source_arn:
     return False
 
 
-class PermissionsMixin:
-    """The resource-policy operations of LambdaService."""
+class PermissionOperations:
+    """AddPermission, GetPolicy, RemovePermission, and whether a service may invoke a function."""
 
-    def invoke_allowed(self: LambdaService, function_arn: str, service_principal: str,  # type: ignore[misc]
-                       source_arn: str | None) -> bool:
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    def invoke_allowed(self, function_arn: str, service_principal: str, source_arn: str | None) -> bool:
         """Whether `service_principal` (e.g. s3.amazonaws.com) acting for `source_arn` may invoke the function."""
         try:
-            fn, qualifier = self.function(function_arn)
+            fn, qualifier = self.registry.get(function_arn)
         except ServiceError:
             return False
-        return allows(statements_for(fn, qualifier), service_principal, source_arn, self.config.account_id)
+        return allows(statements_for(fn, qualifier), service_principal, source_arn, self.registry.account)
 
-    def _qualified(self: LambdaService, ctx: RequestContext,  # type: ignore[misc]
-                   params: dict[str, Any]) -> tuple[Function, str | None]:
-        fn, qualifier = self.function(params["FunctionName"], ctx.region)
-        qualifier = params.get("Qualifier") or qualifier
+    def _qualified(self, ctx: RequestContext, ref: str, given: str | None) -> tuple[Function, str | None]:
+        fn, qualifier = self.registry.get(ref, ctx.region)
+        qualifier = given or qualifier
         if qualifier == "$LATEST":
             qualifier = None
         if qualifier:
             fn.resolve(qualifier)  # a version or alias that does not exist is ResourceNotFound
         return fn, qualifier
 
-    def _check_policy_revision(self, fn: Function, params: dict[str, Any]) -> None:
-        if params.get("RevisionId") and params["RevisionId"] != fn.policy_revision:
-            raise ServiceError("PreconditionFailedException", "The Revision Id provided does not match the latest "
-                               "Revision Id. Call the GetPolicy API to retrieve the latest Revision Id", 412)
+    @staticmethod
+    def _check_policy_revision(fn: Function, revision: str | None) -> None:
+        if revision and revision != fn.policy_revision:
+            raise revision_mismatch("GetPolicy")
 
-    async def AddPermission(self: LambdaService, ctx: RequestContext,  # type: ignore[misc]
-                            params: dict[str, Any]) -> dict[str, Any]:
-        fn, qualifier = self._qualified(ctx, params)
-        self._check_policy_revision(fn, params)
+    async def AddPermission(self, ctx: RequestContext, params: AddPermissionRequestTypeDef) -> dict[str, Any]:
+        fn, qualifier = self._qualified(ctx, params["FunctionName"], params.get("Qualifier"))
+        self._check_policy_revision(fn, params.get("RevisionId"))
         sid = params["StatementId"]
         mine = statements_for(fn, qualifier)
         if any(s["Sid"] == sid for s in mine):
             raise conflict(f"The statement id ({sid}) provided already exists. Please provide a new statement "
                            "id, or remove the existing statement.")
         principal = params["Principal"]
+        who: str | dict[str, str]
         if principal == "*":
-            who: Any = "*"
+            who = "*"
         elif principal.endswith(".amazonaws.com"):
             who = {"Service": principal}
         else:
             who = {"AWS": principal if principal.startswith("arn:") else f"arn:aws:iam::{principal}:root"}
         statement: dict[str, Any] = {"Sid": sid, "Effect": "Allow", "Principal": who, "Action": params["Action"],
                                      "Resource": resource_arn(fn, qualifier)}
-        condition: dict[str, Any] = {}
+        condition: dict[str, dict[str, str]] = {}
         if params.get("SourceArn"):
             condition.setdefault("ArnLike", {})["AWS:SourceArn"] = params["SourceArn"]
         if params.get("SourceAccount"):
@@ -139,19 +145,17 @@ class PermissionsMixin:
         await self.registry.save(fn)
         return {"Statement": json.dumps(statement)}
 
-    async def GetPolicy(self: LambdaService, ctx: RequestContext,  # type: ignore[misc]
-                        params: dict[str, Any]) -> dict[str, Any]:
-        fn, qualifier = self._qualified(ctx, params)
+    async def GetPolicy(self, ctx: RequestContext, params: GetPolicyRequestTypeDef) -> dict[str, Any]:
+        fn, qualifier = self._qualified(ctx, params["FunctionName"], params.get("Qualifier"))
         mine = statements_for(fn, qualifier)
         if not mine:
             raise not_found("The resource you requested does not exist.")
         policy = {"Version": "2012-10-17", "Id": "default", "Statement": mine}
         return {"Policy": json.dumps(policy), "RevisionId": fn.policy_revision}
 
-    async def RemovePermission(self: LambdaService, ctx: RequestContext,  # type: ignore[misc]
-                               params: dict[str, Any]) -> dict[str, Any]:
-        fn, qualifier = self._qualified(ctx, params)
-        self._check_policy_revision(fn, params)
+    async def RemovePermission(self, ctx: RequestContext, params: RemovePermissionRequestTypeDef) -> dict[str, Any]:
+        fn, qualifier = self._qualified(ctx, params["FunctionName"], params.get("Qualifier"))
+        self._check_policy_revision(fn, params.get("RevisionId"))
         arn = resource_arn(fn, qualifier)
         sid = params["StatementId"]
         kept = [s for s in fn.policy if not (s["Sid"] == sid and s.get("Resource", fn.arn) == arn)]

@@ -1,0 +1,116 @@
+"""Lambda's operations on how a function is invoked: Invoke itself, the asynchronous invocation settings
+(retries, event age, destinations) and the SQS event source mappings."""
+
+from __future__ import annotations
+
+import base64
+from typing import TYPE_CHECKING, Any
+
+from conveyor.services.lambda_.async_invoke import AsyncInvokes
+from conveyor.services.lambda_.esm import Mappings
+from conveyor.services.lambda_.invoke import (
+    MAX_EVENT_PAYLOAD,
+    MAX_SYNC_PAYLOAD,
+    Invoker,
+    check_payload,
+    decode_client_context,
+)
+from conveyor.services.lambda_.paging import page
+from conveyor.services.lambda_.registry import Registry
+from conveyor.wire import RequestContext
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda.type_defs import (
+        CreateEventSourceMappingRequestTypeDef,
+        DeleteEventSourceMappingRequestTypeDef,
+        DeleteFunctionEventInvokeConfigRequestTypeDef,
+        GetEventSourceMappingRequestTypeDef,
+        GetFunctionEventInvokeConfigRequestTypeDef,
+        InvocationRequestTypeDef,
+        ListEventSourceMappingsRequestTypeDef,
+        PutFunctionEventInvokeConfigRequestTypeDef,
+        UpdateEventSourceMappingRequestTypeDef,
+        UpdateFunctionEventInvokeConfigRequestTypeDef,
+    )
+
+Out = dict[str, Any]
+LOG_TAIL_BYTES = 4096  # Invoke's LogResult: "the last 4 KB of the execution log" (API_Invoke.html)
+
+
+class InvocationOperations:
+    def __init__(self, registry: Registry, invoker: Invoker, async_invokes: AsyncInvokes, mappings: Mappings) -> None:
+        self.registry = registry
+        self.invoker = invoker
+        self.async_invokes = async_invokes
+        self.mappings = mappings
+
+    # -- invoke ----------------------------------------------------------------------------------------
+    async def Invoke(self, ctx: RequestContext, params: InvocationRequestTypeDef) -> Out:
+        fn, qualifier = self.registry.get(params["FunctionName"], ctx.region)
+        qualifier = params.get("Qualifier") or qualifier
+        kind = params.get("InvocationType") or "RequestResponse"
+        given = params.get("Payload")
+        payload = given if isinstance(given, bytes) else b""  # the codec hands blobs over as bytes
+        if kind == "DryRun":
+            fn.resolve(qualifier)
+            return {"StatusCode": 204}
+        if kind == "Event":
+            check_payload(payload, MAX_EVENT_PAYLOAD)
+            fn.resolve(qualifier)
+            await self.async_invokes.submit(fn, qualifier, payload, request_id=ctx.request_id)
+            return {"StatusCode": 202}
+        check_payload(payload, MAX_SYNC_PAYLOAD)
+        client_context = decode_client_context(params.get("ClientContext"))
+        result = await self.invoker.invoke(fn, qualifier, payload, wait=False,
+                                           client_context=client_context, request_id=ctx.request_id)
+        out: Out = {"StatusCode": 200, "Payload": result.payload, "ExecutedVersion": result.version}
+        if result.function_error:
+            out["FunctionError"] = result.function_error
+        if params.get("LogType") == "Tail":
+            out["LogResult"] = base64.b64encode(result.log_tail.encode()[-LOG_TAIL_BYTES:]).decode()
+        return out
+
+    # -- asynchronous invocation settings --------------------------------------------------------------
+    async def PutFunctionEventInvokeConfig(self, ctx: RequestContext,
+                                           params: PutFunctionEventInvokeConfigRequestTypeDef) -> Out:
+        fn, _ = self.registry.get(params["FunctionName"], ctx.region)
+        return await self.async_invokes.put_config(fn, params, replace=True)
+
+    async def UpdateFunctionEventInvokeConfig(self, ctx: RequestContext,
+                                              params: UpdateFunctionEventInvokeConfigRequestTypeDef) -> Out:
+        fn, _ = self.registry.get(params["FunctionName"], ctx.region)
+        return await self.async_invokes.put_config(fn, params, replace=False)
+
+    async def GetFunctionEventInvokeConfig(self, ctx: RequestContext,
+                                           params: GetFunctionEventInvokeConfigRequestTypeDef) -> Out:
+        fn, _ = self.registry.get(params["FunctionName"], ctx.region)
+        return self.async_invokes.get_config(fn)
+
+    async def DeleteFunctionEventInvokeConfig(self, ctx: RequestContext,
+                                              params: DeleteFunctionEventInvokeConfigRequestTypeDef) -> Out:
+        fn, _ = self.registry.get(params["FunctionName"], ctx.region)
+        self.async_invokes.get_config(fn)
+        fn.invoke_config = None
+        await self.registry.save(fn)
+        return {}
+
+    # -- event source mappings -------------------------------------------------------------------------
+    async def CreateEventSourceMapping(self, ctx: RequestContext,
+                                       params: CreateEventSourceMappingRequestTypeDef) -> Out:
+        return await self.mappings.create(params, ctx.region)
+
+    async def GetEventSourceMapping(self, ctx: RequestContext, params: GetEventSourceMappingRequestTypeDef) -> Out:
+        return self.mappings.describe(self.mappings.get(params["UUID"]))
+
+    async def UpdateEventSourceMapping(self, ctx: RequestContext,
+                                       params: UpdateEventSourceMappingRequestTypeDef) -> Out:
+        return await self.mappings.update(params, ctx.region)
+
+    async def DeleteEventSourceMapping(self, ctx: RequestContext,
+                                       params: DeleteEventSourceMappingRequestTypeDef) -> Out:
+        return await self.mappings.delete(params["UUID"])
+
+    async def ListEventSourceMappings(self, ctx: RequestContext,
+                                      params: ListEventSourceMappingsRequestTypeDef) -> Out:
+        found = self.mappings.listing(params.get("FunctionName"), params.get("EventSourceArn"), ctx.region)
+        return page(found, params.get("Marker"), params.get("MaxItems"), "EventSourceMappings", lambda m: m["UUID"])
