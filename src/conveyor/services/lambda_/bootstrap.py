@@ -100,7 +100,8 @@ def _read(stream: Any) -> dict[str, Any] | None:
     if len(head) < 4:
         return None
     (size,) = struct.unpack(">I", head)
-    return json.loads(stream.read(size))
+    frame: dict[str, Any] = json.loads(stream.read(size))
+    return frame
 
 
 def _write(stream: Any, doc: dict[str, Any]) -> None:
@@ -137,7 +138,7 @@ def main() -> None:
     os.dup2(2, 1)  # from now on fd 1 (C extensions, subprocesses) writes to the log too
     log = io.TextIOWrapper(os.fdopen(2, "wb", closefd=False), encoding="utf-8", line_buffering=True)
     tee = _Tee(log)
-    sys.stdout = sys.stderr = tee  # type: ignore[assignment]
+    sys.stdout = sys.stderr = tee
     sys.stdin = open(os.devnull)  # noqa: SIM115 - handlers must not read our protocol
 
     started = time.monotonic()

@@ -83,7 +83,8 @@ class Function:
 
     @property
     def arn(self) -> str:
-        return self.config["FunctionArn"]
+        arn: str = self.config["FunctionArn"]
+        return arn
 
     @property
     def region(self) -> str:

@@ -52,9 +52,12 @@ class Result:
         if self.function_error is None:
             return None
         try:
-            return json.loads(self.payload)
+            doc = json.loads(self.payload)
         except ValueError:
-            return {"errorMessage": self.payload.decode(errors="replace")}
+            doc = None
+        if isinstance(doc, dict):  # the runtime's error document: errorType, errorMessage, stackTrace
+            return doc
+        return {"errorMessage": self.payload.decode(errors="replace")}
 
 
 def decode_client_context(raw: str | None) -> str | None:

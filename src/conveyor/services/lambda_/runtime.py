@@ -129,7 +129,8 @@ class Environment:
         try:
             head = await self.process.stdout.readexactly(4)
             (size,) = struct.unpack(">I", head)
-            return json.loads(await self.process.stdout.readexactly(size))
+            doc: dict[str, Any] = json.loads(await self.process.stdout.readexactly(size))
+            return doc
         except (asyncio.IncompleteReadError, ConnectionError):
             raise EnvironmentDied(await self._exit_reason())
 
