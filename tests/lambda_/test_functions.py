@@ -72,6 +72,23 @@ def test_errors_have_aws_codes_and_status(lam: Any, make_function: Any) -> None:
     assert err.value.response["Error"]["Code"] == "InvalidParameterValueException"
 
 
+def test_model_constraints_are_refused_in_lambdas_words(lam: Any, make_function: Any) -> None:
+    """botocore checks minimums only; the server checks the rest against the model and answers as Lambda
+    does ("Member must have length less than or equal to 256")."""
+    with pytest.raises(ClientError) as err:
+        make_function("described", HANDLER, Description="d" * 257)
+    assert err.value.response["Error"]["Code"] == "ValidationException"
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert err.value.response["Error"]["Message"] == (
+        f"1 validation error detected: Value '{'d' * 257}' at 'description' failed to satisfy constraint: "
+        "Member must have length less than or equal to 256")
+    with pytest.raises(ClientError) as err:
+        make_function("big", HANDLER, MemorySize=32769)
+    assert err.value.response["Error"]["Message"] == (
+        "1 validation error detected: Value '32769' at 'memorySize' failed to satisfy constraint: "
+        "Member must have value less than or equal to 32768")
+
+
 def test_update_code_and_configuration(lam: Any, make_function: Any) -> None:
     make_function("u", HANDLER)
     assert json.loads(lam.invoke(FunctionName="u", Payload=b"1")["Payload"].read()) == {"echo": 1}

@@ -17,9 +17,9 @@ import logging
 from typing import Any
 
 from conveyor.ports import Ports
+from conveyor.protocol.constraints import ConstraintViolations
 from conveyor.protocol.models import service_model
 from conveyor.protocol.registry import codecs_for
-from conveyor.protocol.validate import ValidationCodes
 from conveyor.services.base import Environment, Service
 from conveyor.services.lambda_.aliases import AliasOperations
 from conveyor.services.lambda_.async_invoke import AsyncInvokes
@@ -36,26 +36,13 @@ from conveyor.wire import RequestContext, ServiceError
 log = logging.getLogger(__name__)
 
 
-class LambdaValidationCodes(ValidationCodes):
-    """Model constraint failures are ValidationException on Lambda, with AWS's message shape."""
-
-    def missing_error(self, path: str) -> ServiceError:
-        return ServiceError("ValidationException", f"1 validation error detected: Value null at '{_camel(path)}' "
-                            "failed to satisfy constraint: Member must not be null")
-
-    def invalid_error(self, path: str, value: Any, reason: str) -> ServiceError:
-        return ServiceError("ValidationException", f"1 validation error detected: Value '{value}' at "
-                            f"'{_camel(path)}' failed to satisfy constraint: {reason}")
-
-
-def _camel(path: str) -> str:
-    return ".".join(p[:1].lower() + p[1:] for p in path.split("."))
-
-
 class LambdaService(Service):
     name = "lambda"
     signing_aliases = ("execute-api",)
-    validation_codes = LambdaValidationCodes()
+    # Model constraint failures are ValidationException, in the words of AWS's constraint messages
+    # ("Member must have length less than or equal to 256"), e.g. a Description over the 256 characters
+    # https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html allows.
+    validation_codes = ConstraintViolations("ValidationException", query_lists=False, patterns=False)
     internal_prefix = "functions"  # /_conveyor/functions: `conveyor functions` and `conveyor logs`
 
     def __init__(self, env: Environment) -> None:
