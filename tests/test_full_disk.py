@@ -60,7 +60,9 @@ def _zip() -> bytes:
 def test_a_full_disk_refuses_writes_and_still_deletes(small_disk: Path, start_server) -> None:  # noqa: ANN001
     server = start_server(small_disk / "data")
     s3, sqs = server.client("s3"), server.client("sqs")
-    role = lambda_role(server.client("iam"))
+    iam = server.client("iam")
+    role = lambda_role(iam)
+    iam.create_user(UserName="leaving")
     s3.create_bucket(Bucket="filled")
     url = sqs.create_queue(QueueName="waiting", Attributes={"VisibilityTimeout": "600"})["QueueUrl"]
     for i in range(30):
@@ -92,6 +94,10 @@ def test_a_full_disk_refuses_writes_and_still_deletes(small_disk: Path, start_se
             FunctionName="no-room", Runtime="python3.12", Role=role,
             Handler="handler.handler", Code={"ZipFile": _zip()})
     assert _refused(refused.value, "ServiceUnavailable")
+    with pytest.raises(ClientError) as refused:
+        iam.create_user(UserName="no-room")
+    assert _refused(refused.value, "ServiceUnavailable")
+    iam.delete_user(UserName="leaving")  # IAM's deletes run in the room kept for them
 
     # Receiving, deleting and purging still work.
     got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]

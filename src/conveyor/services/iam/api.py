@@ -41,7 +41,7 @@ class IamService(Service):
         ports.roles = self
 
     async def start(self) -> None:
-        self.store = IamStore(self.config.service_dir("iam") / "iam.db")
+        self.store = IamStore(self.config.service_dir("iam") / "iam.db", self.env.disk)
         core = Core(self.store, self.config.account_id, self.clock)
         if self.store.meta("created") is None:  # the account's creation, which GetUser shows for root
             await self.store.set_meta("created", repr(self.clock.now()))

@@ -26,6 +26,7 @@ from conveyor.services.iam.entities import (
     User,
 )
 from conveyor.storage.db import Database
+from conveyor.storage.disk import DiskGuard
 
 MIGRATIONS = [
     """
@@ -122,8 +123,10 @@ def _key(row: sqlite3.Row | tuple[Any, ...]) -> AccessKey:
 
 
 class IamStore:
-    def __init__(self, path: Path) -> None:
-        self.db = Database(path, MIGRATIONS)
+    def __init__(self, path: Path, disk: DiskGuard | None = None) -> None:
+        # The shared disk guard: on a full disk IAM refuses what would store more, keeping the room
+        # every service's deletes need (conveyor.storage.disk).
+        self.db = Database(path, MIGRATIONS, disk)
 
     def close(self) -> None:
         self.db.close()
@@ -132,18 +135,19 @@ class IamStore:
         rows = self.db.query(sql, params)
         return rows[0] if rows else None
 
-    async def _run(self, sql: str, params: Sequence[Any] = ()) -> None:
-        await self.db.execute(sql, params)
+    async def _run(self, sql: str, params: Sequence[Any] = (), *, grows: bool = True) -> None:
+        """`grows=False`: a delete or a change in place, which runs even on a full disk."""
+        await self.db.execute(sql, params, grows=grows)
 
-    async def _script(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+    async def _script(self, statements: Sequence[tuple[str, Sequence[Any]]], *, grows: bool = True) -> None:
         """Several statements in one transaction (one savepoint of a group commit)."""
         def run(conn: sqlite3.Connection) -> None:
             for sql, params in statements:
                 conn.execute(sql, params)
-        await self.db.write(run)
+        await self.db.write(run, grows=grows)
 
     async def wipe(self) -> None:
-        await self._script([(f"DELETE FROM {table}", ()) for table in _TABLES])
+        await self._script([(f"DELETE FROM {table}", ()) for table in _TABLES], grows=False)
 
     # -- meta ------------------------------------------------------------------------------------
     def meta(self, key: str) -> str | None:
@@ -177,7 +181,7 @@ class IamStore:
         ])
 
     async def delete_user(self, name: str) -> None:
-        await self._run("DELETE FROM users WHERE name = ?", (name,))
+        await self._run("DELETE FROM users WHERE name = ?", (name,), grows=False)
 
     # -- groups ----------------------------------------------------------------------------------
     def group(self, name: str) -> Group | None:
@@ -202,7 +206,7 @@ class IamStore:
         ])
 
     async def delete_group(self, name: str) -> None:
-        await self._run("DELETE FROM groups WHERE name = ?", (name,))
+        await self._run("DELETE FROM groups WHERE name = ?", (name,), grows=False)
 
     def members(self, group: str) -> list[str]:
         return [r[0] for r in self.db.query(
@@ -216,7 +220,7 @@ class IamStore:
         await self._run("INSERT OR IGNORE INTO group_members (group_name, user_name) VALUES (?, ?)", (group, user))
 
     async def remove_member(self, group: str, user: str) -> None:
-        await self._run("DELETE FROM group_members WHERE group_name = ? AND user_name = ?", (group, user))
+        await self._run("DELETE FROM group_members WHERE group_name = ? AND user_name = ?", (group, user), grows=False)
 
     # -- roles -----------------------------------------------------------------------------------
     def role(self, name: str) -> Role | None:
@@ -233,7 +237,7 @@ class IamStore:
                          role.last_used_region))
 
     async def delete_role(self, name: str) -> None:
-        await self._run("DELETE FROM roles WHERE name = ?", (name,))
+        await self._run("DELETE FROM roles WHERE name = ?", (name,), grows=False)
 
     # -- customer managed policies ---------------------------------------------------------------
     def policy(self, arn: str) -> ManagedPolicy | None:
@@ -261,7 +265,7 @@ class IamStore:
 
     async def delete_policy(self, arn: str) -> None:
         await self._script([("DELETE FROM policy_versions WHERE policy_arn = ?", (arn,)),
-                            ("DELETE FROM policies WHERE arn = ?", (arn,))])
+                            ("DELETE FROM policies WHERE arn = ?", (arn,))], grows=False)
 
     def next_version(self, arn: str) -> int:
         row = self._one("SELECT next_version FROM policies WHERE arn = ?", (arn,))
@@ -289,10 +293,10 @@ class IamStore:
         await self._script(statements)
 
     async def set_default_version(self, arn: str, version: str, now: float) -> None:
-        await self._run("UPDATE policies SET default_version = ?, updated = ? WHERE arn = ?", (version, now, arn))
+        await self._run("UPDATE policies SET default_version = ?, updated = ? WHERE arn = ?", (version, now, arn), grows=False)
 
     async def delete_version(self, arn: str, version: str) -> None:
-        await self._run("DELETE FROM policy_versions WHERE policy_arn = ? AND version = ?", (arn, version))
+        await self._run("DELETE FROM policy_versions WHERE policy_arn = ? AND version = ?", (arn, version), grows=False)
 
     # -- attachments -----------------------------------------------------------------------------
     def attached(self, kind: str, entity: str) -> list[str]:
@@ -313,7 +317,7 @@ class IamStore:
                         "(SELECT coalesce(max(seq), 0) + 1 FROM attachments))", (kind, entity, arn))
 
     async def detach(self, kind: str, entity: str, arn: str) -> None:
-        await self._run("DELETE FROM attachments WHERE kind = ? AND entity = ? AND policy_arn = ?", (kind, entity, arn))
+        await self._run("DELETE FROM attachments WHERE kind = ? AND entity = ? AND policy_arn = ?", (kind, entity, arn), grows=False)
 
     def boundary_counts(self) -> dict[str, int]:
         rows = self.db.query("SELECT boundary, count(*) FROM (SELECT boundary FROM users UNION ALL "
@@ -336,7 +340,7 @@ class IamStore:
                         (kind, entity, name, document))
 
     async def delete_inline(self, kind: str, entity: str, name: str) -> None:
-        await self._run("DELETE FROM inline_policies WHERE kind = ? AND entity = ? AND name = ?", (kind, entity, name))
+        await self._run("DELETE FROM inline_policies WHERE kind = ? AND entity = ? AND name = ?", (kind, entity, name), grows=False)
 
     # -- instance profiles -----------------------------------------------------------------------
     def profile(self, name: str) -> InstanceProfile | None:
@@ -352,7 +356,7 @@ class IamStore:
                         (profile.name, profile.path, profile.id, profile.created, json.dumps(profile.tags)))
 
     async def delete_profile(self, name: str) -> None:
-        await self._run("DELETE FROM instance_profiles WHERE name = ?", (name,))
+        await self._run("DELETE FROM instance_profiles WHERE name = ?", (name,), grows=False)
 
     def profile_roles(self, profile: str) -> list[str]:
         return [r[0] for r in self.db.query("SELECT role FROM profile_roles WHERE profile = ? ORDER BY role", (profile,))]
@@ -364,7 +368,7 @@ class IamStore:
         await self._run("INSERT OR IGNORE INTO profile_roles (profile, role) VALUES (?, ?)", (profile, role))
 
     async def remove_profile_role(self, profile: str, role: str) -> None:
-        await self._run("DELETE FROM profile_roles WHERE profile = ? AND role = ?", (profile, role))
+        await self._run("DELETE FROM profile_roles WHERE profile = ? AND role = ?", (profile, role), grows=False)
 
     # -- access keys -----------------------------------------------------------------------------
     def key(self, key_id: str) -> AccessKey | None:
@@ -384,16 +388,16 @@ class IamStore:
                          key.last_region))
 
     async def set_key_status(self, key_id: str, status: str) -> None:
-        await self._run("UPDATE access_keys SET status = ? WHERE id = ?", (status, key_id))
+        await self._run("UPDATE access_keys SET status = ? WHERE id = ?", (status, key_id), grows=False)
 
     async def delete_key(self, key_id: str) -> None:
-        await self._run("DELETE FROM access_keys WHERE id = ?", (key_id,))
+        await self._run("DELETE FROM access_keys WHERE id = ?", (key_id,), grows=False)
 
     async def key_used(self, key_id: str, when: float, service: str, region: str) -> None:
         await self._run("UPDATE access_keys SET last_used = ?, last_service = ?, last_region = ? WHERE id = ?",
-                        (when, service, region, key_id))
+                        (when, service, region, key_id), grows=False)
 
     def note_key_used(self, key_id: str, when: float, service: str, region: str) -> asyncio.Future[Any]:
         """Record a key's last use without waiting for the commit (the gateway does not wait on it)."""
         return self.db.execute("UPDATE access_keys SET last_used = ?, last_service = ?, last_region = ? WHERE id = ?",
-                               (when, service, region, key_id))
+                               (when, service, region, key_id), grows=False)
