@@ -1,9 +1,9 @@
 """IAM (query protocol): users, groups, roles, managed and inline policies, instance profiles, access keys.
 
-The operations live in two handler objects (identity_api, policy_api) over the rules (identities,
-policies, keys) and the store; this class wires them, answers the gateway's credential questions
-(conveyor.ports.CredentialSource) and STS's questions about roles (conveyor.ports.RoleDirectory), and
-owns the lifecycle.
+The operations live in two groups (identity_api, policy_api) over the rules (identities, policies,
+keys) and the store; this class wires them (the gateway finds the operations through
+`operation_groups`), answers the gateway's credential questions (conveyor.ports.CredentialSource) and
+STS's questions about roles (conveyor.ports.RoleDirectory), and owns the lifecycle.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from conveyor.ports import Credential, Ports, RoleRecord
 from conveyor.protocol.constraints import IAM_FAMILY
 from conveyor.protocol.models import service_model
 from conveyor.protocol.registry import codecs_for
-from conveyor.services.base import Environment, Handler, Service
+from conveyor.services.base import Environment, Service
 from conveyor.services.iam.core import Core
 from conveyor.services.iam.identities import Identities
 from conveyor.services.iam.identity_api import IdentityOperations
@@ -34,7 +34,6 @@ class IamService(Service):
         self.keys: AccessKeys | None = None
         self.core: Core | None = None
         self.identities: Identities | None = None
-        self._operations: list[object] = []
 
     def provide(self, ports: Ports) -> None:
         ports.credential_sources.append(self)
@@ -49,7 +48,7 @@ class IamService(Service):
         self.keys = AccessKeys(core)
         self.core, self.identities = core, Identities(core, policies)
         identity = IdentityOperations(core, self.identities, self.keys)
-        self._operations = [identity, PolicyOperations(core, policies, identity)]
+        self.operation_groups = (identity, PolicyOperations(core, policies, identity))
 
     async def stop(self) -> None:
         if self.store is not None:
@@ -62,16 +61,6 @@ class IamService(Service):
             await self.store.set_meta("created", repr(self.clock.now()))
         if self.keys is not None:
             self.keys.recent.clear()
-
-    def handler(self, operation: str) -> Handler | None:
-        if not operation[:1].isupper():
-            return None
-        for operations in self._operations:
-            found = getattr(operations, operation, None)
-            if callable(found):
-                handler: Handler = found
-                return handler
-        return None
 
     def health(self) -> dict[str, object]:
         return {"status": "running" if self.store is not None else "stopped"}

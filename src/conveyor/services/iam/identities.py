@@ -9,13 +9,18 @@ API_DeleteRole.html, API_DeleteInstanceProfile.html
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from conveyor.policy import Use
 from conveyor.services.iam import errors, tags
 from conveyor.services.iam.core import Core, policy_size, validated
-from conveyor.services.iam.entities import Group, InstanceProfile, Role, Tags, User, new_id
+from conveyor.services.iam.entities import Group, InstanceProfile, Role, User, new_id
 from conveyor.services.iam.policies import Policies
+
+if TYPE_CHECKING:
+    from mypy_boto3_iam.type_defs import TagTypeDef
 
 # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html
 TRUST_SIZE = 2048  # "Role trust policy length"
@@ -42,7 +47,7 @@ class Identities:
             raise errors.conflict("Cannot delete entity, must delete policies first.")
 
     # -- users -----------------------------------------------------------------------------------
-    async def create_user(self, name: str, path: str, boundary: str | None, given_tags: Tags | None) -> User:
+    async def create_user(self, name: str, path: str, boundary: str | None, given_tags: Iterable[TagTypeDef] | None) -> User:
         user_tags = tags.given(given_tags)
         async with self.core.lock:
             if self.store.user(name) is not None:
@@ -74,7 +79,7 @@ class Identities:
             user = self.core.user(name)
             await self.store.put_user(replace(user, boundary=self._boundary(boundary)))
 
-    async def tag_user(self, name: str, new: Tags | None, remove: list[str] | None = None) -> None:
+    async def tag_user(self, name: str, new: Iterable[TagTypeDef] | None, remove: Iterable[str] | None = None) -> None:
         async with self.core.lock:
             user = self.core.user(name)
             updated = tags.without(user.tags, remove) if remove is not None else tags.merged(user.tags, new)
@@ -128,7 +133,7 @@ class Identities:
         return document
 
     async def create_role(self, name: str, path: str, trust: str, description: str | None, max_session: int,
-                          boundary: str | None, given_tags: Tags | None) -> Role:
+                          boundary: str | None, given_tags: Iterable[TagTypeDef] | None) -> Role:
         role_tags = tags.given(given_tags)
         async with self.core.lock:
             if self.store.role(name) is not None:
@@ -160,7 +165,7 @@ class Identities:
             self._no_policies("role", role.name)
             await self.store.delete_role(role.name)
 
-    async def tag_role(self, name: str, new: Tags | None, remove: list[str] | None = None) -> None:
+    async def tag_role(self, name: str, new: Iterable[TagTypeDef] | None, remove: Iterable[str] | None = None) -> None:
         async with self.core.lock:
             role = self.core.role(name)
             updated = tags.without(role.tags, remove) if remove is not None else tags.merged(role.tags, new)
@@ -173,7 +178,7 @@ class Identities:
             await self.store.put_role(replace(role, last_used=self.core.now(), last_used_region=region))
 
     # -- instance profiles -----------------------------------------------------------------------
-    async def create_profile(self, name: str, path: str, given_tags: Tags | None) -> InstanceProfile:
+    async def create_profile(self, name: str, path: str, given_tags: Iterable[TagTypeDef] | None) -> InstanceProfile:
         profile_tags = tags.given(given_tags)
         async with self.core.lock:
             if self.store.profile(name) is not None:
@@ -204,7 +209,7 @@ class Identities:
                 raise errors.no_role(role_name)
             await self.store.remove_profile_role(profile.name, role.name)
 
-    async def tag_profile(self, name: str, new: Tags | None, remove: list[str] | None = None) -> None:
+    async def tag_profile(self, name: str, new: Iterable[TagTypeDef] | None, remove: Iterable[str] | None = None) -> None:
         async with self.core.lock:
             profile = self.core.profile(name)
             updated = tags.without(profile.tags, remove) if remove is not None else tags.merged(profile.tags, new)

@@ -12,12 +12,18 @@ https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
 from conveyor.policy import Use
 from conveyor.services.iam import errors, tags
 from conveyor.services.iam.core import Core, policy_size, validated
 from conveyor.services.iam.entities import ManagedPolicy, PolicyVersion, Tags, new_id
 from conveyor.services.iam.managed import AWS_POLICY_PREFIX, catalog
 from conveyor.wire import ServiceError
+
+if TYPE_CHECKING:
+    from mypy_boto3_iam.type_defs import TagTypeDef
 
 MAX_VERSIONS = 5
 MANAGED_SIZE = 6144
@@ -77,7 +83,7 @@ class Policies:
 
     # -- customer managed policies ---------------------------------------------------------------
     async def create(self, name: str, path: str, document: str, description: str | None,
-                     given_tags: list[dict[str, str]] | None) -> ManagedPolicy:
+                     given_tags: Iterable[TagTypeDef] | None) -> ManagedPolicy:
         validated(document, Use.MANAGED)
         if policy_size(document) > MANAGED_SIZE:
             raise errors.quota("PolicySize", MANAGED_SIZE)

@@ -3,7 +3,8 @@ authorization details: wire dicts in and out."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from conveyor.services.iam import tags, wire
 from conveyor.services.iam.core import Core
@@ -12,7 +13,46 @@ from conveyor.services.iam.identity_api import IdentityOperations, by_name, in_p
 from conveyor.services.iam.policies import Policies
 from conveyor.wire import RequestContext
 
-Params = dict[str, Any]
+if TYPE_CHECKING:
+    from mypy_boto3_iam.type_defs import (
+        AttachGroupPolicyRequestTypeDef,
+        AttachRolePolicyRequestTypeDef,
+        AttachUserPolicyRequestTypeDef,
+        CreatePolicyRequestTypeDef,
+        CreatePolicyVersionRequestTypeDef,
+        DeleteGroupPolicyRequestTypeDef,
+        DeletePolicyRequestTypeDef,
+        DeletePolicyVersionRequestTypeDef,
+        DeleteRolePolicyRequestTypeDef,
+        DeleteUserPolicyRequestTypeDef,
+        DetachGroupPolicyRequestTypeDef,
+        DetachRolePolicyRequestTypeDef,
+        DetachUserPolicyRequestTypeDef,
+        GetAccountAuthorizationDetailsRequestTypeDef,
+        GetGroupPolicyRequestTypeDef,
+        GetPolicyRequestTypeDef,
+        GetPolicyVersionRequestTypeDef,
+        GetRolePolicyRequestTypeDef,
+        GetUserPolicyRequestTypeDef,
+        ListAttachedGroupPoliciesRequestTypeDef,
+        ListAttachedRolePoliciesRequestTypeDef,
+        ListAttachedUserPoliciesRequestTypeDef,
+        ListEntitiesForPolicyRequestTypeDef,
+        ListGroupPoliciesRequestTypeDef,
+        ListPoliciesRequestTypeDef,
+        ListPolicyTagsRequestTypeDef,
+        ListPolicyVersionsRequestTypeDef,
+        ListRolePoliciesRequestTypeDef,
+        ListUserPoliciesRequestTypeDef,
+        PutGroupPolicyRequestTypeDef,
+        PutRolePolicyRequestTypeDef,
+        PutUserPolicyRequestTypeDef,
+        SetDefaultPolicyVersionRequestTypeDef,
+        TagPolicyRequestTypeDef,
+        UntagPolicyRequestTypeDef,
+    )
+
+Params = Mapping[str, Any]  # a request's members, for helpers several operations share
 Out = dict[str, Any]
 _NAME_FIELD = {"user": "UserName", "group": "GroupName", "role": "RoleName"}
 
@@ -29,21 +69,21 @@ class PolicyOperations:
                            self.store.boundary_counts().get(policy.arn, 0), full=full)
 
     # -- managed policies ------------------------------------------------------------------------
-    async def CreatePolicy(self, ctx: RequestContext, params: Params) -> Out:
+    async def CreatePolicy(self, ctx: RequestContext, params: CreatePolicyRequestTypeDef) -> Out:
         policy = await self.policies.create(params["PolicyName"], params.get("Path", "/"), params["PolicyDocument"],
                                             params.get("Description"), params.get("Tags"))
         out = self._policy(policy, full=True)
         out.pop("Description")  # CreatePolicy does not echo the description (API_CreatePolicy.html, example)
         return {"Policy": out}
 
-    async def GetPolicy(self, ctx: RequestContext, params: Params) -> Out:
+    async def GetPolicy(self, ctx: RequestContext, params: GetPolicyRequestTypeDef) -> Out:
         return {"Policy": self._policy(self.policies.require(params["PolicyArn"]), full=True)}
 
-    async def DeletePolicy(self, ctx: RequestContext, params: Params) -> Out:
+    async def DeletePolicy(self, ctx: RequestContext, params: DeletePolicyRequestTypeDef) -> Out:
         await self.policies.delete(params["PolicyArn"], self.identity.caller(ctx).arn)
         return {}
 
-    async def ListPolicies(self, ctx: RequestContext, params: Params) -> Out:
+    async def ListPolicies(self, ctx: RequestContext, params: ListPoliciesRequestTypeDef) -> Out:
         # https://docs.aws.amazon.com/IAM/latest/APIReference/API_ListPolicies.html
         scope = params.get("Scope", "All")
         usage = params.get("PolicyUsageFilter")
@@ -63,45 +103,45 @@ class PolicyOperations:
         page, more = wire.page(chosen, by_name, params.get("Marker"), params.get("MaxItems"))
         return {"Policies": [wire.policy(p, attached.get(p.arn, 0), boundaries.get(p.arn, 0)) for p in page], **more}
 
-    async def CreatePolicyVersion(self, ctx: RequestContext, params: Params) -> Out:
+    async def CreatePolicyVersion(self, ctx: RequestContext, params: CreatePolicyVersionRequestTypeDef) -> Out:
         default = bool(params.get("SetAsDefault"))
         version = await self.policies.create_version(params["PolicyArn"], params["PolicyDocument"], default,
                                                      self.identity.caller(ctx).arn)
         return {"PolicyVersion": wire.version(version, version.version if default else "", document=False)}
 
-    async def GetPolicyVersion(self, ctx: RequestContext, params: Params) -> Out:
+    async def GetPolicyVersion(self, ctx: RequestContext, params: GetPolicyVersionRequestTypeDef) -> Out:
         policy = self.policies.require(params["PolicyArn"])
         version = self.policies.version(policy.arn, params["VersionId"])
         return {"PolicyVersion": wire.version(version, policy.default_version)}
 
-    async def ListPolicyVersions(self, ctx: RequestContext, params: Params) -> Out:
+    async def ListPolicyVersions(self, ctx: RequestContext, params: ListPolicyVersionsRequestTypeDef) -> Out:
         policy = self.policies.require(params["PolicyArn"])
         versions = self.policies.versions(policy)
         page, more = wire.page(versions, lambda v: f"{10**9 - int(v.version[1:]):010d}", params.get("Marker"),
                                params.get("MaxItems"))
         return {"Versions": [wire.version(v, policy.default_version, document=False) for v in page], **more}
 
-    async def DeletePolicyVersion(self, ctx: RequestContext, params: Params) -> Out:
+    async def DeletePolicyVersion(self, ctx: RequestContext, params: DeletePolicyVersionRequestTypeDef) -> Out:
         await self.policies.delete_version(params["PolicyArn"], params["VersionId"], self.identity.caller(ctx).arn)
         return {}
 
-    async def SetDefaultPolicyVersion(self, ctx: RequestContext, params: Params) -> Out:
+    async def SetDefaultPolicyVersion(self, ctx: RequestContext, params: SetDefaultPolicyVersionRequestTypeDef) -> Out:
         await self.policies.set_default(params["PolicyArn"], params["VersionId"], self.identity.caller(ctx).arn)
         return {}
 
-    async def TagPolicy(self, ctx: RequestContext, params: Params) -> Out:
+    async def TagPolicy(self, ctx: RequestContext, params: TagPolicyRequestTypeDef) -> Out:
         caller = self.identity.caller(ctx).arn
         policy = self.policies.customer(params["PolicyArn"], caller, "TagPolicy")
         await self.policies.retag(policy.arn, tags.merged(policy.tags, params["Tags"]), caller, "TagPolicy")
         return {}
 
-    async def UntagPolicy(self, ctx: RequestContext, params: Params) -> Out:
+    async def UntagPolicy(self, ctx: RequestContext, params: UntagPolicyRequestTypeDef) -> Out:
         caller = self.identity.caller(ctx).arn
         policy = self.policies.customer(params["PolicyArn"], caller, "UntagPolicy")
         await self.policies.retag(policy.arn, tags.without(policy.tags, params["TagKeys"]), caller, "UntagPolicy")
         return {}
 
-    async def ListPolicyTags(self, ctx: RequestContext, params: Params) -> Out:
+    async def ListPolicyTags(self, ctx: RequestContext, params: ListPolicyTagsRequestTypeDef) -> Out:
         policy = self.policies.require(params["PolicyArn"])
         page, more = wire.page(policy.tags, lambda t: t["Key"].lower(), params.get("Marker"), params.get("MaxItems"))
         return {"Tags": page, **more}
@@ -121,34 +161,34 @@ class PolicyOperations:
         page, more = wire.page(found, by_name, params.get("Marker"), params.get("MaxItems"))
         return {"AttachedPolicies": [{"PolicyName": p.name, "PolicyArn": p.arn} for p in page], **more}
 
-    async def AttachUserPolicy(self, ctx: RequestContext, params: Params) -> Out:
+    async def AttachUserPolicy(self, ctx: RequestContext, params: AttachUserPolicyRequestTypeDef) -> Out:
         return await self._attach("user", params)
 
-    async def AttachGroupPolicy(self, ctx: RequestContext, params: Params) -> Out:
+    async def AttachGroupPolicy(self, ctx: RequestContext, params: AttachGroupPolicyRequestTypeDef) -> Out:
         return await self._attach("group", params)
 
-    async def AttachRolePolicy(self, ctx: RequestContext, params: Params) -> Out:
+    async def AttachRolePolicy(self, ctx: RequestContext, params: AttachRolePolicyRequestTypeDef) -> Out:
         return await self._attach("role", params)
 
-    async def DetachUserPolicy(self, ctx: RequestContext, params: Params) -> Out:
+    async def DetachUserPolicy(self, ctx: RequestContext, params: DetachUserPolicyRequestTypeDef) -> Out:
         return await self._detach("user", params)
 
-    async def DetachGroupPolicy(self, ctx: RequestContext, params: Params) -> Out:
+    async def DetachGroupPolicy(self, ctx: RequestContext, params: DetachGroupPolicyRequestTypeDef) -> Out:
         return await self._detach("group", params)
 
-    async def DetachRolePolicy(self, ctx: RequestContext, params: Params) -> Out:
+    async def DetachRolePolicy(self, ctx: RequestContext, params: DetachRolePolicyRequestTypeDef) -> Out:
         return await self._detach("role", params)
 
-    async def ListAttachedUserPolicies(self, ctx: RequestContext, params: Params) -> Out:
+    async def ListAttachedUserPolicies(self, ctx: RequestContext, params: ListAttachedUserPoliciesRequestTypeDef) -> Out:
         return self._attached("user", params)
 
-    async def ListAttachedGroupPolicies(self, ctx: RequestContext, params: Params) -> Out:
+    async def ListAttachedGroupPolicies(self, ctx: RequestContext, params: ListAttachedGroupPoliciesRequestTypeDef) -> Out:
         return self._attached("group", params)
 
-    async def ListAttachedRolePolicies(self, ctx: RequestContext, params: Params) -> Out:
+    async def ListAttachedRolePolicies(self, ctx: RequestContext, params: ListAttachedRolePoliciesRequestTypeDef) -> Out:
         return self._attached("role", params)
 
-    async def ListEntitiesForPolicy(self, ctx: RequestContext, params: Params) -> Out:
+    async def ListEntitiesForPolicy(self, ctx: RequestContext, params: ListEntitiesForPolicyRequestTypeDef) -> Out:
         # https://docs.aws.amazon.com/IAM/latest/APIReference/API_ListEntitiesForPolicy.html
         policy = self.policies.require(params["PolicyArn"])
         wanted = params.get("EntityFilter")
@@ -189,44 +229,44 @@ class PolicyOperations:
         page, more = wire.page(names, str.lower, params.get("Marker"), params.get("MaxItems"))
         return {"PolicyNames": page, **more}
 
-    async def PutUserPolicy(self, ctx: RequestContext, params: Params) -> Out:
+    async def PutUserPolicy(self, ctx: RequestContext, params: PutUserPolicyRequestTypeDef) -> Out:
         return await self._put("user", params)
 
-    async def PutGroupPolicy(self, ctx: RequestContext, params: Params) -> Out:
+    async def PutGroupPolicy(self, ctx: RequestContext, params: PutGroupPolicyRequestTypeDef) -> Out:
         return await self._put("group", params)
 
-    async def PutRolePolicy(self, ctx: RequestContext, params: Params) -> Out:
+    async def PutRolePolicy(self, ctx: RequestContext, params: PutRolePolicyRequestTypeDef) -> Out:
         return await self._put("role", params)
 
-    async def GetUserPolicy(self, ctx: RequestContext, params: Params) -> Out:
+    async def GetUserPolicy(self, ctx: RequestContext, params: GetUserPolicyRequestTypeDef) -> Out:
         return self._get("user", params)
 
-    async def GetGroupPolicy(self, ctx: RequestContext, params: Params) -> Out:
+    async def GetGroupPolicy(self, ctx: RequestContext, params: GetGroupPolicyRequestTypeDef) -> Out:
         return self._get("group", params)
 
-    async def GetRolePolicy(self, ctx: RequestContext, params: Params) -> Out:
+    async def GetRolePolicy(self, ctx: RequestContext, params: GetRolePolicyRequestTypeDef) -> Out:
         return self._get("role", params)
 
-    async def DeleteUserPolicy(self, ctx: RequestContext, params: Params) -> Out:
+    async def DeleteUserPolicy(self, ctx: RequestContext, params: DeleteUserPolicyRequestTypeDef) -> Out:
         return await self._delete("user", params)
 
-    async def DeleteGroupPolicy(self, ctx: RequestContext, params: Params) -> Out:
+    async def DeleteGroupPolicy(self, ctx: RequestContext, params: DeleteGroupPolicyRequestTypeDef) -> Out:
         return await self._delete("group", params)
 
-    async def DeleteRolePolicy(self, ctx: RequestContext, params: Params) -> Out:
+    async def DeleteRolePolicy(self, ctx: RequestContext, params: DeleteRolePolicyRequestTypeDef) -> Out:
         return await self._delete("role", params)
 
-    async def ListUserPolicies(self, ctx: RequestContext, params: Params) -> Out:
+    async def ListUserPolicies(self, ctx: RequestContext, params: ListUserPoliciesRequestTypeDef) -> Out:
         return self._names("user", params)
 
-    async def ListGroupPolicies(self, ctx: RequestContext, params: Params) -> Out:
+    async def ListGroupPolicies(self, ctx: RequestContext, params: ListGroupPoliciesRequestTypeDef) -> Out:
         return self._names("group", params)
 
-    async def ListRolePolicies(self, ctx: RequestContext, params: Params) -> Out:
+    async def ListRolePolicies(self, ctx: RequestContext, params: ListRolePoliciesRequestTypeDef) -> Out:
         return self._names("role", params)
 
     # -- everything at once ----------------------------------------------------------------------
-    async def GetAccountAuthorizationDetails(self, ctx: RequestContext, params: Params) -> Out:
+    async def GetAccountAuthorizationDetails(self, ctx: RequestContext, params: GetAccountAuthorizationDetailsRequestTypeDef) -> Out:
         """Users, groups, roles and managed policies with everything attached to them. AWS managed
         policies appear when something uses them. (API_GetAccountAuthorizationDetails.html)"""
         wanted = set(params.get("Filter") or ["User", "Role", "Group", "LocalManagedPolicy", "AWSManagedPolicy"])

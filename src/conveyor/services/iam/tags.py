@@ -7,14 +7,18 @@ value; an entity holds at most 50 tags. https://docs.aws.amazon.com/IAM/latest/U
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from conveyor.services.iam import errors
 from conveyor.services.iam.entities import Tags
 
+if TYPE_CHECKING:
+    from mypy_boto3_iam.type_defs import TagTypeDef
+
 MAX_TAGS = 50
 
 
-def given(tags: Iterable[dict[str, str]] | None) -> Tags:
+def given(tags: Iterable[TagTypeDef] | None) -> Tags:
     """Tags from a request, refusing a key given twice."""
     out: Tags = []
     seen: set[str] = set()
@@ -29,7 +33,7 @@ def given(tags: Iterable[dict[str, str]] | None) -> Tags:
     return out
 
 
-def merged(existing: Tags, new: Iterable[dict[str, str]] | None) -> Tags:
+def merged(existing: Tags, new: Iterable[TagTypeDef] | None) -> Tags:
     additions = given(new)
     out = [dict(t) for t in existing]
     for tag in additions:
