@@ -11,7 +11,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from conveyor.ports import Credential, Ports, SessionCredentials
 from conveyor.protocol.models import service_model
@@ -22,6 +23,14 @@ from conveyor.services.sts.assume import RoleAssumer
 from conveyor.services.sts.sessions import Sessions
 from conveyor.services.sts.store import SessionStore
 from conveyor.wire import Caller, RequestContext
+
+if TYPE_CHECKING:
+    from mypy_boto3_sts.type_defs import (
+        AssumeRoleRequestTypeDef,
+        AssumeRoleWithWebIdentityRequestTypeDef,
+        GetAccessKeyInfoRequestTypeDef,
+        GetSessionTokenRequestTypeDef,
+    )
 
 # GetSessionToken: https://docs.aws.amazon.com/STS/latest/APIReference/API_GetSessionToken.html
 SESSION_TOKEN_DEFAULT = 43200
@@ -78,11 +87,12 @@ class StsService(Service):
         return self.sessions, self.assumer
 
     # -- operations --------------------------------------------------------------------------------
-    async def GetCallerIdentity(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    async def GetCallerIdentity(self, ctx: RequestContext, params: Mapping[str, Any]) -> dict[str, Any]:
+        """(The operation has no input members, so the stubs have no request type for it.)"""
         caller = self._caller(ctx)
         return {"UserId": caller.user_id, "Account": caller.account_id, "Arn": caller.arn}
 
-    async def AssumeRole(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    async def AssumeRole(self, ctx: RequestContext, params: AssumeRoleRequestTypeDef) -> dict[str, Any]:
         _, assumer = self._parts()
         assumed = await assumer.assume(self._caller(ctx), params, ctx.region)
         session = assumed.credential.caller
@@ -92,7 +102,7 @@ class StsService(Service):
             out["SourceIdentity"] = session.source_identity
         return out
 
-    async def GetSessionToken(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    async def GetSessionToken(self, ctx: RequestContext, params: GetSessionTokenRequestTypeDef) -> dict[str, Any]:
         sessions, _ = self._parts()
         caller = self._caller(ctx)
         if caller.temporary:
@@ -106,12 +116,13 @@ class StsService(Service):
         credential = await sessions.issue(caller, duration)
         return {"Credentials": _credentials(credential)}
 
-    async def GetAccessKeyInfo(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    async def GetAccessKeyInfo(self, ctx: RequestContext, params: GetAccessKeyInfoRequestTypeDef) -> dict[str, Any]:
         """Conveyor serves one account: every key, configured, issued by IAM or by STS, belongs to it.
         https://docs.aws.amazon.com/STS/latest/APIReference/API_GetAccessKeyInfo.html"""
         return {"Account": self.config.account_id}
 
-    async def AssumeRoleWithWebIdentity(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    async def AssumeRoleWithWebIdentity(self, ctx: RequestContext,
+                                        params: AssumeRoleWithWebIdentityRequestTypeDef) -> dict[str, Any]:
         raise web_identity.refuse(params["WebIdentityToken"])
 
     # -- conveyor.ports.CredentialSource ---------------------------------------------------------------

@@ -19,8 +19,9 @@ https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from conveyor.clock import Clock
 from conveyor.policy import PolicyError, Principal, Use, check
@@ -28,6 +29,9 @@ from conveyor.ports import Credential, RoleDirectory, RoleNotAssumable, RoleReco
 from conveyor.services.sts import errors, trust
 from conveyor.services.sts.sessions import Sessions
 from conveyor.wire import Caller, ServiceError
+
+if TYPE_CHECKING:
+    from mypy_boto3_sts.type_defs import AssumeRoleRequestTypeDef, PolicyDescriptorTypeTypeDef, TagTypeDef
 
 DEFAULT_DURATION = 3600
 CHAINED_MAX = 3600
@@ -48,7 +52,7 @@ class RoleAssumer:
         self.clock = clock
 
     # -- AssumeRole --------------------------------------------------------------------------------
-    async def assume(self, caller: Caller, params: dict[str, Any], region: str) -> Assumed:
+    async def assume(self, caller: Caller, params: AssumeRoleRequestTypeDef, region: str) -> Assumed:
         role_arn: str = params["RoleArn"]
         session_name: str = params["RoleSessionName"]
         if caller.kind == "root":
@@ -122,7 +126,8 @@ def _session_arn(account: str, role: RoleRecord, session_name: str) -> str:
     return f"arn:aws:sts::{account}:assumed-role/{role.name}/{session_name}"
 
 
-def _session_policies(policy: str | None, arns: list[dict[str, str]] | None) -> tuple[str | None, tuple[str, ...]]:
+def _session_policies(policy: str | None,
+                      arns: Sequence[PolicyDescriptorTypeTypeDef] | None) -> tuple[str | None, tuple[str, ...]]:
     if policy is not None:
         if len(policy) > SESSION_POLICY_CHARS:
             raise errors.too_long("Policy", policy, SESSION_POLICY_CHARS)
@@ -140,8 +145,8 @@ def _session_policies(policy: str | None, arns: list[dict[str, str]] | None) -> 
     return policy, listed
 
 
-def _session_tags(caller: Caller, given: list[dict[str, str]] | None,
-                  transitive: list[str] | None) -> tuple[dict[str, str], tuple[str, ...]]:
+def _session_tags(caller: Caller, given: Sequence[TagTypeDef] | None,
+                  transitive: Sequence[str] | None) -> tuple[dict[str, str], tuple[str, ...]]:
     """The session's own tags (incoming transitive tags first) and which of them are transitive."""
     inherited = {k: v for k, v in caller.tags.items() if k in caller.transitive_tag_keys}
     tags = dict(inherited)
@@ -166,7 +171,7 @@ def _source_identity(caller: Caller, given: str | None) -> str | None:
     return caller.source_identity or given
 
 
-def _context(params: dict[str, Any], session_name: str, tags: dict[str, str],
+def _context(params: AssumeRoleRequestTypeDef, session_name: str, tags: dict[str, str],
              source_identity: str | None) -> dict[str, str | list[str]]:
     """The request's condition keys a trust policy may test."""
     context: dict[str, str | list[str]] = {"sts:RoleSessionName": session_name}
