@@ -212,6 +212,12 @@ def test_get_session_token_for_users_and_root(client: Callable[..., Any], endpoi
     mfa = error_of(lambda: as_ana.get_session_token(SerialNumber="arn:aws:iam::000000000000:mfa/ana",
                                                     TokenCode="123456"))
     assert mfa["Code"] == "AccessDenied"
+    # AssumeRole does not ignore an MFA code either: no device exists here, so none is valid.
+    iam.create_role(RoleName="guarded", AssumeRolePolicyDocument=trust({"AWS": f"arn:aws:iam::{ACCOUNT}:user/ana"}))
+    assert error_of(lambda: as_ana.assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/guarded", RoleSessionName="s1",
+                                               SerialNumber="arn:aws:iam::000000000000:mfa/ana", TokenCode="123456")
+                    ) == {"Type": "Sender", "Code": "AccessDenied", "status": 403,
+                          "Message": "MultiFactorAuthentication failed with invalid MFA one time pass code. "}
 
 
 def test_get_access_key_info_names_the_account_of_any_key(client: Callable[..., Any], aws: Any) -> None:

@@ -108,8 +108,7 @@ class StsService(Service):
         if caller.temporary:
             raise errors.access_denied("Cannot call GetSessionToken with session credentials")
         if params.get("SerialNumber") is not None or params.get("TokenCode") is not None:
-            # Conveyor's IAM has no MFA devices, so no code can be valid.
-            raise errors.access_denied("MultiFactorAuthentication failed with invalid MFA one time pass code. ")
+            raise errors.mfa_failed()
         duration = params.get("DurationSeconds") or SESSION_TOKEN_DEFAULT
         if caller.kind == "root":  # longer asks are cut to one hour, not refused (API_GetSessionToken.html)
             duration = min(duration, ROOT_SESSION_MAX)

@@ -1,6 +1,7 @@
 """AssumeRole's rules, and the sessions services make of the roles they run code as.
 
 https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html
+- SerialNumber and TokenCode are refused as an invalid MFA code: Conveyor's IAM has no MFA devices.
 - The account's root user cannot assume a role ("Roles may not be assumed by root accounts."); IAM
   users and role sessions can (a session assuming a role is role chaining).
 - The role must exist and its trust policy let the caller (conveyor.services.sts.trust); STS does not say
@@ -57,6 +58,8 @@ class RoleAssumer:
         session_name: str = params["RoleSessionName"]
         if caller.kind == "root":
             raise errors.access_denied("Roles may not be assumed by root accounts.")
+        if params.get("SerialNumber") is not None or params.get("TokenCode") is not None:
+            raise errors.mfa_failed()
         role = self.roles.role_by_arn(role_arn) if self.roles is not None else None
         if role is None:
             raise errors.not_authorized(caller.arn, "sts:AssumeRole", role_arn)

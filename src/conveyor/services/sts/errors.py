@@ -26,6 +26,12 @@ def not_authorized(caller_arn: str, action: str, resource: str) -> ServiceError:
     return access_denied(f"User: {caller_arn} is not authorized to perform: {action} on resource: {resource}")
 
 
+def mfa_failed() -> ServiceError:
+    """AssumeRole's and GetSessionToken's answer to an MFA device and code. Conveyor's IAM serves no MFA
+    devices, so no code can be valid: the request is refused rather than the code ignored."""
+    return access_denied("MultiFactorAuthentication failed with invalid MFA one time pass code. ")
+
+
 def validation(message: str) -> ServiceError:
     return ServiceError("ValidationError", message, 400)
 
