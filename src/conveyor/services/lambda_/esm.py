@@ -22,7 +22,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Mapping as Settings
+from collections import abc
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -222,7 +222,7 @@ class Mappings:
                           "not exist or you do not have access to it.")
         return queue
 
-    def _apply(self, m: Mapping, params: Settings[str, Any], queue: dict[str, str], fn: Function,
+    def _apply(self, m: Mapping, params: abc.Mapping[str, Any], queue: dict[str, str], fn: Function,
                creating: bool) -> None:
         for key in _UNSUPPORTED:
             if params.get(key) not in (None, [], {}):
