@@ -23,6 +23,7 @@ log = logging.getLogger("conveyor")
 SERVICES = {
     "sts": "conveyor.services.sts.api:StsService",
     "iam": "conveyor.services.iam.api:IamService",
+    "logs": "conveyor.services.logs.api:LogsService",
     "sqs": "conveyor.services.sqs.api:SqsService",
     "sns": "conveyor.services.sns.api:SnsService",
     "lambda": "conveyor.services.lambda_.api:LambdaService",
@@ -114,8 +115,10 @@ class App:
 
     async def reset(self) -> None:
         await self.pools.reset()
-        for service in self.services.values():
-            await service.reset()
+        # The clock first: services that keep timers (retention sweeps, the metrics minute) set them anew
+        # as they reset, on the reset clock.
         if isinstance(self.clock, ManualClock):
             self.clock.reset()
+        for service in self.services.values():
+            await service.reset()
         self.metrics.clear()

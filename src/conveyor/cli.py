@@ -294,21 +294,32 @@ def cmd_functions(args: argparse.Namespace) -> int:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    """Print a function's log (its environments' stdout and stderr); --follow keeps printing new lines."""
+    """Print a log group's events, from CloudWatch Logs (a function's /aws/lambda/NAME, a pool's
+    /conveyor/pools/NAME, or any group named with its leading /); --follow keeps printing new ones."""
     from urllib.parse import quote
 
-    path = f"functions/{quote(args.function, safe='')}/logs"
-    doc: Any = _call(args, "GET", f"{path}?lines={args.lines}")
-    print(doc["text"], end="", flush=True)
+    if args.pool:
+        query = f"group={quote('/conveyor/pools/' + args.name, safe='')}"
+    elif args.name.startswith("/"):
+        query = f"group={quote(args.name, safe='')}"
+    else:
+        query = f"function={quote(args.name, safe='')}"
+    doc: Any = _call(args, "GET", f"logs?{query}&lines={args.lines}")
+    _print_events(doc["events"])
     deadline = time.monotonic() + args.for_seconds if args.for_seconds else None
     try:
         while args.follow and (deadline is None or time.monotonic() < deadline):
             wait = 20 if deadline is None else max(0.0, min(20, deadline - time.monotonic()))
-            doc = _call(args, "GET", f"{path}?offset={doc['offset']}&wait={wait:.1f}")
-            print(doc["text"], end="", flush=True)
+            doc = _call(args, "GET", f"logs?{query}&after={doc['after']}&wait={wait:.1f}")
+            _print_events(doc["events"])
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def _print_events(events: list[dict[str, Any]]) -> None:
+    for event in events:
+        print(event["message"], flush=True)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -356,10 +367,11 @@ def build_parser() -> argparse.ArgumentParser:
     functions.add_argument("--json", action="store_true", help="machine-readable output")
     _client_options(functions)
     functions.set_defaults(func=cmd_functions)
-    logs = sub.add_parser("logs", help="print a function's log; -f to follow it")
-    logs.add_argument("function")
+    logs = sub.add_parser("logs", help="print a function's log (CloudWatch Logs); -f to follow it")
+    logs.add_argument("name", help="a function, a pool with --pool, or a log group (/aws/lambda/NAME)")
+    logs.add_argument("--pool", action="store_true", help="NAME is a worker pool: its /conveyor/pools/NAME group")
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing what the function logs")
-    logs.add_argument("-n", "--lines", type=int, default=50, help="lines of history to start with (default 50)")
+    logs.add_argument("-n", "--lines", type=int, default=50, help="events of history to start with (default 50)")
     logs.add_argument("--for", dest="for_seconds", type=float, help="stop following after this many seconds")
     _client_options(logs)
     logs.set_defaults(func=cmd_logs)

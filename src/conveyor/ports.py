@@ -212,6 +212,39 @@ class RoleSessions(Protocol):
         ...
 
 
+Dimensions = tuple[tuple[str, str], ...]
+
+
+@runtime_checkable
+class LogSink(Protocol):
+    """CloudWatch Logs, as the code runners write to it: Lambda's environments to /aws/lambda/NAME, the
+    worker pools to a group of their own. Writes are buffered and stored in one commit shortly after."""
+
+    def write(self, region: str, group: str, stream: str, lines: Sequence[tuple[float, str]]) -> None:
+        """Append (timestamp in seconds, message) events to the stream, creating the group and stream when
+        missing; not awaited (a process's output is not acknowledged to anyone)."""
+        ...
+
+
+@runtime_checkable
+class MetricsSink(Protocol):
+    """CloudWatch metrics, as the services publish their built-in metrics (AWS/SQS, AWS/Lambda...).
+
+    Each call is a dictionary update: values are aggregated in memory per minute and stored once a minute
+    in one write, so counting costs the counting service next to nothing."""
+
+    def tally(self, region: str, namespace: str, name: str, dimensions: Dimensions, amount: float = 1.0,
+              unit: str = "Count") -> None:
+        """Add `amount` to the minute's one datapoint (AWS/SQS counts this way: one datapoint a minute)."""
+        ...
+
+    def sample(self, region: str, namespace: str, name: str, dimensions: Dimensions, value: float,
+               unit: str = "None") -> None:
+        """One observation of its own (a duration, an invocation): the minute keeps count, sum, min, max
+        and the values for percentiles."""
+        ...
+
+
 @dataclass
 class Ports:
     """What each service offers the others; a service that is not part of this build leaves None."""
@@ -223,6 +256,8 @@ class Ports:
     credential_sources: list[CredentialSource] = field(default_factory=list)
     roles: RoleDirectory | None = None
     role_sessions: RoleSessions | None = None
+    logs: LogSink | None = None
+    metrics: MetricsSink | None = None
 
     def destination(self, kind: str) -> NotificationDestination | None:
         """The service behind a notification destination ARN's service part (sqs, sns, lambda)."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from conveyor import builtin_metrics
 from conveyor.ports import RoleNotAssumable, SessionCredentials
 from conveyor.services.base import Environment
 from conveyor.services.lambda_.functions import Function
@@ -153,7 +154,14 @@ class Invoker:
             credentials = role_session
 
         return EnvSpec((fn.name, version, fn.generation), code_dir, env, self.logs.path(fn.name), config["Runtime"],
-                       credentials, float(config["Timeout"]))
+                       credentials, float(config["Timeout"]), self._log_output(fn))
+
+    def _log_output(self, fn: Function) -> Callable[[str, list[str]], None] | None:
+        """Each line an environment writes becomes an event of its stream in /aws/lambda/NAME."""
+        sink, group, region, now = self.env.ports.logs, f"/aws/lambda/{fn.name}", fn.region, self.env.clock.now
+        if sink is None:
+            return None
+        return lambda stream, lines: sink.write(region, group, stream, [(now(), line) for line in lines])
 
     async def invoke(self, fn: Function, qualifier: str | None, payload: bytes, *, wait: bool,
                      client_context: str | None = None, request_id: str | None = None) -> Result:
@@ -164,10 +172,15 @@ class Invoker:
         try:
             await self.runtime.acquire_slot(fn.name, fn.reserved, wait)
         except Throttled as exc:
+            builtin_metrics.lambda_throttled(self.env.ports.metrics, fn.region, fn.name)
             raise ServiceError("TooManyRequestsException", "Rate Exceeded.", 429, extra={"Reason": exc.reason},
                                headers={"Retry-After": "1"})
+        runtime, metrics = self.runtime, self.env.ports.metrics
+        builtin_metrics.lambda_concurrency(metrics, fn.region, fn.name, runtime.slots[fn.name].busy, runtime.total_busy())
         try:
-            return await self._run(fn, config, version, rid, payload, client_context)
+            result = await self._run(fn, config, version, rid, payload, client_context)
+            builtin_metrics.lambda_invoked(metrics, fn.region, fn.name, result.duration_ms, result.function_error is not None)
+            return result
         finally:
             self.runtime.release_slot(fn.name)
             self.logs.grew(fn.name)
@@ -194,12 +207,12 @@ class Invoker:
             if exc.timed_out:
                 self._log(fn.name, f"{_now_iso()} {rid} Task timed out after {timeout:.2f} seconds\n"
                                    f"END RequestId: {rid}\nREPORT RequestId: {rid}\tDuration: "
-                                   f"{timeout * 1000:.2f} ms\tStatus: timeout\n")
+                                   f"{timeout * 1000:.2f} ms\tStatus: timeout\n", env.stream_name, fn.region)
                 return self._failed(rid, version, "Sandbox.Timedout",
                                     f"RequestId: {rid} Error: Task timed out after {timeout:.2f} seconds",
                                     tail=f"START RequestId: {rid} Version: {version}\n"
                                          f"{_now_iso()} {rid} Task timed out after {timeout:.2f} seconds\n")
-            self._log(fn.name, f"RequestId: {rid} Error: {exc.reason}\n")
+            self._log(fn.name, f"RequestId: {rid} Error: {exc.reason}\n", env.stream_name, fn.region)
             return self._failed(rid, version, "Runtime.ExitError", f"RequestId: {rid} Error: {exc.reason}")
         current = self.registry.functions.get(fn.name)
         if doc.get("exit"):  # the runtime ends this environment (out of memory)
@@ -219,8 +232,12 @@ class Invoker:
         body = json.dumps({"errorType": error_type, "errorMessage": message}).encode()
         return Result(rid, body, version, tail, function_error="Unhandled", error_type=error_type)
 
-    def _log(self, name: str, text: str) -> None:
+    def _log(self, name: str, text: str, stream: str | None = None, region: str | None = None) -> None:
         self.logs.append(name, text)
+        sink = self.env.ports.logs
+        if sink is not None and stream and region:  # what the server writes for an environment it stopped
+            now = self.env.clock.now()
+            sink.write(region, f"/aws/lambda/{name}", stream, [(now, line) for line in text.splitlines()])
 
 
 def _now_iso() -> str:

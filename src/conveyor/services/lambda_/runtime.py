@@ -56,6 +56,9 @@ class EnvSpec:
     # environment keeps the credentials `env` holds).
     credentials: Callable[[], Awaitable[SessionCredentials]] | None = None
     timeout: float = 3.0  # the function's: an environment must not outlive its credentials mid-invocation
+    # Where the environment's output goes besides `log_path`, line by line: (its log stream, lines), as
+    # Lambda sends it to CloudWatch Logs. None: the process writes `log_path` itself.
+    output: Callable[[str, list[str]], None] | None = None
 
     def argv(self) -> list[str]:
         interpreter = runtime_command(self.runtime)
@@ -79,13 +82,14 @@ class Environment:
         self.invocations = 0
         self.init_ms = 0.0
         self.credentials_expire: float | None = None  # the server's clock
+        self.stream_name = ""
 
     async def start(self) -> None:
         spec = self.spec
         argv = spec.argv()
         # Each environment has its own log stream, named as AWS names them: date/[version]id.
-        env = {**spec.env, "AWS_LAMBDA_LOG_STREAM_NAME":
-               f"{time.strftime('%Y/%m/%d', time.gmtime())}/[{spec.key[1]}]{uuid.uuid4().hex}"}
+        self.stream_name = f"{time.strftime('%Y/%m/%d', time.gmtime())}/[{spec.key[1]}]{uuid.uuid4().hex}"
+        env = {**spec.env, "AWS_LAMBDA_LOG_STREAM_NAME": self.stream_name}
         if spec.credentials is not None:
             session = await spec.credentials()
             env.update(session.environment())
@@ -94,11 +98,14 @@ class Environment:
             try:
                 self.process = await asyncio.create_subprocess_exec(
                     *argv, cwd=spec.code_dir, env=env,
-                    stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=log,
+                    stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                    stderr=log if spec.output is None else asyncio.subprocess.PIPE,
                     start_new_session=True, limit=16 * 1024 * 1024,
                 )
             except OSError as exc:
                 raise EnvironmentDied(f"Runtime could not start: {exc}")
+        if spec.output is not None:
+            spawn(self._copy_output(spec.output))
         try:
             ready = await asyncio.wait_for(self._read(), INIT_TIMEOUT)
         except (TimeoutError, EnvironmentDied) as exc:
@@ -106,6 +113,23 @@ class Environment:
             timed_out = isinstance(exc, TimeoutError)
             raise EnvironmentDied(f"Runtime exited during init: {'timeout' if timed_out else exc}", timed_out)
         self.init_ms = float(ready.get("init_ms") or 0.0)
+
+    async def _copy_output(self, output: Callable[[str, list[str]], None]) -> None:
+        """The process's output, into its log file and, line by line, to `output`."""
+        assert self.process is not None and self.process.stderr is not None
+        stream, pending = self.process.stderr, b""
+        with open(self.spec.log_path, "ab") as log:
+            while chunk := await stream.read(64 * 1024):
+                log.write(chunk)
+                log.flush()
+                *lines, pending = (pending + chunk).split(b"\n")
+                if len(pending) > 256 * 1024:  # a runaway line: pass on what there is
+                    lines.append(pending)
+                    pending = b""
+                if lines:
+                    output(self.stream_name, [line.decode(errors="replace") for line in lines])
+        if pending:
+            output(self.stream_name, [pending.decode(errors="replace")])
 
     async def invoke(self, frame: dict[str, Any], timeout: float) -> dict[str, Any]:
         assert self.process is not None and self.process.stdin is not None
