@@ -9,12 +9,14 @@ from conveyor.protocol.json_rpc import JsonCodec
 from conveyor.protocol.query import QueryCodec
 from conveyor.protocol.rest_json import RestJsonCodec
 from conveyor.protocol.rest_xml import RestXmlCodec
+from conveyor.protocol.rpc_v2_cbor import RpcV2CborCodec
 
 CODEC_CLASSES: dict[str, type[Codec]] = {
     "query": QueryCodec,
     "json": JsonCodec,
     "rest-json": RestJsonCodec,
     "rest-xml": RestXmlCodec,
+    "smithy-rpc-v2-cbor": RpcV2CborCodec,
 }
 
 

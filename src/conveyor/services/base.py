@@ -110,9 +110,12 @@ class Service:
         return False
 
     def protocol_for(self, ctx: RequestContext) -> str:
-        """Which of `codecs` this request speaks: json when the client sends X-Amz-Target, query when it
-        sends a form or ?Action=, else the model's preferred protocol."""
+        """Which of `codecs` this request speaks: rpc-v2-cbor when the client says so (smithy-protocol),
+        json when it sends X-Amz-Target, query when it sends a form or ?Action=, else the model's
+        preferred protocol."""
         request = ctx.request
+        if request.headers.get("smithy-protocol") == "rpc-v2-cbor" and "smithy-rpc-v2-cbor" in self.codecs:
+            return "smithy-rpc-v2-cbor"
         if request.headers.get("x-amz-target") and "json" in self.codecs:
             return "json"
         if "query" in self.codecs:
