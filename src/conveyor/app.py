@@ -24,6 +24,7 @@ SERVICES = {
     "sts": "conveyor.services.sts.api:StsService",
     "iam": "conveyor.services.iam.api:IamService",
     "logs": "conveyor.services.logs.api:LogsService",
+    "cloudwatch": "conveyor.services.cloudwatch.api:CloudWatchService",
     "sqs": "conveyor.services.sqs.api:SqsService",
     "sns": "conveyor.services.sns.api:SnsService",
     "lambda": "conveyor.services.lambda_.api:LambdaService",

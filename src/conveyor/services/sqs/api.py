@@ -74,6 +74,7 @@ class SqsService(Service):
         self.engine.moves = self.moves
 
     async def start(self) -> None:
+        self.engine.metrics = self.ports.metrics
         self.engine.open()
         self.moves.load()
 

@@ -19,8 +19,9 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from conveyor import ids, waiting
+from conveyor import builtin_metrics, ids, waiting
 from conveyor.clock import Clock, TimerHandle
+from conveyor.ports import MetricsSink
 from conveyor.services.sqs import messages as checks
 from conveyor.services.sqs import urls
 from conveyor.services.sqs.catalog import QueueCatalog
@@ -91,6 +92,7 @@ class SqsEngine(QueueCatalog):
         self._next_qid = 1
         self._last_seq = 0
         self.moves: Any = None  # MoveTasks, set by the service
+        self.metrics: MetricsSink | None = None  # CloudWatch's AWS/SQS counts, set by the service
 
     # -- lifecycle -------------------------------------------------------------------------------------
     def open(self) -> None:
@@ -290,6 +292,7 @@ class SqsEngine(QueueCatalog):
         for q, m in fresh:
             if self.by_id.get(q.id) is q:
                 q.add(m, now)
+                builtin_metrics.sqs_sent(self.metrics, q.region, q.name, 1, len(m.body.encode()))
         return results
 
     @staticmethod
@@ -365,6 +368,7 @@ class SqsEngine(QueueCatalog):
             now = self.clock.now()
             q.attempts = {k: v for k, v in q.attempts.items() if v[0] > now}
             q.attempts[attempt_id] = (now + 300, [(m, m.receipt) for m in msgs])
+        builtin_metrics.sqs_received(self.metrics, q.region, q.name, len(msgs))
         return msgs
 
     async def _receive_now(self, q: Queue, max_n: int, visibility: int | None) -> list[Message]:
@@ -449,6 +453,7 @@ class SqsEngine(QueueCatalog):
         await self._write(lambda c: c.execute("DELETE FROM messages WHERE id = ?", (msg.id,)), grows=False)
         if msg.queue is q and msg.state != GONE:
             q.remove(msg)
+            builtin_metrics.sqs_deleted(self.metrics, q.region, q.name, 1)
 
     async def delete_many(self, q: Queue, msgs: list[Message]) -> None:
         ids = [(m.id,) for m in msgs]
@@ -456,6 +461,7 @@ class SqsEngine(QueueCatalog):
         for m in msgs:
             if m.queue is q and m.state != GONE:
                 q.remove(m)
+        builtin_metrics.sqs_deleted(self.metrics, q.region, q.name, len(msgs))
 
     async def change_visibility(self, q: Queue, handle: str, timeout: int) -> None:
         msg, token = self._parse_handle(q, handle)

@@ -1,0 +1,51 @@
+"""The built-in AWS/SQS metrics, read back with the AWS CLI and boto3 (manual clock: a minute passes when
+the test says so)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+
+def _iso(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_thirty_sends_sum_to_thirty(client: Callable[..., Any], aws: Callable[..., Any],
+                                    advance: Callable[[float], float]) -> None:
+    sqs = client("sqs")
+    url = sqs.create_queue(QueueName="metered")["QueueUrl"]
+    started = advance(0)
+    for i in range(25):
+        sqs.send_message(QueueUrl=url, MessageBody=f"message {i}")
+    sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": "x" * 10} for i in range(5)])
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=300)["Messages"]
+    sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                                                     for i, m in enumerate(got[:4])])
+    now = advance(60)  # the minute ends: its counts are stored, the queue's depths sampled
+    stats = aws("cloudwatch", "get-metric-statistics", "--namespace", "AWS/SQS", "--metric-name",
+                "NumberOfMessagesSent", "--dimensions", "Name=QueueName,Value=metered",
+                "--start-time", _iso(started - 600), "--end-time", _iso(now + 60), "--period", "3600",
+                "--statistics", "Sum")
+    assert [p["Sum"] for p in stats["Datapoints"]] == [30.0]
+    assert stats["Label"] == "NumberOfMessagesSent" and stats["Datapoints"][0]["Unit"] == "Count"
+
+    cloudwatch = client("cloudwatch")
+
+    def total(name: str, stat: str = "Sum") -> list[float]:
+        points = cloudwatch.get_metric_statistics(
+            Namespace="AWS/SQS", MetricName=name, Dimensions=[{"Name": "QueueName", "Value": "metered"}],
+            StartTime=started - 600, EndTime=now + 60, Period=60, Statistics=[stat])["Datapoints"]
+        return [p[stat] for p in points]
+
+    assert total("NumberOfMessagesReceived") == [10.0]
+    assert total("NumberOfMessagesDeleted") == [4.0]
+    assert total("ApproximateNumberOfMessagesVisible", "Maximum") == [20.0]
+    assert total("ApproximateNumberOfMessagesNotVisible", "Maximum") == [6.0]
+    assert total("SentMessageSize", "Maximum") == [10.0]
+    sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)  # some still there
+    names = {m["MetricName"] for m in cloudwatch.list_metrics(Namespace="AWS/SQS")["Metrics"]}
+    assert {"NumberOfMessagesSent", "NumberOfMessagesReceived", "NumberOfMessagesDeleted",
+            "ApproximateNumberOfMessagesVisible", "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed", "ApproximateAgeOfOldestMessage", "SentMessageSize"} <= names
