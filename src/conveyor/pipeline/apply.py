@@ -24,7 +24,17 @@ from botocore.exceptions import ClientError
 
 from conveyor.control import ControlClient, ControlError, Credentials
 from conveyor.pipeline import roles
-from conveyor.pipeline.spec import BUILTIN_MOVER, Bucket, Function, Pipeline, Pool, Queue, Topic
+from conveyor.pipeline.spec import (
+    BUILTIN_MOVER,
+    COMPARISONS,
+    Alarm,
+    Bucket,
+    Function,
+    Pipeline,
+    Pool,
+    Queue,
+    Topic,
+)
 from conveyor.runtime import mover
 from conveyor.runtime.pool import MOVER
 
@@ -91,6 +101,7 @@ class Applier:
         self.sns = boto3.client("sns", **options)
         self.s3 = boto3.client("s3", **options)
         self.lam = boto3.client("lambda", **options)
+        self.cloudwatch = boto3.client("cloudwatch", **options)
         self.roles = roles.Roles(boto3.client("iam", **options), self.created, self.drifted)
 
     def apply(self, pipeline: Pipeline) -> Report:
@@ -110,7 +121,31 @@ class Applier:
             self.bucket(bucket)
         for pool in pipeline.pools:
             self.pool(pool, pipeline.base_dir)
+        for alarm in pipeline.alarms:
+            self.alarm(alarm)
         return self.report
+
+    # -- alarms ---------------------------------------------------------------------------------
+    def alarm(self, alarm: Alarm) -> None:
+        """PutMetricAlarm when the alarm is missing or differs (it replaces the whole configuration, and
+        keeps the alarm's state)."""
+        topic = self.topic_arns[alarm.topic]
+        wanted: dict[str, Any] = {
+            "AlarmName": alarm.name, "Namespace": alarm.namespace, "MetricName": alarm.metric,
+            "Dimensions": [{"Name": k, "Value": v} for k, v in sorted(alarm.dimensions.items())],
+            "Statistic": alarm.statistic, "Period": alarm.period, "EvaluationPeriods": alarm.evaluation_periods,
+            "Threshold": alarm.threshold, "ComparisonOperator": COMPARISONS[alarm.comparison],
+            "TreatMissingData": alarm.treat_missing_data, "AlarmActions": [topic], "OKActions": [topic]}
+        found = self.cloudwatch.describe_alarms(AlarmNames=[alarm.name])["MetricAlarms"]
+        if found:
+            have = found[0]
+            if all(have.get(k) == v for k, v in wanted.items()):
+                return
+        self.cloudwatch.put_metric_alarm(**wanted)
+        if found:
+            self.drifted(f"alarm {alarm.name}: updated to the pipeline's settings")
+        else:
+            self.created(f"alarm {alarm.name}")
 
     # -- queues ---------------------------------------------------------------------------------
     def queue(self, queue: Queue) -> None:

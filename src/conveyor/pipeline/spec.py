@@ -136,6 +136,32 @@ class Pool:
     line: int = field(default=0, compare=False)
 
 
+# An alarm's comparison, as written in the file -> CloudWatch's ComparisonOperator.
+COMPARISONS = {">": "GreaterThanThreshold", ">=": "GreaterThanOrEqualToThreshold", "<": "LessThanThreshold",
+               "<=": "LessThanOrEqualToThreshold"}
+ALARM_STATISTICS = ("Maximum", "Minimum", "Average", "Sum", "SampleCount")
+
+
+@dataclass
+class Alarm:
+    """A CloudWatch alarm notifying a topic; `queue:` is the short way to watch a queue's visible messages
+    (the architecture's alarm: a dead-letter queue that is not empty)."""
+
+    name: str
+    topic: str
+    namespace: str = "AWS/SQS"
+    metric: str = "ApproximateNumberOfMessagesVisible"
+    dimensions: dict[str, str] = field(default_factory=dict)
+    queue: str | None = None
+    statistic: str = "Maximum"
+    period: int = 60
+    evaluation_periods: int = 1
+    threshold: float = 0.0
+    comparison: str = ">"
+    treat_missing_data: str = "notBreaching"
+    line: int = field(default=0, compare=False)
+
+
 @dataclass
 class Pipeline:
     source: str
@@ -144,6 +170,7 @@ class Pipeline:
     queues: list[Queue] = field(default_factory=list)
     functions: list[Function] = field(default_factory=list)
     pools: list[Pool] = field(default_factory=list)
+    alarms: list[Alarm] = field(default_factory=list)
     base_dir: Path = field(default_factory=Path.cwd)
     region: str | None = None  # None: the environment's region, else the server's (see `region_for`)
 
@@ -211,7 +238,7 @@ def parse(text: str, source: str = "conveyor.yaml", base_dir: Path | None = None
         line = mark.line + 1 if mark else 0
         raise PipelineError(f"{source}:{line}: invalid YAML: {exc.problem}")
     r = _Reader(source)
-    root = r.mapping(root, "the pipeline", {"region", "buckets", "topics", "queues", "functions", "pools"})
+    root = r.mapping(root, "the pipeline", {"region", "buckets", "topics", "queues", "functions", "pools", "alarms"})
     pipeline = Pipeline(source, base_dir=base_dir or Path.cwd(), region=r.get(root, "region", str, "pipeline"))
     if pipeline.region is not None and not REGION.match(pipeline.region):
         raise r.fail(root, "region", f"region {pipeline.region!r} is not a region name (e.g. us-east-2)")
@@ -225,8 +252,47 @@ def parse(text: str, source: str = "conveyor.yaml", base_dir: Path | None = None
         pipeline.buckets.append(_bucket(r, node, f"buckets[{i}]", root))
     for i, node in enumerate(r.items(root, "pools", "pipeline")):
         pipeline.pools.append(_pool(r, node, f"pools[{i}]", root, pipeline.base_dir))
+    for i, node in enumerate(r.items(root, "alarms", "pipeline")):
+        pipeline.alarms.append(_alarm(r, node, f"alarms[{i}]", root))
     _check_references(r, pipeline, root)
     return pipeline
+
+
+def _alarm(r: _Reader, node: Any, where: str, parent: Any) -> Alarm:
+    node = r.mapping(node, where, {"name", "topic", "queue", "namespace", "metric", "dimensions", "statistic",
+                                   "period", "evaluation_periods", "threshold", "comparison", "treat_missing_data"},
+                     parent, "alarms")
+    alarm = Alarm(r.get(node, "name", str, where, required=True), r.get(node, "topic", str, where, required=True),
+                  line=node.line)
+    alarm.queue = r.get(node, "queue", str, where)
+    if alarm.queue is not None and ("metric" in node or "namespace" in node or "dimensions" in node):
+        raise r.fail(node, "queue", f"{where}: 'queue' watches a queue's visible messages; leave out metric, "
+                                    "namespace and dimensions, or leave out queue")
+    if alarm.queue is None:
+        alarm.namespace = r.get(node, "namespace", str, where, required=True)
+        alarm.metric = r.get(node, "metric", str, where, required=True)
+        dims = r.get(node, "dimensions", dict, where, {})
+        if not all(isinstance(k, str) and isinstance(v, str | int) for k, v in dims.items()):
+            raise r.fail(node, "dimensions", f"{where}.dimensions must map names to values")
+        alarm.dimensions = {k: str(v) for k, v in dims.items()}
+    else:
+        alarm.dimensions = {"QueueName": alarm.queue}
+    alarm.statistic = r.get(node, "statistic", str, where, "Maximum")
+    if alarm.statistic not in ALARM_STATISTICS:
+        raise r.fail(node, "statistic", f"{where}.statistic must be one of {', '.join(ALARM_STATISTICS)}")
+    alarm.period = r.get(node, "period", int, where, 60, low=10, high=86400)
+    if alarm.period not in (10, 30) and alarm.period % 60:
+        raise r.fail(node, "period", f"{where}.period must be 10, 30 or a multiple of 60")
+    alarm.evaluation_periods = r.get(node, "evaluation_periods", int, where, 1, low=1, high=100)
+    alarm.threshold = float(r.get(node, "threshold", int | float, where, 0))
+    alarm.comparison = r.get(node, "comparison", str, where, ">")
+    if alarm.comparison not in COMPARISONS:
+        raise r.fail(node, "comparison", f"{where}.comparison must be one of {', '.join(COMPARISONS)}")
+    alarm.treat_missing_data = r.get(node, "treat_missing_data", str, where, "notBreaching")
+    if alarm.treat_missing_data not in ("missing", "ignore", "breaching", "notBreaching"):
+        raise r.fail(node, "treat_missing_data", f"{where}.treat_missing_data must be missing, ignore, breaching "
+                                                 "or notBreaching")
+    return alarm
 
 
 def _queue(r: _Reader, node: Any, where: str, parent: Any) -> Queue:
@@ -381,3 +447,6 @@ def _check_references(r: _Reader, p: Pipeline, root: Any) -> None:
             need("function", n.function, functions, n.line)
     for pool in p.pools:
         need("queue", pool.queue, queues, pool.line)
+    for alarm in p.alarms:
+        need("queue", alarm.queue, queues, alarm.line)
+        need("topic", alarm.topic, topics, alarm.line)
