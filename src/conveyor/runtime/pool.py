@@ -36,9 +36,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from conveyor import builtin_metrics
 from conveyor.background import spawn
 from conveyor.clock import Clock, TimerHandle
-from conveyor.ports import RoleNotAssumable, SessionCredentials
+from conveyor.ports import LogSink, MetricsSink, RoleNotAssumable, SessionCredentials
 from conveyor.runtime.workers import (
     CRASH_LOOP_SECONDS,
     CrashLoop,
@@ -158,6 +159,11 @@ class WorkerPool:
         self._hold_timer: TimerHandle | None = None
         self._closing = False
         self._lock = asyncio.Lock()
+        # CloudWatch: each worker's output as a stream of /conveyor/pools/NAME, the backlog per worker as a
+        # Conveyor/Pools metric (set by the pool manager when the build has them).
+        self.log_sink: LogSink | None = None
+        self.metrics: MetricsSink | None = None
+        self.region = spec.region or "us-east-1"
 
     # -- lifecycle ----------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -248,6 +254,7 @@ class WorkerPool:
         visible = self.backlog(spec.queue, spec.region)
         if visible is None:
             return
+        builtin_metrics.pool_backlog(self.metrics, self.region, spec.name, visible, len(self.in_service()))
         wanted = min(spec.max, max(spec.min, math.ceil(visible / spec.target_backlog)))
         current = self.desired
         if wanted > current and now - self._last_scale_out >= spec.scale_out_cooldown:
@@ -311,9 +318,15 @@ class WorkerPool:
             worker.credentials_expire, worker.role_session = session.expiration, session.arn
         self.workers[worker_id] = worker
         self._log(f"{worker_id} started (pid {process.pid})")
-        spawn(pump(worker, self._write))
+        spawn(pump(worker, lambda line, w=worker: self._worker_output(w, line)))
         spawn(self._watch(worker))
         return worker
+
+    def _worker_output(self, worker: Worker, line: str) -> None:
+        self._write(line)
+        if self.log_sink is not None:  # pump prefixes "ID | " for the console; the stream is the worker's own
+            self.log_sink.write(self.region, f"/conveyor/pools/{self.spec.name}", worker.id,
+                                [(self.clock.now(), line[len(worker.id) + 3:])])
 
     def _write(self, line: str) -> None:
         if self._output is not None:

@@ -81,6 +81,8 @@ class PoolManager:
             raise PoolError(f"pool {spec.name!r} already exists")
         pool = WorkerPool(spec, self.env.clock, self.env.config.data_dir / "pools" / spec.name,
                           self.worker_env(spec.region), self.backlog, self.echo, self._role_credentials(spec))
+        pool.log_sink, pool.metrics = self.env.ports.logs, self.env.ports.metrics
+        pool.region = spec.region or self.env.config.region
         self.pools[spec.name] = pool
         try:
             await pool.start()

@@ -16,7 +16,8 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-from conveyor.ports import Delivery
+from conveyor import builtin_metrics
+from conveyor.ports import Delivery, MetricsSink
 from conveyor.services.sns import envelope, http_delivery
 
 if TYPE_CHECKING:
@@ -25,6 +26,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _INFRA_RETRY = 1.0  # seconds before retrying a row whose SQS write failed for an internal reason
+
+
+def _count_delivery(metrics: MetricsSink | None, sub_arn: str, ok: bool) -> None:
+    """AWS/SNS NumberOfNotificationsDelivered or ...Failed, by TopicName (a subscription ARN names its
+    topic: arn:aws:sns:REGION:ACCOUNT:TOPIC:ID)."""
+    parts = sub_arn.split(":")
+    if len(parts) >= 7:
+        builtin_metrics.sns_delivered(metrics, parts[3], parts[5], ok)
 
 
 def message_for(msg: dict[str, Any], protocol: str) -> str:
@@ -207,6 +216,7 @@ class Dispatcher:
                 return pairs
         dead = []
         for (index, sub_arn), delivery, outcome in zip(pairs, deliveries, outcomes, strict=True):
+            _count_delivery(self.service.ports.metrics, sub_arn, outcome is None)
             if outcome is not None:  # the queue is gone or refuses the message: a client-side failure
                 log.warning("SNS subscription %s: %s", sub_arn, outcome)
                 msg, subs = batch[index]
@@ -241,7 +251,9 @@ class Dispatcher:
                 await self._http_with_retries(msg, sub, body)
             elif sub.protocol == "lambda":
                 await self._to_function(msg, sub)
+            _count_delivery(self.service.ports.metrics, sub.arn, True)
         except Exception:
+            _count_delivery(self.service.ports.metrics, sub.arn, False)
             log.exception("SNS delivery to %s failed", sub.endpoint)
             try:
                 await self._to_dlq(sub, body, msg)

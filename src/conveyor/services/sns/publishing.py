@@ -11,7 +11,7 @@ import logging
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
-from conveyor import ids
+from conveyor import builtin_metrics, ids
 from conveyor.services.sns import publish
 from conveyor.services.sns.topics import Topic, invalid
 from conveyor.wire import RequestContext, ServiceError
@@ -110,6 +110,8 @@ class Publishing:
             if rest:
                 later[msg["id"]] = (msg, rest)
             results.append({"MessageId": msg["id"], "SequenceNumber": msg.get("seq")})
+            builtin_metrics.sns_published(self.ports.metrics, topic.arn.split(":")[3], topic.name,
+                                          len(str(msg["message"]).encode()))
         if direct:
             for index, sub_arn in await self.dispatcher.to_sqs(direct):
                 msg = direct[index][0]
