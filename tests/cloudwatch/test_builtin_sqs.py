@@ -49,3 +49,30 @@ def test_thirty_sends_sum_to_thirty(client: Callable[..., Any], aws: Callable[..
     assert {"NumberOfMessagesSent", "NumberOfMessagesReceived", "NumberOfMessagesDeleted",
             "ApproximateNumberOfMessagesVisible", "ApproximateNumberOfMessagesNotVisible",
             "ApproximateNumberOfMessagesDelayed", "ApproximateAgeOfOldestMessage", "SentMessageSize"} <= names
+
+
+def test_pool_workers_write_their_own_streams(endpoint: str, client: Callable[..., Any]) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import post_json
+    from tests.lambda_.conftest import wait_for
+
+    script = "import sys; print('hello from', sys.argv[0], flush=True); import time; time.sleep(30)"
+    post_json(f"{endpoint}/_conveyor/pools", {"name": "talkers", "command": [sys.executable, "-c", script],
+                                              "min": 2, "max": 2})
+    logs = client("logs")
+
+    def streams() -> list[str]:
+        try:
+            found = logs.describe_log_streams(logGroupName="/conveyor/pools/talkers")["logStreams"]
+        except logs.exceptions.ResourceNotFoundException:
+            return []
+        return [s["logStreamName"] for s in found]
+
+    assert wait_for(lambda: streams() == ["talkers-1", "talkers-2"] and streams())
+    events = logs.get_log_events(logGroupName="/conveyor/pools/talkers", logStreamName="talkers-1")["events"]
+    assert [e["message"] for e in events] == ["hello from -c"]
+    printed = subprocess.run([sys.executable, "-m", "conveyor.cli", "logs", "--pool", "talkers", "--endpoint",
+                              endpoint], capture_output=True, text=True, timeout=60).stdout
+    assert printed.splitlines() == ["hello from -c", "hello from -c"]
