@@ -5,19 +5,13 @@ Errors section. JSON 1.1: `{"__type": "...#Code", "message": ...}`.
 
 from __future__ import annotations
 
-from conveyor.services.iam.validation import IamValidationCodes
+from conveyor.protocol.constraints import ConstraintViolations
 from conveyor.wire import ServiceError
 
 
-class LogsValidationCodes(IamValidationCodes):
-    """A request that breaks the model's constraints: `InvalidParameterException` worded as AWS's Coral
-    services word constraint failures ("1 validation error detected: Value 'x' at 'logGroupName' ...")."""
-
-    missing = "InvalidParameterException"
-    invalid = "InvalidParameterException"
-
-
-VALIDATION = LogsValidationCodes()
+# A request that breaks the model's constraints: `InvalidParameterException` worded as AWS's Coral
+# services word constraint failures ("1 validation error detected: Value 'x' at 'logGroupName' ...").
+VALIDATION = ConstraintViolations("InvalidParameterException", query_lists=False, patterns=True)
 
 
 def invalid(message: str) -> ServiceError:
