@@ -8,7 +8,6 @@ from __future__ import annotations
 from conveyor.protocol.constraints import ConstraintViolations
 from conveyor.wire import ServiceError
 
-
 # A request that breaks the model's constraints: `InvalidParameterException` worded as AWS's Coral
 # services word constraint failures ("1 validation error detected: Value 'x' at 'logGroupName' ...").
 VALIDATION = ConstraintViolations("InvalidParameterException", query_lists=False, patterns=True)
