@@ -29,6 +29,7 @@ SERVICES = {
     "sns": "conveyor.services.sns.api:SnsService",
     "lambda": "conveyor.services.lambda_.api:LambdaService",
     "s3": "conveyor.services.s3.api:S3Service",
+    "apigatewayv2": "conveyor.services.apigatewayv2.api:ApiGatewayService",
 }
 
 

@@ -101,8 +101,24 @@ class Topics(PolicyHolder, NotificationDestination, Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Invocation:
+    """A synchronous invocation's outcome, as Lambda's Invoke (RequestResponse) reports it."""
+
+    status: int  # 200 when the function ran (with or without an error), else the status of Invoke's error
+    payload: bytes = b""  # what the function returned, or its error document
+    function_error: str | None = None  # "Unhandled" when the function failed (its timeout included)
+    error_code: str | None = None  # Invoke's error when it did not run (TooManyRequestsException...)
+
+
 class Functions(NotificationDestination, Protocol):
-    """Lambda, as other services use it: S3 and SNS invoke functions asynchronously."""
+    """Lambda, as other services use it: S3 and SNS invoke functions asynchronously, API Gateway's
+    proxy integrations synchronously."""
+
+    async def invoke(self, function_arn: str, payload: bytes) -> Invocation:
+        """Run the function once and wait for its result, as Invoke with RequestResponse does; a throttled
+        or missing function is an Invocation with Invoke's error status and code, not an exception."""
+        ...
 
     def invoke_allowed(self, function_arn: str, service_principal: str, source_arn: str | None) -> bool:
         """Whether the function's resource policy lets `service_principal` invoke it for `source_arn`."""

@@ -242,12 +242,8 @@ def keep_browsers_out(request: HttpRequest, config: Config) -> None:
     pool running any command, or a function running any code. Browsers name the page's origin in `Origin`
     and `Sec-Fetch-Site`; a page that rebinds its own DNS name to 127.0.0.1 is same-origin, but its
     requests carry its name in `Host`."""
+    keep_rebinders_out(request, config)
     host = request.headers.get("host")
-    if host is not None and not is_trusted_name(host, config.host):
-        raise ServiceError(
-            "AccessDenied", f"With authentication off, Conveyor answers only requests addressed to a loopback "
-            f"name (localhost, 127.0.0.1, [::1]) or an AWS host name, not {host!r}; serve other names with "
-            "--auth sigv4.", 403)
     site = (request.headers.get("sec-fetch-site") or "").lower()
     origin = request.headers.get("origin")
     if site in ("cross-site", "same-site") or (origin is not None and not _same_origin(origin, host)):
@@ -255,6 +251,18 @@ def keep_browsers_out(request: HttpRequest, config: Config) -> None:
             "AccessDenied", "With authentication off, Conveyor refuses requests a web browser makes on behalf "
             f"of another site (Origin {origin or '-'}); only S3 answers browsers, under each bucket's CORS "
             "configuration.", 403)
+
+
+def keep_rebinders_out(request: HttpRequest, config: Config) -> None:
+    """The Host rule alone: a page that rebinds its own DNS name to 127.0.0.1 is same-origin with what it
+    reaches, but its requests name its host. Data planes meant for browsers (API Gateway's invoke URLs)
+    keep this rule and leave cross-origin calls to their own CORS configuration."""
+    host = request.headers.get("host")
+    if host is not None and not is_trusted_name(host, config.host):
+        raise ServiceError(
+            "AccessDenied", f"With authentication off, Conveyor answers only requests addressed to a loopback "
+            f"name (localhost, 127.0.0.1, [::1]) or an AWS host name, not {host!r}; serve other names with "
+            "--auth sigv4.", 403)
 
 
 # Names whose DNS no web page's author controls, so no page can rebind them to 127.0.0.1: AWS's own

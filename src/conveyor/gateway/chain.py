@@ -1,6 +1,7 @@
 """The request pipeline: every request of every protocol takes the same steps, in this order.
 
-    open endpoints (LocalStack's probes) -> route (which service, which protocol) -> authenticate
+    open endpoints (LocalStack's probes) -> a data plane's claim (answered by it: API Gateway's
+    invoke URLs) -> route (which service, which protocol) -> authenticate
     -> Conveyor's own API -> the service's intercept hook -> find the operation -> authorize hook
     -> parse -> validate against the model -> check hook -> dispatch -> serialize
     and, whichever step raised: the error in the service's own protocol; then the finish hook, the
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     from conveyor.config import Config
     from conveyor.metrics import Metrics
     from conveyor.protocol.base import Codec
-    from conveyor.services.base import Service
+    from conveyor.services.base import DataPlane, Service
 
 log = logging.getLogger("conveyor.gateway")
 
@@ -118,6 +119,9 @@ class Gateway:
         answer = self.control.open_answer(ctx)
         if answer is not None:
             return answer
+        plane = self.router.data_plane_for(ctx.request)
+        if plane is not None:
+            return await self._serve_data_plane(ctx, plane)
         await self._route(ctx, target)
         await access.authenticate(ctx, self.config, self.keys, lambda: _served_unsigned(ctx, target))
         if ctx.service == access.INTERNAL:
@@ -139,6 +143,27 @@ class Gateway:
         if isinstance(result, HttpResponse):
             return result
         return codec.serialize(ctx, operation, result or {})
+
+    async def _serve_data_plane(self, ctx: RequestContext, plane: DataPlane) -> HttpResponse:
+        """A request a data plane claimed: it answers everything, errors included, in its own shape. Under
+        `--auth off` the Host rule still keeps rebound web pages out; whether a browser of another origin
+        may read the answer is the data plane's own CORS decision."""
+        ctx.service = plane.label
+        try:
+            if self.config.auth == "off":
+                access.keep_rebinders_out(ctx.request, self.config)
+            return await plane.answer(ctx)
+        except ServiceError as exc:
+            error = exc
+        except ClientDisconnected:
+            raise
+        except Exception:
+            log.exception("internal error handling %s %s", ctx.request.method, ctx.request.path)
+            error = internal_failure()
+        self.metrics.error(ctx.service, ctx.operation_label, error.code, error.message, error.status)
+        response = plane.error(ctx, error)
+        await _discard_unread_body(ctx.request, response)
+        return response
 
     async def _route(self, ctx: RequestContext, target: _Target) -> None:
         """Which service and protocol: known before anything can fail, so every error is answered in the

@@ -1,5 +1,8 @@
 """Which service a request is for.
 
+Before any of them, a service's data plane may claim a request by its Host or path (API Gateway's
+`{api}.execute-api.localhost` and `/_aws/execute-api/`): those are not API calls at all.
+
 Signals, strongest first: the SigV4 credential scope (header or presigned query), `X-Amz-Target`, the
 query `Action` (with a service's own paths, such as SQS queue URLs, before the action's name), then the
 service that takes whatever is left over (S3: anonymous GETs, browser form POSTs, CORS preflights,
@@ -14,7 +17,7 @@ from typing import TYPE_CHECKING
 from conveyor.wire import HttpRequest
 
 if TYPE_CHECKING:
-    from conveyor.services.base import Service
+    from conveyor.services.base import DataPlane, Service
 
 
 class Router:
@@ -31,6 +34,14 @@ class Router:
                 self.by_signing_name[signing_name] = name
             if service.takes_unsigned:
                 self.fallback = name
+        self.data_planes = [s.data_plane for s in services.values() if s.data_plane is not None]
+
+    def data_plane_for(self, request: HttpRequest) -> DataPlane | None:
+        """The data plane that claims the request (by Host or path), if any."""
+        for plane in self.data_planes:
+            if plane.claims(request):
+                return plane
+        return None
 
     def service_for(self, request: HttpRequest, signing_name: str | None, form_action: str | None) -> str | None:
         """The registry name of the service (or, when none of ours, the signing name the request named).

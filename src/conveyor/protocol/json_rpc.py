@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from botocore.model import OperationModel, ServiceModel, Shape
@@ -90,6 +91,8 @@ def _from_json(shape: Shape, value: Any, path: str) -> Any:
         out: dict[str, Any] = {}
         for name, item in value.items():
             member = members.get(name)
+            if member is None:  # a member with a JSON name of its own (`locationName`, as API Gateway's)
+                name, member = _by_json_name(members, name)
             if member is not None and item is not None:
                 out[name] = _from_json(member, item, f"{path}.{name}" if path else name)
         return out
@@ -126,12 +129,20 @@ def _from_json(shape: Shape, value: Any, path: str) -> Any:
     return value
 
 
+def _by_json_name(members: Mapping[str, Shape], json_name: str) -> tuple[str, Shape | None]:
+    """The member a JSON key names through its `locationName` (botocore reads and writes that name)."""
+    for name, member in members.items():
+        if member.serialization.get("name") == json_name:
+            return name, member
+    return json_name, None
+
+
 def _to_json(shape: Shape, value: Any) -> Any:
     kind = shape.type_name
     if kind == "structure":
         members = shape.members
         return {
-            name: _to_json(members[name], item)
+            members[name].serialization.get("name", name): _to_json(members[name], item)
             for name, item in value.items()
             if item is not None and name in members
         }

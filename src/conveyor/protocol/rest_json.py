@@ -20,11 +20,12 @@ from conveyor.protocol.base import Codec, b64encode, format_timestamp
 from conveyor.protocol.json_rpc import _from_json, _to_json, _WireTypeError
 from conveyor.wire import HttpResponse, RequestContext, ServiceError
 
-_LABEL = re.compile(r"\{([A-Za-z0-9_]+)(\+?)\}")
+# URI labels: `{FunctionName}`, `{Key+}` (greedy), `{resource-arn}` (API Gateway's hyphenated names).
+_LABEL = re.compile(r"\{([A-Za-z0-9_-]+)(\+?)\}")
 
 
 class _Route:
-    __slots__ = ("operation", "method", "pattern", "static_query", "weight")
+    __slots__ = ("groups", "operation", "method", "pattern", "static_query", "weight")
 
     def __init__(self, operation: OperationModel) -> None:
         self.operation = operation
@@ -34,10 +35,13 @@ class _Route:
             (part.split("=", 1) + [""])[:2] for part in query.split("&") if part  # type: ignore[misc]
         )
         regex, pos = "", 0
+        # Regex group names cannot hold a hyphen: groups are numbered, `groups` names them.
+        self.groups: list[str] = []
         for match in _LABEL.finditer(uri):
             regex += re.escape(uri[pos:match.start()])
             greedy = match.group(2) == "+"
-            regex += f"(?P<{match.group(1)}>{'.+' if greedy else '[^/]+'})"
+            regex += f"({'.+' if greedy else '[^/]+'})"
+            self.groups.append(match.group(1))
             pos = match.end()
         regex += re.escape(uri[pos:])
         self.pattern = re.compile("^" + regex.rstrip("/") + "/?$")
@@ -64,7 +68,7 @@ class RestJsonCodec(Codec):
                 continue
             if any(k not in query or (v and query[k] != v) for k, v in route.static_query.items()):
                 continue
-            return route.operation, {k: unquote(v) for k, v in m.groupdict().items()}
+            return route.operation, {k: unquote(v) for k, v in zip(route.groups, m.groups(), strict=True)}
         if any(route.pattern.match(path) for route in self.routes):
             raise ServiceError("MethodNotAllowedException", f"The method {method} is not allowed for {path}.", 405)
         raise ServiceError("UnknownOperationException", f"No operation matches {method} {path}.", 404)
@@ -121,8 +125,9 @@ class RestJsonCodec(Codec):
             elif body_members and raw.strip():
                 data = _load(raw)
                 for name, member in body_members.items():
-                    if data.get(name) is not None:
-                        params[name] = _from_json(member, data[name], name)
+                    value = data.get(member.serialization.get("name", name))  # its JSON name, as botocore's
+                    if value is not None:
+                        params[name] = _from_json(member, value, name)
         except _WireTypeError as exc:
             raise ServiceError("SerializationException", f"Unable to parse member {exc.path}: expected {exc.expected}.")
         return params
@@ -156,7 +161,7 @@ class RestJsonCodec(Codec):
                 else:
                     raw = json.dumps(_to_json(member, value), separators=(",", ":")).encode()
             elif loc is None:
-                body[name] = _to_json(member, value)
+                body[wire] = _to_json(member, value)
         if raw is None and (body or not payload):
             raw = json.dumps(body, separators=(",", ":")).encode()
         headers.append(("Content-Type", "application/json"))

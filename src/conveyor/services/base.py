@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from conveyor.wire import HttpResponse, RequestContext, ServiceError, temporarily_unavailable
+from conveyor.wire import HttpRequest, HttpResponse, RequestContext, ServiceError, temporarily_unavailable
 
 if TYPE_CHECKING:
     from botocore.model import OperationModel, ServiceModel
@@ -35,6 +35,25 @@ class Environment:
             return self.endpoint[0]
         host = "127.0.0.1" if self.config.host in ("0.0.0.0", "::") else self.config.host
         return f"http://{host}:{self.config.port}"
+
+
+class DataPlane(Protocol):
+    """Requests a service answers outside its API's wire protocol (API Gateway's execute-api endpoints),
+    claimed by Host or path before any signature-based routing. The data plane authenticates (or not) and
+    answers everything itself, its errors included, in its own shape."""
+
+    # ctx.service of its requests, for metrics and logs (e.g. "execute-api").
+    label: str
+
+    def claims(self, request: HttpRequest) -> bool:
+        """Whether the request is for this data plane: cheap, it is asked about every request."""
+        ...
+
+    async def answer(self, ctx: RequestContext) -> HttpResponse: ...
+
+    def error(self, ctx: RequestContext, error: ServiceError) -> HttpResponse:
+        """An error raised while answering (or by the gateway's checks), in the data plane's shape."""
+        ...
 
 
 Result = dict[str, Any] | HttpResponse | None
@@ -69,6 +88,8 @@ class Service:
     # Objects whose methods answer operations too, for a service that composes its operations in several
     # objects (IAM, Lambda) rather than writing them all on the Service; looked up in order.
     operation_groups: Sequence[object] = ()
+    # Requests it answers outside its API, claimed before routing (API Gateway's invoke URLs).
+    data_plane: DataPlane | None = None
 
     def __init__(self, env: Environment) -> None:
         self.env = env

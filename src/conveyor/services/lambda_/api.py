@@ -16,7 +16,7 @@ import json
 import logging
 from typing import Any
 
-from conveyor.ports import Ports
+from conveyor.ports import Invocation, Ports
 from conveyor.protocol.constraints import ConstraintViolations
 from conveyor.protocol.models import service_model
 from conveyor.protocol.registry import codecs_for
@@ -27,7 +27,7 @@ from conveyor.services.lambda_.esm import Mappings
 from conveyor.services.lambda_.function_api import FunctionOperations
 from conveyor.services.lambda_.internal import FunctionEndpoints
 from conveyor.services.lambda_.invocation_api import InvocationOperations
-from conveyor.services.lambda_.invoke import Invoker
+from conveyor.services.lambda_.invoke import MAX_SYNC_PAYLOAD, Invoker, check_payload
 from conveyor.services.lambda_.permissions import PermissionOperations
 from conveyor.services.lambda_.registry import Registry
 from conveyor.services.lambda_.store import LambdaStore
@@ -115,6 +115,17 @@ class LambdaService(Service):
     async def invoke_event(self, function_arn: str, payload: dict[str, Any]) -> None:
         """Queue an asynchronous invocation (S3 notifications, SNS subscriptions, destinations)."""
         await self.async_invokes.submit_to(function_arn, json.dumps(payload).encode())
+
+    async def invoke(self, function_arn: str, payload: bytes) -> Invocation:
+        """A synchronous invocation for another service (API Gateway's Lambda proxy integrations), checked
+        and throttled as Invoke with RequestResponse is."""
+        try:
+            fn, qualifier = self.registry.get(function_arn)
+            check_payload(payload, MAX_SYNC_PAYLOAD)
+            result = await self.invoker.invoke(fn, qualifier, payload, wait=False)
+        except ServiceError as exc:
+            return Invocation(exc.status, error_code=exc.code)
+        return Invocation(200, result.payload, result.function_error)
 
     async def deliver_from_s3(self, arn: str, body: str) -> None:
         """An S3 notification; S3 checked the resource policy when the bucket was configured, and an
