@@ -37,6 +37,10 @@ def _json(payload: object, status: int = 200, headers: list[tuple[str, str]] | N
                         json.dumps(payload).encode())
 
 
+# LocalStack's health names API Gateway's both APIs (REST and HTTP) "apigateway".
+_LOCALSTACK_NAMES = {"apigatewayv2": "apigateway"}
+
+
 def answer(app: App, request: HttpRequest) -> HttpResponse:
     path = request.path.rstrip("/")
     method = request.method
@@ -45,8 +49,8 @@ def answer(app: App, request: HttpRequest) -> HttpResponse:
             # LocalStack's POST (restart, kill) and PUT (arbitrary state) manage its own container.
             return _json({"error": f"Conveyor answers GET and HEAD on {path}, not {method}."}, 405,
                          [("Allow", "GET, HEAD")])
-        services = {name: "running" if service.health().get("status") == "running" else "error"
-                    for name, service in app.services.items()}
+        services = {_LOCALSTACK_NAMES.get(name, name): "running" if service.health().get("status") == "running"
+                    else "error" for name, service in app.services.items()}
         return _json({"services": services, "edition": EDITION, "version": __version__})
     if method not in ("GET", "HEAD"):
         return _json({"error": f"Conveyor answers GET and HEAD on {path}, not {method}."}, 405,
