@@ -23,10 +23,12 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
 from conveyor.control import ControlClient, ControlError, Credentials
-from conveyor.pipeline import roles
+from conveyor.pipeline import http_api, roles
 from conveyor.pipeline.spec import (
     BUILTIN_MOVER,
+    BUILTIN_PRESIGN,
     COMPARISONS,
+    PRESIGN_HANDLER,
     Alarm,
     Bucket,
     Function,
@@ -35,7 +37,7 @@ from conveyor.pipeline.spec import (
     Queue,
     Topic,
 )
-from conveyor.runtime import mover
+from conveyor.runtime import mover, presign
 from conveyor.runtime.pool import MOVER
 
 
@@ -44,13 +46,15 @@ class Report:
     created: list[str] = field(default_factory=list)
     drift: list[str] = field(default_factory=list)
     region: str = ""
+    endpoints: list[str] = field(default_factory=list)  # "POST http://.../presign": what a browser calls
 
     def lines(self) -> list[str]:
         where = f" in {self.region}" if self.region else ""
+        endpoints = [f"endpoint: {item}" for item in self.endpoints]
         if not self.created and not self.drift:
-            return [f"pipeline up to date{where}: nothing to change"]
+            return [f"pipeline up to date{where}: nothing to change", *endpoints]
         return ([f"applying in {self.region}"] if self.region else []) + [
-            f"created {item}" for item in self.created] + [f"drift: {item}" for item in self.drift]
+            f"created {item}" for item in self.created] + [f"drift: {item}" for item in self.drift] + endpoints
 
 
 def environment_region() -> str | None:
@@ -102,6 +106,7 @@ class Applier:
         self.s3 = boto3.client("s3", **options)
         self.lam = boto3.client("lambda", **options)
         self.cloudwatch = boto3.client("cloudwatch", **options)
+        self.gateway = boto3.client("apigatewayv2", **options)
         self.roles = roles.Roles(boto3.client("iam", **options), self.created, self.drifted)
 
     def apply(self, pipeline: Pipeline) -> Report:
@@ -115,6 +120,10 @@ class Applier:
             self.queue(queue)
         for function in pipeline.functions:
             self.function(function, pipeline.base_dir)
+        if pipeline.api is not None and pipeline.api.presign is not None:
+            spec = pipeline.api.presign
+            self.function(Function(spec.function, PRESIGN_HANDLER, BUILTIN_PRESIGN, timeout=10,
+                                   env=spec.environment(), role=spec.role), pipeline.base_dir)
         for topic in pipeline.topics:
             self.topic(topic)
         for bucket in pipeline.buckets:
@@ -123,6 +132,8 @@ class Applier:
             self.pool(pool, pipeline.base_dir)
         for alarm in pipeline.alarms:
             self.alarm(alarm)
+        if pipeline.api is not None:
+            http_api.HttpApi(self).apply(pipeline.api)
         return self.report
 
     # -- alarms ---------------------------------------------------------------------------------
@@ -208,6 +219,10 @@ class Applier:
             if config.get("Handler") != function.handler:
                 self.drifted(f"function {function.name}: handler is {config.get('Handler')!r}, "
                              f"the pipeline says {function.handler!r}")
+            variables = (config.get("Environment") or {}).get("Variables") or {}
+            if variables != function.env:
+                self.drifted(f"function {function.name}: its environment is {variables}, the pipeline says "
+                             f"{function.env}")
         else:
             managed = [roles.BASIC_EXECUTION] + ([roles.SQS_EXECUTION] if function.queue else [])
             role = self.roles.ensure(function.role or f"{function.name}-role", roles.LAMBDA, managed,
@@ -394,6 +409,8 @@ def zip_code(code: str, base_dir: Path) -> bytes:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         if code == BUILTIN_MOVER:
             archive.write(mover.__file__, "mover.py")
+        elif code == BUILTIN_PRESIGN:
+            archive.write(presign.__file__, "presign.py")
         elif path.is_dir():
             for file in sorted(path.rglob("*")):
                 if file.is_file() and "__pycache__" not in file.parts:

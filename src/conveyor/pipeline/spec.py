@@ -106,6 +106,11 @@ class Bucket:
 
 BUILTIN_MOVER = "mover"  # `command: mover` (pools) and `code: mover` (functions): conveyor/runtime/mover.py
 MOVER_HANDLER = "mover.lambda_handler"
+BUILTIN_PRESIGN = "presign"  # the `api:` section's web function: conveyor/runtime/presign.py
+PRESIGN_HANDLER = "presign.lambda_handler"
+# A route key: $default, or a method (or ANY) and a path (checked in full by API Gateway when applied).
+ROUTE_KEY = re.compile(r"^(\$default|(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS|ANY) /\S*)$")
+STAGE_NAME = re.compile(r"^(\$default|[A-Za-z0-9_-]{1,128})$")
 
 
 @dataclass
@@ -163,6 +168,52 @@ class Alarm:
 
 
 @dataclass
+class Presign:
+    """The built-in web function behind `POST /presign`: upload URLs for fresh keys under `prefix`."""
+
+    bucket: str
+    prefix: str = "uploads/"
+    expires: int = 300
+    max_size: int | None = None
+    content_types: list[str] = field(default_factory=list)
+    method: str = "PUT"  # a presigned PUT URL, or "POST" (a presigned POST policy)
+    function: str = "presign"
+    route: str = "POST /presign"
+    role: str | None = None
+    line: int = field(default=0, compare=False)
+
+    def environment(self) -> dict[str, str]:
+        """The function's settings, as conveyor/runtime/presign.py reads them."""
+        env = {"BUCKET": self.bucket, "PREFIX": self.prefix, "EXPIRES": str(self.expires),
+               "UPLOAD_METHOD": self.method}
+        if self.max_size is not None:
+            env["MAX_SIZE"] = str(self.max_size)
+        if self.content_types:
+            env["CONTENT_TYPES"] = ",".join(self.content_types)
+        return env
+
+
+@dataclass
+class ApiRoute:
+    route: str  # a route key, e.g. "GET /items/{id}"
+    function: str  # a function of this pipeline
+    payload_format: str = "2.0"
+    line: int = field(default=0, compare=False)
+
+
+@dataclass
+class Api:
+    """An HTTP API (API Gateway): the presign endpoint and routes to the pipeline's functions."""
+
+    name: str
+    stage: str = "$default"
+    presign: Presign | None = None
+    routes: list[ApiRoute] = field(default_factory=list)
+    cors: dict[str, Any] | None = None  # CorsConfiguration, as CreateApi takes it
+    line: int = field(default=0, compare=False)
+
+
+@dataclass
 class Pipeline:
     source: str
     buckets: list[Bucket] = field(default_factory=list)
@@ -173,6 +224,7 @@ class Pipeline:
     alarms: list[Alarm] = field(default_factory=list)
     base_dir: Path = field(default_factory=Path.cwd)
     region: str | None = None  # None: the environment's region, else the server's (see `region_for`)
+    api: Api | None = None
 
 
 class _Reader:
@@ -238,7 +290,8 @@ def parse(text: str, source: str = "conveyor.yaml", base_dir: Path | None = None
         line = mark.line + 1 if mark else 0
         raise PipelineError(f"{source}:{line}: invalid YAML: {exc.problem}")
     r = _Reader(source)
-    root = r.mapping(root, "the pipeline", {"region", "buckets", "topics", "queues", "functions", "pools", "alarms"})
+    root = r.mapping(root, "the pipeline", {"region", "buckets", "topics", "queues", "functions", "pools", "alarms",
+                                            "api"})
     pipeline = Pipeline(source, base_dir=base_dir or Path.cwd(), region=r.get(root, "region", str, "pipeline"))
     if pipeline.region is not None and not REGION.match(pipeline.region):
         raise r.fail(root, "region", f"region {pipeline.region!r} is not a region name (e.g. us-east-2)")
@@ -254,6 +307,8 @@ def parse(text: str, source: str = "conveyor.yaml", base_dir: Path | None = None
         pipeline.pools.append(_pool(r, node, f"pools[{i}]", root, pipeline.base_dir))
     for i, node in enumerate(r.items(root, "alarms", "pipeline")):
         pipeline.alarms.append(_alarm(r, node, f"alarms[{i}]", root))
+    if root.get("api") is not None:
+        pipeline.api = _api(r, root["api"], root, pipeline)
     _check_references(r, pipeline, root)
     return pipeline
 
@@ -423,6 +478,92 @@ def _pool(r: _Reader, node: Any, where: str, parent: Any, base_dir: Path) -> Poo
                 _role(r, node, where), line=node.line)
 
 
+def _api(r: _Reader, node: Any, root: Any, pipeline: Pipeline) -> Api:
+    node = r.mapping(node, "api", {"name", "stage", "presign", "routes", "cors"}, root, "api")
+    api = Api(r.get(node, "name", str, "api", "conveyor-web"), r.get(node, "stage", str, "api", "$default"),
+              line=node.line)
+    if not STAGE_NAME.match(api.stage):
+        raise r.fail(node, "stage", f"api.stage: {api.stage!r} is not a stage name ($default, or letters, digits, "
+                                    "'-' and '_')")
+    if node.get("presign") is not None:
+        api.presign = _presign(r, node["presign"], node, pipeline)
+    for i, item in enumerate(r.items(node, "routes", "api")):
+        at = f"api.routes[{i}]"
+        item = r.mapping(item, at, {"route", "function", "payload_format"}, node, "routes")
+        route = ApiRoute(r.get(item, "route", str, at, required=True), r.get(item, "function", str, at, required=True),
+                         r.get(item, "payload_format", str, at, "2.0"), line=item.line)
+        if not ROUTE_KEY.match(route.route):
+            raise r.fail(item, "route", f"{at}.route: {route.route!r} is not a route key (e.g. 'GET /items/{{id}}', "
+                                        "'ANY /{proxy+}' or $default)")
+        if route.payload_format not in ("1.0", "2.0"):
+            raise r.fail(item, "payload_format", f"{at}.payload_format must be 1.0 or 2.0")
+        api.routes.append(route)
+    keys = [route.route for route in api.routes] + ([api.presign.route] if api.presign else [])
+    if len(keys) != len(set(keys)):
+        raise r.fail(node, "routes", "api.routes: a route key appears twice")
+    if node.get("cors") is not None:
+        api.cors = _cors(r, node["cors"], node)
+    return api
+
+
+def _presign(r: _Reader, node: Any, parent: Any, pipeline: Pipeline) -> Presign:
+    where = "api.presign"
+    node = r.mapping(node, where, {"bucket", "prefix", "expires", "max_size", "content_types", "method", "function",
+                                   "route", "role"}, parent, "presign")
+    buckets = [b.name for b in pipeline.buckets]
+    bucket = r.get(node, "bucket", str, where, buckets[0] if len(buckets) == 1 else None)
+    if bucket is None:
+        raise r.fail(node, None, f"{where}: 'bucket' is required (the bucket uploads go to)")
+    presign = Presign(
+        bucket=bucket,
+        prefix=r.get(node, "prefix", str, where, "uploads/"),
+        expires=r.get(node, "expires", int, where, 300, low=1, high=604800),
+        max_size=r.get(node, "max_size", int, where, low=1, high=5 * 1024 ** 3),
+        content_types=[str(t) for t in r.get(node, "content_types", list, where, [])],
+        method=str(r.get(node, "method", str, where, "PUT")).upper(),
+        function=r.get(node, "function", str, where, "presign"),
+        route=r.get(node, "route", str, where, "POST /presign"),
+        role=_role(r, node, where),
+        line=node.line,
+    )
+    if not presign.prefix.endswith("/"):
+        raise r.fail(node, "prefix", f"{where}.prefix: {presign.prefix!r} must end in '/'")
+    if presign.method not in ("PUT", "POST"):
+        raise r.fail(node, "method", f"{where}.method must be PUT (a presigned URL) or POST (a POST policy)")
+    if not ROUTE_KEY.match(presign.route):
+        raise r.fail(node, "route", f"{where}.route: {presign.route!r} is not a route key (e.g. 'POST /presign')")
+    if any(f.name == presign.function for f in pipeline.functions):
+        raise r.fail(node, "function", f"{where}.function: {presign.function!r} is already a function of this "
+                                       "pipeline; name the presign function differently")
+    return presign
+
+
+_CORS = {"allow_origins": ("AllowOrigins", list), "allow_methods": ("AllowMethods", list),
+         "allow_headers": ("AllowHeaders", list), "expose_headers": ("ExposeHeaders", list),
+         "max_age": ("MaxAge", int), "allow_credentials": ("AllowCredentials", bool)}
+
+
+def _cors(r: _Reader, node: Any, parent: Any) -> dict[str, Any]:
+    node = r.mapping(node, "api.cors", set(_CORS), parent, "cors")
+    out: dict[str, Any] = {}
+    for key, (name, kind) in _CORS.items():
+        value = node.get(key)
+        if isinstance(value, str) and kind is list:
+            value = [value]  # allow_origins: "*"
+        if value is None:
+            continue
+        if kind is list and not all(isinstance(v, str) for v in value):
+            raise r.fail(node, key, f"api.cors.{key} must be a list of strings")
+        if key == "max_age":
+            r.get(node, key, int, "api.cors", low=-1, high=86400)
+        elif not isinstance(value, kind):
+            raise r.fail(node, key, f"api.cors.{key} must be {kind.__name__}")
+        out[name] = value
+    if out.get("AllowCredentials") and "*" in out.get("AllowOrigins", []):
+        raise r.fail(node, "allow_credentials", "api.cors: allow_credentials cannot be true with allow_origins '*'")
+    return out
+
+
 def _check_references(r: _Reader, p: Pipeline, root: Any) -> None:
     queues = {q.name for q in p.queues}
     topics = {t.name for t in p.topics}
@@ -450,3 +591,8 @@ def _check_references(r: _Reader, p: Pipeline, root: Any) -> None:
     for alarm in p.alarms:
         need("queue", alarm.queue, queues, alarm.line)
         need("topic", alarm.topic, topics, alarm.line)
+    if p.api is not None:
+        for route in p.api.routes:
+            need("function", route.function, functions, route.line)
+        if p.api.presign is not None:
+            need("bucket", p.api.presign.bucket, {b.name for b in p.buckets}, p.api.presign.line)
