@@ -247,3 +247,16 @@ def test_curl_resolves_the_api_host_name(invoke: Invoker, quick_api: str) -> Non
     url = f"http://{invoke.host(quick_api)}/plain"
     result = subprocess.run(["curl", "-s", "-X", "POST", url], capture_output=True, timeout=60, check=True)
     assert json.loads(result.stdout) == {"hello": "world"}
+
+
+def test_invoke_urls_are_open_under_sigv4(start_server: Any, tmp_path: Any) -> None:
+    """The API is signed for; the calls to its routes are not (authorization NONE), as on AWS."""
+    import boto3
+
+    server = start_server(tmp_path / "data", "--auth", "sigv4", "--access-key", "AKIDWEB", "--secret-key", "s3cret")
+    gw = boto3.client("apigatewayv2", endpoint_url=server.endpoint, region_name="us-east-1",
+                      aws_access_key_id="AKIDWEB", aws_secret_access_key="s3cret")
+    api_id = gw.create_api(Name="open", ProtocolType="HTTP", Target=f"{server.endpoint}/_conveyor/health")["ApiId"]
+    answer = requests.get(f"{server.endpoint}/", timeout=30,  # the $default route appends the path
+                          headers={"Host": f"{api_id}.execute-api.localhost:{server.port}"})
+    assert answer.status_code == 200 and "apigatewayv2" in answer.json()["services"]
