@@ -33,6 +33,7 @@ def handler(event, context):
         raise RuntimeError("boom")
     if last == "slow":
         time.sleep(3)
+        print("slow one done")
         return {"statusCode": 200, "body": "late"}
     if last == "plain":
         return {"hello": "world"}

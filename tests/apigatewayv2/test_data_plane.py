@@ -6,11 +6,22 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
+import time
 from typing import Any
 
 import requests
 
 from tests.apigatewayv2.conftest import ACCOUNT, Invoker, allow
+
+
+def wait_for(condition: Any, timeout: float = 15.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
 
 
 def routed(gw: Any, api_id: str, integration_id: str, *keys: str) -> None:
@@ -173,6 +184,10 @@ def test_the_invoke_permission_is_checked(gw: Any, lam: Any, echo: str, invoke: 
     gw.create_stage(ApiId=api_id, StageName="prod", AutoDeploy=True)
     refused = invoke.call("POST", api_id, "/prod/presign")
     assert refused.status_code == 500 and refused.json() == {"message": "Internal Server Error"}
+    # why, for the user: `conveyor status` shows it among the recent errors
+    status = requests.get(f"{invoke.endpoint}/_conveyor/status", timeout=30).json()
+    assert any("apigateway.amazonaws.com may not invoke" in e["message"] and e["status"] == 500
+               for e in status["recent_errors"])
     # a permission for one route's ARN only: arn:aws:execute-api:REGION:ACCOUNT:API/STAGE/METHOD/PATH
     allow(lam, api_id, source="prod/POST/presign")
     assert invoke.call("POST", api_id, "/prod/presign").status_code == 200
@@ -184,6 +199,19 @@ def test_the_invoke_permission_is_checked(gw: Any, lam: Any, echo: str, invoke: 
     assert invoke.call("GET", api_id, "/prod/other").status_code == 500
 
 
+def test_an_integration_role_stands_in_for_the_permission(client: Any, gw: Any, echo: str, invoke: Invoker) -> None:
+    iam = client("iam")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"},
+                                                     "Action": "sts:AssumeRole"}]}
+    role = iam.create_role(RoleName="api-invoker", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    api_id = str(gw.create_api(Name="role", ProtocolType="HTTP", Target=echo, CredentialsArn=role)["ApiId"])
+    assert invoke.call("GET", api_id, "/plain").json() == {"hello": "world"}  # no resource policy needed
+    lambda_only = iam.create_role(RoleName="not-for-apis", AssumeRolePolicyDocument=json.dumps(
+        {**trust, "Statement": [{**trust["Statement"][0], "Principal": {"Service": "lambda.amazonaws.com"}}]}))
+    gw.update_api(ApiId=api_id, CredentialsArn=lambda_only["Role"]["Arn"])
+    assert invoke.call("GET", api_id, "/plain").status_code == 500
+
+
 def test_function_errors_timeouts_and_throttles(gw: Any, lam: Any, echo: str, invoke: Invoker) -> None:
     api_id = str(gw.create_api(Name="fail", ProtocolType="HTTP", Target=echo)["ApiId"])
     allow(lam, api_id)
@@ -193,6 +221,9 @@ def test_function_errors_timeouts_and_throttles(gw: Any, lam: Any, echo: str, in
     gw.update_integration(ApiId=api_id, IntegrationId=integration["IntegrationId"], TimeoutInMillis=300)
     slow = invoke.call("GET", api_id, "/slow")
     assert slow.status_code == 503 and slow.json() == {"message": "Service Unavailable"}
+    # the function itself runs to its end, as it does on AWS
+    logs = f"{invoke.endpoint}/_conveyor/functions/echo/logs"
+    wait_for(lambda: "slow one done" in requests.get(logs, timeout=30).json()["text"], timeout=15)
     lam.put_function_concurrency(FunctionName="echo", ReservedConcurrentExecutions=0)
     throttled = invoke.call("GET", api_id, "/fine")
     assert throttled.status_code == 429 and throttled.json() == {"message": "Too Many Requests"}
@@ -216,6 +247,9 @@ def test_url_forms_and_unknown_apis(endpoint: str, gw: Any, invoke: Invoker, qui
     aws_name = requests.get(f"{endpoint}/plain", timeout=30, headers={
         "Host": f"{quick_api}.execute-api.us-east-1.amazonaws.com:{invoke.port}"})
     assert aws_name.json() == {"hello": "world"}
+    localstack_name = requests.get(f"{endpoint}/plain", timeout=30, headers={
+        "Host": f"{quick_api}.execute-api.localhost.localstack.cloud:{invoke.port}"})
+    assert localstack_name.json() == {"hello": "world"}
     wrong_region = requests.get(f"{endpoint}/plain", timeout=30, headers={
         "Host": f"{quick_api}.execute-api.eu-west-1.amazonaws.com"})
     assert wrong_region.status_code == 404

@@ -111,6 +111,10 @@ def test_presigned_put_with_limits(endpoint: str, tmp_path: Path, invoke: Invoke
     assert put.status_code == 200
     got = client("s3").get_object(Bucket="photos", Key=doc["s3Key"])
     assert got["ContentType"] == "image/png" and got["Body"].read() == b"12345"
+    # asked through the API's AWS host name, the URL names S3's own host name on the same port
+    aws_host = invoke.call("POST", api_id, path, json={"contentType": "image/png", "size": 5}, headers={
+        "Host": f"{api_id}.execute-api.us-east-1.amazonaws.com:{invoke.port}"}).json()
+    assert aws_host["uploadUrl"].startswith(f"http://s3.us-east-1.amazonaws.com:{invoke.port}/photos/incoming/")
     again = apply(endpoint, tmp_path, PIPELINE.format(method="PUT"))
     assert "nothing to change" in again and "endpoint: POST" in again
 
