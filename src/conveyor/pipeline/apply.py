@@ -88,6 +88,7 @@ class Applier:
         self.function_arns: dict[str, str] = {}
         self.new_functions: set[str] = set()  # created by this apply: no resource policy to look at yet
         self.buckets: list[str] = []  # the pipeline's: its roles may use them
+        self.new_buckets: set[str] = set()  # created by this apply: no settings to look at yet
 
     def created(self, what: str) -> None:
         self.report.created.append(what)
@@ -288,6 +289,7 @@ class Applier:
                 "CreateBucketConfiguration": {"LocationConstraint": self.region}}
             self.s3.create_bucket(Bucket=bucket.name, **location)
             self.created(f"bucket {bucket.name}")
+            self.new_buckets.add(bucket.name)
         elif existing[bucket.name] not in (None, self.region):
             self.drifted(f"bucket {bucket.name} is in {existing[bucket.name]}, the pipeline's region is {self.region}")
         # Folder markers first: notifications configured afterwards never see them.

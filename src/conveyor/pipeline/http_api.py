@@ -27,7 +27,7 @@ class HttpApi:
 
     def apply(self, spec: Api) -> None:
         applier = self.applier
-        api = self._api(spec)
+        api, new_api = self._api(spec)
         api_id = api["ApiId"]
         routes = [(route.route, route.function, route.payload_format) for route in spec.routes]
         if spec.presign is not None:
@@ -57,7 +57,7 @@ class HttpApi:
             account = arn.split(":")[4]
             applier.grant(function, PRINCIPAL, f"arn:aws:execute-api:{applier.region}:{account}:{api_id}/*")
         self._stage(spec, api_id, changed)
-        if spec.presign is not None and spec.cors and spec.cors.get("AllowOrigins"):
+        if spec.presign is not None and spec.cors and spec.cors.get("AllowOrigins") and new_api:
             self._bucket_cors(spec.presign.bucket, spec.cors["AllowOrigins"], spec.presign.method)
         endpoint = api["ApiEndpoint"] + ("" if spec.stage == "$default" else f"/{spec.stage}")
         for route_key, _, _ in routes:
@@ -74,32 +74,35 @@ class HttpApi:
             if not token:
                 return items
 
-    def _api(self, spec: Api) -> dict[str, Any]:
+    def _api(self, spec: Api) -> tuple[dict[str, Any], bool]:
+        """The API the pipeline names, and whether this apply made it."""
         found = [a for a in self._all("get_apis") if a["Name"] == spec.name]
         if not found:
             options: dict[str, Any] = {"CorsConfiguration": spec.cors} if spec.cors else {}
             api = dict(self.gateway.create_api(Name=spec.name, ProtocolType="HTTP", **options))
             self.applier.created(f"HTTP API {spec.name}")
-            return api
+            return api, True
         api = found[0]
         if (api.get("CorsConfiguration") or None) != (spec.cors or None):
             self.applier.drifted(f"api {spec.name}: CORS configuration is {api.get('CorsConfiguration')}, the "
                                  f"pipeline says {spec.cors}")
-        return api
+        return api, False
 
     def _bucket_cors(self, bucket: str, origins: list[str], method: str) -> None:
         """The browser's upload goes to S3, cross-origin too: the bucket lets the API's origins send it, unless it
-        has a CORS configuration of its own. https://docs.aws.amazon.com/AmazonS3/latest/userguide/cors.html"""
+        has a CORS configuration of its own. Done when the API is made (a bucket made with it has none to look
+        at). https://docs.aws.amazon.com/AmazonS3/latest/userguide/cors.html"""
         s3 = self.applier.s3
-        try:
-            s3.get_bucket_cors(Bucket=bucket)
-            return
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "NoSuchCORSConfiguration":
-                raise
-        rule = {"AllowedOrigins": origins, "AllowedMethods": [method], "AllowedHeaders": ["*"],
-                "ExposeHeaders": ["ETag"], "MaxAgeSeconds": 300}
-        s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [rule]})
+        if bucket not in self.applier.new_buckets:
+            try:
+                s3.get_bucket_cors(Bucket=bucket)
+                return
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "NoSuchCORSConfiguration":
+                    raise
+        s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [{
+            "AllowedOrigins": origins, "AllowedMethods": [method], "AllowedHeaders": ["*"], "ExposeHeaders": ["ETag"],
+            "MaxAgeSeconds": 300}]})
         self.applier.created(f"CORS rule on {bucket} for {', '.join(origins)} ({method} uploads)")
 
     def _stage(self, spec: Api, api_id: str, changed: bool) -> None:
