@@ -38,6 +38,7 @@ log = logging.getLogger("conveyor.apigateway")
 
 PRINCIPAL = "apigateway.amazonaws.com"
 MAX_BODY = 10 * 1024 * 1024  # an HTTP API's payload limit
+_TABLES_KEPT = 256  # compiled route tables of recent deployments
 # The body API Gateway answers for each status it makes itself.
 _MESSAGES = {403: "Forbidden", 404: "Not Found", 413: "Request Entity Too Large", 429: "Too Many Requests",
              503: "Service Unavailable", 504: "Endpoint request timed out"}
@@ -113,6 +114,8 @@ class ExecuteApi:
         key = (state.api_id, deployment["DeploymentId"])
         table = self._tables.get(key)
         if table is None:
+            if len(self._tables) >= _TABLES_KEPT:  # every change of an auto-deployed API is a new deployment
+                self._tables.clear()
             table = self._tables[key] = RouteTable(deployment["_Snapshot"]["Routes"])
         return table
 
