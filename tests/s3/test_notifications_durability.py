@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+from datetime import datetime
 from urllib.parse import unquote_plus, urlparse
 
 import pytest
@@ -108,6 +109,26 @@ def test_sequencer_increases_and_event_names(s3, sqs, bucket):
     [event] = _receive(sqs, url)
     rec = event["Records"][0]
     assert rec["eventName"] == "ObjectRemoved:DeleteMarkerCreated" and rec["s3"]["object"]["versionId"]
+
+
+def test_removal_events_carry_the_time_of_the_deletion(s3, sqs, bucket, advance):
+    """eventTime is when S3 finished the request that caused the event, not when the removed object was
+    written (https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html)."""
+    url, arn = _queue(sqs, "removals")
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"QueueConfigurations": [
+        {"QueueArn": arn, "Events": ["s3:ObjectRemoved:*"]}]})
+    _receive(sqs, url)  # test event
+    s3.put_object(Bucket=bucket, Key="plain", Body=b"1")
+    deleted_at = advance(3600)
+    s3.delete_object(Bucket=bucket, Key="plain")
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    version = s3.put_object(Bucket=bucket, Key="kept", Body=b"2")["VersionId"]
+    version_deleted_at = advance(3600)
+    s3.delete_object(Bucket=bucket, Key="kept", VersionId=version)
+    records = [e["Records"][0] for e in _receive(sqs, url, n=2)]
+    assert [r["eventName"] for r in records] == ["ObjectRemoved:Delete", "ObjectRemoved:Delete"]
+    times = [datetime.fromisoformat(r["eventTime"].replace("Z", "+00:00")).timestamp() for r in records]
+    assert times == [pytest.approx(deleted_at, abs=0.002), pytest.approx(version_deleted_at, abs=0.002)]
 
 
 def test_notification_configuration_validation(s3, sqs, bucket):

@@ -113,8 +113,9 @@ class ObjectsMixin:
         return obj
 
     def emit(self: S3Service, conn: sqlite3.Connection, ctx: RequestContext, bucket: str, event: str,
-             obj: ObjectRow, seq: int) -> None:
-        """Queue the event records for this change in the same transaction as the change itself."""
+             obj: ObjectRow, seq: int, when: float) -> None:
+        """Queue the event records for this change in the same transaction as the change itself; `when` is
+        the time of the change (for a removal, not the removed version's Last-Modified)."""
         row = conn.execute("SELECT config, region, owner FROM buckets WHERE name = ?", (bucket,)).fetchone()
         if row is None:
             return
@@ -126,7 +127,7 @@ class ObjectsMixin:
         for kind, arn, config_id in notifications.matches(config, event, obj.key):
             created = event.startswith("s3:ObjectCreated")
             rec = notifications.record(
-                event_name=event, region=row[1], when=obj.last_modified, principal=self.principal(ctx),
+                event_name=event, region=row[1], when=when, principal=self.principal(ctx),
                 source_ip=(ctx.request.client or ("127.0.0.1", 0))[0], request_id=ctx.request_id,
                 host_id=host_id(ctx), config_id=config_id, bucket=bucket,
                 owner=self.owner_id(), key=obj.key, size=obj.size if created else None,
@@ -163,7 +164,7 @@ class ObjectsMixin:
                             info.blob_id or None if info else None, info.size if info else 0, etag, now, meta,
                             info.data if info else None)
             freed = insert_object(conn, obj, versioned)
-            self.emit(conn, ctx, bucket, event, obj, seq)
+            self.emit(conn, ctx, bucket, event, obj, seq, now)
             return obj, freed
 
         try:
@@ -363,19 +364,19 @@ class ObjectsMixin:
                     if obj.delete_marker:
                         out["DeleteMarker"] = True
                     seq = next_seq(conn, bucket)
-                    self.emit(conn, ctx, bucket, "s3:ObjectRemoved:Delete", obj, seq)
+                    self.emit(conn, ctx, bucket, "s3:ObjectRemoved:Delete", obj, seq, now)
                 return out, freed
             if not versioning:
                 obj, freed = delete_version(conn, bucket, key, "null")
                 if obj is not None:
                     seq = next_seq(conn, bucket)
-                    self.emit(conn, ctx, bucket, "s3:ObjectRemoved:Delete", obj, seq)
+                    self.emit(conn, ctx, bucket, "s3:ObjectRemoved:Delete", obj, seq, now)
                 return {}, freed
             seq = next_seq(conn, bucket)
             marker = ObjectRow(bucket, key, new_version_id() if versioning == "Enabled" else "null", seq, True,
                                True, None, 0, "", now, {})
             freed = insert_object(conn, marker, versioning == "Enabled")
-            self.emit(conn, ctx, bucket, "s3:ObjectRemoved:DeleteMarkerCreated", marker, seq)
+            self.emit(conn, ctx, bucket, "s3:ObjectRemoved:DeleteMarkerCreated", marker, seq, now)
             return {"DeleteMarker": True, "VersionId": marker.version_id}, freed
 
         out, freed = await self.database.write(fn, grows=False)  # a delete runs on a full disk too
