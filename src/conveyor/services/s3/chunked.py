@@ -11,8 +11,7 @@ import hashlib
 import hmac
 from collections.abc import AsyncIterator
 
-from conveyor.gateway.sigv4 import ChunkSigner
-from conveyor.wire import ServiceError
+from conveyor.wire import ChunkVerifier, ServiceError
 
 STREAMING_MODES = (
     "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
@@ -33,7 +32,7 @@ def _signature_error() -> ServiceError:
 
 
 class ChunkedDecoder:
-    def __init__(self, source: AsyncIterator[bytes], signer: ChunkSigner | None = None) -> None:
+    def __init__(self, source: AsyncIterator[bytes], signer: ChunkVerifier | None = None) -> None:
         self.source = source
         self.signer = signer
         self.trailers: dict[str, str] = {}
@@ -67,7 +66,8 @@ class ChunkedDecoder:
                     return line
                 raise EOFError
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:  # type: ignore[override]
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The decoded body, chunk by chunk; the trailers are in `trailers` once it is exhausted."""
         while True:
             try:
                 header = await self._line()

@@ -21,7 +21,7 @@ def body_source(ctx: RequestContext) -> tuple[AsyncIterator[bytes], ChunkedDecod
     encoding = headers.get("content-encoding") or ""
     if sha.startswith("STREAMING-") or "aws-chunked" in encoding:
         decoder = ChunkedDecoder(ctx.request.stream(), ctx.chunk_verifier)
-        return decoder.__aiter__(), decoder
+        return decoder.chunks(), decoder
     return ctx.request.stream(), None
 
 
