@@ -18,8 +18,8 @@ import os
 import shutil
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
+from io import BufferedReader
 from pathlib import Path
-from typing import Any
 
 from conveyor import ids
 from conveyor.services.s3 import checksums
@@ -39,9 +39,9 @@ class BlobInfo:
     data: bytes | None = None  # the body itself when it was kept in memory (blob_id is then "")
 
 
-def _hashers(algorithms: Iterable[str]) -> dict[str, Any]:
+def _hashers(algorithms: Iterable[str]) -> dict[str, checksums.Hasher]:
     """A running hash per requested checksum algorithm Conveyor knows, by upper-case name."""
-    sums = {}
+    sums: dict[str, checksums.Hasher] = {}
     for algo in algorithms:
         h = checksums.new(algo)
         if h is not None:
@@ -90,7 +90,7 @@ def _append(writer: _Writer | None, tmp: Path, algorithms: Iterable[str], data: 
     return writer
 
 
-def _open_read(path: Path, start: int, n: int) -> tuple[Any, bytes]:
+def _open_read(path: Path, start: int, n: int) -> tuple[BufferedReader, bytes]:
     f = open(path, "rb")  # noqa: SIM115 - closed by the caller
     try:
         if start:
@@ -236,10 +236,10 @@ class BlobStore:
                 self.path(blob_id).unlink(missing_ok=True)
 
     def all_ids(self) -> set[str]:
-        ids = set()
+        found: set[str] = set()
         for first in self.root.iterdir():
             if first.name == "tmp" or not first.is_dir():
                 continue
             for second in first.iterdir():
-                ids.update(p.name for p in second.iterdir())
-        return ids
+                found.update(p.name for p in second.iterdir())
+        return found

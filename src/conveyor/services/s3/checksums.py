@@ -5,6 +5,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import zlib
+from collections.abc import Callable
+from typing import Protocol
+
+
+class Hasher(Protocol):
+    """A running checksum: hashlib's objects and the CRCs below."""
+
+    def update(self, data: bytes, /) -> None: ...
+
+    def digest(self) -> bytes: ...
 
 
 def _make_crc_table(poly: int, width: int) -> list[int]:
@@ -65,7 +75,7 @@ class Crc32:
         return self._crc.to_bytes(4, "big")
 
 
-ALGORITHMS = {
+ALGORITHMS: dict[str, Callable[[], Hasher]] = {
     "CRC32": Crc32,
     "CRC32C": Crc32C,
     "CRC64NVME": Crc64Nvme,
@@ -74,7 +84,7 @@ ALGORITHMS = {
 }
 
 
-def new(algorithm: str):  # type: ignore[no-untyped-def]
+def new(algorithm: str) -> Hasher | None:
     factory = ALGORITHMS.get(algorithm.upper())
     return factory() if factory else None
 
