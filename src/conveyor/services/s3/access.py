@@ -12,14 +12,41 @@ Buckets created before this default (an older data directory) keep the settings 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from conveyor.services.s3 import policy
-from conveyor.services.s3.store import BucketRow
+from conveyor.services.s3.core import Core
+from conveyor.services.s3.errors import malformed_xml
+from conveyor.services.s3.schema import BucketRow
 from conveyor.wire import RequestContext, ServiceError
 
 if TYPE_CHECKING:
-    from conveyor.services.s3.api import S3Service
+    from mypy_boto3_s3.type_defs import (
+        CreateBucketRequestTypeDef,
+        DeleteBucketOwnershipControlsRequestTypeDef,
+        DeleteBucketPolicyRequestTypeDef,
+        DeletePublicAccessBlockRequestTypeDef,
+        GetBucketAclRequestTypeDef,
+        GetBucketOwnershipControlsRequestTypeDef,
+        GetBucketPolicyRequestTypeDef,
+        GetObjectAclRequestTypeDef,
+        GetPublicAccessBlockRequestTypeDef,
+        PutBucketAclRequestTypeDef,
+        PutBucketOwnershipControlsRequestTypeDef,
+        PutBucketPolicyRequestTypeDef,
+        PutObjectAclRequestTypeDef,
+        PutPublicAccessBlockRequestTypeDef,
+    )
+    from typing_extensions import ReadOnly
+
+    class AclSettings(TypedDict, total=False):
+        """The ACL a request asks for: a canned one, or grants (a bucket's may also grant WRITE)."""
+
+        ACL: ReadOnly[str | None]
+        GrantFullControl: ReadOnly[str]
+        GrantRead: ReadOnly[str]
+        GrantReadACP: ReadOnly[str]
+        GrantWriteACP: ReadOnly[str]
 
 ENFORCED = "BucketOwnerEnforced"
 OWNERSHIPS = (ENFORCED, "BucketOwnerPreferred", "ObjectWriter")
@@ -39,23 +66,18 @@ def acl_with_enforced() -> ServiceError:
                         "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting", 400)
 
 
-def malformed_xml() -> ServiceError:
-    return ServiceError("MalformedXML", "The XML you provided was not well-formed or did not validate against our "
-                        "published schema", 400)
-
-
 def acls_disabled(row: BucketRow) -> bool:
     return row.config.get("ownership") == ENFORCED
 
 
-def new_bucket_config(params: dict[str, Any]) -> dict[str, Any]:
+def new_bucket_config(params: CreateBucketRequestTypeDef) -> dict[str, Any]:
     """The access settings of a bucket being created: today's defaults, or the Object Ownership asked for."""
     ownership = params.get("ObjectOwnership") or ENFORCED
     if ownership not in OWNERSHIPS:
         raise ServiceError("InvalidArgument", "Invalid x-amz-object-ownership header: " + str(ownership), 400,
                            extra={"ArgumentName": "x-amz-object-ownership", "ArgumentValue": str(ownership)})
     acl = params.get("ACL")
-    if ownership == ENFORCED and (acl not in (None, "private") or any(params.get(g) for g in GRANTS)):
+    if ownership == ENFORCED and (acl not in (None, "private") or _granted(params)):
         raise acl_with_enforced()
     if acl in PUBLIC:
         # Block Public Access is on from the start: a public ACL can only come after turning it off.
@@ -64,11 +86,11 @@ def new_bucket_config(params: dict[str, Any]) -> dict[str, Any]:
     return {"pab": dict.fromkeys(PAB_SETTINGS, True), "ownership": ownership}
 
 
-def check_write_acl(row: BucketRow, params: dict[str, Any]) -> None:
+def check_write_acl(row: BucketRow, params: AclSettings) -> None:
     """The ACL a PUT, copy, multipart upload or POST asks for: allowed by Object Ownership and Public
     Access Block, a canned one (grant headers are not offered)."""
     acl = params.get("ACL")
-    grants = any(params.get(g) for g in GRANTS)
+    grants = _granted(params)
     if acls_disabled(row):
         if grants or acl not in (None, "bucket-owner-full-control"):
             raise acl_not_supported()
@@ -81,50 +103,64 @@ def check_write_acl(row: BucketRow, params: dict[str, Any]) -> None:
         raise ServiceError("AccessDenied", "Access Denied", 403)
 
 
-class AccessMixin:
-    """The bucket policy, Public Access Block, Object Ownership and ACL operations of S3Service."""
+def _granted(params: AclSettings) -> bool:
+    return any(params.get(g) for g in GRANTS)
+
+
+class AccessOperations:
+    """The bucket policy, Public Access Block, Object Ownership and ACL operations."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
 
     # bucket policy ------------------------------------------------------------------------------
-    async def PutBucketPolicy(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    async def PutBucketPolicy(self, ctx: RequestContext,
+                              params: PutBucketPolicyRequestTypeDef) -> dict[str, Any]:
         name = params["Bucket"]
-        row = self.require_bucket(name)
+        row = self.core.require_bucket(name)
         doc = policy.parse_policy(params.get("Policy") or "", name)
         if (row.config.get("pab") or {}).get("BlockPublicPolicy") and policy.is_public_policy(doc):
             raise ServiceError("AccessDenied", "Access Denied", 403)
-        await self.update_config(name, "policy", params["Policy"])
+        await self.core.update_setting(name, "policy", params["Policy"])
         return {"__status": 204}
 
-    async def GetBucketPolicy(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        text = self.get_config(params["Bucket"], "policy", "NoSuchBucketPolicy", "The bucket policy does not exist")
+    async def GetBucketPolicy(self, ctx: RequestContext,
+                              params: GetBucketPolicyRequestTypeDef) -> dict[str, Any]:
+        text = self.core.get_setting(params["Bucket"], "policy", "NoSuchBucketPolicy",
+                                     "The bucket policy does not exist")
         return {"Policy": text}
 
-    async def DeleteBucketPolicy(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        self.require_bucket(params["Bucket"])
-        await self.update_config(params["Bucket"], "policy", None)
+    async def DeleteBucketPolicy(self, ctx: RequestContext,
+                                 params: DeleteBucketPolicyRequestTypeDef) -> dict[str, Any]:
+        self.core.require_bucket(params["Bucket"])
+        await self.core.update_setting(params["Bucket"], "policy", None)
         return {"__status": 204}
 
     # Public Access Block --------------------------------------------------------------------------
-    async def PutPublicAccessBlock(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    async def PutPublicAccessBlock(self, ctx: RequestContext,
+                                   params: PutPublicAccessBlockRequestTypeDef) -> dict[str, Any]:
         conf = params.get("PublicAccessBlockConfiguration") or {}
         # A setting left out is off (false), as AWS stores it.
-        await self.update_config(params["Bucket"], "pab", {k: bool(conf.get(k)) for k in PAB_SETTINGS})
+        await self.core.update_setting(params["Bucket"], "pab", {k: bool(conf.get(k)) for k in PAB_SETTINGS})
         return {}
 
-    async def GetPublicAccessBlock(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        conf = self.get_config(params["Bucket"], "pab", "NoSuchPublicAccessBlockConfiguration",
-                               "The public access block configuration was not found")
+    async def GetPublicAccessBlock(self, ctx: RequestContext,
+                                   params: GetPublicAccessBlockRequestTypeDef) -> dict[str, Any]:
+        conf = self.core.get_setting(params["Bucket"], "pab", "NoSuchPublicAccessBlockConfiguration",
+                                     "The public access block configuration was not found")
         return {"PublicAccessBlockConfiguration": conf}
 
-    async def DeletePublicAccessBlock(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        self.require_bucket(params["Bucket"])
-        await self.update_config(params["Bucket"], "pab", None)
+    async def DeletePublicAccessBlock(self, ctx: RequestContext,
+                                      params: DeletePublicAccessBlockRequestTypeDef) -> dict[str, Any]:
+        self.core.require_bucket(params["Bucket"])
+        await self.core.update_setting(params["Bucket"], "pab", None)
         return {"__status": 204}
 
     # Object Ownership -----------------------------------------------------------------------------
-    async def PutBucketOwnershipControls(self: S3Service, ctx: RequestContext,
-                                         params: dict[str, Any]) -> dict[str, Any]:
+    async def PutBucketOwnershipControls(self, ctx: RequestContext,
+                                         params: PutBucketOwnershipControlsRequestTypeDef) -> dict[str, Any]:
         name = params["Bucket"]
-        row = self.require_bucket(name)
+        row = self.core.require_bucket(name)
         rules = (params.get("OwnershipControls") or {}).get("Rules") or []
         if len(rules) != 1 or rules[0].get("ObjectOwnership") not in OWNERSHIPS:
             raise malformed_xml()
@@ -132,25 +168,25 @@ class AccessMixin:
         if ownership == ENFORCED and row.acl != "private":
             # ACLs granting others access must be moved to the bucket policy first.
             raise acl_with_enforced()
-        await self.update_config(name, "ownership", ownership)
+        await self.core.update_setting(name, "ownership", ownership)
         return {}
 
-    async def GetBucketOwnershipControls(self: S3Service, ctx: RequestContext,
-                                         params: dict[str, Any]) -> dict[str, Any]:
-        ownership = self.get_config(params["Bucket"], "ownership", "OwnershipControlsNotFoundError",
-                                    "The bucket ownership controls were not found")
+    async def GetBucketOwnershipControls(self, ctx: RequestContext,
+                                         params: GetBucketOwnershipControlsRequestTypeDef) -> dict[str, Any]:
+        ownership = self.core.get_setting(params["Bucket"], "ownership", "OwnershipControlsNotFoundError",
+                                          "The bucket ownership controls were not found")
         return {"OwnershipControls": {"Rules": [{"ObjectOwnership": ownership}]}}
 
-    async def DeleteBucketOwnershipControls(self: S3Service, ctx: RequestContext,
-                                            params: dict[str, Any]) -> dict[str, Any]:
-        self.require_bucket(params["Bucket"])
-        await self.update_config(params["Bucket"], "ownership", None)
+    async def DeleteBucketOwnershipControls(self, ctx: RequestContext,
+                                            params: DeleteBucketOwnershipControlsRequestTypeDef) -> dict[str, Any]:
+        self.core.require_bucket(params["Bucket"])
+        await self.core.update_setting(params["Bucket"], "ownership", None)
         return {"__status": 204}
 
     # ACLs -----------------------------------------------------------------------------------------
-    async def PutBucketAcl(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    async def PutBucketAcl(self, ctx: RequestContext, params: PutBucketAclRequestTypeDef) -> dict[str, Any]:
         name = params["Bucket"]
-        row = self.require_bucket(name)
+        row = self.core.require_bucket(name)
         if acls_disabled(row):
             raise acl_not_supported()
         acl = params.get("ACL")
@@ -159,27 +195,27 @@ class AccessMixin:
             raise ServiceError("NotImplemented", "Only canned ACLs (x-amz-acl) are supported by Conveyor.", 501)
         if (row.config.get("pab") or {}).get("BlockPublicAcls") and acl in PUBLIC:
             raise ServiceError("AccessDenied", "Access Denied", 403)
-        await self.database.execute("UPDATE buckets SET acl = ? WHERE name = ?", (acl, name))
+        await self.core.store.set_acl(name, acl)
         return {}
 
-    async def GetBucketAcl(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        row = self.require_bucket(params["Bucket"])
+    async def GetBucketAcl(self, ctx: RequestContext, params: GetBucketAclRequestTypeDef) -> dict[str, Any]:
+        row = self.core.require_bucket(params["Bucket"])
         acl = "private" if acls_disabled(row) else row.acl
-        return {"Owner": self.owner(), "Grants": policy.grants(acl, self.owner())}
+        return {"Owner": self.core.owner(), "Grants": policy.grants(acl, self.core.owner())}
 
-    async def PutObjectAcl(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        row = self.require_bucket(params["Bucket"])
+    async def PutObjectAcl(self, ctx: RequestContext, params: PutObjectAclRequestTypeDef) -> dict[str, Any]:
+        row = self.core.require_bucket(params["Bucket"])
         if acls_disabled(row):
             raise acl_not_supported()
         acl = params.get("ACL")
         if acl not in OBJECT_CANNED:
             raise ServiceError("NotImplemented", "Only canned ACLs (x-amz-acl) are supported by Conveyor.", 501)
         check_write_acl(row, params)
-        await self._set_object_meta(params["Bucket"], params["Key"], params.get("VersionId"), "ACL", acl)
+        await self.core.set_object_meta(params["Bucket"], params["Key"], params.get("VersionId"), "ACL", acl)
         return {}
 
-    async def GetObjectAcl(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        row = self.require_bucket(params["Bucket"])
-        obj = self.current_object(params["Bucket"], params["Key"], params.get("VersionId"))
+    async def GetObjectAcl(self, ctx: RequestContext, params: GetObjectAclRequestTypeDef) -> dict[str, Any]:
+        row = self.core.require_bucket(params["Bucket"])
+        obj = self.core.current_object(params["Bucket"], params["Key"], params.get("VersionId"))
         acl = "private" if acls_disabled(row) else obj.meta.get("ACL") or "private"
-        return {"Owner": self.owner(), "Grants": policy.grants(acl, self.owner())}
+        return {"Owner": self.core.owner(), "Grants": policy.grants(acl, self.core.owner())}

@@ -8,7 +8,7 @@ from __future__ import annotations
 import fnmatch
 from typing import Any
 
-from conveyor.wire import ServiceError
+from conveyor.wire import Headers, ServiceError
 
 METHODS = {"GET", "PUT", "POST", "DELETE", "HEAD"}
 
@@ -56,7 +56,7 @@ def _headers(rule: dict[str, Any], origin: str, request_headers: list[str]) -> l
     return out
 
 
-def preflight(rules: list[dict[str, Any]] | None, headers: Any) -> list[tuple[str, str]]:
+def preflight(rules: list[dict[str, Any]] | None, headers: Headers) -> list[tuple[str, str]]:
     origin = headers.get("origin")
     method = headers.get("access-control-request-method")
     if not origin or not method:

@@ -4,21 +4,42 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 from urllib.parse import quote_plus
 
-from conveyor.services.s3.store import OBJECT_COLUMNS, ObjectRow
+from conveyor.services.s3.core import Core
+from conveyor.services.s3.schema import ObjectRow
 from conveyor.wire import RequestContext, ServiceError
 
 if TYPE_CHECKING:
-    from conveyor.services.s3.api import S3Service
+    from mypy_boto3_s3.type_defs import (
+        ListObjectsRequestTypeDef,
+        ListObjectsV2RequestTypeDef,
+        ListObjectVersionsRequestTypeDef,
+    )
+    from typing_extensions import ReadOnly
+
+    class ListingSettings(TypedDict):
+        """What every listing takes."""
+
+        Bucket: ReadOnly[str]
+        EncodingType: ReadOnly[NotRequired[str]]
+        Prefix: ReadOnly[NotRequired[str]]
+        Delimiter: ReadOnly[NotRequired[str]]
+        MaxKeys: ReadOnly[NotRequired[int]]
+
+_PAGE = 1001  # rows read at a time: a page of 1000 keys and one to tell whether there are more
 
 
-class ListingsMixin:
-    def scan(self: S3Service, bucket: str, prefix: str, delimiter: str, after: str, max_keys: int,
-             versions: bool = False) -> tuple[list[Any], list[str], bool, str | None]:
+class ListingOperations:
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        self.store = core.store
+
+    def scan(self, bucket: str, prefix: str, delimiter: str, after: str, max_keys: int,
+             versions: bool = False) -> tuple[list[ObjectRow], list[str], bool, str | None]:
         """Walk keys in byte order after `after`: (entries, common prefixes, truncated, last key/prefix)."""
-        entries: list[Any] = []
+        entries: list[ObjectRow] = []
         prefixes: list[str] = []
         cursor = max(after, prefix) if after >= prefix else prefix
         inclusive = after < prefix
@@ -28,18 +49,12 @@ class ListingsMixin:
             cursor, inclusive = after + "\U0010ffff", False
         last: str | None = None
         count = 0
-        where = "" if versions else " AND is_latest = 1 AND delete_marker = 0"
-        order = "key, seq DESC" if versions else "key"
         while True:
-            op = ">=" if inclusive else ">"
-            rows = self.database.query(
-                f"SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key {op} ?{where} ORDER BY {order} LIMIT 1001",
-                (bucket, cursor))
+            rows = self.store.objects_from(bucket, cursor, inclusive, versions, _PAGE)
             if not rows:
                 return entries, prefixes, False, last
             progressed = False
-            for row in rows:
-                obj = ObjectRow.from_row(row)
+            for obj in rows:
                 if not obj.key.startswith(prefix):
                     return entries, prefixes, False, last
                 if versions and obj.key == cursor and not inclusive:
@@ -59,11 +74,9 @@ class ListingsMixin:
                 if count >= max_keys:
                     return entries, prefixes, True, last
                 if versions:
-                    same = [ObjectRow.from_row(r) for r in rows if r[1] == obj.key]
+                    same = rows.versions_of(obj.key)
                     if len(same) < 1000:
-                        same = [ObjectRow.from_row(r) for r in self.database.query(
-                            f"SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket=? AND key=? ORDER BY seq DESC",
-                            (bucket, obj.key))]
+                        same = self.store.versions_of(bucket, obj.key)
                     entries.extend(same)
                     count += 1
                     last = obj.key
@@ -74,7 +87,7 @@ class ListingsMixin:
                 count += 1
                 last = obj.key
                 cursor, inclusive = obj.key, False
-            if not progressed and len(rows) < 1001:
+            if not progressed and len(rows) < _PAGE:
                 return entries, prefixes, False, last
 
     def _encode(self, value: str | None, encoding: str | None) -> str | None:
@@ -90,10 +103,10 @@ class ListingsMixin:
             entry["ChecksumAlgorithm"] = sorted(obj.meta["Checksums"])
             entry["ChecksumType"] = obj.meta.get("ChecksumType") or "FULL_OBJECT"
         if owner:
-            entry["Owner"] = self.owner()
+            entry["Owner"] = self.core.owner()
         return entry
 
-    def _max_keys(self, params: dict[str, Any]) -> int:
+    def _max_keys(self, params: ListingSettings) -> int:
         value = params.get("MaxKeys")
         if value is None:
             return 1000
@@ -102,21 +115,21 @@ class ListingsMixin:
                                400, extra={"ArgumentName": "maxKeys", "ArgumentValue": value})
         return min(value, 1000)
 
-    def _listing_request(self: S3Service, params: dict[str, Any]) -> tuple[str, str | None, str, str, int]:
+    def _listing_request(self, params: ListingSettings) -> tuple[str, str | None, str, str, int]:
         """What every listing takes: (bucket, encoding type, prefix, delimiter, max keys), checked."""
         bucket = params["Bucket"]
-        self.require_bucket(bucket)
+        self.core.require_bucket(bucket)
         return (bucket, self._check_encoding(params), params.get("Prefix") or "", params.get("Delimiter") or "",
                 self._max_keys(params))
 
-    def _check_encoding(self, params: dict[str, Any]) -> str | None:
+    def _check_encoding(self, params: ListingSettings) -> str | None:
         enc = params.get("EncodingType")
         if enc not in (None, "url"):
             raise ServiceError("InvalidArgument", "Invalid Encoding Method specified in Request", 400,
                                extra={"ArgumentName": "encoding-type", "ArgumentValue": enc})
         return enc
 
-    async def ListObjectsV2(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    async def ListObjectsV2(self, ctx: RequestContext, params: ListObjectsV2RequestTypeDef) -> dict[str, Any]:
         bucket, enc, prefix, delimiter, max_keys = self._listing_request(params)
         after = params.get("StartAfter") or ""
         token = params.get("ContinuationToken")
@@ -145,7 +158,7 @@ class ListingsMixin:
             out["NextContinuationToken"] = base64.urlsafe_b64encode(last.encode()).decode()
         return out
 
-    async def ListObjects(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    async def ListObjects(self, ctx: RequestContext, params: ListObjectsRequestTypeDef) -> dict[str, Any]:
         bucket, enc, prefix, delimiter, max_keys = self._listing_request(params)
         marker = params.get("Marker") or ""
         entries, prefixes, truncated, last = self.scan(bucket, prefix, delimiter, marker, max_keys)
@@ -163,14 +176,15 @@ class ListingsMixin:
             out["EncodingType"] = enc
         return out
 
-    async def ListObjectVersions(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    async def ListObjectVersions(self, ctx: RequestContext,
+                                 params: ListObjectVersionsRequestTypeDef) -> dict[str, Any]:
         bucket, enc, prefix, delimiter, max_keys = self._listing_request(params)
         marker = params.get("KeyMarker") or ""
         entries, prefixes, truncated, last = self.scan(bucket, prefix, delimiter, marker, max_keys, versions=True)
         versions, markers = [], []
         for obj in entries:
             base = {"Key": self._encode(obj.key, enc), "VersionId": obj.version_id, "IsLatest": obj.is_latest,
-                    "LastModified": obj.last_modified, "Owner": self.owner()}
+                    "LastModified": obj.last_modified, "Owner": self.core.owner()}
             if obj.delete_marker:
                 markers.append(base)
             else:

@@ -1,25 +1,23 @@
-"""Bucket event notifications: configuration checks, matching, AWS's record shape, durable delivery.
+"""Bucket event notifications: configuration checks, matching, and AWS's record shape.
 
 Records follow https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html
-An event is written to the `outbox` table in the same commit as the object change it describes, then
-delivered to its destination and deleted once the destination acknowledged; the outbox is replayed at
-start, so an acknowledged PUT's event survives kill -9.
+They are built and encoded here, before the write that stores the change; the write puts them in the
+outbox in the same commit (see conveyor.services.s3.outbox for their delivery).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote_plus
 
 from conveyor.protocol.base import iso8601
+from conveyor.services.s3.errors import malformed_xml
+from conveyor.services.s3.schema import SEQUENCER_PLACEHOLDER, BucketRow, PendingEvent
 from conveyor.wire import ServiceError
-
-log = logging.getLogger(__name__)
 
 EVENT_TYPES = {
     "s3:ReducedRedundancyLostObject", "s3:ObjectCreated:*", "s3:ObjectCreated:Put", "s3:ObjectCreated:Post",
@@ -42,7 +40,7 @@ def _invalid(message: str, name: str | None = None, value: str | None = None) ->
     return ServiceError("InvalidArgument", message, 400, extra=extra)
 
 
-def _filters(conf: dict[str, Any]) -> tuple[str, str]:
+def _filters(conf: Mapping[str, Any]) -> tuple[str, str]:
     prefix = suffix = ""
     seen: set[str] = set()
     rules = (((conf.get("Filter") or {}).get("Key") or {}).get("FilterRules")) or []
@@ -60,7 +58,7 @@ def _filters(conf: dict[str, Any]) -> tuple[str, str]:
     return prefix, suffix
 
 
-def _events_overlap(a: list[str], b: list[str]) -> bool:
+def _events_overlap(a: Sequence[str], b: Sequence[str]) -> bool:
     for x in a:
         for y in b:
             if x == y:
@@ -72,18 +70,26 @@ def _events_overlap(a: list[str], b: list[str]) -> bool:
     return False
 
 
-def validate(config: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """Check a NotificationConfiguration's shape; returns (kind, arn, id) of each destination and fills
-    in missing ids. Whether S3 may deliver to each destination is conveyor.services.s3.destinations'."""
-    seen: list[tuple[list[str], str, str]] = []
-    dests: list[tuple[str, str, str]] = []
+Destination = tuple[str, str, str]  # kind (sqs, sns, lambda), ARN, configuration id
+
+
+def validate(config: Mapping[str, Any]) -> tuple[dict[str, Any], list[Destination]]:
+    """Check a NotificationConfiguration's shape; returns it as stored (each configuration with an Id, one
+    made up where none was given) and the destinations it names. Whether S3 may deliver to each
+    destination is conveyor.services.s3.destinations'."""
+    seen: list[tuple[Sequence[str], str, str]] = []
+    dests: list[Destination] = []
+    stored: dict[str, Any] = dict(config)
     for list_name, arn_name, kind in KINDS:
-        for conf in config.get(list_name) or []:
+        if not config.get(list_name):
+            continue
+        confs: list[dict[str, Any]] = []
+        for given in config[list_name]:
+            conf = dict(given)
             arn = conf.get(arn_name) or ""
             events = conf.get("Events") or []
             if not events:
-                raise ServiceError("MalformedXML", "The XML you provided was not well-formed or did not validate "
-                                   "against our published schema", 400)
+                raise malformed_xml()
             for event in events:
                 if event not in EVENT_TYPES:
                     raise _invalid("The event is not supported for notifications", "Event", event)
@@ -98,12 +104,14 @@ def validate(config: dict[str, Any]) -> list[tuple[str, str, str]]:
             if not conf.get("Id"):
                 conf["Id"] = str(uuid.uuid4())
             dests.append((kind, arn, conf["Id"]))
-    return dests
+            confs.append(conf)
+        stored[list_name] = confs
+    return stored, dests
 
 
-def matches(config: dict[str, Any], event_name: str, key: str) -> list[tuple[str, str, str]]:
+def matches(config: Mapping[str, Any], event_name: str, key: str) -> list[Destination]:
     """(kind, arn, configuration id) of each destination that wants `event_name` ("s3:..." form) for key."""
-    out = []
+    out: list[Destination] = []
     for list_name, arn_name, kind in KINDS:
         for conf in config.get(list_name) or []:
             events = conf.get("Events") or []
@@ -115,30 +123,62 @@ def matches(config: dict[str, Any], event_name: str, key: str) -> list[tuple[str
     return out
 
 
-def record(*, event_name: str, region: str, when: float, principal: str, source_ip: str, request_id: str,
-           host_id: str, config_id: str, bucket: str, owner: str, key: str, size: int | None, etag: str | None,
-           version_id: str | None, sequencer: int) -> dict[str, Any]:
-    obj: dict[str, Any] = {"key": quote_plus(key, safe="/")}
-    if size is not None:
-        obj["size"] = size
-    if etag:
-        obj["eTag"] = etag
-    if version_id and version_id != "null":
-        obj["versionId"] = version_id
-    obj["sequencer"] = f"{sequencer:018X}"
+@dataclass(frozen=True)
+class Requester:
+    """Who made the request that caused an event, as its records name them."""
+
+    principal: str
+    source_ip: str
+    request_id: str
+    host_id: str
+
+
+@dataclass(frozen=True)
+class ObjectChange:
+    """An object change that may cause events: `event` in the "s3:..." form, `when` the time of the change."""
+
+    event: str
+    key: str
+    version_id: str
+    when: float
+    size: int | None = None  # creations only
+    etag: str | None = None
+
+
+def pending_events(bucket: BucketRow, owner: str, change: ObjectChange, requester: Requester) -> list[PendingEvent]:
+    """The outbox rows for `change`, one per destination that wants it; each with SEQUENCER_SLOT for the
+    write to fill in."""
+    config = bucket.config.get("notification")
+    if not config:
+        return []
+    return [PendingEvent(kind, arn, dumps({"Records": [record(bucket, owner, change, requester, config_id)]}))
+            for kind, arn, config_id in matches(config, change.event, change.key)]
+
+
+def record(bucket: BucketRow, owner: str, change: ObjectChange, requester: Requester,
+           config_id: str) -> dict[str, Any]:
+    obj: dict[str, Any] = {"key": quote_plus(change.key, safe="/")}
+    if change.size is not None:
+        obj["size"] = change.size
+    if change.etag:
+        obj["eTag"] = change.etag
+    if change.version_id != "null":
+        obj["versionId"] = change.version_id
+    obj["sequencer"] = SEQUENCER_PLACEHOLDER  # the write fills in the bucket's change count
     return {
         "eventVersion": "2.1",
         "eventSource": "aws:s3",
-        "awsRegion": region,
-        "eventTime": iso8601(when),
-        "eventName": event_name.removeprefix("s3:"),
-        "userIdentity": {"principalId": principal},
-        "requestParameters": {"sourceIPAddress": source_ip},
-        "responseElements": {"x-amz-request-id": request_id, "x-amz-id-2": host_id},
+        "awsRegion": bucket.region,
+        "eventTime": iso8601(change.when),
+        "eventName": change.event.removeprefix("s3:"),
+        "userIdentity": {"principalId": requester.principal},
+        "requestParameters": {"sourceIPAddress": requester.source_ip},
+        "responseElements": {"x-amz-request-id": requester.request_id, "x-amz-id-2": requester.host_id},
         "s3": {
             "s3SchemaVersion": "1.0",
             "configurationId": config_id,
-            "bucket": {"name": bucket, "ownerIdentity": {"principalId": owner}, "arn": f"arn:aws:s3:::{bucket}"},
+            "bucket": {"name": bucket.name, "ownerIdentity": {"principalId": owner},
+                       "arn": f"arn:aws:s3:::{bucket.name}"},
             "object": obj,
         },
     }
@@ -147,76 +187,6 @@ def record(*, event_name: str, region: str, when: float, principal: str, source_
 def test_event(bucket: str, when: float, request_id: str, host_id: str) -> dict[str, Any]:
     return {"Service": "Amazon S3", "Event": "s3:TestEvent", "Time": iso8601(when), "Bucket": bucket,
             "RequestId": request_id, "HostId": host_id}
-
-
-Sender = Callable[[str, str, str], Awaitable[None]]
-
-
-class Undeliverable(Exception):
-    """The destination is gone (e.g. the queue was deleted): AWS drops such events, and so do we."""
-
-
-class Outbox:
-    """Delivers outbox rows in order; a failed delivery is retried with backoff, never dropped."""
-
-    def __init__(self, db: Any, send: Sender) -> None:
-        self.db = db
-        self.send = send
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="s3-outbox")
-        self.kick()
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
-            self._task = None
-
-    def kick(self) -> None:
-        self._wake.set()
-
-    async def _run(self) -> None:
-        delay = 0.05
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while True:
-                rows = self.db.query("SELECT id, kind, target, body FROM outbox ORDER BY id LIMIT 100")
-                if not rows:
-                    break
-                failed = False
-                done: list[int] = []
-                for row_id, kind, target, body in rows:
-                    try:
-                        await self.send(kind, target, body)
-                    except Undeliverable as exc:
-                        log.warning("dropping event for %s: %s", target, exc)
-                    except Exception as exc:
-                        log.warning("event delivery to %s failed (%s); will retry", target, exc)
-                        failed = True
-                        break
-                    done.append(row_id)
-                # One commit for the rows delivered in this round (a crash before it only repeats them:
-                # delivery is at least once either way).
-                if done:
-                    try:
-                        await self.db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in done],
-                                                  grows=False)
-                    except Exception as exc:  # (a full disk) they are delivered again: at least once
-                        log.warning("could not clear delivered events (%s); will retry", exc)
-                        failed = True
-                if failed:
-                    # Retry later; a timer, not a loop spinning on a dead destination.
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 5.0)
-                else:
-                    delay = 0.05
 
 
 def dumps(doc: dict[str, Any]) -> str:

@@ -1,237 +1,115 @@
-"""Object operations: put/get/head/delete/copy, tagging and ACLs (listings are in listings.py)."""
+"""Object operations: put, get, head, delete, copy and tagging (listings are in listings.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import sqlite3
-import uuid
-from typing import TYPE_CHECKING, Any
+import datetime as dt
+from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import unquote
 
-from conveyor.protocol.rest_xml import host_id
-from conveyor.services.s3 import checksums, notifications
 from conveyor.services.s3.access import check_write_acl
-from conveyor.services.s3.blobs import BlobInfo
-from conveyor.services.s3.store import OBJECT_COLUMNS, ObjectRow, delete_version, insert_object, next_seq
-from conveyor.services.s3.uploads import body_source, requested_algorithms, verify_body
+from conveyor.services.s3.conditions import (
+    WritePrecondition,
+    check_copy_source,
+    check_read,
+    invalid_range,
+    parse_range,
+)
+from conveyor.services.s3.core import Core
+from conveyor.services.s3.errors import malformed_xml
+from conveyor.services.s3.metadata import (
+    CHECKSUM_MEMBERS,
+    object_members,
+    object_meta,
+    tag_set,
+    version_members,
+)
+from conveyor.services.s3.schema import ObjectRow
+from conveyor.services.s3.uploads import body_source, client_algorithms, requested_algorithms, verify_body
+from conveyor.services.s3.versions import Versions
 from conveyor.wire import RequestContext, ServiceError
 
 if TYPE_CHECKING:
-    from conveyor.services.s3.api import S3Service
+    from mypy_boto3_s3.type_defs import (
+        CopyObjectRequestTypeDef,
+        CopySourceOrStrTypeDef,
+        DeleteObjectRequestTypeDef,
+        DeleteObjectsRequestTypeDef,
+        DeleteObjectTaggingRequestTypeDef,
+        GetObjectRequestTypeDef,
+        GetObjectTaggingRequestTypeDef,
+        HeadObjectRequestTypeDef,
+        PutObjectRequestTypeDef,
+        PutObjectTaggingRequestTypeDef,
+    )
+    from typing_extensions import ReadOnly
+
+    class CopySourceSettings(TypedDict, total=False):
+        """CopyObject's and UploadPartCopy's source and its conditions."""
+
+        CopySource: ReadOnly[CopySourceOrStrTypeDef]
+        CopySourceIfMatch: ReadOnly[str]
+        CopySourceIfNoneMatch: ReadOnly[str]
+        CopySourceIfModifiedSince: ReadOnly[dt.datetime | str]
+        CopySourceIfUnmodifiedSince: ReadOnly[dt.datetime | str]
 
 MAX_OBJECT = 5 * 1024**3
-CONTENT_FIELDS = ("CacheControl", "ContentDisposition", "ContentEncoding", "ContentLanguage", "Expires")
-CHECKSUM_MEMBERS = {"CRC32": "ChecksumCRC32", "CRC32C": "ChecksumCRC32C", "CRC64NVME": "ChecksumCRC64NVME",
-                    "SHA1": "ChecksumSHA1", "SHA256": "ChecksumSHA256"}
 
 
-def no_such_key(key: str) -> ServiceError:
-    return ServiceError("NoSuchKey", "The specified key does not exist.", 404, extra={"Key": key})
+def copy_source(core: Core, params: CopySourceSettings) -> ObjectRow:
+    """The object `x-amz-copy-source` names (`/bucket/key?versionId=...`, URL-encoded), body included,
+    once its x-amz-copy-source-if-* conditions hold."""
+    raw = params.get("CopySource")
+    if not isinstance(raw, str):  # the SDKs' dict form is theirs: on the wire it is always this header
+        raise ServiceError("InvalidArgument", "Invalid copy source object key", 400,
+                           extra={"ArgumentName": "x-amz-copy-source"})
+    path, _, query = raw.partition("?")
+    version = None
+    if query.startswith("versionId="):
+        version = unquote(query[len("versionId="):])
+    path = unquote(path).lstrip("/")
+    src_bucket, _, src_key = path.partition("/")
+    if not src_bucket or not src_key:
+        raise ServiceError("InvalidArgument", "Invalid copy source object key", 400,
+                           extra={"ArgumentName": "x-amz-copy-source", "ArgumentValue": raw})
+    obj = core.current_object(src_bucket, src_key, version, with_body=True)
+    check_copy_source(obj, params.get("CopySourceIfMatch"), params.get("CopySourceIfNoneMatch"),
+                      params.get("CopySourceIfModifiedSince"), params.get("CopySourceIfUnmodifiedSince"))
+    return obj
 
 
-def precondition_failed(condition: str) -> ServiceError:
-    return ServiceError("PreconditionFailed", "At least one of the pre-conditions you specified did not hold", 412,
-                        extra={"Condition": condition})
-
-
-def new_version_id() -> str:
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes + uuid.uuid4().bytes[:8]).decode().rstrip("=")
-
-
-def _etag_matches(header: str, etag: str) -> bool:
-    return any(t.strip() in ("*", f'"{etag}"', etag) for t in header.split(","))
-
-
-def _ts(value: Any) -> float:
-    return value.timestamp() if hasattr(value, "timestamp") else float(value)
-
-
-def parse_range(header: str, size: int) -> tuple[int, int] | None:
-    """(start, end inclusive) of a single `bytes=` range; None = serve the whole object."""
-    unit, _, spec = header.partition("=")
-    if unit.strip() != "bytes" or "," in spec:
-        return None
-    first, dash, last = spec.strip().partition("-")
-    if not dash:
-        return None
-    try:
-        if first == "":
-            n = int(last)
-            if n == 0:
-                raise ValueError
-            return max(0, size - n), size - 1
-        start = int(first)
-        end = int(last) if last else size - 1
-    except ValueError:
-        if first == "" and last == "0":
-            raise _invalid_range(size)
-        return None
-    if start > end:
-        return None
-    if start >= size:
-        raise _invalid_range(size)
-    return start, min(end, size - 1)
-
-
-def _invalid_range(size: int) -> ServiceError:
-    return ServiceError("InvalidRange", "The requested range is not satisfiable", 416,
-                        extra={"ActualObjectSize": size, "RangeRequested": None})
-
-
-class ObjectsMixin:
-    # -- shared -----------------------------------------------------------------------------------
-    def find_object(self: S3Service, bucket: str, key: str, version_id: str | None = None,
-                    with_body: bool = False) -> ObjectRow | None:
-        # The inline body comes in the same read as the row, so it always matches the row's ETag.
-        columns = OBJECT_COLUMNS + (", body" if with_body else "")
-        if version_id:
-            rows = self.database.query(
-                f"SELECT {columns} FROM objects WHERE bucket=? AND key=? AND version_id=?",
-                (bucket, key, version_id))
-        else:
-            rows = self.database.query(
-                f"SELECT {columns} FROM objects WHERE bucket=? AND key=? AND is_latest=1", (bucket, key))
-        return ObjectRow.from_row(rows[0]) if rows else None
-
-    def current_object(self: S3Service, bucket: str, key: str, version_id: str | None = None,
-                       with_body: bool = False) -> ObjectRow:
-        self.require_bucket(bucket)
-        obj = self.find_object(bucket, key, version_id, with_body)
-        if obj is None:
-            if version_id:
-                raise ServiceError("NoSuchVersion", "The specified version does not exist.", 404,
-                                   extra={"Key": key, "VersionId": version_id})
-            raise no_such_key(key)
-        if obj.delete_marker:
-            if version_id:
-                raise ServiceError("MethodNotAllowed", "The specified method is not allowed against this resource.",
-                                   405, headers={"x-amz-delete-marker": "true", "Last-Modified": ""},
-                                   extra={"Method": "GET", "ResourceType": "DeleteMarker"})
-            raise ServiceError("NoSuchKey", "The specified key does not exist.", 404, extra={"Key": key},
-                               headers={"x-amz-delete-marker": "true", "x-amz-version-id": obj.version_id})
-        return obj
-
-    def emit(self: S3Service, conn: sqlite3.Connection, ctx: RequestContext, bucket: str, event: str,
-             obj: ObjectRow, seq: int, when: float) -> None:
-        """Queue the event records for this change in the same transaction as the change itself; `when` is
-        the time of the change (for a removal, not the removed version's Last-Modified)."""
-        row = conn.execute("SELECT config, region, owner FROM buckets WHERE name = ?", (bucket,)).fetchone()
-        if row is None:
-            return
-        import json
-
-        config = json.loads(row[0]).get("notification") or {}
-        if not config:
-            return
-        for kind, arn, config_id in notifications.matches(config, event, obj.key):
-            created = event.startswith("s3:ObjectCreated")
-            rec = notifications.record(
-                event_name=event, region=row[1], when=when, principal=self.principal(ctx),
-                source_ip=(ctx.request.client or ("127.0.0.1", 0))[0], request_id=ctx.request_id,
-                host_id=host_id(ctx), config_id=config_id, bucket=bucket,
-                owner=self.owner_id(), key=obj.key, size=obj.size if created else None,
-                etag=obj.etag if created else None, version_id=obj.version_id, sequencer=seq)
-            conn.execute("INSERT INTO outbox (kind, target, body) VALUES (?,?,?)",
-                         (kind, arn, notifications.dumps({"Records": [rec]})))
-
-    async def store_object(self: S3Service, ctx: RequestContext, bucket: str, key: str, info: BlobInfo | None,
-                           etag: str, meta: dict[str, Any], event: str,
-                           condition: dict[str, Any] | None = None) -> ObjectRow:
-        """Commit a new current version (and its events); frees what it replaced after the commit."""
-        from conveyor.services.s3.api import no_such_bucket
-
-        now = self.clock.now()
-
-        def fn(conn: sqlite3.Connection) -> tuple[ObjectRow, list[str]]:
-            brow = conn.execute("SELECT versioning FROM buckets WHERE name = ?", (bucket,)).fetchone()
-            if brow is None:
-                raise no_such_bucket(bucket)
-            if condition:
-                cur = conn.execute("SELECT etag, delete_marker FROM objects WHERE bucket=? AND key=? AND is_latest=1",
-                                   (bucket, key)).fetchone()
-                exists = cur is not None and not cur[1]
-                if condition.get("IfNoneMatch") == "*" and exists:
-                    raise precondition_failed("If-None-Match")
-                if condition.get("IfMatch") is not None:
-                    if not exists:
-                        raise no_such_key(key)
-                    if not _etag_matches(condition["IfMatch"], cur[0]):
-                        raise precondition_failed("If-Match")
-            versioned = brow[0] == "Enabled"
-            seq = next_seq(conn, bucket)
-            obj = ObjectRow(bucket, key, new_version_id() if versioned else "null", seq, True, False,
-                            info.blob_id or None if info else None, info.size if info else 0, etag, now, meta,
-                            info.data if info else None)
-            freed = insert_object(conn, obj, versioned)
-            self.emit(conn, ctx, bucket, event, obj, seq, now)
-            return obj, freed
-
-        try:
-            obj, freed = await self.database.write(fn)
-        except BaseException:
-            if info is not None:
-                self.blobs.delete([info.blob_id])
-            raise
-        obj.body = None  # the caller has it already; do not keep it alive with the row
-        self.blobs.delete(freed)
-        assert self.outbox is not None
-        self.outbox.kick()
-        return obj
-
-    def object_meta(self, params: dict[str, Any], content_type: str | None) -> dict[str, Any]:
-        meta: dict[str, Any] = {"ContentType": content_type or "binary/octet-stream"}
-        for name in CONTENT_FIELDS:
-            if params.get(name) is not None:
-                meta[name] = params[name]  # Expires too: kept as sent (see conveyor.services.s3.codec)
-        if "ContentEncoding" in meta:
-            enc = ",".join(p for p in meta["ContentEncoding"].split(",") if p.strip() != "aws-chunked")
-            if enc:
-                meta["ContentEncoding"] = enc
-            else:
-                del meta["ContentEncoding"]
-        if params.get("Metadata"):
-            meta["Metadata"] = params["Metadata"]
-        if params.get("Tagging"):
-            from urllib.parse import parse_qsl
-
-            meta["Tags"] = [{"Key": k, "Value": v} for k, v in parse_qsl(params["Tagging"], keep_blank_values=True)]
-        if params.get("ACL"):
-            meta["ACL"] = params["ACL"]
-        for name in ("StorageClass", "ServerSideEncryption", "WebsiteRedirectLocation"):
-            if params.get(name):
-                meta[name] = params[name]
-        return meta
-
-    def check_acl_allowed(self: S3Service, bucket: str, params: dict[str, Any]) -> None:
-        check_write_acl(self.require_bucket(bucket), params)
-
-    def version_headers(self, obj: ObjectRow, bucket_versioning: str) -> dict[str, Any]:
-        return {"VersionId": obj.version_id} if bucket_versioning or obj.version_id != "null" else {}
+class ObjectOperations:
+    def __init__(self, core: Core, versions: Versions) -> None:
+        self.core = core
+        self.blobs = core.blobs
+        self.versions = versions
 
     # -- put / get / head -------------------------------------------------------------------------
-    async def PutObject(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    async def PutObject(self, ctx: RequestContext, params: PutObjectRequestTypeDef) -> dict[str, Any]:
         bucket, key = params["Bucket"], params["Key"]
-        brow = self.require_bucket(bucket)
-        self.check_acl_allowed(bucket, params)
-        if params.get("IfNoneMatch") not in (None, "*"):
+        brow = self.core.require_bucket(bucket)
+        check_write_acl(brow, params)
+        if_none_match, if_match = params.get("IfNoneMatch"), params.get("IfMatch")
+        if if_none_match not in (None, "*"):
             raise ServiceError("NotImplemented", "If-None-Match on PUT supports only '*'", 501)
         source, decoder = body_source(ctx)
-        algos = requested_algorithms(ctx, params)
-        info = await self.blobs.write(source, algos, limit=MAX_OBJECT, inline=True)
+        algorithm = params.get("ChecksumAlgorithm")
+        info = await self.blobs.write(source, requested_algorithms(ctx, algorithm), limit=MAX_OBJECT, inline=True)
         try:
             verify_body(ctx, info, decoder)
         except ServiceError:
             self.blobs.delete([info.blob_id])
             raise
-        meta = self.object_meta(params, ctx.request.headers.get("content-type"))
+        meta = object_meta(params, ctx.request.headers.get("content-type"))
+        # SHA-256 is computed to check a signed body's hash; the client sees it only if it asked for it.
         meta["Checksums"] = {a: v for a, v in info.checksums.items()
-                             if a != "SHA256" or "SHA256" in self._client_algos(ctx, params)}
-        etag = info.md5.hex()
-        obj = await self.store_object(ctx, bucket, key, info, etag, meta, "s3:ObjectCreated:Put",
-                                      condition={"IfNoneMatch": params.get("IfNoneMatch"),
-                                                 "IfMatch": params.get("IfMatch")})
-        out: dict[str, Any] = {"ETag": obj.quoted_etag, **self.version_headers(obj, brow.versioning)}
+                             if a != "SHA256" or "SHA256" in client_algorithms(ctx, algorithm)}
+        precondition = None
+        if if_none_match is not None or if_match is not None:
+            precondition = WritePrecondition(key, absent=if_none_match == "*", if_match=if_match)
+        version = await self.versions.put(ctx, bucket, key, info, info.md5.hex(), meta, "s3:ObjectCreated:Put",
+                                          precondition=precondition)
+        out: dict[str, Any] = {"ETag": version.quoted_etag, **version_members(version.version_id, brow.versioning)}
         if "ServerSideEncryption" in meta:
             out["ServerSideEncryption"] = meta["ServerSideEncryption"]
         for algo, value in meta["Checksums"].items():
@@ -240,98 +118,38 @@ class ObjectsMixin:
             out["ChecksumType"] = "FULL_OBJECT"
         return out
 
-    def _client_algos(self, ctx: RequestContext, params: dict[str, Any]) -> set[str]:
-        headers = ctx.request.headers
-        algos = {a for a in checksums.ALGORITHMS if checksums.header_for(a) in headers}
-        if params.get("ChecksumAlgorithm"):
-            algos.add(str(params["ChecksumAlgorithm"]).upper())
-        for name in (headers.get("x-amz-trailer") or "").split(","):
-            if name.strip().lower().startswith("x-amz-checksum-"):
-                algos.add(name.strip().lower().removeprefix("x-amz-checksum-").upper())
-        return algos
+    async def GetObject(self, ctx: RequestContext, params: GetObjectRequestTypeDef) -> dict[str, Any]:
+        return await self._read(params, head=False)
 
-    def _check_conditions(self, params: dict[str, Any], obj: ObjectRow) -> None:
-        """RFC 7232 precedence as S3 applies it to GET and HEAD."""
-        etag = obj.etag
-        lm = int(obj.last_modified)
-        if_match, if_none = params.get("IfMatch"), params.get("IfNoneMatch")
-        ims, ius = params.get("IfModifiedSince"), params.get("IfUnmodifiedSince")
-        if if_match is not None:
-            if not _etag_matches(if_match, etag):
-                raise precondition_failed("If-Match")
-        elif ius is not None and lm > _ts(ius):
-            raise precondition_failed("If-Unmodified-Since")
-        if if_none is not None:
-            if _etag_matches(if_none, etag):
-                raise ServiceError("NotModified", "Not Modified", 304, headers={"ETag": obj.quoted_etag})
-        elif ims is not None and lm <= _ts(ims):
-            raise ServiceError("NotModified", "Not Modified", 304, headers={"ETag": obj.quoted_etag})
+    async def HeadObject(self, ctx: RequestContext, params: HeadObjectRequestTypeDef) -> dict[str, Any]:
+        return await self._read(params, head=True)
 
-    def _object_headers(self, obj: ObjectRow, params: dict[str, Any], versioning: str) -> dict[str, Any]:
-        meta = obj.meta
-        out: dict[str, Any] = {
-            "ETag": obj.quoted_etag, "LastModified": obj.last_modified, "ContentLength": obj.size,
-            "AcceptRanges": "bytes", "ContentType": meta.get("ContentType"),
-            **self.version_headers(obj, versioning),
-        }
-        for name in CONTENT_FIELDS:
-            if name in meta:
-                out[name] = meta[name]
-        if meta.get("Metadata"):
-            out["Metadata"] = meta["Metadata"]
-        if meta.get("Tags"):
-            out["TagCount"] = len(meta["Tags"])
-        if meta.get("PartsCount") and params.get("PartNumber"):
-            out["PartsCount"] = meta["PartsCount"]
-        if meta.get("StorageClass") and meta["StorageClass"] != "STANDARD":
-            out["StorageClass"] = meta["StorageClass"]
-        for name in ("ServerSideEncryption", "WebsiteRedirectLocation"):
-            if name in meta:
-                out[name] = meta[name]
-        if (params.get("ChecksumMode") or "").upper() == "ENABLED":
-            for algo, value in (meta.get("Checksums") or {}).items():
-                out[CHECKSUM_MEMBERS[algo]] = value
-            if meta.get("Checksums"):
-                out["ChecksumType"] = meta.get("ChecksumType") or "FULL_OBJECT"
-        for override, member in (("ResponseCacheControl", "CacheControl"),
-                                 ("ResponseContentDisposition", "ContentDisposition"),
-                                 ("ResponseContentEncoding", "ContentEncoding"),
-                                 ("ResponseContentLanguage", "ContentLanguage"),
-                                 ("ResponseContentType", "ContentType"), ("ResponseExpires", "Expires")):
-            if params.get(override) is not None:
-                out[member] = params[override]
-        return out
-
-    async def GetObject(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return await self._get(ctx, params, head=False)
-
-    async def HeadObject(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return await self._get(ctx, params, head=True)
-
-    async def _get(self: S3Service, ctx: RequestContext, params: dict[str, Any], head: bool) -> dict[str, Any]:
+    async def _read(self, params: GetObjectRequestTypeDef | HeadObjectRequestTypeDef, head: bool) -> dict[str, Any]:
         bucket, key = params["Bucket"], params["Key"]
-        brow = self.require_bucket(bucket)
-        obj = self.current_object(bucket, key, params.get("VersionId"), with_body=not head)
-        self._check_conditions(params, obj)
-        out = self._object_headers(obj, params, brow.versioning)
+        brow = self.core.require_bucket(bucket)
+        obj = self.core.current_object(bucket, key, params.get("VersionId"), with_body=not head)
+        check_read(obj, params.get("IfMatch"), params.get("IfNoneMatch"), params.get("IfModifiedSince"),
+                   params.get("IfUnmodifiedSince"))
+        out = object_members(obj, params, brow.versioning)
         start, end = 0, obj.size - 1
         status = 200
         part = params.get("PartNumber")
+        requested_range = params.get("Range")
         if part is not None:
-            sizes = obj.meta.get("PartSizes") or [obj.size]
+            sizes: list[int] = obj.meta.get("PartSizes") or [obj.size]
             if part < 1 or part > len(sizes):
                 raise ServiceError("InvalidPartNumber", "The requested partnumber is not satisfiable", 416)
             start = sum(sizes[: part - 1])
             end = start + sizes[part - 1] - 1
             out["PartsCount"] = len(sizes)
             status = 206
-        elif params.get("Range") and obj.size > 0:
-            rng = parse_range(params["Range"], obj.size)
+        elif requested_range and obj.size > 0:
+            rng = parse_range(requested_range, obj.size)
             if rng is not None:
                 start, end = rng
                 status = 206
-        elif params.get("Range") and obj.size == 0 and parse_range(params["Range"], 1) is not None:
-            raise _invalid_range(0)
+        elif requested_range and obj.size == 0 and parse_range(requested_range, 1) is not None:
+            raise invalid_range(0)
         if status == 206:
             out["ContentRange"] = f"bytes {start}-{end}/{obj.size}"
             out["ContentLength"] = end - start + 1
@@ -346,111 +164,49 @@ class ObjectsMixin:
         return out
 
     # -- delete -----------------------------------------------------------------------------------
-    async def delete_one(self: S3Service, ctx: RequestContext, bucket: str, key: str,
-                         version_id: str | None) -> dict[str, Any]:
-        now = self.clock.now()
-
-        def fn(conn: sqlite3.Connection) -> tuple[dict[str, Any], list[str]]:
-            brow = conn.execute("SELECT versioning FROM buckets WHERE name = ?", (bucket,)).fetchone()
-            if brow is None:
-                from conveyor.services.s3.api import no_such_bucket
-
-                raise no_such_bucket(bucket)
-            versioning = brow[0]
-            if version_id:
-                obj, freed = delete_version(conn, bucket, key, version_id)
-                out: dict[str, Any] = {"VersionId": version_id}
-                if obj is not None:
-                    if obj.delete_marker:
-                        out["DeleteMarker"] = True
-                    seq = next_seq(conn, bucket)
-                    self.emit(conn, ctx, bucket, "s3:ObjectRemoved:Delete", obj, seq, now)
-                return out, freed
-            if not versioning:
-                obj, freed = delete_version(conn, bucket, key, "null")
-                if obj is not None:
-                    seq = next_seq(conn, bucket)
-                    self.emit(conn, ctx, bucket, "s3:ObjectRemoved:Delete", obj, seq, now)
-                return {}, freed
-            seq = next_seq(conn, bucket)
-            marker = ObjectRow(bucket, key, new_version_id() if versioning == "Enabled" else "null", seq, True,
-                               True, None, 0, "", now, {})
-            freed = insert_object(conn, marker, versioning == "Enabled")
-            self.emit(conn, ctx, bucket, "s3:ObjectRemoved:DeleteMarkerCreated", marker, seq, now)
-            return {"DeleteMarker": True, "VersionId": marker.version_id}, freed
-
-        out, freed = await self.database.write(fn, grows=False)  # a delete runs on a full disk too
-        self.blobs.delete(freed)
-        assert self.outbox is not None
-        self.outbox.kick()
+    async def DeleteObject(self, ctx: RequestContext, params: DeleteObjectRequestTypeDef) -> dict[str, Any]:
+        done = await self.versions.delete(ctx, params["Bucket"], params["Key"], params.get("VersionId"))
+        out: dict[str, Any] = {"__status": 204}
+        if done.version_id is not None:
+            out["VersionId"] = done.version_id
+        if done.delete_marker:
+            out["DeleteMarker"] = True
         return out
 
-    async def DeleteObject(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        out = await self.delete_one(ctx, params["Bucket"], params["Key"], params.get("VersionId"))
-        out["__status"] = 204
-        return out
-
-    async def DeleteObjects(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    async def DeleteObjects(self, ctx: RequestContext, params: DeleteObjectsRequestTypeDef) -> dict[str, Any]:
         bucket = params["Bucket"]
-        self.require_bucket(bucket)
-        delete = params.get("Delete") or {}
+        self.core.require_bucket(bucket)
+        delete = params["Delete"]
         objects = delete.get("Objects") or []
         if len(objects) > 1000:
-            raise ServiceError("MalformedXML", "The XML you provided was not well-formed or did not validate "
-                               "against our published schema", 400)
-        deleted, errors = [], []
+            raise malformed_xml()
+        deleted: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
         # One write per key, issued together: they share a group commit (one fsync, one writer hop).
-        outcomes = await asyncio.gather(*(self.delete_one(ctx, bucket, item.get("Key"), item.get("VersionId"))
+        outcomes = await asyncio.gather(*(self.versions.delete(ctx, bucket, item["Key"], item.get("VersionId"))
                                           for item in objects), return_exceptions=True)
-        for item, out in zip(objects, outcomes, strict=True):
-            key = item.get("Key")
-            if isinstance(out, ServiceError):
-                errors.append({"Key": key, "Code": out.code, "Message": out.message, "VersionId": item.get("VersionId")})
+        for item, done in zip(objects, outcomes, strict=True):
+            key, version_id = item["Key"], item.get("VersionId")
+            if isinstance(done, ServiceError):
+                errors.append({"Key": key, "Code": done.code, "Message": done.message, "VersionId": version_id})
                 continue
-            if isinstance(out, BaseException):
-                raise out
+            if isinstance(done, BaseException):
+                raise done
             entry: dict[str, Any] = {"Key": key}
-            if item.get("VersionId"):
-                entry["VersionId"] = item["VersionId"]
-                if out.get("DeleteMarker"):
-                    entry["DeleteMarker"] = True
-                    entry["DeleteMarkerVersionId"] = item["VersionId"]
-            elif out.get("DeleteMarker"):
+            if version_id:
+                entry["VersionId"] = version_id
+            if done.delete_marker:
                 entry["DeleteMarker"] = True
-                entry["DeleteMarkerVersionId"] = out["VersionId"]
+                entry["DeleteMarkerVersionId"] = done.version_id
             deleted.append(entry)
         return {"Deleted": [] if delete.get("Quiet") else deleted, "Errors": errors}
 
     # -- copy -------------------------------------------------------------------------------------
-    def copy_source(self: S3Service, params: dict[str, Any]) -> ObjectRow:
-        raw = params["CopySource"]
-        path, _, query = raw.partition("?")
-        version = None
-        if query.startswith("versionId="):
-            version = unquote(query[len("versionId="):])
-        path = unquote(path).lstrip("/")
-        src_bucket, _, src_key = path.partition("/")
-        if not src_bucket or not src_key:
-            raise ServiceError("InvalidArgument", "Invalid copy source object key", 400,
-                               extra={"ArgumentName": "x-amz-copy-source", "ArgumentValue": raw})
-        self.require_bucket(src_bucket)
-        obj = self.current_object(src_bucket, src_key, version, with_body=True)
-        etag, lm = obj.etag, int(obj.last_modified)
-        if params.get("CopySourceIfMatch") is not None and not _etag_matches(params["CopySourceIfMatch"], etag):
-            raise precondition_failed("x-amz-copy-source-If-Match")
-        if params.get("CopySourceIfNoneMatch") is not None and _etag_matches(params["CopySourceIfNoneMatch"], etag):
-            raise precondition_failed("x-amz-copy-source-If-None-Match")
-        if params.get("CopySourceIfUnmodifiedSince") is not None and lm > _ts(params["CopySourceIfUnmodifiedSince"]):
-            raise precondition_failed("x-amz-copy-source-If-Unmodified-Since")
-        if params.get("CopySourceIfModifiedSince") is not None and lm <= _ts(params["CopySourceIfModifiedSince"]):
-            raise precondition_failed("x-amz-copy-source-If-Modified-Since")
-        return obj
-
-    async def CopyObject(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    async def CopyObject(self, ctx: RequestContext, params: CopyObjectRequestTypeDef) -> dict[str, Any]:
         bucket, key = params["Bucket"], params["Key"]
-        brow = self.require_bucket(bucket)
-        self.check_acl_allowed(bucket, params)
-        src = self.copy_source(params)
+        brow = self.core.require_bucket(bucket)
+        check_write_acl(brow, params)
+        src = copy_source(self.core, params)
         directive = (params.get("MetadataDirective") or "COPY").upper()
         if directive not in ("COPY", "REPLACE"):
             raise ServiceError("InvalidArgument", "Unknown metadata directive.", 400)
@@ -459,19 +215,21 @@ class ObjectsMixin:
                                "object to itself without changing the object's metadata, storage class, website "
                                "redirect location or encryption attributes.", 400)
         if directive == "REPLACE":
-            meta = self.object_meta(params, params.get("ContentType"))
+            meta = object_meta(params, params.get("ContentType"))
         else:
             meta = {k: v for k, v in src.meta.items() if k not in ("Tags", "ACL")}
+        tagging = params.get("Tagging")
         if (params.get("TaggingDirective") or "COPY").upper() == "COPY":
             if src.meta.get("Tags"):
                 meta["Tags"] = src.meta["Tags"]
-        elif params.get("Tagging"):
-            meta["Tags"] = self.object_meta({"Tagging": params["Tagging"]}, None)["Tags"]
+        elif tagging:
+            meta["Tags"] = tag_set(tagging)
         else:
             meta.pop("Tags", None)
         algos = set((src.meta.get("Checksums") or {}).keys())
-        if params.get("ChecksumAlgorithm"):
-            algos.add(params["ChecksumAlgorithm"].upper())
+        algorithm = params.get("ChecksumAlgorithm")
+        if algorithm:
+            algos.add(algorithm.upper())
         if src.blob:
             info = await self.blobs.copy(src.blob, algorithms=algos)
         else:
@@ -479,10 +237,10 @@ class ObjectsMixin:
         meta["Checksums"] = info.checksums
         meta.pop("PartSizes", None)
         meta.pop("PartsCount", None)
-        etag = info.md5.hex()
-        obj = await self.store_object(ctx, bucket, key, info, etag, meta, "s3:ObjectCreated:Copy")
-        out: dict[str, Any] = {"CopyObjectResult": {"ETag": obj.quoted_etag, "LastModified": obj.last_modified},
-                               **self.version_headers(obj, brow.versioning)}
+        version = await self.versions.put(ctx, bucket, key, info, info.md5.hex(), meta, "s3:ObjectCreated:Copy")
+        out: dict[str, Any] = {
+            "CopyObjectResult": {"ETag": version.quoted_etag, "LastModified": version.last_modified},
+            **version_members(version.version_id, brow.versioning)}
         if "ServerSideEncryption" in meta:
             out["ServerSideEncryption"] = meta["ServerSideEncryption"]
         if src.version_id != "null":
@@ -490,34 +248,22 @@ class ObjectsMixin:
         return out
 
     # -- tagging ----------------------------------------------------------------------------------
-    async def _set_object_meta(self: S3Service, bucket: str, key: str, version: str | None, name: str,
-                               value: Any) -> ObjectRow:
-        obj = self.current_object(bucket, key, version)
-        import json
-
-        meta = dict(obj.meta)
-        if value is None:
-            meta.pop(name, None)
-        else:
-            meta[name] = value
-        await self.database.execute("UPDATE objects SET meta = ? WHERE bucket=? AND key=? AND version_id=?",
-                                    (json.dumps(meta), bucket, key, obj.version_id))
-        return obj
-
-    async def PutObjectTagging(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        tags = (params.get("Tagging") or {}).get("TagSet") or []
+    async def PutObjectTagging(self, ctx: RequestContext, params: PutObjectTaggingRequestTypeDef) -> dict[str, Any]:
+        tags = params["Tagging"]["TagSet"]
         if len(tags) > 10:
             raise ServiceError("BadRequest", "Object tags cannot be greater than 10", 400)
-        obj = await self._set_object_meta(params["Bucket"], params["Key"], params.get("VersionId"), "Tags", tags)
+        obj = await self.core.set_object_meta(params["Bucket"], params["Key"], params.get("VersionId"), "Tags",
+                                              [dict(tag) for tag in tags])
         return {"VersionId": obj.version_id} if obj.version_id != "null" else {}
 
-    async def GetObjectTagging(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        obj = self.current_object(params["Bucket"], params["Key"], params.get("VersionId"))
+    async def GetObjectTagging(self, ctx: RequestContext, params: GetObjectTaggingRequestTypeDef) -> dict[str, Any]:
+        obj = self.core.current_object(params["Bucket"], params["Key"], params.get("VersionId"))
         out: dict[str, Any] = {"TagSet": obj.meta.get("Tags") or []}
         if obj.version_id != "null":
             out["VersionId"] = obj.version_id
         return out
 
-    async def DeleteObjectTagging(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        await self._set_object_meta(params["Bucket"], params["Key"], params.get("VersionId"), "Tags", None)
+    async def DeleteObjectTagging(self, ctx: RequestContext,
+                                  params: DeleteObjectTaggingRequestTypeDef) -> dict[str, Any]:
+        await self.core.set_object_meta(params["Bucket"], params["Key"], params.get("VersionId"), "Tags", None)
         return {"__status": 204}

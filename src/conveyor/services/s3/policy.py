@@ -16,7 +16,7 @@ from conveyor import resource_policy
 from conveyor.wire import RequestContext, ServiceError
 
 if TYPE_CHECKING:
-    from conveyor.services.s3.api import S3Service
+    from conveyor.services.s3.core import Core
 
 # Operation -> IAM action (only the ones anonymous callers plausibly use; others map to s3:<Operation>).
 ACTIONS = {
@@ -85,11 +85,10 @@ def is_public_policy(doc: dict[str, Any]) -> bool:
                and not st.get("Condition") for st in items)
 
 
-def check_anonymous(service: S3Service, ctx: RequestContext, operation: str, bucket: str | None,
-                    key: str | None) -> None:
+def check_anonymous(core: Core, ctx: RequestContext, operation: str, bucket: str | None, key: str | None) -> None:
     if bucket is None or operation in _NEVER_ANONYMOUS:
         raise access_denied()
-    row = service.bucket_row(bucket)
+    row = core.store.bucket(bucket)
     if row is None:
         return  # NoSuchBucket is what AWS reports for a missing bucket, even anonymously
     pab = row.config.get("pab") or {}
@@ -107,7 +106,7 @@ def check_anonymous(service: S3Service, ctx: RequestContext, operation: str, buc
         if operation in WRITE_OPS and key is not None and row.acl == "public-read-write":
             return
         if operation in READ_OPS and key is not None:
-            obj = service.find_object(bucket, key, None)
+            obj = core.store.object(bucket, key)
             if obj is not None and (obj.meta.get("ACL") or "") in ("public-read", "public-read-write"):
                 return
     raise access_denied()

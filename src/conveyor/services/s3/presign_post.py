@@ -17,10 +17,17 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from conveyor.services.s3 import policy as access
+from conveyor.services.s3.access import check_write_acl
+from conveyor.services.s3.blobs import BlobInfo
+from conveyor.services.s3.core import Core
+from conveyor.services.s3.metadata import object_meta
+from conveyor.services.s3.objects import MAX_OBJECT
+from conveyor.services.s3.versions import Versions
 from conveyor.wire import HttpResponse, RequestContext, ServiceError
 
 if TYPE_CHECKING:
-    from conveyor.services.s3.api import S3Service
+    from conveyor.config import Config
+    from conveyor.services.s3.metadata import ObjectSettings
 
 MAX_FIELDS = 64 * 1024
 
@@ -207,138 +214,143 @@ def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
     return key
 
 
-async def post_object(service: S3Service, ctx: RequestContext, bucket: str) -> HttpResponse:
-    from conveyor.services.s3.objects import MAX_OBJECT
+class PostUploads:
+    """Browser POST form uploads to a bucket's URL (S3Service.intercept routes them here)."""
 
-    brow = service.require_bucket(bucket)
-    content_type = ctx.request.headers.get("content-type") or ""
-    boundary = _disposition("x; " + content_type.split(";", 1)[1]).get("boundary") if ";" in content_type else None
-    if not boundary:
-        raise _malformed_post()
-    reader = _FormReader(ctx.request.stream(), boundary.encode())
-    fields: dict[str, str] = {}
-    file_info = None
-    key = ""
-    filename = ""
-    total = 0
-    while (headers := await reader.next_part()) is not None:
-        disp = _disposition(headers.get("content-disposition", ""))
-        name = disp.get("name", "")
-        if name.lower() == "file":
-            filename = disp.get("filename", "")
-            if "content-type" in headers and not any(k.lower() == "content-type" for k in fields):
-                fields.setdefault("Content-Type", headers["content-type"])
-            key = _object_key(fields, filename)
-            policy = _verify(service, ctx, fields)
-            if ctx.authenticated:
-                limits = check_policy(policy, {**fields, "bucket": bucket}, None, service.clock.now())
-            else:
-                # No policy: an anonymous upload, allowed only where anonymous PUTs are (bucket policy, ACL).
-                access.check_anonymous(service, ctx, "PutObject", bucket, key)
-                limits = None
-            service.check_acl_allowed(bucket, {"ACL": next((v for k, v in fields.items() if k.lower() == "acl"),
-                                                           None)})
-            file_info = await service.blobs.write(reader.body(), limit=limits[1] if limits else MAX_OBJECT,
-                                                  inline=True)
-            if limits and file_info.size < limits[0]:
-                service.blobs.delete([file_info.blob_id])
-                raise ServiceError("EntityTooSmall", "Your proposed upload is smaller than the minimum allowed size",
-                                   400)
-            break
-        chunks = [c async for c in reader.body()]
-        total += sum(map(len, chunks))
-        if total > MAX_FIELDS:
-            raise ServiceError("MaxPostPreDataLengthExceeded", "Your POST request fields preceeding the upload "
-                               "file was too large.", 400)
-        try:
-            fields[name] = b"".join(chunks).decode("utf-8")
-        except UnicodeDecodeError:
+    def __init__(self, core: Core, versions: Versions, config: Config) -> None:
+        self.core = core
+        self.versions = versions
+        self.config = config
+
+    async def post_object(self, ctx: RequestContext, bucket: str) -> HttpResponse:
+        brow = self.core.require_bucket(bucket)
+        content_type = ctx.request.headers.get("content-type") or ""
+        boundary = _disposition("x; " + content_type.split(";", 1)[1]).get("boundary") if ";" in content_type else None
+        if not boundary:
             raise _malformed_post()
-    if file_info is None:
-        raise ServiceError("InvalidArgument", "POST requires exactly one file upload per request.", 400,
-                           extra={"ArgumentName": "file", "ArgumentValue": "0"})
-    lower = {k.lower(): v for k, v in fields.items()}
-    params: dict[str, Any] = {"Metadata": {k[len("x-amz-meta-"):]: v for k, v in lower.items()
-                                           if k.startswith("x-amz-meta-")} or None}
-    for form_name, member in (("cache-control", "CacheControl"), ("content-disposition", "ContentDisposition"),
-                              ("content-encoding", "ContentEncoding"), ("acl", "ACL"), ("tagging", "Tagging")):
-        if form_name in lower:
-            params[member] = lower[form_name]
-    meta = service.object_meta(params, lower.get("content-type"))
-    meta["Checksums"] = {}
-    obj = await service.store_object(ctx, bucket, key, file_info, file_info.md5.hex(), meta, "s3:ObjectCreated:Post")
-    location = f"{ctx.base_url}/{bucket}/{quote(key)}"
-    response_headers = [("ETag", obj.quoted_etag), ("Location", location)]
-    if brow.versioning:
-        response_headers.append(("x-amz-version-id", obj.version_id))
-    redirect = lower.get("success_action_redirect") or lower.get("redirect")
-    if redirect:
-        sep = "&" if "?" in redirect else "?"
-        target = f"{redirect}{sep}bucket={quote(bucket)}&key={quote(key)}&etag={quote(obj.quoted_etag)}"
-        return HttpResponse(303, headers=[*response_headers, ("Location", target)])
-    status = lower.get("success_action_status") or "204"
-    if status == "201":
-        body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<PostResponse><Location>{_x(location)}</Location>'
-                f"<Bucket>{_x(bucket)}</Bucket><Key>{_x(key)}</Key><ETag>{_x(obj.quoted_etag)}</ETag></PostResponse>")
-        return HttpResponse(201, headers=[*response_headers, ("Content-Type", "application/xml")], body=body.encode())
-    return HttpResponse(200 if status == "200" else 204, headers=response_headers)
+        reader = _FormReader(ctx.request.stream(), boundary.encode())
+        fields: dict[str, str] = {}
+        file_info: BlobInfo | None = None
+        key = ""
+        filename = ""
+        total = 0
+        while (headers := await reader.next_part()) is not None:
+            disp = _disposition(headers.get("content-disposition", ""))
+            name = disp.get("name", "")
+            if name.lower() == "file":
+                filename = disp.get("filename", "")
+                if "content-type" in headers and not any(k.lower() == "content-type" for k in fields):
+                    fields.setdefault("Content-Type", headers["content-type"])
+                key = _object_key(fields, filename)
+                policy = self._verify(ctx, fields)
+                if ctx.authenticated:
+                    limits = check_policy(policy, {**fields, "bucket": bucket}, None, self.core.clock.now())
+                else:
+                    # No policy: an anonymous upload, allowed only where anonymous PUTs are (bucket policy, ACL).
+                    access.check_anonymous(self.core, ctx, "PutObject", bucket, key)
+                    limits = None
+                check_write_acl(brow, {"ACL": next((v for k, v in fields.items() if k.lower() == "acl"), None)})
+                file_info = await self.core.blobs.write(reader.body(), limit=limits[1] if limits else MAX_OBJECT,
+                                                        inline=True)
+                if limits and file_info.size < limits[0]:
+                    self.core.blobs.delete([file_info.blob_id])
+                    raise ServiceError("EntityTooSmall", "Your proposed upload is smaller than the minimum allowed "
+                                       "size", 400)
+                break
+            chunks = [c async for c in reader.body()]
+            total += sum(map(len, chunks))
+            if total > MAX_FIELDS:
+                raise ServiceError("MaxPostPreDataLengthExceeded", "Your POST request fields preceeding the upload "
+                                   "file was too large.", 400)
+            try:
+                fields[name] = b"".join(chunks).decode("utf-8")
+            except UnicodeDecodeError:
+                raise _malformed_post()
+        if file_info is None:
+            raise ServiceError("InvalidArgument", "POST requires exactly one file upload per request.", 400,
+                               extra={"ArgumentName": "file", "ArgumentValue": "0"})
+        lower = {k.lower(): v for k, v in fields.items()}
+        settings: ObjectSettings = {
+            "Metadata": {k[len("x-amz-meta-"):]: v for k, v in lower.items() if k.startswith("x-amz-meta-")},
+            "CacheControl": lower.get("cache-control"), "ContentDisposition": lower.get("content-disposition"),
+            "ContentEncoding": lower.get("content-encoding"), "ACL": lower.get("acl"), "Tagging": lower.get("tagging"),
+        }
+        meta = object_meta(settings, lower.get("content-type"))
+        meta["Checksums"] = {}
+        version = await self.versions.put(ctx, bucket, key, file_info, file_info.md5.hex(), meta,
+                                          "s3:ObjectCreated:Post")
+        location = f"{ctx.base_url}/{bucket}/{quote(key)}"
+        response_headers = [("ETag", version.quoted_etag), ("Location", location)]
+        if brow.versioning:
+            response_headers.append(("x-amz-version-id", version.version_id))
+        redirect = lower.get("success_action_redirect") or lower.get("redirect")
+        if redirect:
+            sep = "&" if "?" in redirect else "?"
+            target = f"{redirect}{sep}bucket={quote(bucket)}&key={quote(key)}&etag={quote(version.quoted_etag)}"
+            return HttpResponse(303, headers=[*response_headers, ("Location", target)])
+        status = lower.get("success_action_status") or "204"
+        if status == "201":
+            body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<PostResponse><Location>{_x(location)}</Location>'
+                    f"<Bucket>{_x(bucket)}</Bucket><Key>{_x(key)}</Key><ETag>{_x(version.quoted_etag)}</ETag>"
+                    "</PostResponse>")
+            return HttpResponse(201, headers=[*response_headers, ("Content-Type", "application/xml")],
+                                body=body.encode())
+        return HttpResponse(200 if status == "200" else 204, headers=response_headers)
+
+    def _verify(self, ctx: RequestContext, fields: dict[str, str]) -> object:
+        """Decode the policy and check its signature (when auth is on); None for an unsigned public upload."""
+        lower = {k.lower(): v for k, v in fields.items()}
+        text = lower.get("policy")
+        if text is None:
+            ctx.authenticated = False
+            return None
+        try:
+            policy = json.loads(base64.b64decode(text))
+        except ValueError:
+            raise ServiceError("InvalidPolicyDocument", "Invalid Policy: Invalid JSON.", 400)
+        credential = lower.get("x-amz-credential")
+        if credential is None:
+            # SigV2 form (what boto3 emits for s3 clients without an explicit signature version).
+            access_key = lower.get("awsaccesskeyid", "")
+            if not access_key:
+                raise ServiceError("InvalidArgument", "Bucket POST must contain a field named 'AWSAccessKeyId'.  If it "
+                                   "is specified, please check the order of the fields.", 400,
+                                   extra={"ArgumentName": "AWSAccessKeyId"})
+            secret = self._secret(access_key)
+            if secret is not None:
+                expected = base64.b64encode(hmac.new(secret.encode(), text.encode(), hashlib.sha1).digest()).decode()
+                if not hmac.compare_digest(expected, lower.get("signature", "")):
+                    raise _signature_error()
+        else:
+            parts = credential.split("/")
+            if len(parts) != 5:
+                raise ServiceError("InvalidArgument", "Invalid X-Amz-Credential", 400,
+                                   extra={"ArgumentName": "X-Amz-Credential", "ArgumentValue": credential})
+            access_key, date, region, svc, _ = parts
+            secret = self._secret(access_key)
+            if secret is not None:
+                expected = hmac.new(_signing_key(secret, date, region, svc), text.encode(), hashlib.sha256).hexdigest()
+                if not hmac.compare_digest(expected, lower.get("x-amz-signature", "")):
+                    raise _signature_error()
+        ctx.authenticated = True
+        ctx.access_key = access_key
+        return policy
+
+    def _secret(self, access_key: str) -> str | None:
+        """The secret to check a form signature with; None when signatures are not checked (auth off)."""
+        if self.config.auth != "sigv4":
+            return None
+        secret = self.config.credentials.get(access_key)
+        if secret is None:
+            raise ServiceError("InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.",
+                               403)
+        return secret
 
 
 def _x(text: str) -> str:
     from xml.sax.saxutils import escape
 
     return escape(text)
-
-
-def _verify(service: S3Service, ctx: RequestContext, fields: dict[str, str]) -> object:
-    """Decode the policy and check its signature (when auth is on); None for an unsigned public upload."""
-    lower = {k.lower(): v for k, v in fields.items()}
-    text = lower.get("policy")
-    if text is None:
-        ctx.authenticated = False
-        return None
-    try:
-        policy = json.loads(base64.b64decode(text))
-    except ValueError:
-        raise ServiceError("InvalidPolicyDocument", "Invalid Policy: Invalid JSON.", 400)
-    credential = lower.get("x-amz-credential")
-    if credential is None:
-        # SigV2 form (what boto3 emits for s3 clients without an explicit signature version).
-        access_key = lower.get("awsaccesskeyid", "")
-        if not access_key:
-            raise ServiceError("InvalidArgument", "Bucket POST must contain a field named 'AWSAccessKeyId'.  If it "
-                               "is specified, please check the order of the fields.", 400,
-                               extra={"ArgumentName": "AWSAccessKeyId"})
-        secret = _secret(service, access_key)
-        if secret is not None:
-            expected = base64.b64encode(hmac.new(secret.encode(), text.encode(), hashlib.sha1).digest()).decode()
-            if not hmac.compare_digest(expected, lower.get("signature", "")):
-                raise _signature_error()
-    else:
-        parts = credential.split("/")
-        if len(parts) != 5:
-            raise ServiceError("InvalidArgument", "Invalid X-Amz-Credential", 400,
-                               extra={"ArgumentName": "X-Amz-Credential", "ArgumentValue": credential})
-        access_key, date, region, svc, _ = parts
-        secret = _secret(service, access_key)
-        if secret is not None:
-            expected = hmac.new(_signing_key(secret, date, region, svc), text.encode(), hashlib.sha256).hexdigest()
-            if not hmac.compare_digest(expected, lower.get("x-amz-signature", "")):
-                raise _signature_error()
-    ctx.authenticated = True
-    ctx.access_key = access_key
-    return policy
-
-
-def _secret(service: S3Service, access_key: str) -> str | None:
-    """The secret to check a form signature with; None when signatures are not checked (auth off)."""
-    if service.config.auth != "sigv4":
-        return None
-    secret = service.config.credentials.get(access_key)
-    if secret is None:
-        raise ServiceError("InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.",
-                           403)
-    return secret
 
 
 def _signature_error() -> ServiceError:

@@ -1,14 +1,16 @@
-"""S3 metadata in SQLite: buckets, object versions, multipart uploads, the notification outbox.
+"""S3's tables and the rows read from and written to them.
 
 Unversioned objects have version_id "null" (as AWS reports them); each (bucket, key) has at most one
 row with is_latest=1. Keys are compared as SQLite BINARY text, i.e. by UTF-8 bytes, which is the order
-S3 lists them in.
+S3 lists them in. Each bucket counts its changes in `seq`: an object version's `seq` orders the versions
+of a key, and becomes the `sequencer` of the change's event.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,6 +74,17 @@ MIGRATIONS = [
     "ALTER TABLE objects ADD COLUMN body BLOB",
 ]
 
+TABLES = ("outbox", "parts", "uploads", "objects", "buckets", "garbage")  # children before parents
+OBJECT_COLUMNS = "bucket, key, version_id, seq, is_latest, delete_marker, blob, size, etag, last_modified, meta"
+BUCKET_COLUMNS = "name, region, created, owner, versioning, acl, config"
+Row = sqlite3.Row | tuple[Any, ...]
+
+
+def json_object(text: str) -> dict[str, Any]:
+    """A JSON object column (bucket config, object meta, part checksums): Conveyor wrote it, so it is one."""
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
 
 @dataclass
 class ObjectRow:
@@ -86,80 +99,110 @@ class ObjectRow:
     etag: str
     last_modified: float
     meta: dict[str, Any]
-    body: bytes | None = None  # an inline body: set on rows being written and read `with_body`
+    body: bytes | None = None  # the inline body, on rows read `with_body`
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row | tuple[Any, ...]) -> ObjectRow:
+    def from_row(cls, row: Row) -> ObjectRow:
         return cls(row[0], row[1], row[2], row[3], bool(row[4]), bool(row[5]), row[6], row[7], row[8],
-                   row[9], json.loads(row[10]), row[11] if len(row) > 11 else None)
+                   row[9], json_object(row[10]), row[11] if len(row) > 11 else None)
 
     @property
     def quoted_etag(self) -> str:
         return f'"{self.etag}"'
 
 
-OBJECT_COLUMNS = "bucket, key, version_id, seq, is_latest, delete_marker, blob, size, etag, last_modified, meta"
+class ObjectPage:
+    """A page of a key-ordered scan; its rows become ObjectRows only as a listing reaches them (a listing
+    that rolls keys up into common prefixes, or lists versions, reads a page for one key at a time)."""
+
+    def __init__(self, rows: Sequence[Row]) -> None:
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __iter__(self) -> Iterator[ObjectRow]:
+        return (ObjectRow.from_row(row) for row in self._rows)
+
+    def versions_of(self, key: str) -> list[ObjectRow]:
+        return [ObjectRow.from_row(row) for row in self._rows if row[1] == key]
 
 
-@dataclass
+@dataclass(frozen=True)
+class NewVersion:
+    """An object version (or delete marker) about to be stored, every column computed before the write."""
+
+    bucket: str
+    key: str
+    version_id: str
+    delete_marker: bool
+    blob: str | None
+    size: int
+    etag: str
+    last_modified: float
+    meta_json: str
+    body: bytes | None  # a small body stored in the row (blob is then None)
+
+    @property
+    def quoted_etag(self) -> str:
+        return f'"{self.etag}"'
+
+
+@dataclass(frozen=True)
 class BucketRow:
     name: str
     region: str
     created: float
     owner: str
-    versioning: str
+    versioning: str  # "", "Enabled" or "Suspended"
     acl: str
     config: dict[str, Any]
+    # The stored text of `config`: with `created` and `versioning`, what a write that decided on this row
+    # checks is still current (see S3Store's BucketChanged).
+    config_json: str
 
     @classmethod
-    def from_row(cls, row: Any) -> BucketRow:
-        return cls(row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6]))
+    def from_row(cls, row: Row) -> BucketRow:
+        return cls(row[0], row[1], row[2], row[3], row[4], row[5], json_object(row[6]), row[6])
 
 
-def next_seq(conn: sqlite3.Connection, bucket: str) -> int:
-    conn.execute("UPDATE buckets SET seq = seq + 1 WHERE name = ?", (bucket,))
-    return conn.execute("SELECT seq FROM buckets WHERE name = ?", (bucket,)).fetchone()[0]
+@dataclass(frozen=True)
+class UploadRow:
+    upload_id: str
+    key: str
+    initiated: float
+    meta: dict[str, Any]
 
 
-def insert_object(conn: sqlite3.Connection, obj: ObjectRow, versioned: bool) -> list[str]:
-    """Store a new current version; returns blob ids no longer referenced (to delete after commit)."""
-    freed: list[str] = []
-    if versioned:
-        conn.execute("UPDATE objects SET is_latest = 0 WHERE bucket = ? AND key = ? AND is_latest = 1",
-                     (obj.bucket, obj.key))
-    else:
-        # Unversioned or suspended: the "null" version is replaced, other versions stay.
-        old = conn.execute("SELECT blob, is_latest FROM objects WHERE bucket = ? AND key = ? AND version_id = 'null'",
-                           (obj.bucket, obj.key)).fetchone()
-        if old is not None and old[0]:
-            freed.append(old[0])
-        conn.execute("DELETE FROM objects WHERE bucket = ? AND key = ? AND version_id = 'null'", (obj.bucket, obj.key))
-        conn.execute("UPDATE objects SET is_latest = 0 WHERE bucket = ? AND key = ? AND is_latest = 1",
-                     (obj.bucket, obj.key))
-    conn.execute(
-        f"INSERT INTO objects ({OBJECT_COLUMNS}, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-        (obj.bucket, obj.key, obj.version_id, obj.seq, 1, int(obj.delete_marker), obj.blob, obj.size,
-         obj.etag, obj.last_modified, json.dumps(obj.meta), obj.body),
-    )
-    return freed
+@dataclass(frozen=True)
+class PartRow:
+    number: int
+    blob: str
+    size: int
+    etag: str
+    last_modified: float
+    checksums: dict[str, str]  # algorithm -> base64
+
+    @classmethod
+    def from_row(cls, row: Row) -> PartRow:
+        return cls(row[0], row[1], row[2], row[3], row[4], json_object(row[5]))
 
 
-
-def delete_version(conn: sqlite3.Connection, bucket: str, key: str, version_id: str) -> tuple[ObjectRow | None, list[str]]:
-    row = conn.execute(f"SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket=? AND key=? AND version_id=?",
-                       (bucket, key, version_id)).fetchone()
-    if row is None:
-        return None, []
-    obj = ObjectRow.from_row(row)
-    conn.execute("DELETE FROM objects WHERE bucket=? AND key=? AND version_id=?", (bucket, key, version_id))
-    if obj.is_latest:
-        nxt = conn.execute("SELECT version_id FROM objects WHERE bucket=? AND key=? ORDER BY seq DESC LIMIT 1",
-                           (bucket, key)).fetchone()
-        if nxt is not None:
-            conn.execute("UPDATE objects SET is_latest=1 WHERE bucket=? AND key=? AND version_id=?",
-                         (bucket, key, nxt[0]))
-    return obj, [obj.blob] if obj.blob else []
+PART_COLUMNS = "part_number, blob, size, etag, last_modified, checksums"
 
 
-def add_outbox(conn: sqlite3.Connection, kind: str, target: str, body: str) -> None:
-    conn.execute("INSERT INTO outbox (kind, target, body) VALUES (?,?,?)", (kind, target, body))
+@dataclass(frozen=True)
+class PendingEvent:
+    """An event record for the outbox, encoded before the write. A record about an object change holds
+    SEQUENCER_SLOT where its sequencer goes: the bucket's change counter is only known inside the write,
+    which fills it in (in SQL)."""
+
+    kind: str  # sqs, sns or lambda
+    target: str  # the destination's ARN
+    body: str
+
+
+# The JSON member the sequencer replaces. JSON puts a `:` only after a member name, and the names are
+# Conveyor's, so this text cannot come from a key or configuration id (those are values).
+SEQUENCER_PLACEHOLDER = "?"
+SEQUENCER_SLOT = f'"sequencer":"{SEQUENCER_PLACEHOLDER}"'

@@ -13,81 +13,118 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from conveyor.services.s3 import policy
-from conveyor.services.s3.objects import CHECKSUM_MEMBERS
+from conveyor.services.s3.core import Core
+from conveyor.services.s3.metadata import CHECKSUM_MEMBERS, version_members
 from conveyor.wire import RequestContext, ServiceError
 
 if TYPE_CHECKING:
-    from conveyor.services.s3.api import S3Service
+    from mypy_boto3_s3.type_defs import (
+        DeleteBucketEncryptionRequestTypeDef,
+        DeleteBucketLifecycleRequestTypeDef,
+        DeleteBucketReplicationRequestTypeDef,
+        DeleteBucketWebsiteRequestTypeDef,
+        GetBucketAccelerateConfigurationRequestTypeDef,
+        GetBucketEncryptionRequestTypeDef,
+        GetBucketLifecycleConfigurationRequestTypeDef,
+        GetBucketLoggingRequestTypeDef,
+        GetBucketPolicyStatusRequestTypeDef,
+        GetBucketReplicationRequestTypeDef,
+        GetBucketRequestPaymentRequestTypeDef,
+        GetBucketWebsiteRequestTypeDef,
+        GetObjectAttributesRequestTypeDef,
+        GetObjectLockConfigurationRequestTypeDef,
+    )
 
 
 def _absent(code: str, message: str, bucket: str) -> ServiceError:
     return ServiceError(code, message, 404, extra={"BucketName": bucket})
 
 
-class SettingsMixin:
+class SettingsOperations:
+    def __init__(self, core: Core) -> None:
+        self.core = core
     # -- settings no bucket has here: AWS's answers for a bucket without them -----------------------
-    async def GetBucketEncryption(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        self.require_bucket(params["Bucket"])
+    async def GetBucketEncryption(self, ctx: RequestContext,
+                                  params: GetBucketEncryptionRequestTypeDef) -> dict[str, Any]:
+        self.core.require_bucket(params["Bucket"])
         raise _absent("ServerSideEncryptionConfigurationNotFoundError",
                       "The server side encryption configuration was not found", params["Bucket"])
 
-    async def GetBucketLifecycleConfiguration(self: S3Service, ctx: RequestContext,
-                                              params: dict[str, Any]) -> dict[str, Any]:
-        self.require_bucket(params["Bucket"])
+    async def GetBucketLifecycleConfiguration(self, ctx: RequestContext,
+                                              params: GetBucketLifecycleConfigurationRequestTypeDef) -> dict[str, Any]:
+        self.core.require_bucket(params["Bucket"])
         raise _absent("NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist",
                       params["Bucket"])
 
-    async def GetBucketWebsite(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        self.require_bucket(params["Bucket"])
+    async def GetBucketWebsite(self, ctx: RequestContext,
+                               params: GetBucketWebsiteRequestTypeDef) -> dict[str, Any]:
+        self.core.require_bucket(params["Bucket"])
         raise _absent("NoSuchWebsiteConfiguration", "The specified bucket does not have a website configuration",
                       params["Bucket"])
 
-    async def GetBucketReplication(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        self.require_bucket(params["Bucket"])
+    async def GetBucketReplication(self, ctx: RequestContext,
+                                   params: GetBucketReplicationRequestTypeDef) -> dict[str, Any]:
+        self.core.require_bucket(params["Bucket"])
         raise _absent("ReplicationConfigurationNotFoundError", "The replication configuration was not found",
                       params["Bucket"])
 
-    async def GetObjectLockConfiguration(self: S3Service, ctx: RequestContext,
-                                         params: dict[str, Any]) -> dict[str, Any]:
-        self.require_bucket(params["Bucket"])
+    async def GetObjectLockConfiguration(self, ctx: RequestContext,
+                                         params: GetObjectLockConfigurationRequestTypeDef) -> dict[str, Any]:
+        self.core.require_bucket(params["Bucket"])
         raise _absent("ObjectLockConfigurationNotFoundError", "Object Lock configuration does not exist for "
                       "this bucket", params["Bucket"])
 
-    async def GetBucketLogging(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        self.require_bucket(params["Bucket"])
+    async def GetBucketLogging(self, ctx: RequestContext,
+                               params: GetBucketLoggingRequestTypeDef) -> dict[str, Any]:
+        self.core.require_bucket(params["Bucket"])
         return {}  # an empty BucketLoggingStatus: logging is off
 
-    async def GetBucketAccelerateConfiguration(self: S3Service, ctx: RequestContext,
-                                               params: dict[str, Any]) -> dict[str, Any]:
-        self.require_bucket(params["Bucket"])
+    async def GetBucketAccelerateConfiguration(self, ctx: RequestContext,
+                                               params: GetBucketAccelerateConfigurationRequestTypeDef) -> dict[str, Any]:
+        self.core.require_bucket(params["Bucket"])
         return {}  # no Status: acceleration was never configured
 
-    async def GetBucketRequestPayment(self: S3Service, ctx: RequestContext,
-                                      params: dict[str, Any]) -> dict[str, Any]:
-        self.require_bucket(params["Bucket"])
+    async def GetBucketRequestPayment(self, ctx: RequestContext,
+                                      params: GetBucketRequestPaymentRequestTypeDef) -> dict[str, Any]:
+        self.core.require_bucket(params["Bucket"])
         return {"Payer": "BucketOwner"}
 
-    async def _delete_absent(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        self.require_bucket(params["Bucket"])
+    def _delete_absent(self, bucket: str) -> dict[str, Any]:
+        self.core.require_bucket(bucket)
         return {"__status": 204}  # deleting a setting that is not there succeeds on AWS too
 
-    DeleteBucketEncryption = DeleteBucketLifecycle = DeleteBucketWebsite = _delete_absent
-    DeleteBucketReplication = _delete_absent
+    async def DeleteBucketEncryption(self, ctx: RequestContext,
+                                     params: DeleteBucketEncryptionRequestTypeDef) -> dict[str, Any]:
+        return self._delete_absent(params["Bucket"])
 
-    async def GetBucketPolicyStatus(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    async def DeleteBucketLifecycle(self, ctx: RequestContext,
+                                    params: DeleteBucketLifecycleRequestTypeDef) -> dict[str, Any]:
+        return self._delete_absent(params["Bucket"])
+
+    async def DeleteBucketWebsite(self, ctx: RequestContext,
+                                  params: DeleteBucketWebsiteRequestTypeDef) -> dict[str, Any]:
+        return self._delete_absent(params["Bucket"])
+
+    async def DeleteBucketReplication(self, ctx: RequestContext,
+                                      params: DeleteBucketReplicationRequestTypeDef) -> dict[str, Any]:
+        return self._delete_absent(params["Bucket"])
+
+    async def GetBucketPolicyStatus(self, ctx: RequestContext,
+                                    params: GetBucketPolicyStatusRequestTypeDef) -> dict[str, Any]:
         """https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html#access-control-block-public-access-policy-status"""
         name = params["Bucket"]
-        text = self.get_config(name, "policy", "NoSuchBucketPolicy", "The bucket policy does not exist")
+        text: str = self.core.get_setting(name, "policy", "NoSuchBucketPolicy", "The bucket policy does not exist")
         return {"PolicyStatus": {"IsPublic": policy.is_public_policy(json.loads(text))}}
 
     # -- GetObjectAttributes -----------------------------------------------------------------------
-    async def GetObjectAttributes(self: S3Service, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    async def GetObjectAttributes(self, ctx: RequestContext,
+                                  params: GetObjectAttributesRequestTypeDef) -> dict[str, Any]:
         """https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObjectAttributes.html"""
         bucket, key = params["Bucket"], params["Key"]
-        brow = self.require_bucket(bucket)
-        obj = self.current_object(bucket, key, params.get("VersionId"))
-        wanted = set(params.get("ObjectAttributes") or [])
-        out: dict[str, Any] = {"LastModified": obj.last_modified, **self.version_headers(obj, brow.versioning)}
+        brow = self.core.require_bucket(bucket)
+        obj = self.core.current_object(bucket, key, params.get("VersionId"))
+        wanted = set(params["ObjectAttributes"])
+        out: dict[str, Any] = {"LastModified": obj.last_modified, **version_members(obj.version_id, brow.versioning)}
         if "ETag" in wanted:
             out["ETag"] = obj.etag  # unquoted here, unlike every other S3 response
         if "ObjectSize" in wanted:

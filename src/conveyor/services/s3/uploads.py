@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import AsyncIterator
-from typing import Any
 
 from conveyor.services.s3 import checksums
 from conveyor.services.s3.blobs import BlobInfo
@@ -25,19 +24,23 @@ def body_source(ctx: RequestContext) -> tuple[AsyncIterator[bytes], ChunkedDecod
     return ctx.request.stream(), None
 
 
-def requested_algorithms(ctx: RequestContext, params: dict[str, Any]) -> set[str]:
-    algos = set()
+def client_algorithms(ctx: RequestContext, algorithm: str | None) -> set[str]:
+    """The checksum algorithms the client named (a header, a trailer, ChecksumAlgorithm): those it sees back."""
     headers = ctx.request.headers
-    for algo in checksums.ALGORITHMS:
-        if checksums.header_for(algo) in headers:
-            algos.add(algo)
-    if params.get("ChecksumAlgorithm"):
-        algos.add(str(params["ChecksumAlgorithm"]).upper())
+    algos = {a for a in checksums.ALGORITHMS if checksums.header_for(a) in headers}
+    if algorithm:
+        algos.add(algorithm.upper())
     for name in (headers.get("x-amz-trailer") or "").split(","):
-        name = name.strip().lower()
-        if name.startswith("x-amz-checksum-"):
-            algos.add(name.removeprefix("x-amz-checksum-").upper())
-    sha = headers.get("x-amz-content-sha256") or ""
+        if name.strip().lower().startswith("x-amz-checksum-"):
+            algos.add(name.strip().lower().removeprefix("x-amz-checksum-").upper())
+    return algos
+
+
+def requested_algorithms(ctx: RequestContext, algorithm: str | None) -> set[str]:
+    """The checksums to compute while the body streams: those the client named, and SHA-256 when the
+    signature covers the body's hash (x-amz-content-sha256), to check it."""
+    algos = client_algorithms(ctx, algorithm)
+    sha = ctx.request.headers.get("x-amz-content-sha256") or ""
     if len(sha) == 64:
         algos.add("SHA256")
     return {a for a in algos if a in checksums.ALGORITHMS}

@@ -16,18 +16,18 @@ from conveyor.protocol.rest_xml import host_id
 from conveyor.wire import HttpResponse, RequestContext
 
 if TYPE_CHECKING:
-    from conveyor.services.s3.api import S3Service
+    from conveyor.services.s3.store import S3Store
 
 _TITLES = {404: "404 Not Found", 405: "405 Method Not Allowed"}
 
 
-def respond(service: S3Service, ctx: RequestContext, bucket: str) -> HttpResponse:
+def respond(store: S3Store, ctx: RequestContext, bucket: str) -> HttpResponse:
     details: list[tuple[str, str]]
     if ctx.request.method not in ("GET", "HEAD"):
         status = 405
         details = [("Code", "MethodNotAllowed"), ("Message", "The specified method is not allowed against this "
                                                               "resource."), ("Method", ctx.request.method)]
-    elif service.bucket_row(bucket) is None:
+    elif store.bucket(bucket) is None:
         status = 404
         details = [("Code", "NoSuchBucket"), ("Message", "The specified bucket does not exist"),
                    ("BucketName", bucket)]

@@ -1,0 +1,153 @@
+"""Bucket operations: create, list, head, locate and delete buckets; their tags, versioning, CORS rules
+and event notifications (access settings are in access.py, the settings Conveyor lacks in settings.py)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from conveyor.ports import Ports
+from conveyor.protocol.rest_xml import host_id
+from conveyor.services.s3 import cors, destinations, notifications
+from conveyor.services.s3.access import new_bucket_config
+from conveyor.services.s3.core import Core
+from conveyor.services.s3.errors import malformed_xml
+from conveyor.services.s3.locations import bucket_region
+from conveyor.services.s3.schema import BucketRow, PendingEvent
+from conveyor.wire import RequestContext, ServiceError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.type_defs import (
+        CreateBucketRequestTypeDef,
+        DeleteBucketCorsRequestTypeDef,
+        DeleteBucketRequestTypeDef,
+        DeleteBucketTaggingRequestTypeDef,
+        GetBucketCorsRequestTypeDef,
+        GetBucketLocationRequestTypeDef,
+        GetBucketNotificationConfigurationRequestTypeDef,
+        GetBucketTaggingRequestTypeDef,
+        GetBucketVersioningRequestTypeDef,
+        HeadBucketRequestTypeDef,
+        ListBucketsRequestTypeDef,
+        PutBucketCorsRequestTypeDef,
+        PutBucketNotificationConfigurationRequestTypeDef,
+        PutBucketTaggingRequestTypeDef,
+        PutBucketVersioningRequestTypeDef,
+    )
+
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_IP_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+
+
+class BucketOperations:
+    def __init__(self, core: Core, ports: Ports) -> None:
+        self.core = core
+        self.store = core.store
+        self.ports = ports
+
+    async def ListBuckets(self, ctx: RequestContext, params: ListBucketsRequestTypeDef) -> dict[str, Any]:
+        prefix = params.get("Prefix") or ""
+        buckets = [{"Name": n, "CreationDate": c, "BucketRegion": r} for n, c, r in self.store.buckets()
+                   if n.startswith(prefix)]
+        return {"Buckets": buckets, "Owner": self.core.owner(), "Prefix": params.get("Prefix")}
+
+    async def CreateBucket(self, ctx: RequestContext, params: CreateBucketRequestTypeDef) -> dict[str, Any]:
+        name = params["Bucket"]
+        if not _BUCKET_RE.match(name) or ".." in name or _IP_RE.match(name):
+            raise ServiceError("InvalidBucketName", "The specified bucket is not valid.", 400,
+                               extra={"BucketName": name})
+        conf = params.get("CreateBucketConfiguration") or {}
+        region = bucket_region(conf.get("LocationConstraint"), ctx.region)
+        acl = params.get("ACL") or "private"
+        if acl not in ("private", "public-read", "public-read-write", "authenticated-read"):
+            raise ServiceError("InvalidArgument", f"Unsupported canned ACL {acl}", 400)
+        config = json.dumps(new_bucket_config(params))
+        await self.store.create_bucket(name, region, self.core.clock.now(), self.core.owner_id, acl, config)
+        return {"Location": f"/{name}"}
+
+    async def HeadBucket(self, ctx: RequestContext, params: HeadBucketRequestTypeDef) -> dict[str, Any]:
+        row = self.core.require_bucket(params["Bucket"])
+        return {"BucketRegion": row.region}
+
+    async def GetBucketLocation(self, ctx: RequestContext, params: GetBucketLocationRequestTypeDef) -> dict[str, Any]:
+        row = self.core.require_bucket(params["Bucket"])
+        return {"LocationConstraint": None if row.region == "us-east-1" else row.region}
+
+    async def DeleteBucket(self, ctx: RequestContext, params: DeleteBucketRequestTypeDef) -> dict[str, Any]:
+        await self.store.delete_bucket(params["Bucket"])
+        return {"__status": 204}
+
+    # -- tagging -----------------------------------------------------------------------------------
+    async def PutBucketTagging(self, ctx: RequestContext, params: PutBucketTaggingRequestTypeDef) -> dict[str, Any]:
+        tags = [dict(tag) for tag in params["Tagging"]["TagSet"]]
+        await self.core.update_setting(params["Bucket"], "tags", tags)
+        return {}
+
+    async def GetBucketTagging(self, ctx: RequestContext, params: GetBucketTaggingRequestTypeDef) -> dict[str, Any]:
+        tags = self.core.get_setting(params["Bucket"], "tags", "NoSuchTagSet", "The TagSet does not exist")
+        return {"TagSet": tags}
+
+    async def DeleteBucketTagging(self, ctx: RequestContext,
+                                  params: DeleteBucketTaggingRequestTypeDef) -> dict[str, Any]:
+        await self.core.update_setting(params["Bucket"], "tags", None)
+        return {}
+
+    # -- versioning --------------------------------------------------------------------------------
+    async def PutBucketVersioning(self, ctx: RequestContext,
+                                  params: PutBucketVersioningRequestTypeDef) -> dict[str, Any]:
+        status = params["VersioningConfiguration"].get("Status")
+        if status not in ("Enabled", "Suspended"):
+            raise malformed_xml()
+        await self.store.set_versioning(params["Bucket"], status)
+        return {}
+
+    async def GetBucketVersioning(self, ctx: RequestContext,
+                                  params: GetBucketVersioningRequestTypeDef) -> dict[str, Any]:
+        row = self.core.require_bucket(params["Bucket"])
+        return {"Status": row.versioning or None}
+
+    # -- CORS --------------------------------------------------------------------------------------
+    async def PutBucketCors(self, ctx: RequestContext, params: PutBucketCorsRequestTypeDef) -> dict[str, Any]:
+        rules = [dict(rule) for rule in params["CORSConfiguration"]["CORSRules"]]
+        cors.validate(rules)
+        await self.core.update_setting(params["Bucket"], "cors", rules)
+        return {}
+
+    async def GetBucketCors(self, ctx: RequestContext, params: GetBucketCorsRequestTypeDef) -> dict[str, Any]:
+        rules = self.core.get_setting(params["Bucket"], "cors", "NoSuchCORSConfiguration",
+                                      "The CORS configuration does not exist")
+        return {"CORSRules": rules}
+
+    async def DeleteBucketCors(self, ctx: RequestContext, params: DeleteBucketCorsRequestTypeDef) -> dict[str, Any]:
+        await self.core.update_setting(params["Bucket"], "cors", None)
+        return {"__status": 204}
+
+    # -- notifications -------------------------------------------------------------------------------
+    async def PutBucketNotificationConfiguration(
+            self, ctx: RequestContext, params: PutBucketNotificationConfigurationRequestTypeDef) -> dict[str, Any]:
+        name = params["Bucket"]
+        self.core.require_bucket(name)
+        given = params["NotificationConfiguration"]
+        if given.get("EventBridgeConfiguration") is not None:
+            raise ServiceError("NotImplemented", "EventBridge notifications are not supported by Conveyor.", 501)
+        config, dests = notifications.validate(given)
+        destinations.check(self.ports, [(kind, arn) for kind, arn, _ in dests], name, self.core.account_id)
+        # Configuring sends a test event to each queue and topic (not to functions).
+        # https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-how-to-event-types-and-destinations.html
+        test = notifications.dumps(notifications.test_event(name, self.core.clock.now(), ctx.request_id,
+                                                            host_id(ctx)))
+        events = [PendingEvent(kind, arn, test) for kind, arn in sorted({(k, a) for k, a, _ in dests
+                                                                          if k in ("sqs", "sns")})]
+
+        async def attempt(row: BucketRow) -> None:
+            await self.store.replace_config(row, json.dumps({**row.config, "notification": config}), events)
+
+        await self.core.retrying(name, attempt)
+        return {}
+
+    async def GetBucketNotificationConfiguration(
+            self, ctx: RequestContext, params: GetBucketNotificationConfigurationRequestTypeDef) -> dict[str, Any]:
+        row = self.core.require_bucket(params["Bucket"])
+        return dict(row.config.get("notification") or {})

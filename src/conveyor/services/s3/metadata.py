@@ -1,0 +1,119 @@
+"""An object's stored metadata (content headers, user metadata, tags, ACL, storage class, checksums) and
+the response members it becomes on GET and HEAD."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypedDict
+from urllib.parse import parse_qsl
+
+from conveyor.services.s3.schema import ObjectRow
+
+if TYPE_CHECKING:
+    from typing_extensions import ReadOnly
+
+    class ObjectSettings(TypedDict, total=False):
+        """What PutObject, CopyObject (REPLACE), CreateMultipartUpload and POST forms say about the object
+        (None: not said)."""
+
+        CacheControl: ReadOnly[str | None]
+        ContentDisposition: ReadOnly[str | None]
+        ContentEncoding: ReadOnly[str | None]
+        ContentLanguage: ReadOnly[str | None]
+        Expires: ReadOnly[dt.datetime | str | None]  # a string: S3 keeps it as sent (conveyor.services.s3.codec)
+        Metadata: ReadOnly[Mapping[str, str] | None]
+        Tagging: ReadOnly[str | None]
+        ACL: ReadOnly[str | None]
+        StorageClass: ReadOnly[str | None]
+        ServerSideEncryption: ReadOnly[str | None]
+        WebsiteRedirectLocation: ReadOnly[str | None]
+
+    class ReadOverrides(TypedDict, total=False):
+        """GET and HEAD: the response-* overrides, the part asked for and whether to show checksums."""
+
+        ResponseCacheControl: ReadOnly[str]
+        ResponseContentDisposition: ReadOnly[str]
+        ResponseContentEncoding: ReadOnly[str]
+        ResponseContentLanguage: ReadOnly[str]
+        ResponseContentType: ReadOnly[str]
+        ResponseExpires: ReadOnly[dt.datetime | str]
+        PartNumber: ReadOnly[int]
+        ChecksumMode: ReadOnly[str]
+
+CONTENT_FIELDS = ("CacheControl", "ContentDisposition", "ContentEncoding", "ContentLanguage", "Expires")
+CHECKSUM_MEMBERS = {"CRC32": "ChecksumCRC32", "CRC32C": "ChecksumCRC32C", "CRC64NVME": "ChecksumCRC64NVME",
+                    "SHA1": "ChecksumSHA1", "SHA256": "ChecksumSHA256"}
+_OVERRIDES = (("ResponseCacheControl", "CacheControl"), ("ResponseContentDisposition", "ContentDisposition"),
+              ("ResponseContentEncoding", "ContentEncoding"), ("ResponseContentLanguage", "ContentLanguage"),
+              ("ResponseContentType", "ContentType"), ("ResponseExpires", "Expires"))
+
+
+def tag_set(tagging: str) -> list[dict[str, str]]:
+    """The x-amz-tagging header (a URL-encoded query string) as a TagSet."""
+    return [{"Key": k, "Value": v} for k, v in parse_qsl(tagging, keep_blank_values=True)]
+
+
+def object_meta(settings: ObjectSettings, content_type: str | None) -> dict[str, Any]:
+    """The metadata stored with a new object (JSON in its row)."""
+    meta: dict[str, Any] = {"ContentType": content_type or "binary/octet-stream"}
+    for name in CONTENT_FIELDS:
+        value = settings.get(name)
+        if value is not None:
+            meta[name] = value  # Expires too: kept as sent (see conveyor.services.s3.codec)
+    if "ContentEncoding" in meta:
+        enc = ",".join(p for p in meta["ContentEncoding"].split(",") if p.strip() != "aws-chunked")
+        if enc:
+            meta["ContentEncoding"] = enc
+        else:
+            del meta["ContentEncoding"]
+    if settings.get("Metadata"):
+        meta["Metadata"] = dict(settings.get("Metadata") or {})
+    tagging = settings.get("Tagging")
+    if tagging:
+        meta["Tags"] = tag_set(tagging)
+    if settings.get("ACL"):
+        meta["ACL"] = settings.get("ACL")
+    for name in ("StorageClass", "ServerSideEncryption", "WebsiteRedirectLocation"):
+        if settings.get(name):
+            meta[name] = settings.get(name)
+    return meta
+
+
+def version_members(version_id: str, bucket_versioning: str) -> dict[str, Any]:
+    """VersionId in a response: on a bucket that has had versioning, or for a version that is not "null"."""
+    return {"VersionId": version_id} if bucket_versioning or version_id != "null" else {}
+
+
+def object_members(obj: ObjectRow, params: ReadOverrides, versioning: str) -> dict[str, Any]:
+    """The response members of GET and HEAD an object's metadata makes."""
+    meta = obj.meta
+    out: dict[str, Any] = {
+        "ETag": obj.quoted_etag, "LastModified": obj.last_modified, "ContentLength": obj.size,
+        "AcceptRanges": "bytes", "ContentType": meta.get("ContentType"),
+        **version_members(obj.version_id, versioning),
+    }
+    for name in CONTENT_FIELDS:
+        if name in meta:
+            out[name] = meta[name]
+    if meta.get("Metadata"):
+        out["Metadata"] = meta["Metadata"]
+    if meta.get("Tags"):
+        out["TagCount"] = len(meta["Tags"])
+    if meta.get("PartsCount") and params.get("PartNumber"):
+        out["PartsCount"] = meta["PartsCount"]
+    if meta.get("StorageClass") and meta["StorageClass"] != "STANDARD":
+        out["StorageClass"] = meta["StorageClass"]
+    for name in ("ServerSideEncryption", "WebsiteRedirectLocation"):
+        if name in meta:
+            out[name] = meta[name]
+    if (params.get("ChecksumMode") or "").upper() == "ENABLED":
+        for algo, value in (meta.get("Checksums") or {}).items():
+            out[CHECKSUM_MEMBERS[algo]] = value
+        if meta.get("Checksums"):
+            out["ChecksumType"] = meta.get("ChecksumType") or "FULL_OBJECT"
+    for override, member in _OVERRIDES:
+        value = params.get(override)
+        if value is not None:
+            out[member] = value
+    return out

@@ -1,0 +1,86 @@
+"""Storing and removing object versions with the events they cause.
+
+The new row (its version id decided by the bucket's versioning) and the event records (matched against
+the bucket's notification configuration) are computed here, then written by the store in one commit;
+if the bucket's settings changed in between, they are computed again (S3Store's BucketChanged).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from conveyor.services.s3.blobs import BlobInfo
+from conveyor.services.s3.conditions import WritePrecondition
+from conveyor.services.s3.core import Core
+from conveyor.services.s3.notifications import ObjectChange, Requester, pending_events
+from conveyor.services.s3.schema import BucketRow, NewVersion, PendingEvent
+from conveyor.wire import RequestContext
+
+
+def new_version_id() -> str:
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes + uuid.uuid4().bytes[:8]).decode().rstrip("=")
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """What a DeleteObject did: the version it removed or the delete marker it added (None: the unversioned
+    object), and whether that is a delete marker."""
+
+    version_id: str | None
+    delete_marker: bool
+
+
+class Versions:
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        self.store = core.store
+
+    def _events(self, row: BucketRow, change: ObjectChange, requester: Requester) -> list[PendingEvent]:
+        return pending_events(row, self.core.owner_id, change, requester)
+
+    async def put(self, ctx: RequestContext, bucket: str, key: str, body: BlobInfo, etag: str, meta: dict[str, Any],
+                  event: str, *, precondition: WritePrecondition | None = None,
+                  completes: str | None = None) -> NewVersion:
+        """Commit a new current version of `key` holding `body` (already written), and its events. On failure
+        the body's blob is deleted: nothing names it."""
+        now = self.core.clock.now()
+        meta_json = json.dumps(meta)
+        requester = self.core.requester(ctx)
+
+        async def attempt(row: BucketRow) -> NewVersion:
+            version = NewVersion(bucket, key, new_version_id() if row.versioning == "Enabled" else "null", False,
+                                 body.blob_id or None, body.size, etag, now, meta_json, body.data)
+            change = ObjectChange(event, key, version.version_id, now, body.size, etag)
+            await self.store.put_version(row, version, self._events(row, change, requester),
+                                         precondition=precondition, completes=completes)
+            return version
+
+        try:
+            return await self.core.retrying(bucket, attempt)
+        except BaseException:
+            self.core.blobs.delete([body.blob_id])
+            raise
+
+    async def delete(self, ctx: RequestContext, bucket: str, key: str, version_id: str | None) -> Deletion:
+        """DeleteObject: remove the version named, or the unversioned object, or add a delete marker."""
+        now = self.core.clock.now()
+        requester = self.core.requester(ctx)
+
+        async def attempt(row: BucketRow) -> Deletion:
+            if version_id or not row.versioning:
+                target = version_id or "null"
+                change = ObjectChange("s3:ObjectRemoved:Delete", key, target, now)
+                was_marker = await self.store.remove_version(row, key, target, self._events(row, change, requester))
+                return Deletion(version_id, bool(was_marker))
+            marker = NewVersion(bucket, key, new_version_id() if row.versioning == "Enabled" else "null", True,
+                                None, 0, "", now, "{}", None)
+            change = ObjectChange("s3:ObjectRemoved:DeleteMarkerCreated", key, marker.version_id, now)
+            # A delete marker is a delete: it runs on a full disk too (conveyor.storage.disk).
+            await self.store.put_version(row, marker, self._events(row, change, requester), grows=False)
+            return Deletion(marker.version_id, True)
+
+        return await self.core.retrying(bucket, attempt)
