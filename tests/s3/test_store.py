@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conveyor.clock import ManualClock
+from conveyor.clock import Clock, ManualClock
 from conveyor.services.s3.blobs import BlobInfo
 from conveyor.services.s3.conditions import WritePrecondition
 from conveyor.services.s3.core import Core
@@ -25,7 +25,7 @@ QUEUE = f"arn:aws:sqs:us-east-1:{ACCOUNT}:events"
 Delivered = list[tuple[str, str, str]]
 
 
-def request(clock: ManualClock) -> RequestContext:
+def request(clock: Clock) -> RequestContext:
     return RequestContext(HttpRequest("PUT", "/b/k", "", Headers([("host", "127.0.0.1")]), ("10.0.0.7", 5000)),
                           clock, "REQ1", ACCOUNT, "us-east-1")
 
