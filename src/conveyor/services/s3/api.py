@@ -59,7 +59,8 @@ class S3Service(Service):
         for ops in operations:
             for name in dir(ops):
                 if name[:1].isupper():
-                    assert name not in self.handlers, f"two handlers for {name}"
+                    if name in self.handlers:
+                        raise RuntimeError(f"two S3 handlers for {name}")
                     self.handlers[name] = getattr(ops, name)
 
     def handler(self, operation: str) -> Handler | None:
