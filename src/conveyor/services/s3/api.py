@@ -1,7 +1,7 @@
 """S3 (rest-xml): the service the gateway sees. Its hooks give S3's quirks their step of the request
 pipeline (virtual hosts, website endpoints, CORS, browser POST forms, anonymous callers, SigV2); its
-operations live in handler objects composed over one store (S3Store: the database, the blob files and
-the event outbox):
+operations live in the objects of `operation_groups`, composed over one store (S3Store: the database,
+the blob files and the event outbox):
 
     BucketOperations, AccessOperations, SettingsOperations       bucket settings
     ObjectOperations, ListingOperations, MultipartOperations      objects
@@ -17,7 +17,7 @@ from botocore.model import OperationModel
 from conveyor.ports import Ports
 from conveyor.protocol.models import service_model
 from conveyor.protocol.rest_xml import host_id, split_path
-from conveyor.services.base import Environment, Handler, Service
+from conveyor.services.base import Environment, Service
 from conveyor.services.s3 import cors, destinations, policy, refusals, sigv2, website
 from conveyor.services.s3.access import AccessOperations
 from conveyor.services.s3.buckets import BucketOperations
@@ -49,22 +49,11 @@ class S3Service(Service):
         self.core = Core(self.store, self.clock, self.config.account_id)
         versions = Versions(self.core)
         self.posts = PostUploads(self.core, versions, self.config)
-        operations: list[object] = [
+        self.operation_groups = (
             BucketOperations(self.core, self.ports), AccessOperations(self.core), SettingsOperations(self.core),
             ObjectOperations(self.core, versions), ListingOperations(self.core),
             MultipartOperations(self.core, versions),
-        ]
-        # Handler names are the model's operation names, each defined on exactly one of these objects.
-        self.handlers: dict[str, Handler] = {}
-        for ops in operations:
-            for name in dir(ops):
-                if name[:1].isupper():
-                    if name in self.handlers:
-                        raise RuntimeError(f"two S3 handlers for {name}")
-                    self.handlers[name] = getattr(ops, name)
-
-    def handler(self, operation: str) -> Handler | None:
-        return self.handlers.get(operation)
+        )
 
     def unavailable_error(self) -> ServiceError:
         """https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html"""
