@@ -170,13 +170,13 @@ def test_fan_out_to_ten_costs_less_than_three_times_one(tmp_path):
         app = App(Config(data_dir=tmp_path, port=0, auth="off"))
         await app.start()
         try:
-            engine, sns = app.services["sqs"].engine, app.services["sns"]
+            sqs, sns = app.services["sqs"], app.services["sns"]
             ctx = SimpleNamespace(account_id="000000000000", region="us-east-1", base_url="http://x")
             topics = {}
             for fan in (1, 10):
                 topics[fan] = (await sns.CreateTopic(ctx, {"Name": f"fan{fan}"}))["TopicArn"]
                 for i in range(fan):
-                    q = await engine.create_queue("000000000000", "us-east-1", f"f{fan}-{i}", {}, {})
+                    q = await sqs.catalog.create_queue("000000000000", "us-east-1", f"f{fan}-{i}", {}, {})
                     await sns.Subscribe(ctx, {"TopicArn": topics[fan], "Protocol": "sqs", "Endpoint": q.arn})
             samples: dict[int, list[float]] = {1: [], 10: []}
             for _ in range(30):  # interleaved, so disk hiccups hit both sides alike
@@ -186,7 +186,7 @@ def test_fan_out_to_ten_costs_less_than_three_times_one(tmp_path):
                     while sns.dispatcher.tasks:
                         await asyncio.gather(*list(sns.dispatcher.tasks))
                     samples[fan].append(time.perf_counter() - started)
-            assert all(engine.counters(q)["visible"] == 30 for q in engine.queues.values())
+            assert all(sqs.engine.counters(q)["visible"] == 30 for q in sqs.catalog.queues.values())
             return statistics.median(samples[1]), statistics.median(samples[10])
         finally:
             await app.stop()

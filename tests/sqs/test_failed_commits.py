@@ -14,50 +14,50 @@ import pytest
 from tests.sqs.test_engine import ACCOUNT, REGION, open_engine
 
 from conveyor.clock import ManualClock
-from conveyor.services.sqs.engine import SqsEngine
 from conveyor.services.sqs.queue import Queue
+from conveyor.services.sqs.state import SqsState
 from conveyor.storage.disk import DiskFull, DiskGuard
 
 UNCAPPED = 1_073_741_823
 
 
-def cap(eng: SqsEngine) -> None:
+def cap(sqs: SqsState) -> None:
     """No page beyond those the database has now: any write that needs one fails with SQLITE_FULL."""
-    assert eng.db is not None
-    pages = eng.db._writer.execute("PRAGMA page_count").fetchone()[0]
-    eng.db._writer.execute(f"PRAGMA max_page_count = {pages}")
+    assert sqs.store.db is not None
+    pages = sqs.store.db._writer.execute("PRAGMA page_count").fetchone()[0]
+    sqs.store.db._writer.execute(f"PRAGMA max_page_count = {pages}")
 
 
-def uncap(eng: SqsEngine) -> None:
-    assert eng.db is not None
-    eng.db._writer.execute(f"PRAGMA max_page_count = {UNCAPPED}")
+def uncap(sqs: SqsState) -> None:
+    assert sqs.store.db is not None
+    sqs.store.db._writer.execute(f"PRAGMA max_page_count = {UNCAPPED}")
 
 
-def stored_in_flight(eng: SqsEngine, q: Queue) -> int:
-    assert eng.db is not None
-    return eng.db.query("SELECT count(*) FROM messages WHERE queue_id = ? AND receipt IS NOT NULL", (q.id,))[0][0]
+def stored_in_flight(sqs: SqsState, q: Queue) -> int:
+    assert sqs.store.db is not None
+    return sqs.store.db.query("SELECT count(*) FROM messages WHERE queue_id = ? AND receipt IS NOT NULL", (q.id,))[0][0]
 
 
-async def fill_pages(eng: SqsEngine, q: Queue) -> None:
+async def fill_pages(sqs: SqsState, q: Queue) -> None:
     """Under a cap, fill what room the pages have left with ever smaller (delayed) messages."""
     for size in (400, 100, 40, 10, 1):
         with pytest.raises(DiskFull):
             for _ in range(10_000):
-                await eng.send(q, "f" * size, delay=900)
+                await sqs.engine.send(q, "f" * size, delay=900)
 
 
-async def receive_until_refused(eng: SqsEngine, q: Queue) -> tuple[list[str], int]:
+async def receive_until_refused(sqs: SqsState, q: Queue) -> tuple[list[str], int]:
     """Receive batches until a commit fails; returns the ids received and how many receives failed."""
     received: list[str] = []
     failures = 0
     for _ in range(30):
         try:
-            received += [m.id for m in await eng.receive(q, 10)]
+            received += [m.id for m in await sqs.engine.receive(q, 10)]
         except DiskFull:
             failures += 1
             # Nothing of the failed receive shows: what it took is available again, as stored.
-            assert eng.counters(q)["inflight"] == len(received) == stored_in_flight(eng, q)
-            assert eng.counters(q)["visible"] == 200 - len(received)
+            assert sqs.engine.counters(q)["inflight"] == len(received) == stored_in_flight(sqs, q)
+            assert sqs.engine.counters(q)["visible"] == 200 - len(received)
     return received, failures
 
 
@@ -66,29 +66,29 @@ def test_a_receive_whose_commit_fails_leaves_its_messages_receivable(tmp_path: P
         clock = ManualClock(1_700_000_000.0)
         guard = DiskGuard(tmp_path / "disk", reserve_bytes=64 * 1024)
         guard.open()
-        eng = SqsEngine(clock, tmp_path / "sqs.db", guard)
-        eng.open()
-        q = await eng.create_queue(ACCOUNT, REGION, "capped", {"VisibilityTimeout": "600"}, None)
+        sqs = SqsState(clock, tmp_path / "sqs.db", guard)
+        sqs.open()
+        q = await sqs.catalog.create_queue(ACCOUNT, REGION, "capped", {"VisibilityTimeout": "600"}, None)
         for i in range(200):
-            await eng.send(q, f"m{i}")
-        cap(eng)
-        received, failures = await receive_until_refused(eng, q)
+            await sqs.engine.send(q, f"m{i}")
+        cap(sqs)
+        received, failures = await receive_until_refused(sqs, q)
         assert failures > 0 and len(received) < 200
         assert guard.full and not guard.reserve_path.exists()  # the reserve was given up for deletes
         # Deletes still work (they need no new page), and so does a purge.
-        assert eng.db is not None
+        assert sqs.store.db is not None
         for mid in received[:5]:
             msg = q.messages[mid]
-            await eng.delete(q, eng.receipt_handle(q, msg))
-        assert eng.counters(q)["inflight"] == len(received) - 5 == stored_in_flight(eng, q)
-        uncap(eng)
+            await sqs.engine.delete(q, sqs.engine.receipt_handle(q, msg))
+        assert sqs.engine.counters(q)["inflight"] == len(received) - 5 == stored_in_flight(sqs, q)
+        uncap(sqs)
         rest: list[str] = []
-        while batch := await eng.receive(q, 10):
+        while batch := await sqs.engine.receive(q, 10):
             rest += [m.id for m in batch]
         assert len(set(received) | set(rest)) == 200 and not set(received) & set(rest)  # each exactly once
         guard.check_room()  # the real disk has room: the reserve comes back
         assert not guard.full and guard.reserve_path.exists()
-        eng.close()
+        sqs.close()
 
     asyncio.run(main())
 
@@ -96,18 +96,18 @@ def test_a_receive_whose_commit_fails_leaves_its_messages_receivable(tmp_path: P
 def test_what_memory_says_after_a_failed_receive_survives_a_restart(tmp_path: Path) -> None:
     async def main() -> None:
         clock = ManualClock(1_700_000_000.0)
-        eng = open_engine(tmp_path / "sqs.db", clock)
-        q = await eng.create_queue(ACCOUNT, REGION, "restart", {"VisibilityTimeout": "600"}, None)
+        sqs = open_engine(tmp_path / "sqs.db", clock)
+        q = await sqs.catalog.create_queue(ACCOUNT, REGION, "restart", {"VisibilityTimeout": "600"}, None)
         for i in range(200):
-            await eng.send(q, f"m{i}")
-        cap(eng)
-        received, failures = await receive_until_refused(eng, q)
+            await sqs.engine.send(q, f"m{i}")
+        cap(sqs)
+        received, failures = await receive_until_refused(sqs, q)
         assert failures > 0
-        before = eng.counters(q)
-        eng.close()
-        eng = open_engine(tmp_path / "sqs.db", clock)
-        assert eng.counters(eng.by_arn[q.arn]) == before
-        eng.close()
+        before = sqs.engine.counters(q)
+        sqs.close()
+        sqs = open_engine(tmp_path / "sqs.db", clock)
+        assert sqs.engine.counters(sqs.catalog.by_arn[q.arn]) == before
+        sqs.close()
 
     asyncio.run(main())
 
@@ -115,31 +115,31 @@ def test_what_memory_says_after_a_failed_receive_survives_a_restart(tmp_path: Pa
 def test_a_move_to_the_dead_letter_queue_whose_commit_fails_is_undone(tmp_path: Path) -> None:
     async def main() -> None:
         clock = ManualClock(1_700_000_000.0)
-        eng = open_engine(tmp_path / "sqs.db", clock)
-        dlq = await eng.create_queue(ACCOUNT, REGION, "dead", None, None)
+        sqs = open_engine(tmp_path / "sqs.db", clock)
+        dlq = await sqs.catalog.create_queue(ACCOUNT, REGION, "dead", None, None)
         policy = json.dumps({"deadLetterTargetArn": dlq.arn, "maxReceiveCount": 1})
-        src = await eng.create_queue(ACCOUNT, REGION, "src", {"RedrivePolicy": policy}, None)
+        src = await sqs.catalog.create_queue(ACCOUNT, REGION, "src", {"RedrivePolicy": policy}, None)
         for i in range(200):
-            await eng.send(src, f"m{i}")
+            await sqs.engine.send(src, f"m{i}")
         for _ in range(20):  # each received once (and visible again at once): the next receive moves it
-            assert len(await eng.receive(src, 10, visibility=0)) == 10
-        assert eng.counters(dlq)["visible"] == 0
-        cap(eng)
-        await fill_pages(eng, src)  # moving a row adds its source queue's ARN to it: no page has room
-        moved_before = eng.counters(dlq)["visible"]
+            assert len(await sqs.engine.receive(src, 10, visibility=0)) == 10
+        assert sqs.engine.counters(dlq)["visible"] == 0
+        cap(sqs)
+        await fill_pages(sqs, src)  # moving a row adds its source queue's ARN to it: no page has room
+        moved_before = sqs.engine.counters(dlq)["visible"]
         failures = 0
         for _ in range(30):
             try:
-                await eng.receive(src, 10)
+                await sqs.engine.receive(src, 10)
             except DiskFull:
                 failures += 1
-                assert eng.counters(dlq)["visible"] == moved_before  # nothing entered the DLQ in memory...
+                assert sqs.engine.counters(dlq)["visible"] == moved_before  # nothing entered the DLQ in memory...
         assert failures > 0
-        assert eng.db is not None
-        stored = eng.db.query("SELECT count(*) FROM messages WHERE queue_id = ?", (dlq.id,))[0][0]
-        assert stored == eng.counters(dlq)["visible"]  # ...that is not stored there
-        assert eng.counters(src)["visible"] + eng.counters(dlq)["visible"] == 200
-        eng.close()
+        assert sqs.store.db is not None
+        stored = sqs.store.db.query("SELECT count(*) FROM messages WHERE queue_id = ?", (dlq.id,))[0][0]
+        assert stored == sqs.engine.counters(dlq)["visible"]  # ...that is not stored there
+        assert sqs.engine.counters(src)["visible"] + sqs.engine.counters(dlq)["visible"] == 200
+        sqs.close()
 
     asyncio.run(main())
 
@@ -147,18 +147,18 @@ def test_a_move_to_the_dead_letter_queue_whose_commit_fails_is_undone(tmp_path: 
 def test_a_purge_whose_commit_fails_changes_nothing(tmp_path: Path) -> None:
     async def main() -> None:
         clock = ManualClock(1_700_000_000.0)
-        eng = open_engine(tmp_path / "sqs.db", clock)
-        q = await eng.create_queue(ACCOUNT, REGION, "unpurged", None, None)
+        sqs = open_engine(tmp_path / "sqs.db", clock)
+        q = await sqs.catalog.create_queue(ACCOUNT, REGION, "unpurged", None, None)
         for i in range(20):
-            await eng.send(q, f"m{i}")
-        assert eng.db is not None
-        eng.db._writer.execute("PRAGMA query_only = 1")  # every write now fails in SQLite
+            await sqs.engine.send(q, f"m{i}")
+        assert sqs.store.db is not None
+        sqs.store.db._writer.execute("PRAGMA query_only = 1")  # every write now fails in SQLite
         with pytest.raises(Exception, match="readonly"):
-            await eng.purge(q)
-        eng.db._writer.execute("PRAGMA query_only = 0")
-        assert eng.counters(q)["visible"] == 20
-        await eng.purge(q)  # not "a purge is already in progress": the failed one did not count
-        assert eng.counters(q)["visible"] == 0
-        eng.close()
+            await sqs.engine.purge(q)
+        sqs.store.db._writer.execute("PRAGMA query_only = 0")
+        assert sqs.engine.counters(q)["visible"] == 20
+        await sqs.engine.purge(q)  # not "a purge is already in progress": the failed one did not count
+        assert sqs.engine.counters(q)["visible"] == 0
+        sqs.close()
 
     asyncio.run(main())

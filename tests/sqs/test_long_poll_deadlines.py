@@ -12,7 +12,7 @@ from pathlib import Path
 from tests.sqs.test_engine import ACCOUNT, REGION, open_engine
 
 from conveyor.clock import ManualClock, TimerHandle
-from conveyor.services.sqs.engine import SqsEngine
+from conveyor.services.sqs.state import SqsState
 
 
 class EarlyTimerClock(ManualClock):
@@ -26,9 +26,9 @@ class EarlyTimerClock(ManualClock):
         return super().call_at(when - self.EARLY, callback)
 
 
-async def _park(eng: SqsEngine, n: int, wait: float) -> list[asyncio.Future[list[object]]]:
-    q = await eng.create_queue(ACCOUNT, REGION, f"empty-{n}-{wait}", None, None)
-    polls = [asyncio.ensure_future(eng.receive(q, 1, wait=wait)) for _ in range(n)]
+async def _park(sqs: SqsState, n: int, wait: float) -> list[asyncio.Future[list[object]]]:
+    q = await sqs.catalog.create_queue(ACCOUNT, REGION, f"empty-{n}-{wait}", None, None)
+    polls = [asyncio.ensure_future(sqs.engine.receive(q, 1, wait=wait)) for _ in range(n)]
     await asyncio.sleep(0.01)
     assert not any(p.done() for p in polls) and len(q.waiters) == n
     return polls  # type: ignore[return-value]
@@ -37,13 +37,13 @@ async def _park(eng: SqsEngine, n: int, wait: float) -> list[asyncio.Future[list
 def test_a_deadline_timer_that_fires_early_still_ends_the_poll(tmp_path: Path) -> None:
     async def main() -> None:
         clock = EarlyTimerClock(1_700_000_000.0)
-        eng = open_engine(tmp_path / "sqs.db", clock)
-        polls = await _park(eng, 50, 1)
+        sqs = open_engine(tmp_path / "sqs.db", clock)
+        polls = await _park(sqs, 50, 1)
         clock.advance(1 - EarlyTimerClock.EARLY)  # the timers run; the clock is 4 ms short of the deadline
         results = await asyncio.wait_for(asyncio.gather(*polls), 2)
         assert results == [[]] * 50
-        assert not eng.by_arn[next(iter(eng.by_arn))].waiters  # finished polls are not kept
-        eng.close()
+        assert not sqs.catalog.by_arn[next(iter(sqs.catalog.by_arn))].waiters  # finished polls are not kept
+        sqs.close()
 
     asyncio.run(main())
 
@@ -53,10 +53,10 @@ def test_hundreds_of_polls_each_end_at_their_own_deadline(tmp_path: Path) -> Non
 
     async def main() -> None:
         clock = ManualClock(1_700_000_000.0)
-        eng = open_engine(tmp_path / "sqs.db", clock)
-        q = await eng.create_queue(ACCOUNT, REGION, "mixed", None, None)
+        sqs = open_engine(tmp_path / "sqs.db", clock)
+        q = await sqs.catalog.create_queue(ACCOUNT, REGION, "mixed", None, None)
         waits = [1 + i % 20 for i in range(300)]
-        polls = [asyncio.ensure_future(eng.receive(q, 1, wait=w)) for w in waits]
+        polls = [asyncio.ensure_future(sqs.engine.receive(q, 1, wait=w)) for w in waits]
         await asyncio.sleep(0.01)
         for second in range(1, 21):
             clock.advance(1)
@@ -66,7 +66,7 @@ def test_hundreds_of_polls_each_end_at_their_own_deadline(tmp_path: Path) -> Non
                 assert poll.done() == (wait <= second), (wait, second)
         assert [p.result() for p in polls] == [[]] * 300
         assert not q.waiters
-        eng.close()
+        sqs.close()
 
     asyncio.run(main())
 

@@ -1,10 +1,15 @@
-"""SQS operations: thin translations between the wire dicts and the engine."""
+"""SQS operations: thin translations between the wire dicts and the catalog, engine and move tasks.
+
+Each operation is a method named as the model names it, taking the request as the mypy-boto3 stubs type
+it (the gateway has checked it against the model already).
+"""
 
 from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.model import ServiceModel
 
@@ -16,13 +21,39 @@ from conveyor.protocol.validate import ValidationCodes
 from conveyor.services.base import Environment, Service
 from conveyor.services.sqs import attributes as qattrs
 from conveyor.services.sqs import urls
-from conveyor.services.sqs.engine import SqsEngine
 from conveyor.services.sqs.errors import invalid_param, sqs_error
-from conveyor.services.sqs.moves import MoveTasks
 from conveyor.services.sqs.port import SYSTEM_NAMES, QueuePort, queue_summaries, render_message
 from conveyor.services.sqs.query_compat import XML_NAMESPACE, query_model_dict
 from conveyor.services.sqs.queue import Message, Queue
+from conveyor.services.sqs.state import SqsState
 from conveyor.wire import HttpResponse, RequestContext, ServiceError
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.type_defs import (
+        AddPermissionRequestTypeDef,
+        CancelMessageMoveTaskRequestTypeDef,
+        ChangeMessageVisibilityBatchRequestTypeDef,
+        ChangeMessageVisibilityRequestTypeDef,
+        CreateQueueRequestTypeDef,
+        DeleteMessageBatchRequestTypeDef,
+        DeleteMessageRequestTypeDef,
+        DeleteQueueRequestTypeDef,
+        GetQueueAttributesRequestTypeDef,
+        GetQueueUrlRequestTypeDef,
+        ListDeadLetterSourceQueuesRequestTypeDef,
+        ListMessageMoveTasksRequestTypeDef,
+        ListQueuesRequestTypeDef,
+        ListQueueTagsRequestTypeDef,
+        PurgeQueueRequestTypeDef,
+        ReceiveMessageRequestTypeDef,
+        RemovePermissionRequestTypeDef,
+        SendMessageBatchRequestTypeDef,
+        SendMessageRequestTypeDef,
+        SetQueueAttributesRequestTypeDef,
+        StartMessageMoveTaskRequestTypeDef,
+        TagQueueRequestTypeDef,
+        UntagQueueRequestTypeDef,
+    )
 
 # The sum of a batch's bodies, whatever the queue's MaximumMessageSize.
 BATCH_LIMIT = 1048576
@@ -58,6 +89,51 @@ def _batch_error(code: str, message: str) -> ServiceError:
     return sqs_error(code, message)
 
 
+EntryT = TypeVar("EntryT", bound=Mapping[str, object])
+
+
+def _checked_batch(entries: Sequence[EntryT] | None) -> Sequence[EntryT]:
+    """A batch's entries, once there are 1 to 10 with distinct, well-formed ids."""
+    if not entries:
+        raise _batch_error("EmptyBatchRequest", "There should be at least one SendMessageBatchRequestEntry "
+                           "in the request.")
+    if len(entries) > 10:
+        raise _batch_error("TooManyEntriesInBatchRequest",
+                           f"Maximum number of entries per request are 10. You have sent {len(entries)}.")
+    ids = [str(e.get("Id", "")) for e in entries]
+    for i in ids:
+        if not i or len(i) > 80 or not all(c.isalnum() and c.isascii() or c in "-_" for c in i):
+            raise _batch_error("InvalidBatchEntryId", "A batch entry id can only contain alphanumeric "
+                               "characters, hyphens and underscores. It can be at most 80 letters long.")
+    if len(set(ids)) != len(ids):
+        raise _batch_error("BatchEntryIdsNotDistinct", "Two or more batch entries in the request have the "
+                           "same Id.")
+    return entries
+
+
+def _failure(entry_id: str, err: ServiceError) -> dict[str, Any]:
+    return {"Id": entry_id, "SenderFault": err.sender_fault, "Code": err.query_code or err.code,
+            "Message": err.message}
+
+
+def _page(items: list[str], key: str, token: str | None, limit: int | None, default: int) -> dict[str, Any]:
+    start = 0
+    if token:
+        try:
+            start = int(json.loads(base64.b64decode(token))["i"])
+        except (ValueError, KeyError, TypeError):
+            raise invalid_param("Invalid NextToken value.")
+    if limit is not None and not 1 <= limit <= 1000:
+        raise invalid_param(f"Value {limit} for parameter MaxResults is invalid. Reason: MaxResults must "
+                            "be an integer between 1 and 1000.")
+    size = limit or default
+    chunk = items[start:start + size]
+    out: dict[str, Any] = {key: chunk} if chunk else {}
+    if limit is not None and start + size < len(items):
+        out["NextToken"] = base64.b64encode(json.dumps({"i": start + size}).encode()).decode()
+    return out
+
+
 class SqsService(Service):
     name = "sqs"
     validation_codes = SqsValidationCodes()
@@ -69,26 +145,26 @@ class SqsService(Service):
         self.codecs = {"json": JsonCodec(self.model),
                        "query": QueryCodec(query_model, namespace=XML_NAMESPACE,
                                            validation_codes=self.validation_codes)}
-        self.engine = SqsEngine(self.clock, self.config.service_dir("sqs") / "sqs.db", env.disk)
-        self.moves = MoveTasks(self.engine)
-        self.engine.moves = self.moves
+        self.state = SqsState(self.clock, self.config.service_dir("sqs") / "sqs.db", env.disk)
+        self.catalog = self.state.catalog
+        self.engine = self.state.engine
+        self.moves = self.state.moves
 
     async def start(self) -> None:
         self.engine.metrics = self.ports.metrics
-        self.engine.open()
-        self.moves.load()
+        self.state.open()
 
     async def stop(self) -> None:
-        self.engine.close()
+        self.state.close()
 
     async def reset(self) -> None:
-        await self.engine.reset()
+        await self.state.reset()
 
     def health(self) -> dict[str, Any]:
-        return {"status": "running", "queues": len(self.engine.queues)}
+        return {"status": "running", "queues": len(self.catalog.queues)}
 
     def provide(self, ports: Ports) -> None:
-        ports.queues = QueuePort(self.engine, self.config)
+        ports.queues = QueuePort(self.catalog, self.engine, self.config)
 
     def owns_path(self, path: str) -> bool:
         return urls.path_address(path) is not None
@@ -103,91 +179,73 @@ class SqsService(Service):
         return None
 
     def status(self) -> dict[str, Any]:
-        return {"queues": queue_summaries(self.engine)}
+        return {"queues": queue_summaries(self.catalog, self.engine)}
 
     # -- helpers ------------------------------------------------------------------------------------------
-    def _queue(self, ctx: RequestContext, params: dict[str, Any]) -> Queue:
-        return self.engine.queue_from_url(params["QueueUrl"], ctx.account_id, ctx.region)
+    def _queue(self, ctx: RequestContext, queue_url: str) -> Queue:
+        return self.catalog.queue_from_url(queue_url, ctx.account_id, ctx.region)
 
     def _url(self, ctx: RequestContext, q: Queue) -> str:
-        return self.engine.queue_url(q, ctx.base_url)
+        return self.catalog.queue_url(q, ctx.base_url)
 
     # -- queues -------------------------------------------------------------------------------------------
-    async def CreateQueue(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        q = await self.engine.create_queue(ctx.account_id, ctx.region, params["QueueName"],
-                                           params.get("Attributes"), params.get("tags"))
+    async def CreateQueue(self, ctx: RequestContext, params: CreateQueueRequestTypeDef) -> dict[str, Any]:
+        q = await self.catalog.create_queue(ctx.account_id, ctx.region, params["QueueName"],
+                                            params.get("Attributes"), params.get("tags"))
         return {"QueueUrl": self._url(ctx, q)}
 
-    async def DeleteQueue(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        await self.engine.delete_queue(self._queue(ctx, params))
+    async def DeleteQueue(self, ctx: RequestContext, params: DeleteQueueRequestTypeDef) -> dict[str, Any]:
+        await self.catalog.delete_queue(self._queue(ctx, params["QueueUrl"]))
         return {}
 
-    async def GetQueueUrl(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    async def GetQueueUrl(self, ctx: RequestContext, params: GetQueueUrlRequestTypeDef) -> dict[str, Any]:
         account = params.get("QueueOwnerAWSAccountId") or ctx.account_id
-        q = self.engine.queues.get((account, ctx.region, params["QueueName"]))
+        q = self.catalog.named(account, ctx.region, params["QueueName"])
         if q is None:
             raise sqs_error("QueueDoesNotExist", "The specified queue does not exist.")
         return {"QueueUrl": self._url(ctx, q)}
 
-    async def ListQueues(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        queues = self.engine.list_queues(ctx.account_id, ctx.region, params.get("QueueNamePrefix") or "")
+    async def ListQueues(self, ctx: RequestContext, params: ListQueuesRequestTypeDef) -> dict[str, Any]:
+        queues = self.catalog.list_queues(ctx.account_id, ctx.region, params.get("QueueNamePrefix") or "")
         limit = params.get("MaxResults")
         if limit is None and params.get("NextToken"):
             raise invalid_param("MaxResults is required when NextToken is given.")
-        return self._page([self._url(ctx, q) for q in queues], "QueueUrls", params, 1000)
+        return _page([self._url(ctx, q) for q in queues], "QueueUrls", params.get("NextToken"), limit, 1000)
 
-    def _page(self, items: list[str], key: str, params: dict[str, Any], default: int) -> dict[str, Any]:
-        limit = params.get("MaxResults")
-        start = 0
-        if params.get("NextToken"):
-            try:
-                start = int(json.loads(base64.b64decode(params["NextToken"]))["i"])
-            except (ValueError, KeyError, TypeError):
-                raise invalid_param("Invalid NextToken value.")
-        if limit is not None and not 1 <= limit <= 1000:
-            raise invalid_param(f"Value {limit} for parameter MaxResults is invalid. Reason: MaxResults must "
-                                "be an integer between 1 and 1000.")
-        size = limit or default
-        chunk = items[start:start + size]
-        out: dict[str, Any] = {key: chunk} if chunk else {}
-        if limit is not None and start + size < len(items):
-            out["NextToken"] = base64.b64encode(json.dumps({"i": start + size}).encode()).decode()
-        return out
-
-    async def GetQueueAttributes(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        q = self._queue(ctx, params)
-        attrs = self.engine.get_attributes(q, params.get("AttributeNames"))
+    async def GetQueueAttributes(self, ctx: RequestContext, params: GetQueueAttributesRequestTypeDef) -> dict[str, Any]:
+        q = self._queue(ctx, params["QueueUrl"])
+        attrs = self.catalog.get_attributes(q, params.get("AttributeNames"))
         return {"Attributes": attrs} if attrs else {}
 
-    async def SetQueueAttributes(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        await self.engine.set_attributes(self._queue(ctx, params), params.get("Attributes") or {})
+    async def SetQueueAttributes(self, ctx: RequestContext, params: SetQueueAttributesRequestTypeDef) -> dict[str, Any]:
+        await self.catalog.set_attributes(self._queue(ctx, params["QueueUrl"]), params.get("Attributes") or {})
         return {}
 
-    async def PurgeQueue(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        await self.engine.purge(self._queue(ctx, params))
+    async def PurgeQueue(self, ctx: RequestContext, params: PurgeQueueRequestTypeDef) -> dict[str, Any]:
+        await self.engine.purge(self._queue(ctx, params["QueueUrl"]))
         return {}
 
     # -- tags and permissions -----------------------------------------------------------------------------
-    async def TagQueue(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        await self.engine.tag(self._queue(ctx, params), params.get("Tags") or {})
+    async def TagQueue(self, ctx: RequestContext, params: TagQueueRequestTypeDef) -> dict[str, Any]:
+        await self.catalog.tag(self._queue(ctx, params["QueueUrl"]), params.get("Tags") or {})
         return {}
 
-    async def UntagQueue(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        await self.engine.untag(self._queue(ctx, params), params.get("TagKeys") or [])
+    async def UntagQueue(self, ctx: RequestContext, params: UntagQueueRequestTypeDef) -> dict[str, Any]:
+        await self.catalog.untag(self._queue(ctx, params["QueueUrl"]), params.get("TagKeys") or [])
         return {}
 
-    async def ListQueueTags(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        q = self._queue(ctx, params)
+    async def ListQueueTags(self, ctx: RequestContext, params: ListQueueTagsRequestTypeDef) -> dict[str, Any]:
+        q = self._queue(ctx, params["QueueUrl"])
         return {"Tags": dict(q.tags)} if q.tags else {}
 
-    async def AddPermission(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        q = self._queue(ctx, params)
+    async def AddPermission(self, ctx: RequestContext, params: AddPermissionRequestTypeDef) -> dict[str, Any]:
+        q = self._queue(ctx, params["QueueUrl"])
         label = params["Label"]
         if not params.get("AWSAccountIds") or not params.get("Actions"):
             raise sqs_error("MissingParameter", "The request must contain AWSAccountIds and Actions.")
-        policy = json.loads(q.attrs["Policy"]) if q.attrs.get("Policy") else {
+        policy: dict[str, Any] = json.loads(q.attrs["Policy"]) if q.attrs.get("Policy") else {
             "Version": "2012-10-17", "Id": f"{q.arn}/SQSDefaultPolicy", "Statement": []}
-        statements = policy.setdefault("Statement", [])
+        statements: list[dict[str, Any]] = policy.setdefault("Statement", [])
         if any(s.get("Sid") == label for s in statements):
             raise invalid_param(f"Value {label} for parameter Label is invalid. Reason: Already exists.")
         actions = [f"SQS:{a}" for a in params["Actions"]]
@@ -197,57 +255,36 @@ class SqsService(Service):
             "Principal": {"AWS": principals[0] if len(principals) == 1 else principals},
             "Action": actions[0] if len(actions) == 1 else actions, "Resource": q.arn,
         })
-        await self.engine.save_attrs(q, {**q.attrs, "Policy": json.dumps(policy, separators=(",", ":"))})
+        await self.catalog.save_attrs(q, {**q.attrs, "Policy": json.dumps(policy, separators=(",", ":"))})
         return {}
 
-    async def RemovePermission(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        q = self._queue(ctx, params)
+    async def RemovePermission(self, ctx: RequestContext, params: RemovePermissionRequestTypeDef) -> dict[str, Any]:
+        q = self._queue(ctx, params["QueueUrl"])
         label = params["Label"]
-        policy = json.loads(q.attrs["Policy"]) if q.attrs.get("Policy") else {"Statement": []}
-        kept = [s for s in policy.get("Statement", []) if s.get("Sid") != label]
-        if len(kept) == len(policy.get("Statement", [])):
+        policy: dict[str, Any] = json.loads(q.attrs["Policy"]) if q.attrs.get("Policy") else {"Statement": []}
+        statements: list[dict[str, Any]] = policy.get("Statement", [])
+        kept = [s for s in statements if s.get("Sid") != label]
+        if len(kept) == len(statements):
             raise invalid_param(f"Value {label} for parameter Label is invalid. Reason: can't find label on "
                                 "existing policy.")
         attrs = {k: v for k, v in q.attrs.items() if k != "Policy"}
         if kept:
             attrs["Policy"] = json.dumps({**policy, "Statement": kept}, separators=(",", ":"))
-        await self.engine.save_attrs(q, attrs)
+        await self.catalog.save_attrs(q, attrs)
         return {}
 
     # -- messages -----------------------------------------------------------------------------------------
-    async def SendMessage(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        q = self._queue(ctx, params)
+    async def SendMessage(self, ctx: RequestContext, params: SendMessageRequestTypeDef) -> dict[str, Any]:
+        q = self._queue(ctx, params["QueueUrl"])
         msg = self.engine.prepare(q, params["MessageBody"], params.get("MessageAttributes"),
                                   params.get("MessageSystemAttributes"), params.get("MessageGroupId"),
                                   params.get("MessageDeduplicationId"), params.get("DelaySeconds"),
                                   ctx.account_id)
         return (await self.engine.enqueue(q, [msg]))[0]
 
-    def _check_batch(self, entries: list[dict[str, Any]] | None) -> None:
-        if not entries:
-            raise _batch_error("EmptyBatchRequest", "There should be at least one SendMessageBatchRequestEntry "
-                               "in the request.")
-        if len(entries) > 10:
-            raise _batch_error("TooManyEntriesInBatchRequest",
-                               f"Maximum number of entries per request are 10. You have sent {len(entries)}.")
-        ids = [e.get("Id", "") for e in entries]
-        for i in ids:
-            if not i or len(i) > 80 or not all(c.isalnum() and c.isascii() or c in "-_" for c in i):
-                raise _batch_error("InvalidBatchEntryId", "A batch entry id can only contain alphanumeric "
-                                   "characters, hyphens and underscores. It can be at most 80 letters long.")
-        if len(set(ids)) != len(ids):
-            raise _batch_error("BatchEntryIdsNotDistinct", "Two or more batch entries in the request have the "
-                               "same Id.")
-
-    @staticmethod
-    def _failure(entry_id: str, err: ServiceError) -> dict[str, Any]:
-        return {"Id": entry_id, "SenderFault": err.sender_fault, "Code": err.query_code or err.code,
-                "Message": err.message}
-
-    async def SendMessageBatch(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        q = self._queue(ctx, params)
-        entries = params.get("Entries")
-        self._check_batch(entries)
+    async def SendMessageBatch(self, ctx: RequestContext, params: SendMessageBatchRequestTypeDef) -> dict[str, Any]:
+        q = self._queue(ctx, params["QueueUrl"])
+        entries = _checked_batch(params.get("Entries"))
         total = sum(len(e.get("MessageBody", "").encode("utf-8", "surrogatepass")) for e in entries)
         if total > BATCH_LIMIT:
             raise _batch_error("BatchRequestTooLong", f"Batch requests cannot be longer than {BATCH_LIMIT} "
@@ -261,13 +298,13 @@ class SqsService(Service):
                     e.get("MessageGroupId"), e.get("MessageDeduplicationId"), e.get("DelaySeconds"),
                     ctx.account_id)))
             except ServiceError as err:
-                failed.append(self._failure(e["Id"], err))
+                failed.append(_failure(e["Id"], err))
         results = await self.engine.enqueue(q, [m for _, m in prepared]) if prepared else []
         ok = [{"Id": i, **r} for (i, _), r in zip(prepared, results, strict=True)]
         return {"Successful": ok, "Failed": failed}
 
-    async def ReceiveMessage(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        q = self._queue(ctx, params)
+    async def ReceiveMessage(self, ctx: RequestContext, params: ReceiveMessageRequestTypeDef) -> dict[str, Any]:
+        q = self._queue(ctx, params["QueueUrl"])
         max_n = params.get("MaxNumberOfMessages", 1)
         if not 1 <= max_n <= 10:
             raise invalid_param(f"Value {max_n} for parameter MaxNumberOfMessages is invalid. Reason: Must be "
@@ -282,43 +319,41 @@ class SqsService(Service):
         if not 0 <= wait <= 20:
             raise invalid_param(f"Value {wait} for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 "
                                 "and <= 20, if provided.")
-        names = set(params.get("AttributeNames") or []) | set(params.get("MessageSystemAttributeNames") or [])
+        names: set[str] = {*(params.get("AttributeNames") or ()), *(params.get("MessageSystemAttributeNames") or ())}
         for n in names:
             if n not in SYSTEM_NAMES and n != "All" and n not in qattrs.ALL_NAMES:
                 raise sqs_error("InvalidAttributeName", f"Unknown Attribute {n}.")
         msgs = await self.engine.receive(q, max_n, vis, wait, params.get("ReceiveRequestAttemptId"))
         mnames = params.get("MessageAttributeNames") or []
-        out = [render_message(self.engine, q, m, names, mnames) for m in msgs]
+        out = [render_message(q, m, names, mnames) for m in msgs]
         return {"Messages": out} if out else {}
 
-    async def DeleteMessage(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        await self.engine.delete(self._queue(ctx, params), params["ReceiptHandle"])
+    async def DeleteMessage(self, ctx: RequestContext, params: DeleteMessageRequestTypeDef) -> dict[str, Any]:
+        await self.engine.delete(self._queue(ctx, params["QueueUrl"]), params["ReceiptHandle"])
         return {}
 
-    async def DeleteMessageBatch(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        q = self._queue(ctx, params)
-        entries = params.get("Entries")
-        self._check_batch(entries)
+    async def DeleteMessageBatch(self, ctx: RequestContext, params: DeleteMessageBatchRequestTypeDef) -> dict[str, Any]:
+        q = self._queue(ctx, params["QueueUrl"])
         ok, failed = [], []
-        for e in entries:
+        for e in _checked_batch(params.get("Entries")):
             try:
                 await self.engine.delete(q, e["ReceiptHandle"])
                 ok.append({"Id": e["Id"]})
             except ServiceError as err:
-                failed.append(self._failure(e["Id"], err))
+                failed.append(_failure(e["Id"], err))
         return {"Successful": ok, "Failed": failed}
 
-    async def ChangeMessageVisibility(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        await self.engine.change_visibility(self._queue(ctx, params), params["ReceiptHandle"],
+    async def ChangeMessageVisibility(self, ctx: RequestContext,
+                                      params: ChangeMessageVisibilityRequestTypeDef) -> dict[str, Any]:
+        await self.engine.change_visibility(self._queue(ctx, params["QueueUrl"]), params["ReceiptHandle"],
                                             params["VisibilityTimeout"])
         return {}
 
-    async def ChangeMessageVisibilityBatch(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        q = self._queue(ctx, params)
-        entries = params.get("Entries")
-        self._check_batch(entries)
+    async def ChangeMessageVisibilityBatch(self, ctx: RequestContext,
+                                           params: ChangeMessageVisibilityBatchRequestTypeDef) -> dict[str, Any]:
+        q = self._queue(ctx, params["QueueUrl"])
         ok, failed = [], []
-        for e in entries:
+        for e in _checked_batch(params.get("Entries")):
             try:
                 timeout = e.get("VisibilityTimeout")
                 if timeout is None:
@@ -327,27 +362,31 @@ class SqsService(Service):
                 await self.engine.change_visibility(q, e["ReceiptHandle"], timeout)
                 ok.append({"Id": e["Id"]})
             except ServiceError as err:
-                failed.append(self._failure(e["Id"], err))
+                failed.append(_failure(e["Id"], err))
         return {"Successful": ok, "Failed": failed}
 
     # -- dead-letter queues and move tasks ----------------------------------------------------------------
-    async def ListDeadLetterSourceQueues(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        q = self._queue(ctx, params)
-        urls = [self._url(ctx, s) for s in self.engine.dead_letter_sources(q)]
-        out = self._page(urls, "queueUrls", params, 1000)
+    async def ListDeadLetterSourceQueues(self, ctx: RequestContext,
+                                         params: ListDeadLetterSourceQueuesRequestTypeDef) -> dict[str, Any]:
+        q = self._queue(ctx, params["QueueUrl"])
+        sources = [self._url(ctx, s) for s in self.catalog.dead_letter_sources(q)]
+        out = _page(sources, "queueUrls", params.get("NextToken"), params.get("MaxResults"), 1000)
         out.setdefault("queueUrls", [])
         return out
 
-    async def StartMessageMoveTask(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    async def StartMessageMoveTask(self, ctx: RequestContext,
+                                   params: StartMessageMoveTaskRequestTypeDef) -> dict[str, Any]:
         task = await self.moves.start(params["SourceArn"], params.get("DestinationArn"),
                                       params.get("MaxNumberOfMessagesPerSecond"))
         return {"TaskHandle": task.handle}
 
-    async def CancelMessageMoveTask(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    async def CancelMessageMoveTask(self, ctx: RequestContext,
+                                    params: CancelMessageMoveTaskRequestTypeDef) -> dict[str, Any]:
         task = await self.moves.cancel(params["TaskHandle"])
         return {"ApproximateNumberOfMessagesMoved": task.moved}
 
-    async def ListMessageMoveTasks(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    async def ListMessageMoveTasks(self, ctx: RequestContext,
+                                   params: ListMessageMoveTasksRequestTypeDef) -> dict[str, Any]:
         limit = params.get("MaxResults", 1)
         if not 1 <= limit <= 10:
             raise invalid_param(f"Value {limit} for parameter MaxResults is invalid. Reason: must be between "

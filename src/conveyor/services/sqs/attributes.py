@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from conveyor.services.sqs.errors import invalid_attr_value, sqs_error
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.literals import QueueAttributeNameType
+
+    # What CreateQueue and SetQueueAttributes give: names the model's enum allows (the gateway checks
+    # them), or plain strings from callers inside Conveyor.
+    GivenQueueAttributes = Mapping[QueueAttributeNameType, str] | Mapping[str, str]
 
 # name -> (min, max, default) for the integer attributes
 INT_ATTRS: dict[str, tuple[int, int, int]] = {
@@ -44,7 +52,7 @@ def _bool(name: str, value: str) -> str:
     return low
 
 
-def normalize(attrs: dict[str, str], fifo: bool, creating: bool) -> dict[str, str]:
+def normalize(attrs: GivenQueueAttributes, fifo: bool, creating: bool) -> dict[str, str]:
     """Validate attributes given to CreateQueue/SetQueueAttributes and return them normalized."""
     out: dict[str, str] = {}
     for name, value in attrs.items():
@@ -96,11 +104,11 @@ def parse_redrive_policy(text: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise invalid_attr_value("RedrivePolicy", "Redrive policy is not a valid JSON map.")
     target = data.get("deadLetterTargetArn")
-    count = data.get("maxReceiveCount")
+    given: Any = data.get("maxReceiveCount")  # any JSON value; int() takes 5, "5" and 5.0 alike
     if not isinstance(target, str) or not ARN_RE.match(target):
         raise invalid_attr_value("RedrivePolicy", "Dead-letter target ARN is missing or invalid.")
     try:
-        count = int(count)
+        count = int(given)
     except (TypeError, ValueError):
         raise invalid_attr_value("RedrivePolicy", "Redrive policy maxReceiveCount is missing or invalid.")
     if not 1 <= count <= 1000:

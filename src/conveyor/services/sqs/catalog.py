@@ -1,6 +1,7 @@
-"""The queue catalog side of the SQS engine: create, delete, attributes, tags, listings, redrive rules.
+"""The queue catalog: which queues exist, and their creation, deletion, attributes, tags and redrive rules.
 
-As everywhere in the engine, a queue changes in memory only once its change is committed.
+It holds the in-memory index of queues (by account/region/name, ARN and id) over the store. As
+everywhere in SQS, a queue changes in memory only once its change is committed.
 """
 
 from __future__ import annotations
@@ -8,21 +9,110 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from conveyor.clock import Clock
 from conveyor.services.sqs import attributes as qattrs
-from conveyor.services.sqs.errors import invalid_attr_value, invalid_param, sqs_error
-from conveyor.services.sqs.queue import Queue
+from conveyor.services.sqs import urls
+from conveyor.services.sqs.errors import invalid_attr_value, invalid_param, no_queue, sqs_error
+from conveyor.services.sqs.queue import Message, Queue
+from conveyor.services.sqs.store import SqsStore
 
 if TYPE_CHECKING:
-    from conveyor.services.sqs.engine import SqsEngine
+    from conveyor.services.sqs.attributes import GivenQueueAttributes
+
+QueueKey = tuple[str, str, str]  # account, region, name
 
 
 class QueueCatalog:
-    async def create_queue(self: SqsEngine, account: str, region: str, name: str, attrs: dict[str, str] | None,
-                           tags: dict[str, str] | None) -> Queue:
-        attrs = dict(attrs or {})
-        fifo_flag = attrs.get("FifoQueue", "false").lower() == "true"
+    def __init__(self, store: SqsStore, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
+        self.queues: dict[QueueKey, Queue] = {}
+        self.by_arn: dict[str, Queue] = {}
+        self.by_id: dict[int, Queue] = {}
+        self.deleted_at: dict[QueueKey, float] = {}  # for QueueDeletedRecently
+        self._next_qid = 1
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def load(self) -> None:
+        """Restore the queues (without their messages) from the store."""
+        for rec in self.store.queues():
+            q = Queue(self.clock, rec.id, rec.account, rec.region, rec.name, rec.attrs, rec.tags, rec.created,
+                      rec.modified)
+            q.last_purge = rec.last_purge if rec.last_purge is not None else -1e18
+            self._register(q)
+            self._next_qid = max(self._next_qid, q.id + 1)
+
+    def close(self) -> None:
+        for q in self.queues.values():
+            q.close()
+
+    def clear(self) -> None:
+        self.close()
+        self.queues.clear()
+        self.by_arn.clear()
+        self.by_id.clear()
+        self.deleted_at.clear()
+
+    def _register(self, q: Queue) -> None:
+        self.queues[(q.account, q.region, q.name)] = q
+        self.by_arn[q.arn] = q
+        self.by_id[q.id] = q
+        q.on_expired = self._expired
+
+    def _unregister(self, q: Queue) -> None:
+        self.queues.pop((q.account, q.region, q.name), None)
+        self.by_arn.pop(q.arn, None)
+        self.by_id.pop(q.id, None)
+        q.close()
+
+    def _expired(self, q: Queue, msgs: list[Message]) -> None:
+        self.store.forget_expired([m.id for m in msgs])
+
+    # -- lookups -----------------------------------------------------------------------------------
+    def holds(self, q: Queue) -> bool:
+        """Whether `q` is still in the catalog (not deleted meanwhile)."""
+        return self.by_id.get(q.id) is q
+
+    def get(self, arn: str) -> Queue | None:
+        return self.by_arn.get(arn)
+
+    def named(self, account: str, region: str, name: str) -> Queue | None:
+        return self.queues.get((account, region, name))
+
+    def queue_from_url(self, url: str, account: str, region: str) -> Queue:
+        """The queue a QueueUrl (any form `urls` accepts) or ARN names. `account` and `region` are the
+        caller's: they apply when the URL does not say (a region-bearing URL names its own region)."""
+        if url.startswith("arn:"):
+            q = self.by_arn.get(url)
+        else:
+            address = urls.parse(url)
+            q = self.queues.get((address.account or account, address.region or region, address.name))
+        if q is None:
+            raise no_queue()
+        return q
+
+    @staticmethod
+    def queue_url(q: Queue, base_url: str) -> str:
+        return urls.queue_url(base_url, q.region, q.account, q.name)
+
+    def list_queues(self, account: str, region: str, prefix: str = "") -> list[Queue]:
+        return sorted(
+            (q for (a, r, n), q in self.queues.items() if a == account and r == region and n.startswith(prefix)),
+            key=lambda q: q.name,
+        )
+
+    def dead_letter_sources(self, dlq: Queue) -> list[Queue]:
+        return sorted((q for q in self.queues.values() if q.redrive and q.redrive["deadLetterTargetArn"] == dlq.arn),
+                      key=lambda q: q.name)
+
+    # -- create and delete -------------------------------------------------------------------------
+    async def create_queue(self, account: str, region: str, name: str, attrs: GivenQueueAttributes | None,
+                           tags: Mapping[str, str] | None) -> Queue:
+        wanted = attrs or {}
+        fifo_flag = wanted.get("FifoQueue", "false").lower() == "true"
         base = name[:-5] if name.endswith(".fifo") else name
         if not re.fullmatch(r"[A-Za-z0-9_-]{1,80}", base) or len(name) > 80:
             raise invalid_param("Can only include alphanumeric characters, hyphens, or underscores. "
@@ -31,7 +121,7 @@ class QueueCatalog:
             raise invalid_param("The name of a FIFO queue can only include alphanumeric characters, hyphens, "
                                 "or underscores, must end with .fifo suffix and be 1 to 80 in length."
                                 if fifo_flag or name.endswith(".fifo") else "Invalid queue name.")
-        given = qattrs.normalize(attrs, fifo_flag, creating=True)
+        given = qattrs.normalize(wanted, fifo_flag, creating=True)
         if tags and len(tags) > 50:
             raise invalid_param("Too many tags added for queue (maximum 50).")
         key = (account, region, name)
@@ -46,15 +136,12 @@ class QueueCatalog:
         full = qattrs.defaults(fifo_flag)
         full.update(given)
         arn = f"arn:aws:sqs:{region}:{account}:{name}"
-        self._check_redrive(full, fifo_flag, arn, account, region)
+        self._check_redrive(full, fifo_flag, arn)
         q = Queue(self.clock, self._next_qid, account, region, name, full, dict(tags or {}),
                   float(int(now)), float(int(now)))
         self._next_qid += 1
         try:
-            await self._write(lambda c: c.execute(
-                "INSERT INTO queues (id, account, region, name, attrs, tags, created, modified) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (q.id, account, region, name, json.dumps(q.attrs), json.dumps(q.tags), q.created, q.modified)))
+            await self.store.insert_queue(q)
         except sqlite3.IntegrityError:
             # The same name was created concurrently and committed first (the name is unique).
             existing = self.queues.get(key)
@@ -73,7 +160,7 @@ class QueueCatalog:
                                 f"value for attribute {k}")
         return existing
 
-    def _check_redrive(self: SqsEngine, attrs: dict[str, str], fifo: bool, arn: str, account: str, region: str) -> None:
+    def _check_redrive(self, attrs: dict[str, str], fifo: bool, arn: str) -> None:
         if attrs.get("FifoThroughputLimit") == "perMessageGroupId" and attrs.get("DeduplicationScope") != "messageGroup":
             raise invalid_attr_value("FifoThroughputLimit", "perMessageGroupId is allowed only when "
                                      "DeduplicationScope is messageGroup.")
@@ -94,27 +181,17 @@ class QueueCatalog:
                 raise invalid_attr_value("RedrivePolicy", "Queue is not allowed to use the dead-letter "
                                          "queue by its RedriveAllowPolicy.")
 
-    def _unregister(self: SqsEngine, q: Queue) -> None:
-        self.queues.pop((q.account, q.region, q.name), None)
-        self.by_arn.pop(q.arn, None)
-        self.by_id.pop(q.id, None)
-        q.close()
-
-    async def delete_queue(self: SqsEngine, q: Queue) -> None:
-        def run(c: sqlite3.Connection) -> None:
-            c.execute("DELETE FROM messages WHERE queue_id = ?", (q.id,))
-            c.execute("DELETE FROM dedup WHERE queue_id = ?", (q.id,))
-            c.execute("DELETE FROM queues WHERE id = ?", (q.id,))
-
-        await self._write(run, grows=False)
-        if self.by_id.get(q.id) is not q:
+    async def delete_queue(self, q: Queue) -> None:
+        await self.store.delete_queue(q.id)
+        if not self.holds(q):
             return  # deleted concurrently
         self._unregister(q)
         self.deleted_at[(q.account, q.region, q.name)] = self.clock.now()
         for msg in list(q.messages.values()):
             q.remove(msg)
 
-    async def set_attributes(self: SqsEngine, q: Queue, attrs: dict[str, str]) -> None:
+    # -- attributes and tags -----------------------------------------------------------------------
+    async def set_attributes(self, q: Queue, attrs: GivenQueueAttributes) -> None:
         given = qattrs.normalize(attrs, q.fifo, creating=False)
         merged = dict(q.attrs)
         for k, v in given.items():
@@ -122,19 +199,18 @@ class QueueCatalog:
                 merged.pop(k, None)
             else:
                 merged[k] = v
-        self._check_redrive(merged, q.fifo, q.arn, q.account, q.region)
+        self._check_redrive(merged, q.fifo, q.arn)
+        await self.save_attrs(q, merged)
+
+    async def save_attrs(self, q: Queue, attrs: dict[str, str]) -> None:
+        """Replace a queue's attributes (validated already; AddPermission and RemovePermission edit its
+        Policy)."""
         modified = float(int(self.clock.now()))
-        await self._save_queue(q, merged, q.tags, modified)
-        q.attrs, q.modified = merged, modified
+        await self.store.update_queue(q.id, attrs, q.tags, modified)
+        q.attrs, q.modified = attrs, modified
         q.refresh()
 
-    async def _save_queue(self: SqsEngine, q: Queue, attrs: dict[str, str], tags: dict[str, str],
-                          modified: float) -> None:
-        args = (json.dumps(attrs), json.dumps(tags), modified, q.id)
-        await self._write(lambda c: c.execute(
-            "UPDATE queues SET attrs = ?, tags = ?, modified = ? WHERE id = ?", args))
-
-    def get_attributes(self: SqsEngine, q: Queue, names: list[str] | None) -> dict[str, str]:
+    def get_attributes(self, q: Queue, names: Sequence[str] | None) -> dict[str, str]:
         wanted = set(names or [])
         for n in wanted:
             if n != "All" and n not in qattrs.ALL_NAMES:
@@ -157,31 +233,14 @@ class QueueCatalog:
                 out[n] = q.attrs[n]
         return out
 
-    async def tag(self: SqsEngine, q: Queue, tags: dict[str, str]) -> None:
+    async def tag(self, q: Queue, tags: Mapping[str, str]) -> None:
         merged = {**q.tags, **tags}
         if len(merged) > 50:
             raise invalid_param("Too many tags added for queue (maximum 50).")
-        await self._save_queue(q, q.attrs, merged, q.modified)
+        await self.store.update_queue(q.id, q.attrs, merged, q.modified)
         q.tags = merged
 
-    async def save_attrs(self: SqsEngine, q: Queue, attrs: dict[str, str]) -> None:
-        """Replace a queue's attributes (AddPermission, RemovePermission edit its Policy)."""
-        modified = float(int(self.clock.now()))
-        await self._save_queue(q, attrs, q.tags, modified)
-        q.attrs, q.modified = attrs, modified
-        q.refresh()
-
-    async def untag(self: SqsEngine, q: Queue, keys: list[str]) -> None:
+    async def untag(self, q: Queue, keys: Sequence[str]) -> None:
         kept = {k: v for k, v in q.tags.items() if k not in keys}
-        await self._save_queue(q, q.attrs, kept, q.modified)
+        await self.store.update_queue(q.id, q.attrs, kept, q.modified)
         q.tags = kept
-
-    def list_queues(self: SqsEngine, account: str, region: str, prefix: str = "") -> list[Queue]:
-        return sorted(
-            (q for (a, r, n), q in self.queues.items() if a == account and r == region and n.startswith(prefix)),
-            key=lambda q: q.name,
-        )
-
-    def dead_letter_sources(self: SqsEngine, dlq: Queue) -> list[Queue]:
-        return sorted((q for q in self.queues.values() if q.redrive and q.redrive["deadLetterTargetArn"] == dlq.arn),
-                      key=lambda q: q.name)

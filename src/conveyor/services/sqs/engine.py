@@ -1,4 +1,4 @@
-"""The SQS engine: queues, messages and their durable log, with no HTTP in sight.
+"""The SQS engine: the messages of the catalog's queues, with no HTTP in sight.
 
 Other services (S3 notifications, SNS fan-out, functions, workers) call it in-process. Every change a
 caller is told about is committed to SQLite before the call returns, and the in-memory queues change only
@@ -13,38 +13,26 @@ import asyncio
 import base64
 import binascii
 import hashlib
-import json
-import logging
-import sqlite3
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from conveyor import builtin_metrics, ids, waiting
 from conveyor.clock import Clock, TimerHandle
 from conveyor.ports import MetricsSink
 from conveyor.services.sqs import messages as checks
-from conveyor.services.sqs import urls
 from conveyor.services.sqs.catalog import QueueCatalog
-from conveyor.services.sqs.errors import invalid_param, no_queue, sqs_error
+from conveyor.services.sqs.errors import invalid_param, sqs_error
 from conveyor.services.sqs.md5 import md5_of_attributes, md5_of_body
+from conveyor.services.sqs.messages import GivenAttributes, GivenSystemAttributes
 from conveyor.services.sqs.queue import AVAILABLE, GONE, INFLIGHT, Message, Queue
-from conveyor.services.sqs.store import (
-    INSERT_MESSAGE,
-    MIGRATIONS,
-    decode_attrs,
-    message_row,
-)
-from conveyor.storage.db import Database
-from conveyor.storage.disk import DiskGuard
+from conveyor.services.sqs.store import DeadLetterMove, DedupRecord, SqsStore
 
-log = logging.getLogger(__name__)
 DEDUP_WINDOW = 300.0
 MAX_VISIBILITY = 43200
 
 
-def _ignore(fut: asyncio.Future[Any]) -> None:
-    if not fut.cancelled() and fut.exception() is not None:
-        log.warning("background SQS write failed: %s", fut.exception())
+def _keep(msg: Message) -> bool:
+    return False
 
 
 class _Poll:
@@ -79,124 +67,35 @@ class _Poll:
             self.timer = None
 
 
-class SqsEngine(QueueCatalog):
-    def __init__(self, clock: Clock, path: Path, disk: DiskGuard | None = None) -> None:
+class SqsEngine:
+    """The messages of the catalog's queues: send, receive, delete, visibility, purge."""
+
+    def __init__(self, store: SqsStore, catalog: QueueCatalog, clock: Clock) -> None:
+        self.store = store
+        self.catalog = catalog
         self.clock = clock
-        self.path = path
-        self.disk = disk
-        self.db: Database | None = None
-        self.queues: dict[tuple[str, str, str], Queue] = {}
-        self.by_arn: dict[str, Queue] = {}
-        self.by_id: dict[int, Queue] = {}
-        self.deleted_at: dict[tuple[str, str, str], float] = {}
-        self._next_qid = 1
         self._last_seq = 0
-        self.moves: Any = None  # MoveTasks, set by the service
-        self.metrics: MetricsSink | None = None  # CloudWatch's AWS/SQS counts, set by the service
+        self.metrics: MetricsSink | None = None  # CloudWatch's AWS/SQS counts, set by the service at start
 
-    # -- lifecycle -------------------------------------------------------------------------------------
-    def open(self) -> None:
-        self.db = Database(self.path, MIGRATIONS, self.disk)
-        self.db.reader.row_factory = sqlite3.Row
-        self._load()
-
-    def close(self) -> None:
-        for q in self.queues.values():
-            q.close()
-        if self.db is not None:
-            self.db.close()
-            self.db = None
-
-    def _load(self) -> None:
-        assert self.db is not None
+    def load(self) -> None:
+        """Restore the messages and deduplication windows into the catalog's (loaded) queues, and forget
+        what expired while the server was down."""
         now = self.clock.now()
-        for row in self.db.query("SELECT * FROM queues ORDER BY id"):
-            q = Queue(self.clock, row["id"], row["account"], row["region"], row["name"],
-                      json.loads(row["attrs"]), json.loads(row["tags"]), row["created"], row["modified"])
-            q.last_purge = row["last_purge"] if row["last_purge"] is not None else -1e18
-            self._register(q)
-            self._next_qid = max(self._next_qid, q.id + 1)
+        by_id = self.catalog.by_id
         expired: list[str] = []
-        for row in self.db.query("SELECT * FROM messages ORDER BY queue_id, seq"):
-            q = self.by_id.get(row["queue_id"])
-            if q is None or row["sent"] + q.retention <= now:
-                expired.append(row["id"])
+        for queue_id, msg in self.store.messages():
+            q = by_id.get(queue_id)
+            if q is None or msg.sent + q.retention <= now:
+                expired.append(msg.id)
                 continue
-            msg = Message(
-                id=row["id"], seq=row["seq"], body=row["body"], attrs=decode_attrs(row["attrs"]),
-                sys_attrs=decode_attrs(row["sys_attrs"]), md5_body=row["md5_body"], md5_attrs=row["md5_attrs"],
-                md5_sys=row["md5_sys"], sent=row["sent"], sender_id=row["sender_id"], group_id=row["group_id"],
-                dedup_id=row["dedup_id"], receive_count=row["receive_count"],
-                first_receive=row["first_receive"], visible_at=row["visible_at"], receipt=row["receipt"],
-                source_arn=row["source_arn"],
-            )
             self._last_seq = max(self._last_seq, msg.seq)
             q.add(msg, now)
-        for row in self.db.query("SELECT * FROM dedup WHERE expires > ? ORDER BY expires", (now,)):
-            q = self.by_id.get(row["queue_id"])
+        for entry in self.store.dedup_entries(now):
+            q = by_id.get(entry.queue_id)
             if q is not None:
-                q.dedup[(row["scope"], row["dedup_id"])] = (row["expires"], row["message_id"], row["seq"])
-                self._last_seq = max(self._last_seq, row["seq"])
-        if expired:
-            self.db.write_sync(lambda c: c.executemany("DELETE FROM messages WHERE id = ?", [(i,) for i in expired]))
-        self.db.write_sync(lambda c: c.execute("DELETE FROM dedup WHERE expires <= ?", (now,)))
-
-    def _register(self, q: Queue) -> None:
-        self.queues[(q.account, q.region, q.name)] = q
-        self.by_arn[q.arn] = q
-        self.by_id[q.id] = q
-        q.on_expired = self._expired
-
-    def _expired(self, q: Queue, msgs: list[Message]) -> None:
-        # Expiry is decided by the clock, not by this write: a restart drops the same rows again.
-        ids = [(m.id,) for m in msgs]
-        self._bg(lambda c: c.executemany("DELETE FROM messages WHERE id = ?", ids))
-
-    def _bg(self, fn: Any) -> None:
-        assert self.db is not None
-        self.db.write(fn, grows=False).add_done_callback(_ignore)
-
-    async def _write(self, fn: Any, *, grows: bool = True) -> Any:
-        """`grows=False`: deletes and changes in place, which still run on a full disk."""
-        assert self.db is not None
-        return await self.db.write(fn, grows=grows)
-
-    async def reset(self) -> None:
-        for q in self.queues.values():
-            q.close()
-        self.queues.clear()
-        self.by_arn.clear()
-        self.by_id.clear()
-        self.deleted_at.clear()
-        if self.moves is not None:
-            self.moves.clear()
-
-        def wipe(c: sqlite3.Connection) -> None:
-            for table in ("messages", "dedup", "queues", "move_tasks"):
-                c.execute(f"DELETE FROM {table}")
-
-        await self._write(wipe)
-
-    # -- lookups ---------------------------------------------------------------------------------------
-    def queue_from_url(self, url: str, account: str, region: str) -> Queue:
-        """The queue a QueueUrl (any form `urls` accepts) or ARN names. `account` and `region` are the
-        caller's: they apply when the URL does not say (a region-bearing URL names its own region)."""
-        if url.startswith("arn:"):
-            q = self.by_arn.get(url)
-            if q is None:
-                raise no_queue()
-            return q
-        address = urls.parse(url)
-        q = self.queues.get((address.account or account, address.region or region, address.name))
-        if q is None:
-            raise no_queue()
-        return q
-
-    def get_queue_by_arn(self, arn: str) -> Queue | None:
-        return self.by_arn.get(arn)
-
-    def queue_url(self, q: Queue, base_url: str) -> str:
-        return urls.queue_url(base_url, q.region, q.account, q.name)
+                q.dedup[(entry.scope, entry.dedup_id)] = (entry.expires, entry.message_id, entry.seq)
+                self._last_seq = max(self._last_seq, entry.seq)
+        self.store.drop_at_start(expired, now)
 
     # -- sending ---------------------------------------------------------------------------------------
     def _next_seq(self) -> int:
@@ -204,8 +103,8 @@ class SqsEngine(QueueCatalog):
         self._last_seq = seq
         return seq
 
-    def prepare(self, q: Queue, body: str, attrs: dict[str, Any] | None = None,
-                sys_attrs: dict[str, Any] | None = None, group_id: str | None = None,
+    def prepare(self, q: Queue, body: str, attrs: GivenAttributes | None = None,
+                sys_attrs: GivenSystemAttributes | None = None, group_id: str | None = None,
                 dedup_id: str | None = None, delay: int | None = None, sender_id: str = "") -> Message:
         """Validate one message and build it (not yet in the queue)."""
         size = checks.check_body(body, q.max_size)
@@ -236,13 +135,13 @@ class SqsEngine(QueueCatalog):
                 raise invalid_param(f"Value {dedup_id} for parameter MessageDeduplicationId is invalid. "
                                     "Reason: The request includes a parameter that is not valid for this "
                                     "queue type.")
-        attrs = checks.clean_attrs(attrs)
-        sys_attrs = checks.clean_attrs(sys_attrs)
+        kept = checks.clean_attrs(attrs)
+        kept_sys = checks.clean_attrs(sys_attrs)
         now = self.clock.now()
         wait = q.delay if delay is None else delay
         return Message(
-            id=ids.uuid4(), seq=0, body=body, md5_body=md5_of_body(body), attrs=attrs,
-            md5_attrs=md5_of_attributes(attrs), sys_attrs=sys_attrs, md5_sys=md5_of_attributes(sys_attrs),
+            id=ids.uuid4(), seq=0, body=body, md5_body=md5_of_body(body), attrs=kept,
+            md5_attrs=md5_of_attributes(kept), sys_attrs=kept_sys, md5_sys=md5_of_attributes(kept_sys),
             sent=now, sender_id=sender_id, group_id=group_id if q.fifo else None, dedup_id=dedup_id,
             visible_at=now + wait if wait else now, queue=q,
         )
@@ -257,40 +156,33 @@ class SqsEngine(QueueCatalog):
         now = self.clock.now()
         results: list[list[dict[str, Any]]] = []
         fresh: list[tuple[Queue, Message]] = []
-        dedup_rows: list[tuple[Any, ...]] = []
-        claimed: list[tuple[Queue, Any]] = []
+        dedup: list[DedupRecord] = []
+        claimed: list[tuple[Queue, tuple[str, str]]] = []
         for q, msgs in batches:
             out: list[dict[str, Any]] = []
             for msg in msgs:
                 msg.seq = self._next_seq()
                 if q.fifo:
-                    key = (msg.group_id if q.dedup_by_group else "", msg.dedup_id)
+                    key = (msg.group if q.dedup_by_group else "", msg.dedup_id or "")
                     hit = q.dedup_lookup(key, now)
                     if hit is not None:
                         out.append(self._send_result(msg, hit[1], hit[2], q.fifo))
                         continue
                     q.dedup[key] = (now + DEDUP_WINDOW, msg.id, msg.seq)
                     claimed.append((q, key))
-                    dedup_rows.append((q.id, key[0], key[1], now + DEDUP_WINDOW, msg.id, msg.seq))
+                    dedup.append(DedupRecord(q.id, key[0], key[1], now + DEDUP_WINDOW, msg.id, msg.seq))
                 fresh.append((q, msg))
                 out.append(self._send_result(msg, msg.id, msg.seq, q.fifo))
             results.append(out)
-        rows = [message_row(m) for _, m in fresh]
-
-        def run(c: sqlite3.Connection) -> None:
-            c.executemany(INSERT_MESSAGE, rows)
-            if dedup_rows:
-                c.executemany("INSERT OR REPLACE INTO dedup VALUES (?, ?, ?, ?, ?, ?)", dedup_rows)
-
         try:
-            await self._write(run)
+            await self.store.insert_messages([(q.id, m) for q, m in fresh], dedup)
         except Exception:
             for q, key in claimed:
                 q.dedup.pop(key, None)
             raise
         now = self.clock.now()
         for q, m in fresh:
-            if self.by_id.get(q.id) is q:
+            if self.catalog.holds(q):
                 q.add(m, now)
                 builtin_metrics.sqs_sent(self.metrics, q.region, q.name, 1, len(m.body.encode()))
         return results
@@ -306,22 +198,23 @@ class SqsEngine(QueueCatalog):
             out["SequenceNumber"] = f"{seq:020d}"
         return out
 
-    async def send(self, queue: str | Queue, body: str, message_attributes: dict[str, Any] | None = None,
-                   message_system_attributes: dict[str, Any] | None = None, group_id: str | None = None,
+    async def send(self, queue: str | Queue, body: str, message_attributes: GivenAttributes | None = None,
+                   message_system_attributes: GivenSystemAttributes | None = None, group_id: str | None = None,
                    dedup_id: str | None = None, delay: int | None = None, sender_id: str = "",
                    account: str = "", region: str = "") -> dict[str, Any]:
         """In-process send (by Queue, ARN or URL); returns the SendMessage result dict."""
-        q = queue if isinstance(queue, Queue) else self.queue_from_url(queue, account, region)
+        q = queue if isinstance(queue, Queue) else self.catalog.queue_from_url(queue, account, region)
         msg = self.prepare(q, body, message_attributes, message_system_attributes, group_id, dedup_id, delay,
                            sender_id or q.account)
         return (await self.enqueue(q, [msg]))[0]
 
     # -- receiving -------------------------------------------------------------------------------------
-    def _divert(self, q: Queue, moved: list[tuple[Message, Queue]]) -> Any:
+    def _divert(self, q: Queue, moved: list[tuple[Message, Queue]]) -> Callable[[Message], bool]:
+        """Whether a message taken from `q` goes to its dead-letter queue instead (noting it in `moved`)."""
         policy = q.redrive
         if not policy:
-            return lambda msg: False
-        dlq = self.by_arn.get(policy["deadLetterTargetArn"])
+            return _keep
+        dlq = self.catalog.get(policy["deadLetterTargetArn"])
         limit = policy["maxReceiveCount"]
 
         def divert(msg: Message) -> bool:
@@ -347,7 +240,7 @@ class SqsEngine(QueueCatalog):
             while True:
                 msgs = await self._receive_now(q, max_n, visibility)
                 if (msgs or wait <= 0 or poll.expired or self.clock.now() >= deadline
-                        or self.by_id.get(q.id) is not q):
+                        or not self.catalog.holds(q)):
                     break
                 with waiting.parked():  # a receive whose client has gone away ends here
                     fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -367,7 +260,7 @@ class SqsEngine(QueueCatalog):
         if attempt_id and q.fifo and msgs:
             now = self.clock.now()
             q.attempts = {k: v for k, v in q.attempts.items() if v[0] > now}
-            q.attempts[attempt_id] = (now + 300, [(m, m.receipt) for m in msgs])
+            q.attempts[attempt_id] = (now + 300, [(m, m.receipt or "") for m in msgs])
         builtin_metrics.sqs_received(self.metrics, q.region, q.name, len(msgs))
         return msgs
 
@@ -384,20 +277,11 @@ class SqsEngine(QueueCatalog):
             if m.first_receive is None:
                 m.first_receive = now
             m.receipt = ids.token_hex(16)
-        rows = [(m.receive_count, m.first_receive, m.visible_at, m.receipt, m.id) for m in msgs]
         # A FIFO dead-letter queue orders what it receives by its own sequence.
         dead = [(m, dlq, self._next_seq() if dlq.fifo else m.seq) for m, dlq in moved]
-        mrows = [(dlq.id, q.arn, now, seq, m.id) for m, dlq, seq in dead]
-
-        def run(c: sqlite3.Connection) -> None:
-            c.executemany("UPDATE messages SET receive_count = ?, first_receive = ?, visible_at = ?, "
-                          "receipt = ? WHERE id = ?", rows)
-            if mrows:
-                c.executemany("UPDATE messages SET queue_id = ?, source_arn = ?, visible_at = ?, seq = ?, "
-                              "receipt = NULL WHERE id = ?", mrows)
-
         try:
-            await self._write(run, grows=False)
+            await self.store.record_receive(msgs, [DeadLetterMove(m.id, dlq.id, q.arn, now, seq)
+                                                   for m, dlq, seq in dead])
         except Exception:
             self._undo_receive(q, before, moved)
             raise
@@ -450,14 +334,13 @@ class SqsEngine(QueueCatalog):
         # A stale handle (the message was received again since) succeeds without deleting, as AWS does.
         if msg is None or msg.receipt != token:
             return
-        await self._write(lambda c: c.execute("DELETE FROM messages WHERE id = ?", (msg.id,)), grows=False)
+        await self.store.delete_messages([msg.id])
         if msg.queue is q and msg.state != GONE:
             q.remove(msg)
             builtin_metrics.sqs_deleted(self.metrics, q.region, q.name, 1)
 
     async def delete_many(self, q: Queue, msgs: list[Message]) -> None:
-        ids = [(m.id,) for m in msgs]
-        await self._write(lambda c: c.executemany("DELETE FROM messages WHERE id = ?", ids), grows=False)
+        await self.store.delete_messages([m.id for m in msgs])
         for m in msgs:
             if m.queue is q and m.state != GONE:
                 q.remove(m)
@@ -477,8 +360,7 @@ class SqsEngine(QueueCatalog):
         if msg.first_receive is not None and now + timeout - msg.first_receive > MAX_VISIBILITY + 1:
             raise invalid_param(f"Value {timeout} for parameter VisibilityTimeout is invalid. Reason: Total "
                                 "VisibilityTimeout for the message is beyond the limit [43200 seconds]")
-        args = (now + timeout, msg.id)
-        await self._write(lambda c: c.execute("UPDATE messages SET visible_at = ? WHERE id = ?", args), grows=False)
+        await self.store.set_visible_at(msg.id, now + timeout)
         if msg.receipt == token and msg.state == INFLIGHT and msg.queue is q:
             q.set_visibility(msg, now + timeout, self.clock.now())
 
@@ -491,15 +373,8 @@ class SqsEngine(QueueCatalog):
         # What was sent before the purge: every message committed so far has a sequence number at most
         # this, and a send still committing got its number before the purge was asked for.
         through = self._last_seq
-        args = (now, q.id)
-
-        def run(c: sqlite3.Connection) -> None:
-            c.execute("DELETE FROM messages WHERE queue_id = ? AND seq <= ?", (q.id, through))
-            c.execute("DELETE FROM dedup WHERE queue_id = ?", (q.id,))
-            c.execute("UPDATE queues SET last_purge = ? WHERE id = ?", args)
-
         try:
-            await self._write(run, grows=False)
+            await self.store.purge(q.id, through, now)
         except Exception:
             q.last_purge = previous
             raise

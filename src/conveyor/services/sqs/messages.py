@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Literal
 
 from conveyor.services.sqs.errors import invalid_param, sqs_error
+from conveyor.services.sqs.queue import AttributeMap
+
+# Attributes as a sender gives them: name -> {"DataType", "StringValue" | "BinaryValue" | lists}.
+GivenAttributes = Mapping[str, Mapping[str, Any]]
+# System attributes as the model types them (AWSTraceHeader is the only one), or as stored.
+GivenSystemAttributes = Mapping[Literal["AWSTraceHeader"], Mapping[str, Any]] | GivenAttributes
 
 _BAD_CHARS = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _ATTR_NAME = re.compile(r"^[A-Za-z0-9_\-.]{1,256}$")
@@ -32,7 +39,7 @@ def check_size(total: int, max_size: int) -> None:
         )
 
 
-def check_attributes(attrs: dict[str, dict[str, Any]] | None) -> int:
+def check_attributes(attrs: GivenAttributes | None) -> int:
     """Validate user message attributes; returns their size as AWS counts it."""
     if not attrs:
         return 0
@@ -84,7 +91,7 @@ def check_attributes(attrs: dict[str, dict[str, Any]] | None) -> int:
     return size
 
 
-def check_system_attributes(attrs: dict[str, dict[str, Any]] | None) -> None:
+def check_system_attributes(attrs: GivenSystemAttributes | None) -> None:
     if not attrs:
         return
     for name, value in attrs.items():
@@ -95,10 +102,11 @@ def check_system_attributes(attrs: dict[str, dict[str, Any]] | None) -> None:
                                 "with a non-empty value.")
 
 
-def clean_attrs(attrs: dict[str, dict[str, Any]] | None) -> dict[str, dict[str, Any]] | None:
+def clean_attrs(attrs: GivenAttributes | GivenSystemAttributes | None) -> AttributeMap | None:
+    """What is kept of valid attributes: type and value (bytes for binary ones)."""
     if not attrs:
         return None
-    out = {}
+    out: AttributeMap = {}
     for name, value in attrs.items():
         item: dict[str, Any] = {"DataType": value["DataType"]}
         if value.get("StringValue") is not None:

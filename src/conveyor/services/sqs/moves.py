@@ -9,14 +9,15 @@ import asyncio
 import base64
 import json
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from conveyor.clock import Clock, TimerHandle
+from conveyor.services.sqs.catalog import QueueCatalog
+from conveyor.services.sqs.engine import SqsEngine
 from conveyor.services.sqs.errors import invalid_param, sqs_error
 from conveyor.services.sqs.queue import GONE, Message, Queue
+from conveyor.services.sqs.store import MoveTaskRecord, SqsStore
 from conveyor.storage.disk import DiskFull
-
-if TYPE_CHECKING:
-    from conveyor.services.sqs.engine import SqsEngine
 
 DEFAULT_RATE = 500
 MOVE_HOLD = 300
@@ -35,7 +36,7 @@ class MoveTask:
         self.moved = 0
         self.status = "RUNNING"
         self.failure: str | None = None
-        self.timer: Any = None
+        self.timer: TimerHandle | asyncio.Handle | None = None
 
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -56,27 +57,28 @@ class MoveTask:
 
 
 class MoveTasks:
-    def __init__(self, engine: SqsEngine) -> None:
+    def __init__(self, store: SqsStore, catalog: QueueCatalog, engine: SqsEngine, clock: Clock) -> None:
+        self.store = store
+        self.catalog = catalog
         self.engine = engine
+        self.clock = clock
         self.tasks: list[MoveTask] = []
 
     def load(self) -> None:
         """Restore task history after a restart and resume the tasks that were running."""
-        eng = self.engine
-        assert eng.db is not None
-        for row in eng.db.query("SELECT * FROM move_tasks ORDER BY started"):
-            data = json.loads(row["data"])
-            src = eng.get_queue_by_arn(row["source_arn"])
+        for record in self.store.move_tasks():
+            data = record.data
+            src = self.catalog.get(record.source_arn)
             if src is None:
                 continue
-            t = MoveTask(row["handle"], src, data.get("DestinationArn"), data.get("MaxNumberOfMessagesPerSecond"),
-                         row["started"], data.get("ApproximateNumberOfMessagesToMove", 0))
+            t = MoveTask(record.handle, src, data.get("DestinationArn"), data.get("MaxNumberOfMessagesPerSecond"),
+                         record.started, data.get("ApproximateNumberOfMessagesToMove", 0))
             t.moved = data.get("ApproximateNumberOfMessagesMoved", 0)
             t.status = data.get("Status", "COMPLETED")
             t.failure = data.get("FailureReason")
             self.tasks.append(t)
             if t.status == "RUNNING":
-                self._schedule(t, eng.clock.now())
+                self._schedule(t, self.clock.now())
 
     def clear(self) -> None:
         for t in self.tasks:
@@ -85,15 +87,14 @@ class MoveTasks:
         self.tasks.clear()
 
     async def start(self, source_arn: str, dest_arn: str | None, rate: int | None) -> MoveTask:
-        eng = self.engine
-        src = eng.get_queue_by_arn(source_arn)
+        src = self.catalog.get(source_arn)
         if src is None:
             raise sqs_error("ResourceNotFoundException", "The resource that you specified for the SourceArn "
                             "parameter doesn't exist.")
-        if not eng.dead_letter_sources(src):
+        if not self.catalog.dead_letter_sources(src):
             raise invalid_param("Source queue must be configured as a Dead Letter Queue.")
         if dest_arn:
-            dest = eng.get_queue_by_arn(dest_arn)
+            dest = self.catalog.get(dest_arn)
             if dest is None:
                 raise sqs_error("ResourceNotFoundException", "The resource that you specified for the "
                                 "DestinationArn parameter doesn't exist.")
@@ -104,7 +105,7 @@ class MoveTasks:
         if any(t.source is src and t.status == "RUNNING" for t in self.tasks):
             raise invalid_param("There is already a task running. Only one active task is allowed for a "
                                 "source queue arn at a given time.")
-        now = eng.clock.now()
+        now = self.clock.now()
         raw = json.dumps({"taskId": str(uuid.uuid4()), "sourceArn": source_arn})
         handle = base64.b64encode(raw.encode()).decode()
         task = MoveTask(handle, src, dest_arn, rate, now, src.n_available)
@@ -127,17 +128,15 @@ class MoveTasks:
                         "parameter doesn't exist.")
 
     def list(self, source_arn: str, max_results: int) -> list[MoveTask]:
-        if self.engine.get_queue_by_arn(source_arn) is None:
+        if self.catalog.get(source_arn) is None:
             raise sqs_error("ResourceNotFoundException", "The resource that you specified for the SourceArn "
                             "parameter doesn't exist.")
         found = [t for t in self.tasks if t.source_arn == source_arn]
         return list(reversed(found))[:max_results]
 
     async def _save(self, t: MoveTask) -> None:
-        data = json.dumps(t.describe())
-        args = (t.handle, t.source.account, t.source.region, t.source_arn, data, t.started)
-        await self.engine._write(lambda c: c.execute(
-            "INSERT OR REPLACE INTO move_tasks VALUES (?, ?, ?, ?, ?, ?)", args))
+        await self.store.save_move_task(MoveTaskRecord(t.handle, t.source.account, t.source.region, t.source_arn,
+                                                       t.describe(), t.started))
 
     async def _step(self, t: MoveTask) -> None:
         t.timer = None
@@ -145,19 +144,19 @@ class MoveTasks:
             return
         eng = self.engine
         src = t.source
-        if eng.by_id.get(src.id) is not src:
+        if not self.catalog.holds(src):
             t.status, t.failure = "FAILED", "AWS.SimpleQueueService.NonExistentQueue"
             await self._save(t)
             return
         batch = min(t.rate or DEFAULT_RATE, t.to_move - t.moved)
-        now = eng.clock.now()
+        now = self.clock.now()
         # Held in flight while they move, so nobody receives them meanwhile.
         msgs = src.take(batch, now, MOVE_HOLD, lambda m: False) if batch > 0 else []
         done: list[Message] = []
         try:
             for m in msgs:
                 dest_arn = t.dest_arn or m.source_arn
-                dest = eng.get_queue_by_arn(dest_arn) if dest_arn else None
+                dest = self.catalog.get(dest_arn) if dest_arn else None
                 if dest is None:
                     raise LookupError("destination queue does not exist")
                 copy = eng.prepare(dest, m.body, m.attrs, m.sys_attrs, m.group_id,
@@ -195,7 +194,7 @@ class MoveTasks:
             t.timer = None
             loop.create_task(self._step(t))
 
-        if when <= self.engine.clock.now():
+        if when <= self.clock.now():
             t.timer = loop.call_soon(run)
         else:
-            t.timer = self.engine.clock.call_at(when, run)
+            t.timer = self.clock.call_at(when, run)

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from conveyor.ports import Delivery
+from conveyor.services.sqs.catalog import QueueCatalog
 from conveyor.services.sqs.engine import SqsEngine
 from conveyor.services.sqs.queue import Message, Queue
 
@@ -21,12 +22,13 @@ SYSTEM_NAMES = ("SenderId", "SentTimestamp", "ApproximateReceiveCount", "Approxi
 
 
 class QueuePort:
-    def __init__(self, engine: SqsEngine, config: Config) -> None:
+    def __init__(self, catalog: QueueCatalog, engine: SqsEngine, config: Config) -> None:
+        self.catalog = catalog
         self.engine = engine
         self.config = config
 
     def _queue(self, queue: str, region: str | None = None) -> Queue:
-        return self.engine.queue_from_url(queue, self.config.account_id, region or self.config.region)
+        return self.catalog.queue_from_url(queue, self.config.account_id, region or self.config.region)
 
     async def send(self, queue: str, body: str, message_attributes: dict[str, Any] | None = None,
                    message_system_attributes: dict[str, Any] | None = None, group_id: str | None = None,
@@ -42,7 +44,7 @@ class QueuePort:
         outcomes: list[str | None] = []
         per_queue: dict[int, tuple[Queue, list[Message]]] = {}
         for d in deliveries:
-            q = self.engine.get_queue_by_arn(d.queue_arn)
+            q = self.catalog.get(d.queue_arn)
             if q is None:
                 outcomes.append(f"queue {d.queue_arn} does not exist")
                 continue
@@ -60,7 +62,7 @@ class QueuePort:
         return outcomes
 
     def is_fifo(self, arn: str) -> bool | None:
-        q = self.engine.get_queue_by_arn(arn)
+        q = self.catalog.get(arn)
         return None if q is None else q.fifo
 
     async def deliver_from_s3(self, arn: str, body: str) -> None:
@@ -68,14 +70,14 @@ class QueuePort:
 
     # conveyor.ports.PolicyHolder: S3 checks a queue's policy before it sends bucket events there.
     def resource_exists(self, arn: str) -> bool:
-        return self.engine.get_queue_by_arn(arn) is not None
+        return self.catalog.get(arn) is not None
 
     def resource_policy(self, arn: str) -> str | None:
-        q = self.engine.get_queue_by_arn(arn)
+        q = self.catalog.get(arn)
         return q.attrs.get("Policy") or None if q is not None else None
 
     def queue_attributes(self, arn: str) -> dict[str, str] | None:
-        q = self.engine.get_queue_by_arn(arn)
+        q = self.catalog.get(arn)
         if q is None:
             return None
         return {**q.attrs, "VisibilityTimeout": str(q.visibility), "FifoQueue": "true" if q.fifo else "false"}
@@ -84,7 +86,7 @@ class QueuePort:
                       wait: float = 0) -> list[dict[str, Any]]:
         q = self._queue(queue)
         msgs = await self.engine.receive(q, max_messages, visibility, wait)
-        return [render_message(self.engine, q, m, set(SYSTEM_NAMES), ["All"]) for m in msgs]
+        return [render_message(q, m, set(SYSTEM_NAMES), ["All"]) for m in msgs]
 
     async def delete(self, queue: str, receipt_handle: str) -> None:
         await self.engine.delete(self._queue(queue), receipt_handle)
@@ -93,30 +95,30 @@ class QueuePort:
         return self.engine.counters(self._queue(queue, region))
 
     def queue_summaries(self) -> list[dict[str, Any]]:
-        return queue_summaries(self.engine)
+        return queue_summaries(self.catalog, self.engine)
 
 
-def queue_summaries(engine: SqsEngine) -> list[dict[str, Any]]:
+def queue_summaries(catalog: QueueCatalog, engine: SqsEngine) -> list[dict[str, Any]]:
     """Every queue with its region, counters and whether it is some queue's dead-letter queue."""
     dead_letter_targets = set()
-    for q in engine.queues.values():
+    for q in catalog.queues.values():
         policy = q.attrs.get("RedrivePolicy")
         if policy:
             with contextlib.suppress(ValueError, AttributeError):
                 dead_letter_targets.add(json.loads(policy).get("deadLetterTargetArn"))
     queues = [{"name": q.name, "arn": q.arn, "region": q.arn.split(":")[3], "dlq": q.arn in dead_letter_targets,
-               **engine.counters(q)} for q in engine.queues.values()]
+               **engine.counters(q)} for q in catalog.queues.values()]
     return sorted(queues, key=lambda q: (q["region"], q["name"]))
 
 
-def render_message(engine: SqsEngine, q: Queue, m: Message, names: set[str], mnames: list[str]) -> dict[str, Any]:
+def render_message(q: Queue, m: Message, names: set[str], mnames: Sequence[str]) -> dict[str, Any]:
     """A message as ReceiveMessage answers it, with the system (`names`) and message (`mnames`) attributes
     asked for."""
-    item: dict[str, Any] = {"MessageId": m.id, "ReceiptHandle": engine.receipt_handle(q, m),
+    item: dict[str, Any] = {"MessageId": m.id, "ReceiptHandle": SqsEngine.receipt_handle(q, m),
                             "MD5OfBody": m.md5_body, "Body": m.body}
     if names:
         every = "All" in names
-        values = {
+        values: dict[str, str | None] = {
             "SenderId": m.sender_id, "SentTimestamp": str(int(m.sent * 1000)),
             "ApproximateReceiveCount": str(m.receive_count),
             "ApproximateFirstReceiveTimestamp": str(int((m.first_receive or m.sent) * 1000)),

@@ -24,23 +24,48 @@ DELAYED, AVAILABLE, INFLIGHT, GONE = range(4)
 _tiebreak = itertools.count()
 
 
+# SQS's MessageAttributes shape: name -> {"DataType", "StringValue" or "BinaryValue" (bytes)}.
+AttributeMap = dict[str, dict[str, Any]]
+
+
 class Message:
+    """One message, wherever it is: its content, its receive history and the queue that holds it."""
+
     __slots__ = (
         "id", "queue", "seq", "body", "md5_body", "attrs", "md5_attrs", "sys_attrs", "md5_sys", "sent",
         "sender_id", "group_id", "dedup_id", "receive_count", "first_receive", "visible_at", "receipt",
         "source_arn", "state",
     )
 
-    def __init__(self, **kw: Any) -> None:
-        self.receive_count = 0
-        self.first_receive: float | None = None
-        self.receipt: str | None = None
-        self.source_arn: str | None = None
-        self.group_id: str | None = None
-        self.dedup_id: str | None = None
+    def __init__(self, *, id: str, seq: int, body: str, md5_body: str, attrs: AttributeMap | None,
+                 md5_attrs: str | None, sys_attrs: AttributeMap | None, md5_sys: str | None, sent: float,
+                 sender_id: str, visible_at: float, group_id: str | None = None, dedup_id: str | None = None,
+                 receive_count: int = 0, first_receive: float | None = None, receipt: str | None = None,
+                 source_arn: str | None = None, queue: Queue | None = None) -> None:
+        self.id = id
+        self.seq = seq
+        self.body = body
+        self.md5_body = md5_body
+        self.attrs = attrs
+        self.md5_attrs = md5_attrs
+        self.sys_attrs = sys_attrs
+        self.md5_sys = md5_sys
+        self.sent = sent
+        self.sender_id = sender_id
+        self.group_id = group_id
+        self.dedup_id = dedup_id
+        self.receive_count = receive_count
+        self.first_receive = first_receive
+        self.visible_at = visible_at
+        self.receipt = receipt
+        self.source_arn = source_arn
+        self.queue = queue
         self.state = GONE
-        for key, value in kw.items():
-            setattr(self, key, value)
+
+    @property
+    def group(self) -> str:
+        """The message group (FIFO queues; every FIFO message has one)."""
+        return self.group_id or ""
 
 
 class Queue:
@@ -102,8 +127,8 @@ class Queue:
                 msg.state = INFLIGHT
                 self.n_inflight += 1
                 if self.fifo:
-                    self.group_inflight[msg.group_id] = self.group_inflight.get(msg.group_id, 0) + 1
-                    self.ready.pop(msg.group_id, None)
+                    self.group_inflight[msg.group] = self.group_inflight.get(msg.group, 0) + 1
+                    self.ready.pop(msg.group, None)
             else:
                 msg.state = DELAYED
                 self.n_delayed += 1
@@ -116,7 +141,7 @@ class Queue:
         msg.state = AVAILABLE
         self.n_available += 1
         if self.fifo:
-            g = msg.group_id
+            g = msg.group
             heapq.heappush(self.groups.setdefault(g, []), (msg.seq, next(_tiebreak), msg))
             if not self.group_inflight.get(g):
                 self.ready[g] = None
@@ -127,7 +152,7 @@ class Queue:
     def _leave_inflight(self, msg: Message) -> None:
         self.n_inflight -= 1
         if self.fifo:
-            g = msg.group_id
+            g = msg.group
             left = self.group_inflight[g] - 1
             if left:
                 self.group_inflight[g] = left
@@ -192,7 +217,7 @@ class Queue:
         msg.visible_at = until
         self.n_inflight += 1
         if self.fifo:
-            g = msg.group_id
+            g = msg.group
             self.group_inflight[g] = self.group_inflight.get(g, 0) + 1
             self.ready.pop(g, None)
         self._push_timer(msg)

@@ -1,10 +1,29 @@
-"""SQLite schema and row conversions for SQS (the durable log behind the in-memory queues)."""
+"""SQS's SQLite store: the durable log behind the in-memory queues, and every statement SQS runs.
+
+Each write encodes its rows here, on the caller's thread, before it queues them: the database's writer
+thread, which every SQS commit shares, runs nothing but SQL. A write returns once its commit is durable;
+callers change the in-memory queues only after that (or undo what they claimed when it fails).
+`grows=False` marks writes that store nothing new (deletes, changes in place): they still run on a full
+disk (conveyor.storage.disk).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import logging
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from conveyor.services.sqs.queue import AttributeMap, Message, Queue
+from conveyor.storage.db import Database
+from conveyor.storage.disk import DiskGuard
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS = [
     """
@@ -27,14 +46,65 @@ MIGRATIONS = [
     """,
 ]
 
-MESSAGE_COLUMNS = (
+_TABLES = ("messages", "dedup", "queues", "move_tasks")
+_MESSAGE_COLUMNS = (
     "id, queue_id, seq, body, attrs, sys_attrs, md5_body, md5_attrs, md5_sys, sent, sender_id, group_id, "
     "dedup_id, receive_count, first_receive, visible_at, receipt, source_arn"
 )
-INSERT_MESSAGE = f"INSERT OR REPLACE INTO messages ({MESSAGE_COLUMNS}) VALUES ({', '.join('?' * 18)})"
+_INSERT_MESSAGE = f"INSERT OR REPLACE INTO messages ({_MESSAGE_COLUMNS}) VALUES ({', '.join('?' * 18)})"
+_RECORD_RECEIVE = "UPDATE messages SET receive_count = ?, first_receive = ?, visible_at = ?, receipt = ? WHERE id = ?"
+_DEAD_LETTER = ("UPDATE messages SET queue_id = ?, source_arn = ?, visible_at = ?, seq = ?, receipt = NULL "
+                "WHERE id = ?")
+_DELETE_MESSAGE = "DELETE FROM messages WHERE id = ?"
 
 
-def encode_attrs(attrs: dict[str, dict[str, Any]] | None) -> str | None:
+@dataclass(frozen=True)
+class QueueRecord:
+    id: int
+    account: str
+    region: str
+    name: str
+    attrs: dict[str, str]
+    tags: dict[str, str]
+    created: float
+    modified: float
+    last_purge: float | None
+
+
+@dataclass(frozen=True)
+class DedupRecord:
+    """A FIFO queue's memory of one deduplication id, kept for the 5-minute window."""
+
+    queue_id: int
+    scope: str  # the message group under DeduplicationScope=messageGroup, else ""
+    dedup_id: str
+    expires: float
+    message_id: str
+    seq: int
+
+
+@dataclass(frozen=True)
+class DeadLetterMove:
+    """A message a receive moves to its queue's dead-letter queue."""
+
+    message_id: str
+    queue_id: int  # the dead-letter queue's
+    source_arn: str
+    visible_at: float
+    seq: int
+
+
+@dataclass(frozen=True)
+class MoveTaskRecord:
+    handle: str
+    account: str
+    region: str
+    source_arn: str
+    data: dict[str, Any]  # the task as ListMessageMoveTasks describes it
+    started: float
+
+
+def encode_attrs(attrs: AttributeMap | None) -> str | None:
     if not attrs:
         return None
     out = {}
@@ -48,10 +118,10 @@ def encode_attrs(attrs: dict[str, dict[str, Any]] | None) -> str | None:
     return json.dumps(out, separators=(",", ":"))
 
 
-def decode_attrs(text: str | None) -> dict[str, dict[str, Any]] | None:
+def decode_attrs(text: str | None) -> AttributeMap | None:
     if not text:
         return None
-    data = json.loads(text)
+    data: AttributeMap = json.loads(text)
     for item in data.values():
         if isinstance(item.get("BinaryValue"), dict):
             item["BinaryValue"] = base64.b64decode(item["BinaryValue"]["b64"])
@@ -60,9 +130,170 @@ def decode_attrs(text: str | None) -> dict[str, dict[str, Any]] | None:
     return data
 
 
-def message_row(msg: Any) -> tuple[Any, ...]:
+def _message_row(queue_id: int, msg: Message) -> tuple[object, ...]:
     return (
-        msg.id, msg.queue.id, msg.seq, msg.body, encode_attrs(msg.attrs), encode_attrs(msg.sys_attrs),
+        msg.id, queue_id, msg.seq, msg.body, encode_attrs(msg.attrs), encode_attrs(msg.sys_attrs),
         msg.md5_body, msg.md5_attrs, msg.md5_sys, msg.sent, msg.sender_id, msg.group_id, msg.dedup_id,
         msg.receive_count, msg.first_receive, msg.visible_at, msg.receipt, msg.source_arn,
     )
+
+
+def _message(row: sqlite3.Row) -> Message:
+    return Message(
+        id=row["id"], seq=row["seq"], body=row["body"], attrs=decode_attrs(row["attrs"]),
+        sys_attrs=decode_attrs(row["sys_attrs"]), md5_body=row["md5_body"], md5_attrs=row["md5_attrs"],
+        md5_sys=row["md5_sys"], sent=row["sent"], sender_id=row["sender_id"], group_id=row["group_id"],
+        dedup_id=row["dedup_id"], receive_count=row["receive_count"], first_receive=row["first_receive"],
+        visible_at=row["visible_at"], receipt=row["receipt"], source_arn=row["source_arn"],
+    )
+
+
+def _log_failure(fut: asyncio.Future[object]) -> None:
+    if not fut.cancelled() and fut.exception() is not None:
+        log.warning("background SQS write failed: %s", fut.exception())
+
+
+class SqsStore:
+    def __init__(self, path: Path, disk: DiskGuard | None = None) -> None:
+        self.path = path
+        self.disk = disk
+        self._db: Database | None = None
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            raise RuntimeError("the SQS store is not open")
+        return self._db
+
+    def open(self) -> None:
+        self._db = Database(self.path, MIGRATIONS, self.disk)
+        self._db.reader.row_factory = sqlite3.Row
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    async def wipe(self) -> None:
+        def run(c: sqlite3.Connection) -> None:
+            for table in _TABLES:
+                c.execute(f"DELETE FROM {table}")
+
+        await self.db.write(run)
+
+    # -- what a restart restores -----------------------------------------------------------------
+    def queues(self) -> list[QueueRecord]:
+        return [QueueRecord(r["id"], r["account"], r["region"], r["name"], json.loads(r["attrs"]),
+                            json.loads(r["tags"]), r["created"], r["modified"], r["last_purge"])
+                for r in self.db.query("SELECT * FROM queues ORDER BY id")]
+
+    def messages(self) -> list[tuple[int, Message]]:
+        """(queue id, message) of every stored message, each queue's in sequence order."""
+        return [(r["queue_id"], _message(r))
+                for r in self.db.query("SELECT * FROM messages ORDER BY queue_id, seq")]
+
+    def dedup_entries(self, now: float) -> list[DedupRecord]:
+        """The deduplication ids still within their window, oldest first."""
+        return [DedupRecord(r["queue_id"], r["scope"], r["dedup_id"], r["expires"], r["message_id"], r["seq"])
+                for r in self.db.query("SELECT * FROM dedup WHERE expires > ? ORDER BY expires", (now,))]
+
+    def move_tasks(self) -> list[MoveTaskRecord]:
+        return [MoveTaskRecord(r["handle"], r["account"], r["region"], r["source_arn"], json.loads(r["data"]),
+                               r["started"])
+                for r in self.db.query("SELECT * FROM move_tasks ORDER BY started")]
+
+    def drop_at_start(self, expired_ids: Sequence[str], now: float) -> None:
+        """Before serving (no event loop yet): forget messages past retention and dedup ids past their
+        window."""
+        rows = [(i,) for i in expired_ids]
+
+        def run(c: sqlite3.Connection) -> None:
+            if rows:
+                c.executemany(_DELETE_MESSAGE, rows)
+            c.execute("DELETE FROM dedup WHERE expires <= ?", (now,))
+
+        self.db.write_sync(run)
+
+    # -- queues ------------------------------------------------------------------------------------
+    async def insert_queue(self, q: Queue) -> None:
+        """Raises sqlite3.IntegrityError when a queue of that name exists (committed concurrently)."""
+        args = (q.id, q.account, q.region, q.name, json.dumps(q.attrs), json.dumps(q.tags), q.created, q.modified)
+        await self.db.write(lambda c: c.execute(
+            "INSERT INTO queues (id, account, region, name, attrs, tags, created, modified) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", args))
+
+    async def update_queue(self, queue_id: int, attrs: dict[str, str], tags: dict[str, str],
+                           modified: float) -> None:
+        args = (json.dumps(attrs), json.dumps(tags), modified, queue_id)
+        await self.db.write(lambda c: c.execute(
+            "UPDATE queues SET attrs = ?, tags = ?, modified = ? WHERE id = ?", args))
+
+    async def delete_queue(self, queue_id: int) -> None:
+        """The queue with its messages and its deduplication window."""
+        def run(c: sqlite3.Connection) -> None:
+            c.execute("DELETE FROM messages WHERE queue_id = ?", (queue_id,))
+            c.execute("DELETE FROM dedup WHERE queue_id = ?", (queue_id,))
+            c.execute("DELETE FROM queues WHERE id = ?", (queue_id,))
+
+        await self.db.write(run, grows=False)
+
+    async def purge(self, queue_id: int, through_seq: int, now: float) -> None:
+        """Delete the messages sent up to `through_seq`, forget the dedup window, note when."""
+        def run(c: sqlite3.Connection) -> None:
+            c.execute("DELETE FROM messages WHERE queue_id = ? AND seq <= ?", (queue_id, through_seq))
+            c.execute("DELETE FROM dedup WHERE queue_id = ?", (queue_id,))
+            c.execute("UPDATE queues SET last_purge = ? WHERE id = ?", (now, queue_id))
+
+        await self.db.write(run, grows=False)
+
+    # -- messages ----------------------------------------------------------------------------------
+    async def insert_messages(self, messages: Sequence[tuple[int, Message]], dedup: Sequence[DedupRecord]) -> None:
+        """New messages (queue id, message) and the dedup ids they claim, in one write."""
+        rows = [_message_row(queue_id, m) for queue_id, m in messages]
+        dedup_rows = [(d.queue_id, d.scope, d.dedup_id, d.expires, d.message_id, d.seq) for d in dedup]
+
+        def run(c: sqlite3.Connection) -> None:
+            c.executemany(_INSERT_MESSAGE, rows)
+            if dedup_rows:
+                c.executemany("INSERT OR REPLACE INTO dedup VALUES (?, ?, ?, ?, ?, ?)", dedup_rows)
+
+        await self.db.write(run)
+
+    async def record_receive(self, received: Sequence[Message], dead_lettered: Sequence[DeadLetterMove]) -> None:
+        """A receive: the new receive counts, visibility and receipts of what it took, and the moves to
+        the dead-letter queue it made."""
+        rows = [(m.receive_count, m.first_receive, m.visible_at, m.receipt, m.id) for m in received]
+        moves = [(d.queue_id, d.source_arn, d.visible_at, d.seq, d.message_id) for d in dead_lettered]
+
+        def run(c: sqlite3.Connection) -> None:
+            if rows:
+                c.executemany(_RECORD_RECEIVE, rows)
+            if moves:
+                c.executemany(_DEAD_LETTER, moves)
+
+        await self.db.write(run, grows=False)
+
+    async def set_visible_at(self, message_id: str, when: float) -> None:
+        args = (when, message_id)
+        await self.db.write(lambda c: c.execute("UPDATE messages SET visible_at = ? WHERE id = ?", args),
+                            grows=False)
+
+    async def delete_messages(self, message_ids: Sequence[str]) -> None:
+        rows = [(i,) for i in message_ids]
+        if len(rows) == 1:
+            await self.db.write(lambda c: c.execute(_DELETE_MESSAGE, rows[0]), grows=False)
+        else:
+            await self.db.write(lambda c: c.executemany(_DELETE_MESSAGE, rows), grows=False)
+
+    def forget_expired(self, message_ids: Sequence[str]) -> None:
+        """Messages past retention, in the background: expiry is decided by the clock, not by this write,
+        so a restart drops the same rows again if it fails."""
+        rows = [(i,) for i in message_ids]
+        self.db.write(lambda c: c.executemany(_DELETE_MESSAGE, rows), grows=False).add_done_callback(_log_failure)
+
+    # -- move tasks --------------------------------------------------------------------------------
+    async def save_move_task(self, record: MoveTaskRecord) -> None:
+        args = (record.handle, record.account, record.region, record.source_arn, json.dumps(record.data),
+                record.started)
+        await self.db.write(lambda c: c.execute("INSERT OR REPLACE INTO move_tasks VALUES (?, ?, ?, ?, ?, ?)",
+                                                args))
