@@ -174,10 +174,11 @@ def test_fan_out_to_ten_costs_less_than_three_times_one(tmp_path):
             ctx = SimpleNamespace(account_id="000000000000", region="us-east-1", base_url="http://x")
             topics = {}
             for fan in (1, 10):
-                topics[fan] = (await sns.CreateTopic(ctx, {"Name": f"fan{fan}"}))["TopicArn"]
+                topics[fan] = (await sns.handler("CreateTopic")(ctx, {"Name": f"fan{fan}"}))["TopicArn"]
                 for i in range(fan):
                     q = await sqs.catalog.create_queue("000000000000", "us-east-1", f"f{fan}-{i}", {}, {})
-                    await sns.Subscribe(ctx, {"TopicArn": topics[fan], "Protocol": "sqs", "Endpoint": q.arn})
+                    await sns.handler("Subscribe")(ctx, {"TopicArn": topics[fan], "Protocol": "sqs",
+                                                         "Endpoint": q.arn})
             samples: dict[int, list[float]] = {1: [], 10: []}
             for _ in range(30):  # interleaved, so disk hiccups hit both sides alike
                 for fan, topic in topics.items():

@@ -1,6 +1,6 @@
 """Fan-out: SQS writes of a publish, and the outbox for everything delivered after the answer.
 
-Standard topics write SQS subscriptions' messages before Publish answers (api.py `_commit`), so
+Standard topics write SQS subscriptions' messages before Publish answers (publishing.py), so
 `to_sqs` runs on the publish path. Deliveries that happen after the answer (HTTP, functions, FIFO
 topics, SQS writes that failed) are outbox rows, committed before the answer: this module delivers a
 row, trims its target list as deliveries settle and deletes it when none is left. Rows left by a crash
@@ -12,20 +12,24 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Coroutine
+from typing import Any
 
 from conveyor import builtin_metrics
-from conveyor.ports import Delivery, MetricsSink
+from conveyor.clock import Clock, TimerHandle
+from conveyor.ports import Delivery, MetricsSink, Ports
 from conveyor.services.sns import envelope, http_delivery
-
-if TYPE_CHECKING:
-    from conveyor.services.sns.api import SnsService
-    from conveyor.services.sns.subscriptions import Subscription
+from conveyor.services.sns.publish import Published, StoredAttributes, message_for
+from conveyor.services.sns.registry import TopicRegistry
+from conveyor.services.sns.signing import Signer
+from conveyor.services.sns.store import SnsStore
+from conveyor.services.sns.subscriptions import Subscription
 
 log = logging.getLogger(__name__)
 _INFRA_RETRY = 1.0  # seconds before retrying a row whose SQS write failed for an internal reason
+# Rendered notifications of a fan-out, by (message id, text).
+Rendered = dict[tuple[str, str], envelope.NotificationText]
 
 
 def _count_delivery(metrics: MetricsSink | None, sub_arn: str, ok: bool) -> None:
@@ -36,15 +40,7 @@ def _count_delivery(metrics: MetricsSink | None, sub_arn: str, ok: bool) -> None
         builtin_metrics.sns_delivered(metrics, parts[3], parts[5], ok)
 
 
-def message_for(msg: dict[str, Any], protocol: str) -> str:
-    """With MessageStructure=json each protocol may get its own text; "default" otherwise."""
-    structure = msg.get("structure")
-    if structure:
-        return str(structure.get(protocol, structure["default"]))
-    return msg["message"]
-
-
-def sqs_attributes(attrs: dict[str, dict[str, Any]] | None) -> dict[str, dict[str, Any]] | None:
+def sqs_attributes(attrs: StoredAttributes | None) -> dict[str, dict[str, Any]] | None:
     """SNS message attributes as SQS message attributes (raw delivery)."""
     if not attrs:
         return None
@@ -59,7 +55,7 @@ def sqs_attributes(attrs: dict[str, dict[str, Any]] | None) -> dict[str, dict[st
     return out
 
 
-def _binary_decoded(attrs: dict[str, dict[str, Any]] | None) -> dict[str, dict[str, Any]] | None:
+def _binary_decoded(attrs: StoredAttributes | None) -> dict[str, dict[str, Any]] | None:
     if not attrs:
         return None
     return {name: ({**a, "BinaryValue": base64.b64decode(a["BinaryValue"])} if a.get("BinaryValue") else a)
@@ -67,19 +63,25 @@ def _binary_decoded(attrs: dict[str, dict[str, Any]] | None) -> dict[str, dict[s
 
 
 class Dispatcher:
-    def __init__(self, service: SnsService) -> None:
-        self.service = service
+    """Delivers publishes to their subscriptions and keeps the outbox in step."""
+
+    def __init__(self, store: SnsStore, registry: TopicRegistry, signer: Signer, ports: Ports, clock: Clock,
+                 account_id: str) -> None:
+        self.store = store
+        self.registry = registry
+        self.signer = signer
+        self.ports = ports
+        self.clock = clock
+        self.account_id = account_id  # SenderId of what SNS writes into queues
         self.tasks: set[asyncio.Task[None]] = set()
         self.fifo_locks: dict[str, asyncio.Lock] = {}
-        self.timers: set[Any] = set()
+        self.timers: set[TimerHandle | asyncio.TimerHandle] = set()
         self._unsubscribe_urls: dict[tuple[str, str], str] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------
     def replay(self) -> None:
-        db = self.service.db
-        assert db is not None
-        for row_id, message, targets in db.query("SELECT id, message, targets FROM outbox ORDER BY id"):
-            self.schedule(row_id, json.loads(message), json.loads(targets))
+        for row in self.store.outbox():
+            self.schedule(row.id, row.message, row.targets)
 
     async def stop(self) -> None:
         for timer in self.timers:
@@ -95,18 +97,18 @@ class Dispatcher:
         self.tasks.clear()
         self.fifo_locks.clear()
 
-    def spawn(self, coro: Any) -> None:
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    def schedule(self, row_id: int, msg: dict[str, Any], targets: list[str]) -> None:
+    def schedule(self, row_id: int, msg: Published, targets: list[str]) -> None:
         """Called in publish order; FIFO topics keep that order through a per-topic lock."""
         self.spawn(self._deliver(row_id, msg, targets))
 
     # -- one outbox row ------------------------------------------------------------------------------
-    async def _deliver(self, row_id: int, msg: dict[str, Any], targets: list[str]) -> None:
-        subs = [s for s in (self.service.subs.get(arn) for arn in targets) if s is not None]
+    async def _deliver(self, row_id: int, msg: Published, targets: list[str]) -> None:
+        subs = [s for s in (self.registry.subs.get(arn) for arn in targets) if s is not None]
         queued = [s for s in subs if s.protocol == "sqs"]
         others = [s for s in subs if s.protocol != "sqs"]
         if msg.get("fifo"):
@@ -129,30 +131,24 @@ class Dispatcher:
             self.spawn(self._deliver_other(row_id, msg, sub, remaining))
 
     async def _settle(self, row_id: int, remaining: set[str]) -> None:
-        db = self.service.db
-        assert db is not None
-        if remaining:
-            targets = json.dumps(sorted(remaining))
-            await db.execute("UPDATE outbox SET targets = ? WHERE id = ?", (targets, row_id), grows=False)
-        else:
-            await db.execute("DELETE FROM outbox WHERE id = ?", (row_id,), grows=False)
+        await self.store.settle_outbox(row_id, sorted(remaining))
 
-    def _notification(self, msg: dict[str, Any], text: str) -> envelope.NotificationText:
+    def _notification(self, msg: Published, text: str) -> envelope.NotificationText:
         return envelope.NotificationText(envelope.notification(
-            self.service.signer, message_id=msg["id"], topic_arn=msg["topic"], message=text,
+            self.signer, message_id=msg["id"], topic_arn=msg["topic"], message=text,
             subject=msg.get("subject"), timestamp=msg["ts"], signature_version=msg.get("sigv", "1"),
             base_url=msg["base"], subscription_arn="", attributes=_binary_decoded(msg.get("attrs")),
             sequence_number=msg.get("seq"),
         ))
 
-    async def notifications(self, batch: list[tuple[dict[str, Any], list[Subscription]]]) -> dict[tuple[str, str], Any]:
+    async def notifications(self, batch: list[tuple[Published, list[Subscription]]]) -> Rendered:
         """Sign and lay out each distinct (message, text) of `batch` once, on a worker thread.
 
         The signature covers neither the subscription nor the URLs, so one per text serves every
         subscription. RSA signing is most of a publish's CPU (~0.4 ms for a 2048-bit key) and
         releases the GIL, so on a thread it runs beside the event loop instead of stalling it.
         """
-        wanted: dict[tuple[str, str], tuple[dict[str, Any], str]] = {}
+        wanted: dict[tuple[str, str], tuple[Published, str]] = {}
         for msg, subs in batch:
             for sub in subs:
                 if not sub.raw:
@@ -161,12 +157,12 @@ class Dispatcher:
         if not wanted:
             return {}
 
-        def render() -> dict[tuple[str, str], Any]:
+        def render() -> Rendered:
             return {key: self._notification(msg, text) for key, (msg, text) in wanted.items()}
 
         return await asyncio.get_running_loop().run_in_executor(None, render)
 
-    def body_for(self, msg: dict[str, Any], sub: Subscription, cache: dict[tuple[str, str], Any]) -> str:
+    def body_for(self, msg: Published, sub: Subscription, cache: Rendered) -> str:
         text = message_for(msg, sub.protocol)
         if sub.raw:
             return text
@@ -185,14 +181,14 @@ class Dispatcher:
         return url
 
     # -- SQS ---------------------------------------------------------------------------------------
-    async def to_sqs(self, batch: list[tuple[dict[str, Any], list[Subscription]]]) -> list[tuple[int, str]]:
+    async def to_sqs(self, batch: list[tuple[Published, list[Subscription]]]) -> list[tuple[int, str]]:
         """Write every (message, SQS subscription) pair of `batch`; returns the (batch index,
         subscription ARN) pairs that failed for an internal reason and must be retried.
 
         All queues' messages go in one SQS write, so the SQS store commits a whole fan-out (or a whole
         PublishBatch) at once.
         """
-        queues = self.service.ports.queues
+        queues = self.ports.queues
         cache = await self.notifications(batch)
         pairs: list[tuple[int, str]] = []
         deliveries: list[Delivery] = []
@@ -203,7 +199,7 @@ class Dispatcher:
                     sub.endpoint, self.body_for(msg, sub, cache),
                     sqs_attributes(msg.get("attrs")) if sub.raw else None,
                     group_id=msg.get("group"), dedup_id=msg.get("dedup"),
-                    sender_id=self.service.config.account_id))
+                    sender_id=self.account_id))
         if not deliveries:
             return []
         if queues is None:
@@ -216,7 +212,7 @@ class Dispatcher:
                 return pairs
         dead = []
         for (index, sub_arn), delivery, outcome in zip(pairs, deliveries, outcomes, strict=True):
-            _count_delivery(self.service.ports.metrics, sub_arn, outcome is None)
+            _count_delivery(self.ports.metrics, sub_arn, outcome is None)
             if outcome is not None:  # the queue is gone or refuses the message: a client-side failure
                 log.warning("SNS subscription %s: %s", sub_arn, outcome)
                 msg, subs = batch[index]
@@ -230,20 +226,20 @@ class Dispatcher:
                 failed.append(pair)
         return failed
 
-    async def _to_dlq(self, sub: Subscription, body: str, msg: dict[str, Any]) -> None:
+    async def _to_dlq(self, sub: Subscription, body: str, msg: Published) -> None:
         """Client-side failures go to the subscription's dead-letter queue, or are dropped as AWS does."""
         dlq = sub.dlq_arn
-        queues = self.service.ports.queues
+        queues = self.ports.queues
         if not dlq or queues is None:
             return
         [outcome] = await queues.send_batch([Delivery(
             dlq, body, group_id=msg.get("group") or "sns", dedup_id=msg.get("dedup") or msg["id"],
-            sender_id=self.service.config.account_id)])
+            sender_id=self.account_id)])
         if outcome is not None:
             log.warning("SNS subscription %s: dead-letter queue %s: %s", sub.arn, dlq, outcome)
 
     # -- HTTP and functions ------------------------------------------------------------------------------
-    async def _deliver_other(self, row_id: int, msg: dict[str, Any], sub: Subscription,
+    async def _deliver_other(self, row_id: int, msg: Published, sub: Subscription,
                              remaining: set[str]) -> None:
         body = self.body_for(msg, sub, {})
         try:
@@ -251,9 +247,9 @@ class Dispatcher:
                 await self._http_with_retries(msg, sub, body)
             elif sub.protocol == "lambda":
                 await self._to_function(msg, sub)
-            _count_delivery(self.service.ports.metrics, sub.arn, True)
+            _count_delivery(self.ports.metrics, sub.arn, True)
         except Exception:
-            _count_delivery(self.service.ports.metrics, sub.arn, False)
+            _count_delivery(self.ports.metrics, sub.arn, False)
             log.exception("SNS delivery to %s failed", sub.endpoint)
             try:
                 await self._to_dlq(sub, body, msg)
@@ -262,8 +258,8 @@ class Dispatcher:
         remaining.discard(sub.arn)
         await self._settle(row_id, remaining)
 
-    async def _http_with_retries(self, msg: dict[str, Any], sub: Subscription, body: str) -> None:
-        topic = self.service.topics.get(sub.topic_arn)
+    async def _http_with_retries(self, msg: Published, sub: Subscription, body: str) -> None:
+        topic = self.registry.topics.get(sub.topic_arn)
         policy = sub.retry_policy(topic.delivery_policy() if topic else {})
         content_type = "text/plain; charset=UTF-8"
         if topic is not None:
@@ -272,7 +268,7 @@ class Dispatcher:
         headers = http_delivery.headers("Notification", msg["id"], msg["topic"], sub.arn, sub.raw, content_type)
         delays = http_delivery.retry_delays(policy)
         for attempt in range(len(delays) + 1):
-            if sub.arn not in self.service.subs:
+            if sub.arn not in self.registry.subs:
                 return  # unsubscribed meanwhile
             if await http_delivery.post(sub.endpoint, body, headers):
                 return
@@ -292,19 +288,19 @@ class Dispatcher:
             if not fut.done():
                 loop.call_soon_threadsafe(fut.set_result, None)
 
-        handle = self.service.clock.call_at(self.service.clock.now() + seconds, wake)
+        handle = self.clock.call_at(self.clock.now() + seconds, wake)
         self.timers.add(handle)
         try:
             await fut
         finally:
             self.timers.discard(handle)
 
-    async def _to_function(self, msg: dict[str, Any], sub: Subscription) -> None:
-        functions = self.service.ports.functions
+    async def _to_function(self, msg: Published, sub: Subscription) -> None:
+        functions = self.ports.functions
         if functions is None:
             raise RuntimeError("no Lambda service to deliver to")
         doc = envelope.notification(
-            self.service.signer, message_id=msg["id"], topic_arn=msg["topic"],
+            self.signer, message_id=msg["id"], topic_arn=msg["topic"],
             message=message_for(msg, "lambda"), subject=msg.get("subject"), timestamp=msg["ts"],
             signature_version=msg.get("sigv", "1"), base_url=msg["base"], subscription_arn=sub.arn,
             attributes=_binary_decoded(msg.get("attrs")),

@@ -245,7 +245,7 @@ def _operator(op: str, arg: Any, value: Any) -> bool:
     if op == "suffix":
         return value.endswith(arg)
     if op == "equals-ignore-case":
-        return value.casefold() == arg.casefold()
+        return bool(value.casefold() == arg.casefold())
     if op == "cidr":
         try:
             return ipaddress.ip_address(value) in ipaddress.ip_network(arg, strict=False)

@@ -18,7 +18,8 @@ def _post_blocking(url: str, body: bytes, headers: dict[str, str]) -> int:
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310 - subscriber's URL
             response.read()
-            return response.status
+            status: int = response.status
+            return status
     except urllib.error.HTTPError as exc:
         return exc.code
 

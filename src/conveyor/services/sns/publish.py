@@ -1,4 +1,5 @@
-"""Checking what a publisher sends: message, subject, structure, attributes, size and FIFO ids.
+"""Checking what a publisher sends (message, subject, structure, attributes, size and FIFO ids), and
+what a publish becomes once checked.
 
 https://docs.aws.amazon.com/sns/latest/api/API_Publish.html
 """
@@ -9,11 +10,41 @@ import base64
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from conveyor.services.sns.topics import Topic, invalid
 from conveyor.wire import ServiceError
+
+# Message attributes as SNS keeps them: name -> {"DataType", "StringValue" or "BinaryValue" (base64)}.
+StoredAttributes = dict[str, dict[str, str]]
+
+
+class Published(TypedDict):
+    """One accepted publish, as delivery needs it; stored as JSON in the outbox until delivered."""
+
+    id: str
+    topic: str
+    message: str  # the "default" text when MessageStructure=json
+    ts: float
+    base: str  # the URL clients reached SNS at, for the envelope's SigningCertURL and UnsubscribeURL
+    sigv: str
+    structure: NotRequired[dict[str, Any]]  # MessageStructure=json: protocol -> text
+    subject: NotRequired[str]
+    attrs: NotRequired[StoredAttributes]
+    fifo: NotRequired[bool]
+    group: NotRequired[str | None]
+    dedup: NotRequired[str | None]
+    seq: NotRequired[str]  # FIFO topics: the SequenceNumber
+
+
+def message_for(msg: Published, protocol: str) -> str:
+    """With MessageStructure=json each protocol may get its own text; "default" otherwise."""
+    structure = msg.get("structure")
+    if structure:
+        return str(structure.get(protocol, structure["default"]))
+    return msg["message"]
 
 MAX_SIZE = 256 * 1024
 _ATTR_NAME = re.compile(r"^[A-Za-z0-9_\-.]{1,256}$")
@@ -25,9 +56,9 @@ def attr_error(message: str) -> ServiceError:
     return ServiceError("ParameterValueInvalid", message)
 
 
-def check_attributes(attrs: dict[str, dict[str, Any]] | None) -> tuple[dict[str, dict[str, Any]], int]:
+def check_attributes(attrs: Mapping[str, Mapping[str, Any]] | None) -> tuple[StoredAttributes, int]:
     """Validated attributes in storable form (binary base64) and their size as AWS counts it."""
-    out: dict[str, dict[str, Any]] = {}
+    out: StoredAttributes = {}
     size = 0
     for name, value in (attrs or {}).items():
         low = name.lower()

@@ -1,44 +1,54 @@
 """Publish, PublishBatch and the in-process publish API (S3 notifications, function destinations).
 
-Mixed into SnsService (api.py), whose topics, subscriptions, dispatcher and database it uses.
 https://docs.aws.amazon.com/sns/latest/api/API_Publish.html
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import sqlite3
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from conveyor import builtin_metrics, ids
+from conveyor.clock import Clock
+from conveyor.ports import Ports
 from conveyor.services.sns import publish
+from conveyor.services.sns.delivery import Dispatcher
+from conveyor.services.sns.publish import Published, message_for
+from conveyor.services.sns.registry import TopicRegistry
+from conveyor.services.sns.store import DedupRecord, SnsStore
+from conveyor.services.sns.subscriptions import Subscription
 from conveyor.services.sns.topics import Topic, invalid
 from conveyor.wire import RequestContext, ServiceError
 
 if TYPE_CHECKING:
-    from conveyor.clock import Clock
-    from conveyor.services.sns.delivery import Dispatcher
-    from conveyor.services.sns.subscriptions import Subscription
+    from mypy_boto3_sns.type_defs import PublishBatchInputTypeDef, PublishInputTypeDef
 
 log = logging.getLogger(__name__)
 DEDUP_WINDOW = 300.0  # seconds a FIFO topic remembers a deduplication id
 
 
-class Publishing:
-    topics: dict[str, Topic]
-    dedup: dict[tuple[str, str], tuple[float, str, str | None]]
-    dispatcher: Dispatcher
-    clock: Clock
+class Publisher:
+    def __init__(self, registry: TopicRegistry, store: SnsStore, dispatcher: Dispatcher, ports: Ports,
+                 clock: Clock, base_url: Callable[[], str]) -> None:
+        self.registry = registry
+        self.store = store
+        self.dispatcher = dispatcher
+        self.ports = ports  # (its metrics sink: AWS/SNS counts)
+        self.clock = clock
+        self.base_url = base_url  # for publishes from inside Conveyor, which come with no request
+        # FIFO topics: (topic ARN, dedup id) -> (expires, message id, sequence number)
+        self.dedup: dict[tuple[str, str], tuple[float, str, str | None]] = {}
 
-    if TYPE_CHECKING:
-        def _topic(self, arn: str | None) -> Topic: ...
-        def _topic_subs(self, topic_arn: str) -> list[Subscription]: ...
-        async def _write(self, fn: Any) -> Any: ...
-        def _base(self) -> str: ...
+    def load(self) -> None:
+        for entry in self.store.dedup_entries(self.clock.now()):
+            self.dedup[(entry.topic_arn, entry.dedup_id)] = (entry.expires, entry.message_id, entry.seq or None)
+
+    def clear(self) -> None:
+        self.dedup.clear()
 
     # -- publishing --------------------------------------------------------------------------------------
-    def _resolve_target(self, params: dict[str, Any]) -> Topic:
+    def _resolve_target(self, params: PublishInputTypeDef) -> Topic:
         given = [k for k in ("TopicArn", "TargetArn", "PhoneNumber") if params.get(k)]
         if not given:
             raise invalid("TopicArn or TargetArn Reason: no value for required parameter")
@@ -47,34 +57,35 @@ class Publishing:
                           "may be specified")
         if given[0] == "PhoneNumber":
             raise invalid("PhoneNumber Reason: Conveyor does not send SMS messages")
-        arn = params[given[0]]
+        arn = params.get("TopicArn") or params.get("TargetArn") or ""
         if given[0] == "TargetArn" and ":endpoint/" in arn:
             raise invalid("TargetArn Reason: Conveyor does not deliver to mobile push endpoints")
-        return self._topic(arn)
+        return self.registry.topic(arn)
 
-    def _prepare(self, topic: Topic, entry: dict[str, Any], base_url: str) -> dict[str, Any]:
+    def _prepare(self, topic: Topic, message: str | None, subject: str | None, structure_name: str | None,
+                 attributes: Mapping[str, Mapping[str, Any]] | None, group_id: str | None,
+                 dedup_id: str | None, base_url: str) -> Published:
         """Validate one publish and build its outbox message (not yet durable)."""
-        message = entry.get("Message")
-        structure = publish.check_message(message, entry.get("MessageStructure"))
-        publish.check_subject(entry.get("Subject"))
-        attrs, attrs_size = publish.check_attributes(entry.get("MessageAttributes"))
-        publish.check_size(message, attrs_size)
-        group, dedup = publish.fifo_ids(topic, structure["default"] if structure else message,
-                                        entry.get("MessageGroupId"), entry.get("MessageDeduplicationId"))
-        msg: dict[str, Any] = {"id": ids.uuid4(), "topic": topic.arn, "message": message,
-                               "ts": self.clock.now(), "base": base_url, "sigv": topic.signature_version}
+        structure = publish.check_message(message, structure_name)
+        publish.check_subject(subject)
+        attrs, attrs_size = publish.check_attributes(attributes)
+        text = message or ""  # (check_message refused a missing one)
+        publish.check_size(text, attrs_size)
+        group, dedup = publish.fifo_ids(topic, structure["default"] if structure else text, group_id, dedup_id)
+        msg: Published = {"id": ids.uuid4(), "topic": topic.arn, "message": text, "ts": self.clock.now(),
+                          "base": base_url, "sigv": topic.signature_version}
         if structure:
             msg["structure"] = structure
             msg["message"] = structure["default"]
-        if entry.get("Subject") is not None:
-            msg["subject"] = entry["Subject"]
+        if subject is not None:
+            msg["subject"] = subject
         if attrs:
             msg["attrs"] = attrs
         if topic.fifo:
-            msg.update(fifo=True, group=group, dedup=dedup)
+            msg["fifo"], msg["group"], msg["dedup"] = True, group, dedup
         return msg
 
-    async def _commit(self, topic: Topic, msgs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    async def _commit(self, topic: Topic, msgs: list[Published]) -> list[dict[str, Any]]:
         """Make publishes durable and hand them to delivery; returns once they are.
 
         Standard topics write their SQS subscriptions' messages straight into the SQS store before
@@ -86,23 +97,23 @@ class Publishing:
         order.
         """
         now = self.clock.now()
-        direct: list[tuple[dict[str, Any], list[Subscription]]] = []
-        later: dict[str, tuple[dict[str, Any], list[str]]] = {}
-        dedup_rows: list[tuple[Any, ...]] = []
+        direct: list[tuple[Published, list[Subscription]]] = []
+        later: dict[str, tuple[Published, list[str]]] = {}
+        claimed: list[DedupRecord] = []
         results: list[dict[str, Any]] = []
-        subs = self._topic_subs(topic.arn)
+        subs = self.registry.topic_subs(topic.arn)
         for msg in msgs:
             if topic.fifo:
-                key = (topic.arn, msg["dedup"])
-                hit = self.dedup.get(key)
+                dedup_id = msg.get("dedup") or ""
+                hit = self.dedup.get((topic.arn, dedup_id))
                 if hit is not None and hit[0] > now:
                     results.append({"MessageId": hit[1], "SequenceNumber": hit[2]})
                     continue
                 topic.seq += 1
-                msg["seq"] = f"{topic.seq:020d}"
-                self.dedup[key] = (now + DEDUP_WINDOW, msg["id"], msg["seq"])
-                dedup_rows.append((topic.arn, msg["dedup"], now + DEDUP_WINDOW, msg["id"], msg["seq"]))
-            targets = [s for s in subs if s.confirmed and s.wants(self._text_for(msg, s.protocol), msg.get("attrs"))]
+                seq = msg["seq"] = f"{topic.seq:020d}"
+                self.dedup[(topic.arn, dedup_id)] = (now + DEDUP_WINDOW, msg["id"], seq)
+                claimed.append(DedupRecord(topic.arn, dedup_id, now + DEDUP_WINDOW, msg["id"], seq))
+            targets = [s for s in subs if s.confirmed and s.wants(message_for(msg, s.protocol), msg.get("attrs"))]
             queued = [s for s in targets if s.protocol == "sqs" and not topic.fifo]
             if queued:
                 direct.append((msg, queued))
@@ -110,62 +121,45 @@ class Publishing:
             if rest:
                 later[msg["id"]] = (msg, rest)
             results.append({"MessageId": msg["id"], "SequenceNumber": msg.get("seq")})
-            builtin_metrics.sns_published(self.ports.metrics, topic.arn.split(":")[3], topic.name,
-                                          len(str(msg["message"]).encode()))
+            builtin_metrics.sns_published(self.ports.metrics, topic.region, topic.name, len(msg["message"].encode()))
         if direct:
             for index, sub_arn in await self.dispatcher.to_sqs(direct):
                 msg = direct[index][0]
                 later.setdefault(msg["id"], (msg, []))[1].append(sub_arn)
-        if later or dedup_rows:
-            await self._write_outbox(topic, list(later.values()), dedup_rows, now)
+        if later or claimed:
+            await self._write_outbox(topic, list(later.values()), claimed, now)
         return results
 
-    async def _write_outbox(self, topic: Topic, rows: list[tuple[dict[str, Any], list[str]]],
-                            dedup_rows: list[tuple[Any, ...]], now: float) -> None:
-        seq = topic.seq
-
-        def run(c: sqlite3.Connection) -> list[int]:
-            ids = []
-            for msg, targets in rows:
-                cur = c.execute("INSERT INTO outbox (message, targets) VALUES (?, ?)",
-                                (json.dumps(msg), json.dumps(targets)))
-                ids.append(int(cur.lastrowid or 0))
-            if dedup_rows:
-                c.execute("DELETE FROM dedup WHERE topic_arn = ? AND expires <= ?", (topic.arn, now))
-                c.executemany("INSERT OR REPLACE INTO dedup VALUES (?, ?, ?, ?, ?)", dedup_rows)
-                c.execute("UPDATE topics SET seq = ? WHERE arn = ?", (seq, topic.arn))
-            return ids
-
+    async def _write_outbox(self, topic: Topic, rows: list[tuple[Published, list[str]]],
+                            claimed: list[DedupRecord], now: float) -> None:
         try:
-            ids = await self._write(run)
+            row_ids = await self.store.add_to_outbox(rows, topic.arn, claimed, topic.seq, now)
         except Exception:
-            for row in dedup_rows:
-                self.dedup.pop((row[0], row[1]), None)
+            for entry in claimed:
+                self.dedup.pop((entry.topic_arn, entry.dedup_id), None)
             raise
-        for row_id, (msg, targets) in zip(ids, rows, strict=True):
+        for row_id, (msg, targets) in zip(row_ids, rows, strict=True):
             self.dispatcher.schedule(row_id, msg, targets)
 
-    @staticmethod
-    def _text_for(msg: dict[str, Any], protocol: str) -> str:
-        structure = msg.get("structure")
-        return str(structure.get(protocol, structure["default"])) if structure else msg["message"]
-
-    async def Publish(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    # -- the operations ------------------------------------------------------------------------------------
+    async def Publish(self, ctx: RequestContext, params: PublishInputTypeDef) -> dict[str, Any]:
         topic = self._resolve_target(params)
-        msg = self._prepare(topic, params, ctx.base_url)
+        msg = self._prepare(topic, params.get("Message"), params.get("Subject"), params.get("MessageStructure"),
+                            params.get("MessageAttributes"), params.get("MessageGroupId"),
+                            params.get("MessageDeduplicationId"), ctx.base_url)
         result = (await self._commit(topic, [msg]))[0]
         return {k: v for k, v in result.items() if v is not None}
 
-    async def PublishBatch(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        topic = self._topic(params["TopicArn"])
+    async def PublishBatch(self, ctx: RequestContext, params: PublishBatchInputTypeDef) -> dict[str, Any]:
+        topic = self.registry.topic(params["TopicArn"])
         entries = params.get("PublishBatchRequestEntries") or []
         if not entries:
             raise ServiceError("EmptyBatchRequest", "The batch request doesn't contain any entries.")
         if len(entries) > 10:
             raise ServiceError("TooManyEntriesInBatchRequest",
                                "The batch request contains more entries than permissible.")
-        ids = [e["Id"] for e in entries]
-        if len(set(ids)) != len(ids):
+        entry_ids = [e["Id"] for e in entries]
+        if len(set(entry_ids)) != len(entry_ids):
             raise ServiceError("BatchEntryIdsNotDistinct",
                                "Two or more batch entries in the request have the same Id.")
         total = sum(len((e.get("Message") or "").encode()) for e in entries)
@@ -173,10 +167,13 @@ class Publishing:
             raise ServiceError("BatchRequestTooLong", "The length of all the messages put together is more "
                                f"than the limit. Length: {total}, Limit: {publish.MAX_SIZE}")
         failed: list[dict[str, Any]] = []
-        good: list[tuple[str, dict[str, Any]]] = []
+        good: list[tuple[str, Published]] = []
         for entry in entries:
             try:
-                good.append((entry["Id"], self._prepare(topic, entry, ctx.base_url)))
+                good.append((entry["Id"], self._prepare(
+                    topic, entry.get("Message"), entry.get("Subject"), entry.get("MessageStructure"),
+                    entry.get("MessageAttributes"), entry.get("MessageGroupId"), entry.get("MessageDeduplicationId"),
+                    ctx.base_url)))
             except ServiceError as err:
                 failed.append({"Id": entry["Id"], "Code": err.code, "Message": err.message, "SenderFault": True})
         results = await self._commit(topic, [m for _, m in good]) if good else []
@@ -187,21 +184,14 @@ class Publishing:
 
     # -- in-process API for other services -------------------------------------------------------------
     async def publish_internal(self, topic_arn: str, message: str, subject: str | None = None,
-                               message_attributes: dict[str, dict[str, Any]] | None = None,
+                               message_attributes: Mapping[str, Mapping[str, Any]] | None = None,
                                group_id: str | None = None, dedup_id: str | None = None) -> str:
         """Publish as a caller inside Conveyor would (S3 notifications...); returns the MessageId.
 
         Returns once the publish is durable, like the Publish operation.
         """
-        topic = self._topic(topic_arn)
-        entry: dict[str, Any] = {"Message": message, "Subject": subject, "MessageAttributes": message_attributes,
-                                 "MessageGroupId": group_id, "MessageDeduplicationId": dedup_id}
-        msg = self._prepare(topic, entry, self._base())
-        return (await self._commit(topic, [msg]))[0]["MessageId"]
-
-    async def deliver_from_s3(self, topic_arn: str, body: str) -> None:
-        """S3 event notifications (services/s3/api.py calls this for TopicConfigurations)."""
-        if topic_arn not in self.topics:
-            log.warning("S3 event for missing topic %s dropped", topic_arn)
-            return  # AWS drops events for a topic deleted after configuration
-        await self.publish_internal(topic_arn, body, subject="Amazon S3 Notification")
+        topic = self.registry.topic(topic_arn)
+        msg = self._prepare(topic, message, subject, None, message_attributes, group_id, dedup_id, self.base_url())
+        result = (await self._commit(topic, [msg]))[0]
+        message_id: str = result["MessageId"]
+        return message_id

@@ -35,23 +35,44 @@ def canonical_string(envelope: dict[str, Any]) -> str:
 
 
 class Signer:
+    """The data directory's signing key and certificate, made on first open and kept."""
+
     def __init__(self, directory: Path) -> None:
-        key_path = directory / "signing-key.pem"
-        cert_path = directory / "signing-cert.pem"
+        self.directory = directory
+        self._key: rsa.RSAPrivateKey | None = None
+        self._cert_pem = b""
+
+    def open(self) -> None:
+        key_path = self.directory / "signing-key.pem"
+        cert_path = self.directory / "signing-cert.pem"
         if key_path.exists() and cert_path.exists():
-            self.key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
-            self.cert_pem = cert_path.read_bytes()
+            key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+            if not isinstance(key, rsa.RSAPrivateKey):
+                raise ValueError(f"{key_path.name} does not hold an RSA key")
+            self._key = key
+            self._cert_pem = cert_path.read_bytes()
         else:
-            self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-            self.cert_pem = _self_signed(self.key).public_bytes(serialization.Encoding.PEM)
-            _write_atomic(key_path, self.key.private_bytes(
+            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            self._key = key
+            self._cert_pem = _self_signed(key).public_bytes(serialization.Encoding.PEM)
+            _write_atomic(key_path, key.private_bytes(
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-            _write_atomic(cert_path, self.cert_pem)
+            _write_atomic(cert_path, self._cert_pem)
+
+    @property
+    def key(self) -> rsa.RSAPrivateKey:
+        if self._key is None:
+            raise RuntimeError("the SNS signing key is not loaded")
+        return self._key
+
+    @property
+    def cert_pem(self) -> bytes:
+        return self._cert_pem
 
     def sign(self, envelope: dict[str, Any], version: str) -> str:
-        digest = hashes.SHA256() if version == "2" else hashes.SHA1()  # noqa: S303 - AWS's version 1
+        digest: hashes.HashAlgorithm = hashes.SHA256() if version == "2" else hashes.SHA1()  # noqa: S303 - AWS's version 1
         data = canonical_string(envelope).encode("utf-8")
-        signature = self.key.sign(data, padding.PKCS1v15(), digest)  # type: ignore[union-attr,call-arg]
+        signature = self.key.sign(data, padding.PKCS1v15(), digest)
         return base64.b64encode(signature).decode()
 
 

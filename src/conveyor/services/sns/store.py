@@ -1,6 +1,25 @@
-"""SNS's SQLite schema: topics, subscriptions, the delivery outbox and the FIFO dedup window."""
+"""SNS's SQLite store: topics, subscriptions, the delivery outbox and the FIFO dedup window; every
+statement SNS runs.
+
+Each write encodes its rows here, on the caller's thread, before it queues them: the database's writer
+thread runs nothing but SQL. A write returns once its commit is durable; callers change memory only then.
+`grows=False` marks writes that store nothing new (deletes, changes in place): they still run on a full
+disk (conveyor.storage.disk).
+"""
 
 from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from conveyor.services.sns.publish import Published
+from conveyor.services.sns.subscriptions import Subscription
+from conveyor.services.sns.topics import Topic
+from conveyor.storage.db import Database
+from conveyor.storage.disk import DiskGuard
 
 MIGRATIONS = [
     """
@@ -25,3 +44,143 @@ MIGRATIONS = [
     )
     """,
 ]
+
+_TABLES = ("topics", "subscriptions", "outbox", "dedup")
+
+
+@dataclass(frozen=True)
+class DedupRecord:
+    """A FIFO topic's memory of one deduplication id, kept for the 5-minute window."""
+
+    topic_arn: str
+    dedup_id: str
+    expires: float
+    message_id: str
+    seq: str  # the SequenceNumber the first publish got ("" when it had none)
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    message: Published
+    targets: list[str]  # subscription ARNs still owed a delivery
+
+
+class SnsStore:
+    def __init__(self, path: Path, disk: DiskGuard | None = None) -> None:
+        self.path = path
+        self.disk = disk
+        self._db: Database | None = None
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            raise RuntimeError("the SNS store is not open")
+        return self._db
+
+    def open(self) -> None:
+        self._db = Database(self.path, MIGRATIONS, self.disk)
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    async def wipe(self) -> None:
+        def run(c: sqlite3.Connection) -> None:
+            for table in _TABLES:
+                c.execute(f"DELETE FROM {table}")
+
+        await self.db.write(run)
+
+    # -- what a restart restores -----------------------------------------------------------------
+    def topics(self) -> list[Topic]:
+        return [Topic(arn, account, region, name, json.loads(attrs), json.loads(tags), seq)
+                for arn, account, region, name, attrs, tags, seq in self.db.query(
+                    "SELECT arn, account, region, name, attrs, tags, seq FROM topics")]
+
+    def subscriptions(self) -> list[Subscription]:
+        return [Subscription(arn, topic_arn, protocol, endpoint, owner, json.loads(attrs), bool(confirmed), token)
+                for arn, topic_arn, protocol, endpoint, owner, attrs, confirmed, token in self.db.query(
+                    "SELECT arn, topic_arn, protocol, endpoint, owner, attrs, confirmed, token FROM subscriptions")]
+
+    def dedup_entries(self, now: float) -> list[DedupRecord]:
+        return [DedupRecord(*row) for row in self.db.query(
+            "SELECT topic_arn, dedup_id, expires, message_id, seq FROM dedup WHERE expires > ?", (now,))]
+
+    def outbox(self) -> list[OutboxRow]:
+        """The deliveries a crash or a failed write left owing, in publish order."""
+        return [OutboxRow(row_id, json.loads(message), json.loads(targets))
+                for row_id, message, targets in self.db.query("SELECT id, message, targets FROM outbox ORDER BY id")]
+
+    # -- topics ------------------------------------------------------------------------------------
+    async def insert_topic(self, topic: Topic, created: float) -> None:
+        args = (topic.arn, topic.account, topic.region, topic.name, json.dumps(topic.attrs), json.dumps(topic.tags),
+                created)
+        await self.db.write(lambda c: c.execute(
+            "INSERT INTO topics (arn, account, region, name, attrs, tags, seq, created) VALUES (?,?,?,?,?,?,0,?)",
+            args))
+
+    async def delete_topic(self, arn: str) -> None:
+        """The topic with its subscriptions and its deduplication window."""
+        def run(c: sqlite3.Connection) -> None:
+            c.execute("DELETE FROM subscriptions WHERE topic_arn = ?", (arn,))
+            c.execute("DELETE FROM topics WHERE arn = ?", (arn,))
+            c.execute("DELETE FROM dedup WHERE topic_arn = ?", (arn,))
+
+        await self.db.write(run, grows=False)
+
+    async def set_topic_attrs(self, arn: str, attrs: dict[str, str]) -> None:
+        args = (json.dumps(attrs), arn)
+        await self.db.write(lambda c: c.execute("UPDATE topics SET attrs = ? WHERE arn = ?", args))
+
+    async def set_topic_tags(self, arn: str, tags: dict[str, str]) -> None:
+        args = (json.dumps(tags), arn)
+        await self.db.write(lambda c: c.execute("UPDATE topics SET tags = ? WHERE arn = ?", args))
+
+    # -- subscriptions -----------------------------------------------------------------------------
+    async def insert_subscription(self, sub: Subscription, created: float) -> None:
+        args = (sub.arn, sub.topic_arn, sub.protocol, sub.endpoint, sub.owner, json.dumps(sub.attrs),
+                int(sub.confirmed), sub.token, created)
+        await self.db.write(lambda c: c.execute(
+            "INSERT INTO subscriptions (arn, topic_arn, protocol, endpoint, owner, attrs, confirmed, token, created)"
+            " VALUES (?,?,?,?,?,?,?,?,?)", args))
+
+    async def set_subscription_attrs(self, arn: str, attrs: dict[str, str]) -> None:
+        args = (json.dumps(attrs), arn)
+        await self.db.write(lambda c: c.execute("UPDATE subscriptions SET attrs = ? WHERE arn = ?", args))
+
+    async def confirm_subscription(self, arn: str) -> None:
+        await self.db.write(lambda c: c.execute("UPDATE subscriptions SET confirmed = 1 WHERE arn = ?", (arn,)))
+
+    async def delete_subscription(self, arn: str) -> None:
+        await self.db.write(lambda c: c.execute("DELETE FROM subscriptions WHERE arn = ?", (arn,)), grows=False)
+
+    # -- publishing --------------------------------------------------------------------------------
+    async def add_to_outbox(self, rows: Sequence[tuple[Published, Sequence[str]]], topic_arn: str,
+                            dedup: Sequence[DedupRecord], topic_seq: int, now: float) -> list[int]:
+        """Outbox rows (message, subscription ARNs owed it) and, for a FIFO topic, the dedup ids its
+        publishes claimed and its last sequence number, in one write; the rows' ids."""
+        encoded = [(json.dumps(msg), json.dumps(list(targets))) for msg, targets in rows]
+        dedup_rows = [(d.topic_arn, d.dedup_id, d.expires, d.message_id, d.seq) for d in dedup]
+
+        def run(c: sqlite3.Connection) -> list[int]:
+            ids = [int(c.execute("INSERT INTO outbox (message, targets) VALUES (?, ?)", row).lastrowid or 0)
+                   for row in encoded]
+            if dedup_rows:
+                c.execute("DELETE FROM dedup WHERE topic_arn = ? AND expires <= ?", (topic_arn, now))
+                c.executemany("INSERT OR REPLACE INTO dedup VALUES (?, ?, ?, ?, ?)", dedup_rows)
+                c.execute("UPDATE topics SET seq = ? WHERE arn = ?", (topic_seq, topic_arn))
+            return ids
+
+        ids: list[int] = await self.db.write(run)
+        return ids
+
+    async def settle_outbox(self, row_id: int, remaining: Sequence[str]) -> None:
+        """A row's deliveries settled but `remaining`; the row goes once none is left."""
+        if remaining:
+            args = (json.dumps(sorted(remaining)), row_id)
+            await self.db.write(lambda c: c.execute("UPDATE outbox SET targets = ? WHERE id = ?", args),
+                                grows=False)
+        else:
+            await self.db.write(lambda c: c.execute("DELETE FROM outbox WHERE id = ?", (row_id,)), grows=False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from conveyor.services.base import Handler
 from conveyor.wire import RequestContext, ServiceError
 
 _FAMILIES = {
@@ -28,7 +29,7 @@ _FAMILIES = {
 OPERATIONS = {op: family for family, ops in _FAMILIES.items() for op in ops}
 
 
-def refusal(operation: str) -> Any:
+def refusal(operation: str) -> Handler | None:
     """A handler that answers `operation` with NotImplemented, or None if Conveyor serves it."""
     family = OPERATIONS.get(operation)
     if family is None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -17,7 +16,7 @@ from conveyor.services.sqs import attributes as qattrs
 from conveyor.services.sqs import urls
 from conveyor.services.sqs.errors import invalid_attr_value, invalid_param, no_queue, sqs_error
 from conveyor.services.sqs.queue import Message, Queue
-from conveyor.services.sqs.store import SqsStore
+from conveyor.services.sqs.store import QueueNameTaken, SqsStore
 
 if TYPE_CHECKING:
     from conveyor.services.sqs.attributes import GivenQueueAttributes
@@ -142,7 +141,7 @@ class QueueCatalog:
         self._next_qid += 1
         try:
             await self.store.insert_queue(q)
-        except sqlite3.IntegrityError:
+        except QueueNameTaken:
             # The same name was created concurrently and committed first (the name is unique).
             existing = self.queues.get(key)
             if existing is None:

@@ -58,6 +58,10 @@ _DEAD_LETTER = ("UPDATE messages SET queue_id = ?, source_arn = ?, visible_at = 
 _DELETE_MESSAGE = "DELETE FROM messages WHERE id = ?"
 
 
+class QueueNameTaken(Exception):
+    """A queue of that account, region and name was committed first."""
+
+
 @dataclass(frozen=True)
 class QueueRecord:
     id: int
@@ -216,11 +220,14 @@ class SqsStore:
 
     # -- queues ------------------------------------------------------------------------------------
     async def insert_queue(self, q: Queue) -> None:
-        """Raises sqlite3.IntegrityError when a queue of that name exists (committed concurrently)."""
+        """Raises QueueNameTaken when a queue of that name exists (committed concurrently)."""
         args = (q.id, q.account, q.region, q.name, json.dumps(q.attrs), json.dumps(q.tags), q.created, q.modified)
-        await self.db.write(lambda c: c.execute(
-            "INSERT INTO queues (id, account, region, name, attrs, tags, created, modified) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", args))
+        try:
+            await self.db.write(lambda c: c.execute(
+                "INSERT INTO queues (id, account, region, name, attrs, tags, created, modified) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", args))
+        except sqlite3.IntegrityError as exc:
+            raise QueueNameTaken(q.name) from exc
 
     async def update_queue(self, queue_id: int, attrs: dict[str, str], tags: dict[str, str],
                            modified: float) -> None:
