@@ -232,3 +232,20 @@ def test_deleted_queue_sends_to_the_subscription_dlq_and_spares_the_others(sns, 
     dead = body(receive(dlq_url)[0])
     assert dead["MessageId"] == message_id and dead["Message"] == "orphan"
     assert gone_sub.replace(":", "%3A") in dead["UnsubscribeURL"]
+
+
+def test_a_deleted_fifo_topic_takes_its_deduplication_ids_with_it(sns, subscribed, receive):
+    """DeleteTopic deletes the topic's stored deduplication window, so the running server forgets it too: a
+    topic made again under the name delivers what it is given, as it would after a restart."""
+    attrs = {"FifoTopic": "true"}
+    topic = sns.create_topic(Name="again.fifo", Attributes=attrs)["TopicArn"]
+    url, _ = subscribed(topic, "again.fifo", RawMessageDelivery="true")
+    first = sns.publish(TopicArn=topic, Message="one", MessageGroupId="g", MessageDeduplicationId="d1")
+    assert receive(url)[0]["Body"] == "one"
+    sns.delete_topic(TopicArn=topic)
+    assert sns.create_topic(Name="again.fifo", Attributes=attrs)["TopicArn"] == topic
+    # (a new queue: the first one keeps its own window for the id SNS passes on)
+    url, _ = subscribed(topic, "again-2.fifo", RawMessageDelivery="true")
+    second = sns.publish(TopicArn=topic, Message="two", MessageGroupId="g", MessageDeduplicationId="d1")
+    assert second["MessageId"] != first["MessageId"]
+    assert receive(url)[0]["Body"] == "two"

@@ -64,7 +64,6 @@ class SnsService(Service):
         self.signer.open()
         self.store.open()
         self.registry.load()
-        self.publisher.load()
         self.dispatcher.replay()
 
     async def stop(self) -> None:
@@ -74,7 +73,6 @@ class SnsService(Service):
     async def reset(self) -> None:
         await self.dispatcher.stop()
         self.registry.clear()
-        self.publisher.clear()
         await self.store.wipe()
 
     def handler(self, operation: str) -> Handler | None:

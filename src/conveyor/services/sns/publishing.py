@@ -37,15 +37,6 @@ class Publisher:
         self.ports = ports  # (its metrics sink: AWS/SNS counts)
         self.clock = clock
         self.base_url = base_url  # for publishes from inside Conveyor, which come with no request
-        # FIFO topics: (topic ARN, dedup id) -> (expires, message id, sequence number)
-        self.dedup: dict[tuple[str, str], tuple[float, str, str | None]] = {}
-
-    def load(self) -> None:
-        for entry in self.store.dedup_entries(self.clock.now()):
-            self.dedup[(entry.topic_arn, entry.dedup_id)] = (entry.expires, entry.message_id, entry.seq or None)
-
-    def clear(self) -> None:
-        self.dedup.clear()
 
     # -- publishing --------------------------------------------------------------------------------------
     def _resolve_target(self, params: PublishInputTypeDef) -> Topic:
@@ -105,13 +96,13 @@ class Publisher:
         for msg in msgs:
             if topic.fifo:
                 dedup_id = msg.get("dedup") or ""
-                hit = self.dedup.get((topic.arn, dedup_id))
+                hit = topic.dedup.get(dedup_id)
                 if hit is not None and hit[0] > now:
                     results.append({"MessageId": hit[1], "SequenceNumber": hit[2]})
                     continue
                 topic.seq += 1
                 seq = msg["seq"] = f"{topic.seq:020d}"
-                self.dedup[(topic.arn, dedup_id)] = (now + DEDUP_WINDOW, msg["id"], seq)
+                topic.dedup[dedup_id] = (now + DEDUP_WINDOW, msg["id"], seq)
                 claimed.append(DedupRecord(topic.arn, dedup_id, now + DEDUP_WINDOW, msg["id"], seq))
             targets = [s for s in subs if s.confirmed and s.wants(message_for(msg, s.protocol), msg.get("attrs"))]
             queued = [s for s in targets if s.protocol == "sqs" and not topic.fifo]
@@ -136,7 +127,7 @@ class Publisher:
             row_ids = await self.store.add_to_outbox(rows, topic.arn, claimed, topic.seq, now)
         except Exception:
             for entry in claimed:
-                self.dedup.pop((entry.topic_arn, entry.dedup_id), None)
+                topic.dedup.pop(entry.dedup_id, None)
             raise
         for row_id, (msg, targets) in zip(row_ids, rows, strict=True):
             self.dispatcher.schedule(row_id, msg, targets)

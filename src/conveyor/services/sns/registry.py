@@ -37,6 +37,10 @@ class TopicRegistry:
             self.topics[topic.arn] = topic
         for sub in self.store.subscriptions():
             self._add_sub(sub)
+        for entry in self.store.dedup_entries(self.clock.now()):
+            owner = self.topics.get(entry.topic_arn)
+            if owner is not None:
+                owner.dedup[entry.dedup_id] = (entry.expires, entry.message_id, entry.seq or None)
 
     def clear(self) -> None:
         self.topics.clear()

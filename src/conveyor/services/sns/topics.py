@@ -40,6 +40,9 @@ class Topic:
     attrs: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     seq: int = 0
+    # FIFO topics' deduplication window: dedup id -> (expires, message id, sequence number). It lives and
+    # dies with the topic, as its rows do.
+    dedup: dict[str, tuple[float, str, str | None]] = field(default_factory=dict)
 
     @property
     def fifo(self) -> bool:
