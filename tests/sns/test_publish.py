@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 from sns_helpers import body, error
 
 from conveyor.app import App
+from conveyor.clock import ManualClock
 from conveyor.config import Config
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -249,3 +250,33 @@ def test_a_deleted_fifo_topic_takes_its_deduplication_ids_with_it(sns, subscribe
     second = sns.publish(TopicArn=topic, Message="two", MessageGroupId="g", MessageDeduplicationId="d1")
     assert second["MessageId"] != first["MessageId"]
     assert receive(url)[0]["Body"] == "two"
+
+
+def test_a_fifo_topic_forgets_deduplication_ids_whose_window_has_passed(tmp_path):
+    """Memory holds a FIFO topic's deduplication ids for their 5 minutes only, as its store does, so a
+    long-running topic does not keep every id it was ever given."""
+
+    async def run() -> None:
+        clock = ManualClock(1_700_000_000.0)
+        app = App(Config(data_dir=tmp_path, port=0, auth="off"), clock=clock)
+        await app.start()
+        try:
+            sns = app.services["sns"]
+            ctx = SimpleNamespace(account_id="000000000000", region="us-east-1", base_url="http://x")
+            created = await sns.handler("CreateTopic")(ctx, {"Name": "ids.fifo", "Attributes": {"FifoTopic": "true"}})
+            arn = created["TopicArn"]
+
+            async def publish(text: str, dedup_id: str) -> str:
+                answer = await sns.handler("Publish")(ctx, {"TopicArn": arn, "Message": text, "MessageGroupId": "g",
+                                                            "MessageDeduplicationId": dedup_id})
+                return answer["MessageId"]
+
+            first = [await publish(f"m{i}", f"d{i}") for i in range(50)]
+            assert len(sns.registry.topics[arn].dedup) == 50
+            clock.advance(301)
+            assert await publish("later", "d0") != first[0]  # not a duplicate any more
+            assert list(sns.registry.topics[arn].dedup) == ["d0"]
+        finally:
+            await app.stop()
+
+    asyncio.run(run())

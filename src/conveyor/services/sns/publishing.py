@@ -96,13 +96,13 @@ class Publisher:
         for msg in msgs:
             if topic.fifo:
                 dedup_id = msg.get("dedup") or ""
-                hit = topic.dedup.get(dedup_id)
-                if hit is not None and hit[0] > now:
+                hit = topic.duplicate_of(dedup_id, now)
+                if hit is not None:
                     results.append({"MessageId": hit[1], "SequenceNumber": hit[2]})
                     continue
                 topic.seq += 1
                 seq = msg["seq"] = f"{topic.seq:020d}"
-                topic.dedup[dedup_id] = (now + DEDUP_WINDOW, msg["id"], seq)
+                topic.remember(dedup_id, now + DEDUP_WINDOW, msg["id"], seq)
                 claimed.append(DedupRecord(topic.arn, dedup_id, now + DEDUP_WINDOW, msg["id"], seq))
             targets = [s for s in subs if s.confirmed and s.wants(message_for(msg, s.protocol), msg.get("attrs"))]
             queued = [s for s in targets if s.protocol == "sqs" and not topic.fifo]

@@ -40,7 +40,7 @@ class TopicRegistry:
         for entry in self.store.dedup_entries(self.clock.now()):
             owner = self.topics.get(entry.topic_arn)
             if owner is not None:
-                owner.dedup[entry.dedup_id] = (entry.expires, entry.message_id, entry.seq or None)
+                owner.remember(entry.dedup_id, entry.expires, entry.message_id, entry.seq or None)
 
     def clear(self) -> None:
         self.topics.clear()

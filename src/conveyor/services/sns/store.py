@@ -105,8 +105,10 @@ class SnsStore:
                     "SELECT arn, topic_arn, protocol, endpoint, owner, attrs, confirmed, token FROM subscriptions")]
 
     def dedup_entries(self, now: float) -> list[DedupRecord]:
+        """The deduplication ids still within their window, oldest first."""
         return [DedupRecord(*row) for row in self.db.query(
-            "SELECT topic_arn, dedup_id, expires, message_id, seq FROM dedup WHERE expires > ?", (now,))]
+            "SELECT topic_arn, dedup_id, expires, message_id, seq FROM dedup WHERE expires > ? ORDER BY expires",
+            (now,))]
 
     def outbox(self) -> list[OutboxRow]:
         """The deliveries a crash or a failed write left owing, in publish order."""

@@ -41,7 +41,7 @@ class Topic:
     tags: dict[str, str] = field(default_factory=dict)
     seq: int = 0
     # FIFO topics' deduplication window: dedup id -> (expires, message id, sequence number). It lives and
-    # dies with the topic, as its rows do.
+    # dies with the topic, as its rows do. Insertion order is expiry order: the window is fixed.
     dedup: dict[str, tuple[float, str, str | None]] = field(default_factory=dict)
 
     @property
@@ -55,6 +55,21 @@ class Topic:
     @property
     def signature_version(self) -> str:
         return self.attrs.get("SignatureVersion", "1")
+
+    def duplicate_of(self, dedup_id: str, now: float) -> tuple[float, str, str | None] | None:
+        """The publish `dedup_id` repeats within the window, if any; ids whose window has passed are
+        forgotten on the way, as the store forgets their rows."""
+        window = self.dedup
+        while window:
+            oldest = next(iter(window))
+            if window[oldest][0] > now:
+                break
+            del window[oldest]
+        return window.get(dedup_id)
+
+    def remember(self, dedup_id: str, expires: float, message_id: str, seq: str | None) -> None:
+        self.dedup.pop(dedup_id, None)  # (re-inserted at the end, to keep expiry order)
+        self.dedup[dedup_id] = (expires, message_id, seq)
 
     def delivery_policy(self) -> dict[str, Any]:
         raw = self.attrs.get("DeliveryPolicy")
