@@ -98,9 +98,11 @@ class Database:
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = (), *,
                 grows: bool = True) -> asyncio.Future[Any]:
+        """One statement; resolves to None."""
         return self.write(lambda conn: conn.execute(sql, params), grows=grows)
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]], *, grows: bool = True) -> asyncio.Future[Any]:
+        """One statement over many rows; resolves to None."""
         return self.write(lambda conn: conn.executemany(sql, rows), grows=grows)
 
     def write_sync(self, fn: WriteFn) -> Any:
@@ -156,7 +158,13 @@ class Database:
                 # A savepoint per request: one failing write does not undo its neighbours.
                 conn.execute("SAVEPOINT w")
                 try:
-                    outcomes.append((fn(conn), None))
+                    result = fn(conn)
+                    if isinstance(result, sqlite3.Cursor):
+                        # A cursor must not reach the event loop: freed there, it resets its statement,
+                        # which this thread may be running again for a later write (SQLITE_MISUSE).
+                        result.close()
+                        result = None
+                    outcomes.append((result, None))
                     conn.execute("RELEASE w")
                 except Exception as exc:  # reported to that request's caller
                     if not conn.in_transaction:
