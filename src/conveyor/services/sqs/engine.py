@@ -175,7 +175,7 @@ class SqsEngine:
                 out.append(self._send_result(msg, msg.id, msg.seq, q.fifo))
             results.append(out)
         try:
-            await self.store.insert_messages([(q.id, m) for q, m in fresh], dedup)
+            await self.store.insert_messages(fresh, dedup)
         except Exception:
             for q, key in claimed:
                 q.dedup.pop(key, None)
@@ -334,7 +334,7 @@ class SqsEngine:
         # A stale handle (the message was received again since) succeeds without deleting, as AWS does.
         if msg is None or msg.receipt != token:
             return
-        await self.store.delete_messages([msg.id])
+        await self.store.delete_message(msg.id)
         if msg.queue is q and msg.state != GONE:
             q.remove(msg)
             builtin_metrics.sqs_deleted(self.metrics, q.region, q.name, 1)

@@ -254,15 +254,17 @@ class SqsStore:
         await self.db.write(run, grows=False)
 
     # -- messages ----------------------------------------------------------------------------------
-    async def insert_messages(self, messages: Sequence[tuple[int, Message]], dedup: Sequence[DedupRecord]) -> None:
-        """New messages (queue id, message) and the dedup ids they claim, in one write."""
-        rows = [_message_row(queue_id, m) for queue_id, m in messages]
+    async def insert_messages(self, messages: Sequence[tuple[Queue, Message]], dedup: Sequence[DedupRecord]) -> None:
+        """New messages (with the queue each goes to) and the dedup ids they claim, in one write."""
+        rows = [_message_row(q.id, m) for q, m in messages]
+        if not dedup:  # (the hot path: one standard queue's send)
+            await self.db.write(lambda c: c.executemany(_INSERT_MESSAGE, rows))
+            return
         dedup_rows = [(d.queue_id, d.scope, d.dedup_id, d.expires, d.message_id, d.seq) for d in dedup]
 
         def run(c: sqlite3.Connection) -> None:
             c.executemany(_INSERT_MESSAGE, rows)
-            if dedup_rows:
-                c.executemany("INSERT OR REPLACE INTO dedup VALUES (?, ?, ?, ?, ?, ?)", dedup_rows)
+            c.executemany("INSERT OR REPLACE INTO dedup VALUES (?, ?, ?, ?, ?, ?)", dedup_rows)
 
         await self.db.write(run)
 
@@ -285,12 +287,13 @@ class SqsStore:
         await self.db.write(lambda c: c.execute("UPDATE messages SET visible_at = ? WHERE id = ?", args),
                             grows=False)
 
+    async def delete_message(self, message_id: str) -> None:
+        args = (message_id,)
+        await self.db.write(lambda c: c.execute(_DELETE_MESSAGE, args), grows=False)
+
     async def delete_messages(self, message_ids: Sequence[str]) -> None:
         rows = [(i,) for i in message_ids]
-        if len(rows) == 1:
-            await self.db.write(lambda c: c.execute(_DELETE_MESSAGE, rows[0]), grows=False)
-        else:
-            await self.db.write(lambda c: c.executemany(_DELETE_MESSAGE, rows), grows=False)
+        await self.db.write(lambda c: c.executemany(_DELETE_MESSAGE, rows), grows=False)
 
     def forget_expired(self, message_ids: Sequence[str]) -> None:
         """Messages past retention, in the background: expiry is decided by the clock, not by this write,
