@@ -1,9 +1,9 @@
 """SNS (query protocol): topics, subscriptions, publishing and fan-out.
 
-The operations live in three objects (topic_api, subscription_api, publishing) over the registry of
-topics and subscriptions, the store, the signer and the dispatcher; this class wires them, answers other
-services as their topics port (conveyor.ports.Topics), serves the signing certificate, and owns the
-lifecycle.
+The operations live in three objects (topic_api, subscription_api, publishing; the gateway finds them
+through `operation_groups`) over the registry of topics and subscriptions, the store, the signer and the
+dispatcher; this class wires them, answers other services as their topics port (conveyor.ports.Topics),
+serves the signing certificate, and owns the lifecycle.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class SnsService(Service):
         self.dispatcher = Dispatcher(self.store, self.registry, self.signer, self.ports, self.clock,
                                      self.config.account_id)
         self.publisher = Publisher(self.registry, self.store, self.dispatcher, self.ports, self.clock, self._base)
-        self._operations: tuple[object, ...] = (
+        self.operation_groups = (
             TopicOperations(self.registry),
             SubscriptionOperations(self.registry, self.dispatcher, self.signer, self.ports, self.clock),
             self.publisher,
@@ -76,13 +76,7 @@ class SnsService(Service):
         await self.store.wipe()
 
     def handler(self, operation: str) -> Handler | None:
-        if operation[:1].isupper():
-            for operations in self._operations:
-                found = getattr(operations, operation, None)
-                if callable(found):
-                    handler: Handler = found
-                    return handler
-        return unsupported.refusal(operation)
+        return super().handler(operation) or unsupported.refusal(operation)
 
     def health(self) -> dict[str, Any]:
         return {"status": "running", "topics": len(self.registry.topics), "subscriptions": len(self.registry.subs),
