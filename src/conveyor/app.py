@@ -25,6 +25,7 @@ SERVICES = {
     "iam": "conveyor.services.iam.api:IamService",
     "logs": "conveyor.services.logs.api:LogsService",
     "cloudwatch": "conveyor.services.cloudwatch.api:CloudWatchService",
+    "kinesis": "conveyor.services.kinesis.api:KinesisService",
     "sqs": "conveyor.services.sqs.api:SqsService",
     "sns": "conveyor.services.sns.api:SnsService",
     "lambda": "conveyor.services.lambda_.api:LambdaService",

@@ -7,6 +7,7 @@ every service: S3 delivers bucket events through `destination(kind)`, SNS sends 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -261,6 +262,53 @@ class MetricsSink(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class StreamShard:
+    """A shard of a stream, as a stream reader needs it: whom to read first, whether more can come."""
+
+    shard_id: str
+    parents: tuple[str, ...]  # read these to their end first (a split's parent, a merge's two)
+    closed: bool
+
+
+@dataclass(frozen=True)
+class StreamRecord:
+    sequence_number: str
+    partition_key: str
+    data: bytes
+    arrival: float  # ApproximateArrivalTimestamp, seconds on the server's clock
+
+
+@dataclass(frozen=True)
+class ShardRead:
+    records: list[StreamRecord]
+    position: str  # where the next read starts: the last record's sequence number, else the one given
+    ended: bool  # the shard is closed and read to its end: its children come next
+
+
+@runtime_checkable
+class Streams(Protocol):
+    """Kinesis, as Lambda's stream event source mappings read it. A position is a sequence number of the
+    shard; a read returns the records after it, within the stream's retention, in order."""
+
+    def shards(self, arn: str) -> list[StreamShard] | None:
+        """Every shard still within retention, parents before children; None when the stream does not exist."""
+        ...
+
+    def position(self, arn: str, shard_id: str, kind: str, timestamp: float | None = None) -> str:
+        """Where a reader starting at TRIM_HORIZON, LATEST or AT_TIMESTAMP starts."""
+        ...
+
+    def read(self, arn: str, shard_id: str, after: str, limit: int) -> ShardRead:
+        """Up to `limit` records past `after`; raises the ServiceError GetRecords would once the stream or
+        shard is gone."""
+        ...
+
+    def changed(self, arn: str) -> asyncio.Event | None:
+        """An event set at the stream's next change (records stored, shards opened or closed)."""
+        ...
+
+
 @dataclass
 class Ports:
     """What each service offers the others; a service that is not part of this build leaves None."""
@@ -274,6 +322,7 @@ class Ports:
     role_sessions: RoleSessions | None = None
     logs: LogSink | None = None
     metrics: MetricsSink | None = None
+    streams: Streams | None = None
 
     def destination(self, kind: str) -> NotificationDestination | None:
         """The service behind a notification destination ARN's service part (sqs, sns, lambda)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import struct
+from dataclasses import dataclass
 from typing import Any
 
 _BREAK = 0xFF
@@ -18,6 +19,14 @@ MAX_DEPTH = 100
 
 class CborError(ValueError):
     """The bytes are not well-formed CBOR (or use what the protocol does not)."""
+
+
+@dataclass(frozen=True)
+class EpochMillis:
+    """A timestamp as AWS's older CBOR protocol (application/x-amz-cbor-1.1, Kinesis) writes it: tag 1
+    holding integer milliseconds rather than RFC 8949's seconds (see aws/aws-sdk-java-v2 issue 4661)."""
+
+    value: int
 
 
 # -- encoding ----------------------------------------------------------------------------------------
@@ -64,6 +73,9 @@ def _encode(out: bytearray, value: Any) -> None:
     elif isinstance(value, bytes | bytearray):
         _head(out, 2, len(value))
         out += value
+    elif isinstance(value, EpochMillis):
+        out.append(0xC1)
+        _head(out, 0, value.value)
     elif isinstance(value, dt.datetime):
         out.append(0xC1)  # tag 1: seconds since the epoch
         _float(out, value.timestamp())
@@ -91,8 +103,10 @@ def _float(out: bytearray, value: float) -> None:
 
 
 # -- decoding ----------------------------------------------------------------------------------------
-def decode(data: bytes) -> Any:
+def decode(data: bytes, *, epoch_millis: bool = False) -> Any:
+    """The data item; tag 1 counts milliseconds when `epoch_millis` (AWS's CBOR 1.1), else seconds."""
     reader = _Reader(data)
+    reader.scale = 1000.0 if epoch_millis else 1.0
     value = reader.item(0)
     if reader.at != len(data):
         raise CborError("trailing bytes after the CBOR data item")
@@ -103,6 +117,7 @@ class _Reader:
     def __init__(self, data: bytes) -> None:
         self.data = data
         self.at = 0
+        self.scale = 1.0  # what tag 1's number counts per second
 
     def _take(self, count: int) -> bytes:
         end = self.at + count
@@ -166,7 +181,7 @@ class _Reader:
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise CborError("a timestamp (tag 1) must be a number")
             try:
-                return dt.datetime.fromtimestamp(value, dt.UTC)
+                return dt.datetime.fromtimestamp(value / self.scale, dt.UTC)
             except (OverflowError, OSError, ValueError):
                 raise CborError(f"timestamp {value} is out of range")
         return self._simple(info)

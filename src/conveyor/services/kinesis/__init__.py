@@ -1,0 +1,1 @@
+"""Kinesis Data Streams: streams of shards over SQLite, records in per-shard order, resharding by lineage."""
