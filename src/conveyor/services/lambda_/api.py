@@ -4,6 +4,7 @@
     registry       the functions, by name, over the store; code packages
     invoker        one invocation: a concurrency slot, an execution environment, the result
     mappings       SQS event source mappings and their pollers
+    stream_mappings  Kinesis event source mappings, one poller per shard, reading through the Streams port
     async_invokes  the durable queue of asynchronous invocations, retries and destinations
 
 The operations live in four groups over those parts (function_api, aliases, permissions,
@@ -31,6 +32,7 @@ from conveyor.services.lambda_.invoke import MAX_SYNC_PAYLOAD, Invoker, check_pa
 from conveyor.services.lambda_.permissions import PermissionOperations
 from conveyor.services.lambda_.registry import Registry
 from conveyor.services.lambda_.store import LambdaStore
+from conveyor.services.lambda_.stream_esm import StreamMappings
 from conveyor.wire import RequestContext, ServiceError
 
 log = logging.getLogger(__name__)
@@ -54,14 +56,17 @@ class LambdaService(Service):
         self.registry = Registry(self.store, root / "code", self.config.account_id, self.config.region, env.disk)
         self.invoker = Invoker(self.registry, env, root / "logs")
         self.mappings = Mappings(self.registry, self.store, self.invoker, self.ports, self.clock)
+        self.stream_mappings = StreamMappings(self.registry, self.store, self.invoker, self.ports, self.clock)
         self.async_invokes = AsyncInvokes(self.registry, self.store, self.invoker, self.ports, self.clock)
         self.permissions = PermissionOperations(self.registry)
         self.endpoints = FunctionEndpoints(self.registry, self.invoker, self.mappings)
         self.operation_groups = (
-            FunctionOperations(self.registry, self.invoker, self.mappings, self.ports, self.clock),
+            FunctionOperations(self.registry, self.invoker, self.mappings, self.ports, self.clock,
+                               self.stream_mappings),
             AliasOperations(self.registry),
             self.permissions,
-            InvocationOperations(self.registry, self.invoker, self.async_invokes, self.mappings),
+            InvocationOperations(self.registry, self.invoker, self.async_invokes, self.mappings,
+                                 self.stream_mappings),
         )
 
     # -- lifecycle -------------------------------------------------------------------------------------
@@ -70,14 +75,17 @@ class LambdaService(Service):
         self.registry.load()
         await self.async_invokes.start()
         await self.mappings.start()
+        await self.stream_mappings.start()
 
     async def stop(self) -> None:
+        await self.stream_mappings.stop()
         await self.mappings.stop()
         await self.async_invokes.stop()
         await self.invoker.runtime.stop()
         self.store.close()
 
     async def reset(self) -> None:
+        await self.stream_mappings.stop()
         await self.mappings.stop()
         await self.async_invokes.stop()
         await self.invoker.runtime.reset()
@@ -85,11 +93,13 @@ class LambdaService(Service):
         await self.registry.reset()
         self.invoker.logs.wipe()
         self.mappings.clear()
+        self.stream_mappings.clear()
         self.async_invokes.clear()
 
     def health(self) -> dict[str, Any]:
         return {"status": "running", "functions": len(self.registry.functions),
                 "concurrency": self.invoker.runtime.snapshot(), "mappings": self.mappings.snapshot(),
+                "stream_mappings": self.stream_mappings.snapshot(),
                 "async_pending": self.async_invokes.pending(), "async_running": self.async_invokes.running()}
 
     def provide(self, ports: Ports) -> None:

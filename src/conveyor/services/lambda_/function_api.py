@@ -26,6 +26,7 @@ from conveyor.services.lambda_.functions import (
 from conveyor.services.lambda_.invoke import CANNOT_ASSUME, LAMBDA_PRINCIPAL, Invoker
 from conveyor.services.lambda_.paging import page
 from conveyor.services.lambda_.registry import Registry
+from conveyor.services.lambda_.stream_esm import StreamMappings
 from conveyor.storage.disk import DiskFull
 from conveyor.wire import RequestContext, ServiceError
 
@@ -58,10 +59,12 @@ Out = dict[str, Any]
 
 
 class FunctionOperations:
-    def __init__(self, registry: Registry, invoker: Invoker, mappings: Mappings, ports: Ports, clock: Clock) -> None:
+    def __init__(self, registry: Registry, invoker: Invoker, mappings: Mappings, ports: Ports, clock: Clock,
+                 stream_mappings: StreamMappings | None = None) -> None:
         self.registry = registry
         self.invoker = invoker
         self.mappings = mappings
+        self.stream_mappings = stream_mappings
         self.ports = ports
         self.clock = clock
 
@@ -194,6 +197,8 @@ class FunctionOperations:
             raise invalid("$LATEST version cannot be deleted without deleting the function.")
         await self.registry.delete(fn)
         await self.mappings.function_deleted(fn.name)
+        if self.stream_mappings is not None:
+            await self.stream_mappings.function_deleted(fn.name)
         await self.invoker.runtime.retire(fn.name)
         return {}
 

@@ -1,5 +1,6 @@
 """Lambda's operations on how a function is invoked: Invoke itself, the asynchronous invocation settings
-(retries, event age, destinations) and the SQS event source mappings."""
+(retries, event age, destinations) and the event source mappings (SQS queues in esm, Kinesis streams in
+stream_esm: a mapping's EventSourceArn, or its UUID, says which)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from conveyor.services.lambda_.invoke import (
 )
 from conveyor.services.lambda_.paging import page
 from conveyor.services.lambda_.registry import Registry
+from conveyor.services.lambda_.stream_esm import StreamMappings, is_stream_arn
 from conveyor.wire import RequestContext
 
 if TYPE_CHECKING:
@@ -38,11 +40,13 @@ LOG_TAIL_BYTES = 4096  # Invoke's LogResult: "the last 4 KB of the execution log
 
 
 class InvocationOperations:
-    def __init__(self, registry: Registry, invoker: Invoker, async_invokes: AsyncInvokes, mappings: Mappings) -> None:
+    def __init__(self, registry: Registry, invoker: Invoker, async_invokes: AsyncInvokes, mappings: Mappings,
+                 stream_mappings: StreamMappings) -> None:
         self.registry = registry
         self.invoker = invoker
         self.async_invokes = async_invokes
         self.mappings = mappings
+        self.stream_mappings = stream_mappings
 
     # -- invoke ----------------------------------------------------------------------------------------
     async def Invoke(self, ctx: RequestContext, params: InvocationRequestTypeDef) -> Out:
@@ -97,20 +101,31 @@ class InvocationOperations:
     # -- event source mappings -------------------------------------------------------------------------
     async def CreateEventSourceMapping(self, ctx: RequestContext,
                                        params: CreateEventSourceMappingRequestTypeDef) -> Out:
+        if is_stream_arn(params.get("EventSourceArn")):
+            return await self.stream_mappings.create(params, ctx.region)
         return await self.mappings.create(params, ctx.region)
 
     async def GetEventSourceMapping(self, ctx: RequestContext, params: GetEventSourceMappingRequestTypeDef) -> Out:
+        streamed = self.stream_mappings.get(params["UUID"])
+        if streamed is not None:
+            return self.stream_mappings.describe(streamed)
         return self.mappings.describe(self.mappings.get(params["UUID"]))
 
     async def UpdateEventSourceMapping(self, ctx: RequestContext,
                                        params: UpdateEventSourceMappingRequestTypeDef) -> Out:
+        if self.stream_mappings.get(params["UUID"]) is not None:
+            return await self.stream_mappings.update(params, ctx.region)
         return await self.mappings.update(params, ctx.region)
 
     async def DeleteEventSourceMapping(self, ctx: RequestContext,
                                        params: DeleteEventSourceMappingRequestTypeDef) -> Out:
+        if self.stream_mappings.get(params["UUID"]) is not None:
+            return await self.stream_mappings.delete(params["UUID"])
         return await self.mappings.delete(params["UUID"])
 
     async def ListEventSourceMappings(self, ctx: RequestContext,
                                       params: ListEventSourceMappingsRequestTypeDef) -> Out:
-        found = self.mappings.listing(params.get("FunctionName"), params.get("EventSourceArn"), ctx.region)
+        function, source = params.get("FunctionName"), params.get("EventSourceArn")
+        found = self.mappings.listing(function, source, ctx.region) + \
+            self.stream_mappings.listing(function, source, ctx.region)
         return page(found, params.get("Marker"), params.get("MaxItems"), "EventSourceMappings", lambda m: m["UUID"])

@@ -21,8 +21,13 @@ MIGRATIONS = [
     CREATE TABLE mappings (uuid TEXT PRIMARY KEY, doc TEXT NOT NULL);
     CREATE TABLE async_events (id TEXT PRIMARY KEY, doc TEXT NOT NULL)
     """,
+    """
+    CREATE TABLE stream_mappings (uuid TEXT PRIMARY KEY, doc TEXT NOT NULL);
+    CREATE TABLE stream_checkpoints (uuid TEXT NOT NULL, shard_id TEXT NOT NULL, position TEXT NOT NULL,
+                                     PRIMARY KEY (uuid, shard_id))
+    """,
 ]
-_TABLES = ("functions", "mappings", "async_events")
+_TABLES = ("functions", "mappings", "async_events", "stream_mappings", "stream_checkpoints")
 
 
 class LambdaStore:
@@ -77,6 +82,36 @@ class LambdaStore:
 
     async def delete_mapping(self, uuid: str) -> None:
         await self.db.execute("DELETE FROM mappings WHERE uuid = ?", (uuid,), grows=False)
+
+    # -- stream event source mappings and where they are in each shard ----------------------------------
+    def stream_mapping_docs(self) -> list[str]:
+        return [row[0] for row in self.db.query("SELECT doc FROM stream_mappings")]
+
+    def stream_checkpoints(self, uuid: str) -> dict[str, str]:
+        rows = self.db.query("SELECT shard_id, position FROM stream_checkpoints WHERE uuid = ?", (uuid,))
+        return {row[0]: row[1] for row in rows}
+
+    async def put_stream_mapping(self, uuid: str, doc: str, checkpoints: dict[str, str] | None = None) -> None:
+        """The mapping's settings, and (when it is created) where it starts in the shards it starts in."""
+        rows = [(uuid, shard, position) for shard, position in (checkpoints or {}).items()]
+
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT OR REPLACE INTO stream_mappings (uuid, doc) VALUES (?, ?)", (uuid, doc))
+            conn.executemany("INSERT OR REPLACE INTO stream_checkpoints (uuid, shard_id, position) VALUES (?, ?, ?)",
+                             rows)
+
+        await self.db.write(run)
+
+    async def put_stream_checkpoint(self, uuid: str, shard_id: str, position: str) -> None:
+        await self.db.execute("INSERT OR REPLACE INTO stream_checkpoints (uuid, shard_id, position) VALUES (?, ?, ?)",
+                              (uuid, shard_id, position))
+
+    async def delete_stream_mapping(self, uuid: str) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM stream_mappings WHERE uuid = ?", (uuid,))
+            conn.execute("DELETE FROM stream_checkpoints WHERE uuid = ?", (uuid,))
+
+        await self.db.write(run, grows=False)
 
     # -- asynchronous events ---------------------------------------------------------------------------
     def async_event_docs(self) -> list[str]:

@@ -1,0 +1,273 @@
+"""Kinesis event source mappings: their settings, their lifecycle and the API over them.
+
+https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html and API_CreateEventSourceMapping.html:
+StartingPosition (TRIM_HORIZON, LATEST, AT_TIMESTAMP) is required; BatchSize 1-10,000 (default 100);
+MaximumBatchingWindowInSeconds 0-300; ParallelizationFactor 1-10; MaximumRetryAttempts -1 or 0-10,000;
+MaximumRecordAgeInSeconds -1 or 60-604,800; BisectBatchOnFunctionError; an on-failure destination (an SQS
+queue or SNS topic); FunctionResponseTypes ReportBatchItemFailures. Settings Conveyor does not honour for
+streams (filters, tumbling windows, enhanced fan-out consumers, on-success destinations) are refused.
+The mapping reads Kinesis through the Streams port (conveyor.ports); SQS mappings are
+conveyor.services.lambda_.esm.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import abc
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from conveyor.clock import Clock
+from conveyor.ports import Ports, Streams
+from conveyor.services.lambda_.functions import Function, conflict, invalid, not_found
+from conveyor.services.lambda_.invoke import Invoker
+from conveyor.services.lambda_.registry import Registry
+from conveyor.services.lambda_.store import LambdaStore
+from conveyor.services.lambda_.stream_batches import Delivery, Settings
+from conveyor.services.lambda_.stream_pollers import END, Pollers
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda.type_defs import (
+        CreateEventSourceMappingRequestTypeDef,
+        UpdateEventSourceMappingRequestTypeDef,
+    )
+
+STARTING_POSITIONS = ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
+_UNSUPPORTED = ("FilterCriteria", "Topics", "Queues", "SourceAccessConfigurations", "SelfManagedEventSource",
+                "AmazonManagedKafkaEventSourceConfig", "SelfManagedKafkaEventSourceConfig", "ScalingConfig",
+                "DocumentDBEventSourceConfig", "KMSKeyArn", "MetricsConfig", "ProvisionedPollerConfig")
+
+
+def is_stream_arn(arn: str | None) -> bool:
+    return bool(arn) and arn.split(":")[2:3] == ["kinesis"]  # type: ignore[union-attr]
+
+
+@dataclass
+class StreamMapping:
+    uuid: str
+    function: str
+    qualifier: str | None
+    source_arn: str
+    starting_position: str
+    starting_timestamp: float | None = None
+    batch_size: int = 100
+    window: int = 0
+    parallelization: int = 1
+    bisect: bool = False
+    max_retries: int = -1
+    max_age: int = -1
+    on_failure: str | None = None
+    response_types: list[str] = field(default_factory=list)
+    enabled: bool = True
+    last_modified: float = 0.0
+
+    def doc(self) -> str:
+        return json.dumps(asdict(self))
+
+
+@dataclass
+class Running:
+    pollers: Pollers
+    batches: int = 0
+    failed: int = 0
+
+
+class StreamMappings:
+    def __init__(self, registry: Registry, store: LambdaStore, invoker: Invoker, ports: Ports, clock: Clock) -> None:
+        self.registry = registry
+        self.store = store
+        self.invoker = invoker
+        self.ports = ports
+        self.clock = clock
+        self.by_uuid: dict[str, StreamMapping] = {}
+        self.running: dict[str, Running] = {}
+        self.results: dict[str, str] = {}  # LastProcessingResult
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        for doc in self.store.stream_mapping_docs():
+            m = StreamMapping(**json.loads(doc))
+            self.by_uuid[m.uuid] = m
+            self._run(m)
+
+    async def stop(self) -> None:
+        for ident in list(self.running):
+            await self._halt(ident, graceful=False)
+
+    def clear(self) -> None:
+        self.by_uuid.clear()
+        self.results.clear()
+
+    def snapshot(self) -> dict[str, Any]:
+        out = {}
+        for m in self.by_uuid.values():
+            run = self.running.get(m.uuid)
+            out[m.uuid] = {"function": m.function, "stream": m.source_arn, "enabled": m.enabled,
+                           "shards": sorted(run.pollers.shard_tasks) if run else [],
+                           "batches": run.batches if run else 0, "failed_batches": run.failed if run else 0}
+        return out
+
+    # -- API -------------------------------------------------------------------------------------------
+    def describe(self, m: StreamMapping, state: str | None = None) -> dict[str, Any]:
+        fn = self.registry.functions.get(m.function)
+        arn = fn.arn if fn else self.registry.arn(m.function)
+        region = fn.region if fn else self.registry.region
+        out: dict[str, Any] = {
+            "UUID": m.uuid, "StartingPosition": m.starting_position, "BatchSize": m.batch_size,
+            "MaximumBatchingWindowInSeconds": m.window, "ParallelizationFactor": m.parallelization,
+            "EventSourceArn": m.source_arn, "FunctionArn": f"{arn}:{m.qualifier}" if m.qualifier else arn,
+            "LastModified": m.last_modified, "LastProcessingResult": self.results.get(m.uuid, "No records processed"),
+            "State": state or ("Enabled" if m.enabled else "Disabled"), "StateTransitionReason": "User action",
+            "DestinationConfig": {"OnFailure": {"Destination": m.on_failure} if m.on_failure else {}, "OnSuccess": {}},
+            "MaximumRecordAgeInSeconds": m.max_age, "BisectBatchOnFunctionError": m.bisect,
+            "MaximumRetryAttempts": m.max_retries, "TumblingWindowInSeconds": 0,
+            "FunctionResponseTypes": m.response_types,
+            "EventSourceMappingArn": f"arn:aws:lambda:{region}:{self.registry.account}:event-source-mapping:{m.uuid}",
+        }
+        if m.starting_timestamp is not None:
+            out["StartingPositionTimestamp"] = m.starting_timestamp
+        return out
+
+    def listing(self, function: str | None, source: str | None, region: str) -> list[dict[str, Any]]:
+        name = self.registry.get(function, region)[0].name if function else None
+        return [self.describe(m) for m in self.by_uuid.values()
+                if (name is None or m.function == name) and (source is None or m.source_arn == source)]
+
+    def get(self, ident: str) -> StreamMapping | None:
+        return self.by_uuid.get(ident)
+
+    async def create(self, params: CreateEventSourceMappingRequestTypeDef, region: str) -> dict[str, Any]:
+        fn, qualifier = self.registry.get(params["FunctionName"], region)
+        source = params["EventSourceArn"]  # present: the caller routed on it
+        streams = self._streams()
+        shards = streams.shards(source)
+        if shards is None:
+            raise invalid(f"Stream not found: {source}")
+        for other in self.by_uuid.values():
+            if other.source_arn == source and other.function == fn.name:
+                raise conflict(f'An event source mapping with event source ("{source}"), function ("{fn.arn}"), '
+                               f"already exists. Please update or delete the existing mapping with UUID {other.uuid}")
+        position = params.get("StartingPosition")
+        if position not in STARTING_POSITIONS:
+            raise invalid("StartingPosition is required for Kinesis event sources: TRIM_HORIZON, LATEST or "
+                          "AT_TIMESTAMP.")
+        when = params.get("StartingPositionTimestamp")
+        if position == "AT_TIMESTAMP" and when is None:
+            raise invalid("StartingPositionTimestamp must be specified with StartingPosition AT_TIMESTAMP.")
+        m = StreamMapping(str(uuid.uuid4()), fn.name, qualifier, source, position,
+                          when.timestamp() if when is not None else None,  # type: ignore[union-attr]
+                          last_modified=self.clock.now())
+        self._apply(m, params, fn)
+        # LATEST is the tip of each shard now: stored, so that a restart does not move it.
+        checkpoints = {}
+        if position == "LATEST":
+            checkpoints = {s.shard_id: END if s.closed else streams.position(source, s.shard_id, "LATEST")
+                           for s in shards}
+        await self.store.put_stream_mapping(m.uuid, m.doc(), checkpoints)
+        self.by_uuid[m.uuid] = m
+        self._run(m)
+        return self.describe(m, "Creating")
+
+    async def update(self, params: UpdateEventSourceMappingRequestTypeDef, region: str) -> dict[str, Any]:
+        m = self.by_uuid[params["UUID"]]
+        new = StreamMapping(**json.loads(m.doc()))  # changed on a copy: the running mapping once stored
+        if params.get("FunctionName"):
+            named, new.qualifier = self.registry.get(params["FunctionName"], region)
+            new.function = named.name
+        fn = self.registry.functions.get(new.function)
+        if fn is None:
+            raise not_found(f"Function not found: {self.registry.arn(new.function)}")
+        self._apply(new, params, fn)
+        new.last_modified = self.clock.now()
+        await self.store.put_stream_mapping(new.uuid, new.doc())
+        await self._halt(m.uuid, graceful=True)
+        self.by_uuid[m.uuid] = new
+        self._run(new)
+        return self.describe(new, "Updating")
+
+    async def delete(self, ident: str) -> dict[str, Any]:
+        m = self.by_uuid[ident]
+        out = self.describe(m, "Deleting")
+        await self.store.delete_stream_mapping(ident)
+        self.by_uuid.pop(ident, None)
+        await self._halt(ident, graceful=True)
+        return out
+
+    async def function_deleted(self, name: str) -> None:
+        for m in list(self.by_uuid.values()):
+            if m.function == name:
+                await self._halt(m.uuid, graceful=True)
+
+    # -- settings --------------------------------------------------------------------------------------
+    def _streams(self) -> Streams:
+        if self.ports.streams is None:
+            raise invalid("Conveyor is running without its Kinesis service.")
+        return self.ports.streams
+
+    def _apply(self, m: StreamMapping, params: abc.Mapping[str, Any], fn: Function) -> None:
+        for key in _UNSUPPORTED:
+            if params.get(key) not in (None, [], {}):
+                raise invalid(f"{key} is not supported by Conveyor for Kinesis event sources.")
+        if params.get("TumblingWindowInSeconds"):
+            raise invalid("TumblingWindowInSeconds is not supported by Conveyor for Kinesis event sources.")
+        m.batch_size = _ranged(params, "BatchSize", m.batch_size, 1, 10000)
+        m.window = _ranged(params, "MaximumBatchingWindowInSeconds", m.window, 0, 300)
+        m.parallelization = _ranged(params, "ParallelizationFactor", m.parallelization, 1, 10)
+        m.max_retries = _ranged(params, "MaximumRetryAttempts", m.max_retries, -1, 10000)
+        m.max_age = _ranged(params, "MaximumRecordAgeInSeconds", m.max_age, -1, 604800)
+        if 0 <= m.max_age < 60:
+            raise invalid("MaximumRecordAgeInSeconds must be -1 (no limit) or between 60 and 604800.")
+        if "BisectBatchOnFunctionError" in params:
+            m.bisect = bool(params["BisectBatchOnFunctionError"])
+        types = params.get("FunctionResponseTypes", m.response_types) or []
+        if any(t != "ReportBatchItemFailures" for t in types):
+            raise invalid("FunctionResponseTypes may only contain ReportBatchItemFailures.")
+        m.response_types = list(types)
+        destinations = params.get("DestinationConfig")
+        if destinations is not None:
+            if (destinations.get("OnSuccess") or {}).get("Destination"):
+                raise invalid("Kinesis event source mappings support only an OnFailure destination.")
+            target = (destinations.get("OnFailure") or {}).get("Destination")
+            if target and target.split(":")[2:3] not in (["sqs"], ["sns"]):
+                raise invalid(f"The destination ARN {target} is not supported by Conveyor (use an SQS queue or an "
+                              "SNS topic).")
+            m.on_failure = target or None
+        if "Enabled" in params:
+            m.enabled = bool(params["Enabled"])
+        fn.resolve(m.qualifier)  # the qualifier exists
+
+    # -- running ---------------------------------------------------------------------------------------
+    def _run(self, m: StreamMapping) -> None:
+        if not m.enabled or m.function not in self.registry.functions or self.ports.streams is None:
+            return
+        settings = Settings(m.uuid, m.function, m.qualifier, m.source_arn, m.bisect, m.max_retries, m.max_age,
+                            m.on_failure, "ReportBatchItemFailures" in m.response_types)
+        box: list[Running] = []
+
+        def note(ok: bool) -> None:
+            box[0].batches += 1
+            box[0].failed += 0 if ok else 1
+            self.results[m.uuid] = "OK" if ok else "PROBLEM: Function call failed"
+
+        def delivery(stopped: Any) -> Delivery:
+            return Delivery(settings, self.registry, self.invoker, self.ports, self.clock, note, stopped)
+
+        run = Running(Pollers(m, self.ports.streams, self.store, self.clock, delivery))
+        box.append(run)
+        self.running[m.uuid] = run
+        run.pollers.start()
+
+    async def _halt(self, ident: str, graceful: bool) -> None:
+        run = self.running.pop(ident, None)
+        if run is not None:
+            await run.pollers.stop(graceful)
+
+
+def _ranged(params: abc.Mapping[str, Any], key: str, current: int, low: int, high: int) -> int:
+    value = params.get(key, current)
+    if value is None:
+        return current
+    if not low <= value <= high:
+        raise invalid(f"{key} must be between {low} and {high}.")
+    return int(value)
