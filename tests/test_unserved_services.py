@@ -25,14 +25,14 @@ def test_the_cli_names_the_service_conveyor_does_not_serve(aws, command, name, c
     assert result.returncode != 0
     assert f"An error occurred ({code})" in stderr, stderr
     assert f"Conveyor does not serve the service '{name}'" in stderr
-    assert "(it serves apigatewayv2, cloudwatch, iam, lambda, logs, s3, sns, sqs, sts)" in stderr  # and says what it does serve
+    assert "(it serves apigatewayv2, cloudwatch, iam, kinesis, lambda, logs, s3, sns, sqs, sts)" in stderr  # and says what it does serve
 
 
 def test_boto3_and_raw_clients_get_their_protocols_shape(endpoint, client) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(ClientError) as kinesis:
-        client("kinesis").list_streams()
-    assert kinesis.value.response["Error"]["Code"] == "UnknownOperationException"
-    assert "Conveyor does not serve the service 'kinesis'" in kinesis.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as firehose:
+        client("firehose").list_delivery_streams()
+    assert firehose.value.response["Error"]["Code"] == "UnknownOperationException"
+    assert "Conveyor does not serve the service 'firehose'" in firehose.value.response["Error"]["Message"]
     # Unsigned, named only by its X-Amz-Target prefix: json's __type.
     raw = requests.post(f"{endpoint}/", data=b"{}", timeout=30, headers={
         "X-Amz-Target": "DynamoDB_20120810.ListTables", "Content-Type": "application/x-amz-json-1.0"})

@@ -179,6 +179,13 @@ def test_list_shards_filters_and_tokens(kinesis: Any, advance: Any) -> None:
     assert ids(at) == ["shardId-000000000000", "shardId-000000000001", "shardId-000000000002"]
     assert ids(kinesis.list_shards(StreamName="ls", ShardFilter={"Type": "FROM_TRIM_HORIZON"})) == ids(
         kinesis.list_shards(StreamName="ls"))
+    # The stream is younger than its retention: the shards open at the trim horizon are its first ones.
+    assert ids(kinesis.list_shards(StreamName="ls", ShardFilter={"Type": "AT_TRIM_HORIZON"})) == \
+        ["shardId-000000000000", "shardId-000000000001", "shardId-000000000002"]
+    since = kinesis.list_shards(StreamName="ls", ShardFilter={
+        "Type": "FROM_TIMESTAMP", "Timestamp": dt.datetime.fromtimestamp(created + 11, dt.UTC)})
+    assert ids(since) == ["shardId-000000000001", "shardId-000000000002", "shardId-000000000003",
+                          "shardId-000000000004"]
     page = kinesis.list_shards(StreamName="ls", MaxResults=2)
     assert ids(page) == ["shardId-000000000000", "shardId-000000000001"] and page["NextToken"]
     second = kinesis.list_shards(NextToken=page["NextToken"])
@@ -312,3 +319,16 @@ def test_the_aws_cli(aws: Any, tmp_path: Any) -> None:
         ["shardId-000000000000", "shardId-000000000001"]
     aws("kinesis", "delete-stream", "--stream-name", "cli")
     assert aws("kinesis", "list-streams")["StreamNames"] == []
+
+
+def test_what_is_not_offered_is_refused(kinesis: Any) -> None:
+    kinesis.create_stream(StreamName="plain", ShardCount=1)
+    for call, kwargs in ((kinesis.start_stream_encryption, {"StreamName": "plain", "EncryptionType": "KMS",
+                                                            "KeyId": "alias/aws/kinesis"}),
+                         (kinesis.register_stream_consumer, {"StreamARN": "arn:aws:kinesis:us-east-1:000000000000:"
+                                                             "stream/plain", "ConsumerName": "c"}),
+                         (kinesis.enable_enhanced_monitoring, {"StreamName": "plain", "ShardLevelMetrics": ["ALL"]})):
+        with pytest.raises(ClientError) as caught:
+            call(**kwargs)
+        assert caught.value.response["Error"]["Code"] == "NotImplemented"
+        assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501

@@ -156,6 +156,46 @@ def test_bisect_and_retries_send_the_poison_record_to_the_on_failure_queue(clien
     wait_for(lambda: "7" in [line["data"] for line in _lines(tmp_path, "key-k")])
 
 
+def test_partial_batch_responses_and_record_age(client: Any, make_function: Any, advance: Any,
+                                               tmp_path: Path) -> None:
+    kinesis, lam, sqs = client("kinesis"), client("lambda"), client("sqs")
+    arn = _stream(kinesis, "partial", 1)
+    url = sqs.create_queue(QueueName="too-old")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    # Reports the record "bad" (and those after it) failed until it has seen it three times.
+    make_function("partial", """
+import base64, os
+def lambda_handler(event, context):
+    out = os.path.join(os.environ["OUT"], "seen")
+    data = [base64.b64decode(r["kinesis"]["data"]).decode() for r in event["Records"]]
+    with open(out, "a") as f:
+        f.write(",".join(data) + "\\n")
+    seen = open(out).read().count("bad")
+    if "bad" in data and seen < 3:
+        return {"batchItemFailures": [{"itemIdentifier": event["Records"][data.index("bad")]["kinesis"]["sequenceNumber"]}]}
+    return {"batchItemFailures": []}
+""", Environment={"Variables": {"OUT": str(tmp_path)}})
+    _put(kinesis, "partial", [("k", "a"), ("k", "bad"), ("k", "c")])
+    m = lam.create_event_source_mapping(FunctionName="partial", EventSourceArn=arn, StartingPosition="TRIM_HORIZON",
+                                        BatchSize=10, FunctionResponseTypes=["ReportBatchItemFailures"],
+                                        DestinationConfig={"OnFailure": {"Destination": queue_arn}},
+                                        MaximumRecordAgeInSeconds=60)
+    seen = tmp_path / "seen"
+    wait_for(lambda: seen.exists() and seen.read_text().count("bad") == 3)
+    # The batch is retried from the failed record on: "a" is handed over once.
+    assert seen.read_text().splitlines() == ["a,bad,c", "bad,c", "bad,c"]
+    # A record older than MaximumRecordAgeInSeconds goes to the on-failure destination instead.
+    lam.update_event_source_mapping(UUID=m["UUID"], Enabled=False)
+    _put(kinesis, "partial", [("k", "stale")])
+    advance(61)
+    lam.update_event_source_mapping(UUID=m["UUID"], Enabled=True)
+    messages = wait_for(lambda: sqs.receive_message(QueueUrl=url).get("Messages"), timeout=30)
+    record = json.loads(messages[0]["Body"])
+    assert record["requestContext"]["condition"] == "RecordAgeExceeded"
+    assert record["KinesisBatchInfo"]["batchSize"] == 1
+    assert "stale" not in seen.read_text()
+
+
 def test_parallelization_keeps_each_key_in_order(client: Any, make_function: Any, tmp_path: Path) -> None:
     kinesis, lam = client("kinesis"), client("lambda")
     arn = _stream(kinesis, "parallel", 1)
