@@ -162,7 +162,7 @@ def mapped_latency(srv: Server, samples: int, seconds: float) -> tuple[list[floa
         else:
             break
         if i == 0 and not latencies:
-            return [], "no record reached the function within 20 s"
+            return [], "nothing delivered: no record reached the function (and its queue) within 20 s"
     return latencies, None
 
 
@@ -201,7 +201,8 @@ def bench_server(srv: Server, q: dict[str, Any], values: dict, notes: dict) -> N
     if problem:
         log(f"  {name} cannot run the mapping: {problem}")
         notes.setdefault(("_problems", name), []).append(f"mapping: {problem}")
-        notes[(name, "lat50")] = notes[(name, "lat99")] = "cannot run functions"
+        notes[(name, "lat50")] = notes[(name, "lat99")] = (
+            "nothing delivered" if problem.startswith("nothing delivered") else "cannot run functions")
         return
     values[(name, "lat50")] = pct(lat, 50) * 1000 if lat else None
     values[(name, "lat99")] = pct(lat, 99) * 1000 if lat else None
