@@ -82,7 +82,11 @@ def check_endpoint(protocol: str, endpoint: str | None, fifo_topic: bool, functi
             raise invalid("Invalid parameter: Endpoint Reason: FIFO SQS Queues can not be subscribed to "
                           "standard SNS topics")
     elif protocol in ("http", "https"):
-        url = urlparse(endpoint)
+        try:
+            url = urlparse(endpoint)
+            url.port  # noqa: B018 -- raises ValueError for a port that is not a number in 0-65535
+        except ValueError:  # "http://[" and other URLs that do not parse
+            raise invalid("Endpoint must match the specified protocol")
         if url.scheme != protocol or not url.netloc:
             raise invalid("Endpoint must match the specified protocol")
     elif protocol == "lambda":
