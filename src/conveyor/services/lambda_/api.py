@@ -44,7 +44,9 @@ class LambdaService(Service):
     # Model constraint failures are ValidationException, in the words of AWS's constraint messages
     # ("Member must have length less than or equal to 256"), e.g. a Description over the 256 characters
     # https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html allows.
-    validation_codes = ConstraintViolations("ValidationException", query_lists=False, patterns=False)
+    # Patterns too: names, ARNs, qualifiers, handlers, environment variable names (a name with a trailing
+    # newline is refused with the model's pattern, as AWS refuses it).
+    validation_codes = ConstraintViolations("ValidationException", query_lists=False, patterns=True)
     internal_prefix = "functions"  # /_conveyor/functions: `conveyor functions` and `conveyor logs`
 
     def __init__(self, env: Environment) -> None:

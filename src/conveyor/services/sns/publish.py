@@ -47,9 +47,9 @@ def message_for(msg: Published, protocol: str) -> str:
     return msg["message"]
 
 MAX_SIZE = 256 * 1024
-_ATTR_NAME = re.compile(r"^[A-Za-z0-9_\-.]{1,256}$")
-_TYPE = re.compile(r"^(String|Number|Binary)(\.[^\s]+)?$")
-_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
+_ATTR_NAME = re.compile(r"[A-Za-z0-9_\-.]{1,256}")
+_TYPE = re.compile(r"(String|Number|Binary)(\.[^\s]+)?")
+_ID = re.compile(r"[\x21-\x7e]{1,128}")
 
 
 def attr_error(message: str) -> ServiceError:
@@ -62,11 +62,11 @@ def check_attributes(attrs: Mapping[str, Mapping[str, Any]] | None) -> tuple[Sto
     size = 0
     for name, value in (attrs or {}).items():
         low = name.lower()
-        if (not _ATTR_NAME.match(name) or name.startswith(".") or name.endswith(".") or ".." in name
+        if (not _ATTR_NAME.fullmatch(name) or name.startswith(".") or name.endswith(".") or ".." in name
                 or low.startswith("aws.") or low.startswith("amazon.")):
             raise attr_error(f"The message attribute name '{name}' is invalid.")
         dtype = value.get("DataType") or ""
-        if dtype != "String.Array" and not _TYPE.match(dtype):
+        if dtype != "String.Array" and not _TYPE.fullmatch(dtype):
             raise attr_error(f"The message attribute '{name}' has an invalid message attribute type, the set "
                              "of supported type prefixes is Binary, Number, and String.")
         base = dtype.split(".", 1)[0]
@@ -141,7 +141,7 @@ def fifo_ids(topic: Topic, message: str, group_id: str | None, dedup_id: str | N
         return group_id, None
     if not group_id:
         raise invalid("The MessageGroupId parameter is required for FIFO topics")
-    if not _ID.match(group_id):
+    if not _ID.fullmatch(group_id):
         raise invalid("MessageGroupId Reason: MessageGroupId can only include alphanumeric and punctuation "
                       "characters. 1 to 128 in length.")
     if not dedup_id:
@@ -149,7 +149,7 @@ def fifo_ids(topic: Topic, message: str, group_id: str | None, dedup_id: str | N
             raise invalid("The topic should either have ContentBasedDeduplication enabled or "
                           "MessageDeduplicationId provided explicitly")
         dedup_id = hashlib.sha256(message.encode("utf-8")).hexdigest()
-    elif not _ID.match(dedup_id):
+    elif not _ID.fullmatch(dedup_id):
         raise invalid("MessageDeduplicationId Reason: MessageDeduplicationId can only include alphanumeric "
                       "and punctuation characters. 1 to 128 in length.")
     return group_id, dedup_id

@@ -33,7 +33,7 @@ WRITABLE = set(INT_ATTRS) | BOOL_ATTRS | STRING_ATTRS
 READ_ONLY = {"QueueArn", "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
              "ApproximateNumberOfMessagesDelayed", "CreatedTimestamp", "LastModifiedTimestamp"}
 ALL_NAMES = WRITABLE | READ_ONLY
-ARN_RE = re.compile(r"^arn:aws[\w-]*:sqs:([\w-]+):(\d{12}):([\w-]{1,80}(?:\.fifo)?)$")
+ARN_RE = re.compile(r"arn:aws[\w-]*:sqs:([\w-]+):(\d{12}):([\w-]{1,80}(?:\.fifo)?)")
 
 
 def defaults(fifo: bool) -> dict[str, str]:
@@ -105,7 +105,7 @@ def parse_redrive_policy(text: str) -> dict[str, Any]:
         raise invalid_attr_value("RedrivePolicy", "Redrive policy is not a valid JSON map.")
     target = data.get("deadLetterTargetArn")
     given: Any = data.get("maxReceiveCount")  # any JSON value; int() takes 5, "5" and 5.0 alike
-    if not isinstance(target, str) or not ARN_RE.match(target):
+    if not isinstance(target, str) or not ARN_RE.fullmatch(target):
         raise invalid_attr_value("RedrivePolicy", "Dead-letter target ARN is missing or invalid.")
     try:
         count = int(given)
@@ -126,7 +126,7 @@ def parse_redrive_allow(text: str) -> dict[str, Any]:
     arns = data.get("sourceQueueArns")
     if data["redrivePermission"] == "byQueue":
         if not isinstance(arns, list) or not 1 <= len(arns) <= 10 or not all(
-            isinstance(a, str) and ARN_RE.match(a) for a in arns
+            isinstance(a, str) and ARN_RE.fullmatch(a) for a in arns
         ):
             raise invalid_attr_value("RedriveAllowPolicy", "sourceQueueArns must list 1 to 10 queue ARNs.")
         return {"redrivePermission": "byQueue", "sourceQueueArns": arns}
