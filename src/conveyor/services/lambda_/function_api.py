@@ -3,7 +3,7 @@ reserved concurrency and the account's settings."""
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import copy
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -27,7 +27,6 @@ from conveyor.services.lambda_.invoke import CANNOT_ASSUME, LAMBDA_PRINCIPAL, In
 from conveyor.services.lambda_.paging import page
 from conveyor.services.lambda_.registry import Registry
 from conveyor.services.lambda_.stream_esm import StreamMappings
-from conveyor.storage.disk import DiskFull
 from conveyor.wire import RequestContext, ServiceError
 
 if TYPE_CHECKING:
@@ -117,7 +116,8 @@ class FunctionOperations:
         if existing is not None:  # names are per account here, not per account and region
             raise conflict(f"Conveyor keeps one function namespace per account: {name} already exists in "
                            f"{existing.region} ({existing.arn}).")
-        hexd, sha, size = self.registry.code.put(await self._code_bytes(params["Code"]))
+        # Checked and extracted (off the event loop) before anything refers to it.
+        hexd, sha, size = await asyncio.to_thread(self.registry.code.put, await self._code_bytes(params["Code"]))
         config: dict[str, Any] = {
             "FunctionName": name, "FunctionArn": self.registry.arn(name, ctx.region), "Runtime": runtime,
             "Role": params["Role"], "Handler": handler, "CodeSize": size,
@@ -141,8 +141,6 @@ class FunctionOperations:
         if params.get("Publish"):
             self._publish(fn, "")
         await self.registry.save(fn)
-        with contextlib.suppress(DiskFull):  # (extracted again on first use: the function itself is stored)
-            self.registry.code.extracted(hexd)
         return public(fn.versions["1"] if params.get("Publish") else config)
 
     async def GetFunction(self, ctx: RequestContext, params: GetFunctionRequestTypeDef) -> Out:
@@ -208,7 +206,7 @@ class FunctionOperations:
         if params.get("DryRun"):
             return public(fn.config)
         self._check_revision(fn, params.get("RevisionId"))
-        hexd, sha, size = self.registry.code.put(await self._code_bytes(params))
+        hexd, sha, size = await asyncio.to_thread(self.registry.code.put, await self._code_bytes(params))
         fn.config.update(CodeSha256=sha, CodeSize=size, _CodeHex=hexd)
         return await self._changed(fn, bool(params.get("Publish")))
 
@@ -239,8 +237,6 @@ class FunctionOperations:
         fn.generation += 1
         result = self._publish(fn, None) if publish else fn.config
         await self.registry.save(fn)
-        with contextlib.suppress(DiskFull):  # (extracted again on first use: the change itself is stored)
-            self.registry.code.extracted(fn.config["_CodeHex"])
         await self.invoker.runtime.retire(fn.name)
         return public(result)
 
