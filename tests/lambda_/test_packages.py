@@ -1,4 +1,4 @@
-"""Hostile deployment packages are refused, and leave nothing behind."""
+"""Hostile deployment packages are refused; GetFunction's download URL works, and expires."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from botocore.exceptions import ClientError
 
 from tests.conftest import ServerProcess, lambda_role
@@ -111,3 +112,37 @@ def test_links_inside_the_package_are_kept(lam: Any) -> None:
                     links={"helper.py": "lib/real_helper.py"})
     create(lam, "linked", package)
     assert json.loads(lam.invoke(FunctionName="linked")["Payload"].read()) == "from a link"
+
+
+def test_code_location_downloads_the_package_until_it_expires(lam: Any, endpoint: str,
+                                                              advance: Callable[[float], float]) -> None:
+    first = make_zip(HANDLER)
+    create(lam, "dl", first, Publish=True)
+    second = make_zip("def lambda_handler(e, c):\n    return 'two'\n")
+    lam.update_function_code(FunctionName="dl", ZipFile=second)
+    location = lam.get_function(FunctionName="dl")["Code"]["Location"]
+    assert location.startswith(endpoint + "/snapshots/000000000000/dl-")
+    assert "X-Amz-Signature=" in location and "X-Amz-Expires=600" in location
+    download = requests.get(location, timeout=10)
+    assert download.status_code == 200 and download.content == second
+    assert download.headers["Content-Type"] == "application/zip"
+    old = requests.get(lam.get_function(FunctionName="dl", Qualifier="1")["Code"]["Location"], timeout=10)
+    assert old.content == first
+    advance(601)  # AWS's link is valid for 10 minutes
+    assert requests.get(location, timeout=10).status_code == 403
+
+
+def test_code_location_is_signed_under_sigv4(start_server: Callable[..., ServerProcess], tmp_path: Path) -> None:
+    server = start_server(tmp_path / "data", "--auth", "sigv4")
+    lambda_role(server.client("iam"))
+    lam = server.client("lambda")
+    package = make_zip(HANDLER)
+    create(lam, "signed", package)
+    location = lam.get_function(FunctionName="signed")["Code"]["Location"]
+    assert str(tmp_path) not in location
+    assert requests.get(location, timeout=10).content == package
+    base, _, signature = location.rpartition("X-Amz-Signature=")
+    forged = base + "X-Amz-Signature=" + ("0" if signature[0] != "0" else "1") + signature[1:]
+    assert requests.get(forged, timeout=10).status_code == 403
+    other = location.replace("/signed-", "/other-")
+    assert requests.get(other, timeout=10).status_code == 403

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.clock import Clock
 from conveyor.ports import Ports
+from conveyor.services.lambda_ import code_url
 from conveyor.services.lambda_.aliases import aliases_of
 from conveyor.services.lambda_.esm import Mappings
 from conveyor.services.lambda_.functions import (
@@ -59,13 +60,14 @@ Out = dict[str, Any]
 
 class FunctionOperations:
     def __init__(self, registry: Registry, invoker: Invoker, mappings: Mappings, ports: Ports, clock: Clock,
-                 stream_mappings: StreamMappings | None = None) -> None:
+                 credential: tuple[str, str], stream_mappings: StreamMappings | None = None) -> None:
         self.registry = registry
         self.invoker = invoker
         self.mappings = mappings
         self.stream_mappings = stream_mappings
         self.ports = ports
         self.clock = clock
+        self.credential = credential  # (access key, secret key) that presign Code.Location
 
     # -- what a function is made from ------------------------------------------------------------------
     def _check_role(self, role: str) -> None:
@@ -146,10 +148,10 @@ class FunctionOperations:
     async def GetFunction(self, ctx: RequestContext, params: GetFunctionRequestTypeDef) -> Out:
         fn, qualifier = self.registry.get(params["FunctionName"], ctx.region)
         config = fn.resolve(params.get("Qualifier") or qualifier)
+        location = code_url.presigned_location(ctx, *self.credential, fn.name, config["_CodeHex"])
         out: Out = {
             "Configuration": public(config),
-            "Code": {"RepositoryType": "S3",
-                     "Location": (self.registry.code.root / f"{config['_CodeHex']}.zip").as_uri()},
+            "Code": {"RepositoryType": "S3", "Location": location},
         }
         if fn.tags:
             out["Tags"] = fn.tags
