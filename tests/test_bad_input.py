@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from typing import Any
 
@@ -9,8 +10,21 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
+from tests.lambda_.conftest import make_zip
+
+HANDLER = "def lambda_handler(event, context):\n    return event\n"
 JSON_HEADERS = {"Content-Type": "application/x-amz-json-1.0"}
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def signed(service: str) -> dict[str, str]:
+    """A well-formed SigV4 header for `service` (routing only: the shared server runs with auth off, which
+    routes by the credential scope without verifying the signature)."""
+    now = datetime.datetime.now(datetime.UTC)
+    scope = f"{now:%Y%m%d}/us-east-1/{service}/aws4_request"
+    return {"X-Amz-Date": f"{now:%Y%m%dT%H%M%SZ}",
+            "Authorization": f"AWS4-HMAC-SHA256 Credential=test/{scope}, SignedHeaders=host;x-amz-date, "
+                             f"Signature={'0' * 64}"}
 
 
 def sqs_json(endpoint: str, operation: str, body: bytes | str) -> requests.Response:
@@ -126,3 +140,79 @@ def test_names_with_a_trailing_newline_are_refused(endpoint: str, client: Any) -
         assert "Dead-letter target ARN" in caught.value.response["Error"]["Message"] or code != "InvalidAttributeValue"
     assert sns.list_topics()["Topics"] == []
     assert client("s3").list_buckets()["Buckets"] == []
+
+
+def test_null_inside_a_list_or_map_is_a_serialization_error(endpoint: str, client: Any) -> None:
+    """Collections are dense: a null in one is refused (once it reached the engine and crashed it)."""
+    url = client("sqs").create_queue(QueueName="q")["QueueUrl"]
+    for operation, body in [
+        ("CreateQueue", {"QueueName": "n", "Attributes": {"VisibilityTimeout": None}}),
+        ("ReceiveMessage", {"QueueUrl": url, "MessageAttributeNames": [None]}),
+        ("TagQueue", {"QueueUrl": url, "Tags": {"a": None}}),
+    ]:
+        response = sqs_json(endpoint, operation, json.dumps(body))
+        assert response.status_code == 400, operation
+        assert response.json()["__type"].endswith("#SerializationException"), operation
+
+
+def test_query_map_entry_without_its_value(endpoint: str) -> None:
+    """`Attributes.entry.1.key` with no `.value` is a missing parameter, not a null passed on."""
+    body = "Action=CreateTopic&Version=2010-03-31&Name=t&Attributes.entry.1.key=DisplayName"
+    response = requests.post(endpoint + "/", data=body, headers={**FORM, **signed("sns")}, timeout=10)
+    assert response.status_code == 400
+    assert "<Code>MissingParameter</Code>" in response.text or "<Code>InvalidParameter</Code>" in response.text
+    assert "Attributes.entry.1.value" in response.text
+    body = "Action=CreateQueue&Version=2012-11-05&QueueName=q2&Attribute.1.Name=VisibilityTimeout"
+    response = requests.post(endpoint + "/", data=body, headers=FORM, timeout=10)
+    assert response.status_code == 400 and "<Code>MissingParameter</Code>" in response.text
+
+
+def test_timestamp_out_of_range(endpoint: str, client: Any) -> None:
+    """A JSON number past any date (1e400 parses as infinity) is a bad value, not an overflow."""
+    body = {"EventSourceArn": "arn:aws:sqs:us-east-1:000000000000:q", "FunctionName": "f",
+            "StartingPositionTimestamp": "1e400"}
+    raw = json.dumps(body).replace('"1e400"', "1e400")
+    response = requests.post(endpoint + "/2015-03-31/event-source-mappings/", data=raw, timeout=10,
+                             headers={"Content-Type": "application/json", **signed("lambda")})
+    assert response.status_code == 400
+    assert response.headers["x-amzn-ErrorType"].startswith(("SerializationException", "ValidationException",
+                                                            "InvalidParameterValueException"))
+
+
+def test_documents_nested_past_the_recursion_limit(endpoint: str, client: Any) -> None:
+    """`[[[[...` thousands deep makes json.loads raise RecursionError, not ValueError: still a 400."""
+    deep = "[" * 20_000
+    sqs, sns, s3, lam = client("sqs"), client("sns"), client("s3"), client("lambda")
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    topic = sns.create_topic(Name="t")["TopicArn"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sub = sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)["SubscriptionArn"]
+    s3.create_bucket(Bucket="deep-bucket")
+    lam.create_function(FunctionName="f", Runtime="python3.12", Role="arn:aws:iam::000000000000:role/r",
+                        Handler="lambda_function.lambda_handler", Code={"ZipFile": make_zip(HANDLER)})
+    calls = [
+        (lambda: sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": deep}), "InvalidAttributeValue"),
+        (lambda: sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedrivePolicy": deep}),
+         "InvalidAttributeValue"),
+        (lambda: sns.set_subscription_attributes(SubscriptionArn=sub, AttributeName="FilterPolicy",
+                                                 AttributeValue=deep), "InvalidParameter"),
+        (lambda: sns.publish(TopicArn=topic, Message=deep, MessageStructure="json"), "InvalidParameter"),
+        (lambda: s3.put_bucket_policy(Bucket="deep-bucket", Policy=deep), "MalformedPolicy"),
+        (lambda: lam.invoke(FunctionName="f", Payload=deep.encode()), "InvalidRequestContentException"),
+    ]
+    for call, code in calls:
+        with pytest.raises(ClientError) as caught:
+            call()
+        assert caught.value.response["Error"]["Code"] == code
+
+
+def test_bucket_policy_shapes_the_evaluation_cannot_read(endpoint: str, client: Any) -> None:
+    """Refused when put, rather than failing every anonymous request to the bucket afterwards."""
+    s3 = client("s3")
+    s3.create_bucket(Bucket="shapes")
+    statement = {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::shapes/*"}
+    for bad in ([1], [{**statement, "Action": [1]}], [{**statement, "Resource": {"a": 1}}]):
+        with pytest.raises(ClientError) as caught:
+            s3.put_bucket_policy(Bucket="shapes", Policy=json.dumps({"Version": "2012-10-17", "Statement": bad}))
+        assert caught.value.response["Error"]["Code"] == "MalformedPolicy"
+    assert requests.get(f"{endpoint}/shapes/anything", timeout=10).status_code == 403

@@ -66,6 +66,16 @@ def format_timestamp(value: Any, shape: Shape, default: str) -> Any:
 
 
 def parse_timestamp(text: str | float | int) -> dt.datetime:
+    """Epoch seconds, ISO 8601 or an HTTP date; anything else (or out of range) is a ValueError."""
+    try:
+        return _parse_timestamp(text)
+    except (OverflowError, OSError, TypeError, AttributeError) as exc:
+        raise ValueError(f"invalid timestamp {text!r}") from exc
+
+
+def _parse_timestamp(text: str | float | int) -> dt.datetime:
+    if isinstance(text, bool) or not isinstance(text, str | int | float):
+        raise TypeError(type(text).__name__)
     if isinstance(text, int | float):
         try:
             return dt.datetime.fromtimestamp(text, dt.UTC)

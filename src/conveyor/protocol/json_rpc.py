@@ -99,11 +99,12 @@ def _from_json(shape: Shape, value: Any, path: str) -> Any:
     if kind == "list":
         if not isinstance(value, list):
             raise _WireTypeError(path, "a list")
-        return [_from_json(shape.member, item, f"{path}.{i}") for i, item in enumerate(value, 1)]
+        return [_from_json(shape.member, _not_null(item, f"{path}.{i}"), f"{path}.{i}")
+                for i, item in enumerate(value, 1)]
     if kind == "map":
         if not isinstance(value, dict):
             raise _WireTypeError(path, "an object")
-        return {str(k): _from_json(shape.value, v, f"{path}.{k}") for k, v in value.items()}
+        return {str(k): _from_json(shape.value, _not_null(v, f"{path}.{k}"), f"{path}.{k}") for k, v in value.items()}
     if kind == "blob":
         if not isinstance(value, str):
             raise _WireTypeError(path, "a base64 string")
@@ -135,6 +136,14 @@ def _by_json_name(members: Mapping[str, Shape], json_name: str) -> tuple[str, Sh
         if member.serialization.get("name") == json_name:
             return name, member
     return json_name, None
+
+
+def _not_null(item: Any, path: str) -> Any:
+    """AWS's collections are dense unless modelled `sparse` (none of the served ones is): a null inside one
+    is refused, as Smithy server SDKs refuse it, never passed on as a missing value."""
+    if item is None:
+        raise _WireTypeError(path, "a value, not null")
+    return item
 
 
 def _to_json(shape: Shape, value: Any) -> Any:

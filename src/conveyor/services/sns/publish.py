@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, NotRequired, TypedDict
 
+from conveyor import jsondoc
 from conveyor.services.sns.topics import Topic, invalid
 from conveyor.wire import ServiceError
 
@@ -90,7 +90,7 @@ def check_attributes(attrs: Mapping[str, Mapping[str, Any]] | None) -> tuple[Sto
                                      f"of type 'Number'. Please provide valid number value.")
             if dtype == "String.Array":
                 try:
-                    items = json.loads(text)
+                    items = jsondoc.loads(text)
                 except ValueError:
                     items = None
                 if not isinstance(items, list) or any(isinstance(i, dict | list) for i in items):
@@ -111,7 +111,7 @@ def check_message(message: str | None, structure: str | None) -> dict[str, Any] 
     if structure != "json":
         raise invalid("MessageStructure")
     try:
-        doc = json.loads(message)
+        doc = jsondoc.loads(message)
     except ValueError:
         raise invalid("Message Structure - JSON message body failed to parse")
     if not isinstance(doc, dict):

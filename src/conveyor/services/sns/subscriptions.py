@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
+from conveyor import jsondoc
 from conveyor.services.sns import filter_policy
 from conveyor.services.sns.topics import DEFAULT_HTTP_RETRY, check_delivery_policy, invalid
 
@@ -121,7 +122,7 @@ def check_attribute(name: str, value: str, protocol: str) -> str:
         if not value:
             return value
         try:
-            doc = json.loads(value)
+            doc = jsondoc.loads(value)
             target = doc["deadLetterTargetArn"]
         except (ValueError, KeyError, TypeError):
             raise invalid("RedrivePolicy: deadLetterTargetArn is missing or the policy is not valid JSON")
@@ -133,7 +134,7 @@ def check_attribute(name: str, value: str, protocol: str) -> str:
         if protocol not in ("http", "https"):
             raise invalid("DeliveryPolicy: only http and https subscriptions have a delivery policy")
         try:
-            doc = json.loads(value)
+            doc = jsondoc.loads(value)
         except ValueError:
             raise invalid("DeliveryPolicy: failed to parse JSON")
         if not isinstance(doc, dict):

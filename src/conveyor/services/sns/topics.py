@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from conveyor import jsondoc
 from conveyor.wire import ServiceError
 
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,256}")
@@ -120,7 +121,7 @@ def check_attribute(name: str, value: str, fifo: bool) -> str:
         return value
     if name in ("Policy", "DeliveryPolicy") and value:
         try:
-            doc = json.loads(value)
+            doc = jsondoc.loads(value)
         except ValueError:
             raise invalid(f"Attributes Reason: {name}: failed to parse JSON")
         if not isinstance(doc, dict):

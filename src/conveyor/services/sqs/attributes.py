@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from conveyor import jsondoc
 from conveyor.services.sqs.errors import invalid_attr_value, sqs_error
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ def normalize(attrs: GivenQueueAttributes, fifo: bool, creating: bool) -> dict[s
                                                separators=(",", ":"))
     if out.get("Policy"):
         try:
-            json.loads(out["Policy"])
+            jsondoc.loads(out["Policy"])
         except ValueError:
             raise invalid_attr_value("Policy", "Policy is not valid JSON.")
     return out
@@ -98,7 +99,7 @@ def normalize(attrs: GivenQueueAttributes, fifo: bool, creating: bool) -> dict[s
 
 def parse_redrive_policy(text: str) -> dict[str, Any]:
     try:
-        data = json.loads(text)
+        data = jsondoc.loads(text)
     except ValueError:
         raise invalid_attr_value("RedrivePolicy", "Redrive policy is not a valid JSON map.")
     if not isinstance(data, dict):
@@ -118,7 +119,7 @@ def parse_redrive_policy(text: str) -> dict[str, Any]:
 
 def parse_redrive_allow(text: str) -> dict[str, Any]:
     try:
-        data = json.loads(text)
+        data = jsondoc.loads(text)
     except ValueError:
         raise invalid_attr_value("RedriveAllowPolicy", "Redrive allow policy is not a valid JSON map.")
     if not isinstance(data, dict) or data.get("redrivePermission") not in ("allowAll", "denyAll", "byQueue"):
