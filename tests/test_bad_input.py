@@ -216,3 +216,21 @@ def test_bucket_policy_shapes_the_evaluation_cannot_read(endpoint: str, client: 
             s3.put_bucket_policy(Bucket="shapes", Policy=json.dumps({"Version": "2012-10-17", "Statement": bad}))
         assert caught.value.response["Error"]["Code"] == "MalformedPolicy"
     assert requests.get(f"{endpoint}/shapes/anything", timeout=10).status_code == 403
+
+
+def test_values_echoed_in_response_headers_cannot_split_or_stall_the_response(endpoint: str, client: Any) -> None:
+    """A response-* override or a version id with CR/LF would inject headers; one outside ISO-8859-1 could not
+    be written at all (the client waited forever). S3 refuses both with InvalidArgument."""
+    s3 = client("s3")
+    s3.create_bucket(Bucket="echo")
+    s3.put_object(Bucket="echo", Key="k", Body=b"x")
+    for query, argument in [("response-content-type=a%0D%0ASet-Cookie:%20x=1", "response-content-type"),
+                            ("response-content-disposition=%C5%81", "response-content-disposition"),
+                            ("versionId=%C5%81", "versionId"), ("versionId=a%0D%0AX-Evil:%201", "versionId")]:
+        for method in ("GET", "DELETE") if argument == "versionId" else ("GET",):
+            response = requests.request(method, f"{endpoint}/echo/k?{query}", headers=signed("s3"), timeout=10)
+            assert response.status_code == 400, (method, query)
+            assert "<Code>InvalidArgument</Code>" in response.text
+            assert f"<ArgumentName>{argument}</ArgumentName>" in response.text
+            assert "set-cookie" not in response.headers and "x-evil" not in response.headers
+    assert s3.get_object(Bucket="echo", Key="k", ResponseContentType="text/plain")["ContentType"] == "text/plain"
