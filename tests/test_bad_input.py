@@ -234,3 +234,15 @@ def test_values_echoed_in_response_headers_cannot_split_or_stall_the_response(en
             assert f"<ArgumentName>{argument}</ArgumentName>" in response.text
             assert "set-cookie" not in response.headers and "x-evil" not in response.headers
     assert s3.get_object(Bucket="echo", Key="k", ResponseContentType="text/plain")["ContentType"] == "text/plain"
+
+
+def test_error_documents_stay_well_formed_xml(endpoint: str) -> None:
+    """Echoed input XML cannot carry (NUL, other C0 controls) is replaced, so SDKs can still read the error."""
+    from xml.etree import ElementTree
+
+    response = requests.post(endpoint + "/", data="Action=%1F&Version=2012-11-05", headers=FORM, timeout=10)
+    assert response.status_code == 400
+    assert ElementTree.fromstring(response.content).find(".//{*}Code").text == "InvalidAction"
+    response = requests.put(endpoint + "/bad%00name", headers=signed("s3"), timeout=10)
+    assert response.status_code == 400
+    assert ElementTree.fromstring(response.content).find("BucketName").text == "bad\ufffdname"

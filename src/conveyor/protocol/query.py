@@ -13,7 +13,7 @@ from xml.sax.saxutils import escape
 
 from botocore.model import OperationModel, ServiceModel, Shape
 
-from conveyor.protocol.base import Codec, b64decode, b64encode, format_timestamp, parse_timestamp
+from conveyor.protocol.base import Codec, b64decode, b64encode, format_timestamp, parse_timestamp, xml_safe
 from conveyor.protocol.validate import ValidationCodes
 from conveyor.wire import HttpResponse, RequestContext, ServiceError
 
@@ -101,7 +101,8 @@ def error_document(ctx: RequestContext, error: ServiceError, namespace: str) -> 
     code = error.query_code or error.code
     body = (
         f'<?xml version="1.0"?><ErrorResponse xmlns="{namespace}"><Error><Type>{fault}</Type>'
-        f"<Code>{xml_text(code)}</Code><Message>{xml_text(error.message)}</Message><Detail/></Error>"
+        f"<Code>{xml_text(xml_safe(code))}</Code><Message>{xml_text(xml_safe(error.message))}</Message>"
+        "<Detail/></Error>"
         f"<RequestId>{ctx.request_id}</RequestId></ErrorResponse>"
     )
     headers = [("Content-Type", "text/xml"), ("x-amzn-RequestId", ctx.request_id), *error.headers.items()]
