@@ -7,8 +7,9 @@ something not implemented, and Conveyor's honest refusal of an operation it does
 body must parse as the XML or JSON it declares, the server must log no internal error, and afterwards it
 must still do real work in the protocol just fuzzed.
 
-CI runs a fixed, derandomized sample (1,500 examples per protocol, well under a minute in all). Explore further
-with CONVEYOR_FUZZ_EXAMPLES=20000 CONVEYOR_FUZZ_RANDOM=1; a failure prints the request to replay.
+CI runs a fixed, derandomized sample (1,500 examples per protocol, well under a minute in all).
+Explore further with CONVEYOR_FUZZ_EXAMPLES=20000 CONVEYOR_FUZZ_RANDOM=1; a failure prints the request
+to replay.
 """
 
 from __future__ import annotations
