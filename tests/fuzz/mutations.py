@@ -248,7 +248,7 @@ def requests_for(draw: st.DrawFn, seed: Seed) -> Request:
         request.path = _path(draw, seed.path)
     if "query" in parts:
         pairs = list(seed.query)
-        if pairs and draw(st.booleans()):
+        if bool(pairs) and draw(st.booleans()):
             index = draw(st.integers(0, len(pairs) - 1))
             pairs[index] = (pairs[index][0], draw(texts()))
         else:
@@ -262,7 +262,7 @@ def requests_for(draw: st.DrawFn, seed: Seed) -> Request:
         if draw(st.booleans()):
             request.query += draw(st.sampled_from(["&%zz", "&=", "&&&", "&a=%ff%fe", "&" + "k=v&" * 300]))
     if "header" in parts:
-        if request.headers and draw(st.booleans()):
+        if bool(request.headers) and draw(st.booleans()):
             gone = draw(st.sampled_from([k for k, _ in request.headers]))
             request.headers = [(k, v) for k, v in request.headers if k != gone]
         for _ in range(draw(st.integers(0, 3))):

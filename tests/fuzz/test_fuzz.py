@@ -81,9 +81,10 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Prep
             logger.removeHandler(errors)
 
 
-def client(endpoint: str, service: str) -> Any:
+def client(endpoint: str, service: Any) -> Any:  # Any: boto3's stubs overload on literal service names
     return boto3.client(service, endpoint_url=endpoint, config=BotoConfig(retries={"max_attempts": 1}),
-                        **CREDENTIALS)
+                        aws_access_key_id=CREDENTIALS["aws_access_key_id"], region_name=CREDENTIALS["region_name"],
+                        aws_secret_access_key=CREDENTIALS["aws_secret_access_key"])
 
 
 def acceptable(answer: Answer) -> bool:

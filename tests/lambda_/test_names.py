@@ -12,7 +12,7 @@ from tests.lambda_.conftest import ROLE, make_zip
 HANDLER = "def lambda_handler(event, context):\n    return 'ok'\n"
 
 
-def create(lam: Any, name: str, package: bytes, **kwargs: Any) -> dict[str, Any]:
+def create(lam: Any, name: str, package: bytes, **kwargs: Any) -> Any:
     return lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE,
                                Handler="lambda_function.lambda_handler", Code={"ZipFile": package}, **kwargs)
 
