@@ -112,7 +112,7 @@ def test_unparsable_queue_url_is_invalid_address(endpoint: str) -> None:
 def test_unparsable_http_subscription_endpoint(endpoint: str, client: Any) -> None:
     sns = client("sns")
     topic = sns.create_topic(Name="t")["TopicArn"]
-    for bad in ("http://[", "http://host:99999/"):
+    for bad in ("http://[", "http://host:99999/", "http://127.0.0.1:9/hook\x00", "http://127.0.0.1:9/a b"):
         with pytest.raises(ClientError) as caught:
             sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=bad)
         assert caught.value.response["Error"]["Code"] == "InvalidParameter"

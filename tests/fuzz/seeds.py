@@ -23,6 +23,16 @@ QUEUE, TOPIC, BUCKET, FUNCTION = "fuzzq", "fuzzt", "fuzzb", "fuzzf"
 QUEUE_ARN = f"arn:aws:sqs:us-east-1:{ACCOUNT}:{QUEUE}"
 TOPIC_ARN = f"arn:aws:sns:us-east-1:{ACCOUNT}:{TOPIC}"
 FUNCTION_ARN = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{FUNCTION}"
+USER, ROLE = "fuzz-user", "fuzz-role"
+# The queue lets S3 send to it, so the notification seed names a destination S3 accepts.
+QUEUE_POLICY = {"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sqs:SendMessage",
+    "Resource": QUEUE_ARN}]}
+TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                                                 "Action": "sts:AssumeRole"}]}
+POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["sqs:SendMessage"],
+                                                  "Resource": QUEUE_ARN, "Condition": {
+                                                      "StringEquals": {"aws:SourceAccount": ACCOUNT}}}]}
 FORM = "application/x-www-form-urlencoded; charset=utf-8"
 
 
@@ -65,7 +75,7 @@ class Seed:
     tags: frozenset[str] = field(default_factory=frozenset)
 
 
-_QUERY_SERVICES = {"2012-11-05": "sqs", "2010-03-31": "sns", "2011-06-15": "sts"}
+_QUERY_SERVICES = {"2012-11-05": "sqs", "2010-03-31": "sns", "2011-06-15": "sts", "2010-05-08": "iam"}
 
 
 def _query(name: str, action: str, path: str = "/", version: str = "2012-11-05", **fields: str) -> Seed:
@@ -122,6 +132,20 @@ def query_seeds(endpoint: str, ready: Prepared) -> list[Seed]:
         _query("sns ListSubscriptionsByTopic", "ListSubscriptionsByTopic", version="2010-03-31",
                TopicArn=TOPIC_ARN),
         _query("sts GetCallerIdentity", "GetCallerIdentity", version="2011-06-15"),
+        _query("iam CreateUser", "CreateUser", version="2010-05-08", UserName="fuzz-u2", Path="/fuzz/", **{
+            "Tags.member.1.Key": "k", "Tags.member.1.Value": "v"}),
+        _query("iam CreateRole", "CreateRole", version="2010-05-08", RoleName="fuzz-r2", Path="/",
+               AssumeRolePolicyDocument=json.dumps(TRUST), MaxSessionDuration="3600"),
+        _query("iam PutRolePolicy", "PutRolePolicy", version="2010-05-08", RoleName=ROLE, PolicyName="p",
+               PolicyDocument=json.dumps(POLICY)),
+        _query("iam CreatePolicy", "CreatePolicy", version="2010-05-08", PolicyName="fuzz-p2",
+               PolicyDocument=json.dumps(POLICY), Description="d"),
+        _query("iam AttachUserPolicy", "AttachUserPolicy", version="2010-05-08", UserName=USER,
+               PolicyArn="arn:aws:iam::aws:policy/AmazonSQSFullAccess"),
+        _query("iam ListAttachedRolePolicies", "ListAttachedRolePolicies", version="2010-05-08", RoleName=ROLE,
+               MaxItems="5", PathPrefix="/"),
+        _query("iam GetAccountAuthorizationDetails", "GetAccountAuthorizationDetails", version="2010-05-08",
+               **{"Filter.member.1": "Role", "MaxItems": "10"}),
         # Unsigned, as curl sends it: routed by its Action alone.
         Seed("sqs ListQueues (GET, unsigned)", "query", "GET", "/", query=(("Action", "ListQueues"),
                                                                             ("Version", "2012-11-05"))),
@@ -159,7 +183,7 @@ def json_seeds(endpoint: str, ready: Prepared) -> list[Seed]:
             {"Id": "a", "ReceiptHandle": "x", "VisibilityTimeout": 5}]}),
         _json("SetQueueAttributes", "SetQueueAttributes", {"QueueUrl": queue_url, "Attributes": {
             "RedriveAllowPolicy": json.dumps({"redrivePermission": "byQueue", "sourceQueueArns": [QUEUE_ARN]}),
-            "Policy": json.dumps({"Version": "2012-10-17", "Statement": []})}}),
+            "Policy": json.dumps(QUEUE_POLICY)}}),
         _json("GetQueueAttributes", "GetQueueAttributes", {"QueueUrl": queue_url, "AttributeNames": ["All"]}),
         _json("GetQueueUrl", "GetQueueUrl", {"QueueName": QUEUE, "QueueOwnerAWSAccountId": ACCOUNT}),
         _json("ListQueues", "ListQueues", {"QueueNamePrefix": "fuzz", "MaxResults": 5}),
@@ -212,11 +236,12 @@ def rest_xml_seeds(endpoint: str, ready: Prepared) -> list[Seed]:
                   xml="<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET"
                       "</AllowedMethod><MaxAgeSeconds>60</MaxAgeSeconds></CORSRule></CORSConfiguration>"),
         _rest_xml("PutBucketNotification", "PUT", b, query=(("notification", ""),), xml=notification),
-        _rest_xml("PutBucketVersioning", "PUT", b, query=(("versioning", ""),),
+        _rest_xml("PutBucketVersioning", "PUT", b, query=(("versioning", ""),), with_md5=True,
                   xml="<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>"),
         Seed("PutBucketPolicy", "rest-xml", "PUT", b, (("policy", ""),), signed("s3"), document={
-            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
-                                                    "Resource": f"arn:aws:s3:::{BUCKET}/public/*"}]}),
+            "Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{BUCKET}/public/*"}]}),
         _rest_xml("CreateMultipartUpload", "POST", f"{b}/mp", query=(("uploads", ""),)),
         _rest_xml("UploadPart", "PUT", f"{b}/mp", query=(("partNumber", "1"), ("uploadId", ready.upload_id)),
                   raw=b"part"),
@@ -301,7 +326,10 @@ class Prepared:
 
 def prepare(client: Callable[..., Any]) -> Prepared:
     """The resources the seeds name: a queue, a topic, a bucket with an object and an upload, a function."""
-    client("sqs").create_queue(QueueName=QUEUE)
+    client("sqs").create_queue(QueueName=QUEUE, Attributes={"Policy": json.dumps(QUEUE_POLICY)})
+    iam = client("iam")
+    iam.create_user(UserName=USER)
+    iam.create_role(RoleName=ROLE, AssumeRolePolicyDocument=json.dumps(TRUST))
     client("sqs").create_queue(QueueName="fuzz-gone")
     client("sns").create_topic(Name=TOPIC)
     s3 = client("s3")

@@ -1,6 +1,6 @@
 """Property: no request, however mangled, gets a 5xx, hangs, or hurts the server.
 
-Hypothesis mutates valid requests of each protocol (query: SQS, SNS and STS; json: SQS; rest-xml: S3;
+Hypothesis mutates valid requests of each protocol (query: SQS, SNS, STS, IAM; json: SQS; rest-xml: S3;
 rest-json: Lambda) and sends them to a live server over raw HTTP. Every answer must come within the
 timeout with a status below 500 (501 NotImplemented excepted: it is S3's own answer to a header naming
 something not implemented, and Conveyor's honest refusal of an operation it does not serve), an error

@@ -6,6 +6,7 @@ https://docs.aws.amazon.com/sns/latest/api/API_SetSubscriptionAttributes.html
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
@@ -67,6 +68,10 @@ class Subscription:
         return filter_policy.matches(self.policy, filter_policy.attributes_view(attributes))
 
 
+# Characters a URL in an HTTP request line cannot carry (they would need percent-encoding).
+_CONTROL = re.compile(r"[\x00-\x20\x7f]")
+
+
 def check_endpoint(protocol: str, endpoint: str | None, fifo_topic: bool, functions_served: bool) -> str:
     if protocol in _UNSUPPORTED:
         raise invalid(f"Protocol Reason: Conveyor does not deliver to {protocol} endpoints "
@@ -88,7 +93,8 @@ def check_endpoint(protocol: str, endpoint: str | None, fifo_topic: bool, functi
             url.port  # noqa: B018 -- raises ValueError for a port that is not a number in 0-65535
         except ValueError:  # "http://[" and other URLs that do not parse
             raise invalid("Endpoint must match the specified protocol")
-        if url.scheme != protocol or not url.netloc:
+        if url.scheme != protocol or not url.netloc or _CONTROL.search(endpoint):
+            # (a space or control character cannot be sent in a request line at all)
             raise invalid("Endpoint must match the specified protocol")
     elif protocol == "lambda":
         parts = endpoint.split(":")
