@@ -10,6 +10,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
+from tests.conftest import lambda_role
 from tests.lambda_.conftest import make_zip
 
 HANDLER = "def lambda_handler(event, context):\n    return event\n"
@@ -188,7 +189,8 @@ def test_documents_nested_past_the_recursion_limit(endpoint: str, client: Any) -
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sub = sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)["SubscriptionArn"]
     s3.create_bucket(Bucket="deep-bucket")
-    lam.create_function(FunctionName="f", Runtime="python3.12", Role="arn:aws:iam::000000000000:role/r",
+    role = lambda_role(client("iam"))
+    lam.create_function(FunctionName="f", Runtime="python3.12", Role=role,
                         Handler="lambda_function.lambda_handler", Code={"ZipFile": make_zip(HANDLER)})
     calls = [
         (lambda: sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": deep}), "InvalidAttributeValue"),

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.conftest import lambda_role
+
 ACCOUNT = "000000000000"
 QUEUE, TOPIC, BUCKET, FUNCTION = "fuzzq", "fuzzt", "fuzzb", "fuzzf"
 QUEUE_ARN = f"arn:aws:sqs:us-east-1:{ACCOUNT}:{QUEUE}"
@@ -335,6 +337,7 @@ def prepare(client: Callable[..., Any]) -> Prepared:
     s3 = client("s3")
     s3.create_bucket(Bucket=BUCKET)
     s3.put_object(Bucket=BUCKET, Key="dir/key.txt", Body=b"hello")
+    lambda_role(iam, "r")  # the execution role the Lambda seeds name
     client("lambda").create_function(FunctionName=FUNCTION, Runtime="python3.12",
                                      Role=f"arn:aws:iam::{ACCOUNT}:role/r", Handler="lambda_function.lambda_handler",
                                      Code={"ZipFile": function_zip()})
