@@ -25,7 +25,7 @@ QUEUE, TOPIC, BUCKET, FUNCTION = "fuzzq", "fuzzt", "fuzzb", "fuzzf"
 QUEUE_ARN = f"arn:aws:sqs:us-east-1:{ACCOUNT}:{QUEUE}"
 TOPIC_ARN = f"arn:aws:sns:us-east-1:{ACCOUNT}:{TOPIC}"
 FUNCTION_ARN = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{FUNCTION}"
-USER, ROLE = "fuzz-user", "fuzz-role"
+USER, ROLE, ASSUMABLE = "fuzz-user", "fuzz-role", "fuzz-assumable"
 # The queue lets S3 send to it, so the notification seed names a destination S3 accepts.
 QUEUE_POLICY = {"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sqs:SendMessage",
@@ -50,14 +50,14 @@ def function_zip() -> bytes:
 ZIP_B64 = base64.b64encode(function_zip()).decode()
 
 
-def signed(service: str) -> tuple[tuple[str, str], ...]:
+def signed(service: str, access_key: str = "test") -> tuple[tuple[str, str], ...]:
     """A SigV4 Authorization header for `service`, as every SDK sends one. The fuzzed server runs with auth
     off, which routes by the credential scope but does not verify signatures (their checks have their own
     tests), so a well-formed header lets mutated requests reach the service they were meant for."""
     now = dt.datetime.now(dt.UTC)
     scope = f"{now:%Y%m%d}/us-east-1/{service}/aws4_request"
     return (("X-Amz-Date", f"{now:%Y%m%dT%H%M%SZ}"),
-            ("Authorization", f"AWS4-HMAC-SHA256 Credential=test/{scope}, SignedHeaders=host;x-amz-date, "
+            ("Authorization", f"AWS4-HMAC-SHA256 Credential={access_key}/{scope}, SignedHeaders=host;x-amz-date, "
                               f"Signature={'0' * 64}"))
 
 
@@ -80,9 +80,10 @@ class Seed:
 _QUERY_SERVICES = {"2012-11-05": "sqs", "2010-03-31": "sns", "2011-06-15": "sts", "2010-05-08": "iam"}
 
 
-def _query(name: str, action: str, path: str = "/", version: str = "2012-11-05", **fields: str) -> Seed:
+def _query(name: str, action: str, path: str = "/", version: str = "2012-11-05", access_key: str = "test",
+           **fields: str) -> Seed:
     form = (("Action", action), ("Version", version), *fields.items())
-    headers = (("Content-Type", FORM), *signed(_QUERY_SERVICES[version]))
+    headers = (("Content-Type", FORM), *signed(_QUERY_SERVICES[version], access_key))
     return Seed(name, "query", "POST", path, headers=headers, form=form)
 
 
@@ -134,6 +135,12 @@ def query_seeds(endpoint: str, ready: Prepared) -> list[Seed]:
         _query("sns ListSubscriptionsByTopic", "ListSubscriptionsByTopic", version="2010-03-31",
                TopicArn=TOPIC_ARN),
         _query("sts GetCallerIdentity", "GetCallerIdentity", version="2011-06-15"),
+        # As an IAM user: the root user may not assume roles.
+        _query("sts AssumeRole", "AssumeRole", version="2011-06-15", access_key=ready.user_key, RoleArn=f"arn:aws:iam::{ACCOUNT}:role/{ASSUMABLE}",
+               RoleSessionName="fuzz", DurationSeconds="900", ExternalId="fuzz-external", Policy=json.dumps(POLICY), **{
+                   "Tags.member.1.Key": "team", "Tags.member.1.Value": "a", "TransitiveTagKeys.member.1": "team"}),
+        _query("sts GetSessionToken", "GetSessionToken", version="2011-06-15", DurationSeconds="900"),
+        _query("sts GetAccessKeyInfo", "GetAccessKeyInfo", version="2011-06-15", AccessKeyId="AKIAIOSFODNN7EXAMPLE"),
         _query("iam CreateUser", "CreateUser", version="2010-05-08", UserName="fuzz-u2", Path="/fuzz/", **{
             "Tags.member.1.Key": "k", "Tags.member.1.Value": "v"}),
         _query("iam CreateRole", "CreateRole", version="2010-05-08", RoleName="fuzz-r2", Path="/",
@@ -324,6 +331,7 @@ SEEDS: dict[str, Callable[[str, Prepared], list[Seed]]] = {
 @dataclass(frozen=True)
 class Prepared:
     upload_id: str  # a multipart upload in progress: the server chooses its id
+    user_key: str  # an access key of the IAM user USER
 
 
 def prepare(client: Callable[..., Any]) -> Prepared:
@@ -332,6 +340,9 @@ def prepare(client: Callable[..., Any]) -> Prepared:
     iam = client("iam")
     iam.create_user(UserName=USER)
     iam.create_role(RoleName=ROLE, AssumeRolePolicyDocument=json.dumps(TRUST))
+    iam.create_role(RoleName=ASSUMABLE, AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                                                "Action": ["sts:AssumeRole", "sts:TagSession"]}]}))
     client("sqs").create_queue(QueueName="fuzz-gone")
     client("sns").create_topic(Name=TOPIC)
     s3 = client("s3")
@@ -343,4 +354,4 @@ def prepare(client: Callable[..., Any]) -> Prepared:
                                      Code={"ZipFile": function_zip()})
     upload_id = s3.create_multipart_upload(Bucket=BUCKET, Key="mp")["UploadId"]
     s3.upload_part(Bucket=BUCKET, Key="mp", UploadId=upload_id, PartNumber=1, Body=b"part")
-    return Prepared(upload_id)
+    return Prepared(upload_id, iam.create_access_key(UserName=USER)["AccessKey"]["AccessKeyId"])
