@@ -248,3 +248,12 @@ def test_error_documents_stay_well_formed_xml(endpoint: str) -> None:
     response = requests.put(endpoint + "/bad%00name", headers=signed("s3"), timeout=10)
     assert response.status_code == 400
     assert ElementTree.fromstring(response.content).find("BucketName").text == "bad\ufffdname"
+
+
+def test_put_metric_data_without_data(endpoint: str, client: Any) -> None:
+    """MetricData is optional in the model (EntityMetricData may stand instead): a call with neither is a
+    missing parameter, not an internal error."""
+    with pytest.raises(ClientError) as caught:
+        client("cloudwatch").put_metric_data(Namespace="App")
+    assert caught.value.response["Error"]["Code"] in ("MissingRequiredParameterException", "MissingParameter")
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400

@@ -9,15 +9,18 @@ non-UTF-8 or empty value, removed, duplicated) and as bytes (truncated, garbled,
 
 from __future__ import annotations
 
+import copy
 import http.client
 import json
 import re
+import struct
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from hypothesis import strategies as st
 
+from conveyor.protocol.cbor import encode as cbor_encode
 from tests.fuzz.seeds import Seed
 
 ODD_METHODS = ["GET", "PUT", "POST", "DELETE", "HEAD", "PATCH", "OPTIONS", "TRACE", "PROPFIND", "FOO", "get",
@@ -118,9 +121,20 @@ def _set(document: Any, path: tuple[Any, ...], value: Any, delete: bool = False)
     return document
 
 
+def encode_document(document: Any, cbor: bool) -> bytes:
+    """JSON, or CBOR for rpc-v2-cbor (values CBOR cannot carry, like integers past 64 bits, fall back to JSON
+    bytes: one more malformed body)."""
+    if not cbor:
+        return json.dumps(document, allow_nan=True, default=str).encode()
+    try:
+        return cbor_encode(document)
+    except (TypeError, ValueError, OverflowError, struct.error):
+        return json.dumps(document, allow_nan=True, default=str).encode()
+
+
 @st.composite
-def mutate_document(draw: st.DrawFn, document: dict[str, Any]) -> bytes:
-    doc = json.loads(json.dumps(document))
+def mutate_document(draw: st.DrawFn, document: dict[str, Any], cbor: bool = False) -> bytes:
+    doc = copy.deepcopy(document)
     for _ in range(draw(st.integers(1, 3))):
         paths = [p for p in _paths(doc) if not (p and p[-1] in KEEP)]
         path = draw(st.sampled_from(paths))
@@ -137,7 +151,7 @@ def mutate_document(draw: st.DrawFn, document: dict[str, Any]) -> bytes:
                 target.append(draw(json_values()))
         else:
             doc = _set(doc, path, draw(json_values()))
-    return json.dumps(doc, allow_nan=True).encode()
+    return encode_document(doc, cbor)
 
 
 @st.composite
@@ -235,7 +249,7 @@ def requests_for(draw: st.DrawFn, seed: Seed) -> Request:
     if seed.form is not None:
         body = urlencode(seed.form, quote_via=quote).encode()
     elif seed.document is not None:
-        body = json.dumps(seed.document).encode()
+        body = encode_document(seed.document, seed.cbor)
     elif seed.xml is not None:
         body = seed.xml.encode()
     headers = [(k, v.encode()) for k, v in seed.headers]
@@ -271,7 +285,7 @@ def requests_for(draw: st.DrawFn, seed: Seed) -> Request:
             request.headers = [(k, v) for k, v in request.headers if k.lower() != name.lower()] + [(name, value)]
     if "body" in parts:
         if seed.document is not None:
-            request.body = draw(mutate_document(seed.document))
+            request.body = draw(mutate_document(seed.document, seed.cbor))
         elif seed.form is not None:
             request.body = draw(mutate_form(seed.form))
         elif seed.xml is not None:

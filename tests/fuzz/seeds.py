@@ -18,6 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import botocore.serialize
+import botocore.session
+
 from tests.conftest import lambda_role
 
 ACCOUNT = "000000000000"
@@ -64,7 +67,7 @@ def signed(service: str, access_key: str = "test") -> tuple[tuple[str, str], ...
 @dataclass(frozen=True)
 class Seed:
     name: str
-    protocol: str  # query | json | rest-xml | rest-json
+    protocol: str  # query | json | rest-xml | rest-json | rpc-v2-cbor
     method: str
     path: str
     query: tuple[tuple[str, str], ...] = ()
@@ -72,6 +75,7 @@ class Seed:
     # A form or JSON document (mutated structurally), XML text, or raw bytes.
     form: tuple[tuple[str, str], ...] | None = None
     document: dict[str, Any] | None = None
+    cbor: bool = False  # the document goes out as CBOR (rpc-v2-cbor), not JSON
     xml: str | None = None
     raw: bytes = b""
     tags: frozenset[str] = field(default_factory=frozenset)
@@ -323,8 +327,100 @@ def rest_json_seeds(endpoint: str, ready: Prepared) -> list[Seed]:
     ]
 
 
+def _sdk(name: str, service: str, operation: str, params: dict[str, Any], protocol: str | None = None) -> Seed:
+    """A request exactly as botocore serializes it (in `protocol`, else the model's first), signed."""
+    model = botocore.session.get_session().get_service_model(service)
+    wire = protocol or model.metadata.get("protocol") or "json"
+    request = botocore.serialize.create_serializer(wire).serialize_to_request(
+        params, model.operation_model(operation))
+    headers = (*((k, str(v)) for k, v in request["headers"].items()), *signed(model.signing_name or service))
+    path, _, query = request["url_path"].partition("?")
+    pairs = tuple((k, v) for k, v in (p.split("=", 1) if "=" in p else (p, "") for p in query.split("&") if p))
+    label = {"smithy-rpc-v2-cbor": "rpc-v2-cbor"}.get(wire, wire)
+    if isinstance(request["body"], dict):  # query: a form
+        return Seed(name, label, request["method"], path, pairs, headers,
+                    form=tuple((k, str(v)) for k, v in request["body"].items()))
+    if wire == "smithy-rpc-v2-cbor":
+        return Seed(name, label, request["method"], path, pairs, headers, document=params, cbor=True)
+    if wire in ("json", "rest-json") and request["body"]:
+        return Seed(name, label, request["method"], path, pairs, headers, document=json.loads(request["body"]))
+    return Seed(name, label, request["method"], path, pairs, headers, raw=request["body"] or b"")
+
+
+NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+METRIC = {"MetricName": "Latency", "Value": 12.5, "Unit": "Milliseconds",
+          "Dimensions": [{"Name": "Queue", "Value": QUEUE}], "Timestamp": NOW}
+
+
+def cloudwatch_params() -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        ("PutMetricData", "PutMetricData", {"Namespace": "Fuzz", "MetricData": [
+            METRIC, {"MetricName": "Size", "StatisticValues": {"SampleCount": 2, "Sum": 3, "Minimum": 1,
+                                                               "Maximum": 2}, "Unit": "Bytes"}]}),
+        ("GetMetricStatistics", "GetMetricStatistics", {
+            "Namespace": "Fuzz", "MetricName": "Latency", "Dimensions": [{"Name": "Queue", "Value": QUEUE}],
+            "StartTime": NOW - dt.timedelta(hours=1), "EndTime": NOW, "Period": 60,
+            "Statistics": ["Average", "Maximum"]}),
+        ("GetMetricData", "GetMetricData", {
+            "StartTime": NOW - dt.timedelta(hours=1), "EndTime": NOW, "MetricDataQueries": [
+                {"Id": "a", "MetricStat": {"Metric": {"Namespace": "Fuzz", "MetricName": "Latency"}, "Period": 60,
+                                           "Stat": "Sum"}},
+                {"Id": "b", "Expression": "a * 2"}]}),
+        ("PutMetricAlarm", "PutMetricAlarm", {
+            "AlarmName": "fuzz-alarm", "Namespace": "Fuzz", "MetricName": "Latency", "Statistic": "Average",
+            "Period": 60, "EvaluationPeriods": 1, "Threshold": 100.0, "ComparisonOperator": "GreaterThanThreshold",
+            "AlarmActions": [TOPIC_ARN], "TreatMissingData": "notBreaching"}),
+        ("DescribeAlarms", "DescribeAlarms", {"AlarmNamePrefix": "fuzz", "MaxRecords": 5}),
+        ("ListMetrics", "ListMetrics", {"Namespace": "Fuzz", "Dimensions": [{"Name": "Queue"}]}),
+    ]
+
+
+def rpc_v2_cbor_seeds(endpoint: str, ready: Prepared) -> list[Seed]:
+    return [_sdk(f"cloudwatch {name}", "cloudwatch", op, params) for name, op, params in cloudwatch_params()]
+
+
+def more_json_seeds() -> list[Seed]:
+    """CloudWatch Logs (JSON 1.1), and CloudWatch in its JSON protocol."""
+    group = "/fuzz/app"
+    logs = [
+        ("CreateLogGroup", {"logGroupName": "/fuzz/other", "tags": {"k": "v"}}),
+        ("CreateLogStream", {"logGroupName": group, "logStreamName": "s2"}),
+        ("PutLogEvents", {"logGroupName": group, "logStreamName": "s", "logEvents": [
+            {"timestamp": int(NOW.timestamp() * 1000), "message": "hello"},
+            {"timestamp": int(NOW.timestamp() * 1000) + 1, "message": '{"level": "error"}'}]}),
+        ("GetLogEvents", {"logGroupName": group, "logStreamName": "s", "startFromHead": True, "limit": 10}),
+        ("FilterLogEvents", {"logGroupName": group, "filterPattern": '{ $.level = "error" }', "limit": 10}),
+        ("PutRetentionPolicy", {"logGroupName": group, "retentionInDays": 7}),
+        ("DescribeLogStreams", {"logGroupName": group, "orderBy": "LastEventTime", "descending": True}),
+    ]
+    return [*(_sdk(f"logs {op}", "logs", op, params) for op, params in logs),
+            *(_sdk(f"cloudwatch {name} (json)", "cloudwatch", op, params, "json")
+              for name, op, params in cloudwatch_params()[:2])]
+
+
+def more_rest_json_seeds(ready: Prepared) -> list[Seed]:
+    """API Gateway v2: HTTP APIs, their routes, integrations and stages."""
+    api = ready.api_id
+    return [
+        _sdk("apigatewayv2 CreateApi", "apigatewayv2", "CreateApi", {
+            "Name": "fuzz-api2", "ProtocolType": "HTTP", "CorsConfiguration": {"AllowOrigins": ["*"],
+                                                                             "MaxAge": 60}}),
+        _sdk("apigatewayv2 GetApis", "apigatewayv2", "GetApis", {"MaxResults": "5"}),
+        _sdk("apigatewayv2 CreateIntegration", "apigatewayv2", "CreateIntegration", {
+            "ApiId": api, "IntegrationType": "AWS_PROXY", "IntegrationUri": FUNCTION_ARN,
+            "PayloadFormatVersion": "2.0", "TimeoutInMillis": 3000}),
+        _sdk("apigatewayv2 CreateRoute", "apigatewayv2", "CreateRoute", {
+            "ApiId": api, "RouteKey": "POST /items/{id}"}),
+        _sdk("apigatewayv2 CreateStage", "apigatewayv2", "CreateStage", {
+            "ApiId": api, "StageName": "fuzz", "AutoDeploy": True}),
+        _sdk("apigatewayv2 GetRoutes", "apigatewayv2", "GetRoutes", {"ApiId": api}),
+    ]
+
+
 SEEDS: dict[str, Callable[[str, Prepared], list[Seed]]] = {
-    "query": query_seeds, "json": json_seeds, "rest-xml": rest_xml_seeds, "rest-json": rest_json_seeds,
+    "query": query_seeds, "json": lambda e, r: [*json_seeds(e, r), *more_json_seeds()],
+    "rest-xml": rest_xml_seeds, "rest-json": lambda e, r: [*rest_json_seeds(e, r), *more_rest_json_seeds(r)],
+    "rpc-v2-cbor": rpc_v2_cbor_seeds,
 }
 
 
@@ -332,6 +428,7 @@ SEEDS: dict[str, Callable[[str, Prepared], list[Seed]]] = {
 class Prepared:
     upload_id: str  # a multipart upload in progress: the server chooses its id
     user_key: str  # an access key of the IAM user USER
+    api_id: str  # an HTTP API (API Gateway v2)
 
 
 def prepare(client: Callable[..., Any]) -> Prepared:
@@ -354,4 +451,8 @@ def prepare(client: Callable[..., Any]) -> Prepared:
                                      Code={"ZipFile": function_zip()})
     upload_id = s3.create_multipart_upload(Bucket=BUCKET, Key="mp")["UploadId"]
     s3.upload_part(Bucket=BUCKET, Key="mp", UploadId=upload_id, PartNumber=1, Body=b"part")
-    return Prepared(upload_id, iam.create_access_key(UserName=USER)["AccessKey"]["AccessKeyId"])
+    logs = client("logs")
+    logs.create_log_group(logGroupName="/fuzz/app")
+    logs.create_log_stream(logGroupName="/fuzz/app", logStreamName="s")
+    api_id = client("apigatewayv2").create_api(Name="fuzz-api", ProtocolType="HTTP")["ApiId"]
+    return Prepared(upload_id, iam.create_access_key(UserName=USER)["AccessKey"]["AccessKeyId"], api_id)

@@ -1,13 +1,14 @@
 """Property: no request, however mangled, gets a 5xx, hangs, or hurts the server.
 
-Hypothesis mutates valid requests of each protocol (query: SQS, SNS, STS, IAM; json: SQS; rest-xml: S3;
-rest-json: Lambda) and sends them to a live server over raw HTTP. Every answer must come within the
+Hypothesis mutates valid requests of each protocol (query: SQS, SNS, STS, IAM; json: SQS, CloudWatch Logs,
+CloudWatch; rest-xml: S3; rest-json: Lambda, API Gateway v2; rpc-v2-cbor: CloudWatch) and sends them to a
+live server over raw HTTP. Every answer must come within the
 timeout with a status below 500 (501 NotImplemented excepted: it is S3's own answer to a header naming
 something not implemented, and Conveyor's honest refusal of an operation it does not serve), an error
-body must parse as the XML or JSON it declares, the server must log no internal error, and afterwards it
+body must parse as the XML, JSON or CBOR it declares, the server must log no internal error, and afterwards it
 must still do real work in the protocol just fuzzed.
 
-CI runs a fixed, derandomized sample (1,500 examples per protocol, well under a minute in all).
+CI runs a fixed, derandomized sample (1,000 examples per protocol, about a minute in all).
 Explore further with CONVEYOR_FUZZ_EXAMPLES=20000 CONVEYOR_FUZZ_RANDOM=1; a failure prints the request
 to replay.
 """
@@ -33,12 +34,13 @@ from hypothesis import strategies as st
 
 from conveyor.app import App
 from conveyor.config import Config
+from conveyor.protocol.cbor import decode as cbor_decode
 from conveyor.server import serve_in_thread
 from tests.conftest import CREDENTIALS
 from tests.fuzz.mutations import Answer, Request, requests_for, send
 from tests.fuzz.seeds import SEEDS, Prepared, function_zip, prepare
 
-EXAMPLES = int(os.environ.get("CONVEYOR_FUZZ_EXAMPLES", "1500"))
+EXAMPLES = int(os.environ.get("CONVEYOR_FUZZ_EXAMPLES", "1000"))
 TIMEOUT = 10.0  # far above any answer here; a request still unanswered by then hangs
 FUZZ = settings(
     max_examples=EXAMPLES,
@@ -102,6 +104,8 @@ def well_formed_error(answer: Answer) -> str | None:
     try:
         if "xml" in content_type:
             ElementTree.fromstring(answer.body)
+        elif "cbor" in content_type:
+            cbor_decode(answer.body)
         elif "json" in content_type:
             json.loads(answer.body)
         else:
@@ -154,6 +158,7 @@ def still_works(endpoint: str, protocol: str) -> None:
         "json": lambda: _sqs_round_trip(endpoint, name),
         "rest-xml": lambda: _s3_round_trip(endpoint, name),
         "rest-json": lambda: _lambda_round_trip(endpoint, name),
+        "rpc-v2-cbor": lambda: _cloudwatch_round_trip(endpoint, name),
     }
     checks[protocol]()
 
@@ -183,6 +188,12 @@ def _s3_round_trip(endpoint: str, name: str) -> None:
     s3.create_bucket(Bucket=name)
     s3.put_object(Bucket=name, Key="k", Body=b"intact")
     assert s3.get_object(Bucket=name, Key="k")["Body"].read() == b"intact"
+
+
+def _cloudwatch_round_trip(endpoint: str, name: str) -> None:
+    cloudwatch = client(endpoint, "cloudwatch")
+    cloudwatch.put_metric_data(Namespace=name, MetricData=[{"MetricName": "m", "Value": 2.0}])
+    assert [m["MetricName"] for m in cloudwatch.list_metrics(Namespace=name)["Metrics"]] == ["m"]
 
 
 def _lambda_round_trip(endpoint: str, name: str) -> None:
