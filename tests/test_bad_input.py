@@ -257,3 +257,29 @@ def test_put_metric_data_without_data(endpoint: str, client: Any) -> None:
         client("cloudwatch").put_metric_data(Namespace="App")
     assert caught.value.response["Error"]["Code"] in ("MissingRequiredParameterException", "MissingParameter")
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_metric_alarm_without_its_evaluation(endpoint: str, client: Any) -> None:
+    """EvaluationPeriods and ComparisonOperator are optional in the current model (PromQL alarms need neither)
+    yet a metric alarm needs both: a missing parameter, not an internal error."""
+    cloudwatch = client("cloudwatch")
+    alarm = {"AlarmName": "a", "Namespace": "App", "MetricName": "m", "Statistic": "Sum", "Period": 60,
+             "Threshold": 1.0, "EvaluationPeriods": 1, "ComparisonOperator": "GreaterThanThreshold"}
+    for missing in ("EvaluationPeriods", "ComparisonOperator"):
+        with pytest.raises(ClientError) as caught:
+            cloudwatch.put_metric_alarm(**{k: v for k, v in alarm.items() if k != missing})
+        assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        assert missing in caught.value.response["Error"]["Message"]
+    cloudwatch.put_metric_alarm(**alarm)
+
+
+def test_null_inside_a_cbor_list_is_a_serialization_error(endpoint: str) -> None:
+    from conveyor.protocol.cbor import decode, encode
+
+    body = encode({"Namespace": "App", "MetricData": [{"MetricName": "m", "Value": 1.0}, None]})
+    headers = {"smithy-protocol": "rpc-v2-cbor", "Content-Type": "application/cbor", "Accept": "application/cbor",
+               **signed("monitoring")}
+    response = requests.post(f"{endpoint}/service/GraniteServiceVersion20100801/operation/PutMetricData",
+                             data=body, headers=headers, timeout=10)
+    assert response.status_code == 400
+    assert decode(response.content)["__type"].endswith("SerializationException")
