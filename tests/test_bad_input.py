@@ -283,3 +283,17 @@ def test_null_inside_a_cbor_list_is_a_serialization_error(endpoint: str) -> None
                              data=body, headers=headers, timeout=10)
     assert response.status_code == 400
     assert decode(response.content)["__type"].endswith("SerializationException")
+
+
+def test_json_strings_must_be_unicode(endpoint: str) -> None:
+    """Bytes of a UTF-16 surrogate (not UTF-8) or a lone surrogate escape cannot be stored or sent on:
+    SerializationException, where they once reached CloudWatch Logs' storage and failed there."""
+    headers = {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "Logs_20140328.CreateLogGroup",
+               **signed("logs")}
+    for body in (b'{"logGroupName": "/a\xed\xa0\x80"}', b'{"logGroupName": "/a\\ud800"}',
+                 b'{"logGroupName": "/a", "tags": {"\\udc00": "v"}}'):
+        response = requests.post(endpoint + "/", data=body, headers=headers, timeout=10)
+        assert response.status_code == 400, body
+        assert response.json()["__type"].endswith("SerializationException")
+    assert requests.post(endpoint + "/", data=b'{"logGroupName": "/a", "tags": {"k": "\\u00e9"}}', headers=headers,
+                         timeout=10).status_code == 200
