@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
+import cbor2
 from hypothesis import strategies as st
 
-from conveyor.protocol.cbor import encode as cbor_encode
 from tests.fuzz.seeds import Seed
 
 ODD_METHODS = ["GET", "PUT", "POST", "DELETE", "HEAD", "PATCH", "OPTIONS", "TRACE", "PROPFIND", "FOO", "get",
@@ -122,13 +122,13 @@ def _set(document: Any, path: tuple[Any, ...], value: Any, delete: bool = False)
 
 
 def encode_document(document: Any, cbor: bool) -> bytes:
-    """JSON, or CBOR for rpc-v2-cbor (values CBOR cannot carry, like integers past 64 bits, fall back to JSON
-    bytes: one more malformed body)."""
+    """JSON, or CBOR for rpc-v2-cbor (encoded by cbor2, independently of the server's own codec; a value it
+    cannot encode falls back to JSON bytes: one more malformed body)."""
     if not cbor:
         return json.dumps(document, allow_nan=True, default=str).encode()
     try:
-        return cbor_encode(document)
-    except (TypeError, ValueError, OverflowError, struct.error):
+        return cbor2.dumps(document, datetime_as_timestamp=True)
+    except (TypeError, ValueError, OverflowError, struct.error, cbor2.CBOREncodeError):
         return json.dumps(document, allow_nan=True, default=str).encode()
 
 

@@ -29,6 +29,7 @@ QUEUE_ARN = f"arn:aws:sqs:us-east-1:{ACCOUNT}:{QUEUE}"
 TOPIC_ARN = f"arn:aws:sns:us-east-1:{ACCOUNT}:{TOPIC}"
 FUNCTION_ARN = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{FUNCTION}"
 USER, ROLE, ASSUMABLE = "fuzz-user", "fuzz-role", "fuzz-assumable"
+STREAM = "fuzz-stream"
 # The queue lets S3 send to it, so the notification seed names a destination S3 accepts.
 QUEUE_POLICY = {"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sqs:SendMessage",
@@ -380,7 +381,7 @@ def rpc_v2_cbor_seeds(endpoint: str, ready: Prepared) -> list[Seed]:
 
 
 def more_json_seeds() -> list[Seed]:
-    """CloudWatch Logs (JSON 1.1), and CloudWatch in its JSON protocol."""
+    """CloudWatch Logs and Kinesis (JSON 1.1), and CloudWatch in its JSON protocol."""
     group = "/fuzz/app"
     logs = [
         ("CreateLogGroup", {"logGroupName": "/fuzz/other", "tags": {"k": "v"}}),
@@ -393,7 +394,18 @@ def more_json_seeds() -> list[Seed]:
         ("PutRetentionPolicy", {"logGroupName": group, "retentionInDays": 7}),
         ("DescribeLogStreams", {"logGroupName": group, "orderBy": "LastEventTime", "descending": True}),
     ]
+    stream = {"StreamName": STREAM}
+    kinesis = [
+        ("CreateStream", {"StreamName": "fuzz-stream-2", "ShardCount": 2}),
+        ("PutRecord", {**stream, "Data": b"payload", "PartitionKey": "k", "ExplicitHashKey": "1"}),
+        ("PutRecords", {**stream, "Records": [{"Data": b"a", "PartitionKey": "k1"}, {"Data": b"b", "PartitionKey": "k2"}]}),
+        ("GetShardIterator", {**stream, "ShardId": "shardId-000000000000", "ShardIteratorType": "TRIM_HORIZON"}),
+        ("ListShards", {**stream, "MaxResults": 5, "ShardFilter": {"Type": "AT_LATEST"}}),
+        ("DescribeStreamSummary", stream),
+        ("IncreaseStreamRetentionPeriod", {**stream, "RetentionPeriodHours": 48}),
+    ]
     return [*(_sdk(f"logs {op}", "logs", op, params) for op, params in logs),
+            *(_sdk(f"kinesis {op}", "kinesis", op, params, "json") for op, params in kinesis),
             *(_sdk(f"cloudwatch {name} (json)", "cloudwatch", op, params, "json")
               for name, op, params in cloudwatch_params()[:2])]
 
@@ -451,6 +463,7 @@ def prepare(client: Callable[..., Any]) -> Prepared:
                                      Code={"ZipFile": function_zip()})
     upload_id = s3.create_multipart_upload(Bucket=BUCKET, Key="mp")["UploadId"]
     s3.upload_part(Bucket=BUCKET, Key="mp", UploadId=upload_id, PartNumber=1, Body=b"part")
+    client("kinesis").create_stream(StreamName=STREAM, ShardCount=1)
     logs = client("logs")
     logs.create_log_group(logGroupName="/fuzz/app")
     logs.create_log_stream(logGroupName="/fuzz/app", logStreamName="s")

@@ -1,12 +1,12 @@
 """Property: no request, however mangled, gets a 5xx, hangs, or hurts the server.
 
-Hypothesis mutates valid requests of each protocol (query: SQS, SNS, STS, IAM; json: SQS, CloudWatch Logs,
-CloudWatch; rest-xml: S3; rest-json: Lambda, API Gateway v2; rpc-v2-cbor: CloudWatch) and sends them to a
-live server over raw HTTP. Every answer must come within the
-timeout with a status below 500 (501 NotImplemented excepted: it is S3's own answer to a header naming
-something not implemented, and Conveyor's honest refusal of an operation it does not serve), an error
-body must parse as the XML, JSON or CBOR it declares, the server must log no internal error, and afterwards it
-must still do real work in the protocol just fuzzed.
+Hypothesis mutates valid requests of each protocol (query: SQS, SNS, STS, IAM; json: SQS, CloudWatch
+Logs, Kinesis, CloudWatch; rest-xml: S3; rest-json: Lambda, API Gateway v2; rpc-v2-cbor: CloudWatch) and
+sends them to a live server over raw HTTP. Every answer must come within the timeout with a status below
+500 (501 NotImplemented excepted: it is S3's own answer to a header naming something not implemented,
+and Conveyor's honest refusal of an operation it does not serve), an error body must parse as the XML,
+JSON or CBOR it declares, the server must log no internal error, and afterwards it must still do real
+work in the protocol just fuzzed.
 
 CI runs a fixed, derandomized sample (1,000 examples per protocol, about a minute in all).
 Explore further with CONVEYOR_FUZZ_EXAMPLES=20000 CONVEYOR_FUZZ_RANDOM=1; a failure prints the request
@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from xml.etree import ElementTree
 
 import boto3
+import cbor2
 import pytest
 import requests
 from botocore.config import Config as BotoConfig
@@ -34,7 +35,6 @@ from hypothesis import strategies as st
 
 from conveyor.app import App
 from conveyor.config import Config
-from conveyor.protocol.cbor import decode as cbor_decode
 from conveyor.server import serve_in_thread
 from tests.conftest import CREDENTIALS
 from tests.fuzz.mutations import Answer, Request, requests_for, send
@@ -105,12 +105,12 @@ def well_formed_error(answer: Answer) -> str | None:
         if "xml" in content_type:
             ElementTree.fromstring(answer.body)
         elif "cbor" in content_type:
-            cbor_decode(answer.body)
+            cbor2.loads(answer.body)
         elif "json" in content_type:
             json.loads(answer.body)
         else:
             return f"an error body of type {content_type!r}"
-    except (ElementTree.ParseError, ValueError) as exc:
+    except (ElementTree.ParseError, ValueError, cbor2.CBORDecodeError) as exc:
         return f"an error body that does not parse as its type {content_type!r}: {exc}"
     return None
 
