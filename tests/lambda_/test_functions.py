@@ -25,13 +25,13 @@ def test_cli_create_get_list_delete(aws: Any, tmp_path: Path) -> None:
     (tmp_path / "fn.zip").write_bytes(package)
     created = aws("lambda", "create-function", "--function-name", "f", "--runtime", "python3.12", "--role", ROLE,
                   "--handler", "lambda_function.lambda_handler", "--zip-file", f"fileb://{tmp_path / 'fn.zip'}",
-                  "--environment", "Variables={A=1}", "--timeout", "10", "--memory-size", "256")
+                  "--environment", "Variables={AB=1}", "--timeout", "10", "--memory-size", "256")
     assert created["FunctionArn"] == "arn:aws:lambda:us-east-1:000000000000:function:f"
     assert created["State"] == "Active" and created["LastUpdateStatus"] == "Successful"
     assert created["CodeSha256"] == base64.b64encode(hashlib.sha256(package).digest()).decode()
     assert created["CodeSize"] == len(package)
     assert created["Timeout"] == 10 and created["MemorySize"] == 256
-    assert created["Environment"] == {"Variables": {"A": "1"}}
+    assert created["Environment"] == {"Variables": {"AB": "1"}}
     got = aws("lambda", "get-function", "--function-name", "f")
     assert got["Configuration"]["Handler"] == "lambda_function.lambda_handler"
     assert [f["FunctionName"] for f in aws("lambda", "list-functions")["Functions"]] == ["f"]

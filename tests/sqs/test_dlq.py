@@ -36,6 +36,18 @@ def test_redrive_after_max_receives(sqs, queue, advance):
     assert policy["maxReceiveCount"] == 2
 
 
+def test_a_queue_that_is_its_own_dead_letter_queue(sqs, queue, advance):
+    """AWS accepts it; the message is simply received again (it once looped the receive forever)."""
+    src = queue("self")
+    policy = json.dumps({"deadLetterTargetArn": arn_of(sqs, src), "maxReceiveCount": 1})
+    sqs.set_queue_attributes(QueueUrl=src, Attributes={"RedrivePolicy": policy, "VisibilityTimeout": "5"})
+    sqs.send_message(QueueUrl=src, MessageBody="again")
+    for count in ("1", "2", "3"):
+        [m] = sqs.receive_message(QueueUrl=src, AttributeNames=["ApproximateReceiveCount"])["Messages"]
+        assert (m["Body"], m["Attributes"]["ApproximateReceiveCount"]) == ("again", count)
+        advance(6)
+
+
 def test_list_dead_letter_source_queues(sqs, queue):
     dlq = queue("dlq")
     policy = json.dumps({"deadLetterTargetArn": arn_of(sqs, dlq), "maxReceiveCount": 3})

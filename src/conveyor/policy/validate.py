@@ -25,13 +25,13 @@ _TOP = frozenset({"Version", "Id", "Statement"})
 _ELEMENTS = frozenset({"Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource",
                        "NotResource", "Condition"})
 _PRINCIPAL_KINDS = frozenset({"AWS", "Service", "Federated", "CanonicalUser"})
-_VENDOR = re.compile(r"^[a-zA-Z0-9\-.]+$")
+_VENDOR = re.compile(r"[a-zA-Z0-9\-.]+")
 _IAM_PATHS = ("user/", "federated-user/", "role/", "group/", "instance-profile/", "mfa/", "server-certificate/",
               "policy/", "sms-mfa/", "saml-provider/", "oidc-provider/", "report/", "access-report/")
 # The actions a trust policy may grant. https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_create_for-user.html
 _TRUST_ACTIONS = ("sts:assumerole", "sts:assumerolewithsaml", "sts:assumerolewithwebidentity", "sts:tagsession",
                   "sts:setsourceidentity", "sts:setcontext", "sts:*", "*")
-_ACCOUNT_OR_ARN = re.compile(r"^(\d{12}|arn:[a-z-]+:(iam|sts)::\d{12}:\S+)$")
+_ACCOUNT_OR_ARN = re.compile(r"\d{12}|arn:[a-z-]+:(iam|sts)::\d{12}:\S+")  # used with fullmatch
 
 SYNTAX = "Syntax errors in policy."
 LEGACY = "The policy failed legacy parsing"
@@ -214,7 +214,7 @@ def _action(action: str) -> None:
         raise PolicyError("Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.")
     if len(parts) > 2:
         raise PolicyError("Actions/Condition can contain only one colon.")
-    if not _VENDOR.match(parts[0]):
+    if not _VENDOR.fullmatch(parts[0]):
         raise PolicyError(f"Vendor {parts[0]} is not valid")
 
 
@@ -227,7 +227,7 @@ def _trust(statement: Mapping[str, object], principal_exists: Callable[[str], bo
         return
     for value in _as_list(principal.get("AWS", [])):
         text = str(value)
-        valid = text == "*" or _ACCOUNT_OR_ARN.match(text) is not None
+        valid = text == "*" or _ACCOUNT_OR_ARN.fullmatch(text) is not None
         if valid and principal_exists is not None and text.startswith("arn:") and not text.endswith(":root"):
             valid = principal_exists(text)
         if not valid:

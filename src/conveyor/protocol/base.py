@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import re
 from typing import Any
 
 from botocore.model import OperationModel, ServiceModel, Shape
@@ -38,6 +39,17 @@ class Codec:
 
 # -- scalar conversions shared by the codecs ---------------------------------------------------------
 
+# Characters XML 1.0 cannot carry at all, not even as character references (C0 controls, lone surrogates,
+# U+FFFE/U+FFFF): https://www.w3.org/TR/xml/#charsets
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_safe(text: str) -> str:
+    """Request text echoed into an XML error document (a bad name, an unknown action): characters XML cannot
+    carry become U+FFFD, so the document still parses and the SDK shows the error, not a parse failure."""
+    return _NOT_XML.sub("\ufffd", text)
+
+
 def iso8601(value: dt.datetime | float | int) -> str:
     if not isinstance(value, dt.datetime):
         value = dt.datetime.fromtimestamp(float(value), dt.UTC)
@@ -66,6 +78,16 @@ def format_timestamp(value: Any, shape: Shape, default: str) -> Any:
 
 
 def parse_timestamp(text: str | float | int) -> dt.datetime:
+    """Epoch seconds, ISO 8601 or an HTTP date; anything else (or out of range) is a ValueError."""
+    try:
+        return _parse_timestamp(text)
+    except (OverflowError, OSError, TypeError, AttributeError) as exc:
+        raise ValueError(f"invalid timestamp {text!r}") from exc
+
+
+def _parse_timestamp(text: str | float | int) -> dt.datetime:
+    if isinstance(text, bool) or not isinstance(text, str | int | float):
+        raise TypeError(type(text).__name__)
     if isinstance(text, int | float):
         try:
             return dt.datetime.fromtimestamp(text, dt.UTC)

@@ -68,6 +68,12 @@ class ConstraintViolations(ValidationCodes):
         return ServiceError(self.invalid, f"1 validation error detected: Value '{value}' at '{self._path(path)}' "
                                           f"failed to satisfy constraint: {constraint(reason)}")
 
+    def map_key_pattern_error(self, path: str, key: str, pattern: str) -> ServiceError:
+        # e.g. a one-letter Lambda environment variable name (the model's pattern wants two characters)
+        return ServiceError(self.invalid, f"1 validation error detected: Value at '{self._path(path)}' failed to "
+                                          "satisfy constraint: Map keys must satisfy constraint: [Member must "
+                                          f"satisfy regular expression pattern: {pattern}]")
+
     def _path(self, path: str) -> str:
         return member_path(path, query_lists=self.query_lists)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,7 +33,7 @@ class JsonCodec(Codec):
     async def parse(self, ctx: RequestContext, operation: OperationModel) -> dict[str, Any]:
         raw = await ctx.request.body()
         try:
-            data = json.loads(raw) if raw.strip() else {}
+            data = loads_body(raw) if raw.strip() else {}
         except (ValueError, RecursionError):
             raise ServiceError("SerializationException", "The request body is not valid JSON.")
         if not isinstance(data, dict):
@@ -99,11 +100,14 @@ def _from_json(shape: Shape, value: Any, path: str) -> Any:
     if kind == "list":
         if not isinstance(value, list):
             raise _WireTypeError(path, "a list")
-        return [_from_json(shape.member, item, f"{path}.{i}") for i, item in enumerate(value, 1)]
+        return [_from_json(shape.member, _not_null(item, f"{path}.{i}"), f"{path}.{i}")
+                for i, item in enumerate(value, 1)]
     if kind == "map":
         if not isinstance(value, dict):
             raise _WireTypeError(path, "an object")
-        return {str(k): _from_json(shape.value, v, f"{path}.{k}") for k, v in value.items()}
+        if any(_SURROGATE.search(k) for k in value):
+            raise _WireTypeError(path, "keys of Unicode characters (a lone surrogate escape is not one)")
+        return {str(k): _from_json(shape.value, _not_null(v, f"{path}.{k}"), f"{path}.{k}") for k, v in value.items()}
     if kind == "blob":
         if not isinstance(value, str):
             raise _WireTypeError(path, "a base64 string")
@@ -118,6 +122,8 @@ def _from_json(shape: Shape, value: Any, path: str) -> Any:
             raise _WireTypeError(path, "a timestamp")
     if kind == "string" and not isinstance(value, str):
         raise _WireTypeError(path, "a string")
+    if kind == "string" and _SURROGATE.search(value):
+        raise _WireTypeError(path, "a string of Unicode characters (a lone surrogate escape is not one)")
     if kind in ("integer", "long") and (isinstance(value, bool) or not isinstance(value, int)):
         if isinstance(value, float) and value.is_integer():
             return int(value)
@@ -135,6 +141,23 @@ def _by_json_name(members: Mapping[str, Shape], json_name: str) -> tuple[str, Sh
         if member.serialization.get("name") == json_name:
             return name, member
     return json_name, None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def loads_body(raw: bytes) -> Any:
+    """A JSON request body: UTF-8 strictly (json.loads alone would let the bytes of a UTF-16 surrogate
+    through), then JSON; ValueError (or RecursionError) when it is neither."""
+    return json.loads(raw.decode("utf-8"))
+
+
+def _not_null(item: Any, path: str) -> Any:
+    """AWS's collections are dense unless modelled `sparse` (none of the served ones is): a null inside one
+    is refused, as Smithy server SDKs refuse it, never passed on as a missing value."""
+    if item is None:
+        raise _WireTypeError(path, "a value, not null")
+    return item
 
 
 def _to_json(shape: Shape, value: Any) -> Any:

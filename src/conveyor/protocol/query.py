@@ -13,7 +13,7 @@ from xml.sax.saxutils import escape
 
 from botocore.model import OperationModel, ServiceModel, Shape
 
-from conveyor.protocol.base import Codec, b64decode, b64encode, format_timestamp, parse_timestamp
+from conveyor.protocol.base import Codec, b64decode, b64encode, format_timestamp, parse_timestamp, xml_safe
 from conveyor.protocol.validate import ValidationCodes
 from conveyor.wire import HttpResponse, RequestContext, ServiceError
 
@@ -30,6 +30,14 @@ class _BadValue(Exception):
     def __init__(self, path: str, value: str, expected: str) -> None:
         super().__init__(path)
         self.path, self.value, self.expected = path, value, expected
+
+
+class _Missing(Exception):
+    """A list item or map value that is announced (`Attribute.1.Name=x`) but not given."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.path = path
 
 
 class QueryCodec(Codec):
@@ -63,6 +71,11 @@ class QueryCodec(Codec):
             if codes is not None:
                 raise codes.invalid_error(exc.path, exc.value, f"must be {exc.expected}")
             raise ServiceError("InvalidParameterValue", f"Invalid value for parameter {exc.path}: {exc.value}")
+        except _Missing as exc:
+            codes = self.validation_codes
+            if codes is not None:
+                raise codes.missing_error(exc.path)
+            raise ServiceError("MissingParameter", f"The request must contain the parameter {exc.path}.")
         return params or {}
 
     def serialize(self, ctx: RequestContext, operation: OperationModel, result: dict[str, Any]) -> HttpResponse:
@@ -88,7 +101,8 @@ def error_document(ctx: RequestContext, error: ServiceError, namespace: str) -> 
     code = error.query_code or error.code
     body = (
         f'<?xml version="1.0"?><ErrorResponse xmlns="{namespace}"><Error><Type>{fault}</Type>'
-        f"<Code>{xml_text(code)}</Code><Message>{xml_text(error.message)}</Message><Detail/></Error>"
+        f"<Code>{xml_text(xml_safe(code))}</Code><Message>{xml_text(xml_safe(error.message))}</Message>"
+        "<Detail/></Error>"
         f"<RequestId>{ctx.request_id}</RequestId></ErrorResponse>"
     )
     headers = [("Content-Type", "text/xml"), ("x-amzn-RequestId", ctx.request_id), *error.headers.items()]
@@ -174,7 +188,7 @@ def _parse_list(shape: Shape, fields: dict[str, str], prefixes: set[str], path: 
     items = []
     index = 1
     while f"{base}.{index}" in prefixes:
-        items.append(_parse(shape.member, fields, prefixes, f"{base}.{index}"))
+        items.append(_present(_parse(shape.member, fields, prefixes, f"{base}.{index}"), f"{base}.{index}"))
         index += 1
     return items
 
@@ -191,9 +205,16 @@ def _parse_map(shape: Shape, fields: dict[str, str], prefixes: set[str], path: s
         entry = f"{base}.{index}"
         key = fields.get(f"{entry}.{key_name}")
         if key is not None:
-            out[key] = _parse(shape.value, fields, prefixes, f"{entry}.{value_name}")
+            value_path = f"{entry}.{value_name}"
+            out[key] = _present(_parse(shape.value, fields, prefixes, value_path), value_path)
         index += 1
     return out
+
+
+def _present(value: Any, path: str) -> Any:
+    if value is None:
+        raise _Missing(path)
+    return value
 
 
 def _scalar(shape: Shape, text: str, path: str) -> Any:

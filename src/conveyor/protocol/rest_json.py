@@ -17,7 +17,7 @@ from urllib.parse import unquote
 from botocore.model import OperationModel, ServiceModel, Shape
 
 from conveyor.protocol.base import Codec, b64encode, format_timestamp
-from conveyor.protocol.json_rpc import _from_json, _to_json, _WireTypeError
+from conveyor.protocol.json_rpc import _from_json, _to_json, _WireTypeError, loads_body
 from conveyor.wire import HttpResponse, RequestContext, ServiceError
 
 # URI labels: `{FunctionName}`, `{Key+}` (greedy), `{resource-arn}` (API Gateway's hyphenated names).
@@ -178,7 +178,7 @@ class RestJsonCodec(Codec):
 
 def _load(raw: bytes) -> Any:
     try:
-        data = json.loads(raw)
+        data = loads_body(raw)
     except (ValueError, RecursionError):
         raise ServiceError("SerializationException", "The request body is not valid JSON.")
     if not isinstance(data, dict):

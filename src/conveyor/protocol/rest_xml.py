@@ -20,7 +20,7 @@ from urllib.parse import unquote
 
 from botocore.model import OperationModel, ServiceModel, Shape
 
-from conveyor.protocol.base import Codec, format_timestamp, iso8601, parse_timestamp, rfc822
+from conveyor.protocol.base import Codec, format_timestamp, iso8601, parse_timestamp, rfc822, xml_safe
 from conveyor.wire import HttpResponse, RequestContext, ServiceError
 
 S3_XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -443,11 +443,11 @@ class RestXmlCodec(Codec):
 
 def error_response(ctx: RequestContext, error: ServiceError) -> HttpResponse:
     root = ET.Element("Error")
-    ET.SubElement(root, "Code").text = error.code
-    ET.SubElement(root, "Message").text = error.message or error.code
+    ET.SubElement(root, "Code").text = xml_safe(error.code)
+    ET.SubElement(root, "Message").text = xml_safe(error.message or error.code)
     for k, v in error.extra.items():
         if v is not None:
-            ET.SubElement(root, k).text = str(v)
+            ET.SubElement(root, k).text = xml_safe(str(v))  # often the request's own bad value
     ET.SubElement(root, "RequestId").text = ctx.request_id
     ET.SubElement(root, "HostId").text = host_id(ctx)
     body = b"" if ctx.request.method == "HEAD" else _to_bytes(root)

@@ -81,6 +81,13 @@ class RpcV2CborCodec(Codec):
         return HttpResponse(error.status, headers, cbor.encode(body))
 
 
+def _not_null(item: Any, path: str) -> Any:
+    """Collections are dense unless modelled `sparse`: a null inside one is refused (as in the JSON codec)."""
+    if item is None:
+        raise _WireTypeError(path, "a value, not null")
+    return item
+
+
 def _from_wire(shape: Shape, value: Any, path: str) -> Any:
     if value is None:
         return None
@@ -95,12 +102,12 @@ def _from_wire(shape: Shape, value: Any, path: str) -> Any:
         if not isinstance(value, list):
             raise _WireTypeError(path, "an array")
         member = shape.member  # type: ignore[attr-defined]  # a ListShape
-        return [_from_wire(member, item, f"{path}.{i}") for i, item in enumerate(value, 1)]
+        return [_from_wire(member, _not_null(item, f"{path}.{i}"), f"{path}.{i}") for i, item in enumerate(value, 1)]
     if kind == "map":
         if not isinstance(value, dict):
             raise _WireTypeError(path, "a map")
         value_shape = shape.value  # type: ignore[attr-defined]  # a MapShape
-        return {k: _from_wire(value_shape, v, f"{path}.{k}") for k, v in value.items()}
+        return {k: _from_wire(value_shape, _not_null(v, f"{path}.{k}"), f"{path}.{k}") for k, v in value.items()}
     if kind == "timestamp":
         if isinstance(value, dt.datetime):
             return value

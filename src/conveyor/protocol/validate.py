@@ -11,7 +11,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from botocore.model import Shape
+from botocore.model import MapShape, Shape
 
 from conveyor.wire import ServiceError
 
@@ -32,6 +32,12 @@ class ValidationCodes:
 
     def invalid_error(self, path: str, value: Any, reason: str) -> ServiceError:
         return ServiceError(self.invalid, f"Value {_show(value)} for parameter {path} is invalid. Reason: {reason}.")
+
+    def pattern_error(self, path: str, value: str, pattern: str) -> ServiceError:
+        return self.invalid_error(path, value, f"must satisfy regular expression pattern: {pattern}")
+
+    def map_key_pattern_error(self, path: str, key: str, pattern: str) -> ServiceError:
+        return self.invalid_error(path, key, f"map keys must satisfy regular expression pattern: {pattern}")
 
 
 def _show(value: Any) -> str:
@@ -63,10 +69,15 @@ def validate(shape: Shape | None, value: Any, codes: ValidationCodes, path: str 
             validate(shape.member, item, codes, f"{path}.{index}")
         return
     if kind == "map":
+        assert isinstance(shape, MapShape)
         if not isinstance(value, dict):
             raise codes.invalid_error(path, value, "must be a map")
         _check_length(shape, len(value), value, path, codes)
+        key_pattern: str | None = shape.key.metadata.get("pattern") if codes.patterns else None
+        key_regex = _pattern(key_pattern) if key_pattern else None
         for key, item in value.items():
+            if key_pattern and key_regex is not None and isinstance(key, str) and not key_regex.fullmatch(key):
+                raise codes.map_key_pattern_error(path, key, key_pattern)
             validate(shape.key, key, codes, f"{path}.{key}")
             validate(shape.value, item, codes, f"{path}.{key}")
         return
@@ -80,7 +91,7 @@ def validate(shape: Shape | None, value: Any, codes: ValidationCodes, path: str 
         if codes.patterns and (pattern := shape.metadata.get("pattern")):
             compiled = _pattern(pattern)
             if compiled is not None and compiled.fullmatch(value) is None:
-                raise codes.invalid_error(path, value, f"must satisfy regular expression pattern: {pattern}")
+                raise codes.pattern_error(path, value, pattern)
         return
     if kind in ("integer", "long"):
         if isinstance(value, bool) or not isinstance(value, int):
@@ -104,9 +115,11 @@ def validate(shape: Shape | None, value: Any, codes: ValidationCodes, path: str 
 
 @lru_cache(maxsize=256)
 def _pattern(pattern: str) -> re.Pattern[str] | None:
-    """A model's pattern (Java syntax, which Python reads for the classes models use); None if it cannot."""
+    """A model's pattern (Java syntax, which Python reads for the classes models use); None if it cannot
+    (`\\p{L}` in STS tag keys). AWS applies it as Java's `matches()`, to the whole value: hence `fullmatch`
+    (`$` with `match` lets a trailing newline through), and ASCII `\\w`, `\\d`, `\\s` as in Java."""
     try:
-        return re.compile(pattern, re.DOTALL)
+        return re.compile(pattern, re.DOTALL | re.ASCII)
     except re.error:
         return None
 

@@ -125,14 +125,14 @@ def check_config(params: dict[str, Any]) -> dict[str, Any]:
             check_stat(extended, "ExtendedStatistic")
         period = params["Period"]
         check_period(period)
-    if params.get("ThresholdMetricId") or params["ComparisonOperator"] not in OPERATORS:
+    if params.get("ThresholdMetricId") or _required(params, "ComparisonOperator") not in OPERATORS:
         raise errors.invalid_value("Conveyor evaluates static thresholds only: anomaly detection bands "
                                    "(ThresholdMetricId and the band operators) are not served.")
     if params.get("Threshold") is None:
         raise errors.missing("The parameter Threshold is required.")
     if params.get("EvaluationCriteria") is not None:
         raise errors.invalid_value("Conveyor does not evaluate PromQL alarms (EvaluationCriteria).")
-    periods = params["EvaluationPeriods"]
+    periods = _required(params, "EvaluationPeriods")
     to_alarm = params.get("DatapointsToAlarm")
     if to_alarm is not None and to_alarm > periods:
         raise errors.invalid_value("DatapointsToAlarm must be less than or equal to EvaluationPeriods.")
@@ -200,3 +200,12 @@ def judge(alarm: Alarm, values: list[tuple[int, float | None]], now: float) -> V
                   f"(minimum {considered - needed + 1} datapoint{'s' if considered - needed else ''} for "
                   "ALARM -> OK transition).")
     return Verdict(state, reason, data)
+
+
+def _required(params: dict[str, Any], name: str) -> Any:
+    """Members the current model leaves optional (PromQL alarms need none of them) that a metric alarm
+    must still carry."""
+    value = params.get(name)
+    if value is None:
+        raise errors.missing(f"The parameter {name} is required.")
+    return value

@@ -33,7 +33,10 @@ def data_from(params: dict[str, Any], region: str, now: float) -> list[Datum]:
     if namespace.startswith("AWS/"):
         raise errors.invalid_value(f"The value {namespace} for parameter Namespace is invalid: namespaces "
                                    "starting with AWS/ are reserved for AWS services.")
-    items = params["MetricData"]
+    # Optional in the model since EntityMetricData arrived, yet a call must carry data of one kind.
+    items = params.get("MetricData")
+    if items is None:
+        raise errors.missing("The parameter MetricData is required.")
     if len(items) > MAX_DATA:
         raise errors.invalid_value(f"The collection MetricData must not have a size greater than {MAX_DATA}.")
     out = []

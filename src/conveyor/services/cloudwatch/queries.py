@@ -68,8 +68,8 @@ class QueryRun:
         if query.get("MetricStat") is not None:
             result: Value = self._stat(query["MetricStat"])
         else:
-            evaluator = Evaluator(query["Expression"], self.value, list(self.queries), self.grid(), self.period)
-            try:
+            try:  # (the constructor tokenizes: a character no expression has fails there)
+                evaluator = Evaluator(query["Expression"], self.value, list(self.queries), self.grid(), self.period)
                 result = evaluator.evaluate()
             except MathError as exc:
                 raise errors.invalid_value(f"Error in expression {qid}: {exc}")

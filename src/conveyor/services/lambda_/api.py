@@ -22,6 +22,7 @@ from conveyor.protocol.constraints import ConstraintViolations
 from conveyor.protocol.models import service_model
 from conveyor.protocol.registry import codecs_for
 from conveyor.services.base import Environment, Service
+from conveyor.services.lambda_ import code_url
 from conveyor.services.lambda_.aliases import AliasOperations
 from conveyor.services.lambda_.async_invoke import AsyncInvokes
 from conveyor.services.lambda_.esm import Mappings
@@ -33,7 +34,7 @@ from conveyor.services.lambda_.permissions import PermissionOperations
 from conveyor.services.lambda_.registry import Registry
 from conveyor.services.lambda_.store import LambdaStore
 from conveyor.services.lambda_.stream_esm import StreamMappings
-from conveyor.wire import RequestContext, ServiceError
+from conveyor.wire import HttpResponse, RequestContext, ServiceError
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,9 @@ class LambdaService(Service):
     # Model constraint failures are ValidationException, in the words of AWS's constraint messages
     # ("Member must have length less than or equal to 256"), e.g. a Description over the 256 characters
     # https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html allows.
-    validation_codes = ConstraintViolations("ValidationException", query_lists=False, patterns=False)
+    # Patterns too: names, ARNs, qualifiers, handlers, environment variable names (a name with a trailing
+    # newline is refused with the model's pattern, as AWS refuses it).
+    validation_codes = ConstraintViolations("ValidationException", query_lists=False, patterns=True)
     internal_prefix = "functions"  # /_conveyor/functions: `conveyor functions` and `conveyor logs`
 
     def __init__(self, env: Environment) -> None:
@@ -62,7 +65,7 @@ class LambdaService(Service):
         self.endpoints = FunctionEndpoints(self.registry, self.invoker, self.mappings)
         self.operation_groups = (
             FunctionOperations(self.registry, self.invoker, self.mappings, self.ports, self.clock,
-                               self.stream_mappings),
+                               (self.config.access_key, self.config.secret_key), self.stream_mappings),
             AliasOperations(self.registry),
             self.permissions,
             InvocationOperations(self.registry, self.invoker, self.async_invokes, self.mappings,
@@ -110,6 +113,12 @@ class LambdaService(Service):
 
     async def internal(self, ctx: RequestContext, parts: list[str]) -> Any:
         return await self.endpoints.handle(ctx, parts)
+
+    async def intercept(self, ctx: RequestContext) -> HttpResponse | None:
+        """GetFunction's Code.Location downloads: presigned for lambda, yet no operation of the model."""
+        if ctx.request.path.startswith(code_url.PREFIX):
+            return await code_url.download(ctx, self.registry)
+        return None
 
     # -- conveyor.ports.Functions: S3, SNS and destinations invoke functions ---------------------------
     def resource_exists(self, arn: str) -> bool:

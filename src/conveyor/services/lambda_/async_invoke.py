@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from conveyor import jsondoc
 from conveyor.clock import Clock, TimerHandle
 from conveyor.ports import Ports
 from conveyor.protocol.base import iso8601
@@ -187,7 +188,7 @@ class AsyncInvokes:
         if not arn:
             return
         try:
-            request_payload = json.loads(event["payload"]) if event["payload"].strip() else {}
+            request_payload = jsondoc.loads(event["payload"]) if event["payload"].strip() else {}
         except ValueError:
             request_payload = event["payload"]
         record: dict[str, Any] = {
@@ -203,7 +204,7 @@ class AsyncInvokes:
                 response["functionError"] = result.function_error
             record["responseContext"] = response
             try:
-                record["responsePayload"] = json.loads(result.payload)
+                record["responsePayload"] = jsondoc.loads(result.payload)
             except ValueError:
                 record["responsePayload"] = result.payload.decode(errors="replace")
         await self._send(arn, json.dumps(record), None)

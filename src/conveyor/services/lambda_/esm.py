@@ -26,6 +26,7 @@ from collections import abc
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from conveyor import jsondoc
 from conveyor.clock import Clock
 from conveyor.ports import Ports, Queues
 from conveyor.services.lambda_.functions import Function, conflict, invalid, not_found
@@ -429,7 +430,7 @@ def _failed_ids(payload: bytes, batch_ids: set[str]) -> set[str] | None:
     invalid JSON, or an itemIdentifier that is null, empty, mis-spelled or not in the batch.
     """
     try:
-        response = json.loads(payload) if payload.strip() else None
+        response = jsondoc.loads(payload) if payload.strip() else None
     except ValueError:
         return None
     if response is None or response == "":

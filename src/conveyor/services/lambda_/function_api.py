@@ -3,13 +3,14 @@ reserved concurrency and the account's settings."""
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import copy
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from conveyor.clock import Clock
 from conveyor.ports import Ports
+from conveyor.services.lambda_ import code_url
 from conveyor.services.lambda_.aliases import aliases_of
 from conveyor.services.lambda_.esm import Mappings
 from conveyor.services.lambda_.functions import (
@@ -27,7 +28,6 @@ from conveyor.services.lambda_.invoke import CANNOT_ASSUME, LAMBDA_PRINCIPAL, In
 from conveyor.services.lambda_.paging import page
 from conveyor.services.lambda_.registry import Registry
 from conveyor.services.lambda_.stream_esm import StreamMappings
-from conveyor.storage.disk import DiskFull
 from conveyor.wire import RequestContext, ServiceError
 
 if TYPE_CHECKING:
@@ -60,13 +60,14 @@ Out = dict[str, Any]
 
 class FunctionOperations:
     def __init__(self, registry: Registry, invoker: Invoker, mappings: Mappings, ports: Ports, clock: Clock,
-                 stream_mappings: StreamMappings | None = None) -> None:
+                 credential: tuple[str, str], stream_mappings: StreamMappings | None = None) -> None:
         self.registry = registry
         self.invoker = invoker
         self.mappings = mappings
         self.stream_mappings = stream_mappings
         self.ports = ports
         self.clock = clock
+        self.credential = credential  # (access key, secret key) that presign Code.Location
 
     # -- what a function is made from ------------------------------------------------------------------
     def _check_role(self, role: str) -> None:
@@ -117,7 +118,8 @@ class FunctionOperations:
         if existing is not None:  # names are per account here, not per account and region
             raise conflict(f"Conveyor keeps one function namespace per account: {name} already exists in "
                            f"{existing.region} ({existing.arn}).")
-        hexd, sha, size = self.registry.code.put(await self._code_bytes(params["Code"]))
+        # Checked and extracted (off the event loop) before anything refers to it.
+        hexd, sha, size = await asyncio.to_thread(self.registry.code.put, await self._code_bytes(params["Code"]))
         config: dict[str, Any] = {
             "FunctionName": name, "FunctionArn": self.registry.arn(name, ctx.region), "Runtime": runtime,
             "Role": params["Role"], "Handler": handler, "CodeSize": size,
@@ -141,17 +143,15 @@ class FunctionOperations:
         if params.get("Publish"):
             self._publish(fn, "")
         await self.registry.save(fn)
-        with contextlib.suppress(DiskFull):  # (extracted again on first use: the function itself is stored)
-            self.registry.code.extracted(hexd)
         return public(fn.versions["1"] if params.get("Publish") else config)
 
     async def GetFunction(self, ctx: RequestContext, params: GetFunctionRequestTypeDef) -> Out:
         fn, qualifier = self.registry.get(params["FunctionName"], ctx.region)
         config = fn.resolve(params.get("Qualifier") or qualifier)
+        location = code_url.presigned_location(ctx, *self.credential, fn.name, config["_CodeHex"])
         out: Out = {
             "Configuration": public(config),
-            "Code": {"RepositoryType": "S3",
-                     "Location": (self.registry.code.root / f"{config['_CodeHex']}.zip").as_uri()},
+            "Code": {"RepositoryType": "S3", "Location": location},
         }
         if fn.tags:
             out["Tags"] = fn.tags
@@ -208,7 +208,7 @@ class FunctionOperations:
         if params.get("DryRun"):
             return public(fn.config)
         self._check_revision(fn, params.get("RevisionId"))
-        hexd, sha, size = self.registry.code.put(await self._code_bytes(params))
+        hexd, sha, size = await asyncio.to_thread(self.registry.code.put, await self._code_bytes(params))
         fn.config.update(CodeSha256=sha, CodeSize=size, _CodeHex=hexd)
         return await self._changed(fn, bool(params.get("Publish")))
 
@@ -239,8 +239,6 @@ class FunctionOperations:
         fn.generation += 1
         result = self._publish(fn, None) if publish else fn.config
         await self.registry.save(fn)
-        with contextlib.suppress(DiskFull):  # (extracted again on first use: the change itself is stored)
-            self.registry.code.extracted(fn.config["_CodeHex"])
         await self.invoker.runtime.retire(fn.name)
         return public(result)
 

@@ -15,9 +15,12 @@ from typing import Any
 
 from conveyor.wire import ServiceError
 
-_NAME = re.compile(r"^[a-zA-Z0-9-_]{1,64}$")
-_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:([a-z0-9-]+):(\d{12}):function:([a-zA-Z0-9-_]+)(?::([a-zA-Z0-9-_$]+))?$")
-_PARTIAL = re.compile(r"^(\d{12}):function:([a-zA-Z0-9-_]+)(?::([a-zA-Z0-9-_$]+))?$")
+# Matched with fullmatch: `$` with `match` would accept a trailing newline.
+_NAME = re.compile(r"[a-zA-Z0-9-_]{1,64}")
+_QUALIFIER = re.compile(r"[a-zA-Z0-9-_$]{1,128}")
+_ARN = re.compile(r"arn:aws[a-z-]*:lambda:([a-z0-9-]+):(\d{12}):function:([a-zA-Z0-9-_]+)(?::([a-zA-Z0-9-_$]+))?")
+_PARTIAL = re.compile(r"(\d{12}):function:([a-zA-Z0-9-_]+)(?::([a-zA-Z0-9-_$]+))?")
+_ENV_NAME = re.compile(r"[a-zA-Z][a-zA-Z0-9_]+")  # two characters at least, as the model says
 
 
 def not_found(message: str) -> ServiceError:
@@ -45,16 +48,16 @@ def timestamp(when: float) -> str:
 
 def parse_name(ref: str, account: str) -> tuple[str, str | None]:
     """A FunctionName may be a name, `name:qualifier`, a full ARN or a partial `ACCOUNT:function:NAME`."""
-    m = _ARN.match(ref)
+    m = _ARN.fullmatch(ref)
     if m:
         if m.group(2) != account:
             raise not_found(f"Function not found: {ref}")
         return m.group(3), m.group(4)
-    m = _PARTIAL.match(ref)
+    m = _PARTIAL.fullmatch(ref)
     if m:
         return m.group(2), m.group(3)
     name, _, qualifier = ref.partition(":")
-    if not _NAME.match(name) or (qualifier and not re.match(r"^[a-zA-Z0-9-_$]{1,128}$", qualifier)):
+    if not _NAME.fullmatch(name) or (qualifier and not _QUALIFIER.fullmatch(qualifier)):
         raise ServiceError("ValidationException", f"1 validation error detected: Value '{ref}' at 'functionName' "
                            "failed to satisfy constraint: Member must satisfy regular expression pattern: "
                            "(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?"
@@ -64,7 +67,7 @@ def parse_name(ref: str, account: str) -> tuple[str, str | None]:
 
 def arn_region(ref: str) -> str | None:
     """The region a function ARN names; None when `ref` is not a full ARN."""
-    m = _ARN.match(ref)
+    m = _ARN.fullmatch(ref)
     return m.group(1) if m else None
 
 
@@ -119,7 +122,7 @@ class Function:
 # (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html#runtimes-deprecated).
 _BLOCKED = {"python2.7", "python3.6", "python3.7", "python3.8", "nodejs", "nodejs4.3", "nodejs4.3-edge",
             "nodejs6.10", "nodejs8.10", "nodejs10.x", "nodejs12.x", "nodejs14.x", "nodejs16.x"}
-_NODE_OK = re.compile(r"^nodejs(\d+)\.x$")
+_NODE_OK = re.compile(r"nodejs(\d+)\.x")
 
 
 def runtime_command(runtime: str) -> list[str] | None:
@@ -130,7 +133,7 @@ def runtime_command(runtime: str) -> list[str] | None:
     """
     if runtime.startswith("python3."):
         return [sys.executable]
-    m = _NODE_OK.match(runtime)
+    m = _NODE_OK.fullmatch(runtime)
     if m and int(m.group(1)) >= 18:
         node = shutil.which("node")
         return [node] if node else None
@@ -182,7 +185,7 @@ def check_config(params: Mapping[str, Any]) -> None:
         raise invalid("Lambda was unable to configure your environment variables because the environment "
                       "variables you have provided exceeded the 4KB limit.")
     for key in variables:
-        if not re.match(r"^[a-zA-Z]([a-zA-Z0-9_])*$", key):
+        if not _ENV_NAME.fullmatch(key):
             raise invalid(f"Environment variable name {key!r} is not valid.")
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from conveyor import builtin_metrics
+from conveyor import builtin_metrics, jsondoc
 from conveyor.ports import RoleNotAssumable, SessionCredentials
 from conveyor.services.base import Environment
 from conveyor.services.lambda_.functions import Function
@@ -66,7 +66,7 @@ def decode_client_context(raw: str | None) -> str | None:
     if not raw:
         return None
     try:
-        doc = json.loads(base64.b64decode(raw, validate=True))
+        doc = jsondoc.loads(base64.b64decode(raw, validate=True))
     except (ValueError, binascii.Error):
         doc = None
     if not isinstance(doc, dict):
@@ -81,7 +81,7 @@ def check_payload(payload: bytes, limit: int) -> None:
                            f"Request must be smaller than {limit} bytes for the Invoke operation", 413)
     if payload.strip():
         try:
-            json.loads(payload)
+            jsondoc.loads(payload)
         except ValueError as exc:
             raise ServiceError("InvalidRequestContentException", f"Could not parse request body into json: {exc}")
 

@@ -37,8 +37,9 @@ if TYPE_CHECKING:
     )
 
 # https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
-_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_IP_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+# Matched with fullmatch: `$` with `match` would let "bucket\n" through.
+_BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_IP_RE = re.compile(r"\d+\.\d+\.\d+\.\d+")
 
 
 class BucketOperations:
@@ -55,7 +56,7 @@ class BucketOperations:
 
     async def CreateBucket(self, ctx: RequestContext, params: CreateBucketRequestTypeDef) -> dict[str, Any]:
         name = params["Bucket"]
-        if not _BUCKET_RE.match(name) or ".." in name or _IP_RE.match(name):
+        if not _BUCKET_RE.fullmatch(name) or ".." in name or _IP_RE.fullmatch(name):
             raise ServiceError("InvalidBucketName", "The specified bucket is not valid.", 400,
                                extra={"BucketName": name})
         conf = params.get("CreateBucketConfiguration") or {}

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from conveyor.clock import Clock
 from conveyor.protocol.rest_xml import host_id
 from conveyor.services.s3.errors import no_such_bucket, no_such_key, slow_down
+from conveyor.services.s3.metadata import check_version_id
 from conveyor.services.s3.notifications import Requester
 from conveyor.services.s3.schema import BucketRow, ObjectRow
 from conveyor.services.s3.store import BucketChanged, S3Store
@@ -51,6 +52,8 @@ class Core:
                        with_body: bool = False) -> ObjectRow:
         """The object a read names (a version, or the current one), in an existing bucket."""
         self.require_bucket(bucket)
+        if version_id:
+            check_version_id(version_id)
         obj = self.store.object(bucket, key, version_id, with_body)
         if obj is None:
             if version_id:

@@ -4,11 +4,13 @@ the response members it becomes on GET and HEAD."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import parse_qsl
 
 from conveyor.services.s3.schema import ObjectRow
+from conveyor.wire import ServiceError
 
 if TYPE_CHECKING:
     from typing_extensions import ReadOnly
@@ -47,6 +49,30 @@ CHECKSUM_MEMBERS = {"CRC32": "ChecksumCRC32", "CRC32C": "ChecksumCRC32C", "CRC64
 _OVERRIDES = (("ResponseCacheControl", "CacheControl"), ("ResponseContentDisposition", "ContentDisposition"),
               ("ResponseContentEncoding", "ContentEncoding"), ("ResponseContentLanguage", "ContentLanguage"),
               ("ResponseContentType", "ContentType"), ("ResponseExpires", "Expires"))
+
+
+# Version ids are URL-safe text; anything else is refused before it can be echoed in a header
+# (a CR/LF would split the response, a non-latin-1 character cannot be sent at all).
+_VERSION_ID = re.compile(r"[\x21-\x7e]{1,1024}")
+_NOT_IN_A_HEADER = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
+
+
+def check_version_id(version_id: str) -> None:
+    """S3 answers a malformed version id with InvalidArgument
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html#ErrorCodeList)."""
+    if not _VERSION_ID.fullmatch(version_id):
+        raise ServiceError("InvalidArgument", "Invalid version id specified", 400,
+                           extra={"ArgumentName": "versionId", "ArgumentValue": version_id})
+
+
+def header_value(member: str, value: Any) -> Any:
+    """A response-* override goes out as a header: a CR or LF would split the response, a character outside
+    ISO-8859-1 cannot be sent. S3 refuses both with this InvalidArgument."""
+    if isinstance(value, str) and _NOT_IN_A_HEADER.search(value):
+        name = "response-" + re.sub(r"(?<!^)(?=[A-Z])", "-", member[len("Response"):]).lower()
+        raise ServiceError("InvalidArgument", "Header value cannot be represented using ISO-8859-1.", 400,
+                           extra={"ArgumentName": name, "ArgumentValue": value})
+    return value
 
 
 def tag_set(tagging: str) -> list[dict[str, str]]:
@@ -115,5 +141,5 @@ def object_members(obj: ObjectRow, params: ReadOverrides, versioning: str) -> di
     for override, member in _OVERRIDES:
         value = params.get(override)
         if value is not None:
-            out[member] = value
+            out[member] = header_value(override, value)
     return out

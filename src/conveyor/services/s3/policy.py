@@ -9,10 +9,9 @@ all buckets, anonymously (https://docs.aws.amazon.com/AmazonS3/latest/API/API_Cr
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
-from conveyor import resource_policy
+from conveyor import jsondoc, resource_policy
 from conveyor.wire import RequestContext, ServiceError
 
 if TYPE_CHECKING:
@@ -43,7 +42,7 @@ def _malformed(message: str) -> ServiceError:
 def parse_policy(text: str, bucket: str) -> dict[str, Any]:
     """A bucket policy checked for the mistakes S3 refuses; hostile shapes are refused, never crash."""
     try:
-        doc = json.loads(text)
+        doc = jsondoc.loads(text)
     except ValueError:
         if not text.lstrip().startswith("{"):
             raise _malformed("Policies must be valid JSON and the first byte must be '{'")

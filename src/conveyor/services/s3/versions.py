@@ -16,6 +16,7 @@ from typing import Any
 from conveyor.services.s3.blobs import BlobInfo
 from conveyor.services.s3.conditions import WritePrecondition
 from conveyor.services.s3.core import Core
+from conveyor.services.s3.metadata import check_version_id
 from conveyor.services.s3.notifications import ObjectChange, Requester, pending_events
 from conveyor.services.s3.schema import BucketRow, NewVersion, PendingEvent
 from conveyor.wire import RequestContext
@@ -67,6 +68,8 @@ class Versions:
 
     async def delete(self, ctx: RequestContext, bucket: str, key: str, version_id: str | None) -> Deletion:
         """DeleteObject: remove the version named, or the unversioned object, or add a delete marker."""
+        if version_id is not None:
+            check_version_id(version_id)  # it is echoed in x-amz-version-id
         now = self.core.clock.now()
         requester = self.core.requester(ctx)
 

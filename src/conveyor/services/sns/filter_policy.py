@@ -9,10 +9,10 @@ with MessageBody, nested objects follow the JSON body.
 from __future__ import annotations
 
 import ipaddress
-import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from conveyor import jsondoc
 from conveyor.wire import ServiceError
 
 MAX_KEYS = 5  # https://docs.aws.amazon.com/sns/latest/dg/subscription-filter-policy-constraints.html
@@ -34,7 +34,7 @@ def parse(text: str, scope: str) -> dict[str, Any]:
     if len(text.encode()) > MAX_SIZE:
         raise _error("Filter policy is too big")
     try:
-        policy = json.loads(text, parse_float=Decimal, parse_int=Decimal)
+        policy = jsondoc.loads(text, parse_float=Decimal, parse_int=Decimal)
     except ValueError as exc:
         raise _error(f"failed to parse JSON. {exc}")
     if not isinstance(policy, dict):
@@ -160,7 +160,7 @@ def attributes_view(attrs: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
         text = attr.get("StringValue")
         if attr.get("DataType") == "String.Array":
             try:
-                values = json.loads(text or "", parse_float=Decimal, parse_int=Decimal)
+                values = jsondoc.loads(text or "", parse_float=Decimal, parse_int=Decimal)
             except ValueError:
                 continue
             if isinstance(values, list):
@@ -177,7 +177,7 @@ def attributes_view(attrs: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
 
 def body_view(message: str) -> dict[str, Any] | None:
     try:
-        doc = json.loads(message, parse_float=Decimal, parse_int=Decimal)
+        doc = jsondoc.loads(message, parse_float=Decimal, parse_int=Decimal)
     except ValueError:
         return None
     return doc if isinstance(doc, dict) else None

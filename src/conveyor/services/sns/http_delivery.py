@@ -6,6 +6,7 @@ https://docs.aws.amazon.com/sns/latest/dg/sns-message-delivery-retries.html
 from __future__ import annotations
 
 import asyncio
+import http.client
 import urllib.error
 import urllib.request
 from typing import Any
@@ -28,7 +29,7 @@ async def post(url: str, body: str, headers: dict[str, str]) -> bool:
     """True when the endpoint answered 2xx (AWS's definition of a successful delivery)."""
     try:
         status = await asyncio.to_thread(_post_blocking, url, body.encode("utf-8"), headers)
-    except (OSError, ValueError):
+    except (OSError, ValueError, http.client.HTTPException):  # unreachable, refused, not speaking HTTP...
         return False
     return 200 <= status < 300
 

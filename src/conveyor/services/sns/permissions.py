@@ -23,7 +23,7 @@ ACTIONS = frozenset({
 MAX_PRINCIPALS = 200  # policy quotas, same page
 MAX_STATEMENTS = 100
 MAX_BYTES = 30 * 1024
-_ACCOUNT = re.compile(r"^\d{12}$")
+_ACCOUNT = re.compile(r"\d{12}")
 
 
 def _statements(policy: dict[str, Any]) -> list[dict[str, Any]]:
@@ -50,7 +50,7 @@ def add(policy_text: str, topic_arn: str, label: str, accounts: list[str], actio
         raise invalid("Policy statement action out of service scope!")
     if not 1 <= len(accounts) <= MAX_PRINCIPALS:
         raise invalid(f"AWSAccountId Reason: a statement names 1 to {MAX_PRINCIPALS} principals")
-    bad = next((a for a in accounts if not _ACCOUNT.match(a)), None)
+    bad = next((a for a in accounts if not _ACCOUNT.fullmatch(a)), None)
     if bad is not None:
         raise invalid(f"AWSAccountId Reason: {bad} is not a 12-digit AWS account ID")
     if len(statements) >= MAX_STATEMENTS:

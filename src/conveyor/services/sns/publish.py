@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, NotRequired, TypedDict
 
+from conveyor import jsondoc
 from conveyor.services.sns.topics import Topic, invalid
 from conveyor.wire import ServiceError
 
@@ -47,9 +47,9 @@ def message_for(msg: Published, protocol: str) -> str:
     return msg["message"]
 
 MAX_SIZE = 256 * 1024
-_ATTR_NAME = re.compile(r"^[A-Za-z0-9_\-.]{1,256}$")
-_TYPE = re.compile(r"^(String|Number|Binary)(\.[^\s]+)?$")
-_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
+_ATTR_NAME = re.compile(r"[A-Za-z0-9_\-.]{1,256}")
+_TYPE = re.compile(r"(String|Number|Binary)(\.[^\s]+)?")
+_ID = re.compile(r"[\x21-\x7e]{1,128}")
 
 
 def attr_error(message: str) -> ServiceError:
@@ -62,11 +62,11 @@ def check_attributes(attrs: Mapping[str, Mapping[str, Any]] | None) -> tuple[Sto
     size = 0
     for name, value in (attrs or {}).items():
         low = name.lower()
-        if (not _ATTR_NAME.match(name) or name.startswith(".") or name.endswith(".") or ".." in name
+        if (not _ATTR_NAME.fullmatch(name) or name.startswith(".") or name.endswith(".") or ".." in name
                 or low.startswith("aws.") or low.startswith("amazon.")):
             raise attr_error(f"The message attribute name '{name}' is invalid.")
         dtype = value.get("DataType") or ""
-        if dtype != "String.Array" and not _TYPE.match(dtype):
+        if dtype != "String.Array" and not _TYPE.fullmatch(dtype):
             raise attr_error(f"The message attribute '{name}' has an invalid message attribute type, the set "
                              "of supported type prefixes is Binary, Number, and String.")
         base = dtype.split(".", 1)[0]
@@ -90,7 +90,7 @@ def check_attributes(attrs: Mapping[str, Mapping[str, Any]] | None) -> tuple[Sto
                                      f"of type 'Number'. Please provide valid number value.")
             if dtype == "String.Array":
                 try:
-                    items = json.loads(text)
+                    items = jsondoc.loads(text)
                 except ValueError:
                     items = None
                 if not isinstance(items, list) or any(isinstance(i, dict | list) for i in items):
@@ -111,7 +111,7 @@ def check_message(message: str | None, structure: str | None) -> dict[str, Any] 
     if structure != "json":
         raise invalid("MessageStructure")
     try:
-        doc = json.loads(message)
+        doc = jsondoc.loads(message)
     except ValueError:
         raise invalid("Message Structure - JSON message body failed to parse")
     if not isinstance(doc, dict):
@@ -141,7 +141,7 @@ def fifo_ids(topic: Topic, message: str, group_id: str | None, dedup_id: str | N
         return group_id, None
     if not group_id:
         raise invalid("The MessageGroupId parameter is required for FIFO topics")
-    if not _ID.match(group_id):
+    if not _ID.fullmatch(group_id):
         raise invalid("MessageGroupId Reason: MessageGroupId can only include alphanumeric and punctuation "
                       "characters. 1 to 128 in length.")
     if not dedup_id:
@@ -149,7 +149,7 @@ def fifo_ids(topic: Topic, message: str, group_id: str | None, dedup_id: str | N
             raise invalid("The topic should either have ContentBasedDeduplication enabled or "
                           "MessageDeduplicationId provided explicitly")
         dedup_id = hashlib.sha256(message.encode("utf-8")).hexdigest()
-    elif not _ID.match(dedup_id):
+    elif not _ID.fullmatch(dedup_id):
         raise invalid("MessageDeduplicationId Reason: MessageDeduplicationId can only include alphanumeric "
                       "and punctuation characters. 1 to 128 in length.")
     return group_id, dedup_id

@@ -6,10 +6,12 @@ https://docs.aws.amazon.com/sns/latest/api/API_SetSubscriptionAttributes.html
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
+from conveyor import jsondoc
 from conveyor.services.sns import filter_policy
 from conveyor.services.sns.topics import DEFAULT_HTTP_RETRY, check_delivery_policy, invalid
 
@@ -66,6 +68,10 @@ class Subscription:
         return filter_policy.matches(self.policy, filter_policy.attributes_view(attributes))
 
 
+# Characters a URL in an HTTP request line cannot carry (they would need percent-encoding).
+_CONTROL = re.compile(r"[\x00-\x20\x7f]")
+
+
 def check_endpoint(protocol: str, endpoint: str | None, fifo_topic: bool, functions_served: bool) -> str:
     if protocol in _UNSUPPORTED:
         raise invalid(f"Protocol Reason: Conveyor does not deliver to {protocol} endpoints "
@@ -82,8 +88,13 @@ def check_endpoint(protocol: str, endpoint: str | None, fifo_topic: bool, functi
             raise invalid("Invalid parameter: Endpoint Reason: FIFO SQS Queues can not be subscribed to "
                           "standard SNS topics")
     elif protocol in ("http", "https"):
-        url = urlparse(endpoint)
-        if url.scheme != protocol or not url.netloc:
+        try:
+            url = urlparse(endpoint)
+            url.port  # noqa: B018 -- raises ValueError for a port that is not a number in 0-65535
+        except ValueError:  # "http://[" and other URLs that do not parse
+            raise invalid("Endpoint must match the specified protocol")
+        if url.scheme != protocol or not url.netloc or _CONTROL.search(endpoint):
+            # (a space or control character cannot be sent in a request line at all)
             raise invalid("Endpoint must match the specified protocol")
     elif protocol == "lambda":
         parts = endpoint.split(":")
@@ -117,7 +128,7 @@ def check_attribute(name: str, value: str, protocol: str) -> str:
         if not value:
             return value
         try:
-            doc = json.loads(value)
+            doc = jsondoc.loads(value)
             target = doc["deadLetterTargetArn"]
         except (ValueError, KeyError, TypeError):
             raise invalid("RedrivePolicy: deadLetterTargetArn is missing or the policy is not valid JSON")
@@ -129,7 +140,7 @@ def check_attribute(name: str, value: str, protocol: str) -> str:
         if protocol not in ("http", "https"):
             raise invalid("DeliveryPolicy: only http and https subscriptions have a delivery policy")
         try:
-            doc = json.loads(value)
+            doc = jsondoc.loads(value)
         except ValueError:
             raise invalid("DeliveryPolicy: failed to parse JSON")
         if not isinstance(doc, dict):

@@ -10,9 +10,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from conveyor import jsondoc
 from conveyor.wire import ServiceError
 
-_NAME = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,256}")
 DEFAULT_HTTP_RETRY = {
     "minDelayTarget": 20, "maxDelayTarget": 20, "numRetries": 3, "numMaxDelayRetries": 0,
     "numNoDelayRetries": 0, "numMinDelayRetries": 0, "backoffFunction": "linear",
@@ -78,7 +79,7 @@ class Topic:
 
 def check_name(name: str, fifo: bool) -> None:
     base = name[:-5] if name.endswith(".fifo") else name
-    if fifo != name.endswith(".fifo") or not _NAME.match(base) or len(name) > 256:
+    if fifo != name.endswith(".fifo") or not _NAME.fullmatch(base) or len(name) > 256:
         if fifo or name.endswith(".fifo"):
             raise invalid("Fifo Topic names must end with .fifo and must be made up of only uppercase and "
                           "lowercase ASCII letters, numbers, underscores, and hyphens, and must be between 1 "
@@ -120,7 +121,7 @@ def check_attribute(name: str, value: str, fifo: bool) -> str:
         return value
     if name in ("Policy", "DeliveryPolicy") and value:
         try:
-            doc = json.loads(value)
+            doc = jsondoc.loads(value)
         except ValueError:
             raise invalid(f"Attributes Reason: {name}: failed to parse JSON")
         if not isinstance(doc, dict):

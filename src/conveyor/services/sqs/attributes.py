@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from conveyor import jsondoc
 from conveyor.services.sqs.errors import invalid_attr_value, sqs_error
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ WRITABLE = set(INT_ATTRS) | BOOL_ATTRS | STRING_ATTRS
 READ_ONLY = {"QueueArn", "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
              "ApproximateNumberOfMessagesDelayed", "CreatedTimestamp", "LastModifiedTimestamp"}
 ALL_NAMES = WRITABLE | READ_ONLY
-ARN_RE = re.compile(r"^arn:aws[\w-]*:sqs:([\w-]+):(\d{12}):([\w-]{1,80}(?:\.fifo)?)$")
+ARN_RE = re.compile(r"arn:aws[\w-]*:sqs:([\w-]+):(\d{12}):([\w-]{1,80}(?:\.fifo)?)")
 
 
 def defaults(fifo: bool) -> dict[str, str]:
@@ -90,7 +91,7 @@ def normalize(attrs: GivenQueueAttributes, fifo: bool, creating: bool) -> dict[s
                                                separators=(",", ":"))
     if out.get("Policy"):
         try:
-            json.loads(out["Policy"])
+            jsondoc.loads(out["Policy"])
         except ValueError:
             raise invalid_attr_value("Policy", "Policy is not valid JSON.")
     return out
@@ -98,14 +99,14 @@ def normalize(attrs: GivenQueueAttributes, fifo: bool, creating: bool) -> dict[s
 
 def parse_redrive_policy(text: str) -> dict[str, Any]:
     try:
-        data = json.loads(text)
+        data = jsondoc.loads(text)
     except ValueError:
         raise invalid_attr_value("RedrivePolicy", "Redrive policy is not a valid JSON map.")
     if not isinstance(data, dict):
         raise invalid_attr_value("RedrivePolicy", "Redrive policy is not a valid JSON map.")
     target = data.get("deadLetterTargetArn")
     given: Any = data.get("maxReceiveCount")  # any JSON value; int() takes 5, "5" and 5.0 alike
-    if not isinstance(target, str) or not ARN_RE.match(target):
+    if not isinstance(target, str) or not ARN_RE.fullmatch(target):
         raise invalid_attr_value("RedrivePolicy", "Dead-letter target ARN is missing or invalid.")
     try:
         count = int(given)
@@ -118,7 +119,7 @@ def parse_redrive_policy(text: str) -> dict[str, Any]:
 
 def parse_redrive_allow(text: str) -> dict[str, Any]:
     try:
-        data = json.loads(text)
+        data = jsondoc.loads(text)
     except ValueError:
         raise invalid_attr_value("RedriveAllowPolicy", "Redrive allow policy is not a valid JSON map.")
     if not isinstance(data, dict) or data.get("redrivePermission") not in ("allowAll", "denyAll", "byQueue"):
@@ -126,7 +127,7 @@ def parse_redrive_allow(text: str) -> dict[str, Any]:
     arns = data.get("sourceQueueArns")
     if data["redrivePermission"] == "byQueue":
         if not isinstance(arns, list) or not 1 <= len(arns) <= 10 or not all(
-            isinstance(a, str) and ARN_RE.match(a) for a in arns
+            isinstance(a, str) and ARN_RE.fullmatch(a) for a in arns
         ):
             raise invalid_attr_value("RedriveAllowPolicy", "sourceQueueArns must list 1 to 10 queue ARNs.")
         return {"redrivePermission": "byQueue", "sourceQueueArns": arns}

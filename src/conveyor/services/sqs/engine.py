@@ -216,6 +216,10 @@ class SqsEngine:
             return _keep
         dlq = self.catalog.get(policy["deadLetterTargetArn"])
         limit = policy["maxReceiveCount"]
+        if dlq is q:
+            # AWS lets a queue name itself as its dead-letter queue; moving a message to where it already
+            # is changes nothing, so it is received as usual (re-adding it here would loop forever).
+            return lambda msg: False
 
         def divert(msg: Message) -> bool:
             if dlq is None or msg.receive_count < limit:

@@ -16,8 +16,8 @@ GivenAttributes = Mapping[str, Mapping[str, Any]]
 GivenSystemAttributes = Mapping[Literal["AWSTraceHeader"], Mapping[str, Any]] | GivenAttributes
 
 _BAD_CHARS = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_ATTR_NAME = re.compile(r"^[A-Za-z0-9_\-.]{1,256}$")
-_TYPE = re.compile(r"^(String|Number|Binary)(\.[^\s]{1,})?$")
+_ATTR_NAME = re.compile(r"[A-Za-z0-9_\-.]{1,256}")
+_TYPE = re.compile(r"(String|Number|Binary)(\.[^\s]{1,})?")
 
 
 def check_body(body: str, max_size: int) -> int:
@@ -48,11 +48,11 @@ def check_attributes(attrs: GivenAttributes | None) -> int:
     size = 0
     for name, value in attrs.items():
         low = name.lower()
-        if (not _ATTR_NAME.match(name) or name.startswith(".") or name.endswith(".") or ".." in name
+        if (not _ATTR_NAME.fullmatch(name) or name.startswith(".") or name.endswith(".") or ".." in name
                 or low.startswith("aws.") or low.startswith("amazon.")):
             raise invalid_param(f"The message attribute name '{name}' is invalid.")
         dtype = value.get("DataType") or ""
-        if not _TYPE.match(dtype) or len(dtype) > 256:
+        if not _TYPE.fullmatch(dtype) or len(dtype) > 256:
             raise invalid_param(
                 f"The type of message (user) attribute '{name}' is invalid. You must use only the "
                 "following supported type prefixes: Binary, Number, String."

@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 from conveyor.services.sqs.errors import sqs_error
 
 REGION = r"[a-z]{2}(?:-[a-z]+)+-\d+"
-_REGION_ONLY = re.compile(rf"^{REGION}$")
+_REGION_ONLY = re.compile(REGION)  # used with fullmatch: `$` would let "us-east-1\n" through
 # sqs.us-east-2.amazonaws.com, sqs.us-east-2.localhost.localstack.cloud; us-east-2.queue.amazonaws.com
 _HOST_REGION = re.compile(rf"^(?:sqs\.(?P<a>{REGION})\.|(?P<b>{REGION})\.queue\.)")
 
@@ -46,7 +46,7 @@ def path_address(path: str) -> QueueAddress | None:
     """The queue a request path names, for query clients that POST to the queue URL itself (the legacy
     style): /ACCOUNT/NAME or /queue/REGION/ACCOUNT/NAME; None for any other path."""
     parts = [p for p in path.split("/") if p]
-    if len(parts) == 4 and parts[0] == "queue" and _REGION_ONLY.match(parts[1]) and _is_account(parts[2]):
+    if len(parts) == 4 and parts[0] == "queue" and _REGION_ONLY.fullmatch(parts[1]) and _is_account(parts[2]):
         return QueueAddress(parts[3], parts[2], parts[1])
     if len(parts) == 2 and _is_account(parts[0]):
         return QueueAddress(parts[1], parts[0])
@@ -67,7 +67,7 @@ def parse(url: str) -> QueueAddress:
     parts = [p for p in path.split("/") if p]
     if len(parts) == 1 and not host:
         return QueueAddress(parts[0])
-    if len(parts) >= 4 and parts[-4] == "queue" and _REGION_ONLY.match(parts[-3]) and parts[-2].isdigit():
+    if len(parts) >= 4 and parts[-4] == "queue" and _REGION_ONLY.fullmatch(parts[-3]) and parts[-2].isdigit():
         return QueueAddress(parts[-1], parts[-2], parts[-3])
     if len(parts) >= 2 and parts[-2].isdigit():  # anything before ACCOUNT/NAME is ignored, as before
         match = _HOST_REGION.match(host)
