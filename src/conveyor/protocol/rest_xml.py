@@ -9,18 +9,15 @@ operation reads `ctx.request.stream()` itself and returns an async iterator for 
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hashlib
-import re
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from botocore.model import OperationModel, ServiceModel, Shape
+from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
 
-from conveyor.protocol.base import Codec, format_timestamp, iso8601, parse_timestamp, rfc822
+from conveyor.protocol.base import Codec, format_timestamp, parse_timestamp
 from conveyor.wire import HttpResponse, RequestContext, ServiceError
 
 S3_XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -46,10 +43,6 @@ ROOT_NAMES = {
     "GetBucketNotificationConfigurationOutput": "NotificationConfiguration",
     "GetBucketLocationOutput": "LocationConstraint",
 }
-
-
-def xml_escape_key(text: str) -> str:
-    return text
 
 
 @dataclass
@@ -184,13 +177,13 @@ class RestXmlCodec(Codec):
     async def parse(self, ctx: RequestContext, operation: OperationModel) -> dict[str, Any]:
         return await self.parse_input(ctx, operation, split_path(ctx))
 
-    def _plan(self, op: OperationModel) -> _InputPlan:
+    def _plan(self, op: OperationModel, shape: StructureShape) -> _InputPlan:
         """Each input member's location and wire name, worked out once per operation (PutObject has
         about 50 header members; looking each up the slow way cost more than the rest of a PUT)."""
         plan = self._plans.get(id(op))
         if plan is None:
             members = []
-            for name, member in op.input_shape.members.items():
+            for name, member in shape.members.items():
                 loc = member.serialization.get("location")
                 if loc is not None:
                     wire = member.serialization.get("name", name)
@@ -210,7 +203,7 @@ class RestXmlCodec(Codec):
             query.setdefault(k, []).append(v)
         payload_name = shape.serialization.get("payload")
         present = req.headers.lowered()
-        for name, member, loc, wire, lower in self._plan(op).members:
+        for name, member, loc, wire, lower in self._plan(op, shape).members:
             try:
                 if loc == "header":
                     raw = present.get(lower)
@@ -231,7 +224,7 @@ class RestXmlCodec(Codec):
                     elif wire in query:
                         if name in self.verbatim:
                             params[name] = query[wire][-1]
-                        elif member.type_name == "list":
+                        elif isinstance(member, ListShape):
                             params[name] = [self._scalar(member.member, v) for v in query[wire]]
                         else:
                             params[name] = self._scalar(member, query[wire][-1], "iso8601")
@@ -283,7 +276,7 @@ class RestXmlCodec(Codec):
 
     def _xml_to_value(self, elem: ET.Element, shape: Shape) -> Any:
         kind = shape.type_name
-        if kind == "structure":
+        if isinstance(shape, StructureShape):
             out: dict[str, Any] = {}
             children: dict[str, list[ET.Element]] = {}
             for child in elem:
@@ -295,7 +288,7 @@ class RestXmlCodec(Codec):
                         if _local(attr) == wire.split(":")[-1]:
                             out[name] = val
                     continue
-                if member.type_name == "list" and member.serialization.get("flattened"):
+                if isinstance(member, ListShape) and member.serialization.get("flattened"):
                     items = children.get(wire) or children.get(member.member.serialization.get("name", wire)) or []
                     if items:
                         out[name] = [self._xml_to_value(i, member.member) for i in items]
@@ -304,9 +297,9 @@ class RestXmlCodec(Codec):
                 if found:
                     out[name] = self._xml_to_value(found[0], member)
             return out
-        if kind == "list":
+        if isinstance(shape, ListShape):
             return [self._xml_to_value(child, shape.member) for child in elem]
-        if kind == "map":
+        if isinstance(shape, MapShape):
             result = {}
             for entry in elem:
                 k = v = None
@@ -392,8 +385,7 @@ class RestXmlCodec(Codec):
         return _to_bytes(root)
 
     def _fill(self, elem: ET.Element, shape: Shape, value: Any) -> None:
-        kind = shape.type_name
-        if kind == "structure":
+        if isinstance(shape, StructureShape):
             for name, member in shape.members.items():
                 if name not in value or value[name] is None:
                     continue
@@ -407,7 +399,7 @@ class RestXmlCodec(Codec):
                         elem.set("xmlns:xsi", ns.get("uri", ""))
                     elem.set(wire, str(item))
                     continue
-                if member.type_name == "list" and member.serialization.get("flattened"):
+                if isinstance(member, ListShape) and member.serialization.get("flattened"):
                     for entry in item:
                         child = ET.SubElement(elem, wire)
                         self._fill(child, member.member, entry)
@@ -418,21 +410,21 @@ class RestXmlCodec(Codec):
                     prefix = ns.get("prefix")
                     child.set(f"xmlns:{prefix}" if prefix else "xmlns", ns.get("uri", ""))
                 self._fill(child, member, item)
-        elif kind == "list":
+        elif isinstance(shape, ListShape):
             member_name = shape.member.serialization.get("name", "member")
             for entry in value:
                 child = ET.SubElement(elem, member_name)
                 self._fill(child, shape.member, entry)
-        elif kind == "map":
+        elif isinstance(shape, MapShape):
             for k, v in value.items():
                 entry = ET.SubElement(elem, "entry")
                 ET.SubElement(entry, shape.key.serialization.get("name", "key")).text = str(k)
                 self._fill(ET.SubElement(entry, shape.value.serialization.get("name", "value")), shape.value, v)
-        elif kind == "timestamp":
+        elif shape.type_name == "timestamp":
             elem.text = format_timestamp(value, shape, "iso8601")
-        elif kind == "boolean":
+        elif shape.type_name == "boolean":
             elem.text = "true" if value else "false"
-        elif kind == "blob":
+        elif shape.type_name == "blob":
             elem.text = base64.b64encode(value).decode()
         else:
             elem.text = str(value)
@@ -472,15 +464,9 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
-
-
 def _to_bytes(root: ET.Element) -> bytes:
-    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8", xml_declaration=False)
+    document: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=False)
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + document
 
 
-async def iter_bytes(data: bytes) -> AsyncIterator[bytes]:
-    yield data
-
-
-__all__ = ["RestXmlCodec", "S3_XMLNS", "error_response", "iso8601", "rfc822", "split_path", "dt"]
+__all__ = ["ParsedPath", "RestXmlCodec", "S3_XMLNS", "error_response", "host_id", "split_path"]
