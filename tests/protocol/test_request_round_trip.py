@@ -32,8 +32,6 @@ from tests.protocol.shape_examples import VARIANTS, Variant, structure_example
 
 # Codec bugs these tests found, each fixed in its own commit (the entry goes with the fix).
 KNOWN_BUGS = {
-    "lambda-rest-json-ListDurableExecutionsByFunction-full": "rest-json leaves query-string timestamps as text",
-    "lambda-rest-json-ListDurableExecutionsByFunction-empty": "rest-json leaves query-string timestamps as text",
     "s3-rest-xml-ListDirectoryBuckets-full": "rest-xml ignores x-id: GET /?x-id=ListDirectoryBuckets is ListBuckets",
     "s3-rest-xml-ListDirectoryBuckets-empty": "rest-xml ignores x-id: GET /?x-id=ListDirectoryBuckets is ListBuckets",
     "s3-rest-xml-GetObjectAttributes-empty": "rest-xml: ?attributes without its header routes to GetObject",

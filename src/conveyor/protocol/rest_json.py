@@ -16,7 +16,7 @@ from urllib.parse import unquote
 
 from botocore.model import ListShape, OperationModel, ServiceModel, Shape
 
-from conveyor.protocol.base import Codec, b64encode, format_timestamp
+from conveyor.protocol.base import Codec, b64encode, format_timestamp, parse_timestamp
 from conveyor.protocol.json_rpc import _from_json, _to_json, _WireTypeError
 from conveyor.wire import HttpResponse, RequestContext, ServiceError
 
@@ -203,6 +203,13 @@ def _scalar(shape: Shape, text: str, path: str) -> Any:
         if text.lower() not in ("true", "false"):
             raise _WireTypeError(path, "a boolean")
         return text.lower() == "true"
+    if kind == "timestamp":
+        # ISO 8601 in a query string, an HTTP date in a header, as the rest protocols write them
+        # (https://smithy.io/2.0/spec/protocol-traits.html#timestampformat-trait).
+        try:
+            return parse_timestamp(text)
+        except ValueError:
+            raise _WireTypeError(path, "a timestamp")
     return text
 
 
