@@ -158,11 +158,15 @@ class RestXmlCodec(Codec):
                     break
             if not ok:
                 continue
-            if any(q not in query for q in r.required_query):
+            missing = (sum(q not in query for q in r.required_query)
+                       + sum(h not in headers for h in r.required_headers))
+            # A subresource in the query (?attributes) names the operation even without its required
+            # members, which validation then asks for; without one, they tell operations apart
+            # (PutObject, CopyObject: x-amz-copy-source, UploadPart: ?partNumber&uploadId).
+            if missing and not r.literals:
                 continue
-            if any(h not in headers for h in r.required_headers):
-                continue
-            score = 1000 * len(r.literals) + 10 * (len(r.required_query) + len(r.required_headers))
+            present = len(r.required_query) + len(r.required_headers) - missing
+            score = 1000 * len(r.literals) + 100 * present - 50 * missing
             if r.operation.deprecated:  # e.g. PutBucketNotification shares its URI with ...Configuration
                 score -= 1
             if best is None or score > best[0]:
