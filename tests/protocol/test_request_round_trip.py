@@ -32,8 +32,6 @@ from tests.protocol.shape_examples import VARIANTS, Variant, structure_example
 
 # Codec bugs these tests found, each fixed in its own commit (the entry goes with the fix).
 KNOWN_BUGS = {
-    "s3-rest-xml-ListDirectoryBuckets-full": "rest-xml: GET /?max-directory-buckets is routed to ListBuckets",
-    "s3-rest-xml-ListDirectoryBuckets-empty": "rest-xml: GET /?max-directory-buckets is routed to ListBuckets",
     "s3-rest-xml-SelectObjectContent-full": "rest-xml reads a body only through a payload member",
     "s3-rest-xml-SelectObjectContent-empty": "rest-xml reads a body only through a payload member",
 }

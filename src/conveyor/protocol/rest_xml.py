@@ -53,6 +53,7 @@ class _Route:
     literals: dict[str, str | None]  # query literals from requestUri (value None = presence only)
     required_query: list[str]
     required_headers: list[str]
+    query_names: frozenset[str]  # every query-string member's wire name
 
 
 @dataclass
@@ -119,8 +120,11 @@ class RestXmlCodec(Codec):
             else:
                 kind = "root"
             req_q, req_h = [], []
+            query_names: set[str] = set()
             shape = op.input_shape
             if shape is not None:
+                query_names = {m.serialization.get("name", n) for n, m in shape.members.items()
+                               if m.serialization.get("location") == "querystring"}
                 for member_name in shape.required_members:
                     member = shape.members[member_name]
                     loc = member.serialization.get("location")
@@ -129,7 +133,8 @@ class RestXmlCodec(Codec):
                         req_q.append(wire)
                     elif loc == "header":
                         req_h.append(wire)
-            routes.append(_Route(op, op.http.get("method", "GET"), kind, literals, req_q, req_h))
+            routes.append(_Route(op, op.http.get("method", "GET"), kind, literals, req_q, req_h,
+                                 frozenset(query_names)))
         return routes
 
     def _candidates(self, kind: str, method: str) -> list[_Route]:
@@ -166,7 +171,10 @@ class RestXmlCodec(Codec):
             if missing and not r.literals:
                 continue
             present = len(r.required_query) + len(r.required_headers) - missing
-            score = 1000 * len(r.literals) + 100 * present - 50 * missing
+            # Last, the parameters only one of them takes: GET / is ListBuckets, and with
+            # ?max-directory-buckets S3 Express's ListDirectoryBuckets (whose own host we do not serve).
+            known = sum(name in r.query_names for name in query)
+            score = 1000 * len(r.literals) + 100 * present - 50 * missing + known
             if r.operation.deprecated:  # e.g. PutBucketNotification shares its URI with ...Configuration
                 score -= 1
             if best is None or score > best[0]:
