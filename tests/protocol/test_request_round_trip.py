@@ -32,8 +32,6 @@ from tests.protocol.shape_examples import VARIANTS, Variant, structure_example
 
 # Codec bugs these tests found, each fixed in its own commit (the entry goes with the fix).
 KNOWN_BUGS = {
-    "s3-rest-xml-SelectObjectContent-full": "rest-xml reads a body only through a payload member",
-    "s3-rest-xml-SelectObjectContent-empty": "rest-xml reads a body only through a payload member",
 }
 # Operations of the served models that a request cannot reach here, and what it gets instead.
 NOT_SERVED = {

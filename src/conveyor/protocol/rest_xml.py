@@ -18,7 +18,7 @@ from urllib.parse import unquote
 from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
 
 from conveyor.protocol.base import Codec, format_timestamp, parse_timestamp
-from conveyor.wire import HttpResponse, RequestContext, ServiceError
+from conveyor.wire import HttpRequest, HttpResponse, RequestContext, ServiceError
 
 S3_XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
 
@@ -59,6 +59,9 @@ class _Route:
 @dataclass
 class _InputPlan:
     members: list[tuple[str, Shape, str, str, str]]  # (name, shape, location, wire name, lower-case wire)
+    # Whether members without a location make up the body's document (no `payload` member names one):
+    # SelectObjectContent's <SelectObjectContentRequest>.
+    body_document: bool = False
 
 
 @dataclass
@@ -195,12 +198,15 @@ class RestXmlCodec(Codec):
         plan = self._plans.get(id(op))
         if plan is None:
             members = []
+            body_document = False
             for name, member in shape.members.items():
                 loc = member.serialization.get("location")
                 if loc is not None:
                     wire = member.serialization.get("name", name)
                     members.append((name, member, loc, wire, wire.lower()))
-            plan = _InputPlan(members)
+                else:
+                    body_document = not shape.serialization.get("payload")
+            plan = _InputPlan(members, body_document)
             self._plans[id(op)] = plan
         return plan
 
@@ -215,7 +221,8 @@ class RestXmlCodec(Codec):
             query.setdefault(k, []).append(v)
         payload_name = shape.serialization.get("payload")
         present = req.headers.lowered()
-        for name, member, loc, wire, lower in self._plan(op, shape).members:
+        plan = self._plan(op, shape)
+        for name, member, loc, wire, lower in plan.members:
             try:
                 if loc == "header":
                     raw = present.get(lower)
@@ -257,18 +264,30 @@ class RestXmlCodec(Codec):
                 except UnicodeDecodeError:
                     raise self.undecodable_text(op, body)
             elif member.type_name == "structure":
-                body = await req.body()
-                if body.strip():
-                    try:
-                        # A value of the wrong type (`<PartNumber>x</PartNumber>`) does not validate either.
-                        params[payload_name] = self._xml_to_value(ET.fromstring(body), member)
-                    except (ET.ParseError, ValueError, TypeError, OverflowError):
-                        raise ServiceError(
-                            "MalformedXML",
-                            "The XML you provided was not well-formed or did not validate against our published schema",
-                            400,
-                        )
+                document = await self._body_document(req, member)
+                if document is not None:
+                    params[payload_name] = document
+        elif plan.body_document:
+            document = await self._body_document(req, shape)
+            for name, member in shape.members.items():
+                if member.serialization.get("location") is None and document and name in document:
+                    params[name] = document[name]
         return params
+
+    async def _body_document(self, req: HttpRequest, shape: Shape) -> Any:
+        """The XML body read as `shape`; None when the body is empty."""
+        body = await req.body()
+        if not body.strip():
+            return None
+        try:
+            # A value of the wrong type (`<PartNumber>x</PartNumber>`) does not validate either.
+            return self._xml_to_value(ET.fromstring(body), shape)
+        except (ET.ParseError, ValueError, TypeError, OverflowError):
+            raise ServiceError(
+                "MalformedXML",
+                "The XML you provided was not well-formed or did not validate against our published schema",
+                400,
+            )
 
     def undecodable_text(self, op: OperationModel, body: bytes) -> ServiceError:
         """The error for a text payload that is not UTF-8."""
