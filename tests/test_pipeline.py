@@ -14,6 +14,7 @@ import pytest
 
 from conveyor.pipeline.spec import PipelineError, parse
 from tests.conftest import run_aws
+from tests.helpers import wait_for
 
 POISON_PIPELINE = """
 buckets:
@@ -33,16 +34,6 @@ pools:
     warmup: 0
     env: {FAIL_ON: poison}
 """
-
-
-def wait_for(condition, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def conveyor(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
