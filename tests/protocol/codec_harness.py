@@ -140,8 +140,8 @@ def botocore_parse(protocol: str, operation: OperationModel, response: HttpRespo
 def shadowing_operation(served: Served, op: OperationModel) -> OperationModel | None:
     """The current operation a deprecated one shares its request with (S3's PutBucketNotification and
     PutBucketNotificationConfiguration are both `PUT /{Bucket}?notification`): the wire cannot tell them
-    apart, so the request is answered as the current one."""
-    if not op.deprecated:
+    apart, so the request is answered as the current one. (RPC protocols name the operation itself.)"""
+    if not op.deprecated or served.codec.name not in ("rest-xml", "rest-json"):
         return None
     request = (op.http.get("method"), op.http.get("requestUri"))
     for other in served.operations():
