@@ -343,7 +343,7 @@ def _alarm(r: _Reader, node: Any, where: str, parent: Any) -> Alarm:
     if alarm.period not in (10, 30) and alarm.period % 60:
         raise r.fail(node, "period", f"{where}.period must be 10, 30 or a multiple of 60")
     alarm.evaluation_periods = r.get(node, "evaluation_periods", int, where, 1, low=1, high=100)
-    alarm.threshold = float(r.get(node, "threshold", int | float, where, 0))
+    alarm.threshold = float(r.get(node, "threshold", (int, float), where, 0))
     alarm.comparison = r.get(node, "comparison", str, where, ">")
     if alarm.comparison not in COMPARISONS:
         raise r.fail(node, "comparison", f"{where}.comparison must be one of {', '.join(COMPARISONS)}")
