@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import CLI_ENV
-from tests.lambda_.conftest import wait_for
+from tests.helpers import wait_for
 
 PRINTER = """
 def lambda_handler(event, context):
