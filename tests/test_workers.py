@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import post_json
-from tests.helpers import wait_for
+from tests.helpers import wait_for as wait_for  # importable here too, where it used to live
 
 IDLE_WORKER = [sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, lambda *a: exit(0)); time.sleep(600)"]
 # Writes its environment when it starts and a line when it gets SIGTERM, then exits.

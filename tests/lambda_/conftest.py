@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import lambda_role
+from tests.helpers import wait_for as wait_for  # importable here too, where it used to live
 
 ROLE = "arn:aws:iam::000000000000:role/r"
 
