@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -18,6 +19,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config as BotoConfig
+from botocore.response import StreamingBody
 
 from conveyor.app import App
 from conveyor.config import Config
@@ -79,13 +81,29 @@ def advance(endpoint: str) -> Callable[[float], float]:
     return move
 
 
+def read_streams_whole(client: Any) -> Any:
+    """Have `client` read each streaming body (an Invoke's Payload, a GetObject's Body) as it arrives,
+    handing it on as a StreamingBody all the same: a test that never reads one would leave its connection
+    for the garbage collector to find open (a ResourceWarning, which the suite treats as an error)."""
+
+    def read_whole(parsed: dict[str, Any], **_: Any) -> None:
+        for name, value in list(parsed.items()):
+            if isinstance(value, StreamingBody):
+                data = value.read()
+                value.close()
+                parsed[name] = StreamingBody(io.BytesIO(data), len(data))
+
+    client.meta.events.register("after-call.*.*", read_whole)
+    return client
+
+
 @pytest.fixture
 def client(endpoint: str) -> Callable[..., Any]:
     """boto3 client factory for the shared server: client("s3"), client("sqs", config=...)."""
 
     def make(service: str, **kwargs: Any) -> Any:
         kwargs.setdefault("config", BotoConfig(retries={"max_attempts": 1}))
-        return boto3.client(service, endpoint_url=endpoint, **CREDENTIALS, **kwargs)
+        return read_streams_whole(boto3.client(service, endpoint_url=endpoint, **CREDENTIALS, **kwargs))
 
     return make
 
@@ -169,7 +187,13 @@ class ServerProcess:
 
     def client(self, service: str, **kwargs: Any) -> Any:
         kwargs.setdefault("config", BotoConfig(retries={"max_attempts": 1}))
-        return boto3.client(service, endpoint_url=self.endpoint, **CREDENTIALS, **kwargs)
+        return read_streams_whole(boto3.client(service, endpoint_url=self.endpoint, **CREDENTIALS, **kwargs))
+
+    def close(self) -> None:
+        """Kill it if it still runs, and close the pipe of its console (tests read it until the end)."""
+        self.kill()
+        if self.process is not None and self.process.stdout is not None:
+            self.process.stdout.close()
 
 
 @pytest.fixture
@@ -178,11 +202,10 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
 
     def start(data_dir: Path | None = None, *options: str, port: int = 0, env: dict[str, str] | None = None,
               cwd: Path | None = None, console: Path | None = None) -> ServerProcess:
-        server = ServerProcess(data_dir or tmp_path / "data", options, port, env=env, cwd=cwd,
-                               console=console).start()
-        started.append(server)
-        return server
+        server = ServerProcess(data_dir or tmp_path / "data", options, port, env=env, cwd=cwd, console=console)
+        started.append(server)  # before it starts: one that does not come up is killed all the same
+        return server.start()
 
     yield start
     for server in started:
-        server.kill()
+        server.close()

@@ -31,6 +31,7 @@ def test_health_names_version_and_services(endpoint: str) -> None:
 def test_unknown_internal_endpoint_is_404(endpoint: str) -> None:
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(f"{endpoint}/_conveyor/nope", timeout=10)
+    info.value.close()
     assert info.value.code == 404
 
 
@@ -40,6 +41,7 @@ def test_manual_clock_moves_forward_only(endpoint: str, advance) -> None:
     request = urllib.request.Request(f"{endpoint}/_conveyor/clock", data=b'{"advance": -5}', method="POST")
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(request, timeout=10)
+    info.value.close()
     assert info.value.code == 400
 
 
@@ -79,6 +81,7 @@ def test_sigv4_mode_verifies_signatures(start_server) -> None:
         urllib.request.urlopen(request, timeout=10)
     assert unsigned.value.code == 403
     assert b"MissingAuthenticationToken" in unsigned.value.read()
+    unsigned.value.close()
 
 
 def test_auth_off_refused_on_public_address() -> None:

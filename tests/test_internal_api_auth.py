@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,8 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config as BotoConfig
 from botocore.credentials import Credentials
+
+from tests.helpers import wait_for
 
 KEY, SECRET = "AKIDCONVEYOR", "s3cret"
 
@@ -130,10 +131,8 @@ def test_up_and_apply_sign_the_pool_calls(start_server, tmp_path) -> None:
     pipeline.write_text(POOL_PIPELINE.replace("{python}", sys.executable))
     server = start_server(tmp_path / "data", "--auth", "sigv4", "--access-key", KEY, "--secret-key", SECRET,
                           "--pipeline", str(pipeline))
-    deadline = time.monotonic() + 30
-    while "sleepers" not in send(signed(server, "GET", "pools")).json():  # applied on start, signed
-        assert time.monotonic() < deadline, "conveyor up did not create the pool"
-        time.sleep(0.1)
+    wait_for(lambda: "sleepers" in send(signed(server, "GET", "pools")).json(),  # applied on start, signed
+             timeout=30, interval=0.1, what="conveyor up creating the pool")
     applied = conveyor_cli("apply", "--pipeline", str(pipeline), "--endpoint", server.endpoint,
                            AWS_ACCESS_KEY_ID=KEY, AWS_SECRET_ACCESS_KEY=SECRET)
     assert applied.returncode == 0, applied.stderr

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import CLI_ENV
+from tests.helpers import wait_for
 from tests.test_regions import aws_in
-from tests.test_workers import wait_for
 
 # What a student writes: plain boto3 and print(), no flush, no signal handling; region and endpoint
 # come from the environment, the queue URL from the pool (QUEUE_URL).

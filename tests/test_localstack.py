@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from conveyor import __version__
-from tests.test_workers import wait_for
+from tests.helpers import wait_for
 
 
 def get(url: str, method: str = "GET") -> tuple[int, dict[str, str], bytes]:

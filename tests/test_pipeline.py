@@ -14,6 +14,7 @@ import pytest
 
 from conveyor.pipeline.spec import PipelineError, parse
 from tests.conftest import run_aws
+from tests.helpers import wait_for
 
 POISON_PIPELINE = """
 buckets:
@@ -33,16 +34,6 @@ pools:
     warmup: 0
     env: {FAIL_ON: poison}
 """
-
-
-def wait_for(condition, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def conveyor(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -194,6 +185,8 @@ def test_init_writes_an_editable_default(tmp_path) -> None:
     ("pools:\n  - name: p\n    command: ./no-such-worker.sh\n", 3, "./no-such-worker.sh does not exist"),
     ("pools:\n  - name: p\n    command: no-such-program --queue jobs\n", 3,
      "'no-such-program' is not a program on this machine's PATH"),
+    ("queues:\n  - name: q\ntopics:\n  - name: t\nalarms:\n  - name: a\n    queue: q\n    topic: t\n"
+     "    threshold: lots\n", 9, "threshold must be int or float, not 'lots'"),
 ])
 def test_invalid_pipeline_errors_name_the_line(text: str, line: int, words: str) -> None:
     with pytest.raises(PipelineError) as info:

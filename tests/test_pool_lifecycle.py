@@ -11,7 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.test_workers import call, wait_for, workers_cli
+from tests.helpers import wait_for
+from tests.test_workers import call, workers_cli
 
 # A user's worker as the labs write one: plain print(), no flush, no signal handling.
 PRINTING_WORKER = [sys.executable, "-c", """

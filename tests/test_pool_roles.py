@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import post_json
-from tests.test_workers import call, live_workers, wait_for
+from tests.helpers import wait_for
+from tests.test_workers import call, live_workers
 
 EC2_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})

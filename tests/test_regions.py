@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import CLI_ENV, LAMBDA_TRUST
-from tests.test_workers import call, wait_for
+from tests.helpers import wait_for
+from tests.test_workers import call
 
 
 def aws_in(endpoint: str, region: str, *args: str, check: bool = True) -> Any:
@@ -114,14 +114,13 @@ def test_buckets_live_in_their_location_and_events_say_so(endpoint: str, tmp_pat
     source = tmp_path / "cat.jpg"
     source.write_bytes(b"meow")
     aws_in(endpoint, "us-east-2", "s3", "cp", str(source), "s3://ohio-photos/uploads/cat.jpg")
-    records = []
-    deadline = time.monotonic() + 20
-    while not records and time.monotonic() < deadline:
+
+    def records() -> list[dict[str, Any]]:
         got = aws_in(endpoint, "us-east-2", "sqs", "receive-message", "--queue-url", url,
                      "--max-number-of-messages", "10") or {}
-        for message in got.get("Messages", []):
-            records += json.loads(message["Body"]).get("Records", [])
-    assert [r["awsRegion"] for r in records] == ["us-east-2"]
+        return [r for message in got.get("Messages", []) for r in json.loads(message["Body"]).get("Records", [])]
+
+    assert [r["awsRegion"] for r in wait_for(records, timeout=20, what="the event")] == ["us-east-2"]
 
 
 REGION_REPORTER = """

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import CLI_ENV, ServerProcess
-from tests.test_workers import call, wait_for
+from tests.helpers import wait_for
+from tests.test_workers import call
 
 SERVERS = 20
 AT_ONCE = 4

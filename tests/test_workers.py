@@ -8,13 +8,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import post_json
+from tests.helpers import wait_for as wait_for  # importable here too, where it used to live
 
 IDLE_WORKER = [sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, lambda *a: exit(0)); time.sleep(600)"]
 # Writes its environment when it starts and a line when it gets SIGTERM, then exits.
@@ -47,16 +47,6 @@ def call(endpoint: str, method: str, path: str, payload: dict | None = None) -> 
     request = urllib.request.Request(f"{endpoint}/_conveyor/{path}", data=data, method=method)
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.load(response)
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def workers_cli(endpoint: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -191,7 +181,8 @@ def test_500_uploads_scale_out_to_max_and_back_to_min(endpoint, upload_pipeline,
         if upload.poll() is not None and len(processed_keys(s3)) == 500:
             break
         time.sleep(0.3)
-    assert upload.wait(10) == 0, upload.stdout.read()  # type: ignore[union-attr]
+    output, _ = upload.communicate(timeout=10)  # and closes the pipe
+    assert upload.returncode == 0, output
     assert len(processed_keys(s3)) == 500 and peak == 4
     assert "Contents" not in s3.list_objects_v2(Bucket="media", Prefix="uploads/")
     advance(30)  # the backlog is gone and the scale-in cooldown has passed

@@ -42,7 +42,10 @@ def _load(path: str) -> type[Service] | None:
         if exc.name and module_name.startswith(exc.name):
             return None  # that service is not part of this build
         raise
-    return getattr(module, class_name)
+    service_class = getattr(module, class_name)
+    if not (isinstance(service_class, type) and issubclass(service_class, Service)):
+        raise TypeError(f"{path} is not a Service")
+    return service_class
 
 
 class App:

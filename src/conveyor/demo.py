@@ -75,7 +75,7 @@ class Demo:
         return self.control.call(method, path, payload)
 
     def processed(self) -> set[str]:
-        keys = set()
+        keys: set[str] = set()
         for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix="processed/"):
             keys.update(o["Key"] for o in page.get("Contents", []) if not o["Key"].endswith("/"))
         return keys
@@ -168,7 +168,7 @@ class Demo:
 
         def grew(s: dict[str, Any]) -> bool:
             nonlocal peak
-            peak = max(peak, s["workers"])
+            peak = max(peak, int(s["workers"]))
             return peak > 1
 
         self.upload([f"burst-{i}.jpg" for i in range(150)])

@@ -15,17 +15,32 @@ is in place (the resources a compose file's init script would have created).
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from conveyor import __version__
 from conveyor.wire import HttpRequest, HttpResponse
 
-if TYPE_CHECKING:
-    from conveyor.app import App
-
 PREFIX = "/_localstack/"
 EDITION = "conveyor"
 _STAGES = ("BOOT", "START", "READY", "SHUTDOWN")
+
+
+class _Healthy(Protocol):
+    def health(self) -> dict[str, Any]: ...
+
+
+class ServerState(Protocol):
+    """What the probes read of the running server (the App, which passes itself)."""
+
+    @property
+    def services(self) -> Mapping[str, _Healthy]: ...
+
+    @property
+    def started(self) -> bool: ...
+
+    @property
+    def ready(self) -> bool: ...
 
 
 def handles(request: HttpRequest) -> bool:
@@ -41,7 +56,7 @@ def _json(payload: object, status: int = 200, headers: list[tuple[str, str]] | N
 _LOCALSTACK_NAMES = {"apigatewayv2": "apigateway"}
 
 
-def answer(app: App, request: HttpRequest) -> HttpResponse:
+def answer(app: ServerState, request: HttpRequest) -> HttpResponse:
     path = request.path.rstrip("/")
     method = request.method
     if path == "/_localstack/health":

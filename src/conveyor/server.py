@@ -75,10 +75,15 @@ class HttpServer:
         await self.app.start()
         loop = asyncio.get_running_loop()
         try:
-            self.listener = await loop.create_server(
-                lambda: Connection(self.app.gateway, self.connections),
-                host=None if sock else self.app.config.host, port=None if sock else self.app.config.port,
-                sock=sock, reuse_address=True, backlog=1024)
+            def protocol() -> Connection:
+                return Connection(self.app.gateway, self.connections)
+
+            if sock is not None:  # a socket the caller bound already (tests, serve_in_thread)
+                self.listener = await loop.create_server(protocol, sock=sock, reuse_address=True, backlog=1024)
+            else:
+                self.listener = await loop.create_server(protocol, host=self.app.config.host,
+                                                         port=self.app.config.port, reuse_address=True,
+                                                         backlog=1024)
         except BaseException:
             await self.app.stop()
             raise

@@ -6,22 +6,12 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
-import time
 from typing import Any
 
 import requests
 
 from tests.apigatewayv2.conftest import ACCOUNT, Invoker, allow
-
-
-def wait_for(condition: Any, timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
+from tests.helpers import wait_for
 
 
 def routed(gw: Any, api_id: str, integration_id: str, *keys: str) -> None:

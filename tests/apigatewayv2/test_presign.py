@@ -7,7 +7,6 @@ import json
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,16 +16,7 @@ import requests
 from conveyor.pipeline.spec import PipelineError, parse
 from tests.apigatewayv2.conftest import Invoker
 from tests.conftest import run_aws
-
-
-def wait_for(condition: Any, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
+from tests.helpers import wait_for
 
 
 def curl(*args: str) -> subprocess.CompletedProcess[bytes]:

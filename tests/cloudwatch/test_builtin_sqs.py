@@ -56,7 +56,7 @@ def test_pool_workers_write_their_own_streams(endpoint: str, client: Callable[..
     import sys
 
     from tests.conftest import post_json
-    from tests.lambda_.conftest import wait_for
+    from tests.helpers import wait_for
 
     script = "import sys; print('hello from', sys.argv[0], flush=True); import time; time.sleep(30)"
     post_json(f"{endpoint}/_conveyor/pools", {"name": "talkers", "command": [sys.executable, "-c", script],

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import LAMBDA_TRUST
-from tests.lambda_.conftest import make_zip, wait_for
+from tests.helpers import wait_for
+from tests.lambda_.conftest import make_zip
 
 RECORDER = """
 import base64, json, os

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import textwrap
-import time
 import urllib.request
 import zipfile
 from collections.abc import Callable
@@ -14,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import lambda_role
+from tests.helpers import wait_for as wait_for  # importable here too, where it used to live
 
 ROLE = "arn:aws:iam::000000000000:role/r"
 
@@ -31,17 +31,6 @@ def make_zip(source: str, name: str = "lambda_function.py") -> bytes:
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr(name, textwrap.dedent(source))
     return buf.getvalue()
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(interval)
 
 
 def health(endpoint: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import CLI_ENV
-from tests.lambda_.conftest import wait_for
+from tests.helpers import wait_for
 
 PRINTER = """
 def lambda_handler(event, context):
@@ -43,11 +43,10 @@ def test_invocation_lines_in_the_function_log_group(lam: Any, make_function: Any
     logs = client("logs")
 
     def messages() -> list[str]:
-        # Delivery is asynchronous, as on AWS: the group appears with the first batch of lines.
         try:
             events = logs.filter_log_events(logGroupName="/aws/lambda/logged")["events"]
         except logs.exceptions.ResourceNotFoundException:
-            return []
+            return []  # the group comes with the first lines, which a busy machine writes a moment later
         return [e["message"] for e in events]
 
     lines = wait_for(lambda: (m := messages()) and m[-1].startswith("REPORT") and m)
@@ -95,3 +94,4 @@ def test_aws_logs_tail_shows_and_follows_invocations(lam: Any, make_function: An
     finally:
         follower.kill()
         follower.wait(10)
+        follower.stdout.close()  # type: ignore[union-attr]  # a pipe: stdout=PIPE

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.lambda_.conftest import ROLE, health, make_zip, wait_for
+from tests.helpers import wait_for
+from tests.lambda_.conftest import ROLE, health, make_zip
 
 MOVER = """
 import json, urllib.parse

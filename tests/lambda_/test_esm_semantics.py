@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.lambda_.conftest import health, wait_for
+from tests.helpers import wait_for
+from tests.lambda_.conftest import health
 from tests.lambda_.test_esm import _counts, _queue
 
 RECORDER = """

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.lambda_.conftest import health, wait_for
+from tests.helpers import wait_for
+from tests.lambda_.conftest import health
 
 CONTEXT = """
 import os

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.lambda_.conftest import wait_for
+from tests.helpers import wait_for
 
 # Each invocation appends its records, one line each, to a file per partition key and one per shard: a
 # shard's batches run one after another, so each file's order is the order of delivery.

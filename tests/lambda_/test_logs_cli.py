@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Any
 
-from tests.lambda_.conftest import wait_for
+from tests.helpers import wait_for
 
 PRINTER = """
 import sys

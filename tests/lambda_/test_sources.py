@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.lambda_.conftest import ROLE, make_zip, wait_for
+from tests.helpers import wait_for
+from tests.lambda_.conftest import ROLE, make_zip
 
 RECORDER = """
 import json, os

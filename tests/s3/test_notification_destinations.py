@@ -4,7 +4,6 @@ with AWS's InvalidArgument error naming each refused destination; the lab's poli
 from __future__ import annotations
 
 import json
-import time
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -12,6 +11,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from tests.helpers import wait_for
 
 ACCOUNT = "000000000000"
 REFUSED = "Unable to validate the following destination configurations"
@@ -79,10 +79,9 @@ def test_queue_policy_must_let_s3_send_for_this_bucket(s3, sqs, bucket):
     sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": lab_policy(arn, bucket)})
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=_queue_config(arn))
     assert s3.get_bucket_notification_configuration(Bucket=bucket)["QueueConfigurations"][0]["QueueArn"] == arn
-    deadline = time.monotonic() + 10  # the test event is delivered asynchronously (no long polls: manual clock)
-    while not (messages := sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0).get("Messages")):
-        assert time.monotonic() < deadline, "no s3:TestEvent"
-        time.sleep(0.05)
+    # The test event is delivered asynchronously (no long polls: manual clock).
+    messages = wait_for(lambda: sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0).get("Messages"), timeout=10,
+                        what="an s3:TestEvent")
     assert json.loads(messages[0]["Body"])["Event"] == "s3:TestEvent"
 
 

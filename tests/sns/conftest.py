@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sns_helpers import wait_for
+from tests.helpers import wait_for
 
 
 @pytest.fixture

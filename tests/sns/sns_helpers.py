@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 import urllib.request
-from collections.abc import Callable
 from typing import Any
 
 from cryptography import x509
@@ -20,17 +18,6 @@ def error(exc: Any) -> tuple[str, str]:
 
 def body(message: dict[str, Any]) -> dict[str, Any]:
     return json.loads(message["Body"])
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
 
 
 def verify(doc: dict[str, Any]) -> None:

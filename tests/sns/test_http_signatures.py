@@ -10,7 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from botocore.exceptions import ClientError
 from cryptography.exceptions import InvalidSignature
-from sns_helpers import body, verify, wait_for
+from sns_helpers import body, verify
+from tests.helpers import wait_for
 
 
 class Subscriber:
@@ -45,6 +46,7 @@ def subscriber():
     sub = Subscriber()
     yield sub
     sub.server.shutdown()
+    sub.server.server_close()
 
 
 def tampered(doc: dict) -> dict:

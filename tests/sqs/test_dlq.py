@@ -8,6 +8,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 from sqs_helpers import is_error
+from tests.helpers import wait_for
 
 
 def arn_of(sqs, url):
@@ -96,12 +97,12 @@ def current_task(sqs, dlq):
 
 def task_status(sqs, dlq, status):
     """Move steps run in the background: give the server a moment to finish the current one."""
-    deadline = time.monotonic() + 5
-    while True:
+
+    def task_in_status():
         [task] = sqs.list_message_move_tasks(SourceArn=arn_of(sqs, dlq))["Results"]
-        if task["Status"] == status or time.monotonic() > deadline:
-            return task
-        time.sleep(0.02)
+        return task if task["Status"] == status else None
+
+    return wait_for(task_in_status, timeout=5, interval=0.02, what=f"a move task {status}")
 
 
 def test_move_task_back_to_source(sqs, queue, advance):

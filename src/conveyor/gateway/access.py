@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from conveyor.gateway import sigv4
 from conveyor.ports import Credential
-from conveyor.wire import Caller, HttpRequest, RequestContext, ServiceError
+from conveyor.wire import Caller, HttpRequest, RequestContext, ServiceError, Signature, SigV4Error
 
 if TYPE_CHECKING:
     from conveyor.config import Config
@@ -84,7 +84,7 @@ async def authenticate(ctx: RequestContext, config: Config, keys: Keyring,
         if sig is None:
             # S3 decides about anonymous callers by policy; a few operations are answered unsigned
             if config.auth == "sigv4" and not s3 and not await served_unsigned():
-                raise sigv4.SigV4Error("missing", "Request is missing Authentication Token")
+                raise SigV4Error("missing", "Request is missing Authentication Token")
             return
         ctx.access_key = sig.access_key
         if sig.presigned:  # presigned URLs expire whether or not signatures are checked
@@ -96,11 +96,11 @@ async def authenticate(ctx: RequestContext, config: Config, keys: Keyring,
         ctx.authenticated = True
         if not internal:
             keys.note_used(sig.access_key, sig.service, sig.region)
-    except sigv4.SigV4Error as exc:
+    except SigV4Error as exc:
         raise auth_error(exc, s3=s3)
 
 
-async def _verify(ctx: RequestContext, sig: sigv4.Signature, config: Config, keys: Keyring, *,
+async def _verify(ctx: RequestContext, sig: Signature, config: Config, keys: Keyring, *,
                   s3: bool, internal: bool) -> None:
     sigv4.check_scope(sig, sigv4.CONVEYOR_SERVICE if internal else None)
     sigv4.check_signed_headers(ctx.request, sig)
@@ -113,7 +113,7 @@ async def _verify(ctx: RequestContext, sig: sigv4.Signature, config: Config, key
             check_session(ctx.request, credential, ctx.clock.now())
         secret = credential.secret_key if credential is not None else None
     if secret is None:
-        raise sigv4.SigV4Error("unknown_key", "The security token included in the request is invalid.")
+        raise SigV4Error("unknown_key", "The security token included in the request is invalid.")
     if not sig.presigned:
         sigv4.check_time(sig, time.time())
     payload_hash = await _payload_hash(ctx, sig, s3)
@@ -142,17 +142,17 @@ def check_session(request: HttpRequest, credential: Credential, now: float) -> N
     token = session_token(request)
     if credential.session_token is None:
         if token is not None:
-            raise sigv4.SigV4Error("bad_token", _INVALID_TOKEN)
+            raise SigV4Error("bad_token", _INVALID_TOKEN)
         return
     if token is None:
-        raise sigv4.SigV4Error("unknown_key", _INVALID_TOKEN)
+        raise SigV4Error("unknown_key", _INVALID_TOKEN)
     if not hmac.compare_digest(token.encode(), credential.session_token.encode()):
-        raise sigv4.SigV4Error("bad_token", _INVALID_TOKEN)
+        raise SigV4Error("bad_token", _INVALID_TOKEN)
     if credential.expiration is not None and now >= credential.expiration:
-        raise sigv4.SigV4Error("expired_token", "The security token included in the request is expired")
+        raise SigV4Error("expired_token", "The security token included in the request is expired")
 
 
-def _identify(ctx: RequestContext, sig: sigv4.Signature, keys: Keyring) -> Caller | None:
+def _identify(ctx: RequestContext, sig: Signature, keys: Keyring) -> Caller | None:
     """With authentication off nothing is refused, but a key that is known (with its token, unexpired)
     still names its principal."""
     credential = keys.credential_for(sig.access_key)
@@ -160,12 +160,12 @@ def _identify(ctx: RequestContext, sig: sigv4.Signature, keys: Keyring) -> Calle
         return None
     try:
         check_session(ctx.request, credential, ctx.clock.now())
-    except sigv4.SigV4Error:
+    except SigV4Error:
         return None
     return credential.caller
 
 
-async def _payload_hash(ctx: RequestContext, sig: sigv4.Signature, s3: bool) -> str:
+async def _payload_hash(ctx: RequestContext, sig: Signature, s3: bool) -> str:
     """The payload hash of the canonical request.
 
     S3 streams bodies, so the signature covers the declared x-amz-content-sha256 and the S3 layer checks
@@ -189,7 +189,7 @@ async def _payload_hash(ctx: RequestContext, sig: sigv4.Signature, s3: bool) -> 
     return declared
 
 
-def auth_error(exc: sigv4.SigV4Error, *, s3: bool) -> ServiceError:
+def auth_error(exc: SigV4Error, *, s3: bool) -> ServiceError:
     """SigV4 failures with the codes each family of services uses (S3's own, or the common ones).
     https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html
     https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-troubleshooting.html

@@ -31,6 +31,7 @@ from conveyor.wire import (
     HttpResponse,
     RequestContext,
     ServiceError,
+    SigV4Error,
     internal_failure,
     temporarily_unavailable,
 )
@@ -171,7 +172,7 @@ class Gateway:
         request = ctx.request
         try:
             ctx.signature = sigv4.parse(request)
-        except sigv4.SigV4Error as exc:  # reported by `authenticate`, once the protocol is known
+        except SigV4Error as exc:  # reported by `authenticate`, once the protocol is known
             ctx.signature_error = exc
         signing_name = ctx.signature.service if ctx.signature is not None else (
             sigv4.scope_service(request) if ctx.signature_error is not None else None)

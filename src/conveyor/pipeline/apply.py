@@ -12,10 +12,10 @@ import io
 import json
 import os
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 import botocore.session
@@ -39,6 +39,18 @@ from conveyor.pipeline.spec import (
 )
 from conveyor.runtime import mover, presign
 from conveyor.runtime.pool import MOVER
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda.literals import RuntimeType
+    from mypy_boto3_lambda.type_defs import EventSourceMappingConfigurationTypeDef
+    from mypy_boto3_s3.literals import BucketLocationConstraintType, EventType
+    from mypy_boto3_s3.type_defs import (
+        FilterRuleTypeDef,
+        LambdaFunctionConfigurationTypeDef,
+        NotificationConfigurationTypeDef,
+        QueueConfigurationTypeDef,
+        TopicConfigurationTypeDef,
+    )
 
 
 @dataclass
@@ -217,6 +229,7 @@ class Applier:
                     for f in page.get("Functions", [])}
         config = existing.get(function.name)
         if config is not None:
+            function_arn = config["FunctionArn"]
             if config.get("Handler") != function.handler:
                 self.drifted(f"function {function.name}: handler is {config.get('Handler')!r}, "
                              f"the pipeline says {function.handler!r}")
@@ -228,14 +241,15 @@ class Applier:
             managed = [roles.BASIC_EXECUTION] + ([roles.SQS_EXECUTION] if function.queue else [])
             role = self.roles.ensure(function.role or f"{function.name}-role", roles.LAMBDA, managed,
                                      roles.access_policy(self.buckets))
-            config = self.lam.create_function(
-                FunctionName=function.name, Runtime=function.runtime, Handler=function.handler, Role=role,
-                Code={"ZipFile": zip_code(function.code, base_dir)}, Timeout=function.timeout,
+            # The pipeline file names the runtime; Lambda itself refuses one it does not know.
+            function_arn = self.lam.create_function(
+                FunctionName=function.name, Runtime=cast("RuntimeType", function.runtime), Handler=function.handler,
+                Role=role, Code={"ZipFile": zip_code(function.code, base_dir)}, Timeout=function.timeout,
                 MemorySize=function.memory, Environment={"Variables": function.env},
-            )
+            )["FunctionArn"]
             self.created(f"function {function.name}")
             self.new_functions.add(function.name)
-        self.function_arns[function.name] = config["FunctionArn"]
+        self.function_arns[function.name] = function_arn
         if function.queue is None:
             return
         queue_arn = self.queue_arns[function.queue]
@@ -269,7 +283,7 @@ class Applier:
                                 Principal=principal, SourceArn=source_arn)
         self.created(f"permission for {principal.split('.')[0].upper()} ({source_arn}) to invoke {function}")
 
-    def _mapping_drift(self, function: Function, mapping: dict[str, Any]) -> None:
+    def _mapping_drift(self, function: Function, mapping: EventSourceMappingConfigurationTypeDef) -> None:
         have = {"batch_size": mapping.get("BatchSize"),
                 "batching_window": mapping.get("MaximumBatchingWindowInSeconds", 0),
                 "maximum_concurrency": (mapping.get("ScalingConfig") or {}).get("MaximumConcurrency"),
@@ -285,9 +299,11 @@ class Applier:
         existing = {b["Name"]: b.get("BucketRegion") for b in self.s3.list_buckets().get("Buckets", [])}
         if bucket.name not in existing:
             # Outside us-east-1 a bucket names its region, as `aws s3 mb` does for you.
-            location = {} if self.region == "us-east-1" else {
-                "CreateBucketConfiguration": {"LocationConstraint": self.region}}
-            self.s3.create_bucket(Bucket=bucket.name, **location)
+            if self.region == "us-east-1":
+                self.s3.create_bucket(Bucket=bucket.name)
+            else:
+                self.s3.create_bucket(Bucket=bucket.name, CreateBucketConfiguration={
+                    "LocationConstraint": cast("BucketLocationConstraintType", self.region)})
             self.created(f"bucket {bucket.name}")
             self.new_buckets.add(bucket.name)
         elif existing[bucket.name] not in (None, self.region):
@@ -302,9 +318,8 @@ class Applier:
             return
         wanted = self._notification_config(bucket)
         current = self.s3.get_bucket_notification_configuration(Bucket=bucket.name)
-        current.pop("ResponseMetadata", None)
-        if not any(current.get(k) for k in ("QueueConfigurations", "TopicConfigurations",
-                                            "LambdaFunctionConfigurations")):
+        if not (current.get("QueueConfigurations") or current.get("TopicConfigurations")
+                or current.get("LambdaFunctionConfigurations")):
             for name in sorted({n.function for n in bucket.notifications if n.function}):
                 self.grant(name, "s3.amazonaws.com", f"arn:aws:s3:::{bucket.name}")
             for queue in sorted({n.queue for n in bucket.notifications if n.queue}):
@@ -322,12 +337,12 @@ class Applier:
         would: https://docs.aws.amazon.com/AmazonS3/latest/userguide/grant-destinations-permissions-to-s3.html"""
         if queue is not None:
             arn, action, what = self.queue_arns[queue], "sqs:SendMessage", f"queue {queue}"
-            attrs = self.sqs.get_queue_attributes(QueueUrl=self.queue_urls[queue], AttributeNames=["Policy"])
+            current = self.sqs.get_queue_attributes(
+                QueueUrl=self.queue_urls[queue], AttributeNames=["Policy"]).get("Attributes", {}).get("Policy")
         else:
             arn, action, what = self.topic_arns[topic or ""], "sns:Publish", f"topic {topic}"
-            attrs = self.sns.get_topic_attributes(TopicArn=arn)
-        current = attrs.get("Attributes", {}).get("Policy")
-        policy = json.loads(current) if current else {"Version": "2012-10-17", "Statement": []}
+            current = self.sns.get_topic_attributes(TopicArn=arn).get("Attributes", {}).get("Policy")
+        policy: dict[str, Any] = json.loads(current) if current else {"Version": "2012-10-17", "Statement": []}
         statements = policy.get("Statement") or []
         statements = statements if isinstance(statements, list) else [statements]
         sid = "conveyor-s3-" + hashlib.sha256(bucket.encode()).hexdigest()[:16]
@@ -344,22 +359,42 @@ class Applier:
             self.sns.set_topic_attributes(TopicArn=arn, AttributeName="Policy", AttributeValue=json.dumps(policy))
         self.created(f"policy letting S3 ({bucket}) deliver to {what}")
 
-    def _notification_config(self, bucket: Bucket) -> dict[str, Any]:
-        config: dict[str, list[dict[str, Any]]] = {}
+    def _notification_config(self, bucket: Bucket) -> NotificationConfigurationTypeDef:
+        topics: list[TopicConfigurationTypeDef] = []
+        queues: list[QueueConfigurationTypeDef] = []
+        functions: list[LambdaFunctionConfigurationTypeDef] = []
         for index, n in enumerate(bucket.notifications):
-            rules = [{"Name": "prefix", "Value": n.prefix}] if n.prefix else []
+            rules: list[FilterRuleTypeDef] = [{"Name": "prefix", "Value": n.prefix}] if n.prefix else []
             if n.suffix:
                 rules.append({"Name": "suffix", "Value": n.suffix})
-            entry: dict[str, Any] = {"Id": f"conveyor-{index}", "Events": n.events}
-            if rules:
-                entry["Filter"] = {"Key": {"FilterRules": rules}}
+            # The pipeline's loader admits only S3 event names (spec.S3_EVENTS); S3 judges each one.
+            events = cast("list[EventType]", n.events)
+            entry_id = f"conveyor-{index}"
             if n.topic:
-                config.setdefault("TopicConfigurations", []).append({**entry, "TopicArn": self.topic_arns[n.topic]})
+                topic: TopicConfigurationTypeDef = {"Id": entry_id, "Events": events,
+                                                    "TopicArn": self.topic_arns[n.topic]}
+                if rules:
+                    topic["Filter"] = {"Key": {"FilterRules": rules}}
+                topics.append(topic)
             elif n.queue:
-                config.setdefault("QueueConfigurations", []).append({**entry, "QueueArn": self.queue_arns[n.queue]})
+                queue: QueueConfigurationTypeDef = {"Id": entry_id, "Events": events,
+                                                    "QueueArn": self.queue_arns[n.queue]}
+                if rules:
+                    queue["Filter"] = {"Key": {"FilterRules": rules}}
+                queues.append(queue)
             else:
-                config.setdefault("LambdaFunctionConfigurations", []).append(
-                    {**entry, "LambdaFunctionArn": self.function_arns[n.function or ""]})
+                function: LambdaFunctionConfigurationTypeDef = {
+                    "Id": entry_id, "Events": events, "LambdaFunctionArn": self.function_arns[n.function or ""]}
+                if rules:
+                    function["Filter"] = {"Key": {"FilterRules": rules}}
+                functions.append(function)
+        config: NotificationConfigurationTypeDef = {}
+        if topics:
+            config["TopicConfigurations"] = topics
+        if queues:
+            config["QueueConfigurations"] = queues
+        if functions:
+            config["LambdaFunctionConfigurations"] = functions
         return config
 
     # -- worker pools ---------------------------------------------------------------------------
@@ -394,7 +429,7 @@ class Applier:
             raise RuntimeError(f"{method} /_conveyor/{path}: {exc.message}")
 
 
-def _destinations(config: dict[str, Any]) -> set[tuple[str, str]]:
+def _destinations(config: Mapping[str, Any]) -> set[tuple[str, str]]:
     out = set()
     for key, arn_key in (("QueueConfigurations", "QueueArn"), ("TopicConfigurations", "TopicArn"),
                          ("LambdaFunctionConfigurations", "LambdaFunctionArn")):

@@ -5,11 +5,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from conveyor.pipeline.commands import command_problem
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.literals import QueueAttributeNameType
 
 DEFAULT_FILE = Path(__file__).with_name("default.yaml")
 S3_EVENTS = ("s3:ObjectCreated:", "s3:ObjectRemoved:", "s3:ObjectRestore:", "s3:Replication:",
@@ -27,8 +30,8 @@ class PipelineError(ValueError):
     """A problem in the definition, with the file and line it is on."""
 
 
-class _Lines(dict):  # type: ignore[type-arg]
-    """A mapping that remembers the line of each key."""
+class _Lines(dict[Any, Any]):
+    """A mapping that remembers the line of each key (YAML's values are whatever the file says)."""
 
     line: int = 0
     lines: dict[str, int]
@@ -60,8 +63,8 @@ class Queue:
     max_receive_count: int = 3
     line: int = field(default=0, compare=False)
 
-    def attributes(self) -> dict[str, str]:
-        attrs = {
+    def attributes(self) -> dict[QueueAttributeNameType, str]:
+        attrs: dict[QueueAttributeNameType, int | None] = {
             "VisibilityTimeout": self.visibility_timeout, "MessageRetentionPeriod": self.retention,
             "DelaySeconds": self.delay, "ReceiveMessageWaitTimeSeconds": self.receive_wait,
         }
@@ -245,7 +248,7 @@ class _Reader:
         if unknown:
             raise self.fail(node, unknown[0], f"{where}: unknown setting '{unknown[0]}' "
                                               f"(known: {', '.join(sorted(allowed))})")
-        return node  # type: ignore[return-value]
+        return node if isinstance(node, _Lines) else _Lines(node)  # every mapping the loader reads is _Lines
 
     def items(self, node: Any, key: str, where: str) -> list[Any]:
         value = node.get(key, [])
@@ -265,8 +268,9 @@ class _Reader:
         if kind is int and isinstance(value, bool) or not isinstance(value, kind):
             names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
             raise self.fail(node, key, f"{where}.{key} must be {names}, not {value!r}")
-        numeric = isinstance(value, int | float) and not isinstance(value, bool)
-        if numeric and ((low is not None and value < low) or (high is not None and value > high)):
+        out_of_range = isinstance(value, int | float) and not isinstance(value, bool) and (
+            (low is not None and value < low) or (high is not None and value > high))
+        if out_of_range:
             raise self.fail(node, key, f"{where}.{key} must be between {low} and {high}, not {value}")
         return value
 
@@ -339,7 +343,7 @@ def _alarm(r: _Reader, node: Any, where: str, parent: Any) -> Alarm:
     if alarm.period not in (10, 30) and alarm.period % 60:
         raise r.fail(node, "period", f"{where}.period must be 10, 30 or a multiple of 60")
     alarm.evaluation_periods = r.get(node, "evaluation_periods", int, where, 1, low=1, high=100)
-    alarm.threshold = float(r.get(node, "threshold", int | float, where, 0))
+    alarm.threshold = float(r.get(node, "threshold", (int, float), where, 0))
     alarm.comparison = r.get(node, "comparison", str, where, ">")
     if alarm.comparison not in COMPARISONS:
         raise r.fail(node, "comparison", f"{where}.comparison must be one of {', '.join(COMPARISONS)}")

@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from botocore.model import OperationModel, ServiceModel, Shape
+from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
 
 from conveyor.protocol.base import Codec, b64decode, b64encode, format_timestamp, parse_timestamp
 from conveyor.wire import HttpResponse, RequestContext, ServiceError
@@ -85,7 +85,7 @@ def _from_json(shape: Shape, value: Any, path: str) -> Any:
     if value is None:
         return None
     kind = shape.type_name
-    if kind == "structure":
+    if isinstance(shape, StructureShape):
         if not isinstance(value, dict):
             raise _WireTypeError(path, "an object")
         members = shape.members
@@ -97,12 +97,12 @@ def _from_json(shape: Shape, value: Any, path: str) -> Any:
             if member is not None and item is not None:
                 out[name] = _from_json(member, item, f"{path}.{name}" if path else name)
         return out
-    if kind == "list":
+    if isinstance(shape, ListShape):
         if not isinstance(value, list):
             raise _WireTypeError(path, "a list")
         return [_from_json(shape.member, _not_null(item, f"{path}.{i}"), f"{path}.{i}")
                 for i, item in enumerate(value, 1)]
-    if kind == "map":
+    if isinstance(shape, MapShape):
         if not isinstance(value, dict):
             raise _WireTypeError(path, "an object")
         if any(_SURROGATE.search(k) for k in value):
@@ -162,16 +162,16 @@ def _not_null(item: Any, path: str) -> Any:
 
 def _to_json(shape: Shape, value: Any) -> Any:
     kind = shape.type_name
-    if kind == "structure":
+    if isinstance(shape, StructureShape):
         members = shape.members
         return {
             members[name].serialization.get("name", name): _to_json(members[name], item)
             for name, item in value.items()
             if item is not None and name in members
         }
-    if kind == "list":
+    if isinstance(shape, ListShape):
         return [_to_json(shape.member, item) for item in value]
-    if kind == "map":
+    if isinstance(shape, MapShape):
         return {k: _to_json(shape.value, v) for k, v in value.items()}
     if kind == "blob":
         return b64encode(value if isinstance(value, bytes) else str(value).encode())

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
-from botocore.model import OperationModel, ServiceModel, Shape
+from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
 
 from conveyor.protocol.base import Codec, b64decode, b64encode, format_timestamp, parse_timestamp, xml_safe
 from conveyor.protocol.validate import ValidationCodes
@@ -146,23 +146,23 @@ def _prefixes(fields: dict[str, str]) -> set[str]:
 
 
 def _member_name(shape: Shape, default: str) -> str:
-    return shape.serialization.get("name", default)
+    name: str = shape.serialization.get("name", default)
+    return name
 
 
 def _parse(shape: Shape, fields: dict[str, str], prefixes: set[str], path: str) -> Any:
-    kind = shape.type_name
-    if kind == "structure":
+    if isinstance(shape, StructureShape):
         return _parse_structure(shape, fields, prefixes, path)
-    if kind == "list":
+    if isinstance(shape, ListShape):
         return _parse_list(shape, fields, prefixes, path)
-    if kind == "map":
+    if isinstance(shape, MapShape):
         return _parse_map(shape, fields, prefixes, path)
     if path not in fields:
         return None
     return _scalar(shape, fields[path], path)
 
 
-def _parse_structure(shape: Shape, fields: dict[str, str], prefixes: set[str], path: str) -> dict[str, Any] | None:
+def _parse_structure(shape: StructureShape, fields: dict[str, str], prefixes: set[str], path: str) -> dict[str, Any] | None:
     if path and path not in prefixes:
         return None
     out: dict[str, Any] = {}
@@ -177,7 +177,7 @@ def _parse_structure(shape: Shape, fields: dict[str, str], prefixes: set[str], p
     return out
 
 
-def _parse_list(shape: Shape, fields: dict[str, str], prefixes: set[str], path: str) -> list[Any] | None:
+def _parse_list(shape: ListShape, fields: dict[str, str], prefixes: set[str], path: str) -> list[Any] | None:
     if shape.serialization.get("flattened"):
         item_name = shape.member.serialization.get("name")
         base = ".".join([*path.split(".")[:-1], item_name]) if item_name else path
@@ -193,7 +193,7 @@ def _parse_list(shape: Shape, fields: dict[str, str], prefixes: set[str], path: 
     return items
 
 
-def _parse_map(shape: Shape, fields: dict[str, str], prefixes: set[str], path: str) -> dict[str, Any] | None:
+def _parse_map(shape: MapShape, fields: dict[str, str], prefixes: set[str], path: str) -> dict[str, Any] | None:
     base = path if shape.serialization.get("flattened") else f"{path}.entry"
     key_name = _member_name(shape.key, "key")
     value_name = _member_name(shape.value, "value")
@@ -253,14 +253,14 @@ def _scalar(shape: Shape, text: str, path: str) -> Any:
 
 def _element_name(shape: Shape, name: str) -> str:
     # Mirrors botocore's query response parser: a flattened list's items carry the member's name.
-    if shape.type_name == "list" and shape.serialization.get("flattened"):
-        item_name = shape.member.serialization.get("name")
+    if isinstance(shape, ListShape) and shape.serialization.get("flattened"):
+        item_name: str | None = shape.member.serialization.get("name")
         if item_name:
             return item_name
-    return shape.serialization.get("name", name)
+    return _member_name(shape, name)
 
 
-def _write_members(out: list[str], shape: Shape, value: dict[str, Any]) -> None:
+def _write_members(out: list[str], shape: StructureShape, value: dict[str, Any]) -> None:
     members = shape.members
     for name, item in value.items():
         member = members.get(name)
@@ -270,23 +270,22 @@ def _write_members(out: list[str], shape: Shape, value: dict[str, Any]) -> None:
 
 
 def _write(out: list[str], shape: Shape, value: Any, tag: str) -> None:
-    kind = shape.type_name
-    if kind == "structure":
+    if isinstance(shape, StructureShape):
         out.append(f"<{tag}>")
         _write_members(out, shape, value)
         out.append(f"</{tag}>")
-    elif kind == "list":
+    elif isinstance(shape, ListShape):
         item_shape = shape.member
         if shape.serialization.get("flattened"):
             for item in value:
                 _write(out, item_shape, item, tag)
         else:
-            item_tag = item_shape.serialization.get("name", "member")
+            item_tag = _member_name(item_shape, "member")
             out.append(f"<{tag}>")
             for item in value:
                 _write(out, item_shape, item, item_tag)
             out.append(f"</{tag}>")
-    elif kind == "map":
+    elif isinstance(shape, MapShape):
         key_tag = _member_name(shape.key, "key")
         value_tag = _member_name(shape.value, "value")
         flattened = shape.serialization.get("flattened")

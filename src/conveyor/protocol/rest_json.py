@@ -14,9 +14,9 @@ import re
 from typing import Any
 from urllib.parse import unquote
 
-from botocore.model import OperationModel, ServiceModel, Shape
+from botocore.model import ListShape, OperationModel, ServiceModel, Shape
 
-from conveyor.protocol.base import Codec, b64encode, format_timestamp
+from conveyor.protocol.base import Codec, b64encode, format_timestamp, parse_timestamp
 from conveyor.protocol.json_rpc import _from_json, _to_json, _WireTypeError, loads_body
 from conveyor.wire import HttpResponse, RequestContext, ServiceError
 
@@ -31,9 +31,10 @@ class _Route:
         self.operation = operation
         self.method = operation.http.get("method", "POST").upper()
         uri, _, query = operation.http.get("requestUri", "/").partition("?")
-        self.static_query = dict(
-            (part.split("=", 1) + [""])[:2] for part in query.split("&") if part  # type: ignore[misc]
-        )
+        self.static_query: dict[str, str] = {}
+        for part in filter(None, query.split("&")):
+            key, _, value = part.partition("=")
+            self.static_query[key] = value
         regex, pos = "", 0
         # Regex group names cannot hold a hyphen: groups are numbered, `groups` names them.
         self.groups: list[str] = []
@@ -95,7 +96,7 @@ class RestJsonCodec(Codec):
                     if wire in labels:
                         params[name] = _scalar(member, labels[wire], name)
                 elif loc == "querystring":
-                    if member.type_name == "list":
+                    if isinstance(member, ListShape):
                         values = [v for k, v in request.query if k == wire]
                         if values:
                             params[name] = [_scalar(member.member, v, name) for v in values]
@@ -202,6 +203,13 @@ def _scalar(shape: Shape, text: str, path: str) -> Any:
         if text.lower() not in ("true", "false"):
             raise _WireTypeError(path, "a boolean")
         return text.lower() == "true"
+    if kind == "timestamp":
+        # ISO 8601 in a query string, an HTTP date in a header, as the rest protocols write them
+        # (https://smithy.io/2.0/spec/protocol-traits.html#timestampformat-trait).
+        try:
+            return parse_timestamp(text)
+        except ValueError:
+            raise _WireTypeError(path, "a timestamp")
     return text
 
 

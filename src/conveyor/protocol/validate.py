@@ -11,7 +11,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from botocore.model import MapShape, Shape
+from botocore.model import ListShape, MapShape, Shape, StringShape, StructureShape
 
 from conveyor.wire import ServiceError
 
@@ -49,7 +49,7 @@ def validate(shape: Shape | None, value: Any, codes: ValidationCodes, path: str 
     if shape is None or value is None:
         return
     kind = shape.type_name
-    if kind == "structure":
+    if isinstance(shape, StructureShape):
         if not isinstance(value, dict):
             raise codes.invalid_error(path or shape.name, value, "must be a structure")
         for name in shape.required_members:
@@ -61,15 +61,14 @@ def validate(shape: Shape | None, value: Any, codes: ValidationCodes, path: str 
             if member is not None:
                 validate(member, item, codes, _join(path, name))
         return
-    if kind == "list":
+    if isinstance(shape, ListShape):
         if not isinstance(value, list):
             raise codes.invalid_error(path, value, "must be a list")
         _check_length(shape, len(value), value, path, codes)
         for index, item in enumerate(value, 1):
             validate(shape.member, item, codes, f"{path}.{index}")
         return
-    if kind == "map":
-        assert isinstance(shape, MapShape)
+    if isinstance(shape, MapShape):
         if not isinstance(value, dict):
             raise codes.invalid_error(path, value, "must be a map")
         _check_length(shape, len(value), value, path, codes)
@@ -81,7 +80,7 @@ def validate(shape: Shape | None, value: Any, codes: ValidationCodes, path: str 
             validate(shape.key, key, codes, f"{path}.{key}")
             validate(shape.value, item, codes, f"{path}.{key}")
         return
-    if kind == "string":
+    if isinstance(shape, StringShape):
         if not isinstance(value, str):
             raise codes.invalid_error(path, value, "must be a string")
         enum = shape.enum

@@ -23,14 +23,17 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
 import boto3
 from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
 
 COPY_THREADS = 4
 
@@ -203,7 +206,7 @@ class QueueWorker:
                 self.finish(messages, self.mover.move([(m["MessageId"], m["Body"]) for m in messages]))
             self.beat()
 
-    def finish(self, messages: list[dict[str, Any]], failed: set[str]) -> None:
+    def finish(self, messages: Sequence[MessageTypeDef], failed: set[str]) -> None:
         done = [m for m in messages if m["MessageId"] not in failed]
         if not done:
             return

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import math
 import os
@@ -318,7 +319,7 @@ class WorkerPool:
             worker.credentials_expire, worker.role_session = session.expiration, session.arn
         self.workers[worker_id] = worker
         self._log(f"{worker_id} started (pid {process.pid})")
-        spawn(pump(worker, lambda line, w=worker: self._worker_output(w, line)))
+        spawn(pump(worker, functools.partial(self._worker_output, worker)))
         spawn(self._watch(worker))
         return worker
 
