@@ -31,6 +31,9 @@ SERVICES = {
     "lambda": "conveyor.services.lambda_.api:LambdaService",
     "s3": "conveyor.services.s3.api:S3Service",
     "apigatewayv2": "conveyor.services.apigatewayv2.api:ApiGatewayService",
+    # EC2 before Auto Scaling, which launches its instances (and stops first, so that no instance it
+    # watches going down is replaced during a shutdown).
+    "ec2": "conveyor.services.ec2.api:Ec2Service",
 }
 
 
