@@ -34,6 +34,7 @@ SERVICES = {
     # EC2 before Auto Scaling, which launches its instances (and stops first, so that no instance it
     # watches going down is replaced during a shutdown).
     "ec2": "conveyor.services.ec2.api:Ec2Service",
+    "autoscaling": "conveyor.services.autoscaling.api:AutoScalingService",
 }
 
 
@@ -65,6 +66,7 @@ class App:
         for service in self.services.values():
             service.provide(self.ports)
         self.pools = PoolManager(self.env)
+        self.ports.pools = self.pools  # Auto Scaling describes and scales them as groups
         self.gateway = Gateway(config=self.config, clock=self.clock, metrics=self.metrics, services=self.services,
                                keys=self, control=InternalApi(self))
         self.started = False

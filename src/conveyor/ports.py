@@ -374,6 +374,14 @@ class Instances(Protocol):
         """The region's availability zones (their default subnets), in order."""
         ...
 
+    def subnet_zones(self, region: str) -> dict[str, str]:
+        """The region's subnet ids -> their availability zones."""
+        ...
+
+    def kill(self, instance_id: str) -> bool:
+        """A drill (`conveyor workers kill`): SIGKILL the instance's processes; False when it runs none."""
+        ...
+
 
 @dataclass(frozen=True)
 class AlarmFiring:
@@ -393,6 +401,38 @@ class ScalingActions(Protocol):
     async def alarm_action(self, policy_arn: str, firing: AlarmFiring) -> str:
         """Execute the policy for the alarm; what happened, for the alarm's history. Raises when the policy
         does not exist."""
+        ...
+
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        """Each group as `conveyor workers` shows it (GET /_conveyor/pools), by name."""
+        ...
+
+
+@dataclass(frozen=True)
+class PoolView:
+    """A worker pool of the pipeline file, as Auto Scaling describes it (a group it does not launch)."""
+
+    name: str
+    region: str
+    min: int
+    max: int
+    desired: int
+    workers: tuple[tuple[str, str], ...]  # (worker id, state: starting | in-service | terminating | unhealthy)
+
+
+@runtime_checkable
+class WorkerPools(Protocol):
+    """The worker pools (conveyor.runtime.pools), as Auto Scaling shows and scales them."""
+
+    def pool_views(self) -> list[PoolView]: ...
+
+    async def set_pool_desired(self, name: str, desired: int) -> None:
+        """As `conveyor workers scale`; raises ValueError outside [min, max] or for an unknown pool."""
+        ...
+
+    async def stop_worker(self, worker_id: str, decrement: bool) -> str | None:
+        """Drain one worker (SIGTERM, then SIGKILL), lowering the desired capacity when `decrement`; its pool's
+        name, or None when no pool has it."""
         ...
 
 
@@ -424,6 +464,7 @@ class Ports:
     instances: Instances | None = None
     scaling: ScalingActions | None = None
     alarms: AlarmKeeper | None = None
+    pools: WorkerPools | None = None
 
     def destination(self, kind: str) -> NotificationDestination | None:
         """The service behind a notification destination ARN's service part (sqs, sns, lambda)."""

@@ -467,6 +467,9 @@ class Ec2Service(Service):
     def zones(self, region: str) -> list[str]:
         return network.zones(region)
 
+    def subnet_zones(self, region: str) -> dict[str, str]:
+        return {s["SubnetId"]: s["AvailabilityZone"] for s in network.subnets(self.config.account_id, region)}
+
     def kill(self, instance_id: str) -> bool:
         _, fleet = self._parts()
         return fleet.kill(instance_id)
