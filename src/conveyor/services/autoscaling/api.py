@@ -170,7 +170,7 @@ class AutoScalingService(Service):
         name = params["AutoScalingGroupName"]
         if (ctx.region, name) in supervisor.groups or self.pools.has(name):
             raise errors.group_exists(name)
-        given = dict(params)
+        given: dict[str, Any] = dict(params)
         check_settings(given)
         template = self._template(ctx.region, given.get("LaunchTemplate"))
         zones, subnets = self._zones(ctx.region, given)
@@ -191,7 +191,7 @@ class AutoScalingService(Service):
         name = params["AutoScalingGroupName"]
         self.pools.refuse_change(name)
         group = self._group(ctx.region, name)
-        given = dict(params)
+        given: dict[str, Any] = dict(params)
         check_settings(given)
         async with group.lock:
             doc = dict(group.doc)

@@ -62,7 +62,10 @@ class Supervisor:
 
     def _schedule(self) -> None:
         if not self.closing:
-            self._timer = self.clock.call_at(self.clock.now() + HEALTH_INTERVAL, lambda: spawn(self._tick()))
+            self._timer = self.clock.call_at(self.clock.now() + HEALTH_INTERVAL, self._tick_due)
+
+    def _tick_due(self) -> None:
+        spawn(self._tick())
 
     async def _tick(self) -> None:
         try:
@@ -206,8 +209,8 @@ class Supervisor:
         now = self.clock.now()
         for step in range(count):
             load = {z: 0 for z in zones}
-            for _, member in group.active():
-                load[member["AvailabilityZone"]] = load.get(member["AvailabilityZone"], 0) + 1
+            for _, existing in group.active():
+                load[existing["AvailabilityZone"]] = load.get(existing["AvailabilityZone"], 0) + 1
             zone = min(zones, key=lambda z: (load.get(z, 0), zones.index(z)))
             cause = (f"At {utc(now)} an instance was started in response to a difference between desired and actual "
                      f"capacity, increasing the capacity from {before + step} to {group.desired}.")
@@ -240,7 +243,10 @@ class Supervisor:
         old = self._hold_timers.pop(key, None)
         if old is not None:
             old.cancel()
-        self._hold_timers[key] = self.clock.call_at(group.crash_loop.hold_until, lambda: spawn(self.reconcile(group)))
+        def due() -> None:
+            spawn(self.reconcile(group))
+
+        self._hold_timers[key] = self.clock.call_at(group.crash_loop.hold_until, due)
 
     def _publish(self, group: Group) -> None:
         """AWS/AutoScaling group metrics, for the group's enabled ones, sampled each check.

@@ -32,12 +32,12 @@ from conveyor.wire import Caller, RequestContext
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2.type_defs import (
+        ClientCreateTagsRequestTypeDef,
+        ClientDeleteTagsRequestTypeDef,
         CreateLaunchTemplateRequestTypeDef,
         CreateLaunchTemplateVersionRequestTypeDef,
-        CreateTagsRequestTypeDef,
         DeleteLaunchTemplateRequestTypeDef,
         DeleteLaunchTemplateVersionsRequestTypeDef,
-        DeleteTagsRequestTypeDef,
         DescribeAvailabilityZonesRequestTypeDef,
         DescribeImagesRequestTypeDef,
         DescribeInstancesRequestTypeDef,
@@ -148,7 +148,7 @@ class Ec2Service(Service):
                 for t in spec.get("Tags") or []]
         template = await templates.create(ctx.region, self._caller(ctx), params["LaunchTemplateName"],
                                           dict(params["LaunchTemplateData"]), params.get("VersionDescription"),
-                                          [dict(t) for t in tags])
+                                          [{"Key": str(t.get("Key")), "Value": str(t.get("Value", ""))} for t in tags])
         return {"LaunchTemplate": template.describe()}
 
     async def CreateLaunchTemplateVersion(self, ctx: RequestContext,
@@ -326,13 +326,13 @@ class Ec2Service(Service):
             await templates.store.put_template(template.template_id, region, template.name, {**doc, "Name": template.name})
             template.doc = doc
 
-    async def CreateTags(self, ctx: RequestContext, params: CreateTagsRequestTypeDef) -> dict[str, Any]:
+    async def CreateTags(self, ctx: RequestContext, params: ClientCreateTagsRequestTypeDef) -> dict[str, Any]:
         _dry(params)
         await self._tag(ctx.region, list(params["Resources"]),
                         {t["Key"]: t.get("Value", "") for t in params["Tags"]})
         return {}
 
-    async def DeleteTags(self, ctx: RequestContext, params: DeleteTagsRequestTypeDef) -> dict[str, Any]:
+    async def DeleteTags(self, ctx: RequestContext, params: ClientDeleteTagsRequestTypeDef) -> dict[str, Any]:
         _dry(params)
         templates, fleet = self._parts()
         doomed: dict[str, str | None] = {}
