@@ -65,15 +65,16 @@ class Supervisor:
             self._timer = self.clock.call_at(self.clock.now() + HEALTH_INTERVAL, self._tick_due)
 
     def _tick_due(self) -> None:
+        """A check is due: the group metrics are sampled now (each check at its own time, also when the manual
+        clock moves a whole minute at once), the groups reconciled in the background."""
+        self._schedule()
+        for group in list(self.groups.values()):
+            self._publish(group)
         spawn(self._tick())
 
     async def _tick(self) -> None:
-        try:
-            for group in list(self.groups.values()):
-                await self.reconcile(group)
-                self._publish(group)
-        finally:
-            self._schedule()
+        for group in list(self.groups.values()):
+            await self.reconcile(group)
 
     def _instance_changed(self, view: Any) -> None:
         for group in list(self.groups.values()):
@@ -132,6 +133,9 @@ class Supervisor:
                 self._hold(group)
             else:
                 launched = await self._launch(group, missing, len(active), acts)
+                # Instances that came up while they launched (before they were members, so their state
+                # change was not this group's yet).
+                self._check_members(group, self.clock.now(), acts, doomed)
                 changed = changed or bool(launched)
         elif missing < 0 and not group.suspended("Terminate"):
             victims = choose_victims(group, -missing)
