@@ -345,6 +345,7 @@ class InstanceView:
     template: LaunchTemplateRef | None  # resolved: id, name and the version number it was launched from
     lived: float  # real seconds its process ran (or has run so far), for the crash-loop back-off
     pid: int | None = None
+    crashed: bool = False  # it went down by itself (its process ended), not by a request or a drill
 
 
 @runtime_checkable

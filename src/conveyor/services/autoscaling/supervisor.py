@@ -168,8 +168,8 @@ class Supervisor:
                         f"At {utc(now)} an instance was taken out of service in response to an EC2 instance status "
                         "check failure.", "Successful", {"Availability Zone": member["AvailabilityZone"]}))
                 self._finish(group, member, acts)
-                delay = group.crash_loop.ended(view.lived if view is not None else 1e9, bool(member.get("_drill")),
-                                               now)
+                crashed = view is not None and view.crashed
+                delay = group.crash_loop.ended(view.lived if view is not None else 1e9, not crashed, now)
                 if delay:
                     self._hold(group)
                 del group.members[instance_id]

@@ -54,6 +54,7 @@ class Instance:
     private: dict[str, Any]  # reservation, user data, role, shutdown behaviour, template: never described
     machine: Machine | None = None
     credentials: Any = None  # the role session its metadata serves (conveyor.ports.SessionCredentials)
+    lived: float = 0.0  # how long its last process ran (real seconds), once it is gone
 
     @property
     def state(self) -> str:
@@ -68,8 +69,8 @@ class Instance:
             self.instance_id, self.region, self.state, float(self.doc["LaunchTime"]),
             self.doc["Placement"]["AvailabilityZone"], self.doc["InstanceType"],
             LaunchTemplateRef(**template) if template else None,
-            self.machine.lived() if self.machine is not None else 0.0,
-            self.machine.pid if self.machine is not None else None)
+            self.machine.lived() if self.machine is not None else self.lived,
+            self.machine.pid if self.machine is not None else None, bool(self.private.get("crashed")))
 
 
 class Fleet:
@@ -207,6 +208,7 @@ class Fleet:
         return Instance(instance_id, region, doc, private)
 
     async def _boot(self, instance: Instance) -> None:
+        instance.private["crashed"] = False
         workdir = self.root / instance.instance_id
         machine = Machine(instance.instance_id, workdir, instance.private["user_data"].encode("latin-1"),
                           self.environment(instance), self._halted)
@@ -229,6 +231,9 @@ class Fleet:
             return
         if instance.state not in ("pending", "running"):
             return
+        instance.lived = machine.lived()
+        instance.private["crashed"] = not machine.killed  # a drill's SIGKILL is no crash of the machine
+        instance.machine = None
         final = "terminated" if instance.private["shutdown_behavior"] == "terminate" else "stopped"
         await self._set_state([instance], final, ("Client.InstanceInitiatedShutdown",
                                                   "Client.InstanceInitiatedShutdown: Instance initiated shutdown"))
@@ -281,6 +286,7 @@ class Fleet:
             await machine.shutdown(DRAIN)
         if instance.machine is machine:
             instance.machine = None
+            instance.lived = machine.lived() if machine is not None else instance.lived
         if instance.instance_id in self.by_id and not self.closing:
             await self._set_state([instance], final, reason)
 
