@@ -129,8 +129,12 @@ def test_the_worker_tier_lab_through_the_cli(aws: Callable[..., Any], advance: C
     aws("s3", "cp", str(tmp_path), "s3://lab-uploads/uploads/", "--recursive", "--exclude", "*",
         "--include", "b*.txt")
     advance(60)  # the minute's sample: far more than 10 visible -> ALARM -> scale-out
-    [alarm] = aws("cloudwatch", "describe-alarms", "--alarm-names", "jobs-backlog-high")["MetricAlarms"]
-    assert alarm["StateValue"] == "ALARM", alarm["StateReason"]
+
+    def alarm_state() -> str:
+        return str(aws("cloudwatch", "describe-alarms", "--alarm-names", "jobs-backlog-high")["MetricAlarms"][0][
+            "StateValue"])
+
+    wait_until(lambda: alarm_state() == "ALARM", what="the backlog alarm")
     wait_until(lambda: len(in_service()) == 2, what="scale-out to 2")
     activities = aws("autoscaling", "describe-scaling-activities", "--auto-scaling-group-name", "workers")["Activities"]
     assert any("a monitor alarm jobs-backlog-high in state ALARM triggered policy scale-out changing the desired "
@@ -138,8 +142,7 @@ def test_the_worker_tier_lab_through_the_cli(aws: Callable[..., Any], advance: C
 
     wait_until(lambda: len(processed()) == 46, timeout=90, what="the burst processed")
     advance(60)  # nothing visible: OK -> scale-in
-    assert aws("cloudwatch", "describe-alarms", "--alarm-names", "jobs-backlog-high")["MetricAlarms"][0][
-        "StateValue"] == "OK"
+    wait_until(lambda: alarm_state() == "OK", what="the alarm back to OK")
     wait_until(lambda: len(in_service()) == 1, what="scale-in to 1")
     [group] = aws("autoscaling", "describe-auto-scaling-groups", "--auto-scaling-group-names",
                   "workers")["AutoScalingGroups"]

@@ -10,7 +10,9 @@ Auto Scaling makes itself in CloudWatch.
   visible messages / GroupInServiceInstances, https://docs.aws.amazon.com/autoscaling/ec2/userguide/
   as-using-sqs-queue.html): two alarms, TargetTracking-GROUP-AlarmHigh-ID (the metric above the target
   for 3 minutes) and ...-AlarmLow-ID (below 90% of it for 15 minutes), set the capacity in proportion:
-  ceil(in-service capacity x value / target), at least one more (or one fewer).
+  ceil(in-service capacity x value / target).
+- A scale-out by a step or target tracking policy waits for the instances of the previous one to warm up
+  (the policy's EstimatedInstanceWarmup, else the group's DefaultInstanceWarmup, else its DefaultCooldown).
   https://docs.aws.amazon.com/autoscaling/ec2/userguide/target-tracking-scaling-policy-overview.html
   Predefined metrics (CPU, network, load balancer requests) are refused: instances here publish none.
 """
@@ -125,6 +127,23 @@ def execute(group: Group, policy: dict[str, Any], firing: AlarmFiring | None, no
         doc["_last_simple"] = now
         return adjusted(current, policy["AdjustmentType"], float(policy["ScalingAdjustment"]), low, high,
                         policy.get("MinAdjustmentMagnitude"))
+    wanted = _wanted(group, policy, firing, metric_value, breach)
+    if wanted is None or wanted <= current:
+        return wanted
+    # A scale-out waits for the instances of the previous one to warm up: their effect is not in the
+    # metric yet (https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-default-instance-warmup.html).
+    warmup = policy.get("EstimatedInstanceWarmup") or doc.get("DefaultInstanceWarmup") or doc.get("DefaultCooldown", 300)
+    if now - float(doc.get("_last_scale_out", -1e18)) < float(warmup):
+        return None
+    doc["_last_scale_out"] = now
+    return wanted
+
+
+def _wanted(group: Group, policy: dict[str, Any], firing: AlarmFiring | None, metric_value: float | None,
+            breach: float | None) -> int | None:
+    doc = group.doc
+    low, high, current = int(doc["MinSize"]), int(doc["MaxSize"]), group.desired
+    kind = policy["PolicyType"]
     if kind == "StepScaling":
         value = firing.value if firing is not None else metric_value
         threshold = firing.threshold if firing is not None else breach
@@ -145,11 +164,11 @@ def execute(group: Group, policy: dict[str, Any], firing: AlarmFiring | None, no
     in_service = max(1, sum(1 for _, m in group.active()))
     proportional = math.ceil(in_service * firing.value / target)
     if "AlarmHigh" in firing.alarm_name:
-        wanted = max(current + 1, proportional)
+        wanted = max(current, proportional)
     else:
         if config.get("DisableScaleIn"):
             return None
-        wanted = min(current - 1, max(proportional, 0))
+        wanted = min(current, max(proportional, 0))
     return max(low, min(high, wanted))
 
 
