@@ -370,35 +370,26 @@ class Ec2Service(Service):
 
     async def DescribeVpcs(self, ctx: RequestContext, params: DescribeVpcsRequestTypeDef) -> dict[str, Any]:
         _dry(params)
-        from conveyor.wire import ServiceError
-
         docs = self._described([network.vpc(ctx.account_id, ctx.region)], "VpcId", list(params.get("VpcIds") or []),
-                               params.get("Filters"), network.VPC_FILTERS,
-                               lambda v: ServiceError("InvalidVpcID.NotFound", f"The vpc ID '{v}' does not exist"))
+                               params.get("Filters"), network.VPC_FILTERS, errors.vpc_not_found)
         return {"Vpcs": docs}
 
     async def DescribeSubnets(self, ctx: RequestContext, params: DescribeSubnetsRequestTypeDef) -> dict[str, Any]:
         _dry(params)
-        from conveyor.wire import ServiceError
-
         docs = self._described(network.subnets(ctx.account_id, ctx.region), "SubnetId",
                                list(params.get("SubnetIds") or []), params.get("Filters"), network.SUBNET_FILTERS,
-                               lambda v: ServiceError("InvalidSubnetID.NotFound", f"The subnet ID '{v}' does not exist"))
+                               errors.subnet_not_found)
         return {"Subnets": docs}
 
     async def DescribeSecurityGroups(self, ctx: RequestContext, params: DescribeSecurityGroupsRequestTypeDef,
                                      ) -> dict[str, Any]:
         _dry(params)
-        from conveyor.wire import ServiceError
-
         group = network.security_group(ctx.account_id, ctx.region)
         for name in params.get("GroupNames") or []:
             if name != "default":
-                raise ServiceError("InvalidGroup.NotFound", f"The security group '{name}' does not exist in default "
-                                                            f"VPC '{group['VpcId']}'")
+                raise errors.group_not_found(name, group["VpcId"])
         docs = self._described([group], "GroupId", list(params.get("GroupIds") or []), params.get("Filters"),
-                               network.GROUP_FILTERS,
-                               lambda v: ServiceError("InvalidGroup.NotFound", f"The security group '{v}' does not exist"))
+                               network.GROUP_FILTERS, errors.group_id_not_found)
         return {"SecurityGroups": docs}
 
     async def DescribeAvailabilityZones(self, ctx: RequestContext, params: DescribeAvailabilityZonesRequestTypeDef,

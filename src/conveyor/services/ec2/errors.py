@@ -104,3 +104,30 @@ def bad_filter(name: str) -> ServiceError:
 
 def bad_token() -> ServiceError:
     return ServiceError("InvalidNextToken", "The token is invalid or has expired")
+
+
+def instance_limit(asked: int, limit: int) -> ServiceError:
+    return ServiceError("InstanceLimitExceeded", f"You have requested more instances ({asked}) than your current "
+                                                 f"instance limit of {limit} allows for the specified instance type.")
+
+
+def termination_protected(instance_id: str) -> ServiceError:
+    return ServiceError("OperationNotPermitted", f"The instance '{instance_id}' may not be terminated. Modify its "
+                                                 "'disableApiTermination' instance attribute and try again.")
+
+
+def vpc_not_found(vpc_id: str) -> ServiceError:
+    return ServiceError("InvalidVpcID.NotFound", f"The vpc ID '{vpc_id}' does not exist")
+
+
+def subnet_not_found(subnet_id: str) -> ServiceError:
+    return ServiceError("InvalidSubnetID.NotFound", f"The subnet ID '{subnet_id}' does not exist")
+
+
+def group_not_found(name: str, vpc_id: str) -> ServiceError:
+    return ServiceError("InvalidGroup.NotFound", f"The security group '{name}' does not exist in default VPC "
+                                                 f"'{vpc_id}'")
+
+
+def group_id_not_found(group_id: str) -> ServiceError:
+    return ServiceError("InvalidGroup.NotFound", f"The security group '{group_id}' does not exist")

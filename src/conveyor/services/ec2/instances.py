@@ -16,6 +16,7 @@ Every state change is stored before it is reported, then told to the watchers (A
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import os
 import random
@@ -153,11 +154,7 @@ class Fleet:
         active = sum(1 for i in self.by_id.values() if i.region == region and i.state in ("pending", "running"))
         room = ACTIVE_LIMIT - active
         if room < minimum:
-            from conveyor.wire import ServiceError
-
-            raise ServiceError("InstanceLimitExceeded", f"You have requested more instances ({minimum}) than your "
-                                                        f"current instance limit of {ACTIVE_LIMIT} allows for the "
-                                                        "specified instance type.")
+            raise errors.instance_limit(minimum, ACTIVE_LIMIT)
         count = min(count, room)
         reservation = new_id("r")
         now = self.clock.now()
@@ -241,10 +238,7 @@ class Fleet:
     async def terminate(self, instances: list[Instance]) -> list[dict[str, Any]]:
         for instance in instances:
             if instance.private.get("disable_api_termination"):
-                from conveyor.wire import ServiceError
-
-                raise ServiceError("OperationNotPermitted", f"The instance '{instance.instance_id}' may not be "
-                                   "terminated. Modify its 'disableApiTermination' instance attribute and try again.")
+                raise errors.termination_protected(instance.instance_id)
         changes = []
         going = [i for i in instances if i.state not in ("terminated", "shutting-down")]
         before = {i.instance_id: i.state for i in instances}
@@ -356,8 +350,6 @@ def _change(instance: Instance, before: str) -> dict[str, Any]:
 
 
 def _utc(ts: float) -> str:
-    import datetime as dt
-
     return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
