@@ -58,6 +58,9 @@ def test_simple_and_step_policies(client: Callable[..., Any], advance: Callable[
                                                    PolicyType="PredictiveScaling",
                                                    PredictiveScalingConfiguration={"MetricSpecifications": []}))[
         1] == "Conveyor does not support predictive scaling."
+    assert "use a CustomizedMetricSpecification" in error_of(lambda: asg.put_scaling_policy(
+        AutoScalingGroupName="g", PolicyName="cpu", PolicyType="TargetTrackingScaling", TargetTrackingConfiguration={
+            "TargetValue": 50.0, "PredefinedMetricSpecification": {"PredefinedMetricType": "ASGAverageCPUUtilization"}}))[1]
     activities = asg.describe_scaling_activities(AutoScalingGroupName="g")["Activities"]
     assert any("a user request executed policy add-two changing the desired capacity from 1 to 3" in a["Cause"]
                for a in activities)

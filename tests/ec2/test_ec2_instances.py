@@ -82,9 +82,12 @@ def test_the_metadata_service_speaks_imdsv2(client: Callable[..., Any], endpoint
                         headers=token, timeout=10).status_code == 401
     advance(61)  # the token's TTL passes on the server's clock
     assert fetch("meta-data/instance-id").status_code == 401
+    relaxed = _run(ec2, "sleep 300", MetadataOptions={"HttpTokens": "optional"})  # IMDSv1 allowed
+    assert requests.get(f"{endpoint}/_aws/ec2-metadata/{relaxed}/latest/meta-data/instance-id",
+                        timeout=10).text == relaxed
 
 
-def test_states_follow_the_process(client: Callable[..., Any]) -> None:
+def test_states_follow_the_process(client: Callable[..., Any], advance: Callable[[float], float]) -> None:
     ec2 = client("ec2")
     # The script ends: the machine shut itself down, so it is stopped (the default shutdown behaviour)...
     short = _run(ec2, "echo bye")
@@ -114,6 +117,9 @@ def test_states_follow_the_process(client: Callable[..., Any]) -> None:
     assert code == "IncorrectInstanceState" and long in message
     running = ec2.describe_instances(Filters=[{"Name": "instance-state-name", "Values": ["running"]}])
     assert all(i["State"]["Name"] == "running" for r in running["Reservations"] for i in r["Instances"])
+    advance(3601)  # terminated instances are listed for an hour, as on EC2
+    assert error_of(lambda: ec2.describe_instances(InstanceIds=[long]))[0] == "InvalidInstanceID.NotFound"
+    assert {i["InstanceId"] for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]} == {short}
 
 
 def test_run_instances_errors(client: Callable[..., Any]) -> None:
@@ -139,6 +145,7 @@ def test_run_instances_errors(client: Callable[..., Any]) -> None:
         "InvalidInstanceID.NotFound", "The instance ID 'i-0123456789abcdef0' does not exist", 400)
     assert error_of(lambda: ec2.terminate_instances(InstanceIds=["web-1"]))[:2] == (
         "InvalidInstanceID.Malformed", 'Invalid id: "web-1"')
+    assert error_of(lambda: ec2.run_instances(ImageId=AMI, MinCount=21, MaxCount=21))[0] == "InstanceLimitExceeded"
     assert ec2.describe_instances()["Reservations"] == []  # nothing was started by any of them
 
 

@@ -129,8 +129,13 @@ class Fleet:
 
     # -- reading --------------------------------------------------------------------------------------
     def get(self, region: str, instance_id: str) -> Instance | None:
+        """The instance, unless it is in another region or was terminated over an hour ago."""
         found = self.by_id.get(instance_id)
-        return found if found is not None and found.region == region else None
+        if found is None or found.region != region:
+            return None
+        if found.state == "terminated" and self.clock.now() - found.private.get("ended", 0.0) > TERMINATED_KEPT:
+            return None
+        return found
 
     def visible(self, region: str) -> list[Instance]:
         now = self.clock.now()
