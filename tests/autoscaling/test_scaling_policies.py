@@ -91,6 +91,8 @@ def test_target_tracking_on_backlog_per_instance(client: Callable[..., Any], adv
 
     wait_until(lambda: asg.describe_auto_scaling_groups()["AutoScalingGroups"][0]["Instances"][0][
         "LifecycleState"] == "InService", what="in service")
+    now = advance(0)
+    advance(60 - now % 60 + 1)  # just past a minute's start: the group's 10-second samples fill every minute
     for _ in range(3):
         sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(n), "MessageBody": "job"} for n in range(10)])
     for _ in range(3):  # three full minutes at 30 per instance, above the target of 10
