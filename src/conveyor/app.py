@@ -31,6 +31,10 @@ SERVICES = {
     "lambda": "conveyor.services.lambda_.api:LambdaService",
     "s3": "conveyor.services.s3.api:S3Service",
     "apigatewayv2": "conveyor.services.apigatewayv2.api:ApiGatewayService",
+    # EC2 before Auto Scaling, which launches its instances (and stops first, so that no instance it
+    # watches going down is replaced during a shutdown).
+    "ec2": "conveyor.services.ec2.api:Ec2Service",
+    "autoscaling": "conveyor.services.autoscaling.api:AutoScalingService",
 }
 
 
@@ -65,6 +69,7 @@ class App:
         for service in self.services.values():
             service.provide(self.ports)
         self.pools = PoolManager(self.env)
+        self.ports.pools = self.pools  # Auto Scaling describes and scales them as groups
         self.gateway = Gateway(config=self.config, clock=self.clock, metrics=self.metrics, services=self.services,
                                keys=self, control=InternalApi(self))
         self.started = False

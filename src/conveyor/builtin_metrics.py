@@ -120,3 +120,14 @@ def pool_backlog(sink: MetricsSink | None, region: str, pool: str, visible: floa
         dims = (("PoolName", pool),)
         sink.sample(region, POOLS, "BacklogPerWorker", dims, visible / max(1, in_service), "Count")
         sink.sample(region, POOLS, "InServiceWorkers", dims, in_service, "Count")
+
+
+# -- Auto Scaling ------------------------------------------------------------------------------------------
+AUTOSCALING = "AWS/AutoScaling"
+
+
+def autoscaling_group(sink: MetricsSink | None, region: str, group: str, name: str, value: float) -> None:
+    """A group metric (GroupInServiceInstances...), by AutoScalingGroupName, once EnableMetricsCollection
+    turned it on: https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-metrics.html"""
+    if sink is not None:
+        sink.sample(region, AUTOSCALING, name, (("AutoScalingGroupName", group),), value)

@@ -102,8 +102,9 @@ async def _pools(app: App, ctx: RequestContext, parts: list[str], method: str) -
     """Worker pools: GET/POST pools, DELETE pools/NAME, POST pools/NAME/scale, GET workers,
     POST workers/ID/kill."""
     pools = app.pools
-    if parts == ["pools"] and method == "GET":
-        return json_response(pools.snapshot())
+    scaling, instances = app.ports.scaling, app.ports.instances
+    if parts == ["pools"] and method == "GET":  # Auto Scaling groups too: the same supervision, other face
+        return json_response({**(scaling.snapshot() if scaling is not None else {}), **pools.snapshot()})
     if parts == ["pools"] and method == "POST":
         pool = await pools.create(PoolSpec.from_dict(await _body_json(ctx)))
         return json_response(pool.snapshot(), 201)
@@ -117,9 +118,11 @@ async def _pools(app: App, ctx: RequestContext, parts: list[str], method: str) -
         await pools.scale(parts[1], desired)
         return json_response(pools.get(parts[1]).snapshot())
     if parts == ["workers"] and method == "GET":
-        return json_response([{**w, "pool": name} for name, snap in pools.snapshot().items()
-                              for w in snap["workers"]])
+        groups = {**(scaling.snapshot() if scaling is not None else {}), **pools.snapshot()}
+        return json_response([{**w, "pool": name} for name, snap in groups.items() for w in snap["workers"]])
     if len(parts) == 3 and parts[0] == "workers" and parts[2] == "kill" and method == "POST":
+        if instances is not None and parts[1].startswith("i-") and instances.kill(parts[1]):
+            return json_response({"killed": parts[1]})  # an instance's processes: its group replaces it
         await pools.kill(parts[1])
         return json_response({"killed": parts[1]})
     raise ServiceError("NotFound", f"No such Conveyor endpoint: {method} {ctx.request.path}", 404)

@@ -8,7 +8,7 @@ every service: S3 delivers bucket events through `destination(kind)`, SNS sends 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -179,12 +179,26 @@ class RoleRecord:
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class InstanceProfileRecord:
+    """An instance profile as EC2 needs it to start an instance with it."""
+
+    arn: str
+    profile_id: str  # AIPA...
+    name: str
+    role_arn: str | None  # the role it holds (at most one), None when empty
+
+
 @runtime_checkable
 class RoleDirectory(Protocol):
-    """IAM, as STS asks it about the roles it makes sessions of."""
+    """IAM, as STS asks it about the roles it makes sessions of, and EC2 about instance profiles."""
 
     def role_by_arn(self, arn: str) -> RoleRecord | None:
         """The role the ARN names (path included), or None when there is none."""
+        ...
+
+    def instance_profile(self, name: str) -> InstanceProfileRecord | None:
+        """The instance profile of that name, or None when there is none."""
         ...
 
     async def role_used(self, arn: str, region: str) -> None:
@@ -309,6 +323,131 @@ class Streams(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class LaunchTemplateRef:
+    """Which launch template (by id or name) and which version ("$Latest", "$Default" or a number)."""
+
+    template_id: str | None = None
+    name: str | None = None
+    version: str = "$Default"
+
+
+@dataclass(frozen=True)
+class InstanceView:
+    """An EC2 instance as Auto Scaling sees it."""
+
+    instance_id: str
+    region: str
+    state: str  # pending | running | shutting-down | terminated | stopping | stopped
+    launch_time: float  # the server's clock
+    availability_zone: str
+    instance_type: str
+    template: LaunchTemplateRef | None  # resolved: id, name and the version number it was launched from
+    lived: float  # real seconds its process ran (or has run so far), for the crash-loop back-off
+    pid: int | None = None
+    crashed: bool = False  # it went down by itself (its process ended), not by a request or a drill
+
+
+@runtime_checkable
+class Instances(Protocol):
+    """EC2, as Auto Scaling launches, watches and terminates the instances of its groups."""
+
+    def resolve_template(self, region: str, ref: LaunchTemplateRef) -> LaunchTemplateRef:
+        """The template's id, name and version number; raises the ServiceError EC2 would when it does not
+        exist (InvalidLaunchTemplateId.NotFound...)."""
+        ...
+
+    async def launch(self, region: str, ref: LaunchTemplateRef, zone: str, tags: Mapping[str, str]) -> InstanceView:
+        """Run one instance of the template in `zone` with the tags; raises what RunInstances would."""
+        ...
+
+    async def terminate(self, region: str, instance_id: str) -> None:
+        """Terminate it as TerminateInstances does (its process gets SIGTERM, then SIGKILL)."""
+        ...
+
+    def instance(self, region: str, instance_id: str) -> InstanceView | None: ...
+
+    def watch(self, listener: Callable[[InstanceView], None]) -> None:
+        """Call `listener` with an instance's view each time its state changes."""
+        ...
+
+    def zones(self, region: str) -> list[str]:
+        """The region's availability zones (their default subnets), in order."""
+        ...
+
+    def subnet_zones(self, region: str) -> dict[str, str]:
+        """The region's subnet ids -> their availability zones."""
+        ...
+
+    def kill(self, instance_id: str) -> bool:
+        """A drill (`conveyor workers kill`): SIGKILL the instance's processes; False when it runs none."""
+        ...
+
+
+@dataclass(frozen=True)
+class AlarmFiring:
+    """An alarm invoking a scaling policy: the state it is in and the last value it judged."""
+
+    alarm_name: str
+    alarm_arn: str
+    state: str
+    value: float | None
+    threshold: float
+
+
+@runtime_checkable
+class ScalingActions(Protocol):
+    """Auto Scaling, as CloudWatch alarms invoke its scaling policies (arn:aws:autoscaling:...)."""
+
+    async def alarm_action(self, policy_arn: str, firing: AlarmFiring) -> str:
+        """Execute the policy for the alarm; what happened, for the alarm's history. Raises when the policy
+        does not exist."""
+        ...
+
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        """Each group as `conveyor workers` shows it (GET /_conveyor/pools), by name."""
+        ...
+
+
+@dataclass(frozen=True)
+class PoolView:
+    """A worker pool of the pipeline file, as Auto Scaling describes it (a group it does not launch)."""
+
+    name: str
+    region: str
+    min: int
+    max: int
+    desired: int
+    workers: tuple[tuple[str, str], ...]  # (worker id, state: starting | in-service | terminating | unhealthy)
+
+
+@runtime_checkable
+class WorkerPools(Protocol):
+    """The worker pools (conveyor.runtime.pools), as Auto Scaling shows and scales them."""
+
+    def pool_views(self) -> list[PoolView]: ...
+
+    async def set_pool_desired(self, name: str, desired: int) -> None:
+        """As `conveyor workers scale`; raises ValueError outside [min, max] or for an unknown pool."""
+        ...
+
+    async def stop_worker(self, worker_id: str, decrement: bool) -> str | None:
+        """Drain one worker (SIGTERM, then SIGKILL), lowering the desired capacity when `decrement`; its pool's
+        name, or None when no pool has it."""
+        ...
+
+
+@runtime_checkable
+class AlarmKeeper(Protocol):
+    """CloudWatch, as Auto Scaling creates and deletes the alarms of its target tracking policies."""
+
+    async def put_alarm(self, region: str, params: dict[str, Any]) -> str:
+        """Create or update a metric alarm from PutMetricAlarm's parameters; its ARN."""
+        ...
+
+    async def delete_alarms(self, region: str, names: Sequence[str]) -> None: ...
+
+
 @dataclass
 class Ports:
     """What each service offers the others; a service that is not part of this build leaves None."""
@@ -323,6 +462,10 @@ class Ports:
     logs: LogSink | None = None
     metrics: MetricsSink | None = None
     streams: Streams | None = None
+    instances: Instances | None = None
+    scaling: ScalingActions | None = None
+    alarms: AlarmKeeper | None = None
+    pools: WorkerPools | None = None
 
     def destination(self, kind: str) -> NotificationDestination | None:
         """The service behind a notification destination ARN's service part (sqs, sns, lambda)."""

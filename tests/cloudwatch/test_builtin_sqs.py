@@ -70,8 +70,14 @@ def test_pool_workers_write_their_own_streams(endpoint: str, client: Callable[..
             return []
         return [s["logStreamName"] for s in found]
 
-    assert wait_for(lambda: streams() == ["talkers-1", "talkers-2"] and streams())
-    events = logs.get_log_events(logGroupName="/conveyor/pools/talkers", logStreamName="talkers-1")["events"]
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(f"{endpoint}/_conveyor/workers", timeout=10) as response:
+        ids = sorted(w["id"] for w in json.load(response) if w["pool"] == "talkers")  # ids count per process
+    assert len(ids) == 2
+    assert wait_for(lambda: streams() == ids and streams())
+    events = logs.get_log_events(logGroupName="/conveyor/pools/talkers", logStreamName=ids[0])["events"]
     assert [e["message"] for e in events] == ["hello from -c"]
     printed = subprocess.run([sys.executable, "-m", "conveyor.cli", "logs", "--pool", "talkers", "--endpoint",
                               endpoint], capture_output=True, text=True, timeout=60).stdout

@@ -61,8 +61,9 @@ class Router:
             if service.owns_path(request.path):
                 return name
         for name, service in self.services.items():
-            if "query" in service.codecs and (
-                action in service.codecs["query"].model.operation_names or action in service.extra_query_actions
+            form_codec = service.codecs.get("query") or service.codecs.get("ec2")  # both are forms
+            if form_codec is not None and (
+                action in form_codec.model.operation_names or action in service.extra_query_actions
             ):
                 return name
         return None

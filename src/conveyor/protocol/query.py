@@ -260,30 +260,31 @@ def _element_name(shape: Shape, name: str) -> str:
     return _member_name(shape, name)
 
 
-def _write_members(out: list[str], shape: StructureShape, value: dict[str, Any]) -> None:
+def _write_members(out: list[str], shape: StructureShape, value: dict[str, Any], item_tag: str = "member") -> None:
+    """`item_tag`: a list item's element when its shape names none (query's "member", EC2's "item")."""
     members = shape.members
     for name, item in value.items():
         member = members.get(name)
         if member is None or item is None:
             continue
-        _write(out, member, item, _element_name(member, name))
+        _write(out, member, item, _element_name(member, name), item_tag)
 
 
-def _write(out: list[str], shape: Shape, value: Any, tag: str) -> None:
+def _write(out: list[str], shape: Shape, value: Any, tag: str, default_item: str = "member") -> None:
     if isinstance(shape, StructureShape):
         out.append(f"<{tag}>")
-        _write_members(out, shape, value)
+        _write_members(out, shape, value, default_item)
         out.append(f"</{tag}>")
     elif isinstance(shape, ListShape):
         item_shape = shape.member
         if shape.serialization.get("flattened"):
             for item in value:
-                _write(out, item_shape, item, tag)
+                _write(out, item_shape, item, tag, default_item)
         else:
-            item_tag = _member_name(item_shape, "member")
+            item_tag = _member_name(item_shape, default_item)
             out.append(f"<{tag}>")
             for item in value:
-                _write(out, item_shape, item, item_tag)
+                _write(out, item_shape, item, item_tag, default_item)
             out.append(f"</{tag}>")
     elif isinstance(shape, MapShape):
         key_tag = _member_name(shape.key, "key")
@@ -293,8 +294,8 @@ def _write(out: list[str], shape: Shape, value: Any, tag: str) -> None:
             out.append(f"<{tag}>")
         for key, item in value.items():
             out.append(f"<{tag}>" if flattened else "<entry>")
-            _write(out, shape.key, key, key_tag)
-            _write(out, shape.value, item, value_tag)
+            _write(out, shape.key, key, key_tag, default_item)
+            _write(out, shape.value, item, value_tag, default_item)
             out.append(f"</{tag}>" if flattened else "</entry>")
         if not flattened:
             out.append(f"</{tag}>")
@@ -311,3 +312,10 @@ def _scalar_text(shape: Shape, value: Any) -> str:
     if kind == "timestamp":
         return str(format_timestamp(value, shape, "iso8601"))
     return str(value)
+
+
+# What the sibling `ec2` codec (conveyor.protocol.ec2) shares with this one.
+BadValue = _BadValue
+dotted_prefixes = _prefixes
+parse_scalar = _scalar
+write_members = _write_members

@@ -5,6 +5,7 @@ from __future__ import annotations
 from botocore.model import ServiceModel
 
 from conveyor.protocol.base import Codec
+from conveyor.protocol.ec2 import Ec2Codec
 from conveyor.protocol.json_rpc import JsonCodec
 from conveyor.protocol.query import QueryCodec
 from conveyor.protocol.rest_json import RestJsonCodec
@@ -13,6 +14,7 @@ from conveyor.protocol.rpc_v2_cbor import RpcV2CborCodec
 
 CODEC_CLASSES: dict[str, type[Codec]] = {
     "query": QueryCodec,
+    "ec2": Ec2Codec,
     "json": JsonCodec,
     "rest-json": RestJsonCodec,
     "rest-xml": RestXmlCodec,

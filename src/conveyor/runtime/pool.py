@@ -376,6 +376,21 @@ class WorkerPool:
                 await asyncio.wait_for(worker.output_done.wait(), EXIT_WAIT)
         self._log(f"{worker.id} stopped")
 
+    async def stop_worker(self, worker_id: str, decrement: bool) -> None:
+        """Drain one worker (TerminateInstanceInAutoScalingGroup): with `decrement` the desired capacity goes
+        down by one (held like a capacity set by hand), else the pool replaces it."""
+        worker = self.workers.get(worker_id)
+        if worker is None:
+            raise PoolError(f"no worker {worker_id!r}")
+        if decrement:
+            self.set_desired(self.desired - 1)
+        worker.state = "terminating"  # it is the one that goes, not the newest
+        spawn(self._terminate(worker) if decrement else self._replace_after(worker))
+
+    async def _replace_after(self, worker: Worker) -> None:
+        await self._terminate(worker)
+        await self._reconcile_later()
+
     async def kill(self, worker_id: str) -> None:
         """Simulate a crash: SIGKILL, no chance to finish anything (not counted as a crash loop)."""
         worker = self.workers.get(worker_id)

@@ -9,7 +9,7 @@ import os
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from conveyor.ports import SessionCredentials
+from conveyor.ports import PoolView, SessionCredentials
 from conveyor.runtime.pool import CREDENTIALS_LIFETIME, Echo, PoolError, PoolSpec, RoleCredentials, WorkerPool
 
 if TYPE_CHECKING:
@@ -142,6 +142,22 @@ class PoolManager:
                 await pool.kill(worker_id)
                 return
         raise PoolError(f"no worker {worker_id!r}")
+
+    # -- conveyor.ports.WorkerPools: the pools as Auto Scaling describes and scales them ----------------
+    def pool_views(self) -> list[PoolView]:
+        return [PoolView(name, pool.region, pool.spec.min, pool.spec.max, pool.desired,
+                         tuple((w.id, w.state) for w in sorted(pool.workers.values(), key=lambda w: w.started)))
+                for name, pool in self.pools.items()]
+
+    async def set_pool_desired(self, name: str, desired: int) -> None:
+        await self.scale(name, desired)
+
+    async def stop_worker(self, worker_id: str, decrement: bool) -> str | None:
+        for name, pool in self.pools.items():
+            if worker_id in pool.workers:
+                await pool.stop_worker(worker_id, decrement)
+                return name
+        return None
 
     def worker_pids(self) -> list[int]:
         """Every worker process (each leads its own process group); safe to call from another thread."""

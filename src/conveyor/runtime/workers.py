@@ -109,12 +109,16 @@ async def pump(worker: Worker, write: Callable[[str], None]) -> None:
 
 def signal_group(worker: Worker, sig: int) -> None:
     """Signal the worker and everything it started (its session's process group)."""
-    pid = worker.process.pid
+    signal_process_group(worker.process, sig)
+
+
+def signal_process_group(process: asyncio.subprocess.Process, sig: int) -> None:
+    """Signal a process started by `start` and everything it started (pools' workers, EC2's instances)."""
     try:
-        os.killpg(pid, sig)
+        os.killpg(process.pid, sig)
     except OSError:  # no such group (left it, or all gone): the process itself, if it is still there
         with contextlib.suppress(OSError):
-            worker.process.send_signal(sig)
+            process.send_signal(sig)
 
 
 class CrashLoop:
@@ -132,7 +136,12 @@ class CrashLoop:
 
     def died(self, worker: Worker, now: float) -> float:
         """Record a death; returns how long launches are now held (0: replace at once)."""
-        if worker.killed or worker.lived() >= CRASH_LOOP_SECONDS:
+        return self.ended(worker.lived(), worker.killed, now)
+
+    def ended(self, lived: float, killed: bool, now: float) -> float:
+        """Record the end of a process that ran `lived` real seconds (`killed`: by a drill, not a crash);
+        returns how long launches are now held (0: replace at once)."""
+        if killed or lived >= CRASH_LOOP_SECONDS:
             self.quick_deaths = 0
             return 0.0
         self.quick_deaths += 1

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from conveyor.ports import Ports
+from conveyor.ports import AlarmFiring, Ports
 from conveyor.services.cloudwatch import errors, notify
 from conveyor.services.cloudwatch.alarms import Alarm, Verdict, judge
 from conveyor.services.cloudwatch.catalog import MetricCatalog, dims_key
@@ -17,6 +17,7 @@ from conveyor.services.cloudwatch.store import MetricStore
 
 log = logging.getLogger("conveyor.cloudwatch")
 HISTORY_KEPT = 30 * 86400  # AWS keeps alarm history 30 days
+SCALING = "arn:aws:autoscaling:"  # actions that run an Auto Scaling policy
 
 # A math alarm's series, from GetMetricData's evaluator: (alarm configuration, start, end) -> values by period.
 MathSeries = Callable[[dict[str, Any], int, int, str], dict[int, float]]
@@ -101,6 +102,14 @@ class AlarmBook:
         topics = self.ports.topics
         for action in alarm.actions_for(alarm.state):
             try:
+                if action.startswith(SCALING):
+                    await self._scale(alarm, action)
+                    summary, outcome = f"Successfully executed action {action}", "Succeeded"
+                    data = json.dumps({"actionState": outcome, "notificationResource": action,
+                                       "stateUpdateTimestamp": int(alarm.state_updated * 1000)})
+                    await self.store.put_alarm(alarm.region, alarm.name, json.dumps(alarm.config),
+                                               json.dumps(alarm.state_doc()), (alarm.name, now, "Action", summary, data))
+                    continue
                 if topics is None:
                     raise RuntimeError("this build serves no SNS")
                 await topics.publish_internal(action, notify.message(alarm, old, self.account),
@@ -113,6 +122,29 @@ class AlarmBook:
             await self.store.put_alarm(alarm.region, alarm.name, json.dumps(alarm.config),
                                        json.dumps(alarm.state_doc()), (alarm.name, now, "Action", summary, data))
 
+    async def _scale(self, alarm: Alarm, action: str) -> None:
+        """Run an Auto Scaling policy with the alarm's last judged value (step scaling picks its step by it,
+        target tracking scales in proportion to it)."""
+        scaling = self.ports.scaling
+        if scaling is None:
+            raise RuntimeError("this build serves no Auto Scaling")
+        recent = json.loads(alarm.reason_data).get("recentDatapoints") if alarm.reason_data else None
+        value = float(recent[-1]) if recent else None
+        await scaling.alarm_action(action, AlarmFiring(alarm.name, alarm.arn(self.account), alarm.state, value,
+                                                       float(alarm.config.get("Threshold") or 0.0)))
+
+    async def _repeat_scaling(self, alarm: Alarm) -> None:
+        """Alarms invoke Auto Scaling actions again each period they stay in their state (SNS actions only on
+        a change): https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html"""
+        if not alarm.actions_enabled:
+            return
+        for action in alarm.actions_for(alarm.state):
+            if action.startswith(SCALING):
+                try:
+                    await self._scale(alarm, action)
+                except Exception as exc:
+                    log.warning("alarm %s could not run %s: %s", alarm.name, action, exc)
+
     # -- evaluation ----------------------------------------------------------------------------------------
     async def evaluate_all(self, now: float) -> None:
         for alarm in list(self.alarms.values()):
@@ -123,6 +155,9 @@ class AlarmBook:
                 continue
             if verdict is not None and self._changes(alarm, verdict):
                 await self.change_state(alarm, verdict.state, verdict.reason, json.dumps(verdict.reason_data), now)
+            elif verdict is not None and verdict.state == alarm.state:
+                alarm.reason_data = json.dumps(verdict.reason_data)  # the value the repeated action sees
+                await self._repeat_scaling(alarm)
         await self.store.expire_history(now - HISTORY_KEPT)
 
     @staticmethod

@@ -145,10 +145,10 @@ def check_config(params: dict[str, Any]) -> dict[str, Any]:
                                    f"{', '.join(MISSING_DATA)}.")
     for key in ("OKActions", "AlarmActions", "InsufficientDataActions"):
         for action in params.get(key) or []:
-            if not action.startswith("arn:aws:sns:"):
+            if not action.startswith(("arn:aws:sns:", "arn:aws:autoscaling:")):
                 raise errors.invalid_value(f"Invalid action {action} in {key}: Conveyor runs alarm actions that "
-                                           "notify SNS topics (arn:aws:sns:...), not Auto Scaling, EC2 or Systems "
-                                           "Manager actions.")
+                                           "notify SNS topics (arn:aws:sns:...) or run Auto Scaling policies "
+                                           "(arn:aws:autoscaling:...), not EC2 or Systems Manager actions.")
     config = {k: v for k, v in params.items() if v is not None and k != "Tags"}
     kept: dict[str, Any] = json.loads(json.dumps(config, default=str))
     return kept

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from conveyor import builtin_metrics
@@ -59,6 +60,7 @@ class CloudWatchService(Service):
 
     def provide(self, ports: Ports) -> None:
         ports.metrics = self
+        ports.alarms = self
 
     async def start(self) -> None:
         self.store = MetricStore(self.config.service_dir("cloudwatch") / "cloudwatch.db", self.env.disk)
@@ -187,6 +189,16 @@ class CloudWatchService(Service):
         *_, alarms = self._parts()
         await alarms.put(ctx.region, params["AlarmName"], check_config(params), self.clock.now())
         return {}
+
+    # -- conveyor.ports.AlarmKeeper: Auto Scaling's target tracking alarms -------------------------------
+    async def put_alarm(self, region: str, params: dict[str, Any]) -> str:
+        *_, alarms = self._parts()
+        await alarms.put(region, params["AlarmName"], check_config(params), self.clock.now())
+        return alarms.get(region, params["AlarmName"]).arn(self.config.account_id)
+
+    async def delete_alarms(self, region: str, names: Sequence[str]) -> None:
+        *_, alarms = self._parts()
+        await alarms.delete(region, [n for n in names if (region, n) in alarms.alarms])
 
     async def DescribeAlarms(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         *_, alarms = self._parts()

@@ -8,7 +8,7 @@ STS's questions about roles (conveyor.ports.RoleDirectory), and owns the lifecyc
 
 from __future__ import annotations
 
-from conveyor.ports import Credential, Ports, RoleRecord
+from conveyor.ports import Credential, InstanceProfileRecord, Ports, RoleRecord
 from conveyor.protocol.constraints import IAM_FAMILY
 from conveyor.protocol.models import service_model
 from conveyor.protocol.registry import codecs_for
@@ -83,6 +83,18 @@ class IamService(Service):
             return None
         return RoleRecord(core.role_arn(role), role.id, role.name, role.trust, role.max_session,
                           {tag["Key"]: tag["Value"] for tag in role.tags})
+
+    def instance_profile(self, name: str) -> InstanceProfileRecord | None:
+        core = self.core
+        if core is None:
+            return None
+        profile = core.store.profile(name)
+        if profile is None:
+            return None
+        roles = core.store.profile_roles(profile.name)
+        role = core.store.role(roles[0]) if roles else None
+        return InstanceProfileRecord(core.profile_arn(profile),
+                                     profile.id, profile.name, core.role_arn(role) if role is not None else None)
 
     async def role_used(self, arn: str, region: str) -> None:
         role = self.role_by_arn(arn)
