@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.model import ServiceModel
 
+from conveyor.links import REDRIVE, Link
 from conveyor.ports import Ports
 from conveyor.protocol.json_rpc import JsonCodec
 from conveyor.protocol.models import raw_model
@@ -180,6 +181,17 @@ class SqsService(Service):
 
     def status(self) -> dict[str, Any]:
         return {"queues": queue_summaries(self.catalog, self.engine)}
+
+    def links(self) -> list[Link]:
+        found = []
+        for q in self.engine.queues.values():
+            try:
+                policy = json.loads(q.attrs.get("RedrivePolicy") or "{}")
+                found.append(Link(q.arn, policy["deadLetterTargetArn"], REDRIVE,
+                                  f"after {policy['maxReceiveCount']} receives"))
+            except (ValueError, KeyError, TypeError, AttributeError):
+                continue  # no redrive policy
+        return found
 
     # -- helpers ------------------------------------------------------------------------------------------
     def _queue(self, ctx: RequestContext, queue_url: str) -> Queue:

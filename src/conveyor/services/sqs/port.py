@@ -97,6 +97,10 @@ class QueuePort:
     def queue_summaries(self) -> list[dict[str, Any]]:
         return queue_summaries(self.catalog, self.engine)
 
+    async def redrive(self, dead_letter_arn: str) -> str:
+        task = await self.engine.moves.start(dead_letter_arn, None, None)
+        return str(task.handle)
+
 
 def queue_summaries(catalog: QueueCatalog, engine: SqsEngine) -> list[dict[str, Any]]:
     """Every queue with its region, counters and whether it is some queue's dead-letter queue."""
