@@ -149,22 +149,48 @@ def _reaching(node: str, upstream: Mapping[str, set[str]]) -> set[str]:
     return buckets
 
 
+_ORDER = {"bucket": 0, "topic": 1, "queue": 2, "dlq": 3, "pool": 4, "function": 5, "alarm": 6, "output": 7}
+
+
 def _place(graph: Graph) -> None:
-    """Columns: the longest path from a node nothing flows into (bounded, so a cycle cannot loop);
-    rows: order of appearance within a column."""
+    """Columns: the longest path from where data enters (nodes nothing flows into, buckets first), along
+    the links that do not close a cycle (an alarm notifying a topic upstream of its queue points back);
+    rows: by kind and name within a column."""
     nodes = graph.nodes
-    for _ in range(len(nodes)):
-        moved = False
-        for e in graph.edges:
-            source, target = nodes.get(e.source), nodes.get(e.target)
-            if source is not None and target is not None and target.column < source.column + 1 \
-                    and source.column < len(nodes):
-                target.column = source.column + 1
-                moved = True
-        if not moved:
-            break
+    targets: dict[str, list[str]] = {}
+    has_source: set[str] = set()
+    for e in graph.edges:
+        if e.source in nodes and e.target in nodes:
+            targets.setdefault(e.source, []).append(e.target)
+            has_source.add(e.target)
+    by_kind = sorted(nodes.values(), key=lambda n: (_ORDER.get(n.kind, 9), n.name))
+    starts = [n.id for n in by_kind if n.id not in has_source] + [n.id for n in by_kind]
+    finished: list[str] = []
+    forward: set[tuple[str, str]] = set()
+    state: dict[str, int] = {}  # 1: on the path being walked, 2: done
+    for start in starts:
+        if start in state:
+            continue
+        state[start] = 1
+        stack = [(start, iter(targets.get(start, [])))]
+        while stack:
+            node, rest = stack[-1]
+            target = next(rest, None)
+            if target is None:
+                stack.pop()
+                state[node] = 2
+                finished.append(node)
+            elif target not in state:
+                forward.add((node, target))
+                state[target] = 1
+                stack.append((target, iter(targets.get(target, []))))
+            elif state[target] == 2:
+                forward.add((node, target))  # a cross link, not a cycle
+    for node_id in reversed(finished):  # a topological order of the links kept
+        for target in targets.get(node_id, []):
+            if (node_id, target) in forward:
+                nodes[target].column = max(nodes[target].column, nodes[node_id].column + 1)
     rows: dict[int, int] = {}
-    order = {"bucket": 0, "topic": 1, "queue": 2, "dlq": 3, "pool": 4, "function": 5, "alarm": 6, "output": 7}
-    for node in sorted(nodes.values(), key=lambda n: (n.column, order.get(n.kind, 9), n.name)):
+    for node in sorted(nodes.values(), key=lambda n: (n.column, _ORDER.get(n.kind, 9), n.name)):
         node.row = rows.get(node.column, 0)
         rows[node.column] = node.row + 1
