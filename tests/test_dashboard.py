@@ -153,6 +153,7 @@ def test_under_sigv4_a_one_time_link_opens_a_session(start_server) -> None:
     assert login.status_code == 303 and login.headers["Location"] == "/_conveyor/ui"
     cookie = login.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/_conveyor/" in cookie
+    assert "Max-Age=43200" in cookie  # 12 hours
     again = requests.get(link, allow_redirects=False, timeout=10)
     assert again.status_code == 403 and "run `conveyor ui` again" in again.json()["message"]
 

@@ -71,10 +71,13 @@ def test_sqs_series_and_request_histograms(endpoint: str, client: Callable[..., 
                      if name == "conveyor_request_duration_seconds_bucket" and dict(labels).get("operation")
                      == "SendMessage")
     assert [v for _, v in buckets] == sorted(v for _, v in buckets)  # cumulative
-    with pytest.raises(Exception):
+    empty = sqs.create_queue(QueueName="scraped-empty")["QueueUrl"]
+    sqs.receive_message(QueueUrl=empty)
+    with pytest.raises(sqs.exceptions.QueueDoesNotExist):
         sqs.get_queue_url(QueueName="missing")
     found = samples(scrape(endpoint)[0])
     assert value(found, "conveyor_requests_total", service="sqs", operation="GetQueueUrl", status="400") == 1
+    assert value(found, "aws_sqs_number_of_empty_receives_total", region="us-east-1", queue_name="scraped-empty") == 1
 
 
 def test_lambda_and_sns_series(endpoint: str, client: Callable[..., Any]) -> None:
@@ -106,6 +109,7 @@ def test_lambda_and_sns_series(endpoint: str, client: Callable[..., Any]) -> Non
     assert value(found, "aws_lambda_invocations_total", **fn) == 2
     assert value(found, "aws_lambda_errors_total", **fn) == 1
     assert value(found, "aws_lambda_duration_seconds_count", **fn) == 2
+    assert value(found, "aws_lambda_concurrent_executions", **fn) >= 0  # a level: the last one sampled
     assert 0 < value(found, "aws_lambda_duration_seconds_sum", **fn) < 60
     topic_labels = {"region": "us-east-1", "topic_name": "prom-topic"}
     assert value(found, "aws_sns_number_of_messages_published_total", **topic_labels) == 1

@@ -191,6 +191,6 @@ def _place(graph: Graph) -> None:
             if (node_id, target) in forward:
                 nodes[target].column = max(nodes[target].column, nodes[node_id].column + 1)
     rows: dict[int, int] = {}
-    for node in sorted(nodes.values(), key=lambda n: (n.column, _ORDER.get(n.kind, 9), n.name)):
-        node.row = rows.get(node.column, 0)
-        rows[node.column] = node.row + 1
+    for placed in sorted(nodes.values(), key=lambda n: (n.column, _ORDER.get(n.kind, 9), n.name)):
+        placed.row = rows.get(placed.column, 0)
+        rows[placed.column] = placed.row + 1
