@@ -6,7 +6,8 @@
 Each round sends N messages one SendMessage at a time, receives them ten at a time and deletes them in
 batches of ten, against one `conveyor up --bare` on loopback; the modes take turns round after round (so
 a busy machine disturbs them alike) and the median per mode is printed. CPU is the server process's
-user + system time from /proc (benchmarks/peers.py), not wall time.
+user + system time from /proc (benchmarks/peers.py), not wall time. Last, 200 scrapes back to back give
+the server CPU of one scrape.
 """
 
 from __future__ import annotations
@@ -111,11 +112,18 @@ def main() -> None:
                 results[mode].append(used / messages * 1e6)
                 log(f"round {r + 1} {mode}: {used / messages * 1e6:.1f} µs CPU/message, "
                     f"{messages / elapsed:.0f} messages/s")
+        # One scrape on its own, back to back: what a scraper costs the server, whatever else it does.
+        before = cpu_seconds(server.pid, descendants=False)
+        for _ in range(200):
+            with urllib.request.urlopen(f"{server.endpoint}/_conveyor/metrics", timeout=10) as response:
+                size = len(response.read())
+        scrape_us = (cpu_seconds(server.pid, descendants=False) - before) / 200 * 1e6
         base = statistics.median(results["nobody watching"])
         print(f"\nserver CPU per SQS message (send + receive + delete), median of {rounds} rounds of {messages}:")
         for mode, values in results.items():
             median = statistics.median(values)
             print(f"  {mode:<24} {median:7.1f} µs  ({(median / base - 1) * 100:+.1f} %)  reads: {reads[mode]}")
+        print(f"one scrape ({size} bytes): {scrape_us:.0f} µs of server CPU")
     finally:
         stop(server)
 
