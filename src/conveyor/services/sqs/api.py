@@ -165,7 +165,7 @@ class SqsService(Service):
         return {"status": "running", "queues": len(self.catalog.queues)}
 
     def provide(self, ports: Ports) -> None:
-        ports.queues = QueuePort(self.catalog, self.engine, self.config)
+        ports.queues = QueuePort(self.catalog, self.engine, self.config, self.moves)
 
     def owns_path(self, path: str) -> bool:
         return urls.path_address(path) is not None
@@ -184,7 +184,7 @@ class SqsService(Service):
 
     def links(self) -> list[Link]:
         found = []
-        for q in self.engine.queues.values():
+        for q in self.catalog.queues.values():
             try:
                 policy = json.loads(q.attrs.get("RedrivePolicy") or "{}")
                 found.append(Link(q.arn, policy["deadLetterTargetArn"], REDRIVE,
