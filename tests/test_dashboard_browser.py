@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -110,8 +111,13 @@ def test_the_dashboard_follows_the_default_pipeline_live(start_server, browser: 
     browser.screenshot(tmp_path / "dashboard-processing.png")
 
     # Stop the workers (an operator deletes the pool), then uploads wait in the queue: the depth shows.
+    # The workers finish their current long poll first, and long polls wait on the manual clock: move it.
     request = urllib.request.Request(f"{endpoint}/_conveyor/pools/movers", method="DELETE")
-    urllib.request.urlopen(request, timeout=30).close()
+    deleting = threading.Thread(target=lambda: urllib.request.urlopen(request, timeout=60).close())
+    deleting.start()
+    while deleting.is_alive():
+        advance(endpoint, 1)
+        deleting.join(0.2)
     browser.wait_for("!document.querySelector('#graph g.node.pool')", what="the pool gone from the graph")
     for i in range(4):
         s3.put_object(Bucket="conveyor-uploads", Key=f"uploads/late-{i}.jpg", Body=b"jpeg")
