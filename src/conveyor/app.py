@@ -8,10 +8,12 @@ import logging
 
 from conveyor.clock import Clock, ManualClock
 from conveyor.config import Config
+from conveyor.dashboard import Dashboard, DashboardWeb, LogTee, Wiring
 from conveyor.gateway.chain import Gateway
 from conveyor.internal_api import InternalApi
 from conveyor.metrics import Metrics
 from conveyor.ports import Credential, Ports
+from conveyor.prometheus import BuiltinSeries, ConveyorCollector, Exposition, PoolLevel
 from conveyor.runtime.pools import PoolManager
 from conveyor.services.base import Environment, Service
 from conveyor.storage.disk import DiskGuard
@@ -68,13 +70,29 @@ class App:
                 self.services[name] = cls(self.env)
         for service in self.services.values():
             service.provide(self.ports)
+        # Prometheus keeps running totals of the built-in metrics on their way to CloudWatch, and the
+        # dashboard reads the code runners' log lines on their way to CloudWatch Logs: both stand in front
+        # of the services' sinks before anyone starts using them.
+        self.builtin_series = BuiltinSeries(self.ports.metrics)
+        self.ports.metrics = self.builtin_series
         self.pools = PoolManager(self.env)
         self.ports.pools = self.pools  # Auto Scaling describes and scales them as groups
+        self.dashboard = Dashboard(Wiring(self.services, self.ports, self.pools, self.config, self.clock.now))
+        self.ports.logs = LogTee(self.ports.logs, self.dashboard.trail, self.dashboard.changed)
+        self.dashboard_web = DashboardWeb(self.dashboard, self.config)
+        self.exposition = Exposition(ConveyorCollector(self.metrics, self.builtin_series, lambda: self.ports.queues,
+                                                       self._pool_levels))
         self.gateway = Gateway(config=self.config, clock=self.clock, metrics=self.metrics, services=self.services,
                                keys=self, control=InternalApi(self))
+        self.gateway.observers.append(self.dashboard.observe)
         self.started = False
         # False while `conveyor up` applies its pipeline on start (LocalStack's READY stage waits for it).
         self.ready = True
+
+    def _pool_levels(self) -> list[PoolLevel]:
+        return [PoolLevel(name, pool.region, pool.backlog(pool.spec.queue, pool.spec.region) if pool.spec.queue
+                          else None, len(pool.in_service()), pool.desired)
+                for name, pool in self.pools.pools.items()]
 
     def credential_for(self, access_key: str) -> Credential | None:
         """Who signs with `access_key`: the configured (root) credentials, or a key a service issued
@@ -133,3 +151,5 @@ class App:
         for service in self.services.values():
             await service.reset()
         self.metrics.clear()
+        self.builtin_series.clear()
+        self.dashboard.clear()

@@ -322,6 +322,30 @@ def _print_events(events: list[dict[str, Any]]) -> None:
         print(event["message"], flush=True)
 
 
+def cmd_ui(args: argparse.Namespace) -> int:
+    """Print (and open) the dashboard's URL. A server that checks signatures gets a signed request for a
+    one-time login token, which the browser exchanges for a session cookie (conveyor.dashboard.sessions)."""
+    import webbrowser
+
+    endpoint = _endpoint(args).rstrip("/")
+    try:
+        with urllib.request.urlopen(f"{endpoint}/_conveyor/health", timeout=10) as response:
+            auth = json.load(response).get("auth")
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        print(f"conveyor: no server at {endpoint} ({exc})", file=sys.stderr)
+        return 1
+    if auth == "sigv4":
+        doc: Any = _call(args, "POST", "ui/token")
+        url = endpoint + doc["path"]
+        print(f"Dashboard: {url}\n  (a one-time login link: it works once, within two minutes)", flush=True)
+    else:
+        url = f"{endpoint}/_conveyor/ui"
+        print(f"Dashboard: {url}", flush=True)
+    if not args.no_browser:
+        webbrowser.open(url)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from conveyor.demo import main as demo
 
@@ -375,6 +399,10 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("--for", dest="for_seconds", type=float, help="stop following after this many seconds")
     _client_options(logs)
     logs.set_defaults(func=cmd_logs)
+    ui = sub.add_parser("ui", help="open the live dashboard in a browser (prints its URL)")
+    ui.add_argument("--no-browser", action="store_true", help="only print the URL")
+    _client_options(ui)
+    ui.set_defaults(func=cmd_ui)
     demo = sub.add_parser("demo", help="a self-contained, verified run of the whole story")
     demo.set_defaults(func=cmd_demo)
     status = sub.add_parser("status", help="queues, workers, functions, objects and recent errors")

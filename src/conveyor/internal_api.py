@@ -1,5 +1,6 @@
-"""Conveyor's own HTTP API under /_conveyor/: health, reset, the manual clock, metrics, status, worker
-pools, and each service's own endpoints (/_conveyor/functions is Lambda's); and LocalStack's probes."""
+"""Conveyor's own HTTP API under /_conveyor/: health, reset, the manual clock, metrics (Prometheus), status,
+worker pools, the dashboard (conveyor.dashboard), and each service's own endpoints (/_conveyor/functions is
+Lambda's); and LocalStack's probes."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor import __version__, localstack
 from conveyor.clock import ManualClock
+from conveyor.dashboard import web as dashboard_web
 from conveyor.runtime.pool import PoolError, PoolSpec
 from conveyor.wire import HttpResponse, RequestContext, ServiceError
 
@@ -27,11 +29,12 @@ class InternalApi:
     def __init__(self, app: App) -> None:
         self.app = app
 
-    def open_answer(self, ctx: RequestContext) -> HttpResponse | None:
+    async def open_answer(self, ctx: RequestContext) -> HttpResponse | None:
         if localstack.handles(ctx.request):
             ctx.service = "conveyor"
             return localstack.answer(self.app, ctx.request)
-        return None
+        # A browser's dashboard requests, admitted by the dashboard's own rules (conveyor.dashboard.sessions)
+        return await self.app.dashboard_web.browser(ctx)
 
     async def answer(self, ctx: RequestContext) -> HttpResponse:
         return await handle(self.app, ctx)
@@ -55,7 +58,10 @@ async def handle(app: App, ctx: RequestContext) -> HttpResponse:
     if path == "clock":
         return await _clock(app, ctx)
     if path == "metrics" and method == "GET":
-        return json_response(app.metrics.snapshot())
+        body, content_type = app.exposition.render(ctx.request.headers.get("accept"))
+        return HttpResponse(200, [("Content-Type", content_type), ("Cache-Control", "no-store")], body)
+    if dashboard_web.is_dashboard_path(ctx.request.path):
+        return await app.dashboard_web.answer(ctx, None)  # a signed caller: the `conveyor` command, scripts
     if path == "status" and method == "GET":
         return json_response(_status(app))
     if path.startswith(("pools", "workers")):

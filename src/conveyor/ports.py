@@ -92,6 +92,12 @@ class Queues(PolicyHolder, NotificationDestination, Protocol):
         """Every queue with its region, counters and whether it is some queue's dead-letter queue."""
         ...
 
+    async def redrive(self, dead_letter_arn: str) -> str:
+        """Move a dead-letter queue's messages back to their source queues, as StartMessageMoveTask with no
+        DestinationArn does (the dashboard's redrive button); the task's handle. Raises the ServiceError
+        StartMessageMoveTask would (not a dead-letter queue, a task already running...)."""
+        ...
+
 
 class Topics(PolicyHolder, NotificationDestination, Protocol):
     """SNS, as other services use it (Lambda's destinations publish)."""

@@ -93,6 +93,7 @@ class HttpServer:
 
     async def shutdown(self) -> None:
         await self.app.pools.stop()
+        self.app.dashboard.close()  # its event streams end, so their connections can close
         if self.listener is not None:
             self.listener.close()
         for connection in list(self.connections):

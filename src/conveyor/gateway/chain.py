@@ -1,6 +1,6 @@
 """The request pipeline: every request of every protocol takes the same steps, in this order.
 
-    open endpoints (LocalStack's probes) -> a data plane's claim (answered by it: API Gateway's
+    open endpoints (LocalStack's probes, the dashboard's browser requests) -> a data plane's claim (answered by it: API Gateway's
     invoke URLs) -> route (which service, which protocol) -> authenticate
     -> Conveyor's own API -> the service's intercept hook -> find the operation -> authorize hook
     -> parse -> validate against the model -> check hook -> dispatch -> serialize
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -55,8 +55,9 @@ _DISCARD_LIMIT = 1024 * 1024
 class ControlApi(Protocol):
     """Conveyor's own endpoints, which the App answers (conveyor.internal_api)."""
 
-    def open_answer(self, ctx: RequestContext) -> HttpResponse | None:
-        """Endpoints open to anyone before authentication (LocalStack's probes), or None."""
+    async def open_answer(self, ctx: RequestContext) -> HttpResponse | None:
+        """Endpoints answered before authentication (LocalStack's probes; the dashboard's browser requests,
+        which it admits by its own session rules), or None."""
         ...
 
     async def answer(self, ctx: RequestContext) -> HttpResponse:
@@ -86,6 +87,8 @@ class Gateway:
         self.router = Router(services)
         self.keys = keys
         self.control = control
+        # Told about every answered request, after the metrics (the dashboard follows uploads this way).
+        self.observers: list[Callable[[RequestContext, HttpResponse], None]] = []
 
     async def handle(self, request: HttpRequest) -> HttpResponse:
         ctx = RequestContext(request=request, clock=self.clock, request_id=ids.uuid4(),
@@ -110,6 +113,11 @@ class Gateway:
         response.headers.append(("x-amz-request-id", ctx.request_id))
         elapsed = time.perf_counter() - started
         self.metrics.record(ctx.service or "-", ctx.operation_label, response.status, elapsed)
+        for observer in self.observers:
+            try:
+                observer(ctx, response)
+            except Exception:  # watching must never cost a request its answer
+                log.exception("a request observer failed")
         if self.config.log_requests:
             log.info("%s %s %s.%s -> %d (%.1f ms)", request.method, request.path, ctx.service or "-",
                      ctx.operation_label, response.status, elapsed * 1000)
@@ -117,7 +125,7 @@ class Gateway:
 
     # -- the steps -----------------------------------------------------------------------------------
     async def _serve(self, ctx: RequestContext, target: _Target) -> HttpResponse:
-        answer = self.control.open_answer(ctx)
+        answer = await self.control.open_answer(ctx)
         if answer is not None:
             return answer
         plane = self.router.data_plane_for(ctx.request)

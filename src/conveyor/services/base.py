@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from conveyor.links import Link
 from conveyor.wire import HttpRequest, HttpResponse, RequestContext, ServiceError, temporarily_unavailable
 
 if TYPE_CHECKING:
@@ -116,6 +117,11 @@ class Service:
     def status(self) -> dict[str, Any]:
         """This service's part of `conveyor status` (GET /_conveyor/status); empty when it has none."""
         return {}
+
+    def links(self) -> list[Link]:
+        """How this service's resources send to other resources (conveyor.links), from its live state:
+        the dashboard draws the pipeline from them."""
+        return []
 
     # The first path segment of this service's own endpoints under /_conveyor/ ("functions" for Lambda).
     internal_prefix: str = ""

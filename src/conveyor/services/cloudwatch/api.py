@@ -16,6 +16,7 @@ from typing import Any
 
 from conveyor import builtin_metrics
 from conveyor.clock import TimerHandle
+from conveyor.links import NOTIFIES, WATCHES, Link
 from conveyor.ports import Dimensions, Ports
 from conveyor.protocol.models import service_model
 from conveyor.protocol.registry import codecs_for
@@ -41,6 +42,15 @@ def _page(items: list[Any], token: str | None, size: int) -> tuple[list[Any], st
     except ValueError:
         raise errors.bad_token()
     return items[start:start + size], str(start + size) if start + size < len(items) else None
+
+
+# The resource an alarm's metric is about, by (namespace, dimension): what the dashboard links it to.
+_WATCHED = {
+    ("AWS/SQS", "QueueName"): "arn:aws:sqs:{region}:{account}:{name}",
+    ("AWS/Lambda", "FunctionName"): "arn:aws:lambda:{region}:{account}:function:{name}",
+    ("AWS/SNS", "TopicName"): "arn:aws:sns:{region}:{account}:{name}",
+    ("Conveyor/Pools", "PoolName"): "pool:{name}",
+}
 
 
 class CloudWatchService(Service):
@@ -107,6 +117,24 @@ class CloudWatchService(Service):
             return {}
         return {"alarms": [{"name": a.name, "region": a.region, "state": a.state, "reason": a.reason}
                            for a in sorted(self.alarms.alarms.values(), key=lambda a: (a.region, a.name))]}
+
+    def links(self) -> list[Link]:
+        """Each alarm watches the resource its metric's dimension names, and notifies its action topics."""
+        if self.alarms is None:
+            return []
+        found: list[Link] = []
+        account = self.config.account_id
+        for alarm in self.alarms.alarms.values():
+            arn = alarm.arn(account)
+            config = alarm.config
+            dims = {d.get("Name"): d.get("Value") for d in config.get("Dimensions") or []}
+            for dim, watched in _WATCHED.items():
+                if config.get("Namespace") == dim[0] and dims.get(dim[1]):
+                    found.append(Link(watched.format(region=alarm.region, account=account, name=dims[dim[1]]),
+                                      arn, WATCHES, str(config.get("MetricName") or "")))
+            actions = {*alarm.actions_for("ALARM"), *alarm.actions_for("OK")}
+            found += [Link(arn, action, NOTIFIES, "") for action in sorted(actions) if ":sns:" in action]
+        return found
 
     def _parts(self) -> tuple[MetricStore, MetricCatalog, MinuteSink, AlarmBook]:
         if self.store is None or self.catalog is None or self.sink is None or self.alarms is None:

@@ -17,6 +17,7 @@ import json
 import logging
 from typing import Any
 
+from conveyor.links import MAPPING, Link
 from conveyor.ports import Invocation, Ports
 from conveyor.protocol.constraints import ConstraintViolations
 from conveyor.protocol.models import service_model
@@ -110,6 +111,14 @@ class LambdaService(Service):
 
     def status(self) -> dict[str, Any]:
         return {"functions": self.endpoints.summary()}
+
+    def links(self) -> list[Link]:
+        found = []
+        for m in self.mappings.snapshot().values():
+            fn = self.registry.functions.get(m["function"])
+            arn = fn.arn if fn is not None else self.registry.arn(m["function"])
+            found.append(Link(m["queue"], arn, MAPPING, "" if m["enabled"] else "disabled"))
+        return found
 
     async def internal(self, ctx: RequestContext, parts: list[str]) -> Any:
         return await self.endpoints.handle(ctx, parts)

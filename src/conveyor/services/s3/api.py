@@ -14,11 +14,12 @@ from typing import Any
 
 from botocore.model import OperationModel
 
+from conveyor.links import Link
 from conveyor.ports import Ports
 from conveyor.protocol.models import service_model
 from conveyor.protocol.rest_xml import host_id, split_path
 from conveyor.services.base import Environment, Service
-from conveyor.services.s3 import cors, destinations, policy, refusals, sigv2, website
+from conveyor.services.s3 import cors, destinations, notifications, policy, refusals, sigv2, website
 from conveyor.services.s3.access import AccessOperations
 from conveyor.services.s3.buckets import BucketOperations
 from conveyor.services.s3.codec import S3Codec, S3ValidationCodes
@@ -83,6 +84,14 @@ class S3Service(Service):
         if not destinations.exists(self.ports, kind, target):
             raise Undeliverable(f"{target} does not exist")
         await destination.deliver_from_s3(target, body)
+
+    def links(self) -> list[Link]:
+        if not self.store.is_open:
+            return []
+        found: list[Link] = []
+        for name, config in self.store.notification_configs():
+            found += notifications.links(name, config)
+        return found
 
     # -- conveyor.ports.Objects ----------------------------------------------------------------------
     def provide(self, ports: Ports) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote_plus
 
+from conveyor.links import NOTIFICATION, Link
 from conveyor.protocol.base import iso8601
 from conveyor.services.s3.errors import malformed_xml
 from conveyor.services.s3.schema import SEQUENCER_PLACEHOLDER, BucketRow, PendingEvent
@@ -120,6 +121,20 @@ def matches(config: Mapping[str, Any], event_name: str, key: str) -> list[Destin
             prefix, suffix = _filters(conf)
             if key.startswith(prefix) and key.endswith(suffix):
                 out.append((kind, conf[arn_name], conf.get("Id") or ""))
+    return out
+
+
+def links(bucket: str, config: Mapping[str, Any]) -> list[Link]:
+    """The bucket's notification destinations as conveyor.links (label: the key filter)."""
+    out = []
+    for list_name, arn_name, _ in KINDS:
+        for conf in config.get(list_name) or []:
+            try:
+                prefix, suffix = _filters(conf)
+            except ServiceError:
+                prefix = suffix = ""
+            # The key filter alone, `PREFIX*SUFFIX`: the dashboard follows uploads that match it.
+            out.append(Link(f"arn:aws:s3:::{bucket}", conf[arn_name], NOTIFICATION, f"{prefix}*{suffix}"))
     return out
 
 

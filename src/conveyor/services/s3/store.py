@@ -12,10 +12,11 @@ last row naming them; files a crash left unnamed are collected at start.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from conveyor.services.s3.blobs import BlobStore
 from conveyor.services.s3.conditions import WritePrecondition
@@ -124,6 +125,15 @@ class S3Store:
     def bucket(self, name: str) -> BucketRow | None:
         rows = self.db.query(f"SELECT {BUCKET_COLUMNS} FROM buckets WHERE name = ?", (name,))
         return BucketRow.from_row(rows[0]) if rows else None
+
+    def notification_configs(self) -> list[tuple[str, dict[str, Any]]]:
+        """(name, NotificationConfiguration) of every bucket that has one (the dashboard's graph)."""
+        found = []
+        for name, text in self.db.query("SELECT name, config FROM buckets WHERE config LIKE '%notification%'"):
+            config = json.loads(text).get("notification")
+            if config:
+                found.append((name, config))
+        return found
 
     def buckets(self) -> list[tuple[str, float, str]]:
         """(name, created, region) of every bucket, by name."""

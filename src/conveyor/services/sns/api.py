@@ -12,6 +12,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from conveyor.links import SUBSCRIPTION, Link
 from conveyor.ports import Ports
 from conveyor.protocol.models import service_model
 from conveyor.protocol.registry import codecs_for
@@ -81,6 +82,10 @@ class SnsService(Service):
     def health(self) -> dict[str, Any]:
         return {"status": "running", "topics": len(self.registry.topics), "subscriptions": len(self.registry.subs),
                 "deliveries_in_flight": len(self.dispatcher.tasks)}
+
+    def links(self) -> list[Link]:
+        return [Link(s.topic_arn, s.endpoint, SUBSCRIPTION, ("raw" if s.raw else "") if s.confirmed else "pending")
+                for s in self.registry.subs.values()]
 
     def _base(self) -> str:
         return self.base_url or f"http://{self.config.host}:{self.config.port}"

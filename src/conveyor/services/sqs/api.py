@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.model import ServiceModel
 
+from conveyor.links import REDRIVE, Link
 from conveyor.ports import Ports
 from conveyor.protocol.json_rpc import JsonCodec
 from conveyor.protocol.models import raw_model
@@ -164,7 +165,7 @@ class SqsService(Service):
         return {"status": "running", "queues": len(self.catalog.queues)}
 
     def provide(self, ports: Ports) -> None:
-        ports.queues = QueuePort(self.catalog, self.engine, self.config)
+        ports.queues = QueuePort(self.catalog, self.engine, self.config, self.moves)
 
     def owns_path(self, path: str) -> bool:
         return urls.path_address(path) is not None
@@ -180,6 +181,17 @@ class SqsService(Service):
 
     def status(self) -> dict[str, Any]:
         return {"queues": queue_summaries(self.catalog, self.engine)}
+
+    def links(self) -> list[Link]:
+        found = []
+        for q in self.catalog.queues.values():
+            try:
+                policy = json.loads(q.attrs.get("RedrivePolicy") or "{}")
+                found.append(Link(q.arn, policy["deadLetterTargetArn"], REDRIVE,
+                                  f"after {policy['maxReceiveCount']} receives"))
+            except (ValueError, KeyError, TypeError, AttributeError):
+                continue  # no redrive policy
+        return found
 
     # -- helpers ------------------------------------------------------------------------------------------
     def _queue(self, ctx: RequestContext, queue_url: str) -> Queue:

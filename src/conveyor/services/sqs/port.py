@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from conveyor.ports import Delivery
 from conveyor.services.sqs.catalog import QueueCatalog
 from conveyor.services.sqs.engine import SqsEngine
+from conveyor.services.sqs.moves import MoveTasks
 from conveyor.services.sqs.queue import Message, Queue
 
 if TYPE_CHECKING:
@@ -22,10 +23,11 @@ SYSTEM_NAMES = ("SenderId", "SentTimestamp", "ApproximateReceiveCount", "Approxi
 
 
 class QueuePort:
-    def __init__(self, catalog: QueueCatalog, engine: SqsEngine, config: Config) -> None:
+    def __init__(self, catalog: QueueCatalog, engine: SqsEngine, config: Config, moves: MoveTasks) -> None:
         self.catalog = catalog
         self.engine = engine
         self.config = config
+        self.moves = moves
 
     def _queue(self, queue: str, region: str | None = None) -> Queue:
         return self.catalog.queue_from_url(queue, self.config.account_id, region or self.config.region)
@@ -96,6 +98,10 @@ class QueuePort:
 
     def queue_summaries(self) -> list[dict[str, Any]]:
         return queue_summaries(self.catalog, self.engine)
+
+    async def redrive(self, dead_letter_arn: str) -> str:
+        task = await self.moves.start(dead_letter_arn, None, None)
+        return str(task.handle)
 
 
 def queue_summaries(catalog: QueueCatalog, engine: SqsEngine) -> list[dict[str, Any]]:
