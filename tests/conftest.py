@@ -157,6 +157,8 @@ class ServerProcess:
         if "--pipeline" not in self.options and "--with-pipeline" not in self.options:
             command.append("--bare")
         command = [part for part in command if part != "--with-pipeline"]
+        if self.process is not None and self.process.stdout is not None:
+            self.process.stdout.close()  # a restart: the previous run's console pipe is done with
         output: Any = open(self.console, "ab") if self.console else subprocess.PIPE  # noqa: SIM115
         self.process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=self.env, cwd=self.cwd)
         if self.console:
