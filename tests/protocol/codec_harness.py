@@ -183,6 +183,7 @@ def as_carried(shape: StructureShape, value: dict[str, Any], protocol: str, *, r
     on the other side. Each rule is how botocore writes (and reads) that protocol:
 
     - query forms write nothing for an empty map or structure (QuerySerializer, "Attribute.N.Name");
+    - EC2's forms write nothing for an empty list either (EC2Serializer has no `Name=` for one);
     - XML (query responses and rest-xml bodies) has no element for an empty flattened list or map, whose
       items are the only elements;
     - HTTP headers: botocore sends no header for an empty list, no `x-amz-meta-*` for an empty map;
@@ -191,6 +192,8 @@ def as_carried(shape: StructureShape, value: dict[str, Any], protocol: str, *, r
       hands S3 the empty text or bytes, and a response's empty body is the empty payload to botocore.
     """
     empty_payload_absent = request and protocol == "rest-json"
+    if request and protocol == "ec2":
+        protocol = "ec2-form"
     carried = _carried_structure(shape, value, protocol, top=True, empty_payload_absent=empty_payload_absent)
     assert isinstance(carried, dict)
     return carried
@@ -208,7 +211,7 @@ def _carried_structure(shape: StructureShape, value: dict[str, Any], protocol: s
         carried = _carried(member, item, protocol, location)
         if carried is not _ABSENT:
             out[name] = carried
-    if not out and not top and protocol == "query-form":
+    if not out and not top and protocol in ("query-form", "ec2-form"):
         return _ABSENT
     return out
 
@@ -220,7 +223,7 @@ def _carried(shape: Shape, value: Any, protocol: str, location: str | None) -> A
         return _carried_structure(shape, value, protocol, top=False)
     if isinstance(shape, ListShape):
         if not value:
-            if rest and location in ("header", "querystring"):
+            if protocol == "ec2-form" or (rest and location in ("header", "querystring")):
                 return _ABSENT
             if xml and location is None and shape.serialization.get("flattened"):
                 return _ABSENT
@@ -229,7 +232,7 @@ def _carried(shape: Shape, value: Any, protocol: str, location: str | None) -> A
         return [item for item in items if item is not _ABSENT]
     if isinstance(shape, MapShape):
         if not value:
-            if protocol == "query-form" or (rest and location in ("headers", "querystring")):
+            if protocol in ("query-form", "ec2-form") or (rest and location in ("headers", "querystring")):
                 return _ABSENT
             if xml and shape.serialization.get("flattened"):
                 return _ABSENT
