@@ -6,6 +6,7 @@ import fcntl
 import importlib
 import logging
 
+from conveyor.authz import Enforcer
 from conveyor.clock import Clock, ManualClock
 from conveyor.config import Config
 from conveyor.gateway.chain import Gateway
@@ -59,11 +60,14 @@ class App:
             cls = _load(path)
             if cls is not None:
                 self.services[name] = cls(self.env)
+        # IAM enforcement (--iam): the gateway's step, and the check of deliveries between services.
+        self.enforcer = Enforcer(self.config.iam, self.ports, self.clock)
+        self.ports.access = self.enforcer
         for service in self.services.values():
             service.provide(self.ports)
         self.pools = PoolManager(self.env)
         self.gateway = Gateway(config=self.config, clock=self.clock, metrics=self.metrics, services=self.services,
-                               keys=self, control=InternalApi(self))
+                               keys=self, control=InternalApi(self), enforcer=self.enforcer)
         self.started = False
         # False while `conveyor up` applies its pipeline on start (LocalStack's READY stage waits for it).
         self.ready = True
@@ -125,3 +129,4 @@ class App:
         for service in self.services.values():
             await service.reset()
         self.metrics.clear()
+        self.enforcer.clear()
