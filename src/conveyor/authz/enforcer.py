@@ -19,7 +19,9 @@ anonymous: only S3 serves them, by bucket policy (its own `authorize` hook).
 - enforce: a denied request fails with the service's AccessDenied error, in its protocol's shape.
 
 Evaluation is cheap: each caller's policies are parsed once and kept until IAM changes any policy,
-attachment or entity (PermissionSource.generation); documents and patterns are parsed and compiled once.
+attachment or entity (PermissionSource.generation), and so are the decisions made with them, keyed by
+everything a decision depends on (action, resource, the resource's policy, the request's condition
+keys), unless a policy reads the time.
 """
 
 from __future__ import annotations
@@ -27,14 +29,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import deque
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
 from conveyor.authz.callers import principal_of, request_keys
 from conveyor.authz.denial import Denial
-from conveyor.authz.needs import Need, arn_account, arn_service
-from conveyor.policy import AccessRequest, Policies, Policy, Principal, evaluate, parse
+from conveyor.authz.needs import Context, Need, arn_account, arn_service
+from conveyor.policy import AccessRequest, Decision, Policies, Policy, Principal, evaluate, parse
 from conveyor.wire import Caller, RequestContext, ServiceError
 
 if TYPE_CHECKING:
@@ -47,6 +50,7 @@ log = logging.getLogger("conveyor.iam")
 MODES = ("off", "report", "enforce")
 _RECENT = 100
 _CACHE_LIMIT = 10_000
+_DECISIONS_LIMIT = 4096
 
 
 class Judged(Protocol):
@@ -61,16 +65,32 @@ class Judged(Protocol):
 
 @dataclass(frozen=True)
 class Grants:
-    """One caller's policies, parsed."""
+    """One caller's policies, parsed, and the decisions already made with them."""
 
     principal: Principal
     identity: tuple[Policy, ...] = ()
     boundary: Policy | None = None
     session: tuple[Policy, ...] | None = None
+    # Whether no policy of the caller's reads the time (aws:CurrentTime, aws:EpochTime): then a decision
+    # depends only on the request, and is kept for the next identical request.
+    timeless: bool = True
+    decisions: dict[Hashable, Decision] = field(default_factory=dict, compare=False)
 
 
 def _parsed(documents: Sequence[str]) -> tuple[Policy, ...]:
     return tuple(p for p in (parse(d) for d in documents) if p is not None)
+
+
+@lru_cache(maxsize=4096)
+def _reads_time(document: str) -> bool:
+    lowered = document.lower()
+    return "currenttime" in lowered or "epochtime" in lowered
+
+
+def _frozen(context: Context | None) -> Hashable:
+    if not context:
+        return None
+    return tuple(sorted((k, v if isinstance(v, str) else tuple(v)) for k, v in context.items()))
 
 
 class Enforcer:
@@ -114,18 +134,29 @@ class Enforcer:
         grants = self._grants_of(ctx.access_key, caller)
         root = caller.kind == "root"
         keys: dict[str, Any] | None = None
-        now = dt.datetime.fromtimestamp(self.clock.now(), dt.UTC)
         denials: list[Denial] = []
         for need in needs:
             resource_policy = self._resource_policy(need.resource)
             if root and resource_policy is None:
                 continue  # the root user, with no resource policy that could deny it
-            if keys is None:
-                keys = request_keys(ctx)
-            context = {**keys, **need.context} if need.context else keys
-            request = AccessRequest(grants.principal, need.action, need.resource, context,
-                                    arn_account(need.resource), now)
-            decision = evaluate(request, Policies(grants.identity, resource_policy, grants.boundary, grants.session))
+            cache_key: Hashable = None
+            decision = None
+            if grants.timeless and (resource_policy is None or not _reads_time(resource_policy)):
+                cache_key = (need.action, need.resource, resource_policy, _frozen(need.context),
+                             ctx.request.scheme, ctx.region, ctx.request.client[0] if ctx.request.client else None)
+                decision = grants.decisions.get(cache_key)
+            if decision is None:
+                if keys is None:
+                    keys = request_keys(ctx)
+                context = {**keys, **need.context} if need.context else keys
+                request = AccessRequest(grants.principal, need.action, need.resource, context,
+                                        arn_account(need.resource), dt.datetime.fromtimestamp(self.clock.now(), dt.UTC))
+                decision = evaluate(request, Policies(grants.identity, resource_policy, grants.boundary,
+                                                      grants.session))
+                if cache_key is not None:
+                    if len(grants.decisions) >= _DECISIONS_LIMIT:
+                        grants.decisions.clear()
+                    grants.decisions[cache_key] = decision
             if not decision.allowed:
                 denials.append(Denial(grants.principal.display(), need.action, need.resource, decision.explicit,
                                       decision.policy_type, need.item))
@@ -198,8 +229,10 @@ class Enforcer:
         if source is not None:
             found = source.permissions_of(caller)
             session = _parsed(found.session) if found.session is not None else None
+            documents = [*found.identity, *(found.session or ()), *([found.boundary] if found.boundary else [])]
             grants = Grants(grants.principal, _parsed(found.identity),
-                            parse(found.boundary) if found.boundary else None, session)
+                            parse(found.boundary) if found.boundary else None, session,
+                            timeless=not any(_reads_time(d) for d in documents))
         if len(self._grants) >= _CACHE_LIMIT:
             self._grants.clear()
         self._grants[key] = (generation, grants)

@@ -17,6 +17,7 @@ https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-a
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from conveyor.authz import Need
@@ -37,11 +38,17 @@ def queue_arn(ctx: RequestContext, url: str) -> str | None:
     """The ARN a QueueUrl (or ARN) names; None when it names none (the operation answers InvalidAddress)."""
     if url.startswith("arn:"):
         return url
+    return _arn_of(url, ctx.region, ctx.account_id)
+
+
+@lru_cache(maxsize=4096)
+def _arn_of(url: str, region: str, account: str) -> str | None:
+    """(Cached: clients send the same few URLs over and over, and parsing one costs more than judging it.)"""
     try:
         address = urls.parse(url)
     except ServiceError:
         return None
-    return f"arn:aws:sqs:{address.region or ctx.region}:{address.account or ctx.account_id}:{address.name}"
+    return f"arn:aws:sqs:{address.region or region}:{address.account or account}:{address.name}"
 
 
 def needs(ctx: RequestContext, operation: str, params: Mapping[str, Any], tags_of: TagsOf) -> list[Need]:
