@@ -222,3 +222,27 @@ def test_a_users_session_token_carries_the_users_permissions(server: Server) -> 
     assert sqs.send_message(QueueUrl=url, MessageBody="x")["MessageId"]
     assert "sqs:receivemessage" in refused(lambda: sqs.receive_message(QueueUrl=url))[1]
     assert json.loads(json.dumps(server.denials()))["recent"][-1]["principal"].endswith(":user/jack")
+
+
+def test_with_auth_off_unsigned_requests_are_the_root_user(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`--auth off --iam enforce`: a key IAM issued still names its user (and is judged), while an unsigned
+    request, or one signed with a key nobody issued, is the account's root user."""
+    import urllib.parse
+    import urllib.request
+
+    from conftest import client_with, serve
+
+    for server in serve(tmp_path, "enforce", auth="off"):
+        url = server.root("sqs").create_queue(QueueName="jobs")["QueueUrl"]
+        kim = server.user("kim")("sqs")
+        assert refused(lambda: kim.send_message(QueueUrl=url, MessageBody="x"))[0] == "AccessDenied"
+        stranger = client_with(server.endpoint, "sqs", "AKIANOBODYISSUED0000", "whatever")
+        assert stranger.send_message(QueueUrl=url, MessageBody="x")["MessageId"]
+        form = urllib.parse.urlencode({"Action": "SendMessage", "QueueUrl": url, "MessageBody": "unsigned"}).encode()
+        request = urllib.request.Request(server.endpoint, data=form, method="POST",
+                                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert response.status == 200
+        assert server.root("sqs").get_queue_attributes(
+            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"] == {
+            "ApproximateNumberOfMessages": "2"}
