@@ -246,3 +246,35 @@ def test_with_auth_off_unsigned_requests_are_the_root_user(tmp_path) -> None:  #
         assert server.root("sqs").get_queue_attributes(
             QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"] == {
             "ApproximateNumberOfMessages": "2"}
+
+
+def test_kinesis_acts_on_the_stream_a_request_names(server: Server) -> None:
+    stream_arn = f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/clicks"
+    root = server.root("kinesis")
+    root.create_stream(StreamName="clicks", ShardCount=1)
+    root.create_stream(StreamName="other", ShardCount=1)
+    dave = server.user("dave", allow(["kinesis:PutRecord", "kinesis:ListShards", "kinesis:GetShardIterator"],
+                                     stream_arn))("kinesis")
+    code, message, status = refused(lambda: dave.put_record(StreamName="other", Data=b"x", PartitionKey="k"))
+    assert (code, status) == ("AccessDeniedException", 400)
+    assert message == (f"User: arn:aws:iam::{ACCOUNT}:user/dave is not authorized to perform: kinesis:PutRecord "
+                       f"on resource: arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/other "
+                       f"{NO_IDENTITY.format('kinesis:PutRecord')}")
+    assert dave.put_record(StreamARN=stream_arn, Data=b"x", PartitionKey="k")["SequenceNumber"]
+    # PutRecords is an action of its own.
+    code, message, _ = refused(lambda: dave.put_records(StreamName="clicks", Records=[
+        {"Data": b"y", "PartitionKey": "k"}]))
+    assert f"kinesis:PutRecords on resource: {stream_arn}" in message
+    shard = dave.list_shards(StreamName="clicks")["Shards"][0]["ShardId"]
+    iterator = dave.get_shard_iterator(StreamName="clicks", ShardId=shard,
+                                       ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    # GetRecords names its stream through the iterator.
+    code, message, _ = refused(lambda: dave.get_records(ShardIterator=iterator))
+    assert f"kinesis:GetRecords on resource: {stream_arn} " in message
+    server.root("iam").put_user_policy(UserName="dave", PolicyName="read",
+                                       PolicyDocument=policy(allow("kinesis:GetRecords", stream_arn)))
+    assert [r["Data"] for r in dave.get_records(ShardIterator=iterator)["Records"]] == [b"x"]
+    # Listing streams acts on no stream: it needs kinesis:ListStreams on "*".
+    code, message, _ = refused(lambda: dave.list_streams())
+    assert message == (f"User: arn:aws:iam::{ACCOUNT}:user/dave is not authorized to perform: kinesis:ListStreams "
+                       f"{NO_IDENTITY.format('kinesis:ListStreams')}")
