@@ -20,6 +20,7 @@ import os
 import statistics
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -63,8 +64,12 @@ def w_send(phase: str, idx: int, endpoint: str, url: str, key: str, count: int, 
 
 def setup(endpoint: str) -> tuple[str, str]:
     """The queue's URL and the access key of a user allowed to send to it."""
-    options = dict(endpoint_url=endpoint, config=BotoConfig(retries={"max_attempts": 1}), **CREDS)
-    sqs, iam = boto3.client("sqs", **options), boto3.client("iam", **options)
+    config = BotoConfig(retries={"max_attempts": 1})
+    key, secret, region = CREDS["aws_access_key_id"], CREDS["aws_secret_access_key"], CREDS["region_name"]
+    sqs = boto3.client("sqs", endpoint_url=endpoint, config=config, region_name=region,
+                       aws_access_key_id=key, aws_secret_access_key=secret)
+    iam = boto3.client("iam", endpoint_url=endpoint, config=config, region_name=region,
+                       aws_access_key_id=key, aws_secret_access_key=secret)
     url = sqs.create_queue(QueueName="bench")["QueueUrl"]
     arn = f"arn:aws:sqs:us-east-1:{ACCOUNT}:bench"
 
@@ -106,7 +111,7 @@ def step_cost(rounds: int = 20000) -> tuple[float, float]:
     from conveyor.server import serve_in_thread
     from conveyor.wire import Headers, HttpRequest, RequestContext
 
-    app = App(Config(data_dir=tempfile.mkdtemp(prefix="conveyor-bench-iam-"), port=0, auth="off", iam="enforce"))
+    app = App(Config(data_dir=Path(tempfile.mkdtemp(prefix="conveyor-bench-iam-")), port=0, auth="off", iam="enforce"))
     with serve_in_thread(app) as endpoint:
         url, key = setup(endpoint)
         sqs = app.services["sqs"]

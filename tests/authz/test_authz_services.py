@@ -3,9 +3,13 @@ denial each service answers with, in its own protocol and words."""
 
 from __future__ import annotations
 
+import functools
 import json
+import urllib.parse
+import urllib.request
+from pathlib import Path
 
-from conftest import ACCOUNT, Server, allow, deny, policy, refused
+from conftest import ACCOUNT, Server, allow, client_with, deny, policy, refused, serve
 
 QUEUE_ARN = f"arn:aws:sqs:us-east-1:{ACCOUNT}:jobs"
 NO_IDENTITY = "because no identity-based policy allows the {} action"
@@ -224,18 +228,13 @@ def test_a_users_session_token_carries_the_users_permissions(server: Server) -> 
     assert json.loads(json.dumps(server.denials()))["recent"][-1]["principal"].endswith(":user/jack")
 
 
-def test_with_auth_off_unsigned_requests_are_the_root_user(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_with_auth_off_unsigned_requests_are_the_root_user(tmp_path: Path) -> None:
     """`--auth off --iam enforce`: a key IAM issued still names its user (and is judged), while an unsigned
     request, or one signed with a key nobody issued, is the account's root user."""
-    import urllib.parse
-    import urllib.request
-
-    from conftest import client_with, serve
-
     for server in serve(tmp_path, "enforce", auth="off"):
         url = server.root("sqs").create_queue(QueueName="jobs")["QueueUrl"]
         kim = server.user("kim")("sqs")
-        assert refused(lambda: kim.send_message(QueueUrl=url, MessageBody="x"))[0] == "AccessDenied"
+        assert refused(functools.partial(kim.send_message, QueueUrl=url, MessageBody="x"))[0] == "AccessDenied"
         stranger = client_with(server.endpoint, "sqs", "AKIANOBODYISSUED0000", "whatever")
         assert stranger.send_message(QueueUrl=url, MessageBody="x")["MessageId"]
         form = urllib.parse.urlencode({"Action": "SendMessage", "QueueUrl": url, "MessageBody": "unsigned"}).encode()

@@ -343,9 +343,9 @@ class Applier:
         url = self.queue_urls[queue]
         current = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"]).get(
             "Attributes", {}).get("Policy")
-        policy = json.loads(current) if current else {"Version": "2012-10-17", "Statement": []}
-        statements = policy.get("Statement") or []
-        statements = statements if isinstance(statements, list) else [statements]
+        policy: dict[str, Any] = json.loads(current) if current else {"Version": "2012-10-17", "Statement": []}
+        found = policy.get("Statement") or []
+        statements: list[dict[str, Any]] = found if isinstance(found, list) else [found]
         if any(s.get("Sid") == sid for s in statements):
             return
         policy["Statement"] = [*statements, {"Sid": sid, **statement}]
@@ -363,9 +363,9 @@ class Applier:
             arn, action, what = self.topic_arns[topic or ""], "sns:Publish", f"topic {topic}"
             attrs = self.sns.get_topic_attributes(TopicArn=arn)
         current = attrs.get("Attributes", {}).get("Policy")
-        policy = json.loads(current) if current else {"Version": "2012-10-17", "Statement": []}
-        statements = policy.get("Statement") or []
-        statements = statements if isinstance(statements, list) else [statements]
+        policy: dict[str, Any] = json.loads(current) if current else {"Version": "2012-10-17", "Statement": []}
+        found = policy.get("Statement") or []
+        statements: list[dict[str, Any]] = found if isinstance(found, list) else [found]
         sid = "conveyor-s3-" + hashlib.sha256(bucket.encode()).hexdigest()[:16]
         if any(s.get("Sid") == sid for s in statements):
             return
