@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -182,7 +182,8 @@ def _wait_http(url: str, timeout: float, alive: Callable[[], bool]) -> bool:
     return False
 
 
-def start_conveyor(timeout: float = 60, bare: bool = True) -> Server:
+def start_conveyor(timeout: float = 60, bare: bool = True, extra: Sequence[str] = ()) -> Server:
+    """`extra`: more `conveyor up` options (e.g. --iam enforce)."""
     srv = Server("conveyor")
     port = free_port()
     data_dir = tempfile.mkdtemp(prefix="conveyor-bench-")
@@ -191,6 +192,7 @@ def start_conveyor(timeout: float = 60, bare: bool = True) -> Server:
     cmd += ["up", "--host", "127.0.0.1", "--port", str(port), "--data-dir", data_dir]
     if bare:  # the APIs alone, like the peers: no default pipeline worker in the measured process tree
         cmd.append("--bare")
+    cmd += list(extra)
     log_path = os.path.join(tempfile.gettempdir(), f"conveyor-bench-{port}.log")
     with open(log_path, "wb") as logf:
         # The pipeline `conveyor up` applies goes to the environment's region: pin the one CREDS use.

@@ -6,6 +6,7 @@ import fcntl
 import importlib
 import logging
 
+from conveyor.authz import Enforcer
 from conveyor.clock import Clock, ManualClock
 from conveyor.config import Config
 from conveyor.dashboard import Dashboard, DashboardWeb, LogTee, Wiring
@@ -68,6 +69,9 @@ class App:
             cls = _load(path)
             if cls is not None:
                 self.services[name] = cls(self.env)
+        # IAM enforcement (--iam): the gateway's step, and the check of deliveries between services.
+        self.enforcer = Enforcer(self.config.iam, self.ports, self.clock)
+        self.ports.access = self.enforcer
         for service in self.services.values():
             service.provide(self.ports)
         # Prometheus keeps running totals of the built-in metrics on their way to CloudWatch, and the
@@ -83,7 +87,7 @@ class App:
         self.exposition = Exposition(ConveyorCollector(self.metrics, self.builtin_series, lambda: self.ports.queues,
                                                        self._pool_levels))
         self.gateway = Gateway(config=self.config, clock=self.clock, metrics=self.metrics, services=self.services,
-                               keys=self, control=InternalApi(self))
+                               keys=self, control=InternalApi(self), enforcer=self.enforcer)
         self.gateway.observers.append(self.dashboard.observe)
         self.started = False
         # False while `conveyor up` applies its pipeline on start (LocalStack's READY stage waits for it).
@@ -153,3 +157,4 @@ class App:
         self.metrics.clear()
         self.builtin_series.clear()
         self.dashboard.clear()
+        self.enforcer.clear()

@@ -33,6 +33,9 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--secret-key", help="secret key (default test; env CONVEYOR_SECRET_ACCESS_KEY)")
     parser.add_argument("--auth", choices=["off", "sigv4"],
                         help="verify SigV4 signatures (default: off on loopback, required elsewhere)")
+    parser.add_argument("--iam", choices=["off", "report", "enforce"],
+                        help="IAM policies: off (default), report (log what would be denied) or enforce "
+                        "(env CONVEYOR_IAM)")
     parser.add_argument("--clock", choices=["system", "manual"],
                         help="manual: time moves only via POST /_conveyor/clock (for tests)")
     parser.add_argument("--log-requests", action="store_true", help="log one line per request")
@@ -46,7 +49,7 @@ def _config(args: argparse.Namespace) -> Config:  # the import stays lazy for a 
     overrides = {
         "host": args.host, "port": args.port, "data_dir": args.data_dir, "account_id": args.account_id,
         "region": args.region, "access_key": args.access_key, "secret_key": args.secret_key,
-        "auth": args.auth, "clock": args.clock, "max_connections": args.max_connections,
+        "auth": args.auth, "iam": args.iam, "clock": args.clock, "max_connections": args.max_connections,
     }
     kwargs = {k: v for k, v in overrides.items() if v is not None}
     if args.log_requests:
@@ -95,7 +98,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         elapsed = (time.perf_counter() - started) * 1000
         print(
             f"Conveyor {__version__} ready on {endpoint} in {elapsed:.0f} ms "
-            f"(services: {', '.join(app.services)}; data: {config.data_dir}; auth: {config.auth})\n"
+            f"(services: {', '.join(app.services)}; data: {config.data_dir}; auth: {config.auth}; iam: {config.iam})\n"
             f"  export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID={config.access_key} "
             f"AWS_SECRET_ACCESS_KEY={config.secret_key} AWS_DEFAULT_REGION={region}\n"
             f"  boto3 and AWS CLI v2 read AWS_ENDPOINT_URL; with AWS CLI v1 use "

@@ -20,7 +20,8 @@ def default_data_dir() -> Path:
     return home / ".local" / "share" / "conveyor"
 
 
-DEFAULT_KEY = "test"  # the access key and the secret key a loopback server starts with
+DEFAULT_KEY = "test"
+IAM_MODES = ("off", "report", "enforce")  # the access key and the secret key a loopback server starts with
 
 
 def _env(name: str, default: str) -> str:
@@ -38,6 +39,9 @@ class Config:
     secret_key: str = field(default_factory=lambda: _env("CONVEYOR_SECRET_ACCESS_KEY", DEFAULT_KEY))
     # "off" accepts any caller, "sigv4" verifies every signature; None = off on loopback only.
     auth: str | None = field(default_factory=lambda: os.environ.get("CONVEYOR_AUTH") or None)
+    # IAM policies: "off" (every signed caller may do anything), "report" (log what would be denied, deny
+    # nothing) or "enforce" (deny as AWS would); see conveyor.authz.
+    iam: str = field(default_factory=lambda: _env("CONVEYOR_IAM", "off"))
     # "system" or "manual" (tests move a manual clock with POST /_conveyor/clock).
     clock: str = field(default_factory=lambda: _env("CONVEYOR_CLOCK", "system"))
     log_requests: bool = field(default_factory=lambda: _env("CONVEYOR_LOG_REQUESTS", "0") == "1")
@@ -64,6 +68,8 @@ class Config:
                 f"refusing to serve {self.host} with the well-known default secret key: set --secret-key "
                 "(or CONVEYOR_SECRET_ACCESS_KEY), and --access-key"
             )
+        if self.iam not in IAM_MODES:
+            raise ValueError(f"--iam must be one of {', '.join(IAM_MODES)}, not {self.iam!r}")
         if self.clock not in ("system", "manual"):
             raise ValueError(f"--clock must be 'system' or 'manual', not {self.clock!r}")
         if self.max_connections < 1:

@@ -64,6 +64,8 @@ async def handle(app: App, ctx: RequestContext) -> HttpResponse:
         return await app.dashboard_web.answer(ctx, None)  # a signed caller: the `conveyor` command, scripts
     if path == "status" and method == "GET":
         return json_response(_status(app))
+    if path == "iam/denials" and method == "GET":  # what --iam report would deny, --iam enforce denied
+        return json_response(app.enforcer.snapshot())
     if path.startswith(("pools", "workers")):
         try:
             return await _pools(app, ctx, path.split("/"), method)
@@ -140,5 +142,5 @@ def _status(app: App) -> dict[str, Any]:
     for service in app.services.values():
         status.update(service.status())
     status.update({"pools": app.pools.snapshot(), "recent_errors": list(app.metrics.recent_errors),
-                   "region": app.config.region})
+                   "region": app.config.region, "iam": app.enforcer.snapshot()})
     return status

@@ -249,6 +249,47 @@ class RoleSessions(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Permissions:
+    """The identity-based policies of one caller, as IAM holds them (JSON documents)."""
+
+    identity: tuple[str, ...] = ()  # inline and attached managed policies (and, for a user, its groups')
+    boundary: str | None = None  # the permissions boundary's default version, when there is one
+    session: tuple[str, ...] | None = None  # session policies (inline, then by ARN); None: no session policy
+
+
+@runtime_checkable
+class PermissionSource(Protocol):
+    """IAM, as the enforcer asks it for a caller's policies (conveyor.authz)."""
+
+    def generation(self) -> int:
+        """A number that changes whenever any policy, attachment, membership or entity changes: the
+        enforcer keeps each caller's compiled policies until it does."""
+        ...
+
+    def permissions_of(self, caller: Caller) -> Permissions:
+        """The caller's identity-based policies, permissions boundary and session policies; a caller
+        whose user or role no longer exists has none."""
+        ...
+
+
+@runtime_checkable
+class AccessCheck(Protocol):
+    """The IAM enforcer, as services ask it about their own deliveries (SNS into a queue, S3 into a queue
+    or topic): AWS checks the destination's resource policy at each delivery."""
+
+    @property
+    def active(self) -> bool:
+        """Whether deliveries are checked at all (not with `--iam off`): a service can skip the work of
+        naming the source."""
+        ...
+
+    def service_may(self, service: str, action: str, resource: str, source_arn: str, source_account: str) -> bool:
+        """Whether the service principal (e.g. sns.amazonaws.com) may act on `resource` for the source;
+        always True with `--iam off`, and with `--iam report` (which logs what it would deny)."""
+        ...
+
+
 Dimensions = tuple[tuple[str, str], ...]
 
 
@@ -472,10 +513,20 @@ class Ports:
     scaling: ScalingActions | None = None
     alarms: AlarmKeeper | None = None
     pools: WorkerPools | None = None
+    permissions: PermissionSource | None = None
+    access: AccessCheck | None = None
+    # Resources with resource-based policies, by the service part of their ARNs ("s3", "lambda", "iam"
+    # for roles' trust policies), besides queues and topics.
+    policy_holders: dict[str, PolicyHolder] = field(default_factory=dict)
 
     def destination(self, kind: str) -> NotificationDestination | None:
         """The service behind a notification destination ARN's service part (sqs, sns, lambda)."""
         return {"sqs": self.queues, "sns": self.topics, "lambda": self.functions}.get(kind)
 
     def policy_holder(self, kind: str) -> PolicyHolder | None:
-        return {"sqs": self.queues, "sns": self.topics}.get(kind)
+        """Who holds the resource policies of ARNs of the service `kind` (sqs, sns, s3, lambda, iam)."""
+        if kind == "sqs":
+            return self.queues
+        if kind == "sns":
+            return self.topics
+        return self.policy_holders.get(kind)

@@ -54,7 +54,7 @@ def render(status: dict[str, Any], placed: dict[str, tuple[str, Counter[str]]]) 
     for region in sorted(regions) or [default]:
         lines.append(f"REGION {region}")
         lines += ["  " + line for line in _region(region, default, status, placed)]
-    return "\n".join(lines + _errors(status))
+    return "\n".join(lines + _errors(status) + _iam(status))
 
 
 def _region(region: str, default: str, status: dict[str, Any],
@@ -104,6 +104,19 @@ def _region(region: str, default: str, status: dict[str, Any],
         lines.append(f"  s3://{bucket}: {parts}")
     if not here:
         lines.append("  (no buckets)")
+    return lines
+
+
+def _iam(status: dict[str, Any]) -> list[str]:
+    """What IAM denied (--iam enforce) or would have denied (--iam report), most recent last."""
+    iam = status.get("iam") or {}
+    if iam.get("mode", "off") == "off":
+        return []
+    verb = "would have been denied" if iam["mode"] == "report" else "denied"
+    lines = [f"IAM ({iam['mode']}): {iam.get('denied', 0)} {verb}"]
+    for d in (iam.get("recent") or [])[-5:]:
+        when = time.strftime("%H:%M:%S", time.localtime(d["time"]))
+        lines.append(f"  {when} {d['call']}: {d['message']}")
     return lines
 
 

@@ -3,7 +3,8 @@
     open endpoints (LocalStack's probes, the dashboard's browser requests) -> a data plane's claim (answered by it: API Gateway's
     invoke URLs) -> route (which service, which protocol) -> authenticate
     -> Conveyor's own API -> the service's intercept hook -> find the operation -> authorize hook
-    -> parse -> validate against the model -> check hook -> dispatch -> serialize
+    -> parse -> validate against the model -> IAM (`--iam report|enforce`: the service's iam_requests
+    hook names what the operation needs, conveyor.authz judges it) -> check hook -> dispatch -> serialize
     and, whichever step raised: the error in the service's own protocol; then the finish hook, the
     request id and the metrics.
 
@@ -37,6 +38,7 @@ from conveyor.wire import (
 )
 
 if TYPE_CHECKING:
+    from conveyor.authz import Enforcer
     from conveyor.clock import Clock
     from conveyor.config import Config
     from conveyor.metrics import Metrics
@@ -79,7 +81,7 @@ class _Target:
 
 class Gateway:
     def __init__(self, *, config: Config, clock: Clock, metrics: Metrics, services: Mapping[str, Service],
-                 keys: access.Keyring, control: ControlApi) -> None:
+                 keys: access.Keyring, control: ControlApi, enforcer: Enforcer | None = None) -> None:
         self.config = config
         self.clock = clock
         self.metrics = metrics
@@ -89,6 +91,7 @@ class Gateway:
         self.control = control
         # Told about every answered request, after the metrics (the dashboard follows uploads this way).
         self.observers: list[Callable[[RequestContext, HttpResponse], None]] = []
+        self.enforcer = enforcer if enforcer is not None and enforcer.active else None
 
     async def handle(self, request: HttpRequest) -> HttpResponse:
         ctx = RequestContext(request=request, clock=self.clock, request_id=ids.uuid4(),
@@ -144,6 +147,8 @@ class Gateway:
         await service.authorize(ctx, operation)
         params = ctx.params = await codec.parse(ctx, operation)
         validate(operation.input_shape, params, service.validation_codes or _DEFAULT_CODES)
+        if self.enforcer is not None:
+            self.enforcer.authorize(ctx, service, operation, params)
         await service.check(ctx, operation, params)
         handler = service.handler(operation.name)
         if handler is None:

@@ -211,6 +211,8 @@ class Applier:
         for sub in topic.subscriptions:
             protocol, endpoint = (("sqs", self.queue_arns[sub.queue]) if sub.queue
                                   else ("lambda", self.function_arns[sub.function or ""]))
+            if sub.queue:  # also for a subscription made before pipelines wrote this policy
+                self.let_sns_deliver(topic.name, sub.queue)
             if (protocol, endpoint) in subscribed:
                 continue
             if sub.function:
@@ -240,7 +242,7 @@ class Applier:
         else:
             managed = [roles.BASIC_EXECUTION] + ([roles.SQS_EXECUTION] if function.queue else [])
             role = self.roles.ensure(function.role or f"{function.name}-role", roles.LAMBDA, managed,
-                                     roles.access_policy(self.buckets))
+                                     self._function_policy(function))
             # The pipeline file names the runtime; Lambda itself refuses one it does not know.
             function_arn = self.lam.create_function(
                 FunctionName=function.name, Runtime=cast("RuntimeType", function.runtime), Handler=function.handler,
@@ -265,6 +267,16 @@ class Applier:
             options["ScalingConfig"] = {"MaximumConcurrency": function.maximum_concurrency}
         self.lam.create_event_source_mapping(FunctionName=function.name, EventSourceArn=queue_arn, **options)
         self.created(f"event source mapping {function.queue} -> {function.name}")
+
+    def _function_policy(self, function: Function) -> dict[str, Any] | None:
+        """The built-in code's least privilege; the user's own code gets the pipeline's buckets."""
+        env = function.env
+        if function.code == BUILTIN_PRESIGN:
+            return roles.presign_policy(env.get("BUCKET", ""), env.get("PREFIX", "uploads/"))
+        if function.code == BUILTIN_MOVER:
+            return roles.mover_policy(self.buckets, env.get("SOURCE_PREFIX", "uploads/"),
+                                      env.get("DEST_PREFIX", "processed/"))
+        return roles.access_policy(self.buckets)
 
     def grant(self, function: str, principal: str, source_arn: str) -> None:
         """Let S3 (for a bucket) or SNS (for a topic) invoke the function, as an AWS::Lambda::Permission
@@ -330,6 +342,30 @@ class Applier:
             self.created(f"notifications on {bucket.name}")
         elif _destinations(current) != _destinations(wanted):
             self.drifted(f"bucket {bucket.name}: notification configuration differs from the pipeline")
+
+    def let_sns_deliver(self, topic: str, queue: str) -> None:
+        """Add to the queue's policy the statement SNS needs to deliver the topic's messages (SNS checks it at
+        every delivery, under --iam report|enforce here), as an AWS::SQS::QueuePolicy would:
+        https://docs.aws.amazon.com/sns/latest/dg/subscribe-sqs-queue-to-sns-topic.html"""
+        topic_arn, queue_arn = self.topic_arns[topic], self.queue_arns[queue]
+        self._allow_on_queue(queue, "conveyor-sns-" + hashlib.sha256(topic_arn.encode()).hexdigest()[:16], {
+            "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage",
+            "Resource": queue_arn, "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}}},
+            f"policy letting SNS ({topic}) deliver to queue {queue}")
+
+    def _allow_on_queue(self, queue: str, sid: str, statement: dict[str, Any], what: str) -> None:
+        """Add a statement to the queue's policy, unless one with its Sid is there."""
+        url = self.queue_urls[queue]
+        current = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"]).get(
+            "Attributes", {}).get("Policy")
+        policy: dict[str, Any] = json.loads(current) if current else {"Version": "2012-10-17", "Statement": []}
+        found = policy.get("Statement") or []
+        statements: list[dict[str, Any]] = found if isinstance(found, list) else [found]
+        if any(s.get("Sid") == sid for s in statements):
+            return
+        policy["Statement"] = [*statements, {"Sid": sid, **statement}]
+        self.sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+        self.created(what)
 
     def let_s3_deliver(self, bucket: str, *, queue: str | None = None, topic: str | None = None) -> None:
         """Add to the queue's or topic's policy the statement S3 needs to deliver this bucket's events (S3
@@ -415,9 +451,13 @@ class Applier:
                     self.drifted(f"pool {pool.name}: {key} is {spec[key]}, the pipeline says {settings[key]}")
             return
         if pool.role is not None:
-            settings["role"] = self.roles.ensure(
-                pool.role, roles.EC2, [], roles.access_policy(self.buckets, self.queue_arns.get(pool.queue or "")),
-                instance_profile=True)
+            queue_arn = self.queue_arns.get(pool.queue or "")
+            if pool.command == [BUILTIN_MOVER]:
+                policy = roles.mover_policy(self.buckets, env.get("SOURCE_PREFIX", "uploads/"),
+                                            env.get("DEST_PREFIX", "processed/"), queue_arn)
+            else:
+                policy = roles.access_policy(self.buckets, queue_arn)
+            settings["role"] = self.roles.ensure(pool.role, roles.EC2, [], policy, instance_profile=True)
         self._internal("POST", "pools", {"name": pool.name, "command": command, "queue": queue_url, "env": env,
                                          "region": self.region, "workdir": str(base_dir), **settings})
         self.created(f"worker pool {pool.name}")

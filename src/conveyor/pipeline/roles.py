@@ -6,6 +6,11 @@
 - A pool's role is an instance profile's role: it trusts ec2.amazonaws.com, sits in an instance profile
   of the same name (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_switch-role-ec2_instance-profiles.html),
   and its inline policy lets its workers consume their queue and use the pipeline's buckets.
+- The built-in code gets least privilege (https://docs.aws.amazon.com/IAM/latest/UserGuide/best-practices.html#grant-least-privilege),
+  so the pipeline works under `--iam enforce` with nothing more: the mover may read and delete under
+  its source prefix, write (and read back) under its destination prefix, and consume its queue; the
+  presign function may only put objects under its upload prefix (the URLs it signs carry its
+  permissions). Code of the user's own gets the broader access above: the pipeline cannot know what it does.
 
 A role named by ARN is used as it is; a role named by name is made when missing, and one that exists
 is left alone (a trust policy that does not name the service is reported as drift).
@@ -29,6 +34,8 @@ INLINE_POLICY = "pipeline-access"
 QUEUE_CONSUMER = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
                   "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
 OBJECT_ACCESS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+# The built-in mover: receive, keep hidden while working, delete once done.
+MOVER_QUEUE = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
 
 
 def trust_policy(service: str) -> str:
@@ -47,6 +54,32 @@ def access_policy(buckets: Sequence[str], queue_arn: str | None = None) -> dict[
     if queue_arn is not None:
         statements.append({"Effect": "Allow", "Action": QUEUE_CONSUMER, "Resource": queue_arn})
     return {"Version": "2012-10-17", "Statement": statements} if statements else None
+
+
+def mover_policy(buckets: Sequence[str], source_prefix: str, dest_prefix: str,
+                 queue_arn: str | None = None) -> dict[str, Any] | None:
+    """The built-in mover's least privilege: copy each upload (s3:GetObject) under `source_prefix` and
+    delete it (s3:DeleteObject; DeleteObjects asks it per key); write under `dest_prefix` (s3:PutObject),
+    and read there too (s3:GetObject), which tells a repeated delivery of a moved upload from a lost one;
+    consume `queue_arn`."""
+    statements: list[dict[str, Any]] = []
+    if buckets:
+        statements.append({"Sid": "ReadAndRemoveUploads", "Effect": "Allow",
+                           "Action": ["s3:GetObject", "s3:DeleteObject"],
+                           "Resource": [f"arn:aws:s3:::{b}/{source_prefix}*" for b in buckets]})
+        statements.append({"Sid": "WriteResults", "Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"],
+                           "Resource": [f"arn:aws:s3:::{b}/{dest_prefix}*" for b in buckets]})
+    if queue_arn is not None:
+        statements.append({"Sid": "ConsumeQueue", "Effect": "Allow", "Action": MOVER_QUEUE, "Resource": queue_arn})
+    return {"Version": "2012-10-17", "Statement": statements} if statements else None
+
+
+def presign_policy(bucket: str, prefix: str) -> dict[str, Any]:
+    """The presign function signs upload URLs: whoever uses one acts with the function's permissions, so
+    it may put objects under its prefix and nothing else."""
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "SignUploads", "Effect": "Allow", "Action": "s3:PutObject",
+         "Resource": f"arn:aws:s3:::{bucket}/{prefix}*"}]}
 
 
 class Roles:

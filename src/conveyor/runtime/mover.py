@@ -167,10 +167,12 @@ class Mover:
                 say(f"Failed: deleting {len(mine)} originals in {bucket}: {exc}", error=True)
                 failed.update(m.message for m in mine)
                 continue
-            errors = {e.get("Key") for e in deleted.get("Errors", [])}
+            errors = {e.get("Key"): e for e in deleted.get("Errors", [])}
             for m in mine:
                 if m.source in errors:
-                    say(f"Failed: {m.message}: could not delete {m.source}", error=True)
+                    error = errors[m.source]
+                    say(f"Failed: {m.message}: could not delete {m.source}: {error.get('Code')}: "
+                        f"{error.get('Message')}", error=True)
                     failed.add(m.message)
                 else:
                     say(f"Moved to: {m.target}")

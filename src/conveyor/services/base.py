@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from conveyor.authz import Denial, Need
 from conveyor.links import Link
 from conveyor.wire import HttpRequest, HttpResponse, RequestContext, ServiceError, temporarily_unavailable
 
@@ -56,6 +57,13 @@ class DataPlane(Protocol):
         """An error raised while answering (or by the gateway's checks), in the data plane's shape."""
         ...
 
+
+# IAM action prefixes that differ from the model's signing name.
+# https://docs.aws.amazon.com/service-authorization/latest/reference/reference_policies_actions-resources-contextkeys.html
+_IAM_PREFIXES = {"monitoring": "cloudwatch"}
+# Protocols whose AccessDenied error is "AccessDenied" (query and S3's XML); the JSON ones say
+# "AccessDeniedException". https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html
+_XML_PROTOCOLS = ("query", "rest-xml", "ec2")
 
 Result = dict[str, Any] | HttpResponse | None
 Handler = Callable[[RequestContext, dict[str, Any]], Awaitable[Result]]
@@ -159,6 +167,30 @@ class Service:
     async def authorize(self, ctx: RequestContext, operation: OperationModel) -> None:
         """Refuse a request the caller may not make, before its body is read (S3 judges anonymous callers
         by the bucket's policy); raise a ServiceError."""
+
+    # The prefix of this service's IAM actions ("s3", "cloudwatch"); empty: the model's signing name.
+    iam_prefix: str = ""
+
+    def iam_action(self, operation: str) -> str:
+        prefix = self.iam_prefix
+        if not prefix:
+            metadata = self.model.metadata
+            name = str(metadata.get("signingName") or metadata.get("endpointPrefix") or self.name)
+            prefix = self.iam_prefix = _IAM_PREFIXES.get(name, name)
+        return f"{prefix}:{operation}"
+
+    def iam_requests(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> list[Need]:
+        """What the parsed request asks IAM for (`--iam report|enforce`): each action on each resource, with
+        the request's condition keys, as AWS's Service Authorization Reference lists them. The default is
+        the action named after the operation on every resource ("*"); services override it for their
+        resources and for actions named otherwise. An empty list: the operation needs no permission
+        (sts:GetCallerIdentity)."""
+        return [Need(self.iam_action(operation.name))]
+
+    def access_denied(self, ctx: RequestContext, denial: Denial) -> ServiceError:
+        """The error a request IAM refuses gets, in this service's words."""
+        code = "AccessDenied" if ctx.protocol in _XML_PROTOCOLS else "AccessDeniedException"
+        return ServiceError(code, denial.message(), 403)
 
     async def check(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> None:
         """Refuse a parsed request the model accepts but the service does not (S3's settings it would

@@ -40,6 +40,9 @@ class RequestContext:
     # with `--auth off`); None for anonymous requests.
     principal: Caller | None = None
     chunk_verifier: ChunkVerifier | None = None  # set for signed aws-chunked bodies
+    # Items of a batch IAM refused (`--iam enforce`), each with its AccessDenied message, for a service
+    # that answers item by item (S3's DeleteObjects); None when nothing was refused.
+    denied_items: dict[str, str] | None = None
     # Protocol helpers: the query form once read, the bucket a virtual host names.
     form: dict[str, str] | None = None
     host_bucket: str | None = None

@@ -11,7 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.model import OperationModel
+
+from conveyor.authz import Need
 from conveyor.protocol.models import service_model
+from conveyor.services.apigatewayv2 import iam
 from conveyor.services.apigatewayv2.apis import ApiOperations
 from conveyor.services.apigatewayv2.catalog import Catalog
 from conveyor.services.apigatewayv2.codec import ApiGatewayCodec, ApiGatewayValidationCodes
@@ -20,6 +24,7 @@ from conveyor.services.apigatewayv2.routes import RouteOperations
 from conveyor.services.apigatewayv2.stages import StageOperations
 from conveyor.services.apigatewayv2.store import ApiStore
 from conveyor.services.base import Environment, Handler, Service
+from conveyor.wire import RequestContext
 
 
 class ApiGatewayService(Service):
@@ -36,6 +41,9 @@ class ApiGatewayService(Service):
         self.store: ApiStore | None = None
         self.catalog: Catalog | None = None
         self._operations: list[object] = []
+
+    def iam_requests(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> list[Need]:
+        return iam.needs(ctx)
 
     async def start(self) -> None:
         self.store = ApiStore(self.config.service_dir("apigateway") / "apigateway.db", self.env.disk)

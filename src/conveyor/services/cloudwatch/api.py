@@ -14,14 +14,17 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from botocore.model import OperationModel
+
 from conveyor import builtin_metrics
+from conveyor.authz import Need
 from conveyor.clock import TimerHandle
 from conveyor.links import NOTIFIES, WATCHES, Link
 from conveyor.ports import Dimensions, Ports
 from conveyor.protocol.models import service_model
 from conveyor.protocol.registry import codecs_for
 from conveyor.services.base import Environment, Service
-from conveyor.services.cloudwatch import errors, retention
+from conveyor.services.cloudwatch import errors, iam, retention
 from conveyor.services.cloudwatch.alarm_book import AlarmBook
 from conveyor.services.cloudwatch.alarms import STATES, check_config
 from conveyor.services.cloudwatch.catalog import MetricCatalog, dims_key
@@ -71,6 +74,9 @@ class CloudWatchService(Service):
     def provide(self, ports: Ports) -> None:
         ports.metrics = self
         ports.alarms = self
+
+    def iam_requests(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> list[Need]:
+        return iam.needs(ctx, operation.name, params)
 
     async def start(self) -> None:
         self.store = MetricStore(self.config.service_dir("cloudwatch") / "cloudwatch.db", self.env.disk)

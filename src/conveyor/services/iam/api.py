@@ -8,18 +8,26 @@ STS's questions about roles (conveyor.ports.RoleDirectory), and owns the lifecyc
 
 from __future__ import annotations
 
-from conveyor.ports import Credential, InstanceProfileRecord, Ports, RoleRecord
+from typing import Any
+
+from botocore.model import OperationModel
+
+from conveyor.authz import Need
+from conveyor.ports import Credential, InstanceProfileRecord, Permissions, Ports, RoleRecord
 from conveyor.protocol.constraints import IAM_FAMILY
 from conveyor.protocol.models import service_model
 from conveyor.protocol.registry import codecs_for
 from conveyor.services.base import Environment, Service
+from conveyor.services.iam import authorization
 from conveyor.services.iam.core import Core
+from conveyor.services.iam.grants import Grants
 from conveyor.services.iam.identities import Identities
 from conveyor.services.iam.identity_api import IdentityOperations
 from conveyor.services.iam.keys import AccessKeys
 from conveyor.services.iam.policies import Policies
 from conveyor.services.iam.policy_api import PolicyOperations
 from conveyor.services.iam.store import IamStore
+from conveyor.wire import Caller, RequestContext
 
 
 class IamService(Service):
@@ -34,10 +42,13 @@ class IamService(Service):
         self.keys: AccessKeys | None = None
         self.core: Core | None = None
         self.identities: Identities | None = None
+        self.grants: Grants | None = None
 
     def provide(self, ports: Ports) -> None:
         ports.credential_sources.append(self)
         ports.roles = self
+        ports.permissions = self
+        ports.policy_holders["iam"] = self
 
     async def start(self) -> None:
         self.store = IamStore(self.config.service_dir("iam") / "iam.db", self.env.disk)
@@ -47,6 +58,7 @@ class IamService(Service):
         policies = Policies(core)
         self.keys = AccessKeys(core)
         self.core, self.identities = core, Identities(core, policies)
+        self.grants = Grants(core, policies)
         identity = IdentityOperations(core, self.identities, self.keys)
         self.operation_groups = (identity, PolicyOperations(core, policies, identity))
 
@@ -62,6 +74,11 @@ class IamService(Service):
         if self.keys is not None:
             self.keys.recent.clear()
 
+    def iam_requests(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> list[Need]:
+        if self.core is None:
+            return [Need(self.iam_action(operation.name))]
+        return authorization.needs(self.core, ctx, operation.name, params)
+
     def health(self) -> dict[str, object]:
         return {"status": "running" if self.store is not None else "stopped"}
 
@@ -72,6 +89,19 @@ class IamService(Service):
     def note_used(self, access_key: str, service: str, region: str) -> None:
         if self.keys is not None:
             self.keys.note_used(access_key, service, region)
+
+    # -- conveyor.ports.PermissionSource and PolicyHolder (the enforcer's questions) -------------------
+    def generation(self) -> int:
+        return self.grants.generation() if self.grants is not None else 0
+
+    def permissions_of(self, caller: Caller) -> Permissions:
+        return self.grants.permissions_of(caller) if self.grants is not None else Permissions()
+
+    def resource_exists(self, arn: str) -> bool:
+        return self.grants is not None and self.grants.resource_exists(arn)
+
+    def resource_policy(self, arn: str) -> str | None:
+        return self.grants.resource_policy(arn) if self.grants is not None else None
 
     # -- conveyor.ports.RoleDirectory ------------------------------------------------------------
     def role_by_arn(self, arn: str) -> RoleRecord | None:

@@ -19,6 +19,7 @@ from conveyor.wire import Caller
 
 KEYS_PER_USER = 2
 _WRITE_EVERY = 60.0
+_REMEMBERED = 10_000
 
 
 class AccessKeys:
@@ -27,6 +28,8 @@ class AccessKeys:
         self.store = core.store
         self.recent: dict[str, tuple[float, str, str]] = {}  # key id -> (when, service, region)
         self._written: dict[str, float] = {}
+        self._credentials: dict[str, Credential | None] = {}
+        self._generation = -1
 
     def _owned(self, key_id: str, user: str | None) -> AccessKey:
         key = self.store.key(key_id)
@@ -71,6 +74,19 @@ class AccessKeys:
 
     # -- what the gateway asks (conveyor.ports.CredentialSource) -----------------------------------
     def credential(self, key_id: str) -> Credential | None:
+        """Asked for every request signed with an IAM key: kept until IAM's data changes (a key disabled or
+        deleted, a user renamed or retagged)."""
+        if self._generation != self.store.generation:
+            self._credentials.clear()
+            self._generation = self.store.generation
+        if key_id in self._credentials:
+            return self._credentials[key_id]
+        if len(self._credentials) >= _REMEMBERED:
+            self._credentials.clear()
+        found = self._credentials[key_id] = self._credential(key_id)
+        return found
+
+    def _credential(self, key_id: str) -> Credential | None:
         key = self.store.key(key_id)
         if key is None or key.status != "Active":
             return None

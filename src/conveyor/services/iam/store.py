@@ -127,6 +127,9 @@ class IamStore:
         # The shared disk guard: on a full disk IAM refuses what would store more, keeping the room
         # every service's deletes need (conveyor.storage.disk).
         self.db = Database(path, MIGRATIONS, disk)
+        # Bumped after every write: whoever keeps something derived from IAM's data (the enforcer's
+        # compiled policies) knows when to derive it again.
+        self.generation = 0
 
     def close(self) -> None:
         self.db.close()
@@ -137,14 +140,20 @@ class IamStore:
 
     async def _run(self, sql: str, params: Sequence[Any] = (), *, grows: bool = True) -> None:
         """`grows=False`: a delete or a change in place, which runs even on a full disk."""
-        await self.db.execute(sql, params, grows=grows)
+        try:
+            await self.db.execute(sql, params, grows=grows)
+        finally:
+            self.generation += 1
 
     async def _script(self, statements: Sequence[tuple[str, Sequence[Any]]], *, grows: bool = True) -> None:
         """Several statements in one transaction (one savepoint of a group commit)."""
         def run(conn: sqlite3.Connection) -> None:
             for sql, params in statements:
                 conn.execute(sql, params)
-        await self.db.write(run, grows=grows)
+        try:
+            await self.db.write(run, grows=grows)
+        finally:
+            self.generation += 1
 
     async def wipe(self) -> None:
         await self._script([(f"DELETE FROM {table}", ()) for table in _TABLES], grows=False)

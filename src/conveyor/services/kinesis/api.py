@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from conveyor.authz import Denial, Need
 from conveyor.clock import TimerHandle
 from conveyor.ports import Ports, ShardRead, StreamRecord, StreamShard
 from conveyor.protocol.models import service_model
 from conveyor.protocol.registry import codecs_for
 from conveyor.services.base import Environment, Service
-from conveyor.services.kinesis import errors, reading
+from conveyor.services.kinesis import errors, iam, reading
 from conveyor.services.kinesis.codec import CBOR_CONTENT_TYPE, AwsCborCodec
 from conveyor.services.kinesis.data_api import DataOperations
 from conveyor.services.kinesis.lookup import Directory, parse_arn
@@ -40,9 +41,10 @@ from conveyor.services.kinesis.streams import (
     shard_row,
 )
 from conveyor.services.kinesis.tag_api import TagOperations, check_new_tags
-from conveyor.wire import RequestContext
+from conveyor.wire import RequestContext, ServiceError
 
 if TYPE_CHECKING:
+    from botocore.model import OperationModel
     from mypy_boto3_kinesis.type_defs import (
         CreateStreamInputTypeDef,
         DecreaseStreamRetentionPeriodInputTypeDef,
@@ -85,6 +87,12 @@ class KinesisService(Service):
 
     def provide(self, ports: Ports) -> None:
         ports.streams = self
+
+    def iam_requests(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> list[Need]:
+        return iam.needs(ctx, self.directory, operation.name, params)
+
+    def access_denied(self, ctx: RequestContext, denial: Denial) -> ServiceError:
+        return iam.access_denied(denial)
 
     # -- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:

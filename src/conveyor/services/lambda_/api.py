@@ -17,13 +17,16 @@ import json
 import logging
 from typing import Any
 
+from botocore.model import OperationModel
+
+from conveyor.authz import Need
 from conveyor.links import MAPPING, Link
 from conveyor.ports import Invocation, Ports
 from conveyor.protocol.constraints import ConstraintViolations
 from conveyor.protocol.models import service_model
 from conveyor.protocol.registry import codecs_for
 from conveyor.services.base import Environment, Service
-from conveyor.services.lambda_ import code_url
+from conveyor.services.lambda_ import code_url, iam
 from conveyor.services.lambda_.aliases import AliasOperations
 from conveyor.services.lambda_.async_invoke import AsyncInvokes
 from conveyor.services.lambda_.esm import Mappings
@@ -108,6 +111,11 @@ class LambdaService(Service):
 
     def provide(self, ports: Ports) -> None:
         ports.functions = self
+        ports.policy_holders["lambda"] = self  # function policies, for IAM's evaluation
+
+    def resource_policy(self, arn: str) -> str | None:
+        """conveyor.ports.PolicyHolder: the policy of the function, version or alias the ARN names."""
+        return self.permissions.policy_document(arn)
 
     def status(self) -> dict[str, Any]:
         return {"functions": self.endpoints.summary()}
@@ -119,6 +127,8 @@ class LambdaService(Service):
             arn = fn.arn if fn is not None else self.registry.arn(m["function"])
             found.append(Link(m["queue"], arn, MAPPING, "" if m["enabled"] else "disabled"))
         return found
+    def iam_requests(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> list[Need]:
+        return iam.needs(ctx, operation.name, params)
 
     async def internal(self, ctx: RequestContext, parts: list[str]) -> Any:
         return await self.endpoints.handle(ctx, parts)

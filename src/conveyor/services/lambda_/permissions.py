@@ -99,6 +99,15 @@ class PermissionOperations:
             return False
         return allows(statements_for(fn, qualifier), service_principal, source_arn, self.registry.account)
 
+    def policy_document(self, arn: str) -> str | None:
+        """The resource policy of the function (or its version or alias) `arn` names, for IAM's evaluation."""
+        try:
+            fn, qualifier = self.registry.get(arn)
+        except ServiceError:
+            return None
+        mine = statements_for(fn, None if qualifier == "$LATEST" else qualifier)
+        return json.dumps({"Version": "2012-10-17", "Id": "default", "Statement": mine}) if mine else None
+
     def _qualified(self, ctx: RequestContext, ref: str, given: str | None) -> tuple[Function, str | None]:
         fn, qualifier = self.registry.get(ref, ctx.region)
         qualifier = given or qualifier

@@ -13,12 +13,15 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from botocore.model import OperationModel
+
+from conveyor.authz import Need
 from conveyor.clock import TimerHandle
 from conveyor.ports import Ports
 from conveyor.protocol.models import service_model
 from conveyor.protocol.registry import codecs_for
 from conveyor.services.base import Environment, Service
-from conveyor.services.logs import errors, internal
+from conveyor.services.logs import errors, iam, internal
 from conveyor.services.logs.catalog import RETENTION_DAYS, Catalog, LogGroup
 from conveyor.services.logs.events import check_batch, rows_for
 from conveyor.services.logs.reading import filter_events, get_events
@@ -60,6 +63,9 @@ class LogsService(Service):
 
     def provide(self, ports: Ports) -> None:
         ports.logs = self
+
+    def iam_requests(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> list[Need]:
+        return iam.needs(ctx, operation.name, params)
 
     async def start(self) -> None:
         self.store = LogStore(self.config.service_dir("logs") / "logs.db", self.env.disk)

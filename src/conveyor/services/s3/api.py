@@ -14,12 +14,13 @@ from typing import Any
 
 from botocore.model import OperationModel
 
+from conveyor.authz import Denial, Need
 from conveyor.links import Link
 from conveyor.ports import Ports
 from conveyor.protocol.models import service_model
 from conveyor.protocol.rest_xml import host_id, split_path
 from conveyor.services.base import Environment, Service
-from conveyor.services.s3 import cors, destinations, notifications, policy, refusals, sigv2, website
+from conveyor.services.s3 import cors, destinations, iam, notifications, policy, refusals, sigv2, website
 from conveyor.services.s3.access import AccessOperations
 from conveyor.services.s3.buckets import BucketOperations
 from conveyor.services.s3.codec import S3Codec, S3ValidationCodes
@@ -83,6 +84,16 @@ class S3Service(Service):
             raise RuntimeError(f"no {kind} service to deliver to")
         if not destinations.exists(self.ports, kind, target):
             raise Undeliverable(f"{target} does not exist")
+        access = self.ports.access
+        if access is not None and access.active and kind in ("sqs", "sns"):
+            # AWS checks the destination's policy at each delivery too, not only when the notification is
+            # configured: a queue or topic policy changed since refuses the event (under --iam report or
+            # enforce; conveyor.authz). https://docs.aws.amazon.com/AmazonS3/latest/userguide/grant-destinations-permissions-to-s3.html
+            bucket = destinations.event_bucket(body)
+            action = "sqs:SendMessage" if kind == "sqs" else "sns:Publish"
+            if not access.service_may(destinations.S3_PRINCIPAL, action, target, f"arn:aws:s3:::{bucket}",
+                                      self.config.account_id):
+                raise Undeliverable(f"the policy of {target} does not let S3 deliver events of {bucket}")
         await destination.deliver_from_s3(target, body)
 
     def links(self) -> list[Link]:
@@ -96,6 +107,16 @@ class S3Service(Service):
     # -- conveyor.ports.Objects ----------------------------------------------------------------------
     def provide(self, ports: Ports) -> None:
         ports.objects = self
+        ports.policy_holders["s3"] = self  # bucket policies, for IAM's evaluation
+
+    # -- conveyor.ports.PolicyHolder: a bucket's policy applies to the bucket and its objects ----------
+    def resource_exists(self, arn: str) -> bool:
+        return self.store.bucket(iam.bucket_of(arn)) is not None
+
+    def resource_policy(self, arn: str) -> str | None:
+        row = self.store.bucket(iam.bucket_of(arn))
+        policy = row.config.get("policy") if row is not None else None
+        return policy if isinstance(policy, str) else None
 
     async def read_object(self, bucket: str, key: str, version_id: str | None = None) -> bytes:
         """Lambda reads deployment packages from buckets."""
@@ -137,6 +158,14 @@ class S3Service(Service):
             path = split_path(ctx)
             if not sigv2.authenticate(ctx, self.config, path.bucket):
                 policy.check_anonymous(self.core, ctx, operation.name, path.bucket, path.key)
+
+    def iam_requests(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> list[Need]:
+        return iam.needs(operation.name, params, self.iam_action(operation.name))
+
+    def access_denied(self, ctx: RequestContext, denial: Denial) -> ServiceError:
+        """S3 quotes the resource: `... on resource: "arn:aws:s3:::bucket/key" because ...`.
+        https://docs.aws.amazon.com/AmazonS3/latest/userguide/troubleshoot-403-errors.html"""
+        return ServiceError("AccessDenied", denial.message(resource=f'"{denial.resource}"'), 403)
 
     async def check(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> None:
         refusals.check(ctx, params)

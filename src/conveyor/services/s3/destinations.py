@@ -13,6 +13,8 @@ the reason S3 gives for it.
 
 from __future__ import annotations
 
+import json
+
 from conveyor import resource_policy
 from conveyor.ports import Ports
 from conveyor.wire import ServiceError
@@ -69,6 +71,16 @@ def check(ports: Ports, destinations: list[tuple[str, str]], bucket: str, accoun
         extra[f"ArgumentValue{number}"] = reason
     raise ServiceError("InvalidArgument", "Unable to validate the following destination configurations", 400,
                        extra=extra)
+
+
+def event_bucket(body: str) -> str:
+    """The bucket an event document (a record, or s3:TestEvent's) is about."""
+    try:
+        event = json.loads(body)
+        records = event.get("Records") or [{}]
+        return str(records[0].get("s3", {}).get("bucket", {}).get("name") or event.get("Bucket") or "")
+    except (ValueError, AttributeError, IndexError):
+        return ""
 
 
 def _bucket_arn(bucket: str) -> str:

@@ -17,6 +17,7 @@ from conveyor.services.s3.conditions import (
 )
 from conveyor.services.s3.core import Core
 from conveyor.services.s3.errors import malformed_xml
+from conveyor.services.s3.iam import deleted_item
 from conveyor.services.s3.metadata import (
     CHECKSUM_MEMBERS,
     object_members,
@@ -182,6 +183,15 @@ class ObjectOperations:
             raise malformed_xml()
         deleted: list[dict[str, Any]] = []
         errors: list[dict[str, Any]] = []
+        # Keys IAM refused (`--iam enforce`) are answered AccessDenied each; the others are deleted.
+        refused = ctx.denied_items or {}
+        for item in objects:
+            message = refused.get(deleted_item(item["Key"], item.get("VersionId")))
+            if message is not None:
+                errors.append({"Key": item["Key"], "Code": "AccessDenied", "Message": message,
+                               "VersionId": item.get("VersionId")})
+        if refused:
+            objects = [i for i in objects if deleted_item(i["Key"], i.get("VersionId")) not in refused]
         # One write per key, issued together: they share a group commit (one fsync, one writer hop).
         outcomes = await asyncio.gather(*(self.versions.delete(ctx, bucket, item["Key"], item.get("VersionId"))
                                           for item in objects), return_exceptions=True)

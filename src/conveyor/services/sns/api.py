@@ -12,13 +12,16 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from botocore.model import OperationModel
+
+from conveyor.authz import Denial, Need
 from conveyor.links import SUBSCRIPTION, Link
 from conveyor.ports import Ports
 from conveyor.protocol.models import service_model
 from conveyor.protocol.registry import codecs_for
 from conveyor.protocol.validate import ValidationCodes
 from conveyor.services.base import Environment, Handler, Service
-from conveyor.services.sns import unsupported
+from conveyor.services.sns import iam, unsupported
 from conveyor.services.sns.delivery import Dispatcher
 from conveyor.services.sns.publishing import Publisher
 from conveyor.services.sns.registry import TopicRegistry
@@ -26,7 +29,7 @@ from conveyor.services.sns.signing import Signer
 from conveyor.services.sns.store import SnsStore
 from conveyor.services.sns.subscription_api import SubscriptionOperations
 from conveyor.services.sns.topic_api import TopicOperations
-from conveyor.wire import HttpResponse, RequestContext
+from conveyor.wire import HttpResponse, RequestContext, ServiceError
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +81,16 @@ class SnsService(Service):
 
     def handler(self, operation: str) -> Handler | None:
         return super().handler(operation) or unsupported.refusal(operation)
+
+    # -- IAM (--iam report|enforce) ----------------------------------------------------------------
+    def iam_requests(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> list[Need]:
+        return iam.needs(ctx, operation.name, params)
+
+    def access_denied(self, ctx: RequestContext, denial: Denial) -> ServiceError:
+        """SNS's code is AuthorizationError, and it writes its actions `SNS:Publish`.
+        https://docs.aws.amazon.com/sns/latest/api/API_Publish.html#API_Publish_Errors"""
+        action = "SNS:" + denial.action.partition(":")[2]
+        return ServiceError("AuthorizationError", denial.message(action=action), 403)
 
     def health(self) -> dict[str, Any]:
         return {"status": "running", "topics": len(self.registry.topics), "subscriptions": len(self.registry.subs),

@@ -27,6 +27,7 @@ from conveyor.services.sns.store import SnsStore
 from conveyor.services.sns.subscriptions import Subscription
 
 log = logging.getLogger(__name__)
+SNS_PRINCIPAL = "sns.amazonaws.com"
 _INFRA_RETRY = 1.0  # seconds before retrying a row whose SQS write failed for an internal reason
 # Rendered notifications of a fan-out, by (message id, text).
 Rendered = dict[tuple[str, str], envelope.NotificationText]
@@ -192,8 +193,12 @@ class Dispatcher:
         cache = await self.notifications(batch)
         pairs: list[tuple[int, str]] = []
         deliveries: list[Delivery] = []
+        refused: dict[int, str] = {}  # delivery index -> why the queue's policy refuses SNS
         for index, (msg, subs) in enumerate(batch):
             for sub in subs:
+                if not self._may_send(sub.endpoint, msg["topic"]):
+                    refused[len(deliveries)] = (f"the policy of {sub.endpoint} does not let {SNS_PRINCIPAL} "
+                                                f"send messages from {msg['topic']}")
                 pairs.append((index, sub.arn))
                 deliveries.append(Delivery(
                     sub.endpoint, self.body_for(msg, sub, cache),
@@ -202,14 +207,16 @@ class Dispatcher:
                     sender_id=self.account_id))
         if not deliveries:
             return []
+        allowed = [d for i, d in enumerate(deliveries) if i not in refused]
         if queues is None:
             outcomes: list[str | None] = ["Conveyor is running without its SQS service"] * len(deliveries)
         else:
             try:
-                outcomes = await queues.send_batch(deliveries)
+                stored = iter(await queues.send_batch(allowed) if allowed else [])
             except Exception as exc:
                 log.error("SNS delivery into SQS failed; will retry: %r", exc)
                 return pairs
+            outcomes = [refused[i] if i in refused else next(stored) for i in range(len(deliveries))]
         dead = []
         for (index, sub_arn), delivery, outcome in zip(pairs, deliveries, outcomes, strict=True):
             _count_delivery(self.ports.metrics, sub_arn, outcome is None)
@@ -225,6 +232,15 @@ class Dispatcher:
                 log.error("SNS delivery into a dead-letter queue failed; will retry: %r", result)
                 failed.append(pair)
         return failed
+
+    def _may_send(self, queue_arn: str, topic_arn: str) -> bool:
+        """Whether the queue's policy lets SNS send for the topic: AWS checks it at every delivery, and a
+        refused message is a client-side failure (the subscription's dead-letter queue, or dropped).
+        Checked under `--iam report|enforce` only (conveyor.authz), as earlier versions never checked.
+        https://docs.aws.amazon.com/sns/latest/dg/subscribe-sqs-queue-to-sns-topic.html"""
+        access = self.ports.access
+        return access is None or access.service_may(SNS_PRINCIPAL, "sqs:SendMessage", queue_arn, topic_arn,
+                                                    topic_arn.split(":")[4] if topic_arn.count(":") >= 5 else "")
 
     async def _to_dlq(self, sub: Subscription, body: str, msg: Published) -> None:
         """Client-side failures go to the subscription's dead-letter queue, or are dropped as AWS does."""

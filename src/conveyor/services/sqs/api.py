@@ -11,8 +11,9 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from botocore.model import ServiceModel
+from botocore.model import OperationModel, ServiceModel
 
+from conveyor.authz import Denial, Need
 from conveyor.links import REDRIVE, Link
 from conveyor.ports import Ports
 from conveyor.protocol.json_rpc import JsonCodec
@@ -21,7 +22,7 @@ from conveyor.protocol.query import QueryCodec, form_fields
 from conveyor.protocol.validate import ValidationCodes
 from conveyor.services.base import Environment, Service
 from conveyor.services.sqs import attributes as qattrs
-from conveyor.services.sqs import urls
+from conveyor.services.sqs import iam, urls
 from conveyor.services.sqs.errors import invalid_param, sqs_error
 from conveyor.services.sqs.port import SYSTEM_NAMES, QueuePort, queue_summaries, render_message
 from conveyor.services.sqs.query_compat import XML_NAMESPACE, query_model_dict
@@ -192,6 +193,20 @@ class SqsService(Service):
             except (ValueError, KeyError, TypeError, AttributeError):
                 continue  # no redrive policy
         return found
+    # -- IAM (--iam report|enforce) ------------------------------------------------------------------
+    def iam_requests(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> list[Need]:
+        return iam.needs(ctx, operation.name, params, self._tags_of)
+
+    def _tags_of(self, arn: str) -> dict[str, str] | None:
+        q = self.catalog.get(arn)
+        return dict(q.tags) if q is not None and q.tags else None
+
+    def access_denied(self, ctx: RequestContext, denial: Denial) -> ServiceError:
+        """SQS writes the action in lower case ("not authorized to perform: sqs:sendmessage"), and its
+        JSON error keeps the query protocol's code, AccessDenied (x-amzn-query-error).
+        https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/CommonErrors.html"""
+        return ServiceError("AccessDeniedException", denial.message(action=denial.action.lower()), 403,
+                            query_code="AccessDenied")
 
     # -- helpers ------------------------------------------------------------------------------------------
     def _queue(self, ctx: RequestContext, queue_url: str) -> Queue:

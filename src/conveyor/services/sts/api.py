@@ -14,11 +14,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from botocore.model import OperationModel
+
+from conveyor.authz import Need
 from conveyor.ports import Credential, Ports, SessionCredentials
 from conveyor.protocol.models import service_model
 from conveyor.protocol.registry import codecs_for
 from conveyor.services.base import Environment, Service
-from conveyor.services.sts import errors, web_identity
+from conveyor.services.sts import errors, iam, web_identity
 from conveyor.services.sts.assume import RoleAssumer
 from conveyor.services.sts.sessions import Sessions
 from conveyor.services.sts.store import SessionStore
@@ -76,6 +79,9 @@ class StsService(Service):
     def health(self) -> dict[str, Any]:
         return {"status": "running" if self.store is not None else "stopped",
                 "sessions": len(self.sessions.by_key) if self.sessions is not None else 0}
+
+    def iam_requests(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> list[Need]:
+        return iam.needs(operation.name, params)
 
     def _caller(self, ctx: RequestContext) -> Caller:
         """The signer; an unsigned or unknown caller (authentication off) is the account's root user."""

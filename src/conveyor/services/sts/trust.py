@@ -9,27 +9,19 @@ https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-conditio
 
 Within the account, a trust policy that names the account (`arn:aws:iam::ACCOUNT:root`) rather than the
 caller delegates to the caller's identity-based policies, which must then allow sts:AssumeRole on the
-role. Conveyor does not enforce identity-based policies yet (enforcement is off, the default), so such a
-delegation is taken as granted: only the trust policy is checked.
+role: that half is judged with the other identity policies under `--iam report|enforce`
+(conveyor.authz, conveyor.services.sts.iam); with `--iam off` such a delegation is taken as granted.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
+from conveyor.authz.callers import principal_of
 from conveyor.policy import AccessRequest, Principal, judge
 from conveyor.policy.context import Context
-from conveyor.wire import Caller
 
-
-def principal_of(caller: Caller) -> Principal:
-    """The caller as the policy engine sees it."""
-    if caller.kind == "root":
-        return Principal.root(caller.account_id)
-    if caller.kind == "user":
-        return Principal.user(caller.arn, caller.user_id, caller.tags)
-    role_id = caller.user_id.partition(":")[0]
-    return Principal.role_session(caller.role_arn or "", caller.session_name or "", role_id, caller.tags)
+__all__ = ["allows", "principal_of"]
 
 
 def allows(trust_policy: str, principal: Principal, action: str, role_arn: str, context: Context,

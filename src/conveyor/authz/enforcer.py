@@ -1,0 +1,239 @@
+"""`--iam off|report|enforce`: every signed request judged by AWS's policy evaluation logic.
+
+One step of the request pipeline (conveyor.gateway.chain, after model validation, before the service's
+own checks): the service names what the operation needs (`Service.iam_requests`), and each need is judged
+by conveyor.policy.evaluate with
+- the caller's identity-based policies (a user's inline and attached ones and its groups'; a role
+  session's role's), its permissions boundary and its session policies, from IAM (ports.PermissionSource);
+- the resource's own policy (bucket, queue, topic, function policy, a role's trust policy), from the
+  service that holds it (ports.policy_holder).
+
+Who is judged: the principal the gateway names (`ctx.principal`). The account's root user (the configured
+credentials, and with `--auth off` every unsigned request or unknown key) may do anything in its account,
+as on AWS, except what a resource policy explicitly denies. Unsigned requests with `--auth sigv4` are
+anonymous: only S3 serves them, by bucket policy (its own `authorize` hook).
+
+- off: nothing is evaluated (the default: what users of earlier versions rely on).
+- report: what would be denied is logged, one line per call (logger `conveyor.iam`, "iam report: would
+  deny ..."), and kept for GET /_conveyor/iam/denials and `conveyor status`; nothing is denied.
+- enforce: a denied request fails with the service's AccessDenied error, in its protocol's shape.
+
+Evaluation is cheap: each caller's policies are parsed once and kept until IAM changes any policy,
+attachment or entity (PermissionSource.generation), and so are the decisions made with them, keyed by
+everything a decision depends on (action, resource, the resource's policy, the request's condition
+keys), unless a policy reads the time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import deque
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Protocol
+
+from conveyor.authz.callers import principal_of, request_keys
+from conveyor.authz.denial import Denial
+from conveyor.authz.needs import Context, Need, arn_account, arn_service
+from conveyor.policy import AccessRequest, Decision, Policies, Policy, Principal, evaluate, parse
+from conveyor.wire import Caller, RequestContext, ServiceError
+
+if TYPE_CHECKING:
+    from botocore.model import OperationModel
+
+    from conveyor.clock import Clock
+    from conveyor.ports import Ports
+
+log = logging.getLogger("conveyor.iam")
+MODES = ("off", "report", "enforce")
+_RECENT = 100
+_CACHE_LIMIT = 10_000
+_DECISIONS_LIMIT = 4096
+
+
+class Judged(Protocol):
+    """A service, as the enforcer asks it what an operation needs and how it words a denial."""
+
+    name: str
+
+    def iam_requests(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> list[Need]: ...
+
+    def access_denied(self, ctx: RequestContext, denial: Denial) -> ServiceError: ...
+
+
+@dataclass(frozen=True)
+class Grants:
+    """One caller's policies, parsed, and the decisions already made with them."""
+
+    principal: Principal
+    identity: tuple[Policy, ...] = ()
+    boundary: Policy | None = None
+    session: tuple[Policy, ...] | None = None
+    # Whether no policy of the caller's reads the time (aws:CurrentTime, aws:EpochTime): then a decision
+    # depends only on the request, and is kept for the next identical request.
+    timeless: bool = True
+    decisions: dict[Hashable, Decision] = field(default_factory=dict, compare=False)
+
+
+def _parsed(documents: Sequence[str]) -> tuple[Policy, ...]:
+    return tuple(p for p in (parse(d) for d in documents) if p is not None)
+
+
+@lru_cache(maxsize=4096)
+def _reads_time(document: str) -> bool:
+    lowered = document.lower()
+    return "currenttime" in lowered or "epochtime" in lowered
+
+
+def _frozen(context: Context | None) -> Hashable:
+    if not context:
+        return None
+    return tuple(sorted((k, v if isinstance(v, str) else tuple(v)) for k, v in context.items()))
+
+
+class Enforcer:
+    def __init__(self, mode: str, ports: Ports, clock: Clock) -> None:
+        if mode not in MODES:
+            raise ValueError(f"IAM mode must be one of {', '.join(MODES)}, not {mode!r}")
+        self.mode = mode
+        self.ports = ports
+        self.clock = clock
+        self._grants: dict[tuple[str | None, str], tuple[int, Grants]] = {}
+        self.denials: deque[dict[str, Any]] = deque(maxlen=_RECENT)
+        self.denied = 0  # since start: how many calls were (or, reporting, would have been) denied
+
+    @property
+    def active(self) -> bool:
+        return self.mode != "off"
+
+    # -- the pipeline's step ------------------------------------------------------------------------
+    def authorize(self, ctx: RequestContext, service: Judged, operation: OperationModel,
+                  params: dict[str, Any]) -> None:
+        """Raise the service's AccessDenied error when enforcing and the caller may not make the request;
+        refused items of a batch go to `ctx.denied_items` for the service to report."""
+        caller = ctx.principal
+        if caller is None:
+            return  # the root user (--auth off) or an anonymous caller (judged by S3 itself)
+        denials = self.judge(ctx, caller, service.iam_requests(ctx, operation, params))
+        if not denials:
+            return
+        self._note(ctx, denials)
+        if self.mode != "enforce":
+            return
+        whole = [d for d in denials if d.item is None]
+        if whole:
+            raise service.access_denied(ctx, whole[0])
+        ctx.denied_items = {d.item or "": service.access_denied(ctx, d).message for d in denials}
+
+    def judge(self, ctx: RequestContext, caller: Caller, needs: Sequence[Need]) -> list[Denial]:
+        """The needs the caller may not have, judged in any mode."""
+        if not needs:
+            return []
+        grants = self._grants_of(ctx.access_key, caller)
+        root = caller.kind == "root"
+        keys: dict[str, Any] | None = None
+        denials: list[Denial] = []
+        for need in needs:
+            resource_policy = self._resource_policy(need.resource)
+            if root and resource_policy is None:
+                continue  # the root user, with no resource policy that could deny it
+            cache_key: Hashable = None
+            decision = None
+            if grants.timeless and (resource_policy is None or not _reads_time(resource_policy)):
+                cache_key = (need.action, need.resource, resource_policy, _frozen(need.context),
+                             ctx.request.scheme, ctx.region, ctx.request.client[0] if ctx.request.client else None)
+                decision = grants.decisions.get(cache_key)
+            if decision is None:
+                if keys is None:
+                    keys = request_keys(ctx)
+                context = {**keys, **need.context} if need.context else keys
+                request = AccessRequest(grants.principal, need.action, need.resource, context,
+                                        arn_account(need.resource), dt.datetime.fromtimestamp(self.clock.now(), dt.UTC))
+                decision = evaluate(request, Policies(grants.identity, resource_policy, grants.boundary,
+                                                      grants.session))
+                if cache_key is not None:
+                    if len(grants.decisions) >= _DECISIONS_LIMIT:
+                        grants.decisions.clear()
+                    grants.decisions[cache_key] = decision
+            if not decision.allowed:
+                denials.append(Denial(grants.principal.display(), need.action, need.resource, decision.explicit,
+                                      decision.policy_type, need.item))
+        return denials
+
+    # -- deliveries between services (ports.AccessCheck) ---------------------------------------------
+    def service_may(self, service: str, action: str, resource: str, source_arn: str, source_account: str) -> bool:
+        if not self.active:
+            return True
+        request = AccessRequest(Principal.service(service), action, resource,
+                                {"aws:SourceArn": source_arn, "aws:SourceAccount": source_account},
+                                arn_account(resource), dt.datetime.fromtimestamp(self.clock.now(), dt.UTC))
+        decision = evaluate(request, Policies(resource=self._resource_policy(resource)))
+        if decision.allowed:
+            return True
+        denial = Denial(service, action, resource, decision.explicit, decision.policy_type)
+        self._remember(denial, f"delivery from {source_arn}", "")
+        verb = "would deny" if self.mode == "report" else "denied"
+        log.warning("iam %s: %s delivery from %s: %s", self.mode, verb, source_arn, denial.message())
+        return self.mode == "report"
+
+    # -- what was denied -----------------------------------------------------------------------------
+    def _note(self, ctx: RequestContext, denials: list[Denial]) -> None:
+        call = f"{ctx.service}.{ctx.operation_label}"
+        first = denials[0]
+        more = f" (and {len(denials) - 1} more)" if len(denials) > 1 else ""
+        if self.mode == "report":
+            # The stable line `--iam report` is for: grep "iam report: would deny".
+            log.warning("iam report: would deny %s (request %s): %s%s", call, ctx.request_id, first.message(), more)
+        else:
+            log.info("iam enforce: denied %s (request %s): %s%s", call, ctx.request_id, first.message(), more)
+        for denial in denials:
+            self._remember(denial, call, ctx.request_id)
+
+    def _remember(self, denial: Denial, call: str, request_id: str) -> None:
+        self.denied += 1
+        self.denials.append({
+            "time": self.clock.now(), "mode": self.mode, "call": call, "request_id": request_id,
+            "principal": denial.principal, "action": denial.action, "resource": denial.resource,
+            "item": denial.item, "message": denial.message(),
+        })
+
+    def snapshot(self) -> dict[str, Any]:
+        """GET /_conveyor/iam/denials, and `conveyor status`'s IAM part."""
+        return {"mode": self.mode, "denied": self.denied, "recent": list(self.denials)}
+
+    def clear(self) -> None:
+        self.denials.clear()
+        self.denied = 0
+        self._grants.clear()
+
+    # -- policies ------------------------------------------------------------------------------------
+    def _resource_policy(self, resource: str) -> str | None:
+        kind = arn_service(resource) if resource != "*" else None
+        if kind is None:
+            return None
+        holder = self.ports.policy_holder(kind)
+        return holder.resource_policy(resource) if holder is not None else None
+
+    def _grants_of(self, access_key: str | None, caller: Caller) -> Grants:
+        if caller.kind == "root":
+            return Grants(Principal.root(caller.account_id))
+        source = self.ports.permissions
+        generation = source.generation() if source is not None else 0
+        key = (access_key, caller.arn)
+        cached = self._grants.get(key)
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        grants = Grants(principal_of(caller))
+        if source is not None:
+            found = source.permissions_of(caller)
+            session = _parsed(found.session) if found.session is not None else None
+            documents = [*found.identity, *(found.session or ()), *([found.boundary] if found.boundary else [])]
+            grants = Grants(grants.principal, _parsed(found.identity),
+                            parse(found.boundary) if found.boundary else None, session,
+                            timeless=not any(_reads_time(d) for d in documents))
+        if len(self._grants) >= _CACHE_LIMIT:
+            self._grants.clear()
+        self._grants[key] = (generation, grants)
+        return grants
