@@ -273,3 +273,16 @@ def test_invalid_pool_is_refused(endpoint) -> None:
     with pytest.raises(urllib.error.HTTPError) as info:
         post_json(f"{endpoint}/_conveyor/pools", {"name": "typo", "command": ["no-such-worker-command"]})
     assert info.value.code == 400 and "no-such-worker-command" in info.value.read().decode()
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(endpoint: str) -> None:
+    """`conveyor workers | head -1`: the pipe's reader is gone before the command writes."""
+    post_json(f"{endpoint}/_conveyor/pools", {"name": "piped", "command": IDLE_WORKER, "min": 1, "max": 1})
+    process = subprocess.Popen([sys.executable, "-m", "conveyor.cli", "workers", "--endpoint", endpoint],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # before it has written anything: it needs far longer than this to start
+    error = process.stderr.read().decode()
+    process.stderr.close()
+    assert process.wait(60) == 141, error
+    assert error == ""
