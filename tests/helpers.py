@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -23,3 +24,13 @@ def wait_for(condition: Callable[[], T | None], timeout: float = 30.0, interval:
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not met within {timeout:g} seconds")
         time.sleep(interval)
+
+
+def signed(service: str) -> dict[str, str]:
+    """A well-formed SigV4 header for `service` (routing only: the shared server runs with auth off, which
+    routes by the credential scope without verifying the signature)."""
+    now = datetime.datetime.now(datetime.UTC)
+    scope = f"{now:%Y%m%d}/us-east-1/{service}/aws4_request"
+    return {"X-Amz-Date": f"{now:%Y%m%dT%H%M%SZ}",
+            "Authorization": f"AWS4-HMAC-SHA256 Credential=test/{scope}, SignedHeaders=host;x-amz-date, "
+                             f"Signature={'0' * 64}"}

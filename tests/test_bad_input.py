@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import json
 from typing import Any
 
@@ -11,21 +10,12 @@ import requests
 from botocore.exceptions import ClientError
 
 from tests.conftest import lambda_role
+from tests.helpers import signed
 from tests.lambda_.conftest import make_zip
 
 HANDLER = "def lambda_handler(event, context):\n    return event\n"
 JSON_HEADERS = {"Content-Type": "application/x-amz-json-1.0"}
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
-
-
-def signed(service: str) -> dict[str, str]:
-    """A well-formed SigV4 header for `service` (routing only: the shared server runs with auth off, which
-    routes by the credential scope without verifying the signature)."""
-    now = datetime.datetime.now(datetime.UTC)
-    scope = f"{now:%Y%m%d}/us-east-1/{service}/aws4_request"
-    return {"X-Amz-Date": f"{now:%Y%m%dT%H%M%SZ}",
-            "Authorization": f"AWS4-HMAC-SHA256 Credential=test/{scope}, SignedHeaders=host;x-amz-date, "
-                             f"Signature={'0' * 64}"}
 
 
 def sqs_json(endpoint: str, operation: str, body: bytes | str) -> requests.Response:

@@ -246,6 +246,7 @@ class WorkerPool:
             if beat is None or beat > spec.heartbeat_timeout:
                 self._log(f"{worker.id} failed its health check (heartbeat {beat and round(beat, 1)} s old)")
                 worker.state = "unhealthy"
+                self.replaced += 1  # now: its replacement may start before its exit is seen
                 signal_group(worker, signal.SIGKILL)
 
     def _track_target(self, now: float) -> None:
@@ -343,7 +344,8 @@ class WorkerPool:
             worker.heartbeat.unlink()
         if worker.state == "terminating" or self._closing:
             return  # _terminate reports it, once its output is in
-        self.replaced += 1
+        if worker.state != "unhealthy":  # the health check counted that one
+            self.replaced += 1
         delay = self.crash_loop.died(worker, self.clock.now())
         if not delay:
             self._log(f"{worker.id} died (exit {worker.exit_code}); replacing it")

@@ -27,7 +27,8 @@ class DataOperations:
 
     async def PutRecord(self, ctx: RequestContext, params: PutRecordInputTypeDef) -> Out:
         stream = self.directory.find(ctx.region, params)
-        entry = records.Entry(params["PartitionKey"], _blob(params["Data"]), params.get("ExplicitHashKey"))
+        entry = records.Entry(_partition_key(params.get("PartitionKey"), "PartitionKey"), _blob(params["Data"]),
+                              params.get("ExplicitHashKey"))
         records.check_sizes(stream, [entry], batch=False)
         # SequenceNumberForOrdering asks for a sequence number above the one given for the same key: every
         # record here gets a higher counter than all before it, so the ordering holds without it.
@@ -38,8 +39,9 @@ class DataOperations:
 
     async def PutRecords(self, ctx: RequestContext, params: PutRecordsInputTypeDef) -> Out:
         stream = self.directory.find(ctx.region, params)
-        entries = [records.Entry(r["PartitionKey"], _blob(r["Data"]), r.get("ExplicitHashKey"))
-                   for r in params["Records"]]
+        entries = [records.Entry(_partition_key(r.get("PartitionKey"), f"Records.{i}.PartitionKey"),
+                                 _blob(r["Data"]), r.get("ExplicitHashKey"))
+                   for i, r in enumerate(params["Records"], 1)]
         records.check_sizes(stream, entries, batch=True)
         placed = await records.put(self.directory.catalog, stream, entries, self.directory.now_ms(),
                                    self.directory.account)
@@ -71,3 +73,12 @@ class DataOperations:
 def _blob(value: object) -> bytes:
     """The codecs hand blobs over as bytes (the stubs also allow what boto3 accepts on the client side)."""
     return value if isinstance(value, bytes) else str(value).encode()
+
+
+def _partition_key(key: str | None, where: str) -> str:
+    """Newer models make PartitionKey optional, for streams whose record distribution is not by the user's
+    key; every stream here distributes by it (USER_PARTITION_KEY, the default), which needs one per record:
+    https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecordsRequestEntry.html"""
+    if key is None:
+        raise errors.VALIDATION.missing_error(where)
+    return key
