@@ -12,9 +12,8 @@ import os
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ import boto3
 import pytest
 
 from tests.chromium import Chromium, executable
+from tests.helpers import wait_for
 
 KEY, SECRET = "AKIDDASHBOARD", "dashboard-secret"
 
@@ -36,16 +36,6 @@ def browser(tmp_path: Path) -> Iterator[Chromium]:
         yield chromium
     finally:
         chromium.close()
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def get_json(url: str) -> Any:

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.conftest import post_json
-from tests.ec2.conftest import AMI, encoded, error_of, state, wait_until
+from tests.ec2.conftest import AMI, encoded, error_of, state
+from tests.helpers import wait_for
 
 SLEEPER = "#!/bin/bash\nsleep 300\n"
 
@@ -39,7 +40,7 @@ def _in_service(asg: Any, name: str = "g") -> list[str]:
 
 def _settled(asg: Any, count: int, name: str = "g") -> list[str]:
     """Wait until exactly `count` instances are in service and no other is a member."""
-    return list(wait_until(lambda: (len(_in_service(asg, name)) == count == len(_members(asg, name)))
+    return list(wait_for(lambda: (len(_in_service(asg, name)) == count == len(_members(asg, name)))
                            and _in_service(asg, name), what=f"{count} in service"))
 
 
@@ -79,7 +80,7 @@ def test_create_describe_update_delete_and_their_errors(client: Callable[..., An
     assert error_of(lambda: asg.delete_auto_scaling_group(AutoScalingGroupName="g"))[0] == "ResourceInUse"
     asg.delete_auto_scaling_group(AutoScalingGroupName="g", ForceDelete=True)
     assert asg.describe_auto_scaling_groups()["AutoScalingGroups"] == []
-    wait_until(lambda: all(state(ec2, i) == "terminated" for i in ids), what="the group's instances terminated")
+    wait_for(lambda: all(state(ec2, i) == "terminated" for i in ids), what="the group's instances terminated")
 
 
 def test_capacity_and_terminating_instances(client: Callable[..., Any]) -> None:
@@ -110,7 +111,7 @@ def test_capacity_and_terminating_instances(client: Callable[..., Any]) -> None:
     assert code == "ValidationError" and "min size" in message
     assert error_of(lambda: asg.terminate_instance_in_auto_scaling_group(
         InstanceId="i-0123456789abcdef0", ShouldDecrementDesiredCapacity=False))[0] == "ValidationError"
-    wait_until(lambda: state(ec2, victim) == state(ec2, other) == "terminated", what="terminated")
+    wait_for(lambda: state(ec2, victim) == state(ec2, other) == "terminated", what="terminated")
 
     # Scale-in chooses by the termination policy; the activities tell the story, newest first.
     asg.set_desired_capacity(AutoScalingGroupName="g", DesiredCapacity=3)
@@ -131,14 +132,14 @@ def test_health_checks_wait_for_the_grace_period(client: Callable[..., Any], adv
     _group(asg, HealthCheckGracePeriod=120)
     [first] = _settled(asg, 1)
     post_json(f"{endpoint}/_conveyor/workers/{first}/kill")  # the machine's process dies: it is stopped
-    wait_until(lambda: state(ec2, first) == "stopped", what="stopped")
+    wait_for(lambda: state(ec2, first) == "stopped", what="stopped")
     advance(60)  # within the grace period since it came in service: left alone
     assert [i["InstanceId"] for i in _members(asg)] == [first]
     assert _members(asg)[0]["HealthStatus"] == "Healthy"
     advance(61)  # past it: unhealthy, terminated, replaced
     [second] = _settled(asg, 1)
     assert second != first
-    wait_until(lambda: state(ec2, first) == "terminated", what="the unhealthy one terminated")
+    wait_for(lambda: state(ec2, first) == "terminated", what="the unhealthy one terminated")
     causes = [a["Cause"] for a in asg.describe_scaling_activities(AutoScalingGroupName="g")["Activities"]]
     assert any("in response to an EC2 instance status check failure" in c for c in causes)
 
@@ -158,7 +159,7 @@ def test_suspended_processes(client: Callable[..., Any], advance: Callable[[floa
     [group] = asg.describe_auto_scaling_groups()["AutoScalingGroups"]
     assert [p["ProcessName"] for p in group["SuspendedProcesses"]] == ["Launch"]
     ec2.terminate_instances(InstanceIds=[first])
-    wait_until(lambda: _members(asg) == [], what="the terminated instance out of the group")
+    wait_for(lambda: _members(asg) == [], what="the terminated instance out of the group")
     advance(20)
     assert _members(asg) == []  # Launch suspended: no replacement
     asg.resume_processes(AutoScalingGroupName="g")
@@ -183,7 +184,7 @@ def test_a_crash_looping_template_is_held_back(client: Callable[..., Any], endpo
 
     for _ in range(6):  # each check replaces what died, until the back-off holds launches
         advance(10)
-    snapshot = wait_until(lambda: pools()["g"]["state"] == "crash-looping" and pools()["g"], what="crash loop")
+    snapshot = wait_for(lambda: pools()["g"]["state"] == "crash-looping" and pools()["g"], what="crash loop")
     assert snapshot["crash_loop"]["quick_exits"] >= 2
     launches = [a for a in asg.describe_scaling_activities(AutoScalingGroupName="g")["Activities"]
                 if a["Description"].startswith("Launching")]
@@ -200,13 +201,13 @@ def test_pools_are_groups_and_groups_are_workers(client: Callable[..., Any], end
     assert pool["Tags"][0]["Key"] == "conveyor:pool" and pool["Instances"][0]["InstanceId"] == "sleepy-" + \
         pool["Instances"][0]["InstanceId"].split("-")[1]
     asg.set_desired_capacity(AutoScalingGroupName="sleepy", DesiredCapacity=2)
-    wait_until(lambda: len(asg.describe_auto_scaling_groups(AutoScalingGroupNames=["sleepy"])[
+    wait_for(lambda: len(asg.describe_auto_scaling_groups(AutoScalingGroupNames=["sleepy"])[
         "AutoScalingGroups"][0]["Instances"]) == 2, what="the pool scaled")
     assert error_of(lambda: asg.update_auto_scaling_group(AutoScalingGroupName="sleepy", MaxSize=5))[1].startswith(
         "sleepy is a worker pool of the pipeline file")
     worker = pool["Instances"][0]["InstanceId"]
     asg.terminate_instance_in_auto_scaling_group(InstanceId=worker, ShouldDecrementDesiredCapacity=True)
-    wait_until(lambda: [i["InstanceId"] for i in asg.describe_auto_scaling_groups(AutoScalingGroupNames=["sleepy"])[
+    wait_for(lambda: [i["InstanceId"] for i in asg.describe_auto_scaling_groups(AutoScalingGroupNames=["sleepy"])[
         "AutoScalingGroups"][0]["Instances"]] not in ([], [worker]) and worker not in [
         i["InstanceId"] for i in asg.describe_auto_scaling_groups(AutoScalingGroupNames=["sleepy"])[
             "AutoScalingGroups"][0]["Instances"]], what="the worker drained")

@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tests.ec2.conftest import AMI, encoded, error_of, wait_until
+from tests.ec2.conftest import AMI, encoded, error_of
+from tests.helpers import wait_for
 
 
 def _setup(client: Callable[..., Any], **settings: Any) -> Any:
@@ -89,7 +90,7 @@ def test_target_tracking_on_backlog_per_instance(client: Callable[..., Any], adv
     assert high["EvaluationPeriods"] == 3 and high["AlarmDescription"].startswith("DO NOT EDIT OR DELETE.")
     assert alarms[names[1]]["Threshold"] == 9.0 and alarms[names[1]]["EvaluationPeriods"] == 15
 
-    wait_until(lambda: asg.describe_auto_scaling_groups()["AutoScalingGroups"][0]["Instances"][0][
+    wait_for(lambda: asg.describe_auto_scaling_groups()["AutoScalingGroups"][0]["Instances"][0][
         "LifecycleState"] == "InService", what="in service")
     now = advance(0)
     advance(60 - now % 60 + 1)  # just past a minute's start: the group's 10-second samples fill every minute
@@ -98,11 +99,11 @@ def test_target_tracking_on_backlog_per_instance(client: Callable[..., Any], adv
     for _ in range(3):  # three full minutes at 30 per instance, above the target of 10
         advance(60)
     # Each minute is stored and its alarms evaluated just after the clock passes it.
-    wait_until(lambda: cloudwatch.describe_alarms(AlarmNames=[names[0]])["MetricAlarms"][0]["StateValue"] == "ALARM",
+    wait_for(lambda: cloudwatch.describe_alarms(AlarmNames=[names[0]])["MetricAlarms"][0]["StateValue"] == "ALARM",
                what="the high alarm")
-    wait_until(lambda: _desired(asg) == 3, what="ceil(1 instance x 30 / 10)")
+    wait_for(lambda: _desired(asg) == 3, what="ceil(1 instance x 30 / 10)")
     advance(60)  # the alarm invokes the policy again: the new instances are warming up, nothing more
-    wait_until(lambda: len(cloudwatch.describe_alarm_history(AlarmName=names[0])["AlarmHistoryItems"]) >= 4,
+    wait_for(lambda: len(cloudwatch.describe_alarm_history(AlarmName=names[0])["AlarmHistoryItems"]) >= 4,
                what="the next minute evaluated")
     assert _desired(asg) == 3
     activities = asg.describe_scaling_activities(AutoScalingGroupName="g")["Activities"]

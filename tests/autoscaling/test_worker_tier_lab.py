@@ -7,24 +7,14 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tests.helpers import wait_for
+
 EC2_TRUST = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
-
-
-def wait_until(check: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not met within {timeout:g} s")
-        time.sleep(0.3)
 
 
 def _file(tmp_path: Path, name: str, content: Any) -> str:
@@ -79,7 +69,7 @@ def test_the_worker_tier_lab_through_the_cli(aws: Callable[..., Any], advance: C
         return [i["InstanceId"] for i in group["Instances"]
                 if i["LifecycleState"] == "InService" and i["HealthStatus"] == "Healthy"]
 
-    [first] = wait_until(in_service, what="the first instance in service")
+    [first] = wait_for(in_service, what="the first instance in service")
     [reservation] = aws("ec2", "describe-instances", "--instance-ids", first)["Reservations"]
     instance = reservation["Instances"][0]
     assert instance["State"]["Name"] == "running"
@@ -93,7 +83,7 @@ def test_the_worker_tier_lab_through_the_cli(aws: Callable[..., Any], advance: C
     for n in range(3):
         (tmp_path / f"photo{n}.jpg").write_bytes(b"x" * (n + 1))
         aws("s3", "cp", str(tmp_path / f"photo{n}.jpg"), f"s3://lab-uploads/uploads/photo{n}.jpg")
-    wait_until(lambda: processed() == {f"processed/photo{n}.jpg" for n in range(3)}, what="uploads processed")
+    wait_for(lambda: processed() == {f"processed/photo{n}.jpg" for n in range(3)}, what="uploads processed")
 
     # Kill the machine: the group replaces it, and the backlog left meanwhile drains.
     terminating = aws("ec2", "terminate-instances", "--instance-ids", first)["TerminatingInstances"]
@@ -101,9 +91,9 @@ def test_the_worker_tier_lab_through_the_cli(aws: Callable[..., Any], advance: C
     for n in range(3, 6):
         (tmp_path / f"photo{n}.jpg").write_bytes(b"y")
         aws("s3", "cp", str(tmp_path / f"photo{n}.jpg"), f"s3://lab-uploads/uploads/photo{n}.jpg")
-    [second] = wait_until(lambda: [i for i in in_service() if i != first], what="a replacement")
+    [second] = wait_for(lambda: [i for i in in_service() if i != first], what="a replacement")
     assert second != first
-    wait_until(lambda: len(processed()) == 6, what="the backlog drained by the replacement")
+    wait_for(lambda: len(processed()) == 6, what="the backlog drained by the replacement")
     assert aws("ec2", "describe-instances", "--instance-ids", first)["Reservations"][0]["Instances"][0][
         "State"]["Name"] == "terminated"
     activities = aws("autoscaling", "describe-scaling-activities", "--auto-scaling-group-name", "workers")["Activities"]
@@ -134,18 +124,18 @@ def test_the_worker_tier_lab_through_the_cli(aws: Callable[..., Any], advance: C
         return str(aws("cloudwatch", "describe-alarms", "--alarm-names", "jobs-backlog-high")["MetricAlarms"][0][
             "StateValue"])
 
-    wait_until(lambda: alarm_state() == "ALARM", what="the backlog alarm")
-    wait_until(lambda: len(in_service()) == 2, what="scale-out to 2")
+    wait_for(lambda: alarm_state() == "ALARM", what="the backlog alarm")
+    wait_for(lambda: len(in_service()) == 2, what="scale-out to 2")
     activities = aws("autoscaling", "describe-scaling-activities", "--auto-scaling-group-name", "workers")["Activities"]
     assert any("a monitor alarm jobs-backlog-high in state ALARM triggered policy scale-out changing the desired "
                "capacity from 1 to 2" in a["Cause"] for a in activities)
 
-    wait_until(lambda: len(processed()) == 46, timeout=90, what="the burst processed")
+    wait_for(lambda: len(processed()) == 46, timeout=90, what="the burst processed")
     advance(60)  # nothing visible: OK -> scale-in
-    wait_until(lambda: alarm_state() == "OK", what="the alarm back to OK")
-    wait_until(lambda: len(in_service()) == 1, what="scale-in to 1")
+    wait_for(lambda: alarm_state() == "OK", what="the alarm back to OK")
+    wait_for(lambda: len(in_service()) == 1, what="scale-in to 1")
     [group] = aws("autoscaling", "describe-auto-scaling-groups", "--auto-scaling-group-names",
                   "workers")["AutoScalingGroups"]
     assert group["DesiredCapacity"] == 1
-    wait_until(lambda: len(aws("autoscaling", "describe-auto-scaling-groups", "--auto-scaling-group-names",
+    wait_for(lambda: len(aws("autoscaling", "describe-auto-scaling-groups", "--auto-scaling-group-names",
                                "workers")["AutoScalingGroups"][0]["Instances"]) == 1, what="the drained instance gone")

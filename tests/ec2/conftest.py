@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -23,17 +22,6 @@ def instance_profile(iam: Any, name: str = "worker") -> str:
 
 def encoded(script: str) -> str:
     return base64.b64encode(script.encode()).decode()
-
-
-def wait_until(check: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not met within {timeout:g} s")
-        time.sleep(0.1)
 
 
 def state(ec2: Any, instance_id: str) -> str:

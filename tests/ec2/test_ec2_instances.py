@@ -13,7 +13,8 @@ from typing import Any
 
 import requests
 
-from tests.ec2.conftest import AMI, console, encoded, error_of, instance_profile, state, wait_until
+from tests.ec2.conftest import AMI, console, encoded, error_of, instance_profile, state
+from tests.helpers import wait_for
 
 # The user data of most tests: says where it runs and who it is, asks STS who it is (the SDK finds the
 # instance profile's credentials through the metadata service), then keeps the machine up.
@@ -36,7 +37,7 @@ def test_user_data_runs_with_the_instance_profiles_role(client: Callable[..., An
     instance_id = _run(ec2, IDENTITY, IamInstanceProfile={"Name": "worker"}, InstanceType="t3.micro",
                        TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "w1"}]}])
     assert state(ec2, instance_id) == "running"
-    output = wait_until(lambda: "arn=" in console(ec2, instance_id) and console(ec2, instance_id), what="console")
+    output = wait_for(lambda: "arn=" in console(ec2, instance_id) and console(ec2, instance_id), what="console")
     assert f"/ec2/instances/{instance_id} user={getpass.getuser()} endpoint={endpoint} region=us-east-1" in output
     assert f"arn=arn:aws:sts::000000000000:assumed-role/worker/{instance_id}" in output
     [found] = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"]
@@ -91,28 +92,28 @@ def test_states_follow_the_process(client: Callable[..., Any], advance: Callable
     ec2 = client("ec2")
     # The script ends: the machine shut itself down, so it is stopped (the default shutdown behaviour)...
     short = _run(ec2, "echo bye")
-    wait_until(lambda: state(ec2, short) == "stopped", what="stopped")
+    wait_for(lambda: state(ec2, short) == "stopped", what="stopped")
     [found] = ec2.describe_instances(InstanceIds=[short])["Reservations"][0]["Instances"]
     assert found["StateReason"]["Code"] == "Client.InstanceInitiatedShutdown"
     # ...or terminated when its shutdown behaviour says so.
     ending = _run(ec2, "exit 3", InstanceInitiatedShutdownBehavior="terminate")
-    wait_until(lambda: state(ec2, ending) == "terminated", what="terminated")
+    wait_for(lambda: state(ec2, ending) == "terminated", what="terminated")
     # Start boots it again: its user data runs a second time.
     started = ec2.start_instances(InstanceIds=[short])["StartingInstances"][0]
     assert started["PreviousState"]["Name"] == "stopped" and started["CurrentState"]["Name"] == "pending"
-    wait_until(lambda: console(ec2, short).count("bye") == 2, what="a second boot")
+    wait_for(lambda: console(ec2, short).count("bye") == 2, what="a second boot")
 
     long = _run(ec2, "trap 'echo got SIGTERM; exit 0' TERM; echo up; sleep 300 & wait")
-    wait_until(lambda: "up" in console(ec2, long), what="up")
+    wait_for(lambda: "up" in console(ec2, long), what="up")
     stopping = ec2.stop_instances(InstanceIds=[long])["StoppingInstances"][0]
     assert (stopping["PreviousState"]["Name"], stopping["CurrentState"]["Name"]) == ("running", "stopping")
-    wait_until(lambda: state(ec2, long) == "stopped", what="stopped by StopInstances")
+    wait_for(lambda: state(ec2, long) == "stopped", what="stopped by StopInstances")
     assert "got SIGTERM" in console(ec2, long)  # a shutdown lets the machine's processes finish
     ec2.start_instances(InstanceIds=[long])
-    wait_until(lambda: state(ec2, long) == "running", what="running again")
+    wait_for(lambda: state(ec2, long) == "running", what="running again")
     going = ec2.terminate_instances(InstanceIds=[long])["TerminatingInstances"][0]
     assert (going["PreviousState"]["Name"], going["CurrentState"]["Name"]) == ("running", "shutting-down")
-    wait_until(lambda: state(ec2, long) == "terminated", what="terminated by TerminateInstances")
+    wait_for(lambda: state(ec2, long) == "terminated", what="terminated by TerminateInstances")
     code, message, _ = error_of(lambda: ec2.start_instances(InstanceIds=[long]))
     assert code == "IncorrectInstanceState" and long in message
     running = ec2.describe_instances(Filters=[{"Name": "instance-state-name", "Values": ["running"]}])
@@ -188,13 +189,13 @@ def test_instances_survive_kill_9_as_a_reboot(start_server: Callable[..., Any], 
     ec2.create_launch_template(LaunchTemplateName="keepers", LaunchTemplateData={"ImageId": AMI})
     instance_id = _run(ec2, "echo booted; sleep 300")
     stopped = _run(ec2, "true")
-    wait_until(lambda: "booted" in console(ec2, instance_id) and state(ec2, stopped) == "stopped", what="booted")
+    wait_for(lambda: "booted" in console(ec2, instance_id) and state(ec2, stopped) == "stopped", what="booted")
     server.kill()
     server.start()
     ec2 = server.client("ec2")
     assert ec2.describe_launch_templates()["LaunchTemplates"][0]["LaunchTemplateName"] == "keepers"
     assert state(ec2, instance_id) == "running" and state(ec2, stopped) == "stopped"
-    wait_until(lambda: console(ec2, instance_id).count("booted") == 2, what="the reboot ran the user data again")
+    wait_for(lambda: console(ec2, instance_id).count("booted") == 2, what="the reboot ran the user data again")
     health = requests.get(f"{server.endpoint}/_conveyor/health", timeout=10).json()
     assert health["services"]["ec2"]["instances"] == 1
     assert json.loads(json.dumps(health))["services"]["autoscaling"]["status"] == "running"
