@@ -54,6 +54,7 @@ class Dispatcher:
         self._lanes: dict[tuple[str, str], deque[DeliveryRow]] = {}
         self._timers: dict[int, TimerHandle] = {}
         self._ids = 0
+        self._trying = 0
         self.delivered = 0
         self.dead_lettered = 0
         self.dropped = 0
@@ -74,6 +75,7 @@ class Dispatcher:
     def reset(self) -> None:
         self.stop()
         self._ids = 0
+        self.delivered = self.dead_lettered = self.dropped = 0
         self.active = True
 
     def next_ids(self, count: int) -> range:
@@ -82,7 +84,12 @@ class Dispatcher:
         return range(first, first + count)
 
     def pending(self) -> int:
-        return len(self._timers) + sum(len(lane) for lane in self._lanes.values())
+        """Deliveries waiting for a retry, queued, or being tried now."""
+        return len(self._timers) + sum(len(lane) for lane in self._lanes.values()) + self._trying
+
+    def retrying(self) -> int:
+        """Deliveries waiting on the clock for their next try."""
+        return len(self._timers)
 
     # -- scheduling --------------------------------------------------------------------------------------
     def schedule(self, rows: Sequence[DeliveryRow]) -> None:
@@ -116,10 +123,13 @@ class Dispatcher:
         try:
             while lane and self.active:
                 row = lane.popleft()
+                self._trying += 1
                 try:
                     await self._attempt(row)
                 except Exception:  # a failed outbox write: the row stays stored and is tried at next start
                     log.exception("delivering an event of %s failed", row.rule_arn)
+                finally:
+                    self._trying -= 1
         finally:
             if self._lanes.get(key) is lane:
                 del self._lanes[key]

@@ -59,6 +59,7 @@ class Engine:
 
     async def reset(self) -> None:
         self.scheduler.stop()
+        self.scheduler.fired = 0
         self.dispatcher.reset()
         async with self.catalog.mutex:
             await self.catalog.store.wipe()
@@ -94,7 +95,8 @@ class Engine:
 
     def counts(self) -> dict[str, int]:
         return {"rules": len(self.catalog.rules), "buses": len(self.catalog.buses),
-                "pending_deliveries": self.dispatcher.pending(), "delivered": self.dispatcher.delivered,
+                "pending_deliveries": self.dispatcher.pending(), "retrying": self.dispatcher.retrying(),
+                "delivered": self.dispatcher.delivered,
                 "dead_lettered": self.dispatcher.dead_lettered, "dropped": self.dispatcher.dropped,
                 "schedules_fired": self.scheduler.fired}
 
