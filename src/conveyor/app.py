@@ -59,7 +59,8 @@ def _load(path: str) -> type[Service] | None:
 class App:
     def __init__(self, config: Config | None = None, clock: Clock | None = None) -> None:
         self.config = config or Config()
-        self.clock = clock or (ManualClock() if self.config.clock == "manual" else Clock())
+        self.clock = clock or (ManualClock(self.config.clock_start) if self.config.clock == "manual"
+                                else Clock())
         self.metrics = Metrics()
         self.disk = DiskGuard(self.config.data_dir)  # shared by every service's storage
         # Services reach each other only through the ports each one provides (conveyor.ports).
