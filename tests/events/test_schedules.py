@@ -11,7 +11,7 @@ import urllib.request
 from typing import Any
 
 from tests.conftest import post_json
-from tests.events.conftest import allow_events, receive_all, recorded, settled, wait_for
+from tests.events.conftest import allow_events, events_health, receive_all, recorded, settled, wait_for
 
 
 def now(endpoint: str) -> float:
@@ -110,3 +110,25 @@ def test_a_schedule_resumes_after_kill_9_without_repeating(start_server: Any) ->
     assert len(late) == 1 and _stamps(late, start)[0] in (1799, 1800)
     post_json(f"{again.endpoint}/_conveyor/clock", {"advance": 600})  # start + 2410: runs at 2100 and 2400
     assert sorted(_stamps(receive_all(sqs, url, 2), start)) in ([2099, 2399], [2100, 2400])
+
+
+def test_undelivered_events_survive_kill_9(start_server: Any) -> None:
+    """An event PutEvents accepted is stored with its deliveries: one still being retried when the server
+    is killed is delivered after the restart."""
+    server = start_server(None, "--clock", "manual")
+    events, sqs = server.client("events"), server.client("sqs")
+    url = sqs.create_queue(QueueName="small", Attributes={"MaximumMessageSize": "1024"})["QueueUrl"]
+    arn = allow_events(sqs, url)
+    events.put_rule(Name="r", EventPattern='{"source": ["shop"]}')
+    events.put_targets(Rule="r", Targets=[{"Id": "q", "Arn": arn}])
+    sent = events.put_events(Entries=[{"Source": "shop", "DetailType": "big", "Detail": json.dumps({"b": "x" * 2000})}])
+    wait_for(lambda: events_health(server.endpoint)["retrying"] == 1)
+    server.kill()
+
+    restarted = start_server(server.data_dir, "--clock", "manual", port=server.port)
+    sqs = restarted.client("sqs")
+    assert events_health(restarted.endpoint)["pending_deliveries"] == 1
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"MaximumMessageSize": "262144"})
+    post_json(f"{restarted.endpoint}/_conveyor/clock", {"advance": 600})
+    (message,) = receive_all(sqs, url, 1)
+    assert json.loads(message["Body"])["id"] == sent["Entries"][0]["EventId"]
