@@ -33,8 +33,8 @@ def settled(endpoint: str) -> bool:
     with urllib.request.urlopen(f"{endpoint}/_conveyor/health", timeout=10) as response:
         services = json.load(response)["services"]
     functions = services["lambda"]
-    return (services["events"]["pending_deliveries"] == 0 and functions["async_pending"] == 0
-            and functions["async_running"] == 0)
+    return bool(services["events"]["pending_deliveries"] == 0 and functions["async_pending"] == 0
+                and functions["async_running"] == 0)
 
 
 def recorded(path: Path) -> list[Any]:

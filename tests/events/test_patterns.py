@@ -9,6 +9,7 @@ NUL = https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -138,8 +139,10 @@ REFUSED = [
 
 @pytest.mark.parametrize(("pattern", "reason"), REFUSED)
 def test_refused_patterns(events: Any, pattern: str, reason: str) -> None:
-    for call in (lambda: events.test_event_pattern(EventPattern=pattern, Event=json.dumps(EC2)),
-                 lambda: events.put_rule(Name="r", EventPattern=pattern)):
+    calls: list[Callable[[], Any]] = [
+        lambda: events.test_event_pattern(EventPattern=pattern, Event=json.dumps(EC2)),
+        lambda: events.put_rule(Name="r", EventPattern=pattern)]
+    for call in calls:
         with pytest.raises(ClientError) as err:
             call()
         assert err.value.response["Error"]["Code"] == "InvalidEventPatternException"

@@ -32,7 +32,7 @@ def test_rate_one_minute_invokes_a_function_each_minute(events: Any, client: Any
     assert recorded(out) == []  # not before a minute has passed
     for minute in range(1, 4):
         advance(60 if minute > 1 else 1)
-        wait_for(lambda minute=minute: len(recorded(out)) == minute)
+        wait_for(lambda: len(recorded(out)) == minute)  # noqa: B023 - waited for before the loop goes on
     got = recorded(out)
     assert [e["detail-type"] for e in got] == ["Scheduled Event"] * 3
     assert {e["source"] for e in got} == {"aws.events"} and all(e["resources"] == [rule] for e in got)
