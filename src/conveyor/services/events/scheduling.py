@@ -19,7 +19,7 @@ from typing import Any
 from conveyor import ids
 from conveyor.background import spawn
 from conveyor.clock import Clock, TimerHandle
-from conveyor.services.events import expressions
+from conveyor.services import schedule_expressions as expressions
 from conveyor.services.events.catalog import Catalog, Rule
 from conveyor.services.events.ingest import Router, event_time
 
@@ -117,7 +117,7 @@ class Scheduler:
                     "account": self.catalog.account, "time": event_time(when), "region": rule.row.region,
                     "resources": [rule.arn(self.catalog.account)], "detail": {}}
                 rows = self.router.deliveries(rule, event, self.clock.now())
-                await self.router.dispatcher.store.add_deliveries(rows, fired=(rule.row, when))
+                await self.router.catalog.store.add_deliveries(rows, fired=(rule.row, when))
                 last = max(when, rule.row.last_fired or when)
                 self.catalog.rules[key] = dataclasses.replace(rule, row=dataclasses.replace(rule.row, last_fired=last))
         except Exception:  # a failed write (a full disk): this run is lost, the schedule goes on
