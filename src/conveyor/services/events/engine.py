@@ -15,11 +15,11 @@ from conveyor.config import Config
 from conveyor.ports import Ports
 from conveyor.services.events import errors
 from conveyor.services.events.catalog import Catalog
-from conveyor.services.events.dispatch import Dispatcher
+from conveyor.services.events.dispatch import make_dispatcher
 from conveyor.services.events.ingest import FORWARDED, Router, event_time
 from conveyor.services.events.scheduling import Scheduler
 from conveyor.services.events.store import EventsStore
-from conveyor.services.events.targets import DeliveryFailed
+from conveyor.services.retrying import DeliveryFailed, Dispatcher
 from conveyor.storage.disk import DiskGuard
 from conveyor.wire import ServiceError
 
@@ -42,7 +42,7 @@ class Engine:
         self._store = EventsStore(self.config.service_dir("events") / "events.db", self.disk)
         self._catalog = Catalog(self._store, self.account)
         self._catalog.load()
-        self._dispatcher = Dispatcher(self._store, self.clock, self.ports, self.account, self._forward)
+        self._dispatcher = make_dispatcher(self._store, self.clock, self.ports, self.account, self._forward)
         self._router = Router(self._catalog, self._dispatcher, self.clock)
         self._scheduler = Scheduler(self._catalog, self._router, self.clock)
         self._dispatcher.load()

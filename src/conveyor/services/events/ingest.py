@@ -16,9 +16,8 @@ from typing import Any
 from conveyor import ids
 from conveyor.clock import Clock
 from conveyor.services.events.catalog import Catalog, Rule
-from conveyor.services.events.dispatch import Dispatcher
 from conveyor.services.events.patterns import matches
-from conveyor.services.events.store import DeliveryRow
+from conveyor.services.retrying import DeliveryRow, Dispatcher
 
 # PutEvents' entries together must stay under 256 KB, counted as AWS counts them.
 # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html
@@ -104,5 +103,5 @@ class Router:
         for region, bus, events in batches:
             rows.extend(self.route(region, bus, events, now))
         if rows:
-            await self.dispatcher.store.add_deliveries(rows)
+            await self.catalog.store.add_deliveries(rows)
             self.dispatcher.schedule(rows)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from conveyor.services.retrying import DeliveryRow
 from conveyor.storage.db import Database
 from conveyor.storage.disk import DiskGuard
 
@@ -71,17 +72,6 @@ class RuleRow:
                 self.last_fired)
 
 
-@dataclass(frozen=True)
-class DeliveryRow:
-    id: int
-    rule_arn: str
-    target: dict[str, Any]  # the Target as PutTargets stored it
-    event: dict[str, Any]
-    attempts: int  # retries made so far
-    first_at: float  # when the event came in: its age counts from here
-    due: float
-
-
 _RULE_COLUMNS = ("region, bus, name, pattern, schedule, state, description, role_arn, tags, targets, created, "
                  "anchor, last_fired")
 
@@ -134,7 +124,7 @@ class EventsStore:
     # -- deliveries ----------------------------------------------------------------------------------
     @staticmethod
     def _delivery_values(rows: Sequence[DeliveryRow]) -> list[tuple[Any, ...]]:
-        return [(d.id, d.rule_arn, json.dumps(d.target), json.dumps(d.event, separators=(",", ":")), d.attempts,
+        return [(d.id, d.source_arn, json.dumps(d.target), json.dumps(d.event, separators=(",", ":")), d.attempts,
                  d.first_at, d.due) for d in rows]
 
     async def add_deliveries(self, rows: Sequence[DeliveryRow], fired: tuple[RuleRow, float] | None = None) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 from conveyor import resource_policy
 from conveyor.ports import Ports
 from conveyor.services.events import errors, transform
+from conveyor.services.retrying import DeliveryFailed
 from conveyor.wire import ServiceError
 
 EVENTS_PRINCIPAL = "events.amazonaws.com"
@@ -31,16 +32,6 @@ SERVED_KINDS = ("lambda", "sqs", "sns", "events")
 UNSERVED_PARAMETERS = ("KinesisParameters", "RunCommandParameters", "EcsParameters", "BatchParameters",
                        "HttpParameters", "RedshiftDataParameters", "SageMakerPipelineParameters",
                        "AppSyncParameters")
-
-
-class DeliveryFailed(Exception):
-    """A target did not take an event: `code` as EventBridge names it on dead-letter messages."""
-
-    def __init__(self, code: str, message: str, *, retryable: bool) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.retryable = retryable
 
 
 def kind_of(arn: str) -> str | None:
