@@ -33,6 +33,7 @@ SERVICES = {
     "sns": "conveyor.services.sns.api:SnsService",
     "lambda": "conveyor.services.lambda_.api:LambdaService",
     "events": "conveyor.services.events.api:EventsService",
+    "scheduler": "conveyor.services.scheduler.api:SchedulerService",
     "s3": "conveyor.services.s3.api:S3Service",
     "apigatewayv2": "conveyor.services.apigatewayv2.api:ApiGatewayService",
     # EC2 before Auto Scaling, which launches its instances (and stops first, so that no instance it
