@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import lambda_role
-from tests.lambda_.conftest import make_zip, wait_for
+from tests.helpers import wait_for
+from tests.lambda_.conftest import make_zip
 
 RECORDER = """
 import json, os

@@ -8,7 +8,8 @@ import json
 from typing import Any
 
 from tests.conftest import lambda_role
-from tests.events.conftest import allow_events, events_health, receive_all, recorded, settled, wait_for
+from tests.events.conftest import allow_events, events_health, receive_all, recorded, settled
+from tests.helpers import wait_for
 
 ACCOUNT = "000000000000"
 EVENTS_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [

@@ -15,7 +15,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import lambda_role, post_json
-from tests.events.conftest import RECORDER, allow_events, receive_all, recorded, wait_for
+from tests.events.conftest import RECORDER, allow_events, receive_all, recorded
+from tests.helpers import wait_for
 from tests.lambda_.conftest import make_zip
 
 ACCOUNT = "000000000000"

@@ -11,7 +11,8 @@ import urllib.request
 from typing import Any
 
 from tests.conftest import post_json
-from tests.events.conftest import allow_events, events_health, receive_all, recorded, settled, wait_for
+from tests.events.conftest import allow_events, events_health, receive_all, recorded, settled
+from tests.helpers import wait_for
 
 
 def now(endpoint: str) -> float:
