@@ -2,7 +2,7 @@
 
 Scheduler acts with the schedule's RoleArn, a role that must trust `scheduler.amazonaws.com`
 (https://docs.aws.amazon.com/scheduler/latest/UserGuide/setting-up.html#setting-up-execution-role);
-Conveyor does not enforce the role's own policies (IAM policies are stored, not enforced), so a role
+Conveyor does not check the role's own permission policies (not even under `--iam enforce`), so a role
 that exists and trusts Scheduler may invoke any target. The target receives Input (`{}` without one),
 its context attributes filled in:
 https://docs.aws.amazon.com/scheduler/latest/UserGuide/managing-schedule-context-attributes.html
