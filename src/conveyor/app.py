@@ -32,6 +32,8 @@ SERVICES = {
     "sqs": "conveyor.services.sqs.api:SqsService",
     "sns": "conveyor.services.sns.api:SnsService",
     "lambda": "conveyor.services.lambda_.api:LambdaService",
+    "events": "conveyor.services.events.api:EventsService",
+    "scheduler": "conveyor.services.scheduler.api:SchedulerService",
     "s3": "conveyor.services.s3.api:S3Service",
     "apigatewayv2": "conveyor.services.apigatewayv2.api:ApiGatewayService",
     # EC2 before Auto Scaling, which launches its instances (and stops first, so that no instance it
@@ -58,7 +60,8 @@ def _load(path: str) -> type[Service] | None:
 class App:
     def __init__(self, config: Config | None = None, clock: Clock | None = None) -> None:
         self.config = config or Config()
-        self.clock = clock or (ManualClock() if self.config.clock == "manual" else Clock())
+        self.clock = clock or (ManualClock(self.config.clock_start) if self.config.clock == "manual"
+                                else Clock())
         self.metrics = Metrics()
         self.disk = DiskGuard(self.config.data_dir)  # shared by every service's storage
         # Services reach each other only through the ports each one provides (conveyor.ports).

@@ -44,6 +44,10 @@ class Config:
     iam: str = field(default_factory=lambda: _env("CONVEYOR_IAM", "off"))
     # "system" or "manual" (tests move a manual clock with POST /_conveyor/clock).
     clock: str = field(default_factory=lambda: _env("CONVEYOR_CLOCK", "system"))
+    # Where a manual clock starts (seconds since the epoch; default: now), so a test can restart a server
+    # at a later time, as if it had been down meanwhile.
+    clock_start: float | None = field(default_factory=lambda: float(os.environ["CONVEYOR_CLOCK_START"])
+                                      if os.environ.get("CONVEYOR_CLOCK_START") else None)
     log_requests: bool = field(default_factory=lambda: _env("CONVEYOR_LOG_REQUESTS", "0") == "1")
     # Connections (conveyor.gateway.connections): at most this many open at once; a client silent this
     # many seconds in the middle of a request is timed out, a keep-alive connection idle this long closed.

@@ -131,12 +131,23 @@ class Functions(NotificationDestination, Protocol):
         """Whether the function's resource policy lets `service_principal` invoke it for `source_arn`."""
         ...
 
-    async def invoke_event(self, function_arn: str, payload: dict[str, Any]) -> None:
-        """Queue an asynchronous invocation."""
+    async def invoke_event(self, function_arn: str, payload: Any) -> None:
+        """Queue an asynchronous invocation; `payload` is the event, any JSON value."""
         ...
 
     async def deliver_from_sns(self, function_arn: str, event: dict[str, Any]) -> None:
         """An SNS notification event; raises when the function's policy does not let SNS invoke it."""
+        ...
+
+
+class EventBuses(NotificationDestination, Protocol):
+    """EventBridge, as other services use it: S3 puts bucket events on a region's default bus
+    (`deliver_from_s3` with the event in EventBridge's shape), EventBridge Scheduler puts events on buses."""
+
+    async def put_event(self, bus_arn: str, source: str, detail_type: str, detail: str,
+                        resources: list[str]) -> str:
+        """Put one event on the bus as PutEvents would; its id. Raises ServiceError for a missing bus or a
+        detail that is not a JSON object."""
         ...
 
 
@@ -502,6 +513,7 @@ class Ports:
     queues: Queues | None = None
     topics: Topics | None = None
     functions: Functions | None = None
+    events: EventBuses | None = None
     objects: Objects | None = None
     credential_sources: list[CredentialSource] = field(default_factory=list)
     roles: RoleDirectory | None = None
@@ -520,8 +532,8 @@ class Ports:
     policy_holders: dict[str, PolicyHolder] = field(default_factory=dict)
 
     def destination(self, kind: str) -> NotificationDestination | None:
-        """The service behind a notification destination ARN's service part (sqs, sns, lambda)."""
-        return {"sqs": self.queues, "sns": self.topics, "lambda": self.functions}.get(kind)
+        """The service behind a notification destination ARN's service part (sqs, sns, lambda, events)."""
+        return {"sqs": self.queues, "sns": self.topics, "lambda": self.functions, "events": self.events}.get(kind)
 
     def policy_holder(self, kind: str) -> PolicyHolder | None:
         """Who holds the resource policies of ARNs of the service `kind` (sqs, sns, s3, lambda, iam)."""

@@ -170,8 +170,8 @@ def test_the_default_pipeline_under_iam_enforce(start_server: Any, tmp_path: Pat
     def keys() -> set[str]:
         return {o["Key"] for o in s3.list_objects_v2(Bucket="conveyor-uploads").get("Contents", [])}
 
-    wait_for(lambda: f"processed/{key}" in keys())
-    assert answer["s3Key"] not in keys()
+    # The mover copies, then deletes the upload: both done means it moved (deleting needs its role too).
+    wait_for(lambda: f"processed/{key}" in (found := keys()) and answer["s3Key"] not in found)
     denials = json.load(urllib.request.urlopen(f"{endpoint}/_conveyor/iam/denials"))
     assert denials == {"mode": "enforce", "denied": 0, "recent": []}
     policy = run_aws(endpoint, "iam", "get-role-policy", "--role-name", "conveyor-movers",

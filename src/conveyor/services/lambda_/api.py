@@ -150,7 +150,7 @@ class LambdaService(Service):
     def invoke_allowed(self, function_arn: str, service_principal: str, source_arn: str | None) -> bool:
         return self.permissions.invoke_allowed(function_arn, service_principal, source_arn)
 
-    async def invoke_event(self, function_arn: str, payload: dict[str, Any]) -> None:
+    async def invoke_event(self, function_arn: str, payload: Any) -> None:
         """Queue an asynchronous invocation (S3 notifications, SNS subscriptions, destinations)."""
         await self.async_invokes.submit_to(function_arn, json.dumps(payload).encode())
 

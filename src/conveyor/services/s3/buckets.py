@@ -131,8 +131,9 @@ class BucketOperations:
         name = params["Bucket"]
         self.core.require_bucket(name)
         given = params["NotificationConfiguration"]
-        if given.get("EventBridgeConfiguration") is not None:
-            raise ServiceError("NotImplemented", "EventBridge notifications are not supported by Conveyor.", 501)
+        if given.get("EventBridgeConfiguration") is not None and self.ports.events is None:
+            raise ServiceError("NotImplemented", "EventBridge notifications need the events service, which this "
+                               "build of Conveyor does not have.", 501)
         config, dests = notifications.validate(given)
         destinations.check(self.ports, [(kind, arn) for kind, arn, _ in dests], name, self.core.account_id)
         # Configuring sends a test event to each queue and topic (not to functions).

@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from conveyor.services.s3 import eventbridge
 from conveyor.services.s3.blobs import BlobInfo
 from conveyor.services.s3.conditions import WritePrecondition
 from conveyor.services.s3.core import Core
@@ -41,7 +42,8 @@ class Versions:
         self.store = core.store
 
     def _events(self, row: BucketRow, change: ObjectChange, requester: Requester) -> list[PendingEvent]:
-        return pending_events(row, self.core.owner_id, change, requester)
+        return (pending_events(row, self.core.owner_id, change, requester)
+                + eventbridge.pending_events(row, self.core.account_id, change, requester))
 
     async def put(self, ctx: RequestContext, bucket: str, key: str, body: BlobInfo, etag: str, meta: dict[str, Any],
                   event: str, *, precondition: WritePrecondition | None = None,
