@@ -10,9 +10,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from conveyor.wire import Caller
+from conveyor.wire import Caller, RequestContext
+
+if TYPE_CHECKING:
+    from conveyor.authz import Need
+    from conveyor.authz.enforcer import Judged
 
 
 @runtime_checkable
@@ -299,6 +303,12 @@ class AccessCheck(Protocol):
         """Whether the service principal (e.g. sns.amazonaws.com) may act on `resource` for the source
         (`keys`: more condition keys the service sets, e.g. SNS's AWS:SourceOwner); always True with
         `--iam off`, and with `--iam report` (which logs what it would deny)."""
+        ...
+
+    def authorize_needs(self, ctx: RequestContext, service: Judged, needs: Sequence[Need]) -> None:
+        """Judge the request's caller for needs the service names itself (a request that is no operation
+        of its model: S3's form uploads), as the pipeline judges operations: raises the service's
+        AccessDenied error when enforcing."""
         ...
 
     def role_refusal(self, role_arn: str, session_name: str, needs: Sequence[tuple[str, str]], call: str,

@@ -114,10 +114,17 @@ class Enforcer:
                   params: dict[str, Any]) -> None:
         """Raise the service's AccessDenied error when enforcing and the caller may not make the request;
         refused items of a batch go to `ctx.denied_items` for the service to report."""
-        caller = ctx.principal
-        if caller is None:
+        if ctx.principal is None:
             return  # the root user (--auth off) or an anonymous caller (judged by S3 itself)
-        denials = self.judge(ctx, caller, service.iam_requests(ctx, operation, params))
+        self.authorize_needs(ctx, service, service.iam_requests(ctx, operation, params))
+
+    def authorize_needs(self, ctx: RequestContext, service: Judged, needs: Sequence[Need]) -> None:
+        """`authorize` for needs a service names itself, for a request that is no operation of its model
+        (S3's browser form uploads)."""
+        caller = ctx.principal
+        if caller is None or not self.active:
+            return
+        denials = self.judge(ctx, caller, needs)
         if not denials:
             return
         self._note(ctx, denials)

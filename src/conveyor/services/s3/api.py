@@ -50,7 +50,7 @@ class S3Service(Service):
         self.store = S3Store(self.config.service_dir("s3"), env.disk)
         self.core = Core(self.store, self.clock, self.config.account_id)
         versions = Versions(self.core)
-        self.posts = PostUploads(self.core, versions, self.config)
+        self.posts = PostUploads(self.core, versions, self.config, self.ports, self._authorize_form)
         self.operation_groups = (
             BucketOperations(self.core, self.ports), AccessOperations(self.core), SettingsOperations(self.core),
             ObjectOperations(self.core, versions), ListingOperations(self.core),
@@ -161,6 +161,11 @@ class S3Service(Service):
 
     def iam_requests(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> list[Need]:
         return iam.needs(operation.name, params, self.iam_action(operation.name))
+
+    def _authorize_form(self, ctx: RequestContext, needs: list[Need]) -> None:
+        access = self.ports.access
+        if access is not None:
+            access.authorize_needs(ctx, self, needs)
 
     def access_denied(self, ctx: RequestContext, denial: Denial) -> ServiceError:
         """S3 quotes the resource: `... on resource: "arn:aws:s3:::bucket/key" because ...`.
