@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import requests
+
 from conftest import ACCOUNT, Server, allow, policy
 
 
