@@ -10,9 +10,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from conveyor.wire import Caller
+from conveyor.wire import Caller, RequestContext
+
+if TYPE_CHECKING:
+    from conveyor.authz import Need
+    from conveyor.authz.enforcer import Judged
 
 
 @runtime_checkable
@@ -74,8 +78,10 @@ class Queues(PolicyHolder, NotificationDestination, Protocol):
         ...
 
     async def receive(self, queue: str, max_messages: int = 1, visibility: int | None = None,
-                      wait: float = 0) -> list[dict[str, Any]]:
-        """Messages in the shape ReceiveMessage answers (all system attributes included)."""
+                      wait: float = 0, admit: Callable[[], bool] | None = None) -> list[dict[str, Any]]:
+        """Messages in the shape ReceiveMessage answers (all system attributes included). `admit`, asked
+        each time messages could be handed out (at the start, and when a parked receive wakes): False ends
+        the receive with none (a mapping's role lost its permission while the poll was parked)."""
         ...
 
     async def delete(self, queue: str, receipt_handle: str) -> None: ...
@@ -284,6 +290,14 @@ class PermissionSource(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """A call IAM refuses a service making it as a role: the action, and AWS's message."""
+
+    action: str
+    message: str
+
+
 @runtime_checkable
 class AccessCheck(Protocol):
     """The IAM enforcer, as services ask it about their own deliveries (SNS into a queue, S3 into a queue
@@ -295,9 +309,25 @@ class AccessCheck(Protocol):
         naming the source."""
         ...
 
-    def service_may(self, service: str, action: str, resource: str, source_arn: str, source_account: str) -> bool:
-        """Whether the service principal (e.g. sns.amazonaws.com) may act on `resource` for the source;
-        always True with `--iam off`, and with `--iam report` (which logs what it would deny)."""
+    def service_may(self, service: str, action: str, resource: str, source_arn: str, source_account: str,
+                    keys: Mapping[str, str] | None = None) -> bool:
+        """Whether the service principal (e.g. sns.amazonaws.com) may act on `resource` for the source
+        (`keys`: more condition keys the service sets, e.g. SNS's AWS:SourceOwner); always True with
+        `--iam off`, and with `--iam report` (which logs what it would deny)."""
+        ...
+
+    def authorize_needs(self, ctx: RequestContext, service: Judged, needs: Sequence[Need]) -> None:
+        """Judge the request's caller for needs the service names itself (a request that is no operation
+        of its model: S3's form uploads), as the pipeline judges operations: raises the service's
+        AccessDenied error when enforcing."""
+        ...
+
+    def role_refusal(self, role_arn: str, session_name: str, needs: Sequence[tuple[str, str]], call: str,
+                     *, record: bool = True) -> Refusal | None:
+        """Whether a session of the role may make the calls (action, resource ARN) a service makes as it
+        (an event source mapping's poller, as the function's execution role): the first refused, only
+        when enforcing; None with `--iam off` and `--iam report` (which logs it). `record`: log and keep
+        the refusal (False for a quiet re-check)."""
         ...
 
 

@@ -44,7 +44,10 @@ def _stream(kinesis: Any, name: str, shards: int) -> str:
 
 def _lines(out: Path, name: str) -> list[dict[str, Any]]:
     path = out / name
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    if not path.exists():
+        return []
+    # A line the function is still writing has no newline yet: read it next time.
+    return [json.loads(line) for line in path.read_text().splitlines(keepends=True) if line.endswith("\n")]
 
 
 def _all(out: Path) -> list[dict[str, Any]]:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import deque
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
@@ -38,6 +38,7 @@ from conveyor.authz.callers import principal_of, request_keys
 from conveyor.authz.denial import Denial
 from conveyor.authz.needs import Context, Need, arn_account, arn_service
 from conveyor.policy import AccessRequest, Decision, Policies, Policy, Principal, evaluate, parse
+from conveyor.ports import Refusal
 from conveyor.wire import Caller, RequestContext, ServiceError
 
 if TYPE_CHECKING:
@@ -113,10 +114,17 @@ class Enforcer:
                   params: dict[str, Any]) -> None:
         """Raise the service's AccessDenied error when enforcing and the caller may not make the request;
         refused items of a batch go to `ctx.denied_items` for the service to report."""
-        caller = ctx.principal
-        if caller is None:
+        if ctx.principal is None:
             return  # the root user (--auth off) or an anonymous caller (judged by S3 itself)
-        denials = self.judge(ctx, caller, service.iam_requests(ctx, operation, params))
+        self.authorize_needs(ctx, service, service.iam_requests(ctx, operation, params))
+
+    def authorize_needs(self, ctx: RequestContext, service: Judged, needs: Sequence[Need]) -> None:
+        """`authorize` for needs a service names itself, for a request that is no operation of its model
+        (S3's browser form uploads)."""
+        caller = ctx.principal
+        if caller is None or not self.active:
+            return
+        denials = self.judge(ctx, caller, needs)
         if not denials:
             return
         self._note(ctx, denials)
@@ -131,8 +139,15 @@ class Enforcer:
         """The needs the caller may not have, judged in any mode."""
         if not needs:
             return []
-        grants = self._grants_of(ctx.access_key, caller)
-        root = caller.kind == "root"
+        request = ctx.request
+        where = (request.scheme, ctx.region, request.client[0] if request.client else None)
+        return self._judged(self._grants_of(ctx.access_key, caller), caller.kind == "root", needs,
+                            lambda: request_keys(ctx), where)
+
+    def _judged(self, grants: Grants, root: bool, needs: Sequence[Need], request_keys: Callable[[], dict[str, str]],
+                where: Hashable) -> list[Denial]:
+        """Each need judged by the caller's grants and the resource's policy; `request_keys` gives the
+        request's own condition keys, `where` what of the request they depend on (for the decision cache)."""
         keys: dict[str, Any] | None = None
         denials: list[Denial] = []
         for need in needs:
@@ -142,12 +157,11 @@ class Enforcer:
             cache_key: Hashable = None
             decision = None
             if grants.timeless and (resource_policy is None or not _reads_time(resource_policy)):
-                cache_key = (need.action, need.resource, resource_policy, _frozen(need.context),
-                             ctx.request.scheme, ctx.region, ctx.request.client[0] if ctx.request.client else None)
+                cache_key = (need.action, need.resource, resource_policy, _frozen(need.context), where)
                 decision = grants.decisions.get(cache_key)
             if decision is None:
                 if keys is None:
-                    keys = request_keys(ctx)
+                    keys = request_keys()
                 context = {**keys, **need.context} if need.context else keys
                 request = AccessRequest(grants.principal, need.action, need.resource, context,
                                         arn_account(need.resource), dt.datetime.fromtimestamp(self.clock.now(), dt.UTC))
@@ -162,12 +176,42 @@ class Enforcer:
                                       decision.policy_type, need.item))
         return denials
 
+    # -- calls services make as a role (ports.AccessCheck) ---------------------------------------------
+    def role_refusal(self, role_arn: str, session_name: str, needs: Sequence[tuple[str, str]], call: str,
+                     *, record: bool = True) -> Refusal | None:
+        """Whether a session of the role may make the calls a service makes on its behalf (an event source
+        mapping's poller reading its queue or stream as the function's execution role): the first need
+        refused, when enforcing; None with --iam off, and with --iam report (which logs the refusal).
+        `record`: log and keep the refusal (False for a repeated check of the same call)."""
+        if not self.active:
+            return None
+        account = arn_account(role_arn) or ""
+        roles = self.ports.roles
+        role = roles.role_by_arn(role_arn) if roles is not None else None
+        name = role_arn.rpartition("/")[2]
+        caller = Caller("assumed-role", account, f"arn:aws:sts::{account}:assumed-role/{name}/{session_name}",
+                        f"{role.role_id if role is not None else name}:{session_name}", temporary=True,
+                        role_arn=role_arn, session_name=session_name, tags=role.tags if role is not None else {})
+        region = next((r.split(":")[3] for _, r in needs if r.count(":") >= 5), "")
+        keys = {"aws:SecureTransport": "true", "aws:RequestedRegion": region}
+        denials = self._judged(self._grants_of(None, caller), False, [Need(a, r) for a, r in needs],
+                               lambda: keys, ("service", region))
+        if not denials:
+            return None
+        first = denials[0]
+        if record:
+            verb = "would deny" if self.mode == "report" else "denied"
+            log.warning("iam %s: %s %s: %s", self.mode, verb, call, first.message())
+            self._remember(first, call, "")
+        return None if self.mode == "report" else Refusal(first.action, first.message())
+
     # -- deliveries between services (ports.AccessCheck) ---------------------------------------------
-    def service_may(self, service: str, action: str, resource: str, source_arn: str, source_account: str) -> bool:
+    def service_may(self, service: str, action: str, resource: str, source_arn: str, source_account: str,
+                    keys: Mapping[str, str] | None = None) -> bool:
         if not self.active:
             return True
         request = AccessRequest(Principal.service(service), action, resource,
-                                {"aws:SourceArn": source_arn, "aws:SourceAccount": source_account},
+                                {"aws:SourceArn": source_arn, "aws:SourceAccount": source_account, **(keys or {})},
                                 arn_account(resource), dt.datetime.fromtimestamp(self.clock.now(), dt.UTC))
         decision = evaluate(request, Policies(resource=self._resource_policy(resource)))
         if decision.allowed:

@@ -10,12 +10,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from conveyor.authz import Need
 from conveyor.ports import AlarmFiring, LaunchTemplateRef, Ports
 from conveyor.protocol.models import service_model
 from conveyor.protocol.registry import codecs_for
-from conveyor.services.autoscaling import errors
+from conveyor.services.autoscaling import errors, iam
 from conveyor.services.autoscaling.groups import (
     GROUP_METRICS,
     PROCESSES,
@@ -31,9 +33,10 @@ from conveyor.services.autoscaling.pools import PoolFace
 from conveyor.services.autoscaling.store import ACTIVITIES_KEPT, AutoScalingStore
 from conveyor.services.autoscaling.supervisor import Supervisor
 from conveyor.services.base import Environment, Service
-from conveyor.wire import RequestContext
+from conveyor.wire import RequestContext, ServiceError
 
 if TYPE_CHECKING:
+    from botocore.model import OperationModel
     from mypy_boto3_autoscaling.type_defs import (
         AutoScalingGroupNamesTypeTypeDef,
         CreateAutoScalingGroupTypeTypeDef,
@@ -148,6 +151,29 @@ class AutoScalingService(PolicyOperations, Service):
             raise errors.validation(f"You must use a valid fully-formed launch template. {getattr(exc, 'message', exc)}")
         return {"LaunchTemplateId": resolved.template_id or "", "LaunchTemplateName": resolved.name or "",
                 "Version": version}
+
+    # -- IAM (conveyor.services.autoscaling.iam) ----------------------------------------------------------
+    def iam_requests(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> list[Need]:
+        return iam.needs(ctx, operation.name, params, self._group_arn, self._group_of, self._template_arn)
+
+    def _group_arn(self, region: str, name: str) -> str | None:
+        group = self.supervisor.groups.get((region, name)) if self.supervisor is not None else None
+        return str(group.doc["AutoScalingGroupARN"]) if group is not None else None
+
+    def _group_of(self, region: str, instance_id: str) -> str | None:
+        groups = self.supervisor.groups.values() if self.supervisor is not None else []
+        return next((g.name for g in groups if g.region == region and instance_id in g.members), None)
+
+    def _template_arn(self, region: str, given: Mapping[str, Any]) -> str | None:
+        instances = self.ports.instances
+        if instances is None:
+            return None
+        try:
+            found = instances.resolve_template(region, LaunchTemplateRef(given.get("LaunchTemplateId"),
+                                                                         given.get("LaunchTemplateName")))
+        except ServiceError:
+            return None  # the operation answers its own error for a template not found
+        return f"arn:aws:ec2:{region}:{self.config.account_id}:launch-template/{found.template_id}"
 
     # -- groups -----------------------------------------------------------------------------------------
     async def CreateAutoScalingGroup(self, ctx: RequestContext, params: CreateAutoScalingGroupTypeTypeDef,

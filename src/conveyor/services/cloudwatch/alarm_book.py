@@ -112,6 +112,9 @@ class AlarmBook:
                     continue
                 if topics is None:
                     raise RuntimeError("this build serves no SNS")
+                if not self._may_publish(alarm, action):
+                    raise RuntimeError(f'"CloudWatch Alarms is not authorized to perform: SNS:Publish on '
+                                       f'resource:{action}"')
                 await topics.publish_internal(action, notify.message(alarm, old, self.account),
                                               notify.subject(alarm, alarm.state))
                 summary, outcome = f"Successfully executed action {action}", "Succeeded"
@@ -121,6 +124,20 @@ class AlarmBook:
                                int(alarm.state_updated * 1000)})
             await self.store.put_alarm(alarm.region, alarm.name, json.dumps(alarm.config),
                                        json.dumps(alarm.state_doc()), (alarm.name, now, "Action", summary, data))
+
+    def _may_publish(self, alarm: Alarm, topic_arn: str) -> bool:
+        """Whether the topic's policy lets CloudWatch publish for this alarm (`--iam report|enforce`), judged
+        at each action as SNS judges every publish. CloudWatch publishes as cloudwatch.amazonaws.com with
+        aws:SourceArn (the alarm), aws:SourceAccount and AWS:SourceOwner, so a topic's default policy (the
+        account, by AWS:SourceOwner) lets it; a policy that replaced it must allow the service
+        (https://docs.aws.amazon.com/sns/latest/dg/sns-access-policy-use-cases.html: "aws:SourceAccount
+        versus aws:SourceOwner"). A refused action is recorded as failed in the alarm's history, in
+        CloudWatch's words."""
+        access = self.ports.access
+        if access is None or not access.active:
+            return True
+        return access.service_may("cloudwatch.amazonaws.com", "sns:Publish", topic_arn, alarm.arn(self.account),
+                                  self.account, {"aws:SourceOwner": self.account})
 
     async def _scale(self, alarm: Alarm, action: str) -> None:
         """Run an Auto Scaling policy with the alarm's last judged value (step scaling picks its step by it,

@@ -16,11 +16,12 @@ import base64
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from conveyor.authz import Denial, Need
 from conveyor.ports import InstanceView, LaunchTemplateRef, Ports
 from conveyor.protocol.models import service_model
 from conveyor.protocol.registry import codecs_for
 from conveyor.services.base import Environment, Service
-from conveyor.services.ec2 import errors, network
+from conveyor.services.ec2 import errors, iam, network
 from conveyor.services.ec2.filters import Extractor, check, field, matches, page
 from conveyor.services.ec2.instances import Fleet, Instance, base_environment
 from conveyor.services.ec2.launch import build, merged
@@ -28,9 +29,10 @@ from conveyor.services.ec2.machine import console_output
 from conveyor.services.ec2.metadata import PREFIX, MetadataService
 from conveyor.services.ec2.store import Ec2Store
 from conveyor.services.ec2.templates import Templates
-from conveyor.wire import Caller, RequestContext
+from conveyor.wire import Caller, RequestContext, ServiceError
 
 if TYPE_CHECKING:
+    from botocore.model import OperationModel
     from mypy_boto3_ec2.type_defs import (
         ClientCreateTagsRequestTypeDef,
         ClientDeleteTagsRequestTypeDef,
@@ -135,6 +137,13 @@ class Ec2Service(Service):
         if instance.doc["MetadataOptions"].get("HttpEndpoint") != "disabled":
             env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = f"{endpoint}{PREFIX}{instance.instance_id}/"
         return env
+
+    # -- IAM (conveyor.services.ec2.iam) ----------------------------------------------------------------
+    def iam_requests(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> list[Need]:
+        return iam.needs(ctx, operation.name, params, self.templates, self.ports.roles)
+
+    def access_denied(self, ctx: RequestContext, denial: Denial) -> ServiceError:
+        return iam.access_denied(denial)
 
     def _caller(self, ctx: RequestContext) -> str:
         return (ctx.principal or Caller.root(ctx.account_id)).arn

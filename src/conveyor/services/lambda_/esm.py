@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor import jsondoc
 from conveyor.clock import Clock
-from conveyor.ports import Ports, Queues
+from conveyor.ports import Ports, Queues, Refusal
+from conveyor.services.lambda_ import poller_access
 from conveyor.services.lambda_.functions import Function, conflict, invalid, not_found
 from conveyor.services.lambda_.invoke import Invoker
 from conveyor.services.lambda_.registry import Registry
@@ -77,6 +78,8 @@ class Mapping:
     epoch: int = 0  # bumped when the mapping stops or changes: pollers of an older epoch leave
     busy: set[asyncio.Task[None]] = field(default_factory=set, repr=False)  # pollers inside an invocation
     gathering: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)  # held through a batching window
+    # LastProcessingResult, once there is something to say: why the execution role cannot poll, or OK again.
+    last_result: str | None = None
 
     def doc(self) -> str:
         return json.dumps({"uuid": self.uuid, "function": self.function, "qualifier": self.qualifier,
@@ -139,6 +142,8 @@ class Mappings:
         }
         if m.max_concurrency is not None:
             out["ScalingConfig"] = {"MaximumConcurrency": m.max_concurrency}
+        if m.last_result is not None:
+            out["LastProcessingResult"] = m.last_result
         return out
 
     def listing(self, function: str | None, source: str | None, region: str) -> list[dict[str, Any]]:
@@ -161,6 +166,7 @@ class Mappings:
                                f"already exists. Please update or delete the existing mapping with UUID {other.uuid}")
         m = Mapping(str(uuid.uuid4()), fn.name, qualifier, source, last_modified=self.clock.now())
         self._apply(m, params, queue, fn, creating=True)
+        self._role_may_poll(m, "CreateEventSourceMapping")
         await self._save(m)
         self.by_uuid[m.uuid] = m
         self._run(m)
@@ -178,6 +184,8 @@ class Mappings:
         if fn is None:
             raise not_found(f"Function not found: {self.registry.arn(new.function)}")
         self._apply(new, params, self._queue(new.source_arn), fn, creating=False)
+        if renamed:
+            self._role_may_poll(new, "UpdateEventSourceMapping")
         new.last_modified = self.clock.now()
         await self._save(new)
         for name in _PERSISTED:
@@ -259,6 +267,16 @@ class Mappings:
         if "Enabled" in params:
             m.enabled = bool(params["Enabled"])
 
+    def _role_may_poll(self, m: Mapping, operation: str) -> None:
+        refused = self._refusal(m, poller_access.SQS_ACTIONS, f"lambda.{operation}")
+        if refused is not None:
+            raise poller_access.create_refused(m.source_arn, refused)
+
+    def _refusal(self, m: Mapping, actions: tuple[str, ...], call: str | None = None,
+                 record: bool = True) -> Refusal | None:
+        return poller_access.refusal(self.ports, self.registry, m.function, m.qualifier, m.source_arn, actions,
+                                     call or f"lambda event source mapping {m.uuid}", record=record)
+
     async def _save(self, m: Mapping) -> None:
         await self.store.put_mapping(m.uuid, m.doc())
 
@@ -323,20 +341,28 @@ class Mappings:
         sqs = self._queues()
         clock = self.clock
         me: Any = asyncio.current_task()
+        def admitted() -> bool:  # asked again when a parked receive wakes: the role may have lost it since
+            return self._refusal(m, ("sqs:ReceiveMessage",), record=False) is None
+
         while m.running and m.epoch == epoch:
+            refused = self._refusal(m, ("sqs:ReceiveMessage", "sqs:GetQueueAttributes"))
+            if refused is not None:
+                m.last_result = poller_access.problem(refused)
+                await poller_access.pause(clock)
+                continue
             try:
                 if m.window > 0:
                     # One poller gathers at a time, so a trickle of messages makes one batch per window
                     # rather than one per poller; invocations still run side by side.
                     async with m.gathering:
-                        batch = await sqs.receive(m.source_arn, min(10, m.batch_size), wait=LONG_POLL)
+                        batch = await sqs.receive(m.source_arn, min(10, m.batch_size), wait=LONG_POLL, admit=admitted)
                         deadline = clock.now() + m.window
                         while batch and len(batch) < m.batch_size and m.running and clock.now() < deadline:
                             more = await sqs.receive(m.source_arn, min(10, m.batch_size - len(batch)),
-                                                     wait=max(0.0, deadline - clock.now()))
+                                                     wait=max(0.0, deadline - clock.now()), admit=admitted)
                             batch = _merge(batch, more)
                 else:
-                    batch = await sqs.receive(m.source_arn, min(10, m.batch_size), wait=LONG_POLL)
+                    batch = await sqs.receive(m.source_arn, min(10, m.batch_size), wait=LONG_POLL, admit=admitted)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the queue was deleted: stop quietly until the mapping changes
@@ -405,6 +431,12 @@ class Mappings:
                 m.failed_batches += 1
                 return False
             done = [msg for msg in batch if msg["MessageId"] not in failed]
+        refused = self._refusal(m, ("sqs:DeleteMessage",))
+        if refused is not None:  # processed, but not deleted: the messages come back after their visibility timeout
+            m.last_result = poller_access.problem(refused)
+            return False
+        if m.last_result is not None:
+            m.last_result = "OK"
         sqs = self._queues()
         results = await asyncio.gather(*(sqs.delete(m.source_arn, msg["ReceiptHandle"]) for msg in done),
                                        return_exceptions=True)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.clock import Clock
 from conveyor.ports import Ports, Streams
+from conveyor.services.lambda_ import poller_access
 from conveyor.services.lambda_.functions import Function, conflict, invalid, not_found
 from conveyor.services.lambda_.invoke import Invoker
 from conveyor.services.lambda_.registry import Registry
@@ -159,6 +160,7 @@ class StreamMappings:
                           when.timestamp() if when is not None else None,  # type: ignore[union-attr]
                           last_modified=self.clock.now())
         self._apply(m, params, fn)
+        self._role_may_read(m, "CreateEventSourceMapping")
         # LATEST is the tip of each shard now: stored, so that a restart does not move it.
         checkpoints = {}
         if position == "LATEST":
@@ -179,6 +181,8 @@ class StreamMappings:
         if fn is None:
             raise not_found(f"Function not found: {self.registry.arn(new.function)}")
         self._apply(new, params, fn)
+        if params.get("FunctionName"):
+            self._role_may_read(new, "UpdateEventSourceMapping")
         new.last_modified = self.clock.now()
         await self.store.put_stream_mapping(new.uuid, new.doc())
         await self._halt(m.uuid, graceful=True)
@@ -237,6 +241,12 @@ class StreamMappings:
             m.enabled = bool(params["Enabled"])
         fn.resolve(m.qualifier)  # the qualifier exists
 
+    def _role_may_read(self, m: StreamMapping, operation: str) -> None:
+        refused = poller_access.refusal(self.ports, self.registry, m.function, m.qualifier, m.source_arn,
+                                        poller_access.KINESIS_ACTIONS, f"lambda.{operation}")
+        if refused is not None:
+            raise poller_access.create_refused(m.source_arn, refused)
+
     # -- running ---------------------------------------------------------------------------------------
     def _run(self, m: StreamMapping) -> None:
         if not m.enabled or m.function not in self.registry.functions or self.ports.streams is None:
@@ -253,7 +263,15 @@ class StreamMappings:
         def delivery(stopped: Any) -> Delivery:
             return Delivery(settings, self.registry, self.invoker, self.ports, self.clock, note, stopped)
 
-        run = Running(Pollers(m, self.ports.streams, self.store, self.clock, delivery))
+        def may(action: str) -> bool:
+            """Whether the execution role may make the poller's next call; if not, the mapping says why."""
+            refused = poller_access.refusal(self.ports, self.registry, m.function, m.qualifier, m.source_arn,
+                                            (action,), f"lambda event source mapping {m.uuid}")
+            if refused is not None:
+                self.results[m.uuid] = poller_access.problem(refused)
+            return refused is None
+
+        run = Running(Pollers(m, self.ports.streams, self.store, self.clock, delivery, may))
         box.append(run)
         self.running[m.uuid] = run
         run.pollers.start()

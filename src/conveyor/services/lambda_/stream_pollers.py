@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from conveyor.clock import Clock
 from conveyor.ports import StreamRecord, Streams
+from conveyor.services.lambda_ import poller_access
 from conveyor.services.lambda_.store import LambdaStore
 from conveyor.services.lambda_.stream_batches import Delivery
 
@@ -34,13 +35,16 @@ class Pollers:
     """The running part of one mapping, for one epoch: a supervisor and a poller per shard."""
 
     def __init__(self, m: StreamMapping, streams: Streams, store: LambdaStore, clock: Clock,
-                 make_delivery: Callable[[Callable[[], bool]], Delivery]) -> None:
+                 make_delivery: Callable[[Callable[[], bool]], Delivery], may: Callable[[str], bool]) -> None:
         self.m = m
         self.streams = streams
         self.store = store
         self.clock = clock
         self.stopping = False
         self.delivery = make_delivery(lambda: self.stopping)
+        # Whether the function's execution role may make a call now (conveyor.services.lambda_.poller_access):
+        # a refused call is tried again after a pause.
+        self.may = may
         self.checkpoints = store.stream_checkpoints(m.uuid)
         self.shard_tasks: dict[str, asyncio.Task[None]] = {}
         self.busy: set[str] = set()  # shards whose records are with the function now
@@ -66,6 +70,9 @@ class Pollers:
     async def _supervise(self) -> None:
         arn = self.m.source_arn
         while not self.stopping:
+            if not (self.may("kinesis:DescribeStream") and self.may("kinesis:ListShards")):
+                await poller_access.pause(self.clock)
+                continue
             changed = self.streams.changed(arn)
             shards = self.streams.shards(arn)
             if shards is None or changed is None:
@@ -89,11 +96,16 @@ class Pollers:
     async def _poll(self, shard_id: str) -> None:
         m, streams, arn = self.m, self.streams, self.m.source_arn
         try:
+            while not self.may("kinesis:GetShardIterator"):
+                await poller_access.pause(self.clock)
             position = self.checkpoints.get(shard_id) or streams.position(
                 arn, shard_id, "AT_TIMESTAMP" if m.starting_position == "AT_TIMESTAMP" else "TRIM_HORIZON",
                 m.starting_timestamp)
             want = m.batch_size * m.parallelization
             while not self.stopping:
+                if not self.may("kinesis:GetRecords"):
+                    await poller_access.pause(self.clock)
+                    continue
                 changed = streams.changed(arn)
                 read = streams.read(arn, shard_id, position, want)
                 records, ended = read.records, read.ended
@@ -139,6 +151,8 @@ class Pollers:
                 finally:
                     for waiter in waiters:
                         waiter.cancel()
+                if not self.may("kinesis:GetRecords"):
+                    break
                 read = self.streams.read(self.m.source_arn, shard_id, position, want)
                 records, ended = read.records, read.ended
         finally:

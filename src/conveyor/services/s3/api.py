@@ -10,6 +10,7 @@ the blob files and the event outbox):
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from botocore.model import OperationModel
@@ -19,7 +20,7 @@ from conveyor.links import Link
 from conveyor.ports import Ports
 from conveyor.protocol.models import service_model
 from conveyor.protocol.rest_xml import host_id, split_path
-from conveyor.services.base import Environment, Service
+from conveyor.services.base import Environment, Handler, Result, Service
 from conveyor.services.s3 import cors, destinations, iam, notifications, policy, refusals, sigv2, website
 from conveyor.services.s3.access import AccessOperations
 from conveyor.services.s3.buckets import BucketOperations
@@ -50,7 +51,7 @@ class S3Service(Service):
         self.store = S3Store(self.config.service_dir("s3"), env.disk)
         self.core = Core(self.store, self.clock, self.config.account_id)
         versions = Versions(self.core)
-        self.posts = PostUploads(self.core, versions, self.config)
+        self.posts = PostUploads(self.core, versions, self.config, self.ports, self._authorize_needs)
         self.operation_groups = (
             BucketOperations(self.core, self.ports), AccessOperations(self.core), SettingsOperations(self.core),
             ObjectOperations(self.core, versions), ListingOperations(self.core),
@@ -161,6 +162,35 @@ class S3Service(Service):
 
     def iam_requests(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> list[Need]:
         return iam.needs(operation.name, params, self.iam_action(operation.name))
+
+    def handler(self, operation: str) -> Handler | None:
+        found = super().handler(operation)
+        if found is None or operation not in ("GetObject", "HeadObject"):
+            return found
+        operate = found
+
+        @functools.wraps(operate)  # its signature stays the operation's (tests/s3/test_handlers.py reads it)
+        async def answered(ctx: RequestContext, params: dict[str, Any]) -> Result:
+            try:
+                return await operate(ctx, params)
+            except ServiceError as error:
+                if error.code == "NoSuchKey":
+                    self._may_know_missing(ctx, params)
+                raise
+
+        return answered
+
+    def _may_know_missing(self, ctx: RequestContext, params: dict[str, Any]) -> None:
+        """A key that does not exist is NoSuchKey (404) only to a caller that may list the bucket; without
+        s3:ListBucket it is AccessDenied (403), so that a caller cannot learn which keys exist
+        (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html, "Permissions"; HeadObject too).
+        Judged under --iam report|enforce for signed callers, as the operation itself is."""
+        self._authorize_needs(ctx, [Need("s3:ListBucket", f"arn:aws:s3:::{params.get('Bucket', '')}")])
+
+    def _authorize_needs(self, ctx: RequestContext, needs: list[Need]) -> None:
+        access = self.ports.access
+        if access is not None:
+            access.authorize_needs(ctx, self, needs)
 
     def access_denied(self, ctx: RequestContext, denial: Denial) -> ServiceError:
         """S3 quotes the resource: `... on resource: "arn:aws:s3:::bucket/key" because ...`.

@@ -12,10 +12,12 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from conveyor.authz import Need
+from conveyor.ports import Credential, Ports
 from conveyor.services.s3 import policy as access
 from conveyor.services.s3.access import check_write_acl
 from conveyor.services.s3.blobs import BlobInfo
@@ -23,7 +25,7 @@ from conveyor.services.s3.core import Core
 from conveyor.services.s3.metadata import object_meta
 from conveyor.services.s3.objects import MAX_OBJECT
 from conveyor.services.s3.versions import Versions
-from conveyor.wire import HttpResponse, RequestContext, ServiceError
+from conveyor.wire import Caller, HttpResponse, RequestContext, ServiceError
 
 if TYPE_CHECKING:
     from conveyor.config import Config
@@ -217,10 +219,14 @@ def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
 class PostUploads:
     """Browser POST form uploads to a bucket's URL (S3Service.intercept routes them here)."""
 
-    def __init__(self, core: Core, versions: Versions, config: Config) -> None:
+    def __init__(self, core: Core, versions: Versions, config: Config, ports: Ports,
+                 authorize: Callable[[RequestContext, list[Need]], None]) -> None:
         self.core = core
         self.versions = versions
         self.config = config
+        self.ports = ports
+        # IAM's judgement of the form's signer (`--iam report|enforce`), as of an operation's caller.
+        self.authorize = authorize
 
     async def post_object(self, ctx: RequestContext, bucket: str) -> HttpResponse:
         brow = self.core.require_bucket(bucket)
@@ -245,6 +251,10 @@ class PostUploads:
                 policy = self._verify(ctx, fields)
                 if ctx.authenticated:
                     limits = check_policy(policy, {**fields, "bucket": bucket}, None, self.core.clock.now())
+                    # The upload is a PutObject of the key by whoever signed the policy (the signature
+                    # authenticates the form as its signer's request: sigv4-authentication-HTTPPOST.html), and
+                    # needs s3:PutObject as a PUT does (https://docs.aws.amazon.com/AmazonS3/latest/API/RESTObjectPOST.html).
+                    self.authorize(ctx, [Need("s3:PutObject", f"arn:aws:s3:::{bucket}/{key}")])
                 else:
                     # No policy: an anonymous upload, allowed only where anonymous PUTs are (bucket policy, ACL).
                     access.check_anonymous(self.core, ctx, "PutObject", bucket, key)
@@ -316,7 +326,7 @@ class PostUploads:
                 raise ServiceError("InvalidArgument", "Bucket POST must contain a field named 'AWSAccessKeyId'.  If it "
                                    "is specified, please check the order of the fields.", 400,
                                    extra={"ArgumentName": "AWSAccessKeyId"})
-            secret = self._secret(access_key)
+            secret = self._signer(ctx, access_key, lower)
             if secret is not None:
                 expected = base64.b64encode(hmac.new(secret.encode(), text.encode(), hashlib.sha1).digest()).decode()
                 if not hmac.compare_digest(expected, lower.get("signature", "")):
@@ -327,7 +337,7 @@ class PostUploads:
                 raise ServiceError("InvalidArgument", "Invalid X-Amz-Credential", 400,
                                    extra={"ArgumentName": "X-Amz-Credential", "ArgumentValue": credential})
             access_key, date, region, svc, _ = parts
-            secret = self._secret(access_key)
+            secret = self._signer(ctx, access_key, lower)
             if secret is not None:
                 expected = hmac.new(_signing_key(secret, date, region, svc), text.encode(), hashlib.sha256).hexdigest()
                 if not hmac.compare_digest(expected, lower.get("x-amz-signature", "")):
@@ -336,15 +346,36 @@ class PostUploads:
         ctx.access_key = access_key
         return policy
 
-    def _secret(self, access_key: str) -> str | None:
-        """The secret to check a form signature with; None when signatures are not checked (auth off)."""
-        if self.config.auth != "sigv4":
+    def _signer(self, ctx: RequestContext, access_key: str, fields: dict[str, str]) -> str | None:
+        """Who signed the form: its principal goes on the request (the root user for the configured keys, a
+        user or role session for keys IAM or STS issued), as for a signed request; the secret to check the
+        signature with, or None when signatures are not checked (auth off, where a key nobody issued is the
+        root user's, as in the gateway)."""
+        credential = self._credential(access_key)
+        if credential is None:
+            if self.config.auth == "sigv4":
+                raise ServiceError("InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our "
+                                   "records.", 403)
+            ctx.principal = Caller.root(self.config.account_id)
             return None
+        if credential.session_token is not None:
+            # Temporary credentials sign a form with their token in the x-amz-security-token field.
+            if fields.get("x-amz-security-token") != credential.session_token:
+                raise ServiceError("InvalidToken", "The provided token is malformed or otherwise invalid.", 400)
+            if credential.expiration is not None and self.core.clock.now() >= credential.expiration:
+                raise ServiceError("ExpiredToken", "The provided token has expired.", 400)
+        ctx.principal = credential.caller
+        return credential.secret_key if self.config.auth == "sigv4" else None
+
+    def _credential(self, access_key: str) -> Credential | None:
         secret = self.config.credentials.get(access_key)
-        if secret is None:
-            raise ServiceError("InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.",
-                               403)
-        return secret
+        if secret is not None:
+            return Credential(access_key, secret, Caller.root(self.config.account_id))
+        for source in self.ports.credential_sources:
+            found = source.secret_for(access_key)
+            if found is not None:
+                return found
+        return None
 
 
 def _x(text: str) -> str:

@@ -231,8 +231,9 @@ class SqsEngine:
         return divert
 
     async def receive(self, q: Queue, max_n: int = 1, visibility: int | None = None, wait: float = 0,
-                      attempt_id: str | None = None) -> list[Message]:
-        """Receive up to max_n messages, parking up to `wait` seconds for one to arrive."""
+                      attempt_id: str | None = None, admit: Callable[[], bool] | None = None) -> list[Message]:
+        """Receive up to max_n messages, parking up to `wait` seconds for one to arrive; `admit` False (asked
+        before each try) ends it with none."""
         if attempt_id and q.fifo:
             cached = q.attempts.get(attempt_id)
             if (cached and cached[0] > self.clock.now()
@@ -242,6 +243,9 @@ class SqsEngine:
         poll = _Poll()
         try:
             while True:
+                if admit is not None and not admit():
+                    msgs = []
+                    break
                 msgs = await self._receive_now(q, max_n, visibility)
                 if (msgs or wait <= 0 or poll.expired or self.clock.now() >= deadline
                         or not self.catalog.holds(q)):

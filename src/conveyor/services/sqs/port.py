@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from conveyor.ports import Delivery
@@ -85,9 +85,9 @@ class QueuePort:
         return {**q.attrs, "VisibilityTimeout": str(q.visibility), "FifoQueue": "true" if q.fifo else "false"}
 
     async def receive(self, queue: str, max_messages: int = 1, visibility: int | None = None,
-                      wait: float = 0) -> list[dict[str, Any]]:
+                      wait: float = 0, admit: Callable[[], bool] | None = None) -> list[dict[str, Any]]:
         q = self._queue(queue)
-        msgs = await self.engine.receive(q, max_messages, visibility, wait)
+        msgs = await self.engine.receive(q, max_messages, visibility, wait, admit=admit)
         return [render_message(q, m, set(SYSTEM_NAMES), ["All"]) for m in msgs]
 
     async def delete(self, queue: str, receipt_handle: str) -> None:
