@@ -18,14 +18,13 @@ from conveyor.authz import Denial, Need
 from conveyor.links import Link
 from conveyor.ports import Ports
 from conveyor.protocol.models import service_model
-from conveyor.protocol.rest_xml import host_id, split_path
 from conveyor.services.base import Environment, Service
 from conveyor.services.s3 import cors, destinations, iam, notifications, policy, refusals, sigv2, website
 from conveyor.services.s3.access import AccessOperations
 from conveyor.services.s3.buckets import BucketOperations
-from conveyor.services.s3.codec import S3Codec, S3ValidationCodes
+from conveyor.services.s3.codec import S3Codec, S3ValidationCodes, split_path
 from conveyor.services.s3.core import Core
-from conveyor.services.s3.errors import slow_down
+from conveyor.services.s3.errors import host_id, slow_down
 from conveyor.services.s3.hosts import virtual_host
 from conveyor.services.s3.listings import ListingOperations
 from conveyor.services.s3.multipart import MultipartOperations
