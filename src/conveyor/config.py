@@ -50,6 +50,10 @@ class Config:
     max_connections: int = field(default_factory=lambda: int(_env("CONVEYOR_MAX_CONNECTIONS", "1024")))
     read_timeout: float = field(default_factory=lambda: float(_env("CONVEYOR_READ_TIMEOUT", "20")))
     idle_timeout: float = field(default_factory=lambda: float(_env("CONVEYOR_IDLE_TIMEOUT", "20")))
+    # CloudFront's edge cache (conveyor.services.cloudfront.cache): at most this many bytes of objects in
+    # memory, and this many on disk under the data directory.
+    edge_cache_memory: int = field(default_factory=lambda: int(_env("CONVEYOR_EDGE_CACHE_MEMORY", str(64 << 20))))
+    edge_cache_disk: int = field(default_factory=lambda: int(_env("CONVEYOR_EDGE_CACHE_DISK", str(1 << 30))))
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser().resolve()
