@@ -40,6 +40,7 @@ SERVICES = {
     # watches going down is replaced during a shutdown).
     "ec2": "conveyor.services.ec2.api:Ec2Service",
     "autoscaling": "conveyor.services.autoscaling.api:AutoScalingService",
+    "cloudfront": "conveyor.services.cloudfront.api:CloudFrontService",
 }
 
 

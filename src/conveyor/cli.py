@@ -103,6 +103,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             f"AWS_SECRET_ACCESS_KEY={config.secret_key} AWS_DEFAULT_REGION={region}\n"
             f"  boto3 and AWS CLI v2 read AWS_ENDPOINT_URL; with AWS CLI v1 use "
             f"`aws --endpoint-url {endpoint} ...` or `conveyor aws ...`\n"
+            f"{_https_lines(config, client_host)}"
             f"  Ctrl-C to stop.",
             flush=True,
         )
@@ -125,6 +126,15 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 1
     print("Conveyor stopped.", flush=True)
     return 0
+
+
+def _https_lines(config: Config, client_host: str) -> str:
+    """Where HTTPS is served (the same port) and how a client trusts the local CA's certificate."""
+    if not config.tls:
+        return ""
+    ca = config.tls_dir / "ca.pem"
+    return (f"  HTTPS on the same port: https://{client_host}:{config.port} (CA: {ca})\n"
+            f"    trust it: export AWS_CA_BUNDLE={ca}   curl --cacert {ca} ...\n")
 
 
 def _apply_on_start(app: Any, pipeline: Any, endpoint: str, config: Any, region: str) -> None:

@@ -54,6 +54,12 @@ class Config:
     max_connections: int = field(default_factory=lambda: int(_env("CONVEYOR_MAX_CONNECTIONS", "1024")))
     read_timeout: float = field(default_factory=lambda: float(_env("CONVEYOR_READ_TIMEOUT", "20")))
     idle_timeout: float = field(default_factory=lambda: float(_env("CONVEYOR_IDLE_TIMEOUT", "20")))
+    # CloudFront's edge cache (conveyor.services.cloudfront.cache): at most this many bytes of objects in
+    # memory, and this many on disk under the data directory.
+    edge_cache_memory: int = field(default_factory=lambda: int(_env("CONVEYOR_EDGE_CACHE_MEMORY", str(64 << 20))))
+    edge_cache_disk: int = field(default_factory=lambda: int(_env("CONVEYOR_EDGE_CACHE_DISK", str(1 << 30))))
+    # HTTPS on the same port, with a certificate of a local CA made in the data directory (gateway/tls.py).
+    tls: bool = field(default_factory=lambda: _env("CONVEYOR_TLS", "1") != "0")
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser().resolve()
@@ -96,6 +102,11 @@ class Config:
     def credentials(self) -> dict[str, str]:
         """access key id -> secret key, for SigV4 verification."""
         return {self.access_key: self.secret_key}
+
+    @property
+    def tls_dir(self) -> Path:
+        """Where the local CA (ca.pem) and the server's certificate live."""
+        return self.data_dir / "tls"
 
     def service_dir(self, service: str) -> Path:
         path = self.data_dir / service

@@ -8,7 +8,7 @@ every service: S3 delivers bucket events through `destination(kind)`, SNS sends 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -157,11 +157,45 @@ class EventBuses(NotificationDestination, Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Reader:
+    """Who reads an object through `Objects.open_object`: an anonymous caller, or a service principal
+    acting for one of its resources (CloudFront with origin access control: `cloudfront.amazonaws.com` for
+    a distribution's ARN), which the bucket policy judges by `aws:SourceArn` and `aws:SourceAccount`."""
+
+    service: str | None = None
+    source_arn: str | None = None
+    source_account: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """An object's current version as GetObject would answer it: its metadata now, its bytes on demand."""
+
+    size: int
+    etag: str  # quoted, as the ETag header carries it
+    last_modified: float  # seconds since the epoch
+    headers: list[tuple[str, str]]  # Content-Type, Cache-Control, x-amz-meta-*... as GetObject answers them
+    read: Callable[[int, int], AsyncIterator[bytes]]  # the bytes from start to end (inclusive)
+
+
 class Objects(Protocol):
-    """S3, as other services use it: Lambda reads deployment packages from buckets."""
+    """S3, as other services use it: Lambda reads deployment packages from buckets, CloudFront's edge reads
+    its origins."""
 
     async def read_object(self, bucket: str, key: str, version_id: str | None = None) -> bytes:
         """The object's bytes; raises the ServiceError GetObject would (NoSuchBucket, NoSuchKey...)."""
+        ...
+
+    def open_object(self, bucket: str, key: str, reader: Reader, origin: str | None = None) -> StoredObject:
+        """The current version of an object, if `reader` may GetObject it; raises the ServiceError S3 would
+        answer that reader (AccessDenied, NoSuchKey...). With `origin` (a browser's Origin header), the
+        bucket's CORS headers for it come with the object's."""
+        ...
+
+    def preflight(self, bucket: str, origin: str, method: str, headers: str | None) -> list[tuple[str, str]]:
+        """S3's answer to a CORS preflight for the bucket (the Access-Control-* headers); raises S3's 403
+        when no CORS rule allows it."""
         ...
 
 

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from conveyor.app import App
 from conveyor.gateway.connections import ConnectionLimits, Connections
 from conveyor.gateway.http11 import Connection
+from conveyor.gateway.tls import LocalCA
 
 log = logging.getLogger("conveyor.server")
 
@@ -75,8 +76,10 @@ class HttpServer:
         await self.app.start()
         loop = asyncio.get_running_loop()
         try:
+            tls = LocalCA(self.app.config.tls_dir).server_context() if self.app.config.tls else None
+
             def protocol() -> Connection:
-                return Connection(self.app.gateway, self.connections)
+                return Connection(self.app.gateway, self.connections, tls)
 
             if sock is not None:  # a socket the caller bound already (tests, serve_in_thread)
                 self.listener = await loop.create_server(protocol, sock=sock, reuse_address=True, backlog=1024)

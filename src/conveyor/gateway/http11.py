@@ -29,6 +29,7 @@ import email.utils
 import http
 import logging
 import socket
+import ssl
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,7 @@ import httptools
 
 from conveyor import waiting
 from conveyor.gateway.connections import MAX_REFUSING, Connections
+from conveyor.gateway.tls import HANDSHAKE, TlsSession
 from conveyor.wire import ClientDisconnected, Headers, HttpRequest, HttpResponse, ServiceError
 
 if TYPE_CHECKING:
@@ -132,8 +134,12 @@ class RequestBody:
 class Connection(asyncio.Protocol):
     """One client connection."""
 
-    def __init__(self, gateway: Gateway, connections: Connections) -> None:
+    def __init__(self, gateway: Gateway, connections: Connections, tls: ssl.SSLContext | None = None) -> None:
         self.gateway = gateway
+        # HTTPS on the same port: a connection that opens with a TLS ClientHello is served through TLS.
+        self.tls_context = tls
+        self.tls: TlsSession | None = None
+        self._sniffed = False
         self.connections = connections
         self.limits = connections.limits
         self.loop = asyncio.get_running_loop()
@@ -197,6 +203,18 @@ class Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._last_heard = self.loop.time()
+        if not self._sniffed:
+            self._sniffed = True
+            if self.tls_context is not None and data[:1] == bytes([HANDSHAKE]):
+                self.tls = TlsSession(self.tls_context, self._write_raw)
+        if self.tls is not None:
+            try:
+                data = self.tls.receive(data)
+            except ssl.SSLError as exc:  # a failed handshake (the client distrusts the CA) or a corrupt record
+                log.debug("TLS with %s failed: %s", self.peer, exc)
+                self._draining = True
+                self.close()
+                return
         while data and not self._draining:
             try:
                 self.parser.feed_data(data)
@@ -255,6 +273,7 @@ class Connection(asyncio.Protocol):
             query_string=query.decode("latin-1"),
             headers=headers,
             client=self.peer,
+            scheme="https" if self.tls is not None else "http",
             _receive=body.read,
         )
         self._body = body
@@ -379,6 +398,11 @@ class Connection(asyncio.Protocol):
     # -- plumbing -----------------------------------------------------------------------------------
     def write(self, data: bytes) -> None:
         if self.transport is not None and not self.closed:
+            self.transport.write(data if self.tls is None else self.tls.encrypt(data))
+
+    def _write_raw(self, data: bytes) -> None:
+        """Bytes of the TLS session itself (its handshake), written as they are."""
+        if self.transport is not None and not self.closed:
             self.transport.write(data)
 
     def pause_reading(self) -> None:
@@ -409,6 +433,9 @@ class Connection(asyncio.Protocol):
         self._cancel_idle()
         self._cancel_read_timer()
         if self.transport is not None and not self.transport.is_closing():
+            if self.tls is not None and not self.closed:
+                with contextlib.suppress(ssl.SSLError):
+                    self.transport.write(self.tls.close_notify())
             self.transport.close()
 
     # -- over the connection limit --------------------------------------------------------------------

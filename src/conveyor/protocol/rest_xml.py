@@ -1,17 +1,26 @@
-"""The rest-xml protocol (S3), driven by the botocore model.
+"""The rest-xml protocol (S3, CloudFront, Route 53), driven by the botocore model.
 
-Routing matches method + path + query against each operation's `http.requestUri` (e.g.
-`/{Bucket}/{Key+}?uploads`); members are read from their `location` (uri, querystring, header, headers,
-payload) and written back the same way. Streaming payloads (object bodies) are never read here: the
-operation reads `ctx.request.stream()` itself and returns an async iterator for the response body.
+Routing matches method + path + query against each operation's `http.requestUri`: a URI template with
+labels (`/2020-05-31/distribution/{Id}/config`; `{Key+}` is greedy) and query literals (`?WithTags`,
+`?Operation=Tag`); among the operations whose template matches, the one whose literals, required query
+members and required headers the request carries wins. Members are read from their `location` (uri,
+querystring, header, headers, payload) and written back the same way; documents carry the namespace the
+model names (`xmlNamespace`). Streaming payloads (object bodies) are never read here: the operation reads
+`ctx.request.stream()` itself and returns an async iterator for the response body.
+
+Errors are rest-xml's common shape, `<ErrorResponse><Error><Type/><Code/><Message/></Error><RequestId/>
+</ErrorResponse>` (https://docs.aws.amazon.com/cloudfront/latest/APIReference/CommonErrors.html), which
+botocore's rest-xml parser reads. S3 differs in routing (a bucket may be named by the Host) and in its
+errors (`<Error>` at the root): services/s3/codec.py.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
+import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
@@ -20,40 +29,82 @@ from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Sh
 from conveyor.protocol.base import Codec, format_timestamp, parse_timestamp, xml_safe
 from conveyor.wire import HttpRequest, HttpResponse, RequestContext, ServiceError
 
-S3_XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
-
-# Root element names AWS uses for outputs without an explicit payload member (the model omits them;
-# botocore ignores the root name but other SDKs and tools look at it).
-ROOT_NAMES = {
-    "ListBucketsOutput": "ListAllMyBucketsResult",
-    "ListObjectsOutput": "ListBucketResult",
-    "ListObjectsV2Output": "ListBucketResult",
-    "ListObjectVersionsOutput": "ListVersionsResult",
-    "CreateMultipartUploadOutput": "InitiateMultipartUploadResult",
-    "CompleteMultipartUploadOutput": "CompleteMultipartUploadResult",
-    "ListPartsOutput": "ListPartsResult",
-    "ListMultipartUploadsOutput": "ListMultipartUploadsResult",
-    "DeleteObjectsOutput": "DeleteResult",
-    "GetBucketTaggingOutput": "Tagging",
-    "GetObjectTaggingOutput": "Tagging",
-    "GetBucketCorsOutput": "CORSConfiguration",
-    "GetBucketVersioningOutput": "VersioningConfiguration",
-    "GetBucketAclOutput": "AccessControlPolicy",
-    "GetObjectAclOutput": "AccessControlPolicy",
-    "GetBucketNotificationConfigurationOutput": "NotificationConfiguration",
-    "GetBucketLocationOutput": "LocationConstraint",
-}
+# URI labels: `{Id}`, `{Key+}` (greedy).
+_LABEL = re.compile(r"\{([A-Za-z0-9_-]+)(\+?)\}")
+_MALFORMED = "The XML you provided was not well-formed or did not validate against our published schema"
 
 
 @dataclass
-class _Route:
+class Route:
+    """One operation's request line, as the model's `http` block gives it."""
+
     operation: OperationModel
     method: str
-    path_kind: str  # "root" | "bucket" | "object"
+    template: str  # the path part of requestUri
     literals: dict[str, str | None]  # query literals from requestUri (value None = presence only)
     required_query: list[str]
     required_headers: list[str]
     query_names: frozenset[str]  # every query-string member's wire name
+    pattern: re.Pattern[str] = field(repr=False)
+    labels: list[str]  # the template's labels, in order
+    weight: int  # characters of the template outside labels: the most literal template wins a tie
+
+    @classmethod
+    def of(cls, op: OperationModel) -> Route:
+        uri = op.http.get("requestUri", "/")
+        path, _, query = uri.partition("?")
+        literals: dict[str, str | None] = {}
+        for part in filter(None, query.split("&")):
+            k, eq, v = part.partition("=")
+            if k == "x-id":  # botocore's hint of the operation's name, not part of the request
+                continue
+            literals[k] = v if eq else None
+        required_query: list[str] = []
+        required_headers: list[str] = []
+        query_names: set[str] = set()
+        shape = op.input_shape
+        if shape is not None:
+            query_names = {m.serialization.get("name", n) for n, m in shape.members.items()
+                           if m.serialization.get("location") == "querystring"}
+            for member_name in shape.required_members:
+                member = shape.members[member_name]
+                loc = member.serialization.get("location")
+                wire = member.serialization.get("name", member_name)
+                if loc == "querystring":
+                    required_query.append(wire)
+                elif loc == "header":
+                    required_headers.append(wire)
+        regex, pos, labels = "", 0, []
+        for match in _LABEL.finditer(path):
+            regex += re.escape(path[pos:match.start()])
+            regex += "(.+)" if match.group(2) == "+" else "([^/]+)"
+            labels.append(match.group(1))
+            pos = match.end()
+        regex += re.escape(path[pos:])
+        pattern = re.compile("^" + regex.rstrip("/") + "/?$")
+        return cls(op, op.http.get("method", "GET"), path, literals, required_query, required_headers,
+                   frozenset(query_names), pattern, labels, len(_LABEL.sub("", path)))
+
+    def score(self, query: Mapping[str, str], headers: Any) -> int | None:
+        """How well the request fits (its query literals, then its required members); None: it does not."""
+        for k, v in self.literals.items():
+            if k not in query or (v is not None and query[k] != v):
+                return None
+        missing = (sum(q not in query for q in self.required_query)
+                   + sum(h not in headers for h in self.required_headers))
+        # A subresource in the query (?attributes) names the operation even without its required members,
+        # which validation then asks for; without one, they tell operations apart (PutObject, CopyObject:
+        # x-amz-copy-source, UploadPart: ?partNumber&uploadId).
+        if missing and not self.literals:
+            return None
+        present = len(self.required_query) + len(self.required_headers) - missing
+        # Last, the parameters only one of them takes: GET / is ListBuckets, and with ?max-directory-buckets
+        # S3 Express's ListDirectoryBuckets (whose own host we do not serve).
+        known = sum(name in self.query_names for name in query)
+        score = 1000 * len(self.literals) + 100 * present - 50 * missing + known
+        if self.operation.deprecated:  # e.g. PutBucketNotification shares its URI with ...Configuration
+            score -= 1
+        return score
 
 
 @dataclass
@@ -64,31 +115,18 @@ class _InputPlan:
     body_document: bool = False
 
 
-@dataclass
-class ParsedPath:
-    bucket: str | None
-    key: str | None
-
-
-def split_path(ctx: RequestContext) -> ParsedPath:
-    """Bucket and key from the (still percent-encoded) path and the virtual host, if any."""
-    raw = ctx.request.path
-    host_bucket = ctx.host_bucket
-    try:
-        if host_bucket:
-            key = raw[1:] if raw.startswith("/") else raw
-            return ParsedPath(host_bucket, _decode(key) if key else None)
-        rest = raw[1:] if raw.startswith("/") else raw
-        if not rest:
-            return ParsedPath(None, None)
-        bucket, _, key = rest.partition("/")
-        return ParsedPath(_decode(bucket), _decode(key) if key else None)
-    except UnicodeDecodeError:
-        raise ServiceError("InvalidURI", "Couldn't parse the specified URI.", 400)
-
-
-def _decode(text: str) -> str:
-    return unquote(text, errors="strict")
+def model_namespace(model: ServiceModel) -> str | None:
+    """The service's XML namespace: the one its models' request documents declare (`xmlNamespace`), which
+    its responses carry too (`http://cloudfront.amazonaws.com/doc/2020-05-31/`)."""
+    for name in model.operation_names:
+        shape = model.operation_model(name).input_shape
+        if shape is None:
+            continue
+        for member in shape.members.values():
+            uri = (member.serialization.get("xmlNamespace") or {}).get("uri")
+            if uri:
+                return str(uri)
+    return None
 
 
 class RestXmlCodec(Codec):
@@ -98,99 +136,56 @@ class RestXmlCodec(Codec):
 
     def __init__(self, model: ServiceModel) -> None:
         super().__init__(model)
-        self._routes = self._build_routes(model)
-        self._by_kind_method: dict[tuple[str, str], list[_Route]] = {}
+        self.routes = [Route.of(model.operation_model(name)) for name in model.operation_names]
+        self._by_method: dict[str, list[Route]] = {}
+        for route in self.routes:
+            self._by_method.setdefault(route.method, []).append(route)
+        self._by_operation = {route.operation.name: route for route in self.routes}
+        self.xmlns = model_namespace(model)
         self._plans: dict[int, _InputPlan] = {}
 
     # -- routing ---------------------------------------------------------------------------------
-    @staticmethod
-    def _build_routes(model: ServiceModel) -> list[_Route]:
-        routes = []
-        for name in model.operation_names:
-            op = model.operation_model(name)
-            uri = op.http.get("requestUri", "/")
-            path, _, query = uri.partition("?")
-            literals: dict[str, str | None] = {}
-            for part in filter(None, query.split("&")):
-                k, eq, v = part.partition("=")
-                if k == "x-id":
-                    continue
-                literals[k] = v if eq else None
-            if "{Key+}" in path:
-                kind = "object"
-            elif "{Bucket}" in path:
-                kind = "bucket"
-            else:
-                kind = "root"
-            req_q, req_h = [], []
-            query_names: set[str] = set()
-            shape = op.input_shape
-            if shape is not None:
-                query_names = {m.serialization.get("name", n) for n, m in shape.members.items()
-                               if m.serialization.get("location") == "querystring"}
-                for member_name in shape.required_members:
-                    member = shape.members[member_name]
-                    loc = member.serialization.get("location")
-                    wire = member.serialization.get("name", member_name)
-                    if loc == "querystring":
-                        req_q.append(wire)
-                    elif loc == "header":
-                        req_h.append(wire)
-            routes.append(_Route(op, op.http.get("method", "GET"), kind, literals, req_q, req_h,
-                                 frozenset(query_names)))
-        return routes
-
-    def _candidates(self, kind: str, method: str) -> list[_Route]:
-        key = (kind, method)
-        found = self._by_kind_method.get(key)
-        if found is None:
-            found = [r for r in self._routes if r.path_kind == kind and r.method == method]
-            self._by_kind_method[key] = found
-        return found
-
     async def route(self, ctx: RequestContext) -> OperationModel:
-        return self.route_path(ctx, split_path(ctx))
-
-    def route_path(self, ctx: RequestContext, path: ParsedPath) -> OperationModel:
-        kind = "root" if path.bucket is None else ("object" if path.key is not None else "bucket")
-        query = dict(ctx.request.query)
-        headers = ctx.request.headers
-        best: tuple[int, _Route] | None = None
-        candidates = self._candidates(kind, ctx.request.method)
-        method_seen = bool(candidates)
-        for r in candidates:
-            ok = True
-            for k, v in r.literals.items():
-                if k not in query or (v is not None and query[k] != v):
-                    ok = False
-                    break
-            if not ok:
-                continue
-            missing = (sum(q not in query for q in r.required_query)
-                       + sum(h not in headers for h in r.required_headers))
-            # A subresource in the query (?attributes) names the operation even without its required
-            # members, which validation then asks for; without one, they tell operations apart
-            # (PutObject, CopyObject: x-amz-copy-source, UploadPart: ?partNumber&uploadId).
-            if missing and not r.literals:
-                continue
-            present = len(r.required_query) + len(r.required_headers) - missing
-            # Last, the parameters only one of them takes: GET / is ListBuckets, and with
-            # ?max-directory-buckets S3 Express's ListDirectoryBuckets (whose own host we do not serve).
-            known = sum(name in r.query_names for name in query)
-            score = 1000 * len(r.literals) + 100 * present - 50 * missing + known
-            if r.operation.deprecated:  # e.g. PutBucketNotification shares its URI with ...Configuration
-                score -= 1
-            if best is None or score > best[0]:
-                best = (score, r)
+        path = ctx.request.path
+        candidates = [r for r in self._by_method.get(ctx.request.method, ()) if r.pattern.match(path)]
+        if not candidates:
+            if any(r.pattern.match(path) for r in self.routes):
+                raise ServiceError("MethodNotAllowed", f"The method {ctx.request.method} is not allowed against "
+                                   "this resource.", 405)
+            raise ServiceError("InvalidURI", f"Could not parse the specified URI: {path}.", 404)
+        best = self.choose(ctx, candidates)
         if best is None:
-            if method_seen:
-                raise ServiceError("NotImplemented", "A header or query you provided implies functionality that is not implemented.", 501)
-            raise ServiceError("MethodNotAllowed", "The specified method is not allowed against this resource.", 405)
-        return best[1].operation
+            raise ServiceError("InvalidArgument", "The request does not carry the parameters of any operation at "
+                               f"{ctx.request.method} {path}.", 400)
+        return best.operation
+
+    @staticmethod
+    def choose(ctx: RequestContext, candidates: list[Route]) -> Route | None:
+        """The candidate the request fits best (see Route.score), the most literal template on a tie."""
+        query = ctx.request.query_dict()
+        headers = ctx.request.headers
+        best: tuple[int, int, Route] | None = None
+        for route in candidates:
+            score = route.score(query, headers)
+            if score is not None and (best is None or (score, route.weight) > best[:2]):
+                best = (score, route.weight, route)
+        return best[2] if best is not None else None
+
+    def uri_labels(self, ctx: RequestContext, op: OperationModel) -> dict[str, str]:
+        """The values of the operation's URI labels in this request, percent-decoded."""
+        route = self._by_operation[op.name]
+        match = route.pattern.match(ctx.request.path)
+        if match is None:
+            return {}
+        try:
+            return {label: unquote(value, errors="strict")
+                    for label, value in zip(route.labels, match.groups(), strict=True)}
+        except UnicodeDecodeError:
+            raise ServiceError("InvalidURI", "Couldn't parse the specified URI.", 400)
 
     # -- parsing ---------------------------------------------------------------------------------
     async def parse(self, ctx: RequestContext, operation: OperationModel) -> dict[str, Any]:
-        return await self.parse_input(ctx, operation, split_path(ctx))
+        return await self.parse_input(ctx, operation, self.uri_labels(ctx, operation))
 
     def _plan(self, op: OperationModel, shape: StructureShape) -> _InputPlan:
         """Each input member's location and wire name, worked out once per operation (PutObject has
@@ -210,7 +205,7 @@ class RestXmlCodec(Codec):
             self._plans[id(op)] = plan
         return plan
 
-    async def parse_input(self, ctx: RequestContext, op: OperationModel, path: ParsedPath) -> dict[str, Any]:
+    async def parse_input(self, ctx: RequestContext, op: OperationModel, labels: Mapping[str, str]) -> dict[str, Any]:
         shape = op.input_shape
         params: dict[str, Any] = {}
         if shape is None:
@@ -234,9 +229,9 @@ class RestXmlCodec(Codec):
                         else:
                             params[name] = self._scalar(member, raw, "rfc822")
                 elif loc == "uri":
-                    value = path.key if wire.startswith("Key") else path.bucket
+                    value = labels.get(wire)
                     if value is not None:
-                        params[name] = value
+                        params[name] = self._scalar(member, value)
                 elif loc == "querystring":
                     if member.type_name == "map":
                         params[name] = {k: v[-1] for k, v in query.items()}
@@ -283,11 +278,11 @@ class RestXmlCodec(Codec):
             # A value of the wrong type (`<PartNumber>x</PartNumber>`) does not validate either.
             return self._xml_to_value(ET.fromstring(body), shape)
         except (ET.ParseError, ValueError, TypeError, OverflowError):
-            raise ServiceError(
-                "MalformedXML",
-                "The XML you provided was not well-formed or did not validate against our published schema",
-                400,
-            )
+            raise self.malformed_body()
+
+    def malformed_body(self) -> ServiceError:
+        """The error for an XML body that does not parse as the operation's document."""
+        return ServiceError("MalformedXML", _MALFORMED, 400)
 
     def undecodable_text(self, op: OperationModel, body: bytes) -> ServiceError:
         """The error for a text payload that is not UTF-8."""
@@ -348,9 +343,13 @@ class RestXmlCodec(Codec):
         return self._scalar(shape, text.strip() if kind != "string" else text)
 
     # -- serialization ---------------------------------------------------------------------------
+    def success_status(self, operation: OperationModel) -> int:
+        """The status of a success the handler did not set (`__status`): the model's `responseCode`."""
+        return int(operation.http.get("responseCode", 200))
+
     def serialize(self, ctx: RequestContext, operation: OperationModel, result: dict[str, Any]) -> HttpResponse:
         shape = operation.output_shape
-        resp = HttpResponse(status=int(result.pop("__status", 200)))
+        resp = HttpResponse(status=int(result.pop("__status", self.success_status(operation))))
         if shape is None:
             resp.headers.append(("Content-Length", "0"))
             return resp
@@ -392,30 +391,31 @@ class RestXmlCodec(Codec):
                     resp.stream = value
             elif value is not None:
                 root_name = member.serialization.get("name", member.name)
-                resp.body = self._document(root_name, member, value)
-                resp.headers.append(("Content-Type", "application/xml"))
+                resp.body = self.document(root_name, member, value)
+                resp.headers.append(("Content-Type", self.content_type))
         elif shape.members and any(
             m.serialization.get("location") is None for m in shape.members.values()
         ):
-            root_name = shape.serialization.get("name") or ROOT_NAMES.get(shape.name) or shape.name.removesuffix("Output")
-            if shape.name == "GetBucketLocationOutput":
-                # AWS answers `<LocationConstraint>region</LocationConstraint>` (empty for us-east-1).
-                root = ET.Element("LocationConstraint", xmlns=S3_XMLNS)
-                root.text = result.get("LocationConstraint") or None
-                resp.body = _to_bytes(root)
-            else:
-                resp.body = self._document(root_name, shape, body_members)
-            resp.headers.append(("Content-Type", "application/xml"))
+            resp.body = self.output_document(shape, body_members, result)
+            resp.headers.append(("Content-Type", self.content_type))
         if resp.stream is None and resp.header("Content-Length") is None:
             resp.headers.append(("Content-Length", str(len(resp.body))))
         return resp
 
-    def _document(self, root_name: str, shape: Shape, value: Any) -> bytes:
-        root = ET.Element(root_name, xmlns=S3_XMLNS)
+    content_type = "text/xml"
+
+    def output_document(self, shape: Shape, members: dict[str, Any], result: dict[str, Any]) -> bytes:
+        """The body of an output whose members make the document (no `payload` member names it)."""
+        root_name = shape.serialization.get("name") or shape.name.removesuffix("Output").removesuffix("Result")
+        return self.document(root_name, shape, members)
+
+    def document(self, root_name: str, shape: Shape, value: Any) -> bytes:
+        root = ET.Element(root_name, xmlns=self.xmlns) if self.xmlns else ET.Element(root_name)
         self._fill(root, shape, value)
-        return _to_bytes(root)
+        return to_bytes(root)
 
     def _fill(self, elem: ET.Element, shape: Shape, value: Any) -> None:
+        kind = shape.type_name
         if isinstance(shape, StructureShape):
             for name, member in shape.members.items():
                 if name not in value or value[name] is None:
@@ -451,53 +451,40 @@ class RestXmlCodec(Codec):
                 entry = ET.SubElement(elem, "entry")
                 ET.SubElement(entry, shape.key.serialization.get("name", "key")).text = str(k)
                 self._fill(ET.SubElement(entry, shape.value.serialization.get("name", "value")), shape.value, v)
-        elif shape.type_name == "timestamp":
+        elif kind == "timestamp":
             elem.text = format_timestamp(value, shape, "iso8601")
-        elif shape.type_name == "boolean":
+        elif kind == "boolean":
             elem.text = "true" if value else "false"
-        elif shape.type_name == "blob":
+        elif kind == "blob":
             elem.text = base64.b64encode(value).decode()
         else:
             elem.text = str(value)
 
     def serialize_error(self, ctx: RequestContext, error: ServiceError) -> HttpResponse:
-        return error_response(ctx, error)
-
-
-def error_response(ctx: RequestContext, error: ServiceError) -> HttpResponse:
-    root = ET.Element("Error")
-    ET.SubElement(root, "Code").text = xml_safe(error.code)
-    ET.SubElement(root, "Message").text = xml_safe(error.message or error.code)
-    for k, v in error.extra.items():
-        if v is not None:
-            ET.SubElement(root, k).text = xml_safe(str(v))  # often the request's own bad value
-    ET.SubElement(root, "RequestId").text = ctx.request_id
-    ET.SubElement(root, "HostId").text = host_id(ctx)
-    body = b"" if ctx.request.method == "HEAD" else _to_bytes(root)
-    headers = [
-        ("Content-Type", "application/xml"),
-        ("x-amz-id-2", host_id(ctx)),
-    ]
-    headers += list(error.headers.items())
-    if ctx.request.method != "HEAD" and error.status != 304:
+        root = ET.Element("ErrorResponse", xmlns=self.xmlns) if self.xmlns else ET.Element("ErrorResponse")
+        detail = ET.SubElement(root, "Error")
+        ET.SubElement(detail, "Type").text = "Sender" if error.sender_fault else "Receiver"
+        ET.SubElement(detail, "Code").text = xml_safe(error.code)
+        ET.SubElement(detail, "Message").text = xml_safe(error.message or error.code)
+        for k, v in error.extra.items():
+            if v is not None:
+                ET.SubElement(detail, k).text = xml_safe(str(v))  # often the request's own bad value
+        ET.SubElement(root, "RequestId").text = ctx.request_id
+        headers = [("Content-Type", self.content_type), *error.headers.items()]
+        if ctx.request.method == "HEAD" or error.status == 304:
+            return HttpResponse(status=error.status, headers=headers)
+        body = to_bytes(root)
         headers.append(("Content-Length", str(len(body))))
-    else:
-        body = b""
-    return HttpResponse(status=error.status, headers=headers, body=body)
-
-
-def host_id(ctx: RequestContext) -> str:
-    """S3's x-amz-id-2, derived from the request id so every part of one answer agrees."""
-    return base64.b64encode(hashlib.sha256(ctx.request_id.encode()).digest()).decode()
+        return HttpResponse(status=error.status, headers=headers, body=body)
 
 
 def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def _to_bytes(root: ET.Element) -> bytes:
+def to_bytes(root: ET.Element) -> bytes:
     document: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=False)
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + document
 
 
-__all__ = ["ParsedPath", "RestXmlCodec", "S3_XMLNS", "error_response", "host_id", "split_path"]
+__all__ = ["RestXmlCodec", "Route", "model_namespace", "to_bytes"]

@@ -17,16 +17,16 @@ from botocore.model import OperationModel
 
 from conveyor.authz import Denial, Need
 from conveyor.links import Link
-from conveyor.ports import Ports
+from conveyor.ports import Ports, Reader, StoredObject
 from conveyor.protocol.models import service_model
-from conveyor.protocol.rest_xml import host_id, split_path
 from conveyor.services.base import Environment, Handler, Result, Service
 from conveyor.services.s3 import cors, destinations, iam, notifications, policy, refusals, sigv2, website
+from conveyor.services.s3 import origin as origin_reads
 from conveyor.services.s3.access import AccessOperations
 from conveyor.services.s3.buckets import BucketOperations
-from conveyor.services.s3.codec import S3Codec, S3ValidationCodes
+from conveyor.services.s3.codec import S3Codec, S3ValidationCodes, split_path
 from conveyor.services.s3.core import Core
-from conveyor.services.s3.errors import slow_down
+from conveyor.services.s3.errors import host_id, slow_down
 from conveyor.services.s3.hosts import virtual_host
 from conveyor.services.s3.listings import ListingOperations
 from conveyor.services.s3.multipart import MultipartOperations
@@ -125,6 +125,13 @@ class S3Service(Service):
         if not obj.blob:  # small bodies live in the object's row
             return obj.body or b""
         return b"".join([chunk async for chunk in self.store.blobs.read(obj.blob)])
+
+    def open_object(self, bucket: str, key: str, reader: Reader, origin: str | None = None) -> StoredObject:
+        """CloudFront's edge reads its origins as its origin access control says."""
+        return origin_reads.open_object(self.core, bucket, key, reader, origin)
+
+    def preflight(self, bucket: str, origin: str, method: str, headers: str | None) -> list[tuple[str, str]]:
+        return origin_reads.preflight(self.core, bucket, origin, method, headers)
 
     # -- the request pipeline's hooks ----------------------------------------------------------------
     def protocol_for(self, ctx: RequestContext) -> str:

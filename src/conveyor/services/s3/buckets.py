@@ -8,11 +8,10 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from conveyor.ports import Ports
-from conveyor.protocol.rest_xml import host_id
 from conveyor.services.s3 import cors, destinations, notifications
 from conveyor.services.s3.access import new_bucket_config
 from conveyor.services.s3.core import Core
-from conveyor.services.s3.errors import malformed_xml
+from conveyor.services.s3.errors import host_id, malformed_xml
 from conveyor.services.s3.locations import bucket_region
 from conveyor.services.s3.schema import BucketRow, PendingEvent
 from conveyor.wire import RequestContext, ServiceError

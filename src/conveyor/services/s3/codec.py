@@ -1,17 +1,81 @@
-"""S3's quirks on top of the generic rest-xml codec."""
+"""S3's quirks on top of the generic rest-xml codec: requests are routed by bucket and key (a bucket may be
+named by the Host, https://docs.aws.amazon.com/AmazonS3/latest/userguide/VirtualHosting.html), output
+documents have S3's root names, and errors are S3's `<Error>` document with its HostId
+(https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html#RESTErrorResponses)."""
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
-from botocore.model import OperationModel
+from botocore.model import OperationModel, ServiceModel, Shape
 
-from conveyor.protocol.rest_xml import RestXmlCodec, split_path
+from conveyor.protocol.rest_xml import RestXmlCodec, Route, to_bytes
 from conveyor.protocol.validate import ValidationCodes
 from conveyor.services.s3 import integrity
-from conveyor.wire import RequestContext, ServiceError
+from conveyor.services.s3.errors import error_response
+from conveyor.wire import HttpResponse, RequestContext, ServiceError
 
 MAX_KEY_BYTES = 1024
+S3_XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
+
+# Root element names AWS uses for outputs without an explicit payload member (the model omits them;
+# botocore ignores the root name but other SDKs and tools look at it).
+ROOT_NAMES = {
+    "ListBucketsOutput": "ListAllMyBucketsResult",
+    "ListObjectsOutput": "ListBucketResult",
+    "ListObjectsV2Output": "ListBucketResult",
+    "ListObjectVersionsOutput": "ListVersionsResult",
+    "CreateMultipartUploadOutput": "InitiateMultipartUploadResult",
+    "CompleteMultipartUploadOutput": "CompleteMultipartUploadResult",
+    "ListPartsOutput": "ListPartsResult",
+    "ListMultipartUploadsOutput": "ListMultipartUploadsResult",
+    "DeleteObjectsOutput": "DeleteResult",
+    "GetBucketTaggingOutput": "Tagging",
+    "GetObjectTaggingOutput": "Tagging",
+    "GetBucketCorsOutput": "CORSConfiguration",
+    "GetBucketVersioningOutput": "VersioningConfiguration",
+    "GetBucketAclOutput": "AccessControlPolicy",
+    "GetObjectAclOutput": "AccessControlPolicy",
+    "GetBucketNotificationConfigurationOutput": "NotificationConfiguration",
+    "GetBucketLocationOutput": "LocationConstraint",
+}
+
+
+@dataclass
+class ParsedPath:
+    bucket: str | None
+    key: str | None
+
+
+def split_path(ctx: RequestContext) -> ParsedPath:
+    """Bucket and key from the (still percent-encoded) path and the virtual host, if any."""
+    raw = ctx.request.path
+    host_bucket = ctx.host_bucket
+    try:
+        if host_bucket:
+            key = raw[1:] if raw.startswith("/") else raw
+            return ParsedPath(host_bucket, _decode(key) if key else None)
+        rest = raw[1:] if raw.startswith("/") else raw
+        if not rest:
+            return ParsedPath(None, None)
+        bucket, _, key = rest.partition("/")
+        return ParsedPath(_decode(bucket), _decode(key) if key else None)
+    except UnicodeDecodeError:
+        raise ServiceError("InvalidURI", "Couldn't parse the specified URI.", 400)
+
+
+def _decode(text: str) -> str:
+    return unquote(text, errors="strict")
+
+
+def _path_kind(template: str) -> str:
+    """What a requestUri's path names: "object" (`/{Bucket}/{Key+}`), "bucket" or "root"."""
+    if "{Key+}" in template:
+        return "object"
+    return "bucket" if "{Bucket}" in template else "root"
 
 
 class S3Codec(RestXmlCodec):
@@ -20,6 +84,13 @@ class S3Codec(RestXmlCodec):
     # returns it as is on GET and HEAD, which is why the SDKs (botocore, the Ruby and Go SDKs) expose
     # the raw value as `ExpiresString` next to a parsed `Expires`. `response-expires` is echoed the same way.
     verbatim = frozenset({"Expires", "ResponseExpires"})
+    content_type = "application/xml"
+
+    def __init__(self, model: ServiceModel) -> None:
+        super().__init__(model)
+        self._by_kind_method: dict[tuple[str, str], list[Route]] = {}
+        for route in self.routes:
+            self._by_kind_method.setdefault((_path_kind(route.template), route.method), []).append(route)
 
     async def route(self, ctx: RequestContext) -> OperationModel:
         path = split_path(ctx)
@@ -27,11 +98,46 @@ class S3Codec(RestXmlCodec):
             raise ServiceError("KeyTooLongError", "Your key is too long", 400)
         return self.route_path(ctx, path)
 
+    def route_path(self, ctx: RequestContext, path: ParsedPath) -> OperationModel:
+        kind = "root" if path.bucket is None else ("object" if path.key is not None else "bucket")
+        candidates = self._by_kind_method.get((kind, ctx.request.method), [])
+        best = self.choose(ctx, candidates)
+        if best is None:
+            if candidates:
+                raise ServiceError("NotImplemented", "A header or query you provided implies functionality that "
+                                   "is not implemented.", 501)
+            raise ServiceError("MethodNotAllowed", "The specified method is not allowed against this resource.", 405)
+        return best.operation
+
+    def uri_labels(self, ctx: RequestContext, op: OperationModel) -> dict[str, str]:
+        path = split_path(ctx)
+        labels = {}
+        if path.bucket is not None:
+            labels["Bucket"] = path.bucket
+        if path.key is not None:
+            labels["Key"] = path.key
+        return labels
+
     async def parse(self, ctx: RequestContext, operation: OperationModel) -> dict[str, Any]:
         # A body S3 reads whole is checked against what was signed (x-amz-content-sha256, Content-MD5,
         # checksums) before anything parses it, let alone acts on it.
         await integrity.read_checked_body(ctx, operation)
         return await super().parse(ctx, operation)
+
+    def success_status(self, operation: OperationModel) -> int:
+        return 200  # the handlers set S3's 204s and 206s themselves (`__status`)
+
+    def output_document(self, shape: Shape, members: dict[str, Any], result: dict[str, Any]) -> bytes:
+        if shape.name == "GetBucketLocationOutput":
+            # AWS answers `<LocationConstraint>region</LocationConstraint>` (empty for us-east-1).
+            root = ET.Element("LocationConstraint", xmlns=S3_XMLNS)
+            root.text = result.get("LocationConstraint") or None
+            return to_bytes(root)
+        root_name = shape.serialization.get("name") or ROOT_NAMES.get(shape.name) or shape.name.removesuffix("Output")
+        return self.document(root_name, shape, members)
+
+    def serialize_error(self, ctx: RequestContext, error: ServiceError) -> HttpResponse:
+        return error_response(ctx, error)
 
     def undecodable_text(self, op: OperationModel, body: bytes) -> ServiceError:
         # A bucket policy is S3's only text payload; one that is not UTF-8 is not JSON.

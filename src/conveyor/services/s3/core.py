@@ -9,8 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from conveyor.clock import Clock
-from conveyor.protocol.rest_xml import host_id
-from conveyor.services.s3.errors import no_such_bucket, no_such_key, slow_down
+from conveyor.services.s3.errors import host_id, no_such_bucket, no_such_key, slow_down
 from conveyor.services.s3.metadata import check_version_id
 from conveyor.services.s3.notifications import Requester
 from conveyor.services.s3.schema import BucketRow, ObjectRow

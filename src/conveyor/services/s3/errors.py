@@ -5,7 +5,13 @@ https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html#ErrorCodeLis
 
 from __future__ import annotations
 
-from conveyor.wire import ServiceError
+import base64
+import hashlib
+import xml.etree.ElementTree as ET
+
+from conveyor.protocol.base import xml_safe
+from conveyor.protocol.rest_xml import to_bytes
+from conveyor.wire import HttpResponse, RequestContext, ServiceError
 
 MALFORMED_XML = "The XML you provided was not well-formed or did not validate against our published schema"
 
@@ -35,3 +41,32 @@ def malformed_xml() -> ServiceError:
 def slow_down() -> ServiceError:
     """S3 asks clients to back off with `503 SlowDown`, which every SDK retries as throttling."""
     return ServiceError("SlowDown", "Please reduce your request rate.", 503, sender_fault=False)
+
+
+def error_response(ctx: RequestContext, error: ServiceError) -> HttpResponse:
+    """S3's error document: `<Error>` at the root, with the request's ids and the error's own details
+    (Key, BucketName, Condition...). https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html"""
+    root = ET.Element("Error")
+    ET.SubElement(root, "Code").text = xml_safe(error.code)
+    ET.SubElement(root, "Message").text = xml_safe(error.message or error.code)
+    for k, v in error.extra.items():
+        if v is not None:
+            ET.SubElement(root, k).text = xml_safe(str(v))  # often the request's own bad value
+    ET.SubElement(root, "RequestId").text = ctx.request_id
+    ET.SubElement(root, "HostId").text = host_id(ctx)
+    body = b"" if ctx.request.method == "HEAD" else to_bytes(root)
+    headers = [
+        ("Content-Type", "application/xml"),
+        ("x-amz-id-2", host_id(ctx)),
+    ]
+    headers += list(error.headers.items())
+    if ctx.request.method != "HEAD" and error.status != 304:
+        headers.append(("Content-Length", str(len(body))))
+    else:
+        body = b""
+    return HttpResponse(status=error.status, headers=headers, body=body)
+
+
+def host_id(ctx: RequestContext) -> str:
+    """S3's x-amz-id-2, derived from the request id so every part of one answer agrees."""
+    return base64.b64encode(hashlib.sha256(ctx.request_id.encode()).digest()).decode()

@@ -85,6 +85,12 @@ def is_public_policy(doc: dict[str, Any]) -> bool:
 
 
 def check_anonymous(core: Core, ctx: RequestContext, operation: str, bucket: str | None, key: str | None) -> None:
+    check_anonymous_access(core, operation, bucket, key)
+
+
+def check_anonymous_access(core: Core, operation: str, bucket: str | None, key: str | None) -> None:
+    """Whether an anonymous caller may make `operation` on the bucket (or its object `key`): AccessDenied
+    unless a bucket policy or a public ACL allows it and Public Access Block does not forbid it."""
     if bucket is None or operation in _NEVER_ANONYMOUS:
         raise access_denied()
     row = core.store.bucket(bucket)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from html import escape
 from typing import TYPE_CHECKING
 
-from conveyor.protocol.rest_xml import host_id
+from conveyor.services.s3.errors import host_id
 from conveyor.wire import HttpResponse, RequestContext
 
 if TYPE_CHECKING:

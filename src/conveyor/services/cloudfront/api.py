@@ -1,0 +1,72 @@
+"""CloudFront (rest-xml, API version 2020-05-31): distributions with S3 origins, origin access control,
+cache policies, invalidations and tags, and the edge that serves distributions on the same port.
+
+The operations live in objects over one catalog and its store; this class wires them, owns the
+lifecycle and offers the edge to the gateway as its data plane (conveyor.services.base.DataPlane).
+Operations of features the edge does not serve (functions, key groups, field-level encryption, streaming
+distributions, origin access identities...) answer NotImplemented.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from conveyor.protocol.models import service_model
+from conveyor.protocol.rest_xml import RestXmlCodec
+from conveyor.services.base import Environment, Service
+from conveyor.services.cloudfront.access_controls import AccessControlOperations
+from conveyor.services.cloudfront.cache import EdgeCache
+from conveyor.services.cloudfront.cache_policies import CachePolicyOperations
+from conveyor.services.cloudfront.catalog import Catalog
+from conveyor.services.cloudfront.distributions import DistributionOperations
+from conveyor.services.cloudfront.edge import Edge
+from conveyor.services.cloudfront.invalidations import InvalidationOperations
+from conveyor.services.cloudfront.store import CloudFrontStore
+from conveyor.services.cloudfront.tagging import TagOperations
+
+
+class CloudFrontService(Service):
+    name = "cloudfront"
+
+    def __init__(self, env: Environment) -> None:
+        super().__init__(env)
+        self.model = service_model("cloudfront")
+        self.codecs = {"rest-xml": RestXmlCodec(self.model)}
+        self.cache = EdgeCache(self.config.service_dir("cloudfront") / "edge-cache",
+                               memory_bytes=self.config.edge_cache_memory, disk_bytes=self.config.edge_cache_disk)
+        self.edge = Edge(self.config, self.ports, self.cache)
+        self.data_plane = self.edge
+        self.store: CloudFrontStore | None = None
+        self.catalog: Catalog | None = None
+
+    async def start(self) -> None:
+        self.store = CloudFrontStore(self.config.service_dir("cloudfront") / "cloudfront.db", self.env.disk)
+        self.catalog = Catalog(self.store)
+        self.cache.open()  # the edge's cache starts empty, as a new edge location's does
+        self.edge.catalog = self.catalog
+        account = self.config.account_id
+        self.operation_groups: Sequence[object] = (
+            DistributionOperations(self.catalog, self.clock, account, self.cache.purge_distribution),
+            AccessControlOperations(self.catalog),
+            CachePolicyOperations(self.catalog, self.clock),
+            InvalidationOperations(self.catalog, self.clock, self.cache.purge),
+            TagOperations(self.catalog),
+        )
+
+    async def stop(self) -> None:
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+        self.cache.clear()
+
+    async def reset(self) -> None:
+        if self.store is not None and self.catalog is not None:
+            await self.store.wipe()
+            self.catalog.clear()
+        self.cache.clear()
+
+    def health(self) -> dict[str, Any]:
+        if self.catalog is None:
+            return {"status": "stopped"}
+        return {"status": "running", "distributions": len(self.catalog.distributions), **self.cache.usage()}
