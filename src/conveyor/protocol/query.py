@@ -44,11 +44,12 @@ class QueryCodec(Codec):
     name = "query"
 
     def __init__(self, model: ServiceModel, *, namespace: str = "",
-                 validation_codes: ValidationCodes | None = None) -> None:
+                 validation_codes: ValidationCodes | None = None, empty_detail: bool = False) -> None:
         super().__init__(model)
         self.namespace = namespace or model.metadata.get("xmlNamespace") or (
             f"http://{model.endpoint_prefix}.amazonaws.com/doc/{model.api_version}/")
         self.validation_codes = validation_codes
+        self.empty_detail = empty_detail
 
     async def route(self, ctx: RequestContext) -> OperationModel:
         action = (await form_fields(ctx)).get("Action", "")
@@ -92,17 +93,24 @@ class QueryCodec(Codec):
                             "".join(out).encode())
 
     def serialize_error(self, ctx: RequestContext, error: ServiceError) -> HttpResponse:
-        return error_document(ctx, error, self.namespace)
+        return error_document(ctx, error, self.namespace, empty_detail=self.empty_detail)
 
 
-def error_document(ctx: RequestContext, error: ServiceError, namespace: str) -> HttpResponse:
-    """The query protocol's <ErrorResponse> (also what services without a model of ours answer in)."""
+def error_document(ctx: RequestContext, error: ServiceError, namespace: str, *,
+                   empty_detail: bool = False) -> HttpResponse:
+    """The query protocol's <ErrorResponse> (also what services without a model of ours answer in).
+
+    Most query services (SNS, IAM, STS, CloudWatch) send Type, Code and Message only; SQS's query API
+    adds an empty <Detail/>, which botocore reports as `"Detail": None`
+    (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-xml-api-responses.html).
+    """
     fault = "Sender" if error.sender_fault else "Receiver"
     code = error.query_code or error.code
+    detail = "<Detail/>" if empty_detail else ""
     body = (
         f'<?xml version="1.0"?><ErrorResponse xmlns="{namespace}"><Error><Type>{fault}</Type>'
         f"<Code>{xml_text(xml_safe(code))}</Code><Message>{xml_text(xml_safe(error.message))}</Message>"
-        "<Detail/></Error>"
+        f"{detail}</Error>"
         f"<RequestId>{ctx.request_id}</RequestId></ErrorResponse>"
     )
     headers = [("Content-Type", "text/xml"), ("x-amzn-RequestId", ctx.request_id), *error.headers.items()]

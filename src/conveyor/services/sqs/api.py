@@ -18,14 +18,14 @@ from conveyor.links import REDRIVE, Link
 from conveyor.ports import Ports
 from conveyor.protocol.json_rpc import JsonCodec
 from conveyor.protocol.models import raw_model
-from conveyor.protocol.query import QueryCodec, form_fields
+from conveyor.protocol.query import form_fields
 from conveyor.protocol.validate import ValidationCodes
 from conveyor.services.base import Environment, Service
 from conveyor.services.sqs import attributes as qattrs
 from conveyor.services.sqs import iam, urls
-from conveyor.services.sqs.errors import invalid_param, sqs_error
+from conveyor.services.sqs.errors import INVALID, MISSING, invalid_param, missing_param, sqs_error
 from conveyor.services.sqs.port import SYSTEM_NAMES, QueuePort, queue_summaries, render_message
-from conveyor.services.sqs.query_compat import XML_NAMESPACE, query_model_dict
+from conveyor.services.sqs.query_compat import SqsQueryCodec, query_model_dict
 from conveyor.services.sqs.queue import Message, Queue
 from conveyor.services.sqs.state import SqsState
 from conveyor.wire import HttpResponse, RequestContext, ServiceError
@@ -62,14 +62,17 @@ BATCH_LIMIT = 1048576
 
 
 class SqsValidationCodes(ValidationCodes):
-    missing = "MissingParameter"
-    invalid = "InvalidParameterValue"
+    missing = MISSING
+    invalid = INVALID
+
+    def missing_error(self, path: str) -> ServiceError:
+        return missing_param(path)
 
     def invalid_error(self, path: str, value: Any, reason: str) -> ServiceError:
         # An unknown queue attribute name is InvalidAttributeName in SQS, not a generic enum failure.
         if path.split(".")[0] in ("Attributes", "AttributeNames") and reason.startswith("must be one of"):
             return sqs_error("InvalidAttributeName", f"Unknown Attribute {value}.")
-        return super().invalid_error(path, value, reason)
+        return invalid_param(super().invalid_error(path, value, reason).message)
 
 
 _MODELS: tuple[ServiceModel, ServiceModel] | None = None
@@ -87,30 +90,44 @@ def _models() -> tuple[ServiceModel, ServiceModel]:
     return _MODELS
 
 
-def _batch_error(code: str, message: str) -> ServiceError:
-    return sqs_error(code, message)
-
-
 EntryT = TypeVar("EntryT", bound=Mapping[str, object])
 
 
-def _checked_batch(entries: Sequence[EntryT] | None) -> Sequence[EntryT]:
-    """A batch's entries, once there are 1 to 10 with distinct, well-formed ids."""
+def _checked_batch(entries: Sequence[EntryT] | None, entry_type: str) -> Sequence[EntryT]:
+    """A batch's entries, once there are 1 to 10 with distinct, well-formed ids; `entry_type` names them
+    as AWS's messages do (SendMessageBatchRequestEntry...).
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessageBatch.html"""
     if not entries:
-        raise _batch_error("EmptyBatchRequest", "There should be at least one SendMessageBatchRequestEntry "
-                           "in the request.")
+        raise sqs_error("EmptyBatchRequest", f"There should be at least one {entry_type} in the request.")
     if len(entries) > 10:
-        raise _batch_error("TooManyEntriesInBatchRequest",
-                           f"Maximum number of entries per request are 10. You have sent {len(entries)}.")
-    ids = [str(e.get("Id", "")) for e in entries]
-    for i in ids:
-        if not i or len(i) > 80 or not all(c.isalnum() and c.isascii() or c in "-_" for c in i):
-            raise _batch_error("InvalidBatchEntryId", "A batch entry id can only contain alphanumeric "
-                               "characters, hyphens and underscores. It can be at most 80 letters long.")
-    if len(set(ids)) != len(ids):
-        raise _batch_error("BatchEntryIdsNotDistinct", "Two or more batch entries in the request have the "
-                           "same Id.")
+        raise sqs_error("TooManyEntriesInBatchRequest",
+                        f"Maximum number of entries per request are 10. You have sent {len(entries)}.")
+    seen: set[str] = set()
+    repeated: str | None = None
+    for entry in entries:
+        entry_id = str(entry.get("Id", ""))
+        if not entry_id or len(entry_id) > 80 or not all(c.isalnum() and c.isascii() or c in "-_" for c in entry_id):
+            raise sqs_error("InvalidBatchEntryId", "A batch entry id can only contain alphanumeric characters, "
+                            "hyphens and underscores. It can be at most 80 letters long.")
+        if entry_id in seen and repeated is None:
+            repeated = entry_id  # AWS names the first id that comes again
+        seen.add(entry_id)
+    if repeated is not None:
+        raise sqs_error("BatchEntryIdsNotDistinct", f"Id {repeated} repeated.")
     return entries
+
+
+def _check_fifo_batch(q: Queue, entries: Sequence[Mapping[str, object]]) -> None:
+    """A FIFO batch with an entry lacking its group id, or its deduplication id where the queue does not
+    derive one, fails as a whole (InvalidParameterValue), as AWS answers it; a single SendMessage lacking
+    the group id is MissingParameter instead.
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessageBatch.html"""
+    for entry in entries:
+        if not entry.get("MessageGroupId"):
+            raise invalid_param("The request must contain the parameter MessageGroupId.")
+        if not entry.get("MessageDeduplicationId") and not q.content_dedup:
+            raise invalid_param("The queue should either have ContentBasedDeduplication enabled or "
+                                "MessageDeduplicationId provided explicitly")
 
 
 def _failure(entry_id: str, err: ServiceError) -> dict[str, Any]:
@@ -145,8 +162,7 @@ class SqsService(Service):
         self.model, query_model = _models()
         # Current SDKs speak JSON 1.0; older ones the query protocol, with SQS's legacy names.
         self.codecs = {"json": JsonCodec(self.model),
-                       "query": QueryCodec(query_model, namespace=XML_NAMESPACE,
-                                           validation_codes=self.validation_codes)}
+                       "query": SqsQueryCodec(query_model, self.validation_codes)}
         self.state = SqsState(self.clock, self.config.service_dir("sqs") / "sqs.db", env.disk)
         self.catalog = self.state.catalog
         self.engine = self.state.engine
@@ -253,12 +269,20 @@ class SqsService(Service):
         return {}
 
     # -- tags and permissions -----------------------------------------------------------------------------
+    # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_TagQueue.html
     async def TagQueue(self, ctx: RequestContext, params: TagQueueRequestTypeDef) -> dict[str, Any]:
-        await self.catalog.tag(self._queue(ctx, params["QueueUrl"]), params.get("Tags") or {})
+        q = self._queue(ctx, params["QueueUrl"])
+        if not params.get("Tags"):
+            raise missing_param("Tags")
+        await self.catalog.tag(q, params["Tags"])
         return {}
 
     async def UntagQueue(self, ctx: RequestContext, params: UntagQueueRequestTypeDef) -> dict[str, Any]:
-        await self.catalog.untag(self._queue(ctx, params["QueueUrl"]), params.get("TagKeys") or [])
+        q = self._queue(ctx, params["QueueUrl"])
+        keys = params.get("TagKeys") or []
+        if not keys or any(not 1 <= len(k) <= 128 for k in keys):
+            raise invalid_param("Tag keys must be between 1 and 128 characters in length.")
+        await self.catalog.untag(q, keys)
         return {}
 
     async def ListQueueTags(self, ctx: RequestContext, params: ListQueueTagsRequestTypeDef) -> dict[str, Any]:
@@ -311,11 +335,13 @@ class SqsService(Service):
 
     async def SendMessageBatch(self, ctx: RequestContext, params: SendMessageBatchRequestTypeDef) -> dict[str, Any]:
         q = self._queue(ctx, params["QueueUrl"])
-        entries = _checked_batch(params.get("Entries"))
+        entries = _checked_batch(params.get("Entries"), "SendMessageBatchRequestEntry")
         total = sum(len(e.get("MessageBody", "").encode("utf-8", "surrogatepass")) for e in entries)
         if total > BATCH_LIMIT:
-            raise _batch_error("BatchRequestTooLong", f"Batch requests cannot be longer than {BATCH_LIMIT} "
-                               f"bytes. You have sent {total} bytes.")
+            raise sqs_error("BatchRequestTooLong", f"Batch requests cannot be longer than {BATCH_LIMIT} "
+                            f"bytes. You have sent {total} bytes.")
+        if q.fifo:
+            _check_fifo_batch(q, entries)
         failed: list[dict[str, Any]] = []
         prepared: list[tuple[str, Message]] = []
         for e in entries:
@@ -362,7 +388,7 @@ class SqsService(Service):
     async def DeleteMessageBatch(self, ctx: RequestContext, params: DeleteMessageBatchRequestTypeDef) -> dict[str, Any]:
         q = self._queue(ctx, params["QueueUrl"])
         ok, failed = [], []
-        for e in _checked_batch(params.get("Entries")):
+        for e in _checked_batch(params.get("Entries"), "DeleteMessageBatchRequestEntry"):
             try:
                 await self.engine.delete(q, e["ReceiptHandle"])
                 ok.append({"Id": e["Id"]})
@@ -380,12 +406,11 @@ class SqsService(Service):
                                            params: ChangeMessageVisibilityBatchRequestTypeDef) -> dict[str, Any]:
         q = self._queue(ctx, params["QueueUrl"])
         ok, failed = [], []
-        for e in _checked_batch(params.get("Entries")):
+        for e in _checked_batch(params.get("Entries"), "ChangeMessageVisibilityBatchRequestEntry"):
             try:
                 timeout = e.get("VisibilityTimeout")
                 if timeout is None:
-                    raise sqs_error("MissingParameter", "The request must contain the parameter "
-                                    "VisibilityTimeout.")
+                    raise missing_param("VisibilityTimeout")
                 await self.engine.change_visibility(q, e["ReceiptHandle"], timeout)
                 ok.append({"Id": e["Id"]})
             except ServiceError as err:

@@ -122,7 +122,7 @@ class QueueCatalog:
                                 if fifo_flag or name.endswith(".fifo") else "Invalid queue name.")
         given = qattrs.normalize(wanted, fifo_flag, creating=True)
         if tags and len(tags) > 50:
-            raise invalid_param("Too many tags added for queue (maximum 50).")
+            raise invalid_param(f"Too many tags added for queue {name}.")
         key = (account, region, name)
         existing = self.queues.get(key)
         now = self.clock.now()
@@ -235,7 +235,7 @@ class QueueCatalog:
     async def tag(self, q: Queue, tags: Mapping[str, str]) -> None:
         merged = {**q.tags, **tags}
         if len(merged) > 50:
-            raise invalid_param("Too many tags added for queue (maximum 50).")
+            raise invalid_param(f"Too many tags added for queue {q.name}.")
         await self.store.update_queue(q.id, q.attrs, merged, q.modified)
         q.tags = merged
 

@@ -21,7 +21,7 @@ from conveyor.clock import Clock, TimerHandle
 from conveyor.ports import MetricsSink
 from conveyor.services.sqs import messages as checks
 from conveyor.services.sqs.catalog import QueueCatalog
-from conveyor.services.sqs.errors import invalid_param, sqs_error
+from conveyor.services.sqs.errors import invalid_param, missing_param, sqs_error
 from conveyor.services.sqs.md5 import md5_of_attributes, md5_of_body
 from conveyor.services.sqs.messages import GivenAttributes, GivenSystemAttributes
 from conveyor.services.sqs.queue import AVAILABLE, GONE, INFLIGHT, Message, Queue
@@ -112,29 +112,30 @@ class SqsEngine:
         checks.check_size(size, q.max_size)
         checks.check_system_attributes(sys_attrs)
         if delay is not None and not 0 <= delay <= 900:
-            raise invalid_param(f"Value {delay} for parameter DelaySeconds is invalid. Reason: must be "
-                                "between 0 and 900, if provided.")
+            raise invalid_param(f"Value {delay} for parameter DelaySeconds is invalid. Reason: DelaySeconds must "
+                                "be >= 0 and <= 900.")
+        if group_id is not None and (len(group_id) > 128 or not all(33 <= ord(ch) <= 126 for ch in group_id)):
+            raise invalid_param(f"Value {group_id} for parameter MessageGroupId is invalid. Reason: MessageGroupId "
+                                "can only include alphanumeric and punctuation characters. 1 to 128 in length.")
         if q.fifo:
             if delay:
                 raise invalid_param(f"Value {delay} for parameter DelaySeconds is invalid. Reason: The request "
                                     "include parameter that is not valid for this queue type.")
             if not group_id:
-                raise sqs_error("MissingParameter", "The request must contain the parameter MessageGroupId.")
+                raise missing_param("MessageGroupId")
             if not dedup_id:
                 if not q.content_dedup:
                     raise invalid_param("The queue should either have ContentBasedDeduplication enabled or "
                                         "MessageDeduplicationId provided explicitly")
                 dedup_id = hashlib.sha256(body.encode("utf-8")).hexdigest()
-            for label, value in (("MessageGroupId", group_id), ("MessageDeduplicationId", dedup_id)):
-                if len(value) > 128 or not all(33 <= ord(ch) <= 126 for ch in value):
-                    raise invalid_param(f"Value {value} for parameter {label} is invalid. Reason: "
-                                        f"{label} can only include alphanumeric and punctuation characters. "
-                                        "1 to 128 in length.")
-        else:
-            if dedup_id:
-                raise invalid_param(f"Value {dedup_id} for parameter MessageDeduplicationId is invalid. "
-                                    "Reason: The request includes a parameter that is not valid for this "
-                                    "queue type.")
+            elif len(dedup_id) > 128 or not all(33 <= ord(ch) <= 126 for ch in dedup_id):
+                raise invalid_param(f"Value {dedup_id} for parameter MessageDeduplicationId is invalid. Reason: "
+                                    "MessageDeduplicationId can only include alphanumeric and punctuation "
+                                    "characters. 1 to 128 in length.")
+        elif dedup_id:
+            # AWS's own wording ("include"), as it answers a deduplication id sent to a standard queue.
+            raise invalid_param(f"Value {dedup_id} for parameter MessageDeduplicationId is invalid. Reason: The "
+                                "request include parameter that is not valid for this queue type.")
         kept = checks.clean_attrs(attrs)
         kept_sys = checks.clean_attrs(sys_attrs)
         now = self.clock.now()
@@ -142,7 +143,7 @@ class SqsEngine:
         return Message(
             id=ids.uuid4(), seq=0, body=body, md5_body=md5_of_body(body), attrs=kept,
             md5_attrs=md5_of_attributes(kept), sys_attrs=kept_sys, md5_sys=md5_of_attributes(kept_sys),
-            sent=now, sender_id=sender_id, group_id=group_id if q.fifo else None, dedup_id=dedup_id,
+            sent=now, sender_id=sender_id, group_id=group_id or None, dedup_id=dedup_id,
             visible_at=now + wait if wait else now, queue=q,
         )
 
@@ -339,8 +340,16 @@ class SqsEngine:
 
     async def delete(self, q: Queue, handle: str) -> None:
         msg, token = self._parse_handle(q, handle)
-        # A stale handle (the message was received again since) succeeds without deleting, as AWS does.
-        if msg is None or msg.receipt != token:
+        if msg is None:
+            return  # deleted already: deleting again succeeds
+        if msg.receipt != token or (q.fifo and msg.state != INFLIGHT):
+            if q.fifo:
+                # A FIFO handle expires with its visibility timeout; AWS refuses it.
+                # https://repost.aws/knowledge-center/sqs-receipt-handle-error
+                raise invalid_param(f"Value {handle} for parameter ReceiptHandle is invalid. Reason: The receipt "
+                                    "handle has expired.")
+            # A standard queue's stale handle (the message was received again since) succeeds without
+            # deleting: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_DeleteMessage.html
             return
         await self.store.delete_message(msg.id)
         if msg.queue is q and msg.state != GONE:
@@ -356,9 +365,15 @@ class SqsEngine:
 
     async def change_visibility(self, q: Queue, handle: str, timeout: int) -> None:
         msg, token = self._parse_handle(q, handle)
-        if msg is None or msg.receipt != token:
-            raise invalid_param(f"Value {handle} for parameter ReceiptHandle is invalid. Reason: Message does "
-                                "not exist or is not available for visibility timeout change.")
+        gone = invalid_param(f"Value {handle} for parameter ReceiptHandle is invalid. Reason: Message does not "
+                             "exist or is not available for visibility timeout change.")
+        if msg is None:
+            raise gone
+        if msg.receipt != token and (q.fifo or msg.state != INFLIGHT):
+            # On a standard queue a handle of an earlier receive still changes the message while it is in
+            # flight, as AWS answers (older handles "might succeed" on standard queues:
+            # https://repost.aws/knowledge-center/sqs-receipt-handle-error); a FIFO handle expires.
+            raise gone
         if msg.state != INFLIGHT:
             raise sqs_error("MessageNotInflight", "The message referred to isn't in flight.")
         if not 0 <= timeout <= MAX_VISIBILITY:
@@ -368,8 +383,9 @@ class SqsEngine:
         if msg.first_receive is not None and now + timeout - msg.first_receive > MAX_VISIBILITY + 1:
             raise invalid_param(f"Value {timeout} for parameter VisibilityTimeout is invalid. Reason: Total "
                                 "VisibilityTimeout for the message is beyond the limit [43200 seconds]")
+        receipt = msg.receipt
         await self.store.set_visible_at(msg.id, now + timeout)
-        if msg.receipt == token and msg.state == INFLIGHT and msg.queue is q:
+        if msg.receipt == receipt and msg.state == INFLIGHT and msg.queue is q:
             q.set_visibility(msg, now + timeout, self.clock.now())
 
     async def purge(self, q: Queue) -> None:

@@ -1,9 +1,18 @@
-"""SQS errors: the JSON code (the model's shape name) and the legacy query code."""
+"""SQS errors: the JSON code (`__type`) and the legacy query code (the `x-amzn-query-error` header and the
+query protocol's <Code>).
+
+AWS's JSON answers name the error by its model shape (`QueueDoesNotExist`, `InvalidParameterValueException`,
+`MissingRequiredParameterException`...) and send the legacy code in the header, which SDKs report as the
+error code: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-json-api-responses.html
+"""
 
 from __future__ import annotations
 
 from conveyor.services.sqs.query_compat import QUERY_ERROR_CODES
 from conveyor.wire import ServiceError
+
+INVALID = "InvalidParameterValueException"  # query code InvalidParameterValue
+MISSING = "MissingRequiredParameterException"  # query code MissingParameter
 
 
 def sqs_error(code: str, message: str, status: int = 400) -> ServiceError:
@@ -15,7 +24,11 @@ def no_queue() -> ServiceError:
 
 
 def invalid_param(message: str) -> ServiceError:
-    return sqs_error("InvalidParameterValue", message)
+    return sqs_error(INVALID, message)
+
+
+def missing_param(name: str) -> ServiceError:
+    return sqs_error(MISSING, f"The request must contain the parameter {name}.")
 
 
 def invalid_attr_value(name: str, reason: str = "") -> ServiceError:

@@ -47,10 +47,7 @@ def check_attributes(attrs: GivenAttributes | None) -> int:
         raise invalid_param(f"Number of message attributes [{len(attrs)}] exceeds the allowed maximum [10].")
     size = 0
     for name, value in attrs.items():
-        low = name.lower()
-        if (not _ATTR_NAME.fullmatch(name) or name.startswith(".") or name.endswith(".") or ".." in name
-                or low.startswith("aws.") or low.startswith("amazon.")):
-            raise invalid_param(f"The message attribute name '{name}' is invalid.")
+        _check_attribute_name(name)
         dtype = value.get("DataType") or ""
         if not _TYPE.fullmatch(dtype) or len(dtype) > 256:
             raise invalid_param(
@@ -64,8 +61,8 @@ def check_attributes(attrs: GivenAttributes | None) -> int:
         if base == "Binary":
             data = value.get("BinaryValue")
             if not data:
-                raise invalid_param(f"The message attribute '{name}' must contain non-empty message "
-                                    f"attribute value for message attribute type '{dtype}'.")
+                raise invalid_param(f"Message (user) attribute '{name}' must contain a non-empty value of type "
+                                    f"'{base}'.")
             if value.get("StringValue") is not None:
                 raise invalid_param(f"The message attribute '{name}' with type 'Binary' must use field "
                                     "'Binary'.")
@@ -73,8 +70,8 @@ def check_attributes(attrs: GivenAttributes | None) -> int:
         else:
             text = value.get("StringValue")
             if text is None or text == "":
-                raise invalid_param(f"The message attribute '{name}' must contain non-empty message "
-                                    f"attribute value for message attribute type '{dtype}'.")
+                raise invalid_param(f"Message (user) attribute '{name}' must contain a non-empty value of type "
+                                    f"'{base}'.")
             if value.get("BinaryValue") is not None:
                 raise invalid_param(f"The message attribute '{name}' with type '{base}' must use field "
                                     "'String'.")
@@ -89,6 +86,23 @@ def check_attributes(attrs: GivenAttributes | None) -> int:
             size += len(text.encode("utf-8"))
         size += len(name.encode("utf-8")) + len(dtype.encode("utf-8"))
     return size
+
+
+def _check_attribute_name(name: str) -> None:
+    """Names as the developer guide allows them (letters, digits, _ - ., up to 256 characters, no AWS. or
+    Amazon. prefix, no leading, trailing or doubled period), refused with AWS's messages, whose odd wording
+    ("upper and lower score", the trailing space) is AWS's own.
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-message-metadata.html"""
+    if len(name.encode("utf-8")) > 256:
+        raise invalid_param("Message (user) attribute names must be shorter than 256 Bytes")
+    if not _ATTR_NAME.fullmatch(name) or ".." in name:
+        raise invalid_param("Message (user) attributes name can only contain upper and lower score characters, "
+                            "digits, periods, hyphens and underscores. ")
+    low = name.lower()
+    if low.startswith("aws.") or low.startswith("amazon.") or name.startswith(".") or name.endswith("."):
+        raise invalid_param("You can't use message attribute names beginning with 'AWS.' or 'Amazon.'. These "
+                            "strings are reserved for internal use. Additionally, they cannot start or end with "
+                            "'.'.")
 
 
 def check_system_attributes(attrs: GivenSystemAttributes | None) -> None:

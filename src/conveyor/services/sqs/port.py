@@ -51,8 +51,8 @@ class QueuePort:
                 outcomes.append(f"queue {d.queue_arn} does not exist")
                 continue
             try:
-                prepared = self.engine.prepare(q, d.body, d.message_attributes,
-                                               group_id=d.group_id if q.fifo else None,
+                # A standard queue keeps the group id too: it names a fair queue's tenant.
+                prepared = self.engine.prepare(q, d.body, d.message_attributes, group_id=d.group_id,
                                                dedup_id=d.dedup_id if q.fifo else None, sender_id=d.sender_id)
             except Exception as exc:  # the queue refuses this message (size, attributes...): a client error
                 outcomes.append(str(exc) or type(exc).__name__)
@@ -132,6 +132,8 @@ def render_message(q: Queue, m: Message, names: set[str], mnames: Sequence[str])
         if q.fifo:
             values.update(SequenceNumber=f"{m.seq:020d}", MessageDeduplicationId=m.dedup_id,
                           MessageGroupId=m.group_id)
+        elif m.group_id:  # a fair queue's tenant
+            values["MessageGroupId"] = m.group_id
         if m.sys_attrs and "AWSTraceHeader" in m.sys_attrs:
             values["AWSTraceHeader"] = m.sys_attrs["AWSTraceHeader"]["StringValue"]
         if m.source_arn:
@@ -140,13 +142,32 @@ def render_message(q: Queue, m: Message, names: set[str], mnames: Sequence[str])
         if attrs:
             item["Attributes"] = attrs
     if mnames and m.attrs:
-        if "All" in mnames or ".*" in mnames:
-            chosen = m.attrs
-        else:
-            exact = set(mnames)
-            prefixes = tuple(n[:-1] for n in mnames if n.endswith(".*"))
-            chosen = {k: v for k, v in m.attrs.items() if k in exact or (prefixes and k.startswith(prefixes))}
+        chosen = chosen_attributes(m.attrs, mnames)
         if chosen:
             item["MessageAttributes"] = chosen
             item["MD5OfMessageAttributes"] = m.md5_attrs
+        elif chosen is not None:
+            item["MessageAttributes"] = {}
     return item
+
+
+def chosen_attributes(attrs: dict[str, Any], names: Sequence[str]) -> dict[str, Any] | None:
+    """The message attributes ReceiveMessage's MessageAttributeNames asks for: "All" or ".*" for every one,
+    "prefix.*" for those whose names start with the prefix, else exact names. None when no name asked for
+    could name an attribute at all ("AWS.", "..x"): AWS then leaves MessageAttributes out, where names that
+    match nothing give an empty map.
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html"""
+    if "All" in names or ".*" in names:
+        return dict(attrs)
+    prefixes = tuple(n[:-2] for n in names if n.endswith(".*"))
+    exact = {n for n in names if not n.endswith(".*")}
+    chosen = {k: v for k, v in attrs.items() if k in exact or (prefixes and k.startswith(prefixes))}
+    if chosen or prefixes or any(_could_name(n) for n in exact):
+        return chosen
+    return None
+
+
+def _could_name(name: str) -> bool:
+    low = name.lower()
+    return not (name.startswith(".") or name.endswith(".") or ".." in name or low.startswith("aws.")
+                or low.startswith("amazon."))

@@ -11,10 +11,18 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from botocore.model import ServiceModel
+
+from conveyor.protocol.query import QueryCodec
+from conveyor.protocol.validate import ValidationCodes
+from conveyor.wire import HttpResponse, RequestContext, ServiceError
+
 XML_NAMESPACE = "http://queue.amazonaws.com/doc/2012-11-05/"
 
 # error shape -> legacy query code (the awsQueryError codes of the old query model)
 QUERY_ERROR_CODES = {
+    "InvalidParameterValueException": "InvalidParameterValue",
+    "MissingRequiredParameterException": "MissingParameter",
     "QueueDoesNotExist": "AWS.SimpleQueueService.NonExistentQueue",
     "QueueNameExists": "QueueAlreadyExists",
     "QueueDeletedRecently": "AWS.SimpleQueueService.QueueDeletedRecently",
@@ -131,3 +139,20 @@ def query_model_dict(json_model: dict[str, Any]) -> dict[str, Any]:
         if "output" in op:
             op["output"]["resultWrapper"] = f"{op_name}Result"
     return model
+
+
+class SqsQueryCodec(QueryCodec):
+    """The query protocol as SQS answers it: errors carry an empty <Detail/>, and an unknown queue is "for
+    this wsdl version" (the JSON protocol's message lacks those words), as AWS answers both; see
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-xml-api-responses.html
+    """
+
+    def __init__(self, model: ServiceModel, validation_codes: ValidationCodes) -> None:
+        super().__init__(model, namespace=XML_NAMESPACE, validation_codes=validation_codes, empty_detail=True)
+
+    def serialize_error(self, ctx: RequestContext, error: ServiceError) -> HttpResponse:
+        if error.code == "QueueDoesNotExist":
+            error = ServiceError(error.code, "The specified queue does not exist for this wsdl version.",
+                                 error.status, sender_fault=error.sender_fault, query_code=error.query_code,
+                                 headers=error.headers)
+        return super().serialize_error(ctx, error)

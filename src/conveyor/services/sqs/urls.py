@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-from conveyor.services.sqs.errors import sqs_error
+from conveyor.services.sqs.errors import no_queue
 
 REGION = r"[a-z]{2}(?:-[a-z]+)+-\d+"
 _REGION_ONLY = re.compile(REGION)  # used with fullmatch: `$` would let "us-east-1\n" through
@@ -54,7 +54,8 @@ def path_address(path: str) -> QueueAddress | None:
 
 
 def parse(url: str) -> QueueAddress:
-    """The queue a QueueUrl names; InvalidAddress when it cannot name one."""
+    """The queue a QueueUrl names; QueueDoesNotExist when it cannot name one (a URL without the account
+    and name in its path), as AWS answers such a URL."""
     host = ""
     path = url
     if "://" in url:
@@ -62,7 +63,7 @@ def parse(url: str) -> QueueAddress:
             parsed = urlparse(url)
             host = (parsed.hostname or "").lower()
         except ValueError:  # e.g. an unbalanced "[" in the host
-            raise _invalid(url)
+            raise no_queue()
         path = parsed.path
     parts = [p for p in path.split("/") if p]
     if len(parts) == 1 and not host:
@@ -72,12 +73,9 @@ def parse(url: str) -> QueueAddress:
     if len(parts) >= 2 and parts[-2].isdigit():  # anything before ACCOUNT/NAME is ignored, as before
         match = _HOST_REGION.match(host)
         return QueueAddress(parts[-1], parts[-2], (match.group("a") or match.group("b")) if match else None)
-    raise _invalid(url)
+    raise no_queue()
 
 
 def _is_account(text: str) -> bool:
     return text.isdigit() and len(text) == 12
 
-
-def _invalid(url: str) -> Exception:
-    return sqs_error("InvalidAddress", f"The address {url} is not valid for this endpoint.", 404)
