@@ -168,6 +168,22 @@ def test_receipt_handles(sqs: Any, queue: Any, advance: Any) -> None:
         f"Value {handle} for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired.")
 
 
+def test_kms_data_key_reuse_period_default(sqs: Any, queue: Any) -> None:
+    # A KMS-encrypted queue reports KmsDataKeyReusePeriodSeconds (300 unless set) and no SQS-managed SSE;
+    # one kind of SSE at a time.
+    # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-server-side-encryption.html
+    url = queue("kms", KmsMasterKeyId="alias/aws/sqs")
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attrs["KmsDataKeyReusePeriodSeconds"] == "300"
+    assert attrs["SqsManagedSseEnabled"] == "false"
+    plain = queue("plain")
+    attrs = sqs.get_queue_attributes(QueueUrl=plain, AttributeNames=["All"])["Attributes"]
+    assert "KmsDataKeyReusePeriodSeconds" not in attrs and attrs["SqsManagedSseEnabled"] == "true"
+    err = refused(sqs.set_queue_attributes, QueueUrl=url, Attributes={"SqsManagedSseEnabled": "true"})
+    assert err["Message"] == ("You can use one type of server-side encryption (SSE) at one time. You can either "
+                              "enable KMS SSE or SQS SSE.")
+
+
 def test_tag_messages(sqs: Any, queue: Any) -> None:
     # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_TagQueue.html
     url = queue("tags")

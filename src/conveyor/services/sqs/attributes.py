@@ -46,6 +46,21 @@ def defaults(fifo: bool) -> dict[str, str]:
     return out
 
 
+def settle_encryption(attrs: dict[str, str], given: Mapping[str, str]) -> None:
+    """One kind of server-side encryption at a time: a KMS key turns SQS-managed SSE off and reports the
+    data key reuse period (300 s unless set); asking for both is refused with AWS's message (as
+    InvalidAttributeName, as AWS answers it).
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-server-side-encryption.html"""
+    if attrs.get("KmsMasterKeyId"):
+        if given.get("SqsManagedSseEnabled") == "true":
+            raise sqs_error("InvalidAttributeName", "You can use one type of server-side encryption (SSE) at one "
+                            "time. You can either enable KMS SSE or SQS SSE.")
+        attrs["SqsManagedSseEnabled"] = "false"
+        attrs.setdefault("KmsDataKeyReusePeriodSeconds", str(INT_ATTRS["KmsDataKeyReusePeriodSeconds"][2]))
+    elif "KmsDataKeyReusePeriodSeconds" not in given:
+        attrs.pop("KmsDataKeyReusePeriodSeconds", None)
+
+
 def _bool(name: str, value: str) -> str:
     low = value.lower()
     if low not in ("true", "false"):

@@ -134,6 +134,7 @@ class QueueCatalog:
                             "you can create another queue with the same name.")
         full = qattrs.defaults(fifo_flag)
         full.update(given)
+        qattrs.settle_encryption(full, given)
         arn = f"arn:aws:sqs:{region}:{account}:{name}"
         self._check_redrive(full, fifo_flag, arn)
         q = Queue(self.clock, self._next_qid, account, region, name, full, dict(tags or {}),
@@ -198,6 +199,7 @@ class QueueCatalog:
                 merged.pop(k, None)
             else:
                 merged[k] = v
+        qattrs.settle_encryption(merged, given)
         self._check_redrive(merged, q.fifo, q.arn)
         await self.save_attrs(q, merged)
 
