@@ -184,6 +184,31 @@ def test_kms_data_key_reuse_period_default(sqs: Any, queue: Any) -> None:
                               "enable KMS SSE or SQS SSE.")
 
 
+def test_add_permission_writes_aws_policy(sqs: Any, queue: Any) -> None:
+    # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_AddPermission.html
+    url = queue("perm")
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sqs.add_permission(QueueUrl=url, Label="one", AWSAccountIds=["111111111111"], Actions=["SendMessage"])
+    policy = json.loads(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])["Attributes"]["Policy"])
+    assert policy == {"Version": "2008-10-17", "Id": f"{arn}/SQSDefaultPolicy", "Statement": [{
+        "Sid": "one", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
+        "Action": "SQS:SendMessage", "Resource": arn}]}
+    err = refused(sqs.add_permission, QueueUrl=url, Label="one", AWSAccountIds=["111111111111"],
+                  Actions=["SendMessage"])
+    assert err["Message"] == "Value one for parameter Label is invalid. Reason: Already exists."
+    err = refused(sqs.add_permission, QueueUrl=url, Label="two", AWSAccountIds=["111111111111"],
+                  Actions=["CreateQueue"])
+    assert err["Message"] == ("Value SQS:CreateQueue for parameter ActionName is invalid. Reason: Only the queue "
+                              "owner is allowed to invoke this action.")
+    err = refused(sqs.add_permission, QueueUrl=url, Label="two", AWSAccountIds=["111111111111"],
+                  Actions=["SendMessage"] * 8)
+    assert (err["Code"], err["Message"]) == ("OverLimit", "8 Actions were found, maximum allowed is 7.")
+    err = refused(sqs.remove_permission, QueueUrl=url, Label="nope")
+    assert err["Message"] == "Value nope for parameter Label is invalid. Reason: can't find label."
+    sqs.remove_permission(QueueUrl=url, Label="one")
+    assert "Policy" not in sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+
+
 def test_tag_messages(sqs: Any, queue: Any) -> None:
     # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_TagQueue.html
     url = queue("tags")

@@ -22,7 +22,7 @@ from conveyor.protocol.query import form_fields
 from conveyor.protocol.validate import ValidationCodes
 from conveyor.services.base import Environment, Service
 from conveyor.services.sqs import attributes as qattrs
-from conveyor.services.sqs import iam, urls
+from conveyor.services.sqs import iam, permissions, urls
 from conveyor.services.sqs.errors import INVALID, MISSING, invalid_param, missing_param, sqs_error
 from conveyor.services.sqs.port import SYSTEM_NAMES, QueuePort, queue_summaries, render_message
 from conveyor.services.sqs.query_compat import SqsQueryCodec, query_model_dict
@@ -291,36 +291,17 @@ class SqsService(Service):
 
     async def AddPermission(self, ctx: RequestContext, params: AddPermissionRequestTypeDef) -> dict[str, Any]:
         q = self._queue(ctx, params["QueueUrl"])
-        label = params["Label"]
-        if not params.get("AWSAccountIds") or not params.get("Actions"):
-            raise sqs_error("MissingParameter", "The request must contain AWSAccountIds and Actions.")
-        policy: dict[str, Any] = json.loads(q.attrs["Policy"]) if q.attrs.get("Policy") else {
-            "Version": "2012-10-17", "Id": f"{q.arn}/SQSDefaultPolicy", "Statement": []}
-        statements: list[dict[str, Any]] = policy.setdefault("Statement", [])
-        if any(s.get("Sid") == label for s in statements):
-            raise invalid_param(f"Value {label} for parameter Label is invalid. Reason: Already exists.")
-        actions = [f"SQS:{a}" for a in params["Actions"]]
-        principals = [f"arn:aws:iam::{a}:root" for a in params["AWSAccountIds"]]
-        statements.append({
-            "Sid": label, "Effect": "Allow",
-            "Principal": {"AWS": principals[0] if len(principals) == 1 else principals},
-            "Action": actions[0] if len(actions) == 1 else actions, "Resource": q.arn,
-        })
-        await self.catalog.save_attrs(q, {**q.attrs, "Policy": json.dumps(policy, separators=(",", ":"))})
+        policy = permissions.add(q.attrs.get("Policy"), q.arn, params["Label"], params.get("AWSAccountIds") or [],
+                                 params.get("Actions") or [])
+        await self.catalog.save_attrs(q, {**q.attrs, "Policy": policy})
         return {}
 
     async def RemovePermission(self, ctx: RequestContext, params: RemovePermissionRequestTypeDef) -> dict[str, Any]:
         q = self._queue(ctx, params["QueueUrl"])
-        label = params["Label"]
-        policy: dict[str, Any] = json.loads(q.attrs["Policy"]) if q.attrs.get("Policy") else {"Statement": []}
-        statements: list[dict[str, Any]] = policy.get("Statement", [])
-        kept = [s for s in statements if s.get("Sid") != label]
-        if len(kept) == len(statements):
-            raise invalid_param(f"Value {label} for parameter Label is invalid. Reason: can't find label on "
-                                "existing policy.")
+        policy = permissions.remove(q.attrs.get("Policy"), params["Label"])
         attrs = {k: v for k, v in q.attrs.items() if k != "Policy"}
-        if kept:
-            attrs["Policy"] = json.dumps({**policy, "Statement": kept}, separators=(",", ":"))
+        if policy is not None:
+            attrs["Policy"] = policy
         await self.catalog.save_attrs(q, attrs)
         return {}
 
