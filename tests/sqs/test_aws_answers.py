@@ -200,8 +200,10 @@ def test_add_permission_writes_aws_policy(sqs: Any, queue: Any) -> None:
                   Actions=["CreateQueue"])
     assert err["Message"] == ("Value SQS:CreateQueue for parameter ActionName is invalid. Reason: Only the queue "
                               "owner is allowed to invoke this action.")
-    err = refused(sqs.add_permission, QueueUrl=url, Label="two", AWSAccountIds=["111111111111"],
-                  Actions=["SendMessage"] * 8)
+    with pytest.raises(ClientError) as e:
+        sqs.add_permission(QueueUrl=url, Label="two", AWSAccountIds=["111111111111"], Actions=["SendMessage"] * 8)
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    err = e.value.response["Error"]
     assert (err["Code"], err["Message"]) == ("OverLimit", "8 Actions were found, maximum allowed is 7.")
     err = refused(sqs.remove_permission, QueueUrl=url, Label="nope")
     assert err["Message"] == "Value nope for parameter Label is invalid. Reason: can't find label."

@@ -32,7 +32,9 @@ def add(policy_text: str | None, queue_arn: str, label: str, accounts: Sequence[
     if not accounts:
         raise invalid_param("Value [] for parameter PrincipalId is invalid. Reason: Unable to verify.")
     if len(actions) > MAX_ACTIONS:
-        raise sqs_error("OverLimit", f"{len(actions)} Actions were found, maximum allowed is {MAX_ACTIONS}.")
+        # OverLimit is a 403 in SQS's query error table (awsQueryError OverLimit, httpResponseCode 403), like
+        # PurgeQueueInProgress: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_AddPermission.html
+        raise sqs_error("OverLimit", f"{len(actions)} Actions were found, maximum allowed is {MAX_ACTIONS}.", 403)
     owner_only = next((a for a in actions if a not in SHAREABLE), None)
     if owner_only is not None:
         raise invalid_param(f"Value SQS:{owner_only} for parameter ActionName is invalid. Reason: Only the queue "
