@@ -116,6 +116,6 @@ def test_unsupported_operations_answer_not_implemented(sns, operation):
 
 
 def test_unsupported_operation_with_the_cli(aws):
-    result = aws("sns", "get-sms-attributes", check=False)
+    result = aws("sns", "get-sms-sandbox-account-status", check=False)
     assert result.returncode != 0
-    assert b"(NotImplemented)" in result.stderr and b"SMS" in result.stderr
+    assert b"(NotImplemented)" in result.stderr and b"SMS sandbox" in result.stderr

@@ -95,8 +95,10 @@ def test_publish_refusals(sns):
         (dict(TopicArn=topic, Message="x", Subject="s" * 101), "Invalid parameter: Subject"),
         (dict(TopicArn=topic, Message="x", Subject="line\nbreak"), "Invalid parameter: Subject"),
         (dict(TopicArn=topic, Message=""), "Invalid parameter: Empty message"),
-        (dict(PhoneNumber="+15555550100", Message="x"), None),
-        (dict(TargetArn="arn:aws:sns:us-east-1:000000000000:endpoint/APNS/app/1", Message="x"), None),
+        (dict(PhoneNumber="NAA+15555550100", Message="x"),
+         "Invalid parameter: PhoneNumber Reason: NAA+15555550100 does not meet the E164 format"),
+        (dict(TargetArn="arn:aws:sns:us-east-1:000000000000:endpoint/APNS/app/1", Message="x"),
+         "Invalid parameter: TargetArn Reason: No endpoint found for the target arn specified"),
         (dict(TopicArn=topic, Message="x", MessageDeduplicationId="d"), None),
     ]
     for kwargs, message in cases:

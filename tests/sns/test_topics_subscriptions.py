@@ -117,7 +117,9 @@ def test_subscribe_refusals(sns, queue):
     fifo_topic = sns.create_topic(Name="t.fifo", Attributes={"FifoTopic": "true"})["TopicArn"]
     _, fifo_queue = queue("q.fifo", FifoQueue="true")
     cases = [
-        dict(TopicArn=topic, Protocol="email", Endpoint="a@example.com"),
+        dict(TopicArn=topic, Protocol="email", Endpoint="not-an-address"),
+        dict(TopicArn=topic, Protocol="sms", Endpoint="+15--5550100"),
+        dict(TopicArn=topic, Protocol="application", Endpoint="arn:aws:sns:us-east-1:000000000000:endpoint/GCM/a/b"),
         dict(TopicArn=topic, Protocol="carrier-pigeon", Endpoint="x"),
         dict(TopicArn=topic, Protocol="sqs", Endpoint="not-an-arn"),
         dict(TopicArn=topic, Protocol="sqs", Endpoint=fifo_queue),
@@ -135,7 +137,8 @@ def test_subscribe_refusals(sns, queue):
         with pytest.raises(ClientError) as exc:
             sns.subscribe(**case)
         code, message = error(exc.value)
-        assert code == "InvalidParameter" and message.startswith("Invalid parameter"), (case, message)
+        # AWS words a bad phone number differently from the others ("Invalid SMS endpoint: ...").
+        assert code == "InvalidParameter" and message.startswith(("Invalid parameter", "Invalid SMS")), (case, message)
 
 
 def test_delete_topic_removes_subscriptions(sns, queue):

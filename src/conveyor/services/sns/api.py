@@ -8,6 +8,7 @@ serves the signing certificate, and owns the lifecycle.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -23,9 +24,12 @@ from conveyor.protocol.validate import ValidationCodes
 from conveyor.services.base import Environment, Handler, Service
 from conveyor.services.sns import iam, unsupported
 from conveyor.services.sns.delivery import Dispatcher
+from conveyor.services.sns.mailbox import Mailbox
+from conveyor.services.sns.mobile import MobileOperations
 from conveyor.services.sns.publishing import Publisher
 from conveyor.services.sns.registry import TopicRegistry
 from conveyor.services.sns.signing import Signer
+from conveyor.services.sns.sms import SmsOperations
 from conveyor.services.sns.store import SnsStore
 from conveyor.services.sns.subscription_api import SubscriptionOperations
 from conveyor.services.sns.topic_api import TopicOperations
@@ -53,13 +57,20 @@ class SnsService(Service):
         self.store = SnsStore(directory / "sns.db", env.disk)
         self.signer = Signer(directory)
         self.registry = TopicRegistry(self.store, self.clock)
+        self.mailbox = Mailbox(self.store, self.clock)
+        self.mobile = MobileOperations(self.store)
+        self.sms = SmsOperations(self.store)
         self.dispatcher = Dispatcher(self.store, self.registry, self.signer, self.ports, self.clock,
-                                     self.config.account_id)
-        self.publisher = Publisher(self.registry, self.store, self.dispatcher, self.ports, self.clock, self._base)
+                                     self.config.account_id, self.mailbox, self.mobile, self.sms)
+        self.publisher = Publisher(self.registry, self.store, self.dispatcher, self.ports, self.clock, self._base,
+                                   self.mobile, self.sms, self.mailbox)
         self.operation_groups = (
             TopicOperations(self.registry),
-            SubscriptionOperations(self.registry, self.dispatcher, self.signer, self.ports, self.clock),
+            SubscriptionOperations(self.registry, self.dispatcher, self.signer, self.ports, self.clock, self.mobile,
+                                   self.mailbox),
             self.publisher,
+            self.mobile,
+            self.sms,
         )
         self.base_url = ""  # where the last request reached us (for publishes from inside Conveyor)
 
@@ -68,6 +79,8 @@ class SnsService(Service):
         self.signer.open()
         self.store.open()
         self.registry.load()
+        self.mobile.load()
+        self.sms.load()
         self.dispatcher.replay()
 
     async def stop(self) -> None:
@@ -77,6 +90,8 @@ class SnsService(Service):
     async def reset(self) -> None:
         await self.dispatcher.stop()
         self.registry.clear()
+        self.mobile.clear()
+        self.sms.clear()
         await self.store.wipe()
 
     def handler(self, operation: str) -> Handler | None:
@@ -99,6 +114,32 @@ class SnsService(Service):
     def links(self) -> list[Link]:
         return [Link(s.topic_arn, s.endpoint, SUBSCRIPTION, ("raw" if s.raw else "") if s.confirmed else "pending")
                 for s in self.registry.subs.values()]
+
+    # -- /_conveyor/sns: what SNS sent to phones, devices and mailboxes --------------------------------
+    internal_prefix = "sns"
+
+    async def internal(self, ctx: RequestContext, parts: list[str]) -> Any:
+        """GET /_conveyor/sns/sent[?protocol=&target=&limit=] lists what SNS sent (mailbox.py);
+        POST /_conveyor/sns/opt-out {"phoneNumber": ...} is a phone's STOP reply (sms.py)."""
+        method = ctx.request.method
+        if parts == ["sent"] and method == "GET":
+            query = ctx.request.query_dict()
+            try:
+                limit = int(query.get("limit") or 100)
+            except ValueError:
+                raise ServiceError("InvalidParameter", "limit must be a number")
+            return {"messages": self.mailbox.read(query.get("protocol"), query.get("target"), limit)}
+        if parts == ["opt-out"] and method == "POST":
+            try:
+                doc = json.loads(await ctx.request.body() or b"{}")
+            except ValueError:
+                doc = None
+            phone = doc.get("phoneNumber") if isinstance(doc, dict) else None
+            if not isinstance(doc, dict) or not isinstance(phone, str):
+                raise ServiceError("InvalidParameter", 'The body must be {"phoneNumber": "+15550100"}')
+            await self.sms.opt_out(str(doc.get("account") or self.config.account_id), phone)
+            return {"optedOut": phone}
+        return NotImplemented
 
     def _base(self) -> str:
         return self.base_url or f"http://{self.config.host}:{self.config.port}"

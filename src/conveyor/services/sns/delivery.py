@@ -20,11 +20,14 @@ from conveyor import builtin_metrics
 from conveyor.clock import Clock, TimerHandle
 from conveyor.ports import Delivery, MetricsSink, Ports
 from conveyor.services.sns import envelope, http_delivery
+from conveyor.services.sns.mailbox import Mailbox
+from conveyor.services.sns.mobile import MobileOperations
 from conveyor.services.sns.publish import Published, StoredAttributes, message_for
 from conveyor.services.sns.registry import TopicRegistry
 from conveyor.services.sns.signing import Signer
+from conveyor.services.sns.sms import SmsOperations
 from conveyor.services.sns.store import SnsStore
-from conveyor.services.sns.subscriptions import Subscription
+from conveyor.services.sns.subscriptions import RECORDED, Subscription
 
 log = logging.getLogger(__name__)
 SNS_PRINCIPAL = "sns.amazonaws.com"
@@ -67,8 +70,11 @@ class Dispatcher:
     """Delivers publishes to their subscriptions and keeps the outbox in step."""
 
     def __init__(self, store: SnsStore, registry: TopicRegistry, signer: Signer, ports: Ports, clock: Clock,
-                 account_id: str) -> None:
+                 account_id: str, mailbox: Mailbox, mobile: MobileOperations, sms: SmsOperations) -> None:
         self.store = store
+        self.mailbox = mailbox  # email, email-json, sms and application deliveries are recorded there
+        self.mobile = mobile
+        self.sms = sms
         self.registry = registry
         self.signer = signer
         self.ports = ports
@@ -263,6 +269,8 @@ class Dispatcher:
                 await self._http_with_retries(msg, sub, body)
             elif sub.protocol == "lambda":
                 await self._to_function(msg, sub)
+            elif sub.protocol in RECORDED:
+                await self._to_mailbox(msg, sub, body)
             _count_delivery(self.ports.metrics, sub.arn, True)
         except Exception:
             _count_delivery(self.ports.metrics, sub.arn, False)
@@ -273,6 +281,27 @@ class Dispatcher:
                 log.exception("SNS dead-letter delivery for %s failed", sub.arn)
         remaining.discard(sub.arn)
         await self._settle(row_id, remaining)
+
+    async def _to_mailbox(self, msg: Published, sub: Subscription, envelope_text: str) -> None:
+        """What AWS would mail, text or push, kept in the local record of sent messages.
+        https://docs.aws.amazon.com/sns/latest/dg/sns-email-notifications.html"""
+        subject = msg.get("subject")
+        if sub.protocol == "email-json":
+            await self.mailbox.send(sub.protocol, sub.endpoint, msg["id"], envelope_text, subject)
+        elif sub.protocol == "email":
+            footer = ("\n\n--\nIf you wish to stop receiving notifications from this topic, please click or visit "
+                      f"the link below to unsubscribe:\n{self.unsubscribe_url(msg['base'], sub.arn)}\n")
+            await self.mailbox.send(sub.protocol, sub.endpoint, msg["id"], message_for(msg, "email") + footer,
+                                    subject or "AWS Notification Message")
+        elif sub.protocol == "sms":
+            if self.sms.is_opted_out(sub.owner, sub.endpoint):
+                return  # AWS sends nothing to a number that replied STOP
+            await self.mailbox.send(sub.protocol, sub.endpoint, msg["id"], message_for(msg, "sms"))
+        else:
+            device = self.mobile.endpoints.get(sub.endpoint)
+            if device is None or not device.enabled:
+                raise RuntimeError(f"platform endpoint {sub.endpoint} is deleted or disabled")
+            await self.mailbox.send(sub.protocol, sub.endpoint, msg["id"], message_for(msg, device.platform))
 
     async def _http_with_retries(self, msg: Published, sub: Subscription, body: str) -> None:
         topic = self.registry.topics.get(sub.topic_arn)

@@ -12,8 +12,9 @@ PAGE = 100
 T = TypeVar("T")
 
 
-def page(items: Iterable[T], token: str | None, key: Callable[[T], str]) -> tuple[list[T], str | None]:
-    """Pages of PAGE items; the token is the key of the last item returned (stable under deletes)."""
+def page(items: Iterable[T], token: str | None, key: Callable[[T], str],
+         size: int = PAGE) -> tuple[list[T], str | None]:
+    """Pages of `size` items; the token is the key of the last item returned (stable under deletes)."""
     ordered = sorted(items, key=key)
     if token:
         try:
@@ -21,6 +22,6 @@ def page(items: Iterable[T], token: str | None, key: Callable[[T], str]) -> tupl
         except (ValueError, UnicodeDecodeError):
             raise invalid("NextToken")
         ordered = [i for i in ordered if key(i) > after]
-    chunk = ordered[:PAGE]
-    more = len(ordered) > PAGE
+    chunk = ordered[:size]
+    more = len(ordered) > size
     return chunk, base64.urlsafe_b64encode(key(chunk[-1]).encode()).decode() if more else None

@@ -13,9 +13,13 @@ from conveyor import builtin_metrics, ids
 from conveyor.clock import Clock
 from conveyor.ports import Ports
 from conveyor.services.sns import publish
+from conveyor.services.sns import sms as sms_mod
 from conveyor.services.sns.delivery import Dispatcher
+from conveyor.services.sns.mailbox import Mailbox
+from conveyor.services.sns.mobile import MobileOperations
 from conveyor.services.sns.publish import Published, message_for
 from conveyor.services.sns.registry import TopicRegistry
+from conveyor.services.sns.sms import SmsOperations
 from conveyor.services.sns.store import DedupRecord, SnsStore
 from conveyor.services.sns.subscriptions import Subscription
 from conveyor.services.sns.topics import Topic, invalid
@@ -30,8 +34,12 @@ DEDUP_WINDOW = 300.0  # seconds a FIFO topic remembers a deduplication id
 
 class Publisher:
     def __init__(self, registry: TopicRegistry, store: SnsStore, dispatcher: Dispatcher, ports: Ports,
-                 clock: Clock, base_url: Callable[[], str]) -> None:
+                 clock: Clock, base_url: Callable[[], str], mobile: MobileOperations, sms: SmsOperations,
+                 mailbox: Mailbox) -> None:
         self.registry = registry
+        self.mobile = mobile  # Publish's TargetArn may name a device endpoint
+        self.sms = sms  # ... or PhoneNumber a phone
+        self.mailbox = mailbox  # where those direct publishes are recorded
         self.store = store
         self.dispatcher = dispatcher
         self.ports = ports  # (its metrics sink: AWS/SNS counts)
@@ -39,19 +47,37 @@ class Publisher:
         self.base_url = base_url  # for publishes from inside Conveyor, which come with no request
 
     # -- publishing --------------------------------------------------------------------------------------
-    def _resolve_target(self, params: PublishInputTypeDef) -> Topic:
+    def _resolve_target(self, params: PublishInputTypeDef) -> str:
+        """Which of TopicArn, TargetArn or PhoneNumber the publish names."""
         given = [k for k in ("TopicArn", "TargetArn", "PhoneNumber") if params.get(k)]
         if not given:
             raise invalid("TopicArn or TargetArn Reason: no value for required parameter")
         if len(given) > 1:
             raise invalid("TopicArn or TargetArn Reason: Only one of TopicArn, TargetArn or PhoneNumber "
                           "may be specified")
-        if given[0] == "PhoneNumber":
-            raise invalid("PhoneNumber Reason: Conveyor does not send SMS messages")
-        arn = params.get("TopicArn") or params.get("TargetArn") or ""
-        if given[0] == "TargetArn" and ":endpoint/" in arn:
-            raise invalid("TargetArn Reason: Conveyor does not deliver to mobile push endpoints")
-        return self.registry.topic(arn)
+        return given[0]
+
+    async def _publish_direct(self, account: str, params: PublishInputTypeDef, kind: str) -> dict[str, Any]:
+        """A publish to one phone number or one device endpoint, which AWS sends at once (no topic).
+        https://docs.aws.amazon.com/sns/latest/api/API_Publish.html"""
+        structure = publish.check_message(params.get("Message"), params.get("MessageStructure"))
+        message_id = ids.uuid4()
+        if kind == "PhoneNumber":
+            phone = sms_mod.check_phone_number(params["PhoneNumber"])
+            text = str(structure.get("sms", structure["default"])) if structure else params["Message"]
+            sms_mod.check_sms_message(text)
+            if not self.sms.is_opted_out(account, phone):  # nothing goes to a number that replied STOP
+                await self.mailbox.send("sms", phone, message_id, text)
+            return {"MessageId": message_id}
+        arn = params["TargetArn"]
+        device = self.mobile.endpoints.get(arn)
+        if device is None:
+            raise invalid("TargetArn Reason: No endpoint found for the target arn specified")
+        if not device.enabled:
+            raise ServiceError("EndpointDisabled", "Endpoint is disabled")
+        text = str(structure.get(device.platform, structure["default"])) if structure else params["Message"]
+        await self.mailbox.send("application", arn, message_id, text)
+        return {"MessageId": message_id}
 
     def _prepare(self, topic: Topic, message: str | None, subject: str | None, structure_name: str | None,
                  attributes: Mapping[str, Mapping[str, Any]] | None, group_id: str | None,
@@ -134,7 +160,11 @@ class Publisher:
 
     # -- the operations ------------------------------------------------------------------------------------
     async def Publish(self, ctx: RequestContext, params: PublishInputTypeDef) -> dict[str, Any]:
-        topic = self._resolve_target(params)
+        kind = self._resolve_target(params)
+        arn = params.get("TopicArn") or params.get("TargetArn") or ""
+        if kind == "PhoneNumber" or ":endpoint/" in arn:
+            return await self._publish_direct(ctx.account_id, params, kind)
+        topic = self.registry.topic(arn)
         msg = self._prepare(topic, params.get("Message"), params.get("Subject"), params.get("MessageStructure"),
                             params.get("MessageAttributes"), params.get("MessageGroupId"),
                             params.get("MessageDeduplicationId"), ctx.base_url)

@@ -1,5 +1,6 @@
-"""SNS's SQLite store: topics, subscriptions, the delivery outbox and the FIFO dedup window; every
-statement SNS runs.
+"""SNS's SQLite store: topics, subscriptions, the delivery outbox, the FIFO dedup window, platform
+applications and endpoints, SMS settings and the record of what SNS sent to phones, devices and mailboxes;
+every statement SNS runs.
 
 Each write encodes its rows here, on the caller's thread, before it queues them: the database's writer
 thread runs nothing but SQL. A write returns once its commit is durable; callers change memory only then.
@@ -43,9 +44,30 @@ MIGRATIONS = [
         seq TEXT NOT NULL, PRIMARY KEY (topic_arn, dedup_id)
     )
     """,
+    """
+    CREATE TABLE platform_apps (
+        arn TEXT PRIMARY KEY, account TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL,
+        platform TEXT NOT NULL, attrs TEXT NOT NULL
+    );
+    CREATE TABLE endpoints (
+        arn TEXT PRIMARY KEY, app_arn TEXT NOT NULL, attrs TEXT NOT NULL
+    );
+    CREATE TABLE sms_settings (
+        account TEXT NOT NULL, region TEXT NOT NULL, attrs TEXT NOT NULL, PRIMARY KEY (account, region)
+    );
+    CREATE TABLE opted_out (
+        account TEXT NOT NULL, phone TEXT NOT NULL, PRIMARY KEY (account, phone)
+    );
+    -- What SNS would have handed to a carrier, a push service or a mail server, in order.
+    CREATE TABLE sent (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, protocol TEXT NOT NULL, target TEXT NOT NULL,
+        message_id TEXT NOT NULL, subject TEXT, body TEXT NOT NULL
+    )
+    """,
 ]
 
-_TABLES = ("topics", "subscriptions", "outbox", "dedup")
+_TABLES = ("topics", "subscriptions", "outbox", "dedup", "platform_apps", "endpoints", "sms_settings", "opted_out",
+           "sent")
 
 
 @dataclass(frozen=True)
@@ -57,6 +79,18 @@ class DedupRecord:
     expires: float
     message_id: str
     seq: str  # the SequenceNumber the first publish got ("" when it had none)
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """One message SNS delivered to a phone (sms), a device (application) or a mailbox (email, email-json)."""
+
+    at: float
+    protocol: str
+    target: str
+    message_id: str
+    subject: str | None
+    body: str
 
 
 @dataclass(frozen=True)
@@ -186,3 +220,79 @@ class SnsStore:
                                 grows=False)
         else:
             await self.db.write(lambda c: c.execute("DELETE FROM outbox WHERE id = ?", (row_id,)), grows=False)
+
+    # -- platform applications and endpoints -----------------------------------------------------------
+    def platform_apps(self) -> list[tuple[str, str, str, str, str, dict[str, str]]]:
+        """(arn, account, region, name, platform, attributes) of every platform application."""
+        return [(arn, account, region, name, platform, json.loads(attrs))
+                for arn, account, region, name, platform, attrs in self.db.query(
+                    "SELECT arn, account, region, name, platform, attrs FROM platform_apps")]
+
+    def endpoints(self) -> list[tuple[str, str, dict[str, str]]]:
+        """(arn, application ARN, attributes) of every platform endpoint."""
+        return [(arn, app_arn, json.loads(attrs))
+                for arn, app_arn, attrs in self.db.query("SELECT arn, app_arn, attrs FROM endpoints")]
+
+    async def put_platform_app(self, arn: str, account: str, region: str, name: str, platform: str,
+                               attrs: dict[str, str]) -> None:
+        args = (arn, account, region, name, platform, json.dumps(attrs))
+        await self.db.write(lambda c: c.execute(
+            "INSERT OR REPLACE INTO platform_apps (arn, account, region, name, platform, attrs) VALUES (?,?,?,?,?,?)",
+            args))
+
+    async def delete_platform_app(self, arn: str) -> None:
+        """The application with its endpoints."""
+        def run(c: sqlite3.Connection) -> None:
+            c.execute("DELETE FROM endpoints WHERE app_arn = ?", (arn,))
+            c.execute("DELETE FROM platform_apps WHERE arn = ?", (arn,))
+
+        await self.db.write(run, grows=False)
+
+    async def put_endpoint(self, arn: str, app_arn: str, attrs: dict[str, str]) -> None:
+        args = (arn, app_arn, json.dumps(attrs))
+        await self.db.write(lambda c: c.execute(
+            "INSERT OR REPLACE INTO endpoints (arn, app_arn, attrs) VALUES (?,?,?)", args))
+
+    async def delete_endpoint(self, arn: str) -> None:
+        await self.db.write(lambda c: c.execute("DELETE FROM endpoints WHERE arn = ?", (arn,)), grows=False)
+
+    # -- SMS ---------------------------------------------------------------------------------------------
+    def sms_settings(self) -> list[tuple[str, str, dict[str, str]]]:
+        return [(account, region, json.loads(attrs)) for account, region, attrs in self.db.query(
+            "SELECT account, region, attrs FROM sms_settings")]
+
+    def opted_out(self) -> list[tuple[str, str]]:
+        return [(account, phone) for account, phone in self.db.query("SELECT account, phone FROM opted_out")]
+
+    async def put_sms_settings(self, account: str, region: str, attrs: dict[str, str]) -> None:
+        args = (account, region, json.dumps(attrs))
+        await self.db.write(lambda c: c.execute(
+            "INSERT OR REPLACE INTO sms_settings (account, region, attrs) VALUES (?,?,?)", args))
+
+    async def opt_out(self, account: str, phone: str) -> None:
+        await self.db.write(lambda c: c.execute(
+            "INSERT OR IGNORE INTO opted_out (account, phone) VALUES (?, ?)", (account, phone)))
+
+    async def opt_in(self, account: str, phone: str) -> None:
+        await self.db.write(lambda c: c.execute(
+            "DELETE FROM opted_out WHERE account = ? AND phone = ?", (account, phone)), grows=False)
+
+    # -- what was sent -----------------------------------------------------------------------------------
+    async def record_sent(self, sent: Sequence[SentMessage]) -> None:
+        rows = [(m.at, m.protocol, m.target, m.message_id, m.subject, m.body) for m in sent]
+        await self.db.write(lambda c: c.executemany(
+            "INSERT INTO sent (at, protocol, target, message_id, subject, body) VALUES (?,?,?,?,?,?)", rows))
+
+    def sent(self, protocol: str | None, target: str | None, limit: int) -> list[SentMessage]:
+        """The most recent `limit` messages sent, oldest first, optionally to one protocol or target."""
+        where, args = [], []
+        if protocol:
+            where.append("protocol = ?")
+            args.append(protocol)
+        if target:
+            where.append("target = ?")
+            args.append(target)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        rows = self.db.query(f"SELECT at, protocol, target, message_id, subject, body FROM sent {clause} "
+                             "ORDER BY id DESC LIMIT ?", (*args, limit))
+        return [SentMessage(*row) for row in reversed(rows)]

@@ -16,6 +16,8 @@ from conveyor.ports import Ports
 from conveyor.services.sns import envelope, http_delivery, paging
 from conveyor.services.sns import subscriptions as subs_mod
 from conveyor.services.sns.delivery import Dispatcher
+from conveyor.services.sns.mailbox import Mailbox
+from conveyor.services.sns.mobile import MobileOperations
 from conveyor.services.sns.registry import TopicRegistry
 from conveyor.services.sns.signing import Signer
 from conveyor.services.sns.subscriptions import Subscription
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 PENDING = "pending confirmation"
+CONFIRMED_BY_OWNER = frozenset({"http", "https", "email", "email-json"})
 
 
 def _listed(sub: Subscription) -> dict[str, Any]:
@@ -44,8 +47,10 @@ def _listed(sub: Subscription) -> dict[str, Any]:
 
 class SubscriptionOperations:
     def __init__(self, registry: TopicRegistry, dispatcher: Dispatcher, signer: Signer, ports: Ports,
-                 clock: Clock) -> None:
+                 clock: Clock, mobile: MobileOperations, mailbox: Mailbox) -> None:
         self.registry = registry
+        self.mobile = mobile  # application subscriptions name its endpoints
+        self.mailbox = mailbox  # where email confirmations go
         self.dispatcher = dispatcher  # runs the (un)subscribe confirmations beside the request
         self.signer = signer
         self.ports = ports
@@ -55,7 +60,7 @@ class SubscriptionOperations:
         topic = self.registry.topic(params["TopicArn"])
         protocol = params["Protocol"].lower()
         endpoint = subs_mod.check_endpoint(protocol, params.get("Endpoint"), topic.fifo,
-                                           self.ports.functions is not None)
+                                           self.ports.functions is not None, self.mobile.endpoints.__contains__)
         attrs = subs_mod.normalize(dict(params.get("Attributes") or {}), protocol)
         for sub in self.registry.topic_subs(topic.arn):
             if sub.protocol == protocol and sub.endpoint == endpoint:
@@ -63,14 +68,36 @@ class SubscriptionOperations:
                     raise invalid("Attributes Reason: Subscription already exists with different attributes")
                 show = sub.confirmed or params.get("ReturnSubscriptionArn")
                 return {"SubscriptionArn": sub.arn if show else PENDING}
-        confirmed = protocol not in ("http", "https")
+        # HTTP(S) endpoints and mailboxes confirm first; the others are confirmed at once.
+        # https://docs.aws.amazon.com/sns/latest/dg/SendMessageToHttp.confirm.html
+        # https://docs.aws.amazon.com/sns/latest/dg/sns-email-notifications.html
+        confirmed = protocol not in CONFIRMED_BY_OWNER
         token = None if confirmed else secrets.token_hex(64)
         sub = Subscription(f"{topic.arn}:{uuid.uuid4()}", topic.arn, protocol, endpoint, ctx.account_id, attrs,
                            confirmed, token)
         await self.registry.add_subscription(sub)
-        if not confirmed:
+        if protocol in ("email", "email-json"):
+            await self._mail_confirmation(topic, sub, ctx.base_url)
+        elif not confirmed:
             self.dispatcher.spawn(self._send_confirmation(topic, sub, "SubscriptionConfirmation", ctx.base_url))
         return {"SubscriptionArn": sub.arn if confirmed or params.get("ReturnSubscriptionArn") else PENDING}
+
+    async def _mail_confirmation(self, topic: Topic, sub: Subscription, base_url: str) -> None:
+        """The confirmation AWS mails: a link for email, the JSON confirmation document for email-json."""
+        message_id = str(uuid.uuid4())
+        link = envelope.subscribe_url(base_url, topic.arn, sub.token or "")
+        if sub.protocol == "email-json":
+            doc = envelope.confirmation(self.signer, kind="SubscriptionConfirmation", message_id=message_id,
+                                        topic_arn=topic.arn, token=sub.token or "", timestamp=self.clock.now(),
+                                        signature_version=topic.signature_version, base_url=base_url)
+            await self.mailbox.send(sub.protocol, sub.endpoint, message_id, envelope.dumps(doc),
+                                    "AWS Notification - Subscription Confirmation")
+            return
+        body = (f"You have chosen to subscribe to the topic: \n{topic.arn}\n\nTo confirm this subscription, click "
+                f"or visit the link below (If this was in error no action is necessary): \nConfirm subscription\n"
+                f"{link}\n")
+        await self.mailbox.send(sub.protocol, sub.endpoint, message_id, body,
+                                "AWS Notification - Subscription Confirmation")
 
     async def _send_confirmation(self, topic: Topic, sub: Subscription, kind: str, base_url: str) -> None:
         token = sub.token or ""  # (only http and https subscriptions get confirmations, and they have one)

@@ -7,17 +7,22 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
 from conveyor import jsondoc
 from conveyor.services.sns import filter_policy
+from conveyor.services.sns.sms import check_sms_endpoint
 from conveyor.services.sns.topics import DEFAULT_HTTP_RETRY, check_delivery_policy, invalid
 
 SETTABLE = {"RawMessageDelivery", "FilterPolicy", "FilterPolicyScope", "RedrivePolicy", "DeliveryPolicy"}
-# Protocols AWS has that Conveyor does not deliver to: refused with a clear message.
-_UNSUPPORTED = {"email", "email-json", "sms", "application", "firehose"}
+# Protocols AWS has that Conveyor does not deliver to: refused with a clear message (Firehose is not served).
+_UNSUPPORTED = {"firehose"}
+# Delivered into the local record of sent messages (mailbox.py) instead of a mail server, carrier or push service.
+RECORDED = frozenset({"email", "email-json", "sms", "application"})
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 
 
 @dataclass
@@ -72,14 +77,23 @@ class Subscription:
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")
 
 
-def check_endpoint(protocol: str, endpoint: str | None, fifo_topic: bool, functions_served: bool) -> str:
+def check_endpoint(protocol: str, endpoint: str | None, fifo_topic: bool, functions_served: bool,
+                   device_exists: Callable[[str], bool]) -> str:
+    """The endpoint a Subscribe names, once it suits the protocol (AWS's messages for those it refuses).
+    https://docs.aws.amazon.com/sns/latest/api/API_Subscribe.html"""
     if protocol in _UNSUPPORTED:
         raise invalid(f"Protocol Reason: Conveyor does not deliver to {protocol} endpoints "
-                      "(supported: sqs, http, https, lambda)")
-    if protocol not in ("sqs", "http", "https", "lambda"):
+                      "(supported: sqs, http, https, lambda, email, email-json, sms, application)")
+    if protocol not in ("sqs", "http", "https", "lambda") and protocol not in RECORDED:
         raise invalid(f"Amazon SNS does not support this protocol string: {protocol}")
     if not endpoint:
         raise invalid("Endpoint Reason: Endpoint is required for this protocol")
+    if protocol in ("email", "email-json") and not _EMAIL.fullmatch(endpoint):
+        raise invalid("Email address")
+    if protocol == "sms":
+        check_sms_endpoint(endpoint)
+    if protocol == "application" and not device_exists(endpoint):
+        raise invalid(f"Endpoint Reason: Endpoint does not exist for endpoint arn{endpoint}")
     if protocol == "sqs":
         parts = endpoint.split(":")
         if len(parts) != 6 or parts[0] != "arn" or parts[2] != "sqs":

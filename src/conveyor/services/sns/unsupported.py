@@ -1,6 +1,8 @@
-"""SNS operations Conveyor refuses: SMS, mobile push and message data protection.
+"""SNS operations Conveyor refuses: the SMS sandbox and origination numbers.
 
-They need carriers, push services or Amazon's data identifiers, none of which exist on one machine.
+They manage AWS's carrier-side settings (sandbox phone verification by one-time password, leased
+origination numbers), which do not exist on one machine. SMS itself, mobile push and email are
+served, with what would be sent kept in the local record (mailbox.py).
 Each is answered with a clear, AWS-shaped error instead of being half-done (principle 4 of DESIGN.md);
 501 NotImplemented, like the gateway's answer for any operation without a handler, because the
 request itself is valid. SDKs do not retry a 501.
@@ -14,17 +16,10 @@ from conveyor.services.base import Handler
 from conveyor.wire import RequestContext, ServiceError
 
 _FAMILIES = {
-    "SMS messages": (
-        "CheckIfPhoneNumberIsOptedOut", "CreateSMSSandboxPhoneNumber", "DeleteSMSSandboxPhoneNumber",
-        "GetSMSAttributes", "GetSMSSandboxAccountStatus", "ListOriginationNumbers", "ListPhoneNumbersOptedOut",
-        "ListSMSSandboxPhoneNumbers", "OptInPhoneNumber", "SetSMSAttributes", "VerifySMSSandboxPhoneNumber",
+    "the SMS sandbox or origination numbers": (
+        "CreateSMSSandboxPhoneNumber", "DeleteSMSSandboxPhoneNumber", "GetSMSSandboxAccountStatus",
+        "ListOriginationNumbers", "ListSMSSandboxPhoneNumbers", "VerifySMSSandboxPhoneNumber",
     ),
-    "mobile push notifications (platform applications and endpoints)": (
-        "CreatePlatformApplication", "CreatePlatformEndpoint", "DeleteEndpoint", "DeletePlatformApplication",
-        "GetEndpointAttributes", "GetPlatformApplicationAttributes", "ListEndpointsByPlatformApplication",
-        "ListPlatformApplications", "SetEndpointAttributes", "SetPlatformApplicationAttributes",
-    ),
-    "message data protection policies": ("GetDataProtectionPolicy", "PutDataProtectionPolicy"),
 }
 OPERATIONS = {op: family for family, ops in _FAMILIES.items() for op in ops}
 
@@ -39,7 +34,7 @@ def refusal(operation: str) -> Handler | None:
         raise ServiceError(
             "NotImplemented",
             f"Conveyor's SNS does not provide {family}, so {operation} is not available. Topics deliver to "
-            "sqs, http, https and lambda subscriptions.",
+            "sqs, http, https, lambda, email, email-json, sms and application subscriptions.",
             501, sender_fault=False,
         )
 
