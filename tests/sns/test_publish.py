@@ -96,7 +96,7 @@ def test_publish_refusals(sns):
         (dict(TopicArn=topic, Message="x", Subject="line\nbreak"), "Invalid parameter: Subject"),
         (dict(TopicArn=topic, Message=""), "Invalid parameter: Empty message"),
         (dict(PhoneNumber="NAA+15555550100", Message="x"),
-         "Invalid parameter: PhoneNumber Reason: NAA+15555550100 does not meet the E164 format"),
+         "Invalid parameter: PhoneNumber Reason: NAA+15555550100 is not valid to publish to"),
         (dict(TargetArn="arn:aws:sns:us-east-1:000000000000:endpoint/APNS/app/1", Message="x"),
          "Invalid parameter: TargetArn Reason: No endpoint found for the target arn specified"),
         (dict(TopicArn=topic, Message="x", MessageDeduplicationId="d"), None),
@@ -112,6 +112,28 @@ def test_publish_refusals(sns):
     assert error(exc.value)[0] == "ParameterValueInvalid"
     # exactly at the limit is fine
     sns.publish(TopicArn=topic, Message="x" * (256 * 1024))
+
+
+def test_fifo_publish_batch_without_ids_fails_whole(sns):
+    # https://docs.aws.amazon.com/sns/latest/api/API_PublishBatch.html: a FIFO batch entry without its group
+    # id (or its deduplication id, where the topic derives none) fails the whole request.
+    topic = sns.create_topic(Name="b.fifo", Attributes={"FifoTopic": "true"})["TopicArn"]
+    for entries, message in (
+        ([{"Id": "1", "Message": "a", "MessageGroupId": "g", "MessageDeduplicationId": "d"},
+          {"Id": "2", "Message": "b"}], "Invalid parameter: The MessageGroupId parameter is required for FIFO topics"),
+        ([{"Id": "1", "Message": "a", "MessageGroupId": "g"}],
+         "Invalid parameter: The topic should either have ContentBasedDeduplication enabled or "
+         "MessageDeduplicationId provided explicitly"),
+    ):
+        with pytest.raises(ClientError) as exc:
+            sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=entries)
+        assert error(exc.value) == ("InvalidParameter", message)
+    with pytest.raises(ClientError) as exc:
+        sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=[
+            {"Id": str(i), "Message": "x" * 30000, "MessageGroupId": "g", "MessageDeduplicationId": str(i)}
+            for i in range(9)])
+    assert error(exc.value) == ("BatchRequestTooLong",
+                                "The length of all the messages put together is more than the limit.")
 
 
 def test_publish_batch(sns, subscribed, receive):

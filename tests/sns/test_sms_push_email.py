@@ -13,6 +13,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 from sns_helpers import error, wait_for
@@ -44,7 +45,7 @@ def test_platform_applications_and_endpoints(sns: Any) -> None:
     assert "PlatformCredential" not in sns.get_platform_application_attributes(PlatformApplicationArn=app)["Attributes"]
     sns.set_platform_application_attributes(PlatformApplicationArn=app, Attributes={"EventDeliveryFailure": "t"})
     [listed] = sns.list_platform_applications()["PlatformApplications"]
-    assert listed == {"PlatformApplicationArn": app, "Attributes": {"EventDeliveryFailure": "t"}}
+    assert listed == {"PlatformApplicationArn": app, "Attributes": {"Enabled": "true", "EventDeliveryFailure": "t"}}
 
     one = sns.create_platform_endpoint(PlatformApplicationArn=app, Token="tok")["EndpointArn"]
     assert one.startswith("arn:aws:sns:us-east-1:000000000000:endpoint/GCM/app/")
@@ -78,7 +79,9 @@ def test_publish_to_a_device(sns: Any, endpoint: str) -> None:
     [pushed] = sent(endpoint, protocol="application", target=device)
     assert pushed["messageId"] == message_id and json.loads(pushed["body"]) == {"aps": {"alert": "hi"}}
     sns.set_endpoint_attributes(EndpointArn=device, Attributes={"Enabled": "false"})
-    assert refused(sns.publish, TargetArn=device, Message="x") == ("EndpointDisabled", "Endpoint is disabled")
+    # Disabled wins over a message that would not even parse, as AWS answers.
+    assert refused(sns.publish, TargetArn=device, Message="{", MessageStructure="json") == (
+        "EndpointDisabled", "Endpoint is disabled")
     # A topic's application subscription pushes to the device too.
     sns.set_endpoint_attributes(EndpointArn=device, Attributes={"Enabled": "true"})
     topic = sns.create_topic(Name="news")["TopicArn"]
@@ -96,7 +99,7 @@ def test_sms(sns: Any, endpoint: str) -> None:
     [text] = sent(endpoint, protocol="sms")
     assert (text["target"], text["messageId"], text["body"]) == ("+15550100", message_id, "your code is 1234")
     assert refused(sns.publish, PhoneNumber="NAA+15550100", Message="x") == (
-        "InvalidParameter", "Invalid parameter: PhoneNumber Reason: NAA+15550100 does not meet the E164 format")
+        "InvalidParameter", "Invalid parameter: PhoneNumber Reason: NAA+15550100 is not valid to publish to")
     code, message = refused(sns.publish, PhoneNumber="+15550100", Message="a" * 1601)
     assert code == "InvalidParameter" and "must be less than 1600" in message
 
@@ -180,3 +183,19 @@ def test_push_and_sms_state_survive_a_restart(start_server: Any, tmp_path: Any) 
     assert sns.get_endpoint_attributes(EndpointArn=device)["Attributes"]["Token"] == "t"
     assert sns.get_sms_attributes()["attributes"] == {"DefaultSMSType": "Promotional"}
     assert [m["body"] for m in sent(server.endpoint, protocol="sms")] == ["kept"]
+
+
+def test_publish_to_another_regions_topic_is_refused(endpoint: str) -> None:
+    # A topic lives in one region; Publish names it only there (GetTopicAttributes elsewhere: NotFound).
+    # https://docs.aws.amazon.com/general/latest/gr/sns.html (regional endpoints)
+    def client(region: str) -> Any:
+        return boto3.client("sns", endpoint_url=endpoint, region_name=region, aws_access_key_id="test",
+                            aws_secret_access_key="test")
+
+    west, east = client("us-west-2"), client("us-east-1")
+    topic = west.create_topic(Name="regional")["TopicArn"]
+    assert refused(east.publish, TopicArn=topic, Message="x") == ("InvalidParameter", "Invalid parameter: TopicArn")
+    assert refused(east.publish_batch, TopicArn=topic, PublishBatchRequestEntries=[{"Id": "1", "Message": "x"}]) == (
+        "InvalidParameter", "Invalid parameter: TopicArn")
+    assert refused(east.get_topic_attributes, TopicArn=topic) == ("NotFound", "Topic does not exist")
+    assert west.publish(TopicArn=topic, Message="x")["MessageId"]

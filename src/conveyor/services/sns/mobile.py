@@ -115,10 +115,10 @@ class MobileOperations:
             raise invalid("Name Reason: must be at most 256 characters long and may only contain uppercase and "
                           "lowercase ASCII letters, numbers, underscores, hyphens and periods")
         if platform not in PLATFORMS:
-            raise invalid("Platform Reason: Platform is not supported")
+            raise invalid(f"Platform Reason: {platform} is not supported")
         arn = f"arn:aws:sns:{ctx.region}:{ctx.account_id}:app/{platform}/{name}"
         # Conveyor cannot check credentials with Apple or Google: it keeps them as given.
-        attrs = dict(params.get("Attributes") or {})
+        attrs = {"Enabled": "true", **(params.get("Attributes") or {})}
         await self.store.put_platform_app(arn, ctx.account_id, ctx.region, name, platform, attrs)
         self.apps[arn] = PlatformApp(arn, ctx.account_id, ctx.region, name, platform, attrs)
         return {"PlatformApplicationArn": arn}

@@ -103,7 +103,7 @@ def check_attributes(attrs: Mapping[str, Mapping[str, Any]] | None) -> tuple[Sto
     return out, size
 
 
-def check_message(message: str | None, structure: str | None) -> dict[str, Any] | None:
+def check_message(message: str | None, structure: str | None, needs_default: bool = True) -> dict[str, Any] | None:
     if message is None or message == "":
         raise invalid("Empty message")
     if structure is None:
@@ -116,7 +116,7 @@ def check_message(message: str | None, structure: str | None) -> dict[str, Any] 
         raise invalid("Message Structure - JSON message body failed to parse")
     if not isinstance(doc, dict):
         raise invalid("Message Structure - JSON message body failed to parse")
-    if not isinstance(doc.get("default"), str):
+    if needs_default and not isinstance(doc.get("default"), str):
         raise invalid("Message Structure - No default entry in JSON message body")
     return doc
 

@@ -49,11 +49,12 @@ class TopicRegistry:
         self.deleted_counts.clear()
 
     # -- lookups -----------------------------------------------------------------------------------
-    def topic(self, arn: str | None) -> Topic:
-        """The topic a request names; InvalidParameter for a malformed ARN, NotFound for an unknown one."""
+    def topic(self, arn: str | None, region: str | None = None) -> Topic:
+        """The topic a request names; InvalidParameter for a malformed ARN, NotFound for an unknown one or,
+        given the request's `region`, for a topic of another region (a topic lives in one region)."""
         check_arn(arn or "", "TopicArn")
         topic = self.topics.get(arn or "")
-        if topic is None:
+        if topic is None or (region is not None and topic.region != region):
             raise not_found()
         return topic
 

@@ -35,9 +35,10 @@ SMS_TYPES = ("Promotional", "Transactional")
 
 
 def check_phone_number(number: str) -> str:
-    """Publish's PhoneNumber: E.164, or InvalidParameter as AWS words it."""
+    """Publish's PhoneNumber: E.164, or InvalidParameter as AWS words it (LocalStack's provider, whose SNS
+    tests are validated against AWS, has the same wording)."""
     if not E164.fullmatch(number):
-        raise invalid(f"PhoneNumber Reason: {number} does not meet the E164 format")
+        raise invalid(f"PhoneNumber Reason: {number} is not valid to publish to")
     return number
 
 

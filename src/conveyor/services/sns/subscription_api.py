@@ -57,7 +57,7 @@ class SubscriptionOperations:
         self.clock = clock
 
     async def Subscribe(self, ctx: RequestContext, params: SubscribeInputTypeDef) -> dict[str, Any]:
-        topic = self.registry.topic(params["TopicArn"])
+        topic = self.registry.topic(params["TopicArn"], ctx.region)
         protocol = params["Protocol"].lower()
         endpoint = subs_mod.check_endpoint(protocol, params.get("Endpoint"), topic.fifo,
                                            self.ports.functions is not None, self.mobile.endpoints.__contains__)
@@ -111,7 +111,7 @@ class SubscriptionOperations:
             log.warning("SNS %s to %s was not accepted", kind, sub.endpoint)
 
     async def ConfirmSubscription(self, ctx: RequestContext, params: ConfirmSubscriptionInputTypeDef) -> dict[str, Any]:
-        topic = self.registry.topic(params["TopicArn"])
+        topic = self.registry.topic(params["TopicArn"], ctx.region)
         token = params["Token"]
         sub = next((s for s in self.registry.topic_subs(topic.arn) if s.token == token), None)
         if sub is None:
@@ -157,7 +157,7 @@ class SubscriptionOperations:
 
     async def ListSubscriptionsByTopic(self, ctx: RequestContext,
                                        params: ListSubscriptionsByTopicInputTypeDef) -> dict[str, Any]:
-        topic = self.registry.topic(params["TopicArn"])
+        topic = self.registry.topic(params["TopicArn"], ctx.region)
         chunk, token = paging.page(self.registry.topic_subs(topic.arn), params.get("NextToken"), lambda s: s.arn)
         out: dict[str, Any] = {"Subscriptions": [_listed(s) for s in chunk]}
         if token:

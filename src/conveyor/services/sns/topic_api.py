@@ -104,14 +104,14 @@ class TopicOperations:
         return out
 
     async def GetTopicAttributes(self, ctx: RequestContext, params: GetTopicAttributesInputTypeDef) -> dict[str, Any]:
-        topic = self.registry.topic(params["TopicArn"])
+        topic = self.registry.topic(params["TopicArn"], ctx.region)
         subs = self.registry.topic_subs(topic.arn)
         counts = (sum(s.confirmed for s in subs), sum(not s.confirmed for s in subs),
                   self.registry.deleted_counts.get(topic.arn, 0))
         return {"Attributes": topics_mod.attributes(topic, counts)}
 
     async def SetTopicAttributes(self, ctx: RequestContext, params: SetTopicAttributesInputTypeDef) -> dict[str, Any]:
-        topic = self.registry.topic(params["TopicArn"])
+        topic = self.registry.topic(params["TopicArn"], ctx.region)
         name, value = params["AttributeName"], params.get("AttributeValue") or ""
         if name not in topics_mod.SETTABLE:
             raise invalid("AttributeName")
@@ -125,14 +125,14 @@ class TopicOperations:
         return {}
 
     async def AddPermission(self, ctx: RequestContext, params: AddPermissionInputTypeDef) -> dict[str, Any]:
-        topic = self.registry.topic(params["TopicArn"])
+        topic = self.registry.topic(params["TopicArn"], ctx.region)
         policy = permissions.add(self.registry.policy(topic), topic.arn, params["Label"],
                                  list(params["AWSAccountId"]), list(params["ActionName"]))
         await self.registry.set_topic_attrs(topic, {**topic.attrs, "Policy": policy})
         return {}
 
     async def RemovePermission(self, ctx: RequestContext, params: RemovePermissionInputTypeDef) -> dict[str, Any]:
-        topic = self.registry.topic(params["TopicArn"])
+        topic = self.registry.topic(params["TopicArn"], ctx.region)
         policy = permissions.remove(self.registry.policy(topic), params["Label"])
         if policy is not None:  # an unknown label changes nothing and is not an error
             await self.registry.set_topic_attrs(topic, {**topic.attrs, "Policy": policy})
