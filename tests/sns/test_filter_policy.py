@@ -39,6 +39,12 @@ ATTRIBUTE_CASES = [
     ({"ip": [{"cidr": "10.0.0.0/24"}]}, {"ip": (S, "10.0.0.77")}, {"ip": (S, "10.0.1.1")}),
     ({"ip": [{"cidr": "2001:db8::/32"}]}, {"ip": (S, "2001:db8::1")}, {"ip": (S, "2001:db9::1")}),
     ({"tags": ["red"]}, {"tags": ("String.Array", '["blue", "red"]')}, {"tags": ("String.Array", '["blue"]')}),
+    # A String.Array holding one JSON value is that value; text that is not JSON matches nothing.
+    ({"n": [100]}, {"n": ("String.Array", "100")}, {"n": ("String.Array", "one hundred")}),
+    # Five digits of accuracy after the decimal point:
+    # https://docs.aws.amazon.com/sns/latest/dg/subscription-filter-policy-constraints.html
+    ({"n": [100.123456789]}, {"n": (N, "100.1234567")}, {"n": (N, "100.1235")}),
+    ({"n": [{"numeric": ["=", 0.000001]}]}, {"n": (N, "0")}, {"n": (N, "0.00001")}),
     ({"a": ["x"], "b": ["y"]}, {"a": (S, "x"), "b": (S, "y")}, {"a": (S, "x"), "b": (S, "z")}),
     ({"k": ["x", {"prefix": "y"}]}, {"k": (S, "yes")}, {"k": (S, "no")}),
     ({"$or": [{"a": ["1"]}, {"b": ["2"]}]}, {"b": (S, "2")}, {"a": (S, "2"), "b": (S, "1")}),

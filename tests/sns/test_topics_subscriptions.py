@@ -147,3 +147,22 @@ def test_delete_topic_removes_subscriptions(sns, queue):
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn)
     sns.delete_topic(TopicArn=topic)
     assert sns.list_topics()["Topics"] == [] and sns.list_subscriptions()["Subscriptions"] == []
+
+
+def test_fifo_and_logging_topic_attributes(sns):
+    # https://docs.aws.amazon.com/sns/latest/api/API_SetTopicAttributes.html
+    topic = sns.create_topic(Name="scoped.fifo", Attributes={"FifoTopic": "true", "FifoThroughputScope": "Topic"})[
+        "TopicArn"]
+    sns.set_topic_attributes(TopicArn=topic, AttributeName="FifoThroughputScope", AttributeValue="MessageGroup")
+    sns.set_topic_attributes(TopicArn=topic, AttributeName="ArchivePolicy",
+                             AttributeValue='{"MessageRetentionPeriod": "30"}')
+    sns.set_topic_attributes(TopicArn=topic, AttributeName="SQSSuccessFeedbackSampleRate", AttributeValue="50")
+    attrs = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
+    assert attrs["FifoThroughputScope"] == "MessageGroup"
+    assert attrs["ArchivePolicy"] == '{"MessageRetentionPeriod": "30"}'
+    assert attrs["SQSSuccessFeedbackSampleRate"] == "50"
+    plain = sns.create_topic(Name="plain")["TopicArn"]
+    for name, value in (("FifoThroughputScope", "Topic"), ("SQSSuccessFeedbackSampleRate", "101")):
+        with pytest.raises(ClientError) as exc:
+            sns.set_topic_attributes(TopicArn=plain, AttributeName=name, AttributeValue=value)
+        assert error(exc.value)[0] == "InvalidParameter"

@@ -9,7 +9,7 @@ with MessageBody, nested objects follow the JSON body.
 from __future__ import annotations
 
 import ipaddress
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from conveyor import jsondoc
@@ -21,6 +21,7 @@ MAX_SIZE = 256 * 1024
 _OPERATORS = {"prefix", "suffix", "anything-but", "numeric", "exists", "equals-ignore-case", "cidr"}
 _NUMERIC_OPS = {"=", "<", "<=", ">", ">="}
 _MISSING = object()
+_FIVE_PLACES = Decimal("0.00001")
 
 
 def _error(reason: str) -> ServiceError:
@@ -163,7 +164,7 @@ def attributes_view(attrs: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
                 values = jsondoc.loads(text or "", parse_float=Decimal, parse_int=Decimal)
             except ValueError:
                 continue
-            if isinstance(values, list):
+            if not isinstance(values, dict):  # an array, or a lone JSON value ("100") matched as itself
                 out[name] = values
         elif kind == "Number":
             try:
@@ -225,11 +226,21 @@ def _condition(condition: Any, actual: Any) -> bool:
     return any(_equals(condition, v) for v in _scalars(actual))
 
 
+def _five_places(number: Decimal) -> Decimal:
+    """Numbers compare with five digits of accuracy after the decimal point, as SNS's filter policy constraints
+    say: https://docs.aws.amazon.com/sns/latest/dg/subscription-filter-policy-constraints.html"""
+    try:
+        return number.quantize(_FIVE_PLACES, rounding=ROUND_HALF_UP)
+    except InvalidOperation:  # too many digits to quantize (far outside the ±1e9 policies can name)
+        return number
+
+
 def _equals(expected: Any, value: Any) -> bool:
     if expected is None:
         return value is None
     if isinstance(expected, Decimal):
-        return isinstance(value, Decimal) and not isinstance(value, bool) and value == expected
+        return (isinstance(value, Decimal) and not isinstance(value, bool)
+                and _five_places(value) == _five_places(expected))
     return isinstance(value, str) and value == expected
 
 
@@ -255,7 +266,9 @@ def _operator(op: str, arg: Any, value: Any) -> bool:
 
 
 def _numeric(arg: list[Any], value: Decimal) -> bool:
+    value = _five_places(value)
     for op, bound in zip(arg[::2], arg[1::2], strict=True):
+        bound = _five_places(bound)
         ok = {"=": value == bound, "<": value < bound, "<=": value <= bound,
               ">": value > bound, ">=": value >= bound}[op]
         if not ok:

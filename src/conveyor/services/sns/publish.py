@@ -88,15 +88,8 @@ def check_attributes(attrs: Mapping[str, Mapping[str, Any]] | None) -> tuple[Sto
                 except InvalidOperation:
                     raise attr_error(f"An error occurred while parsing the message attribute '{name}' "
                                      f"of type 'Number'. Please provide valid number value.")
-            if dtype == "String.Array":
-                try:
-                    items = jsondoc.loads(text)
-                except ValueError:
-                    items = None
-                if not isinstance(items, list) or any(isinstance(i, dict | list) for i in items):
-                    raise attr_error(f"The message attribute '{name}' with type 'String.Array' has an "
-                                     "invalid value, it must be a JSON array of strings, numbers, true, "
-                                     "false or null.")
+            # A String.Array value is not checked at publish: AWS takes "100" or "one hundred" as well and
+            # only filtering reads it (filter_policy.attributes_view).
             out[name] = {"DataType": dtype, "StringValue": text}
             size += len(text.encode())
         size += len(name.encode()) + len(dtype.encode())

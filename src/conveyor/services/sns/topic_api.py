@@ -117,7 +117,8 @@ class TopicOperations:
             raise invalid("AttributeName")
         value = topics_mod.check_attribute(name, value, topic.fifo)
         attrs = dict(topic.attrs)
-        if value == "" and name in ("Policy", "DeliveryPolicy", "KmsMasterKeyId", "DisplayName"):
+        if value == "" and (name in ("Policy", "DeliveryPolicy", "KmsMasterKeyId", "DisplayName", "ArchivePolicy")
+                            or name in topics_mod.FEEDBACK):
             attrs.pop(name, None)
         else:
             attrs[name] = value

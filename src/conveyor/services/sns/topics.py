@@ -19,8 +19,12 @@ DEFAULT_HTTP_RETRY = {
     "numNoDelayRetries": 0, "numMinDelayRetries": 0, "backoffFunction": "linear",
 }
 # Attributes a caller may set (CreateTopic / SetTopicAttributes). Anything else is refused, not ignored.
+# Delivery-status logging: where and how often SNS logs deliveries per protocol (kept; Conveyor logs its own way).
+# https://docs.aws.amazon.com/sns/latest/api/API_SetTopicAttributes.html
+FEEDBACK = frozenset(f"{protocol}{kind}" for protocol in ("Application", "Firehose", "HTTP", "Lambda", "SQS")
+                     for kind in ("SuccessFeedbackRoleArn", "SuccessFeedbackSampleRate", "FailureFeedbackRoleArn"))
 SETTABLE = {"DisplayName", "Policy", "DeliveryPolicy", "KmsMasterKeyId", "SignatureVersion", "TracingConfig",
-            "ContentBasedDeduplication"}
+            "ContentBasedDeduplication", "FifoThroughputScope", "ArchivePolicy", *FEEDBACK}
 CREATE_ONLY = {"FifoTopic"}
 
 
@@ -115,6 +119,27 @@ def check_attribute(name: str, value: str, fifo: bool) -> str:
         if value not in ("PassThrough", "Active"):
             raise invalid("Attributes Reason: TracingConfig must be PassThrough or Active")
         return value
+    if name == "FifoThroughputScope":
+        # Topic or MessageGroup, on FIFO topics only (API_SetTopicAttributes).
+        if not fifo:
+            raise invalid("Attributes Reason: FifoThroughputScope can only be set for FIFO topics")
+        if value not in ("Topic", "MessageGroup"):
+            raise invalid("Attributes Reason: FifoThroughputScope must be Topic or MessageGroup")
+        return value
+    if name == "ArchivePolicy" and value:
+        if not fifo:
+            raise invalid("Attributes Reason: ArchivePolicy can only be set for FIFO topics")
+        try:
+            days = json.loads(value).get("MessageRetentionPeriod")
+        except (ValueError, AttributeError):
+            raise invalid("Attributes Reason: ArchivePolicy: failed to parse JSON")
+        if not isinstance(days, int | str) or not str(days).isdigit() or not 1 <= int(days) <= 365:
+            raise invalid("Attributes Reason: ArchivePolicy: MessageRetentionPeriod must be 1 to 365 days")
+        return value
+    if name.endswith("SampleRate"):
+        if not value.isdigit() or not 0 <= int(value) <= 100:
+            raise invalid(f"Attributes Reason: {name} must be an integer from 0 to 100")
+        return value
     if name == "DisplayName":
         if len(value) > 100:
             raise invalid("DisplayName")
@@ -186,10 +211,12 @@ def attributes(topic: Topic, counts: tuple[int, int, int]) -> dict[str, str]:
         "DisplayName": topic.attrs.get("DisplayName", ""),
         "SubscriptionsDeleted": str(deleted),
     }
-    for name in ("DeliveryPolicy", "KmsMasterKeyId", "SignatureVersion", "TracingConfig"):
+    for name in ("DeliveryPolicy", "KmsMasterKeyId", "SignatureVersion", "TracingConfig", "ArchivePolicy",
+                 *sorted(FEEDBACK)):
         if topic.attrs.get(name):
             out[name] = topic.attrs[name]
     if topic.fifo:
         out["FifoTopic"] = "true"
         out["ContentBasedDeduplication"] = topic.attrs.get("ContentBasedDeduplication", "false")
+        out["FifoThroughputScope"] = topic.attrs.get("FifoThroughputScope", "Topic")
     return out
