@@ -153,6 +153,16 @@ def test_publish_batch(sns, subscribed, receive):
         assert error(exc.value)[0] == code
 
 
+def test_fifo_publish_answers_once_its_queues_hold_it(sns, sqs, subscribed):
+    # Read-your-write, as for standard topics: the message is in the FIFO queue when Publish answers.
+    topic = sns.create_topic(Name="now.fifo", Attributes={"FifoTopic": "true"})["TopicArn"]
+    url, _ = subscribed(topic, "now.fifo", RawMessageDelivery="true")
+    sns.publish(TopicArn=topic, Message="m", MessageGroupId="g", MessageDeduplicationId="d")
+    [got] = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0,
+                                MessageSystemAttributeNames=["MessageGroupId", "MessageDeduplicationId"])["Messages"]
+    assert (got["Body"], got["Attributes"]) == ("m", {"MessageGroupId": "g", "MessageDeduplicationId": "d"})
+
+
 def test_fifo_topic_keeps_group_order_and_deduplicates(sns, sqs, subscribed, receive, advance):
     topic = sns.create_topic(Name="jobs.fifo", Attributes={"FifoTopic": "true",
                                                            "ContentBasedDeduplication": "true"})["TopicArn"]

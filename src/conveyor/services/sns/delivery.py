@@ -104,14 +104,16 @@ class Dispatcher:
         self.tasks.clear()
         self.fifo_locks.clear()
 
-    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coro)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+        return task
 
-    def schedule(self, row_id: int, msg: Published, targets: list[str]) -> None:
-        """Called in publish order; FIFO topics keep that order through a per-topic lock."""
-        self.spawn(self._deliver(row_id, msg, targets))
+    def schedule(self, row_id: int, msg: Published, targets: list[str]) -> asyncio.Task[None]:
+        """Called in publish order; FIFO topics keep that order through a per-topic lock. The task ends once
+        the row's SQS writes are done (its other deliveries go on in tasks of their own)."""
+        return self.spawn(self._deliver(row_id, msg, targets))
 
     # -- one outbox row ------------------------------------------------------------------------------
     async def _deliver(self, row_id: int, msg: Published, targets: list[str]) -> None:

@@ -5,6 +5,7 @@ https://docs.aws.amazon.com/sns/latest/api/API_Publish.html
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -168,8 +169,13 @@ class Publisher:
             for entry in claimed:
                 topic.dedup.pop(entry.dedup_id, None)
             raise
-        for row_id, (msg, targets) in zip(row_ids, rows, strict=True):
-            self.dispatcher.schedule(row_id, msg, targets)
+        tasks = [self.dispatcher.schedule(row_id, msg, targets)
+                 for row_id, (msg, targets) in zip(row_ids, rows, strict=True)]
+        if topic.fifo and tasks:
+            # A FIFO publish answers once its queues hold it, as a standard topic's does (those write
+            # before their outbox): a receive right after the publish finds the message. shield: a client
+            # that hangs up does not cancel the delivery, which the outbox row owes anyway.
+            await asyncio.shield(asyncio.gather(*tasks, return_exceptions=True))
 
     # -- the operations ------------------------------------------------------------------------------------
     async def Publish(self, ctx: RequestContext, params: PublishInputTypeDef) -> dict[str, Any]:
