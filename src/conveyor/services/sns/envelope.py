@@ -25,12 +25,14 @@ def cert_url(base_url: str) -> str:
     return f"{base_url}/?Action=GetSigningCert"
 
 
+# AWS writes the ARNs in these URLs as they are, colons and all (the examples of the page above):
+# ...?Action=Unsubscribe&SubscriptionArn=arn:aws:sns:us-west-2:123456789012:MyTopic:c9135db0-...
 def unsubscribe_url(base_url: str, subscription_arn: str) -> str:
-    return f"{base_url}/?Action=Unsubscribe&SubscriptionArn={quote(subscription_arn, safe='')}"
+    return f"{base_url}/?Action=Unsubscribe&SubscriptionArn={quote(subscription_arn, safe=':')}"
 
 
 def subscribe_url(base_url: str, topic_arn: str, token: str) -> str:
-    return f"{base_url}/?Action=ConfirmSubscription&TopicArn={quote(topic_arn, safe='')}&Token={token}"
+    return f"{base_url}/?Action=ConfirmSubscription&TopicArn={quote(topic_arn, safe=':')}&Token={token}"
 
 
 def envelope_attributes(attrs: dict[str, dict[str, Any]] | None) -> dict[str, dict[str, str]]:
