@@ -16,7 +16,8 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from sns_helpers import error, wait_for
+from sns_helpers import error
+from tests.helpers import wait_for
 
 
 def sent(endpoint: str, **query: str) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-from conveyor.services.sqs.errors import no_queue
+from conveyor.services.sqs.errors import no_queue, sqs_error
 
 REGION = r"[a-z]{2}(?:-[a-z]+)+-\d+"
 _REGION_ONLY = re.compile(REGION)  # used with fullmatch: `$` would let "us-east-1\n" through
@@ -54,8 +54,8 @@ def path_address(path: str) -> QueueAddress | None:
 
 
 def parse(url: str) -> QueueAddress:
-    """The queue a QueueUrl names; QueueDoesNotExist when it cannot name one (a URL without the account
-    and name in its path), as AWS answers such a URL."""
+    """The queue a QueueUrl names: QueueDoesNotExist for a URL without the account and name in its path, as
+    AWS answers such a URL; InvalidAddress (404) for one that does not even parse."""
     host = ""
     path = url
     if "://" in url:
@@ -63,7 +63,7 @@ def parse(url: str) -> QueueAddress:
             parsed = urlparse(url)
             host = (parsed.hostname or "").lower()
         except ValueError:  # e.g. an unbalanced "[" in the host
-            raise no_queue()
+            raise sqs_error("InvalidAddress", f"The address {url} is not valid for this endpoint.", 404)
         path = parsed.path
     parts = [p for p in path.split("/") if p]
     if len(parts) == 1 and not host:
