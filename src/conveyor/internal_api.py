@@ -40,7 +40,9 @@ class InternalApi:
         return await handle(self.app, ctx)
 
     def error(self, ctx: RequestContext, error: ServiceError) -> HttpResponse:
-        return json_response({"__type": error.code, "message": error.message}, error.status)
+        # The code an SDK reports: a service's legacy query code where it has one (SQS's InvalidParameterValue
+        # for its JSON shape InvalidParameterValueException).
+        return json_response({"__type": error.query_code or error.code, "message": error.message}, error.status)
 
 
 async def handle(app: App, ctx: RequestContext) -> HttpResponse:
