@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import parse_qsl
 
+from conveyor.services.s3 import encryption
 from conveyor.services.s3.schema import ObjectRow
 from conveyor.wire import ServiceError
 
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
         Tagging: ReadOnly[str | None]
         ACL: ReadOnly[str | None]
         StorageClass: ReadOnly[str | None]
-        ServerSideEncryption: ReadOnly[str | None]
         WebsiteRedirectLocation: ReadOnly[str | None]
 
     class ReadOverrides(TypedDict, total=False):
@@ -100,7 +100,7 @@ def object_meta(settings: ObjectSettings, content_type: str | None) -> dict[str,
         meta["Tags"] = tag_set(tagging)
     if settings.get("ACL"):
         meta["ACL"] = settings.get("ACL")
-    for name in ("StorageClass", "ServerSideEncryption", "WebsiteRedirectLocation"):
+    for name in ("StorageClass", "WebsiteRedirectLocation"):
         if settings.get(name):
             meta[name] = settings.get(name)
     return meta
@@ -130,9 +130,9 @@ def object_members(obj: ObjectRow, params: ReadOverrides, versioning: str) -> di
         out["PartsCount"] = meta["PartsCount"]
     if meta.get("StorageClass") and meta["StorageClass"] != "STANDARD":
         out["StorageClass"] = meta["StorageClass"]
-    for name in ("ServerSideEncryption", "WebsiteRedirectLocation"):
-        if name in meta:
-            out[name] = meta[name]
+    if "WebsiteRedirectLocation" in meta:
+        out["WebsiteRedirectLocation"] = meta["WebsiteRedirectLocation"]
+    out.update(encryption.response_members(meta))
     if (params.get("ChecksumMode") or "").upper() == "ENABLED":
         for algo, value in (meta.get("Checksums") or {}).items():
             out[CHECKSUM_MEMBERS[algo]] = value

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from conveyor.services.s3 import checksums
+from conveyor.services.s3 import checksums, encryption
 from conveyor.services.s3.access import check_write_acl
 from conveyor.services.s3.blobs import BlobInfo
 from conveyor.services.s3.conditions import parse_range
@@ -76,14 +76,17 @@ class MultipartOperations:
     async def CreateMultipartUpload(self, ctx: RequestContext,
                                     params: CreateMultipartUploadRequestTypeDef) -> dict[str, Any]:
         bucket, key = params["Bucket"], params["Key"]
-        check_write_acl(self.core.require_bucket(bucket), params)
+        brow = self.core.require_bucket(bucket)
+        check_write_acl(brow, params)
         meta = object_meta(params, params.get("ContentType"))
+        meta.update(encryption.object_encryption(brow, params, brow.region, self.core.account_id))
         algorithm = params.get("ChecksumAlgorithm")
         if algorithm:
             meta["ChecksumAlgorithm"] = algorithm.upper()
         upload_id = uuid.uuid4().hex
         await self.store.create_upload(upload_id, bucket, key, self.core.clock.now(), json.dumps(meta))
-        out: dict[str, Any] = {"Bucket": bucket, "Key": key, "UploadId": upload_id}
+        out: dict[str, Any] = {"Bucket": bucket, "Key": key, "UploadId": upload_id,
+                               **encryption.response_members(meta)}
         if algorithm:
             out["ChecksumAlgorithm"] = algorithm.upper()
             out["ChecksumType"] = "COMPOSITE"
@@ -100,7 +103,7 @@ class MultipartOperations:
     async def UploadPart(self, ctx: RequestContext, params: UploadPartRequestTypeDef) -> dict[str, Any]:
         bucket, key, upload_id = params["Bucket"], params["Key"], params["UploadId"]
         number = _part_number(params["PartNumber"])
-        self._upload(bucket, key, upload_id)
+        upload = self._upload(bucket, key, upload_id)
         source, decoder = body_source(ctx)
         algorithm = params.get("ChecksumAlgorithm")
         info = await self.blobs.write(source, requested_algorithms(ctx, algorithm), limit=MAX_PART)
@@ -110,7 +113,7 @@ class MultipartOperations:
             self.blobs.delete([info.blob_id])
             raise
         await self._save_part(upload_id, number, info)
-        out: dict[str, Any] = {"ETag": f'"{info.md5.hex()}"'}
+        out: dict[str, Any] = {"ETag": f'"{info.md5.hex()}"', **encryption.response_members(upload.meta)}
         for algo, value in info.checksums.items():
             if algo != "SHA256" or params.get("ChecksumSHA256") or algorithm == "SHA256":
                 out[CHECKSUM_MEMBERS[algo]] = value
@@ -119,7 +122,7 @@ class MultipartOperations:
     async def UploadPartCopy(self, ctx: RequestContext, params: UploadPartCopyRequestTypeDef) -> dict[str, Any]:
         bucket, key, upload_id = params["Bucket"], params["Key"], params["UploadId"]
         number = _part_number(params["PartNumber"])
-        self._upload(bucket, key, upload_id)
+        upload = self._upload(bucket, key, upload_id)
         src = copy_source(self.core, params)
         start, end = 0, src.size - 1
         source_range = params.get("CopySourceRange")
@@ -136,7 +139,8 @@ class MultipartOperations:
             info = await self.blobs.write(_single((src.body or b"")[start:end + 1]))
         await self._save_part(upload_id, number, info)
         out: dict[str, Any] = {"CopyPartResult": {"ETag": f'"{info.md5.hex()}"',
-                                                  "LastModified": self.core.clock.now()}}
+                                                  "LastModified": self.core.clock.now()},
+                               **encryption.response_members(upload.meta)}
         if src.version_id != "null":
             out["CopySourceVersionId"] = src.version_id
         return out
@@ -194,7 +198,8 @@ class MultipartOperations:
         version = await self.versions.put(ctx, bucket, key, info, f"{digest}-{len(chosen)}", meta,
                                           "s3:ObjectCreated:CompleteMultipartUpload", completes=upload_id)
         out: dict[str, Any] = {"Location": f"{ctx.base_url}/{bucket}/{key}", "Bucket": bucket, "Key": key,
-                               "ETag": version.quoted_etag, **version_members(version.version_id, brow.versioning)}
+                               "ETag": version.quoted_etag, **version_members(version.version_id, brow.versioning),
+                               **encryption.response_members(meta)}
         for name, value in meta["Checksums"].items():
             out[CHECKSUM_MEMBERS[name]] = value
         return out

@@ -7,6 +7,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import unquote
 
+from conveyor.services.s3 import encryption
 from conveyor.services.s3.access import check_write_acl
 from conveyor.services.s3.conditions import (
     WritePrecondition,
@@ -102,6 +103,7 @@ class ObjectOperations:
             self.blobs.delete([info.blob_id])
             raise
         meta = object_meta(params, ctx.request.headers.get("content-type"))
+        meta.update(encryption.object_encryption(brow, params, brow.region, self.core.account_id))
         # SHA-256 is computed to check a signed body's hash; the client sees it only if it asked for it.
         meta["Checksums"] = {a: v for a, v in info.checksums.items()
                              if a != "SHA256" or "SHA256" in client_algorithms(ctx, algorithm)}
@@ -110,9 +112,8 @@ class ObjectOperations:
             precondition = WritePrecondition(key, absent=if_none_match == "*", if_match=if_match)
         version = await self.versions.put(ctx, bucket, key, info, info.md5.hex(), meta, "s3:ObjectCreated:Put",
                                           precondition=precondition)
-        out: dict[str, Any] = {"ETag": version.quoted_etag, **version_members(version.version_id, brow.versioning)}
-        if "ServerSideEncryption" in meta:
-            out["ServerSideEncryption"] = meta["ServerSideEncryption"]
+        out: dict[str, Any] = {"ETag": version.quoted_etag, **version_members(version.version_id, brow.versioning),
+                               **encryption.response_members(meta)}
         for algo, value in meta["Checksums"].items():
             out[CHECKSUM_MEMBERS[algo]] = value
         if meta["Checksums"]:
@@ -228,6 +229,10 @@ class ObjectOperations:
             meta = object_meta(params, params.get("ContentType"))
         else:
             meta = {k: v for k, v in src.meta.items() if k not in ("Tags", "ACL")}
+        # The copy is encrypted as its own request and bucket say, not as its source was.
+        for name in encryption.OBJECT_MEMBERS:
+            meta.pop(name, None)
+        meta.update(encryption.object_encryption(brow, params, brow.region, self.core.account_id))
         tagging = params.get("Tagging")
         if (params.get("TaggingDirective") or "COPY").upper() == "COPY":
             if src.meta.get("Tags"):
@@ -250,9 +255,7 @@ class ObjectOperations:
         version = await self.versions.put(ctx, bucket, key, info, info.md5.hex(), meta, "s3:ObjectCreated:Copy")
         out: dict[str, Any] = {
             "CopyObjectResult": {"ETag": version.quoted_etag, "LastModified": version.last_modified},
-            **version_members(version.version_id, brow.versioning)}
-        if "ServerSideEncryption" in meta:
-            out["ServerSideEncryption"] = meta["ServerSideEncryption"]
+            **version_members(version.version_id, brow.versioning), **encryption.response_members(meta)}
         if src.version_id != "null":
             out["CopySourceVersionId"] = src.version_id
         return out

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from conveyor.services.s3 import encryption
 from conveyor.services.s3 import policy as access
 from conveyor.services.s3.access import check_write_acl
 from conveyor.services.s3.blobs import BlobInfo
@@ -276,11 +277,14 @@ class PostUploads:
             "ContentEncoding": lower.get("content-encoding"), "ACL": lower.get("acl"), "Tagging": lower.get("tagging"),
         }
         meta = object_meta(settings, lower.get("content-type"))
+        meta.update(encryption.object_encryption(brow, {"ServerSideEncryption": lower.get("x-amz-server-side-encryption")},
+                                                 brow.region, self.core.account_id))
         meta["Checksums"] = {}
         version = await self.versions.put(ctx, bucket, key, file_info, file_info.md5.hex(), meta,
                                           "s3:ObjectCreated:Post")
         location = f"{ctx.base_url}/{bucket}/{quote(key)}"
-        response_headers = [("ETag", version.quoted_etag), ("Location", location)]
+        response_headers = [("ETag", version.quoted_etag), ("Location", location),
+                            ("x-amz-server-side-encryption", meta["ServerSideEncryption"])]
         if brow.versioning:
             response_headers.append(("x-amz-version-id", version.version_id))
         redirect = lower.get("success_action_redirect") or lower.get("redirect")

@@ -19,12 +19,10 @@ from conveyor.wire import RequestContext, ServiceError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import (
-        DeleteBucketEncryptionRequestTypeDef,
         DeleteBucketLifecycleRequestTypeDef,
         DeleteBucketReplicationRequestTypeDef,
         DeleteBucketWebsiteRequestTypeDef,
         GetBucketAccelerateConfigurationRequestTypeDef,
-        GetBucketEncryptionRequestTypeDef,
         GetBucketLifecycleConfigurationRequestTypeDef,
         GetBucketLoggingRequestTypeDef,
         GetBucketPolicyStatusRequestTypeDef,
@@ -44,12 +42,6 @@ class SettingsOperations:
     def __init__(self, core: Core) -> None:
         self.core = core
     # -- settings no bucket has here: AWS's answers for a bucket without them -----------------------
-    async def GetBucketEncryption(self, ctx: RequestContext,
-                                  params: GetBucketEncryptionRequestTypeDef) -> dict[str, Any]:
-        self.core.require_bucket(params["Bucket"])
-        raise _absent("ServerSideEncryptionConfigurationNotFoundError",
-                      "The server side encryption configuration was not found", params["Bucket"])
-
     async def GetBucketLifecycleConfiguration(self, ctx: RequestContext,
                                               params: GetBucketLifecycleConfigurationRequestTypeDef) -> dict[str, Any]:
         self.core.require_bucket(params["Bucket"])
@@ -92,10 +84,6 @@ class SettingsOperations:
     def _delete_absent(self, bucket: str) -> dict[str, Any]:
         self.core.require_bucket(bucket)
         return {"__status": 204}  # deleting a setting that is not there succeeds on AWS too
-
-    async def DeleteBucketEncryption(self, ctx: RequestContext,
-                                     params: DeleteBucketEncryptionRequestTypeDef) -> dict[str, Any]:
-        return self._delete_absent(params["Bucket"])
 
     async def DeleteBucketLifecycle(self, ctx: RequestContext,
                                     params: DeleteBucketLifecycleRequestTypeDef) -> dict[str, Any]:
