@@ -99,12 +99,19 @@ class ListingOperations:
         entry: dict[str, Any] = {"Key": self._encode(obj.key, enc), "LastModified": obj.last_modified,
                                  "ETag": obj.quoted_etag, "Size": obj.size,
                                  "StorageClass": obj.meta.get("StorageClass") or "STANDARD"}
-        if obj.meta.get("Checksums"):
-            entry["ChecksumAlgorithm"] = sorted(obj.meta["Checksums"])
-            entry["ChecksumType"] = obj.meta.get("ChecksumType") or "FULL_OBJECT"
+        entry.update(self._checksum_summary(obj))
         if owner:
             entry["Owner"] = self.core.owner()
         return entry
+
+    @staticmethod
+    def _checksum_summary(obj: ObjectRow) -> dict[str, Any]:
+        """A listed object's checksum algorithm and type (ListObjectsV2, ListObjects, ListObjectVersions).
+        https://docs.aws.amazon.com/AmazonS3/latest/API/API_Object.html"""
+        if not obj.meta.get("Checksums"):
+            return {}
+        return {"ChecksumAlgorithm": sorted(obj.meta["Checksums"]),
+                "ChecksumType": obj.meta.get("ChecksumType") or "FULL_OBJECT"}
 
     def _max_keys(self, params: ListingSettings) -> int:
         value = params.get("MaxKeys")
@@ -188,7 +195,9 @@ class ListingOperations:
             if obj.delete_marker:
                 markers.append(base)
             else:
-                versions.append({**base, "ETag": obj.quoted_etag, "Size": obj.size, "StorageClass": "STANDARD"})
+                versions.append({**base, "ETag": obj.quoted_etag, "Size": obj.size,
+                                 "StorageClass": obj.meta.get("StorageClass") or "STANDARD",
+                                 **self._checksum_summary(obj)})
         out: dict[str, Any] = {
             "Name": bucket, "Prefix": self._encode(prefix, enc), "KeyMarker": self._encode(marker, enc),
             "MaxKeys": max_keys, "IsTruncated": truncated, "Versions": versions or None,

@@ -106,6 +106,20 @@ def object_meta(settings: ObjectSettings, content_type: str | None) -> dict[str,
     return meta
 
 
+def checksum_members(meta: dict[str, Any], suffixed: bool = True) -> dict[str, Any]:
+    """An object's checksum and its ChecksumType (FULL_OBJECT, or COMPOSITE for a multipart upload's checksum
+    of its parts' checksums, shown with its "-N" part count except by GetObjectAttributes).
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html"""
+    sums = meta.get("Checksums") or {}
+    out: dict[str, Any] = {}
+    for algo, value in sums.items():
+        if algo in CHECKSUM_MEMBERS:
+            out[CHECKSUM_MEMBERS[algo]] = value if suffixed else value.partition("-")[0]
+    if out:
+        out["ChecksumType"] = meta.get("ChecksumType") or "FULL_OBJECT"
+    return out
+
+
 def version_members(version_id: str, bucket_versioning: str) -> dict[str, Any]:
     """VersionId in a response: on a bucket that has had versioning, or for a version that is not "null"."""
     return {"VersionId": version_id} if bucket_versioning or version_id != "null" else {}
@@ -134,10 +148,7 @@ def object_members(obj: ObjectRow, params: ReadOverrides, versioning: str) -> di
         out["WebsiteRedirectLocation"] = meta["WebsiteRedirectLocation"]
     out.update(encryption.response_members(meta))
     if (params.get("ChecksumMode") or "").upper() == "ENABLED":
-        for algo, value in (meta.get("Checksums") or {}).items():
-            out[CHECKSUM_MEMBERS[algo]] = value
-        if meta.get("Checksums"):
-            out["ChecksumType"] = meta.get("ChecksumType") or "FULL_OBJECT"
+        out.update(checksum_members(meta))
     for override, member in _OVERRIDES:
         value = params.get(override)
         if value is not None:

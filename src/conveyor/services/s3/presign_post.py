@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from conveyor.services.s3 import encryption
+from conveyor.services.s3 import checksums, encryption
 from conveyor.services.s3 import policy as access
 from conveyor.services.s3.access import check_write_acl
 from conveyor.services.s3.blobs import BlobInfo
@@ -251,8 +251,8 @@ class PostUploads:
                     access.check_anonymous(self.core, ctx, "PutObject", bucket, key)
                     limits = None
                 check_write_acl(brow, {"ACL": next((v for k, v in fields.items() if k.lower() == "acl"), None)})
-                file_info = await self.core.blobs.write(reader.body(), limit=limits[1] if limits else MAX_OBJECT,
-                                                        inline=True)
+                file_info = await self.core.blobs.write(reader.body(), [checksums.DEFAULT],
+                                                        limit=limits[1] if limits else MAX_OBJECT, inline=True)
                 if limits and file_info.size < limits[0]:
                     self.core.blobs.delete([file_info.blob_id])
                     raise ServiceError("EntityTooSmall", "Your proposed upload is smaller than the minimum allowed "
@@ -279,7 +279,7 @@ class PostUploads:
         meta = object_meta(settings, lower.get("content-type"))
         meta.update(encryption.object_encryption(brow, {"ServerSideEncryption": lower.get("x-amz-server-side-encryption")},
                                                  brow.region, self.core.account_id))
-        meta["Checksums"] = {}
+        meta["Checksums"], meta["ChecksumType"] = file_info.checksums, "FULL_OBJECT"
         version = await self.versions.put(ctx, bucket, key, file_info, file_info.md5.hex(), meta,
                                           "s3:ObjectCreated:Post")
         location = f"{ctx.base_url}/{bucket}/{quote(key)}"

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.services.s3 import policy
 from conveyor.services.s3.core import Core
-from conveyor.services.s3.metadata import CHECKSUM_MEMBERS, version_members
+from conveyor.services.s3.metadata import checksum_members, version_members
 from conveyor.wire import RequestContext, ServiceError
 
 if TYPE_CHECKING:
@@ -121,8 +121,7 @@ class SettingsOperations:
             out["StorageClass"] = obj.meta.get("StorageClass") or "STANDARD"
         sums = obj.meta.get("Checksums") or {}
         if "Checksum" in wanted and sums:
-            out["Checksum"] = {CHECKSUM_MEMBERS[a]: v for a, v in sums.items() if a in CHECKSUM_MEMBERS}
-            out["Checksum"]["ChecksumType"] = "FULL_OBJECT"
+            out["Checksum"] = checksum_members(obj.meta, suffixed=False)
         if "ObjectParts" in wanted and obj.meta.get("PartsCount"):
             # Per-part details are listed only for objects uploaded with additional checksums per part;
             # a general purpose bucket answers with the count alone otherwise.
