@@ -3,9 +3,12 @@ the response members it becomes on GET and HEAD."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import re
 from collections.abc import Mapping
+from email.errors import HeaderParseError
+from email.header import decode_header, make_header
 from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import parse_qsl
 
@@ -75,6 +78,29 @@ def header_value(member: str, value: Any) -> Any:
     return value
 
 
+# User metadata outside US-ASCII: S3 decodes RFC 2047 encoded words (and raw UTF-8) before storing a value,
+# and encodes a value that is not US-ASCII as RFC 2047 before returning it.
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingMetadata.html#UserMetadata
+def decode_user_value(value: str) -> str:
+    if not value.isascii():
+        try:  # headers arrive as ISO-8859-1 text: bytes that were UTF-8 are read back as UTF-8
+            return value.encode("latin-1").decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            return value
+    if "=?" not in value:
+        return value
+    try:
+        return str(make_header(decode_header(value)))
+    except (HeaderParseError, LookupError, UnicodeDecodeError, ValueError):
+        return value
+
+
+def encode_user_value(value: str) -> str:
+    if value.isascii():
+        return value
+    return "=?UTF-8?B?" + base64.b64encode(value.encode("utf-8")).decode() + "?="
+
+
 def tag_set(tagging: str) -> list[dict[str, str]]:
     """The x-amz-tagging header (a URL-encoded query string) as a TagSet."""
     return [{"Key": k, "Value": v} for k, v in parse_qsl(tagging, keep_blank_values=True)]
@@ -94,7 +120,7 @@ def object_meta(settings: ObjectSettings, content_type: str | None) -> dict[str,
         else:
             del meta["ContentEncoding"]
     if settings.get("Metadata"):
-        meta["Metadata"] = dict(settings.get("Metadata") or {})
+        meta["Metadata"] = {name: decode_user_value(value) for name, value in (settings.get("Metadata") or {}).items()}
     tagging = settings.get("Tagging")
     if tagging:
         meta["Tags"] = tag_set(tagging)
@@ -137,7 +163,7 @@ def object_members(obj: ObjectRow, params: ReadOverrides, versioning: str) -> di
         if name in meta:
             out[name] = meta[name]
     if meta.get("Metadata"):
-        out["Metadata"] = meta["Metadata"]
+        out["Metadata"] = {name: encode_user_value(value) for name, value in meta["Metadata"].items()}
     if meta.get("Tags"):
         out["TagCount"] = len(meta["Tags"])
     if meta.get("PartsCount") and params.get("PartNumber"):
