@@ -95,3 +95,25 @@ def test_object_settings_are_carried_out_or_refused(s3, bucket, endpoint):
     assert exc.value.response["Error"]["Code"] == "AccessDenied"
     with pytest.raises(ClientError):
         s3.head_object(Bucket=bucket, Key="refused")
+
+
+def test_request_payment_and_acceleration_are_kept(s3, bucket, aws):
+    # https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketRequestPayment.html and
+    # https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketAccelerateConfiguration.html
+    s3.put_bucket_request_payment(Bucket=bucket, RequestPaymentConfiguration={"Payer": "Requester"})
+    assert s3.get_bucket_request_payment(Bucket=bucket)["Payer"] == "Requester"
+    aws("s3api", "put-bucket-request-payment", "--bucket", bucket,
+        "--request-payment-configuration", "Payer=BucketOwner")
+    assert s3.get_bucket_request_payment(Bucket=bucket)["Payer"] == "BucketOwner"
+    s3.put_bucket_accelerate_configuration(Bucket=bucket, AccelerateConfiguration={"Status": "Enabled"})
+    assert s3.get_bucket_accelerate_configuration(Bucket=bucket)["Status"] == "Enabled"
+    s3.put_bucket_accelerate_configuration(Bucket=bucket, AccelerateConfiguration={"Status": "Suspended"})
+    assert s3.get_bucket_accelerate_configuration(Bucket=bucket)["Status"] == "Suspended"
+    s3.create_bucket(Bucket="dotted.bucket.name")
+    with pytest.raises(ClientError) as exc:
+        s3.put_bucket_accelerate_configuration(Bucket="dotted.bucket.name",
+                                               AccelerateConfiguration={"Status": "Enabled"})
+    assert exc.value.response["Error"]["Code"] == "InvalidRequest"
+    with pytest.raises(ClientError) as exc:
+        s3.put_bucket_request_payment(Bucket=bucket, RequestPaymentConfiguration={"Payer": "Nobody"})
+    assert exc.value.response["Error"]["Code"] == "MalformedXML"
