@@ -95,3 +95,17 @@ def test_version_listing_pages_by_version(s3, bucket):
     with pytest.raises(ClientError) as exc:
         s3.list_object_versions(Bucket=bucket, VersionIdMarker=made[0])
     assert exc.value.response["Error"]["Code"] == "InvalidArgument"
+
+
+def test_copy_takes_storage_class_and_redirect_from_its_request(s3, bucket):
+    # https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html: the copy's storage class is the
+    # request's (STANDARD when not named), and an in-place copy that changes it or the redirect is allowed.
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x", StorageClass="STANDARD_IA")
+    s3.copy_object(Bucket=bucket, Key="plain", CopySource={"Bucket": bucket, "Key": "k"})
+    assert "StorageClass" not in s3.head_object(Bucket=bucket, Key="plain")  # STANDARD is not shown
+    s3.copy_object(Bucket=bucket, Key="k", CopySource={"Bucket": bucket, "Key": "k"},
+                   StorageClass="ONEZONE_IA")
+    assert s3.head_object(Bucket=bucket, Key="k")["StorageClass"] == "ONEZONE_IA"
+    s3.copy_object(Bucket=bucket, Key="k", CopySource={"Bucket": bucket, "Key": "k"},
+                   WebsiteRedirectLocation="/moved")
+    assert s3.head_object(Bucket=bucket, Key="k")["WebsiteRedirectLocation"] == "/moved"

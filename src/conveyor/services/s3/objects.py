@@ -218,14 +218,23 @@ class ObjectOperations:
         directive = (params.get("MetadataDirective") or "COPY").upper()
         if directive not in ("COPY", "REPLACE"):
             raise ServiceError("InvalidArgument", "Unknown metadata directive.", 400)
-        if src.bucket == bucket and src.key == key and directive == "COPY" and not params.get("StorageClass"):
+        # Copying an object onto itself must change something: its metadata, storage class, website redirect
+        # or encryption. https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html
+        changes = any(params.get(name) for name in ("StorageClass", "WebsiteRedirectLocation", "ServerSideEncryption",
+                                                     "SSEKMSKeyId", "BucketKeyEnabled"))
+        if src.bucket == bucket and src.key == key and directive == "COPY" and not changes:
             raise ServiceError("InvalidRequest", "This copy request is illegal because it is trying to copy an "
                                "object to itself without changing the object's metadata, storage class, website "
                                "redirect location or encryption attributes.", 400)
         if directive == "REPLACE":
             meta = object_meta(params, params.get("ContentType"))
         else:
-            meta = {k: v for k, v in src.meta.items() if k not in ("Tags", "ACL")}
+            # The storage class and website redirect are the request's, not the source's.
+            meta = {k: v for k, v in src.meta.items()
+                    if k not in ("Tags", "ACL", "StorageClass", "WebsiteRedirectLocation")}
+            for name in ("StorageClass", "WebsiteRedirectLocation"):
+                if params.get(name):
+                    meta[name] = params.get(name)
         # The copy is encrypted as its own request and bucket say, not as its source was.
         for name in encryption.OBJECT_MEMBERS:
             meta.pop(name, None)
