@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+import boto3
 import pytest
 import requests
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 HARD_KEYS = [
@@ -26,12 +28,18 @@ def code(exc: pytest.ExceptionInfo[ClientError]) -> str:
     return exc.value.response["Error"]["Code"]
 
 
-def test_bucket_lifecycle(s3):
+def test_bucket_lifecycle(s3, endpoint):
     s3.create_bucket(Bucket="lifecycle-bucket")
     assert "lifecycle-bucket" in [b["Name"] for b in s3.list_buckets()["Buckets"]]
     s3.head_bucket(Bucket="lifecycle-bucket")
+    # Re-creating one's own bucket succeeds in us-east-1 (legacy compatibility) and is a 409 elsewhere.
+    # https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html#API_CreateBucket_Errors
+    assert s3.create_bucket(Bucket="lifecycle-bucket")["Location"] == "/lifecycle-bucket"
+    west = boto3.client("s3", endpoint_url=endpoint, region_name="us-west-2", aws_access_key_id="test",
+                        aws_secret_access_key="test", config=Config(s3={"addressing_style": "path"}))
+    west.create_bucket(Bucket="west-bucket", CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
     with pytest.raises(ClientError) as exc:
-        s3.create_bucket(Bucket="lifecycle-bucket")
+        west.create_bucket(Bucket="west-bucket", CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
     assert code(exc) == "BucketAlreadyOwnedByYou"
     assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
     s3.put_object(Bucket="lifecycle-bucket", Key="k", Body=b"x")

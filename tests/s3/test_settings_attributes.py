@@ -8,7 +8,6 @@ import pytest
 from botocore.exceptions import ClientError
 
 ABSENT = {
-    "get_bucket_encryption": "ServerSideEncryptionConfigurationNotFoundError",
     "get_bucket_lifecycle_configuration": "NoSuchLifecycleConfiguration",
     "get_bucket_website": "NoSuchWebsiteConfiguration",
     "get_bucket_replication": "ReplicationConfigurationNotFoundError",
@@ -34,8 +33,8 @@ def test_unset_settings_answer_as_aws_does(s3, bucket, aws):
         s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [
             {"ID": "x", "Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": 1}}]})
     assert exc.value.response["Error"]["Code"] == "NotImplemented"
-    result = aws("s3api", "get-bucket-encryption", "--bucket", bucket, check=False)
-    assert result.returncode != 0 and b"ServerSideEncryptionConfigurationNotFoundError" in result.stderr
+    result = aws("s3api", "get-bucket-website", "--bucket", bucket, check=False)
+    assert result.returncode != 0 and b"NoSuchWebsiteConfiguration" in result.stderr
 
 
 def test_policy_status_follows_the_policy(s3, bucket):
@@ -82,7 +81,7 @@ def test_object_settings_are_carried_out_or_refused(s3, bucket, endpoint):
     refused = {
         "AccessDenied": dict(ExpectedBucketOwner="111111111111"),
         "InvalidRequest": dict(SSECustomerAlgorithm="AES256", SSECustomerKey="k" * 32),
-        "NotImplemented": dict(ServerSideEncryption="aws:kms"),
+        "InvalidArgument": dict(ServerSideEncryption="aws:kms:fake"),
     }
     for code, extra in refused.items():
         with pytest.raises(ClientError) as exc:
@@ -96,3 +95,25 @@ def test_object_settings_are_carried_out_or_refused(s3, bucket, endpoint):
     assert exc.value.response["Error"]["Code"] == "AccessDenied"
     with pytest.raises(ClientError):
         s3.head_object(Bucket=bucket, Key="refused")
+
+
+def test_request_payment_and_acceleration_are_kept(s3, bucket, aws):
+    # https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketRequestPayment.html and
+    # https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketAccelerateConfiguration.html
+    s3.put_bucket_request_payment(Bucket=bucket, RequestPaymentConfiguration={"Payer": "Requester"})
+    assert s3.get_bucket_request_payment(Bucket=bucket)["Payer"] == "Requester"
+    aws("s3api", "put-bucket-request-payment", "--bucket", bucket,
+        "--request-payment-configuration", "Payer=BucketOwner")
+    assert s3.get_bucket_request_payment(Bucket=bucket)["Payer"] == "BucketOwner"
+    s3.put_bucket_accelerate_configuration(Bucket=bucket, AccelerateConfiguration={"Status": "Enabled"})
+    assert s3.get_bucket_accelerate_configuration(Bucket=bucket)["Status"] == "Enabled"
+    s3.put_bucket_accelerate_configuration(Bucket=bucket, AccelerateConfiguration={"Status": "Suspended"})
+    assert s3.get_bucket_accelerate_configuration(Bucket=bucket)["Status"] == "Suspended"
+    s3.create_bucket(Bucket="dotted.bucket.name")
+    with pytest.raises(ClientError) as exc:
+        s3.put_bucket_accelerate_configuration(Bucket="dotted.bucket.name",
+                                               AccelerateConfiguration={"Status": "Enabled"})
+    assert exc.value.response["Error"]["Code"] == "InvalidRequest"
+    with pytest.raises(ClientError) as exc:
+        s3.put_bucket_request_payment(Bucket=bucket, RequestPaymentConfiguration={"Payer": "Nobody"})
+    assert exc.value.response["Error"]["Code"] == "MalformedXML"

@@ -26,6 +26,7 @@ from conveyor.services.s3.access import AccessOperations
 from conveyor.services.s3.buckets import BucketOperations
 from conveyor.services.s3.codec import S3Codec, S3ValidationCodes, split_path
 from conveyor.services.s3.core import Core
+from conveyor.services.s3.encryption import EncryptionOperations
 from conveyor.services.s3.errors import host_id, slow_down
 from conveyor.services.s3.hosts import virtual_host
 from conveyor.services.s3.listings import ListingOperations
@@ -54,6 +55,7 @@ class S3Service(Service):
         self.posts = PostUploads(self.core, versions, self.config, self.ports, self._authorize_needs)
         self.operation_groups = (
             BucketOperations(self.core, self.ports), AccessOperations(self.core), SettingsOperations(self.core),
+            EncryptionOperations(self.core),
             ObjectOperations(self.core, versions), ListingOperations(self.core),
             MultipartOperations(self.core, versions),
         )

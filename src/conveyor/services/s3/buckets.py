@@ -12,7 +12,7 @@ from conveyor.services.s3 import cors, destinations, notifications
 from conveyor.services.s3.access import new_bucket_config
 from conveyor.services.s3.core import Core
 from conveyor.services.s3.errors import host_id, malformed_xml
-from conveyor.services.s3.locations import bucket_region
+from conveyor.services.s3.locations import US_EAST_1, bucket_region
 from conveyor.services.s3.schema import BucketRow, PendingEvent
 from conveyor.wire import RequestContext, ServiceError
 
@@ -49,8 +49,9 @@ class BucketOperations:
 
     async def ListBuckets(self, ctx: RequestContext, params: ListBucketsRequestTypeDef) -> dict[str, Any]:
         prefix = params.get("Prefix") or ""
+        region = params.get("BucketRegion")
         buckets = [{"Name": n, "CreationDate": c, "BucketRegion": r} for n, c, r in self.store.buckets()
-                   if n.startswith(prefix)]
+                   if n.startswith(prefix) and region in (None, r)]
         return {"Buckets": buckets, "Owner": self.core.owner(), "Prefix": params.get("Prefix")}
 
     async def CreateBucket(self, ctx: RequestContext, params: CreateBucketRequestTypeDef) -> dict[str, Any]:
@@ -64,6 +65,14 @@ class BucketOperations:
         if acl not in ("private", "public-read", "public-read-write", "authenticated-read"):
             raise ServiceError("InvalidArgument", f"Unsupported canned ACL {acl}", 400)
         config = json.dumps(new_bucket_config(params))
+        existing = self.store.bucket(name)
+        if existing is not None and existing.region == region == US_EAST_1:
+            # For legacy compatibility, re-creating a bucket one owns in us-east-1 succeeds (and resets its ACL);
+            # every other region answers BucketAlreadyOwnedByYou.
+            # https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html#API_CreateBucket_Errors
+            if existing.acl != acl:
+                await self.store.set_acl(name, acl)
+            return {"Location": f"/{name}"}
         await self.store.create_bucket(name, region, self.core.clock.now(), self.core.owner_id, acl, config)
         return {"Location": f"/{name}"}
 

@@ -33,7 +33,9 @@ class Core:
         self.owner_id = hashlib.sha256(account_id.encode()).hexdigest()
 
     def owner(self) -> dict[str, str]:
-        return {"ID": self.owner_id, "DisplayName": "conveyor"}
+        """An owner as S3 shows it: its canonical id alone. S3 stopped returning DisplayName in 2025.
+        https://docs.aws.amazon.com/AmazonS3/latest/API/API_Owner.html"""
+        return {"ID": self.owner_id}
 
     @staticmethod
     def requester(ctx: RequestContext) -> Requester:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 from urllib.parse import quote_plus
 
 from conveyor.services.s3.core import Core
+from conveyor.services.s3.metadata import check_version_id
 from conveyor.services.s3.schema import ObjectRow
 from conveyor.wire import RequestContext, ServiceError
 
@@ -37,18 +38,31 @@ class ListingOperations:
         self.store = core.store
 
     def scan(self, bucket: str, prefix: str, delimiter: str, after: str, max_keys: int,
-             versions: bool = False) -> tuple[list[ObjectRow], list[str], bool, str | None]:
-        """Walk keys in byte order after `after`: (entries, common prefixes, truncated, last key/prefix)."""
+             versions: bool = False, version_after: str | None = None,
+             ) -> tuple[list[ObjectRow], list[str], bool, str | None]:
+        """Walk keys in byte order after `after`: (entries, common prefixes, truncated, last key/prefix).
+        With `versions`, every version is an entry of its own (newest first) that counts towards `max_keys`,
+        and `version_after` resumes inside the versions of `after`."""
         entries: list[ObjectRow] = []
         prefixes: list[str] = []
+        if versions and version_after is not None and after.startswith(prefix):
+            same = self.store.versions_of(bucket, after)
+            ids = [v.version_id for v in same]
+            rest = same[ids.index(version_after) + 1:] if version_after in ids else []
+            if rest and delimiter and after.find(delimiter, len(prefix)) >= 0:
+                rest = []  # the key was rolled up into a common prefix, already listed
+            for version in rest:
+                if len(entries) >= max_keys:
+                    return entries, prefixes, True, after
+                entries.append(version)
         cursor = max(after, prefix) if after >= prefix else prefix
         inclusive = after < prefix
         if delimiter and after.startswith(prefix) and after.endswith(delimiter) and \
                 after.find(delimiter, len(prefix)) == len(after) - len(delimiter):
             # Resuming after a common prefix: skip every key it rolled up.
             cursor, inclusive = after + "\U0010ffff", False
-        last: str | None = None
-        count = 0
+        last: str | None = entries[-1].key if entries else None
+        count = len(entries)
         while True:
             rows = self.store.objects_from(bucket, cursor, inclusive, versions, _PAGE)
             if not rows:
@@ -74,12 +88,12 @@ class ListingOperations:
                 if count >= max_keys:
                     return entries, prefixes, True, last
                 if versions:
-                    same = rows.versions_of(obj.key)
-                    if len(same) < 1000:
-                        same = self.store.versions_of(bucket, obj.key)
-                    entries.extend(same)
-                    count += 1
-                    last = obj.key
+                    for version in self.store.versions_of(bucket, obj.key):
+                        if count >= max_keys:
+                            return entries, prefixes, True, last
+                        entries.append(version)
+                        count += 1
+                        last = obj.key
                     cursor, inclusive = obj.key, False
                     progressed = True
                     break
@@ -99,12 +113,19 @@ class ListingOperations:
         entry: dict[str, Any] = {"Key": self._encode(obj.key, enc), "LastModified": obj.last_modified,
                                  "ETag": obj.quoted_etag, "Size": obj.size,
                                  "StorageClass": obj.meta.get("StorageClass") or "STANDARD"}
-        if obj.meta.get("Checksums"):
-            entry["ChecksumAlgorithm"] = sorted(obj.meta["Checksums"])
-            entry["ChecksumType"] = obj.meta.get("ChecksumType") or "FULL_OBJECT"
+        entry.update(self._checksum_summary(obj))
         if owner:
             entry["Owner"] = self.core.owner()
         return entry
+
+    @staticmethod
+    def _checksum_summary(obj: ObjectRow) -> dict[str, Any]:
+        """A listed object's checksum algorithm and type (ListObjectsV2, ListObjects, ListObjectVersions).
+        https://docs.aws.amazon.com/AmazonS3/latest/API/API_Object.html"""
+        if not obj.meta.get("Checksums"):
+            return {}
+        return {"ChecksumAlgorithm": sorted(obj.meta["Checksums"]),
+                "ChecksumType": obj.meta.get("ChecksumType") or "FULL_OBJECT"}
 
     def _max_keys(self, params: ListingSettings) -> int:
         value = params.get("MaxKeys")
@@ -180,7 +201,15 @@ class ListingOperations:
                                  params: ListObjectVersionsRequestTypeDef) -> dict[str, Any]:
         bucket, enc, prefix, delimiter, max_keys = self._listing_request(params)
         marker = params.get("KeyMarker") or ""
-        entries, prefixes, truncated, last = self.scan(bucket, prefix, delimiter, marker, max_keys, versions=True)
+        version_marker = params.get("VersionIdMarker")
+        if version_marker:
+            # https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectVersions.html
+            if not marker:
+                raise ServiceError("InvalidArgument", "A version-id marker cannot be specified without a key marker.",
+                                   400, extra={"ArgumentName": "version-id-marker", "ArgumentValue": version_marker})
+            check_version_id(version_marker)
+        entries, prefixes, truncated, last = self.scan(bucket, prefix, delimiter, marker, max_keys, versions=True,
+                                                       version_after=version_marker or None)
         versions, markers = [], []
         for obj in entries:
             base = {"Key": self._encode(obj.key, enc), "VersionId": obj.version_id, "IsLatest": obj.is_latest,
@@ -188,9 +217,12 @@ class ListingOperations:
             if obj.delete_marker:
                 markers.append(base)
             else:
-                versions.append({**base, "ETag": obj.quoted_etag, "Size": obj.size, "StorageClass": "STANDARD"})
+                versions.append({**base, "ETag": obj.quoted_etag, "Size": obj.size,
+                                 "StorageClass": obj.meta.get("StorageClass") or "STANDARD",
+                                 **self._checksum_summary(obj)})
         out: dict[str, Any] = {
             "Name": bucket, "Prefix": self._encode(prefix, enc), "KeyMarker": self._encode(marker, enc),
+            "VersionIdMarker": version_marker or "",
             "MaxKeys": max_keys, "IsTruncated": truncated, "Versions": versions or None,
             "DeleteMarkers": markers or None,
             "CommonPrefixes": [{"Prefix": self._encode(p, enc)} for p in prefixes] or None,
@@ -199,6 +231,8 @@ class ListingOperations:
             out["Delimiter"] = self._encode(delimiter, enc)
         if truncated and last is not None:
             out["NextKeyMarker"] = self._encode(last, enc)
+            if entries and entries[-1].key == last:  # a page that ends inside a key's versions resumes there
+                out["NextVersionIdMarker"] = entries[-1].version_id
         if enc:
             out["EncodingType"] = enc
         return out

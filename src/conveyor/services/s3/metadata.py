@@ -3,12 +3,16 @@ the response members it becomes on GET and HEAD."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import re
 from collections.abc import Mapping
+from email.errors import HeaderParseError
+from email.header import decode_header, make_header
 from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import parse_qsl
 
+from conveyor.services.s3 import encryption
 from conveyor.services.s3.schema import ObjectRow
 from conveyor.wire import ServiceError
 
@@ -28,7 +32,6 @@ if TYPE_CHECKING:
         Tagging: ReadOnly[str | None]
         ACL: ReadOnly[str | None]
         StorageClass: ReadOnly[str | None]
-        ServerSideEncryption: ReadOnly[str | None]
         WebsiteRedirectLocation: ReadOnly[str | None]
 
     class ReadOverrides(TypedDict, total=False):
@@ -75,6 +78,29 @@ def header_value(member: str, value: Any) -> Any:
     return value
 
 
+# User metadata outside US-ASCII: S3 decodes RFC 2047 encoded words (and raw UTF-8) before storing a value,
+# and encodes a value that is not US-ASCII as RFC 2047 before returning it.
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingMetadata.html#UserMetadata
+def decode_user_value(value: str) -> str:
+    if not value.isascii():
+        try:  # headers arrive as ISO-8859-1 text: bytes that were UTF-8 are read back as UTF-8
+            return value.encode("latin-1").decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            return value
+    if "=?" not in value:
+        return value
+    try:
+        return str(make_header(decode_header(value)))
+    except (HeaderParseError, LookupError, UnicodeDecodeError, ValueError):
+        return value
+
+
+def encode_user_value(value: str) -> str:
+    if value.isascii():
+        return value
+    return "=?UTF-8?B?" + base64.b64encode(value.encode("utf-8")).decode() + "?="
+
+
 def tag_set(tagging: str) -> list[dict[str, str]]:
     """The x-amz-tagging header (a URL-encoded query string) as a TagSet."""
     return [{"Key": k, "Value": v} for k, v in parse_qsl(tagging, keep_blank_values=True)]
@@ -94,16 +120,30 @@ def object_meta(settings: ObjectSettings, content_type: str | None) -> dict[str,
         else:
             del meta["ContentEncoding"]
     if settings.get("Metadata"):
-        meta["Metadata"] = dict(settings.get("Metadata") or {})
+        meta["Metadata"] = {name: decode_user_value(value) for name, value in (settings.get("Metadata") or {}).items()}
     tagging = settings.get("Tagging")
     if tagging:
         meta["Tags"] = tag_set(tagging)
     if settings.get("ACL"):
         meta["ACL"] = settings.get("ACL")
-    for name in ("StorageClass", "ServerSideEncryption", "WebsiteRedirectLocation"):
+    for name in ("StorageClass", "WebsiteRedirectLocation"):
         if settings.get(name):
             meta[name] = settings.get(name)
     return meta
+
+
+def checksum_members(meta: dict[str, Any], suffixed: bool = True) -> dict[str, Any]:
+    """An object's checksum and its ChecksumType (FULL_OBJECT, or COMPOSITE for a multipart upload's checksum
+    of its parts' checksums, shown with its "-N" part count except by GetObjectAttributes).
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html"""
+    sums = meta.get("Checksums") or {}
+    out: dict[str, Any] = {}
+    for algo, value in sums.items():
+        if algo in CHECKSUM_MEMBERS:
+            out[CHECKSUM_MEMBERS[algo]] = value if suffixed else value.partition("-")[0]
+    if out:
+        out["ChecksumType"] = meta.get("ChecksumType") or "FULL_OBJECT"
+    return out
 
 
 def version_members(version_id: str, bucket_versioning: str) -> dict[str, Any]:
@@ -123,21 +163,18 @@ def object_members(obj: ObjectRow, params: ReadOverrides, versioning: str) -> di
         if name in meta:
             out[name] = meta[name]
     if meta.get("Metadata"):
-        out["Metadata"] = meta["Metadata"]
+        out["Metadata"] = {name: encode_user_value(value) for name, value in meta["Metadata"].items()}
     if meta.get("Tags"):
         out["TagCount"] = len(meta["Tags"])
     if meta.get("PartsCount") and params.get("PartNumber"):
         out["PartsCount"] = meta["PartsCount"]
     if meta.get("StorageClass") and meta["StorageClass"] != "STANDARD":
         out["StorageClass"] = meta["StorageClass"]
-    for name in ("ServerSideEncryption", "WebsiteRedirectLocation"):
-        if name in meta:
-            out[name] = meta[name]
+    if "WebsiteRedirectLocation" in meta:
+        out["WebsiteRedirectLocation"] = meta["WebsiteRedirectLocation"]
+    out.update(encryption.response_members(meta))
     if (params.get("ChecksumMode") or "").upper() == "ENABLED":
-        for algo, value in (meta.get("Checksums") or {}).items():
-            out[CHECKSUM_MEMBERS[algo]] = value
-        if meta.get("Checksums"):
-            out["ChecksumType"] = meta.get("ChecksumType") or "FULL_OBJECT"
+        out.update(checksum_members(meta))
     for override, member in _OVERRIDES:
         value = params.get(override)
         if value is not None:

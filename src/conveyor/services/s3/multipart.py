@@ -9,16 +9,16 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from conveyor.services.s3 import checksums
+from conveyor.services.s3 import checksums, encryption
 from conveyor.services.s3.access import check_write_acl
 from conveyor.services.s3.blobs import BlobInfo
 from conveyor.services.s3.conditions import parse_range
 from conveyor.services.s3.core import Core
 from conveyor.services.s3.errors import malformed_xml, no_such_upload
-from conveyor.services.s3.metadata import CHECKSUM_MEMBERS, object_meta, version_members
+from conveyor.services.s3.metadata import CHECKSUM_MEMBERS, checksum_members, object_meta, version_members
 from conveyor.services.s3.objects import MAX_OBJECT, copy_source
 from conveyor.services.s3.schema import PartRow, UploadRow
-from conveyor.services.s3.uploads import body_source, requested_algorithms, verify_body
+from conveyor.services.s3.uploads import body_source, client_algorithms, requested_algorithms, verify_body
 from conveyor.services.s3.versions import Versions
 from conveyor.wire import RequestContext, ServiceError
 
@@ -55,6 +55,33 @@ def _composite_checksum(algorithm: str, parts: list[PartRow]) -> str | None:
     return f"{checksums.b64(hasher.digest())}-{len(parts)}"
 
 
+def _checksum_choice(algorithm: str | None, checksum_type: str | None) -> tuple[str, str]:
+    """A multipart upload's checksum algorithm and type: CRC64NVME's full-object checksum unless the upload
+    names another; CRC32 and CRC32C may be either, CRC64NVME only full-object, SHA-1 and SHA-256 only composite.
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html#ChecksumTypes"""
+    if checksum_type is not None and algorithm is None:
+        raise ServiceError("InvalidRequest", "The x-amz-checksum-type header can only be used with the "
+                           "x-amz-checksum-algorithm header.", 400)
+    chosen = (algorithm or checksums.DEFAULT).upper()
+    if chosen not in CHECKSUM_MEMBERS:
+        raise ServiceError("InvalidRequest", "Checksum algorithm provided is unsupported. Please try again with "
+                           "any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]", 400)
+    kind = (checksum_type or ("FULL_OBJECT" if chosen == "CRC64NVME" else "COMPOSITE")).upper()
+    if (kind == "FULL_OBJECT" and chosen not in checksums.FULL_OBJECT_ALGORITHMS) or \
+            (kind == "COMPOSITE" and chosen == "CRC64NVME") or kind not in ("FULL_OBJECT", "COMPOSITE"):
+        raise ServiceError("InvalidRequest", f"The {chosen} checksum algorithm does not support the checksum type "
+                           f"{kind}", 400)
+    return chosen, kind
+
+
+def _full_object_checksum(algorithm: str, parts: list[PartRow]) -> str | None:
+    """A full-object CRC of the whole upload, from its parts' CRCs; None when a part lacks one."""
+    sums = [(part.checksums.get(algorithm), part.size) for part in parts]
+    if not all(value for value, _ in sums):
+        return None
+    return checksums.combine(algorithm, [(value or "", size) for value, size in sums])
+
+
 async def _single(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
@@ -76,17 +103,20 @@ class MultipartOperations:
     async def CreateMultipartUpload(self, ctx: RequestContext,
                                     params: CreateMultipartUploadRequestTypeDef) -> dict[str, Any]:
         bucket, key = params["Bucket"], params["Key"]
-        check_write_acl(self.core.require_bucket(bucket), params)
+        brow = self.core.require_bucket(bucket)
+        check_write_acl(brow, params)
         meta = object_meta(params, params.get("ContentType"))
-        algorithm = params.get("ChecksumAlgorithm")
-        if algorithm:
-            meta["ChecksumAlgorithm"] = algorithm.upper()
+        meta.update(encryption.object_encryption(brow, params, brow.region, self.core.account_id))
+        algorithm, checksum_type = _checksum_choice(params.get("ChecksumAlgorithm"), params.get("ChecksumType"))
+        meta["ChecksumAlgorithm"], meta["ChecksumType"] = algorithm, checksum_type
+        meta["ChecksumNamed"] = bool(params.get("ChecksumAlgorithm"))
         upload_id = uuid.uuid4().hex
         await self.store.create_upload(upload_id, bucket, key, self.core.clock.now(), json.dumps(meta))
-        out: dict[str, Any] = {"Bucket": bucket, "Key": key, "UploadId": upload_id}
-        if algorithm:
-            out["ChecksumAlgorithm"] = algorithm.upper()
-            out["ChecksumType"] = "COMPOSITE"
+        out: dict[str, Any] = {"Bucket": bucket, "Key": key, "UploadId": upload_id,
+                               **encryption.response_members(meta)}
+        if params.get("ChecksumAlgorithm"):
+            out["ChecksumAlgorithm"] = algorithm
+            out["ChecksumType"] = checksum_type
         return out
 
     async def _save_part(self, upload_id: str, number: int, info: BlobInfo) -> None:
@@ -100,26 +130,33 @@ class MultipartOperations:
     async def UploadPart(self, ctx: RequestContext, params: UploadPartRequestTypeDef) -> dict[str, Any]:
         bucket, key, upload_id = params["Bucket"], params["Key"], params["UploadId"]
         number = _part_number(params["PartNumber"])
-        self._upload(bucket, key, upload_id)
+        upload = self._upload(bucket, key, upload_id)
         source, decoder = body_source(ctx)
         algorithm = params.get("ChecksumAlgorithm")
-        info = await self.blobs.write(source, requested_algorithms(ctx, algorithm), limit=MAX_PART)
+        upload_algorithm = upload.meta.get("ChecksumAlgorithm") or checksums.DEFAULT
+        wanted = requested_algorithms(ctx, algorithm) | {upload_algorithm}
+        info = await self.blobs.write(source, wanted, limit=MAX_PART)
         try:
             verify_body(ctx, info, decoder)
         except ServiceError:
             self.blobs.delete([info.blob_id])
             raise
         await self._save_part(upload_id, number, info)
-        out: dict[str, Any] = {"ETag": f'"{info.md5.hex()}"'}
+        out: dict[str, Any] = {"ETag": f'"{info.md5.hex()}"', **encryption.response_members(upload.meta)}
+        # The part's checksum of the algorithm its client or its upload named (not the CRC64NVME kept for
+        # an upload that named none, nor the SHA-256 computed to check a signature).
+        shown = client_algorithms(ctx, algorithm)
+        if upload.meta.get("ChecksumNamed"):
+            shown.add(upload_algorithm)
         for algo, value in info.checksums.items():
-            if algo != "SHA256" or params.get("ChecksumSHA256") or algorithm == "SHA256":
+            if algo in shown:
                 out[CHECKSUM_MEMBERS[algo]] = value
         return out
 
     async def UploadPartCopy(self, ctx: RequestContext, params: UploadPartCopyRequestTypeDef) -> dict[str, Any]:
         bucket, key, upload_id = params["Bucket"], params["Key"], params["UploadId"]
         number = _part_number(params["PartNumber"])
-        self._upload(bucket, key, upload_id)
+        upload = self._upload(bucket, key, upload_id)
         src = copy_source(self.core, params)
         start, end = 0, src.size - 1
         source_range = params.get("CopySourceRange")
@@ -130,13 +167,15 @@ class MultipartOperations:
                                    "bytes=first-last where first and last are the zero-based offsets of the first "
                                    "and last bytes to copy", 400)
             start, end = rng
+        algorithms = {upload.meta.get("ChecksumAlgorithm") or checksums.DEFAULT}
         if src.blob:
-            info = await self.blobs.copy(src.blob, start, end)
+            info = await self.blobs.copy(src.blob, start, end, algorithms=algorithms)
         else:
-            info = await self.blobs.write(_single((src.body or b"")[start:end + 1]))
+            info = await self.blobs.write(_single((src.body or b"")[start:end + 1]), algorithms)
         await self._save_part(upload_id, number, info)
         out: dict[str, Any] = {"CopyPartResult": {"ETag": f'"{info.md5.hex()}"',
-                                                  "LastModified": self.core.clock.now()}}
+                                                  "LastModified": self.core.clock.now()},
+                               **encryption.response_members(upload.meta)}
         if src.version_id != "null":
             out["CopySourceVersionId"] = src.version_id
         return out
@@ -184,19 +223,22 @@ class MultipartOperations:
         meta = dict(upload.meta)
         meta["PartSizes"] = [part.size for part in chosen]
         meta["PartsCount"] = len(chosen)
-        algorithm = meta.pop("ChecksumAlgorithm", None)
-        meta["Checksums"] = {}
-        composite = _composite_checksum(algorithm, chosen) if algorithm else None
-        if algorithm and composite:
-            meta["Checksums"] = {algorithm: composite}
-            meta["ChecksumType"] = "COMPOSITE"
+        algorithm = meta.pop("ChecksumAlgorithm", None) or checksums.DEFAULT
+        meta.pop("ChecksumNamed", None)
+        checksum_type = meta.get("ChecksumType") or "FULL_OBJECT"
+        meta["ChecksumType"] = checksum_type
+        if checksum_type == "COMPOSITE":
+            value = _composite_checksum(algorithm, chosen)
+        else:
+            value = _full_object_checksum(algorithm, chosen)
+        meta["Checksums"] = {algorithm: value} if value else {}
         # The upload ends in the same commit as the object appears: completed once, its parts freed after.
         version = await self.versions.put(ctx, bucket, key, info, f"{digest}-{len(chosen)}", meta,
                                           "s3:ObjectCreated:CompleteMultipartUpload", completes=upload_id)
         out: dict[str, Any] = {"Location": f"{ctx.base_url}/{bucket}/{key}", "Bucket": bucket, "Key": key,
-                               "ETag": version.quoted_etag, **version_members(version.version_id, brow.versioning)}
-        for name, value in meta["Checksums"].items():
-            out[CHECKSUM_MEMBERS[name]] = value
+                               "ETag": version.quoted_etag, **version_members(version.version_id, brow.versioning),
+                               **encryption.response_members(meta)}
+        out.update(checksum_members(meta))
         return out
 
     async def AbortMultipartUpload(self, ctx: RequestContext,
@@ -228,8 +270,9 @@ class MultipartOperations:
         }
         if rows:
             out["NextPartNumberMarker"] = rows[-1].number
-        if upload.meta.get("ChecksumAlgorithm"):
+        if upload.meta.get("ChecksumNamed"):
             out["ChecksumAlgorithm"] = upload.meta["ChecksumAlgorithm"]
+            out["ChecksumType"] = upload.meta["ChecksumType"]
         return out
 
     async def ListMultipartUploads(self, ctx: RequestContext,

@@ -7,6 +7,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import unquote
 
+from conveyor.services.s3 import checksums, encryption
 from conveyor.services.s3.access import check_write_acl
 from conveyor.services.s3.conditions import (
     WritePrecondition,
@@ -20,13 +21,14 @@ from conveyor.services.s3.errors import malformed_xml
 from conveyor.services.s3.iam import deleted_item
 from conveyor.services.s3.metadata import (
     CHECKSUM_MEMBERS,
+    checksum_members,
     object_members,
     object_meta,
     tag_set,
     version_members,
 )
 from conveyor.services.s3.schema import ObjectRow
-from conveyor.services.s3.uploads import body_source, client_algorithms, requested_algorithms, verify_body
+from conveyor.services.s3.uploads import body_source, requested_algorithms, stored_checksums, verify_body
 from conveyor.services.s3.versions import Versions
 from conveyor.wire import RequestContext, ServiceError
 
@@ -102,21 +104,17 @@ class ObjectOperations:
             self.blobs.delete([info.blob_id])
             raise
         meta = object_meta(params, ctx.request.headers.get("content-type"))
-        # SHA-256 is computed to check a signed body's hash; the client sees it only if it asked for it.
-        meta["Checksums"] = {a: v for a, v in info.checksums.items()
-                             if a != "SHA256" or "SHA256" in client_algorithms(ctx, algorithm)}
+        meta.update(encryption.object_encryption(brow, params, brow.region, self.core.account_id))
+        meta["Checksums"] = stored_checksums(ctx, algorithm, info)
+        meta["ChecksumType"] = "FULL_OBJECT"
         precondition = None
         if if_none_match is not None or if_match is not None:
             precondition = WritePrecondition(key, absent=if_none_match == "*", if_match=if_match)
         version = await self.versions.put(ctx, bucket, key, info, info.md5.hex(), meta, "s3:ObjectCreated:Put",
                                           precondition=precondition)
-        out: dict[str, Any] = {"ETag": version.quoted_etag, **version_members(version.version_id, brow.versioning)}
-        if "ServerSideEncryption" in meta:
-            out["ServerSideEncryption"] = meta["ServerSideEncryption"]
-        for algo, value in meta["Checksums"].items():
-            out[CHECKSUM_MEMBERS[algo]] = value
-        if meta["Checksums"]:
-            out["ChecksumType"] = "FULL_OBJECT"
+        out: dict[str, Any] = {"ETag": version.quoted_etag, **version_members(version.version_id, brow.versioning),
+                               **encryption.response_members(meta)}
+        out.update(checksum_members(meta))
         return out
 
     async def GetObject(self, ctx: RequestContext, params: GetObjectRequestTypeDef) -> dict[str, Any]:
@@ -220,14 +218,27 @@ class ObjectOperations:
         directive = (params.get("MetadataDirective") or "COPY").upper()
         if directive not in ("COPY", "REPLACE"):
             raise ServiceError("InvalidArgument", "Unknown metadata directive.", 400)
-        if src.bucket == bucket and src.key == key and directive == "COPY" and not params.get("StorageClass"):
+        # Copying an object onto itself must change something: its metadata, storage class, website redirect
+        # or encryption. https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html
+        changes = any(params.get(name) for name in ("StorageClass", "WebsiteRedirectLocation", "ServerSideEncryption",
+                                                     "SSEKMSKeyId", "BucketKeyEnabled"))
+        if src.bucket == bucket and src.key == key and directive == "COPY" and not changes:
             raise ServiceError("InvalidRequest", "This copy request is illegal because it is trying to copy an "
                                "object to itself without changing the object's metadata, storage class, website "
                                "redirect location or encryption attributes.", 400)
         if directive == "REPLACE":
             meta = object_meta(params, params.get("ContentType"))
         else:
-            meta = {k: v for k, v in src.meta.items() if k not in ("Tags", "ACL")}
+            # The storage class and website redirect are the request's, not the source's.
+            meta = {k: v for k, v in src.meta.items()
+                    if k not in ("Tags", "ACL", "StorageClass", "WebsiteRedirectLocation")}
+            for name in ("StorageClass", "WebsiteRedirectLocation"):
+                if params.get(name):
+                    meta[name] = params.get(name)
+        # The copy is encrypted as its own request and bucket say, not as its source was.
+        for name in encryption.OBJECT_MEMBERS:
+            meta.pop(name, None)
+        meta.update(encryption.object_encryption(brow, params, brow.region, self.core.account_id))
         tagging = params.get("Tagging")
         if (params.get("TaggingDirective") or "COPY").upper() == "COPY":
             if src.meta.get("Tags"):
@@ -236,23 +247,25 @@ class ObjectOperations:
             meta["Tags"] = tag_set(tagging)
         else:
             meta.pop("Tags", None)
-        algos = set((src.meta.get("Checksums") or {}).keys())
+        # The copy's checksum: of the algorithm asked for, else of its source's, else CRC64NVME; computed over
+        # the whole copy, so a full-object one even when the source's was composite.
+        # https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html
         algorithm = params.get("ChecksumAlgorithm")
-        if algorithm:
-            algos.add(algorithm.upper())
+        algos = ({algorithm.upper()} if algorithm else set((src.meta.get("Checksums") or {}).keys())) \
+            or {checksums.DEFAULT}
         if src.blob:
             info = await self.blobs.copy(src.blob, algorithms=algos)
         else:
             info = self.blobs.in_memory(src.body or b"", algos)
         meta["Checksums"] = info.checksums
+        meta["ChecksumType"] = "FULL_OBJECT"
         meta.pop("PartSizes", None)
         meta.pop("PartsCount", None)
         version = await self.versions.put(ctx, bucket, key, info, info.md5.hex(), meta, "s3:ObjectCreated:Copy")
-        out: dict[str, Any] = {
-            "CopyObjectResult": {"ETag": version.quoted_etag, "LastModified": version.last_modified},
-            **version_members(version.version_id, brow.versioning)}
-        if "ServerSideEncryption" in meta:
-            out["ServerSideEncryption"] = meta["ServerSideEncryption"]
+        result: dict[str, Any] = {"ETag": version.quoted_etag, "LastModified": version.last_modified,
+                                  **checksum_members(meta)}
+        out: dict[str, Any] = {"CopyObjectResult": result, **version_members(version.version_id, brow.versioning),
+                               **encryption.response_members(meta)}
         if src.version_id != "null":
             out["CopySourceVersionId"] = src.version_id
         return out

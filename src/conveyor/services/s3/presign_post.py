@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from conveyor.authz import Need
 from conveyor.ports import Credential, Ports
+from conveyor.services.s3 import checksums, encryption
 from conveyor.services.s3 import policy as access
 from conveyor.services.s3.access import check_write_acl
 from conveyor.services.s3.blobs import BlobInfo
@@ -260,8 +261,8 @@ class PostUploads:
                     access.check_anonymous(self.core, ctx, "PutObject", bucket, key)
                     limits = None
                 check_write_acl(brow, {"ACL": next((v for k, v in fields.items() if k.lower() == "acl"), None)})
-                file_info = await self.core.blobs.write(reader.body(), limit=limits[1] if limits else MAX_OBJECT,
-                                                        inline=True)
+                file_info = await self.core.blobs.write(reader.body(), [checksums.DEFAULT],
+                                                        limit=limits[1] if limits else MAX_OBJECT, inline=True)
                 if limits and file_info.size < limits[0]:
                     self.core.blobs.delete([file_info.blob_id])
                     raise ServiceError("EntityTooSmall", "Your proposed upload is smaller than the minimum allowed "
@@ -286,11 +287,14 @@ class PostUploads:
             "ContentEncoding": lower.get("content-encoding"), "ACL": lower.get("acl"), "Tagging": lower.get("tagging"),
         }
         meta = object_meta(settings, lower.get("content-type"))
-        meta["Checksums"] = {}
+        meta.update(encryption.object_encryption(brow, {"ServerSideEncryption": lower.get("x-amz-server-side-encryption")},
+                                                 brow.region, self.core.account_id))
+        meta["Checksums"], meta["ChecksumType"] = file_info.checksums, "FULL_OBJECT"
         version = await self.versions.put(ctx, bucket, key, file_info, file_info.md5.hex(), meta,
                                           "s3:ObjectCreated:Post")
         location = f"{ctx.base_url}/{bucket}/{quote(key)}"
-        response_headers = [("ETag", version.quoted_etag), ("Location", location)]
+        response_headers = [("ETag", version.quoted_etag), ("Location", location),
+                            ("x-amz-server-side-encryption", meta["ServerSideEncryption"])]
         if brow.versioning:
             response_headers.append(("x-amz-version-id", version.version_id))
         redirect = lower.get("success_action_redirect") or lower.get("redirect")

@@ -23,10 +23,6 @@ def check(ctx: RequestContext, params: dict[str, Any]) -> None:
     if params.get("SSECustomerAlgorithm") or params.get("CopySourceSSECustomerAlgorithm"):
         raise ServiceError("InvalidRequest", "Requests specifying Server Side Encryption with Customer "
                            "provided keys must be made over a secure connection.", 400)
-    sse = params.get("ServerSideEncryption")
-    if (sse and sse != "AES256") or params.get("SSEKMSKeyId"):
-        raise ServiceError("NotImplemented", f"Conveyor does not offer server-side encryption with {sse or 'KMS'} "
-                           "keys; AES256 (S3-managed keys) is accepted.", 501)
     # No bucket here has Object Lock, and AWS refuses lock settings on such a bucket.
     # https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock.html
     if any(params.get(member) for member in _OBJECT_LOCK):

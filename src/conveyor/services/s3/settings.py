@@ -14,17 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.services.s3 import policy
 from conveyor.services.s3.core import Core
-from conveyor.services.s3.metadata import CHECKSUM_MEMBERS, version_members
+from conveyor.services.s3.errors import malformed_xml
+from conveyor.services.s3.metadata import checksum_members, version_members
 from conveyor.wire import RequestContext, ServiceError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import (
-        DeleteBucketEncryptionRequestTypeDef,
         DeleteBucketLifecycleRequestTypeDef,
         DeleteBucketReplicationRequestTypeDef,
         DeleteBucketWebsiteRequestTypeDef,
         GetBucketAccelerateConfigurationRequestTypeDef,
-        GetBucketEncryptionRequestTypeDef,
         GetBucketLifecycleConfigurationRequestTypeDef,
         GetBucketLoggingRequestTypeDef,
         GetBucketPolicyStatusRequestTypeDef,
@@ -33,6 +32,8 @@ if TYPE_CHECKING:
         GetBucketWebsiteRequestTypeDef,
         GetObjectAttributesRequestTypeDef,
         GetObjectLockConfigurationRequestTypeDef,
+        PutBucketAccelerateConfigurationRequestTypeDef,
+        PutBucketRequestPaymentRequestTypeDef,
     )
 
 
@@ -44,12 +45,6 @@ class SettingsOperations:
     def __init__(self, core: Core) -> None:
         self.core = core
     # -- settings no bucket has here: AWS's answers for a bucket without them -----------------------
-    async def GetBucketEncryption(self, ctx: RequestContext,
-                                  params: GetBucketEncryptionRequestTypeDef) -> dict[str, Any]:
-        self.core.require_bucket(params["Bucket"])
-        raise _absent("ServerSideEncryptionConfigurationNotFoundError",
-                      "The server side encryption configuration was not found", params["Bucket"])
-
     async def GetBucketLifecycleConfiguration(self, ctx: RequestContext,
                                               params: GetBucketLifecycleConfigurationRequestTypeDef) -> dict[str, Any]:
         self.core.require_bucket(params["Bucket"])
@@ -79,23 +74,48 @@ class SettingsOperations:
         self.core.require_bucket(params["Bucket"])
         return {}  # an empty BucketLoggingStatus: logging is off
 
-    async def GetBucketAccelerateConfiguration(self, ctx: RequestContext,
-                                               params: GetBucketAccelerateConfigurationRequestTypeDef) -> dict[str, Any]:
+    # -- request payment and transfer acceleration: kept and answered -------------------------------
+    # On one machine the bucket owner makes every request and there is no faster network path, so both
+    # change nothing here; they are settings Terraform and CloudFormation write and read back.
+    async def PutBucketRequestPayment(self, ctx: RequestContext,
+                                      params: PutBucketRequestPaymentRequestTypeDef) -> dict[str, Any]:
+        """https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketRequestPayment.html"""
+        payer = params["RequestPaymentConfiguration"].get("Payer")
+        if payer not in ("Requester", "BucketOwner"):
+            raise malformed_xml()
         self.core.require_bucket(params["Bucket"])
-        return {}  # no Status: acceleration was never configured
+        await self.core.update_setting(params["Bucket"], "payer", None if payer == "BucketOwner" else payer)
+        return {}
 
     async def GetBucketRequestPayment(self, ctx: RequestContext,
                                       params: GetBucketRequestPaymentRequestTypeDef) -> dict[str, Any]:
-        self.core.require_bucket(params["Bucket"])
-        return {"Payer": "BucketOwner"}
+        row = self.core.require_bucket(params["Bucket"])
+        return {"Payer": row.config.get("payer") or "BucketOwner"}
+
+    async def PutBucketAccelerateConfiguration(self, ctx: RequestContext,
+                                               params: PutBucketAccelerateConfigurationRequestTypeDef) -> dict[str, Any]:
+        """https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketAccelerateConfiguration.html"""
+        name = params["Bucket"]
+        status = params["AccelerateConfiguration"].get("Status")
+        if status not in ("Enabled", "Suspended"):
+            raise malformed_xml()
+        self.core.require_bucket(name)
+        if "." in name:
+            # https://docs.aws.amazon.com/AmazonS3/latest/userguide/transfer-acceleration.html#transfer-acceleration-requirements
+            raise ServiceError("InvalidRequest", "S3 Transfer Acceleration is not supported for buckets with periods "
+                               "(.) in their names", 400)
+        await self.core.update_setting(name, "accelerate", status)
+        return {}
+
+    async def GetBucketAccelerateConfiguration(self, ctx: RequestContext,
+                                               params: GetBucketAccelerateConfigurationRequestTypeDef) -> dict[str, Any]:
+        row = self.core.require_bucket(params["Bucket"])
+        status = row.config.get("accelerate")
+        return {"Status": status} if status else {}  # no Status: acceleration was never configured
 
     def _delete_absent(self, bucket: str) -> dict[str, Any]:
         self.core.require_bucket(bucket)
         return {"__status": 204}  # deleting a setting that is not there succeeds on AWS too
-
-    async def DeleteBucketEncryption(self, ctx: RequestContext,
-                                     params: DeleteBucketEncryptionRequestTypeDef) -> dict[str, Any]:
-        return self._delete_absent(params["Bucket"])
 
     async def DeleteBucketLifecycle(self, ctx: RequestContext,
                                     params: DeleteBucketLifecycleRequestTypeDef) -> dict[str, Any]:
@@ -133,8 +153,7 @@ class SettingsOperations:
             out["StorageClass"] = obj.meta.get("StorageClass") or "STANDARD"
         sums = obj.meta.get("Checksums") or {}
         if "Checksum" in wanted and sums:
-            out["Checksum"] = {CHECKSUM_MEMBERS[a]: v for a, v in sums.items() if a in CHECKSUM_MEMBERS}
-            out["Checksum"]["ChecksumType"] = "FULL_OBJECT"
+            out["Checksum"] = checksum_members(obj.meta, suffixed=False)
         if "ObjectParts" in wanted and obj.meta.get("PartsCount"):
             # Per-part details are listed only for objects uploaded with additional checksums per part;
             # a general purpose bucket answers with the count alone otherwise.

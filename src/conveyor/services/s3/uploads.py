@@ -37,9 +37,10 @@ def client_algorithms(ctx: RequestContext, algorithm: str | None) -> set[str]:
 
 
 def requested_algorithms(ctx: RequestContext, algorithm: str | None) -> set[str]:
-    """The checksums to compute while the body streams: those the client named, and SHA-256 when the
-    signature covers the body's hash (x-amz-content-sha256), to check it."""
-    algos = client_algorithms(ctx, algorithm)
+    """The checksums to compute while the body streams: those the client named, CRC64NVME (an object's
+    checksum when its client named none), and SHA-256 when the signature covers the body's hash
+    (x-amz-content-sha256), to check it."""
+    algos = client_algorithms(ctx, algorithm) | {checksums.DEFAULT}
     sha = ctx.request.headers.get("x-amz-content-sha256") or ""
     if len(sha) == 64:
         algos.add("SHA256")
@@ -81,3 +82,15 @@ def verify_body(ctx: RequestContext, info: BlobInfo, decoder: ChunkedDecoder | N
         given = trailers.get(name) or headers.get(name)
         if given is not None and given != actual:
             raise ServiceError("BadDigest", f"The {algo} you specified did not match the calculated checksum.", 400)
+
+
+def stored_checksums(ctx: RequestContext, algorithm: str | None, info: BlobInfo) -> dict[str, str]:
+    """The checksum an object keeps: the one its client sent or named, else CRC64NVME, which S3 computes
+    for every object uploaded without one since December 2024
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html). SHA-256, computed
+    to check a signed body, is kept only if the client asked for it."""
+    named = client_algorithms(ctx, algorithm)
+    kept = {a: v for a, v in info.checksums.items() if a in named}
+    if not kept and checksums.DEFAULT in info.checksums:
+        kept = {checksums.DEFAULT: info.checksums[checksums.DEFAULT]}
+    return kept
