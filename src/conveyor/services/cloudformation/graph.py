@@ -32,7 +32,7 @@ def check_references(document: dict[str, Any]) -> None:
     for logical, resource in resources.items():
         missing = sorted(name for name in depends_on(resource) if name not in resources)
         if missing:
-            raise errors.template_format(f"Unresolved resource dependencies {missing} in the Resources block of "
+            raise errors.template_format(f"Unresolved resource dependencies [{', '.join(missing)}] in the Resources block of "
                                          "the template")
         condition = resource.get("Condition")
         if condition is not None and condition not in (document.get("Conditions") or {}):
@@ -40,13 +40,14 @@ def check_references(document: dict[str, Any]) -> None:
         unknown = sorted(name for name in references(resource.get("Properties") or {})
                          if name not in known and not name.startswith("AWS::"))
         if unknown:
-            raise errors.template_format(f"Unresolved resource dependencies {unknown} in the Resources block of "
+            raise errors.template_format(f"Unresolved resource dependencies [{', '.join(unknown)}] in the Resources block of "
                                          "the template")
     for output in (document.get("Outputs") or {}).values():
         unknown = sorted(name for name in references(output) if name not in known and not name.startswith("AWS::"))
         if unknown:
-            raise errors.template_format(f"Unresolved resource dependencies {unknown} in the Outputs block of "
+            raise errors.template_format(f"Unresolved resource dependencies [{', '.join(unknown)}] in the Outputs block of "
                                          "the template")
+    creation_order(document, set(resources))  # a cycle is refused before anything is made
 
 
 def creation_order(document: dict[str, Any], active: set[str]) -> list[str]:
@@ -59,7 +60,7 @@ def creation_order(document: dict[str, Any], active: set[str]) -> list[str]:
             return
         if state.get(logical) == 1:
             cycle = path[path.index(logical):]
-            raise errors.template_format(f"Circular dependency between resources: {sorted(set(cycle))}")
+            raise errors.template_format(f"Circular dependency between resources: [{', '.join(sorted(set(cycle)))}]")
         state[logical] = 1
         for needed in sorted(dependencies(document, logical)):
             if needed in active:
