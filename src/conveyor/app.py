@@ -11,6 +11,7 @@ from conveyor.clock import Clock, ManualClock
 from conveyor.config import Config
 from conveyor.dashboard import Dashboard, DashboardWeb, LogTee, Wiring
 from conveyor.gateway.chain import Gateway
+from conveyor.gateway.inprocess import InProcessApi
 from conveyor.internal_api import InternalApi
 from conveyor.metrics import Metrics
 from conveyor.ports import Credential, Ports
@@ -41,6 +42,8 @@ SERVICES = {
     "ec2": "conveyor.services.ec2.api:Ec2Service",
     "autoscaling": "conveyor.services.autoscaling.api:AutoScalingService",
     "cloudfront": "conveyor.services.cloudfront.api:CloudFrontService",
+    # Last: it makes the other services' resources through their APIs.
+    "cloudformation": "conveyor.services.cloudformation.api:CloudFormationService",
 }
 
 
@@ -93,6 +96,8 @@ class App:
         self.gateway = Gateway(config=self.config, clock=self.clock, metrics=self.metrics, services=self.services,
                                keys=self, control=InternalApi(self), enforcer=self.enforcer)
         self.gateway.observers.append(self.dashboard.observe)
+        # CloudFormation makes resources by calling the served APIs through this same pipeline.
+        self.ports.api = InProcessApi(self.gateway.handle, self.config, self.services, self.env.local_endpoint)
         self.started = False
         # False while `conveyor up` applies its pipeline on start (LocalStack's READY stage waits for it).
         self.ready = True

@@ -570,6 +570,17 @@ class AlarmKeeper(Protocol):
     async def delete_alarms(self, region: str, names: Sequence[str]) -> None: ...
 
 
+@runtime_checkable
+class ApiCaller(Protocol):
+    """The served APIs themselves, called in-process through the one request pipeline (signed as the
+    account's root user): CloudFormation creates its resources this way, so that each keeps its own
+    service's validation and errors rather than reaching into engines."""
+
+    async def call(self, service: str, operation: str, params: Mapping[str, Any], region: str) -> dict[str, Any]:
+        """The operation's output as botocore parses it; raises the ServiceError the service answered."""
+        ...
+
+
 @dataclass
 class Ports:
     """What each service offers the others; a service that is not part of this build leaves None."""
@@ -591,6 +602,7 @@ class Ports:
     pools: WorkerPools | None = None
     permissions: PermissionSource | None = None
     access: AccessCheck | None = None
+    api: ApiCaller | None = None
     # Resources with resource-based policies, by the service part of their ARNs ("s3", "lambda", "iam"
     # for roles' trust policies), besides queues and topics.
     policy_holders: dict[str, PolicyHolder] = field(default_factory=dict)
