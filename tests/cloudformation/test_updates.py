@@ -143,3 +143,22 @@ def test_unsupported_types_retain_capabilities_and_template_errors(client) -> No
     summary: Any = cf.validate_template(TemplateBody="Parameters:\n  Secret: {Type: String, NoEcho: true}\n"
                                                      "Resources:\n  Q: {Type: AWS::SQS::Queue}\n")
     assert summary["Parameters"] == [{"ParameterKey": "Secret", "NoEcho": True}]
+
+
+def test_settings_without_effect_here_are_refused_by_name(client) -> None:  # type: ignore[no-untyped-def]
+    cfn = client("cloudformation")
+    body = json.dumps({"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}})
+    for extra, named in [({"TimeoutInMinutes": 5}, "TimeoutInMinutes"),
+                         ({"RoleARN": "arn:aws:iam::000000000000:role/cfn"}, "RoleARN"),
+                         ({"NotificationARNs": ["arn:aws:sns:us-east-1:000000000000:t"]}, "NotificationARNs"),
+                         ({"OnFailure": "DELETE"}, "OnFailure=DELETE")]:
+        with pytest.raises(ClientError) as refused:
+            cfn.create_stack(StackName="strict", TemplateBody=body, **extra)
+        assert refused.value.response["Error"]["Code"] == "ValidationError"
+        assert f"Conveyor does not honour {named} yet" in refused.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as rules:
+        cfn.create_stack(StackName="strict", TemplateBody=json.dumps(
+            {"Rules": {"R": {"Assertions": [{"Assert": {"Fn::Equals": ["a", "a"]}}]}},
+             "Resources": {"Q": {"Type": "AWS::SQS::Queue"}}}))
+    assert "Rules section" in rules.value.response["Error"]["Message"]
+    assert cfn.list_stacks()["StackSummaries"] == []

@@ -26,6 +26,7 @@ from conveyor.services.cloudformation.store import StackStore
 from conveyor.wire import RequestContext
 
 if TYPE_CHECKING:
+    from botocore.model import OperationModel
     from mypy_boto3_cloudformation.type_defs import (
         CreateChangeSetInputTypeDef,
         CreateStackInputTypeDef,
@@ -51,6 +52,12 @@ if TYPE_CHECKING:
 UPDATABLE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE")
 
 
+# Stack settings with no effect here yet (no service role, stack policies, SNS notifications or timeouts):
+# refused rather than silently ignored.
+_NOT_HONOURED = ("RoleARN", "StackPolicyBody", "StackPolicyURL", "StackPolicyDuringUpdateBody",
+                 "StackPolicyDuringUpdateURL", "NotificationARNs", "TimeoutInMinutes")
+
+
 class CloudFormationService(Service):
     name = "cloudformation"
 
@@ -69,6 +76,15 @@ class CloudFormationService(Service):
         self.engine.load()
         self.change_sets = {cs["ChangeSetId"]: cs for cs in self.store.change_sets()}
         self.engine.resume()
+
+    async def check(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> None:
+        """Settings of a stack operation Conveyor would otherwise accept and not honour are refused by name."""
+        unhonoured = [name for name in _NOT_HONOURED if params.get(name)]
+        if params.get("OnFailure") == "DELETE":
+            unhonoured.append("OnFailure=DELETE")
+        if unhonoured:
+            raise errors.validation(f"Conveyor does not honour {', '.join(unhonoured)} yet; leave "
+                                    f"{'it' if len(unhonoured) == 1 else 'them'} out")
 
     def _zones(self, region: str) -> list[str]:
         instances = self.ports.instances

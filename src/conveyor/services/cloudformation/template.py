@@ -82,6 +82,8 @@ def parse(body: str) -> dict[str, Any]:
     unknown = sorted(set(document) - SECTIONS)
     if unknown:
         raise errors.template_format(f"Invalid template property or properties {unknown}")
+    if document.get("Rules"):
+        raise errors.template_format("Conveyor does not evaluate a template's Rules section yet")
     if "Transform" in document:
         raise errors.template_format(
             f"Conveyor does not run template transforms (Transform: {document['Transform']}) yet")
