@@ -87,8 +87,14 @@ def test_a_mapping_resumes_where_it_was_after_kill_9(start_server: Any, tmp_path
     server.start()
     kinesis = server.client("kinesis")
     second = _put(kinesis, [(f"k{i}", f"second-{i}") for i in range(100)])
-    wait_for(lambda: len(delivered()) >= 200, timeout=60)
+    wait_for(lambda: {d for _, d in delivered()} >= {d for batch in second.values() for d in batch}, timeout=60)
     got = delivered()
-    assert len(got) == 200  # every batch was checkpointed before the kill: nothing comes twice
+    # At least once, as on AWS: a batch the function finished just before the kill, whose checkpoint had
+    # not committed yet, may come again — only that one (at most BatchSize records at the end of a shard's
+    # first run, in order); nothing is lost and the order holds.
     for shard in first:
-        assert [d for s, d in got if s == shard] == first[shard] + second.get(shard, [])
+        seen = [d for s, d in got if s == shard]
+        done = len(first[shard])
+        again = seen[done:len(seen) - len(second.get(shard, []))]
+        assert seen[:done] == first[shard] and seen[done + len(again):] == second.get(shard, [])
+        assert len(again) <= 10 and again == first[shard][done - len(again):]
