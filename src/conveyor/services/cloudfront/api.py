@@ -10,11 +10,13 @@ distributions, origin access identities...) answer NotImplemented.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from conveyor.authz import Denial, Need
 from conveyor.protocol.models import service_model
 from conveyor.protocol.rest_xml import RestXmlCodec
 from conveyor.services.base import Environment, Service
+from conveyor.services.cloudfront import iam
 from conveyor.services.cloudfront.access_controls import AccessControlOperations
 from conveyor.services.cloudfront.cache import EdgeCache
 from conveyor.services.cloudfront.cache_policies import CachePolicyOperations
@@ -24,6 +26,10 @@ from conveyor.services.cloudfront.edge import Edge
 from conveyor.services.cloudfront.invalidations import InvalidationOperations
 from conveyor.services.cloudfront.store import CloudFrontStore
 from conveyor.services.cloudfront.tagging import TagOperations
+from conveyor.wire import RequestContext, ServiceError
+
+if TYPE_CHECKING:
+    from botocore.model import OperationModel
 
 
 class CloudFrontService(Service):
@@ -70,3 +76,10 @@ class CloudFrontService(Service):
         if self.catalog is None:
             return {"status": "stopped"}
         return {"status": "running", "distributions": len(self.catalog.distributions), **self.cache.usage()}
+
+    # -- IAM (conveyor.services.cloudfront.iam) ---------------------------------------------------------
+    def iam_requests(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> list[Need]:
+        return iam.needs(ctx, operation.name, params)
+
+    def access_denied(self, ctx: RequestContext, denial: Denial) -> ServiceError:
+        return iam.access_denied(denial)

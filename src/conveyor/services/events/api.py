@@ -13,16 +13,21 @@ queues, PutEvents, TestEventPattern, bus permissions and tags.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from conveyor.authz import Denial, Need
 from conveyor.ports import Ports
 from conveyor.protocol.models import service_model
 from conveyor.protocol.registry import codecs_for
 from conveyor.services.base import Environment, Service
-from conveyor.services.events import errors
+from conveyor.services.events import errors, iam
 from conveyor.services.events.bus_api import BusOperations
 from conveyor.services.events.engine import Engine
 from conveyor.services.events.rules_api import RuleOperations
+from conveyor.wire import RequestContext, ServiceError
+
+if TYPE_CHECKING:
+    from botocore.model import OperationModel
 
 
 class EventsService(Service):
@@ -52,3 +57,10 @@ class EventsService(Service):
         if not self.engine.started:
             return {"status": "stopped"}
         return {"status": "running", **self.engine.counts()}
+
+    # -- IAM (conveyor.services.events.iam) -------------------------------------------------------------
+    def iam_requests(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> list[Need]:
+        return iam.needs(ctx, operation.name, params)
+
+    def access_denied(self, ctx: RequestContext, denial: Denial) -> ServiceError:
+        return iam.access_denied(denial)

@@ -11,16 +11,18 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
+from conveyor.authz import Denial, Need
 from conveyor.ports import Ports
 from conveyor.protocol.models import service_model
 from conveyor.protocol.registry import codecs_for
 from conveyor.services.base import Environment, Service
-from conveyor.services.scheduler import errors, schedules
+from conveyor.services.scheduler import errors, iam, schedules
 from conveyor.services.scheduler.engine import DEFAULT_GROUP, Engine, describe
 from conveyor.services.scheduler.store import GroupRow, ScheduleRow
-from conveyor.wire import RequestContext
+from conveyor.wire import RequestContext, ServiceError
 
 if TYPE_CHECKING:
+    from botocore.model import OperationModel
     from mypy_boto3_scheduler.type_defs import (
         CreateScheduleGroupInputTypeDef,
         CreateScheduleInputTypeDef,
@@ -74,6 +76,13 @@ class SchedulerService(Service):
         if not self.engine.started:
             return {"status": "stopped"}
         return {"status": "running", **self.engine.counts()}
+
+    # -- IAM (conveyor.services.scheduler.iam) ----------------------------------------------------------
+    def iam_requests(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> list[Need]:
+        return iam.needs(ctx, operation.name, params)
+
+    def access_denied(self, ctx: RequestContext, denial: Denial) -> ServiceError:
+        return iam.access_denied(denial)
 
     def _is_fifo(self, arn: str) -> bool | None:
         queues = self.ports.queues

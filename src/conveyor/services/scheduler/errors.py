@@ -11,20 +11,20 @@ from conveyor.wire import ServiceError
 VALIDATION = ConstraintViolations("ValidationException", query_lists=False, patterns=True)
 
 
-def _error(code: str, message: str, status: int) -> ServiceError:
+def error(code: str, message: str, status: int) -> ServiceError:
     return ServiceError(code, message, status, extra={"Message": message})
 
 
 def validation(message: str) -> ServiceError:
-    return _error("ValidationException", message, 400)
+    return error("ValidationException", message, 400)
 
 
 def not_found(message: str) -> ServiceError:
-    return _error("ResourceNotFoundException", message, 404)
+    return error("ResourceNotFoundException", message, 404)
 
 
 def conflict(message: str) -> ServiceError:
-    return _error("ConflictException", message, 409)
+    return error("ConflictException", message, 409)
 
 
 def schedule_not_found(name: str) -> ServiceError:
