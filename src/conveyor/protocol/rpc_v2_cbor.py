@@ -9,6 +9,7 @@ query protocol (`awsQueryCompatible`) adds `x-amzn-query-error: Code;Sender` so 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from botocore.model import OperationModel, Shape
@@ -21,7 +22,7 @@ CONTENT_TYPE = "application/cbor"
 PROTOCOL_HEADER = ("smithy-protocol", "rpc-v2-cbor")
 
 
-class _WireTypeError(Exception):
+class WireTypeError(Exception):
     def __init__(self, path: str, expected: str) -> None:
         super().__init__(f"{path}: expected {expected}")
         self.path, self.expected = path, expected
@@ -56,14 +57,14 @@ class RpcV2CborCodec(Codec):
         if shape is None:
             return {}
         try:
-            params: dict[str, Any] = _from_wire(shape, data, "")
+            params: dict[str, Any] = from_wire(shape, data, "")
             return params
-        except _WireTypeError as exc:
+        except WireTypeError as exc:
             raise _serialization_error(f"Unable to parse member {exc.path or shape.name}: expected {exc.expected}.")
 
     def serialize(self, ctx: RequestContext, operation: OperationModel, result: dict[str, Any]) -> HttpResponse:
         shape = operation.output_shape
-        body = cbor.encode(_to_wire(shape, result)) if shape is not None else b""
+        body = cbor.encode(to_wire(shape, result)) if shape is not None else b""
         headers = [PROTOCOL_HEADER, ("x-amzn-RequestId", ctx.request_id)]
         if body:
             headers.append(("Content-Type", CONTENT_TYPE))
@@ -84,73 +85,74 @@ class RpcV2CborCodec(Codec):
 def _not_null(item: Any, path: str) -> Any:
     """Collections are dense unless modelled `sparse`: a null inside one is refused (as in the JSON codec)."""
     if item is None:
-        raise _WireTypeError(path, "a value, not null")
+        raise WireTypeError(path, "a value, not null")
     return item
 
 
-def _from_wire(shape: Shape, value: Any, path: str) -> Any:
+def from_wire(shape: Shape, value: Any, path: str, *, millis: bool = False) -> Any:
+    """A decoded CBOR value as the model's shape wants it; raises WireTypeError. Untagged timestamps are
+    epoch seconds, or milliseconds with `millis` (the AWS SDK for Java's CBOR for Kinesis)."""
     if value is None:
         return None
     kind = shape.type_name
     if kind == "structure":
         if not isinstance(value, dict):
-            raise _WireTypeError(path, "a map")
+            raise WireTypeError(path, "a map")
         members = shape.members  # type: ignore[attr-defined]  # a StructureShape
-        return {name: _from_wire(members[name], item, f"{path}.{name}" if path else name)
+        return {name: from_wire(members[name], item, f"{path}.{name}" if path else name, millis=millis)
                 for name, item in value.items() if name in members and item is not None}
     if kind == "list":
         if not isinstance(value, list):
-            raise _WireTypeError(path, "an array")
+            raise WireTypeError(path, "an array")
         member = shape.member  # type: ignore[attr-defined]  # a ListShape
-        return [_from_wire(member, _not_null(item, f"{path}.{i}"), f"{path}.{i}") for i, item in enumerate(value, 1)]
+        return [from_wire(member, _not_null(item, f"{path}.{i}"), f"{path}.{i}", millis=millis) for i, item in enumerate(value, 1)]
     if kind == "map":
         if not isinstance(value, dict):
-            raise _WireTypeError(path, "a map")
+            raise WireTypeError(path, "a map")
         value_shape = shape.value  # type: ignore[attr-defined]  # a MapShape
-        return {k: _from_wire(value_shape, _not_null(v, f"{path}.{k}"), f"{path}.{k}") for k, v in value.items()}
+        return {k: from_wire(value_shape, _not_null(v, f"{path}.{k}"), f"{path}.{k}", millis=millis) for k, v in value.items()}
     if kind == "timestamp":
         if isinstance(value, dt.datetime):
             return value
         if isinstance(value, int | float) and not isinstance(value, bool):
             try:
-                return dt.datetime.fromtimestamp(value, dt.UTC)
+                return dt.datetime.fromtimestamp(value / 1000 if millis else value, dt.UTC)
             except (OverflowError, OSError, ValueError):
-                raise _WireTypeError(path, "a timestamp")
-        raise _WireTypeError(path, "a timestamp")
+                raise WireTypeError(path, "a timestamp")
+        raise WireTypeError(path, "a timestamp")
     if kind == "blob" and not isinstance(value, bytes):
-        raise _WireTypeError(path, "a byte string")
+        raise WireTypeError(path, "a byte string")
     if kind == "string" and not isinstance(value, str):
-        raise _WireTypeError(path, "a text string")
+        raise WireTypeError(path, "a text string")
     if kind == "boolean" and not isinstance(value, bool):
-        raise _WireTypeError(path, "a boolean")
+        raise WireTypeError(path, "a boolean")
     if kind in ("integer", "long", "short", "byte"):
         if isinstance(value, float) and value.is_integer():
             return int(value)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise _WireTypeError(path, "an integer")
+            raise WireTypeError(path, "an integer")
     if kind in ("float", "double"):
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise _WireTypeError(path, "a number")
+            raise WireTypeError(path, "a number")
         return float(value)
     return value
 
 
-def _to_wire(shape: Shape, value: Any) -> Any:
+def to_wire(shape: Shape, value: Any, timestamp: Callable[[dt.datetime], Any] = lambda moment: moment) -> Any:
+    """A result as CBOR carries it; `timestamp` writes a timestamp (default: tag 1, epoch seconds)."""
     kind = shape.type_name
     if kind == "structure":
         members = shape.members  # type: ignore[attr-defined]  # a StructureShape
-        return {name: _to_wire(members[name], item) for name, item in value.items()
+        return {name: to_wire(members[name], item, timestamp) for name, item in value.items()
                 if item is not None and name in members}
     if kind == "list":
         member = shape.member  # type: ignore[attr-defined]  # a ListShape
-        return [_to_wire(member, item) for item in value]
+        return [to_wire(member, item, timestamp) for item in value]
     if kind == "map":
         value_shape = shape.value  # type: ignore[attr-defined]  # a MapShape
-        return {k: _to_wire(value_shape, v) for k, v in value.items()}
+        return {k: to_wire(value_shape, v, timestamp) for k, v in value.items()}
     if kind == "timestamp":
-        if isinstance(value, dt.datetime):
-            return value
-        return dt.datetime.fromtimestamp(float(value), dt.UTC)
+        return timestamp(value if isinstance(value, dt.datetime) else dt.datetime.fromtimestamp(float(value), dt.UTC))
     if kind in ("float", "double"):
         return float(value)
     if kind == "blob" and isinstance(value, str):
