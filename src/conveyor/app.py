@@ -14,12 +14,11 @@ from conveyor.gateway.chain import Gateway
 from conveyor.gateway.inprocess import InProcessApi
 from conveyor.internal_api import InternalApi
 from conveyor.metrics import Metrics
-from conveyor.ports import Credential, Ports
+from conveyor.ports import Credential, Ports, find_credential
 from conveyor.prometheus import BuiltinSeries, ConveyorCollector, Exposition, PoolLevel
 from conveyor.runtime.pools import PoolManager
 from conveyor.services.base import Environment, Service
 from conveyor.storage.disk import DiskGuard
-from conveyor.wire import Caller
 
 log = logging.getLogger("conveyor")
 
@@ -110,14 +109,8 @@ class App:
     def credential_for(self, access_key: str) -> Credential | None:
         """Who signs with `access_key`: the configured (root) credentials, or a key a service issued
         (IAM's CreateAccessKey, STS's temporary credentials)."""
-        secret = self.config.credentials.get(access_key)
-        if secret is not None:
-            return Credential(access_key, secret, Caller.root(self.config.account_id))
-        for source in self.ports.credential_sources:
-            found = source.secret_for(access_key)
-            if found is not None:
-                return found
-        return None
+        return find_credential(access_key, self.config.credentials, self.config.account_id,
+                               self.ports.credential_sources)
 
     def note_used(self, access_key: str, service: str, region: str) -> None:
         """Tell the issuer of `access_key` that a request signed with it was accepted."""

@@ -224,6 +224,20 @@ class CredentialSource(Protocol):
         ...
 
 
+def find_credential(access_key: str, configured: Mapping[str, str], account_id: str,
+                    sources: Sequence[CredentialSource]) -> Credential | None:
+    """Who signs with `access_key`: the configured keys are the account's root user; else a key a service
+    issued (IAM's CreateAccessKey, STS's temporary credentials)."""
+    secret = configured.get(access_key)
+    if secret is not None:
+        return Credential(access_key, secret, Caller.root(account_id))
+    for source in sources:
+        found = source.secret_for(access_key)
+        if found is not None:
+            return found
+    return None
+
+
 @dataclass(frozen=True)
 class RoleRecord:
     """A role as STS needs it to make a session of it."""

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from conveyor.authz import Need
-from conveyor.ports import Credential, Ports
+from conveyor.ports import Ports, find_credential
 from conveyor.services.s3 import checksums, encryption
 from conveyor.services.s3 import policy as access
 from conveyor.services.s3.access import check_write_acl
@@ -355,7 +355,8 @@ class PostUploads:
         user or role session for keys IAM or STS issued), as for a signed request; the secret to check the
         signature with, or None when signatures are not checked (auth off, where a key nobody issued is the
         root user's, as in the gateway)."""
-        credential = self._credential(access_key)
+        credential = find_credential(access_key, self.config.credentials, self.config.account_id,
+                                     self.ports.credential_sources)
         if credential is None:
             if self.config.auth == "sigv4":
                 raise ServiceError("InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our "
@@ -371,15 +372,6 @@ class PostUploads:
         ctx.principal = credential.caller
         return credential.secret_key if self.config.auth == "sigv4" else None
 
-    def _credential(self, access_key: str) -> Credential | None:
-        secret = self.config.credentials.get(access_key)
-        if secret is not None:
-            return Credential(access_key, secret, Caller.root(self.config.account_id))
-        for source in self.ports.credential_sources:
-            found = source.secret_for(access_key)
-            if found is not None:
-                return found
-        return None
 
 
 def _x(text: str) -> str:
