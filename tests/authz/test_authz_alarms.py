@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from conftest import ACCOUNT, Server, policy
+from tests.authz.conftest import ACCOUNT, Server, policy
 
 QUEUE_ARN = f"arn:aws:sqs:us-east-1:{ACCOUNT}:alarms"
 ALARM_ARN = f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:dlq-not-empty"

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from conftest import ACCOUNT, Server, policy
+from tests.authz.conftest import ACCOUNT, Server, policy
 
 
 def _sns_may_send(queue_arn: str, topic_arn: str) -> dict[str, Any]:

@@ -5,9 +5,8 @@ needs ec2:RunInstances on it. Denials in each service's words."""
 
 from __future__ import annotations
 
+from tests.authz.conftest import ACCOUNT, Server, allow, policy, refused
 from tests.ec2.conftest import AMI, encoded, instance_profile
-
-from conftest import ACCOUNT, Server, allow, policy, refused
 
 REGION = "us-east-1"
 INSTANCES = f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/*"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from conftest import ACCOUNT, Server, allow, policy, refused
+from tests.authz.conftest import ACCOUNT, Server, allow, policy, refused
 
 REGION = "us-east-1"
 NOT_ALLOWED = "because no identity-based policy allows the {} action"

@@ -7,7 +7,7 @@ from typing import Any
 
 import requests
 
-from conftest import ACCOUNT, Server, allow, policy
+from tests.authz.conftest import ACCOUNT, Server, allow, policy
 
 
 def _post(form: dict[str, Any], body: bytes = b"form") -> requests.Response:

@@ -14,6 +14,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config as BotoConfig
+
 from tests.conftest import CLI_ENV, run_aws
 from tests.test_workers import wait_for
 

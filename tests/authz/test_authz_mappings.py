@@ -12,9 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tests.authz.conftest import ACCOUNT, Server, allow, policy, refused
 from tests.helpers import wait_for
-
-from conftest import ACCOUNT, Server, allow, policy, refused
 
 RECORDER = """
 import json, os

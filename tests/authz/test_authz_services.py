@@ -9,7 +9,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from conftest import ACCOUNT, Server, allow, client_with, deny, policy, refused, serve
+from tests.authz.conftest import ACCOUNT, Server, allow, client_with, deny, policy, refused, serve
 
 QUEUE_ARN = f"arn:aws:sqs:us-east-1:{ACCOUNT}:jobs"
 NO_IDENTITY = "because no identity-based policy allows the {} action"
