@@ -87,3 +87,13 @@ def test_the_default_vpc_answers_tutorial_lookups(endpoint: str, client: Callabl
                         aws_secret_access_key="test")
     assert ohio.describe_vpcs()["Vpcs"][0]["VpcId"] != vpc["VpcId"]
     assert ohio.describe_availability_zones()["AvailabilityZones"][0]["ZoneName"] == "us-east-2a"
+
+
+def test_a_tag_without_a_key_is_refused(client: Callable[..., Any]) -> None:
+    """The model leaves Tag.Key optional; EC2 refuses a tag without one (found by the fuzz test as a 500)."""
+    ec2 = client("ec2")
+    template = ec2.create_launch_template(LaunchTemplateName="keyless",
+                                          LaunchTemplateData={"ImageId": AMI})["LaunchTemplate"]["LaunchTemplateId"]
+    expected = ("InvalidParameterValue", "Value ( '' ) for parameter Tag key is invalid. Tag key cannot be null or empty.")
+    assert error_of(lambda: ec2.create_tags(Resources=[template], Tags=[{"Value": "v"}]))[:2] == expected
+    assert error_of(lambda: ec2.delete_tags(Resources=[template], Tags=[{"Value": "v"}]))[:2] == expected

@@ -429,10 +429,90 @@ def more_rest_json_seeds(ready: Prepared) -> list[Seed]:
     ]
 
 
+TEMPLATE = json.dumps({"Parameters": {"Name": {"Type": "String", "Default": "fuzz-cfn"}},
+                       "Resources": {"Q": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": {"Ref": "Name"}}}},
+                       "Outputs": {"Url": {"Value": {"Ref": "Q"}}}})
+
+
+def newer_query_seeds() -> list[Seed]:
+    """Auto Scaling and CloudFormation (query)."""
+    return [
+        _sdk("autoscaling DescribeAutoScalingGroups", "autoscaling", "DescribeAutoScalingGroups",
+             {"AutoScalingGroupNames": ["fuzz-group"], "MaxRecords": 5}),
+        _sdk("autoscaling PutScalingPolicy", "autoscaling", "PutScalingPolicy", {
+            "AutoScalingGroupName": "fuzz-group", "PolicyName": "p", "PolicyType": "StepScaling",
+            "AdjustmentType": "ChangeInCapacity", "StepAdjustments": [{"MetricIntervalLowerBound": 0.0,
+                                                                      "ScalingAdjustment": 1}]}),
+        _sdk("cloudformation ValidateTemplate", "cloudformation", "ValidateTemplate", {"TemplateBody": TEMPLATE}),
+        _sdk("cloudformation CreateStack", "cloudformation", "CreateStack", {
+            "StackName": "fuzz-stack", "TemplateBody": TEMPLATE,
+            "Parameters": [{"ParameterKey": "Name", "ParameterValue": "fuzz-cfn-q"}], "Tags": [{"Key": "k", "Value": "v"}]}),
+        _sdk("cloudformation DescribeStacks", "cloudformation", "DescribeStacks", {"StackName": "fuzz-stack"}),
+    ]
+
+
+def ec2_seeds(endpoint: str, ready: Prepared) -> list[Seed]:
+    """EC2's own protocol (no instance is started: that would run a command)."""
+    return [
+        _sdk("ec2 DescribeInstances", "ec2", "DescribeInstances", {
+            "Filters": [{"Name": "instance-state-name", "Values": ["running", "pending"]}], "MaxResults": 5}),
+        _sdk("ec2 CreateLaunchTemplate", "ec2", "CreateLaunchTemplate", {
+            "LaunchTemplateName": "fuzz-template", "LaunchTemplateData": {
+                "ImageId": "ami-0abcdef1234567890", "InstanceType": "t3.micro", "UserData": "ZWNobyBoaQ==",
+                "TagSpecifications": [{"ResourceType": "instance", "Tags": [{"Key": "k", "Value": "v"}]}]}}),
+        _sdk("ec2 DescribeSubnets", "ec2", "DescribeSubnets", {"Filters": [{"Name": "default-for-az",
+                                                                            "Values": ["true"]}]}),
+        _sdk("ec2 CreateTags", "ec2", "CreateTags", {"Resources": ["i-0123456789abcdef0"],
+                                                     "Tags": [{"Key": "k", "Value": "v"}]}),
+    ]
+
+
+def newer_json_seeds() -> list[Seed]:
+    """EventBridge (JSON 1.1)."""
+    return [
+        _sdk("events PutRule", "events", "PutRule", {
+            "Name": "fuzz-rule", "EventPattern": json.dumps({"source": ["fuzz"], "detail": {"n": [{"numeric": [">", 1]}]}})}),
+        _sdk("events PutEvents", "events", "PutEvents", {"Entries": [
+            {"Source": "fuzz", "DetailType": "t", "Detail": json.dumps({"n": 2})}]}),
+        _sdk("events PutTargets", "events", "PutTargets", {"Rule": "fuzz-rule", "Targets": [
+            {"Id": "q", "Arn": f"arn:aws:sqs:us-east-1:{ACCOUNT}:{QUEUE}",
+             "InputTransformer": {"InputPathsMap": {"n": "$.detail.n"}, "InputTemplate": '{"n": <n>}'}}]}),
+        _sdk("events TestEventPattern", "events", "TestEventPattern", {
+            "EventPattern": json.dumps({"source": [{"prefix": "f"}]}),
+            "Event": json.dumps({"id": "1", "source": "fuzz", "detail-type": "t", "account": ACCOUNT,
+                                 "time": "2026-01-01T00:00:00Z", "region": "us-east-1", "resources": [],
+                                 "detail": {}})}),
+    ]
+
+
+def newer_rest_json_seeds() -> list[Seed]:
+    """EventBridge Scheduler (rest-json)."""
+    return [
+        _sdk("scheduler CreateSchedule", "scheduler", "CreateSchedule", {
+            "Name": "fuzz-schedule", "ScheduleExpression": "rate(5 minutes)", "FlexibleTimeWindow": {"Mode": "OFF"},
+            "Target": {"Arn": f"arn:aws:sqs:us-east-1:{ACCOUNT}:{QUEUE}", "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/{ROLE}",
+                       "Input": "{}"}}),
+        _sdk("scheduler ListSchedules", "scheduler", "ListSchedules", {"MaxResults": 5, "NamePrefix": "fuzz"}),
+    ]
+
+
+def newer_rest_xml_seeds() -> list[Seed]:
+    """CloudFront (rest-xml)."""
+    return [
+        _sdk("cloudfront CreateOriginAccessControl", "cloudfront", "CreateOriginAccessControl", {
+            "OriginAccessControlConfig": {"Name": "fuzz-oac", "SigningProtocol": "sigv4", "SigningBehavior": "always",
+                                          "OriginAccessControlOriginType": "s3"}}),
+        _sdk("cloudfront ListDistributions", "cloudfront", "ListDistributions", {"MaxItems": "5"}),
+        _sdk("cloudfront GetCachePolicy", "cloudfront", "GetCachePolicy", {"Id": "658327ea-f89d-4fab-a63d-7e88639e58f6"}),
+    ]
+
+
 SEEDS: dict[str, Callable[[str, Prepared], list[Seed]]] = {
-    "query": query_seeds, "json": lambda e, r: [*json_seeds(e, r), *more_json_seeds()],
-    "rest-xml": rest_xml_seeds, "rest-json": lambda e, r: [*rest_json_seeds(e, r), *more_rest_json_seeds(r)],
-    "rpc-v2-cbor": rpc_v2_cbor_seeds,
+    "query": lambda e, r: [*query_seeds(e, r), *newer_query_seeds()],
+    "json": lambda e, r: [*json_seeds(e, r), *more_json_seeds(), *newer_json_seeds()],
+    "rest-xml": lambda e, r: [*rest_xml_seeds(e, r), *newer_rest_xml_seeds()],
+    "rest-json": lambda e, r: [*rest_json_seeds(e, r), *more_rest_json_seeds(r), *newer_rest_json_seeds()],
+    "rpc-v2-cbor": rpc_v2_cbor_seeds, "ec2": ec2_seeds,
 }
 
 

@@ -159,8 +159,16 @@ def still_works(endpoint: str, protocol: str) -> None:
         "rest-xml": lambda: _s3_round_trip(endpoint, name),
         "rest-json": lambda: _lambda_round_trip(endpoint, name),
         "rpc-v2-cbor": lambda: _cloudwatch_round_trip(endpoint, name),
+        "ec2": lambda: _ec2_round_trip(endpoint, name),
     }
     checks[protocol]()
+
+
+def _ec2_round_trip(endpoint: str, name: str) -> None:
+    ec2 = client(endpoint, "ec2")
+    ec2.create_launch_template(LaunchTemplateName=name, LaunchTemplateData={"ImageId": "ami-0abcdef1234567890"})
+    found = ec2.describe_launch_templates(LaunchTemplateNames=[name])["LaunchTemplates"]
+    assert [t["LaunchTemplateName"] for t in found] == [name]
 
 
 def _sqs_round_trip(endpoint: str, name: str) -> None:

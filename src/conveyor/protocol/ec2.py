@@ -18,6 +18,7 @@ from typing import Any
 
 from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
 
+from conveyor.protocol.base import xml_safe
 from conveyor.protocol.query import (
     BadValue,
     QueryCodec,
@@ -62,8 +63,8 @@ class Ec2Codec(QueryCodec):
 
     def serialize_error(self, ctx: RequestContext, error: ServiceError) -> HttpResponse:
         code = error.query_code or error.code
-        body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>{xml_text(code)}</Code>'
-                f"<Message>{xml_text(error.message)}</Message></Error></Errors>"
+        body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>{xml_text(xml_safe(code))}</Code>'
+                f"<Message>{xml_text(xml_safe(error.message))}</Message></Error></Errors>"
                 f"<RequestID>{ctx.request_id}</RequestID></Response>")
         headers = [("Content-Type", "text/xml;charset=UTF-8"), *error.headers.items()]
         return HttpResponse(error.status, headers, body.encode())

@@ -338,7 +338,7 @@ class Ec2Service(Service):
     async def CreateTags(self, ctx: RequestContext, params: ClientCreateTagsRequestTypeDef) -> dict[str, Any]:
         _dry(params)
         await self._tag(ctx.region, list(params["Resources"]),
-                        {t["Key"]: t.get("Value", "") for t in params["Tags"]})
+                        {errors.tag_key(t): t.get("Value", "") for t in params["Tags"]})
         return {}
 
     async def DeleteTags(self, ctx: RequestContext, params: ClientDeleteTagsRequestTypeDef) -> dict[str, Any]:
@@ -346,7 +346,7 @@ class Ec2Service(Service):
         templates, fleet = self._parts()
         doomed: dict[str, str | None] = {}
         for tag in params.get("Tags") or []:
-            doomed[tag["Key"]] = None
+            doomed[errors.tag_key(tag)] = None
         if not params.get("Tags"):  # no tags named: all of them (aws: tags excepted)
             for resource in params["Resources"]:
                 instance = fleet.get(ctx.region, resource)

@@ -5,6 +5,9 @@ The ec2 codec writes them as `<Response><Errors><Error><Code>...`, status 400 un
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from conveyor.wire import ServiceError
 
 
@@ -131,3 +134,13 @@ def group_not_found(name: str, vpc_id: str) -> ServiceError:
 
 def group_id_not_found(group_id: str) -> ServiceError:
     return ServiceError("InvalidGroup.NotFound", f"The security group '{group_id}' does not exist")
+
+
+def tag_key(tag: Mapping[str, Any]) -> str:
+    """A tag's key, which the model leaves optional and EC2 requires (its answer to an empty one, as the AWS
+    CLI shows it: "Value ( '' ) for parameter Tag key is invalid. Tag key cannot be null or empty.")."""
+    key = tag.get("Key")
+    if not key:
+        raise invalid_parameter(f"Value ( '{key or ''}' ) for parameter Tag key is invalid. "
+                                "Tag key cannot be null or empty.")
+    return str(key)

@@ -167,7 +167,7 @@ def _instance_tags(specs: list[dict[str, Any]], ref: LaunchTemplateRef | None) -
     for spec in specs:
         if spec.get("ResourceType") == "instance":
             for tag in spec.get("Tags") or []:
-                tags[tag["Key"]] = tag.get("Value", "")
+                tags[errors.tag_key(tag)] = tag.get("Value", "")
     if ref is not None:
         tags["aws:ec2launchtemplate:id"] = ref.template_id or ""
         tags["aws:ec2launchtemplate:version"] = ref.version
