@@ -179,6 +179,15 @@ def test_groups_listing_and_errors(scheduler: Any, sqs: Any, role: str) -> None:
 
     assert error(Name="a", GroupName="reports")["Code"] == "ConflictException"
     assert error(Name="a", GroupName="reports")["Status"] == 409
+    # A retry of a create with its ClientToken answers the same schedule; another token, or the same token
+    # with other settings, is the conflict.
+    once = {"Name": "c", "ScheduleExpression": "rate(2 hours)", "FlexibleTimeWindow": OFF, "Target": target,
+            "ClientToken": "retry-1"}
+    created = scheduler.create_schedule(**once)["ScheduleArn"]
+    assert scheduler.create_schedule(**once)["ScheduleArn"] == created
+    assert error(**{**once, "ClientToken": "retry-2"})["Code"] == "ConflictException"
+    assert error(**{**once, "ScheduleExpression": "rate(3 hours)"})["Code"] == "ConflictException"
+    scheduler.delete_schedule(Name="c")
     assert error(GroupName="nope") == {"Code": "ResourceNotFoundException", "Status": 404,
                                        "Message": "Schedule group nope does not exist."}
     assert error(ScheduleExpression="rate(1 minutes)")["Message"] == "Invalid Schedule Expression rate(1 minutes)."
@@ -200,8 +209,9 @@ def test_a_schedule_survives_kill_9(start_server: Any) -> None:
     iam, sqs = server.client("iam"), server.client("sqs")
     role = iam.create_role(RoleName="r", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
     url, arn = queue(sqs, "ticks")
-    server.client("scheduler").create_schedule(Name="tick", ScheduleExpression="rate(10 minutes)",
-                                               FlexibleTimeWindow=OFF, Target={"Arn": arn, "RoleArn": role})
+    create = {"Name": "tick", "ScheduleExpression": "rate(10 minutes)", "FlexibleTimeWindow": OFF,
+              "Target": {"Arn": arn, "RoleArn": role}, "ClientToken": "first"}
+    created = server.client("scheduler").create_schedule(**create)["ScheduleArn"]
     start = now(server.endpoint)
     assert len(receive_all(sqs, url, 1)) == 1  # at once
     post_json(f"{server.endpoint}/_conveyor/clock", {"advance": 600})
@@ -213,6 +223,7 @@ def test_a_schedule_survives_kill_9(start_server: Any) -> None:
     restarted = start_server(server.data_dir, "--clock", "manual", port=server.port, env=env)
     sqs = restarted.client("sqs")
     assert len(receive_all(sqs, url, 1, wait=2)) == 1
+    assert restarted.client("scheduler").create_schedule(**create)["ScheduleArn"] == created  # the token is kept
     post_json(f"{restarted.endpoint}/_conveyor/clock", {"advance": 540})  # minute 40
     assert len(receive_all(sqs, url, 1)) == 1
 

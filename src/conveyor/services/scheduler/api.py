@@ -95,11 +95,18 @@ class SchedulerService(Service):
         async with engine.mutex:
             group = engine.group(ctx.region, params.get("GroupName"))
             key = (ctx.region, group.name, params["Name"])
-            if key in engine.schedules:
-                raise errors.conflict(f"Schedule {params['Name']} already exists.")
+            token = params.get("ClientToken")
+            existing = engine.schedules.get(key)
+            if existing is not None:
+                # ClientToken makes CreateSchedule idempotent: a retry of the call that created the schedule
+                # (same token, same settings) answers it again; anything else is a conflict.
+                # https://docs.aws.amazon.com/scheduler/latest/APIReference/API_CreateSchedule.html
+                if token is None or existing.row.client_token != token or existing.row.spec != spec:
+                    raise errors.conflict(f"Schedule {params['Name']} already exists.")
+                return {"ScheduleArn": existing.arn(engine.account)}
             now = self.clock.now()
             schedule = await engine.save_schedule(ScheduleRow(ctx.region, group.name, params["Name"], spec, now, now,
-                                                              None))
+                                                              None, token))
         return {"ScheduleArn": schedule.arn(engine.account)}
 
     async def UpdateSchedule(self, ctx: RequestContext, params: UpdateScheduleInputTypeDef) -> dict[str, Any]:

@@ -34,6 +34,9 @@ MIGRATIONS = [
         attempts INTEGER NOT NULL, first_at REAL NOT NULL, due REAL NOT NULL
     )
     """,
+    # The ClientToken of the CreateSchedule that made a schedule: a retry of that call with the same token
+    # answers it again instead of a conflict.
+    "ALTER TABLE schedules ADD COLUMN client_token TEXT",
 ]
 
 
@@ -54,6 +57,7 @@ class ScheduleRow:
     created: float
     modified: float
     last_fired: float | None
+    client_token: str | None = None
 
 
 Key = tuple[str, str, str]
@@ -72,8 +76,8 @@ class SchedulerStore:
                 for r in self.db.query("SELECT region, name, tags, created FROM groups")]
 
     def schedules(self) -> list[ScheduleRow]:
-        return [ScheduleRow(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6]) for r in self.db.query(
-            "SELECT region, grp, name, spec, created, modified, last_fired FROM schedules")]
+        return [ScheduleRow(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6], r[7]) for r in self.db.query(
+            "SELECT region, grp, name, spec, created, modified, last_fired, client_token FROM schedules")]
 
     def deliveries(self) -> list[DeliveryRow]:
         return [DeliveryRow(r[0], r[1], json.loads(r[2]), json.loads(r[3]), r[4], r[5], r[6]) for r in self.db.query(
@@ -97,9 +101,10 @@ class SchedulerStore:
     # -- schedules -----------------------------------------------------------------------------------
     async def put_schedule(self, row: ScheduleRow) -> None:
         await self.db.execute(
-            "INSERT OR REPLACE INTO schedules (region, grp, name, spec, created, modified, last_fired) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (row.region, row.group, row.name, json.dumps(row.spec), row.created, row.modified, row.last_fired))
+            "INSERT OR REPLACE INTO schedules (region, grp, name, spec, created, modified, last_fired, client_token) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (row.region, row.group, row.name, json.dumps(row.spec), row.created, row.modified, row.last_fired,
+             row.client_token))
 
     async def delete_schedule(self, key: Key) -> None:
         await self.db.execute("DELETE FROM schedules WHERE region = ? AND grp = ? AND name = ?", key, grows=False)
