@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from conveyor.protocol.models import model_metadata
 from conveyor.wire import HttpRequest
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ class Router:
         self.by_signing_name: dict[str, str] = {}
         self.fallback: str | None = None
         for name, service in services.items():
-            prefix = service.model.metadata.get("targetPrefix")
+            prefix = model_metadata(service.name).get("targetPrefix")
             if prefix:
                 self.by_target[prefix] = name
             for signing_name in (service.signing_name or name, *service.signing_aliases):

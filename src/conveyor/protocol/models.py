@@ -44,20 +44,23 @@ def all_metadata() -> dict[str, dict[str, Any]]:
     Loading every model whole takes seconds; the metadata block sits at the head of each file, so only
     the first few kilobytes are read (the whole model only when its head does not parse).
     """
-    loader = _loader()
     out: dict[str, dict[str, Any]] = {}
-    for name in loader.list_available_services("service-2"):
+    for name in _loader().list_available_services("service-2"):
         try:
-            version = loader.determine_latest_version(name, "service-2")
-        except DataNotFoundError:
-            continue
-        head = _model_head(loader, name, version)
-        match = _METADATA.search(head) if head else None
-        try:
-            out[name] = json.loads(match.group(1)) if match else _full_metadata(name)
+            out[name] = model_metadata(name)
         except (ValueError, DataNotFoundError):
             continue
     return out
+
+
+@functools.cache
+def model_metadata(name: str) -> dict[str, Any]:
+    """The `metadata` block of one service's newest model, read from the head of its file: routing needs
+    it for every served service at start, the whole model only on the service's first request."""
+    loader = _loader()
+    head = _model_head(loader, name, loader.determine_latest_version(name, "service-2"))
+    match = _METADATA.search(head) if head else None
+    return dict(json.loads(match.group(1))) if match else _full_metadata(name)
 
 
 def _model_head(loader: Loader, name: str, version: str) -> bytes:

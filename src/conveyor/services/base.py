@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from conveyor.authz import Denial, Need
 from conveyor.links import Link
+from conveyor.protocol.models import service_model
+from conveyor.protocol.registry import codecs_for
 from conveyor.wire import HttpRequest, HttpResponse, RequestContext, ServiceError, temporarily_unavailable
 
 if TYPE_CHECKING:
@@ -72,8 +75,9 @@ Handler = Callable[[RequestContext, dict[str, Any]], Awaitable[Result]]
 class Service:
     """A service answers the operations of one botocore model.
 
-    Subclasses set `name` (the botocore service name, e.g. "sqs"), build `codecs` (protocol name ->
-    codec, one per wire protocol the service speaks) and implement each operation as an
+    Subclasses set `name` (the botocore service name, e.g. "sqs"), override `codecs` (protocol name ->
+    codec, one per wire protocol the service speaks) when the model's own protocols are not all, and
+    implement each operation as an
     `async def OperationName(self, ctx, params) -> dict` method whose input/output dicts follow the
     model's member names, on the service itself or on the objects listed in `operation_groups`. A
     handler may also return an HttpResponse when it must control the wire (streamed bodies); the codec
@@ -84,8 +88,6 @@ class Service:
     name: str = ""
     # The SigV4 signing name if it differs from `name`.
     signing_name: str = ""
-    model: ServiceModel
-    codecs: dict[str, Codec]
     # Error codes for model validation failures (see conveyor.protocol.validate.ValidationCodes).
     validation_codes: ValidationCodes | None = None
     # Other signing names clients use for this service.
@@ -105,6 +107,16 @@ class Service:
         self.config = env.config
         self.clock = env.clock
         self.ports = env.ports
+
+    # The model and its codecs are read on the service's first request, not at start: the models of every
+    # served service together weigh about 40 MiB and a quarter of a second (EC2's alone 15 MiB).
+    @functools.cached_property
+    def model(self) -> ServiceModel:
+        return service_model(self.name)
+
+    @functools.cached_property
+    def codecs(self) -> dict[str, Codec]:
+        return codecs_for(self.model)
 
     # -- lifecycle -------------------------------------------------------------------------------------
     def provide(self, ports: Ports) -> None:

@@ -9,12 +9,13 @@ operations answer NotImplemented, and settings that need them are refused.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from botocore.model import OperationModel
 
 from conveyor.authz import Need
-from conveyor.protocol.models import service_model
+from conveyor.protocol.base import Codec
 from conveyor.services.apigatewayv2 import iam
 from conveyor.services.apigatewayv2.apis import ApiOperations
 from conveyor.services.apigatewayv2.catalog import Catalog
@@ -32,10 +33,12 @@ class ApiGatewayService(Service):
     signing_name = "apigateway"
     validation_codes = ApiGatewayValidationCodes()
 
+    @functools.cached_property
+    def codecs(self) -> dict[str, Codec]:
+        return {"rest-json": ApiGatewayCodec(self.model)}
+
     def __init__(self, env: Environment) -> None:
         super().__init__(env)
-        self.model = service_model("apigatewayv2")
-        self.codecs = {"rest-json": ApiGatewayCodec(self.model)}
         self.execute_api = ExecuteApi(self.config, self.ports)
         self.data_plane = self.execute_api
         self.store: ApiStore | None = None

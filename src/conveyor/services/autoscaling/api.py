@@ -15,8 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.authz import Need
 from conveyor.ports import AlarmFiring, LaunchTemplateRef, Ports
-from conveyor.protocol.models import service_model
-from conveyor.protocol.registry import codecs_for
 from conveyor.services.autoscaling import errors, iam
 from conveyor.services.autoscaling.groups import (
     GROUP_METRICS,
@@ -59,8 +57,6 @@ class AutoScalingService(PolicyOperations, Service):
 
     def __init__(self, env: Environment) -> None:
         super().__init__(env)
-        self.model = service_model("autoscaling")
-        self.codecs = codecs_for(self.model)
         self.store: AutoScalingStore | None = None
         self.supervisor: Supervisor | None = None
         self.policies: dict[str, dict[str, Any]] = {}  # policy ARN -> document (with "_region")

@@ -16,8 +16,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from conveyor import ids
-from conveyor.protocol.models import service_model
-from conveyor.protocol.registry import codecs_for
 from conveyor.services.base import Environment, Service
 from conveyor.services.cloudformation import changesets, errors, graph, shapes, template
 from conveyor.services.cloudformation.engine import StackEngine
@@ -63,8 +61,6 @@ class CloudFormationService(Service):
 
     def __init__(self, env: Environment) -> None:
         super().__init__(env)
-        self.model = service_model("cloudformation")
-        self.codecs = codecs_for(self.model)
         self.store: StackStore | None = None
         self.engine: StackEngine | None = None
         self.change_sets: dict[str, dict[str, Any]] = {}

@@ -9,11 +9,12 @@ distributions, origin access identities...) answer NotImplemented.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from conveyor.authz import Denial, Need
-from conveyor.protocol.models import service_model
+from conveyor.protocol.base import Codec
 from conveyor.protocol.rest_xml import RestXmlCodec
 from conveyor.services.base import Environment, Service
 from conveyor.services.cloudfront import iam
@@ -35,10 +36,12 @@ if TYPE_CHECKING:
 class CloudFrontService(Service):
     name = "cloudfront"
 
+    @functools.cached_property
+    def codecs(self) -> dict[str, Codec]:
+        return {"rest-xml": RestXmlCodec(self.model)}
+
     def __init__(self, env: Environment) -> None:
         super().__init__(env)
-        self.model = service_model("cloudfront")
-        self.codecs = {"rest-xml": RestXmlCodec(self.model)}
         self.cache = EdgeCache(self.config.service_dir("cloudfront") / "edge-cache",
                                memory_bytes=self.config.edge_cache_memory, disk_bytes=self.config.edge_cache_disk)
         self.edge = Edge(self.config, self.ports, self.cache)

@@ -21,8 +21,6 @@ from conveyor.authz import Need
 from conveyor.clock import TimerHandle
 from conveyor.links import NOTIFIES, WATCHES, Link
 from conveyor.ports import Dimensions, Ports
-from conveyor.protocol.models import service_model
-from conveyor.protocol.registry import codecs_for
 from conveyor.services.base import Environment, Service
 from conveyor.services.cloudwatch import errors, iam, retention
 from conveyor.services.cloudwatch.alarm_book import AlarmBook
@@ -63,8 +61,6 @@ class CloudWatchService(Service):
 
     def __init__(self, env: Environment) -> None:
         super().__init__(env)
-        self.model = service_model("cloudwatch")
-        self.codecs = codecs_for(self.model)
         self.store: MetricStore | None = None
         self.catalog: MetricCatalog | None = None
         self.sink: MinuteSink | None = None

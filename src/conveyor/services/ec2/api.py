@@ -18,8 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.authz import Denial, Need
 from conveyor.ports import InstanceView, LaunchTemplateRef, Ports
-from conveyor.protocol.models import service_model
-from conveyor.protocol.registry import codecs_for
 from conveyor.services.base import Environment, Service
 from conveyor.services.ec2 import errors, iam, network
 from conveyor.services.ec2.filters import Extractor, check, field, matches, page
@@ -85,8 +83,6 @@ class Ec2Service(Service):
 
     def __init__(self, env: Environment) -> None:
         super().__init__(env)
-        self.model = service_model("ec2")
-        self.codecs = codecs_for(self.model)
         self.store: Ec2Store | None = None
         self.templates: Templates | None = None
         self.fleet: Fleet | None = None

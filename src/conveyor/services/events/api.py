@@ -17,8 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.authz import Denial, Need
 from conveyor.ports import Ports
-from conveyor.protocol.models import service_model
-from conveyor.protocol.registry import codecs_for
 from conveyor.services.base import Environment, Service
 from conveyor.services.events import errors, iam
 from conveyor.services.events.bus_api import BusOperations
@@ -36,8 +34,6 @@ class EventsService(Service):
 
     def __init__(self, env: Environment) -> None:
         super().__init__(env)
-        self.model = service_model("events")
-        self.codecs = codecs_for(self.model)
         self.engine = Engine(self.config, self.clock, env.disk, self.ports)
         self.operation_groups = (RuleOperations(self.engine), BusOperations(self.engine))
 

@@ -15,8 +15,6 @@ from botocore.model import OperationModel
 from conveyor.authz import Need
 from conveyor.ports import Credential, InstanceProfileRecord, Permissions, Ports, RoleRecord
 from conveyor.protocol.constraints import IAM_FAMILY
-from conveyor.protocol.models import service_model
-from conveyor.protocol.registry import codecs_for
 from conveyor.services.base import Environment, Service
 from conveyor.services.iam import authorization
 from conveyor.services.iam.core import Core
@@ -36,8 +34,6 @@ class IamService(Service):
 
     def __init__(self, env: Environment) -> None:
         super().__init__(env)
-        self.model = service_model("iam")
-        self.codecs = codecs_for(self.model)
         self.store: IamStore | None = None
         self.keys: AccessKeys | None = None
         self.core: Core | None = None

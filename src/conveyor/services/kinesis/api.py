@@ -14,12 +14,13 @@ Throughput limits per shard (1 MiB/s or 1,000 records/s in, 2 MiB/s out) are not
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 from conveyor.authz import Denial, Need
 from conveyor.clock import TimerHandle
 from conveyor.ports import Ports, ShardRead, StreamRecord, StreamShard
-from conveyor.protocol.models import service_model
+from conveyor.protocol.base import Codec
 from conveyor.protocol.registry import codecs_for
 from conveyor.services.base import Environment, Service
 from conveyor.services.kinesis import errors, iam, reading
@@ -68,11 +69,12 @@ class KinesisService(Service):
     name = "kinesis"
     validation_codes = errors.VALIDATION
 
+    @functools.cached_property
+    def codecs(self) -> dict[str, Codec]:
+        return {**codecs_for(self.model), "cbor": AwsCborCodec(self.model)}
+
     def __init__(self, env: Environment) -> None:
         super().__init__(env)
-        self.model = service_model("kinesis")
-        self.codecs = codecs_for(self.model)
-        self.codecs["cbor"] = AwsCborCodec(self.model)
         self.directory = Directory(self.clock, self.config.account_id)
         self.store: KinesisStore | None = None
         self._sweep: TimerHandle | None = None

@@ -23,8 +23,6 @@ from conveyor.authz import Need
 from conveyor.links import MAPPING, Link
 from conveyor.ports import Invocation, Ports
 from conveyor.protocol.constraints import ConstraintViolations
-from conveyor.protocol.models import service_model
-from conveyor.protocol.registry import codecs_for
 from conveyor.services.base import Environment, Service
 from conveyor.services.lambda_ import code_url, iam
 from conveyor.services.lambda_.aliases import AliasOperations
@@ -56,8 +54,6 @@ class LambdaService(Service):
 
     def __init__(self, env: Environment) -> None:
         super().__init__(env)
-        self.model = service_model("lambda")
-        self.codecs = codecs_for(self.model)
         root = self.config.service_dir("lambda")
         self.store = LambdaStore(root / "lambda.db", env.disk)
         self.registry = Registry(self.store, root / "code", self.config.account_id, self.config.region, env.disk)

@@ -18,8 +18,6 @@ from botocore.model import OperationModel
 from conveyor.authz import Need
 from conveyor.clock import TimerHandle
 from conveyor.ports import Ports
-from conveyor.protocol.models import service_model
-from conveyor.protocol.registry import codecs_for
 from conveyor.services.base import Environment, Service
 from conveyor.services.logs import errors, iam, internal
 from conveyor.services.logs.catalog import RETENTION_DAYS, Catalog, LogGroup
@@ -53,8 +51,6 @@ class LogsService(Service):
 
     def __init__(self, env: Environment) -> None:
         super().__init__(env)
-        self.model = service_model("logs")
-        self.codecs = codecs_for(self.model)
         self.store: LogStore | None = None
         self.catalog: Catalog | None = None
         self.buffer: LogBuffer | None = None

@@ -18,7 +18,7 @@ from botocore.model import OperationModel
 from conveyor.authz import Denial, Need
 from conveyor.links import Link
 from conveyor.ports import Ports, Reader, StoredObject
-from conveyor.protocol.models import service_model
+from conveyor.protocol.base import Codec
 from conveyor.services.base import Environment, Handler, Result, Service
 from conveyor.services.s3 import cors, destinations, iam, notifications, policy, refusals, sigv2, website
 from conveyor.services.s3 import origin as origin_reads
@@ -45,10 +45,12 @@ class S3Service(Service):
     takes_unsigned = True  # anonymous GETs, browser forms and preflights name no service: they are S3's
     validation_codes = S3ValidationCodes()
 
+    @functools.cached_property
+    def codecs(self) -> dict[str, Codec]:
+        return {"rest-xml": S3Codec(self.model)}
+
     def __init__(self, env: Environment) -> None:
         super().__init__(env)
-        self.model = service_model("s3")
-        self.codecs = {"rest-xml": S3Codec(self.model)}
         self.store = S3Store(self.config.service_dir("s3"), env.disk)
         self.core = Core(self.store, self.clock, self.config.account_id)
         versions = Versions(self.core)

@@ -13,8 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.authz import Denial, Need
 from conveyor.ports import Ports
-from conveyor.protocol.models import service_model
-from conveyor.protocol.registry import codecs_for
 from conveyor.services.base import Environment, Service
 from conveyor.services.scheduler import errors, iam, schedules
 from conveyor.services.scheduler.engine import DEFAULT_GROUP, Engine, describe
@@ -56,8 +54,6 @@ class SchedulerService(Service):
 
     def __init__(self, env: Environment) -> None:
         super().__init__(env)
-        self.model = service_model("scheduler")
-        self.codecs = codecs_for(self.model)
         self.engine = Engine(self.config, self.clock, env.disk, self.ports)
 
     def provide(self, ports: Ports) -> None:

@@ -18,8 +18,6 @@ from botocore.model import OperationModel
 from conveyor.authz import Denial, Need
 from conveyor.links import SUBSCRIPTION, Link
 from conveyor.ports import Ports
-from conveyor.protocol.models import service_model
-from conveyor.protocol.registry import codecs_for
 from conveyor.protocol.validate import ValidationCodes
 from conveyor.services.base import Environment, Handler, Service
 from conveyor.services.sns import iam, unsupported
@@ -51,8 +49,6 @@ class SnsService(Service):
 
     def __init__(self, env: Environment) -> None:
         super().__init__(env)
-        self.model = service_model("sns")
-        self.codecs = codecs_for(self.model)
         directory = self.config.service_dir("sns")
         self.store = SnsStore(directory / "sns.db", env.disk)
         self.signer = Signer(directory)
@@ -76,7 +72,6 @@ class SnsService(Service):
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
-        self.signer.open()
         self.store.open()
         self.registry.load()
         self.mobile.load()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import datetime
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -35,38 +36,42 @@ def canonical_string(envelope: dict[str, Any]) -> str:
 
 
 class Signer:
-    """The data directory's signing key and certificate, made on first open and kept."""
+    """The data directory's signing key and certificate, made on first use and kept: making an RSA-2048 key
+    takes about 0.2 s, which a server that never signs a message should not pay at start."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self._key: rsa.RSAPrivateKey | None = None
         self._cert_pem = b""
+        self._loading = threading.Lock()
 
-    def open(self) -> None:
-        key_path = self.directory / "signing-key.pem"
-        cert_path = self.directory / "signing-cert.pem"
-        if key_path.exists() and cert_path.exists():
-            key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
-            if not isinstance(key, rsa.RSAPrivateKey):
-                raise ValueError(f"{key_path.name} does not hold an RSA key")
+    def _load(self) -> rsa.RSAPrivateKey:
+        with self._loading:
+            if self._key is not None:
+                return self._key
+            key_path = self.directory / "signing-key.pem"
+            cert_path = self.directory / "signing-cert.pem"
+            if key_path.exists() and cert_path.exists():
+                key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+                if not isinstance(key, rsa.RSAPrivateKey):
+                    raise ValueError(f"{key_path.name} does not hold an RSA key")
+                self._cert_pem = cert_path.read_bytes()
+            else:
+                key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+                self._cert_pem = _self_signed(key).public_bytes(serialization.Encoding.PEM)
+                _write_atomic(key_path, key.private_bytes(
+                    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+                _write_atomic(cert_path, self._cert_pem)
             self._key = key
-            self._cert_pem = cert_path.read_bytes()
-        else:
-            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-            self._key = key
-            self._cert_pem = _self_signed(key).public_bytes(serialization.Encoding.PEM)
-            _write_atomic(key_path, key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-            _write_atomic(cert_path, self._cert_pem)
+            return key
 
     @property
     def key(self) -> rsa.RSAPrivateKey:
-        if self._key is None:
-            raise RuntimeError("the SNS signing key is not loaded")
-        return self._key
+        return self._key or self._load()
 
     @property
     def cert_pem(self) -> bytes:
+        self.key  # noqa: B018 - loads (or makes) the key and its certificate
         return self._cert_pem
 
     def sign(self, envelope: dict[str, Any], version: str) -> str:

@@ -7,6 +7,7 @@ it (the gateway has checked it against the model already).
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -16,6 +17,7 @@ from botocore.model import OperationModel, ServiceModel
 from conveyor.authz import Denial, Need
 from conveyor.links import REDRIVE, Link
 from conveyor.ports import Ports
+from conveyor.protocol.base import Codec
 from conveyor.protocol.json_rpc import JsonCodec
 from conveyor.protocol.models import raw_model
 from conveyor.protocol.query import form_fields
@@ -157,12 +159,17 @@ class SqsService(Service):
     name = "sqs"
     validation_codes = SqsValidationCodes()
 
+    @functools.cached_property
+    def model(self) -> ServiceModel:
+        return _models()[0]
+
+    @functools.cached_property
+    def codecs(self) -> dict[str, Codec]:
+        # Current SDKs speak JSON 1.0; older ones the query protocol, with SQS's legacy names.
+        return {"json": JsonCodec(self.model), "query": SqsQueryCodec(_models()[1], self.validation_codes)}
+
     def __init__(self, env: Environment) -> None:
         super().__init__(env)
-        self.model, query_model = _models()
-        # Current SDKs speak JSON 1.0; older ones the query protocol, with SQS's legacy names.
-        self.codecs = {"json": JsonCodec(self.model),
-                       "query": SqsQueryCodec(query_model, self.validation_codes)}
         self.state = SqsState(self.clock, self.config.service_dir("sqs") / "sqs.db", env.disk)
         self.catalog = self.state.catalog
         self.engine = self.state.engine

@@ -18,8 +18,6 @@ from botocore.model import OperationModel
 
 from conveyor.authz import Need
 from conveyor.ports import Credential, Ports, SessionCredentials
-from conveyor.protocol.models import service_model
-from conveyor.protocol.registry import codecs_for
 from conveyor.services.base import Environment, Service
 from conveyor.services.sts import errors, iam, web_identity
 from conveyor.services.sts.assume import RoleAssumer
@@ -51,8 +49,6 @@ class StsService(Service):
 
     def __init__(self, env: Environment) -> None:
         super().__init__(env)
-        self.model = service_model("sts")
-        self.codecs = codecs_for(self.model)
         self.store: SessionStore | None = None
         self.sessions: Sessions | None = None
         self.assumer: RoleAssumer | None = None
