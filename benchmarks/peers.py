@@ -25,7 +25,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-PEERS_DIR = os.environ.get("CONVEYOR_PEERS_DIR", "/work/shared/peers")
+# The peers' start scripts live in `shared/peers` beside the repository (or where CONVEYOR_PEERS_DIR says).
+PEERS_DIR = os.environ.get("CONVEYOR_PEERS_DIR",
+                           os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "peers"))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 CREDS = {"aws_access_key_id": "test", "aws_secret_access_key": "test", "region_name": "us-east-1"}
 
@@ -210,7 +212,7 @@ def start_conveyor(timeout: float = 60, bare: bool = True, extra: Sequence[str] 
 
 
 def start_peer(name: str, timeout: float = 900) -> Server:
-    """Run /work/shared/peers/NAME.sh PORT; it prints the server PID once ready."""
+    """Run the peers directory's NAME.sh PORT; it prints the server PID once ready."""
     srv = Server(name)
     script = os.path.join(PEERS_DIR, f"{name}.sh")
     if not os.path.exists(script):
