@@ -280,7 +280,7 @@ class SqsEngine:
         msgs = q.take(max_n, now, vis, self._divert(q, moved))  # held in flight while the commit runs
         if not msgs and not moved:
             return msgs
-        before = [(m, m.receive_count, m.first_receive, m.receipt, m.visible_at) for m in msgs]
+        before = [(m, m.receive_count, m.first_receive, m.receipt, m.visible_at) for m in msgs] if moved else []
         for m in msgs:
             m.receive_count += 1
             if m.first_receive is None:
@@ -288,6 +288,9 @@ class SqsEngine:
             m.receipt = ids.token_hex(16)
         # A FIFO dead-letter queue orders what it receives by its own sequence.
         dead = [(m, dlq, self._next_seq() if dlq.fifo else m.seq) for m, dlq in moved]
+        if not dead:
+            self.store.record_receive_behind(msgs)
+            return self._visible_again_at_once(q, msgs, vis, now)
         try:
             await self.store.record_receive(msgs, [DeadLetterMove(m.id, dlq.id, q.arn, now, seq)
                                                    for m, dlq, seq in dead])
@@ -298,6 +301,10 @@ class SqsEngine:
         for m, dlq, seq in dead:
             m.source_arn, m.receipt, m.visible_at, m.seq = q.arn, None, now, seq
             dlq.add(m, now)
+        return self._visible_again_at_once(q, msgs, vis, now)
+
+    @staticmethod
+    def _visible_again_at_once(q: Queue, msgs: list[Message], vis: int, now: float) -> list[Message]:
         if vis <= 0:  # visible again at once; do not wait for a timer tick
             for m in msgs:
                 if m.state == INFLIGHT and m.queue is q:

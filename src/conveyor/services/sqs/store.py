@@ -269,8 +269,19 @@ class SqsStore:
         await self.db.write(run)
 
     async def record_receive(self, received: Sequence[Message], dead_lettered: Sequence[DeadLetterMove]) -> None:
-        """A receive: the new receive counts, visibility and receipts of what it took, and the moves to
-        the dead-letter queue it made."""
+        """A receive that moved messages to a dead-letter queue: the new receive counts, visibility and
+        receipts of what it took, and the moves, durable before the answer."""
+        await self._write_receive(received, dead_lettered)
+
+    def record_receive_behind(self, received: Sequence[Message]) -> None:
+        """A receive that moved nothing: its receive counts, visibility and receipts, committed behind the
+        answer. A crash (or a failed commit) before then leaves those messages as they were before the
+        receive, so they are received again: at-least-once delivery holds, and a consumer does not queue
+        behind producers' commits. A later write about the same message (a delete) queues behind this one
+        on the one writer, so whatever is acknowledged after it is durable with it."""
+        self._write_receive(received, ()).add_done_callback(_log_failure)
+
+    def _write_receive(self, received: Sequence[Message], dead_lettered: Sequence[DeadLetterMove]) -> asyncio.Future[Any]:
         rows = [(m.receive_count, m.first_receive, m.visible_at, m.receipt, m.id) for m in received]
         moves = [(d.queue_id, d.source_arn, d.visible_at, d.seq, d.message_id) for d in dead_lettered]
 
@@ -280,7 +291,7 @@ class SqsStore:
             if moves:
                 c.executemany(_DEAD_LETTER, moves)
 
-        await self.db.write(run, grows=False)
+        return self.db.write(run, grows=False)
 
     async def set_visible_at(self, message_id: str, when: float) -> None:
         args = (when, message_id)
