@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import json
 import multiprocessing as mp
 import os
 import shutil
@@ -465,9 +466,32 @@ def fmt(v: Any, digits: int = 0) -> str:
     return f"{v:,.{max(digits, 1 if abs(v) < 100 else 0)}f}"
 
 
+RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+
+
+def record_run(rows: list[tuple[str, str, bool]], servers: list[Server], values: dict[tuple[str, str], Any]) -> str:
+    """Keep this run's numbers as JSON under benchmarks/results/ (SCRIPT-UTCSTAMP.json), so that runs can
+    be compared later; returns the file's path."""
+    os.makedirs(RESULTS_DIR, exist_ok=True)
+    script = os.path.splitext(os.path.basename(sys.argv[0]))[0] or "bench"
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    path = os.path.join(RESULTS_DIR, f"{script}-{stamp}.json")
+    run = {"script": script, "utc": stamp, "argv": sys.argv[1:], "cpus": os.cpu_count(),
+           "load_average": os.getloadavg()[0],
+           "servers": {s.name: ("up" if s.up else (s.error or "down")) for s in servers},
+           "metrics": {key: {"label": label, "higher_is_better": higher,
+                             "values": {s.name: values.get((s.name, key)) for s in servers}}
+                       for key, label, higher in rows}}
+    with open(path, "w") as f:
+        json.dump(run, f, indent=1, sort_keys=True)
+    return path
+
+
 def table(rows: list[tuple[str, str, bool]], servers: list[Server], values: dict[tuple[str, str], Any],
           notes: dict[tuple[str, str], str] | None = None) -> str:
-    """rows: (key, label, higher_is_better). Ratio columns: Conveyor ÷ peer."""
+    """rows: (key, label, higher_is_better). Ratio columns: Conveyor ÷ peer. The run is also recorded
+    (record_run)."""
+    log(f"run recorded in {record_run(rows, servers, values)}")
     notes = notes or {}
     peers = [s.name for s in servers if s.name != "conveyor"]
     names = [s.name for s in servers]

@@ -1,11 +1,13 @@
-"""SQS side by side: Conveyor vs moto server vs LocalStack, in one run.
+"""SQS side by side: Conveyor vs MiniStack vs moto server vs LocalStack, in one run.
 
-    python benchmarks/sqs.py [--quick] [--only conveyor,moto,localstack] [--profile OUT.txt]
+    python benchmarks/sqs.py [--quick] [--only conveyor,ministack,moto,localstack] [--profile OUT.txt]
 
 Measures per server (JSON protocol, as current boto3 speaks it):
   * SendMessage throughput, 1 client (raw HTTP and boto3) and 8 client processes (raw HTTP)
   * ReceiveMessage(MaxNumberOfMessages=10) + DeleteMessageBatch throughput draining a pre-filled queue
   * latency from SendMessage to the return of a receiver already parked in WaitTimeSeconds=20
+  * mixed load, as the architecture runs: 2 producers (SendMessageBatch) and 2 consumers (receive 10 +
+    DeleteMessageBatch) on one queue at once; messages consumed per second and the backlog left
   * server CPU (utime+stime of the server process tree, /proc) per message for each phase
 
 Raw-HTTP clients send a well-formed but unsigned SigV4 header (Conveyor has auth off on loopback; moto
@@ -43,7 +45,7 @@ from peers import (  # noqa: E402
     table,
 )
 
-PEERS = ["conveyor", "moto", "localstack"]
+PEERS = ["conveyor", "ministack", "moto", "localstack"]
 
 
 def sqs_call(h: Http, target: str, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -146,6 +148,41 @@ def w_drain(phase: str, idx: int, endpoint: str, url: str, count: int, seconds: 
             errors += len(entries)
     h.close()
     return done, errors
+
+
+def w_mixed(phase: str, idx: int, endpoint: str, url: str, producers: int, seconds: float, state: Any = None):
+    """Workers 0..producers-1 send batches of 10 for `seconds`; the others receive and delete what is
+    there meanwhile. Returns (messages consumed, errors): producers count none."""
+    if phase == "setup":
+        return Http(endpoint)
+    h: Http = state
+    consumed = errors = 0
+    deadline = time.monotonic() + seconds
+    n = 0
+    while time.monotonic() < deadline:
+        n += 1
+        try:
+            if idx < producers:
+                entries = [{"Id": str(j), "MessageBody": f"{idx}-{n}-{j}-" + "y" * 200} for j in range(10)]
+                status, resp = sqs_call(h, "SendMessageBatch", {"QueueUrl": url, "Entries": entries})
+                errors += 0 if status == 200 else 10
+                continue
+            status, resp = sqs_call(h, "ReceiveMessage", {"QueueUrl": url, "MaxNumberOfMessages": 10,
+                                                          "WaitTimeSeconds": 0, "VisibilityTimeout": 120})
+            msgs = resp.get("Messages") or [] if status == 200 else []
+            if not msgs:
+                errors += status != 200
+                time.sleep(0.002)
+                continue
+            entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)]
+            status, resp = sqs_call(h, "DeleteMessageBatch", {"QueueUrl": url, "Entries": entries})
+            consumed += len(resp.get("Successful") or []) if status == 200 else 0
+        except Exception:
+            errors += 1
+        if errors > 500:
+            break
+    h.close()
+    return consumed, errors
 
 
 # -------------------------------------------------------------------------------------------- phases
@@ -272,6 +309,14 @@ def bench_server(srv: Server, q: dict[str, Any], values: dict, notes: dict, prof
         r = run_load(srv, w_drain, n, (ep, qurl, per + 10, q["secs"] * 1.5), q["secs"] * 1.5)
         record(f"drain{n}", r, f"drain {n} client(s)")
 
+    log(f"{name}: mixed, 2 producers + 2 consumers for {q['secs']:.0f}s")
+    mixed_url = client.create_queue(QueueName=f"bench-mixed-{int(time.time())}")["QueueUrl"]
+    r = run_load(srv, w_mixed, 4, (ep, mixed_url, 2, q["secs"]), q["secs"] * 2)
+    record("mixed", r, "mixed: consumed")
+    backlog = client.get_queue_attributes(QueueUrl=mixed_url, AttributeNames=["ApproximateNumberOfMessages"])
+    values[(name, "mixed_backlog")] = int(backlog["Attributes"]["ApproximateNumberOfMessages"])
+    log(f"  {name} mixed: backlog left {values[(name, 'mixed_backlog')]}")
+
     log(f"{name}: send → parked long-poll return latency, {q['lat']} samples")
     lat, misses, cpu = long_poll_latency(srv, urls["lat"], q["lat"], q["lat_secs"])
     values[(name, "lat50")] = pct(lat, 50) * 1000 if lat else None
@@ -336,6 +381,8 @@ def main() -> int:
             ("fill", "SendMessageBatch msgs/s, 8 clients", True),
             ("drain1", "receive10+delete-batch msgs/s, 1 client", True),
             ("drain8", "receive10+delete-batch msgs/s, 8 clients", True),
+            ("mixed", "consumed msgs/s, 2 producers + 2 consumers at once", True),
+            ("mixed_backlog", "backlog left after the mixed phase", False),
             ("lat50", "send → parked long poll p50 ms", False),
             ("lat99", "send → parked long poll p99 ms", False),
             ("send1_cpu", "server CPU µs/msg, send 1 client", False),
@@ -344,6 +391,7 @@ def main() -> int:
             ("fill_cpu", "server CPU µs/msg, SendMessageBatch", False),
             ("drain1_cpu", "server CPU µs/msg, drain 1 client", False),
             ("drain8_cpu", "server CPU µs/msg, drain 8 clients", False),
+            ("mixed_cpu", "server CPU µs/consumed msg, mixed (sends included)", False),
         ]
         print()
         print(f"## SQS ({'quick' if args.quick else 'full'} run, {os.cpu_count()} CPUs, "
