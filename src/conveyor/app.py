@@ -14,6 +14,7 @@ from conveyor.gateway.chain import Gateway
 from conveyor.gateway.inprocess import InProcessApi
 from conveyor.internal_api import InternalApi
 from conveyor.metrics import Metrics
+from conveyor.outages import RegionOutages
 from conveyor.ports import Credential, Ports, find_credential
 from conveyor.prometheus import BuiltinSeries, ConveyorCollector, Exposition, PoolLevel
 from conveyor.runtime.pools import PoolManager
@@ -70,6 +71,8 @@ class App:
         # Services reach each other only through the ports each one provides (conveyor.ports).
         self.ports = Ports()
         self.env = Environment(self.config, self.clock, self.disk, self.ports)
+        # Regions a drill has taken down: the gateway and the data planes answer for them as an outage does.
+        self.outages = self.ports.outages = RegionOutages(self.clock)
         self.services: dict[str, Service] = {}
         for name, path in SERVICES.items():
             cls = _load(path)
@@ -93,7 +96,7 @@ class App:
         self.exposition = Exposition(ConveyorCollector(self.metrics, self.builtin_series, lambda: self.ports.queues,
                                                        self._pool_levels))
         self.gateway = Gateway(config=self.config, clock=self.clock, metrics=self.metrics, services=self.services,
-                               keys=self, control=InternalApi(self), enforcer=self.enforcer)
+                               keys=self, control=InternalApi(self), enforcer=self.enforcer, outages=self.outages)
         self.gateway.observers.append(self.dashboard.observe)
         # CloudFormation makes resources by calling the served APIs through this same pipeline.
         self.ports.api = InProcessApi(self.gateway.handle, self.config, self.services, self.env.local_endpoint)
@@ -150,6 +153,8 @@ class App:
 
     async def reset(self) -> None:
         await self.pools.reset()
+        for region in self.outages.snapshot():  # a drill in progress ends with the state it was about
+            self.outages.restore(region)
         # The clock first: services that keep timers (retention sweeps, the metrics minute) set them anew
         # as they reset, on the reset clock.
         if isinstance(self.clock, ManualClock):

@@ -280,6 +280,34 @@ def cmd_workers(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_drill(args: argparse.Namespace) -> int:
+    """Outage drills: take a region down (its APIs answer 503, its load balancers refuse) and bring it back."""
+    stamp = time.strftime("%H:%M:%S")
+    if args.action == "regions":
+        down: Any = _call(args, "GET", "regions")
+        for region, since in sorted(down["down"].items()):
+            print(f"{region}: down for {down['now'] - since:.0f} s")
+        if not down["down"]:
+            print("every region is up")
+        return 0
+    if not args.region:
+        raise SystemExit(f"usage: conveyor drill {args.action} REGION")
+    if args.action == "region-down":
+        answer: Any = _call(args, "POST", f"regions/{args.region}/down")
+        already = answer["now"] - answer["down_since"]
+        print(f"{stamp} region {args.region} is down" + (f" (for {already:.0f} s already)" if already > 0 else "")
+              + ": its APIs answer 503 ServiceUnavailable and its load balancers and HTTP APIs refuse, "
+              "until `conveyor drill region-up " + args.region + "`; IAM, CloudFront and Route 53 answer on")
+        return 0
+    answer = _call(args, "POST", f"regions/{args.region}/up")
+    if answer["was_down_since"] is None:
+        print(f"{stamp} region {args.region} was not down")
+    else:
+        print(f"{stamp} region {args.region} is up again after {answer['now'] - answer['was_down_since']:.0f} s "
+              f"down; nothing was lost")
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from conveyor.status import buckets, render
 
@@ -422,6 +450,11 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="machine-readable output")
     _client_options(status)
     status.set_defaults(func=cmd_status)
+    drill = sub.add_parser("drill", help="outage drills: `drill region-down REGION`, `drill region-up REGION`")
+    drill.add_argument("action", choices=["region-down", "region-up", "regions"])
+    drill.add_argument("region", nargs="?")
+    _client_options(drill)
+    drill.set_defaults(func=cmd_drill)
     aws = sub.add_parser("aws", help="the AWS CLI pointed at Conveyor (`conveyor aws sqs list-queues`)",
                          add_help=False)
     aws.add_argument("--endpoint", help=argparse.SUPPRESS)

@@ -5,6 +5,7 @@ Lambda's); and LocalStack's probes."""
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 from conveyor import __version__, localstack
@@ -68,6 +69,8 @@ async def handle(app: App, ctx: RequestContext) -> HttpResponse:
         return json_response(_status(app))
     if path == "iam/denials" and method == "GET":  # what --iam report would deny, --iam enforce denied
         return json_response(app.enforcer.snapshot())
+    if path == "regions" or path.startswith("regions/"):
+        return _regions(app, path.split("/"), method)
     if path.startswith(("pools", "workers")):
         try:
             return await _pools(app, ctx, path.split("/"), method)
@@ -96,6 +99,25 @@ async def _clock(app: App, ctx: RequestContext) -> HttpResponse:
             raise ServiceError("InvalidRequest", "Time only moves forward.")
         clock.advance(seconds)
     return json_response({"now": clock.now(), "manual": clock.manual})
+
+
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+
+
+def _regions(app: App, parts: list[str], method: str) -> HttpResponse:
+    """The region-outage drill: GET regions; POST regions/REGION/down and regions/REGION/up."""
+    outages = app.outages
+    if parts == ["regions"] and method == "GET":
+        return json_response({"down": outages.snapshot(), "now": app.clock.now()})
+    if len(parts) == 3 and parts[2] in ("down", "up") and method == "POST":
+        region = parts[1]
+        if not _REGION.match(region):
+            raise ServiceError("InvalidRequest", f"{region} is not a region name (us-east-1, eu-west-3, ...).")
+        if parts[2] == "down":
+            return json_response({"region": region, "down_since": outages.take_down(region),
+                                  "now": app.clock.now()})
+        return json_response({"region": region, "was_down_since": outages.restore(region), "now": app.clock.now()})
+    raise ServiceError("NotFound", f"No such Conveyor endpoint: {method} /_conveyor/{'/'.join(parts)}", 404)
 
 
 async def _body_json(ctx: RequestContext) -> dict[str, Any]:

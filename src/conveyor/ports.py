@@ -595,6 +595,12 @@ class ApiCaller(Protocol):
         ...
 
 
+class Outages(Protocol):
+    """Regions a drill has taken down (conveyor.outages): their data planes refuse while they are."""
+
+    def is_down(self, region: str) -> bool: ...
+
+
 @dataclass
 class Ports:
     """What each service offers the others; a service that is not part of this build leaves None."""
@@ -617,6 +623,7 @@ class Ports:
     permissions: PermissionSource | None = None
     access: AccessCheck | None = None
     api: ApiCaller | None = None
+    outages: Outages | None = None
     # Resources with resource-based policies, by the service part of their ARNs ("s3", "lambda", "iam"
     # for roles' trust policies), besides queues and topics.
     policy_holders: dict[str, PolicyHolder] = field(default_factory=dict)

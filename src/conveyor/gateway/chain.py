@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from conveyor.clock import Clock
     from conveyor.config import Config
     from conveyor.metrics import Metrics
+    from conveyor.ports import Outages
     from conveyor.protocol.base import Codec
     from conveyor.services.base import DataPlane, Service
 
@@ -81,7 +82,8 @@ class _Target:
 
 class Gateway:
     def __init__(self, *, config: Config, clock: Clock, metrics: Metrics, services: Mapping[str, Service],
-                 keys: access.Keyring, control: ControlApi, enforcer: Enforcer | None = None) -> None:
+                 keys: access.Keyring, control: ControlApi, enforcer: Enforcer | None = None,
+                 outages: Outages | None = None) -> None:
         self.config = config
         self.clock = clock
         self.metrics = metrics
@@ -92,6 +94,7 @@ class Gateway:
         # Told about every answered request, after the metrics (the dashboard follows uploads this way).
         self.observers: list[Callable[[RequestContext, HttpResponse], None]] = []
         self.enforcer = enforcer if enforcer is not None and enforcer.active else None
+        self.outages = outages
 
     async def handle(self, request: HttpRequest) -> HttpResponse:
         ctx = RequestContext(request=request, clock=self.clock, request_id=ids.uuid4(),
@@ -140,6 +143,8 @@ class Gateway:
             return await self.control.answer(ctx)
         service, codec = target.service, target.codec
         assert service is not None and codec is not None
+        if service.regional and self.outages is not None and self.outages.is_down(ctx.region):
+            raise service.unavailable_error()  # a region-down drill: the answer of an outage
         answer = await service.intercept(ctx)
         if answer is not None:
             return answer

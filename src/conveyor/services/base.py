@@ -94,6 +94,8 @@ class Service:
     signing_aliases: tuple[str, ...] = ()
     # Query `Action`s outside the model that `intercept` answers (e.g. SNS serving its certificate).
     extra_query_actions: frozenset[str] = frozenset()
+    # False for a global service (IAM, CloudFront, Route 53): a region's outage drill leaves it answering.
+    regional = True
     # Whether unsigned requests that name no service are this one's (S3: anonymous GETs, browser forms).
     takes_unsigned = False
     # Objects whose methods answer operations too, for a service that composes its operations in several

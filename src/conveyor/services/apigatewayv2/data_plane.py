@@ -83,6 +83,9 @@ class ExecuteApi:
         state = self.catalog.apis.get(where.api_id)
         if state is None or (where.region is not None and where.region != state.region):
             raise ServiceError("NotFound", f"no API {where.api_id}", 404)
+        outages = self.ports.outages
+        if outages is not None and outages.is_down(state.region):
+            raise ServiceError("ServiceUnavailable", f"region {state.region} is down (an outage drill)", 503)
         if state.doc.get("DisableExecuteApiEndpoint") and where.by_host:
             raise ServiceError("Forbidden", f"the default endpoint of API {state.api_id} is disabled", 403)
         stage, path = self._stage(state, where)

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 class CloudFrontService(Service):
     name = "cloudfront"
+    regional = False
 
     @functools.cached_property
     def codecs(self) -> dict[str, Codec]:

@@ -30,6 +30,7 @@ from conveyor.wire import Caller, RequestContext
 
 class IamService(Service):
     name = "iam"
+    regional = False
     validation_codes = IAM_FAMILY
 
     def __init__(self, env: Environment) -> None:
