@@ -49,6 +49,21 @@ def subscriber():
     sub.server.server_close()
 
 
+def retry_armed(endpoint: str, failed_attempts: int) -> dict:
+    """Wait until the server has armed the retry after `failed_attempts` failed POSTs (the subscriber sees
+    a POST before the server reads its answer and arms the retry timer on its clock): moving the manual
+    clock any earlier would leave the retry due after the time the test moves to."""
+    def armed() -> dict | None:
+        return next((r for r in pending_retries(endpoint) if r["failedAttempts"] == failed_attempts), None)
+    return wait_for(armed, what=f"the retry after attempt {failed_attempts}")
+
+
+def pending_retries(endpoint: str) -> list[dict]:
+    """GET /_conveyor/sns/retries: the HTTP(S) deliveries waiting for their next retry."""
+    with urllib.request.urlopen(f"{endpoint}/_conveyor/sns/retries", timeout=5) as response:
+        return json.loads(response.read())["retries"]
+
+
 def tampered(doc: dict) -> dict:
     return {**doc, "Message": doc["Message"] + "!"}
 
@@ -96,7 +111,7 @@ def test_confirm_with_the_api(sns, subscriber):
         sns.confirm_subscription(TopicArn=topic, Token="wrong")
 
 
-def test_failing_http_subscriber_ends_in_its_dlq(sns, subscriber, queue, receive, advance):
+def test_failing_http_subscriber_ends_in_its_dlq(sns, subscriber, queue, receive, advance, endpoint):
     topic = sns.create_topic(Name="web")["TopicArn"]
     dlq_url, dlq_arn = queue("web-dlq")
     sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=subscriber.url,
@@ -108,18 +123,22 @@ def test_failing_http_subscriber_ends_in_its_dlq(sns, subscriber, queue, receive
     # Default HTTP policy: the first attempt, then 3 retries 20 seconds apart (on the server's clock).
     for attempt in range(1, 4):
         wait_for(lambda n=attempt: len(subscriber.of_type("Notification")) == n)
-        advance(19)
+        retry = retry_armed(endpoint, attempt)
+        assert retry["endpoint"] == subscriber.url and retry["messageId"] == message_id
+        now = advance(19)
+        assert retry["retryAt"] == pytest.approx(now + 1)
         assert len(subscriber.of_type("Notification")) == attempt
         advance(1)
     wait_for(lambda: len(subscriber.of_type("Notification")) == 4)
     (dead,) = receive(dlq_url)
+    assert pending_retries(endpoint) == []  # given up: nothing left to retry
     doc = body(dead)
     assert doc["MessageId"] == message_id and doc["Message"] == "doomed"
     assert sub in doc["UnsubscribeURL"]
     verify(doc)
 
 
-def test_subscription_delivery_policy_controls_retries(sns, subscriber, advance):
+def test_subscription_delivery_policy_controls_retries(sns, subscriber, advance, endpoint):
     topic = sns.create_topic(Name="web")["TopicArn"]
     policy = {"healthyRetryPolicy": {"numRetries": 2, "numNoDelayRetries": 1, "minDelayTarget": 5,
                                      "maxDelayTarget": 5}}
@@ -133,6 +152,7 @@ def test_subscription_delivery_policy_controls_retries(sns, subscriber, advance)
     subscriber.status = 503
     sns.publish(TopicArn=topic, Message="x")
     wait_for(lambda: len(subscriber.of_type("Notification")) == 2)  # first try + one immediate retry
+    retry_armed(endpoint, 2)
     advance(5)
     wait_for(lambda: len(subscriber.of_type("Notification")) == 3)
 

@@ -115,8 +115,12 @@ class SnsService(Service):
 
     async def internal(self, ctx: RequestContext, parts: list[str]) -> Any:
         """GET /_conveyor/sns/sent[?protocol=&target=&limit=] lists what SNS sent (mailbox.py);
+        GET /_conveyor/sns/retries lists HTTP(S) deliveries waiting for their next retry (on the service
+        clock: a manual clock's tests wait for a retry to be armed before they move time);
         POST /_conveyor/sns/opt-out {"phoneNumber": ...} is a phone's STOP reply (sms.py)."""
         method = ctx.request.method
+        if parts == ["retries"] and method == "GET":
+            return {"retries": sorted(self.dispatcher.retrying.values(), key=lambda r: (r["retryAt"], r["messageId"]))}
         if parts == ["sent"] and method == "GET":
             query = ctx.request.query_dict()
             try:

@@ -83,6 +83,9 @@ class Dispatcher:
         self.tasks: set[asyncio.Task[None]] = set()
         self.fifo_locks: dict[str, asyncio.Lock] = {}
         self.timers: set[TimerHandle | asyncio.TimerHandle] = set()
+        # HTTP(S) deliveries waiting for their next retry, by (message id, subscription ARN): what
+        # GET /_conveyor/sns/retries shows (and what a test waits for before it moves a manual clock).
+        self.retrying: dict[tuple[str, str], dict[str, Any]] = {}
         self._unsubscribe_urls: dict[tuple[str, str], str] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -94,6 +97,7 @@ class Dispatcher:
         for timer in self.timers:
             timer.cancel()
         self.timers.clear()
+        self.retrying.clear()
         for task in list(self.tasks):
             task.cancel()
         for task in list(self.tasks):
@@ -320,7 +324,13 @@ class Dispatcher:
             if await http_delivery.post(sub.endpoint, body, headers):
                 return
             if attempt < len(delays):
-                await self.wait(delays[attempt])
+                key = (msg["id"], sub.arn)
+                self.retrying[key] = {"messageId": msg["id"], "subscriptionArn": sub.arn, "endpoint": sub.endpoint,
+                                      "failedAttempts": attempt + 1, "retryAt": self.clock.now() + delays[attempt]}
+                try:
+                    await self.wait(delays[attempt])
+                finally:
+                    self.retrying.pop(key, None)
         log.warning("SNS gave up delivering %s to %s after %d attempts", msg["id"], sub.endpoint, len(delays) + 1)
         await self._to_dlq(sub, body, msg)
 
