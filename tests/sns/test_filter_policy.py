@@ -25,7 +25,7 @@ ATTRIBUTE_CASES = [
     ({"k": [{"anything-but": ["x", "y"]}]}, {"k": (S, "z")}, {"k": (S, "y")}),
     ({"k": [{"anything-but": [1, 2]}]}, {"k": (N, "3")}, {"k": (N, "2")}),
     ({"k": [{"anything-but": {"prefix": "tmp"}}]}, {"k": (S, "data")}, {"k": (S, "tmp-1")}),
-    ({"k": [{"anything-but": {"suffix": ".tmp"}}]}, {"k": (S, "a.txt")}, {"k": (S, "a.tmp")}),
+    ({"k": [{"anything-but": {"equals-ignore-case": "TMP"}}]}, {"k": (S, "data")}, {"k": (S, "tmp")}),
     ({"k": [{"anything-but": "x"}]}, {"k": (S, "y")}, {}),  # absent attributes never match anything-but
     ({"n": [{"numeric": ["=", 5]}]}, {"n": (N, "5")}, {"n": (N, "5.1")}),
     ({"n": [{"numeric": ["<", 5]}]}, {"n": (N, "4.9")}, {"n": (N, "5")}),
@@ -73,16 +73,16 @@ BODY_CASES = [
     ({"items": {"sku": [{"prefix": "A"}]}}, {"items": [{"sku": "B1"}, {"sku": "A2"}]}, {"items": [{"sku": "B"}]}),
     ({"tags": ["x"]}, {"tags": ["y", "x"]}, {"tags": ["y"]}),
     ({"a": {"b": {"c": [{"exists": True}]}}}, {"a": {"b": {"c": 1}}}, {"a": {"b": {}}}),
-    ({"flag": [True]}, {"flag": True}, {"flag": False}),
+    # true, false and null are match values as the constraints page lists them; true matches a JSON true only.
+    # https://docs.aws.amazon.com/sns/latest/dg/subscription-filter-policy-constraints.html
+    ({"flag": [True]}, {"flag": True}, {"flag": "true"}),
+    ({"flag": [False]}, {"flag": False}, {"flag": 0}),
+    ({"flag": [None]}, {"flag": None}, {"flag": False}),
 ]
 
 
 @pytest.mark.parametrize(("policy", "good", "bad"), BODY_CASES, ids=[json.dumps(c[0]) for c in BODY_CASES])
 def test_body_operators(policy, good, bad):
-    if policy == {"flag": [True]}:  # booleans are not valid match values in SNS policies
-        with pytest.raises(ServiceError):
-            filter_policy.parse(json.dumps(policy), "MessageBody")
-        return
     parsed = filter_policy.parse(json.dumps(policy), "MessageBody")
     assert filter_policy.matches(parsed, filter_policy.body_view(json.dumps(good)))
     assert not filter_policy.matches(parsed, filter_policy.body_view(json.dumps(bad)))
@@ -103,7 +103,7 @@ INVALID = [
     ('{"a": [{"prefix": 5}]}', "prefix match pattern must be a string"),
     ('{"a": ["1"], "b": ["1"], "c": ["1"], "d": ["1"], "e": ["1"], "f": ["1"]}', "more than 5 keys"),
     (json.dumps({k: [str(i) for i in range(6)] for k in "abc"}), "too complex"),
-    ('{"a": {"b": ["c"]}}', "nested keys need FilterPolicyScope MessageBody"),
+    ('{"a": [{"anything-but": {"suffix": "x"}}]}', "Unsupported anything-but pattern: suffix"),
 ]
 
 
@@ -113,6 +113,78 @@ def test_invalid_policies(text, reason):
         filter_policy.parse(text, "MessageAttributes")
     assert exc.value.code == "InvalidParameter"
     assert exc.value.message.startswith("Invalid parameter: FilterPolicy: ") and reason in exc.value.message
+
+
+def test_nested_keys_need_the_message_body_scope():
+    with pytest.raises(ServiceError) as exc:
+        filter_policy.parse('{"a": {"b": ["c"]}}', "MessageAttributes")
+    assert exc.value.message == ("Invalid parameter: Filter policy scope MessageAttributes does not support nested "
+                                 "filter policy")
+
+
+# Subscribe's answers for bad policies, as AWS sent them (recorded in LocalStack's AWS-validated
+# tests/aws/services/sns/test_sns_filter_policy.snapshot.json): the reason, then where AWS's parser stood
+# in the policy it re-serialized without spaces (a string value is read lazily, so its column is just past
+# its opening quote; any other token's is just past the token).
+SUBSCRIBE_REFUSALS = [
+    ({"key": [["value"]]}, "Match value must be String, number, true, false, or null", 10),
+    ({"key": [{"wrong-operator": True}]}, "Unrecognized match type wrong-operator", 31),
+    ({"key": [{"suffix": "value", "prefix": "value2"}]}, "Only one key allowed in match expression", 37),
+    ({"key": [{"suffix": None}]}, "suffix match pattern must be a string", 23),
+    ({"key": {"suffix": "value"}}, '"suffix" must be an object or an array', 19),
+    ({"key": [{"suffix": []}]}, "suffix match pattern must be a string", 20),
+    ({"key": [{"numeric": []}]}, "Invalid member in numeric match: ]", 22),
+    ({"key": [{"numeric": ["operator"]}]}, "Unrecognized numeric range operator: operator", 32),
+    ({"key": [{"numeric": [1, "<="]}]}, "Invalid member in numeric match: 1", 22),
+    ({"key": [{"numeric": ["=", "000"]}]}, "Value of equals must be numeric", 26),
+    ({"key": [{"numeric": ["<", 100, ">", 10]}]}, "Too many elements in numeric expression", 30),
+    ({"key": [{"numeric": [">=", 1, ">", 2]}]}, "Bad numeric range operator: >", 31),
+    ({"key": [{"numeric": [">", 3, "<", 1]}]}, "Bottom must be less than top", 33),
+    ({"key": [{"numeric": [">", 20, 30]}]}, "Bad value in numeric range: 30", 30),
+    ({"key": [{"numeric": [">", 20, "<", "30"]}]}, "Value of < must be numeric", 33),
+    ({"key": [{"numeric": [">", 20, "<", 30, "<", 50]}]}, "Too many terms in numeric range expression", 36),
+    ({"key": [{"exists": "no"}]}, "exists match pattern must be either true or false.", 20),
+    ({"key": [{"anything-but": {"wrong-operator": None}}]}, "Unsupported anything-but pattern: wrong-operator", 47),
+    ({"key": [{"anything-but": {"suffix": "test"}}]}, "Unsupported anything-but pattern: suffix", 36),
+    ({"key": [{"anything-but": {"prefix": False}}]}, "prefix match pattern must be a string", 40),
+]
+
+
+@pytest.mark.parametrize(("policy", "reason", "column"), SUBSCRIBE_REFUSALS,
+                         ids=[json.dumps(c[0]) for c in SUBSCRIBE_REFUSALS])
+def test_subscribe_refuses_a_bad_policy_as_aws_does(sns, policy, reason, column):
+    topic = sns.create_topic(Name="refusals")["TopicArn"]
+    with pytest.raises(ClientError) as exc:
+        sns.subscribe(TopicArn=topic, Protocol="sms", Endpoint="+15550100",
+                      Attributes={"FilterPolicy": json.dumps(policy)})  # sent with spaces: AWS shows it without
+    source = json.dumps(policy, separators=(",", ":"))
+    assert error(exc.value) == ("InvalidParameter", f"Invalid parameter: Attributes Reason: FilterPolicy: {reason}"
+                                                    f'\n at [Source: (String)"{source}"; line: 1, column: {column}]')
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"] == []
+
+
+def test_subscribe_refuses_limits_without_a_location(sns):
+    topic = sns.create_topic(Name="limits")["TopicArn"]
+    for policy, reason in (({k: ["v"] for k in "abcdef"}, "Filter policy can not have more than 5 keys"),
+                           ({"a": [str(i) for i in range(151)]}, "Filter policy is too complex")):
+        with pytest.raises(ClientError) as exc:
+            sns.subscribe(TopicArn=topic, Protocol="sms", Endpoint="+15550100",
+                          Attributes={"FilterPolicy": json.dumps(policy)})
+        assert error(exc.value) == ("InvalidParameter", f"Invalid parameter: Attributes Reason: FilterPolicy: {reason}")
+
+
+def test_a_long_policy_is_quoted_up_to_500_characters(sns):
+    """Jackson quotes at most 500 characters of the source and says how many it left out."""
+    topic = sns.create_topic(Name="long")["TopicArn"]
+    policy = {"key": ["x" * 600, ["nested"]]}
+    with pytest.raises(ClientError) as exc:
+        sns.subscribe(TopicArn=topic, Protocol="sms", Endpoint="+15550100",
+                      Attributes={"FilterPolicy": json.dumps(policy)})
+    source = json.dumps(policy, separators=(",", ":"))
+    column = source.index(',["nested"]') + 3  # just past the inner "["
+    assert error(exc.value)[1].endswith(f'"{source[:500]}"[truncated {len(source) - 500} chars]; line: 1, '
+                                        f"column: {column}]")
 
 
 def test_filtering_end_to_end(sns, subscribed, receive, nothing_in):
@@ -141,7 +213,11 @@ def test_set_invalid_filter_policy_is_refused(sns, subscribed):
     with pytest.raises(ClientError) as exc:
         sns.set_subscription_attributes(SubscriptionArn=sub, AttributeName="FilterPolicy",
                                         AttributeValue='{"a": [{"nope": 1}]}')
-    assert error(exc.value) == ("InvalidParameter", "Invalid parameter: FilterPolicy: Unrecognized match type nope")
+    # SetSubscriptionAttributes says "FilterPolicy:" without Subscribe's "Attributes Reason: ".
+    assert error(exc.value) == ("InvalidParameter", "Invalid parameter: FilterPolicy: Unrecognized match type nope"
+                                                    '\n at [Source: (String)"{"a":[{"nope":1}]}"; line: 1, column: 16]')
+    sns.set_subscription_attributes(SubscriptionArn=sub, AttributeName="FilterPolicy",
+                                    AttributeValue='{"flag": [true, false, null]}')
     sns.set_subscription_attributes(SubscriptionArn=sub, AttributeName="FilterPolicyScope",
                                     AttributeValue="MessageBody")
     sns.set_subscription_attributes(SubscriptionArn=sub, AttributeName="FilterPolicy",

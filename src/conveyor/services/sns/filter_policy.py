@@ -13,139 +13,89 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from conveyor import jsondoc
+from conveyor.services.sns import filter_policy_syntax
 from conveyor.wire import ServiceError
 
 MAX_KEYS = 5  # https://docs.aws.amazon.com/sns/latest/dg/subscription-filter-policy-constraints.html
 MAX_COMBINATIONS = 150
 MAX_SIZE = 256 * 1024
-_OPERATORS = {"prefix", "suffix", "anything-but", "numeric", "exists", "equals-ignore-case", "cidr"}
-_NUMERIC_OPS = {"=", "<", "<=", ">", ">="}
 _MISSING = object()
 _FIVE_PLACES = Decimal("0.00001")
 
 
-def _error(reason: str) -> ServiceError:
-    return ServiceError("InvalidParameter", f"Invalid parameter: FilterPolicy: {reason}")
+class _Errors:
+    """InvalidParameter with AWS's prefix: Subscribe says "Attributes Reason: " before "FilterPolicy:",
+    SetSubscriptionAttributes does not (see filter_policy_syntax)."""
+
+    def __init__(self, reason_prefix: str) -> None:
+        self.prefix = reason_prefix
+
+    def __call__(self, reason: str) -> ServiceError:
+        return ServiceError("InvalidParameter", f"Invalid parameter: {self.prefix}FilterPolicy: {reason}")
 
 
 # -- validation --------------------------------------------------------------------------------------
 
-def parse(text: str, scope: str) -> dict[str, Any]:
-    """Validate a policy document; returns it parsed. Raises InvalidParameter with AWS's reasons."""
+def parse(text: str, scope: str, reason_prefix: str = "") -> dict[str, Any]:
+    """Validate a policy document; returns it parsed. Raises InvalidParameter with AWS's reasons: those
+    about one place in the policy name it as AWS does (filter_policy_syntax), then the key and
+    combination limits."""
+    error = _Errors(reason_prefix)
     if len(text.encode()) > MAX_SIZE:
-        raise _error("Filter policy is too big")
+        raise error("Filter policy is too big")
     try:
         policy = jsondoc.loads(text, parse_float=Decimal, parse_int=Decimal)
+        as_written = jsondoc.loads(text)
     except ValueError as exc:
-        raise _error(f"failed to parse JSON. {exc}")
+        raise error(f"failed to parse JSON. {exc}")
     if not isinstance(policy, dict):
-        raise _error("Filter policy must be a JSON object")
-    nested = scope == "MessageBody"
-    keys, combos = _check(policy, nested, "")
+        raise error("Filter policy must be a JSON object")
+    try:
+        filter_policy_syntax.Checker(as_written, reason_prefix).check()
+        keys, combos = _count(policy, error)
+    except RecursionError:  # nested past the interpreter's limit: far past what AWS's complexity allows
+        raise error("Filter policy is too complex")
+    if scope != "MessageBody" and _nested(policy):
+        # Checked after the syntax (AWS answers '"key" must be an object or an array' for {"key": {"suffix":
+        # "x"}} in this scope), without "FilterPolicy:", as recorded against AWS.
+        raise ServiceError("InvalidParameter", f"Invalid parameter: {reason_prefix}Filter policy scope "
+                           "MessageAttributes does not support nested filter policy")
     if keys > MAX_KEYS:
-        raise _error(f"Filter policy can not have more than {MAX_KEYS} keys")
+        raise error(f"Filter policy can not have more than {MAX_KEYS} keys")
     if combos > MAX_COMBINATIONS:
-        raise _error("Filter policy is too complex")
+        raise error("Filter policy is too complex")
     return policy
 
 
-def _check(policy: dict[str, Any], nested: bool, path: str) -> tuple[int, int]:
-    """(number of leaf keys, number of combinations) of one policy object."""
+def _nested(policy: dict[str, Any]) -> bool:
+    for key, value in policy.items():
+        if key == "$or" and isinstance(value, list):
+            if any(isinstance(branch, dict) and _nested(branch) for branch in value):
+                return True
+        elif isinstance(value, dict):
+            return True
+    return False
+
+
+def _count(policy: dict[str, Any], error: _Errors) -> tuple[int, int]:
+    """(number of leaf keys, number of combinations) of one policy object (already checked)."""
     keys = 0
     combos = 1
     for key, value in policy.items():
-        if key == "$or":
-            if not isinstance(value, list) or len(value) < 2 or not all(isinstance(v, dict) for v in value):
-                raise _error("$or must be an array of at least two objects")
-            parts = [_check(v, nested, path) for v in value]
+        if key == "$or" and isinstance(value, list):
+            if len(value) < 2:
+                raise error("$or must be an array of at least two objects")
+            parts = [_count(v, error) for v in value]
             keys = max(keys, keys + max(k for k, _ in parts))
             combos *= sum(c for _, c in parts)
-            continue
-        where = f"{path}.{key}" if path else key
-        if isinstance(value, dict):
-            if not nested:
-                raise _error(f'"{where}" must be an array; nested keys need FilterPolicyScope MessageBody')
-            k, c = _check(value, nested, where)
+        elif isinstance(value, dict):
+            k, c = _count(value, error)
             keys += k
             combos *= c
-            continue
-        if not isinstance(value, list):
-            raise _error(f'"{where}" must be an object or an array')
-        if not value:
-            raise _error(f'Empty arrays are not allowed for "{where}"')
-        for condition in value:
-            _check_condition(condition, where)
-        keys += 1
-        combos *= len(value)
-    return keys, combos
-
-
-def _check_condition(condition: Any, where: str) -> None:
-    if condition is None or isinstance(condition, str | Decimal | bool):
-        if isinstance(condition, bool):
-            raise _error(f'Match value must be String, number, true, false, or null at "{where}"')
-        return
-    if isinstance(condition, list):
-        raise _error(f'Match value must be String, number, true, false, or null at "{where}"')
-    if not isinstance(condition, dict) or len(condition) != 1:
-        raise _error(f'Only one key allowed in match expression at "{where}"')
-    (op, arg), = condition.items()
-    if op not in _OPERATORS:
-        raise _error(f"Unrecognized match type {op}")
-    if op in ("prefix", "suffix", "equals-ignore-case"):
-        if not isinstance(arg, str):
-            raise _error(f"{op} match pattern must be a string")
-    elif op == "exists":
-        if not isinstance(arg, bool):
-            raise _error("exists match pattern must be either true or false.")
-    elif op == "cidr":
-        if not isinstance(arg, str):
-            raise _error("cidr match pattern must be a string")
-        try:
-            ipaddress.ip_network(arg, strict=False)
-        except ValueError:
-            raise _error(f"Malformed CIDR, one '/' required: {arg}" if "/" not in arg else
-                         f"Nonstandard IP address: {arg}")
-    elif op == "numeric":
-        _check_numeric(arg)
-    elif op == "anything-but":
-        if isinstance(arg, dict):
-            if len(arg) != 1 or next(iter(arg)) not in ("prefix", "suffix", "equals-ignore-case"):
-                raise _error("Unsupported anything-but pattern")
-            inner = next(iter(arg.values()))
-            if not isinstance(inner, str | list):
-                raise _error("prefix match pattern must be a string")
-        elif isinstance(arg, list):
-            if not arg or not all(isinstance(a, str | Decimal) and not isinstance(a, bool) for a in arg):
-                raise _error("Inside anything but list, start|null|boolean is not supported.")
-        elif not isinstance(arg, str | Decimal) or isinstance(arg, bool):
-            raise _error("Inside anything but list, start|null|boolean is not supported.")
-
-
-def _check_numeric(arg: Any) -> None:
-    if not isinstance(arg, list) or not arg or len(arg) % 2:
-        raise _error("Value of numeric must be an array of operator and value pairs")
-    lower = upper = None
-    for op, value in zip(arg[::2], arg[1::2], strict=True):
-        if op not in _NUMERIC_OPS:
-            raise _error(f"Unrecognized numeric range operator: {op}")
-        if not isinstance(value, Decimal):
-            raise _error(f"Value of {op} must be numeric")
-        if abs(value) > Decimal("1e9"):
-            raise _error("Numeric values must be between -1.0E9 and 1.0E9 inclusive")
-        if op == "=":
-            if len(arg) != 2:
-                raise _error("Equals can't be combined with other numeric operators")
-        elif op in (">", ">="):
-            if lower is not None:
-                raise _error("Too many elements in numeric expression")
-            lower = value
         else:
-            if upper is not None:
-                raise _error("Too many elements in numeric expression")
-            upper = value
-    if lower is not None and upper is not None and lower >= upper:
-        raise _error("Bottom must be less than top")
+            keys += 1
+            combos *= len(value)
+    return keys, combos
 
 
 # -- matching -----------------------------------------------------------------------------------------
@@ -238,6 +188,8 @@ def _five_places(number: Decimal) -> Decimal:
 def _equals(expected: Any, value: Any) -> bool:
     if expected is None:
         return value is None
+    if isinstance(expected, bool):  # true/false match JSON booleans of a message body, nothing else
+        return isinstance(value, bool) and value is expected
     if isinstance(expected, Decimal):
         return (isinstance(value, Decimal) and not isinstance(value, bool)
                 and _five_places(value) == _five_places(expected))

@@ -167,7 +167,10 @@ def check_attribute(name: str, value: str, protocol: str) -> str:
 def normalize(attrs: dict[str, str], protocol: str) -> dict[str, str]:
     out = {name: check_attribute(name, value, protocol) for name, value in attrs.items()}
     if "FilterPolicy" in out and out["FilterPolicy"]:
-        filter_policy.parse(out["FilterPolicy"], out.get("FilterPolicyScope", "MessageAttributes"))
+        # Subscribe names the attribute at fault as "Attributes Reason: FilterPolicy: ...", recorded against AWS
+        # (SetSubscriptionAttributes says "FilterPolicy: ..." alone): see filter_policy_syntax.
+        filter_policy.parse(out["FilterPolicy"], out.get("FilterPolicyScope", "MessageAttributes"),
+                            reason_prefix="Attributes Reason: ")
     return out
 
 
