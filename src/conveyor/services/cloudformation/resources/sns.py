@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from conveyor.services.cloudformation.errors import ResourceFailure
 from conveyor.services.cloudformation.resources.base import (
     Made,
     ResourceType,
@@ -18,7 +19,16 @@ from conveyor.services.cloudformation.resources.base import (
     tag_list,
 )
 
-_TOPIC_ATTRIBUTES = ("DisplayName", "ContentBasedDeduplication")
+# Template properties that are topic attributes of the same name, and what each returns to when the template
+# stops setting it (SNS's defaults; the FIFO-only ones are only ever set on FIFO topics).
+_TOPIC_ATTRIBUTES = {"DisplayName": "", "ContentBasedDeduplication": "false", "KmsMasterKeyId": "",
+                     "SignatureVersion": "1", "TracingConfig": "PassThrough", "FifoThroughputScope": "Topic",
+                     "ArchivePolicy": ""}
+# DeliveryStatusLogging's protocols and the prefix of their topic attributes (HTTPSuccessFeedbackRoleArn, ...).
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-sns-topic-loggingconfig.html
+_LOGGING_PREFIX = {"http/s": "HTTP", "sqs": "SQS", "lambda": "Lambda", "firehose": "Firehose",
+                   "application": "Application"}
+_LOGGING_FIELDS = ("SuccessFeedbackRoleArn", "SuccessFeedbackSampleRate", "FailureFeedbackRoleArn")
 # Subscription attributes and what each returns to when the template stops setting it.
 _SUBSCRIPTION_ATTRIBUTES = {"RawMessageDelivery": "false", "FilterPolicy": "", "FilterPolicyScope": "MessageAttributes",
                             "RedrivePolicy": "", "DeliveryPolicy": ""}
@@ -39,9 +49,22 @@ def default_topic_policy(arn: str, account: str) -> str:
         "Resource": arn, "Condition": {"StringEquals": {"AWS:SourceOwner": account}}}]})
 
 
+def _logging(configs: Any) -> dict[str, str]:
+    """DeliveryStatusLogging as the topic attributes it stands for."""
+    out: dict[str, str] = {}
+    for config in configs or []:
+        prefix = _LOGGING_PREFIX.get(str(config.get("Protocol")))
+        if prefix is None:
+            raise ResourceFailure(f"Invalid protocol {config.get('Protocol')!r} in DeliveryStatusLogging: expected "
+                                  f"one of {', '.join(_LOGGING_PREFIX)}")
+        out.update({prefix + field: _text(config[field]) for field in _LOGGING_FIELDS if field in config})
+    return out
+
+
 class Topic(ResourceType):
     type_name = "AWS::SNS::Topic"
-    properties = frozenset({"TopicName", "FifoTopic", "Subscription", "Tags", *_TOPIC_ATTRIBUTES})
+    properties = frozenset({"TopicName", "FifoTopic", "Subscription", "Tags", "DataProtectionPolicy",
+                            "DeliveryStatusLogging", *_TOPIC_ATTRIBUTES})
     replace_on = frozenset({"TopicName", "FifoTopic"})
     name_property = "TopicName"
 
@@ -49,9 +72,12 @@ class Topic(ResourceType):
         fifo = str(properties.get("FifoTopic", "false")).lower() == "true"
         name = str(properties.get("TopicName") or target.generated_name(256, suffix=".fifo" if fifo else ""))
         attributes = {key: _text(properties[key]) for key in _TOPIC_ATTRIBUTES if key in properties}
+        attributes.update(_logging(properties.get("DeliveryStatusLogging")))
         if fifo:
             attributes["FifoTopic"] = "true"
         request: dict[str, Any] = {"Name": name, "Attributes": attributes}
+        if properties.get("DataProtectionPolicy"):
+            request["DataProtectionPolicy"] = as_json(properties["DataProtectionPolicy"])
         if properties.get("Tags"):
             request["Tags"] = tag_list(properties["Tags"])
         arn = (await target.call("sns", "CreateTopic", request))["TopicArn"]
@@ -62,10 +88,19 @@ class Topic(ResourceType):
 
     async def update(self, target: Target, current: Made, old: dict[str, Any], new: dict[str, Any]) -> Made:
         arn = current.physical_id
-        for key in _TOPIC_ATTRIBUTES:
-            if old.get(key) != new.get(key):
-                await target.call("sns", "SetTopicAttributes", {"TopicArn": arn, "AttributeName": key,
-                                                                "AttributeValue": _text(new.get(key, ""))})
+        changed = {key: _text(new[key]) if key in new else default
+                   for key, default in _TOPIC_ATTRIBUTES.items() if old.get(key) != new.get(key)}
+        logged, logging = _logging(old.get("DeliveryStatusLogging")), _logging(new.get("DeliveryStatusLogging"))
+        # A logging setting the template drops: no role, and a sample rate of 0 (SNS takes no empty rate).
+        changed.update({key: logging.get(key, "0" if key.endswith("SampleRate") else "")
+                        for key in sorted(logged.keys() | logging.keys()) if logged.get(key) != logging.get(key)})
+        for key, value in changed.items():
+            await target.call("sns", "SetTopicAttributes", {"TopicArn": arn, "AttributeName": key,
+                                                            "AttributeValue": value})
+        if old.get("DataProtectionPolicy") != new.get("DataProtectionPolicy"):
+            # An empty policy removes it (PutDataProtectionPolicy).
+            policy = as_json(new["DataProtectionPolicy"]) if new.get("DataProtectionPolicy") else ""
+            await target.call("sns", "PutDataProtectionPolicy", {"ResourceArn": arn, "DataProtectionPolicy": policy})
         before = {(s["Protocol"], s["Endpoint"]) for s in old.get("Subscription") or []}
         after = {(s["Protocol"], s["Endpoint"]) for s in new.get("Subscription") or []}
         if before != after:

@@ -21,7 +21,9 @@ from conveyor.services.cloudformation.resources.base import (
 _ATTRIBUTES = {"DelaySeconds": "0", "MaximumMessageSize": "1048576", "MessageRetentionPeriod": "345600",
                "ReceiveMessageWaitTimeSeconds": "0", "VisibilityTimeout": "30", "RedrivePolicy": "",
                "RedriveAllowPolicy": "", "ContentBasedDeduplication": "false", "DeduplicationScope": "queue",
-               "FifoThroughputLimit": "perQueue", "SqsManagedSseEnabled": "true"}
+               "FifoThroughputLimit": "perQueue", "SqsManagedSseEnabled": "true",
+               # SSE-KMS: an empty key id turns it off again (SetQueueAttributes); 300 s is SQS's default reuse.
+               "KmsMasterKeyId": "", "KmsDataKeyReusePeriodSeconds": "300"}
 _JSON = ("RedrivePolicy", "RedriveAllowPolicy")
 
 
