@@ -104,6 +104,21 @@ INVALID = [
     ('{"a": ["1"], "b": ["1"], "c": ["1"], "d": ["1"], "e": ["1"], "f": ["1"]}', "more than 5 keys"),
     (json.dumps({k: [str(i) for i in range(6)] for k in "abc"}), "too complex"),
     ('{"a": [{"anything-but": {"suffix": "x"}}]}', "Unsupported anything-but pattern: suffix"),
+    # The remaining reasons are those of AWS's rule compiler (aws/event-ruler's JsonRuleCompiler).
+    ('{"a": [{}]}', "Match expression name not found"),
+    ('{"a": {}}', "Empty objects are not allowed"),
+    ('{"$or": {"a": ["1"]}}', "It must be an Array followed with $or."),
+    ('{"$or": [{"a": ["1"]}, "b"]}', "Only JSON object is allowed in array of $or relationship."),
+    ('{"$or": [{"a": ["1"]}]}', "There must have at least 2 Objects in $or relationship."),
+    ('{"a": [{"numeric": "> 5"}]}', "Value of numeric must be an array."),
+    ('{"a": [{"numeric": ["=", 5, "<", 10]}]}', "Too many elements in numeric expression"),
+    ('{"a": [{"numeric": [">", 2000000000]}]}', "Value must be between -1.0E9 and 1.0E9, inclusive"),
+    ('{"a": [{"numeric": ["<", 5]}, {"numeric": ["<", 5], "exists": true}]}', "Too many elements in numeric expression"),
+    ('{"a": [{"anything-but": true}]}', "Value of anything-but must be an array or single string/number value."),
+    ('{"a": [{"anything-but": ["x", 1]}]}', "either all values are number or string, mixed type is not supported"),
+    ('{"a": [{"anything-but": [null]}]}', "Inside anything but list, start|null|boolean is not supported."),
+    ('{"a": [{"anything-but": {"equals-ignore-case": [1]}}]}', "Inside anything-but/equals-ignore-case list"),
+    ('{"a": [{"prefix": "x", "suffix": "y"}]}', "Only one key allowed in match expression"),
 ]
 
 
@@ -113,6 +128,21 @@ def test_invalid_policies(text, reason):
         filter_policy.parse(text, "MessageAttributes")
     assert exc.value.code == "InvalidParameter"
     assert exc.value.message.startswith("Invalid parameter: FilterPolicy: ") and reason in exc.value.message
+
+
+def test_a_bad_cidr_is_refused_without_a_location():
+    """The compiler parses a CIDR outside its JSON parser, so that reason names no place in the policy."""
+    with pytest.raises(ServiceError) as exc:
+        filter_policy.parse('{"ip": [{"cidr": "10.0.0.0"}]}', "MessageAttributes")
+    assert exc.value.message == "Invalid parameter: FilterPolicy: Malformed CIDR, one '/' required: 10.0.0.0"
+
+
+def test_an_empty_policy_and_equals_ignore_case_inside_anything_but_pass():
+    assert filter_policy.parse("{}", "MessageAttributes") == {}
+    parsed = filter_policy.parse('{"k": [{"anything-but": {"equals-ignore-case": ["TMP", "Old"]}}]}',
+                                 "MessageAttributes")
+    assert filter_policy.matches(parsed, filter_policy.attributes_view(_attrs({"k": (S, "new")})))
+    assert not filter_policy.matches(parsed, filter_policy.attributes_view(_attrs({"k": (S, "old")})))
 
 
 def test_nested_keys_need_the_message_body_scope():

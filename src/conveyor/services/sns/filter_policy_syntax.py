@@ -9,7 +9,9 @@ names where in that compact text the parser stood, Jackson style:
 Subscribe puts "Attributes Reason: " before "FilterPolicy:"; SetSubscriptionAttributes does not. Jackson
 reads a string value lazily (the column stands just past its opening quote) and every other token whole
 (the column stands just past it). Messages, columns and prefixes as AWS answered them, recorded against AWS
-in LocalStack's tests/aws/services/sns/test_sns_filter_policy.snapshot.json; what a policy may hold:
+in LocalStack's tests/aws/services/sns/test_sns_filter_policy.snapshot.json. The other reasons, and the order
+the checks run in, are those of AWS's rule compiler (aws/event-ruler, JsonRuleCompiler), which reads a policy
+the same way. What a policy may hold:
 https://docs.aws.amazon.com/sns/latest/dg/subscription-filter-policy-constraints.html
 https://docs.aws.amazon.com/sns/latest/dg/string-value-matching.html
 """
@@ -27,8 +29,9 @@ from conveyor.wire import ServiceError
 
 _NUMERIC_OPS = ("=", "<", "<=", ">", ">=")
 _STRING_OPS = ("prefix", "suffix", "equals-ignore-case")
-# Inside anything-but, AWS refuses `suffix` ("Unsupported anything-but pattern: suffix", recorded 2024).
-_ANYTHING_BUT_OPS = ("prefix", "equals-ignore-case")
+# Inside anything-but, AWS refuses `suffix` ("Unsupported anything-but pattern: suffix", recorded 2024);
+# equals-ignore-case takes a string or a list of strings.
+_ANYTHING_BUT_OPS = ("prefix",)
 _MAX_NUMBER = Decimal("1e9")  # numeric matching: values from -10^9 to 10^9 (filter policy constraints)
 _SNIPPET = 500  # Jackson quotes at most this many characters of the source in a location
 
@@ -144,31 +147,39 @@ class Checker:
 
     def check(self) -> None:
         self.tokens.next()  # the policy's "{" (the caller made sure it is an object)
-        self._object()
+        self._object(top=True)
 
-    def _object(self) -> None:
+    def _object(self, top: bool = False) -> None:
         token = self.tokens.next()
+        if token.kind == "}" and not top:  # an empty policy ("{}") has no keys to check, and passes
+            raise self.error("Empty objects are not allowed", token)
         while token.kind == "key":
             value = self.tokens.next()
-            if token.value == "$or" and value.kind == "[":
+            if token.value == "$or":
                 self._or_branches(value)
             elif value.kind == "{":
                 self._object()
             elif value.kind == "[":
-                self._rules(value)
+                self._rules()
             else:
                 raise self.error(f'"{token.value}" must be an object or an array', value)
             token = self.tokens.next()
 
     def _or_branches(self, opening: _Token) -> None:
+        if opening.kind != "[":
+            raise self.error("It must be an Array followed with $or.", opening)
+        branches = 0
         token = self.tokens.next()
-        while token.kind == "{":
+        while token.kind != "]":
+            if token.kind != "{":
+                raise self.error("Only JSON object is allowed in array of $or relationship.", token)
             self._object()
+            branches += 1
             token = self.tokens.next()
-        if token.kind != "]":
-            raise self.error("$or must be an array of objects", token)
+        if branches < 2:
+            raise self.error("There must have at least 2 Objects in $or relationship.", token)
 
-    def _rules(self, opening: _Token) -> None:
+    def _rules(self) -> None:
         """A key's list of match values and match expressions (any of which may match)."""
         token = self.tokens.next()
         if token.kind == "]":
@@ -183,7 +194,7 @@ class Checker:
     def _match_expression(self) -> None:
         key = self.tokens.next()
         if key.kind != "key":  # {}
-            raise self.error("Empty objects are not allowed", key)
+            raise self.error("Match expression name not found", key)
         operator = key.value
         value = self.tokens.next()
         if operator in _STRING_OPS:
@@ -195,24 +206,28 @@ class Checker:
         elif operator == "numeric":
             if value.kind != "[":
                 raise self.error("Value of numeric must be an array.", value)
-            self._numeric(value)
+            self._numeric()
+            self._closed("Too many elements in numeric expression")
+            return
         elif operator == "anything-but":
             self._anything_but(value)
+            return
         elif operator == "cidr":
             if value.kind != "str":
-                raise self.error("cidr match pattern must be a string", value)
+                raise self.error("prefix match pattern must be a string", value)
             self._cidr(value)
         else:
             raise self.error(f"Unrecognized match type {operator}", value)
-        # Each check above consumed its value whole (through its "]" or "}"); then the expression ends.
-        self._one_key()
+        self._closed("Only one key allowed in match expression")
 
-    def _one_key(self) -> None:
-        """The "}" closing a match expression; a second key is refused at its value."""
-        if self.tokens.next().kind == "key":
-            raise self.error("Only one key allowed in match expression", self.tokens.next())
+    def _closed(self, reason: str) -> None:
+        """The "}" ending a match expression; anything else (a second key) is refused where it starts."""
+        token = self.tokens.next()
+        if token.kind != "}":
+            raise self.error(reason, self.tokens.next() if token.kind == "key" else token)
 
-    def _numeric(self, opening: _Token) -> None:
+    def _numeric(self) -> None:
+        """["op", n] or [">"|">=", n, "<"|"<=", m], checked in the order AWS's rule compiler reads them."""
         first = self.tokens.next()
         if first.kind != "str":
             raise self.error(f"Invalid member in numeric match: {first.text}", first)
@@ -222,59 +237,77 @@ class Checker:
             raise self.error(f"Unrecognized numeric range operator: {operator}", bound)
         if bound.kind != "num":
             raise self.error(f"Value of {'equals' if operator == '=' else operator} must be numeric", bound)
-        self._in_range(bound)
-        second = self.tokens.next()
-        if second.kind == "]":
+        after = self.tokens.next()
+        if after.kind == "]":
+            self._in_range(bound, after)
             return
         if operator not in (">", ">="):
-            raise self.error("Too many elements in numeric expression", second)
-        if second.kind != "str":
-            raise self.error(f"Bad value in numeric range: {second.text}", second)
-        if second.value not in ("<", "<="):
-            raise self.error(f"Bad numeric range operator: {second.value}", second, whole=True)
+            raise self.error("Too many elements in numeric expression", after)
+        if after.kind != "str":
+            raise self.error(f"Bad value in numeric range: {after.text}", after)
+        if after.value not in ("<", "<="):
+            raise self.error(f"Bad numeric range operator: {after.value}", after, whole=True)
         top = self.tokens.next()
         if top.kind != "num":
-            raise self.error(f"Value of {second.value} must be numeric", top)
-        self._in_range(top)
+            raise self.error(f"Value of {after.value} must be numeric", top)
         end = self.tokens.next()
         if end.kind != "]":
             raise self.error("Too many terms in numeric range expression", end)
         if top.value <= bound.value:
             raise self.error("Bottom must be less than top", end)
+        self._in_range(bound, end)
+        self._in_range(top, end)
+
+    def _in_range(self, number: _Token, at: _Token) -> None:
+        if abs(number.value) > _MAX_NUMBER:
+            raise self.error("Value must be between -1.0E9 and 1.0E9, inclusive", at)
 
     def _cidr(self, value: _Token) -> None:
+        # The compiler's CIDR parse fails outside the JSON parser: its message has no location.
         text = str(value.value)
+        if text.count("/") != 1:
+            raise self.error(f"Malformed CIDR, one '/' required: {text}")
         try:
             ipaddress.ip_network(text, strict=False)
         except ValueError:
-            raise self.error(f"Malformed CIDR, one '/' required: {text}" if "/" not in text else
-                             f"Nonstandard IP address: {text}", value, whole=True)
-
-    def _in_range(self, number: _Token) -> None:
-        if abs(number.value) > _MAX_NUMBER:
-            raise self.error("Numeric values must be between -1.0E9 and 1.0E9 inclusive", number)
+            raise self.error(f"Nonstandard IP address: {text}")
 
     def _anything_but(self, value: _Token) -> None:
-        if value.kind in ("str", "num"):
-            return
-        if value.kind == "[":
-            token = self.tokens.next()
-            if token.kind == "]":
-                raise self.error("Empty arrays are not allowed", token)
-            while token.kind != "]":
-                if token.kind not in ("str", "num"):
-                    raise self.error("Inside anything but list, start|null|boolean is not supported.", token)
-                token = self.tokens.next()
-            return
+        ignore_case = False
         if value.kind == "{":
             key = self.tokens.next()
             if key.kind != "key":
-                raise self.error("Empty objects are not allowed", key)
+                raise self.error("Anything-But expression name not found", key)
             inner = self.tokens.next()
-            if key.value not in _ANYTHING_BUT_OPS:
+            if key.value == "equals-ignore-case":
+                ignore_case, value = True, inner
+            elif key.value not in _ANYTHING_BUT_OPS:
                 raise self.error(f"Unsupported anything-but pattern: {key.value}", inner)
-            if inner.kind != "str":
-                raise self.error(f"{key.value} match pattern must be a string", inner)
-            self._one_key()
-            return
-        raise self.error("Inside anything but list, start|null|boolean is not supported.", value)
+            else:
+                if inner.kind != "str":
+                    raise self.error(f"{key.value} match pattern must be a string", inner)
+                self._closed("Only one key allowed in match expression")
+                self._closed("Only one key allowed in match expression")
+                return
+        if value.kind not in ("[", "str", "num"):
+            raise self.error("Value of anything-but must be an array or single string/number value.", value)
+        if value.kind == "[":
+            kinds = set()
+            token = self.tokens.next()
+            while token.kind != "]":
+                if ignore_case and token.kind != "str":
+                    raise self.error("Inside anything-but/equals-ignore-case list, numberic|start|null|boolean is "
+                                     "not supported.", token)
+                if token.kind not in ("str", "num"):
+                    raise self.error("Inside anything but list, start|null|boolean is not supported.", token)
+                kinds.add(token.kind)
+                token = self.tokens.next()
+            if not ignore_case and len(kinds) != 1:
+                raise self.error("Inside anything but list, either all values are number or string, mixed type "
+                                 "is not supported", token)
+        elif ignore_case and value.kind != "str":
+            raise self.error("Inside anything-but/equals-ignore-case list, number|start|null|boolean is not "
+                             "supported.", value)
+        self._closed("Too many elements in numeric expression")
+        if ignore_case:
+            self._closed("Too many elements in numeric expression")
