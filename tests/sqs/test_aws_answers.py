@@ -93,6 +93,20 @@ def test_batch_messages(sqs: Any, queue: Any) -> None:
     assert (err["Code"], err["Message"]) == ("AWS.SimpleQueueService.BatchEntryIdsNotDistinct", "Id a repeated.")
 
 
+def test_an_empty_body_is_a_missing_parameter_and_fails_its_batch_entry_alone(sqs: Any, queue: Any) -> None:
+    # As SQS answered a connector's tests against AWS (eu-north-1, 2025): SendMessage with an empty body is
+    # MissingParameter; in a batch only that entry fails, with code EmptyValue and the sender at fault.
+    url = queue("emptybody")
+    err = refused(sqs.send_message, QueueUrl=url, MessageBody="")
+    assert (err["Code"], err["Message"]) == ("MissingParameter", "The request must contain the parameter MessageBody.")
+    answer = sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": "1", "MessageBody": "kept"},
+                                                           {"Id": "2", "MessageBody": ""}])
+    assert [e["Id"] for e in answer["Successful"]] == ["1"]
+    [failed] = answer["Failed"]
+    assert (failed["Id"], failed["Code"], failed["SenderFault"]) == ("2", "EmptyValue", True)
+    assert [m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]] == ["kept"]
+
+
 def test_fifo_batch_without_group_id_fails_whole(sqs: Any, queue: Any) -> None:
     # A FIFO batch entry without MessageGroupId fails the request, not just the entry.
     # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessageBatch.html
@@ -147,6 +161,23 @@ def test_message_group_id_on_a_standard_queue_names_a_fair_queue_tenant(sqs: Any
     [m] = sqs.receive_message(QueueUrl=url, MessageSystemAttributeNames=["All"])["Messages"]
     assert m["Attributes"]["MessageGroupId"] == "tenant-1"
     assert "SequenceNumber" not in m["Attributes"]
+
+
+def test_a_handle_that_is_none_is_a_404_for_one_message_and_named_in_a_batch(sqs: Any, queue: Any) -> None:
+    # AWS's own SDK test of SQS's JSON protocol (aws-sdk-go, private/protocol example for SQS) asserts
+    # DeleteMessage("some-handle") is ReceiptHandleIsInvalid, HTTP 404, "receipt handle is invalid"; the batch
+    # operations name the handle in the failed entry instead.
+    url = queue("badhandles")
+    for call in (lambda: sqs.delete_message(QueueUrl=url, ReceiptHandle="some-handle"),
+                 lambda: sqs.change_message_visibility(QueueUrl=url, ReceiptHandle="some-handle", VisibilityTimeout=5)):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+        assert (e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]) == (
+            "ReceiptHandleIsInvalid", "The input receipt handle is invalid.")
+    answer = sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": "a", "ReceiptHandle": "some-handle"}])
+    assert answer["Failed"] == [{"Id": "a", "SenderFault": True, "Code": "ReceiptHandleIsInvalid",
+                                 "Message": 'The input receipt handle "some-handle" is not a valid receipt handle.'}]
 
 
 def test_receipt_handles(sqs: Any, queue: Any, advance: Any) -> None:
@@ -218,6 +249,11 @@ def test_tag_messages(sqs: Any, queue: Any) -> None:
     assert (err["Code"], err["Message"]) == ("MissingParameter", "The request must contain the parameter Tags.")
     err = refused(sqs.untag_queue, QueueUrl=url, TagKeys=[""])
     assert err["Message"] == "Tag keys must be between 1 and 128 characters in length."
+    # TagQueue refuses an empty key the same way (a connector's tests against AWS assert it).
+    err = refused(sqs.tag_queue, QueueUrl=url, Tags={"": "production"})
+    assert (err["Code"], err["Message"]) == ("InvalidParameterValue",
+                                             "Tag keys must be between 1 and 128 characters in length.")
+    assert sqs.list_queue_tags(QueueUrl=url).get("Tags", {}) == {}
     err = refused(sqs.tag_queue, QueueUrl=url, Tags={f"k{i}": "v" for i in range(51)})
     assert err["Code"] == "InvalidParameterValue"
     assert err["Message"] == "Too many tags added for queue tags."

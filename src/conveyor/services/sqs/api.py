@@ -9,7 +9,8 @@ from __future__ import annotations
 import base64
 import functools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.model import OperationModel, ServiceModel
@@ -130,6 +131,20 @@ def _check_fifo_batch(q: Queue, entries: Sequence[Mapping[str, object]]) -> None
         if not entry.get("MessageDeduplicationId") and not q.content_dedup:
             raise invalid_param("The queue should either have ContentBasedDeduplication enabled or "
                                 "MessageDeduplicationId provided explicitly")
+
+
+@contextmanager
+def _single_handle() -> Iterator[None]:
+    """DeleteMessage and ChangeMessageVisibility answer a receipt handle that is not one with a 404 and no
+    handle in the message, as AWS's own SDK test against SQS's JSON protocol asserts (aws-sdk-go's SQS
+    protocol example: ReceiptHandleIsInvalid, 404, "receipt handle is invalid"); the batch operations name
+    the handle in their failed entry ('The input receipt handle "..." is not a valid receipt handle.')."""
+    try:
+        yield
+    except ServiceError as err:
+        if err.code == "ReceiptHandleIsInvalid":
+            raise sqs_error("ReceiptHandleIsInvalid", "The input receipt handle is invalid.", 404) from None
+        raise
 
 
 def _failure(entry_id: str, err: ServiceError) -> dict[str, Any]:
@@ -333,6 +348,12 @@ class SqsService(Service):
         failed: list[dict[str, Any]] = []
         prepared: list[tuple[str, Message]] = []
         for e in entries:
+            if not e.get("MessageBody"):
+                # An entry without a body fails alone, with its own code (EmptyValue, sender's fault), as AWS
+                # answers it (a single SendMessage answers MissingParameter instead).
+                failed.append({"Id": e["Id"], "SenderFault": True, "Code": "EmptyValue",
+                               "Message": "The request must contain the parameter MessageBody."})
+                continue
             try:
                 prepared.append((e["Id"], self.engine.prepare(
                     q, e.get("MessageBody") or "", e.get("MessageAttributes"), e.get("MessageSystemAttributes"),
@@ -370,7 +391,9 @@ class SqsService(Service):
         return {"Messages": out} if out else {}
 
     async def DeleteMessage(self, ctx: RequestContext, params: DeleteMessageRequestTypeDef) -> dict[str, Any]:
-        await self.engine.delete(self._queue(ctx, params["QueueUrl"]), params["ReceiptHandle"])
+        q = self._queue(ctx, params["QueueUrl"])
+        with _single_handle():
+            await self.engine.delete(q, params["ReceiptHandle"])
         return {}
 
     async def DeleteMessageBatch(self, ctx: RequestContext, params: DeleteMessageBatchRequestTypeDef) -> dict[str, Any]:
@@ -386,8 +409,9 @@ class SqsService(Service):
 
     async def ChangeMessageVisibility(self, ctx: RequestContext,
                                       params: ChangeMessageVisibilityRequestTypeDef) -> dict[str, Any]:
-        await self.engine.change_visibility(self._queue(ctx, params["QueueUrl"]), params["ReceiptHandle"],
-                                            params["VisibilityTimeout"])
+        q = self._queue(ctx, params["QueueUrl"])
+        with _single_handle():
+            await self.engine.change_visibility(q, params["ReceiptHandle"], params["VisibilityTimeout"])
         return {}
 
     async def ChangeMessageVisibilityBatch(self, ctx: RequestContext,

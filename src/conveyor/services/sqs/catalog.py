@@ -123,6 +123,7 @@ class QueueCatalog:
         given = qattrs.normalize(wanted, fifo_flag, creating=True)
         if tags and len(tags) > 50:
             raise invalid_param(f"Too many tags added for queue {name}.")
+        _check_tag_keys(tags or {})
         key = (account, region, name)
         existing = self.queues.get(key)
         now = self.clock.now()
@@ -235,6 +236,7 @@ class QueueCatalog:
         return out
 
     async def tag(self, q: Queue, tags: Mapping[str, str]) -> None:
+        _check_tag_keys(tags)
         merged = {**q.tags, **tags}
         if len(merged) > 50:
             raise invalid_param(f"Too many tags added for queue {q.name}.")
@@ -245,3 +247,10 @@ class QueueCatalog:
         kept = {k: v for k, v in q.tags.items() if k not in keys}
         await self.store.update_queue(q.id, q.attrs, kept, q.modified)
         q.tags = kept
+
+
+def _check_tag_keys(tags: Mapping[str, str]) -> None:
+    """A tag key of 1 to 128 characters, with AWS's message (as UntagQueue says it too).
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-queue-tags.html"""
+    if any(not 1 <= len(key) <= 128 for key in tags):
+        raise invalid_param("Tag keys must be between 1 and 128 characters in length.")

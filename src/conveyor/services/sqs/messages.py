@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
-from conveyor.services.sqs.errors import invalid_param, sqs_error
+from conveyor.services.sqs.errors import invalid_param, missing_param, sqs_error
 from conveyor.services.sqs.queue import AttributeMap
 
 # Attributes as a sender gives them: name -> {"DataType", "StringValue" | "BinaryValue" | lists}.
@@ -22,7 +22,8 @@ _TYPE = re.compile(r"(String|Number|Binary)(\.[^\s]{1,})?")
 
 def check_body(body: str, max_size: int) -> int:
     if not body:
-        raise invalid_param("The request must contain the parameter MessageBody.")
+        # MissingParameter, as AWS answers an empty body (an empty string is no body at all).
+        raise missing_param("MessageBody")
     if _BAD_CHARS.search(body):
         raise sqs_error(
             "InvalidMessageContents",
