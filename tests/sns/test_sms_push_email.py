@@ -92,6 +92,13 @@ def test_publish_to_a_device(sns: Any, endpoint: str) -> None:
     sns.delete_endpoint(EndpointArn=device)
     assert refused(sns.subscribe, TopicArn=topic, Protocol="application", Endpoint=device) == (
         "InvalidParameter", f"Invalid parameter: Endpoint Reason: Endpoint does not exist for endpoint arn{device}")
+    assert refused(sns.publish, TargetArn=device, Message="gone") == (
+        "InvalidParameter", "Invalid parameter: TargetArn Reason: No endpoint found for the target arn specified")
+    # An endpoint id that is no UUID, as AWS answered a connector's tests run against it (an ARN with a
+    # character appended to a real endpoint's).
+    assert refused(sns.publish, TargetArn=device + "x", Message="m") == (
+        "InvalidParameter", "Invalid parameter: TargetArn Reason: ARN specifies an invalid endpointId: UUID must be "
+                            "encoded in exactly 36 characters.")
 
 
 def test_sms(sns: Any, endpoint: str) -> None:

@@ -83,6 +83,11 @@ class Publisher:
         arn = params["TargetArn"]
         device = self.mobile.endpoints.get(arn)
         if device is None:
+            endpoint_id = arn.rsplit("/", 1)[-1] if ":endpoint/" in arn else None
+            if endpoint_id is not None and len(endpoint_id) != 36:
+                # An endpoint ARN whose id is no UUID, as AWS answered a connector's tests run against it.
+                raise invalid("TargetArn Reason: ARN specifies an invalid endpointId: UUID must be encoded in "
+                              "exactly 36 characters.")
             raise invalid("TargetArn Reason: No endpoint found for the target arn specified")
         if not device.enabled:
             raise ServiceError("EndpointDisabled", "Endpoint is disabled")
