@@ -97,8 +97,12 @@ def test_publish_refusals(sns):
         (dict(TopicArn=topic, Message=""), "Invalid parameter: Empty message"),
         (dict(PhoneNumber="NAA+15555550100", Message="x"),
          "Invalid parameter: PhoneNumber Reason: NAA+15555550100 is not valid to publish to"),
-        (dict(TargetArn="arn:aws:sns:us-east-1:000000000000:endpoint/APNS/app/1", Message="x"),
+        (dict(TargetArn="arn:aws:sns:us-east-1:000000000000:endpoint/APNS/app/0c9b9f3e-4cbb-3b1a-9d39-2f4b6e1c5a77",
+              Message="x"),
          "Invalid parameter: TargetArn Reason: No endpoint found for the target arn specified"),
+        (dict(TargetArn="arn:aws:sns:us-east-1:000000000000:endpoint/APNS/app/1", Message="x"),
+         "Invalid parameter: TargetArn Reason: ARN specifies an invalid endpointId: UUID must be encoded in exactly "
+         "36 characters."),
         (dict(TopicArn=topic, Message="x", MessageDeduplicationId="d"), None),
     ]
     for kwargs, message in cases:

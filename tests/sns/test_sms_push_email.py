@@ -44,6 +44,20 @@ def test_platform_applications_and_endpoints(sns: Any) -> None:
     assert app == "arn:aws:sns:us-east-1:000000000000:app/GCM/app"
     # The credential is not handed back (GetPlatformApplicationAttributes lists what it returns).
     assert "PlatformCredential" not in sns.get_platform_application_attributes(PlatformApplicationArn=app)["Attributes"]
+    # The same name again: the same application with the same properties, refused with others; a sample rate
+    # outside 0-100 is refused on create and set alike (as AWS answered a connector's tests run against it).
+    assert sns.create_platform_application(Name="app", Platform="GCM", Attributes={
+        "PlatformCredential": "secret"})["PlatformApplicationArn"] == app
+    assert refused(sns.create_platform_application, Name="app", Platform="GCM", Attributes={
+        "PlatformCredential": "secret", "EventEndpointCreated": "t"}) == (
+        "InvalidParameter", "Invalid parameter: Name Reason: An application with the same name but different "
+                            "properties already exists")
+    rate = ("InvalidParameter", "Invalid parameter: Attributes Reason: Invalid value for attribute: "
+                                "SuccessFeedbackSampleRate: 101 value provided is not an integer between 0-100")
+    assert refused(sns.create_platform_application, Name="other", Platform="GCM", Attributes={
+        "PlatformCredential": "secret", "SuccessFeedbackSampleRate": "101"}) == rate
+    assert refused(sns.set_platform_application_attributes, PlatformApplicationArn=app,
+                   Attributes={"SuccessFeedbackSampleRate": "101"}) == rate
     sns.set_platform_application_attributes(PlatformApplicationArn=app, Attributes={"EventDeliveryFailure": "t"})
     [listed] = sns.list_platform_applications()["PlatformApplications"]
     assert listed == {"PlatformApplicationArn": app, "Attributes": {"Enabled": "true", "EventDeliveryFailure": "t"}}

@@ -166,3 +166,19 @@ def test_fifo_and_logging_topic_attributes(sns):
         with pytest.raises(ClientError) as exc:
             sns.set_topic_attributes(TopicArn=plain, AttributeName=name, AttributeValue=value)
         assert error(exc.value)[0] == "InvalidParameter"
+
+
+def test_subscription_refusals_as_aws_answers_them(sns):
+    """As AWS answered a connector's tests run against it (and a plugin's recorded ConfirmSubscription)."""
+    topic = sns.create_topic(Name="refusals")["TopicArn"]
+    with pytest.raises(ClientError) as exc:
+        sns.subscribe(TopicArn=topic, Protocol="application", Endpoint=topic)
+    assert error(exc.value) == ("InvalidParameter", f"Invalid parameter: Application endpoint arn invalid:{topic}")
+    sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="someone@example.com")
+    # A token that is hex (as SNS's are) but confirms nothing, and one that is not even that.
+    with pytest.raises(ClientError) as exc:
+        sns.confirm_subscription(TopicArn=topic, Token="2336412f37fb687fd51e6e2425c464cefc6029303415bf22f632")
+    assert error(exc.value) == ("InvalidParameter", "Invalid token")
+    with pytest.raises(ClientError) as exc:
+        sns.confirm_subscription(TopicArn=topic, Token="qwerty")
+    assert error(exc.value) == ("InvalidParameter", "Invalid parameter: Token")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,17 @@ PLATFORMS = frozenset({"ADM", "APNS", "APNS_SANDBOX", "APNS_VOIP", "APNS_VOIP_SA
 _APP_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,256}")
 # Secrets AWS takes but never hands back (GetPlatformApplicationAttributes lists what it returns).
 _SECRET = frozenset({"PlatformCredential", "PlatformPrincipal"})
+
+
+def _checked_app_attributes(attrs: Mapping[str, str]) -> dict[str, str]:
+    """A platform application's attributes, refused with AWS's words where AWS refuses them (recorded in a
+    connector's tests run against AWS).
+    https://docs.aws.amazon.com/sns/latest/api/API_SetPlatformApplicationAttributes.html"""
+    rate = attrs.get("SuccessFeedbackSampleRate")
+    if rate is not None and not (rate.isdigit() and 0 <= int(rate) <= 100):
+        raise invalid(f"Attributes Reason: Invalid value for attribute: SuccessFeedbackSampleRate: {rate} value "
+                      "provided is not an integer between 0-100")
+    return dict(attrs)
 
 
 def app_not_found() -> ServiceError:
@@ -118,7 +130,15 @@ class MobileOperations:
             raise invalid(f"Platform Reason: {platform} is not supported")
         arn = f"arn:aws:sns:{ctx.region}:{ctx.account_id}:app/{platform}/{name}"
         # Conveyor cannot check credentials with Apple or Google: it keeps them as given.
-        attrs = {"Enabled": "true", **(params.get("Attributes") or {})}
+        attrs = {"Enabled": "true", **_checked_app_attributes(params.get("Attributes") or {})}
+        existing = self.apps.get(arn)
+        if existing is not None:
+            # The same name again is the same application only with the same properties, as AWS answered a
+            # connector's tests run against it.
+            if existing.attrs != attrs:
+                raise invalid("Name Reason: An application with the same name but different properties already "
+                              "exists")
+            return {"PlatformApplicationArn": arn}
         await self.store.put_platform_app(arn, ctx.account_id, ctx.region, name, platform, attrs)
         self.apps[arn] = PlatformApp(arn, ctx.account_id, ctx.region, name, platform, attrs)
         return {"PlatformApplicationArn": arn}
@@ -131,7 +151,7 @@ class MobileOperations:
     async def SetPlatformApplicationAttributes(
             self, ctx: RequestContext, params: SetPlatformApplicationAttributesInputTypeDef) -> dict[str, Any]:
         app = self.app(params["PlatformApplicationArn"])
-        attrs = {**app.attrs, **params["Attributes"]}
+        attrs = {**app.attrs, **_checked_app_attributes(params["Attributes"])}
         await self.store.put_platform_app(app.arn, app.account, app.region, app.name, app.platform, attrs)
         app.attrs = attrs
         return {}

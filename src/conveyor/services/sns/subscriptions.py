@@ -92,6 +92,10 @@ def check_endpoint(protocol: str, endpoint: str | None, fifo_topic: bool, functi
         raise invalid("Email address")
     if protocol == "sms":
         check_sms_endpoint(endpoint)
+    if protocol == "application" and ":endpoint/" not in endpoint:
+        # An ARN that names no platform endpoint at all (a topic's, say), as AWS answered a connector's
+        # tests run against it ("Invalid parameter: Application endpoint arn invalid:arn:...").
+        raise invalid(f"Application endpoint arn invalid:{endpoint}")
     if protocol == "application" and not device_exists(endpoint):
         raise invalid(f"Endpoint Reason: Endpoint does not exist for endpoint arn{endpoint}")
     if protocol == "sqs":
