@@ -182,3 +182,41 @@ def test_subscription_refusals_as_aws_answers_them(sns):
     with pytest.raises(ClientError) as exc:
         sns.confirm_subscription(TopicArn=topic, Token="qwerty")
     assert error(exc.value) == ("InvalidParameter", "Invalid parameter: Token")
+
+
+def test_topic_refusals_as_aws_answers_them(sns):
+    """As AWS answered a connector's tests run against it: CreateTopic names the attribute after "Attributes
+    Reason: ", SetTopicAttributes names it alone."""
+    retry = {"minDelayTarget": 10, "maxDelayTarget": 20, "numRetries": 300, "backoffFunction": "linear"}
+    too_many = json.dumps({"http": {"defaultHealthyRetryPolicy": retry}})
+    with pytest.raises(ClientError) as exc:
+        sns.create_topic(Name="policies", Attributes={"DeliveryPolicy": too_many})
+    assert error(exc.value) == ("InvalidParameter", "Invalid parameter: Attributes Reason: DeliveryPolicy: "
+                                "http.defaultHealthyRetryPolicy.numRetries must be less than or equal to 100")
+    arn = sns.create_topic(Name="policies")["TopicArn"]
+    with pytest.raises(ClientError) as exc:
+        sns.set_topic_attributes(TopicArn=arn, AttributeName="DeliveryPolicy", AttributeValue=too_many)
+    assert error(exc.value) == ("InvalidParameter", "Invalid parameter: DeliveryPolicy: "
+                                "http.defaultHealthyRetryPolicy.numRetries must be less than or equal to 100")
+    with pytest.raises(ClientError) as exc:
+        sns.create_topic(Name="rates", Attributes={"SQSSuccessFeedbackSampleRate": "500"})
+    assert error(exc.value) == ("InvalidParameter", "Invalid parameter: Attributes Reason: "
+                                "SQSSuccessFeedbackSampleRate: 500 value provided is not an integer between 0-100")
+    # A policy statement whose action is not SNS's.
+    statement = {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": ["SNS:Publishx", "SNS:Subscribe"],
+                 "Resource": arn}
+    with pytest.raises(ClientError) as exc:
+        sns.create_topic(Name="scoped", Attributes={"Policy": json.dumps({"Statement": [statement]})})
+    assert error(exc.value) == ("InvalidParameter",
+                                "Invalid parameter: Attributes Reason: Policy statement action out of service scope!")
+    fine = {**statement, "Action": ["sns:Publish", "SNS:Get*", "*"]}
+    sns.set_topic_attributes(TopicArn=arn, AttributeName="Policy", AttributeValue=json.dumps({"Statement": [fine]}))
+    # A data protection policy statement's DataDirection.
+    policy = {"Name": "pii", "Version": "2021-06-01", "Statement": [{
+        "Sid": "s", "DataDirection": "Inbxound", "Principal": ["*"],
+        "DataIdentifier": ["arn:aws:dataprotection::aws:data-identifier/Name"], "Operation": {"Deny": {}}}]}
+    with pytest.raises(ClientError) as exc:
+        sns.create_topic(Name="guarded", DataProtectionPolicy=json.dumps(policy))
+    assert error(exc.value) == ("InvalidParameter", "Invalid parameter: DataProtectionPolicy Reason: Statement "
+                                "DataDirection must be either Inbound or Outbound")
+    assert [t for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith((":scoped", ":guarded", ":rates"))] == []

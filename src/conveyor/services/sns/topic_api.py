@@ -49,6 +49,10 @@ def check_data_protection_policy(text: str) -> str:
         raise invalid("DataProtectionPolicy Reason: The policy must have Name, Version and Statement")
     if not isinstance(doc["Statement"], list) or not doc["Statement"]:
         raise invalid("DataProtectionPolicy Reason: Statement must be a non-empty list")
+    for statement in doc["Statement"]:
+        # As AWS answered a connector's tests run against it (a DataDirection of "Inbxound").
+        if not isinstance(statement, dict) or statement.get("DataDirection") not in ("Inbound", "Outbound"):
+            raise invalid("DataProtectionPolicy Reason: Statement DataDirection must be either Inbound or Outbound")
     return text
 
 

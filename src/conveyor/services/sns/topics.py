@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conveyor import jsondoc
+from conveyor.protocol.models import service_model
 from conveyor.wire import ServiceError
 
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,256}")
@@ -96,7 +97,16 @@ def normalize(attrs: dict[str, str], *, creating: bool, fifo: bool) -> dict[str,
     for name, value in attrs.items():
         if name not in SETTABLE and not (creating and name in CREATE_ONLY):
             raise invalid("AttributeName")
-        out[name] = check_attribute(name, value, fifo)
+        try:
+            out[name] = check_attribute(name, value, fifo)
+        except ServiceError as err:
+            # CreateTopic names the attribute at fault after "Attributes Reason: " where SetTopicAttributes
+            # does not, as AWS answered a connector's tests run against it ("Invalid parameter: Attributes
+            # Reason: DeliveryPolicy: ..." against "Invalid parameter: DeliveryPolicy: ...").
+            bare = err.message.removeprefix("Invalid parameter: ")
+            if creating and name in ("DeliveryPolicy", "Policy") and not bare.startswith("Attributes Reason: "):
+                raise invalid("Attributes Reason: " + bare) from None
+            raise
     return out
 
 
@@ -138,7 +148,8 @@ def check_attribute(name: str, value: str, fifo: bool) -> str:
         return value
     if name.endswith("SampleRate"):
         if not value.isdigit() or not 0 <= int(value) <= 100:
-            raise invalid(f"Attributes Reason: {name} must be an integer from 0 to 100")
+            # AWS's words, as it answered a connector's tests run against it.
+            raise invalid(f"Attributes Reason: {name}: {value} value provided is not an integer between 0-100")
         return value
     if name == "DisplayName":
         if len(value) > 100:
@@ -153,7 +164,31 @@ def check_attribute(name: str, value: str, fifo: bool) -> str:
             raise invalid(f"Attributes Reason: {name}: must be a JSON object")
         if name == "DeliveryPolicy":
             check_delivery_policy(doc, topic=True)
+        else:
+            _check_policy_actions(doc)
     return value
+
+
+# Every SNS API action: a topic policy's actions must be SNS's ("*", "sns:*" and other wildcards aside).
+_SNS_ACTIONS = frozenset(name.lower() for name in service_model("sns").operation_names)
+
+
+def _check_policy_actions(doc: dict[str, Any]) -> None:
+    """A topic policy whose statement allows or denies an action that is not SNS's is refused, as AWS
+    answered a connector's tests run against it ("SNS:Publishx")."""
+    statements = doc.get("Statement")
+    for statement in statements if isinstance(statements, list) else [statements]:
+        if not isinstance(statement, dict):
+            continue
+        for key in ("Action", "NotAction"):
+            actions = statement.get(key)
+            for action in actions if isinstance(actions, list) else [actions] if actions is not None else []:
+                text = str(action)
+                service, _, name = text.partition(":")
+                if text == "*" or (service.lower() == "sns" and ("*" in name or "?" in name
+                                                                or name.lower() in _SNS_ACTIONS)):
+                    continue
+                raise invalid("Policy statement action out of service scope!")
 
 
 def check_delivery_policy(doc: dict[str, Any], *, topic: bool) -> None:
@@ -169,6 +204,9 @@ def check_delivery_policy(doc: dict[str, Any], *, topic: bool) -> None:
         lo, hi = int(merged["minDelayTarget"]), int(merged["maxDelayTarget"])
     except (TypeError, ValueError):
         raise invalid("DeliveryPolicy: retry counts and delays must be integers")
+    path = "http.defaultHealthyRetryPolicy" if topic else "healthyRetryPolicy"
+    if n > 100:  # as AWS words it (a connector's tests run against AWS record it)
+        raise invalid(f"DeliveryPolicy: {path}.numRetries must be less than or equal to 100")
     if not 0 <= n <= 100 or not 1 <= lo <= hi <= 3600:
         raise invalid("DeliveryPolicy: numRetries must be 0-100 and 1 <= minDelayTarget <= maxDelayTarget "
                       "<= 3600")
