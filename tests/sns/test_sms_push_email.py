@@ -77,6 +77,16 @@ def test_platform_applications_and_endpoints(sns: Any) -> None:
     assert endpoint["Attributes"] == {"Enabled": "true", "Token": "tok", "CustomUserData": "u"}
     assert refused(sns.create_platform_endpoint, PlatformApplicationArn=app + "2", Token="x") == (
         "NotFound", "PlatformApplication does not exist")
+    # As AWS answered a connector's tests run against it: an empty token, an empty Token attribute, and an
+    # endpoint's ARN given as the application's.
+    assert refused(sns.create_platform_endpoint, PlatformApplicationArn=app, Token="") == (
+        "InvalidParameter", "Invalid parameter: Token Reason: cannot be empty")
+    assert refused(sns.create_platform_endpoint, PlatformApplicationArn=app, Token="t3",
+                   Attributes={"Token": ""}) == (
+        "InvalidParameter", "Invalid parameter: Attributes Reason: Invalid value for attribute: Token: cannot be empty")
+    assert refused(sns.create_platform_endpoint, PlatformApplicationArn=one + "x", Token="t3") == (
+        "InvalidParameter", "Invalid parameter: PlatformApplicationArn Reason: Wrong number of slashes in relative "
+                            "portion of the ARN.")
     sns.delete_endpoint(EndpointArn=one)
     sns.delete_endpoint(EndpointArn=one)  # idempotent
     assert refused(sns.get_endpoint_attributes, EndpointArn=one) == ("NotFound", "Endpoint does not exist")

@@ -107,6 +107,8 @@ class MobileOperations:
 
     def app(self, arn: str) -> PlatformApp:
         check_arn(arn, "PlatformApplicationArn")
+        if arn.split(":", 5)[5].count("/") != 2:  # app/PLATFORM/NAME (an endpoint's ARN has one more)
+            raise invalid("PlatformApplicationArn Reason: Wrong number of slashes in relative portion of the ARN.")
         found = self.apps.get(arn)
         if found is None:
             raise app_not_found()
@@ -183,8 +185,11 @@ class MobileOperations:
                                      params: CreatePlatformEndpointInputTypeDef) -> dict[str, Any]:
         app = self.app(params["PlatformApplicationArn"])
         token = params["Token"]
+        # As AWS answered a connector's tests run against it.
         if not token:
-            raise invalid("Token Reason: Token must not be empty")
+            raise invalid("Token Reason: cannot be empty")
+        if (params.get("Attributes") or {}).get("Token") == "":
+            raise invalid("Attributes Reason: Invalid value for attribute: Token: cannot be empty")
         attrs: dict[str, str] = {"Enabled": "true"}
         if params.get("CustomUserData"):
             attrs["CustomUserData"] = params["CustomUserData"]

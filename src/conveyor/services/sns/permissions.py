@@ -52,7 +52,7 @@ def add(policy_text: str, topic_arn: str, label: str, accounts: list[str], actio
         raise invalid(f"AWSAccountId Reason: a statement names 1 to {MAX_PRINCIPALS} principals")
     bad = next((a for a in accounts if not _ACCOUNT.fullmatch(a)), None)
     if bad is not None:
-        raise invalid(f"AWSAccountId Reason: {bad} is not a 12-digit AWS account ID")
+        raise invalid("A provided account ID is not valid")  # as AWS answered a connector's tests against it
     if len(statements) >= MAX_STATEMENTS:
         raise invalid(f"Policy Reason: a topic policy holds at most {MAX_STATEMENTS} statements")
     statements.append({
