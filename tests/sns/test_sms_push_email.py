@@ -138,6 +138,10 @@ def test_sms(sns: Any, endpoint: str) -> None:
     sns.set_sms_attributes(attributes={"DefaultSMSType": "Transactional", "DefaultSenderID": "Conveyor"})
     assert sns.get_sms_attributes(attributes=["DefaultSMSType"])["attributes"] == {"DefaultSMSType": "Transactional"}
     assert refused(sns.set_sms_attributes, attributes={"DefaultSMSType": "Loud"})[0] == "InvalidParameter"
+    # A sender id is 1-11 letters and digits with a letter (API_SetSMSAttributes), refused in AWS's words.
+    for sender in ("testSenderID", "12345", "has space"):
+        assert refused(sns.set_sms_attributes, attributes={"DefaultSenderID": sender}) == (
+            "InvalidParameter", "DefaultSenderID is invalid")
 
     topic = sns.create_topic(Name="alerts")["TopicArn"]
     sub = sns.subscribe(TopicArn=topic, Protocol="sms", Endpoint="+1-555-0101")["SubscriptionArn"]

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from conveyor.services.sns.store import SnsStore
 
 E164 = re.compile(r"\+?[1-9][0-9]{1,14}")
+_SENDER_ID = re.compile(r"[A-Za-z0-9]{1,11}")
 MAX_SMS = 1600  # "The total size limit for a single SMS Publish action is 1,600 characters" (API_Publish)
 _SEPARATORS = re.compile(r"[./-]")
 SMS_TYPES = ("Promotional", "Transactional")
@@ -85,6 +86,12 @@ class SmsOperations:
         kind = given.get("DefaultSMSType")
         if kind is not None and kind not in SMS_TYPES:
             raise invalid("DefaultSMSType Reason: must be Promotional or Transactional")
+        sender = given.get("DefaultSenderID")
+        if sender is not None and not (_SENDER_ID.fullmatch(sender) and any(ch.isalpha() for ch in sender)):
+            # "1 - 11 alphanumeric characters, and it must contain at least one letter"
+            # (https://docs.aws.amazon.com/sns/latest/api/API_SetSMSAttributes.html), refused in AWS's words as it
+            # answered a connector's tests run against it ("testSenderID").
+            raise ServiceError("InvalidParameter", "DefaultSenderID is invalid")
         key = (ctx.account_id, ctx.region)
         attrs = {**self.settings.get(key, {}), **given}
         await self.store.put_sms_settings(ctx.account_id, ctx.region, attrs)
