@@ -146,8 +146,8 @@ class FunctionOperations:
         return public(fn.versions["1"] if params.get("Publish") else config)
 
     async def GetFunction(self, ctx: RequestContext, params: GetFunctionRequestTypeDef) -> Out:
-        fn, qualifier = self.registry.get(params["FunctionName"], ctx.region)
-        config = fn.resolve(params.get("Qualifier") or qualifier)
+        fn, qualifier = self.registry.get(params["FunctionName"], ctx.region, params.get("Qualifier"))
+        config = fn.resolve(qualifier)
         location = code_url.presigned_location(ctx, *self.credential, fn.name, config["_CodeHex"])
         out: Out = {
             "Configuration": public(config),
@@ -160,8 +160,8 @@ class FunctionOperations:
         return out
 
     async def GetFunctionConfiguration(self, ctx: RequestContext, params: GetFunctionConfigurationRequestTypeDef) -> Out:
-        fn, qualifier = self.registry.get(params["FunctionName"], ctx.region)
-        return public(fn.resolve(params.get("Qualifier") or qualifier))
+        fn, qualifier = self.registry.get(params["FunctionName"], ctx.region, params.get("Qualifier"))
+        return public(fn.resolve(qualifier))
 
     async def ListFunctions(self, ctx: RequestContext, params: ListFunctionsRequestTypeDef) -> Out:
         configs: list[Out] = []
@@ -181,8 +181,7 @@ class FunctionOperations:
 
     # -- delete ----------------------------------------------------------------------------------------
     async def DeleteFunction(self, ctx: RequestContext, params: DeleteFunctionRequestTypeDef) -> Out:
-        fn, qualifier = self.registry.get(params["FunctionName"], ctx.region)
-        qualifier = params.get("Qualifier") or qualifier
+        fn, qualifier = self.registry.get(params["FunctionName"], ctx.region, params.get("Qualifier"))
         if qualifier and qualifier != "$LATEST":
             if qualifier not in fn.versions:
                 raise not_found(f"Function not found: {fn.arn}:{qualifier}")

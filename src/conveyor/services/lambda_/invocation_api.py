@@ -50,8 +50,7 @@ class InvocationOperations:
 
     # -- invoke ----------------------------------------------------------------------------------------
     async def Invoke(self, ctx: RequestContext, params: InvocationRequestTypeDef) -> Out:
-        fn, qualifier = self.registry.get(params["FunctionName"], ctx.region)
-        qualifier = params.get("Qualifier") or qualifier
+        fn, qualifier = self.registry.get(params["FunctionName"], ctx.region, params.get("Qualifier"))
         kind = params.get("InvocationType") or "RequestResponse"
         given = params.get("Payload")
         payload = given if isinstance(given, bytes) else b""  # the codec hands blobs over as bytes

@@ -109,8 +109,7 @@ class PermissionOperations:
         return json.dumps({"Version": "2012-10-17", "Id": "default", "Statement": mine}) if mine else None
 
     def _qualified(self, ctx: RequestContext, ref: str, given: str | None) -> tuple[Function, str | None]:
-        fn, qualifier = self.registry.get(ref, ctx.region)
-        qualifier = given or qualifier
+        fn, qualifier = self.registry.get(ref, ctx.region, given)
         if qualifier == "$LATEST":
             qualifier = None
         if qualifier:
@@ -167,6 +166,9 @@ class PermissionOperations:
         self._check_policy_revision(fn, params.get("RevisionId"))
         arn = resource_arn(fn, qualifier)
         sid = params["StatementId"]
+        if not statements_for(fn, qualifier):
+            # A resource without any statement is told apart from a statement id it lacks.
+            raise not_found("No policy is associated with the given resource.")
         kept = [s for s in fn.policy if not (s["Sid"] == sid and s.get("Resource", fn.arn) == arn)]
         if len(kept) == len(fn.policy):
             raise not_found(f"Statement {sid} is not found in resource policy.")

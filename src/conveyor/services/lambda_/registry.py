@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from conveyor.services.lambda_.code import CodeStore
-from conveyor.services.lambda_.functions import Function, arn_region, not_found, parse_name, timestamp
+from conveyor.services.lambda_.functions import (
+    Function,
+    arn_region,
+    invalid,
+    not_found,
+    parse_name,
+    timestamp,
+)
 from conveyor.services.lambda_.store import LambdaStore
 from conveyor.storage.disk import DiskGuard
 
@@ -43,15 +50,25 @@ class Registry:
     def arn(self, name: str, region: str | None = None) -> str:
         return f"arn:aws:lambda:{region or self.region}:{self.account}:function:{name}"
 
-    def get(self, ref: str, region: str | None = None) -> tuple[Function, str | None]:
-        """The function a name, partial ARN or ARN names, and the qualifier it carries. A function lives
-        in one region: a name looks in `region` (the request's; None: any), an ARN in the region it names."""
-        name, qualifier = parse_name(ref, self.account)
+    def get(self, ref: str, region: str | None = None, qualifier: str | None = None) -> tuple[Function, str | None]:
+        """The function a name, partial ARN or ARN names, and the qualifier it carries (or `qualifier`, an
+        operation's own Qualifier member). A function lives in one region: a name looks in `region` (the
+        request's; None: any), an ARN in the region it names.
+
+        Lambda names what it did not find by its full ARN, the qualifier included, whichever form the
+        caller used ("Function not found: arn:aws:lambda:us-east-1:123456789012:function:fn:1"); a
+        qualifier in the name that differs from the Qualifier member is refused
+        (https://docs.aws.amazon.com/lambda/latest/api/API_GetFunction.html: "If you specify a function
+        name with a qualifier, ... the Qualifier parameter must match")."""
+        name, derived = parse_name(ref, self.account)
+        if qualifier and derived and qualifier != derived:
+            raise invalid("The derived qualifier from the function name does not match the specified qualifier.")
+        qualifier = qualifier or derived
         wanted = arn_region(ref) or region
         fn = self.functions.get(name)
         if fn is None or (wanted is not None and fn.region != wanted):
-            arn = ref if ref.startswith("arn:") else self.arn(ref, wanted)
-            raise not_found(f"Function not found: {arn}")
+            suffix = f":{qualifier}" if qualifier else ""
+            raise not_found(f"Function not found: {self.arn(name, wanted)}{suffix}")
         return fn, qualifier
 
     async def save(self, fn: Function) -> None:
