@@ -44,7 +44,8 @@ def test_https_and_http_on_one_port(start_server: Any, tmp_path: Path) -> None:
             assert session.get(f"{https}/_conveyor/health", verify=str(ca), timeout=10).status_code == 200
         assert s3.get_object(Bucket="tls-bucket", Key="k")["Body"].read() == big
     # The certificate names the local host names; curl trusts it with --cacert.
-    for host in ("127.0.0.1", "localhost", "abc.cloudfront.localhost", "abc.execute-api.localhost"):
+    for host in ("127.0.0.1", "localhost", "abc.cloudfront.localhost", "abc.execute-api.localhost",
+                 "abc.lambda-url.localhost"):
         result = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", str(ca),
                                  f"https://{host}:{server.port}/_conveyor/health"], capture_output=True, timeout=30)
         assert result.returncode == 0, (host, result.stderr)

@@ -266,9 +266,9 @@ def keep_rebinders_out(request: HttpRequest, config: Config) -> None:
 
 
 # Names whose DNS no web page's author controls, so no page can rebind them to 127.0.0.1: AWS's own
-# (pointed at Conveyor through /etc/hosts or `curl --resolve`, see conveyor.services.s3.hosts) and
-# LocalStack's loopback name.
-_TRUSTED_DOMAINS = (".amazonaws.com", ".amazonaws.com.cn", ".localhost.localstack.cloud")
+# (pointed at Conveyor through /etc/hosts or `curl --resolve`, see conveyor.services.s3.hosts; `.on.aws`
+# is where Lambda's function URLs live) and LocalStack's loopback name.
+_TRUSTED_DOMAINS = (".amazonaws.com", ".amazonaws.com.cn", ".on.aws", ".localhost.localstack.cloud")
 
 
 def is_trusted_name(host_header: str, bound_host: str) -> bool:

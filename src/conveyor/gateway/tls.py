@@ -4,8 +4,8 @@ ClientHello) is served through TLS, any other as plain HTTP.
 The certificate comes from a local certificate authority that Conveyor makes once in the data directory
 (`tls/ca.pem`); clients trust it with `AWS_CA_BUNDLE=.../ca.pem`, `curl --cacert .../ca.pem` or
 `requests.get(..., verify=".../ca.pem")`. The server's certificate names localhost and the local host
-names Conveyor serves (`*.execute-api.localhost`, `*.cloudfront.localhost`, `*.s3.localhost`), 127.0.0.1
-and ::1; it is made anew when it nears its end or the names it must carry change. The CA's key never
+names Conveyor serves (`*.execute-api.localhost`, `*.cloudfront.localhost`, `*.s3.localhost`,
+`*.lambda-url.localhost`), 127.0.0.1 and ::1; it is made anew when it nears its end or the names it must carry change. The CA's key never
 leaves the data directory (files readable by their owner only).
 
 TLS runs over memory buffers (ssl.SSLObject), under the connection's own HTTP parser: the bytes already
@@ -28,7 +28,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 HANDSHAKE = 0x16  # the content type of a TLS handshake record: a ClientHello starts with it
 NAMES = ("localhost", "*.localhost", "*.execute-api.localhost", "*.cloudfront.localhost", "*.s3.localhost",
-         "127.0.0.1", "::1")
+         "*.lambda-url.localhost", "127.0.0.1", "::1")
 _CA_DAYS = 3650
 _SERVER_DAYS = 397  # what browsers accept for a server certificate
 _RENEW_BEFORE = dt.timedelta(days=30)

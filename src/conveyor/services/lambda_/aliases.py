@@ -92,5 +92,6 @@ class AliasOperations:
         name = params["Name"]
         if fn.aliases.pop(name, None) is not None:
             fn.policy = [s for s in fn.policy if s.get("Resource") != f"{fn.arn}:{name}"]
+            fn.urls.pop(name, None)  # the alias's function URL goes with it
             await self.registry.save(fn)
         return {}

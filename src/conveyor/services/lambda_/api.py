@@ -36,6 +36,8 @@ from conveyor.services.lambda_.permissions import PermissionOperations
 from conveyor.services.lambda_.registry import Registry
 from conveyor.services.lambda_.store import LambdaStore
 from conveyor.services.lambda_.stream_esm import StreamMappings
+from conveyor.services.lambda_.url_configs import FunctionUrlOperations, url_id_of
+from conveyor.services.lambda_.url_plane import FunctionUrlPlane
 from conveyor.wire import HttpResponse, RequestContext, ServiceError
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,9 @@ class LambdaService(Service):
         self.async_invokes = AsyncInvokes(self.registry, self.store, self.invoker, self.ports, self.clock)
         self.permissions = PermissionOperations(self.registry)
         self.endpoints = FunctionEndpoints(self.registry, self.invoker, self.mappings)
+        self.urls = FunctionUrlOperations(self.registry)
+        self.url_plane = FunctionUrlPlane(self.urls, self.invoker, self.ports, self)
+        self.data_plane = self.url_plane  # unsigned requests to function URLs, claimed by Host
         self.operation_groups = (
             FunctionOperations(self.registry, self.invoker, self.mappings, self.ports, self.clock,
                                (self.config.access_key, self.config.secret_key), self.stream_mappings),
@@ -70,6 +75,7 @@ class LambdaService(Service):
             self.permissions,
             InvocationOperations(self.registry, self.invoker, self.async_invokes, self.mappings,
                                  self.stream_mappings),
+            self.urls,
         )
 
     # -- lifecycle -------------------------------------------------------------------------------------
@@ -130,7 +136,10 @@ class LambdaService(Service):
         return await self.endpoints.handle(ctx, parts)
 
     async def intercept(self, ctx: RequestContext) -> HttpResponse | None:
-        """GetFunction's Code.Location downloads: presigned for lambda, yet no operation of the model."""
+        """GetFunction's Code.Location downloads: presigned for lambda, yet no operation of the model; and
+        signed requests to function URLs (AWS_IAM), authenticated by the gateway as any signed request."""
+        if url_id_of(ctx.request.headers.get("host") or "") is not None:
+            return await self.url_plane.serve_signed(ctx)
         if ctx.request.path.startswith(code_url.PREFIX):
             return await code_url.download(ctx, self.registry)
         return None

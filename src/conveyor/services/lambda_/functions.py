@@ -81,6 +81,8 @@ class Function:
     policy: list[dict[str, Any]] = field(default_factory=list)
     reserved: int | None = None
     invoke_config: dict[str, Any] | None = None
+    # Function URLs, by the qualifier they serve ("" for the unqualified function, else an alias name).
+    urls: dict[str, dict[str, Any]] = field(default_factory=dict)
     generation: int = 0  # bumped by every code/config change so warm environments are recycled
     policy_revision: str = ""
 
@@ -98,7 +100,7 @@ class Function:
         return json.dumps({"name": self.name, "config": self.config, "versions": self.versions,
                            "aliases": self.aliases, "tags": self.tags, "policy": self.policy,
                            "reserved": self.reserved, "invoke_config": self.invoke_config,
-                           "generation": self.generation, "policy_revision": self.policy_revision})
+                           "urls": self.urls, "generation": self.generation, "policy_revision": self.policy_revision})
 
     @classmethod
     def load(cls, doc: str) -> Function:

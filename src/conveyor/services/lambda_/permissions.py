@@ -85,6 +85,47 @@ def allows(statements: list[dict[str, Any]], service_principal: str, source_arn:
     return False
 
 
+def _public(principal: Any) -> bool:
+    return principal == "*" or (isinstance(principal, dict) and principal.get("AWS") == "*")
+
+
+def _grants(actions: Any, wanted: str) -> bool:
+    listed = actions if isinstance(actions, list) else [actions]
+    return any(fnmatch.fnmatchcase(wanted.lower(), str(a).lower()) for a in listed)
+
+
+def _url_condition_holds(condition: dict[str, Any]) -> bool:
+    """The condition keys of a function URL request: lambda:FunctionUrlAuthType is NONE and
+    lambda:InvokedViaFunctionUrl is true; any other key cannot be shown to hold."""
+    for operator, pairs in condition.items():
+        op = operator.lower()
+        for key, expected in pairs.items():
+            values = [str(v) for v in (expected if isinstance(expected, list) else [expected])]
+            key = key.lower()
+            if key == "lambda:functionurlauthtype" and op in ("stringequals", "stringlike"):
+                ok = any(fnmatch.fnmatchcase("NONE", v) for v in values)
+            elif key == "lambda:invokedviafunctionurl" and op == "bool":
+                ok = any(v.lower() == "true" for v in values)
+            else:
+                return False
+            if not ok:
+                return False
+    return True
+
+
+def url_invoke_allowed(fn: Function, qualifier: str | None) -> bool:
+    """Whether the resource policy lets everyone invoke the function (or alias) through a URL of AuthType
+    NONE: both lambda:InvokeFunctionUrl and, since October 2025, lambda:InvokeFunction
+    (https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html#urls-auth-none)."""
+    public = [s for s in statements_for(fn, qualifier) if s.get("Effect") == "Allow" and _public(s.get("Principal"))]
+
+    def allowed(action: str) -> bool:
+        return any(_grants(s.get("Action"), action) and _url_condition_holds(s.get("Condition") or {})
+                   for s in public)
+
+    return allowed("lambda:InvokeFunctionUrl") and allowed("lambda:InvokeFunction")
+
+
 class PermissionOperations:
     """AddPermission, GetPolicy, RemovePermission, and whether a service may invoke a function."""
 
@@ -146,6 +187,13 @@ class PermissionOperations:
             condition.setdefault("StringEquals", {})["AWS:SourceAccount"] = params["SourceAccount"]
         if params.get("PrincipalOrgID"):
             condition.setdefault("StringEquals", {})["aws:PrincipalOrgID"] = params["PrincipalOrgID"]
+        # Function URL statements (https://docs.aws.amazon.com/lambda/latest/api/API_AddPermission.html):
+        # FunctionUrlAuthType limits lambda:InvokeFunctionUrl to URLs of that auth type, and
+        # InvokedViaFunctionUrl limits lambda:InvokeFunction to invocations through a URL.
+        if params.get("FunctionUrlAuthType"):
+            condition.setdefault("StringEquals", {})["lambda:FunctionUrlAuthType"] = params["FunctionUrlAuthType"]
+        if params.get("InvokedViaFunctionUrl"):
+            condition.setdefault("Bool", {})["lambda:InvokedViaFunctionUrl"] = "true"
         if condition:
             statement["Condition"] = condition
         fn.policy.append(statement)
