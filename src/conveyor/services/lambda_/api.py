@@ -32,6 +32,7 @@ from conveyor.services.lambda_.function_api import FunctionOperations
 from conveyor.services.lambda_.internal import FunctionEndpoints
 from conveyor.services.lambda_.invocation_api import InvocationOperations
 from conveyor.services.lambda_.invoke import MAX_SYNC_PAYLOAD, Invoker, check_payload
+from conveyor.services.lambda_.layers import LayerOperations, Layers
 from conveyor.services.lambda_.permissions import PermissionOperations
 from conveyor.services.lambda_.registry import Registry
 from conveyor.services.lambda_.store import LambdaStore
@@ -68,20 +69,25 @@ class LambdaService(Service):
         self.urls = FunctionUrlOperations(self.registry)
         self.url_plane = FunctionUrlPlane(self.urls, self.invoker, self.ports, self)
         self.data_plane = self.url_plane  # unsigned requests to function URLs, claimed by Host
+        self.layers = Layers(self.store, self.registry)
+        credential = (self.config.access_key, self.config.secret_key)  # presigns Code.Location downloads
+        functions = FunctionOperations(self.registry, self.invoker, self.mappings, self.ports, self.clock, credential,
+                                       self.stream_mappings, self.layers)
         self.operation_groups = (
-            FunctionOperations(self.registry, self.invoker, self.mappings, self.ports, self.clock,
-                               (self.config.access_key, self.config.secret_key), self.stream_mappings),
+            functions,
             AliasOperations(self.registry),
             self.permissions,
             InvocationOperations(self.registry, self.invoker, self.async_invokes, self.mappings,
                                  self.stream_mappings),
             self.urls,
+            LayerOperations(self.layers, functions.code_bytes, credential),
         )
 
     # -- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:
         self.store.open()
         self.registry.load()
+        self.layers.load()
         await self.async_invokes.start()
         await self.mappings.start()
         await self.stream_mappings.start()
@@ -100,6 +106,7 @@ class LambdaService(Service):
         await self.invoker.runtime.reset()
         self.invoker.forget()
         await self.registry.reset()
+        self.layers.clear()
         self.invoker.logs.wipe()
         self.mappings.clear()
         self.stream_mappings.clear()
@@ -141,7 +148,7 @@ class LambdaService(Service):
         if url_id_of(ctx.request.headers.get("host") or "") is not None:
             return await self.url_plane.serve_signed(ctx)
         if ctx.request.path.startswith(code_url.PREFIX):
-            return await code_url.download(ctx, self.registry)
+            return await code_url.download(ctx, self.registry, self.layers.has_content)
         return None
 
     # -- conveyor.ports.Functions: S3, SNS and destinations invoke functions ---------------------------

@@ -8,6 +8,7 @@ server's credential and clock: the gateway routes it here by that scope and chec
 presigned request (its expiry always, its signature under `--auth sigv4`).
 
     GET /snapshots/ACCOUNT/FUNCTION-SHA256HEX?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=...
+    GET /snapshots/ACCOUNT/layers/LAYER/VERSION-SHA256HEX?...          (GetLayerVersion's Content.Location)
 
 The signature follows https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html
 for a GET whose only signed header is Host and whose body is empty (a presigned non-S3 request signs the
@@ -21,6 +22,7 @@ import datetime as dt
 import hashlib
 import hmac
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
@@ -33,13 +35,23 @@ if TYPE_CHECKING:
 EXPIRES = 600
 PREFIX = "/snapshots/"
 _PATH = re.compile(r"/snapshots/(\d{12})/([a-zA-Z0-9_-]+)-([0-9a-f]{64})")
+_LAYER_PATH = re.compile(r"/snapshots/(\d{12})/layers/([a-zA-Z0-9_-]+)/(\d+)-([0-9a-f]{64})")
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
 def presigned_location(ctx: RequestContext, access_key: str, secret_key: str, function_name: str,
                        code_hex: str) -> str:
     # Names and digests are [A-Za-z0-9_-]: the path needs no encoding, so its canonical form is itself.
-    path = f"{PREFIX}{ctx.account_id}/{function_name}-{code_hex}"
+    return presign(ctx, access_key, secret_key, f"{PREFIX}{ctx.account_id}/{function_name}-{code_hex}")
+
+
+def layer_location(ctx: RequestContext, access_key: str, secret_key: str, layer_name: str, version: int,
+                   code_hex: str) -> str:
+    """GetLayerVersion's Content.Location, presigned the same way."""
+    return presign(ctx, access_key, secret_key, f"{PREFIX}{ctx.account_id}/layers/{layer_name}/{version}-{code_hex}")
+
+
+def presign(ctx: RequestContext, access_key: str, secret_key: str, path: str) -> str:
     now = dt.datetime.fromtimestamp(ctx.clock.now(), dt.UTC)
     amz_date, date = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
     scope = f"{date}/{ctx.region}/lambda/aws4_request"
@@ -60,8 +72,18 @@ def presigned_location(ctx: RequestContext, access_key: str, secret_key: str, fu
     return f"{ctx.base_url}{path}?{query}&X-Amz-Signature={signature}"
 
 
-async def download(ctx: RequestContext, registry: Registry) -> HttpResponse:
-    """The package a `Code.Location` URL names, while a version of that function still runs it."""
+async def download(ctx: RequestContext, registry: Registry,
+                   layer_has: Callable[[str, str, int, str], bool] | None = None) -> HttpResponse:
+    """The package a `Code.Location` URL names, while a version of that function still runs it; or the
+    content of a layer version (`layer_has(region, name, version, digest)`: whether it still exists)."""
+    layer = _LAYER_PATH.fullmatch(ctx.request.path)
+    if layer is not None and ctx.request.method in ("GET", "HEAD"):
+        account, layer_name, number, code_hex = layer.groups()
+        if account != ctx.account_id or layer_has is None or not layer_has(ctx.region, layer_name, int(number),
+                                                                            code_hex):
+            raise not_found("The resource you requested does not exist.")
+        body = await asyncio.to_thread(registry.code.read, code_hex)
+        return HttpResponse(200, [("Content-Type", "application/zip")], body)
     match = _PATH.fullmatch(ctx.request.path)
     if ctx.request.method not in ("GET", "HEAD") or match is None:
         raise ServiceError("UnknownOperationException",

@@ -25,6 +25,7 @@ from conveyor.services.lambda_.functions import (
     revision_mismatch,
 )
 from conveyor.services.lambda_.invoke import CANNOT_ASSUME, LAMBDA_PRINCIPAL, Invoker
+from conveyor.services.lambda_.layers import Layers
 from conveyor.services.lambda_.paging import page
 from conveyor.services.lambda_.registry import Registry
 from conveyor.services.lambda_.stream_esm import StreamMappings
@@ -60,8 +61,10 @@ Out = dict[str, Any]
 
 class FunctionOperations:
     def __init__(self, registry: Registry, invoker: Invoker, mappings: Mappings, ports: Ports, clock: Clock,
-                 credential: tuple[str, str], stream_mappings: StreamMappings | None = None) -> None:
+                 credential: tuple[str, str], stream_mappings: StreamMappings | None = None,
+                 layers: Layers | None = None) -> None:
         self.registry = registry
+        self.layers = layers
         self.invoker = invoker
         self.mappings = mappings
         self.stream_mappings = stream_mappings
@@ -76,6 +79,22 @@ class FunctionOperations:
         sessions = self.ports.role_sessions
         if sessions is not None and not sessions.assumable_by(role, LAMBDA_PRINCIPAL):
             raise invalid(CANNOT_ASSUME)
+
+    def _attach_layers(self, config: dict[str, Any], arns: list[str]) -> None:
+        """A function's `Layers` as its configuration shows them ({Arn, CodeSize}), with the content each
+        environment is given kept aside (`_LayerHex`, in the function's order)."""
+        if self.layers is None:
+            raise invalid("Conveyor is running without layers.")
+        attached = self.layers.for_function(arns)
+        if attached:
+            config["Layers"] = [{"Arn": a["Arn"], "CodeSize": a["CodeSize"]} for a in attached]
+            config["_LayerHex"] = [a["_CodeHex"] for a in attached]
+        else:
+            config.pop("Layers", None)
+            config.pop("_LayerHex", None)
+
+    async def code_bytes(self, code: Mapping[str, Any]) -> bytes:
+        return await self._code_bytes(code)
 
     async def _code_bytes(self, code: Mapping[str, Any]) -> bytes:
         """The package a FunctionCode (or UpdateFunctionCode's members) names: inline, or an S3 object."""
@@ -112,6 +131,9 @@ class FunctionOperations:
             raise invalid("Handler is required for .zip file deployment packages.")
         check_config(params)
         self._check_role(params["Role"])
+        layers: dict[str, Any] = {}
+        if params.get("Layers"):  # checked before the package is fetched
+            self._attach_layers(layers, list(params["Layers"]))
         existing = self.registry.functions.get(name)
         if existing is not None and existing.region == ctx.region:
             raise conflict(f"Function already exist: {name}")
@@ -133,6 +155,7 @@ class FunctionOperations:
             "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{name}"},
             "_CodeHex": hexd,
         }
+        config.update(layers)
         environment = params.get("Environment")
         if environment:
             config["Environment"] = {"Variables": environment.get("Variables") or {}}
@@ -220,12 +243,19 @@ class FunctionOperations:
         check_config(params)
         if "Role" in params:
             self._check_role(params["Role"])
+        layers: dict[str, Any] = {}
+        if params.get("Layers"):  # checked before anything changes
+            self._attach_layers(layers, list(params["Layers"]))
         given: Mapping[str, Any] = params
         for key in _CONFIG_KEYS:
             if key in given:
                 fn.config[key] = given[key]
         if "Environment" in params:
             fn.config["Environment"] = {"Variables": params["Environment"].get("Variables") or {}}
+        if "Layers" in params:
+            fn.config.pop("Layers", None)
+            fn.config.pop("_LayerHex", None)
+            fn.config.update(layers)
         return await self._changed(fn, False)
 
     @staticmethod

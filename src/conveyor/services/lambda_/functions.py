@@ -167,8 +167,6 @@ def check_config(params: Mapping[str, Any]) -> None:
                       f"and 10240, not {memory}.")
     if params.get("PackageType") == "Image":
         raise invalid("Conveyor runs .zip packages only (PackageType Image needs a container runtime).")
-    if params.get("Layers"):
-        raise invalid("Conveyor does not support layers: include the libraries in the deployment package.")
     if params.get("FileSystemConfigs"):
         raise invalid("Conveyor does not support EFS file systems for functions.")
     vpc = params.get("VpcConfig") or {}

@@ -8,6 +8,8 @@ import binascii
 import datetime as dt
 import json
 import os
+import re
+import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -109,6 +111,31 @@ class Invoker:
         self._specs[(fn.name, version)] = (config["RevisionId"], fn.generation, spec)
         return spec
 
+    def _layer_paths(self, config: dict[str, Any], env: dict[str, str]) -> dict[str, str]:
+        """Where the runtime finds the function's layers: each version's extracted content stands for /opt
+        (https://docs.aws.amazon.com/lambda/latest/dg/packaging-layers.html#packaging-layers-paths). A later
+        layer overrides an earlier one on AWS, where it is extracted over it; here it comes first on each
+        path. Paths the function's own variables set come before them."""
+        dirs = [str(self.registry.code.extracted(h)) for h in config.get("_LayerHex") or []]
+        if not dirs:
+            return {}
+        last_first = dirs[::-1]
+        python = f"python{sys.version_info.major}.{sys.version_info.minor}"
+        node = re.fullmatch(r"nodejs(\d+)\.x", str(config.get("Runtime")))
+        node_dirs = [f"{d}/nodejs/node{node.group(1)}/node_modules" for d in last_first] if node else []
+
+        def joined(own: str | None, ours: list[str]) -> str:
+            return os.pathsep.join([*([own] if own else []), *ours])
+
+        return {
+            "CONVEYOR_LAYER_DIRS": os.pathsep.join(dirs),
+            "PYTHONPATH": joined(env.get("PYTHONPATH"), [p for d in last_first
+                                                        for p in (f"{d}/python", f"{d}/python/lib/{python}/site-packages")]),
+            "NODE_PATH": joined(env.get("NODE_PATH"), [*node_dirs, *(f"{d}/nodejs/node_modules" for d in last_first)]),
+            "PATH": os.pathsep.join([*(f"{d}/bin" for d in last_first), env["PATH"]]),
+            "LD_LIBRARY_PATH": joined(env.get("LD_LIBRARY_PATH"), [f"{d}/lib" for d in last_first]),
+        }
+
     def _new_spec(self, fn: Function, config: dict[str, Any]) -> EnvSpec:
         app_config = self.env.config
         version = config.get("Version", "$LATEST")
@@ -139,6 +166,7 @@ class Invoker:
             "LAMBDA_RUNTIME_DIR": str(code_dir),
             "AWS_ENDPOINT_URL": self.env.local_endpoint(),
         })
+        env.update(self._layer_paths(config, env))
         env.pop("AWS_SESSION_TOKEN", None)
         sessions = self.env.ports.role_sessions
         credentials: Callable[[], Awaitable[SessionCredentials]] | None = None

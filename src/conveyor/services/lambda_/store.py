@@ -1,8 +1,9 @@
 """Lambda's SQLite store: every statement Lambda runs, and nothing else.
 
-Three tables of JSON documents: functions (a function's $LATEST configuration, versions, aliases, tags,
-policy, concurrency and event-invoke config, keyed by name), event source mappings (by UUID) and the
-asynchronous events not yet handled (by request id). Callers encode the documents before they write:
+Tables of JSON documents: functions (a function's $LATEST configuration, versions, aliases, tags,
+policy, concurrency, event-invoke configs and URLs, keyed by name), event source mappings (by UUID), the
+asynchronous events not yet handled (by request id), layer versions (by ARN, with each layer's last
+version number, which deleting versions never lowers) and code signing configurations (by ARN). Callers encode the documents before they write:
 the database's writer thread runs the statements alone, so nothing else holds up a group commit.
 Writes return once durable; reads run on the caller's thread.
 """
@@ -26,8 +27,14 @@ MIGRATIONS = [
     CREATE TABLE stream_checkpoints (uuid TEXT NOT NULL, shard_id TEXT NOT NULL, position TEXT NOT NULL,
                                      PRIMARY KEY (uuid, shard_id))
     """,
+    """
+    CREATE TABLE layer_versions (arn TEXT PRIMARY KEY, doc TEXT NOT NULL);
+    CREATE TABLE layer_counters (layer_arn TEXT PRIMARY KEY, last_version INTEGER NOT NULL);
+    CREATE TABLE code_signing_configs (arn TEXT PRIMARY KEY, doc TEXT NOT NULL)
+    """,
 ]
-_TABLES = ("functions", "mappings", "async_events", "stream_mappings", "stream_checkpoints")
+_TABLES = ("functions", "mappings", "async_events", "stream_mappings", "stream_checkpoints", "layer_versions",
+           "layer_counters", "code_signing_configs")
 
 
 class LambdaStore:
@@ -112,6 +119,37 @@ class LambdaStore:
             conn.execute("DELETE FROM stream_checkpoints WHERE uuid = ?", (uuid,))
 
         await self.db.write(run, grows=False)
+
+    # -- layers: each version's document, and the last version number each layer gave out ----------------
+    def layer_version_docs(self) -> list[str]:
+        return [row[0] for row in self.db.query("SELECT doc FROM layer_versions")]
+
+    def layer_counters(self) -> dict[str, int]:
+        return {row[0]: int(row[1]) for row in self.db.query("SELECT layer_arn, last_version FROM layer_counters")}
+
+    async def put_layer_version(self, arn: str, doc: str, layer_arn: str | None = None, number: int = 0) -> None:
+        """A version's document; with `layer_arn`, a new version: its number becomes the layer's last."""
+
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT OR REPLACE INTO layer_versions (arn, doc) VALUES (?, ?)", (arn, doc))
+            if layer_arn is not None:
+                conn.execute("INSERT OR REPLACE INTO layer_counters (layer_arn, last_version) VALUES (?, ?)",
+                             (layer_arn, number))
+
+        await self.db.write(run)
+
+    async def delete_layer_version(self, arn: str) -> None:
+        await self.db.execute("DELETE FROM layer_versions WHERE arn = ?", (arn,), grows=False)
+
+    # -- code signing configurations -------------------------------------------------------------------
+    def code_signing_docs(self) -> list[str]:
+        return [row[0] for row in self.db.query("SELECT doc FROM code_signing_configs")]
+
+    async def put_code_signing(self, arn: str, doc: str) -> None:
+        await self.db.execute("INSERT OR REPLACE INTO code_signing_configs (arn, doc) VALUES (?, ?)", (arn, doc))
+
+    async def delete_code_signing(self, arn: str) -> None:
+        await self.db.execute("DELETE FROM code_signing_configs WHERE arn = ?", (arn,), grows=False)
 
     # -- asynchronous events ---------------------------------------------------------------------------
     def async_event_docs(self) -> list[str]:
