@@ -59,6 +59,17 @@ UNRESERVED_MINIMUM = 100
 Out = dict[str, Any]
 
 
+def shown(fn: Function, config: dict[str, Any], qualifier: str | None) -> Out:
+    """A configuration as read through a qualifier: its FunctionArn names the qualifier it was read by, even
+    $LATEST: GetFunction with Qualifier $LATEST, and the $LATEST entry of ListVersionsByFunction and of
+    ListFunctions with FunctionVersion ALL, answer `...:function:NAME:$LATEST` (the qualified ARN of
+    https://docs.aws.amazon.com/lambda/latest/dg/configuration-versions.html#versioning-versions-using)."""
+    out = public(config)
+    if qualifier:
+        out["FunctionArn"] = f"{fn.arn}:{qualifier}"
+    return out
+
+
 class FunctionOperations:
     def __init__(self, registry: Registry, invoker: Invoker, mappings: Mappings, ports: Ports, clock: Clock,
                  credential: tuple[str, str], stream_mappings: StreamMappings | None = None,
@@ -173,7 +184,7 @@ class FunctionOperations:
         config = fn.resolve(qualifier)
         location = code_url.presigned_location(ctx, *self.credential, fn.name, config["_CodeHex"])
         out: Out = {
-            "Configuration": public(config),
+            "Configuration": shown(fn, config, qualifier),
             "Code": {"RepositoryType": "S3", "Location": location},
         }
         if fn.tags:
@@ -184,7 +195,7 @@ class FunctionOperations:
 
     async def GetFunctionConfiguration(self, ctx: RequestContext, params: GetFunctionConfigurationRequestTypeDef) -> Out:
         fn, qualifier = self.registry.get(params["FunctionName"], ctx.region, params.get("Qualifier"))
-        return public(fn.resolve(qualifier))
+        return shown(fn, fn.resolve(qualifier), qualifier)
 
     async def ListFunctions(self, ctx: RequestContext, params: ListFunctionsRequestTypeDef) -> Out:
         configs: list[Out] = []
@@ -192,14 +203,16 @@ class FunctionOperations:
             fn = self.registry.functions[name]
             if fn.region != ctx.region:
                 continue
-            configs.append(public(fn.config))
             if params.get("FunctionVersion") == "ALL":
+                configs.append(shown(fn, fn.config, "$LATEST"))
                 configs.extend(public(v) for v in fn.versions.values())
+            else:
+                configs.append(public(fn.config))
         return page(configs, params.get("Marker"), params.get("MaxItems"), "Functions", lambda c: c["FunctionArn"])
 
     async def ListVersionsByFunction(self, ctx: RequestContext, params: ListVersionsByFunctionRequestTypeDef) -> Out:
         fn, _ = self.registry.get(params["FunctionName"], ctx.region)
-        configs = [public(fn.config), *(public(v) for v in fn.versions.values())]
+        configs = [shown(fn, fn.config, "$LATEST"), *(public(v) for v in fn.versions.values())]
         return page(configs, params.get("Marker"), params.get("MaxItems"), "Versions", lambda c: c["Version"])
 
     # -- delete ----------------------------------------------------------------------------------------

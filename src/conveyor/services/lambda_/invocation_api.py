@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         GetFunctionEventInvokeConfigRequestTypeDef,
         InvocationRequestTypeDef,
         ListEventSourceMappingsRequestTypeDef,
+        ListFunctionEventInvokeConfigsRequestTypeDef,
         PutFunctionEventInvokeConfigRequestTypeDef,
         UpdateEventSourceMappingRequestTypeDef,
         UpdateFunctionEventInvokeConfigRequestTypeDef,
@@ -96,6 +97,13 @@ class InvocationOperations:
         fn.invoke_config = None
         await self.registry.save(fn)
         return {}
+
+    async def ListFunctionEventInvokeConfigs(self, ctx: RequestContext,
+                                             params: ListFunctionEventInvokeConfigsRequestTypeDef) -> Out:
+        fn, _ = self.registry.get(params["FunctionName"], ctx.region)
+        configs = [self.async_invokes.get_config(fn)] if fn.invoke_config is not None else []
+        return page(configs, params.get("Marker"), params.get("MaxItems"), "FunctionEventInvokeConfigs",
+                    lambda c: c["FunctionArn"])
 
     # -- event source mappings -------------------------------------------------------------------------
     async def CreateEventSourceMapping(self, ctx: RequestContext,

@@ -1,0 +1,34 @@
+"""What a qualifier shows: a configuration read through $LATEST names it in its FunctionArn, as the $LATEST
+entries of ListVersionsByFunction and ListFunctions(FunctionVersion=ALL) do; read unqualified, it does not.
+And the event invoke configs are listed (https://docs.aws.amazon.com/lambda/latest/api/API_ListFunctionEventInvokeConfigs.html)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+ARN = "arn:aws:lambda:us-east-1:000000000000:function"
+HANDLER = "def lambda_handler(event, context):\n    return event\n"
+
+
+def test_latest_read_through_its_qualifier(lam: Any, make_function: Callable[..., Any]) -> None:
+    make_function("fn", HANDLER, Publish=True)
+    assert lam.get_function(FunctionName="fn")["Configuration"]["FunctionArn"] == f"{ARN}:fn"
+    assert lam.get_function(FunctionName="fn", Qualifier="$LATEST")["Configuration"]["FunctionArn"] == \
+        f"{ARN}:fn:$LATEST"
+    assert lam.get_function_configuration(FunctionName="fn:$LATEST")["FunctionArn"] == f"{ARN}:fn:$LATEST"
+    assert lam.get_function_configuration(FunctionName="fn", Qualifier="1")["FunctionArn"] == f"{ARN}:fn:1"
+    versions = lam.list_versions_by_function(FunctionName="fn")["Versions"]
+    assert [(v["Version"], v["FunctionArn"]) for v in versions] == [("$LATEST", f"{ARN}:fn:$LATEST"),
+                                                                    ("1", f"{ARN}:fn:1")]
+    assert [f["FunctionArn"] for f in lam.list_functions()["Functions"]] == [f"{ARN}:fn"]
+    assert [f["FunctionArn"] for f in lam.list_functions(FunctionVersion="ALL")["Functions"]] == [
+        f"{ARN}:fn:$LATEST", f"{ARN}:fn:1"]
+
+
+def test_event_invoke_configs_are_listed(lam: Any, make_function: Callable[..., Any]) -> None:
+    make_function("fn", HANDLER)
+    assert lam.list_function_event_invoke_configs(FunctionName="fn")["FunctionEventInvokeConfigs"] == []
+    lam.put_function_event_invoke_config(FunctionName="fn", MaximumRetryAttempts=1)
+    listed = lam.list_function_event_invoke_configs(FunctionName="fn")["FunctionEventInvokeConfigs"]
+    assert [(c["FunctionArn"], c["MaximumRetryAttempts"]) for c in listed] == [(f"{ARN}:fn:$LATEST", 1)]
