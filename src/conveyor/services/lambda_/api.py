@@ -6,9 +6,12 @@
     mappings       SQS event source mappings and their pollers
     stream_mappings  Kinesis event source mappings, one poller per shard, reading through the Streams port
     async_invokes  the durable queue of asynchronous invocations, retries and destinations
+    layers         layer versions (their content stored as packages are)
+    code_signing   code signing configurations
+    url_plane      function URLs served on Conveyor's port (url_configs holds their settings)
 
-The operations live in four groups over those parts (function_api, aliases, permissions,
-invocation_api); the gateway finds them through `operation_groups`.
+The operations live in groups over those parts (function_api, aliases, permissions, invocation_api,
+url_configs, layers, code_signing, tagging); the gateway finds them through `operation_groups`.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from conveyor.services.base import Environment, Service
 from conveyor.services.lambda_ import code_url, iam
 from conveyor.services.lambda_.aliases import AliasOperations
 from conveyor.services.lambda_.async_invoke import AsyncInvokes
+from conveyor.services.lambda_.code_signing import CodeSigningConfigs, CodeSigningOperations
 from conveyor.services.lambda_.esm import Mappings
 from conveyor.services.lambda_.function_api import FunctionOperations
 from conveyor.services.lambda_.internal import FunctionEndpoints
@@ -37,6 +41,7 @@ from conveyor.services.lambda_.permissions import PermissionOperations
 from conveyor.services.lambda_.registry import Registry
 from conveyor.services.lambda_.store import LambdaStore
 from conveyor.services.lambda_.stream_esm import StreamMappings
+from conveyor.services.lambda_.tagging import TagOperations
 from conveyor.services.lambda_.url_configs import FunctionUrlOperations, url_id_of
 from conveyor.services.lambda_.url_plane import FunctionUrlPlane
 from conveyor.wire import HttpResponse, RequestContext, ServiceError
@@ -70,9 +75,10 @@ class LambdaService(Service):
         self.url_plane = FunctionUrlPlane(self.urls, self.invoker, self.ports, self)
         self.data_plane = self.url_plane  # unsigned requests to function URLs, claimed by Host
         self.layers = Layers(self.store, self.registry)
+        self.code_signing = CodeSigningConfigs(self.store, self.registry)
         credential = (self.config.access_key, self.config.secret_key)  # presigns Code.Location downloads
         functions = FunctionOperations(self.registry, self.invoker, self.mappings, self.ports, self.clock, credential,
-                                       self.stream_mappings, self.layers)
+                                       self.stream_mappings, self.layers, self.code_signing)
         self.operation_groups = (
             functions,
             AliasOperations(self.registry),
@@ -81,6 +87,8 @@ class LambdaService(Service):
                                  self.stream_mappings),
             self.urls,
             LayerOperations(self.layers, functions.code_bytes, credential),
+            CodeSigningOperations(self.code_signing),
+            TagOperations(self.registry, self.mappings, self.stream_mappings, self.code_signing),
         )
 
     # -- lifecycle -------------------------------------------------------------------------------------
@@ -88,6 +96,7 @@ class LambdaService(Service):
         self.store.open()
         self.registry.load()
         self.layers.load()
+        self.code_signing.load()
         await self.async_invokes.start()
         await self.mappings.start()
         await self.stream_mappings.start()
@@ -107,6 +116,7 @@ class LambdaService(Service):
         self.invoker.forget()
         await self.registry.reset()
         self.layers.clear()
+        self.code_signing.clear()
         self.invoker.logs.wipe()
         self.mappings.clear()
         self.stream_mappings.clear()

@@ -67,6 +67,7 @@ class Mapping:
     response_types: list[str] = field(default_factory=list)
     max_concurrency: int | None = None
     last_modified: float = 0.0
+    tags: dict[str, str] = field(default_factory=dict)
     # runtime state, not persisted
     pollers: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
     inflight: int = 0
@@ -85,7 +86,8 @@ class Mapping:
         return json.dumps({"uuid": self.uuid, "function": self.function, "qualifier": self.qualifier,
                            "source_arn": self.source_arn, "batch_size": self.batch_size, "window": self.window,
                            "enabled": self.enabled, "response_types": self.response_types,
-                           "max_concurrency": self.max_concurrency, "last_modified": self.last_modified})
+                           "max_concurrency": self.max_concurrency, "last_modified": self.last_modified,
+                           "tags": self.tags})
 
 
 _PERSISTED = ("function", "qualifier", "batch_size", "window", "enabled", "response_types", "max_concurrency",
@@ -164,7 +166,8 @@ class Mappings:
             if other.source_arn == source and other.function == fn.name:
                 raise conflict(f'An event source mapping with SQS arn (" {source} ") and function (" {fn.name} ") '
                                f"already exists. Please update or delete the existing mapping with UUID {other.uuid}")
-        m = Mapping(str(uuid.uuid4()), fn.name, qualifier, source, last_modified=self.clock.now())
+        m = Mapping(str(uuid.uuid4()), fn.name, qualifier, source, last_modified=self.clock.now(),
+                    tags=dict(params.get("Tags") or {}))
         self._apply(m, params, queue, fn, creating=True)
         self._role_may_poll(m, "CreateEventSourceMapping")
         await self._save(m)
@@ -276,6 +279,13 @@ class Mappings:
                  record: bool = True) -> Refusal | None:
         return poller_access.refusal(self.ports, self.registry, m.function, m.qualifier, m.source_arn, actions,
                                      call or f"lambda event source mapping {m.uuid}", record=record)
+
+    async def retag(self, m: Mapping, tags: dict[str, str]) -> None:
+        """Replace the mapping's tags, once stored."""
+        new = Mapping(**json.loads(m.doc()))
+        new.tags = tags
+        await self._save(new)
+        m.tags = tags
 
     async def _save(self, m: Mapping) -> None:
         await self.store.put_mapping(m.uuid, m.doc())

@@ -1,4 +1,4 @@
-"""Lambda's operations on functions themselves: create, read, list, update, publish versions, delete, tags,
+"""Lambda's operations on functions themselves: create, read, list, update, publish versions, delete,
 reserved concurrency and the account's settings."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from conveyor.clock import Clock
 from conveyor.ports import Ports
 from conveyor.services.lambda_ import code_url
 from conveyor.services.lambda_.aliases import aliases_of
+from conveyor.services.lambda_.code_signing import CodeSigningConfigs
 from conveyor.services.lambda_.esm import Mappings
 from conveyor.services.lambda_.functions import (
     Function,
@@ -40,12 +41,9 @@ if TYPE_CHECKING:
         GetFunctionConfigurationRequestTypeDef,
         GetFunctionRequestTypeDef,
         ListFunctionsRequestTypeDef,
-        ListTagsRequestTypeDef,
         ListVersionsByFunctionRequestTypeDef,
         PublishVersionRequestTypeDef,
         PutFunctionConcurrencyRequestTypeDef,
-        TagResourceRequestTypeDef,
-        UntagResourceRequestTypeDef,
         UpdateFunctionCodeRequestTypeDef,
         UpdateFunctionConfigurationRequestTypeDef,
     )
@@ -73,9 +71,10 @@ def shown(fn: Function, config: dict[str, Any], qualifier: str | None) -> Out:
 class FunctionOperations:
     def __init__(self, registry: Registry, invoker: Invoker, mappings: Mappings, ports: Ports, clock: Clock,
                  credential: tuple[str, str], stream_mappings: StreamMappings | None = None,
-                 layers: Layers | None = None) -> None:
+                 layers: Layers | None = None, code_signing: CodeSigningConfigs | None = None) -> None:
         self.registry = registry
         self.layers = layers
+        self.code_signing = code_signing
         self.invoker = invoker
         self.mappings = mappings
         self.stream_mappings = stream_mappings
@@ -145,6 +144,10 @@ class FunctionOperations:
         layers: dict[str, Any] = {}
         if params.get("Layers"):  # checked before the package is fetched
             self._attach_layers(layers, list(params["Layers"]))
+        signing = None
+        if self.code_signing is not None:
+            signing = self.code_signing.attach_on_create(params.get("CodeSigningConfigArn"))
+            self.code_signing.check_deployment(name, signing)
         existing = self.registry.functions.get(name)
         if existing is not None and existing.region == ctx.region:
             raise conflict(f"Function already exist: {name}")
@@ -173,7 +176,7 @@ class FunctionOperations:
         if params.get("DeadLetterConfig"):
             config["DeadLetterConfig"] = params.get("DeadLetterConfig")
         self.registry.new_revision(config, self.clock.now())
-        fn = Function(name, config, tags=dict(params.get("Tags") or {}))
+        fn = Function(name, config, tags=dict(params.get("Tags") or {}), code_signing=signing)
         if params.get("Publish"):
             self._publish(fn, "")
         await self.registry.save(fn)
@@ -243,6 +246,8 @@ class FunctionOperations:
         if params.get("DryRun"):
             return public(fn.config)
         self._check_revision(fn, params.get("RevisionId"))
+        if self.code_signing is not None:
+            self.code_signing.check_deployment(fn.name, fn.code_signing)
         hexd, sha, size = await asyncio.to_thread(self.registry.code.put, await self._code_bytes(params))
         fn.config.update(CodeSha256=sha, CodeSize=size, _CodeHex=hexd)
         return await self._changed(fn, bool(params.get("Publish")))
@@ -348,21 +353,3 @@ class FunctionOperations:
                                  "UnreservedConcurrentExecutions": ACCOUNT_CONCURRENCY - reserved},
                 "AccountUsage": {"TotalCodeSize": sum(f.config["CodeSize"] for f in functions),
                                  "FunctionCount": len(self.registry.functions)}}
-
-    # -- tags ------------------------------------------------------------------------------------------
-    async def TagResource(self, ctx: RequestContext, params: TagResourceRequestTypeDef) -> Out:
-        fn, _ = self.registry.get(params["Resource"], ctx.region)
-        fn.tags.update(params["Tags"])
-        await self.registry.save(fn)
-        return {}
-
-    async def ListTags(self, ctx: RequestContext, params: ListTagsRequestTypeDef) -> Out:
-        fn, _ = self.registry.get(params["Resource"], ctx.region)
-        return {"Tags": fn.tags}
-
-    async def UntagResource(self, ctx: RequestContext, params: UntagResourceRequestTypeDef) -> Out:
-        fn, _ = self.registry.get(params["Resource"], ctx.region)
-        for key in params["TagKeys"]:
-            fn.tags.pop(key, None)
-        await self.registry.save(fn)
-        return {}

@@ -83,6 +83,7 @@ class Function:
     invoke_config: dict[str, Any] | None = None
     # Function URLs, by the qualifier they serve ("" for the unqualified function, else an alias name).
     urls: dict[str, dict[str, Any]] = field(default_factory=dict)
+    code_signing: str | None = None  # the ARN of its code signing configuration
     generation: int = 0  # bumped by every code/config change so warm environments are recycled
     policy_revision: str = ""
 
@@ -100,7 +101,8 @@ class Function:
         return json.dumps({"name": self.name, "config": self.config, "versions": self.versions,
                            "aliases": self.aliases, "tags": self.tags, "policy": self.policy,
                            "reserved": self.reserved, "invoke_config": self.invoke_config,
-                           "urls": self.urls, "generation": self.generation, "policy_revision": self.policy_revision})
+                           "urls": self.urls, "code_signing": self.code_signing, "generation": self.generation,
+                           "policy_revision": self.policy_revision})
 
     @classmethod
     def load(cls, doc: str) -> Function:

@@ -62,6 +62,7 @@ class StreamMapping:
     response_types: list[str] = field(default_factory=list)
     enabled: bool = True
     last_modified: float = 0.0
+    tags: dict[str, str] = field(default_factory=dict)
 
     def doc(self) -> str:
         return json.dumps(asdict(self))
@@ -138,6 +139,13 @@ class StreamMappings:
     def get(self, ident: str) -> StreamMapping | None:
         return self.by_uuid.get(ident)
 
+    async def retag(self, m: StreamMapping, tags: dict[str, str]) -> None:
+        """Replace the mapping's tags, once stored (where it is in each shard stays as it is)."""
+        new = StreamMapping(**json.loads(m.doc()))
+        new.tags = tags
+        await self.store.put_stream_mapping(new.uuid, new.doc())
+        m.tags = tags
+
     async def create(self, params: CreateEventSourceMappingRequestTypeDef, region: str) -> dict[str, Any]:
         fn, qualifier = self.registry.get(params["FunctionName"], region)
         source = params["EventSourceArn"]  # present: the caller routed on it
@@ -158,7 +166,7 @@ class StreamMappings:
             raise invalid("StartingPositionTimestamp must be specified with StartingPosition AT_TIMESTAMP.")
         m = StreamMapping(str(uuid.uuid4()), fn.name, qualifier, source, position,
                           when.timestamp() if when is not None else None,  # type: ignore[union-attr]
-                          last_modified=self.clock.now())
+                          last_modified=self.clock.now(), tags=dict(params.get("Tags") or {}))
         self._apply(m, params, fn)
         self._role_may_read(m, "CreateEventSourceMapping")
         # LATEST is the tip of each shard now: stored, so that a restart does not move it.
