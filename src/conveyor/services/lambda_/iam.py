@@ -12,6 +12,9 @@ https://docs.aws.amazon.com/service-authorization/latest/reference/list_awslambd
 - Event source mappings act on `arn:aws:lambda:REGION:ACCOUNT:event-source-mapping:UUID`; creating one
   acts on "*", with lambda:FunctionArn naming its function.
 - ListFunctions, ListEventSourceMappings and GetAccountSettings act on "*".
+- Layer operations act on the layer's ARN (PublishLayerVersion) or the layer version's
+  (`arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION`); ListLayerVersions and ListLayers on "*".
+- Code signing configuration operations act on the configuration's ARN.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ ACTIONS = {
 _ANYWHERE = {"ListFunctions", "ListEventSourceMappings", "GetAccountSettings", "ListLayers",
              "ListCodeSigningConfigs", "CreateCodeSigningConfig", "ListCapacityProviders"}
 _MAPPINGS = {"GetEventSourceMapping", "UpdateEventSourceMapping", "DeleteEventSourceMapping"}
+_SIGNING = {"GetCodeSigningConfig", "UpdateCodeSigningConfig", "DeleteCodeSigningConfig",
+            "ListFunctionsByCodeSigningConfig"}
 # arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER], ACCOUNT:function:NAME[:QUALIFIER], NAME[:QUALIFIER]
 _FULL = re.compile(r"^arn:[^:]+:lambda:([^:]*):(\d{12}):function:([^:]+)(?::([^:]+))?$")
 _PARTIAL = re.compile(r"^(\d{12}):function:([^:]+)(?::([^:]+))?$")
@@ -61,6 +66,16 @@ def needs(ctx: RequestContext, operation: str, params: Mapping[str, Any]) -> lis
     if operation in _MAPPINGS:
         uuid = params.get("UUID", "")
         return [Need(action, f"arn:aws:lambda:{ctx.region}:{ctx.account_id}:event-source-mapping:{uuid}")]
+    layer = params.get("LayerName")
+    if isinstance(layer, str) and operation != "ListLayerVersions":
+        layer_arn = layer if layer.startswith("arn:") else f"arn:aws:lambda:{ctx.region}:{ctx.account_id}:layer:{layer}"
+        number = params.get("VersionNumber")
+        return [Need(action, layer_arn if number is None else f"{layer_arn}:{number}")]
+    if operation == "GetLayerVersionByArn" and isinstance(params.get("Arn"), str):
+        return [Need(action, params["Arn"])]
+    signing = params.get("CodeSigningConfigArn")
+    if operation in _SIGNING and isinstance(signing, str):
+        return [Need(action, signing)]
     name = params.get("FunctionName")
     if operation == "CreateEventSourceMapping":
         context = {"lambda:FunctionArn": function_arn(ctx, name)} if isinstance(name, str) else None
