@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import subprocess
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -212,3 +213,19 @@ def test_aws_iam_urls_need_a_signature(endpoint: str, lam: Any, make_function: C
     assert event["requestContext"]["accountId"] == ACCOUNT
     iam = event["requestContext"]["authorizer"]["iam"]
     assert iam["accessKey"] == "test" and iam["userArn"] == f"arn:aws:iam::{ACCOUNT}:root"
+
+
+def test_the_readme_commands_through_the_cli_and_curl(endpoint: str, aws: Callable[..., Any],
+                                                      make_function: Callable[..., Any]) -> None:
+    make_function("fn", ECHO)
+    config = aws("lambda", "create-function-url-config", "--function-name", "fn", "--auth-type", "NONE")
+    uid = url_id(config)
+    aws("lambda", "add-permission", "--function-name", "fn", "--statement-id", "url", "--action",
+        "lambda:InvokeFunctionUrl", "--principal", "*", "--function-url-auth-type", "NONE")
+    aws("lambda", "add-permission", "--function-name", "fn", "--statement-id", "invoke", "--action",
+        "lambda:InvokeFunction", "--principal", "*", "--invoked-via-function-url")
+    port = urlsplit(endpoint).port
+    result = subprocess.run(["curl", "-s", f"http://{uid}.lambda-url.localhost:{port}/hello?a=b"],
+                            capture_output=True, timeout=60)
+    event = json.loads(result.stdout)
+    assert event["rawPath"] == "/hello" and event["queryStringParameters"] == {"a": "b"}
