@@ -1,8 +1,10 @@
-"""Aliases: named pointers to a version (or $LATEST), each with its own ARN and resource policy."""
+"""Aliases: named pointers to a version (or $LATEST), each with its own ARN and resource policy, and
+optionally a second version that gets a share of the invocations (weighted routing)."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from conveyor.services.lambda_.functions import Function, conflict, invalid, not_found, revision_mismatch
@@ -40,6 +42,24 @@ def _target_version(fn: Function, version: str) -> str:
     return version
 
 
+def _routing(fn: Function, version: str, routing: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """An alias's weighted routing: one more published version, with the share of invocations it gets
+    (https://docs.aws.amazon.com/lambda/latest/dg/configuring-alias-routing.html: at most two versions,
+    both published, neither $LATEST). None or empty weights: no routing."""
+    weights = dict((routing or {}).get("AdditionalVersionWeights") or {})
+    if not weights:
+        return None
+    if len(weights) > 1:
+        raise invalid("An alias can point to at most two versions: give one additional version.")
+    if version == "$LATEST":
+        raise invalid("$LATEST is not supported for an alias pointing to more than 1 version")
+    extra = next(iter(weights))
+    if extra == version:
+        raise invalid(f"Alias routing cannot give the primary version {version} additional weight.")
+    _target_version(fn, extra)
+    return {"AdditionalVersionWeights": weights}
+
+
 class AliasOperations:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
@@ -51,11 +71,12 @@ class AliasOperations:
             raise conflict(f"Alias already exists: {fn.arn}:{name}")
         if name.isdigit() or name == "$LATEST":
             raise invalid(f"Alias name {name} is not valid: it must not be a version number or $LATEST.")
-        if params.get("RoutingConfig"):
-            raise invalid("Conveyor does not support weighted alias routing.")
         version = _target_version(fn, params["FunctionVersion"])
+        routing = _routing(fn, version, params.get("RoutingConfig"))
         fn.aliases[name] = {"FunctionVersion": version, "Description": params.get("Description", ""),
                             "RevisionId": str(uuid.uuid4())}
+        if routing:
+            fn.aliases[name]["RoutingConfig"] = routing
         await self.registry.save(fn)
         return _alias_doc(fn, name)
 
@@ -69,11 +90,14 @@ class AliasOperations:
         alias = fn.aliases[params["Name"]]
         if params.get("RevisionId") and params.get("RevisionId") != alias["RevisionId"]:
             raise revision_mismatch("GetFunction/GetAlias")
-        if params.get("RoutingConfig"):
-            raise invalid("Conveyor does not support weighted alias routing.")
-        version = params.get("FunctionVersion")
-        if version:
-            alias["FunctionVersion"] = _target_version(fn, version)
+        version = _target_version(fn, params.get("FunctionVersion") or alias["FunctionVersion"])
+        routing = _routing(fn, version, params["RoutingConfig"] if "RoutingConfig" in params
+                           else alias.get("RoutingConfig"))
+        alias["FunctionVersion"] = version  # checked before anything changed
+        if routing:
+            alias["RoutingConfig"] = routing
+        else:
+            alias.pop("RoutingConfig", None)
         if "Description" in params:
             alias["Description"] = params["Description"]
         alias["RevisionId"] = str(uuid.uuid4())

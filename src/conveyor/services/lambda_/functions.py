@@ -108,6 +108,16 @@ class Function:
     def load(cls, doc: str) -> Function:
         return cls(**json.loads(doc))
 
+    def routed(self, qualifier: str | None, draw: float) -> dict[str, Any]:
+        """The configuration an invocation through `qualifier` runs: an alias with weighted routing sends
+        the share its additional version's weight says there (`draw`: uniform in [0, 1))."""
+        alias = self.aliases.get(qualifier) if qualifier else None
+        weights = ((alias or {}).get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+        for version, weight in weights.items():
+            if draw < weight and version in self.versions:
+                return self.versions[version]
+        return self.resolve(qualifier)
+
     def resolve(self, qualifier: str | None) -> dict[str, Any]:
         """The configuration a qualifier names: $LATEST, a version number or an alias."""
         if qualifier in (None, "", "$LATEST"):

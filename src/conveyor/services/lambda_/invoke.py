@@ -8,6 +8,7 @@ import binascii
 import datetime as dt
 import json
 import os
+import random
 import re
 import sys
 import uuid
@@ -27,6 +28,9 @@ from conveyor.wire import ServiceError
 
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
 LAMBDA_PRINCIPAL = "lambda.amazonaws.com"
+# Weighted alias routing draws from its own generator: the process-wide one is left to the code embedding
+# the server (tests seed and watch it).
+_ROUTING = random.Random()
 # An environment's session of the execution role lasts this long; an environment is not used past it
 # (less the function's timeout and a minute), the next invocation starts a new one with a new session.
 # AWS gives each environment the role's credentials in its variables and documents no lifetime for them.
@@ -194,7 +198,7 @@ class Invoker:
     async def invoke(self, fn: Function, qualifier: str | None, payload: bytes, *, wait: bool,
                      client_context: str | None = None, request_id: str | None = None) -> Result:
         """Run the function once. `wait=False` throttles (TooManyRequestsException) instead of queueing."""
-        config = fn.resolve(qualifier)
+        config = fn.routed(qualifier, _ROUTING.random())
         version = config.get("Version", "$LATEST")
         rid = request_id or str(uuid.uuid4())
         try:
