@@ -4,8 +4,12 @@ And the event invoke configs are listed (https://docs.aws.amazon.com/lambda/late
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from collections.abc import Callable
 from typing import Any
+
+from tests.lambda_.conftest import wait_for
 
 ARN = "arn:aws:lambda:us-east-1:000000000000:function"
 HANDLER = "def lambda_handler(event, context):\n    return event\n"
@@ -32,3 +36,23 @@ def test_event_invoke_configs_are_listed(lam: Any, make_function: Callable[..., 
     lam.put_function_event_invoke_config(FunctionName="fn", MaximumRetryAttempts=1)
     listed = lam.list_function_event_invoke_configs(FunctionName="fn")["FunctionEventInvokeConfigs"]
     assert [(c["FunctionArn"], c["MaximumRetryAttempts"]) for c in listed] == [(f"{ARN}:fn:$LATEST", 1)]
+
+
+def test_an_alias_shows_its_version(lam: Any, make_function: Callable[..., Any]) -> None:
+    make_function("fn", HANDLER, Publish=True)
+    lam.create_alias(FunctionName="fn", Name="live", FunctionVersion="1")
+    for config in (lam.get_function(FunctionName="fn:live")["Configuration"],
+                   lam.get_function_configuration(FunctionName="fn", Qualifier="live")):
+        assert (config["FunctionArn"], config["Version"]) == (f"{ARN}:fn:1", "1")
+
+
+def test_the_deprecated_invoke_async_queues_an_event(endpoint: str, lam: Any, make_function: Callable[..., Any]) -> None:
+    make_function("fn", "def lambda_handler(event, context):\n    print('got', event)\n")
+    answer = lam.invoke_async(FunctionName="fn", InvokeArgs=b'{"k": "v"}')
+    assert answer["Status"] == 202 and answer["ResponseMetadata"]["HTTPStatusCode"] == 202
+
+    def logged() -> bool:
+        with urllib.request.urlopen(f"{endpoint}/_conveyor/functions/fn/logs?lines=50", timeout=10) as response:
+            return "got {'k': 'v'}" in json.load(response)["text"]
+
+    wait_for(logged)

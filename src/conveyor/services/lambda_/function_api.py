@@ -63,8 +63,8 @@ def shown(fn: Function, config: dict[str, Any], qualifier: str | None) -> Out:
     ListFunctions with FunctionVersion ALL, answer `...:function:NAME:$LATEST` (the qualified ARN of
     https://docs.aws.amazon.com/lambda/latest/dg/configuration-versions.html#versioning-versions-using)."""
     out = public(config)
-    if qualifier:
-        out["FunctionArn"] = f"{fn.arn}:{qualifier}"
+    if qualifier == "$LATEST":  # a version's or an alias's shows the version's own ARN
+        out["FunctionArn"] = f"{fn.arn}:$LATEST"
     return out
 
 

@@ -5,6 +5,7 @@ stream_esm: a mapping's EventSourceArn, or its UUID, says which)."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from conveyor.services.lambda_.async_invoke import AsyncInvokes
@@ -73,6 +74,17 @@ class InvocationOperations:
         if params.get("LogType") == "Tail":
             out["LogResult"] = base64.b64encode(result.log_tail.encode()[-LOG_TAIL_BYTES:]).decode()
         return out
+
+    async def InvokeAsync(self, ctx: RequestContext, params: Mapping[str, Any]) -> Out:
+        """The deprecated asynchronous Invoke (https://docs.aws.amazon.com/lambda/latest/api/API_InvokeAsync.html):
+        the event is queued as Invoke's Event type queues it; the answer is 202 with Status 202."""
+        fn, qualifier = self.registry.get(params["FunctionName"], ctx.region)
+        given = params.get("InvokeArgs")
+        payload = given if isinstance(given, bytes) else b""
+        check_payload(payload, MAX_EVENT_PAYLOAD)
+        fn.resolve(qualifier)
+        await self.async_invokes.submit(fn, qualifier, payload, request_id=ctx.request_id)
+        return {"Status": 202}
 
     # -- asynchronous invocation settings --------------------------------------------------------------
     async def PutFunctionEventInvokeConfig(self, ctx: RequestContext,
