@@ -9,14 +9,20 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-from tests.lambda_.conftest import wait_for
+from tests.lambda_.conftest import make_zip, wait_for
 
 ARN = "arn:aws:lambda:us-east-1:000000000000:function"
 HANDLER = "def lambda_handler(event, context):\n    return event\n"
 
 
 def test_latest_read_through_its_qualifier(lam: Any, make_function: Callable[..., Any]) -> None:
-    make_function("fn", HANDLER, Publish=True)
+    # CreateFunction with Publish answers version 1 under the unqualified ARN; UpdateFunctionCode with
+    # Publish the new version under its own (measured against Lambda: floci-io/floci#2825).
+    created = make_function("fn", HANDLER, Publish=True)
+    assert (created["Version"], created["FunctionArn"]) == ("1", f"{ARN}:fn")
+    republished = lam.update_function_code(FunctionName="fn", ZipFile=make_zip(HANDLER + "# 2\n"), Publish=True)
+    assert (republished["Version"], republished["FunctionArn"]) == ("2", f"{ARN}:fn:2")
+    lam.delete_function(FunctionName="fn", Qualifier="2")
     assert lam.get_function(FunctionName="fn")["Configuration"]["FunctionArn"] == f"{ARN}:fn"
     assert lam.get_function(FunctionName="fn", Qualifier="$LATEST")["Configuration"]["FunctionArn"] == \
         f"{ARN}:fn:$LATEST"

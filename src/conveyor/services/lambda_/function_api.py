@@ -180,7 +180,12 @@ class FunctionOperations:
         if params.get("Publish"):
             self._publish(fn, "")
         await self.registry.save(fn)
-        return public(fn.versions["1"] if params.get("Publish") else config)
+        if params.get("Publish"):
+            # The version's configuration under the function's unqualified ARN: what Lambda answers
+            # CreateFunction with Publish (UpdateFunctionCode with Publish answers the version's own ARN),
+            # as measured against the live service (floci-io/floci#2825).
+            return {**public(fn.versions["1"]), "FunctionArn": fn.arn}
+        return public(config)
 
     async def GetFunction(self, ctx: RequestContext, params: GetFunctionRequestTypeDef) -> Out:
         fn, qualifier = self.registry.get(params["FunctionName"], ctx.region, params.get("Qualifier"))
