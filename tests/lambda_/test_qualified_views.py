@@ -9,6 +9,9 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+from botocore.exceptions import ClientError
+
 from tests.lambda_.conftest import make_zip, wait_for
 
 ARN = "arn:aws:lambda:us-east-1:000000000000:function"
@@ -62,3 +65,38 @@ def test_the_deprecated_invoke_async_queues_an_event(endpoint: str, lam: Any, ma
             return "got {'k': 'v'}" in json.load(response)["text"]
 
     wait_for(logged)
+
+
+def test_each_qualifier_has_its_own_event_invoke_config(lam: Any, make_function: Callable[..., Any]) -> None:
+    make_function("fn", HANDLER, Publish=True)
+    lam.create_alias(FunctionName="fn", Name="live", FunctionVersion="1")
+    lam.put_function_event_invoke_config(FunctionName="fn", MaximumRetryAttempts=0)
+    lam.put_function_event_invoke_config(FunctionName="fn:live", MaximumRetryAttempts=2)
+    assert lam.get_function_event_invoke_config(FunctionName="fn", Qualifier="live")["MaximumRetryAttempts"] == 2
+    assert lam.get_function_event_invoke_config(FunctionName="fn")["MaximumRetryAttempts"] == 0
+    with pytest.raises(ClientError) as caught:
+        lam.get_function_event_invoke_config(FunctionName="fn", Qualifier="1")
+    assert caught.value.response["Error"]["Message"] == f"The function {ARN}:fn:1 doesn't have an EventInvokeConfig"
+    with pytest.raises(ClientError) as caught:
+        lam.put_function_event_invoke_config(FunctionName="fn", Qualifier="7", MaximumRetryAttempts=1)
+    assert caught.value.response["Error"]["Message"] == f"Function not found: {ARN}:fn:7"
+    listed = lam.list_function_event_invoke_configs(FunctionName="fn")["FunctionEventInvokeConfigs"]
+    assert [(c["FunctionArn"], c["MaximumRetryAttempts"]) for c in listed] == [(f"{ARN}:fn:$LATEST", 0),
+                                                                               (f"{ARN}:fn:live", 2)]
+    lam.delete_function_event_invoke_config(FunctionName="fn", Qualifier="live")
+    assert len(lam.list_function_event_invoke_configs(FunctionName="fn")["FunctionEventInvokeConfigs"]) == 1
+
+
+def test_an_alias_event_invoke_config_is_honoured(lam: Any, client: Callable[..., Any],
+                                                  make_function: Callable[..., Any]) -> None:
+    sqs = client("sqs")
+    url = sqs.create_queue(QueueName="done")["QueueUrl"]
+    queue = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    make_function("fn", HANDLER, Publish=True)
+    lam.create_alias(FunctionName="fn", Name="live", FunctionVersion="1")
+    lam.put_function_event_invoke_config(FunctionName="fn", Qualifier="live",
+                                         DestinationConfig={"OnSuccess": {"Destination": queue}})
+    lam.invoke(FunctionName="fn", InvocationType="Event", Payload=b'{"via": "latest"}')
+    lam.invoke(FunctionName="fn:live", InvocationType="Event", Payload=b'{"via": "alias"}')
+    record = json.loads(wait_for(lambda: sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages"))[0]["Body"])
+    assert record["requestPayload"] == {"via": "alias"} and record["requestContext"]["functionArn"] == f"{ARN}:fn:live"

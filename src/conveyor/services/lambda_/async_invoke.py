@@ -74,8 +74,13 @@ class AsyncInvokes:
         return len(self.tasks)
 
     # -- configuration ---------------------------------------------------------------------------------
-    async def put_config(self, fn: Function, params: Mapping[str, Any], replace: bool) -> dict[str, Any]:
-        current = {} if replace or fn.invoke_config is None else dict(fn.invoke_config)
+    async def put_config(self, fn: Function, qualifier: str | None, params: Mapping[str, Any],
+                         replace: bool) -> dict[str, Any]:
+        """Settings of $LATEST, a version or an alias, each its own
+        (https://docs.aws.amazon.com/lambda/latest/api/API_PutFunctionEventInvokeConfig.html)."""
+        fn.resolve(qualifier)  # a version or alias that does not exist is not found
+        existing = fn.event_config(qualifier)
+        current = {} if replace or existing is None else dict(existing)
         for key in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig"):
             if key in params:
                 current[key] = params[key]
@@ -85,14 +90,23 @@ class AsyncInvokes:
                 raise invalid(f"The destination ARN {arn} is not supported by Conveyor (use an SQS queue, an SNS "
                               "topic or a function).")
         current["LastModified"] = self.clock.now()
-        fn.invoke_config = current
+        fn.set_event_config(qualifier, current)
         await self.registry.save(fn)
-        return self.get_config(fn)
+        return self.get_config(fn, qualifier)
 
-    def get_config(self, fn: Function) -> dict[str, Any]:
-        if fn.invoke_config is None:
-            raise not_found(f"The function {fn.arn} doesn't have an EventInvokeConfig")
-        return {"FunctionArn": f"{fn.arn}:$LATEST", **fn.invoke_config}
+    @staticmethod
+    def _arn(fn: Function, qualifier: str | None) -> str:
+        return f"{fn.arn}:{qualifier}" if qualifier and qualifier != "$LATEST" else fn.arn
+
+    def get_config(self, fn: Function, qualifier: str | None) -> dict[str, Any]:
+        config = fn.event_config(qualifier)
+        if config is None:
+            raise not_found(f"The function {self._arn(fn, qualifier)} doesn't have an EventInvokeConfig")
+        return {"FunctionArn": f"{fn.arn}:{qualifier or '$LATEST'}", **config}
+
+    def all_configs(self, fn: Function) -> list[dict[str, Any]]:
+        qualifiers = (["$LATEST"] if fn.invoke_config is not None else []) + sorted(fn.invoke_configs)
+        return [self.get_config(fn, q) for q in qualifiers]
 
     # -- the queue -------------------------------------------------------------------------------------
     async def submit(self, fn: Function, qualifier: str | None, payload: bytes,
@@ -142,7 +156,7 @@ class AsyncInvokes:
         if fn is None:
             await self._forget(event)
             return
-        conf = fn.invoke_config or {}
+        conf = fn.event_config(event["qualifier"]) or {}
         max_age = conf.get("MaximumEventAgeInSeconds", DEFAULT_MAX_AGE)
         if self.clock.now() - event["received"] > max_age:
             await self._failed(fn, event, None, "EventAgeExceeded")
@@ -183,7 +197,7 @@ class AsyncInvokes:
 
     async def _deliver(self, fn: Function, event: dict[str, Any], result: Result | None, condition: str,
                        kind: str) -> None:
-        conf = fn.invoke_config or {}
+        conf = fn.event_config(event["qualifier"]) or {}
         arn = ((conf.get("DestinationConfig") or {}).get(kind) or {}).get("Destination")
         if not arn:
             return

@@ -80,7 +80,8 @@ class Function:
     tags: dict[str, str] = field(default_factory=dict)
     policy: list[dict[str, Any]] = field(default_factory=list)
     reserved: int | None = None
-    invoke_config: dict[str, Any] | None = None
+    invoke_config: dict[str, Any] | None = None  # asynchronous invocation settings of $LATEST
+    invoke_configs: dict[str, dict[str, Any]] = field(default_factory=dict)  # of versions and aliases
     # Function URLs, by the qualifier they serve ("" for the unqualified function, else an alias name).
     urls: dict[str, dict[str, Any]] = field(default_factory=dict)
     code_signing: str | None = None  # the ARN of its code signing configuration
@@ -101,12 +102,27 @@ class Function:
         return json.dumps({"name": self.name, "config": self.config, "versions": self.versions,
                            "aliases": self.aliases, "tags": self.tags, "policy": self.policy,
                            "reserved": self.reserved, "invoke_config": self.invoke_config,
+                           "invoke_configs": self.invoke_configs,
                            "urls": self.urls, "code_signing": self.code_signing, "generation": self.generation,
                            "policy_revision": self.policy_revision})
 
     @classmethod
     def load(cls, doc: str) -> Function:
         return cls(**json.loads(doc))
+
+    def event_config(self, qualifier: str | None) -> dict[str, Any] | None:
+        """The asynchronous invocation settings (PutFunctionEventInvokeConfig) of $LATEST, a version or an alias."""
+        if qualifier in (None, "", "$LATEST"):
+            return self.invoke_config
+        return self.invoke_configs.get(str(qualifier))
+
+    def set_event_config(self, qualifier: str | None, config: dict[str, Any] | None) -> None:
+        if qualifier in (None, "", "$LATEST"):
+            self.invoke_config = config
+        elif config is None:
+            self.invoke_configs.pop(str(qualifier), None)
+        else:
+            self.invoke_configs[str(qualifier)] = config
 
     def routed(self, qualifier: str | None, draw: float) -> dict[str, Any]:
         """The configuration an invocation through `qualifier` runs: an alias with weighted routing sends

@@ -89,31 +89,31 @@ class InvocationOperations:
     # -- asynchronous invocation settings --------------------------------------------------------------
     async def PutFunctionEventInvokeConfig(self, ctx: RequestContext,
                                            params: PutFunctionEventInvokeConfigRequestTypeDef) -> Out:
-        fn, _ = self.registry.get(params["FunctionName"], ctx.region)
-        return await self.async_invokes.put_config(fn, params, replace=True)
+        fn, qualifier = self.registry.get(params["FunctionName"], ctx.region, params.get("Qualifier"))
+        return await self.async_invokes.put_config(fn, qualifier, params, replace=True)
 
     async def UpdateFunctionEventInvokeConfig(self, ctx: RequestContext,
                                               params: UpdateFunctionEventInvokeConfigRequestTypeDef) -> Out:
-        fn, _ = self.registry.get(params["FunctionName"], ctx.region)
-        return await self.async_invokes.put_config(fn, params, replace=False)
+        fn, qualifier = self.registry.get(params["FunctionName"], ctx.region, params.get("Qualifier"))
+        return await self.async_invokes.put_config(fn, qualifier, params, replace=False)
 
     async def GetFunctionEventInvokeConfig(self, ctx: RequestContext,
                                            params: GetFunctionEventInvokeConfigRequestTypeDef) -> Out:
-        fn, _ = self.registry.get(params["FunctionName"], ctx.region)
-        return self.async_invokes.get_config(fn)
+        fn, qualifier = self.registry.get(params["FunctionName"], ctx.region, params.get("Qualifier"))
+        return self.async_invokes.get_config(fn, qualifier)
 
     async def DeleteFunctionEventInvokeConfig(self, ctx: RequestContext,
                                               params: DeleteFunctionEventInvokeConfigRequestTypeDef) -> Out:
-        fn, _ = self.registry.get(params["FunctionName"], ctx.region)
-        self.async_invokes.get_config(fn)
-        fn.invoke_config = None
+        fn, qualifier = self.registry.get(params["FunctionName"], ctx.region, params.get("Qualifier"))
+        self.async_invokes.get_config(fn, qualifier)
+        fn.set_event_config(qualifier, None)
         await self.registry.save(fn)
         return {}
 
     async def ListFunctionEventInvokeConfigs(self, ctx: RequestContext,
                                              params: ListFunctionEventInvokeConfigsRequestTypeDef) -> Out:
         fn, _ = self.registry.get(params["FunctionName"], ctx.region)
-        configs = [self.async_invokes.get_config(fn)] if fn.invoke_config is not None else []
+        configs = self.async_invokes.all_configs(fn)
         return page(configs, params.get("Marker"), params.get("MaxItems"), "FunctionEventInvokeConfigs",
                     lambda c: c["FunctionArn"])
 
