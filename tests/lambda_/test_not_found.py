@@ -61,3 +61,26 @@ def test_removing_from_a_resource_without_a_policy(lam: Any, make_function: Call
                        Principal="s3.amazonaws.com")
     assert error_of(lam.remove_permission, FunctionName="fn", StatementId="1")["Message"] == \
         "Statement 1 is not found in resource policy."
+
+
+def test_version_and_alias_rules(lam: Any, make_function: Callable[..., Any]) -> None:
+    make_function("fn", HANDLER, Publish=True)
+    lam.create_alias(FunctionName="fn", Name="live", FunctionVersion="1")
+    lam.create_alias(FunctionName="fn", Name="prod", FunctionVersion="1")
+    assert error_of(lam.delete_function, FunctionName="fn", Qualifier="1") == {
+        "Code": "ResourceConflictException", "Status": 409,
+        "Message": "Unable to delete version because the following aliases reference it: [live, prod]"}
+    assert error_of(lam.create_alias, FunctionName="fn", Name="live", FunctionVersion="1") == {
+        "Code": "ResourceConflictException", "Status": 409, "Message": f"Alias already exists: {ARN}:fn:live"}
+    assert error_of(lam.get_alias, FunctionName="fn", Name="gone") == {
+        "Code": "ResourceNotFoundException", "Status": 404, "Message": f"Cannot find alias arn: {ARN}:fn:gone"}
+    assert error_of(lam.update_alias, FunctionName="fn", Name="live", FunctionVersion="4")["Message"] == \
+        f"Function not found: {ARN}:fn:4"
+    assert error_of(lam.delete_function, FunctionName="fn", Qualifier="$LATEST") == {
+        "Code": "InvalidParameterValueException", "Status": 400,
+        "Message": "$LATEST version cannot be deleted without deleting the function."}
+    lam.put_function_event_invoke_config(FunctionName="fn", Qualifier="live", MaximumRetryAttempts=1)
+    lam.delete_alias(FunctionName="fn", Name="live")
+    lam.create_alias(FunctionName="fn", Name="live", FunctionVersion="1")  # a new alias starts without settings
+    assert error_of(lam.get_function_event_invoke_config, FunctionName="fn", Qualifier="live")["Code"] == \
+        "ResourceNotFoundException"

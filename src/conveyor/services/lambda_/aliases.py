@@ -116,6 +116,7 @@ class AliasOperations:
         name = params["Name"]
         if fn.aliases.pop(name, None) is not None:
             fn.policy = [s for s in fn.policy if s.get("Resource") != f"{fn.arn}:{name}"]
-            fn.urls.pop(name, None)  # the alias's function URL goes with it
+            fn.urls.pop(name, None)  # the alias's function URL and asynchronous settings go with it
+            fn.invoke_configs.pop(name, None)
             await self.registry.save(fn)
         return {}

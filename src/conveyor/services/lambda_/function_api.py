@@ -229,11 +229,12 @@ class FunctionOperations:
         if qualifier and qualifier != "$LATEST":
             if qualifier not in fn.versions:
                 raise not_found(f"Function not found: {fn.arn}:{qualifier}")
-            if aliases_of(fn, qualifier):
+            if aliases_of(fn, qualifier):  # listed as Lambda lists them: [live, prod]
                 raise conflict(f"Unable to delete version because the following aliases reference it: "
-                               f"{aliases_of(fn, qualifier)}")
+                               f"[{', '.join(aliases_of(fn, qualifier))}]")
             del fn.versions[qualifier]
             fn.policy = [s for s in fn.policy if s.get("Resource") != f"{fn.arn}:{qualifier}"]
+            fn.invoke_configs.pop(qualifier, None)  # its asynchronous invocation settings go with it
             await self.registry.save(fn)
             return {}
         if qualifier == "$LATEST":
