@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -229,3 +231,22 @@ def test_the_readme_commands_through_the_cli_and_curl(endpoint: str, aws: Callab
                             capture_output=True, timeout=60)
     event = json.loads(result.stdout)
     assert event["rawPath"] == "/hello" and event["queryStringParameters"] == {"a": "b"}
+
+
+def test_a_region_down_drill_takes_its_urls_down(endpoint: str, lam: Any, make_function: Callable[..., Any]) -> None:
+    make_function("web", ECHO)
+    uid = url_id(lam.create_function_url_config(FunctionName="web", AuthType="NONE"))
+    allow_public(lam, "web")
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+
+    def drill(command: str) -> None:
+        subprocess.run([sys.executable, "-m", "conveyor.cli", "drill", command, "us-east-1", "--endpoint", endpoint],
+                       check=True, capture_output=True, timeout=60, env=env)
+
+    drill("region-down")
+    try:
+        down = call(endpoint, uid)
+        assert down.status_code == 503 and down.json() == {"Message": "Service Unavailable"}
+    finally:
+        drill("region-up")
+    assert call(endpoint, uid).status_code == 200

@@ -76,6 +76,8 @@ class FunctionUrlPlane:
             body = {"Message": error.message}
         elif error.status == 404:
             body = {"Message": "Not Found"}
+        elif error.status == 503:
+            body = {"Message": "Service Unavailable"}
         else:
             return HttpResponse(502 if error.status >= 500 else error.status,
                                 [("Content-Type", "application/json"), ("x-amzn-RequestId", ctx.request_id)],
@@ -99,6 +101,9 @@ class FunctionUrlPlane:
         if found is None or url_id is None:
             raise ServiceError("ResourceNotFoundException", f"no function URL {url_id}", 404)
         fn, qualifier = found
+        outages = self.ports.outages
+        if outages is not None and outages.is_down(fn.region):
+            raise ServiceError("ServiceUnavailable", f"region {fn.region} is down (an outage drill)", 503)
         doc = fn.urls[qualifier]
         arn = f"{fn.arn}:{qualifier}" if qualifier else fn.arn
         self._authorize(ctx, doc["AuthType"], fn, qualifier, arn)
