@@ -77,12 +77,14 @@ def test_http_apis_of_a_down_region_refuse(start_server: Any) -> None:
     drill(server.endpoint, "region-down", "us-east-1")
     with pytest.raises(urllib.error.HTTPError) as caught:
         urllib.request.urlopen(invoke, timeout=10)
-    assert caught.value.code == 503
-    assert json.loads(caught.value.read()) == {"message": "Service Unavailable"}
+    with caught.value:
+        assert caught.value.code == 503
+        assert json.loads(caught.value.read()) == {"message": "Service Unavailable"}
     drill(server.endpoint, "region-up", "us-east-1")
     with pytest.raises(urllib.error.HTTPError) as caught:  # up again: the integration's own failure
         urllib.request.urlopen(invoke, timeout=10)
-    assert caught.value.code != 503
+    with caught.value:
+        assert caught.value.code != 503
 
 
 def test_bad_region_names_are_refused(start_server: Any) -> None:
