@@ -195,6 +195,31 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """The pipeline file as a CloudFormation template (standard output, or -o FILE); --artifacts DIR writes the
+    code packages it names there, for `aws s3 cp DIR s3://CODE_BUCKET/ --recursive`."""
+    from conveyor.pipeline.export import export
+    from conveyor.pipeline.spec import PipelineError, load
+
+    try:
+        exported = export(load(_pipeline_path(args)))
+    except (PipelineError, FileNotFoundError) as exc:
+        print(f"conveyor: {exc}", file=sys.stderr)
+        return 2
+    if args.artifacts:
+        for artifact in exported.artifacts:
+            target = Path(args.artifacts) / artifact.key
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(artifact.body)
+            print(f"wrote {target}", file=sys.stderr)
+    if args.output:
+        Path(args.output).write_text(exported.yaml())
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(exported.yaml())
+    return 0
+
+
 def _endpoint(args: argparse.Namespace) -> str:
     return args.endpoint or os.environ.get("AWS_ENDPOINT_URL") or "http://127.0.0.1:4566"
 
@@ -419,6 +444,12 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("file", nargs="?", default="conveyor.yaml")
     init.add_argument("--force", action="store_true")
     init.set_defaults(func=cmd_init)
+    exporting = sub.add_parser("export", help="the pipeline file as a CloudFormation template (deploys to AWS too)")
+    exporting.add_argument("--pipeline", help="pipeline file (default ./conveyor.yaml, else the built-in default)")
+    exporting.add_argument("-o", "--output", help="write the template here (default: standard output)")
+    exporting.add_argument("--artifacts", metavar="DIR",
+                           help="write the code packages the template names (conveyor/*.zip) under DIR")
+    exporting.set_defaults(func=cmd_export)
     health = sub.add_parser("health", help="show a running server's health")
     health.add_argument("--endpoint", help="server URL (default $AWS_ENDPOINT_URL or http://127.0.0.1:4566)")
     health.set_defaults(func=cmd_health)

@@ -16,7 +16,11 @@ from conveyor.services.cloudformation import errors
 SECTIONS = {"AWSTemplateFormatVersion", "Description", "Metadata", "Parameters", "Rules", "Mappings", "Conditions",
             "Transform", "Resources", "Outputs"}
 # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/parameters-section-structure.html
-PARAMETER_TYPES = {"String", "Number", "List<Number>", "CommaDelimitedList"}
+# Of the AWS-specific types, the image id (what a launch template boots): a text whose value CloudFormation
+# checks names an image; Conveyor's EC2 boots any well-formed id, so the form is what is checked.
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-supplied-parameter-types.html
+IMAGE_ID = "AWS::EC2::Image::Id"
+PARAMETER_TYPES = {"String", "Number", "List<Number>", "CommaDelimitedList", IMAGE_ID}
 MAX_BODY = 51200  # TemplateBody's limit (CreateStack's API reference)
 
 # The short form of each intrinsic function; `!GetAtt A.B` is the one whose scalar splits.
@@ -167,6 +171,9 @@ def _check_parameter(key: str, spec: dict[str, Any], raw: str) -> None:
         raise errors.validation(described or f"Parameter '{key}' must contain at least {spec['MinLength']} characters")
     if "MaxLength" in spec and len(raw) > int(spec["MaxLength"]):
         raise errors.validation(described or f"Parameter '{key}' must contain at most {spec['MaxLength']} characters")
+    if spec.get("Type") == IMAGE_ID and re.fullmatch(r"ami-[0-9a-f]{8}(?:[0-9a-f]{9})?", raw) is None:
+        raise errors.validation(f"Parameter validation failed: parameter value {raw} for parameter name {key} "
+                                "does not exist")
     if spec.get("Type") == "Number":
         try:
             number = float(raw)

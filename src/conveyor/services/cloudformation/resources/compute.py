@@ -98,7 +98,8 @@ class AutoScalingGroup(ResourceType):
     replacement. Deleting it terminates its instances, as CloudFormation's deletion does."""
 
     type_name = "AWS::AutoScaling::AutoScalingGroup"
-    properties = frozenset({"AutoScalingGroupName", "Cooldown", "VPCZoneIdentifier", "Tags", *_GROUP_SETTINGS})
+    properties = frozenset({"AutoScalingGroupName", "Cooldown", "VPCZoneIdentifier", "Tags", "MetricsCollection",
+                            *_GROUP_SETTINGS})
     required = frozenset({"MinSize", "MaxSize"})
     replace_on = frozenset({"AutoScalingGroupName"})
     name_property = "AutoScalingGroupName"
@@ -111,7 +112,25 @@ class AutoScalingGroup(ResourceType):
                                 "PropagateAtLaunch": as_bool(t.get("PropagateAtLaunch", False))}
                                for t in properties["Tags"]]
         await target.call("autoscaling", "CreateAutoScalingGroup", request)
+        try:
+            await self._metrics(target, name, {}, properties)
+        except ResourceFailure:
+            await self.delete(target, Made(name), properties)
+            raise
         return Made(name)
+
+    async def _metrics(self, target: Target, name: str, old: dict[str, Any], new: dict[str, Any]) -> None:
+        """MetricsCollection: the group metrics it publishes (each entry: a granularity and the metrics, all
+        of them when none are listed)."""
+        if old.get("MetricsCollection") == new.get("MetricsCollection"):
+            return
+        if old.get("MetricsCollection"):
+            await target.call("autoscaling", "DisableMetricsCollection", {"AutoScalingGroupName": name})
+        for entry in new.get("MetricsCollection") or []:
+            request: dict[str, Any] = {"AutoScalingGroupName": name, "Granularity": str(entry["Granularity"])}
+            if entry.get("Metrics"):
+                request["Metrics"] = [str(m) for m in entry["Metrics"]]
+            await target.call("autoscaling", "EnableMetricsCollection", request)
 
     async def update(self, target: Target, current: Made, old: dict[str, Any], new: dict[str, Any]) -> Made:
         if old.get("Tags") != new.get("Tags"):
@@ -123,6 +142,7 @@ class AutoScalingGroup(ResourceType):
         if changed:
             await target.call("autoscaling", "UpdateAutoScalingGroup", {"AutoScalingGroupName": current.physical_id,
                                                                         **changed})
+        await self._metrics(target, current.physical_id, old, new)
         return current
 
     async def delete(self, target: Target, current: Made, properties: dict[str, Any]) -> None:

@@ -1,0 +1,99 @@
+"""`conveyor export`: the default pipeline as a CloudFormation template that cfn-lint passes with no errors, and
+that `aws cloudformation deploy` makes into a working lab on Conveyor (an upload lands in processed/, moved
+by the worker pool's instances booted from the launch template)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+import yaml
+
+from tests.conftest import CLI_ENV
+from tests.ec2.conftest import AMI
+from tests.helpers import wait_for
+
+
+def conveyor(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "conveyor.cli", *args], capture_output=True, text=True, cwd=cwd,
+                          env={**os.environ, **CLI_ENV}, timeout=120, check=True)
+
+
+def test_export_of_the_default_pipeline_passes_cfn_lint(tmp_path: Path) -> None:
+    out = conveyor("export", cwd=tmp_path).stdout
+    template = yaml.safe_load(out)
+    kinds = {resource["Type"] for resource in template["Resources"].values()}
+    assert {"AWS::S3::Bucket", "AWS::SNS::Topic", "AWS::SNS::TopicPolicy", "AWS::SQS::Queue", "AWS::SQS::QueuePolicy",
+            "AWS::EC2::LaunchTemplate", "AWS::AutoScaling::AutoScalingGroup", "AWS::AutoScaling::ScalingPolicy",
+            "AWS::IAM::InstanceProfile", "AWS::ApiGatewayV2::Api", "AWS::CloudFront::Distribution",
+            "AWS::CloudFront::OriginAccessControl", "AWS::S3::BucketPolicy", "AWS::CloudWatch::Alarm"} <= kinds
+    queue = template["Resources"]["UploadJobsQueue"]["Properties"]
+    assert queue["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": ["UploadJobsDlqQueue", "Arn"]},
+                                      "maxReceiveCount": 3}
+    (tmp_path / "template.yaml").write_text(out)
+    linted = subprocess.run([sys.executable, "-m", "cfnlint", "--format", "parseable", "template.yaml"],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    errors = [line for line in linted.stdout.splitlines() if ":E" in line or line.split(":")[-2:-1] == ["E"]]
+    # cfn-lint's exit code has bit 2 set for errors (4 for warnings, 8 for informational findings).
+    assert linted.returncode & 2 == 0 and not errors, linted.stdout + linted.stderr
+
+
+def test_the_exported_template_deploys_to_conveyor_and_runs_the_lab(tmp_path: Path, aws, client, endpoint: str) -> None:  # type: ignore[no-untyped-def]
+    conveyor("export", "-o", "template.yaml", "--artifacts", "code", cwd=tmp_path)
+    s3 = client("s3")
+    s3.create_bucket(Bucket="exported-code")
+    aws("s3", "cp", str(tmp_path / "code"), "s3://exported-code/", "--recursive")
+    out = aws("cloudformation", "deploy", "--template-file", str(tmp_path / "template.yaml"), "--stack-name",
+              "exported", "--capabilities", "CAPABILITY_IAM", "--parameter-overrides", "CodeBucket=exported-code",
+              "ConveyorUploadsBucketName=exported-uploads", f"WorkerImageId={AMI}", check=False)
+    if out.returncode:
+        failures = [(e["LogicalResourceId"], e.get("ResourceStatusReason")) for e in
+                    client("cloudformation").describe_stack_events(StackName="exported")["StackEvents"]
+                    if "FAILED" in e["ResourceStatus"]]
+        raise AssertionError(failures)
+    assert "Successfully created/updated stack - exported" in out.stdout.decode()
+    cf = client("cloudformation")
+    stack = cf.describe_stacks(StackName="exported")["Stacks"][0]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    assert outputs["ConveyorUploadsBucketName"] == "exported-uploads"
+
+    # The browser's path: POST /presign on the HTTP API (the presign function), then the presigned PUT.
+    api = client("apigatewayv2").get_apis()["Items"][0]
+    port = endpoint.rsplit(":", 1)[1]
+    answer = requests.post(f"{endpoint}/prod/presign", headers={"Host": f"{api['ApiId']}.execute-api.localhost:{port}"},
+                           json={}, timeout=60)
+    assert answer.status_code == 200, answer.text
+    upload = answer.json()
+    assert upload["s3Key"].startswith("uploads/")
+    assert requests.put(upload["uploadUrl"], data=b"pixels", timeout=30).status_code == 200
+    # The worker pool's instance boots, fetches the mover from the code bucket, and moves the upload.
+    moved = "processed/" + upload["s3Key"].removeprefix("uploads/")
+    wait_for(lambda: [o for o in s3.list_objects_v2(Bucket="exported-uploads", Prefix="processed/").get("Contents", [])
+                      if o["Key"] == moved], timeout=90, what="the upload is processed")
+    assert s3.get_object(Bucket="exported-uploads", Key=moved)["Body"].read() == b"pixels"
+    # CloudFront is in front of the results, HTTPS only (a plain HTTP viewer is redirected).
+    [distribution] = client("cloudfront").list_distributions()["DistributionList"]["Items"]
+    assert outputs["ResultsUrl"] == f"https://{distribution['DomainName']}"
+    host = f"{distribution['Id'].lower()}.cloudfront.localhost:{port}"
+    served = requests.get(f"{endpoint}/{moved.removeprefix('processed/')}", headers={"Host": host}, timeout=30,
+                          allow_redirects=False)
+    assert served.status_code == 301 and served.headers["Location"].startswith(f"https://{host}/")
+
+    policy = json.loads(s3.get_bucket_policy(Bucket="exported-uploads")["Policy"])
+    assert policy["Statement"][0]["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert outputs["ApiUrl"] == f"{api['ApiEndpoint']}/prod"
+    groups = client("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]
+    assert [g["MinSize"] for g in groups] == [1]
+    policies = client("autoscaling").describe_policies()["ScalingPolicies"]
+    assert policies[0]["TargetTrackingConfiguration"]["TargetValue"] == 5.0
+
+    wait_for(lambda: "Contents" not in s3.list_objects_v2(Bucket="exported-uploads", Prefix="uploads/"), timeout=30)
+    aws("s3", "rm", "s3://exported-uploads", "--recursive")
+    aws("cloudformation", "delete-stack", "--stack-name", "exported")
+    aws("cloudformation", "wait", "stack-delete-complete", "--stack-name", "exported")
+    assert client("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"] == []
+    assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["exported-code"]
