@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from conveyor.services.cloudformation import errors
+from conveyor.services.cloudformation import errors, sam
 
 SECTIONS = {"AWSTemplateFormatVersion", "Description", "Metadata", "Parameters", "Rules", "Mappings", "Conditions",
             "Transform", "Resources", "Outputs"}
@@ -83,14 +83,12 @@ def parse(body: str) -> dict[str, Any]:
         raise errors.template_format(f"{'JSON' if text.startswith('{') else 'YAML'} not well-formed. ({exc})")
     if not isinstance(document, dict):
         raise errors.template_format("unsupported structure.")
-    unknown = sorted(set(document) - SECTIONS)
+    unknown = sorted(set(document) - SECTIONS - ({"Globals"} if "Transform" in document else set()))
     if unknown:
         raise errors.template_format(f"Invalid template property or properties {unknown}")
     if document.get("Rules"):
         raise errors.template_format("Conveyor does not evaluate a template's Rules section yet")
-    if "Transform" in document:
-        raise errors.template_format(
-            f"Conveyor does not run template transforms (Transform: {document['Transform']}) yet")
+    document = sam.transform(document)
     resources = document.get("Resources")
     if not isinstance(resources, dict) or not resources:
         raise errors.template_format("At least one Resources member must be defined.")
