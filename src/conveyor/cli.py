@@ -196,28 +196,16 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """The pipeline file as a CloudFormation template (standard output, or -o FILE); --artifacts DIR writes the
-    code packages it names there, for `aws s3 cp DIR s3://CODE_BUCKET/ --recursive`."""
-    from conveyor.pipeline.export import export
-    from conveyor.pipeline.spec import PipelineError, load
+    from conveyor.pipeline.export import command
 
-    try:
-        exported = export(load(_pipeline_path(args)))
-    except (PipelineError, FileNotFoundError) as exc:
-        print(f"conveyor: {exc}", file=sys.stderr)
-        return 2
-    if args.artifacts:
-        for artifact in exported.artifacts:
-            target = Path(args.artifacts) / artifact.key
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(artifact.body)
-            print(f"wrote {target}", file=sys.stderr)
-    if args.output:
-        Path(args.output).write_text(exported.yaml())
-        print(f"wrote {args.output}", file=sys.stderr)
-    else:
-        sys.stdout.write(exported.yaml())
-    return 0
+    return command(_pipeline_path(args), args.output, args.artifacts)
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from conveyor.stack_deploy import command
+
+    creds = _credentials(args)
+    return command(args, _pipeline_path(args), _endpoint(args), creds.access_key, creds.secret_key, creds.region)
 
 
 def _endpoint(args: argparse.Namespace) -> str:
@@ -450,6 +438,18 @@ def build_parser() -> argparse.ArgumentParser:
     exporting.add_argument("--artifacts", metavar="DIR",
                            help="write the code packages the template names (conveyor/*.zip) under DIR")
     exporting.set_defaults(func=cmd_export)
+    deploying = sub.add_parser("deploy", help="package and deploy a template (or the pipeline file) as a stack",
+                               description="Against Conveyor by default; `--endpoint aws` deploys to AWS itself "
+                                           "with your own credentials and region.")
+    deploying.add_argument("template", nargs="?", help="template file (default: the pipeline file, exported)")
+    deploying.add_argument("--stack", required=True, help="the stack's name")
+    deploying.add_argument("--pipeline", help="pipeline file (default ./conveyor.yaml, else the built-in default)")
+    deploying.add_argument("--parameters", nargs="*", metavar="KEY=VALUE", help="the template's parameters")
+    deploying.add_argument("--code-bucket", help="the bucket local code is packaged to (default: the CodeBucket "
+                                                 "parameter)")
+    deploying.add_argument("--capabilities", nargs="*", help="default CAPABILITY_IAM CAPABILITY_AUTO_EXPAND")
+    _client_options(deploying)
+    deploying.set_defaults(func=cmd_deploy)
     health = sub.add_parser("health", help="show a running server's health")
     health.add_argument("--endpoint", help="server URL (default $AWS_ENDPOINT_URL or http://127.0.0.1:4566)")
     health.set_defaults(func=cmd_health)

@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import re
 import shlex
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -40,7 +42,9 @@ from conveyor.pipeline.spec import (
     PRESIGN_HANDLER,
     Function,
     Pipeline,
+    PipelineError,
     Pool,
+    load,
 )
 
 # CloudFront's managed cache policy CachingOptimized.
@@ -494,3 +498,25 @@ def _escape(text: str) -> str:
 
 def export(pipeline: Pipeline) -> Exported:
     return _Builder(pipeline).build()
+
+
+def command(pipeline_file: Path | None, output: str | None, artifacts: str | None) -> int:
+    """`conveyor export`: the template to standard output (or `output`); `artifacts` DIR gets the code packages
+    it names, for `aws s3 cp DIR s3://CODE_BUCKET/ --recursive`."""
+    try:
+        exported = export(load(pipeline_file))
+    except (PipelineError, FileNotFoundError) as exc:
+        print(f"conveyor: {exc}", file=sys.stderr)
+        return 2
+    if artifacts:
+        for artifact in exported.artifacts:
+            target = Path(artifacts) / artifact.key
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(artifact.body)
+            print(f"wrote {target}", file=sys.stderr)
+    if output:
+        Path(output).write_text(exported.yaml())
+        print(f"wrote {output}", file=sys.stderr)
+    else:
+        sys.stdout.write(exported.yaml())
+    return 0

@@ -72,8 +72,8 @@ _Loader.add_constructor("!Ref", _keyed("Ref"))
 _Loader.add_constructor("!Condition", _keyed("Condition"))
 
 
-def parse(body: str) -> dict[str, Any]:
-    """The template as a document; a template CloudFormation could not read raises its ValidationError."""
+def load_document(body: str) -> dict[str, Any]:
+    """The template's text read (JSON, or YAML with the short forms as their long ones), nothing more checked."""
     text = body.strip()
     if not text:
         raise errors.validation("Template body is empty")
@@ -83,6 +83,12 @@ def parse(body: str) -> dict[str, Any]:
         raise errors.template_format(f"{'JSON' if text.startswith('{') else 'YAML'} not well-formed. ({exc})")
     if not isinstance(document, dict):
         raise errors.template_format("unsupported structure.")
+    return document
+
+
+def parse(body: str) -> dict[str, Any]:
+    """The template as a document; a template CloudFormation could not read raises its ValidationError."""
+    document = load_document(body)
     unknown = sorted(set(document) - SECTIONS - ({"Globals"} if "Transform" in document else set()))
     if unknown:
         raise errors.template_format(f"Invalid template property or properties {unknown}")
