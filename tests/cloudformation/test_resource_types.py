@@ -337,3 +337,32 @@ Resources:
                 if e["ResourceStatus"] == "CREATE_FAILED"]
     assert "does not support the resource type AWS::Lambda::Url" in failed["ResourceStatusReason"]
     cf.delete_stack(StackName="url")
+
+
+PARALLEL = """
+Resources:
+  A: {Type: AWS::SQS::Queue}
+  B: {Type: AWS::SQS::Queue}
+  C: {Type: AWS::SNS::Topic}
+  D: {Type: AWS::SQS::Queue}
+  Last:
+    Type: AWS::SQS::Queue
+    DependsOn: [A, B, C, D]
+"""
+
+
+def test_independent_resources_are_made_at_once_and_dependents_after_them(client) -> None:  # type: ignore[no-untyped-def]
+    cf = client("cloudformation")
+    cf.create_stack(StackName="parallel", TemplateBody=PARALLEL)
+    assert settled(cf, "parallel")["StackStatus"] == "CREATE_COMPLETE"
+    events = [(e["LogicalResourceId"], e["ResourceStatus"], e.get("ResourceStatusReason", ""))
+              for e in reversed(cf.describe_stack_events(StackName="parallel")["StackEvents"])
+              if e["ResourceType"] != "AWS::CloudFormation::Stack"]
+    started = [i for i, (_, status, reason) in enumerate(events) if status == "CREATE_IN_PROGRESS" and not reason]
+    completed = {name: i for i, (name, status, _) in enumerate(events) if status == "CREATE_COMPLETE"}
+    # All four independent ones start before any of them is done; Last starts after all four are.
+    assert {events[i][0] for i in started[:4]} == {"A", "B", "C", "D"}
+    assert max(started[:4]) < min(completed[name] for name in "ABCD")
+    assert started[4] > max(completed[name] for name in "ABCD") and events[started[4]][0] == "Last"
+    cf.delete_stack(StackName="parallel")
+    cf.get_waiter("stack_delete_complete").wait(StackName="parallel", WaiterConfig={"Delay": 1})
