@@ -91,7 +91,8 @@ Resources:
 
 def test_s3_and_schedule_events_and_policy_templates_expand(client) -> None:  # type: ignore[no-untyped-def]
     cf, s3 = client("cloudformation"), client("s3")
-    cf.create_stack(StackName="sam-events", TemplateBody=EVENTS, Capabilities=["CAPABILITY_IAM"])
+    cf.create_stack(StackName="sam-events", TemplateBody=EVENTS, Capabilities=["CAPABILITY_IAM",
+                                                                                "CAPABILITY_AUTO_EXPAND"])
     stack = settled(cf, "sam-events")
     assert stack["StackStatus"] == "CREATE_COMPLETE", cf.describe_stack_events(StackName="sam-events")["StackEvents"][:3]
     ids = {r["LogicalResourceId"]: r["PhysicalResourceId"]
@@ -142,8 +143,30 @@ def test_s3_and_schedule_events_and_policy_templates_expand(client) -> None:  # 
 def test_what_the_transform_does_not_expand_is_refused(client, resource: str, message: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ClientError) as caught:
         client("cloudformation").create_stack(StackName="sam-bad", TemplateBody=(
-            f"Transform: AWS::Serverless-2016-10-31\nResources:\n{resource}\n"), Capabilities=["CAPABILITY_IAM"])
+            f"Transform: AWS::Serverless-2016-10-31\nResources:\n{resource}\n"),
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
     error = caught.value.response["Error"]
     assert error["Code"] == "ValidationError"
     assert error["Message"].startswith("Transform AWS::Serverless-2016-10-31 failed with: ") and message in error[
         "Message"]
+
+
+def test_a_transform_is_acknowledged_on_a_direct_create_and_shown_processed(client) -> None:  # type: ignore[no-untyped-def]
+    cf = client("cloudformation")
+    body = "Transform: AWS::Serverless-2016-10-31\nResources:\n  Q: {Type: AWS::SQS::Queue}\n"
+    # Made without a change set to review, a transformed template must acknowledge CAPABILITY_AUTO_EXPAND.
+    with pytest.raises(ClientError) as caught:
+        cf.create_stack(StackName="sam-direct", TemplateBody=body)
+    assert caught.value.response["Error"]["Code"] == "InsufficientCapabilitiesException"
+    assert caught.value.response["Error"]["Message"] == "Requires capabilities : [CAPABILITY_AUTO_EXPAND]"
+    assert cf.get_template_summary(TemplateBody=body)["DeclaredTransforms"] == ["AWS::Serverless-2016-10-31"]
+    cf.create_stack(StackName="sam-direct", TemplateBody=EVENTS, Capabilities=["CAPABILITY_IAM",
+                                                                                "CAPABILITY_AUTO_EXPAND"])
+    assert settled(cf, "sam-direct")["StackStatus"] == "CREATE_COMPLETE"
+    original = cf.get_template(StackName="sam-direct")["TemplateBody"]
+    assert "AWS::Serverless::Function" in str(original)
+    processed = cf.get_template(StackName="sam-direct", TemplateStage="Processed")["TemplateBody"]
+    processed = json.loads(processed) if isinstance(processed, str) else processed
+    assert processed["Resources"]["Thumbs"]["Type"] == "AWS::Lambda::Function" and "Transform" not in processed
+    cf.delete_stack(StackName="sam-direct")
+    cf.get_waiter("stack_delete_complete").wait(StackName="sam-direct", WaiterConfig={"Delay": 1})

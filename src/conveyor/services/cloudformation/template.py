@@ -86,6 +86,14 @@ def load_document(body: str) -> dict[str, Any]:
     return document
 
 
+def declared_transforms(body: str) -> list[str]:
+    """The transforms a template names (its `Transform`, a name or a list of them)."""
+    declared = load_document(body).get("Transform")
+    if declared is None:
+        return []
+    return [str(name) for name in declared] if isinstance(declared, list) else [str(declared)]
+
+
 def parse(body: str) -> dict[str, Any]:
     """The template as a document; a template CloudFormation could not read raises its ValidationError."""
     document = load_document(body)
