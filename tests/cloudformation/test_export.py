@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import requests
@@ -97,3 +98,38 @@ def test_the_exported_template_deploys_to_conveyor_and_runs_the_lab(tmp_path: Pa
     aws("cloudformation", "wait", "stack-delete-complete", "--stack-name", "exported")
     assert client("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"] == []
     assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["exported-code"]
+
+
+CUSTOM = """
+buckets:
+  - name: custom-uploads
+    notifications:
+      - {events: ["s3:ObjectCreated:*"], prefix: uploads/, queue: custom-jobs}
+queues:
+  - name: custom-jobs
+pools:
+  - name: crunchers
+    queue: custom-jobs
+    command: python3 worker.py --fast
+    env: {MODE: "a b"}
+"""
+
+
+def test_a_pool_running_its_own_command_is_packaged_with_its_files(tmp_path: Path) -> None:
+    (tmp_path / "conveyor.yaml").write_text(CUSTOM)
+    (tmp_path / "worker.py").write_text("print('crunch')\n")
+    conveyor("export", "-o", "template.yaml", "--artifacts", "code", cwd=tmp_path)
+    [package] = list((tmp_path / "code" / "conveyor").glob("crunchers-*.zip"))
+    with zipfile.ZipFile(package) as archive:
+        assert archive.namelist() == ["worker.py"]
+    template = yaml.safe_load((tmp_path / "template.yaml").read_text())
+    script = template["Resources"]["CrunchersPoolLaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"][
+        "Fn::Base64"]["Fn::Sub"]
+    assert f"conveyor/{package.name}" in script and "export MODE='a b'" in script
+    assert script.rstrip().endswith("exec python3 worker.py --fast")
+    # Its role may consume its queue and use the pipeline's buckets (its code is the user's: the broader access).
+    statements = template["Resources"]["CrunchersPoolRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    assert {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"} <= set(statements[0]["Action"])
+    linted = subprocess.run([sys.executable, "-m", "cfnlint", "template.yaml"], capture_output=True, text=True,
+                            cwd=tmp_path, timeout=300)
+    assert linted.returncode & 2 == 0, linted.stdout

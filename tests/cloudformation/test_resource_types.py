@@ -53,7 +53,7 @@ Resources:
       Target: !Sub integrations/${EchoIntegration}
   DefaultStage:
     Type: AWS::ApiGatewayV2::Stage
-    Properties: {ApiId: !Ref HttpApi, StageName: $default, AutoDeploy: true}
+    Properties: {ApiId: !Ref HttpApi, StageName: !Ref StageName, AutoDeploy: true}
   EchoPermission:
     Type: AWS::Lambda::Permission
     Properties:
@@ -73,7 +73,7 @@ Resources:
   Orders:
     Type: AWS::Events::Rule
     Properties:
-      EventPattern: {source: [edge.orders]}
+      EventPattern: {source: [!Ref Source]}
       Targets: [{Id: inbox, Arn: !GetAtt Inbox.Arn}]
   Clicks:
     Type: AWS::Kinesis::Stream
@@ -106,6 +106,8 @@ Parameters:
   Shards: {Type: Number, Default: 1}
   Retention: {Type: Number, Default: 24}
   Comment: {Type: String, Default: first}
+  Source: {Type: String, Default: edge.orders}
+  StageName: {Type: String, Default: $default}
 Outputs:
   Endpoint: {Value: !GetAtt HttpApi.ApiEndpoint}
   StreamArn: {Value: !GetAtt Clicks.Arn}
@@ -166,9 +168,15 @@ def test_edge_types_are_made_used_updated_in_place_and_deleted(client, endpoint:
 
     # In place: the stream's shards and retention, the distribution's comment; the same physical ids.
     cf.update_stack(StackName="edge", UsePreviousTemplate=True, Capabilities=["CAPABILITY_IAM"],
-                    Parameters=params(Shards="2", Retention="48", Comment="second"))
+                    Parameters=params(Shards="2", Retention="48", Comment="second", Source="edge.returns",
+                                      StageName="v2"))
     assert settled(cf, "edge")["StackStatus"] == "UPDATE_COMPLETE"
-    assert physical(cf, "edge") == ids
+    # The stage's name requires replacement (a new stage, the old one deleted); the rest is in place.
+    replaced = physical(cf, "edge")
+    assert replaced.pop("DefaultStage") == "v2" and replaced == {k: v for k, v in ids.items() if k != "DefaultStage"}
+    assert [s["StageName"] for s in gw.get_stages(ApiId=ids["HttpApi"])["Items"]] == ["v2"]
+    assert json.loads(client("events").describe_rule(Name=ids["Orders"])["EventPattern"]) == {
+        "source": ["edge.returns"]}
     summary = kinesis.describe_stream_summary(StreamName=ids["Clicks"])["StreamDescriptionSummary"]
     assert (summary["OpenShardCount"], summary["RetentionPeriodHours"]) == (2, 48)
     assert cloudfront.get_distribution(Id=ids["Cdn"])["Distribution"]["DistributionConfig"]["Comment"] == "second"
