@@ -24,8 +24,6 @@ Roles are not named (CloudFormation names them), so `CAPABILITY_IAM` deploys the
 
 from __future__ import annotations
 
-import re
-import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,29 +44,12 @@ from conveyor.pipeline.spec import (
     Pool,
     load,
 )
+from conveyor.pipeline.template_parts import backlog_policy, get_att, logical_id, ref, sub, user_data
 
 # CloudFront's managed cache policy CachingOptimized.
 # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/using-managed-cache-policies.html
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 DEFAULT_INSTANCE_TYPE = "t3.micro"
-
-
-def ref(name: str) -> dict[str, Any]:
-    return {"Ref": name}
-
-
-def get_att(name: str, attribute: str) -> dict[str, Any]:
-    return {"Fn::GetAtt": [name, attribute]}
-
-
-def sub(text: str) -> dict[str, Any]:
-    return {"Fn::Sub": text}
-
-
-def logical_id(name: str, kind: str) -> str:
-    """A template name from a pipeline name: `upload-jobs` and Queue -> UploadJobsQueue."""
-    words = [w for w in re.split(r"[^A-Za-z0-9]+", name) if w]
-    return "".join(w[:1].upper() + w[1:] for w in words) + kind
 
 
 @dataclass
@@ -268,9 +249,6 @@ class _Builder:
             self.artifacts.append(made)
         return made.key
 
-    def _bucket_names(self) -> list[dict[str, Any]]:
-        return [self.bucket_name(b.name) for b in self.p.buckets]
-
     def _object_policy(self, mover: bool, env: dict[str, str], queue: str | None) -> dict[str, Any] | None:
         """The pipeline's role policy (conveyor.pipeline.roles) with the template's bucket names and queue ARN."""
         names = [f"BUCKET{i}" for i in range(len(self.p.buckets))]
@@ -397,7 +375,9 @@ class _Builder:
             "LaunchTemplateData": {
                 "ImageId": ref("WorkerImageId"), "InstanceType": ref("WorkerInstanceType"),
                 "IamInstanceProfile": {"Arn": get_att(f"{logical}InstanceProfile", "Arn")},
-                "UserData": {"Fn::Base64": sub(self._user_data(pool, key, env, builtin))}}}}
+                "UserData": {"Fn::Base64": sub(user_data(pool, key, env, ["python3", "mover.py"] if builtin
+                                                         else pool.command,
+                                                         self.queue(pool.queue) if pool.queue else None))}}}}
         low, high = int(settings.get("min", 1)), int(settings.get("max", 4))
         group: dict[str, Any] = {
             "MinSize": str(low), "MaxSize": str(high), "DesiredCapacity": str(int(settings.get("desired", low))),
@@ -412,40 +392,8 @@ class _Builder:
             group["DefaultInstanceWarmup"] = int(settings["warmup"])
         self.resources[f"{logical}Group"] = {"Type": "AWS::AutoScaling::AutoScalingGroup", "Properties": group}
         if pool.queue is not None:
-            self._backlog_policy(logical, pool.queue, float(settings.get("target_backlog", 5)))
-
-    def _backlog_policy(self, logical: str, queue: str, target: float) -> None:
-        metrics = [
-            {"Id": "visible", "ReturnData": False, "MetricStat": {"Stat": "Sum", "Metric": {
-                "Namespace": "AWS/SQS", "MetricName": "ApproximateNumberOfMessagesVisible",
-                "Dimensions": [{"Name": "QueueName", "Value": get_att(self.queue(queue), "QueueName")}]}}},
-            {"Id": "workers", "ReturnData": False, "MetricStat": {"Stat": "Average", "Metric": {
-                "Namespace": "AWS/AutoScaling", "MetricName": "GroupInServiceInstances",
-                "Dimensions": [{"Name": "AutoScalingGroupName", "Value": ref(f"{logical}Group")}]}}},
-            {"Id": "backlog", "Expression": "visible / workers", "Label": "Backlog per instance", "ReturnData": True}]
-        self.resources[f"{logical}BacklogPolicy"] = {"Type": "AWS::AutoScaling::ScalingPolicy", "Properties": {
-            "AutoScalingGroupName": ref(f"{logical}Group"), "PolicyType": "TargetTrackingScaling",
-            "TargetTrackingConfiguration": {"TargetValue": target,
-                                            "CustomizedMetricSpecification": {"Metrics": metrics}}}}
-
-    def _user_data(self, pool: Pool, key: str, env: dict[str, str], builtin: bool) -> str:
-        """The instance's boot script (a Fn::Sub text): boto3 (installed when missing, as on Amazon Linux),
-        the package from the code bucket, then the pool's command in its directory."""
-        variables = {"AWS_DEFAULT_REGION": "${AWS::Region}"}
-        if pool.queue is not None:
-            variables["QUEUE_URL"] = f"${{{self.queue(pool.queue)}}}"
-        lines = ["#!/bin/bash", f"# Worker pool {pool.name}, exported from a Conveyor pipeline.", "set -euo pipefail"]
-        lines += [f"export {name}={value}" for name, value in variables.items()]
-        lines += [f"export {name}={_escape(shlex.quote(value))}" for name, value in sorted(env.items())]
-        command = ["python3", "mover.py"] if builtin else pool.command
-        lines += [
-            "python3 -c 'import boto3' 2>/dev/null || dnf install -y python3-boto3",
-            'workdir="$(mktemp -d)"', 'cd "$workdir"',
-            "python3 -c 'import sys, zipfile, boto3; boto3.client(\"s3\").download_file(sys.argv[1], sys.argv[2], "
-            "\"package.zip\"); zipfile.ZipFile(\"package.zip\").extractall(\".\")' "
-            f"${{CodeBucket}} {key}",
-            "exec " + " ".join(_escape(shlex.quote(part)) for part in command)]
-        return "\n".join(lines) + "\n"
+            self.resources[f"{logical}BacklogPolicy"] = backlog_policy(f"{logical}Group", self.queue(pool.queue),
+                                                                       float(settings.get("target_backlog", 5)))
 
     # -- alarms and the distribution -----------------------------------------------------------------------
     def _alarm(self, alarm: Any) -> None:
@@ -489,11 +437,6 @@ class _Builder:
                 "Condition": {"StringEquals": {"AWS:SourceArn": sub(
                     "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${ResultsDistribution}")}}}]}}}
         self.outputs["ResultsUrl"] = {"Value": sub("https://${ResultsDistribution.DomainName}")}
-
-
-def _escape(text: str) -> str:
-    """Text inside Fn::Sub: a literal `${` is written `${!`."""
-    return text.replace("${", "${!")
 
 
 def export(pipeline: Pipeline) -> Exported:
