@@ -96,8 +96,20 @@ def test_the_exported_template_deploys_to_conveyor_and_runs_the_lab(tmp_path: Pa
     aws("s3", "rm", "s3://exported-uploads", "--recursive")
     aws("cloudformation", "delete-stack", "--stack-name", "exported")
     aws("cloudformation", "wait", "stack-delete-complete", "--stack-name", "exported")
+    # Nothing is left behind: the group's instances are going, and every other resource is gone.
     assert client("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"] == []
+    states = {i["State"]["Name"] for r in client("ec2").describe_instances()["Reservations"] for i in r["Instances"]}
+    assert states <= {"shutting-down", "terminated"}
     assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["exported-code"]
+    assert client("ec2").describe_launch_templates()["LaunchTemplates"] == []
+    assert client("iam").list_instance_profiles()["InstanceProfiles"] == []
+    assert [r for r in client("iam").list_roles()["Roles"] if r["RoleName"].startswith("exported-")] == []
+    assert client("lambda").list_functions()["Functions"] == []
+    assert client("apigatewayv2").get_apis()["Items"] == []
+    assert client("cloudfront").list_distributions()["DistributionList"].get("Items", []) == []
+    assert client("sqs").list_queues().get("QueueUrls", []) == []
+    assert client("sns").list_topics()["Topics"] == []
+    assert client("cloudwatch").describe_alarms()["MetricAlarms"] == []
 
 
 CUSTOM = """
