@@ -20,13 +20,20 @@ from conveyor.services.cloudformation.resources.base import (
 )
 
 
+def _template_tags(properties: dict[str, Any]) -> dict[str, str]:
+    """The launch template's own tags (its TagSpecifications of resource type launch-template)."""
+    return {str(tag["Key"]): str(tag.get("Value", "")) for spec in properties.get("TagSpecifications") or []
+            if spec.get("ResourceType") == "launch-template" for tag in spec.get("Tags") or []}
+
+
 class LaunchTemplate(ResourceType):
-    """Ref is the template's id. A changed LaunchTemplateData becomes a new version, made the default one."""
+    """Ref is the template's id. A changed LaunchTemplateData becomes a new version, made the default one; its
+    tags change in place."""
 
     type_name = "AWS::EC2::LaunchTemplate"
     properties = frozenset({"LaunchTemplateName", "LaunchTemplateData", "VersionDescription", "TagSpecifications"})
     required = frozenset({"LaunchTemplateData"})
-    replace_on = frozenset({"LaunchTemplateName", "TagSpecifications"})
+    replace_on = frozenset({"LaunchTemplateName"})
     name_property = "LaunchTemplateName"
 
     @staticmethod
@@ -56,6 +63,13 @@ class LaunchTemplate(ResourceType):
             version = (await target.call("ec2", "CreateLaunchTemplateVersion", request))["LaunchTemplateVersion"]
             await target.call("ec2", "ModifyLaunchTemplate", {"LaunchTemplateId": template_id,
                                                               "DefaultVersion": str(version["VersionNumber"])})
+        before, after = _template_tags(old), _template_tags(new)
+        gone = [{"Key": key} for key in sorted(set(before) - set(after))]
+        if gone:
+            await target.call("ec2", "DeleteTags", {"Resources": [template_id], "Tags": gone})
+        changed = [{"Key": k, "Value": v} for k, v in sorted(after.items()) if before.get(k) != v]
+        if changed:
+            await target.call("ec2", "CreateTags", {"Resources": [template_id], "Tags": changed})
         found = await target.call("ec2", "DescribeLaunchTemplates", {"LaunchTemplateIds": [template_id]})
         return self._made(found["LaunchTemplates"][0])
 
@@ -66,9 +80,9 @@ class LaunchTemplate(ResourceType):
 
 # Group settings the template and UpdateAutoScalingGroup share by name, and which of them are numbers.
 _GROUP_SETTINGS = ("MinSize", "MaxSize", "DesiredCapacity", "LaunchTemplate", "AvailabilityZones", "HealthCheckType",
-                   "HealthCheckGracePeriod", "DefaultCooldown", "DefaultInstanceWarmup", "TerminationPolicies",
+                   "HealthCheckGracePeriod", "DefaultInstanceWarmup", "TerminationPolicies",
                    "NewInstancesProtectedFromScaleIn", "MaxInstanceLifetime", "CapacityRebalance")
-_GROUP_INTEGERS = frozenset({"MinSize", "MaxSize", "DesiredCapacity", "HealthCheckGracePeriod", "DefaultCooldown",
+_GROUP_INTEGERS = frozenset({"MinSize", "MaxSize", "DesiredCapacity", "HealthCheckGracePeriod",
                              "DefaultInstanceWarmup", "MaxInstanceLifetime"})
 _GROUP_BOOLEANS = frozenset({"NewInstancesProtectedFromScaleIn", "CapacityRebalance"})
 

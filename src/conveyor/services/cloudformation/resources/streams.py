@@ -33,7 +33,7 @@ class Rule(ResourceType):
     type_name = "AWS::Events::Rule"
     properties = frozenset({"Name", "EventBusName", "Description", "EventPattern", "ScheduleExpression", "State",
                             "RoleArn", "Targets"})
-    replace_on = frozenset({"Name", "EventBusName"})
+    replace_on = frozenset({"Name"})
     name_property = "Name"
 
     async def _put(self, target: Target, name: str, properties: dict[str, Any]) -> str:
@@ -75,6 +75,12 @@ class Rule(ResourceType):
 
     async def update(self, target: Target, current: Made, old: dict[str, Any], new: dict[str, Any]) -> Made:
         name = current.physical_id.rsplit("|", 1)[-1]
+        if _bus(old) != _bus(new):
+            # Another bus is an update without replacement (the rule keeps its name): made there, then
+            # removed from the bus it was on.
+            made = await self.create(target, {**new, "Name": name})
+            await self.delete(target, current, old)
+            return made
         arn = await self._put(target, name, new)
         await self._targets(target, name, old, new)
         return self._made(name, arn, new)
