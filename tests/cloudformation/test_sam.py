@@ -170,3 +170,22 @@ def test_a_transform_is_acknowledged_on_a_direct_create_and_shown_processed(clie
     assert processed["Resources"]["Thumbs"]["Type"] == "AWS::Lambda::Function" and "Transform" not in processed
     cf.delete_stack(StackName="sam-direct")
     cf.get_waiter("stack_delete_complete").wait(StackName="sam-direct", WaiterConfig={"Delay": 1})
+
+
+@pytest.mark.parametrize("resource", [
+    "  F: {Type: AWS::Serverless::Function, Properties: [1, 2]}",
+    "  F: {Type: AWS::Serverless::Function, Properties: {InlineCode: x, Events: [1]}}",
+    "  F: {Type: AWS::Serverless::Function, Properties: {InlineCode: x, Events: {E: {Type: SQS, Properties: 3}}}}",
+    "  F: {Type: AWS::Serverless::Function, Properties: {InlineCode: x, Policies: [[1]]}}",
+    "  F: {Type: AWS::Serverless::Function, Properties: {CodeUri: {Bucket: [1]}, Tags: [1]}}",
+    "  F: {Type: AWS::Serverless::Function, Properties: {InlineCode: x, Events: {E: {Type: S3, Properties: "
+    "{Bucket: {Ref: [1]}}}}}}",
+    "  A: {Type: AWS::Serverless::HttpApi, Properties: 7}",
+])
+def test_a_malformed_serverless_resource_is_a_validation_error(client, resource: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ClientError) as caught:
+        client("cloudformation").create_change_set(
+            StackName="sam-malformed", ChangeSetName="c", ChangeSetType="CREATE",
+            TemplateBody=f"Transform: AWS::Serverless-2016-10-31\nResources:\n{resource}\n")
+    assert caught.value.response["Error"]["Code"] == "ValidationError"
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400

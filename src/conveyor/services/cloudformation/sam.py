@@ -118,10 +118,20 @@ def _merge_globals(properties: dict[str, Any], defaults: dict[str, Any]) -> dict
 
 
 def transform(document: dict[str, Any]) -> dict[str, Any]:
-    """The template with its serverless resources expanded; one without the transform is returned as it is."""
-    declared = document.get("Transform")
-    if declared is None:
+    """The template with its serverless resources expanded; one without the transform is returned as it is. A
+    part of the wrong shape (a list where an object belongs...) is SAM's invalid document, never a crash."""
+    if document.get("Transform") is None:
         return document
+    try:
+        return _transform(document)
+    except (AttributeError, TypeError, KeyError, ValueError) as exc:
+        raise errors.validation(f"Transform {SAM} failed with: Invalid Serverless Application Specification "
+                                f"document. Number of errors found: 1. Structure of the template is invalid: "
+                                f"a part of it has the wrong type ({type(exc).__name__})")
+
+
+def _transform(document: dict[str, Any]) -> dict[str, Any]:
+    declared = document.get("Transform")
     if declared not in (SAM, [SAM]):
         raise errors.template_format(f"Conveyor runs only the {SAM} transform, not {declared}")
     out = copy.deepcopy(document)
