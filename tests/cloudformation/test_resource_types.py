@@ -374,3 +374,19 @@ def test_independent_resources_are_made_at_once_and_dependents_after_them(client
     assert started[4] > max(completed[name] for name in "ABCD") and events[started[4]][0] == "Last"
     cf.delete_stack(StackName="parallel")
     cf.get_waiter("stack_delete_complete").wait(StackName="parallel", WaiterConfig={"Delay": 1})
+
+
+def test_a_property_of_the_wrong_shape_fails_the_resource_and_rolls_back(client) -> None:  # type: ignore[no-untyped-def]
+    cf = client("cloudformation")
+    cf.create_stack(StackName="shape", TemplateBody="""
+Resources:
+  Api:
+    Type: AWS::ApiGatewayV2::Api
+    Properties: {Name: a, ProtocolType: HTTP, Tags: [1, 2]}
+""")
+    assert settled(cf, "shape")["StackStatus"] == "ROLLBACK_COMPLETE"
+    [failed] = [e for e in cf.describe_stack_events(StackName="shape")["StackEvents"]
+                if e["ResourceStatus"] == "CREATE_FAILED"]
+    assert failed["ResourceStatusReason"].startswith("Properties validation failed for resource Api with message:")
+    assert client("apigatewayv2").get_apis()["Items"] == []
+    cf.delete_stack(StackName="shape")

@@ -205,6 +205,12 @@ class StackEngine:
 
         async def resource_failed(logical: str, error: Exception) -> bool:
             nonlocal failed
+            if isinstance(error, (TypeError, AttributeError, KeyError, ValueError)):
+                # A property of a shape the type cannot read (a list where an object belongs...): the
+                # resource fails with the schema's kind of reason, never leaves the stack in progress.
+                log.info("resource %s: %r", logical, error)
+                error = ResourceFailure(f"Properties validation failed for resource {logical} with message: a "
+                                        f"property has the wrong type ({type(error).__name__}: {error})")
             if not isinstance(error, (ResourceFailure, ServiceError)):
                 return False
             reason = error.message if isinstance(error, ServiceError) else str(error)
