@@ -80,7 +80,11 @@ Resources:
     Properties: {ShardCount: !Ref Shards, RetentionPeriodHours: !Ref Retention}
   Site:
     Type: AWS::S3::Bucket
-    Properties: {BucketName: edge-site}
+    Properties:
+      BucketName: edge-site
+      BucketEncryption:
+        ServerSideEncryptionConfiguration: [{ServerSideEncryptionByDefault: {SSEAlgorithm: AES256},
+                                             BucketKeyEnabled: true}]
   SiteAccess:
     Type: AWS::CloudFront::OriginAccessControl
     Properties:
@@ -157,6 +161,8 @@ def test_edge_types_are_made_used_updated_in_place_and_deleted(client, endpoint:
     assert summary["StreamARN"] == outputs["StreamArn"] and summary["OpenShardCount"] == 1
     assert summary["RetentionPeriodHours"] == 24
 
+    [rule] = client("s3").get_bucket_encryption(Bucket="edge-site")["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"} and rule["BucketKeyEnabled"]
     cloudfront = client("cloudfront")
     distribution = cloudfront.get_distribution(Id=ids["Cdn"])["Distribution"]
     assert distribution["DomainName"] == outputs["CdnDomain"]
