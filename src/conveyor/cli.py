@@ -195,6 +195,19 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from conveyor.pipeline.export import command
+
+    return command(_pipeline_path(args), args.output, args.artifacts)
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from conveyor.stack_deploy import command
+
+    creds = _credentials(args)
+    return command(args, _pipeline_path(args), _endpoint(args), creds.access_key, creds.secret_key, creds.region)
+
+
 def _endpoint(args: argparse.Namespace) -> str:
     return args.endpoint or os.environ.get("AWS_ENDPOINT_URL") or "http://127.0.0.1:4566"
 
@@ -419,6 +432,24 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("file", nargs="?", default="conveyor.yaml")
     init.add_argument("--force", action="store_true")
     init.set_defaults(func=cmd_init)
+    exporting = sub.add_parser("export", help="the pipeline file as a CloudFormation template (deploys to AWS too)")
+    exporting.add_argument("--pipeline", help="pipeline file (default ./conveyor.yaml, else the built-in default)")
+    exporting.add_argument("-o", "--output", help="write the template here (default: standard output)")
+    exporting.add_argument("--artifacts", metavar="DIR",
+                           help="write the code packages the template names (conveyor/*.zip) under DIR")
+    exporting.set_defaults(func=cmd_export)
+    deploying = sub.add_parser("deploy", help="package and deploy a template (or the pipeline file) as a stack",
+                               description="Against Conveyor by default; `--endpoint aws` deploys to AWS itself "
+                                           "with your own credentials and region.")
+    deploying.add_argument("template", nargs="?", help="template file (default: the pipeline file, exported)")
+    deploying.add_argument("--stack", required=True, help="the stack's name")
+    deploying.add_argument("--pipeline", help="pipeline file (default ./conveyor.yaml, else the built-in default)")
+    deploying.add_argument("--parameters", nargs="*", metavar="KEY=VALUE", help="the template's parameters")
+    deploying.add_argument("--code-bucket", help="the bucket local code is packaged to (default: the CodeBucket "
+                                                 "parameter)")
+    deploying.add_argument("--capabilities", nargs="*", help="default CAPABILITY_IAM CAPABILITY_AUTO_EXPAND")
+    _client_options(deploying)
+    deploying.set_defaults(func=cmd_deploy)
     health = sub.add_parser("health", help="show a running server's health")
     health.add_argument("--endpoint", help="server URL (default $AWS_ENDPOINT_URL or http://127.0.0.1:4566)")
     health.set_defaults(func=cmd_health)

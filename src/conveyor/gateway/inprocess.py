@@ -5,6 +5,8 @@ the answer read by botocore's parser. A caller gets exactly what an SDK would, e
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -23,6 +25,19 @@ if TYPE_CHECKING:
 
 # The protocols botocore speaks that a service may serve, most direct first.
 _PREFERRED = ("json", "query", "rest-json", "rest-xml", "ec2")
+
+
+def _checksum(request_dict: dict[str, Any], op: Any) -> None:
+    """The Content-MD5 an operation that requires a checksum is sent with (S3's PutBucketCors, PutBucketLifecycle
+    ...), as the SDKs add it: the serializer alone leaves it out, and S3 refuses the request without it.
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketCors.html"""
+    if not (op.http_checksum_required or (op.http_checksum or {}).get("requestChecksumRequired")):
+        return
+    body = request_dict.get("body") or b""
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    if isinstance(body, bytes):
+        request_dict["headers"]["Content-MD5"] = base64.b64encode(hashlib.md5(body).digest()).decode("ascii")
 
 
 class InProcessApi:
@@ -47,6 +62,7 @@ class InProcessApi:
         endpoint = self._endpoint()
         request_dict = create_serializer(protocol, include_validation=False).serialize_to_request(dict(params), op)
         prepare_request_dict(request_dict, endpoint_url=endpoint)
+        _checksum(request_dict, op)
         aws_request = AWSRequest(method=request_dict["method"], url=request_dict["url"], data=request_dict["body"],
                                  headers=request_dict["headers"])
         signing_name = model.signing_name or service

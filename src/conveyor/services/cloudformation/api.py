@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
@@ -153,7 +154,13 @@ class CloudFormationService(Service):
             raise errors.validation(f"S3 error: Access Denied or the object does not exist: {url}")
 
     def _prepare(self, body: str, supplied: list[dict[str, Any]], capabilities: list[str],
-                 previous: dict[str, str] | None = None) -> tuple[dict[str, Any], template.ParameterValues]:
+                 previous: dict[str, str] | None = None, *,
+                 direct: bool = False) -> tuple[dict[str, Any], template.ParameterValues]:
+        """`direct`: a stack made or updated without a change set to review, which must acknowledge a transform
+        with CAPABILITY_AUTO_EXPAND (a change set need not: its changes are reviewed before they are made).
+        https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html"""
+        if direct and template.declared_transforms(body) and "CAPABILITY_AUTO_EXPAND" not in capabilities:
+            raise errors.insufficient_capabilities("CAPABILITY_AUTO_EXPAND")
         if len(body.encode("utf-8")) > template.MAX_BODY:
             raise errors.validation("1 validation error detected: Value 'templateBody' failed to satisfy "
                                     f"constraint: Member must have length less than or equal to {template.MAX_BODY}")
@@ -208,7 +215,7 @@ class CloudFormationService(Service):
             raise errors.already_exists(name)
         body = await self._body(dict(params))
         document, values = self._prepare(body, [dict(p) for p in params.get("Parameters") or []],
-                                          list(params.get("Capabilities") or []))
+                                          list(params.get("Capabilities") or []), direct=True)
         stack = self._new_stack(ctx, name, dict(params), "CREATE_IN_PROGRESS")
         self._apply_template(stack, body, document, values)
         await engine.set_status(stack, "CREATE_IN_PROGRESS", "User Initiated")
@@ -222,7 +229,7 @@ class CloudFormationService(Service):
         body = await self._body(dict(params), stack)
         previous = {p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters") or []}
         document, values = self._prepare(body, [dict(p) for p in params.get("Parameters") or []],
-                                          list(params.get("Capabilities") or []), previous)
+                                          list(params.get("Capabilities") or []), previous, direct=True)
         if body == stack["TemplateBody"] and values.given == previous:
             raise errors.no_updates()
         await self._start_update(stack, body, document, values, dict(params))
@@ -312,10 +319,12 @@ class CloudFormationService(Service):
 
     async def GetTemplate(self, ctx: RequestContext, params: GetTemplateInputTypeDef) -> dict[str, Any]:
         if params.get("ChangeSetName"):
-            change_set = self._change_set(ctx, params["ChangeSetName"], params.get("StackName"))
-            return {"TemplateBody": change_set["TemplateBody"], "StagesAvailable": ["Original", "Processed"]}
-        stack = self._find(ctx, params.get("StackName") or "", deleted=True)
-        return {"TemplateBody": stack["TemplateBody"], "StagesAvailable": ["Original", "Processed"]}
+            body = self._change_set(ctx, params["ChangeSetName"], params.get("StackName"))["TemplateBody"]
+        else:
+            body = self._find(ctx, params.get("StackName") or "", deleted=True)["TemplateBody"]
+        if params.get("TemplateStage") == "Processed" and template.declared_transforms(body):
+            body = json.dumps(template.parse(body))  # the template as its transforms left it, in JSON
+        return {"TemplateBody": body, "StagesAvailable": ["Original", "Processed"]}
 
     async def GetTemplateSummary(self, ctx: RequestContext, params: GetTemplateSummaryInputTypeDef) -> dict[str, Any]:
         if params.get("StackName"):
@@ -326,17 +335,18 @@ class CloudFormationService(Service):
         out = self._summary(document)
         out["ResourceTypes"] = sorted({r["Type"] for r in document["Resources"].values()})
         out["Version"] = str(document.get("AWSTemplateFormatVersion") or "2010-09-09")
-        out["DeclaredTransforms"] = []
+        out["DeclaredTransforms"] = template.declared_transforms(body)
         return out
 
     async def ValidateTemplate(self, ctx: RequestContext, params: ValidateTemplateInputTypeDef) -> dict[str, Any]:
-        document = template.parse(await self._body(dict(params)))
+        body = await self._body(dict(params))
+        document = template.parse(body)
         graph.check_references(document)
         out = self._summary(document)
         for parameter in out["Parameters"]:  # ValidateTemplate's TemplateParameter has no type or constraints
             parameter.pop("ParameterType", None)
             parameter.pop("ParameterConstraints", None)
-        out["DeclaredTransforms"] = []
+        out["DeclaredTransforms"] = template.declared_transforms(body)
         return out
 
     @staticmethod

@@ -17,7 +17,7 @@ from typing import Any
 from conveyor import ids
 from conveyor.clock import Clock
 from conveyor.ports import ApiCaller
-from conveyor.services.cloudformation import errors, graph, template
+from conveyor.services.cloudformation import errors, graph, scheduling, template
 from conveyor.services.cloudformation.errors import ResourceFailure
 from conveyor.services.cloudformation.intrinsics import Scope
 from conveyor.services.cloudformation.resources import TYPES
@@ -105,9 +105,12 @@ class StackEngine:
 
     async def commit(self, stack: dict[str, Any], *events: dict[str, Any]) -> None:
         """Store the stack's state and events; only then does anyone see them."""
-        await self.store.put_stack(stack, list(events))
-        self.stacks[stack["StackId"]] = copy.deepcopy(stack)
-        self.events.setdefault(stack["StackId"], []).extend(copy.deepcopy(list(events)))
+        # Resources are made at once (conveyor.services.cloudformation.scheduling): what is shown is the state
+        # as committed, not what another resource changed while this commit waited.
+        snapshot, recorded = copy.deepcopy(stack), copy.deepcopy(list(events))
+        await self.store.put_stack(snapshot, recorded)
+        self.stacks[stack["StackId"]] = snapshot
+        self.events.setdefault(stack["StackId"], []).extend(recorded)
 
     async def set_status(self, stack: dict[str, Any], status: str, reason: str = "") -> None:
         stack["StackStatus"] = status
@@ -197,17 +200,30 @@ class StackEngine:
             order = graph.creation_order(document, active)
         except ServiceError as error:
             order, failed = [], ("", error.message)
-        for logical in order:
-            try:
-                await self._apply_resource(stack, document, scope, logical)
-            except (ResourceFailure, ServiceError) as error:
-                reason = error.message if isinstance(error, ServiceError) else str(error)
-                entry = stack["Resources"].get(logical)
-                if entry is not None:
-                    await self.resource_status(stack, logical, "UPDATE_FAILED" if entry.get("Updating")
-                                               else "CREATE_FAILED", reason)
-                failed = (logical, reason)
-                break
+        async def apply(logical: str) -> None:
+            await self._apply_resource(stack, document, scope, logical)
+
+        async def resource_failed(logical: str, error: Exception) -> bool:
+            nonlocal failed
+            if isinstance(error, (TypeError, AttributeError, KeyError, ValueError)):
+                # A property of a shape the type cannot read (a list where an object belongs...): the
+                # resource fails with the schema's kind of reason, never leaves the stack in progress.
+                log.info("resource %s: %r", logical, error)
+                error = ResourceFailure(f"Properties validation failed for resource {logical} with message: a "
+                                        f"property has the wrong type ({type(error).__name__}: {error})")
+            if not isinstance(error, (ResourceFailure, ServiceError)):
+                return False
+            reason = error.message if isinstance(error, ServiceError) else str(error)
+            entry = stack["Resources"].get(logical)
+            if entry is not None:
+                await self.resource_status(stack, logical, "UPDATE_FAILED" if entry.get("Updating")
+                                           else "CREATE_FAILED", reason)
+            failed = failed or (logical, reason)
+            return True
+
+        active_set = set(order)
+        needs = {logical: graph.dependencies(document, logical) & active_set for logical in order}
+        await scheduling.in_dependency_order(order, needs, apply, resource_failed)
         if failed is None:
             try:
                 self._outputs(stack, document, scope)

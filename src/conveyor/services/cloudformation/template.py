@@ -11,12 +11,16 @@ from typing import Any
 
 import yaml
 
-from conveyor.services.cloudformation import errors
+from conveyor.services.cloudformation import errors, sam
 
 SECTIONS = {"AWSTemplateFormatVersion", "Description", "Metadata", "Parameters", "Rules", "Mappings", "Conditions",
             "Transform", "Resources", "Outputs"}
 # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/parameters-section-structure.html
-PARAMETER_TYPES = {"String", "Number", "List<Number>", "CommaDelimitedList"}
+# Of the AWS-specific types, the image id (what a launch template boots): a text whose value CloudFormation
+# checks names an image; Conveyor's EC2 boots any well-formed id, so the form is what is checked.
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-supplied-parameter-types.html
+IMAGE_ID = "AWS::EC2::Image::Id"
+PARAMETER_TYPES = {"String", "Number", "List<Number>", "CommaDelimitedList", IMAGE_ID}
 MAX_BODY = 51200  # TemplateBody's limit (CreateStack's API reference)
 
 # The short form of each intrinsic function; `!GetAtt A.B` is the one whose scalar splits.
@@ -68,8 +72,8 @@ _Loader.add_constructor("!Ref", _keyed("Ref"))
 _Loader.add_constructor("!Condition", _keyed("Condition"))
 
 
-def parse(body: str) -> dict[str, Any]:
-    """The template as a document; a template CloudFormation could not read raises its ValidationError."""
+def load_document(body: str) -> dict[str, Any]:
+    """The template's text read (JSON, or YAML with the short forms as their long ones), nothing more checked."""
     text = body.strip()
     if not text:
         raise errors.validation("Template body is empty")
@@ -79,14 +83,26 @@ def parse(body: str) -> dict[str, Any]:
         raise errors.template_format(f"{'JSON' if text.startswith('{') else 'YAML'} not well-formed. ({exc})")
     if not isinstance(document, dict):
         raise errors.template_format("unsupported structure.")
-    unknown = sorted(set(document) - SECTIONS)
+    return document
+
+
+def declared_transforms(body: str) -> list[str]:
+    """The transforms a template names (its `Transform`, a name or a list of them)."""
+    declared = load_document(body).get("Transform")
+    if declared is None:
+        return []
+    return [str(name) for name in declared] if isinstance(declared, list) else [str(declared)]
+
+
+def parse(body: str) -> dict[str, Any]:
+    """The template as a document; a template CloudFormation could not read raises its ValidationError."""
+    document = load_document(body)
+    unknown = sorted(set(document) - SECTIONS - ({"Globals"} if "Transform" in document else set()))
     if unknown:
         raise errors.template_format(f"Invalid template property or properties {unknown}")
     if document.get("Rules"):
         raise errors.template_format("Conveyor does not evaluate a template's Rules section yet")
-    if "Transform" in document:
-        raise errors.template_format(
-            f"Conveyor does not run template transforms (Transform: {document['Transform']}) yet")
+    document = sam.transform(document)
     resources = document.get("Resources")
     if not isinstance(resources, dict) or not resources:
         raise errors.template_format("At least one Resources member must be defined.")
@@ -167,6 +183,9 @@ def _check_parameter(key: str, spec: dict[str, Any], raw: str) -> None:
         raise errors.validation(described or f"Parameter '{key}' must contain at least {spec['MinLength']} characters")
     if "MaxLength" in spec and len(raw) > int(spec["MaxLength"]):
         raise errors.validation(described or f"Parameter '{key}' must contain at most {spec['MaxLength']} characters")
+    if spec.get("Type") == IMAGE_ID and re.fullmatch(r"ami-[0-9a-f]{8}(?:[0-9a-f]{9})?", raw) is None:
+        raise errors.validation(f"Parameter validation failed: parameter value {raw} for parameter name {key} "
+                                "does not exist")
     if spec.get("Type") == "Number":
         try:
             number = float(raw)

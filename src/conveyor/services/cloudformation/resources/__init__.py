@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
-from conveyor.services.cloudformation.resources import iam, lambda_, monitoring, s3, sns, sqs
+from conveyor.services.cloudformation.resources import (
+    apigateway,
+    cloudfront,
+    compute,
+    iam,
+    lambda_,
+    lambda_versions,
+    monitoring,
+    s3,
+    sns,
+    sqs,
+    streams,
+)
 from conveyor.services.cloudformation.resources.base import ResourceType
 
 TYPES: dict[str, ResourceType] = {kind.type_name: kind() for kind in (
     s3.Bucket, s3.BucketPolicy, sqs.Queue, sqs.QueuePolicy, sns.Topic, sns.Subscription, sns.TopicPolicy,
-    iam.Role, iam.Policy, lambda_.Function, lambda_.Permission, lambda_.EventSourceMapping,
-    monitoring.LogGroup, monitoring.Alarm)}
+    iam.Role, iam.Policy, iam.ManagedPolicy, iam.InstanceProfile,
+    lambda_.Function, lambda_.Permission, lambda_.EventSourceMapping, lambda_versions.Version, lambda_versions.Alias,
+    monitoring.LogGroup, monitoring.Alarm, streams.Rule, streams.Stream,
+    apigateway.Api, apigateway.Route, apigateway.Integration, apigateway.Stage,
+    cloudfront.Distribution, cloudfront.OriginAccessControl,
+    compute.LaunchTemplate, compute.AutoScalingGroup, compute.ScalingPolicy)}

@@ -57,10 +57,25 @@ def _cors(value: dict[str, Any]) -> dict[str, Any]:
     return {"CORSRules": rules}
 
 
+def _encryption(value: dict[str, Any]) -> dict[str, Any]:
+    """The template's BucketEncryption (a list of rules, each ServerSideEncryptionByDefault) as
+    PutBucketEncryption takes it (Rules, each ApplyServerSideEncryptionByDefault).
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-s3-bucket-bucketencryption.html"""
+    rules = []
+    for rule in value.get("ServerSideEncryptionConfiguration") or []:
+        item: dict[str, Any] = {}
+        if "ServerSideEncryptionByDefault" in rule:
+            item["ApplyServerSideEncryptionByDefault"] = dict(rule["ServerSideEncryptionByDefault"])
+        if "BucketKeyEnabled" in rule:
+            item["BucketKeyEnabled"] = str(rule["BucketKeyEnabled"]).lower() == "true"
+        rules.append(item)
+    return {"Rules": rules}
+
+
 class Bucket(ResourceType):
     type_name = "AWS::S3::Bucket"
     properties = frozenset({"BucketName", "NotificationConfiguration", "VersioningConfiguration",
-                            "CorsConfiguration", "Tags"})
+                            "CorsConfiguration", "BucketEncryption", "Tags"})
     replace_on = frozenset({"BucketName"})
     name_property = "BucketName"
 
@@ -96,6 +111,12 @@ class Bucket(ResourceType):
                                                           "CORSConfiguration": _cors(new["CorsConfiguration"])})
             else:
                 await target.call("s3", "DeleteBucketCors", {"Bucket": name})
+        if old.get("BucketEncryption") != new.get("BucketEncryption"):
+            if new.get("BucketEncryption"):
+                await target.call("s3", "PutBucketEncryption", {
+                    "Bucket": name, "ServerSideEncryptionConfiguration": _encryption(new["BucketEncryption"])})
+            else:
+                await target.call("s3", "DeleteBucketEncryption", {"Bucket": name})
         if old.get("Tags") != new.get("Tags"):
             if new.get("Tags"):
                 await target.call("s3", "PutBucketTagging", {"Bucket": name,

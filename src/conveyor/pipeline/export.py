@@ -1,0 +1,465 @@
+"""`conveyor export`: the pipeline file as a CloudFormation template that deploys to AWS unchanged, and to
+Conveyor (`aws cloudformation deploy`), and behaves there as the pipeline file does.
+
+What each part of the pipeline becomes:
+- buckets: AWS::S3::Bucket, named by a parameter (S3 names are global: on AWS, pick a free one), with the
+  notifications (each destination's policy first, as S3 checks it when the configuration is put) and, for
+  the presign bucket, the CORS rule the API's origins upload with;
+- topics and subscriptions; queues with their redrive policy, each fed queue with the queue policy letting
+  its topics (and buckets) send to it;
+- functions: AWS::Lambda::Function with code from the bucket the `CodeBucket` parameter names, an execution
+  role of least privilege (the roles the pipeline makes, conveyor.pipeline.roles), and the SQS event
+  source mapping of a function fed by a queue;
+- worker pools: a role in an instance profile, a launch template whose user data fetches the pool's package
+  from the code bucket and runs its command (the built-in mover: `python3 mover.py`), an Auto Scaling group
+  and the backlog-per-instance target tracking policy (visible messages / in-service instances, metric math)
+  https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-using-sqs-queue.html;
+- the API: an HTTP API with the presign function and the routes, its stage, and the permission to invoke;
+- a CloudFront distribution serving the mover's destination prefix through an origin access control, and
+  the bucket policy letting only that distribution read there
+  https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-restricting-access-to-s3.html;
+- alarms: AWS::CloudWatch::Alarm notifying their topic.
+Roles are not named (CloudFormation names them), so `CAPABILITY_IAM` deploys the template.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from conveyor.pipeline import package, roles
+from conveyor.pipeline.package import Artifact
+from conveyor.pipeline.spec import (
+    BUILTIN_MOVER,
+    BUILTIN_PRESIGN,
+    COMPARISONS,
+    PRESIGN_HANDLER,
+    Function,
+    Pipeline,
+    PipelineError,
+    Pool,
+    load,
+)
+from conveyor.pipeline.template_parts import backlog_policy, get_att, logical_id, ref, sub, user_data
+
+# CloudFront's managed cache policy CachingOptimized.
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/using-managed-cache-policies.html
+CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+DEFAULT_INSTANCE_TYPE = "t3.micro"
+
+
+@dataclass
+class Exported:
+    template: dict[str, Any]
+    artifacts: list[Artifact] = field(default_factory=list)
+
+    def yaml(self) -> str:
+        return yaml.dump(self.template, Dumper=_Dumper, sort_keys=False, width=120, default_flow_style=False)
+
+
+class _Dumper(yaml.SafeDumper):
+    """Multi-line text (the workers' boot script) as a YAML literal block, readable as the script it is."""
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+
+_Dumper.add_representer(str, _text)
+
+
+class _Builder:
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.p = pipeline
+        self.parameters: dict[str, Any] = {}
+        self.resources: dict[str, Any] = {}
+        self.outputs: dict[str, Any] = {}
+        self.artifacts: list[Artifact] = []
+        # What each queue and topic must let send to it: (service principal, source ARN) pairs.
+        self.queue_senders: dict[str, list[tuple[str, Any]]] = {}
+        self.topic_senders: dict[str, list[Any]] = {}
+
+    # -- names ---------------------------------------------------------------------------------------------
+    def bucket_name(self, name: str) -> dict[str, Any]:
+        return ref(logical_id(name, "BucketName"))
+
+    def bucket_arn(self, name: str, suffix: str = "") -> dict[str, Any]:
+        return sub(f"arn:${{AWS::Partition}}:s3:::${{{logical_id(name, 'BucketName')}}}{suffix}")
+
+    def queue(self, name: str) -> str:
+        return logical_id(name, "Queue")
+
+    def topic(self, name: str) -> str:
+        return logical_id(name, "Topic")
+
+    def function(self, name: str) -> str:
+        return logical_id(name, "Function")
+
+    # -- the template --------------------------------------------------------------------------------------
+    def build(self) -> Exported:
+        self.parameters["CodeBucket"] = {
+            "Type": "String", "Description": "The bucket holding the packaged code (conveyor/*.zip, written by "
+                                             "`conveyor export --artifacts DIR` or uploaded by `conveyor deploy`)"}
+        for bucket in self.p.buckets:
+            self.parameters[logical_id(bucket.name, "BucketName")] = {
+                "Type": "String", "Default": bucket.name,
+                "Description": f"The name of the pipeline's bucket {bucket.name} (S3 names are global)"}
+        for q in self.p.queues:
+            self._queue(q.name)
+        for topic in self.p.topics:
+            self._topic(topic.name)
+        for function in self.p.functions:
+            self._function(function)
+        if self.p.api is not None:
+            self._api()
+        for topic in self.p.topics:
+            for i, subscription in enumerate(topic.subscriptions):
+                self._subscription(topic.name, i, subscription.queue, subscription.function, subscription.raw,
+                                   subscription.filter_policy)
+        for bucket in self.p.buckets:
+            self._bucket(bucket.name)
+        for pool in self.p.pools:
+            self._pool(pool)
+        for alarm in self.p.alarms:
+            self._alarm(alarm)
+        self._distribution()
+        self._policies()
+        template: dict[str, Any] = {
+            "AWSTemplateFormatVersion": "2010-09-09",
+            "Description": f"The Conveyor pipeline {self.p.source}, exported by `conveyor export`: it deploys to "
+                           "AWS and to Conveyor unchanged (aws cloudformation deploy --capabilities CAPABILITY_IAM).",
+            "Parameters": self.parameters, "Resources": self.resources}
+        if self.outputs:
+            template["Outputs"] = self.outputs
+        return Exported(template, self.artifacts)
+
+    def _queue(self, name: str) -> None:
+        spec = next(q for q in self.p.queues if q.name == name)
+        properties: dict[str, Any] = {"QueueName": name}
+        if spec.fifo:
+            properties["FifoQueue"] = True
+        for key, value in (("VisibilityTimeout", spec.visibility_timeout), ("MessageRetentionPeriod", spec.retention),
+                           ("DelaySeconds", spec.delay), ("ReceiveMessageWaitTimeSeconds", spec.receive_wait)):
+            if value is not None:
+                properties[key] = value
+        if spec.dead_letter_queue is not None:
+            properties["RedrivePolicy"] = {"deadLetterTargetArn": get_att(self.queue(spec.dead_letter_queue), "Arn"),
+                                           "maxReceiveCount": spec.max_receive_count}
+        self.resources[self.queue(name)] = {"Type": "AWS::SQS::Queue", "Properties": properties}
+        self.outputs[logical_id(name, "QueueUrl")] = {"Value": ref(self.queue(name))}
+
+    def _topic(self, name: str) -> None:
+        self.resources[self.topic(name)] = {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": name}}
+
+    def _subscription(self, topic: str, index: int, queue: str | None, function: str | None, raw: bool,
+                      filter_policy: dict[str, Any] | None) -> None:
+        properties: dict[str, Any] = {"TopicArn": ref(self.topic(topic))}
+        depends: list[str] = []
+        if queue is not None:
+            properties.update(Protocol="sqs", Endpoint=get_att(self.queue(queue), "Arn"))
+            if raw:
+                properties["RawMessageDelivery"] = True
+            self.queue_senders.setdefault(queue, []).append(("sns.amazonaws.com", ref(self.topic(topic))))
+            depends.append(logical_id(queue, "QueuePolicy"))
+        else:
+            assert function is not None
+            properties.update(Protocol="lambda", Endpoint=get_att(self.function(function), "Arn"))
+            permission = logical_id(f"{topic}-{function}", "Permission")
+            self.resources[permission] = {"Type": "AWS::Lambda::Permission", "Properties": {
+                "Action": "lambda:InvokeFunction", "FunctionName": ref(self.function(function)),
+                "Principal": "sns.amazonaws.com", "SourceArn": ref(self.topic(topic))}}
+            depends.append(permission)
+        if filter_policy is not None:
+            properties["FilterPolicy"] = filter_policy
+        self.resources[logical_id(f"{topic}-{index + 1}", "Subscription")] = {
+            "Type": "AWS::SNS::Subscription", "DependsOn": depends, "Properties": properties}
+
+    def _bucket(self, name: str) -> None:
+        spec = next(b for b in self.p.buckets if b.name == name)
+        configurations: dict[str, list[dict[str, Any]]] = {}
+        depends: list[str] = []
+        for n in spec.notifications:
+            rules = [{"Name": "prefix", "Value": n.prefix}] if n.prefix else []
+            rules += [{"Name": "suffix", "Value": n.suffix}] if n.suffix else []
+            for event in n.events:
+                entry: dict[str, Any] = {"Event": event}
+                if rules:
+                    entry["Filter"] = {"S3Key": {"Rules": rules}}
+                if n.topic is not None:
+                    configurations.setdefault("TopicConfigurations", []).append({**entry, "Topic": ref(self.topic(n.topic))})
+                    self.topic_senders.setdefault(n.topic, []).append(self.bucket_arn(name))
+                    depends.append(logical_id(n.topic, "TopicPolicy"))
+                elif n.queue is not None:
+                    configurations.setdefault("QueueConfigurations", []).append(
+                        {**entry, "Queue": get_att(self.queue(n.queue), "Arn")})
+                    self.queue_senders.setdefault(n.queue, []).append(("s3.amazonaws.com", self.bucket_arn(name)))
+                    depends.append(logical_id(n.queue, "QueuePolicy"))
+                elif n.function is not None:
+                    permission = logical_id(f"{name}-{n.function}", "Permission")
+                    self.resources.setdefault(permission, {"Type": "AWS::Lambda::Permission", "Properties": {
+                        "Action": "lambda:InvokeFunction", "FunctionName": ref(self.function(n.function)),
+                        "Principal": "s3.amazonaws.com", "SourceArn": self.bucket_arn(name),
+                        "SourceAccount": ref("AWS::AccountId")}})
+                    configurations.setdefault("LambdaConfigurations", []).append(
+                        {**entry, "Function": get_att(self.function(n.function), "Arn")})
+                    depends.append(permission)
+        properties: dict[str, Any] = {"BucketName": self.bucket_name(name)}
+        if configurations:
+            properties["NotificationConfiguration"] = configurations
+        api = self.p.api
+        if api is not None and api.presign is not None and api.presign.bucket == name and api.cors \
+                and api.cors.get("AllowOrigins"):
+            # The browser's upload goes to S3 cross-origin, as the pipeline's CORS rule lets it.
+            properties["CorsConfiguration"] = {"CorsRules": [{
+                "AllowedOrigins": api.cors["AllowOrigins"], "AllowedMethods": [api.presign.method],
+                "AllowedHeaders": ["*"], "ExposedHeaders": ["ETag"], "MaxAge": 300}]}
+        resource: dict[str, Any] = {"Type": "AWS::S3::Bucket", "Properties": properties}
+        if depends:
+            resource["DependsOn"] = sorted(set(depends))
+        self.resources[logical_id(name, "Bucket")] = resource
+        self.outputs[logical_id(name, "BucketName")] = {"Value": ref(logical_id(name, "Bucket"))}
+
+    def _policies(self) -> None:
+        """Queue and topic policies, for the senders the subscriptions and notifications named."""
+        for queue, senders in self.queue_senders.items():
+            statements = [{"Sid": f"Allow{i + 1}", "Effect": "Allow", "Principal": {"Service": service},
+                           "Action": "sqs:SendMessage", "Resource": get_att(self.queue(queue), "Arn"),
+                           "Condition": {"ArnEquals": {"aws:SourceArn": source}}}
+                          for i, (service, source) in enumerate(senders)]
+            self.resources[logical_id(queue, "QueuePolicy")] = {"Type": "AWS::SQS::QueuePolicy", "Properties": {
+                "Queues": [ref(self.queue(queue))],
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": statements}}}
+        for topic, sources in self.topic_senders.items():
+            self.resources[logical_id(topic, "TopicPolicy")] = {"Type": "AWS::SNS::TopicPolicy", "Properties": {
+                "Topics": [ref(self.topic(topic))],
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                    "Sid": "S3Notifications", "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
+                    "Action": "sns:Publish", "Resource": ref(self.topic(topic)),
+                    "Condition": {"ArnLike": {"aws:SourceArn": sources},
+                                  "StringEquals": {"aws:SourceAccount": ref("AWS::AccountId")}}}]}}}
+
+    # -- code ----------------------------------------------------------------------------------------------
+    def _package(self, name: str, files: list[tuple[str, Any]]) -> str:
+        made = package.artifact(name, files)
+        if made.key not in {a.key for a in self.artifacts}:
+            self.artifacts.append(made)
+        return made.key
+
+    def _object_policy(self, mover: bool, env: dict[str, str], queue: str | None) -> dict[str, Any] | None:
+        """The pipeline's role policy (conveyor.pipeline.roles) with the template's bucket names and queue ARN."""
+        names = [f"BUCKET{i}" for i in range(len(self.p.buckets))]
+        queue_arn = "QUEUE_ARN" if queue else None
+        if mover:
+            policy = roles.mover_policy(names, env.get("SOURCE_PREFIX", "uploads/"), env.get("DEST_PREFIX", "processed/"),
+                                        queue_arn)
+        else:
+            policy = roles.access_policy(names, queue_arn)
+        return None if policy is None else self._substitute(policy, queue)
+
+    def _substitute(self, value: Any, queue: str | None) -> Any:
+        if isinstance(value, dict):
+            return {k: self._substitute(v, queue) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._substitute(v, queue) for v in value]
+        if value == "QUEUE_ARN" and queue:
+            return get_att(self.queue(queue), "Arn")
+        placeholder = "arn:aws:s3:::BUCKET"
+        if isinstance(value, str) and value.startswith(placeholder):
+            index, slash, path = value[len(placeholder):].partition("/")
+            return self.bucket_arn(self.p.buckets[int(index)].name, f"/{path}" if slash else "")
+        return value
+
+    def _role(self, logical: str, service: str, managed: list[str], inline: dict[str, Any] | None) -> None:
+        properties: dict[str, Any] = {"AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]}}
+        if managed:
+            properties["ManagedPolicyArns"] = managed
+        if inline is not None:
+            properties["Policies"] = [{"PolicyName": roles.INLINE_POLICY, "PolicyDocument": inline}]
+        self.resources[logical] = {"Type": "AWS::IAM::Role", "Properties": properties}
+
+    def _function(self, spec: Function) -> None:
+        logical = self.function(spec.name)
+        key = self._package(spec.name, package.code_files(spec.code, self.p.base_dir))
+        role: Any = spec.role
+        if role is None or not role.startswith("arn:"):
+            managed = [roles.BASIC_EXECUTION] + ([roles.SQS_EXECUTION] if spec.queue else [])
+            self._role(f"{logical}Role", "lambda.amazonaws.com", managed,
+                       self._object_policy(spec.code == BUILTIN_MOVER, spec.env, None))
+            role = get_att(f"{logical}Role", "Arn")
+        properties: dict[str, Any] = {
+            "FunctionName": spec.name, "Runtime": spec.runtime, "Handler": spec.handler, "Role": role,
+            "Timeout": spec.timeout, "MemorySize": spec.memory,
+            "Code": {"S3Bucket": ref("CodeBucket"), "S3Key": key}}
+        if spec.env:
+            properties["Environment"] = {"Variables": dict(spec.env)}
+        self.resources[logical] = {"Type": "AWS::Lambda::Function", "Properties": properties}
+        if spec.queue is not None:
+            mapping: dict[str, Any] = {"EventSourceArn": get_att(self.queue(spec.queue), "Arn"),
+                                       "FunctionName": ref(logical), "BatchSize": spec.batch_size}
+            if spec.batching_window:
+                mapping["MaximumBatchingWindowInSeconds"] = spec.batching_window
+            if spec.report_batch_item_failures:
+                mapping["FunctionResponseTypes"] = ["ReportBatchItemFailures"]
+            if spec.maximum_concurrency is not None:
+                mapping["ScalingConfig"] = {"MaximumConcurrency": spec.maximum_concurrency}
+            self.resources[f"{logical}QueueMapping"] = {"Type": "AWS::Lambda::EventSourceMapping",
+                                                         "Properties": mapping}
+
+    # -- the API -------------------------------------------------------------------------------------------
+    def _api(self) -> None:
+        api = self.p.api
+        assert api is not None
+        logical = logical_id(api.name, "Api")
+        properties: dict[str, Any] = {"Name": api.name, "ProtocolType": "HTTP"}
+        if api.cors:
+            properties["CorsConfiguration"] = dict(api.cors)
+        self.resources[logical] = {"Type": "AWS::ApiGatewayV2::Api", "Properties": properties}
+        targets: list[tuple[str, str, str]] = []  # (route key, function logical id, payload format)
+        if api.presign is not None:
+            presign = api.presign
+            function = self.function(presign.function)
+            key = self._package(presign.function, package.code_files(BUILTIN_PRESIGN, self.p.base_dir))
+            policy = self._substitute(roles.presign_policy("BUCKET" + str(
+                [b.name for b in self.p.buckets].index(presign.bucket)), presign.prefix), None)
+            self._role(f"{function}Role", "lambda.amazonaws.com", [roles.BASIC_EXECUTION], policy)
+            env: dict[str, Any] = dict(presign.environment())
+            env["BUCKET"] = self.bucket_name(presign.bucket)
+            self.resources[function] = {"Type": "AWS::Lambda::Function", "Properties": {
+                "FunctionName": presign.function, "Runtime": "python3.12", "Handler": PRESIGN_HANDLER,
+                "Role": get_att(f"{function}Role", "Arn"), "Timeout": 10,
+                "Code": {"S3Bucket": ref("CodeBucket"), "S3Key": key}, "Environment": {"Variables": env}}}
+            targets.append((presign.route, function, "2.0"))
+        targets += [(route.route, self.function(route.function), route.payload_format) for route in api.routes]
+        for route_key, function, payload in targets:
+            integration = f"{function}Integration"
+            self.resources.setdefault(integration, {"Type": "AWS::ApiGatewayV2::Integration", "Properties": {
+                "ApiId": ref(logical), "IntegrationType": "AWS_PROXY", "IntegrationUri": get_att(function, "Arn"),
+                "PayloadFormatVersion": payload}})
+            self.resources.setdefault(f"{function}ApiPermission", {"Type": "AWS::Lambda::Permission", "Properties": {
+                "Action": "lambda:InvokeFunction", "FunctionName": ref(function),
+                "Principal": "apigateway.amazonaws.com",
+                "SourceArn": sub(f"arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:"
+                                 f"${{{logical}}}/*")}})
+            self.resources[logical_id(route_key, "Route")] = {"Type": "AWS::ApiGatewayV2::Route", "Properties": {
+                "ApiId": ref(logical), "RouteKey": route_key, "Target": sub(f"integrations/${{{integration}}}")}}
+        self.resources[f"{logical}Stage"] = {"Type": "AWS::ApiGatewayV2::Stage", "Properties": {
+            "ApiId": ref(logical), "StageName": api.stage, "AutoDeploy": True}}
+        path = "" if api.stage == "$default" else f"/{api.stage}"
+        self.outputs["ApiUrl"] = {"Value": sub(f"${{{logical}.ApiEndpoint}}{path}")}
+
+    # -- worker pools --------------------------------------------------------------------------------------
+    def _pool(self, pool: Pool) -> None:
+        logical = logical_id(pool.name, "Pool")
+        settings = dict(pool.settings)
+        env = {str(k): str(v) for k, v in dict(settings.pop("env", {})).items()}
+        builtin = pool.command == [BUILTIN_MOVER]
+        key = self._package(pool.name, package.command_files(pool.command, self.p.base_dir))
+        if "WorkerImageId" not in self.parameters:
+            self.parameters["WorkerImageId"] = {
+                "Type": "AWS::EC2::Image::Id",
+                "Description": "The image the workers boot (on AWS: an Amazon Linux 2023 AMI of the region)"}
+            self.parameters["WorkerInstanceType"] = {"Type": "String", "Default": DEFAULT_INSTANCE_TYPE}
+        inline = self._object_policy(builtin, env, pool.queue)
+        statements = list((inline or {"Statement": []})["Statement"])
+        statements.append({"Sid": "ReadPackage", "Effect": "Allow", "Action": "s3:GetObject",
+                           "Resource": sub(f"arn:${{AWS::Partition}}:s3:::${{CodeBucket}}/{key}")})
+        self._role(f"{logical}Role", "ec2.amazonaws.com", [], {"Version": "2012-10-17", "Statement": statements})
+        self.resources[f"{logical}InstanceProfile"] = {"Type": "AWS::IAM::InstanceProfile",
+                                                       "Properties": {"Roles": [ref(f"{logical}Role")]}}
+        self.resources[f"{logical}LaunchTemplate"] = {"Type": "AWS::EC2::LaunchTemplate", "Properties": {
+            "LaunchTemplateData": {
+                "ImageId": ref("WorkerImageId"), "InstanceType": ref("WorkerInstanceType"),
+                "IamInstanceProfile": {"Arn": get_att(f"{logical}InstanceProfile", "Arn")},
+                "UserData": {"Fn::Base64": sub(user_data(pool, key, env, ["python3", "mover.py"] if builtin
+                                                         else pool.command,
+                                                         self.queue(pool.queue) if pool.queue else None))}}}}
+        low, high = int(settings.get("min", 1)), int(settings.get("max", 4))
+        group: dict[str, Any] = {
+            "MinSize": str(low), "MaxSize": str(high), "DesiredCapacity": str(int(settings.get("desired", low))),
+            "AvailabilityZones": {"Fn::GetAZs": ""},
+            "LaunchTemplate": {"LaunchTemplateId": ref(f"{logical}LaunchTemplate"),
+                               "Version": get_att(f"{logical}LaunchTemplate", "LatestVersionNumber")},
+            # The backlog policy divides by the in-service count, which the group publishes when asked to.
+            "MetricsCollection": [{"Granularity": "1Minute", "Metrics": ["GroupInServiceInstances"]}]}
+        if "grace" in settings:
+            group["HealthCheckGracePeriod"] = int(settings["grace"])
+        if "warmup" in settings:
+            group["DefaultInstanceWarmup"] = int(settings["warmup"])
+        self.resources[f"{logical}Group"] = {"Type": "AWS::AutoScaling::AutoScalingGroup", "Properties": group}
+        if pool.queue is not None:
+            self.resources[f"{logical}BacklogPolicy"] = backlog_policy(f"{logical}Group", self.queue(pool.queue),
+                                                                       float(settings.get("target_backlog", 5)))
+
+    # -- alarms and the distribution -----------------------------------------------------------------------
+    def _alarm(self, alarm: Any) -> None:
+        dimensions = [{"Name": "QueueName", "Value": get_att(self.queue(alarm.queue), "QueueName")}] \
+            if alarm.queue is not None else [{"Name": k, "Value": v} for k, v in alarm.dimensions.items()]
+        self.resources[logical_id(alarm.name, "Alarm")] = {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+            "AlarmName": alarm.name, "Namespace": alarm.namespace, "MetricName": alarm.metric,
+            "Dimensions": dimensions, "Statistic": alarm.statistic, "Period": alarm.period,
+            "EvaluationPeriods": alarm.evaluation_periods, "Threshold": alarm.threshold,
+            "ComparisonOperator": COMPARISONS[alarm.comparison], "TreatMissingData": alarm.treat_missing_data,
+            "AlarmActions": [ref(self.topic(alarm.topic))], "OKActions": [ref(self.topic(alarm.topic))]}}
+
+    def _distribution(self) -> None:
+        """CloudFront in front of the results: the first bucket a built-in mover writes to, its destination
+        prefix as the origin path; the bucket stays private (an origin access control signs the reads)."""
+        movers = [(dict(p.settings.get("env") or {}), p.queue) for p in self.p.pools if p.command == [BUILTIN_MOVER]]
+        movers += [(f.env, f.queue) for f in self.p.functions if f.code == BUILTIN_MOVER]
+        if not movers or not self.p.buckets:
+            return
+        bucket = self.p.buckets[0].name
+        prefix = str(movers[0][0].get("DEST_PREFIX", "processed/")).strip("/")
+        self.resources["ResultsOriginAccessControl"] = {"Type": "AWS::CloudFront::OriginAccessControl", "Properties": {
+            "OriginAccessControlConfig": {"Name": sub("${AWS::StackName}-results"), "OriginAccessControlOriginType": "s3",
+                                          "SigningBehavior": "always", "SigningProtocol": "sigv4"}}}
+        origin: dict[str, Any] = {"Id": "results", "DomainName": get_att(logical_id(bucket, "Bucket"),
+                                                                        "RegionalDomainName"),
+                                  "S3OriginConfig": {}, "OriginAccessControlId": get_att("ResultsOriginAccessControl",
+                                                                                         "Id")}
+        if prefix:
+            origin["OriginPath"] = f"/{prefix}"
+        self.resources["ResultsDistribution"] = {"Type": "AWS::CloudFront::Distribution", "Properties": {
+            "DistributionConfig": {
+                "Enabled": True, "Comment": sub("${AWS::StackName}: processed results"), "Origins": [origin],
+                "DefaultCacheBehavior": {"TargetOriginId": "results", "ViewerProtocolPolicy": "redirect-to-https",
+                                         "CachePolicyId": CACHING_OPTIMIZED}}}}
+        self.resources["ResultsBucketPolicy"] = {"Type": "AWS::S3::BucketPolicy", "Properties": {
+            "Bucket": ref(logical_id(bucket, "Bucket")),
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Sid": "CloudFrontReadsResults", "Effect": "Allow", "Principal": {"Service": "cloudfront.amazonaws.com"},
+                "Action": "s3:GetObject", "Resource": self.bucket_arn(bucket, f"/{prefix}/*" if prefix else "/*"),
+                "Condition": {"StringEquals": {"AWS:SourceArn": sub(
+                    "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${ResultsDistribution}")}}}]}}}
+        self.outputs["ResultsUrl"] = {"Value": sub("https://${ResultsDistribution.DomainName}")}
+
+
+def export(pipeline: Pipeline) -> Exported:
+    return _Builder(pipeline).build()
+
+
+def command(pipeline_file: Path | None, output: str | None, artifacts: str | None) -> int:
+    """`conveyor export`: the template to standard output (or `output`); `artifacts` DIR gets the code packages
+    it names, for `aws s3 cp DIR s3://CODE_BUCKET/ --recursive`."""
+    try:
+        exported = export(load(pipeline_file))
+    except (PipelineError, FileNotFoundError) as exc:
+        print(f"conveyor: {exc}", file=sys.stderr)
+        return 2
+    if artifacts:
+        for artifact in exported.artifacts:
+            target = Path(artifacts) / artifact.key
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(artifact.body)
+            print(f"wrote {target}", file=sys.stderr)
+    if output:
+        Path(output).write_text(exported.yaml())
+        print(f"wrote {output}", file=sys.stderr)
+    else:
+        sys.stdout.write(exported.yaml())
+    return 0

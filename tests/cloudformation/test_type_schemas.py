@@ -1,0 +1,36 @@
+"""Each resource type against CloudFormation's own resource provider schema (bundled with cfn-lint, from the
+CloudFormation registry): every property it honours is one the type has, and it replaces a resource for
+exactly the properties the schema lists as create-only ("Update requires: Replacement")."""
+
+from __future__ import annotations
+
+import pytest
+from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+from conveyor.services.cloudformation.resources import TYPES
+
+# Deliberate differences, each with its reason.
+REPLACED_THOUGH_UPDATABLE = {
+    # A subscription's Region names where the topic is; Conveyor makes the subscription anew there.
+    ("AWS::SNS::Subscription", "Region"),
+}
+
+
+@pytest.mark.parametrize("type_name", sorted(TYPES))
+def test_a_type_honours_only_its_properties_and_replaces_as_documented(type_name: str) -> None:
+    schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", type_name).schema
+    kind = TYPES[type_name]
+    assert kind.properties <= set(schema["properties"]), sorted(kind.properties - set(schema["properties"]))
+    create_only = {path.split("/")[2] for path in schema.get("createOnlyProperties", [])}
+    exempt = {name for kind_name, name in REPLACED_THOUGH_UPDATABLE if kind_name == type_name}
+    assert set(kind.replace_on) - exempt == create_only & kind.properties
+
+
+# The alarm's schema requires nothing, yet PutMetricAlarm cannot make an alarm without these two.
+REQUIRED_BY_THE_API = {"AWS::CloudWatch::Alarm": {"ComparisonOperator", "EvaluationPeriods"}}
+
+
+@pytest.mark.parametrize("type_name", sorted(TYPES))
+def test_a_type_requires_what_its_schema_requires(type_name: str) -> None:
+    schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", type_name).schema
+    assert set(TYPES[type_name].required) == set(schema.get("required", [])) | REQUIRED_BY_THE_API.get(type_name, set())
