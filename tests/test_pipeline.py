@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import subprocess
@@ -296,3 +297,26 @@ def test_workers_die_with_the_server(start_server, tmp_path) -> None:
             return True
 
     wait_for(gone, timeout=30)
+
+
+def test_a_package_is_named_by_its_content_not_by_file_times(tmp_path: Path) -> None:
+    """The same files zip to the same bytes (so `conveyor export` names a package by its hash, and an
+    unchanged function is not redeployed); an executable bit is kept."""
+    import os
+    import zipfile
+
+    from conveyor.pipeline.apply import zip_code
+
+    code = tmp_path / "fn"
+    code.mkdir()
+    (code / "handler.py").write_text("def handler(event, context):\n    return 1\n")
+    (code / "run.sh").write_text("#!/bin/sh\n")
+    (code / "run.sh").chmod(0o755)
+    first = zip_code("fn", tmp_path)
+    os.utime(code / "handler.py", (1_000_000_000, 1_000_000_000))
+    assert zip_code("fn", tmp_path) == first
+    (code / "handler.py").write_text("def handler(event, context):\n    return 2\n")
+    assert zip_code("fn", tmp_path) != first
+    with zipfile.ZipFile(io.BytesIO(first)) as archive:
+        assert archive.namelist() == ["handler.py", "run.sh"]
+        assert (archive.getinfo("run.sh").external_attr >> 16) & 0o777 == 0o755

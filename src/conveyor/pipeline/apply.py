@@ -478,22 +478,31 @@ def _destinations(config: Mapping[str, Any]) -> set[tuple[str, str]]:
     return out
 
 
+def _add(archive: zipfile.ZipFile, file: Path, name: str) -> None:
+    """One file, with its permission bits but a fixed time (zip's epoch, 1980)."""
+    entry = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    entry.external_attr = ((file.stat().st_mode & 0o777) | 0o100000) << 16
+    entry.compress_type = zipfile.ZIP_DEFLATED
+    archive.writestr(entry, file.read_bytes())
+
+
 def zip_code(code: str, base_dir: Path) -> bytes:
     """A deployment package from a directory or a single .py file (relative to the pipeline file), or
-    the built-in mover as `mover.py`, a plain boto3 module that runs unchanged on AWS Lambda."""
+    the built-in mover as `mover.py`, a plain boto3 module that runs unchanged on AWS Lambda. The same
+    files make the same bytes (entries in order, no timestamps), so a package's hash names its content."""
     buffer = io.BytesIO()
     path = base_dir / code
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         if code == BUILTIN_MOVER:
-            archive.write(mover.__file__, "mover.py")
+            _add(archive, Path(mover.__file__), "mover.py")
         elif code == BUILTIN_PRESIGN:
-            archive.write(presign.__file__, "presign.py")
+            _add(archive, Path(presign.__file__), "presign.py")
         elif path.is_dir():
             for file in sorted(path.rglob("*")):
                 if file.is_file() and "__pycache__" not in file.parts:
-                    archive.write(file, file.relative_to(path).as_posix())
+                    _add(archive, file, file.relative_to(path).as_posix())
         elif path.is_file():
-            archive.write(path, path.name)
+            _add(archive, path, path.name)
         else:
             raise FileNotFoundError(f"function code {path} does not exist")
     return buffer.getvalue()
