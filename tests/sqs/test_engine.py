@@ -107,3 +107,40 @@ def test_a_woken_receive_that_is_cancelled_passes_the_wake_on(tmp_path):
         sqs.close()
 
     run(main())
+
+
+def test_queued_messages_keep_only_their_index_in_memory(tmp_path):
+    """Bodies and attributes live in SQLite only: a queued (or restored, or dead-lettered) message holds no
+    content in memory, and a receive reads it back whole, before and after a restart."""
+
+    async def main():
+        clock = ManualClock()
+        sqs = open_engine(tmp_path / "sqs.db", clock)
+        dlq = await sqs.catalog.create_queue(ACCOUNT, REGION, "index-dlq", None, None)
+        policy = json.dumps({"deadLetterTargetArn": dlq.arn, "maxReceiveCount": 1})
+        q = await sqs.catalog.create_queue(ACCOUNT, REGION, "index", {"RedrivePolicy": policy}, None)
+        attrs = {"n": {"DataType": "Number", "StringValue": "7"}, "b": {"DataType": "Binary", "BinaryValue": b"\0\1"}}
+        trace = {"AWSTraceHeader": {"DataType": "String", "StringValue": "Root=1-abc"}}
+        sent = await sqs.engine.send(q, "x" * 1024, attrs, trace, sender_id="AIDA1")
+        [queued] = q.messages.values()
+        assert queued.content is None
+
+        [m] = await sqs.engine.receive(q, 10, visibility=5)
+        assert (m.body, m.attrs, m.sys_attrs, m.sender_id) == ("x" * 1024, attrs, trace, "AIDA1")
+        assert (m.md5_body, m.md5_attrs) == (sent["MD5OfMessageBody"], sent["MD5OfMessageAttributes"])
+        sqs.engine.release([m])
+        assert m.content is None
+        sqs.close()
+
+        sqs = open_engine(tmp_path / "sqs.db", clock)  # restart: the index comes back, the bytes stay on disk
+        q, dlq = sqs.catalog.by_arn[q.arn], sqs.catalog.by_arn[dlq.arn]
+        assert [m.content for m in q.messages.values()] == [None]
+        clock.advance(6)
+        assert await sqs.engine.receive(q, 10) == []  # received once already: it goes to the dead-letter queue
+        [moved] = dlq.messages.values()
+        assert moved.content is None
+        [d] = await sqs.engine.receive(dlq, 10)
+        assert (d.body, d.attrs, d.source_arn, d.receive_count) == ("x" * 1024, attrs, q.arn, 2)
+        sqs.close()
+
+    run(main())

@@ -388,6 +388,7 @@ class SqsService(Service):
         msgs = await self.engine.receive(q, max_n, vis, wait, params.get("ReceiveRequestAttemptId"))
         mnames = params.get("MessageAttributeNames") or []
         out = [render_message(q, m, names, mnames) for m in msgs]
+        self.engine.release(msgs)
         return {"Messages": out} if out else {}
 
     async def DeleteMessage(self, ctx: RequestContext, params: DeleteMessageRequestTypeDef) -> dict[str, Any]:

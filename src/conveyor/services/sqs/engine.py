@@ -24,7 +24,7 @@ from conveyor.services.sqs.catalog import QueueCatalog
 from conveyor.services.sqs.errors import invalid_param, missing_param, sqs_error
 from conveyor.services.sqs.md5 import md5_of_attributes, md5_of_body
 from conveyor.services.sqs.messages import GivenAttributes, GivenSystemAttributes
-from conveyor.services.sqs.queue import AVAILABLE, GONE, INFLIGHT, Message, Queue
+from conveyor.services.sqs.queue import AVAILABLE, GONE, INFLIGHT, Content, Message, Queue
 from conveyor.services.sqs.store import DeadLetterMove, DedupRecord, SqsStore
 
 DEDUP_WINDOW = 300.0
@@ -140,12 +140,10 @@ class SqsEngine:
         kept_sys = checks.clean_attrs(sys_attrs)
         now = self.clock.now()
         wait = q.delay if delay is None else delay
-        return Message(
-            id=ids.uuid4(), seq=0, body=body, md5_body=md5_of_body(body), attrs=kept,
-            md5_attrs=md5_of_attributes(kept), sys_attrs=kept_sys, md5_sys=md5_of_attributes(kept_sys),
-            sent=now, sender_id=sender_id, group_id=group_id or None, dedup_id=dedup_id,
-            visible_at=now + wait if wait else now, queue=q,
-        )
+        content = Content(body, md5_of_body(body), kept, md5_of_attributes(kept), kept_sys,
+                          md5_of_attributes(kept_sys), sender_id, dedup_id, None)
+        return Message(id=ids.uuid4(), seq=0, sent=now, visible_at=now + wait if wait else now,
+                       group_id=group_id or None, content=content, queue=q)
 
     async def enqueue(self, q: Queue, msgs: list[Message]) -> list[dict[str, Any]]:
         """Persist and publish prepared messages; FIFO duplicates within the window are not re-added."""
@@ -184,8 +182,9 @@ class SqsEngine:
         now = self.clock.now()
         for q, m in fresh:
             if self.catalog.holds(q):
-                q.add(m, now)
-                builtin_metrics.sqs_sent(self.metrics, q.region, q.name, 1, len(m.body.encode()))
+                size = len(m.body.encode())
+                q.add(m, now)  # (from here on its content is in SQLite only)
+                builtin_metrics.sqs_sent(self.metrics, q.region, q.name, 1, size)
         return results
 
     @staticmethod
@@ -239,7 +238,7 @@ class SqsEngine:
             cached = q.attempts.get(attempt_id)
             if (cached and cached[0] > self.clock.now()
                     and all(m.state == INFLIGHT and m.receipt == r for m, r in cached[1])):
-                return [m for m, _ in cached[1]]
+                return self.with_content([m for m, _ in cached[1]])
         deadline = self.clock.now() + wait
         poll = _Poll()
         try:
@@ -270,8 +269,28 @@ class SqsEngine:
             now = self.clock.now()
             q.attempts = {k: v for k, v in q.attempts.items() if v[0] > now}
             q.attempts[attempt_id] = (now + 300, [(m, m.receipt or "") for m in msgs])
+        msgs = self.with_content(msgs)
         builtin_metrics.sqs_received(self.metrics, q.region, q.name, len(msgs))
         return msgs
+
+    def with_content(self, msgs: list[Message]) -> list[Message]:
+        """The messages with their bodies and attributes read from SQLite (one query, on the loop: no
+        await between taking them and answering). A message whose row is gone (a purge or a queue deletion
+        committed while it was taken) is left out: it is being removed."""
+        missing = [m.id for m in msgs if m.content is None]
+        if not missing:
+            return msgs
+        found = self.store.contents(missing)
+        for m in msgs:
+            if m.content is None:
+                m.content = found.get(m.id)
+        return [m for m in msgs if m.content is not None]
+
+    @staticmethod
+    def release(msgs: list[Message]) -> None:
+        """Answered: their content goes back to living in SQLite only."""
+        for m in msgs:
+            m.content = None
 
     async def _receive_now(self, q: Queue, max_n: int, visibility: int | None) -> list[Message]:
         moved: list[tuple[Message, Queue]] = []
@@ -299,7 +318,7 @@ class SqsEngine:
             raise
         now = self.clock.now()
         for m, dlq, seq in dead:
-            m.source_arn, m.receipt, m.visible_at, m.seq = q.arn, None, now, seq
+            m.receipt, m.visible_at, m.seq = None, now, seq  # (its DeadLetterQueueSourceArn is stored)
             dlq.add(m, now)
         return self._visible_again_at_once(q, msgs, vis, now)
 

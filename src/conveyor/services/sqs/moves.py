@@ -152,6 +152,7 @@ class MoveTasks:
         now = self.clock.now()
         # Held in flight while they move, so nobody receives them meanwhile.
         msgs = src.take(batch, now, MOVE_HOLD, lambda m: False) if batch > 0 else []
+        msgs = eng.with_content(msgs)  # (their bodies and attributes, read from SQLite)
         done: list[Message] = []
         try:
             for m in msgs:

@@ -88,7 +88,9 @@ class QueuePort:
                       wait: float = 0, admit: Callable[[], bool] | None = None) -> list[dict[str, Any]]:
         q = self._queue(queue)
         msgs = await self.engine.receive(q, max_messages, visibility, wait, admit=admit)
-        return [render_message(q, m, set(SYSTEM_NAMES), ["All"]) for m in msgs]
+        out = [render_message(q, m, set(SYSTEM_NAMES), ["All"]) for m in msgs]
+        self.engine.release(msgs)
+        return out
 
     async def delete(self, queue: str, receipt_handle: str) -> None:
         await self.engine.delete(self._queue(queue), receipt_handle)

@@ -1,10 +1,15 @@
 """One queue in memory: its messages, the indexes receives use, its timers and its parked receivers.
 
-Standard queues keep available messages in an insertion-ordered dict (O(1) pop and removal). FIFO queues
-keep a heap per message group ordered by sequence number, plus the groups that are ready (have available
-messages and nothing in flight). Delays and visibility timeouts share one heap keyed by the time the
-message becomes visible; retention uses a heap keyed by the send time. Both are invalidated lazily, and
-one clock timer per queue is armed for the earliest due entry. Nothing here knows about HTTP or SQLite.
+Each message costs memory by its index entry, not its bytes (its content is in SQLite), so the per-message
+structures are kept lean. Standard queues keep available messages in a deque in the order they became
+available; a message leaving it by other means than a receive (a delete, a purge, expiry) is skipped
+lazily when it reaches the front, and the deque is compacted when such stale entries outnumber the live
+ones. FIFO queues keep a heap per message group ordered by sequence number, plus the groups that are ready
+(have available messages and nothing in flight). Delays and visibility timeouts share one heap keyed by
+the time the message becomes visible. Retention goes by send time, which is the order messages arrive in:
+they wait in a deque (8 bytes each), and only those that arrive out of that order (dead-lettered ones keep
+their original send time) go to a heap. All are invalidated lazily, and one clock timer per queue is armed
+for the earliest due entry. Nothing here knows about HTTP or SQLite.
 """
 
 from __future__ import annotations
@@ -28,37 +33,50 @@ _tiebreak = itertools.count()
 AttributeMap = dict[str, dict[str, Any]]
 
 
-class Message:
-    """One message, wherever it is: its content, its receive history and the queue that holds it."""
+class Content:
+    """What a message carries besides its place in the queue: kept in SQLite only, read when it is received
+    (one query per receive batch), so a backlog costs memory by its count, not by its bytes."""
 
-    __slots__ = (
-        "id", "queue", "seq", "body", "md5_body", "attrs", "md5_attrs", "sys_attrs", "md5_sys", "sent",
-        "sender_id", "group_id", "dedup_id", "receive_count", "first_receive", "visible_at", "receipt",
-        "source_arn", "state",
-    )
+    __slots__ = ("body", "md5_body", "attrs", "md5_attrs", "sys_attrs", "md5_sys", "sender_id", "dedup_id",
+                 "source_arn")
 
-    def __init__(self, *, id: str, seq: int, body: str, md5_body: str, attrs: AttributeMap | None,
-                 md5_attrs: str | None, sys_attrs: AttributeMap | None, md5_sys: str | None, sent: float,
-                 sender_id: str, visible_at: float, group_id: str | None = None, dedup_id: str | None = None,
-                 receive_count: int = 0, first_receive: float | None = None, receipt: str | None = None,
-                 source_arn: str | None = None, queue: Queue | None = None) -> None:
-        self.id = id
-        self.seq = seq
+    def __init__(self, body: str, md5_body: str, attrs: AttributeMap | None, md5_attrs: str | None,
+                 sys_attrs: AttributeMap | None, md5_sys: str | None, sender_id: str, dedup_id: str | None,
+                 source_arn: str | None) -> None:
         self.body = body
         self.md5_body = md5_body
         self.attrs = attrs
         self.md5_attrs = md5_attrs
         self.sys_attrs = sys_attrs
         self.md5_sys = md5_sys
-        self.sent = sent
         self.sender_id = sender_id
-        self.group_id = group_id
         self.dedup_id = dedup_id
+        self.source_arn = source_arn
+
+
+class ContentNotLoaded(RuntimeError):
+    """A message's body or attributes were asked for while only its index entry is in memory."""
+
+
+class Message:
+    """One message's index entry (what receive, delete and visibility changes need), wherever it is, and
+    its content while it is being sent or received (`content`, else None: then it is in SQLite only)."""
+
+    __slots__ = ("id", "queue", "seq", "sent", "group_id", "receive_count", "first_receive", "visible_at",
+                 "receipt", "state", "content")
+
+    def __init__(self, *, id: str, seq: int, sent: float, visible_at: float, group_id: str | None = None,
+                 receive_count: int = 0, first_receive: float | None = None, receipt: str | None = None,
+                 content: Content | None = None, queue: Queue | None = None) -> None:
+        self.id = id
+        self.seq = seq
+        self.sent = sent
+        self.group_id = group_id
         self.receive_count = receive_count
         self.first_receive = first_receive
         self.visible_at = visible_at
         self.receipt = receipt
-        self.source_arn = source_arn
+        self.content = content
         self.queue = queue
         self.state = GONE
 
@@ -66,6 +84,48 @@ class Message:
     def group(self) -> str:
         """The message group (FIFO queues; every FIFO message has one)."""
         return self.group_id or ""
+
+    def loaded(self) -> Content:
+        if self.content is None:
+            raise ContentNotLoaded(self.id)
+        return self.content
+
+    # The content's fields, for a message whose content is in memory (being sent, or just received).
+    @property
+    def body(self) -> str:
+        return self.loaded().body
+
+    @property
+    def md5_body(self) -> str:
+        return self.loaded().md5_body
+
+    @property
+    def attrs(self) -> AttributeMap | None:
+        return self.loaded().attrs
+
+    @property
+    def md5_attrs(self) -> str | None:
+        return self.loaded().md5_attrs
+
+    @property
+    def sys_attrs(self) -> AttributeMap | None:
+        return self.loaded().sys_attrs
+
+    @property
+    def md5_sys(self) -> str | None:
+        return self.loaded().md5_sys
+
+    @property
+    def sender_id(self) -> str:
+        return self.loaded().sender_id
+
+    @property
+    def dedup_id(self) -> str | None:
+        return self.loaded().dedup_id
+
+    @property
+    def source_arn(self) -> str | None:
+        return self.loaded().source_arn
 
 
 class Queue:
@@ -84,13 +144,15 @@ class Queue:
         self.arn = f"arn:aws:sqs:{region}:{account}:{name}"
         self.last_purge = -1e18
         self.messages: dict[str, Message] = {}
-        self.available: OrderedDict[str, Message] = OrderedDict()
+        self.available: deque[Message] = deque()  # standard queues; may hold stale entries (see _stale)
+        self._stale = 0  # entries of `available` whose message is no longer available
         self.groups: dict[str, list[tuple[int, int, Message]]] = {}
         self.ready: OrderedDict[str, None] = OrderedDict()
         self.group_inflight: dict[str, int] = {}
         self.n_available = self.n_inflight = self.n_delayed = 0
         self._timers: list[tuple[float, int, Message]] = []
-        self._expiry: list[tuple[float, int, Message]] = []
+        self._by_sent: deque[Message] = deque()  # in send order: most messages
+        self._expiry: list[tuple[float, int, Message]] = []  # those that arrived out of send order
         self._handle: TimerHandle | None = None
         self._handle_at = float("inf")
         self.waiters: deque[asyncio.Future[None]] = deque()
@@ -113,15 +175,20 @@ class Queue:
         self.dedup_by_group = a.get("DeduplicationScope") == "messageGroup"
         rp = a.get("RedrivePolicy")
         self.redrive: dict[str, Any] | None = json.loads(rp) if rp else None
-        if self._expiry:
+        if self._expiry or self._by_sent:
             self._arm()
 
     # -- state transitions -----------------------------------------------------------------------------
     def add(self, msg: Message, now: float) -> None:
         """A new (or restored, or moved-in) message: delayed, in flight or available by its visible_at."""
         msg.queue = self
+        msg.content = None  # committed: its content is read back from SQLite when it is received
         self.messages[msg.id] = msg
-        heapq.heappush(self._expiry, (msg.sent, next(_tiebreak), msg))
+        by_sent = self._by_sent
+        if not by_sent or by_sent[-1].sent <= msg.sent:
+            by_sent.append(msg)
+        else:
+            heapq.heappush(self._expiry, (msg.sent, next(_tiebreak), msg))
         if msg.visible_at > now:
             if msg.receipt is not None and msg.receive_count > 0:
                 msg.state = INFLIGHT
@@ -139,6 +206,7 @@ class Queue:
 
     def _make_available(self, msg: Message) -> None:
         msg.state = AVAILABLE
+        msg.content = None
         self.n_available += 1
         if self.fifo:
             g = msg.group
@@ -146,7 +214,7 @@ class Queue:
             if not self.group_inflight.get(g):
                 self.ready[g] = None
         else:
-            self.available[msg.id] = msg
+            self.available.append(msg)
         self.wake()
 
     def _leave_inflight(self, msg: Message) -> None:
@@ -168,11 +236,15 @@ class Queue:
         """Take a message out of this queue (deleted, expired, purged or moved elsewhere)."""
         state = msg.state
         msg.state = GONE
+        msg.content = None
         self.messages.pop(msg.id, None)
         if state == AVAILABLE:
             self.n_available -= 1
             if not self.fifo:
-                self.available.pop(msg.id, None)
+                self._stale += 1  # left in `available`, skipped when reached
+                if self._stale > 1024 and self._stale > self.n_available:
+                    self.available = deque(m for m in self.available if m.state == AVAILABLE and m.queue is self)
+                    self._stale = 0
         elif state == INFLIGHT:
             self._leave_inflight(msg)
         elif state == DELAYED:
@@ -182,8 +254,12 @@ class Queue:
         """Pop up to max_n receivable messages and put them in flight; `divert` may dead-letter one."""
         out: list[Message] = []
         if not self.fifo:
-            while len(out) < max_n and self.available:
-                _, msg = self.available.popitem(last=False)
+            available = self.available
+            while len(out) < max_n and available:
+                msg = available.popleft()
+                if msg.state != AVAILABLE or msg.queue is not self:
+                    self._stale = max(0, self._stale - 1)
+                    continue
                 self.n_available -= 1
                 msg.state = GONE
                 if divert(msg):
@@ -240,8 +316,9 @@ class Queue:
         due = float("inf")
         if self._timers:
             due = self._timers[0][0]
-        if self._expiry:
-            due = min(due, self._expiry[0][0] + self.retention)
+        oldest = self.oldest_sent()
+        if oldest is not None:
+            due = min(due, oldest + self.retention)
         return due
 
     def _arm(self) -> None:
@@ -269,8 +346,13 @@ class Queue:
                 self._leave_inflight(msg)
                 self._make_available(msg)
         expired: list[Message] = []
-        exp = self._expiry
-        while exp and exp[0][0] + self.retention <= now:
+        by_sent, exp, retention = self._by_sent, self._expiry, self.retention
+        while by_sent and by_sent[0].sent + retention <= now:
+            msg = by_sent.popleft()
+            if msg.queue is self and msg.state != GONE:
+                self.remove(msg)
+                expired.append(msg)
+        while exp and exp[0][0] + retention <= now:
             _, _, msg = heapq.heappop(exp)
             if msg.queue is self and msg.state != GONE:
                 self.remove(msg)
@@ -280,10 +362,14 @@ class Queue:
         self._arm()
 
     def oldest_sent(self) -> float | None:
-        exp = self._expiry
+        by_sent, exp = self._by_sent, self._expiry
+        while by_sent and (by_sent[0].queue is not self or by_sent[0].state == GONE):
+            by_sent.popleft()
         while exp and (exp[0][2].queue is not self or exp[0][2].state == GONE):
             heapq.heappop(exp)
-        return exp[0][0] if exp else None
+        if by_sent and exp:
+            return min(by_sent[0].sent, exp[0][0])
+        return by_sent[0].sent if by_sent else exp[0][0] if exp else None
 
     def close(self) -> None:
         if self._handle is not None:

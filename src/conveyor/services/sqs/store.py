@@ -14,12 +14,12 @@ import base64
 import json
 import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from conveyor.services.sqs.queue import AttributeMap, Message, Queue
+from conveyor.services.sqs.queue import AttributeMap, Content, Message, Queue
 from conveyor.storage.db import Database
 from conveyor.storage.disk import DiskGuard
 
@@ -142,14 +142,9 @@ def _message_row(queue_id: int, msg: Message) -> tuple[object, ...]:
     )
 
 
-def _message(row: sqlite3.Row) -> Message:
-    return Message(
-        id=row["id"], seq=row["seq"], body=row["body"], attrs=decode_attrs(row["attrs"]),
-        sys_attrs=decode_attrs(row["sys_attrs"]), md5_body=row["md5_body"], md5_attrs=row["md5_attrs"],
-        md5_sys=row["md5_sys"], sent=row["sent"], sender_id=row["sender_id"], group_id=row["group_id"],
-        dedup_id=row["dedup_id"], receive_count=row["receive_count"], first_receive=row["first_receive"],
-        visible_at=row["visible_at"], receipt=row["receipt"], source_arn=row["source_arn"],
-    )
+# What a restart reads: the index only (bodies and attributes stay on disk until received).
+_INDEX_COLUMNS = "queue_id, id, seq, sent, visible_at, group_id, receive_count, first_receive, receipt"
+_CONTENT_COLUMNS = "id, body, md5_body, attrs, md5_attrs, sys_attrs, md5_sys, sender_id, dedup_id, source_arn"
 
 
 def _log_failure(fut: asyncio.Future[object]) -> None:
@@ -191,10 +186,35 @@ class SqsStore:
                             json.loads(r["tags"]), r["created"], r["modified"], r["last_purge"])
                 for r in self.db.query("SELECT * FROM queues ORDER BY id")]
 
-    def messages(self) -> list[tuple[int, Message]]:
-        """(queue id, message) of every stored message, each queue's in sequence order."""
-        return [(r["queue_id"], _message(r))
-                for r in self.db.query("SELECT * FROM messages ORDER BY queue_id, seq")]
+    def messages(self) -> Iterator[tuple[int, Message]]:
+        """(queue id, message index entry) of every stored message, each queue's in sequence order, read
+        as they are restored (no list of every row first)."""
+        cur = self.db.reader.cursor()
+        cur.row_factory = None  # plain tuples: a million rows restore faster
+        cur.execute(f"SELECT {_INDEX_COLUMNS} FROM messages ORDER BY queue_id, seq")
+        try:
+            for queue_id, mid, seq, sent, visible_at, group_id, receive_count, first_receive, receipt in cur:
+                yield queue_id, Message(id=mid, seq=seq, sent=sent, visible_at=visible_at, group_id=group_id,
+                                        receive_count=receive_count, first_receive=first_receive,
+                                        receipt=receipt)
+        finally:
+            cur.close()
+
+    def contents(self, message_ids: Sequence[str]) -> dict[str, Content]:
+        """The bodies and attributes of the messages a receive took, in one query by primary key; a
+        message whose row is gone is missing from the answer."""
+        marks = ", ".join("?" * len(message_ids))
+        cur = self.db.reader.cursor()
+        cur.row_factory = None
+        try:
+            rows = cur.execute(f"SELECT {_CONTENT_COLUMNS} FROM messages WHERE id IN ({marks})",
+                               tuple(message_ids)).fetchall()
+        finally:
+            cur.close()
+        return {mid: Content(body, md5_body, decode_attrs(attrs), md5_attrs, decode_attrs(sys_attrs), md5_sys,
+                             sender_id or "", dedup_id, source_arn)
+                for mid, body, md5_body, attrs, md5_attrs, sys_attrs, md5_sys, sender_id, dedup_id, source_arn
+                in rows}
 
     def dedup_entries(self, now: float) -> list[DedupRecord]:
         """The deduplication ids still within their window, oldest first."""
