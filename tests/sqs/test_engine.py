@@ -144,3 +144,36 @@ def test_queued_messages_keep_only_their_index_in_memory(tmp_path):
         sqs.close()
 
     run(main())
+
+
+def test_a_batch_of_deletes_or_visibility_changes_is_one_commit(tmp_path):
+    """DeleteMessageBatch and ChangeMessageVisibilityBatch commit their entries together: a consumer's
+    batch waits for one fsync, not for ten queued one behind the other (behind producers' writes)."""
+
+    async def main():
+        clock = ManualClock()
+        sqs = open_engine(tmp_path / "sqs.db", clock)
+        q = await sqs.catalog.create_queue(ACCOUNT, REGION, "batches", None, None)
+        for i in range(10):
+            await sqs.engine.send(q, f"m{i}")
+        msgs = await sqs.engine.receive(q, 10)
+        handles = [sqs.engine.receipt_handle(q, m) for m in msgs]
+        bodies = [m.body for m in msgs]
+        await asyncio.sleep(0.05)  # (the receive's own commit, behind its answer)
+        db = sqs.store.db
+        before = db.commits
+        outcomes = await sqs.engine.change_visibility_batch(q, [(h, 0) for h in handles[:5]] + [("bad", 0)])
+        assert db.commits == before + 1
+        assert outcomes[:5] == [None] * 5 and outcomes[5] is not None and outcomes[5].code == "ReceiptHandleIsInvalid"
+        assert sqs.engine.counters(q)["visible"] == 5
+        before = db.commits
+        assert await sqs.engine.delete_batch(q, handles[5:]) == [None] * 5
+        assert db.commits == before + 1
+        assert sqs.engine.counters(q) == {"visible": 5, "inflight": 0, "delayed": 0, "oldest_age": 0.0}
+        sqs.close()
+        sqs = open_engine(tmp_path / "sqs.db", clock)  # the deletions and the changes are durable
+        again = sorted(m.body for m in await sqs.engine.receive(sqs.catalog.by_arn[q.arn], 10))
+        assert again == sorted(bodies[:5])
+        sqs.close()
+
+    run(main())

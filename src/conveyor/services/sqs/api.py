@@ -152,6 +152,13 @@ def _failure(entry_id: str, err: ServiceError) -> dict[str, Any]:
             "Message": err.message}
 
 
+def _batch_answer(entries: Sequence[Mapping[str, Any]], outcomes: Sequence[ServiceError | None]) -> dict[str, Any]:
+    """A batch's Successful and Failed lists from each entry's outcome (None: it succeeded)."""
+    ok = [{"Id": e["Id"]} for e, err in zip(entries, outcomes, strict=True) if err is None]
+    failed = [_failure(e["Id"], err) for e, err in zip(entries, outcomes, strict=True) if err is not None]
+    return {"Successful": ok, "Failed": failed}
+
+
 def _page(items: list[str], key: str, token: str | None, limit: int | None, default: int) -> dict[str, Any]:
     start = 0
     if token:
@@ -399,14 +406,9 @@ class SqsService(Service):
 
     async def DeleteMessageBatch(self, ctx: RequestContext, params: DeleteMessageBatchRequestTypeDef) -> dict[str, Any]:
         q = self._queue(ctx, params["QueueUrl"])
-        ok, failed = [], []
-        for e in _checked_batch(params.get("Entries"), "DeleteMessageBatchRequestEntry"):
-            try:
-                await self.engine.delete(q, e["ReceiptHandle"])
-                ok.append({"Id": e["Id"]})
-            except ServiceError as err:
-                failed.append(_failure(e["Id"], err))
-        return {"Successful": ok, "Failed": failed}
+        entries = _checked_batch(params.get("Entries"), "DeleteMessageBatchRequestEntry")
+        outcomes = await self.engine.delete_batch(q, [e["ReceiptHandle"] for e in entries])
+        return _batch_answer(entries, outcomes)
 
     async def ChangeMessageVisibility(self, ctx: RequestContext,
                                       params: ChangeMessageVisibilityRequestTypeDef) -> dict[str, Any]:
@@ -418,17 +420,10 @@ class SqsService(Service):
     async def ChangeMessageVisibilityBatch(self, ctx: RequestContext,
                                            params: ChangeMessageVisibilityBatchRequestTypeDef) -> dict[str, Any]:
         q = self._queue(ctx, params["QueueUrl"])
-        ok, failed = [], []
-        for e in _checked_batch(params.get("Entries"), "ChangeMessageVisibilityBatchRequestEntry"):
-            try:
-                timeout = e.get("VisibilityTimeout")
-                if timeout is None:
-                    raise missing_param("VisibilityTimeout")
-                await self.engine.change_visibility(q, e["ReceiptHandle"], timeout)
-                ok.append({"Id": e["Id"]})
-            except ServiceError as err:
-                failed.append(_failure(e["Id"], err))
-        return {"Successful": ok, "Failed": failed}
+        entries = _checked_batch(params.get("Entries"), "ChangeMessageVisibilityBatchRequestEntry")
+        outcomes = await self.engine.change_visibility_batch(
+            q, [(e["ReceiptHandle"], e.get("VisibilityTimeout")) for e in entries])
+        return _batch_answer(entries, outcomes)
 
     # -- dead-letter queues and move tasks ----------------------------------------------------------------
     async def ListDeadLetterSourceQueues(self, ctx: RequestContext,

@@ -26,6 +26,7 @@ from conveyor.services.sqs.md5 import md5_of_attributes, md5_of_body
 from conveyor.services.sqs.messages import GivenAttributes, GivenSystemAttributes
 from conveyor.services.sqs.queue import AVAILABLE, GONE, INFLIGHT, Content, Message, Queue
 from conveyor.services.sqs.store import DeadLetterMove, DedupRecord, SqsStore
+from conveyor.wire import ServiceError
 
 DEDUP_WINDOW = 300.0
 MAX_VISIBILITY = 43200
@@ -365,9 +366,43 @@ class SqsEngine:
         self._parse_handle(q, handle)
 
     async def delete(self, q: Queue, handle: str) -> None:
+        msg = self._to_delete(q, handle)
+        if msg is None:
+            return
+        await self.store.delete_message(msg.id)
+        if msg.queue is q and msg.state != GONE:
+            q.remove(msg)
+            builtin_metrics.sqs_deleted(self.metrics, q.region, q.name, 1)
+
+    async def delete_batch(self, q: Queue, handles: list[str]) -> list[ServiceError | None]:
+        """DeleteMessageBatch: each handle is judged as DeleteMessage judges it, and every deletion rides
+        one commit (not one commit each, queued one behind the other behind producers' writes). Per
+        handle: None, or the error that entry fails with."""
+        outcomes: list[ServiceError | None] = []
+        doomed: dict[str, Message] = {}
+        for handle in handles:
+            try:
+                msg = self._to_delete(q, handle)
+            except ServiceError as err:
+                outcomes.append(err)
+                continue
+            outcomes.append(None)
+            if msg is not None:
+                doomed[msg.id] = msg
+        if doomed:
+            await self.store.delete_messages(list(doomed))
+            gone = [m for m in doomed.values() if m.queue is q and m.state != GONE]
+            for m in gone:
+                q.remove(m)
+            builtin_metrics.sqs_deleted(self.metrics, q.region, q.name, len(gone))
+        return outcomes
+
+    def _to_delete(self, q: Queue, handle: str) -> Message | None:
+        """The message a delete by `handle` removes, None when it succeeds without removing anything, or
+        the error it fails with."""
         msg, token = self._parse_handle(q, handle)
         if msg is None:
-            return  # deleted already: deleting again succeeds
+            return None  # deleted already: deleting again succeeds
         if msg.receipt != token or (q.fifo and msg.state != INFLIGHT):
             if q.fifo:
                 # A FIFO handle expires with its visibility timeout; AWS refuses it.
@@ -376,11 +411,8 @@ class SqsEngine:
                                     "handle has expired.")
             # A standard queue's stale handle (the message was received again since) succeeds without
             # deleting: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_DeleteMessage.html
-            return
-        await self.store.delete_message(msg.id)
-        if msg.queue is q and msg.state != GONE:
-            q.remove(msg)
-            builtin_metrics.sqs_deleted(self.metrics, q.region, q.name, 1)
+            return None
+        return msg
 
     async def delete_many(self, q: Queue, msgs: list[Message]) -> None:
         await self.store.delete_messages([m.id for m in msgs])
@@ -390,6 +422,38 @@ class SqsEngine:
         builtin_metrics.sqs_deleted(self.metrics, q.region, q.name, len(msgs))
 
     async def change_visibility(self, q: Queue, handle: str, timeout: int) -> None:
+        msg, receipt, until = self._visibility_change(q, handle, timeout)
+        await self.store.set_visible_at(msg.id, until)
+        if msg.receipt == receipt and msg.state == INFLIGHT and msg.queue is q:
+            q.set_visibility(msg, until, self.clock.now())
+
+    async def change_visibility_batch(self, q: Queue,
+                                      entries: list[tuple[str, int | None]]) -> list[ServiceError | None]:
+        """ChangeMessageVisibilityBatch: (handle, timeout) entries judged one by one as
+        ChangeMessageVisibility judges them, committed together. Per entry: None, or its error."""
+        outcomes: list[ServiceError | None] = []
+        changes: dict[str, tuple[Message, str | None, float]] = {}
+        for handle, timeout in entries:
+            try:
+                if timeout is None:
+                    raise missing_param("VisibilityTimeout")
+                msg, receipt, until = self._visibility_change(q, handle, timeout)
+            except ServiceError as err:
+                outcomes.append(err)
+                continue
+            outcomes.append(None)
+            changes[msg.id] = (msg, receipt, until)  # (the last entry about a message wins, as in sequence)
+        if changes:
+            await self.store.set_visible_at_many([(mid, until) for mid, (_, _, until) in changes.items()])
+            now = self.clock.now()
+            for msg, receipt, until in changes.values():
+                if msg.receipt == receipt and msg.state == INFLIGHT and msg.queue is q:
+                    q.set_visibility(msg, until, now)
+        return outcomes
+
+    def _visibility_change(self, q: Queue, handle: str, timeout: int) -> tuple[Message, str | None, float]:
+        """The message a visibility change by `handle` applies to, its receipt now, and its new visible-at
+        time; or the error the change fails with."""
         msg, token = self._parse_handle(q, handle)
         gone = invalid_param(f"Value {handle} for parameter ReceiptHandle is invalid. Reason: Message does not "
                              "exist or is not available for visibility timeout change.")
@@ -409,10 +473,7 @@ class SqsEngine:
         if msg.first_receive is not None and now + timeout - msg.first_receive > MAX_VISIBILITY + 1:
             raise invalid_param(f"Value {timeout} for parameter VisibilityTimeout is invalid. Reason: Total "
                                 "VisibilityTimeout for the message is beyond the limit [43200 seconds]")
-        receipt = msg.receipt
-        await self.store.set_visible_at(msg.id, now + timeout)
-        if msg.receipt == receipt and msg.state == INFLIGHT and msg.queue is q:
-            q.set_visibility(msg, now + timeout, self.clock.now())
+        return msg, msg.receipt, now + timeout
 
     async def purge(self, q: Queue) -> None:
         now = self.clock.now()

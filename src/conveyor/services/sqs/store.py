@@ -314,8 +314,11 @@ class SqsStore:
         return self.db.write(run, grows=False)
 
     async def set_visible_at(self, message_id: str, when: float) -> None:
-        args = (when, message_id)
-        await self.db.write(lambda c: c.execute("UPDATE messages SET visible_at = ? WHERE id = ?", args),
+        await self.set_visible_at_many([(message_id, when)])
+
+    async def set_visible_at_many(self, changes: Sequence[tuple[str, float]]) -> None:
+        rows = [(when, message_id) for message_id, when in changes]
+        await self.db.write(lambda c: c.executemany("UPDATE messages SET visible_at = ? WHERE id = ?", rows),
                             grows=False)
 
     async def delete_message(self, message_id: str) -> None:
