@@ -4,16 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from pathlib import Path
 
 from conveyor.clock import ManualClock
 from conveyor.services.sqs.state import SqsState
+from conveyor.services.sqs.store import MIGRATIONS
+from conveyor.storage.db import Database
 
 ACCOUNT, REGION = "000000000000", "us-east-1"
 
 
 def run(coro):
     return asyncio.run(coro)
+
+
+async def until(condition, seconds: float = 10.0) -> None:
+    """Wait (in real time: the writes commit on their own thread) until `condition()` holds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not condition():
+        assert loop.time() < deadline, "timed out"
+        await asyncio.sleep(0.01)
 
 
 def open_engine(path: Path, clock: ManualClock) -> SqsState:
@@ -76,13 +88,12 @@ def test_restart_restores_move_tasks(tmp_path):
         for i in range(3):
             await sqs.engine.send(dlq, f"b{i}")
         task = await sqs.moves.start(dlq.arn, src.arn, 1)
-        await asyncio.sleep(0.05)
-        assert task.moved == 1
+        await until(lambda: task.moved == 1)
         sqs.close()
         sqs = open_engine(tmp_path / "sqs.db", clock)
-        await asyncio.sleep(0.05)
         [task] = sqs.moves.tasks
-        assert task.status == "RUNNING" and task.moved == 2
+        await until(lambda: task.moved == 2)
+        assert task.status == "RUNNING"
         assert sqs.engine.counters(sqs.catalog.by_arn[src.arn])["visible"] == 2
         sqs.close()
 
@@ -174,6 +185,32 @@ def test_a_batch_of_deletes_or_visibility_changes_is_one_commit(tmp_path):
         sqs = open_engine(tmp_path / "sqs.db", clock)  # the deletions and the changes are durable
         again = sorted(m.body for m in await sqs.engine.receive(sqs.catalog.by_arn[q.arn], 10))
         assert again == sorted(bodies[:5])
+        sqs.close()
+
+    run(main())
+
+
+def test_a_store_of_the_earlier_schema_is_upgraded_with_its_messages(tmp_path):
+    """Stores written before bodies moved to their own table open with every message whole."""
+
+    async def main():
+        clock = ManualClock(1_700_000_000.0)
+        sqs = open_engine(tmp_path / "sqs.db", clock)
+        q = await sqs.catalog.create_queue(ACCOUNT, REGION, "old", None, None)
+        sqs.close()
+        Database(tmp_path / "old.db", MIGRATIONS[:1]).close()  # the earlier schema, empty
+        conn = sqlite3.connect(tmp_path / "old.db")
+        conn.execute("ATTACH ? AS new", (str(tmp_path / "sqs.db"),))
+        conn.execute("INSERT INTO queues SELECT * FROM new.queues")
+        conn.execute("INSERT INTO messages (id, queue_id, seq, body, attrs, md5_body, sent, sender_id, visible_at, "
+                     "receive_count) VALUES ('m-1', ?, 1, 'old body', ?, 'md5', ?, 'AIDA', ?, 0)",
+                     (q.id, '{"a":{"DataType":"String","StringValue":"v"}}', clock.now(), clock.now()))
+        conn.commit()
+        conn.close()
+        sqs = open_engine(tmp_path / "old.db", clock)
+        [m] = await sqs.engine.receive(sqs.catalog.by_arn[q.arn], 10)
+        assert (m.id, m.body, m.attrs, m.sender_id) == ("m-1", "old body", {"a": {"DataType": "String",
+                                                                                  "StringValue": "v"}}, "AIDA")
         sqs.close()
 
     run(main())

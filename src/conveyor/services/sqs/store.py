@@ -44,18 +44,38 @@ MIGRATIONS = [
         handle TEXT PRIMARY KEY, account TEXT NOT NULL, region TEXT NOT NULL, source_arn TEXT NOT NULL,
         data TEXT NOT NULL, started REAL NOT NULL)
     """,
+    # A message's index (what a restart restores and what receives, deletes and visibility changes
+    # update) apart from its content (written once, read when received): a restart reads the index
+    # only, and a receive's update rewrites small rows, many to a page.
+    """
+    CREATE TABLE message_bodies (
+        id TEXT PRIMARY KEY, body TEXT NOT NULL, attrs TEXT, sys_attrs TEXT, md5_body TEXT, md5_attrs TEXT,
+        md5_sys TEXT, sender_id TEXT, dedup_id TEXT);
+    INSERT INTO message_bodies
+        SELECT id, body, attrs, sys_attrs, md5_body, md5_attrs, md5_sys, sender_id, dedup_id FROM messages;
+    CREATE TABLE message_index (
+        id TEXT PRIMARY KEY, queue_id INTEGER NOT NULL, seq INTEGER NOT NULL, sent REAL NOT NULL, group_id TEXT,
+        receive_count INTEGER NOT NULL DEFAULT 0, first_receive REAL, visible_at REAL NOT NULL, receipt TEXT,
+        source_arn TEXT);
+    INSERT INTO message_index
+        SELECT id, queue_id, seq, sent, group_id, receive_count, first_receive, visible_at, receipt, source_arn
+        FROM messages;
+    DROP TABLE messages;
+    ALTER TABLE message_index RENAME TO messages;
+    CREATE INDEX messages_queue ON messages (queue_id, seq)
+    """,
 ]
 
-_TABLES = ("messages", "dedup", "queues", "move_tasks")
-_MESSAGE_COLUMNS = (
-    "id, queue_id, seq, body, attrs, sys_attrs, md5_body, md5_attrs, md5_sys, sent, sender_id, group_id, "
-    "dedup_id, receive_count, first_receive, visible_at, receipt, source_arn"
-)
-_INSERT_MESSAGE = f"INSERT OR REPLACE INTO messages ({_MESSAGE_COLUMNS}) VALUES ({', '.join('?' * 18)})"
+_TABLES = ("messages", "message_bodies", "dedup", "queues", "move_tasks")
+_INSERT_INDEX = ("INSERT OR REPLACE INTO messages (id, queue_id, seq, sent, group_id, receive_count, first_receive, "
+                 "visible_at, receipt, source_arn) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_INSERT_BODY = ("INSERT OR REPLACE INTO message_bodies (id, body, attrs, sys_attrs, md5_body, md5_attrs, md5_sys, "
+                "sender_id, dedup_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 _RECORD_RECEIVE = "UPDATE messages SET receive_count = ?, first_receive = ?, visible_at = ?, receipt = ? WHERE id = ?"
 _DEAD_LETTER = ("UPDATE messages SET queue_id = ?, source_arn = ?, visible_at = ?, seq = ?, receipt = NULL "
                 "WHERE id = ?")
 _DELETE_MESSAGE = "DELETE FROM messages WHERE id = ?"
+_DELETE_BODY = "DELETE FROM message_bodies WHERE id = ?"
 
 
 class QueueNameTaken(Exception):
@@ -134,17 +154,31 @@ def decode_attrs(text: str | None) -> AttributeMap | None:
     return data
 
 
-def _message_row(queue_id: int, msg: Message) -> tuple[object, ...]:
-    return (
-        msg.id, queue_id, msg.seq, msg.body, encode_attrs(msg.attrs), encode_attrs(msg.sys_attrs),
-        msg.md5_body, msg.md5_attrs, msg.md5_sys, msg.sent, msg.sender_id, msg.group_id, msg.dedup_id,
-        msg.receive_count, msg.first_receive, msg.visible_at, msg.receipt, msg.source_arn,
-    )
+def _index_row(queue_id: int, msg: Message) -> tuple[object, ...]:
+    return (msg.id, queue_id, msg.seq, msg.sent, msg.group_id, msg.receive_count, msg.first_receive,
+            msg.visible_at, msg.receipt, msg.source_arn)
+
+
+def _body_row(msg: Message) -> tuple[object, ...]:
+    return (msg.id, msg.body, encode_attrs(msg.attrs), encode_attrs(msg.sys_attrs), msg.md5_body, msg.md5_attrs,
+            msg.md5_sys, msg.sender_id, msg.dedup_id)
+
+
+def _insert_messages(c: sqlite3.Connection, index_rows: list[tuple[object, ...]],
+                     body_rows: list[tuple[object, ...]]) -> None:
+    c.executemany(_INSERT_INDEX, index_rows)
+    c.executemany(_INSERT_BODY, body_rows)
+
+
+def _delete_messages(c: sqlite3.Connection, id_rows: list[tuple[str]]) -> None:
+    c.executemany(_DELETE_MESSAGE, id_rows)
+    c.executemany(_DELETE_BODY, id_rows)
 
 
 # What a restart reads: the index only (bodies and attributes stay on disk until received).
 _INDEX_COLUMNS = "queue_id, id, seq, sent, visible_at, group_id, receive_count, first_receive, receipt"
-_CONTENT_COLUMNS = "id, body, md5_body, attrs, md5_attrs, sys_attrs, md5_sys, sender_id, dedup_id, source_arn"
+_CONTENT_COLUMNS = ("b.id, b.body, b.md5_body, b.attrs, b.md5_attrs, b.sys_attrs, b.md5_sys, b.sender_id, "
+                    "b.dedup_id, m.source_arn")
 
 
 def _log_failure(fut: asyncio.Future[object]) -> None:
@@ -207,8 +241,8 @@ class SqsStore:
         cur = self.db.reader.cursor()
         cur.row_factory = None
         try:
-            rows = cur.execute(f"SELECT {_CONTENT_COLUMNS} FROM messages WHERE id IN ({marks})",
-                               tuple(message_ids)).fetchall()
+            rows = cur.execute(f"SELECT {_CONTENT_COLUMNS} FROM message_bodies b JOIN messages m ON m.id = b.id "
+                               f"WHERE b.id IN ({marks})", tuple(message_ids)).fetchall()
         finally:
             cur.close()
         return {mid: Content(body, md5_body, decode_attrs(attrs), md5_attrs, decode_attrs(sys_attrs), md5_sys,
@@ -233,7 +267,7 @@ class SqsStore:
 
         def run(c: sqlite3.Connection) -> None:
             if rows:
-                c.executemany(_DELETE_MESSAGE, rows)
+                _delete_messages(c, rows)
             c.execute("DELETE FROM dedup WHERE expires <= ?", (now,))
 
         self.db.write_sync(run)
@@ -258,6 +292,8 @@ class SqsStore:
     async def delete_queue(self, queue_id: int) -> None:
         """The queue with its messages and its deduplication window."""
         def run(c: sqlite3.Connection) -> None:
+            c.execute("DELETE FROM message_bodies WHERE id IN (SELECT id FROM messages WHERE queue_id = ?)",
+                      (queue_id,))
             c.execute("DELETE FROM messages WHERE queue_id = ?", (queue_id,))
             c.execute("DELETE FROM dedup WHERE queue_id = ?", (queue_id,))
             c.execute("DELETE FROM queues WHERE id = ?", (queue_id,))
@@ -267,6 +303,8 @@ class SqsStore:
     async def purge(self, queue_id: int, through_seq: int, now: float) -> None:
         """Delete the messages sent up to `through_seq`, forget the dedup window, note when."""
         def run(c: sqlite3.Connection) -> None:
+            c.execute("DELETE FROM message_bodies WHERE id IN "
+                      "(SELECT id FROM messages WHERE queue_id = ? AND seq <= ?)", (queue_id, through_seq))
             c.execute("DELETE FROM messages WHERE queue_id = ? AND seq <= ?", (queue_id, through_seq))
             c.execute("DELETE FROM dedup WHERE queue_id = ?", (queue_id,))
             c.execute("UPDATE queues SET last_purge = ? WHERE id = ?", (now, queue_id))
@@ -276,14 +314,15 @@ class SqsStore:
     # -- messages ----------------------------------------------------------------------------------
     async def insert_messages(self, messages: Sequence[tuple[Queue, Message]], dedup: Sequence[DedupRecord]) -> None:
         """New messages (with the queue each goes to) and the dedup ids they claim, in one write."""
-        rows = [_message_row(q.id, m) for q, m in messages]
+        rows = [_index_row(q.id, m) for q, m in messages]
+        bodies = [_body_row(m) for _, m in messages]
         if not dedup:  # (the hot path: one standard queue's send)
-            await self.db.write(lambda c: c.executemany(_INSERT_MESSAGE, rows))
+            await self.db.write(lambda c: _insert_messages(c, rows, bodies))
             return
         dedup_rows = [(d.queue_id, d.scope, d.dedup_id, d.expires, d.message_id, d.seq) for d in dedup]
 
         def run(c: sqlite3.Connection) -> None:
-            c.executemany(_INSERT_MESSAGE, rows)
+            _insert_messages(c, rows, bodies)
             c.executemany("INSERT OR REPLACE INTO dedup VALUES (?, ?, ?, ?, ?, ?)", dedup_rows)
 
         await self.db.write(run)
@@ -322,18 +361,17 @@ class SqsStore:
                             grows=False)
 
     async def delete_message(self, message_id: str) -> None:
-        args = (message_id,)
-        await self.db.write(lambda c: c.execute(_DELETE_MESSAGE, args), grows=False)
+        await self.delete_messages([message_id])
 
     async def delete_messages(self, message_ids: Sequence[str]) -> None:
         rows = [(i,) for i in message_ids]
-        await self.db.write(lambda c: c.executemany(_DELETE_MESSAGE, rows), grows=False)
+        await self.db.write(lambda c: _delete_messages(c, rows), grows=False)
 
     def forget_expired(self, message_ids: Sequence[str]) -> None:
         """Messages past retention, in the background: expiry is decided by the clock, not by this write,
         so a restart drops the same rows again if it fails."""
         rows = [(i,) for i in message_ids]
-        self.db.write(lambda c: c.executemany(_DELETE_MESSAGE, rows), grows=False).add_done_callback(_log_failure)
+        self.db.write(lambda c: _delete_messages(c, rows), grows=False).add_done_callback(_log_failure)
 
     # -- move tasks --------------------------------------------------------------------------------
     async def save_move_task(self, record: MoveTaskRecord) -> None:
