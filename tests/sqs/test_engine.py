@@ -214,3 +214,29 @@ def test_a_store_of_the_earlier_schema_is_upgraded_with_its_messages(tmp_path):
         sqs.close()
 
     run(main())
+
+
+def test_a_restored_backlog_costs_memory_by_its_count_not_its_bytes(tmp_path):
+    """20,000 queued 1 KiB messages, restored: the server holds well under 600 bytes a message (its index
+    entry), not their 20 MiB of bodies."""
+    import tracemalloc
+
+    async def fill():
+        sqs = open_engine(tmp_path / "sqs.db", ManualClock())
+        q = await sqs.catalog.create_queue(ACCOUNT, REGION, "backlog", None, None)
+        for i in range(0, 20_000, 2_000):
+            await sqs.engine.enqueue(q, [sqs.engine.prepare(q, f"{i + j:08d}" + "z" * 1016) for j in range(2_000)])
+        sqs.close()
+
+    run(fill())
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        sqs = open_engine(tmp_path / "sqs.db", ManualClock())
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    [q] = sqs.catalog.queues.values()
+    assert len(q.messages) == 20_000
+    assert held / 20_000 < 600, f"{held / 20_000:.0f} bytes a message"
+    sqs.close()
