@@ -45,21 +45,21 @@ MIGRATIONS = [
         data TEXT NOT NULL, started REAL NOT NULL)
     """,
     # A message's index (what a restart restores and what receives, deletes and visibility changes
-    # update) apart from its content (written once, read when received): a restart reads the index
-    # only, and a receive's update rewrites small rows, many to a page.
+    # update) apart from its content (written once, read when received, with one lookup a message): a
+    # restart reads the index only, and a receive's update rewrites small rows, many to a page. (A move to
+    # a dead-letter queue, rare, is the one change to a content row: it notes the source queue.)
     """
     CREATE TABLE message_bodies (
         id TEXT PRIMARY KEY, body TEXT NOT NULL, attrs TEXT, sys_attrs TEXT, md5_body TEXT, md5_attrs TEXT,
-        md5_sys TEXT, sender_id TEXT, dedup_id TEXT);
+        md5_sys TEXT, sender_id TEXT, dedup_id TEXT, source_arn TEXT);
     INSERT INTO message_bodies
-        SELECT id, body, attrs, sys_attrs, md5_body, md5_attrs, md5_sys, sender_id, dedup_id FROM messages;
+        SELECT id, body, attrs, sys_attrs, md5_body, md5_attrs, md5_sys, sender_id, dedup_id, source_arn
+        FROM messages;
     CREATE TABLE message_index (
         id TEXT PRIMARY KEY, queue_id INTEGER NOT NULL, seq INTEGER NOT NULL, sent REAL NOT NULL, group_id TEXT,
-        receive_count INTEGER NOT NULL DEFAULT 0, first_receive REAL, visible_at REAL NOT NULL, receipt TEXT,
-        source_arn TEXT);
+        receive_count INTEGER NOT NULL DEFAULT 0, first_receive REAL, visible_at REAL NOT NULL, receipt TEXT);
     INSERT INTO message_index
-        SELECT id, queue_id, seq, sent, group_id, receive_count, first_receive, visible_at, receipt, source_arn
-        FROM messages;
+        SELECT id, queue_id, seq, sent, group_id, receive_count, first_receive, visible_at, receipt FROM messages;
     DROP TABLE messages;
     ALTER TABLE message_index RENAME TO messages;
     CREATE INDEX messages_queue ON messages (queue_id, seq)
@@ -68,12 +68,12 @@ MIGRATIONS = [
 
 _TABLES = ("messages", "message_bodies", "dedup", "queues", "move_tasks")
 _INSERT_INDEX = ("INSERT OR REPLACE INTO messages (id, queue_id, seq, sent, group_id, receive_count, first_receive, "
-                 "visible_at, receipt, source_arn) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                 "visible_at, receipt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 _INSERT_BODY = ("INSERT OR REPLACE INTO message_bodies (id, body, attrs, sys_attrs, md5_body, md5_attrs, md5_sys, "
-                "sender_id, dedup_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                "sender_id, dedup_id, source_arn) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 _RECORD_RECEIVE = "UPDATE messages SET receive_count = ?, first_receive = ?, visible_at = ?, receipt = ? WHERE id = ?"
-_DEAD_LETTER = ("UPDATE messages SET queue_id = ?, source_arn = ?, visible_at = ?, seq = ?, receipt = NULL "
-                "WHERE id = ?")
+_DEAD_LETTER = "UPDATE messages SET queue_id = ?, visible_at = ?, seq = ?, receipt = NULL WHERE id = ?"
+_DEAD_LETTER_SOURCE = "UPDATE message_bodies SET source_arn = ? WHERE id = ?"
 _DELETE_MESSAGE = "DELETE FROM messages WHERE id = ?"
 _DELETE_BODY = "DELETE FROM message_bodies WHERE id = ?"
 
@@ -156,12 +156,12 @@ def decode_attrs(text: str | None) -> AttributeMap | None:
 
 def _index_row(queue_id: int, msg: Message) -> tuple[object, ...]:
     return (msg.id, queue_id, msg.seq, msg.sent, msg.group_id, msg.receive_count, msg.first_receive,
-            msg.visible_at, msg.receipt, msg.source_arn)
+            msg.visible_at, msg.receipt)
 
 
 def _body_row(msg: Message) -> tuple[object, ...]:
     return (msg.id, msg.body, encode_attrs(msg.attrs), encode_attrs(msg.sys_attrs), msg.md5_body, msg.md5_attrs,
-            msg.md5_sys, msg.sender_id, msg.dedup_id)
+            msg.md5_sys, msg.sender_id, msg.dedup_id, msg.source_arn)
 
 
 def _insert_messages(c: sqlite3.Connection, index_rows: list[tuple[object, ...]],
@@ -177,8 +177,7 @@ def _delete_messages(c: sqlite3.Connection, id_rows: list[tuple[str]]) -> None:
 
 # What a restart reads: the index only (bodies and attributes stay on disk until received).
 _INDEX_COLUMNS = "queue_id, id, seq, sent, visible_at, group_id, receive_count, first_receive, receipt"
-_CONTENT_COLUMNS = ("b.id, b.body, b.md5_body, b.attrs, b.md5_attrs, b.sys_attrs, b.md5_sys, b.sender_id, "
-                    "b.dedup_id, m.source_arn")
+_CONTENT_COLUMNS = "id, body, md5_body, attrs, md5_attrs, sys_attrs, md5_sys, sender_id, dedup_id, source_arn"
 
 
 def _log_failure(fut: asyncio.Future[object]) -> None:
@@ -241,8 +240,8 @@ class SqsStore:
         cur = self.db.reader.cursor()
         cur.row_factory = None
         try:
-            rows = cur.execute(f"SELECT {_CONTENT_COLUMNS} FROM message_bodies b JOIN messages m ON m.id = b.id "
-                               f"WHERE b.id IN ({marks})", tuple(message_ids)).fetchall()
+            rows = cur.execute(f"SELECT {_CONTENT_COLUMNS} FROM message_bodies WHERE id IN ({marks})",
+                               tuple(message_ids)).fetchall()
         finally:
             cur.close()
         return {mid: Content(body, md5_body, decode_attrs(attrs), md5_attrs, decode_attrs(sys_attrs), md5_sys,
@@ -342,13 +341,15 @@ class SqsStore:
 
     def _write_receive(self, received: Sequence[Message], dead_lettered: Sequence[DeadLetterMove]) -> asyncio.Future[Any]:
         rows = [(m.receive_count, m.first_receive, m.visible_at, m.receipt, m.id) for m in received]
-        moves = [(d.queue_id, d.source_arn, d.visible_at, d.seq, d.message_id) for d in dead_lettered]
+        moves = [(d.queue_id, d.visible_at, d.seq, d.message_id) for d in dead_lettered]
+        sources = [(d.source_arn, d.message_id) for d in dead_lettered]
 
         def run(c: sqlite3.Connection) -> None:
             if rows:
                 c.executemany(_RECORD_RECEIVE, rows)
             if moves:
                 c.executemany(_DEAD_LETTER, moves)
+                c.executemany(_DEAD_LETTER_SOURCE, sources)
 
         return self.db.write(run, grows=False)
 
