@@ -227,6 +227,8 @@ class SqsStore:
         cur.execute(f"SELECT {_INDEX_COLUMNS} FROM messages ORDER BY queue_id, seq")
         try:
             for queue_id, mid, seq, sent, visible_at, group_id, receive_count, first_receive, receipt in cur:
+                if visible_at == sent:
+                    visible_at = sent  # one float object for both (24 bytes a never-received message)
                 yield queue_id, Message(id=mid, seq=seq, sent=sent, visible_at=visible_at, group_id=group_id,
                                         receive_count=receive_count, first_receive=first_receive,
                                         receipt=receipt)
