@@ -39,6 +39,12 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clock", choices=["system", "manual"],
                         help="manual: time moves only via POST /_conveyor/clock (for tests)")
     parser.add_argument("--log-requests", action="store_true", help="log one line per request")
+    parser.add_argument("--dns-port", type=int,
+                        help="Route 53's DNS server, UDP and TCP (default 10053; 0: any free port; -1: none; "
+                        "env CONVEYOR_DNS_PORT)")
+    parser.add_argument("--dns-client-region",
+                        help="where the DNS server's clients are, for latency and geolocation records (default: "
+                        "--region; env CONVEYOR_DNS_CLIENT_REGION)")
     parser.add_argument("--max-connections", type=int,
                         help="open connections served at once (default 1024; env CONVEYOR_MAX_CONNECTIONS)")
 
@@ -50,6 +56,7 @@ def _config(args: argparse.Namespace) -> Config:  # the import stays lazy for a 
         "host": args.host, "port": args.port, "data_dir": args.data_dir, "account_id": args.account_id,
         "region": args.region, "access_key": args.access_key, "secret_key": args.secret_key,
         "auth": args.auth, "iam": args.iam, "clock": args.clock, "max_connections": args.max_connections,
+        "dns_port": getattr(args, "dns_port", None), "dns_client_region": getattr(args, "dns_client_region", None),
     }
     kwargs = {k: v for k, v in overrides.items() if v is not None}
     if args.log_requests:

@@ -601,6 +601,26 @@ class Outages(Protocol):
     def is_down(self, region: str) -> bool: ...
 
 
+@runtime_checkable
+class LoadBalancerHealth(Protocol):
+    """Elastic Load Balancing, as Route 53 evaluates the health of an alias record's load balancer
+    (EvaluateTargetHealth): whether any of its targets is healthy."""
+
+    def any_healthy(self, dns_name: str) -> bool | None:
+        """Whether a load balancer named by its DNS name has a healthy target; None when there is no such load
+        balancer."""
+        ...
+
+
+@runtime_checkable
+class AlarmStates(Protocol):
+    """CloudWatch, as Route 53's CLOUDWATCH_METRIC health checks follow an alarm's state."""
+
+    def alarm_state(self, region: str, name: str) -> str | None:
+        """OK, ALARM or INSUFFICIENT_DATA; None when the region has no such alarm."""
+        ...
+
+
 @dataclass
 class Ports:
     """What each service offers the others; a service that is not part of this build leaves None."""
@@ -624,6 +644,8 @@ class Ports:
     access: AccessCheck | None = None
     api: ApiCaller | None = None
     outages: Outages | None = None
+    load_balancer_health: LoadBalancerHealth | None = None
+    alarm_states: AlarmStates | None = None
     # Resources with resource-based policies, by the service part of their ARNs ("s3", "lambda", "iam"
     # for roles' trust policies), besides queues and topics.
     policy_holders: dict[str, PolicyHolder] = field(default_factory=dict)
