@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import socket
 import struct
+import time
 from collections import Counter
 from typing import Any
 
@@ -14,6 +15,8 @@ import dns.flags
 import dns.message
 import dns.rcode
 import dns.rdatatype
+import pytest
+from botocore.exceptions import ClientError
 
 from tests.route53.conftest import Dig, a_record, change, create_zone
 
@@ -137,3 +140,36 @@ def test_the_dns_port_is_chosen_by_the_server_when_asked_for_0(endpoint: str, di
     assert dig.port > 0
     response: Any = dig.query("www.example.com", tcp=True)
     assert response.rcode() == dns.rcode.REFUSED
+
+
+def test_query_logging_writes_each_query_to_cloudwatch_logs(r53: Any, dig: Dig, client: Any) -> None:
+    logs = client("logs")
+    logs.create_log_group(logGroupName="/aws/route53/example.com")
+    group_arn = logs.describe_log_groups()["logGroups"][0]["arn"]
+    zone_id = create_zone(r53)
+    change(r53, zone_id, ("CREATE", a_record("www.example.com", "192.0.2.1")))
+    with pytest.raises(ClientError) as info:
+        r53.create_query_logging_config(HostedZoneId=zone_id, CloudWatchLogsLogGroupArn=group_arn.replace(
+            "example.com", "missing"))
+    assert info.value.response["Error"]["Code"] == "NoSuchCloudWatchLogsLogGroup"
+    with pytest.raises(ClientError) as info:
+        r53.create_query_logging_config(HostedZoneId=zone_id, CloudWatchLogsLogGroupArn=group_arn.replace(
+            "us-east-1", "eu-west-1"))
+    assert info.value.response["Error"] == {"Type": "Sender", "Code": "InvalidInput",
+                                            "Message": "The ARN for the CloudWatch Logs log group is invalid"}
+    config = r53.create_query_logging_config(HostedZoneId=zone_id, CloudWatchLogsLogGroupArn=group_arn)
+    assert config["QueryLoggingConfig"]["HostedZoneId"] == zone_id
+    dig.values("www.example.com")
+    dig.query("nope.example.com", tcp=True)
+    deadline = time.monotonic() + 10
+    messages: list[str] = []
+    while time.monotonic() < deadline and len(messages) < 2:
+        events = logs.filter_log_events(logGroupName="/aws/route53/example.com")["events"]
+        messages = [e["message"] for e in events]
+        time.sleep(0.05)
+    assert [m.split(" ")[2:] for m in messages] == [
+        [zone_id, "www.example.com", "A", "NOERROR", "UDP", "LOCAL", "127.0.0.1", "-"],
+        [zone_id, "nope.example.com", "A", "NXDOMAIN", "TCP", "LOCAL", "127.0.0.1", "-"]]
+    assert all(m.startswith("1.0 ") for m in messages)
+    streams = logs.describe_log_streams(logGroupName="/aws/route53/example.com")["logStreams"]
+    assert [s["logStreamName"] for s in streams] == [f"{zone_id}/LOCAL"]

@@ -90,8 +90,8 @@ def test_delete_zone_only_when_empty(r53: Any) -> None:
     change(r53, zone_id, ("CREATE", a_record("www.example.com", "192.0.2.1")))
     with pytest.raises(ClientError) as info:
         r53.delete_hosted_zone(Id=zone_id)
-    assert _error(info) == ("HostedZoneNotEmpty", 400, "The specified hosted zone contains non-required resource "
-                            "record sets and so cannot be deleted.")
+    assert _error(info) == ("HostedZoneNotEmpty", 400, "The hosted zone contains resource records that are not SOA "
+                            "or NS records.")
     change(r53, zone_id, ("DELETE", a_record("www.example.com", "192.0.2.1")))
     assert r53.delete_hosted_zone(Id=zone_id)["ChangeInfo"]["Status"] == "PENDING"
     with pytest.raises(ClientError) as info:
@@ -153,7 +153,7 @@ def test_zone_rules_cname_apex_and_shapes(r53: Any) -> None:
     assert _error(info)[:2] == ("InvalidInput", 400)
     assert _error(info)[2] == (
         "Invalid request: Expected exactly one of [AliasTarget, all of [TTL, and ResourceRecords], or "
-        "TrafficPolicyInstanceId], but found none in Change with [Action=CREATE, Name=t.example.com., Type=A, "
+        "TrafficPolicyInstanceId], but found none in Change with [Action=CREATE, Name=t.example.com, Type=A, "
         "SetIdentifier=null]")
     with pytest.raises(ClientError) as info:
         change(r53, zone_id, ("CREATE", a_record("w.example.com", "192.0.2.1", Weight=10)))

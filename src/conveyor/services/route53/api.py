@@ -13,6 +13,8 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import dns.rcode
+
 from conveyor.authz import Need
 from conveyor.ports import AlarmStates, LoadBalancerHealth
 from conveyor.protocol.models import service_model
@@ -24,8 +26,9 @@ from conveyor.services.route53.changes import ChangeOperations
 from conveyor.services.route53.dns_server import DnsServer
 from conveyor.services.route53.health_checks import HealthCheckOperations
 from conveyor.services.route53.probes import Prober
+from conveyor.services.route53.query_logging import QueryLogOperations, QueryLogWriter
 from conveyor.services.route53.records import RecordOperations
-from conveyor.services.route53.resolver import LOOPBACK_V4, Resolver, is_conveyor_name
+from conveyor.services.route53.resolver import LOOPBACK_V4, Answer, Resolver, is_conveyor_name
 from conveyor.services.route53.store import Route53Store
 from conveyor.services.route53.tagging import TagOperations
 from conveyor.services.route53.zones import ZoneOperations
@@ -65,7 +68,9 @@ class Route53Service(Service):
             ChangeOperations(catalog),
             HealthCheckOperations(catalog, self.prober),
             TagOperations(catalog),
+            QueryLogOperations(catalog, lambda: self.ports.api),
         )
+        self.query_log = QueryLogWriter(catalog, self.clock, lambda: self.ports.logs)
         self.prober.start()
         await self._start_dns()
 
@@ -74,7 +79,7 @@ class Route53Service(Service):
         if self.config.dns_port < 0 or self.resolver is None:
             return
         host = "127.0.0.1" if self.config.is_loopback else self.config.host
-        server = DnsServer(host, self.config.dns_port, self.resolver.resolve)
+        server = DnsServer(host, self.config.dns_port, self._answer)
         try:
             await server.start()
         except OSError as exc:
@@ -106,6 +111,15 @@ class Route53Service(Service):
             return {"status": "stopped"}
         return {"status": "running", "hosted_zones": len(self.catalog.zones),
                 "health_checks": len(self.catalog.health_checks), **self._dns_status()}
+
+    def _answer(self, name: str, kind: str, protocol: str, client: str) -> Answer:
+        """A DNS query's answer, logged when its zone has a query logging configuration."""
+        if self.resolver is None:
+            return Answer(rcode=dns.rcode.SERVFAIL, authoritative=False)
+        answer = self.resolver.resolve(name, kind)
+        self.query_log.write(answer.zone_id, name, kind, dns.rcode.to_text(dns.rcode.Rcode(answer.rcode)), protocol,
+                             client)
+        return answer
 
     def _dns_status(self) -> dict[str, Any]:
         if self.dns is not None:

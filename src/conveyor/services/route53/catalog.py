@@ -64,6 +64,7 @@ class Catalog:
         self.health_checks: dict[str, dict[str, Any]] = {}
         self.delegation_sets: dict[str, dict[str, Any]] = {}
         self.tags: dict[str, dict[str, str]] = {}  # "hostedzone/ID" or "healthcheck/ID" -> tags
+        self.query_logs: dict[str, dict[str, Any]] = {}
         # One change at a time: a batch is judged against the records as the previous one left them.
         self.mutex = asyncio.Lock()
         self.load()
@@ -74,6 +75,7 @@ class Catalog:
         self.health_checks.clear()
         self.delegation_sets.clear()
         self.tags.clear()
+        self.query_logs.clear()
 
     def load(self) -> None:
         self.clear()
@@ -88,6 +90,8 @@ class Catalog:
                 self.delegation_sets[resource_id] = doc
             elif kind == "tags":
                 self.tags[resource_id] = doc
+            elif kind == "querylog":
+                self.query_logs[resource_id] = doc
         for zone_id, rrset in self.store.records():
             zone = self.zones.get(zone_id)
             if zone is not None:
@@ -124,5 +128,6 @@ class Catalog:
     def _table(self, kind: str) -> dict[str, Any]:
         tables: dict[str, dict[str, Any]] = {"zone": self.zones, "change": self.changes,
                                              "healthcheck": self.health_checks,
-                                             "delegationset": self.delegation_sets, "tags": self.tags}
+                                             "delegationset": self.delegation_sets, "tags": self.tags,
+                                             "querylog": self.query_logs}
         return tables[kind]

@@ -30,10 +30,12 @@ log = logging.getLogger("conveyor.route53.dns")
 
 UDP_DEFAULT_SIZE = 512
 TCP_READ_SECONDS = 10.0
-Resolve = Callable[[str, str], Answer]
+FREE_PORT_ATTEMPTS = 20
+# (name, type, protocol "UDP" or "TCP", the client's address) -> what to answer
+Resolve = Callable[[str, str, str, str], Answer]
 
 
-def respond(wire: bytes, resolve: Resolve, max_size: int | None) -> bytes | None:
+def respond(wire: bytes, resolve: Resolve, max_size: int | None, client: str) -> bytes | None:
     """The answer to one query message (None: nothing can be answered). `max_size`: the transport's limit
     (None over TCP)."""
     try:
@@ -49,7 +51,8 @@ def respond(wire: bytes, resolve: Resolve, max_size: int | None) -> bytes | None
         response.set_rcode(dns.rcode.Rcode.FORMERR if len(query.question) != 1 else dns.rcode.Rcode.REFUSED)
         return response.to_wire()
     question = query.question[0]
-    answer = resolve(question.name.to_text().lower(), dns.rdatatype.to_text(question.rdtype))
+    answer = resolve(question.name.to_text().lower(), dns.rdatatype.to_text(question.rdtype),
+                     "UDP" if max_size is not None else "TCP", client)
     response.set_rcode(dns.rcode.Rcode(answer.rcode))
     if answer.authoritative:
         response.flags |= dns.flags.AA
@@ -88,7 +91,7 @@ class _Udp(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         try:
-            reply = respond(data, self.resolve, UDP_DEFAULT_SIZE)
+            reply = respond(data, self.resolve, UDP_DEFAULT_SIZE, str(addr[0]))
         except Exception:
             log.exception("answering a DNS query failed")
             reply = _servfail(data)
@@ -112,17 +115,27 @@ class DnsServer:
         self.tcp: asyncio.Server | None = None
 
     async def start(self) -> int:
-        """Bind UDP, then TCP on the same port; the port (the one chosen when asked for 0)."""
+        """Bind UDP, then TCP on the same port; the port (the one chosen when asked for 0: a free UDP port whose
+        TCP twin is taken is given up for another)."""
+        attempts = FREE_PORT_ATTEMPTS if self.port == 0 else 1
+        for attempt in range(attempts):
+            try:
+                return await self._bind()
+            except OSError:
+                if attempt == attempts - 1:
+                    raise
+        raise OSError("no free port")  # not reached: the last attempt raised
+
+    async def _bind(self) -> int:
         loop = asyncio.get_running_loop()
         transport, _ = await loop.create_datagram_endpoint(lambda: _Udp(self.resolve), local_addr=(self.host, self.port))
-        self.udp = transport
         port = int(transport.get_extra_info("sockname")[1])
         try:
             self.tcp = await asyncio.start_server(self._tcp_client, self.host, port, reuse_address=True)
         except OSError:
             transport.close()
-            self.udp = None
             raise
+        self.udp = transport
         self.port = port
         return port
 
@@ -137,13 +150,15 @@ class DnsServer:
 
     async def _tcp_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Length-prefixed messages (RFC 1035 4.2.2), as many as the client sends on the connection."""
+        peer = writer.get_extra_info("peername")
+        client = str(peer[0]) if peer else "-"
         try:
             while True:
                 header = await asyncio.wait_for(reader.readexactly(2), TCP_READ_SECONDS)
                 (length,) = struct.unpack("!H", header)
                 wire = await asyncio.wait_for(reader.readexactly(length), TCP_READ_SECONDS)
                 try:
-                    reply = respond(wire, self.resolve, None)
+                    reply = respond(wire, self.resolve, None, client)
                 except Exception:
                     log.exception("answering a DNS query failed")
                     reply = _servfail(wire)

@@ -8,13 +8,30 @@ the batch in one message, bracketed and comma-separated ("[first, second]"), as 
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 from conveyor.protocol.constraints import ConstraintViolations
 from conveyor.protocol.models import service_model
 from conveyor.wire import ServiceError
 
-# "1 validation error detected: Value ... at 'hostedZoneId' failed to satisfy constraint: ..." as InvalidInput.
-VALIDATION = ConstraintViolations("InvalidInput", query_lists=False, patterns=False)
+_ENUM = "must be one of "
+
+
+class Route53Validation(ConstraintViolations):
+    """Route 53 checks its request documents against its XML schema first: a value outside an enumeration is
+    the schema validator's message ("Invalid XML ; cvc-enumeration-valid: ..."); lengths and ranges are the
+    "1 validation error detected" family, as InvalidInput."""
+
+    def invalid_error(self, path: str, value: Any, reason: str) -> ServiceError:
+        if reason.startswith(_ENUM):
+            allowed = reason[len(_ENUM):]
+            return ServiceError(self.invalid, f"Invalid XML ; cvc-enumeration-valid: Value '{value}' is not "
+                                f"facet-valid with respect to enumeration '[{allowed}]'. It must be a value from "
+                                "the enumeration.")
+        return super().invalid_error(path, value, reason)
+
+
+VALIDATION = Route53Validation("InvalidInput", query_lists=False, patterns=False)
 
 
 @functools.cache
@@ -47,7 +64,7 @@ def no_such_change(change_id: str) -> ServiceError:
 
 
 def no_such_delegation_set(set_id: str) -> ServiceError:
-    return fault("NoSuchDelegationSet", f"{set_id} not found")
+    return fault("NoSuchDelegationSet", set_id)
 
 
 def invalid_change_batch(messages: list[str]) -> ServiceError:

@@ -50,8 +50,7 @@ def complete_config(given: dict[str, Any]) -> dict[str, Any]:
         config.setdefault("RequestInterval", 30)
         config.setdefault("FailureThreshold", 3)
         config.setdefault("MeasureLatency", False)
-        if secure:
-            config.setdefault("EnableSNI", True)
+        config.setdefault("EnableSNI", secure)  # true for HTTPS and HTTPS_STR_MATCH, else false
     return config
 
 

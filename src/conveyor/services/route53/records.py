@@ -31,6 +31,18 @@ _UNSERVED_POLICIES = ("GeoProximityLocation", "CidrRoutingConfig")
 _FIELDS = ("Name", "Type", "SetIdentifier", "Weight", "Region", "GeoLocation", "Failover", "MultiValueAnswer", "TTL",
            "ResourceRecords", "AliasTarget", "HealthCheckId")
 LIST_PAGE = 300
+# https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/DNSLimitations.html#limits-api-requests-changeresourcerecordsets
+MAX_BATCH_VALUES = 1000  # ResourceRecord elements in one request (an UPSERT counts twice)
+MAX_BATCH_CHARACTERS = 32000  # characters of values in one request (an UPSERT counts twice)
+_UNSUPPORTED = frozenset(" \t\r\n")
+
+
+def unsupported_character(name: str) -> str | None:
+    """Route 53's message for a name with a character no escape can stand for (a space, a tab)."""
+    found = next((ch for ch in name if ch in _UNSUPPORTED), None)
+    if found is None:
+        return None
+    return f"FATAL problem: UnsupportedCharacter (Value contains unsupported characters) encountered with '{found}'"
 
 
 def policy_of(rrset: dict[str, Any]) -> str:
@@ -41,9 +53,10 @@ def policy_of(rrset: dict[str, Any]) -> str:
     return "simple"
 
 
-def _described(action: str, rrset: dict[str, Any]) -> str:
+def _described(action: str, rrset: dict[str, Any], given_name: str) -> str:
+    """How Route 53 names a change in its messages: by the name as the request gave it."""
     set_id = rrset.get("SetIdentifier")
-    return (f"Change with [Action={action}, Name={rrset['Name']}, Type={rrset['Type']}, "
+    return (f"Change with [Action={action}, Name={given_name}, Type={rrset['Type']}, "
             f"SetIdentifier={set_id if set_id is not None else 'null'}]")
 
 
@@ -98,13 +111,18 @@ class RecordOperations:
         batch_params = params["ChangeBatch"]
         async with self.catalog.mutex:
             zone = self._zone(params["HostedZoneId"])
+            self._check_size(batch_params["Changes"])
             working = dict(zone.records)
             messages: list[str] = []
             touched: set[str] = set()
             for change in batch_params["Changes"]:
                 action = change["Action"]
+                given_name = str(change["ResourceRecordSet"]["Name"])
+                unsupported = unsupported_character(given_name)
+                if unsupported is not None:
+                    raise errors.fault("InvalidChangeBatch", unsupported)
                 rrset = stored_form(dict(change["ResourceRecordSet"]))
-                self._check_shape(action, rrset)
+                self._check_shape(action, rrset, given_name)
                 touched.add(rrset["Name"])
                 messages.extend(self._apply(zone, working, action, rrset))
             if not messages:
@@ -120,9 +138,23 @@ class RecordOperations:
             await self.catalog.commit(batch)
         return {"ChangeInfo": change_info}
 
-    def _check_shape(self, action: str, rrset: dict[str, Any]) -> None:
+    @staticmethod
+    def _check_size(changes: Any) -> None:
+        values = characters = 0
+        for change in changes:
+            weight = 2 if change["Action"] == "UPSERT" else 1
+            records = change["ResourceRecordSet"].get("ResourceRecords") or []
+            values += weight * len(records)
+            characters += weight * sum(len(str(r.get("Value", ""))) for r in records)
+        if values > MAX_BATCH_VALUES:
+            raise errors.fault("InvalidChangeBatch", f"Number of records limit of {MAX_BATCH_VALUES} exceeded.")
+        if characters > MAX_BATCH_CHARACTERS:
+            raise errors.fault("InvalidChangeBatch", f"Number of characters limit of {MAX_BATCH_CHARACTERS} "
+                               "exceeded.")
+
+    def _check_shape(self, action: str, rrset: dict[str, Any], given_name: str) -> None:
         """The rules on one change's own fields; Route 53 answers these with InvalidInput."""
-        described = _described(action, rrset)
+        described = _described(action, rrset, given_name)
         alias = rrset.get("AliasTarget") is not None
         plain = rrset.get("TTL") is not None or rrset.get("ResourceRecords") is not None
         expected = "Expected exactly one of [AliasTarget, all of [TTL, and ResourceRecords], or TrafficPolicyInstanceId]"
@@ -235,10 +267,11 @@ class RecordOperations:
         start_name = params.get("StartRecordName")
         start_type = params.get("StartRecordType")
         start_id = params.get("StartRecordIdentifier")
-        if start_type and not start_name:
-            raise errors.invalid_input("The input is not valid: StartRecordType requires StartRecordName.")
-        if start_id and not start_type:
-            raise errors.invalid_input("The input is not valid: StartRecordIdentifier requires StartRecordType.")
+        if (start_type and not start_name) or (start_id and not start_type):
+            raise errors.invalid_input("The input is not valid")
+        unsupported = unsupported_character(start_name or "")
+        if unsupported is not None:
+            raise errors.invalid_input(unsupported)
         records = sorted(zone.records.values(), key=sort_key)
         if start_name:
             start = (reversed_labels(normalize(start_name)), start_type or "", start_id or "")

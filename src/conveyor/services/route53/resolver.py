@@ -61,6 +61,7 @@ class Answer:
     answer: list[dns.rrset.RRset] = field(default_factory=list)
     authority: list[dns.rrset.RRset] = field(default_factory=list)
     authoritative: bool = True
+    zone_id: str | None = None  # the zone that answered
 
 
 def is_conveyor_name(name: str) -> bool:
@@ -94,7 +95,7 @@ class Resolver:
         zone = self.zone_for(name)
         if zone is None:
             return Answer(rcode=dns.rcode.REFUSED, authoritative=False)
-        result = Answer()
+        result = Answer(zone_id=zone.id)
         owner = name
         for _ in range(MAX_CHAIN):
             sets, exists = self._sets_at(zone, owner)

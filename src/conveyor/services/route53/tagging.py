@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 from conveyor.services.route53 import errors
 from conveyor.services.route53.catalog import Catalog
 from conveyor.services.route53.store import Batch
-from conveyor.services.route53.zones import bare_id
 from conveyor.wire import RequestContext
 
 if TYPE_CHECKING:
@@ -27,8 +26,9 @@ class TagOperations:
         self.catalog = catalog
 
     def _key(self, kind: str, resource_id: str) -> str:
-        """The tag set's key, once the resource is known to exist."""
-        resource_id = bare_id(resource_id)
+        """The tag set's key, once the resource is known to exist. The id is the bare one: Route 53 finds no
+        zone "/hostedzone/Z..." here (the SDKs strip that prefix from HostedZoneId parameters, not from
+        ResourceId)."""
         if kind == "hostedzone" and resource_id not in self.catalog.zones:
             raise errors.no_such_hosted_zone(resource_id)
         if kind == "healthcheck" and resource_id not in self.catalog.health_checks:
@@ -37,7 +37,7 @@ class TagOperations:
 
     def _tag_set(self, kind: str, resource_id: str) -> dict[str, Any]:
         tags = self.catalog.tags.get(self._key(kind, resource_id), {})
-        return {"ResourceType": kind, "ResourceId": bare_id(resource_id),
+        return {"ResourceType": kind, "ResourceId": resource_id,
                 "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
 
     async def ChangeTagsForResource(self, ctx: RequestContext,

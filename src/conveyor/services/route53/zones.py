@@ -14,7 +14,7 @@ from conveyor.clock import Clock
 from conveyor.services.route53 import errors
 from conveyor.services.route53.catalog import Catalog, Zone, new_id, record_key
 from conveyor.services.route53.changes import record_change
-from conveyor.services.route53.names import check_domain, display, normalize, reversed_labels
+from conveyor.services.route53.names import check_domain, display, in_zone, normalize, reversed_labels
 from conveyor.services.route53.store import Batch
 from conveyor.wire import RequestContext
 
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         DeleteHostedZoneRequestTypeDef,
         DeleteReusableDelegationSetRequestTypeDef,
         DisassociateVPCFromHostedZoneRequestTypeDef,
+        GetDNSSECRequestTypeDef,
         GetHostedZoneLimitRequestTypeDef,
         GetHostedZoneRequestTypeDef,
         GetReusableDelegationSetRequestTypeDef,
@@ -123,8 +124,8 @@ class ZoneOperations:
                                        "PrivateZone), you must also specify values for VPCId and VPCRegion.")
         async with self.catalog.mutex:
             if any(z.doc["CallerReference"] == reference for z in self.catalog.zones.values()):
-                raise errors.fault("HostedZoneAlreadyExists", f"A hosted zone has already been created with the "
-                                   f"specified caller reference: {reference}")
+                raise errors.fault("HostedZoneAlreadyExists", "A hosted zone has already been created with the "
+                                   "specified caller reference.")
             set_id = params.get("DelegationSetId")
             if set_id:
                 set_id = bare_id(set_id)
@@ -132,6 +133,7 @@ class ZoneOperations:
                     raise errors.invalid_input("A private hosted zone cannot use a reusable delegation set.")
                 if set_id not in self.catalog.delegation_sets:
                     raise errors.no_such_delegation_set(set_id)
+                self._check_no_conflict(name, set_id)
                 name_servers = list(self.catalog.delegation_sets[set_id]["NameServers"])
             else:
                 name_servers = PRIVATE_NAME_SERVERS if private else new_name_servers()
@@ -157,6 +159,21 @@ class ZoneOperations:
         else:
             result["DelegationSet"] = delegation_view(self.catalog, zone)
         return result
+
+    def _check_no_conflict(self, name: str, set_id: str) -> None:
+        """Zones of one name, or a parent and its child, cannot share name servers.
+        https://docs.aws.amazon.com/Route53/latest/APIReference/API_CreateHostedZone.html#API_CreateHostedZone_Errors"""
+        for zone in self.catalog.zones.values():
+            if zone.doc.get("DelegationSetId") == set_id and (in_zone(name, zone.name) or in_zone(zone.name, name)):
+                raise errors.fault("ConflictingDomainExists", f"Cannot create hosted zone with DelegationSetId "
+                                   f"{set_id} as the DNSName {display(name)} conflicts with existing ones sharing "
+                                   "the delegation set")
+
+    async def GetDNSSEC(self, ctx: RequestContext, params: GetDNSSECRequestTypeDef) -> dict[str, Any]:
+        """Conveyor does not sign zones: every zone answers NOT_SIGNING, with no key-signing keys.
+        https://docs.aws.amazon.com/Route53/latest/APIReference/API_GetDNSSEC.html"""
+        self.zone(params["HostedZoneId"])
+        return {"Status": {"ServeSignature": "NOT_SIGNING"}, "KeySigningKeys": []}
 
     async def GetHostedZone(self, ctx: RequestContext, params: GetHostedZoneRequestTypeDef) -> dict[str, Any]:
         zone = self.zone(params["Id"])
@@ -260,12 +277,15 @@ class ZoneOperations:
             zone = self.zone(params["Id"])
             extra = [key for key in zone.records if not (key[1] == zone.name and key[2] in ("NS", "SOA"))]
             if extra:
-                raise errors.fault("HostedZoneNotEmpty", "The specified hosted zone contains non-required resource "
-                                   "record sets and so cannot be deleted.")
+                raise errors.fault("HostedZoneNotEmpty", "The hosted zone contains resource records that are not "
+                                   "SOA or NS records.")
             batch = Batch().remove("zone", zone.id)
             batch.zones_emptied.append(zone.id)
             if f"hostedzone/{zone.id}" in self.catalog.tags:
                 batch.remove("tags", f"hostedzone/{zone.id}")
+            for config in self.catalog.query_logs.values():
+                if config["HostedZoneId"] == zone.id:
+                    batch.remove("querylog", config["Id"])
             change = record_change(batch, self.clock.now())
             await self.catalog.commit(batch)
         return {"ChangeInfo": change}
