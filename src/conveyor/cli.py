@@ -111,6 +111,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             f"  boto3 and AWS CLI v2 read AWS_ENDPOINT_URL; with AWS CLI v1 use "
             f"`aws --endpoint-url {endpoint} ...` or `conveyor aws ...`\n"
             f"{_https_lines(config, client_host)}"
+            f"{_dns_line(app)}"
             f"  Ctrl-C to stop.",
             flush=True,
         )
@@ -133,6 +134,17 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 1
     print("Conveyor stopped.", flush=True)
     return 0
+
+
+def _dns_line(app: Any) -> str:
+    """Where Route 53's DNS server answers (or why it does not)."""
+    route53 = app.services.get("route53")
+    if route53 is None:
+        return ""
+    status = route53.health()
+    if status.get("dns_port"):
+        return f"  DNS for Route 53's hosted zones: dig @{status['dns_host']} -p {status['dns_port']} NAME\n"
+    return f"  DNS for Route 53's hosted zones: not served ({status.get('dns_error', 'disabled')})\n"
 
 
 def _https_lines(config: Config, client_host: str) -> str:

@@ -78,7 +78,7 @@ class Route53Service(Service):
         """A DNS port already taken does not stop the API: the server is reported as not listening."""
         if self.config.dns_port < 0 or self.resolver is None:
             return
-        host = "127.0.0.1" if self.config.is_loopback else self.config.host
+        host = "127.0.0.1"  # loopback only, whatever address the API is served on
         server = DnsServer(host, self.config.dns_port, self._answer)
         try:
             await server.start()

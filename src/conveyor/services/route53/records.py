@@ -38,8 +38,8 @@ _UNSUPPORTED = frozenset(" \t\r\n")
 
 
 def unsupported_character(name: str) -> str | None:
-    """Route 53's message for a name with a character no escape can stand for (a space, a tab)."""
-    found = next((ch for ch in name if ch in _UNSUPPORTED), None)
+    """Route 53's message for a name with white space that no backslash escapes ("a b", not "a\\ b")."""
+    found = next((ch for i, ch in enumerate(name) if ch in _UNSUPPORTED and (i == 0 or name[i - 1] != "\\")), None)
     if found is None:
         return None
     return f"FATAL problem: UnsupportedCharacter (Value contains unsupported characters) encountered with '{found}'"
