@@ -173,3 +173,18 @@ def test_query_logging_writes_each_query_to_cloudwatch_logs(r53: Any, dig: Dig, 
     assert all(m.startswith("1.0 ") for m in messages)
     streams = logs.describe_log_streams(logGroupName="/aws/route53/example.com")["logStreams"]
     assert [s["logStreamName"] for s in streams] == [f"{zone_id}/LOCAL"]
+
+
+def test_a_delegated_subdomain_gets_a_referral(r53: Any, dig: Dig) -> None:
+    zone_id = create_zone(r53)
+    change(r53, zone_id,
+           ("CREATE", {"Name": "sub.example.com", "Type": "NS", "TTL": 3600,
+                       "ResourceRecords": [{"Value": "ns1.elsewhere.net"}, {"Value": "ns2.elsewhere.net"}]}),
+           ("CREATE", a_record("www.example.com", "192.0.2.1")))
+    referral = dig.query("host.deep.sub.example.com")
+    assert referral.rcode() == dns.rcode.NOERROR and not referral.answer
+    assert not referral.flags & dns.flags.AA
+    (ns,) = referral.authority
+    assert ns.name.to_text() == "sub.example.com." and ns.ttl == 3600
+    assert sorted(rd.to_text() for rd in ns) == ["ns1.elsewhere.net.", "ns2.elsewhere.net."]
+    assert dig.values("www.example.com") == ["192.0.2.1"]

@@ -98,6 +98,11 @@ class Resolver:
         result = Answer(zone_id=zone.id)
         owner = name
         for _ in range(MAX_CHAIN):
+            cut = self._delegation(zone, owner)
+            if cut is not None:  # a subdomain delegated to other name servers: a referral to them
+                result.authority.extend(self._rrsets(cut[0]["Name"], "NS", cut[:1]))
+                result.authoritative = bool(result.answer)
+                return result
             sets, exists = self._sets_at(zone, owner)
             cname = [r for r in sets if r["Type"] == "CNAME"]
             if cname and qtype != "CNAME":
@@ -124,6 +129,20 @@ class Resolver:
         return result
 
     # -- records at a name -----------------------------------------------------------------------------
+    def _delegation(self, zone: Zone, name: str) -> list[dict[str, Any]] | None:
+        """The NS record set of the delegation point at or above `name` and below the apex, if any: the zone
+        is not authoritative below it (RFC 1034 4.3.2)."""
+        if name == zone.name:
+            return None
+        by_name = zone.by_name()
+        labels = name[: -len(zone.name) - 1].split(".")
+        for cut in range(len(labels) - 1, -1, -1):
+            candidate = ".".join(labels[cut:]) + "." + zone.name
+            ns = [r for r in by_name.get(candidate, []) if r["Type"] == "NS"]
+            if ns:
+                return ns
+        return None
+
     def _sets_at(self, zone: Zone, name: str) -> tuple[list[dict[str, Any]], bool]:
         """The record sets answering for `name` (its own, else the closest wildcard's), and whether the
         name exists (it or a name below it has records)."""
