@@ -97,6 +97,14 @@ def test_delete_zone_only_when_empty(r53: Any) -> None:
     with pytest.raises(ClientError) as info:
         r53.get_hosted_zone(Id=zone_id)
     assert _error(info) == ("NoSuchHostedZone", 404, f"No hosted zone found with ID: {zone_id}")
+    # Its caller reference stays spent.
+    reference = "spent-once"
+    again = r53.create_hosted_zone(Name="again.example", CallerReference=reference)["HostedZone"]["Id"]
+    r53.delete_hosted_zone(Id=again)
+    with pytest.raises(ClientError) as info:
+        r53.create_hosted_zone(Name="again.example", CallerReference=reference)
+    assert _error(info) == ("HostedZoneAlreadyExists", 409, "A hosted zone has already been created with the "
+                            "specified caller reference.")
 
 
 def test_change_batch_is_all_or_nothing_with_every_message(r53: Any) -> None:

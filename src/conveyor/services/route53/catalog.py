@@ -29,16 +29,28 @@ def record_key(zone_id: str, rrset: dict[str, Any]) -> RecordKey:
 class Zone:
     doc: dict[str, Any]  # Id, Name, CallerReference, Comment, Private, VPCs, DelegationSetId, NameServers, Created
     records: dict[RecordKey, dict[str, Any]] = field(default_factory=dict)
-    # The record sets by name, for the DNS server; rebuilt on the first query after a change.
+    # The record sets by name, and every name that has records below it, for the DNS server; rebuilt on
+    # the first query after a change.
     _by_name: dict[str, list[dict[str, Any]]] | None = None
+    _parents: frozenset[str] = frozenset()
 
     def by_name(self) -> dict[str, list[dict[str, Any]]]:
         if self._by_name is None:
             index: dict[str, list[dict[str, Any]]] = {}
+            parents: set[str] = set()
             for rrset in self.records.values():
-                index.setdefault(rrset["Name"], []).append(rrset)
-            self._by_name = index
+                name = rrset["Name"]
+                index.setdefault(name, []).append(rrset)
+                while "." in name.rstrip(".") and name != self.name:
+                    name = name.split(".", 1)[1]
+                    parents.add(name)
+            self._by_name, self._parents = index, frozenset(parents)
         return self._by_name
+
+    def has_descendants(self, name: str) -> bool:
+        """Whether some record's name lies below `name` (an empty non-terminal exists)."""
+        self.by_name()
+        return name in self._parents
 
     def changed(self) -> None:
         self._by_name = None
@@ -65,17 +77,22 @@ class Catalog:
         self.delegation_sets: dict[str, dict[str, Any]] = {}
         self.tags: dict[str, dict[str, str]] = {}  # "hostedzone/ID" or "healthcheck/ID" -> tags
         self.query_logs: dict[str, dict[str, Any]] = {}
+        # Caller references of deleted zones: Route 53 never takes one again.
+        self.spent_references: dict[str, dict[str, Any]] = {}
+        self._zones_by_name: dict[str, list[Zone]] | None = None
         # One change at a time: a batch is judged against the records as the previous one left them.
         self.mutex = asyncio.Lock()
         self.load()
 
     def clear(self) -> None:
+        self._zones_by_name = None
         self.zones.clear()
         self.changes.clear()
         self.health_checks.clear()
         self.delegation_sets.clear()
         self.tags.clear()
         self.query_logs.clear()
+        self.spent_references.clear()
 
     def load(self) -> None:
         self.clear()
@@ -92,10 +109,21 @@ class Catalog:
                 self.tags[resource_id] = doc
             elif kind == "querylog":
                 self.query_logs[resource_id] = doc
+            elif kind == "spentref":
+                self.spent_references[resource_id] = doc
         for zone_id, rrset in self.store.records():
             zone = self.zones.get(zone_id)
             if zone is not None:
                 zone.records[record_key(zone_id, rrset)] = rrset
+
+    def zones_named(self, name: str) -> list[Zone]:
+        """The zones of one name (a public one and private ones may share it)."""
+        if self._zones_by_name is None:
+            index: dict[str, list[Zone]] = {}
+            for zone in self.zones.values():
+                index.setdefault(zone.name, []).append(zone)
+            self._zones_by_name = index
+        return self._zones_by_name.get(name, [])
 
     async def commit(self, batch: Batch) -> None:
         """Write the batch; once it is committed, apply it to memory."""
@@ -124,10 +152,11 @@ class Catalog:
                 zone.records[key] = rrset
         for zone in self.zones.values():
             zone.changed()
+        self._zones_by_name = None
 
     def _table(self, kind: str) -> dict[str, Any]:
         tables: dict[str, dict[str, Any]] = {"zone": self.zones, "change": self.changes,
                                              "healthcheck": self.health_checks,
                                              "delegationset": self.delegation_sets, "tags": self.tags,
-                                             "querylog": self.query_logs}
+                                             "querylog": self.query_logs, "spentref": self.spent_references}
         return tables[kind]

@@ -82,13 +82,14 @@ class Resolver:
     def zone_for(self, name: str) -> Zone | None:
         """The most specific zone that holds the name; a private zone over a public one of the same name
         (the server answers as a resolver inside the zones' VPCs)."""
-        best: Zone | None = None
-        for zone in self.catalog.zones.values():
-            if in_zone(name, zone.name) and (
-                    best is None or len(zone.name) > len(best.name)
-                    or (len(zone.name) == len(best.name) and zone.private and not best.private)):
-                best = zone
-        return best
+        candidate = name
+        while True:
+            zones = self.catalog.zones_named(candidate)
+            if zones:
+                return next((z for z in zones if z.private), zones[0])
+            if candidate in (".", "") or "." not in candidate.rstrip("."):
+                return None
+            candidate = candidate.split(".", 1)[1]
 
     def resolve(self, qname: str, qtype: str) -> Answer:
         name = qname.lower()
@@ -150,7 +151,7 @@ class Resolver:
         own = by_name.get(name)
         if own:
             return own, True
-        if any(other.endswith("." + name) for other in by_name):
+        if zone.has_descendants(name):
             return [], True  # an empty non-terminal: NOERROR without records
         labels = name.split(".")
         for cut in range(1, len(labels)):

@@ -123,7 +123,10 @@ class ZoneOperations:
             raise errors.invalid_input("When you're creating a private hosted zone (when you specify true for "
                                        "PrivateZone), you must also specify values for VPCId and VPCRegion.")
         async with self.catalog.mutex:
-            if any(z.doc["CallerReference"] == reference for z in self.catalog.zones.values()):
+            # A caller reference is spent once a zone is made with it, also after that zone is deleted.
+            # https://docs.aws.amazon.com/Route53/latest/APIReference/API_CreateHostedZone.html#Route53-CreateHostedZone-request-CallerReference
+            if reference in self.catalog.spent_references or any(
+                    z.doc["CallerReference"] == reference for z in self.catalog.zones.values()):
                 raise errors.fault("HostedZoneAlreadyExists", "A hosted zone has already been created with the "
                                    "specified caller reference.")
             set_id = params.get("DelegationSetId")
@@ -280,6 +283,7 @@ class ZoneOperations:
                 raise errors.fault("HostedZoneNotEmpty", "The hosted zone contains resource records that are not "
                                    "SOA or NS records.")
             batch = Batch().remove("zone", zone.id)
+            batch.write("spentref", str(zone.doc["CallerReference"]), {"HostedZoneId": zone.id})
             batch.zones_emptied.append(zone.id)
             if f"hostedzone/{zone.id}" in self.catalog.tags:
                 batch.remove("tags", f"hostedzone/{zone.id}")
