@@ -191,3 +191,25 @@ def test_alias_to_a_load_balancer_without_one_is_unhealthy(r53: Any, dig: Dig) -
                                        "EvaluateTargetHealth": True}}),
            ("CREATE", a_record("lb.example.com", "192.0.2.2", SetIdentifier="s", Failover="SECONDARY")))
     assert dig.values("lb.example.com") == ["192.0.2.2"]
+
+
+def test_tcp_and_string_matching_probes(r53: Any, site: Site, advance: Callable[[float], float]) -> None:
+    tcp = r53.create_health_check(CallerReference="tcp", HealthCheckConfig={
+        "Type": "TCP", "IPAddress": "127.0.0.1", "Port": site.port, "RequestInterval": 10})["HealthCheck"]["Id"]
+    assert _observed(r53, tcp, 0) == "Success: TCP connection established."
+    found = r53.create_health_check(CallerReference="found", HealthCheckConfig={
+        "Type": "HTTP_STR_MATCH", "IPAddress": "127.0.0.1", "Port": site.port, "ResourcePath": "/",
+        "SearchString": "all good", "RequestInterval": 10})["HealthCheck"]["Id"]
+    assert _observed(r53, found, 0) == "Success: HTTP Status Code 200, OK"
+    missing = r53.create_health_check(CallerReference="missing", HealthCheckConfig={
+        "Type": "HTTP_STR_MATCH", "IPAddress": "127.0.0.1", "Port": site.port, "ResourcePath": "/",
+        "SearchString": "not there", "RequestInterval": 10})["HealthCheck"]["Id"]
+    assert _observed(r53, missing, 0) == ("Failure: HTTP Status Code 200, OK. Specified search string not found in "
+                                          "response.")
+    # A fully qualified domain name of one of the account's zones is resolved there.
+    zone_id = create_zone(r53)
+    change(r53, zone_id, ("CREATE", a_record("app.example.com", "127.0.0.1")))
+    by_name = r53.create_health_check(CallerReference="fqdn", HealthCheckConfig={
+        "Type": "HTTP", "FullyQualifiedDomainName": "app.example.com", "Port": site.port,
+        "RequestInterval": 10})["HealthCheck"]["Id"]
+    assert _observed(r53, by_name, 0) == "Success: HTTP Status Code 200, OK"
