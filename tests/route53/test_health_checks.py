@@ -213,3 +213,13 @@ def test_tcp_and_string_matching_probes(r53: Any, site: Site, advance: Callable[
         "Type": "HTTP", "FullyQualifiedDomainName": "app.example.com", "Port": site.port,
         "RequestInterval": 10})["HealthCheck"]["Id"]
     assert _observed(r53, by_name, 0) == "Success: HTTP Status Code 200, OK"
+
+
+def test_https_probe_of_conveyors_own_tls_port(r53: Any, endpoint: str) -> None:
+    """Conveyor serves HTTPS on its own port (a local CA's certificate, which the checker does not validate,
+    as Route 53's does not)."""
+    port = int(endpoint.rsplit(":", 1)[1])
+    check = r53.create_health_check(CallerReference="tls", HealthCheckConfig={
+        "Type": "HTTPS", "IPAddress": "127.0.0.1", "Port": port, "ResourcePath": "/_conveyor/health",
+        "RequestInterval": 10})["HealthCheck"]["Id"]
+    assert _observed(r53, check, 0) == "Success: HTTP Status Code 200, OK"

@@ -52,7 +52,9 @@ class Batch:
 
     @property
     def grows(self) -> bool:
-        return bool(self.written or self.records_written)
+        """Whether the batch adds data. Deleting a zone writes one small row (its spent caller reference) and
+        must still run on a full disk, as deletes do."""
+        return bool(self.records_written or any(kind != "spentref" for kind, _, _ in self.written))
 
 
 class Route53Store:
