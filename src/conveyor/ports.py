@@ -585,6 +585,17 @@ class AlarmKeeper(Protocol):
 
 
 @runtime_checkable
+class LoadBalancerHealth(Protocol):
+    """Elastic Load Balancing, as Route 53 evaluates the health of alias records to load balancers
+    (EvaluateTargetHealth)."""
+
+    def any_healthy(self, dns_name: str) -> bool | None:
+        """Whether the load balancer of that DNS name has a healthy target in a target group it forwards to;
+        None when there is no such load balancer."""
+        ...
+
+
+@runtime_checkable
 class ApiCaller(Protocol):
     """The served APIs themselves, called in-process through the one request pipeline (signed as the
     account's root user): CloudFormation creates its resources this way, so that each keeps its own
@@ -599,17 +610,6 @@ class Outages(Protocol):
     """Regions a drill has taken down (conveyor.outages): their data planes refuse while they are."""
 
     def is_down(self, region: str) -> bool: ...
-
-
-@runtime_checkable
-class LoadBalancerHealth(Protocol):
-    """Elastic Load Balancing, as Route 53 evaluates the health of an alias record's load balancer
-    (EvaluateTargetHealth): whether any of its targets is healthy."""
-
-    def any_healthy(self, dns_name: str) -> bool | None:
-        """Whether a load balancer named by its DNS name has a healthy target; None when there is no such load
-        balancer."""
-        ...
 
 
 @runtime_checkable
@@ -644,7 +644,7 @@ class Ports:
     access: AccessCheck | None = None
     api: ApiCaller | None = None
     outages: Outages | None = None
-    load_balancer_health: LoadBalancerHealth | None = None
+    load_balancers: LoadBalancerHealth | None = None
     alarm_states: AlarmStates | None = None
     # Resources with resource-based policies, by the service part of their ARNs ("s3", "lambda", "iam"
     # for roles' trust policies), besides queues and topics.

@@ -134,7 +134,7 @@ class Route53Service(Service):
 
     # -- what the health checker and the resolver ask of the others ------------------------------------------
     def _load_balancers(self) -> LoadBalancerHealth | None:
-        return self.ports.load_balancer_health
+        return self.ports.load_balancers
 
     def _alarm_states(self) -> AlarmStates | None:
         return self.ports.alarm_states
