@@ -7,6 +7,7 @@ https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/ResourceRecordTypes.ht
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 import dns.exception
@@ -62,8 +63,9 @@ def _problem(record_type: str, value: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=65536)
 def to_rdata(record_type: str, value: str) -> dns.rdata.Rdata:
     """The value as the DNS server answers it (relative names are taken as fully qualified, as Route 53
-    takes them)."""
+    takes them). Rdata objects are immutable, so each value is parsed once, not at every query."""
     rdtype = dns.rdatatype.from_text(record_type)
     return dns.rdata.from_text(dns.rdataclass.IN, rdtype, value, origin=dns.name.root, relativize=False)
