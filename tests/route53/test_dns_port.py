@@ -53,3 +53,17 @@ def test_a_taken_dns_port_leaves_the_api_served(start_server: Callable[..., Any]
         assert status["dns_port"] is None and status["dns_error"].startswith(f"could not listen on 127.0.0.1:{port}")
         assert "not served (could not listen" in _console(server, "not served")
         assert server.client("route53").list_hosted_zones()["HostedZones"] == []
+
+
+def test_dns_client_region_moves_latency_and_geolocation_answers(start_server: Callable[..., Any]) -> None:
+    server = start_server(None, "--dns-client-region", "eu-west-1")
+    r53 = server.client("route53")
+    zone_id = create_zone(r53)
+    change(r53, zone_id,
+           ("CREATE", a_record("lat.example.com", "192.0.2.1", SetIdentifier="us", Region="us-east-1")),
+           ("CREATE", a_record("lat.example.com", "192.0.2.2", SetIdentifier="eu", Region="eu-west-1")),
+           ("CREATE", a_record("geo.example.com", "192.0.2.10", SetIdentifier="us", GeoLocation={"CountryCode": "US"})),
+           ("CREATE", a_record("geo.example.com", "192.0.2.11", SetIdentifier="eu", GeoLocation={"ContinentCode": "EU"})))
+    dig = Dig(_status(server.endpoint)["dns_port"])
+    assert dig.values("lat.example.com") == ["192.0.2.2"]
+    assert dig.values("geo.example.com") == ["192.0.2.11"]
