@@ -18,6 +18,7 @@ import dns.rdatatype
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.conftest import post_json
 from tests.route53.conftest import Dig, a_record, change, create_zone
 
 
@@ -188,3 +189,14 @@ def test_a_delegated_subdomain_gets_a_referral(r53: Any, dig: Dig) -> None:
     assert ns.name.to_text() == "sub.example.com." and ns.ttl == 3600
     assert sorted(rd.to_text() for rd in ns) == ["ns1.elsewhere.net.", "ns2.elsewhere.net."]
     assert dig.values("www.example.com") == ["192.0.2.1"]
+
+
+def test_route53_answers_through_a_region_drill(r53: Any, dig: Dig, endpoint: str) -> None:
+    """Route 53 is global: with us-east-1 down (the region its clients sign for), its API and its DNS answer on."""
+    zone_id = create_zone(r53)
+    post_json(f"{endpoint}/_conveyor/regions/us-east-1/down")
+    try:
+        change(r53, zone_id, ("CREATE", a_record("www.example.com", "192.0.2.1")))
+        assert dig.values("www.example.com") == ["192.0.2.1"]
+    finally:
+        post_json(f"{endpoint}/_conveyor/regions/us-east-1/up")

@@ -42,6 +42,9 @@ log = logging.getLogger("conveyor.route53")
 
 class Route53Service(Service):
     name = "route53"
+    # A global service: a region drill leaves its API and its DNS server answering, as Route 53's are not in
+    # one region (conveyor.outages).
+    regional = False
     validation_codes = errors.VALIDATION
     internal_prefix = "route53"
 
