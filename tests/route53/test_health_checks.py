@@ -11,9 +11,11 @@ from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.conftest import post_json
 from tests.route53.conftest import Dig, a_record, change, create_zone
 
 
@@ -223,3 +225,41 @@ def test_https_probe_of_conveyors_own_tls_port(r53: Any, endpoint: str) -> None:
         "Type": "HTTPS", "IPAddress": "127.0.0.1", "Port": port, "ResourcePath": "/_conveyor/health",
         "RequestInterval": 10})["HealthCheck"]["Id"]
     assert _observed(r53, check, 0) == "Success: HTTP Status Code 200, OK"
+
+
+def test_failover_follows_a_region_drill(r53: Any, dig: Dig, site: Site, endpoint: str,
+                                         advance: Callable[[float], float]) -> None:
+    """The application in two regions (an HTTP API in each, in front of the same web server); the primary
+    record's health check probes us-east-1's. `region-down us-east-1` makes that API answer 503: after
+    FailureThreshold probes the name answers the secondary, and after `region-up` the primary again."""
+    hosts = {}
+    for region in ("us-east-1", "us-west-2"):
+        apis = boto3.client("apigatewayv2", endpoint_url=endpoint, region_name=region, aws_access_key_id="test",
+                            aws_secret_access_key="test")
+        api = apis.create_api(
+            Name="web", ProtocolType="HTTP", Target=f"http://127.0.0.1:{site.port}/health")
+        hosts[region] = api["ApiEndpoint"].split("//", 1)[1].rsplit(":", 1)[0]
+    port = int(endpoint.rsplit(":", 1)[1])
+    check = r53.create_health_check(CallerReference="east", HealthCheckConfig={
+        "Type": "HTTP", "FullyQualifiedDomainName": hosts["us-east-1"], "Port": port, "ResourcePath": "/",
+        "RequestInterval": 10, "FailureThreshold": 2})["HealthCheck"]["Id"]
+    zone_id = create_zone(r53)
+    change(r53, zone_id,
+           ("CREATE", {"Name": "app.example.com", "Type": "CNAME", "TTL": 10, "SetIdentifier": "east",
+                       "Failover": "PRIMARY", "HealthCheckId": check,
+                       "ResourceRecords": [{"Value": hosts["us-east-1"]}]}),
+           ("CREATE", {"Name": "app.example.com", "Type": "CNAME", "TTL": 10, "SetIdentifier": "west",
+                       "Failover": "SECONDARY", "ResourceRecords": [{"Value": hosts["us-west-2"]}]}))
+    assert _observed(r53, check, 0) == "Success: HTTP Status Code 200, OK"
+    assert dig.values("app.example.com", "CNAME") == [hosts["us-east-1"] + "."]
+    post_json(f"{endpoint}/_conveyor/regions/us-east-1/down")
+    try:
+        assert _observed(r53, check, advance(10)) == "Failure: HTTP Status Code 503, Service Unavailable"
+        assert dig.values("app.example.com", "CNAME") == [hosts["us-east-1"] + "."]  # 1 of 2 failures
+        _observed(r53, check, advance(10))
+        assert dig.values("app.example.com", "CNAME") == [hosts["us-west-2"] + "."]
+    finally:
+        post_json(f"{endpoint}/_conveyor/regions/us-east-1/up")
+    _observed(r53, check, advance(10))
+    _observed(r53, check, advance(10))
+    assert dig.values("app.example.com", "CNAME") == [hosts["us-east-1"] + "."]
