@@ -34,6 +34,9 @@ CLI_ENV = {
 }
 
 os.environ.update(CLI_ENV)
+# Every server a test starts (in process or as `conveyor up`) puts Route 53's DNS server on a free port, so that
+# parallel runs never contend for the default one; GET /_conveyor/route53 says which.
+os.environ["CONVEYOR_DNS_PORT"] = "0"
 
 # A function's execution role, as users create it before their first function: Lambda refuses a role
 # that does not exist or does not trust lambda.amazonaws.com.

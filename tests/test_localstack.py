@@ -32,7 +32,7 @@ def test_health_answers_in_localstacks_shape(endpoint: str) -> None:
                                "kinesis": "running", "sqs": "running", "sns": "running", "lambda": "running",
                                "events": "running", "scheduler": "running", "s3": "running", "apigateway": "running",
                                "ec2": "running", "autoscaling": "running",
-                               "cloudfront": "running", "cloudformation": "running"}
+                               "cloudfront": "running", "route53": "running", "cloudformation": "running"}
     assert doc["version"] == __version__ and doc["edition"] == "conveyor"
     head_status, _, head_body = get(f"{endpoint}/_localstack/health", "HEAD")
     assert head_status == 200 and head_body == b""

@@ -1,6 +1,6 @@
 """`conveyor drill region-down REGION`: every regional API of that region answers 503 ServiceUnavailable in
 its own protocol (SQS's JSON, S3's XML, SNS's query XML) and its HTTP APIs refuse, while other regions
-and the global services (IAM, CloudFront) answer on; `region-up` brings it back with nothing lost."""
+and the global services (IAM, CloudFront, Route 53) answer on; `region-up` brings it back with nothing lost."""
 
 from __future__ import annotations
 

@@ -42,6 +42,8 @@ SERVICES = {
     "ec2": "conveyor.services.ec2.api:Ec2Service",
     "autoscaling": "conveyor.services.autoscaling.api:AutoScalingService",
     "cloudfront": "conveyor.services.cloudfront.api:CloudFrontService",
+    # After the services whose names its aliases point at (distributions, load balancers, websites).
+    "route53": "conveyor.services.route53.api:Route53Service",
     # Last: it makes the other services' resources through their APIs.
     "cloudformation": "conveyor.services.cloudformation.api:CloudFormationService",
 }

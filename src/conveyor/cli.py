@@ -39,6 +39,12 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clock", choices=["system", "manual"],
                         help="manual: time moves only via POST /_conveyor/clock (for tests)")
     parser.add_argument("--log-requests", action="store_true", help="log one line per request")
+    parser.add_argument("--dns-port", type=int,
+                        help="Route 53's DNS server, UDP and TCP (default 10053; 0: any free port; -1: none; "
+                        "env CONVEYOR_DNS_PORT)")
+    parser.add_argument("--dns-client-region",
+                        help="where the DNS server's clients are, for latency and geolocation records (default: "
+                        "--region; env CONVEYOR_DNS_CLIENT_REGION)")
     parser.add_argument("--max-connections", type=int,
                         help="open connections served at once (default 1024; env CONVEYOR_MAX_CONNECTIONS)")
 
@@ -50,6 +56,7 @@ def _config(args: argparse.Namespace) -> Config:  # the import stays lazy for a 
         "host": args.host, "port": args.port, "data_dir": args.data_dir, "account_id": args.account_id,
         "region": args.region, "access_key": args.access_key, "secret_key": args.secret_key,
         "auth": args.auth, "iam": args.iam, "clock": args.clock, "max_connections": args.max_connections,
+        "dns_port": getattr(args, "dns_port", None), "dns_client_region": getattr(args, "dns_client_region", None),
     }
     kwargs = {k: v for k, v in overrides.items() if v is not None}
     if args.log_requests:
@@ -104,6 +111,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             f"  boto3 and AWS CLI v2 read AWS_ENDPOINT_URL; with AWS CLI v1 use "
             f"`aws --endpoint-url {endpoint} ...` or `conveyor aws ...`\n"
             f"{_https_lines(config, client_host)}"
+            f"{_dns_line(app)}"
             f"  Ctrl-C to stop.",
             flush=True,
         )
@@ -126,6 +134,17 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 1
     print("Conveyor stopped.", flush=True)
     return 0
+
+
+def _dns_line(app: Any) -> str:
+    """Where Route 53's DNS server answers (or why it does not)."""
+    route53 = app.services.get("route53")
+    if route53 is None:
+        return ""
+    status = route53.health()
+    if status.get("dns_port"):
+        return f"  DNS for Route 53's hosted zones: dig @{status['dns_host']} -p {status['dns_port']} NAME\n"
+    return f"  DNS for Route 53's hosted zones: not served ({status.get('dns_error', 'disabled')})\n"
 
 
 def _https_lines(config: Config, client_host: str) -> str:

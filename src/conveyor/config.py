@@ -58,6 +58,10 @@ class Config:
     # memory, and this many on disk under the data directory.
     edge_cache_memory: int = field(default_factory=lambda: int(_env("CONVEYOR_EDGE_CACHE_MEMORY", str(64 << 20))))
     edge_cache_disk: int = field(default_factory=lambda: int(_env("CONVEYOR_EDGE_CACHE_DISK", str(1 << 30))))
+    # Route 53's DNS server (conveyor.services.route53.dns_server): UDP and TCP on this loopback port (0: any
+    # free port, -1: none), answering geolocation and latency records as for a client in this region.
+    dns_port: int = field(default_factory=lambda: int(_env("CONVEYOR_DNS_PORT", "10053")))
+    dns_client_region: str = field(default_factory=lambda: _env("CONVEYOR_DNS_CLIENT_REGION", ""))
     # HTTPS on the same port, with a certificate of a local CA made in the data directory (gateway/tls.py).
     tls: bool = field(default_factory=lambda: _env("CONVEYOR_TLS", "1") != "0")
 

@@ -585,6 +585,17 @@ class AlarmKeeper(Protocol):
 
 
 @runtime_checkable
+class LoadBalancerHealth(Protocol):
+    """Elastic Load Balancing, as Route 53 evaluates the health of alias records to load balancers
+    (EvaluateTargetHealth)."""
+
+    def any_healthy(self, dns_name: str) -> bool | None:
+        """Whether the load balancer of that DNS name has a healthy target in a target group it forwards to;
+        None when there is no such load balancer."""
+        ...
+
+
+@runtime_checkable
 class ApiCaller(Protocol):
     """The served APIs themselves, called in-process through the one request pipeline (signed as the
     account's root user): CloudFormation creates its resources this way, so that each keeps its own
@@ -599,6 +610,15 @@ class Outages(Protocol):
     """Regions a drill has taken down (conveyor.outages): their data planes refuse while they are."""
 
     def is_down(self, region: str) -> bool: ...
+
+
+@runtime_checkable
+class AlarmStates(Protocol):
+    """CloudWatch, as Route 53's CLOUDWATCH_METRIC health checks follow an alarm's state."""
+
+    def alarm_state(self, region: str, name: str) -> str | None:
+        """OK, ALARM or INSUFFICIENT_DATA; None when the region has no such alarm."""
+        ...
 
 
 @dataclass
@@ -624,6 +644,8 @@ class Ports:
     access: AccessCheck | None = None
     api: ApiCaller | None = None
     outages: Outages | None = None
+    load_balancers: LoadBalancerHealth | None = None
+    alarm_states: AlarmStates | None = None
     # Resources with resource-based policies, by the service part of their ARNs ("s3", "lambda", "iam"
     # for roles' trust policies), besides queues and topics.
     policy_holders: dict[str, PolicyHolder] = field(default_factory=dict)

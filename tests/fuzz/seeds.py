@@ -497,13 +497,39 @@ def newer_rest_json_seeds() -> list[Seed]:
 
 
 def newer_rest_xml_seeds() -> list[Seed]:
-    """CloudFront (rest-xml)."""
+    """CloudFront and Route 53 (rest-xml)."""
     return [
         _sdk("cloudfront CreateOriginAccessControl", "cloudfront", "CreateOriginAccessControl", {
             "OriginAccessControlConfig": {"Name": "fuzz-oac", "SigningProtocol": "sigv4", "SigningBehavior": "always",
                                           "OriginAccessControlOriginType": "s3"}}),
         _sdk("cloudfront ListDistributions", "cloudfront", "ListDistributions", {"MaxItems": "5"}),
         _sdk("cloudfront GetCachePolicy", "cloudfront", "GetCachePolicy", {"Id": "658327ea-f89d-4fab-a63d-7e88639e58f6"}),
+        *route53_seeds(),
+    ]
+
+
+def route53_seeds() -> list[Seed]:
+    """Route 53 (rest-xml): a zone, a change batch to it (the zone of a mangled request may not exist), a
+    health check, a listing from a start record."""
+    return [
+        _sdk("route53 CreateHostedZone", "route53", "CreateHostedZone", {
+            "Name": "fuzz.example", "CallerReference": "fuzz-zone", "HostedZoneConfig": {"Comment": "fuzz"}}),
+        _sdk("route53 ChangeResourceRecordSets", "route53", "ChangeResourceRecordSets", {
+            "HostedZoneId": "Z0FUZZFUZZFUZZFUZZFUZ", "ChangeBatch": {"Changes": [
+                {"Action": "UPSERT", "ResourceRecordSet": {
+                    "Name": "www.fuzz.example", "Type": "A", "TTL": 60, "SetIdentifier": "w", "Weight": 5,
+                    "ResourceRecords": [{"Value": "192.0.2.1"}]}},
+                {"Action": "CREATE", "ResourceRecordSet": {
+                    "Name": "alias.fuzz.example", "Type": "A", "AliasTarget": {
+                        "HostedZoneId": "Z35SXDOTRQ7X7K", "DNSName": "web-1.us-east-1.elb.localhost",
+                        "EvaluateTargetHealth": True}}}]}}),
+        _sdk("route53 CreateHealthCheck", "route53", "CreateHealthCheck", {
+            "CallerReference": "fuzz-check", "HealthCheckConfig": {
+                "Type": "HTTP_STR_MATCH", "IPAddress": "127.0.0.1", "Port": 9, "ResourcePath": "/health",
+                "SearchString": "ok", "RequestInterval": 30, "FailureThreshold": 3}}),
+        _sdk("route53 ListResourceRecordSets", "route53", "ListResourceRecordSets", {
+            "HostedZoneId": "Z0FUZZFUZZFUZZFUZZFUZ", "StartRecordName": "www.fuzz.example", "StartRecordType": "A",
+            "MaxItems": "2"}),
     ]
 
 

@@ -70,6 +70,7 @@ class CloudWatchService(Service):
     def provide(self, ports: Ports) -> None:
         ports.metrics = self
         ports.alarms = self
+        ports.alarm_states = self
 
     def iam_requests(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> list[Need]:
         return iam.needs(ctx, operation.name, params)
@@ -229,6 +230,11 @@ class CloudWatchService(Service):
     async def delete_alarms(self, region: str, names: Sequence[str]) -> None:
         *_, alarms = self._parts()
         await alarms.delete(region, [n for n in names if (region, n) in alarms.alarms])
+
+    # -- conveyor.ports.AlarmStates (Route 53's CLOUDWATCH_METRIC health checks) ---------------------------
+    def alarm_state(self, region: str, name: str) -> str | None:
+        alarm = self.alarms.alarms.get((region, name)) if self.alarms is not None else None
+        return alarm.state if alarm is not None else None
 
     async def DescribeAlarms(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         *_, alarms = self._parts()

@@ -10,6 +10,7 @@ from conveyor.services.cloudformation.resources import (
     lambda_,
     lambda_versions,
     monitoring,
+    route53,
     s3,
     sns,
     sqs,
@@ -24,4 +25,5 @@ TYPES: dict[str, ResourceType] = {kind.type_name: kind() for kind in (
     monitoring.LogGroup, monitoring.Alarm, streams.Rule, streams.Stream,
     apigateway.Api, apigateway.Route, apigateway.Integration, apigateway.Stage,
     cloudfront.Distribution, cloudfront.OriginAccessControl,
-    compute.LaunchTemplate, compute.AutoScalingGroup, compute.ScalingPolicy)}
+    compute.LaunchTemplate, compute.AutoScalingGroup, compute.ScalingPolicy,
+    route53.HostedZone, route53.RecordSet, route53.RecordSetGroup, route53.HealthCheck)}
