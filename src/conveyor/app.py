@@ -41,6 +41,7 @@ SERVICES = {
     # watches going down is replaced during a shutdown).
     "ec2": "conveyor.services.ec2.api:Ec2Service",
     "autoscaling": "conveyor.services.autoscaling.api:AutoScalingService",
+    "elbv2": "conveyor.services.elbv2.api:ElbService",
     "cloudfront": "conveyor.services.cloudfront.api:CloudFrontService",
     # Last: it makes the other services' resources through their APIs.
     "cloudformation": "conveyor.services.cloudformation.api:CloudFormationService",

@@ -585,6 +585,17 @@ class AlarmKeeper(Protocol):
 
 
 @runtime_checkable
+class LoadBalancerHealth(Protocol):
+    """Elastic Load Balancing, as Route 53 evaluates the health of alias records to load balancers
+    (EvaluateTargetHealth)."""
+
+    def any_healthy(self, dns_name: str) -> bool | None:
+        """Whether the load balancer of that DNS name has a healthy target in a target group it forwards to;
+        None when there is no such load balancer."""
+        ...
+
+
+@runtime_checkable
 class ApiCaller(Protocol):
     """The served APIs themselves, called in-process through the one request pipeline (signed as the
     account's root user): CloudFormation creates its resources this way, so that each keeps its own
@@ -624,6 +635,7 @@ class Ports:
     access: AccessCheck | None = None
     api: ApiCaller | None = None
     outages: Outages | None = None
+    load_balancers: LoadBalancerHealth | None = None
     # Resources with resource-based policies, by the service part of their ARNs ("s3", "lambda", "iam"
     # for roles' trust policies), besides queues and topics.
     policy_holders: dict[str, PolicyHolder] = field(default_factory=dict)

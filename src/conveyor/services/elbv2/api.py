@@ -1,0 +1,142 @@
+"""Elastic Load Balancing v2 (query protocol): load balancers that carry real HTTP traffic.
+
+- Load balancers (application; network ones with TCP listeners): conveyor.services.elbv2.balancers
+- Target groups, their targets and health: conveyor.services.elbv2.target_groups, .health
+- Listeners and rules: conveyor.services.elbv2.listeners, .actions, .conditions
+- Tags: conveyor.services.elbv2.tags
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from conveyor.authz import Need
+from conveyor.ports import Ports
+from conveyor.protocol.models import service_model
+from conveyor.protocol.registry import codecs_for
+from conveyor.services.base import Environment, Service
+from conveyor.services.elbv2 import errors, iam
+from conveyor.services.elbv2.balancers import BalancerOperations
+from conveyor.services.elbv2.catalog import BALANCER, LISTENER, RULE, TARGET_GROUP, Catalog
+from conveyor.services.elbv2.health import routable
+from conveyor.services.elbv2.listeners import ListenerOperations
+from conveyor.services.elbv2.network import Network
+from conveyor.services.elbv2.store import ElbStore
+from conveyor.services.elbv2.tags import TagOperations
+from conveyor.services.elbv2.target_groups import TargetGroupOperations
+from conveyor.services.elbv2.usage import forwarded_groups
+from conveyor.wire import RequestContext, ServiceError
+
+if TYPE_CHECKING:
+    from botocore.model import OperationModel
+    from mypy_boto3_elbv2.type_defs import DescribeAccountLimitsInputTypeDef, DescribeSSLPoliciesInputTypeDef
+
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-limits.html
+LIMITS = {"application-load-balancers": 50, "target-groups": 3000, "targets-per-application-load-balancer": 1000,
+          "listeners-per-application-load-balancer": 50, "rules-per-application-load-balancer": 100,
+          "network-load-balancers": 50, "targets-per-network-load-balancer": 3000,
+          "listeners-per-network-load-balancer": 50, "condition-values-per-alb-rule": 5,
+          "condition-wildcards-per-alb-rule": 5, "target-groups-per-application-load-balancer": 100,
+          "target-groups-per-action-on-application-load-balancer": 5, "certificates-per-application-load-balancer": 25,
+          "targets-per-target-group": 1000}
+# The predefined security policies Conveyor names (it serves TLS with its own settings).
+SSL_POLICIES = ("ELBSecurityPolicy-TLS13-1-2-2021-06", "ELBSecurityPolicy-2016-08")
+
+
+class ElbService(Service):
+    name = "elbv2"
+    signing_name = "elasticloadbalancing"
+    validation_codes = errors.VALIDATION
+
+    def __init__(self, env: Environment) -> None:
+        super().__init__(env)
+        self.model = service_model("elbv2")
+        self.codecs = codecs_for(self.model)
+        self.catalog: Catalog | None = None
+        network = Network(self.ports)
+        self.balancers = BalancerOperations(self._catalog, network, self.clock.now)
+        self.target_groups = TargetGroupOperations(self._catalog, network, self.ports, self.clock)
+        self.listeners = ListenerOperations(self._catalog)
+        self.tags = TagOperations(self._catalog)
+        self.operation_groups = (self.balancers, self.target_groups, self.listeners, self.tags)
+
+    def _catalog(self) -> Catalog:
+        if self.catalog is None:
+            raise RuntimeError("Elastic Load Balancing is not started")
+        return self.catalog
+
+    def provide(self, ports: Ports) -> None:
+        ports.load_balancers = self
+
+    async def start(self) -> None:
+        store = ElbStore(self.config.service_dir("elbv2") / "elbv2.db", self.env.disk)
+        self.catalog = Catalog(store)
+        now = self.clock.now()
+        for group_arn, held in self.catalog.targets.items():
+            for target in held.values():
+                if target.draining_until is not None:
+                    if target.draining_until <= now:
+                        await self.catalog.drop_targets(group_arn, [target.key])
+                    else:
+                        self.target_groups.schedule_drain(group_arn, target)
+
+    async def stop(self) -> None:
+        self.target_groups.cancel_drains()
+        if self.catalog is not None:
+            self.catalog.store.close()
+            self.catalog = None
+
+    async def reset(self) -> None:
+        catalog = self._catalog()
+        self.target_groups.cancel_drains()
+        await catalog.store.wipe()
+        catalog.clear()
+
+    def health(self) -> dict[str, Any]:
+        if self.catalog is None:
+            return {"status": "stopped"}
+        return {"status": "running", "load_balancers": sum(1 for r in self.catalog.resources.values()
+                                                           if r.kind == BALANCER)}
+
+    def iam_requests(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> list[Need]:
+        return iam.needs(operation.name, params)
+
+    # -- account-wide ------------------------------------------------------------------------------------
+    async def DescribeAccountLimits(self, ctx: RequestContext, params: DescribeAccountLimitsInputTypeDef,
+                                    ) -> dict[str, Any]:
+        return {"Limits": [{"Name": k, "Max": str(v)} for k, v in LIMITS.items()]}
+
+    async def DescribeSSLPolicies(self, ctx: RequestContext, params: DescribeSSLPoliciesInputTypeDef,
+                                  ) -> dict[str, Any]:
+        names = list(params.get("Names") or SSL_POLICIES)
+        for name in names:
+            if name not in SSL_POLICIES:
+                raise ServiceError("SSLPolicyNotFound", f"SSL policy '{name}' not found")
+        return {"SslPolicies": [{"Name": n, "SslProtocols": ["TLSv1.2", "TLSv1.3"], "Ciphers": [],
+                                 "SupportedLoadBalancerTypes": ["application", "network"]} for n in names]}
+
+    # -- conveyor.ports.LoadBalancerHealth ---------------------------------------------------------------
+    def any_healthy(self, dns_name: str) -> bool | None:
+        """(conveyor.ports.LoadBalancerHealth) Whether the load balancer of that DNS name has a target that
+        receives traffic in some target group it forwards to; None when there is no such load balancer."""
+        if self.catalog is None:
+            return None
+        wanted = dns_name.rstrip(".").lower()
+        for prefix in ("dualstack.",):  # Route 53 alias targets may name the dualstack form
+            if wanted.startswith(prefix):
+                wanted = wanted[len(prefix):]
+        balancer = next((r for r in self.catalog.resources.values()
+                         if r.kind == BALANCER and str(r.doc["DNSName"]).lower() == wanted), None)
+        if balancer is None:
+            return None
+        groups: set[str] = set()
+        for resource in self.catalog.resources.values():
+            if resource.kind == LISTENER and resource.doc["LoadBalancerArn"] == balancer.arn:
+                groups.update(forwarded_groups(resource.doc.get("DefaultActions") or []))
+            elif resource.kind == RULE and resource.doc["_LoadBalancerArn"] == balancer.arn:
+                groups.update(forwarded_groups(resource.doc.get("Actions") or []))
+        for group_arn in groups:
+            group = self.catalog.get(group_arn, TARGET_GROUP)
+            if group is not None and any(routable(t, group.doc) for t in self.catalog.group_targets(group_arn).values()):
+                return True
+        return False
