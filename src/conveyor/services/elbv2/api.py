@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from conveyor.authz import Need
@@ -17,13 +18,16 @@ from conveyor.protocol.registry import codecs_for
 from conveyor.services.base import Environment, Service
 from conveyor.services.elbv2 import errors, iam
 from conveyor.services.elbv2.balancers import BalancerOperations
-from conveyor.services.elbv2.catalog import BALANCER, LISTENER, RULE, TARGET_GROUP, Catalog
+from conveyor.services.elbv2.catalog import BALANCER, LISTENER, RULE, TARGET_GROUP, Catalog, Resource, Target
+from conveyor.services.elbv2.checker import HealthChecker
 from conveyor.services.elbv2.health import routable
 from conveyor.services.elbv2.listeners import ListenerOperations
 from conveyor.services.elbv2.network import Network
 from conveyor.services.elbv2.store import ElbStore
 from conveyor.services.elbv2.tags import TagOperations
 from conveyor.services.elbv2.target_groups import TargetGroupOperations
+from conveyor.services.elbv2.traffic import LoadBalancerTraffic
+from conveyor.services.elbv2.upstream import Upstream
 from conveyor.services.elbv2.usage import forwarded_groups
 from conveyor.wire import RequestContext, ServiceError
 
@@ -59,6 +63,33 @@ class ElbService(Service):
         self.listeners = ListenerOperations(self._catalog)
         self.tags = TagOperations(self._catalog)
         self.operation_groups = (self.balancers, self.target_groups, self.listeners, self.tags)
+        self.upstream = Upstream()
+        self.checker = HealthChecker(self._catalog, self.clock, self.upstream, self.address_of, self._invoke)
+        self.target_groups.changed.append(self.checker.refresh)
+        self.listeners.changed.append(self.checker.refresh_all)
+        self.traffic = LoadBalancerTraffic(lambda: self.catalog, self.ports, self.upstream, self.address_of)
+        self.data_plane = self.traffic
+
+    def address_of(self, region: str, group: Resource, target: Target) -> str | None:
+        """Where a target is reached: an ip target at its address, an instance at its private address."""
+        if group.doc["TargetType"] == "ip":
+            return target.id
+        instances = self.ports.instances
+        if instances is None or instances.instance(region, target.id) is None:
+            return None
+        return "127.0.0.1"
+
+    async def _invoke(self, arn: str, event: dict[str, Any]) -> dict[str, Any]:
+        functions = self.ports.functions
+        if functions is None:
+            raise RuntimeError("no Lambda to invoke")
+        invocation = await functions.invoke(arn, json.dumps(event).encode())
+        if invocation.status != 200 or invocation.function_error is not None:
+            raise RuntimeError(f"{arn} failed: {invocation.error_code or invocation.function_error}")
+        answer = json.loads(invocation.payload)
+        if not isinstance(answer, dict):
+            raise RuntimeError(f"{arn} answered no object")
+        return answer
 
     def _catalog(self) -> Catalog:
         if self.catalog is None:
@@ -79,8 +110,11 @@ class ElbService(Service):
                         await self.catalog.drop_targets(group_arn, [target.key])
                     else:
                         self.target_groups.schedule_drain(group_arn, target)
+        self.checker.start()
 
     async def stop(self) -> None:
+        self.checker.stop()
+        self.upstream.close()
         self.target_groups.cancel_drains()
         if self.catalog is not None:
             self.catalog.store.close()
@@ -88,9 +122,13 @@ class ElbService(Service):
 
     async def reset(self) -> None:
         catalog = self._catalog()
+        self.checker.stop()
         self.target_groups.cancel_drains()
         await catalog.store.wipe()
         catalog.clear()
+        self.traffic.round_robin.clear()
+        self.upstream.close()
+        self.checker.start()
 
     def health(self) -> dict[str, Any]:
         if self.catalog is None:
