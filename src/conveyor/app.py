@@ -37,11 +37,12 @@ SERVICES = {
     "scheduler": "conveyor.services.scheduler.api:SchedulerService",
     "s3": "conveyor.services.s3.api:S3Service",
     "apigatewayv2": "conveyor.services.apigatewayv2.api:ApiGatewayService",
+    # Elastic Load Balancing before Auto Scaling, which registers its instances in target groups.
+    "elbv2": "conveyor.services.elbv2.api:ElbService",
     # EC2 before Auto Scaling, which launches its instances (and stops first, so that no instance it
     # watches going down is replaced during a shutdown).
     "ec2": "conveyor.services.ec2.api:Ec2Service",
     "autoscaling": "conveyor.services.autoscaling.api:AutoScalingService",
-    "elbv2": "conveyor.services.elbv2.api:ElbService",
     "cloudfront": "conveyor.services.cloudfront.api:CloudFrontService",
     # Last: it makes the other services' resources through their APIs.
     "cloudformation": "conveyor.services.cloudformation.api:CloudFormationService",

@@ -196,8 +196,11 @@ def test_targets_and_deregistration_delay(elb: Any, network: dict[str, Any], adv
     elb.create_listener(LoadBalancerArn=balancer["LoadBalancerArn"], Protocol="HTTP", Port=80,
                         DefaultActions=forward(group))
     health = elb.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
-    assert health[0]["TargetHealth"] == {"State": "initial", "Reason": "Elb.RegistrationInProgress",
-                                         "Description": "Target registration is in progress"}
+    # Initial: registering, or (once the first health check, which nothing answers here, is done) checking.
+    assert health[0]["TargetHealth"] in ({"State": "initial", "Reason": "Elb.RegistrationInProgress",
+                                          "Description": "Target registration is in progress"},
+                                         {"State": "initial", "Reason": "Elb.InitialHealthChecking",
+                                          "Description": "Initial health checks in progress"})
     unknown = elb.describe_target_health(TargetGroupArn=arn, Targets=[{"Id": "127.0.0.99"}])["TargetHealthDescriptions"]
     assert unknown[0]["TargetHealth"] == {"State": "unused", "Reason": "Target.NotRegistered",
                                           "Description": "Target is not registered to the target group"}

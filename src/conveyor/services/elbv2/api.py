@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from conveyor.authz import Need
@@ -20,7 +21,7 @@ from conveyor.services.elbv2 import errors, iam
 from conveyor.services.elbv2.balancers import BalancerOperations
 from conveyor.services.elbv2.catalog import BALANCER, LISTENER, RULE, TARGET_GROUP, Catalog, Resource, Target
 from conveyor.services.elbv2.checker import HealthChecker
-from conveyor.services.elbv2.health import routable
+from conveyor.services.elbv2.health import routable, target_health
 from conveyor.services.elbv2.listeners import ListenerOperations
 from conveyor.services.elbv2.network import Network
 from conveyor.services.elbv2.store import ElbStore
@@ -28,7 +29,7 @@ from conveyor.services.elbv2.tags import TagOperations
 from conveyor.services.elbv2.target_groups import TargetGroupOperations
 from conveyor.services.elbv2.traffic import LoadBalancerTraffic
 from conveyor.services.elbv2.upstream import Upstream
-from conveyor.services.elbv2.usage import forwarded_groups
+from conveyor.services.elbv2.usage import forwarded_groups, in_use
 from conveyor.wire import RequestContext, ServiceError
 
 if TYPE_CHECKING:
@@ -71,13 +72,13 @@ class ElbService(Service):
         self.data_plane = self.traffic
 
     def address_of(self, region: str, group: Resource, target: Target) -> str | None:
-        """Where a target is reached: an ip target at its address, an instance at its private address."""
+        """Where a target is reached: an ip target at its address, a running instance at its private address;
+        None for an instance that is not running (no requests go to it)."""
         if group.doc["TargetType"] == "ip":
             return target.id
         instances = self.ports.instances
-        if instances is None or instances.instance(region, target.id) is None:
-            return None
-        return "127.0.0.1"
+        view = instances.instance(region, target.id) if instances is not None else None
+        return view.private_ip if view is not None and view.state == "running" else None
 
     async def _invoke(self, arn: str, event: dict[str, Any]) -> dict[str, Any]:
         functions = self.ports.functions
@@ -98,6 +99,7 @@ class ElbService(Service):
 
     def provide(self, ports: Ports) -> None:
         ports.load_balancers = self
+        ports.target_groups = self
 
     async def start(self) -> None:
         store = ElbStore(self.config.service_dir("elbv2") / "elbv2.db", self.env.disk)
@@ -152,6 +154,36 @@ class ElbService(Service):
                 raise ServiceError("SSLPolicyNotFound", f"SSL policy '{name}' not found")
         return {"SslPolicies": [{"Name": n, "SslProtocols": ["TLSv1.2", "TLSv1.3"], "Ciphers": [],
                                  "SupportedLoadBalancerTypes": ["application", "network"]} for n in names]}
+
+    # -- conveyor.ports.TargetGroups (Auto Scaling) ------------------------------------------------------
+    def target_group_exists(self, region: str, arn: str) -> bool:
+        return self.catalog is not None and self.catalog.get(arn, TARGET_GROUP, region) is not None
+
+    async def register_instances(self, region: str, group_arn: str, instance_ids: Sequence[str]) -> None:
+        await self.target_groups.register(region, group_arn, [{"Id": i} for i in instance_ids])
+
+    async def deregister_instances(self, region: str, group_arn: str, instance_ids: Sequence[str]) -> None:
+        catalog = self._catalog()
+        group = catalog.get(group_arn, TARGET_GROUP, region)
+        if group is None:
+            return
+        wanted = set(instance_ids)
+        leaving = [t for t in catalog.group_targets(group_arn).values() if t.id in wanted]
+        if leaving:
+            await self.target_groups.deregister(group, leaving)
+
+    def instance_state(self, region: str, group_arn: str, instance_id: str) -> str | None:
+        catalog = self._catalog()
+        group = catalog.get(group_arn, TARGET_GROUP, region)
+        if group is None:
+            return None
+        target = next((t for t in catalog.group_targets(group_arn).values() if t.id == instance_id), None)
+        if target is None:
+            return None
+        instances = self.ports.instances
+        view = instances.instance(region, instance_id) if instances is not None else None
+        used = in_use(catalog, group_arn)
+        return str(target_health(target, group.doc, used, view.state if view is not None else None)["State"])
 
     # -- conveyor.ports.LoadBalancerHealth ---------------------------------------------------------------
     def any_healthy(self, dns_name: str) -> bool | None:

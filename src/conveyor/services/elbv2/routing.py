@@ -18,7 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
@@ -86,12 +86,14 @@ class RoundRobin:
     def clear(self) -> None:
         self._next.clear()
 
-    def select(self, group: Resource, targets: Mapping[tuple[str, int], Target],
-               sticky: Mapping[str, str]) -> Target | None:
-        candidates = [t for t in targets.values() if routable(t, group.doc)]
+    def select(self, group: Resource, targets: Mapping[tuple[str, int], Target], sticky: Mapping[str, str],
+               reachable: Callable[[Target], bool]) -> Target | None:
+        """`reachable`: whether the target can be sent a request at all (an instance that is running)."""
+        live = [t for t in targets.values() if reachable(t)]
+        candidates = [t for t in live if routable(t, group.doc)]
         if not candidates:
             # Fail open: only unhealthy (or not yet checked) targets left, and still registered.
-            candidates = [t for t in targets.values() if t.draining_until is None]
+            candidates = [t for t in live if t.draining_until is None]
         if not candidates:
             return None
         attributes = group.attributes

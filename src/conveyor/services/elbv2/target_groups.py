@@ -269,13 +269,17 @@ class TargetGroupOperations:
         return Target(target_id, port, zone, self.clock.now())
 
     async def RegisterTargets(self, ctx: RequestContext, params: RegisterTargetsInputTypeDef) -> dict[str, Any]:
+        await self.register(ctx.region, params["TargetGroupArn"], [dict(t) for t in params["Targets"]])
+        return {}
+
+    async def register(self, region: str, group_arn: str, given: list[dict[str, Any]]) -> None:
         catalog = self._catalog()
-        group = self.group(params["TargetGroupArn"], ctx.region)
-        wanted = [await self._check_target(ctx.region, group, dict(t)) for t in params["Targets"]]
+        group = self.group(group_arn, region)
+        wanted = [await self._check_target(region, group, t) for t in given]
         if group.doc["TargetType"] == "lambda" and (len(wanted) > 1 or
                                                     any(t.id != wanted[0].id for t in catalog.group_targets(group.arn).values())):
             raise ServiceError("TooManyTargets", "You've reached the limit on the number of targets for a "
-                                      "target group whose target type is lambda")
+                               "target group whose target type is lambda")
         held = catalog.group_targets(group.arn)
         fresh = []
         for target in wanted:
@@ -283,18 +287,18 @@ class TargetGroupOperations:
             if current is not None and current.draining_until is None:
                 continue  # registering a registered target again changes nothing
             fresh.append(target)
+        if not fresh:
+            return
         await catalog.put_targets(group.arn, fresh)
         for target in fresh:
             handle = self._drains.pop((group.arn, *target.key), None)
             if handle is not None:
                 handle.cancel()
         self._notify(group.arn)
-        return {}
 
     async def DeregisterTargets(self, ctx: RequestContext, params: DeregisterTargetsInputTypeDef) -> dict[str, Any]:
-        catalog = self._catalog()
         group = self.group(params["TargetGroupArn"], ctx.region)
-        held = catalog.group_targets(group.arn)
+        held = self._catalog().group_targets(group.arn)
         leaving = []
         for given in params["Targets"]:
             port = int(given.get("Port") or group.doc.get("Port") or 0)
@@ -302,6 +306,12 @@ class TargetGroupOperations:
             if key not in held:
                 raise errors.invalid_target(f"The target '{key[0]}' is not registered with the target group")
             leaving.append(held[key])
+        await self.deregister(group, leaving)
+        return {}
+
+    async def deregister(self, group: Resource, leaving: list[Target]) -> None:
+        """Targets leave at once when nothing forwards to the group (or it has no delay), else they drain."""
+        catalog = self._catalog()
         delay = int(group.attributes.get("deregistration_delay.timeout_seconds", "300"))
         if not in_use(catalog, group.arn) or delay == 0 or group.doc["TargetType"] == "lambda":
             await catalog.drop_targets(group.arn, [t.key for t in leaving])
@@ -313,7 +323,6 @@ class TargetGroupOperations:
             for target in draining:
                 self.schedule_drain(group.arn, target)
         self._notify(group.arn)
-        return {}
 
     def schedule_drain(self, group_arn: str, target: Target) -> None:
         """Forget the target once its deregistration delay is over (on the injectable clock)."""

@@ -175,7 +175,8 @@ class LoadBalancerTraffic:
         if group.doc["TargetType"] == "lambda":
             response = await self._invoke(catalog, group, request, path, added)
         else:
-            target = self.round_robin.select(group, catalog.group_targets(group.arn), sticky)
+            target = self.round_robin.select(group, catalog.group_targets(group.arn), sticky,
+                                             lambda t: self.address_of(group.region, group, t) is not None)
             if target is None:
                 return page(503)
             address = self.address_of(group.region, group, target)
