@@ -14,7 +14,6 @@ from botocore.exceptions import ClientError
 
 @pytest.mark.parametrize(("command", "name", "code"), [
     (["rds", "describe-db-instances"], "rds", "InvalidAction"),  # query
-    (["elb", "describe-load-balancers"], "elasticloadbalancing", "InvalidAction"),  # query, another signing name
     (["dynamodb", "list-tables"], "dynamodb", "UnknownOperationException"),  # json (X-Amz-Target)
     (["kafka", "list-clusters"], "kafka", "UnknownOperationException"),  # rest-json
 ])
@@ -25,7 +24,7 @@ def test_the_cli_names_the_service_conveyor_does_not_serve(aws, command, name, c
     assert result.returncode != 0
     assert f"An error occurred ({code})" in stderr, stderr
     assert f"Conveyor does not serve the service '{name}'" in stderr
-    assert "(it serves apigatewayv2, autoscaling, cloudformation, cloudfront, cloudwatch, ec2, events, iam, kinesis, lambda, logs, s3, scheduler, sns, sqs, sts)" in stderr  # and says what it does serve
+    assert "(it serves apigatewayv2, autoscaling, cloudformation, cloudfront, cloudwatch, ec2, elbv2, events, iam, kinesis, lambda, logs, s3, scheduler, sns, sqs, sts)" in stderr  # and says what it does serve
 
 
 def test_boto3_and_raw_clients_get_their_protocols_shape(endpoint, client) -> None:  # type: ignore[no-untyped-def]

@@ -275,3 +275,11 @@ def test_survives_kill_9(start_server: Callable[..., Any]) -> None:
     assert [h["Target"]["Id"] for h in health] == ["127.0.0.5"]
     assert elb.describe_tags(ResourceArns=[group["TargetGroupArn"]])["TagDescriptions"][0]["Tags"] == [
         {"Key": "k", "Value": "v"}]
+
+
+def test_classic_load_balancers_are_refused_by_name(aws: Callable[..., Any]) -> None:
+    """`aws elb` shares ELBv2's endpoint, signing name and some action names: refused, not misread."""
+    result = aws("elb", "describe-load-balancers", check=False)
+    stderr = result.stderr.decode()
+    assert result.returncode != 0 and "An error occurred (InvalidAction)" in stderr
+    assert "Conveyor does not serve the service 'elasticloadbalancing' with API version 2012-06-01" in stderr

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
 
 from conveyor.authz import Need
 from conveyor.ports import Ports
@@ -30,7 +31,7 @@ from conveyor.services.elbv2.target_groups import TargetGroupOperations
 from conveyor.services.elbv2.traffic import LoadBalancerTraffic
 from conveyor.services.elbv2.upstream import Upstream
 from conveyor.services.elbv2.usage import forwarded_groups, in_use
-from conveyor.wire import RequestContext, ServiceError
+from conveyor.wire import HttpResponse, RequestContext, ServiceError
 
 if TYPE_CHECKING:
     from botocore.model import OperationModel
@@ -44,6 +45,7 @@ LIMITS = {"application-load-balancers": 50, "target-groups": 3000, "targets-per-
           "condition-wildcards-per-alb-rule": 5, "target-groups-per-application-load-balancer": 100,
           "target-groups-per-action-on-application-load-balancer": 5, "certificates-per-application-load-balancer": 25,
           "targets-per-target-group": 1000}
+CLASSIC_VERSION = "2012-06-01"
 # The predefined security policies Conveyor names (it serves TLS with its own settings).
 SSL_POLICIES = ("ELBSecurityPolicy-TLS13-1-2-2021-06", "ELBSecurityPolicy-2016-08")
 
@@ -137,6 +139,21 @@ class ElbService(Service):
             return {"status": "stopped"}
         return {"status": "running", "load_balancers": sum(1 for r in self.catalog.resources.values()
                                                            if r.kind == BALANCER)}
+
+    async def intercept(self, ctx: RequestContext) -> HttpResponse | None:
+        """Classic Load Balancers (`aws elb`, API version 2012-06-01) share this endpoint and signing name, and
+        some of their actions' names (DescribeLoadBalancers): a request of that version is refused by name
+        rather than answered in version 2015-12-01's shapes it would misread."""
+        if ctx.protocol != "query":
+            return None
+        form = parse_qs(ctx.request.query_string)
+        if "Version" not in form:
+            form = parse_qs((await ctx.request.body()).decode("utf-8", "replace"))
+        if form.get("Version") == [CLASSIC_VERSION]:
+            raise ServiceError("InvalidAction", "Conveyor does not serve the service 'elasticloadbalancing' with "
+                               f"API version {CLASSIC_VERSION} (Classic Load Balancers); it serves Elastic Load "
+                               "Balancing v2 (API version 2015-12-01: aws elbv2).")
+        return None
 
     def iam_requests(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> list[Need]:
         return iam.needs(operation.name, params)
