@@ -283,3 +283,19 @@ def test_classic_load_balancers_are_refused_by_name(aws: Callable[..., Any]) -> 
     stderr = result.stderr.decode()
     assert result.returncode != 0 and "An error occurred (InvalidAction)" in stderr
     assert "Conveyor does not serve the service 'elasticloadbalancing' with API version 2012-06-01" in stderr
+
+
+def test_a_load_balancer_in_a_vpc_of_its_own(client: Callable[..., Any], elb: Any) -> None:
+    ec2 = client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.3.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.3.{i}.0/24", AvailabilityZone=f"us-east-1{z}")[
+        "Subnet"]["SubnetId"] for i, z in ((1, "a"), (2, "b"))]
+    outside = ec2.create_security_group(GroupName="default-vpc-group", Description="in the default VPC")["GroupId"]
+    err = error_of(elb.create_load_balancer, Name="own", Subnets=subnets, SecurityGroups=[outside])
+    assert (err["Code"], err["Message"]) == ("InvalidConfigurationRequest",
+                                             f"Security group '{outside}' does not belong to VPC '{vpc}'")
+    inside = ec2.create_security_group(GroupName="alb", Description="the ALB's", VpcId=vpc)["GroupId"]
+    made = elb.create_load_balancer(Name="own", Subnets=subnets, SecurityGroups=[inside])["LoadBalancers"][0]
+    assert (made["VpcId"], made["SecurityGroups"]) == (vpc, [inside])
+    group = elb.create_target_group(Name="own", Protocol="HTTP", Port=80, VpcId=vpc)["TargetGroups"][0]
+    assert group["VpcId"] == vpc

@@ -43,7 +43,11 @@ class Network:
         if not ids:
             return [g["GroupId"] for g in in_vpc if g.get("GroupName") == "default"][:1]
         known = {g["GroupId"] for g in in_vpc}
+        elsewhere = {g["GroupId"] for g in groups}
         for group in ids:
+            if group in elsewhere and group not in known:
+                # What AWS answers for a group of another VPC (as users meet it, e.g. pulumi/pulumi-awsx#816).
+                raise errors.invalid_configuration(f"Security group '{group}' does not belong to VPC '{vpc_id}'")
             if group not in known:
                 raise errors.invalid_security_group(group)
         return list(ids)
