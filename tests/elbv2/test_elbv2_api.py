@@ -97,9 +97,10 @@ def test_target_group_defaults_and_validation(elb: Any, network: dict[str, Any])
     assert (group["HealthCheckProtocol"], group["HealthCheckPort"], group["HealthCheckPath"]) == ("HTTP", "traffic-port", "/")
     assert (group["HealthCheckIntervalSeconds"], group["HealthCheckTimeoutSeconds"]) == (30, 6)
     assert (group["HealthyThresholdCount"], group["UnhealthyThresholdCount"]) == (5, 2)
-    assert group["Matcher"] == {"HttpCode": "200"} and group["LoadBalancerArns"] == []
+    assert group["Matcher"] == {"HttpCode": "200"} and "LoadBalancerArns" not in group  # a new group serves none
     function_group = elb.create_target_group(Name="fn", TargetType="lambda")["TargetGroups"][0]
     assert function_group["HealthCheckEnabled"] is False and "Port" not in function_group
+    assert "HealthCheckPort" not in function_group
     assert (function_group["HealthCheckIntervalSeconds"], function_group["HealthCheckTimeoutSeconds"]) == (35, 30)
     err = error_of(elb.create_target_group, Name="fn2", TargetType="lambda", Port=80)
     assert err["Message"] == "Port cannot be specified for target groups with target type 'lambda'"
@@ -113,6 +114,10 @@ def test_target_group_defaults_and_validation(elb: Any, network: dict[str, Any])
     err = error_of(elb.create_target_group, Name="x", Protocol="HTTP", Port=80, VpcId=network["vpc"],
                    Matcher={"HttpCode": "2xx"})
     assert err["Message"] == "HttpCode must be like 200 | 200-399 | 200,201 ..."
+    err = error_of(elb.create_target_group, Name="-web", Protocol="HTTP", Port=81, VpcId=network["vpc"])
+    assert err["Message"] == ("1 validation error detected: Value '-web' at 'targetGroup.targetGroupArn.targetGroupName' "
+                              "failed to satisfy constraint: Member must satisfy regular expression pattern: "
+                              "(?!.*--)(?!^-)(?!.*-$)^[A-Za-z0-9-]+$")
     err = error_of(elb.create_target_group, Name="web", Protocol="HTTP", Port=81, VpcId=network["vpc"])
     assert err["Code"] == "DuplicateTargetGroupName"
     err = error_of(elb.describe_target_groups, Names=["nope"])
@@ -139,6 +144,9 @@ def test_listeners_rules_and_priorities(elb: Any, network: dict[str, Any]) -> No
     err = error_of(elb.create_listener, LoadBalancerArn=balancer["LoadBalancerArn"], Protocol="HTTP", Port=80,
                    DefaultActions=forward(other))
     assert err["Code"] == "DuplicateListener"
+    err = error_of(elb.create_listener, LoadBalancerArn=balancer["LoadBalancerArn"], Protocol="TCP", Port=81,
+                   DefaultActions=forward(group))
+    assert (err["Code"], err["Message"]) == ("ValidationError", "Listener protocol 'TCP' must be one of 'HTTP, HTTPS'")
     err = error_of(elb.create_listener, LoadBalancerArn=balancer["LoadBalancerArn"], Protocol="HTTPS", Port=443,
                    DefaultActions=forward(group))
     assert (err["Code"], err["Message"]) == ("InvalidConfigurationRequest", "You must provide a list containing "
@@ -154,11 +162,18 @@ def test_listeners_rules_and_priorities(elb: Any, network: dict[str, Any]) -> No
     err = error_of(elb.create_rule, ListenerArn=arn, Priority=10,
                    Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": ["a.example.com"]}}],
                    Actions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}])
-    assert (err["Code"], err["Message"]) == ("PriorityInUse", "Priority '10' is currently in use")
+    assert (err["Code"], err["Message"]) == ("PriorityInUse", "The specified priority is in use.")
     err = error_of(elb.create_rule, ListenerArn=arn, Priority=11, Conditions=[{"Field": "cookie", "Values": ["x"]}],
                    Actions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}])
     assert err["Message"] == ("Condition field 'cookie' must be one of '[host-header,path-pattern,http-header,"
                               "http-request-method,query-string,source-ip]'")
+    err = error_of(elb.create_rule, ListenerArn=arn, Priority=11, Conditions=[{"Field": "path-pattern",
+                                                                            "Values": ["/" + "x" * 128]}],
+                   Actions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}])
+    assert err["Message"] == "The 'path-pattern' value is too long; the limit is '128'"
+    err = error_of(elb.create_rule, ListenerArn=arn, Priority=11, Conditions=[{"Field": "source-ip"}],
+                   Actions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}])
+    assert err["Message"] == "A 'SourceIpConfig' must be specified with 'source-ip'"
     fixed = elb.create_rule(ListenerArn=arn, Priority=5, Conditions=[
         {"Field": "http-request-method", "HttpRequestMethodConfig": {"Values": ["DELETE"]}}],
         Actions=[{"Type": "redirect", "RedirectConfig": {"Protocol": "HTTPS", "StatusCode": "HTTP_301"}}])["Rules"][0]
@@ -172,8 +187,8 @@ def test_listeners_rules_and_priorities(elb: Any, network: dict[str, Any]) -> No
     err = error_of(elb.delete_rule, RuleArn=rules[-1]["RuleArn"])
     assert err["Code"] == "OperationNotPermitted"
     err = error_of(elb.delete_target_group, TargetGroupArn=other["TargetGroupArn"])
-    assert (err["Code"], err["Message"]) == ("ResourceInUse", f"Target group '{other['TargetGroupArn']}' is currently "
-                                             "in use by a listener or a rule")
+    assert (err["Code"], err["Message"]) == ("ResourceInUse", f"The target group '{other['TargetGroupArn']}' is "
+                                             "currently in use by a listener or a rule")
     elb.modify_rule(RuleArn=api["RuleArn"], Actions=forward(group))
     elb.delete_target_group(TargetGroupArn=other["TargetGroupArn"])
     err = error_of(elb.describe_listeners)

@@ -49,15 +49,17 @@ def check_conditions(given: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
         if field in ("host-header", "path-pattern"):
             patterns = values or list(config.get("Values") or [])
             if not patterns:
-                raise errors.validation(f"A condition value must be specified for field '{field}'")
+                raise errors.validation("A condition value must be specified")
             for pattern in patterns:
                 if len(pattern) > 128:
-                    raise errors.validation(f"The '{field}' value '{pattern[:20]}...' exceeds 128 characters")
+                    raise errors.validation(f"The '{field}' value is too long; the limit is '128'")
             if values:
                 entry["Values"] = patterns
             entry[config_name] = {"Values": patterns}
             total += len(patterns)
         elif field == "http-header":
+            if not config:
+                raise errors.validation(f"A '{config_name}' must be specified with '{field}'")
             name = config.get("HttpHeaderName")
             header_values = list(config.get("Values") or [])
             if not name or not header_values:
@@ -65,25 +67,33 @@ def check_conditions(given: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
             entry[config_name] = {"HttpHeaderName": name, "Values": header_values}
             total += len(header_values)
         elif field == "http-request-method":
+            if not config:
+                raise errors.validation(f"A '{config_name}' must be specified with '{field}'")
             methods = list(config.get("Values") or [])
             if not methods:
-                raise errors.validation("At least one HTTP request method must be specified")
+                raise errors.validation(f"A '{field}' value must be specified")
             for method in methods:
                 if not _METHOD.match(method):
                     raise errors.validation(f"The HTTP request method '{method}' is not valid")
             entry[config_name] = {"Values": methods}
             total += len(methods)
         elif field == "query-string":
+            if not config:
+                raise errors.validation(f"A '{config_name}' must be specified with '{field}'")
             pairs = [dict(p) for p in config.get("Values") or []]
-            if not pairs or any(not p.get("Value") for p in pairs):
-                raise errors.validation("A query string condition must have a value for each key/value pair")
+            if not pairs:
+                raise errors.validation(f"A '{field}' value must be specified")
+            if any(not p.get("Value") for p in pairs):
+                raise errors.validation("A 'Value' must be specified in 'QueryStringKeyValuePair'")
             entry[config_name] = {"Values": [({"Key": p["Key"]} if p.get("Key") else {}) | {"Value": p["Value"]}
                                              for p in pairs]}
             total += len(pairs)
         else:
+            if not config:
+                raise errors.validation(f"A '{config_name}' must be specified with '{field}'")
             blocks = list(config.get("Values") or [])
             if not blocks:
-                raise errors.validation("At least one source IP CIDR block must be specified")
+                raise errors.validation(f"A '{field}' value must be specified")
             for block in blocks:
                 try:
                     ipaddress.ip_network(block, strict=False)

@@ -61,12 +61,12 @@ def duplicate_listener(balancer_arn: str) -> ServiceError:
                         f"A listener already exists on this port for this load balancer '{balancer_arn}'")
 
 
-def priority_in_use(priority: int | str) -> ServiceError:
-    return ServiceError("PriorityInUse", f"Priority '{priority}' is currently in use")
+def priority_in_use() -> ServiceError:
+    return ServiceError("PriorityInUse", "The specified priority is in use.")
 
 
 def target_group_in_use(arn: str) -> ServiceError:
-    return ServiceError("ResourceInUse", f"Target group '{arn}' is currently in use by a listener or a rule")
+    return ServiceError("ResourceInUse", f"The target group '{arn}' is currently in use by a listener or a rule")
 
 
 def invalid_target(message: str) -> ServiceError:
@@ -92,10 +92,6 @@ def too_many_tags() -> ServiceError:
 
 def duplicate_tag_keys(key: str) -> ServiceError:
     return ServiceError("DuplicateTagKeys", f"Tag key '{key}' specified more than once")
-
-
-def unsupported_protocol(protocol: str) -> ServiceError:
-    return ServiceError("UnsupportedProtocol", f"Protocol '{protocol}' is not supported")
 
 
 def incompatible_protocols(message: str) -> ServiceError:

@@ -39,7 +39,8 @@ if TYPE_CHECKING:
         SetRulePrioritiesInputTypeDef,
     )
 
-PROTOCOLS = {"application": ("HTTP", "HTTPS"), "network": ("TCP",)}
+PROTOCOLS = {"application": ("HTTP", "HTTPS"), "network": ("UDP", "TCP", "TLS", "TCP_UDP")}
+SERVED = ("HTTP", "HTTPS", "TCP")  # network load balancers carry TCP here; TLS and UDP are refused
 DEFAULT_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 MAX_PRIORITY = 50000
 
@@ -89,7 +90,9 @@ class ListenerOperations:
             raise errors.validation("A listener port must be specified")
         allowed = PROTOCOLS[balancer.doc["Type"]]
         if protocol not in allowed:
-            raise errors.unsupported_protocol(protocol)
+            raise errors.validation(f"Listener protocol '{protocol}' must be one of '{', '.join(allowed)}'")
+        if protocol not in SERVED:
+            raise errors.unsupported(f"{protocol} listeners")
         if protocol == "HTTPS" and len(given.get("Certificates") or []) != 1:
             raise errors.invalid_configuration("You must provide a list containing exactly one certificate if the "
                                                "listener protocol is HTTPS.")
@@ -233,7 +236,7 @@ class ListenerOperations:
                                     f"constraint: Member must have value less than or equal to {MAX_PRIORITY}")
         for rule in self._catalog().rules_of(listener_arn):
             if rule.arn != rule_arn and rule.doc["Priority"] == str(priority):
-                raise errors.priority_in_use(priority)
+                raise errors.priority_in_use()
 
     async def CreateRule(self, ctx: RequestContext, params: CreateRuleInputTypeDef) -> dict[str, Any]:
         catalog = self._catalog()
@@ -312,7 +315,7 @@ class ListenerOperations:
         for rule, priority in given:
             for other in catalog.rules_of(rule.doc["_ListenerArn"]):
                 if other.arn not in moving and other.doc["Priority"] == str(priority):
-                    raise errors.priority_in_use(priority)
+                    raise errors.priority_in_use()
             if not 1 <= priority <= MAX_PRIORITY:
                 self._check_priority(rule.doc["_ListenerArn"], priority, rule.arn)
         changed = [Resource(r.arn, RULE, r.region, {**r.doc, "Priority": str(p)}) for r, p in given]

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     )
 
 _NAME = re.compile(r"^[A-Za-z0-9-]+$")
+_NAME_PATTERN = re.compile(r"(?!.*--)(?!^-)(?!.*-$)^[A-Za-z0-9-]+$")
 _MATCHER = re.compile(r"^\d{3}(-\d{3})?(,\d{3}(-\d{3})?)*$")
 LAMBDA_PRINCIPAL = "elasticloadbalancing.amazonaws.com"
 _HTTP = ("HTTP", "HTTPS")
@@ -48,8 +49,10 @@ def check_name(name: str) -> None:
     if not _NAME.match(name):
         raise errors.validation(f"Target group name '{name}' can only contain characters that are alphanumeric "
                                 "characters or hyphens(-)")
-    if name.startswith("-") or name.endswith("-"):
-        raise errors.validation(f"Target group name '{name}' cannot begin or end with '-'")
+    if not _NAME_PATTERN.match(name):  # no leading, trailing or doubled hyphen
+        raise errors.validation(f"1 validation error detected: Value '{name}' at 'targetGroup.targetGroupArn."
+                                f"targetGroupName' failed to satisfy constraint: Member must satisfy regular "
+                                f"expression pattern: {_NAME_PATTERN.pattern}")
 
 
 def matches(matcher: str, status: int) -> bool:
@@ -75,13 +78,16 @@ def _health_defaults(given: dict[str, Any], protocol: str | None, target_type: s
         "HealthyThresholdCount": given.get("HealthyThresholdCount") or 5,
         "UnhealthyThresholdCount": given.get("UnhealthyThresholdCount") or (5 if lambda_ else 2),
     }
+    if lambda_:
+        del out["HealthCheckPort"]  # a function has no port
     if check_protocol in _HTTP:
         out["HealthCheckPath"] = given.get("HealthCheckPath") or "/"
         code = (given.get("Matcher") or {}).get("HttpCode") or ("200" if http else "200-399")
         if not _MATCHER.match(code):
             raise errors.validation("HttpCode must be like 200 | 200-399 | 200,201 ...")
         out["Matcher"] = {"HttpCode": code}
-    if out["HealthCheckTimeoutSeconds"] >= out["HealthCheckIntervalSeconds"] and check_protocol in _HTTP:
+    # The wording (and whether equal is allowed) follows the target group's protocol, not the check's.
+    if out["HealthCheckTimeoutSeconds"] >= out["HealthCheckIntervalSeconds"] and protocol in _HTTP:
         raise errors.validation(f"Health check timeout '{out['HealthCheckTimeoutSeconds']}' must be smaller than the "
                                 f"interval '{out['HealthCheckIntervalSeconds']}'")
     if out["HealthCheckTimeoutSeconds"] > out["HealthCheckIntervalSeconds"]:
@@ -161,7 +167,7 @@ class TargetGroupOperations:
         doc["_attributes"] = attributes.for_group(protocol, target_type)
         group = Resource(arn, TARGET_GROUP, ctx.region, doc)
         await catalog.save(group)
-        return {"TargetGroups": [self.public(group)]}
+        return {"TargetGroups": [group.public()]}  # a new group serves no load balancer: no LoadBalancerArns
 
     async def DeleteTargetGroup(self, ctx: RequestContext, params: DeleteTargetGroupInputTypeDef) -> dict[str, Any]:
         catalog = self._catalog()
@@ -177,7 +183,7 @@ class TargetGroupOperations:
     async def DescribeTargetGroups(self, ctx: RequestContext, params: DescribeTargetGroupsInputTypeDef,
                                    ) -> dict[str, Any]:
         catalog = self._catalog()
-        groups = catalog.of_kind(TARGET_GROUP, ctx.region)
+        groups = sorted(catalog.of_kind(TARGET_GROUP, ctx.region), key=lambda g: str(g.doc["TargetGroupName"]))
         arns, names = list(params.get("TargetGroupArns") or []), list(params.get("Names") or [])
         balancer = params.get("LoadBalancerArn")
         if sum(1 for given in (arns, names, balancer) if given) > 1:
