@@ -129,6 +129,13 @@ def test_target_group_defaults_and_validation(elb: Any, network: dict[str, Any])
     attrs = {a["Key"]: a["Value"] for a in
              elb.describe_target_group_attributes(TargetGroupArn=group["TargetGroupArn"])["Attributes"]}
     assert attrs["deregistration_delay.timeout_seconds"] == "300" and attrs["stickiness.type"] == "lb_cookie"
+    err = error_of(elb.modify_target_group_attributes, TargetGroupArn=group["TargetGroupArn"], Attributes=[
+        {"Key": "stickiness.enabled", "Value": "true"}, {"Key": "stickiness.type", "Value": "source_ip"}])
+    assert (err["Code"], err["Message"]) == ("InvalidConfigurationRequest", "Stickiness type 'source_ip' is not "
+                                             "supported for target groups with the HTTP protocol")
+    err = error_of(elb.modify_target_group_attributes, TargetGroupArn=group["TargetGroupArn"], Attributes=[
+        {"Key": "stickiness.type", "Value": "source_ip_dest_ip"}])
+    assert err["Message"] == "'Stickiness type' must be one of [app_cookie, lb_cookie, source_ip]"
 
 
 def test_listeners_rules_and_priorities(elb: Any, network: dict[str, Any]) -> None:
@@ -171,6 +178,10 @@ def test_listeners_rules_and_priorities(elb: Any, network: dict[str, Any]) -> No
                                                                             "Values": ["/" + "x" * 128]}],
                    Actions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}])
     assert err["Message"] == "The 'path-pattern' value is too long; the limit is '128'"
+    err = error_of(elb.create_rule, ListenerArn=arn, Priority=11, Conditions=[{"Field": "host-header",
+                                                                            "Values": ["a.com", "b.com"]}],
+                   Actions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}])
+    assert err["Message"] == "The 'host-header' field contains too many values; the limit is '1'"
     err = error_of(elb.create_rule, ListenerArn=arn, Priority=11, Conditions=[{"Field": "source-ip"}],
                    Actions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}])
     assert err["Message"] == "A 'SourceIpConfig' must be specified with 'source-ip'"

@@ -91,9 +91,6 @@ def _check_value(key: str, value: str) -> None:
         _integer(key, value, 1, 604800, "Stickiness duration seconds")
     elif key == "slow_start.duration_seconds" and value != "0":
         _integer(key, value, 30, 900, "Slow start duration seconds")
-    elif key == "stickiness.type" and value not in ("lb_cookie", "app_cookie", "source_ip", "source_ip_dest_ip",
-                                                    "source_ip_dest_ip_proto"):
-        raise errors.validation(f"Stickiness type '{value}' is not supported")
     elif key == "load_balancing.algorithm.type" and value not in ("round_robin", "least_outstanding_requests",
                                                                   "weighted_random"):
         raise errors.validation(f"Load balancing algorithm type '{value}' is not supported")

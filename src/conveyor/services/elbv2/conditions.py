@@ -28,7 +28,7 @@ FIELDS = ("host-header", "path-pattern", "http-header", "http-request-method", "
 _CONFIG = {"host-header": "HostHeaderConfig", "path-pattern": "PathPatternConfig", "http-header": "HttpHeaderConfig",
            "http-request-method": "HttpRequestMethodConfig", "query-string": "QueryStringConfig",
            "source-ip": "SourceIpConfig"}
-_METHOD = re.compile(r"^[A-Za-z_-]+$")
+_METHOD = re.compile(r"^[A-Z_-]+$")
 MAX_VALUES = 5
 
 
@@ -50,6 +50,10 @@ def check_conditions(given: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
             patterns = values or list(config.get("Values") or [])
             if not patterns:
                 raise errors.validation("A condition value must be specified")
+            # https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_RuleCondition.html: the
+            # old `Values` form takes a single host name or path.
+            if len(values) > 1:
+                raise errors.validation(f"The '{field}' field contains too many values; the limit is '1'")
             for pattern in patterns:
                 if len(pattern) > 128:
                     raise errors.validation(f"The '{field}' value is too long; the limit is '128'")
@@ -64,6 +68,10 @@ def check_conditions(given: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
             header_values = list(config.get("Values") or [])
             if not name or not header_values:
                 raise errors.validation("A header name and at least one header value must be specified")
+            if len(name) > 40:
+                raise errors.validation("The 'HttpHeaderName' value is too long; the limit is '40'")
+            if any(len(v) > 128 for v in header_values):
+                raise errors.validation("The 'http-header' value is too long; the limit is '128'")
             entry[config_name] = {"HttpHeaderName": name, "Values": header_values}
             total += len(header_values)
         elif field == "http-request-method":
@@ -73,8 +81,11 @@ def check_conditions(given: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
             if not methods:
                 raise errors.validation(f"A '{field}' value must be specified")
             for method in methods:
+                if len(method) > 40:
+                    raise errors.validation("The 'http-request-method' value is too long; the limit is '40'")
                 if not _METHOD.match(method):
-                    raise errors.validation(f"The HTTP request method '{method}' is not valid")
+                    raise errors.validation("The 'http-request-method' value is invalid; the allowed characters are "
+                                            "A-Z, hyphen and underscore")
             entry[config_name] = {"Values": methods}
             total += len(methods)
         elif field == "query-string":
@@ -85,6 +96,9 @@ def check_conditions(given: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
                 raise errors.validation(f"A '{field}' value must be specified")
             if any(not p.get("Value") for p in pairs):
                 raise errors.validation("A 'Value' must be specified in 'QueryStringKeyValuePair'")
+            for part in ("Key", "Value"):
+                if any(len(str(p.get(part) or "")) > 128 for p in pairs):
+                    raise errors.validation(f"The '{part}' value is too long; the limit is '128'")
             entry[config_name] = {"Values": [({"Key": p["Key"]} if p.get("Key") else {}) | {"Value": p["Value"]}
                                              for p in pairs]}
             total += len(pairs)

@@ -99,6 +99,16 @@ def _health_defaults(given: dict[str, Any], protocol: str | None, target_type: s
     return out
 
 
+def _check_stickiness(kind: str, protocol: str | None) -> None:
+    """Cookies for HTTP(S) target groups, the source address for TCP ones
+    (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/sticky-sessions.html)."""
+    if kind not in ("app_cookie", "lb_cookie", "source_ip"):
+        raise errors.validation("'Stickiness type' must be one of [app_cookie, lb_cookie, source_ip]")
+    if (protocol in _HTTP) == (kind == "source_ip"):
+        raise errors.invalid_configuration(f"Stickiness type '{kind}' is not supported for target groups with the "
+                                           f"{protocol} protocol")
+
+
 class TargetGroupOperations:
     def __init__(self, catalog: Callable[[], Catalog], network: Network, ports: Ports, clock: Clock) -> None:
         self._catalog = catalog
@@ -193,6 +203,8 @@ class TargetGroupOperations:
             if catalog.get(balancer, "loadbalancer", ctx.region) is None:
                 raise errors.load_balancer_not_found()
             groups = [g for g in groups if balancer in balancers_of(catalog, g.arn)]
+            if not groups:
+                raise errors.target_group_not_found()
         if arns:
             by_arn = {g.arn: g for g in groups}
             if any(a not in by_arn for a in arns):
@@ -226,7 +238,11 @@ class TargetGroupOperations:
     async def ModifyTargetGroupAttributes(self, ctx: RequestContext,
                                           params: ModifyTargetGroupAttributesInputTypeDef) -> dict[str, Any]:
         found = self.group(params["TargetGroupArn"], ctx.region)
-        changed = attributes.modify(found.attributes, [dict(a) for a in params["Attributes"]], "Target group")
+        given = [dict(a) for a in params["Attributes"]]
+        stickiness = next((str(a.get("Value")) for a in given if a.get("Key") == "stickiness.type"), None)
+        if stickiness is not None:
+            _check_stickiness(stickiness, found.doc.get("Protocol"))
+        changed = attributes.modify(found.attributes, given, "Target group")
         if (changed.get("stickiness.enabled") == "true" and changed.get("stickiness.type") == "app_cookie"
                 and not changed.get("stickiness.app_cookie.cookie_name")):
             raise errors.invalid_configuration("You must set an application cookie name to enable stickiness of type "
