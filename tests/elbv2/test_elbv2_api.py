@@ -325,3 +325,20 @@ def test_a_load_balancer_in_a_vpc_of_its_own(client: Callable[..., Any], elb: An
     assert (made["VpcId"], made["SecurityGroups"]) == (vpc, [inside])
     group = elb.create_target_group(Name="own", Protocol="HTTP", Port=80, VpcId=vpc)["TargetGroups"][0]
     assert group["VpcId"] == vpc
+
+
+def test_ssl_policies_and_tls_target_groups(elb: Any, network: dict[str, Any]) -> None:
+    policies = elb.describe_ssl_policies(Names=["ELBSecurityPolicy-TLS-1-2-2017-01", "ELBSecurityPolicy-2016-08",
+                                                "ELBSecurityPolicy-2016-08"])["SslPolicies"]
+    assert [(p["Name"], p["SslProtocols"]) for p in policies] == [
+        ("ELBSecurityPolicy-TLS-1-2-2017-01", ["TLSv1.2"]), ("ELBSecurityPolicy-2016-08", ["TLSv1", "TLSv1.1", "TLSv1.2"])]
+    err = error_of(elb.describe_ssl_policies, Names=["nope"])
+    assert (err["Code"], err["Message"]) == ("SSLPolicyNotFound", "SSL policy 'nope' not found")
+    # A TLS target group is described and kept; no listener can send it traffic here (TLS listeners are refused).
+    group = elb.create_target_group(Name="tls", Protocol="TLS", Port=443, VpcId=network["vpc"])["TargetGroups"][0]
+    assert (group["HealthCheckProtocol"], group["HealthCheckTimeoutSeconds"]) == ("TCP", 10)
+    balancer = elb.create_load_balancer(Name="nlb", Type="network", Subnets=network["subnets"][:1])[
+        "LoadBalancers"][0]
+    err = error_of(elb.create_listener, LoadBalancerArn=balancer["LoadBalancerArn"], Protocol="TLS", Port=443,
+                   DefaultActions=[{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}])
+    assert (err["Code"], err["Message"]) == ("ValidationError", "Conveyor does not support TLS listeners.")

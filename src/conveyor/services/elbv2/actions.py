@@ -119,8 +119,8 @@ def _fixed(action: dict[str, Any]) -> dict[str, Any]:
                                 "must satisfy regular expression pattern: ^(2|4|5)\\d\\d$")
     content_type = config.get("ContentType")
     if content_type is not None and content_type not in CONTENT_TYPES:
-        raise errors.validation("The ContentType must be one of:'text/html', 'application/json', "
-                                "'application/javascript', 'text/css', 'text/plain'")
+        raise errors.invalid_action("The ContentType must be one of:'text/html', 'application/json', "
+                                    "'application/javascript', 'text/css', 'text/plain'")
     out: dict[str, Any] = {"StatusCode": status}
     if config.get("MessageBody") is not None:
         out["MessageBody"] = config["MessageBody"]

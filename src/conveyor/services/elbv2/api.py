@@ -46,8 +46,24 @@ LIMITS = {"application-load-balancers": 50, "target-groups": 3000, "targets-per-
           "target-groups-per-action-on-application-load-balancer": 5, "certificates-per-application-load-balancer": 25,
           "targets-per-target-group": 1000}
 CLASSIC_VERSION = "2012-06-01"
-# The predefined security policies Conveyor names (it serves TLS with its own settings).
-SSL_POLICIES = ("ELBSecurityPolicy-TLS13-1-2-2021-06", "ELBSecurityPolicy-2016-08")
+# The predefined security policies and their TLS versions
+# (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/describe-ssl-policies.html); Conveyor
+# names them, and serves TLS with its own settings.
+SSL_POLICIES = {
+    "ELBSecurityPolicy-TLS13-1-2-2021-06": ["TLSv1.2", "TLSv1.3"],
+    "ELBSecurityPolicy-TLS13-1-2-Res-2021-06": ["TLSv1.2", "TLSv1.3"],
+    "ELBSecurityPolicy-TLS13-1-3-2021-06": ["TLSv1.3"],
+    "ELBSecurityPolicy-2016-08": ["TLSv1", "TLSv1.1", "TLSv1.2"],
+    "ELBSecurityPolicy-TLS-1-0-2015-04": ["TLSv1", "TLSv1.1", "TLSv1.2"],
+    "ELBSecurityPolicy-TLS-1-1-2017-01": ["TLSv1.1", "TLSv1.2"],
+    "ELBSecurityPolicy-TLS-1-2-2017-01": ["TLSv1.2"],
+    "ELBSecurityPolicy-TLS-1-2-Ext-2018-06": ["TLSv1.2"],
+    "ELBSecurityPolicy-FS-2018-06": ["TLSv1", "TLSv1.1", "TLSv1.2"],
+    "ELBSecurityPolicy-FS-1-1-2019-08": ["TLSv1.1", "TLSv1.2"],
+    "ELBSecurityPolicy-FS-1-2-2019-08": ["TLSv1.2"],
+    "ELBSecurityPolicy-FS-1-2-Res-2020-10": ["TLSv1.2"],
+    "ELBSecurityPolicy-2015-05": ["TLSv1", "TLSv1.1", "TLSv1.2"],
+}
 
 
 class ElbService(Service):
@@ -165,11 +181,11 @@ class ElbService(Service):
 
     async def DescribeSSLPolicies(self, ctx: RequestContext, params: DescribeSSLPoliciesInputTypeDef,
                                   ) -> dict[str, Any]:
-        names = list(params.get("Names") or SSL_POLICIES)
+        names = list(dict.fromkeys(params.get("Names") or SSL_POLICIES))
         for name in names:
             if name not in SSL_POLICIES:
                 raise ServiceError("SSLPolicyNotFound", f"SSL policy '{name}' not found")
-        return {"SslPolicies": [{"Name": n, "SslProtocols": ["TLSv1.2", "TLSv1.3"], "Ciphers": [],
+        return {"SslPolicies": [{"Name": n, "SslProtocols": SSL_POLICIES[n], "Ciphers": [],
                                  "SupportedLoadBalancerTypes": ["application", "network"]} for n in names]}
 
     # -- conveyor.ports.TargetGroups (Auto Scaling) ------------------------------------------------------

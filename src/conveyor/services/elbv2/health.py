@@ -49,7 +49,7 @@ def target_health(target: Target, group: dict[str, Any], in_use: bool, instance_
         return describe("draining", "Target.DeregistrationInProgress")
     if not in_use:
         return describe("unused", "Target.NotInUse")
-    if instance_state is not None and instance_state != "running":
+    if instance_state is not None and instance_state not in ("pending", "running"):
         out = describe("unused", "Target.InvalidState")
         out["Description"] = f"Target is in the {instance_state} state"
         return out

@@ -150,8 +150,8 @@ class TargetGroupOperations:
             for value, label in ((protocol, "protocol"), (port, "port"), (vpc_id, "VPC ID")):
                 if not value:
                     raise errors.validation(f"A {label} must be specified")
-            if protocol not in ("HTTP", "HTTPS", "TCP"):
-                raise errors.unsupported(f"target groups of protocol {protocol}")
+            if protocol == "GENEVE":
+                raise errors.unsupported("target groups of protocol GENEVE (gateway load balancers)")
             if not await self.network.vpc_exists(ctx.region, str(vpc_id)):
                 raise errors.validation(f"The VPC ID '{vpc_id}' is not found")
         checks = _health_defaults(given, protocol, target_type)
@@ -263,7 +263,7 @@ class TargetGroupOperations:
             if view is None or view.state == "terminated":
                 raise errors.invalid_target("The specified target does not exist or is not in the same VPC as the "
                                             "target group.")
-            if view.state != "running":
+            if view.state not in ("pending", "running"):  # a booting instance may be registered
                 raise errors.invalid_target(f"The following targets are not in a running state and cannot be "
                                             f"registered: '{target_id}'")
             zone = view.availability_zone
