@@ -271,3 +271,25 @@ def test_https_by_dns_name(start_server: Callable[..., Any], tmp_path: Any) -> N
         while chunk := tls.recv(65536):
             answer += chunk
     assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"over tls")
+
+
+def test_a_region_drill_stops_its_load_balancers(elb: Any, network: dict[str, Any], endpoint: str,
+                                                 web_servers: Callable[[str, str, int], WebServer]) -> None:
+    """`conveyor drill region-down`: the region's load balancers answer 503 without reaching a target (on
+    Conveyor's shared port they cannot refuse the connection), and answer again after `region-up`."""
+    from tests.conftest import post_json
+
+    port = free_port_on("127.0.0.29")
+    web_servers("east", "127.0.0.29", port)
+    lb = Balancer(elb, network, endpoint)
+    group = lb.group("east", port)
+    lb.listen(group)
+    elb.register_targets(TargetGroupArn=group, Targets=[{"Id": "127.0.0.29"}])
+    assert lb.get("/").json()["name"] == "east"
+    post_json(f"{endpoint}/_conveyor/regions/us-east-1/down")
+    try:
+        down = lb.get("/")
+        assert down.status_code == 503 and "503 Service Temporarily Unavailable" in down.text
+    finally:
+        post_json(f"{endpoint}/_conveyor/regions/us-east-1/up")
+    assert lb.get("/").json()["name"] == "east"

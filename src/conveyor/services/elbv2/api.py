@@ -232,6 +232,9 @@ class ElbService(Service):
                          if r.kind == BALANCER and str(r.doc["DNSName"]).lower() == wanted), None)
         if balancer is None:
             return None
+        outages = self.ports.outages
+        if outages is not None and outages.is_down(balancer.region):
+            return False  # its region is down (a drill): nothing behind it answers
         groups: set[str] = set()
         for resource in self.catalog.resources.values():
             if resource.kind == LISTENER and resource.doc["LoadBalancerArn"] == balancer.arn:

@@ -94,6 +94,11 @@ class LoadBalancerTraffic:
         if balancer is None:
             return page(404)
         ctx.operation_name = balancer.doc["LoadBalancerName"]
+        outages = self.ports.outages
+        if outages is not None and outages.is_down(balancer.region):
+            # A region drill (conveyor drill region-down): on its own port a load balancer of a failed region
+            # would refuse connections; on Conveyor's shared port it answers 503 without reaching a target.
+            return page(503)
         listener = self._listener(catalog, balancer, request.scheme)
         if listener is None:
             return page(503)
