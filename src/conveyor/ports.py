@@ -616,6 +616,10 @@ class TargetGroups(Protocol):
         None when it is not registered there."""
         ...
 
+    def deregistration_delay(self, region: str, group_arn: str) -> float:
+        """How long a deregistered target drains before it leaves (0 when nothing forwards to the group)."""
+        ...
+
 
 @runtime_checkable
 class ApiCaller(Protocol):

@@ -59,3 +59,38 @@ def test_groups_register_their_instances(client: Callable[..., Any], network: di
               elb.describe_target_health(TargetGroupArn=group_arn)["TargetHealthDescriptions"]}
     assert states == {"draining"}
     scaling.delete_auto_scaling_group(AutoScalingGroupName="g", ForceDelete=True)
+
+
+def test_scale_in_drains_before_terminating(client: Callable[..., Any], network: dict[str, Any],
+                                            advance: Callable[[float], float]) -> None:
+    elb, scaling, ec2 = client("elbv2"), client("autoscaling"), client("ec2")
+    made = elb.create_load_balancer(Name="drain", Subnets=network["subnets"][:2])["LoadBalancers"][0]
+    group_arn = elb.create_target_group(Name="drain", Protocol="HTTP", Port=8080, VpcId=network["vpc"],
+                                        )["TargetGroups"][0]["TargetGroupArn"]
+    elb.modify_target_group_attributes(TargetGroupArn=group_arn, Attributes=[
+        {"Key": "deregistration_delay.timeout_seconds", "Value": "30"}])
+    elb.create_listener(LoadBalancerArn=made["LoadBalancerArn"], Protocol="HTTP", Port=80,
+                        DefaultActions=[{"Type": "forward", "TargetGroupArn": group_arn}])
+    ec2.create_launch_template(LaunchTemplateName="idle", LaunchTemplateData={
+        "ImageId": "ami-0abcdef1234567890", "UserData": base64.b64encode(b"#!/bin/bash\nexec sleep 300\n").decode()})
+    scaling.create_auto_scaling_group(AutoScalingGroupName="d", LaunchTemplate={"LaunchTemplateName": "idle"},
+                                      MinSize=1, MaxSize=2, DesiredCapacity=2, AvailabilityZones=["us-east-1a"],
+                                      TargetGroupARNs=[group_arn])
+
+    def states() -> dict[str, str]:
+        found = elb.describe_target_health(TargetGroupArn=group_arn)["TargetHealthDescriptions"]
+        return {h["Target"]["Id"]: h["TargetHealth"]["State"] for h in found}
+
+    wait_for(lambda: len(states()) == 2, what="both members registered")
+    scaling.set_desired_capacity(AutoScalingGroupName="d", DesiredCapacity=1)
+    [leaving] = wait_for(lambda: [i for i, s in states().items() if s == "draining"], what="one member draining")
+
+    def ec2_state() -> str:
+        return str(ec2.describe_instances(InstanceIds=[leaving])["Reservations"][0]["Instances"][0]["State"]["Name"])
+
+    advance(20)
+    assert ec2_state() == "running"  # still draining: the instance is not terminated yet
+    advance(11)
+    wait_for(lambda: ec2_state() in ("shutting-down", "terminated"), what="terminated once drained")
+    wait_for(lambda: leaving not in states(), what="the drained target gone")
+    scaling.delete_auto_scaling_group(AutoScalingGroupName="d", ForceDelete=True)

@@ -77,6 +77,7 @@ class AutoScalingService(PolicyOperations, LoadBalancingOperations, Service):
         self.policies = {doc["PolicyARN"]: {**doc, "_region": region} for region, doc in self.store.policies()}
         await self.store.expire_activities(self.clock.now() - ACTIVITIES_KEPT)
         self.supervisor.start()
+        self.supervisor.resume_terminations()
         for group in list(self.supervisor.groups.values()):
             await self.supervisor.reconcile(group)
 

@@ -10,7 +10,7 @@
 - Crash loops: instances that keep ending within seconds of starting hold launches back with the pools'
   growing delay (conveyor.runtime.workers.CrashLoop).
 - Target groups (TargetGroupARNs): an instance is registered in each as it comes InService, and
-  deregistered before it is terminated; with health check type ELB, an instance its target group's health
+  deregistered before it is terminated, once the deregistration delay is over; with health check type ELB, an instance its target group's health
   checks find unhealthy is marked Unhealthy (after the grace period) and replaced
   (https://docs.aws.amazon.com/autoscaling/ec2/userguide/attach-load-balancer-asg.html).
 - Suspended processes (Launch, Terminate, HealthCheck, ReplaceUnhealthy, AZRebalance, AlarmNotification,
@@ -51,6 +51,7 @@ class Supervisor:
         self.groups: dict[tuple[str, str], Group] = {}
         self._timer: TimerHandle | None = None
         self._hold_timers: dict[tuple[str, str], TimerHandle] = {}
+        self._drain_timers: dict[str, TimerHandle] = {}  # instance id -> its termination after draining
         self.closing = False
 
     # -- lifecycle ------------------------------------------------------------------------------------
@@ -61,7 +62,7 @@ class Supervisor:
 
     def stop(self) -> None:
         self.closing = True
-        for timer in [self._timer, *self._hold_timers.values()]:
+        for timer in [self._timer, *self._hold_timers.values(), *self._drain_timers.values()]:
             if timer is not None:
                 timer.cancel()
 
@@ -156,11 +157,48 @@ class Supervisor:
                 acts.append(member["_activity"])
                 doomed.append(instance_id)
                 changed = True
+        waits = self._drain_waits(group, doomed)
         changed = await self._balance(group, doomed) or changed
         if changed or acts:
             await self.store.put_group(group.region, group.name, group.doc, acts)
         for instance_id in doomed:
-            spawn(self.instances.terminate(group.region, instance_id))
+            self._terminate_after(group.region, instance_id, waits.get(instance_id, 0.0))
+
+    def _drain_waits(self, group: Group, doomed: list[str]) -> dict[str, float]:
+        """How long each doomed member drains in its target groups first: Auto Scaling terminates an instance
+        behind a load balancer once its deregistration delay is over, so the requests in flight finish
+        (https://docs.aws.amazon.com/autoscaling/ec2/userguide/attach-load-balancer-asg.html)."""
+        if self.target_groups is None:
+            return {}
+        waits = {}
+        for instance_id in doomed:
+            member = group.members.get(instance_id) or {}
+            delays = [self.target_groups.deregistration_delay(group.region, arn)
+                      for arn in member.get("_target_groups") or []]
+            waits[instance_id] = max(delays, default=0.0)
+        return waits
+
+    def resume_terminations(self) -> None:
+        """After a restart: members that were draining before their termination are terminated now (the
+        timers of their deregistration delay did not survive)."""
+        for group in self.groups.values():
+            for instance_id, member in group.members.items():
+                view = self.instances.instance(group.region, instance_id)
+                if member["LifecycleState"] == "Terminating" and view is not None and view.state in ("pending",
+                                                                                                     "running"):
+                    spawn(self.instances.terminate(group.region, instance_id))
+
+    def _terminate_after(self, region: str, instance_id: str, wait: float) -> None:
+        if wait <= 0:
+            spawn(self.instances.terminate(region, instance_id))
+            return
+
+        def due() -> None:
+            self._drain_timers.pop(instance_id, None)
+            if not self.closing:
+                spawn(self.instances.terminate(region, instance_id))
+
+        self._drain_timers[instance_id] = self.clock.call_at(self.clock.now() + wait, due)
 
     async def _balance(self, group: Group, doomed: list[str]) -> bool:
         """Register members in service in the group's target groups; deregister the ones leaving (before

@@ -205,6 +205,13 @@ class ElbService(Service):
         if leaving:
             await self.target_groups.deregister(group, leaving)
 
+    def deregistration_delay(self, region: str, group_arn: str) -> float:
+        catalog = self._catalog()
+        group = catalog.get(group_arn, TARGET_GROUP, region)
+        if group is None or not in_use(catalog, group_arn):
+            return 0.0
+        return float(group.attributes.get("deregistration_delay.timeout_seconds", "300"))
+
     def instance_state(self, region: str, group_arn: str, instance_id: str) -> str | None:
         catalog = self._catalog()
         group = catalog.get(group_arn, TARGET_GROUP, region)
