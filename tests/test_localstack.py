@@ -31,7 +31,7 @@ def test_health_answers_in_localstacks_shape(endpoint: str) -> None:
     assert doc["services"] == {"sts": "running", "iam": "running", "logs": "running", "cloudwatch": "running",
                                "kinesis": "running", "sqs": "running", "sns": "running", "lambda": "running",
                                "events": "running", "scheduler": "running", "s3": "running", "apigateway": "running",
-                               "ec2": "running", "autoscaling": "running",
+                               "elbv2": "running", "ec2": "running", "autoscaling": "running",
                                "cloudfront": "running", "route53": "running", "cloudformation": "running"}
     assert doc["version"] == __version__ and doc["edition"] == "conveyor"
     head_status, _, head_body = get(f"{endpoint}/_localstack/health", "HEAD")

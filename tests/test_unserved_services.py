@@ -16,7 +16,6 @@ from conveyor.app import SERVICES
 
 @pytest.mark.parametrize(("command", "name", "code"), [
     (["rds", "describe-db-instances"], "rds", "InvalidAction"),  # query
-    (["elb", "describe-load-balancers"], "elasticloadbalancing", "InvalidAction"),  # query, another signing name
     (["dynamodb", "list-tables"], "dynamodb", "UnknownOperationException"),  # json (X-Amz-Target)
     (["kafka", "list-clusters"], "kafka", "UnknownOperationException"),  # rest-json
 ])

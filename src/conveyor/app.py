@@ -37,6 +37,8 @@ SERVICES = {
     "scheduler": "conveyor.services.scheduler.api:SchedulerService",
     "s3": "conveyor.services.s3.api:S3Service",
     "apigatewayv2": "conveyor.services.apigatewayv2.api:ApiGatewayService",
+    # Elastic Load Balancing before Auto Scaling, which registers its instances in target groups.
+    "elbv2": "conveyor.services.elbv2.api:ElbService",
     # EC2 before Auto Scaling, which launches its instances (and stops first, so that no instance it
     # watches going down is replaced during a shutdown).
     "ec2": "conveyor.services.ec2.api:Ec2Service",

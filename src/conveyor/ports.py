@@ -470,7 +470,7 @@ class LaunchTemplateRef:
 
 @dataclass(frozen=True)
 class InstanceView:
-    """An EC2 instance as Auto Scaling sees it."""
+    """An EC2 instance as Auto Scaling (and a load balancer, its targets) sees it."""
 
     instance_id: str
     region: str
@@ -482,6 +482,7 @@ class InstanceView:
     lived: float  # real seconds its process ran (or has run so far), for the crash-loop back-off
     pid: int | None = None
     crashed: bool = False  # it went down by itself (its process ended), not by a request or a drill
+    private_ip: str | None = None  # its own loopback address (127.0.0.0/8), where its servers listen
 
 
 @runtime_checkable
@@ -596,6 +597,31 @@ class LoadBalancerHealth(Protocol):
 
 
 @runtime_checkable
+class TargetGroups(Protocol):
+    """Elastic Load Balancing, as Auto Scaling registers the instances of its groups in target groups and,
+    with health check type ELB, asks how their health checks find them."""
+
+    def target_group_exists(self, region: str, arn: str) -> bool: ...
+
+    async def register_instances(self, region: str, group_arn: str, instance_ids: Sequence[str]) -> None:
+        """Register the instances at the target group's port, as RegisterTargets does (raises its errors)."""
+        ...
+
+    async def deregister_instances(self, region: str, group_arn: str, instance_ids: Sequence[str]) -> None:
+        """Deregister those of them that are registered (the deregistration delay applies)."""
+        ...
+
+    def instance_state(self, region: str, group_arn: str, instance_id: str) -> str | None:
+        """The instance's TargetHealth State in the group (healthy, unhealthy, initial, draining, unused...);
+        None when it is not registered there."""
+        ...
+
+    def deregistration_delay(self, region: str, group_arn: str) -> float:
+        """How long a deregistered target drains before it leaves (0 when nothing forwards to the group)."""
+        ...
+
+
+@runtime_checkable
 class ApiCaller(Protocol):
     """The served APIs themselves, called in-process through the one request pipeline (signed as the
     account's root user): CloudFormation creates its resources this way, so that each keeps its own
@@ -646,6 +672,7 @@ class Ports:
     outages: Outages | None = None
     load_balancers: LoadBalancerHealth | None = None
     alarm_states: AlarmStates | None = None
+    target_groups: TargetGroups | None = None
     # Resources with resource-based policies, by the service part of their ARNs ("s3", "lambda", "iam"
     # for roles' trust policies), besides queues and topics.
     policy_holders: dict[str, PolicyHolder] = field(default_factory=dict)

@@ -43,7 +43,7 @@ def test_user_data_runs_with_the_instance_profiles_role(client: Callable[..., An
     [found] = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"]
     assert found["ImageId"] == AMI and found["InstanceType"] == "t3.micro"
     assert found["IamInstanceProfile"]["Arn"] == profile and found["Tags"] == [{"Key": "Name", "Value": "w1"}]
-    assert found["Placement"]["AvailabilityZone"] == "us-east-1a" and found["PrivateIpAddress"].startswith("172.31.")
+    assert found["Placement"]["AvailabilityZone"] == "us-east-1a" and found["PrivateIpAddress"].startswith("127.")
     assert found["MetadataOptions"]["HttpTokens"] == "required"
 
 

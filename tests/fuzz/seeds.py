@@ -448,6 +448,37 @@ def newer_query_seeds() -> list[Seed]:
             "StackName": "fuzz-stack", "TemplateBody": TEMPLATE,
             "Parameters": [{"ParameterKey": "Name", "ParameterValue": "fuzz-cfn-q"}], "Tags": [{"Key": "k", "Value": "v"}]}),
         _sdk("cloudformation DescribeStacks", "cloudformation", "DescribeStacks", {"StackName": "fuzz-stack"}),
+        *elbv2_seeds(),
+    ]
+
+
+ELB = "arn:aws:elasticloadbalancing:us-east-1:000000000000"
+
+
+def elbv2_seeds() -> list[Seed]:
+    """Elastic Load Balancing v2 (query): target groups, listeners and rules with their nested actions and
+    conditions, attributes and targets."""
+    group = f"{ELB}:targetgroup/fuzz/0123456789abcdef"
+    listener = f"{ELB}:listener/app/fuzz/0123456789abcdef/0123456789abcdef"
+    return [
+        _sdk("elbv2 CreateTargetGroup", "elbv2", "CreateTargetGroup", {
+            "Name": "fuzz", "Protocol": "HTTP", "Port": 80, "VpcId": "vpc-0123456789abcdef0", "TargetType": "ip",
+            "HealthCheckPath": "/health", "HealthCheckIntervalSeconds": 10, "Matcher": {"HttpCode": "200-299"}}),
+        _sdk("elbv2 CreateLoadBalancer", "elbv2", "CreateLoadBalancer", {
+            "Name": "fuzz", "Subnets": ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
+            "Tags": [{"Key": "k", "Value": "v"}]}),
+        _sdk("elbv2 CreateRule", "elbv2", "CreateRule", {
+            "ListenerArn": listener, "Priority": 5, "Conditions": [
+                {"Field": "path-pattern", "PathPatternConfig": {"Values": ["/api/*"]}},
+                {"Field": "query-string", "QueryStringConfig": {"Values": [{"Key": "a", "Value": "b"}]}}],
+            "Actions": [{"Type": "forward", "ForwardConfig": {"TargetGroups": [{"TargetGroupArn": group, "Weight": 2}],
+                                                              "TargetGroupStickinessConfig": {"Enabled": True,
+                                                                                              "DurationSeconds": 60}}}]}),
+        _sdk("elbv2 ModifyTargetGroupAttributes", "elbv2", "ModifyTargetGroupAttributes", {
+            "TargetGroupArn": group, "Attributes": [{"Key": "stickiness.type", "Value": "lb_cookie"}]}),
+        _sdk("elbv2 RegisterTargets", "elbv2", "RegisterTargets", {
+            "TargetGroupArn": group, "Targets": [{"Id": "127.0.0.9", "Port": 8080}]}),
+        _sdk("elbv2 DescribeTargetHealth", "elbv2", "DescribeTargetHealth", {"TargetGroupArn": group}),
     ]
 
 

@@ -5,7 +5,8 @@ The certificate comes from a local certificate authority that Conveyor makes onc
 (`tls/ca.pem`); clients trust it with `AWS_CA_BUNDLE=.../ca.pem`, `curl --cacert .../ca.pem` or
 `requests.get(..., verify=".../ca.pem")`. The server's certificate names localhost and the local host
 names Conveyor serves (`*.execute-api.localhost`, `*.cloudfront.localhost`, `*.s3.localhost`,
-`*.lambda-url.localhost`), 127.0.0.1 and ::1; it is made anew when it nears its end or the names it must carry change. The CA's key never
+`*.lambda-url.localhost`, load balancers' `*.REGION.elb.localhost`), 127.0.0.1 and ::1; it is made anew when
+it nears its end or the names it must carry change. The CA's key never
 leaves the data directory (files readable by their owner only).
 
 TLS runs over memory buffers (ssl.SSLObject), under the connection's own HTTP parser: the bytes already
@@ -27,8 +28,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 HANDSHAKE = 0x16  # the content type of a TLS handshake record: a ClientHello starts with it
+# A wildcard covers one label: load balancers' names (`{name}-{id}.{region}.elb.localhost`) need one per region.
+ELB_REGIONS = ("us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-northeast-1",
+               "ap-southeast-1")
 NAMES = ("localhost", "*.localhost", "*.execute-api.localhost", "*.cloudfront.localhost", "*.s3.localhost",
-         "*.lambda-url.localhost", "127.0.0.1", "::1")
+         "*.lambda-url.localhost", "*.elb.localhost", *(f"*.{region}.elb.localhost" for region in ELB_REGIONS),
+         "127.0.0.1", "::1")
 _CA_DAYS = 3650
 _SERVER_DAYS = 397  # what browsers accept for a server certificate
 _RENEW_BEFORE = dt.timedelta(days=30)

@@ -26,6 +26,7 @@ from conveyor.services.autoscaling.groups import (
     tags_of,
     utc,
 )
+from conveyor.services.autoscaling.load_balancing import LoadBalancingOperations
 from conveyor.services.autoscaling.policy_api import PolicyOperations, page
 from conveyor.services.autoscaling.pools import PoolFace
 from conveyor.services.autoscaling.store import ACTIVITIES_KEPT, AutoScalingStore
@@ -51,7 +52,7 @@ if TYPE_CHECKING:
     )
 
 
-class AutoScalingService(PolicyOperations, Service):
+class AutoScalingService(PolicyOperations, LoadBalancingOperations, Service):
     name = "autoscaling"
     validation_codes = errors.VALIDATION
 
@@ -70,12 +71,13 @@ class AutoScalingService(PolicyOperations, Service):
             raise RuntimeError("Auto Scaling needs EC2")
         self.store = AutoScalingStore(self.config.service_dir("autoscaling") / "autoscaling.db", self.env.disk)
         self.supervisor = Supervisor(self.store, self.clock, self.ports.instances, self.config.account_id,
-                                     self.ports.metrics)
+                                     self.ports.metrics, self.ports.target_groups)
         for region, name, doc in self.store.groups():
             self.supervisor.groups[(region, name)] = Group(region, name, doc)
         self.policies = {doc["PolicyARN"]: {**doc, "_region": region} for region, doc in self.store.policies()}
         await self.store.expire_activities(self.clock.now() - ACTIVITIES_KEPT)
         self.supervisor.start()
+        self.supervisor.resume_terminations()
         for group in list(self.supervisor.groups.values()):
             await self.supervisor.reconcile(group)
 
@@ -182,6 +184,7 @@ class AutoScalingService(PolicyOperations, Service):
         check_settings(given)
         template = self._template(ctx.region, given.get("LaunchTemplate"))
         zones, subnets = self._zones(ctx.region, given)
+        self.check_target_groups(ctx.region, list(given.get("TargetGroupARNs") or []))
         now = self.clock.now()
         doc = new_group_doc(given, ctx.region, ctx.account_id, now, template, zones, subnets)
         doc["Tags"] = tags_of([dict(t) for t in params.get("Tags") or []], name)

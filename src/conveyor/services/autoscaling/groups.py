@@ -28,7 +28,7 @@ DEFAULT_COOLDOWN = 300
 REFUSED = {
     "LaunchConfigurationName": "launch configurations (use a launch template)",
     "MixedInstancesPolicy": "mixed instances policies", "InstanceId": "groups made from an instance",
-    "LoadBalancerNames": "Classic Load Balancers", "TargetGroupARNs": "load balancer target groups",
+    "LoadBalancerNames": "Classic Load Balancers",
     "TrafficSources": "traffic sources", "LifecycleHookSpecificationList": "lifecycle hooks",
     "PlacementGroup": "placement groups", "MaxInstanceLifetime": "a maximum instance lifetime",
     "CapacityRebalance": "capacity rebalancing", "InstanceMaintenancePolicy": "instance maintenance policies",
@@ -53,6 +53,8 @@ class Group:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     crash_loop: CrashLoop = field(default_factory=CrashLoop)
     cause: str = ""  # why the desired capacity last changed, for the next activity's cause
+    # Members gone since the last reconcile, with the target groups they were registered in.
+    leaving: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def members(self) -> dict[str, dict[str, Any]]:
@@ -104,7 +106,8 @@ def new_group_doc(params: dict[str, Any], region: str, account: str, now: float,
         "AutoScalingGroupName": name, "AutoScalingGroupARN": group_arn(region, account, name, str(uuid.uuid4())),
         "LaunchTemplate": template, "MinSize": low, "MaxSize": high, "DesiredCapacity": desired,
         "DefaultCooldown": params.get("DefaultCooldown", DEFAULT_COOLDOWN), "AvailabilityZones": zones,
-        "LoadBalancerNames": [], "TargetGroupARNs": [], "HealthCheckType": params.get("HealthCheckType") or "EC2",
+        "LoadBalancerNames": [], "TargetGroupARNs": list(params.get("TargetGroupARNs") or []),
+        "HealthCheckType": params.get("HealthCheckType") or "EC2",
         "HealthCheckGracePeriod": params.get("HealthCheckGracePeriod", 0), "CreatedTime": now,
         "SuspendedProcesses": [], "VPCZoneIdentifier": ",".join(subnets), "EnabledMetrics": [],
         "Tags": [], "TerminationPolicies": params.get("TerminationPolicies") or ["Default"],
@@ -136,9 +139,9 @@ def check_settings(params: dict[str, Any]) -> None:
             raise errors.unsupported(what)
     health = params.get("HealthCheckType")
     if health is not None and health not in ("EC2", "ELB", "VPC_LATTICE", "EBS"):
-        raise errors.validation(f"Health check type {health} is not valid: use EC2.")
-    if health is not None and health != "EC2":
-        raise errors.unsupported(f"{health} health checks (there are no load balancers): use EC2")
+        raise errors.validation(f"Health check type {health} is not valid: use EC2 or ELB.")
+    if health is not None and health not in ("EC2", "ELB"):
+        raise errors.unsupported(f"{health} health checks: use EC2 or ELB")
     for policy in params.get("TerminationPolicies") or []:
         if policy not in TERMINATION_POLICIES:
             raise errors.unsupported(f"the termination policy {policy}")

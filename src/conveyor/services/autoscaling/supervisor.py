@@ -9,8 +9,12 @@
   SIGKILL; EC2's shutting-down).
 - Crash loops: instances that keep ending within seconds of starting hold launches back with the pools'
   growing delay (conveyor.runtime.workers.CrashLoop).
-- Suspended processes (Launch, Terminate, HealthCheck, ReplaceUnhealthy, AZRebalance, AlarmNotification)
-  stop what they name (https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-suspend-resume-processes.html).
+- Target groups (TargetGroupARNs): an instance is registered in each as it comes InService, and
+  deregistered before it is terminated, once the deregistration delay is over; with health check type ELB, an instance its target group's health
+  checks find unhealthy is marked Unhealthy (after the grace period) and replaced
+  (https://docs.aws.amazon.com/autoscaling/ec2/userguide/attach-load-balancer-asg.html).
+- Suspended processes (Launch, Terminate, HealthCheck, ReplaceUnhealthy, AZRebalance, AlarmNotification,
+  AddToLoadBalancer) stop what they name (https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-suspend-resume-processes.html).
 - Every change is a scaling activity with AWS's wording of its cause, stored with the group.
 Checks run every HEALTH_INTERVAL seconds of the server's clock and at once when an instance changes state.
 """
@@ -25,7 +29,7 @@ from typing import Any
 from conveyor import builtin_metrics
 from conveyor.background import spawn
 from conveyor.clock import Clock, TimerHandle
-from conveyor.ports import Instances, LaunchTemplateRef, MetricsSink
+from conveyor.ports import Instances, LaunchTemplateRef, MetricsSink, TargetGroups
 from conveyor.services.autoscaling.groups import Group, choose_victims, utc
 from conveyor.services.autoscaling.store import AutoScalingStore
 
@@ -37,8 +41,9 @@ DOWN_AT_ONCE = ("shutting-down", "terminated")
 
 class Supervisor:
     def __init__(self, store: AutoScalingStore, clock: Clock, instances: Instances, account: str,
-                 metrics: MetricsSink | None) -> None:
+                 metrics: MetricsSink | None, target_groups: TargetGroups | None = None) -> None:
         self.store = store
+        self.target_groups = target_groups
         self.clock = clock
         self.instances = instances
         self.account = account
@@ -46,6 +51,7 @@ class Supervisor:
         self.groups: dict[tuple[str, str], Group] = {}
         self._timer: TimerHandle | None = None
         self._hold_timers: dict[tuple[str, str], TimerHandle] = {}
+        self._drain_timers: dict[str, TimerHandle] = {}  # instance id -> its termination after draining
         self.closing = False
 
     # -- lifecycle ------------------------------------------------------------------------------------
@@ -56,7 +62,7 @@ class Supervisor:
 
     def stop(self) -> None:
         self.closing = True
-        for timer in [self._timer, *self._hold_timers.values()]:
+        for timer in [self._timer, *self._hold_timers.values(), *self._drain_timers.values()]:
             if timer is not None:
                 timer.cancel()
 
@@ -151,10 +157,93 @@ class Supervisor:
                 acts.append(member["_activity"])
                 doomed.append(instance_id)
                 changed = True
+        waits = self._drain_waits(group, doomed)
+        changed = await self._balance(group, doomed) or changed
         if changed or acts:
             await self.store.put_group(group.region, group.name, group.doc, acts)
         for instance_id in doomed:
-            spawn(self.instances.terminate(group.region, instance_id))
+            self._terminate_after(group.region, instance_id, waits.get(instance_id, 0.0))
+
+    def _drain_waits(self, group: Group, doomed: list[str]) -> dict[str, float]:
+        """How long each doomed member drains in its target groups first: Auto Scaling terminates an instance
+        behind a load balancer once its deregistration delay is over, so the requests in flight finish
+        (https://docs.aws.amazon.com/autoscaling/ec2/userguide/attach-load-balancer-asg.html)."""
+        if self.target_groups is None:
+            return {}
+        waits = {}
+        for instance_id in doomed:
+            member = group.members.get(instance_id) or {}
+            delays = [self.target_groups.deregistration_delay(group.region, arn)
+                      for arn in member.get("_target_groups") or []]
+            waits[instance_id] = max(delays, default=0.0)
+        return waits
+
+    def resume_terminations(self) -> None:
+        """After a restart: members that were draining before their termination are terminated now (the
+        timers of their deregistration delay did not survive)."""
+        for group in self.groups.values():
+            for instance_id, member in group.members.items():
+                view = self.instances.instance(group.region, instance_id)
+                if member["LifecycleState"] == "Terminating" and view is not None and view.state in ("pending",
+                                                                                                     "running"):
+                    spawn(self.instances.terminate(group.region, instance_id))
+
+    def _terminate_after(self, region: str, instance_id: str, wait: float) -> None:
+        if wait <= 0:
+            spawn(self.instances.terminate(region, instance_id))
+            return
+
+        def due() -> None:
+            self._drain_timers.pop(instance_id, None)
+            if not self.closing:
+                spawn(self.instances.terminate(region, instance_id))
+
+        self._drain_timers[instance_id] = self.clock.call_at(self.clock.now() + wait, due)
+
+    async def _balance(self, group: Group, doomed: list[str]) -> bool:
+        """Register members in service in the group's target groups; deregister the ones leaving (before
+        they are terminated, so that the load balancer stops sending them requests first)."""
+        if self.target_groups is None:
+            return False
+        changed = False
+        wanted = list(group.doc.get("TargetGroupARNs") or [])
+        leaving = set(doomed) | set(group.leaving)
+        for instance_id, member in list(group.members.items()) + [(i, {"_target_groups": g})
+                                                                  for i, g in group.leaving.items()]:
+            registered = list(member.get("_target_groups") or [])
+            if instance_id in leaving or member.get("LifecycleState") == "Terminating":
+                drop, keep = registered, []
+            else:
+                drop = [arn for arn in registered if arn not in wanted]
+                keep = [arn for arn in registered if arn in wanted]
+                if member.get("LifecycleState") == "InService" and member.get("HealthStatus") == "Healthy" \
+                        and not group.suspended("AddToLoadBalancer"):
+                    for arn in wanted:
+                        if arn in keep:
+                            continue
+                        try:
+                            await self.target_groups.register_instances(group.region, arn, [instance_id])
+                            keep.append(arn)
+                        except Exception as exc:
+                            log.warning("registering %s in %s failed: %s", instance_id, arn, exc)
+            for arn in drop:
+                try:
+                    await self.target_groups.deregister_instances(group.region, arn, [instance_id])
+                except Exception as exc:
+                    log.warning("deregistering %s from %s failed: %s", instance_id, arn, exc)
+            if keep != registered:
+                changed = True
+                if instance_id in group.members:
+                    group.members[instance_id]["_target_groups"] = keep
+        group.leaving.clear()
+        return changed
+
+    def _elb_unhealthy(self, group: Group, instance_id: str, member: dict[str, Any]) -> bool:
+        """Whether a target group of the group finds the instance unhealthy (health check type ELB)."""
+        if self.target_groups is None or group.doc.get("HealthCheckType") != "ELB":
+            return False
+        return any(self.target_groups.instance_state(group.region, arn, instance_id) == "unhealthy"
+                   for arn in member.get("_target_groups") or [])
 
     def _check_members(self, group: Group, now: float, acts: list[dict[str, Any]], doomed: list[str]) -> bool:
         changed = False
@@ -172,6 +261,8 @@ class Supervisor:
                 delay = group.crash_loop.ended(view.lived if view is not None else 1e9, not crashed, now)
                 if delay:
                     self._hold(group)
+                if member.get("_target_groups"):
+                    group.leaving[instance_id] = list(member["_target_groups"])
                 del group.members[instance_id]
                 changed = True
                 continue
@@ -188,6 +279,13 @@ class Supervisor:
                 if view.state in DOWN_AT_ONCE or now >= since + grace:
                     member["HealthStatus"] = "Unhealthy"
                     changed = True
+            if (healthy_state and member["HealthStatus"] == "Healthy" and member["LifecycleState"] == "InService"
+                    and not group.suspended("HealthCheck") and self._elb_unhealthy(group, instance_id, member)
+                    and now >= float(member.get("_in_service", now)) + grace):
+                member["HealthStatus"] = "Unhealthy"
+                member["_unhealthy_cause"] = (f"At {utc(now)} an instance was taken out of service in response to an "
+                                              "ELB system health check failure.")
+                changed = True
             if (member["HealthStatus"] == "Unhealthy" and member["LifecycleState"] != "Terminating"
                     and not group.suspended("ReplaceUnhealthy")):
                 member["LifecycleState"] = "Terminating"

@@ -6,7 +6,8 @@
   (conveyor.services.ec2.instances, .machine), with its instance metadata (conveyor.services.ec2.metadata).
 - CreateTags / DeleteTags / DescribeTags on instances and launch templates.
 - DescribeImages, DescribeVpcs, DescribeSubnets, DescribeSecurityGroups, DescribeAvailabilityZones answer
-  the default VPC (conveyor.services.ec2.network).
+  the default VPC (conveyor.services.ec2.network) and the VPCs, subnets and security groups made by the API
+  (conveyor.services.ec2.vpcs).
 - Auto Scaling launches and watches instances through conveyor.ports.Instances.
 """
 
@@ -27,6 +28,7 @@ from conveyor.services.ec2.machine import console_output
 from conveyor.services.ec2.metadata import PREFIX, MetadataService
 from conveyor.services.ec2.store import Ec2Store
 from conveyor.services.ec2.templates import Templates
+from conveyor.services.ec2.vpcs import Networks
 from conveyor.wire import Caller, RequestContext, ServiceError
 
 if TYPE_CHECKING:
@@ -87,6 +89,13 @@ class Ec2Service(Service):
         self.templates: Templates | None = None
         self.fleet: Fleet | None = None
         self.data_plane = MetadataService(lambda: self.fleet, self.ports)
+        self.networks = Networks(self._store, self.config.account_id)
+        self.operation_groups = (self.networks,)
+
+    def _store(self) -> Ec2Store:
+        if self.store is None:
+            raise RuntimeError("EC2 is not started")
+        return self.store
 
     def provide(self, ports: Ports) -> None:
         ports.instances = self
@@ -96,6 +105,7 @@ class Ec2Service(Service):
         self.store = Ec2Store(directory / "ec2.db", self.env.disk)
         self.templates = Templates(self.store, self.clock, self.config.account_id)
         self.templates.load()
+        self.networks.load()
         self.fleet = Fleet(self.store, self.clock, self.config.account_id, directory / "instances", self._environment)
         await self.fleet.load()
 
@@ -110,6 +120,7 @@ class Ec2Service(Service):
         templates, fleet = self._parts()
         await fleet.wipe()
         templates.clear()
+        self.networks.clear()
 
     def health(self) -> dict[str, Any]:
         return {"status": "running" if self.store is not None else "stopped",
@@ -375,13 +386,13 @@ class Ec2Service(Service):
 
     async def DescribeVpcs(self, ctx: RequestContext, params: DescribeVpcsRequestTypeDef) -> dict[str, Any]:
         _dry(params)
-        docs = self._described([network.vpc(ctx.account_id, ctx.region)], "VpcId", list(params.get("VpcIds") or []),
+        docs = self._described(self.networks.vpcs(ctx.region), "VpcId", list(params.get("VpcIds") or []),
                                params.get("Filters"), network.VPC_FILTERS, errors.vpc_not_found)
         return {"Vpcs": docs}
 
     async def DescribeSubnets(self, ctx: RequestContext, params: DescribeSubnetsRequestTypeDef) -> dict[str, Any]:
         _dry(params)
-        docs = self._described(network.subnets(ctx.account_id, ctx.region), "SubnetId",
+        docs = self._described(self.networks.subnets(ctx.region), "SubnetId",
                                list(params.get("SubnetIds") or []), params.get("Filters"), network.SUBNET_FILTERS,
                                errors.subnet_not_found)
         return {"Subnets": docs}
@@ -390,10 +401,14 @@ class Ec2Service(Service):
                                      ) -> dict[str, Any]:
         _dry(params)
         group = network.security_group(ctx.account_id, ctx.region)
+        groups = self.networks.security_groups(ctx.region)
+        in_default = [g for g in groups if g["VpcId"] == group["VpcId"]]
         for name in params.get("GroupNames") or []:
-            if name != "default":
+            if not any(g["GroupName"] == name for g in in_default):
                 raise errors.group_not_found(name, group["VpcId"])
-        docs = self._described([group], "GroupId", list(params.get("GroupIds") or []), params.get("Filters"),
+        if params.get("GroupNames"):  # names name groups of the default VPC
+            groups = [g for g in in_default if g["GroupName"] in (params.get("GroupNames") or [])]
+        docs = self._described(groups, "GroupId", list(params.get("GroupIds") or []), params.get("Filters"),
                                network.GROUP_FILTERS, errors.group_id_not_found)
         return {"SecurityGroups": docs}
 
@@ -464,7 +479,7 @@ class Ec2Service(Service):
         return network.zones(region)
 
     def subnet_zones(self, region: str) -> dict[str, str]:
-        return {s["SubnetId"]: s["AvailabilityZone"] for s in network.subnets(self.config.account_id, region)}
+        return {s["SubnetId"]: s["AvailabilityZone"] for s in self.networks.subnets(region)}
 
     def kill(self, instance_id: str) -> bool:
         _, fleet = self._parts()

@@ -71,7 +71,8 @@ class Instance:
             self.doc["Placement"]["AvailabilityZone"], self.doc["InstanceType"],
             LaunchTemplateRef(**template) if template else None,
             self.machine.lived() if self.machine is not None else self.lived,
-            self.machine.pid if self.machine is not None else None, bool(self.private.get("crashed")))
+            self.machine.pid if self.machine is not None else None, bool(self.private.get("crashed")),
+            str(self.doc.get("PrivateIpAddress") or "") or None)
 
 
 class Fleet:
@@ -163,7 +164,8 @@ class Fleet:
         count = min(count, room)
         reservation = new_id("r")
         now = self.clock.now()
-        made = [self._record(region, spec, reservation, index, now, requester) for index in range(count)]
+        taken = {str(i.doc.get("PrivateIpAddress")) for i in self.by_id.values() if i.state != "terminated"}
+        made = [self._record(region, spec, reservation, index, now, requester, taken) for index in range(count)]
         await self.store.put_instances([i.row() for i in made])
         for instance in made:
             self.by_id[instance.instance_id] = instance
@@ -172,11 +174,11 @@ class Fleet:
         return reservation, made
 
     def _record(self, region: str, spec: LaunchSpec, reservation: str, index: int, now: float,
-                requester: str) -> Instance:
+                requester: str, taken: set[str]) -> Instance:
         instance_id = new_id("i")
         subnet = spec.subnet
-        third = int(subnet["CidrBlock"].split(".")[2]) + random.randrange(16)
-        address = f"172.31.{third}.{random.randrange(1, 255)}"
+        address = loopback_address(taken)
+        taken.add(address)
         doc: dict[str, Any] = {
             "InstanceId": instance_id, "ImageId": spec.image_id, "InstanceType": spec.instance_type,
             "State": {"Code": 0, "Name": "pending"}, "LaunchTime": now, "AmiLaunchIndex": index,
@@ -356,6 +358,16 @@ def _change(instance: Instance, before: str) -> dict[str, Any]:
 
 def _utc(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def loopback_address(taken: set[str]) -> str:
+    """An instance's private address: one of its own in 127.0.0.0/8 (Linux answers the whole block on the
+    loopback interface), so the web servers of several instances listen on the same port as on separate
+    machines, and a load balancer reaches each at its own address. 127.0.0.0/16 is left to the host."""
+    while True:
+        address = f"127.{random.randrange(1, 255)}.{random.randrange(0, 256)}.{random.randrange(1, 255)}"
+        if address not in taken:
+            return address
 
 
 def base_environment() -> dict[str, str]:

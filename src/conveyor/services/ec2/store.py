@@ -21,6 +21,10 @@ MIGRATIONS = [
                            PRIMARY KEY (template_id, number));
     CREATE TABLE instances (id TEXT PRIMARY KEY, region TEXT NOT NULL, doc TEXT NOT NULL)
     """,
+    # VPCs, subnets and security groups made by CreateVpc, CreateSubnet and CreateSecurityGroup.
+    """
+    CREATE TABLE network (id TEXT PRIMARY KEY, region TEXT NOT NULL, kind TEXT NOT NULL, doc TEXT NOT NULL)
+    """,
 ]
 
 
@@ -40,6 +44,10 @@ class Ec2Store:
 
     def instances(self) -> list[tuple[str, str, dict[str, Any]]]:
         return [(r[0], r[1], json.loads(r[2])) for r in self.db.query("SELECT id, region, doc FROM instances")]
+
+    def network(self) -> list[tuple[str, str, str, dict[str, Any]]]:
+        rows = self.db.query("SELECT id, region, kind, doc FROM network ORDER BY rowid")
+        return [(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
 
     # -- writes ------------------------------------------------------------------------------------
     async def put_template(self, template_id: str, region: str, name: str, doc: dict[str, Any],
@@ -78,9 +86,16 @@ class Ec2Store:
     async def delete_instances(self, ids: list[str]) -> None:
         await self.db.executemany("DELETE FROM instances WHERE id = ?", [(i,) for i in ids], grows=False)
 
+    async def put_network(self, rows: list[tuple[str, str, str, dict[str, Any]]]) -> None:
+        encoded = [(i, region, kind, json.dumps(doc)) for i, region, kind, doc in rows]
+        await self.db.executemany("INSERT OR REPLACE INTO network (id, region, kind, doc) VALUES (?, ?, ?, ?)", encoded)
+
+    async def delete_network(self, ids: list[str]) -> None:
+        await self.db.executemany("DELETE FROM network WHERE id = ?", [(i,) for i in ids], grows=False)
+
     async def wipe(self) -> None:
         def write(conn: Any) -> None:
-            for table in ("versions", "templates", "instances"):
+            for table in ("versions", "templates", "instances", "network"):
                 conn.execute(f"DELETE FROM {table}")
 
         await self.db.write(write, grows=False)
