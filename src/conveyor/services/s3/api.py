@@ -31,6 +31,7 @@ from conveyor.services.s3.errors import host_id, slow_down
 from conveyor.services.s3.hosts import virtual_host
 from conveyor.services.s3.listings import ListingOperations
 from conveyor.services.s3.multipart import MultipartOperations
+from conveyor.services.s3.objectlock import ObjectLockOperations
 from conveyor.services.s3.objects import ObjectOperations
 from conveyor.services.s3.outbox import Undeliverable
 from conveyor.services.s3.presign_post import PostUploads
@@ -59,7 +60,7 @@ class S3Service(Service):
             BucketOperations(self.core, self.ports), AccessOperations(self.core), SettingsOperations(self.core),
             EncryptionOperations(self.core),
             ObjectOperations(self.core, versions), ListingOperations(self.core),
-            MultipartOperations(self.core, versions),
+            MultipartOperations(self.core, versions), ObjectLockOperations(self.core),
         )
 
     def unavailable_error(self) -> ServiceError:

@@ -64,7 +64,14 @@ class BucketOperations:
         acl = params.get("ACL") or "private"
         if acl not in ("private", "public-read", "public-read-write", "authenticated-read"):
             raise ServiceError("InvalidArgument", f"Unsupported canned ACL {acl}", 400)
-        config = json.dumps(new_bucket_config(params))
+        settings = new_bucket_config(params)
+        versioning = ""
+        if params.get("ObjectLockEnabledForBucket"):
+            # Object Lock at creation enables versioning with it, for good.
+            # https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock-configure.html
+            settings["object_lock"] = {"ObjectLockEnabled": "Enabled"}
+            versioning = "Enabled"
+        config = json.dumps(settings)
         existing = self.store.bucket(name)
         if existing is not None and existing.region == region == US_EAST_1:
             # For legacy compatibility, re-creating a bucket one owns in us-east-1 succeeds (and resets its ACL);
@@ -73,7 +80,8 @@ class BucketOperations:
             if existing.acl != acl:
                 await self.store.set_acl(name, acl)
             return {"Location": f"/{name}"}
-        await self.store.create_bucket(name, region, self.core.clock.now(), self.core.owner_id, acl, config)
+        await self.store.create_bucket(name, region, self.core.clock.now(), self.core.owner_id, acl, config,
+                                       versioning)
         return {"Location": f"/{name}"}
 
     async def HeadBucket(self, ctx: RequestContext, params: HeadBucketRequestTypeDef) -> dict[str, Any]:
@@ -109,6 +117,11 @@ class BucketOperations:
         status = params["VersioningConfiguration"].get("Status")
         if status not in ("Enabled", "Suspended"):
             raise malformed_xml()
+        row = self.core.require_bucket(params["Bucket"])
+        if status != "Enabled" and row.config.get("object_lock"):
+            # https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock-configure.html
+            raise ServiceError("InvalidBucketState", "An Object Lock configuration is present on this bucket, so "
+                               "the versioning state cannot be changed.", 409)
         await self.store.set_versioning(params["Bucket"], status)
         return {}
 

@@ -82,6 +82,14 @@ class Core:
         await self.store.set_object_meta(bucket, key, obj.version_id, json.dumps(meta))
         return obj
 
+    async def update_object_meta(self, bucket: str, key: str, version_id: str, updates: dict[str, Any],
+                                 remove: tuple[str, ...] = ()) -> None:
+        """Set several items of a version's metadata at once, dropping the `remove` ones not set."""
+        obj = self.current_object(bucket, key, version_id)
+        meta = {k: v for k, v in obj.meta.items() if k not in remove}
+        meta.update(updates)
+        await self.store.set_object_meta(bucket, key, obj.version_id, json.dumps(meta))
+
     # -- bucket settings ---------------------------------------------------------------------------------
     def get_setting(self, bucket: str, name: str, code: str, message: str) -> Any:
         """A setting from the bucket's configuration (JSON as it was stored); AWS's 404 `code` when unset."""

@@ -12,7 +12,7 @@ from email.header import decode_header, make_header
 from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import parse_qsl
 
-from conveyor.services.s3 import encryption
+from conveyor.services.s3 import encryption, objectlock
 from conveyor.services.s3.schema import ObjectRow
 from conveyor.wire import ServiceError
 
@@ -173,6 +173,7 @@ def object_members(obj: ObjectRow, params: ReadOverrides, versioning: str) -> di
     if "WebsiteRedirectLocation" in meta:
         out["WebsiteRedirectLocation"] = meta["WebsiteRedirectLocation"]
     out.update(encryption.response_members(meta))
+    out.update(objectlock.response_members(meta))
     if (params.get("ChecksumMode") or "").upper() == "ENABLED":
         out.update(checksum_members(meta))
     for override, member in _OVERRIDES:

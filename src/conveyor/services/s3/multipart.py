@@ -9,7 +9,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from conveyor.services.s3 import checksums, encryption
+from conveyor.services.s3 import checksums, encryption, objectlock
 from conveyor.services.s3.access import check_write_acl
 from conveyor.services.s3.blobs import BlobInfo
 from conveyor.services.s3.conditions import parse_range
@@ -107,6 +107,7 @@ class MultipartOperations:
         check_write_acl(brow, params)
         meta = object_meta(params, params.get("ContentType"))
         meta.update(encryption.object_encryption(brow, params, brow.region, self.core.account_id))
+        meta.update(objectlock.requested(brow, params, self.core.clock.now()))
         algorithm, checksum_type = _checksum_choice(params.get("ChecksumAlgorithm"), params.get("ChecksumType"))
         meta["ChecksumAlgorithm"], meta["ChecksumType"] = algorithm, checksum_type
         meta["ChecksumNamed"] = bool(params.get("ChecksumAlgorithm"))

@@ -7,7 +7,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import unquote
 
-from conveyor.services.s3 import checksums, encryption
+from conveyor.services.s3 import checksums, encryption, objectlock
 from conveyor.services.s3.access import check_write_acl
 from conveyor.services.s3.conditions import (
     WritePrecondition,
@@ -105,6 +105,7 @@ class ObjectOperations:
             raise
         meta = object_meta(params, ctx.request.headers.get("content-type"))
         meta.update(encryption.object_encryption(brow, params, brow.region, self.core.account_id))
+        meta.update(objectlock.requested(brow, params, self.core.clock.now()))
         meta["Checksums"] = stored_checksums(ctx, algorithm, info)
         meta["ChecksumType"] = "FULL_OBJECT"
         precondition = None
@@ -164,7 +165,8 @@ class ObjectOperations:
 
     # -- delete -----------------------------------------------------------------------------------
     async def DeleteObject(self, ctx: RequestContext, params: DeleteObjectRequestTypeDef) -> dict[str, Any]:
-        done = await self.versions.delete(ctx, params["Bucket"], params["Key"], params.get("VersionId"))
+        done = await self.versions.delete(ctx, params["Bucket"], params["Key"], params.get("VersionId"),
+                                          bool(params.get("BypassGovernanceRetention")))
         out: dict[str, Any] = {"__status": 204}
         if done.version_id is not None:
             out["VersionId"] = done.version_id
@@ -191,7 +193,8 @@ class ObjectOperations:
         if refused:
             objects = [i for i in objects if deleted_item(i["Key"], i.get("VersionId")) not in refused]
         # One write per key, issued together: they share a group commit (one fsync, one writer hop).
-        outcomes = await asyncio.gather(*(self.versions.delete(ctx, bucket, item["Key"], item.get("VersionId"))
+        bypass = bool(params.get("BypassGovernanceRetention"))
+        outcomes = await asyncio.gather(*(self.versions.delete(ctx, bucket, item["Key"], item.get("VersionId"), bypass)
                                           for item in objects), return_exceptions=True)
         for item, done in zip(objects, outcomes, strict=True):
             key, version_id = item["Key"], item.get("VersionId")
@@ -230,8 +233,10 @@ class ObjectOperations:
             meta = object_meta(params, params.get("ContentType"))
         else:
             # The storage class and website redirect are the request's, not the source's.
+            # Nor is the source's Object Lock copied: the copy is locked as its own request and bucket say.
+            # https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html
             meta = {k: v for k, v in src.meta.items()
-                    if k not in ("Tags", "ACL", "StorageClass", "WebsiteRedirectLocation")}
+                    if k not in ("Tags", "ACL", "StorageClass", "WebsiteRedirectLocation", *objectlock.MEMBERS)}
             for name in ("StorageClass", "WebsiteRedirectLocation"):
                 if params.get(name):
                     meta[name] = params.get(name)
@@ -239,6 +244,7 @@ class ObjectOperations:
         for name in encryption.OBJECT_MEMBERS:
             meta.pop(name, None)
         meta.update(encryption.object_encryption(brow, params, brow.region, self.core.account_id))
+        meta.update(objectlock.requested(brow, params, self.core.clock.now()))
         tagging = params.get("Tagging")
         if (params.get("TaggingDirective") or "COPY").upper() == "COPY":
             if src.meta.get("Tags"):

@@ -100,11 +100,12 @@ class ObjectRow:
     last_modified: float
     meta: dict[str, Any]
     body: bytes | None = None  # the inline body, on rows read `with_body`
+    meta_json: str = "{}"  # `meta` as stored: what a write decided on this row checks is still current
 
     @classmethod
     def from_row(cls, row: Row) -> ObjectRow:
         return cls(row[0], row[1], row[2], row[3], bool(row[4]), bool(row[5]), row[6], row[7], row[8],
-                   row[9], json_object(row[10]), row[11] if len(row) > 11 else None)
+                   row[9], json_object(row[10]), row[11] if len(row) > 11 else None, row[10])
 
     @property
     def quoted_etag(self) -> str:

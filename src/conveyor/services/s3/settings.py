@@ -31,7 +31,6 @@ if TYPE_CHECKING:
         GetBucketRequestPaymentRequestTypeDef,
         GetBucketWebsiteRequestTypeDef,
         GetObjectAttributesRequestTypeDef,
-        GetObjectLockConfigurationRequestTypeDef,
         PutBucketAccelerateConfigurationRequestTypeDef,
         PutBucketRequestPaymentRequestTypeDef,
     )
@@ -62,12 +61,6 @@ class SettingsOperations:
         self.core.require_bucket(params["Bucket"])
         raise _absent("ReplicationConfigurationNotFoundError", "The replication configuration was not found",
                       params["Bucket"])
-
-    async def GetObjectLockConfiguration(self, ctx: RequestContext,
-                                         params: GetObjectLockConfigurationRequestTypeDef) -> dict[str, Any]:
-        self.core.require_bucket(params["Bucket"])
-        raise _absent("ObjectLockConfigurationNotFoundError", "Object Lock configuration does not exist for "
-                      "this bucket", params["Bucket"])
 
     async def GetBucketLogging(self, ctx: RequestContext,
                                params: GetBucketLoggingRequestTypeDef) -> dict[str, Any]:

@@ -187,12 +187,12 @@ class S3Store:
 
     # -- buckets ---------------------------------------------------------------------------------
     async def create_bucket(self, name: str, region: str, created: float, owner: str, acl: str,
-                            config_json: str) -> None:
+                            config_json: str, versioning: str = "") -> None:
         def fn(conn: sqlite3.Connection) -> None:
             if conn.execute("SELECT 1 FROM buckets WHERE name = ?", (name,)).fetchone():
                 raise _bucket_already_owned(name)
-            conn.execute("INSERT INTO buckets (name, region, created, owner, acl, config) VALUES (?,?,?,?,?,?)",
-                         (name, region, created, owner, acl, config_json))
+            conn.execute("INSERT INTO buckets (name, region, created, owner, acl, config, versioning) "
+                         "VALUES (?,?,?,?,?,?,?)", (name, region, created, owner, acl, config_json, versioning))
 
         await self._write(fn)
 
@@ -297,17 +297,20 @@ class S3Store:
         self._kick(events)
 
     async def remove_version(self, bucket: BucketRow, key: str, version_id: str,
-                             events: Sequence[PendingEvent]) -> bool | None:
+                             events: Sequence[PendingEvent], checked_meta: str | None = None) -> bool | None:
         """Delete one version (the next newest becomes current) and queue `events` if it existed; whether it
-        was a delete marker, None if there was no such version."""
+        was a delete marker, None if there was no such version. `checked_meta`: the version's metadata as the
+        caller judged it deletable (its Object Lock); changed since, the caller judges again (BucketChanged)."""
         queued = self._event_rows(bucket.name, events)
 
         def fn(conn: sqlite3.Connection) -> tuple[bool | None, list[str]]:
             self._check_current(conn, bucket)
-            found = conn.execute("SELECT delete_marker, blob, is_latest FROM objects WHERE bucket=? AND key=? "
+            found = conn.execute("SELECT delete_marker, blob, is_latest, meta FROM objects WHERE bucket=? AND key=? "
                                  "AND version_id=?", (bucket.name, key, version_id)).fetchone()
             if found is None:
                 return None, []
+            if checked_meta is not None and found[3] != checked_meta:
+                raise BucketChanged(bucket.name)
             conn.execute("DELETE FROM objects WHERE bucket=? AND key=? AND version_id=?", (bucket.name, key, version_id))
             if found[2]:
                 conn.execute("UPDATE objects SET is_latest=1 WHERE bucket=? AND key=? AND version_id = (SELECT "

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from conveyor.services.s3 import eventbridge
+from conveyor.services.s3 import eventbridge, objectlock
 from conveyor.services.s3.blobs import BlobInfo
 from conveyor.services.s3.conditions import WritePrecondition
 from conveyor.services.s3.core import Core
@@ -51,10 +51,10 @@ class Versions:
         """Commit a new current version of `key` holding `body` (already written), and its events. On failure
         the body's blob is deleted: nothing names it."""
         now = self.core.clock.now()
-        meta_json = json.dumps(meta)
         requester = self.core.requester(ctx)
 
         async def attempt(row: BucketRow) -> NewVersion:
+            meta_json = json.dumps(objectlock.with_default_retention(row, meta, now))
             version = NewVersion(bucket, key, new_version_id() if row.versioning == "Enabled" else "null", False,
                                  body.blob_id or None, body.size, etag, now, meta_json, body.data)
             change = ObjectChange(event, key, version.version_id, now, body.size, etag)
@@ -68,8 +68,10 @@ class Versions:
             self.core.blobs.delete([body.blob_id])
             raise
 
-    async def delete(self, ctx: RequestContext, bucket: str, key: str, version_id: str | None) -> Deletion:
-        """DeleteObject: remove the version named, or the unversioned object, or add a delete marker."""
+    async def delete(self, ctx: RequestContext, bucket: str, key: str, version_id: str | None,
+                     bypass_governance: bool = False) -> Deletion:
+        """DeleteObject: remove the version named, or the unversioned object, or add a delete marker. A version
+        Object Lock protects stays (conveyor.services.s3.objectlock)."""
         if version_id is not None:
             check_version_id(version_id)  # it is echoed in x-amz-version-id
         now = self.core.clock.now()
@@ -79,7 +81,14 @@ class Versions:
             if version_id or not row.versioning:
                 target = version_id or "null"
                 change = ObjectChange("s3:ObjectRemoved:Delete", key, target, now)
-                was_marker = await self.store.remove_version(row, key, target, self._events(row, change, requester))
+                checked = None
+                if objectlock.enabled(row):
+                    found = self.store.object(bucket, key, target)
+                    if found is not None:
+                        objectlock.check_removable(found, bypass_governance, now)
+                        checked = found.meta_json
+                was_marker = await self.store.remove_version(row, key, target, self._events(row, change, requester),
+                                                             checked_meta=checked)
                 return Deletion(version_id, bool(was_marker))
             marker = NewVersion(bucket, key, new_version_id() if row.versioning == "Enabled" else "null", True,
                                 None, 0, "", now, "{}", None)
