@@ -29,6 +29,7 @@ from conveyor.services.s3.core import Core
 from conveyor.services.s3.encryption import EncryptionOperations
 from conveyor.services.s3.errors import host_id, slow_down
 from conveyor.services.s3.hosts import virtual_host
+from conveyor.services.s3.lifecycle_sweep import LifecycleOperations, LifecycleSweeper
 from conveyor.services.s3.listings import ListingOperations
 from conveyor.services.s3.multipart import MultipartOperations
 from conveyor.services.s3.objectlock import ObjectLockOperations
@@ -55,12 +56,14 @@ class S3Service(Service):
         self.store = S3Store(self.config.service_dir("s3"), env.disk)
         self.core = Core(self.store, self.clock, self.config.account_id)
         versions = Versions(self.core)
+        self.lifecycle = LifecycleSweeper(self.core, versions)
         self.posts = PostUploads(self.core, versions, self.config, self.ports, self._authorize_needs)
         self.operation_groups = (
             BucketOperations(self.core, self.ports), AccessOperations(self.core), SettingsOperations(self.core),
             EncryptionOperations(self.core),
             ObjectOperations(self.core, versions), ListingOperations(self.core),
             MultipartOperations(self.core, versions), ObjectLockOperations(self.core),
+            LifecycleOperations(self.core),
         )
 
     def unavailable_error(self) -> ServiceError:
@@ -70,12 +73,16 @@ class S3Service(Service):
     # -- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
         self.store.open(self._deliver)
+        self.lifecycle.arm()
 
     async def stop(self) -> None:
+        await self.lifecycle.stop()
         await self.store.close()
 
     async def reset(self) -> None:
+        await self.lifecycle.stop()
         await self.store.wipe()
+        self.lifecycle.arm()  # the clock was reset too, and its timers with it
 
     def health(self) -> dict[str, Any]:
         if not self.store.is_open:

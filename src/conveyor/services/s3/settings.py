@@ -3,8 +3,8 @@ and GetObjectAttributes.
 
 Infrastructure tools (Terraform, CDK, the console's SDK calls) read every bucket setting after creating
 a bucket; AWS answers an unset one with a "not found" error or an empty document, which these tools
-expect. Setting one (Put*) stays refused with NotImplemented: accepting lifecycle rules or replication
-without carrying them out would be a lie.
+expect. Setting one (Put*) stays refused with NotImplemented: accepting replication without carrying
+it out would be a lie. (Lifecycle is lifecycle_sweep.py's, Object Lock objectlock.py's.)
 """
 
 from __future__ import annotations
@@ -20,11 +20,9 @@ from conveyor.wire import RequestContext, ServiceError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import (
-        DeleteBucketLifecycleRequestTypeDef,
         DeleteBucketReplicationRequestTypeDef,
         DeleteBucketWebsiteRequestTypeDef,
         GetBucketAccelerateConfigurationRequestTypeDef,
-        GetBucketLifecycleConfigurationRequestTypeDef,
         GetBucketLoggingRequestTypeDef,
         GetBucketPolicyStatusRequestTypeDef,
         GetBucketReplicationRequestTypeDef,
@@ -44,12 +42,6 @@ class SettingsOperations:
     def __init__(self, core: Core) -> None:
         self.core = core
     # -- settings no bucket has here: AWS's answers for a bucket without them -----------------------
-    async def GetBucketLifecycleConfiguration(self, ctx: RequestContext,
-                                              params: GetBucketLifecycleConfigurationRequestTypeDef) -> dict[str, Any]:
-        self.core.require_bucket(params["Bucket"])
-        raise _absent("NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist",
-                      params["Bucket"])
-
     async def GetBucketWebsite(self, ctx: RequestContext,
                                params: GetBucketWebsiteRequestTypeDef) -> dict[str, Any]:
         self.core.require_bucket(params["Bucket"])
@@ -109,10 +101,6 @@ class SettingsOperations:
     def _delete_absent(self, bucket: str) -> dict[str, Any]:
         self.core.require_bucket(bucket)
         return {"__status": 204}  # deleting a setting that is not there succeeds on AWS too
-
-    async def DeleteBucketLifecycle(self, ctx: RequestContext,
-                                    params: DeleteBucketLifecycleRequestTypeDef) -> dict[str, Any]:
-        return self._delete_absent(params["Bucket"])
 
     async def DeleteBucketWebsite(self, ctx: RequestContext,
                                   params: DeleteBucketWebsiteRequestTypeDef) -> dict[str, Any]:

@@ -160,6 +160,19 @@ class S3Store:
             (bucket, cursor, limit))
         return ObjectPage(rows)
 
+    def versions_of_keys(self, bucket: str, prefix: str, after: str, limit: int) -> list[ObjectRow]:
+        """Every version (newest first) of the next `limit` keys after `after` that are at or past `prefix`,
+        in key order: a lifecycle sweep's page."""
+        rows = self.db.query(
+            f"SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key IN (SELECT DISTINCT key FROM objects "
+            "WHERE bucket = ? AND key > ? AND key >= ? ORDER BY key LIMIT ?) ORDER BY key, seq DESC",
+            (bucket, bucket, after, prefix, limit))
+        return [ObjectRow.from_row(r) for r in rows]
+
+    def bucket_names_configured(self, setting: str) -> list[str]:
+        """The buckets whose configuration may hold `setting` (the caller checks its value)."""
+        return [r[0] for r in self.db.query("SELECT name FROM buckets WHERE config LIKE ?", (f'%"{setting}"%',))]
+
     def versions_of(self, bucket: str, key: str) -> list[ObjectRow]:
         rows = self.db.query(f"SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket=? AND key=? ORDER BY seq DESC",
                              (bucket, key))

@@ -22,6 +22,9 @@ from conveyor.services.s3.notifications import ObjectChange, Requester, pending_
 from conveyor.services.s3.schema import BucketRow, NewVersion, PendingEvent
 from conveyor.wire import RequestContext
 
+_DELETE = ("s3:ObjectRemoved:Delete", "s3:ObjectRemoved:DeleteMarkerCreated")
+_EXPIRE = ("s3:LifecycleExpiration:Delete", "s3:LifecycleExpiration:DeleteMarkerCreated")
+
 
 def new_version_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes + uuid.uuid4().bytes[:8]).decode().rstrip("=")
@@ -74,13 +77,25 @@ class Versions:
         Object Lock protects stays (conveyor.services.s3.objectlock)."""
         if version_id is not None:
             check_version_id(version_id)  # it is echoed in x-amz-version-id
+        return await self._delete(bucket, key, version_id, bypass_governance, self.core.requester(ctx), _DELETE)
+
+    async def expire(self, bucket: str, key: str, version_id: str | None) -> Deletion:
+        """A lifecycle expiration: as DeleteObject, with S3 itself as the requester and its own event names.
+        https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-how-to-event-types-and-destinations.html"""
+        # Lifecycle's changes are S3's own: its event records name S3 as the principal and source.
+        request_id = uuid.uuid4().hex[:16].upper()
+        requester = Requester("AmazonS3", "s3.amazonaws.com", request_id, request_id)
+        return await self._delete(bucket, key, version_id, False, requester, _EXPIRE)
+
+    async def _delete(self, bucket: str, key: str, version_id: str | None, bypass_governance: bool,
+                      requester: Requester, names: tuple[str, str]) -> Deletion:
         now = self.core.clock.now()
-        requester = self.core.requester(ctx)
+        removed, marked = names
 
         async def attempt(row: BucketRow) -> Deletion:
             if version_id or not row.versioning:
                 target = version_id or "null"
-                change = ObjectChange("s3:ObjectRemoved:Delete", key, target, now)
+                change = ObjectChange(removed, key, target, now)
                 checked = None
                 if objectlock.enabled(row):
                     found = self.store.object(bucket, key, target)
@@ -92,7 +107,7 @@ class Versions:
                 return Deletion(version_id, bool(was_marker))
             marker = NewVersion(bucket, key, new_version_id() if row.versioning == "Enabled" else "null", True,
                                 None, 0, "", now, "{}", None)
-            change = ObjectChange("s3:ObjectRemoved:DeleteMarkerCreated", key, marker.version_id, now)
+            change = ObjectChange(marked, key, marker.version_id, now)
             # A delete marker is a delete: it runs on a full disk too (conveyor.storage.disk).
             await self.store.put_version(row, marker, self._events(row, change, requester), grows=False)
             return Deletion(marker.version_id, True)
