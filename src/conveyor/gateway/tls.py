@@ -28,7 +28,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 HANDSHAKE = 0x16  # the content type of a TLS handshake record: a ClientHello starts with it
 NAMES = ("localhost", "*.localhost", "*.execute-api.localhost", "*.cloudfront.localhost", "*.s3.localhost",
-         "*.lambda-url.localhost", "127.0.0.1", "::1")
+         "*.lambda-url.localhost", "*.s3-website.localhost", "127.0.0.1", "::1")
 _CA_DAYS = 3650
 _SERVER_DAYS = 397  # what browsers accept for a server certificate
 _RENEW_BEFORE = dt.timedelta(days=30)

@@ -39,6 +39,7 @@ from conveyor.services.s3.presign_post import PostUploads
 from conveyor.services.s3.settings import SettingsOperations
 from conveyor.services.s3.store import S3Store
 from conveyor.services.s3.versions import Versions
+from conveyor.services.s3.website_config import WebsiteOperations
 from conveyor.wire import HttpResponse, RequestContext, ServiceError
 
 
@@ -63,7 +64,7 @@ class S3Service(Service):
             EncryptionOperations(self.core),
             ObjectOperations(self.core, versions), ListingOperations(self.core),
             MultipartOperations(self.core, versions), ObjectLockOperations(self.core),
-            LifecycleOperations(self.core),
+            LifecycleOperations(self.core), WebsiteOperations(self.core),
         )
 
     def unavailable_error(self) -> ServiceError:
@@ -160,7 +161,7 @@ class S3Service(Service):
         host = virtual_host(ctx.request.host) if ctx.host_bucket else None
         if host is not None and host.website:
             ctx.operation_name = "WebsiteGet"
-            return website.respond(self.store, ctx, host.bucket)
+            return website.respond(self.core, ctx, host.bucket)
         req = ctx.request
         if req.method == "OPTIONS":
             ctx.operation_name = "PreflightRequest"

@@ -63,7 +63,7 @@ def _headers(obj: ObjectRow, row: BucketRow) -> list[tuple[str, str]]:
     for member, name in _CONTENT:
         value = meta.get(member)
         if value is not None:
-            headers.append((name, value if isinstance(value, str) else _http_date(float(value))))
+            headers.append((name, value if isinstance(value, str) else http_date(float(value))))
     for name, value in (meta.get("Metadata") or {}).items():
         headers.append((f"x-amz-meta-{name}", str(value)))
     if row.versioning or obj.version_id != "null":
@@ -73,7 +73,7 @@ def _headers(obj: ObjectRow, row: BucketRow) -> list[tuple[str, str]]:
     return headers
 
 
-def _http_date(seconds: float) -> str:
+def http_date(seconds: float) -> str:
     return format_datetime(datetime.fromtimestamp(seconds, UTC), usegmt=True)
 
 

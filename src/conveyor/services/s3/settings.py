@@ -4,7 +4,8 @@ and GetObjectAttributes.
 Infrastructure tools (Terraform, CDK, the console's SDK calls) read every bucket setting after creating
 a bucket; AWS answers an unset one with a "not found" error or an empty document, which these tools
 expect. Setting one (Put*) stays refused with NotImplemented: accepting replication without carrying
-it out would be a lie. (Lifecycle is lifecycle_sweep.py's, Object Lock objectlock.py's.)
+it out would be a lie. (Lifecycle is lifecycle_sweep.py's, Object Lock objectlock.py's,
+websites website_config.py's.)
 """
 
 from __future__ import annotations
@@ -21,13 +22,11 @@ from conveyor.wire import RequestContext, ServiceError
 if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import (
         DeleteBucketReplicationRequestTypeDef,
-        DeleteBucketWebsiteRequestTypeDef,
         GetBucketAccelerateConfigurationRequestTypeDef,
         GetBucketLoggingRequestTypeDef,
         GetBucketPolicyStatusRequestTypeDef,
         GetBucketReplicationRequestTypeDef,
         GetBucketRequestPaymentRequestTypeDef,
-        GetBucketWebsiteRequestTypeDef,
         GetObjectAttributesRequestTypeDef,
         PutBucketAccelerateConfigurationRequestTypeDef,
         PutBucketRequestPaymentRequestTypeDef,
@@ -42,12 +41,6 @@ class SettingsOperations:
     def __init__(self, core: Core) -> None:
         self.core = core
     # -- settings no bucket has here: AWS's answers for a bucket without them -----------------------
-    async def GetBucketWebsite(self, ctx: RequestContext,
-                               params: GetBucketWebsiteRequestTypeDef) -> dict[str, Any]:
-        self.core.require_bucket(params["Bucket"])
-        raise _absent("NoSuchWebsiteConfiguration", "The specified bucket does not have a website configuration",
-                      params["Bucket"])
-
     async def GetBucketReplication(self, ctx: RequestContext,
                                    params: GetBucketReplicationRequestTypeDef) -> dict[str, Any]:
         self.core.require_bucket(params["Bucket"])
@@ -101,10 +94,6 @@ class SettingsOperations:
     def _delete_absent(self, bucket: str) -> dict[str, Any]:
         self.core.require_bucket(bucket)
         return {"__status": 204}  # deleting a setting that is not there succeeds on AWS too
-
-    async def DeleteBucketWebsite(self, ctx: RequestContext,
-                                  params: DeleteBucketWebsiteRequestTypeDef) -> dict[str, Any]:
-        return self._delete_absent(params["Bucket"])
 
     async def DeleteBucketReplication(self, ctx: RequestContext,
                                       params: DeleteBucketReplicationRequestTypeDef) -> dict[str, Any]:
