@@ -23,6 +23,7 @@ from conveyor.services.base import Environment, Handler, Result, Service
 from conveyor.services.s3 import cors, destinations, iam, notifications, policy, refusals, sigv2, website
 from conveyor.services.s3 import origin as origin_reads
 from conveyor.services.s3.access import AccessOperations
+from conveyor.services.s3.archive import RestoreOperations
 from conveyor.services.s3.buckets import BucketOperations
 from conveyor.services.s3.codec import S3Codec, S3ValidationCodes, split_path
 from conveyor.services.s3.core import Core
@@ -64,7 +65,7 @@ class S3Service(Service):
             EncryptionOperations(self.core),
             ObjectOperations(self.core, versions), ListingOperations(self.core),
             MultipartOperations(self.core, versions), ObjectLockOperations(self.core),
-            LifecycleOperations(self.core), WebsiteOperations(self.core),
+            LifecycleOperations(self.core), WebsiteOperations(self.core), RestoreOperations(self.core),
         )
 
     def unavailable_error(self) -> ServiceError:

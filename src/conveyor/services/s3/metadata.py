@@ -12,7 +12,7 @@ from email.header import decode_header, make_header
 from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import parse_qsl
 
-from conveyor.services.s3 import encryption, objectlock
+from conveyor.services.s3 import archive, encryption, objectlock
 from conveyor.services.s3.schema import ObjectRow
 from conveyor.wire import ServiceError
 
@@ -126,6 +126,7 @@ def object_meta(settings: ObjectSettings, content_type: str | None) -> dict[str,
         meta["Tags"] = tag_set(tagging)
     if settings.get("ACL"):
         meta["ACL"] = settings.get("ACL")
+    archive.check_class(settings.get("StorageClass"))
     for name in ("StorageClass", "WebsiteRedirectLocation"):
         if settings.get(name):
             meta[name] = settings.get(name)
@@ -174,6 +175,7 @@ def object_members(obj: ObjectRow, params: ReadOverrides, versioning: str) -> di
         out["WebsiteRedirectLocation"] = meta["WebsiteRedirectLocation"]
     out.update(encryption.response_members(meta))
     out.update(objectlock.response_members(meta))
+    out.update(archive.restore_header(obj))
     if (params.get("ChecksumMode") or "").upper() == "ENABLED":
         out.update(checksum_members(meta))
     for override, member in _OVERRIDES:

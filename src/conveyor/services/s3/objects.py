@@ -7,7 +7,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import unquote
 
-from conveyor.services.s3 import checksums, encryption, objectlock
+from conveyor.services.s3 import archive, checksums, encryption, objectlock
 from conveyor.services.s3.access import check_write_acl
 from conveyor.services.s3.conditions import (
     WritePrecondition,
@@ -76,6 +76,7 @@ def copy_source(core: Core, params: CopySourceSettings) -> ObjectRow:
         raise ServiceError("InvalidArgument", "Invalid copy source object key", 400,
                            extra={"ArgumentName": "x-amz-copy-source", "ArgumentValue": raw})
     obj = core.current_object(src_bucket, src_key, version, with_body=True)
+    archive.check_copy_source(obj, core.clock.now())
     check_copy_source(obj, params.get("CopySourceIfMatch"), params.get("CopySourceIfNoneMatch"),
                       params.get("CopySourceIfModifiedSince"), params.get("CopySourceIfUnmodifiedSince"))
     return obj
@@ -128,6 +129,8 @@ class ObjectOperations:
         bucket, key = params["Bucket"], params["Key"]
         brow = self.core.require_bucket(bucket)
         obj = self.core.current_object(bucket, key, params.get("VersionId"), with_body=not head)
+        if not head:
+            archive.check_readable(obj, self.core.clock.now())
         check_read(obj, params.get("IfMatch"), params.get("IfNoneMatch"), params.get("IfModifiedSince"),
                    params.get("IfUnmodifiedSince"))
         out = object_members(obj, params, brow.versioning)
@@ -236,7 +239,9 @@ class ObjectOperations:
             # Nor is the source's Object Lock copied: the copy is locked as its own request and bucket say.
             # https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html
             meta = {k: v for k, v in src.meta.items()
-                    if k not in ("Tags", "ACL", "StorageClass", "WebsiteRedirectLocation", *objectlock.MEMBERS)}
+                    if k not in ("Tags", "ACL", "StorageClass", "WebsiteRedirectLocation", "RestoreExpiry",
+                                 *objectlock.MEMBERS)}
+            archive.check_class(params.get("StorageClass"))
             for name in ("StorageClass", "WebsiteRedirectLocation"):
                 if params.get(name):
                     meta[name] = params.get(name)

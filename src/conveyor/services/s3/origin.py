@@ -16,7 +16,7 @@ from email.utils import format_datetime
 
 from conveyor import resource_policy
 from conveyor.ports import Reader, StoredObject
-from conveyor.services.s3 import cors, policy
+from conveyor.services.s3 import archive, cors, policy
 from conveyor.services.s3.core import Core
 from conveyor.services.s3.errors import no_such_bucket, no_such_key
 from conveyor.services.s3.schema import BucketRow, ObjectRow
@@ -51,6 +51,7 @@ def open_object(core: Core, bucket: str, key: str, reader: Reader, origin: str |
         if _allowed(core, row, reader, "s3:ListBucket", f"arn:aws:s3:::{bucket}", "ListObjectsV2", None):
             raise no_such_key(key)
         raise policy.access_denied()
+    archive.check_readable(obj, core.clock.now())  # an archived object is read only once restored
     headers = _headers(obj, row)
     if origin:
         headers += cors.response_headers(row.config.get("cors"), origin, "GET")
