@@ -3,6 +3,8 @@ and event notifications (access settings are in access.py, the settings Conveyor
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from typing import TYPE_CHECKING, Any
@@ -13,6 +15,7 @@ from conveyor.services.s3.access import new_bucket_config
 from conveyor.services.s3.core import Core
 from conveyor.services.s3.errors import host_id, malformed_xml
 from conveyor.services.s3.locations import US_EAST_1, bucket_region
+from conveyor.services.s3.metadata import check_tags
 from conveyor.services.s3.schema import BucketRow, PendingEvent
 from conveyor.wire import RequestContext, ServiceError
 
@@ -48,11 +51,32 @@ class BucketOperations:
         self.ports = ports
 
     async def ListBuckets(self, ctx: RequestContext, params: ListBucketsRequestTypeDef) -> dict[str, Any]:
+        """Buckets by name, paged by MaxBuckets (1 to 10,000) with an opaque ContinuationToken.
+        https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListBuckets.html"""
         prefix = params.get("Prefix") or ""
         region = params.get("BucketRegion")
-        buckets = [{"Name": n, "CreationDate": c, "BucketRegion": r} for n, c, r in self.store.buckets()
-                   if n.startswith(prefix) and region in (None, r)]
-        return {"Buckets": buckets, "Owner": self.core.owner(), "Prefix": params.get("Prefix")}
+        limit = params.get("MaxBuckets")
+        if limit is not None and not 1 <= limit <= 10000:
+            raise ServiceError("InvalidArgument", "Argument max-buckets must be an integer between 1 and 10000",
+                               400, extra={"ArgumentName": "max-buckets", "ArgumentValue": str(limit)})
+        after = ""
+        token = params.get("ContinuationToken")
+        if token is not None:
+            try:
+                after = base64.urlsafe_b64decode(token.encode()).decode() if token else "\x00invalid"
+            except (binascii.Error, ValueError):
+                after = "\x00invalid"
+            if after.startswith("\x00"):
+                raise ServiceError("InvalidArgument", "The continuation token provided is incorrect", 400,
+                                   extra={"ArgumentName": "continuation-token"})
+        names = [(n, c, r) for n, c, r in self.store.buckets()
+                 if n.startswith(prefix) and region in (None, r) and n > after]
+        out: dict[str, Any] = {"Owner": self.core.owner(), "Prefix": params.get("Prefix")}
+        if limit is not None and len(names) > limit:
+            names = names[:limit]
+            out["ContinuationToken"] = base64.urlsafe_b64encode(names[-1][0].encode()).decode()
+        out["Buckets"] = [{"Name": n, "CreationDate": c, "BucketRegion": r} for n, c, r in names]
+        return out
 
     async def CreateBucket(self, ctx: RequestContext, params: CreateBucketRequestTypeDef) -> dict[str, Any]:
         name = params["Bucket"]
@@ -99,8 +123,13 @@ class BucketOperations:
     # -- tagging -----------------------------------------------------------------------------------
     async def PutBucketTagging(self, ctx: RequestContext, params: PutBucketTaggingRequestTypeDef) -> dict[str, Any]:
         tags = [dict(tag) for tag in params["Tagging"]["TagSet"]]
-        await self.core.update_setting(params["Bucket"], "tags", tags)
-        return {}
+        check_tags(tags, bucket=True)
+        if len(tags) > 50:
+            raise ServiceError("InvalidTag", "Bucket tag count cannot be greater than 50", 400)
+        # An empty TagSet removes the bucket's tags; success is 204 No Content.
+        # https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketTagging.html
+        await self.core.update_setting(params["Bucket"], "tags", tags or None)
+        return {"__status": 204}
 
     async def GetBucketTagging(self, ctx: RequestContext, params: GetBucketTaggingRequestTypeDef) -> dict[str, Any]:
         tags = self.core.get_setting(params["Bucket"], "tags", "NoSuchTagSet", "The TagSet does not exist")
@@ -109,7 +138,7 @@ class BucketOperations:
     async def DeleteBucketTagging(self, ctx: RequestContext,
                                   params: DeleteBucketTaggingRequestTypeDef) -> dict[str, Any]:
         await self.core.update_setting(params["Bucket"], "tags", None)
-        return {}
+        return {"__status": 204}
 
     # -- versioning --------------------------------------------------------------------------------
     async def PutBucketVersioning(self, ctx: RequestContext,

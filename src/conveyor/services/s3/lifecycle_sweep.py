@@ -143,9 +143,9 @@ class LifecycleSweeper:
             after = page[-1].key
         if "AbortIncompleteMultipartUpload" in rule:
             days = rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"]
-            for upload_id, key, initiated in self.store.uploads(bucket):
-                if key.startswith(prefix) and lifecycle.due(initiated, days) <= now:
-                    await self._quietly(self.store.abort_upload(upload_id))
+            for upload in self.store.uploads(bucket):
+                if upload.key.startswith(prefix) and lifecycle.due(upload.initiated, days) <= now:
+                    await self._quietly(self.store.abort_upload(upload.upload_id))
 
     async def _apply_to_key(self, bucket: str, rule: dict[str, Any], versions: list[ObjectRow], now: float) -> None:
         """`versions`: one key's, newest (the current one) first."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -103,7 +103,31 @@ def encode_user_value(value: str) -> str:
 
 def tag_set(tagging: str) -> list[dict[str, str]]:
     """The x-amz-tagging header (a URL-encoded query string) as a TagSet."""
-    return [{"Key": k, "Value": v} for k, v in parse_qsl(tagging, keep_blank_values=True)]
+    tags = [{"Key": k, "Value": v} for k, v in parse_qsl(tagging, keep_blank_values=True)]
+    check_tags(tags)
+    return tags
+
+
+def _invalid_tag(message: str) -> ServiceError:
+    return ServiceError("InvalidTag", message, 400)
+
+
+def check_tags(tags: Sequence[Mapping[str, object]], bucket: bool = False) -> None:
+    """A tag set as S3 accepts it: unique keys of at most 128 characters, values of at most 256, no `aws:`
+    keys (S3's own). https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-tagging.html"""
+    keys = [str(tag.get("Key") or "") for tag in tags]
+    if len(set(keys)) != len(keys):
+        raise _invalid_tag("Cannot provide multiple Tags with the same key")
+    for tag in tags:
+        key, value = str(tag.get("Key") or ""), str(tag.get("Value") or "")
+        if key.lower().startswith("aws:"):
+            raise _invalid_tag("System tags cannot be added/updated by requester" if bucket
+                               else "Your TagKey cannot be prefixed with aws:")
+        if not key or len(key) > 128:
+            raise _invalid_tag("The TagKey you have provided is invalid" if not key
+                               else "The TagKey you have provided is too long, max 128")
+        if len(value) > 256:
+            raise _invalid_tag("The TagValue you have provided is too long, max 256")
 
 
 def object_meta(settings: ObjectSettings, content_type: str | None) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from conveyor.services.s3.errors import malformed_xml
 from conveyor.services.s3.iam import deleted_item
 from conveyor.services.s3.metadata import (
     CHECKSUM_MEMBERS,
+    check_tags,
     checksum_members,
     object_members,
     object_meta,
@@ -152,7 +153,7 @@ class ObjectOperations:
                 start, end = rng
                 status = 206
         elif requested_range and obj.size == 0 and parse_range(requested_range, 1) is not None:
-            raise invalid_range(0)
+            raise invalid_range(0, requested_range)
         if status == 206:
             out["ContentRange"] = f"bytes {start}-{end}/{obj.size}"
             out["ContentLength"] = end - start + 1
@@ -168,8 +169,11 @@ class ObjectOperations:
 
     # -- delete -----------------------------------------------------------------------------------
     async def DeleteObject(self, ctx: RequestContext, params: DeleteObjectRequestTypeDef) -> dict[str, Any]:
+        # If-Match on DELETE (general purpose buckets): https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObject.html
+        if_match = params.get("IfMatch")
+        precondition = WritePrecondition(params["Key"], if_match=if_match) if if_match is not None else None
         done = await self.versions.delete(ctx, params["Bucket"], params["Key"], params.get("VersionId"),
-                                          bool(params.get("BypassGovernanceRetention")))
+                                          bool(params.get("BypassGovernanceRetention")), precondition)
         out: dict[str, Any] = {"__status": 204}
         if done.version_id is not None:
             out["VersionId"] = done.version_id
@@ -286,6 +290,7 @@ class ObjectOperations:
         tags = params["Tagging"]["TagSet"]
         if len(tags) > 10:
             raise ServiceError("BadRequest", "Object tags cannot be greater than 10", 400)
+        check_tags(tags)
         obj = await self.core.set_object_meta(params["Bucket"], params["Key"], params.get("VersionId"), "Tags",
                                               [dict(tag) for tag in tags])
         return {"VersionId": obj.version_id} if obj.version_id != "null" else {}
@@ -299,5 +304,6 @@ class ObjectOperations:
 
     async def DeleteObjectTagging(self, ctx: RequestContext,
                                   params: DeleteObjectTaggingRequestTypeDef) -> dict[str, Any]:
-        await self.core.set_object_meta(params["Bucket"], params["Key"], params.get("VersionId"), "Tags", None)
+        await self.core.set_object_meta(params["Bucket"], params["Key"], params.get("VersionId"), "Tags", None,
+                                        method="DELETE")
         return {"__status": 204}

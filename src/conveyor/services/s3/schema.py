@@ -72,9 +72,21 @@ MIGRATIONS = [
     """,
     # Small bodies live in the row itself (see blobs.INLINE_MAX); `blob` is then NULL.
     "ALTER TABLE objects ADD COLUMN body BLOB",
+    # Multipart uploads completed lately, so that a retried CompleteMultipartUpload answers as the first did.
+    """
+    CREATE TABLE completed_uploads (
+        upload_id TEXT PRIMARY KEY,
+        bucket TEXT NOT NULL REFERENCES buckets(name) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        version_id TEXT NOT NULL,
+        etag TEXT NOT NULL,
+        completed REAL NOT NULL
+    )
+    """,
 ]
 
-TABLES = ("outbox", "parts", "uploads", "objects", "buckets", "garbage")  # children before parents
+# children before parents
+TABLES = ("outbox", "parts", "uploads", "completed_uploads", "objects", "buckets", "garbage")
 OBJECT_COLUMNS = "bucket, key, version_id, seq, is_latest, delete_marker, blob, size, etag, last_modified, meta"
 BUCKET_COLUMNS = "name, region, created, owner, versioning, acl, config"
 Row = sqlite3.Row | tuple[Any, ...]

@@ -49,6 +49,10 @@ _QUEUE_EVENT = ("INSERT INTO outbox (kind, target, body) "
                 "SELECT ?, ?, replace(?, ?, printf('\"sequencer\":\"%018X\"', seq)) FROM buckets WHERE name = ?")
 
 
+# How long a completed multipart upload is remembered for a retried CompleteMultipartUpload (seconds).
+COMPLETED_KEPT = 86400.0
+
+
 class BucketChanged(Exception):
     """The bucket's versioning or configuration changed between the read a write was computed from and
     the write: the caller computes it again."""
@@ -183,11 +187,17 @@ class S3Store:
                              "AND key=?", (upload_id, bucket, key))
         return UploadRow(rows[0][0], rows[0][1], rows[0][2], json_object(rows[0][3])) if rows else None
 
-    def uploads(self, bucket: str) -> list[tuple[str, str, float]]:
-        """(upload id, key, initiated) of the bucket's multipart uploads, by key then age."""
-        rows = self.db.query("SELECT upload_id, key, initiated FROM uploads WHERE bucket=? ORDER BY key, initiated",
-                             (bucket,))
-        return [(r[0], r[1], r[2]) for r in rows]
+    def completed_upload(self, upload_id: str, bucket: str, key: str) -> tuple[str, str] | None:
+        """(version id, ETag) of the version a recently completed upload became."""
+        rows = self.db.query("SELECT version_id, etag FROM completed_uploads WHERE upload_id=? AND bucket=? AND key=?",
+                             (upload_id, bucket, key))
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    def uploads(self, bucket: str) -> list[UploadRow]:
+        """The bucket's multipart uploads, by key then age."""
+        rows = self.db.query("SELECT upload_id, key, initiated, meta FROM uploads WHERE bucket=? "
+                             "ORDER BY key, initiated", (bucket,))
+        return [UploadRow(r[0], r[1], r[2], json_object(r[3])) for r in rows]
 
     def parts(self, upload_id: str, after: int = 0, limit: int = -1) -> list[PartRow]:
         rows = self.db.query(f"SELECT {PART_COLUMNS} FROM parts WHERE upload_id=? AND part_number>? "
@@ -290,6 +300,12 @@ class S3Store:
                                        "AND delete_marker=0", (version.bucket, version.key)).fetchone()
                 precondition.check(current[0] if current else None)
             freed = self._take_upload(conn, completes) if completes is not None else []
+            if completes is not None:
+                conn.execute("DELETE FROM completed_uploads WHERE completed < ?",
+                             (version.last_modified - COMPLETED_KEPT,))
+                conn.execute("INSERT OR REPLACE INTO completed_uploads VALUES (?, ?, ?, ?, ?, ?)",
+                             (completes, version.bucket, version.key, version.version_id, version.etag,
+                              version.last_modified))
             self._count_change(conn, bucket.name)
             if not versioned:
                 # Unversioned or suspended: the "null" version is replaced, other versions stay.
@@ -310,7 +326,8 @@ class S3Store:
         self._kick(events)
 
     async def remove_version(self, bucket: BucketRow, key: str, version_id: str,
-                             events: Sequence[PendingEvent], checked_meta: str | None = None) -> bool | None:
+                             events: Sequence[PendingEvent], checked_meta: str | None = None,
+                             precondition: WritePrecondition | None = None) -> bool | None:
         """Delete one version (the next newest becomes current) and queue `events` if it existed; whether it
         was a delete marker, None if there was no such version. `checked_meta`: the version's metadata as the
         caller judged it deletable (its Object Lock); changed since, the caller judges again (BucketChanged)."""
@@ -318,8 +335,10 @@ class S3Store:
 
         def fn(conn: sqlite3.Connection) -> tuple[bool | None, list[str]]:
             self._check_current(conn, bucket)
-            found = conn.execute("SELECT delete_marker, blob, is_latest, meta FROM objects WHERE bucket=? AND key=? "
-                                 "AND version_id=?", (bucket.name, key, version_id)).fetchone()
+            found = conn.execute("SELECT delete_marker, blob, is_latest, meta, etag FROM objects WHERE bucket=? "
+                                 "AND key=? AND version_id=?", (bucket.name, key, version_id)).fetchone()
+            if precondition is not None:
+                precondition.check(found[4] if found is not None and not found[0] else None)
             if found is None:
                 return None, []
             if checked_meta is not None and found[3] != checked_meta:

@@ -72,12 +72,14 @@ class Versions:
             raise
 
     async def delete(self, ctx: RequestContext, bucket: str, key: str, version_id: str | None,
-                     bypass_governance: bool = False) -> Deletion:
+                     bypass_governance: bool = False, precondition: WritePrecondition | None = None) -> Deletion:
         """DeleteObject: remove the version named, or the unversioned object, or add a delete marker. A version
-        Object Lock protects stays (conveyor.services.s3.objectlock)."""
+        Object Lock protects stays (conveyor.services.s3.objectlock); `precondition` (If-Match) is judged in
+        the delete's own commit."""
         if version_id is not None:
             check_version_id(version_id)  # it is echoed in x-amz-version-id
-        return await self._delete(bucket, key, version_id, bypass_governance, self.core.requester(ctx), _DELETE)
+        return await self._delete(bucket, key, version_id, bypass_governance, self.core.requester(ctx), _DELETE,
+                                  precondition)
 
     async def expire(self, bucket: str, key: str, version_id: str | None) -> Deletion:
         """A lifecycle expiration: as DeleteObject, with S3 itself as the requester and its own event names.
@@ -88,7 +90,8 @@ class Versions:
         return await self._delete(bucket, key, version_id, False, requester, _EXPIRE)
 
     async def _delete(self, bucket: str, key: str, version_id: str | None, bypass_governance: bool,
-                      requester: Requester, names: tuple[str, str]) -> Deletion:
+                      requester: Requester, names: tuple[str, str],
+                      precondition: WritePrecondition | None = None) -> Deletion:
         now = self.core.clock.now()
         removed, marked = names
 
@@ -103,13 +106,14 @@ class Versions:
                         objectlock.check_removable(found, bypass_governance, now)
                         checked = found.meta_json
                 was_marker = await self.store.remove_version(row, key, target, self._events(row, change, requester),
-                                                             checked_meta=checked)
+                                                             checked_meta=checked, precondition=precondition)
                 return Deletion(version_id, bool(was_marker))
             marker = NewVersion(bucket, key, new_version_id() if row.versioning == "Enabled" else "null", True,
                                 None, 0, "", now, "{}", None)
             change = ObjectChange(marked, key, marker.version_id, now)
             # A delete marker is a delete: it runs on a full disk too (conveyor.storage.disk).
-            await self.store.put_version(row, marker, self._events(row, change, requester), grows=False)
+            await self.store.put_version(row, marker, self._events(row, change, requester), grows=False,
+                                         precondition=precondition)
             return Deletion(marker.version_id, True)
 
         return await self.core.retrying(bucket, attempt)
