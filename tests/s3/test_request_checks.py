@@ -147,3 +147,41 @@ def test_a_regional_endpoint_refuses_other_constraints_first(endpoint):
     with pytest.raises(ClientError) as exc:
         west.create_bucket(Bucket="constraint-check", CreateBucketConfiguration={"LocationConstraint": "xx-nowhere-9"})
     assert _error(exc)["Code"] == "IllegalLocationConstraintException"
+
+
+def test_small_answers_as_aws_gives_them(s3, bucket, endpoint):
+    head = s3.head_bucket(Bucket=bucket)["ResponseMetadata"]["HTTPHeaders"]
+    assert head["content-type"] == "application/xml"
+    with pytest.raises(ClientError) as exc:
+        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={})
+    assert (_error(exc)["Code"], _error(exc)["Message"]) == ("InvalidRequest", "Must specify at least one "
+                                                                               "configuration.")
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    version = s3.put_object(Bucket=bucket, Key="k", Body=b"x")["VersionId"]
+    # Copying a named version onto its own key makes a new version; without the version it changes nothing.
+    s3.copy_object(Bucket=bucket, Key="k", CopySource={"Bucket": bucket, "Key": "k", "VersionId": version})
+    assert len(s3.list_object_versions(Bucket=bucket)["Versions"]) == 2
+    with pytest.raises(ClientError) as exc:
+        s3.copy_object(Bucket=bucket, Key="k", CopySource={"Bucket": bucket, "Key": "k"})
+    assert _error(exc)["Code"] == "InvalidRequest"
+
+
+def test_notification_destinations_must_be_well_formed_arns_of_the_bucket_region(s3, bucket):
+    for arn, message in (("arn:aws:{}:us-east-1:123456789012:q", "The ARN is not well formed"),
+                         ("arn:aws:sqs:us-west-2:123456789012:q", "The notification destination service region "
+                                                                  "is not valid for the bucket location constraint")):
+        with pytest.raises(ClientError) as exc:
+            s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
+                "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]})
+        assert (_error(exc)["Code"], _error(exc)["Message"]) == ("InvalidArgument", message)
+
+
+def test_presigned_urls_carry_their_metadata(s3, bucket):
+    import urllib.request
+
+    url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "p", "Metadata": {"venue": "1"}})
+    assert "x-amz-meta-venue=1" in url  # the SDK moves the metadata into the query string
+    request = urllib.request.Request(url, data=b"body", method="PUT")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 200
+    assert s3.get_object(Bucket=bucket, Key="p")["Metadata"] == {"venue": "1"}

@@ -140,6 +140,9 @@ class AccessOperations:
     async def PutPublicAccessBlock(self, ctx: RequestContext,
                                    params: PutPublicAccessBlockRequestTypeDef) -> dict[str, Any]:
         conf = params.get("PublicAccessBlockConfiguration") or {}
+        if not any(name in conf for name in PAB_SETTINGS):
+            # https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutPublicAccessBlock.html
+            raise ServiceError("InvalidRequest", "Must specify at least one configuration.", 400)
         # A setting left out is off (false), as AWS stores it.
         await self.core.update_setting(params["Bucket"], "pab", {k: bool(conf.get(k)) for k in PAB_SETTINGS})
         return {}

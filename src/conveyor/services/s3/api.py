@@ -223,6 +223,8 @@ class S3Service(Service):
 
     def finish(self, ctx: RequestContext, response: HttpResponse) -> None:
         response.set_header("x-amz-id-2", host_id(ctx))
+        if ctx.operation_label == "HeadBucket" and response.header("content-type") is None:
+            response.set_header("Content-Type", "application/xml")  # as AWS answers it, bodiless as it is
         origin = ctx.request.headers.get("origin")
         if not origin or ctx.request.method == "OPTIONS":
             return

@@ -179,13 +179,14 @@ class BucketOperations:
     async def PutBucketNotificationConfiguration(
             self, ctx: RequestContext, params: PutBucketNotificationConfigurationRequestTypeDef) -> dict[str, Any]:
         name = params["Bucket"]
-        self.core.require_bucket(name)
+        row = self.core.require_bucket(name)
         given = params["NotificationConfiguration"]
         if given.get("EventBridgeConfiguration") is not None and self.ports.events is None:
             raise ServiceError("NotImplemented", "EventBridge notifications need the events service, which this "
                                "build of Conveyor does not have.", 501)
         config, dests = notifications.validate(given)
-        destinations.check(self.ports, [(kind, arn) for kind, arn, _ in dests], name, self.core.account_id)
+        destinations.check(self.ports, [(kind, arn) for kind, arn, _ in dests], name, self.core.account_id,
+                           row.region)
         # Configuring sends a test event to each queue and topic (not to functions).
         # https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-how-to-event-types-and-destinations.html
         test = notifications.dumps(notifications.test_event(name, self.core.clock.now(), ctx.request_id,

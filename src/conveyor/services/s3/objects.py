@@ -232,7 +232,9 @@ class ObjectOperations:
         # or encryption. https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html
         changes = any(params.get(name) for name in ("StorageClass", "WebsiteRedirectLocation", "ServerSideEncryption",
                                                      "SSEKMSKeyId", "BucketKeyEnabled"))
-        if src.bucket == bucket and src.key == key and directive == "COPY" and not changes:
+        # Naming the source's version makes it a copy of that version: a new version, allowed.
+        names_version = "versionId=" in str(params.get("CopySource") or "")
+        if src.bucket == bucket and src.key == key and directive == "COPY" and not changes and not names_version:
             raise ServiceError("InvalidRequest", "This copy request is illegal because it is trying to copy an "
                                "object to itself without changing the object's metadata, storage class, website "
                                "redirect location or encryption attributes.", 400)
