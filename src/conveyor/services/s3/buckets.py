@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.ports import Ports
 from conveyor.services.s3 import cors, destinations, notifications
-from conveyor.services.s3.access import new_bucket_config
+from conveyor.services.s3.access import new_bucket_acl, new_bucket_config
+from conveyor.services.s3.acl import stored as stored_acl
 from conveyor.services.s3.core import Core
 from conveyor.services.s3.errors import host_id, malformed_xml
 from conveyor.services.s3.locations import US_EAST_1, bucket_region
@@ -85,9 +86,7 @@ class BucketOperations:
                                extra={"BucketName": name})
         conf = params.get("CreateBucketConfiguration") or {}
         region = bucket_region(conf.get("LocationConstraint"), ctx.region)
-        acl = params.get("ACL") or "private"
-        if acl not in ("private", "public-read", "public-read-write", "authenticated-read"):
-            raise ServiceError("InvalidArgument", f"Unsupported canned ACL {acl}", 400)
+        acl = stored_acl(new_bucket_acl(params))
         settings = new_bucket_config(params)
         versioning = ""
         if params.get("ObjectLockEnabledForBucket"):

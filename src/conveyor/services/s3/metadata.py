@@ -12,7 +12,7 @@ from email.header import decode_header, make_header
 from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import parse_qsl
 
-from conveyor.services.s3 import archive, encryption, objectlock
+from conveyor.services.s3 import acl, archive, encryption, objectlock
 from conveyor.services.s3.schema import ObjectRow
 from conveyor.wire import ServiceError
 
@@ -31,6 +31,10 @@ if TYPE_CHECKING:
         Metadata: ReadOnly[Mapping[str, str] | None]
         Tagging: ReadOnly[str | None]
         ACL: ReadOnly[str | None]
+        GrantFullControl: ReadOnly[str]
+        GrantRead: ReadOnly[str]
+        GrantReadACP: ReadOnly[str]
+        GrantWriteACP: ReadOnly[str]
         StorageClass: ReadOnly[str | None]
         WebsiteRedirectLocation: ReadOnly[str | None]
 
@@ -148,7 +152,10 @@ def object_meta(settings: ObjectSettings, content_type: str | None) -> dict[str,
     tagging = settings.get("Tagging")
     if tagging:
         meta["Tags"] = tag_set(tagging)
-    if settings.get("ACL"):
+    grants = acl.header_grants(settings)
+    if grants:
+        meta["ACL"] = {"Grants": grants}
+    elif settings.get("ACL"):
         meta["ACL"] = settings.get("ACL")
     archive.check_class(settings.get("StorageClass"))
     for name in ("StorageClass", "WebsiteRedirectLocation"):

@@ -7,7 +7,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import unquote
 
-from conveyor.services.s3 import archive, checksums, encryption, objectlock
+from conveyor.services.s3 import acl, archive, checksums, encryption, objectlock
 from conveyor.services.s3.access import check_write_acl
 from conveyor.services.s3.conditions import (
     WritePrecondition,
@@ -251,6 +251,10 @@ class ObjectOperations:
             for name in ("StorageClass", "WebsiteRedirectLocation"):
                 if params.get(name):
                     meta[name] = params.get(name)
+            # The copy's ACL is its request's (canned or grant headers), never its source's.
+            grants = acl.header_grants(params)
+            if grants or params.get("ACL"):
+                meta["ACL"] = {"Grants": grants} if grants else params.get("ACL")
         # The copy is encrypted as its own request and bucket say, not as its source was.
         for name in encryption.OBJECT_MEMBERS:
             meta.pop(name, None)
