@@ -23,6 +23,7 @@ from conveyor.services.base import Environment, Handler, Result, Service
 from conveyor.services.s3 import cors, destinations, iam, notifications, policy, refusals, sigv2, website
 from conveyor.services.s3 import origin as origin_reads
 from conveyor.services.s3.access import AccessOperations
+from conveyor.services.s3.access_logs import AccessLogs, LoggingOperations
 from conveyor.services.s3.archive import RestoreOperations
 from conveyor.services.s3.buckets import BucketOperations
 from conveyor.services.s3.codec import S3Codec, S3ValidationCodes, split_path
@@ -59,6 +60,7 @@ class S3Service(Service):
         self.core = Core(self.store, self.clock, self.config.account_id)
         versions = Versions(self.core)
         self.lifecycle = LifecycleSweeper(self.core, versions)
+        self.access_logs = AccessLogs(self.core, versions)
         self.posts = PostUploads(self.core, versions, self.config, self.ports, self._authorize_needs)
         self.operation_groups = (
             BucketOperations(self.core, self.ports), AccessOperations(self.core), SettingsOperations(self.core),
@@ -66,6 +68,7 @@ class S3Service(Service):
             ObjectOperations(self.core, versions), ListingOperations(self.core),
             MultipartOperations(self.core, versions), ObjectLockOperations(self.core),
             LifecycleOperations(self.core), WebsiteOperations(self.core), RestoreOperations(self.core),
+            LoggingOperations(self.core, self.access_logs),
         )
 
     def unavailable_error(self) -> ServiceError:
@@ -76,15 +79,18 @@ class S3Service(Service):
     async def start(self) -> None:
         self.store.open(self._deliver)
         self.lifecycle.arm()
+        self.access_logs.load()
 
     async def stop(self) -> None:
         await self.lifecycle.stop()
+        await self.access_logs.stop()  # the records waiting are delivered first
         await self.store.close()
 
     async def reset(self) -> None:
         await self.lifecycle.stop()
         await self.store.wipe()
         self.lifecycle.arm()  # the clock was reset too, and its timers with it
+        self.access_logs.load()
 
     def health(self) -> dict[str, Any]:
         if not self.store.is_open:
@@ -225,6 +231,7 @@ class S3Service(Service):
         response.set_header("x-amz-id-2", host_id(ctx))
         if ctx.operation_label == "HeadBucket" and response.header("content-type") is None:
             response.set_header("Content-Type", "application/xml")  # as AWS answers it, bodiless as it is
+        self.access_logs.record(ctx, response)
         origin = ctx.request.headers.get("origin")
         if not origin or ctx.request.method == "OPTIONS":
             return

@@ -86,6 +86,15 @@ class BucketOperations:
                                extra={"BucketName": name})
         conf = params.get("CreateBucketConfiguration") or {}
         region = bucket_region(conf.get("LocationConstraint"), ctx.region)
+        namespace = params.get("BucketNamespace")
+        if namespace == "account-regional" and not name.endswith(f"-{self.core.account_id}-{region}-an"):
+            # A bucket of the account regional namespace is named PREFIX-ACCOUNT-REGION-an.
+            # https://docs.aws.amazon.com/AmazonS3/latest/userguide/gpbucketnamespaces.html
+            raise ServiceError("InvalidNamespaceHeader", "The bucket name does not match the account regional "
+                               "namespace format: bucket-name-prefix-accountId-region-an", 400,
+                               extra={"BucketName": name})
+        if namespace not in (None, "global", "account-regional"):
+            raise ServiceError("InvalidNamespaceHeader", f"Invalid x-amz-bucket-namespace header: {namespace}", 400)
         acl = stored_acl(new_bucket_acl(params))
         settings = new_bucket_config(params)
         versioning = ""
@@ -105,6 +114,8 @@ class BucketOperations:
             return {"Location": f"/{name}"}
         await self.store.create_bucket(name, region, self.core.clock.now(), self.core.owner_id, acl, config,
                                        versioning)
+        if namespace == "account-regional":
+            return {"Location": f"/{name}", "BucketArn": f"arn:aws:s3:::{name}"}
         return {"Location": f"/{name}"}
 
     async def HeadBucket(self, ctx: RequestContext, params: HeadBucketRequestTypeDef) -> dict[str, Any]:

@@ -5,7 +5,7 @@ Infrastructure tools (Terraform, CDK, the console's SDK calls) read every bucket
 a bucket; AWS answers an unset one with a "not found" error or an empty document, which these tools
 expect. Setting one (Put*) stays refused with NotImplemented: accepting replication without carrying
 it out would be a lie. (Lifecycle is lifecycle_sweep.py's, Object Lock objectlock.py's,
-websites website_config.py's.)
+websites website_config.py's, access logging access_logs.py's.)
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import (
         DeleteBucketReplicationRequestTypeDef,
         GetBucketAccelerateConfigurationRequestTypeDef,
-        GetBucketLoggingRequestTypeDef,
         GetBucketPolicyStatusRequestTypeDef,
         GetBucketReplicationRequestTypeDef,
         GetBucketRequestPaymentRequestTypeDef,
         GetObjectAttributesRequestTypeDef,
         PutBucketAccelerateConfigurationRequestTypeDef,
+        PutBucketReplicationRequestTypeDef,
         PutBucketRequestPaymentRequestTypeDef,
     )
 
@@ -46,11 +46,6 @@ class SettingsOperations:
         self.core.require_bucket(params["Bucket"])
         raise _absent("ReplicationConfigurationNotFoundError", "The replication configuration was not found",
                       params["Bucket"])
-
-    async def GetBucketLogging(self, ctx: RequestContext,
-                               params: GetBucketLoggingRequestTypeDef) -> dict[str, Any]:
-        self.core.require_bucket(params["Bucket"])
-        return {}  # an empty BucketLoggingStatus: logging is off
 
     # -- request payment and transfer acceleration: kept and answered -------------------------------
     # On one machine the bucket owner makes every request and there is no faster network path, so both
@@ -94,6 +89,16 @@ class SettingsOperations:
     def _delete_absent(self, bucket: str) -> dict[str, Any]:
         self.core.require_bucket(bucket)
         return {"__status": 204}  # deleting a setting that is not there succeeds on AWS too
+
+    async def PutBucketReplication(self, ctx: RequestContext,
+                                   params: PutBucketReplicationRequestTypeDef) -> dict[str, Any]:
+        """AWS judges the source bucket's versioning first; Conveyor does not replicate, so a configuration it
+        would have to carry out is refused. https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketReplication.html"""
+        row = self.core.require_bucket(params["Bucket"])
+        if row.versioning != "Enabled":
+            raise ServiceError("InvalidRequest", "Versioning must be 'Enabled' on the bucket to apply a replication "
+                               "configuration", 400, extra={"BucketName": params["Bucket"]})
+        raise ServiceError("NotImplemented", "Conveyor does not replicate objects between buckets.", 501)
 
     async def DeleteBucketReplication(self, ctx: RequestContext,
                                       params: DeleteBucketReplicationRequestTypeDef) -> dict[str, Any]:

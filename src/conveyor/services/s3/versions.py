@@ -53,8 +53,20 @@ class Versions:
                   completes: str | None = None) -> NewVersion:
         """Commit a new current version of `key` holding `body` (already written), and its events. On failure
         the body's blob is deleted: nothing names it."""
+        return await self._put(self.core.requester(ctx), bucket, key, body, etag, meta, event,
+                               precondition=precondition, completes=completes)
+
+    async def put_as_service(self, bucket: str, key: str, body: BlobInfo, meta: dict[str, Any],
+                             principal: str) -> NewVersion:
+        """A version S3 itself writes (server access logs), its events naming the service as the requester."""
+        request_id = uuid.uuid4().hex[:16].upper()
+        requester = Requester(principal, principal, request_id, request_id)
+        return await self._put(requester, bucket, key, body, body.md5.hex(), meta, "s3:ObjectCreated:Put")
+
+    async def _put(self, requester: Requester, bucket: str, key: str, body: BlobInfo, etag: str,
+                   meta: dict[str, Any], event: str, *, precondition: WritePrecondition | None = None,
+                   completes: str | None = None) -> NewVersion:
         now = self.core.clock.now()
-        requester = self.core.requester(ctx)
 
         async def attempt(row: BucketRow) -> NewVersion:
             meta_json = json.dumps(objectlock.with_default_retention(row, meta, now))
