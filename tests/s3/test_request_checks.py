@@ -185,3 +185,22 @@ def test_presigned_urls_carry_their_metadata(s3, bucket):
     with urllib.request.urlopen(request, timeout=30) as response:
         assert response.status == 200
     assert s3.get_object(Bucket=bucket, Key="p")["Metadata"] == {"venue": "1"}
+
+
+def test_account_regional_namespace_and_replication_order(s3, bucket, client):
+    """https://docs.aws.amazon.com/AmazonS3/latest/userguide/gpbucketnamespaces.html"""
+    account = client("sts").get_caller_identity()["Account"]
+    name = f"team-data-{account}-us-east-1-an"
+    created = s3.create_bucket(Bucket=name, BucketNamespace="account-regional")
+    assert created["BucketArn"] == f"arn:aws:s3:::{name}"
+    s3.head_bucket(Bucket=name)
+    with pytest.raises(ClientError) as exc:
+        s3.create_bucket(Bucket="team-data-wrong-suffix", BucketNamespace="account-regional")
+    assert _error(exc)["Code"] == "InvalidNamespaceHeader"
+    # Replication is judged on the source's versioning before anything else.
+    with pytest.raises(ClientError) as exc:
+        s3.put_bucket_replication(Bucket=bucket, ReplicationConfiguration={
+            "Role": "arn:aws:iam::000000000000:role/r",
+            "Rules": [{"Destination": {"Bucket": "arn:aws:s3:::elsewhere"}, "Status": "Enabled"}]})
+    assert (_error(exc)["Code"], _error(exc)["Message"]) == (
+        "InvalidRequest", "Versioning must be 'Enabled' on the bucket to apply a replication configuration")
