@@ -98,6 +98,9 @@ def test_no_listing_and_anonymous_access_by_policy(endpoint, s3, bucket):
     assert headers["content-type"] == "text/html; charset=utf-8" and b"<h1>403 Forbidden</h1>" in body
     _public(s3, bucket)
     assert fetch(endpoint, host, "/a.txt")[:3:2] == (200, b"a")
+    s3.put_object(Bucket=bucket, Key="docs/index.html", Body=b"docs")
+    status, headers, _ = fetch(endpoint, host, "/docs")  # redirected even for a caller that may not list
+    assert (status, headers["location"]) == (302, "/docs/")
     # Without s3:ListBucket a missing key is 403, never 404, and the root is never a listing.
     status, _, body = fetch(endpoint, host, "/")
     assert status == 403 and b"a.txt" not in body

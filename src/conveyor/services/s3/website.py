@@ -69,8 +69,9 @@ def respond(core: Core, ctx: RequestContext, bucket: str) -> HttpResponse:
     served = _serve(core, ctx, bucket, wanted)
     if isinstance(served, HttpResponse):
         return served
-    if served.status == 404 and not key.endswith("/") and key:
-        # A "directory" named without its slash: AWS redirects to the slash form when its index exists.
+    if key and not key.endswith("/") and core.store.object(bucket, key) is None:
+        # A "directory" named without its slash (not an object, whether the caller would be told 404 or 403 of it): AWS
+        # redirects to the slash form when its index document is there to serve.
         below = _serve(core, ctx, bucket, f"{key}/{suffix}")
         if isinstance(below, HttpResponse):
             return _redirect(302, "/" + quote(key) + "/")
