@@ -31,6 +31,7 @@ from conveyor.services.s3.core import Core
 from conveyor.services.s3.encryption import EncryptionOperations
 from conveyor.services.s3.errors import host_id, slow_down
 from conveyor.services.s3.hosts import virtual_host
+from conveyor.services.s3.inventory import InventoryOperations, InventoryReports
 from conveyor.services.s3.lifecycle_sweep import LifecycleOperations, LifecycleSweeper
 from conveyor.services.s3.listings import ListingOperations
 from conveyor.services.s3.multipart import MultipartOperations
@@ -59,7 +60,7 @@ class S3Service(Service):
         self.store = S3Store(self.config.service_dir("s3"), env.disk)
         self.core = Core(self.store, self.clock, self.config.account_id)
         versions = Versions(self.core)
-        self.lifecycle = LifecycleSweeper(self.core, versions)
+        self.lifecycle = LifecycleSweeper(self.core, versions, InventoryReports(self.core, versions))
         self.access_logs = AccessLogs(self.core, versions)
         self.posts = PostUploads(self.core, versions, self.config, self.ports, self._authorize_needs)
         self.operation_groups = (
@@ -68,7 +69,7 @@ class S3Service(Service):
             ObjectOperations(self.core, versions), ListingOperations(self.core),
             MultipartOperations(self.core, versions), ObjectLockOperations(self.core),
             LifecycleOperations(self.core), WebsiteOperations(self.core), RestoreOperations(self.core),
-            LoggingOperations(self.core, self.access_logs),
+            LoggingOperations(self.core, self.access_logs), InventoryOperations(self.core),
         )
 
     def unavailable_error(self) -> ServiceError:

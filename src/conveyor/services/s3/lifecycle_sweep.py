@@ -1,5 +1,6 @@
 """S3 Lifecycle, carried out: the configuration operations, and the sweep that runs every midnight UTC on
-the service clock (the injectable clock: tests move it forward) and applies each bucket's enabled rules.
+the service clock (the injectable clock: tests move it forward) and applies each bucket's enabled rules
+(then writes the inventory reports due, conveyor.services.s3.inventory).
 
 What a sweep does, per rule (conveyor.services.s3.lifecycle decides what is due):
 - Expiration (Days or Date): the current version is deleted (unversioned bucket) or gets a delete marker;
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from conveyor.clock import TimerHandle
 from conveyor.services.s3 import lifecycle
 from conveyor.services.s3.core import Core
+from conveyor.services.s3.inventory import InventoryReports
 from conveyor.services.s3.schema import ObjectRow
 from conveyor.services.s3.versions import Versions
 from conveyor.wire import RequestContext, ServiceError
@@ -66,10 +68,11 @@ class LifecycleOperations:
 
 
 class LifecycleSweeper:
-    def __init__(self, core: Core, versions: Versions) -> None:
+    def __init__(self, core: Core, versions: Versions, inventory: InventoryReports | None = None) -> None:
         self.core = core
         self.store = core.store
         self.versions = versions
+        self.inventory = inventory  # reports also fall due at midnight (conveyor.services.s3.inventory)
         self._timer: TimerHandle | None = None
         self._running: asyncio.Task[None] | None = None
 
@@ -115,11 +118,11 @@ class LifecycleSweeper:
         for name in self.store.bucket_names_configured("lifecycle"):
             row = self.store.bucket(name)
             config = row.config.get("lifecycle") if row is not None else None
-            if not config:
-                continue
-            for rule in config["Rules"]:
+            for rule in (config or {}).get("Rules") or []:
                 if rule.get("Status") == "Enabled":
                     await self._apply(name, rule)
+        if self.inventory is not None:
+            await self.inventory.run()
 
     async def _apply(self, bucket: str, rule: dict[str, Any]) -> None:
         now = self.core.clock.now()

@@ -5,7 +5,8 @@ Infrastructure tools (Terraform, CDK, the console's SDK calls) read every bucket
 a bucket; AWS answers an unset one with a "not found" error or an empty document, which these tools
 expect. Setting one (Put*) stays refused with NotImplemented: accepting replication without carrying
 it out would be a lie. (Lifecycle is lifecycle_sweep.py's, Object Lock objectlock.py's,
-websites website_config.py's, access logging access_logs.py's.)
+websites website_config.py's, access logging access_logs.py's,
+inventory inventory.py's.)
 """
 
 from __future__ import annotations
