@@ -5,7 +5,7 @@ The certificate comes from a local certificate authority that Conveyor makes onc
 (`tls/ca.pem`); clients trust it with `AWS_CA_BUNDLE=.../ca.pem`, `curl --cacert .../ca.pem` or
 `requests.get(..., verify=".../ca.pem")`. The server's certificate names localhost and the local host
 names Conveyor serves (`*.execute-api.localhost`, `*.cloudfront.localhost`, `*.s3.localhost`,
-`*.lambda-url.localhost`, load balancers' `*.REGION.elb.localhost`), 127.0.0.1 and ::1; it is made anew when
+`*.lambda-url.localhost`, website endpoints' `*.s3-website.localhost`, load balancers' `*.REGION.elb.localhost`), 127.0.0.1 and ::1; it is made anew when
 it nears its end or the names it must carry change. The CA's key never
 leaves the data directory (files readable by their owner only).
 
@@ -32,8 +32,8 @@ HANDSHAKE = 0x16  # the content type of a TLS handshake record: a ClientHello st
 ELB_REGIONS = ("us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-northeast-1",
                "ap-southeast-1")
 NAMES = ("localhost", "*.localhost", "*.execute-api.localhost", "*.cloudfront.localhost", "*.s3.localhost",
-         "*.lambda-url.localhost", "*.elb.localhost", *(f"*.{region}.elb.localhost" for region in ELB_REGIONS),
-         "127.0.0.1", "::1")
+         "*.lambda-url.localhost", "*.s3-website.localhost", "*.elb.localhost",
+         *(f"*.{region}.elb.localhost" for region in ELB_REGIONS), "127.0.0.1", "::1")
 _CA_DAYS = 3650
 _SERVER_DAYS = 397  # what browsers accept for a server certificate
 _RENEW_BEFORE = dt.timedelta(days=30)

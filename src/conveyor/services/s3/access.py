@@ -12,9 +12,10 @@ Buckets created before this default (an older data directory) keep the settings 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from conveyor.services.s3 import policy
+from conveyor.services.s3 import acl, policy
 from conveyor.services.s3.core import Core
 from conveyor.services.s3.errors import malformed_xml
 from conveyor.services.s3.schema import BucketRow
@@ -53,8 +54,6 @@ OWNERSHIPS = (ENFORCED, "BucketOwnerPreferred", "ObjectWriter")
 PAB_SETTINGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 CANNED = ("private", "public-read", "public-read-write", "authenticated-read")
 OBJECT_CANNED = (*CANNED, "aws-exec-read", "bucket-owner-read", "bucket-owner-full-control")
-PUBLIC = ("public-read", "public-read-write", "authenticated-read")  # grants to AllUsers or AuthenticatedUsers
-GRANTS = ("GrantFullControl", "GrantRead", "GrantReadACP", "GrantWrite", "GrantWriteACP")
 
 
 def acl_not_supported() -> ServiceError:
@@ -64,6 +63,9 @@ def acl_not_supported() -> ServiceError:
 def acl_with_enforced() -> ServiceError:
     return ServiceError("InvalidBucketAclWithObjectOwnership",
                         "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting", 400)
+
+
+_NOBODY: dict[str, str] = {"ID": ""}  # an owner for reading grants whose owner does not matter
 
 
 def acls_disabled(row: BucketRow) -> bool:
@@ -76,35 +78,37 @@ def new_bucket_config(params: CreateBucketRequestTypeDef) -> dict[str, Any]:
     if ownership not in OWNERSHIPS:
         raise ServiceError("InvalidArgument", "Invalid x-amz-object-ownership header: " + str(ownership), 400,
                            extra={"ArgumentName": "x-amz-object-ownership", "ArgumentValue": str(ownership)})
-    acl = params.get("ACL")
-    if ownership == ENFORCED and (acl not in (None, "private") or _granted(params)):
+    value = new_bucket_acl(params)
+    if ownership == ENFORCED and value != "private":
         raise acl_with_enforced()
-    if acl in PUBLIC:
+    if acl.is_public(acl.grants_of(value, _NOBODY)):
         # Block Public Access is on from the start: a public ACL can only come after turning it off.
         raise ServiceError("InvalidBucketAclWithBlockPublicAccessError",
                            "Bucket cannot have public ACLs set with BlockPublicAccess enabled", 400)
     return {"pab": dict.fromkeys(PAB_SETTINGS, True), "ownership": ownership}
 
 
-def check_write_acl(row: BucketRow, params: AclSettings) -> None:
-    """The ACL a PUT, copy, multipart upload or POST asks for: allowed by Object Ownership and Public
-    Access Block, a canned one (grant headers are not offered)."""
-    acl = params.get("ACL")
-    grants = _granted(params)
-    if acls_disabled(row):
-        if grants or acl not in (None, "bucket-owner-full-control"):
-            raise acl_not_supported()
-        return
-    if grants:
-        raise ServiceError("NotImplemented", "Only canned ACLs (x-amz-acl) are supported by Conveyor.", 501)
-    if acl is not None and acl not in OBJECT_CANNED:
-        raise ServiceError("InvalidArgument", f"Unsupported canned ACL {acl}", 400)
-    if acl in PUBLIC and (row.config.get("pab") or {}).get("BlockPublicAcls"):
+def new_bucket_acl(params: Mapping[str, Any]) -> str | dict[str, Any]:
+    """The ACL a CreateBucket asks for: canned, by grant headers, or `private`."""
+    return acl.requested(params, CANNED) or "private"
+
+
+def _public_refused(row: BucketRow, value: str | dict[str, Any]) -> None:
+    """Block Public Access's BlockPublicAcls refuses a public ACL (with a 403, as for a public policy)."""
+    if (row.config.get("pab") or {}).get("BlockPublicAcls") and acl.is_public(acl.grants_of(value, _NOBODY)):
         raise ServiceError("AccessDenied", "Access Denied", 403)
 
 
-def _granted(params: AclSettings) -> bool:
-    return any(params.get(g) for g in GRANTS)
+def check_write_acl(row: BucketRow, params: AclSettings) -> None:
+    """The ACL a PUT, copy, multipart upload or POST asks for (canned or by grant headers): allowed by
+    Object Ownership and Public Access Block. The object's metadata keeps it (conveyor.services.s3.metadata)."""
+    if acls_disabled(row):
+        if acl.header_grants(params) or params.get("ACL") not in (None, "bucket-owner-full-control"):
+            raise acl_not_supported()
+        return
+    value = acl.requested(params, OBJECT_CANNED)
+    if value is not None:
+        _public_refused(row, value)
 
 
 class AccessOperations:
@@ -140,6 +144,9 @@ class AccessOperations:
     async def PutPublicAccessBlock(self, ctx: RequestContext,
                                    params: PutPublicAccessBlockRequestTypeDef) -> dict[str, Any]:
         conf = params.get("PublicAccessBlockConfiguration") or {}
+        if not any(name in conf for name in PAB_SETTINGS):
+            # https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutPublicAccessBlock.html
+            raise ServiceError("InvalidRequest", "Must specify at least one configuration.", 400)
         # A setting left out is off (false), as AWS stores it.
         await self.core.update_setting(params["Bucket"], "pab", {k: bool(conf.get(k)) for k in PAB_SETTINGS})
         return {}
@@ -165,7 +172,7 @@ class AccessOperations:
         if len(rules) != 1 or rules[0].get("ObjectOwnership") not in OWNERSHIPS:
             raise malformed_xml()
         ownership = rules[0]["ObjectOwnership"]
-        if ownership == ENFORCED and row.acl != "private":
+        if ownership == ENFORCED and not acl.owner_only(acl.grants_of(row.acl, self.core.owner()), self.core.owner()):
             # ACLs granting others access must be moved to the bucket policy first.
             raise acl_with_enforced()
         await self.core.update_setting(name, "ownership", ownership)
@@ -185,37 +192,51 @@ class AccessOperations:
 
     # ACLs -----------------------------------------------------------------------------------------
     async def PutBucketAcl(self, ctx: RequestContext, params: PutBucketAclRequestTypeDef) -> dict[str, Any]:
+        """A canned ACL, grant headers or an AccessControlPolicy document, on a bucket whose ACLs are enabled.
+        https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketAcl.html"""
         name = params["Bucket"]
         row = self.core.require_bucket(name)
         if acls_disabled(row):
             raise acl_not_supported()
-        acl = params.get("ACL")
-        if acl not in CANNED:
-            # Grant-by-grant ACLs are refused rather than silently ignored.
-            raise ServiceError("NotImplemented", "Only canned ACLs (x-amz-acl) are supported by Conveyor.", 501)
-        if (row.config.get("pab") or {}).get("BlockPublicAcls") and acl in PUBLIC:
-            raise ServiceError("AccessDenied", "Access Denied", 403)
-        await self.core.store.set_acl(name, acl)
+        value = self._requested(params, CANNED)
+        _public_refused(row, value)
+        await self.core.store.set_acl(name, acl.stored(value))
         return {}
+
+    @staticmethod
+    def _requested(params: PutBucketAclRequestTypeDef | PutObjectAclRequestTypeDef,
+                   canned: tuple[str, ...]) -> str | dict[str, Any]:
+        value = acl.requested(params, canned)
+        document = params.get("AccessControlPolicy")
+        if document is not None:
+            if value is not None:
+                raise ServiceError("UnexpectedContent", "This request does not support content", 400)
+            return {"Grants": acl.body_grants(document)}
+        if value is None:
+            raise ServiceError("MissingSecurityHeader", "Your request was missing a required header", 400,
+                               extra={"MissingHeaderName": "x-amz-acl"})
+        return value
 
     async def GetBucketAcl(self, ctx: RequestContext, params: GetBucketAclRequestTypeDef) -> dict[str, Any]:
         row = self.core.require_bucket(params["Bucket"])
-        acl = "private" if acls_disabled(row) else row.acl
-        return {"Owner": self.core.owner(), "Grants": policy.grants(acl, self.core.owner())}
+        value = "private" if acls_disabled(row) else row.acl
+        return {"Owner": self.core.owner(), "Grants": acl.grants_of(value, self.core.owner())}
 
     async def PutObjectAcl(self, ctx: RequestContext, params: PutObjectAclRequestTypeDef) -> dict[str, Any]:
+        """https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObjectAcl.html"""
         row = self.core.require_bucket(params["Bucket"])
         if acls_disabled(row):
             raise acl_not_supported()
-        acl = params.get("ACL")
-        if acl not in OBJECT_CANNED:
-            raise ServiceError("NotImplemented", "Only canned ACLs (x-amz-acl) are supported by Conveyor.", 501)
-        check_write_acl(row, params)
-        await self.core.set_object_meta(params["Bucket"], params["Key"], params.get("VersionId"), "ACL", acl)
-        return {}
+        value = self._requested(params, OBJECT_CANNED)
+        _public_refused(row, value)
+        obj = await self.core.set_object_meta(params["Bucket"], params["Key"], params.get("VersionId"), "ACL", value)
+        return {"VersionId": obj.version_id} if obj.version_id != "null" else {}
 
     async def GetObjectAcl(self, ctx: RequestContext, params: GetObjectAclRequestTypeDef) -> dict[str, Any]:
         row = self.core.require_bucket(params["Bucket"])
         obj = self.core.current_object(params["Bucket"], params["Key"], params.get("VersionId"))
-        acl = "private" if acls_disabled(row) else obj.meta.get("ACL") or "private"
-        return {"Owner": self.core.owner(), "Grants": policy.grants(acl, self.core.owner())}
+        value = "private" if acls_disabled(row) else obj.meta.get("ACL") or "private"
+        out: dict[str, Any] = {"Owner": self.core.owner(), "Grants": acl.grants_of(value, self.core.owner())}
+        if obj.version_id != "null":
+            out["VersionId"] = obj.version_id
+        return out

@@ -23,20 +23,26 @@ from conveyor.services.base import Environment, Handler, Result, Service
 from conveyor.services.s3 import cors, destinations, iam, notifications, policy, refusals, sigv2, website
 from conveyor.services.s3 import origin as origin_reads
 from conveyor.services.s3.access import AccessOperations
+from conveyor.services.s3.access_logs import AccessLogs, LoggingOperations
+from conveyor.services.s3.archive import RestoreOperations
 from conveyor.services.s3.buckets import BucketOperations
 from conveyor.services.s3.codec import S3Codec, S3ValidationCodes, split_path
 from conveyor.services.s3.core import Core
 from conveyor.services.s3.encryption import EncryptionOperations
 from conveyor.services.s3.errors import host_id, slow_down
 from conveyor.services.s3.hosts import virtual_host
+from conveyor.services.s3.inventory import InventoryOperations, InventoryReports
+from conveyor.services.s3.lifecycle_sweep import LifecycleOperations, LifecycleSweeper
 from conveyor.services.s3.listings import ListingOperations
 from conveyor.services.s3.multipart import MultipartOperations
+from conveyor.services.s3.objectlock import ObjectLockOperations
 from conveyor.services.s3.objects import ObjectOperations
 from conveyor.services.s3.outbox import Undeliverable
 from conveyor.services.s3.presign_post import PostUploads
 from conveyor.services.s3.settings import SettingsOperations
 from conveyor.services.s3.store import S3Store
 from conveyor.services.s3.versions import Versions
+from conveyor.services.s3.website_config import WebsiteOperations
 from conveyor.wire import HttpResponse, RequestContext, ServiceError
 
 
@@ -54,12 +60,16 @@ class S3Service(Service):
         self.store = S3Store(self.config.service_dir("s3"), env.disk)
         self.core = Core(self.store, self.clock, self.config.account_id)
         versions = Versions(self.core)
+        self.lifecycle = LifecycleSweeper(self.core, versions, InventoryReports(self.core, versions))
+        self.access_logs = AccessLogs(self.core, versions)
         self.posts = PostUploads(self.core, versions, self.config, self.ports, self._authorize_needs)
         self.operation_groups = (
             BucketOperations(self.core, self.ports), AccessOperations(self.core), SettingsOperations(self.core),
             EncryptionOperations(self.core),
             ObjectOperations(self.core, versions), ListingOperations(self.core),
-            MultipartOperations(self.core, versions),
+            MultipartOperations(self.core, versions), ObjectLockOperations(self.core),
+            LifecycleOperations(self.core), WebsiteOperations(self.core), RestoreOperations(self.core),
+            LoggingOperations(self.core, self.access_logs), InventoryOperations(self.core),
         )
 
     def unavailable_error(self) -> ServiceError:
@@ -69,12 +79,19 @@ class S3Service(Service):
     # -- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
         self.store.open(self._deliver)
+        self.lifecycle.arm()
+        self.access_logs.load()
 
     async def stop(self) -> None:
+        await self.lifecycle.stop()
+        await self.access_logs.stop()  # the records waiting are delivered first
         await self.store.close()
 
     async def reset(self) -> None:
+        await self.lifecycle.stop()
         await self.store.wipe()
+        self.lifecycle.arm()  # the clock was reset too, and its timers with it
+        self.access_logs.load()
 
     def health(self) -> dict[str, Any]:
         if not self.store.is_open:
@@ -152,7 +169,7 @@ class S3Service(Service):
         host = virtual_host(ctx.request.host) if ctx.host_bucket else None
         if host is not None and host.website:
             ctx.operation_name = "WebsiteGet"
-            return website.respond(self.store, ctx, host.bucket)
+            return website.respond(self.core, ctx, host.bucket)
         req = ctx.request
         if req.method == "OPTIONS":
             ctx.operation_name = "PreflightRequest"
@@ -213,6 +230,9 @@ class S3Service(Service):
 
     def finish(self, ctx: RequestContext, response: HttpResponse) -> None:
         response.set_header("x-amz-id-2", host_id(ctx))
+        if ctx.operation_label == "HeadBucket" and response.header("content-type") is None:
+            response.set_header("Content-Type", "application/xml")  # as AWS answers it, bodiless as it is
+        self.access_logs.record(ctx, response)
         origin = ctx.request.headers.get("origin")
         if not origin or ctx.request.method == "OPTIONS":
             return

@@ -3,16 +3,20 @@ and event notifications (access settings are in access.py, the settings Conveyor
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from typing import TYPE_CHECKING, Any
 
 from conveyor.ports import Ports
 from conveyor.services.s3 import cors, destinations, notifications
-from conveyor.services.s3.access import new_bucket_config
+from conveyor.services.s3.access import new_bucket_acl, new_bucket_config
+from conveyor.services.s3.acl import stored as stored_acl
 from conveyor.services.s3.core import Core
 from conveyor.services.s3.errors import host_id, malformed_xml
 from conveyor.services.s3.locations import US_EAST_1, bucket_region
+from conveyor.services.s3.metadata import check_tags
 from conveyor.services.s3.schema import BucketRow, PendingEvent
 from conveyor.wire import RequestContext, ServiceError
 
@@ -48,11 +52,32 @@ class BucketOperations:
         self.ports = ports
 
     async def ListBuckets(self, ctx: RequestContext, params: ListBucketsRequestTypeDef) -> dict[str, Any]:
+        """Buckets by name, paged by MaxBuckets (1 to 10,000) with an opaque ContinuationToken.
+        https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListBuckets.html"""
         prefix = params.get("Prefix") or ""
         region = params.get("BucketRegion")
-        buckets = [{"Name": n, "CreationDate": c, "BucketRegion": r} for n, c, r in self.store.buckets()
-                   if n.startswith(prefix) and region in (None, r)]
-        return {"Buckets": buckets, "Owner": self.core.owner(), "Prefix": params.get("Prefix")}
+        limit = params.get("MaxBuckets")
+        if limit is not None and not 1 <= limit <= 10000:
+            raise ServiceError("InvalidArgument", "Argument max-buckets must be an integer between 1 and 10000",
+                               400, extra={"ArgumentName": "max-buckets", "ArgumentValue": str(limit)})
+        after = ""
+        token = params.get("ContinuationToken")
+        if token is not None:
+            try:
+                after = base64.urlsafe_b64decode(token.encode()).decode() if token else "\x00invalid"
+            except (binascii.Error, ValueError):
+                after = "\x00invalid"
+            if after.startswith("\x00"):
+                raise ServiceError("InvalidArgument", "The continuation token provided is incorrect", 400,
+                                   extra={"ArgumentName": "continuation-token"})
+        names = [(n, c, r) for n, c, r in self.store.buckets()
+                 if n.startswith(prefix) and region in (None, r) and n > after]
+        out: dict[str, Any] = {"Owner": self.core.owner(), "Prefix": params.get("Prefix")}
+        if limit is not None and len(names) > limit:
+            names = names[:limit]
+            out["ContinuationToken"] = base64.urlsafe_b64encode(names[-1][0].encode()).decode()
+        out["Buckets"] = [{"Name": n, "CreationDate": c, "BucketRegion": r} for n, c, r in names]
+        return out
 
     async def CreateBucket(self, ctx: RequestContext, params: CreateBucketRequestTypeDef) -> dict[str, Any]:
         name = params["Bucket"]
@@ -61,10 +86,24 @@ class BucketOperations:
                                extra={"BucketName": name})
         conf = params.get("CreateBucketConfiguration") or {}
         region = bucket_region(conf.get("LocationConstraint"), ctx.region)
-        acl = params.get("ACL") or "private"
-        if acl not in ("private", "public-read", "public-read-write", "authenticated-read"):
-            raise ServiceError("InvalidArgument", f"Unsupported canned ACL {acl}", 400)
-        config = json.dumps(new_bucket_config(params))
+        namespace = params.get("BucketNamespace")
+        if namespace == "account-regional" and not name.endswith(f"-{self.core.account_id}-{region}-an"):
+            # A bucket of the account regional namespace is named PREFIX-ACCOUNT-REGION-an.
+            # https://docs.aws.amazon.com/AmazonS3/latest/userguide/gpbucketnamespaces.html
+            raise ServiceError("InvalidNamespaceHeader", "The bucket name does not match the account regional "
+                               "namespace format: bucket-name-prefix-accountId-region-an", 400,
+                               extra={"BucketName": name})
+        if namespace not in (None, "global", "account-regional"):
+            raise ServiceError("InvalidNamespaceHeader", f"Invalid x-amz-bucket-namespace header: {namespace}", 400)
+        acl = stored_acl(new_bucket_acl(params))
+        settings = new_bucket_config(params)
+        versioning = ""
+        if params.get("ObjectLockEnabledForBucket"):
+            # Object Lock at creation enables versioning with it, for good.
+            # https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock-configure.html
+            settings["object_lock"] = {"ObjectLockEnabled": "Enabled"}
+            versioning = "Enabled"
+        config = json.dumps(settings)
         existing = self.store.bucket(name)
         if existing is not None and existing.region == region == US_EAST_1:
             # For legacy compatibility, re-creating a bucket one owns in us-east-1 succeeds (and resets its ACL);
@@ -73,7 +112,10 @@ class BucketOperations:
             if existing.acl != acl:
                 await self.store.set_acl(name, acl)
             return {"Location": f"/{name}"}
-        await self.store.create_bucket(name, region, self.core.clock.now(), self.core.owner_id, acl, config)
+        await self.store.create_bucket(name, region, self.core.clock.now(), self.core.owner_id, acl, config,
+                                       versioning)
+        if namespace == "account-regional":
+            return {"Location": f"/{name}", "BucketArn": f"arn:aws:s3:::{name}"}
         return {"Location": f"/{name}"}
 
     async def HeadBucket(self, ctx: RequestContext, params: HeadBucketRequestTypeDef) -> dict[str, Any]:
@@ -91,8 +133,13 @@ class BucketOperations:
     # -- tagging -----------------------------------------------------------------------------------
     async def PutBucketTagging(self, ctx: RequestContext, params: PutBucketTaggingRequestTypeDef) -> dict[str, Any]:
         tags = [dict(tag) for tag in params["Tagging"]["TagSet"]]
-        await self.core.update_setting(params["Bucket"], "tags", tags)
-        return {}
+        check_tags(tags, bucket=True)
+        if len(tags) > 50:
+            raise ServiceError("InvalidTag", "Bucket tag count cannot be greater than 50", 400)
+        # An empty TagSet removes the bucket's tags; success is 204 No Content.
+        # https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketTagging.html
+        await self.core.update_setting(params["Bucket"], "tags", tags or None)
+        return {"__status": 204}
 
     async def GetBucketTagging(self, ctx: RequestContext, params: GetBucketTaggingRequestTypeDef) -> dict[str, Any]:
         tags = self.core.get_setting(params["Bucket"], "tags", "NoSuchTagSet", "The TagSet does not exist")
@@ -101,7 +148,7 @@ class BucketOperations:
     async def DeleteBucketTagging(self, ctx: RequestContext,
                                   params: DeleteBucketTaggingRequestTypeDef) -> dict[str, Any]:
         await self.core.update_setting(params["Bucket"], "tags", None)
-        return {}
+        return {"__status": 204}
 
     # -- versioning --------------------------------------------------------------------------------
     async def PutBucketVersioning(self, ctx: RequestContext,
@@ -109,6 +156,11 @@ class BucketOperations:
         status = params["VersioningConfiguration"].get("Status")
         if status not in ("Enabled", "Suspended"):
             raise malformed_xml()
+        row = self.core.require_bucket(params["Bucket"])
+        if status != "Enabled" and row.config.get("object_lock"):
+            # https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock-configure.html
+            raise ServiceError("InvalidBucketState", "An Object Lock configuration is present on this bucket, so "
+                               "the versioning state cannot be changed.", 409)
         await self.store.set_versioning(params["Bucket"], status)
         return {}
 
@@ -137,13 +189,14 @@ class BucketOperations:
     async def PutBucketNotificationConfiguration(
             self, ctx: RequestContext, params: PutBucketNotificationConfigurationRequestTypeDef) -> dict[str, Any]:
         name = params["Bucket"]
-        self.core.require_bucket(name)
+        row = self.core.require_bucket(name)
         given = params["NotificationConfiguration"]
         if given.get("EventBridgeConfiguration") is not None and self.ports.events is None:
             raise ServiceError("NotImplemented", "EventBridge notifications need the events service, which this "
                                "build of Conveyor does not have.", 501)
         config, dests = notifications.validate(given)
-        destinations.check(self.ports, [(kind, arn) for kind, arn, _ in dests], name, self.core.account_id)
+        destinations.check(self.ports, [(kind, arn) for kind, arn, _ in dests], name, self.core.account_id,
+                           row.region)
         # Configuring sends a test event to each queue and topic (not to functions).
         # https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-how-to-event-types-and-destinations.html
         test = notifications.dumps(notifications.test_event(name, self.core.clock.now(), ctx.request_id,

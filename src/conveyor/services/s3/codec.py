@@ -16,7 +16,7 @@ from conveyor.protocol.rest_xml import RestXmlCodec, Route, to_bytes
 from conveyor.protocol.validate import ValidationCodes
 from conveyor.services.s3 import integrity
 from conveyor.services.s3.errors import error_response
-from conveyor.wire import HttpResponse, RequestContext, ServiceError
+from conveyor.wire import Headers, HttpResponse, RequestContext, ServiceError
 
 MAX_KEY_BYTES = 1024
 S3_XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -122,6 +122,7 @@ class S3Codec(RestXmlCodec):
         # A body S3 reads whole is checked against what was signed (x-amz-content-sha256, Content-MD5,
         # checksums) before anything parses it, let alone acts on it.
         await integrity.read_checked_body(ctx, operation)
+        _hoist_presigned_metadata(ctx)
         return await super().parse(ctx, operation)
 
     def success_status(self, operation: OperationModel) -> int:
@@ -146,6 +147,19 @@ class S3Codec(RestXmlCodec):
             return ServiceError("MalformedPolicy", "Policies must be valid JSON and the first byte must be '{'", 400)
         return ServiceError("MalformedPolicy", "This policy contains invalid Json", 400)
 
+
+
+def _hoist_presigned_metadata(ctx: RequestContext) -> None:
+    """A presigned URL carries the user metadata it was signed with as `x-amz-meta-*` query parameters (the
+    SDKs move them there: the browser or curl that uses the URL sends no such headers), and S3 stores them as
+    if they were headers. https://docs.aws.amazon.com/AmazonS3/latest/userguide/PresignedUrlUploadObject.html"""
+    query = ctx.request.query
+    if not any(name in ("Signature", "X-Amz-Signature") for name, _ in query):
+        return
+    extra = [(name.lower(), value) for name, value in query
+             if name.lower().startswith("x-amz-meta-") and name not in ctx.request.headers]
+    if extra:
+        ctx.request.headers = Headers([*ctx.request.headers.raw(), *extra])
 
 
 _MALFORMED_XML = "The XML you provided was not well-formed or did not validate against our published schema"

@@ -21,7 +21,9 @@ Timestamp = dt.datetime | str
 
 
 def etag_matches(header: str, etag: str) -> bool:
-    return any(t.strip() in ("*", f'"{etag}"', etag) for t in header.split(","))
+    """S3 compares ETags leniently: with or without their quotes (even one of them).
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-requests.html"""
+    return any(t.strip() == "*" or t.strip().strip('"') == etag for t in header.split(","))
 
 
 def _seconds(value: Timestamp) -> float:
@@ -96,19 +98,21 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
                 raise ValueError
             return max(0, size - n), size - 1
         start = int(first)
-        end = int(last) if last else size - 1
+        end = int(last) if last else None
     except ValueError:
         if first == "" and last == "0":
-            raise invalid_range(size)
+            raise invalid_range(size, header)
         return None
-    if start > end:
-        return None
+    if end is not None and start > end:
+        return None  # a backwards range is ignored: the whole object
     if start >= size:
-        raise invalid_range(size)
-    return start, min(end, size - 1)
+        raise invalid_range(size, header)
+    return start, size - 1 if end is None else min(end, size - 1)
 
 
-def invalid_range(size: int) -> ServiceError:
+def invalid_range(size: int, requested: str | None = None) -> ServiceError:
+    """https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html (InvalidRange: the object's size and
+    the Range header as sent)."""
     return ServiceError("InvalidRange", "The requested range is not satisfiable", 416,
-                        extra={"ActualObjectSize": size, "RangeRequested": None})
+                        extra={"ActualObjectSize": size, "RangeRequested": requested})
 

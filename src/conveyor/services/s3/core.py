@@ -50,7 +50,7 @@ class Core:
         return row
 
     def current_object(self, bucket: str, key: str, version_id: str | None = None,
-                       with_body: bool = False) -> ObjectRow:
+                       with_body: bool = False, method: str = "GET") -> ObjectRow:
         """The object a read names (a version, or the current one), in an existing bucket."""
         self.require_bucket(bucket)
         if version_id:
@@ -64,16 +64,16 @@ class Core:
         if obj.delete_marker:
             if version_id:
                 raise ServiceError("MethodNotAllowed", "The specified method is not allowed against this resource.",
-                                   405, headers={"x-amz-delete-marker": "true", "Last-Modified": ""},
-                                   extra={"Method": "GET", "ResourceType": "DeleteMarker"})
+                                   405, headers={"x-amz-delete-marker": "true", "Last-Modified": "", "Allow": "DELETE"},
+                                   extra={"Method": method, "ResourceType": "DeleteMarker"})
             raise ServiceError("NoSuchKey", "The specified key does not exist.", 404, extra={"Key": key},
                                headers={"x-amz-delete-marker": "true", "x-amz-version-id": obj.version_id})
         return obj
 
     async def set_object_meta(self, bucket: str, key: str, version_id: str | None, name: str,
-                              value: Any) -> ObjectRow:
+                              value: Any, method: str = "PUT") -> ObjectRow:
         """Set (or, with None, remove) one item of a version's metadata (its tags, its ACL)."""
-        obj = self.current_object(bucket, key, version_id)
+        obj = self.current_object(bucket, key, version_id, method=method)
         meta = dict(obj.meta)
         if value is None:
             meta.pop(name, None)
@@ -81,6 +81,14 @@ class Core:
             meta[name] = value
         await self.store.set_object_meta(bucket, key, obj.version_id, json.dumps(meta))
         return obj
+
+    async def update_object_meta(self, bucket: str, key: str, version_id: str, updates: dict[str, Any],
+                                 remove: tuple[str, ...] = ()) -> None:
+        """Set several items of a version's metadata at once, dropping the `remove` ones not set."""
+        obj = self.current_object(bucket, key, version_id)
+        meta = {k: v for k, v in obj.meta.items() if k not in remove}
+        meta.update(updates)
+        await self.store.set_object_meta(bucket, key, obj.version_id, json.dumps(meta))
 
     # -- bucket settings ---------------------------------------------------------------------------------
     def get_setting(self, bucket: str, name: str, code: str, message: str) -> Any:

@@ -56,8 +56,19 @@ def refusal(ports: Ports, kind: str, arn: str, bucket: str, account: str) -> str
     return None
 
 
-def check(ports: Ports, destinations: list[tuple[str, str]], bucket: str, account: str) -> None:
-    """Refuse the configuration if any (kind, arn) destination cannot be delivered to."""
+def check(ports: Ports, destinations: list[tuple[str, str]], bucket: str, account: str,
+          region: str | None = None) -> None:
+    """Refuse the configuration if any (kind, arn) destination is not a well-formed ARN of the bucket's region,
+    or cannot be delivered to. https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-how-to-event-types-and-destinations.html"""
+    for kind, arn in destinations:
+        parts = arn.split(":")
+        if not _well_formed(arn, kind) or not parts[3] or not parts[4] or not parts[5]:
+            raise ServiceError("InvalidArgument", "The ARN is not well formed", 400,
+                               extra={"ArgumentName": arn, "ArgumentValue": arn})
+        if region is not None and parts[3] != region:
+            raise ServiceError("InvalidArgument", "The notification destination service region is not valid for "
+                               "the bucket location constraint", 400,
+                               extra={"ArgumentName": arn, "ArgumentValue": arn})
     refused: list[tuple[str, str]] = []
     for kind, arn in destinations:
         reason = refusal(ports, kind, arn, bucket, account)

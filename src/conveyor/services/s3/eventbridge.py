@@ -23,6 +23,8 @@ _KINDS = {
     "ObjectCreated:CompleteMultipartUpload": ("Object Created", "CompleteMultipartUpload", None),
     "ObjectRemoved:Delete": ("Object Deleted", "DeleteObject", "Permanently Deleted"),
     "ObjectRemoved:DeleteMarkerCreated": ("Object Deleted", "DeleteObject", "Delete Marker Created"),
+    "LifecycleExpiration:Delete": ("Object Deleted", "Lifecycle Expiration", "Permanently Deleted"),
+    "LifecycleExpiration:DeleteMarkerCreated": ("Object Deleted", "Lifecycle Expiration", "Delete Marker Created"),
 }
 
 

@@ -156,6 +156,8 @@ class ListingOperations:
         token = params.get("ContinuationToken")
         if token is not None:
             try:
+                if not token:
+                    raise ValueError("an empty token")
                 after = base64.urlsafe_b64decode(token.encode()).decode()
             except (binascii.Error, ValueError):
                 raise ServiceError("InvalidArgument", "The continuation token provided is incorrect", 400,
@@ -173,7 +175,9 @@ class ListingOperations:
             out["EncodingType"] = enc
         if token is not None:
             out["ContinuationToken"] = token
-        if params.get("StartAfter"):
+        if params.get("StartAfter") and token is None:
+            # A continuation token overrides StartAfter, which is then not echoed either.
+            # https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html
             out["StartAfter"] = self._encode(params["StartAfter"], enc)
         if truncated and last is not None:
             out["NextContinuationToken"] = base64.urlsafe_b64encode(last.encode()).decode()

@@ -39,11 +39,12 @@ def bucket_region(constraint: str | None, endpoint_region: str) -> str:
         raise _invalid(constraint)
     # `EU` is the old name of eu-west-1, still accepted.
     region = "eu-west-1" if constraint == "EU" else (constraint or US_EAST_1)
-    if region not in known_regions():
-        raise _invalid(constraint or "")
+    # A regional endpoint refuses any other constraint, known region or not, before judging the name.
     if endpoint_region and endpoint_region != US_EAST_1 and region != endpoint_region:
         said = constraint or "unspecified"
         raise ServiceError("IllegalLocationConstraintException",
                            f"The {said} location constraint is incompatible for the region specific endpoint "
                            "this request was sent to.", 400)
+    if region not in known_regions():
+        raise _invalid(constraint or "")
     return region

@@ -6,13 +6,13 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import parse_qsl
 
-from conveyor.services.s3 import encryption
+from conveyor.services.s3 import acl, archive, encryption, objectlock
 from conveyor.services.s3.schema import ObjectRow
 from conveyor.wire import ServiceError
 
@@ -31,6 +31,10 @@ if TYPE_CHECKING:
         Metadata: ReadOnly[Mapping[str, str] | None]
         Tagging: ReadOnly[str | None]
         ACL: ReadOnly[str | None]
+        GrantFullControl: ReadOnly[str]
+        GrantRead: ReadOnly[str]
+        GrantReadACP: ReadOnly[str]
+        GrantWriteACP: ReadOnly[str]
         StorageClass: ReadOnly[str | None]
         WebsiteRedirectLocation: ReadOnly[str | None]
 
@@ -103,7 +107,31 @@ def encode_user_value(value: str) -> str:
 
 def tag_set(tagging: str) -> list[dict[str, str]]:
     """The x-amz-tagging header (a URL-encoded query string) as a TagSet."""
-    return [{"Key": k, "Value": v} for k, v in parse_qsl(tagging, keep_blank_values=True)]
+    tags = [{"Key": k, "Value": v} for k, v in parse_qsl(tagging, keep_blank_values=True)]
+    check_tags(tags)
+    return tags
+
+
+def _invalid_tag(message: str) -> ServiceError:
+    return ServiceError("InvalidTag", message, 400)
+
+
+def check_tags(tags: Sequence[Mapping[str, object]], bucket: bool = False) -> None:
+    """A tag set as S3 accepts it: unique keys of at most 128 characters, values of at most 256, no `aws:`
+    keys (S3's own). https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-tagging.html"""
+    keys = [str(tag.get("Key") or "") for tag in tags]
+    if len(set(keys)) != len(keys):
+        raise _invalid_tag("Cannot provide multiple Tags with the same key")
+    for tag in tags:
+        key, value = str(tag.get("Key") or ""), str(tag.get("Value") or "")
+        if key.lower().startswith("aws:"):
+            raise _invalid_tag("System tags cannot be added/updated by requester" if bucket
+                               else "Your TagKey cannot be prefixed with aws:")
+        if not key or len(key) > 128:
+            raise _invalid_tag("The TagKey you have provided is invalid" if not key
+                               else "The TagKey you have provided is too long, max 128")
+        if len(value) > 256:
+            raise _invalid_tag("The TagValue you have provided is too long, max 256")
 
 
 def object_meta(settings: ObjectSettings, content_type: str | None) -> dict[str, Any]:
@@ -124,8 +152,12 @@ def object_meta(settings: ObjectSettings, content_type: str | None) -> dict[str,
     tagging = settings.get("Tagging")
     if tagging:
         meta["Tags"] = tag_set(tagging)
-    if settings.get("ACL"):
+    grants = acl.header_grants(settings)
+    if grants:
+        meta["ACL"] = {"Grants": grants}
+    elif settings.get("ACL"):
         meta["ACL"] = settings.get("ACL")
+    archive.check_class(settings.get("StorageClass"))
     for name in ("StorageClass", "WebsiteRedirectLocation"):
         if settings.get(name):
             meta[name] = settings.get(name)
@@ -173,6 +205,8 @@ def object_members(obj: ObjectRow, params: ReadOverrides, versioning: str) -> di
     if "WebsiteRedirectLocation" in meta:
         out["WebsiteRedirectLocation"] = meta["WebsiteRedirectLocation"]
     out.update(encryption.response_members(meta))
+    out.update(objectlock.response_members(meta))
+    out.update(archive.restore_header(obj))
     if (params.get("ChecksumMode") or "").upper() == "ENABLED":
         out.update(checksum_members(meta))
     for override, member in _OVERRIDES:

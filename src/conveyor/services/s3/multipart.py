@@ -9,10 +9,10 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from conveyor.services.s3 import checksums, encryption
+from conveyor.services.s3 import checksums, encryption, objectlock
 from conveyor.services.s3.access import check_write_acl
 from conveyor.services.s3.blobs import BlobInfo
-from conveyor.services.s3.conditions import parse_range
+from conveyor.services.s3.conditions import WritePrecondition, parse_range
 from conveyor.services.s3.core import Core
 from conveyor.services.s3.errors import malformed_xml, no_such_upload
 from conveyor.services.s3.metadata import CHECKSUM_MEMBERS, checksum_members, object_meta, version_members
@@ -82,6 +82,19 @@ def _full_object_checksum(algorithm: str, parts: list[PartRow]) -> str | None:
     return checksums.combine(algorithm, [(value or "", size) for value, size in sums])
 
 
+def _listing_argument(value: int | None, name: str, default: int) -> int:
+    """ListParts' max-parts and part-number-marker: integers from 0 to 2^31-1, with S3's two messages."""
+    if value is None:
+        return default
+    if value < 0:
+        message = f"Argument {name} must be an integer between 0 and 2147483647"
+    elif value > 2147483647:
+        message = f"Provided {name} not an integer or within integer range"
+    else:
+        return value
+    raise ServiceError("InvalidArgument", message, 400, extra={"ArgumentName": name, "ArgumentValue": str(value)})
+
+
 async def _single(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
@@ -107,6 +120,7 @@ class MultipartOperations:
         check_write_acl(brow, params)
         meta = object_meta(params, params.get("ContentType"))
         meta.update(encryption.object_encryption(brow, params, brow.region, self.core.account_id))
+        meta.update(objectlock.requested(brow, params, self.core.clock.now()))
         algorithm, checksum_type = _checksum_choice(params.get("ChecksumAlgorithm"), params.get("ChecksumType"))
         meta["ChecksumAlgorithm"], meta["ChecksumType"] = algorithm, checksum_type
         meta["ChecksumNamed"] = bool(params.get("ChecksumAlgorithm"))
@@ -215,6 +229,10 @@ class MultipartOperations:
                                       params: CompleteMultipartUploadRequestTypeDef) -> dict[str, Any]:
         bucket, key, upload_id = params["Bucket"], params["Key"], params["UploadId"]
         brow = self.core.require_bucket(bucket)
+        if self.store.upload(upload_id, bucket, key) is None:
+            repeated = self._completed_again(ctx, bucket, key, upload_id, brow.versioning)
+            if repeated is not None:
+                return repeated
         upload = self._upload(bucket, key, upload_id)
         chosen = self._chosen_parts(upload_id, params)
         info = await self.blobs.concat([part.blob for part in chosen])
@@ -233,12 +251,38 @@ class MultipartOperations:
             value = _full_object_checksum(algorithm, chosen)
         meta["Checksums"] = {algorithm: value} if value else {}
         # The upload ends in the same commit as the object appears: completed once, its parts freed after.
+        # If-None-Match: * and If-Match hold for the object the upload becomes, judged in its commit.
+        # https://docs.aws.amazon.com/AmazonS3/latest/API/API_CompleteMultipartUpload.html
+        if_none_match, if_match = params.get("IfNoneMatch"), params.get("IfMatch")
+        precondition = None
+        if if_none_match is not None or if_match is not None:
+            if if_none_match not in (None, "*"):
+                raise ServiceError("NotImplemented", "If-None-Match on PUT supports only '*'", 501)
+            precondition = WritePrecondition(key, absent=if_none_match == "*", if_match=if_match)
         version = await self.versions.put(ctx, bucket, key, info, f"{digest}-{len(chosen)}", meta,
-                                          "s3:ObjectCreated:CompleteMultipartUpload", completes=upload_id)
+                                          "s3:ObjectCreated:CompleteMultipartUpload", completes=upload_id,
+                                          precondition=precondition)
         out: dict[str, Any] = {"Location": f"{ctx.base_url}/{bucket}/{key}", "Bucket": bucket, "Key": key,
                                "ETag": version.quoted_etag, **version_members(version.version_id, brow.versioning),
                                **encryption.response_members(meta)}
         out.update(checksum_members(meta))
+        return out
+
+    def _completed_again(self, ctx: RequestContext, bucket: str, key: str, upload_id: str,
+                         versioning: str) -> dict[str, Any] | None:
+        """A retried CompleteMultipartUpload of an upload completed lately answers as the first did, while the
+        version it made is still there (its conditions, such as If-None-Match, are not judged again).
+        https://docs.aws.amazon.com/AmazonS3/latest/API/API_CompleteMultipartUpload.html"""
+        done = self.store.completed_upload(upload_id, bucket, key)
+        if done is None:
+            return None
+        version = self.store.object(bucket, key, done[0])
+        if version is None or version.etag != done[1]:
+            return None
+        out: dict[str, Any] = {"Location": f"{ctx.base_url}/{bucket}/{key}", "Bucket": bucket, "Key": key,
+                               "ETag": version.quoted_etag, **version_members(version.version_id, versioning),
+                               **encryption.response_members(version.meta)}
+        out.update(checksum_members(version.meta))
         return out
 
     async def AbortMultipartUpload(self, ctx: RequestContext,
@@ -251,8 +295,8 @@ class MultipartOperations:
     async def ListParts(self, ctx: RequestContext, params: ListPartsRequestTypeDef) -> dict[str, Any]:
         bucket, key, upload_id = params["Bucket"], params["Key"], params["UploadId"]
         upload = self._upload(bucket, key, upload_id)
-        max_parts = min(params.get("MaxParts") or 1000, 1000)
-        marker = params.get("PartNumberMarker") or 0
+        max_parts = min(_listing_argument(params.get("MaxParts"), "max-parts", 1000), 1000)
+        marker = _listing_argument(params.get("PartNumberMarker"), "part-number-marker", 0)
         rows = self.store.parts(upload_id, after=marker, limit=max_parts + 1)
         truncated = len(rows) > max_parts
         rows = rows[:max_parts]
@@ -268,8 +312,7 @@ class MultipartOperations:
             "MaxParts": max_parts, "IsTruncated": truncated, "Parts": parts or None,
             "Initiator": self.core.owner(), "Owner": self.core.owner(), "StorageClass": "STANDARD",
         }
-        if rows:
-            out["NextPartNumberMarker"] = rows[-1].number
+        out["NextPartNumberMarker"] = rows[-1].number if rows else 0
         if upload.meta.get("ChecksumNamed"):
             out["ChecksumAlgorithm"] = upload.meta["ChecksumAlgorithm"]
             out["ChecksumType"] = upload.meta["ChecksumType"]
@@ -282,8 +325,11 @@ class MultipartOperations:
         prefix = params.get("Prefix") or ""
         max_uploads = min(params.get("MaxUploads") or 1000, 1000)
         owner = self.core.owner()
-        uploads = [{"UploadId": u, "Key": k, "Initiated": t, "StorageClass": "STANDARD", "Owner": owner,
-                    "Initiator": owner} for u, k, t in self.store.uploads(bucket) if k.startswith(prefix)]
+        uploads = [{"UploadId": u.upload_id, "Key": u.key, "Initiated": u.initiated,
+                    "StorageClass": u.meta.get("StorageClass") or "STANDARD", "Owner": owner, "Initiator": owner,
+                    **({"ChecksumAlgorithm": u.meta["ChecksumAlgorithm"], "ChecksumType": u.meta["ChecksumType"]}
+                       if u.meta.get("ChecksumNamed") else {})}
+                   for u in self.store.uploads(bucket) if u.key.startswith(prefix)]
         truncated = len(uploads) > max_uploads
         uploads = uploads[:max_uploads]
         out: dict[str, Any] = {"Bucket": bucket, "MaxUploads": max_uploads, "IsTruncated": truncated,

@@ -7,7 +7,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import unquote
 
-from conveyor.services.s3 import checksums, encryption
+from conveyor.services.s3 import acl, archive, checksums, encryption, objectlock
 from conveyor.services.s3.access import check_write_acl
 from conveyor.services.s3.conditions import (
     WritePrecondition,
@@ -21,6 +21,7 @@ from conveyor.services.s3.errors import malformed_xml
 from conveyor.services.s3.iam import deleted_item
 from conveyor.services.s3.metadata import (
     CHECKSUM_MEMBERS,
+    check_tags,
     checksum_members,
     object_members,
     object_meta,
@@ -76,6 +77,7 @@ def copy_source(core: Core, params: CopySourceSettings) -> ObjectRow:
         raise ServiceError("InvalidArgument", "Invalid copy source object key", 400,
                            extra={"ArgumentName": "x-amz-copy-source", "ArgumentValue": raw})
     obj = core.current_object(src_bucket, src_key, version, with_body=True)
+    archive.check_copy_source(obj, core.clock.now())
     check_copy_source(obj, params.get("CopySourceIfMatch"), params.get("CopySourceIfNoneMatch"),
                       params.get("CopySourceIfModifiedSince"), params.get("CopySourceIfUnmodifiedSince"))
     return obj
@@ -105,6 +107,7 @@ class ObjectOperations:
             raise
         meta = object_meta(params, ctx.request.headers.get("content-type"))
         meta.update(encryption.object_encryption(brow, params, brow.region, self.core.account_id))
+        meta.update(objectlock.requested(brow, params, self.core.clock.now()))
         meta["Checksums"] = stored_checksums(ctx, algorithm, info)
         meta["ChecksumType"] = "FULL_OBJECT"
         precondition = None
@@ -127,6 +130,8 @@ class ObjectOperations:
         bucket, key = params["Bucket"], params["Key"]
         brow = self.core.require_bucket(bucket)
         obj = self.core.current_object(bucket, key, params.get("VersionId"), with_body=not head)
+        if not head:
+            archive.check_readable(obj, self.core.clock.now())
         check_read(obj, params.get("IfMatch"), params.get("IfNoneMatch"), params.get("IfModifiedSince"),
                    params.get("IfUnmodifiedSince"))
         out = object_members(obj, params, brow.versioning)
@@ -148,7 +153,7 @@ class ObjectOperations:
                 start, end = rng
                 status = 206
         elif requested_range and obj.size == 0 and parse_range(requested_range, 1) is not None:
-            raise invalid_range(0)
+            raise invalid_range(0, requested_range)
         if status == 206:
             out["ContentRange"] = f"bytes {start}-{end}/{obj.size}"
             out["ContentLength"] = end - start + 1
@@ -164,7 +169,11 @@ class ObjectOperations:
 
     # -- delete -----------------------------------------------------------------------------------
     async def DeleteObject(self, ctx: RequestContext, params: DeleteObjectRequestTypeDef) -> dict[str, Any]:
-        done = await self.versions.delete(ctx, params["Bucket"], params["Key"], params.get("VersionId"))
+        # If-Match on DELETE (general purpose buckets): https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObject.html
+        if_match = params.get("IfMatch")
+        precondition = WritePrecondition(params["Key"], if_match=if_match) if if_match is not None else None
+        done = await self.versions.delete(ctx, params["Bucket"], params["Key"], params.get("VersionId"),
+                                          bool(params.get("BypassGovernanceRetention")), precondition)
         out: dict[str, Any] = {"__status": 204}
         if done.version_id is not None:
             out["VersionId"] = done.version_id
@@ -191,7 +200,8 @@ class ObjectOperations:
         if refused:
             objects = [i for i in objects if deleted_item(i["Key"], i.get("VersionId")) not in refused]
         # One write per key, issued together: they share a group commit (one fsync, one writer hop).
-        outcomes = await asyncio.gather(*(self.versions.delete(ctx, bucket, item["Key"], item.get("VersionId"))
+        bypass = bool(params.get("BypassGovernanceRetention"))
+        outcomes = await asyncio.gather(*(self.versions.delete(ctx, bucket, item["Key"], item.get("VersionId"), bypass)
                                           for item in objects), return_exceptions=True)
         for item, done in zip(objects, outcomes, strict=True):
             key, version_id = item["Key"], item.get("VersionId")
@@ -222,7 +232,9 @@ class ObjectOperations:
         # or encryption. https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html
         changes = any(params.get(name) for name in ("StorageClass", "WebsiteRedirectLocation", "ServerSideEncryption",
                                                      "SSEKMSKeyId", "BucketKeyEnabled"))
-        if src.bucket == bucket and src.key == key and directive == "COPY" and not changes:
+        # Naming the source's version makes it a copy of that version: a new version, allowed.
+        names_version = "versionId=" in str(params.get("CopySource") or "")
+        if src.bucket == bucket and src.key == key and directive == "COPY" and not changes and not names_version:
             raise ServiceError("InvalidRequest", "This copy request is illegal because it is trying to copy an "
                                "object to itself without changing the object's metadata, storage class, website "
                                "redirect location or encryption attributes.", 400)
@@ -230,15 +242,24 @@ class ObjectOperations:
             meta = object_meta(params, params.get("ContentType"))
         else:
             # The storage class and website redirect are the request's, not the source's.
+            # Nor is the source's Object Lock copied: the copy is locked as its own request and bucket say.
+            # https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html
             meta = {k: v for k, v in src.meta.items()
-                    if k not in ("Tags", "ACL", "StorageClass", "WebsiteRedirectLocation")}
+                    if k not in ("Tags", "ACL", "StorageClass", "WebsiteRedirectLocation", "RestoreExpiry",
+                                 *objectlock.MEMBERS)}
+            archive.check_class(params.get("StorageClass"))
             for name in ("StorageClass", "WebsiteRedirectLocation"):
                 if params.get(name):
                     meta[name] = params.get(name)
+            # The copy's ACL is its request's (canned or grant headers), never its source's.
+            grants = acl.header_grants(params)
+            if grants or params.get("ACL"):
+                meta["ACL"] = {"Grants": grants} if grants else params.get("ACL")
         # The copy is encrypted as its own request and bucket say, not as its source was.
         for name in encryption.OBJECT_MEMBERS:
             meta.pop(name, None)
         meta.update(encryption.object_encryption(brow, params, brow.region, self.core.account_id))
+        meta.update(objectlock.requested(brow, params, self.core.clock.now()))
         tagging = params.get("Tagging")
         if (params.get("TaggingDirective") or "COPY").upper() == "COPY":
             if src.meta.get("Tags"):
@@ -275,6 +296,7 @@ class ObjectOperations:
         tags = params["Tagging"]["TagSet"]
         if len(tags) > 10:
             raise ServiceError("BadRequest", "Object tags cannot be greater than 10", 400)
+        check_tags(tags)
         obj = await self.core.set_object_meta(params["Bucket"], params["Key"], params.get("VersionId"), "Tags",
                                               [dict(tag) for tag in tags])
         return {"VersionId": obj.version_id} if obj.version_id != "null" else {}
@@ -288,5 +310,6 @@ class ObjectOperations:
 
     async def DeleteObjectTagging(self, ctx: RequestContext,
                                   params: DeleteObjectTaggingRequestTypeDef) -> dict[str, Any]:
-        await self.core.set_object_meta(params["Bucket"], params["Key"], params.get("VersionId"), "Tags", None)
+        await self.core.set_object_meta(params["Bucket"], params["Key"], params.get("VersionId"), "Tags", None,
+                                        method="DELETE")
         return {"__status": 204}

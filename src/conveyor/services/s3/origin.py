@@ -16,7 +16,7 @@ from email.utils import format_datetime
 
 from conveyor import resource_policy
 from conveyor.ports import Reader, StoredObject
-from conveyor.services.s3 import cors, policy
+from conveyor.services.s3 import archive, cors, policy
 from conveyor.services.s3.core import Core
 from conveyor.services.s3.errors import no_such_bucket, no_such_key
 from conveyor.services.s3.schema import BucketRow, ObjectRow
@@ -51,6 +51,7 @@ def open_object(core: Core, bucket: str, key: str, reader: Reader, origin: str |
         if _allowed(core, row, reader, "s3:ListBucket", f"arn:aws:s3:::{bucket}", "ListObjectsV2", None):
             raise no_such_key(key)
         raise policy.access_denied()
+    archive.check_readable(obj, core.clock.now())  # an archived object is read only once restored
     headers = _headers(obj, row)
     if origin:
         headers += cors.response_headers(row.config.get("cors"), origin, "GET")
@@ -63,7 +64,7 @@ def _headers(obj: ObjectRow, row: BucketRow) -> list[tuple[str, str]]:
     for member, name in _CONTENT:
         value = meta.get(member)
         if value is not None:
-            headers.append((name, value if isinstance(value, str) else _http_date(float(value))))
+            headers.append((name, value if isinstance(value, str) else http_date(float(value))))
     for name, value in (meta.get("Metadata") or {}).items():
         headers.append((f"x-amz-meta-{name}", str(value)))
     if row.versioning or obj.version_id != "null":
@@ -73,7 +74,7 @@ def _headers(obj: ObjectRow, row: BucketRow) -> list[tuple[str, str]]:
     return headers
 
 
-def _http_date(seconds: float) -> str:
+def http_date(seconds: float) -> str:
     return format_datetime(datetime.fromtimestamp(seconds, UTC), usegmt=True)
 
 

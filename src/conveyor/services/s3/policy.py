@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from conveyor import jsondoc, resource_policy
+from conveyor.services.s3 import acl
 from conveyor.wire import RequestContext, ServiceError
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ READ_OPS = {"GetObject", "HeadObject"}
 LIST_OPS = {"ListObjects", "ListObjectsV2", "HeadBucket"}
 WRITE_OPS = {"PutObject", "DeleteObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload"}
 _NEVER_ANONYMOUS = {"CreateBucket", "ListBuckets"}
+_NOBODY: dict[str, str] = {"ID": ""}  # an owner for reading grants whose owner does not matter
 
 
 def access_denied() -> ServiceError:
@@ -106,25 +108,20 @@ def check_anonymous_access(core: Core, operation: str, bucket: str | None, key: 
         if decision == "Allow":
             return
     if not pab.get("IgnorePublicAcls") and row.config.get("ownership") != "BucketOwnerEnforced":
-        if operation in LIST_OPS and row.acl in ("public-read", "public-read-write"):
+        # ACL grants to everyone (AllUsers): READ on the bucket lists it, WRITE writes into it, READ on an
+        # object reads it, READ_ACP reads the ACL. https://docs.aws.amazon.com/AmazonS3/latest/userguide/acl-overview.html#permissions
+        bucket_grants = acl.grants_of(row.acl, _NOBODY)
+        if operation in LIST_OPS and acl.allows(bucket_grants, acl.ALL_USERS, "READ"):
             return
-        if operation in WRITE_OPS and key is not None and row.acl == "public-read-write":
+        if operation in WRITE_OPS and key is not None and acl.allows(bucket_grants, acl.ALL_USERS, "WRITE"):
             return
-        if operation in READ_OPS and key is not None:
+        if operation == "GetBucketAcl" and acl.allows(bucket_grants, acl.ALL_USERS, "READ_ACP"):
+            return
+        if key is not None and (operation in READ_OPS or operation == "GetObjectAcl"):
             obj = core.store.object(bucket, key)
-            if obj is not None and (obj.meta.get("ACL") or "") in ("public-read", "public-read-write"):
+            wanted = "READ_ACP" if operation == "GetObjectAcl" else "READ"
+            if obj is not None and acl.allows(acl.grants_of(obj.meta.get("ACL"), _NOBODY), acl.ALL_USERS, wanted):
                 return
     raise access_denied()
 
 
-def grants(acl: str, owner: dict[str, str]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = [{"Grantee": {**owner, "Type": "CanonicalUser"}, "Permission": "FULL_CONTROL"}]
-    all_users = {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"}
-    if acl in ("public-read", "public-read-write"):
-        out.append({"Grantee": all_users, "Permission": "READ"})
-    if acl == "public-read-write":
-        out.append({"Grantee": all_users, "Permission": "WRITE"})
-    if acl == "authenticated-read":
-        out.append({"Grantee": {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"},
-                    "Permission": "READ"})
-    return out

@@ -301,7 +301,9 @@ class PostUploads:
         if redirect:
             sep = "&" if "?" in redirect else "?"
             target = f"{redirect}{sep}bucket={quote(bucket)}&key={quote(key)}&etag={quote(version.quoted_etag)}"
-            return HttpResponse(303, headers=[*response_headers, ("Location", target)])
+            # The redirect's Location replaces the object's.
+            return HttpResponse(303, headers=[*[h for h in response_headers if h[0] != "Location"],
+                                              ("Location", target)])
         status = lower.get("success_action_status") or "204"
         if status == "201":
             body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<PostResponse><Location>{_x(location)}</Location>'

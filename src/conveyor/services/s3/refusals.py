@@ -10,8 +10,6 @@ from typing import Any
 
 from conveyor.wire import RequestContext, ServiceError
 
-_OBJECT_LOCK = ("ObjectLockMode", "ObjectLockRetainUntilDate", "ObjectLockLegalHoldStatus")
-
 
 def check(ctx: RequestContext, params: dict[str, Any]) -> None:
     # https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-owner-condition.html
@@ -23,9 +21,3 @@ def check(ctx: RequestContext, params: dict[str, Any]) -> None:
     if params.get("SSECustomerAlgorithm") or params.get("CopySourceSSECustomerAlgorithm"):
         raise ServiceError("InvalidRequest", "Requests specifying Server Side Encryption with Customer "
                            "provided keys must be made over a secure connection.", 400)
-    # No bucket here has Object Lock, and AWS refuses lock settings on such a bucket.
-    # https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock.html
-    if any(params.get(member) for member in _OBJECT_LOCK):
-        raise ServiceError("InvalidRequest", "Bucket is missing Object Lock Configuration", 400)
-    if params.get("ObjectLockEnabledForBucket"):
-        raise ServiceError("NotImplemented", "Conveyor does not offer S3 Object Lock.", 501)

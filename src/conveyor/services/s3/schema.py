@@ -72,9 +72,21 @@ MIGRATIONS = [
     """,
     # Small bodies live in the row itself (see blobs.INLINE_MAX); `blob` is then NULL.
     "ALTER TABLE objects ADD COLUMN body BLOB",
+    # Multipart uploads completed lately, so that a retried CompleteMultipartUpload answers as the first did.
+    """
+    CREATE TABLE completed_uploads (
+        upload_id TEXT PRIMARY KEY,
+        bucket TEXT NOT NULL REFERENCES buckets(name) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        version_id TEXT NOT NULL,
+        etag TEXT NOT NULL,
+        completed REAL NOT NULL
+    )
+    """,
 ]
 
-TABLES = ("outbox", "parts", "uploads", "objects", "buckets", "garbage")  # children before parents
+# children before parents
+TABLES = ("outbox", "parts", "uploads", "completed_uploads", "objects", "buckets", "garbage")
 OBJECT_COLUMNS = "bucket, key, version_id, seq, is_latest, delete_marker, blob, size, etag, last_modified, meta"
 BUCKET_COLUMNS = "name, region, created, owner, versioning, acl, config"
 Row = sqlite3.Row | tuple[Any, ...]
@@ -100,11 +112,12 @@ class ObjectRow:
     last_modified: float
     meta: dict[str, Any]
     body: bytes | None = None  # the inline body, on rows read `with_body`
+    meta_json: str = "{}"  # `meta` as stored: what a write decided on this row checks is still current
 
     @classmethod
     def from_row(cls, row: Row) -> ObjectRow:
         return cls(row[0], row[1], row[2], row[3], bool(row[4]), bool(row[5]), row[6], row[7], row[8],
-                   row[9], json_object(row[10]), row[11] if len(row) > 11 else None)
+                   row[9], json_object(row[10]), row[11] if len(row) > 11 else None, row[10])
 
     @property
     def quoted_etag(self) -> str:

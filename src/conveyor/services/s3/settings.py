@@ -3,8 +3,10 @@ and GetObjectAttributes.
 
 Infrastructure tools (Terraform, CDK, the console's SDK calls) read every bucket setting after creating
 a bucket; AWS answers an unset one with a "not found" error or an empty document, which these tools
-expect. Setting one (Put*) stays refused with NotImplemented: accepting lifecycle rules or replication
-without carrying them out would be a lie.
+expect. Setting one (Put*) stays refused with NotImplemented: accepting replication without carrying
+it out would be a lie. (Lifecycle is lifecycle_sweep.py's, Object Lock objectlock.py's,
+websites website_config.py's, access logging access_logs.py's,
+inventory inventory.py's.)
 """
 
 from __future__ import annotations
@@ -20,19 +22,14 @@ from conveyor.wire import RequestContext, ServiceError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import (
-        DeleteBucketLifecycleRequestTypeDef,
         DeleteBucketReplicationRequestTypeDef,
-        DeleteBucketWebsiteRequestTypeDef,
         GetBucketAccelerateConfigurationRequestTypeDef,
-        GetBucketLifecycleConfigurationRequestTypeDef,
-        GetBucketLoggingRequestTypeDef,
         GetBucketPolicyStatusRequestTypeDef,
         GetBucketReplicationRequestTypeDef,
         GetBucketRequestPaymentRequestTypeDef,
-        GetBucketWebsiteRequestTypeDef,
         GetObjectAttributesRequestTypeDef,
-        GetObjectLockConfigurationRequestTypeDef,
         PutBucketAccelerateConfigurationRequestTypeDef,
+        PutBucketReplicationRequestTypeDef,
         PutBucketRequestPaymentRequestTypeDef,
     )
 
@@ -45,34 +42,11 @@ class SettingsOperations:
     def __init__(self, core: Core) -> None:
         self.core = core
     # -- settings no bucket has here: AWS's answers for a bucket without them -----------------------
-    async def GetBucketLifecycleConfiguration(self, ctx: RequestContext,
-                                              params: GetBucketLifecycleConfigurationRequestTypeDef) -> dict[str, Any]:
-        self.core.require_bucket(params["Bucket"])
-        raise _absent("NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist",
-                      params["Bucket"])
-
-    async def GetBucketWebsite(self, ctx: RequestContext,
-                               params: GetBucketWebsiteRequestTypeDef) -> dict[str, Any]:
-        self.core.require_bucket(params["Bucket"])
-        raise _absent("NoSuchWebsiteConfiguration", "The specified bucket does not have a website configuration",
-                      params["Bucket"])
-
     async def GetBucketReplication(self, ctx: RequestContext,
                                    params: GetBucketReplicationRequestTypeDef) -> dict[str, Any]:
         self.core.require_bucket(params["Bucket"])
         raise _absent("ReplicationConfigurationNotFoundError", "The replication configuration was not found",
                       params["Bucket"])
-
-    async def GetObjectLockConfiguration(self, ctx: RequestContext,
-                                         params: GetObjectLockConfigurationRequestTypeDef) -> dict[str, Any]:
-        self.core.require_bucket(params["Bucket"])
-        raise _absent("ObjectLockConfigurationNotFoundError", "Object Lock configuration does not exist for "
-                      "this bucket", params["Bucket"])
-
-    async def GetBucketLogging(self, ctx: RequestContext,
-                               params: GetBucketLoggingRequestTypeDef) -> dict[str, Any]:
-        self.core.require_bucket(params["Bucket"])
-        return {}  # an empty BucketLoggingStatus: logging is off
 
     # -- request payment and transfer acceleration: kept and answered -------------------------------
     # On one machine the bucket owner makes every request and there is no faster network path, so both
@@ -117,13 +91,15 @@ class SettingsOperations:
         self.core.require_bucket(bucket)
         return {"__status": 204}  # deleting a setting that is not there succeeds on AWS too
 
-    async def DeleteBucketLifecycle(self, ctx: RequestContext,
-                                    params: DeleteBucketLifecycleRequestTypeDef) -> dict[str, Any]:
-        return self._delete_absent(params["Bucket"])
-
-    async def DeleteBucketWebsite(self, ctx: RequestContext,
-                                  params: DeleteBucketWebsiteRequestTypeDef) -> dict[str, Any]:
-        return self._delete_absent(params["Bucket"])
+    async def PutBucketReplication(self, ctx: RequestContext,
+                                   params: PutBucketReplicationRequestTypeDef) -> dict[str, Any]:
+        """AWS judges the source bucket's versioning first; Conveyor does not replicate, so a configuration it
+        would have to carry out is refused. https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketReplication.html"""
+        row = self.core.require_bucket(params["Bucket"])
+        if row.versioning != "Enabled":
+            raise ServiceError("InvalidRequest", "Versioning must be 'Enabled' on the bucket to apply a replication "
+                               "configuration", 400, extra={"BucketName": params["Bucket"]})
+        raise ServiceError("NotImplemented", "Conveyor does not replicate objects between buckets.", 501)
 
     async def DeleteBucketReplication(self, ctx: RequestContext,
                                       params: DeleteBucketReplicationRequestTypeDef) -> dict[str, Any]:

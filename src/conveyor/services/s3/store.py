@@ -49,6 +49,10 @@ _QUEUE_EVENT = ("INSERT INTO outbox (kind, target, body) "
                 "SELECT ?, ?, replace(?, ?, printf('\"sequencer\":\"%018X\"', seq)) FROM buckets WHERE name = ?")
 
 
+# How long a completed multipart upload is remembered for a retried CompleteMultipartUpload (seconds).
+COMPLETED_KEPT = 86400.0
+
+
 class BucketChanged(Exception):
     """The bucket's versioning or configuration changed between the read a write was computed from and
     the write: the caller computes it again."""
@@ -160,6 +164,19 @@ class S3Store:
             (bucket, cursor, limit))
         return ObjectPage(rows)
 
+    def versions_of_keys(self, bucket: str, prefix: str, after: str, limit: int) -> list[ObjectRow]:
+        """Every version (newest first) of the next `limit` keys after `after` that are at or past `prefix`,
+        in key order: a lifecycle sweep's page."""
+        rows = self.db.query(
+            f"SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key IN (SELECT DISTINCT key FROM objects "
+            "WHERE bucket = ? AND key > ? AND key >= ? ORDER BY key LIMIT ?) ORDER BY key, seq DESC",
+            (bucket, bucket, after, prefix, limit))
+        return [ObjectRow.from_row(r) for r in rows]
+
+    def bucket_names_configured(self, setting: str) -> list[str]:
+        """The buckets whose configuration may hold `setting` (the caller checks its value)."""
+        return [r[0] for r in self.db.query("SELECT name FROM buckets WHERE config LIKE ?", (f'%"{setting}"%',))]
+
     def versions_of(self, bucket: str, key: str) -> list[ObjectRow]:
         rows = self.db.query(f"SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket=? AND key=? ORDER BY seq DESC",
                              (bucket, key))
@@ -170,11 +187,17 @@ class S3Store:
                              "AND key=?", (upload_id, bucket, key))
         return UploadRow(rows[0][0], rows[0][1], rows[0][2], json_object(rows[0][3])) if rows else None
 
-    def uploads(self, bucket: str) -> list[tuple[str, str, float]]:
-        """(upload id, key, initiated) of the bucket's multipart uploads, by key then age."""
-        rows = self.db.query("SELECT upload_id, key, initiated FROM uploads WHERE bucket=? ORDER BY key, initiated",
-                             (bucket,))
-        return [(r[0], r[1], r[2]) for r in rows]
+    def completed_upload(self, upload_id: str, bucket: str, key: str) -> tuple[str, str] | None:
+        """(version id, ETag) of the version a recently completed upload became."""
+        rows = self.db.query("SELECT version_id, etag FROM completed_uploads WHERE upload_id=? AND bucket=? AND key=?",
+                             (upload_id, bucket, key))
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    def uploads(self, bucket: str) -> list[UploadRow]:
+        """The bucket's multipart uploads, by key then age."""
+        rows = self.db.query("SELECT upload_id, key, initiated, meta FROM uploads WHERE bucket=? "
+                             "ORDER BY key, initiated", (bucket,))
+        return [UploadRow(r[0], r[1], r[2], json_object(r[3])) for r in rows]
 
     def parts(self, upload_id: str, after: int = 0, limit: int = -1) -> list[PartRow]:
         rows = self.db.query(f"SELECT {PART_COLUMNS} FROM parts WHERE upload_id=? AND part_number>? "
@@ -187,12 +210,12 @@ class S3Store:
 
     # -- buckets ---------------------------------------------------------------------------------
     async def create_bucket(self, name: str, region: str, created: float, owner: str, acl: str,
-                            config_json: str) -> None:
+                            config_json: str, versioning: str = "") -> None:
         def fn(conn: sqlite3.Connection) -> None:
             if conn.execute("SELECT 1 FROM buckets WHERE name = ?", (name,)).fetchone():
                 raise _bucket_already_owned(name)
-            conn.execute("INSERT INTO buckets (name, region, created, owner, acl, config) VALUES (?,?,?,?,?,?)",
-                         (name, region, created, owner, acl, config_json))
+            conn.execute("INSERT INTO buckets (name, region, created, owner, acl, config, versioning) "
+                         "VALUES (?,?,?,?,?,?,?)", (name, region, created, owner, acl, config_json, versioning))
 
         await self._write(fn)
 
@@ -277,6 +300,12 @@ class S3Store:
                                        "AND delete_marker=0", (version.bucket, version.key)).fetchone()
                 precondition.check(current[0] if current else None)
             freed = self._take_upload(conn, completes) if completes is not None else []
+            if completes is not None:
+                conn.execute("DELETE FROM completed_uploads WHERE completed < ?",
+                             (version.last_modified - COMPLETED_KEPT,))
+                conn.execute("INSERT OR REPLACE INTO completed_uploads VALUES (?, ?, ?, ?, ?, ?)",
+                             (completes, version.bucket, version.key, version.version_id, version.etag,
+                              version.last_modified))
             self._count_change(conn, bucket.name)
             if not versioned:
                 # Unversioned or suspended: the "null" version is replaced, other versions stay.
@@ -297,17 +326,23 @@ class S3Store:
         self._kick(events)
 
     async def remove_version(self, bucket: BucketRow, key: str, version_id: str,
-                             events: Sequence[PendingEvent]) -> bool | None:
+                             events: Sequence[PendingEvent], checked_meta: str | None = None,
+                             precondition: WritePrecondition | None = None) -> bool | None:
         """Delete one version (the next newest becomes current) and queue `events` if it existed; whether it
-        was a delete marker, None if there was no such version."""
+        was a delete marker, None if there was no such version. `checked_meta`: the version's metadata as the
+        caller judged it deletable (its Object Lock); changed since, the caller judges again (BucketChanged)."""
         queued = self._event_rows(bucket.name, events)
 
         def fn(conn: sqlite3.Connection) -> tuple[bool | None, list[str]]:
             self._check_current(conn, bucket)
-            found = conn.execute("SELECT delete_marker, blob, is_latest FROM objects WHERE bucket=? AND key=? "
-                                 "AND version_id=?", (bucket.name, key, version_id)).fetchone()
+            found = conn.execute("SELECT delete_marker, blob, is_latest, meta, etag FROM objects WHERE bucket=? "
+                                 "AND key=? AND version_id=?", (bucket.name, key, version_id)).fetchone()
+            if precondition is not None:
+                precondition.check(found[4] if found is not None and not found[0] else None)
             if found is None:
                 return None, []
+            if checked_meta is not None and found[3] != checked_meta:
+                raise BucketChanged(bucket.name)
             conn.execute("DELETE FROM objects WHERE bucket=? AND key=? AND version_id=?", (bucket.name, key, version_id))
             if found[2]:
                 conn.execute("UPDATE objects SET is_latest=1 WHERE bucket=? AND key=? AND version_id = (SELECT "

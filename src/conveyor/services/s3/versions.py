@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from conveyor.services.s3 import eventbridge
+from conveyor.services.s3 import eventbridge, objectlock
 from conveyor.services.s3.blobs import BlobInfo
 from conveyor.services.s3.conditions import WritePrecondition
 from conveyor.services.s3.core import Core
@@ -21,6 +21,9 @@ from conveyor.services.s3.metadata import check_version_id
 from conveyor.services.s3.notifications import ObjectChange, Requester, pending_events
 from conveyor.services.s3.schema import BucketRow, NewVersion, PendingEvent
 from conveyor.wire import RequestContext
+
+_DELETE = ("s3:ObjectRemoved:Delete", "s3:ObjectRemoved:DeleteMarkerCreated")
+_EXPIRE = ("s3:LifecycleExpiration:Delete", "s3:LifecycleExpiration:DeleteMarkerCreated")
 
 
 def new_version_id() -> str:
@@ -50,11 +53,23 @@ class Versions:
                   completes: str | None = None) -> NewVersion:
         """Commit a new current version of `key` holding `body` (already written), and its events. On failure
         the body's blob is deleted: nothing names it."""
+        return await self._put(self.core.requester(ctx), bucket, key, body, etag, meta, event,
+                               precondition=precondition, completes=completes)
+
+    async def put_as_service(self, bucket: str, key: str, body: BlobInfo, meta: dict[str, Any],
+                             principal: str) -> NewVersion:
+        """A version S3 itself writes (server access logs), its events naming the service as the requester."""
+        request_id = uuid.uuid4().hex[:16].upper()
+        requester = Requester(principal, principal, request_id, request_id)
+        return await self._put(requester, bucket, key, body, body.md5.hex(), meta, "s3:ObjectCreated:Put")
+
+    async def _put(self, requester: Requester, bucket: str, key: str, body: BlobInfo, etag: str,
+                   meta: dict[str, Any], event: str, *, precondition: WritePrecondition | None = None,
+                   completes: str | None = None) -> NewVersion:
         now = self.core.clock.now()
-        meta_json = json.dumps(meta)
-        requester = self.core.requester(ctx)
 
         async def attempt(row: BucketRow) -> NewVersion:
+            meta_json = json.dumps(objectlock.with_default_retention(row, meta, now))
             version = NewVersion(bucket, key, new_version_id() if row.versioning == "Enabled" else "null", False,
                                  body.blob_id or None, body.size, etag, now, meta_json, body.data)
             change = ObjectChange(event, key, version.version_id, now, body.size, etag)
@@ -68,24 +83,49 @@ class Versions:
             self.core.blobs.delete([body.blob_id])
             raise
 
-    async def delete(self, ctx: RequestContext, bucket: str, key: str, version_id: str | None) -> Deletion:
-        """DeleteObject: remove the version named, or the unversioned object, or add a delete marker."""
+    async def delete(self, ctx: RequestContext, bucket: str, key: str, version_id: str | None,
+                     bypass_governance: bool = False, precondition: WritePrecondition | None = None) -> Deletion:
+        """DeleteObject: remove the version named, or the unversioned object, or add a delete marker. A version
+        Object Lock protects stays (conveyor.services.s3.objectlock); `precondition` (If-Match) is judged in
+        the delete's own commit."""
         if version_id is not None:
             check_version_id(version_id)  # it is echoed in x-amz-version-id
+        return await self._delete(bucket, key, version_id, bypass_governance, self.core.requester(ctx), _DELETE,
+                                  precondition)
+
+    async def expire(self, bucket: str, key: str, version_id: str | None) -> Deletion:
+        """A lifecycle expiration: as DeleteObject, with S3 itself as the requester and its own event names.
+        https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-how-to-event-types-and-destinations.html"""
+        # Lifecycle's changes are S3's own: its event records name S3 as the principal and source.
+        request_id = uuid.uuid4().hex[:16].upper()
+        requester = Requester("AmazonS3", "s3.amazonaws.com", request_id, request_id)
+        return await self._delete(bucket, key, version_id, False, requester, _EXPIRE)
+
+    async def _delete(self, bucket: str, key: str, version_id: str | None, bypass_governance: bool,
+                      requester: Requester, names: tuple[str, str],
+                      precondition: WritePrecondition | None = None) -> Deletion:
         now = self.core.clock.now()
-        requester = self.core.requester(ctx)
+        removed, marked = names
 
         async def attempt(row: BucketRow) -> Deletion:
             if version_id or not row.versioning:
                 target = version_id or "null"
-                change = ObjectChange("s3:ObjectRemoved:Delete", key, target, now)
-                was_marker = await self.store.remove_version(row, key, target, self._events(row, change, requester))
+                change = ObjectChange(removed, key, target, now)
+                checked = None
+                if objectlock.enabled(row):
+                    found = self.store.object(bucket, key, target)
+                    if found is not None:
+                        objectlock.check_removable(found, bypass_governance, now)
+                        checked = found.meta_json
+                was_marker = await self.store.remove_version(row, key, target, self._events(row, change, requester),
+                                                             checked_meta=checked, precondition=precondition)
                 return Deletion(version_id, bool(was_marker))
             marker = NewVersion(bucket, key, new_version_id() if row.versioning == "Enabled" else "null", True,
                                 None, 0, "", now, "{}", None)
-            change = ObjectChange("s3:ObjectRemoved:DeleteMarkerCreated", key, marker.version_id, now)
+            change = ObjectChange(marked, key, marker.version_id, now)
             # A delete marker is a delete: it runs on a full disk too (conveyor.storage.disk).
-            await self.store.put_version(row, marker, self._events(row, change, requester), grows=False)
+            await self.store.put_version(row, marker, self._events(row, change, requester), grows=False,
+                                         precondition=precondition)
             return Deletion(marker.version_id, True)
 
         return await self.core.retrying(bucket, attempt)
