@@ -1,0 +1,259 @@
+"""DynamoDB's SQLite store: every statement the service runs.
+
+Tables are few and live in memory too (conveyor.services.dynamodb.catalog); items live only here. An
+item's key is two BLOB columns, `hk` (the partition key) and `rk` (the sort key, empty without one), each
+encoded by `values.key_bytes` so that SQLite's BLOB order (memcmp) is DynamoDB's order: strings by UTF-8
+bytes, numbers by value, binary by bytes. Query and Scan read pages in that order with row-value
+comparisons, so the LastEvaluatedKey of a page is where the next one starts.
+
+A secondary index's entries are rows of `index_entries` (the index's keys, then the item's keys, so that
+items sharing index keys keep the table's order), written in the same transaction as their item: an index
+never lags or leads its table. `seg` is a 16-bit hash of the partition key: Scan's Segment/TotalSegments
+split that range. Writes are SQL alone: the engine encodes rows before it queues them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from conveyor.storage.db import Database
+from conveyor.storage.disk import DiskGuard
+
+MIGRATIONS = [
+    """
+    CREATE TABLE tables (
+        id INTEGER PRIMARY KEY, region TEXT NOT NULL, name TEXT NOT NULL, created REAL NOT NULL,
+        spec TEXT NOT NULL,
+        UNIQUE (region, name)
+    );
+    CREATE TABLE items (
+        table_id INTEGER NOT NULL, hk BLOB NOT NULL, rk BLOB NOT NULL, seg INTEGER NOT NULL,
+        item TEXT NOT NULL, size INTEGER NOT NULL,
+        PRIMARY KEY (table_id, hk, rk)
+    ) WITHOUT ROWID;
+    CREATE TABLE index_entries (
+        table_id INTEGER NOT NULL, index_name TEXT NOT NULL, ihk BLOB NOT NULL, irk BLOB NOT NULL,
+        hk BLOB NOT NULL, rk BLOB NOT NULL, seg INTEGER NOT NULL,
+        PRIMARY KEY (table_id, index_name, ihk, irk, hk, rk)
+    ) WITHOUT ROWID;
+    CREATE INDEX index_entries_by_item ON index_entries (table_id, hk, rk);
+    CREATE TABLE tokens (
+        token TEXT PRIMARY KEY, digest TEXT NOT NULL, at REAL NOT NULL
+    )
+    """,
+]
+
+PAGE_ROWS = 200  # rows read from SQLite at a time while a page fills
+
+
+@dataclass(frozen=True)
+class TableRow:
+    id: int
+    region: str
+    name: str
+    created: float
+    spec: str
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    index_name: str
+    ihk: bytes
+    irk: bytes
+    seg: int
+
+
+@dataclass(frozen=True)
+class ItemWrite:
+    """One item's new state: `item` is its stored JSON, or None to delete it."""
+
+    table_id: int
+    hk: bytes
+    rk: bytes
+    seg: int
+    item: str | None
+    size: int = 0
+    entries: Sequence[IndexEntry] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Bound:
+    """One end of a sort key range: the encoded value and whether it is included."""
+
+    value: bytes
+    inclusive: bool
+
+
+class DynamoStore:
+    def __init__(self, path: Path, disk: DiskGuard | None = None) -> None:
+        self.db = Database(path, MIGRATIONS, disk)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- tables --------------------------------------------------------------------------------------
+    def tables(self) -> list[TableRow]:
+        return [TableRow(*row) for row in self.db.query("SELECT id, region, name, created, spec FROM tables")]
+
+    def max_table_id(self) -> int:
+        return int(self.db.query("SELECT IFNULL(MAX(id), 0) FROM tables")[0][0])
+
+    async def create_table(self, row: TableRow) -> None:
+        await self.db.execute("INSERT INTO tables (id, region, name, created, spec) VALUES (?, ?, ?, ?, ?)",
+                              (row.id, row.region, row.name, row.created, row.spec))
+
+    async def update_table(self, table_id: int, spec: str, dropped_indexes: Sequence[str] = (),
+                           added: Sequence[tuple[str, bytes, bytes, bytes, bytes, int]] = ()) -> None:
+        """A table's new settings; the entries of dropped indexes go, a new index's entries (index name,
+        ihk, irk, hk, rk, seg) come, in the same commit."""
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE tables SET spec = ? WHERE id = ?", (spec, table_id))
+            conn.executemany("DELETE FROM index_entries WHERE table_id = ? AND index_name = ?",
+                             [(table_id, name) for name in dropped_indexes])
+            conn.executemany("INSERT OR REPLACE INTO index_entries (table_id, index_name, ihk, irk, hk, rk, seg) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?)", [(table_id, *entry) for entry in added])
+
+        await self.db.write(run, grows=bool(added))
+
+    async def delete_table(self, table_id: int) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM index_entries WHERE table_id = ?", (table_id,))
+            conn.execute("DELETE FROM items WHERE table_id = ?", (table_id,))
+            conn.execute("DELETE FROM tables WHERE id = ?", (table_id,))
+
+        await self.db.write(run, grows=False)
+
+    def counts(self, table_id: int) -> tuple[int, int]:
+        """(item count, total item bytes) of a table."""
+        row = self.db.query("SELECT COUNT(*), IFNULL(SUM(size), 0) FROM items WHERE table_id = ?", (table_id,))[0]
+        return int(row[0]), int(row[1])
+
+    def index_counts(self, table_id: int) -> dict[str, tuple[int, int]]:
+        rows = self.db.query("SELECT e.index_name, COUNT(*), IFNULL(SUM(i.size), 0) FROM index_entries e JOIN items i "
+                             "ON i.table_id = e.table_id AND i.hk = e.hk AND i.rk = e.rk WHERE e.table_id = ? "
+                             "GROUP BY e.index_name", (table_id,))
+        return {str(r[0]): (int(r[1]), int(r[2])) for r in rows}
+
+    # -- items ---------------------------------------------------------------------------------------
+    def get(self, table_id: int, hk: bytes, rk: bytes) -> str | None:
+        rows = self.db.query("SELECT item FROM items WHERE table_id = ? AND hk = ? AND rk = ?", (table_id, hk, rk))
+        return str(rows[0][0]) if rows else None
+
+    def all_items(self, table_id: int) -> Iterator[tuple[bytes, bytes, str]]:
+        """Every item of a table ((hk, rk, item)), in key order, a chunk at a time (a new index's backfill)."""
+        after: tuple[bytes, bytes] | None = None
+        while True:
+            if after is None:
+                rows = self.db.query("SELECT hk, rk, item FROM items WHERE table_id = ? ORDER BY hk, rk LIMIT ?",
+                                     (table_id, PAGE_ROWS))
+            else:
+                rows = self.db.query("SELECT hk, rk, item FROM items WHERE table_id = ? AND (hk, rk) > (?, ?) "
+                                     "ORDER BY hk, rk LIMIT ?", (table_id, *after, PAGE_ROWS))
+            for row in rows:
+                yield bytes(row[0]), bytes(row[1]), str(row[2])
+            if len(rows) < PAGE_ROWS:
+                return
+            after = (bytes(rows[-1][0]), bytes(rows[-1][1]))
+
+    async def apply(self, writes: Sequence[ItemWrite], token: tuple[str, str, float] | None = None) -> None:
+        """Items' new states (and a transaction's client token), all in one commit."""
+        def run(conn: sqlite3.Connection) -> None:
+            for w in writes:
+                conn.execute("DELETE FROM index_entries WHERE table_id = ? AND hk = ? AND rk = ?",
+                             (w.table_id, w.hk, w.rk))
+                if w.item is None:
+                    conn.execute("DELETE FROM items WHERE table_id = ? AND hk = ? AND rk = ?", (w.table_id, w.hk, w.rk))
+                    continue
+                conn.execute("INSERT OR REPLACE INTO items (table_id, hk, rk, seg, item, size) VALUES "
+                             "(?, ?, ?, ?, ?, ?)", (w.table_id, w.hk, w.rk, w.seg, w.item, w.size))
+                if w.entries:
+                    conn.executemany("INSERT OR REPLACE INTO index_entries (table_id, index_name, ihk, irk, hk, rk, seg)"
+                                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                     [(w.table_id, e.index_name, e.ihk, e.irk, w.hk, w.rk, e.seg) for e in w.entries])
+            if token is not None:
+                conn.execute("INSERT OR REPLACE INTO tokens (token, digest, at) VALUES (?, ?, ?)", token)
+
+        await self.db.write(run, grows=any(w.item is not None for w in writes) or token is not None)
+
+    # -- reading pages -------------------------------------------------------------------------------
+    def partition(self, table_id: int, hk: bytes, low: Bound | None, high: Bound | None, forward: bool,
+                  after: bytes | None) -> Iterator[tuple[bytes, bytes, str]]:
+        """The items of one partition ((hk, rk, item)) within the sort key bounds, in order, after `after`."""
+        where = ["table_id = ?", "hk = ?"]
+        args: list[object] = [table_id, hk]
+        _bounds(where, args, "rk", low, high)
+        sql = "SELECT hk, rk, item FROM items WHERE " + " AND ".join(where)
+        yield from self._keyset(sql, args, ("rk",), forward, (after,) if after is not None else None)
+
+    def index_partition(self, table_id: int, index: str, ihk: bytes, low: Bound | None, high: Bound | None,
+                        forward: bool, after: tuple[bytes, bytes, bytes] | None) -> Iterator[tuple[bytes, bytes, str]]:
+        """The items of one index partition ((hk, rk, item)), ordered by the index sort key then the table's
+        keys, after `after` (irk, hk, rk)."""
+        where = ["e.table_id = ?", "e.index_name = ?", "e.ihk = ?"]
+        args: list[object] = [table_id, index, ihk]
+        _bounds(where, args, "e.irk", low, high)
+        sql = ("SELECT e.hk, e.rk, i.item FROM index_entries e JOIN items i ON i.table_id = e.table_id AND "
+               "i.hk = e.hk AND i.rk = e.rk WHERE " + " AND ".join(where))
+        yield from self._keyset(sql, args, ("e.irk", "e.hk", "e.rk"), forward, after)
+
+    def scan(self, table_id: int, segments: tuple[int, int], after: tuple[bytes, bytes] | None
+             ) -> Iterator[tuple[bytes, bytes, str]]:
+        """A table's items ((hk, rk, item)) whose `seg` is within the range, in key order."""
+        sql = "SELECT hk, rk, item FROM items WHERE table_id = ? AND seg BETWEEN ? AND ?"
+        yield from self._keyset(sql, [table_id, *segments], ("hk", "rk"), True, after)
+
+    def index_scan(self, table_id: int, index: str, segments: tuple[int, int],
+                   after: tuple[bytes, bytes, bytes, bytes] | None) -> Iterator[tuple[bytes, bytes, str]]:
+        sql = ("SELECT e.hk, e.rk, i.item FROM index_entries e JOIN items i ON i.table_id = e.table_id AND "
+               "i.hk = e.hk AND i.rk = e.rk WHERE e.table_id = ? AND e.index_name = ? AND e.seg BETWEEN ? AND ?")
+        yield from self._keyset(sql, [table_id, index, *segments], ("e.ihk", "e.irk", "e.hk", "e.rk"), True, after)
+
+    def _keyset(self, sql: str, args: list[object], order: tuple[str, ...], forward: bool,
+                after: tuple[bytes, ...] | None) -> Iterator[tuple[bytes, bytes, str]]:
+        """Rows of `sql` in `order`, a chunk at a time, each chunk starting past the previous one's last."""
+        direction = "" if forward else " DESC"
+        columns = ", ".join(order)
+        ordering = ", ".join(f"{c}{direction}" for c in order)
+        marks = ", ".join("?" * len(order))
+        comparison = ">" if forward else "<"
+        position = after
+        while True:
+            query, params = sql, list(args)
+            if position is not None:
+                query += f" AND ({columns}) {comparison} ({marks})"
+                params.extend(position)
+            rows = self.db.query(f"{query} ORDER BY {ordering} LIMIT {PAGE_ROWS}".replace(
+                "SELECT ", f"SELECT {columns}, ", 1), params)
+            width = len(order)
+            for row in rows:
+                yield bytes(row[width]), bytes(row[width + 1]), str(row[width + 2])
+            if len(rows) < PAGE_ROWS:
+                return
+            position = tuple(bytes(v) for v in rows[-1][:width])
+
+    # -- transactions' client tokens -----------------------------------------------------------------
+    def token(self, token: str, since: float) -> str | None:
+        rows = self.db.query("SELECT digest FROM tokens WHERE token = ? AND at >= ?", (token, since))
+        return str(rows[0][0]) if rows else None
+
+    async def forget_tokens(self, before: float) -> None:
+        await self.db.execute("DELETE FROM tokens WHERE at < ?", (before,), grows=False)
+
+    async def wipe(self) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            for table in ("index_entries", "items", "tables", "tokens"):
+                conn.execute(f"DELETE FROM {table}")
+
+        await self.db.write(run, grows=False)
+
+
+def _bounds(where: list[str], args: list[object], column: str, low: Bound | None, high: Bound | None) -> None:
+    if low is not None:
+        where.append(f"{column} {'>=' if low.inclusive else '>'} ?")
+        args.append(low.value)
+    if high is not None:
+        where.append(f"{column} {'<=' if high.inclusive else '<'} ?")
+        args.append(high.value)
