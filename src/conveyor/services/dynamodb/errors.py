@@ -13,7 +13,18 @@ from typing import Any
 from conveyor.protocol.constraints import ConstraintViolations
 from conveyor.wire import ServiceError
 
-VALIDATION = ConstraintViolations("ValidationException", query_lists=False, patterns=True)
+
+class _Constraints(ConstraintViolations):
+    """DynamoDB names list members `attributeDefinitions.1.member.attributeType` and lists an enum's values
+    sorted ("Member must satisfy enum value set: [B, N, S]"), as its Coral front end does."""
+
+    def invalid_error(self, path: str, value: Any, reason: str) -> ServiceError:
+        if reason.startswith("must be one of "):
+            reason = "must be one of " + ", ".join(sorted(reason[len("must be one of "):].split(", ")))
+        return super().invalid_error(path, value, reason)
+
+
+VALIDATION = _Constraints("ValidationException", query_lists=True, patterns=True)
 INVALID_PREFIX = "One or more parameter values were invalid: "
 
 
@@ -58,3 +69,12 @@ def idempotent_mismatch() -> ServiceError:
     https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html"""
     return ServiceError("IdempotentParameterMismatchException",
                         "The request uses the same client token as a previous, but non-identical request.")
+
+
+def not_found(message: str = "Requested resource not found") -> ServiceError:
+    return ServiceError("ResourceNotFoundException", message)
+
+
+def table_not_found_by_backups(name: str) -> ServiceError:
+    """The backup calls' own code. https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_DescribeContinuousBackups.html"""
+    return ServiceError("TableNotFoundException", f"Table not found: {name}")
