@@ -58,7 +58,7 @@ class KeyCondition:
 
 
 @dataclass
-class _Clause:
+class KeyClause:
     attribute: str
     op: RangeOp
     values: list[AttributeValue]
@@ -106,14 +106,14 @@ def _values(operands: list[Operand]) -> list[AttributeValue]:
     return [operand.value for operand in operands if isinstance(operand, ValueOperand) and operand.value is not None]
 
 
-def _clause(node: Node) -> _Clause:
+def _clause(node: Node) -> KeyClause:
     if isinstance(node, Comparison):
         key = _walk([node.left, node.right])
         if key is None:
             raise validation("Invalid condition in KeyConditionExpression: No key attribute specified")
         # `:v < key` is `key > :v`
         op = node.op if isinstance(node.left, PathOperand) else _FLIPPED[node.op]
-        return _Clause(key, cast(RangeOp, op), _values([node.left, node.right]))
+        return KeyClause(key, cast(RangeOp, op), _values([node.left, node.right]))
     two_part: RangeOp = "BETWEEN" if isinstance(node, Between) else "begins_with"
     if isinstance(node, Between):
         subject, bounds = node.subject, [node.low, node.high]
@@ -125,10 +125,10 @@ def _clause(node: Node) -> _Clause:
                          "attribute as its first operand")
     key = _walk([subject, *bounds])
     assert key is not None
-    return _Clause(key, two_part, _values(bounds))
+    return KeyClause(key, two_part, _values(bounds))
 
 
-def key_condition_from(clauses: list[_Clause], hash_key: str, range_key: str | None,
+def key_condition_from(clauses: list[KeyClause], hash_key: str, range_key: str | None,
                        key_types: dict[str, str] | None) -> KeyCondition:
     """The checks both KeyConditionExpression and legacy KeyConditions make, once their clauses are known."""
     by_name = {clause.attribute: clause for clause in clauses}
