@@ -20,10 +20,14 @@ from conveyor.protocol.registry import codecs_for
 from conveyor.services.base import Environment, Service
 from conveyor.services.dynamodb import errors, iam
 from conveyor.services.dynamodb.backend import Backend
+from conveyor.services.dynamodb.batch_api import BatchOperations
 from conveyor.services.dynamodb.catalog import Catalog
 from conveyor.services.dynamodb.control_api import ControlOperations
+from conveyor.services.dynamodb.item_api import ItemOperations
+from conveyor.services.dynamodb.read_api import ReadOperations
 from conveyor.services.dynamodb.settings_api import SettingsOperations
 from conveyor.services.dynamodb.store import DynamoStore
+from conveyor.services.dynamodb.transact_api import TransactOperations
 from conveyor.wire import RequestContext
 
 if TYPE_CHECKING:
@@ -39,7 +43,9 @@ class DynamoDBService(Service):
         self.model = service_model("dynamodb")
         self.codecs = codecs_for(self.model)
         self.backend = Backend(self.clock, self.config.account_id)
-        self.operation_groups = (ControlOperations(self.backend), SettingsOperations(self.backend))
+        self.operation_groups = (ControlOperations(self.backend), SettingsOperations(self.backend),
+                                 ItemOperations(self.backend), ReadOperations(self.backend),
+                                 BatchOperations(self.backend), TransactOperations(self.backend))
 
     def iam_requests(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> list[Need]:
         return iam.needs(ctx.region, ctx.account_id, operation.name, params)

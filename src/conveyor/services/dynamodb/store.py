@@ -142,6 +142,21 @@ class DynamoStore:
         rows = self.db.query("SELECT item FROM items WHERE table_id = ? AND hk = ? AND rk = ?", (table_id, hk, rk))
         return str(rows[0][0]) if rows else None
 
+    def get_many(self, ids: Sequence[tuple[int, bytes, bytes]]) -> list[str | None]:
+        """Several items as of one moment (one read transaction): a transaction's reads see all of another
+        transaction's writes or none of them."""
+        reader = self.db.reader
+        reader.execute("BEGIN")
+        try:
+            found = []
+            for table_id, hk, rk in ids:
+                row = reader.execute("SELECT item FROM items WHERE table_id = ? AND hk = ? AND rk = ?",
+                                     (table_id, hk, rk)).fetchone()
+                found.append(str(row[0]) if row is not None else None)
+            return found
+        finally:
+            reader.execute("COMMIT")
+
     def all_items(self, table_id: int) -> Iterator[tuple[bytes, bytes, str]]:
         """Every item of a table ((hk, rk, item)), in key order, a chunk at a time (a new index's backfill)."""
         after: tuple[bytes, bytes] | None = None
