@@ -27,11 +27,15 @@ from conveyor.services.dynamodb.item_api import ItemOperations
 from conveyor.services.dynamodb.read_api import ReadOperations
 from conveyor.services.dynamodb.settings_api import SettingsOperations
 from conveyor.services.dynamodb.store import DynamoStore
+from conveyor.services.dynamodb.streams_api import StreamOperations
+from conveyor.services.dynamodb.sweeper import Sweeper
 from conveyor.services.dynamodb.transact_api import TransactOperations
 from conveyor.wire import RequestContext
 
 if TYPE_CHECKING:
     from botocore.model import OperationModel
+
+STREAMS_CODEC = "streams-json"
 
 
 class DynamoDBService(Service):
@@ -42,10 +46,22 @@ class DynamoDBService(Service):
         super().__init__(env)
         self.model = service_model("dynamodb")
         self.codecs = codecs_for(self.model)
+        # DynamoDB Streams is a model of its own signed as `dynamodb`: its requests reach this service by their
+        # signature and speak its codec, chosen by their X-Amz-Target prefix (protocol_for).
+        self.streams_model = service_model("dynamodbstreams")
+        self.codecs[STREAMS_CODEC] = codecs_for(self.streams_model)["json"]
         self.backend = Backend(self.clock, self.config.account_id)
+        self.sweeper = Sweeper(self.backend, self.config.dynamodb_ttl_interval)
         self.operation_groups = (ControlOperations(self.backend), SettingsOperations(self.backend),
                                  ItemOperations(self.backend), ReadOperations(self.backend),
-                                 BatchOperations(self.backend), TransactOperations(self.backend))
+                                 BatchOperations(self.backend), TransactOperations(self.backend),
+                                 StreamOperations(self.backend))
+
+    def protocol_for(self, ctx: RequestContext) -> str:
+        target = ctx.request.headers.get("x-amz-target") or ""
+        if target.startswith(f"{self.streams_model.metadata['targetPrefix']}."):
+            return STREAMS_CODEC
+        return super().protocol_for(ctx)
 
     def iam_requests(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> list[Need]:
         return iam.needs(ctx.region, ctx.account_id, operation.name, params)
@@ -56,8 +72,10 @@ class DynamoDBService(Service):
         catalog = Catalog(store)
         catalog.load()
         self.backend.catalog = catalog
+        self.sweeper.start()
 
     async def stop(self) -> None:
+        self.sweeper.stop()
         if self.backend.running:
             self.backend.store.close()
             self.backend.catalog = None
@@ -67,6 +85,7 @@ class DynamoDBService(Service):
         async with catalog.mutex:
             await catalog.store.wipe()
             catalog.clear()
+        self.sweeper.start()
 
     def health(self) -> dict[str, Any]:
         running = self.backend.running

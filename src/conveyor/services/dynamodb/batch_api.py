@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from conveyor.services.dynamodb import capacity, compiling, errors, mutations
 from conveyor.services.dynamodb.backend import Backend
 from conveyor.services.dynamodb.item_api import request_key, write_capacity
-from conveyor.services.dynamodb.keys import ItemKey, key_of_item
+from conveyor.services.dynamodb.keys import ItemKey, index_entries, key_of_item
 from conveyor.services.dynamodb.stored import load_item
 from conveyor.services.dynamodb.tables import Table
 from conveyor.services.dynamodb.values import Item, canonical_item, check_item_size, item_size
@@ -103,10 +103,14 @@ class BatchOperations:
                     planned.append((table, key, None))
                 keys.append(key)
             _no_duplicates(keys)
-        store_writes = [mutations.item_write(table, key, item) for table, key, item in planned]
+        for target, _, written in planned:
+            if written is not None:
+                index_entries(target, written)  # its index keys' types, checked before anything is written
         async with catalog.locks.hold([key.id for _, key, _ in planned]):
             olds = [mutations.load(catalog.store, key) for _, key, _ in planned]
-            await catalog.store.apply(store_writes)
+            now = self.backend.now()
+            await catalog.store.apply([mutations.item_write(catalog, table, key, old, item, now)
+                                       for (table, key, item), old in zip(planned, olds, strict=True)])
         out: Out = {"UnprocessedItems": {}}
         mode = params.get("ReturnConsumedCapacity")
         if mode in ("TOTAL", "INDEXES"):

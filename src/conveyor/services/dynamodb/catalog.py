@@ -66,12 +66,24 @@ class Catalog:
         self.locks = KeyLocks()
         self.mutex = asyncio.Lock()  # control-plane changes, one at a time
         self._next_id = 0
+        self.seq = 0  # the last stream sequence counter handed out
+        self.stream_changed: dict[int, asyncio.Event] = {}  # by table id: set at its stream's next record
+
+    def next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    def signal(self, table_id: int) -> None:
+        event = self.stream_changed.pop(table_id, None)
+        if event is not None:
+            event.set()
 
     def load(self) -> None:
         for row in self.store.tables():
             table = Table.from_row(row.id, row.region, row.name, row.created, row.spec)
             self.tables[(row.region, row.name)] = table
         self._next_id = self.store.max_table_id()
+        self.seq = self.store.high_water()
 
     def next_id(self) -> int:
         self._next_id += 1
@@ -80,6 +92,7 @@ class Catalog:
     def clear(self) -> None:
         self.tables.clear()
         self._next_id = 0
+        self.seq = 0
 
     def in_region(self, region: str) -> list[Table]:
         return sorted((t for (r, _), t in self.tables.items() if r == region), key=lambda t: t.name)

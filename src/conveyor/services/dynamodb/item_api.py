@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.services.dynamodb import capacity, compiling, mutations
 from conveyor.services.dynamodb.backend import Backend
-from conveyor.services.dynamodb.keys import ItemKey, key_of_item, key_of_request
+from conveyor.services.dynamodb.keys import ItemKey, index_entries, key_of_item, key_of_request
 from conveyor.services.dynamodb.tables import Table
 from conveyor.services.dynamodb.values import (
     Item,
@@ -76,12 +76,12 @@ class ItemOperations:
         item = canonical_item(dict(params["Item"]))  # type: ignore[arg-type]
         key = key_of_item(table, item)
         check_item_size(item)
-        write = mutations.item_write(table, key, item)
+        index_entries(table, item)  # its index keys' types, checked before anything is read
         catalog = self.backend.catalog
         async with catalog.locks.hold([key.id]):
             old = mutations.load(catalog.store, key)
             mutations.judge(compiled, old, params.get("ReturnValuesOnConditionCheckFailure"))
-            await catalog.store.apply([write])
+            await catalog.store.apply([mutations.item_write(catalog, table, key, old, item, self.backend.now())])
         return answer(mutations.returned(params.get("ReturnValues"), old, item),
                       write_capacity(table, params.get("ReturnConsumedCapacity"), old, item),
                       collection_metrics(table, key, params.get("ReturnItemCollectionMetrics")))
@@ -110,7 +110,7 @@ class ItemOperations:
             old = mutations.load(catalog.store, key)
             mutations.judge(compiled, old, params.get("ReturnValuesOnConditionCheckFailure"))
             new = mutations.updated(table, key, old, compiled)
-            await catalog.store.apply([mutations.item_write(table, key, new)])
+            await catalog.store.apply([mutations.item_write(catalog, table, key, old, new, self.backend.now())])
         touched = compiled.update.top_level_names if compiled.update is not None else frozenset()
         return answer(mutations.returned(params.get("ReturnValues"), old, new, touched),
                       write_capacity(table, params.get("ReturnConsumedCapacity"), old, new),
@@ -126,7 +126,7 @@ class ItemOperations:
             old = mutations.load(catalog.store, key)
             mutations.judge(compiled, old, params.get("ReturnValuesOnConditionCheckFailure"))
             if old is not None:
-                await catalog.store.apply([mutations.item_write(table, key, None)])
+                await catalog.store.apply([mutations.item_write(catalog, table, key, old, None, self.backend.now())])
         return answer(mutations.returned(params.get("ReturnValues"), old, None),
                       write_capacity(table, params.get("ReturnConsumedCapacity"), old, None),
                       collection_metrics(table, key, params.get("ReturnItemCollectionMetrics")))

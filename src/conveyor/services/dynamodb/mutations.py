@@ -7,10 +7,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from conveyor.services.dynamodb import errors
+from conveyor.services.dynamodb.catalog import Catalog
 from conveyor.services.dynamodb.compiling import Compiled
 from conveyor.services.dynamodb.keys import ItemKey, index_entries, segment
 from conveyor.services.dynamodb.store import DynamoStore, ItemWrite
 from conveyor.services.dynamodb.stored import dump_item, load_item
+from conveyor.services.dynamodb.stream_records import expiry, record_row
 from conveyor.services.dynamodb.tables import Table
 from conveyor.services.dynamodb.values import Item, check_item_size, item_size
 
@@ -50,12 +52,18 @@ def updated(table: Table, key: ItemKey, old: Item | None, compiled: Compiled) ->
     return new
 
 
-def item_write(table: Table, key: ItemKey, new: Item | None) -> ItemWrite:
-    """The store's row for an item's new state (None: deleted), with its index entries."""
+def item_write(catalog: Catalog, table: Table, key: ItemKey, old: Item | None, new: Item | None, now: float,
+               *, by_ttl: bool = False) -> ItemWrite:
+    """The store's row for an item's new state (None: deleted), with its index entries, its stream record
+    and its expiry."""
+    record = None
+    if table.stream_enabled and old != new:
+        record = record_row(table, catalog.next_seq(), now, key.attributes, old, new, by_ttl)
     if new is None:
-        return ItemWrite(table.id, key.hk, key.rk, 0, None)
+        return ItemWrite(table.id, key.hk, key.rk, 0, None, stream=record)
     entries = index_entries(table, new)
-    return ItemWrite(table.id, key.hk, key.rk, segment(key.hk), dump_item(new), item_size(new), entries)
+    return ItemWrite(table.id, key.hk, key.rk, segment(key.hk), dump_item(new), item_size(new), entries, record,
+                     expiry(table, new))
 
 
 def returned(mode: str | None, old: Item | None, new: Item | None, touched: Iterable[str] = ()) -> Item | None:

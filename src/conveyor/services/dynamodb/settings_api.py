@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 from conveyor.services.dynamodb import errors
 from conveyor.services.dynamodb.backend import Backend
 from conveyor.services.dynamodb.catalog import table_name
+from conveyor.services.dynamodb.stored import load_item
+from conveyor.services.dynamodb.stream_records import expiry
 from conveyor.services.dynamodb.tables import Table
 from conveyor.wire import RequestContext
 
@@ -57,7 +59,14 @@ class SettingsOperations:
                 raise errors.validation("TimeToLive is active on a different AttributeName: current "
                                         f"AttributeName is {table.ttl_attribute}")
             table.ttl_enabled, table.ttl_attribute = enabled, spec["AttributeName"]
-            await self._save(table)
+            # Each item's expiry under the new setting, stored with it (the sweeper finds expired items by it).
+            expiries = []
+            for hk, rk, text in catalog.store.all_items(table.id) if enabled else ():
+                when = expiry(table, load_item(text))
+                if when is not None:
+                    expiries.append((when, hk, rk))
+            await catalog.store.set_expiries(table.id, expiries, table.to_spec())
+            catalog.tables[(table.region, table.name)] = table
         return {"TimeToLiveSpecification": {"Enabled": enabled, "AttributeName": spec["AttributeName"]}}
 
     async def DescribeTimeToLive(self, ctx: RequestContext, params: DescribeTimeToLiveInputTypeDef) -> Out:

@@ -44,6 +44,19 @@ MIGRATIONS = [
         token TEXT PRIMARY KEY, digest TEXT NOT NULL, at REAL NOT NULL
     )
     """,
+    # Streams: a record per item change, written with the change; `seq` is a server-wide counter whose
+    # high-water mark `meta` keeps once records are trimmed. TTL: an item's expiry (epoch seconds) when
+    # its table's TTL attribute holds a number.
+    """
+    CREATE TABLE stream_records (
+        seq INTEGER PRIMARY KEY, table_id INTEGER NOT NULL, label TEXT NOT NULL, at REAL NOT NULL,
+        record TEXT NOT NULL
+    );
+    CREATE INDEX stream_records_by_stream ON stream_records (table_id, label, seq);
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    ALTER TABLE items ADD COLUMN expires REAL;
+    CREATE INDEX items_by_expiry ON items (table_id, expires) WHERE expires IS NOT NULL
+    """,
 ]
 
 PAGE_ROWS = 200  # rows read from SQLite at a time while a page fills
@@ -67,8 +80,18 @@ class IndexEntry:
 
 
 @dataclass(frozen=True)
+class StreamRow:
+    seq: int
+    table_id: int
+    label: str
+    at: float
+    record: str  # JSON
+
+
+@dataclass(frozen=True)
 class ItemWrite:
-    """One item's new state: `item` is its stored JSON, or None to delete it."""
+    """One item's new state: `item` is its stored JSON, or None to delete it; the stream record of the
+    change, if its table has a stream; when the item expires (TTL), if it does."""
 
     table_id: int
     hk: bytes
@@ -77,6 +100,8 @@ class ItemWrite:
     item: str | None
     size: int = 0
     entries: Sequence[IndexEntry] = field(default_factory=tuple)
+    stream: StreamRow | None = None
+    expires: float | None = None
 
 
 @dataclass(frozen=True)
@@ -177,13 +202,17 @@ class DynamoStore:
         """Items' new states (and a transaction's client token), all in one commit."""
         def run(conn: sqlite3.Connection) -> None:
             for w in writes:
+                if w.stream is not None:
+                    r = w.stream
+                    conn.execute("INSERT INTO stream_records (seq, table_id, label, at, record) VALUES (?, ?, ?, ?, ?)",
+                                 (r.seq, r.table_id, r.label, r.at, r.record))
                 conn.execute("DELETE FROM index_entries WHERE table_id = ? AND hk = ? AND rk = ?",
                              (w.table_id, w.hk, w.rk))
                 if w.item is None:
                     conn.execute("DELETE FROM items WHERE table_id = ? AND hk = ? AND rk = ?", (w.table_id, w.hk, w.rk))
                     continue
-                conn.execute("INSERT OR REPLACE INTO items (table_id, hk, rk, seg, item, size) VALUES "
-                             "(?, ?, ?, ?, ?, ?)", (w.table_id, w.hk, w.rk, w.seg, w.item, w.size))
+                conn.execute("INSERT OR REPLACE INTO items (table_id, hk, rk, seg, item, size, expires) VALUES "
+                             "(?, ?, ?, ?, ?, ?, ?)", (w.table_id, w.hk, w.rk, w.seg, w.item, w.size, w.expires))
                 if w.entries:
                     conn.executemany("INSERT OR REPLACE INTO index_entries (table_id, index_name, ihk, irk, hk, rk, seg)"
                                      " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -249,6 +278,52 @@ class DynamoStore:
                 return
             position = tuple(bytes(v) for v in rows[-1][:width])
 
+    # -- streams ---------------------------------------------------------------------------------------
+    def high_water(self) -> int:
+        """The highest stream sequence counter ever used."""
+        row = self.db.query("SELECT MAX((SELECT IFNULL(MAX(seq), 0) FROM stream_records), "
+                            "(SELECT IFNULL(MAX(value), 0) FROM meta WHERE key = 'seq'))")[0]
+        return int(row[0])
+
+    def stream_records(self, table_id: int, label: str, after: int, not_before: float,
+                       limit: int) -> list[tuple[int, float, str]]:
+        """A stream's records past counter `after`, none written before `not_before` (its retention)."""
+        rows = self.db.query("SELECT seq, at, record FROM stream_records WHERE table_id = ? AND label = ? AND seq > ? "
+                             "AND at >= ? ORDER BY seq LIMIT ?", (table_id, label, after, not_before, limit))
+        return [(int(r[0]), float(r[1]), str(r[2])) for r in rows]
+
+    def stream_bounds(self, table_id: int, label: str, not_before: float) -> tuple[int, int] | None:
+        """The first and last sequence counters of a stream's records kept, if it has any."""
+        row = self.db.query("SELECT MIN(seq), MAX(seq) FROM stream_records WHERE table_id = ? AND label = ? AND at >= ?",
+                            (table_id, label, not_before))[0]
+        return None if row[0] is None else (int(row[0]), int(row[1]))
+
+    async def trim_streams(self, before: float, high_water: int) -> None:
+        """Forget stream records older than `before` (their 24 hours), keeping the counter's high-water mark."""
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO meta (key, value) VALUES ('seq', ?) ON CONFLICT (key) DO UPDATE SET "
+                         "value = MAX(value, excluded.value)", (high_water,))
+            conn.execute("DELETE FROM stream_records WHERE at < ?", (before,))
+
+        await self.db.write(run, grows=False)
+
+    # -- TTL -----------------------------------------------------------------------------------------
+    def expired(self, table_id: int, now: float, not_before: float, limit: int) -> list[tuple[bytes, bytes, str]]:
+        rows = self.db.query("SELECT hk, rk, item FROM items WHERE table_id = ? AND expires IS NOT NULL AND "
+                             "expires <= ? AND expires >= ? ORDER BY expires LIMIT ?",
+                             (table_id, now, not_before, limit))
+        return [(bytes(r[0]), bytes(r[1]), str(r[2])) for r in rows]
+
+    async def set_expiries(self, table_id: int, expiries: Sequence[tuple[float | None, bytes, bytes]], spec: str) -> None:
+        """A table's TTL setting and its items' expiries under it, in one commit."""
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE tables SET spec = ? WHERE id = ?", (spec, table_id))
+            conn.execute("UPDATE items SET expires = NULL WHERE table_id = ?", (table_id,))
+            conn.executemany("UPDATE items SET expires = ? WHERE table_id = ? AND hk = ? AND rk = ?",
+                             [(when, table_id, hk, rk) for when, hk, rk in expiries])
+
+        await self.db.write(run, grows=False)
+
     # -- transactions' client tokens -----------------------------------------------------------------
     def token(self, token: str, since: float) -> str | None:
         rows = self.db.query("SELECT digest FROM tokens WHERE token = ? AND at >= ?", (token, since))
@@ -259,7 +334,7 @@ class DynamoStore:
 
     async def wipe(self) -> None:
         def run(conn: sqlite3.Connection) -> None:
-            for table in ("index_entries", "items", "tables", "tokens"):
+            for table in ("index_entries", "items", "tables", "tokens", "stream_records", "meta"):
                 conn.execute(f"DELETE FROM {table}")
 
         await self.db.write(run, grows=False)
