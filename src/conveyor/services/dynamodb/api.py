@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.authz import Need
 from conveyor.protocol.models import service_model
-from conveyor.protocol.registry import codecs_for
 from conveyor.services.base import Environment, Service
 from conveyor.services.dynamodb import errors, iam
 from conveyor.services.dynamodb.backend import Backend
 from conveyor.services.dynamodb.batch_api import BatchOperations
 from conveyor.services.dynamodb.catalog import Catalog
+from conveyor.services.dynamodb.codec import DynamoJsonCodec
 from conveyor.services.dynamodb.control_api import ControlOperations
 from conveyor.services.dynamodb.item_api import ItemOperations
 from conveyor.services.dynamodb.read_api import ReadOperations
@@ -35,8 +35,6 @@ from conveyor.wire import RequestContext
 if TYPE_CHECKING:
     from botocore.model import OperationModel
 
-STREAMS_CODEC = "streams-json"
-
 
 class DynamoDBService(Service):
     name = "dynamodb"
@@ -45,23 +43,14 @@ class DynamoDBService(Service):
     def __init__(self, env: Environment) -> None:
         super().__init__(env)
         self.model = service_model("dynamodb")
-        self.codecs = codecs_for(self.model)
-        # DynamoDB Streams is a model of its own signed as `dynamodb`: its requests reach this service by their
-        # signature and speak its codec, chosen by their X-Amz-Target prefix (protocol_for).
-        self.streams_model = service_model("dynamodbstreams")
-        self.codecs[STREAMS_CODEC] = codecs_for(self.streams_model)["json"]
+        # One codec for DynamoDB and DynamoDB Streams (signed alike; conveyor.services.dynamodb.codec).
+        self.codecs = {"json": DynamoJsonCodec(self.model, service_model("dynamodbstreams"))}
         self.backend = Backend(self.clock, self.config.account_id)
         self.sweeper = Sweeper(self.backend, self.config.dynamodb_ttl_interval)
         self.operation_groups = (ControlOperations(self.backend), SettingsOperations(self.backend),
                                  ItemOperations(self.backend), ReadOperations(self.backend),
                                  BatchOperations(self.backend), TransactOperations(self.backend),
                                  StreamOperations(self.backend))
-
-    def protocol_for(self, ctx: RequestContext) -> str:
-        target = ctx.request.headers.get("x-amz-target") or ""
-        if target.startswith(f"{self.streams_model.metadata['targetPrefix']}."):
-            return STREAMS_CODEC
-        return super().protocol_for(ctx)
 
     def iam_requests(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> list[Need]:
         return iam.needs(ctx.region, ctx.account_id, operation.name, params)
