@@ -120,3 +120,24 @@ def test_legacy_parameters_older_sdks_send(ddb: Any) -> None:
     assert error(ddb.get_item, "ValidationException", TableName="legacy", Key={"pk": {"S": "a"}, "sk": {"N": "1"}},
                  AttributesToGet=["n"], ProjectionExpression="n").startswith("Can not use both expression and "
                                                                               "non-expression parameters")
+
+
+def test_failed_condition_returns_binary_items_and_bad_return_values(ddb: Any) -> None:
+    import botocore.exceptions
+
+    make_table(ddb, "binary", range_key=False)
+    item = {"pk": {"S": "b"}, "data": {"B": b"\x00\x01\xfe"}, "set": {"BS": [b"\x01", b"\x02"]}}
+    ddb.put_item(TableName="binary", Item=item)
+    with pytest.raises(botocore.exceptions.ClientError) as failed:
+        ddb.put_item(TableName="binary", Item=item, ConditionExpression="attribute_not_exists(pk)",
+                     ReturnValuesOnConditionCheckFailure="ALL_OLD")
+    assert failed.value.response["Item"] == item
+    assert failed.value.response["Error"]["Message"] == "The conditional request failed"
+    assert "message" not in failed.value.response  # beside the item AWS says "Message"
+    with pytest.raises(botocore.exceptions.ClientError) as cancelled:
+        ddb.transact_write_items(TransactItems=[{"ConditionCheck": {
+            "TableName": "binary", "Key": {"pk": {"S": "b"}}, "ConditionExpression": "attribute_not_exists(pk)",
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}])
+    assert cancelled.value.response["CancellationReasons"][0]["Item"] == item
+    assert error(ddb.update_item, "ValidationException", TableName="binary", Key={"pk": {"S": "b"}},
+                 ReturnValues="EVERYTHING") == "Return values set to invalid value"

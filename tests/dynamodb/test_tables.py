@@ -165,6 +165,11 @@ def test_ttl_tags_limits_endpoints_backups(ddb: Any, aws: Any) -> None:
         "TimeToLiveStatus": "ENABLED", "AttributeName": "exp"}
     assert error(ddb.update_time_to_live, "ValidationException", TableName="misc",
                  TimeToLiveSpecification={"Enabled": True, "AttributeName": "exp"}) == "TimeToLive is already enabled"
+    ddb.tag_resource(ResourceArn=arn, Tags=[{"Key": f"k{i:02d}", "Value": "v"} for i in range(11)])
+    first = ddb.list_tags_of_resource(ResourceArn=arn)
+    assert len(first["Tags"]) == 10  # a page of 10, then the rest
+    assert len(ddb.list_tags_of_resource(ResourceArn=arn, NextToken=first["NextToken"])["Tags"]) == 1
+    ddb.untag_resource(ResourceArn=arn, TagKeys=[f"k{i:02d}" for i in range(11)])
     ddb.tag_resource(ResourceArn=arn, Tags=[{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}])
     ddb.untag_resource(ResourceArn=arn, TagKeys=["a"])
     assert ddb.list_tags_of_resource(ResourceArn=arn)["Tags"] == [{"Key": "b", "Value": "2"}]

@@ -44,11 +44,12 @@ class BatchOperations:
         if sum(len(r["Keys"]) for r in requests.values()) > MAX_GET_KEYS:
             raise errors.validation("Too many items requested for the BatchGetItem call")
         planned: list[tuple[str, Table, Any, list[ItemKey]]] = []
+        compiled = {name: compiling.for_read(request) for name, request in requests.items()}  # expressions first
         for name, request in requests.items():
             table = catalog.find(ctx.region, name)
             keys = [request_key(table, k) for k in request["Keys"]]
             _no_duplicates(keys)
-            planned.append((name, table, compiling.for_read(request), keys))
+            planned.append((name, table, compiled[name], keys))
         responses: dict[str, list[Item]] = {}
         unprocessed: dict[str, Out] = {}
         reports = []
@@ -57,15 +58,15 @@ class BatchOperations:
             found = responses.setdefault(name, [])
             read = 0
             for position, key in enumerate(keys):
-                if total > MAX_GET_BYTES:
-                    rest = {k: v for k, v in request.items() if k != "Keys"}
-                    unprocessed[name] = {**rest, "Keys": [k.attributes for k in keys[position:]]}
-                    break
                 text = catalog.store.get(*key.id)
                 if text is None:
                     continue
                 item = load_item(text)
                 size = item_size(item)
+                if total + size > MAX_GET_BYTES:  # this one and the rest: for the next call
+                    rest = {k: v for k, v in request.items() if k != "Keys"}
+                    unprocessed[name] = {**rest, "Keys": [k.attributes for k in keys[position:]]}
+                    break
                 total += size
                 read += size
                 found.append(compiled.projection.apply(item) if compiled.projection is not None else item)

@@ -9,6 +9,8 @@ https://docs.aws.amazon.com/amazondynamodbstreams/latest/APIReference/Welcome.ht
 
 from __future__ import annotations
 
+import json
+
 from botocore.model import OperationModel, ServiceModel
 
 from conveyor.protocol.json_rpc import JsonCodec
@@ -32,4 +34,11 @@ class DynamoJsonCodec(JsonCodec):
     def serialize_error(self, ctx: RequestContext, error: ServiceError) -> HttpResponse:
         if self._is_streams(ctx):
             return self.streams.serialize_error(ctx, error)
-        return super().serialize_error(ctx, error)
+        response = super().serialize_error(ctx, error)
+        if "Item" in error.extra:
+            # A failed condition that returns the item (ReturnValuesOnConditionCheckFailure ALL_OLD) says
+            # "Message", not "message", beside it, as AWS's answer does.
+            body = json.loads(response.body)
+            body["Message"] = body.pop("message")
+            response.body = json.dumps(body).encode()
+        return response

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from conveyor.protocol.constraints import ConstraintViolations
+from conveyor.services.dynamodb.stored import wire_item
 from conveyor.wire import ServiceError
 
 
@@ -19,6 +20,8 @@ class _Constraints(ConstraintViolations):
     sorted ("Member must satisfy enum value set: [B, N, S]"), as its Coral front end does."""
 
     def invalid_error(self, path: str, value: Any, reason: str) -> ServiceError:
+        if path == "ReturnValues":  # its own words, before the model's enum
+            return validation("Return values set to invalid value")
         if reason.startswith("must be one of "):
             reason = "must be one of " + ", ".join(sorted(reason[len("must be one of "):].split(", ")))
         return super().invalid_error(path, value, reason)
@@ -60,7 +63,7 @@ def condition_failed(item: dict[str, Any] | None = None) -> ServiceError:
     """A ConditionExpression (or Expected) that does not hold. With ReturnValuesOnConditionCheckFailure
     ALL_OLD the item as it was rides along in the error body.
     https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_PutItem.html#API_PutItem_Errors"""
-    extra = {"Item": item} if item is not None else None
+    extra = {"Item": wire_item(item)} if item is not None else None
     return ServiceError("ConditionalCheckFailedException", "The conditional request failed", extra=extra)
 
 

@@ -70,9 +70,9 @@ class ItemOperations:
         self.backend = backend
 
     async def PutItem(self, ctx: RequestContext, params: PutItemInputTypeDef) -> Out:
-        table = self.backend.catalog.find(ctx.region, params["TableName"])
         mutations.check_return_values(params.get("ReturnValues"), ("NONE", "ALL_OLD"))
-        compiled = compiling.for_write(params)
+        compiled = compiling.for_write(params)  # a request's expressions are judged before its table
+        table = self.backend.catalog.find(ctx.region, params["TableName"])
         item = canonical_item(dict(params["Item"]))  # type: ignore[arg-type]
         key = key_of_item(table, item)
         check_item_size(item)
@@ -87,8 +87,8 @@ class ItemOperations:
                       collection_metrics(table, key, params.get("ReturnItemCollectionMetrics")))
 
     async def GetItem(self, ctx: RequestContext, params: GetItemInputTypeDef) -> Out:
-        table = self.backend.catalog.find(ctx.region, params["TableName"])
         compiled = compiling.for_read(params)
+        table = self.backend.catalog.find(ctx.region, params["TableName"])
         key = request_key(table, params["Key"])
         item = mutations.load(self.backend.store, key)
         out: Out = {}
@@ -101,9 +101,9 @@ class ItemOperations:
         return out
 
     async def UpdateItem(self, ctx: RequestContext, params: UpdateItemInputTypeDef) -> Out:
-        table = self.backend.catalog.find(ctx.region, params["TableName"])
         mutations.check_return_values(params.get("ReturnValues"), mutations.RETURN_VALUES)
         compiled = compiling.for_write(params, updating=True)
+        table = self.backend.catalog.find(ctx.region, params["TableName"])
         key = request_key(table, params["Key"])
         catalog = self.backend.catalog
         async with catalog.locks.hold([key.id]):
@@ -117,9 +117,9 @@ class ItemOperations:
                       collection_metrics(table, key, params.get("ReturnItemCollectionMetrics")))
 
     async def DeleteItem(self, ctx: RequestContext, params: DeleteItemInputTypeDef) -> Out:
-        table = self.backend.catalog.find(ctx.region, params["TableName"])
         mutations.check_return_values(params.get("ReturnValues"), ("NONE", "ALL_OLD"))
-        compiled = compiling.for_write(params)
+        compiled = compiling.for_write(params)  # a request's expressions are judged before its table
+        table = self.backend.catalog.find(ctx.region, params["TableName"])
         key = request_key(table, params["Key"])
         catalog = self.backend.catalog
         async with catalog.locks.hold([key.id]):

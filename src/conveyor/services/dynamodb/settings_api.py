@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     )
 
 Out = dict[str, Any]
+TAGS_PAGE = 10  # ListTagsOfResource answers 10 tags a page, then a NextToken
 MAX_TAGS = 50  # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Tagging.html
 # The account's default quotas. https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html
 LIMITS = {"AccountMaxReadCapacityUnits": 80000, "AccountMaxWriteCapacityUnits": 80000,
@@ -81,8 +82,6 @@ class SettingsOperations:
         name = arn[len(prefix):] if arn.startswith(prefix) else ""
         table = self.backend.catalog.tables.get((ctx.region, name)) if name and "/" not in name else None
         if table is None:
-            if not arn.startswith("arn:"):
-                raise errors.validation(f"Invalid TableArn: Invalid ResourceArn provided as input {arn}")
             raise errors.not_found(f"Requested resource not found: ResourcArn: {arn} not found")
         return table
 
@@ -107,7 +106,12 @@ class SettingsOperations:
 
     async def ListTagsOfResource(self, ctx: RequestContext, params: ListTagsOfResourceInputTypeDef) -> Out:
         table = self._by_arn(ctx, params["ResourceArn"])
-        return {"Tags": [{"Key": k, "Value": v} for k, v in table.tags.items()]}
+        tags = [{"Key": k, "Value": v} for k, v in table.tags.items()]
+        start = int(params["NextToken"]) if (params.get("NextToken") or "").isdigit() else 0
+        out: Out = {"Tags": tags[start:start + TAGS_PAGE]}
+        if start + TAGS_PAGE < len(tags):
+            out["NextToken"] = str(start + TAGS_PAGE)
+        return out
 
     # -- account and endpoints -------------------------------------------------------------------------
     async def DescribeLimits(self, ctx: RequestContext, params: Out) -> Out:

@@ -41,3 +41,9 @@ def dump_item(item: Item) -> str:
 
 def load_item(text: str) -> Item:
     return {k: _decode(v) for k, v in json.loads(text).items()}
+
+
+def wire_item(item: Item) -> dict[str, Any]:
+    """An item as JSON carries it, binary as base64: for the members of an error body (ConditionalCheck-
+    FailedException's Item, CancellationReasons), which the codec writes as they are."""
+    return {k: _encode(v) for k, v in item.items()}
