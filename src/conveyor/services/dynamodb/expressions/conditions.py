@@ -23,6 +23,7 @@ from conveyor.services.dynamodb.expressions.syntax import (
 )
 from conveyor.services.dynamodb.expressions.tokens import (
     ExpressionSyntaxError,
+    NestedTooDeep,
     check_operator_count,
     check_size,
     tokenize,
@@ -176,7 +177,10 @@ class ConditionParser(Parser):
         if self.token.is_word("NOT"):
             self.advance()
             self.operators += 1
-            return Not(_ungroup(self.parse_not()))
+            self.nest()
+            node = Not(_ungroup(self.parse_not()))
+            self.unnest()
+            return node
         return self.parse_primary()
 
     def parse_primary(self) -> Node | Grouped:
@@ -184,13 +188,17 @@ class ConditionParser(Parser):
             return self.parse_leaf()
         # "(" opens either a grouped condition or a parenthesized operand ("(a) = b"): try the group,
         # and on failure the leaf, keeping the syntax error that got further.
-        start, operators, found = self.position, self.operators, dict(self.problems.found)
+        start, operators, found, depth = self.position, self.operators, dict(self.problems.found), self.depth
         try:
             self.advance()
+            self.nest()
             inner = self.parse_or()
             self.expect_punct(")")
+            self.unnest()
+        except NestedTooDeep:
+            raise
         except ExpressionSyntaxError as group_error:
-            self.position, self.operators, self.problems.found = start, operators, found
+            self.position, self.operators, self.problems.found, self.depth = start, operators, found, depth
             try:
                 return self.parse_leaf()
             except ExpressionSyntaxError as leaf_error:

@@ -11,7 +11,15 @@ from dataclasses import dataclass, field
 from conveyor.services.dynamodb.expressions.context import ExpressionContext
 from conveyor.services.dynamodb.expressions.paths import Path
 from conveyor.services.dynamodb.expressions.reserved import is_reserved
-from conveyor.services.dynamodb.expressions.tokens import ExpressionSyntaxError, Token, invalid, syntax_error
+from conveyor.services.dynamodb.expressions.tokens import (
+    MAX_NESTING,
+    MAX_OPERATORS,
+    ExpressionSyntaxError,
+    NestedTooDeep,
+    Token,
+    invalid,
+    syntax_error,
+)
 from conveyor.services.dynamodb.values import AttributeValue
 from conveyor.wire import ServiceError
 
@@ -84,6 +92,14 @@ class Problems:
                 raise invalid(what, self.found[kind])
 
 
+def _is_operator(tokens: list[Token], index: int) -> bool:
+    """An operator or function, counted without parsing (for expressions nested too deep to parse)."""
+    token = tokens[index]
+    if token.kind == "name":
+        return token.text.upper() in ("AND", "OR", "NOT", "BETWEEN", "IN") or tokens[index + 1].is_punct("(")
+    return token.is_punct("=", "<>", "<", "<=", ">", ">=", "+", "-")
+
+
 # -- the parser base ----------------------------------------------------------------------------------
 
 
@@ -102,6 +118,7 @@ class Parser:
         self.problems = problems
         self.position = 0
         self.operators = 0
+        self.depth = 0
 
     # tokens
     @property
@@ -131,7 +148,24 @@ class Parser:
             raise self.fail()
 
     def syntax_failure(self, error: ExpressionSyntaxError) -> ServiceError:
+        """AWS's message for a syntax error; nesting too deep to follow is reported as redundant
+        parentheses when there are some, else as a syntax error where the parser stopped."""
+        if isinstance(error, NestedTooDeep):
+            operators = sum(1 for index, token in enumerate(self.tokens) if _is_operator(self.tokens, index))
+            if operators > MAX_OPERATORS:
+                return invalid(self.what, f"The expression contains too many operators; operator count: {operators}")
+            if any(token.is_punct("(") and self.tokens[index + 1].is_punct("(")
+                   for index, token in enumerate(self.tokens[:-1])):
+                return invalid(self.what, "The expression has redundant parentheses;")
         return syntax_error(self.what, self.text, self.tokens, error.index)
+
+    def nest(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise NestedTooDeep(self.position)
+
+    def unnest(self) -> None:
+        self.depth -= 1
 
     def is_keyword(self, token: Token) -> bool:
         return token.kind == "name" and token.text.upper() in self.keywords
@@ -197,7 +231,10 @@ class Parser:
         if name not in known:  # function names are case-sensitive
             self.problems.add("unknown_function", f"Invalid function name; function: {name}")
         self.operators += 1
-        return FunctionOperand(name, self.parse_arguments())
+        self.nest()
+        function = FunctionOperand(name, self.parse_arguments())
+        self.unnest()
+        return function
 
     def parse_operand(self) -> Operand:
         token = self.token
@@ -215,7 +252,9 @@ class Parser:
             self.advance()
             if self.token.is_punct("("):
                 self.problems.add("parens", "The expression has redundant parentheses;")
+            self.nest()
             operand = self.parse_operand_parens()
             self.expect_punct(")")
+            self.unnest()
             return operand
         return self.parse_operand()

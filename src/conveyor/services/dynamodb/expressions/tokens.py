@@ -75,6 +75,14 @@ class ExpressionSyntaxError(Exception):
         self.index = index
 
 
+class NestedTooDeep(ExpressionSyntaxError):
+    """Parentheses, NOTs or function calls nested beyond what the parser follows (a guard for the
+    parser's own stack; the 4 KB limit alone would allow two thousand levels). Never backtracked."""
+
+
+MAX_NESTING = 150
+
+
 def syntax_error(what: str, text: str, tokens: list[Token], index: int) -> ServiceError:
     token = tokens[index]
     start = tokens[index - 1].start if index > 0 else token.start

@@ -33,6 +33,7 @@ from conveyor.services.dynamodb.expressions.syntax import (
 )
 from conveyor.services.dynamodb.expressions.tokens import (
     ExpressionSyntaxError,
+    NestedTooDeep,
     check_operator_count,
     check_size,
     tokenize,
@@ -107,15 +108,17 @@ class UpdateParser(Parser):
     def parse_set_value(self) -> Operand:
         """`operand`, `operand + operand` or `operand - operand`, the whole optionally in parentheses."""
         if self.token.is_punct("("):
-            start, operators, found = self.position, self.operators, dict(self.problems.found)
+            start, operators, found, depth = self.position, self.operators, dict(self.problems.found), self.depth
             try:
                 self.advance()
                 value = self.parse_arithmetic()
                 self.expect_punct(")")
                 self.expect_action_end()
                 return value
+            except NestedTooDeep:
+                raise
             except ExpressionSyntaxError as grouped_error:
-                self.position, self.operators, self.problems.found = start, operators, found
+                self.position, self.operators, self.problems.found, self.depth = start, operators, found, depth
                 try:
                     return self.parse_arithmetic()
                 except ExpressionSyntaxError as plain_error:
