@@ -99,26 +99,56 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def validate_value(value: AttributeValue, depth: int = 1) -> None:
+def validate_value(value: AttributeValue) -> None:
     """One datatype per value, valid numbers, non-empty unique sets, NULL only true; nested values too."""
+    _checked(value, 1)
+
+
+def validate_item(item: Item) -> None:
+    for value in item.values():
+        _checked(value, 1)
+
+
+def canonical_value(value: AttributeValue) -> AttributeValue:
+    """A validated value with its numbers in canonical form ("1.50" is stored and returned as "1.5")."""
+    return _checked(value, 1)
+
+
+def canonical_item(item: Item) -> Item:
+    return {name: _checked(value, 1) for name, value in item.items()}
+
+
+def _checked(value: AttributeValue, depth: int) -> AttributeValue:
+    """Validation and canonical numbers in one pass (the hot path of every write)."""
     if depth > MAX_NESTING:
         raise validation("Nesting Levels have exceeded supported limits")
     if not isinstance(value, dict) or not value:
         raise validation("Supplied AttributeValue is empty, must contain exactly one of the supported datatypes")
+    if len(value) == 1:
+        kind, inner = next(iter(value.items()))
+        return _checked_member(kind, inner, value, depth)
     # AWS reports a bad member of any datatype before the "more than one datatypes" error.
     for kind, inner in value.items():
-        _validate_member(kind, inner, depth)
-    if len(value) > 1:
-        raise validation("Supplied AttributeValue has more than one datatypes set, "
-                         "must contain exactly one of the supported datatypes")
+        _checked_member(kind, inner, value, depth)
+    raise validation("Supplied AttributeValue has more than one datatypes set, "
+                     "must contain exactly one of the supported datatypes")
 
 
-def _validate_member(kind: str, inner: Any, depth: int) -> None:
+_CANONICAL_INTEGER = re.compile(r"0|-?[1-9][0-9]{0,37}")
+
+
+def _canonical_number(text: Any) -> str:
+    if isinstance(text, str) and _CANONICAL_INTEGER.fullmatch(text):
+        return text  # already as DynamoDB returns it: most numbers are small integers
+    return format_number(parse_number(text))
+
+
+def _checked_member(kind: str, inner: Any, value: AttributeValue, depth: int) -> AttributeValue:
     if kind == "N":
-        parse_number(inner)
-    elif kind == "NULL" and inner is not True:
+        return {"N": _canonical_number(inner)}
+    if kind == "NULL" and inner is not True:
         raise validation(INVALID + "Null attribute value types must have the value of true")
-    elif kind == "SS":
+    if kind == "SS":
         if not inner:
             raise validation(INVALID + "An string set  may not be empty")
         if len(set(inner)) != len(inner):
@@ -126,9 +156,10 @@ def _validate_member(kind: str, inner: Any, depth: int) -> None:
     elif kind == "NS":
         if not inner:
             raise validation(INVALID + "An number set  may not be empty")
-        numbers = [parse_number(member) for member in inner]
-        if len(set(numbers)) != len(numbers):  # by value: "1" and "1.0" are one number
+        members = [_canonical_number(member) for member in inner]
+        if len({Decimal(member) for member in members}) != len(members):  # "1" and "1.0" are one number
             raise validation("Input collection contains duplicates")
+        return {"NS": members}
     elif kind == "BS":
         if not inner:
             raise validation(INVALID + "Binary sets should not be empty")
@@ -136,40 +167,10 @@ def _validate_member(kind: str, inner: Any, depth: int) -> None:
             # sic: AWS prints no space before "of type BS"
             raise validation(INVALID + f"Input collection {_collection(_b64(b) for b in inner)}of type BS contains duplicates.")
     elif kind == "M":
-        for member in inner.values():
-            validate_value(member, depth + 1)
+        return {"M": {name: _checked(member, depth + 1) for name, member in inner.items()}}
     elif kind == "L":
-        for member in inner:
-            validate_value(member, depth + 1)
-
-
-def validate_item(item: Item) -> None:
-    for value in item.values():
-        validate_value(value)
-
-
-def canonical_value(value: AttributeValue) -> AttributeValue:
-    """A validated value with its numbers in canonical form ("1.50" is stored and returned as "1.5")."""
-    validate_value(value)
-    return _canonical(value)
-
-
-def _canonical(value: AttributeValue) -> AttributeValue:
-    kind, inner = next(iter(value.items()))
-    if kind == "N":
-        return {"N": normalize_number(inner)}
-    if kind == "NS":
-        return {"NS": [normalize_number(member) for member in inner]}
-    if kind == "M":
-        return {"M": {name: _canonical(member) for name, member in inner.items()}}
-    if kind == "L":
-        return {"L": [_canonical(member) for member in inner]}
+        return {"L": [_checked(member, depth + 1) for member in inner]}
     return value
-
-
-def canonical_item(item: Item) -> Item:
-    validate_item(item)
-    return {name: _canonical(value) for name, value in item.items()}
 
 
 # -- sizes --------------------------------------------------------------------------------------------

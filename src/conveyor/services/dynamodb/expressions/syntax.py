@@ -6,6 +6,7 @@ https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.htm
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from conveyor.services.dynamodb.expressions.context import ExpressionContext
@@ -92,7 +93,7 @@ class Problems:
                 raise invalid(what, self.found[kind])
 
 
-def _is_operator(tokens: list[Token], index: int) -> bool:
+def _is_operator(tokens: Sequence[Token], index: int) -> bool:
     """An operator or function, counted without parsing (for expressions nested too deep to parse)."""
     token = tokens[index]
     if token.kind == "name":
@@ -110,7 +111,7 @@ class Parser:
 
     keywords: frozenset[str] = frozenset()
 
-    def __init__(self, what: str, text: str, tokens: list[Token], ctx: ExpressionContext, problems: Problems) -> None:
+    def __init__(self, what: str, text: str, tokens: Sequence[Token], ctx: ExpressionContext, problems: Problems) -> None:
         self.what = what
         self.text = text
         self.tokens = tokens

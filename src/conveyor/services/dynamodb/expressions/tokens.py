@@ -8,7 +8,9 @@ https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.htm
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -44,9 +46,11 @@ class Token:
         return self.kind == "punct" and self.text in texts
 
 
-def tokenize(text: str) -> list[Token]:
+@functools.lru_cache(maxsize=2048)
+def tokenize(text: str) -> tuple[Token, ...]:
     """Tokens ending with an `eof` token. A character no token starts with becomes an `error` token, so
-    the parser reports it in place with the text around it."""
+    the parser reports it in place with the text around it. Cached: a service sees the same few
+    expressions again and again."""
     tokens: list[Token] = []
     position = 0
     while position < len(text):
@@ -60,7 +64,7 @@ def tokenize(text: str) -> list[Token]:
             tokens.append(Token(kind, match.group(), match.start(), match.end()))  # type: ignore[arg-type]
         position = match.end()
     tokens.append(Token("eof", "<EOF>", len(text), len(text)))
-    return tokens
+    return tuple(tokens)
 
 
 def invalid(what: str, message: str) -> ServiceError:
@@ -83,7 +87,7 @@ class NestedTooDeep(ExpressionSyntaxError):
 MAX_NESTING = 150
 
 
-def syntax_error(what: str, text: str, tokens: list[Token], index: int) -> ServiceError:
+def syntax_error(what: str, text: str, tokens: Sequence[Token], index: int) -> ServiceError:
     token = tokens[index]
     start = tokens[index - 1].start if index > 0 else token.start
     end = tokens[index + 1].end if index + 1 < len(tokens) else len(text)
