@@ -197,7 +197,9 @@ def test_projection_mistakes(text: str, expected: str) -> None:
 
 
 def key(text: str, **kwargs: Any) -> Any:
-    return compile_key_condition(text, ctx(), "h", "r", **kwargs)
+    condition = compile_key_condition(text, ctx(), "h", "r", **kwargs)
+    condition.hash_value  # a refused shape raises when the condition is read  # noqa: B018
+    return condition
 
 
 def test_key_conditions() -> None:
@@ -214,21 +216,24 @@ def test_key_conditions() -> None:
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    ("h = :s OR r = :s", "Invalid operator used in KeyConditionExpression: OR"),
-    ("h = :s AND NOT r = :s", "Invalid operator used in KeyConditionExpression: NOT"),
-    ("h IN (:s)", "Invalid operator used in KeyConditionExpression: IN"),
-    ("h <> :s", "Invalid operator used in KeyConditionExpression: <>"),
-    ("attribute_exists(h)", "Invalid operator used in KeyConditionExpression: attribute_exists"),
-    ("size(h) = :n", "KeyConditionExpressions cannot contain nested operations"),
-    ("h.x = :s", "KeyConditionExpressions cannot have conditions on nested attributes"),
-    ("h = r", "Invalid condition in KeyConditionExpression: Multiple attribute names used in one condition"),
-    (":s = :n", "Invalid condition in KeyConditionExpression: No key attribute specified"),
-    ("begins_with(:s, h)",
-     "Invalid condition in KeyConditionExpression: begins_with operator must have the key attribute as its first operand"),
-    ("h = :s AND h = :s", "KeyConditionExpressions must only contain one condition per key"),
+    ("h = :s OR r = :s", "Invalid KeyConditionExpression: Invalid operator used in KeyConditionExpression: OR"),
+    ("h = :s AND NOT r = :s", "Invalid KeyConditionExpression: Invalid operator used in KeyConditionExpression: NOT"),
+    ("h IN (:s)", "Invalid KeyConditionExpression: Invalid operator used in KeyConditionExpression: IN"),
+    ("h <> :s", "Invalid KeyConditionExpression: Invalid operator used in KeyConditionExpression: <>"),
+    ("attribute_exists(h)",
+     "Invalid KeyConditionExpression: Invalid operator used in KeyConditionExpression: attribute_exists"),
+    ("size(h) = :n", "Invalid KeyConditionExpression: KeyConditionExpressions cannot contain nested operations"),
+    ("h.x = :s", "Invalid KeyConditionExpression: KeyConditionExpressions cannot have conditions on nested attributes"),
+    ("h = r", "Invalid KeyConditionExpression: Invalid condition in KeyConditionExpression: "
+              "Multiple attribute names used in one condition"),
+    (":s = :n", "Invalid KeyConditionExpression: Invalid condition in KeyConditionExpression: No key attribute specified"),
+    ("begins_with(:s, h)", "Invalid KeyConditionExpression: Invalid condition in KeyConditionExpression: "
+                           "begins_with operator must have the key attribute as its first operand"),
+    ("h = :s AND h = :s", "Invalid KeyConditionExpression: KeyConditionExpressions must only contain one condition per key"),
     ("h = :s AND r = :s AND z = :s", "Conditions can be of length 1 or 2 only"),
     ("h > :s", "Query key condition not supported"),
     ("r = :s", "Query condition missed key schema element: h"),
+    ("z = :s AND r = :s", "Query condition missed key schema element: h"),
     ("h = :s AND z = :s", "Query condition missed key schema element: r"),
     ("h = :s AND r BETWEEN :n AND :one",
      "Invalid KeyConditionExpression: The BETWEEN operator requires upper bound to be greater than or equal to lower "
@@ -246,5 +251,24 @@ def test_key_condition_types_and_tables_without_range_keys() -> None:
     assert caught.value.message == ("One or more parameter values were invalid: "
                                     "Condition parameter type does not match schema type")
     with pytest.raises(ServiceError) as caught:
-        compile_key_condition("h = :s AND r = :s", ctx(), "h", None)
+        compile_key_condition("h = :s AND r = :s", ctx(), "h", None).range  # noqa: B018
     assert caught.value.message == "Query key condition not supported"
+
+
+def test_a_refused_key_condition_shape_comes_after_unused_placeholders() -> None:
+    """AWS reports an unused name before a key condition it cannot use."""
+    context = ExpressionContext({"#0": "h", "#count": "count"}, None)
+    compile_key_condition("(#0 = x)", context, "h", None)
+    with pytest.raises(ServiceError) as caught:
+        context.check_all_used()
+    assert caught.value.message == "Value provided in ExpressionAttributeNames unused in expressions: keys: {#count}"
+    context = ExpressionContext({"#0": "h"}, None)
+    compile_key_condition("(#0 = x)", context, "h", None)
+    with pytest.raises(ServiceError) as caught:
+        context.check_all_used()
+    assert caught.value.message == ("Invalid KeyConditionExpression: Invalid condition in KeyConditionExpression: "
+                                    "Multiple attribute names used in one condition")
+    # a syntax error is not deferred
+    with pytest.raises(ServiceError) as caught:
+        compile_key_condition("h = ", ExpressionContext(None, None), "h", None)
+    assert caught.value.message == 'Invalid KeyConditionExpression: Syntax error; token: "<EOF>", near: "= "'

@@ -43,6 +43,7 @@ class ExpressionContext:
         self.values = canonical
         self.used_names: set[str] = set()
         self.used_values: set[str] = set()
+        self.deferred: list[ServiceError] = []
 
     def name(self, placeholder: str) -> str | None:
         if placeholder not in self.names:
@@ -56,8 +57,13 @@ class ExpressionContext:
         self.used_values.add(placeholder)
         return self.values[placeholder]
 
+    def defer(self, error: ServiceError) -> None:
+        """An error AWS reports only once the placeholders are known to be all used."""
+        self.deferred.append(error)
+
     def check_all_used(self) -> None:
-        """After every expression of the request was compiled: names, then values, left unused."""
+        """After every expression of the request was compiled: names, then values, left unused; then any
+        error an expression deferred."""
         unused_names = [key for key in self.names if key not in self.used_names]
         if unused_names:
             raise validation("Value provided in ExpressionAttributeNames unused in expressions: "
@@ -66,3 +72,5 @@ class ExpressionContext:
         if unused_values:
             raise validation("Value provided in ExpressionAttributeValues unused in expressions: "
                              f"keys: {{{', '.join(unused_values)}}}")
+        if self.deferred:
+            raise self.deferred[0]

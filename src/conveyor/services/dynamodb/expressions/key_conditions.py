@@ -22,7 +22,9 @@ from conveyor.services.dynamodb.expressions.conditions import (
 )
 from conveyor.services.dynamodb.expressions.context import ExpressionContext
 from conveyor.services.dynamodb.expressions.syntax import FunctionOperand, Operand, PathOperand, ValueOperand
+from conveyor.services.dynamodb.expressions.tokens import invalid
 from conveyor.services.dynamodb.values import AttributeValue, compare, validation
+from conveyor.wire import ServiceError
 
 WHAT = "KeyConditionExpression"
 RangeOp = Literal["=", "<", "<=", ">", ">=", "BETWEEN", "begins_with"]
@@ -51,10 +53,31 @@ class RangeCondition:
         return {"=": order == 0, "<": order < 0, "<=": order <= 0, ">": order > 0, ">=": order >= 0}[self.op]
 
 
-@dataclass
 class KeyCondition:
-    hash_value: AttributeValue
-    range: RangeCondition | None
+    """The hash key's value and the range key's condition. A key condition whose shape AWS refuses is
+    reported only after the request's unused placeholders (as AWS orders its checks): its error waits in
+    the ExpressionContext for check_all_used(), and reading the condition raises it too."""
+
+    def __init__(self, hash_value: AttributeValue, range: RangeCondition | None, *,
+                 error: ServiceError | None = None) -> None:
+        self._hash_value = hash_value
+        self._range = range
+        self._error = error
+
+    @property
+    def hash_value(self) -> AttributeValue:
+        if self._error is not None:
+            raise self._error
+        return self._hash_value
+
+    @property
+    def range(self) -> RangeCondition | None:
+        if self._error is not None:
+            raise self._error
+        return self._range
+
+    def __repr__(self) -> str:
+        return f"KeyCondition({self._hash_value!r}, {self._range!r}, error={self._error!r})"
 
 
 @dataclass
@@ -64,8 +87,14 @@ class KeyClause:
     values: list[AttributeValue]
 
 
-def _invalid_operator(name: str) -> Exception:
-    return validation(f"Invalid operator used in KeyConditionExpression: {name}")
+def _refused(message: str) -> ServiceError:
+    """The shape checks of a KeyConditionExpression carry the expression's name before AWS's message
+    ("Invalid KeyConditionExpression: KeyConditionExpressions cannot have conditions on nested attributes")."""
+    return invalid(WHAT, message)
+
+
+def _invalid_operator(name: str) -> ServiceError:
+    return _refused(f"Invalid operator used in KeyConditionExpression: {name}")
 
 
 def _leaves(node: Node) -> list[Node]:
@@ -91,13 +120,13 @@ def _walk(operands: list[Operand]) -> str | None:
     key: str | None = None
     for operand in operands:
         if isinstance(operand, FunctionOperand):
-            raise validation("KeyConditionExpressions cannot contain nested operations")
+            raise _refused("KeyConditionExpressions cannot contain nested operations")
         if isinstance(operand, PathOperand):
             if key is not None:
-                raise validation("Invalid condition in KeyConditionExpression: "
-                                 "Multiple attribute names used in one condition")
+                raise _refused("Invalid condition in KeyConditionExpression: "
+                               "Multiple attribute names used in one condition")
             if len(operand.path) > 1:
-                raise validation("KeyConditionExpressions cannot have conditions on nested attributes")
+                raise _refused("KeyConditionExpressions cannot have conditions on nested attributes")
             key = str(operand.path[0])
     return key
 
@@ -110,7 +139,7 @@ def _clause(node: Node) -> KeyClause:
     if isinstance(node, Comparison):
         key = _walk([node.left, node.right])
         if key is None:
-            raise validation("Invalid condition in KeyConditionExpression: No key attribute specified")
+            raise _refused("Invalid condition in KeyConditionExpression: No key attribute specified")
         # `:v < key` is `key > :v`
         op = node.op if isinstance(node.left, PathOperand) else _FLIPPED[node.op]
         return KeyClause(key, cast(RangeOp, op), _values([node.left, node.right]))
@@ -121,8 +150,8 @@ def _clause(node: Node) -> KeyClause:
         assert isinstance(node, FunctionCondition)
         subject, bounds = node.function.args[0], node.function.args[1:]
     if not isinstance(subject, PathOperand):
-        raise validation(f"Invalid condition in KeyConditionExpression: {two_part} operator must have the key "
-                         "attribute as its first operand")
+        raise _refused(f"Invalid condition in KeyConditionExpression: {two_part} operator must have the key "
+                       "attribute as its first operand")
     key = _walk([subject, *bounds])
     assert key is not None
     return KeyClause(key, two_part, _values(bounds))
@@ -130,23 +159,20 @@ def _clause(node: Node) -> KeyClause:
 
 def key_condition_from(clauses: list[KeyClause], hash_key: str, range_key: str | None,
                        key_types: dict[str, str] | None) -> KeyCondition:
-    """The checks both KeyConditionExpression and legacy KeyConditions make, once their clauses are known."""
-    by_name = {clause.attribute: clause for clause in clauses}
-    if len(by_name) != len(clauses):
-        raise validation("KeyConditionExpressions must only contain one condition per key")
+    """The checks both KeyConditionExpression and legacy KeyConditions make, once their clauses are
+    known: more conditions than key attributes is not supported; a missing hash key, or a second
+    attribute that is not the range key, is a missed key schema element."""
     if len(clauses) not in (1, 2):
         raise validation("Conditions can be of length 1 or 2 only")
-    hash_clause = by_name.get(hash_key)
-    if hash_clause is None:
-        if len(clauses) == 1:
-            raise validation(f"Query condition missed key schema element: {hash_key}")
+    if len(clauses) > (2 if range_key else 1):
         raise validation("Query key condition not supported")
+    hash_clause = next((clause for clause in clauses if clause.attribute == hash_key), None)
+    if hash_clause is None:
+        raise validation(f"Query condition missed key schema element: {hash_key}")
     if hash_clause.op != "=":
         raise validation("Query key condition not supported")
     range_clause = next((clause for clause in clauses if clause is not hash_clause), None)
     if range_clause is not None and range_clause.attribute != range_key:
-        if range_key is None:
-            raise validation("Query key condition not supported")
         raise validation(f"Query condition missed key schema element: {range_key}")
     if key_types:
         for clause in clauses:
@@ -161,7 +187,17 @@ def key_condition_from(clauses: list[KeyClause], hash_key: str, range_key: str |
 def compile_key_condition(text: str, ctx: ExpressionContext, hash_key: str, range_key: str | None, *,
                           key_types: dict[str, str] | None = None) -> KeyCondition:
     """`key_types` (attribute -> S, N or B, from the table's or index's definitions) adds AWS's check
-    that the values have the key's type."""
+    that the values have the key's type. Syntax and placeholder errors raise at once; errors in the
+    condition's shape wait for ctx.check_all_used() (see KeyCondition)."""
     node = parse_condition(text, ctx, WHAT)
-    clauses = [_clause(leaf) for leaf in _leaves(node)]
-    return key_condition_from(clauses, hash_key, range_key, key_types)
+    try:
+        clauses: list[KeyClause] = []
+        for leaf in _leaves(node):
+            clause = _clause(leaf)
+            if any(earlier.attribute == clause.attribute for earlier in clauses):
+                raise _refused("KeyConditionExpressions must only contain one condition per key")
+            clauses.append(clause)
+        return key_condition_from(clauses, hash_key, range_key, key_types)
+    except ServiceError as error:
+        ctx.defer(error)
+        return KeyCondition({}, None, error=error)
