@@ -198,3 +198,18 @@ def test_tables_survive_restart(start_server: Any, tmp_path: Any) -> None:
     ddb = server.client("dynamodb")
     table = ddb.describe_table(TableName="kept")["Table"]
     assert table["GlobalSecondaryIndexes"][0]["IndexName"] == "by-g"
+
+
+def test_conveyor_status_lists_tables_with_item_counts(ddb: Any, endpoint: str) -> None:
+    import subprocess
+    import sys
+
+    make_table(ddb, "counted", range_key=False, StreamSpecification={"StreamEnabled": True,
+                                                                      "StreamViewType": "KEYS_ONLY"})
+    for i in range(3):
+        ddb.put_item(TableName="counted", Item={"pk": {"S": f"k{i}"}})
+    shown = subprocess.run([sys.executable, "-m", "conveyor.cli", "status", "--endpoint", endpoint],
+                           capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    assert "TABLES" in shown.stdout
+    assert "counted: 3 items, 12 bytes (PAY_PER_REQUEST), stream KEYS_ONLY" in shown.stdout
