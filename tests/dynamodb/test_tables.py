@@ -213,3 +213,30 @@ def test_conveyor_status_lists_tables_with_item_counts(ddb: Any, endpoint: str) 
     assert shown.returncode == 0, shown.stderr
     assert "TABLES" in shown.stdout
     assert "counted: 3 items, 12 bytes (PAY_PER_REQUEST), stream KEYS_ONLY" in shown.stdout
+
+
+def test_resource_policies_with_revisions(ddb: Any) -> None:
+    import json
+
+    arn = make_table(ddb, "guarded")["TableArn"]
+    document = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "000000000000"}, "Action": ["dynamodb:GetItem"], "Resource": "*"}]})
+    assert error(ddb.get_resource_policy, "PolicyNotFoundException", ResourceArn=arn) == \
+        f"Resource-based policy not found for the provided ResourceArn: {arn}"
+    first = ddb.put_resource_policy(ResourceArn=arn, Policy=document)["RevisionId"]
+    assert ddb.put_resource_policy(ResourceArn=arn, Policy=document)["RevisionId"] == first  # the same: no change
+    got = ddb.get_resource_policy(ResourceArn=arn)
+    assert (got["Policy"], got["RevisionId"]) == (document, first)
+    second = ddb.put_resource_policy(ResourceArn=arn, Policy=document.replace("GetItem", "Query"),
+                                     ExpectedRevisionId=first)["RevisionId"]
+    assert second > first
+    assert error(ddb.put_resource_policy, "PolicyNotFoundException", ResourceArn=arn, Policy=document,
+                 ExpectedRevisionId=first) == (
+        "Resource-based policy not found for the provided ResourceArn: Requested update for policy with revision "
+        f"id {first}, but the policy associated to target table guarded has revision id {second}.")
+    assert "expecting none to be present" in error(ddb.put_resource_policy, "PolicyNotFoundException",
+                                                   ResourceArn=arn, Policy=document, ExpectedRevisionId="NO_POLICY")
+    assert ddb.delete_resource_policy(ResourceArn=arn, ExpectedRevisionId=second)["RevisionId"] == second
+    error(ddb.get_resource_policy, "PolicyNotFoundException", ResourceArn=arn)
+    assert error(ddb.get_resource_policy, "ResourceNotFoundException", ResourceArn=arn + "x") == \
+        "Requested resource not found: Table: guardedx not found"

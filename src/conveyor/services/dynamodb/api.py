@@ -24,6 +24,7 @@ from conveyor.services.dynamodb.catalog import Catalog
 from conveyor.services.dynamodb.codec import DynamoJsonCodec
 from conveyor.services.dynamodb.control_api import ControlOperations
 from conveyor.services.dynamodb.item_api import ItemOperations
+from conveyor.services.dynamodb.policy_api import PolicyOperations
 from conveyor.services.dynamodb.read_api import ReadOperations
 from conveyor.services.dynamodb.settings_api import SettingsOperations
 from conveyor.services.dynamodb.store import DynamoStore
@@ -50,7 +51,7 @@ class DynamoDBService(Service):
         self.operation_groups = (ControlOperations(self.backend), SettingsOperations(self.backend),
                                  ItemOperations(self.backend), ReadOperations(self.backend),
                                  BatchOperations(self.backend), TransactOperations(self.backend),
-                                 StreamOperations(self.backend))
+                                 StreamOperations(self.backend), PolicyOperations(self.backend))
 
     def iam_requests(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> list[Need]:
         return iam.needs(ctx.region, ctx.account_id, operation.name, params)

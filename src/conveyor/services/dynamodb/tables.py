@@ -71,6 +71,8 @@ class Table:
     ttl_enabled: bool = False
     tags: dict[str, str] = field(default_factory=dict)
     status: str = "ACTIVE"
+    policy: str = ""  # its resource-based policy (JSON), if any
+    policy_revision: str = ""
 
     # -- identity ----------------------------------------------------------------------------------------
     def arn(self, account: str) -> str:
@@ -105,6 +107,8 @@ class Table:
         import json
 
         data = json.loads(spec)
+        data.setdefault("policy", "")
+        data.setdefault("policy_revision", "")
         data["hash"] = KeyAttr(**data["hash"])
         data["range"] = KeyAttr(**data["range"]) if data["range"] else None
         data["attributes"] = [KeyAttr(**a) for a in data["attributes"]]
