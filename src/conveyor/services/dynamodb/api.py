@@ -19,6 +19,7 @@ from conveyor.protocol.models import service_model
 from conveyor.services.base import Environment, Service
 from conveyor.services.dynamodb import errors, iam
 from conveyor.services.dynamodb.backend import Backend
+from conveyor.services.dynamodb.backup_api import BackupOperations
 from conveyor.services.dynamodb.batch_api import BatchOperations
 from conveyor.services.dynamodb.catalog import Catalog
 from conveyor.services.dynamodb.codec import DynamoJsonCodec
@@ -51,7 +52,8 @@ class DynamoDBService(Service):
         self.operation_groups = (ControlOperations(self.backend), SettingsOperations(self.backend),
                                  ItemOperations(self.backend), ReadOperations(self.backend),
                                  BatchOperations(self.backend), TransactOperations(self.backend),
-                                 StreamOperations(self.backend), PolicyOperations(self.backend))
+                                 StreamOperations(self.backend), PolicyOperations(self.backend),
+                                 BackupOperations(self.backend))
 
     def iam_requests(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> list[Need]:
         return iam.needs(ctx.region, ctx.account_id, operation.name, params)

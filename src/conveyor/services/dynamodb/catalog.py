@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
 from conveyor.services.dynamodb import errors
-from conveyor.services.dynamodb.store import DynamoStore
+from conveyor.services.dynamodb.store import BackupRow, DynamoStore
 from conveyor.services.dynamodb.tables import Table
 
 ItemId = tuple[int, bytes, bytes]  # (table id, hk, rk)
@@ -67,16 +67,11 @@ class Catalog:
         self.mutex = asyncio.Lock()  # control-plane changes, one at a time
         self._next_id = 0
         self.seq = 0  # the last stream sequence counter handed out
-        self.stream_changed: dict[int, asyncio.Event] = {}  # by table id: set at its stream's next record
+        self.backups: dict[str, BackupRow] = {}  # by ARN
 
     def next_seq(self) -> int:
         self.seq += 1
         return self.seq
-
-    def signal(self, table_id: int) -> None:
-        event = self.stream_changed.pop(table_id, None)
-        if event is not None:
-            event.set()
 
     def load(self) -> None:
         for row in self.store.tables():
@@ -84,6 +79,7 @@ class Catalog:
             self.tables[(row.region, row.name)] = table
         self._next_id = self.store.max_table_id()
         self.seq = self.store.high_water()
+        self.backups = {b.arn: b for b in self.store.backups()}
 
     def next_id(self) -> int:
         self._next_id += 1
@@ -93,6 +89,7 @@ class Catalog:
         self.tables.clear()
         self._next_id = 0
         self.seq = 0
+        self.backups.clear()
 
     def in_region(self, region: str) -> list[Table]:
         return sorted((t for (r, _), t in self.tables.items() if r == region), key=lambda t: t.name)

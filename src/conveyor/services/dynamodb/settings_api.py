@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.services.dynamodb import errors
 from conveyor.services.dynamodb.backend import Backend
+from conveyor.services.dynamodb.backup_api import continuous_backups
 from conveyor.services.dynamodb.catalog import table_name
 from conveyor.services.dynamodb.stored import load_item
 from conveyor.services.dynamodb.stream_records import expiry
@@ -122,10 +123,8 @@ class SettingsOperations:
 
     async def DescribeContinuousBackups(self, ctx: RequestContext, params: DescribeContinuousBackupsInputTypeDef
                                         ) -> Out:
-        # Continuous backups are on for every table; point-in-time recovery is off (Conveyor keeps no history).
         name = params["TableName"]
-        if (ctx.region, table_name(name)) not in self.backend.catalog.tables:
+        table = self.backend.catalog.tables.get((ctx.region, table_name(name)))
+        if table is None:
             raise errors.table_not_found_by_backups(table_name(name))
-        return {"ContinuousBackupsDescription": {
-            "ContinuousBackupsStatus": "ENABLED",
-            "PointInTimeRecoveryDescription": {"PointInTimeRecoveryStatus": "DISABLED"}}}
+        return {"ContinuousBackupsDescription": continuous_backups(table, self.backend.now())}

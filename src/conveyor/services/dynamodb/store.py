@@ -57,6 +57,24 @@ MIGRATIONS = [
     ALTER TABLE items ADD COLUMN expires REAL;
     CREATE INDEX items_by_expiry ON items (table_id, expires) WHERE expires IS NOT NULL
     """,
+    # On-demand backups: the table's settings, items and index entries as they were, copied in one commit.
+    """
+    CREATE TABLE backups (
+        arn TEXT PRIMARY KEY, region TEXT NOT NULL, name TEXT NOT NULL, created REAL NOT NULL,
+        table_name TEXT NOT NULL, table_created REAL NOT NULL, spec TEXT NOT NULL,
+        item_count INTEGER NOT NULL DEFAULT 0, size INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE backup_items (
+        arn TEXT NOT NULL, hk BLOB NOT NULL, rk BLOB NOT NULL, seg INTEGER NOT NULL, item TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        PRIMARY KEY (arn, hk, rk)
+    ) WITHOUT ROWID;
+    CREATE TABLE backup_entries (
+        arn TEXT NOT NULL, index_name TEXT NOT NULL, ihk BLOB NOT NULL, irk BLOB NOT NULL, hk BLOB NOT NULL,
+        rk BLOB NOT NULL, seg INTEGER NOT NULL,
+        PRIMARY KEY (arn, index_name, ihk, irk, hk, rk)
+    ) WITHOUT ROWID
+    """,
 ]
 
 PAGE_ROWS = 200  # rows read from SQLite at a time while a page fills
@@ -69,6 +87,19 @@ class TableRow:
     name: str
     created: float
     spec: str
+
+
+@dataclass(frozen=True)
+class BackupRow:
+    arn: str
+    region: str
+    name: str
+    created: float
+    table_name: str
+    table_created: float
+    spec: str  # the table's settings when backed up
+    item_count: int = 0
+    size: int = 0
 
 
 @dataclass(frozen=True)
@@ -324,6 +355,56 @@ class DynamoStore:
 
         await self.db.write(run, grows=False)
 
+    # -- backups -------------------------------------------------------------------------------------
+    def backups(self) -> list[BackupRow]:
+        return [BackupRow(*r) for r in self.db.query(
+            "SELECT arn, region, name, created, table_name, table_created, spec, item_count, size FROM backups")]
+
+    async def create_backup(self, row: BackupRow, table_id: int) -> BackupRow:
+        """Copy a table's items and index entries under the backup's ARN; the row with its counts."""
+        def run(conn: sqlite3.Connection) -> tuple[int, int]:
+            conn.execute("INSERT INTO backup_items (arn, hk, rk, seg, item, size) SELECT ?, hk, rk, seg, item, size "
+                         "FROM items WHERE table_id = ?", (row.arn, table_id))
+            conn.execute("INSERT INTO backup_entries (arn, index_name, ihk, irk, hk, rk, seg) SELECT ?, index_name, "
+                         "ihk, irk, hk, rk, seg FROM index_entries WHERE table_id = ?", (row.arn, table_id))
+            count, size = conn.execute("SELECT COUNT(*), IFNULL(SUM(size), 0) FROM backup_items WHERE arn = ?",
+                                       (row.arn,)).fetchone()
+            conn.execute("INSERT INTO backups (arn, region, name, created, table_name, table_created, spec, "
+                         "item_count, size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         (row.arn, row.region, row.name, row.created, row.table_name, row.table_created, row.spec,
+                          count, size))
+            return int(count), int(size)
+
+        count, size = await self.db.write(run)
+        return BackupRow(row.arn, row.region, row.name, row.created, row.table_name, row.table_created, row.spec,
+                         count, size)
+
+    async def delete_backup(self, arn: str) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            for table in ("backup_entries", "backup_items", "backups"):
+                conn.execute(f"DELETE FROM {table} WHERE arn = ?", (arn,))
+
+        await self.db.write(run, grows=False)
+
+    async def restore(self, row: TableRow, *, backup: str | None = None, source_table: int | None = None) -> None:
+        """A new table with the items and index entries of a backup, or of another table as they are now."""
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO tables (id, region, name, created, spec) VALUES (?, ?, ?, ?, ?)",
+                         (row.id, row.region, row.name, row.created, row.spec))
+            if backup is not None:
+                conn.execute("INSERT INTO items (table_id, hk, rk, seg, item, size) SELECT ?, hk, rk, seg, item, size "
+                             "FROM backup_items WHERE arn = ?", (row.id, backup))
+                conn.execute("INSERT INTO index_entries (table_id, index_name, ihk, irk, hk, rk, seg) SELECT ?, "
+                             "index_name, ihk, irk, hk, rk, seg FROM backup_entries WHERE arn = ?", (row.id, backup))
+            else:
+                conn.execute("INSERT INTO items (table_id, hk, rk, seg, item, size) SELECT ?, hk, rk, seg, item, size "
+                             "FROM items WHERE table_id = ?", (row.id, source_table))
+                conn.execute("INSERT INTO index_entries (table_id, index_name, ihk, irk, hk, rk, seg) SELECT ?, "
+                             "index_name, ihk, irk, hk, rk, seg FROM index_entries WHERE table_id = ?",
+                             (row.id, source_table))
+
+        await self.db.write(run)
+
     # -- transactions' client tokens -----------------------------------------------------------------
     def token(self, token: str, since: float) -> str | None:
         rows = self.db.query("SELECT digest FROM tokens WHERE token = ? AND at >= ?", (token, since))
@@ -334,7 +415,8 @@ class DynamoStore:
 
     async def wipe(self) -> None:
         def run(conn: sqlite3.Connection) -> None:
-            for table in ("index_entries", "items", "tables", "tokens", "stream_records", "meta"):
+            for table in ("index_entries", "items", "tables", "tokens", "stream_records", "meta", "backups",
+                          "backup_items", "backup_entries"):
                 conn.execute(f"DELETE FROM {table}")
 
         await self.db.write(run, grows=False)

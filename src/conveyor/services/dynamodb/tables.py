@@ -73,6 +73,9 @@ class Table:
     status: str = "ACTIVE"
     policy: str = ""  # its resource-based policy (JSON), if any
     policy_revision: str = ""
+    pitr_since: float = 0.0  # when point-in-time recovery was enabled (0: it is not)
+    pitr_days: int = 35
+    restored_from: Out | None = None  # RestoreSummary of a restored table (its times in epoch seconds)
 
     # -- identity ----------------------------------------------------------------------------------------
     def arn(self, account: str) -> str:
@@ -107,8 +110,9 @@ class Table:
         import json
 
         data = json.loads(spec)
-        data.setdefault("policy", "")
-        data.setdefault("policy_revision", "")
+        for member, default in (("policy", ""), ("policy_revision", ""), ("pitr_since", 0.0), ("pitr_days", 35),
+                                ("restored_from", None)):  # settings newer than the table's row
+            data.setdefault(member, default)
         data["hash"] = KeyAttr(**data["hash"])
         data["range"] = KeyAttr(**data["range"]) if data["range"] else None
         data["attributes"] = [KeyAttr(**a) for a in data["attributes"]]
@@ -165,6 +169,10 @@ class Table:
             out["LatestStreamArn"] = self.stream_arn(account)
         if self.sse is not None:
             out["SSEDescription"] = self.sse
+        if self.restored_from is not None:
+            summary = dict(self.restored_from)
+            summary["RestoreDateTime"] = dt.datetime.fromtimestamp(summary["RestoreDateTime"], dt.UTC)
+            out["RestoreSummary"] = summary
         if self.table_class != "STANDARD":
             out["TableClassSummary"] = {"TableClass": self.table_class}
         return out
