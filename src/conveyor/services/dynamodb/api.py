@@ -25,6 +25,7 @@ from conveyor.services.dynamodb.catalog import Catalog
 from conveyor.services.dynamodb.codec import DynamoJsonCodec
 from conveyor.services.dynamodb.control_api import ControlOperations
 from conveyor.services.dynamodb.item_api import ItemOperations
+from conveyor.services.dynamodb.partiql_api import PartiqlOperations
 from conveyor.services.dynamodb.policy_api import PolicyOperations
 from conveyor.services.dynamodb.read_api import ReadOperations
 from conveyor.services.dynamodb.settings_api import SettingsOperations
@@ -49,9 +50,11 @@ class DynamoDBService(Service):
         self.codecs = {"json": DynamoJsonCodec(self.model, service_model("dynamodbstreams"))}
         self.backend = Backend(self.clock, self.config.account_id)
         self.sweeper = Sweeper(self.backend, self.config.dynamodb_ttl_interval)
-        self.operation_groups = (ControlOperations(self.backend), SettingsOperations(self.backend),
-                                 ItemOperations(self.backend), ReadOperations(self.backend),
-                                 BatchOperations(self.backend), TransactOperations(self.backend),
+        items, reads = ItemOperations(self.backend), ReadOperations(self.backend)
+        transactions = TransactOperations(self.backend)
+        self.operation_groups = (ControlOperations(self.backend), SettingsOperations(self.backend), items, reads,
+                                 BatchOperations(self.backend), transactions,
+                                 PartiqlOperations(self.backend, items, reads, transactions),
                                  StreamOperations(self.backend), PolicyOperations(self.backend),
                                  BackupOperations(self.backend))
 
