@@ -12,9 +12,11 @@ committed. Capacity is reported (ReturnConsumedCapacity) but never throttles.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 from conveyor.authz import Need
+from conveyor.protocol.base import Codec
 from conveyor.protocol.models import service_model
 from conveyor.services.base import Environment, Service
 from conveyor.services.dynamodb import errors, iam
@@ -43,11 +45,14 @@ class DynamoDBService(Service):
     name = "dynamodb"
     validation_codes = errors.VALIDATION
 
+    @functools.cached_property
+    def codecs(self) -> dict[str, Codec]:
+        # One codec for DynamoDB and DynamoDB Streams (signed alike; conveyor.services.dynamodb.codec), read on
+        # the first request as every service's.
+        return {"json": DynamoJsonCodec(self.model, service_model("dynamodbstreams"))}
+
     def __init__(self, env: Environment) -> None:
         super().__init__(env)
-        self.model = service_model("dynamodb")
-        # One codec for DynamoDB and DynamoDB Streams (signed alike; conveyor.services.dynamodb.codec).
-        self.codecs = {"json": DynamoJsonCodec(self.model, service_model("dynamodbstreams"))}
         self.backend = Backend(self.clock, self.config.account_id)
         self.sweeper = Sweeper(self.backend, self.config.dynamodb_ttl_interval)
         items, reads = ItemOperations(self.backend), ReadOperations(self.backend)
