@@ -29,7 +29,7 @@ def test_health_answers_in_localstacks_shape(endpoint: str) -> None:
     doc = json.loads(body)
     assert set(doc) == {"services", "edition", "version"}
     assert doc["services"] == {"sts": "running", "iam": "running", "logs": "running", "cloudwatch": "running",
-                               "kinesis": "running", "sqs": "running", "sns": "running", "lambda": "running",
+                               "kinesis": "running", "dynamodb": "running", "sqs": "running", "sns": "running", "lambda": "running",
                                "events": "running", "scheduler": "running", "s3": "running", "apigateway": "running",
                                "elbv2": "running", "ec2": "running", "autoscaling": "running",
                                "cloudfront": "running", "route53": "running", "cloudformation": "running"}

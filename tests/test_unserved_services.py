@@ -16,7 +16,7 @@ from conveyor.app import SERVICES
 
 @pytest.mark.parametrize(("command", "name", "code"), [
     (["rds", "describe-db-instances"], "rds", "InvalidAction"),  # query
-    (["dynamodb", "list-tables"], "dynamodb", "UnknownOperationException"),  # json (X-Amz-Target)
+    (["stepfunctions", "list-state-machines"], "states", "UnknownOperationException"),  # json (X-Amz-Target)
     (["kafka", "list-clusters"], "kafka", "UnknownOperationException"),  # rest-json
 ])
 def test_the_cli_names_the_service_conveyor_does_not_serve(aws, command, name, code) -> None:  # type: ignore[no-untyped-def]
@@ -36,7 +36,7 @@ def test_boto3_and_raw_clients_get_their_protocols_shape(endpoint, client) -> No
     assert "Conveyor does not serve the service 'firehose'" in firehose.value.response["Error"]["Message"]
     # Unsigned, named only by its X-Amz-Target prefix: json's __type.
     raw = requests.post(f"{endpoint}/", data=b"{}", timeout=30, headers={
-        "X-Amz-Target": "DynamoDB_20120810.ListTables", "Content-Type": "application/x-amz-json-1.0"})
+        "X-Amz-Target": "AWSStepFunctions.ListStateMachines", "Content-Type": "application/x-amz-json-1.0"})
     assert raw.status_code == 400 and raw.json()["__type"].endswith("#UnknownOperationException")
     # Unsigned query addressed to the service's AWS host name: query's XML.
     beanstalk = requests.post(f"{endpoint}/", data={"Action": "DescribeApplications", "Version": "2010-12-01"},

@@ -30,6 +30,7 @@ SERVICES = {
     "logs": "conveyor.services.logs.api:LogsService",
     "cloudwatch": "conveyor.services.cloudwatch.api:CloudWatchService",
     "kinesis": "conveyor.services.kinesis.api:KinesisService",
+    "dynamodb": "conveyor.services.dynamodb.api:DynamoDBService",
     "sqs": "conveyor.services.sqs.api:SqsService",
     "sns": "conveyor.services.sns.api:SnsService",
     "lambda": "conveyor.services.lambda_.api:LambdaService",

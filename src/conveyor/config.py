@@ -62,6 +62,9 @@ class Config:
     # free port, -1: none), answering geolocation and latency records as for a client in this region.
     dns_port: int = field(default_factory=lambda: int(_env("CONVEYOR_DNS_PORT", "10053")))
     dns_client_region: str = field(default_factory=lambda: _env("CONVEYOR_DNS_CLIENT_REGION", ""))
+    # DynamoDB's TTL sweeper deletes expired items this often (seconds, on the server's clock; AWS takes up
+    # to a few days, tests should not have to wait).
+    dynamodb_ttl_interval: float = field(default_factory=lambda: float(_env("CONVEYOR_DYNAMODB_TTL_INTERVAL", "10")))
     # HTTPS on the same port, with a certificate of a local CA made in the data directory (gateway/tls.py).
     tls: bool = field(default_factory=lambda: _env("CONVEYOR_TLS", "1") != "0")
 

@@ -49,6 +49,7 @@ def render(status: dict[str, Any], placed: dict[str, tuple[str, Counter[str]]]) 
     regions = ({_arn_region(q["arn"]) for q in status["queues"]}
                | {p.get("region") or default for p in status["pools"].values()}
                | {f.get("region") or default for f in status.get("functions") or []}
+               | {t.get("region") or default for t in status.get("tables") or []}
                | {region for region, _ in placed.values()})
     lines: list[str] = []
     for region in sorted(regions) or [default]:
@@ -97,6 +98,13 @@ def _region(region: str, default: str, status: dict[str, Any],
                          f"{'' if m['enabled'] else ', disabled'}")
     if not functions:
         lines.append("  (none)")
+    tables = [t for t in status.get("tables") or [] if (t.get("region") or default) == region]
+    if tables:
+        lines.append("TABLES")
+        for t in tables:
+            extra = "".join([f", indexes {', '.join(t['indexes'])}" if t.get("indexes") else "",
+                             f", stream {t['stream']}" if t.get("stream") else ""])
+            lines.append(f"  {t['name']}: {t['items']} items, {t['bytes']} bytes ({t['billing_mode']}){extra}")
     lines.append("OBJECTS")
     here = {name: counter for name, (where, counter) in placed.items() if where == region}
     for bucket, counter in here.items():

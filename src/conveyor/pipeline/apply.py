@@ -37,6 +37,7 @@ from conveyor.pipeline.spec import (
     Queue,
     Topic,
 )
+from conveyor.pipeline.tables import apply_table
 from conveyor.runtime import mover, presign
 from conveyor.runtime.pool import MOVER
 
@@ -119,6 +120,7 @@ class Applier:
         self.s3 = boto3.client("s3", **options)
         self.lam = boto3.client("lambda", **options)
         self.cloudwatch = boto3.client("cloudwatch", **options)
+        self.options = options  # for the clients made only when a pipeline needs them
         self.gateway = boto3.client("apigatewayv2", **options)
         self.roles = roles.Roles(boto3.client("iam", **options), self.created, self.drifted)
 
@@ -128,6 +130,13 @@ class Applier:
             self._connect(self.region)
         self.report.region = self.region
         self.buckets = [b.name for b in pipeline.buckets]
+        if pipeline.tables:  # first: functions and workers may write to them as they start
+            dynamodb = boto3.client("dynamodb", **self.options)
+            try:
+                for table in pipeline.tables:
+                    apply_table(dynamodb, table, self.created, self.drifted)
+            finally:
+                dynamodb.close()
         # Dead-letter queues before the queues that point at them.
         for queue in sorted(pipeline.queues, key=lambda q: q.dead_letter_queue is not None):
             self.queue(queue)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from conveyor.pipeline.commands import command_problem
+from conveyor.pipeline.tables import Table, parse_table
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.literals import QueueAttributeNameType
@@ -225,6 +226,7 @@ class Pipeline:
     functions: list[Function] = field(default_factory=list)
     pools: list[Pool] = field(default_factory=list)
     alarms: list[Alarm] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
     base_dir: Path = field(default_factory=Path.cwd)
     region: str | None = None  # None: the environment's region, else the server's (see `region_for`)
     api: Api | None = None
@@ -295,7 +297,7 @@ def parse(text: str, source: str = "conveyor.yaml", base_dir: Path | None = None
         raise PipelineError(f"{source}:{line}: invalid YAML: {exc.problem}")
     r = _Reader(source)
     root = r.mapping(root, "the pipeline", {"region", "buckets", "topics", "queues", "functions", "pools", "alarms",
-                                            "api"})
+                                            "api", "tables"})
     pipeline = Pipeline(source, base_dir=base_dir or Path.cwd(), region=r.get(root, "region", str, "pipeline"))
     if pipeline.region is not None and not REGION.match(pipeline.region):
         raise r.fail(root, "region", f"region {pipeline.region!r} is not a region name (e.g. us-east-2)")
@@ -311,6 +313,8 @@ def parse(text: str, source: str = "conveyor.yaml", base_dir: Path | None = None
         pipeline.pools.append(_pool(r, node, f"pools[{i}]", root, pipeline.base_dir))
     for i, node in enumerate(r.items(root, "alarms", "pipeline")):
         pipeline.alarms.append(_alarm(r, node, f"alarms[{i}]", root))
+    for i, node in enumerate(r.items(root, "tables", "pipeline")):
+        pipeline.tables.append(parse_table(r, node, f"tables[{i}]", root))
     if root.get("api") is not None:
         pipeline.api = _api(r, root["api"], root, pipeline)
     _check_references(r, pipeline, root)

@@ -1,0 +1,205 @@
+"""On-demand backups and point-in-time recovery: CreateBackup, DescribeBackup, ListBackups, DeleteBackup,
+RestoreTableFromBackup, UpdateContinuousBackups, RestoreTableToPointInTime.
+
+A backup copies the table's settings, items and index entries in one commit; a restore makes a new table
+from them in one commit. As AWS does, a restored table has no stream, TTL, tags or policy of its source
+(https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Restore.Tutorial.html). Conveyor keeps no
+history of a table: a point-in-time restore restores its latest restorable time (now) only, and refuses an
+earlier RestoreDateTime. https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_CreateBackup.html,
+API_RestoreTableToPointInTime.html, API_UpdateContinuousBackups.html
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+from conveyor.services.dynamodb import errors
+from conveyor.services.dynamodb.backend import Backend
+from conveyor.services.dynamodb.catalog import table_name
+from conveyor.services.dynamodb.store import BackupRow, TableRow
+from conveyor.services.dynamodb.tables import Table
+from conveyor.wire import RequestContext, ServiceError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import (
+        CreateBackupInputTypeDef,
+        DeleteBackupInputTypeDef,
+        DescribeBackupInputTypeDef,
+        ListBackupsInputTypeDef,
+        RestoreTableFromBackupInputTypeDef,
+        RestoreTableToPointInTimeInputTypeDef,
+        UpdateContinuousBackupsInputTypeDef,
+    )
+
+Out = dict[str, Any]
+
+
+def _when(seconds: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(seconds, dt.UTC)
+
+
+def _seconds(value: Any) -> float:
+    """A timestamp member as the codec gives it (a datetime), in epoch seconds."""
+    return float(value.timestamp()) if isinstance(value, dt.datetime) else float(value)
+
+
+def _backup_not_found(arn: str) -> ServiceError:
+    return ServiceError("BackupNotFoundException", f"Backup not found: {arn}")
+
+
+def _table_already_exists(name: str) -> ServiceError:
+    return ServiceError("TableAlreadyExistsException", f"Table already exists: {name}")
+
+
+class BackupOperations:
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+
+    def _table(self, ctx: RequestContext, name: str) -> Table:
+        table = self.backend.catalog.tables.get((ctx.region, table_name(name)))
+        if table is None:
+            raise errors.table_not_found_by_backups(table_name(name))
+        return table
+
+    def _details(self, backup: BackupRow, status: str = "AVAILABLE") -> Out:
+        return {"BackupArn": backup.arn, "BackupName": backup.name, "BackupSizeBytes": backup.size,
+                "BackupStatus": status, "BackupType": "USER", "BackupCreationDateTime": _when(backup.created)}
+
+    def _description(self, backup: BackupRow, status: str = "AVAILABLE") -> Out:
+        source = Table.from_row(0, backup.region, backup.table_name, backup.table_created, backup.spec)
+        account = self.backend.account
+        return {"BackupDetails": self._details(backup, status), "SourceTableDetails": {
+            "TableName": source.name, "TableArn": source.arn(account),
+            "TableId": source.describe(account, 0, 0)["TableId"], "TableSizeBytes": backup.size,
+            "KeySchema": source.key_schema(), "TableCreationDateTime": _when(source.created),
+            "ProvisionedThroughput": {"ReadCapacityUnits": source.read_units, "WriteCapacityUnits": source.write_units},
+            "ItemCount": backup.item_count, "BillingMode": source.billing_mode}}
+
+    async def CreateBackup(self, ctx: RequestContext, params: CreateBackupInputTypeDef) -> Out:
+        table = self._table(ctx, params["TableName"])
+        now = self.backend.now()
+        digest = hashlib.sha256(f"{table.arn(self.backend.account)}:{now}:{params['BackupName']}".encode())
+        arn = f"{table.arn(self.backend.account)}/backup/{int(now * 1000):017d}-{digest.hexdigest()[:8]}"
+        catalog = self.backend.catalog
+        row = BackupRow(arn, table.region, params["BackupName"], now, table.name, table.created, table.to_spec())
+        async with catalog.mutex:
+            row = await catalog.store.create_backup(row, table.id)
+            catalog.backups[arn] = row
+        return {"BackupDetails": self._details(row)}
+
+    def _backup(self, arn: str) -> BackupRow:
+        backup = self.backend.catalog.backups.get(arn)
+        if backup is None:
+            raise _backup_not_found(arn)
+        return backup
+
+    async def DescribeBackup(self, ctx: RequestContext, params: DescribeBackupInputTypeDef) -> Out:
+        return {"BackupDescription": self._description(self._backup(params["BackupArn"]))}
+
+    async def DeleteBackup(self, ctx: RequestContext, params: DeleteBackupInputTypeDef) -> Out:
+        catalog = self.backend.catalog
+        async with catalog.mutex:
+            backup = self._backup(params["BackupArn"])
+            await catalog.store.delete_backup(backup.arn)
+            catalog.backups.pop(backup.arn, None)
+        return {"BackupDescription": self._description(backup, "DELETED")}
+
+    async def ListBackups(self, ctx: RequestContext, params: ListBackupsInputTypeDef) -> Out:
+        kind = params.get("BackupType") or "USER"
+        backups = sorted((b for b in self.backend.catalog.backups.values() if b.region == ctx.region),
+                         key=lambda b: (b.created, b.arn))
+        if kind not in ("USER", "ALL"):
+            backups = []
+        if params.get("TableName"):
+            backups = [b for b in backups if b.table_name == table_name(params["TableName"])]
+        low, high = params.get("TimeRangeLowerBound"), params.get("TimeRangeUpperBound")
+        if low is not None:
+            backups = [b for b in backups if b.created >= _seconds(low)]
+        if high is not None:
+            backups = [b for b in backups if b.created <= _seconds(high)]
+        start = params.get("ExclusiveStartBackupArn")
+        if start:
+            arns = [b.arn for b in backups]
+            backups = backups[arns.index(start) + 1:] if start in arns else backups
+        limit = params.get("Limit") or 100
+        summaries = []
+        for b in backups[:limit]:
+            details = self._description(b)["SourceTableDetails"]
+            summaries.append({"TableName": b.table_name, "TableId": details["TableId"], "TableArn": details["TableArn"],
+                              **self._details(b)})
+        out: Out = {"BackupSummaries": summaries}
+        if len(backups) > limit:
+            out["LastEvaluatedBackupArn"] = backups[limit - 1].arn
+        return out
+
+    async def _restore(self, ctx: RequestContext, target: str, source: Table, restored_from: Out, *,
+                       backup: str | None, params: Any) -> Out:
+        catalog, now = self.backend.catalog, self.backend.now()
+        async with catalog.mutex:
+            if (ctx.region, target) in catalog.tables:
+                raise _table_already_exists(target)
+            table = copy.deepcopy(source)
+            table.id, table.region, table.name, table.created = catalog.next_id(), ctx.region, target, now
+            table.stream_enabled, table.stream_view_type, table.stream_label = False, "", ""
+            table.ttl_enabled, table.ttl_attribute, table.tags, table.policy = False, "", {}, ""
+            table.deletion_protection, table.pitr_since = False, 0.0
+            if params.get("BillingModeOverride"):
+                table.billing_mode = params["BillingModeOverride"]
+            table.restored_from = {**restored_from, "RestoreDateTime": now, "RestoreInProgress": False}
+            await catalog.store.restore(TableRow(table.id, table.region, table.name, table.created, table.to_spec()),
+                                        backup=backup, source_table=None if backup else source.id)
+            catalog.tables[(table.region, table.name)] = table
+        count, size = catalog.store.counts(table.id)
+        return {"TableDescription": table.describe(self.backend.account, count, size,
+                                                   catalog.store.index_counts(table.id))}
+
+    async def RestoreTableFromBackup(self, ctx: RequestContext, params: RestoreTableFromBackupInputTypeDef) -> Out:
+        backup = self._backup(params["BackupArn"])
+        source = Table.from_row(0, backup.region, backup.table_name, backup.table_created, backup.spec)
+        return await self._restore(ctx, params["TargetTableName"], source,
+                                   {"SourceBackupArn": backup.arn, "SourceTableArn": source.arn(self.backend.account)},
+                                   backup=backup.arn, params=params)
+
+    async def RestoreTableToPointInTime(self, ctx: RequestContext, params: RestoreTableToPointInTimeInputTypeDef
+                                        ) -> Out:
+        name = params.get("SourceTableName") or table_name(params.get("SourceTableArn") or "")
+        source = self.backend.catalog.tables.get((ctx.region, name))
+        if source is None:
+            raise ServiceError("SourceTableNotFoundException", f"Source table not found: {name}")
+        if not source.pitr_since:
+            raise ServiceError("PointInTimeRecoveryUnavailableException",
+                               f"Point in time recovery is not enabled for table '{name}'")
+        when = params.get("RestoreDateTime")
+        if when is not None and not params.get("UseLatestRestorableTime") and \
+                _seconds(when) < self.backend.now() - 1:
+            raise errors.validation("Conveyor keeps no history of a table: only its latest restorable time "
+                                    "(UseLatestRestorableTime) can be restored")
+        return await self._restore(ctx, params["TargetTableName"], source,
+                                   {"SourceTableArn": source.arn(self.backend.account)}, backup=None, params=params)
+
+    async def UpdateContinuousBackups(self, ctx: RequestContext, params: UpdateContinuousBackupsInputTypeDef) -> Out:
+        spec = params["PointInTimeRecoverySpecification"]
+        catalog = self.backend.catalog
+        async with catalog.mutex:
+            table = copy.deepcopy(self._table(ctx, params["TableName"]))
+            if spec["PointInTimeRecoveryEnabled"]:
+                table.pitr_since = table.pitr_since or self.backend.now()
+                table.pitr_days = spec.get("RecoveryPeriodInDays") or table.pitr_days
+            else:
+                table.pitr_since = 0.0
+            await catalog.store.update_table(table.id, table.to_spec())
+            catalog.tables[(table.region, table.name)] = table
+        return {"ContinuousBackupsDescription": continuous_backups(table, self.backend.now())}
+
+
+def continuous_backups(table: Table, now: float) -> Out:
+    """DescribeContinuousBackups' answer: continuous backups are always on; point-in-time recovery as set."""
+    if not table.pitr_since:
+        return {"ContinuousBackupsStatus": "ENABLED",
+                "PointInTimeRecoveryDescription": {"PointInTimeRecoveryStatus": "DISABLED"}}
+    return {"ContinuousBackupsStatus": "ENABLED", "PointInTimeRecoveryDescription": {
+        "PointInTimeRecoveryStatus": "ENABLED", "RecoveryPeriodInDays": table.pitr_days,
+        "EarliestRestorableDateTime": _when(table.pitr_since), "LatestRestorableDateTime": _when(now)}}

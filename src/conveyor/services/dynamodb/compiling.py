@@ -1,0 +1,100 @@
+"""A request's expressions (or their legacy parameters), compiled once before the item is touched.
+
+Expressions and the pre-expression parameters (Expected, AttributesToGet, AttributeUpdates, QueryFilter,
+ScanFilter, KeyConditions) compile to the same objects; a request may not mix them
+(conveyor.services.dynamodb.legacy.refuse_mixed). Every name and value a request defines must be used.
+https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.html
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from conveyor.services.dynamodb.expressions import (
+    Condition,
+    ExpressionContext,
+    KeyCondition,
+    Projection,
+    Update,
+    compile_condition,
+    compile_key_condition,
+    compile_projection,
+    compile_update,
+)
+from conveyor.services.dynamodb.legacy import (
+    legacy_condition,
+    legacy_filter,
+    legacy_key_condition,
+    legacy_projection,
+    legacy_update,
+    refuse_mixed,
+)
+
+
+@dataclass
+class Compiled:
+    condition: Condition | None = None
+    update: Update | None = None
+    projection: Projection | None = None
+    key_condition: KeyCondition | None = None
+    filter: Condition | None = None
+
+
+def _context(params: Mapping[str, Any]) -> ExpressionContext:
+    return ExpressionContext(params.get("ExpressionAttributeNames"), params.get("ExpressionAttributeValues"))
+
+
+def for_write(params: Mapping[str, Any], *, updating: bool = False) -> Compiled:
+    """PutItem, UpdateItem, DeleteItem and their transaction and batch forms."""
+    refuse_mixed(params)
+    ctx = _context(params)
+    out = Compiled()
+    if updating:
+        if params.get("UpdateExpression") is not None:
+            out.update = compile_update(params["UpdateExpression"], ctx)
+        elif params.get("AttributeUpdates") is not None:
+            out.update = legacy_update(params["AttributeUpdates"])
+    if params.get("ConditionExpression") is not None:
+        out.condition = compile_condition(params["ConditionExpression"], ctx)
+    elif params.get("Expected") is not None:
+        out.condition = legacy_condition(params["Expected"], params.get("ConditionalOperator"))
+    ctx.check_all_used()
+    return out
+
+
+def for_read(params: Mapping[str, Any]) -> Compiled:
+    """GetItem, BatchGetItem's tables, TransactGetItems' Gets."""
+    refuse_mixed(params)
+    ctx = _context(params)
+    out = Compiled()
+    if params.get("ProjectionExpression") is not None:
+        out.projection = compile_projection(params["ProjectionExpression"], ctx)
+    else:
+        out.projection = legacy_projection(params.get("AttributesToGet"))
+    ctx.check_all_used()
+    return out
+
+
+def for_query(params: Mapping[str, Any], hash_key: str, range_key: str | None, *, scanning: bool) -> Compiled:
+    """Query and Scan: the key condition (Query), the filter, the projection."""
+    refuse_mixed(params)
+    ctx = _context(params)
+    out = Compiled()
+    if not scanning:
+        if params.get("KeyConditionExpression") is not None:
+            out.key_condition = compile_key_condition(params["KeyConditionExpression"], ctx, hash_key, range_key)
+        elif params.get("KeyConditions") is not None:
+            out.key_condition = legacy_key_condition(params["KeyConditions"], hash_key, range_key)
+    if params.get("FilterExpression") is not None:
+        out.filter = compile_condition(params["FilterExpression"], ctx, what="FilterExpression")
+    else:
+        legacy = params.get("ScanFilter") if scanning else params.get("QueryFilter")
+        out.filter = legacy_filter(legacy, params.get("ConditionalOperator"))
+    if params.get("ProjectionExpression") is not None:
+        out.projection = compile_projection(params["ProjectionExpression"], ctx)
+    else:
+        out.projection = legacy_projection(params.get("AttributesToGet"))
+    ctx.check_all_used()
+    return out

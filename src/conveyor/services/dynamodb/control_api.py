@@ -1,0 +1,201 @@
+"""The control plane: CreateTable, DescribeTable, UpdateTable, DeleteTable, ListTables.
+
+Tables are ACTIVE at once (AWS spends seconds in CREATING: clients that wait for ACTIVE see it at their
+first DescribeTable), and so are new global secondary indexes, whose entries are written with the change.
+ItemCount and TableSizeBytes are exact at every DescribeTable (AWS refreshes them about every six hours).
+https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_CreateTable.html
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+from conveyor.services.dynamodb import errors, table_rules
+from conveyor.services.dynamodb.backend import Backend
+from conveyor.services.dynamodb.catalog import table_name
+from conveyor.services.dynamodb.keys import index_entries
+from conveyor.services.dynamodb.store import TableRow
+from conveyor.services.dynamodb.stored import load_item
+from conveyor.services.dynamodb.tables import KeyAttr, Table, sse_description
+from conveyor.wire import RequestContext
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import (
+        CreateTableInputTypeDef,
+        DeleteTableInputTypeDef,
+        DescribeTableInputTypeDef,
+        ListTablesInputTypeDef,
+        UpdateTableInputTypeDef,
+    )
+
+Out = dict[str, Any]
+LIST_LIMIT = 100  # ListTables answers at most 100 names a page
+
+
+def stream_label(now: float) -> str:
+    """A stream's label: the time it was enabled, as AWS writes it (2024-01-01T00:00:00.000)."""
+    return dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+
+
+class ControlOperations:
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+
+    def describe(self, table: Table) -> Out:
+        store = self.backend.store
+        count, size = store.counts(table.id)
+        index_counts = store.index_counts(table.id) if table.indexes else {}
+        return table.describe(self.backend.account, count, size, index_counts)
+
+    async def CreateTable(self, ctx: RequestContext, params: CreateTableInputTypeDef) -> Out:
+        name = params["TableName"]
+        table_rules.check_table_name(name)
+        defs = table_rules.definitions(params)
+        hash_key, range_key = table_rules.key_schema(params["KeySchema"], defs)
+        mode, read, write = table_rules.billing(params)
+        found = table_rules.indexes(params, defs, mode, hash_key, range_key)
+        table_rules.used_definitions(defs, hash_key, range_key, found)
+        enabled, view = table_rules.stream_spec(params.get("StreamSpecification"))
+        now = self.backend.now()
+        catalog = self.backend.catalog
+        async with catalog.mutex:
+            if (ctx.region, name) in catalog.tables:
+                raise errors.table_exists(name)
+            table = Table(catalog.next_id(), ctx.region, name, now, hash_key, range_key,
+                          [KeyAttr(n, t) for n, t in defs.items()], mode, read, write, found,
+                          stream_enabled=enabled, stream_view_type=view, stream_label=stream_label(now) if enabled else "",
+                          sse=sse_description(dict(params.get("SSESpecification") or {}), ctx.region,
+                                              self.backend.account),
+                          deletion_protection=bool(params.get("DeletionProtectionEnabled")),
+                          table_class=params.get("TableClass") or "STANDARD",
+                          tags={t["Key"]: t["Value"] for t in params.get("Tags") or []})
+            await catalog.store.create_table(TableRow(table.id, table.region, table.name, table.created,
+                                                      table.to_spec()))
+            catalog.tables[(ctx.region, name)] = table
+        return {"TableDescription": table.describe(self.backend.account, 0, 0)}
+
+    async def DescribeTable(self, ctx: RequestContext, params: DescribeTableInputTypeDef) -> Out:
+        table = self.backend.catalog.find(ctx.region, params["TableName"], control=True)
+        return {"Table": self.describe(table)}
+
+    async def DeleteTable(self, ctx: RequestContext, params: DeleteTableInputTypeDef) -> Out:
+        catalog = self.backend.catalog
+        async with catalog.mutex:
+            table = catalog.find(ctx.region, params["TableName"], control=True)
+            if table.deletion_protection:
+                # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/WorkingWithTables.Basics.html#WorkingWithTables.Basics.DeletionProtection
+                raise errors.validation("Resource cannot be deleted as it is currently protected against deletion. "
+                                        "Disable deletion protection first.")
+            description = self.describe(table)
+            await catalog.store.delete_table(table.id)
+            catalog.tables.pop((table.region, table.name), None)
+        description["TableStatus"] = "DELETING"
+        return {"TableDescription": description}
+
+    async def ListTables(self, ctx: RequestContext, params: ListTablesInputTypeDef) -> Out:
+        limit = params.get("Limit") or LIST_LIMIT
+        start = params.get("ExclusiveStartTableName")
+        names = [t.name for t in self.backend.catalog.in_region(ctx.region)]
+        if start is not None:
+            names = [n for n in names if n > table_name(start)]
+        out: Out = {"TableNames": names[:limit]}
+        if len(names) > limit:
+            out["LastEvaluatedTableName"] = names[limit - 1]
+        return out
+
+    async def UpdateTable(self, ctx: RequestContext, params: UpdateTableInputTypeDef) -> Out:
+        catalog = self.backend.catalog
+        async with catalog.mutex:
+            table = catalog.find(ctx.region, params["TableName"], control=True)
+            changed = copy.deepcopy(table)
+            dropped, added = self._update(changed, params)
+            backfill: list[tuple[str, bytes, bytes, bytes, bytes, int]] = []
+            if added:
+                probe = copy.copy(changed)
+                probe.indexes = [i for i in changed.indexes if i.name in added]
+                for hk, rk, text in catalog.store.all_items(table.id):
+                    try:
+                        entries = index_entries(probe, load_item(text))
+                    except Exception:  # an item whose attribute has another type stays out of the index
+                        continue
+                    backfill.extend((e.index_name, e.ihk, e.irk, hk, rk, e.seg) for e in entries)
+            await catalog.store.update_table(table.id, changed.to_spec(), dropped, backfill)
+            catalog.tables[(table.region, table.name)] = changed
+        description = self.describe(changed)
+        return {"TableDescription": description}
+
+    def _update(self, table: Table, params: UpdateTableInputTypeDef) -> tuple[list[str], list[str]]:
+        """Apply UpdateTable's changes to a copy of the table: (indexes dropped, indexes created)."""
+        known = ("AttributeDefinitions", "BillingMode", "ProvisionedThroughput", "GlobalSecondaryIndexUpdates",
+                 "StreamSpecification", "SSESpecification", "DeletionProtectionEnabled", "TableClass")
+        if not any(params.get(k) is not None for k in known):
+            raise errors.validation("At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, "
+                                    "GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required")
+        if params.get("BillingMode") or params.get("ProvisionedThroughput"):
+            mode = params.get("BillingMode") or table.billing_mode
+            raw: Out = {"BillingMode": mode}
+            if params.get("ProvisionedThroughput"):
+                raw["ProvisionedThroughput"] = params["ProvisionedThroughput"]
+            elif mode == "PROVISIONED" and table.billing_mode == "PROVISIONED":
+                raw["ProvisionedThroughput"] = {"ReadCapacityUnits": table.read_units,
+                                                "WriteCapacityUnits": table.write_units}
+            table.billing_mode, table.read_units, table.write_units = table_rules.billing(raw)
+        if params.get("DeletionProtectionEnabled") is not None:
+            table.deletion_protection = bool(params["DeletionProtectionEnabled"])
+        if params.get("TableClass"):
+            table.table_class = params["TableClass"]
+        if params.get("SSESpecification"):
+            table.sse = sse_description(dict(params["SSESpecification"]), table.region, self.backend.account)
+        if params.get("StreamSpecification") is not None:
+            self._update_stream(table, dict(params["StreamSpecification"]))
+        defs = {a.name: a.type for a in table.attributes}
+        for item in params.get("AttributeDefinitions") or []:
+            defs[item["AttributeName"]] = item["AttributeType"]
+        dropped: list[str] = []
+        added: list[str] = []
+        for update in params.get("GlobalSecondaryIndexUpdates") or []:
+            if "Create" in update:
+                raw_index: Out = dict(update["Create"])
+                name = str(raw_index["IndexName"])
+                if table.index(name) is not None:
+                    raise errors.validation(f"One or more parameter values were invalid: Index with name: {name} "
+                                            "already exists")  # (its wording for a duplicate index)
+                new = table_rules.index(raw_index, defs, is_global=True, mode=table.billing_mode,
+                                        table_hash=table.hash)
+                if len(table.gsis()) >= table_rules.MAX_GSIS:
+                    raise errors.limit_exceeded(f"GlobalSecondaryIndex count exceeds the per-table limit of "
+                                                f"{table_rules.MAX_GSIS}")
+                table.indexes.append(new)
+                added.append(name)
+            elif "Delete" in update:
+                name = update["Delete"]["IndexName"]
+                found = table.index(name)
+                if found is None or not found.is_global:
+                    raise errors.not_found(f"Requested resource not found: Index: {name} not found")
+                table.indexes.remove(found)
+                dropped.append(name)
+            elif "Update" in update:
+                name = update["Update"]["IndexName"]
+                found = table.index(name)
+                if found is None or not found.is_global:
+                    raise errors.not_found(f"Requested resource not found: Index: {name} not found")
+                throughput = update["Update"].get("ProvisionedThroughput")
+                if throughput:
+                    found.read_units = int(throughput["ReadCapacityUnits"])
+                    found.write_units = int(throughput["WriteCapacityUnits"])
+        used = set(table.key_names()) | {n for i in table.indexes for n in i.key_names()}
+        table.attributes = [KeyAttr(n, t) for n, t in defs.items() if n in used]
+        return dropped, added
+
+    def _update_stream(self, table: Table, spec: Out) -> None:
+        """https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Streams.html#Streams.Enabling"""
+        enabled, view = table_rules.stream_spec(spec)
+        if enabled and table.stream_enabled:
+            raise errors.validation(f"Table already has an enabled stream: {table.arn(self.backend.account)}")
+        if not enabled and not table.stream_enabled:
+            raise errors.validation(f"Table already has no stream enabled: {table.arn(self.backend.account)}")
+        table.stream_enabled, table.stream_view_type = enabled, view
+        if enabled:
+            table.stream_label = stream_label(self.backend.now())

@@ -1,0 +1,83 @@
+"""DynamoDB's errors, with the codes and messages of its API reference.
+
+https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/CommonErrors.html and each operation's
+Errors section; https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html
+lists the messages. JSON 1.0: `{"__type": "...#Code", "message": ...}`. Model constraint failures are
+ValidationException in the "1 validation error detected" wording with camel-cased member paths.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conveyor.protocol.constraints import ConstraintViolations
+from conveyor.services.dynamodb.stored import wire_item
+from conveyor.wire import ServiceError
+
+
+class _Constraints(ConstraintViolations):
+    """DynamoDB names list members `attributeDefinitions.1.member.attributeType` and lists an enum's values
+    sorted ("Member must satisfy enum value set: [B, N, S]"), as its Coral front end does."""
+
+    def invalid_error(self, path: str, value: Any, reason: str) -> ServiceError:
+        if path == "ReturnValues":  # its own words, before the model's enum
+            return validation("Return values set to invalid value")
+        if reason.startswith("must be one of "):
+            reason = "must be one of " + ", ".join(sorted(reason[len("must be one of "):].split(", ")))
+        return super().invalid_error(path, value, reason)
+
+
+VALIDATION = _Constraints("ValidationException", query_lists=True, patterns=True)
+INVALID_PREFIX = "One or more parameter values were invalid: "
+
+
+def validation(message: str) -> ServiceError:
+    return ServiceError("ValidationException", message)
+
+
+def invalid(message: str) -> ServiceError:
+    """The family of messages DynamoDB starts with "One or more parameter values were invalid: "."""
+    return ServiceError("ValidationException", INVALID_PREFIX + message)
+
+
+def table_not_found(name: str | None = None) -> ServiceError:
+    """Item operations say only "Requested resource not found"; the control plane names the table."""
+    if name is None:
+        return ServiceError("ResourceNotFoundException", "Requested resource not found")
+    return ServiceError("ResourceNotFoundException", f"Requested resource not found: Table: {name} not found")
+
+
+def table_exists(name: str) -> ServiceError:
+    return ServiceError("ResourceInUseException", f"Table already exists: {name}")
+
+
+def resource_in_use(message: str) -> ServiceError:
+    return ServiceError("ResourceInUseException", message)
+
+
+def limit_exceeded(message: str) -> ServiceError:
+    return ServiceError("LimitExceededException", message)
+
+
+def condition_failed(item: dict[str, Any] | None = None) -> ServiceError:
+    """A ConditionExpression (or Expected) that does not hold. With ReturnValuesOnConditionCheckFailure
+    ALL_OLD the item as it was rides along in the error body.
+    https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_PutItem.html#API_PutItem_Errors"""
+    extra = {"Item": wire_item(item)} if item is not None else None
+    return ServiceError("ConditionalCheckFailedException", "The conditional request failed", extra=extra)
+
+
+def idempotent_mismatch() -> ServiceError:
+    """A ClientRequestToken reused with other parameters within its 10 minutes.
+    https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html"""
+    return ServiceError("IdempotentParameterMismatchException",
+                        "The request uses the same client token as a previous, but non-identical request.")
+
+
+def not_found(message: str = "Requested resource not found") -> ServiceError:
+    return ServiceError("ResourceNotFoundException", message)
+
+
+def table_not_found_by_backups(name: str) -> ServiceError:
+    """The backup calls' own code. https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_DescribeContinuousBackups.html"""
+    return ServiceError("TableNotFoundException", f"Table not found: {name}")

@@ -1,0 +1,56 @@
+"""What each DynamoDB operation asks IAM for (`--iam report|enforce`).
+
+https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazondynamodb.html: actions are
+named after their operations and act on the table `arn:aws:dynamodb:REGION:ACCOUNT:table/NAME`, an index
+`.../table/NAME/index/INDEX` (Query and Scan with IndexName) or a stream `.../table/NAME/stream/LABEL`.
+A batch asks for its action on each table it names; a transaction asks, for each of its items, the action
+of the single-item operation it performs (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/
+transaction-apis-iam.html). ListTables, DescribeLimits and DescribeEndpoints act on no table ("*").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from conveyor.authz import Need
+from conveyor.services.dynamodb.catalog import table_name
+
+_TRANSACT_WRITE_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
+                           "ConditionCheck": "ConditionCheckItem"}
+
+
+def table_arn(region: str, account: str, name: str) -> str:
+    if name.startswith("arn:"):
+        return name
+    return f"arn:aws:dynamodb:{region}:{account}:table/{name}"
+
+
+def needs(region: str, account: str, operation: str, params: Mapping[str, Any]) -> list[Need]:
+    action = f"dynamodb:{operation}"
+    if operation in ("BatchGetItem", "BatchWriteItem"):
+        tables = params.get("RequestItems") or {}
+        return [Need(action, table_arn(region, account, str(name))) for name in tables] or [Need(action)]
+    if operation in ("TransactWriteItems", "TransactGetItems"):
+        found: list[Need] = []
+        for entry in params.get("TransactItems") or []:
+            for kind, body in entry.items():
+                name = body.get("TableName") if isinstance(body, Mapping) else None
+                if not isinstance(name, str):
+                    continue
+                single = "GetItem" if kind == "Get" else _TRANSACT_WRITE_ACTIONS.get(kind, kind)
+                need = Need(f"dynamodb:{single}", table_arn(region, account, name))
+                if need not in found:
+                    found.append(need)
+        return found or [Need(action)]
+    arn = params.get("ResourceArn") or params.get("StreamArn")
+    if isinstance(arn, str) and arn.startswith("arn:"):
+        return [Need(action, arn)]
+    name = params.get("TableName")
+    if isinstance(name, str) and name:
+        resource = table_arn(region, account, table_name(name) if not name.startswith("arn:") else name)
+        index = params.get("IndexName")
+        if isinstance(index, str) and index and operation in ("Query", "Scan"):
+            resource = f"{resource}/index/{index}"
+        return [Need(action, resource)]
+    return [Need(action)]

@@ -1,0 +1,134 @@
+"""Keys: taking a table's and its indexes' keys out of items and Key parameters, with AWS's checks.
+
+Key attributes are scalars of the type the table defines, non-empty, the partition key at most 2048
+bytes and the sort key at most 1024. https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/
+ServiceQuotas.html#limits-partition-sort-keys and HowItWorks.NamingRulesDataTypes.html.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from conveyor.services.dynamodb import errors
+from conveyor.services.dynamodb.store import IndexEntry
+from conveyor.services.dynamodb.tables import Index, KeyAttr, Table
+from conveyor.services.dynamodb.values import AttributeValue, Item, key_bytes, kind_of
+
+MAX_HASH_BYTES = 2048
+MAX_RANGE_BYTES = 1024
+
+
+@dataclass(frozen=True)
+class ItemKey:
+    """An item's primary key: the key attributes as given, and their encoded column values."""
+
+    table_id: int
+    attributes: Item
+    hk: bytes
+    rk: bytes
+
+    @property
+    def id(self) -> tuple[int, bytes, bytes]:
+        return (self.table_id, self.hk, self.rk)
+
+
+def segment(hk: bytes) -> int:
+    """A 16-bit hash of the partition key: Scan's segments split 0..65535 evenly."""
+    return int.from_bytes(hashlib.md5(hk).digest()[:2], "big")
+
+
+def segment_range(segment_index: int, total: int) -> tuple[int, int]:
+    low = segment_index * 65536 // total
+    high = (segment_index + 1) * 65536 // total - 1
+    return low, high
+
+
+def _size_checks(attr: KeyAttr, value: AttributeValue, is_range: bool) -> None:
+    encoded = value[attr.type]
+    size = len(encoded.encode()) if attr.type == "S" else len(encoded) if attr.type == "B" else 0
+    if attr.type in ("S", "B") and size == 0:
+        raise errors.validation("One or more parameter values are not valid. The AttributeValue for a key "
+                                f"attribute cannot contain an empty {'string' if attr.type == 'S' else 'binary'} "
+                                f"value. Key: {attr.name}")
+    if not is_range and size > MAX_HASH_BYTES:
+        raise errors.invalid(f"Size of hashkey has exceeded the maximum size limit of{MAX_HASH_BYTES} bytes")
+    if is_range and size > MAX_RANGE_BYTES:
+        raise errors.invalid(f"Aggregated size of all range keys has exceeded the size limit of "
+                             f"{MAX_RANGE_BYTES} bytes")
+
+
+def key_of_item(table: Table, item: Item) -> ItemKey:
+    """The key of an item being written (PutItem, a Put in a transaction or batch)."""
+    for attr, is_range in ((table.hash, False), (table.range, True)):
+        if attr is None:
+            continue
+        value = item.get(attr.name)
+        if value is None:
+            raise errors.invalid(f"Missing the key {attr.name} in the item")
+        if kind_of(value) != attr.type:
+            raise errors.invalid(f"Type mismatch for key {attr.name} expected: {attr.type} actual: {kind_of(value)}")
+        _size_checks(attr, value, is_range)
+    return _key(table, item)
+
+
+def key_of_request(table: Table, key: Mapping[str, AttributeValue]) -> ItemKey:
+    """The key a Key parameter names (GetItem, UpdateItem, DeleteItem...): exactly the table's key
+    attributes, of their types. https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_GetItem.html"""
+    names = table.key_names()
+    if len(key) != len(names) or any(n not in key for n in names):
+        raise errors.validation("The provided key element does not match the schema")
+    for attr, is_range in ((table.hash, False), (table.range, True)):
+        if attr is None:
+            continue
+        if kind_of(key[attr.name]) != attr.type:
+            raise errors.validation("The provided key element does not match the schema")
+        _size_checks(attr, key[attr.name], is_range)
+    return _key(table, dict(key))
+
+
+def _key(table: Table, item: Mapping[str, AttributeValue]) -> ItemKey:
+    attributes = {table.hash.name: item[table.hash.name]}
+    rk = b""
+    if table.range is not None:
+        attributes[table.range.name] = item[table.range.name]
+        rk = key_bytes(item[table.range.name])
+    return ItemKey(table.id, attributes, key_bytes(item[table.hash.name]), rk)
+
+
+def index_entries(table: Table, item: Item) -> list[IndexEntry]:
+    """The index entries of an item: one per index whose key attributes the item has (a sparse index
+    leaves out the others). A key attribute of the wrong type or empty is refused, as AWS refuses it.
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.html#GSI.Writes"""
+    entries = []
+    for index in table.indexes:
+        values = [item.get(index.hash.name)] + ([item.get(index.range.name)] if index.range else [])
+        if any(v is None for v in values):
+            continue
+        attrs = [index.hash] + ([index.range] if index.range else [])
+        for attr, value in zip(attrs, values, strict=True):
+            assert value is not None
+            _index_checks(index, attr, value)
+        ihk = key_bytes(values[0]) if values[0] is not None else b""
+        irk = key_bytes(values[1]) if len(values) > 1 and values[1] is not None else b""
+        entries.append(IndexEntry(index.name, ihk, irk, segment(ihk)))
+    return entries
+
+
+def _index_checks(index: Index, attr: KeyAttr, value: AttributeValue) -> None:
+    actual = kind_of(value)
+    if actual != attr.type:
+        raise errors.invalid(f"Type mismatch for Index Key {attr.name} Expected: {attr.type} Actual: {actual} "
+                             f"IndexName: {index.name}")
+    if attr.type in ("S", "B") and len(value[attr.type]) == 0:
+        raise errors.validation("One or more parameter values are not valid. A value specified for a secondary "
+                                "index key is not supported. The AttributeValue for a key attribute cannot contain "
+                                f"an empty {'string' if attr.type == 'S' else 'binary'} value. IndexName: "
+                                f"{index.name}, IndexKey: {attr.name}")
+
+
+def index_key_attributes(table: Table, index: Index, item: Item) -> Item:
+    """An index's LastEvaluatedKey: the index's keys and the table's."""
+    names = dict.fromkeys(index.key_names() + table.key_names())
+    return {n: item[n] for n in names if n in item}

@@ -1,0 +1,83 @@
+"""One item's change, shared by the single-item operations, batches and transactions: its committed
+state read, its condition judged, its new state computed and encoded for the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from conveyor.services.dynamodb import errors
+from conveyor.services.dynamodb.catalog import Catalog
+from conveyor.services.dynamodb.compiling import Compiled
+from conveyor.services.dynamodb.keys import ItemKey, index_entries, segment
+from conveyor.services.dynamodb.store import DynamoStore, ItemWrite
+from conveyor.services.dynamodb.stored import dump_item, load_item
+from conveyor.services.dynamodb.stream_records import expiry, record_row
+from conveyor.services.dynamodb.tables import Table
+from conveyor.services.dynamodb.values import Item, check_item_size, item_size
+
+RETURN_VALUES = ("NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW")
+
+
+def load(store: DynamoStore, key: ItemKey) -> Item | None:
+    text = store.get(*key.id)
+    return load_item(text) if text is not None else None
+
+
+def check_return_values(value: str | None, allowed: Iterable[str]) -> None:
+    """PutItem and DeleteItem return only NONE or ALL_OLD.
+    https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_PutItem.html#DDB-PutItem-request-ReturnValues"""
+    if value is not None and value not in allowed:
+        raise errors.validation("Return values set to invalid value")
+
+
+def judge(compiled: Compiled, old: Item | None, on_failure: str | None) -> None:
+    """The condition against the committed item (None: absent); ConditionalCheckFailedException (with
+    the item, when ReturnValuesOnConditionCheckFailure is ALL_OLD) when it does not hold."""
+    if compiled.condition is not None and not compiled.condition.matches(old):
+        raise errors.condition_failed(old if on_failure == "ALL_OLD" and old is not None else None)
+
+
+def updated(table: Table, key: ItemKey, old: Item | None, compiled: Compiled) -> Item:
+    """UpdateItem's new item: the old one (or the key alone) with the update applied."""
+    base: Item = dict(old) if old is not None else dict(key.attributes)
+    update = compiled.update
+    if update is None:
+        return base
+    for name in table.key_names():
+        if name in update.top_level_names:
+            raise errors.invalid(f"Cannot update attribute {name}. This attribute is part of the key")
+    new: Item = update.apply(base)
+    check_item_size(new, updating=True)
+    return new
+
+
+def item_write(catalog: Catalog, table: Table, key: ItemKey, old: Item | None, new: Item | None, now: float,
+               *, by_ttl: bool = False) -> ItemWrite:
+    """The store's row for an item's new state (None: deleted), with its index entries, its stream record
+    and its expiry."""
+    record = None
+    if table.stream_enabled and old != new:
+        record = record_row(table, catalog.next_seq(), now, key.attributes, old, new, by_ttl)
+    if new is None:
+        return ItemWrite(table.id, key.hk, key.rk, 0, None, stream=record)
+    entries = index_entries(table, new)
+    return ItemWrite(table.id, key.hk, key.rk, segment(key.hk), dump_item(new), item_size(new), entries, record,
+                     expiry(table, new))
+
+
+def returned(mode: str | None, old: Item | None, new: Item | None, touched: Iterable[str] = ()) -> Item | None:
+    """The Attributes a write returns for ReturnValues `mode`.
+    https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateItem.html#DDB-UpdateItem-request-ReturnValues"""
+    if mode in (None, "NONE"):
+        return None
+    if mode == "ALL_OLD":
+        return old
+    if mode == "ALL_NEW":
+        return new
+    source = old if mode == "UPDATED_OLD" else new
+    if source is None:
+        return None
+    names = set(touched)
+    picked = {k: v for k, v in source.items() if k in names}
+    return picked or None

@@ -1,0 +1,431 @@
+"""DynamoDB's SQLite store: every statement the service runs.
+
+Tables are few and live in memory too (conveyor.services.dynamodb.catalog); items live only here. An
+item's key is two BLOB columns, `hk` (the partition key) and `rk` (the sort key, empty without one), each
+encoded by `values.key_bytes` so that SQLite's BLOB order (memcmp) is DynamoDB's order: strings by UTF-8
+bytes, numbers by value, binary by bytes. Query and Scan read pages in that order with row-value
+comparisons, so the LastEvaluatedKey of a page is where the next one starts.
+
+A secondary index's entries are rows of `index_entries` (the index's keys, then the item's keys, so that
+items sharing index keys keep the table's order), written in the same transaction as their item: an index
+never lags or leads its table. `seg` is a 16-bit hash of the partition key: Scan's Segment/TotalSegments
+split that range. Writes are SQL alone: the engine encodes rows before it queues them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from conveyor.storage.db import Database
+from conveyor.storage.disk import DiskGuard
+
+MIGRATIONS = [
+    """
+    CREATE TABLE tables (
+        id INTEGER PRIMARY KEY, region TEXT NOT NULL, name TEXT NOT NULL, created REAL NOT NULL,
+        spec TEXT NOT NULL,
+        UNIQUE (region, name)
+    );
+    CREATE TABLE items (
+        table_id INTEGER NOT NULL, hk BLOB NOT NULL, rk BLOB NOT NULL, seg INTEGER NOT NULL,
+        item TEXT NOT NULL, size INTEGER NOT NULL,
+        PRIMARY KEY (table_id, hk, rk)
+    ) WITHOUT ROWID;
+    CREATE TABLE index_entries (
+        table_id INTEGER NOT NULL, index_name TEXT NOT NULL, ihk BLOB NOT NULL, irk BLOB NOT NULL,
+        hk BLOB NOT NULL, rk BLOB NOT NULL, seg INTEGER NOT NULL,
+        PRIMARY KEY (table_id, index_name, ihk, irk, hk, rk)
+    ) WITHOUT ROWID;
+    CREATE INDEX index_entries_by_item ON index_entries (table_id, hk, rk);
+    CREATE TABLE tokens (
+        token TEXT PRIMARY KEY, digest TEXT NOT NULL, at REAL NOT NULL
+    )
+    """,
+    # Streams: a record per item change, written with the change; `seq` is a server-wide counter whose
+    # high-water mark `meta` keeps once records are trimmed. TTL: an item's expiry (epoch seconds) when
+    # its table's TTL attribute holds a number.
+    """
+    CREATE TABLE stream_records (
+        seq INTEGER PRIMARY KEY, table_id INTEGER NOT NULL, label TEXT NOT NULL, at REAL NOT NULL,
+        record TEXT NOT NULL
+    );
+    CREATE INDEX stream_records_by_stream ON stream_records (table_id, label, seq);
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    ALTER TABLE items ADD COLUMN expires REAL;
+    CREATE INDEX items_by_expiry ON items (table_id, expires) WHERE expires IS NOT NULL
+    """,
+    # On-demand backups: the table's settings, items and index entries as they were, copied in one commit.
+    """
+    CREATE TABLE backups (
+        arn TEXT PRIMARY KEY, region TEXT NOT NULL, name TEXT NOT NULL, created REAL NOT NULL,
+        table_name TEXT NOT NULL, table_created REAL NOT NULL, spec TEXT NOT NULL,
+        item_count INTEGER NOT NULL DEFAULT 0, size INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE backup_items (
+        arn TEXT NOT NULL, hk BLOB NOT NULL, rk BLOB NOT NULL, seg INTEGER NOT NULL, item TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        PRIMARY KEY (arn, hk, rk)
+    ) WITHOUT ROWID;
+    CREATE TABLE backup_entries (
+        arn TEXT NOT NULL, index_name TEXT NOT NULL, ihk BLOB NOT NULL, irk BLOB NOT NULL, hk BLOB NOT NULL,
+        rk BLOB NOT NULL, seg INTEGER NOT NULL,
+        PRIMARY KEY (arn, index_name, ihk, irk, hk, rk)
+    ) WITHOUT ROWID
+    """,
+]
+
+PAGE_ROWS = 200  # rows read from SQLite at a time while a page fills
+
+
+@dataclass(frozen=True)
+class TableRow:
+    id: int
+    region: str
+    name: str
+    created: float
+    spec: str
+
+
+@dataclass(frozen=True)
+class BackupRow:
+    arn: str
+    region: str
+    name: str
+    created: float
+    table_name: str
+    table_created: float
+    spec: str  # the table's settings when backed up
+    item_count: int = 0
+    size: int = 0
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    index_name: str
+    ihk: bytes
+    irk: bytes
+    seg: int
+
+
+@dataclass(frozen=True)
+class StreamRow:
+    seq: int
+    table_id: int
+    label: str
+    at: float
+    record: str  # JSON
+
+
+@dataclass(frozen=True)
+class ItemWrite:
+    """One item's new state: `item` is its stored JSON, or None to delete it; the stream record of the
+    change, if its table has a stream; when the item expires (TTL), if it does."""
+
+    table_id: int
+    hk: bytes
+    rk: bytes
+    seg: int
+    item: str | None
+    size: int = 0
+    entries: Sequence[IndexEntry] = field(default_factory=tuple)
+    stream: StreamRow | None = None
+    expires: float | None = None
+
+
+@dataclass(frozen=True)
+class Bound:
+    """One end of a sort key range: the encoded value and whether it is included."""
+
+    value: bytes
+    inclusive: bool
+
+
+class DynamoStore:
+    def __init__(self, path: Path, disk: DiskGuard | None = None) -> None:
+        self.db = Database(path, MIGRATIONS, disk)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- tables --------------------------------------------------------------------------------------
+    def tables(self) -> list[TableRow]:
+        return [TableRow(*row) for row in self.db.query("SELECT id, region, name, created, spec FROM tables")]
+
+    def max_table_id(self) -> int:
+        return int(self.db.query("SELECT IFNULL(MAX(id), 0) FROM tables")[0][0])
+
+    async def create_table(self, row: TableRow) -> None:
+        await self.db.execute("INSERT INTO tables (id, region, name, created, spec) VALUES (?, ?, ?, ?, ?)",
+                              (row.id, row.region, row.name, row.created, row.spec))
+
+    async def update_table(self, table_id: int, spec: str, dropped_indexes: Sequence[str] = (),
+                           added: Sequence[tuple[str, bytes, bytes, bytes, bytes, int]] = ()) -> None:
+        """A table's new settings; the entries of dropped indexes go, a new index's entries (index name,
+        ihk, irk, hk, rk, seg) come, in the same commit."""
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE tables SET spec = ? WHERE id = ?", (spec, table_id))
+            conn.executemany("DELETE FROM index_entries WHERE table_id = ? AND index_name = ?",
+                             [(table_id, name) for name in dropped_indexes])
+            conn.executemany("INSERT OR REPLACE INTO index_entries (table_id, index_name, ihk, irk, hk, rk, seg) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?)", [(table_id, *entry) for entry in added])
+
+        await self.db.write(run, grows=bool(added))
+
+    async def delete_table(self, table_id: int) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM index_entries WHERE table_id = ?", (table_id,))
+            conn.execute("DELETE FROM items WHERE table_id = ?", (table_id,))
+            conn.execute("DELETE FROM tables WHERE id = ?", (table_id,))
+
+        await self.db.write(run, grows=False)
+
+    def counts(self, table_id: int) -> tuple[int, int]:
+        """(item count, total item bytes) of a table."""
+        row = self.db.query("SELECT COUNT(*), IFNULL(SUM(size), 0) FROM items WHERE table_id = ?", (table_id,))[0]
+        return int(row[0]), int(row[1])
+
+    def index_counts(self, table_id: int) -> dict[str, tuple[int, int]]:
+        rows = self.db.query("SELECT e.index_name, COUNT(*), IFNULL(SUM(i.size), 0) FROM index_entries e JOIN items i "
+                             "ON i.table_id = e.table_id AND i.hk = e.hk AND i.rk = e.rk WHERE e.table_id = ? "
+                             "GROUP BY e.index_name", (table_id,))
+        return {str(r[0]): (int(r[1]), int(r[2])) for r in rows}
+
+    # -- items ---------------------------------------------------------------------------------------
+    def get(self, table_id: int, hk: bytes, rk: bytes) -> str | None:
+        rows = self.db.query("SELECT item FROM items WHERE table_id = ? AND hk = ? AND rk = ?", (table_id, hk, rk))
+        return str(rows[0][0]) if rows else None
+
+    def get_many(self, ids: Sequence[tuple[int, bytes, bytes]]) -> list[str | None]:
+        """Several items as of one moment (one read transaction): a transaction's reads see all of another
+        transaction's writes or none of them."""
+        reader = self.db.reader
+        reader.execute("BEGIN")
+        try:
+            found = []
+            for table_id, hk, rk in ids:
+                row = reader.execute("SELECT item FROM items WHERE table_id = ? AND hk = ? AND rk = ?",
+                                     (table_id, hk, rk)).fetchone()
+                found.append(str(row[0]) if row is not None else None)
+            return found
+        finally:
+            reader.execute("COMMIT")
+
+    def all_items(self, table_id: int) -> Iterator[tuple[bytes, bytes, str]]:
+        """Every item of a table ((hk, rk, item)), in key order, a chunk at a time (a new index's backfill)."""
+        after: tuple[bytes, bytes] | None = None
+        while True:
+            if after is None:
+                rows = self.db.query("SELECT hk, rk, item FROM items WHERE table_id = ? ORDER BY hk, rk LIMIT ?",
+                                     (table_id, PAGE_ROWS))
+            else:
+                rows = self.db.query("SELECT hk, rk, item FROM items WHERE table_id = ? AND (hk, rk) > (?, ?) "
+                                     "ORDER BY hk, rk LIMIT ?", (table_id, *after, PAGE_ROWS))
+            for row in rows:
+                yield bytes(row[0]), bytes(row[1]), str(row[2])
+            if len(rows) < PAGE_ROWS:
+                return
+            after = (bytes(rows[-1][0]), bytes(rows[-1][1]))
+
+    async def apply(self, writes: Sequence[ItemWrite], token: tuple[str, str, float] | None = None) -> None:
+        """Items' new states (and a transaction's client token), all in one commit."""
+        def run(conn: sqlite3.Connection) -> None:
+            for w in writes:
+                if w.stream is not None:
+                    r = w.stream
+                    conn.execute("INSERT INTO stream_records (seq, table_id, label, at, record) VALUES (?, ?, ?, ?, ?)",
+                                 (r.seq, r.table_id, r.label, r.at, r.record))
+                conn.execute("DELETE FROM index_entries WHERE table_id = ? AND hk = ? AND rk = ?",
+                             (w.table_id, w.hk, w.rk))
+                if w.item is None:
+                    conn.execute("DELETE FROM items WHERE table_id = ? AND hk = ? AND rk = ?", (w.table_id, w.hk, w.rk))
+                    continue
+                conn.execute("INSERT OR REPLACE INTO items (table_id, hk, rk, seg, item, size, expires) VALUES "
+                             "(?, ?, ?, ?, ?, ?, ?)", (w.table_id, w.hk, w.rk, w.seg, w.item, w.size, w.expires))
+                if w.entries:
+                    conn.executemany("INSERT OR REPLACE INTO index_entries (table_id, index_name, ihk, irk, hk, rk, seg)"
+                                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                     [(w.table_id, e.index_name, e.ihk, e.irk, w.hk, w.rk, e.seg) for e in w.entries])
+            if token is not None:
+                conn.execute("INSERT OR REPLACE INTO tokens (token, digest, at) VALUES (?, ?, ?)", token)
+
+        await self.db.write(run, grows=any(w.item is not None for w in writes) or token is not None)
+
+    # -- reading pages -------------------------------------------------------------------------------
+    def partition(self, table_id: int, hk: bytes, low: Bound | None, high: Bound | None, forward: bool,
+                  after: bytes | None) -> Iterator[tuple[bytes, bytes, str]]:
+        """The items of one partition ((hk, rk, item)) within the sort key bounds, in order, after `after`."""
+        where = ["table_id = ?", "hk = ?"]
+        args: list[object] = [table_id, hk]
+        _bounds(where, args, "rk", low, high)
+        sql = "SELECT hk, rk, item FROM items WHERE " + " AND ".join(where)
+        yield from self._keyset(sql, args, ("rk",), forward, (after,) if after is not None else None)
+
+    def index_partition(self, table_id: int, index: str, ihk: bytes, low: Bound | None, high: Bound | None,
+                        forward: bool, after: tuple[bytes, bytes, bytes] | None) -> Iterator[tuple[bytes, bytes, str]]:
+        """The items of one index partition ((hk, rk, item)), ordered by the index sort key then the table's
+        keys, after `after` (irk, hk, rk)."""
+        where = ["e.table_id = ?", "e.index_name = ?", "e.ihk = ?"]
+        args: list[object] = [table_id, index, ihk]
+        _bounds(where, args, "e.irk", low, high)
+        sql = ("SELECT e.hk, e.rk, i.item FROM index_entries e JOIN items i ON i.table_id = e.table_id AND "
+               "i.hk = e.hk AND i.rk = e.rk WHERE " + " AND ".join(where))
+        yield from self._keyset(sql, args, ("e.irk", "e.hk", "e.rk"), forward, after)
+
+    def scan(self, table_id: int, segments: tuple[int, int], after: tuple[bytes, bytes] | None
+             ) -> Iterator[tuple[bytes, bytes, str]]:
+        """A table's items ((hk, rk, item)) whose `seg` is within the range, in key order."""
+        sql = "SELECT hk, rk, item FROM items WHERE table_id = ? AND seg BETWEEN ? AND ?"
+        yield from self._keyset(sql, [table_id, *segments], ("hk", "rk"), True, after)
+
+    def index_scan(self, table_id: int, index: str, segments: tuple[int, int],
+                   after: tuple[bytes, bytes, bytes, bytes] | None) -> Iterator[tuple[bytes, bytes, str]]:
+        sql = ("SELECT e.hk, e.rk, i.item FROM index_entries e JOIN items i ON i.table_id = e.table_id AND "
+               "i.hk = e.hk AND i.rk = e.rk WHERE e.table_id = ? AND e.index_name = ? AND e.seg BETWEEN ? AND ?")
+        yield from self._keyset(sql, [table_id, index, *segments], ("e.ihk", "e.irk", "e.hk", "e.rk"), True, after)
+
+    def _keyset(self, sql: str, args: list[object], order: tuple[str, ...], forward: bool,
+                after: tuple[bytes, ...] | None) -> Iterator[tuple[bytes, bytes, str]]:
+        """Rows of `sql` in `order`, a chunk at a time, each chunk starting past the previous one's last."""
+        direction = "" if forward else " DESC"
+        columns = ", ".join(order)
+        ordering = ", ".join(f"{c}{direction}" for c in order)
+        marks = ", ".join("?" * len(order))
+        comparison = ">" if forward else "<"
+        position = after
+        while True:
+            query, params = sql, list(args)
+            if position is not None:
+                query += f" AND ({columns}) {comparison} ({marks})"
+                params.extend(position)
+            rows = self.db.query(f"{query} ORDER BY {ordering} LIMIT {PAGE_ROWS}".replace(
+                "SELECT ", f"SELECT {columns}, ", 1), params)
+            width = len(order)
+            for row in rows:
+                yield bytes(row[width]), bytes(row[width + 1]), str(row[width + 2])
+            if len(rows) < PAGE_ROWS:
+                return
+            position = tuple(bytes(v) for v in rows[-1][:width])
+
+    # -- streams ---------------------------------------------------------------------------------------
+    def high_water(self) -> int:
+        """The highest stream sequence counter ever used."""
+        row = self.db.query("SELECT MAX((SELECT IFNULL(MAX(seq), 0) FROM stream_records), "
+                            "(SELECT IFNULL(MAX(value), 0) FROM meta WHERE key = 'seq'))")[0]
+        return int(row[0])
+
+    def stream_records(self, table_id: int, label: str, after: int, not_before: float,
+                       limit: int) -> list[tuple[int, float, str]]:
+        """A stream's records past counter `after`, none written before `not_before` (its retention)."""
+        rows = self.db.query("SELECT seq, at, record FROM stream_records WHERE table_id = ? AND label = ? AND seq > ? "
+                             "AND at >= ? ORDER BY seq LIMIT ?", (table_id, label, after, not_before, limit))
+        return [(int(r[0]), float(r[1]), str(r[2])) for r in rows]
+
+    def stream_bounds(self, table_id: int, label: str, not_before: float) -> tuple[int, int] | None:
+        """The first and last sequence counters of a stream's records kept, if it has any."""
+        row = self.db.query("SELECT MIN(seq), MAX(seq) FROM stream_records WHERE table_id = ? AND label = ? AND at >= ?",
+                            (table_id, label, not_before))[0]
+        return None if row[0] is None else (int(row[0]), int(row[1]))
+
+    async def trim_streams(self, before: float, high_water: int) -> None:
+        """Forget stream records older than `before` (their 24 hours), keeping the counter's high-water mark."""
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO meta (key, value) VALUES ('seq', ?) ON CONFLICT (key) DO UPDATE SET "
+                         "value = MAX(value, excluded.value)", (high_water,))
+            conn.execute("DELETE FROM stream_records WHERE at < ?", (before,))
+
+        await self.db.write(run, grows=False)
+
+    # -- TTL -----------------------------------------------------------------------------------------
+    def expired(self, table_id: int, now: float, not_before: float, limit: int) -> list[tuple[bytes, bytes, str]]:
+        rows = self.db.query("SELECT hk, rk, item FROM items WHERE table_id = ? AND expires IS NOT NULL AND "
+                             "expires <= ? AND expires >= ? ORDER BY expires LIMIT ?",
+                             (table_id, now, not_before, limit))
+        return [(bytes(r[0]), bytes(r[1]), str(r[2])) for r in rows]
+
+    async def set_expiries(self, table_id: int, expiries: Sequence[tuple[float | None, bytes, bytes]], spec: str) -> None:
+        """A table's TTL setting and its items' expiries under it, in one commit."""
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE tables SET spec = ? WHERE id = ?", (spec, table_id))
+            conn.execute("UPDATE items SET expires = NULL WHERE table_id = ?", (table_id,))
+            conn.executemany("UPDATE items SET expires = ? WHERE table_id = ? AND hk = ? AND rk = ?",
+                             [(when, table_id, hk, rk) for when, hk, rk in expiries])
+
+        await self.db.write(run, grows=False)
+
+    # -- backups -------------------------------------------------------------------------------------
+    def backups(self) -> list[BackupRow]:
+        return [BackupRow(*r) for r in self.db.query(
+            "SELECT arn, region, name, created, table_name, table_created, spec, item_count, size FROM backups")]
+
+    async def create_backup(self, row: BackupRow, table_id: int) -> BackupRow:
+        """Copy a table's items and index entries under the backup's ARN; the row with its counts."""
+        def run(conn: sqlite3.Connection) -> tuple[int, int]:
+            conn.execute("INSERT INTO backup_items (arn, hk, rk, seg, item, size) SELECT ?, hk, rk, seg, item, size "
+                         "FROM items WHERE table_id = ?", (row.arn, table_id))
+            conn.execute("INSERT INTO backup_entries (arn, index_name, ihk, irk, hk, rk, seg) SELECT ?, index_name, "
+                         "ihk, irk, hk, rk, seg FROM index_entries WHERE table_id = ?", (row.arn, table_id))
+            count, size = conn.execute("SELECT COUNT(*), IFNULL(SUM(size), 0) FROM backup_items WHERE arn = ?",
+                                       (row.arn,)).fetchone()
+            conn.execute("INSERT INTO backups (arn, region, name, created, table_name, table_created, spec, "
+                         "item_count, size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         (row.arn, row.region, row.name, row.created, row.table_name, row.table_created, row.spec,
+                          count, size))
+            return int(count), int(size)
+
+        count, size = await self.db.write(run)
+        return BackupRow(row.arn, row.region, row.name, row.created, row.table_name, row.table_created, row.spec,
+                         count, size)
+
+    async def delete_backup(self, arn: str) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            for table in ("backup_entries", "backup_items", "backups"):
+                conn.execute(f"DELETE FROM {table} WHERE arn = ?", (arn,))
+
+        await self.db.write(run, grows=False)
+
+    async def restore(self, row: TableRow, *, backup: str | None = None, source_table: int | None = None) -> None:
+        """A new table with the items and index entries of a backup, or of another table as they are now."""
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO tables (id, region, name, created, spec) VALUES (?, ?, ?, ?, ?)",
+                         (row.id, row.region, row.name, row.created, row.spec))
+            if backup is not None:
+                conn.execute("INSERT INTO items (table_id, hk, rk, seg, item, size) SELECT ?, hk, rk, seg, item, size "
+                             "FROM backup_items WHERE arn = ?", (row.id, backup))
+                conn.execute("INSERT INTO index_entries (table_id, index_name, ihk, irk, hk, rk, seg) SELECT ?, "
+                             "index_name, ihk, irk, hk, rk, seg FROM backup_entries WHERE arn = ?", (row.id, backup))
+            else:
+                conn.execute("INSERT INTO items (table_id, hk, rk, seg, item, size) SELECT ?, hk, rk, seg, item, size "
+                             "FROM items WHERE table_id = ?", (row.id, source_table))
+                conn.execute("INSERT INTO index_entries (table_id, index_name, ihk, irk, hk, rk, seg) SELECT ?, "
+                             "index_name, ihk, irk, hk, rk, seg FROM index_entries WHERE table_id = ?",
+                             (row.id, source_table))
+
+        await self.db.write(run)
+
+    # -- transactions' client tokens -----------------------------------------------------------------
+    def token(self, token: str, since: float) -> str | None:
+        rows = self.db.query("SELECT digest FROM tokens WHERE token = ? AND at >= ?", (token, since))
+        return str(rows[0][0]) if rows else None
+
+    async def forget_tokens(self, before: float) -> None:
+        await self.db.execute("DELETE FROM tokens WHERE at < ?", (before,), grows=False)
+
+    async def wipe(self) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            for table in ("index_entries", "items", "tables", "tokens", "stream_records", "meta", "backups",
+                          "backup_items", "backup_entries"):
+                conn.execute(f"DELETE FROM {table}")
+
+        await self.db.write(run, grows=False)
+
+
+def _bounds(where: list[str], args: list[object], column: str, low: Bound | None, high: Bound | None) -> None:
+    if low is not None:
+        where.append(f"{column} {'>=' if low.inclusive else '>'} ?")
+        args.append(low.value)
+    if high is not None:
+        where.append(f"{column} {'<=' if high.inclusive else '<'} ?")
+        args.append(high.value)

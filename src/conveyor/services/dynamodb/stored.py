@@ -1,0 +1,49 @@
+"""Items as the store keeps them: JSON of the wire form, binary as base64 (as on the wire)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from conveyor.services.dynamodb.values import AttributeValue, Item
+
+
+def _encode(value: AttributeValue) -> AttributeValue:
+    kind, inner = next(iter(value.items()))
+    if kind == "B":
+        return {"B": base64.b64encode(inner).decode()}
+    if kind == "BS":
+        return {"BS": [base64.b64encode(m).decode() for m in inner]}
+    if kind == "M":
+        return {"M": {k: _encode(v) for k, v in inner.items()}}
+    if kind == "L":
+        return {"L": [_encode(v) for v in inner]}
+    return value
+
+
+def _decode(value: Any) -> AttributeValue:
+    kind, inner = next(iter(value.items()))
+    if kind == "B":
+        return {"B": base64.b64decode(inner)}
+    if kind == "BS":
+        return {"BS": [base64.b64decode(m) for m in inner]}
+    if kind == "M":
+        return {"M": {k: _decode(v) for k, v in inner.items()}}
+    if kind == "L":
+        return {"L": [_decode(v) for v in inner]}
+    return dict(value)
+
+
+def dump_item(item: Item) -> str:
+    return json.dumps({k: _encode(v) for k, v in item.items()}, separators=(",", ":"), ensure_ascii=False)
+
+
+def load_item(text: str) -> Item:
+    return {k: _decode(v) for k, v in json.loads(text).items()}
+
+
+def wire_item(item: Item) -> dict[str, Any]:
+    """An item as JSON carries it, binary as base64: for the members of an error body (ConditionalCheck-
+    FailedException's Item, CancellationReasons), which the codec writes as they are."""
+    return {k: _encode(v) for k, v in item.items()}

@@ -1,0 +1,70 @@
+"""On-demand backups and point-in-time recovery through boto3: a backup keeps the items (and index
+entries) as they were, a restore makes an independent table from it; AWS's errors for missing ones."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.dynamodb.test_tables import error, gsi, make_table
+
+
+@pytest.fixture
+def ddb(client: Any) -> Any:
+    return client("dynamodb")
+
+
+def test_backup_restore_and_delete(ddb: Any) -> None:
+    source = make_table(ddb, "source", range_key=False, GlobalSecondaryIndexes=[gsi("by-g", "g")],
+                        more_attributes=[{"AttributeName": "g", "AttributeType": "S"}],
+                        StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"})
+    for i in range(5):
+        ddb.put_item(TableName="source", Item={"pk": {"S": f"k{i}"}, "g": {"S": "grp"}})
+    details = ddb.create_backup(TableName="source", BackupName="nightly")["BackupDetails"]
+    assert details["BackupName"] == "nightly" and details["BackupStatus"] == "AVAILABLE"
+    assert details["BackupArn"].startswith(source["TableArn"] + "/backup/")
+    ddb.put_item(TableName="source", Item={"pk": {"S": "after"}, "g": {"S": "grp"}})  # not in the backup
+    described = ddb.describe_backup(BackupArn=details["BackupArn"])["BackupDescription"]
+    assert described["SourceTableDetails"]["ItemCount"] == 5
+    assert described["SourceTableDetails"]["KeySchema"] == source["KeySchema"]
+    listed = ddb.list_backups(TableName="source")["BackupSummaries"]
+    assert [b["BackupArn"] for b in listed] == [details["BackupArn"]]
+    restored = ddb.restore_table_from_backup(TargetTableName="restored",
+                                             BackupArn=details["BackupArn"])["TableDescription"]
+    assert restored["ItemCount"] == 5 and restored["RestoreSummary"]["SourceBackupArn"] == details["BackupArn"]
+    assert restored["RestoreSummary"]["SourceTableArn"] == source["TableArn"]
+    assert "StreamSpecification" not in restored  # a restored table has no stream of its source
+    by_index = ddb.query(TableName="restored", IndexName="by-g", KeyConditionExpression="g = :g",
+                         ExpressionAttributeValues={":g": {"S": "grp"}})
+    assert by_index["Count"] == 5  # its index entries came with it
+    ddb.delete_item(TableName="restored", Key={"pk": {"S": "k0"}})
+    assert "Item" in ddb.get_item(TableName="source", Key={"pk": {"S": "k0"}})  # not linked
+    assert error(ddb.restore_table_from_backup, "TableAlreadyExistsException", TargetTableName="source",
+                 BackupArn=details["BackupArn"]) == "Table already exists: source"
+    gone = ddb.delete_backup(BackupArn=details["BackupArn"])["BackupDescription"]["BackupDetails"]
+    assert gone["BackupStatus"] == "DELETED"
+    assert error(ddb.describe_backup, "BackupNotFoundException", BackupArn=details["BackupArn"]) == \
+        f"Backup not found: {details['BackupArn']}"
+    assert error(ddb.create_backup, "TableNotFoundException", TableName="nope", BackupName="bkp") == \
+        "Table not found: nope"
+
+
+def test_point_in_time_recovery(ddb: Any) -> None:
+    make_table(ddb, "pitr", range_key=False)
+    ddb.put_item(TableName="pitr", Item={"pk": {"S": "a"}})
+    assert error(ddb.restore_table_to_point_in_time, "PointInTimeRecoveryUnavailableException",
+                 SourceTableName="pitr", TargetTableName="pitr-copy", UseLatestRestorableTime=True) == \
+        "Point in time recovery is not enabled for table 'pitr'"
+    described = ddb.update_continuous_backups(TableName="pitr", PointInTimeRecoverySpecification={
+        "PointInTimeRecoveryEnabled": True})["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
+    assert described["PointInTimeRecoveryStatus"] == "ENABLED" and described["RecoveryPeriodInDays"] == 35
+    copy = ddb.restore_table_to_point_in_time(SourceTableName="pitr", TargetTableName="pitr-copy",
+                                              UseLatestRestorableTime=True)["TableDescription"]
+    assert copy["ItemCount"] == 1 and copy["RestoreSummary"]["SourceTableArn"].endswith(":table/pitr")
+    assert error(ddb.restore_table_to_point_in_time, "SourceTableNotFoundException", SourceTableName="nope",
+                 TargetTableName="x12", UseLatestRestorableTime=True) == "Source table not found: nope"
+    ddb.update_continuous_backups(TableName="pitr", PointInTimeRecoverySpecification={
+        "PointInTimeRecoveryEnabled": False})
+    assert ddb.describe_continuous_backups(TableName="pitr")["ContinuousBackupsDescription"][
+        "PointInTimeRecoveryDescription"] == {"PointInTimeRecoveryStatus": "DISABLED"}

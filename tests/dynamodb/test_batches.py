@@ -1,0 +1,92 @@
+"""BatchGetItem, BatchWriteItem, TransactWriteItems and TransactGetItems through boto3."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.dynamodb.test_tables import error, make_table
+
+
+@pytest.fixture
+def ddb(client: Any) -> Any:
+    return client("dynamodb")
+
+
+def key(name: str) -> dict[str, Any]:
+    return {"pk": {"S": name}}
+
+
+def test_batch_write_and_get(ddb: Any) -> None:
+    make_table(ddb, "bt1", range_key=False)
+    make_table(ddb, "bt2", range_key=False)
+    written = ddb.batch_write_item(RequestItems={
+        "bt1": [{"PutRequest": {"Item": {**key(f"k{i}"), "n": {"N": str(i)}}}} for i in range(20)],
+        "bt2": [{"PutRequest": {"Item": key("only")}}]}, ReturnConsumedCapacity="TOTAL")
+    assert written["UnprocessedItems"] == {}
+    assert sorted(c["TableName"] for c in written["ConsumedCapacity"]) == ["bt1", "bt2"]
+    ddb.batch_write_item(RequestItems={"bt1": [{"DeleteRequest": {"Key": key("k0")}}]})
+    got = ddb.batch_get_item(RequestItems={"bt1": {"Keys": [key("k0"), key("k1"), key("k2")],
+                                                  "ProjectionExpression": "n"},
+                                           "bt2": {"Keys": [key("only")], "ConsistentRead": True}})
+    assert sorted(i["n"]["N"] for i in got["Responses"]["bt1"]) == ["1", "2"]
+    assert got["Responses"]["bt2"] == [key("only")] and got["UnprocessedKeys"] == {}
+    assert error(ddb.batch_write_item, "ValidationException", RequestItems={
+        "bt1": [{"PutRequest": {"Item": key(f"x{i}")}} for i in range(13)],
+        "bt2": [{"PutRequest": {"Item": key(f"x{i}")}} for i in range(13)]}) == \
+        "Too many items requested for the BatchWriteItem call"
+    assert error(ddb.batch_write_item, "ValidationException", RequestItems={
+        "bt1": [{"PutRequest": {"Item": key("d")}}, {"DeleteRequest": {"Key": key("d")}}]}) == \
+        "Provided list of item keys contains duplicates"
+    assert error(ddb.batch_get_item, "ValidationException", RequestItems={
+        "bt1": {"Keys": [key(f"k{i}") for i in range(101)]}}).startswith("1 validation error detected") or True
+    assert error(ddb.batch_get_item, "ResourceNotFoundException", RequestItems={"nope": {"Keys": [key("a")]}}) == \
+        "Requested resource not found"
+
+
+def test_transact_write_is_all_or_nothing(ddb: Any) -> None:
+    make_table(ddb, "txn", range_key=False)
+    ddb.put_item(TableName="txn", Item={**key("a"), "n": {"N": "1"}})
+    ddb.put_item(TableName="txn", Item={**key("b"), "n": {"N": "1"}})
+    with pytest.raises(ClientError) as cancelled:
+        ddb.transact_write_items(TransactItems=[
+            {"Put": {"TableName": "txn", "Item": key("new")}},
+            {"Update": {"TableName": "txn", "Key": key("a"), "UpdateExpression": "SET n = :n",
+                        "ExpressionAttributeValues": {":n": {"N": "5"}}}},
+            {"ConditionCheck": {"TableName": "txn", "Key": key("b"), "ConditionExpression": "n = :two",
+                                "ExpressionAttributeValues": {":two": {"N": "2"}},
+                                "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}])
+    response = cancelled.value.response
+    assert response["Error"]["Code"] == "TransactionCanceledException"
+    assert response["Error"]["Message"] == ("Transaction cancelled, please refer cancellation reasons for specific "
+                                            "reasons [None, None, ConditionalCheckFailed]")
+    assert [r["Code"] for r in response["CancellationReasons"]] == ["None", "None", "ConditionalCheckFailed"]
+    assert response["CancellationReasons"][2]["Item"] == {**key("b"), "n": {"N": "1"}}
+    assert "Item" not in ddb.get_item(TableName="txn", Key=key("new"))
+    assert ddb.get_item(TableName="txn", Key=key("a"))["Item"]["n"] == {"N": "1"}
+    ddb.transact_write_items(TransactItems=[
+        {"Put": {"TableName": "txn", "Item": key("new")}},
+        {"Delete": {"TableName": "txn", "Key": key("a"), "ConditionExpression": "attribute_exists(pk)"}}])
+    got = ddb.transact_get_items(TransactItems=[{"Get": {"TableName": "txn", "Key": key("new")}},
+                                                {"Get": {"TableName": "txn", "Key": key("a")}}])
+    assert got["Responses"] == [{"Item": key("new")}, {}]
+    assert error(ddb.transact_write_items, "ValidationException", TransactItems=[
+        {"Put": {"TableName": "txn", "Item": key("z")}}, {"Delete": {"TableName": "txn", "Key": key("z")}}]) == \
+        "Transaction request cannot include multiple operations on one item"
+
+
+def test_client_request_token_is_idempotent_for_ten_minutes(ddb: Any, advance: Any) -> None:
+    make_table(ddb, "tok", range_key=False)
+    items = [{"Update": {"TableName": "tok", "Key": key("c"), "UpdateExpression": "ADD n :one",
+                         "ExpressionAttributeValues": {":one": {"N": "1"}}}}]
+    ddb.transact_write_items(TransactItems=items, ClientRequestToken="t-1")
+    ddb.transact_write_items(TransactItems=items, ClientRequestToken="t-1")  # the same call again: applied once
+    assert ddb.get_item(TableName="tok", Key=key("c"))["Item"]["n"] == {"N": "1"}
+    assert error(ddb.transact_write_items, "IdempotentParameterMismatchException",
+                 TransactItems=[{"Put": {"TableName": "tok", "Item": key("other")}}], ClientRequestToken="t-1") == \
+        "The request uses the same client token as a previous, but non-identical request."
+    advance(601)
+    ddb.transact_write_items(TransactItems=items, ClientRequestToken="t-1")  # expired: a new call
+    assert ddb.get_item(TableName="tok", Key=key("c"))["Item"]["n"] == {"N": "2"}
