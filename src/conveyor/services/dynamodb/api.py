@@ -27,7 +27,7 @@ from conveyor.services.dynamodb.catalog import Catalog
 from conveyor.services.dynamodb.codec import DynamoJsonCodec
 from conveyor.services.dynamodb.control_api import ControlOperations
 from conveyor.services.dynamodb.item_api import ItemOperations
-from conveyor.services.dynamodb.partiql_api import PartiqlOperations
+from conveyor.services.dynamodb.partiql_api import PartiQLOperations
 from conveyor.services.dynamodb.policy_api import PolicyOperations
 from conveyor.services.dynamodb.read_api import ReadOperations
 from conveyor.services.dynamodb.settings_api import SettingsOperations
@@ -59,7 +59,7 @@ class DynamoDBService(Service):
         transactions = TransactOperations(self.backend)
         self.operation_groups = (ControlOperations(self.backend), SettingsOperations(self.backend), items, reads,
                                  BatchOperations(self.backend), transactions,
-                                 PartiqlOperations(self.backend, items, reads, transactions),
+                                 PartiQLOperations(self.backend, items, reads, transactions),
                                  StreamOperations(self.backend), PolicyOperations(self.backend),
                                  BackupOperations(self.backend))
 

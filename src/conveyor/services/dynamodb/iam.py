@@ -15,7 +15,11 @@ from typing import Any
 
 from conveyor.authz import Need
 from conveyor.services.dynamodb.catalog import table_name
+from conveyor.services.dynamodb.partiql.plans import iam_targets
 
+# PartiQL asks for dynamodb:PartiQLSelect/Insert/Update/Delete on each statement's table (or index).
+_PARTIQL_STATEMENTS = {"ExecuteStatement": "", "BatchExecuteStatement": "Statements",
+                       "ExecuteTransaction": "TransactStatements"}
 _TRANSACT_WRITE_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
                            "ConditionCheck": "ConditionCheckItem"}
 
@@ -43,6 +47,11 @@ def needs(region: str, account: str, operation: str, params: Mapping[str, Any]) 
                 if need not in found:
                     found.append(need)
         return found or [Need(action)]
+    if operation in _PARTIQL_STATEMENTS:
+        texts = [params.get("Statement")] if operation == "ExecuteStatement" else [
+            e.get("Statement") for e in params.get(_PARTIQL_STATEMENTS[operation]) or [] if isinstance(e, Mapping)]
+        return [Need(action, table_arn(region, account, table) + (f"/index/{index}" if index else ""))
+                for action, table, index in iam_targets([t for t in texts if isinstance(t, str)])] or [Need(action)]
     arn = params.get("ResourceArn") or params.get("StreamArn")
     if isinstance(arn, str) and arn.startswith("arn:"):
         return [Need(action, arn)]
