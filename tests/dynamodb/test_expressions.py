@@ -66,6 +66,12 @@ def test_conditions_evaluate_as_dynamodb_does(text: str, expected: bool) -> None
     assert matches(text) is expected
 
 
+def test_conditions_tell_the_paths_they_read() -> None:
+    condition = compile_condition("#s = :s AND (size(m.k[0]) > :n OR contains(tags, a))", ctx())
+    assert condition.paths == [("status",), ("m", "k", 0), ("tags",), ("a",)]
+    assert condition.top_level_names == {"status", "m", "tags", "a"}
+
+
 def test_an_absent_item_has_no_attributes() -> None:
     assert matches("attribute_not_exists(a)", None)
     assert not matches("attribute_exists(a)", None)

@@ -17,6 +17,8 @@ from conveyor.services.dynamodb.expressions import (
     compile_projection,
     compile_update,
 )
+from conveyor.services.dynamodb.partiql import plans
+from conveyor.services.dynamodb.partiql import syntax as partiql
 from conveyor.services.dynamodb.values import canonical_item, key_bytes
 from conveyor.wire import ServiceError
 
@@ -88,6 +90,31 @@ def test_projections_and_key_conditions(text: str) -> None:
     if range_condition is not None:
         for value in ({"S": "x"}, {"N": "1"}, {"B": b"\x01"}):
             assert range_condition.matches(value) in (True, False)
+
+
+PARTIQL_TOKENS = ["SELECT", "INSERT", "INTO", "UPDATE", "DELETE", "FROM", "WHERE", "VALUE", "SET", "REMOVE", "AND",
+                  "OR", "NOT", "IS", "MISSING", "NULL", "IN", "BETWEEN", "*", "t", '"t"', '"t"."i"', "a", "b.c",
+                  "a[0]", "'s'", "1", "-2.5", "?", "=", "<>", "<", "+", "-", ",", "(", ")", "[", "]", "{", "}",
+                  ":", "<<", ">>", "set_add", "size", "begins_with", ";", "TRUE"]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(st.lists(st.sampled_from(PARTIQL_TOKENS), min_size=1, max_size=16).map(" ".join),
+                 st.text(max_size=40)),
+       st.integers(min_value=0, max_value=2))
+def test_partiql_statements(text: str, parameter_count: int) -> None:
+    """Any text is a statement or a ValidationException; a statement's WHERE, written in the expression
+    language, compiles (or is refused as AWS refuses it) and judges every item true or false."""
+    parsed = answered(partiql.parse, text)
+    where = getattr(parsed.statement, "where", None) if parsed is not None else None
+    if where is None or parsed.parameters != parameter_count:
+        return
+    ph = plans.Placeholders([{"S": "p"}] * parameter_count)
+    condition = answered(lambda t: compile_condition(plans.condition_text(where, ph),
+                                                     ExpressionContext(ph.names, ph.values)), text)
+    if condition is not None:
+        for item in ITEMS:
+            assert condition.matches(item) in (True, False)
 
 
 numbers = st.decimals(allow_nan=False, allow_infinity=False, places=None).filter(

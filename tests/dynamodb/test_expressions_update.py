@@ -160,6 +160,18 @@ def test_item_dependent_mistakes(text: str, expected: str) -> None:
     assert refusal(text) == expected
 
 
+def test_a_value_set_deep_inside_may_not_pass_32_levels() -> None:
+    deep: dict[str, Any] = {"S": "leaf"}
+    for _ in range(30):
+        deep = {"L": [deep]}  # 31 levels
+    context = ExpressionContext(None, {":deep": deep})
+    item: dict[str, Any] = {"mp": {"M": {"kid": {"M": {}}}}}
+    assert compile_update("SET mp.one = :deep", context).apply(item)["mp"]["M"]["one"] == deep  # 32 levels
+    with pytest.raises(ServiceError) as caught:
+        compile_update("SET mp.kid.two = :deep", ExpressionContext(None, {":deep": deep})).apply(item)
+    assert caught.value.message == "Nesting Levels have exceeded supported limits"
+
+
 def test_arithmetic_keeps_38_digits_exactly() -> None:
     item = {"n": {"N": "1" * 38}}
     assert update("SET n = n + :n", item)["n"] == {"N": "1" * 37 + "6"}
@@ -167,6 +179,12 @@ def test_arithmetic_keeps_38_digits_exactly() -> None:
     with pytest.raises(ServiceError) as caught:
         update("ADD n :n", item)
     assert caught.value.message == "Attempting to store more than 38 significant digits in a Number"
+    # far apart in magnitude: the exact sum has 256 digits, and is refused rather than rounded
+    item = {"n": {"N": "1E+125"}, "m": {"N": "1E-130"}}
+    with pytest.raises(ServiceError) as caught:
+        update("SET n = n + m", item)
+    assert caught.value.message == "Attempting to store more than 38 significant digits in a Number"
+    assert update("SET n = n - n", item)["n"] == {"N": "0"}
 
 
 def test_operator_limit() -> None:

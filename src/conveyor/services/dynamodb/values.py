@@ -30,9 +30,9 @@ MAX_ITEM_SIZE = 400 * 1024
 MAX_NESTING = 32  # "Nested attribute depth": up to 32 levels
 INVALID = "One or more parameter values were invalid: "
 
-# Exact decimal arithmetic: 38 significant digits is what a number may hold, but intermediate sums of
-# two such numbers may need more before the result is checked against the limit.
-NUMBER_CONTEXT = decimal.Context(prec=80, Emax=999_999, Emin=-999_999, traps=[decimal.InvalidOperation])
+# Exact decimal arithmetic: a number holds 38 significant digits, but the exact sum of two of them may
+# span 1E+125 to 1E-130 (256 digits) before it is checked against the limit, so nothing is ever rounded.
+NUMBER_CONTEXT = decimal.Context(prec=300, Emax=999_999, Emin=-999_999, traps=[decimal.InvalidOperation])
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 
@@ -171,6 +171,21 @@ def _checked_member(kind: str, inner: Any, value: AttributeValue, depth: int) ->
     elif kind == "L":
         return {"L": [_checked(member, depth + 1) for member in inner]}
     return value
+
+
+def nesting_depth(value: AttributeValue) -> int:
+    """Levels of a value: 1 for a scalar or set, one more for each list or map around it."""
+    if "M" in value:
+        return 1 + max((nesting_depth(member) for member in value["M"].values()), default=0)
+    if "L" in value:
+        return 1 + max((nesting_depth(member) for member in value["L"]), default=0)
+    return 1
+
+
+def check_nesting(value: AttributeValue, level: int) -> None:
+    """A value placed `level` levels down (1: a top-level attribute) may reach 32 levels, no more."""
+    if level - 1 + nesting_depth(value) > MAX_NESTING:
+        raise validation("Nesting Levels have exceeded supported limits")
 
 
 # -- sizes --------------------------------------------------------------------------------------------

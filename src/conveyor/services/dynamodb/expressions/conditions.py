@@ -6,11 +6,12 @@ https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.Ope
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from conveyor.services.dynamodb.expressions.context import ExpressionContext
 from conveyor.services.dynamodb.expressions.evaluate import operand_value, test_function
-from conveyor.services.dynamodb.expressions.paths import format_path
+from conveyor.services.dynamodb.expressions.paths import Path, format_path
 from conveyor.services.dynamodb.expressions.syntax import (
     FunctionOperand,
     Operand,
@@ -135,14 +136,36 @@ def _compare(op: str, left: AttributeValue | None, right: AttributeValue | None)
 
 
 class Condition:
-    """A compiled condition or filter expression."""
+    """A compiled condition or filter expression. `paths` are the document paths it reads, in order, and
+    `top_level_names` the attributes they start from (a Query's filter may not name a key attribute:
+    "Filter Expression can only contain non-primary key attributes: Primary key attribute: a")."""
 
     def __init__(self, node: Node) -> None:
         self.node = node
+        self.paths: list[Path] = list(_paths(node))
+        self.top_level_names: frozenset[str] = frozenset(str(path[0]) for path in self.paths)
 
     def matches(self, item: Item | None) -> bool:
         """`item` None is an absent item: every attribute is missing."""
         return evaluate(self.node, item if item is not None else {})
+
+
+def _paths(node: Node | Operand) -> Iterator[Path]:
+    if isinstance(node, PathOperand):
+        yield node.path
+    elif isinstance(node, FunctionOperand):
+        for arg in node.args:
+            yield from _paths(arg)
+    elif isinstance(node, Logical):
+        yield from _paths(node.left)
+        yield from _paths(node.right)
+    elif isinstance(node, Not):
+        yield from _paths(node.inner)
+    elif isinstance(node, FunctionCondition):
+        yield from _paths(node.function)
+    elif isinstance(node, Comparison | Between | In):
+        for operand in _operands(node):
+            yield from _paths(operand)
 
 
 # -- parsing ------------------------------------------------------------------------------------------

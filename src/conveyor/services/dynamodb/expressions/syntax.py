@@ -109,7 +109,8 @@ class Parser:
     grammar of their expression; syntax errors are ExpressionSyntaxError(index) until `syntax_failure`
     turns the furthest one into AWS's message."""
 
-    keywords: frozenset[str] = frozenset()
+    keywords: frozenset[str] = frozenset()  # words that cannot name an attribute unescaped here
+    functions: frozenset[str] = frozenset()  # the functions this kind of expression knows
 
     def __init__(self, what: str, text: str, tokens: Sequence[Token], ctx: ExpressionContext, problems: Problems) -> None:
         self.what = what
@@ -245,8 +246,6 @@ class Parser:
         if self.at_function():
             return self.parse_function(self.functions)
         return PathOperand(self.parse_path())
-
-    functions: frozenset[str] = frozenset()
 
     def parse_operand_parens(self) -> Operand:
         if self.token.is_punct("("):

@@ -42,6 +42,7 @@ from conveyor.services.dynamodb.values import (
     NUMBER_CONTEXT,
     AttributeValue,
     Item,
+    check_nesting,
     check_number,
     format_number,
     validation,
@@ -185,6 +186,8 @@ class Update:
         for action, value in computed:
             if action.section == "SET":
                 assert value is not None
+                if len(action.path) > 1:  # a value set deep inside may pass the 32 levels
+                    check_nesting(value, len(action.path))
                 set_path(new, action.path, value)
             elif action.section == "REMOVE":
                 check_parent(new, action.path)
