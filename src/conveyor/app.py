@@ -16,7 +16,7 @@ from conveyor.internal_api import InternalApi
 from conveyor.metrics import Metrics
 from conveyor.outages import RegionOutages
 from conveyor.ports import Credential, Ports, find_credential
-from conveyor.prometheus import BuiltinSeries, ConveyorCollector, Exposition, PoolLevel
+from conveyor.prometheus import BuiltinSeries, Exposition, PoolLevel
 from conveyor.runtime.pools import PoolManager
 from conveyor.services.base import Environment, Service
 from conveyor.storage.disk import DiskGuard
@@ -98,8 +98,8 @@ class App:
         self.dashboard = Dashboard(Wiring(self.services, self.ports, self.pools, self.config, self.clock.now))
         self.ports.logs = LogTee(self.ports.logs, self.dashboard.trail, self.dashboard.changed)
         self.dashboard_web = DashboardWeb(self.dashboard, self.config)
-        self.exposition = Exposition(ConveyorCollector(self.metrics, self.builtin_series, lambda: self.ports.queues,
-                                                       self._pool_levels))
+        self.exposition = Exposition(self.metrics, self.builtin_series, lambda: self.ports.queues,
+                                     self._pool_levels)
         self.gateway = Gateway(config=self.config, clock=self.clock, metrics=self.metrics, services=self.services,
                                keys=self, control=InternalApi(self), enforcer=self.enforcer, outages=self.outages)
         self.gateway.observers.append(self.dashboard.observe)

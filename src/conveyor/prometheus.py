@@ -17,30 +17,23 @@ names use (https://prometheus.io/docs/practices/naming/#base-units).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
-from prometheus_client.exposition import choose_encoder
-from prometheus_client.metrics_core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-    SummaryMetricFamily,
-)
-from prometheus_client.registry import Collector, CollectorRegistry
-
-from conveyor.metrics import LATENCY_BUCKETS, Metrics
+from conveyor.metrics import Metrics
 from conveyor.ports import Dimensions, MetricsSink, Queues
+
+if TYPE_CHECKING:
+    from prometheus_client.registry import CollectorRegistry
 
 # Sampled values that are a level, not a count of events: the last one is the value.
 _GAUGES = frozenset({"ConcurrentExecutions"})
 # Read live at each scrape (from the queues and the pools), so their minute samples are not kept.
-_LIVE = frozenset({"ApproximateNumberOfMessagesVisible", "ApproximateNumberOfMessagesNotVisible",
+LIVE = frozenset({"ApproximateNumberOfMessagesVisible", "ApproximateNumberOfMessagesNotVisible",
                    "ApproximateNumberOfMessagesDelayed", "ApproximateAgeOfOldestMessage", "BacklogPerWorker",
                    "InServiceWorkers"})
-_UNIT_SUFFIX = {"Milliseconds": ("_seconds", 0.001), "Seconds": ("_seconds", 1.0), "Bytes": ("_bytes", 1.0)}
+UNIT_SUFFIX = {"Milliseconds": ("_seconds", 0.001), "Seconds": ("_seconds", 1.0), "Bytes": ("_bytes", 1.0)}
 
 Series = tuple[str, str, str, str, Dimensions]  # namespace, name, unit, region, dimensions
 
@@ -70,7 +63,7 @@ class BuiltinSeries:
               unit: str = "Count") -> None:
         if self.inner is not None:
             self.inner.tally(region, namespace, name, dimensions, amount, unit)
-        if dimensions and name not in _LIVE:
+        if dimensions and name not in LIVE:
             key = (namespace, name, unit, region, dimensions)
             self.counters[key] = self.counters.get(key, 0.0) + amount
 
@@ -79,7 +72,7 @@ class BuiltinSeries:
         if self.inner is not None:
             self.inner.sample(region, namespace, name, dimensions, value, unit)
         # Account-wide datapoints (no dimension) are the sum of the per-resource ones: Prometheus sums.
-        if not dimensions or name in _LIVE:
+        if not dimensions or name in LIVE:
             return
         key = (namespace, name, unit, region, dimensions)
         if name in _GAUGES:
@@ -111,127 +104,22 @@ class PoolLevel:
     desired: int
 
 
-class ConveyorCollector(Collector):
-    """What one scrape reports (prometheus_client calls `collect` once per scrape)."""
+class Exposition:
+    """The registry a scrape reads, and its answer in the format the scraper asked for (`Accept`:
+    OpenMetrics when asked, else the text format 0.0.4). The client library is imported on the first scrape:
+    a server nobody scrapes does not carry its 10 MiB."""
 
     def __init__(self, requests: Metrics, builtin: BuiltinSeries, queues: Callable[[], Queues | None],
                  pools: Callable[[], Iterable[PoolLevel]]) -> None:
-        self.requests = requests
-        self.builtin = builtin
-        self.queues = queues
-        self.pools = pools
-
-    def collect(self) -> Iterator[Metric]:
-        yield from self._requests()
-        yield from self._builtin()
-        yield from self._queue_levels()
-        yield from self._pool_levels()
-
-    def _requests(self) -> Iterator[Metric]:
-        total = CounterMetricFamily("conveyor_requests", "Requests answered, per service, operation and HTTP "
-                                    "status (service 'conveyor': Conveyor's own API).",
-                                    labels=["service", "operation", "status"])
-        latency = HistogramMetricFamily("conveyor_request_duration_seconds", "Time from a request's arrival "
-                                        "to its answer, per service and operation (long polls included).",
-                                        labels=["service", "operation"])
-        bounds = [*(repr(b) for b in LATENCY_BUCKETS), "+Inf"]
-        for (service, operation), stats in sorted(self.requests.operations.items()):
-            for status, count in sorted(stats.by_status.items()):
-                total.add_metric([service, operation, str(status)], count)
-            running, cumulative = 0, []
-            for bound, count in zip(bounds, stats.buckets, strict=True):
-                running += count
-                cumulative.append((bound, float(running)))
-            latency.add_metric([service, operation], cumulative, stats.seconds)
-        yield total
-        yield latency
-
-    def _builtin(self) -> Iterator[Metric]:
-        for f in _grouped(self.builtin.counters):
-            counter = CounterMetricFamily(f.name, f.doc, labels=f.labels)
-            for labels, value in f.members:
-                counter.add_metric(labels, value * f.scale)
-            yield counter
-        for f in _grouped(self.builtin.summaries):
-            summary = SummaryMetricFamily(f.name, f.doc, labels=f.labels)
-            for labels, (count, total) in f.members:
-                summary.add_metric(labels, count_value=count, sum_value=total * f.scale)
-            yield summary
-        for f in _grouped(self.builtin.gauges):
-            gauge = GaugeMetricFamily(f.name, f.doc, labels=f.labels)
-            for labels, value in f.members:
-                gauge.add_metric(labels, value * f.scale)
-            yield gauge
-
-    def _queue_levels(self) -> Iterator[Metric]:
-        queues = self.queues()
-        if queues is None:
-            return
-        names = (("visible", "ApproximateNumberOfMessagesVisible", "Messages available for retrieval."),
-                 ("inflight", "ApproximateNumberOfMessagesNotVisible", "Messages in flight: received, not "
-                  "yet deleted, not yet visible again."),
-                 ("delayed", "ApproximateNumberOfMessagesDelayed", "Messages not yet available (delay)."),
-                 ("oldest_age", "ApproximateAgeOfOldestMessage", "Age of the oldest message, in seconds."))
-        summaries = queues.queue_summaries()
-        for field, name, doc in names:
-            family = GaugeMetricFamily(metric_name("AWS/SQS", name), f"AWS/SQS {name}: {doc}",
-                                       labels=["region", "queue_name"])
-            for q in summaries:
-                family.add_metric([q["region"], q["name"]], float(q[field]))
-            yield family
-
-    def _pool_levels(self) -> Iterator[Metric]:
-        backlog = GaugeMetricFamily("conveyor_pools_backlog_per_worker", "Conveyor/Pools BacklogPerWorker: "
-                                    "visible messages of the pool's queue per in-service worker (what its "
-                                    "scaling tracks).", labels=["region", "pool_name"])
-        in_service = GaugeMetricFamily("conveyor_pools_in_service_workers", "Conveyor/Pools InServiceWorkers.",
-                                       labels=["region", "pool_name"])
-        desired = GaugeMetricFamily("conveyor_pools_desired_workers", "A pool's desired capacity.",
-                                    labels=["region", "pool_name"])
-        for pool in self.pools():
-            labels = [pool.region, pool.name]
-            if pool.backlog is not None:
-                backlog.add_metric(labels, pool.backlog / max(1, pool.in_service))
-            in_service.add_metric(labels, pool.in_service)
-            desired.add_metric(labels, pool.desired)
-        yield from (backlog, in_service, desired)
-
-
-@dataclass
-class _Family:
-    """One (namespace, name) of the built-in series: its label names are the union of its dimensions."""
-
-    name: str
-    doc: str
-    labels: list[str]
-    scale: float
-    members: list[tuple[list[str], Any]]
-
-
-def _grouped(values: Mapping[Series, Any]) -> Iterator[_Family]:
-    grouped: dict[tuple[str, str, str], list[tuple[Series, Any]]] = {}
-    for series, value in values.items():
-        grouped.setdefault(series[:3], []).append((series, value))
-    for (namespace, name, unit), members in sorted(grouped.items()):
-        suffix, scale = _UNIT_SUFFIX.get(unit, ("", 1.0))
-        dim_names = sorted({d for series, _ in members for d, _ in series[4]})
-        rows = []
-        for (_, _, _, region, dims), value in sorted(members, key=lambda m: (m[0][3], m[0][4])):
-            given = dict(dims)
-            rows.append(([region, *(given.get(d, "") for d in dim_names)], value))
-        yield _Family(metric_name(namespace, name) + suffix,
-                      f"{namespace} {name} ({unit}), as Conveyor publishes it to CloudWatch.",
-                      ["region", *(snake(d) for d in dim_names)], scale, rows)
-
-
-class Exposition:
-    """The registry a scrape reads, and its answer in the format the scraper asked for (`Accept`:
-    OpenMetrics when asked, else the text format 0.0.4)."""
-
-    def __init__(self, collector: ConveyorCollector) -> None:
-        self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(collector)
+        self.sources = (requests, builtin, queues, pools)
+        self._registry: CollectorRegistry | None = None
 
     def render(self, accept: str | None) -> tuple[bytes, str]:
+        from prometheus_client.exposition import choose_encoder
+
+        from conveyor.prometheus_scrape import registry_of
+
+        if self._registry is None:
+            self._registry = registry_of(*self.sources)
         encoder, content_type = choose_encoder(accept or "")
-        return encoder(self.registry), content_type
+        return encoder(self._registry), content_type

@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterator
 from conveyor.app import App
 from conveyor.gateway.connections import ConnectionLimits, Connections
 from conveyor.gateway.http11 import Connection
-from conveyor.gateway.tls import LocalCA
 
 log = logging.getLogger("conveyor.server")
 
@@ -76,7 +75,11 @@ class HttpServer:
         await self.app.start()
         loop = asyncio.get_running_loop()
         try:
-            tls = LocalCA(self.app.config.tls_dir).server_context() if self.app.config.tls else None
+            tls = None
+            if self.app.config.tls:
+                # Imported here: `cryptography` weighs about 14 MiB that a server without TLS does not need.
+                from conveyor.gateway.local_ca import LocalCA
+                tls = LocalCA(self.app.config.tls_dir).server_context()
 
             def protocol() -> Connection:
                 return Connection(self.app.gateway, self.connections, tls)

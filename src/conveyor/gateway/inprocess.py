@@ -11,12 +11,6 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest, HeadersDict, prepare_request_dict
-from botocore.credentials import Credentials
-from botocore.parsers import create_parser
-from botocore.serialize import create_serializer
-
 from conveyor.wire import Headers, HttpRequest, HttpResponse, ServiceError
 
 if TYPE_CHECKING:
@@ -51,6 +45,14 @@ class InProcessApi:
         self._endpoint = endpoint
 
     async def call(self, service: str, operation: str, params: Mapping[str, Any], region: str) -> dict[str, Any]:
+        # botocore's client side (serializers, parsers, signing) is imported by the first in-process call
+        # (CloudFormation's), not by every server at start.
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest, HeadersDict, prepare_request_dict
+        from botocore.credentials import Credentials
+        from botocore.parsers import create_parser
+        from botocore.serialize import create_serializer
+
         served = self._services.get(service)
         if served is None:
             raise ServiceError("InvalidAction", f"Conveyor does not serve the service '{service}'", 400)

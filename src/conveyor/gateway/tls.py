@@ -2,12 +2,7 @@
 ClientHello) is served through TLS, any other as plain HTTP.
 
 The certificate comes from a local certificate authority that Conveyor makes once in the data directory
-(`tls/ca.pem`); clients trust it with `AWS_CA_BUNDLE=.../ca.pem`, `curl --cacert .../ca.pem` or
-`requests.get(..., verify=".../ca.pem")`. The server's certificate names localhost and the local host
-names Conveyor serves (`*.execute-api.localhost`, `*.cloudfront.localhost`, `*.s3.localhost`,
-`*.lambda-url.localhost`, website endpoints' `*.s3-website.localhost`, load balancers' `*.REGION.elb.localhost`), 127.0.0.1 and ::1; it is made anew when
-it nears its end or the names it must carry change. The CA's key never
-leaves the data directory (files readable by their owner only).
+(gateway/local_ca.py).
 
 TLS runs over memory buffers (ssl.SSLObject), under the connection's own HTTP parser: the bytes already
 read to tell TLS from HTTP are simply the first bytes the TLS session is given.
@@ -15,132 +10,10 @@ read to tell TLS from HTTP are simply the first bytes the TLS session is given.
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
-import os
 import ssl
-from collections.abc import Callable, Sequence
-from pathlib import Path
-
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from collections.abc import Callable
 
 HANDSHAKE = 0x16  # the content type of a TLS handshake record: a ClientHello starts with it
-# A wildcard covers one label: load balancers' names (`{name}-{id}.{region}.elb.localhost`) need one per region.
-ELB_REGIONS = ("us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-northeast-1",
-               "ap-southeast-1")
-NAMES = ("localhost", "*.localhost", "*.execute-api.localhost", "*.cloudfront.localhost", "*.s3.localhost",
-         "*.lambda-url.localhost", "*.s3-website.localhost", "*.elb.localhost",
-         *(f"*.{region}.elb.localhost" for region in ELB_REGIONS), "127.0.0.1", "::1")
-_CA_DAYS = 3650
-_SERVER_DAYS = 397  # what browsers accept for a server certificate
-_RENEW_BEFORE = dt.timedelta(days=30)
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
-
-
-class LocalCA:
-    """The data directory's certificate authority and the server certificate it signs."""
-
-    def __init__(self, directory: Path, names: Sequence[str] = NAMES) -> None:
-        self.directory = directory
-        self.names = list(dict.fromkeys(names))
-        self.ca_file = directory / "ca.pem"
-        self._ca_key_file = directory / "ca-key.pem"
-        self.cert_file = directory / "server.pem"
-        self._key_file = directory / "server-key.pem"
-
-    def ensure(self) -> None:
-        """Make the CA if there is none, and a server certificate if there is none fit to use."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        if not (self.ca_file.exists() and self._ca_key_file.exists()):
-            self._make_ca()
-        if not self._server_fit():
-            self._make_server()
-
-    def server_context(self) -> ssl.SSLContext:
-        self.ensure()
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        context.set_alpn_protocols(["http/1.1"])  # the server speaks HTTP/1.1 only
-        context.load_cert_chain(self.cert_file, self._key_file)
-        return context
-
-    def _make_ca(self) -> None:
-        key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Conveyor"),
-                          x509.NameAttribute(NameOID.COMMON_NAME, f"Conveyor local CA {os.urandom(3).hex()}")])
-        now = _now()
-        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-                .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(hours=1))
-                .not_valid_after(now + dt.timedelta(days=_CA_DAYS))
-                .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-                .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                             content_commitment=False, key_encipherment=False, data_encipherment=False,
-                                             key_agreement=False, encipher_only=False, decipher_only=False),
-                               critical=True)
-                .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-                .sign(key, hashes.SHA256()))
-        _write_private(self._ca_key_file, _key_pem(key))
-        _write_private(self.ca_file, cert.public_bytes(serialization.Encoding.PEM))
-        self.cert_file.unlink(missing_ok=True)  # signed by a CA that is no more
-
-    def _server_fit(self) -> bool:
-        if not (self.cert_file.exists() and self._key_file.exists()):
-            return False
-        try:
-            cert = x509.load_pem_x509_certificate(self.cert_file.read_bytes())
-            ca = x509.load_pem_x509_certificate(self.ca_file.read_bytes())
-            sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        except (ValueError, x509.ExtensionNotFound):
-            return False
-        held = {str(n) for n in sans.get_values_for_type(x509.DNSName)}
-        held |= {str(ip) for ip in sans.get_values_for_type(x509.IPAddress)}
-        return (cert.issuer == ca.subject and held == set(self.names)
-                and cert.not_valid_after_utc - _RENEW_BEFORE > _now())
-
-    def _make_server(self) -> None:
-        ca_key = serialization.load_pem_private_key(self._ca_key_file.read_bytes(), password=None)
-        assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
-        ca = x509.load_pem_x509_certificate(self.ca_file.read_bytes())
-        key = ec.generate_private_key(ec.SECP256R1())
-        alternatives: list[x509.GeneralName] = []
-        for name in self.names:
-            try:
-                alternatives.append(x509.IPAddress(ipaddress.ip_address(name)))
-            except ValueError:
-                alternatives.append(x509.DNSName(name))
-        now = _now()
-        cert = (x509.CertificateBuilder()
-                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-                .issuer_name(ca.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
-                .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=_SERVER_DAYS))
-                .add_extension(x509.SubjectAlternativeName(alternatives), critical=False)
-                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-                .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-                               critical=False)
-                .sign(ca_key, hashes.SHA256()))
-        _write_private(self._key_file, _key_pem(key))
-        _write_private(self.cert_file, cert.public_bytes(serialization.Encoding.PEM) +
-                       ca.public_bytes(serialization.Encoding.PEM))
 
 
 class TlsSession:

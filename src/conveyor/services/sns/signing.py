@@ -13,12 +13,13 @@ import datetime
 import os
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.x509.oid import NameOID
+# `cryptography` (about 14 MiB) is imported where a key is made, read or used: a server that never signs
+# a message does not load it.
+if TYPE_CHECKING:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 _NOTIFICATION_FIELDS = ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type")
 _CONFIRMATION_FIELDS = ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type")
@@ -46,6 +47,9 @@ class Signer:
         self._loading = threading.Lock()
 
     def _load(self) -> rsa.RSAPrivateKey:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
         with self._loading:
             if self._key is not None:
                 return self._key
@@ -75,6 +79,9 @@ class Signer:
         return self._cert_pem
 
     def sign(self, envelope: dict[str, Any], version: str) -> str:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
         digest: hashes.HashAlgorithm = hashes.SHA256() if version == "2" else hashes.SHA1()  # noqa: S303 - AWS's version 1
         data = canonical_string(envelope).encode("utf-8")
         signature = self.key.sign(data, padding.PKCS1v15(), digest)
@@ -82,6 +89,10 @@ class Signer:
 
 
 def _self_signed(key: rsa.RSAPrivateKey) -> x509.Certificate:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
     name = x509.Name([
         x509.NameAttribute(NameOID.COMMON_NAME, "sns.conveyor.local"),
         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Conveyor"),
