@@ -6,7 +6,8 @@ Per configuration, `--runs` times: exec the server, poll its health URL every 5 
 (the time from exec to that answer is "to healthy", with the CPU time the server's process tree used until
 then, which a busy machine disturbs less), wait until 1 s after exec, and read VmRSS of the
 server process alone and of its whole process tree (the default pipeline's worker is a child process).
-Prints the median, minimum and maximum of each. The machine may be shared: compare rows of one run.
+One warm-up run of each configuration comes first (not counted), so that compiled bytecode and the page
+cache are there as they are for a user. Prints the median, minimum and maximum of each. The machine may be shared: compare rows of one run.
 
 MiniStack is started once through `shared/peers/ministack.sh` (which installs it on first use); its command
 line is then read from /proc and exec'd directly, so that its time is measured the same way (the script
@@ -79,8 +80,9 @@ def measure(cmd: list[str], env: dict[str, str], port: int, health: str) -> Samp
 
 
 def conveyor_runner(bare: bool) -> Callable[[], Sample | None]:
-    exe = shutil.which("conveyor")
-    base = [exe] if exe else [sys.executable, "-c", "import sys; from conveyor.cli import main; sys.exit(main())"]
+    # Python itself, as the `conveyor` console script runs it (a version manager's shim in front of the
+    # command would add its own start-up to the measurement).
+    base = [sys.executable, "-m", "conveyor.cli"]
 
     def run() -> Sample | None:
         port = free_port()
@@ -89,7 +91,9 @@ def conveyor_runner(bare: bool) -> Callable[[], Sample | None]:
             cmd = base + ["up", "--host", "127.0.0.1", "--port", str(port), "--data-dir", data_dir]
             if bare:
                 cmd.append("--bare")
-            env = {k: v for k, v in os.environ.items() if k != "AWS_REGION"} | {"AWS_DEFAULT_REGION": "us-east-1"}
+            # Bytecode is written (and the first, warm-up run writes it), as an installed package has it.
+            env = {k: v for k, v in os.environ.items() if k not in ("AWS_REGION", "PYTHONDONTWRITEBYTECODE")}
+            env["AWS_DEFAULT_REGION"] = "us-east-1"
             return measure(cmd, env, port, "/_conveyor/health")
         finally:
             shutil.rmtree(data_dir, ignore_errors=True)
@@ -143,6 +147,9 @@ def main() -> int:
     if "ministack" in wanted:
         configs.append(("MiniStack", ministack_runner()))
     results: dict[str, list[Sample | None]] = {name: [] for name, _ in configs}
+    for _, runner in configs:  # warm-up, not counted: compiled bytecode and the page cache as a user has them
+        if callable(runner):
+            runner()
     # Interleaved, so that a burst of load from elsewhere on the machine hits every configuration alike.
     for i in range(max(1, min(args.runs, 50))):
         for name, runner in configs:

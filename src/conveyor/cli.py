@@ -73,12 +73,15 @@ def _pipeline_path(args: argparse.Namespace) -> Path | None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from conveyor.pipeline.spec import PipelineError, load
-
     try:
         config = _config(args)
-        pipeline = None if args.bare else load(_pipeline_path(args))
-    except (ValueError, PipelineError) as exc:
+        pipeline = None
+        if not args.bare:  # the pipeline's reader (and YAML's) only when there is a pipeline to read
+            from conveyor.pipeline.spec import load
+
+            pipeline = load(_pipeline_path(args))
+    except ValueError as exc:  # PipelineError is one
+
         print(f"conveyor: {exc}", file=sys.stderr)
         return 2
     region = config.region
