@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from conveyor.app import App
 from conveyor.gateway.connections import ConnectionLimits, Connections
 from conveyor.gateway.http11 import Connection
+from conveyor.gateway.tls import server_context
 
 log = logging.getLogger("conveyor.server")
 
@@ -75,11 +76,7 @@ class HttpServer:
         await self.app.start()
         loop = asyncio.get_running_loop()
         try:
-            tls = None
-            if self.app.config.tls:
-                # Imported here: `cryptography` weighs about 14 MiB that a server without TLS does not need.
-                from conveyor.gateway.local_ca import LocalCA
-                tls = LocalCA(self.app.config.tls_dir).server_context()
+            tls = await loop.run_in_executor(None, server_context, self.app.config.tls_dir) if self.app.config.tls else None
 
             def protocol() -> Connection:
                 return Connection(self.app.gateway, self.connections, tls)

@@ -7,15 +7,19 @@ names Conveyor serves (`*.execute-api.localhost`, `*.cloudfront.localhost`, `*.s
 `*.lambda-url.localhost`), 127.0.0.1 and ::1; it is made anew when it nears its end or the names it must carry change. The CA's key never
 leaves the data directory (files readable by their owner only).
 
-A module of its own so that a server without --tls never imports `cryptography` (about 14 MiB).
+The server itself does not import this module (nor `cryptography`, about 14 MiB of memory it would keep):
+gateway/tls.py checks the certificate against the record this module writes beside it (`server.json`),
+and runs `python -m conveyor.gateway.local_ca DIR` only when there is none fit to use.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import ipaddress
+import json
 import os
-import ssl
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,11 +28,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-NAMES = ("localhost", "*.localhost", "*.execute-api.localhost", "*.cloudfront.localhost", "*.s3.localhost",
-         "*.lambda-url.localhost", "127.0.0.1", "::1")
+from conveyor.gateway.tls import NAMES, RECORD, RENEW_BEFORE
+
 _CA_DAYS = 3650
 _SERVER_DAYS = 397  # what browsers accept for a server certificate
-_RENEW_BEFORE = dt.timedelta(days=30)
 
 
 def _now() -> dt.datetime:
@@ -58,6 +61,7 @@ class LocalCA:
         self._ca_key_file = directory / "ca-key.pem"
         self.cert_file = directory / "server.pem"
         self._key_file = directory / "server-key.pem"
+        self.record_file = directory / RECORD
 
     def ensure(self) -> None:
         """Make the CA if there is none, and a server certificate if there is none fit to use."""
@@ -66,14 +70,14 @@ class LocalCA:
             self._make_ca()
         if not self._server_fit():
             self._make_server()
+        self._write_record()
 
-    def server_context(self) -> ssl.SSLContext:
-        self.ensure()
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        context.set_alpn_protocols(["http/1.1"])  # the server speaks HTTP/1.1 only
-        context.load_cert_chain(self.cert_file, self._key_file)
-        return context
+    def _write_record(self) -> None:
+        """What gateway/tls.py needs to judge the server certificate without parsing it."""
+        cert = x509.load_pem_x509_certificate(self.cert_file.read_bytes())
+        record = {"names": self.names, "not_after": cert.not_valid_after_utc.isoformat(),
+                  "ca_sha256": hashlib.sha256(self.ca_file.read_bytes()).hexdigest()}
+        _write_private(self.record_file, json.dumps(record).encode())
 
     def _make_ca(self) -> None:
         key = ec.generate_private_key(ec.SECP256R1())
@@ -106,7 +110,7 @@ class LocalCA:
         held = {str(n) for n in sans.get_values_for_type(x509.DNSName)}
         held |= {str(ip) for ip in sans.get_values_for_type(x509.IPAddress)}
         return (cert.issuer == ca.subject and held == set(self.names)
-                and cert.not_valid_after_utc - _RENEW_BEFORE > _now())
+                and cert.not_valid_after_utc - RENEW_BEFORE > _now())
 
     def _make_server(self) -> None:
         ca_key = serialization.load_pem_private_key(self._ca_key_file.read_bytes(), password=None)
@@ -133,3 +137,7 @@ class LocalCA:
         _write_private(self._key_file, _key_pem(key))
         _write_private(self.cert_file, cert.public_bytes(serialization.Encoding.PEM) +
                        ca.public_bytes(serialization.Encoding.PEM))
+
+
+if __name__ == "__main__":  # python -m conveyor.gateway.local_ca DIR: what gateway/tls.py runs
+    LocalCA(Path(sys.argv[1])).ensure()

@@ -2,7 +2,9 @@
 ClientHello) is served through TLS, any other as plain HTTP.
 
 The certificate comes from a local certificate authority that Conveyor makes once in the data directory
-(gateway/local_ca.py).
+(gateway/local_ca.py, run as a separate process when the data directory holds no certificate fit to use:
+its `cryptography` would add about 14 MiB to the server for good). Whether the certificate is fit is read
+from the record local_ca.py writes beside it: the names it carries, its end, the CA that signed it.
 
 TLS runs over memory buffers (ssl.SSLObject), under the connection's own HTTP parser: the bytes already
 read to tell TLS from HTTP are simply the first bytes the TLS session is given.
@@ -10,10 +12,49 @@ read to tell TLS from HTTP are simply the first bytes the TLS session is given.
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import json
 import ssl
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 HANDSHAKE = 0x16  # the content type of a TLS handshake record: a ClientHello starts with it
+NAMES = ("localhost", "*.localhost", "*.execute-api.localhost", "*.cloudfront.localhost", "*.s3.localhost",
+         "*.lambda-url.localhost", "127.0.0.1", "::1")
+RENEW_BEFORE = dt.timedelta(days=30)
+RECORD = "server.json"  # what local_ca.py says of the server certificate it made
+
+
+def certificate_fit(directory: Path, names: tuple[str, ...] = NAMES) -> bool:
+    """Whether the server certificate in `directory` carries `names`, is signed by the CA there and is not
+    near its end, by the record local_ca.py wrote when it made (or last checked) it."""
+    try:
+        record = json.loads((directory / RECORD).read_text())
+        ca_digest = hashlib.sha256((directory / "ca.pem").read_bytes()).hexdigest()
+        not_after = dt.datetime.fromisoformat(record["not_after"])
+        complete = all((directory / name).exists() for name in ("ca-key.pem", "server.pem", "server-key.pem"))
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return (complete and record.get("names") == list(dict.fromkeys(names)) and record.get("ca_sha256") == ca_digest
+            and not_after - RENEW_BEFORE > dt.datetime.now(dt.UTC))
+
+
+def server_context(directory: Path) -> ssl.SSLContext:
+    """The server's TLS context, the CA and certificate made first (by local_ca.py) when there is none fit."""
+    if not certificate_fit(directory):
+        made = subprocess.run([sys.executable, "-m", "conveyor.gateway.local_ca", str(directory)],
+                              capture_output=True, text=True, timeout=60, check=False)
+        if made.returncode != 0:
+            last = (made.stderr.strip().splitlines() or ["no output"])[-1]
+            raise RuntimeError(f"could not make the TLS certificate in {directory}: {last}")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_alpn_protocols(["http/1.1"])  # the server speaks HTTP/1.1 only
+    context.load_cert_chain(directory / "server.pem", directory / "server-key.pem")
+    return context
 
 
 class TlsSession:
