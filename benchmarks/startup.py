@@ -2,12 +2,14 @@
 
     python benchmarks/startup.py [--runs 5] [--only conveyor,ministack]
 
-Per configuration, `--runs` times: exec the server, poll its health URL every 5 ms until it answers 200
-(the time from exec to that answer is "to healthy", with the CPU time the server's process tree used until
-then, which a busy machine disturbs less), wait until 1 s after exec, and read VmRSS of the
-server process alone and of its whole process tree (the default pipeline's worker is a child process).
-One warm-up run of each configuration comes first (not counted), so that compiled bytecode and the page
-cache are there as they are for a user. Prints the median, minimum and maximum of each. The machine may be shared: compare rows of one run.
+Conveyor runs on an empty data directory each time (a first start: databases and the TLS certificate are
+made) and, as "restart", on the directory the previous run left. Per configuration, `--runs` times: exec
+the server, poll its health URL every 5 ms until it answers 200 (the time from exec to that answer is "to
+healthy", with the CPU time the server's process tree used until then, which a busy machine disturbs
+less), wait until 1 s after exec, and read VmRSS of the server process alone and of its whole process tree
+(the default pipeline's worker is a child process). One warm-up run of each configuration comes first (not
+counted), so that compiled bytecode and the page cache are there as they are for a user. Prints the
+median, minimum and maximum of each. The machine may be shared: compare rows of one run.
 
 MiniStack is started once through `shared/peers/ministack.sh` (which installs it on first use); its command
 line is then read from /proc and exec'd directly, so that its time is measured the same way (the script
@@ -17,6 +19,7 @@ itself polls every 200 ms). Every server is stopped by its PID; every loop is bo
 from __future__ import annotations
 
 import argparse
+import atexit
 import http.client
 import os
 import shutil
@@ -79,14 +82,18 @@ def measure(cmd: list[str], env: dict[str, str], port: int, health: str) -> Samp
         stop(srv)
 
 
-def conveyor_runner(bare: bool) -> Callable[[], Sample | None]:
+def conveyor_runner(bare: bool, restart: bool = False) -> Callable[[], Sample | None]:
+    """`restart`: every run starts on the data directory the previous run left (its databases and TLS
+    certificate made), as a second `conveyor up` does; else each run starts on an empty one."""
     # Python itself, as the `conveyor` console script runs it (a version manager's shim in front of the
     # command would add its own start-up to the measurement).
     base = [sys.executable, "-m", "conveyor.cli"]
+    kept = tempfile.mkdtemp(prefix="conveyor-startup-")
+    atexit.register(shutil.rmtree, kept, True)
 
     def run() -> Sample | None:
         port = free_port()
-        data_dir = tempfile.mkdtemp(prefix="conveyor-startup-")
+        data_dir = kept if restart else tempfile.mkdtemp(prefix="conveyor-startup-")
         try:
             cmd = base + ["up", "--host", "127.0.0.1", "--port", str(port), "--data-dir", data_dir]
             if bare:
@@ -96,7 +103,8 @@ def conveyor_runner(bare: bool) -> Callable[[], Sample | None]:
             env["AWS_DEFAULT_REGION"] = "us-east-1"
             return measure(cmd, env, port, "/_conveyor/health")
         finally:
-            shutil.rmtree(data_dir, ignore_errors=True)
+            if not restart:
+                shutil.rmtree(data_dir, ignore_errors=True)
 
     return run
 
@@ -143,6 +151,7 @@ def main() -> int:
     configs: list[tuple[str, Callable[[], Sample | None] | str]] = []
     if "conveyor" in wanted:
         configs += [("Conveyor --bare", conveyor_runner(bare=True)),
+                    ("Conveyor --bare, restart", conveyor_runner(bare=True, restart=True)),
                     ("Conveyor, default pipeline", conveyor_runner(bare=False))]
     if "ministack" in wanted:
         configs.append(("MiniStack", ministack_runner()))
