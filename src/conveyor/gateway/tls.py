@@ -22,8 +22,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 HANDSHAKE = 0x16  # the content type of a TLS handshake record: a ClientHello starts with it
+# A wildcard covers one label: load balancers' names (`{name}-{id}.{region}.elb.localhost`) need one per region.
+ELB_REGIONS = ("us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-northeast-1",
+               "ap-southeast-1")
 NAMES = ("localhost", "*.localhost", "*.execute-api.localhost", "*.cloudfront.localhost", "*.s3.localhost",
-         "*.lambda-url.localhost", "127.0.0.1", "::1")
+         "*.lambda-url.localhost", "*.elb.localhost", *(f"*.{region}.elb.localhost" for region in ELB_REGIONS),
+         "127.0.0.1", "::1")
 RENEW_BEFORE = dt.timedelta(days=30)
 RECORD = "server.json"  # what local_ca.py says of the server certificate it made
 
