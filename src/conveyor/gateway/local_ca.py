@@ -4,7 +4,7 @@ The certificate comes from a local certificate authority that Conveyor makes onc
 (`tls/ca.pem`); clients trust it with `AWS_CA_BUNDLE=.../ca.pem`, `curl --cacert .../ca.pem` or
 `requests.get(..., verify=".../ca.pem")`. The server's certificate names localhost and the local host
 names Conveyor serves (`*.execute-api.localhost`, `*.cloudfront.localhost`, `*.s3.localhost`,
-`*.lambda-url.localhost`, load balancers' `*.REGION.elb.localhost`), 127.0.0.1 and ::1; it is made anew when
+`*.lambda-url.localhost`, website endpoints' `*.s3-website.localhost`, load balancers' `*.REGION.elb.localhost`), 127.0.0.1 and ::1; it is made anew when
 it nears its end or the names it must carry change (gateway/tls.py NAMES). The CA's key never leaves the data directory (files readable by their owner only).
 
 The server itself does not import this module (nor `cryptography`, about 14 MiB of memory it would keep):

@@ -26,8 +26,8 @@ HANDSHAKE = 0x16  # the content type of a TLS handshake record: a ClientHello st
 ELB_REGIONS = ("us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-northeast-1",
                "ap-southeast-1")
 NAMES = ("localhost", "*.localhost", "*.execute-api.localhost", "*.cloudfront.localhost", "*.s3.localhost",
-         "*.lambda-url.localhost", "*.elb.localhost", *(f"*.{region}.elb.localhost" for region in ELB_REGIONS),
-         "127.0.0.1", "::1")
+         "*.lambda-url.localhost", "*.s3-website.localhost", "*.elb.localhost",
+         *(f"*.{region}.elb.localhost" for region in ELB_REGIONS), "127.0.0.1", "::1")
 RENEW_BEFORE = dt.timedelta(days=30)
 RECORD = "server.json"  # what local_ca.py says of the server certificate it made
 
