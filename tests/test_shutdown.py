@@ -119,5 +119,6 @@ def test_a_second_signal_stops_at_once(start_server: Any, tmp_path: Path) -> Non
     server.process.send_signal(signal.SIGINT)  # ...Ctrl-C again: now
     assert server.process.wait(10) == 0
     assert time.monotonic() - begun < FEW
-    assert pids and not [pid for pid in pids if alive(pid)]
+    # SIGKILL was sent before the exit; the kernel ends the process on its own time (soon, on a loaded machine).
+    assert pids and wait_for(lambda: not [pid for pid in pids if alive(pid)], timeout=5, what="the workers gone")
     assert "the shutdown was interrupted: workers killed" in console.read_text()
