@@ -46,9 +46,10 @@ def _context(params: Mapping[str, Any]) -> ExpressionContext:
     return ExpressionContext(params.get("ExpressionAttributeNames"), params.get("ExpressionAttributeValues"))
 
 
-def for_write(params: Mapping[str, Any], *, updating: bool = False) -> Compiled:
-    """PutItem, UpdateItem, DeleteItem and their transaction and batch forms."""
-    refuse_mixed(params)
+def for_write(params: Mapping[str, Any], *, updating: bool = False, operation: str | None = None) -> Compiled:
+    """PutItem, UpdateItem, DeleteItem and their transaction and batch forms. `operation` names the
+    expressions AWS lists when ExpressionAttributeValues come without any (default: from `updating`)."""
+    refuse_mixed(params, operation or ("UpdateItem" if updating else "PutItem"))
     ctx = _context(params)
     out = Compiled()
     if updating:
@@ -66,7 +67,7 @@ def for_write(params: Mapping[str, Any], *, updating: bool = False) -> Compiled:
 
 def for_read(params: Mapping[str, Any]) -> Compiled:
     """GetItem, BatchGetItem's tables, TransactGetItems' Gets."""
-    refuse_mixed(params)
+    refuse_mixed(params, "GetItem")
     ctx = _context(params)
     out = Compiled()
     if params.get("ProjectionExpression") is not None:
@@ -77,16 +78,20 @@ def for_read(params: Mapping[str, Any]) -> Compiled:
     return out
 
 
-def for_query(params: Mapping[str, Any], hash_key: str, range_key: str | None, *, scanning: bool) -> Compiled:
-    """Query and Scan: the key condition (Query), the filter, the projection."""
-    refuse_mixed(params)
+def for_query(params: Mapping[str, Any], hash_key: str, range_key: str | None, *, scanning: bool,
+              key_types: dict[str, str] | None = None) -> Compiled:
+    """Query and Scan: the key condition (Query), the filter, the projection. `key_types` (key attribute
+    -> S, N or B) lets the key condition refuse values of another type than the schema's."""
+    refuse_mixed(params, "Scan" if scanning else "Query")
     ctx = _context(params)
     out = Compiled()
     if not scanning:
         if params.get("KeyConditionExpression") is not None:
-            out.key_condition = compile_key_condition(params["KeyConditionExpression"], ctx, hash_key, range_key)
+            out.key_condition = compile_key_condition(params["KeyConditionExpression"], ctx, hash_key, range_key,
+                                                      key_types=key_types)
         elif params.get("KeyConditions") is not None:
-            out.key_condition = legacy_key_condition(params["KeyConditions"], hash_key, range_key)
+            out.key_condition = legacy_key_condition(params["KeyConditions"], hash_key, range_key,
+                                                     key_types=key_types)
     if params.get("FilterExpression") is not None:
         out.filter = compile_condition(params["FilterExpression"], ctx, what="FilterExpression")
     else:

@@ -111,8 +111,7 @@ class ItemOperations:
             mutations.judge(compiled, old, params.get("ReturnValuesOnConditionCheckFailure"))
             new = mutations.updated(table, key, old, compiled)
             await catalog.store.apply([mutations.item_write(catalog, table, key, old, new, self.backend.now())])
-        touched = compiled.update.top_level_names if compiled.update is not None else frozenset()
-        return answer(mutations.returned(params.get("ReturnValues"), old, new, touched),
+        return answer(mutations.returned(params.get("ReturnValues"), old, new, compiled.update),
                       write_capacity(table, params.get("ReturnConsumedCapacity"), old, new),
                       collection_metrics(table, key, params.get("ReturnItemCollectionMetrics")))
 

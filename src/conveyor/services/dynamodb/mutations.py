@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from conveyor.services.dynamodb import errors
 from conveyor.services.dynamodb.catalog import Catalog
 from conveyor.services.dynamodb.compiling import Compiled
+from conveyor.services.dynamodb.expressions import Update
 from conveyor.services.dynamodb.keys import ItemKey, index_entries, segment
 from conveyor.services.dynamodb.store import DynamoStore, ItemWrite
 from conveyor.services.dynamodb.stored import dump_item, load_item
@@ -66,8 +67,10 @@ def item_write(catalog: Catalog, table: Table, key: ItemKey, old: Item | None, n
                      expiry(table, new))
 
 
-def returned(mode: str | None, old: Item | None, new: Item | None, touched: Iterable[str] = ()) -> Item | None:
-    """The Attributes a write returns for ReturnValues `mode`.
+def returned(mode: str | None, old: Item | None, new: Item | None, update: Update | None = None) -> Item | None:
+    """The Attributes a write returns for ReturnValues `mode`. UPDATED_OLD and UPDATED_NEW hold only the
+    paths the update touched, nested ones included (SET a.b[1] returns a: {b: [that element]}), not
+    the whole top-level attributes.
     https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateItem.html#DDB-UpdateItem-request-ReturnValues"""
     if mode in (None, "NONE"):
         return None
@@ -76,8 +79,6 @@ def returned(mode: str | None, old: Item | None, new: Item | None, touched: Iter
     if mode == "ALL_NEW":
         return new
     source = old if mode == "UPDATED_OLD" else new
-    if source is None:
+    if source is None or update is None:
         return None
-    names = set(touched)
-    picked = {k: v for k, v in source.items() if k in names}
-    return picked or None
+    return update.updated(source) or None

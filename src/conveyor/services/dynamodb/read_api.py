@@ -89,8 +89,9 @@ class Reading:
         if not scanning and params.get("KeyConditionExpression") is None and params.get("KeyConditions") is None:
             raise errors.validation("Either the KeyConditions or KeyConditionExpression parameter must be specified "
                                     "in the request.")
+        key_types = {attr.name: attr.type for attr in ([keys.hash] + ([keys.range] if keys.range else []))}
         self.compiled: Compiled = compiling.for_query(params, keys.hash.name, keys.range.name if keys.range else None,
-                                                      scanning=scanning)
+                                                      scanning=scanning, key_types=key_types)
         self.select = self._select(params)
         self.limit: int | None = params.get("Limit")
 

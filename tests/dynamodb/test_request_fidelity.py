@@ -1,0 +1,64 @@
+"""DynamoDB answers that moto's suite found differing from AWS's, each through boto3: the nested paths
+UPDATED_OLD / UPDATED_NEW return, the expressions named when ExpressionAttributeValues come alone, and
+key conditions whose values have another type than the key's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.dynamodb.test_tables import error, make_table
+
+
+@pytest.fixture
+def ddb(client: Any) -> Any:
+    return client("dynamodb")
+
+
+def test_updated_values_hold_only_the_nested_paths_touched(ddb: Any) -> None:
+    make_table(ddb, "nested", range_key=False)
+    key = {"pk": {"S": "k"}}
+    ddb.put_item(TableName="nested", Item={**key, "a": {"M": {"b": {"L": [{"S": "bar1"}]}, "c": {"L": [{"S": "car1"}]}}},
+                                           "other": {"S": "untouched"}})
+    new = ddb.update_item(TableName="nested", Key=key, UpdateExpression="SET a.#c = list_append(a.#b, :i)",
+                          ExpressionAttributeValues={":i": {"L": [{"S": "bar2"}]}},
+                          ExpressionAttributeNames={"#b": "b", "#c": "c"}, ReturnValues="UPDATED_NEW")
+    assert new["Attributes"] == {"a": {"M": {"c": {"L": [{"S": "bar1"}, {"S": "bar2"}]}}}}
+    old = ddb.update_item(TableName="nested", Key=key, UpdateExpression="SET a.c[1] = :x",
+                          ExpressionAttributeValues={":x": {"S": "x"}}, ReturnValues="UPDATED_OLD")
+    assert old["Attributes"] == {"a": {"M": {"c": {"L": [{"S": "bar2"}]}}}}
+    gone = ddb.update_item(TableName="nested", Key=key, UpdateExpression="REMOVE a.b", ReturnValues="UPDATED_OLD")
+    assert gone["Attributes"] == {"a": {"M": {"b": {"L": [{"S": "bar1"}]}}}}
+    # A path the old item lacked returns nothing for UPDATED_OLD.
+    added = ddb.update_item(TableName="nested", Key=key, UpdateExpression="SET fresh = :x",
+                            ExpressionAttributeValues={":x": {"S": "x"}}, ReturnValues="UPDATED_OLD")
+    assert "Attributes" not in added
+
+
+def test_values_without_expressions_name_the_operations_expressions(ddb: Any) -> None:
+    make_table(ddb, "alone")
+    values = {":v": {"S": "x"}}
+    assert error(ddb.query, "ValidationException", TableName="alone", ExpressionAttributeValues=values,
+                 KeyConditions={"pk": {"AttributeValueList": [{"S": "a"}], "ComparisonOperator": "EQ"}}) == \
+        "ExpressionAttributeValues can only be specified when using expressions: " \
+        "FilterExpression and KeyConditionExpression are null"
+    assert error(ddb.scan, "ValidationException", TableName="alone", ExpressionAttributeValues=values) == \
+        "ExpressionAttributeValues can only be specified when using expressions: FilterExpression is null"
+    assert error(ddb.update_item, "ValidationException", TableName="alone", ExpressionAttributeValues=values,
+                 Key={"pk": {"S": "a"}, "sk": {"N": "1"}}) == \
+        "ExpressionAttributeValues can only be specified when using expressions: " \
+        "UpdateExpression and ConditionExpression are null"
+    assert error(ddb.put_item, "ValidationException", TableName="alone", ExpressionAttributeValues=values,
+                 Item={"pk": {"S": "a"}, "sk": {"N": "1"}}) == \
+        "ExpressionAttributeValues can only be specified when using expressions: ConditionExpression is null"
+
+
+def test_key_condition_values_must_have_the_keys_type(ddb: Any) -> None:
+    make_table(ddb, "typed")
+    assert error(ddb.query, "ValidationException", TableName="typed", KeyConditionExpression="pk = :n",
+                 ExpressionAttributeValues={":n": {"N": "1"}}) == \
+        "One or more parameter values were invalid: Condition parameter type does not match schema type"
+    assert error(ddb.query, "ValidationException", TableName="typed",
+                 KeyConditionExpression="pk = :s AND sk > :s", ExpressionAttributeValues={":s": {"S": "a"}}) == \
+        "One or more parameter values were invalid: Condition parameter type does not match schema type"
