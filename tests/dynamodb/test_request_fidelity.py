@@ -62,3 +62,41 @@ def test_key_condition_values_must_have_the_keys_type(ddb: Any) -> None:
     assert error(ddb.query, "ValidationException", TableName="typed",
                  KeyConditionExpression="pk = :s AND sk > :s", ExpressionAttributeValues={":s": {"S": "a"}}) == \
         "One or more parameter values were invalid: Condition parameter type does not match schema type"
+
+
+def test_key_condition_values_may_not_be_empty(ddb: Any) -> None:
+    ddb.create_table(TableName="empty", BillingMode="PAY_PER_REQUEST",
+                     AttributeDefinitions=[{"AttributeName": "hk", "AttributeType": "S"},
+                                           {"AttributeName": "rk", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "hk", "KeyType": "HASH"}, {"AttributeName": "rk", "KeyType": "RANGE"}])
+    assert error(ddb.query, "ValidationException", TableName="empty", KeyConditionExpression="hk = :e",
+                 ExpressionAttributeValues={":e": {"S": ""}}) == \
+        "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an " \
+        "empty string value. Key: hk"
+    assert error(ddb.query, "ValidationException", TableName="empty", KeyConditionExpression="hk = :h AND rk = :e",
+                 ExpressionAttributeValues={":h": {"S": "h"}, ":e": {"S": ""}}) == \
+        "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an " \
+        "empty string value. Key: rk"
+    ddb.put_item(TableName="empty", Item={"hk": {"S": "h"}, "rk": {"S": "r"}})
+    found = ddb.query(TableName="empty", KeyConditionExpression="hk = :h AND begins_with(rk, :e)",
+                      ExpressionAttributeValues={":h": {"S": "h"}, ":e": {"S": ""}})
+    assert found["Count"] == 1
+
+
+def test_update_emptying_an_index_key_is_refused(ddb: Any) -> None:
+    ddb.create_table(TableName="gsi", BillingMode="PAY_PER_REQUEST",
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                           {"AttributeName": "ik", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     GlobalSecondaryIndexes=[{"IndexName": "by_ik", "KeySchema": [{"AttributeName": "ik", "KeyType": "HASH"}],
+                                              "Projection": {"ProjectionType": "ALL"}}])
+    key = {"pk": {"S": "a"}}
+    ddb.put_item(TableName="gsi", Item={**key, "ik": {"S": "x"}})
+    assert error(ddb.update_item, "ValidationException", TableName="gsi", Key=key, UpdateExpression="SET ik = :e",
+                 ExpressionAttributeValues={":e": {"S": ""}}) == \
+        "One or more parameter values are not valid. The update expression attempted to update a secondary index " \
+        "key to a value that is not supported. The AttributeValue for a key attribute cannot contain an empty " \
+        "string value."
+    assert ddb.get_item(TableName="gsi", Key=key)["Item"]["ik"] == {"S": "x"}  # nothing written
+    ddb.update_item(TableName="gsi", Key=key, UpdateExpression="REMOVE ik")  # leaving the index is fine
+    assert "ik" not in ddb.get_item(TableName="gsi", Key=key)["Item"]

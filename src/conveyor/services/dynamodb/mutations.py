@@ -50,7 +50,22 @@ def updated(table: Table, key: ItemKey, old: Item | None, compiled: Compiled) ->
             raise errors.invalid(f"Cannot update attribute {name}. This attribute is part of the key")
     new: Item = update.apply(base)
     check_item_size(new, updating=True)
+    _refuse_emptied_index_keys(table, new)
     return new
+
+
+def _refuse_emptied_index_keys(table: Table, new: Item) -> None:
+    """An update that leaves a secondary index's key attribute an empty string or binary gets AWS's
+    update-specific wording (PutItem's names the index and the key).
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.NamingRulesDataTypes.html"""
+    for index in table.indexes:
+        for attr in [index.hash] + ([index.range] if index.range else []):
+            value = new.get(attr.name)
+            if value is not None and attr.type in ("S", "B") and value.get(attr.type) in ("", b""):
+                raise errors.validation(
+                    "One or more parameter values are not valid. The update expression attempted to update a "
+                    "secondary index key to a value that is not supported. The AttributeValue for a key attribute "
+                    f"cannot contain an empty {'string' if attr.type == 'S' else 'binary'} value.")
 
 
 def item_write(catalog: Catalog, table: Table, key: ItemKey, old: Item | None, new: Item | None, now: float,

@@ -68,9 +68,16 @@ def range_bounds(condition: RangeCondition | None) -> tuple[Bound | None, Bound 
     return Bound(encoded[0], True), Bound(high, False) if high is not None else None
 
 
-def _check_type(attr: KeyAttr, value: AttributeValue) -> None:
+def _check_type(attr: KeyAttr, value: AttributeValue, *, may_be_empty: bool = False) -> None:
+    """A key condition's value has the key's type and, but for begins_with's prefix, is not empty: a
+    key attribute's value never is.
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.NamingRulesDataTypes.html"""
     if kind_of(value) != attr.type:
         raise errors.invalid("Condition parameter type does not match schema type")
+    if attr.type in ("S", "B") and not value[attr.type] and not may_be_empty:
+        raise errors.validation("One or more parameter values are not valid. The AttributeValue for a key attribute "
+                                f"cannot contain an empty {'string' if attr.type == 'S' else 'binary'} value. "
+                                f"Key: {attr.name}")
 
 
 class Reading:
@@ -182,7 +189,7 @@ class ReadOperations:
         _check_type(keys.hash, hash_value)
         if condition.range is not None and keys.range is not None:
             for value in condition.range.values:
-                _check_type(keys.range, value)
+                _check_type(keys.range, value, may_be_empty=condition.range.op == "begins_with")
             if condition.range.op == "begins_with" and keys.range.type == "N":
                 raise errors.validation("Invalid KeyConditionExpression: Incorrect operand type for operator or "
                                         "function; operator or function: begins_with, operand type: N")
