@@ -100,3 +100,23 @@ def test_update_emptying_an_index_key_is_refused(ddb: Any) -> None:
     assert ddb.get_item(TableName="gsi", Key=key)["Item"]["ik"] == {"S": "x"}  # nothing written
     ddb.update_item(TableName="gsi", Key=key, UpdateExpression="REMOVE ik")  # leaving the index is fine
     assert "ik" not in ddb.get_item(TableName="gsi", Key=key)["Item"]
+
+
+def test_index_keys_have_the_key_size_limits(ddb: Any) -> None:
+    ddb.create_table(TableName="long", BillingMode="PAY_PER_REQUEST",
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                           {"AttributeName": "sk", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}])
+    ddb.put_item(TableName="long", Item={"pk": {"S": "x" * 1025}, "sk": {"S": "a"}})  # a partition key: 2048
+    ddb.update_table(TableName="long", AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                                             {"AttributeName": "sk", "AttributeType": "S"}],
+                     GlobalSecondaryIndexUpdates=[{"Create": {
+                         "IndexName": "flipped", "Projection": {"ProjectionType": "KEYS_ONLY"},
+                         "KeySchema": [{"AttributeName": "sk", "KeyType": "HASH"},
+                                       {"AttributeName": "pk", "KeyType": "RANGE"}]}}])
+    assert error(ddb.put_item, "ValidationException", TableName="long",
+                 Item={"pk": {"S": "y" * 1025}, "sk": {"S": "b"}}) == \
+        "One or more parameter values were invalid: Aggregated size of all range keys has exceeded the size " \
+        "limit of 1024 bytes"
+    assert "Item" not in ddb.get_item(TableName="long", Key={"pk": {"S": "y" * 1025}, "sk": {"S": "b"}})
+    ddb.put_item(TableName="long", Item={"pk": {"S": "y" * 1024}, "sk": {"S": "b"}})  # at the limit

@@ -107,16 +107,18 @@ def index_entries(table: Table, item: Item) -> list[IndexEntry]:
         if any(v is None for v in values):
             continue
         attrs = [index.hash] + ([index.range] if index.range else [])
-        for attr, value in zip(attrs, values, strict=True):
+        for position, (attr, value) in enumerate(zip(attrs, values, strict=True)):
             assert value is not None
-            _index_checks(index, attr, value)
+            _index_checks(index, attr, value, is_range=position > 0)
         ihk = key_bytes(values[0]) if values[0] is not None else b""
         irk = key_bytes(values[1]) if len(values) > 1 and values[1] is not None else b""
         entries.append(IndexEntry(index.name, ihk, irk, segment(ihk)))
     return entries
 
 
-def _index_checks(index: Index, attr: KeyAttr, value: AttributeValue) -> None:
+def _index_checks(index: Index, attr: KeyAttr, value: AttributeValue, *, is_range: bool) -> None:
+    """An index key's type and emptiness, and its size: an index's keys have the table's key size limits
+    (a table's partition key may be 2048 bytes, but 1024 once an index sorts by it)."""
     actual = kind_of(value)
     if actual != attr.type:
         raise errors.invalid(f"Type mismatch for Index Key {attr.name} Expected: {attr.type} Actual: {actual} "
@@ -126,6 +128,7 @@ def _index_checks(index: Index, attr: KeyAttr, value: AttributeValue) -> None:
                                 "index key is not supported. The AttributeValue for a key attribute cannot contain "
                                 f"an empty {'string' if attr.type == 'S' else 'binary'} value. IndexName: "
                                 f"{index.name}, IndexKey: {attr.name}")
+    _size_checks(attr, value, is_range)
 
 
 def index_key_attributes(table: Table, index: Index, item: Item) -> Item:
