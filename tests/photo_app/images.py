@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import importlib
 import io
 import struct
 import sys
 import zlib
 from pathlib import Path
+from types import ModuleType
 
 from PIL import Image
 
 APP = Path(__file__).resolve().parents[2] / "examples" / "photo-app"
-sys.path.insert(0, str(APP / "functions"))  # the functions' modules import each other as Lambda does
+
+
+def function_module(name: str) -> ModuleType:
+    """A module of the app's functions, imported as Lambda imports it (its directory on the path)."""
+    if str(APP / "functions") not in sys.path:
+        sys.path.insert(0, str(APP / "functions"))
+    return importlib.import_module(name)
 
 
 def photo(width: int = 3000, height: int = 2000, *, orientation: int | None = None, quality: int = 90) -> bytes:

@@ -8,9 +8,9 @@ import io
 import pytest
 from PIL import Image
 
-from tests.photo_app.images import photo, png_claiming
+from tests.photo_app.images import function_module, photo, png_claiming
 
-import images  # noqa: I001 (examples/photo-app/functions, put on the path by tests.photo_app.images)
+images = function_module("images")
 
 
 def decode(data: bytes) -> Image.Image:
