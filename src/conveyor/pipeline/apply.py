@@ -23,7 +23,7 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
 from conveyor.control import ControlClient, ControlError, Credentials
-from conveyor.pipeline import http_api, roles
+from conveyor.pipeline import http_api, roles, site
 from conveyor.pipeline.spec import (
     BUILTIN_MOVER,
     BUILTIN_PRESIGN,
@@ -60,10 +60,11 @@ class Report:
     drift: list[str] = field(default_factory=list)
     region: str = ""
     endpoints: list[str] = field(default_factory=list)  # "POST http://.../presign": what a browser calls
+    site: str = ""  # the `site:` section's URL, through its distribution
 
     def lines(self) -> list[str]:
         where = f" in {self.region}" if self.region else ""
-        endpoints = [f"endpoint: {item}" for item in self.endpoints]
+        endpoints = [f"endpoint: {item}" for item in self.endpoints] + ([f"site: {self.site}"] if self.site else [])
         if not self.created and not self.drift:
             return [f"pipeline up to date{where}: nothing to change", *endpoints]
         return ([f"applying in {self.region}"] if self.region else []) + [
@@ -102,6 +103,7 @@ class Applier:
         self.new_functions: set[str] = set()  # created by this apply: no resource policy to look at yet
         self.buckets: list[str] = []  # the pipeline's: its roles may use them
         self.new_buckets: set[str] = set()  # created by this apply: no settings to look at yet
+        self.api_endpoint: str | None = None  # the pipeline's HTTP API, once applied
 
     def created(self, what: str) -> None:
         self.report.created.append(what)
@@ -122,6 +124,7 @@ class Applier:
         self.cloudwatch = boto3.client("cloudwatch", **options)
         self.options = options  # for the clients made only when a pipeline needs them
         self.gateway = boto3.client("apigatewayv2", **options)
+        self.cloudfront = boto3.client("cloudfront", **options)
         self.roles = roles.Roles(boto3.client("iam", **options), self.created, self.drifted)
 
     def apply(self, pipeline: Pipeline) -> Report:
@@ -156,6 +159,9 @@ class Applier:
             self.alarm(alarm)
         if pipeline.api is not None:
             http_api.HttpApi(self).apply(pipeline.api)
+        if pipeline.site is not None:  # last: the page's config.json names the API
+            self.report.site = site.SiteApplier(self, self.cloudfront).apply(pipeline.site, pipeline.base_dir,
+                                                                              self.api_endpoint)
         return self.report
 
     # -- alarms ---------------------------------------------------------------------------------

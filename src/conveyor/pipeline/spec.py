@@ -218,6 +218,38 @@ class Api:
 
 
 @dataclass
+class SitePath:
+    """More of the site from another bucket: a CloudFront path pattern (e.g. `processed/*`) and its bucket."""
+
+    path: str
+    bucket: str
+    line: int = field(default=0, compare=False)
+
+    @property
+    def prefix(self) -> str:
+        """The keys the distribution may read: the pattern up to its first wildcard."""
+        return re.split(r"[*?]", self.path.lstrip("/"), maxsplit=1)[0]
+
+
+@dataclass
+class Site:
+    """A static site: a private bucket holding a directory's files, served by a CloudFront distribution that
+    reads it through an origin access control (OAC), `index` answering `/`."""
+
+    bucket: str
+    directory: str  # relative to the pipeline file
+    index: str = "index.html"
+    paths: list[SitePath] = field(default_factory=list)
+    line: int = field(default=0, compare=False)
+
+
+# A CloudFront path pattern: https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/distribution-web-values-specify.html#DownloadDistValuesPathPattern
+PATH_PATTERN = re.compile(r"^/?[A-Za-z0-9_.*$/~\"'@:+&?=-]{1,255}$")
+# S3 bucket names: https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
+BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+@dataclass
 class Pipeline:
     source: str
     buckets: list[Bucket] = field(default_factory=list)
@@ -230,6 +262,7 @@ class Pipeline:
     base_dir: Path = field(default_factory=Path.cwd)
     region: str | None = None  # None: the environment's region, else the server's (see `region_for`)
     api: Api | None = None
+    site: Site | None = None
 
 
 class _Reader:
@@ -297,7 +330,7 @@ def parse(text: str, source: str = "conveyor.yaml", base_dir: Path | None = None
         raise PipelineError(f"{source}:{line}: invalid YAML: {exc.problem}")
     r = _Reader(source)
     root = r.mapping(root, "the pipeline", {"region", "buckets", "topics", "queues", "functions", "pools", "alarms",
-                                            "api", "tables"})
+                                            "api", "site", "tables"})
     pipeline = Pipeline(source, base_dir=base_dir or Path.cwd(), region=r.get(root, "region", str, "pipeline"))
     if pipeline.region is not None and not REGION.match(pipeline.region):
         raise r.fail(root, "region", f"region {pipeline.region!r} is not a region name (e.g. us-east-2)")
@@ -317,6 +350,8 @@ def parse(text: str, source: str = "conveyor.yaml", base_dir: Path | None = None
         pipeline.tables.append(parse_table(r, node, f"tables[{i}]", root))
     if root.get("api") is not None:
         pipeline.api = _api(r, root["api"], root, pipeline)
+    if root.get("site") is not None:
+        pipeline.site = _site(r, root["site"], root, pipeline)
     _check_references(r, pipeline, root)
     return pipeline
 
@@ -544,6 +579,34 @@ def _presign(r: _Reader, node: Any, parent: Any, pipeline: Pipeline) -> Presign:
         raise r.fail(node, "function", f"{where}.function: {presign.function!r} is already a function of this "
                                        "pipeline; name the presign function differently")
     return presign
+
+
+def _site(r: _Reader, node: Any, root: Any, pipeline: Pipeline) -> Site:
+    node = r.mapping(node, "site", {"bucket", "directory", "index", "paths"}, root, "site")
+    site = Site(r.get(node, "bucket", str, "site", required=True), r.get(node, "directory", str, "site", required=True),
+                r.get(node, "index", str, "site", "index.html"), line=node.line)
+    if not BUCKET_NAME.match(site.bucket):
+        raise r.fail(node, "bucket", f"site.bucket: {site.bucket!r} is not a bucket name")
+    if not (pipeline.base_dir / site.directory).is_dir():
+        raise r.fail(node, "directory", f"site.directory: {pipeline.base_dir / site.directory} is not a directory")
+    # DefaultRootObject names an object without a leading '/':
+    # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/DefaultRootObject.html
+    if site.index.startswith("/") or not (pipeline.base_dir / site.directory / site.index).is_file():
+        raise r.fail(node, "index", f"site.index: {site.index!r} is not a file of {site.directory} (the page "
+                                    "that answers /, named without a leading '/')")
+    buckets = {b.name for b in pipeline.buckets} | {site.bucket}
+    for i, item in enumerate(r.items(node, "paths", "site")):
+        at = f"site.paths[{i}]"
+        item = r.mapping(item, at, {"path", "bucket"}, node, "paths")
+        path = SitePath(r.get(item, "path", str, at, required=True), r.get(item, "bucket", str, at, required=True),
+                        line=item.line)
+        if not PATH_PATTERN.match(path.path) or not path.prefix:
+            raise r.fail(item, "path", f"{at}.path: {path.path!r} is not a path pattern under the site "
+                                       "(e.g. processed/*)")
+        if path.bucket not in buckets:
+            raise r.fail(item, "bucket", f"{at}.bucket: bucket '{path.bucket}' is not defined in this pipeline")
+        site.paths.append(path)
+    return site
 
 
 _CORS = {"allow_origins": ("AllowOrigins", list), "allow_methods": ("AllowMethods", list),
