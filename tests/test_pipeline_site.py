@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from conveyor.pipeline.spec import PipelineError, parse
 from tests.helpers import wait_for
@@ -98,3 +99,29 @@ def test_site_errors_name_the_line(tmp_path: Path, text: str, line: int, words: 
     with pytest.raises(PipelineError) as raised:
         parse(text, "conveyor.yaml", tmp_path)
     assert str(raised.value).startswith(f"conveyor.yaml:{line}: ") and words in str(raised.value), raised.value
+
+
+def test_export_makes_the_site_a_private_bucket_behind_its_distribution(tmp_path: Path) -> None:
+    """The site's part of `conveyor export`: cfn-lint accepts it, and the distribution reads both buckets
+    through the origin access control, each bucket's policy naming that distribution alone."""
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "index.html").write_text("hello")
+    (tmp_path / "conveyor.yaml").write_text(PIPELINE)
+    out = subprocess.run([sys.executable, "-m", "conveyor.cli", "export", "--pipeline", "conveyor.yaml", "-o",
+                          "template.yaml"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert out.returncode == 0, out.stderr
+    template = yaml.safe_load((tmp_path / "template.yaml").read_text())
+    resources = template["Resources"]
+    config = resources["SiteDistribution"]["Properties"]["DistributionConfig"]
+    assert config["DefaultRootObject"] == "index.html"
+    assert [o["Id"] for o in config["Origins"]] == ["s3-shots-site", "s3-shots"]
+    assert [(b["PathPattern"], b["TargetOriginId"]) for b in config["CacheBehaviors"]] == [("processed/*", "s3-shots")]
+    policies = {r["Properties"]["Bucket"]["Ref"]: r["Properties"]["PolicyDocument"]["Statement"]
+                for r in resources.values() if r["Type"] == "AWS::S3::BucketPolicy"}
+    assert policies["ShotsBucket"][0]["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:s3:::${ShotsBucketName}/processed/*"}
+    assert policies["ShotsSiteBucket"][0]["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:s3:::${ShotsSiteBucketName}/*"}
+    assert template["Parameters"]["ShotsSiteBucketName"]["Default"] == "shots-site"
+    linted = subprocess.run([sys.executable, "-m", "cfnlint", "--format", "parseable", "template.yaml"],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    errors = [line for line in linted.stdout.splitlines() if re.search(r":E\d{4}:", line)]
+    assert linted.returncode & 2 == 0 and not errors, linted.stdout + linted.stderr
