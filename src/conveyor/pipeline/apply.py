@@ -284,7 +284,10 @@ class Applier:
         self.created(f"event source mapping {function.queue} -> {function.name}")
 
     def _function_policy(self, function: Function) -> dict[str, Any] | None:
-        """The built-in code's least privilege; the user's own code gets the pipeline's buckets."""
+        """The file's `policy:`; else the built-in code's least privilege, and the pipeline's buckets for the
+        user's own code."""
+        if function.policy is not None:
+            return roles.statements_policy(function.policy)
         env = function.env
         if function.code == BUILTIN_PRESIGN:
             return roles.presign_policy(env.get("BUCKET", ""), env.get("PREFIX", "uploads/"))
@@ -335,6 +338,8 @@ class Applier:
             self.new_buckets.add(bucket.name)
         elif existing[bucket.name] not in (None, self.region):
             self.drifted(f"bucket {bucket.name} is in {existing[bucket.name]}, the pipeline's region is {self.region}")
+        if bucket.cors is not None:
+            self._bucket_cors(bucket)
         # Folder markers first: notifications configured afterwards never see them.
         for prefix in bucket.prefixes:
             listing = self.s3.list_objects_v2(Bucket=bucket.name, Prefix=prefix, MaxKeys=1)
@@ -357,6 +362,22 @@ class Applier:
             self.created(f"notifications on {bucket.name}")
         elif _destinations(current) != _destinations(wanted):
             self.drifted(f"bucket {bucket.name}: notification configuration differs from the pipeline")
+
+    def _bucket_cors(self, bucket: Bucket) -> None:
+        """The bucket's CORS rule (a browser on another origin uploads to it with a presigned POST), put when the
+        bucket has none: https://docs.aws.amazon.com/AmazonS3/latest/userguide/cors.html"""
+        wanted = s3_cors_rule(bucket.cors or {})
+        try:
+            rules = [] if bucket.name in self.new_buckets else self.s3.get_bucket_cors(Bucket=bucket.name)["CORSRules"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "NoSuchCORSConfiguration":
+                raise
+            rules = []
+        if not rules:
+            self.s3.put_bucket_cors(Bucket=bucket.name, CORSConfiguration={"CORSRules": [cast(Any, wanted)]})
+            self.created(f"CORS rule on {bucket.name}")
+        elif [{k: v for k, v in rule.items() if k != "ID"} for rule in rules] != [wanted]:
+            self.drifted(f"bucket {bucket.name}: its CORS rules differ from the pipeline's")
 
     def let_sns_deliver(self, topic: str, queue: str) -> None:
         """Add to the queue's policy the statement SNS needs to deliver the topic's messages (SNS checks it at
@@ -467,7 +488,9 @@ class Applier:
             return
         if pool.role is not None:
             queue_arn = self.queue_arns.get(pool.queue or "")
-            if pool.command == [BUILTIN_MOVER]:
+            if pool.policy is not None:
+                policy: dict[str, Any] | None = roles.statements_policy(pool.policy)
+            elif pool.command == [BUILTIN_MOVER]:
                 policy = roles.mover_policy(self.buckets, env.get("SOURCE_PREFIX", "uploads/"),
                                             env.get("DEST_PREFIX", "processed/"), queue_arn)
             else:
@@ -482,6 +505,13 @@ class Applier:
             return self.control.call(method, path, payload)
         except ControlError as exc:
             raise RuntimeError(f"{method} /_conveyor/{path}: {exc.message}")
+
+
+def s3_cors_rule(cors: Mapping[str, Any]) -> dict[str, Any]:
+    """The pipeline's CORS words (API Gateway's) as an S3 CORS rule."""
+    names = {"AllowOrigins": "AllowedOrigins", "AllowMethods": "AllowedMethods", "AllowHeaders": "AllowedHeaders",
+             "ExposeHeaders": "ExposeHeaders", "MaxAge": "MaxAgeSeconds"}
+    return {names[k]: v for k, v in cors.items() if k in names}
 
 
 def _destinations(config: Mapping[str, Any]) -> set[tuple[str, str]]:

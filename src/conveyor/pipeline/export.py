@@ -223,6 +223,12 @@ class _Builder:
             properties["CorsConfiguration"] = {"CorsRules": [{
                 "AllowedOrigins": api.cors["AllowOrigins"], "AllowedMethods": [api.presign.method],
                 "AllowedHeaders": ["*"], "ExposedHeaders": ["ETag"], "MaxAge": 300}]}
+        if spec.cors is not None:
+            # CloudFormation's words for a CORS rule: AWS::S3::Bucket CorsRule.
+            names = {"AllowOrigins": "AllowedOrigins", "AllowMethods": "AllowedMethods",
+                     "AllowHeaders": "AllowedHeaders", "ExposeHeaders": "ExposedHeaders", "MaxAge": "MaxAge"}
+            rule = {names[k]: v for k, v in spec.cors.items() if k in names}
+            properties.setdefault("CorsConfiguration", {"CorsRules": []})["CorsRules"].append(rule)
         resource: dict[str, Any] = {"Type": "AWS::S3::Bucket", "Properties": properties}
         if depends:
             resource["DependsOn"] = sorted(set(depends))
@@ -295,7 +301,8 @@ class _Builder:
         if role is None or not role.startswith("arn:"):
             managed = [roles.BASIC_EXECUTION] + ([roles.SQS_EXECUTION] if spec.queue else [])
             self._role(f"{logical}Role", "lambda.amazonaws.com", managed,
-                       self._object_policy(spec.code == BUILTIN_MOVER, spec.env, None))
+                       roles.statements_policy(spec.policy) if spec.policy is not None
+                       else self._object_policy(spec.code == BUILTIN_MOVER, spec.env, None))
             role = get_att(f"{logical}Role", "Arn")
         properties: dict[str, Any] = {
             "FunctionName": spec.name, "Runtime": spec.runtime, "Handler": spec.handler, "Role": role,
@@ -370,7 +377,8 @@ class _Builder:
                 "Type": "AWS::EC2::Image::Id",
                 "Description": "The image the workers boot (on AWS: an Amazon Linux 2023 AMI of the region)"}
             self.parameters["WorkerInstanceType"] = {"Type": "String", "Default": DEFAULT_INSTANCE_TYPE}
-        inline = self._object_policy(builtin, env, pool.queue)
+        inline = roles.statements_policy(pool.policy) if pool.policy is not None \
+            else self._object_policy(builtin, env, pool.queue)
         statements = list((inline or {"Statement": []})["Statement"])
         statements.append({"Sid": "ReadPackage", "Effect": "Allow", "Action": "s3:GetObject",
                            "Resource": sub(f"arn:${{AWS::Partition}}:s3:::${{CodeBucket}}/{key}")})
