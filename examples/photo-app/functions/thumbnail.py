@@ -69,6 +69,19 @@ def process_message(body: str) -> None:
         process(bucket, key)
 
 
+def retry_now(queue_arn: str, receipt_handle: str) -> None:
+    """A refused upload will be refused again however long it waits: make its message visible at once, so its
+    retries run now and the redrive policy moves it to the DLQ in seconds rather than visibility timeouts.
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html"""
+    _, _, _, region, account, name = queue_arn.split(":", 5)
+    sqs = boto3.client("sqs", region_name=region)
+    try:
+        url = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=receipt_handle, VisibilityTimeout=0)
+    except Exception as exc:  # only sooner: the visibility timeout brings it back all the same
+        print(f"could not make the message visible again: {exc}")
+
+
 def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     failures = []
     for record in event.get("Records", []):
@@ -77,4 +90,6 @@ def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]
         except Exception as exc:  # each message fails alone; its retries and the DLQ are the queue's
             print(f"failed: message {record['messageId']}: {exc}")
             failures.append({"itemIdentifier": record["messageId"]})
+            if isinstance(exc, images.Rejected):
+                retry_now(record["eventSourceARN"], record["receiptHandle"])
     return {"batchItemFailures": failures}

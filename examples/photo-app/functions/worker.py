@@ -48,6 +48,9 @@ def main() -> None:
                 done.append({"Id": message["MessageId"], "ReceiptHandle": message["ReceiptHandle"]})
             except Exception as exc:
                 print(f"failed: message {message['MessageId']}: {exc}")
+                if isinstance(exc, thumbnail.images.Rejected):  # waiting will not help: retry now (DLQ sooner)
+                    sqs.change_message_visibility(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"],
+                                                  VisibilityTimeout=0)
         if done:
             sqs.delete_message_batch(QueueUrl=queue, Entries=done)
 
