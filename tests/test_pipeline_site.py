@@ -121,7 +121,8 @@ def test_export_makes_the_site_a_private_bucket_behind_its_distribution(tmp_path
     assert policies["ShotsBucket"][0]["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:s3:::${ShotsBucketName}/processed/*"}
     assert policies["ShotsSiteBucket"][0]["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:s3:::${ShotsSiteBucketName}/*"}
     assert template["Parameters"]["ShotsSiteBucketName"]["Default"] == "shots-site"
-    linted = subprocess.run([sys.executable, "-m", "cfnlint", "--format", "parseable", "template.yaml"],
-                            capture_output=True, text=True, cwd=tmp_path, timeout=300)
-    errors = [line for line in linted.stdout.splitlines() if re.search(r":E\d{4}:", line)]
-    assert linted.returncode & 2 == 0 and not errors, linted.stdout + linted.stderr
+    linted = subprocess.run([sys.executable, "-c", "import sys; from cfnlint.runner import main; sys.exit(main())",
+                             "--format", "parseable", "template.yaml"], capture_output=True, text=True, cwd=tmp_path,
+                            timeout=300)
+    # cfn-lint exits 0, or with bit 4 (warnings) or 8 (informational findings); 2 is errors, 1 a failure to run.
+    assert linted.returncode & ~(4 | 8) == 0, linted.stdout + linted.stderr
