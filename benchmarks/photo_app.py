@@ -109,6 +109,7 @@ def run(variant: str, files: list[Path], clients: int, work: Path) -> dict[str, 
         dynamodb = boto3.client("dynamodb", endpoint_url=app.endpoint, **CREDS)
         started: dict[str, float] = {}
         finished: dict[str, tuple[str, float]] = {}
+        attempts: dict[str, int] = {}  # more than 1: a delivery came back (a timeout, a crash) and was redone
         lock = threading.Lock()
         uploading = True
 
@@ -121,12 +122,13 @@ def run(variant: str, files: list[Path], clients: int, work: Path) -> dict[str, 
                     return
                 for chunk in (pending[i:i + 100] for i in range(0, len(pending), 100)):
                     answer = dynamodb.batch_get_item(RequestItems={"photo-jobs": {
-                        "Keys": [{"id": {"S": i}} for i in chunk], "ProjectionExpression": "id, #s",
+                        "Keys": [{"id": {"S": i}} for i in chunk], "ProjectionExpression": "id, #s, attempts",
                         "ExpressionAttributeNames": {"#s": "status"}, "ConsistentRead": True}})
                     now = time.monotonic()
                     for item in answer["Responses"]["photo-jobs"]:
                         if item["status"]["S"] in ("done", "failed"):
                             finished.setdefault(item["id"]["S"], (item["status"]["S"], now))
+                            attempts[item["id"]["S"]] = int(item.get("attempts", {}).get("N", "0"))
                 time.sleep(0.05)
 
         watcher = threading.Thread(target=watch)
@@ -147,7 +149,8 @@ def run(variant: str, files: list[Path], clients: int, work: Path) -> dict[str, 
         latencies = sorted(done_at - started[job] for job, (_, done_at) in finished.items())
         first, last = min(started.values()), max(at for _, at in finished.values())
         return {"variant": variant, "files": len(files), "done": sum(s == "done" for s, _ in finished.values()),
-                "failed": sum(s == "failed" for s, _ in finished.values()), "files_per_s": len(finished) / (last - first),
+                "failed": sum(s == "failed" for s, _ in finished.values()),
+                "retried": sum(n > 1 for n in attempts.values()), "files_per_s": len(finished) / (last - first),
                 "p50": latencies[len(latencies) // 2], "p95": latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))]}
     finally:
         app.stop()
@@ -169,10 +172,10 @@ def main() -> None:
               f"{max(f.stat().st_size for f in files) / 2**20:.1f} MiB each), made in {time.monotonic() - made:.0f} s",
               file=sys.stderr)
         results = [run(variant, files, args.clients, work) for variant in args.only.split(",")]
-    print("| workers | files | done | failed | files/s | p50 upload-to-thumbnail | p95 |")
-    print("|---|---|---|---|---|---|---|")
+    print("| workers | files | done | failed | retried | files/s | p50 upload-to-thumbnail | p95 |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in results:
-        print(f"| {r['variant']} | {r['files']} | {r['done']} | {r['failed']} | {r['files_per_s']:.2f} | "
+        print(f"| {r['variant']} | {r['files']} | {r['done']} | {r['failed']} | {r['retried']} | {r['files_per_s']:.2f} | "
               f"{r['p50']:.2f} s | {r['p95']:.2f} s |")
     print(json.dumps(results), file=sys.stderr)
 
