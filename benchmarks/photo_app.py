@@ -42,7 +42,7 @@ def photos(folder: Path, count: int, seed: int = 7) -> list[Path]:
     rng = random.Random(seed)
     out = []
     for i in range(count):
-        target = rng.uniform(1.0, 5.0) * 1024 * 1024
+        target = rng.uniform(1.0, 4.2) * 1024 * 1024  # what the estimate below turns into 1-5 MB
         side = int((target / 0.75) ** 0.5 * 1.25)  # noisy JPEG at quality 92: about 0.75 bytes per pixel
         width, height = side * 4 // 3, side * 3 // 4
         base = Image.linear_gradient("L").resize((width, height)).convert("RGB")
