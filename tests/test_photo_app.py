@@ -10,11 +10,14 @@ from __future__ import annotations
 import io
 import json
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from PIL import Image
 
 from tests.chromium import Chromium, executable
@@ -127,3 +130,25 @@ def test_the_photo_app_in_a_browser(start_server: Any, browser: Chromium, tmp_pa
     assert {o["Key"] for o in s3.list_objects_v2(Bucket="photo-uploads", Prefix="processed/")["Contents"]} == {
         f"processed/{jobs[n]['id']['S']}/{size}.webp" for n in ("portrait.jpg", "wide.jpg", "badge.png")
         for size in (256, 1024)}
+
+
+def test_the_photo_app_exports_to_a_template_cfn_lint_accepts(tmp_path: Path) -> None:
+    """`conveyor export` of the app: the jobs table with its index and TTL, the roles' own statements, the
+    site's distribution; cfn-lint finds no error."""
+    out = subprocess.run([sys.executable, "-m", "conveyor.cli", "export", "--pipeline", str(APP / "conveyor.yaml"),
+                          "-o", "template.yaml"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert out.returncode == 0, out.stderr
+    template = yaml.safe_load((tmp_path / "template.yaml").read_text())
+    resources = template["Resources"]
+    table = resources["PhotoJobsTable"]["Properties"]
+    assert table["BillingMode"] == "PAY_PER_REQUEST" and table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert table["GlobalSecondaryIndexes"][0]["IndexName"] == "recent"
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+    statements = resources["PhotoGetUploadFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    assert statements == [{"Effect": "Allow", "Action": "dynamodb:GetItem",
+                           "Resource": "arn:aws:dynamodb:*:*:table/photo-jobs"}]
+    assert resources["SiteDistribution"]["Properties"]["DistributionConfig"]["DefaultRootObject"] == "index.html"
+    linted = subprocess.run([sys.executable, "-c", "import sys; from cfnlint.runner import main; sys.exit(main())",
+                             "--format", "parseable", "template.yaml"], capture_output=True, text=True, cwd=tmp_path,
+                            timeout=300)
+    assert linted.returncode & ~(4 | 8) == 0, linted.stdout + linted.stderr  # warnings and notes only

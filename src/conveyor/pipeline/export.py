@@ -18,6 +18,7 @@ What each part of the pipeline becomes:
 - a CloudFront distribution serving the mover's destination prefix through an origin access control, and
   the bucket policy letting only that distribution read there
   https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-restricting-access-to-s3.html;
+- tables: AWS::DynamoDB::Table, on demand, with their indexes, stream and TTL;
 - alarms: AWS::CloudWatch::Alarm notifying their topic;
 - the site: its private bucket, a distribution reading it (and its `paths:` buckets) through an origin
   access control with the index as DefaultRootObject, and bucket policies letting only that distribution
@@ -34,7 +35,7 @@ from typing import Any
 
 import yaml
 
-from conveyor.pipeline import package, roles
+from conveyor.pipeline import package, roles, tables
 from conveyor.pipeline.package import Artifact
 from conveyor.pipeline.spec import (
     BUILTIN_MOVER,
@@ -112,6 +113,9 @@ class _Builder:
             self.parameters[logical_id(name, "BucketName")] = {
                 "Type": "String", "Default": name,
                 "Description": f"The name of the pipeline's bucket {name} (S3 names are global)"}
+        for table in self.p.tables:
+            self.resources[logical_id(table.name, "Table")] = tables.template_resource(table)
+            self.outputs[logical_id(table.name, "TableName")] = {"Value": ref(logical_id(table.name, "Table"))}
         for q in self.p.queues:
             self._queue(q.name)
         for topic in self.p.topics:
