@@ -23,7 +23,7 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
 from conveyor.control import ControlClient, ControlError, Credentials
-from conveyor.pipeline import http_api, roles
+from conveyor.pipeline import http_api, roles, site
 from conveyor.pipeline.spec import (
     BUILTIN_MOVER,
     BUILTIN_PRESIGN,
@@ -60,10 +60,11 @@ class Report:
     drift: list[str] = field(default_factory=list)
     region: str = ""
     endpoints: list[str] = field(default_factory=list)  # "POST http://.../presign": what a browser calls
+    site: str = ""  # the `site:` section's URL, through its distribution
 
     def lines(self) -> list[str]:
         where = f" in {self.region}" if self.region else ""
-        endpoints = [f"endpoint: {item}" for item in self.endpoints]
+        endpoints = [f"endpoint: {item}" for item in self.endpoints] + ([f"site: {self.site}"] if self.site else [])
         if not self.created and not self.drift:
             return [f"pipeline up to date{where}: nothing to change", *endpoints]
         return ([f"applying in {self.region}"] if self.region else []) + [
@@ -102,6 +103,7 @@ class Applier:
         self.new_functions: set[str] = set()  # created by this apply: no resource policy to look at yet
         self.buckets: list[str] = []  # the pipeline's: its roles may use them
         self.new_buckets: set[str] = set()  # created by this apply: no settings to look at yet
+        self.api_endpoint: str | None = None  # the pipeline's HTTP API, once applied
 
     def created(self, what: str) -> None:
         self.report.created.append(what)
@@ -122,6 +124,7 @@ class Applier:
         self.cloudwatch = boto3.client("cloudwatch", **options)
         self.options = options  # for the clients made only when a pipeline needs them
         self.gateway = boto3.client("apigatewayv2", **options)
+        self.cloudfront = boto3.client("cloudfront", **options)
         self.roles = roles.Roles(boto3.client("iam", **options), self.created, self.drifted)
 
     def apply(self, pipeline: Pipeline) -> Report:
@@ -156,6 +159,9 @@ class Applier:
             self.alarm(alarm)
         if pipeline.api is not None:
             http_api.HttpApi(self).apply(pipeline.api)
+        if pipeline.site is not None:  # last: the page's config.json names the API
+            self.report.site = site.SiteApplier(self, self.cloudfront).apply(pipeline.site, pipeline.base_dir,
+                                                                              self.api_endpoint)
         return self.report
 
     # -- alarms ---------------------------------------------------------------------------------
@@ -278,7 +284,10 @@ class Applier:
         self.created(f"event source mapping {function.queue} -> {function.name}")
 
     def _function_policy(self, function: Function) -> dict[str, Any] | None:
-        """The built-in code's least privilege; the user's own code gets the pipeline's buckets."""
+        """The file's `policy:`; else the built-in code's least privilege, and the pipeline's buckets for the
+        user's own code."""
+        if function.policy is not None:
+            return roles.statements_policy(function.policy)
         env = function.env
         if function.code == BUILTIN_PRESIGN:
             return roles.presign_policy(env.get("BUCKET", ""), env.get("PREFIX", "uploads/"))
@@ -329,6 +338,8 @@ class Applier:
             self.new_buckets.add(bucket.name)
         elif existing[bucket.name] not in (None, self.region):
             self.drifted(f"bucket {bucket.name} is in {existing[bucket.name]}, the pipeline's region is {self.region}")
+        if bucket.cors is not None:
+            self._bucket_cors(bucket)
         # Folder markers first: notifications configured afterwards never see them.
         for prefix in bucket.prefixes:
             listing = self.s3.list_objects_v2(Bucket=bucket.name, Prefix=prefix, MaxKeys=1)
@@ -351,6 +362,22 @@ class Applier:
             self.created(f"notifications on {bucket.name}")
         elif _destinations(current) != _destinations(wanted):
             self.drifted(f"bucket {bucket.name}: notification configuration differs from the pipeline")
+
+    def _bucket_cors(self, bucket: Bucket) -> None:
+        """The bucket's CORS rule (a browser on another origin uploads to it with a presigned POST), put when the
+        bucket has none: https://docs.aws.amazon.com/AmazonS3/latest/userguide/cors.html"""
+        wanted = s3_cors_rule(bucket.cors or {})
+        try:
+            rules = [] if bucket.name in self.new_buckets else self.s3.get_bucket_cors(Bucket=bucket.name)["CORSRules"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "NoSuchCORSConfiguration":
+                raise
+            rules = []
+        if not rules:
+            self.s3.put_bucket_cors(Bucket=bucket.name, CORSConfiguration={"CORSRules": [cast(Any, wanted)]})
+            self.created(f"CORS rule on {bucket.name}")
+        elif [{k: v for k, v in rule.items() if k != "ID"} for rule in rules] != [wanted]:
+            self.drifted(f"bucket {bucket.name}: its CORS rules differ from the pipeline's")
 
     def let_sns_deliver(self, topic: str, queue: str) -> None:
         """Add to the queue's policy the statement SNS needs to deliver the topic's messages (SNS checks it at
@@ -461,7 +488,9 @@ class Applier:
             return
         if pool.role is not None:
             queue_arn = self.queue_arns.get(pool.queue or "")
-            if pool.command == [BUILTIN_MOVER]:
+            if pool.policy is not None:
+                policy: dict[str, Any] | None = roles.statements_policy(pool.policy)
+            elif pool.command == [BUILTIN_MOVER]:
                 policy = roles.mover_policy(self.buckets, env.get("SOURCE_PREFIX", "uploads/"),
                                             env.get("DEST_PREFIX", "processed/"), queue_arn)
             else:
@@ -476,6 +505,13 @@ class Applier:
             return self.control.call(method, path, payload)
         except ControlError as exc:
             raise RuntimeError(f"{method} /_conveyor/{path}: {exc.message}")
+
+
+def s3_cors_rule(cors: Mapping[str, Any]) -> dict[str, Any]:
+    """The pipeline's CORS words (API Gateway's) as an S3 CORS rule."""
+    names = {"AllowOrigins": "AllowedOrigins", "AllowMethods": "AllowedMethods", "AllowHeaders": "AllowedHeaders",
+             "ExposeHeaders": "ExposeHeaders", "MaxAge": "MaxAgeSeconds"}
+    return {names[k]: v for k, v in cors.items() if k in names}
 
 
 def _destinations(config: Mapping[str, Any]) -> set[tuple[str, str]]:

@@ -18,7 +18,11 @@ What each part of the pipeline becomes:
 - a CloudFront distribution serving the mover's destination prefix through an origin access control, and
   the bucket policy letting only that distribution read there
   https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-restricting-access-to-s3.html;
-- alarms: AWS::CloudWatch::Alarm notifying their topic.
+- tables: AWS::DynamoDB::Table, on demand, with their indexes, stream and TTL;
+- alarms: AWS::CloudWatch::Alarm notifying their topic;
+- the site: its private bucket, a distribution reading it (and its `paths:` buckets) through an origin
+  access control with the index as DefaultRootObject, and bucket policies letting only that distribution
+  read (CloudFormation does not upload files: `aws s3 sync DIRECTORY s3://SITE_BUCKET/` publishes them).
 Roles are not named (CloudFormation names them), so `CAPABILITY_IAM` deploys the template.
 """
 
@@ -31,7 +35,7 @@ from typing import Any
 
 import yaml
 
-from conveyor.pipeline import package, roles
+from conveyor.pipeline import package, roles, tables
 from conveyor.pipeline.package import Artifact
 from conveyor.pipeline.spec import (
     BUILTIN_MOVER,
@@ -104,10 +108,14 @@ class _Builder:
         self.parameters["CodeBucket"] = {
             "Type": "String", "Description": "The bucket holding the packaged code (conveyor/*.zip, written by "
                                              "`conveyor export --artifacts DIR` or uploaded by `conveyor deploy`)"}
-        for bucket in self.p.buckets:
-            self.parameters[logical_id(bucket.name, "BucketName")] = {
-                "Type": "String", "Default": bucket.name,
-                "Description": f"The name of the pipeline's bucket {bucket.name} (S3 names are global)"}
+        site = [self.p.site.bucket] if self.p.site and self.p.site.bucket not in {b.name for b in self.p.buckets} else []
+        for name in [b.name for b in self.p.buckets] + site:
+            self.parameters[logical_id(name, "BucketName")] = {
+                "Type": "String", "Default": name,
+                "Description": f"The name of the pipeline's bucket {name} (S3 names are global)"}
+        for table in self.p.tables:
+            self.resources[logical_id(table.name, "Table")] = tables.template_resource(table)
+            self.outputs[logical_id(table.name, "TableName")] = {"Value": ref(logical_id(table.name, "Table"))}
         for q in self.p.queues:
             self._queue(q.name)
         for topic in self.p.topics:
@@ -127,6 +135,8 @@ class _Builder:
         for alarm in self.p.alarms:
             self._alarm(alarm)
         self._distribution()
+        if self.p.site is not None:
+            self._site()
         self._policies()
         template: dict[str, Any] = {
             "AWSTemplateFormatVersion": "2010-09-09",
@@ -217,6 +227,12 @@ class _Builder:
             properties["CorsConfiguration"] = {"CorsRules": [{
                 "AllowedOrigins": api.cors["AllowOrigins"], "AllowedMethods": [api.presign.method],
                 "AllowedHeaders": ["*"], "ExposedHeaders": ["ETag"], "MaxAge": 300}]}
+        if spec.cors is not None:
+            # CloudFormation's words for a CORS rule: AWS::S3::Bucket CorsRule.
+            names = {"AllowOrigins": "AllowedOrigins", "AllowMethods": "AllowedMethods",
+                     "AllowHeaders": "AllowedHeaders", "ExposeHeaders": "ExposedHeaders", "MaxAge": "MaxAge"}
+            rule = {names[k]: v for k, v in spec.cors.items() if k in names}
+            properties.setdefault("CorsConfiguration", {"CorsRules": []})["CorsRules"].append(rule)
         resource: dict[str, Any] = {"Type": "AWS::S3::Bucket", "Properties": properties}
         if depends:
             resource["DependsOn"] = sorted(set(depends))
@@ -289,7 +305,8 @@ class _Builder:
         if role is None or not role.startswith("arn:"):
             managed = [roles.BASIC_EXECUTION] + ([roles.SQS_EXECUTION] if spec.queue else [])
             self._role(f"{logical}Role", "lambda.amazonaws.com", managed,
-                       self._object_policy(spec.code == BUILTIN_MOVER, spec.env, None))
+                       roles.statements_policy(spec.policy) if spec.policy is not None
+                       else self._object_policy(spec.code == BUILTIN_MOVER, spec.env, None))
             role = get_att(f"{logical}Role", "Arn")
         properties: dict[str, Any] = {
             "FunctionName": spec.name, "Runtime": spec.runtime, "Handler": spec.handler, "Role": role,
@@ -364,7 +381,8 @@ class _Builder:
                 "Type": "AWS::EC2::Image::Id",
                 "Description": "The image the workers boot (on AWS: an Amazon Linux 2023 AMI of the region)"}
             self.parameters["WorkerInstanceType"] = {"Type": "String", "Default": DEFAULT_INSTANCE_TYPE}
-        inline = self._object_policy(builtin, env, pool.queue)
+        inline = roles.statements_policy(pool.policy) if pool.policy is not None \
+            else self._object_policy(builtin, env, pool.queue)
         statements = list((inline or {"Statement": []})["Statement"])
         statements.append({"Sid": "ReadPackage", "Effect": "Allow", "Action": "s3:GetObject",
                            "Resource": sub(f"arn:${{AWS::Partition}}:s3:::${{CodeBucket}}/{key}")})
@@ -437,6 +455,52 @@ class _Builder:
                 "Condition": {"StringEquals": {"AWS:SourceArn": sub(
                     "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${ResultsDistribution}")}}}]}}}
         self.outputs["ResultsUrl"] = {"Value": sub("https://${ResultsDistribution.DomainName}")}
+
+    def _site(self) -> None:
+        """The static site: a private bucket, read only by its distribution through an origin access control.
+        https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-restricting-access-to-s3.html"""
+        site = self.p.site
+        assert site is not None
+        if site.bucket not in {b.name for b in self.p.buckets}:
+            self.resources[logical_id(site.bucket, "Bucket")] = {"Type": "AWS::S3::Bucket", "Properties": {
+                "BucketName": self.bucket_name(site.bucket)}}
+            self.outputs[logical_id(site.bucket, "BucketName")] = {"Value": ref(logical_id(site.bucket, "Bucket"))}
+        self.resources["SiteOriginAccessControl"] = {"Type": "AWS::CloudFront::OriginAccessControl", "Properties": {
+            "OriginAccessControlConfig": {"Name": sub("${AWS::StackName}-site"), "OriginAccessControlOriginType": "s3",
+                                          "SigningBehavior": "always", "SigningProtocol": "sigv4"}}}
+        buckets = list(dict.fromkeys([site.bucket, *(p.bucket for p in site.paths)]))
+        origins = [{"Id": f"s3-{b}", "DomainName": get_att(logical_id(b, "Bucket"), "RegionalDomainName"),
+                    "S3OriginConfig": {}, "OriginAccessControlId": get_att("SiteOriginAccessControl", "Id")}
+                   for b in buckets]
+
+        def behavior(bucket: str) -> dict[str, Any]:
+            return {"TargetOriginId": f"s3-{bucket}", "ViewerProtocolPolicy": "redirect-to-https",
+                    "CachePolicyId": CACHING_OPTIMIZED, "Compress": True}
+
+        config: dict[str, Any] = {
+            "Enabled": True, "Comment": sub("${AWS::StackName}: site"), "DefaultRootObject": site.index,
+            "Origins": origins, "DefaultCacheBehavior": behavior(site.bucket)}
+        if site.paths:
+            config["CacheBehaviors"] = [{"PathPattern": p.path, **behavior(p.bucket)} for p in site.paths]
+        self.resources["SiteDistribution"] = {"Type": "AWS::CloudFront::Distribution",
+                                              "Properties": {"DistributionConfig": config}}
+        source = sub("arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${SiteDistribution}")
+        for bucket in buckets:
+            prefixes = [""] if bucket == site.bucket else [p.prefix for p in site.paths if p.bucket == bucket]
+            statements = [{"Sid": f"SiteDistributionReads{i + 1}", "Effect": "Allow",
+                           "Principal": {"Service": "cloudfront.amazonaws.com"}, "Action": "s3:GetObject",
+                           "Resource": self.bucket_arn(bucket, f"/{prefix}*"),
+                           "Condition": {"StringEquals": {"AWS:SourceArn": source}}} for i, prefix in enumerate(prefixes)]
+            # One policy per bucket: a bucket the results distribution reads already has one to add to.
+            existing = next((r for r in self.resources.values() if r["Type"] == "AWS::S3::BucketPolicy"
+                             and r["Properties"]["Bucket"] == ref(logical_id(bucket, "Bucket"))), None)
+            if existing is not None:
+                existing["Properties"]["PolicyDocument"]["Statement"].extend(statements)
+                continue
+            self.resources[logical_id(f"site-{bucket}", "BucketPolicy")] = {"Type": "AWS::S3::BucketPolicy", "Properties": {
+                "Bucket": ref(logical_id(bucket, "Bucket")),
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": statements}}}
+        self.outputs["SiteUrl"] = {"Value": sub("https://${SiteDistribution.DomainName}/")}
 
 
 def export(pipeline: Pipeline) -> Exported:

@@ -60,6 +60,7 @@ class HttpApi:
         if spec.presign is not None and spec.cors and spec.cors.get("AllowOrigins") and new_api:
             self._bucket_cors(spec.presign.bucket, spec.cors["AllowOrigins"], spec.presign.method)
         endpoint = api["ApiEndpoint"] + ("" if spec.stage == "$default" else f"/{spec.stage}")
+        applier.api_endpoint = endpoint
         for route_key, _, _ in routes:
             method, _, path = route_key.partition(" ")
             applier.report.endpoints.append(f"{method} {endpoint}{path}" if path else f"{endpoint}/ ($default route)")

@@ -56,6 +56,11 @@ def access_policy(buckets: Sequence[str], queue_arn: str | None = None) -> dict[
     return {"Version": "2012-10-17", "Statement": statements} if statements else None
 
 
+def statements_policy(statements: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """A role's inline policy from the pipeline file's `policy:` statements."""
+    return {"Version": "2012-10-17", "Statement": [dict(statement) for statement in statements]}
+
+
 def mover_policy(buckets: Sequence[str], source_prefix: str, dest_prefix: str,
                  queue_arn: str | None = None) -> dict[str, Any] | None:
     """The built-in mover's least privilege: copy each upload (s3:GetObject) under `source_prefix` and

@@ -106,6 +106,7 @@ class Bucket:
     name: str
     prefixes: list[str] = field(default_factory=list)
     notifications: list[Notification] = field(default_factory=list)
+    cors: dict[str, Any] | None = None  # one CORS rule, in the api's words (AllowOrigins, AllowMethods, ...)
 
 
 BUILTIN_MOVER = "mover"  # `command: mover` (pools) and `code: mover` (functions): conveyor/runtime/mover.py
@@ -132,6 +133,7 @@ class Function:
     report_batch_item_failures: bool = True
     maximum_concurrency: int | None = None
     role: str | None = None  # the execution role; None: `<name>-role`, made by the pipeline
+    policy: list[dict[str, Any]] | None = None  # its role's statements, instead of the pipeline's defaults
     line: int = field(default=0, compare=False)
 
 
@@ -142,6 +144,7 @@ class Pool:
     command: list[str]
     settings: dict[str, Any] = field(default_factory=dict)
     role: str | None = None  # the instance profile's role its workers run as; None: the server's credentials
+    policy: list[dict[str, Any]] | None = None  # that role's statements, instead of the pipeline's defaults
     line: int = field(default=0, compare=False)
 
 
@@ -218,6 +221,38 @@ class Api:
 
 
 @dataclass
+class SitePath:
+    """More of the site from another bucket: a CloudFront path pattern (e.g. `processed/*`) and its bucket."""
+
+    path: str
+    bucket: str
+    line: int = field(default=0, compare=False)
+
+    @property
+    def prefix(self) -> str:
+        """The keys the distribution may read: the pattern up to its first wildcard."""
+        return re.split(r"[*?]", self.path.lstrip("/"), maxsplit=1)[0]
+
+
+@dataclass
+class Site:
+    """A static site: a private bucket holding a directory's files, served by a CloudFront distribution that
+    reads it through an origin access control (OAC), `index` answering `/`."""
+
+    bucket: str
+    directory: str  # relative to the pipeline file
+    index: str = "index.html"
+    paths: list[SitePath] = field(default_factory=list)
+    line: int = field(default=0, compare=False)
+
+
+# A CloudFront path pattern: https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/distribution-web-values-specify.html#DownloadDistValuesPathPattern
+PATH_PATTERN = re.compile(r"^/?[A-Za-z0-9_.*$/~\"'@:+&?=-]{1,255}$")
+# S3 bucket names: https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
+BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+@dataclass
 class Pipeline:
     source: str
     buckets: list[Bucket] = field(default_factory=list)
@@ -230,6 +265,7 @@ class Pipeline:
     base_dir: Path = field(default_factory=Path.cwd)
     region: str | None = None  # None: the environment's region, else the server's (see `region_for`)
     api: Api | None = None
+    site: Site | None = None
 
 
 class _Reader:
@@ -297,7 +333,7 @@ def parse(text: str, source: str = "conveyor.yaml", base_dir: Path | None = None
         raise PipelineError(f"{source}:{line}: invalid YAML: {exc.problem}")
     r = _Reader(source)
     root = r.mapping(root, "the pipeline", {"region", "buckets", "topics", "queues", "functions", "pools", "alarms",
-                                            "api", "tables"})
+                                            "api", "site", "tables"})
     pipeline = Pipeline(source, base_dir=base_dir or Path.cwd(), region=r.get(root, "region", str, "pipeline"))
     if pipeline.region is not None and not REGION.match(pipeline.region):
         raise r.fail(root, "region", f"region {pipeline.region!r} is not a region name (e.g. us-east-2)")
@@ -317,6 +353,8 @@ def parse(text: str, source: str = "conveyor.yaml", base_dir: Path | None = None
         pipeline.tables.append(parse_table(r, node, f"tables[{i}]", root))
     if root.get("api") is not None:
         pipeline.api = _api(r, root["api"], root, pipeline)
+    if root.get("site") is not None:
+        pipeline.site = _site(r, root["site"], root, pipeline)
     _check_references(r, pipeline, root)
     return pipeline
 
@@ -400,7 +438,7 @@ def _topic(r: _Reader, node: Any, where: str, parent: Any) -> Topic:
 def _function(r: _Reader, node: Any, where: str, parent: Any) -> Function:
     node = r.mapping(node, where, {"name", "handler", "code", "runtime", "timeout", "memory", "env", "queue",
                                    "batch_size", "batching_window", "report_batch_item_failures",
-                                   "maximum_concurrency", "role"}, parent, "functions")
+                                   "maximum_concurrency", "role", "policy"}, parent, "functions")
     code = r.get(node, "code", str, where, required=True)
     builtin = code == BUILTIN_MOVER
     return Function(
@@ -418,7 +456,28 @@ def _function(r: _Reader, node: Any, where: str, parent: Any) -> Function:
         report_batch_item_failures=r.get(node, "report_batch_item_failures", bool, where, True),
         maximum_concurrency=r.get(node, "maximum_concurrency", int, where, low=2, high=1000),
         role=_role(r, node, where),
+        policy=_policy(r, node, where),
     )
+
+
+_STATEMENT_KEYS = {"Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Condition"}
+
+
+def _policy(r: _Reader, node: Any, where: str) -> list[dict[str, Any]] | None:
+    """`policy:`, the role's statements as IAM writes them (Effect, Action, Resource, Condition); IAM itself
+    judges them when the role is made: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements.html"""
+    statements = r.get(node, "policy", list, where)
+    if statements is None:
+        return None
+    for i, statement in enumerate(statements):
+        at = f"{where}.policy[{i}]"
+        statement = r.mapping(statement, at, _STATEMENT_KEYS, node, "policy")
+        if statement.get("Effect") not in ("Allow", "Deny") or not ("Action" in statement or "NotAction" in statement):
+            raise r.fail(statement, None, f"{at}: a statement needs Effect (Allow or Deny) and Action")
+    if node.get("role") is not None and ROLE_ARN.match(str(node["role"])):
+        raise r.fail(node, "policy", f"{where}.policy: the role is an existing one ({node['role']}); its policies "
+                                     "are its own")
+    return [dict(statement) for statement in statements]
 
 
 def _role(r: _Reader, node: Any, where: str) -> str | None:
@@ -430,8 +489,10 @@ def _role(r: _Reader, node: Any, where: str) -> str | None:
 
 
 def _bucket(r: _Reader, node: Any, where: str, parent: Any) -> Bucket:
-    node = r.mapping(node, where, {"name", "prefixes", "notifications"}, parent, "buckets")
+    node = r.mapping(node, where, {"name", "prefixes", "notifications", "cors"}, parent, "buckets")
     bucket = Bucket(r.get(node, "name", str, where, required=True))
+    if node.get("cors") is not None:
+        bucket.cors = _cors(r, node["cors"], node, f"{where}.cors")
     for prefix in r.items(node, "prefixes", where):
         if not isinstance(prefix, str) or not prefix.endswith("/"):
             raise r.fail(node, "prefixes", f"{where}.prefixes: {prefix!r} must be a string ending in '/'")
@@ -459,7 +520,7 @@ _POOL_SETTINGS = {"min", "max", "desired", "target_backlog", "warmup", "scale_ou
 
 
 def _pool(r: _Reader, node: Any, where: str, parent: Any, base_dir: Path) -> Pool:
-    node = r.mapping(node, where, {"name", "queue", "command", "role"} | _POOL_SETTINGS, parent, "pools")
+    node = r.mapping(node, where, {"name", "queue", "command", "role", "policy"} | _POOL_SETTINGS, parent, "pools")
     command = r.get(node, "command", (str, list), where, BUILTIN_MOVER)
     if isinstance(command, str):
         command = [command] if command == BUILTIN_MOVER else command.split()
@@ -483,7 +544,7 @@ def _pool(r: _Reader, node: Any, where: str, parent: Any, base_dir: Path) -> Poo
         if problem:
             raise r.fail(node, "command", f"{where}.command: {problem}")
     return Pool(r.get(node, "name", str, where, required=True), r.get(node, "queue", str, where), command, settings,
-                _role(r, node, where), line=node.line)
+                _role(r, node, where), _policy(r, node, where), line=node.line)
 
 
 def _api(r: _Reader, node: Any, root: Any, pipeline: Pipeline) -> Api:
@@ -510,7 +571,7 @@ def _api(r: _Reader, node: Any, root: Any, pipeline: Pipeline) -> Api:
     if len(keys) != len(set(keys)):
         raise r.fail(node, "routes", "api.routes: a route key appears twice")
     if node.get("cors") is not None:
-        api.cors = _cors(r, node["cors"], node)
+        api.cors = _cors(r, node["cors"], node, "api.cors")
     return api
 
 
@@ -546,13 +607,41 @@ def _presign(r: _Reader, node: Any, parent: Any, pipeline: Pipeline) -> Presign:
     return presign
 
 
+def _site(r: _Reader, node: Any, root: Any, pipeline: Pipeline) -> Site:
+    node = r.mapping(node, "site", {"bucket", "directory", "index", "paths"}, root, "site")
+    site = Site(r.get(node, "bucket", str, "site", required=True), r.get(node, "directory", str, "site", required=True),
+                r.get(node, "index", str, "site", "index.html"), line=node.line)
+    if not BUCKET_NAME.match(site.bucket):
+        raise r.fail(node, "bucket", f"site.bucket: {site.bucket!r} is not a bucket name")
+    if not (pipeline.base_dir / site.directory).is_dir():
+        raise r.fail(node, "directory", f"site.directory: {pipeline.base_dir / site.directory} is not a directory")
+    # DefaultRootObject names an object without a leading '/':
+    # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/DefaultRootObject.html
+    if site.index.startswith("/") or not (pipeline.base_dir / site.directory / site.index).is_file():
+        raise r.fail(node, "index", f"site.index: {site.index!r} is not a file of {site.directory} (the page "
+                                    "that answers /, named without a leading '/')")
+    buckets = {b.name for b in pipeline.buckets} | {site.bucket}
+    for i, item in enumerate(r.items(node, "paths", "site")):
+        at = f"site.paths[{i}]"
+        item = r.mapping(item, at, {"path", "bucket"}, node, "paths")
+        path = SitePath(r.get(item, "path", str, at, required=True), r.get(item, "bucket", str, at, required=True),
+                        line=item.line)
+        if not PATH_PATTERN.match(path.path) or not path.prefix:
+            raise r.fail(item, "path", f"{at}.path: {path.path!r} is not a path pattern under the site "
+                                       "(e.g. processed/*)")
+        if path.bucket not in buckets:
+            raise r.fail(item, "bucket", f"{at}.bucket: bucket '{path.bucket}' is not defined in this pipeline")
+        site.paths.append(path)
+    return site
+
+
 _CORS = {"allow_origins": ("AllowOrigins", list), "allow_methods": ("AllowMethods", list),
          "allow_headers": ("AllowHeaders", list), "expose_headers": ("ExposeHeaders", list),
          "max_age": ("MaxAge", int), "allow_credentials": ("AllowCredentials", bool)}
 
 
-def _cors(r: _Reader, node: Any, parent: Any) -> dict[str, Any]:
-    node = r.mapping(node, "api.cors", set(_CORS), parent, "cors")
+def _cors(r: _Reader, node: Any, parent: Any, where: str) -> dict[str, Any]:
+    node = r.mapping(node, where, set(_CORS), parent, "cors")
     out: dict[str, Any] = {}
     for key, (name, kind) in _CORS.items():
         value = node.get(key)
@@ -561,14 +650,14 @@ def _cors(r: _Reader, node: Any, parent: Any) -> dict[str, Any]:
         if value is None:
             continue
         if kind is list and not all(isinstance(v, str) for v in value):
-            raise r.fail(node, key, f"api.cors.{key} must be a list of strings")
+            raise r.fail(node, key, f"{where}.{key} must be a list of strings")
         if key == "max_age":
-            r.get(node, key, int, "api.cors", low=-1, high=86400)
+            r.get(node, key, int, where, low=-1, high=86400)
         elif not isinstance(value, kind):
-            raise r.fail(node, key, f"api.cors.{key} must be {kind.__name__}")
+            raise r.fail(node, key, f"{where}.{key} must be {kind.__name__}")
         out[name] = value
     if out.get("AllowCredentials") and "*" in out.get("AllowOrigins", []):
-        raise r.fail(node, "allow_credentials", "api.cors: allow_credentials cannot be true with allow_origins '*'")
+        raise r.fail(node, "allow_credentials", f"{where}: allow_credentials cannot be true with allow_origins '*'")
     return out
 
 

@@ -150,3 +150,18 @@ def apply_table(ddb: Any, table: Table, created: Any, drifted: Any) -> None:
             ddb.update_time_to_live(TableName=table.name, TimeToLiveSpecification={"Enabled": True,
                                                                                     "AttributeName": table.ttl})
         drifted(f"table {table.name}: TTL set to {table.ttl or 'none'}")
+
+
+def template_resource(table: Table) -> dict[str, Any]:
+    """The table as `conveyor export` writes it: AWS::DynamoDB::Table, on demand, with its indexes, stream and TTL.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-dynamodb-table.html"""
+    properties: dict[str, Any] = {"TableName": table.name, "BillingMode": "PAY_PER_REQUEST",
+                                  "AttributeDefinitions": _definitions(table),
+                                  "KeySchema": _schema(table.hash_key, table.range_key)}
+    if table.indexes:
+        properties["GlobalSecondaryIndexes"] = [_gsi(i) for i in table.indexes]
+    if table.stream:
+        properties["StreamSpecification"] = {"StreamViewType": table.stream}
+    if table.ttl:
+        properties["TimeToLiveSpecification"] = {"AttributeName": table.ttl, "Enabled": True}
+    return {"Type": "AWS::DynamoDB::Table", "Properties": properties}
