@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -34,3 +37,12 @@ def signed(service: str) -> dict[str, str]:
     return {"X-Amz-Date": f"{now:%Y%m%dT%H%M%SZ}",
             "Authorization": f"AWS4-HMAC-SHA256 Credential=test/{scope}, SignedHeaders=host;x-amz-date, "
                              f"Signature={'0' * 64}"}
+
+
+def cfn_lint(directory: Path, template: str = "template.yaml") -> tuple[bool, str]:
+    """Run cfn-lint (the PyPI package) on a template: (no errors, its report). Its exit status has bit 2 for
+    errors, 4 for warnings and 8 for informational findings; anything else (1: it could not run) fails too."""
+    linted = subprocess.run([sys.executable, "-c", "import sys; from cfnlint.runner import main; sys.exit(main())",
+                             "--format", "parseable", template], capture_output=True, text=True, cwd=directory,
+                            timeout=300)
+    return linted.returncode & ~(4 | 8) == 0, linted.stdout + linted.stderr

@@ -17,7 +17,7 @@ import yaml
 
 from tests.conftest import CLI_ENV
 from tests.ec2.conftest import AMI
-from tests.helpers import wait_for
+from tests.helpers import cfn_lint, wait_for
 
 
 def conveyor(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -37,11 +37,15 @@ def test_export_of_the_default_pipeline_passes_cfn_lint(tmp_path: Path) -> None:
     assert queue["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": ["UploadJobsDlqQueue", "Arn"]},
                                       "maxReceiveCount": 3}
     (tmp_path / "template.yaml").write_text(out)
-    linted = subprocess.run([sys.executable, "-m", "cfnlint", "--format", "parseable", "template.yaml"],
-                            capture_output=True, text=True, cwd=tmp_path, timeout=300)
-    errors = [line for line in linted.stdout.splitlines() if re.search(r":E\d{4}:", line)]
-    # cfn-lint's exit code has bit 2 set for errors (4 for warnings, 8 for informational findings).
-    assert linted.returncode & 2 == 0 and not errors, linted.stdout + linted.stderr
+    clean, report = cfn_lint(tmp_path)
+    assert clean and not re.search(r":E\d{4}:", report), report
+
+
+def test_the_lint_check_fails_on_a_broken_template(tmp_path: Path) -> None:
+    """The cfn-lint check the export tests rely on can fail: an unknown resource type is an error."""
+    (tmp_path / "template.yaml").write_text("Resources:\n  Thing:\n    Type: AWS::Nope::Nothing\n")
+    clean, report = cfn_lint(tmp_path)
+    assert not clean and "E3006" in report, report
 
 
 def test_the_exported_template_deploys_to_conveyor_and_runs_the_lab(tmp_path: Path, aws, client, endpoint: str) -> None:  # type: ignore[no-untyped-def]
@@ -143,9 +147,8 @@ def test_a_pool_running_its_own_command_is_packaged_with_its_files(tmp_path: Pat
     # Its role may consume its queue and use the pipeline's buckets (its code is the user's: the broader access).
     statements = template["Resources"]["CrunchersPoolRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
     assert {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"} <= set(statements[0]["Action"])
-    linted = subprocess.run([sys.executable, "-m", "cfnlint", "template.yaml"], capture_output=True, text=True,
-                            cwd=tmp_path, timeout=300)
-    assert linted.returncode & 2 == 0, linted.stdout
+    clean, report = cfn_lint(tmp_path)
+    assert clean, report
 
 
 FUNCTIONS = """
@@ -186,9 +189,8 @@ def test_functions_routes_and_triggers_export_and_deploy(tmp_path: Path, aws, cl
     (tmp_path / "hello.py").write_text(
         "def handler(event, context):\n    return {'statusCode': 200, 'body': 'hello ' + event['rawPath']}\n")
     conveyor("export", "-o", "template.yaml", "--artifacts", "code", cwd=tmp_path)
-    linted = subprocess.run([sys.executable, "-m", "cfnlint", "template.yaml"], capture_output=True, text=True,
-                            cwd=tmp_path, timeout=300)
-    assert linted.returncode & 2 == 0, linted.stdout
+    clean, report = cfn_lint(tmp_path)
+    assert clean, report
     client("s3").create_bucket(Bucket="fx-code")
     aws("s3", "cp", str(tmp_path / "code"), "s3://fx-code/", "--recursive")
     aws("cloudformation", "deploy", "--template-file", str(tmp_path / "template.yaml"), "--stack-name", "fx",
