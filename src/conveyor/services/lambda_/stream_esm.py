@@ -8,6 +8,10 @@ queue or SNS topic); FunctionResponseTypes ReportBatchItemFailures. Settings Con
 streams (filters, tumbling windows, enhanced fan-out consumers, on-success destinations) are refused.
 The mapping reads Kinesis through the Streams port (conveyor.ports); SQS mappings are
 conveyor.services.lambda_.esm.
+
+A DynamoDB stream (arn:aws:dynamodb:REGION:ACCOUNT:table/T/stream/LABEL) is read by the same engine through
+the table_streams port, with the same settings, but StartingPosition TRIM_HORIZON or LATEST only.
+https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from conveyor.services.lambda_.functions import Function, conflict, invalid, not
 from conveyor.services.lambda_.invoke import Invoker
 from conveyor.services.lambda_.registry import Registry
 from conveyor.services.lambda_.store import LambdaStore
-from conveyor.services.lambda_.stream_batches import Delivery, Settings
+from conveyor.services.lambda_.stream_batches import Delivery, Settings, is_table_stream
 from conveyor.services.lambda_.stream_pollers import END, Pollers
 
 if TYPE_CHECKING:
@@ -35,13 +39,22 @@ if TYPE_CHECKING:
     )
 
 STARTING_POSITIONS = ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
+_DYNAMODB_CALLS = {"kinesis:DescribeStream": "dynamodb:DescribeStream", "kinesis:ListShards": "dynamodb:ListStreams",
+                   "kinesis:GetShardIterator": "dynamodb:GetShardIterator", "kinesis:GetRecords": "dynamodb:GetRecords"}
 _UNSUPPORTED = ("FilterCriteria", "Topics", "Queues", "SourceAccessConfigurations", "SelfManagedEventSource",
                 "AmazonManagedKafkaEventSourceConfig", "SelfManagedKafkaEventSourceConfig", "ScalingConfig",
                 "DocumentDBEventSourceConfig", "KMSKeyArn", "MetricsConfig", "ProvisionedPollerConfig")
 
 
 def is_stream_arn(arn: str | None) -> bool:
-    return bool(arn) and arn.split(":")[2:3] == ["kinesis"]  # type: ignore[union-attr]
+    """A Kinesis stream's or a DynamoDB stream's ARN (read by this engine), not a queue's."""
+    if not arn:
+        return False
+    return arn.split(":")[2:3] == ["kinesis"] or is_table_stream(arn)
+
+
+def _source_name(arn: str) -> str:
+    return "DynamoDB" if is_table_stream(arn) else "Kinesis"
 
 
 @dataclass
@@ -149,7 +162,7 @@ class StreamMappings:
     async def create(self, params: CreateEventSourceMappingRequestTypeDef, region: str) -> dict[str, Any]:
         fn, qualifier = self.registry.get(params["FunctionName"], region)
         source = params["EventSourceArn"]  # present: the caller routed on it
-        streams = self._streams()
+        streams = self._streams(source)
         shards = streams.shards(source)
         if shards is None:
             raise invalid(f"Stream not found: {source}")
@@ -158,7 +171,12 @@ class StreamMappings:
                 raise conflict(f'An event source mapping with event source ("{source}"), function ("{fn.arn}"), '
                                f"already exists. Please update or delete the existing mapping with UUID {other.uuid}")
         position = params.get("StartingPosition")
-        if position not in STARTING_POSITIONS:
+        if is_table_stream(source):
+            # AT_TIMESTAMP is for Kinesis only.
+            # https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html#lambda-CreateEventSourceMapping-request-StartingPosition
+            if position not in STARTING_POSITIONS[:2]:
+                raise invalid("StartingPosition is required for DynamoDB event sources: TRIM_HORIZON or LATEST.")
+        elif position not in STARTING_POSITIONS:
             raise invalid("StartingPosition is required for Kinesis event sources: TRIM_HORIZON, LATEST or "
                           "AT_TIMESTAMP.")
         when = params.get("StartingPositionTimestamp")
@@ -212,17 +230,22 @@ class StreamMappings:
                 await self._halt(m.uuid, graceful=True)
 
     # -- settings --------------------------------------------------------------------------------------
-    def _streams(self) -> Streams:
-        if self.ports.streams is None:
-            raise invalid("Conveyor is running without its Kinesis service.")
-        return self.ports.streams
+    def _streams(self, source: str) -> Streams:
+        port = self._port(source)
+        if port is None:
+            raise invalid(f"Conveyor is running without its {_source_name(source)} service.")
+        return port
+
+    def _port(self, source: str) -> Streams | None:
+        return self.ports.table_streams if is_table_stream(source) else self.ports.streams
 
     def _apply(self, m: StreamMapping, params: abc.Mapping[str, Any], fn: Function) -> None:
         for key in _UNSUPPORTED:
             if params.get(key) not in (None, [], {}):
-                raise invalid(f"{key} is not supported by Conveyor for Kinesis event sources.")
+                raise invalid(f"{key} is not supported by Conveyor for {_source_name(m.source_arn)} event sources.")
         if params.get("TumblingWindowInSeconds"):
-            raise invalid("TumblingWindowInSeconds is not supported by Conveyor for Kinesis event sources.")
+            raise invalid("TumblingWindowInSeconds is not supported by Conveyor for "
+                          f"{_source_name(m.source_arn)} event sources.")
         m.batch_size = _ranged(params, "BatchSize", m.batch_size, 1, 10000)
         m.window = _ranged(params, "MaximumBatchingWindowInSeconds", m.window, 0, 300)
         m.parallelization = _ranged(params, "ParallelizationFactor", m.parallelization, 1, 10)
@@ -239,7 +262,8 @@ class StreamMappings:
         destinations = params.get("DestinationConfig")
         if destinations is not None:
             if (destinations.get("OnSuccess") or {}).get("Destination"):
-                raise invalid("Kinesis event source mappings support only an OnFailure destination.")
+                raise invalid(f"{_source_name(m.source_arn)} event source mappings support only an OnFailure "
+                              "destination.")
             target = (destinations.get("OnFailure") or {}).get("Destination")
             if target and target.split(":")[2:3] not in (["sqs"], ["sns"]):
                 raise invalid(f"The destination ARN {target} is not supported by Conveyor (use an SQS queue or an "
@@ -251,13 +275,15 @@ class StreamMappings:
 
     def _role_may_read(self, m: StreamMapping, operation: str) -> None:
         refused = poller_access.refusal(self.ports, self.registry, m.function, m.qualifier, m.source_arn,
-                                        poller_access.KINESIS_ACTIONS, f"lambda.{operation}")
+                                        poller_access.DYNAMODB_ACTIONS if is_table_stream(m.source_arn)
+                                        else poller_access.KINESIS_ACTIONS, f"lambda.{operation}")
         if refused is not None:
             raise poller_access.create_refused(m.source_arn, refused)
 
     # -- running ---------------------------------------------------------------------------------------
     def _run(self, m: StreamMapping) -> None:
-        if not m.enabled or m.function not in self.registry.functions or self.ports.streams is None:
+        port = self._port(m.source_arn)
+        if not m.enabled or m.function not in self.registry.functions or port is None:
             return
         settings = Settings(m.uuid, m.function, m.qualifier, m.source_arn, m.bisect, m.max_retries, m.max_age,
                             m.on_failure, "ReportBatchItemFailures" in m.response_types)
@@ -273,13 +299,15 @@ class StreamMappings:
 
         def may(action: str) -> bool:
             """Whether the execution role may make the poller's next call; if not, the mapping says why."""
+            if is_table_stream(m.source_arn):  # the pollers name Kinesis' calls; DynamoDB Streams' are these
+                action = _DYNAMODB_CALLS.get(action, action)
             refused = poller_access.refusal(self.ports, self.registry, m.function, m.qualifier, m.source_arn,
                                             (action,), f"lambda event source mapping {m.uuid}")
             if refused is not None:
                 self.results[m.uuid] = poller_access.problem(refused)
             return refused is None
 
-        run = Running(Pollers(m, self.ports.streams, self.store, self.clock, delivery, may))
+        run = Running(Pollers(m, port, self.store, self.clock, delivery, may))
         box.append(run)
         self.running[m.uuid] = run
         run.pollers.start()
