@@ -155,3 +155,35 @@ def test_bad_mappings_are_refused(client: Any, make_function: Any, tmp_path: Pat
     with pytest.raises(ClientError) as caught:
         lam.create_event_source_mapping(FunctionName="recorder", EventSourceArn=arn, StartingPosition="LATEST")
     assert caught.value.response["Error"]["Code"] == "ResourceConflictException"
+
+
+def test_filters_hand_over_only_the_matching_records(client: Any, make_function: Any, tmp_path: Path) -> None:
+    ddb, lam = client("dynamodb"), client("lambda")
+    arn = _table(ddb, "filtered", "NEW_IMAGE")
+    make_function("recorder", RECORDER, Environment={"Variables": {"OUT": str(tmp_path)}})
+    # https://docs.aws.amazon.com/lambda/latest/dg/with-ddb-filtering.html: inserts of urgent orders, or
+    # removals (a Number attribute is a string in the record, so it is matched as one).
+    urgent = {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"tag": {"S": [{"prefix": "urgent"}]}}}}
+    criteria = {"Filters": [
+        {"Pattern": json.dumps(urgent)},
+        {"Pattern": json.dumps({"eventName": ["REMOVE"]})}]}
+    with pytest.raises(ClientError) as caught:
+        lam.create_event_source_mapping(FunctionName="recorder", EventSourceArn=arn, StartingPosition="TRIM_HORIZON",
+                                        FilterCriteria={"Filters": [{"Pattern": "{\"eventName\": \"INSERT\"}"}]})
+    assert caught.value.response["Error"] == {"Code": "InvalidParameterValueException",
+                                              "Message": "Invalid filter pattern definition."}
+    mapping = lam.create_event_source_mapping(FunctionName="recorder", EventSourceArn=arn,
+                                              StartingPosition="TRIM_HORIZON", FilterCriteria=criteria)
+    assert mapping["FilterCriteria"] == criteria
+    for pk, tag in [("small", "later"), ("big", "urgent"), ("bigger", "urgent-most")]:
+        ddb.put_item(TableName="filtered", Item={"pk": {"S": pk}, "tag": {"S": tag}, "total": {"N": "5"}})
+    ddb.update_item(TableName="filtered", Key={"pk": {"S": "big"}}, UpdateExpression="SET #t = :t", ExpressionAttributeNames={"#t": "total"},
+                    ExpressionAttributeValues={":t": {"N": "600"}})  # a MODIFY: dropped
+    ddb.delete_item(TableName="filtered", Key={"pk": {"S": "small"}})
+    ddb.put_item(TableName="filtered", Item={"pk": {"S": "last"}, "tag": {"S": "urgent!"}})
+    wait_for(lambda: len(_records(tmp_path)) >= 4, timeout=30)
+    got = [(r["eventName"], r["dynamodb"]["Keys"]["pk"]["S"]) for r in _records(tmp_path)]
+    assert got == [("INSERT", "big"), ("INSERT", "bigger"), ("REMOVE", "small"), ("INSERT", "last")]
+    assert lam.get_event_source_mapping(UUID=mapping["UUID"])["FilterCriteria"] == criteria
+    updated = lam.update_event_source_mapping(UUID=mapping["UUID"], FilterCriteria={})
+    assert "FilterCriteria" not in updated

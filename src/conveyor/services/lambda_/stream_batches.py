@@ -22,12 +22,13 @@ import json
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from conveyor.clock import Clock
 from conveyor.ports import Ports, StreamRecord
 from conveyor.protocol.base import iso8601
+from conveyor.services.lambda_ import stream_filters
 from conveyor.services.lambda_.invoke import Invoker, Result
 from conveyor.services.lambda_.registry import Registry
 
@@ -49,6 +50,7 @@ class Settings:
     max_age: int  # seconds; -1: no limit
     on_failure: str | None
     report_failures: bool
+    filters: list[dict[str, Any]] = field(default_factory=list)  # a record matching none is dropped
 
 
 @dataclass
@@ -72,6 +74,10 @@ class Delivery:
     # -- batches ---------------------------------------------------------------------------------------
     async def deliver(self, shard_id: str, records: list[StreamRecord]) -> None:
         """Hand the records over in invocations of at most 6 MB, each retried as the mapping says."""
+        if self.settings.filters:
+            # Records no filter matches are dropped: never handed over, never retried, never sent to the
+            # on-failure destination. https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html
+            records = [r for r in records if stream_filters.kept(self.settings.filters, json.loads(r.data))]
         part: list[StreamRecord] = []
         size = 0
         for record in records:

@@ -5,7 +5,7 @@ StartingPosition (TRIM_HORIZON, LATEST, AT_TIMESTAMP) is required; BatchSize 1-1
 MaximumBatchingWindowInSeconds 0-300; ParallelizationFactor 1-10; MaximumRetryAttempts -1 or 0-10,000;
 MaximumRecordAgeInSeconds -1 or 60-604,800; BisectBatchOnFunctionError; an on-failure destination (an SQS
 queue or SNS topic); FunctionResponseTypes ReportBatchItemFailures. Settings Conveyor does not honour for
-streams (filters, tumbling windows, enhanced fan-out consumers, on-success destinations) are refused.
+streams (filters, except on DynamoDB streams; tumbling windows, enhanced fan-out consumers, on-success destinations) are refused.
 The mapping reads Kinesis through the Streams port (conveyor.ports); SQS mappings are
 conveyor.services.lambda_.esm.
 
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.clock import Clock
 from conveyor.ports import Ports, Streams
-from conveyor.services.lambda_ import poller_access
+from conveyor.services.lambda_ import poller_access, stream_filters
 from conveyor.services.lambda_.functions import Function, conflict, invalid, not_found
 from conveyor.services.lambda_.invoke import Invoker
 from conveyor.services.lambda_.registry import Registry
@@ -73,6 +73,7 @@ class StreamMapping:
     max_age: int = -1
     on_failure: str | None = None
     response_types: list[str] = field(default_factory=list)
+    filters: list[str] = field(default_factory=list)  # FilterCriteria's patterns (DynamoDB streams)
     enabled: bool = True
     last_modified: float = 0.0
     tags: dict[str, str] = field(default_factory=dict)
@@ -142,6 +143,8 @@ class StreamMappings:
         }
         if m.starting_timestamp is not None:
             out["StartingPositionTimestamp"] = m.starting_timestamp
+        if m.filters:
+            out["FilterCriteria"] = {"Filters": [{"Pattern": p} for p in m.filters]}
         return out
 
     def listing(self, function: str | None, source: str | None, region: str) -> list[dict[str, Any]]:
@@ -240,7 +243,11 @@ class StreamMappings:
         return self.ports.table_streams if is_table_stream(source) else self.ports.streams
 
     def _apply(self, m: StreamMapping, params: abc.Mapping[str, Any], fn: Function) -> None:
+        if "FilterCriteria" in params and is_table_stream(m.source_arn):
+            m.filters = stream_filters.checked(params["FilterCriteria"] or {})
         for key in _UNSUPPORTED:
+            if key == "FilterCriteria" and is_table_stream(m.source_arn):
+                continue
             if params.get(key) not in (None, [], {}):
                 raise invalid(f"{key} is not supported by Conveyor for {_source_name(m.source_arn)} event sources.")
         if params.get("TumblingWindowInSeconds"):
@@ -286,7 +293,8 @@ class StreamMappings:
         if not m.enabled or m.function not in self.registry.functions or port is None:
             return
         settings = Settings(m.uuid, m.function, m.qualifier, m.source_arn, m.bisect, m.max_retries, m.max_age,
-                            m.on_failure, "ReportBatchItemFailures" in m.response_types)
+                            m.on_failure, "ReportBatchItemFailures" in m.response_types,
+                            [stream_filters.parsed(p) for p in m.filters])
         box: list[Running] = []
 
         def note(ok: bool) -> None:
