@@ -231,3 +231,29 @@ def test_a_mapping_resumes_where_it_was_after_kill_9(start_server: Any, tmp_path
     again = got[50:len(got) - 50]
     assert got[:50] == first and got[len(got) - 50:] == second
     assert len(again) <= 10 and again == first[50 - len(again):]
+
+
+def test_partial_batch_responses_name_records_by_sequence_number(client: Any, make_function: Any,
+                                                                  tmp_path: Path) -> None:
+    ddb, lam = client("dynamodb"), client("lambda")
+    arn = _table(ddb, "partial", "KEYS_ONLY")
+    # Reports "bad" failed (by its SequenceNumber, as with-ddb.html says) until it has seen it three times.
+    make_function("partial", """
+import os
+def lambda_handler(event, context):
+    out = os.path.join(os.environ["OUT"], "seen")
+    keys = [r["dynamodb"]["Keys"]["pk"]["S"] for r in event["Records"]]
+    with open(out, "a") as f:
+        f.write(",".join(keys) + "\\n")
+    if "bad" in keys and open(out).read().count("bad") < 3:
+        return {"batchItemFailures": [{"itemIdentifier": event["Records"][keys.index("bad")]["dynamodb"]["SequenceNumber"]}]}
+    return {"batchItemFailures": []}
+""", Environment={"Variables": {"OUT": str(tmp_path)}})
+    for pk in ("a", "bad", "c"):
+        ddb.put_item(TableName="partial", Item={"pk": {"S": pk}})
+    lam.create_event_source_mapping(FunctionName="partial", EventSourceArn=arn, StartingPosition="TRIM_HORIZON",
+                                    BatchSize=10, FunctionResponseTypes=["ReportBatchItemFailures"])
+    seen = tmp_path / "seen"
+    wait_for(lambda: seen.exists() and seen.read_text().count("bad") == 3)
+    # The batch is retried from the failed record on: "a" is handed over once.
+    assert seen.read_text().splitlines() == ["a,bad,c", "bad,c", "bad,c"]
