@@ -5,7 +5,8 @@ StartingPosition (TRIM_HORIZON, LATEST, AT_TIMESTAMP) is required; BatchSize 1-1
 MaximumBatchingWindowInSeconds 0-300; ParallelizationFactor 1-10; MaximumRetryAttempts -1 or 0-10,000;
 MaximumRecordAgeInSeconds -1 or 60-604,800; BisectBatchOnFunctionError; an on-failure destination (an SQS
 queue or SNS topic); FunctionResponseTypes ReportBatchItemFailures. Settings Conveyor does not honour for
-streams (filters, except on DynamoDB streams; tumbling windows, enhanced fan-out consumers, on-success destinations) are refused.
+streams (filters on Kinesis, tumbling windows, enhanced fan-out consumers, on-success destinations) are
+refused.
 The mapping reads Kinesis through the Streams port (conveyor.ports); SQS mappings are
 conveyor.services.lambda_.esm.
 
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
     )
 
 STARTING_POSITIONS = ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
+# The pollers name Kinesis' calls; a DynamoDB stream's role is asked for DynamoDB Streams' own (listing the
+# shards is DescribeStream there; ListStreams stands for ListShards, as the four actions with-ddb.html names).
 _DYNAMODB_CALLS = {"kinesis:DescribeStream": "dynamodb:DescribeStream", "kinesis:ListShards": "dynamodb:ListStreams",
                    "kinesis:GetShardIterator": "dynamodb:GetShardIterator", "kinesis:GetRecords": "dynamodb:GetRecords"}
 _UNSUPPORTED = ("FilterCriteria", "Topics", "Queues", "SourceAccessConfigurations", "SelfManagedEventSource",
