@@ -438,7 +438,7 @@ class ShardRead:
 
 @runtime_checkable
 class Streams(Protocol):
-    """Kinesis, as Lambda's stream event source mappings read it. A position is a sequence number of the
+    """Kinesis (and DynamoDB Streams), as Lambda's stream event source mappings read them. A position is a sequence number of the
     shard; a read returns the records after it, within the stream's retention, in order."""
 
     def shards(self, arn: str) -> list[StreamShard] | None:
@@ -662,6 +662,9 @@ class Ports:
     logs: LogSink | None = None
     metrics: MetricsSink | None = None
     streams: Streams | None = None
+    # DynamoDB Streams, read the same way: one shard per table stream, a record's `data` is the JSON of the
+    # record as Lambda's DynamoDB event carries it (eventSourceARN aside), its partition key the item's key.
+    table_streams: Streams | None = None
     instances: Instances | None = None
     scaling: ScalingActions | None = None
     alarms: AlarmKeeper | None = None

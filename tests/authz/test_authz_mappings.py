@@ -20,7 +20,8 @@ import json, os
 def handler(event, context):
     with open(os.environ["OUT"], "a") as f:
         for r in event["Records"]:
-            f.write(json.dumps(r.get("body") or r.get("kinesis", {}).get("sequenceNumber")) + "\\n")
+            f.write(json.dumps(r.get("body") or r.get("kinesis", {}).get("sequenceNumber")
+                               or r.get("dynamodb", {}).get("Keys")) + "\\n")
 """
 QUEUE_ARN = f"arn:aws:sqs:us-east-1:{ACCOUNT}:jobs"
 LOGS = allow(["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"])
@@ -157,6 +158,43 @@ def test_a_stream_mapping_reads_as_the_execution_role(server: Server, tmp_path: 
     assert result["LastProcessingResult"] == (
         f"PROBLEM: User: arn:aws:sts::{ACCOUNT}:assumed-role/fn-role/rec is not authorized to perform: "
         f"kinesis:GetRecords on resource: {stream} with an explicit deny in an identity-based policy")
+    assert len(_lines(out)) == 1
+
+    iam.put_role_policy(RoleName="fn-role", PolicyName="reader", PolicyDocument=policy(LOGS, allow(readable, stream)))
+    _advance(server, 10)
+    wait_for(lambda: len(_lines(out)) == 2, what="the second record delivered")
+
+
+def test_a_dynamodb_stream_mapping_reads_as_the_execution_role(server: Server, tmp_path: Path) -> None:
+    ddb = server.root("dynamodb")
+    stream = ddb.create_table(TableName="orders", AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                              KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}], BillingMode="PAY_PER_REQUEST",
+                              StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
+                              )["TableDescription"]["LatestStreamArn"]
+    out = tmp_path / "out.txt"
+    # https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html: the four actions the role needs.
+    readable = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"]
+    lam = _function(server, out, allow(readable[:3], stream))
+    create: Callable[[], Any] = lambda: lam.create_event_source_mapping(  # noqa: E731
+        FunctionName="rec", EventSourceArn=stream, StartingPosition="TRIM_HORIZON", BatchSize=10)
+    assert refused(create) == ("InvalidParameterValueException",
+                               f"Cannot access stream {stream}. Please ensure the role can perform the GetRecords, "
+                               "GetShardIterator, DescribeStream, and ListStreams Actions on your stream in IAM.", 400)
+    iam = server.root("iam")
+    iam.put_role_policy(RoleName="fn-role", PolicyName="reader", PolicyDocument=policy(LOGS, allow(readable, stream)))
+    uuid = create()["UUID"]
+    ddb.put_item(TableName="orders", Item={"pk": {"S": "one"}})
+    wait_for(lambda: _lines(out) == [{"pk": {"S": "one"}}], what="the first record delivered")
+    wait_for(lambda: lam.get_event_source_mapping(UUID=uuid)["LastProcessingResult"] == "OK", what="OK")
+
+    iam.put_role_policy(RoleName="fn-role", PolicyName="reader", PolicyDocument=policy(
+        LOGS, allow(readable, stream), {"Effect": "Deny", "Action": "dynamodb:GetRecords", "Resource": stream}))
+    ddb.put_item(TableName="orders", Item={"pk": {"S": "two"}})
+    result = wait_for(lambda: lam.get_event_source_mapping(UUID=uuid)["LastProcessingResult"] != "OK",
+                      what="the mapping reporting its problem") and lam.get_event_source_mapping(UUID=uuid)
+    assert result["LastProcessingResult"] == (
+        f"PROBLEM: User: arn:aws:sts::{ACCOUNT}:assumed-role/fn-role/rec is not authorized to perform: "
+        f"dynamodb:GetRecords on resource: {stream} with an explicit deny in an identity-based policy")
     assert len(_lines(out)) == 1
 
     iam.put_role_policy(RoleName="fn-role", PolicyName="reader", PolicyDocument=policy(LOGS, allow(readable, stream)))

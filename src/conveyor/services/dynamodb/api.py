@@ -16,6 +16,7 @@ import functools
 from typing import TYPE_CHECKING, Any
 
 from conveyor.authz import Need
+from conveyor.ports import Ports
 from conveyor.protocol.base import Codec
 from conveyor.protocol.models import service_model
 from conveyor.services.base import Environment, Service
@@ -34,6 +35,7 @@ from conveyor.services.dynamodb.settings_api import SettingsOperations
 from conveyor.services.dynamodb.store import DynamoStore
 from conveyor.services.dynamodb.streams_api import StreamOperations
 from conveyor.services.dynamodb.sweeper import Sweeper
+from conveyor.services.dynamodb.table_streams import TableStreamReader
 from conveyor.services.dynamodb.transact_api import TransactOperations
 from conveyor.wire import RequestContext
 
@@ -55,6 +57,7 @@ class DynamoDBService(Service):
         super().__init__(env)
         self.backend = Backend(self.clock, self.config.account_id)
         self.sweeper = Sweeper(self.backend, self.config.dynamodb_ttl_interval)
+        self.stream_reader = TableStreamReader(self.backend)
         items, reads = ItemOperations(self.backend), ReadOperations(self.backend)
         transactions = TransactOperations(self.backend)
         self.operation_groups = (ControlOperations(self.backend), SettingsOperations(self.backend), items, reads,
@@ -63,12 +66,16 @@ class DynamoDBService(Service):
                                  StreamOperations(self.backend), PolicyOperations(self.backend),
                                  BackupOperations(self.backend))
 
+    def provide(self, ports: Ports) -> None:
+        ports.table_streams = self.stream_reader
+
     def iam_requests(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> list[Need]:
         return iam.needs(ctx.region, ctx.account_id, operation.name, params)
 
     # -- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:
         store = DynamoStore(self.config.service_dir("dynamodb") / "dynamodb.db", self.env.disk)
+        store.on_stream = self.stream_reader.grown
         catalog = Catalog(store)
         catalog.load()
         self.backend.catalog = catalog

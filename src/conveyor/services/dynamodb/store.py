@@ -15,7 +15,7 @@ split that range. Writes are SQL alone: the engine encodes rows before it queues
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,6 +146,8 @@ class Bound:
 class DynamoStore:
     def __init__(self, path: Path, disk: DiskGuard | None = None) -> None:
         self.db = Database(path, MIGRATIONS, disk)
+        # Told, after each commit that stored stream records, which tables' streams grew (readers wake).
+        self.on_stream: Callable[[set[int]], None] | None = None
 
     def close(self) -> None:
         self.db.close()
@@ -252,6 +254,9 @@ class DynamoStore:
                 conn.execute("INSERT OR REPLACE INTO tokens (token, digest, at) VALUES (?, ?, ?)", token)
 
         await self.db.write(run, grows=any(w.item is not None for w in writes) or token is not None)
+        grown = {w.stream.table_id for w in writes if w.stream is not None}
+        if grown and self.on_stream is not None:
+            self.on_stream(grown)
 
     # -- reading pages -------------------------------------------------------------------------------
     def partition(self, table_id: int, hk: bytes, low: Bound | None, high: Bound | None, forward: bool,

@@ -70,6 +70,27 @@ def wire_record(region: str, seq: int, at: float, text: str) -> dict[str, Any]:
     return record
 
 
+def event_record(region: str, seq: int, at: float, text: str) -> dict[str, Any]:
+    """A stored record as Lambda's DynamoDB event carries it: the GetRecords record in JSON, its
+    ApproximateCreationDateTime in epoch seconds, binary in base64, and a TTL deletion's userIdentity with
+    lower-case field names (Lambda's event, unlike GetRecords, spells them so).
+    https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html,
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/time-to-live-ttl-streams.html"""
+    body = json.loads(text)
+    stream: dict[str, Any] = {"ApproximateCreationDateTime": int(at), "Keys": json.loads(body["Keys"])}
+    for image in ("NewImage", "OldImage"):
+        if image in body:
+            stream[image] = json.loads(body[image])
+    stream.update({"SequenceNumber": sequence_number(seq), "SizeBytes": body["SizeBytes"],
+                   "StreamViewType": body["StreamViewType"]})
+    record: dict[str, Any] = {"eventID": body["eventID"], "eventName": body["eventName"], "eventVersion": "1.1",
+                              "eventSource": "aws:dynamodb", "awsRegion": region, "dynamodb": stream}
+    if "userIdentity" in body:
+        identity = body["userIdentity"]
+        record["userIdentity"] = {"type": identity["Type"], "principalId": identity["PrincipalId"]}
+    return record
+
+
 def expiry(table: Table, item: Item | None) -> float | None:
     """When an item expires under its table's TTL: its TTL attribute, a Number of epoch seconds; an
     attribute of another type never expires the item."""

@@ -31,6 +31,9 @@ from conveyor.wire import ServiceError
 
 SQS_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
 KINESIS_ACTIONS = ("kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:DescribeStream", "kinesis:ListShards")
+# https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html ("Execution role permissions").
+DYNAMODB_ACTIONS = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+                    "dynamodb:ListStreams")
 RETRY = 10.0  # seconds of the server's clock between a refused poll and the next try
 
 
@@ -59,6 +62,9 @@ def refusal(ports: Ports, registry: Registry, function: str, qualifier: str | No
 
 def create_refused(source_arn: str, refused: Refusal) -> ServiceError:
     """CreateEventSourceMapping's answer to an execution role that cannot read the source."""
+    if source_arn.split(":")[2:3] == ["dynamodb"]:
+        return invalid(f"Cannot access stream {source_arn}. Please ensure the role can perform the GetRecords, "
+                       "GetShardIterator, DescribeStream, and ListStreams Actions on your stream in IAM.")
     if source_arn.split(":")[2:3] == ["kinesis"]:
         return invalid(f"Cannot access stream {source_arn}. Please ensure the role can perform the GetRecords, "
                        "GetShardIterator, DescribeStream, ListShards, and ListStreams Actions on your stream in IAM.")

@@ -8,7 +8,7 @@ https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html and services-kine
   towards the retry attempts;
 - with ReportBatchItemFailures, the function names the records that failed and the batch is retried from
   the lowest of them (an invalid response fails the whole batch);
-- a batch given up on is discarded: its description (KinesisBatchInfo) goes to the on-failure destination,
+- a batch given up on is discarded: its description (KinesisBatchInfo, DDBStreamBatchInfo) goes to the on-failure destination,
   an SQS queue or SNS topic, and the shard moves on.
 Between attempts the poller waits a moment of real time (doubling up to a second), not the server's
 clock: AWS retries at once, and a test clock standing still must not stall a retry.
@@ -22,12 +22,13 @@ import json
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from conveyor.clock import Clock
 from conveyor.ports import Ports, StreamRecord
 from conveyor.protocol.base import iso8601
+from conveyor.services.lambda_ import stream_filters
 from conveyor.services.lambda_.invoke import Invoker, Result
 from conveyor.services.lambda_.registry import Registry
 
@@ -49,6 +50,7 @@ class Settings:
     max_age: int  # seconds; -1: no limit
     on_failure: str | None
     report_failures: bool
+    filters: list[dict[str, Any]] = field(default_factory=list)  # a record matching none is dropped
 
 
 @dataclass
@@ -72,6 +74,10 @@ class Delivery:
     # -- batches ---------------------------------------------------------------------------------------
     async def deliver(self, shard_id: str, records: list[StreamRecord]) -> None:
         """Hand the records over in invocations of at most 6 MB, each retried as the mapping says."""
+        if self.settings.filters:
+            # Records no filter matches are dropped: never handed over, never retried, never sent to the
+            # on-failure destination. https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html
+            records = [r for r in records if stream_filters.kept(self.settings.filters, json.loads(r.data))]
         part: list[StreamRecord] = []
         size = 0
         for record in records:
@@ -140,6 +146,12 @@ class Delivery:
         return Outcome(True, result)
 
     def _record(self, shard_id: str, record: StreamRecord, role: str, region: str) -> dict[str, Any]:
+        if is_table_stream(self.settings.source_arn):
+            # The DynamoDB event's record, as the table's stream reader built it.
+            # https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html
+            event: dict[str, Any] = json.loads(record.data)
+            event["eventSourceARN"] = self.settings.source_arn
+            return event
         return {"kinesis": {"kinesisSchemaVersion": "1.0", "partitionKey": record.partition_key,
                             "sequenceNumber": record.sequence_number,
                             "data": base64.b64encode(record.data).decode(),
@@ -160,17 +172,20 @@ class Delivery:
             return
         fn = self.registry.functions.get(self.settings.function)
         function_arn = fn.arn if fn is not None else self.registry.arn(self.settings.function)
+        info = "DDBStreamBatchInfo" if is_table_stream(self.settings.source_arn) else "KinesisBatchInfo"
         doc: dict[str, Any] = {
             "requestContext": {"requestId": result.request_id if result else str(uuid.uuid4()),
                                "functionArn": f"{function_arn}:{self.settings.qualifier or '$LATEST'}",
                                "condition": condition, "approximateInvokeCount": attempts},
             "version": "1.0",
             "timestamp": iso8601(self.clock.now()),
-            "KinesisBatchInfo": {"shardId": shard_id, "startSequenceNumber": batch[0].sequence_number,
-                                 "endSequenceNumber": batch[-1].sequence_number,
-                                 "approximateArrivalOfFirstRecord": iso8601(batch[0].arrival),
-                                 "approximateArrivalOfLastRecord": iso8601(batch[-1].arrival),
-                                 "batchSize": len(batch), "streamArn": self.settings.source_arn},
+            # DDBStreamBatchInfo for a table's stream, with the same fields.
+            # https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html
+            info: {"shardId": shard_id, "startSequenceNumber": batch[0].sequence_number,
+                   "endSequenceNumber": batch[-1].sequence_number,
+                   "approximateArrivalOfFirstRecord": iso8601(batch[0].arrival),
+                   "approximateArrivalOfLastRecord": iso8601(batch[-1].arrival),
+                   "batchSize": len(batch), "streamArn": self.settings.source_arn},
         }
         if result is not None:
             response: dict[str, Any] = {"statusCode": 200, "executedVersion": result.version}
@@ -178,6 +193,11 @@ class Delivery:
                 response["functionError"] = result.function_error
             doc["responseContext"] = response
         await _send(self.ports, target, json.dumps(doc))
+
+
+def is_table_stream(arn: str) -> bool:
+    """A DynamoDB stream's ARN (arn:aws:dynamodb:REGION:ACCOUNT:table/T/stream/LABEL), not a Kinesis one."""
+    return arn.split(":")[2:3] == ["dynamodb"] and "/stream/" in arn
 
 
 async def _send(ports: Ports, arn: str, body: str) -> None:

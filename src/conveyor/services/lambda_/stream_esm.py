@@ -5,9 +5,14 @@ StartingPosition (TRIM_HORIZON, LATEST, AT_TIMESTAMP) is required; BatchSize 1-1
 MaximumBatchingWindowInSeconds 0-300; ParallelizationFactor 1-10; MaximumRetryAttempts -1 or 0-10,000;
 MaximumRecordAgeInSeconds -1 or 60-604,800; BisectBatchOnFunctionError; an on-failure destination (an SQS
 queue or SNS topic); FunctionResponseTypes ReportBatchItemFailures. Settings Conveyor does not honour for
-streams (filters, tumbling windows, enhanced fan-out consumers, on-success destinations) are refused.
+streams (filters on Kinesis, tumbling windows, enhanced fan-out consumers, on-success destinations) are
+refused.
 The mapping reads Kinesis through the Streams port (conveyor.ports); SQS mappings are
 conveyor.services.lambda_.esm.
+
+A DynamoDB stream (arn:aws:dynamodb:REGION:ACCOUNT:table/T/stream/LABEL) is read by the same engine through
+the table_streams port, with the same settings, but StartingPosition TRIM_HORIZON or LATEST only.
+https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html
 """
 
 from __future__ import annotations
@@ -20,12 +25,12 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.clock import Clock
 from conveyor.ports import Ports, Streams
-from conveyor.services.lambda_ import poller_access
+from conveyor.services.lambda_ import poller_access, stream_filters
 from conveyor.services.lambda_.functions import Function, conflict, invalid, not_found
 from conveyor.services.lambda_.invoke import Invoker
 from conveyor.services.lambda_.registry import Registry
 from conveyor.services.lambda_.store import LambdaStore
-from conveyor.services.lambda_.stream_batches import Delivery, Settings
+from conveyor.services.lambda_.stream_batches import Delivery, Settings, is_table_stream
 from conveyor.services.lambda_.stream_pollers import END, Pollers
 
 if TYPE_CHECKING:
@@ -35,13 +40,24 @@ if TYPE_CHECKING:
     )
 
 STARTING_POSITIONS = ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
+# The pollers name Kinesis' calls; a DynamoDB stream's role is asked for DynamoDB Streams' own (listing the
+# shards is DescribeStream there; ListStreams stands for ListShards, as the four actions with-ddb.html names).
+_DYNAMODB_CALLS = {"kinesis:DescribeStream": "dynamodb:DescribeStream", "kinesis:ListShards": "dynamodb:ListStreams",
+                   "kinesis:GetShardIterator": "dynamodb:GetShardIterator", "kinesis:GetRecords": "dynamodb:GetRecords"}
 _UNSUPPORTED = ("FilterCriteria", "Topics", "Queues", "SourceAccessConfigurations", "SelfManagedEventSource",
                 "AmazonManagedKafkaEventSourceConfig", "SelfManagedKafkaEventSourceConfig", "ScalingConfig",
                 "DocumentDBEventSourceConfig", "KMSKeyArn", "MetricsConfig", "ProvisionedPollerConfig")
 
 
 def is_stream_arn(arn: str | None) -> bool:
-    return bool(arn) and arn.split(":")[2:3] == ["kinesis"]  # type: ignore[union-attr]
+    """A Kinesis stream's or a DynamoDB stream's ARN (read by this engine), not a queue's."""
+    if not arn:
+        return False
+    return arn.split(":")[2:3] == ["kinesis"] or is_table_stream(arn)
+
+
+def _source_name(arn: str) -> str:
+    return "DynamoDB" if is_table_stream(arn) else "Kinesis"
 
 
 @dataclass
@@ -60,6 +76,7 @@ class StreamMapping:
     max_age: int = -1
     on_failure: str | None = None
     response_types: list[str] = field(default_factory=list)
+    filters: list[str] = field(default_factory=list)  # FilterCriteria's patterns (DynamoDB streams)
     enabled: bool = True
     last_modified: float = 0.0
     tags: dict[str, str] = field(default_factory=dict)
@@ -129,6 +146,8 @@ class StreamMappings:
         }
         if m.starting_timestamp is not None:
             out["StartingPositionTimestamp"] = m.starting_timestamp
+        if m.filters:
+            out["FilterCriteria"] = {"Filters": [{"Pattern": p} for p in m.filters]}
         return out
 
     def listing(self, function: str | None, source: str | None, region: str) -> list[dict[str, Any]]:
@@ -149,7 +168,7 @@ class StreamMappings:
     async def create(self, params: CreateEventSourceMappingRequestTypeDef, region: str) -> dict[str, Any]:
         fn, qualifier = self.registry.get(params["FunctionName"], region)
         source = params["EventSourceArn"]  # present: the caller routed on it
-        streams = self._streams()
+        streams = self._streams(source)
         shards = streams.shards(source)
         if shards is None:
             raise invalid(f"Stream not found: {source}")
@@ -158,7 +177,12 @@ class StreamMappings:
                 raise conflict(f'An event source mapping with event source ("{source}"), function ("{fn.arn}"), '
                                f"already exists. Please update or delete the existing mapping with UUID {other.uuid}")
         position = params.get("StartingPosition")
-        if position not in STARTING_POSITIONS:
+        if is_table_stream(source):
+            # AT_TIMESTAMP is for Kinesis only.
+            # https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html#lambda-CreateEventSourceMapping-request-StartingPosition
+            if position not in STARTING_POSITIONS[:2]:
+                raise invalid("StartingPosition is required for DynamoDB event sources: TRIM_HORIZON or LATEST.")
+        elif position not in STARTING_POSITIONS:
             raise invalid("StartingPosition is required for Kinesis event sources: TRIM_HORIZON, LATEST or "
                           "AT_TIMESTAMP.")
         when = params.get("StartingPositionTimestamp")
@@ -212,17 +236,26 @@ class StreamMappings:
                 await self._halt(m.uuid, graceful=True)
 
     # -- settings --------------------------------------------------------------------------------------
-    def _streams(self) -> Streams:
-        if self.ports.streams is None:
-            raise invalid("Conveyor is running without its Kinesis service.")
-        return self.ports.streams
+    def _streams(self, source: str) -> Streams:
+        port = self._port(source)
+        if port is None:
+            raise invalid(f"Conveyor is running without its {_source_name(source)} service.")
+        return port
+
+    def _port(self, source: str) -> Streams | None:
+        return self.ports.table_streams if is_table_stream(source) else self.ports.streams
 
     def _apply(self, m: StreamMapping, params: abc.Mapping[str, Any], fn: Function) -> None:
+        if "FilterCriteria" in params and is_table_stream(m.source_arn):
+            m.filters = stream_filters.checked(params["FilterCriteria"] or {})
         for key in _UNSUPPORTED:
+            if key == "FilterCriteria" and is_table_stream(m.source_arn):
+                continue
             if params.get(key) not in (None, [], {}):
-                raise invalid(f"{key} is not supported by Conveyor for Kinesis event sources.")
+                raise invalid(f"{key} is not supported by Conveyor for {_source_name(m.source_arn)} event sources.")
         if params.get("TumblingWindowInSeconds"):
-            raise invalid("TumblingWindowInSeconds is not supported by Conveyor for Kinesis event sources.")
+            raise invalid("TumblingWindowInSeconds is not supported by Conveyor for "
+                          f"{_source_name(m.source_arn)} event sources.")
         m.batch_size = _ranged(params, "BatchSize", m.batch_size, 1, 10000)
         m.window = _ranged(params, "MaximumBatchingWindowInSeconds", m.window, 0, 300)
         m.parallelization = _ranged(params, "ParallelizationFactor", m.parallelization, 1, 10)
@@ -239,7 +272,8 @@ class StreamMappings:
         destinations = params.get("DestinationConfig")
         if destinations is not None:
             if (destinations.get("OnSuccess") or {}).get("Destination"):
-                raise invalid("Kinesis event source mappings support only an OnFailure destination.")
+                raise invalid(f"{_source_name(m.source_arn)} event source mappings support only an OnFailure "
+                              "destination.")
             target = (destinations.get("OnFailure") or {}).get("Destination")
             if target and target.split(":")[2:3] not in (["sqs"], ["sns"]):
                 raise invalid(f"The destination ARN {target} is not supported by Conveyor (use an SQS queue or an "
@@ -251,16 +285,19 @@ class StreamMappings:
 
     def _role_may_read(self, m: StreamMapping, operation: str) -> None:
         refused = poller_access.refusal(self.ports, self.registry, m.function, m.qualifier, m.source_arn,
-                                        poller_access.KINESIS_ACTIONS, f"lambda.{operation}")
+                                        poller_access.DYNAMODB_ACTIONS if is_table_stream(m.source_arn)
+                                        else poller_access.KINESIS_ACTIONS, f"lambda.{operation}")
         if refused is not None:
             raise poller_access.create_refused(m.source_arn, refused)
 
     # -- running ---------------------------------------------------------------------------------------
     def _run(self, m: StreamMapping) -> None:
-        if not m.enabled or m.function not in self.registry.functions or self.ports.streams is None:
+        port = self._port(m.source_arn)
+        if not m.enabled or m.function not in self.registry.functions or port is None:
             return
         settings = Settings(m.uuid, m.function, m.qualifier, m.source_arn, m.bisect, m.max_retries, m.max_age,
-                            m.on_failure, "ReportBatchItemFailures" in m.response_types)
+                            m.on_failure, "ReportBatchItemFailures" in m.response_types,
+                            [stream_filters.parsed(p) for p in m.filters])
         box: list[Running] = []
 
         def note(ok: bool) -> None:
@@ -273,13 +310,15 @@ class StreamMappings:
 
         def may(action: str) -> bool:
             """Whether the execution role may make the poller's next call; if not, the mapping says why."""
+            if is_table_stream(m.source_arn):  # the pollers name Kinesis' calls; DynamoDB Streams' are these
+                action = _DYNAMODB_CALLS.get(action, action)
             refused = poller_access.refusal(self.ports, self.registry, m.function, m.qualifier, m.source_arn,
                                             (action,), f"lambda event source mapping {m.uuid}")
             if refused is not None:
                 self.results[m.uuid] = poller_access.problem(refused)
             return refused is None
 
-        run = Running(Pollers(m, self.ports.streams, self.store, self.clock, delivery, may))
+        run = Running(Pollers(m, port, self.store, self.clock, delivery, may))
         box.append(run)
         self.running[m.uuid] = run
         run.pollers.start()
