@@ -237,21 +237,33 @@ class BlobStore:
         return await self.write(self.read(blob_id, start, end), algorithms)
 
     async def read(self, blob_id: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
-        """Bytes [start, end] (inclusive end, None = to the end) of a blob."""
+        """Bytes [start, end] (inclusive end, None = to the end) of a blob.
+
+        The first buffer is small and comes with the open in one thread hop (most objects are a single
+        buffer); after it, buffers of FLUSH_BYTES are read one ahead in a worker thread while the event
+        loop sends the previous one, so a large GET overlaps reading the file with writing the socket.
+        """
         remaining = None if end is None else end - start + 1
         n = READ_BYTES if remaining is None else min(READ_BYTES, remaining)
-        # Open and read the first buffer in one thread hop: most objects are a single buffer.
         f, data = await asyncio.to_thread(_open_read, self.path(blob_id), start, n)
+        ahead: asyncio.Future[bytes] | None = None
         try:
             while data:
                 if remaining is not None:
                     remaining -= len(data)
-                yield data
                 if len(data) < n or remaining == 0:
+                    yield data
                     break  # a short read of a regular file is its end
-                n = READ_BYTES if remaining is None else min(READ_BYTES, remaining)
-                data = await asyncio.to_thread(f.read, n)
+                n = FLUSH_BYTES if remaining is None else min(FLUSH_BYTES, remaining)
+                ahead = asyncio.ensure_future(asyncio.to_thread(f.read, n))
+                yield data
+                data = await asyncio.shield(ahead)
+                ahead = None
         finally:
+            if ahead is not None:
+                # The consumer stopped early (a client gone): the file closes once the read ends.
+                with contextlib.suppress(BaseException):
+                    await asyncio.shield(ahead)
             f.close()
 
     def delete(self, blob_ids: Iterable[str]) -> None:
