@@ -13,6 +13,7 @@ blobs faster than the file system opens files: https://www.sqlite.org/fasterthan
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import shutil
@@ -50,24 +51,30 @@ def _hashers(algorithms: Iterable[str]) -> dict[str, checksums.Hasher]:
 
 
 class _Writer:
-    """Runs in a worker thread: write + hash one buffer at a time."""
+    """Runs in a worker thread: hash + write one batch of received chunks at a time.
+
+    Each chunk is hashed and written as it came off the socket (no joining into one buffer: that would
+    be a copy of every byte), hashed first while it is still in the CPU's cache. hashlib and awscrt
+    release the GIL for buffers this size, so the event loop goes on reading the socket meanwhile."""
 
     def __init__(self, path: Path, algorithms: Iterable[str]) -> None:
         self.path = path
-        self.file = open(path, "wb")  # noqa: SIM115 - closed in finish/abort
+        self.file = open(path, "wb", buffering=0)  # noqa: SIM115 - closed in finish/abort
         self.md5 = hashlib.md5()
         self.sums = _hashers(algorithms)
         self.size = 0
 
-    def write(self, data: bytes) -> None:
-        self.file.write(data)
-        self.md5.update(data)
-        for h in self.sums.values():
-            h.update(data)
-        self.size += len(data)
+    def write(self, parts: list[bytes]) -> None:
+        for data in parts:
+            self.md5.update(data)
+            for h in self.sums.values():
+                h.update(data)
+            view = memoryview(data)
+            while view:  # a raw file may take fewer bytes than offered
+                view = view[self.file.write(view) or 0:]
+            self.size += len(data)
 
     def finish(self) -> None:
-        self.file.flush()
         os.fsync(self.file.fileno())
         self.file.close()
 
@@ -78,12 +85,12 @@ class _Writer:
             self.path.unlink(missing_ok=True)
 
 
-def _append(writer: _Writer | None, tmp: Path, algorithms: Iterable[str], data: bytes) -> _Writer:
+def _append(writer: _Writer | None, tmp: Path, algorithms: Iterable[str], parts: list[bytes]) -> _Writer:
     """In a worker thread: open the temporary file on first use, then append; no leftovers on failure."""
     if writer is None:
         writer = _Writer(tmp, algorithms)
     try:
-        writer.write(data)
+        writer.write(parts)
     except BaseException:
         writer.abort()
         raise
@@ -124,6 +131,10 @@ class BlobStore:
                     limit: int | None = None, inline: bool = False) -> BlobInfo:
         """Stream `chunks` into a new durable blob; on any failure nothing is left behind.
 
+        Hashing and writing run in a worker thread one FLUSH_BYTES batch behind the socket: while the
+        thread hashes and writes a batch, the event loop gathers the next one (at most one batch in
+        flight, so memory stays bounded and the file is written in order). A large PUT then runs at the
+        pace of the slower of receiving and hashing + writing, not of their sum.
         A body under FLUSH_BYTES goes from open to rename in one thread hop: each hop waits for a pool
         thread and then for the event loop to wake, which dominates the latency of small objects.
         With `inline`, a body of at most INLINE_MAX bytes is returned in memory instead of written.
@@ -133,23 +144,36 @@ class BlobStore:
         blob_id = ids.token_hex(16)
         tmp = Path(self.tmp, f"{blob_id}.part")
         writer: _Writer | None = None
+        flushing: asyncio.Future[_Writer] | None = None  # the batch the worker thread is on
         written = 0
-        buf = bytearray()
+        parts: list[bytes] = []
+        gathered = 0
         try:
             async for chunk in chunks:
-                buf += chunk
-                if limit is not None and written + len(buf) > limit:
+                parts.append(chunk)
+                gathered += len(chunk)
+                if limit is not None and written + gathered > limit:
                     from conveyor.wire import ServiceError
 
                     raise ServiceError("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size", 400)
-                if len(buf) >= FLUSH_BYTES:
-                    data, buf = bytes(buf), bytearray()
-                    writer = await asyncio.to_thread(_append, writer, tmp, algorithms, data)
-                    written += len(data)
-            if inline and writer is None and len(buf) <= INLINE_MAX:
-                return self.in_memory(bytes(buf), algorithms)
-            writer = await asyncio.to_thread(self._complete, writer, tmp, algorithms, bytes(buf), blob_id)
+                if gathered >= FLUSH_BYTES:
+                    if flushing is not None:
+                        writer = await asyncio.shield(flushing)
+                        flushing = None
+                    flushing = asyncio.ensure_future(asyncio.to_thread(_append, writer, tmp, algorithms, parts))
+                    written += gathered
+                    parts, gathered = [], 0
+            if flushing is not None:
+                writer = await asyncio.shield(flushing)
+                flushing = None
+            if inline and writer is None and gathered <= INLINE_MAX:
+                return self.in_memory(b"".join(parts), algorithms)
+            writer = await asyncio.to_thread(self._complete, writer, tmp, algorithms, parts, blob_id)
         except BaseException as exc:
+            if flushing is not None:
+                # Let the batch in flight end before removing its file (a failed batch removed it itself).
+                with contextlib.suppress(BaseException):
+                    writer = await asyncio.shield(flushing)
             if writer is not None:
                 await asyncio.shield(asyncio.to_thread(writer.abort))
             if isinstance(exc, OSError) and is_disk_full(exc):
@@ -168,7 +192,7 @@ class BlobStore:
         return BlobInfo("", len(data), hashlib.md5(data).digest(),
                         {algo: checksums.b64(h.digest()) for algo, h in sums.items()}, data)
 
-    def _complete(self, writer: _Writer | None, tmp: Path, algorithms: Iterable[str], tail: bytes,
+    def _complete(self, writer: _Writer | None, tmp: Path, algorithms: Iterable[str], tail: list[bytes],
                   blob_id: str) -> _Writer:
         """In a worker thread: the last bytes, fsync, rename; aborts (removes the file) on failure."""
         writer = _append(writer, tmp, algorithms, tail)
@@ -213,21 +237,33 @@ class BlobStore:
         return await self.write(self.read(blob_id, start, end), algorithms)
 
     async def read(self, blob_id: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
-        """Bytes [start, end] (inclusive end, None = to the end) of a blob."""
+        """Bytes [start, end] (inclusive end, None = to the end) of a blob.
+
+        The first buffer is small and comes with the open in one thread hop (most objects are a single
+        buffer); after it, buffers of FLUSH_BYTES are read one ahead in a worker thread while the event
+        loop sends the previous one, so a large GET overlaps reading the file with writing the socket.
+        """
         remaining = None if end is None else end - start + 1
         n = READ_BYTES if remaining is None else min(READ_BYTES, remaining)
-        # Open and read the first buffer in one thread hop: most objects are a single buffer.
         f, data = await asyncio.to_thread(_open_read, self.path(blob_id), start, n)
+        ahead: asyncio.Future[bytes] | None = None
         try:
             while data:
                 if remaining is not None:
                     remaining -= len(data)
-                yield data
                 if len(data) < n or remaining == 0:
+                    yield data
                     break  # a short read of a regular file is its end
-                n = READ_BYTES if remaining is None else min(READ_BYTES, remaining)
-                data = await asyncio.to_thread(f.read, n)
+                n = FLUSH_BYTES if remaining is None else min(FLUSH_BYTES, remaining)
+                ahead = asyncio.ensure_future(asyncio.to_thread(f.read, n))
+                yield data
+                data = await asyncio.shield(ahead)
+                ahead = None
         finally:
+            if ahead is not None:
+                # The consumer stopped early (a client gone): the file closes once the read ends.
+                with contextlib.suppress(BaseException):
+                    await asyncio.shield(ahead)
             f.close()
 
     def delete(self, blob_ids: Iterable[str]) -> None:
