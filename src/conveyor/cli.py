@@ -324,8 +324,19 @@ def cmd_drill(args: argparse.Namespace) -> int:
 
         print("watching Route 53 health checks and failover answers (times are the server's clock, UTC)",
               flush=True)
-        watch(ControlClient(_endpoint(args), _credentials(args)), args.seconds, args.interval,
-              lambda line: print(line, flush=True))
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from conveyor.control import ControlError
+
+        if args.interval <= 0 or (args.seconds is not None and args.seconds < 0):
+            raise SystemExit("conveyor: --interval must be above 0 and --seconds not below 0")
+        try:
+            watch(ControlClient(_endpoint(args), _credentials(args)), args.seconds, args.interval,
+                  lambda line: print(line, flush=True))
+        except ControlError as exc:
+            raise SystemExit(f"conveyor: {exc.message}")
+        except (BotoCoreError, ClientError) as exc:  # Route 53's API refused or could not be reached
+            raise SystemExit(f"conveyor: {exc}")
         return 0
     if args.action == "regions":
         down: Any = _call(args, "GET", "regions")

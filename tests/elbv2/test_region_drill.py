@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.conftest import free_port
 from tests.helpers import wait_for
 from tests.route53.conftest import Dig, dns_port
 
@@ -195,3 +196,13 @@ def _probed_since(r53: Any, check_ids: list[str], after: float) -> bool:
         if not any(o["StatusReport"]["CheckedTime"].timestamp() >= after - 0.001 for o in observed):
             return False
     return True
+
+
+def test_watch_says_so_when_there_is_no_server(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "conveyor.cli", "drill", "watch", "--endpoint",
+                           f"http://127.0.0.1:{free_port()}", "--seconds", "0"], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode != 0 and "no server at" in done.stderr and "Traceback" not in done.stderr
+    done = subprocess.run([sys.executable, "-m", "conveyor.cli", "drill", "watch", "--interval", "0"],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode != 0 and "--interval must be above 0" in done.stderr
