@@ -318,6 +318,26 @@ def cmd_workers(args: argparse.Namespace) -> int:
 def cmd_drill(args: argparse.Namespace) -> int:
     """Outage drills: take a region down (its APIs answer 503, its load balancers refuse) and bring it back."""
     stamp = time.strftime("%H:%M:%S")
+    if args.action == "watch":
+        from conveyor.control import ControlClient
+        from conveyor.drill_watch import watch
+
+        print("watching Route 53 health checks and failover answers (times are the server's clock, UTC)",
+              flush=True)
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from conveyor.control import ControlError
+
+        if args.interval <= 0 or (args.seconds is not None and args.seconds < 0):
+            raise SystemExit("conveyor: --interval must be above 0 and --seconds not below 0")
+        try:
+            watch(ControlClient(_endpoint(args), _credentials(args)), args.seconds, args.interval,
+                  lambda line: print(line, flush=True))
+        except ControlError as exc:
+            raise SystemExit(f"conveyor: {exc.message}")
+        except (BotoCoreError, ClientError) as exc:  # Route 53's API refused or could not be reached
+            raise SystemExit(f"conveyor: {exc}")
+        return 0
     if args.action == "regions":
         down: Any = _call(args, "GET", "regions")
         for region, since in sorted(down["down"].items()):
@@ -332,7 +352,8 @@ def cmd_drill(args: argparse.Namespace) -> int:
         already = answer["now"] - answer["down_since"]
         print(f"{stamp} region {args.region} is down" + (f" (for {already:.0f} s already)" if already > 0 else "")
               + ": its APIs answer 503 ServiceUnavailable and its load balancers and HTTP APIs refuse, "
-              "until `conveyor drill region-up " + args.region + "`; IAM, CloudFront and Route 53 answer on")
+              "until `conveyor drill region-up " + args.region + "`; IAM, CloudFront and Route 53 answer on; "
+              "`conveyor drill watch` shows which health checks and failover answers move, and when")
         return 0
     answer = _call(args, "POST", f"regions/{args.region}/up")
     if answer["was_down_since"] is None:
@@ -503,9 +524,12 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="machine-readable output")
     _client_options(status)
     status.set_defaults(func=cmd_status)
-    drill = sub.add_parser("drill", help="outage drills: `drill region-down REGION`, `drill region-up REGION`")
-    drill.add_argument("action", choices=["region-down", "region-up", "regions"])
+    drill = sub.add_parser("drill", help="outage drills: `drill region-down REGION`, `drill region-up REGION`, "
+                           "`drill watch` (what moved, and when)")
+    drill.add_argument("action", choices=["region-down", "region-up", "regions", "watch"])
     drill.add_argument("region", nargs="?")
+    drill.add_argument("--seconds", type=float, help="watch: stop after this many seconds (default: until Ctrl-C)")
+    drill.add_argument("--interval", type=float, default=0.5, help="watch: seconds between looks (default 0.5)")
     _client_options(drill)
     drill.set_defaults(func=cmd_drill)
     aws = sub.add_parser("aws", help="the AWS CLI pointed at Conveyor (`conveyor aws sqs list-queues`)",
