@@ -340,17 +340,17 @@ def test_compute_and_identity_types_are_made_updated_in_place_and_deleted(client
 
 def test_an_unsupported_type_fails_the_stack_with_its_reason(client) -> None:  # type: ignore[no-untyped-def]
     cf = client("cloudformation")
-    cf.create_stack(StackName="url", TemplateBody="""
+    cf.create_stack(StackName="fleet", TemplateBody="""
 Resources:
-  Url:
-    Type: AWS::Lambda::Url
-    Properties: {TargetFunctionArn: arn:aws:lambda:us-east-1:000000000000:function:f, AuthType: NONE}
+  Fleet:
+    Type: AWS::GameLift::Fleet
+    Properties: {Name: f}
 """)
-    assert settled(cf, "url")["StackStatus"] == "ROLLBACK_COMPLETE"
-    [failed] = [e for e in cf.describe_stack_events(StackName="url")["StackEvents"]
+    assert settled(cf, "fleet")["StackStatus"] == "ROLLBACK_COMPLETE"
+    [failed] = [e for e in cf.describe_stack_events(StackName="fleet")["StackEvents"]
                 if e["ResourceStatus"] == "CREATE_FAILED"]
-    assert "does not support the resource type AWS::Lambda::Url" in failed["ResourceStatusReason"]
-    cf.delete_stack(StackName="url")
+    assert "does not support the resource type AWS::GameLift::Fleet" in failed["ResourceStatusReason"]
+    cf.delete_stack(StackName="fleet")
 
 
 PARALLEL = """

@@ -22,7 +22,7 @@ from conveyor.services.cloudformation.resources.base import (
 )
 
 _CONFIGURATION = ("Role", "Handler", "Runtime", "Description", "Timeout", "MemorySize", "Environment",
-                  "DeadLetterConfig", "EphemeralStorage")
+                  "DeadLetterConfig", "EphemeralStorage", "Layers")
 _INTEGERS = ("Timeout", "MemorySize")
 
 
@@ -95,6 +95,8 @@ class Function(ResourceType):
             request = _configuration(new)
             if "Environment" not in new and "Environment" in old:
                 request["Environment"] = {"Variables": {}}
+            if "Layers" not in new and "Layers" in old:
+                request["Layers"] = []  # the API keeps the layers it is not given: an empty list detaches them
             await target.call("lambda", "UpdateFunctionConfiguration", {"FunctionName": name, **request})
         if old.get("ReservedConcurrentExecutions") != new.get("ReservedConcurrentExecutions"):
             await self._concurrency(target, name, new)
@@ -110,13 +112,16 @@ class Permission(ResourceType):
 
     type_name = "AWS::Lambda::Permission"
     properties = frozenset({"Action", "FunctionName", "Principal", "SourceArn", "SourceAccount", "EventSourceToken",
-                            "FunctionUrlAuthType", "PrincipalOrgID"})
+                            "FunctionUrlAuthType", "PrincipalOrgID", "InvokedViaFunctionUrl"})
     required = frozenset({"Action", "FunctionName", "Principal"})
     replace_on = properties
 
     async def create(self, target: Target, properties: dict[str, Any]) -> Made:
         statement = target.generated_name(100)
-        await target.call("lambda", "AddPermission", {"StatementId": statement, **properties})
+        request = {"StatementId": statement, **properties}
+        if "InvokedViaFunctionUrl" in request:  # a boolean the template may give as text
+            request["InvokedViaFunctionUrl"] = as_bool(request["InvokedViaFunctionUrl"])
+        await target.call("lambda", "AddPermission", request)
         return Made(statement)
 
     async def update(self, target: Target, current: Made, old: dict[str, Any], new: dict[str, Any]) -> Made:

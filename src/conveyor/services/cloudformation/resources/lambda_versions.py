@@ -1,5 +1,4 @@
-"""AWS::Lambda::Version and AWS::Lambda::Alias. (AWS::Lambda::Url is not among the types: Conveyor serves no
-function URLs, so a template naming one fails with the unsupported type's reason.)
+"""AWS::Lambda::Version and AWS::Lambda::Alias.
 https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-lambda-version.html
 https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-lambda-alias.html
 """
