@@ -16,6 +16,7 @@ from conveyor.services.cloudformation.resources.base import (
     ignore_missing,
     tag_list,
 )
+from conveyor.services.cloudformation.resources.s3_lifecycle import lifecycle_request
 
 
 def _filter(value: Any) -> dict[str, Any]:
@@ -75,7 +76,7 @@ def _encryption(value: dict[str, Any]) -> dict[str, Any]:
 class Bucket(ResourceType):
     type_name = "AWS::S3::Bucket"
     properties = frozenset({"BucketName", "NotificationConfiguration", "VersioningConfiguration",
-                            "CorsConfiguration", "BucketEncryption", "Tags"})
+                            "CorsConfiguration", "BucketEncryption", "LifecycleConfiguration", "Tags"})
     replace_on = frozenset({"BucketName"})
     name_property = "BucketName"
 
@@ -117,6 +118,12 @@ class Bucket(ResourceType):
                     "Bucket": name, "ServerSideEncryptionConfiguration": _encryption(new["BucketEncryption"])})
             else:
                 await target.call("s3", "DeleteBucketEncryption", {"Bucket": name})
+        if old.get("LifecycleConfiguration") != new.get("LifecycleConfiguration"):
+            if new.get("LifecycleConfiguration"):
+                await target.call("s3", "PutBucketLifecycleConfiguration",
+                                  lifecycle_request(name, new["LifecycleConfiguration"]))
+            else:
+                await target.call("s3", "DeleteBucketLifecycle", {"Bucket": name})
         if old.get("Tags") != new.get("Tags"):
             if new.get("Tags"):
                 await target.call("s3", "PutBucketTagging", {"Bucket": name,
