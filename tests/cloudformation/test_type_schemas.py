@@ -1,6 +1,7 @@
 """Each resource type against CloudFormation's own resource provider schema (bundled with cfn-lint, from the
 CloudFormation registry): every property it honours is one the type has, and it replaces a resource for
-exactly the properties the schema lists as create-only ("Update requires: Replacement")."""
+exactly the properties the schema lists as create-only ("Update requires: Replacement"), or create-only
+on a condition."""
 
 from __future__ import annotations
 
@@ -22,8 +23,12 @@ def test_a_type_honours_only_its_properties_and_replaces_as_documented(type_name
     kind = TYPES[type_name]
     assert kind.properties <= set(schema["properties"]), sorted(kind.properties - set(schema["properties"]))
     create_only = {path.split("/")[2] for path in schema.get("createOnlyProperties", [])}
+    # Create-only when changed in certain ways (a DynamoDB table's KeySchema): the resource reference says
+    # "Update requires: Replacement", so a type may replace on them too.
+    conditional = {path.split("/")[2] for path in schema.get("conditionalCreateOnlyProperties", [])}
     exempt = {name for kind_name, name in REPLACED_THOUGH_UPDATABLE if kind_name == type_name}
-    assert set(kind.replace_on) - exempt == create_only & kind.properties
+    replaced = set(kind.replace_on) - exempt
+    assert create_only & kind.properties <= replaced <= (create_only | conditional) & kind.properties, replaced
 
 
 # The alarm's schema requires nothing, yet PutMetricAlarm cannot make an alarm without these two.

@@ -109,12 +109,12 @@ def test_a_failing_update_rolls_back_to_the_previous_template(client) -> None:  
 def test_unsupported_types_retain_capabilities_and_template_errors(client) -> None:  # type: ignore[no-untyped-def]
     cf = client("cloudformation")
     cf.create_stack(StackName="odd", TemplateBody=json.dumps({"Resources": {
-        "Table": {"Type": "AWS::DynamoDB::Table", "Properties": {}}}}))
+        "Fleet": {"Type": "AWS::GameLift::Fleet", "Properties": {}}}}))
     stack = settled(cf, "odd")
     assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
     event = [e for e in cf.describe_stack_events(StackName="odd")["StackEvents"]
              if e["ResourceStatus"] == "CREATE_FAILED"][0]
-    assert "does not support the resource type AWS::DynamoDB::Table" in event["ResourceStatusReason"]
+    assert "does not support the resource type AWS::GameLift::Fleet" in event["ResourceStatusReason"]
 
     role = {"Type": "AWS::IAM::Role", "Properties": {"RoleName": "named", "AssumeRolePolicyDocument": {
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},

@@ -6,6 +6,7 @@ from conveyor.services.cloudformation.resources import (
     apigateway,
     cloudfront,
     compute,
+    dynamodb,
     iam,
     lambda_,
     lambda_invocation,
@@ -30,4 +31,5 @@ TYPES: dict[str, ResourceType] = {kind.type_name: kind() for kind in (
     apigateway.Api, apigateway.Route, apigateway.Integration, apigateway.Stage,
     cloudfront.Distribution, cloudfront.OriginAccessControl,
     compute.LaunchTemplate, compute.AutoScalingGroup, compute.ScalingPolicy,
-    route53.HostedZone, route53.RecordSet, route53.RecordSetGroup, route53.HealthCheck)}
+    route53.HostedZone, route53.RecordSet, route53.RecordSetGroup, route53.HealthCheck,
+    dynamodb.Table)}
