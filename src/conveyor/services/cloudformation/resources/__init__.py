@@ -7,6 +7,7 @@ from conveyor.services.cloudformation.resources import (
     cloudfront,
     compute,
     dynamodb,
+    elbv2,
     iam,
     lambda_,
     lambda_invocation,
@@ -32,4 +33,5 @@ TYPES: dict[str, ResourceType] = {kind.type_name: kind() for kind in (
     cloudfront.Distribution, cloudfront.OriginAccessControl,
     compute.LaunchTemplate, compute.AutoScalingGroup, compute.ScalingPolicy,
     route53.HostedZone, route53.RecordSet, route53.RecordSetGroup, route53.HealthCheck,
-    dynamodb.Table)}
+    dynamodb.Table,
+    elbv2.LoadBalancer, elbv2.TargetGroup, elbv2.Listener, elbv2.ListenerRule)}

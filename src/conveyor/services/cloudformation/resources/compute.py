@@ -113,7 +113,7 @@ class AutoScalingGroup(ResourceType):
 
     type_name = "AWS::AutoScaling::AutoScalingGroup"
     properties = frozenset({"AutoScalingGroupName", "Cooldown", "VPCZoneIdentifier", "Tags", "MetricsCollection",
-                            *_GROUP_SETTINGS})
+                            "TargetGroupARNs", *_GROUP_SETTINGS})
     required = frozenset({"MinSize", "MaxSize"})
     replace_on = frozenset({"AutoScalingGroupName"})
     name_property = "AutoScalingGroupName"
@@ -125,6 +125,8 @@ class AutoScalingGroup(ResourceType):
             request["Tags"] = [{"Key": str(t["Key"]), "Value": str(t["Value"]),
                                 "PropagateAtLaunch": as_bool(t.get("PropagateAtLaunch", False))}
                                for t in properties["Tags"]]
+        if properties.get("TargetGroupARNs"):
+            request["TargetGroupARNs"] = [str(arn) for arn in properties["TargetGroupARNs"]]
         await target.call("autoscaling", "CreateAutoScalingGroup", request)
         try:
             await self._metrics(target, name, {}, properties)
@@ -157,7 +159,23 @@ class AutoScalingGroup(ResourceType):
             await target.call("autoscaling", "UpdateAutoScalingGroup", {"AutoScalingGroupName": current.physical_id,
                                                                         **changed})
         await self._metrics(target, current.physical_id, old, new)
+        await self._target_groups(target, current.physical_id, old, new)
         return current
+
+    @staticmethod
+    async def _target_groups(target: Target, name: str, old: dict[str, Any], new: dict[str, Any]) -> None:
+        """TargetGroupARNs change in place: groups detached (the instances deregistered) and attached
+        (registered as they come InService), as Auto Scaling does for each."""
+        before = [str(arn) for arn in old.get("TargetGroupARNs") or []]
+        after = [str(arn) for arn in new.get("TargetGroupARNs") or []]
+        gone = [arn for arn in before if arn not in after]
+        if gone:
+            await target.call("autoscaling", "DetachLoadBalancerTargetGroups", {"AutoScalingGroupName": name,
+                                                                                "TargetGroupARNs": gone})
+        added = [arn for arn in after if arn not in before]
+        if added:
+            await target.call("autoscaling", "AttachLoadBalancerTargetGroups", {"AutoScalingGroupName": name,
+                                                                                "TargetGroupARNs": added})
 
     async def delete(self, target: Target, current: Made, properties: dict[str, Any]) -> None:
         await ignore_missing(target, "autoscaling", "DeleteAutoScalingGroup", {
