@@ -66,7 +66,8 @@ def test_puts_updates_and_deletes_reach_the_function_in_order(client: Any, make_
     assert [(r["eventName"], r["dynamodb"]["Keys"]["pk"]["S"]) for r in got] == expected
     sequence = [r["dynamodb"]["SequenceNumber"] for r in got]
     assert sequence == sorted(sequence) and all(len(s) == 21 for s in sequence)
-    assert max(r["n"] for r in got) == 7
+    # No batch above BatchSize (how full each is depends on how fast the writes come: no batching window).
+    assert 1 <= max(r["n"] for r in got) <= 7
     first, modify, remove = got[0], got[10], got[-1]
     assert set(first) - {"n"} == {"eventID", "eventName", "eventVersion", "eventSource", "awsRegion", "dynamodb",
                                   "eventSourceARN"}

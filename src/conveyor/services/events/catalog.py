@@ -12,8 +12,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from conveyor.services import event_patterns as patterns
 from conveyor.services import schedule_expressions as expressions
-from conveyor.services.events import errors, patterns
+from conveyor.services.events import errors
 from conveyor.services.events.store import BusRow, EventsStore, RuleRow
 
 DEFAULT_BUS = "default"

@@ -15,8 +15,8 @@ from typing import Any
 
 from conveyor import ids
 from conveyor.clock import Clock
+from conveyor.services.event_patterns import matches
 from conveyor.services.events.catalog import Catalog, Rule
-from conveyor.services.events.patterns import matches
 from conveyor.services.retrying import DeliveryRow, Dispatcher
 
 # PutEvents' entries together must stay under 256 KB, counted as AWS counts them.

@@ -9,8 +9,9 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from conveyor.services import event_patterns as patterns
 from conveyor.services import schedule_expressions as expressions
-from conveyor.services.events import errors, patterns, targets
+from conveyor.services.events import errors, targets
 from conveyor.services.events.catalog import DEFAULT_BUS, Rule
 from conveyor.services.events.engine import Engine
 from conveyor.services.events.store import RuleRow

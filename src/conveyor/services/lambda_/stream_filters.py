@@ -3,7 +3,7 @@ matched against each record as the function would receive it; a record is handed
 matches it. https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html and
 https://docs.aws.amazon.com/lambda/latest/dg/with-ddb-filtering.html
 
-The patterns are EventBridge's (conveyor.services.events.patterns, a pure matcher with no service state).
+The patterns are EventBridge's (conveyor.services.event_patterns: shared, a pure matcher with no state).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from conveyor.services.events import patterns
+from conveyor.services import event_patterns as patterns
 from conveyor.services.lambda_.functions import invalid
 
 # "You can define up to five different filters for a single event source mapping" (the default quota).

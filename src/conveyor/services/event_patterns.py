@@ -1,4 +1,5 @@
-"""Event patterns: checking one when a rule is made, and matching events against it.
+"""EventBridge's event patterns, which Lambda's filters on DynamoDB stream mappings use too: checking one when
+a rule is made, and matching events against it.
 
 A pattern is a JSON object whose leaves are arrays of matchers; an event matches when every key of the
 pattern matches (and) and, at a leaf, any matcher matches any of the event's values there (or). An array
