@@ -18,7 +18,6 @@ reported with its error. Everything talks to 127.0.0.1; every loop is bounded by
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -28,7 +27,7 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from functions import boto  # noqa: E402
-from peers import Http, Server, fake_auth, fmt, log, pct, run_load, servers_running, table  # noqa: E402
+from peers import Http, Server, bench_main, fake_auth, fmt, log, pct, run_load  # noqa: E402
 
 PEERS = ["conveyor", "moto"]
 CLIENTS = 8
@@ -173,38 +172,9 @@ ROWS = [
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="small counts, for smoke tests")
-    ap.add_argument("--only", default=",".join(PEERS), help="comma-separated servers to run")
-    args = ap.parse_args()
-    q = (dict(ops=2_000, secs=5.0, lat=300, batches=40) if args.quick
-         else dict(ops=20_000, secs=10.0, lat=2_000, batches=400))
-    names = [n for n in args.only.split(",") if n]
-    values: dict = {}
-    notes: dict = {}
-    started = time.monotonic()
-    log(f"DynamoDB benchmark ({'quick' if args.quick else 'full'}) on {os.cpu_count()} CPUs; servers: {', '.join(names)}")
-    with servers_running(names) as servers:
-        for srv in servers:
-            if not srv.up:
-                continue
-            try:
-                bench_server(srv, q, values, notes)
-            except Exception as exc:
-                log(f"{srv.name}: benchmark aborted: {type(exc).__name__}: {exc}")
-                notes.setdefault(("_problems", srv.name), []).append(f"aborted: {type(exc).__name__}: {exc}")
-        print()
-        print(f"## DynamoDB ({'quick' if args.quick else 'full'} run, {os.cpu_count()} CPUs, items of about 200 "
-              f"bytes; clients share the CPUs with the server; load average at end {os.getloadavg()[0]:.2f})\n")
-        print(table(ROWS, servers, values, {k: v for k, v in notes.items() if k[0] != "_problems"}))
-        problems = {k[1]: v for k, v in notes.items() if k[0] == "_problems"}
-        if problems:
-            print("\nProblems:")
-            for n, items in problems.items():
-                for it in items:
-                    print(f"- {n}: {it}")
-    log(f"done in {time.monotonic() - started:.0f}s")
-    return 0
+    quick = dict(ops=2_000, secs=5.0, lat=300, batches=40)
+    full = dict(ops=20_000, secs=10.0, lat=2_000, batches=400)
+    return bench_main("DynamoDB", __doc__, PEERS, quick, full, "items of about 200 bytes", ROWS, bench_server)
 
 
 if __name__ == "__main__":

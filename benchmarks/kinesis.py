@@ -19,7 +19,6 @@ is bounded by a count and a deadline.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import json
 import os
@@ -30,7 +29,7 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from functions import LAMBDA_TRUST, ROLE, boto, package, wait_active  # noqa: E402
-from peers import Http, Server, fake_auth, fmt, log, pct, run_load, servers_running, table  # noqa: E402
+from peers import Http, Server, bench_main, fake_auth, fmt, log, pct, run_load  # noqa: E402
 
 PEERS = ["conveyor", "localstack", "ministack", "moto"]
 CLIENTS = 4
@@ -221,38 +220,9 @@ KEYS = [key for key, _, _ in ROWS]
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="small counts, for smoke tests")
-    ap.add_argument("--only", default=",".join(PEERS), help="comma-separated servers to run")
-    args = ap.parse_args()
-    q = (dict(put1=10_000, put4=20_000, secs=5.0, lat=20) if args.quick
-         else dict(put1=50_000, put4=200_000, secs=15.0, lat=100))
-    names = [n for n in args.only.split(",") if n]
-    values: dict = {}
-    notes: dict = {}
-    started = time.monotonic()
-    log(f"Kinesis benchmark ({'quick' if args.quick else 'full'}) on {os.cpu_count()} CPUs; servers: {', '.join(names)}")
-    with servers_running(names) as servers:
-        for srv in servers:
-            if not srv.up:
-                continue
-            try:
-                bench_server(srv, q, values, notes)
-            except Exception as exc:
-                log(f"{srv.name}: benchmark aborted: {type(exc).__name__}: {exc}")
-                notes.setdefault(("_problems", srv.name), []).append(f"aborted: {type(exc).__name__}: {exc}")
-        print()
-        print(f"## Kinesis ({'quick' if args.quick else 'full'} run, {os.cpu_count()} CPUs, 4 shards, 100-byte "
-              f"records; clients share the CPUs with the server; load average at end {os.getloadavg()[0]:.2f})\n")
-        print(table(ROWS, servers, values, {k: v for k, v in notes.items() if k[0] != "_problems"}))
-        problems = {k[1]: v for k, v in notes.items() if k[0] == "_problems"}
-        if problems:
-            print("\nProblems:")
-            for n, items in problems.items():
-                for it in items:
-                    print(f"- {n}: {it}")
-    log(f"done in {time.monotonic() - started:.0f}s")
-    return 0
+    quick = dict(put1=10_000, put4=20_000, secs=5.0, lat=20)
+    full = dict(put1=50_000, put4=200_000, secs=15.0, lat=100)
+    return bench_main("Kinesis", __doc__, PEERS, quick, full, "4 shards, 100-byte records", ROWS, bench_server)
 
 
 if __name__ == "__main__":

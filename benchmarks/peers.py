@@ -590,3 +590,48 @@ def summarize_profile(path: str, top: int = 25) -> None:
     for fr, c in sorted(conv, key=lambda kv: -kv[1])[:top]:
         print(f"  {100 * c / total:5.1f}%  {fr}")
     print(flush=True)
+
+
+# ------------------------------------------------------------------------------------------- a whole run
+
+
+def bench_main(title: str, doc: str | None, peers: Sequence[str], quick: dict[str, Any], full: dict[str, Any],
+               setting: str, rows: list[tuple[str, str, bool]],
+               run: Callable[[Server, dict[str, Any], dict, dict], None]) -> int:
+    """A benchmark script's whole run: `--quick`/`--only`, each server started and measured by
+    `run(server, counts, values, notes)` (a failure is noted, the others go on), the table with ratios
+    and the problems. `setting` says what was measured (item sizes, shards, ...)."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="small counts, for smoke tests")
+    ap.add_argument("--only", default=",".join(peers), help="comma-separated servers to run")
+    args = ap.parse_args()
+    counts = quick if args.quick else full
+    kind = "quick" if args.quick else "full"
+    names = [n for n in args.only.split(",") if n]
+    values: dict = {}
+    notes: dict = {}
+    started = time.monotonic()
+    log(f"{title} benchmark ({kind}) on {os.cpu_count()} CPUs; servers: {', '.join(names)}")
+    with servers_running(names) as servers:
+        for srv in servers:
+            if not srv.up:
+                continue
+            try:
+                run(srv, counts, values, notes)
+            except Exception as exc:
+                log(f"{srv.name}: benchmark aborted: {type(exc).__name__}: {exc}")
+                notes.setdefault(("_problems", srv.name), []).append(f"aborted: {type(exc).__name__}: {exc}")
+        print()
+        print(f"## {title} ({kind} run, {os.cpu_count()} CPUs, {setting}; clients share the CPUs with the server; "
+              f"load average at end {os.getloadavg()[0]:.2f})\n")
+        print(table(rows, servers, values, {k: v for k, v in notes.items() if k[0] != "_problems"}))
+        problems = {k[1]: v for k, v in notes.items() if k[0] == "_problems"}
+        if problems:
+            print("\nProblems:")
+            for n, items in problems.items():
+                for it in items:
+                    print(f"- {n}: {it}")
+    log(f"done in {time.monotonic() - started:.0f}s")
+    return 0
