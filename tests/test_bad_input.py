@@ -291,3 +291,24 @@ def test_json_strings_must_be_unicode(endpoint: str) -> None:
         assert response.json()["__type"].endswith("SerializationException")
     assert requests.post(endpoint + "/", data=b'{"logGroupName": "/a", "tags": {"k": "\\u00e9"}}', headers=headers,
                          timeout=10).status_code == 200
+
+
+@pytest.mark.parametrize(("service", "target", "body", "expected"), [
+    # DynamoDB's own errors carry its API version; the request layer's, Coral's namespaces:
+    # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html
+    ("dynamodb", "DynamoDB_20120810.DescribeTable", {"TableName": "absent"},
+     "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException"),
+    ("dynamodb", "DynamoDB_20120810.ListTables", {"Limit": 0},
+     "com.amazon.coral.validate#ValidationException"),
+    ("dynamodb", "DynamoDB_20120810.ListTables", "{oops", "com.amazon.coral.service#SerializationException"),
+    ("kinesis", "Kinesis_20131202.DescribeStream", {"StreamName": "absent"}, "ResourceNotFoundException"),
+    ("logs", "Logs_20140328.DeleteLogGroup", {"logGroupName": "absent"}, "ResourceNotFoundException"),
+])
+def test_json_error_type_as_each_service_writes_it(endpoint: str, service: str, target: str, body: Any,
+                                                    expected: str) -> None:
+    data = body if isinstance(body, str) else json.dumps(body)
+    headers = {"Content-Type": "application/x-amz-json-1.1" if service == "logs" else "application/x-amz-json-1.0",
+               "X-Amz-Target": target, **signed(service)}
+    response = requests.post(endpoint + "/", data=data, headers=headers, timeout=10)
+    assert response.status_code == 400
+    assert response.json()["__type"] == expected

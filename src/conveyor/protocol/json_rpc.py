@@ -60,8 +60,7 @@ class JsonCodec(Codec):
 
     def serialize_error(self, ctx: RequestContext, error: ServiceError) -> HttpResponse:
         model = self.model
-        body: dict[str, Any] = {"__type": f"com.amazonaws.{model.endpoint_prefix}#{error.code}",
-                                "message": error.message}
+        body: dict[str, Any] = {"__type": error_type(model.endpoint_prefix, error.code), "message": error.message}
         body.update(error.extra)
         headers = [
             ("Content-Type", _content_type(model)),
@@ -74,6 +73,38 @@ class JsonCodec(Codec):
             headers.append(("x-amzn-query-error", f"{error.query_code or error.code};{fault}"))
         headers.extend(error.headers.items())
         return HttpResponse(error.status, headers, json.dumps(body).encode())
+
+
+# What each JSON service writes in `__type`, as its answers show (clients keep what follows '#').
+# DynamoDB names its own errors by its API version and the request layer's by Coral's namespaces:
+#   {"__type":"com.amazonaws.dynamodb.v20120810#ResourceNotFoundException", ...}
+#   {"__type":"com.amazon.coral.validate#ValidationException", ...}
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html
+# Kinesis, CloudWatch Logs and EventBridge send the bare code; SQS's JSON protocol `com.amazonaws.sqs#`.
+_SERVICE_NAMESPACE: dict[str, str | None] = {
+    "dynamodb": "com.amazonaws.dynamodb.v20120810",
+    "streams.dynamodb": "com.amazonaws.dynamodb.v20120810",
+    "kinesis": None,
+    "logs": None,
+    "events": None,
+}
+_CORAL_NAMESPACE = {
+    "ValidationException": "com.amazon.coral.validate",
+    **dict.fromkeys(
+        ("SerializationException", "UnknownOperationException", "MissingAuthenticationTokenException",
+         "UnrecognizedClientException", "InvalidSignatureException", "IncompleteSignatureException",
+         "ExpiredTokenException", "AccessDeniedException", "InternalFailure"),
+        "com.amazon.coral.service"),
+}
+
+
+def error_type(endpoint_prefix: str, code: str) -> str:
+    if endpoint_prefix not in _SERVICE_NAMESPACE:
+        return f"com.amazonaws.{endpoint_prefix}#{code}"
+    namespace = _SERVICE_NAMESPACE[endpoint_prefix]
+    if namespace is None:
+        return code
+    return f"{_CORAL_NAMESPACE.get(code, namespace)}#{code}"
 
 
 def _content_type(model: ServiceModel | None) -> str:
