@@ -130,6 +130,51 @@ class Chromium:
         for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
             self.send("Input.dispatchMouseEvent", type=kind, x=box["x"], y=box["y"], button="left", clickCount=1)
 
+    def center(self, selector: str) -> tuple[float, float]:
+        """The middle of the element on the page (scrolled into view), where a person would point."""
+        box = self.evaluate(f"""(() => {{
+            const e = document.querySelector({json.dumps(selector)});
+            if (!e) return null;
+            e.scrollIntoView({{block: "center"}});
+            const r = e.getBoundingClientRect();
+            return [r.x + r.width / 2, r.y + r.height / 2];
+        }})()""")
+        if box is None:
+            raise AssertionError(f"no element {selector}")
+        return float(box[0]), float(box[1])
+
+    def drop_files(self, selector: str, files: list[Path]) -> None:
+        """Drag files from outside the browser and drop them on the element: the browser's own drag events
+        (dragenter, dragover, drop) with a DataTransfer holding the files, as a person's drop makes them."""
+        x, y = self.center(selector)
+        data = {"items": [], "files": [str(f) for f in files], "dragOperationsMask": 1}  # 1: copy
+        for kind in ("dragEnter", "dragOver", "drop"):
+            self.send("Input.dispatchDragEvent", type=kind, x=x, y=y, data=data)
+
+    def press(self, key: str, code: int) -> None:
+        """A key pressed and released on the keyboard (`key` as KeyboardEvent.key names it, `code` its Windows
+        virtual key code): it goes to whatever has the focus."""
+        text = {"Enter": "\r", " ": " "}.get(key)
+        down: dict[str, Any] = {"type": "keyDown" if text else "rawKeyDown", "key": key,
+                                "code": "Space" if key == " " else key, "windowsVirtualKeyCode": code}
+        if text:
+            down["text"] = text
+        self.send("Input.dispatchKeyEvent", **down)
+        self.send("Input.dispatchKeyEvent", type="keyUp", key=key, code=down["code"], windowsVirtualKeyCode=code)
+
+    def wait_event(self, method: str, timeout: float = 10.0) -> dict[str, Any]:
+        """The first DevTools event named `method` (kept since it arrived, or arriving within `timeout`)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for event in self.events:
+                if event.get("method") == method:
+                    self.events.remove(event)
+                    return dict(event.get("params") or {})
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {method} event within {timeout:g} seconds")
+            self.evaluate("0")  # reads what arrives meanwhile
+            time.sleep(0.05)
+
     def screenshot(self, path: Path) -> Path:
         data = self.send("Page.captureScreenshot", format="png", captureBeyondViewport=True)["data"]
         path.write_bytes(base64.b64decode(data))

@@ -1,6 +1,7 @@
 """The photo app (examples/photo-app) end to end in a real headless Chromium (Debian's `chromium`, driven over
 the DevTools protocol): `conveyor up --pipeline examples/photo-app/conveyor.yaml --iam enforce`, the page
-from CloudFront, three pictures and one text file chosen in its input[type=file]; three uploads end `done`
+from CloudFront, three pictures and one text file given to it (two dropped on the page with the browser's own
+drag and drop, two chosen in its input[type=file] reached with the keyboard); three uploads end `done`
 with their thumbnails loaded from the edge, the text file ends `failed` with its reason, the job items in
 DynamoDB say so, and the refused upload's message is in the DLQ after its retries. A screenshot of the page
 is saved in the test's directory (docs/photo-app.png is one)."""
@@ -53,11 +54,23 @@ def pictures(folder: Path) -> list[Path]:
     return [folder / name for name in ("portrait.jpg", "wide.jpg", "badge.png", "notes.jpg")]
 
 
-def choose_files(browser: Chromium, selector: str, files: list[Path]) -> None:
-    """What choosing files in the dialog does: the input's files set, its change event fired."""
-    root = browser.send("DOM.getDocument")["root"]["nodeId"]
-    node = browser.send("DOM.querySelector", nodeId=root, selector=selector)["nodeId"]
-    browser.send("DOM.setFileInputFiles", nodeId=node, files=[str(f) for f in files])
+def choose_with_the_keyboard(browser: Chromium, files: list[Path]) -> None:
+    """What a keyboard user does: Tab until the file input has the focus, Enter opens the file dialog, the
+    files are chosen in it (the dialog is intercepted: headless Chromium has none to show)."""
+    browser.send("Page.setInterceptFileChooserDialog", enabled=True)
+    for _ in range(5):
+        if browser.evaluate("document.activeElement.matches('input[type=file]')"):
+            break
+        browser.press("Tab", 9)
+    else:
+        raise AssertionError("Tab never reached the file input")
+    # The focus shows: the drop zone around the input is outlined.
+    assert browser.evaluate("getComputedStyle(document.getElementById('drop')).outlineStyle") != "none"
+    browser.press("Enter", 13)
+    chooser = browser.wait_event("Page.fileChooserOpened")
+    assert chooser["mode"] == "selectMultiple"
+    browser.send("DOM.setFileInputFiles", backendNodeId=chooser["backendNodeId"], files=[str(f) for f in files])
+    browser.send("Page.setInterceptFileChooserDialog", enabled=False)
 
 
 def cards(browser: Chromium) -> list[dict[str, Any]]:
@@ -82,7 +95,10 @@ def test_the_photo_app_in_a_browser(start_server: Any, browser: Chromium, tmp_pa
         (window.seen[e.querySelector('.name').textContent] ||= []).push(e.dataset.status); } })
         .observe(document.getElementById('uploads'), {subtree: true, attributes: true,
                                                       attributeFilter: ['data-status']}); true""")
-    choose_files(browser, "input[type=file]", pictures(tmp_path / "pictures"))
+    portrait, wide, badge, notes = pictures(tmp_path / "pictures")
+    # Two dropped on the page (the browser's own drag and drop), two chosen with the keyboard alone.
+    browser.drop_files("#drop", [portrait, notes])
+    choose_with_the_keyboard(browser, [wide, badge])
 
     browser.wait_for("""(() => { const all = [...document.querySelectorAll('[data-upload-id]')];
         return all.length === 4 && all.every(e => ['done', 'failed'].includes(e.dataset.status))
