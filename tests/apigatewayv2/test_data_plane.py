@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import requests
@@ -118,6 +119,25 @@ def test_no_matching_route_is_not_found(gw: Any, lam: Any, echo: str, invoke: In
     missing = invoke.call("GET", api_id, "/presign")
     assert missing.status_code == 404 and missing.json() == {"message": "Not Found"}
     assert invoke.call("POST", api_id, "/presign").status_code == 200
+
+
+def test_routes_made_at_once_are_all_deployed(gw: Any, lam: Any, echo: str, invoke: Invoker) -> None:
+    """CloudFormation makes a template's routes and its auto-deploying stage concurrently: each automatic
+    deployment holds what the ones before it committed, so the stage ends up serving every route."""
+    api_id = str(gw.create_api(Name="at-once", ProtocolType="HTTP")["ApiId"])
+    integration = gw.create_integration(ApiId=api_id, IntegrationType="AWS_PROXY", IntegrationUri=echo,
+                                        PayloadFormatVersion="2.0")["IntegrationId"]
+    allow(lam, api_id)
+    keys = [f"GET /items{'/{id}' * (i % 2)}/{i}" for i in range(8)]
+    with ThreadPoolExecutor(len(keys) + 1) as pool:
+        made = [pool.submit(gw.create_route, ApiId=api_id, RouteKey=key, Target=f"integrations/{integration}")
+                for key in keys]
+        made.append(pool.submit(gw.create_stage, ApiId=api_id, StageName="$default", AutoDeploy=True))
+        for future in made:
+            future.result()
+    for i in range(8):
+        path = f"/items/x/{i}" if i % 2 else f"/items/{i}"
+        assert invoke.call("GET", api_id, path).json()["routeKey"] == keys[i]
 
 
 def test_stages_serve_their_deployment(gw: Any, lam: Any, echo: str, invoke: Invoker) -> None:

@@ -2,13 +2,17 @@
 
 Operations build new documents (never editing the ones in memory), gather them in a Batch, and
 `commit` stores the batch and then applies it: a failed write (a full disk) leaves memory as it was.
-Auto-deploying stages follow every change of routes and integrations: `redeploy` adds to the batch a
-deployment of the API as it will be, and points those stages at it, as API Gateway's automatic deployments
-do (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-stages.html).
+Auto-deploying stages follow every change of routes and integrations: `redeploy` asks the batch for a
+deployment of the API as it will be, pointing those stages at it, as API Gateway's automatic deployments
+do (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-stages.html). The deployment is
+made when the batch commits, one commit at a time, from the records committed before it: routes created
+at once (CloudFormation makes a template's routes concurrently) each deploy what the others left, and the
+last deployment serves them all.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from conveyor.services.apigatewayv2.records import (
@@ -30,6 +34,7 @@ class Catalog:
         self.store = store
         self.account_id = account_id
         self.apis: dict[str, ApiState] = {}
+        self._commits = asyncio.Lock()  # one batch at a time: each automatic deployment sees the ones before
         records: list[tuple[str, str, str, dict[str, Any]]] = []
         for api_id, kind, record_id, doc in store.rows():
             if kind == API:
@@ -49,7 +54,17 @@ class Catalog:
         return state
 
     async def commit(self, batch: Batch) -> None:
-        await self.store.commit(batch)
+        async with self._commits:
+            for state, now, stage_name in batch.auto_deploys:
+                current = self.apis.get(state.api_id, state)  # a new API's state is the batch's until now
+                if stage_name is None:
+                    self._redeploy_now(current, batch, now)
+                elif _after(current, batch, ROUTE):
+                    self.deploy(current, batch, now, stage_name=stage_name, auto=True)
+            await self.store.commit(batch)
+            self._apply(batch)
+
+    def _apply(self, batch: Batch) -> None:
         for api_id in batch.dropped_apis:
             self.apis.pop(api_id, None)
         for api_id, kind, record_id in batch.removed:
@@ -66,8 +81,12 @@ class Catalog:
             else:
                 self.apis[api_id].records(kind)[record_id] = doc
 
-    def redeploy(self, state: ApiState, batch: Batch, now: float) -> None:
-        """Deploy the API as `batch` leaves it to every stage with AutoDeploy on."""
+    def redeploy(self, state: ApiState, batch: Batch, now: float, stage_name: str | None = None) -> None:
+        """When `batch` commits, deploy the API as it then is to every stage with AutoDeploy on (or to
+        `stage_name` alone, if the API has routes by then)."""
+        batch.auto_deploys.append((state, now, stage_name))
+
+    def _redeploy_now(self, state: ApiState, batch: Batch, now: float) -> None:
         routes = _after(state, batch, ROUTE)
         integrations = _after(state, batch, INTEGRATION)
         stages = _after(state, batch, STAGE)

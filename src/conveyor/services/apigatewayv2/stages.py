@@ -118,8 +118,8 @@ class StageOperations:
         if doc.get("DeploymentId") is not None:
             self._deployment(state, doc["DeploymentId"])
         batch.write(state.api_id, STAGE, doc["StageName"], doc)
-        if deploy and state.routes:
-            self.catalog.deploy(state, batch, self.clock.now(), stage_name=doc["StageName"], stage=doc, auto=True)
+        if deploy:
+            self.catalog.redeploy(state, batch, self.clock.now(), stage_name=doc["StageName"])
         await self.catalog.commit(batch)
         return public(state.stages[doc["StageName"]])
 

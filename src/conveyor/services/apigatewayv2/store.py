@@ -35,6 +35,9 @@ class Batch:
     written: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)  # (api, kind, id, doc)
     removed: list[tuple[str, str, str]] = field(default_factory=list)
     dropped_apis: list[str] = field(default_factory=list)
+    # Automatic deployments to make when the batch commits: (api, time, the one stage or None for every
+    # auto-deploying stage). Made then, from the records as they are at that moment (conveyor...catalog).
+    auto_deploys: list[tuple[Any, float, str | None]] = field(default_factory=list)
 
     def write(self, api_id: str, kind: str, record_id: str, doc: dict[str, Any]) -> None:
         self.written.append((api_id, kind, record_id, doc))
