@@ -161,7 +161,11 @@ def test_the_photo_app_exports_to_a_template_cfn_lint_accepts(tmp_path: Path) ->
     assert table["GlobalSecondaryIndexes"][0]["IndexName"] == "recent"
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
     statements = resources["PhotoGetUploadFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
-    assert statements == [{"Effect": "Allow", "Action": "dynamodb:GetItem",
+    assert statements == [{"Sid": "OwnLogs", "Effect": "Allow",
+                           "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                           "Resource": {"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:"
+                                                   "log-group:/aws/lambda/photo-get-upload:*"}},
+                          {"Effect": "Allow", "Action": "dynamodb:GetItem",
                            "Resource": "arn:aws:dynamodb:*:*:table/photo-jobs"}]
     assert resources["SiteDistribution"]["Properties"]["DistributionConfig"]["DefaultRootObject"] == "index.html"
     clean, report = cfn_lint(tmp_path)

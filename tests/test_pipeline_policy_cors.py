@@ -59,8 +59,10 @@ def test_policy_and_cors_are_applied_and_exported(endpoint: str, client: Any, tm
     exported = conveyor("export", "--pipeline", "conveyor.yaml", cwd=tmp_path)
     template = yaml.safe_load(exported.stdout)
     role = template["Resources"]["PolicyReaderFunctionRole"]["Properties"]
-    assert role["Policies"][0]["PolicyDocument"]["Statement"][1]["Action"] == ["dynamodb:GetItem",
-                                                                               "dynamodb:UpdateItem"]
+    statements = role["Policies"][0]["PolicyDocument"]["Statement"]
+    assert "ManagedPolicyArns" not in role and statements[0]["Sid"] == "OwnLogs"  # its own log group only
+    own = [s for s in statements if s.get("Sid") not in ("OwnLogs", "PollQueue")]  # the file's statements
+    assert own[1]["Action"] == ["dynamodb:GetItem", "dynamodb:UpdateItem"]
     bucket = template["Resources"]["PolicyPhotosBucket"]["Properties"]
     assert bucket["CorsConfiguration"] == {"CorsRules": [
         {"AllowedOrigins": ["*"], "AllowedMethods": ["POST"], "AllowedHeaders": ["*"], "MaxAge": 300}]}
@@ -71,6 +73,9 @@ def test_policy_and_cors_are_applied_and_exported(endpoint: str, client: Any, tm
      6, "needs Effect (Allow or Deny) and Action"),
     ("functions:\n  - name: f\n    code: f.py\n    handler: f.main\n    policy:\n      - {Effect: Allow, Acton: x}\n",
      6, "unknown setting 'Acton'"),
+    # A layer's requirements go to pip's command line: a requirement, never one of pip's options.
+    ("functions:\n  - name: f\n    code: f.py\n    handler: f.main\n    requirements: ['--index-url=http://x']\n",
+     5, "requirements[0]: '--index-url=http://x' is not a requirement as pip takes it"),
     ("functions:\n  - name: f\n    code: f.py\n    handler: f.main\n    role: arn:aws:iam::000000000000:role/r\n"
      "    policy: [{Effect: Allow, Action: '*', Resource: '*'}]\n", 6, "its policies are its own"),
     ("buckets:\n  - name: b\n    cors: {allow_origins: '*', max_age: 99999}\n", 3,

@@ -6,6 +6,11 @@ events as they happen and its outputs, as `sam deploy` and `aws cloudformation p
 - Local code (`Code: ./dir` of AWS::Lambda::Function, `CodeUri: ./dir` of AWS::Serverless::Function) is zipped,
   uploaded under a content-addressed key, and the template points at it
   (https://docs.aws.amazon.com/cli/latest/reference/cloudformation/package.html).
+- What the template's `Metadata: Conveyor:` names (`conveyor export` writes it): `Artifacts`, the directory of
+  the code packages the template names in its code bucket, uploaded before the change set; `Site`, a
+  directory of static files published to the bucket an output names once the stack is up (Content-Type by
+  file name, config.json from outputs, the distribution invalidated when files changed), and the site's URL
+  printed from an output as `site: URL`. CloudFormation itself uploads no files.
 - Against Conveyor by default (`--endpoint`, else $AWS_ENDPOINT_URL, else http://127.0.0.1:4566); against AWS
   with `--endpoint aws` and the caller's own credentials and region.
 Polling DescribeStackEvents here is the client's part, as every CloudFormation client does it.
@@ -20,14 +25,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
 from conveyor.pipeline import package
+from conveyor.pipeline.site import publish
 from conveyor.services.cloudformation import template as cfn_template
 from conveyor.wire import ServiceError
 
+METADATA = "Conveyor"  # the template's Metadata key conveyor.pipeline.export writes
 AWS = "aws"  # `--endpoint aws`: the SDK's own endpoints, the caller's credentials
 # Reasons a change set without changes fails with (the words `aws cloudformation deploy` looks for).
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
@@ -47,6 +55,27 @@ class Deployment:
     capabilities: list[str] = field(default_factory=lambda: ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
     code_bucket: str | None = None
     artifacts: list[package.Artifact] = field(default_factory=list)  # already packaged (an exported pipeline)
+    site: dict[str, Any] | None = None  # Metadata: Conveyor: Site, its Directory resolved
+
+    def read_metadata(self) -> None:
+        """Take the artifacts and the site the template's `Metadata: Conveyor:` names (paths relative to it)."""
+        document = cfn_template.load_document(self.template_text)
+        found = (document.get("Metadata") or {}).get(METADATA) or {}
+        if not isinstance(found, dict):
+            return
+        if isinstance(found.get("Artifacts"), str):
+            directory = self.base_dir / found["Artifacts"]
+            for path in sorted((directory / package.KEY_PREFIX).glob("*.zip")):
+                made = package.Artifact(path.stem.rsplit("-", 1)[0], path.read_bytes())
+                if made.key in self.template_text and made.key not in {a.key for a in self.artifacts}:
+                    self.artifacts.append(made)
+        site = found.get("Site")
+        if isinstance(site, dict) and isinstance(site.get("Directory"), str):
+            directory = self.base_dir / site["Directory"]
+            if not directory.is_dir():
+                raise DeployError(f"the site's directory {directory} does not exist (the template's Metadata names "
+                                  "it, relative to the template)")
+            self.site = {**site, "Directory": directory}
 
 
 class Deployer:
@@ -54,6 +83,8 @@ class Deployer:
                  poll_seconds: float = 1.0) -> None:
         self.cf = session.client("cloudformation", endpoint_url=endpoint)
         self.s3 = session.client("s3", endpoint_url=endpoint)
+        self.cloudfront = session.client("cloudfront", endpoint_url=endpoint)
+        self.endpoint = endpoint
         self.region = session.region_name
         self.say = say
         self.poll = poll_seconds
@@ -133,15 +164,18 @@ class Deployer:
             if any(words in reason for words in NO_CHANGES):
                 self.cf.delete_change_set(StackName=deployment.stack, ChangeSetName=name)
                 self.say(f"No changes to deploy. Stack {deployment.stack} is up to date")
-                self._outputs(deployment.stack)
+                self._site(deployment, self._outputs(deployment.stack))
                 return 0
             raise DeployError(f"the change set failed: {reason}")
         self._show_changes(deployment.stack, name)
         since = self._last_event(deployment.stack) if exists else None
         self.cf.execute_change_set(StackName=deployment.stack, ChangeSetName=name)
         status = self._follow(deployment.stack, since)
-        self._outputs(deployment.stack)
-        return 0 if status in ("CREATE_COMPLETE", "UPDATE_COMPLETE") else 1
+        outputs = self._outputs(deployment.stack)
+        if status not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+            return 1
+        self._site(deployment, outputs)
+        return 0
 
     def _show_changes(self, stack: str, name: str) -> None:
         described = self.cf.describe_change_set(StackName=stack, ChangeSetName=name)
@@ -176,7 +210,7 @@ class Deployer:
                 return status
             time.sleep(self.poll)
 
-    def _outputs(self, stack: str) -> None:
+    def _outputs(self, stack: str) -> dict[str, str]:
         described = self.cf.describe_stacks(StackName=stack)["Stacks"][0]
         outputs = described.get("Outputs") or []
         self.say(f"Stack {stack}: {described['StackStatus']}")
@@ -184,6 +218,40 @@ class Deployer:
             self.say("Outputs:")
             for output in outputs:
                 self.say(f"  {output['OutputKey']} = {output['OutputValue']}")
+        return {str(o["OutputKey"]): str(o["OutputValue"]) for o in outputs}
+
+    # -- the site ----------------------------------------------------------------------------------------
+    def _site(self, deployment: Deployment, outputs: dict[str, str]) -> None:
+        """Publish the site's files to the bucket the stack made, then say where the site is."""
+        site = deployment.site
+        if site is None:
+            return
+        bucket = outputs.get(str(site.get("BucketOutput")))
+        if not bucket:
+            raise DeployError(f"the stack has no output {site.get('BucketOutput')} naming the site's bucket")
+        config_outputs = site.get("Config") or {}
+        config = {key: outputs[name] for key, name in config_outputs.items() if name in outputs} or None
+        changed = publish(self.s3, bucket, site["Directory"], config, lambda what: self.say(f"uploaded {what}"))
+        url = outputs.get(str(site.get("UrlOutput")))
+        if url is None:
+            return
+        host = urlsplit(url).hostname or ""
+        if any(replaced for _, replaced in changed):
+            self._invalidate(host)
+        if self.endpoint is not None:
+            # Conveyor serves every distribution on its own port, over HTTPS as over HTTP.
+            port = urlsplit(self.endpoint).port
+            url = urlunsplit(urlsplit(url)._replace(netloc=f"{host}:{port}" if port else host))
+        self.say(f"site: {url}")
+
+    def _invalidate(self, domain: str) -> None:
+        """A changed file is served fresh: the distribution's cache of everything is invalidated, as a deploy
+        to AWS must (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/Invalidation.html)."""
+        for item in self.cloudfront.list_distributions().get("DistributionList", {}).get("Items", []):
+            if item["DomainName"] == domain:
+                self.cloudfront.create_invalidation(DistributionId=item["Id"], InvalidationBatch={
+                    "Paths": {"Quantity": 1, "Items": ["/*"]}, "CallerReference": f"conveyor-deploy-{time.time_ns()}"})
+                self.say(f"invalidated {domain}/* (the site's files changed)")
 
 
 def _local_code(document: dict[str, Any], base_dir: Path) -> list[tuple[dict[str, Any], str, Path, bool]]:
@@ -230,8 +298,10 @@ def command(args: Any, pipeline_file: Path | None, endpoint: str, access_key: st
             deployment = Deployment(args.stack, path.read_text(), path.resolve().parent, parameters)
         else:
             exported = export(load(pipeline_file))
+            exported.locate(Path.cwd(), None)
             deployment = Deployment(args.stack, exported.yaml(), Path.cwd(), parameters, artifacts=exported.artifacts)
-    except (OSError, PipelineError) as exc:
+        deployment.read_metadata()
+    except (OSError, PipelineError, DeployError) as exc:
         print(f"conveyor: {exc}", file=sys.stderr)
         return 2
     deployment.code_bucket = args.code_bucket

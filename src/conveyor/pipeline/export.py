@@ -8,8 +8,11 @@ What each part of the pipeline becomes:
 - topics and subscriptions; queues with their redrive policy, each fed queue with the queue policy letting
   its topics (and buckets) send to it;
 - functions: AWS::Lambda::Function with code from the bucket the `CodeBucket` parameter names, an execution
-  role of least privilege (the roles the pipeline makes, conveyor.pipeline.roles), and the SQS event
-  source mapping of a function fed by a queue;
+  role of least privilege (its own log group, the queue that feeds it, and the statements of the pipeline
+  file or conveyor.pipeline.roles; no managed policy, whose grants span the account), the SQS event source
+  mapping of a function fed by a queue, and its `requirements:` as an AWS::Lambda::LayerVersion
+  (conveyor.pipeline.layers); the pipeline's bucket names in its settings and statements become the
+  template's bucket name parameters;
 - worker pools: a role in an instance profile, a launch template whose user data fetches the pool's package
   from the code bucket and runs its command (the built-in mover: `python3 mover.py`), an Auto Scaling group
   and the backlog-per-instance target tracking policy (visible messages / in-service instances, metric math)
@@ -22,12 +25,15 @@ What each part of the pipeline becomes:
 - alarms: AWS::CloudWatch::Alarm notifying their topic;
 - the site: its private bucket, a distribution reading it (and its `paths:` buckets) through an origin
   access control with the index as DefaultRootObject, and bucket policies letting only that distribution
-  read (CloudFormation does not upload files: `aws s3 sync DIRECTORY s3://SITE_BUCKET/` publishes them).
+  read. CloudFormation uploads no files: the template's Metadata names the site's directory, which
+  `conveyor deploy` publishes once the stack is up (conveyor.stack_deploy).
 Roles are not named (CloudFormation names them), so `CAPABILITY_IAM` deploys the template.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +41,7 @@ from typing import Any
 
 import yaml
 
-from conveyor.pipeline import package, roles, tables
+from conveyor.pipeline import layers, package, roles, tables
 from conveyor.pipeline.package import Artifact
 from conveyor.pipeline.spec import (
     BUILTIN_MOVER,
@@ -48,7 +54,7 @@ from conveyor.pipeline.spec import (
     Pool,
     load,
 )
-from conveyor.pipeline.template_parts import backlog_policy, get_att, logical_id, ref, sub, user_data
+from conveyor.pipeline.template_parts import backlog_policy, escape, get_att, logical_id, ref, sub, user_data
 
 # CloudFront's managed cache policy CachingOptimized.
 # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/using-managed-cache-policies.html
@@ -56,10 +62,37 @@ CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 DEFAULT_INSTANCE_TYPE = "t3.micro"
 
 
+# The template's Metadata key where `conveyor deploy` finds what CloudFormation does not do: the code packages
+# to upload (`Artifacts`, a directory) and the site's files to publish after the stack (`Site`). Paths are
+# relative to the template, as local paths in templates are (`aws cloudformation package`).
+METADATA = "Conveyor"
+
+
 @dataclass
 class Exported:
     template: dict[str, Any]
     artifacts: list[Artifact] = field(default_factory=list)
+    site_directory: Path | None = None  # the site's files
+    site_bucket_output: str = ""  # the output naming the site's bucket
+
+    def locate(self, template_dir: Path, artifacts: Path | None) -> None:
+        """Name the site's directory and the artifacts' directory in the template's Metadata, relative to
+        `template_dir` (where the template is written)."""
+        metadata: dict[str, Any] = {}
+        if artifacts is not None and self.artifacts:
+            metadata["Artifacts"] = Path(os.path.relpath(artifacts.resolve(), template_dir.resolve())).as_posix()
+        if self.site_directory is not None:
+            outputs = self.template["Outputs"]
+            # The page reads config.json for its API (conveyor.pipeline.site): key -> the output holding it.
+            metadata["Site"] = {
+                "Directory": Path(os.path.relpath(self.site_directory.resolve(), template_dir.resolve())).as_posix(),
+                "BucketOutput": self.site_bucket_output, "UrlOutput": "SiteUrl",
+                "Config": {"api": "ApiUrl"} if "ApiUrl" in outputs else {}}
+        template = {k: v for k, v in self.template.items() if k != "Metadata"}
+        if metadata:
+            template = {"AWSTemplateFormatVersion": template.pop("AWSTemplateFormatVersion"),
+                        "Description": template.pop("Description"), "Metadata": {METADATA: metadata}, **template}
+        self.template = template
 
     def yaml(self) -> str:
         return yaml.dump(self.template, Dumper=_Dumper, sort_keys=False, width=120, default_flow_style=False)
@@ -67,6 +100,9 @@ class Exported:
 
 class _Dumper(yaml.SafeDumper):
     """Multi-line text (the workers' boot script) as a YAML literal block, readable as the script it is."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # a value used twice is written twice: CloudFormation rejects YAML anchors and aliases
 
 
 def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
@@ -145,7 +181,11 @@ class _Builder:
             "Parameters": self.parameters, "Resources": self.resources}
         if self.outputs:
             template["Outputs"] = self.outputs
-        return Exported(template, self.artifacts)
+        exported = Exported(template, self.artifacts)
+        if self.p.site is not None:
+            exported.site_directory = self.p.base_dir / self.p.site.directory
+            exported.site_bucket_output = logical_id(self.p.site.bucket, "BucketName")
+        return exported
 
     def _queue(self, name: str) -> None:
         spec = next(q for q in self.p.queues if q.name == name)
@@ -298,22 +338,76 @@ class _Builder:
             properties["Policies"] = [{"PolicyName": roles.INLINE_POLICY, "PolicyDocument": inline}]
         self.resources[logical] = {"Type": "AWS::IAM::Role", "Properties": properties}
 
+    def _execution_policy(self, function: str, queue: str | None, inline: dict[str, Any] | None) -> dict[str, Any]:
+        """What the function's execution role may do, and nothing more: write its own log group, read and delete
+        the messages of the queue that feeds it (what Lambda's poller does as the role), and its own statements.
+        AWS's managed AWSLambdaBasicExecutionRole and AWSLambdaSQSQueueExecutionRole grant the same on every
+        log group and queue of the account; here each is narrowed to the function's own.
+        https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-permissions.html
+        https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html#events-sqs-permissions"""
+        statements: list[dict[str, Any]] = [{
+            "Sid": "OwnLogs", "Effect": "Allow",
+            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": sub(f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:"
+                            f"/aws/lambda/{function}:*")}]
+        if queue is not None:
+            statements.append({"Sid": "PollQueue", "Effect": "Allow",
+                               "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+                               "Resource": get_att(self.queue(queue), "Arn")})
+        statements += (inline or {}).get("Statement", [])
+        return {"Version": "2012-10-17", "Statement": statements}
+
+    def _bucket_names(self, value: Any) -> Any:
+        """The pipeline's bucket names in a function's settings and statements, as the template's bucket name
+        parameters: on AWS the buckets are likely named otherwise (S3 names are global), and the code and the
+        role must follow. `photo-uploads` -> Ref; `arn:aws:s3:::photo-uploads/uploads/*` -> Fn::Sub."""
+        if isinstance(value, dict):
+            return {k: self._bucket_names(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._bucket_names(v) for v in value]
+        if not isinstance(value, str):
+            return value
+        names = {b.name for b in self.p.buckets} | ({self.p.site.bucket} if self.p.site else set())
+        if value in names:
+            return self.bucket_name(value)
+        arn = re.fullmatch(r"arn:aws:s3:::([a-z0-9.-]+)(/.*)?", value)
+        if arn is not None and arn.group(1) in names:
+            return self.bucket_arn(arn.group(1), escape(arn.group(2) or ""))
+        return value
+
+    def _layer(self, spec: Function) -> str:
+        """The function's requirements as a layer version (one per distinct set and runtime), its logical id."""
+        made = layers.layer("layer", spec.requirements, spec.runtime)
+        for logical, resource in self.resources.items():
+            if resource["Type"] == "AWS::Lambda::LayerVersion" and resource["Properties"]["Content"]["S3Key"] == made.key:
+                return logical
+        if made.key not in {a.key for a in self.artifacts}:
+            self.artifacts.append(made)
+        logical = logical_id(spec.name, "Layer")
+        self.resources[logical] = {"Type": "AWS::Lambda::LayerVersion", "Properties": {
+            "Description": f"pip: {' '.join(spec.requirements)}",
+            "Content": {"S3Bucket": ref("CodeBucket"), "S3Key": made.key},
+            "CompatibleRuntimes": [spec.runtime], "CompatibleArchitectures": [layers.ARCHITECTURE]}}
+        return logical
+
     def _function(self, spec: Function) -> None:
         logical = self.function(spec.name)
         key = self._package(spec.name, package.code_files(spec.code, self.p.base_dir))
         role: Any = spec.role
         if role is None or not role.startswith("arn:"):
-            managed = [roles.BASIC_EXECUTION] + ([roles.SQS_EXECUTION] if spec.queue else [])
-            self._role(f"{logical}Role", "lambda.amazonaws.com", managed,
-                       roles.statements_policy(spec.policy) if spec.policy is not None
-                       else self._object_policy(spec.code == BUILTIN_MOVER, spec.env, None))
+            inline = roles.statements_policy(spec.policy) if spec.policy is not None \
+                else self._object_policy(spec.code == BUILTIN_MOVER, spec.env, None)
+            self._role(f"{logical}Role", "lambda.amazonaws.com", [],
+                       self._execution_policy(spec.name, spec.queue, self._bucket_names(inline)))
             role = get_att(f"{logical}Role", "Arn")
         properties: dict[str, Any] = {
             "FunctionName": spec.name, "Runtime": spec.runtime, "Handler": spec.handler, "Role": role,
             "Timeout": spec.timeout, "MemorySize": spec.memory,
             "Code": {"S3Bucket": ref("CodeBucket"), "S3Key": key}}
         if spec.env:
-            properties["Environment"] = {"Variables": dict(spec.env)}
+            properties["Environment"] = {"Variables": {k: self._bucket_names(v) for k, v in spec.env.items()}}
+        if spec.requirements:
+            properties["Layers"] = [ref(self._layer(spec))]
         self.resources[logical] = {"Type": "AWS::Lambda::Function", "Properties": properties}
         if spec.queue is not None:
             mapping: dict[str, Any] = {"EventSourceArn": get_att(self.queue(spec.queue), "Arn"),
@@ -343,7 +437,8 @@ class _Builder:
             key = self._package(presign.function, package.code_files(BUILTIN_PRESIGN, self.p.base_dir))
             policy = self._substitute(roles.presign_policy("BUCKET" + str(
                 [b.name for b in self.p.buckets].index(presign.bucket)), presign.prefix), None)
-            self._role(f"{function}Role", "lambda.amazonaws.com", [roles.BASIC_EXECUTION], policy)
+            self._role(f"{function}Role", "lambda.amazonaws.com", [],
+                       self._execution_policy(presign.function, None, policy))
             env: dict[str, Any] = dict(presign.environment())
             env["BUCKET"] = self.bucket_name(presign.bucket)
             self.resources[function] = {"Type": "AWS::Lambda::Function", "Properties": {
@@ -515,6 +610,7 @@ def command(pipeline_file: Path | None, output: str | None, artifacts: str | Non
     except (PipelineError, FileNotFoundError) as exc:
         print(f"conveyor: {exc}", file=sys.stderr)
         return 2
+    exported.locate(Path(output).parent if output else Path.cwd(), Path(artifacts) if artifacts else None)
     if artifacts:
         for artifact in exported.artifacts:
             target = Path(artifacts) / artifact.key

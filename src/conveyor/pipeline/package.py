@@ -38,7 +38,8 @@ def _zip(files: Iterable[tuple[str, Path]]) -> bytes:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, path in sorted(files):
             entry = zipfile.ZipInfo(name, date_time=_EPOCH)
-            entry.external_attr = 0o644 << 16
+            # An executable (a layer's bin/ script) stays one; nothing else of the file's state goes in.
+            entry.external_attr = (0o755 if path.stat().st_mode & 0o111 else 0o644) << 16
             entry.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(entry, path.read_bytes())
     return buffer.getvalue()

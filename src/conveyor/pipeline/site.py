@@ -14,6 +14,7 @@ import hashlib
 import json
 import mimetypes
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
@@ -40,6 +41,32 @@ def content_type(name: str) -> str:
     return CONTENT_TYPES.get(suffix) or mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
+def site_files(root: Path, config: dict[str, Any] | None) -> dict[str, bytes]:
+    """The site's files by key: the directory's (hidden ones left out), and config.json when there is one."""
+    files = {file.relative_to(root).as_posix(): file.read_bytes() for file in sorted(root.rglob("*"))
+             if file.is_file() and not any(p.startswith(".") for p in file.relative_to(root).parts)}
+    if config is not None:
+        files[CONFIG_FILE] = json.dumps(config, indent=2).encode() + b"\n"
+    return files
+
+
+def publish(s3: Any, bucket: str, root: Path, config: dict[str, Any] | None,
+            say: Callable[[str], None]) -> list[tuple[str, bool]]:
+    """Upload the site's files that are new or changed (compared by MD5, S3's ETag of a single-part upload),
+    each with the Content-Type a browser needs; (key, whether it replaced a file) of each upload."""
+    have = {item["Key"]: item.get("ETag", "").strip('"')
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+            for item in page.get("Contents", [])}
+    changed = []
+    for key, body in site_files(root, config).items():
+        if have.get(key) == hashlib.md5(body).hexdigest():
+            continue
+        s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type(key))
+        say(f"s3://{bucket}/{key}" if key not in have else f"s3://{bucket}/{key} (updated)")
+        changed.append((key, key in have))
+    return changed
+
+
 class SiteApplier:
     def __init__(self, applier: Applier, cloudfront: Any) -> None:
         self.applier = applier
@@ -64,23 +91,9 @@ class SiteApplier:
         return f"{endpoint.scheme}://{distribution['DomainName']}{port}/"
 
     def _upload(self, site: Site, base_dir: Path, api_endpoint: str | None) -> bool:
-        root = base_dir / site.directory
-        files: dict[str, bytes] = {file.relative_to(root).as_posix(): file.read_bytes()
-                                   for file in sorted(root.rglob("*"))
-                                   if file.is_file() and not any(p.startswith(".") for p in file.relative_to(root).parts)}
-        if api_endpoint is not None:
-            files[CONFIG_FILE] = json.dumps({"api": api_endpoint}, indent=2).encode() + b"\n"
-        have = {item["Key"]: item.get("ETag", "").strip('"')
-                for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=site.bucket)
-                for item in page.get("Contents", [])}
-        changed = False
-        for key, body in files.items():
-            if have.get(key) == hashlib.md5(body).hexdigest():
-                continue
-            self.s3.put_object(Bucket=site.bucket, Key=key, Body=body, ContentType=content_type(key))
-            self.applier.created(f"s3://{site.bucket}/{key}" if key not in have else f"s3://{site.bucket}/{key} (updated)")
-            changed = changed or key in have
-        return changed
+        config = {"api": api_endpoint} if api_endpoint is not None else None
+        changed = publish(self.s3, site.bucket, base_dir / site.directory, config, self.applier.created)
+        return any(existed for _, existed in changed)
 
     def _access_control(self, bucket: str) -> str:
         name = f"{bucket}-oac"[:64]

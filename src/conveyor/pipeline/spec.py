@@ -111,6 +111,11 @@ class Bucket:
 
 BUILTIN_MOVER = "mover"  # `command: mover` (pools) and `code: mover` (functions): conveyor/runtime/mover.py
 MOVER_HANDLER = "mover.lambda_handler"
+# A requirement as pip takes it on its command line (name, extras, version specifiers), and nothing pip would
+# read as an option.
+REQUIREMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9._, -]+\])?"
+                         r"(\s*(===|==|!=|<=|>=|~=|<|>)\s*[A-Za-z0-9.*+!_-]+)?"
+                         r"(\s*,\s*(===|==|!=|<=|>=|~=|<|>)\s*[A-Za-z0-9.*+!_-]+)*")
 BUILTIN_PRESIGN = "presign"  # the `api:` section's web function: conveyor/runtime/presign.py
 PRESIGN_HANDLER = "presign.lambda_handler"
 # A route key: $default, or a method (or ANY) and a path (checked in full by API Gateway when applied).
@@ -134,6 +139,8 @@ class Function:
     maximum_concurrency: int | None = None
     role: str | None = None  # the execution role; None: `<name>-role`, made by the pipeline
     policy: list[dict[str, Any]] | None = None  # its role's statements, instead of the pipeline's defaults
+    # pip requirements of its code: `conveyor export` makes them a Lambda layer (conveyor.pipeline.layers)
+    requirements: list[str] = field(default_factory=list)
     line: int = field(default=0, compare=False)
 
 
@@ -438,7 +445,7 @@ def _topic(r: _Reader, node: Any, where: str, parent: Any) -> Topic:
 def _function(r: _Reader, node: Any, where: str, parent: Any) -> Function:
     node = r.mapping(node, where, {"name", "handler", "code", "runtime", "timeout", "memory", "env", "queue",
                                    "batch_size", "batching_window", "report_batch_item_failures",
-                                   "maximum_concurrency", "role", "policy"}, parent, "functions")
+                                   "maximum_concurrency", "role", "policy", "requirements"}, parent, "functions")
     code = r.get(node, "code", str, where, required=True)
     builtin = code == BUILTIN_MOVER
     return Function(
@@ -457,7 +464,18 @@ def _function(r: _Reader, node: Any, where: str, parent: Any) -> Function:
         maximum_concurrency=r.get(node, "maximum_concurrency", int, where, low=2, high=1000),
         role=_role(r, node, where),
         policy=_policy(r, node, where),
+        requirements=_requirements(r, node, where),
     )
+
+
+def _requirements(r: _Reader, node: Any, where: str) -> list[str]:
+    """`requirements:`, pip requirements (`pillow==12.2.0`, `requests>=2`), never pip's options."""
+    found = r.get(node, "requirements", list, where, [])
+    for i, item in enumerate(found):
+        if not isinstance(item, str) or not REQUIREMENT.fullmatch(item.strip()):
+            raise r.fail(node, "requirements", f"{where}.requirements[{i}]: {item!r} is not a requirement as pip "
+                                               "takes it (a name, optional extras, version specifiers)")
+    return [str(item).strip() for item in found]
 
 
 _STATEMENT_KEYS = {"Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Condition"}
