@@ -8,9 +8,11 @@ exists with different settings is reported as drift and left alone.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import io
 import json
 import os
+import re
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -58,6 +60,7 @@ if TYPE_CHECKING:
 class Report:
     created: list[str] = field(default_factory=list)
     drift: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the user should know (nothing is wrong with the file)
     region: str = ""
     endpoints: list[str] = field(default_factory=list)  # "POST http://.../presign": what a browser calls
     site: str = ""  # the `site:` section's URL, through its distribution
@@ -68,7 +71,8 @@ class Report:
         if not self.created and not self.drift:
             return [f"pipeline up to date{where}: nothing to change", *endpoints]
         return ([f"applying in {self.region}"] if self.region else []) + [
-            f"created {item}" for item in self.created] + [f"drift: {item}" for item in self.drift] + endpoints
+            f"created {item}" for item in self.created] + [f"drift: {item}" for item in self.drift] + [
+            f"note: {item}" for item in self.notes] + endpoints
 
 
 def environment_region() -> str | None:
@@ -241,6 +245,20 @@ class Applier:
             self.created(f"subscription {topic.name} -> {sub.queue or sub.function}")
 
     # -- functions ------------------------------------------------------------------------------
+    def _note_requirements(self, function: Function) -> None:
+        """Here a function's code runs with the server's Python (its `requirements:` are a layer on AWS only,
+        conveyor.pipeline.layers): say which of them this Python lacks, so the function does not fail on its
+        first import."""
+        for requirement in function.requirements:
+            name = re.split(r"[\[<>=!~ ,]", requirement, maxsplit=1)[0]
+            try:
+                importlib.metadata.version(name)
+            except importlib.metadata.PackageNotFoundError:
+                note = (f"function {function.name} requires {requirement}, which this Python lacks; its code runs "
+                        f"with the server's Python here: pip install '{requirement}'")
+                self.report.notes.append(note)
+                self.log(f"note: {note}")
+
     def function(self, function: Function, base_dir: Path) -> None:
         existing = {f["FunctionName"]: f for page in self.lam.get_paginator("list_functions").paginate()
                     for f in page.get("Functions", [])}
@@ -255,6 +273,7 @@ class Applier:
                 self.drifted(f"function {function.name}: its environment is {variables}, the pipeline says "
                              f"{function.env}")
         else:
+            self._note_requirements(function)
             managed = [roles.BASIC_EXECUTION] + ([roles.SQS_EXECUTION] if function.queue else [])
             role = self.roles.ensure(function.role or f"{function.name}-role", roles.LAMBDA, managed,
                                      self._function_policy(function))
