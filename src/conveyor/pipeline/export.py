@@ -41,13 +41,11 @@ from typing import Any
 
 import yaml
 
-from conveyor.pipeline import layers, package, roles, tables
+from conveyor.pipeline import export_edge, layers, package, roles, tables
 from conveyor.pipeline.package import Artifact
 from conveyor.pipeline.spec import (
     BUILTIN_MOVER,
-    BUILTIN_PRESIGN,
     COMPARISONS,
-    PRESIGN_HANDLER,
     Function,
     Pipeline,
     PipelineError,
@@ -56,9 +54,6 @@ from conveyor.pipeline.spec import (
 )
 from conveyor.pipeline.template_parts import backlog_policy, escape, get_att, logical_id, ref, sub, user_data
 
-# CloudFront's managed cache policy CachingOptimized.
-# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/using-managed-cache-policies.html
-CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 DEFAULT_INSTANCE_TYPE = "t3.micro"
 
 
@@ -112,7 +107,7 @@ def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _text)
 
 
-class _Builder:
+class Builder:
     def __init__(self, pipeline: Pipeline) -> None:
         self.p = pipeline
         self.parameters: dict[str, Any] = {}
@@ -159,7 +154,7 @@ class _Builder:
         for function in self.p.functions:
             self._function(function)
         if self.p.api is not None:
-            self._api()
+            export_edge.api(self)
         for topic in self.p.topics:
             for i, subscription in enumerate(topic.subscriptions):
                 self._subscription(topic.name, i, subscription.queue, subscription.function, subscription.raw,
@@ -170,9 +165,9 @@ class _Builder:
             self._pool(pool)
         for alarm in self.p.alarms:
             self._alarm(alarm)
-        self._distribution()
+        export_edge.results_distribution(self)
         if self.p.site is not None:
-            self._site()
+            export_edge.site(self)
         self._policies()
         template: dict[str, Any] = {
             "AWSTemplateFormatVersion": "2010-09-09",
@@ -299,7 +294,7 @@ class _Builder:
                                   "StringEquals": {"aws:SourceAccount": ref("AWS::AccountId")}}}]}}}
 
     # -- code ----------------------------------------------------------------------------------------------
-    def _package(self, name: str, files: list[tuple[str, Any]]) -> str:
+    def package_code(self, name: str, files: list[tuple[str, Any]]) -> str:
         made = package.artifact(name, files)
         if made.key not in {a.key for a in self.artifacts}:
             self.artifacts.append(made)
@@ -314,13 +309,13 @@ class _Builder:
                                         queue_arn)
         else:
             policy = roles.access_policy(names, queue_arn)
-        return None if policy is None else self._substitute(policy, queue)
+        return None if policy is None else self.substitute(policy, queue)
 
-    def _substitute(self, value: Any, queue: str | None) -> Any:
+    def substitute(self, value: Any, queue: str | None) -> Any:
         if isinstance(value, dict):
-            return {k: self._substitute(v, queue) for k, v in value.items()}
+            return {k: self.substitute(v, queue) for k, v in value.items()}
         if isinstance(value, list):
-            return [self._substitute(v, queue) for v in value]
+            return [self.substitute(v, queue) for v in value]
         if value == "QUEUE_ARN" and queue:
             return get_att(self.queue(queue), "Arn")
         placeholder = "arn:aws:s3:::BUCKET"
@@ -329,7 +324,7 @@ class _Builder:
             return self.bucket_arn(self.p.buckets[int(index)].name, f"/{path}" if slash else "")
         return value
 
-    def _role(self, logical: str, service: str, managed: list[str], inline: dict[str, Any] | None) -> None:
+    def add_role(self, logical: str, service: str, managed: list[str], inline: dict[str, Any] | None) -> None:
         properties: dict[str, Any] = {"AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]}}
         if managed:
@@ -338,7 +333,7 @@ class _Builder:
             properties["Policies"] = [{"PolicyName": roles.INLINE_POLICY, "PolicyDocument": inline}]
         self.resources[logical] = {"Type": "AWS::IAM::Role", "Properties": properties}
 
-    def _execution_policy(self, function: str, queue: str | None, inline: dict[str, Any] | None) -> dict[str, Any]:
+    def execution_policy(self, function: str, queue: str | None, inline: dict[str, Any] | None) -> dict[str, Any]:
         """What the function's execution role may do, and nothing more: write its own log group, read and delete
         the messages of the queue that feeds it (what Lambda's poller does as the role), and its own statements.
         AWS's managed AWSLambdaBasicExecutionRole and AWSLambdaSQSQueueExecutionRole grant the same on every
@@ -392,13 +387,13 @@ class _Builder:
 
     def _function(self, spec: Function) -> None:
         logical = self.function(spec.name)
-        key = self._package(spec.name, package.code_files(spec.code, self.p.base_dir))
+        key = self.package_code(spec.name, package.code_files(spec.code, self.p.base_dir))
         role: Any = spec.role
         if role is None or not role.startswith("arn:"):
             inline = roles.statements_policy(spec.policy) if spec.policy is not None \
                 else self._object_policy(spec.code == BUILTIN_MOVER, spec.env, None)
-            self._role(f"{logical}Role", "lambda.amazonaws.com", [],
-                       self._execution_policy(spec.name, spec.queue, self._bucket_names(inline)))
+            self.add_role(f"{logical}Role", "lambda.amazonaws.com", [],
+                       self.execution_policy(spec.name, spec.queue, self._bucket_names(inline)))
             role = get_att(f"{logical}Role", "Arn")
         properties: dict[str, Any] = {
             "FunctionName": spec.name, "Runtime": spec.runtime, "Handler": spec.handler, "Role": role,
@@ -421,56 +416,13 @@ class _Builder:
             self.resources[f"{logical}QueueMapping"] = {"Type": "AWS::Lambda::EventSourceMapping",
                                                          "Properties": mapping}
 
-    # -- the API -------------------------------------------------------------------------------------------
-    def _api(self) -> None:
-        api = self.p.api
-        assert api is not None
-        logical = logical_id(api.name, "Api")
-        properties: dict[str, Any] = {"Name": api.name, "ProtocolType": "HTTP"}
-        if api.cors:
-            properties["CorsConfiguration"] = dict(api.cors)
-        self.resources[logical] = {"Type": "AWS::ApiGatewayV2::Api", "Properties": properties}
-        targets: list[tuple[str, str, str]] = []  # (route key, function logical id, payload format)
-        if api.presign is not None:
-            presign = api.presign
-            function = self.function(presign.function)
-            key = self._package(presign.function, package.code_files(BUILTIN_PRESIGN, self.p.base_dir))
-            policy = self._substitute(roles.presign_policy("BUCKET" + str(
-                [b.name for b in self.p.buckets].index(presign.bucket)), presign.prefix), None)
-            self._role(f"{function}Role", "lambda.amazonaws.com", [],
-                       self._execution_policy(presign.function, None, policy))
-            env: dict[str, Any] = dict(presign.environment())
-            env["BUCKET"] = self.bucket_name(presign.bucket)
-            self.resources[function] = {"Type": "AWS::Lambda::Function", "Properties": {
-                "FunctionName": presign.function, "Runtime": "python3.12", "Handler": PRESIGN_HANDLER,
-                "Role": get_att(f"{function}Role", "Arn"), "Timeout": 10,
-                "Code": {"S3Bucket": ref("CodeBucket"), "S3Key": key}, "Environment": {"Variables": env}}}
-            targets.append((presign.route, function, "2.0"))
-        targets += [(route.route, self.function(route.function), route.payload_format) for route in api.routes]
-        for route_key, function, payload in targets:
-            integration = f"{function}Integration"
-            self.resources.setdefault(integration, {"Type": "AWS::ApiGatewayV2::Integration", "Properties": {
-                "ApiId": ref(logical), "IntegrationType": "AWS_PROXY", "IntegrationUri": get_att(function, "Arn"),
-                "PayloadFormatVersion": payload}})
-            self.resources.setdefault(f"{function}ApiPermission", {"Type": "AWS::Lambda::Permission", "Properties": {
-                "Action": "lambda:InvokeFunction", "FunctionName": ref(function),
-                "Principal": "apigateway.amazonaws.com",
-                "SourceArn": sub(f"arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:"
-                                 f"${{{logical}}}/*")}})
-            self.resources[logical_id(route_key, "Route")] = {"Type": "AWS::ApiGatewayV2::Route", "Properties": {
-                "ApiId": ref(logical), "RouteKey": route_key, "Target": sub(f"integrations/${{{integration}}}")}}
-        self.resources[f"{logical}Stage"] = {"Type": "AWS::ApiGatewayV2::Stage", "Properties": {
-            "ApiId": ref(logical), "StageName": api.stage, "AutoDeploy": True}}
-        path = "" if api.stage == "$default" else f"/{api.stage}"
-        self.outputs["ApiUrl"] = {"Value": sub(f"${{{logical}.ApiEndpoint}}{path}")}
-
     # -- worker pools --------------------------------------------------------------------------------------
     def _pool(self, pool: Pool) -> None:
         logical = logical_id(pool.name, "Pool")
         settings = dict(pool.settings)
         env = {str(k): str(v) for k, v in dict(settings.pop("env", {})).items()}
         builtin = pool.command == [BUILTIN_MOVER]
-        key = self._package(pool.name, package.command_files(pool.command, self.p.base_dir))
+        key = self.package_code(pool.name, package.command_files(pool.command, self.p.base_dir))
         if "WorkerImageId" not in self.parameters:
             self.parameters["WorkerImageId"] = {
                 "Type": "AWS::EC2::Image::Id",
@@ -481,7 +433,7 @@ class _Builder:
         statements = list((inline or {"Statement": []})["Statement"])
         statements.append({"Sid": "ReadPackage", "Effect": "Allow", "Action": "s3:GetObject",
                            "Resource": sub(f"arn:${{AWS::Partition}}:s3:::${{CodeBucket}}/{key}")})
-        self._role(f"{logical}Role", "ec2.amazonaws.com", [], {"Version": "2012-10-17", "Statement": statements})
+        self.add_role(f"{logical}Role", "ec2.amazonaws.com", [], {"Version": "2012-10-17", "Statement": statements})
         self.resources[f"{logical}InstanceProfile"] = {"Type": "AWS::IAM::InstanceProfile",
                                                        "Properties": {"Roles": [ref(f"{logical}Role")]}}
         self.resources[f"{logical}LaunchTemplate"] = {"Type": "AWS::EC2::LaunchTemplate", "Properties": {
@@ -508,7 +460,7 @@ class _Builder:
             self.resources[f"{logical}BacklogPolicy"] = backlog_policy(f"{logical}Group", self.queue(pool.queue),
                                                                        float(settings.get("target_backlog", 5)))
 
-    # -- alarms and the distribution -----------------------------------------------------------------------
+    # -- alarms ---------------------------------------------------------------------------------------------
     def _alarm(self, alarm: Any) -> None:
         dimensions = [{"Name": "QueueName", "Value": get_att(self.queue(alarm.queue), "QueueName")}] \
             if alarm.queue is not None else [{"Name": k, "Value": v} for k, v in alarm.dimensions.items()]
@@ -519,87 +471,9 @@ class _Builder:
             "ComparisonOperator": COMPARISONS[alarm.comparison], "TreatMissingData": alarm.treat_missing_data,
             "AlarmActions": [ref(self.topic(alarm.topic))], "OKActions": [ref(self.topic(alarm.topic))]}}
 
-    def _distribution(self) -> None:
-        """CloudFront in front of the results: the first bucket a built-in mover writes to, its destination
-        prefix as the origin path; the bucket stays private (an origin access control signs the reads)."""
-        movers = [(dict(p.settings.get("env") or {}), p.queue) for p in self.p.pools if p.command == [BUILTIN_MOVER]]
-        movers += [(f.env, f.queue) for f in self.p.functions if f.code == BUILTIN_MOVER]
-        if not movers or not self.p.buckets:
-            return
-        bucket = self.p.buckets[0].name
-        prefix = str(movers[0][0].get("DEST_PREFIX", "processed/")).strip("/")
-        self.resources["ResultsOriginAccessControl"] = {"Type": "AWS::CloudFront::OriginAccessControl", "Properties": {
-            "OriginAccessControlConfig": {"Name": sub("${AWS::StackName}-results"), "OriginAccessControlOriginType": "s3",
-                                          "SigningBehavior": "always", "SigningProtocol": "sigv4"}}}
-        origin: dict[str, Any] = {"Id": "results", "DomainName": get_att(logical_id(bucket, "Bucket"),
-                                                                        "RegionalDomainName"),
-                                  "S3OriginConfig": {}, "OriginAccessControlId": get_att("ResultsOriginAccessControl",
-                                                                                         "Id")}
-        if prefix:
-            origin["OriginPath"] = f"/{prefix}"
-        self.resources["ResultsDistribution"] = {"Type": "AWS::CloudFront::Distribution", "Properties": {
-            "DistributionConfig": {
-                "Enabled": True, "Comment": sub("${AWS::StackName}: processed results"), "Origins": [origin],
-                "DefaultCacheBehavior": {"TargetOriginId": "results", "ViewerProtocolPolicy": "redirect-to-https",
-                                         "CachePolicyId": CACHING_OPTIMIZED}}}}
-        self.resources["ResultsBucketPolicy"] = {"Type": "AWS::S3::BucketPolicy", "Properties": {
-            "Bucket": ref(logical_id(bucket, "Bucket")),
-            "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
-                "Sid": "CloudFrontReadsResults", "Effect": "Allow", "Principal": {"Service": "cloudfront.amazonaws.com"},
-                "Action": "s3:GetObject", "Resource": self.bucket_arn(bucket, f"/{prefix}/*" if prefix else "/*"),
-                "Condition": {"StringEquals": {"AWS:SourceArn": sub(
-                    "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${ResultsDistribution}")}}}]}}}
-        self.outputs["ResultsUrl"] = {"Value": sub("https://${ResultsDistribution.DomainName}")}
-
-    def _site(self) -> None:
-        """The static site: a private bucket, read only by its distribution through an origin access control.
-        https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-restricting-access-to-s3.html"""
-        site = self.p.site
-        assert site is not None
-        if site.bucket not in {b.name for b in self.p.buckets}:
-            self.resources[logical_id(site.bucket, "Bucket")] = {"Type": "AWS::S3::Bucket", "Properties": {
-                "BucketName": self.bucket_name(site.bucket)}}
-            self.outputs[logical_id(site.bucket, "BucketName")] = {"Value": ref(logical_id(site.bucket, "Bucket"))}
-        self.resources["SiteOriginAccessControl"] = {"Type": "AWS::CloudFront::OriginAccessControl", "Properties": {
-            "OriginAccessControlConfig": {"Name": sub("${AWS::StackName}-site"), "OriginAccessControlOriginType": "s3",
-                                          "SigningBehavior": "always", "SigningProtocol": "sigv4"}}}
-        buckets = list(dict.fromkeys([site.bucket, *(p.bucket for p in site.paths)]))
-        origins = [{"Id": f"s3-{b}", "DomainName": get_att(logical_id(b, "Bucket"), "RegionalDomainName"),
-                    "S3OriginConfig": {}, "OriginAccessControlId": get_att("SiteOriginAccessControl", "Id")}
-                   for b in buckets]
-
-        def behavior(bucket: str) -> dict[str, Any]:
-            return {"TargetOriginId": f"s3-{bucket}", "ViewerProtocolPolicy": "redirect-to-https",
-                    "CachePolicyId": CACHING_OPTIMIZED, "Compress": True}
-
-        config: dict[str, Any] = {
-            "Enabled": True, "Comment": sub("${AWS::StackName}: site"), "DefaultRootObject": site.index,
-            "Origins": origins, "DefaultCacheBehavior": behavior(site.bucket)}
-        if site.paths:
-            config["CacheBehaviors"] = [{"PathPattern": p.path, **behavior(p.bucket)} for p in site.paths]
-        self.resources["SiteDistribution"] = {"Type": "AWS::CloudFront::Distribution",
-                                              "Properties": {"DistributionConfig": config}}
-        source = sub("arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${SiteDistribution}")
-        for bucket in buckets:
-            prefixes = [""] if bucket == site.bucket else [p.prefix for p in site.paths if p.bucket == bucket]
-            statements = [{"Sid": f"SiteDistributionReads{i + 1}", "Effect": "Allow",
-                           "Principal": {"Service": "cloudfront.amazonaws.com"}, "Action": "s3:GetObject",
-                           "Resource": self.bucket_arn(bucket, f"/{prefix}*"),
-                           "Condition": {"StringEquals": {"AWS:SourceArn": source}}} for i, prefix in enumerate(prefixes)]
-            # One policy per bucket: a bucket the results distribution reads already has one to add to.
-            existing = next((r for r in self.resources.values() if r["Type"] == "AWS::S3::BucketPolicy"
-                             and r["Properties"]["Bucket"] == ref(logical_id(bucket, "Bucket"))), None)
-            if existing is not None:
-                existing["Properties"]["PolicyDocument"]["Statement"].extend(statements)
-                continue
-            self.resources[logical_id(f"site-{bucket}", "BucketPolicy")] = {"Type": "AWS::S3::BucketPolicy", "Properties": {
-                "Bucket": ref(logical_id(bucket, "Bucket")),
-                "PolicyDocument": {"Version": "2012-10-17", "Statement": statements}}}
-        self.outputs["SiteUrl"] = {"Value": sub("https://${SiteDistribution.DomainName}/")}
-
 
 def export(pipeline: Pipeline) -> Exported:
-    return _Builder(pipeline).build()
+    return Builder(pipeline).build()
 
 
 def command(pipeline_file: Path | None, output: str | None, artifacts: str | None) -> int:
