@@ -12,6 +12,7 @@ import io
 import json
 import os
 import re
+import shutil
 import socket
 import ssl
 import subprocess
@@ -61,8 +62,10 @@ def layer_of(template: dict[str, Any], code: Path) -> tuple[str, bytes]:
 
 
 def test_the_exported_photo_app_deploys_to_a_second_conveyor_and_works(start_server: Any, tmp_path: Path) -> None:
+    app = tmp_path / "photo-app"  # a copy: the page changes at the end
+    shutil.copytree(APP, app, ignore=shutil.ignore_patterns("__pycache__"))
     out = tmp_path / "out"
-    conveyor("export", "--pipeline", str(APP / "conveyor.yaml"), "-o", str(out / "template.yaml"),
+    conveyor("export", "--pipeline", str(app / "conveyor.yaml"), "-o", str(out / "template.yaml"),
              "--artifacts", str(out / "code"), cwd=tmp_path, env={"XDG_CACHE_HOME": str(tmp_path / "cache-1")})
     clean, report = cfn_lint(out)
     assert clean and not re.search(r":[EW]\d{4}:", report), report  # no error, and no warning either
@@ -84,7 +87,7 @@ def test_the_exported_photo_app_deploys_to_a_second_conveyor_and_works(start_ser
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
     # Built again from nothing (another cache): the same bytes, so the same key in the code bucket.
     again = tmp_path / "again"
-    conveyor("export", "--pipeline", str(APP / "conveyor.yaml"), "-o", str(again / "template.yaml"),
+    conveyor("export", "--pipeline", str(app / "conveyor.yaml"), "-o", str(again / "template.yaml"),
              "--artifacts", str(again / "code"), cwd=tmp_path, env={"XDG_CACHE_HOME": str(tmp_path / "cache-2")})
     assert layer_of(yaml.safe_load((again / "template.yaml").read_text()), again / "code")[1] == layer
 
@@ -157,3 +160,15 @@ def test_the_exported_photo_app_deploys_to_a_second_conveyor_and_works(start_ser
     assert Image.open(io.BytesIO(body)).size == (256, 192)
     # The original is not served: the distribution reads processed/ only.
     assert edge_get(f"{site_url}uploads/{job_id}", ca)[0] == 403
+
+    # The page changes and is deployed again: the stack is as it was, the changed file is published and the
+    # distribution's cache invalidated, so the edge serves the new page at once.
+    index = app / "site" / "index.html"
+    index.write_text(index.read_text().replace("<title>Photos</title>", "<title>Photos, again</title>"))
+    again_out = conveyor("deploy", str(out / "template.yaml"), "--stack", "photos", "--code-bucket", "photo-code",
+                         "--endpoint", server.endpoint, cwd=tmp_path).stdout
+    assert "No changes to deploy. Stack photos is up to date" in again_out, again_out
+    assert "uploaded s3://acme-photo-site/index.html (updated)" in again_out.splitlines()
+    assert not any("app.js" in line for line in again_out.splitlines() if line.startswith("uploaded"))
+    assert f"invalidated {urlsplit(site_url).hostname}/* (the site's files changed)" in again_out.splitlines()
+    assert b"<title>Photos, again</title>" in edge_get(site_url, ca)[2]
