@@ -1,18 +1,25 @@
 """The photo app with its worker pool (examples/photo-app/conveyor.pool.yaml) under --iam enforce, through the
 API and presigned POSTs as the page sends them: a photo ends `done` with both thumbnails, a truncated JPEG
-ends `failed` with the reason and its message in the DLQ after its retries."""
+ends `failed` with the reason and its message in the DLQ after its retries. Exported, the pool's package
+holds the worker with the modules it imports, and its instances install Pillow when they boot."""
 
 from __future__ import annotations
 
 import io
+import os
 import re
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import requests
+import yaml
 from PIL import Image
 
-from tests.helpers import wait_for
+from tests.conftest import CLI_ENV
+from tests.helpers import cfn_lint, wait_for
 from tests.photo_app.images import APP, photo
 
 
@@ -56,3 +63,26 @@ def test_the_pool_variant_makes_thumbnails_and_refuses_a_truncated_jpeg(start_se
     refused = requests.post(f"{server.endpoint}/uploads", headers={"Host": api}, timeout=60,
                             json={"filename": "notes.txt", "contentType": "text/plain", "size": 10})
     assert refused.status_code == 400 and "is not accepted" in refused.json()["message"]
+
+
+def test_the_exported_pool_variant_packs_its_modules_and_installs_pillow_on_boot(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "conveyor.cli", "export", "--pipeline", str(APP / "conveyor.pool.yaml"),
+                           "-o", "template.yaml", "--artifacts", "code"], capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, **CLI_ENV}, timeout=300)
+    assert done.returncode == 0, done.stderr
+    [package] = (tmp_path / "code" / "conveyor").glob("photo-thumbnailers-*.zip")
+    names = zipfile.ZipFile(package).namelist()
+    assert {f"functions/{module}.py" for module in ("worker", "thumbnail", "images", "jobs")} <= set(names)
+    template = yaml.safe_load((tmp_path / "template.yaml").read_text())
+    resources = template["Resources"]
+    script = resources["PhotoThumbnailersPoolLaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"][
+        "Fn::Base64"]["Fn::Sub"].splitlines()
+    install = script.index("python3 -m pip install --quiet --target conveyor-deps pillow==12.2.0")
+    assert script[install + 1] == 'export PYTHONPATH="$PWD/conveyor-deps"'
+    assert script[-1] == "exec python3 functions/worker.py" and install < len(script) - 1
+    # The worker's statements name the bucket through its parameter.
+    statements = resources["PhotoThumbnailersPoolRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    assert {"Effect": "Allow", "Action": "s3:GetObject",
+            "Resource": {"Fn::Sub": "arn:${AWS::Partition}:s3:::${PhotoUploadsBucketName}/uploads/*"}} in statements
+    clean, report = cfn_lint(tmp_path)
+    assert clean and not re.search(r":[EW]\d{4}:", report), report

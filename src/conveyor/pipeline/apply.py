@@ -245,16 +245,16 @@ class Applier:
             self.created(f"subscription {topic.name} -> {sub.queue or sub.function}")
 
     # -- functions ------------------------------------------------------------------------------
-    def _note_requirements(self, function: Function) -> None:
-        """Here a function's code runs with the server's Python (its `requirements:` are a layer on AWS only,
-        conveyor.pipeline.layers): say which of them this Python lacks, so the function does not fail on its
-        first import."""
-        for requirement in function.requirements:
+    def _note_requirements(self, what: str, requirements: list[str]) -> None:
+        """Here a function's or a worker's code runs with the server's Python (its `requirements:` are a layer,
+        or installed when a worker boots, on AWS only): say which of them this Python lacks, so the code does
+        not fail on its first import."""
+        for requirement in requirements:
             name = re.split(r"[\[<>=!~ ,]", requirement, maxsplit=1)[0]
             try:
                 importlib.metadata.version(name)
             except importlib.metadata.PackageNotFoundError:
-                note = (f"function {function.name} requires {requirement}, which this Python lacks; its code runs "
+                note = (f"{what} requires {requirement}, which this Python lacks; its code runs "
                         f"with the server's Python here: pip install '{requirement}'")
                 self.report.notes.append(note)
                 self.log(f"note: {note}")
@@ -273,7 +273,7 @@ class Applier:
                 self.drifted(f"function {function.name}: its environment is {variables}, the pipeline says "
                              f"{function.env}")
         else:
-            self._note_requirements(function)
+            self._note_requirements(f"function {function.name}", function.requirements)
             managed = [roles.BASIC_EXECUTION] + ([roles.SQS_EXECUTION] if function.queue else [])
             role = self.roles.ensure(function.role or f"{function.name}-role", roles.LAMBDA, managed,
                                      self._function_policy(function))
@@ -493,6 +493,8 @@ class Applier:
         """A worker pool whose workers run in the pipeline file's directory (`python worker.py` is the
         worker.py next to the file) and in the pipeline's region."""
         existing = self._internal("GET", "pools")
+        if pool.name not in existing:
+            self._note_requirements(f"pool {pool.name}", pool.requirements)
         settings = dict(pool.settings)
         env = dict(settings.pop("env", {}))
         queue_url = self.queue_urls.get(pool.queue or "")

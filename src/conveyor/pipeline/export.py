@@ -428,7 +428,7 @@ class Builder:
                 "Type": "AWS::EC2::Image::Id",
                 "Description": "The image the workers boot (on AWS: an Amazon Linux 2023 AMI of the region)"}
             self.parameters["WorkerInstanceType"] = {"Type": "String", "Default": DEFAULT_INSTANCE_TYPE}
-        inline = roles.statements_policy(pool.policy) if pool.policy is not None \
+        inline = self._bucket_names(roles.statements_policy(pool.policy)) if pool.policy is not None \
             else self._object_policy(builtin, env, pool.queue)
         statements = list((inline or {"Statement": []})["Statement"])
         statements.append({"Sid": "ReadPackage", "Effect": "Allow", "Action": "s3:GetObject",

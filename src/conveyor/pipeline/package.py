@@ -63,15 +63,21 @@ def code_files(code: str, base_dir: Path) -> list[tuple[str, Path]]:
 
 def command_files(command: list[str], base_dir: Path) -> list[tuple[str, Path]]:
     """A pool's package: the built-in mover, or the files its command line names that are next to the pipeline
-    file (`python3 worker.py` packs worker.py; the command runs in the unpacked directory)."""
+    file (`python3 worker.py` packs worker.py; the command runs in the unpacked directory), with the Python
+    modules beside a script it names (`functions/worker.py` imports `functions/thumbnail.py`: the script's
+    directory is the first on its sys.path)."""
     if command == [BUILTIN_MOVER]:
         return [("mover.py", Path(mover.__file__))]
-    files = []
+    files: dict[str, Path] = {}
     for part in command:
         path = base_dir / part
-        if not Path(part).is_absolute() and path.is_file():
-            files.append((Path(part).as_posix(), path))
-    return files
+        if Path(part).is_absolute() or not path.is_file():
+            continue
+        files[Path(part).as_posix()] = path
+        if path.suffix == ".py":
+            for module in path.parent.glob("*.py"):
+                files.setdefault(module.relative_to(base_dir).as_posix(), module)
+    return sorted(files.items())
 
 
 def artifact(name: str, files: list[tuple[str, Path]]) -> Artifact:

@@ -152,6 +152,8 @@ class Pool:
     settings: dict[str, Any] = field(default_factory=dict)
     role: str | None = None  # the instance profile's role its workers run as; None: the server's credentials
     policy: list[dict[str, Any]] | None = None  # that role's statements, instead of the pipeline's defaults
+    # pip requirements of its command: an exported worker installs them when it boots
+    requirements: list[str] = field(default_factory=list)
     line: int = field(default=0, compare=False)
 
 
@@ -538,7 +540,8 @@ _POOL_SETTINGS = {"min", "max", "desired", "target_backlog", "warmup", "scale_ou
 
 
 def _pool(r: _Reader, node: Any, where: str, parent: Any, base_dir: Path) -> Pool:
-    node = r.mapping(node, where, {"name", "queue", "command", "role", "policy"} | _POOL_SETTINGS, parent, "pools")
+    node = r.mapping(node, where, {"name", "queue", "command", "role", "policy", "requirements"} | _POOL_SETTINGS,
+                     parent, "pools")
     command = r.get(node, "command", (str, list), where, BUILTIN_MOVER)
     if isinstance(command, str):
         command = [command] if command == BUILTIN_MOVER else command.split()
@@ -562,7 +565,7 @@ def _pool(r: _Reader, node: Any, where: str, parent: Any, base_dir: Path) -> Poo
         if problem:
             raise r.fail(node, "command", f"{where}.command: {problem}")
     return Pool(r.get(node, "name", str, where, required=True), r.get(node, "queue", str, where), command, settings,
-                _role(r, node, where), _policy(r, node, where), line=node.line)
+                _role(r, node, where), _policy(r, node, where), _requirements(r, node, where), line=node.line)
 
 
 def _api(r: _Reader, node: Any, root: Any, pipeline: Pipeline) -> Api:

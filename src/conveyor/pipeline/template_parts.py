@@ -53,7 +53,8 @@ def backlog_policy(group: str, queue: str, target: float) -> dict[str, Any]:
 
 def user_data(pool: Pool, key: str, env: dict[str, str], command: list[str], queue: str | None) -> str:
     """A worker's boot script (a Fn::Sub text): boto3 (installed when missing, as on Amazon Linux), the pool's
-    package from the code bucket, then its command in the unpacked directory."""
+    package from the code bucket, its `requirements:` installed by pip beside it (for the instance's own
+    Python and platform), then its command in the unpacked directory."""
     variables = {"AWS_DEFAULT_REGION": "${AWS::Region}"}
     if queue is not None:
         variables["QUEUE_URL"] = f"${{{queue}}}"
@@ -65,6 +66,13 @@ def user_data(pool: Pool, key: str, env: dict[str, str], command: list[str], que
         "mkdir -p conveyor-worker", "cd conveyor-worker",
         "python3 -c 'import sys, zipfile, boto3; boto3.client(\"s3\").download_file(sys.argv[1], sys.argv[2], "
         "\"package.zip\"); zipfile.ZipFile(\"package.zip\").extractall(\".\")' "
-        f"${{CodeBucket}} {key}",
+        f"${{CodeBucket}} {key}"]
+    if pool.requirements:
+        lines += [
+            "python3 -m pip --version >/dev/null 2>&1 || dnf install -y python3-pip",
+            "python3 -m pip install --quiet --target conveyor-deps "
+            + " ".join(escape(shlex.quote(requirement)) for requirement in pool.requirements),
+            'export PYTHONPATH="$PWD/conveyor-deps"']
+    lines += [
         "exec " + " ".join(escape(shlex.quote(part)) for part in command)]
     return "\n".join(lines) + "\n"
