@@ -31,11 +31,11 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
 from conveyor.pipeline import package
+from conveyor.pipeline.export import METADATA
 from conveyor.pipeline.site import publish
 from conveyor.services.cloudformation import template as cfn_template
 from conveyor.wire import ServiceError
 
-METADATA = "Conveyor"  # the template's Metadata key conveyor.pipeline.export writes
 AWS = "aws"  # `--endpoint aws`: the SDK's own endpoints, the caller's credentials
 # Reasons a change set without changes fails with (the words `aws cloudformation deploy` looks for).
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
