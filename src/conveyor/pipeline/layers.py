@@ -30,7 +30,8 @@ from conveyor.pipeline import package
 from conveyor.pipeline.package import Artifact
 from conveyor.pipeline.spec import PipelineError
 
-# Lambda's x86_64 platform, newest manylinux first (Amazon Linux 2023 has glibc 2.34).
+# The wheels' platforms for each of Lambda's architectures, newest manylinux first (the Python runtimes run on
+# Amazon Linux 2023, whose glibc is 2.34).
 PLATFORMS = {"x86_64": ("manylinux_2_28_x86_64", "manylinux2014_x86_64"),
              "arm64": ("manylinux_2_28_aarch64", "manylinux2014_aarch64")}
 ARCHITECTURE = "x86_64"  # what the exported functions run on (Lambda's default)
@@ -72,7 +73,10 @@ def layer(name: str, requirements: list[str], runtime: str, architecture: str = 
                    "--only-binary=:all:"]
         for platform in PLATFORMS[architecture]:
             command += ["--platform", platform]
-        installed = subprocess.run([*command, *requirements], capture_output=True, text=True, timeout=600)
+        try:
+            installed = subprocess.run([*command, *requirements], capture_output=True, text=True, timeout=600)
+        except subprocess.TimeoutExpired:
+            raise LayerError(f"pip did not install {' '.join(requirements)} for {runtime} within 600 seconds") from None
         if installed.returncode != 0:
             said = (installed.stderr or installed.stdout).strip().splitlines()
             raise LayerError(f"pip could not install {' '.join(requirements)} for {runtime} ({architecture}): "
