@@ -23,6 +23,7 @@ from conveyor.services.dynamodb.expressions import (
     compile_projection,
     compile_update,
 )
+from conveyor.services.dynamodb.expressions.key_conditions import KeyNames
 from conveyor.services.dynamodb.legacy import (
     legacy_condition,
     legacy_filter,
@@ -78,7 +79,7 @@ def for_read(params: Mapping[str, Any]) -> Compiled:
     return out
 
 
-def for_query(params: Mapping[str, Any], hash_key: str, range_key: str | None, *, scanning: bool,
+def for_query(params: Mapping[str, Any], hash_key: KeyNames, range_key: KeyNames | None, *, scanning: bool,
               key_types: dict[str, str] | None = None) -> Compiled:
     """Query and Scan: the key condition (Query), the filter, the projection. `key_types` (key attribute
     -> S, N or B) lets the key condition refuse values of another type than the schema's."""

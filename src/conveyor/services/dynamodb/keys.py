@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from conveyor.services.dynamodb import errors
+from conveyor.services.dynamodb import composite_keys, errors
 from conveyor.services.dynamodb.store import IndexEntry
 from conveyor.services.dynamodb.tables import Index, KeyAttr, Table
 from conveyor.services.dynamodb.values import AttributeValue, Item, key_bytes, kind_of
@@ -98,20 +98,21 @@ def _key(table: Table, item: Mapping[str, AttributeValue]) -> ItemKey:
 
 
 def index_entries(table: Table, item: Item) -> list[IndexEntry]:
-    """The index entries of an item: one per index whose key attributes the item has (a sparse index
-    leaves out the others). A key attribute of the wrong type or empty is refused, as AWS refuses it.
+    """The index entries of an item: one per index whose key attributes the item all has (a sparse index
+    leaves out the others, and a multi-attribute key needs every one of its attributes). A key attribute
+    of the wrong type or empty is refused, as AWS refuses it.
     https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.html#GSI.Writes"""
     entries = []
     for index in table.indexes:
-        values = [item.get(index.hash.name)] + ([item.get(index.range.name)] if index.range else [])
-        if any(v is None for v in values):
+        hashes, ranges = index.hash_attrs(), index.range_attrs()
+        found = [item.get(attr.name) for attr in hashes + ranges]
+        values = [v for v in found if v is not None]
+        if len(values) != len(found):
             continue
-        attrs = [index.hash] + ([index.range] if index.range else [])
-        for position, (attr, value) in enumerate(zip(attrs, values, strict=True)):
-            assert value is not None
-            _index_checks(index, attr, value, is_range=position > 0)
-        ihk = key_bytes(values[0]) if values[0] is not None else b""
-        irk = key_bytes(values[1]) if len(values) > 1 and values[1] is not None else b""
+        for position, (attr, value) in enumerate(zip(hashes + ranges, values, strict=True)):
+            _index_checks(index, attr, value, is_range=position >= len(hashes))
+        ihk = composite_keys.encode(values[:len(hashes)])
+        irk = composite_keys.encode(values[len(hashes):])
         entries.append(IndexEntry(index.name, ihk, irk, segment(ihk)))
     return entries
 

@@ -25,8 +25,10 @@ from conveyor.services.dynamodb.expressions.conditions import (
 from conveyor.services.dynamodb.expressions.key_conditions import (
     KeyClause,
     KeyCondition,
+    KeyNames,
     RangeOp,
     key_condition_from,
+    key_names,
 )
 from conveyor.services.dynamodb.expressions.paths import copy_value
 from conveyor.services.dynamodb.expressions.projections import Projection
@@ -186,17 +188,18 @@ def legacy_condition(expected: Mapping[str, Any] | None, operator: str | None) -
     return _combine(nodes, operator)
 
 
-def legacy_key_condition(key_conditions: Mapping[str, Any], hash_key: str, range_key: str | None, *,
+def legacy_key_condition(key_conditions: Mapping[str, Any], hash_key: KeyNames, range_key: KeyNames | None, *,
                          key_types: dict[str, str] | None = None) -> KeyCondition:
     """KeyConditions: EQ on the hash key, optionally one of EQ, LE, LT, GE, GT, BEGINS_WITH, BETWEEN on
-    the range key."""
+    the range key (on a multi-attribute key: EQ on each hash attribute, and the range attributes left to
+    right, EQ but for the last)."""
     clauses: list[KeyClause] = []
     for name, entry in key_conditions.items():
         values = _values(entry)
         operator = entry.get("ComparisonOperator", "")
         _check_arguments(operator, values)
         clauses.append(KeyClause(name, cast(RangeOp, KEY_OPERATORS.get(operator, operator)), values))
-    if len(clauses) not in (1, 2):
+    if len(clauses) not in range(1, max(2, len(key_names(hash_key)) + len(key_names(range_key))) + 1):
         raise validation("Conditions can be of length 1 or 2 only")
     if any(clause.op not in KEY_OPERATORS.values() for clause in clauses):
         raise validation("Attempted conditional constraint is not an indexable operation")

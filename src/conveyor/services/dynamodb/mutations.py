@@ -59,7 +59,7 @@ def _refuse_emptied_index_keys(table: Table, new: Item) -> None:
     update-specific wording (PutItem's names the index and the key).
     https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.NamingRulesDataTypes.html"""
     for index in table.indexes:
-        for attr in [index.hash] + ([index.range] if index.range else []):
+        for attr in index.hash_attrs() + index.range_attrs():
             value = new.get(attr.name)
             if value is not None and attr.type in ("S", "B") and value.get(attr.type) in ("", b""):
                 raise errors.validation(

@@ -82,6 +82,10 @@ class PartiQLOperations:
             if index is None:
                 raise errors.validation("The table does not have the specified index")
         keys = index if index is not None else table
+        hashes, ranges = keys.hash_attrs(), keys.range_attrs()
+        # A multi-attribute index key is read by scanning the index (its partitions need every attribute).
+        hash_name = hashes[0].name if len(hashes) == 1 else None
+        range_name = ranges[0].name if len(ranges) == 1 else None
         ph = Placeholders(parameters)
         condition = self._condition(select.where, ph) if select.where is not None else None
         projection = None
@@ -89,15 +93,15 @@ class PartiQLOperations:
             names = Placeholders(parameters)
             text = ", ".join(names.path(p) for p in select.projection)
             projection = compile_projection(text, ExpressionContext(names.names, None))
-        partitions = plans.pinned_values(select.where, keys.hash.name, parameters)
+        partitions = plans.pinned_values(select.where, hash_name, parameters) if hash_name else None
         forward = True
         for key, descending in select.order:
             if partitions is None:
                 raise errors.validation("Must have WHERE clause in the statement when using ORDER BY clause.")
-            if key.parts not in ((keys.hash.name,), (keys.range.name,) if keys.range else ()):
+            if key.parts not in ((hash_name,), (range_name,) if range_name else ()):
                 raise errors.validation(f"Order by key must be a hash or range key of the table or index: "
                                         f"{key.name}")
-            forward = not descending if keys.range and key.parts == (keys.range.name,) else forward
+            forward = not descending if range_name and key.parts == (range_name,) else forward
         limit = params.get("Limit")
         position, start = _position(params.get("NextToken"))
         found: list[AttributeValue] = []
@@ -115,7 +119,7 @@ class PartiQLOperations:
             if partition is None:
                 page = await self.reads.Scan(ctx, request)  # type: ignore[arg-type]
             else:
-                request.update(KeyConditionExpression="#k = :k", ExpressionAttributeNames={"#k": keys.hash.name},
+                request.update(KeyConditionExpression="#k = :k", ExpressionAttributeNames={"#k": hash_name},
                                ExpressionAttributeValues={":k": partition}, ScanIndexForward=forward)
                 page = await self.reads.Query(ctx, request)  # type: ignore[arg-type]
             items = page.get("Items") or []

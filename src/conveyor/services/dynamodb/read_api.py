@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from conveyor.services.dynamodb import capacity, compiling, errors
+from conveyor.services.dynamodb import capacity, compiling, composite_keys, errors
 from conveyor.services.dynamodb.backend import Backend
 from conveyor.services.dynamodb.compiling import Compiled
 from conveyor.services.dynamodb.expressions import RangeCondition
@@ -39,14 +39,6 @@ Out = dict[str, Any]
 PAGE_BYTES = 1024 * 1024
 
 
-def _successor(prefix: bytes) -> bytes | None:
-    """The smallest byte string greater than every string starting with `prefix` (None: there is none)."""
-    trimmed = prefix.rstrip(b"\xff")
-    if not trimmed:
-        return None
-    return trimmed[:-1] + bytes([trimmed[-1] + 1])
-
-
 def range_bounds(condition: RangeCondition | None) -> tuple[Bound | None, Bound | None]:
     if condition is None:
         return None, None
@@ -64,7 +56,7 @@ def range_bounds(condition: RangeCondition | None) -> tuple[Bound | None, Bound 
         return Bound(encoded[0], True), None
     if op == "BETWEEN":
         return Bound(encoded[0], True), Bound(encoded[1], True)
-    high = _successor(encoded[0])  # begins_with
+    high = composite_keys.successor(encoded[0])  # begins_with
     return Bound(encoded[0], True), Bound(high, False) if high is not None else None
 
 
@@ -96,9 +88,11 @@ class Reading:
         if not scanning and params.get("KeyConditionExpression") is None and params.get("KeyConditions") is None:
             raise errors.validation("Either the KeyConditions or KeyConditionExpression parameter must be specified "
                                     "in the request.")
-        key_types = {attr.name: attr.type for attr in ([keys.hash] + ([keys.range] if keys.range else []))}
-        self.compiled: Compiled = compiling.for_query(params, keys.hash.name, keys.range.name if keys.range else None,
-                                                      scanning=scanning, key_types=key_types)
+        self.hashes, self.ranges = keys.hash_attrs(), keys.range_attrs()
+        key_types = {attr.name: attr.type for attr in self.hashes + self.ranges}
+        self.compiled: Compiled = compiling.for_query(params, [a.name for a in self.hashes],
+                                                      [a.name for a in self.ranges], scanning=scanning,
+                                                      key_types=key_types)
         self.select = self._select(params)
         self.limit: int | None = params.get("Limit")
 
@@ -146,9 +140,9 @@ class Reading:
         return start
 
     def _key_attrs(self) -> list[KeyAttr]:
-        attrs = [self.table.hash] + ([self.table.range] if self.table.range else [])
+        attrs = self.table.hash_attrs() + self.table.range_attrs()
         if self.index is not None:
-            attrs += [self.index.hash] + ([self.index.range] if self.index.range else [])
+            attrs += self.index.hash_attrs() + self.index.range_attrs()
         return attrs
 
     def page(self, rows: Iterator[tuple[bytes, bytes, str]], consistent: bool, mode: str | None) -> Out:
@@ -184,19 +178,28 @@ class ReadOperations:
         reading = Reading(self.backend, ctx, params, scanning=False)
         table, index, condition = reading.table, reading.index, reading.compiled.key_condition
         assert condition is not None
-        keys = index if index is not None else table
-        hash_value = canonical_value(condition.hash_value)
-        _check_type(keys.hash, hash_value)
-        if condition.range is not None and keys.range is not None:
+        hashes, ranges = reading.hashes, reading.ranges
+        hash_values = [canonical_value(v) for v in condition.hash_values]
+        for attr, value in zip(hashes, hash_values, strict=True):
+            _check_type(attr, value)
+        sort_prefix = [canonical_value(v) for v in condition.sort_prefix]
+        for attr, value in zip(ranges, sort_prefix, strict=False):
+            _check_type(attr, value)
+        if condition.range is not None and ranges:
+            attr = ranges[len(sort_prefix)]
             for value in condition.range.values:
-                _check_type(keys.range, value, may_be_empty=condition.range.op == "begins_with")
-            if condition.range.op == "begins_with" and keys.range.type == "N":
+                _check_type(attr, value, may_be_empty=condition.range.op == "begins_with")
+            if condition.range.op == "begins_with" and attr.type == "N":
                 raise errors.validation("Invalid KeyConditionExpression: Incorrect operand type for operator or "
                                         "function; operator or function: begins_with, operand type: N")
-        low, high = range_bounds(condition.range)
+        if len(ranges) > 1:
+            low, high = composite_keys.sort_bounds(sort_prefix, condition.range)
+        else:
+            low, high = range_bounds(condition.range)
+        partition = composite_keys.encode(hash_values)
         start = reading.start_key(params)
         forward = params.get("ScanIndexForward", True)
-        if start is not None and key_bytes(start[keys.hash.name]) != key_bytes(hash_value):
+        if start is not None and composite_keys.encode([start[a.name] for a in hashes]) != partition:
             raise errors.validation("The provided starting key is outside query boundaries based on provided "
                                     "conditions")
         store = self.backend.store
@@ -205,14 +208,14 @@ class ReadOperations:
             rows = iter(())  # a partition of one item, already returned
         elif index is None:
             after = key_bytes(start[table.range.name]) if start is not None and table.range else None
-            rows = store.partition(table.id, key_bytes(hash_value), low, high, forward, after)
+            rows = store.partition(table.id, partition, low, high, forward, after)
         else:
             index_after = None
             if start is not None:
-                index_after = (key_bytes(start[index.range.name]) if index.range else b"",
+                index_after = (composite_keys.encode([start[a.name] for a in ranges]),
                                key_bytes(start[table.hash.name]),
                                key_bytes(start[table.range.name]) if table.range else b"")
-            rows = store.index_partition(table.id, index.name, key_bytes(hash_value), low, high, forward, index_after)
+            rows = store.index_partition(table.id, index.name, partition, low, high, forward, index_after)
         return reading.page(rows, bool(params.get("ConsistentRead")), params.get("ReturnConsumedCapacity"))
 
     async def Scan(self, ctx: RequestContext, params: ScanInputTypeDef) -> Out:
@@ -239,7 +242,7 @@ class ReadOperations:
         else:
             after = None
             if start is not None and table_keys is not None:
-                after = (key_bytes(start[index.hash.name]),
-                         key_bytes(start[index.range.name]) if index.range else b"", *table_keys)
+                after = (composite_keys.encode([start[a.name] for a in index.hash_attrs()]),
+                         composite_keys.encode([start[a.name] for a in index.range_attrs()]), *table_keys)
             rows = store.index_scan(table.id, index.name, segments, after)
         return reading.page(rows, bool(params.get("ConsistentRead")), params.get("ReturnConsumedCapacity"))

@@ -49,23 +49,61 @@ def definitions(params: Mapping[str, Any]) -> dict[str, str]:
     return defs
 
 
-def key_schema(schema: Sequence[Mapping[str, Any]], defs: Mapping[str, str]) -> tuple[KeyAttr, KeyAttr | None]:
-    """The (hash, range) of a table's or index's KeySchema."""
+def key_schema(schema: Sequence[Mapping[str, Any]], defs: Mapping[str, str], path: str = "keySchema"
+               ) -> tuple[KeyAttr, KeyAttr | None]:
+    """The (hash, range) of a table's or a local index's KeySchema: one HASH, then at most one RANGE."""
+    hashes, ranges = _key_parts(schema, defs, path=path, most=1)
+    return hashes[0], ranges[0] if ranges else None
+
+
+MAX_KEY_PARTS = 4  # attributes of a global index's partition key, and of its sort key
+
+
+def gsi_key_schema(schema: Sequence[Mapping[str, Any]], defs: Mapping[str, str], path: str
+                   ) -> tuple[list[KeyAttr], list[KeyAttr]]:
+    """The partition and sort key attributes of a global index's KeySchema: up to four HASH elements,
+    then up to four RANGE elements (multi-attribute keys).
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.html#GSI.MultiAttributeKeys"""
+    return _key_parts(schema, defs, path=path, most=MAX_KEY_PARTS)
+
+
+def _schema_text(schema: Sequence[Mapping[str, Any]]) -> str:
+    """A KeySchema as AWS's constraint messages print it (Java's toString of the list)."""
+    elements = ", ".join(f"KeySchemaElement(attributeName={k['AttributeName']}, keyType={k['KeyType']})"
+                         for k in schema)
+    return f"[{elements}]"
+
+
+def _key_parts(schema: Sequence[Mapping[str, Any]], defs: Mapping[str, str], *, path: str, most: int
+               ) -> tuple[list[KeyAttr], list[KeyAttr]]:
+    if len(schema) > 2 * most:
+        # A table's KeySchema has at most two elements (the model's constraint, checked first).
+        # https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_CreateTable.html#DDB-CreateTable-request-KeySchema
+        raise errors.validation(f"1 validation error detected: Value '{_schema_text(schema)}' at '{path}' failed to "
+                                f"satisfy constraint: Member must have length less than or equal to {2 * most}")
     names = [k["AttributeName"] for k in schema]
     if len(names) > len(defs):
         raise errors.validation("Invalid KeySchema: Some index key attribute have no definition")
     if any(n not in defs for n in names):
         raise errors.invalid(f"Some index key attributes are not defined in AttributeDefinitions. "
                              f"Keys: [{', '.join(names)}], AttributeDefinitions: [{', '.join(defs)}]")
-    if len(names) == 2 and names[0] == names[1]:
+    if len(set(names)) != len(names):
         raise errors.validation("Both the Hash Key and the Range Key element in the KeySchema have the same name")
     if schema[0]["KeyType"] != "HASH":
         raise errors.validation("Invalid KeySchema: The first KeySchemaElement is not a HASH key type")
-    if len(schema) == 2 and schema[1]["KeyType"] != "RANGE":
+    kinds = [k["KeyType"] for k in schema]
+    first_range = kinds.index("RANGE") if "RANGE" in kinds else len(kinds)
+    if most == 1 and len(schema) == 2 and kinds[1] != "RANGE":
         raise errors.validation("Invalid KeySchema: The second KeySchemaElement is not a RANGE key type")
-    hash_key = KeyAttr(names[0], defs[names[0]])
-    range_key = KeyAttr(names[1], defs[names[1]]) if len(names) == 2 else None
-    return hash_key, range_key
+    if any(kind != "RANGE" for kind in kinds[first_range:]):
+        # A multi-attribute key lists its partition key attributes, then its sort key attributes.
+        raise errors.validation("Invalid KeySchema: HASH key attributes must come before RANGE key attributes")
+    hashes = [KeyAttr(n, defs[n]) for n in names[:first_range]]
+    ranges = [KeyAttr(n, defs[n]) for n in names[first_range:]]
+    for part, attrs in (("HASH", hashes), ("RANGE", ranges)):
+        if len(attrs) > most:
+            raise errors.validation(f"Invalid KeySchema: A KeySchema can have at most {most} {part} key attributes")
+    return hashes, ranges
 
 
 def billing(params: Mapping[str, Any], *, default: str = "PROVISIONED") -> tuple[str, int, int]:
@@ -109,11 +147,17 @@ def projection(index_name: str, raw: Mapping[str, Any]) -> tuple[str, list[str]]
 
 
 def index(raw: Mapping[str, Any], defs: Mapping[str, str], *, is_global: bool, mode: str,
-          table_hash: KeyAttr) -> Index:
+          table_hash: KeyAttr, position: int = 1) -> Index:
+    """One index of CreateTable or of UpdateTable's Create; `position` is its place in its list, for the
+    constraint messages."""
     name = raw["IndexName"]
     check_table_name(name, "indexName")
-    hash_key, range_key = key_schema(raw["KeySchema"], defs)
-    if not is_global:
+    if is_global:
+        hashes, ranges = gsi_key_schema(raw["KeySchema"], defs,
+                                        f"globalSecondaryIndexes.{position}.member.keySchema")
+    else:
+        hash_key, range_key = key_schema(raw["KeySchema"], defs, f"localSecondaryIndexes.{position}.member.keySchema")
+        hashes, ranges = [hash_key], [range_key] if range_key else []
         if range_key is None:
             raise errors.invalid(f"Index KeySchema does not have a range key for index: {name}")
         if hash_key.name != table_hash.name:
@@ -131,7 +175,7 @@ def index(raw: Mapping[str, Any], defs: Mapping[str, str], *, is_global: bool, m
             if not throughput:
                 raise errors.invalid(f"ProvisionedThroughput must be specified for index: {name}")
             read, write = _units(throughput)
-    return Index(name, is_global, hash_key, range_key, kind, non_key, read, write)
+    return Index(name, is_global, hashes, ranges, kind, non_key, read, write)
 
 
 def indexes(params: Mapping[str, Any], defs: Mapping[str, str], mode: str, table_hash: KeyAttr,
@@ -145,16 +189,16 @@ def indexes(params: Mapping[str, Any], defs: Mapping[str, str], mode: str, table
         if table_range is None:
             raise errors.invalid("Table KeySchema does not have a range key, which is required when specifying "
                                  "a LocalSecondaryIndex")
-        for raw in lsis:
-            found.append(index(raw, defs, is_global=False, mode=mode, table_hash=table_hash))
+        for position, raw in enumerate(lsis, 1):
+            found.append(index(raw, defs, is_global=False, mode=mode, table_hash=table_hash, position=position))
             _unique(found[-1].name, names)
         if len(lsis) > MAX_LSIS:
             raise errors.invalid(f"Number of LocalSecondaryIndexes exceeds per-table limit of {MAX_LSIS}")
     if gsis is not None:
         if not gsis:
             raise errors.invalid("List of GlobalSecondaryIndexes is empty")
-        for raw in gsis:
-            found.append(index(raw, defs, is_global=True, mode=mode, table_hash=table_hash))
+        for position, raw in enumerate(gsis, 1):
+            found.append(index(raw, defs, is_global=True, mode=mode, table_hash=table_hash, position=position))
             _unique(found[-1].name, names)
         if len(gsis) > MAX_GSIS:
             raise errors.invalid(f"GlobalSecondaryIndex count exceeds the per-table limit of {MAX_GSIS}")

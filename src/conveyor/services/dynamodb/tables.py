@@ -22,24 +22,32 @@ class KeyAttr:
 
 @dataclass
 class Index:
+    """A secondary index. A global one's partition and sort keys may each be made of up to four
+    attributes (multi-attribute keys); a local one's are one attribute each.
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.html#GSI.MultiAttributeKeys"""
+
     name: str
     is_global: bool
-    hash: KeyAttr
-    range: KeyAttr | None
+    hash_keys: list[KeyAttr]  # the partition key's attributes, in KeySchema order
+    range_keys: list[KeyAttr]  # the sort key's attributes, in KeySchema order (none: no sort key)
     projection_type: str  # ALL, KEYS_ONLY, INCLUDE
     non_key_attributes: list[str] = field(default_factory=list)
     read_units: int = 0
     write_units: int = 0
     status: str = "ACTIVE"
 
+    def hash_attrs(self) -> list[KeyAttr]:
+        return list(self.hash_keys)
+
+    def range_attrs(self) -> list[KeyAttr]:
+        return list(self.range_keys)
+
     def key_names(self) -> list[str]:
-        return [self.hash.name] + ([self.range.name] if self.range else [])
+        return [a.name for a in self.hash_keys + self.range_keys]
 
     def key_schema(self) -> list[Out]:
-        schema: list[Out] = [{"AttributeName": self.hash.name, "KeyType": "HASH"}]
-        if self.range:
-            schema.append({"AttributeName": self.range.name, "KeyType": "RANGE"})
-        return schema
+        return ([{"AttributeName": a.name, "KeyType": "HASH"} for a in self.hash_keys]
+                + [{"AttributeName": a.name, "KeyType": "RANGE"} for a in self.range_keys])
 
     def projection(self) -> Out:
         out: Out = {"ProjectionType": self.projection_type}
@@ -87,6 +95,12 @@ class Table:
     def key_names(self) -> list[str]:
         return [self.hash.name] + ([self.range.name] if self.range else [])
 
+    def hash_attrs(self) -> list[KeyAttr]:
+        return [self.hash]
+
+    def range_attrs(self) -> list[KeyAttr]:
+        return [self.range] if self.range else []
+
     def index(self, name: str) -> Index | None:
         return next((i for i in self.indexes if i.name == name), None)
 
@@ -118,8 +132,12 @@ class Table:
         data["attributes"] = [KeyAttr(**a) for a in data["attributes"]]
         indexes = []
         for raw in data["indexes"]:
-            raw["hash"] = KeyAttr(**raw["hash"])
-            raw["range"] = KeyAttr(**raw["range"]) if raw["range"] else None
+            if "hash" in raw:  # an index stored before multi-attribute keys: one hash, at most one range
+                raw["hash_keys"] = [raw.pop("hash")]
+                single_range = raw.pop("range")
+                raw["range_keys"] = [single_range] if single_range else []
+            raw["hash_keys"] = [KeyAttr(**a) for a in raw["hash_keys"]]
+            raw["range_keys"] = [KeyAttr(**a) for a in raw["range_keys"]]
             indexes.append(Index(**raw))
         data["indexes"] = indexes
         return cls(id=id, region=region, name=name, created=created, **data)

@@ -54,21 +54,38 @@ class RangeCondition:
 
 
 class KeyCondition:
-    """The hash key's value and the range key's condition. A key condition whose shape AWS refuses is
-    reported only after the request's unused placeholders (as AWS orders its checks): its error waits in
-    the ExpressionContext for check_all_used(), and reading the condition raises it too."""
+    """The partition key's values (one per partition key attribute), the values of the sort key
+    attributes the query fixes with `=` before its last one, and the condition on that last one. A table
+    or single-attribute index has one partition value and at most the range condition; a multi-attribute
+    global index may have up to four of each.
 
-    def __init__(self, hash_value: AttributeValue, range: RangeCondition | None, *,
-                 error: ServiceError | None = None) -> None:
-        self._hash_value = hash_value
+    A key condition whose shape AWS refuses is reported only after the request's unused placeholders (as
+    AWS orders its checks): its error waits in the ExpressionContext for check_all_used(), and reading
+    the condition raises it too."""
+
+    def __init__(self, hash_values: list[AttributeValue], range: RangeCondition | None, *,
+                 sort_prefix: list[AttributeValue] | None = None, error: ServiceError | None = None) -> None:
+        self._hash_values = hash_values
+        self._sort_prefix = sort_prefix or []
         self._range = range
         self._error = error
 
     @property
-    def hash_value(self) -> AttributeValue:
+    def hash_values(self) -> list[AttributeValue]:
         if self._error is not None:
             raise self._error
-        return self._hash_value
+        return self._hash_values
+
+    @property
+    def hash_value(self) -> AttributeValue:
+        """The value of a single-attribute partition key."""
+        return self.hash_values[0]
+
+    @property
+    def sort_prefix(self) -> list[AttributeValue]:
+        if self._error is not None:
+            raise self._error
+        return self._sort_prefix
 
     @property
     def range(self) -> RangeCondition | None:
@@ -77,7 +94,18 @@ class KeyCondition:
         return self._range
 
     def __repr__(self) -> str:
-        return f"KeyCondition({self._hash_value!r}, {self._range!r}, error={self._error!r})"
+        return (f"KeyCondition({self._hash_values!r}, {self._range!r}, sort_prefix={self._sort_prefix!r}, "
+                f"error={self._error!r})")
+
+
+KeyNames = str | list[str]
+
+
+def key_names(names: KeyNames | None) -> list[str]:
+    """A key's attribute names: one name, a multi-attribute key's list of names, or none."""
+    if names is None:
+        return []
+    return [names] if isinstance(names, str) else list(names)
 
 
 @dataclass
@@ -157,34 +185,54 @@ def _clause(node: Node) -> KeyClause:
     return KeyClause(key, two_part, _values(bounds))
 
 
-def key_condition_from(clauses: list[KeyClause], hash_key: str, range_key: str | None,
+def key_condition_from(clauses: list[KeyClause], hash_key: KeyNames, range_key: KeyNames | None,
                        key_types: dict[str, str] | None) -> KeyCondition:
     """The checks both KeyConditionExpression and legacy KeyConditions make, once their clauses are
-    known: more conditions than key attributes is not supported; a missing hash key, or a second
-    attribute that is not the range key, is a missed key schema element."""
-    if len(clauses) not in (1, 2):
+    known: more conditions than key attributes is not supported; a missing partition key attribute, or
+    an attribute that is not a sort key attribute, is a missed key schema element. On a multi-attribute
+    key every partition key attribute takes `=`, and the sort key attributes are given left to right
+    without a gap, all but the last with `=`.
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.html#GSI.MultiAttributeKeys"""
+    hashes, ranges = key_names(hash_key), key_names(range_key)
+    multi = len(hashes) > 1 or len(ranges) > 1
+    if not clauses or (not multi and len(clauses) > 2):
         raise validation("Conditions can be of length 1 or 2 only")
-    if len(clauses) > (2 if range_key else 1):
+    if len(clauses) > len(hashes) + len(ranges):
         raise validation("Query key condition not supported")
-    hash_clause = next((clause for clause in clauses if clause.attribute == hash_key), None)
-    if hash_clause is None:
-        raise validation(f"Query condition missed key schema element: {hash_key}")
-    if hash_clause.op != "=":
+    by_name = {clause.attribute: clause for clause in clauses}
+    hash_clauses = []
+    for name in hashes:
+        clause = by_name.get(name)
+        if clause is None:
+            raise validation(f"Query condition missed key schema element: {name}")
+        if clause.op != "=":
+            raise validation("Query key condition not supported")
+        hash_clauses.append(clause)
+    if any(clause.attribute not in hashes and clause.attribute not in ranges for clause in clauses):
+        missed = next((name for name in ranges if name not in by_name), None)
+        raise validation(f"Query condition missed key schema element: {missed}")
+    given = [name for name in ranges if name in by_name]
+    for position, name in enumerate(given):
+        if name != ranges[position]:
+            # the message moto records from AWS for a skipped sort key attribute
+            raise validation(f"RANGE key attributes {ranges[position]} must have equality conditions specified in "
+                             f"the query because a condition is present on key attribute {name}")
+    range_clauses = [by_name[name] for name in given]
+    if any(clause.op != "=" for clause in range_clauses[:-1]):
         raise validation("Query key condition not supported")
-    range_clause = next((clause for clause in clauses if clause is not hash_clause), None)
-    if range_clause is not None and range_clause.attribute != range_key:
-        raise validation(f"Query condition missed key schema element: {range_key}")
     if key_types:
         for clause in clauses:
             expected = key_types.get(clause.attribute)
             if expected is not None and any(expected not in value for value in clause.values):
                 raise validation("One or more parameter values were invalid: "
                                  "Condition parameter type does not match schema type")
-    return KeyCondition(hash_clause.values[0],
-                        RangeCondition(range_clause.op, range_clause.values) if range_clause else None)
+    last = range_clauses[-1] if range_clauses else None
+    return KeyCondition([clause.values[0] for clause in hash_clauses],
+                        RangeCondition(last.op, last.values) if last else None,
+                        sort_prefix=[clause.values[0] for clause in range_clauses[:-1]])
 
 
-def compile_key_condition(text: str, ctx: ExpressionContext, hash_key: str, range_key: str | None, *,
+def compile_key_condition(text: str, ctx: ExpressionContext, hash_key: KeyNames, range_key: KeyNames | None, *,
                           key_types: dict[str, str] | None = None) -> KeyCondition:
     """`key_types` (attribute -> S, N or B, from the table's or index's definitions) adds AWS's check
     that the values have the key's type. Syntax and placeholder errors raise at once; errors in the
@@ -200,4 +248,4 @@ def compile_key_condition(text: str, ctx: ExpressionContext, hash_key: str, rang
         return key_condition_from(clauses, hash_key, range_key, key_types)
     except ServiceError as error:
         ctx.defer(error)
-        return KeyCondition({}, None, error=error)
+        return KeyCondition([], None, error=error)
