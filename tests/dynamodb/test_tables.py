@@ -143,7 +143,10 @@ def test_update_table_settings_and_streams(ddb: Any) -> None:
                      ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 7},
                      DeletionProtectionEnabled=True)
     table = ddb.describe_table(TableName="upd")["Table"]
-    assert table["ProvisionedThroughput"]["WriteCapacityUnits"] == 7 and "BillingModeSummary" not in table
+    assert table["ProvisionedThroughput"]["WriteCapacityUnits"] == 7
+    # a table that was on-demand keeps saying since when it was
+    assert table["BillingModeSummary"] == {"BillingMode": "PROVISIONED",
+                                           "LastUpdateToPayPerRequestDateTime": table["CreationDateTime"]}
     assert table["DeletionProtectionEnabled"] is True
     assert "protected against deletion" in error(ddb.delete_table, "ValidationException", TableName="upd")
     described = ddb.update_table(TableName="upd", StreamSpecification={

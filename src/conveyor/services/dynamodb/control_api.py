@@ -12,7 +12,7 @@ import copy
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from conveyor.services.dynamodb import errors, table_rules
+from conveyor.services.dynamodb import errors, table_rules, throughput
 from conveyor.services.dynamodb.backend import Backend
 from conveyor.services.dynamodb.catalog import table_name
 from conveyor.services.dynamodb.keys import index_entries
@@ -57,6 +57,8 @@ class ControlOperations:
         mode, read, write = table_rules.billing(params)
         found = table_rules.indexes(params, defs, mode, hash_key, range_key)
         table_rules.used_definitions(defs, hash_key, range_key, found)
+        warm = throughput.requested(params.get("WarmThroughput"), throughput.base(mode, read, write), mode, "table")
+        on_demand = throughput.on_demand(params.get("OnDemandThroughput"))
         enabled, view = table_rules.stream_spec(params.get("StreamSpecification"))
         now = self.backend.now()
         catalog = self.backend.catalog
@@ -70,7 +72,8 @@ class ControlOperations:
                                               self.backend.account),
                           deletion_protection=bool(params.get("DeletionProtectionEnabled")),
                           table_class=params.get("TableClass") or "STANDARD",
-                          tags={t["Key"]: t["Value"] for t in params.get("Tags") or []})
+                          tags={t["Key"]: t["Value"] for t in params.get("Tags") or []},
+                          warm_read=warm[0], warm_write=warm[1], on_demand=on_demand)
             await catalog.store.create_table(TableRow(table.id, table.region, table.name, table.created,
                                                       table.to_spec()))
             catalog.tables[(ctx.region, name)] = table
@@ -129,12 +132,18 @@ class ControlOperations:
     def _update(self, table: Table, params: UpdateTableInputTypeDef) -> tuple[list[str], list[str]]:
         """Apply UpdateTable's changes to a copy of the table: (indexes dropped, indexes created)."""
         known = ("AttributeDefinitions", "BillingMode", "ProvisionedThroughput", "GlobalSecondaryIndexUpdates",
-                 "StreamSpecification", "SSESpecification", "DeletionProtectionEnabled", "TableClass")
+                 "StreamSpecification", "SSESpecification", "DeletionProtectionEnabled", "TableClass",
+                 "WarmThroughput", "OnDemandThroughput")
         if not any(params.get(k) is not None for k in known):
             raise errors.validation("At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, "
                                     "GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required")
+        self._hold_warm_throughput(table)
         if params.get("BillingMode") or params.get("ProvisionedThroughput"):
             mode = params.get("BillingMode") or table.billing_mode
+            if mode == "PAY_PER_REQUEST" and table.billing_mode != mode:
+                table.pay_per_request_since = self.backend.now()
+            elif mode != table.billing_mode:  # leaving on-demand: the summary still says since when it was
+                table.pay_per_request_since = table.pay_per_request_since or table.created
             raw: Out = {"BillingMode": mode}
             if params.get("ProvisionedThroughput"):
                 raw["ProvisionedThroughput"] = params["ProvisionedThroughput"]
@@ -142,10 +151,12 @@ class ControlOperations:
                 raw["ProvisionedThroughput"] = {"ReadCapacityUnits": table.read_units,
                                                 "WriteCapacityUnits": table.write_units}
             table.billing_mode, table.read_units, table.write_units = table_rules.billing(raw)
+        self._raise_warm_throughput(table, params.get("WarmThroughput"))
+        table.on_demand = throughput.on_demand(params.get("OnDemandThroughput"), table.on_demand)
         if params.get("DeletionProtectionEnabled") is not None:
             table.deletion_protection = bool(params["DeletionProtectionEnabled"])
-        if params.get("TableClass"):
-            table.table_class = params["TableClass"]
+        if params.get("TableClass") and params["TableClass"] != table.table_class:
+            table.table_class, table.class_updated = params["TableClass"], self.backend.now()
         if params.get("SSESpecification"):
             table.sse = sse_description(dict(params["SSESpecification"]), table.region, self.backend.account)
         if params.get("StreamSpecification") is not None:
@@ -155,7 +166,13 @@ class ControlOperations:
             defs[item["AttributeName"]] = item["AttributeType"]
         dropped: list[str] = []
         added: list[str] = []
-        for update in params.get("GlobalSecondaryIndexUpdates") or []:
+        updates = params.get("GlobalSecondaryIndexUpdates") or []
+        if sum(1 for u in updates if "Create" in u or "Delete" in u) > 1:
+            # One index is created or deleted at a time; here each is done at once, but one request still
+            # names only one. https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateTable.html
+            raise errors.limit_exceeded("Subscriber limit exceeded: Only 1 online index can be created or deleted "
+                                        "simultaneously per table")
+        for update in updates:
             if "Create" in update:
                 raw_index: Out = dict(update["Create"])
                 name = str(raw_index["IndexName"])
@@ -181,13 +198,33 @@ class ControlOperations:
                 found = table.index(name)
                 if found is None or not found.is_global:
                     raise errors.not_found(f"Requested resource not found: Index: {name} not found")
-                throughput = update["Update"].get("ProvisionedThroughput")
-                if throughput:
-                    found.read_units = int(throughput["ReadCapacityUnits"])
-                    found.write_units = int(throughput["WriteCapacityUnits"])
+                units = update["Update"].get("ProvisionedThroughput")
+                if units:
+                    found.read_units = int(units["ReadCapacityUnits"])
+                    found.write_units = int(units["WriteCapacityUnits"])
+                warm = update["Update"].get("WarmThroughput")
+                if warm:
+                    found.warm_read = max(found.warm_read, int(warm.get("ReadUnitsPerSecond") or 0))
+                    found.warm_write = max(found.warm_write, int(warm.get("WriteUnitsPerSecond") or 0))
+                found.on_demand = throughput.on_demand(update["Update"].get("OnDemandThroughput"), found.on_demand)
         used = set(table.key_names()) | {n for i in table.indexes for n in i.key_names()}
         table.attributes = [KeyAttr(n, t) for n, t in defs.items() if n in used]
         return dropped, added
+
+    @staticmethod
+    def _hold_warm_throughput(table: Table) -> None:
+        """Warm throughput never falls: what the table and its indexes have now stays when their capacity
+        goes down. https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/warm-throughput.html"""
+        table.warm_read, table.warm_write = table.warm()
+        for index in table.gsis():
+            index.warm_read, index.warm_write = table.index_warm(index)
+
+    @staticmethod
+    def _raise_warm_throughput(table: Table, raw: Any) -> None:
+        """UpdateTable's WarmThroughput pre-warms the table; a lower value than it has leaves it as it is."""
+        if raw:
+            table.warm_read = max(table.warm_read, int(raw.get("ReadUnitsPerSecond") or 0))
+            table.warm_write = max(table.warm_write, int(raw.get("WriteUnitsPerSecond") or 0))
 
     def _update_stream(self, table: Table, spec: Out) -> None:
         """https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Streams.html#Streams.Enabling"""

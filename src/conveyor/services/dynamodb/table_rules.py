@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from conveyor.services.dynamodb import errors
+from conveyor.services.dynamodb import throughput as warm_throughput
 from conveyor.services.dynamodb.tables import Index, KeyAttr
 
 MAX_GSIS = 20
@@ -175,7 +176,12 @@ def index(raw: Mapping[str, Any], defs: Mapping[str, str], *, is_global: bool, m
             if not throughput:
                 raise errors.invalid(f"ProvisionedThroughput must be specified for index: {name}")
             read, write = _units(throughput)
-    return Index(name, is_global, hashes, ranges, kind, non_key, read, write)
+    found = Index(name, is_global, hashes, ranges, kind, non_key, read, write)
+    if is_global:
+        found.warm_read, found.warm_write = warm_throughput.requested(
+            raw.get("WarmThroughput"), warm_throughput.base(mode, read, write), mode, f"index {name}")
+        found.on_demand = warm_throughput.on_demand(raw.get("OnDemandThroughput"))
+    return found
 
 
 def indexes(params: Mapping[str, Any], defs: Mapping[str, str], mode: str, table_hash: KeyAttr,

@@ -11,6 +11,8 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from conveyor.services.dynamodb import throughput
+
 Out = dict[str, Any]
 
 
@@ -35,6 +37,9 @@ class Index:
     read_units: int = 0
     write_units: int = 0
     status: str = "ACTIVE"
+    warm_read: int = 0  # warm throughput set or reached (see throughput.py; 0: its base)
+    warm_write: int = 0
+    on_demand: Out | None = None  # its OnDemandThroughput, if one was given
 
     def hash_attrs(self) -> list[KeyAttr]:
         return list(self.hash_keys)
@@ -84,6 +89,11 @@ class Table:
     pitr_since: float = 0.0  # when point-in-time recovery was enabled (0: it is not)
     pitr_days: int = 35
     restored_from: Out | None = None  # RestoreSummary of a restored table (its times in epoch seconds)
+    warm_read: int = 0  # warm throughput set or reached (see throughput.py; 0: its base)
+    warm_write: int = 0
+    on_demand: Out | None = None  # its OnDemandThroughput, if one was given
+    pay_per_request_since: float = 0.0  # when it last became on-demand (0: at its creation, if it is)
+    class_updated: float = 0.0  # when UpdateTable last changed its table class (0: never)
 
     # -- identity ----------------------------------------------------------------------------------------
     def arn(self, account: str) -> str:
@@ -170,9 +180,14 @@ class Table:
             "TableId": _table_id(self.region, self.name, self.created),
             "DeletionProtectionEnabled": self.deletion_protection,
         }
-        if self.billing_mode == "PAY_PER_REQUEST":
-            out["BillingModeSummary"] = {"BillingMode": "PAY_PER_REQUEST",
-                                         "LastUpdateToPayPerRequestDateTime": created}
+        if self.billing_mode == "PAY_PER_REQUEST" or self.pay_per_request_since:
+            # https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BillingModeSummary.html
+            since = dt.datetime.fromtimestamp(self.pay_per_request_since, dt.UTC) if self.pay_per_request_since \
+                else created
+            out["BillingModeSummary"] = {"BillingMode": self.billing_mode, "LastUpdateToPayPerRequestDateTime": since}
+        out["WarmThroughput"] = throughput.describe(self.warm())
+        if self.on_demand:
+            out["OnDemandThroughput"] = dict(self.on_demand)
         counts = index_counts or {}
         lsis = [self._describe_index(i, account, counts) for i in self.lsis()]
         gsis = [self._describe_index(i, account, counts) for i in self.gsis()]
@@ -191,8 +206,11 @@ class Table:
             summary = dict(self.restored_from)
             summary["RestoreDateTime"] = dt.datetime.fromtimestamp(summary["RestoreDateTime"], dt.UTC)
             out["RestoreSummary"] = summary
-        if self.table_class != "STANDARD":
+        if self.table_class != "STANDARD" or self.class_updated:
+            # https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TableClassSummary.html
             out["TableClassSummary"] = {"TableClass": self.table_class}
+            if self.class_updated:
+                out["TableClassSummary"]["LastUpdateDateTime"] = dt.datetime.fromtimestamp(self.class_updated, dt.UTC)
         return out
 
     def _describe_index(self, index: Index, account: str, counts: dict[str, tuple[int, int]]) -> Out:
@@ -203,7 +221,19 @@ class Table:
         if index.is_global:
             out["IndexStatus"] = index.status
             out["ProvisionedThroughput"] = self.throughput(index.read_units, index.write_units)
+            out["WarmThroughput"] = throughput.describe(self.index_warm(index))
+            if index.on_demand:
+                out["OnDemandThroughput"] = dict(index.on_demand)
         return out
+
+    def warm(self) -> tuple[int, int]:
+        """The table's warm throughput now."""
+        return throughput.current((self.warm_read, self.warm_write), self.billing_mode, self.read_units,
+                                  self.write_units)
+
+    def index_warm(self, index: Index) -> tuple[int, int]:
+        return throughput.current((index.warm_read, index.warm_write), self.billing_mode, index.read_units,
+                                  index.write_units)
 
 
 def _table_id(region: str, name: str, created: float) -> str:
