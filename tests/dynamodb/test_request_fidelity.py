@@ -120,3 +120,19 @@ def test_index_keys_have_the_key_size_limits(ddb: Any) -> None:
         "limit of 1024 bytes"
     assert "Item" not in ddb.get_item(TableName="long", Key={"pk": {"S": "y" * 1025}, "sk": {"S": "b"}})
     ddb.put_item(TableName="long", Item={"pk": {"S": "y" * 1024}, "sk": {"S": "b"}})  # at the limit
+
+
+def test_enum_values_are_listed_in_dynamodbs_order(ddb: Any) -> None:
+    """DynamoDB lists an enum's values in its own order, neither the model's nor sorted."""
+    make_table(ddb, "enums")
+    prefix = "1 validation error detected: Value 'Garbage' at '{}' failed to satisfy constraint: "
+    assert error(ddb.put_item, "ValidationException", TableName="enums", ReturnConsumedCapacity="Garbage",
+                 Item={"pk": {"S": "a"}, "sk": {"N": "1"}}) == (
+        prefix.format("returnConsumedCapacity") + "Member must satisfy enum value set: [INDEXES, TOTAL, NONE]")
+    assert error(ddb.query, "ValidationException", TableName="enums", Select="Garbage",
+                 KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "a"}}) == (
+        prefix.format("select") + "Member must satisfy enum value set: [SPECIFIC_ATTRIBUTES, COUNT, ALL_ATTRIBUTES, "
+                                  "ALL_PROJECTED_ATTRIBUTES]")
+    assert error(ddb.scan, "ValidationException", TableName="enums", ConditionalOperator="Garbage",
+                 ScanFilter={"x": {"ComparisonOperator": "NULL"}}) == (
+        prefix.format("conditionalOperator") + "Member must satisfy enum value set: [OR, AND]")

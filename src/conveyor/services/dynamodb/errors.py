@@ -14,16 +14,33 @@ from conveyor.protocol.constraints import ConstraintViolations
 from conveyor.services.dynamodb.stored import wire_item
 from conveyor.wire import ServiceError
 
+# The order DynamoDB's front end lists an enum's values in ("Member must satisfy enum value set: [...]"):
+# neither the model's order nor sorted, so kept as recorded from DynamoDB's answers (dynalite's
+# validations record them). An enum not listed here is listed sorted.
+_ENUM_ORDERS = [
+    ["B", "N", "S"],
+    ["HASH", "RANGE"],
+    ["ALL", "INCLUDE", "KEYS_ONLY"],
+    ["INDEXES", "TOTAL", "NONE"],
+    ["SIZE", "NONE"],
+    ["ALL_NEW", "UPDATED_OLD", "ALL_OLD", "NONE", "UPDATED_NEW"],
+    ["OR", "AND"],
+    ["SPECIFIC_ATTRIBUTES", "COUNT", "ALL_ATTRIBUTES", "ALL_PROJECTED_ATTRIBUTES"],
+    ["IN", "NULL", "BETWEEN", "LT", "NOT_CONTAINS", "EQ", "GT", "NOT_NULL", "NE", "LE", "BEGINS_WITH", "GE", "CONTAINS"],
+]
+_ENUM_ORDER = {frozenset(values): values for values in _ENUM_ORDERS}
+
 
 class _Constraints(ConstraintViolations):
     """DynamoDB names list members `attributeDefinitions.1.member.attributeType` and lists an enum's values
-    sorted ("Member must satisfy enum value set: [B, N, S]"), as its Coral front end does."""
+    in its own order (see _ENUM_ORDERS)."""
 
     def invalid_error(self, path: str, value: Any, reason: str) -> ServiceError:
         if path == "ReturnValues":  # its own words, before the model's enum
             return validation("Return values set to invalid value")
         if reason.startswith("must be one of "):
-            reason = "must be one of " + ", ".join(sorted(reason[len("must be one of "):].split(", ")))
+            values = reason[len("must be one of "):].split(", ")
+            reason = "must be one of " + ", ".join(_ENUM_ORDER.get(frozenset(values)) or sorted(values))
         return super().invalid_error(path, value, reason)
 
 
