@@ -5,6 +5,12 @@ the commit. Two writes to the same item must not interleave between the read and
 would judge a state that is about to change): each holds its item's lock from its read to its commit. A
 transaction takes the locks of all its items in one order (sorted), so two transactions cannot deadlock.
 Reads take no lock: they see what is committed.
+
+A write transaction also claims its items from its start to its commit, and DynamoDB's conflict rules
+read the claims: a PutItem, UpdateItem or DeleteItem of a claimed item fails at once with
+TransactionConflictException, a second transaction touching a claimed item is cancelled, and so is a
+TransactGetItems of an item any write holds.
+https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html#transaction-conflict-handling
 """
 
 from __future__ import annotations
@@ -24,9 +30,26 @@ class KeyLocks:
     def __init__(self) -> None:
         self._held: dict[ItemId, asyncio.Lock] = {}
         self._waiting: dict[ItemId, int] = {}
+        self._claimed: set[ItemId] = set()  # the items of write transactions in flight
 
     def busy(self, key: ItemId) -> bool:
-        return key in self._held
+        """Whether a write holds or waits for the item (or a transaction has claimed it)."""
+        return key in self._held or key in self._claimed
+
+    def claimed(self, key: ItemId) -> bool:
+        return key in self._claimed
+
+    def claim(self, keys: Iterable[ItemId]) -> set[ItemId]:
+        """Claim a write transaction's items, or none of them: the items another transaction in flight
+        claimed already. Called with no await before the transaction's hold(), so nothing comes between."""
+        wanted = set(keys)
+        taken = wanted & self._claimed
+        if not taken:
+            self._claimed |= wanted
+        return taken
+
+    def unclaim(self, keys: Iterable[ItemId]) -> None:
+        self._claimed -= set(keys)
 
     @asynccontextmanager
     async def hold(self, keys: Iterable[ItemId]) -> AsyncIterator[None]:

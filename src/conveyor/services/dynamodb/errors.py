@@ -91,6 +91,15 @@ def idempotent_mismatch() -> ServiceError:
                         "The request uses the same client token as a previous, but non-identical request.")
 
 
+CONFLICT_MESSAGE = "Transaction is ongoing for the item"
+
+
+def transaction_conflict() -> ServiceError:
+    """A single-item write of an item a transaction in flight is writing.
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html#transaction-conflict-handling"""
+    return ServiceError("TransactionConflictException", CONFLICT_MESSAGE)
+
+
 def not_found(message: str = "Requested resource not found") -> ServiceError:
     return ServiceError("ResourceNotFoundException", message)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from conveyor.services.dynamodb import capacity, compiling, mutations
+from conveyor.services.dynamodb import capacity, compiling, errors, mutations
 from conveyor.services.dynamodb.backend import Backend
 from conveyor.services.dynamodb.keys import ItemKey, index_entries, key_of_item, key_of_request
 from conveyor.services.dynamodb.tables import Table
@@ -78,6 +78,8 @@ class ItemOperations:
         check_item_size(item)
         index_entries(table, item)  # its index keys' types, checked before anything is read
         catalog = self.backend.catalog
+        if catalog.locks.claimed(key.id):
+            raise errors.transaction_conflict()
         async with catalog.locks.hold([key.id]):
             old = mutations.load(catalog.store, key)
             mutations.judge(compiled, old, params.get("ReturnValuesOnConditionCheckFailure"))
@@ -106,6 +108,8 @@ class ItemOperations:
         table = self.backend.catalog.find(ctx.region, params["TableName"])
         key = request_key(table, params["Key"])
         catalog = self.backend.catalog
+        if catalog.locks.claimed(key.id):
+            raise errors.transaction_conflict()
         async with catalog.locks.hold([key.id]):
             old = mutations.load(catalog.store, key)
             mutations.judge(compiled, old, params.get("ReturnValuesOnConditionCheckFailure"))
@@ -121,6 +125,8 @@ class ItemOperations:
         table = self.backend.catalog.find(ctx.region, params["TableName"])
         key = request_key(table, params["Key"])
         catalog = self.backend.catalog
+        if catalog.locks.claimed(key.id):
+            raise errors.transaction_conflict()
         async with catalog.locks.hold([key.id]):
             old = mutations.load(catalog.store, key)
             mutations.judge(compiled, old, params.get("ReturnValuesOnConditionCheckFailure"))

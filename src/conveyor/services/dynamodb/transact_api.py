@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from conveyor.services.dynamodb import capacity, compiling, errors, mutations
 from conveyor.services.dynamodb.backend import Backend
+from conveyor.services.dynamodb.catalog import ItemId
 from conveyor.services.dynamodb.compiling import Compiled
 from conveyor.services.dynamodb.item_api import request_key
 from conveyor.services.dynamodb.keys import ItemKey, key_of_item
@@ -56,6 +58,14 @@ def _cancelled(reasons: list[Out]) -> ServiceError:
                         extra={"CancellationReasons": reasons})
 
 
+def _conflicts(ids: list[ItemId], conflicting: Callable[[ItemId], bool]) -> ServiceError:
+    """A transaction cancelled for items another request in flight is writing: their reason is
+    TransactionConflict, the others' None.
+    https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_CancellationReason.html"""
+    return _cancelled([{"Code": "TransactionConflict", "Message": errors.CONFLICT_MESSAGE} if conflicting(key)
+                       else {"Code": "None"} for key in ids])
+
+
 class TransactOperations:
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
@@ -88,6 +98,16 @@ class TransactOperations:
         now = self.backend.now()
         digest = _digest(params)
         mode = params.get("ReturnConsumedCapacity")
+        ids = [s.key.id for s in steps]
+        if catalog.locks.claim(ids):  # another transaction in flight writes some of these items
+            raise _conflicts(ids, catalog.locks.claimed)
+        try:
+            return await self._write(steps, token, digest, now, mode)
+        finally:
+            catalog.locks.unclaim(ids)
+
+    async def _write(self, steps: list[Step], token: str | None, digest: str, now: float, mode: str | None) -> Out:
+        catalog = self.backend.catalog
         async with catalog.locks.hold([s.key.id for s in steps]):
             if token is not None:
                 seen = catalog.store.token(token, now - TOKEN_SECONDS)
@@ -146,6 +166,9 @@ class TransactOperations:
             planned.append((table, request_key(table, body["Key"]), compiling.for_read(body)))
         if len({key.id for _, key, _ in planned}) != len(planned):
             raise errors.validation("Transaction request cannot include multiple operations on one item")
+        ids = [key.id for _, key, _ in planned]
+        if any(catalog.locks.busy(key) for key in ids):  # a write in flight on one of the items
+            raise _conflicts(ids, catalog.locks.busy)
         texts = catalog.store.get_many([key.id for _, key, _ in planned])
         responses: list[Out] = []
         reports = []

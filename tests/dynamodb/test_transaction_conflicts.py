@@ -1,0 +1,140 @@
+"""Transaction conflicts through boto3, on a real overlap: a TransactWriteItems is held in flight (its commit
+waits while this test holds the database's write lock from another connection, as a slow disk would make
+it wait), and meanwhile single-item writes of its items fail with TransactionConflictException, a second
+transaction on one of its items is cancelled with a TransactionConflict reason, and a TransactGetItems of
+its items is cancelled too, while plain reads still see the committed items. Once the lock goes, the first
+transaction commits whole and the items take writes again.
+https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html#transaction-conflict-handling
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+CONFLICT = "Transaction is ongoing for the item"
+
+
+def cancelled(call: Any, **kwargs: Any) -> list[dict[str, Any]]:
+    with pytest.raises(ClientError) as caught:
+        call(**kwargs)
+    response = caught.value.response
+    assert response["Error"]["Code"] == "TransactionCanceledException", response
+    return list(response["CancellationReasons"])
+
+
+@contextmanager
+def write_lock(data_dir: Path) -> Iterator[None]:
+    """Hold the DynamoDB store's write lock from another connection: the server's commits wait for it
+    (up to their busy timeout of 5 s), so a write stays in flight until the lock goes."""
+    [path] = list(data_dir.rglob("dynamodb.db"))
+    conn = sqlite3.connect(path, isolation_level=None, timeout=1)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        yield
+    finally:
+        conn.execute("ROLLBACK")
+        conn.close()
+
+
+def test_a_transaction_in_flight_conflicts_with_writes_and_transactions_on_its_items(start_server: Any) -> None:
+    server = start_server()
+    ddb = server.client("dynamodb")
+    ddb.create_table(TableName="conflicts", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                     BillingMode="PAY_PER_REQUEST")
+    for name in ("a", "b"):
+        ddb.put_item(TableName="conflicts", Item={"id": {"S": name}, "n": {"N": "0"}})
+
+    def bump(name: str) -> dict[str, Any]:
+        return {"Update": {"TableName": "conflicts", "Key": {"id": {"S": name}}, "UpdateExpression": "ADD n :one",
+                           "ExpressionAttributeValues": {":one": {"N": "1"}}}}
+
+    outcome: dict[str, Any] = {}
+
+    def first_transaction() -> None:
+        try:
+            outcome["answer"] = ddb.transact_write_items(TransactItems=[bump("a"), bump("b")])
+        except Exception as error:  # reported below
+            outcome["error"] = error
+
+    get_a = {"Get": {"TableName": "conflicts", "Key": {"id": {"S": "a"}}}}
+    with write_lock(server.data_dir):
+        runner = threading.Thread(target=first_transaction)
+        runner.start()
+        # The first transaction is in flight once a TransactGetItems of its item is cancelled.
+        deadline = time.monotonic() + 3
+        while True:
+            try:
+                ddb.transact_get_items(TransactItems=[get_a])
+            except ClientError as error:
+                assert error.response["CancellationReasons"] == [{"Code": "TransactionConflict", "Message": CONFLICT}]
+                break
+            assert time.monotonic() < deadline, "the transaction never came in flight"
+            time.sleep(0.01)
+        for call, kwargs in [
+            (ddb.put_item, {"Item": {"id": {"S": "a"}, "n": {"N": "9"}}}),
+            (ddb.update_item, {"Key": {"id": {"S": "b"}}, "UpdateExpression": "SET n = :n",
+                               "ExpressionAttributeValues": {":n": {"N": "9"}}}),
+            (ddb.delete_item, {"Key": {"id": {"S": "a"}}}),
+        ]:
+            with pytest.raises(ClientError) as caught:
+                call(TableName="conflicts", **kwargs)
+            assert caught.value.response["Error"] == {"Code": "TransactionConflictException", "Message": CONFLICT}
+        reasons = cancelled(ddb.transact_write_items, TransactItems=[
+            {"Put": {"TableName": "conflicts", "Item": {"id": {"S": "c"}}}}, bump("b")])
+        assert reasons == [{"Code": "None"}, {"Code": "TransactionConflict", "Message": CONFLICT}]
+        # plain reads see the committed items meanwhile
+        assert ddb.get_item(TableName="conflicts", Key={"id": {"S": "a"}})["Item"]["n"] == {"N": "0"}
+        assert "error" not in outcome and "answer" not in outcome
+    runner.join(timeout=30)
+    assert "error" not in outcome, outcome.get("error")
+    items = {i["id"]["S"]: i["n"]["N"] for i in ddb.scan(TableName="conflicts", ConsistentRead=True)["Items"]}
+    assert items == {"a": "1", "b": "1"}  # the first transaction whole; nothing of the refused requests
+    ddb.put_item(TableName="conflicts", Item={"id": {"S": "a"}, "n": {"N": "5"}})
+    ddb.transact_write_items(TransactItems=[bump("a"), bump("b")])
+    assert ddb.transact_get_items(TransactItems=[get_a])["Responses"][0]["Item"]["n"] == {"N": "6"}
+
+
+def test_a_transactional_read_conflicts_with_a_single_write_in_flight(start_server: Any) -> None:
+    server = start_server()
+    ddb = server.client("dynamodb")
+    ddb.create_table(TableName="reads", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                     BillingMode="PAY_PER_REQUEST")
+    ddb.put_item(TableName="reads", Item={"id": {"S": "a"}, "v": {"S": "old"}})
+    gets = [{"Get": {"TableName": "reads", "Key": {"id": {"S": name}}}} for name in ("b", "a")]
+    errors: list[Exception] = []
+
+    def write() -> None:
+        try:
+            ddb.put_item(TableName="reads", Item={"id": {"S": "a"}, "v": {"S": "new"}})
+        except Exception as error:  # reported below
+            errors.append(error)
+
+    with write_lock(server.data_dir):
+        runner = threading.Thread(target=write)
+        runner.start()
+        deadline = time.monotonic() + 3
+        while True:
+            try:
+                answer = ddb.transact_get_items(TransactItems=gets)
+                assert answer["Responses"][1]["Item"]["v"] == {"S": "old"}  # not in flight yet
+            except ClientError as error:
+                assert error.response["Error"]["Code"] == "TransactionCanceledException"
+                assert error.response["CancellationReasons"] == [
+                    {"Code": "None"}, {"Code": "TransactionConflict", "Message": CONFLICT}]
+                break
+            assert time.monotonic() < deadline, "the write never came in flight"
+            time.sleep(0.01)
+    runner.join(timeout=30)
+    assert not errors
+    assert ddb.transact_get_items(TransactItems=gets)["Responses"][1]["Item"]["v"] == {"S": "new"}
