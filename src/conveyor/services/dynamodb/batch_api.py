@@ -110,7 +110,7 @@ class BatchOperations:
         async with catalog.locks.hold([key.id for _, key, _ in planned]):
             olds = [mutations.load(catalog.store, key) for _, key, _ in planned]
             now = self.backend.now()
-            await catalog.store.apply([mutations.item_write(catalog, table, key, old, item, now)
+            await catalog.store.apply([mutations.item_write(table, key, old, item, now)
                                        for (table, key, item), old in zip(planned, olds, strict=True)])
         out: Out = {"UnprocessedItems": {}}
         mode = params.get("ReturnConsumedCapacity")

@@ -89,19 +89,19 @@ class Catalog:
         self.locks = KeyLocks()
         self.mutex = asyncio.Lock()  # control-plane changes, one at a time
         self._next_id = 0
-        self.seq = 0  # the last stream sequence counter handed out
         self.backups: dict[str, BackupRow] = {}  # by ARN
 
-    def next_seq(self) -> int:
-        self.seq += 1
-        return self.seq
+    @property
+    def seq(self) -> int:
+        """The highest stream sequence number committed."""
+        return self.store.last_seq
 
     def load(self) -> None:
         for row in self.store.tables():
             table = Table.from_row(row.id, row.region, row.name, row.created, row.spec)
             self.tables[(row.region, row.name)] = table
         self._next_id = self.store.max_table_id()
-        self.seq = self.store.high_water()
+        self.store.last_seq = self.store.high_water()
         self.backups = {b.arn: b for b in self.store.backups()}
 
     def next_id(self) -> int:
@@ -111,7 +111,7 @@ class Catalog:
     def clear(self) -> None:
         self.tables.clear()
         self._next_id = 0
-        self.seq = 0
+        self.store.last_seq = 0
         self.backups.clear()
 
     def in_region(self, region: str) -> list[Table]:

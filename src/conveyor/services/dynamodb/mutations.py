@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from conveyor.services.dynamodb import errors
-from conveyor.services.dynamodb.catalog import Catalog
 from conveyor.services.dynamodb.compiling import Compiled
 from conveyor.services.dynamodb.expressions import Update
 from conveyor.services.dynamodb.keys import ItemKey, index_entries, segment
@@ -68,13 +67,13 @@ def _refuse_emptied_index_keys(table: Table, new: Item) -> None:
                     f"cannot contain an empty {'string' if attr.type == 'S' else 'binary'} value.")
 
 
-def item_write(catalog: Catalog, table: Table, key: ItemKey, old: Item | None, new: Item | None, now: float,
+def item_write(table: Table, key: ItemKey, old: Item | None, new: Item | None, now: float,
                *, by_ttl: bool = False) -> ItemWrite:
     """The store's row for an item's new state (None: deleted), with its index entries, its stream record
     and its expiry."""
     record = None
     if table.stream_enabled and old != new:
-        record = record_row(table, catalog.next_seq(), now, key.attributes, old, new, by_ttl)
+        record = record_row(table, now, key.attributes, old, new, by_ttl)
     if new is None:
         return ItemWrite(table.id, key.hk, key.rk, 0, None, stream=record)
     entries = index_entries(table, new)

@@ -112,7 +112,8 @@ class IndexEntry:
 
 @dataclass(frozen=True)
 class StreamRow:
-    seq: int
+    """A stream record to store; its sequence number is given inside the commit that stores it."""
+
     table_id: int
     label: str
     at: float
@@ -135,6 +136,12 @@ class ItemWrite:
     expires: float | None = None
 
 
+# The highest stream sequence number ever stored: the records' highest, or the mark kept when old records
+# were trimmed.
+_HIGH_WATER = ("SELECT MAX((SELECT IFNULL(MAX(seq), 0) FROM stream_records), "
+               "(SELECT IFNULL(MAX(value), 0) FROM meta WHERE key = 'seq'))")
+
+
 @dataclass(frozen=True)
 class Bound:
     """One end of a sort key range: the encoded value and whether it is included."""
@@ -148,6 +155,9 @@ class DynamoStore:
         self.db = Database(path, MIGRATIONS, disk)
         # Told, after each commit that stored stream records, which tables' streams grew (readers wake).
         self.on_stream: Callable[[set[int]], None] | None = None
+        # The highest stream sequence number committed: set from the database at start, raised after each
+        # commit that stored records (the numbers themselves are taken inside the commit, see apply()).
+        self.last_seq = 0
 
     def close(self) -> None:
         self.db.close()
@@ -232,13 +242,21 @@ class DynamoStore:
             after = (bytes(rows[-1][0]), bytes(rows[-1][1]))
 
     async def apply(self, writes: Sequence[ItemWrite], token: tuple[str, str, float] | None = None) -> None:
-        """Items' new states (and a transaction's client token), all in one commit."""
-        def run(conn: sqlite3.Connection) -> None:
+        """Items' new states (and a transaction's client token), all in one commit.
+
+        Stream records take their sequence numbers here, inside the commit, from the highest one stored:
+        numbers follow the order of commits, a write that fails or never commits (a crash) takes none,
+        so the numbers have no gap a reader could wait on and are never handed out twice."""
+        def run(conn: sqlite3.Connection) -> int:
+            seq = 0
+            if any(w.stream is not None for w in writes):
+                seq = int(conn.execute(_HIGH_WATER).fetchone()[0])
             for w in writes:
                 if w.stream is not None:
                     r = w.stream
+                    seq += 1
                     conn.execute("INSERT INTO stream_records (seq, table_id, label, at, record) VALUES (?, ?, ?, ?, ?)",
-                                 (r.seq, r.table_id, r.label, r.at, r.record))
+                                 (seq, r.table_id, r.label, r.at, r.record))
                 conn.execute("DELETE FROM index_entries WHERE table_id = ? AND hk = ? AND rk = ?",
                              (w.table_id, w.hk, w.rk))
                 if w.item is None:
@@ -252,8 +270,10 @@ class DynamoStore:
                                      [(w.table_id, e.index_name, e.ihk, e.irk, w.hk, w.rk, e.seg) for e in w.entries])
             if token is not None:
                 conn.execute("INSERT OR REPLACE INTO tokens (token, digest, at) VALUES (?, ?, ?)", token)
+            return seq
 
-        await self.db.write(run, grows=any(w.item is not None for w in writes) or token is not None)
+        last = await self.db.write(run, grows=any(w.item is not None for w in writes) or token is not None)
+        self.last_seq = max(self.last_seq, int(last))
         grown = {w.stream.table_id for w in writes if w.stream is not None}
         if grown and self.on_stream is not None:
             self.on_stream(grown)
@@ -317,9 +337,7 @@ class DynamoStore:
     # -- streams ---------------------------------------------------------------------------------------
     def high_water(self) -> int:
         """The highest stream sequence counter ever used."""
-        row = self.db.query("SELECT MAX((SELECT IFNULL(MAX(seq), 0) FROM stream_records), "
-                            "(SELECT IFNULL(MAX(value), 0) FROM meta WHERE key = 'seq'))")[0]
-        return int(row[0])
+        return int(self.db.query(_HIGH_WATER)[0][0])
 
     def stream_records(self, table_id: int, label: str, after: int, not_before: float,
                        limit: int) -> list[tuple[int, float, str]]:
@@ -334,11 +352,11 @@ class DynamoStore:
                             (table_id, label, not_before))[0]
         return None if row[0] is None else (int(row[0]), int(row[1]))
 
-    async def trim_streams(self, before: float, high_water: int) -> None:
+    async def trim_streams(self, before: float) -> None:
         """Forget stream records older than `before` (their 24 hours), keeping the counter's high-water mark."""
         def run(conn: sqlite3.Connection) -> None:
-            conn.execute("INSERT INTO meta (key, value) VALUES ('seq', ?) ON CONFLICT (key) DO UPDATE SET "
-                         "value = MAX(value, excluded.value)", (high_water,))
+            conn.execute(f"INSERT INTO meta (key, value) SELECT 'seq', ({_HIGH_WATER}) WHERE true "
+                         "ON CONFLICT (key) DO UPDATE SET value = MAX(value, excluded.value)")
             conn.execute("DELETE FROM stream_records WHERE at < ?", (before,))
 
         await self.db.write(run, grows=False)

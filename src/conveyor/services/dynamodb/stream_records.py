@@ -1,5 +1,6 @@
 """DynamoDB Streams' records: one per item change, built before the change is written and stored with it
-in the same commit, so a stream never shows a change that did not happen nor misses one that did.
+in the same commit (which gives it its sequence number, see DynamoStore.apply), so a stream never shows a
+change that did not happen nor misses one that did.
 
 What a record holds depends on the stream's view type (KEYS_ONLY, NEW_IMAGE, OLD_IMAGE,
 NEW_AND_OLD_IMAGES); a write that changes nothing writes no record; a deletion by TTL carries the service
@@ -31,7 +32,7 @@ def sequence_number(seq: int) -> str:
     return f"{seq:021d}"
 
 
-def record_row(table: Table, seq: int, now: float, key: Item, old: Item | None, new: Item | None,
+def record_row(table: Table, now: float, key: Item, old: Item | None, new: Item | None,
                by_ttl: bool = False) -> StreamRow | None:
     """The stream record of a change, or None when the table has no stream or nothing changed."""
     if not table.stream_enabled or old == new:
@@ -50,7 +51,7 @@ def record_row(table: Table, seq: int, now: float, key: Item, old: Item | None, 
     body["StreamViewType"] = view
     if by_ttl:
         body["userIdentity"] = TTL_IDENTITY
-    return StreamRow(seq, table.id, table.stream_label, now, json.dumps(body, separators=(",", ":")))
+    return StreamRow(table.id, table.stream_label, now, json.dumps(body, separators=(",", ":")))
 
 
 def wire_record(region: str, seq: int, at: float, text: str) -> dict[str, Any]:

@@ -108,7 +108,7 @@ class Sweeper:
                     old = mutations.load(catalog.store, key)
                     when = expiry(current, old)
                     if old is not None and when is not None and now - TTL_HORIZON <= when <= now:
-                        writes.append(mutations.item_write(catalog, current, key, old, None, now, by_ttl=True))
+                        writes.append(mutations.item_write(current, key, old, None, now, by_ttl=True))
                 if not writes:
                     return deleted
                 await catalog.store.apply(writes)
@@ -118,5 +118,5 @@ class Sweeper:
         if not self.backend.running:
             return
         catalog, now = self.backend.catalog, self.backend.now()
-        await catalog.store.trim_streams(now - RETENTION, catalog.seq)
+        await catalog.store.trim_streams(now - RETENTION)
         await catalog.store.forget_tokens(now - TOKEN_SECONDS)

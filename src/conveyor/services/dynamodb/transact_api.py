@@ -140,7 +140,7 @@ class TransactOperations:
                 news.append(new)
             if any(r["Code"] != "None" for r in reasons):
                 raise _cancelled(reasons)
-            writes = [mutations.item_write(catalog, s.table, s.key, old, new, now)
+            writes = [mutations.item_write(s.table, s.key, old, new, now)
                       for s, old, new in zip(steps, olds, news, strict=True) if s.kind != "ConditionCheck"]
             await catalog.store.apply(writes, (token, digest, now) if token is not None else None)
         return self._answer(steps, olds, news, mode)
