@@ -90,3 +90,15 @@ def test_client_request_token_is_idempotent_for_ten_minutes(ddb: Any, advance: A
     advance(601)
     ddb.transact_write_items(TransactItems=items, ClientRequestToken="t-1")  # expired: a new call
     assert ddb.get_item(TableName="tok", Key=key("c"))["Item"]["n"] == {"N": "2"}
+
+
+def test_batch_write_puts_with_a_wrong_key_do_not_match_the_schema(ddb: Any) -> None:
+    make_table(ddb, "btkey", range_key=False)
+    for item in ({"other": {"S": "x"}}, {"pk": {"N": "1"}}):
+        assert error(ddb.batch_write_item, "ValidationException", RequestItems={
+            "btkey": [{"PutRequest": {"Item": {"pk": {"S": "fine"}}}}, {"PutRequest": {"Item": item}}]}) == \
+            "The provided key element does not match the schema"
+    assert "Item" not in ddb.get_item(TableName="btkey", Key=key("fine"))  # nothing of the batch was written
+    assert error(ddb.batch_write_item, "ValidationException", RequestItems={
+        "btkey": [{"PutRequest": {"Item": key("same")}}, {"DeleteRequest": {"Key": key("same")}}]}) == \
+        "Provided list of item keys contains duplicates"

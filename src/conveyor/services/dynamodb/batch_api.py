@@ -18,7 +18,7 @@ from conveyor.services.dynamodb.keys import ItemKey, index_entries, key_of_item
 from conveyor.services.dynamodb.stored import load_item
 from conveyor.services.dynamodb.tables import Table
 from conveyor.services.dynamodb.values import Item, canonical_item, check_item_size, item_size
-from conveyor.wire import RequestContext
+from conveyor.wire import RequestContext, ServiceError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import BatchGetItemInputTypeDef, BatchWriteItemInputTypeDef
@@ -32,6 +32,18 @@ MAX_GET_BYTES = 16 * 1024 * 1024
 def _no_duplicates(keys: list[ItemKey]) -> None:
     if len({k.id for k in keys}) != len(keys):
         raise errors.validation("Provided list of item keys contains duplicates")
+
+
+def _key_of_put(table: Table, item: Item) -> ItemKey:
+    """A PutRequest's key: a missing key attribute or one of another type is BatchWriteItem's "The
+    provided key element does not match the schema", not PutItem's words (as dynalite records DynamoDB)."""
+    try:
+        return key_of_item(table, item)
+    except ServiceError as error:
+        if error.message.startswith((errors.INVALID_PREFIX + "Missing the key",
+                                     errors.INVALID_PREFIX + "Type mismatch for key")):
+            raise errors.validation("The provided key element does not match the schema") from None
+        raise
 
 
 class BatchOperations:
@@ -95,7 +107,7 @@ class BatchOperations:
                                             "supported datatypes")
                 if put is not None:
                     item = canonical_item(dict(put["Item"]))  # type: ignore[arg-type]
-                    key = key_of_item(table, item)
+                    key = _key_of_put(table, item)
                     check_item_size(item)
                     planned.append((table, key, item))
                 else:
