@@ -102,3 +102,22 @@ def test_batch_write_puts_with_a_wrong_key_do_not_match_the_schema(ddb: Any) -> 
     assert error(ddb.batch_write_item, "ValidationException", RequestItems={
         "btkey": [{"PutRequest": {"Item": key("same")}}, {"DeleteRequest": {"Key": key("same")}}]}) == \
         "Provided list of item keys contains duplicates"
+
+
+def test_transactions_report_read_and_write_units(ddb: Any) -> None:
+    """A transaction's ConsumedCapacity splits its units into read and write units, as the AWS CLI
+    reference's transact-get-items and transact-write-items examples show (two units per item each)."""
+    make_table(ddb, "txcap", range_key=False)
+    make_table(ddb, "txcap2", range_key=False)
+    ddb.put_item(TableName="txcap", Item=key("present"))
+    written = ddb.transact_write_items(ReturnConsumedCapacity="TOTAL", TransactItems=[
+        {"Put": {"TableName": "txcap", "Item": key("one")}}, {"Put": {"TableName": "txcap", "Item": key("two")}},
+        {"ConditionCheck": {"TableName": "txcap", "Key": key("present"),
+                            "ConditionExpression": "attribute_exists(pk)"}},
+        {"Delete": {"TableName": "txcap2", "Key": key("none")}}])
+    assert sorted(written["ConsumedCapacity"], key=lambda c: c["TableName"]) == [
+        {"TableName": "txcap", "CapacityUnits": 6.0, "ReadCapacityUnits": 2.0, "WriteCapacityUnits": 4.0},
+        {"TableName": "txcap2", "CapacityUnits": 2.0, "WriteCapacityUnits": 2.0}]
+    read = ddb.transact_get_items(ReturnConsumedCapacity="TOTAL", TransactItems=[
+        {"Get": {"TableName": "txcap", "Key": key("one")}}, {"Get": {"TableName": "txcap", "Key": key("two")}}])
+    assert read["ConsumedCapacity"] == [{"TableName": "txcap", "CapacityUnits": 4.0, "ReadCapacityUnits": 4.0}]

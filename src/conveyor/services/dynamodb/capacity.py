@@ -28,14 +28,19 @@ def write_units(size: int, *, transactional: bool = False) -> float:
 
 
 def report(mode: str | None, table: str, units: float, indexes: Iterable[str] = (), *,
-           index_units: float | None = None, local: Iterable[str] = ()) -> Out | None:
-    """The ConsumedCapacity member for ReturnConsumedCapacity `mode` (None or NONE: none)."""
+           index_units: float | None = None, local: Iterable[str] = (), split: str | None = None) -> Out | None:
+    """The ConsumedCapacity member for ReturnConsumedCapacity `mode` (None or NONE: none). A transaction's
+    also splits its units into ReadCapacityUnits or WriteCapacityUnits (`split`: "Read" or "Write"), as
+    DynamoDB answers TransactGetItems and TransactWriteItems (the AWS CLI reference's examples).
+    https://docs.aws.amazon.com/cli/latest/reference/dynamodb/transact-get-items.html"""
     if mode not in ("TOTAL", "INDEXES"):
         return None
     global_names, local_names = list(indexes), list(local)
     each = units if index_units is None else index_units
     total = units + each * (len(global_names) + len(local_names))
     out: Out = {"TableName": table, "CapacityUnits": total}
+    if split is not None:
+        out[f"{split}CapacityUnits"] = total
     if mode == "INDEXES":
         out["Table"] = {"CapacityUnits": units}
         if global_names:
@@ -56,6 +61,9 @@ def merge(reports: Iterable[Out | None]) -> list[Out]:
             by_table[found["TableName"]] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in found.items()}
             continue
         current["CapacityUnits"] += found["CapacityUnits"]
+        for split in ("ReadCapacityUnits", "WriteCapacityUnits"):
+            if split in found:
+                current[split] = current.get(split, 0.0) + found[split]
         if "Table" in found:
             current["Table"]["CapacityUnits"] += found["Table"]["CapacityUnits"]
         for group in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):

@@ -151,9 +151,10 @@ class TransactOperations:
             reports = []
             for step, old, new in zip(steps, olds, news, strict=True):
                 size = max(item_size(old) if old else 0, item_size(new) if new else 0)
-                units = (capacity.read_units(size, True, transactional=True) if step.kind == "ConditionCheck"
+                checking = step.kind == "ConditionCheck"
+                units = (capacity.read_units(size, True, transactional=True) if checking
                          else capacity.write_units(size, transactional=True))
-                reports.append(capacity.report(mode, step.table.name, units))
+                reports.append(capacity.report(mode, step.table.name, units, split="Read" if checking else "Write"))
             out["ConsumedCapacity"] = capacity.merge(reports)
         return out
 
@@ -179,7 +180,7 @@ class TransactOperations:
             else:
                 responses.append({"Item": compiled.projection.apply(item) if compiled.projection else item})
             units = capacity.read_units(item_size(item) if item else 0, True, transactional=True)
-            reports.append(capacity.report(params.get("ReturnConsumedCapacity"), table.name, units))
+            reports.append(capacity.report(params.get("ReturnConsumedCapacity"), table.name, units, split="Read"))
         out: Out = {"Responses": responses}
         if params.get("ReturnConsumedCapacity") in ("TOTAL", "INDEXES"):
             out["ConsumedCapacity"] = capacity.merge(reports)
