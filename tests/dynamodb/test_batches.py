@@ -121,3 +121,7 @@ def test_transactions_report_read_and_write_units(ddb: Any) -> None:
     read = ddb.transact_get_items(ReturnConsumedCapacity="TOTAL", TransactItems=[
         {"Get": {"TableName": "txcap", "Key": key("one")}}, {"Get": {"TableName": "txcap", "Key": key("two")}}])
     assert read["ConsumedCapacity"] == [{"TableName": "txcap", "CapacityUnits": 4.0, "ReadCapacityUnits": 4.0}]
+    indexed = ddb.transact_get_items(ReturnConsumedCapacity="INDEXES", TransactItems=[
+        {"Get": {"TableName": "txcap", "Key": key("one")}}])
+    assert indexed["ConsumedCapacity"] == [{"TableName": "txcap", "CapacityUnits": 2.0, "ReadCapacityUnits": 2.0,
+                                            "Table": {"CapacityUnits": 2.0, "ReadCapacityUnits": 2.0}}]

@@ -43,6 +43,8 @@ def report(mode: str | None, table: str, units: float, indexes: Iterable[str] = 
         out[f"{split}CapacityUnits"] = total
     if mode == "INDEXES":
         out["Table"] = {"CapacityUnits": units}
+        if split is not None:  # the table's share is split the same way
+            out["Table"][f"{split}CapacityUnits"] = units
         if global_names:
             out["GlobalSecondaryIndexes"] = {n: {"CapacityUnits": each} for n in global_names}
         if local_names:
@@ -65,7 +67,8 @@ def merge(reports: Iterable[Out | None]) -> list[Out]:
             if split in found:
                 current[split] = current.get(split, 0.0) + found[split]
         if "Table" in found:
-            current["Table"]["CapacityUnits"] += found["Table"]["CapacityUnits"]
+            for member, value in found["Table"].items():
+                current["Table"][member] = current["Table"].get(member, 0.0) + value
         for group in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
             for name, value in found.get(group, {}).items():
                 entry = current.setdefault(group, {}).setdefault(name, {"CapacityUnits": 0.0})
