@@ -1,7 +1,7 @@
 """DescribeTable's throughput and mode fields through boto3: warm throughput of tables and global indexes
 (defaults, CreateTable's and UpdateTable's WarmThroughput, never falling), OnDemandThroughput, the
 BillingModeSummary of a table that changed mode, TableClassSummary, DescribeTable by table ARN, and
-UpdateTable's one-index-at-a-time rule; all kept across a restart."""
+UpdateTable's rules for its index updates; all kept across a restart."""
 
 from __future__ import annotations
 
@@ -133,6 +133,14 @@ def test_describe_table_by_arn_and_one_index_change_at_a_time(ddb: Any) -> None:
                     GlobalSecondaryIndexUpdates=[{"Create": gsi("by-h", "h")}, {"Delete": {"IndexName": "by-g"}}])
     assert message == "Subscriber limit exceeded: Only 1 online index can be created or deleted simultaneously per table"
     assert [i["IndexName"] for i in ddb.describe_table(TableName=arn)["Table"]["GlobalSecondaryIndexes"]] == ["by-g"]
+    assert error(ddb.update_table, "ValidationException", TableName="by_arn", GlobalSecondaryIndexUpdates=[{}]) == (
+        "One or more parameter values were invalid: One of GlobalSecondaryIndexUpdate.Update, "
+        "GlobalSecondaryIndexUpdate.Create, GlobalSecondaryIndexUpdate.Delete must not be null")
+    warm_up = {"Update": {"IndexName": "by-g", "WarmThroughput": {"ReadUnitsPerSecond": 13000}}}
+    assert error(ddb.update_table, "ValidationException", TableName="by_arn",
+                 GlobalSecondaryIndexUpdates=[warm_up, {"Delete": {"IndexName": "by-g"}}]) == (
+        "One or more parameter values were invalid: Only one global secondary index update per index is allowed "
+        "simultaneously. Index: by-g")
 
 
 def test_throughput_settings_survive_a_restart(start_server: Any) -> None:

@@ -167,6 +167,7 @@ class ControlOperations:
         dropped: list[str] = []
         added: list[str] = []
         updates = params.get("GlobalSecondaryIndexUpdates") or []
+        _check_index_updates(updates)
         if sum(1 for u in updates if "Create" in u or "Delete" in u) > 1:
             # One index is created or deleted at a time; here each is done at once, but one request still
             # names only one. https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateTable.html
@@ -236,3 +237,19 @@ class ControlOperations:
         table.stream_enabled, table.stream_view_type = enabled, view
         if enabled:
             table.stream_label = stream_label(self.backend.now())
+
+
+def _check_index_updates(updates: Any) -> None:
+    """Each GlobalSecondaryIndexUpdate names one of Update, Create or Delete, and an index once, in
+    DynamoDB's words (as dynalite records them)."""
+    seen: set[str] = set()
+    for update in updates:
+        kinds = [update[k] for k in ("Update", "Create", "Delete") if update.get(k) is not None]
+        if not kinds:
+            raise errors.invalid("One of GlobalSecondaryIndexUpdate.Update, GlobalSecondaryIndexUpdate.Create, "
+                                 "GlobalSecondaryIndexUpdate.Delete must not be null")
+        name = str(kinds[0].get("IndexName"))
+        if name in seen:
+            raise errors.invalid(f"Only one global secondary index update per index is allowed simultaneously. "
+                                 f"Index: {name}")
+        seen.add(name)
