@@ -62,7 +62,7 @@ def test_a_transaction_in_flight_conflicts_with_writes_and_transactions_on_its_i
 
     def first_transaction() -> None:
         try:
-            outcome["answer"] = ddb.transact_write_items(TransactItems=[bump("a"), bump("b")])
+            outcome["answer"] = ddb.transact_write_items(TransactItems=[bump("a"), bump("b")], ClientRequestToken="t1")
         except Exception as error:  # reported below
             outcome["error"] = error
 
@@ -89,6 +89,12 @@ def test_a_transaction_in_flight_conflicts_with_writes_and_transactions_on_its_i
             with pytest.raises(ClientError) as caught:
                 call(TableName="conflicts", **kwargs)
             assert caught.value.response["Error"] == {"Code": "TransactionConflictException", "Message": CONFLICT}
+        # the same request again (an SDK's retry) is told the first is still in flight
+        with pytest.raises(ClientError) as caught:
+            ddb.transact_write_items(TransactItems=[bump("a"), bump("b")], ClientRequestToken="t1")
+        assert caught.value.response["Error"] == {
+            "Code": "TransactionInProgressException",
+            "Message": "The transaction with the given request token is already in progress"}
         reasons = cancelled(ddb.transact_write_items, TransactItems=[
             {"Put": {"TableName": "conflicts", "Item": {"id": {"S": "c"}}}}, bump("b")])
         assert reasons == [{"Code": "None"}, {"Code": "TransactionConflict", "Message": CONFLICT}]
@@ -99,6 +105,8 @@ def test_a_transaction_in_flight_conflicts_with_writes_and_transactions_on_its_i
     assert "error" not in outcome, outcome.get("error")
     items = {i["id"]["S"]: i["n"]["N"] for i in ddb.scan(TableName="conflicts", ConsistentRead=True)["Items"]}
     assert items == {"a": "1", "b": "1"}  # the first transaction whole; nothing of the refused requests
+    ddb.transact_write_items(TransactItems=[bump("a"), bump("b")], ClientRequestToken="t1")  # done: idempotent
+    assert ddb.get_item(TableName="conflicts", Key={"id": {"S": "b"}}, ConsistentRead=True)["Item"]["n"] == {"N": "1"}
     ddb.put_item(TableName="conflicts", Item={"id": {"S": "a"}, "n": {"N": "5"}})
     ddb.transact_write_items(TransactItems=[bump("a"), bump("b")])
     assert ddb.transact_get_items(TransactItems=[get_a])["Responses"][0]["Item"]["n"] == {"N": "6"}

@@ -88,6 +88,7 @@ class Catalog:
         self.tables: dict[tuple[str, str], Table] = {}
         self.locks = KeyLocks()
         self.mutex = asyncio.Lock()  # control-plane changes, one at a time
+        self.tokens_in_flight: set[str] = set()  # ClientRequestTokens of write transactions in flight
         self._next_id = 0
         self.backups: dict[str, BackupRow] = {}  # by ARN
 

@@ -100,6 +100,13 @@ def transaction_conflict() -> ServiceError:
     return ServiceError("TransactionConflictException", CONFLICT_MESSAGE)
 
 
+def transaction_in_progress() -> ServiceError:
+    """A TransactWriteItems retried with the ClientRequestToken of one still in flight (SDKs retry it).
+    https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html#API_TransactWriteItems_Errors"""
+    return ServiceError("TransactionInProgressException",
+                        "The transaction with the given request token is already in progress")
+
+
 def not_found(message: str = "Requested resource not found") -> ServiceError:
     return ServiceError("ResourceNotFoundException", message)
 

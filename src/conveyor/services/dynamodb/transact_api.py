@@ -99,12 +99,18 @@ class TransactOperations:
         digest = _digest(params)
         mode = params.get("ReturnConsumedCapacity")
         ids = [s.key.id for s in steps]
+        if token is not None and token in catalog.tokens_in_flight:
+            raise errors.transaction_in_progress()
         if catalog.locks.claim(ids):  # another transaction in flight writes some of these items
             raise _conflicts(ids, catalog.locks.claimed)
+        if token is not None:
+            catalog.tokens_in_flight.add(token)
         try:
             return await self._write(steps, token, digest, now, mode)
         finally:
             catalog.locks.unclaim(ids)
+            if token is not None:
+                catalog.tokens_in_flight.discard(token)
 
     async def _write(self, steps: list[Step], token: str | None, digest: str, now: float, mode: str | None) -> Out:
         catalog = self.backend.catalog
