@@ -272,14 +272,20 @@ def test_key_schema_rules(ddb: Any) -> None:
     key = [{"AttributeName": "id", "KeyType": "HASH"}]
     five_ranges = multi_gsi("five", [("id", "S")], [(n, "S") for n in "abcde"])
     assert refused(KeySchema=key, GlobalSecondaryIndexes=[five_ranges]) == (
-        "Invalid KeySchema: A KeySchema can have at most 4 RANGE key attributes")
+        "One or more parameter values were invalid: The KeySchema exceeds the maximum allowed number of RANGE key "
+        "attributes")
     five_hashes = multi_gsi("five", [(n, "S") for n in "abcde"], [])
     assert refused(KeySchema=key, GlobalSecondaryIndexes=[five_hashes]) == (
-        "Invalid KeySchema: A KeySchema can have at most 4 HASH key attributes")
+        "One or more parameter values were invalid: The KeySchema exceeds the maximum allowed number of HASH key "
+        "attributes")
     mixed = multi_gsi("mixed", [("a", "S")], [("b", "S")])
     mixed["KeySchema"].append({"AttributeName": "c", "KeyType": "HASH"})
     assert refused(KeySchema=key, GlobalSecondaryIndexes=[mixed]) == (
-        "Invalid KeySchema: HASH key attributes must come before RANGE key attributes")
+        "One or more parameter values were invalid: All HASH key attributes must precede RANGE key attributes in the "
+        "KeySchema")
+    twice = multi_gsi("twice", [("a", "S"), ("b", "S")], [("a", "S")])
+    assert refused(KeySchema=key, GlobalSecondaryIndexes=[twice]) == (
+        "The KeySchema contains multiple key attributes with the same name")
     local = {"IndexName": "local", "Projection": {"ProjectionType": "ALL"},
              "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}, {"AttributeName": "b", "KeyType": "RANGE"},
                            {"AttributeName": "c", "KeyType": "RANGE"}]}

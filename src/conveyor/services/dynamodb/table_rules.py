@@ -89,21 +89,23 @@ def _key_parts(schema: Sequence[Mapping[str, Any]], defs: Mapping[str, str], *, 
         raise errors.invalid(f"Some index key attributes are not defined in AttributeDefinitions. "
                              f"Keys: [{', '.join(names)}], AttributeDefinitions: [{', '.join(defs)}]")
     if len(set(names)) != len(names):
-        raise errors.validation("Both the Hash Key and the Range Key element in the KeySchema have the same name")
+        raise errors.validation("Both the Hash Key and the Range Key element in the KeySchema have the same name"
+                                if len(names) == 2 else "The KeySchema contains multiple key attributes with the same name")
     if schema[0]["KeyType"] != "HASH":
         raise errors.validation("Invalid KeySchema: The first KeySchemaElement is not a HASH key type")
     kinds = [k["KeyType"] for k in schema]
     first_range = kinds.index("RANGE") if "RANGE" in kinds else len(kinds)
     if most == 1 and len(schema) == 2 and kinds[1] != "RANGE":
         raise errors.validation("Invalid KeySchema: The second KeySchemaElement is not a RANGE key type")
+    # The words of a multi-attribute key's rules are DynamoDB's as a catalogue of its answers records them
+    # (the developer guide states the rules, not the messages).
     if any(kind != "RANGE" for kind in kinds[first_range:]):
-        # A multi-attribute key lists its partition key attributes, then its sort key attributes.
-        raise errors.validation("Invalid KeySchema: HASH key attributes must come before RANGE key attributes")
+        raise errors.invalid("All HASH key attributes must precede RANGE key attributes in the KeySchema")
     hashes = [KeyAttr(n, defs[n]) for n in names[:first_range]]
     ranges = [KeyAttr(n, defs[n]) for n in names[first_range:]]
     for part, attrs in (("HASH", hashes), ("RANGE", ranges)):
         if len(attrs) > most:
-            raise errors.validation(f"Invalid KeySchema: A KeySchema can have at most {most} {part} key attributes")
+            raise errors.invalid(f"The KeySchema exceeds the maximum allowed number of {part} key attributes")
     return hashes, ranges
 
 
