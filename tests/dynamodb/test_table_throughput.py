@@ -89,7 +89,17 @@ def test_update_table_raises_warm_throughput_which_never_falls(ddb: Any) -> None
     table = ddb.describe_table(TableName="wt_update")["Table"]
     assert table["WarmThroughput"] == warm(15000, 5000)
     assert table["GlobalSecondaryIndexes"][0]["WarmThroughput"] == warm(12000, 9000)
-    ddb.update_table(TableName="wt_update", WarmThroughput={"ReadUnitsPerSecond": 100})
+    assert error(ddb.update_table, "ValidationException", TableName="wt_update",
+                 WarmThroughput={"ReadUnitsPerSecond": 100}) == (
+        "One or more parameter values were invalid: Requested ReadUnitsPerSecond for WarmThroughput for table is "
+        "lower than current WarmThroughput, decreasing WarmThroughput is not supported")
+    assert error(ddb.update_table, "ValidationException", TableName="wt_update", GlobalSecondaryIndexUpdates=[
+        {"Update": {"IndexName": "by-g", "WarmThroughput": {"WriteUnitsPerSecond": 8000}}}]) == (
+        "One or more parameter values were invalid: Requested WriteUnitsPerSecond for WarmThroughput for index by-g "
+        "is lower than current WarmThroughput, decreasing WarmThroughput is not supported")
+    assert error(ddb.update_table, "ValidationException", TableName="wt_update", DeletionProtectionEnabled=True,
+                 WarmThroughput={"ReadUnitsPerSecond": 16000}) == (
+        "One or more parameter values were invalid: WarmThroughput must be the only operation in the request")
     ddb.update_table(TableName="wt_update", ProvisionedThroughput={"ReadCapacityUnits": 20000,
                                                                    "WriteCapacityUnits": 5})
     assert ddb.describe_table(TableName="wt_update")["Table"]["WarmThroughput"] == warm(20000, 5000)
@@ -111,11 +121,26 @@ def test_on_demand_throughput_billing_summary_and_table_class(ddb: Any) -> None:
     assert table["TableClassSummary"]["TableClass"] == "STANDARD_INFREQUENT_ACCESS"
     assert table["TableClassSummary"]["LastUpdateDateTime"] >= table["CreationDateTime"]
     assert error(ddb.update_table, "ValidationException", TableName="odt",
-                 OnDemandThroughput={"MaxReadRequestUnits": 0}).startswith("One or more parameter values were invalid")
+                 OnDemandThroughput={"MaxReadRequestUnits": 0}) == (
+        "One or more parameter values were invalid: Requested MaxReadRequestUnits for OnDemandThroughput for table "
+        "is outside of valid range")
+    assert error(ddb.update_table, "ValidationException", TableName="odt", DeletionProtectionEnabled=True,
+                 OnDemandThroughput={"MaxReadRequestUnits": 5}) == (
+        "One or more parameter values were invalid: OnDemandThroughput can only be combined with BillingMode in an "
+        "UpdateTable request")
+    assert error(ddb.update_table, "ValidationException", TableName="odt", GlobalSecondaryIndexUpdates=[
+        {"Update": {"IndexName": "by-g", "ProvisionedThroughput": {"ReadCapacityUnits": 1,
+                                                                   "WriteCapacityUnits": 1}}}]) == (
+        "One or more parameter values were invalid: The only Updates for index: by-g when TableThroughputMode is "
+        "PAY_PER_REQUEST can be to OnDemandThroughput, WarmThroughput")
     ddb.create_table(TableName="prov", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
                      AttributeDefinitions=attrs("id"),
                      ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1})
     assert "BillingModeSummary" not in ddb.describe_table(TableName="prov")["Table"]
+    assert error(ddb.update_table, "ValidationException", TableName="prov",
+                 OnDemandThroughput={"MaxWriteRequestUnits": 5}) == (
+        "One or more parameter values were invalid: MaxWriteRequestUnits for OnDemandThroughput cannot be specified "
+        "when the table BillingMode is PROVISIONED")
     ddb.update_table(TableName="prov", BillingMode="PAY_PER_REQUEST")
     summary = ddb.describe_table(TableName="prov")["Table"]["BillingModeSummary"]
     assert summary["BillingMode"] == "PAY_PER_REQUEST"
@@ -132,6 +157,22 @@ def test_describe_table_by_arn_and_one_index_change_at_a_time(ddb: Any) -> None:
                     AttributeDefinitions=attrs("h"),
                     GlobalSecondaryIndexUpdates=[{"Create": gsi("by-h", "h")}, {"Delete": {"IndexName": "by-g"}}])
     assert message == "Subscriber limit exceeded: Only 1 online index can be created or deleted simultaneously per table"
+    assert error(ddb.update_table, "ValidationException", TableName="by_arn", AttributeDefinitions=attrs("g"),
+                 GlobalSecondaryIndexUpdates=[{"Create": gsi("by-g", "g")}]) == (
+        "Attempting to create an index which already exists")
+    assert error(ddb.update_table, "ValidationException", TableName="by_arn",
+                 GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "by-g"}, "Create": gsi("by-h", "h")}]) == (
+        "One or more parameter values were invalid: Only one global secondary index action is allowed per "
+        "GlobalSecondaryIndexUpdate object")
+    assert error(ddb.update_table, "ValidationException", TableName="by_arn", AttributeDefinitions=attrs("h"),
+                 GlobalSecondaryIndexUpdates=[{"Create": gsi("by-h", "h", ProvisionedThroughput={
+                     "ReadCapacityUnits": 1, "WriteCapacityUnits": 1})}]) == (
+        "One or more parameter values were invalid: Neither ReadCapacityUnits nor WriteCapacityUnits can be "
+        "specified for index: by-h when BillingMode is PAY_PER_REQUEST")
+    assert error(ddb.update_table, "ValidationException", TableName="by_arn", AttributeDefinitions=attrs("id")) == (
+        "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates, "
+        "SSESpecification, ReplicaUpdates, MultiAccountReplicaReady, ReplicaTransitRoleArn, MultiRegionConsistency, "
+        "DeletionProtectionEnabled, OnDemandThroughput, WarmThroughput or TableClass is required")
     assert [i["IndexName"] for i in ddb.describe_table(TableName=arn)["Table"]["GlobalSecondaryIndexes"]] == ["by-g"]
     assert error(ddb.update_table, "ValidationException", TableName="by_arn", GlobalSecondaryIndexUpdates=[{}]) == (
         "One or more parameter values were invalid: One of GlobalSecondaryIndexUpdate.Update, "

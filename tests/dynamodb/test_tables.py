@@ -153,9 +153,11 @@ def test_update_table_settings_and_streams(ddb: Any) -> None:
         "StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})["TableDescription"]
     assert described["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
     assert described["LatestStreamArn"] == f"{described['TableArn']}/stream/{described['LatestStreamLabel']}"
-    assert "already has an enabled stream" in error(ddb.update_table, "ValidationException", TableName="upd",
-                                                    StreamSpecification={"StreamEnabled": True,
-                                                                         "StreamViewType": "KEYS_ONLY"})
+    assert error(ddb.update_table, "ValidationException", TableName="upd", StreamSpecification={
+        "StreamEnabled": True, "StreamViewType": "KEYS_ONLY"}) == "Table already has an enabled stream: TableName: upd"
+    ddb.update_table(TableName="upd", StreamSpecification={"StreamEnabled": False})
+    assert error(ddb.update_table, "ValidationException", TableName="upd", StreamSpecification={
+        "StreamEnabled": False}) == "Table has no stream to disable: TableName: upd"
     ddb.update_table(TableName="upd", DeletionProtectionEnabled=False)
     ddb.delete_table(TableName="upd")
 

@@ -12,13 +12,13 @@ import copy
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from conveyor.services.dynamodb import errors, table_rules, throughput
+from conveyor.services.dynamodb import errors, table_rules, throughput, update_rules
 from conveyor.services.dynamodb.backend import Backend
 from conveyor.services.dynamodb.catalog import table_name
 from conveyor.services.dynamodb.keys import index_entries
 from conveyor.services.dynamodb.store import TableRow
 from conveyor.services.dynamodb.stored import load_item
-from conveyor.services.dynamodb.tables import KeyAttr, Table, sse_description
+from conveyor.services.dynamodb.tables import Index, KeyAttr, Table, sse_description
 from conveyor.wire import RequestContext
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ class ControlOperations:
         found = table_rules.indexes(params, defs, mode, hash_key, range_key)
         table_rules.used_definitions(defs, hash_key, range_key, found)
         warm = throughput.requested(params.get("WarmThroughput"), throughput.base(mode, read, write), mode, "table")
-        on_demand = throughput.on_demand(params.get("OnDemandThroughput"))
+        on_demand = throughput.on_demand(params.get("OnDemandThroughput"), None, mode, "table")
         enabled, view = table_rules.stream_spec(params.get("StreamSpecification"))
         now = self.backend.now()
         catalog = self.backend.catalog
@@ -131,12 +131,7 @@ class ControlOperations:
 
     def _update(self, table: Table, params: UpdateTableInputTypeDef) -> tuple[list[str], list[str]]:
         """Apply UpdateTable's changes to a copy of the table: (indexes dropped, indexes created)."""
-        known = ("AttributeDefinitions", "BillingMode", "ProvisionedThroughput", "GlobalSecondaryIndexUpdates",
-                 "StreamSpecification", "SSESpecification", "DeletionProtectionEnabled", "TableClass",
-                 "WarmThroughput", "OnDemandThroughput")
-        if not any(params.get(k) is not None for k in known):
-            raise errors.validation("At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, "
-                                    "GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required")
+        update_rules.check(params)
         self._hold_warm_throughput(table)
         if params.get("BillingMode") or params.get("ProvisionedThroughput"):
             mode = params.get("BillingMode") or table.billing_mode
@@ -151,8 +146,9 @@ class ControlOperations:
                 raw["ProvisionedThroughput"] = {"ReadCapacityUnits": table.read_units,
                                                 "WriteCapacityUnits": table.write_units}
             table.billing_mode, table.read_units, table.write_units = table_rules.billing(raw)
-        self._raise_warm_throughput(table, params.get("WarmThroughput"))
-        table.on_demand = throughput.on_demand(params.get("OnDemandThroughput"), table.on_demand)
+        table.warm_read, table.warm_write = throughput.raised(params.get("WarmThroughput"), table.warm(), "table")
+        table.on_demand = throughput.on_demand(params.get("OnDemandThroughput"), table.on_demand, table.billing_mode,
+                                               "table", updating=True)
         if params.get("DeletionProtectionEnabled") is not None:
             table.deletion_protection = bool(params["DeletionProtectionEnabled"])
         if params.get("TableClass") and params["TableClass"] != table.table_class:
@@ -167,7 +163,6 @@ class ControlOperations:
         dropped: list[str] = []
         added: list[str] = []
         updates = params.get("GlobalSecondaryIndexUpdates") or []
-        _check_index_updates(updates)
         if sum(1 for u in updates if "Create" in u or "Delete" in u) > 1:
             # One index is created or deleted at a time; here each is done at once, but one request still
             # names only one. https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateTable.html
@@ -178,10 +173,9 @@ class ControlOperations:
                 raw_index: Out = dict(update["Create"])
                 name = str(raw_index["IndexName"])
                 if table.index(name) is not None:
-                    raise errors.validation(f"One or more parameter values were invalid: Index with name: {name} "
-                                            "already exists")  # (its wording for a duplicate index)
+                    raise errors.validation("Attempting to create an index which already exists")
                 new = table_rules.index(raw_index, defs, is_global=True, mode=table.billing_mode,
-                                        table_hash=table.hash)
+                                        table_hash=table.hash, creating_table=False)
                 if len(table.gsis()) >= table_rules.MAX_GSIS:
                     raise errors.limit_exceeded(f"GlobalSecondaryIndex count exceeds the per-table limit of "
                                                 f"{table_rules.MAX_GSIS}")
@@ -199,15 +193,7 @@ class ControlOperations:
                 found = table.index(name)
                 if found is None or not found.is_global:
                     raise errors.not_found(f"Requested resource not found: Index: {name} not found")
-                units = update["Update"].get("ProvisionedThroughput")
-                if units:
-                    found.read_units = int(units["ReadCapacityUnits"])
-                    found.write_units = int(units["WriteCapacityUnits"])
-                warm = update["Update"].get("WarmThroughput")
-                if warm:
-                    found.warm_read = max(found.warm_read, int(warm.get("ReadUnitsPerSecond") or 0))
-                    found.warm_write = max(found.warm_write, int(warm.get("WriteUnitsPerSecond") or 0))
-                found.on_demand = throughput.on_demand(update["Update"].get("OnDemandThroughput"), found.on_demand)
+                self._update_index(table, found, update["Update"])
         used = set(table.key_names()) | {n for i in table.indexes for n in i.key_names()}
         table.attributes = [KeyAttr(n, t) for n, t in defs.items() if n in used]
         return dropped, added
@@ -221,35 +207,30 @@ class ControlOperations:
             index.warm_read, index.warm_write = table.index_warm(index)
 
     @staticmethod
-    def _raise_warm_throughput(table: Table, raw: Any) -> None:
-        """UpdateTable's WarmThroughput pre-warms the table; a lower value than it has leaves it as it is."""
-        if raw:
-            table.warm_read = max(table.warm_read, int(raw.get("ReadUnitsPerSecond") or 0))
-            table.warm_write = max(table.warm_write, int(raw.get("WriteUnitsPerSecond") or 0))
+    def _update_index(table: Table, index: Index, update: Any) -> None:
+        """An index's Update: its provisioned throughput (a provisioned table's only), warm throughput and
+        on-demand maximum."""
+        units = update.get("ProvisionedThroughput")
+        if units and table.billing_mode == "PAY_PER_REQUEST":
+            raise errors.invalid(f"The only Updates for index: {index.name} when TableThroughputMode is "
+                                 "PAY_PER_REQUEST can be to OnDemandThroughput, WarmThroughput")
+        if units:
+            index.read_units = int(units["ReadCapacityUnits"])
+            index.write_units = int(units["WriteCapacityUnits"])
+        index.warm_read, index.warm_write = throughput.raised(update.get("WarmThroughput"), table.index_warm(index),
+                                                              f"index {index.name}")
+        index.on_demand = throughput.on_demand(update.get("OnDemandThroughput"), index.on_demand, table.billing_mode,
+                                               f"index : {index.name}", updating=True)
 
     def _update_stream(self, table: Table, spec: Out) -> None:
         """https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Streams.html#Streams.Enabling"""
         enabled, view = table_rules.stream_spec(spec)
+        # (the words of DynamoDB's answers, as a catalogue of them records)
         if enabled and table.stream_enabled:
-            raise errors.validation(f"Table already has an enabled stream: {table.arn(self.backend.account)}")
+            raise errors.validation(f"Table already has an enabled stream: TableName: {table.name}")
         if not enabled and not table.stream_enabled:
-            raise errors.validation(f"Table already has no stream enabled: {table.arn(self.backend.account)}")
+            raise errors.validation(f"Table has no stream to disable: TableName: {table.name}")
         table.stream_enabled, table.stream_view_type = enabled, view
         if enabled:
             table.stream_label = stream_label(self.backend.now())
 
-
-def _check_index_updates(updates: Any) -> None:
-    """Each GlobalSecondaryIndexUpdate names one of Update, Create or Delete, and an index once, in
-    DynamoDB's words (as dynalite records them)."""
-    seen: set[str] = set()
-    for update in updates:
-        kinds = [update[k] for k in ("Update", "Create", "Delete") if update.get(k) is not None]
-        if not kinds:
-            raise errors.invalid("One of GlobalSecondaryIndexUpdate.Update, GlobalSecondaryIndexUpdate.Create, "
-                                 "GlobalSecondaryIndexUpdate.Delete must not be null")
-        name = str(kinds[0].get("IndexName"))
-        if name in seen:
-            raise errors.invalid(f"Only one global secondary index update per index is allowed simultaneously. "
-                                 f"Index: {name}")
-        seen.add(name)

@@ -150,9 +150,9 @@ def projection(index_name: str, raw: Mapping[str, Any]) -> tuple[str, list[str]]
 
 
 def index(raw: Mapping[str, Any], defs: Mapping[str, str], *, is_global: bool, mode: str,
-          table_hash: KeyAttr, position: int = 1) -> Index:
-    """One index of CreateTable or of UpdateTable's Create; `position` is its place in its list, for the
-    constraint messages."""
+          table_hash: KeyAttr, position: int = 1, creating_table: bool = True) -> Index:
+    """One index of CreateTable or (`creating_table` False) of UpdateTable's Create; `position` is its place
+    in its list, for the constraint messages. The two operations word the throughput rules differently."""
     name = raw["IndexName"]
     check_table_name(name, "indexName")
     if is_global:
@@ -172,17 +172,20 @@ def index(raw: Mapping[str, Any], defs: Mapping[str, str], *, is_global: bool, m
     throughput = raw.get("ProvisionedThroughput")
     if is_global:
         if mode == "PAY_PER_REQUEST" and throughput:
-            raise errors.invalid(f"ProvisionedThroughput should not be specified for index: {name} when "
-                                 "BillingMode is PAY_PER_REQUEST")
+            raise errors.invalid(f"ProvisionedThroughput should not be specified for index: {name} when BillingMode "
+                                 "is PAY_PER_REQUEST" if creating_table else
+                                 f"Neither ReadCapacityUnits nor WriteCapacityUnits can be specified for index: {name} "
+                                 "when BillingMode is PAY_PER_REQUEST")
         if mode == "PROVISIONED":
             if not throughput:
-                raise errors.invalid(f"ProvisionedThroughput must be specified for index: {name}")
+                raise errors.invalid(f"ProvisionedThroughput {'is not' if creating_table else 'must be'} specified "
+                                     f"for index: {name}")
             read, write = _units(throughput)
     found = Index(name, is_global, hashes, ranges, kind, non_key, read, write)
     if is_global:
         found.warm_read, found.warm_write = warm_throughput.requested(
             raw.get("WarmThroughput"), warm_throughput.base(mode, read, write), mode, f"index {name}")
-        found.on_demand = warm_throughput.on_demand(raw.get("OnDemandThroughput"))
+        found.on_demand = warm_throughput.on_demand(raw.get("OnDemandThroughput"), None, mode, f"index : {name}")
     return found
 
 

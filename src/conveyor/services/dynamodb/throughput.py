@@ -9,6 +9,9 @@ https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TableWarmThro
 
 OnDemandThroughput caps an on-demand table's or index's request units (-1 removes a cap); it is kept
 and described as given. https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_OnDemandThroughput.html
+
+The refusals are in DynamoDB's words as a catalogue of its answers records them (the API reference
+gives the rules, not the messages).
 """
 
 from __future__ import annotations
@@ -58,15 +61,34 @@ def describe(values: tuple[int, int]) -> Out:
     return {"ReadUnitsPerSecond": values[0], "WriteUnitsPerSecond": values[1], "Status": "ACTIVE"}
 
 
-def on_demand(raw: Mapping[str, Any] | None, previous: Out | None = None) -> Out | None:
-    """An OnDemandThroughput as kept: the members given replace the previous ones."""
+def raised(raw: Mapping[str, Any] | None, now: tuple[int, int], what: str) -> tuple[int, int]:
+    """UpdateTable's WarmThroughput for a table or index whose warm throughput is `now`: it may only rise."""
+    if not raw:
+        return now
+    read = int(raw.get("ReadUnitsPerSecond") or now[0])
+    write = int(raw.get("WriteUnitsPerSecond") or now[1])
+    for name, value, current_value in (("ReadUnitsPerSecond", read, now[0]), ("WriteUnitsPerSecond", write, now[1])):
+        if value < current_value:
+            raise errors.invalid(f"Requested {name} for WarmThroughput for {what} is lower than current WarmThroughput, "
+                                 "decreasing WarmThroughput is not supported")
+    return read, write
+
+
+def on_demand(raw: Mapping[str, Any] | None, previous: Out | None, mode: str, what: str, *,
+              updating: bool = False) -> Out | None:
+    """An OnDemandThroughput as kept: the members given replace the previous ones. Only an on-demand
+    table has one; a value is at least 1, or -1 on UpdateTable to remove the cap. `what` is "table" or
+    "index : NAME"."""
     if not raw:
         return previous
+    given = [name for name in ("MaxReadRequestUnits", "MaxWriteRequestUnits") if raw.get(name) is not None]
+    if given and mode != "PAY_PER_REQUEST":
+        raise errors.invalid(f"{given[0]} for OnDemandThroughput cannot be specified when the table BillingMode is "
+                             "PROVISIONED")
     kept: Out = dict(previous or {})
-    for name in ("MaxReadRequestUnits", "MaxWriteRequestUnits"):
-        if raw.get(name) is not None:
-            value = int(raw[name])
-            if value < 1 and value != -1:
-                raise errors.invalid(f"{name} must be greater than or equal to 1, or -1 to remove the maximum")
-            kept[name] = value
+    for name in given:
+        value = int(raw[name])
+        if value < 1 and not (updating and value == -1):
+            raise errors.invalid(f"Requested {name} for OnDemandThroughput for {what} is outside of valid range")
+        kept[name] = value
     return kept or previous
