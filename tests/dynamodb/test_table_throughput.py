@@ -197,3 +197,26 @@ def test_throughput_settings_survive_a_restart(start_server: Any) -> None:
     for field in ("WarmThroughput", "OnDemandThroughput", "BillingModeSummary"):
         assert after[field] == before[field]
     assert after["GlobalSecondaryIndexes"][0]["WarmThroughput"] == warm(12000, 4500)
+
+
+def test_update_table_refuses_a_throughput_that_would_not_change(ddb: Any) -> None:
+    ddb.create_table(TableName="same", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                     AttributeDefinitions=attrs("id", "g"),
+                     ProvisionedThroughput={"ReadCapacityUnits": 3, "WriteCapacityUnits": 4},
+                     GlobalSecondaryIndexes=[gsi("by-g", "g", ProvisionedThroughput={
+                         "ReadCapacityUnits": 1, "WriteCapacityUnits": 2})])
+    assert error(ddb.update_table, "ValidationException", TableName="same",
+                 ProvisionedThroughput={"ReadCapacityUnits": 3, "WriteCapacityUnits": 4}) == (
+        "The provisioned throughput for the table will not change. The requested value equals the current value. "
+        "Current ReadCapacityUnits provisioned for the table: 3. Requested ReadCapacityUnits: 3. Current "
+        "WriteCapacityUnits provisioned for the table: 4. Requested WriteCapacityUnits: 4. Refer to the Amazon "
+        "DynamoDB Developer Guide for current limits and how to request higher limits.")
+    assert error(ddb.update_table, "ValidationException", TableName="same", GlobalSecondaryIndexUpdates=[
+        {"Update": {"IndexName": "by-g", "ProvisionedThroughput": {"ReadCapacityUnits": 1,
+                                                                   "WriteCapacityUnits": 2}}}]).startswith(
+        "The provisioned throughput for the index by-g will not change.")
+    ddb.update_table(TableName="same", ProvisionedThroughput={"ReadCapacityUnits": 3, "WriteCapacityUnits": 5})
+    ddb.update_table(TableName="same", BillingMode="PAY_PER_REQUEST")
+    assert error(ddb.update_table, "ValidationException", TableName="same", BillingMode="PROVISIONED") == (
+        "One or more parameter values were invalid: ProvisionedThroughput must be specified when BillingMode is "
+        "PROVISIONED")

@@ -145,7 +145,13 @@ class ControlOperations:
             elif mode == "PROVISIONED" and table.billing_mode == "PROVISIONED":
                 raw["ProvisionedThroughput"] = {"ReadCapacityUnits": table.read_units,
                                                 "WriteCapacityUnits": table.write_units}
+            elif mode == "PROVISIONED":
+                raise errors.invalid("ProvisionedThroughput must be specified when BillingMode is PROVISIONED")
+            was = (table.billing_mode, table.read_units, table.write_units)
             table.billing_mode, table.read_units, table.write_units = table_rules.billing(raw)
+            if params.get("ProvisionedThroughput") and was == (table.billing_mode, table.read_units,
+                                                                 table.write_units):
+                raise update_rules.unchanged("the table", was[1], was[2])
         table.warm_read, table.warm_write = throughput.raised(params.get("WarmThroughput"), table.warm(), "table")
         table.on_demand = throughput.on_demand(params.get("OnDemandThroughput"), table.on_demand, table.billing_mode,
                                                "table", updating=True)
@@ -215,6 +221,9 @@ class ControlOperations:
             raise errors.invalid(f"The only Updates for index: {index.name} when TableThroughputMode is "
                                  "PAY_PER_REQUEST can be to OnDemandThroughput, WarmThroughput")
         if units:
+            if (index.read_units, index.write_units) == (int(units["ReadCapacityUnits"]),
+                                                         int(units["WriteCapacityUnits"])):
+                raise update_rules.unchanged(f"the index {index.name}", index.read_units, index.write_units)
             index.read_units = int(units["ReadCapacityUnits"])
             index.write_units = int(units["WriteCapacityUnits"])
         index.warm_read, index.warm_write = throughput.raised(update.get("WarmThroughput"), table.index_warm(index),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from conveyor.services.dynamodb import errors
+from conveyor.wire import ServiceError
 
 # The members that change something: one of them is required.
 CHANGES = ("AttributeDefinitions", "BillingMode", "ProvisionedThroughput", "GlobalSecondaryIndexUpdates",
@@ -55,3 +56,14 @@ def check_index_updates(updates: Any) -> None:
             raise errors.invalid(f"Only one global secondary index update per index is allowed simultaneously. "
                                  f"Index: {name}")
         seen.add(name)
+
+
+def unchanged(what: str, read: int, write: int) -> ServiceError:
+    """A provisioned throughput asked for that is the one in place. (The table's words are recorded; the
+    index's say "for the index NAME" where the table's say "for the table".)"""
+    holder = "the table" if what == "the table" else "the index"
+    return errors.validation(
+        f"The provisioned throughput for {what} will not change. The requested value equals the current value. "
+        f"Current ReadCapacityUnits provisioned for {holder}: {read}. Requested ReadCapacityUnits: {read}. "
+        f"Current WriteCapacityUnits provisioned for {holder}: {write}. Requested WriteCapacityUnits: {write}. "
+        "Refer to the Amazon DynamoDB Developer Guide for current limits and how to request higher limits.")

@@ -32,6 +32,12 @@ def _throughput(value: Any) -> dict[str, int]:
             "WriteCapacityUnits": as_int(value.get("WriteCapacityUnits"), "WriteCapacityUnits")}
 
 
+def _units(value: Any) -> dict[str, int] | None:
+    """A ProvisionedThroughput as numbers, to compare ("5" and 5 are one value): DynamoDB refuses a change
+    to the units it has."""
+    return _throughput(value) if value else None
+
+
 def _keys(value: Any) -> list[dict[str, str]]:
     return [{"AttributeName": str(k["AttributeName"]), "KeyType": str(k["KeyType"])} for k in value or []]
 
@@ -148,7 +154,7 @@ class Table(ResourceType):
         billing = _billing(new)
         definitions = [dict(a) for a in new.get("AttributeDefinitions") or []]
         table_change: dict[str, Any] = {}
-        if _billing(old) != billing or old.get("ProvisionedThroughput") != new.get("ProvisionedThroughput"):
+        if _billing(old) != billing or _units(old.get("ProvisionedThroughput")) != _units(new.get("ProvisionedThroughput")):
             table_change["BillingMode"] = billing
             if billing == "PROVISIONED" and new.get("ProvisionedThroughput"):
                 table_change["ProvisionedThroughput"] = _throughput(new["ProvisionedThroughput"])
@@ -186,7 +192,8 @@ class Table(ResourceType):
                 "GlobalSecondaryIndexUpdates": [{"Create": _index(after[index_name], billing)}]})
         for index_name in sorted((before.keys() & after.keys()) - remade):
             throughput = after[index_name].get("ProvisionedThroughput")
-            if billing == "PROVISIONED" and throughput and throughput != before[index_name].get("ProvisionedThroughput"):
+            if billing == "PROVISIONED" and throughput and \
+                    _units(throughput) != _units(before[index_name].get("ProvisionedThroughput")):
                 await target.call("dynamodb", "UpdateTable", {"TableName": name, "GlobalSecondaryIndexUpdates": [
                     {"Update": {"IndexName": index_name, "ProvisionedThroughput": _throughput(throughput)}}]})
 
