@@ -97,7 +97,8 @@ def test_update_table_raises_warm_throughput_which_never_falls(ddb: Any) -> None
         {"Update": {"IndexName": "by-g", "WarmThroughput": {"WriteUnitsPerSecond": 8000}}}]) == (
         "One or more parameter values were invalid: Requested WriteUnitsPerSecond for WarmThroughput for index by-g "
         "is lower than current WarmThroughput, decreasing WarmThroughput is not supported")
-    assert error(ddb.update_table, "ValidationException", TableName="wt_update", DeletionProtectionEnabled=True,
+    assert error(ddb.update_table, "ValidationException", TableName="wt_update",
+                 StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
                  WarmThroughput={"ReadUnitsPerSecond": 16000}) == (
         "One or more parameter values were invalid: WarmThroughput must be the only operation in the request")
     ddb.update_table(TableName="wt_update", ProvisionedThroughput={"ReadCapacityUnits": 20000,
@@ -124,7 +125,8 @@ def test_on_demand_throughput_billing_summary_and_table_class(ddb: Any) -> None:
                  OnDemandThroughput={"MaxReadRequestUnits": 0}) == (
         "One or more parameter values were invalid: Requested MaxReadRequestUnits for OnDemandThroughput for table "
         "is outside of valid range")
-    assert error(ddb.update_table, "ValidationException", TableName="odt", DeletionProtectionEnabled=True,
+    assert error(ddb.update_table, "ValidationException", TableName="odt",
+                 StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
                  OnDemandThroughput={"MaxReadRequestUnits": 5}) == (
         "One or more parameter values were invalid: OnDemandThroughput can only be combined with BillingMode in an "
         "UpdateTable request")

@@ -139,9 +139,18 @@ def test_indexes_described_created_and_deleted(ddb: Any) -> None:
 
 def test_update_table_settings_and_streams(ddb: Any) -> None:
     make_table(ddb, "upd")
+    # deletion protection changes alone (so do encryption and the table class)
+    assert error(ddb.update_table, "ValidationException", TableName="upd", BillingMode="PROVISIONED",
+                 ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 7},
+                 DeletionProtectionEnabled=True) == ("One or more parameter values were invalid: DeletionProtection "
+                                                     "modification must be the only operation in the request")
+    assert error(ddb.update_table, "ValidationException", TableName="upd", DeletionProtectionEnabled=True,
+                 SSESpecification={"Enabled": True}) == ("One or more parameter values were invalid: Server-Side "
+                                                         "Encryption modification must be the only operation in the "
+                                                         "request")
     ddb.update_table(TableName="upd", BillingMode="PROVISIONED",
-                     ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 7},
-                     DeletionProtectionEnabled=True)
+                     ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 7})
+    ddb.update_table(TableName="upd", DeletionProtectionEnabled=True)
     table = ddb.describe_table(TableName="upd")["Table"]
     assert table["ProvisionedThroughput"]["WriteCapacityUnits"] == 7
     # a table that was on-demand keeps saying since when it was

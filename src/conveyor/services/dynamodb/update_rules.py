@@ -1,7 +1,8 @@
 """UpdateTable's rules on what one request may combine, in DynamoDB's words.
 
-DynamoDB takes some changes only alone (WarmThroughput), or only with BillingMode (OnDemandThroughput),
-and at most one change per index, each naming one of Update, Create or Delete. The messages are those a
+DynamoDB takes some changes only alone (server-side encryption, the table class, deletion protection,
+WarmThroughput), or only with BillingMode (OnDemandThroughput), and at most one change per index, each
+naming one of Update, Create or Delete. The messages are those a
 catalogue of DynamoDB's answers records (dynalite records the index ones too); the rules themselves:
 https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateTable.html
 """
@@ -30,6 +31,10 @@ def check(params: Any) -> None:
         raise errors.validation(NOTHING_TO_DO)
     updates = params.get("GlobalSecondaryIndexUpdates") or []
     check_index_updates(updates)
+    for member, what in (("SSESpecification", "Server-Side Encryption"), ("TableClass", "TableClass"),
+                         ("DeletionProtectionEnabled", "DeletionProtection")):
+        if params.get(member) is not None and len(given) > 1:
+            raise errors.invalid(f"{what} modification must be the only operation in the request")
     if params.get("WarmThroughput") is not None:
         if any(u.get("Create") is not None for u in updates):
             raise errors.invalid("Create global secondary index cannot be specified when updating WarmThroughput")

@@ -153,20 +153,23 @@ class Table(ResourceType):
                                   "(LocalSecondaryIndexes: Updates are not supported)")
         billing = _billing(new)
         definitions = [dict(a) for a in new.get("AttributeDefinitions") or []]
-        table_change: dict[str, Any] = {}
+        # One UpdateTable per kind of change: DynamoDB takes deletion protection, the table class and
+        # encryption each only alone.
+        changes: list[dict[str, Any]] = []
         if _billing(old) != billing or _units(old.get("ProvisionedThroughput")) != _units(new.get("ProvisionedThroughput")):
-            table_change["BillingMode"] = billing
+            capacity: dict[str, Any] = {"BillingMode": billing}
             if billing == "PROVISIONED" and new.get("ProvisionedThroughput"):
-                table_change["ProvisionedThroughput"] = _throughput(new["ProvisionedThroughput"])
+                capacity["ProvisionedThroughput"] = _throughput(new["ProvisionedThroughput"])
+            changes.append(capacity)
         if as_bool(old.get("DeletionProtectionEnabled", False)) != as_bool(new.get("DeletionProtectionEnabled",
                                                                                    False)):
-            table_change["DeletionProtectionEnabled"] = as_bool(new.get("DeletionProtectionEnabled", False))
+            changes.append({"DeletionProtectionEnabled": as_bool(new.get("DeletionProtectionEnabled", False))})
         if old.get("TableClass") != new.get("TableClass"):
-            table_change["TableClass"] = str(new.get("TableClass") or "STANDARD")
+            changes.append({"TableClass": str(new.get("TableClass") or "STANDARD")})
         if old.get("SSESpecification") != new.get("SSESpecification"):
-            table_change["SSESpecification"] = self._sse(new.get("SSESpecification") or {})
-        if table_change:
-            await target.call("dynamodb", "UpdateTable", {"TableName": name, **table_change})
+            changes.append({"SSESpecification": self._sse(new.get("SSESpecification") or {})})
+        for change in changes:
+            await target.call("dynamodb", "UpdateTable", {"TableName": name, **change})
         await self._global_indexes(target, name, old, new, billing, definitions)
         await self._update_stream(target, name, _stream(old), _stream(new))
         await self._settings(target, name, old, new)
