@@ -3,6 +3,7 @@ entries) as they were, a restore makes an independent table from it; AWS's error
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -68,3 +69,71 @@ def test_point_in_time_recovery(ddb: Any) -> None:
         "PointInTimeRecoveryEnabled": False})
     assert ddb.describe_continuous_backups(TableName="pitr")["ContinuousBackupsDescription"][
         "PointInTimeRecoveryDescription"] == {"PointInTimeRecoveryStatus": "DISABLED"}
+
+
+def _items(ddb: Any, table: str) -> dict[str, dict[str, Any]]:
+    return {i["pk"]["S"]: i for i in ddb.scan(TableName=table, ConsistentRead=True)["Items"]}
+
+
+def test_point_in_time_restore_gives_the_table_as_it_was(ddb: Any, advance: Any) -> None:
+    """A restore to a time on the server's clock gives the items (and index entries) of that moment: changes
+    made after it are undone, those before it kept; times outside the recovery window are refused."""
+    make_table(ddb, "hist", range_key=False, GlobalSecondaryIndexes=[gsi("by-g", "g")],
+               more_attributes=[{"AttributeName": "g", "AttributeType": "S"}])
+    ddb.put_item(TableName="hist", Item={"pk": {"S": "before"}, "g": {"S": "x"}})  # before PITR: kept as it is
+    enabled = ddb.update_continuous_backups(TableName="hist", PointInTimeRecoverySpecification={
+        "PointInTimeRecoveryEnabled": True})["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
+    start = enabled["EarliestRestorableDateTime"]  # whole seconds, as boto3 sends times back
+    advance(5)
+    ddb.put_item(TableName="hist", Item={"pk": {"S": "a"}, "v": {"N": "1"}, "g": {"S": "x"}})
+    ddb.put_item(TableName="hist", Item={"pk": {"S": "b"}, "g": {"S": "x"}})
+    first = advance(60)
+    ddb.update_item(TableName="hist", Key={"pk": {"S": "a"}}, UpdateExpression="SET v = :v, g = :g",
+                    ExpressionAttributeValues={":v": {"N": "2"}, ":g": {"S": "y"}})
+    ddb.delete_item(TableName="hist", Key={"pk": {"S": "b"}})
+    ddb.put_item(TableName="hist", Item={"pk": {"S": "c"}})
+    advance(60)
+
+    then = ddb.restore_table_to_point_in_time(SourceTableName="hist", TargetTableName="hist-then",
+                                              RestoreDateTime=first)["TableDescription"]
+    assert then["ItemCount"] == 3 and then["RestoreSummary"]["RestoreDateTime"].timestamp() == int(first)
+    restored = _items(ddb, "hist-then")
+    assert sorted(restored) == ["a", "b", "before"] and restored["a"]["v"] == {"N": "1"}
+    by_g = ddb.query(TableName="hist-then", IndexName="by-g", KeyConditionExpression="g = :g",
+                     ExpressionAttributeValues={":g": {"S": "x"}})
+    assert sorted(i["pk"]["S"] for i in by_g["Items"]) == ["a", "b", "before"]  # the index as it was too
+
+    ddb.restore_table_to_point_in_time(SourceTableName="hist", TargetTableName="hist-now", UseLatestRestorableTime=True)
+    now = _items(ddb, "hist-now")
+    assert sorted(now) == ["a", "before", "c"] and now["a"]["v"] == {"N": "2"}
+    ddb.restore_table_to_point_in_time(SourceTableName="hist", TargetTableName="hist-start", RestoreDateTime=start)
+    assert sorted(_items(ddb, "hist-start")) == ["before"]
+
+    described = ddb.describe_continuous_backups(TableName="hist")["ContinuousBackupsDescription"][
+        "PointInTimeRecoveryDescription"]
+    assert described["EarliestRestorableDateTime"] == start
+    assert described["LatestRestorableDateTime"].timestamp() == math.floor(first + 60)
+    message = error(ddb.restore_table_to_point_in_time, "InvalidRestoreTimeException", SourceTableName="hist",
+                    TargetTableName="too-early", RestoreDateTime=start.timestamp() - 5)
+    assert "between EarliestRestorableDateTime and LatestRestorableDateTime" in message
+    assert error(ddb.restore_table_to_point_in_time, "InvalidRestoreTimeException", SourceTableName="hist",
+                 TargetTableName="too-late", RestoreDateTime=first + 3600)
+
+
+def test_point_in_time_window_follows_the_recovery_period(ddb: Any, advance: Any) -> None:
+    """The earliest restorable time moves with RecoveryPeriodInDays; turning recovery off forgets the history,
+    and turning it on again starts a new window."""
+    make_table(ddb, "window", range_key=False)
+    ddb.update_continuous_backups(TableName="window", PointInTimeRecoverySpecification={
+        "PointInTimeRecoveryEnabled": True, "RecoveryPeriodInDays": 1})
+    ddb.put_item(TableName="window", Item={"pk": {"S": "old"}})
+    now = advance(2 * 86400)
+    described = ddb.describe_continuous_backups(TableName="window")["ContinuousBackupsDescription"][
+        "PointInTimeRecoveryDescription"]
+    assert described["RecoveryPeriodInDays"] == 1
+    assert described["EarliestRestorableDateTime"].timestamp() == math.ceil(now - 86400)
+    ddb.update_continuous_backups(TableName="window", PointInTimeRecoverySpecification={
+        "PointInTimeRecoveryEnabled": False})
+    again = ddb.update_continuous_backups(TableName="window", PointInTimeRecoverySpecification={
+        "PointInTimeRecoveryEnabled": True})["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
+    assert again["EarliestRestorableDateTime"].timestamp() == math.ceil(now) and again["RecoveryPeriodInDays"] == 35

@@ -3,9 +3,9 @@ RestoreTableFromBackup, UpdateContinuousBackups, RestoreTableToPointInTime.
 
 A backup copies the table's settings, items and index entries in one commit; a restore makes a new table
 from them in one commit. As AWS does, a restored table has no stream, TTL, tags or policy of its source
-(https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Restore.Tutorial.html). Conveyor keeps no
-history of a table: a point-in-time restore restores its latest restorable time (now) only, and refuses an
-earlier RestoreDateTime. https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_CreateBackup.html,
+(https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Restore.Tutorial.html). A point-in-time
+restore makes the table as it was at RestoreDateTime, from the history point-in-time recovery keeps
+(conveyor.services.dynamodb.pitr). https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_CreateBackup.html,
 API_RestoreTableToPointInTime.html, API_UpdateContinuousBackups.html
 """
 
@@ -16,11 +16,15 @@ import datetime as dt
 import hashlib
 from typing import TYPE_CHECKING, Any
 
-from conveyor.services.dynamodb import errors
+from conveyor.services.dynamodb import errors, pitr
 from conveyor.services.dynamodb.backend import Backend
 from conveyor.services.dynamodb.catalog import table_name
+from conveyor.services.dynamodb.history_store import RestoredItem
+from conveyor.services.dynamodb.keys import index_entries, segment
 from conveyor.services.dynamodb.store import BackupRow, TableRow
+from conveyor.services.dynamodb.stored import load_item
 from conveyor.services.dynamodb.tables import Table
+from conveyor.services.dynamodb.values import item_size
 from conveyor.wire import RequestContext, ServiceError
 
 if TYPE_CHECKING:
@@ -136,31 +140,44 @@ class BackupOperations:
         return out
 
     async def _restore(self, ctx: RequestContext, target: str, source: Table, restored_from: Out, *,
-                       backup: str | None, params: Any) -> Out:
+                       backup: str | None, params: Any, at: float | None = None) -> Out:
         catalog, now = self.backend.catalog, self.backend.now()
         async with catalog.mutex:
             if (ctx.region, target) in catalog.tables:
                 raise _table_already_exists(target)
-            table = copy.deepcopy(source)
-            table.id, table.region, table.name, table.created = catalog.next_id(), ctx.region, target, now
-            table.stream_enabled, table.stream_view_type, table.stream_label = False, "", ""
-            table.ttl_enabled, table.ttl_attribute, table.tags, table.policy = False, "", {}, ""
-            table.deletion_protection, table.pitr_since = False, 0.0
-            if params.get("BillingModeOverride"):
-                table.billing_mode = params["BillingModeOverride"]
-            table.restored_from = {**restored_from, "RestoreDateTime": now, "RestoreInProgress": False}
-            await catalog.store.restore(TableRow(table.id, table.region, table.name, table.created, table.to_spec()),
-                                        backup=backup, source_table=None if backup else source.id)
+            table = self._restored_table(ctx, target, source, restored_from, params)
+            if backup is not None:
+                await catalog.store.restore(TableRow(table.id, table.region, table.name, table.created,
+                                                     table.to_spec()), backup=backup)
+            else:
+                items = [_restored_item(table, hk, rk, text) for hk, rk, text in
+                         pitr.items_at(catalog.store, source, now if at is None else at)]
+                await catalog.store.history.create_with_items(table.id, table.region, table.name, table.created,
+                                                              table.to_spec(), items)
             catalog.tables[(table.region, table.name)] = table
         count, size = catalog.store.counts(table.id)
         return {"TableDescription": table.describe(self.backend.account, count, size,
                                                    catalog.store.index_counts(table.id))}
 
+    def _restored_table(self, ctx: RequestContext, target: str, source: Table, restored_from: Out,
+                        params: Any) -> Table:
+        catalog, now = self.backend.catalog, self.backend.now()
+        table = copy.deepcopy(source)
+        table.id, table.region, table.name, table.created = catalog.next_id(), ctx.region, target, now
+        table.stream_enabled, table.stream_view_type, table.stream_label = False, "", ""
+        table.ttl_enabled, table.ttl_attribute, table.tags, table.policy = False, "", {}, ""
+        table.deletion_protection, table.pitr_since = False, 0.0
+        if params.get("BillingModeOverride"):
+            table.billing_mode = params["BillingModeOverride"]
+        table.restored_from = {"RestoreDateTime": now, **restored_from, "RestoreInProgress": False}
+        return table
+
     async def RestoreTableFromBackup(self, ctx: RequestContext, params: RestoreTableFromBackupInputTypeDef) -> Out:
         backup = self._backup(params["BackupArn"])
         source = Table.from_row(0, backup.region, backup.table_name, backup.table_created, backup.spec)
         return await self._restore(ctx, params["TargetTableName"], source,
-                                   {"SourceBackupArn": backup.arn, "SourceTableArn": source.arn(self.backend.account)},
+                                   {"SourceBackupArn": backup.arn, "SourceTableArn": source.arn(self.backend.account),
+                                    "RestoreDateTime": backup.created},
                                    backup=backup.arn, params=params)
 
     async def RestoreTableToPointInTime(self, ctx: RequestContext, params: RestoreTableToPointInTimeInputTypeDef
@@ -172,13 +189,20 @@ class BackupOperations:
         if not source.pitr_since:
             raise ServiceError("PointInTimeRecoveryUnavailableException",
                                f"Point in time recovery is not enabled for table '{name}'")
+        now = self.backend.now()
+        at = now
         when = params.get("RestoreDateTime")
-        if when is not None and not params.get("UseLatestRestorableTime") and \
-                _seconds(when) < self.backend.now() - 1:
-            raise errors.validation("Conveyor keeps no history of a table: only its latest restorable time "
-                                    "(UseLatestRestorableTime) can be restored")
+        if when is not None and not params.get("UseLatestRestorableTime"):
+            at = _seconds(when)
+            earliest, latest = pitr.window(source, now)
+            if not earliest <= at <= now:
+                # https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_RestoreTableToPointInTime.html#API_RestoreTableToPointInTime_Errors
+                raise ServiceError("InvalidRestoreTimeException",
+                                   "An invalid restore time was specified. RestoreDateTime must be between "
+                                   "EarliestRestorableDateTime and LatestRestorableDateTime.")
         return await self._restore(ctx, params["TargetTableName"], source,
-                                   {"SourceTableArn": source.arn(self.backend.account)}, backup=None, params=params)
+                                   {"SourceTableArn": source.arn(self.backend.account), "RestoreDateTime": at},
+                                   backup=None, params=params, at=at)
 
     async def UpdateContinuousBackups(self, ctx: RequestContext, params: UpdateContinuousBackupsInputTypeDef) -> Out:
         spec = params["PointInTimeRecoverySpecification"]
@@ -186,11 +210,14 @@ class BackupOperations:
         async with catalog.mutex:
             table = copy.deepcopy(self._table(ctx, params["TableName"]))
             if spec["PointInTimeRecoveryEnabled"]:
+                # Without RecoveryPeriodInDays, enabling means 35 days; an enabled table keeps its period.
+                # https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_PointInTimeRecoverySpecification.html
+                table.pitr_days = spec.get("RecoveryPeriodInDays") or (table.pitr_days if table.pitr_since else 35)
                 table.pitr_since = table.pitr_since or self.backend.now()
-                table.pitr_days = spec.get("RecoveryPeriodInDays") or table.pitr_days
+                await catalog.store.update_table(table.id, table.to_spec())
             else:
                 table.pitr_since = 0.0
-            await catalog.store.update_table(table.id, table.to_spec())
+                await catalog.store.history.forget(table.id, table.to_spec())  # its history goes with it
             catalog.tables[(table.region, table.name)] = table
         return {"ContinuousBackupsDescription": continuous_backups(table, self.backend.now())}
 
@@ -200,6 +227,14 @@ def continuous_backups(table: Table, now: float) -> Out:
     if not table.pitr_since:
         return {"ContinuousBackupsStatus": "ENABLED",
                 "PointInTimeRecoveryDescription": {"PointInTimeRecoveryStatus": "DISABLED"}}
+    earliest, latest = pitr.window(table, now)
     return {"ContinuousBackupsStatus": "ENABLED", "PointInTimeRecoveryDescription": {
         "PointInTimeRecoveryStatus": "ENABLED", "RecoveryPeriodInDays": table.pitr_days,
-        "EarliestRestorableDateTime": _when(table.pitr_since), "LatestRestorableDateTime": _when(now)}}
+        "EarliestRestorableDateTime": _when(earliest), "LatestRestorableDateTime": _when(latest)}}
+
+
+def _restored_item(table: Table, hk: bytes, rk: bytes, text: str) -> RestoredItem:
+    """A restored table's row for an item, with the entries of the restored table's indexes."""
+    item = load_item(text)
+    entries = [(e.index_name, e.ihk, e.irk, e.seg) for e in index_entries(table, item)]
+    return RestoredItem(hk, rk, segment(hk), text, item_size(item), entries)

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from conveyor.services.dynamodb.history_store import HistoryStore
 from conveyor.storage.db import Database
 from conveyor.storage.disk import DiskGuard
 
@@ -75,6 +76,20 @@ MIGRATIONS = [
         PRIMARY KEY (arn, index_name, ihk, irk, hk, rk)
     ) WITHOUT ROWID
     """,
+    # Point-in-time recovery: each change to an item of a table with PITR enabled, its images before and
+    # after, written in the change's commit (a table's state at any earlier time is its items now with the
+    # changes since undone). Exports and imports: their descriptions, so that a restart finds them.
+    """
+    CREATE TABLE item_history (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, table_id INTEGER NOT NULL, at REAL NOT NULL, hk BLOB NOT NULL,
+        rk BLOB NOT NULL, old TEXT, new TEXT
+    );
+    CREATE INDEX item_history_by_time ON item_history (table_id, at);
+    CREATE TABLE transfers (
+        arn TEXT PRIMARY KEY, kind TEXT NOT NULL, region TEXT NOT NULL, created REAL NOT NULL,
+        description TEXT NOT NULL
+    )
+    """,
 ]
 
 PAGE_ROWS = 200  # rows read from SQLite at a time while a page fills
@@ -120,6 +135,15 @@ class StreamRow:
 
 
 @dataclass(frozen=True)
+class HistoryRow:
+    """An item's images before and after a change (stored JSON; None: absent), for point-in-time recovery."""
+
+    at: float
+    old: str | None
+    new: str | None
+
+
+@dataclass(frozen=True)
 class ItemWrite:
     """One item's new state: `item` is its stored JSON, or None to delete it; the stream record of the
     change, if its table has a stream; when the item expires (TTL), if it does."""
@@ -133,6 +157,7 @@ class ItemWrite:
     entries: Sequence[IndexEntry] = field(default_factory=tuple)
     stream: StreamRow | None = None
     expires: float | None = None
+    history: HistoryRow | None = None  # its table keeps point-in-time history
 
 
 @dataclass(frozen=True)
@@ -146,6 +171,7 @@ class Bound:
 class DynamoStore:
     def __init__(self, path: Path, disk: DiskGuard | None = None) -> None:
         self.db = Database(path, MIGRATIONS, disk)
+        self.history = HistoryStore(self.db)
         # Told, after each commit that stored stream records, which tables' streams grew (readers wake).
         self.on_stream: Callable[[set[int]], None] | None = None
 
@@ -180,6 +206,7 @@ class DynamoStore:
         def run(conn: sqlite3.Connection) -> None:
             conn.execute("DELETE FROM index_entries WHERE table_id = ?", (table_id,))
             conn.execute("DELETE FROM items WHERE table_id = ?", (table_id,))
+            conn.execute("DELETE FROM item_history WHERE table_id = ?", (table_id,))
             conn.execute("DELETE FROM tables WHERE id = ?", (table_id,))
 
         await self.db.write(run, grows=False)
@@ -235,6 +262,10 @@ class DynamoStore:
         """Items' new states (and a transaction's client token), all in one commit."""
         def run(conn: sqlite3.Connection) -> None:
             for w in writes:
+                if w.history is not None:
+                    h = w.history
+                    conn.execute("INSERT INTO item_history (table_id, at, hk, rk, old, new) VALUES (?, ?, ?, ?, ?, ?)",
+                                 (w.table_id, h.at, w.hk, w.rk, h.old, h.new))
                 if w.stream is not None:
                     r = w.stream
                     conn.execute("INSERT INTO stream_records (seq, table_id, label, at, record) VALUES (?, ?, ?, ?, ?)",
@@ -253,7 +284,8 @@ class DynamoStore:
             if token is not None:
                 conn.execute("INSERT OR REPLACE INTO tokens (token, digest, at) VALUES (?, ?, ?)", token)
 
-        await self.db.write(run, grows=any(w.item is not None for w in writes) or token is not None)
+        await self.db.write(run, grows=any(w.item is not None or w.history is not None for w in writes)
+                            or token is not None)
         grown = {w.stream.table_id for w in writes if w.stream is not None}
         if grown and self.on_stream is not None:
             self.on_stream(grown)
@@ -391,22 +423,15 @@ class DynamoStore:
 
         await self.db.write(run, grows=False)
 
-    async def restore(self, row: TableRow, *, backup: str | None = None, source_table: int | None = None) -> None:
-        """A new table with the items and index entries of a backup, or of another table as they are now."""
+    async def restore(self, row: TableRow, *, backup: str) -> None:
+        """A new table with the items and index entries of a backup."""
         def run(conn: sqlite3.Connection) -> None:
             conn.execute("INSERT INTO tables (id, region, name, created, spec) VALUES (?, ?, ?, ?, ?)",
                          (row.id, row.region, row.name, row.created, row.spec))
-            if backup is not None:
-                conn.execute("INSERT INTO items (table_id, hk, rk, seg, item, size) SELECT ?, hk, rk, seg, item, size "
-                             "FROM backup_items WHERE arn = ?", (row.id, backup))
-                conn.execute("INSERT INTO index_entries (table_id, index_name, ihk, irk, hk, rk, seg) SELECT ?, "
-                             "index_name, ihk, irk, hk, rk, seg FROM backup_entries WHERE arn = ?", (row.id, backup))
-            else:
-                conn.execute("INSERT INTO items (table_id, hk, rk, seg, item, size) SELECT ?, hk, rk, seg, item, size "
-                             "FROM items WHERE table_id = ?", (row.id, source_table))
-                conn.execute("INSERT INTO index_entries (table_id, index_name, ihk, irk, hk, rk, seg) SELECT ?, "
-                             "index_name, ihk, irk, hk, rk, seg FROM index_entries WHERE table_id = ?",
-                             (row.id, source_table))
+            conn.execute("INSERT INTO items (table_id, hk, rk, seg, item, size) SELECT ?, hk, rk, seg, item, size "
+                         "FROM backup_items WHERE arn = ?", (row.id, backup))
+            conn.execute("INSERT INTO index_entries (table_id, index_name, ihk, irk, hk, rk, seg) SELECT ?, "
+                         "index_name, ihk, irk, hk, rk, seg FROM backup_entries WHERE arn = ?", (row.id, backup))
 
         await self.db.write(run)
 
@@ -421,7 +446,7 @@ class DynamoStore:
     async def wipe(self) -> None:
         def run(conn: sqlite3.Connection) -> None:
             for table in ("index_entries", "items", "tables", "tokens", "stream_records", "meta", "backups",
-                          "backup_items", "backup_entries"):
+                          "backup_items", "backup_entries", "item_history", "transfers"):
                 conn.execute(f"DELETE FROM {table}")
 
         await self.db.write(run, grows=False)
