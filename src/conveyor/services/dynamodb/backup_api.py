@@ -194,8 +194,7 @@ class BackupOperations:
         when = params.get("RestoreDateTime")
         if when is not None and not params.get("UseLatestRestorableTime"):
             at = _seconds(when)
-            earliest, latest = pitr.window(source, now)
-            if not earliest <= at <= now:
+            if not pitr.restorable(source, at, now):
                 # https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_RestoreTableToPointInTime.html#API_RestoreTableToPointInTime_Errors
                 raise ServiceError("InvalidRestoreTimeException",
                                    "An invalid restore time was specified. RestoreDateTime must be between "

@@ -52,7 +52,8 @@ def needs(region: str, account: str, operation: str, params: Mapping[str, Any]) 
             e.get("Statement") for e in params.get(_PARTIQL_STATEMENTS[operation]) or [] if isinstance(e, Mapping)]
         return [Need(action, table_arn(region, account, table) + (f"/index/{index}" if index else ""))
                 for action, table, index in iam_targets([t for t in texts if isinstance(t, str)])] or [Need(action)]
-    arn = params.get("ResourceArn") or params.get("StreamArn")
+    arn = (params.get("ResourceArn") or params.get("StreamArn") or params.get("TableArn") or params.get("ExportArn")
+           or params.get("ImportArn"))
     if isinstance(arn, str) and arn.startswith("arn:"):
         return [Need(action, arn)]
     name = params.get("TableName")

@@ -25,6 +25,11 @@ def window(table: Table, now: float) -> tuple[float, float]:
     return earliest, max(earliest, float(math.floor(now)))
 
 
+def restorable(table: Table, at: float, now: float) -> bool:
+    """Whether `at` is within the recovery window (to the instant, not the described whole seconds)."""
+    return max(table.pitr_since, now - table.pitr_days * DAY) <= at <= now
+
+
 def items_at(store: DynamoStore, table: Table, when: float) -> list[tuple[bytes, bytes, str]]:
     """The table's items ((hk, rk, stored JSON)) as they were at `when`, in key order.
 
