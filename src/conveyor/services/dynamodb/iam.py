@@ -57,6 +57,9 @@ def needs(region: str, account: str, operation: str, params: Mapping[str, Any]) 
     if isinstance(arn, str) and arn.startswith("arn:"):
         return [Need(action, arn)]
     name = params.get("TableName")
+    creation = params.get("TableCreationParameters")
+    if operation == "ImportTable" and isinstance(creation, Mapping):  # the table it creates
+        name = creation.get("TableName")
     if isinstance(name, str) and name:
         resource = table_arn(region, account, table_name(name) if not name.startswith("arn:") else name)
         index = params.get("IndexName")

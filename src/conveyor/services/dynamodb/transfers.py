@@ -7,8 +7,9 @@ background; one still IN_PROGRESS when the server stopped (or was killed) is sta
 beginning when the server starts: its output is the same (an export's objects are written under the
 same keys; an import puts the same items), so nothing is lost or half-done silently.
 
-S3 is reached only through the served API (conveyor.ports.ApiCaller), as the service principal would:
-S3's own checks and errors (NoSuchBucket, AccessDenied) are what the job sees.
+S3 is reached only through its ports: the served API (conveyor.ports.ApiCaller) to list and put objects,
+as the service principal would, and conveyor.ports.Objects to read them: S3's own checks and errors
+(NoSuchBucket, AccessDenied) are what the job sees.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from conveyor.background import spawn
-from conveyor.ports import ApiCaller
+from conveyor.ports import ApiCaller, Objects
 from conveyor.services.dynamodb.backend import Backend
 from conveyor.services.dynamodb.history_store import TransferRow
 from conveyor.wire import ServiceError
@@ -63,9 +64,11 @@ class Transfers:
     """Every export and import, by ARN; `jobs` maps a kind ("export", "import") to the coroutine that
     runs one."""
 
-    def __init__(self, backend: Backend, api: Callable[[], ApiCaller | None]) -> None:
+    def __init__(self, backend: Backend, api: Callable[[], ApiCaller | None],
+                 objects: Callable[[], Objects | None]) -> None:
         self.backend = backend
         self._api = api
+        self._objects = objects
         self.descriptions: dict[str, Out] = {}
         self.jobs: dict[str, Job] = {}
 
@@ -75,6 +78,13 @@ class Transfers:
         if api is None:
             raise ServiceError("InternalServerError", "S3 is not reachable from DynamoDB in this server", 500)
         return api
+
+    async def read(self, bucket: str, key: str) -> bytes:
+        """An object's bytes (the served API's parser would decode a binary body as text)."""
+        objects = self._objects()
+        if objects is None:
+            raise ServiceError("InternalServerError", "S3 is not reachable from DynamoDB in this server", 500)
+        return await objects.read_object(bucket, key)
 
     def load(self) -> None:
         """At start: every transfer stored, and the jobs of those still in progress run again."""
