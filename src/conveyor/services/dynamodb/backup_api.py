@@ -186,6 +186,8 @@ class BackupOperations:
         source = self.backend.catalog.tables.get((ctx.region, name))
         if source is None:
             raise ServiceError("SourceTableNotFoundException", f"Source table not found: {name}")
+        if (ctx.region, params["TargetTableName"]) in self.backend.catalog.tables:  # named before recovery's state
+            raise _table_already_exists(params["TargetTableName"])
         if not source.pitr_since:
             raise ServiceError("PointInTimeRecoveryUnavailableException",
                                f"Point in time recovery is not enabled for table '{name}'")
