@@ -144,10 +144,8 @@ class ImportOperations:
         try:
             keys = await self._keys(region, source["S3Bucket"], source.get("S3KeyPrefix") or "")
         except ServiceError as error:
-            code, message = s3_failure(error)
-            await self.transfers.fail(description, code, message)
-            if code == "S3NoSuchBucket":
-                await self._drop(table)
+            await self.transfers.fail(description, *s3_failure(error))
+            await self._drop(table)  # nothing was imported: the table goes, as AWS's does
             return
         counts = {"ProcessedSizeBytes": 0, "ProcessedItemCount": 0, "ImportedItemCount": 0, "ErrorCount": 0}
         types = {a.name: a.type for a in table.attributes}
@@ -156,7 +154,8 @@ class ImportOperations:
                 data = await self.transfers.read(source["S3Bucket"], key)
                 counts["ProcessedSizeBytes"] += len(data)
                 text = decompress(data, description["InputCompressionType"]).decode("utf-8")
-            except ServiceError as error:
+            except ServiceError as error:  # the object went, or S3 refused it: the items so far stay
+                await self._activate(description)
                 await self.transfers.fail(description, *s3_failure(error))
                 return
             except (ValueError, UnicodeDecodeError) as exc:
@@ -228,14 +227,7 @@ class ImportOperations:
     async def _finish(self, description: Out, table: Table, counts: dict[str, int]) -> None:
         if not self.backend.running:
             return  # stopping: the import runs again at the next start
-        catalog = self.backend.catalog
-        async with catalog.mutex:
-            current = self._current(description)
-            if current is not None:
-                active = copy.deepcopy(current)
-                active.status = "ACTIVE"
-                await catalog.store.update_table(active.id, active.to_spec())
-                catalog.tables[(active.region, active.name)] = active
+        await self._activate(description)
         done: Out = {**description, **counts, "EndTime": self.backend.now()}
         if counts["ErrorCount"]:
             done.update({"ImportStatus": "FAILED", "FailureCode": "ItemValidationError",
@@ -244,6 +236,17 @@ class ImportOperations:
         else:
             done["ImportStatus"] = "COMPLETED"
         await self.transfers.save(done)
+
+    async def _activate(self, description: Out) -> None:
+        """The import's table becomes ACTIVE (with what was imported)."""
+        catalog = self.backend.catalog
+        async with catalog.mutex:
+            current = self._current(description)
+            if current is not None and current.status != "ACTIVE":
+                active = copy.deepcopy(current)
+                active.status = "ACTIVE"
+                await catalog.store.update_table(active.id, active.to_spec())
+                catalog.tables[(active.region, active.name)] = active
 
     async def _drop(self, table: Table) -> None:
         catalog = self.backend.catalog
