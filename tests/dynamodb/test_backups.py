@@ -137,3 +137,39 @@ def test_point_in_time_window_follows_the_recovery_period(ddb: Any, advance: Any
     again = ddb.update_continuous_backups(TableName="window", PointInTimeRecoverySpecification={
         "PointInTimeRecoveryEnabled": True})["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
     assert again["EarliestRestorableDateTime"].timestamp() == math.ceil(now) and again["RecoveryPeriodInDays"] == 35
+
+
+def test_restore_overrides_indexes_billing_and_encryption(ddb: Any, advance: Any) -> None:
+    """A restore's overrides replace its source's settings: the indexes kept (the others left out), billing,
+    throughput, encryption; the restored table's index entries are those of the indexes it has."""
+    make_table(ddb, "over", range_key=False, GlobalSecondaryIndexes=[gsi("by-g", "g"), gsi("by-h", "h")],
+               more_attributes=[{"AttributeName": "g", "AttributeType": "S"},
+                                {"AttributeName": "h", "AttributeType": "S"}])
+    ddb.put_item(TableName="over", Item={"pk": {"S": "a"}, "g": {"S": "x"}, "h": {"S": "y"}})
+    ddb.put_item(TableName="over", Item={"pk": {"S": "b"}, "g": {"S": "x"}, "h": {"S": "z"}})
+    backup = ddb.create_backup(TableName="over", BackupName="bkp1")["BackupDetails"]["BackupArn"]
+    ddb.update_continuous_backups(TableName="over", PointInTimeRecoverySpecification={
+        "PointInTimeRecoveryEnabled": True})
+    overrides: dict[str, Any] = {
+        "GlobalSecondaryIndexOverride": [gsi("by-h", "h") | {"ProvisionedThroughput": {
+            "ReadCapacityUnits": 2, "WriteCapacityUnits": 3}}],
+        "BillingModeOverride": "PROVISIONED",
+        "ProvisionedThroughputOverride": {"ReadCapacityUnits": 7, "WriteCapacityUnits": 8},
+        "SSESpecificationOverride": {"Enabled": True, "SSEType": "KMS"}}
+    restores = [ddb.restore_table_from_backup(TargetTableName="from-backup", BackupArn=backup, **overrides),
+                ddb.restore_table_to_point_in_time(SourceTableName="over", TargetTableName="from-pitr",
+                                                   UseLatestRestorableTime=True, **overrides)]
+    for restored in (r["TableDescription"] for r in restores):
+        assert [i["IndexName"] for i in restored["GlobalSecondaryIndexes"]] == ["by-h"]
+        assert restored["ProvisionedThroughput"]["ReadCapacityUnits"] == 7
+        assert restored["SSEDescription"]["Status"] == "ENABLED"
+        by_h = ddb.query(TableName=restored["TableName"], IndexName="by-h", KeyConditionExpression="h = :h",
+                         ExpressionAttributeValues={":h": {"S": "y"}})
+        assert [i["pk"]["S"] for i in by_h["Items"]] == ["a"]
+        assert error(ddb.query, "ValidationException", TableName=restored["TableName"], IndexName="by-g",
+                     KeyConditionExpression="g = :g", ExpressionAttributeValues={":g": {"S": "x"}})
+        assert ddb.describe_table(TableName=restored["TableName"])["Table"]["ItemCount"] == 2
+    assert "GlobalSecondaryIndexes" not in ddb.restore_table_from_backup(
+        TargetTableName="no-index", BackupArn=backup, GlobalSecondaryIndexOverride=[])["TableDescription"]
+    assert error(ddb.restore_table_from_backup, "ValidationException", TargetTableName="new-index", BackupArn=backup,
+                 GlobalSecondaryIndexOverride=[gsi("by-pk", "pk")])

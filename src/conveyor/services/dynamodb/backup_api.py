@@ -16,14 +16,14 @@ import datetime as dt
 import hashlib
 from typing import TYPE_CHECKING, Any
 
-from conveyor.services.dynamodb import errors, pitr
+from conveyor.services.dynamodb import errors, pitr, table_rules
 from conveyor.services.dynamodb.backend import Backend
 from conveyor.services.dynamodb.catalog import table_name
 from conveyor.services.dynamodb.history_store import RestoredItem
 from conveyor.services.dynamodb.keys import index_entries, segment
-from conveyor.services.dynamodb.store import BackupRow, TableRow
+from conveyor.services.dynamodb.store import BackupRow
 from conveyor.services.dynamodb.stored import load_item
-from conveyor.services.dynamodb.tables import Table
+from conveyor.services.dynamodb.tables import Table, sse_description
 from conveyor.services.dynamodb.values import item_size
 from conveyor.wire import RequestContext, ServiceError
 
@@ -146,14 +146,12 @@ class BackupOperations:
             if (ctx.region, target) in catalog.tables:
                 raise _table_already_exists(target)
             table = self._restored_table(ctx, target, source, restored_from, params)
-            if backup is not None:
-                await catalog.store.restore(TableRow(table.id, table.region, table.name, table.created,
-                                                     table.to_spec()), backup=backup)
-            else:
-                items = [_restored_item(table, hk, rk, text) for hk, rk, text in
-                         pitr.items_at(catalog.store, source, now if at is None else at)]
-                await catalog.store.history.create_with_items(table.id, table.region, table.name, table.created,
-                                                              table.to_spec(), items)
+            rows = catalog.store.backup_items(backup) if backup is not None else \
+                pitr.items_at(catalog.store, source, now if at is None else at)
+            # Index entries are made anew, for the restored table's indexes (overrides included).
+            items = [_restored_item(table, hk, rk, text) for hk, rk, text in rows]
+            await catalog.store.history.create_with_items(table.id, table.region, table.name, table.created,
+                                                          table.to_spec(), items)
             catalog.tables[(table.region, table.name)] = table
         count, size = catalog.store.counts(table.id)
         return {"TableDescription": table.describe(self.backend.account, count, size,
@@ -167,8 +165,7 @@ class BackupOperations:
         table.stream_enabled, table.stream_view_type, table.stream_label = False, "", ""
         table.ttl_enabled, table.ttl_attribute, table.tags, table.policy = False, "", {}, ""
         table.deletion_protection, table.pitr_since = False, 0.0
-        if params.get("BillingModeOverride"):
-            table.billing_mode = params["BillingModeOverride"]
+        _override(table, params, ctx.region, self.backend.account)
         table.restored_from = {"RestoreDateTime": now, **restored_from, "RestoreInProgress": False}
         return table
 
@@ -234,8 +231,48 @@ def continuous_backups(table: Table, now: float) -> Out:
         "EarliestRestorableDateTime": _when(earliest), "LatestRestorableDateTime": _when(latest)}}
 
 
+def _override(table: Table, params: Any, region: str, account: str) -> None:
+    """A restore's overrides of its source's settings: billing mode and throughput, secondary indexes (each
+    list keeps those of the source's it names, with their projection and throughput as given, and leaves
+    out the others), encryption. OnDemandThroughputOverride is
+    accepted as CreateTable's OnDemandThroughput is: capacity never throttles here.
+    https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_RestoreTableFromBackup.html"""
+    if params.get("BillingModeOverride"):
+        table.billing_mode = params["BillingModeOverride"]
+    throughput = params.get("ProvisionedThroughputOverride")
+    if table.billing_mode == "PAY_PER_REQUEST":
+        table.read_units = table.write_units = 0
+    elif throughput:
+        table.read_units, table.write_units = table_rules.billing(
+            {"BillingMode": "PROVISIONED", "ProvisionedThroughput": throughput})[1:]
+    defs = {a.name: a.type for a in table.attributes}
+    for member, is_global in (("GlobalSecondaryIndexOverride", True), ("LocalSecondaryIndexOverride", False)):
+        given = params.get(member)
+        if given is None:
+            continue
+        kept = [i for i in table.indexes if i.is_global != is_global]
+        made = table_rules.indexes({"GlobalSecondaryIndexes" if is_global else "LocalSecondaryIndexes": given},
+                                   defs, table.billing_mode, table.hash, table.range) if given else []
+        for index in made:
+            source = table.index(index.name)
+            if source is None or source.is_global != is_global or source.key_schema() != index.key_schema():
+                raise errors.invalid(f"{member} can only keep or leave out the source table's indexes: "
+                                     f"{index.name} is not one of them")
+        table.indexes = kept + made
+    if params.get("SSESpecificationOverride") is not None:
+        table.sse = sse_description(dict(params["SSESpecificationOverride"]), region, account)
+
+
 def _restored_item(table: Table, hk: bytes, rk: bytes, text: str) -> RestoredItem:
-    """A restored table's row for an item, with the entries of the restored table's indexes."""
+    """A restored table's row for an item, with the entries of the restored table's indexes (an index whose
+    key attribute the item holds with another type leaves it out, as a new index's backfill does)."""
     item = load_item(text)
-    entries = [(e.index_name, e.ihk, e.irk, e.seg) for e in index_entries(table, item)]
+    entries = []
+    for index in table.indexes:
+        probe = copy.copy(table)
+        probe.indexes = [index]
+        try:
+            entries += [(e.index_name, e.ihk, e.irk, e.seg) for e in index_entries(probe, item)]
+        except ServiceError:
+            continue
     return RestoredItem(hk, rk, segment(hk), text, item_size(item), entries)

@@ -398,12 +398,11 @@ class DynamoStore:
             "SELECT arn, region, name, created, table_name, table_created, spec, item_count, size FROM backups")]
 
     async def create_backup(self, row: BackupRow, table_id: int) -> BackupRow:
-        """Copy a table's items and index entries under the backup's ARN; the row with its counts."""
+        """Copy a table's items under the backup's ARN; the row with its counts. (A restore makes the index
+        entries anew, for the indexes the restored table has.)"""
         def run(conn: sqlite3.Connection) -> tuple[int, int]:
             conn.execute("INSERT INTO backup_items (arn, hk, rk, seg, item, size) SELECT ?, hk, rk, seg, item, size "
                          "FROM items WHERE table_id = ?", (row.arn, table_id))
-            conn.execute("INSERT INTO backup_entries (arn, index_name, ihk, irk, hk, rk, seg) SELECT ?, index_name, "
-                         "ihk, irk, hk, rk, seg FROM index_entries WHERE table_id = ?", (row.arn, table_id))
             count, size = conn.execute("SELECT COUNT(*), IFNULL(SUM(size), 0) FROM backup_items WHERE arn = ?",
                                        (row.arn,)).fetchone()
             conn.execute("INSERT INTO backups (arn, region, name, created, table_name, table_created, spec, "
@@ -423,17 +422,10 @@ class DynamoStore:
 
         await self.db.write(run, grows=False)
 
-    async def restore(self, row: TableRow, *, backup: str) -> None:
-        """A new table with the items and index entries of a backup."""
-        def run(conn: sqlite3.Connection) -> None:
-            conn.execute("INSERT INTO tables (id, region, name, created, spec) VALUES (?, ?, ?, ?, ?)",
-                         (row.id, row.region, row.name, row.created, row.spec))
-            conn.execute("INSERT INTO items (table_id, hk, rk, seg, item, size) SELECT ?, hk, rk, seg, item, size "
-                         "FROM backup_items WHERE arn = ?", (row.id, backup))
-            conn.execute("INSERT INTO index_entries (table_id, index_name, ihk, irk, hk, rk, seg) SELECT ?, "
-                         "index_name, ihk, irk, hk, rk, seg FROM backup_entries WHERE arn = ?", (row.id, backup))
-
-        await self.db.write(run)
+    def backup_items(self, arn: str) -> list[tuple[bytes, bytes, str]]:
+        """A backup's items ((hk, rk, stored JSON)), in key order."""
+        return [(bytes(r[0]), bytes(r[1]), str(r[2])) for r in self.db.query(
+            "SELECT hk, rk, item FROM backup_items WHERE arn = ? ORDER BY hk, rk", (arn,))]
 
     # -- transactions' client tokens -----------------------------------------------------------------
     def token(self, token: str, since: float) -> str | None:
