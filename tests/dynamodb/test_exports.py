@@ -216,3 +216,17 @@ def test_export_with_the_aws_cli(ddb: Any, s3: Any, aws: Any) -> None:
     assert wait_export(ddb, started["ExportArn"])["ItemCount"] == 1
     listed = aws("dynamodb", "list-exports", "--table-arn", table["TableArn"])["ExportSummaries"]
     assert [e["ExportStatus"] for e in listed] == ["COMPLETED"]
+
+
+def test_list_exports_pages_and_filters(ddb: Any, s3: Any) -> None:
+    first, second = pitr_table(ddb, "first"), pitr_table(ddb, "second")
+    s3.create_bucket(Bucket="pages")
+    arns = [ddb.export_table_to_point_in_time(TableArn=t["TableArn"], S3Bucket="pages")["ExportDescription"]["ExportArn"]
+            for t in (first, first, second)]
+    for arn in arns:
+        wait_export(ddb, arn)
+    page = ddb.list_exports(MaxResults=2)
+    assert [e["ExportArn"] for e in page["ExportSummaries"]] == arns[:2]
+    rest = ddb.list_exports(MaxResults=2, NextToken=page["NextToken"])
+    assert [e["ExportArn"] for e in rest["ExportSummaries"]] == arns[2:] and "NextToken" not in rest
+    assert [e["ExportArn"] for e in ddb.list_exports(TableArn=second["TableArn"])["ExportSummaries"]] == arns[2:]

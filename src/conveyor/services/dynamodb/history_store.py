@@ -104,8 +104,9 @@ class HistoryStore:
     # -- exports and imports ---------------------------------------------------------------------------
     def transfers(self) -> list[TransferRow]:
         return [TransferRow(str(r[0]), str(r[1]), str(r[2]), float(r[3]), str(r[4])) for r in self.db.query(
-            "SELECT arn, kind, region, created, description FROM transfers ORDER BY created, arn")]
+            "SELECT arn, kind, region, created, description FROM transfers ORDER BY rowid")]  # in creation order
 
     async def save_transfer(self, row: TransferRow) -> None:
-        await self.db.execute("INSERT OR REPLACE INTO transfers (arn, kind, region, created, description) VALUES "
-                              "(?, ?, ?, ?, ?)", (row.arn, row.kind, row.region, row.created, row.description))
+        await self.db.execute("INSERT INTO transfers (arn, kind, region, created, description) VALUES (?, ?, ?, ?, ?) "
+                              "ON CONFLICT (arn) DO UPDATE SET description = excluded.description",
+                              (row.arn, row.kind, row.region, row.created, row.description))

@@ -130,11 +130,10 @@ class Transfers:
 
     def listed(self, kind: str, region: str, table_arn: str | None, size: int | None, token: str | None
                ) -> tuple[list[Out], str | None]:
-        """One page of a region's transfers of a kind (of one table, if named), oldest first; the next page's
-        token."""
+        """One page of a region's transfers of a kind (of one table, if named), in the order they were made;
+        the next page's token."""
         found = [d for d in self.descriptions.values()
                  if d["_kind"] == kind and d["_region"] == region and (not table_arn or d["TableArn"] == table_arn)]
-        found.sort(key=lambda d: (d["StartTime"], d.get("ExportArn") or d.get("ImportArn")))
         start = int(token) if token and token.isdigit() else 0
         limit = min(size or PAGE_MAX, PAGE_MAX)
         page = found[start:start + limit]
