@@ -173,3 +173,20 @@ def test_restore_overrides_indexes_billing_and_encryption(ddb: Any, advance: Any
         TargetTableName="no-index", BackupArn=backup, GlobalSecondaryIndexOverride=[])["TableDescription"]
     assert error(ddb.restore_table_from_backup, "ValidationException", TargetTableName="new-index", BackupArn=backup,
                  GlobalSecondaryIndexOverride=[gsi("by-pk", "pk")])
+
+
+def test_point_in_time_restore_with_the_aws_cli(ddb: Any, aws: Any, advance: Any) -> None:
+    make_table(ddb, "cli-hist", range_key=False)
+    aws("dynamodb", "update-continuous-backups", "--table-name", "cli-hist",
+        "--point-in-time-recovery-specification", "PointInTimeRecoveryEnabled=true")
+    advance(5)
+    ddb.put_item(TableName="cli-hist", Item={"pk": {"S": "kept"}})
+    then = advance(60)
+    ddb.put_item(TableName="cli-hist", Item={"pk": {"S": "later"}})
+    window = aws("dynamodb", "describe-continuous-backups", "--table-name", "cli-hist")[
+        "ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
+    assert window["PointInTimeRecoveryStatus"] == "ENABLED"
+    restored = aws("dynamodb", "restore-table-to-point-in-time", "--source-table-name", "cli-hist",
+                   "--target-table-name", "cli-then", "--restore-date-time", str(int(then)))["TableDescription"]
+    assert restored["ItemCount"] == 1 and restored["RestoreSummary"]["RestoreInProgress"] is False
+    assert [i["pk"]["S"] for i in ddb.scan(TableName="cli-then")["Items"]] == ["kept"]
