@@ -230,3 +230,19 @@ def test_list_exports_pages_and_filters(ddb: Any, s3: Any) -> None:
     rest = ddb.list_exports(MaxResults=2, NextToken=page["NextToken"])
     assert [e["ExportArn"] for e in rest["ExportSummaries"]] == arns[2:] and "NextToken" not in rest
     assert [e["ExportArn"] for e in ddb.list_exports(TableArn=second["TableArn"])["ExportSummaries"]] == arns[2:]
+
+
+def test_export_encryption_and_bucket_owner(ddb: Any, s3: Any) -> None:
+    table = pitr_table(ddb, "sealed")
+    s3.create_bucket(Bucket="sealed-exports")
+    ddb.put_item(TableName="sealed", Item={"pk": {"S": "one"}})
+    started = ddb.export_table_to_point_in_time(TableArn=table["TableArn"], S3Bucket="sealed-exports",
+                                                S3SseAlgorithm="KMS", S3SseKmsKeyId="my-key")["ExportDescription"]
+    assert wait_export(ddb, started["ExportArn"])["ExportStatus"] == "COMPLETED"
+    data = [k for k in objects(s3, "sealed-exports") if "/data/" in k]
+    head = s3.head_object(Bucket="sealed-exports", Key=data[0])
+    assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"].endswith(":key/my-key")
+    started = ddb.export_table_to_point_in_time(TableArn=table["TableArn"], S3Bucket="sealed-exports",
+                                                S3BucketOwner="111122223333")["ExportDescription"]
+    failed = wait_export(ddb, started["ExportArn"])
+    assert failed["ExportStatus"] == "FAILED" and failed["FailureCode"] == "S3AccessDenied"

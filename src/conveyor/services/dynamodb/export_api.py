@@ -169,9 +169,8 @@ class ExportOperations:
             await self.transfers.fail(description, "TableNotFound", "The table was deleted during the export")
             return
         lines, size = self._lines(table, description)
-        bucket, region = str(description["S3Bucket"]), str(description["_region"])
         try:
-            await self._put(region, bucket, folder + "_started", b"")
+            await self._put(description, folder + "_started", b"")
             data_folder = folder if description["ExportType"] == "FULL_EXPORT" else folder.rsplit(
                 f"{export_id}/", 1)[0]
             manifest = []
@@ -180,17 +179,17 @@ class ExportOperations:
                 chunk = lines[start:start + FILE_ITEMS]
                 body = gzip.compress("".join(line + "\n" for line in chunk).encode())
                 key = f"{data_folder}data/{_file_name()}.{extension}.gz"
-                etag = await self._put(region, bucket, key, body)
+                etag = await self._put(description, key, body)
                 manifest.append({"itemCount": len(chunk),
                                  "md5Checksum": base64.b64encode(hashlib.md5(body).digest()).decode(),
                                  "etag": etag, "dataFileS3Key": key})
             files = "".join(json.dumps(m, separators=(",", ":")) + "\n" for m in manifest).encode()
-            await self._put(region, bucket, folder + "manifest-files.json", files)
-            await self._put(region, bucket, folder + "manifest-files.checksum", hashlib.md5(files).hexdigest().encode())
+            await self._put(description, folder + "manifest-files.json", files)
+            await self._put(description, folder + "manifest-files.checksum", hashlib.md5(files).hexdigest().encode())
             end = self.backend.now()
             summary = json.dumps(self._summary(description, folder, end, len(lines), size), indent=2).encode()
-            await self._put(region, bucket, folder + "manifest-summary.json", summary)
-            await self._put(region, bucket, folder + "manifest-summary.checksum", hashlib.md5(summary).hexdigest().encode())
+            await self._put(description, folder + "manifest-summary.json", summary)
+            await self._put(description, folder + "manifest-summary.checksum", hashlib.md5(summary).hexdigest().encode())
         except ServiceError as error:
             await self.transfers.fail(description, *s3_failure(error))
             return
@@ -198,9 +197,18 @@ class ExportOperations:
             await self.transfers.save({**description, "ExportStatus": "COMPLETED", "EndTime": end,
                                        "ItemCount": len(lines), "BilledSizeBytes": size})
 
-    async def _put(self, region: str, bucket: str, key: str, body: bytes) -> str:
-        """Put one object through S3's API; its ETag (unquoted)."""
-        answer = await self.transfers.api.call("s3", "PutObject", {"Bucket": bucket, "Key": key, "Body": body}, region)
+    async def _put(self, description: Out, key: str, body: bytes) -> str:
+        """Put one object through S3's API, encrypted as S3SseAlgorithm says, in a bucket S3BucketOwner must
+        own (S3's AccessDenied otherwise); its ETag (unquoted)."""
+        params: Out = {"Bucket": description["S3Bucket"], "Key": key, "Body": body,
+                       "ExpectedBucketOwner": description["S3BucketOwner"]}
+        if description["S3SseAlgorithm"] == "KMS":
+            params["ServerSideEncryption"] = "aws:kms"
+            if description.get("S3SseKmsKeyId"):
+                params["SSEKMSKeyId"] = description["S3SseKmsKeyId"]
+        else:
+            params["ServerSideEncryption"] = "AES256"
+        answer = await self.transfers.api.call("s3", "PutObject", params, str(description["_region"]))
         return str(answer.get("ETag") or "").strip('"')
 
     def _lines(self, table: Table, description: Out) -> tuple[list[str], int]:

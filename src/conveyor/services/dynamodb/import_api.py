@@ -142,7 +142,7 @@ class ImportOperations:
             return
         source, region = description["S3BucketSource"], str(description["_region"])
         try:
-            keys = await self._keys(region, source["S3Bucket"], source.get("S3KeyPrefix") or "")
+            keys = await self._keys(region, source)
         except ServiceError as error:
             await self.transfers.fail(description, *s3_failure(error))
             await self._drop(table)  # nothing was imported: the table goes, as AWS's does
@@ -178,10 +178,13 @@ class ImportOperations:
             counts["ImportedItemCount"] += await self._put(table, batch)
         await self._finish(description, table, counts)
 
-    async def _keys(self, region: str, bucket: str, prefix: str) -> list[str]:
-        """The keys of the objects under the prefix, in S3's order."""
+    async def _keys(self, region: str, source: Out) -> list[str]:
+        """The keys of the objects under the prefix, in S3's order, from a bucket S3BucketOwner (if given)
+        owns."""
         keys: list[str] = []
-        params: Out = {"Bucket": bucket, "Prefix": prefix}
+        params: Out = {"Bucket": source["S3Bucket"], "Prefix": source.get("S3KeyPrefix") or ""}
+        if source.get("S3BucketOwner"):
+            params["ExpectedBucketOwner"] = source["S3BucketOwner"]
         while True:
             page = await self.transfers.api.call("s3", "ListObjectsV2", params, region)
             keys += [o["Key"] for o in page.get("Contents") or [] if not o["Key"].endswith("/")]
