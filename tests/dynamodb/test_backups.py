@@ -4,6 +4,7 @@ entries) as they were, a restore makes an independent table from it; AWS's error
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import pytest
@@ -190,3 +191,27 @@ def test_point_in_time_restore_with_the_aws_cli(ddb: Any, aws: Any, advance: Any
                    "--target-table-name", "cli-then", "--restore-date-time", str(int(then)))["TableDescription"]
     assert restored["ItemCount"] == 1 and restored["RestoreSummary"]["RestoreInProgress"] is False
     assert [i["pk"]["S"] for i in ddb.scan(TableName="cli-then")["Items"]] == ["kept"]
+
+
+def test_deleting_a_table_with_point_in_time_recovery_keeps_a_system_backup(ddb: Any, advance: Any) -> None:
+    make_table(ddb, "doomed", range_key=False)
+    ddb.update_continuous_backups(TableName="doomed", PointInTimeRecoverySpecification={
+        "PointInTimeRecoveryEnabled": True})
+    ddb.put_item(TableName="doomed", Item={"pk": {"S": "a"}})
+    make_table(ddb, "plain-gone", range_key=False)
+    ddb.delete_table(TableName="plain-gone")  # no recovery: no backup
+    ddb.delete_table(TableName="doomed")
+    assert ddb.list_backups()["BackupSummaries"] == []  # USER backups only, by default
+    system = ddb.list_backups(BackupType="SYSTEM")["BackupSummaries"]
+    assert [(b["TableName"], b["BackupName"], b["BackupType"]) for b in system] == [
+        ("doomed", "doomed$DeletedTableBackup", "SYSTEM")]
+    assert system[0]["BackupExpiryDateTime"].timestamp() == pytest.approx(
+        system[0]["BackupCreationDateTime"].timestamp() + 35 * 86400, abs=1)
+    assert [b["BackupArn"] for b in ddb.list_backups(BackupType="ALL")["BackupSummaries"]] == [system[0]["BackupArn"]]
+    restored = ddb.restore_table_from_backup(TargetTableName="revived", BackupArn=system[0]["BackupArn"])
+    assert restored["TableDescription"]["ItemCount"] == 1
+    advance(36 * 86400)  # past its 35 days: the hourly sweep forgets it
+    deadline = time.monotonic() + 60
+    while ddb.list_backups(BackupType="SYSTEM")["BackupSummaries"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert ddb.list_backups(BackupType="SYSTEM")["BackupSummaries"] == []

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     )
 
 Out = dict[str, Any]
+SYSTEM_BACKUP_DAYS = 35
 
 
 def _when(seconds: float) -> dt.datetime:
@@ -69,8 +70,11 @@ class BackupOperations:
         return table
 
     def _details(self, backup: BackupRow, status: str = "AVAILABLE") -> Out:
-        return {"BackupArn": backup.arn, "BackupName": backup.name, "BackupSizeBytes": backup.size,
-                "BackupStatus": status, "BackupType": "USER", "BackupCreationDateTime": _when(backup.created)}
+        out = {"BackupArn": backup.arn, "BackupName": backup.name, "BackupSizeBytes": backup.size,
+               "BackupStatus": status, "BackupType": backup.kind, "BackupCreationDateTime": _when(backup.created)}
+        if backup.kind == "SYSTEM":
+            out["BackupExpiryDateTime"] = _when(backup.created + SYSTEM_BACKUP_DAYS * pitr.DAY)
+        return out
 
     def _description(self, backup: BackupRow, status: str = "AVAILABLE") -> Out:
         source = Table.from_row(0, backup.region, backup.table_name, backup.table_created, backup.spec)
@@ -85,13 +89,12 @@ class BackupOperations:
     async def CreateBackup(self, ctx: RequestContext, params: CreateBackupInputTypeDef) -> Out:
         table = self._table(ctx, params["TableName"])
         now = self.backend.now()
-        digest = hashlib.sha256(f"{table.arn(self.backend.account)}:{now}:{params['BackupName']}".encode())
-        arn = f"{table.arn(self.backend.account)}/backup/{int(now * 1000):017d}-{digest.hexdigest()[:8]}"
         catalog = self.backend.catalog
-        row = BackupRow(arn, table.region, params["BackupName"], now, table.name, table.created, table.to_spec())
+        row = BackupRow(backup_arn(table, self.backend.account, now, params["BackupName"]), table.region,
+                        params["BackupName"], now, table.name, table.created, table.to_spec())
         async with catalog.mutex:
             row = await catalog.store.create_backup(row, table.id)
-            catalog.backups[arn] = row
+            catalog.backups[row.arn] = row
         return {"BackupDetails": self._details(row)}
 
     def _backup(self, arn: str) -> BackupRow:
@@ -113,10 +116,8 @@ class BackupOperations:
 
     async def ListBackups(self, ctx: RequestContext, params: ListBackupsInputTypeDef) -> Out:
         kind = params.get("BackupType") or "USER"
-        backups = sorted((b for b in self.backend.catalog.backups.values() if b.region == ctx.region),
-                         key=lambda b: (b.created, b.arn))
-        if kind not in ("USER", "ALL"):
-            backups = []
+        backups = sorted((b for b in self.backend.catalog.backups.values() if b.region == ctx.region
+                          and kind in (b.kind, "ALL")), key=lambda b: (b.created, b.arn))
         if params.get("TableName"):
             backups = [b for b in backups if b.table_name == table_name(params["TableName"])]
         low, high = params.get("TimeRangeLowerBound"), params.get("TimeRangeUpperBound")
@@ -218,6 +219,22 @@ class BackupOperations:
                 await catalog.store.history.forget(table.id, table.to_spec())  # its history goes with it
             catalog.tables[(table.region, table.name)] = table
         return {"ContinuousBackupsDescription": continuous_backups(table, self.backend.now())}
+
+
+def backup_arn(table: Table, account: str, now: float, name: str) -> str:
+    digest = hashlib.sha256(f"{table.arn(account)}:{now}:{name}".encode())
+    return f"{table.arn(account)}/backup/{int(now * 1000):017d}-{digest.hexdigest()[:8]}"
+
+
+def system_backup(table: Table, account: str, now: float) -> BackupRow | None:
+    """The backup DeleteTable keeps of a table with point-in-time recovery enabled (BackupType SYSTEM,
+    for 35 days); None for another table.
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/PointInTimeRecovery_Howitworks.html"""
+    if not table.pitr_since:
+        return None
+    name = f"{table.name}$DeletedTableBackup"
+    return BackupRow(backup_arn(table, account, now, name), table.region, name, now, table.name, table.created,
+                     table.to_spec(), kind="SYSTEM")
 
 
 def continuous_backups(table: Table, now: float) -> Out:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.services.dynamodb import errors, table_rules
 from conveyor.services.dynamodb.backend import Backend
+from conveyor.services.dynamodb.backup_api import system_backup
 from conveyor.services.dynamodb.catalog import table_name
 from conveyor.services.dynamodb.keys import index_entries
 from conveyor.services.dynamodb.store import TableRow
@@ -89,7 +90,10 @@ class ControlOperations:
                 raise errors.validation("Resource cannot be deleted as it is currently protected against deletion. "
                                         "Disable deletion protection first.")
             description = self.describe(table)
-            await catalog.store.delete_table(table.id)
+            kept = await catalog.store.delete_table(table.id, system_backup(table, self.backend.account,
+                                                                            self.backend.now()))
+            if kept is not None:  # point-in-time recovery keeps a backup of a deleted table
+                catalog.backups[kept.arn] = kept
             catalog.tables.pop((table.region, table.name), None)
         description["TableStatus"] = "DELETING"
         return {"TableDescription": description}

@@ -14,6 +14,7 @@ split that range. Writes are SQL alone: the engine encodes rows before it queues
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -88,7 +89,8 @@ MIGRATIONS = [
     CREATE TABLE transfers (
         arn TEXT PRIMARY KEY, kind TEXT NOT NULL, region TEXT NOT NULL, created REAL NOT NULL,
         description TEXT NOT NULL
-    )
+    );
+    ALTER TABLE backups ADD COLUMN kind TEXT NOT NULL DEFAULT 'USER'
     """,
 ]
 
@@ -115,6 +117,7 @@ class BackupRow:
     spec: str  # the table's settings when backed up
     item_count: int = 0
     size: int = 0
+    kind: str = "USER"  # BackupType: USER, or SYSTEM (made when a table with point-in-time recovery is deleted)
 
 
 @dataclass(frozen=True)
@@ -202,14 +205,22 @@ class DynamoStore:
 
         await self.db.write(run, grows=bool(added))
 
-    async def delete_table(self, table_id: int) -> None:
-        def run(conn: sqlite3.Connection) -> None:
+    async def delete_table(self, table_id: int, backup: BackupRow | None = None) -> BackupRow | None:
+        """Delete a table with its items, after copying them to `backup` (a system backup), in one commit;
+        the backup with its counts."""
+        def run(conn: sqlite3.Connection) -> BackupRow | None:
+            kept = None
+            if backup is not None:
+                count, size = _copy_to_backup(conn, backup, table_id)
+                kept = dataclasses.replace(backup, item_count=count, size=size)
             conn.execute("DELETE FROM index_entries WHERE table_id = ?", (table_id,))
             conn.execute("DELETE FROM items WHERE table_id = ?", (table_id,))
             conn.execute("DELETE FROM item_history WHERE table_id = ?", (table_id,))
             conn.execute("DELETE FROM tables WHERE id = ?", (table_id,))
+            return kept
 
-        await self.db.write(run, grows=False)
+        result: BackupRow | None = await self.db.write(run, grows=backup is not None)
+        return result
 
     def counts(self, table_id: int) -> tuple[int, int]:
         """(item count, total item bytes) of a table."""
@@ -395,25 +406,16 @@ class DynamoStore:
     # -- backups -------------------------------------------------------------------------------------
     def backups(self) -> list[BackupRow]:
         return [BackupRow(*r) for r in self.db.query(
-            "SELECT arn, region, name, created, table_name, table_created, spec, item_count, size FROM backups")]
+            "SELECT arn, region, name, created, table_name, table_created, spec, item_count, size, kind FROM backups")]
 
     async def create_backup(self, row: BackupRow, table_id: int) -> BackupRow:
         """Copy a table's items under the backup's ARN; the row with its counts. (A restore makes the index
         entries anew, for the indexes the restored table has.)"""
         def run(conn: sqlite3.Connection) -> tuple[int, int]:
-            conn.execute("INSERT INTO backup_items (arn, hk, rk, seg, item, size) SELECT ?, hk, rk, seg, item, size "
-                         "FROM items WHERE table_id = ?", (row.arn, table_id))
-            count, size = conn.execute("SELECT COUNT(*), IFNULL(SUM(size), 0) FROM backup_items WHERE arn = ?",
-                                       (row.arn,)).fetchone()
-            conn.execute("INSERT INTO backups (arn, region, name, created, table_name, table_created, spec, "
-                         "item_count, size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         (row.arn, row.region, row.name, row.created, row.table_name, row.table_created, row.spec,
-                          count, size))
-            return int(count), int(size)
+            return _copy_to_backup(conn, row, table_id)
 
         count, size = await self.db.write(run)
-        return BackupRow(row.arn, row.region, row.name, row.created, row.table_name, row.table_created, row.spec,
-                         count, size)
+        return dataclasses.replace(row, item_count=count, size=size)
 
     async def delete_backup(self, arn: str) -> None:
         def run(conn: sqlite3.Connection) -> None:
@@ -442,6 +444,19 @@ class DynamoStore:
                 conn.execute(f"DELETE FROM {table}")
 
         await self.db.write(run, grows=False)
+
+
+def _copy_to_backup(conn: sqlite3.Connection, row: BackupRow, table_id: int) -> tuple[int, int]:
+    """Copy a table's items under a backup's ARN and store the backup's row; (item count, bytes)."""
+    conn.execute("INSERT INTO backup_items (arn, hk, rk, seg, item, size) SELECT ?, hk, rk, seg, item, size "
+                 "FROM items WHERE table_id = ?", (row.arn, table_id))
+    count, size = conn.execute("SELECT COUNT(*), IFNULL(SUM(size), 0) FROM backup_items WHERE arn = ?",
+                               (row.arn,)).fetchone()
+    conn.execute("INSERT INTO backups (arn, region, name, created, table_name, table_created, spec, item_count, size, "
+                 "kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (row.arn, row.region, row.name, row.created,
+                                                              row.table_name, row.table_created, row.spec, count, size,
+                                                              row.kind))
+    return int(count), int(size)
 
 
 def _bounds(where: list[str], args: list[object], column: str, low: Bound | None, high: Bound | None) -> None:
