@@ -172,3 +172,20 @@ def test_import_with_the_aws_cli(ddb: Any, s3: Any, aws: Any) -> None:
     assert wait_import(ddb, started["ImportArn"])["ImportStatus"] == "COMPLETED"
     described = aws("dynamodb", "describe-import", "--import-arn", started["ImportArn"])["ImportTableDescription"]
     assert described["ImportedItemCount"] == 1
+
+
+def test_a_table_being_imported_cannot_be_changed_or_deleted(ddb: Any, s3: Any) -> None:
+    s3.create_bucket(Bucket="slow")
+    body = "".join(f'{{"Item":{{"pk":{{"S":"k{n:05d}"}}}}}}\n' for n in range(20000)).encode()
+    s3.put_object(Bucket="slow", Key="items.json.gz", Body=gzip.compress(body))
+    started = ddb.import_table(S3BucketSource={"S3Bucket": "slow"}, InputFormat="DYNAMODB_JSON",
+                               InputCompressionType="GZIP",
+                               TableCreationParameters=creation("importing"))["ImportTableDescription"]
+    assert ddb.describe_table(TableName="importing")["Table"]["TableStatus"] == "CREATING"
+    message = error(ddb.delete_table, "ResourceInUseException", TableName="importing")
+    assert message == "Attempt to change a resource which is still in use: Table is being created: importing"
+    assert error(ddb.update_table, "ResourceInUseException", TableName="importing", BillingMode="PROVISIONED",
+                 ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1})
+    assert wait_import(ddb, started["ImportArn"])["ImportedItemCount"] == 20000
+    assert ddb.describe_table(TableName="importing")["Table"]["TableStatus"] == "ACTIVE"
+    ddb.delete_table(TableName="importing")

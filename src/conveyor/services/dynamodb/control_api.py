@@ -40,6 +40,14 @@ def stream_label(now: float) -> str:
     return dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
 
 
+def _refuse_while_creating(table: Table) -> None:
+    """A table being created (by ImportTable) cannot be updated or deleted until it is ACTIVE.
+    https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_DeleteTable.html#API_DeleteTable_Errors"""
+    if table.status == "CREATING":
+        raise errors.resource_in_use(f"Attempt to change a resource which is still in use: Table is being created: "
+                                     f"{table.name}")
+
+
 class ControlOperations:
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
@@ -85,6 +93,7 @@ class ControlOperations:
         catalog = self.backend.catalog
         async with catalog.mutex:
             table = catalog.find(ctx.region, params["TableName"], control=True)
+            _refuse_while_creating(table)
             if table.deletion_protection:
                 # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/WorkingWithTables.Basics.html#WorkingWithTables.Basics.DeletionProtection
                 raise errors.validation("Resource cannot be deleted as it is currently protected against deletion. "
@@ -113,6 +122,7 @@ class ControlOperations:
         catalog = self.backend.catalog
         async with catalog.mutex:
             table = catalog.find(ctx.region, params["TableName"], control=True)
+            _refuse_while_creating(table)
             changed = copy.deepcopy(table)
             dropped, added = self._update(changed, params)
             backfill: list[tuple[str, bytes, bytes, bytes, bytes, int]] = []
