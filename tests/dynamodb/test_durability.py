@@ -3,6 +3,7 @@ half-applied; items and index entries come back together."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -109,6 +110,12 @@ def test_sigkill_during_an_export_and_an_import_loses_neither(start_server: Any,
             break
         time.sleep(0.1)
     assert done["ExportStatus"] == "COMPLETED" and done["ItemCount"] == 3000
+    s3 = server.client("s3")
+    folder = done["ExportManifest"].rsplit("/", 1)[0] + "/"
+    manifest = s3.get_object(Bucket="dumps", Key=folder + "manifest-files.json")["Body"].read().decode()
+    listed = {json.loads(line)["dataFileS3Key"] for line in manifest.splitlines()}
+    stored = {o["Key"] for o in s3.list_objects_v2(Bucket="dumps", Prefix=folder + "data/")["Contents"]}
+    assert stored == listed  # the run again overwrote the interrupted run's files: no strays
     assert loaded["ImportStatus"] == "COMPLETED" and loaded["ImportedItemCount"] == 3000
     assert ddb.describe_table(TableName="copy")["Table"]["ItemCount"] == 3000
     assert ddb.describe_table(TableName="copy")["Table"]["TableStatus"] == "ACTIVE"

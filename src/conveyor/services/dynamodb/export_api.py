@@ -44,15 +44,17 @@ FILE_ITEMS = 50_000  # items in one data file
 # An incremental export's window: 15 minutes to 24 hours.
 # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/S3DataExport.HowItWorks.html
 MIN_WINDOW, MAX_WINDOW = 15 * 60.0, 24 * 3600.0
-_BASE32 = "abcdefghijklmnopqrstuvwxyz234567"
 
 
 def _seconds(value: Any) -> float:
     return float(value.timestamp()) if hasattr(value, "timestamp") else float(value)
 
 
-def _file_name() -> str:
-    return "".join(secrets.choice(_BASE32) for _ in range(26))
+def _file_name(export_arn: str, number: int) -> str:
+    """A data file's name, AWS-like (26 base32 characters) and the same each time the export runs, so that
+    an export run again after a restart overwrites its files rather than leaving strays."""
+    digest = hashlib.sha256(f"{export_arn}:{number}".encode()).digest()
+    return base64.b32encode(digest).decode().lower()[:26]
 
 
 def _invalid_time(message: str) -> ServiceError:
@@ -178,7 +180,7 @@ class ExportOperations:
             for start in range(0, max(len(lines), 1), FILE_ITEMS):
                 chunk = lines[start:start + FILE_ITEMS]
                 body = gzip.compress("".join(line + "\n" for line in chunk).encode())
-                key = f"{data_folder}data/{_file_name()}.{extension}.gz"
+                key = f"{data_folder}data/{_file_name(description['ExportArn'], start // FILE_ITEMS)}.{extension}.gz"
                 etag = await self._put(description, key, body)
                 manifest.append({"itemCount": len(chunk),
                                  "md5Checksum": base64.b64encode(hashlib.md5(body).digest()).decode(),

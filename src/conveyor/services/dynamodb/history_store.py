@@ -84,9 +84,6 @@ class HistoryStore:
 
         await self.db.write(run, grows=False)
 
-    def has_history(self) -> list[int]:
-        return [int(r[0]) for r in self.db.query("SELECT DISTINCT table_id FROM item_history")]
-
     async def create_with_items(self, table_id: int, region: str, name: str, created: float, spec: str,
                                 items: Sequence[RestoredItem]) -> None:
         """A new table (a point-in-time restore) with its items and index entries, in one commit."""
