@@ -148,7 +148,7 @@ class BackupOperations:
                 raise _table_already_exists(target)
             table = self._restored_table(ctx, target, source, restored_from, params)
             rows = catalog.store.backup_items(backup) if backup is not None else \
-                pitr.items_at(catalog.store, source, now if at is None else at)
+                await pitr.items_at(catalog.store, source, now if at is None else at)
             # Index entries are made anew, for the restored table's indexes (overrides included).
             items = [_restored_item(table, hk, rk, text) for hk, rk, text in rows]
             await catalog.store.history.create_with_items(table.id, table.region, table.name, table.created,

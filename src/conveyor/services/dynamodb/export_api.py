@@ -170,7 +170,7 @@ class ExportOperations:
         if table is None:
             await self.transfers.fail(description, "TableNotFound", "The table was deleted during the export")
             return
-        lines, size = self._lines(table, description)
+        lines, size = await self._lines(table, description)
         try:
             await self._put(description, folder + "_started", b"")
             data_folder = folder if description["ExportType"] == "FULL_EXPORT" else folder.rsplit(
@@ -213,12 +213,13 @@ class ExportOperations:
         answer = await self.transfers.api.call("s3", "PutObject", params, str(description["_region"]))
         return str(answer.get("ETag") or "").strip('"')
 
-    def _lines(self, table: Table, description: Out) -> tuple[list[str], int]:
+    async def _lines(self, table: Table, description: Out) -> tuple[list[str], int]:
         """The data files' lines and the bytes of the items they hold."""
         ion_format = description["ExportFormat"] == "ION"
         store = self.backend.store
         if description["ExportType"] == "FULL_EXPORT":
-            items = [load_item(text) for _, _, text in pitr.items_at(store, table, float(description["ExportTime"]))]
+            items = [load_item(text) for _, _, text in await pitr.items_at(store, table,
+                                                                            float(description["ExportTime"]))]
             size = sum(item_size(i) for i in items)
             return [ion.write_line({"Item": i}) if ion_format else _json({"Item": i}) for i in items], size
         window = description["IncrementalExportSpecification"]

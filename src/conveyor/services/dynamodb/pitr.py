@@ -9,12 +9,14 @@ https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/PointInTimeReco
 
 from __future__ import annotations
 
+import asyncio
 import math
 
 from conveyor.services.dynamodb.store import DynamoStore
 from conveyor.services.dynamodb.tables import Table
 
 DAY = 86400.0
+YIELD_EVERY = 2000  # items read between two turns of the event loop
 
 
 def window(table: Table, now: float) -> tuple[float, float]:
@@ -30,12 +32,17 @@ def restorable(table: Table, at: float, now: float) -> bool:
     return max(table.pitr_since, now - table.pitr_days * DAY) <= at <= now
 
 
-def items_at(store: DynamoStore, table: Table, when: float) -> list[tuple[bytes, bytes, str]]:
+async def items_at(store: DynamoStore, table: Table, when: float) -> list[tuple[bytes, bytes, str]]:
     """The table's items ((hk, rk, stored JSON)) as they were at `when`, in key order.
 
     The items are read first and the changes after `when` second: a write committed while the items are
-    read is among those changes (its history row commits with it), so it is undone whatever the read saw."""
-    now = {(hk, rk): text for hk, rk, text in store.all_items(table.id)}
+    read is among those changes (its history row commits with it), so it is undone whatever the read saw.
+    A large table is read a page at a time, letting other requests run between pages."""
+    now: dict[tuple[bytes, bytes], str] = {}
+    for hk, rk, text in store.all_items(table.id):
+        now[(hk, rk)] = text
+        if len(now) % YIELD_EVERY == 0:
+            await asyncio.sleep(0)
     for key, before in store.history.before_changes_after(table.id, when).items():
         if before is None:
             now.pop(key, None)
