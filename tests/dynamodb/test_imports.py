@@ -14,6 +14,7 @@ import pytest
 import zstandard
 from amazon.ion import simpleion
 
+from tests.conftest import post_json
 from tests.dynamodb.test_exports import ITEMS, objects, pitr_table, wait_export
 from tests.dynamodb.test_tables import error
 
@@ -189,3 +190,19 @@ def test_a_table_being_imported_cannot_be_changed_or_deleted(ddb: Any, s3: Any) 
     assert wait_import(ddb, started["ImportArn"])["ImportedItemCount"] == 20000
     assert ddb.describe_table(TableName="importing")["Table"]["TableStatus"] == "ACTIVE"
     ddb.delete_table(TableName="importing")
+
+
+def test_a_reset_stops_an_import_in_progress(ddb: Any, s3: Any, endpoint: str) -> None:
+    """A reset (POST /_conveyor/reset) wipes an import that is running: its job stores nothing more, not even
+    into a new table that was given its table's id."""
+    s3.create_bucket(Bucket="wiped")
+    body = "".join(f'{{"Item":{{"pk":{{"S":"k{n:05d}"}}}}}}\n' for n in range(20000)).encode()
+    s3.put_object(Bucket="wiped", Key="items.json.gz", Body=gzip.compress(body))
+    ddb.import_table(S3BucketSource={"S3Bucket": "wiped"}, InputFormat="DYNAMODB_JSON", InputCompressionType="GZIP",
+                     TableCreationParameters=creation("doomed-import"))
+    post_json(f"{endpoint}/_conveyor/reset")
+    ddb.create_table(**creation("doomed-import"))  # the first table after the reset: the same id
+    time.sleep(1.5)
+    assert ddb.scan(TableName="doomed-import")["Items"] == []
+    assert ddb.list_imports()["ImportSummaryList"] == []
+    assert ddb.describe_table(TableName="doomed-import")["Table"]["TableStatus"] == "ACTIVE"

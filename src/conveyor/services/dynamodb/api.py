@@ -98,9 +98,9 @@ class DynamoDBService(Service):
     async def reset(self) -> None:
         catalog = self.backend.catalog
         async with catalog.mutex:
+            self.transfers.clear()  # first: a running export or import stores nothing from now on
             await catalog.store.wipe()
             catalog.clear()
-            self.transfers.clear()
         self.sweeper.start()
 
     def health(self) -> dict[str, Any]:

@@ -195,13 +195,16 @@ class ExportOperations:
         except ServiceError as error:
             await self.transfers.fail(description, *s3_failure(error))
             return
-        if self.backend.running:
+        if self.transfers.current(description):
             await self.transfers.save({**description, "ExportStatus": "COMPLETED", "EndTime": end,
                                        "ItemCount": len(lines), "BilledSizeBytes": size})
 
     async def _put(self, description: Out, key: str, body: bytes) -> str:
         """Put one object through S3's API, encrypted as S3SseAlgorithm says, in a bucket S3BucketOwner must
-        own (S3's AccessDenied otherwise); its ETag (unquoted)."""
+        own (S3's AccessDenied otherwise); its ETag (unquoted). An export a reset wiped writes nothing more.
+        """
+        if not self.transfers.current(description):
+            raise ServiceError("InternalServerError", "The export was wiped by a reset", 500)
         params: Out = {"Bucket": description["S3Bucket"], "Key": key, "Body": body,
                        "ExpectedBucketOwner": description["S3BucketOwner"]}
         if description["S3SseAlgorithm"] == "KMS":

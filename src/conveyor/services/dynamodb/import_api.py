@@ -133,6 +133,9 @@ class ImportOperations:
 
     # -- the job ---------------------------------------------------------------------------------------
     def _current(self, description: Out) -> Table | None:
+        """The import's table, while the import is of the current generation (conveyor...transfers)."""
+        if not self.transfers.current(description):
+            return None
         return next((t for t in self.backend.catalog.tables.values() if t.id == description["_table_id"]), None)
 
     async def _import(self, description: Out) -> None:
@@ -145,7 +148,7 @@ class ImportOperations:
             keys = await self._keys(region, source)
         except ServiceError as error:
             await self.transfers.fail(description, *s3_failure(error))
-            await self._drop(table)  # nothing was imported: the table goes, as AWS's does
+            await self._drop(description)  # nothing was imported: the table goes, as AWS's does
             return
         counts = {"ProcessedSizeBytes": 0, "ProcessedItemCount": 0, "ImportedItemCount": 0, "ErrorCount": 0}
         types = {a.name: a.type for a in table.attributes}
@@ -173,9 +176,9 @@ class ImportOperations:
                     continue
                 batch.append(item)
                 if len(batch) >= BATCH:
-                    counts["ImportedItemCount"] += await self._put(table, batch)
+                    counts["ImportedItemCount"] += await self._put(description, table, batch)
                     batch = []
-            counts["ImportedItemCount"] += await self._put(table, batch)
+            counts["ImportedItemCount"] += await self._put(description, table, batch)
         await self._finish(description, table, counts)
 
     async def _keys(self, region: str, source: Out) -> list[str]:
@@ -204,14 +207,17 @@ class ImportOperations:
             return None, error.message
         return item, None
 
-    async def _put(self, table: Table, items: list[Item]) -> int:
-        """Put a batch in one commit (the last of two items with one key wins); how many were put."""
-        if not items:
+    async def _put(self, description: Out, table: Table, items: list[Item]) -> int:
+        """Put a batch in one commit (the last of two items with one key wins); how many were put. Nothing
+        once the import is no longer current (a reset wiped it, the server stops)."""
+        if not items or self._current(description) is None:
             return 0
         catalog, now = self.backend.catalog, self.backend.now()
         latest = {key_of_item(table, item).id: item for item in items}
         keys = {key_of_item(table, item).id: key_of_item(table, item) for item in latest.values()}
         async with catalog.locks.hold(list(keys)):
+            if self._current(description) is None:  # asked again once the locks are held: nothing awaits between
+                return 0                            # this and the write's queueing, which a reset's wipe follows
             writes = []
             for item_id, item in latest.items():
                 key = keys[item_id]
@@ -228,8 +234,8 @@ class ImportOperations:
                        [(self.backend.now(), message)])
 
     async def _finish(self, description: Out, table: Table, counts: dict[str, int]) -> None:
-        if not self.backend.running:
-            return  # stopping: the import runs again at the next start
+        if not self.transfers.current(description):
+            return  # stopping (the import runs again at the next start), or wiped
         await self._activate(description)
         done: Out = {**description, **counts, "EndTime": self.backend.now()}
         if counts["ErrorCount"]:
@@ -251,10 +257,11 @@ class ImportOperations:
                 await catalog.store.update_table(active.id, active.to_spec())
                 catalog.tables[(active.region, active.name)] = active
 
-    async def _drop(self, table: Table) -> None:
+    async def _drop(self, description: Out) -> None:
         catalog = self.backend.catalog
         async with catalog.mutex:
-            if catalog.tables.get((table.region, table.name)) is not None:
+            table = self._current(description)
+            if table is not None:
                 await catalog.store.delete_table(table.id)
                 catalog.tables.pop((table.region, table.name), None)
 

@@ -71,6 +71,9 @@ class Transfers:
         self._objects = objects
         self.descriptions: dict[str, Out] = {}
         self.jobs: dict[str, Job] = {}
+        # Each reset starts a new generation: a job of an older one stores nothing more (its transfer and its
+        # table were wiped; a new table may even have its table's id).
+        self.generation = 0
 
     @property
     def api(self) -> ApiCaller:
@@ -88,13 +91,19 @@ class Transfers:
 
     def load(self) -> None:
         """At start: every transfer stored, and the jobs of those still in progress run again."""
-        self.descriptions = {row.arn: json.loads(row.description) for row in self.backend.store.history.transfers()}
+        self.descriptions = {row.arn: {**json.loads(row.description), "_generation": self.generation}
+                             for row in self.backend.store.history.transfers()}
         for description in self.descriptions.values():
             if self._status(description) == "IN_PROGRESS":
                 self.start(description)
 
     def clear(self) -> None:
         self.descriptions.clear()
+        self.generation += 1
+
+    def current(self, description: Mapping[str, Any]) -> bool:
+        """Whether the transfer is of this generation (not one a reset wiped) and the server runs."""
+        return self.backend.running and description.get("_generation", self.generation) == self.generation
 
     @staticmethod
     def _status(description: Mapping[str, Any]) -> str:
@@ -104,6 +113,9 @@ class Transfers:
         """Store a description (a new transfer, or its new state), then show it."""
         arn = description.get("ExportArn") or description.get("ImportArn")
         assert isinstance(arn, str)
+        description.setdefault("_generation", self.generation)
+        if not self.current(description):
+            return  # a job of a wiped generation
         row = TransferRow(arn, str(description["_kind"]), str(description["_region"]),
                           float(description["StartTime"]), json.dumps(description, separators=(",", ":")))
         await self.backend.store.history.save_transfer(row)
@@ -122,8 +134,8 @@ class Transfers:
             await self.fail(description, "UNKNOWN", str(exc) or type(exc).__name__)
 
     async def fail(self, description: Out, code: str, message: str) -> None:
-        if not self.backend.running:
-            return  # stopping: the job runs again at the next start
+        if not self.current(description):
+            return  # stopping (the job runs again at the next start), or wiped
         status = "ExportStatus" if "ExportArn" in description else "ImportStatus"
         await self.save({**description, status: "FAILED", "FailureCode": code, "FailureMessage": message,
                          "EndTime": self.backend.now()})
