@@ -3,11 +3,12 @@ of a time window, written to an S3 bucket as AWS writes them.
 
 Under `{S3Prefix}/AWSDynamoDB/{ExportId}/`: an empty `_started` (written first: it proves the bucket
 writable), the data files `data/{name}.json.gz` (or `.ion.gz`; gzip, one item a line), `manifest-files.json`
-(one line per data file: itemCount, md5Checksum, etag, dataFileS3Key), `manifest-summary.json`, and a
-`.checksum` (MD5, hex) of each manifest. A full export's line is `{"Item": {...}}`; an incremental export's
-is `{"Metadata": {"WriteTimestampMicros": ...}, "Keys": ..., "NewImage": ..., "OldImage": ...}`, one per item
-changed in the window (compacted: its state before the window and after it), and its data files go to the
-`AWSDynamoDB/data/` folder its exports share.
+(one line per data file: itemCount, md5Checksum, etag, dataFileS3Key), `manifest-summary.json` (compact
+JSON, `s3Prefix` null when none), and the MD5 of each manifest (base64) in a `.md5` beside it, as AWS's
+exports hold them (the guide calls them `.checksum` files). A full export's line is `{"Item": {...}}`; an
+incremental export's is `{"Metadata": {"WriteTimestampMicros": ...}, "Keys": ..., "NewImage": ...,
+"OldImage": ...}`, one per item changed in the window (compacted: its state before the window and after
+it), and its data files go to the `AWSDynamoDB/data/` folder its exports share.
 https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/S3DataExport.Output.html,
 https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_ExportTableToPointInTime.html
 
@@ -182,16 +183,16 @@ class ExportOperations:
                 body = gzip.compress("".join(line + "\n" for line in chunk).encode())
                 key = f"{data_folder}data/{_file_name(description['ExportArn'], start // FILE_ITEMS)}.{extension}.gz"
                 etag = await self._put(description, key, body)
-                manifest.append({"itemCount": len(chunk),
-                                 "md5Checksum": base64.b64encode(hashlib.md5(body).digest()).decode(),
+                manifest.append({"itemCount": len(chunk), "md5Checksum": _md5(body).decode(),
                                  "etag": etag, "dataFileS3Key": key})
             files = "".join(json.dumps(m, separators=(",", ":")) + "\n" for m in manifest).encode()
             await self._put(description, folder + "manifest-files.json", files)
-            await self._put(description, folder + "manifest-files.checksum", hashlib.md5(files).hexdigest().encode())
+            await self._put(description, folder + "manifest-files.md5", _md5(files))
             end = self.backend.now()
-            summary = json.dumps(self._summary(description, folder, end, len(lines), size), indent=2).encode()
+            summary = json.dumps(self._summary(description, folder, end, len(lines), size),
+                                 separators=(",", ":")).encode()
             await self._put(description, folder + "manifest-summary.json", summary)
-            await self._put(description, folder + "manifest-summary.checksum", hashlib.md5(summary).hexdigest().encode())
+            await self._put(description, folder + "manifest-summary.md5", _md5(summary))
         except ServiceError as error:
             await self.transfers.fail(description, *s3_failure(error))
             return
@@ -267,6 +268,11 @@ class ExportOperations:
             summary["outputView"] = description["IncrementalExportSpecification"]["ExportViewType"]
             summary["exportType"] = "INCREMENTAL_EXPORT"
         return summary
+
+
+def _md5(data: bytes) -> bytes:
+    """An MD5 as the manifests and their checksum files write it: base64."""
+    return base64.b64encode(hashlib.md5(data).digest())
 
 
 def _json(record: dict[str, Item]) -> str:
