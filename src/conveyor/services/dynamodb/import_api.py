@@ -153,6 +153,8 @@ class ImportOperations:
         counts = {"ProcessedSizeBytes": 0, "ProcessedItemCount": 0, "ImportedItemCount": 0, "ErrorCount": 0}
         types = {a.name: a.type for a in table.attributes}
         for key in keys:
+            if self._current(description) is None:
+                return  # stopping (it runs again at the next start), or wiped by a reset
             try:
                 data = await self.transfers.read(source["S3Bucket"], key)
                 counts["ProcessedSizeBytes"] += len(data)
@@ -179,7 +181,7 @@ class ImportOperations:
                     counts["ImportedItemCount"] += await self._put(description, table, batch)
                     batch = []
             counts["ImportedItemCount"] += await self._put(description, table, batch)
-        await self._finish(description, table, counts)
+        await self._finish(description, counts)
 
     async def _keys(self, region: str, source: Out) -> list[str]:
         """The keys of the objects under the prefix, in S3's order, from a bucket S3BucketOwner (if given)
@@ -233,7 +235,7 @@ class ImportOperations:
             sink.write(str(description["_region"]), LOG_GROUP, f"{import_id}/error",
                        [(self.backend.now(), message)])
 
-    async def _finish(self, description: Out, table: Table, counts: dict[str, int]) -> None:
+    async def _finish(self, description: Out, counts: dict[str, int]) -> None:
         if not self.transfers.current(description):
             return  # stopping (the import runs again at the next start), or wiped
         await self._activate(description)
