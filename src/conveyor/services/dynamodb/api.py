@@ -3,8 +3,10 @@
     tables, table_rules   tables and indexes in memory, CreateTable's and UpdateTable's rules
     store, catalog        the SQL, and the per-item locks that order writes
     keys, stored          key extraction and encoding, items as stored
-    control_api, settings_api, item_api, read_api, batch_api, transact_api   the operations, found
-                          through `operation_groups`
+    control_api, settings_api, item_api, read_api, batch_api, transact_api, backup_api, export_api,
+                          import_api (import_formats, ion)
+                          the operations, found through `operation_groups`
+    pitr, transfers       point-in-time history; exports to and imports from S3, run in the background
 
 Every acknowledged write is committed (with its index entries) before the answer; reads see what is
 committed. Capacity is reported (ReturnConsumedCapacity) but never throttles.
@@ -27,6 +29,8 @@ from conveyor.services.dynamodb.batch_api import BatchOperations
 from conveyor.services.dynamodb.catalog import Catalog
 from conveyor.services.dynamodb.codec import DynamoJsonCodec
 from conveyor.services.dynamodb.control_api import ControlOperations
+from conveyor.services.dynamodb.export_api import ExportOperations
+from conveyor.services.dynamodb.import_api import ImportOperations
 from conveyor.services.dynamodb.item_api import ItemOperations
 from conveyor.services.dynamodb.partiql_api import PartiQLOperations
 from conveyor.services.dynamodb.policy_api import PolicyOperations
@@ -37,6 +41,7 @@ from conveyor.services.dynamodb.streams_api import StreamOperations
 from conveyor.services.dynamodb.sweeper import Sweeper
 from conveyor.services.dynamodb.table_streams import TableStreamReader
 from conveyor.services.dynamodb.transact_api import TransactOperations
+from conveyor.services.dynamodb.transfers import Transfers
 from conveyor.wire import RequestContext
 
 if TYPE_CHECKING:
@@ -60,11 +65,13 @@ class DynamoDBService(Service):
         self.stream_reader = TableStreamReader(self.backend)
         items, reads = ItemOperations(self.backend), ReadOperations(self.backend)
         transactions = TransactOperations(self.backend)
+        self.transfers = Transfers(self.backend, lambda: self.ports.api, lambda: self.ports.objects)
         self.operation_groups = (ControlOperations(self.backend), SettingsOperations(self.backend), items, reads,
                                  BatchOperations(self.backend), transactions,
                                  PartiQLOperations(self.backend, items, reads, transactions),
                                  StreamOperations(self.backend), PolicyOperations(self.backend),
-                                 BackupOperations(self.backend))
+                                 BackupOperations(self.backend), ExportOperations(self.backend, self.transfers),
+                                 ImportOperations(self.backend, self.transfers, lambda: self.ports.logs))
 
     def provide(self, ports: Ports) -> None:
         ports.table_streams = self.stream_reader
@@ -79,6 +86,7 @@ class DynamoDBService(Service):
         catalog = Catalog(store)
         catalog.load()
         self.backend.catalog = catalog
+        self.transfers.load()  # exports and imports a stop interrupted run again
         self.sweeper.start()
 
     async def stop(self) -> None:
@@ -90,6 +98,7 @@ class DynamoDBService(Service):
     async def reset(self) -> None:
         catalog = self.backend.catalog
         async with catalog.mutex:
+            self.transfers.clear()  # first: a running export or import stores nothing from now on
             await catalog.store.wipe()
             catalog.clear()
         self.sweeper.start()

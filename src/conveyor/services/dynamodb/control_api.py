@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.services.dynamodb import errors, table_rules, throughput, update_rules
 from conveyor.services.dynamodb.backend import Backend
+from conveyor.services.dynamodb.backup_api import system_backup
 from conveyor.services.dynamodb.catalog import table_name
 from conveyor.services.dynamodb.keys import index_entries
 from conveyor.services.dynamodb.store import TableRow
@@ -37,6 +38,14 @@ LIST_LIMIT = 100  # ListTables answers at most 100 names a page
 def stream_label(now: float) -> str:
     """A stream's label: the time it was enabled, as AWS writes it (2024-01-01T00:00:00.000)."""
     return dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+
+
+def _refuse_while_creating(table: Table) -> None:
+    """A table being created (by ImportTable) cannot be updated or deleted until it is ACTIVE.
+    https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_DeleteTable.html#API_DeleteTable_Errors"""
+    if table.status == "CREATING":
+        raise errors.resource_in_use(f"Attempt to change a resource which is still in use: Table is being created: "
+                                     f"{table.name}")
 
 
 class ControlOperations:
@@ -87,12 +96,16 @@ class ControlOperations:
         catalog = self.backend.catalog
         async with catalog.mutex:
             table = catalog.find(ctx.region, params["TableName"], control=True)
+            _refuse_while_creating(table)
             if table.deletion_protection:
                 # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/WorkingWithTables.Basics.html#WorkingWithTables.Basics.DeletionProtection
                 raise errors.validation("Resource cannot be deleted as it is currently protected against deletion. "
                                         "Disable deletion protection first.")
             description = self.describe(table)
-            await catalog.store.delete_table(table.id)
+            kept = await catalog.store.delete_table(table.id, system_backup(table, self.backend.account,
+                                                                            self.backend.now()))
+            if kept is not None:  # point-in-time recovery keeps a backup of a deleted table
+                catalog.backups[kept.arn] = kept
             catalog.tables.pop((table.region, table.name), None)
         description["TableStatus"] = "DELETING"
         return {"TableDescription": description}
@@ -112,6 +125,7 @@ class ControlOperations:
         catalog = self.backend.catalog
         async with catalog.mutex:
             table = catalog.find(ctx.region, params["TableName"], control=True)
+            _refuse_while_creating(table)
             changed = copy.deepcopy(table)
             dropped, added = self._update(changed, params)
             backfill: list[tuple[str, bytes, bytes, bytes, bytes, int]] = []

@@ -32,6 +32,8 @@ def table_arn(region: str, account: str, name: str) -> str:
 
 def needs(region: str, account: str, operation: str, params: Mapping[str, Any]) -> list[Need]:
     action = f"dynamodb:{operation}"
+    if operation in ("ExportTableToPointInTime", "ImportTable"):
+        return _transfer_needs(region, account, operation, params)
     if operation in ("BatchGetItem", "BatchWriteItem"):
         tables = params.get("RequestItems") or {}
         return [Need(action, table_arn(region, account, str(name))) for name in tables] or [Need(action)]
@@ -52,7 +54,8 @@ def needs(region: str, account: str, operation: str, params: Mapping[str, Any]) 
             e.get("Statement") for e in params.get(_PARTIQL_STATEMENTS[operation]) or [] if isinstance(e, Mapping)]
         return [Need(action, table_arn(region, account, table) + (f"/index/{index}" if index else ""))
                 for action, table, index in iam_targets([t for t in texts if isinstance(t, str)])] or [Need(action)]
-    arn = params.get("ResourceArn") or params.get("StreamArn")
+    arn = (params.get("ResourceArn") or params.get("StreamArn") or params.get("TableArn") or params.get("ExportArn")
+           or params.get("ImportArn"))
     if isinstance(arn, str) and arn.startswith("arn:"):
         return [Need(action, arn)]
     name = params.get("TableName")
@@ -63,3 +66,24 @@ def needs(region: str, account: str, operation: str, params: Mapping[str, Any]) 
             resource = f"{resource}/index/{index}"
         return [Need(action, resource)]
     return [Need(action)]
+
+
+def _transfer_needs(region: str, account: str, operation: str, params: Mapping[str, Any]) -> list[Need]:
+    """An export writes to S3, and an import reads from it, with the caller's permissions: the caller needs
+    S3's actions on the bucket beside DynamoDB's own on the table.
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/S3DataExport_Requesting.html,
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/S3DataImport.Requesting.html"""
+    if operation == "ExportTableToPointInTime":
+        found = [Need("dynamodb:ExportTableToPointInTime", str(params.get("TableArn") or "*"))]
+        bucket, prefix = params.get("S3Bucket"), str(params.get("S3Prefix") or "").rstrip("/")
+        if isinstance(bucket, str):
+            found.append(Need("s3:PutObject", f"arn:aws:s3:::{bucket}/{prefix + '/' if prefix else ''}AWSDynamoDB/*"))
+        return found
+    creation = params.get("TableCreationParameters")
+    name = creation.get("TableName") if isinstance(creation, Mapping) else None
+    found = [Need("dynamodb:ImportTable", table_arn(region, account, name) if isinstance(name, str) else "*")]
+    source = params.get("S3BucketSource")
+    if isinstance(source, Mapping) and isinstance(source.get("S3Bucket"), str):
+        bucket, prefix = source["S3Bucket"], str(source.get("S3KeyPrefix") or "")
+        found += [Need("s3:ListBucket", f"arn:aws:s3:::{bucket}"), Need("s3:GetObject", f"arn:aws:s3:::{bucket}/{prefix}*")]
+    return found

@@ -10,7 +10,7 @@ from conveyor.services.dynamodb import errors
 from conveyor.services.dynamodb.compiling import Compiled
 from conveyor.services.dynamodb.expressions import Update
 from conveyor.services.dynamodb.keys import ItemKey, index_entries, segment
-from conveyor.services.dynamodb.store import DynamoStore, ItemWrite
+from conveyor.services.dynamodb.store import DynamoStore, HistoryRow, ItemWrite
 from conveyor.services.dynamodb.stored import dump_item, load_item
 from conveyor.services.dynamodb.stream_records import expiry, record_row
 from conveyor.services.dynamodb.tables import Table
@@ -74,11 +74,15 @@ def item_write(table: Table, key: ItemKey, old: Item | None, new: Item | None, n
     record = None
     if table.stream_enabled and old != new:
         record = record_row(table, now, key.attributes, old, new, by_ttl)
-    if new is None:
-        return ItemWrite(table.id, key.hk, key.rk, 0, None, stream=record)
+    stored = dump_item(new) if new is not None else None
+    history = None
+    if table.pitr_since and old != new:  # point-in-time recovery keeps every change (conveyor.services.dynamodb.pitr)
+        history = HistoryRow(now, dump_item(old) if old is not None else None, stored)
+    if new is None or stored is None:
+        return ItemWrite(table.id, key.hk, key.rk, 0, None, stream=record, history=history)
     entries = index_entries(table, new)
-    return ItemWrite(table.id, key.hk, key.rk, segment(key.hk), dump_item(new), item_size(new), entries, record,
-                     expiry(table, new))
+    return ItemWrite(table.id, key.hk, key.rk, segment(key.hk), stored, item_size(new), entries, record,
+                     expiry(table, new), history)
 
 
 def returned(mode: str | None, old: Item | None, new: Item | None, update: Update | None = None) -> Item | None:

@@ -14,11 +14,13 @@ split that range. Writes are SQL alone: the engine encodes rows before it queues
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from conveyor.services.dynamodb.history_store import HistoryStore
 from conveyor.storage.db import Database
 from conveyor.storage.disk import DiskGuard
 
@@ -75,6 +77,21 @@ MIGRATIONS = [
         PRIMARY KEY (arn, index_name, ihk, irk, hk, rk)
     ) WITHOUT ROWID
     """,
+    # Point-in-time recovery: each change to an item of a table with PITR enabled, its images before and
+    # after, written in the change's commit (a table's state at any earlier time is its items now with the
+    # changes since undone). Exports and imports: their descriptions, so that a restart finds them.
+    """
+    CREATE TABLE item_history (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, table_id INTEGER NOT NULL, at REAL NOT NULL, hk BLOB NOT NULL,
+        rk BLOB NOT NULL, old TEXT, new TEXT
+    );
+    CREATE INDEX item_history_by_time ON item_history (table_id, at);
+    CREATE TABLE transfers (
+        arn TEXT PRIMARY KEY, kind TEXT NOT NULL, region TEXT NOT NULL, created REAL NOT NULL,
+        description TEXT NOT NULL
+    );
+    ALTER TABLE backups ADD COLUMN kind TEXT NOT NULL DEFAULT 'USER'
+    """,
 ]
 
 PAGE_ROWS = 200  # rows read from SQLite at a time while a page fills
@@ -100,6 +117,7 @@ class BackupRow:
     spec: str  # the table's settings when backed up
     item_count: int = 0
     size: int = 0
+    kind: str = "USER"  # BackupType: USER, or SYSTEM (made when a table with point-in-time recovery is deleted)
 
 
 @dataclass(frozen=True)
@@ -121,6 +139,15 @@ class StreamRow:
 
 
 @dataclass(frozen=True)
+class HistoryRow:
+    """An item's images before and after a change (stored JSON; None: absent), for point-in-time recovery."""
+
+    at: float
+    old: str | None
+    new: str | None
+
+
+@dataclass(frozen=True)
 class ItemWrite:
     """One item's new state: `item` is its stored JSON, or None to delete it; the stream record of the
     change, if its table has a stream; when the item expires (TTL), if it does."""
@@ -134,6 +161,7 @@ class ItemWrite:
     entries: Sequence[IndexEntry] = field(default_factory=tuple)
     stream: StreamRow | None = None
     expires: float | None = None
+    history: HistoryRow | None = None  # its table keeps point-in-time history
 
 
 # The highest stream sequence number ever stored: the records' highest, or the mark kept when old records
@@ -153,6 +181,7 @@ class Bound:
 class DynamoStore:
     def __init__(self, path: Path, disk: DiskGuard | None = None) -> None:
         self.db = Database(path, MIGRATIONS, disk)
+        self.history = HistoryStore(self.db)
         # Told, after each commit that stored stream records, which tables' streams grew (readers wake).
         self.on_stream: Callable[[set[int]], None] | None = None
         # The highest stream sequence number committed: set from the database at start, raised after each
@@ -186,13 +215,22 @@ class DynamoStore:
 
         await self.db.write(run, grows=bool(added))
 
-    async def delete_table(self, table_id: int) -> None:
-        def run(conn: sqlite3.Connection) -> None:
+    async def delete_table(self, table_id: int, backup: BackupRow | None = None) -> BackupRow | None:
+        """Delete a table with its items, after copying them to `backup` (a system backup), in one commit;
+        the backup with its counts."""
+        def run(conn: sqlite3.Connection) -> BackupRow | None:
+            kept = None
+            if backup is not None:
+                count, size = _copy_to_backup(conn, backup, table_id)
+                kept = dataclasses.replace(backup, item_count=count, size=size)
             conn.execute("DELETE FROM index_entries WHERE table_id = ?", (table_id,))
             conn.execute("DELETE FROM items WHERE table_id = ?", (table_id,))
+            conn.execute("DELETE FROM item_history WHERE table_id = ?", (table_id,))
             conn.execute("DELETE FROM tables WHERE id = ?", (table_id,))
+            return kept
 
-        await self.db.write(run, grows=False)
+        result: BackupRow | None = await self.db.write(run, grows=backup is not None)
+        return result
 
     def counts(self, table_id: int) -> tuple[int, int]:
         """(item count, total item bytes) of a table."""
@@ -252,6 +290,10 @@ class DynamoStore:
             if any(w.stream is not None for w in writes):
                 seq = int(conn.execute(_HIGH_WATER).fetchone()[0])
             for w in writes:
+                if w.history is not None:
+                    h = w.history
+                    conn.execute("INSERT INTO item_history (table_id, at, hk, rk, old, new) VALUES (?, ?, ?, ?, ?, ?)",
+                                 (w.table_id, h.at, w.hk, w.rk, h.old, h.new))
                 if w.stream is not None:
                     r = w.stream
                     seq += 1
@@ -272,7 +314,8 @@ class DynamoStore:
                 conn.execute("INSERT OR REPLACE INTO tokens (token, digest, at) VALUES (?, ?, ?)", token)
             return seq
 
-        last = await self.db.write(run, grows=any(w.item is not None for w in writes) or token is not None)
+        last = await self.db.write(run, grows=any(w.item is not None or w.history is not None for w in writes)
+                                   or token is not None)
         self.last_seq = max(self.last_seq, int(last))
         grown = {w.stream.table_id for w in writes if w.stream is not None}
         if grown and self.on_stream is not None:
@@ -381,26 +424,16 @@ class DynamoStore:
     # -- backups -------------------------------------------------------------------------------------
     def backups(self) -> list[BackupRow]:
         return [BackupRow(*r) for r in self.db.query(
-            "SELECT arn, region, name, created, table_name, table_created, spec, item_count, size FROM backups")]
+            "SELECT arn, region, name, created, table_name, table_created, spec, item_count, size, kind FROM backups")]
 
     async def create_backup(self, row: BackupRow, table_id: int) -> BackupRow:
-        """Copy a table's items and index entries under the backup's ARN; the row with its counts."""
+        """Copy a table's items under the backup's ARN; the row with its counts. (A restore makes the index
+        entries anew, for the indexes the restored table has.)"""
         def run(conn: sqlite3.Connection) -> tuple[int, int]:
-            conn.execute("INSERT INTO backup_items (arn, hk, rk, seg, item, size) SELECT ?, hk, rk, seg, item, size "
-                         "FROM items WHERE table_id = ?", (row.arn, table_id))
-            conn.execute("INSERT INTO backup_entries (arn, index_name, ihk, irk, hk, rk, seg) SELECT ?, index_name, "
-                         "ihk, irk, hk, rk, seg FROM index_entries WHERE table_id = ?", (row.arn, table_id))
-            count, size = conn.execute("SELECT COUNT(*), IFNULL(SUM(size), 0) FROM backup_items WHERE arn = ?",
-                                       (row.arn,)).fetchone()
-            conn.execute("INSERT INTO backups (arn, region, name, created, table_name, table_created, spec, "
-                         "item_count, size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         (row.arn, row.region, row.name, row.created, row.table_name, row.table_created, row.spec,
-                          count, size))
-            return int(count), int(size)
+            return _copy_to_backup(conn, row, table_id)
 
         count, size = await self.db.write(run)
-        return BackupRow(row.arn, row.region, row.name, row.created, row.table_name, row.table_created, row.spec,
-                         count, size)
+        return dataclasses.replace(row, item_count=count, size=size)
 
     async def delete_backup(self, arn: str) -> None:
         def run(conn: sqlite3.Connection) -> None:
@@ -409,24 +442,10 @@ class DynamoStore:
 
         await self.db.write(run, grows=False)
 
-    async def restore(self, row: TableRow, *, backup: str | None = None, source_table: int | None = None) -> None:
-        """A new table with the items and index entries of a backup, or of another table as they are now."""
-        def run(conn: sqlite3.Connection) -> None:
-            conn.execute("INSERT INTO tables (id, region, name, created, spec) VALUES (?, ?, ?, ?, ?)",
-                         (row.id, row.region, row.name, row.created, row.spec))
-            if backup is not None:
-                conn.execute("INSERT INTO items (table_id, hk, rk, seg, item, size) SELECT ?, hk, rk, seg, item, size "
-                             "FROM backup_items WHERE arn = ?", (row.id, backup))
-                conn.execute("INSERT INTO index_entries (table_id, index_name, ihk, irk, hk, rk, seg) SELECT ?, "
-                             "index_name, ihk, irk, hk, rk, seg FROM backup_entries WHERE arn = ?", (row.id, backup))
-            else:
-                conn.execute("INSERT INTO items (table_id, hk, rk, seg, item, size) SELECT ?, hk, rk, seg, item, size "
-                             "FROM items WHERE table_id = ?", (row.id, source_table))
-                conn.execute("INSERT INTO index_entries (table_id, index_name, ihk, irk, hk, rk, seg) SELECT ?, "
-                             "index_name, ihk, irk, hk, rk, seg FROM index_entries WHERE table_id = ?",
-                             (row.id, source_table))
-
-        await self.db.write(run)
+    def backup_items(self, arn: str) -> list[tuple[bytes, bytes, str]]:
+        """A backup's items ((hk, rk, stored JSON)), in key order."""
+        return [(bytes(r[0]), bytes(r[1]), str(r[2])) for r in self.db.query(
+            "SELECT hk, rk, item FROM backup_items WHERE arn = ? ORDER BY hk, rk", (arn,))]
 
     # -- transactions' client tokens -----------------------------------------------------------------
     def token(self, token: str, since: float) -> str | None:
@@ -439,10 +458,23 @@ class DynamoStore:
     async def wipe(self) -> None:
         def run(conn: sqlite3.Connection) -> None:
             for table in ("index_entries", "items", "tables", "tokens", "stream_records", "meta", "backups",
-                          "backup_items", "backup_entries"):
+                          "backup_items", "backup_entries", "item_history", "transfers"):
                 conn.execute(f"DELETE FROM {table}")
 
         await self.db.write(run, grows=False)
+
+
+def _copy_to_backup(conn: sqlite3.Connection, row: BackupRow, table_id: int) -> tuple[int, int]:
+    """Copy a table's items under a backup's ARN and store the backup's row; (item count, bytes)."""
+    conn.execute("INSERT INTO backup_items (arn, hk, rk, seg, item, size) SELECT ?, hk, rk, seg, item, size "
+                 "FROM items WHERE table_id = ?", (row.arn, table_id))
+    count, size = conn.execute("SELECT COUNT(*), IFNULL(SUM(size), 0) FROM backup_items WHERE arn = ?",
+                               (row.arn,)).fetchone()
+    conn.execute("INSERT INTO backups (arn, region, name, created, table_name, table_created, spec, item_count, size, "
+                 "kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (row.arn, row.region, row.name, row.created,
+                                                              row.table_name, row.table_created, row.spec, count, size,
+                                                              row.kind))
+    return int(count), int(size)
 
 
 def _bounds(where: list[str], args: list[object], column: str, low: Bound | None, high: Bound | None) -> None:

@@ -47,3 +47,14 @@ def wire_item(item: Item) -> dict[str, Any]:
     """An item as JSON carries it, binary as base64: for the members of an error body (ConditionalCheck-
     FailedException's Item, CancellationReasons), which the codec writes as they are."""
     return {k: _encode(v) for k, v in item.items()}
+
+
+def from_wire(item: dict[str, Any]) -> Item:
+    """An item in DynamoDB JSON (binary as base64) as the service holds it; ValueError (or KeyError,
+    binascii.Error) when it is not one."""
+    out: Item = {}
+    for name, value in item.items():
+        if not isinstance(value, dict) or len(value) != 1:
+            raise ValueError(f"{name} is not an attribute value")
+        out[name] = _decode(value)
+    return out

@@ -1,5 +1,6 @@
 """Work on the server's clock: TTL deletes expired items every `dynamodb_ttl_interval` seconds; hourly,
-stream records past their 24 hours and transaction tokens past their 10 minutes are forgotten.
+stream records past their 24 hours, transaction tokens past their 10 minutes and point-in-time history past
+its table's recovery period are forgotten, and so are deleted tables' system backups past their 35 days.
 
 A TTL deletion is a delete like any other (its item's lock, its index entries and stream record in the same
 commit), made only if the item is still expired when its lock is held, and its stream record names the
@@ -13,8 +14,9 @@ import logging
 
 from conveyor.background import spawn
 from conveyor.clock import TimerHandle
-from conveyor.services.dynamodb import mutations
+from conveyor.services.dynamodb import mutations, pitr
 from conveyor.services.dynamodb.backend import Backend
+from conveyor.services.dynamodb.backup_api import SYSTEM_BACKUP_DAYS
 from conveyor.services.dynamodb.keys import ItemKey
 from conveyor.services.dynamodb.stored import load_item
 from conveyor.services.dynamodb.stream_records import RETENTION, TTL_HORIZON, expiry
@@ -120,3 +122,10 @@ class Sweeper:
         catalog, now = self.backend.catalog, self.backend.now()
         await catalog.store.trim_streams(now - RETENTION)
         await catalog.store.forget_tokens(now - TOKEN_SECONDS)
+        # Point-in-time history older than each table's recovery period is no longer restorable.
+        await catalog.store.history.trim([(t.id, pitr.horizon(t, now)) for t in catalog.tables.values() if t.pitr_since])
+        # A deleted table's system backup is kept 35 days.
+        for backup in [b for b in catalog.backups.values()
+                       if b.kind == "SYSTEM" and b.created + SYSTEM_BACKUP_DAYS * pitr.DAY <= now]:
+            await catalog.store.delete_backup(backup.arn)
+            catalog.backups.pop(backup.arn, None)
