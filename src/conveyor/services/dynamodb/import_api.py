@@ -223,7 +223,7 @@ class ImportOperations:
             writes = []
             for item_id, item in latest.items():
                 key = keys[item_id]
-                writes.append(mutations.item_write(catalog, table, key, mutations.load(catalog.store, key), item, now))
+                writes.append(mutations.item_write(table, key, mutations.load(catalog.store, key), item, now))
             await catalog.store.apply(writes)
         return len(items)
 
