@@ -43,7 +43,7 @@ from conveyor.services.s3.settings import SettingsOperations
 from conveyor.services.s3.store import S3Store
 from conveyor.services.s3.versions import Versions
 from conveyor.services.s3.website_config import WebsiteOperations
-from conveyor.wire import HttpResponse, RequestContext, ServiceError
+from conveyor.wire import Caller, HttpResponse, RequestContext, ServiceError
 
 
 class S3Service(Service):
@@ -189,7 +189,16 @@ class S3Service(Service):
                 policy.check_anonymous(self.core, ctx, operation.name, path.bucket, path.key)
 
     def iam_requests(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> list[Need]:
+        if operation.name in iam.POLICY_OPERATIONS and self._owner_root(ctx):
+            # The bucket owner's root user may always read, replace and delete the bucket policy, whatever
+            # it denies, "to ensure that bucket owners don't inadvertently lock themselves out".
+            # https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketPolicy.html
+            return []
         return iam.needs(operation.name, params, self.iam_action(operation.name))
+
+    def _owner_root(self, ctx: RequestContext) -> bool:
+        caller = ctx.principal
+        return caller is None or (caller.kind == "root" and caller.account_id == self.config.account_id)
 
     def handler(self, operation: str) -> Handler | None:
         found = super().handler(operation)
@@ -219,6 +228,32 @@ class S3Service(Service):
         access = self.ports.access
         if access is not None:
             access.authorize_needs(ctx, self, needs)
+            self._bucket_policy_denies(ctx, needs)
+
+    def _bucket_policy_denies(self, ctx: RequestContext, needs: list[Need]) -> None:
+        """A signed caller of the account, the owner included, is refused what the bucket policy explicitly
+        denies, with `--iam off` too: S3 evaluates the bucket policy for every request, whoever signs it, and
+        an explicit Deny wins over the owner's rights (e.g. a Deny on s3:PutObject over plain HTTP or without
+        x-amz-server-side-encryption). An Allow adds nothing for the owner, who needs none.
+        https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-policy-language-overview.html,
+        https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html"""
+        access = self.ports.access
+        if access is None or not ctx.authenticated or not needs:
+            return
+        caller = ctx.principal or Caller.root(self.config.account_id)
+        denial = access.explicit_denial(ctx, caller, needs)
+        if denial is None:
+            return
+        whole = [n for n in needs if n.item is None]
+        if denial.item is None or whole:
+            raise self.access_denied(ctx, denial)
+        # DeleteObjects: each denied key is an AccessDenied in the answer, the others are deleted.
+        refused = dict(ctx.denied_items or {})
+        for need in needs:
+            one = access.explicit_denial(ctx, caller, [need])
+            if one is not None:
+                refused[one.item or ""] = self.access_denied(ctx, one).message
+        ctx.denied_items = refused
 
     def access_denied(self, ctx: RequestContext, denial: Denial) -> ServiceError:
         """S3 quotes the resource: `... on resource: "arn:aws:s3:::bucket/key" because ...`.
@@ -227,6 +262,12 @@ class S3Service(Service):
 
     async def check(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> None:
         refusals.check(ctx, params)
+        if ctx.authenticated and (operation.name in iam.COPIES or self._has_policy(params.get("Bucket"))):
+            self._bucket_policy_denies(ctx, self.iam_requests(ctx, operation, params))
+
+    def _has_policy(self, bucket: Any) -> bool:
+        row = self.store.bucket(bucket) if isinstance(bucket, str) else None
+        return row is not None and bool(row.config.get("policy"))
 
     def finish(self, ctx: RequestContext, response: HttpResponse) -> None:
         response.set_header("x-amz-id-2", host_id(ctx))
