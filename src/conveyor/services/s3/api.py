@@ -39,6 +39,9 @@ from conveyor.services.s3.objectlock import ObjectLockOperations
 from conveyor.services.s3.objects import ObjectOperations
 from conveyor.services.s3.outbox import Undeliverable
 from conveyor.services.s3.presign_post import PostUploads
+from conveyor.services.s3.replica_jobs import Replicator
+from conveyor.services.s3.replication import KIND as REPLICATION_JOB
+from conveyor.services.s3.replication import ReplicationOperations
 from conveyor.services.s3.settings import SettingsOperations
 from conveyor.services.s3.store import S3Store
 from conveyor.services.s3.versions import Versions
@@ -70,7 +73,9 @@ class S3Service(Service):
             MultipartOperations(self.core, versions), ObjectLockOperations(self.core),
             LifecycleOperations(self.core), WebsiteOperations(self.core), RestoreOperations(self.core),
             LoggingOperations(self.core, self.access_logs), InventoryOperations(self.core),
+            ReplicationOperations(self.core),
         )
+        self.replicator = Replicator(self.core, versions)
 
     def unavailable_error(self) -> ServiceError:
         """https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html"""
@@ -100,7 +105,10 @@ class S3Service(Service):
         return {"status": "running", "buckets": buckets, "pending_events": pending}
 
     async def _deliver(self, kind: str, target: str, body: str) -> None:
-        """One event from the outbox; an exception leaves the row there for a retry."""
+        """One event (or replication job) from the outbox; an exception leaves the row there for a retry."""
+        if kind == REPLICATION_JOB:
+            await self.replicator.run(body)
+            return
         destination = self.ports.destination(kind)
         if destination is None:
             raise RuntimeError(f"no {kind} service to deliver to")

@@ -363,6 +363,16 @@ class S3Store:
         await self.db.execute("UPDATE objects SET meta = ? WHERE bucket=? AND key=? AND version_id=?",
                               (meta_json, bucket, key, version_id))
 
+    async def replace_object_meta(self, bucket: str, key: str, version_id: str, old_json: str, meta_json: str) -> bool:
+        """Set a version's metadata if it is still `old_json` (what the caller computed it from)."""
+
+        def fn(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute("UPDATE objects SET meta = ? WHERE bucket=? AND key=? AND version_id=? AND meta=?",
+                                  (meta_json, bucket, key, version_id, old_json))
+            return cursor.rowcount > 0
+
+        return await self._write(fn, grows=False)
+
     # -- multipart uploads -------------------------------------------------------------------------
     async def create_upload(self, upload_id: str, bucket: str, key: str, initiated: float, meta_json: str) -> None:
         def fn(conn: sqlite3.Connection) -> None:

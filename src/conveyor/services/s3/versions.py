@@ -13,13 +13,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from conveyor.services.s3 import eventbridge, objectlock
+from conveyor.services.s3 import eventbridge, objectlock, replication
 from conveyor.services.s3.blobs import BlobInfo
 from conveyor.services.s3.conditions import WritePrecondition
 from conveyor.services.s3.core import Core
 from conveyor.services.s3.metadata import check_version_id
 from conveyor.services.s3.notifications import ObjectChange, Requester, pending_events
-from conveyor.services.s3.schema import BucketRow, NewVersion, PendingEvent
+from conveyor.services.s3.schema import BucketRow, NewVersion, ObjectRow, PendingEvent
 from conveyor.wire import RequestContext
 
 _DELETE = ("s3:ObjectRemoved:Delete", "s3:ObjectRemoved:DeleteMarkerCreated")
@@ -69,16 +69,53 @@ class Versions:
         now = self.core.clock.now()
 
         async def attempt(row: BucketRow) -> NewVersion:
-            meta_json = json.dumps(objectlock.with_default_retention(row, meta, now))
+            found = replication.targets(row, key, meta)
+            stored = replication.mark_pending(objectlock.with_default_retention(row, meta, now), found)
             version = NewVersion(bucket, key, new_version_id() if row.versioning == "Enabled" else "null", False,
-                                 body.blob_id or None, body.size, etag, now, meta_json, body.data)
+                                 body.blob_id or None, body.size, etag, now, json.dumps(stored), body.data)
             change = ObjectChange(event, key, version.version_id, now, body.size, etag)
-            await self.store.put_version(row, version, self._events(row, change, requester),
-                                         precondition=precondition, completes=completes)
+            events = self._events(row, change, requester) + replication.jobs(bucket, key, version.version_id, found)
+            await self.store.put_version(row, version, events, precondition=precondition, completes=completes)
             return version
 
         try:
             return await self.core.retrying(bucket, attempt)
+        except BaseException:
+            self.core.blobs.delete([body.blob_id])
+            raise
+
+    async def put_replica(self, bucket: str, source: ObjectRow, storage_class: str | None) -> None:
+        """Store a replica of `source` (a version or a delete marker of another bucket) in `bucket`: the same
+        version id, ETag, metadata and creation time, ReplicationStatus REPLICA, and the events of a new
+        object in that bucket, S3 itself the requester (conveyor.services.s3.replication)."""
+        if source.delete_marker:
+            body = BlobInfo("", 0, b"")
+        elif source.blob:
+            body = await self.core.blobs.copy(source.blob)
+        else:
+            body = self.core.blobs.in_memory(source.body or b"")
+        meta = {k: v for k, v in source.meta.items() if k != replication.PENDING}
+        if not source.delete_marker:
+            meta[replication.STATUS] = "REPLICA"
+            if storage_class:
+                meta["StorageClass"] = storage_class
+        request_id = uuid.uuid4().hex[:16].upper()
+        requester = Requester("AmazonS3", "s3.amazonaws.com", request_id, request_id)
+        now = self.core.clock.now()
+
+        async def attempt(row: BucketRow) -> None:
+            version = NewVersion(bucket, source.key, source.version_id, source.delete_marker, body.blob_id or None,
+                                 source.size, source.etag, source.last_modified, json.dumps(meta),
+                                 None if source.delete_marker else body.data)
+            if source.delete_marker:
+                change = ObjectChange(_DELETE[1], source.key, source.version_id, now)
+            else:
+                change = ObjectChange("s3:ObjectCreated:Put", source.key, source.version_id, now, source.size,
+                                      source.etag)
+            await self.store.put_version(row, version, self._events(row, change, requester))
+
+        try:
+            await self.core.retrying(bucket, attempt)
         except BaseException:
             self.core.blobs.delete([body.blob_id])
             raise
@@ -120,12 +157,13 @@ class Versions:
                 was_marker = await self.store.remove_version(row, key, target, self._events(row, change, requester),
                                                              checked_meta=checked, precondition=precondition)
                 return Deletion(version_id, bool(was_marker))
+            sent = replication.targets(row, key, {}, delete_marker=True) if names == _DELETE else []
             marker = NewVersion(bucket, key, new_version_id() if row.versioning == "Enabled" else "null", True,
-                                None, 0, "", now, "{}", None)
+                                None, 0, "", now, json.dumps(replication.mark_pending({}, sent)), None)
             change = ObjectChange(marked, key, marker.version_id, now)
+            events = self._events(row, change, requester) + replication.jobs(bucket, key, marker.version_id, sent)
             # A delete marker is a delete: it runs on a full disk too (conveyor.storage.disk).
-            await self.store.put_version(row, marker, self._events(row, change, requester), grows=False,
-                                         precondition=precondition)
+            await self.store.put_version(row, marker, events, grows=False, precondition=precondition)
             return Deletion(marker.version_id, True)
 
         return await self.core.retrying(bucket, attempt)
