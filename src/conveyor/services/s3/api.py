@@ -24,7 +24,6 @@ from conveyor.services.s3 import cors, destinations, iam, notifications, policy,
 from conveyor.services.s3 import origin as origin_reads
 from conveyor.services.s3.access import AccessOperations
 from conveyor.services.s3.access_logs import AccessLogs, LoggingOperations
-from conveyor.services.s3.archive import RestoreOperations
 from conveyor.services.s3.buckets import BucketOperations
 from conveyor.services.s3.codec import S3Codec, S3ValidationCodes, split_path
 from conveyor.services.s3.core import Core
@@ -42,6 +41,7 @@ from conveyor.services.s3.presign_post import PostUploads
 from conveyor.services.s3.replica_jobs import Replicator
 from conveyor.services.s3.replication import KIND as REPLICATION_JOB
 from conveyor.services.s3.replication import ReplicationOperations
+from conveyor.services.s3.restores import RestoreOperations
 from conveyor.services.s3.settings import SettingsOperations
 from conveyor.services.s3.store import S3Store
 from conveyor.services.s3.versions import Versions
@@ -71,7 +71,7 @@ class S3Service(Service):
             EncryptionOperations(self.core),
             ObjectOperations(self.core, versions), ListingOperations(self.core),
             MultipartOperations(self.core, versions), ObjectLockOperations(self.core),
-            LifecycleOperations(self.core), WebsiteOperations(self.core), RestoreOperations(self.core),
+            LifecycleOperations(self.core), WebsiteOperations(self.core), RestoreOperations(self.core, versions),
             LoggingOperations(self.core, self.access_logs), InventoryOperations(self.core),
             ReplicationOperations(self.core),
         )

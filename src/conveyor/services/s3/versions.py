@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,6 +120,27 @@ class Versions:
         except BaseException:
             self.core.blobs.delete([body.blob_id])
             raise
+
+    async def change_meta(self, bucket: str, key: str, version_id: str,
+                          update: Callable[[dict[str, Any]], dict[str, Any] | None], event: str,
+                          requester: Requester, restored: tuple[float, str] | None = None) -> bool:
+        """Change a version's metadata (`update` returns the new metadata, or None to leave it) and commit the
+        event of the change (e.g. s3:ObjectRestore:Post) with it; False when the version is gone."""
+        now = self.core.clock.now()
+
+        async def attempt(row: BucketRow) -> bool:
+            obj = self.store.object(bucket, key, version_id)
+            if obj is None:
+                return False
+            meta = update(dict(obj.meta))
+            if meta is None:
+                return True
+            change = ObjectChange(event, key, version_id, now, obj.size, obj.etag, restored)
+            await self.store.change_object_meta(row, key, version_id, obj.meta_json, json.dumps(meta),
+                                                self._events(row, change, requester))
+            return True
+
+        return await self.core.retrying(bucket, attempt)
 
     async def delete(self, ctx: RequestContext, bucket: str, key: str, version_id: str | None,
                      bypass_governance: bool = False, precondition: WritePrecondition | None = None) -> Deletion:
