@@ -7,7 +7,9 @@ and what a loopback server with authentication off still refuses.
   serves unsigned (STS's AssumeRoleWithWebIdentity) and `GET /_conveyor/health`. Conveyor's own API is
   signed with the service name `conveyor`.
 - Either way, the principal behind a known key goes on the request (`ctx.principal`): with `--auth off`
-  unverified, as the key names it, so that GetCallerIdentity answers a function's role session.
+  unverified, as the key names it, so that GetCallerIdentity answers a function's role session; an
+  unknown key of 12 digits there is the root user of that account (another account, for S3's
+  cross-account rules).
 - `--auth off` (loopback only): any local process may do anything the server's user can do, including
   running commands through worker pools. Web pages are kept out: requests a browser sends on behalf of
   another site (`Origin` of another host, `Sec-Fetch-Site: cross-site`) and requests addressed to a name
@@ -92,7 +94,7 @@ async def authenticate(ctx: RequestContext, config: Config, keys: Keyring,
         if config.auth == "sigv4":
             await _verify(ctx, sig, config, keys, s3=s3, internal=internal)
         elif not internal:
-            ctx.principal = _identify(ctx, sig, keys)
+            ctx.principal = _identify(ctx, sig, keys) or _another_account(sig.access_key, config)
         ctx.authenticated = True
         if not internal:
             keys.note_used(sig.access_key, sig.service, sig.region)
@@ -163,6 +165,15 @@ def _identify(ctx: RequestContext, sig: Signature, keys: Keyring) -> Caller | No
     except SigV4Error:
         return None
     return credential.caller
+
+
+def _another_account(access_key: str, config: Config) -> Caller | None:
+    """With `--auth off`, an access key ID of 12 digits that no credential holds names the root user of
+    that account (LocalStack's convention), so that another account's requests can be tried locally (S3
+    judges them by bucket policy and ACL grants); any other unknown key is the configured account."""
+    if len(access_key) == 12 and access_key.isdigit() and access_key != config.account_id:
+        return Caller.root(access_key)
+    return None
 
 
 async def _payload_hash(ctx: RequestContext, sig: Signature, s3: bool) -> str:

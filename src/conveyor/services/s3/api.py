@@ -20,7 +20,17 @@ from conveyor.links import Link
 from conveyor.ports import Ports, Reader, StoredObject
 from conveyor.protocol.base import Codec
 from conveyor.services.base import Environment, Handler, Result, Service
-from conveyor.services.s3 import cors, destinations, iam, notifications, policy, refusals, sigv2, website
+from conveyor.services.s3 import (
+    cors,
+    cross_account,
+    destinations,
+    iam,
+    notifications,
+    policy,
+    refusals,
+    sigv2,
+    website,
+)
 from conveyor.services.s3 import origin as origin_reads
 from conveyor.services.s3.access import AccessOperations
 from conveyor.services.s3.access_logs import AccessLogs, LoggingOperations
@@ -272,6 +282,9 @@ class S3Service(Service):
         refusals.check(ctx, params)
         if ctx.authenticated and (operation.name in iam.COPIES or self._has_policy(params.get("Bucket"))):
             self._bucket_policy_denies(ctx, self.iam_requests(ctx, operation, params))
+        other = cross_account.other_account(ctx, self.config.account_id)
+        if other is not None:
+            cross_account.check(self.core, ctx, other, operation.name, params)
 
     def _has_policy(self, bucket: Any) -> bool:
         row = self.store.bucket(bucket) if isinstance(bucket, str) else None

@@ -14,14 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from conveyor.services.s3 import eventbridge, objectlock, replication
+from conveyor.services.s3 import cross_account, eventbridge, objectlock, replication
 from conveyor.services.s3.blobs import BlobInfo
 from conveyor.services.s3.conditions import WritePrecondition
 from conveyor.services.s3.core import Core
 from conveyor.services.s3.metadata import check_version_id
 from conveyor.services.s3.notifications import ObjectChange, Requester, pending_events
 from conveyor.services.s3.schema import BucketRow, NewVersion, ObjectRow, PendingEvent
-from conveyor.wire import RequestContext
+from conveyor.wire import Caller, RequestContext
 
 _DELETE = ("s3:ObjectRemoved:Delete", "s3:ObjectRemoved:DeleteMarkerCreated")
 _EXPIRE = ("s3:LifecycleExpiration:Delete", "s3:LifecycleExpiration:DeleteMarkerCreated")
@@ -55,7 +55,8 @@ class Versions:
         """Commit a new current version of `key` holding `body` (already written), and its events. On failure
         the body's blob is deleted: nothing names it."""
         return await self._put(self.core.requester(ctx), bucket, key, body, etag, meta, event,
-                               precondition=precondition, completes=completes)
+                               precondition=precondition, completes=completes,
+                               writer=cross_account.other_account(ctx, self.core.account_id))
 
     async def put_as_service(self, bucket: str, key: str, body: BlobInfo, meta: dict[str, Any],
                              principal: str) -> NewVersion:
@@ -66,12 +67,16 @@ class Versions:
 
     async def _put(self, requester: Requester, bucket: str, key: str, body: BlobInfo, etag: str,
                    meta: dict[str, Any], event: str, *, precondition: WritePrecondition | None = None,
-                   completes: str | None = None) -> NewVersion:
+                   completes: str | None = None, writer: Caller | None = None) -> NewVersion:
+        """`writer`: another account writing the object (conveyor.services.s3.cross_account)."""
         now = self.core.clock.now()
 
         async def attempt(row: BucketRow) -> NewVersion:
             found = replication.targets(row, key, meta)
             stored = replication.mark_pending(objectlock.with_default_retention(row, meta, now), found)
+            owner = cross_account.writer_owner(writer, row, meta)
+            if owner is not None:
+                stored["Owner"] = owner
             version = NewVersion(bucket, key, new_version_id() if row.versioning == "Enabled" else "null", False,
                                  body.blob_id or None, body.size, etag, now, json.dumps(stored), body.data)
             change = ObjectChange(event, key, version.version_id, now, body.size, etag)
