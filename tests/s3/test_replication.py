@@ -201,6 +201,26 @@ def test_a_destination_gone_fails_the_replication(s3):
     wait_for(lambda: _status(s3, source, "k") == "FAILED", what="a failed replication")
 
 
+def test_kms_objects_stay_and_locked_versions_need_a_locked_destination(s3, pair):
+    source, destination = pair
+    s3.put_bucket_encryption(Bucket=source, ServerSideEncryptionConfiguration={"Rules": [
+        {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+    _configure(s3, source, _rule(destination, Prefix=""))
+    s3.put_object(Bucket=source, Key="kms", Body=b"k", ServerSideEncryption="aws:kms")
+    s3.put_object(Bucket=source, Key="plain", Body=b"p")
+    wait_for(lambda: _completed(s3, source, "plain"), what="replication")
+    assert "ReplicationStatus" not in s3.head_object(Bucket=source, Key="kms")  # not eligible
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=destination)["Contents"]] == ["plain"]
+
+    tag = uuid.uuid4().hex[:8]
+    locked = f"locked-{tag}"
+    s3.create_bucket(Bucket=locked, ObjectLockEnabledForBucket=True)  # versioned by Object Lock
+    _configure(s3, locked, _rule(destination, Prefix=""))
+    s3.put_object(Bucket=locked, Key="held", Body=b"h", ObjectLockLegalHoldStatus="ON")
+    wait_for(lambda: _status(s3, locked, "held") == "FAILED", what="a failed replication")
+    s3.put_object_legal_hold(Bucket=locked, Key="held", LegalHold={"Status": "OFF"})
+
+
 def test_pending_replication_survives_kill_9(start_server: Any, tmp_path: Path) -> None:
     data = tmp_path / "data"
     server = start_server(data)

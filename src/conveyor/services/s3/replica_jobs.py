@@ -3,8 +3,9 @@ in the destination, then the source version's ReplicationStatus completed.
 
 A job can run twice (the outbox delivers at least once, and again after kill -9 between the replica's
 commit and the row's removal): the second run finds the replica by its version id and only completes the
-source's status. A destination deleted or no longer versioned fails the replication (FAILED), as S3 does
-for DstBucketNotFound and DstBucketUnversioned
+source's status. A destination deleted, no longer versioned, or without the Object Lock a locked version
+needs fails the replication (FAILED), as S3 does for DstBucketNotFound, DstBucketUnversioned and
+DstBucketObjectLockConfigMissing
 (https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-failure-codes.html).
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 
-from conveyor.services.s3 import replication
+from conveyor.services.s3 import objectlock, replication
 from conveyor.services.s3.core import Core
 from conveyor.services.s3.versions import Versions
 
@@ -34,10 +35,13 @@ class Replicator:
         if found is None:
             return  # the version was deleted before it could replicate
         target = self.store.bucket(destination)
-        failed = target is None or target.versioning != "Enabled"
+        locked = any(found.meta.get(name) for name in objectlock.MEMBERS)
+        # DstBucketNotFound, DstBucketUnversioned, DstBucketObjectLockConfigMissing
+        failed = (target is None or target.versioning != "Enabled"
+                  or (locked and not objectlock.enabled(target)))
         if failed:
-            log.warning("replication of %s/%s (%s) to %s failed: the destination is gone or not versioned",
-                        source, key, version_id, destination)
+            log.warning("replication of %s/%s (%s) to %s failed: the destination is gone, not versioned, or "
+                        "without the Object Lock its version needs", source, key, version_id, destination)
         elif self.store.object(destination, key, version_id) is None:
             await self.versions.put_replica(destination, found, job.get("storage_class"))
         await self._settle(source, key, version_id, destination, failed)

@@ -14,6 +14,8 @@ https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication.html
   DeleteMarkerReplication is Enabled; deleting a given version is never replicated
   (https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-what-is-isnot-replicated.html).
 - `Destination.StorageClass` overrides the replica's storage class.
+- Objects encrypted with SSE-KMS are not replicated (that takes SourceSelectionCriteria, refused here); a
+  version under Object Lock fails to replicate to a bucket without Object Lock.
 
 Durability: a version's replication job is an outbox row written in the same commit as the version
 (conveyor.services.s3.outbox), so pending replication survives kill -9 and resumes at start; a job run
@@ -141,6 +143,10 @@ def targets(row: BucketRow, key: str, meta: Mapping[str, Any], delete_marker: bo
     enabled rule of highest priority. Replicas replicate nowhere."""
     config = row.config.get("replication")
     if not config or meta.get(STATUS) == "REPLICA":
+        return []
+    if meta.get("ServerSideEncryption") in ("aws:kms", "aws:kms:dsse"):
+        # KMS-encrypted objects replicate only where SourceSelectionCriteria asks for them (refused here).
+        # https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-config-for-kms-objects.html
         return []
     chosen: dict[str, tuple[int, Mapping[str, Any]]] = {}
     for rule in config["Rules"]:
