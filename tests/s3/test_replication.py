@@ -242,3 +242,20 @@ def test_pending_replication_survives_kill_9(start_server: Any, tmp_path: Path) 
         replica = s3.head_object(Bucket=destination, Key=key)
         assert replica["VersionId"] == versions[key] and replica["ReplicationStatus"] == "REPLICA"
     assert s3.get_object(Bucket=destination, Key=keys[-1])["Body"].read() == body
+
+
+def test_tag_changes_reach_the_replica(s3, pair):
+    source, destination = pair
+    _configure(s3, source, _rule(destination, Prefix=""))
+    s3.put_object(Bucket=source, Key="k", Body=b"v", Tagging="stage=new")
+    s3.put_object(Bucket=source, Key="local", Body=b"l")
+    wait_for(lambda: _completed(s3, source, "k") and _completed(s3, source, "local"), what="replication")
+    s3.put_object_tagging(Bucket=source, Key="k", Tagging={"TagSet": [{"Key": "stage", "Value": "done"}]})
+    wait_for(lambda: s3.get_object_tagging(Bucket=destination, Key="k")["TagSet"] == [
+        {"Key": "stage", "Value": "done"}], what="the tags on the replica")
+    s3.delete_object_tagging(Bucket=source, Key="k")
+    wait_for(lambda: s3.get_object_tagging(Bucket=destination, Key="k")["TagSet"] == [], what="tags removed")
+    assert _status(s3, source, "k") == "COMPLETED"
+    # The replica's own changes stay its own (replica modification sync is not on).
+    s3.put_object_tagging(Bucket=destination, Key="local", Tagging={"TagSet": [{"Key": "here", "Value": "1"}]})
+    assert s3.get_object_tagging(Bucket=source, Key="local")["TagSet"] == []

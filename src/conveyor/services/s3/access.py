@@ -19,6 +19,7 @@ from conveyor.services.s3 import acl, policy
 from conveyor.services.s3.core import Core
 from conveyor.services.s3.errors import malformed_xml
 from conveyor.services.s3.schema import BucketRow
+from conveyor.services.s3.versions import Versions
 from conveyor.wire import RequestContext, ServiceError
 
 if TYPE_CHECKING:
@@ -114,8 +115,9 @@ def check_write_acl(row: BucketRow, params: AclSettings) -> None:
 class AccessOperations:
     """The bucket policy, Public Access Block, Object Ownership and ACL operations."""
 
-    def __init__(self, core: Core) -> None:
+    def __init__(self, core: Core, versions: Versions) -> None:
         self.core = core
+        self.versions = versions
 
     # bucket policy ------------------------------------------------------------------------------
     async def PutBucketPolicy(self, ctx: RequestContext,
@@ -229,7 +231,7 @@ class AccessOperations:
             raise acl_not_supported()
         value = self._requested(params, OBJECT_CANNED)
         _public_refused(row, value)
-        obj = await self.core.set_object_meta(params["Bucket"], params["Key"], params.get("VersionId"), "ACL", value)
+        obj = await self.versions.set_meta(params["Bucket"], params["Key"], params.get("VersionId"), "ACL", value)
         return {"VersionId": obj.version_id} if obj.version_id != "null" else {}
 
     async def GetObjectAcl(self, ctx: RequestContext, params: GetObjectAclRequestTypeDef) -> dict[str, Any]:

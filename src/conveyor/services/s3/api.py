@@ -77,7 +77,7 @@ class S3Service(Service):
         self.access_logs = AccessLogs(self.core, versions)
         self.posts = PostUploads(self.core, versions, self.config, self.ports, self._authorize_needs)
         self.operation_groups = (
-            BucketOperations(self.core, self.ports), AccessOperations(self.core), SettingsOperations(self.core),
+            BucketOperations(self.core, self.ports), AccessOperations(self.core, versions), SettingsOperations(self.core),
             EncryptionOperations(self.core),
             ObjectOperations(self.core, versions), ListingOperations(self.core),
             MultipartOperations(self.core, versions), ObjectLockOperations(self.core),

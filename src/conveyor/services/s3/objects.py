@@ -297,7 +297,7 @@ class ObjectOperations:
         if len(tags) > 10:
             raise ServiceError("BadRequest", "Object tags cannot be greater than 10", 400)
         check_tags(tags)
-        obj = await self.core.set_object_meta(params["Bucket"], params["Key"], params.get("VersionId"), "Tags",
+        obj = await self.versions.set_meta(params["Bucket"], params["Key"], params.get("VersionId"), "Tags",
                                               [dict(tag) for tag in tags])
         return {"VersionId": obj.version_id} if obj.version_id != "null" else {}
 
@@ -310,6 +310,6 @@ class ObjectOperations:
 
     async def DeleteObjectTagging(self, ctx: RequestContext,
                                   params: DeleteObjectTaggingRequestTypeDef) -> dict[str, Any]:
-        await self.core.set_object_meta(params["Bucket"], params["Key"], params.get("VersionId"), "Tags", None,
+        await self.versions.set_meta(params["Bucket"], params["Key"], params.get("VersionId"), "Tags", None,
                                         method="DELETE")
         return {"__status": 204}

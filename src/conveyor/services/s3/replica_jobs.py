@@ -31,6 +31,9 @@ class Replicator:
     async def run(self, body: str) -> None:
         job = json.loads(body)
         source, key, version_id, destination = job["source"], job["key"], job["version"], job["destination"]
+        if "meta" in job:
+            await self._copy_meta(source, key, version_id, destination, job["meta"])
+            return
         found = self.store.object(source, key, version_id, with_body=True)
         if found is None:
             return  # the version was deleted before it could replicate
@@ -45,6 +48,22 @@ class Replicator:
         elif self.store.object(destination, key, version_id) is None:
             await self.versions.put_replica(destination, found, job.get("storage_class"))
         await self._settle(source, key, version_id, destination, failed)
+
+    async def _copy_meta(self, source: str, key: str, version_id: str, destination: str, name: str) -> None:
+        """One item of the source version's metadata (as it is now) onto its replica, if there is one (a
+        replica stored after the change already carries it)."""
+        for _ in range(_ATTEMPTS):
+            found = self.store.object(source, key, version_id)
+            replica = self.store.object(destination, key, version_id)
+            if found is None or replica is None:
+                return
+            meta = {k: v for k, v in replica.meta.items() if k != name}
+            if name in found.meta:
+                meta[name] = found.meta[name]
+            if await self.store.replace_object_meta(destination, key, version_id, replica.meta_json,
+                                                    json.dumps(meta)):
+                return
+        raise RuntimeError(f"the metadata of {destination}/{key} kept changing")
 
     async def _settle(self, source: str, key: str, version_id: str, destination: str, failed: bool) -> None:
         """The source version no longer waits for `destination`: COMPLETED when it waits for none, FAILED

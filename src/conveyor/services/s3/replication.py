@@ -10,6 +10,7 @@ https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication.html
   when the destination is gone or no longer versioned); the replica, with the same version id, ETag,
   metadata and creation time, reads REPLICA and is not replicated again
   (https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-status.html).
+- Later changes of a replicated version's tags and ACL reach its replicas.
 - Delete markers replicate with V1 rules, and with V2 rules (those with `Filter`) whose
   DeleteMarkerReplication is Enabled; deleting a given version is never replicated
   (https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-what-is-isnot-replicated.html).
@@ -179,6 +180,14 @@ def jobs(source: str, key: str, version_id: str, found: list[Target]) -> list[Pe
     return [PendingEvent(KIND, ARN_PREFIX + t.bucket, json.dumps({
         "source": source, "key": key, "version": version_id, "destination": t.bucket,
         "storage_class": t.storage_class})) for t in found]
+
+
+def meta_jobs(source: str, key: str, version_id: str, found: list[Target], name: str) -> list[PendingEvent]:
+    """The outbox rows that carry a change of one item of a version's metadata (its tags, its ACL) to its
+    replicas, committed with the change."""
+    return [PendingEvent(KIND, ARN_PREFIX + t.bucket, json.dumps({
+        "source": source, "key": key, "version": version_id, "destination": t.bucket, "meta": name}))
+        for t in found]
 
 
 class ReplicationOperations:

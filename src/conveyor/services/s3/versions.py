@@ -126,6 +126,26 @@ class Versions:
             self.core.blobs.delete([body.blob_id])
             raise
 
+    async def set_meta(self, bucket: str, key: str, version_id: str | None, name: str, value: Any,
+                       method: str = "PUT") -> ObjectRow:
+        """Core.set_object_meta for what replication carries to the replicas of a replicated version (its
+        tags, its ACL): the change, and a job updating each replica, in one commit
+        (https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-what-is-isnot-replicated.html)."""
+        obj = self.core.current_object(bucket, key, version_id, method=method)
+
+        async def attempt(row: BucketRow) -> None:
+            current = self.core.current_object(bucket, key, obj.version_id, method=method)
+            meta = {k: v for k, v in current.meta.items() if k != name}
+            if value is not None:
+                meta[name] = value
+            replicated = current.meta.get(replication.STATUS) in ("PENDING", "COMPLETED")
+            sent = replication.targets(row, key, current.meta) if replicated else []
+            await self.store.change_object_meta(row, key, obj.version_id, current.meta_json, json.dumps(meta),
+                                                replication.meta_jobs(bucket, key, obj.version_id, sent, name))
+
+        await self.core.retrying(bucket, attempt)
+        return obj
+
     async def change_meta(self, bucket: str, key: str, version_id: str,
                           update: Callable[[dict[str, Any]], dict[str, Any] | None], event: str,
                           requester: Requester, restored: tuple[float, str] | None = None) -> bool:
