@@ -231,7 +231,8 @@ class AccessOperations:
             raise acl_not_supported()
         value = self._requested(params, OBJECT_CANNED)
         _public_refused(row, value)
-        obj = await self.versions.set_meta(params["Bucket"], params["Key"], params.get("VersionId"), "ACL", value)
+        obj = await self.versions.set_meta(ctx, params["Bucket"], params["Key"], params.get("VersionId"), "ACL", value,
+                                           "s3:ObjectAcl:Put")
         return {"VersionId": obj.version_id} if obj.version_id != "null" else {}
 
     async def GetObjectAcl(self, ctx: RequestContext, params: GetObjectAclRequestTypeDef) -> dict[str, Any]:

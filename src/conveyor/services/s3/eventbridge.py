@@ -28,6 +28,9 @@ _KINDS: dict[str, tuple[str, str | None, str | None]] = {
     "ObjectRestore:Post": ("Object Restore Initiated", None, None),
     "ObjectRestore:Completed": ("Object Restore Completed", None, None),
     "ObjectRestore:Delete": ("Object Restore Expired", None, None),
+    "ObjectTagging:Put": ("Object Tags Added", None, None),
+    "ObjectTagging:Delete": ("Object Tags Deleted", None, None),
+    "ObjectAcl:Put": ("Object ACL Updated", None, None),
 }
 
 

@@ -126,12 +126,16 @@ class Versions:
             self.core.blobs.delete([body.blob_id])
             raise
 
-    async def set_meta(self, bucket: str, key: str, version_id: str | None, name: str, value: Any,
-                       method: str = "PUT") -> ObjectRow:
-        """Core.set_object_meta for what replication carries to the replicas of a replicated version (its
-        tags, its ACL): the change, and a job updating each replica, in one commit
-        (https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-what-is-isnot-replicated.html)."""
+    async def set_meta(self, ctx: RequestContext, bucket: str, key: str, version_id: str | None, name: str,
+                       value: Any, event: str, method: str = "PUT") -> ObjectRow:
+        """Core.set_object_meta for what has events of its own (s3:ObjectTagging:Put/Delete, s3:ObjectAcl:Put)
+        and replication carries to the replicas of a replicated version (its tags, its ACL): the change, its
+        events and a job updating each replica, in one commit
+        (https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-how-to-event-types-and-destinations.html,
+        https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-what-is-isnot-replicated.html)."""
         obj = self.core.current_object(bucket, key, version_id, method=method)
+        requester = self.core.requester(ctx)
+        now = self.core.clock.now()
 
         async def attempt(row: BucketRow) -> None:
             current = self.core.current_object(bucket, key, obj.version_id, method=method)
@@ -140,8 +144,10 @@ class Versions:
                 meta[name] = value
             replicated = current.meta.get(replication.STATUS) in ("PENDING", "COMPLETED")
             sent = replication.targets(row, key, current.meta) if replicated else []
+            change = ObjectChange(event, key, obj.version_id, now, etag=current.etag)
             await self.store.change_object_meta(row, key, obj.version_id, current.meta_json, json.dumps(meta),
-                                                replication.meta_jobs(bucket, key, obj.version_id, sent, name))
+                                                self._events(row, change, requester)
+                                                + replication.meta_jobs(bucket, key, obj.version_id, sent, name))
 
         await self.core.retrying(bucket, attempt)
         return obj
