@@ -7,6 +7,7 @@ override, and pending replication surviving kill -9."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import uuid
 from pathlib import Path
@@ -32,9 +33,22 @@ def _rule(destination: str, **more: Any) -> dict[str, Any]:
     return {"Status": "Enabled", "Destination": {"Bucket": f"arn:aws:s3:::{destination}"}, **more}
 
 
-def _configure(s3: Any, source: str, *rules: dict[str, Any]) -> None:
-    s3.put_bucket_replication(Bucket=source, ReplicationConfiguration={
-        "Role": "arn:aws:iam::000000000000:role/replication", "Rules": list(rules)})
+ROLE = "arn:aws:iam::000000000000:role/replication"
+S3_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+
+
+def _configure(s3: Any, source: str, *rules: dict[str, Any], role: str = ROLE) -> None:
+    s3.put_bucket_replication(Bucket=source, ReplicationConfiguration={"Role": role, "Rules": list(rules)})
+
+
+@pytest.fixture(autouse=True)
+def replication_role(request: pytest.FixtureRequest) -> None:
+    """The role S3 replicates as, trusting s3.amazonaws.com, on the shared server."""
+    if "endpoint" in request.fixturenames or "s3" in request.fixturenames:
+        iam = boto3.client("iam", endpoint_url=request.getfixturevalue("endpoint"), region_name="us-east-1",
+                           aws_access_key_id="test", aws_secret_access_key="test")
+        iam.create_role(RoleName="replication", AssumeRolePolicyDocument=S3_TRUST)
 
 
 def _status(s3: Any, bucket: str, key: str, version_id: str | None = None) -> str | None:
@@ -201,6 +215,38 @@ def test_a_destination_gone_fails_the_replication(s3):
     wait_for(lambda: _status(s3, source, "k") == "FAILED", what="a failed replication")
 
 
+def test_a_role_s3_cannot_assume_fails_the_replication(s3, pair, endpoint):
+    source, destination = pair
+    _configure(s3, source, _rule(destination, Prefix=""), role="arn:aws:iam::000000000000:role/missing")
+    s3.put_object(Bucket=source, Key="k", Body=b"v")
+    wait_for(lambda: _status(s3, source, "k") == "FAILED", what="a failed replication")
+    iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
+                       aws_secret_access_key="test")
+    iam.create_role(RoleName="lambda-only", AssumeRolePolicyDocument=S3_TRUST.replace("s3.amazonaws", "lambda.amazonaws"))
+    _configure(s3, source, _rule(destination, Prefix=""), role="arn:aws:iam::000000000000:role/lambda-only")
+    s3.put_object(Bucket=source, Key="k2", Body=b"v")
+    wait_for(lambda: _status(s3, source, "k2") == "FAILED", what="a failed replication")
+    assert "Contents" not in s3.list_objects_v2(Bucket=destination)
+
+
+def test_with_iam_enforced_the_role_needs_the_replication_permissions(start_server: Any, tmp_path: Path) -> None:
+    server = start_server(tmp_path / "enforced", "--iam", "enforce")
+    s3, iam = server.client("s3"), server.client("iam")
+    iam.create_role(RoleName="replication", AssumeRolePolicyDocument=S3_TRUST)
+    source, destination = _versioned(s3, "enf-src"), _versioned(s3, "enf-dst")
+    _configure(s3, source, _rule(destination, Prefix=""))
+    s3.put_object(Bucket=source, Key="before", Body=b"b")  # the role may do nothing yet
+    wait_for(lambda: _status(s3, source, "before") == "FAILED", what="a failed replication")
+    iam.put_role_policy(RoleName="replication", PolicyName="replicate", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "s3:GetObjectVersionForReplication", "Resource": f"arn:aws:s3:::{source}/*"},
+            {"Effect": "Allow", "Action": ["s3:ReplicateObject", "s3:ReplicateDelete"],
+             "Resource": f"arn:aws:s3:::{destination}/*"}]}))
+    s3.put_object(Bucket=source, Key="after", Body=b"a")
+    wait_for(lambda: _completed(s3, source, "after"), what="replication")
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=destination)["Contents"]] == ["after"]
+
+
 def test_kms_objects_stay_and_locked_versions_need_a_locked_destination(s3, pair):
     source, destination = pair
     s3.put_bucket_encryption(Bucket=source, ServerSideEncryptionConfiguration={"Rules": [
@@ -225,6 +271,7 @@ def test_pending_replication_survives_kill_9(start_server: Any, tmp_path: Path) 
     data = tmp_path / "data"
     server = start_server(data)
     s3 = server.client("s3")
+    server.client("iam").create_role(RoleName="replication", AssumeRolePolicyDocument=S3_TRUST)
     source = _versioned(s3, "kill-src")
     destination = _versioned(s3, "kill-dst")
     _configure(s3, source, _rule(destination, Prefix=""))

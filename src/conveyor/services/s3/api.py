@@ -85,7 +85,7 @@ class S3Service(Service):
             LoggingOperations(self.core, self.access_logs), InventoryOperations(self.core),
             ReplicationOperations(self.core),
         )
-        self.replicator = Replicator(self.core, versions)
+        self.replicator = Replicator(self.core, versions, self.ports)
 
     def unavailable_error(self) -> ServiceError:
         """https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html"""

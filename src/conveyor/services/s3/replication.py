@@ -15,6 +15,11 @@ https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication.html
   DeleteMarkerReplication is Enabled; deleting a given version is never replicated
   (https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-what-is-isnot-replicated.html).
 - `Destination.StorageClass` overrides the replica's storage class.
+- S3 replicates as the configuration's Role: a role that does not exist or does not trust
+  s3.amazonaws.com fails the replication (AssumeRoleNotPermitted), and with `--iam enforce` so does a
+  role whose policies do not allow s3:GetObjectVersionForReplication on the source and
+  s3:ReplicateObject (s3:ReplicateDelete for a delete marker, s3:ReplicateTags for tags) on the
+  destination (https://docs.aws.amazon.com/AmazonS3/latest/userguide/setting-repl-config-perm-overview.html).
 - Objects encrypted with SSE-KMS are not replicated (that takes SourceSelectionCriteria, refused here); a
   version under Object Lock fails to replicate to a bucket without Object Lock.
 
@@ -64,6 +69,7 @@ class Target:
 
     bucket: str
     storage_class: str | None
+    role: str  # the configuration's Role, which S3 assumes to replicate
 
 
 def validate(core: Core, row: BucketRow, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -161,7 +167,7 @@ def targets(row: BucketRow, key: str, meta: Mapping[str, Any], delete_marker: bo
     for destination, (_, rule) in chosen.items():
         if delete_marker and "Filter" in rule and (rule.get("DeleteMarkerReplication") or {}).get("Status") != "Enabled":
             continue
-        out.append(Target(destination, rule["Destination"].get("StorageClass")))
+        out.append(Target(destination, rule["Destination"].get("StorageClass"), str(config.get("Role") or "")))
     return out
 
 
@@ -179,14 +185,15 @@ def jobs(source: str, key: str, version_id: str, found: list[Target]) -> list[Pe
     """The outbox rows that replicate one version, committed with it."""
     return [PendingEvent(KIND, ARN_PREFIX + t.bucket, json.dumps({
         "source": source, "key": key, "version": version_id, "destination": t.bucket,
-        "storage_class": t.storage_class})) for t in found]
+        "storage_class": t.storage_class, "role": t.role})) for t in found]
 
 
 def meta_jobs(source: str, key: str, version_id: str, found: list[Target], name: str) -> list[PendingEvent]:
     """The outbox rows that carry a change of one item of a version's metadata (its tags, its ACL) to its
     replicas, committed with the change."""
     return [PendingEvent(KIND, ARN_PREFIX + t.bucket, json.dumps({
-        "source": source, "key": key, "version": version_id, "destination": t.bucket, "meta": name}))
+        "source": source, "key": key, "version": version_id, "destination": t.bucket, "meta": name,
+        "role": t.role}))
         for t in found]
 
 
