@@ -123,3 +123,23 @@ def test_an_explicit_deny_beats_a_grant(s3, partner):
         "Effect": "Deny", "Principal": {"AWS": OTHER}, "Action": "s3:*", "Resource": f"arn:aws:s3:::{name}/*"}]}))
     _denied(lambda: partner.get_object(Bucket=name, Key="report.csv"))
     assert s3.get_object(Bucket=name, Key="report.csv")["Body"].read() == b"a,b"
+
+
+def test_a_browser_form_signed_by_the_other_account(s3, partner):
+    name = _acl_bucket(s3)
+    form = partner.generate_presigned_post(Bucket=name, Key="upload.txt")
+    refused = requests.post(form["url"], data=form["fields"], files={"file": b"nope"}, timeout=10)
+    assert refused.status_code == 403 and b"AccessDenied" in refused.content
+    s3.put_bucket_acl(Bucket=name, GrantWrite=f'id="{OTHER_ID}"')
+    accepted = requests.post(form["url"], data=form["fields"], files={"file": b"hello"}, timeout=10)
+    assert accepted.status_code == 204
+    assert partner.get_object(Bucket=name, Key="upload.txt")["Body"].read() == b"hello"  # its own object
+
+
+def test_a_missing_key_is_access_denied_without_list_permission(s3, bucket, partner):
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": OTHER}, "Action": "s3:GetObject",
+        "Resource": f"arn:aws:s3:::{bucket}/*"}]}))
+    with pytest.raises(ClientError) as exc:  # NoSuchKey would tell it which keys exist
+        partner.get_object(Bucket=bucket, Key="missing")
+    assert exc.value.response["Error"]["Code"] == "AccessDenied"

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from conveyor.gateway import sigv4
 from conveyor.ports import Credential
 from conveyor.wire import Caller, HttpRequest, RequestContext, ServiceError, Signature, SigV4Error
+from conveyor.wire.caller import another_account
 
 if TYPE_CHECKING:
     from conveyor.config import Config
@@ -94,7 +95,7 @@ async def authenticate(ctx: RequestContext, config: Config, keys: Keyring,
         if config.auth == "sigv4":
             await _verify(ctx, sig, config, keys, s3=s3, internal=internal)
         elif not internal:
-            ctx.principal = _identify(ctx, sig, keys) or _another_account(sig.access_key, config)
+            ctx.principal = _identify(ctx, sig, keys) or another_account(sig.access_key, config.account_id)
         ctx.authenticated = True
         if not internal:
             keys.note_used(sig.access_key, sig.service, sig.region)
@@ -165,15 +166,6 @@ def _identify(ctx: RequestContext, sig: Signature, keys: Keyring) -> Caller | No
     except SigV4Error:
         return None
     return credential.caller
-
-
-def _another_account(access_key: str, config: Config) -> Caller | None:
-    """With `--auth off`, an access key ID of 12 digits that no credential holds names the root user of
-    that account (LocalStack's convention), so that another account's requests can be tried locally (S3
-    judges them by bucket policy and ACL grants); any other unknown key is the configured account."""
-    if len(access_key) == 12 and access_key.isdigit() and access_key != config.account_id:
-        return Caller.root(access_key)
-    return None
 
 
 async def _payload_hash(ctx: RequestContext, sig: Signature, s3: bool) -> str:

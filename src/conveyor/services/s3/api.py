@@ -247,6 +247,9 @@ class S3Service(Service):
         if access is not None:
             access.authorize_needs(ctx, self, needs)
             self._bucket_policy_denies(ctx, needs)
+        other = cross_account.other_account(ctx, self.config.account_id)
+        if other is not None:
+            cross_account.check_needs(self.core, other, needs)
 
     def _bucket_policy_denies(self, ctx: RequestContext, needs: list[Need]) -> None:
         """A signed caller of the account, the owner included, is refused what the bucket policy explicitly

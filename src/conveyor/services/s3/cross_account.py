@@ -80,7 +80,12 @@ def check(core: Core, ctx: RequestContext, caller: Caller, operation: str, param
     bucket = params.get("Bucket")
     if not isinstance(bucket, str) or operation == "CreateBucket":
         raise access_denied()
-    for need in iam.needs(operation, params, f"s3:{operation}"):
+    check_needs(core, caller, iam.needs(operation, params, f"s3:{operation}"))
+
+
+def check_needs(core: Core, caller: Caller, needs: list[Need]) -> None:
+    """`check` for needs S3 names itself (a browser form's upload, a missing key's s3:ListBucket)."""
+    for need in needs:
         if not _allowed(core, caller, need):
             raise access_denied()
 
