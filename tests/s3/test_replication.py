@@ -43,8 +43,8 @@ def _configure(s3: Any, source: str, *rules: dict[str, Any], role: str = ROLE) -
 
 
 @pytest.fixture(autouse=True)
-def replication_role(request: pytest.FixtureRequest) -> None:
-    """The role S3 replicates as, trusting s3.amazonaws.com, on the shared server."""
+def replication_role(request: pytest.FixtureRequest, reset: None) -> None:
+    """The role S3 replicates as, trusting s3.amazonaws.com, on the shared server (made after its reset)."""
     if "endpoint" in request.fixturenames or "s3" in request.fixturenames:
         iam = boto3.client("iam", endpoint_url=request.getfixturevalue("endpoint"), region_name="us-east-1",
                            aws_access_key_id="test", aws_secret_access_key="test")
