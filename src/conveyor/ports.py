@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from conveyor.wire import Caller, RequestContext
 
 if TYPE_CHECKING:
-    from conveyor.authz import Need
+    from conveyor.authz import Denial, Need
     from conveyor.authz.enforcer import Judged
 
 
@@ -368,6 +368,12 @@ class AccessCheck(Protocol):
         """Judge the request's caller for needs the service names itself (a request that is no operation
         of its model: S3's form uploads), as the pipeline judges operations: raises the service's
         AccessDenied error when enforcing."""
+        ...
+
+    def explicit_denial(self, ctx: RequestContext, caller: Caller, needs: Sequence[Need]) -> Denial | None:
+        """The first need the resource's own policy explicitly denies to `caller`, in every mode (`--iam off`
+        too), judging no identity-based policy: for services that enforce their resource policies
+        themselves (S3's bucket policies bind the bucket owner as well)."""
         ...
 
     def role_refusal(self, role_arn: str, session_name: str, needs: Sequence[tuple[str, str]], call: str,

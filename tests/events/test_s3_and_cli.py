@@ -75,3 +75,36 @@ def test_the_cli_for_the_common_commands(aws: Any, sqs: Any) -> None:
     assert failed.returncode != 0
     assert "ResourceNotFoundException" in failed.stderr.decode()
     assert "Rule orders does not exist on EventBus default." in failed.stderr.decode()
+
+
+def test_restores_reach_the_default_bus(client: Any, events: Any, sqs: Any) -> None:
+    """https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html: Object Restore Initiated and
+    Object Restore Completed (with the copy's expiry and the source storage class)."""
+    s3 = client("s3")
+    s3.create_bucket(Bucket="archive")
+    url = sqs.create_queue(QueueName="restores")["QueueUrl"]
+    rule = events.put_rule(Name="restores", EventPattern=json.dumps({
+        "source": ["aws.s3"], "detail-type": [{"prefix": "Object Restore"}]}))["RuleArn"]
+    events.put_targets(Rule="restores", Targets=[{"Id": "q", "Arn": allow_events(sqs, url, rule)}])
+    s3.put_bucket_notification_configuration(Bucket="archive", NotificationConfiguration={"EventBridgeConfiguration": {}})
+    s3.put_object(Bucket="archive", Key="old.tar", Body=b"t", StorageClass="DEEP_ARCHIVE")
+    s3.restore_object(Bucket="archive", Key="old.tar", RestoreRequest={"Days": 1})
+    done, started = sorted((json.loads(m["Body"]) for m in receive_all(sqs, url, 2)), key=lambda e: e["detail-type"])
+    assert (done["detail-type"], started["detail-type"]) == ("Object Restore Completed", "Object Restore Initiated")
+    assert done["detail"]["source-storage-class"] == "DEEP_ARCHIVE" and done["detail"]["restore-expiry-time"]
+    assert "reason" not in started["detail"] and started["detail"]["object"]["key"] == "old.tar"
+
+
+def test_tag_changes_reach_the_default_bus(client: Any, events: Any, sqs: Any) -> None:
+    s3 = client("s3")
+    s3.create_bucket(Bucket="tagged")
+    url = sqs.create_queue(QueueName="tags")["QueueUrl"]
+    rule = events.put_rule(Name="tags", EventPattern=json.dumps({
+        "source": ["aws.s3"], "detail-type": ["Object Tags Added", "Object Tags Deleted"]}))["RuleArn"]
+    events.put_targets(Rule="tags", Targets=[{"Id": "q", "Arn": allow_events(sqs, url, rule)}])
+    s3.put_bucket_notification_configuration(Bucket="tagged", NotificationConfiguration={"EventBridgeConfiguration": {}})
+    s3.put_object(Bucket="tagged", Key="k", Body=b"t")
+    s3.put_object_tagging(Bucket="tagged", Key="k", Tagging={"TagSet": [{"Key": "a", "Value": "b"}]})
+    s3.delete_object_tagging(Bucket="tagged", Key="k")
+    kinds = sorted(json.loads(m["Body"])["detail-type"] for m in receive_all(sqs, url, 2))
+    assert kinds == ["Object Tags Added", "Object Tags Deleted"]

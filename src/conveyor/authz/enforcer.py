@@ -176,6 +176,29 @@ class Enforcer:
                                       decision.policy_type, need.item))
         return denials
 
+    # -- resource policies on their own (ports.AccessCheck) ----------------------------------------------
+    def explicit_denial(self, ctx: RequestContext, caller: Caller, needs: Sequence[Need]) -> Denial | None:
+        """The first need a resource's own policy explicitly denies to `caller`, in every mode, whatever the
+        caller's identity-based policies say: a service that enforces its resource policies itself (S3's
+        bucket policies apply to the bucket owner too, an explicit Deny winning:
+        https://docs.aws.amazon.com/AmazonS3/latest/userguide/example-bucket-policies.html,
+        https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html)."""
+        principal = principal_of(caller)
+        keys: dict[str, str] | None = None
+        for need in needs:
+            policy = self._resource_policy(need.resource)
+            if policy is None:
+                continue
+            if keys is None:
+                keys = request_keys(ctx)
+            context = {**keys, **need.context} if need.context else keys
+            request = AccessRequest(principal, need.action, need.resource, context, arn_account(need.resource),
+                                    dt.datetime.fromtimestamp(self.clock.now(), dt.UTC))
+            decision = evaluate(request, Policies(resource=policy))
+            if decision.explicit:
+                return Denial(principal.display(), need.action, need.resource, True, decision.policy_type, need.item)
+        return None
+
     # -- calls services make as a role (ports.AccessCheck) ---------------------------------------------
     def role_refusal(self, role_arn: str, session_name: str, needs: Sequence[tuple[str, str]], call: str,
                      *, record: bool = True) -> Refusal | None:

@@ -7,7 +7,9 @@ and what a loopback server with authentication off still refuses.
   serves unsigned (STS's AssumeRoleWithWebIdentity) and `GET /_conveyor/health`. Conveyor's own API is
   signed with the service name `conveyor`.
 - Either way, the principal behind a known key goes on the request (`ctx.principal`): with `--auth off`
-  unverified, as the key names it, so that GetCallerIdentity answers a function's role session.
+  unverified, as the key names it, so that GetCallerIdentity answers a function's role session; an
+  unknown key of 12 digits there is the root user of that account (another account, for S3's
+  cross-account rules).
 - `--auth off` (loopback only): any local process may do anything the server's user can do, including
   running commands through worker pools. Web pages are kept out: requests a browser sends on behalf of
   another site (`Origin` of another host, `Sec-Fetch-Site: cross-site`) and requests addressed to a name
@@ -29,6 +31,7 @@ from urllib.parse import urlsplit
 from conveyor.gateway import sigv4
 from conveyor.ports import Credential
 from conveyor.wire import Caller, HttpRequest, RequestContext, ServiceError, Signature, SigV4Error
+from conveyor.wire.caller import another_account
 
 if TYPE_CHECKING:
     from conveyor.config import Config
@@ -92,7 +95,7 @@ async def authenticate(ctx: RequestContext, config: Config, keys: Keyring,
         if config.auth == "sigv4":
             await _verify(ctx, sig, config, keys, s3=s3, internal=internal)
         elif not internal:
-            ctx.principal = _identify(ctx, sig, keys)
+            ctx.principal = _identify(ctx, sig, keys) or another_account(sig.access_key, config.account_id)
         ctx.authenticated = True
         if not internal:
             keys.note_used(sig.access_key, sig.service, sig.region)

@@ -44,3 +44,12 @@ class Caller:
     @property
     def role_name(self) -> str | None:
         return self.role_arn.rpartition("/")[2] if self.role_arn else None
+
+
+def another_account(access_key: str, own_account: str) -> Caller | None:
+    """With `--auth off`, an access key ID of 12 digits that no credential holds names the root user of that
+    account (LocalStack's convention), so that another account's requests can be tried locally (S3 judges
+    them by bucket policy and ACL grants); None for any other key, which is the configured account's."""
+    if len(access_key) == 12 and access_key.isdigit() and access_key != own_account:
+        return Caller.root(access_key)
+    return None

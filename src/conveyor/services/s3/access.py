@@ -19,6 +19,7 @@ from conveyor.services.s3 import acl, policy
 from conveyor.services.s3.core import Core
 from conveyor.services.s3.errors import malformed_xml
 from conveyor.services.s3.schema import BucketRow
+from conveyor.services.s3.versions import Versions
 from conveyor.wire import RequestContext, ServiceError
 
 if TYPE_CHECKING:
@@ -114,8 +115,9 @@ def check_write_acl(row: BucketRow, params: AclSettings) -> None:
 class AccessOperations:
     """The bucket policy, Public Access Block, Object Ownership and ACL operations."""
 
-    def __init__(self, core: Core) -> None:
+    def __init__(self, core: Core, versions: Versions) -> None:
         self.core = core
+        self.versions = versions
 
     # bucket policy ------------------------------------------------------------------------------
     async def PutBucketPolicy(self, ctx: RequestContext,
@@ -229,14 +231,17 @@ class AccessOperations:
             raise acl_not_supported()
         value = self._requested(params, OBJECT_CANNED)
         _public_refused(row, value)
-        obj = await self.core.set_object_meta(params["Bucket"], params["Key"], params.get("VersionId"), "ACL", value)
+        obj = await self.versions.set_meta(ctx, params["Bucket"], params["Key"], params.get("VersionId"), "ACL", value,
+                                           "s3:ObjectAcl:Put")
         return {"VersionId": obj.version_id} if obj.version_id != "null" else {}
 
     async def GetObjectAcl(self, ctx: RequestContext, params: GetObjectAclRequestTypeDef) -> dict[str, Any]:
         row = self.core.require_bucket(params["Bucket"])
         obj = self.core.current_object(params["Bucket"], params["Key"], params.get("VersionId"))
         value = "private" if acls_disabled(row) else obj.meta.get("ACL") or "private"
-        out: dict[str, Any] = {"Owner": self.core.owner(), "Grants": acl.grants_of(value, self.core.owner())}
+        # An object another account wrote and owns (conveyor.services.s3.cross_account) shows its owner.
+        owner = {"ID": str(obj.meta["Owner"])} if obj.meta.get("Owner") else self.core.owner()
+        out: dict[str, Any] = {"Owner": owner, "Grants": acl.grants_of(value, owner)}
         if obj.version_id != "null":
             out["VersionId"] = obj.version_id
         return out

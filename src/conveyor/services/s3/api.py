@@ -20,11 +20,20 @@ from conveyor.links import Link
 from conveyor.ports import Ports, Reader, StoredObject
 from conveyor.protocol.base import Codec
 from conveyor.services.base import Environment, Handler, Result, Service
-from conveyor.services.s3 import cors, destinations, iam, notifications, policy, refusals, sigv2, website
+from conveyor.services.s3 import (
+    cors,
+    cross_account,
+    destinations,
+    iam,
+    notifications,
+    policy,
+    refusals,
+    sigv2,
+    website,
+)
 from conveyor.services.s3 import origin as origin_reads
 from conveyor.services.s3.access import AccessOperations
 from conveyor.services.s3.access_logs import AccessLogs, LoggingOperations
-from conveyor.services.s3.archive import RestoreOperations
 from conveyor.services.s3.buckets import BucketOperations
 from conveyor.services.s3.codec import S3Codec, S3ValidationCodes, split_path
 from conveyor.services.s3.core import Core
@@ -39,11 +48,15 @@ from conveyor.services.s3.objectlock import ObjectLockOperations
 from conveyor.services.s3.objects import ObjectOperations
 from conveyor.services.s3.outbox import Undeliverable
 from conveyor.services.s3.presign_post import PostUploads
+from conveyor.services.s3.replica_jobs import Replicator
+from conveyor.services.s3.replication import KIND as REPLICATION_JOB
+from conveyor.services.s3.replication import ReplicationOperations
+from conveyor.services.s3.restores import RestoreOperations
 from conveyor.services.s3.settings import SettingsOperations
 from conveyor.services.s3.store import S3Store
 from conveyor.services.s3.versions import Versions
 from conveyor.services.s3.website_config import WebsiteOperations
-from conveyor.wire import HttpResponse, RequestContext, ServiceError
+from conveyor.wire import Caller, HttpResponse, RequestContext, ServiceError
 
 
 class S3Service(Service):
@@ -64,13 +77,15 @@ class S3Service(Service):
         self.access_logs = AccessLogs(self.core, versions)
         self.posts = PostUploads(self.core, versions, self.config, self.ports, self._authorize_needs)
         self.operation_groups = (
-            BucketOperations(self.core, self.ports), AccessOperations(self.core), SettingsOperations(self.core),
+            BucketOperations(self.core, self.ports), AccessOperations(self.core, versions), SettingsOperations(self.core),
             EncryptionOperations(self.core),
             ObjectOperations(self.core, versions), ListingOperations(self.core),
             MultipartOperations(self.core, versions), ObjectLockOperations(self.core),
-            LifecycleOperations(self.core), WebsiteOperations(self.core), RestoreOperations(self.core),
+            LifecycleOperations(self.core), WebsiteOperations(self.core), RestoreOperations(self.core, versions),
             LoggingOperations(self.core, self.access_logs), InventoryOperations(self.core),
+            ReplicationOperations(self.core),
         )
+        self.replicator = Replicator(self.core, versions, self.ports)
 
     def unavailable_error(self) -> ServiceError:
         """https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html"""
@@ -100,7 +115,10 @@ class S3Service(Service):
         return {"status": "running", "buckets": buckets, "pending_events": pending}
 
     async def _deliver(self, kind: str, target: str, body: str) -> None:
-        """One event from the outbox; an exception leaves the row there for a retry."""
+        """One event (or replication job) from the outbox; an exception leaves the row there for a retry."""
+        if kind == REPLICATION_JOB:
+            await self.replicator.run(body)
+            return
         destination = self.ports.destination(kind)
         if destination is None:
             raise RuntimeError(f"no {kind} service to deliver to")
@@ -189,7 +207,16 @@ class S3Service(Service):
                 policy.check_anonymous(self.core, ctx, operation.name, path.bucket, path.key)
 
     def iam_requests(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> list[Need]:
+        if operation.name in iam.POLICY_OPERATIONS and self._owner_root(ctx):
+            # The bucket owner's root user may always read, replace and delete the bucket policy, whatever
+            # it denies, "to ensure that bucket owners don't inadvertently lock themselves out".
+            # https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketPolicy.html
+            return []
         return iam.needs(operation.name, params, self.iam_action(operation.name))
+
+    def _owner_root(self, ctx: RequestContext) -> bool:
+        caller = ctx.principal
+        return caller is None or (caller.kind == "root" and caller.account_id == self.config.account_id)
 
     def handler(self, operation: str) -> Handler | None:
         found = super().handler(operation)
@@ -219,6 +246,35 @@ class S3Service(Service):
         access = self.ports.access
         if access is not None:
             access.authorize_needs(ctx, self, needs)
+            self._bucket_policy_denies(ctx, needs)
+        other = cross_account.other_account(ctx, self.config.account_id)
+        if other is not None:
+            cross_account.check_needs(self.core, other, needs)
+
+    def _bucket_policy_denies(self, ctx: RequestContext, needs: list[Need]) -> None:
+        """A signed caller of the account, the owner included, is refused what the bucket policy explicitly
+        denies, with `--iam off` too: S3 evaluates the bucket policy for every request, whoever signs it, and
+        an explicit Deny wins over the owner's rights (e.g. a Deny on s3:PutObject over plain HTTP or without
+        x-amz-server-side-encryption). An Allow adds nothing for the owner, who needs none.
+        https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-policy-language-overview.html,
+        https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html"""
+        access = self.ports.access
+        if access is None or not ctx.authenticated or not needs:
+            return
+        caller = ctx.principal or Caller.root(self.config.account_id)
+        denial = access.explicit_denial(ctx, caller, needs)
+        if denial is None:
+            return
+        whole = [n for n in needs if n.item is None]
+        if denial.item is None or whole:
+            raise self.access_denied(ctx, denial)
+        # DeleteObjects: each denied key is an AccessDenied in the answer, the others are deleted.
+        refused = dict(ctx.denied_items or {})
+        for need in needs:
+            one = access.explicit_denial(ctx, caller, [need])
+            if one is not None:
+                refused[one.item or ""] = self.access_denied(ctx, one).message
+        ctx.denied_items = refused
 
     def access_denied(self, ctx: RequestContext, denial: Denial) -> ServiceError:
         """S3 quotes the resource: `... on resource: "arn:aws:s3:::bucket/key" because ...`.
@@ -227,6 +283,15 @@ class S3Service(Service):
 
     async def check(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> None:
         refusals.check(ctx, params)
+        if ctx.authenticated and (operation.name in iam.COPIES or self._has_policy(params.get("Bucket"))):
+            self._bucket_policy_denies(ctx, self.iam_requests(ctx, operation, params))
+        other = cross_account.other_account(ctx, self.config.account_id)
+        if other is not None:
+            cross_account.check(self.core, ctx, other, operation.name, params)
+
+    def _has_policy(self, bucket: Any) -> bool:
+        row = self.store.bucket(bucket) if isinstance(bucket, str) else None
+        return row is not None and bool(row.config.get("policy"))
 
     def finish(self, ctx: RequestContext, response: HttpResponse) -> None:
         response.set_header("x-amz-id-2", host_id(ctx))

@@ -7,29 +7,21 @@ as a copy source: ObjectNotInActiveTierError) until RestoreObject makes a tempor
 its Days (https://docs.aws.amazon.com/AmazonS3/latest/userguide/restoring-objects.html). Conveyor has no
 archive to fetch from, so a restore completes at once (`ongoing-request="false"` on the first HEAD),
 where AWS takes minutes to hours; the restored copy expires at the midnight UTC after its Days, on the
-service clock, as on AWS.
+service clock, as on AWS. RestoreObject and the restore events are conveyor.services.s3.restores'.
 """
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from conveyor.services.s3.errors import malformed_xml
 from conveyor.services.s3.schema import ObjectRow
-from conveyor.wire import RequestContext, ServiceError
-
-if TYPE_CHECKING:
-    from mypy_boto3_s3.type_defs import RestoreObjectRequestTypeDef
-
-    from conveyor.services.s3.core import Core
+from conveyor.wire import ServiceError
 
 CLASSES = ("STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER",
            "DEEP_ARCHIVE", "GLACIER_IR")
 ARCHIVED = ("GLACIER", "DEEP_ARCHIVE")
-_DAY = 86400.0
 
 
 def check_class(storage_class: str | None) -> None:
@@ -38,7 +30,7 @@ def check_class(storage_class: str | None) -> None:
                            extra={"StorageClassRequested": storage_class})
 
 
-def _class_of(obj: ObjectRow) -> str:
+def class_of(obj: ObjectRow) -> str:
     return str(obj.meta.get("StorageClass") or "STANDARD")
 
 
@@ -49,7 +41,7 @@ def restored_until(obj: ObjectRow) -> float | None:
 
 def readable(obj: ObjectRow, now: float) -> bool:
     """Whether the object's bytes may be read: not archived, or restored and not yet expired."""
-    if _class_of(obj) not in ARCHIVED:
+    if class_of(obj) not in ARCHIVED:
         return True
     until = restored_until(obj)
     return until is not None and until > now
@@ -59,7 +51,7 @@ def check_readable(obj: ObjectRow, now: float) -> None:
     """GetObject of an archived object that is not restored. https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html"""
     if not readable(obj, now):
         raise ServiceError("InvalidObjectState", "The operation is not valid for the object's storage class", 403,
-                           extra={"StorageClass": _class_of(obj)})
+                           extra={"StorageClass": class_of(obj)})
 
 
 def check_copy_source(obj: ObjectRow, now: float) -> None:
@@ -76,30 +68,3 @@ def restore_header(obj: ObjectRow) -> dict[str, Any]:
         return {}
     expiry = format_datetime(datetime.fromtimestamp(until, UTC), usegmt=True)
     return {"Restore": f'ongoing-request="false", expiry-date="{expiry}"'}
-
-
-class RestoreOperations:
-    def __init__(self, core: Core) -> None:
-        self.core = core
-
-    async def RestoreObject(self, ctx: RequestContext, params: RestoreObjectRequestTypeDef) -> dict[str, Any]:
-        """202 when a restore starts, 200 when the object is already restored (its expiry moves to the new
-        Days). https://docs.aws.amazon.com/AmazonS3/latest/API/API_RestoreObject.html"""
-        bucket, key = params["Bucket"], params["Key"]
-        obj = self.core.current_object(bucket, key, params.get("VersionId"))
-        request = params.get("RestoreRequest") or {}
-        if request.get("Type") == "SELECT":
-            raise ServiceError("NotImplemented", "Conveyor does not offer restores of the SELECT type.", 501)
-        if _class_of(obj) not in ARCHIVED:
-            raise ServiceError("InvalidObjectState", "The operation is not valid for the object's storage class",
-                               403, extra={"StorageClass": _class_of(obj)})
-        days = request.get("Days")
-        if not isinstance(days, int) or days < 1:
-            raise malformed_xml()
-        now = self.core.clock.now()
-        was_restored = readable(obj, now)
-        # The copy stays until the midnight UTC after `days` days.
-        until = math.ceil((now + days * _DAY) / _DAY) * _DAY
-        await self.core.update_object_meta(bucket, key, obj.version_id, {"RestoreExpiry": until})
-        out: dict[str, Any] = {"__status": 200 if was_restored else 202}
-        return out

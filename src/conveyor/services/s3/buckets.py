@@ -10,7 +10,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from conveyor.ports import Ports
-from conveyor.services.s3 import cors, destinations, notifications
+from conveyor.services.s3 import cors, cross_account, destinations, notifications
 from conveyor.services.s3.access import new_bucket_acl, new_bucket_config
 from conveyor.services.s3.acl import stored as stored_acl
 from conveyor.services.s3.core import Core
@@ -70,6 +70,10 @@ class BucketOperations:
             if after.startswith("\x00"):
                 raise ServiceError("InvalidArgument", "The continuation token provided is incorrect", 400,
                                    extra={"ArgumentName": "continuation-token"})
+        other = cross_account.other_account(ctx, self.core.account_id)
+        if other is not None:  # buckets belong to the configured account: another one owns none here
+            return {"Owner": {"ID": cross_account.canonical_id(other.account_id)}, "Prefix": params.get("Prefix"),
+                    "Buckets": []}
         names = [(n, c, r) for n, c, r in self.store.buckets()
                  if n.startswith(prefix) and region in (None, r) and n > after]
         out: dict[str, Any] = {"Owner": self.core.owner(), "Prefix": params.get("Prefix")}

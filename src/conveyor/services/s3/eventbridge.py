@@ -16,7 +16,7 @@ from conveyor.services.s3.notifications import ObjectChange, Requester, dumps
 from conveyor.services.s3.schema import SEQUENCER_PLACEHOLDER, BucketRow, PendingEvent
 
 # The S3 event name (without "s3:") -> EventBridge's detail-type and detail.reason (and deletion-type).
-_KINDS = {
+_KINDS: dict[str, tuple[str, str | None, str | None]] = {
     "ObjectCreated:Put": ("Object Created", "PutObject", None),
     "ObjectCreated:Post": ("Object Created", "POST Object", None),
     "ObjectCreated:Copy": ("Object Created", "CopyObject", None),
@@ -25,6 +25,12 @@ _KINDS = {
     "ObjectRemoved:DeleteMarkerCreated": ("Object Deleted", "DeleteObject", "Delete Marker Created"),
     "LifecycleExpiration:Delete": ("Object Deleted", "Lifecycle Expiration", "Permanently Deleted"),
     "LifecycleExpiration:DeleteMarkerCreated": ("Object Deleted", "Lifecycle Expiration", "Delete Marker Created"),
+    "ObjectRestore:Post": ("Object Restore Initiated", None, None),
+    "ObjectRestore:Completed": ("Object Restore Completed", None, None),
+    "ObjectRestore:Delete": ("Object Restore Expired", None, None),
+    "ObjectTagging:Put": ("Object Tags Added", None, None),
+    "ObjectTagging:Delete": ("Object Tags Deleted", None, None),
+    "ObjectAcl:Put": ("Object ACL Updated", None, None),
 }
 
 
@@ -45,7 +51,13 @@ def pending_events(bucket: BucketRow, account: str, change: ObjectChange, reques
     obj["sequencer"] = SEQUENCER_PLACEHOLDER  # the write fills in the bucket's change count
     detail: dict[str, Any] = {
         "version": "0", "bucket": {"name": bucket.name}, "object": obj, "request-id": requester.request_id,
-        "requester": account, "source-ip-address": requester.source_ip, "reason": reason}
+        "requester": account, "source-ip-address": requester.source_ip}
+    if reason:
+        detail["reason"] = reason
+    if change.restored is not None:
+        until, storage_class = change.restored
+        detail["restore-expiry-time"] = dt.datetime.fromtimestamp(until, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        detail["source-storage-class"] = storage_class
     if deletion:
         detail["deletion-type"] = deletion
     event = {"version": "0", "id": ids.uuid4(), "detail-type": detail_type, "source": "aws.s3", "account": account,

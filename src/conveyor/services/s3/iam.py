@@ -28,6 +28,7 @@ from urllib.parse import unquote
 from conveyor.authz import Need
 
 ALL_BUCKETS = "*"
+POLICY_OPERATIONS = ("GetBucketPolicy", "PutBucketPolicy", "DeleteBucketPolicy")
 
 # Bucket operations whose action is not s3:<Operation>.
 BUCKET_ACTIONS = {
@@ -100,7 +101,7 @@ OBJECT_ACTIONS = {
     "ListParts": ("s3:ListMultipartUploadParts", "s3:ListMultipartUploadParts"),
 }
 _LISTINGS = ("ListObjects", "ListObjectsV2", "ListObjectVersions")
-_COPIES = ("CopyObject", "UploadPartCopy")
+COPIES = ("CopyObject", "UploadPartCopy")
 
 
 def bucket_arn(bucket: str) -> str:
@@ -129,7 +130,7 @@ def needs(operation: str, params: Mapping[str, Any], action_of: str) -> list[Nee
         return [Need("s3:ListAllMyBuckets" if operation == "ListBuckets" else action_of, ALL_BUCKETS)]
     if operation == "DeleteObjects":
         return _delete_objects(bucket, params)
-    if operation in _COPIES and isinstance(key, str):
+    if operation in COPIES and isinstance(key, str):
         return _copy(bucket, key, params)
     if isinstance(key, str) and (operation in OBJECT_ACTIONS or operation not in BUCKET_ACTIONS):
         plain, versioned = OBJECT_ACTIONS.get(operation, (action_of, action_of))

@@ -167,6 +167,7 @@ class InventoryReports:
             "IsMultipartUploaded": str(bool(obj.meta.get("PartsCount"))).lower(),
             "EncryptionStatus": "SSE-S3" if obj.meta.get("ServerSideEncryption") == "AES256" else "SSE-KMS",
             "ObjectLockMode": str(obj.meta.get("ObjectLockMode") or ""),
+            "ReplicationStatus": str(obj.meta.get("ReplicationStatus") or ""),
             "ObjectLockLegalHoldStatus": str(obj.meta.get("ObjectLockLegalHoldStatus") or "OFF"),
         }
         return row + [values.get(field, "") for field in fields]

@@ -1,6 +1,7 @@
 """S3 Lifecycle, carried out: the configuration operations, and the sweep that runs every midnight UTC on
 the service clock (the injectable clock: tests move it forward) and applies each bucket's enabled rules
-(then writes the inventory reports due, conveyor.services.s3.inventory).
+(then expires restored copies, conveyor.services.s3.restores, and writes the inventory reports due,
+conveyor.services.s3.inventory).
 
 What a sweep does, per rule (conveyor.services.s3.lifecycle decides what is due):
 - Expiration (Days or Date): the current version is deleted (unversioned bucket) or gets a delete marker;
@@ -20,7 +21,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from conveyor.clock import TimerHandle
-from conveyor.services.s3 import lifecycle
+from conveyor.services.s3 import lifecycle, restores
 from conveyor.services.s3.core import Core
 from conveyor.services.s3.inventory import InventoryReports
 from conveyor.services.s3.schema import ObjectRow
@@ -121,6 +122,7 @@ class LifecycleSweeper:
             for rule in (config or {}).get("Rules") or []:
                 if rule.get("Status") == "Enabled":
                     await self._apply(name, rule)
+        await restores.expire_restores(self.core, self.versions)
         if self.inventory is not None:
             await self.inventory.run()
 

@@ -207,6 +207,8 @@ def object_members(obj: ObjectRow, params: ReadOverrides, versioning: str) -> di
     out.update(encryption.response_members(meta))
     out.update(objectlock.response_members(meta))
     out.update(archive.restore_header(obj))
+    if meta.get("ReplicationStatus"):  # conveyor.services.s3.replication
+        out["ReplicationStatus"] = meta["ReplicationStatus"]
     if (params.get("ChecksumMode") or "").upper() == "ENABLED":
         out.update(checksum_members(meta))
     for override, member in _OVERRIDES:

@@ -158,6 +158,8 @@ class ObjectChange:
     when: float
     size: int | None = None  # creations only
     etag: str | None = None
+    # s3:ObjectRestore:Completed: (the restored copy's expiry, the object's storage class)
+    restored: tuple[float, str] | None = None
 
 
 def pending_events(bucket: BucketRow, owner: str, change: ObjectChange, requester: Requester) -> list[PendingEvent]:
@@ -180,7 +182,7 @@ def record(bucket: BucketRow, owner: str, change: ObjectChange, requester: Reque
     if change.version_id != "null":
         obj["versionId"] = change.version_id
     obj["sequencer"] = SEQUENCER_PLACEHOLDER  # the write fills in the bucket's change count
-    return {
+    out: dict[str, Any] = {
         "eventVersion": "2.1",
         "eventSource": "aws:s3",
         "awsRegion": bucket.region,
@@ -197,6 +199,13 @@ def record(bucket: BucketRow, owner: str, change: ObjectChange, requester: Reque
             "object": obj,
         },
     }
+    if change.restored is not None:
+        # Only s3:ObjectRestore:Completed records carry it.
+        # https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html
+        until, storage_class = change.restored
+        out["glacierEventData"] = {"restoreEventData": {"lifecycleRestorationExpiryTime": iso8601(until),
+                                                        "lifecycleRestoreStorageClass": storage_class}}
+    return out
 
 
 def test_event(bucket: str, when: float, request_id: str, host_id: str) -> dict[str, Any]:

@@ -297,8 +297,8 @@ class ObjectOperations:
         if len(tags) > 10:
             raise ServiceError("BadRequest", "Object tags cannot be greater than 10", 400)
         check_tags(tags)
-        obj = await self.core.set_object_meta(params["Bucket"], params["Key"], params.get("VersionId"), "Tags",
-                                              [dict(tag) for tag in tags])
+        obj = await self.versions.set_meta(ctx, params["Bucket"], params["Key"], params.get("VersionId"), "Tags",
+                                           [dict(tag) for tag in tags], "s3:ObjectTagging:Put")
         return {"VersionId": obj.version_id} if obj.version_id != "null" else {}
 
     async def GetObjectTagging(self, ctx: RequestContext, params: GetObjectTaggingRequestTypeDef) -> dict[str, Any]:
@@ -310,6 +310,6 @@ class ObjectOperations:
 
     async def DeleteObjectTagging(self, ctx: RequestContext,
                                   params: DeleteObjectTaggingRequestTypeDef) -> dict[str, Any]:
-        await self.core.set_object_meta(params["Bucket"], params["Key"], params.get("VersionId"), "Tags", None,
-                                        method="DELETE")
+        await self.versions.set_meta(ctx, params["Bucket"], params["Key"], params.get("VersionId"), "Tags", None,
+                                     "s3:ObjectTagging:Delete", method="DELETE")
         return {"__status": 204}

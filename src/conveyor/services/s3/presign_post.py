@@ -27,6 +27,7 @@ from conveyor.services.s3.metadata import object_meta
 from conveyor.services.s3.objects import MAX_OBJECT
 from conveyor.services.s3.versions import Versions
 from conveyor.wire import Caller, HttpResponse, RequestContext, ServiceError
+from conveyor.wire.caller import another_account
 
 if TYPE_CHECKING:
     from conveyor.config import Config
@@ -363,7 +364,7 @@ class PostUploads:
             if self.config.auth == "sigv4":
                 raise ServiceError("InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our "
                                    "records.", 403)
-            ctx.principal = Caller.root(self.config.account_id)
+            ctx.principal = another_account(access_key, self.config.account_id) or Caller.root(self.config.account_id)
             return None
         if credential.session_token is not None:
             # Temporary credentials sign a form with their token in the x-amz-security-token field.

@@ -1,12 +1,7 @@
-"""Bucket settings Conveyor does not offer, answered as AWS answers a bucket that has none of them,
-and GetObjectAttributes.
-
-Infrastructure tools (Terraform, CDK, the console's SDK calls) read every bucket setting after creating
-a bucket; AWS answers an unset one with a "not found" error or an empty document, which these tools
-expect. Setting one (Put*) stays refused with NotImplemented: accepting replication without carrying
-it out would be a lie. (Lifecycle is lifecycle_sweep.py's, Object Lock objectlock.py's,
-websites website_config.py's, access logging access_logs.py's,
-inventory inventory.py's.)
+"""Request payment and transfer acceleration (kept and answered), the bucket policy's status, and
+GetObjectAttributes. (Lifecycle is lifecycle_sweep.py's, Object Lock objectlock.py's, websites
+website_config.py's, access logging access_logs.py's, inventory inventory.py's, replication
+replication.py's.)
 """
 
 from __future__ import annotations
@@ -22,14 +17,11 @@ from conveyor.wire import RequestContext, ServiceError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import (
-        DeleteBucketReplicationRequestTypeDef,
         GetBucketAccelerateConfigurationRequestTypeDef,
         GetBucketPolicyStatusRequestTypeDef,
-        GetBucketReplicationRequestTypeDef,
         GetBucketRequestPaymentRequestTypeDef,
         GetObjectAttributesRequestTypeDef,
         PutBucketAccelerateConfigurationRequestTypeDef,
-        PutBucketReplicationRequestTypeDef,
         PutBucketRequestPaymentRequestTypeDef,
     )
 
@@ -41,13 +33,6 @@ def _absent(code: str, message: str, bucket: str) -> ServiceError:
 class SettingsOperations:
     def __init__(self, core: Core) -> None:
         self.core = core
-    # -- settings no bucket has here: AWS's answers for a bucket without them -----------------------
-    async def GetBucketReplication(self, ctx: RequestContext,
-                                   params: GetBucketReplicationRequestTypeDef) -> dict[str, Any]:
-        self.core.require_bucket(params["Bucket"])
-        raise _absent("ReplicationConfigurationNotFoundError", "The replication configuration was not found",
-                      params["Bucket"])
-
     # -- request payment and transfer acceleration: kept and answered -------------------------------
     # On one machine the bucket owner makes every request and there is no faster network path, so both
     # change nothing here; they are settings Terraform and CloudFormation write and read back.
@@ -90,20 +75,6 @@ class SettingsOperations:
     def _delete_absent(self, bucket: str) -> dict[str, Any]:
         self.core.require_bucket(bucket)
         return {"__status": 204}  # deleting a setting that is not there succeeds on AWS too
-
-    async def PutBucketReplication(self, ctx: RequestContext,
-                                   params: PutBucketReplicationRequestTypeDef) -> dict[str, Any]:
-        """AWS judges the source bucket's versioning first; Conveyor does not replicate, so a configuration it
-        would have to carry out is refused. https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketReplication.html"""
-        row = self.core.require_bucket(params["Bucket"])
-        if row.versioning != "Enabled":
-            raise ServiceError("InvalidRequest", "Versioning must be 'Enabled' on the bucket to apply a replication "
-                               "configuration", 400, extra={"BucketName": params["Bucket"]})
-        raise ServiceError("NotImplemented", "Conveyor does not replicate objects between buckets.", 501)
-
-    async def DeleteBucketReplication(self, ctx: RequestContext,
-                                      params: DeleteBucketReplicationRequestTypeDef) -> dict[str, Any]:
-        return self._delete_absent(params["Bucket"])
 
     async def GetBucketPolicyStatus(self, ctx: RequestContext,
                                     params: GetBucketPolicyStatusRequestTypeDef) -> dict[str, Any]:

@@ -363,6 +363,40 @@ class S3Store:
         await self.db.execute("UPDATE objects SET meta = ? WHERE bucket=? AND key=? AND version_id=?",
                               (meta_json, bucket, key, version_id))
 
+    async def change_object_meta(self, bucket: BucketRow, key: str, version_id: str, old_json: str, meta_json: str,
+                                 events: Sequence[PendingEvent]) -> None:
+        """Set a version's metadata and queue the events of the change in one commit; BucketChanged when the
+        bucket's settings or the version's metadata changed since the caller read them (it computes again)."""
+        queued = self._event_rows(bucket.name, events)
+
+        def fn(conn: sqlite3.Connection) -> None:
+            self._check_current(conn, bucket)
+            cursor = conn.execute("UPDATE objects SET meta = ? WHERE bucket=? AND key=? AND version_id=? AND meta=?",
+                                  (meta_json, bucket.name, key, version_id, old_json))
+            if cursor.rowcount == 0:
+                raise BucketChanged(bucket.name)
+            self._count_change(conn, bucket.name)
+            conn.executemany(_QUEUE_EVENT, queued)
+
+        await self._write(fn, grows=False)
+        self._kick(events)
+
+    def restores_expired(self, now: float) -> list[tuple[str, str, str]]:
+        """(bucket, key, version id) of the versions whose restored copy has expired by `now`."""
+        rows = self.db.query("SELECT bucket, key, version_id FROM objects WHERE "
+                             "json_extract(meta, '$.RestoreExpiry') <= ?", (now,))
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    async def replace_object_meta(self, bucket: str, key: str, version_id: str, old_json: str, meta_json: str) -> bool:
+        """Set a version's metadata if it is still `old_json` (what the caller computed it from)."""
+
+        def fn(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute("UPDATE objects SET meta = ? WHERE bucket=? AND key=? AND version_id=? AND meta=?",
+                                  (meta_json, bucket, key, version_id, old_json))
+            return cursor.rowcount > 0
+
+        return await self._write(fn, grows=False)
+
     # -- multipart uploads -------------------------------------------------------------------------
     async def create_upload(self, upload_id: str, bucket: str, key: str, initiated: float, meta_json: str) -> None:
         def fn(conn: sqlite3.Connection) -> None:

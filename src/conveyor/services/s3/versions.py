@@ -10,17 +10,18 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from conveyor.services.s3 import eventbridge, objectlock
+from conveyor.services.s3 import cross_account, eventbridge, objectlock, replication
 from conveyor.services.s3.blobs import BlobInfo
 from conveyor.services.s3.conditions import WritePrecondition
 from conveyor.services.s3.core import Core
 from conveyor.services.s3.metadata import check_version_id
 from conveyor.services.s3.notifications import ObjectChange, Requester, pending_events
-from conveyor.services.s3.schema import BucketRow, NewVersion, PendingEvent
-from conveyor.wire import RequestContext
+from conveyor.services.s3.schema import BucketRow, NewVersion, ObjectRow, PendingEvent
+from conveyor.wire import Caller, RequestContext
 
 _DELETE = ("s3:ObjectRemoved:Delete", "s3:ObjectRemoved:DeleteMarkerCreated")
 _EXPIRE = ("s3:LifecycleExpiration:Delete", "s3:LifecycleExpiration:DeleteMarkerCreated")
@@ -54,7 +55,8 @@ class Versions:
         """Commit a new current version of `key` holding `body` (already written), and its events. On failure
         the body's blob is deleted: nothing names it."""
         return await self._put(self.core.requester(ctx), bucket, key, body, etag, meta, event,
-                               precondition=precondition, completes=completes)
+                               precondition=precondition, completes=completes,
+                               writer=cross_account.other_account(ctx, self.core.account_id))
 
     async def put_as_service(self, bucket: str, key: str, body: BlobInfo, meta: dict[str, Any],
                              principal: str) -> NewVersion:
@@ -65,16 +67,21 @@ class Versions:
 
     async def _put(self, requester: Requester, bucket: str, key: str, body: BlobInfo, etag: str,
                    meta: dict[str, Any], event: str, *, precondition: WritePrecondition | None = None,
-                   completes: str | None = None) -> NewVersion:
+                   completes: str | None = None, writer: Caller | None = None) -> NewVersion:
+        """`writer`: another account writing the object (conveyor.services.s3.cross_account)."""
         now = self.core.clock.now()
 
         async def attempt(row: BucketRow) -> NewVersion:
-            meta_json = json.dumps(objectlock.with_default_retention(row, meta, now))
+            found = replication.targets(row, key, meta)
+            stored = replication.mark_pending(objectlock.with_default_retention(row, meta, now), found)
+            owner = cross_account.writer_owner(writer, row, meta)
+            if owner is not None:
+                stored["Owner"] = owner
             version = NewVersion(bucket, key, new_version_id() if row.versioning == "Enabled" else "null", False,
-                                 body.blob_id or None, body.size, etag, now, meta_json, body.data)
+                                 body.blob_id or None, body.size, etag, now, json.dumps(stored), body.data)
             change = ObjectChange(event, key, version.version_id, now, body.size, etag)
-            await self.store.put_version(row, version, self._events(row, change, requester),
-                                         precondition=precondition, completes=completes)
+            events = self._events(row, change, requester) + replication.jobs(bucket, key, version.version_id, found)
+            await self.store.put_version(row, version, events, precondition=precondition, completes=completes)
             return version
 
         try:
@@ -82,6 +89,89 @@ class Versions:
         except BaseException:
             self.core.blobs.delete([body.blob_id])
             raise
+
+    async def put_replica(self, bucket: str, source: ObjectRow, storage_class: str | None) -> None:
+        """Store a replica of `source` (a version or a delete marker of another bucket) in `bucket`: the same
+        version id, ETag, metadata and creation time, ReplicationStatus REPLICA, and the events of a new
+        object in that bucket, S3 itself the requester (conveyor.services.s3.replication)."""
+        if source.delete_marker:
+            body = BlobInfo("", 0, b"")
+        elif source.blob:
+            body = await self.core.blobs.copy(source.blob)
+        else:
+            body = self.core.blobs.in_memory(source.body or b"")
+        meta = {k: v for k, v in source.meta.items() if k != replication.PENDING}
+        if not source.delete_marker:
+            meta[replication.STATUS] = "REPLICA"
+            if storage_class:
+                meta["StorageClass"] = storage_class
+        request_id = uuid.uuid4().hex[:16].upper()
+        requester = Requester("AmazonS3", "s3.amazonaws.com", request_id, request_id)
+        now = self.core.clock.now()
+
+        async def attempt(row: BucketRow) -> None:
+            version = NewVersion(bucket, source.key, source.version_id, source.delete_marker, body.blob_id or None,
+                                 source.size, source.etag, source.last_modified, json.dumps(meta),
+                                 None if source.delete_marker else body.data)
+            if source.delete_marker:
+                change = ObjectChange(_DELETE[1], source.key, source.version_id, now)
+            else:
+                change = ObjectChange("s3:ObjectCreated:Put", source.key, source.version_id, now, source.size,
+                                      source.etag)
+            await self.store.put_version(row, version, self._events(row, change, requester))
+
+        try:
+            await self.core.retrying(bucket, attempt)
+        except BaseException:
+            self.core.blobs.delete([body.blob_id])
+            raise
+
+    async def set_meta(self, ctx: RequestContext, bucket: str, key: str, version_id: str | None, name: str,
+                       value: Any, event: str, method: str = "PUT") -> ObjectRow:
+        """Core.set_object_meta for what has events of its own (s3:ObjectTagging:Put/Delete, s3:ObjectAcl:Put)
+        and replication carries to the replicas of a replicated version (its tags, its ACL): the change, its
+        events and a job updating each replica, in one commit
+        (https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-how-to-event-types-and-destinations.html,
+        https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-what-is-isnot-replicated.html)."""
+        obj = self.core.current_object(bucket, key, version_id, method=method)
+        requester = self.core.requester(ctx)
+        now = self.core.clock.now()
+
+        async def attempt(row: BucketRow) -> None:
+            current = self.core.current_object(bucket, key, obj.version_id, method=method)
+            meta = {k: v for k, v in current.meta.items() if k != name}
+            if value is not None:
+                meta[name] = value
+            replicated = current.meta.get(replication.STATUS) in ("PENDING", "COMPLETED")
+            sent = replication.targets(row, key, current.meta) if replicated else []
+            change = ObjectChange(event, key, obj.version_id, now, etag=current.etag)
+            await self.store.change_object_meta(row, key, obj.version_id, current.meta_json, json.dumps(meta),
+                                                self._events(row, change, requester)
+                                                + replication.meta_jobs(bucket, key, obj.version_id, sent, name))
+
+        await self.core.retrying(bucket, attempt)
+        return obj
+
+    async def change_meta(self, bucket: str, key: str, version_id: str,
+                          update: Callable[[dict[str, Any]], dict[str, Any] | None], event: str,
+                          requester: Requester, restored: tuple[float, str] | None = None) -> bool:
+        """Change a version's metadata (`update` returns the new metadata, or None to leave it) and commit the
+        event of the change (e.g. s3:ObjectRestore:Post) with it; False when the version is gone."""
+        now = self.core.clock.now()
+
+        async def attempt(row: BucketRow) -> bool:
+            obj = self.store.object(bucket, key, version_id)
+            if obj is None:
+                return False
+            meta = update(dict(obj.meta))
+            if meta is None:
+                return True
+            change = ObjectChange(event, key, version_id, now, obj.size, obj.etag, restored)
+            await self.store.change_object_meta(row, key, version_id, obj.meta_json, json.dumps(meta),
+                                                self._events(row, change, requester))
+            return True
+
+        return await self.core.retrying(bucket, attempt)
 
     async def delete(self, ctx: RequestContext, bucket: str, key: str, version_id: str | None,
                      bypass_governance: bool = False, precondition: WritePrecondition | None = None) -> Deletion:
@@ -120,12 +210,13 @@ class Versions:
                 was_marker = await self.store.remove_version(row, key, target, self._events(row, change, requester),
                                                              checked_meta=checked, precondition=precondition)
                 return Deletion(version_id, bool(was_marker))
+            sent = replication.targets(row, key, {}, delete_marker=True) if names == _DELETE else []
             marker = NewVersion(bucket, key, new_version_id() if row.versioning == "Enabled" else "null", True,
-                                None, 0, "", now, "{}", None)
+                                None, 0, "", now, json.dumps(replication.mark_pending({}, sent)), None)
             change = ObjectChange(marked, key, marker.version_id, now)
+            events = self._events(row, change, requester) + replication.jobs(bucket, key, marker.version_id, sent)
             # A delete marker is a delete: it runs on a full disk too (conveyor.storage.disk).
-            await self.store.put_version(row, marker, self._events(row, change, requester), grows=False,
-                                         precondition=precondition)
+            await self.store.put_version(row, marker, events, grows=False, precondition=precondition)
             return Deletion(marker.version_id, True)
 
         return await self.core.retrying(bucket, attempt)

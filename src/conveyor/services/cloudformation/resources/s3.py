@@ -17,6 +17,7 @@ from conveyor.services.cloudformation.resources.base import (
     tag_list,
 )
 from conveyor.services.cloudformation.resources.s3_lifecycle import lifecycle_request
+from conveyor.services.cloudformation.resources.s3_replication import replication_request
 
 
 def _filter(value: Any) -> dict[str, Any]:
@@ -76,7 +77,8 @@ def _encryption(value: dict[str, Any]) -> dict[str, Any]:
 class Bucket(ResourceType):
     type_name = "AWS::S3::Bucket"
     properties = frozenset({"BucketName", "NotificationConfiguration", "VersioningConfiguration",
-                            "CorsConfiguration", "BucketEncryption", "LifecycleConfiguration", "Tags"})
+                            "CorsConfiguration", "BucketEncryption", "LifecycleConfiguration", "ReplicationConfiguration",
+                            "Tags"})
     replace_on = frozenset({"BucketName"})
     name_property = "BucketName"
 
@@ -124,6 +126,12 @@ class Bucket(ResourceType):
                                   lifecycle_request(name, new["LifecycleConfiguration"]))
             else:
                 await target.call("s3", "DeleteBucketLifecycle", {"Bucket": name})
+        if old.get("ReplicationConfiguration") != new.get("ReplicationConfiguration"):
+            if new.get("ReplicationConfiguration"):
+                await target.call("s3", "PutBucketReplication",
+                                  replication_request(name, new["ReplicationConfiguration"]))
+            else:
+                await target.call("s3", "DeleteBucketReplication", {"Bucket": name})
         if old.get("Tags") != new.get("Tags"):
             if new.get("Tags"):
                 await target.call("s3", "PutBucketTagging", {"Bucket": name,
