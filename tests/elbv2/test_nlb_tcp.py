@@ -1,0 +1,205 @@
+"""Network Load Balancers as TCP pass-through, through raw sockets: a TCP listener binds its own loopback
+port and carries bytes both ways, unchanged, to healthy targets in turn; half-closes pass through; a port
+this machine cannot bind is refused in AWS's shape; no target means a reset connection; PROXY protocol v2
+when the target group asks; the port is bound again after a restart and closed with its listener."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.conftest import free_port
+from tests.elbv2.conftest import free_port_on
+from tests.helpers import wait_for
+
+
+class EchoServer:
+    """A raw TCP server on one loopback address: it answers `NAME:` then every byte it receives, and closes
+    its side once the client has finished sending (so a half-close is seen to pass)."""
+
+    def __init__(self, name: str, host: str, port: int) -> None:
+        self.name = name.encode()
+        self.first_bytes: list[bytes] = []
+        self.sock = socket.create_server((host, port))
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._echo, args=(conn,), daemon=True).start()
+
+    def _echo(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.sendall(self.name + b":")
+                first = True
+                while data := conn.recv(65536):
+                    if first:
+                        self.first_bytes.append(data)
+                        first = False
+                    conn.sendall(data)
+            except OSError:
+                pass  # a health check's connection, closed as soon as it opened
+
+    def close(self) -> None:
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread, so the port really closes
+        except OSError:
+            pass
+        self.sock.close()
+
+
+@pytest.fixture
+def echo_servers() -> Iterator[Callable[[str, str, int], EchoServer]]:
+    started: list[EchoServer] = []
+
+    def start(name: str, host: str, port: int) -> EchoServer:
+        started.append(EchoServer(name, host, port))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.close()
+
+
+def exchange(port: int, payload: bytes) -> bytes:
+    """Connect to the listener, send, half-close, read everything until the other side closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(payload)
+        sock.shutdown(socket.SHUT_WR)
+        received = b""
+        while data := sock.recv(65536):
+            received += data
+        return received
+
+
+def make_nlb(elb: Any, network: dict[str, Any], name: str, group_port: int, **group: Any) -> tuple[str, str]:
+    balancer = elb.create_load_balancer(Name=name, Type="network", Subnets=network["subnets"][:1])[
+        "LoadBalancers"][0]["LoadBalancerArn"]
+    settings = {"Protocol": "TCP", "Port": group_port, "VpcId": network["vpc"], "TargetType": "ip",
+                "HealthCheckIntervalSeconds": 10, "HealthyThresholdCount": 2, **group}
+    target_group = elb.create_target_group(Name=name, **settings)["TargetGroups"][0]["TargetGroupArn"]
+    return balancer, target_group
+
+
+def states(elb: Any, group: str) -> dict[str, str]:
+    found = elb.describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"]
+    return {h["Target"]["Id"]: h["TargetHealth"]["State"] for h in found}
+
+
+def test_tcp_pass_through_round_robin_over_healthy_targets(
+        elb: Any, network: dict[str, Any], advance: Callable[[float], float],
+        echo_servers: Callable[[str, str, int], EchoServer]) -> None:
+    port = free_port_on("127.0.0.31", "127.0.0.32")
+    one, two = echo_servers("one", "127.0.0.31", port), echo_servers("two", "127.0.0.32", port)
+    balancer, group = make_nlb(elb, network, "tcp-echo", port)
+    listen_port = free_port()
+    listener = elb.create_listener(LoadBalancerArn=balancer, Protocol="TCP", Port=listen_port, DefaultActions=[
+        {"Type": "forward", "TargetGroupArn": group}])["Listeners"][0]
+    assert listener["Port"] == listen_port
+    # No target yet: the connection is reset, as a load balancer with nowhere to send it does.
+    with pytest.raises(OSError):
+        exchange(listen_port, b"anyone?")
+    elb.register_targets(TargetGroupArn=group, Targets=[{"Id": "127.0.0.31"}, {"Id": "127.0.0.32"}])
+    advance(10)
+    wait_for(lambda: states(elb, group) == {"127.0.0.31": "healthy", "127.0.0.32": "healthy"},
+             what="both targets healthy by TCP health checks")
+    # Bytes both ways, unchanged (binary included), one target a connection, in turn.
+    payload = bytes(range(256)) * 300
+    answers = [exchange(listen_port, payload) for _ in range(6)]
+    assert sorted(a[:4] for a in answers) == [b"one:"] * 3 + [b"two:"] * 3
+    assert all(a[4:] == payload for a in answers)
+    # One target stops answering: after two failed checks it is unhealthy and gets no connections.
+    two.close()
+    advance(10)
+    advance(10)
+    wait_for(lambda: states(elb, group)["127.0.0.32"] == "unhealthy", what="the stopped target unhealthy")
+    assert {exchange(listen_port, b"x")[:4] for _ in range(4)} == {b"one:"}
+    assert one.first_bytes[0] == payload[:len(one.first_bytes[0])]
+
+
+def test_ports_refusals_proxy_protocol_and_removal(
+        elb: Any, network: dict[str, Any], advance: Callable[[float], float],
+        echo_servers: Callable[[str, str, int], EchoServer]) -> None:
+    port = free_port_on("127.0.0.33")
+    target = echo_servers("pp", "127.0.0.33", port)
+    balancer, group = make_nlb(elb, network, "tcp-proxy", port)
+    # A port another program holds: refused in AWS's shape, nothing stored.
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        taken_port = taken.getsockname()[1]
+        with pytest.raises(ClientError) as raised:
+            elb.create_listener(LoadBalancerArn=balancer, Protocol="TCP", Port=taken_port, DefaultActions=[
+                {"Type": "forward", "TargetGroupArn": group}])
+    error = raised.value.response["Error"]
+    assert error["Code"] == "InvalidConfigurationRequest"
+    assert error["Message"].startswith(f"Port {taken_port} is in use on this machine")
+    assert elb.describe_listeners(LoadBalancerArn=balancer)["Listeners"] == []
+    # The target group asks for PROXY protocol v2: the target reads the header, then the client's bytes.
+    elb.modify_target_group_attributes(TargetGroupArn=group, Attributes=[
+        {"Key": "proxy_protocol_v2.enabled", "Value": "true"}])
+    listen_port = free_port()
+    listener = elb.create_listener(LoadBalancerArn=balancer, Protocol="TCP", Port=listen_port, DefaultActions=[
+        {"Type": "forward", "TargetGroupArn": group}])["Listeners"][0]["ListenerArn"]
+    elb.register_targets(TargetGroupArn=group, Targets=[{"Id": "127.0.0.33"}])
+    advance(10)
+    wait_for(lambda: states(elb, group) == {"127.0.0.33": "healthy"}, what="the target healthy")
+    with socket.create_connection(("127.0.0.1", listen_port), timeout=10) as sock:
+        client_port = sock.getsockname()[1]
+        sock.sendall(b"hello")
+        sock.shutdown(socket.SHUT_WR)
+        received = b""
+        while data := sock.recv(65536):
+            received += data
+    header = b"\r\n\r\n\x00\r\nQUIT\n\x21\x11" + struct.pack("!H", 12) + socket.inet_aton("127.0.0.1") * 2 + \
+        struct.pack("!HH", client_port, listen_port)
+    assert received == b"pp:" + header + b"hello"
+    # Moving the listener to another port closes the old one.
+    moved_port = free_port()
+    elb.modify_listener(ListenerArn=listener, Port=moved_port)
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", listen_port), timeout=5).close()
+    assert exchange(moved_port, b"again").endswith(b"again")
+    # Deleting the load balancer closes its listeners' ports.
+    elb.delete_load_balancer(LoadBalancerArn=balancer)
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", moved_port), timeout=5).close()
+    assert target.first_bytes
+
+
+def test_tcp_listener_is_bound_again_after_kill_9(start_server: Callable[..., Any]) -> None:
+    server = start_server()
+    elb, ec2 = server.client("elbv2"), server.client("ec2")
+    network = {"subnets": [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]],
+               "vpc": ec2.describe_vpcs()["Vpcs"][0]["VpcId"]}
+    port = free_port_on("127.0.0.34")
+    echo = EchoServer("kept", "127.0.0.34", port)
+    try:
+        balancer, group = make_nlb(elb, network, "tcp-kept", port, HealthCheckEnabled=True)
+        listen_port = free_port()
+        elb.create_listener(LoadBalancerArn=balancer, Protocol="TCP", Port=listen_port, DefaultActions=[
+            {"Type": "forward", "TargetGroupArn": group}])
+        elb.register_targets(TargetGroupArn=group, Targets=[{"Id": "127.0.0.34"}])
+        server.kill()
+        server.start()
+        # Fails open while the first checks run, then serves the healthy target: either way it answers.
+        wait_for(lambda: _answers(listen_port), what="the listener bound again after the restart")
+        assert exchange(listen_port, b"back") == b"kept:back"
+    finally:
+        echo.close()
+
+
+def _answers(port: int) -> bool:
+    try:
+        return exchange(port, b"?") == b"kept:?"
+    except OSError:
+        return False
