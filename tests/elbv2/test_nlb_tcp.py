@@ -1,12 +1,14 @@
 """Network Load Balancers as TCP pass-through, through raw sockets: a TCP listener binds its own loopback
 port and carries bytes both ways, unchanged, to healthy targets in turn; half-closes pass through; a port
-this machine cannot bind is refused in AWS's shape; no target means a reset connection; PROXY protocol v2
-when the target group asks; the port is bound again after a restart and closed with its listener."""
+this machine cannot bind is refused in AWS's shape; no target (or a region drill) means a reset connection; PROXY
+protocol v2 when the target group asks; the port is bound again after a restart and closed with its listener."""
 
 from __future__ import annotations
 
 import socket
 import struct
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -128,8 +130,13 @@ def test_tcp_pass_through_round_robin_over_healthy_targets(
     assert one.first_bytes[0] == payload[:len(one.first_bytes[0])]
 
 
-def test_ports_refusals_proxy_protocol_and_removal(
-        elb: Any, network: dict[str, Any], advance: Callable[[float], float],
+def drill(action: str, endpoint: str) -> None:
+    subprocess.run([sys.executable, "-m", "conveyor.cli", "drill", action, "us-east-1", "--endpoint", endpoint],
+                   capture_output=True, text=True, timeout=60, check=True)
+
+
+def test_ports_refusals_proxy_protocol_drill_and_removal(
+        elb: Any, network: dict[str, Any], advance: Callable[[float], float], endpoint: str,
         echo_servers: Callable[[str, str, int], EchoServer]) -> None:
     port = free_port_on("127.0.0.33")
     target = echo_servers("pp", "127.0.0.33", port)
@@ -169,6 +176,14 @@ def test_ports_refusals_proxy_protocol_and_removal(
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", listen_port), timeout=5).close()
     assert exchange(moved_port, b"again").endswith(b"again")
+    # A region drill: the failed region's load balancer resets connections, and serves again once it is up.
+    drill("region-down", endpoint)
+    try:
+        with pytest.raises(OSError):
+            exchange(moved_port, b"down?")
+    finally:
+        drill("region-up", endpoint)
+    assert exchange(moved_port, b"up").endswith(b"up")
     # Deleting the load balancer closes its listeners' ports.
     elb.delete_load_balancer(LoadBalancerArn=balancer)
     with pytest.raises(OSError):
