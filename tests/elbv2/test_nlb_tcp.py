@@ -218,3 +218,61 @@ def _answers(port: int) -> bool:
         return exchange(port, b"?") == b"kept:?"
     except OSError:
         return False
+
+
+ECHO_INSTANCE = r'''#!/bin/bash
+base="${AWS_EC2_METADATA_SERVICE_ENDPOINT%/}/latest"
+token=$(curl -s -X PUT "$base/api/token" -H "X-aws-ec2-metadata-token-ttl-seconds: 300")
+ip=$(curl -s -H "X-aws-ec2-metadata-token: $token" "$base/meta-data/local-ipv4")
+id=$(curl -s -H "X-aws-ec2-metadata-token: $token" "$base/meta-data/instance-id")
+exec PYTHON - "$ip" "$id" PORT <<'PY'
+import socket, sys, threading
+ip, instance_id, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def echo(conn):
+    with conn:
+        try:
+            conn.sendall(instance_id.encode() + b":")
+            while data := conn.recv(65536):
+                conn.sendall(data)
+        except OSError:
+            pass
+server = socket.create_server((ip, port))
+while True:
+    threading.Thread(target=echo, args=(server.accept()[0],), daemon=True).start()
+PY
+'''
+
+
+def test_instance_targets_behind_a_tcp_listener(client: Callable[..., Any], network: dict[str, Any],
+                                                advance: Callable[[float], float]) -> None:
+    """Instances (each on its own loopback address, found by the instance metadata) running a raw TCP echo
+    server: the listener passes connections to each in turn once their TCP health checks pass."""
+    elb, ec2 = client("elbv2"), client("ec2")
+    port = free_port()
+    script = ECHO_INSTANCE.replace("PYTHON", sys.executable).replace("PORT", str(port))
+    launched = ec2.run_instances(ImageId="ami-0abcdef1234567890", MinCount=2, MaxCount=2,
+                                 UserData=script)["Instances"]
+    ids = sorted(i["InstanceId"] for i in launched)
+    try:
+        balancer, group = make_nlb(elb, network, "tcp-instances", port, TargetType="instance")
+        listen_port = free_port()
+        elb.create_listener(LoadBalancerArn=balancer, Protocol="TCP", Port=listen_port, DefaultActions=[
+            {"Type": "forward", "TargetGroupArn": group}])
+
+        def running() -> bool:
+            found = ec2.describe_instances(InstanceIds=ids)["Reservations"]
+            return all(i["State"]["Name"] == "running" for r in found for i in r["Instances"])
+
+        wait_for(running, what="both instances running")
+        elb.register_targets(TargetGroupArn=group, Targets=[{"Id": i} for i in ids])
+
+        def healthy() -> bool:
+            advance(10)  # each round of checks; the servers may still be starting
+            return set(states(elb, group).values()) == {"healthy"}
+
+        wait_for(healthy, interval=0.5, what="both instances healthy by TCP health checks")
+        answers = [exchange(listen_port, b"ping") for _ in range(4)]
+        assert sorted(a.split(b":")[0].decode() for a in answers) == sorted(ids * 2)
+        assert all(a.endswith(b":ping") for a in answers)
+    finally:
+        ec2.terminate_instances(InstanceIds=ids)
