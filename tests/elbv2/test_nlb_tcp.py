@@ -276,3 +276,51 @@ def test_instance_targets_behind_a_tcp_listener(client: Callable[..., Any], netw
         assert all(a.endswith(b":ping") for a in answers)
     finally:
         ec2.terminate_instances(InstanceIds=ids)
+
+
+def read(sock: socket.socket, size: int) -> bytes:
+    """Exactly `size` bytes (an answer may come in several pieces)."""
+    received = b""
+    while len(received) < size and (data := sock.recv(size - len(received))):
+        received += data
+    return received
+
+
+def _closed(sock: socket.socket) -> bool:
+    try:
+        return sock.recv(1) == b""
+    except OSError:
+        return True
+
+
+def test_idle_connections_are_reset_after_the_listeners_idle_timeout(
+        elb: Any, network: dict[str, Any], advance: Callable[[float], float],
+        echo_servers: Callable[[str, str, int], EchoServer]) -> None:
+    port = free_port_on("127.0.0.35")
+    echo_servers("idle", "127.0.0.35", port)
+    balancer, group = make_nlb(elb, network, "tcp-idle", port)
+    listen_port = free_port()
+    listener = elb.create_listener(LoadBalancerArn=balancer, Protocol="TCP", Port=listen_port, DefaultActions=[
+        {"Type": "forward", "TargetGroupArn": group}])["Listeners"][0]["ListenerArn"]
+    elb.register_targets(TargetGroupArn=group, Targets=[{"Id": "127.0.0.35"}])
+    with socket.create_connection(("127.0.0.1", listen_port), timeout=10) as sock:
+        sock.sendall(b"a")
+        assert read(sock, 6) == b"idle:a"
+        advance(349)  # under the default 350 s: still open, and the traffic starts the count again
+        sock.sendall(b"b")
+        assert read(sock, 1) == b"b"
+        advance(349)
+        sock.sendall(b"c")
+        assert read(sock, 1) == b"c"
+        advance(351)
+        wait_for(lambda: _closed(sock), what="the idle connection reset")
+    elb.modify_listener_attributes(ListenerArn=listener, Attributes=[{"Key": "tcp.idle_timeout.seconds", "Value": "60"}])
+    with socket.create_connection(("127.0.0.1", listen_port), timeout=10) as sock:
+        sock.sendall(b"d")
+        assert read(sock, 6) == b"idle:d"
+        advance(61)
+        wait_for(lambda: _closed(sock), what="reset after the listener's own timeout")
+    with pytest.raises(ClientError) as raised:
+        elb.modify_listener_attributes(ListenerArn=listener, Attributes=[
+            {"Key": "tcp.idle_timeout.seconds", "Value": "59"}])
+    assert raised.value.response["Error"]["Code"] == "ValidationError"

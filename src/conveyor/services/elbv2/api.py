@@ -88,7 +88,7 @@ class ElbService(Service):
         self.target_groups.changed.append(self.checker.refresh)
         self.listeners.changed.append(self.checker.refresh_all)
         self.traffic = LoadBalancerTraffic(lambda: self.catalog, self.ports, self.upstream, self.address_of)
-        self.tcp = TcpListeners(lambda: self.catalog, self.ports, self.address_of)
+        self.tcp = TcpListeners(lambda: self.catalog, self.ports, self.address_of, self.clock)
         self.listeners.tcp = self.tcp
         self.balancers.listeners_removed.append(self.tcp.close_each)
         self.data_plane = self.traffic

@@ -88,6 +88,8 @@ def _check_value(key: str, value: str) -> None:
         _integer(key, value, 0, 3600, "Deregistration delay timeout seconds")
     elif key == "secondary_ips.auto_assigned.per_subnet":  # 0 to 7 (API_LoadBalancerAttribute.html)
         _integer(key, value, 0, 7, "Secondary IPs auto assigned per subnet")
+    elif key == "tcp.idle_timeout.seconds":  # 60 to 6000 (API_ListenerAttribute.html)
+        _integer(key, value, 60, 6000, "TCP idle timeout seconds")
     elif key == "idle_timeout.timeout_seconds":
         _integer(key, value, 1, 4000, "Idle timeout timeout seconds")
     elif key in ("stickiness.lb_cookie.duration_seconds", "stickiness.app_cookie.duration_seconds"):

@@ -10,7 +10,9 @@ introduction.html and load-balancer-target-groups.html):
 - with no target at all, or a target that refuses, the client's connection is reset;
 - a half-close (FIN) is passed on, so a client may finish sending and still read the answer;
 - proxy_protocol_v2.enabled prepends a PROXY protocol v2 header naming the client
-  (network/edit-target-group-attributes.html#proxy-protocol).
+  (network/edit-target-group-attributes.html#proxy-protocol);
+- a connection that carries nothing either way for the listener's tcp.idle_timeout.seconds (350 by default)
+  of the server's clock is reset (network/network-load-balancers.html#connection-idle-timeout).
 A listener whose port this machine cannot bind (in use by another program or another load balancer, or
 privileged) is refused at CreateListener/ModifyListener with InvalidConfigurationRequest; one that cannot be
 bound again after a restart is logged and left unbound. During a region drill its connections are reset,
@@ -29,6 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 from conveyor.background import spawn
+from conveyor.clock import Clock, TimerHandle
 from conveyor.ports import Ports
 from conveyor.services.elbv2 import errors
 from conveyor.services.elbv2.catalog import BALANCER, LISTENER, TARGET_GROUP, Catalog, Resource
@@ -69,12 +72,13 @@ def _reset(writer: asyncio.StreamWriter) -> None:
     writer.transport.abort()
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Copy until the reader's end closes, then pass the half-close on."""
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, touch: Callable[[], None]) -> None:
+    """Copy until the reader's end closes, then pass the half-close on; `touch` on every chunk."""
     while True:
         data = await reader.read(CHUNK)
         if not data:
             break
+        touch()
         writer.write(data)
         await writer.drain()
     if writer.can_write_eof() and not writer.is_closing():
@@ -82,9 +86,11 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 
 
 class TcpListeners:
-    def __init__(self, catalog: Callable[[], Catalog | None], ports: Ports, address_of: AddressOf) -> None:
+    def __init__(self, catalog: Callable[[], Catalog | None], ports: Ports, address_of: AddressOf,
+                 clock: Clock) -> None:
         self._catalog = catalog
         self.ports = ports
+        self.clock = clock
         self.address_of = address_of
         self.round_robin = RoundRobin()
         self._servers: dict[str, tuple[int, asyncio.Server]] = {}  # listener ARN -> (port, server)
@@ -150,8 +156,8 @@ class TcpListeners:
         self._connections.add(task)
         task.add_done_callback(self._connections.discard)
 
-    def _destination(self, listener_arn: str) -> tuple[Resource, str, int] | None:
-        """The target group, address and port the next connection of this listener goes to."""
+    def _destination(self, listener_arn: str) -> tuple[Resource, Resource, str, int] | None:
+        """The listener, target group, address and port the next connection of this listener goes to."""
         catalog = self._catalog()
         listener = catalog.get(listener_arn, LISTENER) if catalog is not None else None
         if catalog is None or listener is None:
@@ -170,30 +176,47 @@ class TcpListeners:
         address = self.address_of(group.region, group, target) if target is not None else None
         if target is None or address is None:
             return None
-        return group, address, target.port
+        return listener, group, address, target.port
 
     async def _serve(self, listener_arn: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         destination = self._destination(listener_arn)
         if destination is None:
             _reset(writer)
             return
-        group, address, port = destination
+        listener, group, address, port = destination
         try:
             up_reader, up_writer = await asyncio.wait_for(asyncio.open_connection(address, port), CONNECT_TIMEOUT_S)
         except (OSError, TimeoutError) as exc:
             log.info("target %s:%d of %s refused a TCP connection: %s", address, port, group.arn, exc)
             _reset(writer)
             return
+        idle = float(listener.attributes.get("tcp.idle_timeout.seconds") or 350)
+        last = [self.clock.now()]
+        timer: list[TimerHandle | None] = [None]
+
+        def touch() -> None:
+            last[0] = self.clock.now()
+
+        def watch() -> None:
+            if self.clock.now() - last[0] >= idle:
+                _reset(writer)
+                up_writer.transport.abort()
+                return
+            timer[0] = self.clock.call_at(last[0] + idle, watch)
+
+        timer[0] = self.clock.call_at(last[0] + idle, watch)
         try:
             if group.attributes.get("proxy_protocol_v2.enabled") == "true":
                 client, local = writer.get_extra_info("peername"), writer.get_extra_info("sockname")
                 up_writer.write(proxy_v2_header((client[0], client[1]), (local[0], local[1])))
-            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+            await asyncio.gather(_pipe(reader, up_writer, touch), _pipe(up_reader, writer, touch))
         except (OSError, asyncio.IncompleteReadError):
             _reset(writer)
             up_writer.transport.abort()
             return
         finally:
+            if timer[0] is not None:
+                timer[0].cancel()
             for end in (writer, up_writer):
                 if not end.is_closing():
                     end.close()
