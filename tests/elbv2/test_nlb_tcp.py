@@ -324,3 +324,59 @@ def test_idle_connections_are_reset_after_the_listeners_idle_timeout(
         elb.modify_listener_attributes(ListenerArn=listener, Attributes=[
             {"Key": "tcp.idle_timeout.seconds", "Value": "59"}])
     assert raised.value.response["Error"]["Code"] == "ValidationError"
+
+
+def test_connections_end_with_unhealthy_or_drained_targets_as_the_group_says(
+        elb: Any, network: dict[str, Any], advance: Callable[[float], float],
+        echo_servers: Callable[[str, str, int], EchoServer]) -> None:
+    """Each target serves on one port and answers health checks on another, so a failing health check leaves
+    its established connections up to the load balancer."""
+    port = free_port_on("127.0.0.36", "127.0.0.37")
+    for name, address in (("a", "127.0.0.36"), ("b", "127.0.0.37")):
+        echo_servers(name, address, port)
+    health_port = free_port_on("127.0.0.36", "127.0.0.37")  # another one: the first is taken now
+    checks = {address: echo_servers("check", address, health_port) for address in ("127.0.0.36", "127.0.0.37")}
+    balancer, group = make_nlb(elb, network, "tcp-ends", port, HealthCheckPort=str(health_port))
+    listen_port = free_port()
+    elb.create_listener(LoadBalancerArn=balancer, Protocol="TCP", Port=listen_port, DefaultActions=[
+        {"Type": "forward", "TargetGroupArn": group}])
+    elb.register_targets(TargetGroupArn=group, Targets=[{"Id": "127.0.0.36"}, {"Id": "127.0.0.37"}])
+    advance(10)
+    wait_for(lambda: set(states(elb, group).values()) == {"healthy"}, what="both healthy")
+
+    def connect() -> tuple[socket.socket, str]:
+        sock = socket.create_connection(("127.0.0.1", listen_port), timeout=10)
+        sock.sendall(b"?")
+        return sock, read(sock, 3).decode()[0]
+
+    def fail_checks(address: str) -> None:
+        checks[address].close()
+        advance(10)
+        advance(10)
+        wait_for(lambda: states(elb, group)[address] == "unhealthy", what=f"{address} unhealthy")
+
+    # Unhealthy: its connections are reset (target_health_state.unhealthy.connection_termination.enabled).
+    first, name = connect()
+    address = {"a": "127.0.0.36", "b": "127.0.0.37"}[name]
+    fail_checks(address)
+    wait_for(lambda: _closed(first), what="the unhealthy target's connection reset")
+    first.close()
+    # With the attribute off, a connection to a target that turns unhealthy goes on.
+    elb.modify_target_group_attributes(TargetGroupArn=group, Attributes=[
+        {"Key": "target_health_state.unhealthy.connection_termination.enabled", "Value": "false"}])
+    other = "127.0.0.37" if address == "127.0.0.36" else "127.0.0.36"
+    second, _ = connect()  # to the healthy one
+    fail_checks(other)
+    second.sendall(b"still")
+    assert read(second, 5) == b"still"
+    # Deregistered with connection termination: reset once the deregistration delay has passed.
+    elb.modify_target_group_attributes(TargetGroupArn=group, Attributes=[
+        {"Key": "deregistration_delay.connection_termination.enabled", "Value": "true"},
+        {"Key": "deregistration_delay.timeout_seconds", "Value": "30"}])
+    elb.deregister_targets(TargetGroupArn=group, Targets=[{"Id": other}])
+    advance(20)
+    second.sendall(b"draining")
+    assert read(second, 8) == b"draining"  # still within the delay
+    advance(11)
+    wait_for(lambda: _closed(second), what="the drained target's connection reset")
+    second.close()

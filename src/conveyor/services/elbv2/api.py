@@ -91,6 +91,8 @@ class ElbService(Service):
         self.tcp = TcpListeners(lambda: self.catalog, self.ports, self.address_of, self.clock)
         self.listeners.tcp = self.tcp
         self.balancers.listeners_removed.append(self.tcp.close_each)
+        self.checker.changed.append(self.tcp.target_changed)
+        self.target_groups.changed.append(self.tcp.group_changed)
         self.data_plane = self.traffic
 
     def address_of(self, region: str, group: Resource, target: Target) -> str | None:

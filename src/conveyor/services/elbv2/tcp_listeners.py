@@ -12,7 +12,11 @@ introduction.html and load-balancer-target-groups.html):
 - proxy_protocol_v2.enabled prepends a PROXY protocol v2 header naming the client
   (network/edit-target-group-attributes.html#proxy-protocol);
 - a connection that carries nothing either way for the listener's tcp.idle_timeout.seconds (350 by default)
-  of the server's clock is reset (network/network-load-balancers.html#connection-idle-timeout).
+  of the server's clock is reset (network/network-load-balancers.html#connection-idle-timeout);
+- connections to a target that turns unhealthy are reset while the target group's
+  target_health_state.unhealthy.connection_termination.enabled is true (the default), and those to a
+  deregistered target once it has drained while deregistration_delay.connection_termination.enabled is
+  true (false by default: they go on) (network/edit-target-group-attributes.html).
 A listener whose port this machine cannot bind (in use by another program or another load balancer, or
 privileged) is refused at CreateListener/ModifyListener with InvalidConfigurationRequest; one that cannot be
 bound again after a restart is logged and left unbound. During a region drill its connections are reset,
@@ -34,7 +38,7 @@ from conveyor.background import spawn
 from conveyor.clock import Clock, TimerHandle
 from conveyor.ports import Ports
 from conveyor.services.elbv2 import errors
-from conveyor.services.elbv2.catalog import BALANCER, LISTENER, TARGET_GROUP, Catalog, Resource
+from conveyor.services.elbv2.catalog import BALANCER, LISTENER, TARGET_GROUP, Catalog, Resource, Target
 from conveyor.services.elbv2.checker import AddressOf
 from conveyor.services.elbv2.routing import RoundRobin, select_group
 
@@ -44,6 +48,7 @@ HOST = "127.0.0.1"
 CONNECT_TIMEOUT_S = 10.0  # a target that does not accept within this is treated as refusing
 CHUNK = 64 * 1024
 PROXY_V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
+Flow = tuple[asyncio.StreamWriter, asyncio.StreamWriter]  # (client end, target end) of one connection
 
 
 def proxy_v2_header(client: tuple[str, int], local: tuple[str, int]) -> bytes:
@@ -95,6 +100,38 @@ class TcpListeners:
         self.round_robin = RoundRobin()
         self._servers: dict[str, tuple[int, asyncio.Server]] = {}  # listener ARN -> (port, server)
         self._connections: set[asyncio.Task[Any]] = set()
+        # target group ARN -> target key -> the open connections to it, as (client end, target end)
+        self._flows: dict[str, dict[tuple[str, int], set[Flow]]] = {}
+
+    # -- connections the targets' changes end ------------------------------------------------------------
+    def target_changed(self, group_arn: str, target: Target) -> None:
+        """(HealthChecker.changed) A target turned unhealthy: its connections end, unless the group keeps them."""
+        group = self._group(group_arn)
+        if (target.state == "unhealthy" and group is not None and group.attributes.get(
+                "target_health_state.unhealthy.connection_termination.enabled", "true") == "true"):
+            self._end(group_arn, [target.key])
+
+    def group_changed(self, group_arn: str) -> None:
+        """(TargetGroupOperations.changed) Targets gone from the group (drained): their connections end when
+        the group says so."""
+        group, catalog = self._group(group_arn), self._catalog()
+        held = self._flows.get(group_arn)
+        if not held or catalog is None:
+            return
+        if group is None or group.attributes.get("deregistration_delay.connection_termination.enabled") == "true":
+            registered = catalog.group_targets(group_arn)
+            self._end(group_arn, [key for key in held if key not in registered])
+
+    def _group(self, group_arn: str) -> Resource | None:
+        catalog = self._catalog()
+        return catalog.get(group_arn, TARGET_GROUP) if catalog is not None else None
+
+    def _end(self, group_arn: str, keys: list[tuple[str, int]]) -> None:
+        held = self._flows.get(group_arn, {})
+        for key in keys:
+            for client_end, target_end in list(held.get(key, ())):
+                _reset(client_end)
+                target_end.transport.abort()
 
     def port_of(self, listener_arn: str) -> int | None:
         held = self._servers.get(listener_arn)
@@ -132,6 +169,7 @@ class TcpListeners:
             self.close(arn)
         for task in list(self._connections):
             task.cancel()
+        self._flows.clear()
         self.round_robin.clear()
 
     async def sync(self) -> None:
@@ -156,8 +194,8 @@ class TcpListeners:
         self._connections.add(task)
         task.add_done_callback(self._connections.discard)
 
-    def _destination(self, listener_arn: str) -> tuple[Resource, Resource, str, int] | None:
-        """The listener, target group, address and port the next connection of this listener goes to."""
+    def _destination(self, listener_arn: str) -> tuple[Resource, Resource, Target, str] | None:
+        """The listener, target group, target and its address the next connection of this listener goes to."""
         catalog = self._catalog()
         listener = catalog.get(listener_arn, LISTENER) if catalog is not None else None
         if catalog is None or listener is None:
@@ -176,14 +214,15 @@ class TcpListeners:
         address = self.address_of(group.region, group, target) if target is not None else None
         if target is None or address is None:
             return None
-        return listener, group, address, target.port
+        return listener, group, target, address
 
     async def _serve(self, listener_arn: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         destination = self._destination(listener_arn)
         if destination is None:
             _reset(writer)
             return
-        listener, group, address, port = destination
+        listener, group, target, address = destination
+        port = target.port
         try:
             up_reader, up_writer = await asyncio.wait_for(asyncio.open_connection(address, port), CONNECT_TIMEOUT_S)
         except (OSError, TimeoutError) as exc:
@@ -205,6 +244,9 @@ class TcpListeners:
             timer[0] = self.clock.call_at(last[0] + idle, watch)
 
         timer[0] = self.clock.call_at(last[0] + idle, watch)
+        flow = (writer, up_writer)
+        flows = self._flows.setdefault(group.arn, {}).setdefault(target.key, set())
+        flows.add(flow)
         try:
             if group.attributes.get("proxy_protocol_v2.enabled") == "true":
                 client, local = writer.get_extra_info("peername"), writer.get_extra_info("sockname")
@@ -215,6 +257,9 @@ class TcpListeners:
             up_writer.transport.abort()
             return
         finally:
+            flows.discard(flow)
+            if not flows:
+                self._flows.get(group.arn, {}).pop(target.key, None)
             if timer[0] is not None:
                 timer[0].cancel()
             for end in (writer, up_writer):
