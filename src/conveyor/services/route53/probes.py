@@ -140,6 +140,8 @@ class Prober:
             # Stored first; the new status and the probe that turned it are seen together.
             await self._remember(check_id, {"healthy": success, "last": _stored(observation),
                                             "last_failure": _stored(last_failure)})
+            if state.generation != generation or self.states.get(check_id) is not state:
+                return  # changed or deleted meanwhile: its next probe judges afresh
             state.healthy = success
             state.streak = 0
             log.info("health check %s is now %s", check_id, "healthy" if success else "unhealthy")
