@@ -1,10 +1,12 @@
-"""An Application Load Balancer's cost: requests/s and latency through the load balancer (by its DNS name on
-Conveyor's port) side by side with direct requests to the same targets, in one run.
+"""A load balancer's cost: requests/s and latency through an Application Load Balancer (by its DNS name on
+Conveyor's port) and through a Network Load Balancer's TCP listener (its own port, bytes passed through),
+side by side with direct requests to the same targets, in one run.
 
     python benchmarks/elb.py [--requests 2000] [--seconds 20]
 
 Two small web servers (each on its own loopback address, as instances have) behind a load balancer with
-an HTTP listener forwarding to their target group. One client, one keep-alive connection each way, GET of
+an HTTP listener forwarding to their target group, and behind a network load balancer with a TCP listener
+(TCP target group, TCP health checks). One client, one keep-alive connection each way, GET of
 a 1 KiB answer; printed: requests/s, median and p99 latency for direct and through the load balancer, and
 the latency the load balancer adds (median and p99 differences). Every answer must be a 200 of the whole
 body (errors are counted and printed). Bounded: at most --requests requests or --seconds seconds per side.
@@ -20,6 +22,7 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -76,6 +79,20 @@ def report(name: str, latencies: list[float], errors: int, elapsed: float) -> tu
     return median, p99
 
 
+def tcp_listener(elb: object, subnets: list[str], vpc: str, target_port: int) -> int:
+    """A network load balancer whose TCP listener (on a free port of its own) forwards to the same servers."""
+    client: Any = elb
+    balancer = client.create_load_balancer(Name="bench-nlb", Type="network", Subnets=subnets[:1])["LoadBalancers"][0]
+    group = client.create_target_group(Name="bench-tcp", Protocol="TCP", Port=target_port, VpcId=vpc, TargetType="ip",
+                                       HealthCheckIntervalSeconds=10, HealthCheckTimeoutSeconds=5,
+                                       HealthyThresholdCount=2)["TargetGroups"][0]
+    listen_port = free_port()
+    client.create_listener(LoadBalancerArn=balancer["LoadBalancerArn"], Protocol="TCP", Port=listen_port,
+                           DefaultActions=[{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}])
+    client.register_targets(TargetGroupArn=group["TargetGroupArn"], Targets=[{"Id": a} for a in ADDRESSES])
+    return listen_port
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=2000)
@@ -107,6 +124,10 @@ def main() -> None:
             if states == {"healthy"}:
                 break
             time.sleep(0.5)
+        nlb_port = tcp_listener(elb, subnets, vpc, port)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not measure("127.0.0.1", nlb_port, {}, 1, 5)[0]:
+            time.sleep(0.5)  # until the TCP target group's first checks pass (it fails open meanwhile)
         conveyor_port = int(srv.endpoint.rsplit(":", 1)[1])
         measure(ADDRESSES[0], port, {}, 50, 5)  # warm up both paths
         measure("127.0.0.1", conveyor_port, {"Host": f"{balancer['DNSName']}:{conveyor_port}"}, 50, 5)
@@ -118,6 +139,11 @@ def main() -> None:
                                   args.requests, args.seconds)
         median, p99 = report("through the ALB", through, errors, time.perf_counter() - start)
         print(f"{'added by the ALB':24} median {median - direct_median:6.2f} ms   p99 {p99 - direct_p99:6.2f} ms")
+        measure("127.0.0.1", nlb_port, {}, 50, 5)
+        start = time.perf_counter()
+        passed, nlb_errors = measure("127.0.0.1", nlb_port, {}, args.requests, args.seconds)
+        median, p99 = report("through the NLB (TCP)", passed, nlb_errors, time.perf_counter() - start)
+        print(f"{'added by the NLB':24} median {median - direct_median:6.2f} ms   p99 {p99 - direct_p99:6.2f} ms")
     finally:
         stop(srv)
         for server in servers:

@@ -342,3 +342,30 @@ def test_ssl_policies_and_tls_target_groups(elb: Any, network: dict[str, Any]) -
     err = error_of(elb.create_listener, LoadBalancerArn=balancer["LoadBalancerArn"], Protocol="TLS", Port=443,
                    DefaultActions=[{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}])
     assert (err["Code"], err["Message"]) == ("ValidationError", "Conveyor does not support TLS listeners.")
+
+
+def test_attribute_and_target_health_details(elb: Any, network: dict[str, Any]) -> None:
+    # A network load balancer's secondary IPs per subnet: 0 by default, 0 to 7.
+    nlb = elb.create_load_balancer(Name="nlb", Type="network", Subnets=network["subnets"][:1])["LoadBalancers"][0]
+    arn = nlb["LoadBalancerArn"]
+    key = "secondary_ips.auto_assigned.per_subnet"
+    attrs = {a["Key"]: a["Value"] for a in elb.describe_load_balancer_attributes(LoadBalancerArn=arn)["Attributes"]}
+    assert attrs[key] == "0"
+    elb.modify_load_balancer_attributes(LoadBalancerArn=arn, Attributes=[{"Key": key, "Value": "3"}])
+    attrs = {a["Key"]: a["Value"] for a in elb.describe_load_balancer_attributes(LoadBalancerArn=arn)["Attributes"]}
+    assert attrs[key] == "3"
+    err = error_of(elb.modify_load_balancer_attributes, LoadBalancerArn=arn, Attributes=[{"Key": key, "Value": "8"}])
+    assert err["Code"] == "ValidationError"
+    # No stickiness on a TLS target group.
+    tls = elb.create_target_group(Name="tls", Protocol="TLS", Port=443, VpcId=network["vpc"])["TargetGroups"][0]
+    err = error_of(elb.modify_target_group_attributes, TargetGroupArn=tls["TargetGroupArn"], Attributes=[
+        {"Key": "stickiness.enabled", "Value": "true"}, {"Key": "stickiness.type", "Value": "source_ip"}])
+    assert (err["Code"], err["Message"]) == ("InvalidConfigurationRequest",
+                                             "You cannot enable stickiness on target groups with the TLS protocol")
+    # An instance id nobody launched is "not registered", as AWS answers, not an error.
+    group = make_group(elb, network, name="inst", TargetType="instance", Port=80)
+    health = elb.describe_target_health(TargetGroupArn=group["TargetGroupArn"],
+                                        Targets=[{"Id": "i-12345678901234567"}])["TargetHealthDescriptions"]
+    assert health == [{"Target": {"Id": "i-12345678901234567", "Port": 80}, "HealthCheckPort": "80",
+                       "TargetHealth": {"State": "unused", "Reason": "Target.NotRegistered",
+                                        "Description": "Target is not registered to the target group"}}]

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -46,21 +47,40 @@ def test_public_zone_has_its_name_servers_ns_and_soa(r53: Any) -> None:
     assert r53.get_hosted_zone_count()["HostedZoneCount"] == 1
 
 
-def test_private_zone_and_its_vpcs(r53: Any) -> None:
-    vpc = {"VPCRegion": "us-east-1", "VPCId": "vpc-11111111"}
+def test_private_zone_and_its_vpcs(r53: Any, client: Callable[..., Any]) -> None:
+    east = client("ec2").create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]  # us-east-1
+    west_ec2 = boto3.client("ec2", endpoint_url=client("ec2").meta.endpoint_url, aws_access_key_id="test",
+                            aws_secret_access_key="test", region_name="us-west-2")
+    west = west_ec2.create_vpc(CidrBlock="10.21.0.0/16")["Vpc"]["VpcId"]
+    # A VPC EC2 does not know (or not in the region named) is refused.
+    invalid = ("InvalidVPCId", 400, "The VPC ID that you specified either isn't a valid ID or the current account "
+               "is not authorized to access this VPC.")
+    for unknown in ({"VPCRegion": "us-east-1", "VPCId": "vpc-11111111"}, {"VPCRegion": "us-east-1", "VPCId": west}):
+        with pytest.raises(ClientError) as info:
+            r53.create_hosted_zone(Name="internal.example", CallerReference=str(uuid.uuid4()), VPC=unknown)
+        assert _error(info) == invalid
+    vpc = {"VPCRegion": "us-east-1", "VPCId": east}
     created = r53.create_hosted_zone(Name="internal.example", CallerReference="p", VPC=vpc)
     zone_id = created["HostedZone"]["Id"].rsplit("/", 1)[-1]
     assert created["HostedZone"]["Config"]["PrivateZone"] is True
     assert created["VPC"] == vpc and "DelegationSet" not in created
     got = r53.get_hosted_zone(Id=zone_id)
     assert got["VPCs"] == [vpc] and "DelegationSet" not in got
-    other = {"VPCRegion": "us-west-2", "VPCId": "vpc-22222222"}
+    # One private zone of a name per VPC.
+    with pytest.raises(ClientError) as info:
+        r53.create_hosted_zone(Name="internal.example", CallerReference="p2", VPC=vpc)
+    assert _error(info)[:2] == ("ConflictingDomainExists", 400)
+    other = {"VPCRegion": "us-west-2", "VPCId": west}
+    with pytest.raises(ClientError) as info:
+        r53.associate_vpc_with_hosted_zone(HostedZoneId=zone_id, VPC={"VPCRegion": "us-west-2", "VPCId": "vpc-2"})
+    assert _error(info) == invalid
     assert r53.associate_vpc_with_hosted_zone(HostedZoneId=zone_id, VPC=other)["ChangeInfo"]["Status"] == "PENDING"
-    by_vpc = r53.list_hosted_zones_by_vpc(VPCId="vpc-22222222", VPCRegion="us-west-2")["HostedZoneSummaries"]
+    by_vpc = r53.list_hosted_zones_by_vpc(VPCId=west, VPCRegion="us-west-2")["HostedZoneSummaries"]
     assert [(z["HostedZoneId"], z["Name"]) for z in by_vpc] == [(zone_id, "internal.example.")]
     r53.disassociate_vpc_from_hosted_zone(HostedZoneId=zone_id, VPC=vpc)
+    # VPCRegion is optional: a VPC named by its id alone is the one associated.
     with pytest.raises(ClientError) as info:
-        r53.disassociate_vpc_from_hosted_zone(HostedZoneId=zone_id, VPC=other)
+        r53.disassociate_vpc_from_hosted_zone(HostedZoneId=zone_id, VPC={"VPCId": west})
     assert _error(info)[0] == "LastVPCAssociation"
     public = create_zone(r53, "public.example")
     with pytest.raises(ClientError) as info:

@@ -28,6 +28,7 @@ from conveyor.services.elbv2.network import Network
 from conveyor.services.elbv2.store import ElbStore
 from conveyor.services.elbv2.tags import TagOperations
 from conveyor.services.elbv2.target_groups import TargetGroupOperations
+from conveyor.services.elbv2.tcp_listeners import TcpListeners
 from conveyor.services.elbv2.traffic import LoadBalancerTraffic
 from conveyor.services.elbv2.upstream import Upstream
 from conveyor.services.elbv2.usage import forwarded_groups, in_use
@@ -87,6 +88,11 @@ class ElbService(Service):
         self.target_groups.changed.append(self.checker.refresh)
         self.listeners.changed.append(self.checker.refresh_all)
         self.traffic = LoadBalancerTraffic(lambda: self.catalog, self.ports, self.upstream, self.address_of)
+        self.tcp = TcpListeners(lambda: self.catalog, self.ports, self.address_of, self.clock)
+        self.listeners.tcp = self.tcp
+        self.balancers.listeners_removed.append(self.tcp.close_each)
+        self.checker.changed.append(self.tcp.target_changed)
+        self.target_groups.changed.append(self.tcp.group_changed)
         self.data_plane = self.traffic
 
     def address_of(self, region: str, group: Resource, target: Target) -> str | None:
@@ -131,8 +137,10 @@ class ElbService(Service):
                     else:
                         self.target_groups.schedule_drain(group_arn, target)
         self.checker.start()
+        await self.tcp.sync()
 
     async def stop(self) -> None:
+        self.tcp.close_all()
         self.checker.stop()
         self.upstream.close()
         self.target_groups.cancel_drains()
@@ -143,6 +151,7 @@ class ElbService(Service):
     async def reset(self) -> None:
         catalog = self._catalog()
         self.checker.stop()
+        self.tcp.close_all()
         self.target_groups.cancel_drains()
         await catalog.store.wipe()
         catalog.clear()

@@ -25,7 +25,8 @@ APPLICATION = {**_LOGS, "connection_logs.s3.enabled": "false", "connection_logs.
                "routing.http2.enabled": "true", "waf.fail_open.enabled": "false",
                "load_balancing.cross_zone.enabled": "true"}
 NETWORK = {**_LOGS, "load_balancing.cross_zone.enabled": "false",
-           "dns_record.client_routing_policy": "any_availability_zone"}
+           "dns_record.client_routing_policy": "any_availability_zone",
+           "secondary_ips.auto_assigned.per_subnet": "0"}
 
 _GROUP_COMMON = {"deregistration_delay.timeout_seconds": "300", "stickiness.enabled": "false",
                  "load_balancing.cross_zone.enabled": "use_load_balancer_configuration"}
@@ -85,6 +86,10 @@ def _check_value(key: str, value: str) -> None:
                                 f"enabled must be true or false")
     if key == "deregistration_delay.timeout_seconds":
         _integer(key, value, 0, 3600, "Deregistration delay timeout seconds")
+    elif key == "secondary_ips.auto_assigned.per_subnet":  # 0 to 7 (API_LoadBalancerAttribute.html)
+        _integer(key, value, 0, 7, "Secondary IPs auto assigned per subnet")
+    elif key == "tcp.idle_timeout.seconds":  # 60 to 6000 (API_ListenerAttribute.html)
+        _integer(key, value, 60, 6000, "TCP idle timeout seconds")
     elif key == "idle_timeout.timeout_seconds":
         _integer(key, value, 1, 4000, "Idle timeout timeout seconds")
     elif key in ("stickiness.lb_cookie.duration_seconds", "stickiness.app_cookie.duration_seconds"):

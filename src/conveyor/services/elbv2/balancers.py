@@ -68,6 +68,8 @@ class BalancerOperations:
         self._catalog = catalog
         self.network = network
         self.now = now
+        # Told the ARNs of the listeners a deleted load balancer took with it (their ports are closed).
+        self.listeners_removed: list[Callable[[list[str]], None]] = []
 
     def balancer(self, arn: str, region: str) -> Resource:
         found = self._catalog().get(arn, BALANCER, region)
@@ -146,6 +148,8 @@ class BalancerOperations:
         listeners = catalog.listeners_of(found.arn)
         rules = [r.arn for listener in listeners for r in catalog.rules_of(listener.arn)]
         await catalog.remove([found.arn, *[lst.arn for lst in listeners], *rules])
+        for removed in self.listeners_removed:
+            removed([lst.arn for lst in listeners])
         return {}
 
     async def DescribeLoadBalancers(self, ctx: RequestContext, params: DescribeLoadBalancersInputTypeDef,

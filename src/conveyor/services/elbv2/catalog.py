@@ -39,8 +39,10 @@ class Resource:
 @dataclass
 class Target:
     """A registered target and what the health checks found. `draining_until`: deregistered, and draining
-    until then (the target group's deregistration delay); the health fields are not stored (probes start
-    anew after a restart, as from a fresh registration)."""
+    until then (the target group's deregistration delay). The state the checks reached (and its reason) is
+    stored when it changes, so after a restart a healthy target is still healthy (it is checked again at
+    once, and it takes UnhealthyThresholdCount failures to change that, as without a restart); the counts
+    of consecutive results start anew."""
 
     id: str
     port: int
@@ -64,12 +66,21 @@ class Target:
             doc["AvailabilityZone"] = self.zone
         if self.draining_until is not None:
             doc["_draining_until"] = self.draining_until
+        doc.update(self.stored_health())
         return doc
+
+    def stored_health(self) -> dict[str, Any]:
+        return {"_state": self.state, "_reason": self.reason, "_code": self.extra.get("code")}
 
     @classmethod
     def from_stored(cls, doc: dict[str, Any]) -> Target:
-        return cls(doc["Id"], int(doc["Port"]), doc.get("AvailabilityZone"), float(doc.get("_registered", 0.0)),
-                   doc.get("_draining_until"))
+        target = cls(doc["Id"], int(doc["Port"]), doc.get("AvailabilityZone"), float(doc.get("_registered", 0.0)),
+                     doc.get("_draining_until"))
+        if doc.get("_state"):
+            target.state, target.reason = str(doc["_state"]), doc.get("_reason")
+            if doc.get("_code") is not None:
+                target.extra["code"] = doc["_code"]
+        return target
 
 
 def new_id(length: int = 16) -> str:

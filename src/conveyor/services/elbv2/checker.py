@@ -11,6 +11,7 @@ A Lambda target group with health checks enabled invokes the function with a GET
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -139,7 +140,17 @@ class HealthChecker:
             else:
                 outcome = result
             ok, reason, code = outcome
-            if health.record(target, ok, reason, code, group.doc):
+            # Counted on a copy: a changed state is stored first, then the target in memory takes it.
+            counted = dataclasses.replace(target, extra=dict(target.extra))
+            changed = health.record(counted, ok, reason, code, group.doc)
+            if changed:
+                try:
+                    await catalog.store.put_target_health(group_arn, target.key, counted.stored_health())
+                except Exception as exc:  # noqa: BLE001 - not stored: re-derived by the checks after a restart
+                    log.warning("could not store the health of %s in %s: %s", target.id, group_arn, exc)
+            target.state, target.reason, target.extra = counted.state, counted.reason, counted.extra
+            target.successes, target.failures, target.checked = counted.successes, counted.failures, counted.checked
+            if changed:
                 for listener in self.changed:
                     listener(group_arn, target)
 

@@ -39,6 +39,8 @@ if TYPE_CHECKING:
         SetRulePrioritiesInputTypeDef,
     )
 
+    from conveyor.services.elbv2.tcp_listeners import TcpListeners
+
 PROTOCOLS = {"application": ("HTTP", "HTTPS"), "network": ("UDP", "TCP", "TLS", "TCP_UDP")}
 SERVED = ("HTTP", "HTTPS", "TCP")  # network load balancers carry TCP here; TLS and UDP are refused
 DEFAULT_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
@@ -56,6 +58,7 @@ class ListenerOperations:
         self._catalog = catalog
         # Told when a load balancer's listeners or rules change (routing tables and health checks re-read).
         self.changed: list[Callable[[], None]] = []
+        self.tcp: TcpListeners | None = None  # binds TCP listeners' own ports
 
     def _notify(self) -> None:
         for listener in self.changed:
@@ -129,7 +132,14 @@ class ListenerOperations:
         default_rule = Resource(rule_arn, RULE, ctx.region, {
             "RuleArn": rule_arn, "Priority": "default", "Conditions": [], "Actions": actions, "IsDefault": True,
             "_ListenerArn": arn, "_LoadBalancerArn": balancer.arn, "_tags": []})
-        await catalog.save(listener, default_rule)
+        if protocol == "TCP" and self.tcp is not None:
+            await self.tcp.open(arn, port)  # before the save: a port this machine cannot bind is refused
+        try:
+            await catalog.save(listener, default_rule)
+        except BaseException:
+            if self.tcp is not None:
+                self.tcp.close(arn)
+            raise
         self._notify()
         return {"Listeners": [listener.public()]}
 
@@ -137,6 +147,8 @@ class ListenerOperations:
         catalog = self._catalog()
         found = self.listener(params["ListenerArn"], ctx.region)
         await catalog.remove([found.arn, *[r.arn for r in catalog.rules_of(found.arn)]])
+        if self.tcp is not None:
+            self.tcp.close(found.arn)
         self._notify()
         return {}
 
@@ -184,7 +196,19 @@ class ListenerOperations:
         if protocol != found.doc["Protocol"]:
             doc["_attributes"] = attributes.for_listener(protocol)
         changed[0] = Resource(found.arn, LISTENER, found.region, doc)
-        await catalog.save(*changed)
+        tcp, moved_from = self.tcp, self.tcp.port_of(found.arn) if self.tcp is not None else None
+        if tcp is not None and protocol == "TCP":
+            await tcp.open(found.arn, port)  # the new port bound (or refused) before the save
+        try:
+            await catalog.save(*changed)
+        except BaseException:
+            if tcp is not None and protocol == "TCP" and moved_from != port:
+                tcp.close(found.arn)
+                if moved_from is not None:
+                    await tcp.open(found.arn, moved_from)
+            raise
+        if tcp is not None and protocol != "TCP":
+            tcp.close(found.arn)
         self._notify()
         return {"Listeners": [changed[0].public()]}
 

@@ -63,6 +63,20 @@ class ElbStore:
         rows = [(group_arn, d["Id"], d["Port"], json.dumps(d)) for d in docs]
         await self.db.executemany("INSERT OR REPLACE INTO targets (grp, target, port, doc) VALUES (?, ?, ?, ?)", rows)
 
+    async def put_target_health(self, group_arn: str, key: tuple[str, int], health: dict[str, Any]) -> None:
+        """Set a registered target's health fields only (a target deregistered meanwhile stays as it is)."""
+
+        def write(conn: Any) -> None:
+            row = conn.execute("SELECT doc FROM targets WHERE grp = ? AND target = ? AND port = ?",
+                               (group_arn, key[0], key[1])).fetchone()
+            if row is None:
+                return
+            doc = {**json.loads(row[0]), **health}
+            conn.execute("UPDATE targets SET doc = ? WHERE grp = ? AND target = ? AND port = ?",
+                         (json.dumps(doc), group_arn, key[0], key[1]))
+
+        await self.db.write(write, grows=False)
+
     async def delete_targets(self, group_arn: str, keys: Sequence[tuple[str, int]]) -> None:
         rows = [(group_arn, target, port) for target, port in keys]
         await self.db.executemany("DELETE FROM targets WHERE grp = ? AND target = ? AND port = ?", rows, grows=False)

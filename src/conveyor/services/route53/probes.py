@@ -70,8 +70,16 @@ class Prober:
         self.running = False
 
     def start(self) -> None:
+        """Probe every check; a check keeps the status it had before a restart (stored when it changed), so
+        an endpoint found unhealthy does not count as healthy again for FailureThreshold probes."""
         self.running = True
+        stored = self.catalog.store.check_statuses()
         for doc in list(self.catalog.health_checks.values()):
+            saved = stored.get(doc["Id"])
+            if saved is not None and doc["Id"] not in self.states:
+                self.states[doc["Id"]] = CheckState(
+                    healthy=bool(saved["healthy"]), last=_observation(saved.get("last")),
+                    last_failure=_observation(saved.get("last_failure")))
             self.watch(doc)
 
     def stop(self) -> None:
@@ -121,18 +129,31 @@ class Prober:
         if state is None or state.generation != generation or self.states.get(check_id) is not state:
             return
         observation = Observation(status, self.clock.now(), success)
-        state.last = observation
-        if not success:
-            state.last_failure = observation
+        last_failure = state.last_failure if success else observation
+        turns = False
         if success == state.healthy:
             state.streak = 0
         else:
             state.streak += 1
-            if state.streak >= int(config.get("FailureThreshold", 3)):
-                state.healthy = success
-                state.streak = 0
-                log.info("health check %s is now %s", check_id, "healthy" if success else "unhealthy")
+            turns = state.streak >= int(config.get("FailureThreshold", 3))
+        if turns:
+            # Stored first; the new status and the probe that turned it are seen together.
+            await self._remember(check_id, {"healthy": success, "last": _stored(observation),
+                                            "last_failure": _stored(last_failure)})
+            if state.generation != generation or self.states.get(check_id) is not state:
+                return  # changed or deleted meanwhile: its next probe judges afresh
+            state.healthy = success
+            state.streak = 0
+            log.info("health check %s is now %s", check_id, "healthy" if success else "unhealthy")
+        state.last, state.last_failure = observation, last_failure
         state.probes += 1
+
+    async def _remember(self, check_id: str, doc: dict[str, Any]) -> None:
+        """Store a changed status (a failed write is logged: the probes go on judging from memory)."""
+        try:
+            await self.catalog.store.put_check_status(check_id, doc)
+        except Exception as exc:  # noqa: BLE001 - a status not stored is re-derived by the probes after a restart
+            log.warning("could not store the status of health check %s: %s", check_id, exc)
 
     # -- status ------------------------------------------------------------------------------------------
     def healthy(self, check_id: str, seen: frozenset[str] = frozenset()) -> bool:
@@ -198,6 +219,18 @@ class Prober:
         source = self.alarms()
         found = source.alarm_state(alarm.get("Region", ""), alarm.get("Name", "")) if source else None
         return f"{verdict}: the CloudWatch alarm {alarm.get('Name')} is in state {found or 'INSUFFICIENT_DATA'}."
+
+
+def _stored(observation: Observation | None) -> dict[str, Any] | None:
+    if observation is None:
+        return None
+    return {"status": observation.status, "checked": observation.checked, "success": observation.success}
+
+
+def _observation(doc: dict[str, Any] | None) -> Observation | None:
+    if not doc:
+        return None
+    return Observation(str(doc["status"]), float(doc["checked"]), bool(doc["success"]))
 
 
 async def probe_endpoint(config: dict[str, Any], resolve: Callable[[str], str | None]) -> tuple[bool, str]:

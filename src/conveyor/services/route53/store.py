@@ -29,6 +29,10 @@ MIGRATIONS = [
         PRIMARY KEY (zone_id, name, type, set_id)
     )
     """,
+    # What each endpoint health check last judged (so a restart does not forget an unhealthy endpoint).
+    """
+    CREATE TABLE check_status (id TEXT PRIMARY KEY, doc TEXT NOT NULL)
+    """,
 ]
 
 RecordKey = tuple[str, str, str, str]  # (zone id, name, type, set identifier or "")
@@ -74,6 +78,19 @@ class Route53Store:
         for zone_id, doc in self.db.query("SELECT zone_id, doc FROM records ORDER BY rowid"):
             yield zone_id, json.loads(doc)
 
+    def check_statuses(self) -> dict[str, dict[str, Any]]:
+        """Health check id -> its last judged status (written when it changes)."""
+        return {cid: json.loads(doc) for cid, doc in self.db.query("SELECT id, doc FROM check_status")}
+
+    async def put_check_status(self, check_id: str, doc: dict[str, Any]) -> None:
+        encoded = json.dumps(doc)
+
+        def run(conn: Connection) -> None:
+            conn.execute("INSERT INTO check_status (id, doc) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET doc = "
+                         "excluded.doc", (check_id, encoded))
+
+        await self.db.write(run, grows=False)
+
     async def commit(self, batch: Batch) -> None:
         written = [(kind, rid, json.dumps(doc, default=str)) for kind, rid, doc in batch.written]
         removed = list(batch.removed)
@@ -81,8 +98,11 @@ class Route53Store:
         records_removed = list(batch.records_removed)
         emptied = [(zone_id,) for zone_id in batch.zones_emptied]
 
+        checks_removed = [(rid,) for kind, rid in removed if kind == "healthcheck"]
+
         def run(conn: Connection) -> None:
             conn.executemany("DELETE FROM resources WHERE kind = ? AND id = ?", removed)
+            conn.executemany("DELETE FROM check_status WHERE id = ?", checks_removed)
             conn.executemany("DELETE FROM records WHERE zone_id = ?", emptied)
             conn.executemany("DELETE FROM records WHERE zone_id = ? AND name = ? AND type = ? AND set_id = ?",
                              records_removed)
@@ -99,5 +119,6 @@ class Route53Store:
         def run(conn: Connection) -> None:
             conn.execute("DELETE FROM resources")
             conn.execute("DELETE FROM records")
+            conn.execute("DELETE FROM check_status")
 
         await self.db.write(run, grows=False)

@@ -8,6 +8,7 @@ https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/SOA-NSrecords.html
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from conveyor.clock import Clock
@@ -99,11 +100,41 @@ def _delegation_set_view(doc: dict[str, Any]) -> dict[str, Any]:
             "NameServers": [ns.rstrip(".") for ns in doc["NameServers"]]}
 
 
+# (region, VPC id) -> whether EC2 knows that VPC there
+VpcExists = Callable[[str, str], Awaitable[bool]]
+
+
+def same_vpc(given: dict[str, Any], held: dict[str, Any]) -> bool:
+    """A VPC named by its id, and by its region when the request gives one (VPCRegion is optional in the
+    VPC type: https://docs.aws.amazon.com/Route53/latest/APIReference/API_VPC.html)."""
+    return bool(given.get("VPCId") == held.get("VPCId")
+                and (not given.get("VPCRegion") or given.get("VPCRegion") == held.get("VPCRegion")))
+
+
 class ZoneOperations:
-    def __init__(self, catalog: Catalog, clock: Clock, account_id: str) -> None:
+    def __init__(self, catalog: Catalog, clock: Clock, account_id: str,
+                 vpc_exists: VpcExists | None = None) -> None:
         self.catalog = catalog
         self.clock = clock
         self.account_id = account_id
+        self.vpc_exists = vpc_exists
+
+    async def _check_vpc(self, vpc: dict[str, Any]) -> None:
+        """The VPC must be one EC2 knows in VPCRegion: InvalidVPCId otherwise (the error's documented meaning,
+        https://docs.aws.amazon.com/Route53/latest/APIReference/API_CreateHostedZone.html#API_CreateHostedZone_Errors
+        and API_AssociateVPCWithHostedZone.html)."""
+        if self.vpc_exists is not None and not await self.vpc_exists(str(vpc.get("VPCRegion")),
+                                                                     str(vpc.get("VPCId"))):
+            raise errors.fault("InvalidVPCId", "The VPC ID that you specified either isn't a valid ID or the current "
+                               "account is not authorized to access this VPC.")
+
+    def _check_name_free_in_vpc(self, name: str, vpc: dict[str, Any], zone_id: str | None = None) -> None:
+        """One private zone of a name per VPC (ConflictingDomainExists, as API_CreateHostedZone.html and
+        API_AssociateVPCWithHostedZone.html describe it)."""
+        for other in self.catalog.zones_named(name):
+            if other.private and other.id != zone_id and any(same_vpc(vpc, held) for held in other.doc["VPCs"]):
+                raise errors.fault("ConflictingDomainExists", f"The VPC {vpc.get('VPCId')} is already associated "
+                                   f"with another hosted zone ({other.id}) that has the same name {name}.")
 
     def zone(self, zone_id: str) -> Zone:
         found = self.catalog.zones.get(bare_id(zone_id))
@@ -122,7 +153,11 @@ class ZoneOperations:
         if private and (vpc is None or not vpc.get("VPCId") or not vpc.get("VPCRegion")):
             raise errors.invalid_input("When you're creating a private hosted zone (when you specify true for "
                                        "PrivateZone), you must also specify values for VPCId and VPCRegion.")
+        if vpc is not None:
+            await self._check_vpc(dict(vpc))
         async with self.catalog.mutex:
+            if vpc is not None:
+                self._check_name_free_in_vpc(name, dict(vpc))
             # A caller reference is spent once a zone is made with it, also after that zone is deleted.
             # https://docs.aws.amazon.com/Route53/latest/APIReference/API_CreateHostedZone.html#Route53-CreateHostedZone-request-CallerReference
             if reference in self.catalog.spent_references or any(
@@ -297,16 +332,19 @@ class ZoneOperations:
     # -- VPCs of private zones ---------------------------------------------------------------------------
     async def AssociateVPCWithHostedZone(self, ctx: RequestContext,
                                          params: AssociateVPCWithHostedZoneRequestTypeDef) -> dict[str, Any]:
+        vpc = dict(params["VPC"])
+        vpc.setdefault("VPCRegion", ctx.region)  # a VPC named without its region is in the request's
+        if not self.zone(params["HostedZoneId"]).private:
+            raise errors.fault("PublicZoneVPCAssociation", "You're trying to associate a VPC with a public "
+                               "hosted zone. Amazon Route 53 doesn't support associating a VPC with a public "
+                               "hosted zone.")
+        await self._check_vpc(vpc)
         async with self.catalog.mutex:
             zone = self.zone(params["HostedZoneId"])
-            vpc = dict(params["VPC"])
-            if not zone.private:
-                raise errors.fault("PublicZoneVPCAssociation", "You're trying to associate a VPC with a public "
-                                   "hosted zone. Amazon Route 53 doesn't support associating a VPC with a public "
-                                   "hosted zone.")
-            if vpc in zone.doc["VPCs"]:
+            if any(same_vpc(vpc, held) for held in zone.doc["VPCs"]):
                 raise errors.fault("ConflictingDomainExists", f"The VPC {vpc.get('VPCId')} is already associated "
                                    f"with the hosted zone {zone.id} with the same domain name.")
+            self._check_name_free_in_vpc(zone.name, vpc, zone.id)
             batch = Batch().write("zone", zone.id, {**zone.doc, "VPCs": [*zone.doc["VPCs"], vpc]})
             change = record_change(batch, self.clock.now(), params.get("Comment"))
             await self.catalog.commit(batch)
@@ -317,14 +355,14 @@ class ZoneOperations:
         async with self.catalog.mutex:
             zone = self.zone(params["HostedZoneId"])
             vpc = dict(params["VPC"])
-            if vpc not in zone.doc["VPCs"]:
+            if not any(same_vpc(vpc, held) for held in zone.doc["VPCs"]):
                 raise errors.fault("VPCAssociationNotFound", f"The specified VPC {vpc.get('VPCId')} and hosted zone "
                                    f"{zone.id} are not currently associated.")
             if len(zone.doc["VPCs"]) == 1:
                 raise errors.fault("LastVPCAssociation", "The VPC that you're trying to disassociate from the "
                                    "private hosted zone is the last VPC that is associated with the hosted zone. "
                                    "Amazon Route 53 doesn't support disassociating the last VPC from a hosted zone.")
-            remaining = [v for v in zone.doc["VPCs"] if v != vpc]
+            remaining = [v for v in zone.doc["VPCs"] if not same_vpc(vpc, v)]
             batch = Batch().write("zone", zone.id, {**zone.doc, "VPCs": remaining})
             change = record_change(batch, self.clock.now(), params.get("Comment"))
             await self.catalog.commit(batch)
