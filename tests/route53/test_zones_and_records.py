@@ -46,30 +46,6 @@ def test_public_zone_has_its_name_servers_ns_and_soa(r53: Any) -> None:
     assert r53.get_hosted_zone_count()["HostedZoneCount"] == 1
 
 
-def test_private_zone_and_its_vpcs(r53: Any) -> None:
-    vpc = {"VPCRegion": "us-east-1", "VPCId": "vpc-11111111"}
-    created = r53.create_hosted_zone(Name="internal.example", CallerReference="p", VPC=vpc)
-    zone_id = created["HostedZone"]["Id"].rsplit("/", 1)[-1]
-    assert created["HostedZone"]["Config"]["PrivateZone"] is True
-    assert created["VPC"] == vpc and "DelegationSet" not in created
-    got = r53.get_hosted_zone(Id=zone_id)
-    assert got["VPCs"] == [vpc] and "DelegationSet" not in got
-    other = {"VPCRegion": "us-west-2", "VPCId": "vpc-22222222"}
-    assert r53.associate_vpc_with_hosted_zone(HostedZoneId=zone_id, VPC=other)["ChangeInfo"]["Status"] == "PENDING"
-    by_vpc = r53.list_hosted_zones_by_vpc(VPCId="vpc-22222222", VPCRegion="us-west-2")["HostedZoneSummaries"]
-    assert [(z["HostedZoneId"], z["Name"]) for z in by_vpc] == [(zone_id, "internal.example.")]
-    r53.disassociate_vpc_from_hosted_zone(HostedZoneId=zone_id, VPC=vpc)
-    with pytest.raises(ClientError) as info:
-        r53.disassociate_vpc_from_hosted_zone(HostedZoneId=zone_id, VPC=other)
-    assert _error(info)[0] == "LastVPCAssociation"
-    public = create_zone(r53, "public.example")
-    with pytest.raises(ClientError) as info:
-        r53.associate_vpc_with_hosted_zone(HostedZoneId=public, VPC=vpc)
-    assert _error(info)[0] == "PublicZoneVPCAssociation"
-    listed = r53.list_hosted_zones(HostedZoneType="PrivateHostedZone")["HostedZones"]
-    assert [z["Id"] for z in listed] == [f"/hostedzone/{zone_id}"]
-
-
 def test_reusable_delegation_set_gives_zones_its_name_servers(r53: Any) -> None:
     created = r53.create_reusable_delegation_set(CallerReference="ds")
     delegation = created["DelegationSet"]

@@ -66,7 +66,7 @@ class Route53Service(Service):
         self.resolver = Resolver(catalog, self.prober, self._load_balancers,
                                  self.config.dns_client_region or self.config.region)
         self.operation_groups: Sequence[object] = (
-            ZoneOperations(catalog, self.clock, self.config.account_id),
+            ZoneOperations(catalog, self.clock, self.config.account_id, lambda: self.ports.vpcs),
             RecordOperations(catalog, self.clock),
             ChangeOperations(catalog),
             HealthCheckOperations(catalog, self.prober),

@@ -8,9 +8,11 @@ https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/SOA-NSrecords.html
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from conveyor.clock import Clock
+from conveyor.ports import Vpcs
 from conveyor.services.route53 import errors
 from conveyor.services.route53.catalog import Catalog, Zone, new_id, record_key
 from conveyor.services.route53.changes import record_change
@@ -99,11 +101,40 @@ def _delegation_set_view(doc: dict[str, Any]) -> dict[str, Any]:
             "NameServers": [ns.rstrip(".") for ns in doc["NameServers"]]}
 
 
+def same_vpc(given: Mapping[str, Any], stored: Mapping[str, Any]) -> bool:
+    """Whether a request's VPC names a stored association: by its id, and by its region when it gives one
+    (VPCRegion is optional in the VPC type; a VPC id is unique across regions).
+    https://docs.aws.amazon.com/Route53/latest/APIReference/API_VPC.html"""
+    return given.get("VPCId") == stored.get("VPCId") and given.get("VPCRegion") in (None, stored.get("VPCRegion"))
+
+
 class ZoneOperations:
-    def __init__(self, catalog: Catalog, clock: Clock, account_id: str) -> None:
+    def __init__(self, catalog: Catalog, clock: Clock, account_id: str,
+                 vpcs: Callable[[], Vpcs | None] = lambda: None) -> None:
         self.catalog = catalog
         self.clock = clock
         self.account_id = account_id
+        self.vpcs = vpcs
+
+    def _check_vpc_exists(self, vpc: Mapping[str, Any]) -> None:
+        """A private zone's VPC must be one of the account's (EC2's, when EC2 runs in this build).
+        https://docs.aws.amazon.com/Route53/latest/APIReference/API_CreateHostedZone.html#API_CreateHostedZone_Errors"""
+        ec2 = self.vpcs()
+        region, vpc_id = vpc.get("VPCRegion"), vpc.get("VPCId")
+        if ec2 is None or not region or not vpc_id:
+            return
+        if not ec2.vpc_exists(str(region), str(vpc_id)):
+            raise errors.fault("InvalidVPCId", "The VPC ID that you specified either isn't a valid ID or the current "
+                               "account is not authorized to access this VPC.")
+
+    def _check_vpc_name_free(self, name: str, vpc: Mapping[str, Any], own_id: str | None = None) -> None:
+        """One VPC cannot see two private zones of the same name.
+        https://docs.aws.amazon.com/Route53/latest/APIReference/API_AssociateVPCWithHostedZone.html#API_AssociateVPCWithHostedZone_Errors"""
+        for zone in self.catalog.zones.values():
+            if zone.id != own_id and zone.private and zone.name == name and any(
+                    same_vpc(vpc, stored) for stored in zone.doc["VPCs"]):
+                raise errors.fault("ConflictingDomainExists", f"The VPC {vpc.get('VPCId')} is already associated "
+                                   f"with the hosted zone {zone.id} with the same domain name.")
 
     def zone(self, zone_id: str) -> Zone:
         found = self.catalog.zones.get(bare_id(zone_id))
@@ -122,6 +153,8 @@ class ZoneOperations:
         if private and (vpc is None or not vpc.get("VPCId") or not vpc.get("VPCRegion")):
             raise errors.invalid_input("When you're creating a private hosted zone (when you specify true for "
                                        "PrivateZone), you must also specify values for VPCId and VPCRegion.")
+        if vpc is not None:
+            self._check_vpc_exists(vpc)
         async with self.catalog.mutex:
             # A caller reference is spent once a zone is made with it, also after that zone is deleted.
             # https://docs.aws.amazon.com/Route53/latest/APIReference/API_CreateHostedZone.html#Route53-CreateHostedZone-request-CallerReference
@@ -129,6 +162,8 @@ class ZoneOperations:
                     z.doc["CallerReference"] == reference for z in self.catalog.zones.values()):
                 raise errors.fault("HostedZoneAlreadyExists", "A hosted zone has already been created with the "
                                    "specified caller reference.")
+            if vpc is not None:
+                self._check_vpc_name_free(name, vpc)
             set_id = params.get("DelegationSetId")
             if set_id:
                 set_id = bare_id(set_id)
@@ -304,9 +339,11 @@ class ZoneOperations:
                 raise errors.fault("PublicZoneVPCAssociation", "You're trying to associate a VPC with a public "
                                    "hosted zone. Amazon Route 53 doesn't support associating a VPC with a public "
                                    "hosted zone.")
-            if vpc in zone.doc["VPCs"]:
+            if any(same_vpc(vpc, stored) for stored in zone.doc["VPCs"]):
                 raise errors.fault("ConflictingDomainExists", f"The VPC {vpc.get('VPCId')} is already associated "
                                    f"with the hosted zone {zone.id} with the same domain name.")
+            self._check_vpc_name_free(zone.name, vpc, zone.id)
+            self._check_vpc_exists(vpc)
             batch = Batch().write("zone", zone.id, {**zone.doc, "VPCs": [*zone.doc["VPCs"], vpc]})
             change = record_change(batch, self.clock.now(), params.get("Comment"))
             await self.catalog.commit(batch)
@@ -317,14 +354,14 @@ class ZoneOperations:
         async with self.catalog.mutex:
             zone = self.zone(params["HostedZoneId"])
             vpc = dict(params["VPC"])
-            if vpc not in zone.doc["VPCs"]:
+            if not any(same_vpc(vpc, stored) for stored in zone.doc["VPCs"]):
                 raise errors.fault("VPCAssociationNotFound", f"The specified VPC {vpc.get('VPCId')} and hosted zone "
                                    f"{zone.id} are not currently associated.")
             if len(zone.doc["VPCs"]) == 1:
                 raise errors.fault("LastVPCAssociation", "The VPC that you're trying to disassociate from the "
                                    "private hosted zone is the last VPC that is associated with the hosted zone. "
                                    "Amazon Route 53 doesn't support disassociating the last VPC from a hosted zone.")
-            remaining = [v for v in zone.doc["VPCs"] if v != vpc]
+            remaining = [v for v in zone.doc["VPCs"] if not same_vpc(vpc, v)]
             batch = Batch().write("zone", zone.id, {**zone.doc, "VPCs": remaining})
             change = record_change(batch, self.clock.now(), params.get("Comment"))
             await self.catalog.commit(batch)
