@@ -127,7 +127,7 @@ class HealthCheckOperations:
         if marker:
             ids = [c["Id"] for c in checks]
             if marker not in ids:
-                raise errors.invalid_pagination_token()
+                raise errors.invalid_marker()
             start = ids.index(marker)
         result: dict[str, Any] = {"HealthChecks": [health_check_view(c) for c in checks[start:start + limit]],
                                   "Marker": marker or "", "IsTruncated": start + limit < len(checks),

@@ -227,6 +227,7 @@ class ZoneOperations:
         zones = list(self.catalog.zones.values())
         set_id = params.get("DelegationSetId")
         if set_id:
+            self._delegation_set(set_id)  # NoSuchDelegationSet, as the operation's errors list it
             zones = [z for z in zones if z.doc.get("DelegationSetId") == bare_id(set_id)]
         kind = params.get("HostedZoneType")
         if kind == "PrivateHostedZone":
@@ -236,7 +237,7 @@ class ZoneOperations:
         if marker:
             ids = [z.id for z in zones]
             if bare_id(marker) not in ids:
-                raise errors.invalid_pagination_token()
+                raise errors.invalid_marker()
             start = ids.index(bare_id(marker))
         page = zones[start:start + limit]
         result: dict[str, Any] = {"HostedZones": [zone_view(z) for z in page], "IsTruncated": start + limit < len(zones),
@@ -375,17 +376,27 @@ class ZoneOperations:
             if any(d["CallerReference"] == reference for d in self.catalog.delegation_sets.values()):
                 raise errors.fault("DelegationSetAlreadyCreated", "A delegation set with the same owner and "
                                    "CallerReference combination has already been created.")
+            set_id = new_id("N")
+            batch = Batch()
             zone_id = params.get("HostedZoneId")
             if zone_id:
-                zone = self.zone(zone_id)
+                # The zone's own delegation set is marked reusable: the zone uses the new set from now on.
+                # https://docs.aws.amazon.com/Route53/latest/APIReference/API_CreateReusableDelegationSet.html
+                zone = self.catalog.zones.get(bare_id(zone_id))
+                if zone is None:
+                    raise errors.fault("HostedZoneNotFound", "The specified HostedZone can't be found.")
                 if zone.private:
-                    raise errors.invalid_input("A private hosted zone has no delegation set to reuse.")
+                    raise errors.invalid_input("You can't associate a reusable delegation set with a private hosted "
+                                               "zone.")
+                if zone.doc.get("DelegationSetId"):
+                    raise errors.fault("DelegationSetAlreadyReusable", "The specified delegation set has already "
+                                       "been marked as reusable.")
                 name_servers = list(zone.doc["NameServers"])
+                batch.write("zone", zone.id, {**zone.doc, "DelegationSetId": set_id})
             else:
                 name_servers = new_name_servers()
-            set_id = new_id("N")
             doc = {"Id": set_id, "CallerReference": reference, "NameServers": name_servers}
-            await self.catalog.commit(Batch().write("delegationset", set_id, doc))
+            await self.catalog.commit(batch.write("delegationset", set_id, doc))
         return {"DelegationSet": _delegation_set_view(doc), "Location": f"{ENDPOINT}/delegationset/{set_id}"}
 
     def _delegation_set(self, set_id: str) -> dict[str, Any]:
@@ -407,7 +418,7 @@ class ZoneOperations:
         if marker:
             ids = [d["Id"] for d in sets]
             if bare_id(marker) not in ids:
-                raise errors.invalid_pagination_token()
+                raise errors.invalid_marker()
             start = ids.index(bare_id(marker))
         result: dict[str, Any] = {"DelegationSets": [_delegation_set_view(d) for d in sets[start:start + limit]],
                                   "Marker": marker or "", "IsTruncated": start + limit < len(sets),
