@@ -178,14 +178,23 @@ class HealthCheckOperations:
         self.prober.forget(doc["Id"])
         return {}
 
+    def _observed(self, check_id: str, operation: str) -> dict[str, Any]:
+        """A calculated health check has no observations of its own to give: Route 53 refuses both operations
+        for one (its status is the console's and CloudWatch's to show).
+        https://docs.aws.amazon.com/Route53/latest/APIReference/API_GetHealthCheckStatus.html#API_GetHealthCheckStatus_RequestSyntax"""
+        doc = self._check(check_id)
+        if doc["HealthCheckConfig"]["Type"] == "CALCULATED":
+            raise errors.invalid_input(f"You can't use {operation} for a calculated health check.")
+        return doc
+
     async def GetHealthCheckStatus(self, ctx: RequestContext,
                                    params: GetHealthCheckStatusRequestTypeDef) -> dict[str, Any]:
-        doc = self._check(params["HealthCheckId"])
+        doc = self._observed(params["HealthCheckId"], "GetHealthCheckStatus")
         return {"HealthCheckObservations": self.prober.observations(doc["Id"], failures_only=False)}
 
     async def GetHealthCheckLastFailureReason(self, ctx: RequestContext,
                                               params: GetHealthCheckLastFailureReasonRequestTypeDef) -> dict[str, Any]:
-        doc = self._check(params["HealthCheckId"])
+        doc = self._observed(params["HealthCheckId"], "GetHealthCheckLastFailureReason")
         return {"HealthCheckObservations": self.prober.observations(doc["Id"], failures_only=True)}
 
     async def GetCheckerIpRanges(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
