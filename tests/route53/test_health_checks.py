@@ -107,6 +107,12 @@ def test_health_check_configuration_and_errors(r53: Any) -> None:
         r53.get_health_check(HealthCheckId=check["Id"])
     assert info.value.response["Error"] == {
         "Type": "Sender", "Code": "NoSuchHealthCheck", "Message": f"A health check with id {check['Id']} does not exist."}
+    # A deleted check's caller reference is spent, whatever the settings (the same ones included).
+    with pytest.raises(ClientError) as info:
+        r53.create_health_check(CallerReference="one", HealthCheckConfig=config)
+    assert (info.value.response["Error"]["Code"], info.value.response["ResponseMetadata"]["HTTPStatusCode"]) == (
+        "HealthCheckAlreadyExists", 409)
+    assert r53.get_health_check_count()["HealthCheckCount"] == 0
 
 
 def test_status_comes_from_real_probes_and_turns_after_the_threshold(

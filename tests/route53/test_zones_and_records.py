@@ -325,3 +325,11 @@ def test_zones_records_and_checks_survive_kill_9(start_server: Callable[..., Any
     assert r53.get_health_check(HealthCheckId=check["Id"])["HealthCheck"] == check
     assert r53.list_tags_for_resource(ResourceType="healthcheck", ResourceId=check["Id"])["ResourceTagSet"]["Tags"] \
         == [{"Key": "k", "Value": "v"}]
+    # A deleted check's caller reference stays spent across a kill -9.
+    r53.delete_health_check(HealthCheckId=check["Id"])
+    server.kill()
+    server.start()
+    with pytest.raises(ClientError) as info:
+        server.client("route53").create_health_check(CallerReference="c", HealthCheckConfig={
+            "Type": "TCP", "IPAddress": "127.0.0.1", "Port": 9, "Disabled": True})
+    assert _error(info)[0] == "HealthCheckAlreadyExists"

@@ -103,6 +103,11 @@ class HealthCheckOperations:
         reference = params["CallerReference"]
         config = complete_config(dict(params["HealthCheckConfig"]))
         async with self.catalog.mutex:
+            # A deleted check's caller reference is not taken again, whatever the settings.
+            # https://docs.aws.amazon.com/Route53/latest/APIReference/API_CreateHealthCheck.html#Route53-CreateHealthCheck-request-CallerReference
+            if reference in self.catalog.spent_check_references:
+                raise errors.fault("HealthCheckAlreadyExists", "A health check with the specified caller reference "
+                                   "was created and later deleted.")
             for doc in self.catalog.health_checks.values():
                 if doc["CallerReference"] == reference:
                     if doc["HealthCheckConfig"] == config:
@@ -172,6 +177,7 @@ class HealthCheckOperations:
                 raise errors.fault("HealthCheckInUse", f"Health check {doc['Id']} is still referenced from parent "
                                    f"health check {parents[0]}.")
             batch = Batch().remove("healthcheck", doc["Id"])
+            batch.write("spentcheckref", str(doc["CallerReference"]), {"HealthCheckId": doc["Id"]})
             if f"healthcheck/{doc['Id']}" in self.catalog.tags:
                 batch.remove("tags", f"healthcheck/{doc['Id']}")
             await self.catalog.commit(batch)
