@@ -63,6 +63,13 @@ def test_a_full_disk_refuses_writes_and_still_deletes(small_disk: Path, start_se
     iam = server.client("iam")
     role = lambda_role(iam)
     iam.create_user(UserName="leaving")
+    r53 = server.client("route53")
+    zone = r53.create_hosted_zone(Name="leaving.example", CallerReference="leaving")["HostedZone"]["Id"]
+    record = {"Name": "www.leaving.example", "Type": "A", "TTL": 60, "ResourceRecords": [{"Value": "192.0.2.1"}]}
+    r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={
+        "Changes": [{"Action": "CREATE", "ResourceRecordSet": record}]})
+    check = r53.create_health_check(CallerReference="leaving", HealthCheckConfig={
+        "Type": "TCP", "IPAddress": "127.0.0.1", "Port": 9, "Disabled": True})["HealthCheck"]["Id"]
     s3.create_bucket(Bucket="filled")
     url = sqs.create_queue(QueueName="waiting", Attributes={"VisibilityTimeout": "600"})["QueueUrl"]
     for i in range(30):
@@ -98,6 +105,15 @@ def test_a_full_disk_refuses_writes_and_still_deletes(small_disk: Path, start_se
         iam.create_user(UserName="no-room")
     assert _refused(refused.value, "ServiceUnavailable")
     iam.delete_user(UserName="leaving")  # IAM's deletes run in the room kept for them
+    # Route 53's deletes too, though each keeps a small row (the change, the caller reference it spends).
+    with pytest.raises(ClientError) as refused:
+        r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [
+            {"Action": "CREATE", "ResourceRecordSet": {**record, "Name": "no-room.leaving.example"}}]})
+    assert _refused(refused.value, "ServiceUnavailable")
+    r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={
+        "Changes": [{"Action": "DELETE", "ResourceRecordSet": record}]})
+    r53.delete_health_check(HealthCheckId=check)
+    r53.delete_hosted_zone(Id=zone)
 
     # Receiving, deleting and purging still work.
     got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]

@@ -80,6 +80,8 @@ class DrillWatch:
     def _check_changes(self) -> Iterator[str]:
         for check in _pages(self.route53, "list_health_checks", "HealthChecks"):
             config = check["HealthCheckConfig"]
+            if config["Type"] == "CALCULATED":
+                continue  # GetHealthCheckStatus refuses calculated checks, as Route 53 does
             observed = self.route53.get_health_check_status(HealthCheckId=check["Id"])["HealthCheckObservations"]
             if not observed:
                 continue

@@ -592,6 +592,15 @@ class AlarmKeeper(Protocol):
 
 
 @runtime_checkable
+class Vpcs(Protocol):
+    """EC2's VPCs, as Route 53 checks the VPC a private hosted zone is associated with."""
+
+    def vpc_exists(self, region: str, vpc_id: str) -> bool:
+        """Whether the account has that VPC in that region (its default VPC included)."""
+        ...
+
+
+@runtime_checkable
 class LoadBalancerHealth(Protocol):
     """Elastic Load Balancing, as Route 53 evaluates the health of alias records to load balancers
     (EvaluateTargetHealth)."""
@@ -672,6 +681,7 @@ class Ports:
     # record as Lambda's DynamoDB event carries it (eventSourceARN aside), its partition key the item's key.
     table_streams: Streams | None = None
     instances: Instances | None = None
+    vpcs: Vpcs | None = None
     scaling: ScalingActions | None = None
     alarms: AlarmKeeper | None = None
     pools: WorkerPools | None = None

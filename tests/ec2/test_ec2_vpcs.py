@@ -57,6 +57,19 @@ def test_vpcs_subnets_and_security_groups(client: Callable[..., Any]) -> None:
     assert ec2.describe_security_groups(GroupNames=["app"])["SecurityGroups"][0]["GroupId"] == in_default
 
 
+def test_blocks_are_taken_in_canonical_form(client: Callable[..., Any]) -> None:
+    """Host bits are dropped, not refused: 10.4.0.18/16 is 10.4.0.0/16 (the CreateVpc and CreateSubnet pages)."""
+    ec2 = client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.4.0.18/16")["Vpc"]
+    assert vpc["CidrBlock"] == "10.4.0.0/16"
+    assert vpc["CidrBlockAssociationSet"][0]["CidrBlock"] == "10.4.0.0/16"
+    subnet = ec2.create_subnet(VpcId=vpc["VpcId"], CidrBlock="10.4.1.7/24")["Subnet"]
+    assert subnet["CidrBlock"] == "10.4.1.0/24"
+    err = error_of(ec2.create_vpc, CidrBlock="10.4.0.300/16")
+    assert (err["Code"], err["Message"]) == ("InvalidParameterValue", "Value (10.4.0.300/16) for parameter cidrBlock "
+                                             "is invalid. This is not a valid CIDR block.")
+
+
 def test_kept_across_a_restart(start_server: Callable[..., Any]) -> None:
     server = start_server()
     ec2 = server.client("ec2")

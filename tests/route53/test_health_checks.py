@@ -5,6 +5,8 @@ calculated checks follow their alarm and their children."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -105,6 +107,12 @@ def test_health_check_configuration_and_errors(r53: Any) -> None:
         r53.get_health_check(HealthCheckId=check["Id"])
     assert info.value.response["Error"] == {
         "Type": "Sender", "Code": "NoSuchHealthCheck", "Message": f"A health check with id {check['Id']} does not exist."}
+    # A deleted check's caller reference is spent, whatever the settings (the same ones included).
+    with pytest.raises(ClientError) as info:
+        r53.create_health_check(CallerReference="one", HealthCheckConfig=config)
+    assert (info.value.response["Error"]["Code"], info.value.response["ResponseMetadata"]["HTTPStatusCode"]) == (
+        "HealthCheckAlreadyExists", 409)
+    assert r53.get_health_check_count()["HealthCheckCount"] == 0
 
 
 def test_status_comes_from_real_probes_and_turns_after_the_threshold(
@@ -174,13 +182,36 @@ def test_cloudwatch_metric_and_calculated_checks(r53: Any, client: Callable[...,
     assert dig.values("m.example.com") == ["192.0.2.1"]
     cloudwatch.set_alarm_state(AlarmName="backlog", StateValue="ALARM", StateReason="test")
     assert dig.values("m.example.com") == ["192.0.2.2"]
-    calculated_status = r53.get_health_check_status(HealthCheckId=calculated)["HealthCheckObservations"]
-    assert calculated_status[0]["StatusReport"]["Status"].startswith("Failure: 0 of 1 child health checks")
+    # A calculated check's status is not GetHealthCheckStatus's to give (its page says so); its DNS effect is.
+    for call, name in ((r53.get_health_check_status, "GetHealthCheckStatus"),
+                       (r53.get_health_check_last_failure_reason, "GetHealthCheckLastFailureReason")):
+        with pytest.raises(ClientError) as info:
+            call(HealthCheckId=calculated)
+        assert (info.value.response["Error"]["Code"], info.value.response["Error"]["Message"]) == (
+            "InvalidInput", f"You can't use {name} for a calculated health check.")
     with pytest.raises(ClientError) as info:
         r53.delete_health_check(HealthCheckId=metric)
     assert info.value.response["Error"]["Code"] == "HealthCheckInUse"
     cloudwatch.set_alarm_state(AlarmName="backlog", StateValue="OK", StateReason="test")
     assert dig.values("m.example.com") == ["192.0.2.1"]
+
+
+def test_drill_watch_reports_checks_beside_a_calculated_one(r53: Any, client: Callable[..., Any],
+                                                            endpoint: str) -> None:
+    """`conveyor drill watch` reads checks through GetHealthCheckStatus, which refuses calculated ones: it
+    passes over them and reports the others."""
+    client("cloudwatch").put_metric_alarm(AlarmName="depth", MetricName="Depth", Namespace="App", Statistic="Average",
+                                          Period=60, EvaluationPeriods=1, Threshold=10,
+                                          ComparisonOperator="GreaterThanThreshold")
+    metric = r53.create_health_check(CallerReference="wm", HealthCheckConfig={
+        "Type": "CLOUDWATCH_METRIC", "AlarmIdentifier": {"Region": "us-east-1", "Name": "depth"},
+        "InsufficientDataHealthStatus": "Healthy"})["HealthCheck"]["Id"]
+    r53.create_health_check(CallerReference="wc", HealthCheckConfig={
+        "Type": "CALCULATED", "ChildHealthChecks": [metric], "HealthThreshold": 1})
+    done = subprocess.run([sys.executable, "-m", "conveyor.cli", "drill", "watch", "--endpoint", endpoint,
+                           "--seconds", "0"], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert f"health check {metric} (CLOUDWATCH_METRIC" in done.stdout and "Traceback" not in done.stderr
 
 
 def test_alias_to_a_load_balancer_without_one_is_unhealthy(r53: Any, dig: Dig) -> None:

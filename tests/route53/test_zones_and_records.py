@@ -103,6 +103,39 @@ def test_reusable_delegation_set_gives_zones_its_name_servers(r53: Any) -> None:
     with pytest.raises(ClientError) as info:
         r53.create_hosted_zone(Name="b.example", CallerReference="z2", DelegationSetId="NOPE")
     assert _error(info)[:2] == ("NoSuchDelegationSet", 400)
+    with pytest.raises(ClientError) as info:
+        r53.list_hosted_zones(DelegationSetId="NOPE")
+    assert _error(info)[:2] == ("NoSuchDelegationSet", 400)
+
+
+def test_a_zones_own_delegation_set_made_reusable(r53: Any) -> None:
+    zone_id = create_zone(r53, "own.example")
+    servers = r53.get_hosted_zone(Id=zone_id)["DelegationSet"]["NameServers"]
+    delegation = r53.create_reusable_delegation_set(CallerReference="from-zone", HostedZoneId=zone_id)["DelegationSet"]
+    set_id = delegation["Id"].rsplit("/", 1)[-1]
+    assert delegation["NameServers"] == servers
+    # The zone now uses the reusable set: it names it, lists under it, and keeps it from being deleted.
+    got = r53.get_hosted_zone(Id=zone_id)["DelegationSet"]
+    assert got == {"Id": f"/delegationset/{set_id}", "CallerReference": "from-zone", "NameServers": servers}
+    assert [z["Id"] for z in r53.list_hosted_zones(DelegationSetId=set_id)["HostedZones"]] == [f"/hostedzone/{zone_id}"]
+    with pytest.raises(ClientError) as info:
+        r53.delete_reusable_delegation_set(Id=set_id)
+    assert _error(info)[0] == "DelegationSetInUse"
+    with pytest.raises(ClientError) as info:
+        r53.create_reusable_delegation_set(CallerReference="again", HostedZoneId=zone_id)
+    assert _error(info)[:2] == ("DelegationSetAlreadyReusable", 400)
+    with pytest.raises(ClientError) as info:
+        r53.create_reusable_delegation_set(CallerReference="nowhere", HostedZoneId="ZNOSUCHZONE")
+    assert _error(info) == ("HostedZoneNotFound", 400, "The specified HostedZone can't be found.")
+    assert len(r53.list_reusable_delegation_sets()["DelegationSets"]) == 1
+
+
+def test_a_marker_no_listing_gave_is_invalid_input(r53: Any) -> None:
+    create_zone(r53)
+    for call in (r53.list_hosted_zones, r53.list_health_checks, r53.list_reusable_delegation_sets):
+        with pytest.raises(ClientError) as info:
+            call(Marker="NOTAMARKER")
+        assert _error(info) == ("InvalidInput", 400, "The specified marker is not valid.")
 
 
 def test_delete_zone_only_when_empty(r53: Any) -> None:
@@ -336,3 +369,11 @@ def test_zones_records_and_checks_survive_kill_9(start_server: Callable[..., Any
     assert r53.get_health_check(HealthCheckId=check["Id"])["HealthCheck"] == check
     assert r53.list_tags_for_resource(ResourceType="healthcheck", ResourceId=check["Id"])["ResourceTagSet"]["Tags"] \
         == [{"Key": "k", "Value": "v"}]
+    # A deleted check's caller reference stays spent across a kill -9.
+    r53.delete_health_check(HealthCheckId=check["Id"])
+    server.kill()
+    server.start()
+    with pytest.raises(ClientError) as info:
+        server.client("route53").create_health_check(CallerReference="c", HealthCheckConfig={
+            "Type": "TCP", "IPAddress": "127.0.0.1", "Port": 9, "Disabled": True})
+    assert _error(info)[0] == "HealthCheckAlreadyExists"

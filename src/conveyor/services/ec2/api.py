@@ -99,6 +99,10 @@ class Ec2Service(Service):
 
     def provide(self, ports: Ports) -> None:
         ports.instances = self
+        ports.vpcs = self
+
+    def vpc_exists(self, region: str, vpc_id: str) -> bool:
+        return any(v["VpcId"] == vpc_id for v in self.networks.vpcs(region))
 
     async def start(self) -> None:
         directory = self.config.service_dir("ec2")

@@ -97,7 +97,9 @@ class Networks:
         if not block:
             raise errors.missing("The request must contain the parameter CidrBlock")
         try:
-            cidr = ipaddress.ip_network(block)
+            # Host bits are dropped ("100.68.0.18/18" is 100.68.0.0/18), not refused.
+            # https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateVpc.html#API_CreateVpc_RequestParameters
+            cidr = ipaddress.ip_network(block, strict=False)
         except ValueError:
             raise errors.invalid_parameter(f"Value ({block}) for parameter cidrBlock is invalid. This is not a valid "
                                            "CIDR block.") from None
@@ -134,7 +136,9 @@ class Networks:
             raise errors.vpc_not_found(vpc_id)
         block = params.get("CidrBlock") or ""
         try:
-            cidr = ipaddress.ip_network(block)
+            # Canonical form, as for a VPC's block.
+            # https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateSubnet.html#API_CreateSubnet_RequestParameters
+            cidr = ipaddress.ip_network(block, strict=False)
         except ValueError:
             raise errors.invalid_parameter(f"Value ({block}) for parameter cidrBlock is invalid. This is not a valid "
                                            "CIDR block.") from None

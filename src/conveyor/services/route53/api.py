@@ -32,7 +32,7 @@ from conveyor.services.route53.resolver import LOOPBACK_V4, Answer, Resolver, is
 from conveyor.services.route53.store import Route53Store
 from conveyor.services.route53.tagging import TagOperations
 from conveyor.services.route53.zones import ZoneOperations
-from conveyor.wire import RequestContext, ServiceError
+from conveyor.wire import RequestContext
 
 if TYPE_CHECKING:
     from botocore.model import OperationModel
@@ -66,7 +66,7 @@ class Route53Service(Service):
         self.resolver = Resolver(catalog, self.prober, self._load_balancers,
                                  self.config.dns_client_region or self.config.region)
         self.operation_groups: Sequence[object] = (
-            ZoneOperations(catalog, self.clock, self.config.account_id, self._vpc_exists),
+            ZoneOperations(catalog, self.clock, self.config.account_id, lambda: self.ports.vpcs),
             RecordOperations(catalog, self.clock),
             ChangeOperations(catalog),
             HealthCheckOperations(catalog, self.prober),
@@ -138,21 +138,6 @@ class Route53Service(Service):
     # -- what the health checker and the resolver ask of the others ------------------------------------------
     def _load_balancers(self) -> LoadBalancerHealth | None:
         return self.ports.load_balancers
-
-    async def _vpc_exists(self, region: str, vpc_id: str) -> bool:
-        """Asked of EC2 through its served API, so the answer is EC2's own; without EC2 in this build, any
-        VPC is taken as given."""
-        api = self.ports.api
-        if api is None:
-            return True
-        try:
-            found = await api.call("ec2", "DescribeVpcs", {"VpcIds": [vpc_id]}, region)
-        except ServiceError as exc:
-            if exc.code.startswith("InvalidVpcID") or exc.code == "InvalidParameterValue":
-                return False
-            log.warning("could not ask EC2 about VPC %s in %s: %s", vpc_id, region, exc)
-            return True
-        return any(v.get("VpcId") == vpc_id for v in found.get("Vpcs") or [])
 
     def _alarm_states(self) -> AlarmStates | None:
         return self.ports.alarm_states

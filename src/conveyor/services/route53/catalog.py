@@ -79,6 +79,8 @@ class Catalog:
         self.query_logs: dict[str, dict[str, Any]] = {}
         # Caller references of deleted zones: Route 53 never takes one again.
         self.spent_references: dict[str, dict[str, Any]] = {}
+        # Caller references of deleted health checks: HealthCheckAlreadyExists, whatever the settings.
+        self.spent_check_references: dict[str, dict[str, Any]] = {}
         self._zones_by_name: dict[str, list[Zone]] | None = None
         # One change at a time: a batch is judged against the records as the previous one left them.
         self.mutex = asyncio.Lock()
@@ -93,6 +95,7 @@ class Catalog:
         self.tags.clear()
         self.query_logs.clear()
         self.spent_references.clear()
+        self.spent_check_references.clear()
 
     def load(self) -> None:
         self.clear()
@@ -111,6 +114,8 @@ class Catalog:
                 self.query_logs[resource_id] = doc
             elif kind == "spentref":
                 self.spent_references[resource_id] = doc
+            elif kind == "spentcheckref":
+                self.spent_check_references[resource_id] = doc
         for zone_id, rrset in self.store.records():
             zone = self.zones.get(zone_id)
             if zone is not None:
@@ -158,5 +163,6 @@ class Catalog:
         tables: dict[str, dict[str, Any]] = {"zone": self.zones, "change": self.changes,
                                              "healthcheck": self.health_checks,
                                              "delegationset": self.delegation_sets, "tags": self.tags,
-                                             "querylog": self.query_logs, "spentref": self.spent_references}
+                                             "querylog": self.query_logs, "spentref": self.spent_references,
+                                             "spentcheckref": self.spent_check_references}
         return tables[kind]

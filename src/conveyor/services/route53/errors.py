@@ -74,3 +74,9 @@ def invalid_change_batch(messages: list[str]) -> ServiceError:
 
 def invalid_pagination_token() -> ServiceError:
     return fault("InvalidPaginationToken", "The specified marker is not valid.")
+
+
+def invalid_marker() -> ServiceError:
+    """A Marker of ListHostedZones, ListHealthChecks or ListReusableDelegationSets that no listing gave: those
+    operations list InvalidInput among their errors, not InvalidPaginationToken (ListHostedZonesByVPC's)."""
+    return invalid_input("The specified marker is not valid.")

@@ -103,6 +103,11 @@ class HealthCheckOperations:
         reference = params["CallerReference"]
         config = complete_config(dict(params["HealthCheckConfig"]))
         async with self.catalog.mutex:
+            # A deleted check's caller reference is not taken again, whatever the settings.
+            # https://docs.aws.amazon.com/Route53/latest/APIReference/API_CreateHealthCheck.html#Route53-CreateHealthCheck-request-CallerReference
+            if reference in self.catalog.spent_check_references:
+                raise errors.fault("HealthCheckAlreadyExists", "A health check with the specified caller reference "
+                                   "was created and later deleted.")
             for doc in self.catalog.health_checks.values():
                 if doc["CallerReference"] == reference:
                     if doc["HealthCheckConfig"] == config:
@@ -127,7 +132,7 @@ class HealthCheckOperations:
         if marker:
             ids = [c["Id"] for c in checks]
             if marker not in ids:
-                raise errors.invalid_pagination_token()
+                raise errors.invalid_marker()
             start = ids.index(marker)
         result: dict[str, Any] = {"HealthChecks": [health_check_view(c) for c in checks[start:start + limit]],
                                   "Marker": marker or "", "IsTruncated": start + limit < len(checks),
@@ -172,20 +177,30 @@ class HealthCheckOperations:
                 raise errors.fault("HealthCheckInUse", f"Health check {doc['Id']} is still referenced from parent "
                                    f"health check {parents[0]}.")
             batch = Batch().remove("healthcheck", doc["Id"])
+            batch.write("spentcheckref", str(doc["CallerReference"]), {"HealthCheckId": doc["Id"]})
             if f"healthcheck/{doc['Id']}" in self.catalog.tags:
                 batch.remove("tags", f"healthcheck/{doc['Id']}")
             await self.catalog.commit(batch)
         self.prober.forget(doc["Id"])
         return {}
 
+    def _observed(self, check_id: str, operation: str) -> dict[str, Any]:
+        """A calculated health check has no observations of its own to give: Route 53 refuses both operations
+        for one (its status is the console's and CloudWatch's to show).
+        https://docs.aws.amazon.com/Route53/latest/APIReference/API_GetHealthCheckStatus.html#API_GetHealthCheckStatus_RequestSyntax"""
+        doc = self._check(check_id)
+        if doc["HealthCheckConfig"]["Type"] == "CALCULATED":
+            raise errors.invalid_input(f"You can't use {operation} for a calculated health check.")
+        return doc
+
     async def GetHealthCheckStatus(self, ctx: RequestContext,
                                    params: GetHealthCheckStatusRequestTypeDef) -> dict[str, Any]:
-        doc = self._check(params["HealthCheckId"])
+        doc = self._observed(params["HealthCheckId"], "GetHealthCheckStatus")
         return {"HealthCheckObservations": self.prober.observations(doc["Id"], failures_only=False)}
 
     async def GetHealthCheckLastFailureReason(self, ctx: RequestContext,
                                               params: GetHealthCheckLastFailureReasonRequestTypeDef) -> dict[str, Any]:
-        doc = self._check(params["HealthCheckId"])
+        doc = self._observed(params["HealthCheckId"], "GetHealthCheckLastFailureReason")
         return {"HealthCheckObservations": self.prober.observations(doc["Id"], failures_only=True)}
 
     async def GetCheckerIpRanges(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:

@@ -35,6 +35,8 @@ MIGRATIONS = [
     """,
 ]
 
+# Rows a delete writes besides removing: they do not count as growth.
+_SMALL_KINDS = frozenset({"spentref", "spentcheckref", "change"})
 RecordKey = tuple[str, str, str, str]  # (zone id, name, type, set identifier or "")
 
 
@@ -56,9 +58,9 @@ class Batch:
 
     @property
     def grows(self) -> bool:
-        """Whether the batch adds data. Deleting a zone writes one small row (its spent caller reference) and
-        must still run on a full disk, as deletes do."""
-        return bool(self.records_written or any(kind != "spentref" for kind, _, _ in self.written))
+        """Whether the batch adds data. A delete writes small rows (the caller reference a deleted zone or health
+        check spends, the change a deletion answers with) and must still run on a full disk, as deletes do."""
+        return bool(self.records_written or any(kind not in _SMALL_KINDS for kind, _, _ in self.written))
 
 
 class Route53Store:

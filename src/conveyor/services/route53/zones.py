@@ -8,10 +8,11 @@ https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/SOA-NSrecords.html
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from conveyor.clock import Clock
+from conveyor.ports import Vpcs
 from conveyor.services.route53 import errors
 from conveyor.services.route53.catalog import Catalog, Zone, new_id, record_key
 from conveyor.services.route53.changes import record_change
@@ -100,41 +101,40 @@ def _delegation_set_view(doc: dict[str, Any]) -> dict[str, Any]:
             "NameServers": [ns.rstrip(".") for ns in doc["NameServers"]]}
 
 
-# (region, VPC id) -> whether EC2 knows that VPC there
-VpcExists = Callable[[str, str], Awaitable[bool]]
-
-
-def same_vpc(given: dict[str, Any], held: dict[str, Any]) -> bool:
-    """A VPC named by its id, and by its region when the request gives one (VPCRegion is optional in the
-    VPC type: https://docs.aws.amazon.com/Route53/latest/APIReference/API_VPC.html)."""
-    return bool(given.get("VPCId") == held.get("VPCId")
-                and (not given.get("VPCRegion") or given.get("VPCRegion") == held.get("VPCRegion")))
+def same_vpc(given: Mapping[str, Any], stored: Mapping[str, Any]) -> bool:
+    """Whether a request's VPC names a stored association: by its id, and by its region when it gives one
+    (VPCRegion is optional in the VPC type; a VPC id is unique across regions).
+    https://docs.aws.amazon.com/Route53/latest/APIReference/API_VPC.html"""
+    return given.get("VPCId") == stored.get("VPCId") and given.get("VPCRegion") in (None, stored.get("VPCRegion"))
 
 
 class ZoneOperations:
     def __init__(self, catalog: Catalog, clock: Clock, account_id: str,
-                 vpc_exists: VpcExists | None = None) -> None:
+                 vpcs: Callable[[], Vpcs | None] = lambda: None) -> None:
         self.catalog = catalog
         self.clock = clock
         self.account_id = account_id
-        self.vpc_exists = vpc_exists
+        self.vpcs = vpcs
 
-    async def _check_vpc(self, vpc: dict[str, Any]) -> None:
-        """The VPC must be one EC2 knows in VPCRegion: InvalidVPCId otherwise (the error's documented meaning,
-        https://docs.aws.amazon.com/Route53/latest/APIReference/API_CreateHostedZone.html#API_CreateHostedZone_Errors
-        and API_AssociateVPCWithHostedZone.html)."""
-        if self.vpc_exists is not None and not await self.vpc_exists(str(vpc.get("VPCRegion")),
-                                                                     str(vpc.get("VPCId"))):
+    def _check_vpc_exists(self, vpc: Mapping[str, Any]) -> None:
+        """A private zone's VPC must be one of the account's (EC2's, when EC2 runs in this build).
+        https://docs.aws.amazon.com/Route53/latest/APIReference/API_CreateHostedZone.html#API_CreateHostedZone_Errors"""
+        ec2 = self.vpcs()
+        region, vpc_id = vpc.get("VPCRegion"), vpc.get("VPCId")
+        if ec2 is None or not region or not vpc_id:
+            return
+        if not ec2.vpc_exists(str(region), str(vpc_id)):
             raise errors.fault("InvalidVPCId", "The VPC ID that you specified either isn't a valid ID or the current "
                                "account is not authorized to access this VPC.")
 
-    def _check_name_free_in_vpc(self, name: str, vpc: dict[str, Any], zone_id: str | None = None) -> None:
-        """One private zone of a name per VPC (ConflictingDomainExists, as API_CreateHostedZone.html and
-        API_AssociateVPCWithHostedZone.html describe it)."""
-        for other in self.catalog.zones_named(name):
-            if other.private and other.id != zone_id and any(same_vpc(vpc, held) for held in other.doc["VPCs"]):
+    def _check_vpc_name_free(self, name: str, vpc: Mapping[str, Any], own_id: str | None = None) -> None:
+        """One VPC cannot see two private zones of the same name.
+        https://docs.aws.amazon.com/Route53/latest/APIReference/API_AssociateVPCWithHostedZone.html#API_AssociateVPCWithHostedZone_Errors"""
+        for zone in self.catalog.zones.values():
+            if zone.id != own_id and zone.private and zone.name == name and any(
+                    same_vpc(vpc, stored) for stored in zone.doc["VPCs"]):
                 raise errors.fault("ConflictingDomainExists", f"The VPC {vpc.get('VPCId')} is already associated "
-                                   f"with another hosted zone ({other.id}) that has the same name {name}.")
+                                   f"with the hosted zone {zone.id} with the same domain name.")
 
     def zone(self, zone_id: str) -> Zone:
         found = self.catalog.zones.get(bare_id(zone_id))
@@ -154,16 +154,16 @@ class ZoneOperations:
             raise errors.invalid_input("When you're creating a private hosted zone (when you specify true for "
                                        "PrivateZone), you must also specify values for VPCId and VPCRegion.")
         if vpc is not None:
-            await self._check_vpc(dict(vpc))
+            self._check_vpc_exists(vpc)
         async with self.catalog.mutex:
-            if vpc is not None:
-                self._check_name_free_in_vpc(name, dict(vpc))
             # A caller reference is spent once a zone is made with it, also after that zone is deleted.
             # https://docs.aws.amazon.com/Route53/latest/APIReference/API_CreateHostedZone.html#Route53-CreateHostedZone-request-CallerReference
             if reference in self.catalog.spent_references or any(
                     z.doc["CallerReference"] == reference for z in self.catalog.zones.values()):
                 raise errors.fault("HostedZoneAlreadyExists", "A hosted zone has already been created with the "
                                    "specified caller reference.")
+            if vpc is not None:
+                self._check_vpc_name_free(name, vpc)
             set_id = params.get("DelegationSetId")
             if set_id:
                 set_id = bare_id(set_id)
@@ -227,6 +227,7 @@ class ZoneOperations:
         zones = list(self.catalog.zones.values())
         set_id = params.get("DelegationSetId")
         if set_id:
+            self._delegation_set(set_id)  # NoSuchDelegationSet, as the operation's errors list it
             zones = [z for z in zones if z.doc.get("DelegationSetId") == bare_id(set_id)]
         kind = params.get("HostedZoneType")
         if kind == "PrivateHostedZone":
@@ -236,7 +237,7 @@ class ZoneOperations:
         if marker:
             ids = [z.id for z in zones]
             if bare_id(marker) not in ids:
-                raise errors.invalid_pagination_token()
+                raise errors.invalid_marker()
             start = ids.index(bare_id(marker))
         page = zones[start:start + limit]
         result: dict[str, Any] = {"HostedZones": [zone_view(z) for z in page], "IsTruncated": start + limit < len(zones),
@@ -332,19 +333,19 @@ class ZoneOperations:
     # -- VPCs of private zones ---------------------------------------------------------------------------
     async def AssociateVPCWithHostedZone(self, ctx: RequestContext,
                                          params: AssociateVPCWithHostedZoneRequestTypeDef) -> dict[str, Any]:
-        vpc = dict(params["VPC"])
-        vpc.setdefault("VPCRegion", ctx.region)  # a VPC named without its region is in the request's
-        if not self.zone(params["HostedZoneId"]).private:
-            raise errors.fault("PublicZoneVPCAssociation", "You're trying to associate a VPC with a public "
-                               "hosted zone. Amazon Route 53 doesn't support associating a VPC with a public "
-                               "hosted zone.")
-        await self._check_vpc(vpc)
         async with self.catalog.mutex:
             zone = self.zone(params["HostedZoneId"])
-            if any(same_vpc(vpc, held) for held in zone.doc["VPCs"]):
+            vpc = dict(params["VPC"])
+            vpc.setdefault("VPCRegion", ctx.region)  # a VPC named without its region is in the request's
+            if not zone.private:
+                raise errors.fault("PublicZoneVPCAssociation", "You're trying to associate a VPC with a public "
+                                   "hosted zone. Amazon Route 53 doesn't support associating a VPC with a public "
+                                   "hosted zone.")
+            if any(same_vpc(vpc, stored) for stored in zone.doc["VPCs"]):
                 raise errors.fault("ConflictingDomainExists", f"The VPC {vpc.get('VPCId')} is already associated "
                                    f"with the hosted zone {zone.id} with the same domain name.")
-            self._check_name_free_in_vpc(zone.name, vpc, zone.id)
+            self._check_vpc_name_free(zone.name, vpc, zone.id)
+            self._check_vpc_exists(vpc)
             batch = Batch().write("zone", zone.id, {**zone.doc, "VPCs": [*zone.doc["VPCs"], vpc]})
             change = record_change(batch, self.clock.now(), params.get("Comment"))
             await self.catalog.commit(batch)
@@ -355,7 +356,7 @@ class ZoneOperations:
         async with self.catalog.mutex:
             zone = self.zone(params["HostedZoneId"])
             vpc = dict(params["VPC"])
-            if not any(same_vpc(vpc, held) for held in zone.doc["VPCs"]):
+            if not any(same_vpc(vpc, stored) for stored in zone.doc["VPCs"]):
                 raise errors.fault("VPCAssociationNotFound", f"The specified VPC {vpc.get('VPCId')} and hosted zone "
                                    f"{zone.id} are not currently associated.")
             if len(zone.doc["VPCs"]) == 1:
@@ -376,17 +377,27 @@ class ZoneOperations:
             if any(d["CallerReference"] == reference for d in self.catalog.delegation_sets.values()):
                 raise errors.fault("DelegationSetAlreadyCreated", "A delegation set with the same owner and "
                                    "CallerReference combination has already been created.")
+            set_id = new_id("N")
+            batch = Batch()
             zone_id = params.get("HostedZoneId")
             if zone_id:
-                zone = self.zone(zone_id)
+                # The zone's own delegation set is marked reusable: the zone uses the new set from now on.
+                # https://docs.aws.amazon.com/Route53/latest/APIReference/API_CreateReusableDelegationSet.html
+                zone = self.catalog.zones.get(bare_id(zone_id))
+                if zone is None:
+                    raise errors.fault("HostedZoneNotFound", "The specified HostedZone can't be found.")
                 if zone.private:
-                    raise errors.invalid_input("A private hosted zone has no delegation set to reuse.")
+                    raise errors.invalid_input("You can't associate a reusable delegation set with a private hosted "
+                                               "zone.")
+                if zone.doc.get("DelegationSetId"):
+                    raise errors.fault("DelegationSetAlreadyReusable", "The specified delegation set has already "
+                                       "been marked as reusable.")
                 name_servers = list(zone.doc["NameServers"])
+                batch.write("zone", zone.id, {**zone.doc, "DelegationSetId": set_id})
             else:
                 name_servers = new_name_servers()
-            set_id = new_id("N")
             doc = {"Id": set_id, "CallerReference": reference, "NameServers": name_servers}
-            await self.catalog.commit(Batch().write("delegationset", set_id, doc))
+            await self.catalog.commit(batch.write("delegationset", set_id, doc))
         return {"DelegationSet": _delegation_set_view(doc), "Location": f"{ENDPOINT}/delegationset/{set_id}"}
 
     def _delegation_set(self, set_id: str) -> dict[str, Any]:
@@ -408,7 +419,7 @@ class ZoneOperations:
         if marker:
             ids = [d["Id"] for d in sets]
             if bare_id(marker) not in ids:
-                raise errors.invalid_pagination_token()
+                raise errors.invalid_marker()
             start = ids.index(bare_id(marker))
         result: dict[str, Any] = {"DelegationSets": [_delegation_set_view(d) for d in sets[start:start + limit]],
                                   "Marker": marker or "", "IsTruncated": start + limit < len(sets),
