@@ -55,7 +55,7 @@ class SnsService(Service):
         self.registry = TopicRegistry(self.store, self.clock)
         self.mailbox = Mailbox(self.store, self.clock)
         self.mobile = MobileOperations(self.store)
-        self.sms = SmsOperations(self.store)
+        self.sms = SmsOperations(self.store, self.ports)
         self.dispatcher = Dispatcher(self.store, self.registry, self.signer, self.ports, self.clock,
                                      self.config.account_id, self.mailbox, self.mobile, self.sms)
         self.publisher = Publisher(self.registry, self.store, self.dispatcher, self.ports, self.clock, self._base,
