@@ -83,3 +83,20 @@ def test_an_unknown_logging_protocol_fails_the_resource(client) -> None:  # type
     events = cf.describe_stack_events(StackName="bad")["StackEvents"]
     reasons = [e.get("ResourceStatusReason", "") for e in events if e["LogicalResourceId"] == "T"]
     assert any("Invalid protocol 'smtp' in DeliveryStatusLogging" in r for r in reasons)
+
+
+def test_fifo_queue_false_fails_the_queue_as_on_aws(client) -> None:  # type: ignore[no-untyped-def]
+    # CloudFormation passes FifoQueue on to CreateQueue, which refuses false on a standard queue:
+    # "Unknown Attribute FifoQueue." (aws/aws-cdk#31922, whose fix is to leave the property out).
+    cf, sqs = client("cloudformation"), client("sqs")
+    body = json.dumps({"Resources": {"Q": {"Type": "AWS::SQS::Queue", "Properties": {"FifoQueue": False}}}})
+    cf.create_stack(StackName="nofifo", TemplateBody=body)
+    assert settled(cf, "nofifo")["StackStatus"] == "ROLLBACK_COMPLETE"
+    events = cf.describe_stack_events(StackName="nofifo")["StackEvents"]
+    reasons = [e.get("ResourceStatusReason", "") for e in events if e["LogicalResourceId"] == "Q"]
+    assert any("Unknown Attribute FifoQueue." in r for r in reasons)
+    assert "QueueUrls" not in sqs.list_queues()
+    body = json.dumps({"Resources": {"Q": {"Type": "AWS::SQS::Queue", "Properties": {"FifoQueue": "true"}}}})
+    cf.create_stack(StackName="fifo-queue", TemplateBody=body)
+    assert settled(cf, "fifo-queue")["StackStatus"] == "CREATE_COMPLETE"
+    assert physical(cf, "fifo-queue", "Q").endswith(".fifo")
