@@ -87,6 +87,22 @@ def test_model_constraints_are_refused_in_lambdas_words(lam: Any, make_function:
     assert err.value.response["Error"]["Message"] == (
         "1 validation error detected: Value '32769' at 'memorySize' failed to satisfy constraint: "
         "Member must have value less than or equal to 32768")
+    # A list item that breaks its member shape: Lambda names the whole list, Java's way, and every
+    # constraint of the member, as it answered a Function URL's CORS methods ("[GET, POST, OPTIONS]").
+    with pytest.raises(ClientError) as err:
+        make_function("arch", HANDLER, Architectures=["foo"])
+    assert err.value.response["Error"]["Message"] == (
+        "1 validation error detected: Value '[foo]' at 'architectures' failed to satisfy constraint: Member "
+        "must satisfy constraint: [Member must satisfy enum value set: [x86_64, arm64], Member must not be null]")
+    make_function("cors", HANDLER)
+    with pytest.raises(ClientError) as err:
+        lam.create_function_url_config(FunctionName="cors", AuthType="NONE",
+                                       Cors={"AllowMethods": ["GET", "POST", "OPTIONS"]})
+    assert err.value.response["Error"]["Message"] == (
+        "1 validation error detected: Value '[GET, POST, OPTIONS]' at 'cors.allowMethods' failed to satisfy "
+        "constraint: Member must satisfy constraint: [Member must have length less than or equal to 6, Member "
+        "must have length greater than or equal to 0, Member must satisfy regular expression pattern: .*, "
+        "Member must not be null]")
 
 
 def test_update_code_and_configuration(lam: Any, make_function: Any) -> None:
