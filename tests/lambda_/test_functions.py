@@ -56,6 +56,12 @@ def test_errors_have_aws_codes_and_status(lam: Any, make_function: Any) -> None:
         make_function("dup", HANDLER)
     assert err.value.response["Error"]["Code"] == "ResourceConflictException"
     assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
+    with pytest.raises(ClientError) as err:  # no container runtime: an image is refused as such
+        lam.create_function(FunctionName="img", Role=ROLE, PackageType="Image",
+                            Code={"ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1"})
+    assert err.value.response["Error"] == {
+        "Code": "InvalidParameterValueException",
+        "Message": "Conveyor runs .zip packages only (PackageType Image needs a container runtime)."}
     with pytest.raises(ClientError) as err:  # no Java runtime: refused, saying what runs here
         make_function("java", HANDLER, Runtime="java21")
     assert err.value.response["Error"]["Code"] == "InvalidParameterValueException"

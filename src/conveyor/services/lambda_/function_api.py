@@ -139,12 +139,12 @@ class FunctionOperations:
         name, qualifier = parse_name(params["FunctionName"], self.registry.account)
         if qualifier:
             raise invalid("FunctionName must not include a qualifier when creating a function.")
+        check_config(params)  # first: a container image (refused there) needs neither runtime nor handler
         runtime = params.get("Runtime")
         check_runtime(runtime)
         handler = params.get("Handler")
         if not handler:
             raise invalid("Handler is required for .zip file deployment packages.")
-        check_config(params)
         self._check_role(params["Role"], ctx.account_id)
         layers: dict[str, Any] = {}
         if params.get("Layers"):  # checked before the package is fetched
