@@ -8,6 +8,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+from botocore.exceptions import ClientError
+
 from tests.cloudformation.test_deploy import settled
 
 DATA_PROTECTION = {"Name": "guard", "Description": "", "Version": "2021-06-01", "Statement": [
@@ -100,3 +103,23 @@ def test_fifo_queue_false_fails_the_queue_as_on_aws(client) -> None:  # type: ig
     cf.create_stack(StackName="fifo-queue", TemplateBody=body)
     assert settled(cf, "fifo-queue")["StackStatus"] == "CREATE_COMPLETE"
     assert physical(cf, "fifo-queue", "Q").endswith(".fifo")
+
+
+def test_loose_json_templates_are_read_as_cloudformation_reads_them(client) -> None:  # type: ignore[no-untyped-def]
+    # Trailing commas and an unquoted name: not JSON, yet CloudFormation takes it (its users' reports,
+    # stelligent/cfn_nag#203, humanmade/cf-to-tf#7), reading it as the YAML it also is.
+    cf, sqs = client("cloudformation"), client("sqs")
+    loose = """{
+        "Resources": {
+            "Q": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": loose-q, "VisibilityTimeout": 60,},},
+        },
+    }"""
+    cf.create_stack(StackName="loose", TemplateBody=loose)
+    assert settled(cf, "loose")["StackStatus"] == "CREATE_COMPLETE"
+    url = sqs.get_queue_url(QueueName="loose-q")["QueueUrl"]
+    assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])["Attributes"] == {
+        "VisibilityTimeout": "60"}
+    # What neither JSON nor YAML reads is refused with JSON's complaint.
+    with pytest.raises(ClientError) as err:
+        cf.create_stack(StackName="broken", TemplateBody='{"Resources": {"Q": {"Type": ]}}')
+    assert err.value.response["Error"]["Message"].startswith("Template format error: JSON not well-formed.")
