@@ -74,6 +74,8 @@ def test_a_role_lambda_cannot_assume_is_refused(lam: Any, client: Callable[..., 
 
     lam.create_function(FunctionName="f", Role=ROLE, **common)
     assert refused(lambda: lam.update_function_configuration(FunctionName="f", Role=ec2_only))[1] == CANNOT_ASSUME
+    assert refused(lambda: lam.update_function_configuration(
+        FunctionName="f", Role="arn:aws:iam::111122223333:role/theirs"))[1] == "Cross-account pass role is not allowed."
     assert lam.get_function_configuration(FunctionName="f")["Role"] == ROLE
 
 
