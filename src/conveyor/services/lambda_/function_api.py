@@ -30,6 +30,7 @@ from conveyor.services.lambda_.layers import Layers
 from conveyor.services.lambda_.paging import page
 from conveyor.services.lambda_.registry import Registry
 from conveyor.services.lambda_.stream_esm import StreamMappings
+from conveyor.services.lambda_.tagging import within_tag_limit
 from conveyor.wire import RequestContext, ServiceError
 
 if TYPE_CHECKING:
@@ -140,6 +141,7 @@ class FunctionOperations:
         if qualifier:
             raise invalid("FunctionName must not include a qualifier when creating a function.")
         check_config(params)  # first: a container image (refused there) needs neither runtime nor handler
+        tags = within_tag_limit(dict(params.get("Tags") or {}))
         runtime = params.get("Runtime")
         check_runtime(runtime)
         handler = params.get("Handler")
@@ -181,7 +183,7 @@ class FunctionOperations:
         if params.get("DeadLetterConfig"):
             config["DeadLetterConfig"] = params.get("DeadLetterConfig")
         self.registry.new_revision(config, self.clock.now())
-        fn = Function(name, config, tags=dict(params.get("Tags") or {}), code_signing=signing)
+        fn = Function(name, config, tags=tags, code_signing=signing)
         if params.get("Publish"):
             self._publish(fn, "")
         await self.registry.save(fn)
