@@ -181,7 +181,11 @@ class StoredObject:
 
 class Objects(Protocol):
     """S3, as other services use it: Lambda reads deployment packages from buckets, CloudFront's edge reads
-    its origins."""
+    its origins, SNS checks the bucket its SMS usage reports are to go to."""
+
+    def bucket_exists(self, bucket: str) -> bool:
+        """Whether a bucket of that name exists (bucket names are global: any account, any region)."""
+        ...
 
     async def read_object(self, bucket: str, key: str, version_id: str | None = None) -> bytes:
         """The object's bytes; raises the ServiceError GetObject would (NoSuchBucket, NoSuchKey...)."""

@@ -8,6 +8,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+from botocore.exceptions import ClientError
+
 from tests.cloudformation.test_deploy import settled
 
 DATA_PROTECTION = {"Name": "guard", "Description": "", "Version": "2021-06-01", "Statement": [
@@ -83,3 +86,40 @@ def test_an_unknown_logging_protocol_fails_the_resource(client) -> None:  # type
     events = cf.describe_stack_events(StackName="bad")["StackEvents"]
     reasons = [e.get("ResourceStatusReason", "") for e in events if e["LogicalResourceId"] == "T"]
     assert any("Invalid protocol 'smtp' in DeliveryStatusLogging" in r for r in reasons)
+
+
+def test_fifo_queue_false_fails_the_queue_as_on_aws(client) -> None:  # type: ignore[no-untyped-def]
+    # CloudFormation passes FifoQueue on to CreateQueue, which refuses false on a standard queue:
+    # "Unknown Attribute FifoQueue." (aws/aws-cdk#31922, whose fix is to leave the property out).
+    cf, sqs = client("cloudformation"), client("sqs")
+    body = json.dumps({"Resources": {"Q": {"Type": "AWS::SQS::Queue", "Properties": {"FifoQueue": False}}}})
+    cf.create_stack(StackName="nofifo", TemplateBody=body)
+    assert settled(cf, "nofifo")["StackStatus"] == "ROLLBACK_COMPLETE"
+    events = cf.describe_stack_events(StackName="nofifo")["StackEvents"]
+    reasons = [e.get("ResourceStatusReason", "") for e in events if e["LogicalResourceId"] == "Q"]
+    assert any("Unknown Attribute FifoQueue." in r for r in reasons)
+    assert "QueueUrls" not in sqs.list_queues()
+    body = json.dumps({"Resources": {"Q": {"Type": "AWS::SQS::Queue", "Properties": {"FifoQueue": "true"}}}})
+    cf.create_stack(StackName="fifo-queue", TemplateBody=body)
+    assert settled(cf, "fifo-queue")["StackStatus"] == "CREATE_COMPLETE"
+    assert physical(cf, "fifo-queue", "Q").endswith(".fifo")
+
+
+def test_loose_json_templates_are_read_as_cloudformation_reads_them(client) -> None:  # type: ignore[no-untyped-def]
+    # Trailing commas and an unquoted name: not JSON, yet CloudFormation takes it (its users' reports,
+    # stelligent/cfn_nag#203, humanmade/cf-to-tf#7), reading it as the YAML it also is.
+    cf, sqs = client("cloudformation"), client("sqs")
+    loose = """{
+        "Resources": {
+            "Q": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": loose-q, "VisibilityTimeout": 60,},},
+        },
+    }"""
+    cf.create_stack(StackName="loose", TemplateBody=loose)
+    assert settled(cf, "loose")["StackStatus"] == "CREATE_COMPLETE"
+    url = sqs.get_queue_url(QueueName="loose-q")["QueueUrl"]
+    assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])["Attributes"] == {
+        "VisibilityTimeout": "60"}
+    # What neither JSON nor YAML reads is refused with JSON's complaint.
+    with pytest.raises(ClientError) as err:
+        cf.create_stack(StackName="broken", TemplateBody='{"Resources": {"Q": {"Type": ]}}')
+    assert err.value.response["Error"]["Message"].startswith("Template format error: JSON not well-formed.")

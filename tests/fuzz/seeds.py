@@ -98,7 +98,7 @@ def query_seeds(endpoint: str, ready: Prepared) -> list[Seed]:
     return [
         _query("sqs CreateQueue", "CreateQueue", QueueName="fuzz-q2", **{
             "Attribute.1.Name": "VisibilityTimeout", "Attribute.1.Value": "30",
-            "Attribute.2.Name": "FifoQueue", "Attribute.2.Value": "false", "Tag.1.Key": "k", "Tag.1.Value": "v"}),
+            "Attribute.2.Name": "DelaySeconds", "Attribute.2.Value": "0", "Tag.1.Key": "k", "Tag.1.Value": "v"}),
         _query("sqs SendMessage (queue path)", "SendMessage", f"/{ACCOUNT}/{QUEUE}", MessageBody="hello", **{
             "DelaySeconds": "0", "MessageAttribute.1.Name": "color",
             "MessageAttribute.1.Value.DataType": "String", "MessageAttribute.1.Value.StringValue": "blue",

@@ -53,6 +53,13 @@ def test_a_role_lambda_cannot_assume_is_refused(lam: Any, client: Callable[..., 
     missing = "arn:aws:iam::000000000000:role/never-made"
     assert refused(lambda: lam.create_function(FunctionName="f", Role=missing, **common)) == (
         "InvalidParameterValueException", CANNOT_ASSUME)
+    # Another account's role, whatever it trusts: AWS's 403 (aws/aws-toolkit-azure-devops#546).
+    with pytest.raises(ClientError) as caught:
+        lam.create_function(FunctionName="f", Role="arn:aws:iam::111122223333:role/theirs", **common)
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert refused(lambda: lam.create_function(FunctionName="f", Role="arn:aws:iam::111122223333:role/theirs",
+                                               **common)) == ("AccessDeniedException",
+                                                              "Cross-account pass role is not allowed.")
     iam = client("iam")
     ec2_only = iam.create_role(RoleName="instance", AssumeRolePolicyDocument=LAMBDA_TRUST.replace(
         "lambda.amazonaws.com", "ec2.amazonaws.com"))["Role"]["Arn"]
@@ -67,6 +74,8 @@ def test_a_role_lambda_cannot_assume_is_refused(lam: Any, client: Callable[..., 
 
     lam.create_function(FunctionName="f", Role=ROLE, **common)
     assert refused(lambda: lam.update_function_configuration(FunctionName="f", Role=ec2_only))[1] == CANNOT_ASSUME
+    assert refused(lambda: lam.update_function_configuration(
+        FunctionName="f", Role="arn:aws:iam::111122223333:role/theirs"))[1] == "Cross-account pass role is not allowed."
     assert lam.get_function_configuration(FunctionName="f")["Role"] == ROLE
 
 

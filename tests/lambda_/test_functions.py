@@ -56,6 +56,12 @@ def test_errors_have_aws_codes_and_status(lam: Any, make_function: Any) -> None:
         make_function("dup", HANDLER)
     assert err.value.response["Error"]["Code"] == "ResourceConflictException"
     assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
+    with pytest.raises(ClientError) as err:  # no container runtime: an image is refused as such
+        lam.create_function(FunctionName="img", Role=ROLE, PackageType="Image",
+                            Code={"ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1"})
+    assert err.value.response["Error"] == {
+        "Code": "InvalidParameterValueException",
+        "Message": "Conveyor runs .zip packages only (PackageType Image needs a container runtime)."}
     with pytest.raises(ClientError) as err:  # no Java runtime: refused, saying what runs here
         make_function("java", HANDLER, Runtime="java21")
     assert err.value.response["Error"]["Code"] == "InvalidParameterValueException"
@@ -87,6 +93,22 @@ def test_model_constraints_are_refused_in_lambdas_words(lam: Any, make_function:
     assert err.value.response["Error"]["Message"] == (
         "1 validation error detected: Value '32769' at 'memorySize' failed to satisfy constraint: "
         "Member must have value less than or equal to 32768")
+    # A list item that breaks its member shape: Lambda names the whole list, Java's way, and every
+    # constraint of the member, as it answered a Function URL's CORS methods ("[GET, POST, OPTIONS]").
+    with pytest.raises(ClientError) as err:
+        make_function("arch", HANDLER, Architectures=["foo"])
+    assert err.value.response["Error"]["Message"] == (
+        "1 validation error detected: Value '[foo]' at 'architectures' failed to satisfy constraint: Member "
+        "must satisfy constraint: [Member must satisfy enum value set: [x86_64, arm64], Member must not be null]")
+    make_function("cors", HANDLER)
+    with pytest.raises(ClientError) as err:
+        lam.create_function_url_config(FunctionName="cors", AuthType="NONE",
+                                       Cors={"AllowMethods": ["GET", "POST", "OPTIONS"]})
+    assert err.value.response["Error"]["Message"] == (
+        "1 validation error detected: Value '[GET, POST, OPTIONS]' at 'cors.allowMethods' failed to satisfy "
+        "constraint: Member must satisfy constraint: [Member must have length less than or equal to 6, Member "
+        "must have length greater than or equal to 0, Member must satisfy regular expression pattern: .*, "
+        "Member must not be null]")
 
 
 def test_update_code_and_configuration(lam: Any, make_function: Any) -> None:

@@ -85,6 +85,34 @@ def test_mappings_and_configs_take_tags(lam: Any, client: Callable[..., Any], ma
     assert lam.list_tags(Resource=f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:fn")["Tags"] == {"f": "x"}
 
 
+def test_tag_limits_and_refusals_in_lambdas_words(lam: Any, make_function: Callable[..., Any]) -> None:
+    # Up to 50 tags a resource (https://docs.aws.amazon.com/lambda/latest/dg/tagging.html), refused in the
+    # words LocalStack's snapshot tests recorded against AWS.
+    def refused(call: Callable[..., Any], **kwargs: Any) -> tuple[str, str]:
+        with pytest.raises(ClientError) as caught:
+            call(**kwargs)
+        return caught.value.response["Error"]["Code"], caught.value.response["Error"]["Message"]
+
+    fn = make_function("tagged", HANDLER)["FunctionArn"]
+    over = ("InvalidParameterValueException", "Number of tags exceeds resource tag limit.")
+    assert refused(lam.tag_resource, Resource=fn, Tags={f"k{i}": "v" for i in range(51)}) == over
+    lam.tag_resource(Resource=fn, Tags={f"k{i}": "v" for i in range(50)})
+    assert refused(lam.tag_resource, Resource=fn, Tags={"one-more": "v"}) == over
+    assert len(lam.list_tags(Resource=fn)["Tags"]) == 50
+    assert refused(lam.create_function, FunctionName="crowded", Role=ROLE, Runtime="python3.12",
+                   Handler="lambda_function.lambda_handler", Code={"ZipFile": make_zip(HANDLER)},
+                   Tags={f"k{i}": "v" for i in range(51)}) == over
+    assert refused(lam.tag_resource, Resource=fn, Tags={}) == (
+        "InvalidParameterValueException", "An error occurred and the request cannot be processed.")
+    lam.publish_version(FunctionName="tagged")
+    assert refused(lam.tag_resource, Resource=f"{fn}:1", Tags={"a": "b"}) == (
+        "InvalidParameterValueException",
+        "Tags on function aliases and versions are not supported. Please specify a function ARN.")
+    assert refused(lam.untag_resource, Resource=fn, TagKeys=[]) == (
+        "ValidationException",
+        "1 validation error detected: Value null at 'tagKeys' failed to satisfy constraint: Member must not be null")
+
+
 def test_tags_layers_urls_and_configs_survive_a_restart(start_server: Callable[..., Any], tmp_path: Path) -> None:
     server = start_server(tmp_path / "data")
     lam, sqs = server.client("lambda"), server.client("sqs")

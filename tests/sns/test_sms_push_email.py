@@ -235,3 +235,17 @@ def test_publish_to_another_regions_topic_is_refused(endpoint: str) -> None:
         "InvalidParameter", "Invalid parameter: TopicArn")
     assert refused(east.get_topic_attributes, TopicArn=topic) == ("NotFound", "Topic does not exist")
     assert west.publish(TopicArn=topic, Message="x")["MessageId"]
+
+
+def test_sms_usage_reports_go_to_an_existing_bucket(client: Any, sns: Any) -> None:
+    # The daily usage report bucket must exist (S3 is asked); AWS's words, as terraform-provider-aws issue
+    # 19450 shows them. An empty name turns the reports off.
+    # https://docs.aws.amazon.com/sns/latest/api/API_SetSMSAttributes.html
+    assert refused(sns.set_sms_attributes, attributes={"UsageReportS3Bucket": "no-such-reports"}) == (
+        "InvalidParameter", "Invalid parameter: UsageReportS3Bucket Reason: The bucket you provided does not exist")
+    assert sns.get_sms_attributes()["attributes"] == {}
+    client("s3").create_bucket(Bucket="sms-reports")
+    sns.set_sms_attributes(attributes={"UsageReportS3Bucket": "sms-reports"})
+    assert sns.get_sms_attributes()["attributes"] == {"UsageReportS3Bucket": "sms-reports"}
+    sns.set_sms_attributes(attributes={"UsageReportS3Bucket": ""})
+    assert sns.get_sms_attributes()["attributes"] == {"UsageReportS3Bucket": ""}

@@ -72,6 +72,22 @@ def test_tags(sns):
     with pytest.raises(ClientError) as exc:
         sns.list_tags_for_resource(ResourceArn=arn + "x")
     assert error(exc.value)[0] == "ResourceNotFound"
+    # Over-long tag keys and values: the form of SNS's model constraints, as AWS answered a connector's
+    # tests run against it (https://docs.aws.amazon.com/sns/latest/api/API_Tag.html: keys 1-128, values 0-256).
+    long_key = "k" * 129
+    for call in (lambda: sns.tag_resource(ResourceArn=arn, Tags=[{"Key": long_key, "Value": "v"}]),
+                 lambda: sns.create_topic(Name="t2", Tags=[{"Key": long_key, "Value": "v"}])):
+        with pytest.raises(ClientError) as exc:
+            call()
+        assert error(exc.value) == ("ValidationError", f"1 validation error detected: Value '{long_key}' at "
+                                    "'tags.1.member.key' failed to satisfy constraint: Member must have length "
+                                    "less than or equal to 128")
+    with pytest.raises(ClientError) as exc:
+        sns.tag_resource(ResourceArn=arn, Tags=[{"Key": "ok", "Value": "v"}, {"Key": "long", "Value": "v" * 257}])
+    assert error(exc.value) == ("ValidationError", f"1 validation error detected: Value '{'v' * 257}' at "
+                                "'tags.2.member.value' failed to satisfy constraint: Member must have length "
+                                "less than or equal to 256")
+    assert sns.list_tags_for_resource(ResourceArn=arn)["Tags"] == [{"Key": "env", "Value": "dev"}]
 
 
 def test_list_topics_paginates(sns):

@@ -258,3 +258,15 @@ def test_tag_messages(sqs: Any, queue: Any) -> None:
     assert err["Code"] == "InvalidParameterValue"
     assert err["Message"] == "Too many tags added for queue tags."
 
+
+
+def test_a_standard_queue_knows_no_fifo_queue_attribute(sqs: Any) -> None:
+    # FifoQueue=false on a standard queue is refused as AWS refuses it (aws/aws-sdk-php#1331,
+    # aws/aws-cdk#31922), though the API reference lists "false" among the values:
+    # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html
+    err = refused(sqs.create_queue, QueueName="plain", Attributes={"FifoQueue": "false"})
+    assert (err["Code"], err["Message"]) == ("InvalidAttributeName", "Unknown Attribute FifoQueue.")
+    assert refused(sqs.get_queue_url, QueueName="plain")["Code"] == "AWS.SimpleQueueService.NonExistentQueue"
+    url = sqs.create_queue(QueueName="plain")["QueueUrl"]
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert "FifoQueue" not in attrs

@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from botocore.model import Shape
+
 from conveyor.protocol.validate import ValidationCodes
 from conveyor.wire import ServiceError
 
@@ -53,12 +55,26 @@ def member_path(path: str, *, query_lists: bool) -> str:
 
 
 class ConstraintViolations(ValidationCodes):
-    """Validation failures in the "1 validation error detected" form, under one error code."""
+    """Validation failures in the "1 validation error detected" form, under one error code.
 
-    def __init__(self, code: str, *, query_lists: bool, patterns: bool) -> None:
+    With `whole_lists`, an item of a list of scalars that breaks its member shape is reported as AWS's
+    Coral front ends report it: the whole list, Java's way (`[GET, PUT]`), at the list's path, and every
+    constraint of the member shape, whichever the item broke; `member_not_null` adds the not-null one, as
+    Lambda lists it. A Lambda answer of this form:
+
+        1 validation error detected: Value '[GET, POST, OPTIONS]' at 'cors.allowMethods' failed to satisfy
+        constraint: Member must satisfy constraint: [Member must have length less than or equal to 6,
+        Member must have length greater than or equal to 0, Member must satisfy regular expression
+        pattern: .*, Member must not be null]
+    """
+
+    def __init__(self, code: str, *, query_lists: bool, patterns: bool, whole_lists: bool = False,
+                 member_not_null: bool = False) -> None:
         self.missing = self.invalid = code
         self.query_lists = query_lists
         self.patterns = patterns
+        self.whole_lists = whole_lists
+        self.member_not_null = member_not_null
 
     def missing_error(self, path: str) -> ServiceError:
         return ServiceError(self.missing, f"1 validation error detected: Value null at '{self._path(path)}' "
@@ -73,6 +89,30 @@ class ConstraintViolations(ValidationCodes):
         return ServiceError(self.invalid, f"1 validation error detected: Value at '{self._path(path)}' failed to "
                                           "satisfy constraint: Map keys must satisfy constraint: [Member must "
                                           f"satisfy regular expression pattern: {pattern}]")
+
+    def list_member_error(self, path: str, items: list[Any], member: Shape, error: ServiceError) -> ServiceError:
+        if not self.whole_lists or member.type_name in ("structure", "list", "map"):
+            return error
+        shown = "[" + ", ".join(str(item) for item in items) + "]"
+        return ServiceError(self.invalid, f"1 validation error detected: Value '{shown}' at '{self._path(path)}' "
+                                          "failed to satisfy constraint: Member must satisfy constraint: "
+                                          f"[{', '.join(self._member_constraints(member))}]")
+
+    def _member_constraints(self, member: Shape) -> list[str]:
+        found = []
+        enum = getattr(member, "enum", None)
+        if enum:
+            found.append(f"Member must satisfy enum value set: [{', '.join(enum)}]")
+        measure = "length" if member.type_name in ("string", "blob") else "value"
+        if "max" in member.metadata:
+            found.append(f"Member must have {measure} less than or equal to {member.metadata['max']}")
+        if "min" in member.metadata:
+            found.append(f"Member must have {measure} greater than or equal to {member.metadata['min']}")
+        if self.patterns and member.metadata.get("pattern"):
+            found.append(f"Member must satisfy regular expression pattern: {member.metadata['pattern']}")
+        if self.member_not_null:
+            found.append("Member must not be null")
+        return found
 
     def _path(self, path: str) -> str:
         return member_path(path, query_lists=self.query_lists)

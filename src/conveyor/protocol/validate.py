@@ -39,6 +39,11 @@ class ValidationCodes:
     def map_key_pattern_error(self, path: str, key: str, pattern: str) -> ServiceError:
         return self.invalid_error(path, key, f"map keys must satisfy regular expression pattern: {pattern}")
 
+    def list_member_error(self, path: str, items: list[Any], member: Shape, error: ServiceError) -> ServiceError:
+        """An item of the list at `path` broke its member shape: `error` names that item. A service whose
+        answer names the whole list instead builds that answer here."""
+        return error
+
 
 def _show(value: Any) -> str:
     text = repr(value) if not isinstance(value, str) else value
@@ -66,7 +71,10 @@ def validate(shape: Shape | None, value: Any, codes: ValidationCodes, path: str 
             raise codes.invalid_error(path, value, "must be a list")
         _check_length(shape, len(value), value, path, codes)
         for index, item in enumerate(value, 1):
-            validate(shape.member, item, codes, f"{path}.{index}")
+            try:
+                validate(shape.member, item, codes, f"{path}.{index}")
+            except ServiceError as error:
+                raise codes.list_member_error(path, value, shape.member, error) from None
         return
     if isinstance(shape, MapShape):
         if not isinstance(value, dict):

@@ -72,13 +72,27 @@ _Loader.add_constructor("!Ref", _keyed("Ref"))
 _Loader.add_constructor("!Condition", _keyed("Condition"))
 
 
+def _json_or_yaml(text: str) -> Any:
+    """A template that looks like JSON: CloudFormation takes "loose" JSON too (trailing commas, unquoted
+    strings: what YAML, of which JSON is a subset, reads), as its users found (stelligent/cfn_nag#203,
+    humanmade/cf-to-tf#7; a JSON template it refuses is answered "YAML not well-formed",
+    aws-samples/csv-to-dynamodb#6). What neither reads is refused with JSON's complaint."""
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        try:
+            return yaml.load(text, Loader=_Loader)  # noqa: S506 (the loader builds plain data and tags only)
+        except yaml.YAMLError:
+            raise exc from None
+
+
 def load_document(body: str) -> dict[str, Any]:
     """The template's text read (JSON, or YAML with the short forms as their long ones), nothing more checked."""
     text = body.strip()
     if not text:
         raise errors.validation("Template body is empty")
     try:
-        document = json.loads(text) if text.startswith("{") else yaml.load(text, Loader=_Loader)  # noqa: S506
+        document = _json_or_yaml(text) if text.startswith("{") else yaml.load(text, Loader=_Loader)  # noqa: S506
     except (ValueError, yaml.YAMLError) as exc:
         raise errors.template_format(f"{'JSON' if text.startswith('{') else 'YAML'} not well-formed. ({exc})")
     if not isinstance(document, dict):

@@ -57,7 +57,8 @@ class LambdaService(Service):
     # https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html allows.
     # Patterns too: names, ARNs, qualifiers, handlers, environment variable names (a name with a trailing
     # newline is refused with the model's pattern, as AWS refuses it).
-    validation_codes = ConstraintViolations("ValidationException", query_lists=False, patterns=True)
+    validation_codes = ConstraintViolations("ValidationException", query_lists=False, patterns=True, whole_lists=True,
+                                            member_not_null=True)
     internal_prefix = "functions"  # /_conveyor/functions: `conveyor functions` and `conveyor logs`
 
     def __init__(self, env: Environment) -> None:

@@ -102,6 +102,9 @@ class AsyncInvokes:
         config = fn.event_config(qualifier)
         if config is None:
             raise not_found(f"The function {self._arn(fn, qualifier)} doesn't have an EventInvokeConfig")
+        # Unqualified, the settings are $LATEST's and the ARN says so, as the developer guide's example
+        # answer shows ("...:function:error:$LATEST"):
+        # https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-configuring.html
         return {"FunctionArn": f"{fn.arn}:{qualifier or '$LATEST'}", **config}
 
     def all_configs(self, fn: Function) -> list[dict[str, Any]]:

@@ -173,6 +173,9 @@ class Mappings:
         await self._save(m)
         self.by_uuid[m.uuid] = m
         self._run(m)
+        # The answer to a create says "Creating"; reads show "Enabled" once the pollers run (the states
+        # EventSourceMappingConfiguration lists: Creating, Enabling, Enabled, Disabling, Disabled, ...).
+        # https://docs.aws.amazon.com/lambda/latest/api/API_EventSourceMappingConfiguration.html
         return self.describe(m, "Creating")
 
     async def update(self, params: UpdateEventSourceMappingRequestTypeDef, region: str) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from conveyor.services.lambda_.layers import Layers
 from conveyor.services.lambda_.paging import page
 from conveyor.services.lambda_.registry import Registry
 from conveyor.services.lambda_.stream_esm import StreamMappings
+from conveyor.services.lambda_.tagging import within_tag_limit
 from conveyor.wire import RequestContext, ServiceError
 
 if TYPE_CHECKING:
@@ -83,9 +84,14 @@ class FunctionOperations:
         self.credential = credential  # (access key, secret key) that presign Code.Location
 
     # -- what a function is made from ------------------------------------------------------------------
-    def _check_role(self, role: str) -> None:
-        """The execution role must exist and trust lambda.amazonaws.com, or Lambda refuses the function.
+    def _check_role(self, role: str, account: str) -> None:
+        """The execution role must be the function's account's, exist and trust lambda.amazonaws.com, or
+        Lambda refuses the function. Another account's role is refused before it is looked at, 403
+        AccessDeniedException "Cross-account pass role is not allowed." (as AWS answers CreateFunction in
+        users' reports, e.g. aws/aws-toolkit-azure-devops#546): a role can only be passed within its account.
         https://docs.aws.amazon.com/lambda/latest/dg/lambda-intro-execution-role.html"""
+        if role.split(":")[4:5] != [account]:  # the model's pattern has made it an IAM role ARN
+            raise ServiceError("AccessDeniedException", "Cross-account pass role is not allowed.", 403)
         sessions = self.ports.role_sessions
         if sessions is not None and not sessions.assumable_by(role, LAMBDA_PRINCIPAL):
             raise invalid(CANNOT_ASSUME)
@@ -134,13 +140,14 @@ class FunctionOperations:
         name, qualifier = parse_name(params["FunctionName"], self.registry.account)
         if qualifier:
             raise invalid("FunctionName must not include a qualifier when creating a function.")
+        check_config(params)  # first: a container image (refused there) needs neither runtime nor handler
+        tags = within_tag_limit(dict(params.get("Tags") or {}))
         runtime = params.get("Runtime")
         check_runtime(runtime)
         handler = params.get("Handler")
         if not handler:
             raise invalid("Handler is required for .zip file deployment packages.")
-        check_config(params)
-        self._check_role(params["Role"])
+        self._check_role(params["Role"], ctx.account_id)
         layers: dict[str, Any] = {}
         if params.get("Layers"):  # checked before the package is fetched
             self._attach_layers(layers, list(params["Layers"]))
@@ -176,7 +183,7 @@ class FunctionOperations:
         if params.get("DeadLetterConfig"):
             config["DeadLetterConfig"] = params.get("DeadLetterConfig")
         self.registry.new_revision(config, self.clock.now())
-        fn = Function(name, config, tags=dict(params.get("Tags") or {}), code_signing=signing)
+        fn = Function(name, config, tags=tags, code_signing=signing)
         if params.get("Publish"):
             self._publish(fn, "")
         await self.registry.save(fn)
@@ -266,7 +273,7 @@ class FunctionOperations:
             check_runtime(params["Runtime"])
         check_config(params)
         if "Role" in params:
-            self._check_role(params["Role"])
+            self._check_role(params["Role"], ctx.account_id)
         layers: dict[str, Any] = {}
         if params.get("Layers"):  # checked before anything changes
             self._attach_layers(layers, list(params["Layers"]))

@@ -63,6 +63,8 @@ class InvocationOperations:
             check_payload(payload, MAX_EVENT_PAYLOAD)
             fn.resolve(qualifier)
             await self.async_invokes.submit(fn, qualifier, payload, request_id=ctx.request_id)
+            # Queued, not run: 202 and no payload (the function's answer goes to its destinations only).
+            # https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html#API_Invoke_ResponseSyntax
             return {"StatusCode": 202}
         check_payload(payload, MAX_SYNC_PAYLOAD)
         client_context = decode_client_context(params.get("ClientContext"))

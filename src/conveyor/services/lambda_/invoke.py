@@ -50,7 +50,10 @@ class Result:
     payload: bytes
     version: str
     log_tail: str = ""
-    function_error: str | None = None  # "Unhandled" like AWS
+    # "Unhandled" for an exception the handler raised too, as today's runtimes report it (the developer
+    # guide's example: "FunctionError": "Unhandled"), not the "Handled" older API pages describe.
+    # https://docs.aws.amazon.com/lambda/latest/dg/python-exceptions.html
+    function_error: str | None = None
     error_type: str | None = None
     cold: bool = False
     duration_ms: float = 0.0

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.services.lambda_.code_signing import CodeSigningConfigs
 from conveyor.services.lambda_.esm import Mapping, Mappings
-from conveyor.services.lambda_.functions import not_found
+from conveyor.services.lambda_.functions import invalid, not_found
 from conveyor.services.lambda_.registry import Registry
 from conveyor.services.lambda_.stream_esm import StreamMapping, StreamMappings
 from conveyor.wire import RequestContext
@@ -26,6 +26,17 @@ if TYPE_CHECKING:
 _MAPPING = re.compile(r"arn:aws[a-z-]*:lambda:([a-z0-9-]+):(\d{12}):event-source-mapping:([0-9a-fA-F-]+)")
 _SIGNING = re.compile(r"arn:aws[a-z-]*:lambda:([a-z0-9-]+):(\d{12}):code-signing-config:(csc-[a-z0-9]+)")
 _NOT_FOUND = "The resource you requested does not exist."
+# "You can add up to 50 tags to a resource" (https://docs.aws.amazon.com/lambda/latest/dg/tagging.html).
+# Refusals in Lambda's words, as LocalStack's snapshot tests recorded them against AWS (test_tag_limits,
+# test_tag_exceptions of its Lambda API suite).
+TAG_LIMIT = 50
+
+
+def within_tag_limit(tags: dict[str, str]) -> dict[str, str]:
+    """The tags a resource would have, if Lambda lets it have that many."""
+    if len(tags) > TAG_LIMIT:
+        raise invalid("Number of tags exceeds resource tag limit.")
+    return tags
 
 
 class TagOperations:
@@ -48,8 +59,9 @@ class TagOperations:
             raise not_found(_NOT_FOUND)
         return found
 
-    async def _retag(self, ctx: RequestContext, arn: str, change: Any) -> dict[str, str] | None:
-        """Apply `change` (tags -> new tags, or None to only read) to what `arn` names; returns its tags."""
+    async def _retag(self, ctx: RequestContext, arn: str, change: Any, whole_function: bool = False) -> dict[str, str] | None:
+        """Apply `change` (tags -> new tags, or None to only read) to what `arn` names; returns its tags.
+        With `whole_function`, a version's or alias's ARN is refused: tags belong to the function."""
         mapping = self._mapping(arn)
         if mapping is not None:
             tags: dict[str, str] = change(dict(mapping.tags)) if change else mapping.tags
@@ -64,7 +76,9 @@ class TagOperations:
             if change:
                 await self.code_signing.put({**config, "_Tags": tags})
             return tags
-        fn, _ = self.registry.get(arn, ctx.region)
+        fn, qualifier = self.registry.get(arn, ctx.region)
+        if qualifier and whole_function:
+            raise invalid("Tags on function aliases and versions are not supported. Please specify a function ARN.")
         if change:
             fn.tags = change(dict(fn.tags))
             await self.registry.save(fn)  # put back as it was if the write fails
@@ -72,7 +86,10 @@ class TagOperations:
 
     async def TagResource(self, ctx: RequestContext, params: TagResourceRequestTypeDef) -> dict[str, Any]:
         given = dict(params["Tags"])
-        await self._retag(ctx, params["Resource"], lambda tags: {**tags, **given})
+        if not given:
+            raise invalid("An error occurred and the request cannot be processed.")
+        await self._retag(ctx, params["Resource"], lambda tags: within_tag_limit({**tags, **given}),
+                          whole_function=True)
         return {}
 
     async def UntagResource(self, ctx: RequestContext, params: UntagResourceRequestTypeDef) -> dict[str, Any]:

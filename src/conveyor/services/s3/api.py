@@ -158,6 +158,9 @@ class S3Service(Service):
         policy = row.config.get("policy") if row is not None else None
         return policy if isinstance(policy, str) else None
 
+    def bucket_exists(self, bucket: str) -> bool:
+        return self.store.bucket(bucket) is not None
+
     async def read_object(self, bucket: str, key: str, version_id: str | None = None) -> bytes:
         """Lambda reads deployment packages from buckets."""
         obj = self.core.current_object(bucket, key, version_id, with_body=True)

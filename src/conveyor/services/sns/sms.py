@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         SetSMSAttributesInputTypeDef,
     )
 
+    from conveyor.ports import Ports
     from conveyor.services.sns.store import SnsStore
 
 E164 = re.compile(r"\+?[1-9][0-9]{1,14}")
@@ -57,8 +58,9 @@ def check_sms_message(message: str) -> None:
 
 
 class SmsOperations:
-    def __init__(self, store: SnsStore) -> None:
+    def __init__(self, store: SnsStore, ports: Ports) -> None:
         self.store = store
+        self.ports = ports
         self.settings: dict[tuple[str, str], dict[str, str]] = {}  # (account, region) -> attributes
         self.opted_out: dict[str, set[str]] = {}  # account -> phone numbers
 
@@ -92,11 +94,22 @@ class SmsOperations:
             # (https://docs.aws.amazon.com/sns/latest/api/API_SetSMSAttributes.html), refused in AWS's words as it
             # answered a connector's tests run against it ("testSenderID").
             raise ServiceError("InvalidParameter", "DefaultSenderID is invalid")
+        self._check_usage_report_bucket(given.get("UsageReportS3Bucket"))
         key = (ctx.account_id, ctx.region)
         attrs = {**self.settings.get(key, {}), **given}
         await self.store.put_sms_settings(ctx.account_id, ctx.region, attrs)
         self.settings[key] = attrs
         return {}
+
+    def _check_usage_report_bucket(self, bucket: str | None) -> None:
+        """The daily usage reports' bucket must exist; AWS refuses any other in these words (as it answered
+        terraform-provider-aws issue 19450). An empty name stops the reports, as it clears any attribute.
+        https://docs.aws.amazon.com/sns/latest/api/API_SetSMSAttributes.html"""
+        if not bucket:
+            return
+        objects = self.ports.objects  # no S3 in this build: no bucket exists
+        if objects is None or not objects.bucket_exists(bucket):
+            raise invalid("UsageReportS3Bucket Reason: The bucket you provided does not exist")
 
     async def GetSMSAttributes(self, ctx: RequestContext, params: GetSMSAttributesInputTypeDef) -> dict[str, Any]:
         attrs = self.settings.get((ctx.account_id, ctx.region), {})

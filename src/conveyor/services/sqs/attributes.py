@@ -90,11 +90,13 @@ def normalize(attrs: GivenQueueAttributes, fifo: bool, creating: bool) -> dict[s
         if out["FifoQueue"] == "false" and fifo:
             raise invalid_attr_value("FifoQueue")
     if not fifo:
-        for name in FIFO_ONLY:
+        # A standard queue knows no FIFO attributes, FifoQueue=false included: the API reference lists
+        # "false" as a value, yet AWS answers it "Unknown Attribute FifoQueue." (CreateQueue through the
+        # SDKs, aws/aws-sdk-php#1331 and aws/aws-cli#2549, and through CloudFormation, aws/aws-cdk#31922).
+        # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html
+        for name in sorted(FIFO_ONLY | {"FifoQueue"}):
             if name in out:
                 raise sqs_error("InvalidAttributeName", f"Unknown Attribute {name}.")
-        if out.get("FifoQueue") == "false":
-            del out["FifoQueue"]
     if out.get("DeduplicationScope", "queue") not in ("queue", "messageGroup"):
         raise invalid_attr_value("DeduplicationScope")
     if out.get("FifoThroughputLimit", "perQueue") not in ("perQueue", "perMessageGroupId"):

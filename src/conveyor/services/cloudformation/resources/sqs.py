@@ -51,8 +51,10 @@ class Queue(ResourceType):
         fifo = str(properties.get("FifoQueue", "false")).lower() == "true"
         name = str(properties.get("QueueName") or target.generated_name(80, suffix=".fifo" if fifo else ""))
         attributes = {key: _text(key, value) for key, value in properties.items() if key in _ATTRIBUTES}
-        if fifo:
-            attributes["FifoQueue"] = "true"
+        if "FifoQueue" in properties:
+            # Given as written: AWS refuses FifoQueue false as CreateQueue does ("Unknown Attribute
+            # FifoQueue.", aws/aws-cdk#31922), so a template that fails there fails here too.
+            attributes["FifoQueue"] = _text("FifoQueue", properties["FifoQueue"]).lower()
         request: dict[str, Any] = {"QueueName": name, "Attributes": attributes}
         if properties.get("Tags"):
             request["tags"] = tag_map(properties["Tags"])
