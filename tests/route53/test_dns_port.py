@@ -30,10 +30,23 @@ def _console(server: Any, wanted: str) -> str:
     return text
 
 
+def _free_udp_and_tcp_port() -> int:
+    """A port free for both: the DNS server listens on UDP and TCP, and a port free for one may be taken
+    for the other."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, socket.socket() as tcp:
+            udp.bind(("127.0.0.1", 0))
+            port: int = udp.getsockname()[1]
+            try:
+                tcp.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no port free for both UDP and TCP")
+
+
 def test_dns_port_flag_and_console_line(start_server: Callable[..., Any], tmp_path: Any) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = _free_udp_and_tcp_port()
     server = start_server(None, "--dns-port", str(port), console=tmp_path / "console.txt")
     assert _status(server.endpoint) == {"dns_port": port, "dns_host": "127.0.0.1"}
     assert f"dig @127.0.0.1 -p {port} NAME" in _console(server, "NAME")

@@ -95,8 +95,14 @@ class InProcessApi:
         wire_headers = HeadersDict()
         for name, value in response.headers:
             wire_headers[name] = value
+        # botocore decodes a bytes body of a streaming payload as UTF-8 (it expects a stream there), which
+        # fails on binary objects: such a payload is handed over as the bytes themselves.
+        streamed = op.get_streaming_output() if response.status < 300 else None
         parsed: dict[str, Any] = create_parser(protocol).parse(
-            {"status_code": response.status, "headers": wire_headers, "body": raw}, op.output_shape)  # type: ignore[arg-type]
+            {"status_code": response.status, "headers": wire_headers, "body": b"" if streamed is not None else raw},
+            op.output_shape)  # type: ignore[arg-type]
+        if streamed is not None and op.output_shape is not None:
+            parsed[op.output_shape.serialization["payload"]] = raw
         if response.status >= 300:
             error = parsed.get("Error") or {}
             raise ServiceError(str(error.get("Code") or "InternalFailure"), str(error.get("Message") or ""),
