@@ -27,7 +27,8 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from functions import boto  # noqa: E402
-from peers import Http, Server, bench_main, fake_auth, fmt, log, pct, run_load  # noqa: E402
+from harness import bench_main, http_ops  # noqa: E402
+from peers import Http, Server, fake_auth, fmt, log, pct, run_load  # noqa: E402
 
 PEERS = ["conveyor", "moto"]
 CLIENTS = 8
@@ -51,32 +52,20 @@ def call(h: Http, operation: str, payload: dict[str, Any]) -> tuple[int, dict[st
     return status, (json.loads(body) if body else {})
 
 
-def w_ops(phase: str, idx: int, endpoint: str, operation: str, count: int, seconds: float, state: Any = None):
+def w_ops(phase: str, idx: int, endpoint: str, operation: str, count: int, seconds: float,
+          state: Any = None) -> Any:
     """`count` PutItem or GetItem calls, each client on its own partition; one op = one call."""
     if phase == "setup":
         return Http(endpoint)
-    h: Http = state
-    done = errors = 0
-    deadline = time.monotonic() + seconds
-    for n in range(count):
-        if time.monotonic() > deadline:
-            break
+
+    def one(h: Http, n: int) -> bool:
         if operation == "PutItem":
             payload = {"TableName": TABLE, "Item": item(f"client-{idx}", n)}
         else:
             payload = {"TableName": TABLE, "Key": {"pk": {"S": f"client-{idx}"}, "sk": {"N": str(n % 1000)}}}
-        try:
-            status, _ = h.request("POST", "/", json.dumps(payload).encode(), headers(operation))
-        except Exception:
-            status = 0
-        if status == 200:
-            done += 1
-        else:
-            errors += 1
-            if errors > 100 and errors > done:
-                break
-    h.close()
-    return done, errors
+        return h.request("POST", "/", json.dumps(payload).encode(), headers(operation))[0] == 200
+
+    return http_ops(state, count, seconds, one, give_up=100)
 
 
 def timed(h: Http, operation: str, payloads: list[dict[str, Any]], seconds: float) -> tuple[list[float], int]:

@@ -29,7 +29,8 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from functions import LAMBDA_TRUST, ROLE, boto, package, wait_active  # noqa: E402
-from peers import Http, Server, bench_main, fake_auth, fmt, log, pct, run_load  # noqa: E402
+from harness import bench_main  # noqa: E402
+from peers import Http, Server, fake_auth, fmt, log, pct, run_load  # noqa: E402
 
 PEERS = ["conveyor", "localstack", "ministack", "moto"]
 CLIENTS = 4
