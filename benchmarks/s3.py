@@ -14,7 +14,7 @@ And the machine's ceiling: 256 MiB write+fsync in the data directory's filesyste
 
 from __future__ import annotations
 
-import argparse
+import contextlib
 import json
 import os
 import socket
@@ -22,15 +22,24 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import boto3  # noqa: E402
-from botocore.config import Config as BotoConfig  # noqa: E402
-
+from harness import (  # noqa: E402
+    CountOption,
+    Counts,
+    Notes,
+    Row,
+    Values,
+    aws_client,
+    bench_main,
+    http_ops,
+    measure_load,
+    problem,
+)
 from peers import (  # noqa: E402
-    CREDS,
     Http,
     RssSampler,
     Server,
@@ -40,8 +49,6 @@ from peers import (  # noqa: E402
     pct,
     profile_load,
     run_load,
-    servers_running,
-    table,
 )
 from sqs import sqs_call  # noqa: E402
 
@@ -60,62 +67,32 @@ def s3_headers(extra: dict[str, str] | None = None) -> dict[str, str]:
 # ------------------------------------------------------------------------------------ worker bodies
 
 
-def w_put(phase: str, idx: int, endpoint: str, bucket: str, count: int, seconds: float, state: Any = None):
+def w_put(phase: str, idx: int, endpoint: str, bucket: str, count: int, seconds: float,
+          state: Any = None) -> Any:
     if phase == "setup":
         return Http(endpoint)
-    h: Http = state
     body = os.urandom(4096)
-    done = errors = 0
-    deadline = time.monotonic() + seconds
-    for i in range(count):
-        if time.monotonic() > deadline:
-            break
-        try:
-            status, _ = h.request("PUT", f"/{bucket}/p{idx}/{i}", body,
-                                  s3_headers({"Content-Type": "application/octet-stream"}))
-        except Exception:
-            status = 0
-        if status == 200:
-            done += 1
-        else:
-            errors += 1
-            if errors > 50 and errors > done:
-                break
-    h.close()
-    return done, errors
+    return http_ops(state, count, seconds, lambda h, i: h.request(
+        "PUT", f"/{bucket}/p{idx}/{i}", body, s3_headers({"Content-Type": "application/octet-stream"}))[0] == 200)
 
 
 def w_get(phase: str, idx: int, endpoint: str, bucket: str, count: int, seconds: float, nkeys: int,
-          state: Any = None):
+          state: Any = None) -> Any:
     if phase == "setup":
         return Http(endpoint)
-    h: Http = state
-    done = errors = 0
-    deadline = time.monotonic() + seconds
-    for i in range(count):
-        if time.monotonic() > deadline:
-            break
-        try:
-            status, data = h.request("GET", f"/{bucket}/g/{(idx * 7919 + i) % nkeys}", None, s3_headers())
-        except Exception:
-            status, data = 0, b""
-        if status == 200 and len(data) == 4096:
-            done += 1
-        else:
-            errors += 1
-            if errors > 50 and errors > done:
-                break
-    h.close()
-    return done, errors
+
+    def get(h: Http, i: int) -> bool:
+        status, data = h.request("GET", f"/{bucket}/g/{(idx * 7919 + i) % nkeys}", None, s3_headers())
+        return status == 200 and len(data) == 4096
+
+    return http_ops(state, count, seconds, get)
 
 
 # -------------------------------------------------------------------------------------------- phases
 
 
-def boto(service: str, endpoint: str):
-    return boto3.client(service, endpoint_url=endpoint, **CREDS,
-                        config=BotoConfig(retries={"max_attempts": 2}, read_timeout=120, connect_timeout=5,
-                                          s3={"addressing_style": "path"}))
+def boto(service: str, endpoint: str) -> Any:
+    return aws_client(service, endpoint, read_timeout=120)
 
 
 def big_file(path: str, size: int) -> None:
@@ -298,8 +275,7 @@ def ceilings(dirpath: str, size: int) -> dict[str, float]:
     return out
 
 
-def bench_server(srv: Server, q: dict[str, Any], big_path: str, values: dict, notes: dict,
-                 problems: list[str]) -> None:
+def bench_server(srv: Server, q: Counts, values: Values, notes: Notes) -> None:
     name = srv.name
     ep = srv.endpoint
     s3 = boto("s3", ep)
@@ -308,13 +284,8 @@ def bench_server(srv: Server, q: dict[str, Any], big_path: str, values: dict, no
 
     for n in (1, 8):
         log(f"{name}: 4 KiB PUT, {n} client(s)")
-        r = run_load(srv, w_put, n, (ep, bucket, q[f"put{n}"] // n, q["secs"]), q["secs"])
-        values[(name, f"put{n}")] = r.rate if r.ops else None
-        values[(name, f"put{n}_cpu")] = r.cpu / r.ops * 1e6 if r.ops else None
-        log(f"  {name} PUT {n}c: {r.ops} in {r.seconds:.2f}s = {fmt(r.rate)} ops/s, server CPU "
-            f"{fmt(values[(name, f'put{n}_cpu')], 1)} µs/op errors={r.errors} {r.failure or ''}")
-        if r.errors or r.failure:
-            problems.append(f"{name}: PUT {n}c errors={r.errors} {r.failure or ''}")
+        measure_load(srv, values, notes, f"put{n}", f"PUT {n}c", w_put, n, (ep, bucket, q[f"put{n}"] // n, q["secs"]),
+                     q["secs"], cpu_key=f"put{n}_cpu")
 
     log(f"{name}: seeding {q['nkeys']} 4 KiB objects for GET")
     h = Http(ep)
@@ -324,17 +295,12 @@ def bench_server(srv: Server, q: dict[str, Any], big_path: str, values: dict, no
     h.close()
     for n in (1, 8):
         log(f"{name}: 4 KiB GET, {n} client(s)")
-        r = run_load(srv, w_get, n, (ep, bucket, q[f"get{n}"] // n, q["secs"], q["nkeys"]), q["secs"])
-        values[(name, f"get{n}")] = r.rate if r.ops else None
-        values[(name, f"get{n}_cpu")] = r.cpu / r.ops * 1e6 if r.ops else None
-        log(f"  {name} GET {n}c: {r.ops} in {r.seconds:.2f}s = {fmt(r.rate)} ops/s, server CPU "
-            f"{fmt(values[(name, f'get{n}_cpu')], 1)} µs/op errors={r.errors} {r.failure or ''}")
-        if r.errors or r.failure:
-            problems.append(f"{name}: GET {n}c errors={r.errors} {r.failure or ''}")
+        measure_load(srv, values, notes, f"get{n}", f"GET {n}c", w_get, n,
+                     (ep, bucket, q[f"get{n}"] // n, q["secs"], q["nkeys"]), q["secs"], cpu_key=f"get{n}_cpu")
 
     size = q["big"]
     log(f"{name}: {size // MiB} MiB single PUT then GET")
-    big = big_put_get(srv, bucket, big_path, size)
+    big = big_put_get(srv, bucket, q["big_path"], size)
     for k in ("put_mibs", "get_mibs", "put_rss", "get_rss"):
         values[(name, "big_" + k)] = big.get(k)
     log(f"  {name} big PUT: {fmt(big.get('put_mibs'), 1)} MiB/s (server CPU {big['put_cpu']:.2f}s, peak RSS "
@@ -343,8 +309,8 @@ def bench_server(srv: Server, q: dict[str, Any], big_path: str, values: dict, no
         f"{fmt(big['get_rss'], 1)} MiB) {big.get('get_err', '')}")
     for k in ("put_err", "get_err"):
         if k in big:
-            problems.append(f"{name}: big {k[:3].upper()}: {big[k]}")
-    with __import__("contextlib").suppress(Exception):
+            problem(notes, name, f"big {k[:3].upper()}: {big[k]}")
+    with contextlib.suppress(Exception):
         s3.delete_object(Bucket=bucket, Key="big")
 
     log(f"{name}: PUT ack → event at parked SQS long poll, {q['events']} samples")
@@ -355,17 +321,17 @@ def bench_server(srv: Server, q: dict[str, Any], big_path: str, values: dict, no
     if skipped:
         notes[(name, "ev50")] = notes[(name, "ev99")] = "skipped: no delivery" if "no event" in skipped else "skipped"
         log(f"  {name} events: skipped ({skipped})")
-        problems.append(f"{name}: notification latency skipped: {skipped}")
+        problem(notes, name, f"notification latency skipped: {skipped}")
     else:
         values[(name, "ev50")] = pct(lat, 50) * 1000 if lat else None
         values[(name, "ev99")] = pct(lat, 99) * 1000 if lat else None
         log(f"  {name} events: n={len(lat)} misses={misses} p50={fmt(values[(name, 'ev50')], 2)} ms "
             f"p99={fmt(values[(name, 'ev99')], 2)} ms")
         if misses:
-            problems.append(f"{name}: {misses} uploads' events missing/out of order")
+            problem(notes, name, f"{misses} uploads' events missing/out of order")
 
 
-def profile_s3(srv: Server, q: dict[str, Any], out: str) -> None:
+def profile_s3(srv: Server, q: Counts, out: str) -> None:
     """Extra 8-client 4 KiB PUT and GET phases under py-spy, after the measured ones."""
     bucket = f"bench-profile-{int(time.time() * 1000)}"
     boto("s3", srv.endpoint).create_bucket(Bucket=bucket)
@@ -380,80 +346,58 @@ def profile_s3(srv: Server, q: dict[str, Any], out: str) -> None:
                  lambda: run_load(srv, w_get, 8, (srv.endpoint, bucket, 10**6, secs, q["nkeys"]), secs))
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="tiny counts, for smoke tests")
-    ap.add_argument("--only", default=",".join(PEERS), help="comma-separated servers to run")
-    ap.add_argument("--profile", metavar="OUT", help="py-spy extra Conveyor 4 KiB PUT/GET phases; stacks to OUT.*")
-    ap.add_argument("--big-mib", type=int, help="size of the single large object (default 256, quick 16)")
-    args = ap.parse_args()
-    if args.quick:
-        q = dict(put1=100, put8=400, get1=100, get8=400, secs=3.0, nkeys=50, big=16 * MiB, events=10,
-                 event_secs=20.0)
-    else:
-        q = dict(put1=4000, put8=16000, get1=6000, get8=24000, secs=8.0, nkeys=300, big=256 * MiB,
-                 events=200, event_secs=60.0)
-    if args.big_mib:
-        q["big"] = args.big_mib * MiB
-    names = [n for n in args.only.split(",") if n]
-    values: dict = {}
-    notes: dict = {}
-    problems: list[str] = []
-    started = time.monotonic()
-    log(f"S3 benchmark ({'quick' if args.quick else 'full'}) on {os.cpu_count()} CPUs; servers: {', '.join(names)}")
+@contextlib.contextmanager
+def machine(q: Counts) -> Iterator[None]:
+    """Before the servers: the machine's ceilings, and the large object's file (removed after)."""
     workdir = tempfile.mkdtemp(prefix="conveyor-bench-s3-")
-    big_path = os.path.join(workdir, "big.bin")
     try:
         log(f"machine ceiling: {q['big'] // MiB} MiB write+fsync in {tempfile.gettempdir()}, loopback TCP copy")
         ceil = ceilings(workdir, q["big"])
         log(f"  disk write+fsync {ceil['disk']:.0f} MiB/s, 4 KiB write+fdatasync {ceil['fsyncs']:.0f}/s, "
             f"loopback {ceil['loopback']:.0f} MiB/s")
-        big_file(big_path, q["big"])
-        with servers_running(names) as servers:
-            for srv in servers:
-                if not srv.up:
-                    continue
-                try:
-                    bench_server(srv, q, big_path, values, notes, problems)
-                    if args.profile and srv.name == "conveyor":
-                        profile_s3(srv, q, args.profile)
-                except Exception as exc:
-                    log(f"{srv.name}: benchmark aborted: {type(exc).__name__}: {exc}")
-                    problems.append(f"{srv.name}: aborted: {type(exc).__name__}: {exc}")
-            big = f"{q['big'] // MiB} MiB"
-            rows = [
-                ("put1", "4 KiB PUT ops/s, 1 client", True),
-                ("put8", "4 KiB PUT ops/s, 8 clients", True),
-                ("get1", "4 KiB GET ops/s, 1 client", True),
-                ("get8", "4 KiB GET ops/s, 8 clients", True),
-                ("big_put_mibs", f"{big} PUT MiB/s", True),
-                ("big_get_mibs", f"{big} GET MiB/s", True),
-                ("big_put_rss", f"peak server RSS MiB during {big} PUT", False),
-                ("big_get_rss", f"peak server RSS MiB during {big} GET", False),
-                ("ev50", "PUT ack → event at long poll p50 ms", False),
-                ("ev99", "PUT ack → event at long poll p99 ms", False),
-                ("put1_cpu", "server CPU µs/op, PUT 1 client", False),
-                ("put8_cpu", "server CPU µs/op, PUT 8 clients", False),
-                ("get1_cpu", "server CPU µs/op, GET 1 client", False),
-                ("get8_cpu", "server CPU µs/op, GET 8 clients", False),
-            ]
-            print()
-            print(f"## S3 ({'quick' if args.quick else 'full'} run, {os.cpu_count()} CPUs, "
-                  f"clients share the CPUs with the server; "
-              f"load average at end {os.getloadavg()[0]:.2f}: other work on the machine skews throughput)\n")
-            print(table(rows, servers, values, notes))
-            print(f"\nMachine ceiling: {big} write+fsync {ceil['disk']:.0f} MiB/s; 4 KiB write+fdatasync "
-                  f"{ceil['fsyncs']:.0f}/s; loopback TCP copy {ceil['loopback']:.0f} MiB/s")
-            if problems:
-                print("\nProblems:")
-                for p in problems:
-                    print(f"- {p}")
+        q["ceilings"], q["big_path"] = ceil, os.path.join(workdir, "big.bin")
+        big_file(q["big_path"], q["big"])
+        yield
     finally:
         for f in os.listdir(workdir):
             os.unlink(os.path.join(workdir, f))
         os.rmdir(workdir)
-    log(f"done in {time.monotonic() - started:.0f}s")
-    return 0
+
+
+def rows(q: Counts) -> list[Row]:
+    big = f"{q['big'] // MiB} MiB"
+    return [
+        ("put1", "4 KiB PUT ops/s, 1 client", True),
+        ("put8", "4 KiB PUT ops/s, 8 clients", True),
+        ("get1", "4 KiB GET ops/s, 1 client", True),
+        ("get8", "4 KiB GET ops/s, 8 clients", True),
+        ("big_put_mibs", f"{big} PUT MiB/s", True),
+        ("big_get_mibs", f"{big} GET MiB/s", True),
+        ("big_put_rss", f"peak server RSS MiB during {big} PUT", False),
+        ("big_get_rss", f"peak server RSS MiB during {big} GET", False),
+        ("ev50", "PUT ack → event at long poll p50 ms", False),
+        ("ev99", "PUT ack → event at long poll p99 ms", False),
+        ("put1_cpu", "server CPU µs/op, PUT 1 client", False),
+        ("put8_cpu", "server CPU µs/op, PUT 8 clients", False),
+        ("get1_cpu", "server CPU µs/op, GET 1 client", False),
+        ("get8_cpu", "server CPU µs/op, GET 8 clients", False),
+    ]
+
+
+def ceiling_report(servers: list[Server], q: Counts, values: Values) -> str:
+    ceil = q["ceilings"]
+    return (f"\nMachine ceiling: {q['big'] // MiB} MiB write+fsync {ceil['disk']:.0f} MiB/s; 4 KiB write+fdatasync "
+            f"{ceil['fsyncs']:.0f}/s; loopback TCP copy {ceil['loopback']:.0f} MiB/s")
+
+
+def main() -> int:
+    quick = dict(put1=100, put8=400, get1=100, get8=400, secs=3.0, nkeys=50, big=16 * MiB, events=10,
+                 event_secs=20.0)
+    full = dict(put1=4000, put8=16000, get1=6000, get8=24000, secs=8.0, nkeys=300, big=256 * MiB,
+                events=200, event_secs=60.0)
+    big_mib = CountOption("--big-mib", "big", "size of the single large object in MiB (default 256, quick 16)", MiB)
+    return bench_main("S3", __doc__, PEERS, quick, full, "4 KiB objects", rows, bench_server,
+                      options=[big_mib], profile=profile_s3, session=machine, report=ceiling_report)
 
 
 if __name__ == "__main__":
