@@ -22,7 +22,6 @@ and LocalStack accept any credentials), so client CPU stays far below the server
 
 from __future__ import annotations
 
-import argparse
 import json
 import multiprocessing as mp
 import os
@@ -35,11 +34,8 @@ from urllib.parse import urlencode
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import boto3  # noqa: E402
-from botocore.config import Config as BotoConfig  # noqa: E402
-
+from harness import Counts, Notes, Values, aws_client, bench_main, http_ops, problem  # noqa: E402
 from peers import (  # noqa: E402
-    CREDS,
     Http,
     LoadResult,
     Server,
@@ -50,8 +46,6 @@ from peers import (  # noqa: E402
     pct,
     profile_load,
     run_load,
-    servers_running,
-    table,
 )
 from sqs import sqs_call  # noqa: E402
 
@@ -72,36 +66,18 @@ def publish_call(h: Http, topic_arn: str, message: str) -> int:
 
 
 def w_publish(phase: str, idx: int, endpoint: str, topic_arn: str, count: int, seconds: float,
-              state: Any = None):
+              state: Any = None) -> Any:
     if phase == "setup":
         return Http(endpoint)
-    h: Http = state
     pad = "x" * 200
-    done = errors = 0
-    deadline = time.monotonic() + seconds
-    for i in range(count):
-        if time.monotonic() > deadline:
-            break
-        try:
-            status = publish_call(h, topic_arn, f"{idx}-{i}-{pad}")
-        except Exception:
-            status = 0
-        if status == 200:
-            done += 1
-        else:
-            errors += 1
-            if errors > 50 and errors > done:
-                break
-    h.close()
-    return done, errors
+    return http_ops(state, count, seconds, lambda h, i: publish_call(h, topic_arn, f"{idx}-{i}-{pad}") == 200)
 
 
 # ---------------------------------------------------------------------------------------- fixtures
 
 
-def boto(service: str, endpoint: str):
-    return boto3.client(service, endpoint_url=endpoint, **CREDS,
-                        config=BotoConfig(retries={"max_attempts": 2}, read_timeout=30, connect_timeout=5))
+def boto(service: str, endpoint: str) -> Any:
+    return aws_client(service, endpoint, read_timeout=30)
 
 
 class Fanout:
@@ -306,11 +282,8 @@ def latency_phase(srv: Server, fan: Fanout, samples: int, seconds: float) -> tup
 # --------------------------------------------------------------------------------------------- driver
 
 
-def bench_server(srv: Server, q: dict[str, Any], values: dict, notes: dict, profile: str | None) -> None:
+def bench_server(srv: Server, q: Counts, values: Values, notes: Notes) -> None:
     name = srv.name
-
-    def problem(text: str) -> None:
-        notes.setdefault(("_problems", name), []).append(text)
 
     for key, clients, n in (("pub1", 1, 1), ("pub8", 8, 1), ("pub8x10", 8, 10)):
         fan = Fanout(srv, key, n)
@@ -324,9 +297,9 @@ def bench_server(srv: Server, q: dict[str, Any], values: dict, notes: dict, prof
             f"{fmt(completion)}/s; server CPU {fmt(cpu / r.ops * 1e6 if r.ops else None, 1)} µs/publish"
             f"{' errors=' + str(r.errors) if r.errors else ''}{' FAILURE: ' + r.failure if r.failure else ''}")
         if r.errors or r.failure:
-            problem(f"{key}: errors={r.errors} {r.failure or ''}")
+            problem(notes, name, f"{key}: errors={r.errors} {r.failure or ''}")
         if not complete:
-            problem(f"{key}: not every queue held every message {q['settle']:.0f}s after publishing ended")
+            problem(notes, name, f"{key}: not every queue held every message {q['settle']:.0f}s after publishing ended")
 
     for n in (1, 10):
         fan = Fanout(srv, f"lat{n}", n)
@@ -339,14 +312,16 @@ def bench_server(srv: Server, q: dict[str, Any], values: dict, notes: dict, prof
             f"{fmt(pct(every, 50) * 1000, 2)} p99={fmt(pct(every, 99) * 1000, 2)} ms; first-queue median="
             f"{fmt(median(first) * 1000, 2)} ms")
         if misses:
-            problem(f"latency {n} queue(s): {misses} samples did not arrive in every queue within 10 s")
+            problem(notes, name, f"latency {n} queue(s): {misses} samples did not arrive in every queue within 10 s")
 
-    if profile and name == "conveyor":
-        secs = max(3.0, q["secs"])
-        for n in (1, 10):
-            fan = Fanout(srv, f"profile{n}", n)
-            profile_load(srv, f"{profile}.{n}q", secs, f"Conveyor 8-client Publish into {n} queue(s)",
-                         lambda topic=fan.topic: run_load(srv, w_publish, 8, (srv.endpoint, topic, 10**6, secs), secs))
+
+def profile_publish(srv: Server, q: Counts, out: str) -> None:
+    """Extra Conveyor 8-client publish phases (1 and 10 queues) under py-spy."""
+    secs = max(3.0, q["secs"])
+    for n in (1, 10):
+        fan = Fanout(srv, f"profile{n}", n)
+        profile_load(srv, f"{out}.{n}q", secs, f"Conveyor 8-client Publish into {n} queue(s)",
+                     lambda topic=fan.topic: run_load(srv, w_publish, 8, (srv.endpoint, topic, 10**6, secs), secs))
 
 
 ROWS = [
@@ -366,16 +341,16 @@ ROWS = [
 ]
 
 
-def report(servers: list[Server], values: dict, notes: dict) -> None:
-    print(table(ROWS, servers, values))
-    print("\nFan-out cost, 10 queues ÷ 1 queue (target for Conveyor: < 3x):")
+def report(servers: list[Server], q: Counts, values: Values) -> str:
+    """The fan-out's cost (10 queues ÷ 1 queue) and the issue's targets, under the table."""
+    lines = ["", "Fan-out cost, 10 queues ÷ 1 queue (target for Conveyor: < 3x):"]
     for s in servers:
         parts = []
         for label, ten, one in (("server CPU per publish", "pub8x10_cpu", "pub8_cpu"),
                                 ("latency p50", "lat10_50", "lat1_50"), ("latency p99", "lat10_99", "lat1_99")):
             a, b = values.get((s.name, ten)), values.get((s.name, one))
             parts.append(f"{label} {a / b:.2f}x" if a and b else f"{label} —")
-        print(f"- {s.name}: " + ", ".join(parts))
+        lines.append(f"- {s.name}: " + ", ".join(parts))
     checks = []
     for key, label in (("pub1", "publish 1 client"), ("pub8", "publish 8 clients"),
                        ("pub8x10", "publish 8 clients into 10 queues")):
@@ -388,46 +363,15 @@ def report(servers: list[Server], values: dict, notes: dict) -> None:
         if a and b:
             checks.append(f"fan-out 10 vs 1, {label}: {a / b:.2f}x (target < 3x) {'MET' if a / b < 3 else 'NOT MET'}")
     if checks:
-        print("\nTargets:\n" + "\n".join(f"- {c}" for c in checks))
-    problems = {k[1]: v for k, v in notes.items() if k[0] == "_problems"}
-    if problems:
-        print("\nProblems:")
-        for n, items in problems.items():
-            for it in items:
-                print(f"- {n}: {it}")
+        lines += ["", "Targets:"] + [f"- {c}" for c in checks]
+    return "\n".join(lines)
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="a few seconds per phase, for smoke tests")
-    ap.add_argument("--only", default=",".join(PEERS), help="comma-separated servers to run")
-    ap.add_argument("--profile", metavar="OUT", help="py-spy an extra Conveyor publish phase; stacks to OUT.*")
-    args = ap.parse_args()
-    if args.quick:
-        q = dict(pub1=400, pub8=1600, pub8x10=1600, secs=3.0, settle=30.0, lat=15, lat_secs=10.0)
-    else:
-        q = dict(pub1=6000, pub8=24000, pub8x10=24000, secs=8.0, settle=120.0, lat=200, lat_secs=60.0)
-    names = [n for n in args.only.split(",") if n]
-    values: dict = {}
-    notes: dict = {}
-    started = time.monotonic()
-    log(f"SNS benchmark ({'quick' if args.quick else 'full'}) on {os.cpu_count()} CPUs; servers: {', '.join(names)}")
-    with servers_running(names) as servers:
-        for srv in servers:
-            if not srv.up:
-                continue
-            try:
-                bench_server(srv, q, values, notes, args.profile)
-            except Exception as exc:
-                log(f"{srv.name}: benchmark aborted: {type(exc).__name__}: {exc}")
-                notes.setdefault(("_problems", srv.name), []).append(f"aborted: {type(exc).__name__}: {exc}")
-        print()
-        print(f"## SNS ({'quick' if args.quick else 'full'} run, {os.cpu_count()} CPUs, clients share the CPUs "
-              f"with the server; load average at end {os.getloadavg()[0]:.2f}: other work on the machine skews "
-              f"throughput)\n")
-        report(servers, values, notes)
-    log(f"done in {time.monotonic() - started:.0f}s")
-    return 0
+    quick = dict(pub1=400, pub8=1600, pub8x10=1600, secs=3.0, settle=30.0, lat=15, lat_secs=10.0)
+    full = dict(pub1=6000, pub8=24000, pub8x10=24000, secs=8.0, settle=120.0, lat=200, lat_secs=60.0)
+    return bench_main("SNS", __doc__, PEERS, quick, full, "query protocol, SQS subscribers with the JSON envelope",
+                      ROWS, bench_server, profile=profile_publish, report=report)
 
 
 if __name__ == "__main__":
