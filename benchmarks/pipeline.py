@@ -21,7 +21,6 @@ Loopback only; every loop is bounded by a count and a deadline; only processes s
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -36,13 +35,11 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import boto3  # noqa: E402
-from botocore.config import Config as BotoConfig  # noqa: E402
-
 from conveyor.pipeline.apply import Applier  # noqa: E402
 from conveyor.pipeline.spec import load  # noqa: E402
 from conveyor.runtime.pool import MOVER  # noqa: E402
-from peers import CREDS, Http, Server, cpu_seconds, fmt, log, pct, run_load, servers_running, table  # noqa: E402
+from harness import CountOption, Counts, Notes, Row, Values, aws_client, bench_main, http_ops, problem  # noqa: E402
+from peers import Http, Server, cpu_seconds, fmt, log, pct, run_load  # noqa: E402
 from s3 import s3_headers  # noqa: E402
 from sqs import sqs_call  # noqa: E402
 
@@ -53,9 +50,7 @@ UPLOAD_CLIENTS = 4
 
 
 def boto(service: str, endpoint: str) -> Any:
-    return boto3.client(service, endpoint_url=endpoint, **CREDS,
-                        config=BotoConfig(retries={"max_attempts": 3}, read_timeout=60, connect_timeout=5,
-                                          s3={"addressing_style": "path"}))
+    return aws_client(service, endpoint, retries=3)
 
 
 def server_cpu(srv: Server) -> float:
@@ -139,29 +134,13 @@ def prepare(srv: Server) -> str:
 # ------------------------------------------------------------------------------------- measurements
 
 
-def w_upload(phase: str, idx: int, endpoint: str, tag: str, count: int, seconds: float, state: Any = None):
+def w_upload(phase: str, idx: int, endpoint: str, tag: str, count: int, seconds: float, state: Any = None) -> Any:
     if phase == "setup":
         return Http(endpoint)
-    h: Http = state
     body = os.urandom(1024)
-    done = errors = 0
-    deadline = time.monotonic() + seconds
-    for i in range(count):
-        if time.monotonic() > deadline:
-            break
-        try:
-            status, _ = h.request("PUT", f"/{BUCKET}/uploads/{tag}-{idx}-{i}.bin", body,
-                                  s3_headers({"Content-Type": "application/octet-stream"}))
-        except Exception:
-            status = 0
-        if status == 200:
-            done += 1
-        else:
-            errors += 1
-            if errors > 50 and errors > done:
-                break
-    h.close()
-    return done, errors
+    return http_ops(state, count, seconds, lambda h, i: h.request(
+        "PUT", f"/{BUCKET}/uploads/{tag}-{idx}-{i}.bin", body,
+        s3_headers({"Content-Type": "application/octet-stream"}))[0] == 200)
 
 
 def queue_busy(h: Http, url: str) -> int:
@@ -260,7 +239,7 @@ def movers(srv: Server, url: str, n: int) -> Iterator[None]:
         workers.stop()
 
 
-def bench_server(srv: Server, q: dict[str, Any], values: dict[tuple[str, str], Any], problems: list[str]) -> None:
+def bench_server(srv: Server, q: Counts, values: Values, notes: Notes) -> None:
     name = srv.name
     log(f"{name}: preparing the pipeline")
     url = prepare(srv)
@@ -274,7 +253,7 @@ def bench_server(srv: Server, q: dict[str, Any], values: dict[tuple[str, str], A
                 f"{fmt(r['rate'], 1)} files/s (uploads alone {r['upload_seconds']:.2f}s, "
                 f"{fmt(r['upload_rate'])}/s; server CPU {fmt(values[(name, f'cpu{n}')], 2)} ms/file)")
             if not r["complete"] or r["upload_errors"]:
-                problems.append(f"{name}, {n} worker(s): {r}")
+                problem(notes, name, f"{n} worker(s): {r}")
             log(f"{name}: latency, {q['samples']} files one at a time, {n} worker(s)")
             lat, misses, _ = latency(srv, f"lat{n}", q["samples"], q["lat_secs"])
             values[(name, f"p50_{n}")] = pct(lat, 50) * 1000 if lat else None
@@ -282,69 +261,50 @@ def bench_server(srv: Server, q: dict[str, Any], values: dict[tuple[str, str], A
             log(f"  {name}: n={len(lat)} misses={misses} p50={fmt(pct(lat, 50) * 1000, 2)} ms "
                 f"p99={fmt(pct(lat, 99) * 1000, 2)} ms max={fmt(max(lat) * 1000 if lat else None, 2)} ms")
             if misses:
-                problems.append(f"{name}, {n} worker(s): {misses} latency samples never reached processed/")
+                problem(notes, name, f"{n} worker(s): {misses} latency samples never reached processed/")
     sqs = boto("sqs", srv.endpoint or "")
     dlq = sqs.get_queue_url(QueueName=f"{QUEUE}-dlq")["QueueUrl"]
     dead = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
     if dead["ApproximateNumberOfMessages"] != "0":
-        problems.append(f"{name}: {dead['ApproximateNumberOfMessages']} messages in the DLQ")
+        problem(notes, name, f"{dead['ApproximateNumberOfMessages']} messages in the DLQ")
+
+
+def rows(q: Counts) -> list[Row]:
+    out: list[Row] = []
+    for n in WORKER_COUNTS:
+        w = f"{n} worker{'s' if n > 1 else ''}"
+        out += [(f"rate{n}", f"files/s, {w}", True), (f"p50_{n}", f"upload→processed p50 ms, {w}", False),
+                (f"p99_{n}", f"upload→processed p99 ms, {w}", False), (f"cpu{n}", f"server CPU ms/file, {w}", False)]
+    return out
+
+
+def setting(q: Counts) -> str:
+    return (f"{q['files']} files per throughput run, {q['samples']} latency samples; the CPUs are shared by the "
+            f"workers and {UPLOAD_CLIENTS} upload clients too")
+
+
+def targets(servers: list[Server], q: Counts, values: Values) -> str:
+    """The issue's targets: files/s against LocalStack, and the p50 latency."""
+    checks = []
+    for n in WORKER_COUNTS:
+        c, p = values.get(("conveyor", f"rate{n}")), values.get(("localstack", f"rate{n}"))
+        if c and p:
+            checks.append(f"files/s with {n} worker(s): {c / p:.1f}x LocalStack (target ≥5x) "
+                          f"{'MET' if c / p >= 5 else 'NOT MET'}")
+        p50 = values.get(("conveyor", f"p50_{n}"))
+        if p50 is not None:
+            checks.append(f"p50 with {n} worker(s): {p50:.1f} ms (target <20 ms) {'MET' if p50 < 20 else 'NOT MET'}")
+    return "\nTargets:\n" + "\n".join(f"- {c}" for c in checks) if checks else ""
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="small counts, for development")
-    ap.add_argument("--only", default=",".join(PEERS), help="comma-separated servers to run")
-    ap.add_argument("--files", type=int, help="uploads per throughput run")
-    ap.add_argument("--samples", type=int, help="latency samples per worker count")
-    args = ap.parse_args()
-    q = (dict(files=100, secs=60.0, samples=15, lat_secs=30.0) if args.quick
-         else dict(files=1000, secs=180.0, samples=200, lat_secs=120.0))
-    if args.files:
-        q["files"] = args.files
-    if args.samples:
-        q["samples"] = args.samples
-    names = [n for n in args.only.split(",") if n]
-    values: dict[tuple[str, str], Any] = {}
-    problems: list[str] = []
-    started = time.monotonic()
-    log(f"pipeline benchmark ({'quick' if args.quick else 'full'}) on {os.cpu_count()} CPUs; servers: "
-        f"{', '.join(names)}")
-    with servers_running(names, bare=False) as servers:  # Conveyor with its default pipeline
-        for srv in servers:
-            if not srv.up:
-                continue
-            try:
-                bench_server(srv, q, values, problems)
-            except Exception as exc:
-                log(f"{srv.name}: benchmark aborted: {type(exc).__name__}: {exc}")
-                problems.append(f"{srv.name}: aborted: {type(exc).__name__}: {exc}")
-        rows = []
-        for n in WORKER_COUNTS:
-            w = f"{n} worker{'s' if n > 1 else ''}"
-            rows += [(f"rate{n}", f"files/s, {w}", True), (f"p50_{n}", f"upload→processed p50 ms, {w}", False),
-                     (f"p99_{n}", f"upload→processed p99 ms, {w}", False),
-                     (f"cpu{n}", f"server CPU ms/file, {w}", False)]
-        print()
-        print(f"## Pipeline: upload → S3 event → SNS → SQS → mover → processed/ ({'quick' if args.quick else 'full'} "
-              f"run, {q['files']} files per throughput run, {q['samples']} latency samples; {os.cpu_count()} CPUs "
-              f"shared by server, workers and {UPLOAD_CLIENTS} upload clients; load average at end "
-              f"{os.getloadavg()[0]:.2f})\n")
-        print(table(rows, servers, values))
-        checks = []
-        for n in WORKER_COUNTS:
-            c, p = values.get(("conveyor", f"rate{n}")), values.get(("localstack", f"rate{n}"))
-            if c and p:
-                checks.append(f"files/s with {n} worker(s): {c / p:.1f}x LocalStack (target ≥5x) "
-                              f"{'MET' if c / p >= 5 else 'NOT MET'}")
-            p50 = values.get(("conveyor", f"p50_{n}"))
-            if p50 is not None:
-                checks.append(f"p50 with {n} worker(s): {p50:.1f} ms (target <20 ms) {'MET' if p50 < 20 else 'NOT MET'}")
-        if checks:
-            print("\nTargets:\n" + "\n".join(f"- {c}" for c in checks))
-        if problems:
-            print("\nProblems:\n" + "\n".join(f"- {p}" for p in problems))
-    log(f"done in {time.monotonic() - started:.0f}s")
-    return 0
+    quick = dict(files=100, secs=60.0, samples=15, lat_secs=30.0)
+    full = dict(files=1000, secs=180.0, samples=200, lat_secs=120.0)
+    options = [CountOption("--files", "files", "uploads per throughput run"),
+               CountOption("--samples", "samples", "latency samples per worker count")]
+    # bare=False: Conveyor with its default pipeline, the thing measured.
+    return bench_main("Pipeline: upload → S3 event → SNS → SQS → mover → processed/", __doc__, PEERS, quick, full,
+                      setting, rows, bench_server, options=options, bare=False, report=targets)
 
 
 if __name__ == "__main__":
