@@ -39,17 +39,7 @@ from harness import (  # noqa: E402
     measure_load,
     problem,
 )
-from peers import (  # noqa: E402
-    Http,
-    RssSampler,
-    Server,
-    fake_auth,
-    fmt,
-    log,
-    pct,
-    profile_load,
-    run_load,
-)
+from peers import Http, RssSampler, Server, fake_auth, fmt, log, pct, profile_load, run_load  # noqa: E402
 from sqs import sqs_call  # noqa: E402
 
 PEERS = ["conveyor", "moto", "localstack"]

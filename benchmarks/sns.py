@@ -35,18 +35,7 @@ from urllib.parse import urlencode
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import Counts, Notes, Values, aws_client, bench_main, http_ops, problem  # noqa: E402
-from peers import (  # noqa: E402
-    Http,
-    LoadResult,
-    Server,
-    fake_auth,
-    fmt,
-    log,
-    median,
-    pct,
-    profile_load,
-    run_load,
-)
+from peers import Http, LoadResult, Server, fake_auth, fmt, log, median, pct, profile_load, run_load  # noqa: E402
 from sqs import sqs_call  # noqa: E402
 
 PEERS = ["conveyor", "moto", "localstack"]
