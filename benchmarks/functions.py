@@ -20,7 +20,6 @@ error it gave, and its cells read "cannot run functions".
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import os
@@ -31,23 +30,8 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import boto3  # noqa: E402
-from botocore.config import Config as BotoConfig  # noqa: E402
-
-from peers import (  # noqa: E402
-    CREDS,
-    Http,
-    LoadResult,
-    Server,
-    fake_auth,
-    fmt,
-    log,
-    pct,
-    profile_load,
-    run_load,
-    servers_running,
-    table,
-)
+from harness import Counts, Notes, Values, aws_client, bench_main, http_ops, measure_load, problem  # noqa: E402
+from peers import Http, LoadResult, Server, fake_auth, fmt, log, pct, profile_load, run_load  # noqa: E402
 from sqs import sqs_call, w_send_batch  # noqa: E402
 
 PEERS = ["conveyor", "localstack"]
@@ -67,8 +51,7 @@ def package(source: str) -> bytes:
 
 
 def boto(srv: Server, service: str) -> Any:
-    return boto3.client(service, endpoint_url=srv.endpoint, **CREDS,
-                        config=BotoConfig(retries={"max_attempts": 1}, read_timeout=120, connect_timeout=5))
+    return aws_client(service, srv.endpoint or "", retries=1, read_timeout=120)
 
 
 def invoke_headers() -> dict[str, str]:
@@ -85,29 +68,13 @@ def invoke_raw(h: Http, name: str) -> int:
 # ------------------------------------------------------------------------------------ worker bodies
 
 
-def w_invoke(phase: str, idx: int, endpoint: str, name: str, count: int, seconds: float, state: Any = None):
+def w_invoke(phase: str, idx: int, endpoint: str, name: str, count: int, seconds: float,
+             state: Any = None) -> Any:
     if phase == "setup":
         h = Http(endpoint)
         invoke_raw(h, name)  # this client's environment is warm before the clock starts
         return h
-    h: Http = state
-    done = errors = 0
-    deadline = time.monotonic() + seconds
-    for _ in range(count):
-        if time.monotonic() > deadline:
-            break
-        try:
-            status = invoke_raw(h, name)
-        except Exception:
-            status = 0
-        if status == 200:
-            done += 1
-        else:
-            errors += 1
-            if errors > 50 and errors > done:
-                break
-    h.close()
-    return done, errors
+    return http_ops(state, count, seconds, lambda h, _: invoke_raw(h, name) == 200)
 
 
 # -------------------------------------------------------------------------------------------- phases
@@ -123,16 +90,22 @@ def wait_active(lam: Any, name: str, seconds: float) -> dict[str, Any]:
         time.sleep(0.2)
 
 
+def execution_role(srv: Server) -> str:
+    """The benchmark's execution role on `srv`, made if missing: its ARN names the server's own account
+    (moto's is not Conveyor's, and a role of another account is refused as a cross-account pass)."""
+    iam = boto(srv, "iam")
+    name = ROLE.rpartition("/")[2]
+    try:
+        return str(iam.create_role(RoleName=name, AssumeRolePolicyDocument=LAMBDA_TRUST)["Role"]["Arn"])
+    except iam.exceptions.EntityAlreadyExistsException:
+        return str(iam.get_role(RoleName=name)["Role"]["Arn"])
+
+
 def probe(srv: Server, name: str) -> str | None:
     """Create the no-op function and invoke it once; None if it ran, else what went wrong."""
     lam = boto(srv, "lambda")
     try:
-        iam = boto(srv, "iam")
-        try:
-            iam.create_role(RoleName=ROLE.rpartition("/")[2], AssumeRolePolicyDocument=LAMBDA_TRUST)
-        except iam.exceptions.EntityAlreadyExistsException:
-            pass
-        lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE,
+        lam.create_function(FunctionName=name, Runtime="python3.12", Role=execution_role(srv),
                             Handler="lambda_function.lambda_handler", Code={"ZipFile": package(NOOP)}, Timeout=30)
         conf = wait_active(lam, name, 60)
         if conf.get("State") != "Active":
@@ -265,16 +238,16 @@ def _conveyor_state(srv: Server, uuid: str) -> dict[str, Any] | None:
         h.close()
 
 
-def bench_server(srv: Server, q: dict[str, Any], values: dict, notes: dict, profile: str | None) -> None:
+def bench_server(srv: Server, q: Counts, values: Values, notes: Notes) -> None:
     name = srv.name
     fn = "noop"
     log(f"{name}: probing (create {fn}, wait for Active, invoke once)")
-    problem = probe(srv, fn)
-    if problem and name == "localstack":
-        problem += _localstack_hint()
-    if problem:
-        log(f"  {name} cannot run functions: {problem}")
-        notes[("_problems", name)] = [f"cannot run functions: {problem}"]
+    failure = probe(srv, fn)
+    if failure and name == "localstack":
+        failure += _localstack_hint()
+    if failure:
+        log(f"  {name} cannot run functions: {failure}")
+        problem(notes, name, f"cannot run functions: {failure}")
         for key in KEYS:
             notes[(name, key)] = "cannot run functions"
         return
@@ -305,13 +278,8 @@ def bench_server(srv: Server, q: dict[str, Any], values: dict, notes: dict, prof
     log(f"  {name} boto3: {done} invokes in {secs:.2f}s = {fmt(values[(name, 'syncb')])} invokes/s")
 
     log(f"{name}: sync invokes, {CLIENTS} raw clients (processes)")
-    r = run_load(srv, w_invoke, CLIENTS, (srv.endpoint, fn, q["sync4"] // CLIENTS, q["secs"]), q["secs"])
-    values[(name, "sync4")] = r.rate if r.ops else None
-    values[(name, "sync4_cpu")] = per_op_us(r.cpu, r.ops)
-    log(f"  {name} {CLIENTS} clients: {r.ops} invokes in {r.seconds:.2f}s = {fmt(r.rate)} invokes/s, "
-        f"CPU {fmt(per_op_us(r.cpu, r.ops), 1)} µs/invoke errors={r.errors} {r.failure or ''}")
-    if r.errors or r.failure:
-        notes.setdefault(("_problems", name), []).append(f"sync {CLIENTS} clients: errors={r.errors} {r.failure or ''}")
+    measure_load(srv, values, notes, "sync4", f"sync {CLIENTS} clients", w_invoke, CLIENTS,
+                 (srv.endpoint, fn, q["sync4"] // CLIENTS, q["secs"]), q["secs"], cpu_key="sync4_cpu")
 
     log(f"{name}: SQS mapping, batches of 10, {q['esm']} messages")
     d = mapping_drain(srv, fn, q["esm"], q["esm_secs"])
@@ -323,19 +291,27 @@ def bench_server(srv: Server, q: dict[str, Any], values: dict, notes: dict, prof
         f"{fmt(values.get((name, 'esm_msgs')))} msgs/s, {fmt(values.get((name, 'esm_inv')))} invocations/s, "
         f"peak concurrency {d['peak']}, cold starts {d['cold']}, CPU {fmt(values.get((name, 'esm_cpu')), 1)} µs/msg, left {d['left']}")
     if d["left"]:
-        notes.setdefault(("_problems", name), []).append(f"mapping: {d['left']} messages left after "
-                                                         f"{d['seconds']:.0f}s")
+        problem(notes, name, f"mapping: {d['left']} messages left after {d['seconds']:.0f}s")
 
-    if profile and name == "conveyor":
-        secs = max(3.0, q["secs"])
-        profile_load(srv, profile + ".sync", secs, f"Conveyor {CLIENTS}-client sync Invoke",
-                     lambda: run_load(srv, w_invoke, CLIENTS, (srv.endpoint, fn, 10**6, secs), secs))
 
-        def drain() -> LoadResult:
-            d = mapping_drain(srv, fn, max(q["esm"], 5000), q["esm_secs"])
-            return LoadResult(d["invocations"], d["left"], d["seconds"], d["cpu"])
+def profile_invoke(srv: Server, q: Counts, out: str) -> None:
+    """Extra Conveyor phases under py-spy: 4-client sync Invoke, then an SQS mapping's drain."""
+    fn = "noop"
+    h = Http(srv.endpoint or "")
+    runs = invoke_raw(h, fn) == 200
+    h.close()
+    if not runs:
+        log(f"{srv.name}: {fn} does not run; nothing to profile")
+        return
+    secs = max(3.0, q["secs"])
+    profile_load(srv, out + ".sync", secs, f"Conveyor {CLIENTS}-client sync Invoke",
+                 lambda: run_load(srv, w_invoke, CLIENTS, (srv.endpoint, fn, 10**6, secs), secs))
 
-        profile_load(srv, profile + ".esm", secs, "Conveyor SQS mapping drain (fill, then enable)", drain)
+    def drain() -> LoadResult:
+        d = mapping_drain(srv, fn, max(q["esm"], 5000), q["esm_secs"])
+        return LoadResult(d["invocations"], d["left"], d["seconds"], d["cpu"])
+
+    profile_load(srv, out + ".esm", secs, "Conveyor SQS mapping drain (fill, then enable)", drain)
 
 
 ROWS = [
@@ -356,43 +332,11 @@ KEYS = [key for key, _, _ in ROWS]
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="tiny counts, for smoke tests")
-    ap.add_argument("--only", default=",".join(PEERS), help="comma-separated servers to run")
-    ap.add_argument("--profile", metavar="OUT", help="py-spy an extra Conveyor sync phase; collapsed stacks to OUT")
-    args = ap.parse_args()
-    if args.quick:
-        q = dict(cold=5, warm=200, boto=100, sync4=800, secs=3.0, esm=1000, esm_secs=60.0)
-    else:
-        q = dict(cold=30, warm=3000, boto=1500, sync4=20000, secs=10.0, esm=10000, esm_secs=180.0)
-    names = [n for n in args.only.split(",") if n]
-    values: dict = {}
-    notes: dict = {}
-    started = time.monotonic()
-    log(f"Functions benchmark ({'quick' if args.quick else 'full'}) on {os.cpu_count()} CPUs; "
-        f"servers: {', '.join(names)}")
-    with servers_running(names) as servers:
-        for srv in servers:
-            if not srv.up:
-                continue
-            try:
-                bench_server(srv, q, values, notes, args.profile)
-            except Exception as exc:
-                log(f"{srv.name}: benchmark aborted: {type(exc).__name__}: {exc}")
-                notes.setdefault(("_problems", srv.name), []).append(f"aborted: {type(exc).__name__}: {exc}")
-        print()
-        print(f"## Functions ({'quick' if args.quick else 'full'} run, {os.cpu_count()} CPUs, no-op Python "
-              f"handler, clients share the CPUs with the server and its function processes; load average at "
-              f"end {os.getloadavg()[0]:.2f}: other work on the machine skews the numbers)\n")
-        print(table(ROWS, servers, values, {k: v for k, v in notes.items() if k[0] != "_problems"}))
-        problems = {k[1]: v for k, v in notes.items() if k[0] == "_problems"}
-        if problems:
-            print("\nProblems:")
-            for n, items in problems.items():
-                for it in items:
-                    print(f"- {n}: {it}")
-    log(f"done in {time.monotonic() - started:.0f}s")
-    return 0
+    quick = dict(cold=5, warm=200, boto=100, sync4=800, secs=3.0, esm=1000, esm_secs=60.0)
+    full = dict(cold=30, warm=3000, boto=1500, sync4=20000, secs=10.0, esm=10000, esm_secs=180.0)
+    return bench_main("Functions", __doc__, PEERS, quick, full,
+                      "no-op Python handler; the server's CPU includes its function processes", ROWS, bench_server,
+                      profile=profile_invoke)
 
 
 if __name__ == "__main__":

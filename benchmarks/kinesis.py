@@ -28,7 +28,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from functions import LAMBDA_TRUST, ROLE, boto, package, wait_active  # noqa: E402
+from functions import boto, execution_role, package, wait_active  # noqa: E402
 from harness import bench_main  # noqa: E402
 from peers import Http, Server, fake_auth, fmt, log, pct, run_load  # noqa: E402
 
@@ -123,13 +123,9 @@ def read_back(srv: Server, seconds: float) -> tuple[int, float]:
 
 
 def mapped_latency(srv: Server, samples: int, seconds: float) -> tuple[list[float], str | None]:
-    kinesis, lam, sqs, iam = boto(srv, "kinesis"), boto(srv, "lambda"), boto(srv, "sqs"), boto(srv, "iam")
+    kinesis, lam, sqs = boto(srv, "kinesis"), boto(srv, "lambda"), boto(srv, "sqs")
     try:
-        name = ROLE.rpartition("/")[2]
-        try:  # the server's own account (moto's is not Conveyor's)
-            role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=LAMBDA_TRUST)["Role"]["Arn"]
-        except Exception:
-            role = iam.get_role(RoleName=name)["Role"]["Arn"]
+        role = execution_role(srv)
         url = sqs.create_queue(QueueName="kinesis-bench-out")["QueueUrl"]
         lam.create_function(FunctionName="forwarder", Runtime="python3.12", Role=role,
                             Handler="lambda_function.lambda_handler", Code={"ZipFile": package(FORWARDER)},
