@@ -1,6 +1,6 @@
-"""DynamoDB side by side: Conveyor vs moto server, in one run.
+"""DynamoDB side by side: Conveyor vs moto server and dynalite (Node, in memory; installed with npm on first use), in one run.
 
-    python benchmarks/dynamodb.py [--quick] [--only conveyor,moto]
+    python benchmarks/dynamodb.py [--quick] [--only conveyor,moto,dynalite]
 
 Measures per server, on an on-demand table with a string hash key and a number sort key (JSON 1.0, as
 boto3 speaks it, over raw keep-alive HTTP):
@@ -30,7 +30,7 @@ from functions import boto  # noqa: E402
 from harness import bench_main, http_ops  # noqa: E402
 from peers import Http, Server, fake_auth, fmt, log, pct, run_load  # noqa: E402
 
-PEERS = ["conveyor", "moto"]
+PEERS = ["conveyor", "moto", "dynalite"]
 CLIENTS = 8
 TABLE = "bench"
 QUERY_ITEMS = 100

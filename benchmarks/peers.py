@@ -212,8 +212,50 @@ def start_conveyor(timeout: float = 60, bare: bool = True, extra: Sequence[str] 
     return srv
 
 
+# dynalite (Node, DynamoDB on LevelDB; in memory unless given --path): installed with npm the first time.
+DYNALITE_VERSION = "3.2.2"
+PEERS_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "conveyor-peers")
+
+
+def start_dynalite(timeout: float = 300) -> Server:
+    """Start dynalite on a free loopback port, its tables ACTIVE at once as Conveyor's are."""
+    srv = Server("dynalite")
+    home = os.path.join(PEERS_CACHE, f"dynalite-{DYNALITE_VERSION}")
+    main = os.path.join(home, "node_modules", "dynalite", "index.js")
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        srv.error = "node and npm are needed"
+        return srv
+    if not os.path.exists(main):
+        os.makedirs(home, exist_ok=True)
+        installed = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", home,
+                                    f"dynalite@{DYNALITE_VERSION}"], capture_output=True, text=True, timeout=timeout)
+        if installed.returncode != 0 or not os.path.exists(main):
+            srv.error = "npm install dynalite failed: " + (installed.stderr.strip().splitlines() or ["?"])[-1][:160]
+            return srv
+    port = free_port()
+    # Its command line listens on every interface: started here on loopback only.
+    script = (f"require({json.dumps(main)})({{createTableMs: 0, deleteTableMs: 0, updateTableMs: 0}})"
+              f".listen({port}, '127.0.0.1')")
+    srv.proc = subprocess.Popen(["node", "-e", script],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    srv.pid = srv.proc.pid
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            srv.endpoint = f"http://127.0.0.1:{port}"
+            return srv
+        if srv.proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    stop(srv)
+    srv.error = "dynalite did not start"
+    return srv
+
+
 def start_peer(name: str, timeout: float = 900) -> Server:
-    """Run the peers directory's NAME.sh PORT; it prints the server PID once ready."""
+    """Run the peers directory's NAME.sh PORT; it prints the server PID once ready (dynalite is started here)."""
+    if name == "dynalite":
+        return start_dynalite()
     srv = Server(name)
     script = os.path.join(PEERS_DIR, f"{name}.sh")
     if not os.path.exists(script):
