@@ -53,11 +53,9 @@ log = logging.getLogger("conveyor")
 SERVICES = {entry.name: entry.path for entry in CATALOG}
 
 
-def _entries(config: Config) -> list[ServiceEntry]:
+def _entries() -> list[ServiceEntry]:
     """The catalog's services that are part of this build, and those registered in SERVICES alone."""
     known = {entry.name: entry for entry in CATALOG}
-    if config.dns_port >= 0:  # Route 53's DNS server listens from the start, as the console says
-        known["route53"] = dataclasses.replace(known["route53"], eager=True)
     entries = []
     for name, path in SERVICES.items():
         entry = known.get(name)
@@ -103,7 +101,7 @@ class App:
         self.env = Environment(self.config, self.clock, self.disk, self.ports)
         # Regions a drill has taken down: the gateway and the data planes answer for them as an outage does.
         self.outages = self.ports.outages = RegionOutages(self.clock)
-        self.services = ServiceSet(self.env, _entries(self.config), self._publish)
+        self.services = ServiceSet(self.env, _entries(), self._publish)
         # Until a service starts, its ports are stand-ins that start it on first use (conveyor.lazy_ports).
         self._stand_ins: dict[str, LazyPort] = {}
         for entry in self.services.entries.values():

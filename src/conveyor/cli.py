@@ -142,9 +142,10 @@ def cmd_up(args: argparse.Namespace) -> int:
 def _dns_line(app: Any) -> str:
     """Where Route 53's DNS server answers (or why it does not)."""
     route53 = app.services.get("route53")
-    if route53 is None:
+    door = app.env.doors.get("route53")  # its port, held until Route 53 starts on first use
+    if route53 is None and door is None:
         return ""
-    status = route53.health()
+    status = route53.health() if route53 is not None else door.status()
     if status.get("dns_port"):
         return f"  DNS for Route 53's hosted zones: dig @{status['dns_host']} -p {status['dns_port']} NAME\n"
     return f"  DNS for Route 53's hosted zones: not served ({status.get('dns_error', 'disabled')})\n"

@@ -12,6 +12,7 @@ As a Mapping, a ServiceSet holds the services started so far, in the order they 
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import importlib.util
 import logging
@@ -142,8 +143,18 @@ class ServiceSet(Mapping[str, Service]):
         for entry in self.entries.values():
             if entry.eager or has_state(data_dir, entry):
                 await self.use(entry.name)
+        for entry in self.entries.values():
+            if entry.door and entry.name not in self._started:
+                module_name, _, function = entry.door.partition(":")
+                opener = getattr(importlib.import_module(module_name), function)
+                door = opener(self.env, functools.partial(self.use, entry.name))
+                if door is not None:
+                    self.env.doors[entry.name] = door
 
     async def stop(self) -> None:
+        for door in self.env.doors.values():  # ports held for services that never started
+            door.close()
+        self.env.doors.clear()
         for name in reversed(list(self._started)):
             service = self._started.pop(name)
             try:

@@ -32,6 +32,9 @@ class Environment:
     ports: Ports
     # The URL local processes (functions, workers) reach this server at; set once it listens.
     endpoint: list[str] = field(default_factory=lambda: [""])
+    # Ports a service not started yet holds from the start (Route 53's DNS port), by service name: the service
+    # takes its own over when it starts.
+    doors: dict[str, Any] = field(default_factory=dict)
 
     def local_endpoint(self) -> str:
         if self.endpoint[0]:
@@ -82,6 +85,9 @@ class ServiceEntry:
     provides: tuple[str, ...] = ()
     # The first path segment of its /_conveyor/ endpoints, if it has any.
     internal_prefix: str = ""
+    # "module:function" that opens its door, called at start when it does not start then: a function of the
+    # Environment and a callable that starts the service (conveyor.services.route53.dns_door.open_door).
+    door: str = ""
     # Started with the server whatever its state (a service registered outside the catalog).
     eager: bool = False
 

@@ -69,7 +69,8 @@ CATALOG: tuple[ServiceEntry, ...] = (
     ServiceEntry("cloudfront", "conveyor.services.cloudfront.api:CloudFrontService", may_claim=_edge,
                  needs=("s3",)),
     # After the services whose names its aliases point at (distributions, load balancers, websites).
-    ServiceEntry("route53", "conveyor.services.route53.api:Route53Service", internal_prefix="route53"),
+    ServiceEntry("route53", "conveyor.services.route53.api:Route53Service", internal_prefix="route53",
+                 door="conveyor.services.route53.dns_door:open_door"),
     # Last: it makes the other services' resources through their APIs.
     ServiceEntry("cloudformation", "conveyor.services.cloudformation.api:CloudFormationService", needs=("ec2",)),
 )
