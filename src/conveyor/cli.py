@@ -6,12 +6,9 @@ import argparse
 import json
 import logging
 import os
-import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -86,7 +83,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 2
     region = config.region
     if pipeline is not None:
-        from conveyor.pipeline.apply import pipeline_region
+        from conveyor.pipeline.spec import pipeline_region
 
         region = pipeline_region(pipeline, config.region)
     logging.basicConfig(level=logging.INFO if config.log_requests else logging.WARNING,
@@ -108,7 +105,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         elapsed = (time.perf_counter() - started) * 1000
         print(
             f"Conveyor {__version__} ready on {endpoint} in {elapsed:.0f} ms "
-            f"(services: {', '.join(app.services)}; data: {config.data_dir}; auth: {config.auth}; iam: {config.iam})\n"
+            f"(services: {', '.join(app.services.names())}; data: {config.data_dir}; auth: {config.auth}; iam: {config.iam})\n"
             f"  export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID={config.access_key} "
             f"AWS_SECRET_ACCESS_KEY={config.secret_key} AWS_DEFAULT_REGION={region}\n"
             f"  boto3 and AWS CLI v2 read AWS_ENDPOINT_URL; with AWS CLI v1 use "
@@ -177,6 +174,9 @@ def _apply_on_start(app: Any, pipeline: Any, endpoint: str, config: Any, region:
 
 def _server_region(args: argparse.Namespace) -> str:
     """The default region of the server at --endpoint (its --region), us-east-1 if it does not say."""
+    import urllib.error
+    import urllib.request
+
     try:
         with urllib.request.urlopen(f"{_endpoint(args)}/_conveyor/health", timeout=10) as response:
             return str(json.load(response).get("region") or "us-east-1")
@@ -185,8 +185,8 @@ def _server_region(args: argparse.Namespace) -> str:
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
-    from conveyor.pipeline.apply import Applier, pipeline_region
-    from conveyor.pipeline.spec import PipelineError, load
+    from conveyor.pipeline.apply import Applier
+    from conveyor.pipeline.spec import PipelineError, load, pipeline_region
 
     try:
         pipeline = load(_pipeline_path(args))
@@ -249,6 +249,8 @@ def cmd_aws(args: argparse.Namespace, rest: list[str]) -> int:
     if not (env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY")):
         env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"] = creds.access_key, creds.secret_key
     env.setdefault("AWS_DEFAULT_REGION", creds.region)
+    import subprocess
+
     try:
         return subprocess.call(["aws", "--endpoint-url", _endpoint(args), *rest], env=env)
     except FileNotFoundError:
@@ -257,6 +259,9 @@ def cmd_aws(args: argparse.Namespace, rest: list[str]) -> int:
 
 
 def cmd_health(args: argparse.Namespace) -> int:
+    import urllib.error
+    import urllib.request
+
     try:
         with urllib.request.urlopen(f"{_endpoint(args)}/_conveyor/health", timeout=5) as response:
             print(json.dumps(json.load(response), indent=2))
@@ -423,6 +428,8 @@ def _print_events(events: list[dict[str, Any]]) -> None:
 def cmd_ui(args: argparse.Namespace) -> int:
     """Print (and open) the dashboard's URL. A server that checks signatures gets a signed request for a
     one-time login token, which the browser exchanges for a session cookie (conveyor.dashboard.sessions)."""
+    import urllib.error
+    import urllib.request
     import webbrowser
 
     endpoint = _endpoint(args).rstrip("/")
