@@ -6,7 +6,8 @@ that have state on disk start (and those registered outside the catalog): they m
 (retries, schedules, sweeps, event source mappings, health checks), and a service that has not started
 can then be trusted to hold nothing, which is what its port answers for it.
 
-As a Mapping, a ServiceSet holds the services started so far, in the order they started.
+As a Mapping, a ServiceSet holds the services started so far, in the order they started; they stop in the
+catalog's order reversed.
 """
 
 from __future__ import annotations
@@ -155,7 +156,9 @@ class ServiceSet(Mapping[str, Service]):
         for door in self.env.doors.values():  # ports held for services that never started
             door.close()
         self.env.doors.clear()
-        for name in reversed(list(self._started)):
+        # In the catalog's order reversed, whatever order they started in: a service stops before those it
+        # delivers into (SNS before SQS), Auto Scaling before EC2.
+        for name in reversed([name for name in self.entries if name in self._started]):
             service = self._started.pop(name)
             try:
                 await service.stop()
