@@ -72,6 +72,10 @@ def _pipeline_path(args: argparse.Namespace) -> Path | None:
 def cmd_up(args: argparse.Namespace) -> int:
     try:
         config = _config(args)
+        if config.tls:  # a first start's certificate is made while the server imports and builds itself
+            from conveyor.gateway.tls import begin_certificate
+
+            begin_certificate(config.tls_dir)
         pipeline = None
         if not args.bare:  # the pipeline's reader (and YAML's) only when there is a pipeline to read
             from conveyor.pipeline.spec import load
