@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import socket
+import re
 import subprocess
 import sys
 import textwrap
@@ -130,11 +130,18 @@ def test_services_with_state_on_disk_start_with_the_server(start_server: Any, tm
     assert states["lambda"] == {"status": "available"}
 
 
+def _dns_port(start_server: Any, tmp_path: Path) -> tuple[Any, int]:
+    """A server whose DNS port is any free one (UDP and TCP alike), read from its console: asking
+    /_conveyor/route53 would start Route 53."""
+    console = tmp_path / "console.txt"
+    server = start_server(tmp_path / "data", "--dns-port", "0", console=console)
+    found = re.search(r"dig @127\.0\.0\.1 -p (\d+) NAME", console.read_text())
+    assert found is not None, console.read_text()
+    return server, int(found.group(1))
+
+
 def test_a_dns_query_starts_route_53_on_the_port_held_for_it(start_server: Any, tmp_path: Path) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = start_server(tmp_path / "data", "--dns-port", str(port))
+    server, port = _dns_port(start_server, tmp_path)
     assert health(server.endpoint)["route53"] == {"status": "available"}
     # The first datagram waits in the held socket while Route 53 starts, then is answered: no zone, REFUSED.
     assert Dig(port).query("www.example.com").rcode() == dns.rcode.REFUSED
@@ -143,9 +150,6 @@ def test_a_dns_query_starts_route_53_on_the_port_held_for_it(start_server: Any, 
 
 
 def test_a_tcp_query_starts_route_53_too(start_server: Any, tmp_path: Path) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = start_server(tmp_path / "data", "--dns-port", str(port))
+    server, port = _dns_port(start_server, tmp_path)
     assert Dig(port).query("www.example.com", tcp=True).rcode() == dns.rcode.REFUSED
     assert health(server.endpoint)["route53"]["status"] == "running"
