@@ -23,6 +23,8 @@ from conveyor.protocol.models import model_metadata
 from conveyor.service_set import load_class
 from conveyor.services.base import Environment, Service
 from conveyor.services.catalog import CATALOG
+from tests.conftest import post_json
+from tests.helpers import wait_for
 from tests.route53.conftest import Dig
 
 
@@ -153,3 +155,20 @@ def test_a_tcp_query_starts_route_53_too(start_server: Any, tmp_path: Path) -> N
     server, port = _dns_port(start_server, tmp_path)
     assert Dig(port).query("www.example.com", tcp=True).rcode() == dns.rcode.REFUSED
     assert health(server.endpoint)["route53"]["status"] == "running"
+
+
+def test_metrics_counted_before_cloudwatch_started_reach_it(start_server: Any, tmp_path: Path) -> None:
+    """SQS counts its sends into CloudWatch's port before CloudWatch has started: the stand-in keeps the counts
+    and starts CloudWatch, which then has every one of them."""
+    server = start_server(tmp_path / "data", "--clock", "manual")
+    sqs = server.client("sqs")
+    url = sqs.create_queue(QueueName="counted")["QueueUrl"]
+    started = post_json(f"{server.endpoint}/_conveyor/clock", {"advance": 0})["now"]
+    for i in range(7):
+        sqs.send_message(QueueUrl=url, MessageBody=f"message {i}")
+    wait_for(lambda: health(server.endpoint)["cloudwatch"]["status"] == "running", what="CloudWatch started")
+    now = post_json(f"{server.endpoint}/_conveyor/clock", {"advance": 60})["now"]  # the minute is stored
+    points = server.client("cloudwatch").get_metric_statistics(
+        Namespace="AWS/SQS", MetricName="NumberOfMessagesSent", Dimensions=[{"Name": "QueueName", "Value": "counted"}],
+        StartTime=started - 600, EndTime=now + 60, Period=3600, Statistics=["Sum"])["Datapoints"]
+    assert [p["Sum"] for p in points] == [7.0]
