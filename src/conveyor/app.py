@@ -36,6 +36,7 @@ from conveyor.ports import (
     Streams,
     TargetGroups,
     Topics,
+    Vpcs,
     find_credential,
 )
 from conveyor.prometheus import BuiltinSeries, Exposition, PoolLevel
@@ -85,7 +86,7 @@ _PORT_TYPES: dict[str, type] = {
     "roles": RoleDirectory, "role_sessions": RoleSessions, "logs": LogSink, "metrics": MetricsSink,
     "streams": Streams, "table_streams": Streams, "instances": Instances, "scaling": ScalingActions,
     "alarms": AlarmKeeper, "permissions": PermissionSource, "load_balancers": LoadBalancerHealth,
-    "alarm_states": AlarmStates, "target_groups": TargetGroups,
+    "alarm_states": AlarmStates, "target_groups": TargetGroups, "vpcs": Vpcs,
 }
 
 

@@ -63,14 +63,15 @@ CATALOG: tuple[ServiceEntry, ...] = (
     # EC2 before Auto Scaling, which launches its instances (and stops first, so that no instance it
     # watches going down is replaced during a shutdown).
     ServiceEntry("ec2", "conveyor.services.ec2.api:Ec2Service", may_claim=_instance_metadata,
-                 provides=("instances",)),
+                 provides=("instances", "vpcs")),
     ServiceEntry("autoscaling", "conveyor.services.autoscaling.api:AutoScalingService", needs=("ec2", "elbv2"),
                  provides=("scaling",)),
     ServiceEntry("cloudfront", "conveyor.services.cloudfront.api:CloudFrontService", may_claim=_edge,
                  needs=("s3",)),
     # After the services whose names its aliases point at (distributions, load balancers, websites).
+    # It checks a private zone's VPC with EC2 (every account has default VPCs: no empty answer).
     ServiceEntry("route53", "conveyor.services.route53.api:Route53Service", internal_prefix="route53",
-                 door="conveyor.services.route53.dns_door:open_door"),
+                 door="conveyor.services.route53.dns_door:open_door", needs=("ec2",)),
     # Last: it makes the other services' resources through their APIs.
     ServiceEntry("cloudformation", "conveyor.services.cloudformation.api:CloudFormationService", needs=("ec2",)),
 )
