@@ -29,6 +29,7 @@ _EMPTY_ANSWERS: dict[str, Callable[[], Any]] = {
     "queue_attributes": lambda: None,
     "queue_summaries": list,
     "invoke_allowed": lambda: False,  # Functions: no such function
+    "bucket_exists": lambda: False,  # Objects: no such bucket
     "assumable_by": lambda: False,  # RoleSessions: STS starts with IAM, so IAM holds no role yet
     "role_by_arn": lambda: None,  # RoleDirectory
     "instance_profile": lambda: None,
