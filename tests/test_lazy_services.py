@@ -172,3 +172,34 @@ def test_metrics_counted_before_cloudwatch_started_reach_it(start_server: Any, t
         Namespace="AWS/SQS", MetricName="NumberOfMessagesSent", Dimensions=[{"Name": "QueueName", "Value": "counted"}],
         StartTime=started - 600, EndTime=now + 60, Period=3600, Statistics=["Sum"])["Datapoints"]
     assert [p["Sum"] for p in points] == [7.0]
+
+
+# Synchronous port methods with no empty answer, and why no service asks them of a service not started.
+_ASKED_ONLY_OF_STARTED = {
+    "counters": "its callers (pools, mappings) take any failure for a queue that does not exist",
+    "open_object": "CloudFront needs S3", "preflight": "CloudFront needs S3",
+    "watch": "Auto Scaling needs EC2", "zones": "Auto Scaling and CloudFormation need EC2",
+    "subnet_zones": "Auto Scaling needs EC2", "resolve_template": "Auto Scaling needs EC2",
+    "vpc_exists": "Route 53 needs EC2",
+    "position": "a stream mapping exists only for a stream, so Kinesis or DynamoDB had state and started",
+    "read": "as position",
+    "tally": "a sink: kept", "sample": "a sink: kept", "write": "a sink: kept",
+    "note_used": "credential sources are listed once started, not stood in for",
+}
+
+
+def test_every_synchronous_port_method_has_an_answer_before_its_service_starts() -> None:
+    """A port method added later must say what a service not started answers (conveyor.lazy_ports), or which
+    service needs its provider started first (conveyor.services.catalog)."""
+    import inspect
+
+    from conveyor.app import _PORT_TYPES
+    from conveyor.lazy_ports import _EMPTY_ANSWERS
+
+    for port, protocol in _PORT_TYPES.items():
+        for name, member in inspect.getmembers(protocol, inspect.isfunction):
+            if name.startswith("_") or inspect.iscoroutinefunction(member):
+                continue
+            assert name in _EMPTY_ANSWERS or name in _ASKED_ONLY_OF_STARTED, f"{port}.{name}"
+    provided = {port for entry in CATALOG for port in entry.provides}
+    assert provided == set(_PORT_TYPES)
