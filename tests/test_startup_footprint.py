@@ -61,9 +61,10 @@ def test_databases_made_at_a_first_start_are_complete_and_in_wal_mode(start_serv
     sqs = server.client("sqs")
     url = sqs.create_queue(QueueName="first")["QueueUrl"]
     sqs.send_message(QueueUrl=url, MessageBody="kept")
+    server.client("dynamodb").list_tables()  # a service is started (its database made) on its first request
     server.kill()
     databases = sorted((tmp_path / "data").rglob("*.db"))
-    assert len(databases) >= 10
+    assert {path.parent.name for path in databases} >= {"sqs", "dynamodb"}
     assert not list((tmp_path / "data").rglob("*.db.new"))  # no build left half-done
     for path in databases:
         with sqlite3.connect(path) as conn:

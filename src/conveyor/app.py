@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
-import importlib
 import logging
 
 from conveyor.authz import Enforcer
@@ -13,57 +13,81 @@ from conveyor.dashboard import Dashboard, DashboardWeb, LogTee, Wiring
 from conveyor.gateway.chain import Gateway
 from conveyor.gateway.inprocess import InProcessApi
 from conveyor.internal_api import InternalApi
+from conveyor.lazy_ports import LazyPort
 from conveyor.metrics import Metrics
 from conveyor.outages import RegionOutages
-from conveyor.ports import Credential, Ports, find_credential
+from conveyor.ports import (
+    AlarmKeeper,
+    AlarmStates,
+    Credential,
+    EventBuses,
+    Functions,
+    Instances,
+    LoadBalancerHealth,
+    LogSink,
+    MetricsSink,
+    Objects,
+    PermissionSource,
+    Ports,
+    Queues,
+    RoleDirectory,
+    RoleSessions,
+    ScalingActions,
+    Streams,
+    TargetGroups,
+    Topics,
+    Vpcs,
+    find_credential,
+)
 from conveyor.prometheus import BuiltinSeries, Exposition, PoolLevel
 from conveyor.runtime.pools import PoolManager
-from conveyor.services.base import Environment, Service
+from conveyor.service_set import ServiceSet, in_build, load_class
+from conveyor.services.base import Environment, Service, ServiceEntry
+from conveyor.services.catalog import CATALOG
 from conveyor.storage.disk import DiskGuard
 
 log = logging.getLogger("conveyor")
 
-# Registry name -> "module:Class". Order matters for start-up: services others deliver into come first.
-SERVICES = {
-    "sts": "conveyor.services.sts.api:StsService",
-    "iam": "conveyor.services.iam.api:IamService",
-    "logs": "conveyor.services.logs.api:LogsService",
-    "cloudwatch": "conveyor.services.cloudwatch.api:CloudWatchService",
-    "kinesis": "conveyor.services.kinesis.api:KinesisService",
-    "dynamodb": "conveyor.services.dynamodb.api:DynamoDBService",
-    "sqs": "conveyor.services.sqs.api:SqsService",
-    "sns": "conveyor.services.sns.api:SnsService",
-    "lambda": "conveyor.services.lambda_.api:LambdaService",
-    "events": "conveyor.services.events.api:EventsService",
-    "scheduler": "conveyor.services.scheduler.api:SchedulerService",
-    "s3": "conveyor.services.s3.api:S3Service",
-    "apigatewayv2": "conveyor.services.apigatewayv2.api:ApiGatewayService",
-    # Elastic Load Balancing before Auto Scaling, which registers its instances in target groups.
-    "elbv2": "conveyor.services.elbv2.api:ElbService",
-    # EC2 before Auto Scaling, which launches its instances (and stops first, so that no instance it
-    # watches going down is replaced during a shutdown).
-    "ec2": "conveyor.services.ec2.api:Ec2Service",
-    "autoscaling": "conveyor.services.autoscaling.api:AutoScalingService",
-    "cloudfront": "conveyor.services.cloudfront.api:CloudFrontService",
-    # After the services whose names its aliases point at (distributions, load balancers, websites).
-    "route53": "conveyor.services.route53.api:Route53Service",
-    # Last: it makes the other services' resources through their APIs.
-    "cloudformation": "conveyor.services.cloudformation.api:CloudFormationService",
+# Registry name -> "module:Class", in start-up order (services others deliver into come first). The
+# catalog (conveyor.services.catalog) says how to route to each without importing it; a service added here
+# and not there is imported and started with the server.
+SERVICES = {entry.name: entry.path for entry in CATALOG}
+
+
+def _entries() -> list[ServiceEntry]:
+    """The catalog's services that are part of this build, and those registered in SERVICES alone."""
+    known = {entry.name: entry for entry in CATALOG}
+    entries = []
+    for name, path in SERVICES.items():
+        entry = known.get(name)
+        if entry is not None and entry.path == path:
+            if in_build(path):
+                entries.append(entry)
+            continue
+        service_class = load_class(path)
+        if service_class is not None:
+            entries.append(_uncatalogued(name, path, service_class))
+    return entries
+
+
+def _uncatalogued(name: str, path: str, service_class: type[Service]) -> ServiceEntry:
+    """A service outside the catalog: its class and model say how to route to it; it starts with the server."""
+    from conveyor.protocol.models import model_metadata
+
+    return ServiceEntry(name, path, (service_class.signing_name or name, *service_class.signing_aliases),
+                        model_metadata(service_class.name).get("targetPrefix"), service_class.takes_unsigned,
+                        internal_prefix=service_class.internal_prefix, eager=True)
+
+
+# Ports the App stands in front of: what goes through them feeds Prometheus and the dashboard too.
+_FRONTED = ("metrics", "logs")
+_PORT_TYPES: dict[str, type] = {
+    "queues": Queues, "topics": Topics, "functions": Functions, "events": EventBuses, "objects": Objects,
+    "roles": RoleDirectory, "role_sessions": RoleSessions, "logs": LogSink, "metrics": MetricsSink,
+    "streams": Streams, "table_streams": Streams, "instances": Instances, "scaling": ScalingActions,
+    "alarms": AlarmKeeper, "permissions": PermissionSource, "load_balancers": LoadBalancerHealth,
+    "alarm_states": AlarmStates, "target_groups": TargetGroups, "vpcs": Vpcs,
 }
-
-
-def _load(path: str) -> type[Service] | None:
-    module_name, _, class_name = path.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and module_name.startswith(exc.name):
-            return None  # that service is not part of this build
-        raise
-    service_class = getattr(module, class_name)
-    if not (isinstance(service_class, type) and issubclass(service_class, Service)):
-        raise TypeError(f"{path} is not a Service")
-    return service_class
 
 
 class App:
@@ -78,16 +102,16 @@ class App:
         self.env = Environment(self.config, self.clock, self.disk, self.ports)
         # Regions a drill has taken down: the gateway and the data planes answer for them as an outage does.
         self.outages = self.ports.outages = RegionOutages(self.clock)
-        self.services: dict[str, Service] = {}
-        for name, path in SERVICES.items():
-            cls = _load(path)
-            if cls is not None:
-                self.services[name] = cls(self.env)
+        self.services = ServiceSet(self.env, _entries(), self._publish)
+        # Until a service starts, its ports are stand-ins that start it on first use (conveyor.lazy_ports).
+        self._stand_ins: dict[str, LazyPort] = {}
+        for entry in self.services.entries.values():
+            for port in entry.provides:
+                self._stand_ins[port] = LazyPort(entry.name, _PORT_TYPES[port], self.services.use)
+                setattr(self.ports, port, self._stand_ins[port])
         # IAM enforcement (--iam): the gateway's step, and the check of deliveries between services.
         self.enforcer = Enforcer(self.config.iam, self.ports, self.clock)
         self.ports.access = self.enforcer
-        for service in self.services.values():
-            service.provide(self.ports)
         # Prometheus keeps running totals of the built-in metrics on their way to CloudWatch, and the
         # dashboard reads the code runners' log lines on their way to CloudWatch Logs: both stand in front
         # of the services' sinks before anyone starts using them.
@@ -96,7 +120,8 @@ class App:
         self.pools = PoolManager(self.env)
         self.ports.pools = self.pools  # Auto Scaling describes and scales them as groups
         self.dashboard = Dashboard(Wiring(self.services, self.ports, self.pools, self.config, self.clock.now))
-        self.ports.logs = LogTee(self.ports.logs, self.dashboard.trail, self.dashboard.changed)
+        self.log_tee = LogTee(self.ports.logs, self.dashboard.trail, self.dashboard.changed)
+        self.ports.logs = self.log_tee
         self.dashboard_web = DashboardWeb(self.dashboard, self.config)
         self.exposition = Exposition(self.metrics, self.builtin_series, lambda: self.ports.queues,
                                      self._pool_levels)
@@ -108,6 +133,25 @@ class App:
         self.started = False
         # False while `conveyor up` applies its pipeline on start (LocalStack's READY stage waits for it).
         self.ready = True
+
+    def _publish(self, entry: ServiceEntry, service: Service, offered: Ports) -> None:
+        """A service has started: the ports it offers answer from now on (its stand-ins hand over)."""
+        for port in dataclasses.fields(Ports):
+            value = getattr(offered, port.name)
+            if isinstance(value, list):
+                getattr(self.ports, port.name).extend(value)
+            elif isinstance(value, dict):
+                getattr(self.ports, port.name).update(value)
+            elif value is not None:
+                if port.name == "metrics":
+                    self.builtin_series.inner = value
+                elif port.name == "logs":
+                    self.log_tee.inner = value
+                else:
+                    setattr(self.ports, port.name, value)
+                stand_in = self._stand_ins.get(port.name)
+                if stand_in is not None:
+                    stand_in.bind(value)
 
     def _pool_levels(self) -> list[PoolLevel]:
         return [PoolLevel(name, pool.region, pool.backlog(pool.spec.queue, pool.spec.region) if pool.spec.queue
@@ -140,18 +184,13 @@ class App:
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock_data_dir()
         self.disk.open()
-        for service in self.services.values():
-            await service.start()
+        await self.services.start_those_with_state()
         await self.pools.start()
         self.started = True
 
     async def stop(self) -> None:
         await self.pools.stop()
-        for service in reversed(list(self.services.values())):
-            try:
-                await service.stop()
-            except Exception:
-                log.exception("stopping %s failed", service.name)
+        await self.services.stop()
         self.started = False
         if getattr(self, "_lock", None) is not None:
             self._lock.close()

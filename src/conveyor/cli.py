@@ -6,12 +6,9 @@ import argparse
 import json
 import logging
 import os
-import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -75,6 +72,10 @@ def _pipeline_path(args: argparse.Namespace) -> Path | None:
 def cmd_up(args: argparse.Namespace) -> int:
     try:
         config = _config(args)
+        if config.tls:  # a first start's certificate is made while the server imports and builds itself
+            from conveyor.gateway.tls import begin_certificate
+
+            begin_certificate(config.tls_dir)
         pipeline = None
         if not args.bare:  # the pipeline's reader (and YAML's) only when there is a pipeline to read
             from conveyor.pipeline.spec import load
@@ -86,7 +87,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 2
     region = config.region
     if pipeline is not None:
-        from conveyor.pipeline.apply import pipeline_region
+        from conveyor.pipeline.spec import pipeline_region
 
         region = pipeline_region(pipeline, config.region)
     logging.basicConfig(level=logging.INFO if config.log_requests else logging.WARNING,
@@ -108,7 +109,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         elapsed = (time.perf_counter() - started) * 1000
         print(
             f"Conveyor {__version__} ready on {endpoint} in {elapsed:.0f} ms "
-            f"(services: {', '.join(app.services)}; data: {config.data_dir}; auth: {config.auth}; iam: {config.iam})\n"
+            f"(services: {', '.join(app.services.names())}; data: {config.data_dir}; auth: {config.auth}; iam: {config.iam})\n"
             f"  export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID={config.access_key} "
             f"AWS_SECRET_ACCESS_KEY={config.secret_key} AWS_DEFAULT_REGION={region}\n"
             f"  boto3 and AWS CLI v2 read AWS_ENDPOINT_URL; with AWS CLI v1 use "
@@ -142,9 +143,10 @@ def cmd_up(args: argparse.Namespace) -> int:
 def _dns_line(app: Any) -> str:
     """Where Route 53's DNS server answers (or why it does not)."""
     route53 = app.services.get("route53")
-    if route53 is None:
+    door = app.env.doors.get("route53")  # its port, held until Route 53 starts on first use
+    if route53 is None and door is None:
         return ""
-    status = route53.health()
+    status = route53.health() if route53 is not None else door.status()
     if status.get("dns_port"):
         return f"  DNS for Route 53's hosted zones: dig @{status['dns_host']} -p {status['dns_port']} NAME\n"
     return f"  DNS for Route 53's hosted zones: not served ({status.get('dns_error', 'disabled')})\n"
@@ -176,6 +178,9 @@ def _apply_on_start(app: Any, pipeline: Any, endpoint: str, config: Any, region:
 
 def _server_region(args: argparse.Namespace) -> str:
     """The default region of the server at --endpoint (its --region), us-east-1 if it does not say."""
+    import urllib.error
+    import urllib.request
+
     try:
         with urllib.request.urlopen(f"{_endpoint(args)}/_conveyor/health", timeout=10) as response:
             return str(json.load(response).get("region") or "us-east-1")
@@ -184,8 +189,8 @@ def _server_region(args: argparse.Namespace) -> str:
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
-    from conveyor.pipeline.apply import Applier, pipeline_region
-    from conveyor.pipeline.spec import PipelineError, load
+    from conveyor.pipeline.apply import Applier
+    from conveyor.pipeline.spec import PipelineError, load, pipeline_region
 
     try:
         pipeline = load(_pipeline_path(args))
@@ -248,6 +253,8 @@ def cmd_aws(args: argparse.Namespace, rest: list[str]) -> int:
     if not (env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY")):
         env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"] = creds.access_key, creds.secret_key
     env.setdefault("AWS_DEFAULT_REGION", creds.region)
+    import subprocess
+
     try:
         return subprocess.call(["aws", "--endpoint-url", _endpoint(args), *rest], env=env)
     except FileNotFoundError:
@@ -256,6 +263,9 @@ def cmd_aws(args: argparse.Namespace, rest: list[str]) -> int:
 
 
 def cmd_health(args: argparse.Namespace) -> int:
+    import urllib.error
+    import urllib.request
+
     try:
         with urllib.request.urlopen(f"{_endpoint(args)}/_conveyor/health", timeout=5) as response:
             print(json.dumps(json.load(response), indent=2))
@@ -422,6 +432,8 @@ def _print_events(events: list[dict[str, Any]]) -> None:
 def cmd_ui(args: argparse.Namespace) -> int:
     """Print (and open) the dashboard's URL. A server that checks signatures gets a signed request for a
     one-time login token, which the browser exchanges for a session cookie (conveyor.dashboard.sessions)."""
+    import urllib.error
+    import urllib.request
     import webbrowser
 
     endpoint = _endpoint(args).rstrip("/")

@@ -51,7 +51,7 @@ async def handle(app: App, ctx: RequestContext) -> HttpResponse:
     method = ctx.request.method
     if path == "health" and method in ("GET", "HEAD"):
         return json_response(
-            {"version": __version__, "services": {name: s.health() for name, s in app.services.items()},
+            {"version": __version__, "services": _health(app),
              "clock": "manual" if app.clock.manual else "system", "auth": app.config.auth,
              "disk": app.disk.health(), "region": app.config.region}
         )
@@ -77,8 +77,9 @@ async def handle(app: App, ctx: RequestContext) -> HttpResponse:
         except PoolError as exc:
             raise ServiceError("InvalidRequest", str(exc))
     parts = path.split("/")
-    for service in app.services.values():
-        if parts[0] and parts[0] == service.internal_prefix:
+    for name, entry in app.services.entries.items():
+        if parts[0] and parts[0] == entry.internal_prefix:
+            service = await app.services.use(name)
             answer = await service.internal(ctx, parts[1:])
             if answer is not NotImplemented:
                 return json_response(answer)
@@ -158,6 +159,13 @@ async def _pools(app: App, ctx: RequestContext, parts: list[str], method: str) -
         await pools.kill(parts[1])
         return json_response({"killed": parts[1]})
     raise ServiceError("NotFound", f"No such Conveyor endpoint: {method} {ctx.request.path}", 404)
+
+
+def _health(app: App) -> dict[str, Any]:
+    """Each service's health; "available" for one not started yet (it starts on its first request), as
+    LocalStack's health calls a service it has not loaded."""
+    return {name: app.services[name].health() if app.services.started(name) else {"status": "available"}
+            for name in app.services.names()}
 
 
 def _status(app: App) -> dict[str, Any]:

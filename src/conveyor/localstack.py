@@ -6,7 +6,8 @@
 
 The shapes follow LocalStack's own resources (HealthResource and InitScriptsResource in
 localstack/services/internal.py, documented at https://docs.localstack.cloud/references/internal-endpoints/).
-A service is "running" while it serves and "error" when its health says otherwise; services Conveyor does
+A service is "available" until its first use starts it (LocalStack's word for a service it has not loaded
+yet), then "running" while it serves and "error" when its health says otherwise; services Conveyor does
 not serve are absent, so a script waiting for one of them waits in vain rather than being told a lie.
 Conveyor runs no init scripts; its READY stage completes once the pipeline `conveyor up` applies on start
 is in place (the resources a compose file's init script would have created).
@@ -15,7 +16,6 @@ is in place (the resources a compose file's init script would have created).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any, Protocol
 
 from conveyor import __version__
@@ -30,11 +30,19 @@ class _Healthy(Protocol):
     def health(self) -> dict[str, Any]: ...
 
 
+class _Services(Protocol):
+    def names(self) -> list[str]: ...
+
+    def started(self, name: str) -> bool: ...
+
+    def __getitem__(self, name: str) -> _Healthy: ...
+
+
 class ServerState(Protocol):
     """What the probes read of the running server (the App, which passes itself)."""
 
     @property
-    def services(self) -> Mapping[str, _Healthy]: ...
+    def services(self) -> _Services: ...
 
     @property
     def started(self) -> bool: ...
@@ -56,6 +64,14 @@ def _json(payload: object, status: int = 200, headers: list[tuple[str, str]] | N
 _LOCALSTACK_NAMES = {"apigatewayv2": "apigateway"}
 
 
+def _state(app: ServerState, name: str) -> str:
+    """LocalStack's word for a service: "available" until it is first used (LocalStack loads its services on
+    first request too), then "running", or "error" when it is not."""
+    if not app.services.started(name):
+        return "available"
+    return "running" if app.services[name].health().get("status") == "running" else "error"
+
+
 def answer(app: ServerState, request: HttpRequest) -> HttpResponse:
     path = request.path.rstrip("/")
     method = request.method
@@ -64,8 +80,7 @@ def answer(app: ServerState, request: HttpRequest) -> HttpResponse:
             # LocalStack's POST (restart, kill) and PUT (arbitrary state) manage its own container.
             return _json({"error": f"Conveyor answers GET and HEAD on {path}, not {method}."}, 405,
                          [("Allow", "GET, HEAD")])
-        services = {_LOCALSTACK_NAMES.get(name, name): "running" if service.health().get("status") == "running"
-                    else "error" for name, service in app.services.items()}
+        services = {_LOCALSTACK_NAMES.get(name, name): _state(app, name) for name in app.services.names()}
         return _json({"services": services, "edition": EDITION, "version": __version__})
     if method not in ("GET", "HEAD"):
         return _json({"error": f"Conveyor answers GET and HEAD on {path}, not {method}."}, 405,

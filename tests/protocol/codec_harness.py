@@ -64,7 +64,8 @@ def served_codecs() -> tuple[Served, ...]:
     data_dir = tempfile.mkdtemp(prefix="conveyor-codecs-")  # services make their directories when built
     atexit.register(shutil.rmtree, data_dir, ignore_errors=True)
     app = App(Config(data_dir=data_dir, port=0, clock="manual", auth="off"))
-    return tuple(Served(service, codec) for service in app.services.values() for codec in service.codecs.values()
+    built = [app.services.build(name) for name in app.services.names()]  # imported and built, not started
+    return tuple(Served(service, codec) for service in built for codec in service.codecs.values()
                  if codec.name not in NOT_IN_BOTOCORE)
 
 

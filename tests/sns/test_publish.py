@@ -209,7 +209,7 @@ def test_fan_out_to_ten_costs_less_than_three_times_one(tmp_path):
         app = App(Config(data_dir=tmp_path, port=0, auth="off"))
         await app.start()
         try:
-            sqs, sns = app.services["sqs"], app.services["sns"]
+            sqs, sns = await app.services.use("sqs"), await app.services.use("sns")
             ctx = SimpleNamespace(account_id="000000000000", region="us-east-1", base_url="http://x")
             topics = {}
             for fan in (1, 10):
@@ -299,7 +299,7 @@ def test_a_fifo_topic_forgets_deduplication_ids_whose_window_has_passed(tmp_path
         app = App(Config(data_dir=tmp_path, port=0, auth="off"), clock=clock)
         await app.start()
         try:
-            sns = app.services["sns"]
+            sns = await app.services.use("sns")
             ctx = SimpleNamespace(account_id="000000000000", region="us-east-1", base_url="http://x")
             created = await sns.handler("CreateTopic")(ctx, {"Name": "ids.fifo", "Attributes": {"FifoTopic": "true"}})
             arn = created["TopicArn"]

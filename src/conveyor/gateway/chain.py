@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from conveyor import ids
 from conveyor.gateway import access, sigv4, unserved
-from conveyor.gateway.router import Router
-from conveyor.protocol.query import FORM, form_fields
-from conveyor.protocol.validate import ValidationCodes, validate
+from conveyor.gateway.router import Router, ServiceDirectory
 from conveyor.storage.disk import DiskFull
 from conveyor.wire import (
     ClientDisconnected,
@@ -49,7 +47,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("conveyor.gateway")
 
 INTERNAL_PREFIX = "/_conveyor/"
-_DEFAULT_CODES = ValidationCodes()
+# The codecs and the validator (botocore's model classes) are imported by the first request that needs them:
+# a server that has not been asked anything yet has not paid for them.
+FORM = "application/x-www-form-urlencoded"
 # An error answered before the body was read: a body this small is read and dropped so the connection
 # can serve the next request; a larger one (or one the client waits to send) closes the connection.
 _DISCARD_LIMIT = 1024 * 1024
@@ -81,7 +81,7 @@ class _Target:
 
 
 class Gateway:
-    def __init__(self, *, config: Config, clock: Clock, metrics: Metrics, services: Mapping[str, Service],
+    def __init__(self, *, config: Config, clock: Clock, metrics: Metrics, services: ServiceDirectory,
                  keys: access.Keyring, control: ControlApi, enforcer: Enforcer | None = None,
                  outages: Outages | None = None) -> None:
         self.config = config
@@ -134,7 +134,7 @@ class Gateway:
         answer = await self.control.open_answer(ctx)
         if answer is not None:
             return answer
-        plane = self.router.data_plane_for(ctx.request)
+        plane = await self.router.data_plane_for(ctx.request)
         if plane is not None:
             return await self._serve_data_plane(ctx, plane)
         await self._route(ctx, target)
@@ -151,7 +151,9 @@ class Gateway:
         operation = ctx.operation = await codec.route(ctx)
         await service.authorize(ctx, operation)
         params = ctx.params = await codec.parse(ctx, operation)
-        validate(operation.input_shape, params, service.validation_codes or _DEFAULT_CODES)
+        from conveyor.protocol.validate import DEFAULT_CODES, validate
+
+        validate(operation.input_shape, params, service.validation_codes or DEFAULT_CODES)
         if self.enforcer is not None:
             self.enforcer.authorize(ctx, service, operation, params)
         await service.check(ctx, operation, params)
@@ -205,11 +207,13 @@ class Gateway:
             if content_type.startswith(FORM) or "Action=" in request.query_string:
                 ctx.protocol = "query"
                 target.codec = unserved.stand_in_codec("conveyor", "query")  # a malformed form: query's XML
+                from conveyor.protocol.query import form_fields
+
                 action = (await form_fields(ctx)).get("Action")
-        name = self.router.service_for(request, signing_name, action)
-        service = self.services.get(name) if name else None
+        name = await self.router.service_for(request, signing_name, action)
+        service = await self.services.use(name) if name and name in self.services.entries else None
         if service is None:
-            refusal = unserved.refusal(ctx, signing_name, name, sorted(self.services))
+            refusal = unserved.refusal(ctx, signing_name, name, sorted(self.services.names()))
             target.codec = refusal.codec
             raise refusal.error
         ctx.service = service.name

@@ -15,7 +15,7 @@ from conveyor.wire import Headers, HttpRequest, HttpResponse, ServiceError
 
 if TYPE_CHECKING:
     from conveyor.config import Config
-    from conveyor.services.base import Service
+    from conveyor.gateway.router import ServiceDirectory
 
 # The protocols botocore speaks that a service may serve, most direct first.
 _PREFERRED = ("json", "query", "rest-json", "rest-xml", "ec2")
@@ -38,7 +38,7 @@ class InProcessApi:
     """conveyor.ports.ApiCaller, served by the App's gateway."""
 
     def __init__(self, handle: Callable[[HttpRequest], Awaitable[HttpResponse]], config: Config,
-                 services: Mapping[str, Service], endpoint: Callable[[], str]) -> None:
+                 services: ServiceDirectory, endpoint: Callable[[], str]) -> None:
         self._handle = handle
         self._config = config
         self._services = services
@@ -53,7 +53,7 @@ class InProcessApi:
         from botocore.parsers import create_parser
         from botocore.serialize import create_serializer
 
-        served = self._services.get(service)
+        served = await self._services.use(service) if service in self._services.entries else None
         if served is None:
             raise ServiceError("InvalidAction", f"Conveyor does not serve the service '{service}'", 400)
         protocol = next((name for name in _PREFERRED if name in served.codecs), None)

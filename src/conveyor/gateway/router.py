@@ -7,44 +7,73 @@ Signals, strongest first: the SigV4 credential scope (header or presigned query)
 query `Action` (with a service's own paths, such as SQS queue URLs, before the action's name), then the
 service that takes whatever is left over (S3: anonymous GETs, browser form POSTs, CORS preflights,
 virtual-hosted bucket names).
+
+Routing reads the services' catalog entries (conveyor.services.catalog), not the services: a service is
+imported and started only once a request is routed to it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from conveyor.protocol.models import model_metadata
 from conveyor.wire import HttpRequest
 
 if TYPE_CHECKING:
-    from conveyor.services.base import DataPlane, Service
+    from conveyor.services.base import DataPlane, Service, ServiceEntry
+
+
+class ServiceDirectory(Protocol):
+    """The services of the App (conveyor.service_set.ServiceSet): as a Mapping, those started so far."""
+
+    @property
+    def entries(self) -> Mapping[str, ServiceEntry]:
+        """Every service this build serves, started or not, by registry name."""
+        ...
+
+    def __getitem__(self, name: str) -> Service: ...
+
+    def names(self) -> list[str]: ...
+
+    def started(self, name: str) -> bool: ...
+
+    async def use(self, name: str) -> Service:
+        """The started service, starting it first if need be."""
+        ...
 
 
 class Router:
-    def __init__(self, services: Mapping[str, Service]) -> None:
+    def __init__(self, services: ServiceDirectory) -> None:
         self.services = services
         self.by_target: dict[str, str] = {}
         self.by_signing_name: dict[str, str] = {}
         self.fallback: str | None = None
-        for name, service in services.items():
-            prefix = model_metadata(service.name).get("targetPrefix")
-            if prefix:
-                self.by_target[prefix] = name
-            for signing_name in (service.signing_name or name, *service.signing_aliases):
+        for name, entry in services.entries.items():
+            if entry.target_prefix:
+                self.by_target[entry.target_prefix] = name
+            for signing_name in entry.signs_as:
                 self.by_signing_name[signing_name] = name
-            if service.takes_unsigned:
+            if entry.takes_unsigned:
                 self.fallback = name
-        self.data_planes = [s.data_plane for s in services.values() if s.data_plane is not None]
+        # Services that may have a data plane: those the catalog gives a claim hint, and those started with
+        # the server (registered outside the catalog).
+        self.planes = [name for name, entry in services.entries.items() if entry.may_claim is not None or entry.eager]
 
-    def data_plane_for(self, request: HttpRequest) -> DataPlane | None:
-        """The data plane that claims the request (by Host or path), if any."""
-        for plane in self.data_planes:
-            if plane.claims(request):
+    async def data_plane_for(self, request: HttpRequest) -> DataPlane | None:
+        """The data plane that claims the request (by Host or path), if any; its service is started first
+        when the request may be for it."""
+        for name in self.planes:
+            if not self.services.started(name):
+                may_claim = self.services.entries[name].may_claim
+                if may_claim is None or not may_claim(request):
+                    continue
+                await self.services.use(name)
+            plane = self.services[name].data_plane
+            if plane is not None and plane.claims(request):
                 return plane
         return None
 
-    def service_for(self, request: HttpRequest, signing_name: str | None, form_action: str | None) -> str | None:
+    async def service_for(self, request: HttpRequest, signing_name: str | None, form_action: str | None) -> str | None:
         """The registry name of the service (or, when none of ours, the signing name the request named).
         `signing_name`: the credential scope's service, also when the rest of the signature is malformed."""
         if signing_name is not None:
@@ -53,15 +82,17 @@ class Router:
         if target:
             return self.by_target.get(target.partition(".")[0])
         if form_action is not None:
-            return self._service_for_action(request, form_action)
+            return await self._service_for_action(request, form_action)
         return self.fallback
 
-    def _service_for_action(self, request: HttpRequest, action: str) -> str | None:
-        # Unsigned query requests (auth off, curl): a service's own path is the one unambiguous hint.
-        for name, service in self.services.items():
+    async def _service_for_action(self, request: HttpRequest, action: str) -> str | None:
+        # Unsigned query requests (auth off, curl): a service's own path is the one unambiguous hint. Rare
+        # enough that every service is started to be asked.
+        served = [(name, await self.services.use(name)) for name in self.services.entries]
+        for name, service in served:
             if service.owns_path(request.path):
                 return name
-        for name, service in self.services.items():
+        for name, service in served:
             form_codec = service.codecs.get("query") or service.codecs.get("ec2")  # both are forms
             if form_codec is not None and (
                 action in form_codec.model.operation_names or action in service.extra_query_actions

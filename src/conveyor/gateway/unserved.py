@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from botocore.model import ServiceModel
-
-from conveyor.protocol.base import Codec
-from conveyor.protocol.models import all_metadata
-from conveyor.protocol.registry import CODEC_CLASSES
 from conveyor.wire import RequestContext, ServiceError
+
+if TYPE_CHECKING:
+    from conveyor.protocol.base import Codec
+
+# botocore's models and the codecs are imported by the first refusal, not by every server at start.
 
 # The protocols whose errors Conveyor can write, in the order a client would pick them.
 _WRITABLE = ("json", "rest-json", "rest-xml", "query", "ec2")
@@ -39,6 +39,8 @@ def _indexes() -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
     by_signing: dict[str, str] = {}
     by_target: dict[str, str] = {}
     by_endpoint: dict[str, str] = {}
+    from conveyor.protocol.models import all_metadata
+
     for name, meta in sorted(all_metadata().items()):
         endpoint = meta.get("endpointPrefix") or name
         # A service whose botocore name is its signing name wins a shared signing name (dynamodb over
@@ -78,6 +80,8 @@ def refusal(ctx: RequestContext, signing_name: str | None, name: str | None, ser
         if name is not None:  # a signing name no model has: say so, in the shape of the request
             return Refusal(codec, _not_served(name, served))
         return Refusal(codec, ServiceError("InvalidAction", "Could not tell which service this request is for."))
+    from conveyor.protocol.models import all_metadata
+
     metadata = all_metadata()[service]
     ctx.service = service
     protocol = ctx.protocol = _protocol(metadata, ctx)
@@ -101,6 +105,10 @@ def stand_in_codec(name: str, protocol: str) -> Codec | None:
 
 def _codec(name: str, metadata: dict[str, Any], protocol: str) -> Codec:
     """A codec of the protocol over an empty model of the service, so errors carry its namespace."""
+    from botocore.model import ServiceModel
+
+    from conveyor.protocol.registry import CODEC_CLASSES
+
     model = ServiceModel({"metadata": metadata, "operations": {}, "shapes": {}}, service_name=name)
     return CODEC_CLASSES["query" if protocol in _QUERY_LIKE else protocol](model)
 

@@ -11,7 +11,6 @@ import hashlib
 import importlib.metadata
 import io
 import json
-import os
 import re
 import zipfile
 from collections.abc import Callable, Mapping
@@ -20,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import boto3
-import botocore.session
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
@@ -73,19 +71,6 @@ class Report:
         return ([f"applying in {self.region}"] if self.region else []) + [
             f"created {item}" for item in self.created] + [f"drift: {item}" for item in self.drift] + [
             f"note: {item}" for item in self.notes] + endpoints
-
-
-def environment_region() -> str | None:
-    """The region the user's AWS tools would use here: AWS_REGION (which the AWS CLI v2 and the SDKs let
-    override AWS_DEFAULT_REGION: https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-envvars.html),
-    else AWS_DEFAULT_REGION or the profile's `region` (what boto3 and the AWS CLI v1 read)."""
-    region = os.environ.get("AWS_REGION") or botocore.session.Session().get_config_variable("region")
-    return str(region) if region else None
-
-
-def pipeline_region(pipeline: Pipeline, server_region: str) -> str:
-    """Where a pipeline is created: the file's `region:`, else the environment's, else the server's."""
-    return pipeline.region or environment_region() or server_region
 
 
 class Applier:

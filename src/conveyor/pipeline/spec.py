@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -714,3 +715,20 @@ def _check_references(r: _Reader, p: Pipeline, root: Any) -> None:
             need("function", route.function, functions, route.line)
         if p.api.presign is not None:
             need("bucket", p.api.presign.bucket, {b.name for b in p.buckets}, p.api.presign.line)
+
+
+def environment_region() -> str | None:
+    """The region the user's AWS tools would use here: AWS_REGION (which the AWS CLI v2 and the SDKs let
+    override AWS_DEFAULT_REGION: https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-envvars.html),
+    else AWS_DEFAULT_REGION or the profile's `region` (what boto3 and the AWS CLI v1 read)."""
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if not region:  # the profile's: botocore reads the config file (imported only then, not at every start)
+        import botocore.session
+
+        region = botocore.session.Session().get_config_variable("region")
+    return str(region) if region else None
+
+
+def pipeline_region(pipeline: Pipeline, server_region: str) -> str:
+    """Where a pipeline is created: the file's `region:`, else the environment's, else the server's."""
+    return pipeline.region or environment_region() or server_region

@@ -20,8 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
 if TYPE_CHECKING:
     from conveyor.pipeline.spec import _Reader
 
@@ -102,6 +100,8 @@ def _gsi(index: TableIndex) -> dict[str, Any]:
 
 def apply_table(ddb: Any, table: Table, created: Any, drifted: Any) -> None:
     """Make the table as the pipeline says (`ddb`: a boto3 DynamoDB client of the pipeline's region)."""
+    from botocore.exceptions import ClientError  # the server reads pipelines at start without botocore
+
     try:
         found = ddb.describe_table(TableName=table.name)["Table"]
     except ClientError as exc:

@@ -45,6 +45,9 @@ class ValidationCodes:
         return error
 
 
+DEFAULT_CODES = ValidationCodes()
+
+
 def _show(value: Any) -> str:
     text = repr(value) if not isinstance(value, str) else value
     return text if len(text) <= 100 else text[:97] + "..."

@@ -9,8 +9,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from conveyor.authz import Denial, Need
 from conveyor.links import Link
-from conveyor.protocol.models import service_model
-from conveyor.protocol.registry import codecs_for
 from conveyor.wire import HttpRequest, HttpResponse, RequestContext, ServiceError, temporarily_unavailable
 
 if TYPE_CHECKING:
@@ -34,6 +32,9 @@ class Environment:
     ports: Ports
     # The URL local processes (functions, workers) reach this server at; set once it listens.
     endpoint: list[str] = field(default_factory=lambda: [""])
+    # Ports a service not started yet holds from the start (Route 53's DNS port), by service name: the service
+    # takes its own over when it starts.
+    doors: dict[str, Any] = field(default_factory=dict)
 
     def local_endpoint(self) -> str:
         if self.endpoint[0]:
@@ -59,6 +60,44 @@ class DataPlane(Protocol):
     def error(self, ctx: RequestContext, error: ServiceError) -> HttpResponse:
         """An error raised while answering (or by the gateway's checks), in the data plane's shape."""
         ...
+
+
+@dataclass(frozen=True)
+class ServiceEntry:
+    """What routing and start-up know of a service before its module is imported (conveyor.services.catalog)."""
+
+    name: str  # the registry name (botocore's service name)
+    path: str  # "module:Class"
+    signing_names: tuple[str, ...] = ()  # the SigV4 names clients sign with; empty: the registry name
+    target_prefix: str | None = None  # the model's targetPrefix (X-Amz-Target: Prefix.Operation)
+    takes_unsigned: bool = False  # unsigned requests that name no service are its (S3)
+    # Whether a request may be for its data plane (a superset of what the data plane claims: the service is
+    # loaded and its data plane asked only when this says yes).
+    may_claim: Callable[[HttpRequest], bool] | None = None
+    # Ports of other services it asks synchronously with no answer for an unused service (conveyor.lazy):
+    # those services are started before it.
+    needs: tuple[str, ...] = ()
+    # Services started right after it, whose ports answer for its state (IAM's roles: STS's sessions of them).
+    brings: tuple[str, ...] = ()
+    # The directory under the data directory that holds its state (Config.service_dir).
+    state_dir: str = ""
+    # Ports (fields of conveyor.ports.Ports) it provides.
+    provides: tuple[str, ...] = ()
+    # The first path segment of its /_conveyor/ endpoints, if it has any.
+    internal_prefix: str = ""
+    # "module:function" that opens its door, called at start when it does not start then: a function of the
+    # Environment and a callable that starts the service (conveyor.services.route53.dns_door.open_door).
+    door: str = ""
+    # Started with the server whatever its state (a service registered outside the catalog).
+    eager: bool = False
+
+    @property
+    def directory(self) -> str:
+        return self.state_dir or self.name
+
+    @property
+    def signs_as(self) -> tuple[str, ...]:
+        return self.signing_names or (self.name,)
 
 
 # IAM action prefixes that differ from the model's signing name.
@@ -114,10 +153,14 @@ class Service:
     # served service together weigh about 40 MiB and a quarter of a second (EC2's alone 15 MiB).
     @functools.cached_property
     def model(self) -> ServiceModel:
+        from conveyor.protocol.models import service_model  # botocore: on the first request, not at start
+
         return service_model(self.name)
 
     @functools.cached_property
     def codecs(self) -> dict[str, Codec]:
+        from conveyor.protocol.registry import codecs_for
+
         return codecs_for(self.model)
 
     # -- lifecycle -------------------------------------------------------------------------------------

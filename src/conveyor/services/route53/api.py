@@ -23,6 +23,7 @@ from conveyor.services.base import Environment, Service
 from conveyor.services.route53 import errors, iam
 from conveyor.services.route53.catalog import Catalog
 from conveyor.services.route53.changes import ChangeOperations
+from conveyor.services.route53.dns_door import DnsDoor
 from conveyor.services.route53.dns_server import DnsServer
 from conveyor.services.route53.health_checks import HealthCheckOperations
 from conveyor.services.route53.probes import Prober
@@ -82,7 +83,15 @@ class Route53Service(Service):
         if self.config.dns_port < 0 or self.resolver is None:
             return
         host = "127.0.0.1"  # loopback only, whatever address the API is served on
-        server = DnsServer(host, self.config.dns_port, self._answer)
+        door: DnsDoor | None = self.env.doors.pop(self.name, None)
+        if door is not None:  # the port held since the server started: its sockets, or why it has none
+            sockets = door.take()
+            if sockets is None:
+                self.dns_error = door.error
+                return
+            server = DnsServer(host, door.port, self._answer, sockets)
+        else:
+            server = DnsServer(host, self.config.dns_port, self._answer)
         try:
             await server.start()
         except OSError as exc:

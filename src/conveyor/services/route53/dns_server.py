@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import struct
 from collections.abc import Callable
 from typing import cast
@@ -107,10 +108,13 @@ def _servfail(wire: bytes) -> bytes | None:
 
 
 class DnsServer:
-    def __init__(self, host: str, port: int, resolve: Resolve) -> None:
+    def __init__(self, host: str, port: int, resolve: Resolve,
+                 sockets: tuple[socket.socket, socket.socket] | None = None) -> None:
+        """`sockets`: UDP and TCP sockets bound already (by the DNS door, conveyor.services.route53.dns_door)."""
         self.host = host
         self.port = port
         self.resolve = resolve
+        self.sockets = sockets
         self.udp: asyncio.DatagramTransport | None = None
         self.tcp: asyncio.Server | None = None
 
@@ -128,6 +132,13 @@ class DnsServer:
 
     async def _bind(self) -> int:
         loop = asyncio.get_running_loop()
+        if self.sockets is not None:
+            udp, tcp = self.sockets
+            transport, _ = await loop.create_datagram_endpoint(lambda: _Udp(self.resolve), sock=udp)
+            self.tcp = await asyncio.start_server(self._tcp_client, sock=tcp)
+            self.udp = transport
+            self.port = int(transport.get_extra_info("sockname")[1])
+            return self.port
         transport, _ = await loop.create_datagram_endpoint(lambda: _Udp(self.resolve), local_addr=(self.host, self.port))
         port = int(transport.get_extra_info("sockname")[1])
         try:
