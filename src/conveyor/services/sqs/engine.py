@@ -84,13 +84,21 @@ class SqsEngine:
         now = self.clock.now()
         by_id = self.catalog.by_id
         expired: list[str] = []
-        for queue_id, msg in self.store.messages():
-            q = by_id.get(queue_id)
-            if q is None or msg.sent + q.retention <= now:
-                expired.append(msg.id)
+        last_seq = self._last_seq
+        q: Queue | None = None
+        for queue_id, mid, seq, sent, visible_at, group_id, receive_count, first_receive, receipt \
+                in self.store.index_rows():
+            if q is None or q.id != queue_id:
+                q = by_id.get(queue_id)
+            if q is None or sent + q.retention <= now:
+                expired.append(mid)
                 continue
-            self._last_seq = max(self._last_seq, msg.seq)
-            q.add(msg, now)
+            if seq > last_seq:
+                last_seq = seq
+            q.restore(mid, seq, sent, visible_at, group_id, receive_count, first_receive, receipt, now)
+        self._last_seq = last_seq
+        for q in by_id.values():
+            q.settle()
         for entry in self.store.dedup_entries(now):
             q = by_id.get(entry.queue_id)
             if q is not None:
@@ -489,8 +497,7 @@ class SqsEngine:
         except Exception:
             q.last_purge = previous
             raise
-        for msg in [m for m in q.messages.values() if m.seq <= through]:
-            q.remove(msg)
+        q.purge_through(through)
         q.dedup.clear()
         q.attempts.clear()
 

@@ -180,6 +180,10 @@ _INDEX_COLUMNS = "queue_id, id, seq, sent, visible_at, group_id, receive_count, 
 _CONTENT_COLUMNS = "id, body, md5_body, attrs, md5_attrs, sys_attrs, md5_sys, sender_id, dedup_id, source_arn"
 
 
+# A row of _INDEX_COLUMNS.
+IndexRow = tuple[int, str, int, float, float, str | None, int, float | None, str | None]
+
+
 def _log_failure(fut: asyncio.Future[object]) -> None:
     if not fut.cancelled() and fut.exception() is not None:
         log.warning("background SQS write failed: %s", fut.exception())
@@ -219,19 +223,16 @@ class SqsStore:
                             json.loads(r["tags"]), r["created"], r["modified"], r["last_purge"])
                 for r in self.db.query("SELECT * FROM queues ORDER BY id")]
 
-    def messages(self) -> Iterator[tuple[int, Message]]:
-        """(queue id, message index entry) of every stored message, each queue's in sequence order, read
-        as they are restored (no list of every row first)."""
+    def index_rows(self) -> Iterator[IndexRow]:
+        """The index entry of every stored message (queue id, id, seq, sent, visible_at, group_id,
+        receive_count, first_receive, receipt), each queue's in sequence order, read in blocks as they
+        are restored (no list of every row first)."""
         cur = self.db.reader.cursor()
         cur.row_factory = None  # plain tuples: a million rows restore faster
         cur.execute(f"SELECT {_INDEX_COLUMNS} FROM messages ORDER BY queue_id, seq")
         try:
-            for queue_id, mid, seq, sent, visible_at, group_id, receive_count, first_receive, receipt in cur:
-                if visible_at == sent:
-                    visible_at = sent  # one float object for both (24 bytes a never-received message)
-                yield queue_id, Message(id=mid, seq=seq, sent=sent, visible_at=visible_at, group_id=group_id,
-                                        receive_count=receive_count, first_receive=first_receive,
-                                        receipt=receipt)
+            while rows := cur.fetchmany(4096):
+                yield from rows
         finally:
             cur.close()
 
