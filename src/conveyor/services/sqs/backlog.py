@@ -17,22 +17,26 @@ that removes something.
 from __future__ import annotations
 
 import itertools
+import re
 from array import array
 from bisect import bisect_right
 from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from conveyor.services.sqs.store import IndexRow
 
 _COMPACT_AT = 4096  # dead slots kept before the arrays are squeezed (amortized: at least as many live)
+# The form conveyor.ids.uuid4 writes, which unpack_id gives back exactly.
+_CANONICAL_UUID = re.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").fullmatch
 
 
 def pack_id(message_id: str) -> bytes | None:
     """The 16 bytes of a message id in canonical UUID form, or None for any other id (kept as an object)."""
-    if len(message_id) != 36:
+    if _CANONICAL_UUID(message_id) is None:
         return None
-    try:
-        raw = bytes.fromhex(message_id.replace("-", ""))
-    except ValueError:
-        return None
-    return raw if len(raw) == 16 and unpack_id(raw) == message_id else None
+    return bytes.fromhex(message_id.replace("-", ""))
 
 
 def unpack_id(raw: bytes | bytearray) -> str:
@@ -96,6 +100,51 @@ class Backlog:
                 self._line_pos[gi] = 0
             line.append(slot)
         return True
+
+    def restore(self, rows: Iterable[IndexRow], now: float, retention: float, ticket: Callable[[], int],
+                hold: Callable[[IndexRow], None], expired: list[str]) -> None:
+        """A restart's bulk `append`: the stored index rows of this queue in sequence order. A row past
+        retention goes to `expired`, one that does not fit the backlog (delayed, received before, out of
+        order) to `hold`, in turn, so the queue's line keeps the stored order."""
+        ids, seqs, sents, tickets, groups, live = (self._ids, self._seq, self._sent, self._ticket, self._group,
+                                                   self._live)
+        last_seq = seqs[-1] if seqs else -1
+        last_sent = sents[-1] if sents else float("-inf")
+        canonical, fromhex, intern, by_group = _CANONICAL_UUID, bytes.fromhex, self._intern, self.by_group
+        added = 0
+        for row in rows:
+            _, mid, seq, sent, visible_at, group, receive_count, _, receipt = row
+            if sent + retention <= now:
+                expired.append(mid)
+                continue
+            if (visible_at > now or receipt is not None or receive_count or seq <= last_seq or sent < last_sent
+                    or canonical(mid) is None):
+                hold(row)
+                continue
+            slot = len(seqs)
+            ids += fromhex(mid.replace("-", ""))
+            seqs.append(seq)
+            sents.append(sent)
+            tickets.append(ticket())
+            live.append(1)
+            last_seq, last_sent = seq, sent
+            added += 1
+            if group is None:
+                groups.append(-1)
+                continue
+            gi = intern(group)
+            groups.append(gi)
+            if by_group:
+                line = self._lines.get(gi)
+                if line is None:
+                    self._lines[gi] = line = array("q")
+                    self._line_pos[gi] = 0
+                line.append(slot)
+        self.count += added
+
+    def groups(self) -> list[str]:
+        """The groups with messages here, in the order they first came."""
+        return list(self._group_index)
 
     def _intern(self, group: str) -> int:
         gi = self._group_index.get(group)

@@ -19,17 +19,19 @@ timer per queue is armed for the earliest due entry. Nothing here knows about HT
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import itertools
 import json
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from conveyor.services.sqs.backlog import Backlog
 
 if TYPE_CHECKING:
     from conveyor.clock import Clock, TimerHandle
+    from conveyor.services.sqs.store import IndexRow
 
 # PACKED: the message waits in its queue's backlog, and this object (the one that was sent) is detached.
 DELAYED, AVAILABLE, INFLIGHT, GONE, PACKED = range(5)
@@ -206,13 +208,19 @@ class Queue:
             return
         self._hold(msg, now)
 
-    def restore(self, mid: str, seq: int, sent: float, visible_at: float, group_id: str | None,
-                receive_count: int, first_receive: float | None, receipt: str | None, now: float) -> None:
-        """One stored message, at a restart (no event loop needed: `settle` arms the timers after)."""
-        if not self._pack(mid, seq, sent, visible_at, group_id, receive_count, receipt, now):
+    def restore(self, rows: Iterable[IndexRow], now: float, expired: list[str]) -> None:
+        """Stored messages of this queue, in sequence order, at a restart; the ids of those past retention
+        go to `expired`. `settle` follows, once every row is in."""
+        before = len(self.backlog)
+
+        def hold(row: IndexRow) -> None:
+            _, mid, seq, sent, visible_at, group_id, receive_count, first_receive, receipt = row
             self._hold(Message(id=mid, seq=seq, sent=sent, visible_at=visible_at, group_id=group_id,
                                receive_count=receive_count, first_receive=first_receive, receipt=receipt,
                                queue=self), now)
+
+        self.backlog.restore(rows, now, self.retention, functools.partial(next, _tiebreak), hold, expired)
+        self.n_available += len(self.backlog) - before
 
     def _pack(self, mid: str, seq: int, sent: float, visible_at: float, group_id: str | None,
               receive_count: int, receipt: str | None, now: float) -> bool:
@@ -227,7 +235,12 @@ class Queue:
         return True
 
     def settle(self) -> None:
-        """After a restart's `restore` calls: arm the timer for what is due first."""
+        """After a restart's `restore` calls: the FIFO groups with packed messages and none in flight are
+        ready, and the timer is armed for what is due first."""
+        if self.fifo:
+            for g in self.backlog.groups():
+                if not self.group_inflight.get(g):
+                    self.ready[g] = None
         self._arm()
 
     def _track_sent(self, msg: Message) -> None:

@@ -223,16 +223,16 @@ class SqsStore:
                             json.loads(r["tags"]), r["created"], r["modified"], r["last_purge"])
                 for r in self.db.query("SELECT * FROM queues ORDER BY id")]
 
-    def index_rows(self) -> Iterator[IndexRow]:
+    def index_blocks(self) -> Iterator[list[IndexRow]]:
         """The index entry of every stored message (queue id, id, seq, sent, visible_at, group_id,
-        receive_count, first_receive, receipt), each queue's in sequence order, read in blocks as they
+        receive_count, first_receive, receipt), each queue's in sequence order, in blocks read as they
         are restored (no list of every row first)."""
         cur = self.db.reader.cursor()
         cur.row_factory = None  # plain tuples: a million rows restore faster
         cur.execute(f"SELECT {_INDEX_COLUMNS} FROM messages ORDER BY queue_id, seq")
         try:
             while rows := cur.fetchmany(4096):
-                yield from rows
+                yield rows
         finally:
             cur.close()
 
