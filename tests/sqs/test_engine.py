@@ -158,7 +158,8 @@ def test_queued_messages_keep_only_their_index_in_memory(tmp_path):
 
 def test_a_batch_of_deletes_or_visibility_changes_is_one_commit(tmp_path):
     """DeleteMessageBatch and ChangeMessageVisibilityBatch commit their entries together: a consumer's
-    batch waits for one fsync, not for ten queued one behind the other (behind producers' writes)."""
+    batch waits for one fsync, not for ten queued one behind the other (behind producers' writes), nor
+    behind one of the receive's own."""
 
     async def main():
         clock = ManualClock()
@@ -166,14 +167,16 @@ def test_a_batch_of_deletes_or_visibility_changes_is_one_commit(tmp_path):
         q = await sqs.catalog.create_queue(ACCOUNT, REGION, "batches", None, None)
         for i in range(10):
             await sqs.engine.send(q, f"m{i}")
+        db = sqs.store.db
+        db.behind_delay = 30.0  # (real seconds: nothing but another write commits the receive's here)
+        before = db.commits
         msgs = await sqs.engine.receive(q, 10)
         handles = [sqs.engine.receipt_handle(q, m) for m in msgs]
         bodies = [m.body for m in msgs]
-        await asyncio.sleep(0.05)  # (the receive's own commit, behind its answer)
-        db = sqs.store.db
-        before = db.commits
+        await asyncio.sleep(0.1)
+        assert db.commits == before  # the receive's write waits to ride another commit
         outcomes = await sqs.engine.change_visibility_batch(q, [(h, 0) for h in handles[:5]] + [("bad", 0)])
-        assert db.commits == before + 1
+        assert db.commits == before + 1  # the receive's own write (behind its answer) rode this commit
         assert outcomes[:5] == [None] * 5 and outcomes[5] is not None and outcomes[5].code == "ReceiptHandleIsInvalid"
         assert sqs.engine.counters(q)["visible"] == 5
         before = db.commits

@@ -336,13 +336,15 @@ class SqsStore:
 
     def record_receive_behind(self, received: Sequence[Message]) -> None:
         """A receive that moved nothing: its receive counts, visibility and receipts, committed behind the
-        answer. A crash (or a failed commit) before then leaves those messages as they were before the
-        receive, so they are received again: at-least-once delivery holds, and a consumer does not queue
-        behind producers' commits. A later write about the same message (a delete) queues behind this one
-        on the one writer, so whatever is acknowledged after it is durable with it."""
-        self._write_receive(received, ()).add_done_callback(_log_failure)
+        answer, riding the next commit (Database.write_behind) rather than starting one the consumer's
+        delete would wait behind. A crash (or a failed commit) before then leaves those messages as they
+        were before the receive, so they are received again: at-least-once delivery holds, and a consumer
+        does not queue behind producers' commits. A later write (a delete of the same message) commits with
+        or after this one, so whatever is acknowledged after it is durable with it."""
+        self._write_receive(received, (), behind=True).add_done_callback(_log_failure)
 
-    def _write_receive(self, received: Sequence[Message], dead_lettered: Sequence[DeadLetterMove]) -> asyncio.Future[Any]:
+    def _write_receive(self, received: Sequence[Message], dead_lettered: Sequence[DeadLetterMove], *,
+                       behind: bool = False) -> asyncio.Future[Any]:
         rows = [(m.receive_count, m.first_receive, m.visible_at, m.receipt, m.id) for m in received]
         moves = [(d.queue_id, d.visible_at, d.seq, d.message_id) for d in dead_lettered]
         sources = [(d.source_arn, d.message_id) for d in dead_lettered]
@@ -354,7 +356,7 @@ class SqsStore:
                 c.executemany(_DEAD_LETTER, moves)
                 c.executemany(_DEAD_LETTER_SOURCE, sources)
 
-        return self.db.write(run, grows=False)
+        return (self.db.write_behind if behind else self.db.write)(run, grows=False)
 
     async def set_visible_at(self, message_id: str, when: float) -> None:
         await self.set_visible_at_many([(message_id, when)])
