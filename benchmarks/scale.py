@@ -1,6 +1,7 @@
 """Scale curves: the cost of one operation as the work around it grows, with the server's RSS.
 
     python benchmarks/scale.py [--sizes 1000,100000] [--full] [--only conveyor,ministack,moto,localstack]
+                               [--phases sqs,s3,sns]
 
 For each server, and for each size N (`--full` adds 1,000,000):
   * SQS with N messages queued: SendMessage (1 raw-HTTP client) and ReceiveMessage(10) +
@@ -239,7 +240,9 @@ def main() -> int:
     ap.add_argument("--sizes", default="1000,100000", help="comma-separated sizes (messages, keys)")
     ap.add_argument("--full", action="store_true", help="add 1,000,000 to the sizes")
     ap.add_argument("--only", default="conveyor", help=f"comma-separated servers among {','.join(PEERS)}")
+    ap.add_argument("--phases", default="sqs,s3,sns", help="comma-separated phases among sqs,s3,sns")
     args = ap.parse_args()
+    phases = {p for p in args.phases.split(",") if p}
     sizes = sorted({int(s) for s in args.sizes.split(",") if s} | ({1_000_000} if args.full else set()))
     names = [n for n in args.only.split(",") if n]
     values: dict = {}
@@ -250,13 +253,16 @@ def main() -> int:
             if not srv.up:
                 continue
             values[(srv.name, "rss_idle")] = rss_mib(srv.pid) if srv.pid else None
-            for phase in (lambda: scale_sqs(srv, sizes, values), lambda: scale_s3(srv, sizes, values),  # noqa: B023
-                          lambda: scale_sns(srv, values)):  # noqa: B023 - called at once, in this iteration
+            for name, phase in (("sqs", lambda: scale_sqs(srv, sizes, values)),  # noqa: B023
+                                ("s3", lambda: scale_s3(srv, sizes, values)),  # noqa: B023
+                                ("sns", lambda: scale_sns(srv, values))):  # noqa: B023 - called at once, here
+                if name not in phases:
+                    continue
                 try:
                     phase()
                 except Exception as exc:
                     log(f"{srv.name}: phase aborted: {type(exc).__name__}: {exc}")
-        rows = rows_for(sizes)
+        rows = [r for r in rows_for(sizes) if r[0] == "rss_idle" or r[0].split("_")[0] in phases]
         print(f"\n## Scale curves ({os.cpu_count()} CPUs, load average at end {os.getloadavg()[0]:.2f})\n")
         print(table(rows, servers, values))
     log(f"done in {time.monotonic() - started:.0f}s")

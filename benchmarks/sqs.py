@@ -12,7 +12,7 @@ Measures per server (JSON protocol, as current boto3 speaks it):
 
 Raw-HTTP clients send a well-formed but unsigned SigV4 header (Conveyor has auth off on loopback; moto
 and LocalStack accept any credentials), so client CPU stays far below the server's on this 2-core box.
---profile runs an extra Conveyor-only 8-client send phase under py-spy and writes collapsed stacks.
+--profile runs extra Conveyor-only send, drain and mixed phases under py-spy and writes collapsed stacks.
 """
 
 from __future__ import annotations
@@ -348,13 +348,17 @@ def profile_send(srv: Server, q: dict[str, Any], out: str) -> None:
     profile_load(srv, out + ".drain", secs, f"Conveyor 8-client receive10+DeleteMessageBatch ({fill} msgs)",
                  lambda: run_load(srv, w_drain, 8, (srv.endpoint, drain_url, fill // 8 + 10, secs), secs),
                  prepare=prefill)
+    mixed_url = client.create_queue(QueueName=f"bench-profile-mixed-{int(time.time())}")["QueueUrl"]
+    profile_load(srv, out + ".mixed", secs, "Conveyor mixed: 2 producers + 2 consumers",
+                 lambda: run_load(srv, w_mixed, 4, (srv.endpoint, mixed_url, 2, secs), secs * 2))
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="tiny counts, for smoke tests")
     ap.add_argument("--only", default=",".join(PEERS), help="comma-separated servers to run")
-    ap.add_argument("--profile", metavar="OUT", help="py-spy an extra Conveyor send phase; collapsed stacks to OUT")
+    ap.add_argument("--profile", metavar="OUT",
+                    help="py-spy extra Conveyor send, drain and mixed phases; collapsed stacks to OUT.*")
     args = ap.parse_args()
     if args.quick:
         q = dict(send1=200, sendb=100, send8=400, secs=3.0, fill=300, fill_secs=10.0, lat=10, lat_secs=15.0)

@@ -240,3 +240,18 @@ def test_s3_header_signature_needs_a_valid_payload_declaration(secured) -> None:
     invalid = ET.fromstring(send(request).content)
     assert invalid.findtext("Code") == "InvalidArgument"
     assert invalid.findtext("ArgumentName") == "x-amz-content-sha256"
+
+
+def test_x_amz_date_must_name_a_time_within_the_skew(secured) -> None:
+    """X-Amz-Date is read by its digits' places: a stamp that names no time (month 13) is malformed, one
+    20 minutes old is refused for skew, and the signed one of this second passes."""
+    request = sqs_json(secured, "ListQueues", {})
+    stamp = str(request.headers["X-Amz-Date"])
+    assert send(request).status_code == 200
+    no_such_time = send(request, extra={"X-Amz-Date": stamp[:4] + "13" + stamp[6:]})
+    assert no_such_time.status_code == 400
+    assert no_such_time.json()["message"] == "The request must carry a valid X-Amz-Date (yyyyMMddTHHmmssZ)."
+    old = (dt.datetime.strptime(stamp, "%Y%m%dT%H%M%SZ") - dt.timedelta(minutes=20)).strftime("%Y%m%dT%H%M%SZ")
+    skewed = send(request, extra={"X-Amz-Date": old})
+    assert skewed.status_code == 403
+    assert skewed.json()["message"].startswith(f"Signature expired: {old} is now earlier than ")

@@ -58,3 +58,37 @@ def test_writes_of_one_statement_all_land_while_the_loop_lets_go_of_earlier_ones
             await one_database(tmp_path / f"t{n}.db")
 
     asyncio.run(main())
+
+
+def test_a_write_left_behind_rides_the_next_commit_or_its_own_after_the_delay(tmp_path: Path) -> None:
+    """write_behind starts no commit: it goes first into the commit the next write starts (so that write is
+    never durable without it), or into one of its own `behind_delay` later when no write comes; closing
+    the database commits what is still left behind."""
+    async def main() -> None:
+        db = Database(tmp_path / "t.db", SCHEMA)
+        try:
+            db.behind_delay = 30.0
+            before = db.commits
+            behind = db.write_behind(lambda c: c.execute(INSERT, _row(1)))
+            await asyncio.sleep(0.1)
+            assert db.commits == before and not behind.done()  # waiting for a commit to ride
+            seen = await db.write(lambda c: c.execute("SELECT seq FROM t").fetchall())
+            assert seen == [(1,)] and db.commits == before + 1  # one commit, the write left behind first
+            assert behind.done() and behind.result() is None
+
+            db.behind_delay = 0.05
+            alone = db.write_behind(lambda c: c.execute(INSERT, _row(2)))
+            await asyncio.wait_for(alone, 10)  # no other write came: its own commit, after the delay
+            assert db.commits == before + 2
+
+            db.behind_delay = 30.0
+            db.write_behind(lambda c: c.execute(INSERT, _row(3)))
+        finally:
+            db.close()
+        reopened = Database(tmp_path / "t.db", SCHEMA)
+        try:
+            assert [r[0] for r in reopened.query("SELECT seq FROM t ORDER BY seq")] == [1, 2, 3]
+        finally:
+            reopened.close()
+
+    asyncio.run(main())

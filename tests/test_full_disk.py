@@ -131,6 +131,8 @@ def test_a_full_disk_refuses_writes_and_still_deletes(small_disk: Path, start_se
     s3.put_object(Bucket="filled", Key="after", Body=os.urandom(MIB))
     sqs.send_message(QueueUrl=url, MessageBody="after")
     assert sqs.receive_message(QueueUrl=url)["Messages"][0]["Body"] == "after"
+    # A receive commits behind its answer; an acknowledged SQS write after it is durable with it.
+    sqs.tag_queue(QueueUrl=url, Tags={"received": "after"})
     assert s3.get_object(Bucket="filled", Key="after")["ContentLength"] == MIB
 
     # And what was acknowledged around the full disk is still there after kill -9.

@@ -164,6 +164,7 @@ class Connection(asyncio.Protocol):
         self._writable = asyncio.Event()
         self._writable.set()
         self._idle: asyncio.TimerHandle | None = None
+        self._idle_due: float | None = None  # when an idle connection closes; None while it is busy
         self.idle_since = self.loop.time()
         self._last_heard = self.loop.time()
         self._read_timer: asyncio.TimerHandle | None = None
@@ -243,7 +244,7 @@ class Connection(asyncio.Protocol):
         self._url, self._head, self._head_size = b"", [], 0
         self._in_head = True
         if not self.refused:
-            self._cancel_idle()  # (a refused connection's timer is its linger)
+            self._idle_due = None  # busy (a refused connection's timer is its linger, and stays)
 
     def on_url(self, url: bytes) -> None:
         if self._continuing is None:
@@ -493,11 +494,27 @@ class Connection(asyncio.Protocol):
             self.close()  # half a head: there is no request to answer
 
     def _arm_idle(self) -> None:
-        self._cancel_idle()
-        self.idle_since = self.loop.time()
-        self._idle = self.loop.call_later(self.limits.idle_timeout, self.close)
+        """Idle from now: closed after `idle_timeout` unless a request begins first. One timer serves
+        many requests: it is left running while the connection is busy and, when it fires early, set
+        again for the time still due (not cancelled and made anew for every request)."""
+        now = self.loop.time()
+        self.idle_since = now
+        self._idle_due = now + self.limits.idle_timeout
+        if self._idle is None:
+            self._idle = self.loop.call_at(self._idle_due, self._idle_check)
+
+    def _idle_check(self) -> None:
+        self._idle = None
+        due = self._idle_due
+        if due is None:
+            return  # busy: armed again when it next goes idle
+        if self.loop.time() < due:
+            self._idle = self.loop.call_at(due, self._idle_check)
+            return
+        self.close()
 
     def _cancel_idle(self) -> None:
+        self._idle_due = None
         if self._idle is not None:
             self._idle.cancel()
             self._idle = None

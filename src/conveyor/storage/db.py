@@ -30,6 +30,8 @@ WriteFn = Callable[[sqlite3.Connection], Any]
 log = logging.getLogger(__name__)
 
 _STOP = object()
+_FLUSH = object()  # wakes the writer for writes left behind (Database.write_behind) when none other came
+BEHIND_DELAY = 0.05  # seconds a write left behind waits for another write's commit to ride
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -109,6 +111,9 @@ class Database:
         migrate(self.reader, migrations)
         self._writer = connect(path)
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._behind: list[tuple[WriteFn, asyncio.Future[Any], asyncio.AbstractEventLoop]] = []
+        self._behind_lock = threading.Lock()
+        self.behind_delay = BEHIND_DELAY
         self._thread = threading.Thread(target=self._run, name=f"db-writer:{path.name}", daemon=True)
         self._thread.start()
         self.commits = 0
@@ -133,6 +138,31 @@ class Database:
                 return fut
         self._queue.put((fn, fut, loop))
         return fut
+
+    def write_behind(self, fn: WriteFn, *, grows: bool = True) -> asyncio.Future[Any]:
+        """A write nobody waits for (its future is there to report a failure): rather than start a commit
+        of its own, whose fsync the writes queued just after it would then wait behind, it rides the next
+        commit another write starts, or one `behind_delay` later when none does. It goes first into that
+        commit, so a write queued after it is never durable without it."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
+        if grows and self.disk is not None:
+            try:
+                self.disk.check_room()
+            except DiskFull as exc:
+                fut.set_exception(exc)
+                return fut
+        with self._behind_lock:
+            wake = not self._behind
+            self._behind.append((fn, fut, loop))
+        if wake:
+            loop.call_later(self.behind_delay, self._queue.put, _FLUSH)
+        return fut
+
+    def _take_behind(self) -> list[Any]:
+        with self._behind_lock:
+            taken, self._behind = self._behind, []
+        return taken
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = (), *,
                 grows: bool = True) -> asyncio.Future[Any]:
@@ -167,24 +197,20 @@ class Database:
     def _run(self) -> None:
         conn = self._writer
         while True:
-            first = self._queue.get()
-            if first is _STOP:
-                conn.close()
-                return
-            batch = [first]
-            stop = False
-            while True:
+            item = self._queue.get()
+            queued: list[Any] = []
+            while item is not _STOP:
+                if item is not _FLUSH:
+                    queued.append(item)
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if item is _STOP:
-                    stop = True
-                    break
-                batch.append(item)
-            outcomes = self._commit(conn, batch)
-            self._settle(batch, outcomes)
-            if stop:
+            batch = self._take_behind() + queued  # (those left behind were written before these)
+            if batch:
+                outcomes = self._commit(conn, batch)
+                self._settle(batch, outcomes)
+            if item is _STOP:
                 conn.close()
                 return
 

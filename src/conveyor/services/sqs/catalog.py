@@ -15,7 +15,7 @@ from conveyor.clock import Clock
 from conveyor.services.sqs import attributes as qattrs
 from conveyor.services.sqs import urls
 from conveyor.services.sqs.errors import invalid_attr_value, invalid_param, no_queue, sqs_error
-from conveyor.services.sqs.queue import Message, Queue
+from conveyor.services.sqs.queue import Queue
 from conveyor.services.sqs.store import QueueNameTaken, SqsStore
 
 if TYPE_CHECKING:
@@ -67,8 +67,8 @@ class QueueCatalog:
         self.by_id.pop(q.id, None)
         q.close()
 
-    def _expired(self, q: Queue, msgs: list[Message]) -> None:
-        self.store.forget_expired([m.id for m in msgs])
+    def _expired(self, q: Queue, message_ids: list[str]) -> None:
+        self.store.forget_expired(message_ids)
 
     # -- lookups -----------------------------------------------------------------------------------
     def holds(self, q: Queue) -> bool:
@@ -188,8 +188,7 @@ class QueueCatalog:
             return  # deleted concurrently
         self._unregister(q)
         self.deleted_at[(q.account, q.region, q.name)] = self.clock.now()
-        for msg in list(q.messages.values()):
-            q.remove(msg)
+        q.discard_all()
 
     # -- attributes and tags -----------------------------------------------------------------------
     async def set_attributes(self, q: Queue, attrs: GivenQueueAttributes) -> None:

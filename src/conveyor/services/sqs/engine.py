@@ -13,6 +13,7 @@ import asyncio
 import base64
 import binascii
 import hashlib
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +26,7 @@ from conveyor.services.sqs.errors import invalid_param, missing_param, sqs_error
 from conveyor.services.sqs.md5 import md5_of_attributes, md5_of_body
 from conveyor.services.sqs.messages import GivenAttributes, GivenSystemAttributes
 from conveyor.services.sqs.queue import AVAILABLE, GONE, INFLIGHT, Content, Message, Queue
-from conveyor.services.sqs.store import DeadLetterMove, DedupRecord, SqsStore
+from conveyor.services.sqs.store import DeadLetterMove, DedupRecord, IndexRow, SqsStore
 from conveyor.wire import ServiceError
 
 DEDUP_WINDOW = 300.0
@@ -34,6 +35,10 @@ MAX_VISIBILITY = 43200
 
 def _keep(msg: Message) -> bool:
     return False
+
+
+def _queue_of(row: IndexRow) -> int:
+    return row[0]
 
 
 class _Poll:
@@ -84,13 +89,17 @@ class SqsEngine:
         now = self.clock.now()
         by_id = self.catalog.by_id
         expired: list[str] = []
-        for queue_id, msg in self.store.messages():
-            q = by_id.get(queue_id)
-            if q is None or msg.sent + q.retention <= now:
-                expired.append(msg.id)
-                continue
-            self._last_seq = max(self._last_seq, msg.seq)
-            q.add(msg, now)
+        for block in self.store.index_blocks():
+            for queue_id, rows in itertools.groupby(block, key=_queue_of):
+                q = by_id.get(queue_id)
+                if q is None:
+                    expired += [row[1] for row in rows]
+                    continue
+                taken = list(rows)
+                q.restore(taken, now, expired)
+                self._last_seq = max(self._last_seq, taken[-1][2])  # (in sequence order)
+        for q in by_id.values():
+            q.settle()
         for entry in self.store.dedup_entries(now):
             q = by_id.get(entry.queue_id)
             if q is not None:
@@ -489,8 +498,7 @@ class SqsEngine:
         except Exception:
             q.last_purge = previous
             raise
-        for msg in [m for m in q.messages.values() if m.seq <= through]:
-            q.remove(msg)
+        q.purge_through(through)
         q.dedup.clear()
         q.attempts.clear()
 

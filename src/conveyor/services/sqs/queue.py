@@ -1,31 +1,40 @@
 """One queue in memory: its messages, the indexes receives use, its timers and its parked receivers.
 
-Each message costs memory by its index entry, not its bytes (its content is in SQLite), so the per-message
-structures are kept lean. Standard queues keep available messages in a deque in the order they became
-available; a message leaving it by other means than a receive (a delete, a purge, expiry) is skipped
-lazily when it reaches the front, and the deque is compacted when such stale entries outnumber the live
-ones. FIFO queues keep a heap per message group ordered by sequence number, plus the groups that are ready
-(have available messages and nothing in flight). Delays and visibility timeouts share one heap keyed by
-the time the message becomes visible. Retention goes by send time, which is the order messages arrive in:
-they wait in a deque (8 bytes each), and only those that arrive out of that order (dead-lettered ones keep
-their original send time) go to a heap. All are invalidated lazily, and one clock timer per queue is armed
-for the earliest due entry. Nothing here knows about HTTP or SQLite.
+Each message costs memory by its index entry, not its bytes (its content is in SQLite). Most of a backlog
+is messages nobody has received yet: they wait packed in columns (conveyor.services.sqs.backlog, ~45 bytes
+each), and a message becomes an object (Message) when a receive takes it, or when it does not fit there
+(delayed, received before, or out of send order). Object-held available messages of a standard queue
+wait in a deque in the order they became available, and a ticket drawn when each joins the line (packed
+or not) decides which of the deque's front and the backlog's front goes first; a message leaving the deque
+by other means than a receive (a delete, a purge, expiry) is skipped lazily when it reaches the front, and
+the deque is compacted when such stale entries outnumber the live ones. FIFO queues keep a heap per
+message group ordered by sequence number beside the backlog's line of that group, plus the groups that
+are ready (have available messages and nothing in flight). Delays and visibility timeouts share one heap
+keyed by the time the message becomes visible. Retention goes by send time, which is the order messages
+arrive in: object-held ones wait in a deque (8 bytes each), and only those that arrive out of that order
+(dead-lettered ones keep their original send time) go to a heap. All are invalidated lazily, and one clock
+timer per queue is armed for the earliest due entry. Nothing here knows about HTTP or SQLite.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import itertools
 import json
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
+
+from conveyor.services.sqs.backlog import Backlog
 
 if TYPE_CHECKING:
     from conveyor.clock import Clock, TimerHandle
+    from conveyor.services.sqs.store import IndexRow
 
-DELAYED, AVAILABLE, INFLIGHT, GONE = range(4)
+# PACKED: the message waits in its queue's backlog, and this object (the one that was sent) is detached.
+DELAYED, AVAILABLE, INFLIGHT, GONE, PACKED = range(5)
 _tiebreak = itertools.count()
 
 
@@ -63,7 +72,7 @@ class Message:
     its content while it is being sent or received (`content`, else None: then it is in SQLite only)."""
 
     __slots__ = ("id", "queue", "seq", "sent", "group_id", "receive_count", "first_receive", "visible_at",
-                 "receipt", "state", "content")
+                 "receipt", "state", "content", "ticket")
 
     def __init__(self, *, id: str, seq: int, sent: float, visible_at: float, group_id: str | None = None,
                  receive_count: int = 0, first_receive: float | None = None, receipt: str | None = None,
@@ -79,6 +88,7 @@ class Message:
         self.content = content
         self.queue = queue
         self.state = GONE
+        self.ticket = 0  # its place in a standard queue's line of available messages
 
     @property
     def group(self) -> str:
@@ -143,7 +153,8 @@ class Queue:
         self.fifo = name.endswith(".fifo")
         self.arn = f"arn:aws:sqs:{region}:{account}:{name}"
         self.last_purge = -1e18
-        self.messages: dict[str, Message] = {}
+        self.backlog = Backlog(by_group=self.fifo)  # never-received waiting messages, packed
+        self.messages: dict[str, Message] = {}  # the others, by id (those a receipt handle can name)
         self.available: deque[Message] = deque()  # standard queues; may hold stale entries (see _stale)
         self._stale = 0  # entries of `available` whose message is no longer available
         self.groups: dict[str, list[tuple[int, int, Message]]] = {}
@@ -160,7 +171,7 @@ class Queue:
         self.dedup: OrderedDict[tuple[str, str], tuple[float, str, int]] = OrderedDict()
         # FIFO: ReceiveRequestAttemptId -> (expires, [(message, receipt)])
         self.attempts: dict[str, tuple[float, list[tuple[Message, str]]]] = {}
-        self.on_expired: Callable[[Queue, list[Message]], None] | None = None
+        self.on_expired: Callable[[Queue, list[str]], None] | None = None  # ids of expired messages
         self.refresh()
 
     # -- attributes ------------------------------------------------------------------------------------
@@ -175,20 +186,81 @@ class Queue:
         self.dedup_by_group = a.get("DeduplicationScope") == "messageGroup"
         rp = a.get("RedrivePolicy")
         self.redrive: dict[str, Any] | None = json.loads(rp) if rp else None
-        if self._expiry or self._by_sent:
+        if self._expiry or self._by_sent or self.backlog.count:
             self._arm()
+
+    @property
+    def held(self) -> int:
+        """How many messages the queue holds, whatever their state."""
+        return self.n_available + self.n_inflight + self.n_delayed
 
     # -- state transitions -----------------------------------------------------------------------------
     def add(self, msg: Message, now: float) -> None:
-        """A new (or restored, or moved-in) message: delayed, in flight or available by its visible_at."""
+        """A new (or restored, or moved-in) message: delayed, in flight or available by its visible_at.
+        One never received that is available at once joins the packed backlog, and `msg` is detached."""
         msg.queue = self
         msg.content = None  # committed: its content is read back from SQLite when it is received
-        self.messages[msg.id] = msg
+        if self._pack(msg.id, msg.seq, msg.sent, msg.visible_at, msg.group_id, msg.receive_count, msg.receipt,
+                      now):
+            msg.state = PACKED
+            self.wake()
+            self._arm()
+            return
+        self._hold(msg, now)
+
+    def restore(self, rows: Iterable[IndexRow], now: float, expired: list[str]) -> None:
+        """Stored messages of this queue, in sequence order, at a restart; the ids of those past retention
+        go to `expired`. `settle` follows, once every row is in."""
+        before = len(self.backlog)
+
+        def hold(row: IndexRow) -> None:
+            _, mid, seq, sent, visible_at, group_id, receive_count, first_receive, receipt = row
+            self._hold(Message(id=mid, seq=seq, sent=sent, visible_at=visible_at, group_id=group_id,
+                               receive_count=receive_count, first_receive=first_receive, receipt=receipt,
+                               queue=self), now)
+
+        self.backlog.restore(rows, now, self.retention, functools.partial(next, _tiebreak), hold, expired)
+        self.n_available += len(self.backlog) - before
+
+    def _pack(self, mid: str, seq: int, sent: float, visible_at: float, group_id: str | None,
+              receive_count: int, receipt: str | None, now: float) -> bool:
+        if (visible_at > now or receipt is not None or receive_count
+                or not self.backlog.append(mid, seq, sent, next(_tiebreak), group_id)):
+            return False
+        self.n_available += 1
+        if self.fifo:
+            g = group_id or ""
+            if not self.group_inflight.get(g):
+                self.ready[g] = None
+        return True
+
+    def settle(self) -> None:
+        """After a restart's `restore` calls: the FIFO groups with packed messages and none in flight are
+        ready, and the timer is armed for what is due first."""
+        if self.fifo:
+            for g in self.backlog.groups():
+                if not self.group_inflight.get(g):
+                    self.ready[g] = None
+        self._arm()
+
+    def _track_sent(self, msg: Message) -> None:
         by_sent = self._by_sent
         if not by_sent or by_sent[-1].sent <= msg.sent:
             by_sent.append(msg)
         else:
             heapq.heappush(self._expiry, (msg.sent, next(_tiebreak), msg))
+
+    def _unpack(self, slot: int) -> Message:
+        """Take a packed message out of the backlog as an object (to be received)."""
+        mid, seq, sent, group_id = self.backlog.take(slot)
+        msg = Message(id=mid, seq=seq, sent=sent, visible_at=sent, group_id=group_id, queue=self)
+        self.messages[mid] = msg
+        self._track_sent(msg)
+        return msg
+
+    def _hold(self, msg: Message, now: float) -> None:
+        self.messages[msg.id] = msg
+        self._track_sent(msg)
         if msg.visible_at > now:
             if msg.receipt is not None and msg.receive_count > 0:
                 msg.state = INFLIGHT
@@ -207,6 +279,7 @@ class Queue:
     def _make_available(self, msg: Message) -> None:
         msg.state = AVAILABLE
         msg.content = None
+        msg.ticket = next(_tiebreak)
         self.n_available += 1
         if self.fifo:
             g = msg.group
@@ -226,7 +299,7 @@ class Queue:
                 self.group_inflight[g] = left
             else:
                 del self.group_inflight[g]
-                if self.groups.get(g):
+                if self.groups.get(g) or self.backlog.has_group(g):
                     self.ready[g] = None
                     self.wake()
                 elif g in self.groups:
@@ -253,13 +326,20 @@ class Queue:
     def take(self, max_n: int, now: float, visibility: int, divert: Callable[[Message], bool]) -> list[Message]:
         """Pop up to max_n receivable messages and put them in flight; `divert` may dead-letter one."""
         out: list[Message] = []
+        backlog = self.backlog
         if not self.fifo:
             available = self.available
-            while len(out) < max_n and available:
-                msg = available.popleft()
-                if msg.state != AVAILABLE or msg.queue is not self:
+            while len(out) < max_n:
+                while available and (available[0].state != AVAILABLE or available[0].queue is not self):
+                    available.popleft()
                     self._stale = max(0, self._stale - 1)
-                    continue
+                slot = backlog.first()
+                if available and (slot < 0 or available[0].ticket < backlog.ticket_at(slot)):
+                    msg = available.popleft()
+                elif slot >= 0:
+                    msg = self._unpack(slot)
+                else:
+                    break
                 self.n_available -= 1
                 msg.state = GONE
                 if divert(msg):
@@ -271,10 +351,16 @@ class Queue:
             g = next(iter(self.ready))
             heap = self.groups.get(g) or []
             took = False
-            while len(out) < max_n and heap:
-                _, _, msg = heapq.heappop(heap)
-                if msg.state != AVAILABLE or msg.queue is not self:
-                    continue
+            while len(out) < max_n:
+                while heap and (heap[0][2].state != AVAILABLE or heap[0][2].queue is not self):
+                    heapq.heappop(heap)
+                slot = backlog.group_first(g)
+                if heap and (slot < 0 or heap[0][0] < backlog.seq_at(slot)):
+                    msg = heapq.heappop(heap)[2]
+                elif slot >= 0:
+                    msg = self._unpack(slot)
+                else:
+                    break
                 self.n_available -= 1
                 msg.state = GONE
                 if divert(msg):
@@ -282,7 +368,7 @@ class Queue:
                 self._to_inflight(msg, now + visibility)
                 out.append(msg)
                 took = True
-            if took or not heap:
+            if took or not (heap or backlog.has_group(g)):
                 self.ready.pop(g, None)
             if not heap and not self.group_inflight.get(g):
                 self.groups.pop(g, None)
@@ -345,18 +431,19 @@ class Queue:
             elif msg.state == INFLIGHT:
                 self._leave_inflight(msg)
                 self._make_available(msg)
-        expired: list[Message] = []
         by_sent, exp, retention = self._by_sent, self._expiry, self.retention
+        expired = self.backlog.expire(now, retention)
+        self.n_available -= len(expired)
         while by_sent and by_sent[0].sent + retention <= now:
             msg = by_sent.popleft()
             if msg.queue is self and msg.state != GONE:
                 self.remove(msg)
-                expired.append(msg)
+                expired.append(msg.id)
         while exp and exp[0][0] + retention <= now:
             _, _, msg = heapq.heappop(exp)
             if msg.queue is self and msg.state != GONE:
                 self.remove(msg)
-                expired.append(msg)
+                expired.append(msg.id)
         if expired and self.on_expired is not None:
             self.on_expired(self, expired)
         self._arm()
@@ -367,9 +454,22 @@ class Queue:
             by_sent.popleft()
         while exp and (exp[0][2].queue is not self or exp[0][2].state == GONE):
             heapq.heappop(exp)
-        if by_sent and exp:
-            return min(by_sent[0].sent, exp[0][0])
-        return by_sent[0].sent if by_sent else exp[0][0] if exp else None
+        found = [t for t in (by_sent[0].sent if by_sent else None, exp[0][0] if exp else None,
+                             self.backlog.oldest_sent()) if t is not None]
+        return min(found) if found else None
+
+    def purge_through(self, seq: int) -> None:
+        """Remove the messages whose sequence number is at most `seq` (a purge, once it is committed)."""
+        for msg in [m for m in self.messages.values() if m.seq <= seq]:
+            self.remove(msg)
+        self.n_available -= self.backlog.purge(seq)
+
+    def discard_all(self) -> None:
+        """Forget every message (the queue is deleted)."""
+        for msg in list(self.messages.values()):
+            self.remove(msg)
+        self.n_available -= len(self.backlog)
+        self.backlog.clear()
 
     def close(self) -> None:
         if self._handle is not None:

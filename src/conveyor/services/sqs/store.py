@@ -180,6 +180,10 @@ _INDEX_COLUMNS = "queue_id, id, seq, sent, visible_at, group_id, receive_count, 
 _CONTENT_COLUMNS = "id, body, md5_body, attrs, md5_attrs, sys_attrs, md5_sys, sender_id, dedup_id, source_arn"
 
 
+# A row of _INDEX_COLUMNS.
+IndexRow = tuple[int, str, int, float, float, str | None, int, float | None, str | None]
+
+
 def _log_failure(fut: asyncio.Future[object]) -> None:
     if not fut.cancelled() and fut.exception() is not None:
         log.warning("background SQS write failed: %s", fut.exception())
@@ -219,19 +223,16 @@ class SqsStore:
                             json.loads(r["tags"]), r["created"], r["modified"], r["last_purge"])
                 for r in self.db.query("SELECT * FROM queues ORDER BY id")]
 
-    def messages(self) -> Iterator[tuple[int, Message]]:
-        """(queue id, message index entry) of every stored message, each queue's in sequence order, read
-        as they are restored (no list of every row first)."""
+    def index_blocks(self) -> Iterator[list[IndexRow]]:
+        """The index entry of every stored message (queue id, id, seq, sent, visible_at, group_id,
+        receive_count, first_receive, receipt), each queue's in sequence order, in blocks read as they
+        are restored (no list of every row first)."""
         cur = self.db.reader.cursor()
         cur.row_factory = None  # plain tuples: a million rows restore faster
         cur.execute(f"SELECT {_INDEX_COLUMNS} FROM messages ORDER BY queue_id, seq")
         try:
-            for queue_id, mid, seq, sent, visible_at, group_id, receive_count, first_receive, receipt in cur:
-                if visible_at == sent:
-                    visible_at = sent  # one float object for both (24 bytes a never-received message)
-                yield queue_id, Message(id=mid, seq=seq, sent=sent, visible_at=visible_at, group_id=group_id,
-                                        receive_count=receive_count, first_receive=first_receive,
-                                        receipt=receipt)
+            while rows := cur.fetchmany(4096):
+                yield rows
         finally:
             cur.close()
 
@@ -335,13 +336,15 @@ class SqsStore:
 
     def record_receive_behind(self, received: Sequence[Message]) -> None:
         """A receive that moved nothing: its receive counts, visibility and receipts, committed behind the
-        answer. A crash (or a failed commit) before then leaves those messages as they were before the
-        receive, so they are received again: at-least-once delivery holds, and a consumer does not queue
-        behind producers' commits. A later write about the same message (a delete) queues behind this one
-        on the one writer, so whatever is acknowledged after it is durable with it."""
-        self._write_receive(received, ()).add_done_callback(_log_failure)
+        answer, riding the next commit (Database.write_behind) rather than starting one the consumer's
+        delete would wait behind. A crash (or a failed commit) before then leaves those messages as they
+        were before the receive, so they are received again: at-least-once delivery holds, and a consumer
+        does not queue behind producers' commits. A later write (a delete of the same message) commits with
+        or after this one, so whatever is acknowledged after it is durable with it."""
+        self._write_receive(received, (), behind=True).add_done_callback(_log_failure)
 
-    def _write_receive(self, received: Sequence[Message], dead_lettered: Sequence[DeadLetterMove]) -> asyncio.Future[Any]:
+    def _write_receive(self, received: Sequence[Message], dead_lettered: Sequence[DeadLetterMove], *,
+                       behind: bool = False) -> asyncio.Future[Any]:
         rows = [(m.receive_count, m.first_receive, m.visible_at, m.receipt, m.id) for m in received]
         moves = [(d.queue_id, d.visible_at, d.seq, d.message_id) for d in dead_lettered]
         sources = [(d.source_arn, d.message_id) for d in dead_lettered]
@@ -353,7 +356,7 @@ class SqsStore:
                 c.executemany(_DEAD_LETTER, moves)
                 c.executemany(_DEAD_LETTER_SOURCE, sources)
 
-        return self.db.write(run, grows=False)
+        return (self.db.write_behind if behind else self.db.write)(run, grows=False)
 
     async def set_visible_at(self, message_id: str, when: float) -> None:
         await self.set_visible_at_many([(message_id, when)])
