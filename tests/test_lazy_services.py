@@ -167,11 +167,20 @@ def test_metrics_counted_before_cloudwatch_started_reach_it(start_server: Any, t
     for i in range(7):
         sqs.send_message(QueueUrl=url, MessageBody=f"message {i}")
     wait_for(lambda: health(server.endpoint)["cloudwatch"]["status"] == "running", what="CloudWatch started")
-    now = post_json(f"{server.endpoint}/_conveyor/clock", {"advance": 60})["now"]  # the minute is stored
-    points = server.client("cloudwatch").get_metric_statistics(
-        Namespace="AWS/SQS", MetricName="NumberOfMessagesSent", Dimensions=[{"Name": "QueueName", "Value": "counted"}],
-        StartTime=started - 600, EndTime=now + 60, Period=3600, Statistics=["Sum"])["Datapoints"]
-    assert [p["Sum"] for p in points] == [7.0]
+    cloudwatch = server.client("cloudwatch")
+
+    def summed() -> list[float] | None:
+        # Each minute that ends stores what was counted in it. CloudWatch arms its minute when it starts, on
+        # the server's loop: a minute advanced before that is stored at the next one, so the clock moves on
+        # until the counts are there (and then they must all be there).
+        now = post_json(f"{server.endpoint}/_conveyor/clock", {"advance": 60})["now"]
+        points = cloudwatch.get_metric_statistics(
+            Namespace="AWS/SQS", MetricName="NumberOfMessagesSent",
+            Dimensions=[{"Name": "QueueName", "Value": "counted"}],
+            StartTime=started - 600, EndTime=now + 60, Period=3600, Statistics=["Sum"])["Datapoints"]
+        return [p["Sum"] for p in points] or None
+
+    assert wait_for(summed, timeout=30, interval=0.2, what="the counted sends in CloudWatch") == [7.0]
 
 
 # Synchronous port methods with no empty answer, and why no service asks them of a service not started.
