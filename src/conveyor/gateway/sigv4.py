@@ -6,6 +6,7 @@ https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-re
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import posixpath
@@ -145,16 +146,25 @@ def _http_date_to_amz(value: str) -> str:
         return ""
 
 
-def _valid_stamp(amz_date: str) -> bool:
+@functools.lru_cache(maxsize=256)
+def _stamp_time(amz_date: str) -> float | None:
+    """X-Amz-Date as epoch seconds, None when it names no such time (e.g. month 13). Cached: the requests
+    of one second share their stamp, and strptime is a large share of a small request's cost."""
     try:
-        dt.datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ")
-    except ValueError:  # e.g. month 13: digits in the right places, yet no such time
-        return False
-    return True
+        return dt.datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC).timestamp()
+    except ValueError:
+        return None
+
+
+def _valid_stamp(amz_date: str) -> bool:
+    return _stamp_time(amz_date) is not None
 
 
 def signed_at(sig: Signature) -> float:
-    return dt.datetime.strptime(sig.amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC).timestamp()
+    at = _stamp_time(sig.amz_date)
+    if at is None:
+        raise ValueError(f"not a valid X-Amz-Date: {sig.amz_date!r}")  # parse() admits no such signature
+    return at
 
 
 def check_time(sig: Signature, now: float) -> None:
