@@ -71,8 +71,13 @@ def needs_old(table: Table, compiled: Compiled, return_values: str | None, consu
     """Whether a write must read the item it replaces: for its condition, its returned old image, its
     table's stream or point-in-time history, or the capacity it reports (the larger image counts). A
     plain PutItem needs none of these and writes blind, under its key's lock all the same."""
-    return (compiled.condition is not None or return_values not in (None, "NONE") or table.stream_enabled
-            or bool(table.pitr_since) or consumed in ("TOTAL", "INDEXES"))
+    return (compiled.condition is not None or return_values not in (None, "NONE") or keeps_images(table)
+            or consumed in ("TOTAL", "INDEXES"))
+
+
+def keeps_images(table: Table) -> bool:
+    """Whether a change to the table's items records the old image (its stream, its point-in-time history)."""
+    return table.stream_enabled or bool(table.pitr_since)
 
 
 def item_write(table: Table, key: ItemKey, old: Item | None, new: Item | None, now: float,
