@@ -15,7 +15,7 @@ from typing import Any
 from botocore.model import OperationModel, ServiceModel
 
 from conveyor.protocol.base import b64encode
-from conveyor.protocol.json_rpc import JsonCodec
+from conveyor.protocol.json_rpc import _SURROGATE, NOT_READ, JsonCodec
 from conveyor.wire import HttpResponse, RequestContext, ServiceError
 
 
@@ -52,13 +52,37 @@ def _base64(data: Any) -> str:
 WRITERS = {"AttributeValue": wire_value}
 
 
+def read_value(value: Any) -> Any:
+    """The scalar AttributeValues most items are made of ({"S": ...}, {"N": ...}, string sets, BOOL,
+    NULL), read without the model walk; anything else (binary, maps, lists, a wrong type, a lone
+    surrogate, more than one member) goes to the walk, which checks it and names what is wrong."""
+    if type(value) is not dict or len(value) != 1:
+        return NOT_READ
+    kind, inner = next(iter(value.items()))
+    if kind in ("S", "N"):
+        if type(inner) is str and not _SURROGATE.search(inner):
+            return {kind: inner}
+    elif kind in ("SS", "NS"):
+        if (type(inner) is list
+                and all(type(m) is str and not _SURROGATE.search(m) for m in inner)):
+            return {kind: list(inner)}
+    elif kind in ("BOOL", "NULL") and type(inner) is bool:
+        return {kind: inner}
+    return NOT_READ
+
+
+READERS = {"AttributeValue": read_value}
+
+
 class DynamoJsonCodec(JsonCodec):
     shape_writers = WRITERS
+    shape_readers = READERS
 
     def __init__(self, model: ServiceModel, streams: ServiceModel) -> None:
         super().__init__(model)
         self.streams = JsonCodec(streams)
         self.streams.shape_writers = WRITERS  # stream records carry items too
+        self.streams.shape_readers = READERS
         self.streams_prefix = f"{streams.metadata['targetPrefix']}."
 
     def _is_streams(self, ctx: RequestContext) -> bool:
