@@ -101,10 +101,10 @@ class ItemOperations:
         out: Out = {}
         if item is not None:
             out["Item"] = compiled.projection.apply(item) if compiled.projection is not None else item
-        units = capacity.read_units(item_size(item) if item else 0, bool(params.get("ConsistentRead")))
-        consumed = capacity.report(params.get("ReturnConsumedCapacity"), table.name, units)
-        if consumed is not None:
-            out["ConsumedCapacity"] = consumed
+        mode = params.get("ReturnConsumedCapacity")
+        if mode in ("TOTAL", "INDEXES"):  # the item is sized only when its capacity is reported
+            units = capacity.read_units(item_size(item) if item else 0, bool(params.get("ConsistentRead")))
+            out["ConsumedCapacity"] = capacity.report(mode, table.name, units)
         return out
 
     async def UpdateItem(self, ctx: RequestContext, params: UpdateItemInputTypeDef) -> Out:
