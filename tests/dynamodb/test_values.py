@@ -137,6 +137,25 @@ def test_number_key_bytes_sort_by_value() -> None:
     assert key_bytes({"N": "1.50"}) == key_bytes({"N": "1.5"})
 
 
+def test_integers_written_plainly_encode_and_size_as_in_any_other_notation() -> None:
+    # Plain integers ("1200") take a shortcut that skips Decimal; the same number in exponent notation
+    # ("1.2E3") takes the general route: both must agree on key bytes (hence order) and size.
+    rng = random.Random(38)
+    samples = ["1", "7", "10", "100", "1200", "-1", "-10", "-1200", "99", "-99", "9" * 38, "1" + "0" * 37]
+    for _ in range(500):
+        width = rng.randint(1, 38)
+        digits = str(rng.randint(10 ** (width - 1), 10 ** width - 1)).rstrip("0") or "1"
+        zeros = rng.randint(0, 38 - len(digits))
+        samples.append(rng.choice(["", "-"]) + digits + "0" * zeros)
+    for text in samples:
+        sign, digits = ("-", text[1:]) if text.startswith("-") else ("", text)
+        exponent_form = f"{sign}{digits[0]}.{digits[1:] or '0'}E{len(digits) - 1}"
+        assert key_bytes({"N": text}) == key_bytes({"N": exponent_form}), text
+        assert item_size({"n": {"N": text}}) == item_size({"n": {"N": exponent_form}}), text
+    by_bytes = sorted(samples + ["0.5", "-0.5", "1.5", "1199.99"], key=lambda t: key_bytes({"N": t}))
+    assert [Decimal(t) for t in by_bytes] == sorted(Decimal(t) for t in by_bytes)
+
+
 def test_string_and_binary_key_bytes_sort_as_dynamodb() -> None:
     strings = ["", "a", "ab", "b", "Z", "é", "\U0001f600", "\uffff"]  # UTF-8 order, not UTF-16's
     assert sorted(strings, key=lambda s: key_bytes({"S": s})) == sorted(strings, key=lambda s: s.encode())

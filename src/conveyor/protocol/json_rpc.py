@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
@@ -22,6 +23,12 @@ class _WireTypeError(Exception):
 
 class JsonCodec(Codec):
     name = "json"
+    # Shapes (by name) a service writes itself, faster than the model walk: a function from the value to
+    # its JSON form, which must be what the walk would write (e.g. DynamoDB's AttributeValue).
+    shape_writers: Mapping[str, Callable[[Any], Any]] = {}
+    # Shapes (by name) a service reads itself: a function from the JSON value to what the walk would make
+    # of it, or NOT_READ to leave that value to the walk (and its errors).
+    shape_readers: Mapping[str, Callable[[Any], Any]] = {}
 
     async def route(self, ctx: RequestContext) -> OperationModel:
         target = ctx.request.headers.get("x-amz-target") or ""
@@ -42,7 +49,7 @@ class JsonCodec(Codec):
         if shape is None:
             return {}
         try:
-            params: dict[str, Any] = _from_json(shape, data, "")
+            params: dict[str, Any] = _from_json(shape, data, "", self.shape_readers)
             return params
         except _WireTypeError as exc:
             raise ServiceError(
@@ -51,7 +58,7 @@ class JsonCodec(Codec):
 
     def serialize(self, ctx: RequestContext, operation: OperationModel, result: dict[str, Any]) -> HttpResponse:
         shape = operation.output_shape
-        payload = _to_json(shape, result) if shape is not None and result else {}
+        payload = _to_json(shape, result, self.shape_writers) if shape is not None and result else {}
         return HttpResponse(
             200,
             [("Content-Type", _content_type(self.model)), ("x-amzn-RequestId", ctx.request_id)],
@@ -112,9 +119,20 @@ def _content_type(model: ServiceModel | None) -> str:
     return f"application/x-amz-json-{version}"
 
 
-def _from_json(shape: Shape, value: Any, path: str) -> Any:
+NOT_READ = object()  # a shape reader's answer for a value it leaves to the model walk
+
+_NO_HOOKS: Mapping[str, Callable[[Any], Any]] = MappingProxyType({})
+
+
+def _from_json(shape: Shape, value: Any, path: str, readers: Mapping[str, Callable[[Any], Any]] = _NO_HOOKS) -> Any:
     if value is None:
         return None
+    if readers:
+        reader = readers.get(shape.name)
+        if reader is not None:
+            read = reader(value)
+            if read is not NOT_READ:
+                return read
     kind = shape.type_name
     if isinstance(shape, StructureShape):
         if not isinstance(value, dict):
@@ -126,19 +144,20 @@ def _from_json(shape: Shape, value: Any, path: str) -> Any:
             if member is None:  # a member with a JSON name of its own (`locationName`, as API Gateway's)
                 name, member = _by_json_name(members, name)
             if member is not None and item is not None:
-                out[name] = _from_json(member, item, f"{path}.{name}" if path else name)
+                out[name] = _from_json(member, item, f"{path}.{name}" if path else name, readers)
         return out
     if isinstance(shape, ListShape):
         if not isinstance(value, list):
             raise _WireTypeError(path, "a list")
-        return [_from_json(shape.member, _not_null(item, f"{path}.{i}"), f"{path}.{i}")
+        return [_from_json(shape.member, _not_null(item, f"{path}.{i}"), f"{path}.{i}", readers)
                 for i, item in enumerate(value, 1)]
     if isinstance(shape, MapShape):
         if not isinstance(value, dict):
             raise _WireTypeError(path, "an object")
         if any(_SURROGATE.search(k) for k in value):
             raise _WireTypeError(path, "keys of Unicode characters (a lone surrogate escape is not one)")
-        return {str(k): _from_json(shape.value, _not_null(v, f"{path}.{k}"), f"{path}.{k}") for k, v in value.items()}
+        return {str(k): _from_json(shape.value, _not_null(v, f"{path}.{k}"), f"{path}.{k}", readers)
+                for k, v in value.items()}
     if kind == "blob":
         if not isinstance(value, str):
             raise _WireTypeError(path, "a base64 string")
@@ -191,19 +210,23 @@ def _not_null(item: Any, path: str) -> Any:
     return item
 
 
-def _to_json(shape: Shape, value: Any) -> Any:
+def _to_json(shape: Shape, value: Any, writers: Mapping[str, Callable[[Any], Any]] = _NO_HOOKS) -> Any:
+    if writers:
+        writer = writers.get(shape.name)
+        if writer is not None:
+            return writer(value)
     kind = shape.type_name
     if isinstance(shape, StructureShape):
         members = shape.members
         return {
-            members[name].serialization.get("name", name): _to_json(members[name], item)
+            members[name].serialization.get("name", name): _to_json(members[name], item, writers)
             for name, item in value.items()
             if item is not None and name in members
         }
     if isinstance(shape, ListShape):
-        return [_to_json(shape.member, item) for item in value]
+        return [_to_json(shape.member, item, writers) for item in value]
     if isinstance(shape, MapShape):
-        return {k: _to_json(shape.value, v) for k, v in value.items()}
+        return {k: _to_json(shape.value, v, writers) for k, v in value.items()}
     if kind == "blob":
         return b64encode(value if isinstance(value, bytes) else str(value).encode())
     if kind == "timestamp":

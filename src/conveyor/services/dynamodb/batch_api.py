@@ -95,6 +95,7 @@ class BatchOperations:
         if sum(len(r) for r in requests.values()) > MAX_WRITES:
             raise errors.validation("Too many items requested for the BatchWriteItem call")
         planned: list[tuple[Table, ItemKey, Item | None]] = []
+        sizes: list[int | None] = []
         for name, writes in requests.items():
             table = catalog.find(ctx.region, name)
             keys = []
@@ -108,24 +109,29 @@ class BatchOperations:
                 if put is not None:
                     item = canonical_item(dict(put["Item"]))  # type: ignore[arg-type]
                     key = _key_of_put(table, item)
-                    check_item_size(item)
+                    sizes.append(check_item_size(item))
                     planned.append((table, key, item))
                 else:
                     assert delete is not None
                     key = request_key(table, delete["Key"])
                     planned.append((table, key, None))
+                    sizes.append(None)
                 keys.append(key)
             _no_duplicates(keys)
         for target, _, written in planned:
             if written is not None:
                 index_entries(target, written)  # its index keys' types, checked before anything is written
-        async with catalog.locks.hold([key.id for _, key, _ in planned]):
-            olds = [mutations.load(catalog.store, key) for _, key, _ in planned]
-            now = self.backend.now()
-            await catalog.store.apply([mutations.item_write(table, key, old, item, now)
-                                       for (table, key, item), old in zip(planned, olds, strict=True)])
-        out: Out = {"UnprocessedItems": {}}
         mode = params.get("ReturnConsumedCapacity")
+        async with catalog.locks.hold([key.id for _, key, _ in planned]):
+            # The items replaced are read only when something needs them (a stream, point-in-time history,
+            # the capacity reported): a batch has no conditions and returns no old images.
+            olds = [mutations.load(catalog.store, key)
+                    if mode in ("TOTAL", "INDEXES") or mutations.keeps_images(table) else None
+                    for table, key, _ in planned]
+            now = self.backend.now()
+            await catalog.store.apply([mutations.item_write(table, key, old, item, now, size=size)
+                                       for (table, key, item), old, size in zip(planned, olds, sizes, strict=True)])
+        out: Out = {"UnprocessedItems": {}}
         if mode in ("TOTAL", "INDEXES"):
             out["ConsumedCapacity"] = capacity.merge(write_capacity(table, mode, old, item)
                                                      for (table, _, item), old in zip(planned, olds, strict=True))

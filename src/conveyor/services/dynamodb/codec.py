@@ -10,17 +10,79 @@ https://docs.aws.amazon.com/amazondynamodbstreams/latest/APIReference/Welcome.ht
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from botocore.model import OperationModel, ServiceModel
 
-from conveyor.protocol.json_rpc import JsonCodec
+from conveyor.protocol.base import b64encode
+from conveyor.protocol.json_rpc import _SURROGATE, NOT_READ, JsonCodec
 from conveyor.wire import HttpResponse, RequestContext, ServiceError
 
 
+def wire_value(value: dict[str, Any]) -> dict[str, Any]:
+    """An AttributeValue as JSON carries it: what the generic model walk writes (binary as base64, maps
+    and lists member by member, every other member as it is), in one small pass: items are most of what
+    GetItem, Query and Scan answer, and the walk cost a fifth of a Query's time."""
+    if len(value) == 1:  # as every value the service holds is
+        kind, inner = next(iter(value.items()))
+        if kind not in _WALKED:
+            return value if inner is not None else {}
+    return {kind: _wire_member(kind, inner) for kind, inner in value.items() if inner is not None}
+
+
+_WALKED = frozenset(("B", "BS", "M", "L"))
+
+
+def _wire_member(kind: str, inner: Any) -> Any:
+    if kind == "B":
+        return _base64(inner)
+    if kind == "BS":
+        return [_base64(m) for m in inner]
+    if kind == "M":
+        return {k: wire_value(v) for k, v in inner.items()}
+    if kind == "L":
+        return [wire_value(v) for v in inner]
+    return inner
+
+
+def _base64(data: Any) -> str:
+    return b64encode(data if isinstance(data, bytes) else str(data).encode())
+
+
+WRITERS = {"AttributeValue": wire_value}
+
+
+def read_value(value: Any) -> Any:
+    """The scalar AttributeValues most items are made of ({"S": ...}, {"N": ...}, string sets, BOOL,
+    NULL), read without the model walk; anything else (binary, maps, lists, a wrong type, a lone
+    surrogate, more than one member) goes to the walk, which checks it and names what is wrong."""
+    if type(value) is not dict or len(value) != 1:
+        return NOT_READ
+    kind, inner = next(iter(value.items()))
+    if kind in ("S", "N"):
+        if type(inner) is str and not _SURROGATE.search(inner):
+            return {kind: inner}
+    elif kind in ("SS", "NS"):
+        if (type(inner) is list
+                and all(type(m) is str and not _SURROGATE.search(m) for m in inner)):
+            return {kind: list(inner)}
+    elif kind in ("BOOL", "NULL") and type(inner) is bool:
+        return {kind: inner}
+    return NOT_READ
+
+
+READERS = {"AttributeValue": read_value}
+
+
 class DynamoJsonCodec(JsonCodec):
+    shape_writers = WRITERS
+    shape_readers = READERS
+
     def __init__(self, model: ServiceModel, streams: ServiceModel) -> None:
         super().__init__(model)
         self.streams = JsonCodec(streams)
+        self.streams.shape_writers = WRITERS  # stream records carry items too
+        self.streams.shape_readers = READERS
         self.streams_prefix = f"{streams.metadata['targetPrefix']}."
 
     def _is_streams(self, ctx: RequestContext) -> bool:

@@ -48,6 +48,8 @@ def collection_metrics(table: Table, key: ItemKey, mode: str | None) -> Out | No
 
 
 def write_capacity(table: Table, mode: str | None, old: Item | None, new: Item | None) -> Out | None:
+    if mode not in ("TOTAL", "INDEXES"):
+        return None  # nothing to report: skip counting the images
     size = max(item_size(old) if old else 0, item_size(new) if new else 0)
     touched = [i.name for i in table.gsis() if any(n in (old or {}) or n in (new or {}) for n in i.key_names())]
     local = [i.name for i in table.lsis() if any(n in (old or {}) or n in (new or {}) for n in i.key_names())]
@@ -75,17 +77,20 @@ class ItemOperations:
         table = self.backend.catalog.find(ctx.region, params["TableName"])
         item = canonical_item(dict(params["Item"]))  # type: ignore[arg-type]
         key = key_of_item(table, item)
-        check_item_size(item)
+        size = check_item_size(item)
         index_entries(table, item)  # its index keys' types, checked before anything is read
         catalog = self.backend.catalog
         if catalog.locks.claimed(key.id):
             raise errors.transaction_conflict()
+        consumed = params.get("ReturnConsumedCapacity")
         async with catalog.locks.hold([key.id]):
-            old = mutations.load(catalog.store, key)
-            mutations.judge(compiled, old, params.get("ReturnValuesOnConditionCheckFailure"))
-            await catalog.store.apply([mutations.item_write(table, key, old, item, self.backend.now())])
+            old = None
+            if mutations.needs_old(table, compiled, params.get("ReturnValues"), consumed):
+                old = mutations.load(catalog.store, key)
+                mutations.judge(compiled, old, params.get("ReturnValuesOnConditionCheckFailure"))
+            await catalog.store.apply([mutations.item_write(table, key, old, item, self.backend.now(), size=size)])
         return answer(mutations.returned(params.get("ReturnValues"), old, item),
-                      write_capacity(table, params.get("ReturnConsumedCapacity"), old, item),
+                      write_capacity(table, consumed, old, item),
                       collection_metrics(table, key, params.get("ReturnItemCollectionMetrics")))
 
     async def GetItem(self, ctx: RequestContext, params: GetItemInputTypeDef) -> Out:
@@ -96,10 +101,10 @@ class ItemOperations:
         out: Out = {}
         if item is not None:
             out["Item"] = compiled.projection.apply(item) if compiled.projection is not None else item
-        units = capacity.read_units(item_size(item) if item else 0, bool(params.get("ConsistentRead")))
-        consumed = capacity.report(params.get("ReturnConsumedCapacity"), table.name, units)
-        if consumed is not None:
-            out["ConsumedCapacity"] = consumed
+        mode = params.get("ReturnConsumedCapacity")
+        if mode in ("TOTAL", "INDEXES"):  # the item is sized only when its capacity is reported
+            units = capacity.read_units(item_size(item) if item else 0, bool(params.get("ConsistentRead")))
+            out["ConsumedCapacity"] = capacity.report(mode, table.name, units)
         return out
 
     async def UpdateItem(self, ctx: RequestContext, params: UpdateItemInputTypeDef) -> Out:

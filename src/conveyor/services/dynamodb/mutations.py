@@ -67,10 +67,23 @@ def _refuse_emptied_index_keys(table: Table, new: Item) -> None:
                     f"cannot contain an empty {'string' if attr.type == 'S' else 'binary'} value.")
 
 
+def needs_old(table: Table, compiled: Compiled, return_values: str | None, consumed: str | None) -> bool:
+    """Whether a write must read the item it replaces: for its condition, its returned old image, its
+    table's stream or point-in-time history, or the capacity it reports (the larger image counts). A
+    plain PutItem needs none of these and writes blind, under its key's lock all the same."""
+    return (compiled.condition is not None or return_values not in (None, "NONE") or keeps_images(table)
+            or consumed in ("TOTAL", "INDEXES"))
+
+
+def keeps_images(table: Table) -> bool:
+    """Whether a change to the table's items records the old image (its stream, its point-in-time history)."""
+    return table.stream_enabled or bool(table.pitr_since)
+
+
 def item_write(table: Table, key: ItemKey, old: Item | None, new: Item | None, now: float,
-               *, by_ttl: bool = False) -> ItemWrite:
+               *, by_ttl: bool = False, size: int | None = None) -> ItemWrite:
     """The store's row for an item's new state (None: deleted), with its index entries, its stream record
-    and its expiry."""
+    and its expiry. `size`: the new item's size, when the caller has counted it already."""
     record = None
     if table.stream_enabled and old != new:
         record = record_row(table, now, key.attributes, old, new, by_ttl)
@@ -81,7 +94,8 @@ def item_write(table: Table, key: ItemKey, old: Item | None, new: Item | None, n
     if new is None or stored is None:
         return ItemWrite(table.id, key.hk, key.rk, 0, None, stream=record, history=history)
     entries = index_entries(table, new)
-    return ItemWrite(table.id, key.hk, key.rk, segment(key.hk), stored, item_size(new), entries, record,
+    return ItemWrite(table.id, key.hk, key.rk, segment(key.hk), stored, item_size(new) if size is None else size,
+                     entries, record,
                      expiry(table, new), history)
 
 

@@ -19,14 +19,13 @@ from conveyor.services.dynamodb.backend import Backend
 from conveyor.services.dynamodb.compiling import Compiled
 from conveyor.services.dynamodb.expressions import RangeCondition
 from conveyor.services.dynamodb.keys import index_key_attributes, segment_range
-from conveyor.services.dynamodb.store import Bound
+from conveyor.services.dynamodb.store import Bound, PageRow
 from conveyor.services.dynamodb.stored import load_item
 from conveyor.services.dynamodb.tables import Index, KeyAttr, Table
 from conveyor.services.dynamodb.values import (
     AttributeValue,
     Item,
     canonical_value,
-    item_size,
     key_bytes,
     kind_of,
 )
@@ -145,14 +144,14 @@ class Reading:
             attrs += self.index.hash_attrs() + self.index.range_attrs()
         return attrs
 
-    def page(self, rows: Iterator[tuple[bytes, bytes, str]], consistent: bool, mode: str | None) -> Out:
+    def page(self, rows: Iterator[PageRow], consistent: bool, mode: str | None) -> Out:
         items: list[Item] = []
         scanned = read_bytes = 0
         last: Item | None = None
-        for _, _, text in rows:
+        for _, _, text, size in rows:
             item = load_item(text)
             scanned += 1
-            read_bytes += item_size(item)
+            read_bytes += size  # counted when the item was written
             if self.compiled.filter is None or self.compiled.filter.matches(item):
                 items.append(item)
             if (self.limit is not None and scanned >= self.limit) or read_bytes >= PAGE_BYTES:
@@ -203,7 +202,7 @@ class ReadOperations:
             raise errors.validation("The provided starting key is outside query boundaries based on provided "
                                     "conditions")
         store = self.backend.store
-        rows: Iterator[tuple[bytes, bytes, str]]
+        rows: Iterator[PageRow]
         if index is None and start is not None and table.range is None:
             rows = iter(())  # a partition of one item, already returned
         elif index is None:
@@ -233,7 +232,7 @@ class ReadOperations:
         segments = segment_range(segment, total) if segment is not None and total is not None else (0, 65535)
         start = reading.start_key(params)
         store = self.backend.store
-        rows: Iterator[tuple[bytes, bytes, str]]
+        rows: Iterator[PageRow]
         table_keys: tuple[bytes, bytes] | None = None
         if start is not None:
             table_keys = (key_bytes(start[table.hash.name]), key_bytes(start[table.range.name]) if table.range else b"")

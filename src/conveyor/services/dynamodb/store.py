@@ -96,6 +96,9 @@ MIGRATIONS = [
 
 PAGE_ROWS = 200  # rows read from SQLite at a time while a page fills
 
+# A row of a page being read: (hk, rk, the item's stored JSON, its size as AWS counts it, kept at its write).
+PageRow = tuple[bytes, bytes, str, int]
+
 
 @dataclass(frozen=True)
 class TableRow:
@@ -323,39 +326,39 @@ class DynamoStore:
 
     # -- reading pages -------------------------------------------------------------------------------
     def partition(self, table_id: int, hk: bytes, low: Bound | None, high: Bound | None, forward: bool,
-                  after: bytes | None) -> Iterator[tuple[bytes, bytes, str]]:
-        """The items of one partition ((hk, rk, item)) within the sort key bounds, in order, after `after`."""
+                  after: bytes | None) -> Iterator[PageRow]:
+        """The items of one partition within the sort key bounds, in order, after `after`."""
         where = ["table_id = ?", "hk = ?"]
         args: list[object] = [table_id, hk]
         _bounds(where, args, "rk", low, high)
-        sql = "SELECT hk, rk, item FROM items WHERE " + " AND ".join(where)
+        sql = "SELECT hk, rk, item, size FROM items WHERE " + " AND ".join(where)
         yield from self._keyset(sql, args, ("rk",), forward, (after,) if after is not None else None)
 
     def index_partition(self, table_id: int, index: str, ihk: bytes, low: Bound | None, high: Bound | None,
-                        forward: bool, after: tuple[bytes, bytes, bytes] | None) -> Iterator[tuple[bytes, bytes, str]]:
-        """The items of one index partition ((hk, rk, item)), ordered by the index sort key then the table's
+                        forward: bool, after: tuple[bytes, bytes, bytes] | None) -> Iterator[PageRow]:
+        """The items of one index partition, ordered by the index sort key then the table's
         keys, after `after` (irk, hk, rk)."""
         where = ["e.table_id = ?", "e.index_name = ?", "e.ihk = ?"]
         args: list[object] = [table_id, index, ihk]
         _bounds(where, args, "e.irk", low, high)
-        sql = ("SELECT e.hk, e.rk, i.item FROM index_entries e JOIN items i ON i.table_id = e.table_id AND "
+        sql = ("SELECT e.hk, e.rk, i.item, i.size FROM index_entries e JOIN items i ON i.table_id = e.table_id AND "
                "i.hk = e.hk AND i.rk = e.rk WHERE " + " AND ".join(where))
         yield from self._keyset(sql, args, ("e.irk", "e.hk", "e.rk"), forward, after)
 
     def scan(self, table_id: int, segments: tuple[int, int], after: tuple[bytes, bytes] | None
-             ) -> Iterator[tuple[bytes, bytes, str]]:
-        """A table's items ((hk, rk, item)) whose `seg` is within the range, in key order."""
-        sql = "SELECT hk, rk, item FROM items WHERE table_id = ? AND seg BETWEEN ? AND ?"
+             ) -> Iterator[PageRow]:
+        """A table's items whose `seg` is within the range, in key order."""
+        sql = "SELECT hk, rk, item, size FROM items WHERE table_id = ? AND seg BETWEEN ? AND ?"
         yield from self._keyset(sql, [table_id, *segments], ("hk", "rk"), True, after)
 
     def index_scan(self, table_id: int, index: str, segments: tuple[int, int],
-                   after: tuple[bytes, bytes, bytes, bytes] | None) -> Iterator[tuple[bytes, bytes, str]]:
-        sql = ("SELECT e.hk, e.rk, i.item FROM index_entries e JOIN items i ON i.table_id = e.table_id AND "
+                   after: tuple[bytes, bytes, bytes, bytes] | None) -> Iterator[PageRow]:
+        sql = ("SELECT e.hk, e.rk, i.item, i.size FROM index_entries e JOIN items i ON i.table_id = e.table_id AND "
                "i.hk = e.hk AND i.rk = e.rk WHERE e.table_id = ? AND e.index_name = ? AND e.seg BETWEEN ? AND ?")
         yield from self._keyset(sql, [table_id, index, *segments], ("e.ihk", "e.irk", "e.hk", "e.rk"), True, after)
 
     def _keyset(self, sql: str, args: list[object], order: tuple[str, ...], forward: bool,
-                after: tuple[bytes, ...] | None) -> Iterator[tuple[bytes, bytes, str]]:
+                after: tuple[bytes, ...] | None) -> Iterator[PageRow]:
         """Rows of `sql` in `order`, a chunk at a time, each chunk starting past the previous one's last."""
         direction = "" if forward else " DESC"
         columns = ", ".join(order)
@@ -372,7 +375,7 @@ class DynamoStore:
                 "SELECT ", f"SELECT {columns}, ", 1), params)
             width = len(order)
             for row in rows:
-                yield bytes(row[width]), bytes(row[width + 1]), str(row[width + 2])
+                yield bytes(row[width]), bytes(row[width + 1]), str(row[width + 2]), int(row[width + 3])
             if len(rows) < PAGE_ROWS:
                 return
             position = tuple(bytes(v) for v in rows[-1][:width])

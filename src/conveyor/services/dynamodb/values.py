@@ -194,6 +194,12 @@ def number_size(text: str) -> int:
     """Numbers are stored as base-100 digits (pairs aligned on the decimal point) after one exponent
     byte; negative numbers carry one more byte. "Item sizes and formats": about one byte per two
     significant digits, plus one."""
+    if _CANONICAL_INTEGER.fullmatch(text):  # the common case, counted from the text (no Decimal)
+        if text == "0":
+            return 1
+        digits = text.lstrip("-")
+        pad = 1 if (len(digits) - 1) % 2 == 0 else 0
+        return 1 + (len(digits.rstrip("0")) + pad + 1) // 2 + (1 if text[0] == "-" else 0)
     number = Decimal(text)
     if number.is_zero():
         return 1
@@ -229,11 +235,13 @@ def item_size(item: Item) -> int:
     return sum(len(name.encode()) + value_size(value) for name, value in item.items())
 
 
-def check_item_size(item: Item, *, updating: bool = False) -> None:
-    """PutItem's and UpdateItem's own wording for an item over 400 KB."""
-    if item_size(item) > MAX_ITEM_SIZE:
+def check_item_size(item: Item, *, updating: bool = False) -> int:
+    """PutItem's and UpdateItem's own wording for an item over 400 KB; the item's size when it is not."""
+    size = item_size(item)
+    if size > MAX_ITEM_SIZE:
         raise validation("Item size to update has exceeded the maximum allowed size" if updating
                          else "Item size has exceeded the maximum allowed size")
+    return size
 
 
 # -- ordering -----------------------------------------------------------------------------------------
@@ -257,7 +265,10 @@ def key_bytes(value: AttributeValue) -> bytes:
     if "S" in value:
         return bytes(value["S"].encode())
     if "N" in value:
-        return _number_key(Decimal(value["N"]))
+        text: str = value["N"]
+        if _CANONICAL_INTEGER.fullmatch(text) and text[0] not in "-0":  # positive integers, from the text
+            return bytes([0x81, len(text) - 1 + 130]) + text.rstrip("0").encode()
+        return _number_key(Decimal(text))
     if "B" in value:
         return bytes(value["B"])
     raise ValueError(f"not a key value: {sorted(value)}")
