@@ -27,6 +27,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -76,7 +77,7 @@ class Workers:
             env = {**os.environ, "AWS_ENDPOINT_URL": self.srv.endpoint or "", "AWS_ACCESS_KEY_ID": "test",
                    "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
                    "QUEUE_URL": self.queue_url, "SOURCE_PREFIX": "uploads/", "DEST_PREFIX": "processed/"}
-            log_path = f"/tmp/pipeline-bench-{self.srv.name}-movers.log"
+            log_path = os.path.join(tempfile.gettempdir(), f"pipeline-bench-{self.srv.name}-movers.log")
             with open(log_path, "ab") as out:
                 self.procs = [subprocess.Popen(list(MOVER), env=env, stdout=out, stderr=subprocess.STDOUT,
                                                start_new_session=True) for _ in range(n)]
