@@ -116,6 +116,7 @@ def test_export_of_an_earlier_time_in_ion(ddb: Any, s3: Any, advance: Any) -> No
     for item in ITEMS:
         ddb.put_item(TableName="ion", Item=item)
     then = advance(60)
+    advance(1)  # the changes below come after ExportTime (botocore 1.44 sends times with their fractions)
     ddb.put_item(TableName="ion", Item={"pk": {"S": "a"}, "n": {"N": "1"}})  # after ExportTime
     ddb.delete_item(TableName="ion", Key={"pk": {"S": "b"}})
     advance(60)
@@ -123,7 +124,7 @@ def test_export_of_an_earlier_time_in_ion(ddb: Any, s3: Any, advance: Any) -> No
                                                 ExportFormat="ION", ExportTime=then)["ExportDescription"]
     done = wait_export(ddb, started["ExportArn"])
     assert done["ExportStatus"] == "COMPLETED" and done["ItemCount"] == 3 and done["ExportFormat"] == "ION"
-    assert done["ExportTime"].timestamp() == int(then)
+    assert done["ExportTime"].timestamp() == pytest.approx(then, abs=1)
     data = {k: v for k, v in objects(s3, "ion-exports").items() if "/data/" in k}
     assert all(k.endswith(".ion.gz") for k in data)
     values = [v for body in data.values() for v in simpleion.loads(gzip.decompress(body).decode(), single_value=False)]
