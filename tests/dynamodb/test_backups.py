@@ -12,11 +12,6 @@ import pytest
 from tests.dynamodb.test_tables import error, gsi, make_table
 
 
-@pytest.fixture
-def ddb(client: Any) -> Any:
-    return client("dynamodb")
-
-
 def test_backup_restore_and_delete(ddb: Any) -> None:
     source = make_table(ddb, "source", range_key=False, GlobalSecondaryIndexes=[gsi("by-g", "g")],
                         more_attributes=[{"AttributeName": "g", "AttributeType": "S"}],

@@ -10,11 +10,6 @@ from botocore.exceptions import ClientError
 from tests.dynamodb.test_tables import error, make_table
 
 
-@pytest.fixture
-def ddb(client: Any) -> Any:
-    return client("dynamodb")
-
-
 def key(name: str) -> dict[str, Any]:
     return {"pk": {"S": name}}
 

@@ -20,16 +20,6 @@ from amazon.ion import simpleion
 from tests.dynamodb.test_tables import error, make_table
 
 
-@pytest.fixture
-def ddb(client: Any) -> Any:
-    return client("dynamodb")
-
-
-@pytest.fixture
-def s3(client: Any) -> Any:
-    return client("s3")
-
-
 def wait_export(ddb: Any, arn: str) -> dict[str, Any]:
     deadline = time.monotonic() + 30
     while True:

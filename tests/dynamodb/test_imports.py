@@ -10,23 +10,12 @@ import json
 import time
 from typing import Any
 
-import pytest
 import zstandard
 from amazon.ion import simpleion
 
 from tests.conftest import post_json
 from tests.dynamodb.test_exports import ITEMS, objects, pitr_table, wait_export
 from tests.dynamodb.test_tables import error
-
-
-@pytest.fixture
-def ddb(client: Any) -> Any:
-    return client("dynamodb")
-
-
-@pytest.fixture
-def s3(client: Any) -> Any:
-    return client("s3")
 
 
 def wait_import(ddb: Any, arn: str) -> dict[str, Any]:

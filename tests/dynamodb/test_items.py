@@ -10,11 +10,6 @@ import pytest
 from tests.dynamodb.test_tables import error, make_table
 
 
-@pytest.fixture
-def ddb(client: Any) -> Any:
-    return client("dynamodb")
-
-
 def test_put_get_delete_round_trip(ddb: Any, aws: Any) -> None:
     make_table(ddb, "items")
     item = {"pk": {"S": "a"}, "sk": {"N": "1.50"}, "name": {"S": "widget"}, "tags": {"SS": ["x", "y"]},

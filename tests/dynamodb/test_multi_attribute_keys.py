@@ -10,18 +10,11 @@ import json
 from decimal import Decimal
 from typing import Any
 
-import pytest
-
 from conveyor.services.dynamodb.tables import Table
 from tests.dynamodb.test_tables import error
 
 HASHES = [("tenant", "S"), ("part", "N")]
 RANGES = [("round", "S"), ("score", "N"), ("bits", "B")]
-
-
-@pytest.fixture
-def ddb(client: Any) -> Any:
-    return client("dynamodb")
 
 
 def multi_gsi(name: str = "multi", hashes: list[tuple[str, str]] = HASHES,

@@ -10,11 +10,6 @@ import pytest
 from tests.dynamodb.test_tables import error, gsi, make_table
 
 
-@pytest.fixture
-def ddb(client: Any) -> Any:
-    return client("dynamodb")
-
-
 def test_statements(ddb: Any) -> None:
     make_table(ddb, "music", GlobalSecondaryIndexes=[gsi("by-genre", "genre")],
                more_attributes=[{"AttributeName": "genre", "AttributeType": "S"}])

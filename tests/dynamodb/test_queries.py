@@ -5,14 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from tests.dynamodb.test_tables import error, gsi, make_table
-
-
-@pytest.fixture
-def ddb(client: Any) -> Any:
-    return client("dynamodb")
 
 
 def fill(ddb: Any, name: str, count: int, **extra: Any) -> None:

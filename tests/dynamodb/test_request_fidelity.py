@@ -6,14 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from tests.dynamodb.test_tables import error, make_table
-
-
-@pytest.fixture
-def ddb(client: Any) -> Any:
-    return client("dynamodb")
 
 
 def test_updated_values_hold_only_the_nested_paths_touched(ddb: Any) -> None:

@@ -12,11 +12,6 @@ from tests.helpers import wait_for
 
 
 @pytest.fixture
-def ddb(client: Any) -> Any:
-    return client("dynamodb")
-
-
-@pytest.fixture
 def streams(client: Any) -> Any:
     return client("dynamodbstreams")
 

@@ -7,14 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from tests.dynamodb.test_tables import error
-
-
-@pytest.fixture
-def ddb(client: Any) -> Any:
-    return client("dynamodb")
 
 
 def attrs(*names: str) -> list[dict[str, str]]:

@@ -8,11 +8,6 @@ import pytest
 from botocore.exceptions import ClientError
 
 
-@pytest.fixture
-def ddb(client: Any) -> Any:
-    return client("dynamodb")
-
-
 def error(call: Any, code: str, **kwargs: Any) -> str:
     with pytest.raises(ClientError) as caught:
         call(**kwargs)
