@@ -9,8 +9,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from conveyor.clock import Clock
+from conveyor.services.s3 import version_ids
 from conveyor.services.s3.errors import host_id, no_such_bucket, no_such_key, slow_down
-from conveyor.services.s3.metadata import check_version_id
 from conveyor.services.s3.notifications import Requester
 from conveyor.services.s3.schema import BucketRow, ObjectRow
 from conveyor.services.s3.store import BucketChanged, S3Store
@@ -50,14 +50,17 @@ class Core:
         return row
 
     def current_object(self, bucket: str, key: str, version_id: str | None = None,
-                       with_body: bool = False, method: str = "GET") -> ObjectRow:
-        """The object a read names (a version, or the current one), in an existing bucket."""
-        self.require_bucket(bucket)
-        if version_id:
-            check_version_id(version_id)
-        obj = self.store.object(bucket, key, version_id, with_body)
+                       with_body: bool = False, method: str = "GET", argument: str = "versionId") -> ObjectRow:
+        """The object a read names (a version, or the current one), in an existing bucket. `argument`: how an
+        error names where a bad version id came from (`versionId`, or the copy source header)."""
+        row = self.require_bucket(bucket)
+        if version_id is not None:
+            version_ids.check_shape(version_id, row.versioning, argument)
+        obj = self.store.object(bucket, key, version_id or None, with_body)
         if obj is None:
             if version_id:
+                if not version_ids.made_here(version_id):
+                    raise version_ids.invalid(version_id, argument)
                 raise ServiceError("NoSuchVersion", "The specified version does not exist.", 404,
                                    extra={"Key": key, "VersionId": version_id})
             raise no_such_key(key)

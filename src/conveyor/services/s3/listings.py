@@ -7,8 +7,8 @@ import binascii
 from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 from urllib.parse import quote_plus
 
+from conveyor.services.s3 import version_ids
 from conveyor.services.s3.core import Core
-from conveyor.services.s3.metadata import check_version_id
 from conveyor.services.s3.schema import ObjectRow
 from conveyor.wire import RequestContext, ServiceError
 
@@ -201,17 +201,29 @@ class ListingOperations:
             out["EncodingType"] = enc
         return out
 
+    def _check_version_marker(self, bucket: str, key_marker: str, version_marker: str) -> None:
+        """Recorded AWS answers (list-object-versions --key-marker a --version-id-marker ...): an empty marker
+        is "A version-id marker cannot be empty."; `null` is taken; an id S3 did not make is "Invalid version
+        id specified" (conveyor.services.s3.version_ids), the key marker existing or not."""
+        if not version_marker:
+            raise ServiceError("InvalidArgument", "A version-id marker cannot be empty.", 400,
+                               extra={"ArgumentName": "version-id-marker", "ArgumentValue": ""})
+        if not version_ids.shaped(version_marker) or not (
+                version_ids.made_here(version_marker)
+                or self.core.store.object(bucket, key_marker, version_marker) is not None):
+            raise version_ids.invalid(version_marker, "version-id-marker")
+
     async def ListObjectVersions(self, ctx: RequestContext,
                                  params: ListObjectVersionsRequestTypeDef) -> dict[str, Any]:
         bucket, enc, prefix, delimiter, max_keys = self._listing_request(params)
         marker = params.get("KeyMarker") or ""
         version_marker = params.get("VersionIdMarker")
-        if version_marker:
+        if version_marker is not None and marker:
+            self._check_version_marker(bucket, marker, version_marker)
+        elif version_marker:
             # https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectVersions.html
-            if not marker:
-                raise ServiceError("InvalidArgument", "A version-id marker cannot be specified without a key marker.",
-                                   400, extra={"ArgumentName": "version-id-marker", "ArgumentValue": version_marker})
-            check_version_id(version_marker)
+            raise ServiceError("InvalidArgument", "A version-id marker cannot be specified without a key marker.",
+                               400, extra={"ArgumentName": "version-id-marker", "ArgumentValue": version_marker})
         entries, prefixes, truncated, last = self.scan(bucket, prefix, delimiter, marker, max_keys, versions=True,
                                                        version_after=version_marker or None)
         versions, markers = [], []

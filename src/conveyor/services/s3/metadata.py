@@ -58,18 +58,7 @@ _OVERRIDES = (("ResponseCacheControl", "CacheControl"), ("ResponseContentDisposi
               ("ResponseContentType", "ContentType"), ("ResponseExpires", "Expires"))
 
 
-# Version ids are URL-safe text; anything else is refused before it can be echoed in a header
-# (a CR/LF would split the response, a non-latin-1 character cannot be sent at all).
-_VERSION_ID = re.compile(r"[\x21-\x7e]{1,1024}")
 _NOT_IN_A_HEADER = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
-
-
-def check_version_id(version_id: str) -> None:
-    """S3 answers a malformed version id with InvalidArgument
-    (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html#ErrorCodeList)."""
-    if not _VERSION_ID.fullmatch(version_id):
-        raise ServiceError("InvalidArgument", "Invalid version id specified", 400,
-                           extra={"ArgumentName": "versionId", "ArgumentValue": version_id})
 
 
 def header_value(member: str, value: Any) -> Any:

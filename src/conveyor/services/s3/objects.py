@@ -60,9 +60,9 @@ if TYPE_CHECKING:
 MAX_OBJECT = 5 * 1024**3
 
 
-def copy_source(core: Core, params: CopySourceSettings) -> ObjectRow:
+def copy_source(core: Core, params: CopySourceSettings, whole: bool = False) -> ObjectRow:
     """The object `x-amz-copy-source` names (`/bucket/key?versionId=...`, URL-encoded), body included,
-    once its x-amz-copy-source-if-* conditions hold."""
+    once its x-amz-copy-source-if-* conditions hold. `whole`: for CopyObject (rather than UploadPartCopy)."""
     raw = params.get("CopySource")
     if not isinstance(raw, str):  # the SDKs' dict form is theirs: on the wire it is always this header
         raise ServiceError("InvalidArgument", "Invalid copy source object key", 400,
@@ -76,11 +76,27 @@ def copy_source(core: Core, params: CopySourceSettings) -> ObjectRow:
     if not src_bucket or not src_key:
         raise ServiceError("InvalidArgument", "Invalid copy source object key", 400,
                            extra={"ArgumentName": "x-amz-copy-source", "ArgumentValue": raw})
-    obj = core.current_object(src_bucket, src_key, version, with_body=True)
+    try:
+        obj = core.current_object(src_bucket, src_key, version, with_body=True, argument="x-amz-copy-source")
+    except ServiceError as error:
+        raise _copy_source_error(error, whole) from None
     archive.check_copy_source(obj, core.clock.now())
     check_copy_source(obj, params.get("CopySourceIfMatch"), params.get("CopySourceIfNoneMatch"),
                       params.get("CopySourceIfModifiedSince"), params.get("CopySourceIfUnmodifiedSince"))
     return obj
+
+
+def _copy_source_error(error: ServiceError, whole: bool) -> ServiceError:
+    """How a copy refuses a source version, as recorded against AWS (us-east-1, 2026): naming a delete marker
+    is InvalidRequest; an id S3 did not make is InvalidArgument for UploadPartCopy but a bare InvalidRequest
+    "Invalid Request" for CopyObject (an empty id is InvalidArgument for both).
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html ("x-amz-copy-source")"""
+    if error.code == "MethodNotAllowed":
+        return ServiceError("InvalidRequest", "The source of a copy request may not specifically refer to a delete "
+                            "marker by version id.", 400)
+    if whole and error.message == "Invalid version id specified":
+        return ServiceError("InvalidRequest", "Invalid Request", 400)
+    return error
 
 
 class ObjectOperations:
@@ -224,7 +240,7 @@ class ObjectOperations:
         bucket, key = params["Bucket"], params["Key"]
         brow = self.core.require_bucket(bucket)
         check_write_acl(brow, params)
-        src = copy_source(self.core, params)
+        src = copy_source(self.core, params, whole=True)
         directive = (params.get("MetadataDirective") or "COPY").upper()
         if directive not in ("COPY", "REPLACE"):
             raise ServiceError("InvalidArgument", "Unknown metadata directive.", 400)

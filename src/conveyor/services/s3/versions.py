@@ -7,28 +7,22 @@ if the bucket's settings changed in between, they are computed again (S3Store's 
 
 from __future__ import annotations
 
-import base64
 import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from conveyor.services.s3 import cross_account, eventbridge, objectlock, replication
+from conveyor.services.s3 import cross_account, eventbridge, objectlock, replication, version_ids
 from conveyor.services.s3.blobs import BlobInfo
 from conveyor.services.s3.conditions import WritePrecondition
 from conveyor.services.s3.core import Core
-from conveyor.services.s3.metadata import check_version_id
 from conveyor.services.s3.notifications import ObjectChange, Requester, pending_events
 from conveyor.services.s3.schema import BucketRow, NewVersion, ObjectRow, PendingEvent
 from conveyor.wire import Caller, RequestContext
 
 _DELETE = ("s3:ObjectRemoved:Delete", "s3:ObjectRemoved:DeleteMarkerCreated")
 _EXPIRE = ("s3:LifecycleExpiration:Delete", "s3:LifecycleExpiration:DeleteMarkerCreated")
-
-
-def new_version_id() -> str:
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes + uuid.uuid4().bytes[:8]).decode().rstrip("=")
 
 
 @dataclass(frozen=True)
@@ -77,7 +71,7 @@ class Versions:
             owner = cross_account.writer_owner(writer, row, meta)
             if owner is not None:
                 stored["Owner"] = owner
-            version = NewVersion(bucket, key, new_version_id() if row.versioning == "Enabled" else "null", False,
+            version = NewVersion(bucket, key, version_ids.new() if row.versioning == "Enabled" else "null", False,
                                  body.blob_id or None, body.size, etag, now, json.dumps(stored), body.data)
             change = ObjectChange(event, key, version.version_id, now, body.size, etag)
             events = self._events(row, change, requester) + replication.jobs(bucket, key, version.version_id, found)
@@ -179,7 +173,11 @@ class Versions:
         Object Lock protects stays (conveyor.services.s3.objectlock); `precondition` (If-Match) is judged in
         the delete's own commit."""
         if version_id is not None:
-            check_version_id(version_id)  # it is echoed in x-amz-version-id
+            # It is echoed in x-amz-version-id. Deleting a version that is gone succeeds; one S3 could not have
+            # made is refused (conveyor.services.s3.version_ids).
+            version_ids.check_shape(version_id, self.core.require_bucket(bucket).versioning)
+            if not version_ids.made_here(version_id) and self.store.object(bucket, key, version_id) is None:
+                raise version_ids.invalid(version_id)
         return await self._delete(bucket, key, version_id, bypass_governance, self.core.requester(ctx), _DELETE,
                                   precondition)
 
@@ -211,7 +209,7 @@ class Versions:
                                                              checked_meta=checked, precondition=precondition)
                 return Deletion(version_id, bool(was_marker))
             sent = replication.targets(row, key, {}, delete_marker=True) if names == _DELETE else []
-            marker = NewVersion(bucket, key, new_version_id() if row.versioning == "Enabled" else "null", True,
+            marker = NewVersion(bucket, key, version_ids.new() if row.versioning == "Enabled" else "null", True,
                                 None, 0, "", now, json.dumps(replication.mark_pending({}, sent)), None)
             change = ObjectChange(marked, key, marker.version_id, now)
             events = self._events(row, change, requester) + replication.jobs(bucket, key, marker.version_id, sent)
