@@ -143,3 +143,46 @@ def test_a_missing_key_is_access_denied_without_list_permission(s3, bucket, part
     with pytest.raises(ClientError) as exc:  # NoSuchKey would tell it which keys exist
         partner.get_object(Bucket=bucket, Key="missing")
     assert exc.value.response["Error"]["Code"] == "AccessDenied"
+
+
+def test_the_bucket_owner_reads_another_accounts_object_only_as_its_acl_grants(s3, partner):
+    """ObjectWriter: the writer owns what it writes. The bucket owner may delete it, but reads it, its ACL or
+    changes its ACL only as the object's ACL grants it (https://docs.aws.amazon.com/AmazonS3/latest/userguide/acls.html)."""
+    name = _acl_bucket(s3)
+    owner_id = s3.list_buckets()["Owner"]["ID"]
+    s3.put_bucket_acl(Bucket=name, GrantWrite=f'id="{OTHER_ID}"', GrantFullControl=f'id="{owner_id}"')
+    partner.put_object(Bucket=name, Key="private.txt", Body=b"theirs")
+    partner.put_object(Bucket=name, Key="readable.txt", Body=b"shared", ACL="bucket-owner-read")
+    partner.put_object(Bucket=name, Key="full.txt", Body=b"all", ACL="bucket-owner-full-control")
+
+    for call in (lambda: s3.get_object(Bucket=name, Key="private.txt"),
+                 lambda: s3.head_object(Bucket=name, Key="private.txt"),
+                 lambda: s3.get_object_acl(Bucket=name, Key="private.txt"),
+                 lambda: s3.put_object_acl(Bucket=name, Key="private.txt", ACL="private"),
+                 lambda: s3.copy_object(Bucket=name, Key="stolen.txt", CopySource=f"{name}/private.txt"),
+                 lambda: s3.get_object_acl(Bucket=name, Key="readable.txt"),  # READ is not READ_ACP
+                 lambda: s3.put_object_acl(Bucket=name, Key="readable.txt", ACL="private")):
+        _denied(call)
+    assert partner.get_object(Bucket=name, Key="private.txt")["Body"].read() == b"theirs"  # its owner reads it
+
+    assert s3.get_object(Bucket=name, Key="readable.txt")["Body"].read() == b"shared"
+    s3.copy_object(Bucket=name, Key="copied.txt", CopySource=f"{name}/readable.txt")
+    assert s3.get_object(Bucket=name, Key="copied.txt")["Body"].read() == b"shared"  # the copy is the owner's
+    acl = s3.get_object_acl(Bucket=name, Key="full.txt")
+    assert acl["Owner"]["ID"] == OTHER_ID
+    assert acl["Grants"] == [{"Grantee": {"ID": OTHER_ID, "Type": "CanonicalUser"}, "Permission": "FULL_CONTROL"},
+                             {"Grantee": {"ID": owner_id, "Type": "CanonicalUser"}, "Permission": "FULL_CONTROL"}]
+    s3.put_object_acl(Bucket=name, Key="full.txt", GrantFullControl=f'id="{owner_id}"')  # WRITE_ACP granted
+
+    partner.put_object_acl(Bucket=name, Key="private.txt", GrantRead=f'id="{owner_id}"')  # its owner grants it
+    assert s3.get_object(Bucket=name, Key="private.txt")["Body"].read() == b"theirs"
+    s3.delete_object(Bucket=name, Key="private.txt")  # the bucket owner deletes whatever is in its bucket
+    assert "private.txt" not in [o["Key"] for o in s3.list_objects_v2(Bucket=name)["Contents"]]
+
+    # Bucket owner enforced: the bucket owner owns every object again.
+    partner.put_object(Bucket=name, Key="late.txt", Body=b"late")
+    _denied(lambda: s3.get_object(Bucket=name, Key="late.txt"))
+    s3.put_bucket_acl(Bucket=name, ACL="private")
+    s3.put_bucket_ownership_controls(Bucket=name, OwnershipControls={"Rules": [
+        {"ObjectOwnership": "BucketOwnerEnforced"}]})
+    assert s3.get_object(Bucket=name, Key="late.txt")["Body"].read() == b"late"

@@ -241,7 +241,7 @@ class AccessOperations:
         value = "private" if acls_disabled(row) else obj.meta.get("ACL") or "private"
         # An object another account wrote and owns (conveyor.services.s3.cross_account) shows its owner.
         owner = {"ID": str(obj.meta["Owner"])} if obj.meta.get("Owner") else self.core.owner()
-        out: dict[str, Any] = {"Owner": owner, "Grants": acl.grants_of(value, owner)}
+        out: dict[str, Any] = {"Owner": owner, "Grants": acl.grants_of(value, owner, self.core.owner())}
         if obj.version_id != "null":
             out["VersionId"] = obj.version_id
         return out

@@ -36,11 +36,16 @@ def _group(uri: str) -> dict[str, str]:
     return {"Type": "Group", "URI": uri}
 
 
-def canned_grants(name: str, owner: dict[str, str]) -> list[dict[str, Any]]:
-    """https://docs.aws.amazon.com/AmazonS3/latest/userguide/acl-overview.html#canned-acl (the bucket owner is
-    the object owner here: one account)."""
+def canned_grants(name: str, owner: dict[str, str], bucket_owner: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """https://docs.aws.amazon.com/AmazonS3/latest/userguide/acl-overview.html#canned-acl. `bucket_owner`: the
+    bucket's owner when another account owns the object (conveyor.services.s3.cross_account), whom
+    `bucket-owner-read` and `bucket-owner-full-control` grant READ and FULL_CONTROL."""
     me = {**owner, "Type": "CanonicalUser"}
     grants: list[dict[str, Any]] = [{"Grantee": me, "Permission": "FULL_CONTROL"}]
+    if bucket_owner is not None and bucket_owner.get("ID") != owner.get("ID"):
+        permission = {"bucket-owner-read": "READ", "bucket-owner-full-control": "FULL_CONTROL"}.get(name)
+        if permission is not None:
+            grants.append({"Grantee": {**bucket_owner, "Type": "CanonicalUser"}, "Permission": permission})
     if name in ("public-read", "public-read-write"):
         grants.append({"Grantee": _group(ALL_USERS), "Permission": "READ"})
     if name == "public-read-write":
@@ -126,13 +131,13 @@ def stored(value: str | dict[str, Any]) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def grants_of(value: Any, owner: dict[str, str]) -> list[dict[str, Any]]:
+def grants_of(value: Any, owner: dict[str, str], bucket_owner: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """The grants of a stored ACL (a bucket's column, an object's metadata): canned name, dict or its JSON."""
     if isinstance(value, str) and value.startswith("{"):
         value = json.loads(value)
     if isinstance(value, dict):
         return list(value.get("Grants") or [])
-    return canned_grants(str(value or "private"), owner)
+    return canned_grants(str(value or "private"), owner, bucket_owner)
 
 
 def allows(grants: list[dict[str, Any]], group: str, permission: str) -> bool:

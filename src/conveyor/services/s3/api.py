@@ -291,6 +291,10 @@ class S3Service(Service):
         other = cross_account.other_account(ctx, self.config.account_id)
         if other is not None:
             cross_account.check(self.core, ctx, other, operation.name, params)
+        elif ctx.authenticated and operation.name in cross_account.OWNER_CHECKED:
+            # The bucket owner's account, on an object another account may own.
+            cross_account.check_bucket_owner(self.core, iam.needs(operation.name, params,
+                                                                  self.iam_action(operation.name)))
 
     def _has_policy(self, bucket: Any) -> bool:
         row = self.store.bucket(bucket) if isinstance(bucket, str) else None

@@ -15,7 +15,14 @@ bucket owner's side decides (https://docs.aws.amazon.com/AmazonS3/latest/usergui
 - e-mail grantees are no longer resolved by S3 (conveyor.services.s3.acl refuses them).
 Buckets belong to the configured account: another account lists none of its own and creates none.
 An object another account writes where Object Ownership is ObjectWriter (or BucketOwnerPreferred without
-the bucket-owner-full-control ACL) is that account's: its own ACL grants it full control.
+the bucket-owner-full-control ACL) is that account's: its own ACL grants it full control. The bucket owner's
+account may delete it, but reads it, its ACL, or changes its ACL only as that ACL grants the bucket owner
+(`bucket-owner-read`, `bucket-owner-full-control`, a grant to its canonical id or to everyone): "object ACLs
+are the only way to grant access to objects that are not owned by the bucket owner"
+(https://repost.aws/knowledge-center/s3-object-acl-use-cases,
+https://docs.aws.amazon.com/AmazonS3/latest/userguide/acls.html: "permissions to these objects can only be
+managed using object ACL by the AWS account that owns the object"). Bucket owner enforced makes the bucket
+owner the owner of every object again (https://docs.aws.amazon.com/AmazonS3/latest/userguide/about-object-ownership.html).
 """
 
 from __future__ import annotations
@@ -46,6 +53,8 @@ _PERMISSIONS = {
     "s3:PutObjectAcl": ("WRITE_ACP", True), "s3:PutObjectVersionAcl": ("WRITE_ACP", True),
 }
 _OWNED_BY_WRITER = ("ObjectWriter", "BucketOwnerPreferred")
+# The operations whose needs include one an object's ACL decides (the reads, the ACL's, a copy's source).
+OWNER_CHECKED = frozenset({"GetObject", "HeadObject", "GetObjectAcl", "PutObjectAcl", "CopyObject", "UploadPartCopy"})
 
 
 def canonical_id(account: str) -> str:
@@ -90,6 +99,27 @@ def check_needs(core: Core, caller: Caller, needs: list[Need]) -> None:
             raise access_denied()
 
 
+def check_bucket_owner(core: Core, needs: list[Need]) -> None:
+    """AccessDenied when the bucket owner's account (its root or its users) reads, or reads or writes the ACL
+    of, an object another account owns whose ACL grants the bucket owner nothing of the kind."""
+    for need in needs:
+        permission, on_object = _PERMISSIONS.get(need.action, (None, False))
+        if permission is None or not on_object:
+            continue
+        bucket, _, key = need.resource.removeprefix("arn:aws:s3:::").partition("/")
+        row = core.store.bucket(bucket)
+        if row is None or row.config.get("ownership") == "BucketOwnerEnforced":
+            continue  # ACLs disabled: the bucket owner owns every object
+        version = (need.context or {}).get("s3:VersionId")
+        found = core.store.object(bucket, key, version if isinstance(version, str) and version else None)
+        owner = found.meta.get("Owner") if found is not None and not found.delete_marker else None
+        if not owner or owner == core.owner_id:
+            continue  # the bucket owner's own object, or one the operation itself answers for (NoSuchKey...)
+        grants = acl.grants_of(found.meta.get("ACL") if found is not None else None, {"ID": str(owner)}, core.owner())
+        if not _granted(grants, core.owner_id, permission, bool((row.config.get("pab") or {}).get("IgnorePublicAcls"))):
+            raise access_denied()
+
+
 def _allowed(core: Core, caller: Caller, need: Need) -> bool:
     bucket, _, key = need.resource.removeprefix("arn:aws:s3:::").partition("/")
     row = core.store.bucket(bucket)
@@ -119,7 +149,7 @@ def _allowed(core: Core, caller: Caller, need: Need) -> bool:
         if found is None:
             return False
         owner = {"ID": str(found.meta.get("Owner") or core.owner_id)}
-        grants = acl.grants_of(found.meta.get("ACL"), owner)
+        grants = acl.grants_of(found.meta.get("ACL"), owner, core.owner())
     else:
         grants = acl.grants_of(row.acl, core.owner())
     return _granted(grants, canonical_id(caller.account_id), permission, bool(pab.get("IgnorePublicAcls")))

@@ -260,8 +260,9 @@ class ObjectOperations:
             # The storage class and website redirect are the request's, not the source's.
             # Nor is the source's Object Lock copied: the copy is locked as its own request and bucket say.
             # https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html
+            # The copy is its writer's, whoever owned the source (conveyor.services.s3.cross_account).
             meta = {k: v for k, v in src.meta.items()
-                    if k not in ("Tags", "ACL", "StorageClass", "WebsiteRedirectLocation", "RestoreExpiry",
+                    if k not in ("Tags", "ACL", "Owner", "StorageClass", "WebsiteRedirectLocation", "RestoreExpiry",
                                  *objectlock.MEMBERS)}
             archive.check_class(params.get("StorageClass"))
             for name in ("StorageClass", "WebsiteRedirectLocation"):
