@@ -74,3 +74,54 @@ def test_requests_are_delivered_as_log_objects(s3, bucket, advance):
     assert len(lines) == 2
     assert f" {bucket} " in lines[0] and "REST.PUT.OBJECT photo.jpg" in lines[0] and " 200 " in lines[0]
     assert "REST.GET.OBJECT missing.jpg" in lines[1] and " 404 NoSuchKey " in lines[1]
+
+
+def _clock(server, seconds: float) -> None:  # type: ignore[no-untyped-def]
+    import urllib.request
+
+    request = urllib.request.Request(f"{server.endpoint}/_conveyor/clock", data=json.dumps({"advance": seconds})
+                                     .encode(), method="POST")
+    urllib.request.urlopen(request, timeout=30).close()
+
+
+def test_records_of_answered_requests_survive_kill_9_and_are_delivered_once(start_server, tmp_path):
+    """A record is on disk before its request is answered: a server killed before delivering delivers it
+    after the restart; a server killed after writing a log object but before forgetting its records writes
+    the same object again, not a second one."""
+    spool = tmp_path / "data" / "s3" / "access-logs"
+    server = start_server(tmp_path / "data", "--clock", "manual")
+    s3 = server.client("s3")
+    s3.create_bucket(Bucket="site")
+    s3.create_bucket(Bucket="site-logs")
+    _let_logging_write(s3, "site-logs")
+    s3.put_bucket_logging(Bucket="site", BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": "site-logs",
+                                                                                 "TargetPrefix": "raw/"}})
+    s3.put_object(Bucket="site", Key="before-kill.txt", Body=b"x")
+    server.kill()
+
+    server = start_server(tmp_path / "data", "--clock", "manual")
+    [left] = spool.glob("batch-*.jsonl")  # what the killed server had not delivered
+    saved = left.read_bytes()
+    s3 = server.client("s3")
+    s3.put_object(Bucket="site", Key="after-restart.txt", Body=b"y")
+    _clock(server, 301)
+
+    def delivered() -> list[str]:
+        return [o["Key"] for o in s3.list_objects_v2(Bucket="site-logs", Prefix="raw/").get("Contents", [])]
+
+    def text() -> str:
+        return "".join(s3.get_object(Bucket="site-logs", Key=key)["Body"].read().decode() for key in delivered())
+
+    keys = wait_for(lambda: len(delivered()) == 2 and not list(spool.glob("batch-*")) and delivered(),
+                    what="both batches delivered")
+    assert text().count("REST.PUT.OBJECT before-kill.txt") == 1
+    assert text().count("REST.PUT.OBJECT after-restart.txt") == 1
+    server.kill()
+
+    left.write_bytes(saved)  # as if killed between writing the log object and removing the batch
+    server = start_server(tmp_path / "data", "--clock", "manual")
+    s3 = server.client("s3")
+    _clock(server, 301)
+    wait_for(lambda: not left.exists(), what="the batch delivered again")
+    assert delivered() == keys
+    assert text().count("REST.PUT.OBJECT before-kill.txt") == 1

@@ -6,22 +6,25 @@ service write: through its bucket policy (`logging.s3.amazonaws.com` may `s3:Put
 are enabled, the LogDelivery group's WRITE grant. Each request to the bucket becomes one log record
 (https://docs.aws.amazon.com/AmazonS3/latest/userguide/LogFormat.html); records are delivered in batches,
 as AWS delivers them on a best-effort basis, into an object named `TARGETPREFIX + YYYY-mm-DD-HH-MM-SS-UNIQUE`
-written by the service clock's flush every FLUSH_EVERY seconds (and when S3 stops). Records not yet
-delivered are lost on a crash, as AWS makes no promise for them either.
+written by the service clock's flush every FLUSH_EVERY seconds (and when S3 stops). A record is on disk
+before its request is answered (conveyor.services.s3.access_log_spool): records not yet delivered when the
+server is killed are delivered after it restarts.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import hashlib
 import logging
 import re
-import uuid
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from conveyor import resource_policy
 from conveyor.clock import TimerHandle
 from conveyor.services.s3 import acl, checksums
+from conveyor.services.s3.access_log_spool import Spool
 from conveyor.services.s3.codec import split_path
 from conveyor.services.s3.core import Core
 from conveyor.services.s3.errors import host_id
@@ -48,13 +51,18 @@ class AccessLogs:
         self.core = core
         self.versions = versions
         self.enabled: dict[str, dict[str, Any]] = {}  # bucket -> its LoggingEnabled
-        self._pending: dict[str, list[str]] = {}
+        self.spool = Spool(core.store.root / "access-logs")
+        self._delivering = asyncio.Lock()
         self._timer: TimerHandle | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------------
-    def load(self) -> None:
+    def load(self, wipe: bool = False) -> None:
+        """Read the logging configurations and open the spool (`wipe`: emptied, for a reset)."""
         self.enabled = {}
-        self._pending = {}
+        if wipe:
+            self.spool.wipe(self.core.clock.now())
+        else:
+            self.spool.open(self.core.clock.now())
         for name in self.core.store.bucket_names_configured("logging"):
             row = self.core.store.bucket(name)
             if row is not None and row.config.get("logging"):
@@ -77,6 +85,7 @@ class AccessLogs:
             self._timer.cancel()
             self._timer = None
         await self.flush()
+        self.spool.close()
 
     # -- records ---------------------------------------------------------------------------------------
     def record(self, ctx: RequestContext, response: HttpResponse) -> None:
@@ -89,7 +98,10 @@ class AccessLogs:
             return
         if path.bucket is None or path.bucket not in self.enabled:
             return
-        self._pending.setdefault(path.bucket, []).append(self._line(ctx, response, path.bucket, path.key))
+        try:
+            self.spool.append(path.bucket, self._line(ctx, response, path.bucket, path.key))
+        except OSError as error:  # (a full disk) the request is answered all the same; its record is lost
+            log.warning("access log record of %s not kept: %s", path.bucket, error)
 
     def _line(self, ctx: RequestContext, response: HttpResponse, bucket: str, key: str | None) -> str:
         """https://docs.aws.amazon.com/AmazonS3/latest/userguide/LogFormat.html"""
@@ -112,22 +124,35 @@ class AccessLogs:
         return " ".join(fields)
 
     async def flush(self) -> None:
-        """Deliver every bucket's waiting records, one log object per bucket."""
-        pending, self._pending = self._pending, {}
-        for bucket, lines in pending.items():
-            target = self.enabled.get(bucket)
-            if target is None or not self.core.store.is_open:
-                continue
-            now = dt.datetime.fromtimestamp(self.core.clock.now(), dt.UTC)
-            key = f"{target.get('TargetPrefix') or ''}{now:%Y-%m-%d-%H-%M-%S}-{uuid.uuid4().hex[:16].upper()}"
-            body = ("\n".join(lines) + "\n").encode()
-            try:
-                info = await self.core.blobs.write(_single(body), {checksums.DEFAULT}, inline=True)
-                meta = {"ContentType": "text/plain", "ServerSideEncryption": "AES256",
-                        "Checksums": info.checksums, "ChecksumType": "FULL_OBJECT"}
-                await self.versions.put_as_service(target["TargetBucket"], key, info, meta, LOGGING_SERVICE)
-            except ServiceError as error:  # the target is gone or refuses: the records are dropped
-                log.warning("access logs of %s not delivered to %s: %s", bucket, target["TargetBucket"], error)
+        """Deliver every waiting batch of records: one log object per logged bucket and batch."""
+        if not self.core.store.is_open:
+            return
+        async with self._delivering:
+            for batch in self.spool.cut(self.core.clock.now()):
+                try:
+                    for bucket, lines in Spool.read(batch).items():
+                        await self._deliver(bucket, lines, *Spool.identity(batch))
+                except Exception as error:  # (a full disk) kept for the next flush
+                    log.warning("access logs not delivered (%s); will retry", error)
+                    return
+                Spool.done(batch)
+
+    async def _deliver(self, bucket: str, lines: list[str], cut: float, unique: str) -> None:
+        target = self.enabled.get(bucket)
+        if target is None:
+            return  # logging was turned off since: its records go nowhere
+        now = dt.datetime.fromtimestamp(cut, dt.UTC)
+        # The same batch delivered again (after a crash) writes the same key.
+        suffix = hashlib.sha256(f"{unique}/{bucket}".encode()).hexdigest()[:16].upper()
+        key = f"{target.get('TargetPrefix') or ''}{now:%Y-%m-%d-%H-%M-%S}-{suffix}"
+        body = ("\n".join(lines) + "\n").encode()
+        try:
+            info = await self.core.blobs.write(_single(body), {checksums.DEFAULT}, inline=True)
+            meta = {"ContentType": "text/plain", "ServerSideEncryption": "AES256",
+                    "Checksums": info.checksums, "ChecksumType": "FULL_OBJECT"}
+            await self.versions.put_as_service(target["TargetBucket"], key, info, meta, LOGGING_SERVICE)
+        except ServiceError as error:  # the target is gone or refuses: the records are dropped
+            log.warning("access logs of %s not delivered to %s: %s", bucket, target["TargetBucket"], error)
 
 
 _CODE = re.compile(rb"<Code>([^<]{1,64})</Code>")

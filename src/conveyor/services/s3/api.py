@@ -106,7 +106,7 @@ class S3Service(Service):
         await self.lifecycle.stop()
         await self.store.wipe()
         self.lifecycle.arm()  # the clock was reset too, and its timers with it
-        self.access_logs.load()
+        self.access_logs.load(wipe=True)
 
     def health(self) -> dict[str, Any]:
         if not self.store.is_open:
