@@ -59,16 +59,14 @@ class RestoreOperations:
             await self.core.update_object_meta(bucket, key, obj.version_id, {EXPIRY: until})
             return {"__status": 200}
 
-        def started(meta: dict[str, Any]) -> dict[str, Any]:
-            return {k: v for k, v in meta.items() if k != EXPIRY}
-
         def completed(meta: dict[str, Any]) -> dict[str, Any]:
             return {**meta, EXPIRY: until}
 
-        await self.versions.change_meta(bucket, key, obj.version_id, started, "s3:ObjectRestore:Post",
-                                        self.core.requester(ctx))
-        await self.versions.change_meta(bucket, key, obj.version_id, completed, "s3:ObjectRestore:Completed",
-                                        _s3_itself(), restored=(until, storage_class))
+        # The restore starts and completes at once: both events are committed with the restored copy, so that
+        # a crash leaves either neither or both (never a Post without its Completed).
+        await self.versions.change_meta(bucket, key, obj.version_id, completed, [
+            ("s3:ObjectRestore:Post", self.core.requester(ctx), None),
+            ("s3:ObjectRestore:Completed", _s3_itself(), (until, storage_class))])
         return {"__status": 202}
 
 
@@ -85,6 +83,6 @@ async def expire_restores(core: Core, versions: Versions) -> None:
 
     for bucket, key, version_id in core.store.restores_expired(now):
         try:
-            await versions.change_meta(bucket, key, version_id, expired, "s3:ObjectRestore:Delete", _s3_itself())
+            await versions.change_meta(bucket, key, version_id, expired, [("s3:ObjectRestore:Delete", _s3_itself(), None)])
         except ServiceError:
             continue  # the bucket is gone meanwhile

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,10 @@ from conveyor.services.s3.core import Core
 from conveyor.services.s3.notifications import ObjectChange, Requester, pending_events
 from conveyor.services.s3.schema import BucketRow, NewVersion, ObjectRow, PendingEvent
 from conveyor.wire import Caller, RequestContext
+
+# An event a metadata change causes: its name, who caused it, and for s3:ObjectRestore:Completed the restored
+# copy's expiry and the object's storage class.
+MetaEvent = tuple[str, Requester, tuple[float, str] | None]
 
 _DELETE = ("s3:ObjectRemoved:Delete", "s3:ObjectRemoved:DeleteMarkerCreated")
 _EXPIRE = ("s3:LifecycleExpiration:Delete", "s3:LifecycleExpiration:DeleteMarkerCreated")
@@ -147,10 +151,11 @@ class Versions:
         return obj
 
     async def change_meta(self, bucket: str, key: str, version_id: str,
-                          update: Callable[[dict[str, Any]], dict[str, Any] | None], event: str,
-                          requester: Requester, restored: tuple[float, str] | None = None) -> bool:
+                          update: Callable[[dict[str, Any]], dict[str, Any] | None],
+                          happenings: Sequence[MetaEvent]) -> bool:
         """Change a version's metadata (`update` returns the new metadata, or None to leave it) and commit the
-        event of the change (e.g. s3:ObjectRestore:Post) with it; False when the version is gone."""
+        events of the change (e.g. s3:ObjectRestore:Post and :Completed, in that order) with it; False when the
+        version is gone."""
         now = self.core.clock.now()
 
         async def attempt(row: BucketRow) -> bool:
@@ -160,9 +165,11 @@ class Versions:
             meta = update(dict(obj.meta))
             if meta is None:
                 return True
-            change = ObjectChange(event, key, version_id, now, obj.size, obj.etag, restored)
-            await self.store.change_object_meta(row, key, version_id, obj.meta_json, json.dumps(meta),
-                                                self._events(row, change, requester))
+            events: list[PendingEvent] = []
+            for event, requester, restored in happenings:
+                change = ObjectChange(event, key, version_id, now, obj.size, obj.etag, restored)
+                events += self._events(row, change, requester)
+            await self.store.change_object_meta(row, key, version_id, obj.meta_json, json.dumps(meta), events)
             return True
 
         return await self.core.retrying(bucket, attempt)
