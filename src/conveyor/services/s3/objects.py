@@ -248,6 +248,10 @@ class ObjectOperations:
         # or encryption. https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html
         changes = any(params.get(name) for name in ("StorageClass", "WebsiteRedirectLocation", "ServerSideEncryption",
                                                      "SSEKMSKeyId", "BucketKeyEnabled"))
+        # Also allowed in place, as recorded against AWS (LocalStack's test_copy_in_place_with_bucket_encryption):
+        # a bucket whose default encryption was configured (not merely the SSE-S3 every bucket has), and an
+        # object restored from an archive.
+        changes = changes or bool(brow.config.get("encryption")) or "RestoreExpiry" in src.meta
         # Naming the source's version makes it a copy of that version: a new version, allowed.
         names_version = "versionId=" in str(params.get("CopySource") or "")
         if src.bucket == bucket and src.key == key and directive == "COPY" and not changes and not names_version:
