@@ -164,6 +164,10 @@ def test_the_bucket_owner_reads_another_accounts_object_only_as_its_acl_grants(s
                  lambda: s3.put_object_acl(Bucket=name, Key="readable.txt", ACL="private")):
         _denied(call)
     assert partner.get_object(Bucket=name, Key="private.txt")["Body"].read() == b"theirs"  # its owner reads it
+    listed = {o["Key"]: o["Owner"]["ID"] for o in s3.list_objects_v2(Bucket=name, FetchOwner=True)["Contents"]}
+    assert listed == {"report.csv": owner_id, "private.txt": OTHER_ID, "readable.txt": OTHER_ID, "full.txt": OTHER_ID}
+    versions = {v["Key"]: v["Owner"]["ID"] for v in s3.list_object_versions(Bucket=name)["Versions"]}
+    assert versions == listed
 
     assert s3.get_object(Bucket=name, Key="readable.txt")["Body"].read() == b"shared"
     s3.copy_object(Bucket=name, Key="copied.txt", CopySource=f"{name}/readable.txt")

@@ -115,8 +115,14 @@ class ListingOperations:
                                  "StorageClass": obj.meta.get("StorageClass") or "STANDARD"}
         entry.update(self._checksum_summary(obj))
         if owner:
-            entry["Owner"] = self.core.owner()
+            entry["Owner"] = self._owner(obj)
         return entry
+
+    def _owner(self, obj: ObjectRow) -> dict[str, str]:
+        """The object's owner: another account that wrote it and keeps it (conveyor.services.s3.cross_account),
+        else the bucket's. https://docs.aws.amazon.com/AmazonS3/latest/API/API_Object.html ("Owner")"""
+        other = obj.meta.get("Owner")
+        return {"ID": str(other)} if other else self.core.owner()
 
     @staticmethod
     def _checksum_summary(obj: ObjectRow) -> dict[str, Any]:
@@ -229,7 +235,7 @@ class ListingOperations:
         versions, markers = [], []
         for obj in entries:
             base = {"Key": self._encode(obj.key, enc), "VersionId": obj.version_id, "IsLatest": obj.is_latest,
-                    "LastModified": obj.last_modified, "Owner": self.core.owner()}
+                    "LastModified": obj.last_modified, "Owner": self._owner(obj)}
             if obj.delete_marker:
                 markers.append(base)
             else:
