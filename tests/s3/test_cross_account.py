@@ -190,3 +190,5 @@ def test_the_bucket_owner_reads_another_accounts_object_only_as_its_acl_grants(s
     s3.put_bucket_ownership_controls(Bucket=name, OwnershipControls={"Rules": [
         {"ObjectOwnership": "BucketOwnerEnforced"}]})
     assert s3.get_object(Bucket=name, Key="late.txt")["Body"].read() == b"late"
+    assert s3.get_object_acl(Bucket=name, Key="late.txt")["Owner"]["ID"] == owner_id
+    assert {o["Owner"]["ID"] for o in s3.list_objects_v2(Bucket=name, FetchOwner=True)["Contents"]} == {owner_id}

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from conveyor.services.s3 import acl, policy
+from conveyor.services.s3 import acl, cross_account, policy
 from conveyor.services.s3.core import Core
 from conveyor.services.s3.errors import malformed_xml
 from conveyor.services.s3.schema import BucketRow
@@ -240,7 +240,7 @@ class AccessOperations:
         obj = self.core.current_object(params["Bucket"], params["Key"], params.get("VersionId"))
         value = "private" if acls_disabled(row) else obj.meta.get("ACL") or "private"
         # An object another account wrote and owns (conveyor.services.s3.cross_account) shows its owner.
-        owner = {"ID": str(obj.meta["Owner"])} if obj.meta.get("Owner") else self.core.owner()
+        owner = cross_account.owner_of(self.core, row, obj.meta)
         out: dict[str, Any] = {"Owner": owner, "Grants": acl.grants_of(value, owner, self.core.owner())}
         if obj.version_id != "null":
             out["VersionId"] = obj.version_id

@@ -82,6 +82,15 @@ def writer_owner(caller: Caller | None, row: BucketRow, meta: Mapping[str, Any])
     return canonical_id(caller.account_id)
 
 
+def owner_of(core: Core, row: BucketRow | None, meta: Mapping[str, Any]) -> dict[str, str]:
+    """An object's owner as S3 shows it: the account that wrote and keeps it, else (and always where Bucket
+    owner enforced disables ACLs) the bucket owner."""
+    other = meta.get("Owner")
+    if not other or (row is not None and row.config.get("ownership") == "BucketOwnerEnforced"):
+        return core.owner()
+    return {"ID": str(other)}
+
+
 def check(core: Core, ctx: RequestContext, caller: Caller, operation: str, params: Mapping[str, Any]) -> None:
     """AccessDenied unless the bucket's policy or ACLs let the other account make the request."""
     if operation == "ListBuckets":

@@ -7,7 +7,7 @@ import binascii
 from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 from urllib.parse import quote_plus
 
-from conveyor.services.s3 import version_ids
+from conveyor.services.s3 import cross_account, version_ids
 from conveyor.services.s3.core import Core
 from conveyor.services.s3.schema import ObjectRow
 from conveyor.wire import RequestContext, ServiceError
@@ -119,10 +119,11 @@ class ListingOperations:
         return entry
 
     def _owner(self, obj: ObjectRow) -> dict[str, str]:
-        """The object's owner: another account that wrote it and keeps it (conveyor.services.s3.cross_account),
-        else the bucket's. https://docs.aws.amazon.com/AmazonS3/latest/API/API_Object.html ("Owner")"""
-        other = obj.meta.get("Owner")
-        return {"ID": str(other)} if other else self.core.owner()
+        """The object's owner (conveyor.services.s3.cross_account.owner_of).
+        https://docs.aws.amazon.com/AmazonS3/latest/API/API_Object.html ("Owner")"""
+        if not obj.meta.get("Owner"):
+            return self.core.owner()
+        return cross_account.owner_of(self.core, self.core.store.bucket(obj.bucket), obj.meta)
 
     @staticmethod
     def _checksum_summary(obj: ObjectRow) -> dict[str, Any]:
