@@ -40,6 +40,7 @@ from conveyor.services.dynamodb.store import DynamoStore
 from conveyor.services.dynamodb.streams_api import StreamOperations
 from conveyor.services.dynamodb.sweeper import Sweeper
 from conveyor.services.dynamodb.table_streams import TableStreamReader
+from conveyor.services.dynamodb.tables import Table
 from conveyor.services.dynamodb.transact_api import TransactOperations
 from conveyor.services.dynamodb.transfers import Transfers
 from conveyor.wire import RequestContext
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 
 class DynamoDBService(Service):
     name = "dynamodb"
+    other_accounts_by_resource_policy = True  # another account's caller: by the resource's policy alone
     validation_codes = errors.VALIDATION
 
     @functools.cached_property
@@ -75,6 +77,27 @@ class DynamoDBService(Service):
 
     def provide(self, ports: Ports) -> None:
         ports.table_streams = self.stream_reader
+        ports.policy_holders["dynamodb"] = self  # tables' resource-based policies, for IAM's evaluation
+
+    # -- conveyor.ports.PolicyHolder ------------------------------------------------------------------
+    def _table_of(self, arn: str) -> Table | None:
+        """The table an ARN names (`arn:aws:dynamodb:REGION:ACCOUNT:table/NAME`, or one of its indexes)."""
+        parts = arn.split(":", 5)
+        if len(parts) != 6 or not parts[5].startswith("table/") or not self.backend.running:
+            return None
+        name, _, rest = parts[5].removeprefix("table/").partition("/")
+        if rest and not rest.startswith("index/"):
+            return None  # a stream: its own policy, which Conveyor does not keep
+        return self.backend.catalog.tables.get((parts[3], name))
+
+    def resource_exists(self, arn: str) -> bool:
+        return self._table_of(arn) is not None
+
+    def resource_policy(self, arn: str) -> str | None:
+        """A table's policy governs its indexes too.
+        https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/access-control-resource-based.html"""
+        table = self._table_of(arn)
+        return table.policy or None if table is not None else None
 
     def iam_requests(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> list[Need]:
         return iam.needs(ctx.region, ctx.account_id, operation.name, params)

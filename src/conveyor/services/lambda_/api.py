@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 
 class LambdaService(Service):
     name = "lambda"
+    other_accounts_by_resource_policy = True  # another account's caller: by the resource's policy alone
     signing_aliases = ("execute-api",)
     # Model constraint failures are ValidationException, in the words of AWS's constraint messages
     # ("Member must have length less than or equal to 256"), e.g. a Description over the 256 characters

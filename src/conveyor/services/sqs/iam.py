@@ -30,6 +30,15 @@ BATCH_ACTIONS = {
     "ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
 }
 
+# What another account may never do to a queue, whatever the queue's policy grants it: "Cross-account
+# permissions don't apply to the following actions"
+# (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-limitations-of-custom-policies.html).
+# ListQueues, on that list too, is answered with the caller's own queues instead.
+OWNER_ONLY = frozenset({
+    "AddPermission", "CancelMessageMoveTask", "CreateQueue", "DeleteQueue", "ListMessageMoveTasks",
+    "ListQueueTags", "RemovePermission", "SetQueueAttributes", "StartMessageMoveTask", "TagQueue", "UntagQueue",
+})
+
 # A queue's tags by ARN, when it exists.
 TagsOf = Callable[[str], Mapping[str, str] | None]
 
