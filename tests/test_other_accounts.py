@@ -86,7 +86,14 @@ def test_a_queue_policy_or_add_permission_lets_another_account_in_for_what_it_na
     sqs, theirs = client("sqs"), partner("sqs")
     url, _ = _queue(sqs)
     # AddPermission names accounts: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_AddPermission.html
-    sqs.add_permission(QueueUrl=url, Label="partner-sends", AWSAccountIds=[OTHER], Actions=["SendMessage"])
+    name = url.rpartition("/")[2]
+    # A name alone means a queue of the caller's own account; QueueOwnerAWSAccountId names the owner's
+    # (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_GetQueueUrl.html).
+    assert _refused(lambda: theirs.get_queue_url(QueueName=name))[0] == "AWS.SimpleQueueService.NonExistentQueue"
+    assert _refused(lambda: theirs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=OWNER))[0] == "AccessDenied"
+    sqs.add_permission(QueueUrl=url, Label="partner-sends", AWSAccountIds=[OTHER],
+                       Actions=["SendMessage", "GetQueueUrl"])
+    assert theirs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=OWNER)["QueueUrl"] == url
     theirs.send_message(QueueUrl=url, MessageBody="from the partner")
     assert _refused(lambda: theirs.receive_message(QueueUrl=url))[0] == "AccessDenied"
     assert sqs.receive_message(QueueUrl=url)["Messages"][0]["Body"] == "from the partner"

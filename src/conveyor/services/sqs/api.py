@@ -280,16 +280,14 @@ class SqsService(Service):
         return {}
 
     async def GetQueueUrl(self, ctx: RequestContext, params: GetQueueUrlRequestTypeDef) -> dict[str, Any]:
-        account = params.get("QueueOwnerAWSAccountId") or ctx.account_id
+        account = params.get("QueueOwnerAWSAccountId") or iam.caller_account(ctx)
         q = self.catalog.named(account, ctx.region, params["QueueName"])
         if q is None:
             raise sqs_error("QueueDoesNotExist", "The specified queue does not exist.")
         return {"QueueUrl": self._url(ctx, q)}
 
     async def ListQueues(self, ctx: RequestContext, params: ListQueuesRequestTypeDef) -> dict[str, Any]:
-        # Another account's caller lists its own queues: none here (conveyor.authz.Enforcer.authorize_other_account).
-        account = ctx.principal.account_id if ctx.principal is not None else ctx.account_id
-        queues = self.catalog.list_queues(account, ctx.region, params.get("QueueNamePrefix") or "")
+        queues = self.catalog.list_queues(iam.caller_account(ctx), ctx.region, params.get("QueueNamePrefix") or "")
         limit = params.get("MaxResults")
         if limit is None and params.get("NextToken"):
             raise invalid_param("MaxResults is required when NextToken is given.")
