@@ -208,6 +208,19 @@ def test_another_account_reads_a_table_only_as_its_resource_policy_allows(client
     assert theirs.get_item(TableName=arn, Key={"id": {"S": "a"}})["Item"] == {"id": {"S": "a"}}
     assert _refused(lambda: theirs.put_item(TableName=arn, Item={"id": {"S": "b"}}))[0] == "AccessDeniedException"
     assert "Item" not in ddb.get_item(TableName=name, Key={"id": {"S": "b"}})
+    # A policy granting everything still gives another account only the operations DynamoDB serves across
+    # accounts: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/rbac-iam-actions.html
+    ddb.put_resource_policy(ResourceArn=arn, Policy=_statement("dynamodb:*", arn))
+    theirs.put_item(TableName=arn, Item={"id": {"S": "b"}})
+    assert theirs.describe_table(TableName=arn)["Table"]["TableArn"] == arn
+    code, message, _ = _refused(lambda: theirs.get_resource_policy(ResourceArn=arn))
+    assert code == "AccessDeniedException"
+    assert message == f"User: {OTHER_ROOT} is not authorized to perform: dynamodb:GetResourcePolicy on resource: {arn}"
+    for call in (lambda: theirs.update_time_to_live(TableName=arn, TimeToLiveSpecification={
+                     "Enabled": True, "AttributeName": "ttl"}),
+                 lambda: theirs.create_backup(TableName=arn, BackupName="theirs"),
+                 lambda: theirs.execute_statement(Statement=f'SELECT * FROM "{name}"')):
+        assert _refused(call)[0] == "AccessDeniedException"
 
 
 # -- with --iam enforce, too -------------------------------------------------------------------------------

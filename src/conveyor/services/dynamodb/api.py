@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any
 
-from conveyor.authz import Need
+from conveyor.authz import Denial, Need
 from conveyor.ports import Ports
 from conveyor.protocol.base import Codec
 from conveyor.protocol.models import service_model
@@ -101,6 +101,14 @@ class DynamoDBService(Service):
 
     def iam_requests(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> list[Need]:
         return iam.needs(ctx.region, ctx.account_id, operation.name, params)
+
+    async def check(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> None:
+        """Another account's caller, once a table's policy let it through (conveyor.authz), is still refused
+        what DynamoDB serves to a table's own account only (iam.CROSS_ACCOUNT)."""
+        caller = ctx.principal
+        if caller is not None and caller.account_id != ctx.account_id and operation.name not in iam.CROSS_ACCOUNT:
+            need = self.iam_requests(ctx, operation, params)[0]
+            raise self.access_denied(ctx, Denial(caller.arn, need.action, need.resource, False, None))
 
     # -- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:

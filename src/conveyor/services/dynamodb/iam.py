@@ -17,6 +17,16 @@ from conveyor.authz import Need
 from conveyor.services.dynamodb.catalog import table_name
 from conveyor.services.dynamodb.partiql.plans import iam_targets
 
+# What another account may do with a table at all, when the table's policy lets it: the data plane, a table's
+# description, update and deletion, and its tags; PartiQL, backups, point-in-time recovery, exports and imports,
+# TTL, Kinesis destinations, Contributor Insights and the resource policy itself are for the table's own account.
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/rbac-iam-actions.html
+CROSS_ACCOUNT = frozenset({
+    "GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "BatchGetItem", "BatchWriteItem",
+    "TransactGetItems", "TransactWriteItems", "DescribeTable", "UpdateTable", "DeleteTable",
+    "TagResource", "UntagResource", "ListTagsOfResource",
+})
+
 # PartiQL asks for dynamodb:PartiQLSelect/Insert/Update/Delete on each statement's table (or index).
 _PARTIQL_STATEMENTS = {"ExecuteStatement": "", "BatchExecuteStatement": "Statements",
                        "ExecuteTransaction": "TransactStatements"}
