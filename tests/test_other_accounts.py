@@ -206,6 +206,14 @@ def test_another_account_reads_a_table_only_as_its_resource_policy_allows(client
     # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/rbac-examples.html
     ddb.put_resource_policy(ResourceArn=arn, Policy=_statement("dynamodb:GetItem", arn))
     assert theirs.get_item(TableName=arn, Key={"id": {"S": "a"}})["Item"] == {"id": {"S": "a"}}
+    # Across accounts a table is named by its ARN: a bare name, or an ARN with the caller's own account id,
+    # is a table of the caller's own account, which has none here.
+    for table in (name, arn.replace(f":{OWNER}:", f":{OTHER}:")):
+        code, message, _ = _refused(lambda: theirs.get_item(TableName=table, Key={"id": {"S": "a"}}))
+        assert (code, message) == ("ResourceNotFoundException", "Requested resource not found")
+    code, message, _ = _refused(lambda: theirs.describe_table(TableName=name))
+    assert (code, message) == ("ResourceNotFoundException", f"Requested resource not found: Table: {name} not found")
+    assert theirs.list_tables()["TableNames"] == []
     assert _refused(lambda: theirs.put_item(TableName=arn, Item={"id": {"S": "b"}}))[0] == "AccessDeniedException"
     assert "Item" not in ddb.get_item(TableName=name, Key={"id": {"S": "b"}})
     # A policy granting everything still gives another account only the operations DynamoDB serves across
@@ -219,7 +227,7 @@ def test_another_account_reads_a_table_only_as_its_resource_policy_allows(client
     for call in (lambda: theirs.update_time_to_live(TableName=arn, TimeToLiveSpecification={
                      "Enabled": True, "AttributeName": "ttl"}),
                  lambda: theirs.create_backup(TableName=arn, BackupName="theirs"),
-                 lambda: theirs.execute_statement(Statement=f'SELECT * FROM "{name}"')):
+                 lambda: theirs.execute_statement(Statement=f'SELECT * FROM "{arn}"')):
         assert _refused(call)[0] == "AccessDeniedException"
 
 

@@ -18,6 +18,7 @@ import functools
 from typing import TYPE_CHECKING, Any
 
 from conveyor.authz import Denial, Need
+from conveyor.authz.needs import arn_account
 from conveyor.ports import Ports
 from conveyor.protocol.base import Codec
 from conveyor.protocol.models import service_model
@@ -26,7 +27,7 @@ from conveyor.services.dynamodb import errors, iam
 from conveyor.services.dynamodb.backend import Backend
 from conveyor.services.dynamodb.backup_api import BackupOperations
 from conveyor.services.dynamodb.batch_api import BatchOperations
-from conveyor.services.dynamodb.catalog import Catalog
+from conveyor.services.dynamodb.catalog import Catalog, table_name
 from conveyor.services.dynamodb.codec import DynamoJsonCodec
 from conveyor.services.dynamodb.control_api import ControlOperations
 from conveyor.services.dynamodb.export_api import ExportOperations
@@ -100,15 +101,23 @@ class DynamoDBService(Service):
         return table.policy or None if table is not None else None
 
     def iam_requests(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> list[Need]:
-        return iam.needs(ctx.region, ctx.account_id, operation.name, params)
+        # A table named without its ARN is one of the caller's own account.
+        return iam.needs(ctx.region, iam.caller_account(ctx), operation.name, params)
 
     async def check(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> None:
-        """Another account's caller, once a table's policy let it through (conveyor.authz), is still refused
-        what DynamoDB serves to a table's own account only (iam.CROSS_ACCOUNT)."""
+        """Another account's caller, once a table's policy let it through (conveyor.authz): a table of its
+        own account (a bare name, or an ARN with its account id) does not exist here; and it is refused what
+        DynamoDB serves to a table's own account only (iam.CROSS_ACCOUNT)."""
         caller = ctx.principal
-        if caller is not None and caller.account_id != ctx.account_id and operation.name not in iam.CROSS_ACCOUNT:
-            need = self.iam_requests(ctx, operation, params)[0]
-            raise self.access_denied(ctx, Denial(caller.arn, need.action, need.resource, False, None))
+        if caller is None or caller.account_id == ctx.account_id or operation.name == "ListTables":
+            return
+        needs = self.iam_requests(ctx, operation, params)
+        for need in needs:
+            if arn_account(need.resource) == caller.account_id:
+                name = table_name(need.resource)
+                raise errors.table_not_found(None if operation.name in iam.ITEM_OPERATIONS else name)
+        if operation.name not in iam.CROSS_ACCOUNT:
+            raise self.access_denied(ctx, Denial(caller.arn, needs[0].action, needs[0].resource, False, None))
 
     # -- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:
