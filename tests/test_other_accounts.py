@@ -187,6 +187,13 @@ def test_another_account_invokes_a_function_only_as_its_policy_allows(client, pa
     answer = theirs.invoke(FunctionName=arn, Payload=b'{"n": 1}')
     assert json.loads(answer["Payload"].read()) == {"echo": {"n": 1}}
     assert _refused(lambda: theirs.delete_function(FunctionName=arn))[0] == "AccessDeniedException"
+    # A bare name is a function of the caller's own account, which has none here.
+    code, message, _ = _refused(lambda: theirs.invoke(FunctionName=name, Payload=b"{}"))
+    assert (code, message) == ("ResourceNotFoundException",
+                               f"Function not found: arn:aws:lambda:us-east-1:{OTHER}:function:{name}")
+    assert _refused(lambda: theirs.create_function(
+        FunctionName="theirs", Runtime="python3.12", Role=role, Code={"ZipFile": _zip()},
+        Handler="lambda_function.lambda_handler"))[0] == "AccessDeniedException"
     assert lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"] == arn
 
 
@@ -209,7 +216,7 @@ def test_another_account_reads_a_table_only_as_its_resource_policy_allows(client
     # Across accounts a table is named by its ARN: a bare name, or an ARN with the caller's own account id,
     # is a table of the caller's own account, which has none here.
     for table in (name, arn.replace(f":{OWNER}:", f":{OTHER}:")):
-        code, message, _ = _refused(lambda: theirs.get_item(TableName=table, Key={"id": {"S": "a"}}))
+        code, message, _ = _refused(lambda table=table: theirs.get_item(TableName=table, Key={"id": {"S": "a"}}))
         assert (code, message) == ("ResourceNotFoundException", "Requested resource not found")
     code, message, _ = _refused(lambda: theirs.describe_table(TableName=name))
     assert (code, message) == ("ResourceNotFoundException", f"Requested resource not found: Table: {name} not found")
