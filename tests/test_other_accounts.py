@@ -153,12 +153,19 @@ def test_another_account_may_not_publish_to_a_topic_its_default_policy_keeps_to_
     sns.publish(TopicArn=arn, Message="the owner's")
 
 
-def test_add_permission_on_a_topic_lets_another_account_publish(client, partner):
+def test_add_permission_on_a_topic_lets_another_account_publish_and_subscribe(client, partner):
     sns, theirs = client("sns"), partner("sns")
     arn = sns.create_topic(Name=f"shared-{uuid.uuid4().hex[:8]}")["TopicArn"]
     # https://docs.aws.amazon.com/sns/latest/api/API_AddPermission.html
-    sns.add_permission(TopicArn=arn, Label="partner", AWSAccountId=[OTHER], ActionName=["Publish"])
+    sns.add_permission(TopicArn=arn, Label="partner", AWSAccountId=[OTHER], ActionName=["Publish", "Subscribe"])
     assert theirs.publish(TopicArn=arn, Message="hi")["MessageId"]
+    # Its subscription is its own (Owner), listed by its ListSubscriptions, not by the topic owner's.
+    sub = theirs.subscribe(TopicArn=arn, Protocol="email", Endpoint="partner@example.com")["SubscriptionArn"]
+    assert sub == "pending confirmation"
+    assert [(s["Owner"], s["Endpoint"]) for s in theirs.list_subscriptions()["Subscriptions"]] == [
+        (OTHER, "partner@example.com")]
+    assert sns.list_subscriptions()["Subscriptions"] == []
+    assert [s["Owner"] for s in sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]] == [OTHER]
     assert _refused(lambda: theirs.delete_topic(TopicArn=arn))[0] == "AuthorizationError"
 
 
@@ -187,6 +194,8 @@ def test_another_account_invokes_a_function_only_as_its_policy_allows(client, pa
     answer = theirs.invoke(FunctionName=arn, Payload=b'{"n": 1}')
     assert json.loads(answer["Payload"].read()) == {"echo": {"n": 1}}
     assert _refused(lambda: theirs.delete_function(FunctionName=arn))[0] == "AccessDeniedException"
+    assert theirs.list_functions()["Functions"] == []
+    assert [f["FunctionName"] for f in lam.list_functions()["Functions"]] == [name]
     # A bare name is a function of the caller's own account, which has none here.
     code, message, _ = _refused(lambda: theirs.invoke(FunctionName=name, Payload=b"{}"))
     assert (code, message) == ("ResourceNotFoundException",

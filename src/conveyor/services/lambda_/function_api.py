@@ -214,7 +214,9 @@ class FunctionOperations:
 
     async def ListFunctions(self, ctx: RequestContext, params: ListFunctionsRequestTypeDef) -> Out:
         configs: list[Out] = []
-        for name in sorted(self.registry.functions):
+        # Another account's caller lists its own account's functions: none here.
+        foreign = ctx.principal is not None and ctx.principal.account_id != self.registry.account
+        for name in [] if foreign else sorted(self.registry.functions):
             fn = self.registry.functions[name]
             if fn.region != ctx.region:
                 continue
