@@ -210,7 +210,7 @@ def test_fan_out_to_ten_costs_less_than_three_times_one(tmp_path):
         await app.start()
         try:
             sqs, sns = await app.services.use("sqs"), await app.services.use("sns")
-            ctx = SimpleNamespace(account_id="000000000000", region="us-east-1", base_url="http://x")
+            ctx = SimpleNamespace(account_id="000000000000", region="us-east-1", base_url="http://x", principal=None)
             topics = {}
             for fan in (1, 10):
                 topics[fan] = (await sns.handler("CreateTopic")(ctx, {"Name": f"fan{fan}"}))["TopicArn"]
@@ -300,7 +300,7 @@ def test_a_fifo_topic_forgets_deduplication_ids_whose_window_has_passed(tmp_path
         await app.start()
         try:
             sns = await app.services.use("sns")
-            ctx = SimpleNamespace(account_id="000000000000", region="us-east-1", base_url="http://x")
+            ctx = SimpleNamespace(account_id="000000000000", region="us-east-1", base_url="http://x", principal=None)
             created = await sns.handler("CreateTopic")(ctx, {"Name": "ids.fifo", "Attributes": {"FifoTopic": "true"}})
             arn = created["TopicArn"]
 

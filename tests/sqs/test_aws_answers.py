@@ -259,6 +259,20 @@ def test_tag_messages(sqs: Any, queue: Any) -> None:
     assert err["Message"] == "Too many tags added for queue tags."
 
 
+def test_tag_keys_and_values_past_their_lengths_are_refused(sqs: Any, queue: Any) -> None:
+    # Keys up to 128 characters, values up to 256:
+    # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-queues.html
+    url = queue("long-tags")
+    sqs.tag_queue(QueueUrl=url, Tags={"k" * 128: "v" * 256})
+    for tags, message in (({"k" * 129: "v"}, "Tag keys must be between 1 and 128 characters in length."),
+                          ({"k": "v" * 257}, "Tag values must be between 0 and 256 characters in length.")):
+        err = refused(sqs.tag_queue, QueueUrl=url, Tags=tags)
+        assert (err["Code"], err["Message"]) == ("InvalidParameterValue", message)
+        err = refused(sqs.create_queue, QueueName="long-tags-2", tags=tags)
+        assert (err["Code"], err["Message"]) == ("InvalidParameterValue", message)
+    assert sqs.list_queue_tags(QueueUrl=url)["Tags"] == {"k" * 128: "v" * 256}
+
+
 
 def test_a_standard_queue_knows_no_fifo_queue_attribute(sqs: Any) -> None:
     # FifoQueue=false on a standard queue is refused as AWS refuses it (aws/aws-sdk-php#1331,

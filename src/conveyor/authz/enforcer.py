@@ -58,6 +58,9 @@ class Judged(Protocol):
     """A service, as the enforcer asks it what an operation needs and how it words a denial."""
 
     name: str
+    # Whether the resources' own policies decide what another account's caller may do, in every `--iam`
+    # mode (SQS, SNS, Lambda, DynamoDB); S3 judges other accounts itself, by bucket policy and ACLs.
+    other_accounts_by_resource_policy: bool
 
     def iam_requests(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> list[Need]: ...
 
@@ -114,9 +117,35 @@ class Enforcer:
                   params: dict[str, Any]) -> None:
         """Raise the service's AccessDenied error when enforcing and the caller may not make the request;
         refused items of a batch go to `ctx.denied_items` for the service to report."""
-        if ctx.principal is None:
+        caller = ctx.principal
+        if caller is None:
             return  # the root user (--auth off) or an anonymous caller (judged by S3 itself)
-        self.authorize_needs(ctx, service, service.iam_requests(ctx, operation, params))
+        foreign = caller.account_id != ctx.account_id and service.other_accounts_by_resource_policy
+        if not self.active and not foreign:
+            return
+        needs = service.iam_requests(ctx, operation, params)
+        if self.active:
+            self.authorize_needs(ctx, service, needs)
+        if foreign:
+            self.authorize_other_account(ctx, service, caller, needs)
+
+    def authorize_other_account(self, ctx: RequestContext, service: Judged, caller: Caller,
+                                needs: Sequence[Need]) -> None:
+        """Another account's caller (with `--auth off`, a 12-digit access key: conveyor.wire.caller) is
+        refused, whatever the `--iam` mode, what the resource's own policy does not allow it: across
+        accounts both sides must allow, and its own side (its root user) allows everything, so the queue's,
+        topic's, function's or table's policy decides, and without one the answer is AccessDenied
+        (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic-cross-account.html).
+        Refused items of a batch go to `ctx.denied_items`, as `authorize_needs` puts them."""
+        denials = self.judge(ctx, caller, needs)
+        if not denials:
+            return
+        whole = [d for d in denials if d.item is None]
+        if whole:
+            raise service.access_denied(ctx, whole[0])
+        refused = dict(ctx.denied_items or {})
+        refused.update({d.item or "": service.access_denied(ctx, d).message for d in denials})
+        ctx.denied_items = refused
 
     def authorize_needs(self, ctx: RequestContext, service: Judged, needs: Sequence[Need]) -> None:
         """`authorize` for needs a service names itself, for a request that is no operation of its model
@@ -150,10 +179,11 @@ class Enforcer:
         request's own condition keys, `where` what of the request they depend on (for the decision cache)."""
         keys: dict[str, Any] | None = None
         denials: list[Denial] = []
+        own = grants.principal.account
         for need in needs:
             resource_policy = self._resource_policy(need.resource)
-            if root and resource_policy is None:
-                continue  # the root user, with no resource policy that could deny it
+            if root and resource_policy is None and arn_account(need.resource) in (None, own):
+                continue  # the root user in its own account, with no resource policy that could deny it
             cache_key: Hashable = None
             decision = None
             if grants.timeless and (resource_policy is None or not _reads_time(resource_policy)):

@@ -93,7 +93,9 @@ class Gateway:
         self.control = control
         # Told about every answered request, after the metrics (the dashboard follows uploads this way).
         self.observers: list[Callable[[RequestContext, HttpResponse], None]] = []
-        self.enforcer = enforcer if enforcer is not None and enforcer.active else None
+        # Asked about every signed request: it judges callers' policies (`--iam report|enforce`) and, in
+        # every mode, another account's callers by the resource's policy.
+        self.enforcer = enforcer
         self.outages = outages
 
     async def handle(self, request: HttpRequest) -> HttpResponse:

@@ -227,6 +227,9 @@ class Service:
 
     # The prefix of this service's IAM actions ("s3", "cloudwatch"); empty: the model's signing name.
     iam_prefix: str = ""
+    # Whether another account's caller is judged by the resources' own policies, in every `--iam` mode
+    # (conveyor.authz.Enforcer.authorize_other_account): the services whose resources carry them.
+    other_accounts_by_resource_policy: bool = False
 
     def iam_action(self, operation: str) -> str:
         prefix = self.iam_prefix

@@ -17,7 +17,8 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any
 
-from conveyor.authz import Need
+from conveyor.authz import Denial, Need
+from conveyor.authz.needs import arn_account
 from conveyor.ports import Ports
 from conveyor.protocol.base import Codec
 from conveyor.protocol.models import service_model
@@ -26,7 +27,7 @@ from conveyor.services.dynamodb import errors, iam
 from conveyor.services.dynamodb.backend import Backend
 from conveyor.services.dynamodb.backup_api import BackupOperations
 from conveyor.services.dynamodb.batch_api import BatchOperations
-from conveyor.services.dynamodb.catalog import Catalog
+from conveyor.services.dynamodb.catalog import Catalog, table_name
 from conveyor.services.dynamodb.codec import DynamoJsonCodec
 from conveyor.services.dynamodb.control_api import ControlOperations
 from conveyor.services.dynamodb.export_api import ExportOperations
@@ -40,6 +41,7 @@ from conveyor.services.dynamodb.store import DynamoStore
 from conveyor.services.dynamodb.streams_api import StreamOperations
 from conveyor.services.dynamodb.sweeper import Sweeper
 from conveyor.services.dynamodb.table_streams import TableStreamReader
+from conveyor.services.dynamodb.tables import Table
 from conveyor.services.dynamodb.transact_api import TransactOperations
 from conveyor.services.dynamodb.transfers import Transfers
 from conveyor.wire import RequestContext
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
 
 class DynamoDBService(Service):
     name = "dynamodb"
+    other_accounts_by_resource_policy = True  # another account's caller: by the resource's policy alone
     validation_codes = errors.VALIDATION
 
     @functools.cached_property
@@ -75,9 +78,46 @@ class DynamoDBService(Service):
 
     def provide(self, ports: Ports) -> None:
         ports.table_streams = self.stream_reader
+        ports.policy_holders["dynamodb"] = self  # tables' resource-based policies, for IAM's evaluation
+
+    # -- conveyor.ports.PolicyHolder ------------------------------------------------------------------
+    def _table_of(self, arn: str) -> Table | None:
+        """The table an ARN names (`arn:aws:dynamodb:REGION:ACCOUNT:table/NAME`, or one of its indexes)."""
+        parts = arn.split(":", 5)
+        if len(parts) != 6 or not parts[5].startswith("table/") or not self.backend.running:
+            return None
+        name, _, rest = parts[5].removeprefix("table/").partition("/")
+        if rest and not rest.startswith("index/"):
+            return None  # a stream: its own policy, which Conveyor does not keep
+        return self.backend.catalog.tables.get((parts[3], name))
+
+    def resource_exists(self, arn: str) -> bool:
+        return self._table_of(arn) is not None
+
+    def resource_policy(self, arn: str) -> str | None:
+        """A table's policy governs its indexes too.
+        https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/access-control-resource-based.html"""
+        table = self._table_of(arn)
+        return table.policy or None if table is not None else None
 
     def iam_requests(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> list[Need]:
-        return iam.needs(ctx.region, ctx.account_id, operation.name, params)
+        # A table named without its ARN is one of the caller's own account.
+        return iam.needs(ctx.region, iam.caller_account(ctx), operation.name, params)
+
+    async def check(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> None:
+        """Another account's caller, once a table's policy let it through (conveyor.authz): a table of its
+        own account (a bare name, or an ARN with its account id) does not exist here; and it is refused what
+        DynamoDB serves to a table's own account only (iam.CROSS_ACCOUNT)."""
+        caller = ctx.principal
+        if caller is None or caller.account_id == ctx.account_id or operation.name == "ListTables":
+            return
+        needs = self.iam_requests(ctx, operation, params)
+        for need in needs:
+            if arn_account(need.resource) == caller.account_id:
+                name = table_name(need.resource)
+                raise errors.table_not_found(None if operation.name in iam.ITEM_OPERATIONS else name)
+        if operation.name not in iam.CROSS_ACCOUNT:
+            raise self.access_denied(ctx, Denial(caller.arn, needs[0].action, needs[0].resource, False, None))
 
     # -- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:

@@ -113,7 +113,9 @@ class ControlOperations:
     async def ListTables(self, ctx: RequestContext, params: ListTablesInputTypeDef) -> Out:
         limit = params.get("Limit") or LIST_LIMIT
         start = params.get("ExclusiveStartTableName")
-        names = [t.name for t in self.backend.catalog.in_region(ctx.region)]
+        # Another account's caller lists its own account's tables: none here.
+        foreign = ctx.principal is not None and ctx.principal.account_id != ctx.account_id
+        names = [] if foreign else [t.name for t in self.backend.catalog.in_region(ctx.region)]
         if start is not None:
             names = [n for n in names if n > table_name(start)]
         out: Out = {"TableNames": names[:limit]}

@@ -16,6 +16,27 @@ from typing import Any
 from conveyor.authz import Need
 from conveyor.services.dynamodb.catalog import table_name
 from conveyor.services.dynamodb.partiql.plans import iam_targets
+from conveyor.wire import RequestContext
+
+# What another account may do with a table at all, when the table's policy lets it: the data plane, a table's
+# description, update and deletion, and its tags; PartiQL, backups, point-in-time recovery, exports and imports,
+# TTL, Kinesis destinations, Contributor Insights and the resource policy itself are for the table's own account.
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/rbac-iam-actions.html
+CROSS_ACCOUNT = frozenset({
+    "GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "BatchGetItem", "BatchWriteItem",
+    "TransactGetItems", "TransactWriteItems", "DescribeTable", "UpdateTable", "DeleteTable",
+    "TagResource", "UntagResource", "ListTagsOfResource",
+})
+
+# Item operations say only "Requested resource not found" of a missing table; the control plane names it.
+ITEM_OPERATIONS = frozenset({"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "BatchGetItem",
+                             "BatchWriteItem", "TransactGetItems", "TransactWriteItems"})
+
+
+def caller_account(ctx: RequestContext) -> str:
+    """The account a bare table name belongs to: the caller's own (another account's caller has none here)."""
+    return ctx.principal.account_id if ctx.principal is not None else ctx.account_id
+
 
 # PartiQL asks for dynamodb:PartiQLSelect/Insert/Update/Delete on each statement's table (or index).
 _PARTIQL_STATEMENTS = {"ExecuteStatement": "", "BatchExecuteStatement": "Statements",

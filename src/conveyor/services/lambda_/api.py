@@ -22,7 +22,8 @@ from typing import Any
 
 from botocore.model import OperationModel
 
-from conveyor.authz import Need
+from conveyor.authz import Denial, Need
+from conveyor.authz.needs import arn_account
 from conveyor.links import MAPPING, Link
 from conveyor.ports import Invocation, Ports
 from conveyor.protocol.constraints import ConstraintViolations
@@ -33,6 +34,7 @@ from conveyor.services.lambda_.async_invoke import AsyncInvokes
 from conveyor.services.lambda_.code_signing import CodeSigningConfigs, CodeSigningOperations
 from conveyor.services.lambda_.esm import Mappings
 from conveyor.services.lambda_.function_api import FunctionOperations
+from conveyor.services.lambda_.functions import not_found
 from conveyor.services.lambda_.internal import FunctionEndpoints
 from conveyor.services.lambda_.invocation_api import InvocationOperations
 from conveyor.services.lambda_.invoke import MAX_SYNC_PAYLOAD, Invoker, check_payload
@@ -51,6 +53,7 @@ log = logging.getLogger(__name__)
 
 class LambdaService(Service):
     name = "lambda"
+    other_accounts_by_resource_policy = True  # another account's caller: by the resource's policy alone
     signing_aliases = ("execute-api",)
     # Model constraint failures are ValidationException, in the words of AWS's constraint messages
     # ("Member must have length less than or equal to 256"), e.g. a Description over the 256 characters
@@ -149,6 +152,19 @@ class LambdaService(Service):
         return found
     def iam_requests(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> list[Need]:
         return iam.needs(ctx, operation.name, params)
+
+    async def check(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> None:
+        """Another account's caller, once the function's policy let it through (conveyor.authz): a function of
+        its own account (a bare name, or an ARN with its account id) does not exist here, and it creates none
+        (Conveyor holds the configured account's functions only)."""
+        caller = ctx.principal
+        if caller is None or caller.account_id == ctx.account_id:
+            return
+        for need in self.iam_requests(ctx, operation, params):
+            if ":function:" in need.resource and arn_account(need.resource) == caller.account_id:
+                if operation.name == "CreateFunction":
+                    raise self.access_denied(ctx, Denial(caller.arn, need.action, need.resource, False, None))
+                raise not_found(f"Function not found: {need.resource}")
 
     async def internal(self, ctx: RequestContext, parts: list[str]) -> Any:
         return await self.endpoints.handle(ctx, parts)

@@ -30,7 +30,7 @@ from conveyor.services.lambda_.layers import Layers
 from conveyor.services.lambda_.paging import page
 from conveyor.services.lambda_.registry import Registry
 from conveyor.services.lambda_.stream_esm import StreamMappings
-from conveyor.services.lambda_.tagging import within_tag_limit
+from conveyor.services.lambda_.tagging import check_tags, within_tag_limit
 from conveyor.wire import RequestContext, ServiceError
 
 if TYPE_CHECKING:
@@ -141,7 +141,7 @@ class FunctionOperations:
         if qualifier:
             raise invalid("FunctionName must not include a qualifier when creating a function.")
         check_config(params)  # first: a container image (refused there) needs neither runtime nor handler
-        tags = within_tag_limit(dict(params.get("Tags") or {}))
+        tags = within_tag_limit(check_tags(dict(params.get("Tags") or {})))
         runtime = params.get("Runtime")
         check_runtime(runtime)
         handler = params.get("Handler")
@@ -214,7 +214,9 @@ class FunctionOperations:
 
     async def ListFunctions(self, ctx: RequestContext, params: ListFunctionsRequestTypeDef) -> Out:
         configs: list[Out] = []
-        for name in sorted(self.registry.functions):
+        # Another account's caller lists its own account's functions: none here.
+        foreign = ctx.principal is not None and ctx.principal.account_id != self.registry.account
+        for name in [] if foreign else sorted(self.registry.functions):
             fn = self.registry.functions[name]
             if fn.region != ctx.region:
                 continue

@@ -43,8 +43,10 @@ LAMBDA_PRINCIPAL = "lambda.amazonaws.com"
 
 
 def function_arn(ctx: RequestContext, ref: str, qualifier: str | None = None) -> str:
-    """The ARN a FunctionName names (qualified when it or `qualifier` names a version or alias)."""
-    region, account, name, named = ctx.region, ctx.account_id, ref, None
+    """The ARN a FunctionName names (qualified when it or `qualifier` names a version or alias). A bare name
+    is a function of the caller's own account (another account's caller has none here)."""
+    account = ctx.principal.account_id if ctx.principal is not None else ctx.account_id
+    region, name, named = ctx.region, ref, None
     full = _FULL.match(ref)
     partial = _PARTIAL.match(ref) if full is None else None
     if full is not None:

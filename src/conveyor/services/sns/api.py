@@ -58,6 +58,7 @@ TAG_CONSTRAINTS = ConstraintViolations("ValidationError", query_lists=True, patt
 
 class SnsService(Service):
     name = "sns"
+    other_accounts_by_resource_policy = True  # another account's caller: by the resource's policy alone
     validation_codes = SnsValidationCodes()
     extra_query_actions = frozenset({"GetSigningCert"})
 

@@ -40,6 +40,13 @@ PENDING = "pending confirmation"
 CONFIRMED_BY_OWNER = frozenset({"http", "https", "email", "email-json"})
 
 
+def _caller_account(ctx: RequestContext) -> str:
+    """Whose subscription it is: the account that subscribes (another account's caller, allowed by the topic's
+    policy, owns its subscription: GetSubscriptionAttributes' Owner), and ListSubscriptions lists the
+    requester's own (https://docs.aws.amazon.com/sns/latest/api/API_ListSubscriptions.html)."""
+    return ctx.principal.account_id if ctx.principal is not None else ctx.account_id
+
+
 def _listed(sub: Subscription) -> dict[str, Any]:
     return {"SubscriptionArn": sub.arn if sub.confirmed else "PendingConfirmation", "Owner": sub.owner,
             "Protocol": sub.protocol, "Endpoint": sub.endpoint, "TopicArn": sub.topic_arn}
@@ -73,7 +80,7 @@ class SubscriptionOperations:
         # https://docs.aws.amazon.com/sns/latest/dg/sns-email-notifications.html
         confirmed = protocol not in CONFIRMED_BY_OWNER
         token = None if confirmed else secrets.token_hex(64)
-        sub = Subscription(f"{topic.arn}:{uuid.uuid4()}", topic.arn, protocol, endpoint, ctx.account_id, attrs,
+        sub = Subscription(f"{topic.arn}:{uuid.uuid4()}", topic.arn, protocol, endpoint, _caller_account(ctx), attrs,
                            confirmed, token)
         await self.registry.add_subscription(sub)
         if protocol in ("email", "email-json"):
@@ -153,7 +160,8 @@ class SubscriptionOperations:
         return {}
 
     async def ListSubscriptions(self, ctx: RequestContext, params: ListSubscriptionsInputTypeDef) -> dict[str, Any]:
-        mine = [s for s in self.registry.subs.values() if s.owner == ctx.account_id]
+        account = _caller_account(ctx)
+        mine = [s for s in self.registry.subs.values() if s.owner == account]
         chunk, token = paging.page(mine, params.get("NextToken"), lambda s: s.arn)
         out: dict[str, Any] = {"Subscriptions": [_listed(s) for s in chunk]}
         if token:

@@ -100,7 +100,9 @@ class TopicOperations:
         return {}
 
     async def ListTopics(self, ctx: RequestContext, params: ListTopicsInputTypeDef) -> dict[str, Any]:
-        mine = [t for t in self.registry.topics.values() if t.account == ctx.account_id and t.region == ctx.region]
+        # Another account's caller lists its own topics: none here (conveyor.authz.Enforcer.authorize_other_account).
+        account = ctx.principal.account_id if ctx.principal is not None else ctx.account_id
+        mine = [t for t in self.registry.topics.values() if t.account == account and t.region == ctx.region]
         chunk, token = paging.page(mine, params.get("NextToken"), lambda t: t.arn)
         out: dict[str, Any] = {"Topics": [{"TopicArn": t.arn} for t in chunk]}
         if token:

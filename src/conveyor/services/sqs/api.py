@@ -179,6 +179,7 @@ def _page(items: list[str], key: str, token: str | None, limit: int | None, defa
 
 class SqsService(Service):
     name = "sqs"
+    other_accounts_by_resource_policy = True  # another account's caller: by the resource's policy alone
     validation_codes = SqsValidationCodes()
 
     @functools.cached_property
@@ -246,6 +247,14 @@ class SqsService(Service):
         q = self.catalog.get(arn)
         return dict(q.tags) if q is not None and q.tags else None
 
+    async def check(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> None:
+        """Another account's caller, once its queue policy let it through (conveyor.authz), is still refused
+        the operations only the queue's own account may make (iam.OWNER_ONLY)."""
+        caller = ctx.principal
+        if caller is not None and caller.account_id != ctx.account_id and operation.name in iam.OWNER_ONLY:
+            need = self.iam_requests(ctx, operation, params)[0]
+            raise self.access_denied(ctx, Denial(caller.arn, need.action, need.resource, False, None))
+
     def access_denied(self, ctx: RequestContext, denial: Denial) -> ServiceError:
         """SQS writes the action in lower case ("not authorized to perform: sqs:sendmessage"), and its
         JSON error keeps the query protocol's code, AccessDenied (x-amzn-query-error).
@@ -271,14 +280,14 @@ class SqsService(Service):
         return {}
 
     async def GetQueueUrl(self, ctx: RequestContext, params: GetQueueUrlRequestTypeDef) -> dict[str, Any]:
-        account = params.get("QueueOwnerAWSAccountId") or ctx.account_id
+        account = params.get("QueueOwnerAWSAccountId") or iam.caller_account(ctx)
         q = self.catalog.named(account, ctx.region, params["QueueName"])
         if q is None:
             raise sqs_error("QueueDoesNotExist", "The specified queue does not exist.")
         return {"QueueUrl": self._url(ctx, q)}
 
     async def ListQueues(self, ctx: RequestContext, params: ListQueuesRequestTypeDef) -> dict[str, Any]:
-        queues = self.catalog.list_queues(ctx.account_id, ctx.region, params.get("QueueNamePrefix") or "")
+        queues = self.catalog.list_queues(iam.caller_account(ctx), ctx.region, params.get("QueueNamePrefix") or "")
         limit = params.get("MaxResults")
         if limit is None and params.get("NextToken"):
             raise invalid_param("MaxResults is required when NextToken is given.")

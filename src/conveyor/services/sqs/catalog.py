@@ -123,7 +123,7 @@ class QueueCatalog:
         given = qattrs.normalize(wanted, fifo_flag, creating=True)
         if tags and len(tags) > 50:
             raise invalid_param(f"Too many tags added for queue {name}.")
-        _check_tag_keys(tags or {})
+        _check_tags(tags or {})
         key = (account, region, name)
         existing = self.queues.get(key)
         now = self.clock.now()
@@ -235,7 +235,7 @@ class QueueCatalog:
         return out
 
     async def tag(self, q: Queue, tags: Mapping[str, str]) -> None:
-        _check_tag_keys(tags)
+        _check_tags(tags)
         merged = {**q.tags, **tags}
         if len(merged) > 50:
             raise invalid_param(f"Too many tags added for queue {q.name}.")
@@ -248,8 +248,12 @@ class QueueCatalog:
         q.tags = kept
 
 
-def _check_tag_keys(tags: Mapping[str, str]) -> None:
-    """A tag key of 1 to 128 characters, with AWS's message (as UntagQueue says it too).
-    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-queue-tags.html"""
+def _check_tags(tags: Mapping[str, str]) -> None:
+    """A tag key of 1 to 128 characters, with AWS's message (as UntagQueue says it too), and a value of up to
+    256 (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-queues.html: "The
+    maximum tag Value length is 256 Unicode characters"), refused in the same words: no recorded AWS answer
+    for a value was found."""
     if any(not 1 <= len(key) <= 128 for key in tags):
         raise invalid_param("Tag keys must be between 1 and 128 characters in length.")
+    if any(len(value) > 256 for value in tags.values()):
+        raise invalid_param("Tag values must be between 0 and 256 characters in length.")

@@ -30,8 +30,23 @@ BATCH_ACTIONS = {
     "ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
 }
 
+# What another account may never do to a queue, whatever the queue's policy grants it: "Cross-account
+# permissions don't apply to the following actions"
+# (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-limitations-of-custom-policies.html).
+# ListQueues, on that list too, is answered with the caller's own queues instead.
+OWNER_ONLY = frozenset({
+    "AddPermission", "CancelMessageMoveTask", "CreateQueue", "DeleteQueue", "ListMessageMoveTasks",
+    "ListQueueTags", "RemovePermission", "SetQueueAttributes", "StartMessageMoveTask", "TagQueue", "UntagQueue",
+})
+
 # A queue's tags by ARN, when it exists.
 TagsOf = Callable[[str], Mapping[str, str] | None]
+
+
+def caller_account(ctx: RequestContext) -> str:
+    """The account whose queues a name means when no owner is given (GetQueueUrl, ListQueues): the caller's
+    own, which for another account's caller (conveyor.wire.caller.another_account) holds none here."""
+    return ctx.principal.account_id if ctx.principal is not None else ctx.account_id
 
 
 def queue_arn(ctx: RequestContext, url: str) -> str | None:
@@ -56,7 +71,8 @@ def needs(ctx: RequestContext, operation: str, params: Mapping[str, Any], tags_o
     if operation == "ListQueues":
         return [Need(action)]
     if operation in ("CreateQueue", "GetQueueUrl"):
-        account = params.get("QueueOwnerAWSAccountId") or ctx.account_id
+        account = params.get("QueueOwnerAWSAccountId") or (
+            caller_account(ctx) if operation == "GetQueueUrl" else ctx.account_id)
         arn = f"arn:aws:sqs:{ctx.region}:{account}:{params.get('QueueName', '')}"
         out = [Need(action, arn)]
         if operation == "CreateQueue" and params.get("tags"):
