@@ -24,6 +24,7 @@ from conveyor.services.sqs import messages as checks
 from conveyor.services.sqs.catalog import QueueCatalog
 from conveyor.services.sqs.errors import invalid_param, missing_param, sqs_error
 from conveyor.services.sqs.md5 import md5_of_attributes, md5_of_body
+from conveyor.services.sqs.message_ids import new_message_id
 from conveyor.services.sqs.messages import GivenAttributes, GivenSystemAttributes
 from conveyor.services.sqs.queue import AVAILABLE, GONE, INFLIGHT, Content, Message, Queue
 from conveyor.services.sqs.store import DeadLetterMove, DedupRecord, IndexRow, SqsStore
@@ -152,7 +153,7 @@ class SqsEngine:
         wait = q.delay if delay is None else delay
         content = Content(body, md5_of_body(body), kept, md5_of_attributes(kept), kept_sys,
                           md5_of_attributes(kept_sys), sender_id, dedup_id, None)
-        return Message(id=ids.uuid4(), seq=0, sent=now, visible_at=now + wait if wait else now,
+        return Message(id=new_message_id(), seq=0, sent=now, visible_at=now + wait if wait else now,
                        group_id=group_id or None, content=content, queue=q)
 
     async def enqueue(self, q: Queue, msgs: list[Message]) -> list[dict[str, Any]]:
