@@ -23,7 +23,7 @@ from conveyor.ports import MetricsSink
 from conveyor.services.sqs import messages as checks
 from conveyor.services.sqs.catalog import QueueCatalog
 from conveyor.services.sqs.errors import invalid_param, missing_param, sqs_error
-from conveyor.services.sqs.md5 import md5_of_attributes, md5_of_body
+from conveyor.services.sqs.md5 import md5_of_attributes
 from conveyor.services.sqs.message_ids import new_message_id
 from conveyor.services.sqs.messages import GivenAttributes, GivenSystemAttributes
 from conveyor.services.sqs.queue import AVAILABLE, GONE, INFLIGHT, Content, Message, Queue
@@ -118,10 +118,13 @@ class SqsEngine:
                 sys_attrs: GivenSystemAttributes | None = None, group_id: str | None = None,
                 dedup_id: str | None = None, delay: int | None = None, sender_id: str = "") -> Message:
         """Validate one message and build it (not yet in the queue)."""
-        size = checks.check_body(body, q.max_size)
-        size += checks.check_attributes(attrs)
+        data = checks.checked_body(body)
+        size = len(data)
+        if attrs:
+            size += checks.check_attributes(attrs)
         checks.check_size(size, q.max_size)
-        checks.check_system_attributes(sys_attrs)
+        if sys_attrs:
+            checks.check_system_attributes(sys_attrs)
         if delay is not None and not 0 <= delay <= 900:
             raise invalid_param(f"Value {delay} for parameter DelaySeconds is invalid. Reason: DelaySeconds must "
                                 "be >= 0 and <= 900.")
@@ -147,12 +150,13 @@ class SqsEngine:
             # AWS's own wording ("include"), as it answers a deduplication id sent to a standard queue.
             raise invalid_param(f"Value {dedup_id} for parameter MessageDeduplicationId is invalid. Reason: The "
                                 "request include parameter that is not valid for this queue type.")
-        kept = checks.clean_attrs(attrs)
-        kept_sys = checks.clean_attrs(sys_attrs)
+        kept = checks.clean_attrs(attrs) if attrs else None
+        kept_sys = checks.clean_attrs(sys_attrs) if sys_attrs else None
         now = self.clock.now()
         wait = q.delay if delay is None else delay
-        content = Content(body, md5_of_body(body), kept, md5_of_attributes(kept), kept_sys,
-                          md5_of_attributes(kept_sys), sender_id, dedup_id, None)
+        content = Content(body, hashlib.md5(data).hexdigest(), kept, md5_of_attributes(kept) if kept else None,
+                          kept_sys, md5_of_attributes(kept_sys) if kept_sys else None, sender_id, dedup_id, None,
+                          len(data))
         return Message(id=new_message_id(), seq=0, sent=now, visible_at=now + wait if wait else now,
                        group_id=group_id or None, content=content, queue=q)
 
@@ -166,10 +170,13 @@ class SqsEngine:
         now = self.clock.now()
         results: list[list[dict[str, Any]]] = []
         fresh: list[tuple[Queue, Message]] = []
+        fresh_by_batch: list[tuple[Queue, list[Message]]] = []
         dedup: list[DedupRecord] = []
         claimed: list[tuple[Queue, tuple[str, str]]] = []
         for q, msgs in batches:
             out: list[dict[str, Any]] = []
+            kept: list[Message] = []
+            fresh_by_batch.append((q, kept))
             for msg in msgs:
                 msg.seq = self._next_seq()
                 if q.fifo:
@@ -182,6 +189,7 @@ class SqsEngine:
                     claimed.append((q, key))
                     dedup.append(DedupRecord(q.id, key[0], key[1], now + DEDUP_WINDOW, msg.id, msg.seq))
                 fresh.append((q, msg))
+                kept.append(msg)
                 out.append(self._send_result(msg, msg.id, msg.seq, q.fifo))
             results.append(out)
         try:
@@ -191,11 +199,12 @@ class SqsEngine:
                 q.dedup.pop(key, None)
             raise
         now = self.clock.now()
-        for q, m in fresh:
-            if self.catalog.holds(q):
-                size = len(m.body.encode())
-                q.add(m, now)  # (from here on its content is in SQLite only)
-                builtin_metrics.sqs_sent(self.metrics, q.region, q.name, 1, size)
+        for q, added in fresh_by_batch:
+            if not added or not self.catalog.holds(q):
+                continue
+            sizes = [m.loaded().size for m in added]
+            q.add_many(added, now)  # (from here on their content is in SQLite only)
+            builtin_metrics.sqs_sent(self.metrics, q.region, q.name, sizes)
         return results
 
     @staticmethod

@@ -154,18 +154,15 @@ def decode_attrs(text: str | None) -> AttributeMap | None:
     return data
 
 
-def _index_row(queue_id: int, msg: Message) -> tuple[object, ...]:
-    return (msg.id, queue_id, msg.seq, msg.sent, msg.group_id, msg.receive_count, msg.first_receive,
-            msg.visible_at, msg.receipt)
-
-
 def _body_row(msg: Message) -> tuple[object, ...]:
-    return (msg.id, msg.body, encode_attrs(msg.attrs), encode_attrs(msg.sys_attrs), msg.md5_body, msg.md5_attrs,
-            msg.md5_sys, msg.sender_id, msg.dedup_id, msg.source_arn)
+    c = msg.loaded()
+    return (msg.id, c.body, encode_attrs(c.attrs) if c.attrs else None,
+            encode_attrs(c.sys_attrs) if c.sys_attrs else None, c.md5_body, c.md5_attrs, c.md5_sys, c.sender_id,
+            c.dedup_id, c.source_arn)
 
 
-def _insert_messages(c: sqlite3.Connection, index_rows: list[tuple[object, ...]],
-                     body_rows: list[tuple[object, ...]]) -> None:
+def _insert_messages(c: sqlite3.Connection, index_rows: Sequence[tuple[object, ...]],
+                     body_rows: Sequence[tuple[object, ...]]) -> None:
     c.executemany(_INSERT_INDEX, index_rows)
     c.executemany(_INSERT_BODY, body_rows)
 
@@ -316,7 +313,8 @@ class SqsStore:
     # -- messages ----------------------------------------------------------------------------------
     async def insert_messages(self, messages: Sequence[tuple[Queue, Message]], dedup: Sequence[DedupRecord]) -> None:
         """New messages (with the queue each goes to) and the dedup ids they claim, in one write."""
-        rows = [_index_row(q.id, m) for q, m in messages]
+        rows = [(m.id, q.id, m.seq, m.sent, m.group_id, m.receive_count, m.first_receive, m.visible_at,
+                 m.receipt) for q, m in messages]  # (_INSERT_INDEX's columns)
         bodies = [_body_row(m) for _, m in messages]
         if not dedup:  # (the hot path: one standard queue's send)
             await self.db.write(lambda c: _insert_messages(c, rows, bodies))
