@@ -14,6 +14,7 @@ import base64
 import binascii
 import hashlib
 import itertools
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -509,8 +510,10 @@ class SqsEngine:
             q.last_purge = previous
             raise
         q.purge_through(through)
-        q.dedup.clear()
-        q.attempts.clear()
+        # The window forgets the ids of what was purged; a send asked for while the purge committed keeps its
+        # id, as the store does (the purge's DELETE there spares sequence numbers after `through`).
+        q.dedup = OrderedDict((k, v) for k, v in q.dedup.items() if v[2] > through)
+        q.attempts = {k: v for k, v in q.attempts.items() if all(m.seq > through for m, _ in v[1])}
 
     # -- counters for autoscaling and pollers ----------------------------------------------------------
     def counters(self, q: Queue) -> dict[str, float]:

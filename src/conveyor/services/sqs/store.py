@@ -300,12 +300,12 @@ class SqsStore:
         await self.db.write(run, grows=False)
 
     async def purge(self, queue_id: int, through_seq: int, now: float) -> None:
-        """Delete the messages sent up to `through_seq`, forget the dedup window, note when."""
+        """Delete the messages sent up to `through_seq` and the deduplication ids they claimed, note when."""
         def run(c: sqlite3.Connection) -> None:
             c.execute("DELETE FROM message_bodies WHERE id IN "
                       "(SELECT id FROM messages WHERE queue_id = ? AND seq <= ?)", (queue_id, through_seq))
             c.execute("DELETE FROM messages WHERE queue_id = ? AND seq <= ?", (queue_id, through_seq))
-            c.execute("DELETE FROM dedup WHERE queue_id = ?", (queue_id,))
+            c.execute("DELETE FROM dedup WHERE queue_id = ? AND seq <= ?", (queue_id, through_seq))
             c.execute("UPDATE queues SET last_purge = ? WHERE id = ?", (now, queue_id))
 
         await self.db.write(run, grows=False)
