@@ -174,12 +174,14 @@ class SqsEngine:
         fresh_by_batch: list[tuple[Queue, list[Message]]] = []
         dedup: list[DedupRecord] = []
         claimed: list[tuple[Queue, tuple[str, str]]] = []
+        seq = max(self._last_seq, int(now * 1_000_000) - 1)  # (as _next_seq gives them, the clock read once)
         for q, msgs in batches:
             out: list[dict[str, Any]] = []
             kept: list[Message] = []
             fresh_by_batch.append((q, kept))
             for msg in msgs:
-                msg.seq = self._next_seq()
+                seq += 1
+                msg.seq = seq
                 if q.fifo:
                     key = (msg.group if q.dedup_by_group else "", msg.dedup_id or "")
                     hit = q.dedup_lookup(key, now)
@@ -193,6 +195,7 @@ class SqsEngine:
                 kept.append(msg)
                 out.append(self._send_result(msg, msg.id, msg.seq, q.fifo))
             results.append(out)
+        self._last_seq = seq  # (before the write: a purge asked for from now on covers these)
         try:
             await self.store.insert_messages(fresh, dedup)
         except Exception:
