@@ -17,7 +17,6 @@ and LocalStack accept any credentials), so client CPU stays far below the server
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -27,23 +26,19 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import boto3  # noqa: E402
-from botocore.config import Config as BotoConfig  # noqa: E402
-
-from peers import (  # noqa: E402
-    CREDS,
-    Http,
-    Server,
-    fake_auth,
-    fmt,
-    log,
-    median,
-    pct,
-    profile_load,
-    run_load,
-    servers_running,
-    table,
+from harness import (  # noqa: E402
+    Counts,
+    Notes,
+    Row,
+    Values,
+    aws_client,
+    bench_main,
+    counted_ops,
+    http_ops,
+    measure_load,
+    problem,
 )
+from peers import Http, Server, fake_auth, fmt, log, median, pct, profile_load, run_load  # noqa: E402
 
 PEERS = ["conveyor", "ministack", "moto", "localstack"]
 
@@ -61,28 +56,15 @@ def sqs_call(h: Http, target: str, payload: dict[str, Any]) -> tuple[int, dict[s
 # ------------------------------------------------------------------------------------ worker bodies
 
 
-def w_send(phase: str, idx: int, endpoint: str, url: str, count: int, seconds: float, state: Any = None):
+def w_send(phase: str, idx: int, endpoint: str, url: str, count: int, seconds: float, state: Any = None) -> Any:
     if phase == "setup":
         return Http(endpoint)
-    h: Http = state
     body = "x" * 200
-    done = errors = 0
-    deadline = time.monotonic() + seconds
-    for i in range(count):
-        if time.monotonic() > deadline:
-            break
-        try:
-            status, _ = sqs_call(h, "SendMessage", {"QueueUrl": url, "MessageBody": f"{idx}-{i}-{body}"})
-        except Exception:
-            status = 0
-        if status == 200:
-            done += 1
-        else:
-            errors += 1
-            if errors > 50 and errors > done:
-                break
-    h.close()
-    return done, errors
+
+    def one(h: Http, i: int) -> bool:
+        return sqs_call(h, "SendMessage", {"QueueUrl": url, "MessageBody": f"{idx}-{i}-{body}"})[0] == 200
+
+    return http_ops(state, count, seconds, one)
 
 
 def w_send_batch(phase: str, idx: int, endpoint: str, url: str, count: int, seconds: float, state: Any = None):
@@ -188,30 +170,23 @@ def w_mixed(phase: str, idx: int, endpoint: str, url: str, producers: int, secon
 # -------------------------------------------------------------------------------------------- phases
 
 
-def boto_sqs(endpoint: str):
-    return boto3.client("sqs", endpoint_url=endpoint, **CREDS,
-                        config=BotoConfig(retries={"max_attempts": 2}, read_timeout=30, connect_timeout=5))
+def boto_sqs(endpoint: str) -> Any:
+    return aws_client("sqs", endpoint, read_timeout=30)
 
 
 def send_boto3(srv: Server, url: str, count: int, seconds: float) -> tuple[int, int, float, float]:
+    """SendMessage through boto3 from this process: (sent, failed, seconds, server CPU seconds)."""
     client = boto_sqs(srv.endpoint)
     client.send_message(QueueUrl=url, MessageBody="warm-up")
-    done = errors = 0
     cpu0 = srv.cpu()
     t0 = time.perf_counter()
-    deadline = time.monotonic() + seconds
-    for i in range(count):
-        if time.monotonic() > deadline:
-            break
-        try:
-            client.send_message(QueueUrl=url, MessageBody=f"b-{i}-" + "x" * 200)
-            done += 1
-        except Exception:
-            errors += 1
-            if errors > 50:
-                break
-    t1 = time.perf_counter()
-    return done, errors, t1 - t0, srv.cpu() - cpu0
+
+    def one(i: int) -> bool:
+        client.send_message(QueueUrl=url, MessageBody=f"b-{i}-" + "x" * 200)
+        return True
+
+    done, errors = counted_ops(count, seconds, one)
+    return done, errors, time.perf_counter() - t0, srv.cpu() - cpu0
 
 
 def long_poll_latency(srv: Server, url: str, samples: int, seconds: float) -> tuple[list[float], int, float]:
@@ -260,7 +235,7 @@ def long_poll_latency(srv: Server, url: str, samples: int, seconds: float) -> tu
     return lat, misses, srv.cpu() - cpu0
 
 
-def bench_server(srv: Server, q: dict[str, Any], values: dict, notes: dict, profile: str | None) -> None:
+def bench_server(srv: Server, q: Counts, values: Values, notes: Notes) -> None:
     name = srv.name
     client = boto_sqs(srv.endpoint)
     urls = {}
@@ -271,19 +246,9 @@ def bench_server(srv: Server, q: dict[str, Any], values: dict, notes: dict, prof
     def us_per(cpu: float, n: int) -> float | None:
         return cpu / n * 1e6 if n else None
 
-    def record(key: str, r: Any, what: str) -> None:
-        values[(name, key)] = r.rate if r.ops else None
-        values[(name, key + "_cpu")] = us_per(r.cpu, r.ops)
-        extra = f" errors={r.errors}" if r.errors else ""
-        extra += f" FAILURE: {r.failure}" if r.failure else ""
-        log(f"  {name} {what}: {r.ops} msgs in {r.seconds:.2f}s = {fmt(r.rate)} msgs/s, "
-            f"server CPU {fmt(us_per(r.cpu, r.ops), 1)} µs/msg{extra}")
-        if r.errors or r.failure:
-            notes.setdefault(("_problems", name), []).append(f"{what}: errors={r.errors} {r.failure or ''}")
-
     log(f"{name}: send, 1 raw client")
-    r = run_load(srv, w_send, 1, (ep, urls["send1"], q["send1"], q["secs"]), q["secs"])
-    record("send1", r, "send 1 client")
+    measure_load(srv, values, notes, "send1", "send 1 client", w_send, 1, (ep, urls["send1"], q["send1"], q["secs"]),
+                 q["secs"], cpu_key="send1_cpu")
 
     log(f"{name}: send, 1 boto3 client")
     done, errors, secs, cpu = send_boto3(srv, urls["sendb"], q["sendb"], q["secs"])
@@ -293,26 +258,23 @@ def bench_server(srv: Server, q: dict[str, Any], values: dict, notes: dict, prof
         f"server CPU {fmt(us_per(cpu, done), 1)} µs/msg errors={errors}")
 
     log(f"{name}: send, 8 raw clients (processes)")
-    r = run_load(srv, w_send, 8, (ep, urls["send8"], q["send8"] // 8, q["secs"]), q["secs"])
-    record("send8", r, "send 8 clients")
+    measure_load(srv, values, notes, "send8", "send 8 clients", w_send, 8,
+                 (ep, urls["send8"], q["send8"] // 8, q["secs"]), q["secs"], cpu_key="send8_cpu")
 
     for n in (1, 8):
         qurl = urls[f"drain{n}"]
         log(f"{name}: pre-fill {q['fill']} msgs (SendMessageBatch, 8 clients) for drain with {n} client(s)")
-        r = run_load(srv, w_send_batch, 8, (ep, qurl, q["fill"] // 8, q["fill_secs"]), q["fill_secs"])
-        log(f"  filled {r.ops} msgs in {r.seconds:.2f}s ({fmt(r.rate)} msgs/s batched, "
-            f"{fmt(us_per(r.cpu, r.ops), 1)} µs/msg)")
-        values[(name, "fill")] = r.rate if r.ops else None
-        values[(name, "fill_cpu")] = us_per(r.cpu, r.ops)
+        r = measure_load(srv, values, notes, "fill", "SendMessageBatch 8 clients (msgs)", w_send_batch, 8,
+                         (ep, qurl, q["fill"] // 8, q["fill_secs"]), q["fill_secs"], cpu_key="fill_cpu")
         log(f"{name}: drain (receive 10 + DeleteMessageBatch), {n} client(s)")
         per = (r.ops + n - 1) // n if r.ops else 10
-        r = run_load(srv, w_drain, n, (ep, qurl, per + 10, q["secs"] * 1.5), q["secs"] * 1.5)
-        record(f"drain{n}", r, f"drain {n} client(s)")
+        measure_load(srv, values, notes, f"drain{n}", f"drain {n} client(s) (msgs)", w_drain, n,
+                     (ep, qurl, per + 10, q["secs"] * 1.5), q["secs"] * 1.5, cpu_key=f"drain{n}_cpu")
 
     log(f"{name}: mixed, 2 producers + 2 consumers for {q['secs']:.0f}s")
     mixed_url = client.create_queue(QueueName=f"bench-mixed-{int(time.time())}")["QueueUrl"]
-    r = run_load(srv, w_mixed, 4, (ep, mixed_url, 2, q["secs"]), q["secs"] * 2)
-    record("mixed", r, "mixed: consumed")
+    measure_load(srv, values, notes, "mixed", "mixed: consumed", w_mixed, 4, (ep, mixed_url, 2, q["secs"]),
+                 q["secs"] * 2, cpu_key="mixed_cpu")
     backlog = client.get_queue_attributes(QueueUrl=mixed_url, AttributeNames=["ApproximateNumberOfMessages"])
     values[(name, "mixed_backlog")] = int(backlog["Attributes"]["ApproximateNumberOfMessages"])
     log(f"  {name} mixed: backlog left {values[(name, 'mixed_backlog')]}")
@@ -325,14 +287,11 @@ def bench_server(srv: Server, q: dict[str, Any], values: dict, notes: dict, prof
         f"p99={fmt(pct(lat, 99) * 1000, 2)} ms max={fmt(max(lat) * 1000 if lat else None, 2)} ms "
         f"median={fmt(median(lat) * 1000, 2)} ms")
     if misses:
-        notes.setdefault(("_problems", name), []).append(f"latency: {misses} samples got no message")
-
-    if profile and name == "conveyor":
-        profile_send(srv, q, profile)
+        problem(notes, name, f"latency: {misses} samples got no message")
 
 
-def profile_send(srv: Server, q: dict[str, Any], out: str) -> None:
-    """Extra 8-client send and drain phases under py-spy (after the measured phases, so the table's
+def profile_send(srv: Server, q: Counts, out: str) -> None:
+    """Extra 8-client send, drain and mixed phases under py-spy (after the measured phases, so the table's
     numbers are unaffected)."""
     client = boto_sqs(srv.endpoint)
     url = client.create_queue(QueueName=f"bench-profile-{int(time.time())}")["QueueUrl"]
@@ -353,76 +312,47 @@ def profile_send(srv: Server, q: dict[str, Any], out: str) -> None:
                  lambda: run_load(srv, w_mixed, 4, (srv.endpoint, mixed_url, 2, secs), secs * 2))
 
 
+ROWS: list[Row] = [
+    ("send1", "send msgs/s, 1 client (raw HTTP)", True),
+    ("sendb", "send msgs/s, 1 client (boto3)", True),
+    ("send8", "send msgs/s, 8 clients", True),
+    ("fill", "SendMessageBatch msgs/s, 8 clients", True),
+    ("drain1", "receive10+delete-batch msgs/s, 1 client", True),
+    ("drain8", "receive10+delete-batch msgs/s, 8 clients", True),
+    ("mixed", "consumed msgs/s, 2 producers + 2 consumers at once", True),
+    ("mixed_backlog", "backlog left after the mixed phase", False),
+    ("lat50", "send → parked long poll p50 ms", False),
+    ("lat99", "send → parked long poll p99 ms", False),
+    ("send1_cpu", "server CPU µs/msg, send 1 client", False),
+    ("sendb_cpu", "server CPU µs/msg, send boto3", False),
+    ("send8_cpu", "server CPU µs/msg, send 8 clients", False),
+    ("fill_cpu", "server CPU µs/msg, SendMessageBatch", False),
+    ("drain1_cpu", "server CPU µs/msg, drain 1 client", False),
+    ("drain8_cpu", "server CPU µs/msg, drain 8 clients", False),
+    ("mixed_cpu", "server CPU µs/consumed msg, mixed (sends included)", False),
+]
+
+
+def report(servers: list[Server], q: Counts, values: Values) -> str:
+    """The issue's targets against LocalStack, when it ran."""
+    checks = []
+    for key, label in (("send8", "send 8 clients"), ("drain8", "drain 8 clients")):
+        c, p = values.get(("conveyor", key)), values.get(("localstack", key))
+        if c and p:
+            checks.append(f"{label}: {c / p:.1f}x LocalStack throughput (target ≥5x) "
+                          f"{'MET' if c / p >= 5 else 'NOT MET'}")
+        cc, pc = values.get(("conveyor", key + "_cpu")), values.get(("localstack", key + "_cpu"))
+        if cc and pc:
+            checks.append(f"{label}: CPU/msg {cc / pc:.2f} of LocalStack's (target ≤0.20) "
+                          f"{'MET' if cc / pc <= 0.2 else 'NOT MET'}")
+    return "\nTargets:\n" + "\n".join(f"- {c}" for c in checks) if checks else ""
+
+
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="tiny counts, for smoke tests")
-    ap.add_argument("--only", default=",".join(PEERS), help="comma-separated servers to run")
-    ap.add_argument("--profile", metavar="OUT",
-                    help="py-spy extra Conveyor send, drain and mixed phases; collapsed stacks to OUT.*")
-    args = ap.parse_args()
-    if args.quick:
-        q = dict(send1=200, sendb=100, send8=400, secs=3.0, fill=300, fill_secs=10.0, lat=10, lat_secs=15.0)
-    else:
-        q = dict(send1=6000, sendb=3000, send8=24000, secs=8.0, fill=5000, fill_secs=25.0, lat=200, lat_secs=60.0)
-    names = [n for n in args.only.split(",") if n]
-    values: dict = {}
-    notes: dict = {}
-    started = time.monotonic()
-    log(f"SQS benchmark ({'quick' if args.quick else 'full'}) on {os.cpu_count()} CPUs; servers: {', '.join(names)}")
-    with servers_running(names) as servers:
-        for srv in servers:
-            if not srv.up:
-                continue
-            try:
-                bench_server(srv, q, values, notes, args.profile)
-            except Exception as exc:
-                log(f"{srv.name}: benchmark aborted: {type(exc).__name__}: {exc}")
-                notes.setdefault(("_problems", srv.name), []).append(f"aborted: {type(exc).__name__}: {exc}")
-        rows = [
-            ("send1", "send msgs/s, 1 client (raw HTTP)", True),
-            ("sendb", "send msgs/s, 1 client (boto3)", True),
-            ("send8", "send msgs/s, 8 clients", True),
-            ("fill", "SendMessageBatch msgs/s, 8 clients", True),
-            ("drain1", "receive10+delete-batch msgs/s, 1 client", True),
-            ("drain8", "receive10+delete-batch msgs/s, 8 clients", True),
-            ("mixed", "consumed msgs/s, 2 producers + 2 consumers at once", True),
-            ("mixed_backlog", "backlog left after the mixed phase", False),
-            ("lat50", "send → parked long poll p50 ms", False),
-            ("lat99", "send → parked long poll p99 ms", False),
-            ("send1_cpu", "server CPU µs/msg, send 1 client", False),
-            ("sendb_cpu", "server CPU µs/msg, send boto3", False),
-            ("send8_cpu", "server CPU µs/msg, send 8 clients", False),
-            ("fill_cpu", "server CPU µs/msg, SendMessageBatch", False),
-            ("drain1_cpu", "server CPU µs/msg, drain 1 client", False),
-            ("drain8_cpu", "server CPU µs/msg, drain 8 clients", False),
-            ("mixed_cpu", "server CPU µs/consumed msg, mixed (sends included)", False),
-        ]
-        print()
-        print(f"## SQS ({'quick' if args.quick else 'full'} run, {os.cpu_count()} CPUs, "
-              f"clients share the CPUs with the server; "
-              f"load average at end {os.getloadavg()[0]:.2f}: other work on the machine skews throughput)\n")
-        print(table(rows, servers, values))
-        ls = "localstack"
-        if any(s.name == ls and (ls, "send8") in values for s in servers):
-            checks = []
-            for key, label in (("send8", "send 8 clients"), ("drain8", "drain 8 clients")):
-                c, p = values.get(("conveyor", key)), values.get((ls, key))
-                if c and p:
-                    checks.append(f"{label}: {c / p:.1f}x LocalStack throughput (target ≥5x) "
-                                  f"{'MET' if c / p >= 5 else 'NOT MET'}")
-                cc, pc = values.get(("conveyor", key + "_cpu")), values.get((ls, key + "_cpu"))
-                if cc and pc:
-                    checks.append(f"{label}: CPU/msg {cc / pc:.2f} of LocalStack's (target ≤0.20) "
-                                  f"{'MET' if cc / pc <= 0.2 else 'NOT MET'}")
-            print("\nTargets:\n" + "\n".join(f"- {c}" for c in checks))
-        problems = {k[1]: v for k, v in notes.items() if k[0] == "_problems"}
-        if problems:
-            print("\nProblems:")
-            for n, items in problems.items():
-                for it in items:
-                    print(f"- {n}: {it}")
-    log(f"done in {time.monotonic() - started:.0f}s")
-    return 0
+    quick = dict(send1=200, sendb=100, send8=400, secs=3.0, fill=300, fill_secs=10.0, lat=10, lat_secs=15.0)
+    full = dict(send1=6000, sendb=3000, send8=24000, secs=8.0, fill=5000, fill_secs=25.0, lat=200, lat_secs=60.0)
+    return bench_main("SQS", __doc__, PEERS, quick, full, "JSON protocol, bodies of about 200 bytes", ROWS,
+                      bench_server, profile=profile_send, report=report)
 
 
 if __name__ == "__main__":

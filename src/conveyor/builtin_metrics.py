@@ -24,11 +24,13 @@ POOLS = "Conveyor/Pools"
 
 
 # -- SQS -----------------------------------------------------------------------------------------------------
-def sqs_sent(sink: MetricsSink | None, region: str, queue: str, count: int, size_bytes: int) -> None:
-    if sink is not None and count:
+def sqs_sent(sink: MetricsSink | None, region: str, queue: str, sizes: list[int]) -> None:
+    """Messages sent to a queue together (a batch): counted at once, each size a sample of its own."""
+    if sink is not None and sizes:
         dims = (("QueueName", queue),)
-        sink.tally(region, SQS, "NumberOfMessagesSent", dims, count)
-        sink.sample(region, SQS, "SentMessageSize", dims, size_bytes / count, "Bytes")
+        sink.tally(region, SQS, "NumberOfMessagesSent", dims, len(sizes))
+        for size in sizes:
+            sink.sample(region, SQS, "SentMessageSize", dims, size, "Bytes")
 
 
 def sqs_received(sink: MetricsSink | None, region: str, queue: str, count: int) -> None:

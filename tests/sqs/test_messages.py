@@ -225,6 +225,27 @@ def test_send_batch(sqs, queue):
     assert ok["e0"]["MD5OfMessageBody"] == hashlib.md5(b"body 0").hexdigest()
 
 
+def test_bodies_at_the_edges_of_the_allowed_characters(sqs, queue):
+    """Tab, newline, carriage return, DEL and characters beyond ASCII are allowed (#x9 | #xA | #xD | #x20 to
+    #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF); other control characters are not, wherever they are.
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html"""
+    url = queue("edges")
+    bodies = ["tab\there", "lines\r\n", "del \x7f", "caf\u00e9", "\U0001f600 emoji", "\ue000\ufffd", "plain"]
+    entries = [{"Id": f"e{i}", "MessageBody": b} for i, b in enumerate(bodies)]
+    entries.append({"Id": "bad", "MessageBody": "fine until the end \x1f"})
+    r = sqs.send_message_batch(QueueUrl=url, Entries=entries)
+    assert [f["Id"] for f in r.get("Failed", [])] == ["bad"]
+    ok = {e["Id"]: e["MD5OfMessageBody"] for e in r["Successful"]}
+    assert ok == {f"e{i}": hashlib.md5(b.encode("utf-8")).hexdigest() for i, b in enumerate(bodies)}
+    got = []
+    while len(got) < len(bodies):
+        got += sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    assert sorted(m["Body"] for m in got) == sorted(bodies)
+    with pytest.raises(ClientError) as e:
+        sqs.send_message(QueueUrl=url, MessageBody="\x0b")
+    assert is_error(e.value, "InvalidMessageContents")
+
+
 def test_batch_errors(sqs, queue):
     url = queue("batcherr")
     cases = [

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import functools
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -27,6 +28,7 @@ from conveyor.services.base import Environment, Service
 from conveyor.services.sqs import attributes as qattrs
 from conveyor.services.sqs import iam, permissions, urls
 from conveyor.services.sqs.errors import INVALID, MISSING, invalid_param, missing_param, sqs_error
+from conveyor.services.sqs.messages import body_size
 from conveyor.services.sqs.port import SYSTEM_NAMES, QueuePort, queue_summaries, render_message
 from conveyor.services.sqs.query_compat import SqsQueryCodec, query_model_dict
 from conveyor.services.sqs.queue import Message, Queue
@@ -94,6 +96,7 @@ def _models() -> tuple[ServiceModel, ServiceModel]:
 
 
 EntryT = TypeVar("EntryT", bound=Mapping[str, object])
+_BATCH_ENTRY_ID = re.compile("[A-Za-z0-9_-]{1,80}").fullmatch
 
 
 def _checked_batch(entries: Sequence[EntryT] | None, entry_type: str) -> Sequence[EntryT]:
@@ -109,7 +112,7 @@ def _checked_batch(entries: Sequence[EntryT] | None, entry_type: str) -> Sequenc
     repeated: str | None = None
     for entry in entries:
         entry_id = str(entry.get("Id", ""))
-        if not entry_id or len(entry_id) > 80 or not all(c.isalnum() and c.isascii() or c in "-_" for c in entry_id):
+        if _BATCH_ENTRY_ID(entry_id) is None:
             raise sqs_error("InvalidBatchEntryId", "A batch entry id can only contain alphanumeric characters, "
                             "hyphens and underscores. It can be at most 80 letters long.")
         if entry_id in seen and repeated is None:
@@ -355,7 +358,7 @@ class SqsService(Service):
     async def SendMessageBatch(self, ctx: RequestContext, params: SendMessageBatchRequestTypeDef) -> dict[str, Any]:
         q = self._queue(ctx, params["QueueUrl"])
         entries = _checked_batch(params.get("Entries"), "SendMessageBatchRequestEntry")
-        total = sum(len(e.get("MessageBody", "").encode("utf-8", "surrogatepass")) for e in entries)
+        total = sum(body_size(e.get("MessageBody", "")) for e in entries)
         if total > BATCH_LIMIT:
             raise sqs_error("BatchRequestTooLong", f"Batch requests cannot be longer than {BATCH_LIMIT} "
                             f"bytes. You have sent {total} bytes.")

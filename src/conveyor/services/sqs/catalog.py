@@ -87,7 +87,7 @@ class QueueCatalog:
         if url.startswith("arn:"):
             q = self.by_arn.get(url)
         else:
-            address = urls.parse(url)
+            address = urls.parse_cached(url)
             q = self.queues.get((address.account or account, address.region or region, address.name))
         if q is None:
             raise no_queue()

@@ -14,6 +14,7 @@ import base64
 import binascii
 import hashlib
 import itertools
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -23,7 +24,8 @@ from conveyor.ports import MetricsSink
 from conveyor.services.sqs import messages as checks
 from conveyor.services.sqs.catalog import QueueCatalog
 from conveyor.services.sqs.errors import invalid_param, missing_param, sqs_error
-from conveyor.services.sqs.md5 import md5_of_attributes, md5_of_body
+from conveyor.services.sqs.md5 import md5_of_attributes
+from conveyor.services.sqs.message_ids import new_message_id
 from conveyor.services.sqs.messages import GivenAttributes, GivenSystemAttributes
 from conveyor.services.sqs.queue import AVAILABLE, GONE, INFLIGHT, Content, Message, Queue
 from conveyor.services.sqs.store import DeadLetterMove, DedupRecord, IndexRow, SqsStore
@@ -117,10 +119,13 @@ class SqsEngine:
                 sys_attrs: GivenSystemAttributes | None = None, group_id: str | None = None,
                 dedup_id: str | None = None, delay: int | None = None, sender_id: str = "") -> Message:
         """Validate one message and build it (not yet in the queue)."""
-        size = checks.check_body(body, q.max_size)
-        size += checks.check_attributes(attrs)
+        data = checks.checked_body(body)
+        size = len(data)
+        if attrs:
+            size += checks.check_attributes(attrs)
         checks.check_size(size, q.max_size)
-        checks.check_system_attributes(sys_attrs)
+        if sys_attrs:
+            checks.check_system_attributes(sys_attrs)
         if delay is not None and not 0 <= delay <= 900:
             raise invalid_param(f"Value {delay} for parameter DelaySeconds is invalid. Reason: DelaySeconds must "
                                 "be >= 0 and <= 900.")
@@ -146,13 +151,14 @@ class SqsEngine:
             # AWS's own wording ("include"), as it answers a deduplication id sent to a standard queue.
             raise invalid_param(f"Value {dedup_id} for parameter MessageDeduplicationId is invalid. Reason: The "
                                 "request include parameter that is not valid for this queue type.")
-        kept = checks.clean_attrs(attrs)
-        kept_sys = checks.clean_attrs(sys_attrs)
+        kept = checks.clean_attrs(attrs) if attrs else None
+        kept_sys = checks.clean_attrs(sys_attrs) if sys_attrs else None
         now = self.clock.now()
         wait = q.delay if delay is None else delay
-        content = Content(body, md5_of_body(body), kept, md5_of_attributes(kept), kept_sys,
-                          md5_of_attributes(kept_sys), sender_id, dedup_id, None)
-        return Message(id=ids.uuid4(), seq=0, sent=now, visible_at=now + wait if wait else now,
+        content = Content(body, hashlib.md5(data).hexdigest(), kept, md5_of_attributes(kept) if kept else None,
+                          kept_sys, md5_of_attributes(kept_sys) if kept_sys else None, sender_id, dedup_id, None,
+                          len(data))
+        return Message(id=new_message_id(), seq=0, sent=now, visible_at=now + wait if wait else now,
                        group_id=group_id or None, content=content, queue=q)
 
     async def enqueue(self, q: Queue, msgs: list[Message]) -> list[dict[str, Any]]:
@@ -165,12 +171,17 @@ class SqsEngine:
         now = self.clock.now()
         results: list[list[dict[str, Any]]] = []
         fresh: list[tuple[Queue, Message]] = []
+        fresh_by_batch: list[tuple[Queue, list[Message]]] = []
         dedup: list[DedupRecord] = []
         claimed: list[tuple[Queue, tuple[str, str]]] = []
+        seq = max(self._last_seq, int(now * 1_000_000) - 1)  # (as _next_seq gives them, the clock read once)
         for q, msgs in batches:
             out: list[dict[str, Any]] = []
+            kept: list[Message] = []
+            fresh_by_batch.append((q, kept))
             for msg in msgs:
-                msg.seq = self._next_seq()
+                seq += 1
+                msg.seq = seq
                 if q.fifo:
                     key = (msg.group if q.dedup_by_group else "", msg.dedup_id or "")
                     hit = q.dedup_lookup(key, now)
@@ -181,8 +192,10 @@ class SqsEngine:
                     claimed.append((q, key))
                     dedup.append(DedupRecord(q.id, key[0], key[1], now + DEDUP_WINDOW, msg.id, msg.seq))
                 fresh.append((q, msg))
+                kept.append(msg)
                 out.append(self._send_result(msg, msg.id, msg.seq, q.fifo))
             results.append(out)
+        self._last_seq = seq  # (before the write: a purge asked for from now on covers these)
         try:
             await self.store.insert_messages(fresh, dedup)
         except Exception:
@@ -190,11 +203,12 @@ class SqsEngine:
                 q.dedup.pop(key, None)
             raise
         now = self.clock.now()
-        for q, m in fresh:
-            if self.catalog.holds(q):
-                size = len(m.body.encode())
-                q.add(m, now)  # (from here on its content is in SQLite only)
-                builtin_metrics.sqs_sent(self.metrics, q.region, q.name, 1, size)
+        for q, added in fresh_by_batch:
+            if not added or not self.catalog.holds(q):
+                continue
+            sizes = [m.loaded().size for m in added]
+            q.add_many(added, now)  # (from here on their content is in SQLite only)
+            builtin_metrics.sqs_sent(self.metrics, q.region, q.name, sizes)
         return results
 
     @staticmethod
@@ -499,8 +513,10 @@ class SqsEngine:
             q.last_purge = previous
             raise
         q.purge_through(through)
-        q.dedup.clear()
-        q.attempts.clear()
+        # The window forgets the ids of what was purged; a send asked for while the purge committed keeps its
+        # id, as the store does (the purge's DELETE there spares sequence numbers after `through`).
+        q.dedup = OrderedDict((k, v) for k, v in q.dedup.items() if v[2] > through)
+        q.attempts = {k: v for k, v in q.attempts.items() if all(m.seq > through for m, _ in v[1])}
 
     # -- counters for autoscaling and pollers ----------------------------------------------------------
     def counters(self, q: Queue) -> dict[str, float]:

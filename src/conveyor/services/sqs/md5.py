@@ -12,10 +12,6 @@ import struct
 from typing import Any
 
 
-def md5_of_body(body: str) -> str:
-    return hashlib.md5(body.encode("utf-8")).hexdigest()
-
-
 def _field(out: bytearray, data: bytes) -> None:
     out += struct.pack(">I", len(data))
     out += data

@@ -20,17 +20,24 @@ _ATTR_NAME = re.compile(r"[A-Za-z0-9_\-.]{1,256}")
 _TYPE = re.compile(r"(String|Number|Binary)(\.[^\s]{1,})?")
 
 
-def check_body(body: str, max_size: int) -> int:
+def checked_body(body: str) -> bytes:
+    """A valid body's UTF-8 bytes (what its size and MD5 are taken of)."""
     if not body:
         # MissingParameter, as AWS answers an empty body (an empty string is no body at all).
         raise missing_param("MessageBody")
-    if _BAD_CHARS.search(body):
+    # (Printable ASCII, most bodies, is valid: the scan for what is not runs only on the others.)
+    if not (body.isascii() and body.isprintable()) and _BAD_CHARS.search(body):
         raise sqs_error(
             "InvalidMessageContents",
             "Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | #x20 to #xD7FF | "
             "#xE000 to #xFFFD | #x10000 to #x10FFFF",
         )
-    return len(body.encode("utf-8", "surrogatepass"))
+    return body.encode("utf-8")  # (no lone surrogate gets here: the scan refuses them)
+
+
+def body_size(body: str) -> int:
+    """The bytes a body counts for against a batch's limit (checked before its characters are)."""
+    return len(body) if body.isascii() else len(body.encode("utf-8", "surrogatepass"))
 
 
 def check_size(total: int, max_size: int) -> None:

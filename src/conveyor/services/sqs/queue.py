@@ -47,11 +47,11 @@ class Content:
     (one query per receive batch), so a backlog costs memory by its count, not by its bytes."""
 
     __slots__ = ("body", "md5_body", "attrs", "md5_attrs", "sys_attrs", "md5_sys", "sender_id", "dedup_id",
-                 "source_arn")
+                 "source_arn", "size")
 
     def __init__(self, body: str, md5_body: str, attrs: AttributeMap | None, md5_attrs: str | None,
                  sys_attrs: AttributeMap | None, md5_sys: str | None, sender_id: str, dedup_id: str | None,
-                 source_arn: str | None) -> None:
+                 source_arn: str | None, size: int = 0) -> None:
         self.body = body
         self.md5_body = md5_body
         self.attrs = attrs
@@ -61,6 +61,7 @@ class Content:
         self.sender_id = sender_id
         self.dedup_id = dedup_id
         self.source_arn = source_arn
+        self.size = size  # the body's bytes (known while it is being sent)
 
 
 class ContentNotLoaded(RuntimeError):
@@ -207,6 +208,19 @@ class Queue:
             self._arm()
             return
         self._hold(msg, now)
+
+    def add_many(self, msgs: list[Message], now: float) -> None:
+        """`add` for new messages sent together, with the queue's timer armed once for them all."""
+        pack = self._pack
+        for msg in msgs:
+            msg.queue = self
+            msg.content = None
+            if pack(msg.id, msg.seq, msg.sent, msg.visible_at, msg.group_id, msg.receive_count, msg.receipt, now):
+                msg.state = PACKED
+                self.wake()
+            else:
+                self._hold(msg, now)
+        self._arm()
 
     def restore(self, rows: Iterable[IndexRow], now: float, expired: list[str]) -> None:
         """Stored messages of this queue, in sequence order, at a restart; the ids of those past retention

@@ -15,6 +15,7 @@ Accepted from clients, besides that form:
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from urllib.parse import urlparse
@@ -74,6 +75,11 @@ def parse(url: str) -> QueueAddress:
         match = _HOST_REGION.match(host)
         return QueueAddress(parts[-1], parts[-2], (match.group("a") or match.group("b")) if match else None)
     raise no_queue()
+
+
+# Every request names its queue by URL, and a client names the same few again and again: parsing one
+# (urlparse, the region's pattern) cost more than the rest of a small send's work in this module's callers.
+parse_cached = functools.lru_cache(maxsize=1024)(parse)
 
 
 def _is_account(text: str) -> bool:

@@ -1,0 +1,31 @@
+"""Message ids: AWS's shape, in the order they are made.
+
+SQS promises only that a MessageId is unique across accounts for an extended period
+(https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_Message.html); its ids read as
+version-4 UUIDs, and so do these. Their leading 48 bits are the time in milliseconds, the other bits
+(but the version and variant ones) random: ids made later sort after those made before, so the SQLite
+indexes keyed by id (the messages and their bodies) grow at their right edge instead of splitting a
+random page per message, which cost the writer thread two thirds of a send's time. Within a millisecond
+74 random bits keep them unique, across restarts as well.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+
+_rng = random.Random(os.urandom(32))
+_VERSION_MASK = ~(0xF << 76 | 0x3 << 62)  # (the version nibble and the variant's two bits)
+_VERSION_BITS = 0x4 << 76 | 0x2 << 62  # version 4, RFC 4122 variant
+
+
+def new_message_id() -> str:
+    return message_id_at(time.time_ns() // 1_000_000)
+
+
+def message_id_at(ms: int) -> str:
+    """An id made at `ms` milliseconds since the epoch."""
+    n = ms << 80 | (_rng.getrandbits(80) & _VERSION_MASK) | _VERSION_BITS
+    h = f"{n:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
