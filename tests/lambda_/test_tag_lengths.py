@@ -14,6 +14,7 @@ from tests.lambda_.conftest import ROLE, make_zip
 
 HANDLER = "def lambda_handler(event, context):\n    return event\n"
 PATTERN = r"^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$"
+PROFILE = "arn:aws:signer:us-east-1:000000000000:/signing-profiles/p/abcdef1234"
 KEYS = ("Map keys must satisfy constraint: [Member must have length less than or equal to 128, Member must have "
         f"length greater than or equal to 1, Member must satisfy regular expression pattern: {PATTERN}]")
 VALUES = ("Map value must satisfy constraint: [Member must have length less than or equal to 256, Member must have "
@@ -45,3 +46,20 @@ def test_tag_values_and_keys_past_their_limits_are_refused(lam: Any, make_functi
                     Handler="lambda_function.lambda_handler", Code={"ZipFile": make_zip(HANDLER)},
                     Tags={"owner": long_value})[0] == "ValidationException"
     assert lam.list_tags(Resource=fn)["Tags"] == {"k" * 128: "v" * 256, "Team é": "a b_.:/=+-@"}
+
+
+def test_a_code_signing_config_and_a_mapping_take_no_tag_past_the_limits(lam: Any, client: Callable[..., Any],
+                                                                          make_function: Callable[..., Any]) -> None:
+    long_value = "v" * 257
+    code, message = _refused(lam.create_code_signing_config, AllowedPublishers={"SigningProfileVersionArns": [PROFILE]},
+                             Tags={"owner": long_value})
+    assert (code, message) == (
+        "ValidationException",
+        f"1 validation error detected: Value '{{owner={long_value}}}' at 'tags' failed to satisfy constraint: {VALUES}")
+    assert lam.list_code_signing_configs()["CodeSigningConfigs"] == []
+    make_function("mapped", HANDLER)
+    queue = client("sqs").create_queue(QueueName="tagged-source")["QueueUrl"]
+    arn = client("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    assert _refused(lam.create_event_source_mapping, FunctionName="mapped", EventSourceArn=arn,
+                    Tags={"k" * 129: "v"})[0] == "ValidationException"
+    assert lam.list_event_source_mappings(FunctionName="mapped")["EventSourceMappings"] == []

@@ -23,8 +23,15 @@ def test_topic_names_and_fifo(sns):
     with pytest.raises(ClientError) as exc:
         sns.create_topic(Name="bad name")
     assert error(exc.value) == ("InvalidParameter", "Invalid parameter: Topic Name")
-    with pytest.raises(ClientError):
-        sns.create_topic(Name="jobs.fifo")  # FifoTopic=true is required
+    rule = ("must be made up of only uppercase and lowercase ASCII letters, numbers, underscores, and hyphens, "
+            "and must be between 1 and 256 characters long.")
+    with pytest.raises(ClientError) as exc:
+        sns.create_topic(Name="jobs.fifo")  # FifoTopic=true is required: AWS's answer in spring-cloud-aws#707
+    assert error(exc.value) == ("InvalidParameter", f"Topic names {rule}")
+    for name in ("jobs", "a.b.fifo"):
+        with pytest.raises(ClientError) as exc:
+            sns.create_topic(Name=name, Attributes={"FifoTopic": "true"})
+        assert error(exc.value) == ("InvalidParameter", f"Fifo Topic names must end with .fifo and {rule}")
     arn = sns.create_topic(Name="jobs.fifo", Attributes={"FifoTopic": "true",
                                                          "ContentBasedDeduplication": "true"})["TopicArn"]
     attrs = sns.get_topic_attributes(TopicArn=arn)["Attributes"]

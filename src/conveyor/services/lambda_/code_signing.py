@@ -20,6 +20,7 @@ from conveyor.services.lambda_.functions import Function, conflict, not_found
 from conveyor.services.lambda_.paging import page
 from conveyor.services.lambda_.registry import Registry
 from conveyor.services.lambda_.store import LambdaStore
+from conveyor.services.lambda_.tag_rules import check_tags
 from conveyor.services.lambda_.url_configs import now_iso
 from conveyor.wire import RequestContext, ServiceError
 
@@ -114,7 +115,7 @@ class CodeSigningOperations:
             "CodeSigningPolicies": {"UntrustedArtifactOnDeployment": (params.get("CodeSigningPolicies") or {}).get(
                 "UntrustedArtifactOnDeployment", "Warn")},
             "LastModified": now_iso(ctx.clock.now()),
-            "_Tags": dict(params.get("Tags") or {}),
+            "_Tags": check_tags(dict(params.get("Tags") or {})),
         }
         await self.configs.put(config)
         return {"CodeSigningConfig": self._public(config)}

@@ -34,6 +34,7 @@ from conveyor.services.lambda_.functions import Function, conflict, invalid, not
 from conveyor.services.lambda_.invoke import Invoker
 from conveyor.services.lambda_.registry import Registry
 from conveyor.services.lambda_.store import LambdaStore
+from conveyor.services.lambda_.tag_rules import check_tags
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda.type_defs import (
@@ -167,7 +168,7 @@ class Mappings:
                 raise conflict(f'An event source mapping with SQS arn (" {source} ") and function (" {fn.name} ") '
                                f"already exists. Please update or delete the existing mapping with UUID {other.uuid}")
         m = Mapping(str(uuid.uuid4()), fn.name, qualifier, source, last_modified=self.clock.now(),
-                    tags=dict(params.get("Tags") or {}))
+                    tags=check_tags(dict(params.get("Tags") or {})))
         self._apply(m, params, queue, fn, creating=True)
         self._role_may_poll(m, "CreateEventSourceMapping")
         await self._save(m)

@@ -30,7 +30,8 @@ from conveyor.services.lambda_.layers import Layers
 from conveyor.services.lambda_.paging import page
 from conveyor.services.lambda_.registry import Registry
 from conveyor.services.lambda_.stream_esm import StreamMappings
-from conveyor.services.lambda_.tagging import check_tags, within_tag_limit
+from conveyor.services.lambda_.tag_rules import check_tags
+from conveyor.services.lambda_.tagging import within_tag_limit
 from conveyor.wire import RequestContext, ServiceError
 
 if TYPE_CHECKING:

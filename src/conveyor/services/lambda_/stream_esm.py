@@ -32,6 +32,7 @@ from conveyor.services.lambda_.registry import Registry
 from conveyor.services.lambda_.store import LambdaStore
 from conveyor.services.lambda_.stream_batches import Delivery, Settings, is_table_stream
 from conveyor.services.lambda_.stream_pollers import END, Pollers
+from conveyor.services.lambda_.tag_rules import check_tags
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda.type_defs import (
@@ -190,7 +191,7 @@ class StreamMappings:
             raise invalid("StartingPositionTimestamp must be specified with StartingPosition AT_TIMESTAMP.")
         m = StreamMapping(str(uuid.uuid4()), fn.name, qualifier, source, position,
                           when.timestamp() if when is not None else None,  # type: ignore[union-attr]
-                          last_modified=self.clock.now(), tags=dict(params.get("Tags") or {}))
+                          last_modified=self.clock.now(), tags=check_tags(dict(params.get("Tags") or {})))
         self._apply(m, params, fn)
         self._role_may_read(m, "CreateEventSourceMapping")
         # LATEST is the tip of each shard now: stored, so that a restart does not move it.

@@ -7,7 +7,6 @@ source mappings and code signing configurations"). A mapping takes tags at creat
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import TYPE_CHECKING, Any
 
 from conveyor.services.lambda_.code_signing import CodeSigningConfigs
@@ -15,7 +14,8 @@ from conveyor.services.lambda_.esm import Mapping, Mappings
 from conveyor.services.lambda_.functions import invalid, not_found
 from conveyor.services.lambda_.registry import Registry
 from conveyor.services.lambda_.stream_esm import StreamMapping, StreamMappings
-from conveyor.wire import RequestContext, ServiceError
+from conveyor.services.lambda_.tag_rules import check_tags
+from conveyor.wire import RequestContext
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda.type_defs import (
@@ -31,40 +31,6 @@ _NOT_FOUND = "The resource you requested does not exist."
 # Refusals in Lambda's words, as LocalStack's snapshot tests recorded them against AWS (test_tag_limits,
 # test_tag_exceptions of its Lambda API suite).
 TAG_LIMIT = 50
-# Keys of 1 to 128 characters, values of up to 256, of letters, digits, spaces and `_ . : / = + - @`
-# (https://docs.aws.amazon.com/lambda/latest/dg/tagging.html). AWS's answer to a value past
-# them, recorded in cloud-custodian#2520: "1 validation error detected: Value '{Creator=...}' at 'tags' failed
-# to satisfy constraint: Map value must satisfy constraint: [Member must have length less than or equal to 256,
-# Member must have length greater than or equal to 0, Member must satisfy regular expression pattern: ...]";
-# keys are refused in the same form, as "Map keys".
-_TAG_PATTERN = r"^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$"
-_TAG_SYMBOLS = frozenset("_.:/=+-@")
-
-
-def _tag_text(text: str) -> bool:
-    """Whether `text` matches _TAG_PATTERN: letters (L), separators (Z), numbers (N) and the symbols."""
-    return all(c in _TAG_SYMBOLS or unicodedata.category(c)[0] in "LZN" for c in text)
-
-
-def check_tags(tags: dict[str, str]) -> dict[str, str]:
-    """Tags as given to CreateFunction or TagResource, refused past their keys' and values' limits."""
-    problems = []
-    if any(not 1 <= len(k) <= 128 or not _tag_text(k) for k in tags):
-        problems.append("Map keys must satisfy constraint: [Member must have length less than or equal to 128, "
-                        f"Member must have length greater than or equal to 1, Member must satisfy regular "
-                        f"expression pattern: {_TAG_PATTERN}]")
-    if any(len(v) > 256 or not _tag_text(v) for v in tags.values()):
-        problems.append("Map value must satisfy constraint: [Member must have length less than or equal to 256, "
-                        f"Member must have length greater than or equal to 0, Member must satisfy regular "
-                        f"expression pattern: {_TAG_PATTERN}]")
-    if problems:
-        shown = "{" + ", ".join(f"{k}={v}" for k, v in tags.items()) + "}"  # as Java prints a map
-        details = "; ".join(f"Value '{shown}' at 'tags' failed to satisfy constraint: {p}" for p in problems)
-        raise ServiceError("ValidationException", f"{len(problems)} validation error{'s' if len(problems) > 1 else ''} "
-                           f"detected: {details}")
-    return tags
-
-
 def within_tag_limit(tags: dict[str, str]) -> dict[str, str]:
     """The tags a resource would have, if Lambda lets it have that many."""
     if len(tags) > TAG_LIMIT:

@@ -82,13 +82,23 @@ class Topic:
         return json.loads(raw) if raw else {}
 
 
+_RULE = ("must be made up of only uppercase and lowercase ASCII letters, numbers, underscores, and hyphens, and "
+         "must be between 1 and 256 characters long.")
+
+
 def check_name(name: str, fifo: bool) -> None:
+    """A topic name refused as SNS words it, without its usual "Invalid parameter: " for the .fifo suffix: a
+    standard topic named NAME.fifo gets "Topic names must be made up of ..." (AWS's answer recorded in
+    awspring/spring-cloud-aws#707), a FIFO topic without the suffix the same rule prefixed "Fifo Topic names must
+    end with .fifo and" (its counterpart; in 2020 AWS answered it "Invalid parameter: Topic Name",
+    awsdocs/aws-cloudformation-user-guide#860); any other bad name is "Invalid parameter: Topic Name".
+    https://docs.aws.amazon.com/sns/latest/api/API_CreateTopic.html"""
     base = name[:-5] if name.endswith(".fifo") else name
     if fifo != name.endswith(".fifo") or not _NAME.fullmatch(base) or len(name) > 256:
-        if fifo or name.endswith(".fifo"):
-            raise invalid("Fifo Topic names must end with .fifo and must be made up of only uppercase and "
-                          "lowercase ASCII letters, numbers, underscores, and hyphens, and must be between 1 "
-                          "and 256 characters long.")
+        if fifo:
+            raise ServiceError("InvalidParameter", f"Fifo Topic names must end with .fifo and {_RULE}")
+        if name.endswith(".fifo") and _NAME.fullmatch(base):
+            raise ServiceError("InvalidParameter", f"Topic names {_RULE}")
         raise invalid("Topic Name")
 
 
