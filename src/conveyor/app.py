@@ -24,6 +24,7 @@ from conveyor.ports import (
     Functions,
     Instances,
     LoadBalancerHealth,
+    LogGroups,
     LogSink,
     MetricsSink,
     Objects,
@@ -83,7 +84,8 @@ def _uncatalogued(name: str, path: str, service_class: type[Service]) -> Service
 _FRONTED = ("metrics", "logs")
 _PORT_TYPES: dict[str, type] = {
     "queues": Queues, "topics": Topics, "functions": Functions, "events": EventBuses, "objects": Objects,
-    "roles": RoleDirectory, "role_sessions": RoleSessions, "logs": LogSink, "metrics": MetricsSink,
+    "roles": RoleDirectory, "role_sessions": RoleSessions, "logs": LogSink, "log_groups": LogGroups,
+    "metrics": MetricsSink,
     "streams": Streams, "table_streams": Streams, "instances": Instances, "scaling": ScalingActions,
     "alarms": AlarmKeeper, "permissions": PermissionSource, "load_balancers": LoadBalancerHealth,
     "alarm_states": AlarmStates, "target_groups": TargetGroups, "vpcs": Vpcs,

@@ -46,6 +46,7 @@ _EMPTY_ANSWERS: dict[str, Callable[[], Any]] = {
     "instance_state": lambda: None,
     "deregistration_delay": lambda: 0.0,
     "alarm_state": lambda: None,  # AlarmStates: no such alarm
+    "delivery_allowed": lambda: False,  # LogGroups: no such log group, no policy
 }
 # Sinks: their calls are kept and handed to the service once it has started.
 _SINK_METHODS = frozenset({"tally", "sample", "write"})

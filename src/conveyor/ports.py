@@ -404,6 +404,25 @@ class LogSink(Protocol):
 
 
 @runtime_checkable
+class LogGroups(Protocol):
+    """CloudWatch Logs, as EventBridge writes matched events into log groups (rule targets)."""
+
+    def resource_exists(self, arn: str) -> bool:
+        """Whether `arn` (arn:aws:logs:REGION:ACCOUNT:log-group:NAME, `:*` allowed) names a log group."""
+        ...
+
+    def delivery_allowed(self, arn: str, stream: str, service: str, context: Mapping[str, str]) -> bool:
+        """Whether the account's resource policies let the service principal logs:CreateLogStream and
+        logs:PutLogEvents on the group's stream `stream`, in `context` (aws:SourceArn...)."""
+        ...
+
+    async def deliver_events(self, arn: str, stream: str, events: Sequence[tuple[int, str]]) -> None:
+        """Store (timestamp ms, message) events durably in the stream, creating it when missing; raises
+        ServiceError ResourceNotFoundException when the group does not exist."""
+        ...
+
+
+@runtime_checkable
 class MetricsSink(Protocol):
     """CloudWatch metrics, as the services publish their built-in metrics (AWS/SQS, AWS/Lambda...).
 
@@ -679,6 +698,7 @@ class Ports:
     roles: RoleDirectory | None = None
     role_sessions: RoleSessions | None = None
     logs: LogSink | None = None
+    log_groups: LogGroups | None = None
     metrics: MetricsSink | None = None
     streams: Streams | None = None
     # DynamoDB Streams, read the same way: one shard per table stream, a record's `data` is the JSON of the

@@ -40,7 +40,7 @@ CATALOG: tuple[ServiceEntry, ...] = (
     ServiceEntry("sts", "conveyor.services.sts.api:StsService", needs=("iam",), provides=("role_sessions",)),
     ServiceEntry("iam", "conveyor.services.iam.api:IamService", brings=("sts",), provides=("roles", "permissions")),
     ServiceEntry("logs", "conveyor.services.logs.api:LogsService", target_prefix="Logs_20140328",
-                 provides=("logs",), internal_prefix="logs"),
+                 provides=("logs", "log_groups"), internal_prefix="logs"),
     ServiceEntry("cloudwatch", "conveyor.services.cloudwatch.api:CloudWatchService", signing_names=("monitoring",),
                  target_prefix="GraniteServiceVersion20100801", provides=("metrics", "alarms", "alarm_states")),
     ServiceEntry("kinesis", "conveyor.services.kinesis.api:KinesisService", target_prefix="Kinesis_20131202",

@@ -11,10 +11,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from botocore.model import OperationModel
 
+from conveyor import resource_policy
 from conveyor.authz import Need
 from conveyor.clock import TimerHandle
 from conveyor.ports import Ports
@@ -22,6 +24,7 @@ from conveyor.services.base import Environment, Service
 from conveyor.services.logs import errors, iam, internal
 from conveyor.services.logs.catalog import RETENTION_DAYS, Catalog, LogGroup
 from conveyor.services.logs.events import check_batch, rows_for
+from conveyor.services.logs.policies import ResourcePolicies
 from conveyor.services.logs.reading import filter_events, get_events
 from conveyor.services.logs.sink import LogBuffer
 from conveyor.services.logs.store import LogStore
@@ -53,12 +56,14 @@ class LogsService(Service):
         super().__init__(env)
         self.store: LogStore | None = None
         self.catalog: Catalog | None = None
+        self.policies: ResourcePolicies | None = None
         self.buffer: LogBuffer | None = None
         self._sweep: TimerHandle | None = None
         self.grew = asyncio.Event()  # set whenever events are stored (followers wait on it)
 
     def provide(self, ports: Ports) -> None:
         ports.logs = self
+        ports.log_groups = self
 
     def iam_requests(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> list[Need]:
         return iam.needs(ctx, operation.name, params)
@@ -67,6 +72,8 @@ class LogsService(Service):
         self.store = LogStore(self.config.service_dir("logs") / "logs.db", self.env.disk)
         self.catalog = Catalog(self.store)
         self.catalog.load()
+        self.policies = ResourcePolicies(self.store)
+        self.policies.load()
         self.buffer = LogBuffer(self.catalog, self.clock, self._stored)
         self.buffer.enabled = True
         self._schedule_sweep()
@@ -88,6 +95,7 @@ class LogsService(Service):
         async with catalog.mutex:
             await catalog.store.wipe()
             catalog.clear()
+            self._policies().clear()
         self._schedule_sweep()
 
     def health(self) -> dict[str, Any]:
@@ -99,6 +107,11 @@ class LogsService(Service):
             raise RuntimeError("Logs is not started")
         return self.catalog
 
+    def _policies(self) -> ResourcePolicies:
+        if self.policies is None:
+            raise RuntimeError("Logs is not started")
+        return self.policies
+
     def _stored(self) -> None:
         self.grew.set()
         self.grew = asyncio.Event()
@@ -107,6 +120,46 @@ class LogsService(Service):
     def write(self, region: str, group: str, stream: str, lines: Any) -> None:
         if self.buffer is not None:
             self.buffer.write(region, group, stream, lines)
+
+    # -- conveyor.ports.LogGroups --------------------------------------------------------------------------
+    def _group_of(self, arn: str) -> LogGroup | None:
+        parts = arn.split(":")
+        if self.catalog is None or len(parts) < 7 or parts[2] != "logs" or parts[5] != "log-group":
+            return None
+        return self.catalog.groups.get((parts[3], _name_from_arn(arn)))
+
+    def resource_exists(self, arn: str) -> bool:
+        return self._group_of(arn) is not None
+
+    def delivery_allowed(self, arn: str, stream: str, service: str, context: Mapping[str, str]) -> bool:
+        """Both actions a delivering service needs, judged on the stream's ARN as CloudWatch Logs judges
+        them (so a statement for `log-group:NAME:*` covers its streams)."""
+        group = self._group_of(arn)
+        if group is None:
+            return False
+        resource = group.stream_arn(self.config.account_id, stream)
+        return all(self._policies().allows(group.region, resource_policy.Request(
+            action=action, resource=resource, service=service, context=context))
+            for action in ("logs:CreateLogStream", "logs:PutLogEvents"))
+
+    async def deliver_events(self, arn: str, stream: str, events: Sequence[tuple[int, str]]) -> None:
+        catalog = self._catalog()
+        group = self._group_of(arn)
+        if group is None:
+            raise errors.group_not_found()
+        found = group.streams.get(stream)
+        if found is None:
+            try:
+                found = await catalog.create_stream(group, stream, self._now_ms())
+            except ServiceError as exc:
+                if exc.code != "ResourceAlreadyExistsException":
+                    raise
+                found = group.streams[stream]  # made meanwhile by another delivery
+        now = self._now_ms()
+        rows, touch = rows_for(group, found, sorted(events), catalog.next_event_ids(len(events)), now)
+        await catalog.store.append([], [], rows, [touch])
+        catalog.touched([touch])
+        self._stored()
 
     # -- retention -------------------------------------------------------------------------------------
     def _schedule_sweep(self) -> None:
@@ -300,6 +353,18 @@ class LogsService(Service):
 
     async def FilterLogEvents(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         return filter_events(self._catalog().store, self._group(ctx, params), params)
+
+    # -- resource policies ---------------------------------------------------------------------------------
+    async def PutResourcePolicy(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        policy = await self._policies().put(ctx.region, params, self._now_ms())
+        return {"resourcePolicy": policy.describe()}
+
+    async def DescribeResourcePolicies(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self._policies().describe(ctx.region, params)
+
+    async def DeleteResourcePolicy(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        await self._policies().delete(ctx.region, params)
+        return {}
 
     # -- tags --------------------------------------------------------------------------------------------
     async def _retag(self, group: LogGroup, tags: dict[str, str]) -> None:

@@ -38,6 +38,13 @@ MIGRATIONS = [
     CREATE INDEX events_by_stream ON events (stream_id, ts, id);
     CREATE INDEX events_by_group ON events (group_id, ts, id)
     """,
+    # Account-scoped resource policies (PutResourcePolicy), per region.
+    """
+    CREATE TABLE resource_policies (
+        region TEXT NOT NULL, name TEXT NOT NULL, document TEXT NOT NULL, updated INTEGER NOT NULL,
+        PRIMARY KEY (region, name)
+    )
+    """,
 ]
 
 
@@ -187,8 +194,22 @@ class LogStore:
 
         await self.db.write(run, grows=False)
 
+    # -- resource policies ---------------------------------------------------------------------------
+    def resource_policies(self) -> list[sqlite3.Row]:
+        return self.db.query("SELECT region, name, document, updated FROM resource_policies")
+
+    async def put_resource_policy(self, region: str, name: str, document: str, updated: int) -> None:
+        await self.db.execute("INSERT INTO resource_policies (region, name, document, updated) VALUES (?, ?, ?, ?) "
+                              "ON CONFLICT (region, name) DO UPDATE SET document = excluded.document, "
+                              "updated = excluded.updated", (region, name, document, updated))
+
+    async def delete_resource_policy(self, region: str, name: str) -> None:
+        await self.db.execute("DELETE FROM resource_policies WHERE region = ? AND name = ?", (region, name),
+                              grows=False)
+
     async def wipe(self) -> None:
         def run(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM resource_policies")
             conn.execute("DELETE FROM events")
             conn.execute("DELETE FROM streams")
             conn.execute("DELETE FROM groups")
