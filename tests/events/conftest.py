@@ -33,9 +33,9 @@ def settled(endpoint: str) -> bool:
     """No delivery waits or runs, and Lambda has no asynchronous invocation queued or running."""
     with urllib.request.urlopen(f"{endpoint}/_conveyor/health", timeout=10) as response:
         services = json.load(response)["services"]
-    functions = services["lambda"]
-    return bool(services["events"]["pending_deliveries"] == 0 and functions["async_pending"] == 0
-                and functions["async_running"] == 0)
+    functions = services["lambda"]  # a Lambda not started yet reports no queue: nothing runs there
+    return bool(services["events"]["pending_deliveries"] == 0 and functions.get("async_pending", 0) == 0
+                and functions.get("async_running", 0) == 0)
 
 
 def recorded(path: Path) -> list[Any]:

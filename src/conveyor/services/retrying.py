@@ -70,6 +70,8 @@ class DeliveryStore(Protocol):
 Attempt = Callable[[DeliveryRow], Awaitable[None]]  # raises DeliveryFailed
 # (row, failure, exhausted retry condition or None) -> whether the dead-letter queue took it
 DeadLetter = Callable[[DeliveryRow, DeliveryFailed, "str | None"], Awaitable[bool]]
+# Told how each delivery ended, once: "delivered", "dead_lettered" or "dropped" (a service's metrics).
+Outcome = Callable[[DeliveryRow, str], None]
 
 
 def backoff(attempt: int) -> float:
@@ -80,8 +82,10 @@ def backoff(attempt: int) -> float:
 
 
 class Dispatcher:
-    def __init__(self, store: DeliveryStore, clock: Clock, attempt: Attempt, dead_letter: DeadLetter) -> None:
+    def __init__(self, store: DeliveryStore, clock: Clock, attempt: Attempt, dead_letter: DeadLetter,
+                 outcome: Outcome | None = None) -> None:
         self.store = store
+        self.outcome = outcome
         self.clock = clock
         self.attempt = attempt
         self.dead_letter = dead_letter
@@ -181,6 +185,14 @@ class Dispatcher:
             return
         await self.store.delivered(row.id)
         self.delivered += 1
+        self._tell(row, "delivered")
+
+    def _tell(self, row: DeliveryRow, outcome: str) -> None:
+        if self.outcome is not None:
+            try:
+                self.outcome(row, outcome)
+            except Exception:  # a metric that could not be counted does not undo the delivery
+                log.exception("counting a delivery of %s failed", row.source_arn)
 
     async def _failed(self, row: DeliveryRow, failure: DeliveryFailed) -> None:
         policy = row.target.get("RetryPolicy") or {}
@@ -200,8 +212,11 @@ class Dispatcher:
                 exhausted = "MaximumEventAgeInSeconds"
         if await self.dead_letter(row, failure, exhausted):
             self.dead_lettered += 1
+            outcome = "dead_lettered"
         else:
             self.dropped += 1
+            outcome = "dropped"
             log.warning("an event of %s for %s was dropped (%s: %s)", row.source_arn, row.target.get("Arn"),
                         failure.code, failure.message)
         await self.store.delivered(row.id)
+        self._tell(row, outcome)

@@ -7,7 +7,10 @@ https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.h
 - a function needs a permission for `events.amazonaws.com` (`aws lambda add-permission`),
 - a queue a policy statement letting `events.amazonaws.com` `sqs:SendMessage`,
 - a topic one letting it `sns:Publish`,
-- another bus, in this account, a `RoleArn` that EventBridge may assume (eb-bus-to-bus.md).
+- another bus, in this account, a `RoleArn` that EventBridge may assume (eb-bus-to-bus.md),
+- a log group (arn:aws:logs:REGION:ACCOUNT:log-group:NAME) a CloudWatch Logs resource policy letting
+  `events.amazonaws.com` (or `delivery.logs.amazonaws.com`, as the page's example names both)
+  logs:CreateLogStream and logs:PutLogEvents on its streams (#eb-cloudwatchlogs-permissions).
 Failures carry the error codes EventBridge writes on dead-letter messages (ERROR_CODE); missing
 permissions and missing targets are not retried (eb-rule-dlq.md).
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from conveyor import resource_policy
@@ -27,7 +31,9 @@ from conveyor.wire import ServiceError
 
 EVENTS_PRINCIPAL = "events.amazonaws.com"
 MAX_TARGETS = 5  # per rule: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html
-SERVED_KINDS = ("lambda", "sqs", "sns", "events")
+SERVED_KINDS = ("lambda", "sqs", "sns", "events", "logs")
+# The principals a log group's resource policy may name for EventBridge's writes (eb-use-resource-based.md).
+LOG_PRINCIPALS = (EVENTS_PRINCIPAL, "delivery.logs.amazonaws.com")
 # Target settings for services Conveyor does not deliver to: refused, not ignored.
 UNSERVED_PARAMETERS = ("KinesisParameters", "RunCommandParameters", "EcsParameters", "BatchParameters",
                        "HttpParameters", "RedshiftDataParameters", "SageMakerPipelineParameters",
@@ -73,6 +79,8 @@ def check_target(target: Mapping[str, Any], is_fifo: Callable[[str], bool | None
             _check_path(path, target["Id"], f"InputPathsMap[{name}]")
     if kind == "sqs" and is_fifo(arn) and not (target.get("SqsParameters") or {}).get("MessageGroupId"):
         raise errors.validation(f"Parameter(s) SqsParameters must be specified for target: {target['Id']}.")
+    if kind == "logs" and arn.split(":")[5] != "log-group":
+        raise errors.validation("Provided Arn is not in correct format.")
     if kind == "events" and not target.get("RoleArn"):
         raise errors.validation(f"RoleArn is required for target {arn}.")
     dead_letter = (target.get("DeadLetterConfig") or {}).get("Arn")
@@ -141,6 +149,8 @@ async def deliver(ctx: Context, target: Mapping[str, Any], event: dict[str, Any]
             await _to_topic(ctx, arn, body)
         elif kind == "events":
             await _to_bus(ctx, arn, target, event)
+        elif kind == "logs":
+            await _to_log_group(ctx, arn, target, event, body)
         else:
             raise _not_found(arn)
     except DeliveryFailed:
@@ -187,6 +197,52 @@ async def _to_topic(ctx: Context, arn: str, body: str) -> None:
     if not _allowed(ctx, topics.resource_policy(arn), "sns:Publish", arn):
         raise _denied(arn)
     await topics.publish_internal(arn, body)
+
+
+async def _to_log_group(ctx: Context, arn: str, target: Mapping[str, Any], event: Mapping[str, Any],
+                        body: str) -> None:
+    """EventBridge creates a log stream named by the event's id and writes the event there as one log
+    event (eb-use-resource-based.md#eb-cloudwatchlogs-permissions)."""
+    groups = ctx.ports.log_groups
+    if groups is None or not groups.resource_exists(arn):
+        raise _not_found(arn)
+    stream = str(event.get("id"))
+    context = {"aws:SourceArn": ctx.rule_arn, "aws:SourceAccount": ctx.account}
+    if not any(groups.delivery_allowed(arn, stream, principal, context) for principal in LOG_PRINCIPALS):
+        raise _denied(arn)
+    await groups.deliver_events(arn, stream, [log_event(target, event, body)])
+
+
+def log_event(target: Mapping[str, Any], event: Mapping[str, Any], body: str) -> tuple[int, str]:
+    """(timestamp ms, message) of the log event: the event's time and the target's input, unless an
+    InputTransformer makes the form log group targets take, {"timestamp": ..., "message": ...} (the
+    form the CDK's LogGroupTargetInput writes:
+    https://docs.aws.amazon.com/cdk/api/v2/docs/aws-cdk-lib.aws_events_targets.LogGroupTargetInput.html)."""
+    timestamp = _millis(event.get("time"))
+    if target.get("InputTransformer") is not None:
+        try:
+            shaped = json.loads(body)
+        except ValueError:
+            shaped = None
+        if isinstance(shaped, dict) and set(shaped) == {"timestamp", "message"}:
+            message = shaped["message"]
+            text = message if isinstance(message, str) else json.dumps(message, separators=(",", ":"))
+            return _millis(shaped["timestamp"], timestamp), text
+    return timestamp, body
+
+
+def _millis(value: Any, default: int | None = None) -> int:
+    """An event time (ISO 8601, as events carry it, or milliseconds) in milliseconds."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
+        except ValueError:
+            pass
+    if default is not None:
+        return default
+    raise DeliveryFailed("INVALID_PARAMETER", f"The event's time {value!r} is not a timestamp.", retryable=False)
 
 
 async def _to_bus(ctx: Context, arn: str, target: Mapping[str, Any], event: dict[str, Any]) -> None:
