@@ -83,7 +83,7 @@ class ResourcePolicies:
         except ValueError:
             parsed = None
         if not isinstance(parsed, dict):
-            raise errors.invalid("The policy document is not valid JSON.")
+            raise errors.invalid("The policy document must be a JSON object (a policy with its Statement).")
         existing = self.by_region.get(region, {})
         if name not in existing and len(existing) >= MAX_POLICIES:
             raise limit_exceeded()
