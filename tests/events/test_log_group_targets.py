@@ -133,8 +133,9 @@ def test_s3_events_reach_a_log_group_through_the_default_bus(client: Callable[..
     events_may_write(logs)
     events.put_rule(Name="uploads", EventPattern=json.dumps({"source": ["aws.s3"],
                                                             "detail-type": ["Object Created"]}))
+    # The ARN as CloudFormation's Fn::GetAtt LogGroup.Arn gives it, with ":*".
     events.put_targets(Rule="uploads", Targets=[
-        {"Id": "log", "Arn": f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/events/uploads"}])
+        {"Id": "log", "Arn": f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/events/uploads:*"}])
     s3.put_object(Bucket="photos", Key="uploads/a.jpg", Body=b"12345")
     wait_for(lambda: len(logged(logs, "/aws/events/uploads")) == 1)
     (written,) = logged(logs, "/aws/events/uploads")
