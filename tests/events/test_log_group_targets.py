@@ -165,3 +165,46 @@ def test_the_cli(aws: Callable[..., Any]) -> None:
     assert json.loads(found()[0]["message"])["detail"] == {"n": 1}
     aws("logs", "delete-resource-policy", "--policy-name", "events")
     assert aws("logs", "describe-resource-policies")["resourcePolicies"] == []
+
+
+LOGGED_RULE = """
+Resources:
+  EventLog:
+    Type: AWS::Logs::LogGroup
+    Properties: {LogGroupName: /aws/events/stack-orders}
+  EventLogPolicy:
+    Type: AWS::Logs::ResourcePolicy
+    Properties:
+      PolicyName: !Ref PolicyName
+      PolicyDocument: !Sub '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Service": ["events.amazonaws.com", "delivery.logs.amazonaws.com"]},
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": "${EventLog.Arn}", "Sid": "${Sid}"}]}'
+  Orders:
+    Type: AWS::Events::Rule
+    Properties:
+      EventPattern: {source: [shop]}
+      Targets: [{Id: log, Arn: !GetAtt EventLog.Arn}]
+Parameters:
+  PolicyName: {Type: String, Default: stack-events}
+  Sid: {Type: String, Default: first}
+"""
+
+
+def test_a_stack_makes_the_policy_cloudformation_users_write(client: Callable[..., Any], events: Any,
+                                                            logs: Any) -> None:
+    from tests.cloudformation.test_deploy import settled as stack_settled
+
+    cf = client("cloudformation")
+    cf.create_stack(StackName="logged", TemplateBody=LOGGED_RULE)
+    assert stack_settled(cf, "logged")["StackStatus"] == "CREATE_COMPLETE"
+    (policy,) = logs.describe_resource_policies()["resourcePolicies"]
+    assert policy["policyName"] == "stack-events" and '"first"' in policy["policyDocument"]
+    put(events, {"total": 3})
+    wait_for(lambda: len(logged(logs, "/aws/events/stack-orders")) == 1)
+    cf.update_stack(StackName="logged", TemplateBody=LOGGED_RULE,
+                    Parameters=[{"ParameterKey": "Sid", "ParameterValue": "second"}])
+    assert stack_settled(cf, "logged")["StackStatus"] == "UPDATE_COMPLETE"
+    (policy,) = logs.describe_resource_policies()["resourcePolicies"]
+    assert '"second"' in policy["policyDocument"]  # in place: the same name, a new document
+    cf.delete_stack(StackName="logged")
+    wait_for(lambda: not logs.describe_resource_policies()["resourcePolicies"])

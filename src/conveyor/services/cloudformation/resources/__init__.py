@@ -28,7 +28,7 @@ TYPES: dict[str, ResourceType] = {kind.type_name: kind() for kind in (
     lambda_.Function, lambda_.Permission, lambda_.EventSourceMapping, lambda_versions.Version, lambda_versions.Alias,
     lambda_invocation.Url, lambda_invocation.EventInvokeConfig, lambda_layers.LayerVersion,
     lambda_layers.LayerVersionPermission,
-    monitoring.LogGroup, monitoring.Alarm, streams.Rule, streams.Stream,
+    monitoring.LogGroup, monitoring.ResourcePolicy, monitoring.Alarm, streams.Rule, streams.Stream,
     apigateway.Api, apigateway.Route, apigateway.Integration, apigateway.Stage,
     cloudfront.Distribution, cloudfront.OriginAccessControl,
     compute.LaunchTemplate, compute.AutoScalingGroup, compute.ScalingPolicy,

@@ -1,5 +1,6 @@
-"""AWS::Logs::LogGroup and AWS::CloudWatch::Alarm.
+"""AWS::Logs::LogGroup, AWS::Logs::ResourcePolicy and AWS::CloudWatch::Alarm.
 https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-loggroup.html
+https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-resourcepolicy.html
 https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-cloudwatch-alarm.html
 """
 
@@ -13,6 +14,7 @@ from conveyor.services.cloudformation.resources.base import (
     Target,
     as_bool,
     as_int,
+    as_json,
     ignore_missing,
     tag_list,
     tag_map,
@@ -52,6 +54,33 @@ class LogGroup(ResourceType):
 
     async def delete(self, target: Target, current: Made, properties: dict[str, Any]) -> None:
         await ignore_missing(target, "logs", "DeleteLogGroup", {"logGroupName": current.physical_id},
+                             "ResourceNotFoundException")
+
+
+class ResourcePolicy(ResourceType):
+    """An account's CloudWatch Logs resource policy (what lets EventBridge, Route 53... write log events);
+    Ref gives its name. A new document replaces the old in place (PutResourcePolicy by the same name)."""
+
+    type_name = "AWS::Logs::ResourcePolicy"
+    properties = frozenset({"PolicyName", "PolicyDocument"})
+    required = frozenset({"PolicyName", "PolicyDocument"})
+    replace_on = frozenset({"PolicyName"})
+    name_property = "PolicyName"
+
+    async def _put(self, target: Target, properties: dict[str, Any]) -> Made:
+        name = str(properties["PolicyName"])
+        await target.call("logs", "PutResourcePolicy", {"policyName": name,
+                                                        "policyDocument": as_json(properties["PolicyDocument"])})
+        return Made(name)
+
+    async def create(self, target: Target, properties: dict[str, Any]) -> Made:
+        return await self._put(target, properties)
+
+    async def update(self, target: Target, current: Made, old: dict[str, Any], new: dict[str, Any]) -> Made:
+        return await self._put(target, new)
+
+    async def delete(self, target: Target, current: Made, properties: dict[str, Any]) -> None:
+        await ignore_missing(target, "logs", "DeleteResourcePolicy", {"policyName": current.physical_id},
                              "ResourceNotFoundException")
 
 
