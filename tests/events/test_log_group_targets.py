@@ -68,6 +68,25 @@ def test_the_event_is_written_to_a_stream_named_by_its_id(events: Any, logs: Any
     wait_for(lambda: settled(endpoint))
 
 
+def test_an_event_older_than_logs_keep_is_not_written(events: Any, logs: Any, endpoint: str,
+                                                      advance: Callable[[float], float]) -> None:
+    logs.create_log_group(logGroupName=GROUP)
+    events_may_write(logs)
+    events.put_rule(Name="orders", EventPattern='{"source": ["shop"]}')
+    events.put_targets(Rule="orders", Targets=[{"Id": "log", "Arn": GROUP_ARN}])
+    now = advance(0)
+    answer = events.put_events(Entries=[{"Source": "shop", "DetailType": "order", "Detail": "{}",
+                                         "Time": datetime.fromtimestamp(now - 15 * 86400)}])
+    old_id = answer["Entries"][0]["EventId"]
+    fresh_id = put(events, {"fresh": True})
+    wait_for(lambda: len(logged(logs)) == 1)
+    wait_for(lambda: settled(endpoint))
+    (written,) = logged(logs)
+    assert written["logStreamName"] == fresh_id  # PutLogEvents keeps nothing over 14 days old
+    streams = {s["logStreamName"] for s in logs.describe_log_streams(logGroupName=GROUP)["logStreams"]}
+    assert streams == {old_id, fresh_id}  # the stream was made all the same
+
+
 def test_input_path_and_the_log_form_of_an_input_transformer(events: Any, logs: Any) -> None:
     logs.create_log_group(logGroupName=GROUP)
     events_may_write(logs, principal="delivery.logs.amazonaws.com")  # the other principal AWS's example names

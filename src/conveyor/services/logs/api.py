@@ -156,7 +156,13 @@ class LogsService(Service):
                     raise
                 found = group.streams[stream]  # made meanwhile by another delivery
         now = self._now_ms()
-        rows, touch = rows_for(group, found, sorted(events), catalog.next_event_ids(len(events)), now)
+        # PutLogEvents' rules hold for a delivering service too: an event too old, past the group's
+        # retention or too far ahead is not stored (API_PutLogEvents.html, rejectedLogEventsInfo).
+        accepted = check_batch([{"timestamp": ts, "message": message} for ts, message in sorted(events)], now,
+                               group.retention_days)
+        if not accepted.events:
+            return
+        rows, touch = rows_for(group, found, accepted.events, catalog.next_event_ids(len(accepted.events)), now)
         await catalog.store.append([], [], rows, [touch])
         catalog.touched([touch])
         self._stored()
