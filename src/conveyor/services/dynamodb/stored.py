@@ -35,8 +35,11 @@ def _decode(value: Any) -> AttributeValue:
     return dict(value)
 
 
-def dump_item(item: Item) -> str:
-    return json.dumps({k: _encode(v) for k, v in item.items()}, separators=(",", ":"), ensure_ascii=False)
+def dump_item(item: Item, *, plain: bool = False) -> str:
+    """The item as stored. `plain`: it holds no binary, map or list (values.sized_item said so), so it is
+    written as it is."""
+    return json.dumps(item if plain else {k: _encode(v) for k, v in item.items()}, separators=(",", ":"),
+                      ensure_ascii=False)
 
 
 def load_item(text: str) -> Item:
