@@ -96,6 +96,7 @@ class BatchOperations:
             raise errors.validation("Too many items requested for the BatchWriteItem call")
         planned: list[tuple[Table, ItemKey, Item | None]] = []
         sizes: list[int | None] = []
+        asked: list[tuple[str, Any]] = []  # each write as the request put it, under its table's name
         for name, writes in requests.items():
             table = catalog.find(ctx.region, name)
             keys = []
@@ -117,11 +118,26 @@ class BatchOperations:
                     planned.append((table, key, None))
                     sizes.append(None)
                 keys.append(key)
+                asked.append((name, write))
             _no_duplicates(keys)
         for target, _, written in planned:
             if written is not None:
                 index_entries(target, written)  # its index keys' types, checked before anything is written
         mode = params.get("ReturnConsumedCapacity")
+        # Each put and delete of a batch is a write of its own, and a write of an item that a transaction in
+        # flight holds is refused (PutItem's TransactionConflictException): the batch, which has no such
+        # error, hands the refused ones back in UnprocessedItems and writes the others.
+        # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html#transaction-isolation
+        # and #transaction-conflict-handling; UnprocessedItems:
+        # https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html
+        unprocessed: dict[str, list[Any]] = {}
+        kept = []
+        for plan, size, (name, write) in zip(planned, sizes, asked, strict=True):
+            if catalog.locks.claimed(plan[1].id):
+                unprocessed.setdefault(name, []).append(write)
+            else:
+                kept.append((plan, size))
+        planned, sizes = [plan for plan, _ in kept], [size for _, size in kept]
         async with catalog.locks.hold([key.id for _, key, _ in planned]):
             # The items replaced are read only when something needs them (a stream, point-in-time history,
             # the capacity reported): a batch has no conditions and returns no old images.
@@ -129,9 +145,11 @@ class BatchOperations:
                     if mode in ("TOTAL", "INDEXES") or mutations.keeps_images(table) else None
                     for table, key, _ in planned]
             now = self.backend.now()
-            await catalog.store.apply([mutations.item_write(table, key, old, item, now, size=size)
-                                       for (table, key, item), old, size in zip(planned, olds, sizes, strict=True)])
-        out: Out = {"UnprocessedItems": {}}
+            if planned:
+                await catalog.store.apply([mutations.item_write(table, key, old, item, now, size=size)
+                                           for (table, key, item), old, size in zip(planned, olds, sizes,
+                                                                                    strict=True)])
+        out: Out = {"UnprocessedItems": unprocessed}
         if mode in ("TOTAL", "INDEXES"):
             out["ConsumedCapacity"] = capacity.merge(write_capacity(table, mode, old, item)
                                                      for (table, _, item), old in zip(planned, olds, strict=True))
