@@ -119,3 +119,26 @@ def test_ttl_deletes_expired_items_into_the_stream_as_the_service(ddb: Any, stre
     advance(11)
     wait_for(lambda: "later" not in keys(), 10, what="the sweep's commit")  # the sweep ran; its commit lands
     assert keys() == ["ancient", "text"]
+
+
+def test_an_update_deep_inside_an_item_leaves_its_old_image_whole(ddb: Any, streams: Any) -> None:
+    """An update copies only the attributes it reaches into: the old image it returns (ALL_OLD) and the
+    stream's OldImage are the item as it was, nested members included, while the new one has the change."""
+    arn = ddb.create_table(TableName="deep-old", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                           AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                           BillingMode="PAY_PER_REQUEST",
+                           StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+                           )["TableDescription"]["LatestStreamArn"]
+    original = {"id": {"S": "a"}, "m": {"M": {"n": {"N": "1"}, "l": {"L": [{"S": "x"}, {"S": "y"}]}}},
+                "extra": {"M": {"k": {"S": "v"}}}, "s": {"SS": ["p"]}}
+    ddb.put_item(TableName="deep-old", Item=original)
+    old = ddb.update_item(TableName="deep-old", Key={"id": {"S": "a"}},
+                          UpdateExpression="SET m.n = m.n + :one, m.l[1] = :z ADD s :q REMOVE extra.k",
+                          ExpressionAttributeValues={":one": {"N": "1"}, ":z": {"S": "z"}, ":q": {"SS": ["q"]}},
+                          ReturnValues="ALL_OLD")["Attributes"]
+    assert old == original
+    new = ddb.get_item(TableName="deep-old", Key={"id": {"S": "a"}}, ConsistentRead=True)["Item"]
+    assert new["m"] == {"M": {"n": {"N": "2"}, "l": {"L": [{"S": "x"}, {"S": "z"}]}}}
+    assert new["extra"] == {"M": {}} and sorted(new["s"]["SS"]) == ["p", "q"]
+    change = read_all(streams, arn)[-1]["dynamodb"]
+    assert change["OldImage"] == original and change["NewImage"] == new

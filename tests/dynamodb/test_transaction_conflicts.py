@@ -146,3 +146,73 @@ def test_a_transactional_read_conflicts_with_a_single_write_in_flight(start_serv
     runner.join(timeout=30)
     assert not errors
     assert ddb.transact_get_items(TransactItems=gets)["Responses"][1]["Item"]["v"] == {"S": "new"}
+
+
+def test_a_batch_write_hands_back_the_items_of_a_transaction_in_flight(start_server: Any) -> None:
+    """Each put and delete of a BatchWriteItem is a write of its own: one on an item of a transaction in
+    flight is refused, and the batch (which has no TransactionConflictException) returns it in
+    UnprocessedItems at once, without waiting for the transaction, and writes the rest."""
+    server = start_server()
+    ddb = server.client("dynamodb")
+    ddb.create_table(TableName="batched", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                     BillingMode="PAY_PER_REQUEST")
+    for name in ("a", "b"):
+        ddb.put_item(TableName="batched", Item={"id": {"S": name}, "n": {"N": "0"}})
+
+    def bump(name: str) -> dict[str, Any]:
+        return {"Update": {"TableName": "batched", "Key": {"id": {"S": name}}, "UpdateExpression": "ADD n :one",
+                           "ExpressionAttributeValues": {":one": {"N": "1"}}}}
+
+    outcome: dict[str, Any] = {}
+
+    def in_thread(name: str, call: Any, **kwargs: Any) -> threading.Thread:
+        def run() -> None:
+            try:
+                outcome[name] = call(**kwargs)
+            except Exception as error:  # reported below
+                outcome[name + " error"] = error
+
+        runner = threading.Thread(target=run)
+        runner.start()
+        return runner
+
+    def wait_busy(name: str) -> None:
+        """Until a TransactGetItems of the item is cancelled: a write of it is in flight."""
+        deadline = time.monotonic() + 3
+        while True:
+            try:
+                ddb.transact_get_items(TransactItems=[{"Get": {"TableName": "batched", "Key": {"id": {"S": name}}}}])
+            except ClientError as error:
+                assert error.response["CancellationReasons"] == [{"Code": "TransactionConflict", "Message": CONFLICT}]
+                return
+            assert time.monotonic() < deadline, f"no write of {name} came in flight"
+            time.sleep(0.01)
+
+    put_a = {"PutRequest": {"Item": {"id": {"S": "a"}, "n": {"N": "9"}}}}
+    delete_b = {"DeleteRequest": {"Key": {"id": {"S": "b"}}}}
+    put_c = {"PutRequest": {"Item": {"id": {"S": "c"}, "n": {"N": "1.50"}}}}
+    with write_lock(server.data_dir):
+        transaction = in_thread("transaction", ddb.transact_write_items, TransactItems=[bump("a"), bump("b")])
+        wait_busy("a")
+        # Only the transaction's items: all handed back at once (the commit it would wait for cannot
+        # happen while the lock is held).
+        answer = ddb.batch_write_item(RequestItems={"batched": [put_a, delete_b]})
+        assert answer["UnprocessedItems"] == {"batched": [put_a, delete_b]}
+        # Mixed: c is written (its commit waits for the lock like any write), a and b come back.
+        batch = in_thread("batch", ddb.batch_write_item, RequestItems={"batched": [put_a, put_c, delete_b]},
+                          ReturnConsumedCapacity="TOTAL")
+        wait_busy("c")
+        assert "transaction" not in outcome and "batch" not in outcome
+    for runner in (transaction, batch):
+        runner.join(timeout=30)
+    assert "transaction error" not in outcome and "batch error" not in outcome, outcome
+    assert outcome["batch"]["UnprocessedItems"] == {"batched": [put_a, delete_b]}  # as the request put them
+    # the capacity of the one item written
+    assert outcome["batch"]["ConsumedCapacity"] == [{"TableName": "batched", "CapacityUnits": 1.0}]
+    items = {i["id"]["S"]: i["n"]["N"] for i in ddb.scan(TableName="batched", ConsistentRead=True)["Items"]}
+    assert items == {"a": "1", "b": "1", "c": "1.5"}  # the transaction whole, the batch's free item
+    # retried once the transaction is done, the handed-back writes go through
+    assert ddb.batch_write_item(RequestItems=outcome["batch"]["UnprocessedItems"])["UnprocessedItems"] == {}
+    items = {i["id"]["S"]: i["n"]["N"] for i in ddb.scan(TableName="batched", ConsistentRead=True)["Items"]}
+    assert items == {"a": "9", "c": "1.5"}

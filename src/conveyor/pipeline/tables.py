@@ -8,8 +8,15 @@
           - name: by-status
             hash_key: status
             range_key: created:N
+          - name: by-tenant             # a multi-attribute key: a list of up to four attributes each
+            hash_key: [tenant, region]
+            range_key: [priority:N, created:N]
         stream: NEW_AND_OLD_IMAGES  # optional: KEYS_ONLY, NEW_IMAGE, OLD_IMAGE or NEW_AND_OLD_IMAGES
         ttl: expires_at             # optional: the attribute whose epoch seconds expire an item
+
+An index's key attributes (a name or a list of up to four) become its KeySchema: every partition key
+attribute (HASH) in order, then every sort key attribute (RANGE).
+https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.DesignPattern.MultiAttributeKeys.html
 
 Tables are on-demand. Applying creates a missing table, adds missing indexes and sets its stream and TTL
 as the file says; a table whose keys differ is reported as drift (keys cannot change: delete the table).
@@ -24,13 +31,16 @@ if TYPE_CHECKING:
     from conveyor.pipeline.spec import _Reader
 
 STREAM_VIEWS = ("KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES")
+MAX_INDEX_KEY_ATTRIBUTES = 4  # per side: up to four partition key and four sort key attributes
+
+Key = tuple[str, str]  # (attribute name, S|N|B)
 
 
 @dataclass
 class TableIndex:
     name: str
-    hash_key: tuple[str, str]
-    range_key: tuple[str, str] | None = None
+    hash_keys: list[Key]
+    range_keys: list[Key] = field(default_factory=list)
 
 
 @dataclass
@@ -48,11 +58,30 @@ def _key(r: _Reader, node: Any, key: str, where: str, *, required: bool) -> tupl
     text = r.get(node, key, str, where, required=required)
     if text is None:
         return None
-    name, _, kind = text.partition(":")
+    return _key_text(r, node, key, f"{where}.{key}", text)
+
+
+def _key_text(r: _Reader, node: Any, key: str, what: str, text: Any) -> Key:
+    name, _, kind = text.partition(":") if isinstance(text, str) else ("", "", "")
     kind = kind or "S"
     if not name or kind not in ("S", "N", "B"):
-        raise r.fail(node, key, f"{where}.{key} must be NAME or NAME:S, NAME:N or NAME:B, not {text!r}")
+        raise r.fail(node, key, f"{what} must be NAME or NAME:S, NAME:N or NAME:B, not {text!r}")
     return name, kind
+
+
+def _index_keys(r: _Reader, node: Any, key: str, where: str, *, required: bool) -> list[Key]:
+    """An index's partition or sort key: one attribute, or a list of up to four (a multi-attribute key)."""
+    value = r.get(node, key, (str, list), where, required=required)
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [_key_text(r, node, key, f"{where}.{key}", value)]
+    if not value:
+        raise r.fail(node, key, f"{where}.{key} must name at least one attribute")
+    if len(value) > MAX_INDEX_KEY_ATTRIBUTES:
+        raise r.fail(node, key, f"{where}.{key} has {len(value)} attributes: an index's partition key and its "
+                                f"sort key have at most {MAX_INDEX_KEY_ATTRIBUTES} each")
+    return [_key_text(r, node, key, f"{where}.{key}[{i}]", text) for i, text in enumerate(value)]
 
 
 def parse_table(r: _Reader, node: Any, where: str, parent: Any) -> Table:
@@ -64,37 +93,45 @@ def parse_table(r: _Reader, node: Any, where: str, parent: Any) -> Table:
     for i, raw in enumerate(r.items(node, "indexes", where)):
         at = f"{where}.indexes[{i}]"
         raw = r.mapping(raw, at, {"name", "hash_key", "range_key"}, node, "indexes")
-        index_hash = _key(r, raw, "hash_key", at, required=True)
-        assert index_hash is not None
-        table.indexes.append(TableIndex(r.get(raw, "name", str, at, required=True), index_hash,
-                                        _key(r, raw, "range_key", at, required=False)))
+        index = TableIndex(r.get(raw, "name", str, at, required=True), _index_keys(r, raw, "hash_key", at, required=True),
+                           _index_keys(r, raw, "range_key", at, required=False))
+        names = [name for name, _ in index.hash_keys + index.range_keys]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise r.fail(raw, None, f"{at}: attribute {twice[0]} is in the index's key twice")
+        table.indexes.append(index)
     table.stream = r.get(node, "stream", str, where)
     if table.stream is not None and table.stream not in STREAM_VIEWS:
         raise r.fail(node, "stream", f"{where}.stream must be one of {', '.join(STREAM_VIEWS)}")
     table.ttl = r.get(node, "ttl", str, where)
     keys: dict[str, str] = {}
-    for name, kind in [k for k in (table.hash_key, table.range_key) if k] + [
-            k for i in table.indexes for k in (i.hash_key, i.range_key) if k]:
+    for name, kind in _all_keys(table):
         if keys.setdefault(name, kind) != kind:
             raise r.fail(node, None, f"{where}: attribute {name} is a key of two types ({keys[name]} and {kind})")
     return table
 
 
-def _schema(hash_key: tuple[str, str], range_key: tuple[str, str] | None) -> list[dict[str, str]]:
-    schema = [{"AttributeName": hash_key[0], "KeyType": "HASH"}]
-    if range_key:
-        schema.append({"AttributeName": range_key[0], "KeyType": "RANGE"})
-    return schema
+def _all_keys(table: Table) -> list[Key]:
+    return [k for k in (table.hash_key, table.range_key) if k] + [
+        k for i in table.indexes for k in i.hash_keys + i.range_keys]
+
+
+def _schema(hash_keys: list[Key], range_keys: list[Key]) -> list[dict[str, str]]:
+    """A KeySchema: the partition key attributes (HASH), then the sort key attributes (RANGE)."""
+    return ([{"AttributeName": name, "KeyType": "HASH"} for name, _ in hash_keys]
+            + [{"AttributeName": name, "KeyType": "RANGE"} for name, _ in range_keys])
+
+
+def _table_schema(table: Table) -> list[dict[str, str]]:
+    return _schema([table.hash_key], [table.range_key] if table.range_key else [])
 
 
 def _definitions(table: Table) -> list[dict[str, str]]:
-    keys = [k for k in (table.hash_key, table.range_key) if k] + [
-        k for i in table.indexes for k in (i.hash_key, i.range_key) if k]
-    return [{"AttributeName": n, "AttributeType": t} for n, t in dict(keys).items()]
+    return [{"AttributeName": n, "AttributeType": t} for n, t in dict(_all_keys(table)).items()]
 
 
 def _gsi(index: TableIndex) -> dict[str, Any]:
-    return {"IndexName": index.name, "KeySchema": _schema(index.hash_key, index.range_key),
+    return {"IndexName": index.name, "KeySchema": _schema(index.hash_keys, index.range_keys),
             "Projection": {"ProjectionType": "ALL"}}
 
 
@@ -115,13 +152,13 @@ def apply_table(ddb: Any, table: Table, created: Any, drifted: Any) -> None:
         if table.stream:
             extra["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": table.stream}
         ddb.create_table(TableName=table.name, BillingMode="PAY_PER_REQUEST", AttributeDefinitions=_definitions(table),
-                         KeySchema=_schema(table.hash_key, table.range_key), **extra)
+                         KeySchema=_table_schema(table), **extra)
         if table.ttl:
             ddb.update_time_to_live(TableName=table.name, TimeToLiveSpecification={"Enabled": True,
                                                                                     "AttributeName": table.ttl})
         created(f"table {table.name}")
         return
-    if found["KeySchema"] != _schema(table.hash_key, table.range_key):
+    if found["KeySchema"] != _table_schema(table):
         drifted(f"table {table.name}: its keys differ from the pipeline's (keys cannot change: delete the table "
                 "to have it made anew)")
         return
@@ -157,7 +194,7 @@ def template_resource(table: Table) -> dict[str, Any]:
     https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-dynamodb-table.html"""
     properties: dict[str, Any] = {"TableName": table.name, "BillingMode": "PAY_PER_REQUEST",
                                   "AttributeDefinitions": _definitions(table),
-                                  "KeySchema": _schema(table.hash_key, table.range_key)}
+                                  "KeySchema": _table_schema(table)}
     if table.indexes:
         properties["GlobalSecondaryIndexes"] = [_gsi(i) for i in table.indexes]
     if table.stream:

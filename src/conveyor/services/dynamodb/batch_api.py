@@ -17,7 +17,7 @@ from conveyor.services.dynamodb.item_api import request_key, write_capacity
 from conveyor.services.dynamodb.keys import ItemKey, index_entries, key_of_item
 from conveyor.services.dynamodb.stored import load_item
 from conveyor.services.dynamodb.tables import Table
-from conveyor.services.dynamodb.values import Item, canonical_item, check_item_size, item_size
+from conveyor.services.dynamodb.values import Item, check_size, item_size, sized_item
 from conveyor.wire import RequestContext, ServiceError
 
 if TYPE_CHECKING:
@@ -95,7 +95,8 @@ class BatchOperations:
         if sum(len(r) for r in requests.values()) > MAX_WRITES:
             raise errors.validation("Too many items requested for the BatchWriteItem call")
         planned: list[tuple[Table, ItemKey, Item | None]] = []
-        sizes: list[int | None] = []
+        sizes: list[tuple[int | None, bool]] = []  # each put's size, and whether it is plain (values.sized_item)
+        asked: list[tuple[str, Any]] = []  # each write as the request put it, under its table's name
         for name, writes in requests.items():
             table = catalog.find(ctx.region, name)
             keys = []
@@ -107,21 +108,36 @@ class BatchOperations:
                                             "Supplied AttributeValue is empty, must contain exactly one of the "
                                             "supported datatypes")
                 if put is not None:
-                    item = canonical_item(dict(put["Item"]))  # type: ignore[arg-type]
+                    item, size, plain = sized_item(put["Item"])  # type: ignore[arg-type]
                     key = _key_of_put(table, item)
-                    sizes.append(check_item_size(item))
+                    sizes.append((check_size(size), plain))
                     planned.append((table, key, item))
                 else:
                     assert delete is not None
                     key = request_key(table, delete["Key"])
                     planned.append((table, key, None))
-                    sizes.append(None)
+                    sizes.append((None, False))
                 keys.append(key)
+                asked.append((name, write))
             _no_duplicates(keys)
         for target, _, written in planned:
             if written is not None:
                 index_entries(target, written)  # its index keys' types, checked before anything is written
         mode = params.get("ReturnConsumedCapacity")
+        # Each put and delete of a batch is a write of its own, and a write of an item that a transaction in
+        # flight holds is refused (PutItem's TransactionConflictException): the batch, which has no such
+        # error, hands the refused ones back in UnprocessedItems and writes the others.
+        # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html#transaction-isolation
+        # and #transaction-conflict-handling; UnprocessedItems:
+        # https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html
+        unprocessed: dict[str, list[Any]] = {}
+        kept = []
+        for plan, sized, (name, write) in zip(planned, sizes, asked, strict=True):
+            if catalog.locks.claimed(plan[1].id):
+                unprocessed.setdefault(name, []).append(write)
+            else:
+                kept.append((plan, sized))
+        planned, sizes = [plan for plan, _ in kept], [sized for _, sized in kept]
         async with catalog.locks.hold([key.id for _, key, _ in planned]):
             # The items replaced are read only when something needs them (a stream, point-in-time history,
             # the capacity reported): a batch has no conditions and returns no old images.
@@ -129,9 +145,11 @@ class BatchOperations:
                     if mode in ("TOTAL", "INDEXES") or mutations.keeps_images(table) else None
                     for table, key, _ in planned]
             now = self.backend.now()
-            await catalog.store.apply([mutations.item_write(table, key, old, item, now, size=size)
-                                       for (table, key, item), old, size in zip(planned, olds, sizes, strict=True)])
-        out: Out = {"UnprocessedItems": {}}
+            if planned:
+                await catalog.store.apply([mutations.item_write(table, key, old, item, now, size=size, plain=plain)
+                                           for (table, key, item), old, (size, plain) in zip(planned, olds, sizes,
+                                                                                             strict=True)])
+        out: Out = {"UnprocessedItems": unprocessed}
         if mode in ("TOTAL", "INDEXES"):
             out["ConsumedCapacity"] = capacity.merge(write_capacity(table, mode, old, item)
                                                      for (table, _, item), old in zip(planned, olds, strict=True))

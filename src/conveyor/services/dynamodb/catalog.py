@@ -16,8 +16,8 @@ https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-api
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections import deque
+from collections.abc import Iterable
 
 from conveyor.services.dynamodb import errors
 from conveyor.services.dynamodb.store import BackupRow, DynamoStore
@@ -27,9 +27,13 @@ ItemId = tuple[int, bytes, bytes]  # (table id, hk, rk)
 
 
 class KeyLocks:
+    """Per-item locks that cost nothing until a key is contended: a free key is taken by marking it held
+    (no lock object); only a write that finds its key held queues a future, handed the key when the
+    holder lets go (first come, first served)."""
+
     def __init__(self) -> None:
-        self._held: dict[ItemId, asyncio.Lock] = {}
-        self._waiting: dict[ItemId, int] = {}
+        # The items a write holds, each with the writes waiting for it in order (None: nobody waits).
+        self._held: dict[ItemId, deque[asyncio.Future[None]] | None] = {}
         self._claimed: set[ItemId] = set()  # the items of write transactions in flight
 
     def busy(self, key: ItemId) -> bool:
@@ -51,35 +55,65 @@ class KeyLocks:
     def unclaim(self, keys: Iterable[ItemId]) -> None:
         self._claimed -= set(keys)
 
-    @asynccontextmanager
-    async def hold(self, keys: Iterable[ItemId]) -> AsyncIterator[None]:
-        ordered = sorted(set(keys))
-        taken: list[ItemId] = []
-        try:
-            for key in ordered:
-                lock = self._held.get(key)
-                if lock is None:
-                    lock = self._held[key] = asyncio.Lock()
-                self._waiting[key] = self._waiting.get(key, 0) + 1
-                try:
-                    await lock.acquire()
-                except BaseException:
-                    self._release_count(key)
-                    raise
-                taken.append(key)
-            yield
-        finally:
-            for key in reversed(taken):
-                self._held[key].release()
-                self._release_count(key)
+    def hold(self, keys: Iterable[ItemId]) -> Held:
+        """`async with locks.hold(keys):` the items' locks, taken in sorted order (two writes of several
+        items cannot deadlock), released in reverse."""
+        return Held(self, keys)
 
-    def _release_count(self, key: ItemId) -> None:
-        left = self._waiting[key] - 1
-        if left:
-            self._waiting[key] = left
-        else:
-            del self._waiting[key]
-            del self._held[key]
+    async def _wait(self, key: ItemId) -> None:
+        """Queue for a held key until its holder hands it over."""
+        waiters = self._held[key]
+        if waiters is None:
+            waiters = self._held[key] = deque()
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiters.append(turn)
+        try:
+            await turn
+        except BaseException:
+            if turn.done() and not turn.cancelled():
+                self._release(key)  # handed the key as it was cancelled: pass it on
+            elif turn in waiters:  # (a release may have dropped it already)
+                waiters.remove(turn)
+            raise
+
+    def _release(self, key: ItemId) -> None:
+        waiters = self._held[key]
+        while waiters:
+            turn = waiters.popleft()
+            if not turn.done():
+                turn.set_result(None)  # the key passes to the next writer, still held
+                return
+        del self._held[key]
+
+
+class Held:
+    """The locks of one write's items while it runs (KeyLocks.hold)."""
+
+    __slots__ = ("locks", "keys", "taken")
+
+    def __init__(self, locks: KeyLocks, keys: Iterable[ItemId]) -> None:
+        self.locks = locks
+        self.keys = keys
+        self.taken: list[ItemId] = []
+
+    async def __aenter__(self) -> None:
+        keys = self.keys if isinstance(self.keys, list) and len(self.keys) == 1 else sorted(set(self.keys))
+        held = self.locks._held
+        try:
+            for key in keys:
+                if key in held:
+                    await self.locks._wait(key)
+                else:
+                    held[key] = None  # free: taken with no lock object and no await
+                self.taken.append(key)
+        except BaseException:
+            await self.__aexit__(None, None, None)
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        taken, self.taken = self.taken, []
+        for key in reversed(taken):
+            self.locks._release(key)
 
 
 class Catalog:

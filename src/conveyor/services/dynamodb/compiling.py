@@ -47,9 +47,20 @@ def _context(params: Mapping[str, Any]) -> ExpressionContext:
     return ExpressionContext(params.get("ExpressionAttributeNames"), params.get("ExpressionAttributeValues"))
 
 
+# What a PutItem, DeleteItem or ConditionCheck may carry beside its key or item (refuse_mixed and the
+# placeholders' checks have nothing to judge without them).
+_CONDITION_PARAMETERS = ("ConditionExpression", "Expected", "ExpressionAttributeNames", "ExpressionAttributeValues")
+
+
+# What a GetItem may carry beside its key that expressions or their checks concern.
+_READ_PARAMETERS = ("ProjectionExpression", "AttributesToGet", "ExpressionAttributeNames", "ExpressionAttributeValues")
+
+
 def for_write(params: Mapping[str, Any], *, updating: bool = False, operation: str | None = None) -> Compiled:
     """PutItem, UpdateItem, DeleteItem and their transaction and batch forms. `operation` names the
     expressions AWS lists when ExpressionAttributeValues come without any (default: from `updating`)."""
+    if not updating and all(params.get(name) is None for name in _CONDITION_PARAMETERS):
+        return Compiled()  # a plain write: nothing to compile, nothing to refuse
     refuse_mixed(params, operation or ("UpdateItem" if updating else "PutItem"))
     ctx = _context(params)
     out = Compiled()
@@ -68,6 +79,8 @@ def for_write(params: Mapping[str, Any], *, updating: bool = False, operation: s
 
 def for_read(params: Mapping[str, Any]) -> Compiled:
     """GetItem, BatchGetItem's tables, TransactGetItems' Gets."""
+    if all(params.get(name) is None for name in _READ_PARAMETERS):
+        return Compiled()  # the whole item: nothing to compile, nothing to refuse
     refuse_mixed(params, "GetItem")
     ctx = _context(params)
     out = Compiled()

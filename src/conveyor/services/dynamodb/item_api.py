@@ -15,13 +15,7 @@ from conveyor.services.dynamodb import capacity, compiling, errors, mutations
 from conveyor.services.dynamodb.backend import Backend
 from conveyor.services.dynamodb.keys import ItemKey, index_entries, key_of_item, key_of_request
 from conveyor.services.dynamodb.tables import Table
-from conveyor.services.dynamodb.values import (
-    Item,
-    canonical_item,
-    canonical_value,
-    check_item_size,
-    item_size,
-)
+from conveyor.services.dynamodb.values import Item, canonical_value, check_size, item_size, sized_item
 from conveyor.wire import RequestContext
 
 if TYPE_CHECKING:
@@ -75,10 +69,10 @@ class ItemOperations:
         mutations.check_return_values(params.get("ReturnValues"), ("NONE", "ALL_OLD"))
         compiled = compiling.for_write(params)  # a request's expressions are judged before its table
         table = self.backend.catalog.find(ctx.region, params["TableName"])
-        item = canonical_item(dict(params["Item"]))  # type: ignore[arg-type]
+        item, size, plain = sized_item(params["Item"])  # type: ignore[arg-type]
         key = key_of_item(table, item)
-        size = check_item_size(item)
-        index_entries(table, item)  # its index keys' types, checked before anything is read
+        check_size(size)
+        entries = index_entries(table, item)  # its index keys' types, checked before anything is read
         catalog = self.backend.catalog
         if catalog.locks.claimed(key.id):
             raise errors.transaction_conflict()
@@ -88,7 +82,8 @@ class ItemOperations:
             if mutations.needs_old(table, compiled, params.get("ReturnValues"), consumed):
                 old = mutations.load(catalog.store, key)
                 mutations.judge(compiled, old, params.get("ReturnValuesOnConditionCheckFailure"))
-            await catalog.store.apply([mutations.item_write(table, key, old, item, self.backend.now(), size=size)])
+            await catalog.store.apply([mutations.item_write(table, key, old, item, self.backend.now(), size=size,
+                                                            plain=plain, entries=entries)])
         return answer(mutations.returned(params.get("ReturnValues"), old, item),
                       write_capacity(table, consumed, old, item),
                       collection_metrics(table, key, params.get("ReturnItemCollectionMetrics")))

@@ -10,7 +10,7 @@ from conveyor.services.dynamodb import errors
 from conveyor.services.dynamodb.compiling import Compiled
 from conveyor.services.dynamodb.expressions import Update
 from conveyor.services.dynamodb.keys import ItemKey, index_entries, segment
-from conveyor.services.dynamodb.store import DynamoStore, HistoryRow, ItemWrite
+from conveyor.services.dynamodb.store import DynamoStore, HistoryRow, IndexEntry, ItemWrite
 from conveyor.services.dynamodb.stored import dump_item, load_item
 from conveyor.services.dynamodb.stream_records import expiry, record_row
 from conveyor.services.dynamodb.tables import Table
@@ -81,19 +81,22 @@ def keeps_images(table: Table) -> bool:
 
 
 def item_write(table: Table, key: ItemKey, old: Item | None, new: Item | None, now: float,
-               *, by_ttl: bool = False, size: int | None = None) -> ItemWrite:
+               *, by_ttl: bool = False, size: int | None = None, plain: bool = False,
+               entries: list[IndexEntry] | None = None) -> ItemWrite:
     """The store's row for an item's new state (None: deleted), with its index entries, its stream record
-    and its expiry. `size`: the new item's size, when the caller has counted it already."""
+    and its expiry. `size`: the new item's size, when the caller has counted it already; `plain`: the new
+    item holds no binary, map or list (values.sized_item)."""
     record = None
     if table.stream_enabled and old != new:
         record = record_row(table, now, key.attributes, old, new, by_ttl)
-    stored = dump_item(new) if new is not None else None
+    stored = dump_item(new, plain=plain) if new is not None else None
     history = None
     if table.pitr_since and old != new:  # point-in-time recovery keeps every change (conveyor.services.dynamodb.pitr)
         history = HistoryRow(now, dump_item(old) if old is not None else None, stored)
     if new is None or stored is None:
         return ItemWrite(table.id, key.hk, key.rk, 0, None, stream=record, history=history)
-    entries = index_entries(table, new)
+    if entries is None:
+        entries = index_entries(table, new)
     return ItemWrite(table.id, key.hk, key.rk, segment(key.hk), stored, item_size(new) if size is None else size,
                      entries, record,
                      expiry(table, new), history)

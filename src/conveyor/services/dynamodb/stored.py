@@ -22,25 +22,30 @@ def _encode(value: AttributeValue) -> AttributeValue:
     return value
 
 
-def _decode(value: Any) -> AttributeValue:
+def _decode(value: Any, *, fresh: bool = False) -> AttributeValue:
+    """A stored (or wire) value as the service holds it. `fresh`: `value` was just parsed and is nobody
+    else's, so a scalar is taken as it is rather than copied."""
     kind, inner = next(iter(value.items()))
     if kind == "B":
         return {"B": base64.b64decode(inner)}
     if kind == "BS":
         return {"BS": [base64.b64decode(m) for m in inner]}
     if kind == "M":
-        return {"M": {k: _decode(v) for k, v in inner.items()}}
+        return {"M": {k: _decode(v, fresh=fresh) for k, v in inner.items()}}
     if kind == "L":
-        return {"L": [_decode(v) for v in inner]}
-    return dict(value)
+        return {"L": [_decode(v, fresh=fresh) for v in inner]}
+    return value if fresh else dict(value)
 
 
-def dump_item(item: Item) -> str:
-    return json.dumps({k: _encode(v) for k, v in item.items()}, separators=(",", ":"), ensure_ascii=False)
+def dump_item(item: Item, *, plain: bool = False) -> str:
+    """The item as stored. `plain`: it holds no binary, map or list (values.sized_item said so), so it is
+    written as it is."""
+    return json.dumps(item if plain else {k: _encode(v) for k, v in item.items()}, separators=(",", ":"),
+                      ensure_ascii=False)
 
 
 def load_item(text: str) -> Item:
-    return {k: _decode(v) for k, v in json.loads(text).items()}
+    return {k: _decode(v, fresh=True) for k, v in json.loads(text).items()}
 
 
 def wire_item(item: Item) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from conveyor.services.dynamodb.item_api import request_key
 from conveyor.services.dynamodb.keys import ItemKey, key_of_item
 from conveyor.services.dynamodb.stored import load_item
 from conveyor.services.dynamodb.tables import Table
-from conveyor.services.dynamodb.values import Item, canonical_item, check_item_size, item_size
+from conveyor.services.dynamodb.values import Item, check_size, item_size, sized_item
 from conveyor.wire import RequestContext, ServiceError
 
 if TYPE_CHECKING:
@@ -82,9 +82,9 @@ class TransactOperations:
         compiled = compiling.for_write(body, updating=kind == "Update")
         item = None
         if kind == "Put":
-            item = canonical_item(dict(body["Item"]))
+            item, size, _ = sized_item(body["Item"])
             key = key_of_item(table, item)
-            check_item_size(item)
+            check_size(size)
         else:
             key = request_key(table, body["Key"])
         return Step(kind, table, key, compiled, item, body.get("ReturnValuesOnConditionCheckFailure"))

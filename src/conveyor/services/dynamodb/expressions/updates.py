@@ -181,7 +181,10 @@ class Update:
         """The item after the update (a new item; `item` is left as it was)."""
         computed = [(action, _evaluate(action.value, item) if action.section == "SET" and action.value else None)
                     for action in self.actions]
-        new = copy_value(item)
+        # Only the attributes an action reaches into can change: those are copied whole, the others are
+        # shared with `item` (neither item is changed after this).
+        touched = self.top_level_names
+        new = {name: copy_value(value) if name in touched else value for name, value in item.items()}
         removals: list[Path] = []
         for action, value in computed:
             if action.section == "SET":
