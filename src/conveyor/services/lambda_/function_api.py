@@ -70,6 +70,20 @@ def shown(fn: Function, config: dict[str, Any], qualifier: str | None) -> Out:
     return out
 
 
+# https://docs.aws.amazon.com/lambda/latest/api/API_ListFunctions.html: "The ListFunctions operation returns a
+# subset of the FunctionConfiguration fields. To get the additional fields (State, StateReasonCode, StateReason,
+# LastUpdateStatus, LastUpdateStatusReason, LastUpdateStatusReasonCode, RuntimeVersionConfig) for a function
+# or version, use GetFunction." ListVersionsByFunction answers the same subset (a recorded answer of it:
+# hashicorp/terraform-provider-aws#42181 shows "State":null and "LastUpdateStatus":null for every version).
+_GET_FUNCTION_ONLY = ("State", "StateReasonCode", "StateReason", "LastUpdateStatus", "LastUpdateStatusReason",
+                      "LastUpdateStatusReasonCode", "RuntimeVersionConfig")
+
+
+def listed(config: Out) -> Out:
+    """A configuration as ListFunctions and ListVersionsByFunction show it: without the state fields."""
+    return {k: v for k, v in config.items() if k not in _GET_FUNCTION_ONLY}
+
+
 class FunctionOperations:
     def __init__(self, registry: Registry, invoker: Invoker, mappings: Mappings, ports: Ports, clock: Clock,
                  credential: tuple[str, str], stream_mappings: StreamMappings | None = None,
@@ -222,15 +236,15 @@ class FunctionOperations:
             if fn.region != ctx.region:
                 continue
             if params.get("FunctionVersion") == "ALL":
-                configs.append(shown(fn, fn.config, "$LATEST"))
-                configs.extend(public(v) for v in fn.versions.values())
+                configs.append(listed(shown(fn, fn.config, "$LATEST")))
+                configs.extend(listed(public(v)) for v in fn.versions.values())
             else:
-                configs.append(public(fn.config))
+                configs.append(listed(public(fn.config)))
         return page(configs, params.get("Marker"), params.get("MaxItems"), "Functions", lambda c: c["FunctionArn"])
 
     async def ListVersionsByFunction(self, ctx: RequestContext, params: ListVersionsByFunctionRequestTypeDef) -> Out:
         fn, _ = self.registry.get(params["FunctionName"], ctx.region)
-        configs = [shown(fn, fn.config, "$LATEST"), *(public(v) for v in fn.versions.values())]
+        configs = [listed(shown(fn, fn.config, "$LATEST")), *(listed(public(v)) for v in fn.versions.values())]
         return page(configs, params.get("Marker"), params.get("MaxItems"), "Versions", lambda c: c["Version"])
 
     # -- delete ----------------------------------------------------------------------------------------
