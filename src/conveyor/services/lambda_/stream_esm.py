@@ -178,14 +178,17 @@ class StreamMappings:
                 raise conflict(f'An event source mapping with event source ("{source}"), function ("{fn.arn}"), '
                                f"already exists. Please update or delete the existing mapping with UUID {other.uuid}")
         position = params.get("StartingPosition")
-        if is_table_stream(source):
-            # AT_TIMESTAMP is for Kinesis only.
-            # https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html#lambda-CreateEventSourceMapping-request-StartingPosition
-            if position not in STARTING_POSITIONS[:2]:
-                raise invalid("StartingPosition is required for DynamoDB event sources: TRIM_HORIZON or LATEST.")
-        elif position not in STARTING_POSITIONS:
-            raise invalid("StartingPosition is required for Kinesis event sources: TRIM_HORIZON, LATEST or "
-                          "AT_TIMESTAMP.")
+        # Required for streams, and AT_TIMESTAMP is for Kinesis only
+        # (https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html#lambda-CreateEventSourceMapping-request-StartingPosition).
+        # Lambda's words: a missing one is a null member, though answered as InvalidParameterValueException (a
+        # recorded answer: winglang/wing#7178); AT_TIMESTAMP on a table stream is "Unsupported starting
+        # position for arn type" (LocalStack's AWS-validated snapshot, localstack/localstack#12329). A value
+        # outside the enum never gets here: the model's constraint refuses it first (ValidationException).
+        if position is None:
+            raise invalid("1 validation error detected: Value null at 'startingPosition' failed to satisfy "
+                          "constraint: Member must not be null.")
+        if is_table_stream(source) and position not in STARTING_POSITIONS[:2]:
+            raise invalid(f"Unsupported starting position for arn type: {source}")
         when = params.get("StartingPositionTimestamp")
         if position == "AT_TIMESTAMP" and when is None:
             raise invalid("StartingPositionTimestamp must be specified with StartingPosition AT_TIMESTAMP.")
