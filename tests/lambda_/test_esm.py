@@ -177,7 +177,7 @@ def test_mapping_validation(lam: Any, make_function: Any, client: Any) -> None:
         {"EventSourceArn": arn, "BatchSize": 100},  # > 10 needs a batching window
         {"EventSourceArn": fifo, "BatchSize": 11, "MaximumBatchingWindowInSeconds": 1},
         {"EventSourceArn": arn + "-missing"},
-        {"EventSourceArn": arn, "FilterCriteria": {"Filters": [{"Pattern": "{}"}]}},
+        {"EventSourceArn": arn, "FilterCriteria": {"Filters": [{"Pattern": "asdf"}]}},  # not a pattern
     ]
     for case in cases:
         with pytest.raises(ClientError) as err:

@@ -1,7 +1,8 @@
 """Event filtering on a DynamoDB stream mapping: FilterCriteria's patterns, EventBridge's pattern syntax
 matched against each record as the function would receive it; a record is handed over when any filter
 matches it. https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html and
-https://docs.aws.amazon.com/lambda/latest/dg/with-ddb-filtering.html
+https://docs.aws.amazon.com/lambda/latest/dg/with-ddb-filtering.html. `checked` and `parsed` serve SQS
+mappings too (their matching, with the body read as JSON, is sqs_records.kept).
 
 The patterns are EventBridge's (conveyor.services.event_patterns: shared, a pure matcher with no state).
 """
