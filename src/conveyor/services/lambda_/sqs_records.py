@@ -13,33 +13,16 @@ https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html).
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from conveyor import jsondoc
-from conveyor.services import event_patterns as patterns
+from conveyor.services.lambda_ import stream_filters
 
 
 def kept(filters: Sequence[Mapping[str, Any]], rec: Mapping[str, Any]) -> bool:
-    """Whether any filter matches the record (no filters: every record is kept)."""
-    if not filters:
-        return True
-    decoded: Any = None
-    for pattern in filters:
-        candidate = rec
-        if isinstance(pattern.get("body"), Mapping):
-            if decoded is None:
-                try:
-                    decoded = {"body": json.loads(rec["body"])}
-                except ValueError:
-                    decoded = {}  # not JSON: a JSON pattern on the body never matches it
-            if not decoded:
-                continue
-            candidate = {**rec, **decoded}
-        if patterns.matches(pattern, candidate):
-            return True
-    return False
+    """Whether any filter matches the record, its body read as JSON where a pattern asks for it."""
+    return stream_filters.kept_decoding(filters, rec, "body")
 
 
 def merge(batch: list[dict[str, Any]], more: list[dict[str, Any]]) -> list[dict[str, Any]]:

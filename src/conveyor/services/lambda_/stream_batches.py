@@ -77,7 +77,7 @@ class Delivery:
         if self.settings.filters:
             # Records no filter matches are dropped: never handed over, never retried, never sent to the
             # on-failure destination. https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html
-            records = [r for r in records if stream_filters.kept(self.settings.filters, json.loads(r.data))]
+            records = [r for r in records if self._kept(r)]
         part: list[StreamRecord] = []
         size = 0
         for record in records:
@@ -89,6 +89,20 @@ class Delivery:
             size += length
         if part:
             await self._until_settled(shard_id, part, 0)
+
+    def _kept(self, record: StreamRecord) -> bool:
+        if is_table_stream(self.settings.source_arn):
+            return stream_filters.kept(self.settings.filters, json.loads(record.data))
+        # Kinesis: patterns name `data`, the record's data read as JSON where the pattern is an object, and the
+        # record's other fields beside it (https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis-filtering.html).
+        try:
+            text: str | None = record.data.decode()
+        except UnicodeDecodeError:
+            text = None  # matches no pattern on `data`
+        view = {"data": text, "partitionKey": record.partition_key, "sequenceNumber": record.sequence_number,
+                "approximateArrivalTimestamp": record.arrival, "kinesisSchemaVersion": "1.0",
+                "eventSource": "aws:kinesis", "eventSourceARN": self.settings.source_arn}
+        return stream_filters.kept_decoding(self.settings.filters, view, "data")
 
     async def _until_settled(self, shard_id: str, batch: list[StreamRecord], retries: int) -> None:
         settings = self.settings

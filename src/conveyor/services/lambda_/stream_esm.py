@@ -5,7 +5,7 @@ StartingPosition (TRIM_HORIZON, LATEST, AT_TIMESTAMP) is required; BatchSize 1-1
 MaximumBatchingWindowInSeconds 0-300; ParallelizationFactor 1-10; MaximumRetryAttempts -1 or 0-10,000;
 MaximumRecordAgeInSeconds -1 or 60-604,800; BisectBatchOnFunctionError; an on-failure destination (an SQS
 queue or SNS topic); FunctionResponseTypes ReportBatchItemFailures. Settings Conveyor does not honour for
-streams (filters on Kinesis, tumbling windows, enhanced fan-out consumers, on-success destinations) are
+streams (tumbling windows, enhanced fan-out consumers, on-success destinations) are
 refused.
 The mapping reads Kinesis through the Streams port (conveyor.ports); SQS mappings are
 conveyor.services.lambda_.esm.
@@ -45,7 +45,7 @@ STARTING_POSITIONS = ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
 # shards is DescribeStream there; ListStreams stands for ListShards, as the four actions with-ddb.html names).
 _DYNAMODB_CALLS = {"kinesis:DescribeStream": "dynamodb:DescribeStream", "kinesis:ListShards": "dynamodb:ListStreams",
                    "kinesis:GetShardIterator": "dynamodb:GetShardIterator", "kinesis:GetRecords": "dynamodb:GetRecords"}
-_UNSUPPORTED = ("FilterCriteria", "Topics", "Queues", "SourceAccessConfigurations", "SelfManagedEventSource",
+_UNSUPPORTED = ("Topics", "Queues", "SourceAccessConfigurations", "SelfManagedEventSource",
                 "AmazonManagedKafkaEventSourceConfig", "SelfManagedKafkaEventSourceConfig", "ScalingConfig",
                 "DocumentDBEventSourceConfig", "KMSKeyArn", "MetricsConfig", "ProvisionedPollerConfig")
 
@@ -77,7 +77,7 @@ class StreamMapping:
     max_age: int = -1
     on_failure: str | None = None
     response_types: list[str] = field(default_factory=list)
-    filters: list[str] = field(default_factory=list)  # FilterCriteria's patterns (DynamoDB streams)
+    filters: list[str] = field(default_factory=list)  # FilterCriteria's patterns
     enabled: bool = True
     last_modified: float = 0.0
     tags: dict[str, str] = field(default_factory=dict)
@@ -250,11 +250,9 @@ class StreamMappings:
         return self.ports.table_streams if is_table_stream(source) else self.ports.streams
 
     def _apply(self, m: StreamMapping, params: abc.Mapping[str, Any], fn: Function) -> None:
-        if "FilterCriteria" in params and is_table_stream(m.source_arn):
+        if "FilterCriteria" in params:
             m.filters = stream_filters.checked(params["FilterCriteria"] or {})
         for key in _UNSUPPORTED:
-            if key == "FilterCriteria" and is_table_stream(m.source_arn):
-                continue
             if params.get(key) not in (None, [], {}):
                 raise invalid(f"{key} is not supported by Conveyor for {_source_name(m.source_arn)} event sources.")
         if params.get("TumblingWindowInSeconds"):
