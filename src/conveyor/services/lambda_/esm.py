@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.clock import Clock
 from conveyor.ports import Ports, Queues, Refusal
-from conveyor.services.lambda_ import poller_access, sqs_records, stream_filters
+from conveyor.services.lambda_ import mapping_metrics, poller_access, sqs_records, stream_filters
 from conveyor.services.lambda_.functions import Function, conflict, invalid, not_found
 from conveyor.services.lambda_.invoke import Invoker
 from conveyor.services.lambda_.registry import Registry
@@ -50,7 +50,7 @@ _UNSUPPORTED = ("StartingPosition", "StartingPositionTimestamp", "Parallelizatio
                 "MaximumRecordAgeInSeconds", "BisectBatchOnFunctionError", "MaximumRetryAttempts",
                 "TumblingWindowInSeconds", "Topics", "Queues", "SourceAccessConfigurations", "SelfManagedEventSource",
                 "AmazonManagedKafkaEventSourceConfig", "SelfManagedKafkaEventSourceConfig",
-                "DocumentDBEventSourceConfig", "KMSKeyArn", "MetricsConfig", "ProvisionedPollerConfig",
+                "DocumentDBEventSourceConfig", "KMSKeyArn", "ProvisionedPollerConfig",
                 "DestinationConfig")
 
 
@@ -68,6 +68,7 @@ class Mapping:
     last_modified: float = 0.0
     tags: dict[str, str] = field(default_factory=dict)
     filters: list[str] = field(default_factory=list)  # FilterCriteria's patterns, as given
+    metrics: list[str] = field(default_factory=list)  # MetricsConfig's Metrics
     # runtime state, not persisted
     pollers: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
     inflight: int = 0
@@ -87,11 +88,11 @@ class Mapping:
                            "source_arn": self.source_arn, "batch_size": self.batch_size, "window": self.window,
                            "enabled": self.enabled, "response_types": self.response_types,
                            "max_concurrency": self.max_concurrency, "last_modified": self.last_modified,
-                           "tags": self.tags, "filters": self.filters})
+                           "tags": self.tags, "filters": self.filters, "metrics": self.metrics})
 
 
 _PERSISTED = ("function", "qualifier", "batch_size", "window", "enabled", "response_types", "max_concurrency",
-              "last_modified", "filters")
+              "last_modified", "filters", "metrics")
 
 
 class Mappings:
@@ -146,6 +147,8 @@ class Mappings:
             out["ScalingConfig"] = {"MaximumConcurrency": m.max_concurrency}
         if m.filters:
             out["FilterCriteria"] = {"Filters": [{"Pattern": p} for p in m.filters]}
+        if m.metrics:
+            out["MetricsConfig"] = mapping_metrics.shown(m.metrics)
         if m.last_result is not None:
             out["LastProcessingResult"] = m.last_result
         return out
@@ -274,6 +277,8 @@ class Mappings:
         m.batch_size, m.window, m.response_types = batch, window, list(types)
         if "FilterCriteria" in params:  # {} (or no Filters) removes them
             m.filters = stream_filters.checked(params["FilterCriteria"] or {})
+        if "MetricsConfig" in params:
+            m.metrics = mapping_metrics.checked(params["MetricsConfig"])
         if "Enabled" in params:
             m.enabled = bool(params["Enabled"])
 
@@ -415,6 +420,8 @@ class Mappings:
             return  # the messages come back after their visibility timeout
         region = m.source_arn.split(":")[3]  # the queue's region, as in AWS's records
         filters = [stream_filters.parsed(p) for p in m.filters]
+        counts = mapping_metrics.EventCounts(self.ports, m.source_arn, m.uuid, m.metrics)
+        counts.add("PolledEventCount", len(batch))
         parts: list[list[tuple[dict[str, Any], str]]] = [[]]
         dropped: list[dict[str, Any]] = []
         size = 0
@@ -430,17 +437,20 @@ class Mappings:
             parts[-1].append((msg, record))
             size += len(record) + 1
         if dropped:
-            await self._delete(m, dropped)
+            counts.add("FilteredOutEventCount", len(dropped))
+            await self._delete(m, dropped, counts)
         for part in parts:
             if not part:
                 continue
-            ok = await self._invoke_part(m, fn, [msg for msg, _ in part], [record for _, record in part])
+            ok = await self._invoke_part(m, fn, [msg for msg, _ in part], [record for _, record in part], counts)
             if not ok and m.source_arn.endswith(".fifo"):
                 return
 
-    async def _invoke_part(self, m: Mapping, fn: Function, batch: list[dict[str, Any]], records: list[str]) -> bool:
+    async def _invoke_part(self, m: Mapping, fn: Function, batch: list[dict[str, Any]], records: list[str],
+                           counts: mapping_metrics.EventCounts) -> bool:
         payload = ('{"Records": [' + ", ".join(records) + "]}").encode()
         m.batches += 1
+        counts.add("InvokedEventCount", len(batch))
         try:
             result = await self.invoker.invoke(fn, m.qualifier, payload, wait=True)
         except asyncio.CancelledError:
@@ -448,22 +458,25 @@ class Mappings:
         except Exception as exc:
             log.warning("mapping %s: invoking %s failed: %s", m.uuid, fn.name, exc)
             m.failed_batches += 1
+            counts.add("FailedInvokeEventCount", len(batch))
             return False
         if result.function_error is not None:
             m.failed_batches += 1
+            counts.add("FailedInvokeEventCount", len(batch))
             return False
         done = batch
         if "ReportBatchItemFailures" in m.response_types:
             failed = sqs_records.failed_ids(result.payload, {msg["MessageId"] for msg in batch})
             if failed is None:  # an invalid response fails the whole batch
                 m.failed_batches += 1
+                counts.add("FailedInvokeEventCount", len(batch))
                 return False
             done = [msg for msg in batch if msg["MessageId"] not in failed]
-        if not await self._delete(m, done):
+        if not await self._delete(m, done, counts):
             return False
         return len(done) == len(batch)
 
-    async def _delete(self, m: Mapping, done: list[dict[str, Any]]) -> bool:
+    async def _delete(self, m: Mapping, done: list[dict[str, Any]], counts: mapping_metrics.EventCounts) -> bool:
         """Delete handled (or filtered out) messages, if the execution role may; False when it may not."""
         refused = self._refusal(m, ("sqs:DeleteMessage",))
         if refused is not None:  # processed, but not deleted: the messages come back after their visibility timeout
@@ -477,5 +490,6 @@ class Mappings:
         for r in results:
             if isinstance(r, Exception):
                 log.warning("mapping %s: delete failed: %s", m.uuid, r)
+        counts.add("DeletedEventCount", sum(not isinstance(r, Exception) for r in results))
         return True
 

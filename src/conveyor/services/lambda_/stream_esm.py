@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.clock import Clock
 from conveyor.ports import Ports, Streams
-from conveyor.services.lambda_ import poller_access, stream_filters
+from conveyor.services.lambda_ import mapping_metrics, poller_access, stream_filters
 from conveyor.services.lambda_.functions import Function, conflict, invalid, not_found
 from conveyor.services.lambda_.invoke import Invoker
 from conveyor.services.lambda_.registry import Registry
@@ -47,7 +47,7 @@ _DYNAMODB_CALLS = {"kinesis:DescribeStream": "dynamodb:DescribeStream", "kinesis
                    "kinesis:GetShardIterator": "dynamodb:GetShardIterator", "kinesis:GetRecords": "dynamodb:GetRecords"}
 _UNSUPPORTED = ("Topics", "Queues", "SourceAccessConfigurations", "SelfManagedEventSource",
                 "AmazonManagedKafkaEventSourceConfig", "SelfManagedKafkaEventSourceConfig", "ScalingConfig",
-                "DocumentDBEventSourceConfig", "KMSKeyArn", "MetricsConfig", "ProvisionedPollerConfig")
+                "DocumentDBEventSourceConfig", "KMSKeyArn", "ProvisionedPollerConfig")
 
 
 def is_stream_arn(arn: str | None) -> bool:
@@ -78,6 +78,7 @@ class StreamMapping:
     on_failure: str | None = None
     response_types: list[str] = field(default_factory=list)
     filters: list[str] = field(default_factory=list)  # FilterCriteria's patterns
+    metrics: list[str] = field(default_factory=list)  # MetricsConfig's Metrics
     enabled: bool = True
     last_modified: float = 0.0
     tags: dict[str, str] = field(default_factory=dict)
@@ -149,6 +150,8 @@ class StreamMappings:
             out["StartingPositionTimestamp"] = m.starting_timestamp
         if m.filters:
             out["FilterCriteria"] = {"Filters": [{"Pattern": p} for p in m.filters]}
+        if m.metrics:
+            out["MetricsConfig"] = mapping_metrics.shown(m.metrics)
         return out
 
     def listing(self, function: str | None, source: str | None, region: str) -> list[dict[str, Any]]:
@@ -252,6 +255,8 @@ class StreamMappings:
     def _apply(self, m: StreamMapping, params: abc.Mapping[str, Any], fn: Function) -> None:
         if "FilterCriteria" in params:
             m.filters = stream_filters.checked(params["FilterCriteria"] or {})
+        if "MetricsConfig" in params:
+            m.metrics = mapping_metrics.checked(params["MetricsConfig"])
         for key in _UNSUPPORTED:
             if params.get(key) not in (None, [], {}):
                 raise invalid(f"{key} is not supported by Conveyor for {_source_name(m.source_arn)} event sources.")
@@ -299,7 +304,7 @@ class StreamMappings:
             return
         settings = Settings(m.uuid, m.function, m.qualifier, m.source_arn, m.bisect, m.max_retries, m.max_age,
                             m.on_failure, "ReportBatchItemFailures" in m.response_types,
-                            [stream_filters.parsed(p) for p in m.filters])
+                            [stream_filters.parsed(p) for p in m.filters], list(m.metrics))
         box: list[Running] = []
 
         def note(ok: bool) -> None:
