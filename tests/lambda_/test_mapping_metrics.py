@@ -14,6 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.helpers import wait_for
+from tests.lambda_.conftest import ROLE
 
 # Appends each body it gets to OUT/bodies, then fails on the body "fail".
 RECORDER = """
@@ -109,3 +110,25 @@ def test_only_event_counts_are_produced(client: Callable[..., Any], make_functio
     with pytest.raises(ClientError) as caught:  # ErrorCount and KafkaMetrics are for Kafka sources
         lam.create_event_source_mapping(FunctionName="fn", EventSourceArn=arn, MetricsConfig={"Metrics": ["ErrorCount"]})
     assert caught.value.response["Error"]["Code"] == "InvalidParameterValueException"
+
+
+def test_a_template_sets_filters_and_metrics(client: Callable[..., Any]) -> None:
+    # AWS::Lambda::EventSourceMapping's FilterCriteria and MetricsConfig reach the mapping as the API's.
+    criteria = {"Filters": [{"Pattern": json.dumps({"body": {"kind": ["keep"]}})}]}
+    template = {"Resources": {
+        "Queue": {"Type": "AWS::SQS::Queue"},
+        "Fn": {"Type": "AWS::Lambda::Function", "Properties": {
+            "Runtime": "python3.12", "Handler": "index.handler", "Role": ROLE,
+            "Code": {"ZipFile": "def handler(event, context):\n    return None\n"}}},
+        "Mapping": {"Type": "AWS::Lambda::EventSourceMapping", "Properties": {
+            "FunctionName": {"Ref": "Fn"}, "EventSourceArn": {"Fn::GetAtt": ["Queue", "Arn"]},
+            "FilterCriteria": criteria, "MetricsConfig": EVENT_COUNT}}}}
+    cf, lam = client("cloudformation"), client("lambda")
+    cf.create_stack(StackName="metered", TemplateBody=json.dumps(template))
+    cf.get_waiter("stack_create_complete").wait(StackName="metered", WaiterConfig={"Delay": 1})
+    uuid = cf.describe_stack_resource(StackName="metered", LogicalResourceId="Mapping")[
+        "StackResourceDetail"]["PhysicalResourceId"]
+    mapping = lam.get_event_source_mapping(UUID=uuid)
+    assert (mapping["FilterCriteria"], mapping["MetricsConfig"]) == (criteria, EVENT_COUNT)
+    cf.delete_stack(StackName="metered")
+    cf.get_waiter("stack_delete_complete").wait(StackName="metered", WaiterConfig={"Delay": 1})

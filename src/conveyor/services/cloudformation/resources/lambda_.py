@@ -136,7 +136,7 @@ class Permission(ResourceType):
 _MAPPING_SETTINGS = ("BatchSize", "Enabled", "MaximumBatchingWindowInSeconds", "FunctionResponseTypes", "ScalingConfig",
                      "FilterCriteria", "MaximumRetryAttempts", "BisectBatchOnFunctionError",
                      "MaximumRecordAgeInSeconds", "ParallelizationFactor", "DestinationConfig",
-                     "TumblingWindowInSeconds")
+                     "TumblingWindowInSeconds", "MetricsConfig")
 _MAPPING_INTEGERS = ("BatchSize", "MaximumBatchingWindowInSeconds", "MaximumRetryAttempts",
                      "MaximumRecordAgeInSeconds", "ParallelizationFactor", "TumblingWindowInSeconds")
 
