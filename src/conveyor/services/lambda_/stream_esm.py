@@ -185,7 +185,8 @@ class StreamMappings:
         # (https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html#lambda-CreateEventSourceMapping-request-StartingPosition).
         # Lambda's words: a missing one is a null member, though answered as InvalidParameterValueException (a
         # recorded answer: winglang/wing#7178); AT_TIMESTAMP on a table stream is "Unsupported starting
-        # position for arn type" (LocalStack's AWS-validated snapshot, localstack/localstack#12329). A value
+        # position for arn type" (LocalStack's wording, added with snapshot tests in localstack/localstack#12329;
+        # no recording of AWS's own answer found). A value
         # outside the enum never gets here: the model's constraint refuses it first (ValidationException).
         if position is None:
             raise invalid("1 validation error detected: Value null at 'startingPosition' failed to satisfy "
