@@ -112,13 +112,15 @@ def test_only_event_counts_are_produced(client: Callable[..., Any], make_functio
     assert caught.value.response["Error"]["Code"] == "InvalidParameterValueException"
 
 
-def test_a_template_sets_filters_and_metrics(client: Callable[..., Any]) -> None:
-    # AWS::Lambda::EventSourceMapping's FilterCriteria and MetricsConfig reach the mapping as the API's.
+def test_a_template_sets_filters_metrics_and_the_log_group(client: Callable[..., Any]) -> None:
+    # AWS::Lambda::EventSourceMapping's FilterCriteria and MetricsConfig reach the mapping as the API's, and
+    # AWS::Lambda::Function's LoggingConfig the function.
     criteria = {"Filters": [{"Pattern": json.dumps({"body": {"kind": ["keep"]}})}]}
     template = {"Resources": {
         "Queue": {"Type": "AWS::SQS::Queue"},
         "Fn": {"Type": "AWS::Lambda::Function", "Properties": {
             "Runtime": "python3.12", "Handler": "index.handler", "Role": ROLE,
+            "LoggingConfig": {"LogGroup": "/orders/metered"},
             "Code": {"ZipFile": "def handler(event, context):\n    return None\n"}}},
         "Mapping": {"Type": "AWS::Lambda::EventSourceMapping", "Properties": {
             "FunctionName": {"Ref": "Fn"}, "EventSourceArn": {"Fn::GetAtt": ["Queue", "Arn"]},
@@ -130,5 +132,7 @@ def test_a_template_sets_filters_and_metrics(client: Callable[..., Any]) -> None
         "StackResourceDetail"]["PhysicalResourceId"]
     mapping = lam.get_event_source_mapping(UUID=uuid)
     assert (mapping["FilterCriteria"], mapping["MetricsConfig"]) == (criteria, EVENT_COUNT)
+    function = lam.get_function_configuration(FunctionName=mapping["FunctionArn"])
+    assert function["LoggingConfig"] == {"LogFormat": "Text", "LogGroup": "/orders/metered"}
     cf.delete_stack(StackName="metered")
     cf.get_waiter("stack_delete_complete").wait(StackName="metered", WaiterConfig={"Delay": 1})

@@ -20,6 +20,7 @@ from conveyor.services.lambda_.functions import (
     check_runtime,
     conflict,
     invalid,
+    logging_config,
     not_found,
     parse_name,
     public,
@@ -188,7 +189,7 @@ class FunctionOperations:
             "Architectures": params.get("Architectures") or ["x86_64"],
             "EphemeralStorage": params.get("EphemeralStorage") or {"Size": 512},
             "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
-            "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{name}"},
+            "LoggingConfig": logging_config(name, params.get("LoggingConfig")),
             "_CodeHex": hexd,
         }
         config.update(layers)
@@ -300,6 +301,8 @@ class FunctionOperations:
                 fn.config[key] = given[key]
         if "Environment" in params:
             fn.config["Environment"] = {"Variables": params["Environment"].get("Variables") or {}}
+        if "LoggingConfig" in params:
+            fn.config["LoggingConfig"] = logging_config(fn.name, params["LoggingConfig"])
         if "Layers" in params:
             fn.config.pop("Layers", None)
             fn.config.pop("_LayerHex", None)

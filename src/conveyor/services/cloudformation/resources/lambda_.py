@@ -22,7 +22,7 @@ from conveyor.services.cloudformation.resources.base import (
 )
 
 _CONFIGURATION = ("Role", "Handler", "Runtime", "Description", "Timeout", "MemorySize", "Environment",
-                  "DeadLetterConfig", "EphemeralStorage", "Layers")
+                  "DeadLetterConfig", "EphemeralStorage", "Layers", "LoggingConfig")
 _INTEGERS = ("Timeout", "MemorySize")
 
 
