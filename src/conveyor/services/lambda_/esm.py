@@ -124,11 +124,12 @@ class Mappings:
                 for m in self.by_uuid.values()}
 
     # -- API -------------------------------------------------------------------------------------------
-    def get(self, ident: str) -> Mapping:
+    def get(self, ident: str, request_id: str) -> Mapping:
+        """The mapping; ResourceNotFoundException naming the request's id, as Lambda's message does."""
         m = self.by_uuid.get(ident)
         if m is None:
             raise not_found(f"The resource you requested does not exist. (Service: Lambda, Status Code: 404, "
-                            f"Request ID: {ident})")
+                            f"Request ID: {request_id})")
         return m
 
     def describe(self, m: Mapping, state: str | None = None) -> dict[str, Any]:
@@ -183,8 +184,9 @@ class Mappings:
         # https://docs.aws.amazon.com/lambda/latest/api/API_EventSourceMappingConfiguration.html
         return self.describe(m, "Creating")
 
-    async def update(self, params: UpdateEventSourceMappingRequestTypeDef, region: str) -> dict[str, Any]:
-        m = self.get(params["UUID"])
+    async def update(self, params: UpdateEventSourceMappingRequestTypeDef, region: str,
+                     request_id: str) -> dict[str, Any]:
+        m = self.get(params["UUID"], request_id)
         # Changed on a copy: the running mapping changes only once the change is stored.
         new = Mapping(**json.loads(m.doc()))
         renamed = params.get("FunctionName")
@@ -205,8 +207,8 @@ class Mappings:
         self._run(m)
         return self.describe(m, "Updating")
 
-    async def delete(self, ident: str) -> dict[str, Any]:
-        m = self.get(ident)
+    async def delete(self, ident: str, request_id: str) -> dict[str, Any]:
+        m = self.get(ident, request_id)
         out = self.describe(m, "Deleting")
         await self.store.delete_mapping(ident)
         if self.by_uuid.get(ident) is m:
