@@ -5,7 +5,8 @@ build has no CloudWatch). Each is a dictionary update in the sink (conveyor.port
 - AWS/SQS: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-available-cloudwatch-metrics.html
   counts are one datapoint per queue a minute; the Approximate* gauges are sampled each minute.
 - AWS/Lambda: https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html
-  one datapoint per invocation, by FunctionName and for the whole account (no dimension).
+  one datapoint per invocation, by FunctionName and for the whole account (no dimension); an event source
+  mapping whose MetricsConfig names EventCount counts its events by EventSourceMappingUUID, a minute at a time.
 - AWS/SNS: https://docs.aws.amazon.com/sns/latest/dg/sns-monitoring-using-cloudwatch.html
 - AWS/S3 request metrics: https://docs.aws.amazon.com/AmazonS3/latest/userguide/metrics-dimensions.html
   (BucketName and FilterId; published for a bucket once it has a metrics configuration).
@@ -81,6 +82,12 @@ def lambda_concurrency(sink: MetricsSink | None, region: str, function: str, fun
     if sink is not None:
         sink.sample(region, LAMBDA, "ConcurrentExecutions", (("FunctionName", function),), function_busy, "Count")
         sink.sample(region, LAMBDA, "ConcurrentExecutions", (), account_busy, "Count")
+
+
+def lambda_mapping_events(sink: MetricsSink | None, region: str, mapping_uuid: str, name: str, count: int) -> None:
+    """One of an event source mapping's EventCount metrics (PolledEventCount, FilteredOutEventCount, ...)."""
+    if sink is not None and count:
+        sink.tally(region, LAMBDA, name, (("EventSourceMappingUUID", mapping_uuid),), count)
 
 
 # -- SNS -----------------------------------------------------------------------------------------------------

@@ -95,3 +95,41 @@ def test_aws_logs_tail_shows_and_follows_invocations(lam: Any, make_function: An
         follower.kill()
         follower.wait(10)
         follower.stdout.close()  # type: ignore[union-attr]  # a pipe: stdout=PIPE
+
+
+GROUP_TELLER = """
+import os
+def lambda_handler(event, context):
+    print("logged to", os.environ["AWS_LAMBDA_LOG_GROUP_NAME"])
+    return os.environ["AWS_LAMBDA_LOG_GROUP_NAME"]
+"""
+
+
+def test_logging_config_names_the_log_group(lam: Any, make_function: Any, client: Any) -> None:
+    # https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-loggroups.html: a function may log
+    # to a group of its choosing (LoggingConfig.LogGroup); its environment names it in AWS_LAMBDA_LOG_GROUP_NAME.
+    created = make_function("teller", GROUP_TELLER, LoggingConfig={"LogGroup": "/orders/teller"})
+    assert created["LoggingConfig"] == {"LogFormat": "Text", "LogGroup": "/orders/teller"}
+    logs = client("logs")
+
+    def messages(group: str) -> list[str]:
+        try:
+            return [e["message"] for e in logs.filter_log_events(logGroupName=group)["events"]]
+        except logs.exceptions.ResourceNotFoundException:
+            return []
+
+    answer = lam.invoke(FunctionName="teller", Payload=b"{}")["Payload"].read()
+    assert answer == b'"/orders/teller"'
+    wait_for(lambda: any(m.startswith("REPORT") for m in messages("/orders/teller")))
+    assert "logged to /orders/teller" in messages("/orders/teller")
+    assert messages("/aws/lambda/teller") == []
+    # Back to the default group: the next environment logs there.
+    updated = lam.update_function_configuration(FunctionName="teller", LoggingConfig={"LogFormat": "Text"})
+    assert updated["LoggingConfig"] == {"LogFormat": "Text", "LogGroup": "/aws/lambda/teller"}
+    assert lam.invoke(FunctionName="teller", Payload=b"{}")["Payload"].read() == b'"/aws/lambda/teller"'
+    wait_for(lambda: "logged to /aws/lambda/teller" in messages("/aws/lambda/teller"))
+    # The JSON format (which rewrites the runtime's lines and filters them by level) is refused, not ignored.
+    for config in ({"LogFormat": "JSON"}, {"LogFormat": "Text", "ApplicationLogLevel": "WARN"}):
+        with pytest.raises(lam.exceptions.InvalidParameterValueException):
+            lam.update_function_configuration(FunctionName="teller", LoggingConfig=config)
+    assert lam.get_function_configuration(FunctionName="teller")["LoggingConfig"]["LogGroup"] == "/aws/lambda/teller"

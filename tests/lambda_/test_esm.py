@@ -177,7 +177,7 @@ def test_mapping_validation(lam: Any, make_function: Any, client: Any) -> None:
         {"EventSourceArn": arn, "BatchSize": 100},  # > 10 needs a batching window
         {"EventSourceArn": fifo, "BatchSize": 11, "MaximumBatchingWindowInSeconds": 1},
         {"EventSourceArn": arn + "-missing"},
-        {"EventSourceArn": arn, "FilterCriteria": {"Filters": [{"Pattern": "{}"}]}},
+        {"EventSourceArn": arn, "FilterCriteria": {"Filters": [{"Pattern": "asdf"}]}},  # not a pattern
     ]
     for case in cases:
         with pytest.raises(ClientError) as err:
@@ -195,3 +195,7 @@ def test_mapping_validation(lam: Any, make_function: Any, client: Any) -> None:
     with pytest.raises(ClientError) as err:
         lam.get_event_source_mapping(UUID=mapping["UUID"])
     assert err.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    # The message names the request that asked, the one the answer's x-amzn-RequestId names.
+    request_id = err.value.response["ResponseMetadata"]["RequestId"]
+    assert err.value.response["Error"]["Message"] == ("The resource you requested does not exist. (Service: Lambda, "
+                                                      f"Status Code: 404, Request ID: {request_id})")

@@ -39,6 +39,23 @@ def test_latest_read_through_its_qualifier(lam: Any, make_function: Callable[...
         f"{ARN}:fn:$LATEST", f"{ARN}:fn:1"]
 
 
+def test_lists_leave_the_state_fields_to_get_function(lam: Any, make_function: Callable[..., Any]) -> None:
+    # https://docs.aws.amazon.com/lambda/latest/api/API_ListFunctions.html: the list answers a subset of the
+    # configuration; State, LastUpdateStatus and their reasons come from GetFunction only.
+    make_function("fn", HANDLER, Publish=True)
+    state_fields = {"State", "StateReason", "StateReasonCode", "LastUpdateStatus", "LastUpdateStatusReason",
+                    "LastUpdateStatusReasonCode", "RuntimeVersionConfig"}
+    listed = [*lam.list_functions()["Functions"], *lam.list_functions(FunctionVersion="ALL")["Functions"],
+              *lam.list_versions_by_function(FunctionName="fn")["Versions"]]
+    assert len(listed) == 5
+    for config in listed:
+        assert state_fields.isdisjoint(config), config
+        assert config["RevisionId"] and config["LoggingConfig"] == {"LogFormat": "Text", "LogGroup": "/aws/lambda/fn"}
+    for qualifier in ("$LATEST", "1"):
+        config = lam.get_function(FunctionName="fn", Qualifier=qualifier)["Configuration"]
+        assert (config["State"], config["LastUpdateStatus"]) == ("Active", "Successful")
+
+
 def test_event_invoke_configs_are_listed(lam: Any, make_function: Callable[..., Any]) -> None:
     make_function("fn", HANDLER)
     assert lam.list_function_event_invoke_configs(FunctionName="fn")["FunctionEventInvokeConfigs"] == []

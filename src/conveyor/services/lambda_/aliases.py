@@ -52,6 +52,8 @@ def _routing(fn: Function, version: str, routing: Mapping[str, Any] | None) -> d
     if len(weights) > 1:
         raise invalid("An alias can point to at most two versions: give one additional version.")
     if version == "$LATEST":
+        # https://docs.aws.amazon.com/lambda/latest/dg/configuring-alias-routing.html: "Both versions must be
+        # published. The alias cannot point to $LATEST."
         raise invalid("$LATEST is not supported for an alias pointing to more than 1 version")
     extra = next(iter(weights))
     if extra == version:

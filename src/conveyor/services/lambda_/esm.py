@@ -16,7 +16,6 @@ Pollers never spin: they park in the engine's long poll and the clock's timers.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import logging
@@ -26,10 +25,9 @@ from collections import abc
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from conveyor import jsondoc
 from conveyor.clock import Clock
 from conveyor.ports import Ports, Queues, Refusal
-from conveyor.services.lambda_ import poller_access
+from conveyor.services.lambda_ import mapping_metrics, poller_access, sqs_records, stream_filters
 from conveyor.services.lambda_.functions import Function, conflict, invalid, not_found
 from conveyor.services.lambda_.invoke import Invoker
 from conveyor.services.lambda_.registry import Registry
@@ -48,11 +46,11 @@ GROWTH_PER_MINUTE = 300
 LONG_POLL = 20
 MAX_PAYLOAD = 6 * 1024 * 1024 - 1024  # the synchronous invocation limit, less the envelope
 _SETTINGS = ("BatchSize", "MaximumBatchingWindowInSeconds", "FunctionResponseTypes", "ScalingConfig", "Enabled")
-_UNSUPPORTED = ("FilterCriteria", "StartingPosition", "StartingPositionTimestamp", "ParallelizationFactor",
+_UNSUPPORTED = ("StartingPosition", "StartingPositionTimestamp", "ParallelizationFactor",
                 "MaximumRecordAgeInSeconds", "BisectBatchOnFunctionError", "MaximumRetryAttempts",
                 "TumblingWindowInSeconds", "Topics", "Queues", "SourceAccessConfigurations", "SelfManagedEventSource",
                 "AmazonManagedKafkaEventSourceConfig", "SelfManagedKafkaEventSourceConfig",
-                "DocumentDBEventSourceConfig", "KMSKeyArn", "MetricsConfig", "ProvisionedPollerConfig",
+                "DocumentDBEventSourceConfig", "KMSKeyArn", "ProvisionedPollerConfig",
                 "DestinationConfig")
 
 
@@ -69,6 +67,8 @@ class Mapping:
     max_concurrency: int | None = None
     last_modified: float = 0.0
     tags: dict[str, str] = field(default_factory=dict)
+    filters: list[str] = field(default_factory=list)  # FilterCriteria's patterns, as given
+    metrics: list[str] = field(default_factory=list)  # MetricsConfig's Metrics
     # runtime state, not persisted
     pollers: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
     inflight: int = 0
@@ -88,11 +88,11 @@ class Mapping:
                            "source_arn": self.source_arn, "batch_size": self.batch_size, "window": self.window,
                            "enabled": self.enabled, "response_types": self.response_types,
                            "max_concurrency": self.max_concurrency, "last_modified": self.last_modified,
-                           "tags": self.tags})
+                           "tags": self.tags, "filters": self.filters, "metrics": self.metrics})
 
 
 _PERSISTED = ("function", "qualifier", "batch_size", "window", "enabled", "response_types", "max_concurrency",
-              "last_modified")
+              "last_modified", "filters", "metrics")
 
 
 class Mappings:
@@ -124,11 +124,12 @@ class Mappings:
                 for m in self.by_uuid.values()}
 
     # -- API -------------------------------------------------------------------------------------------
-    def get(self, ident: str) -> Mapping:
+    def get(self, ident: str, request_id: str) -> Mapping:
+        """The mapping; ResourceNotFoundException naming the request's id, as Lambda's message does."""
         m = self.by_uuid.get(ident)
         if m is None:
             raise not_found(f"The resource you requested does not exist. (Service: Lambda, Status Code: 404, "
-                            f"Request ID: {ident})")
+                            f"Request ID: {request_id})")
         return m
 
     def describe(self, m: Mapping, state: str | None = None) -> dict[str, Any]:
@@ -145,6 +146,10 @@ class Mappings:
         }
         if m.max_concurrency is not None:
             out["ScalingConfig"] = {"MaximumConcurrency": m.max_concurrency}
+        if m.filters:
+            out["FilterCriteria"] = {"Filters": [{"Pattern": p} for p in m.filters]}
+        if m.metrics:
+            out["MetricsConfig"] = mapping_metrics.shown(m.metrics)
         if m.last_result is not None:
             out["LastProcessingResult"] = m.last_result
         return out
@@ -179,8 +184,9 @@ class Mappings:
         # https://docs.aws.amazon.com/lambda/latest/api/API_EventSourceMappingConfiguration.html
         return self.describe(m, "Creating")
 
-    async def update(self, params: UpdateEventSourceMappingRequestTypeDef, region: str) -> dict[str, Any]:
-        m = self.get(params["UUID"])
+    async def update(self, params: UpdateEventSourceMappingRequestTypeDef, region: str,
+                     request_id: str) -> dict[str, Any]:
+        m = self.get(params["UUID"], request_id)
         # Changed on a copy: the running mapping changes only once the change is stored.
         new = Mapping(**json.loads(m.doc()))
         renamed = params.get("FunctionName")
@@ -201,8 +207,8 @@ class Mappings:
         self._run(m)
         return self.describe(m, "Updating")
 
-    async def delete(self, ident: str) -> dict[str, Any]:
-        m = self.get(ident)
+    async def delete(self, ident: str, request_id: str) -> dict[str, Any]:
+        m = self.get(ident, request_id)
         out = self.describe(m, "Deleting")
         await self.store.delete_mapping(ident)
         if self.by_uuid.get(ident) is m:
@@ -271,6 +277,10 @@ class Mappings:
             raise invalid(f"Queue visibility timeout: {visibility} seconds is less than Function timeout: "
                           f"{config['Timeout']} seconds")
         m.batch_size, m.window, m.response_types = batch, window, list(types)
+        if "FilterCriteria" in params:  # {} (or no Filters) removes them
+            m.filters = stream_filters.checked(params["FilterCriteria"] or {})
+        if "MetricsConfig" in params:
+            m.metrics = mapping_metrics.checked(params["MetricsConfig"])
         if "Enabled" in params:
             m.enabled = bool(params["Enabled"])
 
@@ -374,7 +384,7 @@ class Mappings:
                         while batch and len(batch) < m.batch_size and m.running and clock.now() < deadline:
                             more = await sqs.receive(m.source_arn, min(10, m.batch_size - len(batch)),
                                                      wait=max(0.0, deadline - clock.now()), admit=admitted)
-                            batch = _merge(batch, more)
+                            batch = sqs_records.merge(batch, more)
                 else:
                     batch = await sqs.receive(m.source_arn, min(10, m.batch_size), wait=LONG_POLL, admit=admitted)
             except asyncio.CancelledError:
@@ -405,28 +415,44 @@ class Mappings:
     async def _process(self, m: Mapping, batch: list[dict[str, Any]]) -> None:
         """Invoke the function with the batch, in as many invocations as the 6 MB payload limit needs
         (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html: a batch ends at the
-        batch size, the window or 6 MB). A failed part of a FIFO batch stops the rest, to keep order."""
+        batch size, the window or 6 MB). A failed part of a FIFO batch stops the rest, to keep order.
+        Messages no filter matches are deleted without reaching the function (sqs_records)."""
         fn = self.registry.functions.get(m.function)
         if fn is None:
             return  # the messages come back after their visibility timeout
         region = m.source_arn.split(":")[3]  # the queue's region, as in AWS's records
+        filters = [stream_filters.parsed(p) for p in m.filters]
+        counts = mapping_metrics.EventCounts(self.ports, m.source_arn, m.uuid, m.metrics)
+        counts.add("PolledEventCount", len(batch))
         parts: list[list[tuple[dict[str, Any], str]]] = [[]]
+        dropped: list[dict[str, Any]] = []
         size = 0
         for msg in batch:
-            record = json.dumps(_record(msg, m.source_arn, region))
+            rec = sqs_records.record(msg, m.source_arn, region)
+            if not sqs_records.kept(filters, rec):
+                dropped.append(msg)
+                continue
+            record = json.dumps(rec)
             if parts[-1] and size + len(record) + 1 > MAX_PAYLOAD:
                 parts.append([])
                 size = 0
             parts[-1].append((msg, record))
             size += len(record) + 1
+        if dropped:
+            counts.add("FilteredOutEventCount", len(dropped))
+            await self._delete(m, dropped, counts)
         for part in parts:
-            ok = await self._invoke_part(m, fn, [msg for msg, _ in part], [record for _, record in part])
+            if not part:
+                continue
+            ok = await self._invoke_part(m, fn, [msg for msg, _ in part], [record for _, record in part], counts)
             if not ok and m.source_arn.endswith(".fifo"):
                 return
 
-    async def _invoke_part(self, m: Mapping, fn: Function, batch: list[dict[str, Any]], records: list[str]) -> bool:
+    async def _invoke_part(self, m: Mapping, fn: Function, batch: list[dict[str, Any]], records: list[str],
+                           counts: mapping_metrics.EventCounts) -> bool:
         payload = ('{"Records": [' + ", ".join(records) + "]}").encode()
         m.batches += 1
+        counts.add("InvokedEventCount", len(batch))
         try:
             result = await self.invoker.invoke(fn, m.qualifier, payload, wait=True)
         except asyncio.CancelledError:
@@ -434,17 +460,26 @@ class Mappings:
         except Exception as exc:
             log.warning("mapping %s: invoking %s failed: %s", m.uuid, fn.name, exc)
             m.failed_batches += 1
+            counts.add("FailedInvokeEventCount", len(batch))
             return False
         if result.function_error is not None:
             m.failed_batches += 1
+            counts.add("FailedInvokeEventCount", len(batch))
             return False
         done = batch
         if "ReportBatchItemFailures" in m.response_types:
-            failed = _failed_ids(result.payload, {msg["MessageId"] for msg in batch})
+            failed = sqs_records.failed_ids(result.payload, {msg["MessageId"] for msg in batch})
             if failed is None:  # an invalid response fails the whole batch
                 m.failed_batches += 1
+                counts.add("FailedInvokeEventCount", len(batch))
                 return False
             done = [msg for msg in batch if msg["MessageId"] not in failed]
+        if not await self._delete(m, done, counts):
+            return False
+        return len(done) == len(batch)
+
+    async def _delete(self, m: Mapping, done: list[dict[str, Any]], counts: mapping_metrics.EventCounts) -> bool:
+        """Delete handled (or filtered out) messages, if the execution role may; False when it may not."""
         refused = self._refusal(m, ("sqs:DeleteMessage",))
         if refused is not None:  # processed, but not deleted: the messages come back after their visibility timeout
             m.last_result = poller_access.problem(refused)
@@ -457,62 +492,6 @@ class Mappings:
         for r in results:
             if isinstance(r, Exception):
                 log.warning("mapping %s: delete failed: %s", m.uuid, r)
-        return len(done) == len(batch)
+        counts.add("DeletedEventCount", sum(not isinstance(r, Exception) for r in results))
+        return True
 
-
-def _merge(batch: list[dict[str, Any]], more: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A message whose visibility timeout ran out during the window comes back: keep it once, with the
-    newest receipt handle (the older one no longer deletes it)."""
-    if not more:
-        return batch
-    newer = {msg["MessageId"]: msg for msg in more}
-    return [newer.pop(msg["MessageId"], msg) for msg in batch] + list(newer.values())
-
-
-def _failed_ids(payload: bytes, batch_ids: set[str]) -> set[str] | None:
-    """AWS's rules for partial batch responses; None means the whole batch failed.
-
-    Success: a null or empty response, or a null/empty batchItemFailures. Failure of the whole batch:
-    invalid JSON, or an itemIdentifier that is null, empty, mis-spelled or not in the batch.
-    """
-    try:
-        response = jsondoc.loads(payload) if payload.strip() else None
-    except ValueError:
-        return None
-    if response is None or response == "":
-        return set()
-    if not isinstance(response, dict):
-        return None
-    failures = response.get("batchItemFailures")
-    if not failures:
-        return set()
-    if not isinstance(failures, list):
-        return None
-    failed: set[str] = set()
-    for item in failures:
-        ident = item.get("itemIdentifier") if isinstance(item, dict) else None
-        if not isinstance(ident, str) or not ident or ident not in batch_ids:
-            return None
-        failed.add(ident)
-    return failed
-
-
-def _record(msg: dict[str, Any], source_arn: str, region: str) -> dict[str, Any]:
-    attrs = dict(msg.get("Attributes") or {})
-    mattrs: dict[str, Any] = {}
-    for name, value in (msg.get("MessageAttributes") or {}).items():
-        entry: dict[str, Any] = {"stringListValues": [], "binaryListValues": [], "dataType": value.get("DataType")}
-        if value.get("StringValue") is not None:
-            entry["stringValue"] = value["StringValue"]
-        if value.get("BinaryValue") is not None:
-            raw = value["BinaryValue"]
-            entry["binaryValue"] = base64.b64encode(raw).decode() if isinstance(raw, bytes) else raw
-        mattrs[name] = entry
-    record = {
-        "messageId": msg["MessageId"], "receiptHandle": msg["ReceiptHandle"], "body": msg["Body"],
-        "attributes": attrs, "messageAttributes": mattrs, "md5OfBody": msg["MD5OfBody"],
-        "eventSource": "aws:sqs", "eventSourceARN": source_arn, "awsRegion": region,
-    }
-    if msg.get("MD5OfMessageAttributes"):
-        record["md5OfMessageAttributes"] = msg["MD5OfMessageAttributes"]
-    return record

@@ -20,6 +20,7 @@ from conveyor.services.lambda_.functions import (
     check_runtime,
     conflict,
     invalid,
+    logging_config,
     not_found,
     parse_name,
     public,
@@ -68,6 +69,20 @@ def shown(fn: Function, config: dict[str, Any], qualifier: str | None) -> Out:
     if qualifier == "$LATEST":  # a version's or an alias's shows the version's own ARN
         out["FunctionArn"] = f"{fn.arn}:$LATEST"
     return out
+
+
+# https://docs.aws.amazon.com/lambda/latest/api/API_ListFunctions.html: "The ListFunctions operation returns a
+# subset of the FunctionConfiguration fields. To get the additional fields (State, StateReasonCode, StateReason,
+# LastUpdateStatus, LastUpdateStatusReason, LastUpdateStatusReasonCode, RuntimeVersionConfig) for a function
+# or version, use GetFunction." ListVersionsByFunction answers the same subset (a recorded answer of it:
+# hashicorp/terraform-provider-aws#42181 shows "State":null and "LastUpdateStatus":null for every version).
+_GET_FUNCTION_ONLY = ("State", "StateReasonCode", "StateReason", "LastUpdateStatus", "LastUpdateStatusReason",
+                      "LastUpdateStatusReasonCode", "RuntimeVersionConfig")
+
+
+def listed(config: Out) -> Out:
+    """A configuration as ListFunctions and ListVersionsByFunction show it: without the state fields."""
+    return {k: v for k, v in config.items() if k not in _GET_FUNCTION_ONLY}
 
 
 class FunctionOperations:
@@ -174,7 +189,7 @@ class FunctionOperations:
             "Architectures": params.get("Architectures") or ["x86_64"],
             "EphemeralStorage": params.get("EphemeralStorage") or {"Size": 512},
             "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
-            "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{name}"},
+            "LoggingConfig": logging_config(name, params.get("LoggingConfig")),
             "_CodeHex": hexd,
         }
         config.update(layers)
@@ -222,15 +237,15 @@ class FunctionOperations:
             if fn.region != ctx.region:
                 continue
             if params.get("FunctionVersion") == "ALL":
-                configs.append(shown(fn, fn.config, "$LATEST"))
-                configs.extend(public(v) for v in fn.versions.values())
+                configs.append(listed(shown(fn, fn.config, "$LATEST")))
+                configs.extend(listed(public(v)) for v in fn.versions.values())
             else:
-                configs.append(public(fn.config))
+                configs.append(listed(public(fn.config)))
         return page(configs, params.get("Marker"), params.get("MaxItems"), "Functions", lambda c: c["FunctionArn"])
 
     async def ListVersionsByFunction(self, ctx: RequestContext, params: ListVersionsByFunctionRequestTypeDef) -> Out:
         fn, _ = self.registry.get(params["FunctionName"], ctx.region)
-        configs = [shown(fn, fn.config, "$LATEST"), *(public(v) for v in fn.versions.values())]
+        configs = [listed(shown(fn, fn.config, "$LATEST")), *(listed(public(v)) for v in fn.versions.values())]
         return page(configs, params.get("Marker"), params.get("MaxItems"), "Versions", lambda c: c["Version"])
 
     # -- delete ----------------------------------------------------------------------------------------
@@ -286,6 +301,8 @@ class FunctionOperations:
                 fn.config[key] = given[key]
         if "Environment" in params:
             fn.config["Environment"] = {"Variables": params["Environment"].get("Variables") or {}}
+        if "LoggingConfig" in params:
+            fn.config["LoggingConfig"] = logging_config(fn.name, params["LoggingConfig"])
         if "Layers" in params:
             fn.config.pop("Layers", None)
             fn.config.pop("_LayerHex", None)

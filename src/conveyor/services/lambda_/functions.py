@@ -202,6 +202,12 @@ def check_config(params: Mapping[str, Any]) -> None:
         raise invalid("Conveyor does not support VPC configuration: functions run on this machine's network.")
     if (params.get("TracingConfig") or {}).get("Mode") == "Active":
         raise invalid("Conveyor does not support active X-Ray tracing.")
+    logging = params.get("LoggingConfig") or {}
+    if logging.get("LogFormat") == "JSON" or logging.get("ApplicationLogLevel") or logging.get("SystemLogLevel"):
+        # The JSON format rewrites the runtime's own lines and filters by level
+        # (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-advanced.html): not done here.
+        raise invalid("Conveyor does not support the JSON log format (LogFormat JSON, ApplicationLogLevel, "
+                      "SystemLogLevel): functions log as Text.")
     arch = params.get("Architectures")
     if arch and len(arch) != 1:
         raise invalid("Architectures must name exactly one architecture.")
@@ -215,6 +221,17 @@ def check_config(params: Mapping[str, Any]) -> None:
     for key in variables:
         if not _ENV_NAME.fullmatch(key):
             raise invalid(f"Environment variable name {key!r} is not valid.")
+
+
+def logging_config(name: str, given: Mapping[str, Any] | None) -> dict[str, Any]:
+    """LoggingConfig as the function keeps it: Text, to the log group given or /aws/lambda/NAME, Lambda's
+    default (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-loggroups.html)."""
+    return {"LogFormat": "Text", "LogGroup": (given or {}).get("LogGroup") or f"/aws/lambda/{name}"}
+
+
+def log_group(config: Mapping[str, Any]) -> str:
+    """Where a configuration's logs go."""
+    return str((config.get("LoggingConfig") or {}).get("LogGroup") or f"/aws/lambda/{config['FunctionName']}")
 
 
 def public(config: dict[str, Any]) -> dict[str, Any]:

@@ -130,19 +130,19 @@ class InvocationOperations:
         streamed = self.stream_mappings.get(params["UUID"])
         if streamed is not None:
             return self.stream_mappings.describe(streamed)
-        return self.mappings.describe(self.mappings.get(params["UUID"]))
+        return self.mappings.describe(self.mappings.get(params["UUID"], ctx.request_id))
 
     async def UpdateEventSourceMapping(self, ctx: RequestContext,
                                        params: UpdateEventSourceMappingRequestTypeDef) -> Out:
         if self.stream_mappings.get(params["UUID"]) is not None:
             return await self.stream_mappings.update(params, ctx.region)
-        return await self.mappings.update(params, ctx.region)
+        return await self.mappings.update(params, ctx.region, ctx.request_id)
 
     async def DeleteEventSourceMapping(self, ctx: RequestContext,
                                        params: DeleteEventSourceMappingRequestTypeDef) -> Out:
         if self.stream_mappings.get(params["UUID"]) is not None:
             return await self.stream_mappings.delete(params["UUID"])
-        return await self.mappings.delete(params["UUID"])
+        return await self.mappings.delete(params["UUID"], ctx.request_id)
 
     async def ListEventSourceMappings(self, ctx: RequestContext,
                                       params: ListEventSourceMappingsRequestTypeDef) -> Out:

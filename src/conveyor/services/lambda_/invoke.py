@@ -20,7 +20,7 @@ from typing import Any
 from conveyor import builtin_metrics, jsondoc
 from conveyor.ports import RoleNotAssumable, SessionCredentials
 from conveyor.services.base import Environment
-from conveyor.services.lambda_.functions import Function
+from conveyor.services.lambda_.functions import Function, log_group
 from conveyor.services.lambda_.logs import LogBook
 from conveyor.services.lambda_.registry import Registry
 from conveyor.services.lambda_.runtime import EnvironmentDied, EnvironmentManager, EnvSpec, Throttled
@@ -168,7 +168,7 @@ class Invoker:
             "AWS_LAMBDA_FUNCTION_NAME": fn.name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config["MemorySize"]),
             "AWS_LAMBDA_FUNCTION_VERSION": version,
-            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn.name}",
+            "AWS_LAMBDA_LOG_GROUP_NAME": log_group(config),
             "LAMBDA_TASK_ROOT": str(code_dir),
             "LAMBDA_RUNTIME_DIR": str(code_dir),
             "AWS_ENDPOINT_URL": self.env.local_endpoint(),
@@ -189,11 +189,12 @@ class Invoker:
             credentials = role_session
 
         return EnvSpec((fn.name, version, fn.generation), code_dir, env, self.logs.path(fn.name), config["Runtime"],
-                       credentials, float(config["Timeout"]), self._log_output(fn))
+                       credentials, float(config["Timeout"]), self._log_output(fn, config))
 
-    def _log_output(self, fn: Function) -> Callable[[str, list[str]], None] | None:
-        """Each line an environment writes becomes an event of its stream in /aws/lambda/NAME."""
-        sink, group, region, now = self.env.ports.logs, f"/aws/lambda/{fn.name}", fn.region, self.env.clock.now
+    def _log_output(self, fn: Function, config: dict[str, Any]) -> Callable[[str, list[str]], None] | None:
+        """Each line an environment writes becomes an event of its stream in the function's log group
+        (LoggingConfig's, /aws/lambda/NAME by default)."""
+        sink, group, region, now = self.env.ports.logs, log_group(config), fn.region, self.env.clock.now
         if sink is None:
             return None
         return lambda stream, lines: sink.write(region, group, stream, [(now(), line) for line in lines])
@@ -242,12 +243,14 @@ class Invoker:
             if exc.timed_out:
                 self._log(fn.name, f"{_now_iso()} {rid} Task timed out after {timeout:.2f} seconds\n"
                                    f"END RequestId: {rid}\nREPORT RequestId: {rid}\tDuration: "
-                                   f"{timeout * 1000:.2f} ms\tStatus: timeout\n", env.stream_name, fn.region)
+                                   f"{timeout * 1000:.2f} ms\tStatus: timeout\n", env.stream_name, fn.region,
+                          log_group(config))
                 return self._failed(rid, version, "Sandbox.Timedout",
                                     f"RequestId: {rid} Error: Task timed out after {timeout:.2f} seconds",
                                     tail=f"START RequestId: {rid} Version: {version}\n"
                                          f"{_now_iso()} {rid} Task timed out after {timeout:.2f} seconds\n")
-            self._log(fn.name, f"RequestId: {rid} Error: {exc.reason}\n", env.stream_name, fn.region)
+            self._log(fn.name, f"RequestId: {rid} Error: {exc.reason}\n", env.stream_name, fn.region,
+                      log_group(config))
             return self._failed(rid, version, "Runtime.ExitError", f"RequestId: {rid} Error: {exc.reason}")
         current = self.registry.functions.get(fn.name)
         if doc.get("exit"):  # the runtime ends this environment (out of memory)
@@ -267,12 +270,13 @@ class Invoker:
         body = json.dumps({"errorType": error_type, "errorMessage": message}).encode()
         return Result(rid, body, version, tail, function_error="Unhandled", error_type=error_type)
 
-    def _log(self, name: str, text: str, stream: str | None = None, region: str | None = None) -> None:
+    def _log(self, name: str, text: str, stream: str | None = None, region: str | None = None,
+             group: str | None = None) -> None:
         self.logs.append(name, text)
         sink = self.env.ports.logs
         if sink is not None and stream and region:  # what the server writes for an environment it stopped
             now = self.env.clock.now()
-            sink.write(region, f"/aws/lambda/{name}", stream, [(now, line) for line in text.splitlines()])
+            sink.write(region, group or f"/aws/lambda/{name}", stream, [(now, line) for line in text.splitlines()])
 
 
 def _now_iso() -> str:

@@ -28,7 +28,7 @@ from typing import Any
 from conveyor.clock import Clock
 from conveyor.ports import Ports, StreamRecord
 from conveyor.protocol.base import iso8601
-from conveyor.services.lambda_ import stream_filters
+from conveyor.services.lambda_ import mapping_metrics, stream_filters
 from conveyor.services.lambda_.invoke import Invoker, Result
 from conveyor.services.lambda_.registry import Registry
 
@@ -51,6 +51,7 @@ class Settings:
     on_failure: str | None
     report_failures: bool
     filters: list[dict[str, Any]] = field(default_factory=list)  # a record matching none is dropped
+    metrics: list[str] = field(default_factory=list)  # MetricsConfig's Metrics
 
 
 @dataclass
@@ -70,14 +71,18 @@ class Delivery:
         self.clock = clock
         self.note = note  # counts each invocation's result
         self.stopped = stopped
+        self.counts = mapping_metrics.EventCounts(ports, settings.source_arn, settings.uuid, settings.metrics)
 
     # -- batches ---------------------------------------------------------------------------------------
     async def deliver(self, shard_id: str, records: list[StreamRecord]) -> None:
         """Hand the records over in invocations of at most 6 MB, each retried as the mapping says."""
+        self.counts.add("PolledEventCount", len(records))
         if self.settings.filters:
             # Records no filter matches are dropped: never handed over, never retried, never sent to the
             # on-failure destination. https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html
-            records = [r for r in records if stream_filters.kept(self.settings.filters, json.loads(r.data))]
+            polled = len(records)
+            records = [r for r in records if self._kept(r)]
+            self.counts.add("FilteredOutEventCount", polled - len(records))
         part: list[StreamRecord] = []
         size = 0
         for record in records:
@@ -89,6 +94,20 @@ class Delivery:
             size += length
         if part:
             await self._until_settled(shard_id, part, 0)
+
+    def _kept(self, record: StreamRecord) -> bool:
+        if is_table_stream(self.settings.source_arn):
+            return stream_filters.kept(self.settings.filters, json.loads(record.data))
+        # Kinesis: patterns name `data`, the record's data read as JSON where the pattern is an object, and the
+        # record's other fields beside it (https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis-filtering.html).
+        try:
+            text: str | None = record.data.decode()
+        except UnicodeDecodeError:
+            text = None  # matches no pattern on `data`
+        view = {"data": text, "partitionKey": record.partition_key, "sequenceNumber": record.sequence_number,
+                "approximateArrivalTimestamp": record.arrival, "kinesisSchemaVersion": "1.0",
+                "eventSource": "aws:kinesis", "eventSourceARN": self.settings.source_arn}
+        return stream_filters.kept_decoding(self.settings.filters, view, "data")
 
     async def _until_settled(self, shard_id: str, batch: list[StreamRecord], retries: int) -> None:
         settings = self.settings
@@ -103,11 +122,13 @@ class Delivery:
                     batch = [r for r in batch if r.arrival >= cutoff]
                     if not batch:
                         return
+            self.counts.add("InvokedEventCount", len(batch))
             outcome = await self._invoke(shard_id, batch)
             attempts += 1
             self.note(outcome.ok)
             if outcome.ok:
                 return
+            self.counts.add("FailedInvokeEventCount", len(batch))
             if settings.bisect and len(batch) > 1 and outcome.retry_from == 0:
                 half = len(batch) // 2
                 await self._until_settled(shard_id, batch[:half], retries)
@@ -168,6 +189,7 @@ class Delivery:
         target = self.settings.on_failure
         log.warning("stream mapping %s discards %d records of %s (%s)", self.settings.uuid, len(batch), shard_id,
                     condition)
+        self.counts.add("DroppedEventCount", len(batch))
         if not target:
             return
         fn = self.registry.functions.get(self.settings.function)
@@ -192,7 +214,8 @@ class Delivery:
             if result.function_error:
                 response["functionError"] = result.function_error
             doc["responseContext"] = response
-        await _send(self.ports, target, json.dumps(doc))
+        if await _send(self.ports, target, json.dumps(doc)):
+            self.counts.add("OnFailureDestinationDeliveredEventCount", len(batch))
 
 
 def is_table_stream(arn: str) -> bool:
@@ -200,15 +223,19 @@ def is_table_stream(arn: str) -> bool:
     return arn.split(":")[2:3] == ["dynamodb"] and "/stream/" in arn
 
 
-async def _send(ports: Ports, arn: str, body: str) -> None:
+async def _send(ports: Ports, arn: str, body: str) -> bool:
+    """Whether the record reached the destination."""
     kind = arn.split(":")[2] if arn.count(":") >= 5 else ""
     try:
         if kind == "sqs" and ports.queues is not None:
             await ports.queues.send(arn, body)
-        elif kind == "sns" and ports.topics is not None:
+            return True
+        if kind == "sns" and ports.topics is not None:
             await ports.topics.publish_internal(arn, body)
+            return True
     except Exception as exc:  # a missing destination drops the record, as on AWS
         log.warning("cannot send a discarded batch to %s: %s", arn, exc)
+    return False
 
 
 def _first_failure(payload: bytes, sequence_numbers: list[str]) -> int | None:

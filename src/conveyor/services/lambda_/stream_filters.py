@@ -1,7 +1,8 @@
 """Event filtering on a DynamoDB stream mapping: FilterCriteria's patterns, EventBridge's pattern syntax
 matched against each record as the function would receive it; a record is handed over when any filter
 matches it. https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html and
-https://docs.aws.amazon.com/lambda/latest/dg/with-ddb-filtering.html
+https://docs.aws.amazon.com/lambda/latest/dg/with-ddb-filtering.html. `checked` and `parsed` serve SQS
+mappings too (their matching, with the body read as JSON, is sqs_records.kept).
 
 The patterns are EventBridge's (conveyor.services.event_patterns: shared, a pure matcher with no state).
 """
@@ -46,3 +47,27 @@ def parsed(text: str) -> dict[str, Any]:
 
 def kept(filters: Sequence[Mapping[str, Any]], record: Mapping[str, Any]) -> bool:
     return any(patterns.matches(f, record) for f in filters)
+
+
+def kept_decoding(filters: Sequence[Mapping[str, Any]], record: Mapping[str, Any], key: str) -> bool:
+    """Whether any filter matches a record whose `key` holds a text payload (an SQS body, Kinesis data): a
+    filter whose pattern under `key` is an object matches the payload parsed as JSON, and never a payload that
+    is not JSON; one of plain values matches the text as it is. No filters: every record is kept.
+    https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html"""
+    if not filters:
+        return True
+    decoded: dict[str, Any] | None = None
+    for pattern in filters:
+        candidate = record
+        if isinstance(pattern.get(key), Mapping):
+            if decoded is None:
+                try:
+                    decoded = {key: json.loads(record[key])}
+                except (TypeError, ValueError):
+                    decoded = {}  # not JSON
+            if not decoded:
+                continue
+            candidate = {**record, **decoded}
+        if patterns.matches(pattern, candidate):
+            return True
+    return False

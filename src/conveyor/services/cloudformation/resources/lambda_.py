@@ -22,7 +22,7 @@ from conveyor.services.cloudformation.resources.base import (
 )
 
 _CONFIGURATION = ("Role", "Handler", "Runtime", "Description", "Timeout", "MemorySize", "Environment",
-                  "DeadLetterConfig", "EphemeralStorage", "Layers")
+                  "DeadLetterConfig", "EphemeralStorage", "Layers", "LoggingConfig")
 _INTEGERS = ("Timeout", "MemorySize")
 
 
@@ -136,7 +136,7 @@ class Permission(ResourceType):
 _MAPPING_SETTINGS = ("BatchSize", "Enabled", "MaximumBatchingWindowInSeconds", "FunctionResponseTypes", "ScalingConfig",
                      "FilterCriteria", "MaximumRetryAttempts", "BisectBatchOnFunctionError",
                      "MaximumRecordAgeInSeconds", "ParallelizationFactor", "DestinationConfig",
-                     "TumblingWindowInSeconds")
+                     "TumblingWindowInSeconds", "MetricsConfig")
 _MAPPING_INTEGERS = ("BatchSize", "MaximumBatchingWindowInSeconds", "MaximumRetryAttempts",
                      "MaximumRecordAgeInSeconds", "ParallelizationFactor", "TumblingWindowInSeconds")
 
