@@ -184,6 +184,9 @@ class BlobStore:
         shutil.rmtree(self.root, ignore_errors=True)
         self.open()
 
+    def _temporary(self, blob_id: str) -> Path:
+        return Path(self.tmp, f"{blob_id}.part")
+
     def path(self, blob_id: str) -> Path:
         return self.root / blob_id[:2] / blob_id[2:4] / blob_id
 
@@ -201,8 +204,7 @@ class BlobStore:
         """
         if self.disk is not None:
             self.disk.check_room()
-        blob_id = ids.token_hex(16)
-        tmp = Path(self.tmp, f"{blob_id}.part")
+        blob_id = ""  # (named once the body is known not to stay in memory: most small ones do)
         body: _LargeBody | None = None
         written = 0
         parts: list[bytes] = []
@@ -217,7 +219,8 @@ class BlobStore:
                     raise ServiceError("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size", 400)
                 if gathered >= FLUSH_BYTES:
                     if body is None:
-                        body = _LargeBody(tmp, algorithms)
+                        blob_id = ids.token_hex(16)
+                        body = _LargeBody(self._temporary(blob_id), algorithms)
                     body.push(parts, gathered)
                     written += gathered
                     parts, gathered = [], 0
@@ -225,7 +228,9 @@ class BlobStore:
             if body is None:
                 if inline and gathered <= INLINE_MAX:
                     return self.in_memory(b"".join(parts), algorithms)
-                return await asyncio.to_thread(self._write_whole, tmp, algorithms, parts, blob_id)
+                blob_id = ids.token_hex(16)
+                return await asyncio.to_thread(self._write_whole, self._temporary(blob_id), algorithms, parts,
+                                               blob_id)
             if parts:
                 body.push(parts, gathered)
                 written += gathered
