@@ -97,6 +97,20 @@ class _File:
             self.path.unlink(missing_ok=True)
 
 
+# hashlib lets go of the GIL to hash 2048 bytes or more at once. For a small body hashed on the event loop
+# that is a loss: another thread (the database writer) takes the GIL meanwhile, and the loop, its hash
+# done in microseconds, then waits for it back; in slices under that size the hash keeps the GIL.
+_HOLD_SLICE = 2047
+
+
+def _hold_update(hashers: list[checksums.Hasher], data: bytes) -> None:
+    view = memoryview(data)
+    for start in range(0, len(view), _HOLD_SLICE):
+        piece = view[start:start + _HOLD_SLICE]
+        for h in hashers:
+            h.update(piece)
+
+
 def _hash(hashers: list[checksums.Hasher]) -> Callable[[list[bytes]], None]:
     def update(parts: list[bytes]) -> None:
         for data in parts:
@@ -250,11 +264,12 @@ class BlobStore:
 
     @staticmethod
     def in_memory(data: bytes, algorithms: Iterable[str] = ()) -> BlobInfo:
+        """A body kept in memory, hashed on the event loop without letting go of the GIL (_hold_update)."""
+        md5 = hashlib.md5()
         sums = _hashers(algorithms)
-        for h in sums.values():
-            h.update(data)
-        return BlobInfo("", len(data), hashlib.md5(data).digest(),
-                        {algo: checksums.b64(h.digest()) for algo, h in sums.items()}, data)
+        _hold_update([md5, *sums.values()], data)
+        return BlobInfo("", len(data), md5.digest(), {algo: checksums.b64(h.digest()) for algo, h in sums.items()},
+                        data)
 
     def _write_whole(self, tmp: Path, algorithms: Iterable[str], parts: list[bytes], blob_id: str) -> BlobInfo:
         """In a worker thread: a small body hashed, written, fsynced and renamed; nothing left on failure."""
