@@ -307,6 +307,14 @@ class S3Store:
         return [(e.kind, e.target, e.body, SEQUENCER_SLOT, bucket) for e in events]
 
     @staticmethod
+    def _count_change_if_current(conn: sqlite3.Connection, bucket: BucketRow) -> None:
+        """Inside a write: _check_current and _count_change in one statement."""
+        if conn.execute("UPDATE buckets SET seq = seq + 1 WHERE name = ? AND created = ? AND versioning = ? AND "
+                        "config = ?", (bucket.name, bucket.created, bucket.versioning,
+                                       bucket.config_json)).rowcount == 0:
+            S3Store._changed_or_gone(conn, bucket.name)
+
+    @staticmethod
     def _count_change(conn: sqlite3.Connection, bucket: str) -> None:
         """Inside a write: one more change to the bucket; its count orders versions and sequences events."""
         conn.execute("UPDATE buckets SET seq = seq + 1 WHERE name = ?", (bucket,))
@@ -319,11 +327,14 @@ class S3Store:
         multipart upload it completes, gone with it in the same commit. Frees what it replaced afterwards."""
         queued = self._event_rows(bucket.name, events)
         versioned = bucket.versioning == "Enabled"
+        # Versioning once enabled is only ever suspended, and the write checks it is still as read.
+        never_versioned = bucket.versioning == "" and version.version_id == "null"
         row = (version.bucket, version.key, version.version_id, bucket.name, int(version.delete_marker),
                version.blob, version.size, version.etag, version.last_modified, version.meta_json, version.body)
 
         def fn(conn: sqlite3.Connection) -> list[str]:
-            self._check_current(conn, bucket)
+            # (the change counted first, in the statement that checks the bucket: a refusal below rolls it back)
+            self._count_change_if_current(conn, bucket)
             if precondition is not None:
                 current = conn.execute("SELECT etag FROM objects WHERE bucket=? AND key=? AND is_latest=1 "
                                        "AND delete_marker=0", (version.bucket, version.key)).fetchone()
@@ -335,20 +346,22 @@ class S3Store:
                 conn.execute("INSERT OR REPLACE INTO completed_uploads VALUES (?, ?, ?, ?, ?, ?)",
                              (completes, version.bucket, version.key, version.version_id, version.etag,
                               version.last_modified))
-            self._count_change(conn, bucket.name)
             if not versioned:
                 # Unversioned or suspended: the "null" version is replaced, other versions stay.
                 old = conn.execute("SELECT blob FROM objects WHERE bucket = ? AND key = ? AND version_id = 'null'",
                                    (version.bucket, version.key)).fetchone()
-                if old is not None and old[0]:
-                    freed.append(old[0])
-                conn.execute("DELETE FROM objects WHERE bucket = ? AND key = ? AND version_id = 'null'",
+                if old is not None:
+                    if old[0]:
+                        freed.append(old[0])
+                    conn.execute("DELETE FROM objects WHERE bucket = ? AND key = ? AND version_id = 'null'",
+                                 (version.bucket, version.key))
+            if not never_versioned:  # (a bucket never versioned holds a key's null version alone, gone above)
+                conn.execute("UPDATE objects SET is_latest = 0 WHERE bucket = ? AND key = ? AND is_latest = 1",
                              (version.bucket, version.key))
-            conn.execute("UPDATE objects SET is_latest = 0 WHERE bucket = ? AND key = ? AND is_latest = 1",
-                         (version.bucket, version.key))
             conn.execute(f"INSERT INTO objects ({OBJECT_COLUMNS}, body) VALUES (?, ?, ?, (SELECT seq FROM buckets "
                          "WHERE name = ?), 1, ?, ?, ?, ?, ?, ?, ?)", row)
-            conn.executemany(_QUEUE_EVENT, queued)
+            if queued:
+                conn.executemany(_QUEUE_EVENT, queued)
             return freed
 
         self.blobs.delete(await self._write(fn, grows=grows, objects_only=True))
