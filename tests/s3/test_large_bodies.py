@@ -91,6 +91,30 @@ def test_a_large_part_is_hashed_in_lanes_like_an_object(s3: Any, bucket: str) ->
     assert s3.get_object(Bucket=bucket, Key="parted")["Body"].read() == body
 
 
+def test_completed_parts_are_joined_exactly_and_leave_only_the_object(start_server: Any, tmp_path: Path) -> None:
+    # Completing copies the parts end to end (in the kernel where it can), without hashing them again:
+    # the ETag and the checksum come from the parts'.
+    server = start_server(tmp_path / "data")
+    s3 = server.client("s3")
+    s3.create_bucket(Bucket="joined")
+    parts = [os.urandom(5 * MiB + 3), os.urandom(5 * MiB), os.urandom(1234)]
+    upload = s3.create_multipart_upload(Bucket="joined", Key="k", ChecksumAlgorithm="CRC64NVME",
+                                        ChecksumType="FULL_OBJECT")["UploadId"]
+    done = [{"PartNumber": n, "ETag": s3.upload_part(Bucket="joined", Key="k", UploadId=upload, PartNumber=n,
+                                                     Body=body, ChecksumAlgorithm="CRC64NVME")["ETag"]}
+            for n, body in enumerate(parts, 1)]
+    out = s3.complete_multipart_upload(Bucket="joined", Key="k", UploadId=upload, MultipartUpload={"Parts": done})
+    whole = b"".join(parts)
+    md5s = b"".join(hashlib.md5(p).digest() for p in parts)
+    assert out["ETag"] == f'"{hashlib.md5(md5s).hexdigest()}-3"'
+    assert out["ChecksumCRC64NVME"] == _checksum("CRC64NVME", whole)
+    got = s3.get_object(Bucket="joined", Key="k")
+    assert got["ContentLength"] == len(whole) and got["Body"].read() == whole
+    blobs = tmp_path / "data" / "s3" / "blobs"
+    files = [p for p in blobs.rglob("*") if p.is_file()]
+    assert len(files) == 1 and files[0].stat().st_size == len(whole)  # the parts' files are freed
+
+
 def test_a_large_body_refused_after_hashing_leaves_nothing(start_server: Any, tmp_path: Path) -> None:
     server = start_server(tmp_path / "data")
     s3 = server.client("s3")
