@@ -22,11 +22,14 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from io import BufferedReader, FileIO
 from pathlib import Path
+from typing import TypeVar
 
 from conveyor import ids
 from conveyor.services.s3 import checksums, lanes
 from conveyor.services.s3.lanes import Lane
 from conveyor.storage.disk import DiskFull, DiskGuard, is_disk_full
+
+T = TypeVar("T")
 
 FLUSH_BYTES = 1 << 20
 READ_BYTES = 256 * 1024
@@ -240,6 +243,7 @@ class BlobStore:
             self.disk.check_room()
         blob_id = ""  # (named once the body is known not to stay in memory: most small ones do)
         body: _LargeBody | None = None
+        sealing: asyncio.Future[None] | None = None
         written = 0
         parts: list[bytes] = []
         gathered = 0
@@ -269,9 +273,10 @@ class BlobStore:
                 body.push(parts, gathered)
                 written += gathered
             await body.drained()
-            await asyncio.get_running_loop().run_in_executor(lanes.pool(), self._seal, body.file, blob_id)
+            sealing = asyncio.get_running_loop().run_in_executor(lanes.pool(), self._seal, body.file, blob_id)
+            await self._settled(sealing, blob_id)  # (from here the seal removes the file itself if it fails)
         except BaseException as exc:
-            if body is not None:
+            if body is not None and sealing is None:
                 with contextlib.suppress(BaseException):
                     await asyncio.shield(body.abort())
             if isinstance(exc, OSError) and is_disk_full(exc):
@@ -333,15 +338,7 @@ class BlobStore:
         sources = [self.path(b) for b in blob_ids]
         job = asyncio.ensure_future(asyncio.to_thread(self._concat_files, sources, self._temporary(blob_id), blob_id))
         try:
-            size = await asyncio.shield(job)
-        except asyncio.CancelledError:
-            # The copy goes on in its thread; once it is in place, nothing names it.
-            def forget(done: asyncio.Future[int]) -> None:
-                if not done.cancelled() and done.exception() is None:
-                    self.delete([blob_id])
-
-            job.add_done_callback(forget)
-            raise
+            size = await self._settled(job, blob_id)
         except OSError as exc:
             if is_disk_full(exc):
                 if self.disk is not None:
@@ -349,6 +346,20 @@ class BlobStore:
                 raise DiskFull(str(exc)) from exc
             raise
         return BlobInfo(blob_id, size, b"")
+
+    async def _settled(self, job: asyncio.Future[T], blob_id: str) -> T:
+        """The result of `job`, a worker thread's work that ends with `blob_id` in place. A caller gone
+        meanwhile (a client disconnected) cannot stop the thread: the blob is deleted once it is there,
+        since nothing will name it."""
+        try:
+            return await asyncio.shield(job)
+        except asyncio.CancelledError:
+            def forget(done: asyncio.Future[T]) -> None:
+                if not done.cancelled() and done.exception() is None:
+                    self.delete([blob_id])
+
+            job.add_done_callback(forget)
+            raise
 
     def _concat_files(self, sources: list[Path], tmp: Path, blob_id: str) -> int:
         """In a worker thread: the sources end to end in `tmp`, fsynced and renamed to `blob_id`."""
