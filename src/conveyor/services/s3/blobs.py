@@ -13,12 +13,14 @@ blobs faster than the file system opens files: https://www.sqlite.org/fasterthan
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import errno
 import hashlib
 import os
 import shutil
 from collections.abc import AsyncIterator, Callable, Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from io import BufferedReader, FileIO
 from pathlib import Path
@@ -364,15 +366,24 @@ class BlobStore:
     def _concat_files(self, sources: list[Path], tmp: Path, blob_id: str) -> int:
         """In a worker thread: the sources end to end in `tmp`, fsynced and renamed to `blob_id`."""
         file = _File(tmp, [])
+        syncing: Future[None] | None = None  # written back while the next parts are copied (as _LargeBody)
         try:
             file.write([])  # (opened)
             assert file.file is not None
             out = file.file.fileno()
+            unsynced = 0
             for source in sources:
                 with open(source, "rb") as src:
                     _copy_all(src.fileno(), out)
+                    unsynced += os.fstat(src.fileno()).st_size
+                if unsynced >= SYNC_EVERY and (syncing is None or syncing.done()):
+                    syncing, unsynced = lanes.pool().submit(os.fdatasync, out), 0
             file.size = os.fstat(out).st_size
+            if syncing is not None:
+                syncing.result()
         except BaseException:
+            if syncing is not None:
+                concurrent.futures.wait([syncing])  # (before the file it works on is closed)
             file.abort()
             raise
         self._seal(file, blob_id)
