@@ -353,6 +353,9 @@ def bench_server(srv: Server, q: Counts, values: Values, notes: Notes) -> None:
     big = big_put_get(srv, bucket, q["big_path"], size)
     for k in ("put_mibs", "get_mibs", "put_rss", "get_rss"):
         values[(name, "big_" + k)] = big.get(k)
+    for k in ("put", "get"):  # CPU per MiB: what a busy machine disturbs least
+        if big.get(f"{k}_ok"):
+            values[(name, f"big_{k}_cpu")] = big[f"{k}_cpu"] * 1000 / (size / MiB)
     log(f"  {name} big PUT: {fmt(big.get('put_mibs'), 1)} MiB/s (server CPU {big['put_cpu']:.2f}s, peak RSS "
         f"{fmt(big['put_rss'], 1)} MiB) {big.get('put_err', '')}")
     log(f"  {name} big GET: {fmt(big.get('get_mibs'), 1)} MiB/s (server CPU {big['get_cpu']:.2f}s, peak RSS "
@@ -366,6 +369,8 @@ def bench_server(srv: Server, q: Counts, values: Values, notes: Notes) -> None:
     log(f"{name}: {size // MiB} MiB in {q['part'] // MiB} MiB parts, one after another, then completed")
     mp = multipart_put(srv, bucket, q["big_path"], size, q["part"])
     values[(name, "mp_mibs")], values[(name, "mp_complete_ms")] = mp.get("mibs"), mp.get("complete_ms")
+    if mp["ok"]:
+        values[(name, "mp_cpu")] = mp["cpu"] * 1000 / (size / MiB)
     log(f"  {name} multipart: {fmt(mp.get('mibs'), 1)} MiB/s, complete {fmt(mp.get('complete_ms'), 1)} ms (server CPU "
         f"{mp['cpu']:.2f}s, peak RSS {fmt(mp['rss'], 1)} MiB) {mp.get('err', '')}")
     if "err" in mp:
@@ -443,6 +448,9 @@ def rows(q: Counts) -> list[Row]:
         ("put8_cpu", "server CPU µs/op, PUT 8 clients", False),
         ("get1_cpu", "server CPU µs/op, GET 1 client", False),
         ("get8_cpu", "server CPU µs/op, GET 8 clients", False),
+        ("big_put_cpu", f"server CPU ms/MiB, {big} PUT", False),
+        ("big_get_cpu", f"server CPU ms/MiB, {big} GET", False),
+        ("mp_cpu", f"server CPU ms/MiB, {big} multipart upload", False),
     ]
 
 
