@@ -7,6 +7,8 @@ Measures per server:
     header with UNSIGNED-PAYLOAD; server CPU µs/op from /proc)
   * one 256 MiB PUT (streamed from a file) and GET (streamed to nowhere) in MiB/s, with the server's
     peak RSS during each (VmHWM after clear_refs, plus 50 ms VmRSS sampling)
+  * the same file as a multipart upload in 8 MiB parts (as `aws s3 cp` sends it), and its
+    CompleteMultipartUpload alone
   * time from PUT acknowledgement to the s3:ObjectCreated event's arrival at a receiver parked in an SQS
     long poll (bucket notification → queue); p50/p99; skipped for servers that deliver nothing
 And the machine's ceiling: 256 MiB write+fsync in the data directory's filesystem, raw loopback TCP copy.
@@ -24,6 +26,7 @@ import threading
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -126,6 +129,63 @@ def big_put_get(srv: Server, bucket: str, path: str, size: int) -> dict[str, Any
     out["get_rss"] = rss.peak
     out["get_cpu"] = cpu
     h.close()
+    return out
+
+
+class _Slice:
+    """`size` bytes of an open file from `offset`, read as http.client sends a file body."""
+
+    def __init__(self, f: Any, offset: int, size: int) -> None:
+        self.f, self.left = f, size
+        f.seek(offset)
+
+    def read(self, n: int = -1) -> bytes:
+        n = self.left if n < 0 else min(n, self.left)
+        data = self.f.read(n) if n else b""
+        self.left -= len(data)
+        return data
+
+
+def multipart_put(srv: Server, bucket: str, path: str, size: int, part: int) -> dict[str, Any]:
+    """The large object again, as `aws s3 cp` sends it: CreateMultipartUpload, one UploadPart per `part` bytes
+    (one connection, one after another), CompleteMultipartUpload; MiB/s over the whole, and the complete alone."""
+    out: dict[str, Any] = {}
+    h = Http(srv.endpoint, timeout=300, blocksize=MiB)
+    key = f"/{bucket}/multipart"
+    with open(path, "rb") as f, RssSampler(srv.pid) as rss:
+        cpu0 = srv.cpu()
+        t0 = time.perf_counter()
+        status, body = h.request("POST", f"{key}?uploads", b"", s3_headers())
+        upload = quote(body.split(b"<UploadId>")[1].split(b"</UploadId>")[0].decode(), safe="") if status == 200 else ""
+        etags: list[str] = []
+        for n, offset in enumerate(range(0, size, part), 1):
+            length = min(part, size - offset)
+            conn = h.conn or h._connect()
+            conn.request("PUT", f"{key}?partNumber={n}&uploadId={upload}", body=_Slice(f, offset, length),
+                         headers=s3_headers({"Content-Length": str(length)}))
+            resp = conn.getresponse()
+            resp.read()
+            status = resp.status
+            if status != 200:
+                break
+            etags.append(resp.getheader("ETag") or "")
+        t1 = time.perf_counter()
+        if status == 200:
+            doc = "".join(f"<Part><PartNumber>{n}</PartNumber><ETag>{e}</ETag></Part>" for n, e in enumerate(etags, 1))
+            status, body = h.request("POST", f"{key}?uploadId={upload}",
+                                     f"<CompleteMultipartUpload>{doc}</CompleteMultipartUpload>".encode(),
+                                     s3_headers())
+            if status == 200 and b"<Error>" in body:  # S3 may answer 200 and fail in the body
+                status = 500
+        t2 = time.perf_counter()
+        cpu = srv.cpu() - cpu0
+    h.close()
+    out["ok"] = status == 200
+    if not out["ok"]:
+        out["err"] = f"HTTP {status}: {body[:200]!r}"
+    out["mibs"] = size / MiB / (t2 - t0) if out["ok"] else None
+    out["complete_ms"] = (t2 - t1) * 1000 if out["ok"] else None
+    out["rss"], out["cpu"] = rss.peak, cpu
     return out
 
 
@@ -293,6 +353,9 @@ def bench_server(srv: Server, q: Counts, values: Values, notes: Notes) -> None:
     big = big_put_get(srv, bucket, q["big_path"], size)
     for k in ("put_mibs", "get_mibs", "put_rss", "get_rss"):
         values[(name, "big_" + k)] = big.get(k)
+    for k in ("put", "get"):  # CPU per MiB: what a busy machine disturbs least
+        if big.get(f"{k}_ok"):
+            values[(name, f"big_{k}_cpu")] = big[f"{k}_cpu"] * 1000 / (size / MiB)
     log(f"  {name} big PUT: {fmt(big.get('put_mibs'), 1)} MiB/s (server CPU {big['put_cpu']:.2f}s, peak RSS "
         f"{fmt(big['put_rss'], 1)} MiB) {big.get('put_err', '')}")
     log(f"  {name} big GET: {fmt(big.get('get_mibs'), 1)} MiB/s (server CPU {big['get_cpu']:.2f}s, peak RSS "
@@ -302,6 +365,18 @@ def bench_server(srv: Server, q: Counts, values: Values, notes: Notes) -> None:
             problem(notes, name, f"big {k[:3].upper()}: {big[k]}")
     with contextlib.suppress(Exception):
         s3.delete_object(Bucket=bucket, Key="big")
+
+    log(f"{name}: {size // MiB} MiB in {q['part'] // MiB} MiB parts, one after another, then completed")
+    mp = multipart_put(srv, bucket, q["big_path"], size, q["part"])
+    values[(name, "mp_mibs")], values[(name, "mp_complete_ms")] = mp.get("mibs"), mp.get("complete_ms")
+    if mp["ok"]:
+        values[(name, "mp_cpu")] = mp["cpu"] * 1000 / (size / MiB)
+    log(f"  {name} multipart: {fmt(mp.get('mibs'), 1)} MiB/s, complete {fmt(mp.get('complete_ms'), 1)} ms (server CPU "
+        f"{mp['cpu']:.2f}s, peak RSS {fmt(mp['rss'], 1)} MiB) {mp.get('err', '')}")
+    if "err" in mp:
+        problem(notes, name, f"multipart: {mp['err']}")
+    with contextlib.suppress(Exception):
+        s3.delete_object(Bucket=bucket, Key="multipart")
 
     log(f"{name}: PUT ack → event at parked SQS long poll, {q['events']} samples")
     try:
@@ -363,6 +438,8 @@ def rows(q: Counts) -> list[Row]:
         ("get8", "4 KiB GET ops/s, 8 clients", True),
         ("big_put_mibs", f"{big} PUT MiB/s", True),
         ("big_get_mibs", f"{big} GET MiB/s", True),
+        ("mp_mibs", f"{big} multipart upload MiB/s ({q['part'] // MiB} MiB parts)", True),
+        ("mp_complete_ms", f"{big} CompleteMultipartUpload ms", False),
         ("big_put_rss", f"peak server RSS MiB during {big} PUT", False),
         ("big_get_rss", f"peak server RSS MiB during {big} GET", False),
         ("ev50", "PUT ack → event at long poll p50 ms", False),
@@ -371,6 +448,9 @@ def rows(q: Counts) -> list[Row]:
         ("put8_cpu", "server CPU µs/op, PUT 8 clients", False),
         ("get1_cpu", "server CPU µs/op, GET 1 client", False),
         ("get8_cpu", "server CPU µs/op, GET 8 clients", False),
+        ("big_put_cpu", f"server CPU ms/MiB, {big} PUT", False),
+        ("big_get_cpu", f"server CPU ms/MiB, {big} GET", False),
+        ("mp_cpu", f"server CPU ms/MiB, {big} multipart upload", False),
     ]
 
 
@@ -381,9 +461,9 @@ def ceiling_report(servers: list[Server], q: Counts, values: Values) -> str:
 
 
 def main() -> int:
-    quick = dict(put1=100, put8=400, get1=100, get8=400, secs=3.0, nkeys=50, big=16 * MiB, events=10,
+    quick = dict(put1=100, put8=400, get1=100, get8=400, secs=3.0, nkeys=50, big=16 * MiB, part=8 * MiB, events=10,
                  event_secs=20.0)
-    full = dict(put1=4000, put8=16000, get1=6000, get8=24000, secs=8.0, nkeys=300, big=256 * MiB,
+    full = dict(put1=4000, put8=16000, get1=6000, get8=24000, secs=8.0, nkeys=300, big=256 * MiB, part=8 * MiB,
                 events=200, event_secs=60.0)
     big_mib = CountOption("--big-mib", "big", "size of the single large object in MiB (default 256, quick 16)", MiB)
     return bench_main("S3", __doc__, PEERS, quick, full, "4 KiB objects", rows, bench_server,

@@ -1,8 +1,9 @@
-"""Bodies of several flush batches: hashed and written one batch behind the socket, still exact.
+"""Bodies of several flush batches: hashed and written in parallel lanes behind the socket, still exact.
 
-The blob store hands each ~1 MiB batch to a worker thread while the event loop gathers the next one;
-these tests hold the result to what a client checks (ETag = MD5, the checksums S3 reports, the bytes
-read back) and hold a broken upload to leaving nothing behind.
+The blob store hands each ~1 MiB batch to lanes on worker threads (MD5; the file with the hardware CRCs;
+each costlier checksum) while the event loop reads the next one; these tests hold the result to what a
+client checks (ETag = MD5, the checksums S3 reports, the bytes read back) and hold a broken upload to
+leaving nothing behind.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,83 @@ def test_a_multi_batch_put_reads_back_with_its_md5_and_checksums(s3: Any, bucket
     crc = crt.crc64nvme(body, 0).to_bytes(8, "big")
     assert head["ChecksumCRC64NVME"] == base64.b64encode(crc).decode()
     assert head["ETag"] == f'"{hashlib.md5(body).hexdigest()}"' and head["ContentLength"] == len(body)
+
+
+def _checksum(algorithm: str, body: bytes) -> str:
+    digest = {"CRC32": lambda: crt.crc32(body, 0).to_bytes(4, "big"),
+              "CRC32C": lambda: crt.crc32c(body, 0).to_bytes(4, "big"),
+              "CRC64NVME": lambda: crt.crc64nvme(body, 0).to_bytes(8, "big"),
+              "SHA1": lambda: hashlib.sha1(body).digest(),
+              "SHA256": lambda: hashlib.sha256(body).digest()}[algorithm]()
+    return base64.b64encode(digest).decode()
+
+
+def test_concurrent_large_puts_each_get_their_own_hashes(s3: Any, bucket: str) -> None:
+    # Four uploads at once, each with a checksum in a lane of its own or in the write lane, sharing the
+    # lanes' threads: no batch of one may reach another's hashes or file.
+    algorithms = ["CRC32", "SHA1", "CRC32C", "SHA256"]
+    bodies = {algo: os.urandom(3 * MiB + 1000 * i) for i, algo in enumerate(algorithms)}
+
+    def put(algo: str) -> dict[str, Any]:
+        return s3.put_object(Bucket=bucket, Key=algo, Body=bodies[algo], ChecksumAlgorithm=algo)  # type: ignore[no-any-return]
+
+    with ThreadPoolExecutor(len(algorithms)) as pool:
+        answers = dict(zip(algorithms, pool.map(put, algorithms), strict=True))
+    for algo, body in bodies.items():
+        assert answers[algo]["ETag"] == f'"{hashlib.md5(body).hexdigest()}"'
+        member = f"Checksum{algo}"
+        assert answers[algo][member] == _checksum(algo, body)
+        got = s3.get_object(Bucket=bucket, Key=algo, ChecksumMode="ENABLED")
+        assert got["Body"].read() == body and got[member] == answers[algo][member]
+
+
+def test_a_large_part_is_hashed_in_lanes_like_an_object(s3: Any, bucket: str) -> None:
+    body = os.urandom(5 * MiB + 7)
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="parted", ChecksumAlgorithm="CRC32")["UploadId"]
+    part = s3.upload_part(Bucket=bucket, Key="parted", UploadId=upload, PartNumber=1, Body=body,
+                          ChecksumAlgorithm="CRC32")
+    assert part["ETag"] == f'"{hashlib.md5(body).hexdigest()}"'
+    assert part["ChecksumCRC32"] == _checksum("CRC32", body)
+    s3.complete_multipart_upload(Bucket=bucket, Key="parted", UploadId=upload, MultipartUpload={
+        "Parts": [{"PartNumber": 1, "ETag": part["ETag"], "ChecksumCRC32": part["ChecksumCRC32"]}]})
+    assert s3.get_object(Bucket=bucket, Key="parted")["Body"].read() == body
+
+
+def test_completed_parts_are_joined_exactly_and_leave_only_the_object(start_server: Any, tmp_path: Path) -> None:
+    # Completing copies the parts end to end (in the kernel where it can), without hashing them again:
+    # the ETag and the checksum come from the parts'.
+    server = start_server(tmp_path / "data")
+    s3 = server.client("s3")
+    s3.create_bucket(Bucket="joined")
+    parts = [os.urandom(5 * MiB + 3), os.urandom(5 * MiB), os.urandom(1234)]
+    upload = s3.create_multipart_upload(Bucket="joined", Key="k", ChecksumAlgorithm="CRC64NVME",
+                                        ChecksumType="FULL_OBJECT")["UploadId"]
+    done = [{"PartNumber": n, "ETag": s3.upload_part(Bucket="joined", Key="k", UploadId=upload, PartNumber=n,
+                                                     Body=body, ChecksumAlgorithm="CRC64NVME")["ETag"]}
+            for n, body in enumerate(parts, 1)]
+    out = s3.complete_multipart_upload(Bucket="joined", Key="k", UploadId=upload, MultipartUpload={"Parts": done})
+    whole = b"".join(parts)
+    md5s = b"".join(hashlib.md5(p).digest() for p in parts)
+    assert out["ETag"] == f'"{hashlib.md5(md5s).hexdigest()}-3"'
+    assert out["ChecksumCRC64NVME"] == _checksum("CRC64NVME", whole)
+    got = s3.get_object(Bucket="joined", Key="k")
+    assert got["ContentLength"] == len(whole) and got["Body"].read() == whole
+    blobs = tmp_path / "data" / "s3" / "blobs"
+    files = [p for p in blobs.rglob("*") if p.is_file()]
+    assert len(files) == 1 and files[0].stat().st_size == len(whole)  # the parts' files are freed
+
+
+def test_a_large_body_refused_after_hashing_leaves_nothing(start_server: Any, tmp_path: Path) -> None:
+    server = start_server(tmp_path / "data")
+    s3 = server.client("s3")
+    s3.create_bucket(Bucket="refused")
+    body = os.urandom(4 * MiB)
+    wrong = base64.b64encode(hashlib.md5(b"other").digest()).decode()
+    with pytest.raises(ClientError) as err:
+        s3.put_object(Bucket="refused", Key="k", Body=body, ContentMD5=wrong)
+    assert err.value.response["Error"]["Code"] == "BadDigest"
+    blobs = tmp_path / "data" / "s3" / "blobs"
+    assert not [p for p in blobs.rglob("*") if p.is_file()]
 
 
 def test_a_client_gone_mid_get_leaves_the_server_serving(endpoint: str, s3: Any, bucket: str) -> None:

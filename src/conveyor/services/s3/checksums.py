@@ -16,7 +16,7 @@ DEFAULT = "CRC64NVME"
 class Hasher(Protocol):
     """A running checksum: hashlib's objects and the CRCs below."""
 
-    def update(self, data: bytes, /) -> None: ...
+    def update(self, data: bytes | memoryview, /) -> None: ...
 
     def digest(self) -> bytes: ...
 
@@ -26,12 +26,12 @@ class _Crc:
     code, at memory speed, where a table-driven CRC in pure Python runs at a few MB/s."""
 
     width = 4
-    _update: Callable[[bytes, int], int] = staticmethod(checksums.crc32)
+    _update: Callable[[bytes | memoryview, int], int] = staticmethod(checksums.crc32)
 
     def __init__(self) -> None:
         self.value = 0
 
-    def update(self, data: bytes) -> None:
+    def update(self, data: bytes | memoryview) -> None:
         self.value = type(self)._update(data, self.value)
 
     def digest(self) -> bytes:

@@ -91,6 +91,11 @@ class S3Codec(RestXmlCodec):
         self._by_kind_method: dict[tuple[str, str], list[Route]] = {}
         for route in self.routes:
             self._by_kind_method.setdefault((_path_kind(route.template), route.method), []).append(route)
+        # Without a query, which candidate fits depends only on which of their required headers the request
+        # has (Route.score): the choice, made once per kind, method and headers present, is remembered.
+        self._headers_that_choose = {key: tuple(sorted({h for r in routes for h in r.required_headers}))
+                                     for key, routes in self._by_kind_method.items()}
+        self._chosen_without_query: dict[tuple[str, str, tuple[bool, ...]], Route | None] = {}
 
     async def route(self, ctx: RequestContext) -> OperationModel:
         path = split_path(ctx)
@@ -101,7 +106,16 @@ class S3Codec(RestXmlCodec):
     def route_path(self, ctx: RequestContext, path: ParsedPath) -> OperationModel:
         kind = "root" if path.bucket is None else ("object" if path.key is not None else "bucket")
         candidates = self._by_kind_method.get((kind, ctx.request.method), [])
-        best = self.choose(ctx, candidates)
+        if ctx.request.query_string:
+            best = self.choose(ctx, candidates)
+        else:
+            headers = ctx.request.headers
+            present = tuple(h in headers for h in self._headers_that_choose.get((kind, ctx.request.method), ()))
+            key = (kind, ctx.request.method, present)
+            if key in self._chosen_without_query:
+                best = self._chosen_without_query[key]
+            else:
+                best = self._chosen_without_query[key] = self.choose(ctx, candidates)
         if best is None:
             if candidates:
                 raise ServiceError("NotImplemented", "A header or query you provided implies functionality that "

@@ -6,6 +6,7 @@ https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html#ErrorCodeLis
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import xml.etree.ElementTree as ET
 
@@ -69,4 +70,9 @@ def error_response(ctx: RequestContext, error: ServiceError) -> HttpResponse:
 
 def host_id(ctx: RequestContext) -> str:
     """S3's x-amz-id-2, derived from the request id so every part of one answer agrees."""
-    return base64.b64encode(hashlib.sha256(ctx.request_id.encode()).digest()).decode()
+    return _host_id(ctx.request_id)
+
+
+@functools.lru_cache(maxsize=256)  # (asked for by several parts of one answer: computed once)
+def _host_id(request_id: str) -> str:
+    return base64.b64encode(hashlib.sha256(request_id.encode()).digest()).decode()

@@ -1,6 +1,7 @@
 """S3's store: its SQLite database, its blob files and its event outbox; every SQL statement S3 runs.
 
-Reads run on the caller's thread. Writes are group-committed (conveyor.storage.db), and what runs on
+Reads run on the caller's thread; a bucket's row, which every request reads, is kept in memory until a
+write that may change it. Writes are group-committed (conveyor.storage.db), and what runs on
 the database's writer thread is SQL and the checks of its results, nothing else: rows, JSON and event
 records are computed by the caller beforehand. A write computed from a bucket's state (its versioning
 decides the version id, its notification configuration the events) checks in its transaction that the
@@ -12,6 +13,7 @@ last row naming them; files a crash left unnamed are collected at start.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from collections.abc import Callable, Sequence
@@ -70,6 +72,8 @@ class S3Store:
         self.blobs = BlobStore(root / "blobs", disk)
         self._db: Database | None = None
         self._outbox: Outbox | None = None
+        self._buckets: dict[str, BucketRow] = {}  # rows read, until a write that may change them
+        self._bucket_writes = 0  # such writes queued and not yet settled
 
     # -- lifecycle -------------------------------------------------------------------------------
     def open(self, deliver: Sender) -> None:
@@ -111,9 +115,24 @@ class S3Store:
         known |= {r[0] for r in self.db.query("SELECT blob FROM parts")}
         self.blobs.delete(self.blobs.all_ids() - known)
 
-    async def _write(self, fn: Callable[[sqlite3.Connection], T], *, grows: bool = True) -> T:
-        result: T = await self.db.write(fn, grows=grows)
-        return result
+    async def _write(self, fn: Callable[[sqlite3.Connection], T], *, grows: bool = True,
+                     objects_only: bool = False) -> T:
+        """A group-committed write. One that may change a bucket's row (any but `objects_only`: objects,
+        uploads, parts and the bucket's change count alone) keeps `bucket` from its copies in memory from
+        when it is queued until its commit has settled, and drops them then."""
+        if objects_only:
+            result: T = await self.db.write(fn, grows=grows)
+            return result
+        self._bucket_writes += 1
+        written = self.db.write(fn, grows=grows)
+        written.add_done_callback(self._bucket_written)
+        # Shielded: a caller gone (a client disconnected) must not settle it before the commit does.
+        changed: T = await asyncio.shield(written)
+        return changed
+
+    def _bucket_written(self, _: asyncio.Future[Any]) -> None:
+        self._bucket_writes -= 1
+        self._buckets.clear()
 
     def _kick(self, events: Sequence[PendingEvent]) -> None:
         if events and self._outbox is not None:
@@ -127,8 +146,18 @@ class S3Store:
         return buckets, pending
 
     def bucket(self, name: str) -> BucketRow | None:
+        """The bucket's row: read once and kept until a write that may change it (see `_write`), as every
+        request reads its bucket. Shared: never to be changed in place."""
+        row = self._buckets.get(name)
+        if row is not None:
+            return row
         rows = self.db.query(f"SELECT {BUCKET_COLUMNS} FROM buckets WHERE name = ?", (name,))
-        return BucketRow.from_row(rows[0]) if rows else None
+        if not rows:
+            return None
+        row = BucketRow.from_row(rows[0])
+        if not self._bucket_writes:  # (one queued may commit a newer row before this read is kept)
+            self._buckets[name] = row
+        return row
 
     def notification_configs(self) -> list[tuple[str, dict[str, Any]]]:
         """(name, NotificationConfiguration) of every bucket that has one (the dashboard's graph)."""
@@ -278,6 +307,14 @@ class S3Store:
         return [(e.kind, e.target, e.body, SEQUENCER_SLOT, bucket) for e in events]
 
     @staticmethod
+    def _count_change_if_current(conn: sqlite3.Connection, bucket: BucketRow) -> None:
+        """Inside a write: _check_current and _count_change in one statement."""
+        if conn.execute("UPDATE buckets SET seq = seq + 1 WHERE name = ? AND created = ? AND versioning = ? AND "
+                        "config = ?", (bucket.name, bucket.created, bucket.versioning,
+                                       bucket.config_json)).rowcount == 0:
+            S3Store._changed_or_gone(conn, bucket.name)
+
+    @staticmethod
     def _count_change(conn: sqlite3.Connection, bucket: str) -> None:
         """Inside a write: one more change to the bucket; its count orders versions and sequences events."""
         conn.execute("UPDATE buckets SET seq = seq + 1 WHERE name = ?", (bucket,))
@@ -290,11 +327,14 @@ class S3Store:
         multipart upload it completes, gone with it in the same commit. Frees what it replaced afterwards."""
         queued = self._event_rows(bucket.name, events)
         versioned = bucket.versioning == "Enabled"
+        # Versioning once enabled is only ever suspended, and the write checks it is still as read.
+        never_versioned = bucket.versioning == "" and version.version_id == "null"
         row = (version.bucket, version.key, version.version_id, bucket.name, int(version.delete_marker),
                version.blob, version.size, version.etag, version.last_modified, version.meta_json, version.body)
 
         def fn(conn: sqlite3.Connection) -> list[str]:
-            self._check_current(conn, bucket)
+            # (the change counted first, in the statement that checks the bucket: a refusal below rolls it back)
+            self._count_change_if_current(conn, bucket)
             if precondition is not None:
                 current = conn.execute("SELECT etag FROM objects WHERE bucket=? AND key=? AND is_latest=1 "
                                        "AND delete_marker=0", (version.bucket, version.key)).fetchone()
@@ -306,23 +346,25 @@ class S3Store:
                 conn.execute("INSERT OR REPLACE INTO completed_uploads VALUES (?, ?, ?, ?, ?, ?)",
                              (completes, version.bucket, version.key, version.version_id, version.etag,
                               version.last_modified))
-            self._count_change(conn, bucket.name)
             if not versioned:
                 # Unversioned or suspended: the "null" version is replaced, other versions stay.
                 old = conn.execute("SELECT blob FROM objects WHERE bucket = ? AND key = ? AND version_id = 'null'",
                                    (version.bucket, version.key)).fetchone()
-                if old is not None and old[0]:
-                    freed.append(old[0])
-                conn.execute("DELETE FROM objects WHERE bucket = ? AND key = ? AND version_id = 'null'",
+                if old is not None:
+                    if old[0]:
+                        freed.append(old[0])
+                    conn.execute("DELETE FROM objects WHERE bucket = ? AND key = ? AND version_id = 'null'",
+                                 (version.bucket, version.key))
+            if not never_versioned:  # (a bucket never versioned holds a key's null version alone, gone above)
+                conn.execute("UPDATE objects SET is_latest = 0 WHERE bucket = ? AND key = ? AND is_latest = 1",
                              (version.bucket, version.key))
-            conn.execute("UPDATE objects SET is_latest = 0 WHERE bucket = ? AND key = ? AND is_latest = 1",
-                         (version.bucket, version.key))
             conn.execute(f"INSERT INTO objects ({OBJECT_COLUMNS}, body) VALUES (?, ?, ?, (SELECT seq FROM buckets "
                          "WHERE name = ?), 1, ?, ?, ?, ?, ?, ?, ?)", row)
-            conn.executemany(_QUEUE_EVENT, queued)
+            if queued:
+                conn.executemany(_QUEUE_EVENT, queued)
             return freed
 
-        self.blobs.delete(await self._write(fn, grows=grows))
+        self.blobs.delete(await self._write(fn, grows=grows, objects_only=True))
         self._kick(events)
 
     async def remove_version(self, bucket: BucketRow, key: str, version_id: str,
@@ -353,7 +395,7 @@ class S3Store:
             return bool(found[0]), [found[1]] if found[1] else []
 
         # A delete runs on a full disk too (conveyor.storage.disk).
-        was_marker, freed = await self._write(fn, grows=False)
+        was_marker, freed = await self._write(fn, grows=False, objects_only=True)
         self.blobs.delete(freed)
         if was_marker is not None:
             self._kick(events)
@@ -378,7 +420,7 @@ class S3Store:
             self._count_change(conn, bucket.name)
             conn.executemany(_QUEUE_EVENT, queued)
 
-        await self._write(fn, grows=False)
+        await self._write(fn, grows=False, objects_only=True)
         self._kick(events)
 
     def restores_expired(self, now: float) -> list[tuple[str, str, str]]:
@@ -395,7 +437,7 @@ class S3Store:
                                   (meta_json, bucket, key, version_id, old_json))
             return cursor.rowcount > 0
 
-        return await self._write(fn, grows=False)
+        return await self._write(fn, grows=False, objects_only=True)
 
     # -- multipart uploads -------------------------------------------------------------------------
     async def create_upload(self, upload_id: str, bucket: str, key: str, initiated: float, meta_json: str) -> None:
@@ -405,7 +447,7 @@ class S3Store:
             conn.execute("INSERT INTO uploads (upload_id, bucket, key, initiated, meta) VALUES (?,?,?,?,?)",
                          (upload_id, bucket, key, initiated, meta_json))
 
-        await self._write(fn)
+        await self._write(fn, objects_only=True)
 
     async def save_part(self, upload_id: str, part: PartRow, checksums_json: str) -> None:
         """Store (or replace) a part whose blob is written; frees the blob of the part it replaced."""
@@ -419,13 +461,13 @@ class S3Store:
             conn.execute("INSERT OR REPLACE INTO parts VALUES (?,?,?,?,?,?,?)", row)
             return [old[0]] if old else []
 
-        self.blobs.delete(await self._write(fn))
+        self.blobs.delete(await self._write(fn, objects_only=True))
 
     async def abort_upload(self, upload_id: str) -> None:
         def fn(conn: sqlite3.Connection) -> list[str]:
             return self._take_upload(conn, upload_id)
 
-        self.blobs.delete(await self._write(fn, grows=False))
+        self.blobs.delete(await self._write(fn, grows=False, objects_only=True))
 
     @staticmethod
     def _take_upload(conn: sqlite3.Connection, upload_id: str) -> list[str]:

@@ -24,13 +24,18 @@ def body_source(ctx: RequestContext) -> tuple[AsyncIterator[bytes], ChunkedDecod
     return ctx.request.stream(), None
 
 
+# (algorithm, its x-amz-checksum-* header), looked up in every upload's headers.
+_CHECKSUM_HEADERS = tuple((a, checksums.header_for(a)) for a in checksums.ALGORITHMS)
+
+
 def client_algorithms(ctx: RequestContext, algorithm: str | None) -> set[str]:
     """The checksum algorithms the client named (a header, a trailer, ChecksumAlgorithm): those it sees back."""
     headers = ctx.request.headers
-    algos = {a for a in checksums.ALGORITHMS if checksums.header_for(a) in headers}
+    sent = headers.lowered()
+    algos = {a for a, name in _CHECKSUM_HEADERS if name in sent}
     if algorithm:
         algos.add(algorithm.upper())
-    for name in (headers.get("x-amz-trailer") or "").split(","):
+    for name in (sent.get("x-amz-trailer") or "").split(","):
         if name.strip().lower().startswith("x-amz-checksum-"):
             algos.add(name.strip().lower().removeprefix("x-amz-checksum-").upper())
     return algos
