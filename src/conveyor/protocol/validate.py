@@ -7,12 +7,12 @@ through `Service.validation_codes`.
 
 from __future__ import annotations
 
-import re
-from functools import lru_cache
 from typing import Any
 
 from botocore.model import ListShape, MapShape, Shape, StringShape, StructureShape
 
+from conveyor.protocol.validate_plan import pattern as _pattern
+from conveyor.protocol.validate_plan import plan
 from conveyor.wire import ServiceError
 
 
@@ -54,6 +54,19 @@ def _show(value: Any) -> str:
 
 
 def validate(shape: Shape | None, value: Any, codes: ValidationCodes, path: str = "") -> None:
+    """Raise the error `codes` words for the first thing in `value` that `shape` does not allow.
+
+    Most requests are valid: they are checked by the shape's plan (conveyor.protocol.validate_plan), which
+    names nothing; only a value the plan refuses is walked again here, naming each member on the way, to
+    word the error."""
+    if shape is None or value is None:
+        return
+    if plan(shape, codes.patterns, codes.enums)(value):
+        return
+    _walk(shape, value, codes, path)
+
+
+def _walk(shape: Shape | None, value: Any, codes: ValidationCodes, path: str = "") -> None:
     if shape is None or value is None:
         return
     kind = shape.type_name
@@ -67,7 +80,7 @@ def validate(shape: Shape | None, value: Any, codes: ValidationCodes, path: str 
         for name, item in value.items():
             member = members.get(name)
             if member is not None:
-                validate(member, item, codes, _join(path, name))
+                _walk(member, item, codes, _join(path, name))
         return
     if isinstance(shape, ListShape):
         if not isinstance(value, list):
@@ -75,7 +88,7 @@ def validate(shape: Shape | None, value: Any, codes: ValidationCodes, path: str 
         _check_length(shape, len(value), value, path, codes)
         for index, item in enumerate(value, 1):
             try:
-                validate(shape.member, item, codes, f"{path}.{index}")
+                _walk(shape.member, item, codes, f"{path}.{index}")
             except ServiceError as error:
                 raise codes.list_member_error(path, value, shape.member, error) from None
         return
@@ -88,8 +101,8 @@ def validate(shape: Shape | None, value: Any, codes: ValidationCodes, path: str 
         for key, item in value.items():
             if key_pattern and key_regex is not None and isinstance(key, str) and not key_regex.fullmatch(key):
                 raise codes.map_key_pattern_error(path, key, key_pattern)
-            validate(shape.key, key, codes, f"{path}.{key}")
-            validate(shape.value, item, codes, f"{path}.{key}")
+            _walk(shape.key, key, codes, f"{path}.{key}")
+            _walk(shape.value, item, codes, f"{path}.{key}")
         return
     if isinstance(shape, StringShape):
         if not isinstance(value, str):
@@ -121,17 +134,6 @@ def validate(shape: Shape | None, value: Any, codes: ValidationCodes, path: str 
         if not isinstance(value, bytes | bytearray):
             raise codes.invalid_error(path, value, "must be binary")
         _check_length(shape, len(value), "<binary>", path, codes)
-
-
-@lru_cache(maxsize=256)
-def _pattern(pattern: str) -> re.Pattern[str] | None:
-    """A model's pattern (Java syntax, which Python reads for the classes models use); None if it cannot
-    (`\\p{L}` in STS tag keys). AWS applies it as Java's `matches()`, to the whole value: hence `fullmatch`
-    (`$` with `match` lets a trailing newline through), and ASCII `\\w`, `\\d`, `\\s` as in Java."""
-    try:
-        return re.compile(pattern, re.DOTALL | re.ASCII)
-    except re.error:
-        return None
 
 
 def _join(path: str, name: str) -> str:
