@@ -15,10 +15,21 @@ from conveyor.wire import HttpResponse, RequestContext, ServiceError
 
 
 class _WireTypeError(Exception):
+    """A value of the wrong type. `path` names it from the top of the input ("Item.name.S"); the walk
+    builds it only on the way out of a failure, one member name per level, never for a value that parses."""
+
     def __init__(self, path: str, expected: str) -> None:
-        super().__init__(f"{path}: expected {expected}")
+        super().__init__(expected)
         self.path = path
         self.expected = expected
+
+    def inside(self, name: str | int) -> _WireTypeError:
+        """This error, seen from the container that holds the value under `name`."""
+        self.path = f"{name}.{self.path}" if self.path else str(name)
+        return self
+
+    def __str__(self) -> str:
+        return f"{self.path}: expected {self.expected}"
 
 
 class JsonCodec(Codec):
@@ -30,17 +41,30 @@ class JsonCodec(Codec):
     # of it, or NOT_READ to leave that value to the walk (and its errors).
     shape_readers: Mapping[str, Callable[[Any], Any]] = {}
 
+    def __init__(self, model: ServiceModel) -> None:
+        super().__init__(model)
+        # The operations requests have named so far, by name: botocore's model answers each question
+        # through a cache of its own, keyed and guarded per call.
+        self._operations: dict[str, OperationModel] = {}
+        self._content_type = _content_type(model)
+
     async def route(self, ctx: RequestContext) -> OperationModel:
-        target = ctx.request.headers.get("x-amz-target") or ""
+        return self.operation_for(ctx.request.headers.get("x-amz-target") or "")
+
+    def operation_for(self, target: str) -> OperationModel:
+        """The operation `X-Amz-Target` names (its prefix is the signing's and routing's business)."""
         op_name = target.rpartition(".")[2]
-        if not op_name or op_name not in self.model.operation_names:
-            raise ServiceError("UnknownOperationException", f"Operation {op_name or target!r} is not supported.")
-        return self.model.operation_model(op_name)
+        operation = self._operations.get(op_name)
+        if operation is None:
+            if not op_name or op_name not in self.model.operation_names:
+                raise ServiceError("UnknownOperationException", f"Operation {op_name or target!r} is not supported.")
+            operation = self._operations[op_name] = self.model.operation_model(op_name)
+        return operation
 
     async def parse(self, ctx: RequestContext, operation: OperationModel) -> dict[str, Any]:
         raw = await ctx.request.body()
         try:
-            data = loads_body(raw) if raw.strip() else {}
+            data = loads_body(raw) if raw and not raw.isspace() else {}
         except (ValueError, RecursionError):
             raise ServiceError("SerializationException", "The request body is not valid JSON.")
         if not isinstance(data, dict):
@@ -61,8 +85,8 @@ class JsonCodec(Codec):
         payload = _to_json(shape, result, self.shape_writers) if shape is not None and result else {}
         return HttpResponse(
             200,
-            [("Content-Type", _content_type(self.model)), ("x-amzn-RequestId", ctx.request_id)],
-            json.dumps(payload, separators=(",", ":")).encode(),
+            [("Content-Type", self._content_type), ("x-amzn-RequestId", ctx.request_id)],
+            compact_json(payload).encode(),
         )
 
     def serialize_error(self, ctx: RequestContext, error: ServiceError) -> HttpResponse:
@@ -70,7 +94,7 @@ class JsonCodec(Codec):
         body: dict[str, Any] = {"__type": error_type(model.endpoint_prefix, error.code), "message": error.message}
         body.update(error.extra)
         headers = [
-            ("Content-Type", _content_type(model)),
+            ("Content-Type", self._content_type),
             ("x-amzn-RequestId", ctx.request_id),
         ]
         if "awsQueryCompatible" in model.metadata:
@@ -124,7 +148,16 @@ NOT_READ = object()  # a shape reader's answer for a value it leaves to the mode
 _NO_HOOKS: Mapping[str, Callable[[Any], Any]] = MappingProxyType({})
 
 
-def _from_json(shape: Shape, value: Any, path: str, readers: Mapping[str, Callable[[Any], Any]] = _NO_HOOKS) -> Any:
+def _from_json(shape: Shape, value: Any, path: str = "", readers: Mapping[str, Callable[[Any], Any]] = _NO_HOOKS) -> Any:
+    """`value` read as `shape`. `path`: where the value sits, named in an error about it (the walk itself
+    passes none: a failure names its member on the way out, see _WireTypeError.inside)."""
+    try:
+        return _read(shape, value, readers)
+    except _WireTypeError as exc:
+        raise exc.inside(path) if path else exc
+
+
+def _read(shape: Shape, value: Any, readers: Mapping[str, Callable[[Any], Any]]) -> Any:
     if value is None:
         return None
     if readers:
@@ -136,7 +169,7 @@ def _from_json(shape: Shape, value: Any, path: str, readers: Mapping[str, Callab
     kind = shape.type_name
     if isinstance(shape, StructureShape):
         if not isinstance(value, dict):
-            raise _WireTypeError(path, "an object")
+            raise _WireTypeError("", "an object")
         members = shape.members
         out: dict[str, Any] = {}
         for name, item in value.items():
@@ -144,44 +177,59 @@ def _from_json(shape: Shape, value: Any, path: str, readers: Mapping[str, Callab
             if member is None:  # a member with a JSON name of its own (`locationName`, as API Gateway's)
                 name, member = _by_json_name(members, name)
             if member is not None and item is not None:
-                out[name] = _from_json(member, item, f"{path}.{name}" if path else name, readers)
+                try:
+                    out[name] = _read(member, item, readers)
+                except _WireTypeError as exc:
+                    raise exc.inside(name)
         return out
     if isinstance(shape, ListShape):
         if not isinstance(value, list):
-            raise _WireTypeError(path, "a list")
-        return [_from_json(shape.member, _not_null(item, f"{path}.{i}"), f"{path}.{i}", readers)
-                for i, item in enumerate(value, 1)]
+            raise _WireTypeError("", "a list")
+        member = shape.member
+        items = []
+        for i, item in enumerate(value, 1):
+            try:
+                items.append(_read(member, _not_null(item), readers))
+            except _WireTypeError as exc:
+                raise exc.inside(i)
+        return items
     if isinstance(shape, MapShape):
         if not isinstance(value, dict):
-            raise _WireTypeError(path, "an object")
+            raise _WireTypeError("", "an object")
         if any(_SURROGATE.search(k) for k in value):
-            raise _WireTypeError(path, "keys of Unicode characters (a lone surrogate escape is not one)")
-        return {str(k): _from_json(shape.value, _not_null(v, f"{path}.{k}"), f"{path}.{k}", readers)
-                for k, v in value.items()}
+            raise _WireTypeError("", "keys of Unicode characters (a lone surrogate escape is not one)")
+        value_shape = shape.value
+        entries = {}
+        for k, v in value.items():
+            try:
+                entries[str(k)] = _read(value_shape, _not_null(v), readers)
+            except _WireTypeError as exc:
+                raise exc.inside(k)
+        return entries
     if kind == "blob":
         if not isinstance(value, str):
-            raise _WireTypeError(path, "a base64 string")
+            raise _WireTypeError("", "a base64 string")
         try:
             return b64decode(value)
         except ValueError:
-            raise _WireTypeError(path, "a base64 string")
+            raise _WireTypeError("", "a base64 string")
     if kind == "timestamp":
         try:
             return parse_timestamp(value)
         except ValueError:
-            raise _WireTypeError(path, "a timestamp")
+            raise _WireTypeError("", "a timestamp")
     if kind == "string" and not isinstance(value, str):
-        raise _WireTypeError(path, "a string")
+        raise _WireTypeError("", "a string")
     if kind == "string" and _SURROGATE.search(value):
-        raise _WireTypeError(path, "a string of Unicode characters (a lone surrogate escape is not one)")
+        raise _WireTypeError("", "a string of Unicode characters (a lone surrogate escape is not one)")
     if kind in ("integer", "long") and (isinstance(value, bool) or not isinstance(value, int)):
         if isinstance(value, float) and value.is_integer():
             return int(value)
-        raise _WireTypeError(path, "an integer")
+        raise _WireTypeError("", "an integer")
     if kind == "boolean" and not isinstance(value, bool):
-        raise _WireTypeError(path, "a boolean")
+        raise _WireTypeError("", "a boolean")
     if kind in ("float", "double") and (isinstance(value, bool) or not isinstance(value, int | float)):
-        raise _WireTypeError(path, "a number")
+        raise _WireTypeError("", "a number")
     return value
 
 
@@ -202,12 +250,16 @@ def loads_body(raw: bytes) -> Any:
     return json.loads(raw.decode("utf-8"))
 
 
-def _not_null(item: Any, path: str) -> Any:
+def _not_null(item: Any) -> Any:
     """AWS's collections are dense unless modelled `sparse` (none of the served ones is): a null inside one
     is refused, as Smithy server SDKs refuse it, never passed on as a missing value."""
     if item is None:
-        raise _WireTypeError(path, "a value, not null")
+        raise _WireTypeError("", "a value, not null")
     return item
+
+
+# One encoder for every answer: json.dumps with `separators` builds a new JSONEncoder on every call.
+compact_json = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def _to_json(shape: Shape, value: Any, writers: Mapping[str, Callable[[Any], Any]] = _NO_HOOKS) -> Any:
