@@ -19,6 +19,7 @@ and what a loopback server with authentication off still refuses.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -135,7 +136,10 @@ _INVALID_TOKEN = "The security token included in the request is invalid."
 def session_token(request: HttpRequest) -> str | None:
     """The session token a request carries: a header, or a presigned URL's query parameter.
     https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_use-resources.html"""
-    return request.headers.get("x-amz-security-token") or request.query_dict().get("X-Amz-Security-Token")
+    token = request.headers.get("x-amz-security-token")
+    if token or not request.query_string:
+        return token or None
+    return request.query_dict().get("X-Amz-Security-Token")
 
 
 def check_session(request: HttpRequest, credential: Credential, now: float) -> None:
@@ -274,8 +278,10 @@ def keep_rebinders_out(request: HttpRequest, config: Config) -> None:
 _TRUSTED_DOMAINS = (".amazonaws.com", ".amazonaws.com.cn", ".on.aws", ".localhost.localstack.cloud")
 
 
+@functools.lru_cache(maxsize=256)
 def is_trusted_name(host_header: str, bound_host: str) -> bool:
-    """A loopback name, the name the server was started on, or one of AWS's own host names."""
+    """A loopback name, the name the server was started on, or one of AWS's own host names. (Remembered:
+    a client names the same Host in every request.)"""
     name = _hostname(host_header)
     if name in ("localhost", "localhost.localstack.cloud", bound_host.lower()) or name.endswith(".localhost"):
         return True

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 from typing import TYPE_CHECKING, Protocol
 
 from conveyor import ids
@@ -147,18 +149,20 @@ class Gateway:
         assert service is not None and codec is not None
         if service.regional and self.outages is not None and self.outages.is_down(ctx.region):
             raise service.unavailable_error()  # a region-down drill: the answer of an outage
-        answer = await service.intercept(ctx)
-        if answer is not None:
-            return answer
+        hooks = _hooks(service)
+        if hooks.intercept:
+            answer = await service.intercept(ctx)
+            if answer is not None:
+                return answer
         operation = ctx.operation = await codec.route(ctx)
-        await service.authorize(ctx, operation)
+        if hooks.authorize:
+            await service.authorize(ctx, operation)
         params = ctx.params = await codec.parse(ctx, operation)
-        from conveyor.protocol.validate import DEFAULT_CODES, validate
-
-        validate(operation.input_shape, params, service.validation_codes or DEFAULT_CODES)
+        _validator().validate(operation.input_shape, params, service.validation_codes or _validator().DEFAULT_CODES)
         if self.enforcer is not None:
             self.enforcer.authorize(ctx, service, operation, params)
-        await service.check(ctx, operation, params)
+        if hooks.check:
+            await service.check(ctx, operation, params)
         handler = service.handler(operation.name)
         if handler is None:
             raise ServiceError("NotImplemented", f"{ctx.service} {operation.name} is not implemented by Conveyor.", 501)
@@ -231,6 +235,45 @@ class Gateway:
             response = self.control.error(ctx, error)
         await _discard_unread_body(ctx.request, response)
         return response
+
+
+class _Hooks:
+    """Which of the pipeline's hooks a service overrides, found out once per service: a hook it leaves as
+    Service's does nothing, and awaiting it would cost a coroutine on every request."""
+
+    __slots__ = ("intercept", "authorize", "check")
+
+    def __init__(self, service: Service) -> None:
+        from conveyor.services.base import Service
+
+        kind = type(service)
+        self.intercept = kind.intercept is not Service.intercept
+        self.authorize = kind.authorize is not Service.authorize
+        self.check = kind.check is not Service.check
+
+
+_HOOKS: weakref.WeakKeyDictionary[Service, _Hooks] = weakref.WeakKeyDictionary()
+
+
+def _hooks(service: Service) -> _Hooks:
+    hooks = _HOOKS.get(service)
+    if hooks is None:
+        hooks = _HOOKS[service] = _Hooks(service)
+    return hooks
+
+
+def _validator() -> ModuleType:
+    """conveyor.protocol.validate, imported by the first request that is validated (botocore's model classes
+    come with it)."""
+    global _VALIDATE
+    if _VALIDATE is None:
+        import conveyor.protocol.validate as module
+
+        _VALIDATE = module
+    return _VALIDATE
+
+
+_VALIDATE: ModuleType | None = None
 
 
 async def _served_unsigned(ctx: RequestContext, target: _Target) -> bool:

@@ -77,6 +77,8 @@ class _Date:
 class RequestBody:
     """A request body arriving from the socket, read chunk by chunk by the handler."""
 
+    __slots__ = ("connection", "chunks", "buffered", "complete", "error", "expect_continue", "_waiter")
+
     def __init__(self, connection: Connection, expect_continue: bool) -> None:
         self.connection = connection
         self.chunks: collections.deque[bytes] = collections.deque()
@@ -84,23 +86,32 @@ class RequestBody:
         self.complete = False
         self.error: Exception | None = None
         self.expect_continue = expect_continue
-        self._arrived = asyncio.Event()
+        # The handler waiting for more of the body, if it is: made only then (a small body has arrived
+        # whole with its head by the time it is read).
+        self._waiter: asyncio.Future[None] | None = None
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
 
     def feed(self, data: bytes) -> None:
         self.chunks.append(data)
         self.buffered += len(data)
-        self._arrived.set()
+        self._wake()
         if self.buffered > HIGH_WATER:
             self.connection.pause_reading()
 
     def finish(self) -> None:
         self.complete = True
-        self._arrived.set()
+        self._wake()
 
     def fail(self, error: Exception) -> None:
         if not self.complete and self.error is None:
             self.error = error
-            self._arrived.set()
+            self._wake()
 
     @property
     def awaits_client(self) -> bool:
@@ -127,8 +138,8 @@ class RequestBody:
                 raise self.error
             if self.complete:
                 return None
-            self._arrived.clear()
-            await self._arrived.wait()
+            waiter = self._waiter = self.connection.loop.create_future()
+            await waiter
 
 
 class Connection(asyncio.Protocol):
@@ -254,7 +265,9 @@ class Connection(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         if self._continuing is None:
             self._head.append((name, value))
-            self._count(len(name) + len(value))
+            self._head_size += len(name) + len(value)
+            if self._head_size > MAX_HEAD:
+                raise ValueError("request head too large")  # httptools reports it as a parser error
 
     def on_headers_complete(self) -> None:
         if self._continuing is not None:
@@ -267,7 +280,8 @@ class Connection(asyncio.Protocol):
             return
         headers = Headers([(n.decode("latin-1"), v.decode("latin-1")) for n, v in self._head])
         raw_path, _, query = self._url.partition(b"?")
-        body = RequestBody(self, (headers.get("expect") or "").lower() == "100-continue")
+        expect = headers.get("expect")
+        body = RequestBody(self, expect is not None and expect.lower() == "100-continue")
         request = HttpRequest(
             method=self.parser.get_method().decode("ascii"),
             path=raw_path.decode("latin-1"),

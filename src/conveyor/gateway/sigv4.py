@@ -83,12 +83,15 @@ def scope_service(request: HttpRequest) -> str | None:
     return match.group(1) if match else None
 
 
+_AMZ_DATE = re.compile(r"\d{8}T\d{6}Z")
+
+
 def _signature(credential: str, signed: str, signature: str, amz_date: str, *, presigned: bool) -> Signature:
     parts = credential.split("/")
     if len(parts) != 5 or parts[4] != "aws4_request":
         raise SigV4Error("malformed", f"Invalid credential scope {credential!r}: expected KEY/DATE/REGION/SERVICE/aws4_request",
                          presigned=presigned)
-    if not re.fullmatch(r"\d{8}T\d{6}Z", amz_date or "") or not _valid_stamp(amz_date):
+    if not _AMZ_DATE.fullmatch(amz_date or "") or not _valid_stamp(amz_date):
         raise SigV4Error("malformed", "The request must carry a valid X-Amz-Date (yyyyMMddTHHmmssZ).",
                          presigned=presigned)
     return Signature(parts[0], parts[1], parts[2], parts[3], amz_date, signed.lower().split(";"), signature, presigned)
@@ -201,7 +204,10 @@ def compute(request: HttpRequest, sig: Signature, secret: str, payload_hash: str
     return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
 
 
+@functools.lru_cache(maxsize=256)
 def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    """The day's key for one region and service: four HMACs, the same for every request a client signs that
+    day, so kept (a request names these four only after its signature parsed, and the secret is known)."""
     key = hmac.new(f"AWS4{secret}".encode(), date.encode(), hashlib.sha256).digest()
     for part in (region, service, "aws4_request"):
         key = hmac.new(key, part.encode(), hashlib.sha256).digest()
@@ -243,9 +249,18 @@ def canonical_request(request: HttpRequest, sig: Signature, payload_hash: str, *
     )
 
 
+# A path that normalising and encoding twice leave as it is: unreserved characters and single slashes, no
+# `.` or `..` segment (most API paths: `/`, SQS's `/123456789012/queue`).
+# (Segments are separated by one required slash, so the pattern cannot backtrack.)
+_SEGMENT = r"(?!\.\.?(?:/|$))[A-Za-z0-9_~.\-]+"
+_PLAIN_PATH = re.compile(rf"/?(?:{_SEGMENT}(?:/{_SEGMENT})*/?)?")
+
+
 def canonical_uri(raw_path: str, *, s3: bool) -> str:
     if s3:
         # S3 signs the path exactly as sent: no normalisation, no second encoding.
+        return raw_path or "/"
+    if _PLAIN_PATH.fullmatch(raw_path):
         return raw_path or "/"
     path = unquote(raw_path) or "/"
     normalized = posixpath.normpath(path)

@@ -39,11 +39,20 @@ class Caller:
 
     @classmethod
     def root(cls, account_id: str) -> Caller:
-        return cls("root", account_id, f"arn:aws:iam::{account_id}:root", account_id)
+        # Asked for on every request signed with the configured keys; a frozen value, so one per account.
+        root = _ROOTS.get(account_id)
+        if root is None:
+            root = cls("root", account_id, f"arn:aws:iam::{account_id}:root", account_id)
+            if len(_ROOTS) < 1024:  # (another account's root comes from its key: not an unbounded cache)
+                _ROOTS[account_id] = root
+        return root
 
     @property
     def role_name(self) -> str | None:
         return self.role_arn.rpartition("/")[2] if self.role_arn else None
+
+
+_ROOTS: dict[str, Caller] = {}
 
 
 def another_account(access_key: str, own_account: str) -> Caller | None:

@@ -29,7 +29,8 @@ class Headers:
             self._map[key] = f"{self._map[key]},{value}" if key in self._map else value
 
     def get(self, name: str, default: str | None = None) -> str | None:
-        return self._map.get(name.lower(), default)
+        value = self._map.get(name)  # the pipeline asks in lower case: no copy of the name for that
+        return value if value is not None else self._map.get(name.lower(), default)
 
     def __getitem__(self, name: str) -> str:
         return self._map[name.lower()]
@@ -70,7 +71,7 @@ class HttpRequest:
     @property
     def query(self) -> list[tuple[str, str]]:
         if self._query is None:
-            self._query = parse_qsl(self.query_string, keep_blank_values=True)
+            self._query = parse_qsl(self.query_string, keep_blank_values=True) if self.query_string else []
         return self._query
 
     def query_dict(self) -> dict[str, str]:
@@ -88,14 +89,21 @@ class HttpRequest:
     async def body(self) -> bytes:
         """The whole body (read once and kept); use `stream()` instead for large uploads."""
         if self._body is None:
-            chunks, size = [], 0
-            async for chunk in self.stream():
+            receive, self._receive = self._receive, None
+            chunks: list[bytes] = []
+            size = 0
+            # Read from the connection itself, not through `stream()`: an async generator per request is a
+            # registration with the loop and a finalizer, for a body that is one chunk most of the time.
+            while receive is not None:
+                chunk = await receive()
+                if chunk is None:
+                    break
                 size += len(chunk)
                 if size > self.max_body:
                     raise ServiceError("RequestEntityTooLarge",
                                        f"Request bodies are limited to {self.max_body} bytes.", 413)
                 chunks.append(chunk)
-            self._body = b"".join(chunks)
+            self._body = chunks[0] if len(chunks) == 1 and type(chunks[0]) is bytes else b"".join(chunks)
         return self._body
 
     def keep_body(self, data: bytes) -> None:
