@@ -10,7 +10,8 @@ from typing import Any
 
 from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
 
-from conveyor.protocol.base import Codec, b64decode, b64encode, format_timestamp, parse_timestamp
+from conveyor.protocol.base import Codec, b64decode, parse_timestamp
+from conveyor.protocol.json_writer import to_json
 from conveyor.wire import HttpResponse, RequestContext, ServiceError
 
 
@@ -263,24 +264,5 @@ compact_json = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def _to_json(shape: Shape, value: Any, writers: Mapping[str, Callable[[Any], Any]] = _NO_HOOKS) -> Any:
-    if writers:
-        writer = writers.get(shape.name)
-        if writer is not None:
-            return writer(value)
-    kind = shape.type_name
-    if isinstance(shape, StructureShape):
-        members = shape.members
-        return {
-            members[name].serialization.get("name", name): _to_json(members[name], item, writers)
-            for name, item in value.items()
-            if item is not None and name in members
-        }
-    if isinstance(shape, ListShape):
-        return [_to_json(shape.member, item, writers) for item in value]
-    if isinstance(shape, MapShape):
-        return {k: _to_json(shape.value, v, writers) for k, v in value.items()}
-    if kind == "blob":
-        return b64encode(value if isinstance(value, bytes) else str(value).encode())
-    if kind == "timestamp":
-        return format_timestamp(value, shape, "unixTimestamp")
-    return value
+    """`value` as JSON writes `shape` (conveyor.protocol.json_writer: a writer built once per shape)."""
+    return to_json(shape, value, writers)

@@ -1,0 +1,98 @@
+"""A shape's JSON writer: turns a result into what the JSON protocols send (members by their JSON names,
+None members left out, binary as base64, timestamps as epoch seconds), by functions built once per shape.
+
+Walking the model for every answer asked each shape, at every level, for its members, their JSON names and
+its type, and converted strings and numbers one call each. A writer asks once: a structure keeps its members'
+JSON names and writers, and a value that needs no conversion (a string, a number, a list of them) is
+taken as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from botocore.model import ListShape, MapShape, Shape, StructureShape
+
+from conveyor.protocol.base import b64encode, format_timestamp
+
+Write = Callable[[Any], Any]
+
+# (id of the shape, id of the hooks) -> (the shape and hooks, kept so their ids are not reused; the writer)
+_WRITERS: dict[tuple[int, int], tuple[Shape, Mapping[str, Write], Write | None]] = {}
+# Writers being built, by what defines the shape: a recursive shape meets itself below itself.
+_BUILDING: dict[tuple[int, str, str, int], Write] = {}
+
+
+def to_json(shape: Shape, value: Any, hooks: Mapping[str, Write]) -> Any:
+    """`value` as the JSON protocols write `shape`; `hooks`: shapes (by name) a service writes itself."""
+    write = writer(shape, hooks)
+    return value if write is None else write(value)
+
+
+def writer(shape: Shape, hooks: Mapping[str, Write]) -> Write | None:
+    """The function that writes `shape`, or None when a value of it is written as it is."""
+    key = (id(shape), id(hooks))
+    found = _WRITERS.get(key)
+    if found is not None:
+        return found[2]
+    definition = (id(getattr(shape, "_shape_resolver", None)), shape.name, repr(sorted(shape.serialization.items())),
+                  id(hooks))
+    forward = _BUILDING.get(definition)
+    if forward is not None:
+        return forward
+    built: list[Write | None] = []
+
+    def ahead(value: Any) -> Any:
+        write = built[0]
+        return value if write is None else write(value)
+
+    _BUILDING[definition] = ahead
+    try:
+        write = _build(shape, hooks)
+    finally:
+        del _BUILDING[definition]
+    built.append(write)
+    _WRITERS[key] = (shape, hooks, write)
+    return write
+
+
+def _build(shape: Shape, hooks: Mapping[str, Write]) -> Write | None:
+    hook = hooks.get(shape.name)
+    if hook is not None:
+        return hook
+    if isinstance(shape, StructureShape):
+        return _structure(shape, hooks)
+    if isinstance(shape, ListShape):
+        member = writer(shape.member, hooks)
+        if member is None:
+            return list
+        return lambda value: [member(item) for item in value]
+    if isinstance(shape, MapShape):
+        entry = writer(shape.value, hooks)
+        if entry is None:
+            return lambda value: {k: v for k, v in value.items()}
+        return lambda value: {k: entry(v) for k, v in value.items()}
+    kind = shape.type_name
+    if kind == "blob":
+        return lambda value: b64encode(value if isinstance(value, bytes) else str(value).encode())
+    if kind == "timestamp":
+        return lambda value: format_timestamp(value, shape, "unixTimestamp")
+    return None
+
+
+def _structure(shape: StructureShape, hooks: Mapping[str, Write]) -> Write:
+    members = {name: (member.serialization.get("name", name), writer(member, hooks))
+               for name, member in shape.members.items()}
+
+    def write(value: Any) -> Any:
+        out = {}
+        for name, item in value.items():
+            if item is not None:
+                member = members.get(name)
+                if member is not None:
+                    wire, write_member = member
+                    out[wire] = item if write_member is None else write_member(item)
+        return out
+
+    return write
