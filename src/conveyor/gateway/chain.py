@@ -138,7 +138,9 @@ class Gateway:
         answer = await self.control.open_answer(ctx)
         if answer is not None:
             return answer
-        plane = await self.router.data_plane_for(ctx.request)
+        known, plane = self.router.started_plane_for(ctx.request)
+        if not known:
+            plane = await self.router.data_plane_for(ctx.request)
         if plane is not None:
             return await self._serve_data_plane(ctx, plane)
         await self._route(ctx, target)
@@ -217,7 +219,10 @@ class Gateway:
 
                 action = (await form_fields(ctx)).get("Action")
         name = await self.router.service_for(request, signing_name, action)
-        service = await self.services.use(name) if name and name in self.services.entries else None
+        service = None
+        if name and name in self.services.entries:
+            # (A started service is at hand: no coroutine to await for it.)
+            service = self.services[name] if self.services.started(name) else await self.services.use(name)
         if service is None:
             refusal = unserved.refusal(ctx, signing_name, name, sorted(self.services.names()))
             target.codec = refusal.codec

@@ -59,6 +59,21 @@ class Router:
         # the server (registered outside the catalog).
         self.planes = [name for name, entry in services.entries.items() if entry.may_claim is not None or entry.eager]
 
+    def started_plane_for(self, request: HttpRequest) -> tuple[bool, DataPlane | None]:
+        """(known, plane): the data plane that claims the request, known without starting a service (nearly
+        every request); known is False when a service that is not started yet may claim it (ask
+        `data_plane_for`, which starts it)."""
+        for name in self.planes:
+            if not self.services.started(name):
+                may_claim = self.services.entries[name].may_claim
+                if may_claim is None or not may_claim(request):
+                    continue
+                return False, None
+            plane = self.services[name].data_plane
+            if plane is not None and plane.claims(request):
+                return True, plane
+        return True, None
+
     async def data_plane_for(self, request: HttpRequest) -> DataPlane | None:
         """The data plane that claims the request (by Host or path), if any; its service is started first
         when the request may be for it."""
