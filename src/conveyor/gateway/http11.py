@@ -26,6 +26,7 @@ import asyncio
 import collections
 import contextlib
 import email.utils
+import functools
 import http
 import logging
 import socket
@@ -51,6 +52,11 @@ LOW_WATER = HIGH_WATER // 4
 MAX_HEAD = 64 * 1024  # request line and headers
 _REASONS = {status.value: status.phrase.encode() for status in http.HTTPStatus}
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+@functools.lru_cache(maxsize=64)
+def _reason_line(status: int) -> bytes:
+    return b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b"Unknown"))
 
 
 def request_timeout() -> ServiceError:
@@ -260,7 +266,9 @@ class Connection(asyncio.Protocol):
     def on_url(self, url: bytes) -> None:
         if self._continuing is None:
             self._url += url
-            self._count(len(url))
+            self._head_size += len(url)
+            if self._head_size > MAX_HEAD:
+                raise ValueError("request head too large")  # httptools reports it as a parser error
 
     def on_header(self, name: bytes, value: bytes) -> None:
         if self._continuing is None:
@@ -353,7 +361,10 @@ class Connection(asyncio.Protocol):
             # Unread body bytes would be parsed as the next request: this connection cannot go on.
             keep_alive = False
         try:
-            keep_alive = await self._send(response, request.method, keep_alive)
+            if response.stream is None:  # the answer in one write, no coroutine for it
+                keep_alive = self._send_whole(response, request.method, keep_alive)
+            else:
+                keep_alive = await self._send(response, request.method, keep_alive)
         except (ConnectionError, asyncio.CancelledError):
             keep_alive = False
         if not keep_alive or self.closed or self.stopping:
@@ -367,9 +378,9 @@ class Connection(asyncio.Protocol):
         else:
             self._arm_idle()
 
-    async def _send(self, response: HttpResponse, method: str, keep_alive: bool) -> bool:
-        """Write the response; returns whether the connection stays open for another request."""
-        head = bytearray(b"HTTP/1.1 %d %s\r\n" % (response.status, _REASONS.get(response.status, b"Unknown")))
+    def _response_head(self, response: HttpResponse, method: str, keep_alive: bool) -> tuple[bytes, bool, bool]:
+        """(the status line and headers, whether the body goes chunked, whether the connection stays open)."""
+        lines: list[str] = []
         has_length = False
         for name, value in response.headers:
             lname = name.lower()
@@ -378,21 +389,34 @@ class Connection(asyncio.Protocol):
             elif lname == "connection":
                 keep_alive = keep_alive and value.lower() != "close"
                 continue  # written below, once
-            head += f"{name}: {value}\r\n".encode("latin-1")
-        head += b"date: " + _Date.now() + b"\r\n"
+            lines.append(f"{name}: {value}\r\n")
         stream = response.stream
         chunked = stream is not None and not has_length and method != "HEAD"
+        framing = ""
         if stream is None and not has_length:
-            head += b"content-length: %d\r\n" % len(response.body)
+            framing = f"content-length: {len(response.body)}\r\n"
         elif chunked:
-            head += b"transfer-encoding: chunked\r\n"
+            framing = "transfer-encoding: chunked\r\n"
         if not keep_alive:
-            head += b"connection: close\r\n"
-        head += b"\r\n"
+            framing += "connection: close\r\n"
+        # The headers encoded once, joined (a header a service set may carry latin-1 characters).
+        head = b"".join((_reason_line(response.status), "".join(lines).encode("latin-1"), b"date: ", _Date.now(),
+                         b"\r\n", framing.encode("latin-1"), b"\r\n"))
+        return head, chunked, keep_alive
+
+    def _send_whole(self, response: HttpResponse, method: str, keep_alive: bool) -> bool:
+        """Write a response whose body is in memory, in one write; returns whether the connection stays open."""
+        head, _, keep_alive = self._response_head(response, method, keep_alive)
+        self.write(head if method == "HEAD" or not response.body else head + response.body)
+        return keep_alive
+
+    async def _send(self, response: HttpResponse, method: str, keep_alive: bool) -> bool:
+        """Write the response; returns whether the connection stays open for another request."""
+        stream = response.stream
         if stream is None:
-            self.write(bytes(head) if method == "HEAD" else bytes(head) + response.body)
-            return keep_alive
-        self.write(bytes(head))
+            return self._send_whole(response, method, keep_alive)
+        head, chunked, keep_alive = self._response_head(response, method, keep_alive)
+        self.write(head)
         if method == "HEAD":
             await _close_stream(stream)
             return keep_alive
@@ -430,11 +454,6 @@ class Connection(asyncio.Protocol):
             self._reading_paused = False
             self.transport.resume_reading()
             self.client_turn()  # the silence while we were not reading was ours
-
-    def _count(self, n: int) -> None:
-        self._head_size += n
-        if self._head_size > MAX_HEAD:
-            raise ValueError("request head too large")  # httptools reports it as a parser error
 
     def _refuse(self, status: int, message: bytes) -> None:
         """A request too broken to parse: answer it plainly and close (its framing cannot be trusted)."""
