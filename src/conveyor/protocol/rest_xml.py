@@ -115,6 +115,13 @@ class _InputPlan:
     body_document: bool = False
 
 
+@dataclass
+class _OutputPlan:
+    members: list[tuple[str, Shape, str | None, str, str]]  # (name, shape, location, wire name, type)
+    payload: str | None  # the member that is the body, if one is
+    body_document: bool  # whether members without a location make up a document (when no payload is named)
+
+
 def model_namespace(model: ServiceModel) -> str | None:
     """The service's XML namespace: the one its models' request documents declare (`xmlNamespace`), which
     its responses carry too (`http://cloudfront.amazonaws.com/doc/2020-05-31/`)."""
@@ -143,6 +150,7 @@ class RestXmlCodec(Codec):
         self._by_operation = {route.operation.name: route for route in self.routes}
         self.xmlns = model_namespace(model)
         self._plans: dict[int, _InputPlan] = {}
+        self._output_plans: dict[int, _OutputPlan] = {}
         self._member_plans: dict[str, list[tuple[str, str, object, Shape, Any]]] = {}
 
     # -- routing ---------------------------------------------------------------------------------
@@ -354,21 +362,20 @@ class RestXmlCodec(Codec):
         if shape is None:
             resp.headers.append(("Content-Length", "0"))
             return resp
-        payload_name = shape.serialization.get("payload")
+        plan = self._output_plan(operation, shape)
+        payload_name = plan.payload
         body_members = {}
-        for name, member in shape.members.items():
-            if name not in result or result[name] is None:
+        for name, member, loc, wire, kind in plan.members:
+            value = result.get(name)
+            if value is None:
                 continue
-            value = result[name]
-            loc = member.serialization.get("location")
-            wire = member.serialization.get("name", name)
             if loc == "header":
-                if member.type_name == "timestamp":
+                if kind == "timestamp":
                     # A verbatim member (see `verbatim`) goes back as it came.
                     text = value if isinstance(value, str) else format_timestamp(value, member, "rfc822")
-                elif member.type_name == "boolean":
+                elif kind == "boolean":
                     text = "true" if value else "false"
-                elif member.type_name == "list":
+                elif kind == "list":
                     text = ",".join(str(v) for v in value)
                 else:
                     text = str(value)
@@ -394,9 +401,7 @@ class RestXmlCodec(Codec):
                 root_name = member.serialization.get("name", member.name)
                 resp.body = self.document(root_name, member, value)
                 resp.headers.append(("Content-Type", self.content_type))
-        elif shape.members and any(
-            m.serialization.get("location") is None for m in shape.members.values()
-        ):
+        elif plan.body_document:
             resp.body = self.output_document(shape, body_members, result)
             resp.headers.append(("Content-Type", self.content_type))
         if resp.stream is None and resp.header("Content-Length") is None:
@@ -404,6 +409,18 @@ class RestXmlCodec(Codec):
         return resp
 
     content_type = "text/xml"
+
+    def _output_plan(self, op: OperationModel, shape: StructureShape) -> _OutputPlan:
+        """Each output member's location, wire name and type, worked out once per operation (GetObject's
+        output has about 40 members, nearly all headers)."""
+        plan = self._output_plans.get(id(op))
+        if plan is None:
+            members = [(name, member, member.serialization.get("location"), member.serialization.get("name", name),
+                        member.type_name) for name, member in shape.members.items()]
+            plan = _OutputPlan(members, shape.serialization.get("payload"),
+                               any(loc is None for _, _, loc, _, _ in members))
+            self._output_plans[id(op)] = plan
+        return plan
 
     def output_document(self, shape: Shape, members: dict[str, Any], result: dict[str, Any]) -> bytes:
         """The body of an output whose members make the document (no `payload` member names it)."""
