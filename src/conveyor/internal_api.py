@@ -12,7 +12,7 @@ from conveyor import __version__, localstack
 from conveyor.clock import ManualClock
 from conveyor.dashboard import web as dashboard_web
 from conveyor.runtime.pool import PoolError, PoolSpec
-from conveyor.wire import HttpResponse, RequestContext, ServiceError
+from conveyor.wire import HttpRequest, HttpResponse, RequestContext, ServiceError
 
 if TYPE_CHECKING:
     from conveyor.app import App
@@ -29,6 +29,10 @@ class InternalApi:
 
     def __init__(self, app: App) -> None:
         self.app = app
+
+    def may_answer_open(self, request: HttpRequest) -> bool:
+        """Whether `open_answer` may answer the request: LocalStack's probes and the dashboard's paths."""
+        return localstack.handles(request) or dashboard_web.is_dashboard_path(request.path)
 
     async def open_answer(self, ctx: RequestContext) -> HttpResponse | None:
         if localstack.handles(ctx.request):

@@ -60,6 +60,11 @@ _DISCARD_LIMIT = 1024 * 1024
 class ControlApi(Protocol):
     """Conveyor's own endpoints, which the App answers (conveyor.internal_api)."""
 
+    def may_answer_open(self, request: HttpRequest) -> bool:
+        """Whether `open_answer` may answer the request (False: it would answer None), asked first so that
+        the requests it has nothing to say about cost no coroutine."""
+        ...
+
     async def open_answer(self, ctx: RequestContext) -> HttpResponse | None:
         """Endpoints answered before authentication (LocalStack's probes; the dashboard's browser requests,
         which it admits by its own session rules), or None."""
@@ -135,9 +140,10 @@ class Gateway:
 
     # -- the steps -----------------------------------------------------------------------------------
     async def _serve(self, ctx: RequestContext, target: _Target) -> HttpResponse:
-        answer = await self.control.open_answer(ctx)
-        if answer is not None:
-            return answer
+        if self.control.may_answer_open(ctx.request):
+            answer = await self.control.open_answer(ctx)
+            if answer is not None:
+                return answer
         known, plane = self.router.started_plane_for(ctx.request)
         if not known:
             plane = await self.router.data_plane_for(ctx.request)
