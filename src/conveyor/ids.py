@@ -13,10 +13,15 @@ import random
 _rng = random.Random(os.urandom(32))
 
 
+# The version (4) and variant (10xx) bits of a random UUID: the bits they replace, then their values.
+_UUID_KEEP = ~(0xF000 << 64) & ~(0xC << 60)
+_UUID_SET = (0x4000 << 64) | (0x8 << 60)
+_getrandbits = _rng.getrandbits
+
+
 def uuid4() -> str:
     """A random (version 4, RFC 4122 variant) UUID in its canonical text form."""
-    n = (_rng.getrandbits(128) & ~(0xF000 << 64) | (0x4000 << 64)) & ~(0xC << 60) | (0x8 << 60)
-    h = f"{n:032x}"
+    h = "%032x" % (_getrandbits(128) & _UUID_KEEP | _UUID_SET)
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 

@@ -286,7 +286,7 @@ class Connection(asyncio.Protocol):
             if not self._draining:  # (once: a pipelined request behind it is not answered again)
                 self._answer_over_limit()
             return
-        headers = Headers([(n.decode("latin-1"), v.decode("latin-1")) for n, v in self._head])
+        headers = Headers.from_wire(self._head)
         raw_path, _, query = self._url.partition(b"?")
         expect = headers.get("expect")
         body = RequestBody(self, expect is not None and expect.lower() == "100-continue")

@@ -28,6 +28,22 @@ class Headers:
             key = name.lower()
             self._map[key] = f"{self._map[key]},{value}" if key in self._map else value
 
+    @classmethod
+    def from_wire(cls, raw: list[tuple[bytes, bytes]]) -> Headers:
+        """Headers as the HTTP parser hands them over (latin-1 bytes): decoded and indexed in one pass."""
+        headers = cls.__new__(cls)
+        items: list[tuple[str, str]] = []
+        index: dict[str, str] = {}
+        for raw_name, raw_value in raw:
+            name = raw_name.decode("latin-1")
+            value = raw_value.decode("latin-1")
+            items.append((name, value))
+            key = name.lower()
+            index[key] = f"{index[key]},{value}" if key in index else value
+        headers._items = items
+        headers._map = index
+        return headers
+
     def get(self, name: str, default: str | None = None) -> str | None:
         value = self._map.get(name)  # the pipeline asks in lower case: no copy of the name for that
         return value if value is not None else self._map.get(name.lower(), default)
