@@ -228,13 +228,21 @@ class CredentialSource(Protocol):
         ...
 
 
+_CONFIGURED: dict[tuple[str, str, str], Credential] = {}
+
+
 def find_credential(access_key: str, configured: Mapping[str, str], account_id: str,
                     sources: Sequence[CredentialSource]) -> Credential | None:
     """Who signs with `access_key`: the configured keys are the account's root user; else a key a service
     issued (IAM's CreateAccessKey, STS's temporary credentials)."""
     secret = configured.get(access_key)
     if secret is not None:
-        return Credential(access_key, secret, Caller.root(account_id))
+        # Asked on every request signed with a configured key: one (frozen) credential per key, kept.
+        key = (access_key, secret, account_id)
+        credential = _CONFIGURED.get(key)
+        if credential is None:
+            credential = _CONFIGURED[key] = Credential(access_key, secret, Caller.root(account_id))
+        return credential
     for source in sources:
         found = source.secret_for(access_key)
         if found is not None:
