@@ -47,7 +47,7 @@ def _count_delivery(metrics: MetricsSink | None, sub_arn: str, ok: bool) -> None
 
 def _is_refusal(exc: Exception) -> TypeGuard[ServiceError]:
     """Whether a delivery failed because the endpoint refused it (a function whose policy does not let
-    sns.amazonaws.com invoke it, one deleted since): a client-side error, expected and not a fault of ours,
+    sns.amazonaws.com invoke it, one deleted since, a disabled device): a client-side error, expected and not a fault of ours,
     which AWS does not retry and counts in NumberOfNotificationsFailed. It is one warning naming the
     subscription and the reason, as AWS's delivery status logs show it, not a traceback.
     https://docs.aws.amazon.com/sns/latest/dg/sns-message-delivery-retries.html (client-side errors)"""
@@ -319,7 +319,8 @@ class Dispatcher:
         else:
             device = self.mobile.endpoints.get(sub.endpoint)
             if device is None or not device.enabled:
-                raise RuntimeError(f"platform endpoint {sub.endpoint} is deleted or disabled")
+                # A refusal, as a direct Publish to it is refused (publishing.py): logged as one warning.
+                raise ServiceError("EndpointDisabled", f"Endpoint is disabled or deleted: {sub.endpoint}")
             await self.mailbox.send(sub.protocol, sub.endpoint, msg["id"], message_for(msg, device.platform))
 
     async def _http_with_retries(self, msg: Published, sub: Subscription, body: str) -> None:
