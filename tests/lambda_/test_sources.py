@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +74,8 @@ def _settled(endpoint: str) -> bool:
 
 
 def test_sns_subscription_invokes_only_with_permission(lam: Any, make_function: Any, client: Any,
-                                                       tmp_path: Path) -> None:
+                                                       tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                                       advance: Callable[[float], float]) -> None:
     sns, sqs = client("sns"), client("sqs")
     out = tmp_path / "events"
     arn = make_function("listener", RECORDER, Environment={"Variables": {"OUT": str(out)}})["FunctionArn"]
@@ -81,10 +84,27 @@ def test_sns_subscription_invokes_only_with_permission(lam: Any, make_function: 
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sub = sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=arn, ReturnSubscriptionArn=True,
                         Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn})})
+    started = advance(0)
+    caplog.set_level(logging.WARNING, logger="conveyor")
     sns.publish(TopicArn=topic, Message="denied")  # no permission: a failed delivery, to the DLQ
     dead = wait_for(lambda: sqs.receive_message(QueueUrl=dlq).get("Messages"))
     assert json.loads(dead[0]["Body"])["Message"] == "denied"
     assert not _events(out)
+    # An expected refusal: one warning naming the subscription and why, no traceback, no ERROR.
+    refusals = [r for r in caplog.records if r.name.startswith("conveyor.services.sns")]
+    assert [r.levelno for r in refusals] == [logging.WARNING]
+    assert sub["SubscriptionArn"] in refusals[0].getMessage() and "sns.amazonaws.com" in refusals[0].getMessage()
+    assert refusals[0].exc_info is None
+    now = advance(60)  # the minute ends: its counts are stored (by a write of their own, waited for)
+
+    def failed() -> list[float]:
+        points = client("cloudwatch").get_metric_statistics(
+            Namespace="AWS/SNS", MetricName="NumberOfNotificationsFailed",
+            Dimensions=[{"Name": "TopicName", "Value": "alerts"}], StartTime=started - 600, EndTime=now + 60,
+            Period=3600, Statistics=["Sum"])["Datapoints"]
+        return [p["Sum"] for p in points]
+
+    assert wait_for(failed) == [1.0]
 
     lam.add_permission(FunctionName="listener", StatementId="sns", Action="lambda:InvokeFunction",
                        Principal="sns.amazonaws.com", SourceArn=topic)

@@ -32,6 +32,18 @@ def change(r53: Any, zone_id: str, *changes: tuple[str, dict[str, Any]]) -> dict
     return result
 
 
+def query_logging_policy(logs: Any, resource: str = "arn:aws:logs:us-east-1:000000000000:log-group:/aws/route53/*",
+                         name: str = "route53-query-logging", **condition: Any) -> None:
+    """The CloudWatch Logs resource policy (in us-east-1) a user puts before creating a query logging
+    configuration, as API_CreateQueryLoggingConfig.html shows it."""
+    statement: dict[str, Any] = {"Effect": "Allow", "Principal": {"Service": "route53.amazonaws.com"},
+                                 "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": resource}
+    if condition:
+        statement["Condition"] = condition
+    logs.put_resource_policy(policyName=name, policyDocument=json.dumps({"Version": "2012-10-17",
+                                                                         "Statement": [statement]}))
+
+
 def a_record(name: str, *values: str, ttl: int = 300, **extra: Any) -> dict[str, Any]:
     return {"Name": name, "Type": "A", "TTL": ttl, "ResourceRecords": [{"Value": v} for v in values], **extra}
 

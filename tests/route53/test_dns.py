@@ -19,7 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import post_json
-from tests.route53.conftest import Dig, a_record, change, create_zone
+from tests.route53.conftest import Dig, a_record, change, create_zone, query_logging_policy
 
 
 def test_answers_with_ttl_and_authority(r53: Any, dig: Dig) -> None:
@@ -144,8 +144,9 @@ def test_the_dns_port_is_chosen_by_the_server_when_asked_for_0(endpoint: str, di
 
 
 def test_query_logging_writes_each_query_to_cloudwatch_logs(r53: Any, dig: Dig, client: Any) -> None:
-    logs = client("logs")
+    logs = client("logs")  # in us-east-1, as Route 53 wants the group and the policy
     logs.create_log_group(logGroupName="/aws/route53/example.com")
+    query_logging_policy(logs)
     group_arn = logs.describe_log_groups()["logGroups"][0]["arn"]
     zone_id = create_zone(r53)
     change(r53, zone_id, ("CREATE", a_record("www.example.com", "192.0.2.1")))

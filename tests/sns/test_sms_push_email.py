@@ -9,6 +9,7 @@ https://docs.aws.amazon.com/sns/latest/dg/sns-mobile-phone-number-as-subscriber.
 from __future__ import annotations
 
 import json
+import logging
 import urllib.parse
 import urllib.request
 from typing import Any
@@ -96,7 +97,7 @@ def test_platform_applications_and_endpoints(sns: Any) -> None:
     assert sns.list_platform_applications()["PlatformApplications"] == []
 
 
-def test_publish_to_a_device(sns: Any, endpoint: str) -> None:
+def test_publish_to_a_device(sns: Any, endpoint: str, caplog: pytest.LogCaptureFixture) -> None:
     app = sns.create_platform_application(Name="ios", Platform="APNS", Attributes={"PlatformCredential": "key"})["PlatformApplicationArn"]
     device = sns.create_platform_endpoint(PlatformApplicationArn=app, Token="t1")["EndpointArn"]
     message = json.dumps({"default": "plain", "APNS": json.dumps({"aps": {"alert": "hi"}})})
@@ -114,6 +115,10 @@ def test_publish_to_a_device(sns: Any, endpoint: str) -> None:
     sns.publish(TopicArn=topic, Message="from the topic")
     assert sent_soon(endpoint, 2, protocol="application")[-1]["body"] == "from the topic"
     sns.delete_endpoint(EndpointArn=device)
+    caplog.set_level(logging.WARNING, logger="conveyor")
+    sns.publish(TopicArn=topic, Message="to a device since deleted")  # a refusal: one warning, no traceback
+    [warned] = wait_for(lambda: [r for r in caplog.records if r.name.startswith("conveyor.services.sns")])
+    assert warned.levelno == logging.WARNING and warned.exc_info is None and device in warned.getMessage()
     assert refused(sns.subscribe, TopicArn=topic, Protocol="application", Endpoint=device) == (
         "InvalidParameter", f"Invalid parameter: Endpoint Reason: Endpoint does not exist for endpoint arn{device}")
     assert refused(sns.publish, TargetArn=device, Message="gone") == (

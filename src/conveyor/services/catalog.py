@@ -69,9 +69,10 @@ CATALOG: tuple[ServiceEntry, ...] = (
     ServiceEntry("cloudfront", "conveyor.services.cloudfront.api:CloudFrontService", may_claim=_edge,
                  needs=("s3",)),
     # After the services whose names its aliases point at (distributions, load balancers, websites).
-    # It checks a private zone's VPC with EC2 (every account has default VPCs: no empty answer).
+    # It checks a private zone's VPC with EC2 (every account has default VPCs: no empty answer), and asks
+    # CloudWatch Logs' resource policies whether it may write query logs (on every logged query: started first).
     ServiceEntry("route53", "conveyor.services.route53.api:Route53Service", internal_prefix="route53",
-                 door="conveyor.services.route53.dns_door:open_door", needs=("ec2",)),
+                 door="conveyor.services.route53.dns_door:open_door", needs=("ec2", "logs")),
     # Last: it makes the other services' resources through their APIs.
     ServiceEntry("cloudformation", "conveyor.services.cloudformation.api:CloudFormationService", needs=("ec2",)),
 )

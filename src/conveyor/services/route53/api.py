@@ -3,8 +3,8 @@ routing policies, health checks that really probe, tags, and the DNS server that
 
 The operations live in objects over one catalog and its store; this class wires them, owns the lifecycle
 (the store, the health checker, the DNS server) and reports the DNS server's port at /_conveyor/route53.
-Traffic policies, query logging, DNSSEC signing, CIDR collections and key-signing keys answer
-NotImplemented.
+Query logs are written through CloudWatch Logs' ports while its resource policies let Route 53 write.
+Traffic policies, DNSSEC signing, CIDR collections and key-signing keys answer NotImplemented.
 """
 
 from __future__ import annotations
@@ -72,9 +72,10 @@ class Route53Service(Service):
             ChangeOperations(catalog),
             HealthCheckOperations(catalog, self.prober),
             TagOperations(catalog),
-            QueryLogOperations(catalog, lambda: self.ports.api),
+            QueryLogOperations(catalog, self.config.account_id, lambda: self.ports.log_groups),
         )
-        self.query_log = QueryLogWriter(catalog, self.clock, lambda: self.ports.logs)
+        self.query_log = QueryLogWriter(catalog, self.clock, self.config.account_id, lambda: self.ports.logs,
+                                        lambda: self.ports.log_groups)
         self.prober.start()
         await self._start_dns()
 

@@ -5,8 +5,12 @@ https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/query-logs.html gives 
 `1.0 2017-12-13T08:15:50.235Z Z123412341234 example.com A NOERROR UDP FRA6 192.168.1.1 -` (format version,
 time, zone, name, type, response code, protocol, edge location, resolver address, EDNS client subnet).
 https://docs.aws.amazon.com/Route53/latest/APIReference/API_CreateQueryLoggingConfig.html gives the rules:
-the log group must exist and be in us-east-1. Route 53 also wants a resource policy on the log group that
-lets it write; Conveyor's Logs keeps no resource policies, so that one is not asked for.
+the log group must exist, be in us-east-1 and belong to the zone's account (NoSuchCloudWatchLogsLogGroup
+otherwise), and a CloudWatch Logs resource policy in us-east-1 must let route53.amazonaws.com
+logs:CreateLogStream and logs:PutLogEvents on it (InsufficientCloudWatchLogsResourcePolicy otherwise). The
+same page names the condition keys a policy may narrow Route 53 with against the confused deputy:
+aws:SourceArn (arn:aws:route53:::hostedzone/ID) and aws:SourceAccount. Route 53 keeps writing a zone's
+queries only while the policy lets it: a policy removed or narrowed later stops the lines, as on AWS.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from conveyor.clock import Clock
-from conveyor.ports import ApiCaller, LogSink
+from conveyor.ports import LogGroups, LogSink
 from conveyor.services.route53 import errors
 from conveyor.services.route53.catalog import Catalog
 from conveyor.services.route53.store import Batch
@@ -35,6 +39,7 @@ if TYPE_CHECKING:
 
 LOG_REGION = "us-east-1"
 EDGE = "LOCAL"
+ROUTE53_PRINCIPAL = "route53.amazonaws.com"
 _LOG_GROUP_ARN = re.compile(r"^arn:aws:logs:([a-z0-9-]+):(\d{12}):log-group:([^:]+)(?::\*)?$")
 DEFAULT_PAGE = 100
 
@@ -43,23 +48,40 @@ def _no_such_config() -> ServiceError:
     return errors.fault("NoSuchQueryLoggingConfig", "The query logging configuration does not exist")
 
 
+def _insufficient_policy() -> ServiceError:
+    # Route 53's words for it, as AWS answers (quoted by moto's route53 models, which cannot check it).
+    return errors.fault("InsufficientCloudWatchLogsResourcePolicy", "The resource policy that you're using for "
+                        "Route 53 query logging doesn't grant Route 53 sufficient permission to create a log "
+                        "stream in the specified log group.")
+
+
+def log_stream(zone_id: str) -> str:
+    """The stream Route 53 writes a zone's queries to: one per zone and edge location."""
+    return f"{zone_id}/{EDGE}"
+
+
+def delivery_context(zone_id: str, account_id: str) -> dict[str, str]:
+    """The condition keys Route 53 sends with its writes (API_CreateQueryLoggingConfig.html)."""
+    return {"aws:SourceArn": f"arn:aws:route53:::hostedzone/{zone_id}", "aws:SourceAccount": account_id}
+
+
+def may_write(groups: LogGroups | None, arn: str, zone_id: str, account_id: str) -> bool:
+    """Whether the log group's resource policies let Route 53 write the zone's query logs into it."""
+    return groups is not None and groups.delivery_allowed(arn, log_stream(zone_id), ROUTE53_PRINCIPAL,
+                                                          delivery_context(zone_id, account_id))
+
+
 class QueryLogOperations:
-    def __init__(self, catalog: Catalog, api: Callable[[], ApiCaller | None]) -> None:
+    def __init__(self, catalog: Catalog, account_id: str, groups: Callable[[], LogGroups | None]) -> None:
         self.catalog = catalog
-        self.api = api
+        self.account_id = account_id
+        self.groups = groups
 
     def _config(self, config_id: str) -> dict[str, Any]:
         doc = self.catalog.query_logs.get(config_id)
         if doc is None:
             raise _no_such_config()
         return doc
-
-    async def _log_group_exists(self, name: str) -> bool:
-        api = self.api()
-        if api is None:
-            return False
-        found = await api.call("logs", "DescribeLogGroups", {"logGroupNamePrefix": name}, LOG_REGION)
-        return any(group.get("logGroupName") == name for group in found.get("logGroups", []))
 
     async def CreateQueryLoggingConfig(self, ctx: RequestContext,
                                        params: CreateQueryLoggingConfigRequestTypeDef) -> dict[str, Any]:
@@ -70,8 +92,12 @@ class QueryLogOperations:
         matched = _LOG_GROUP_ARN.match(arn)
         if matched is None or matched.group(1) != LOG_REGION:
             raise errors.invalid_input("The ARN for the CloudWatch Logs log group is invalid")
-        if not await self._log_group_exists(matched.group(3)):
+        groups = self.groups()
+        # A group of another account is not one this account's zone may log to: it does not exist for it.
+        if matched.group(2) != self.account_id or groups is None or not groups.resource_exists(arn):
             raise errors.fault("NoSuchCloudWatchLogsLogGroup", "The specified CloudWatch Logs log group doesn't exist.")
+        if not may_write(groups, arn, zone_id, self.account_id):
+            raise _insufficient_policy()
         async with self.catalog.mutex:
             if any(c["HostedZoneId"] == zone_id for c in self.catalog.query_logs.values()):
                 raise errors.fault("QueryLoggingConfigAlreadyExists", "A query logging configuration already exists "
@@ -121,10 +147,13 @@ class QueryLogOperations:
 class QueryLogWriter:
     """Writes a line for each answered query of a zone that has a query logging configuration."""
 
-    def __init__(self, catalog: Catalog, clock: Clock, logs: Callable[[], LogSink | None]) -> None:
+    def __init__(self, catalog: Catalog, clock: Clock, account_id: str, logs: Callable[[], LogSink | None],
+                 groups: Callable[[], LogGroups | None]) -> None:
         self.catalog = catalog
         self.clock = clock
+        self.account_id = account_id
         self.logs = logs
+        self.groups = groups
 
     def write(self, zone_id: str | None, name: str, kind: str, rcode: str, protocol: str, client: str) -> None:
         if zone_id is None:
@@ -133,10 +162,12 @@ class QueryLogWriter:
         sink = self.logs()
         if config is None or sink is None:
             return
-        matched = _LOG_GROUP_ARN.match(config["CloudWatchLogsLogGroupArn"])
-        if matched is None:
+        arn = config["CloudWatchLogsLogGroupArn"]
+        matched = _LOG_GROUP_ARN.match(arn)
+        # Only while the policy lets Route 53 write (a policy deleted or narrowed since stops the lines).
+        if matched is None or not may_write(self.groups(), arn, zone_id, self.account_id):
             return
         now = self.clock.now()
         stamp = dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
         line = f"1.0 {stamp} {zone_id} {name.rstrip('.') or '.'} {kind} {rcode} {protocol} {EDGE} {client} -"
-        sink.write(LOG_REGION, matched.group(3), f"{zone_id}/{EDGE}", [(now, line)])
+        sink.write(LOG_REGION, matched.group(3), log_stream(zone_id), [(now, line)])

@@ -14,7 +14,7 @@ import asyncio
 import base64
 import logging
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, TypeGuard
 
 from conveyor import builtin_metrics
 from conveyor.clock import Clock, TimerHandle
@@ -28,6 +28,7 @@ from conveyor.services.sns.signing import Signer
 from conveyor.services.sns.sms import SmsOperations
 from conveyor.services.sns.store import SnsStore
 from conveyor.services.sns.subscriptions import RECORDED, Subscription
+from conveyor.wire import ServiceError
 
 log = logging.getLogger(__name__)
 SNS_PRINCIPAL = "sns.amazonaws.com"
@@ -42,6 +43,15 @@ def _count_delivery(metrics: MetricsSink | None, sub_arn: str, ok: bool) -> None
     parts = sub_arn.split(":")
     if len(parts) >= 7:
         builtin_metrics.sns_delivered(metrics, parts[3], parts[5], ok)
+
+
+def _is_refusal(exc: Exception) -> TypeGuard[ServiceError]:
+    """Whether a delivery failed because the endpoint refused it (a function whose policy does not let
+    sns.amazonaws.com invoke it, one deleted since, a disabled device): a client-side error, expected and not a fault of ours,
+    which AWS does not retry and counts in NumberOfNotificationsFailed. It is one warning naming the
+    subscription and the reason, as AWS's delivery status logs show it, not a traceback.
+    https://docs.aws.amazon.com/sns/latest/dg/sns-message-delivery-retries.html (client-side errors)"""
+    return isinstance(exc, ServiceError) and exc.status < 500
 
 
 def sqs_attributes(attrs: StoredAttributes | None) -> dict[str, dict[str, Any]] | None:
@@ -278,9 +288,12 @@ class Dispatcher:
             elif sub.protocol in RECORDED:
                 await self._to_mailbox(msg, sub, body)
             _count_delivery(self.ports.metrics, sub.arn, True)
-        except Exception:
+        except Exception as exc:
             _count_delivery(self.ports.metrics, sub.arn, False)
-            log.exception("SNS delivery to %s failed", sub.endpoint)
+            if _is_refusal(exc):
+                log.warning("SNS subscription %s: %s (%s)", sub.arn, exc, exc.code)
+            else:
+                log.exception("SNS delivery to %s failed", sub.endpoint)
             try:
                 await self._to_dlq(sub, body, msg)
             except Exception:
@@ -306,7 +319,8 @@ class Dispatcher:
         else:
             device = self.mobile.endpoints.get(sub.endpoint)
             if device is None or not device.enabled:
-                raise RuntimeError(f"platform endpoint {sub.endpoint} is deleted or disabled")
+                # A refusal, as a direct Publish to it is refused (publishing.py): logged as one warning.
+                raise ServiceError("EndpointDisabled", f"Endpoint is disabled or deleted: {sub.endpoint}")
             await self.mailbox.send(sub.protocol, sub.endpoint, msg["id"], message_for(msg, device.platform))
 
     async def _http_with_retries(self, msg: Published, sub: Subscription, body: str) -> None:
