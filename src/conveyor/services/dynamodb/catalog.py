@@ -11,16 +11,26 @@ read the claims: a PutItem, UpdateItem or DeleteItem of a claimed item fails at 
 TransactionConflictException, a second transaction touching a claimed item is cancelled, and so is a
 TransactGetItems of an item any write holds.
 https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html#transaction-conflict-handling
+
+A write computes its index entries from the table as it found it; UpdateTable may add or drop an index
+meanwhile. Writes go to the store through `Catalog.commit`, which keeps them in step with the index
+backfill: while a table's index change is on its way to the store, a write of that table waits for it, and
+a write computed for indexes the table no longer has gets its entries computed again for the ones it has.
+The backfill itself reads the items inside its commit (DynamoStore.update_table), so every write queued
+before it is in it, and every write queued after it carries the new index's entries.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from conveyor.services.dynamodb import errors
-from conveyor.services.dynamodb.store import BackupRow, DynamoStore
+from conveyor.services.dynamodb.keys import index_entries
+from conveyor.services.dynamodb.store import BackupRow, DynamoStore, ItemWrite
+from conveyor.services.dynamodb.stored import load_item
 from conveyor.services.dynamodb.tables import Table
 
 ItemId = tuple[int, bytes, bytes]  # (table id, hk, rk)
@@ -125,6 +135,9 @@ class Catalog:
         self.tokens_in_flight: set[str] = set()  # ClientRequestTokens of write transactions in flight
         self._next_id = 0
         self.backups: dict[str, BackupRow] = {}  # by ARN
+        # The tables (by id) whose index change (UpdateTable) is queued for commit, each with the future
+        # it settles when that commit is over, whichever way it went.
+        self.changing: dict[int, asyncio.Future[None]] = {}
 
     @property
     def seq(self) -> int:
@@ -149,6 +162,34 @@ class Catalog:
         self.store.last_seq = 0
         self.backups.clear()
 
+    async def commit(self, tables: Iterable[Table], writes: Sequence[ItemWrite],
+                     token: tuple[str, str, float] | None = None) -> None:
+        """Store writes computed from `tables` (the Table objects the caller found), as DynamoStore.apply,
+        with index entries for the indexes the table has when they are queued (see the module's doc)."""
+        made_for = {table.id: table for table in tables}
+        while self.changing:
+            pending = [self.changing[i] for i in made_for if i in self.changing]
+            if not pending:
+                break
+            await asyncio.wait(pending)
+        # From here to the write's queueing nothing awaits: no index change can come between.
+        await self.store.apply(self._reindexed(made_for, writes), token)
+
+    def _reindexed(self, made_for: dict[int, Table], writes: Sequence[ItemWrite]) -> Sequence[ItemWrite]:
+        """The writes, with the entries of those computed for another set of indexes than their table's
+        now computed again (a key attribute of the wrong type for a new index is refused, as AWS refuses
+        it once the index exists)."""
+        stale: dict[int, Table] = {}
+        for table_id, table in made_for.items():
+            current = self.tables.get((table.region, table.name))
+            if (current is not None and current is not table and current.id == table_id
+                    and _index_keys(current) != _index_keys(table)):
+                stale[table_id] = current
+        if not stale:
+            return writes
+        return [dataclasses.replace(w, entries=index_entries(stale[w.table_id], load_item(w.item)))
+                if w.table_id in stale and w.item is not None else w for w in writes]
+
     def in_region(self, region: str) -> list[Table]:
         return sorted((t for (r, _), t in self.tables.items() if r == region), key=lambda t: t.name)
 
@@ -158,6 +199,10 @@ class Catalog:
         if table is None:
             raise errors.table_not_found(table_name(name) if control else None)
         return table
+
+
+def _index_keys(table: Table) -> list[tuple[str, list[str]]]:
+    return [(index.name, index.key_names()) for index in table.indexes]
 
 
 def table_name(name_or_arn: str) -> str:

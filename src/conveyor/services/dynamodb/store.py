@@ -206,17 +206,30 @@ class DynamoStore:
                               (row.id, row.region, row.name, row.created, row.spec))
 
     async def update_table(self, table_id: int, spec: str, dropped_indexes: Sequence[str] = (),
-                           added: Sequence[tuple[str, bytes, bytes, bytes, bytes, int]] = ()) -> None:
-        """A table's new settings; the entries of dropped indexes go, a new index's entries (index name,
-        ihk, irk, hk, rk, seg) come, in the same commit."""
+                           added_indexes: Sequence[str] = (),
+                           entries_of: Callable[[str], Sequence[IndexEntry]] | None = None) -> None:
+        """A table's new settings; the entries of dropped indexes go, and a new index's come, in the same
+        commit. The new index's entries (`entries_of` a stored item) are computed here, in the writer, from
+        the items as every earlier commit left them: a write committed just before is in the backfill, and
+        none committed after it can be missed by it (the catalog makes later writes write the new index's
+        entries themselves)."""
         def run(conn: sqlite3.Connection) -> None:
             conn.execute("UPDATE tables SET spec = ? WHERE id = ?", (spec, table_id))
             conn.executemany("DELETE FROM index_entries WHERE table_id = ? AND index_name = ?",
-                             [(table_id, name) for name in dropped_indexes])
-            conn.executemany("INSERT OR REPLACE INTO index_entries (table_id, index_name, ihk, irk, hk, rk, seg) "
-                             "VALUES (?, ?, ?, ?, ?, ?, ?)", [(table_id, *entry) for entry in added])
+                             [(table_id, name) for name in (*dropped_indexes, *added_indexes)])
+            if entries_of is None:
+                return
+            items = conn.execute("SELECT hk, rk, item FROM items WHERE table_id = ?", (table_id,))
+            try:
+                while rows := items.fetchmany(PAGE_ROWS):
+                    conn.executemany("INSERT OR REPLACE INTO index_entries (table_id, index_name, ihk, irk, hk, rk, "
+                                     "seg) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                     [(table_id, e.index_name, e.ihk, e.irk, hk, rk, e.seg)
+                                      for hk, rk, text in rows for e in entries_of(str(text))])
+            finally:
+                items.close()
 
-        await self.db.write(run, grows=bool(added))
+        await self.db.write(run, grows=entries_of is not None)
 
     async def delete_table(self, table_id: int, backup: BackupRow | None = None) -> BackupRow | None:
         """Delete a table with its items, after copying them to `backup` (a system backup), in one commit;

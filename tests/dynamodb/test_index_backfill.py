@@ -1,0 +1,120 @@
+"""A new global secondary index and the writes that race its backfill (UpdateTable with a Create).
+
+Every write ends up in the new index as its item stands, whether it was queued before the backfill read
+the table or after, while the index change was still on its way to disk. The overlap is real: the store's
+write lock is held from a second SQLite connection, so the writes and the index change stay in flight
+together until it is let go.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from tests.dynamodb.test_transaction_conflicts import write_lock
+
+TABLE = "backfill"
+INDEX = "by_g"
+
+
+def in_flight(ddb: Any, key: str, deadline: float) -> None:
+    """Wait until a write of item `key` is in flight: a TransactGetItems of an item a write holds is cancelled."""
+    while True:
+        try:
+            ddb.transact_get_items(TransactItems=[{"Get": {"TableName": TABLE, "Key": {"id": {"S": key}}}}])
+        except ClientError as error:
+            assert error.response["Error"]["Code"] == "TransactionCanceledException", error.response
+            return
+        assert time.monotonic() < deadline, f"the write of {key} never came in flight"
+        time.sleep(0.01)
+
+
+def index_pairs(ddb: Any) -> set[tuple[str, str]]:
+    pages = ddb.get_paginator("scan").paginate(TableName=TABLE, IndexName=INDEX)
+    return {(i["id"]["S"], i["g"]["S"]) for page in pages for i in page["Items"]}
+
+
+def table_pairs(ddb: Any) -> set[tuple[str, str]]:
+    pages = ddb.get_paginator("scan").paginate(TableName=TABLE, ConsistentRead=True)
+    return {(i["id"]["S"], i["g"]["S"]) for page in pages for i in page["Items"] if "g" in i}
+
+
+def test_writes_racing_a_new_index_backfill_all_land_in_the_index(start_server: Any) -> None:
+    server = start_server()
+    ddb = server.client("dynamodb")
+    ddb.create_table(TableName=TABLE, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                     BillingMode="PAY_PER_REQUEST")
+    for n in range(30):
+        ddb.put_item(TableName=TABLE, Item={"id": {"S": f"k{n}"}, "g": {"S": f"old{n}"}})
+
+    errors: list[BaseException] = []
+
+    def run(call: Any, **kwargs: Any) -> threading.Thread:
+        def go() -> None:
+            try:
+                call(**kwargs)
+            except BaseException as error:  # reported below
+                errors.append(error)
+        thread = threading.Thread(target=go)
+        thread.start()
+        return thread
+
+    def put(key: str, g: str) -> threading.Thread:
+        return run(ddb.put_item, TableName=TABLE, Item={"id": {"S": key}, "g": {"S": g}})
+
+    def set_g(key: str, g: str) -> threading.Thread:
+        return run(ddb.update_item, TableName=TABLE, Key={"id": {"S": key}}, UpdateExpression="SET g = :g",
+                   ExpressionAttributeValues={":g": {"S": g}})
+
+    threads = []
+    with write_lock(server.data_dir):
+        deadline = time.monotonic() + 3
+        # Queued before the index change: the backfill must see them although they were not committed
+        # when UpdateTable was asked.
+        threads += [put("new-before", "b1"), set_g("k1", "moved-before"),
+                    run(ddb.delete_item, TableName=TABLE, Key={"id": {"S": "k2"}})]
+        for key in ("new-before", "k1", "k2"):
+            in_flight(ddb, key, deadline)
+        threads.append(run(ddb.update_table, TableName=TABLE,
+                           AttributeDefinitions=[{"AttributeName": "g", "AttributeType": "S"}],
+                           GlobalSecondaryIndexUpdates=[{"Create": {
+                               "IndexName": INDEX, "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                               "Projection": {"ProjectionType": "ALL"}}}]))
+        # (no request shows that UpdateTable has reached its commit: give it the time to; were it late, the
+        # writes below would only be queued before it, which the first ones cover already)
+        time.sleep(0.5)
+        # Asked after it, while it waits for its commit: they must write the new index's entries.
+        threads += [put("new-after", "a1"), set_g("k3", "moved-after"),
+                    run(ddb.delete_item, TableName=TABLE, Key={"id": {"S": "k4"}}),
+                    run(ddb.batch_write_item, RequestItems={TABLE: [
+                        {"PutRequest": {"Item": {"id": {"S": "batch-after"}, "g": {"S": "a2"}}}}]}),
+                    run(ddb.transact_write_items, TransactItems=[{"Update": {
+                        "TableName": TABLE, "Key": {"id": {"S": "k5"}}, "UpdateExpression": "SET g = :g",
+                        "ExpressionAttributeValues": {":g": {"S": "moved-in-transaction"}}}}])]
+        for key in ("new-after", "k3", "k4", "batch-after", "k5"):
+            in_flight(ddb, key, deadline)
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not errors, errors
+
+    expected = table_pairs(ddb)
+    assert {("new-before", "b1"), ("k1", "moved-before"), ("new-after", "a1"), ("k3", "moved-after"),
+            ("batch-after", "a2"), ("k5", "moved-in-transaction")} <= expected
+    assert not {key for key, _ in expected} & {"k2", "k4"}
+    assert index_pairs(ddb) == expected
+    found = ddb.query(TableName=TABLE, IndexName=INDEX, KeyConditionExpression="g = :g",
+                      ExpressionAttributeValues={":g": {"S": "a1"}})["Items"]
+    assert [i["id"]["S"] for i in found] == ["new-after"]
+    assert ddb.query(TableName=TABLE, IndexName=INDEX, KeyConditionExpression="g = :g",
+                     ExpressionAttributeValues={":g": {"S": "old1"}})["Items"] == []
+    [index] = ddb.describe_table(TableName=TABLE)["Table"]["GlobalSecondaryIndexes"]
+    assert (index["IndexStatus"], index["ItemCount"]) == ("ACTIVE", len(expected))
+
+    # and so it stays across a restart (the entries are on disk, not only in what the server holds)
+    server.stop()
+    server.start()
+    assert index_pairs(server.client("dynamodb")) == expected
