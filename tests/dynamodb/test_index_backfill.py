@@ -52,6 +52,7 @@ def test_writes_racing_a_new_index_backfill_all_land_in_the_index(start_server: 
         ddb.put_item(TableName=TABLE, Item={"id": {"S": f"k{n}"}, "g": {"S": f"old{n}"}})
 
     errors: list[BaseException] = []
+    refused: list[dict[str, Any]] = []
 
     def run(call: Any, **kwargs: Any) -> threading.Thread:
         def go() -> None:
@@ -69,6 +70,12 @@ def test_writes_racing_a_new_index_backfill_all_land_in_the_index(start_server: 
     def set_g(key: str, g: str) -> threading.Thread:
         return run(ddb.update_item, TableName=TABLE, Key={"id": {"S": key}}, UpdateExpression="SET g = :g",
                    ExpressionAttributeValues={":g": {"S": g}})
+
+    def refused_put(**kwargs: Any) -> None:
+        try:
+            ddb.put_item(TableName=TABLE, **kwargs)
+        except ClientError as error:
+            refused.append(error.response["Error"])
 
     threads = []
     with write_lock(server.data_dir):
@@ -95,11 +102,16 @@ def test_writes_racing_a_new_index_backfill_all_land_in_the_index(start_server: 
                     run(ddb.transact_write_items, TransactItems=[{"Update": {
                         "TableName": TABLE, "Key": {"id": {"S": "k5"}}, "UpdateExpression": "SET g = :g",
                         "ExpressionAttributeValues": {":g": {"S": "moved-in-transaction"}}}}])]
-        for key in ("new-after", "k3", "k4", "batch-after", "k5"):
+        # (a g of another type than the new index's: refused, as a write is once the index exists)
+        threads.append(run(refused_put, Item={"id": {"S": "bad-after"}, "g": {"N": "1"}}))
+        for key in ("new-after", "k3", "k4", "batch-after", "k5", "bad-after"):
             in_flight(ddb, key, deadline)
     for thread in threads:
         thread.join(timeout=30)
     assert not errors, errors
+    assert refused == [{"Code": "ValidationException", "Message": "One or more parameter values were invalid: Type "
+                        "mismatch for Index Key g Expected: S Actual: N IndexName: by_g"}]
+    assert "Item" not in ddb.get_item(TableName=TABLE, Key={"id": {"S": "bad-after"}}, ConsistentRead=True)
 
     expected = table_pairs(ddb)
     assert {("new-before", "b1"), ("k1", "moved-before"), ("new-after", "a1"), ("k3", "moved-after"),
