@@ -1,4 +1,5 @@
-"""A new global secondary index and the writes that race its backfill (UpdateTable with a Create).
+"""A new global secondary index and the writes that race its backfill (UpdateTable with a Create); a TTL
+being enabled and the writes that race it (UpdateTimeToLive stores every item's expiry).
 
 Every write ends up in the new index as its item stands, whether it was queued before the backfill read
 the table or after, while the index change was still on its way to disk. The overlap is real: the store's
@@ -14,17 +15,19 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from tests.conftest import post_json
 from tests.dynamodb.test_transaction_conflicts import write_lock
+from tests.helpers import wait_for
 
 TABLE = "backfill"
 INDEX = "by_g"
 
 
-def in_flight(ddb: Any, key: str, deadline: float) -> None:
+def in_flight(ddb: Any, key: str, deadline: float, table: str = TABLE) -> None:
     """Wait until a write of item `key` is in flight: a TransactGetItems of an item a write holds is cancelled."""
     while True:
         try:
-            ddb.transact_get_items(TransactItems=[{"Get": {"TableName": TABLE, "Key": {"id": {"S": key}}}}])
+            ddb.transact_get_items(TransactItems=[{"Get": {"TableName": table, "Key": {"id": {"S": key}}}}])
         except ClientError as error:
             assert error.response["Error"]["Code"] == "TransactionCanceledException", error.response
             return
@@ -130,3 +133,49 @@ def test_writes_racing_a_new_index_backfill_all_land_in_the_index(start_server: 
     server.stop()
     server.start()
     assert index_pairs(server.client("dynamodb")) == expected
+
+
+def test_writes_racing_a_ttl_being_enabled_expire_all_the_same(start_server: Any) -> None:
+    """UpdateTimeToLive stores each item's expiry with the setting (the sweeper finds expired items by it):
+    a write queued before it is counted in, one asked while it is on its way to disk carries its own."""
+    server = start_server(None, "--clock", "manual")
+    ddb = server.client("dynamodb")
+    ddb.create_table(TableName="ttl-race", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                     BillingMode="PAY_PER_REQUEST")
+    now = post_json(f"{server.endpoint}/_conveyor/clock", {"advance": 0})["now"]
+    soon = {"N": str(int(now) + 30)}
+    ddb.put_item(TableName="ttl-race", Item={"id": {"S": "settled"}, "exp": soon})
+    errors: list[BaseException] = []
+
+    def run(call: Any, **kwargs: Any) -> threading.Thread:
+        def go() -> None:
+            try:
+                call(**kwargs)
+            except BaseException as error:  # reported below
+                errors.append(error)
+        thread = threading.Thread(target=go)
+        thread.start()
+        return thread
+
+    def put(key: str) -> threading.Thread:
+        return run(ddb.put_item, TableName="ttl-race", Item={"id": {"S": key}, "exp": soon})
+
+    def keys() -> set[str]:
+        return {i["id"]["S"] for i in ddb.scan(TableName="ttl-race", ConsistentRead=True)["Items"]}
+
+    with write_lock(server.data_dir):
+        deadline = time.monotonic() + 3
+        threads = [put("before")]
+        in_flight(ddb, "before", deadline, table="ttl-race")
+        threads.append(run(ddb.update_time_to_live, TableName="ttl-race",
+                           TimeToLiveSpecification={"Enabled": True, "AttributeName": "exp"}))
+        time.sleep(0.5)  # (as above: UpdateTimeToLive late would only put the write below before it)
+        threads.append(put("after"))
+        in_flight(ddb, "after", deadline, table="ttl-race")
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not errors, errors
+    assert keys() == {"settled", "before", "after"}
+    post_json(f"{server.endpoint}/_conveyor/clock", {"advance": 60})
+    wait_for(lambda: not keys(), 10, what="the sweep of every expired item")

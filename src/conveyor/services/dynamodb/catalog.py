@@ -12,25 +12,27 @@ TransactionConflictException, a second transaction touching a claimed item is ca
 TransactGetItems of an item any write holds.
 https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html#transaction-conflict-handling
 
-A write computes its index entries from the table as it found it; UpdateTable may add or drop an index
-meanwhile. Writes go to the store through `Catalog.commit`, which keeps them in step with the index
+A write computes its index entries (and its expiry) from the table as it found it; UpdateTable may add or
+drop an index meanwhile (UpdateTimeToLive change the TTL). Writes go to the store through `Catalog.commit`, which keeps them in step with the index
 backfill: while a table's index change is on its way to the store, a write of that table waits for it, and
-a write computed for indexes the table no longer has gets its entries computed again for the ones it has.
-The backfill itself reads the items inside its commit (DynamoStore.update_table), so every write queued
-before it is in it, and every write queued after it carries the new index's entries.
+a write computed for indexes (or a TTL) the table no longer has gets them computed again for the ones it
+has. The backfill itself reads the items inside its commit (DynamoStore.update_table, set_expiries), so
+every write queued before it is in it, and every write queued after it carries the new index's entries.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from conveyor.services.dynamodb import errors
 from conveyor.services.dynamodb.keys import index_entries
 from conveyor.services.dynamodb.store import BackupRow, DynamoStore, ItemWrite
 from conveyor.services.dynamodb.stored import load_item
+from conveyor.services.dynamodb.stream_records import expiry
 from conveyor.services.dynamodb.tables import Table
 
 ItemId = tuple[int, bytes, bytes]  # (table id, hk, rk)
@@ -175,20 +177,38 @@ class Catalog:
         # From here to the write's queueing nothing awaits: no index change can come between.
         await self.store.apply(self._reindexed(made_for, writes), token)
 
+    @contextlib.contextmanager
+    def changing_table(self, table_id: int) -> Iterator[None]:
+        """`with catalog.changing_table(id):` around the commit of a change to how a table's items are
+        stored (its indexes, its TTL): the table's writes wait for it in `commit`."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.changing[table_id] = done
+        try:
+            yield
+        finally:
+            del self.changing[table_id]
+            done.set_result(None)
+
     def _reindexed(self, made_for: dict[int, Table], writes: Sequence[ItemWrite]) -> Sequence[ItemWrite]:
-        """The writes, with the entries of those computed for another set of indexes than their table's
-        now computed again (a key attribute of the wrong type for a new index is refused, as AWS refuses
-        it once the index exists)."""
+        """The writes, with the index entries and expiry of those computed from another version of their
+        table than the one it has now computed again (a key attribute of the wrong type for a new index is
+        refused, as AWS refuses it once the index exists)."""
         stale: dict[int, Table] = {}
         for table_id, table in made_for.items():
             current = self.tables.get((table.region, table.name))
             if (current is not None and current is not table and current.id == table_id
-                    and _index_keys(current) != _index_keys(table)):
+                    and _storage_rules(current) != _storage_rules(table)):
                 stale[table_id] = current
         if not stale:
             return writes
-        return [dataclasses.replace(w, entries=index_entries(stale[w.table_id], load_item(w.item)))
-                if w.table_id in stale and w.item is not None else w for w in writes]
+        redone = []
+        for w in writes:
+            if w.table_id in stale and w.item is not None:
+                item = load_item(w.item)
+                w = dataclasses.replace(w, entries=index_entries(stale[w.table_id], item),
+                                        expires=expiry(stale[w.table_id], item))
+            redone.append(w)
+        return redone
 
     def in_region(self, region: str) -> list[Table]:
         return sorted((t for (r, _), t in self.tables.items() if r == region), key=lambda t: t.name)
@@ -201,8 +221,9 @@ class Catalog:
         return table
 
 
-def _index_keys(table: Table) -> list[tuple[str, list[str]]]:
-    return [(index.name, index.key_names()) for index in table.indexes]
+def _storage_rules(table: Table) -> tuple[object, ...]:
+    """What decides how a table's items are stored beside themselves: its indexes' keys, its TTL."""
+    return ([(index.name, index.key_names()) for index in table.indexes], table.ttl_enabled, table.ttl_attribute)
 
 
 def table_name(name_or_arn: str) -> str:

@@ -10,7 +10,7 @@ https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_CreateTable.h
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import copy
 import datetime as dt
 from collections.abc import Callable
@@ -150,17 +150,10 @@ class ControlOperations:
             dropped, added = self._update(changed, params)
             # Writes of the table wait from here until the change is stored (Catalog.commit), then write the
             # new index's entries themselves; the backfill runs inside the commit, after every write before.
-            done = asyncio.get_running_loop().create_future() if added or dropped else None
-            if done is not None:
-                catalog.changing[table.id] = done
-            try:
+            with catalog.changing_table(table.id) if added or dropped else contextlib.nullcontext():
                 await catalog.store.update_table(table.id, changed.to_spec(), dropped, added,
                                                  _backfill(changed, added) if added else None)
                 catalog.tables[(table.region, table.name)] = changed
-            finally:
-                if done is not None:
-                    del catalog.changing[table.id]
-                    done.set_result(None)
         description = self.describe(changed)
         return {"TableDescription": description}
 

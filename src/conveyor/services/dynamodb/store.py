@@ -427,13 +427,26 @@ class DynamoStore:
                              (table_id, now, not_before, limit))
         return [(bytes(r[0]), bytes(r[1]), str(r[2])) for r in rows]
 
-    async def set_expiries(self, table_id: int, expiries: Sequence[tuple[float | None, bytes, bytes]], spec: str) -> None:
-        """A table's TTL setting and its items' expiries under it, in one commit."""
+    async def set_expiries(self, table_id: int, spec: str,
+                           expiry_of: Callable[[str], float | None] | None = None) -> None:
+        """A table's TTL setting and its items' expiries under it (`expiry_of` a stored item; None: TTL
+        off), in one commit. The expiries are computed here, in the writer, from the items as every earlier
+        commit left them (as update_table's index backfill)."""
         def run(conn: sqlite3.Connection) -> None:
             conn.execute("UPDATE tables SET spec = ? WHERE id = ?", (spec, table_id))
             conn.execute("UPDATE items SET expires = NULL WHERE table_id = ?", (table_id,))
-            conn.executemany("UPDATE items SET expires = ? WHERE table_id = ? AND hk = ? AND rk = ?",
-                             [(when, table_id, hk, rk) for when, hk, rk in expiries])
+            if expiry_of is None:
+                return
+            after: tuple[bytes, bytes] = (b"", b"")
+            while True:  # a page read whole before its rows change: no cursor stays open over them
+                rows = conn.execute("SELECT hk, rk, item FROM items WHERE table_id = ? AND (hk, rk) > (?, ?) "
+                                    "ORDER BY hk, rk LIMIT ?", (table_id, *after, PAGE_ROWS)).fetchall()
+                expiries = [(when, table_id, hk, rk) for hk, rk, text in rows
+                            if (when := expiry_of(str(text))) is not None]
+                conn.executemany("UPDATE items SET expires = ? WHERE table_id = ? AND hk = ? AND rk = ?", expiries)
+                if len(rows) < PAGE_ROWS:
+                    return
+                after = (bytes(rows[-1][0]), bytes(rows[-1][1]))
 
         await self.db.write(run, grows=False)
 
