@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import dataclasses
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Iterable, Iterator, Sequence
 
 from conveyor.services.dynamodb import errors
 from conveyor.services.dynamodb.keys import index_entries
@@ -164,17 +164,21 @@ class Catalog:
         self.store.last_seq = 0
         self.backups.clear()
 
-    async def commit(self, tables: Iterable[Table], writes: Sequence[ItemWrite],
-                     token: tuple[str, str, float] | None = None) -> None:
+    def commit(self, tables: Iterable[Table], writes: Sequence[ItemWrite],
+               token: tuple[str, str, float] | None = None) -> Awaitable[None]:
         """Store writes computed from `tables` (the Table objects the caller found), as DynamoStore.apply,
-        with index entries for the indexes the table has when they are queued (see the module's doc)."""
+        with index entries for the indexes the table has when they are queued (see the module's doc).
+        Awaited at once by the caller: nothing awaits between this check and the write's queueing."""
         made_for = {table.id: table for table in tables}
-        while self.changing:
-            pending = [self.changing[i] for i in made_for if i in self.changing]
-            if not pending:
-                break
+        if self.changing and any(table_id in self.changing for table_id in made_for):
+            return self._commit_after_changes(made_for, writes, token)
+        return self.store.apply(self._reindexed(made_for, writes), token)
+
+    async def _commit_after_changes(self, made_for: dict[int, Table], writes: Sequence[ItemWrite],
+                                    token: tuple[str, str, float] | None) -> None:
+        while pending := [self.changing[i] for i in made_for if i in self.changing]:
             await asyncio.wait(pending)
-        # From here to the write's queueing nothing awaits: no index change can come between.
+        # From here to the write's queueing nothing awaits: no change can come between.
         await self.store.apply(self._reindexed(made_for, writes), token)
 
     @contextlib.contextmanager
