@@ -179,3 +179,47 @@ def test_writes_racing_a_ttl_being_enabled_expire_all_the_same(start_server: Any
     assert keys() == {"settled", "before", "after"}
     post_json(f"{server.endpoint}/_conveyor/clock", {"advance": 60})
     wait_for(lambda: not keys(), 10, what="the sweep of every expired item")
+
+
+def test_a_write_racing_the_deletion_of_its_table_is_refused_and_leaves_nothing(start_server: Any) -> None:
+    """A write asked while DeleteTable is on its way to disk finds the table gone (ResourceNotFoundException);
+    stored after the deletion, its item would outlive the table and show up in the next table that is
+    given the same id (after a restart, the first one created)."""
+    server = start_server()
+    ddb = server.client("dynamodb")
+
+    def create() -> None:
+        ddb.create_table(TableName="doomed", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                         BillingMode="PAY_PER_REQUEST")
+
+    create()
+    answers: dict[str, Any] = {}
+
+    def run(name: str, call: Any, **kwargs: Any) -> threading.Thread:
+        def go() -> None:
+            try:
+                answers[name] = call(**kwargs)
+            except ClientError as error:
+                answers[name] = error.response["Error"]
+        thread = threading.Thread(target=go)
+        thread.start()
+        return thread
+
+    with write_lock(server.data_dir):
+        deadline = time.monotonic() + 3
+        threads = [run("before", ddb.put_item, TableName="doomed", Item={"id": {"S": "before"}})]
+        in_flight(ddb, "before", deadline, table="doomed")
+        threads.append(run("delete", ddb.delete_table, TableName="doomed"))
+        time.sleep(0.5)  # (as above: DeleteTable late would only put the write below before it)
+        threads.append(run("after", ddb.put_item, TableName="doomed", Item={"id": {"S": "after"}}))
+        in_flight(ddb, "after", deadline, table="doomed")
+    for thread in threads:
+        thread.join(timeout=30)
+    assert answers["delete"]["TableDescription"]["TableStatus"] == "DELETING"
+    assert answers["after"] == {"Code": "ResourceNotFoundException", "Message": "Requested resource not found"}
+    server.stop()
+    server.start()
+    ddb = server.client("dynamodb")
+    create()
+    assert ddb.scan(TableName="doomed", ConsistentRead=True)["Items"] == []

@@ -184,7 +184,7 @@ class Catalog:
     @contextlib.contextmanager
     def changing_table(self, table_id: int) -> Iterator[None]:
         """`with catalog.changing_table(id):` around the commit of a change to how a table's items are
-        stored (its indexes, its TTL): the table's writes wait for it in `commit`."""
+        stored (its indexes, its TTL) or of its deletion: the table's writes wait for it in `commit`."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.changing[table_id] = done
         try:
@@ -196,12 +196,18 @@ class Catalog:
     def _reindexed(self, made_for: dict[int, Table], writes: Sequence[ItemWrite]) -> Sequence[ItemWrite]:
         """The writes, with the index entries and expiry of those computed from another version of their
         table than the one it has now computed again (a key attribute of the wrong type for a new index is
-        refused, as AWS refuses it once the index exists)."""
+        refused, as AWS refuses it once the index exists); a write of a table deleted meanwhile is refused
+        as one of a table that does not exist."""
         stale: dict[int, Table] = {}
         for table_id, table in made_for.items():
             current = self.tables.get((table.region, table.name))
-            if (current is not None and current is not table and current.id == table_id
-                    and _storage_rules(current) != _storage_rules(table)):
+            if current is table:
+                continue
+            if current is None or current.id != table_id:
+                # Deleted while the write was on its way (DeleteTable waits for nothing): stored now, its
+                # item would outlive its table, under an id a later table may take again.
+                raise errors.table_not_found()
+            if _storage_rules(current) != _storage_rules(table):
                 stale[table_id] = current
         if not stale:
             return writes

@@ -120,11 +120,13 @@ class ControlOperations:
                 raise errors.validation("Resource cannot be deleted as it is currently protected against deletion. "
                                         "Disable deletion protection first.")
             description = self.describe(table)
-            kept = await catalog.store.delete_table(table.id, system_backup(table, self.backend.account,
-                                                                            self.backend.now()))
-            if kept is not None:  # point-in-time recovery keeps a backup of a deleted table
-                catalog.backups[kept.arn] = kept
-            catalog.tables.pop((table.region, table.name), None)
+            # The table's writes asked meanwhile wait, then find it gone (Catalog.commit).
+            with catalog.changing_table(table.id):
+                kept = await catalog.store.delete_table(table.id, system_backup(table, self.backend.account,
+                                                                                self.backend.now()))
+                if kept is not None:  # point-in-time recovery keeps a backup of a deleted table
+                    catalog.backups[kept.arn] = kept
+                catalog.tables.pop((table.region, table.name), None)
         description["TableStatus"] = "DELETING"
         return {"TableDescription": description}
 
