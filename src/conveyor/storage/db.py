@@ -6,7 +6,10 @@ waiting, runs them in a single transaction and commits once: many concurrent req
 and each request is acknowledged only after the commit that holds its write.
 
 A write that fails for want of disk space fails with DiskFull (conveyor.storage.disk), whichever way
-SQLite reported it; writes that store more are refused up front while the disk is full (`grows`).
+SQLite reported it; writes that store more are refused up front while the disk is full (`grows`). A commit
+that cannot take the file's write lock within the busy timeout (another process writes to the file) fails
+with StoreBusy: nothing of its batch was written, and each service answers it as its AWS service answers
+a request it could not serve for now.
 """
 
 from __future__ import annotations
@@ -29,9 +32,22 @@ WriteFn = Callable[[sqlite3.Connection], Any]
 
 log = logging.getLogger(__name__)
 
+BUSY_TIMEOUT_MS = 5000  # how long a commit waits for another connection's write lock
+
 _STOP = object()
 _FLUSH = object()  # wakes the writer for writes left behind (Database.write_behind) when none other came
 BEHIND_DELAY = 0.05  # seconds a write left behind waits for another write's commit to ride
+
+
+class StoreBusy(Exception):
+    """A commit that found the database locked by another connection past the busy timeout: none of its
+    writes is stored, and the request may be tried again."""
+
+
+def is_busy(exc: BaseException) -> bool:
+    """SQLITE_BUSY or SQLITE_LOCKED (extended codes included)."""
+    return isinstance(exc, sqlite3.OperationalError) and exc.sqlite_errorcode & 0xFF in (
+        sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -39,7 +55,7 @@ def connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
-    conn.execute("PRAGMA busy_timeout=5000")
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     return conn
 
 
@@ -240,7 +256,9 @@ class Database:
             self.commits += 1
         except Exception as exc:  # the commit itself failed: nobody's write is durable
             error = self._classify(exc)
-            if not isinstance(error, DiskFull):  # (a full disk is reported once, by the guard)
+            if isinstance(error, StoreBusy):
+                log.warning("group commit failed: %s", error)
+            elif not isinstance(error, DiskFull):  # (a full disk is reported once, by the guard)
                 log.exception("group commit failed")
             try:
                 conn.execute("ROLLBACK")
@@ -250,6 +268,10 @@ class Database:
         return outcomes
 
     def _classify(self, exc: Exception) -> Exception:
+        if is_busy(exc):
+            busy = StoreBusy(f"{self.path.name}: {exc}")
+            busy.__cause__ = exc
+            return busy
         if not is_disk_full(exc):
             return exc
         if self.disk is not None:

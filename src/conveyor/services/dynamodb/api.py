@@ -22,7 +22,7 @@ from conveyor.authz.needs import arn_account
 from conveyor.ports import Ports
 from conveyor.protocol.base import Codec
 from conveyor.protocol.models import service_model
-from conveyor.services.base import Environment, Service
+from conveyor.services.base import Environment, Handler, Result, Service
 from conveyor.services.dynamodb import errors, iam
 from conveyor.services.dynamodb.backend import Backend
 from conveyor.services.dynamodb.backup_api import BackupOperations
@@ -44,6 +44,7 @@ from conveyor.services.dynamodb.table_streams import TableStreamReader
 from conveyor.services.dynamodb.tables import Table
 from conveyor.services.dynamodb.transact_api import TransactOperations
 from conveyor.services.dynamodb.transfers import Transfers
+from conveyor.storage.db import StoreBusy
 from conveyor.wire import RequestContext
 
 if TYPE_CHECKING:
@@ -64,6 +65,7 @@ class DynamoDBService(Service):
     def __init__(self, env: Environment) -> None:
         super().__init__(env)
         self.backend = Backend(self.clock, self.config.account_id)
+        self._guarded: dict[str, Handler] = {}
         self.sweeper = Sweeper(self.backend, self.config.dynamodb_ttl_interval)
         self.stream_reader = TableStreamReader(self.backend)
         items, reads = ItemOperations(self.backend), ReadOperations(self.backend)
@@ -75,6 +77,18 @@ class DynamoDBService(Service):
                                  StreamOperations(self.backend), PolicyOperations(self.backend),
                                  BackupOperations(self.backend), ExportOperations(self.backend, self.transfers),
                                  ImportOperations(self.backend, self.transfers, lambda: self.ports.logs))
+
+    def handler(self, operation: str) -> Handler | None:
+        """The operation's method, answering a commit that found the store locked past its busy timeout
+        (storage.db.StoreBusy: nothing of the request was written) as DynamoDB answers a request it could
+        not serve for now, instead of an error of Conveyor's own."""
+        found = self._guarded.get(operation)
+        if found is None:
+            plain = super().handler(operation)
+            if plain is None:
+                return None
+            found = self._guarded[operation] = _answer_busy_as_aws(plain)
+        return found
 
     def provide(self, ports: Ports) -> None:
         ports.table_streams = self.stream_reader
@@ -160,3 +174,12 @@ class DynamoDBService(Service):
                            "indexes": [i.name for i in table.indexes],
                            "stream": table.stream_view_type if table.stream_enabled else None})
         return {"tables": tables}
+
+
+def _answer_busy_as_aws(handler: Handler) -> Handler:
+    async def guarded(ctx: RequestContext, params: dict[str, Any]) -> Result:
+        try:
+            return await handler(ctx, params)
+        except StoreBusy:
+            raise errors.internal_server_error() from None
+    return guarded

@@ -146,9 +146,10 @@ class BatchOperations:
                     for table, key, _ in planned]
             now = self.backend.now()
             if planned:
-                await catalog.store.apply([mutations.item_write(table, key, old, item, now, size=size, plain=plain)
-                                           for (table, key, item), old, (size, plain) in zip(planned, olds, sizes,
-                                                                                             strict=True)])
+                await catalog.commit([table for table, _, _ in planned],
+                                     [mutations.item_write(table, key, old, item, now, size=size, plain=plain)
+                                      for (table, key, item), old, (size, plain) in zip(planned, olds, sizes,
+                                                                                        strict=True)])
         out: Out = {"UnprocessedItems": unprocessed}
         if mode in ("TOTAL", "INDEXES"):
             out["ConsumedCapacity"] = capacity.merge(write_capacity(table, mode, old, item)

@@ -11,16 +11,28 @@ read the claims: a PutItem, UpdateItem or DeleteItem of a claimed item fails at 
 TransactionConflictException, a second transaction touching a claimed item is cancelled, and so is a
 TransactGetItems of an item any write holds.
 https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html#transaction-conflict-handling
+
+A write computes its index entries (and its expiry) from the table as it found it; UpdateTable may add or
+drop an index meanwhile (UpdateTimeToLive change the TTL). Writes go to the store through `Catalog.commit`, which keeps them in step with the index
+backfill: while a table's index change is on its way to the store, a write of that table waits for it, and
+a write computed for indexes (or a TTL) the table no longer has gets them computed again for the ones it
+has. The backfill itself reads the items inside its commit (DynamoStore.update_table, set_expiries), so
+every write queued before it is in it, and every write queued after it carries the new index's entries.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable, Iterator, Sequence
 
 from conveyor.services.dynamodb import errors
-from conveyor.services.dynamodb.store import BackupRow, DynamoStore
+from conveyor.services.dynamodb.keys import index_entries
+from conveyor.services.dynamodb.store import BackupRow, DynamoStore, ItemWrite
+from conveyor.services.dynamodb.stored import load_item
+from conveyor.services.dynamodb.stream_records import expiry
 from conveyor.services.dynamodb.tables import Table
 
 ItemId = tuple[int, bytes, bytes]  # (table id, hk, rk)
@@ -125,6 +137,9 @@ class Catalog:
         self.tokens_in_flight: set[str] = set()  # ClientRequestTokens of write transactions in flight
         self._next_id = 0
         self.backups: dict[str, BackupRow] = {}  # by ARN
+        # The tables (by id) whose index change (UpdateTable) is queued for commit, each with the future
+        # it settles when that commit is over, whichever way it went.
+        self.changing: dict[int, asyncio.Future[None]] = {}
 
     @property
     def seq(self) -> int:
@@ -149,6 +164,62 @@ class Catalog:
         self.store.last_seq = 0
         self.backups.clear()
 
+    def commit(self, tables: Iterable[Table], writes: Sequence[ItemWrite],
+               token: tuple[str, str, float] | None = None) -> Awaitable[None]:
+        """Store writes computed from `tables` (the Table objects the caller found), as DynamoStore.apply,
+        with index entries for the indexes the table has when they are queued (see the module's doc).
+        Awaited at once by the caller: nothing awaits between this check and the write's queueing."""
+        made_for = {table.id: table for table in tables}
+        if self.changing and any(table_id in self.changing for table_id in made_for):
+            return self._commit_after_changes(made_for, writes, token)
+        return self.store.apply(self._reindexed(made_for, writes), token)
+
+    async def _commit_after_changes(self, made_for: dict[int, Table], writes: Sequence[ItemWrite],
+                                    token: tuple[str, str, float] | None) -> None:
+        while pending := [self.changing[i] for i in made_for if i in self.changing]:
+            await asyncio.wait(pending)
+        # From here to the write's queueing nothing awaits: no change can come between.
+        await self.store.apply(self._reindexed(made_for, writes), token)
+
+    @contextlib.contextmanager
+    def changing_table(self, table_id: int) -> Iterator[None]:
+        """`with catalog.changing_table(id):` around the commit of a change to how a table's items are
+        stored (its indexes, its TTL) or of its deletion: the table's writes wait for it in `commit`."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.changing[table_id] = done
+        try:
+            yield
+        finally:
+            del self.changing[table_id]
+            done.set_result(None)
+
+    def _reindexed(self, made_for: dict[int, Table], writes: Sequence[ItemWrite]) -> Sequence[ItemWrite]:
+        """The writes, with the index entries and expiry of those computed from another version of their
+        table than the one it has now computed again (a key attribute of the wrong type for a new index is
+        refused, as AWS refuses it once the index exists); a write of a table deleted meanwhile is refused
+        as one of a table that does not exist."""
+        stale: dict[int, Table] = {}
+        for table_id, table in made_for.items():
+            current = self.tables.get((table.region, table.name))
+            if current is table:
+                continue
+            if current is None or current.id != table_id:
+                # Deleted while the write was on its way (DeleteTable waits for nothing): stored now, its
+                # item would outlive its table, under an id a later table may take again.
+                raise errors.table_not_found()
+            if _storage_rules(current) != _storage_rules(table):
+                stale[table_id] = current
+        if not stale:
+            return writes
+        redone = []
+        for w in writes:
+            if w.table_id in stale and w.item is not None:
+                item = load_item(w.item)
+                w = dataclasses.replace(w, entries=index_entries(stale[w.table_id], item),
+                                        expires=expiry(stale[w.table_id], item))
+            redone.append(w)
+        return redone
+
     def in_region(self, region: str) -> list[Table]:
         return sorted((t for (r, _), t in self.tables.items() if r == region), key=lambda t: t.name)
 
@@ -158,6 +229,11 @@ class Catalog:
         if table is None:
             raise errors.table_not_found(table_name(name) if control else None)
         return table
+
+
+def _storage_rules(table: Table) -> tuple[object, ...]:
+    """What decides how a table's items are stored beside themselves: its indexes' keys, its TTL."""
+    return ([(index.name, index.key_names()) for index in table.indexes], table.ttl_enabled, table.ttl_attribute)
 
 
 def table_name(name_or_arn: str) -> str:

@@ -1,15 +1,19 @@
 """The control plane: CreateTable, DescribeTable, UpdateTable, DeleteTable, ListTables.
 
 Tables are ACTIVE at once (AWS spends seconds in CREATING: clients that wait for ACTIVE see it at their
-first DescribeTable), and so are new global secondary indexes, whose entries are written with the change.
+first DescribeTable), and so are new global secondary indexes, whose entries are written with the change
+(the backfill reads the items inside that commit; conveyor.services.dynamodb.catalog keeps concurrent
+writes in step with it).
 ItemCount and TableSizeBytes are exact at every DescribeTable (AWS refreshes them about every six hours).
 https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_CreateTable.html
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from conveyor.services.dynamodb import errors, table_rules, throughput, update_rules
@@ -17,7 +21,7 @@ from conveyor.services.dynamodb.backend import Backend
 from conveyor.services.dynamodb.backup_api import system_backup
 from conveyor.services.dynamodb.catalog import table_name
 from conveyor.services.dynamodb.keys import index_entries
-from conveyor.services.dynamodb.store import TableRow
+from conveyor.services.dynamodb.store import IndexEntry, TableRow
 from conveyor.services.dynamodb.stored import load_item
 from conveyor.services.dynamodb.tables import Index, KeyAttr, Table, sse_description
 from conveyor.wire import RequestContext
@@ -46,6 +50,20 @@ def _refuse_while_creating(table: Table) -> None:
     if table.status == "CREATING":
         raise errors.resource_in_use(f"Attempt to change a resource which is still in use: Table is being created: "
                                      f"{table.name}")
+
+
+def _backfill(table: Table, added: list[str]) -> Callable[[str], list[IndexEntry]]:
+    """A stored item's entries in the new indexes (run by the store's writer, inside the change's commit)."""
+    probe = copy.copy(table)
+    probe.indexes = [i for i in table.indexes if i.name in added]
+
+    def entries_of(text: str) -> list[IndexEntry]:
+        try:
+            return index_entries(probe, load_item(text))
+        except Exception:  # an item whose attribute has another type stays out of the index
+            return []
+
+    return entries_of
 
 
 class ControlOperations:
@@ -102,11 +120,13 @@ class ControlOperations:
                 raise errors.validation("Resource cannot be deleted as it is currently protected against deletion. "
                                         "Disable deletion protection first.")
             description = self.describe(table)
-            kept = await catalog.store.delete_table(table.id, system_backup(table, self.backend.account,
-                                                                            self.backend.now()))
-            if kept is not None:  # point-in-time recovery keeps a backup of a deleted table
-                catalog.backups[kept.arn] = kept
-            catalog.tables.pop((table.region, table.name), None)
+            # The table's writes asked meanwhile wait, then find it gone (Catalog.commit).
+            with catalog.changing_table(table.id):
+                kept = await catalog.store.delete_table(table.id, system_backup(table, self.backend.account,
+                                                                                self.backend.now()))
+                if kept is not None:  # point-in-time recovery keeps a backup of a deleted table
+                    catalog.backups[kept.arn] = kept
+                catalog.tables.pop((table.region, table.name), None)
         description["TableStatus"] = "DELETING"
         return {"TableDescription": description}
 
@@ -130,18 +150,12 @@ class ControlOperations:
             _refuse_while_creating(table)
             changed = copy.deepcopy(table)
             dropped, added = self._update(changed, params)
-            backfill: list[tuple[str, bytes, bytes, bytes, bytes, int]] = []
-            if added:
-                probe = copy.copy(changed)
-                probe.indexes = [i for i in changed.indexes if i.name in added]
-                for hk, rk, text in catalog.store.all_items(table.id):
-                    try:
-                        entries = index_entries(probe, load_item(text))
-                    except Exception:  # an item whose attribute has another type stays out of the index
-                        continue
-                    backfill.extend((e.index_name, e.ihk, e.irk, hk, rk, e.seg) for e in entries)
-            await catalog.store.update_table(table.id, changed.to_spec(), dropped, backfill)
-            catalog.tables[(table.region, table.name)] = changed
+            # Writes of the table wait from here until the change is stored (Catalog.commit), then write the
+            # new index's entries themselves; the backfill runs inside the commit, after every write before.
+            with catalog.changing_table(table.id) if added or dropped else contextlib.nullcontext():
+                await catalog.store.update_table(table.id, changed.to_spec(), dropped, added,
+                                                 _backfill(changed, added) if added else None)
+                catalog.tables[(table.region, table.name)] = changed
         description = self.describe(changed)
         return {"TableDescription": description}
 

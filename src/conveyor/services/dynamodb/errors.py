@@ -114,3 +114,12 @@ def not_found(message: str = "Requested resource not found") -> ServiceError:
 def table_not_found_by_backups(name: str) -> ServiceError:
     """The backup calls' own code. https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_DescribeContinuousBackups.html"""
     return ServiceError("TableNotFoundException", f"Table not found: {name}")
+
+
+def internal_server_error() -> ServiceError:
+    """A request the store could not serve for now (its commit waited past the busy timeout for another
+    process's write lock): nothing of it was written, and DynamoDB's answer for that is a retryable 500
+    InternalServerError, which the SDKs retry on their own.
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html#Programming.Errors.MessagesAndCodes
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/TroubleshootingInternalServerErrors.html"""
+    return ServiceError("InternalServerError", "Internal server error", 500, sender_fault=False)

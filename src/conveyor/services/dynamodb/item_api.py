@@ -82,8 +82,8 @@ class ItemOperations:
             if mutations.needs_old(table, compiled, params.get("ReturnValues"), consumed):
                 old = mutations.load(catalog.store, key)
                 mutations.judge(compiled, old, params.get("ReturnValuesOnConditionCheckFailure"))
-            await catalog.store.apply([mutations.item_write(table, key, old, item, self.backend.now(), size=size,
-                                                            plain=plain, entries=entries)])
+            await catalog.commit([table], [mutations.item_write(table, key, old, item, self.backend.now(), size=size,
+                                                                  plain=plain, entries=entries)])
         return answer(mutations.returned(params.get("ReturnValues"), old, item),
                       write_capacity(table, consumed, old, item),
                       collection_metrics(table, key, params.get("ReturnItemCollectionMetrics")))
@@ -114,7 +114,7 @@ class ItemOperations:
             old = mutations.load(catalog.store, key)
             mutations.judge(compiled, old, params.get("ReturnValuesOnConditionCheckFailure"))
             new = mutations.updated(table, key, old, compiled)
-            await catalog.store.apply([mutations.item_write(table, key, old, new, self.backend.now())])
+            await catalog.commit([table], [mutations.item_write(table, key, old, new, self.backend.now())])
         return answer(mutations.returned(params.get("ReturnValues"), old, new, compiled.update),
                       write_capacity(table, params.get("ReturnConsumedCapacity"), old, new),
                       collection_metrics(table, key, params.get("ReturnItemCollectionMetrics")))
@@ -131,7 +131,7 @@ class ItemOperations:
             old = mutations.load(catalog.store, key)
             mutations.judge(compiled, old, params.get("ReturnValuesOnConditionCheckFailure"))
             if old is not None:
-                await catalog.store.apply([mutations.item_write(table, key, old, None, self.backend.now())])
+                await catalog.commit([table], [mutations.item_write(table, key, old, None, self.backend.now())])
         return answer(mutations.returned(params.get("ReturnValues"), old, None),
                       write_capacity(table, params.get("ReturnConsumedCapacity"), old, None),
                       collection_metrics(table, key, params.get("ReturnItemCollectionMetrics")))

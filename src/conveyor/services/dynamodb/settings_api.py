@@ -8,6 +8,7 @@ API_DescribeContinuousBackups.html.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from conveyor.services.dynamodb import errors
@@ -37,6 +38,14 @@ LIMITS = {"AccountMaxReadCapacityUnits": 80000, "AccountMaxWriteCapacityUnits": 
           "TableMaxReadCapacityUnits": 40000, "TableMaxWriteCapacityUnits": 40000}
 
 
+def _expiry_of(table: Table) -> Callable[[str], float | None]:
+    """A stored item's expiry under the table's TTL (run by the store's writer, inside the setting's commit)."""
+    def expiry_of(text: str) -> float | None:
+        return expiry(table, load_item(text))
+
+    return expiry_of
+
+
 class SettingsOperations:
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
@@ -61,14 +70,11 @@ class SettingsOperations:
                 raise errors.validation("TimeToLive is active on a different AttributeName: current "
                                         f"AttributeName is {table.ttl_attribute}")
             table.ttl_enabled, table.ttl_attribute = enabled, spec["AttributeName"]
-            # Each item's expiry under the new setting, stored with it (the sweeper finds expired items by it).
-            expiries = []
-            for hk, rk, text in catalog.store.all_items(table.id) if enabled else ():
-                when = expiry(table, load_item(text))
-                if when is not None:
-                    expiries.append((when, hk, rk))
-            await catalog.store.set_expiries(table.id, expiries, table.to_spec())
-            catalog.tables[(table.region, table.name)] = table
+            # Each item's expiry under the new setting, stored with it (the sweeper finds expired items by it),
+            # computed inside the setting's commit; the table's writes wait for it (Catalog.commit).
+            with catalog.changing_table(table.id):
+                await catalog.store.set_expiries(table.id, table.to_spec(), _expiry_of(table) if enabled else None)
+                catalog.tables[(table.region, table.name)] = table
         return {"TimeToLiveSpecification": {"Enabled": enabled, "AttributeName": spec["AttributeName"]}}
 
     async def DescribeTimeToLive(self, ctx: RequestContext, params: DescribeTimeToLiveInputTypeDef) -> Out:

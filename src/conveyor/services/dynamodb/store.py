@@ -206,17 +206,30 @@ class DynamoStore:
                               (row.id, row.region, row.name, row.created, row.spec))
 
     async def update_table(self, table_id: int, spec: str, dropped_indexes: Sequence[str] = (),
-                           added: Sequence[tuple[str, bytes, bytes, bytes, bytes, int]] = ()) -> None:
-        """A table's new settings; the entries of dropped indexes go, a new index's entries (index name,
-        ihk, irk, hk, rk, seg) come, in the same commit."""
+                           added_indexes: Sequence[str] = (),
+                           entries_of: Callable[[str], Sequence[IndexEntry]] | None = None) -> None:
+        """A table's new settings; the entries of dropped indexes go, and a new index's come, in the same
+        commit. The new index's entries (`entries_of` a stored item) are computed here, in the writer, from
+        the items as every earlier commit left them: a write committed just before is in the backfill, and
+        none committed after it can be missed by it (the catalog makes later writes write the new index's
+        entries themselves)."""
         def run(conn: sqlite3.Connection) -> None:
             conn.execute("UPDATE tables SET spec = ? WHERE id = ?", (spec, table_id))
             conn.executemany("DELETE FROM index_entries WHERE table_id = ? AND index_name = ?",
-                             [(table_id, name) for name in dropped_indexes])
-            conn.executemany("INSERT OR REPLACE INTO index_entries (table_id, index_name, ihk, irk, hk, rk, seg) "
-                             "VALUES (?, ?, ?, ?, ?, ?, ?)", [(table_id, *entry) for entry in added])
+                             [(table_id, name) for name in (*dropped_indexes, *added_indexes)])
+            if entries_of is None:
+                return
+            items = conn.execute("SELECT hk, rk, item FROM items WHERE table_id = ?", (table_id,))
+            try:
+                while rows := items.fetchmany(PAGE_ROWS):
+                    conn.executemany("INSERT OR REPLACE INTO index_entries (table_id, index_name, ihk, irk, hk, rk, "
+                                     "seg) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                     [(table_id, e.index_name, e.ihk, e.irk, hk, rk, e.seg)
+                                      for hk, rk, text in rows for e in entries_of(str(text))])
+            finally:
+                items.close()
 
-        await self.db.write(run, grows=bool(added))
+        await self.db.write(run, grows=entries_of is not None)
 
     async def delete_table(self, table_id: int, backup: BackupRow | None = None) -> BackupRow | None:
         """Delete a table with its items, after copying them to `backup` (a system backup), in one commit;
@@ -414,13 +427,26 @@ class DynamoStore:
                              (table_id, now, not_before, limit))
         return [(bytes(r[0]), bytes(r[1]), str(r[2])) for r in rows]
 
-    async def set_expiries(self, table_id: int, expiries: Sequence[tuple[float | None, bytes, bytes]], spec: str) -> None:
-        """A table's TTL setting and its items' expiries under it, in one commit."""
+    async def set_expiries(self, table_id: int, spec: str,
+                           expiry_of: Callable[[str], float | None] | None = None) -> None:
+        """A table's TTL setting and its items' expiries under it (`expiry_of` a stored item; None: TTL
+        off), in one commit. The expiries are computed here, in the writer, from the items as every earlier
+        commit left them (as update_table's index backfill)."""
         def run(conn: sqlite3.Connection) -> None:
             conn.execute("UPDATE tables SET spec = ? WHERE id = ?", (spec, table_id))
             conn.execute("UPDATE items SET expires = NULL WHERE table_id = ?", (table_id,))
-            conn.executemany("UPDATE items SET expires = ? WHERE table_id = ? AND hk = ? AND rk = ?",
-                             [(when, table_id, hk, rk) for when, hk, rk in expiries])
+            if expiry_of is None:
+                return
+            after: tuple[bytes, bytes] = (b"", b"")
+            while True:  # a page read whole before its rows change: no cursor stays open over them
+                rows = conn.execute("SELECT hk, rk, item FROM items WHERE table_id = ? AND (hk, rk) > (?, ?) "
+                                    "ORDER BY hk, rk LIMIT ?", (table_id, *after, PAGE_ROWS)).fetchall()
+                expiries = [(when, table_id, hk, rk) for hk, rk, text in rows
+                            if (when := expiry_of(str(text))) is not None]
+                conn.executemany("UPDATE items SET expires = ? WHERE table_id = ? AND hk = ? AND rk = ?", expiries)
+                if len(rows) < PAGE_ROWS:
+                    return
+                after = (bytes(rows[-1][0]), bytes(rows[-1][1]))
 
         await self.db.write(run, grows=False)
 

@@ -148,7 +148,7 @@ class TransactOperations:
                 raise _cancelled(reasons)
             writes = [mutations.item_write(s.table, s.key, old, new, now)
                       for s, old, new in zip(steps, olds, news, strict=True) if s.kind != "ConditionCheck"]
-            await catalog.store.apply(writes, (token, digest, now) if token is not None else None)
+            await catalog.commit([s.table for s in steps], writes, (token, digest, now) if token is not None else None)
         return self._answer(steps, olds, news, mode)
 
     def _answer(self, steps: list[Step], olds: list[Item | None], news: list[Item | None], mode: str | None) -> Out:
