@@ -230,6 +230,12 @@ class Service:
     # Whether another account's caller is judged by the resources' own policies, in every `--iam` mode
     # (conveyor.authz.Enforcer.authorize_other_account): the services whose resources carry them.
     other_accounts_by_resource_policy: bool = False
+    # Whether another account's caller acts in its own account, which holds nothing of this service's here
+    # (conveyor.authz.other_accounts, in every `--iam` mode): the services whose resources carry no policy.
+    other_accounts_own_nothing: bool = False
+    # Operations that read nothing of the account's (EC2's DescribeAvailabilityZones), served to another
+    # account's caller as to the owner.
+    account_free_operations: frozenset[str] = frozenset()
 
     def iam_action(self, operation: str) -> str:
         prefix = self.iam_prefix
@@ -251,6 +257,24 @@ class Service:
         """The error a request IAM refuses gets, in this service's words."""
         code = "AccessDenied" if ctx.protocol in _XML_PROTOCOLS else "AccessDeniedException"
         return ServiceError(code, denial.message(), 403)
+
+    def account_free(self, operation: str, params: dict[str, Any]) -> bool:
+        """Whether the request reads nothing of the account's (`account_free_operations`; IAM's AWS managed
+        policies): served to another account's caller as to the owner."""
+        return operation in self.account_free_operations
+
+    def answer_for_other_account(self, ctx: RequestContext, operation: OperationModel,
+                                 params: dict[str, Any]) -> dict[str, Any] | None:
+        """Another account's answer over its own account, which holds nothing here, where an empty listing
+        is not it (CloudWatch's GetMetricData: one empty result per query); None: the enforcer's rule."""
+        return None
+
+    def refusal_for_other_account(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any],
+                                  denial: Denial) -> ServiceError:
+        """The error another account's caller gets for naming or creating a resource (its own account holds
+        nothing here): AccessDenied by default; services whose resources are named within the caller's
+        own account answer as for a resource that does not exist."""
+        return self.access_denied(ctx, denial)
 
     async def check(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> None:
         """Refuse a parsed request the model accepts but the service does not (S3's settings it would

@@ -30,6 +30,7 @@ from conveyor.wire import RequestContext
 
 class ApiGatewayService(Service):
     name = "apigatewayv2"
+    other_accounts_own_nothing = True  # another account's caller: in its own account, empty here
     signing_name = "apigateway"
     validation_codes = ApiGatewayValidationCodes()
 

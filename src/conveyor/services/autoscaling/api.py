@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 
 class AutoScalingService(PolicyOperations, LoadBalancingOperations, Service):
     name = "autoscaling"
+    other_accounts_own_nothing = True  # another account's caller: in its own account, empty here
     validation_codes = errors.VALIDATION
 
     def __init__(self, env: Environment) -> None:

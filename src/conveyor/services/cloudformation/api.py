@@ -59,6 +59,7 @@ _NOT_HONOURED = ("RoleARN", "StackPolicyBody", "StackPolicyURL", "StackPolicyDur
 
 class CloudFormationService(Service):
     name = "cloudformation"
+    other_accounts_own_nothing = True  # another account's caller: in its own account, empty here
 
     def __init__(self, env: Environment) -> None:
         super().__init__(env)

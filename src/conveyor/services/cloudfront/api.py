@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 class CloudFrontService(Service):
     name = "cloudfront"
+    other_accounts_own_nothing = True  # another account's caller: in its own account, empty here
     regional = False
 
     @functools.cached_property

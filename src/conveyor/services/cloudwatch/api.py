@@ -56,6 +56,7 @@ _WATCHED = {
 
 class CloudWatchService(Service):
     name = "cloudwatch"
+    other_accounts_own_nothing = True  # another account's caller: in its own account, empty here
     signing_name = "monitoring"
     validation_codes = errors.VALIDATION
 

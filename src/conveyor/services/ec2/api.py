@@ -82,6 +82,7 @@ def _dry(params: Mapping[str, Any]) -> None:
 
 class Ec2Service(Service):
     name = "ec2"
+    other_accounts_own_nothing = True  # another account's caller: in its own account, empty here
 
     def __init__(self, env: Environment) -> None:
         super().__init__(env)

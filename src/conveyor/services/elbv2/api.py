@@ -69,6 +69,7 @@ SSL_POLICIES = {
 
 class ElbService(Service):
     name = "elbv2"
+    other_accounts_own_nothing = True  # another account's caller: in its own account, empty here
     signing_name = "elasticloadbalancing"
     validation_codes = errors.VALIDATION
 

@@ -12,11 +12,11 @@ from typing import Any
 
 from botocore.model import OperationModel
 
-from conveyor.authz import Need
+from conveyor.authz import Denial, Need
 from conveyor.ports import Credential, InstanceProfileRecord, Permissions, Ports, RoleRecord
 from conveyor.protocol.constraints import IAM_FAMILY
 from conveyor.services.base import Environment, Service
-from conveyor.services.iam import authorization
+from conveyor.services.iam import authorization, errors
 from conveyor.services.iam.core import Core
 from conveyor.services.iam.grants import Grants
 from conveyor.services.iam.identities import Identities
@@ -25,11 +25,19 @@ from conveyor.services.iam.keys import AccessKeys
 from conveyor.services.iam.policies import Policies
 from conveyor.services.iam.policy_api import PolicyOperations
 from conveyor.services.iam.store import IamStore
-from conveyor.wire import Caller, RequestContext
+from conveyor.wire import Caller, RequestContext, ServiceError
+
+# What another account's caller would create in its own account (Conveyor holds one account).
+_CREATES = {"CreateUser", "CreateRole", "CreateGroup", "CreateInstanceProfile", "CreatePolicy",
+            "CreateServiceLinkedRole", "CreateOpenIDConnectProvider", "CreateSAMLProvider", "CreateAccountAlias"}
+# The names of entities, by the precedence authorization.needs gives them, and the error for one missing.
+_NAMED = (("InstanceProfileName", errors.no_profile), ("GroupName", errors.no_group), ("RoleName", errors.no_role),
+          ("UserName", errors.no_user))
 
 
 class IamService(Service):
     name = "iam"
+    other_accounts_own_nothing = True  # another account's caller: in its own account, empty here
     regional = False
     validation_codes = IAM_FAMILY
 
@@ -75,6 +83,34 @@ class IamService(Service):
         if self.core is None:
             return [Need(self.iam_action(operation.name))]
         return authorization.needs(self.core, ctx, operation.name, params)
+
+    # -- another account's caller (conveyor.authz.other_accounts) --------------------------------------
+    def account_free(self, operation: str, params: dict[str, Any]) -> bool:
+        """AWS managed policies are everyone's to read (their ARNs name the account `aws`)."""
+        policy = params.get("PolicyArn")
+        return (operation in ("GetPolicy", "GetPolicyVersion", "ListPolicyVersions") and isinstance(policy, str)
+                and policy.startswith("arn:aws:iam::aws:policy/"))
+
+    def answer_for_other_account(self, ctx: RequestContext, operation: OperationModel,
+                                 params: dict[str, Any]) -> dict[str, Any] | None:
+        caller = ctx.principal
+        if operation.name == "GetUser" and not params.get("UserName") and caller is not None:
+            # The root user asking for itself: its account's root, as for the owner (identity_api.GetUser).
+            return {"User": {"UserId": caller.account_id, "Arn": caller.arn, "CreateDate": self.clock.now()}}
+        return None
+
+    def refusal_for_other_account(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any],
+                                  denial: Denial) -> ServiceError:
+        """A name is an entity of the caller's own account, which has none here: NoSuchEntity, as for any
+        entity that does not exist; creating one, or naming the account's policy by its ARN, is refused
+        (https://docs.aws.amazon.com/IAM/latest/APIReference/CommonErrors.html)."""
+        if operation.name in _CREATES:
+            return self.access_denied(ctx, denial)
+        for param, missing in _NAMED:
+            name = params.get(param)
+            if isinstance(name, str):
+                return missing(name)
+        return self.access_denied(ctx, denial)
 
     def health(self) -> dict[str, object]:
         return {"status": "running" if self.store is not None else "stopped"}

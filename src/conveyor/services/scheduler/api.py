@@ -50,6 +50,7 @@ def _page(items: list[Any], token: str | None, limit: int | None) -> tuple[list[
 
 class SchedulerService(Service):
     name = "scheduler"
+    other_accounts_own_nothing = True  # another account's caller: in its own account, empty here
     validation_codes = errors.VALIDATION
 
     def __init__(self, env: Environment) -> None:
