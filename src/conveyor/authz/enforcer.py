@@ -77,6 +77,9 @@ class Judged(Protocol):
     def answer_for_other_account(self, ctx: RequestContext, operation: OperationModel,
                                  params: dict[str, Any]) -> dict[str, Any] | None: ...
 
+    def missing_for_other_account(self, ctx: RequestContext, operation: str,
+                                  params: dict[str, Any]) -> ServiceError | None: ...
+
     def refusal_for_other_account(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any],
                                   denial: Denial) -> ServiceError: ...
 
@@ -153,12 +156,16 @@ class Enforcer:
         which holds nothing here (conveyor.authz.other_accounts), in every `--iam` mode (its root user may
         do anything in its own account): an operation reading nothing of the account is served; a listing
         answers empty; anything else (naming a resource, creating one) gets the service's answer for a
-        resource that is not the caller's: not found, or AccessDenied."""
+        resource that is not the caller's: not found (a name within its own account), or AccessDenied (the
+        owner's ARN; creating)."""
         if service.account_free(operation.name, params):
             return None
         answer = service.answer_for_other_account(ctx, operation, params)
         if answer is not None:
             return answer
+        missing = service.missing_for_other_account(ctx, operation.name, params)
+        if missing is not None:
+            raise missing
         if other_accounts.lists_the_account(operation):
             return other_accounts.empty_answer(operation, params)
         needs = service.iam_requests(ctx, operation, params) or [Need(service.iam_action(operation.name))]

@@ -39,6 +39,11 @@ def empty_answer(operation: OperationModel, params: Mapping[str, Any]) -> dict[s
     return _empty(shape, params, wrappers=1) if shape is not None else {}
 
 
+def empty_of(operation: OperationModel) -> dict[str, Any]:
+    """`empty_answer` for a request whose page size does not matter."""
+    return empty_answer(operation, {})
+
+
 def _empty(shape: Shape, params: Mapping[str, Any], *, wrappers: int) -> dict[str, Any]:
     answer: dict[str, Any] = {}
     required = set(getattr(shape, "required_members", []))
@@ -49,7 +54,7 @@ def _empty(shape: Shape, params: Mapping[str, Any], *, wrappers: int) -> dict[st
             answer[name] = []
         elif kind == "boolean" and (name in ("IsTruncated", "Truncated") or name in required):
             answer[name] = False
-        elif kind == "structure" and wrappers > 0 and name in required:
+        elif kind == "structure" and wrappers > 0 and (name in required or _wraps(shape, name)):
             answer[name] = _empty(member, params, wrappers=wrappers - 1)
         elif name in required and name == "MaxItems":  # the page size asked for, or the default page
             asked = params.get("MaxItems") or 100
@@ -59,3 +64,8 @@ def _empty(shape: Shape, params: Mapping[str, Any], *, wrappers: int) -> dict[st
         elif name in required and kind == "string":
             answer[name] = ""
     return answer
+
+
+def _wraps(shape: Shape, member: str) -> bool:
+    """Whether the member is the whole answer (a rest-xml payload, CloudFront's `DistributionList`)."""
+    return getattr(shape, "serialization", {}).get("payload") == member or list(getattr(shape, "members", {})) == [member]

@@ -108,6 +108,8 @@ _IAM_PREFIXES = {"monitoring": "cloudwatch"}
 _XML_PROTOCOLS = ("query", "rest-xml", "ec2")
 
 Result = dict[str, Any] | HttpResponse | None
+# A resource's not-found error, from the request's context and the parameter that named it.
+MissingError = Callable[[RequestContext, Any], ServiceError]
 Handler = Callable[[RequestContext, dict[str, Any]], Awaitable[Result]]
 
 
@@ -236,6 +238,11 @@ class Service:
     # Operations that read nothing of the account's (EC2's DescribeAvailabilityZones), served to another
     # account's caller as to the owner.
     account_free_operations: frozenset[str] = frozenset()
+    # The parameters naming a resource within the caller's own account (IAM's RoleName), each with the
+    # error the service answers for one that does not exist: another account's caller names nothing that
+    # exists here. Operations in `other_account_creates` make the resource they name instead.
+    other_account_names: tuple[tuple[str, MissingError], ...] = ()
+    other_account_creates: frozenset[str] = frozenset()
 
     def iam_action(self, operation: str) -> str:
         prefix = self.iam_prefix
@@ -262,6 +269,18 @@ class Service:
         """Whether the request reads nothing of the account's (`account_free_operations`; IAM's AWS managed
         policies): served to another account's caller as to the owner."""
         return operation in self.account_free_operations
+
+    def missing_for_other_account(self, ctx: RequestContext, operation: str,
+                                  params: dict[str, Any]) -> ServiceError | None:
+        """The error for the resource another account's caller names within its own account, which has
+        none here (`other_account_names`); None when the request names none, or creates it."""
+        if operation in self.other_account_creates:
+            return None
+        for param, missing in self.other_account_names:
+            value = params.get(param)
+            if value:
+                return missing(ctx, value)
+        return None
 
     def answer_for_other_account(self, ctx: RequestContext, operation: OperationModel,
                                  params: dict[str, Any]) -> dict[str, Any] | None:

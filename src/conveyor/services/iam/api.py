@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.model import OperationModel
 
-from conveyor.authz import Denial, Need
+from conveyor.authz import Need
 from conveyor.ports import Credential, InstanceProfileRecord, Permissions, Ports, RoleRecord
 from conveyor.protocol.constraints import IAM_FAMILY
 from conveyor.services.base import Environment, Service
@@ -25,19 +25,23 @@ from conveyor.services.iam.keys import AccessKeys
 from conveyor.services.iam.policies import Policies
 from conveyor.services.iam.policy_api import PolicyOperations
 from conveyor.services.iam.store import IamStore
-from conveyor.wire import Caller, RequestContext, ServiceError
+from conveyor.wire import Caller, RequestContext
 
 # What another account's caller would create in its own account (Conveyor holds one account).
-_CREATES = {"CreateUser", "CreateRole", "CreateGroup", "CreateInstanceProfile", "CreatePolicy",
-            "CreateServiceLinkedRole", "CreateOpenIDConnectProvider", "CreateSAMLProvider", "CreateAccountAlias"}
-# The names of entities, by the precedence authorization.needs gives them, and the error for one missing.
-_NAMED = (("InstanceProfileName", errors.no_profile), ("GroupName", errors.no_group), ("RoleName", errors.no_role),
-          ("UserName", errors.no_user))
+_CREATES = frozenset({"CreateUser", "CreateRole", "CreateGroup", "CreateInstanceProfile", "CreatePolicy",
+            "CreateServiceLinkedRole", "CreateOpenIDConnectProvider", "CreateSAMLProvider", "CreateAccountAlias"})
 
 
 class IamService(Service):
     name = "iam"
     other_accounts_own_nothing = True  # another account's caller: in its own account, empty here
+    # Its names are entities of its own account: NoSuchEntity, as for any missing one, in the precedence
+    # authorization.needs gives them (https://docs.aws.amazon.com/IAM/latest/APIReference/CommonErrors.html).
+    other_account_names = (("InstanceProfileName", lambda ctx, name: errors.no_profile(name)),
+                           ("GroupName", lambda ctx, name: errors.no_group(name)),
+                           ("RoleName", lambda ctx, name: errors.no_role(name)),
+                           ("UserName", lambda ctx, name: errors.no_user(name)))
+    other_account_creates = _CREATES
     regional = False
     validation_codes = IAM_FAMILY
 
@@ -98,19 +102,6 @@ class IamService(Service):
             # The root user asking for itself: its account's root, as for the owner (identity_api.GetUser).
             return {"User": {"UserId": caller.account_id, "Arn": caller.arn, "CreateDate": self.clock.now()}}
         return None
-
-    def refusal_for_other_account(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any],
-                                  denial: Denial) -> ServiceError:
-        """A name is an entity of the caller's own account, which has none here: NoSuchEntity, as for any
-        entity that does not exist; creating one, or naming the account's policy by its ARN, is refused
-        (https://docs.aws.amazon.com/IAM/latest/APIReference/CommonErrors.html)."""
-        if operation.name in _CREATES:
-            return self.access_denied(ctx, denial)
-        for param, missing in _NAMED:
-            name = params.get(param)
-            if isinstance(name, str):
-                return missing(name)
-        return self.access_denied(ctx, denial)
 
     def health(self) -> dict[str, object]:
         return {"status": "running" if self.store is not None else "stopped"}

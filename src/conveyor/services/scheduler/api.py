@@ -69,6 +69,15 @@ class SchedulerService(Service):
     async def reset(self) -> None:
         await self.engine.reset()
 
+    def missing_for_other_account(self, ctx: RequestContext, operation: str, params: dict[str, Any]) -> ServiceError | None:
+        """Names are its own account's: ResourceNotFoundException, as for any missing schedule or group."""
+        name = params.get("Name")
+        if not isinstance(name, str) or operation.startswith("Create"):
+            return None
+        group = operation in ("GetScheduleGroup", "DeleteScheduleGroup")
+        return errors.group_not_found(name) if group else errors.schedule_not_found(name)
+
+
     def health(self) -> dict[str, Any]:
         if not self.engine.started:
             return {"status": "stopped"}
