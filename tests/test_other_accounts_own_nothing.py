@@ -13,7 +13,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import boto3
 import pytest
+from botocore.config import Config as BotoConfig
 
 from tests.test_other_accounts import OTHER, OTHER_ROOT, _partner, _refused
 
@@ -222,3 +224,71 @@ def test_scheduler_another_account_has_no_schedules(client, partner):
         Name="theirs", ScheduleExpression="rate(1 hour)", FlexibleTimeWindow={"Mode": "OFF"},
         Target={"Arn": queue, "RoleArn": role}))[0] == "AccessDeniedException"
     assert scheduler.get_schedule(Name="nightly")["Name"] == "nightly"
+
+
+# -- Kinesis: a stream's own policy decides ------------------------------------------------------------------
+
+def test_kinesis_another_account_uses_a_stream_only_as_its_resource_policy_allows(client, partner):
+    kinesis, theirs = client("kinesis"), partner("kinesis")
+    name = f"k-{uuid.uuid4().hex[:6]}"
+    kinesis.create_stream(StreamName=name, ShardCount=1)
+    arn = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
+    # Without a policy: AccessDeniedException, which Kinesis sends with HTTP 400
+    # (https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecord.html#API_PutRecord_Errors).
+    code, message, status = _refused(lambda: theirs.put_record(StreamARN=arn, Data=b"x", PartitionKey="k"))
+    assert (code, status) == ("AccessDeniedException", 400)
+    assert message == (f"User: {OTHER_ROOT} is not authorized to perform: kinesis:PutRecord on resource: {arn} "
+                       "because no resource-based policy allows the kinesis:PutRecord action")
+    assert kinesis.get_resource_policy(ResourceARN=arn)["Policy"] == "{}"
+    # A name is a stream of the caller's own account, which has none; it lists none and creates none.
+    assert _refused(lambda: theirs.describe_stream_summary(StreamName=name))[:2] == (
+        "ResourceNotFoundException", f"Stream {name} under account {OTHER} not found.")
+    assert theirs.list_streams()["StreamNames"] == []
+    assert _refused(lambda: theirs.create_stream(StreamName="theirs", ShardCount=1))[0] == "AccessDeniedException"
+    # https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutResourcePolicy.html
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": OTHER}, "Resource": arn,
+        "Action": ["kinesis:*"]}]})
+    kinesis.put_resource_policy(ResourceARN=arn, Policy=policy)
+    assert kinesis.get_resource_policy(ResourceARN=arn)["Policy"] == policy
+    theirs.put_record(StreamARN=arn, Data=b"from the partner", PartitionKey="k")
+    [shard] = theirs.list_shards(StreamARN=arn)["Shards"]
+    iterator = theirs.get_shard_iterator(StreamARN=arn, ShardId=shard["ShardId"],
+                                         ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    assert [r["Data"] for r in theirs.get_records(ShardIterator=iterator, StreamARN=arn)["Records"]] == [
+        b"from the partner"]
+    # Whatever the policy grants, a stream's administration stays with its own account.
+    code, message, _ = _refused(lambda: theirs.delete_stream(StreamARN=arn))
+    assert (code, message) == ("AccessDeniedException",
+                               f"User: {OTHER_ROOT} is not authorized to perform: kinesis:DeleteStream on resource: {arn}")
+    assert _refused(lambda: theirs.delete_resource_policy(ResourceARN=arn))[0] == "AccessDeniedException"
+    kinesis.delete_resource_policy(ResourceARN=arn)
+    assert _refused(lambda: kinesis.delete_resource_policy(ResourceARN=arn))[:2] == (
+        "ResourceNotFoundException", f"No resource policy found for resource ARN {arn}.")
+    assert _refused(lambda: theirs.put_record(StreamARN=arn, Data=b"x", PartitionKey="k"))[0] == "AccessDeniedException"
+    assert kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE"
+
+
+def test_a_streams_policy_survives_a_restart_and_goes_with_the_stream(start_server):
+    server = start_server(None, "--auth", "off")
+
+    def kinesis_client(key: str) -> Any:
+        return boto3.client("kinesis", endpoint_url=server.endpoint, region_name="us-east-1", aws_access_key_id=key,
+                            aws_secret_access_key="x", config=BotoConfig(retries={"max_attempts": 1}))
+
+    owner = kinesis_client("test")
+    owner.create_stream(StreamName="kept", ShardCount=1)
+    arn = owner.describe_stream_summary(StreamName="kept")["StreamDescriptionSummary"]["StreamARN"]
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": OTHER}, "Resource": arn, "Action": "kinesis:PutRecord"}]})
+    owner.put_resource_policy(ResourceARN=arn, Policy=policy)
+    server.kill()  # kill -9: the acknowledged policy is on disk
+    server.start()
+    owner, theirs = kinesis_client("test"), kinesis_client(OTHER)
+    assert owner.get_resource_policy(ResourceARN=arn)["Policy"] == policy
+    theirs.put_record(StreamARN=arn, Data=b"x", PartitionKey="k")
+    # A stream deleted takes its policy along: a new stream of the same name has none.
+    owner.delete_stream(StreamName="kept")
+    owner.create_stream(StreamName="kept", ShardCount=1)
+    assert owner.get_resource_policy(ResourceARN=arn)["Policy"] == "{}"
+    assert _refused(lambda: theirs.put_record(StreamARN=arn, Data=b"x", PartitionKey="k"))[0] == "AccessDeniedException"

@@ -63,6 +63,9 @@ class Judged(Protocol):
     # mode (SQS, SNS, Lambda, DynamoDB); S3 judges other accounts itself, by bucket policy and ACLs.
     other_accounts_by_resource_policy: bool
 
+    # What another account's caller may do with a resource its policy shares (None: whatever it grants).
+    other_account_may: frozenset[str] | None
+    other_account_creates: frozenset[str]
     # Whether another account's caller acts in its own account, which holds nothing of this service's here
     # (conveyor.authz.other_accounts): the services whose resources carry no policy.
     other_accounts_own_nothing: bool
@@ -147,7 +150,34 @@ class Enforcer:
         if self.active:
             self.authorize_needs(ctx, service, needs)
         if foreign:
+            answer = self.in_callers_own_account(ctx, service, caller, operation, params, needs)
+            if answer is not None:
+                return answer
             self.authorize_other_account(ctx, service, caller, needs)
+        return None
+
+    def in_callers_own_account(self, ctx: RequestContext, service: Judged, caller: Caller, operation: OperationModel,
+                               params: dict[str, Any], needs: Sequence[Need]) -> dict[str, Any] | None:
+        """Another account's caller where resource policies decide: what it names within its own account
+        (a bare name, an ARN with its own account id) does not exist here, and what it would create there is
+        refused (`other_account_names`, `other_account_creates`); the service's answer over its own, empty,
+        account (a listing); and, whatever a policy grants, AccessDenied for what the service serves to a
+        resource's own account only (`other_account_may`)."""
+        if any(arn_account(n.resource) == caller.account_id for n in needs):
+            missing = service.missing_for_other_account(ctx, operation.name, params)
+            if missing is not None:
+                raise missing
+            if operation.name in service.other_account_creates:
+                named = next(n for n in needs if arn_account(n.resource) == caller.account_id)
+                raise service.access_denied(ctx, Denial(caller.arn, named.action, named.resource, False, None))
+        answer = service.answer_for_other_account(ctx, operation, params)
+        if answer is not None:
+            return answer
+        allowed = service.other_account_may
+        if allowed is not None and operation.name not in allowed:
+            owners = [n for n in needs if arn_account(n.resource) == ctx.account_id]
+            if owners:
+                raise service.access_denied(ctx, Denial(caller.arn, owners[0].action, owners[0].resource, False, None))
         return None
 
     def serve_other_account(self, ctx: RequestContext, service: Judged, caller: Caller, operation: OperationModel,

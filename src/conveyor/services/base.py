@@ -243,6 +243,9 @@ class Service:
     # exists here. Operations in `other_account_creates` make the resource they name instead.
     other_account_names: tuple[tuple[str, MissingError], ...] = ()
     other_account_creates: frozenset[str] = frozenset()
+    # Where resource policies decide: the operations another account's caller may make on a resource its
+    # policy shares (Kinesis serves record reads and writes, not administration); None: whatever it grants.
+    other_account_may: frozenset[str] | None = None
 
     def iam_action(self, operation: str) -> str:
         prefix = self.iam_prefix
