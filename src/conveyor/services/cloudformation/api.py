@@ -255,6 +255,10 @@ class CloudFormationService(Service):
         status = stack["StackStatus"]
         if status == "DELETE_IN_PROGRESS":
             return {}
+        # A stack being created may be deleted: the creation stops and what it made so far is deleted
+        # (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DeleteStack.html).
+        if status == "CREATE_IN_PROGRESS" and await engine.stop_creation(stack["StackId"]):
+            return {}
         if status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS":
             raise errors.busy(stack["StackId"], status, "deleted")
         exported = {o["ExportName"] for o in stack.get("Outputs") or [] if o.get("ExportName")}
