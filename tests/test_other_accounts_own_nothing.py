@@ -292,3 +292,20 @@ def test_a_streams_policy_survives_a_restart_and_goes_with_the_stream(start_serv
     owner.create_stream(StreamName="kept", ShardCount=1)
     assert owner.get_resource_policy(ResourceARN=arn)["Policy"] == "{}"
     assert _refused(lambda: theirs.put_record(StreamARN=arn, Data=b"x", PartitionKey="k"))[0] == "AccessDeniedException"
+
+
+def test_with_iam_enforced_another_account_still_owns_nothing_here(tmp_path):
+    from conveyor.app import App
+    from conveyor.config import Config
+    from conveyor.server import serve_in_thread
+
+    app = App(Config(data_dir=tmp_path, port=0, clock="manual", auth="off", iam="enforce"))
+    with serve_in_thread(app) as url:
+        owner = boto3.client("iam", endpoint_url=url, region_name="us-east-1", aws_access_key_id="test",
+                             aws_secret_access_key="test", config=BotoConfig(retries={"max_attempts": 1}))
+        theirs = _partner(url, "iam")
+        owner.create_user(UserName="alice")
+        assert theirs.list_users()["Users"] == []
+        assert _refused(lambda: theirs.get_user(UserName="alice"))[0] == "NoSuchEntity"
+        assert _refused(lambda: theirs.create_user(UserName="bob"))[0] == "AccessDenied"
+        assert [u["UserName"] for u in owner.list_users()["Users"]] == ["alice"]
