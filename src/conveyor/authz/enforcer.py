@@ -69,6 +69,7 @@ class Judged(Protocol):
     # Whether another account's caller acts in its own account, which holds nothing of this service's here
     # (conveyor.authz.other_accounts): the services whose resources carry no policy.
     other_accounts_own_nothing: bool
+
     def iam_action(self, operation: str) -> str: ...
 
     def iam_requests(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> list[Need]: ...
