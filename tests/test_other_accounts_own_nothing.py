@@ -191,6 +191,10 @@ def test_ec2_elbv2_and_auto_scaling_another_account_has_nothing(client, partner)
         "TargetGroups"][0]["TargetGroupArn"]
     assert their_elb.describe_target_groups()["TargetGroups"] == []
     assert their_elb.describe_load_balancers()["LoadBalancers"] == []
+    # Names are its own account's: the errors of a missing load balancer or target group.
+    assert _refused(lambda: their_elb.describe_target_groups(Names=[name]))[0] == "TargetGroupNotFound"
+    assert _refused(lambda: their_elb.describe_load_balancers(Names=["web"]))[:2] == (
+        "LoadBalancerNotFound", "Load balancers '[web]' not found")
     code, message, _ = _refused(lambda: their_elb.delete_target_group(TargetGroupArn=group))
     assert code == "AccessDenied" and message.startswith(
         f"User: {OTHER_ROOT} is not authorized to perform: elasticloadbalancing:DeleteTargetGroup on resource: {group}")
