@@ -42,8 +42,13 @@ def test_iam_another_account_sees_and_changes_none_of_the_accounts_entities(clie
     iam.create_user(UserName=name)
     policy_arn = iam.create_policy(PolicyName=name, PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}))["Policy"]["Arn"]
+    iam.attach_role_policy(RoleName=name, PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")
     assert theirs.list_roles()["Roles"] == [] and theirs.list_users()["Users"] == []
     assert theirs.list_policies(Scope="Local")["Policies"] == []
+    # AWS managed policies are everyone's: listed, with no attachment in its own account.
+    listed = theirs.list_policies(Scope="All", MaxItems=1000)["Policies"]
+    assert listed and all(p["Arn"].startswith("arn:aws:iam::aws:policy/") for p in listed)
+    assert {p["AttachmentCount"] for p in listed} == {0}
     # A name is an entity of its own account: NoSuchEntity as for any missing one
     # (https://docs.aws.amazon.com/IAM/latest/APIReference/API_GetRole.html).
     assert _refused(lambda: theirs.get_role(RoleName=name)) == (
@@ -63,7 +68,8 @@ def test_iam_another_account_sees_and_changes_none_of_the_accounts_entities(clie
     # The owner's entities are untouched.
     assert iam.get_role(RoleName=name)["Role"]["RoleName"] == name
     assert [u["UserName"] for u in iam.list_users()["Users"]] == [name]
-    assert iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"] == []
+    assert [p["PolicyName"] for p in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]] == [
+        "ReadOnlyAccess"]
 
 
 def test_cloudwatch_another_account_has_no_metrics_and_no_alarms(client, partner):

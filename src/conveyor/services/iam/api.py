@@ -52,6 +52,7 @@ class IamService(Service):
         self.core: Core | None = None
         self.identities: Identities | None = None
         self.grants: Grants | None = None
+        self.policy_operations: PolicyOperations | None = None
 
     def provide(self, ports: Ports) -> None:
         ports.credential_sources.append(self)
@@ -69,7 +70,8 @@ class IamService(Service):
         self.core, self.identities = core, Identities(core, policies)
         self.grants = Grants(core, policies)
         identity = IdentityOperations(core, self.identities, self.keys)
-        self.operation_groups = (identity, PolicyOperations(core, policies, identity))
+        self.policy_operations = PolicyOperations(core, policies, identity)
+        self.operation_groups = (identity, self.policy_operations)
 
     async def stop(self) -> None:
         if self.store is not None:
@@ -101,6 +103,8 @@ class IamService(Service):
         if operation.name == "GetUser" and not params.get("UserName") and caller is not None:
             # The root user asking for itself: its account's root, as for the owner (identity_api.GetUser).
             return {"User": {"UserId": caller.account_id, "Arn": caller.arn, "CreateDate": self.clock.now()}}
+        if operation.name == "ListPolicies" and self.policy_operations is not None:
+            return self.policy_operations.aws_managed_only(params)
         return None
 
     def health(self) -> dict[str, object]:
