@@ -34,10 +34,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
+from conveyor.authz import other_accounts
 from conveyor.authz.callers import principal_of, request_keys
 from conveyor.authz.denial import Denial
 from conveyor.authz.needs import Context, Need, arn_account, arn_service
-from conveyor.policy import AccessRequest, Decision, Policies, Policy, Principal, evaluate, parse
+from conveyor.policy import AccessRequest, Decision, Policies, Policy, PolicyType, Principal, evaluate, parse
 from conveyor.ports import Refusal
 from conveyor.wire import Caller, RequestContext, ServiceError
 
@@ -62,9 +63,29 @@ class Judged(Protocol):
     # mode (SQS, SNS, Lambda, DynamoDB); S3 judges other accounts itself, by bucket policy and ACLs.
     other_accounts_by_resource_policy: bool
 
+    # What another account's caller may do with a resource its policy shares (None: whatever it grants).
+    other_account_may: frozenset[str] | None
+    other_account_creates: frozenset[str]
+    # Whether another account's caller acts in its own account, which holds nothing of this service's here
+    # (conveyor.authz.other_accounts): the services whose resources carry no policy.
+    other_accounts_own_nothing: bool
+
+    def iam_action(self, operation: str) -> str: ...
+
     def iam_requests(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> list[Need]: ...
 
     def access_denied(self, ctx: RequestContext, denial: Denial) -> ServiceError: ...
+
+    def account_free(self, operation: str, params: dict[str, Any]) -> bool: ...
+
+    def answer_for_other_account(self, ctx: RequestContext, operation: OperationModel,
+                                 params: dict[str, Any]) -> dict[str, Any] | None: ...
+
+    def missing_for_other_account(self, ctx: RequestContext, operation: str,
+                                  params: dict[str, Any]) -> ServiceError | None: ...
+
+    def refusal_for_other_account(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any],
+                                  denial: Denial) -> ServiceError: ...
 
 
 @dataclass(frozen=True)
@@ -114,20 +135,74 @@ class Enforcer:
 
     # -- the pipeline's step ------------------------------------------------------------------------
     def authorize(self, ctx: RequestContext, service: Judged, operation: OperationModel,
-                  params: dict[str, Any]) -> None:
+                  params: dict[str, Any]) -> dict[str, Any] | None:
         """Raise the service's AccessDenied error when enforcing and the caller may not make the request;
-        refused items of a batch go to `ctx.denied_items` for the service to report."""
+        refused items of a batch go to `ctx.denied_items` for the service to report. The answer, when the
+        request is answered here (another account's, over its own account, which holds nothing here)."""
         caller = ctx.principal
         if caller is None:
-            return  # the root user (--auth off) or an anonymous caller (judged by S3 itself)
+            return None  # the root user (--auth off) or an anonymous caller (judged by S3 itself)
+        if caller.account_id != ctx.account_id and service.other_accounts_own_nothing:
+            return self.serve_other_account(ctx, service, caller, operation, params)
         foreign = caller.account_id != ctx.account_id and service.other_accounts_by_resource_policy
         if not self.active and not foreign:
-            return
+            return None
         needs = service.iam_requests(ctx, operation, params)
         if self.active:
             self.authorize_needs(ctx, service, needs)
         if foreign:
+            answer = self.in_callers_own_account(ctx, service, caller, operation, params, needs)
+            if answer is not None:
+                return answer
             self.authorize_other_account(ctx, service, caller, needs)
+        return None
+
+    def in_callers_own_account(self, ctx: RequestContext, service: Judged, caller: Caller, operation: OperationModel,
+                               params: dict[str, Any], needs: Sequence[Need]) -> dict[str, Any] | None:
+        """Another account's caller where resource policies decide: what it names within its own account
+        (a bare name, an ARN with its own account id) does not exist here, and what it would create there is
+        refused (`other_account_names`, `other_account_creates`); the service's answer over its own, empty,
+        account (a listing); and, whatever a policy grants, AccessDenied for what the service serves to a
+        resource's own account only (`other_account_may`)."""
+        if any(arn_account(n.resource) == caller.account_id for n in needs):
+            missing = service.missing_for_other_account(ctx, operation.name, params)
+            if missing is not None:
+                raise missing
+            if operation.name in service.other_account_creates:
+                named = next(n for n in needs if arn_account(n.resource) == caller.account_id)
+                raise service.access_denied(ctx, Denial(caller.arn, named.action, named.resource, False, None))
+        answer = service.answer_for_other_account(ctx, operation, params)
+        if answer is not None:
+            return answer
+        allowed = service.other_account_may
+        if allowed is not None and operation.name not in allowed:
+            owners = [n for n in needs if arn_account(n.resource) == ctx.account_id]
+            if owners:
+                raise service.access_denied(ctx, Denial(caller.arn, owners[0].action, owners[0].resource, False, None))
+        return None
+
+    def serve_other_account(self, ctx: RequestContext, service: Judged, caller: Caller, operation: OperationModel,
+                            params: dict[str, Any]) -> dict[str, Any] | None:
+        """Another account's caller, in a service whose resources carry no policy, acts in its own account,
+        which holds nothing here (conveyor.authz.other_accounts), in every `--iam` mode (its root user may
+        do anything in its own account): an operation reading nothing of the account is served; a listing
+        answers empty; anything else (naming a resource, creating one) gets the service's answer for a
+        resource that is not the caller's: not found (a name within its own account), or AccessDenied (the
+        owner's ARN; creating)."""
+        if service.account_free(operation.name, params):
+            return None
+        answer = service.answer_for_other_account(ctx, operation, params)
+        if answer is not None:
+            return answer
+        missing = service.missing_for_other_account(ctx, operation.name, params)
+        if missing is not None:
+            raise missing
+        if other_accounts.lists_the_account(operation):
+            return other_accounts.empty_answer(operation, params)
+        needs = service.iam_requests(ctx, operation, params) or [Need(service.iam_action(operation.name))]
+        named = next((n for n in needs if n.resource != "*"), needs[0])
+        denial = Denial(caller.arn, named.action, named.resource, False, PolicyType.RESOURCE)
+        raise service.refusal_for_other_account(ctx, operation, params, denial)
 
     def authorize_other_account(self, ctx: RequestContext, service: Judged, caller: Caller,
                                 needs: Sequence[Need]) -> None:

@@ -168,7 +168,9 @@ class Gateway:
         params = ctx.params = await codec.parse(ctx, operation)
         _validator().validate(operation.input_shape, params, service.validation_codes or _validator().DEFAULT_CODES)
         if self.enforcer is not None:
-            self.enforcer.authorize(ctx, service, operation, params)
+            own_account = self.enforcer.authorize(ctx, service, operation, params)
+            if own_account is not None:  # another account's caller, answered over its own (empty) account
+                return codec.serialize(ctx, operation, own_account)
         if hooks.check:
             await service.check(ctx, operation, params)
         handler = service.handler(operation.name)

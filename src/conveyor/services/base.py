@@ -108,6 +108,8 @@ _IAM_PREFIXES = {"monitoring": "cloudwatch"}
 _XML_PROTOCOLS = ("query", "rest-xml", "ec2")
 
 Result = dict[str, Any] | HttpResponse | None
+# A resource's not-found error, from the request's context and the parameter that named it.
+MissingError = Callable[[RequestContext, Any], ServiceError]
 Handler = Callable[[RequestContext, dict[str, Any]], Awaitable[Result]]
 
 
@@ -230,6 +232,20 @@ class Service:
     # Whether another account's caller is judged by the resources' own policies, in every `--iam` mode
     # (conveyor.authz.Enforcer.authorize_other_account): the services whose resources carry them.
     other_accounts_by_resource_policy: bool = False
+    # Whether another account's caller acts in its own account, which holds nothing of this service's here
+    # (conveyor.authz.other_accounts, in every `--iam` mode): the services whose resources carry no policy.
+    other_accounts_own_nothing: bool = False
+    # Operations that read nothing of the account's (EC2's DescribeAvailabilityZones), served to another
+    # account's caller as to the owner.
+    account_free_operations: frozenset[str] = frozenset()
+    # The parameters naming a resource within the caller's own account (IAM's RoleName), each with the
+    # error the service answers for one that does not exist: another account's caller names nothing that
+    # exists here. Operations in `other_account_creates` make the resource they name instead.
+    other_account_names: tuple[tuple[str, MissingError], ...] = ()
+    other_account_creates: frozenset[str] = frozenset()
+    # Where resource policies decide: the operations another account's caller may make on a resource its
+    # policy shares (Kinesis serves record reads and writes, not administration); None: whatever it grants.
+    other_account_may: frozenset[str] | None = None
 
     def iam_action(self, operation: str) -> str:
         prefix = self.iam_prefix
@@ -251,6 +267,36 @@ class Service:
         """The error a request IAM refuses gets, in this service's words."""
         code = "AccessDenied" if ctx.protocol in _XML_PROTOCOLS else "AccessDeniedException"
         return ServiceError(code, denial.message(), 403)
+
+    def account_free(self, operation: str, params: dict[str, Any]) -> bool:
+        """Whether the request reads nothing of the account's (`account_free_operations`; IAM's AWS managed
+        policies): served to another account's caller as to the owner."""
+        return operation in self.account_free_operations
+
+    def missing_for_other_account(self, ctx: RequestContext, operation: str,
+                                  params: dict[str, Any]) -> ServiceError | None:
+        """The error for the resource another account's caller names within its own account, which has
+        none here (`other_account_names`); None when the request names none, or creates it."""
+        if operation in self.other_account_creates:
+            return None
+        for param, missing in self.other_account_names:
+            value = params.get(param)
+            if value:
+                return missing(ctx, value)
+        return None
+
+    def answer_for_other_account(self, ctx: RequestContext, operation: OperationModel,
+                                 params: dict[str, Any]) -> dict[str, Any] | None:
+        """Another account's answer over its own account, which holds nothing here, where an empty listing
+        is not it (CloudWatch's GetMetricData: one empty result per query); None: the enforcer's rule."""
+        return None
+
+    def refusal_for_other_account(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any],
+                                  denial: Denial) -> ServiceError:
+        """The error another account's caller gets for naming or creating a resource (its own account holds
+        nothing here): AccessDenied by default; services whose resources are named within the caller's
+        own account answer as for a resource that does not exist."""
+        return self.access_denied(ctx, denial)
 
     async def check(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> None:
         """Refuse a parsed request the model accepts but the service does not (S3's settings it would

@@ -16,7 +16,7 @@ from botocore.model import OperationModel
 
 from conveyor.authz import Need
 from conveyor.protocol.base import Codec
-from conveyor.services.apigatewayv2 import iam
+from conveyor.services.apigatewayv2 import iam, records
 from conveyor.services.apigatewayv2.apis import ApiOperations
 from conveyor.services.apigatewayv2.catalog import Catalog
 from conveyor.services.apigatewayv2.codec import ApiGatewayCodec, ApiGatewayValidationCodes
@@ -30,6 +30,11 @@ from conveyor.wire import RequestContext
 
 class ApiGatewayService(Service):
     name = "apigatewayv2"
+    other_accounts_own_nothing = True  # another account's caller: in its own account, empty here
+    # An API id is one of its own account's, which has none: NotFoundException as for any unknown id.
+    other_account_names = (("ApiId", lambda ctx, api: records.not_found(
+        f"Invalid API identifier specified {ctx.principal.account_id if ctx.principal else ctx.account_id}:{api}",
+        "Api")),)
     signing_name = "apigateway"
     validation_codes = ApiGatewayValidationCodes()
 

@@ -54,6 +54,10 @@ if TYPE_CHECKING:
 
 class AutoScalingService(PolicyOperations, LoadBalancingOperations, Service):
     name = "autoscaling"
+    other_accounts_own_nothing = True  # another account's caller: in its own account, empty here
+    # A group name is a group of its own account: "AutoScalingGroup name not found", as for any missing one.
+    other_account_names = (("AutoScalingGroupName", lambda ctx, name: errors.group_not_found(name)),)
+    other_account_creates = frozenset({"CreateAutoScalingGroup", "CreateLaunchConfiguration"})
     validation_codes = errors.VALIDATION
 
     def __init__(self, env: Environment) -> None:

@@ -59,6 +59,12 @@ _NOT_HONOURED = ("RoleARN", "StackPolicyBody", "StackPolicyURL", "StackPolicyDur
 
 class CloudFormationService(Service):
     name = "cloudformation"
+    other_accounts_own_nothing = True  # another account's caller: in its own account, empty here
+    # A stack name is a stack of its own account: "Stack with id NAME does not exist", as DescribeStacks
+    # answers for any missing stack (errors.no_stack); DeleteStack of a missing stack succeeds, as on AWS.
+    other_account_names = (("StackName", lambda ctx, name: errors.no_stack(name)),)
+    other_account_creates = frozenset({"CreateStack", "CreateChangeSet"})
+    account_free_operations = frozenset({"ValidateTemplate"})
 
     def __init__(self, env: Environment) -> None:
         super().__init__(env)
@@ -101,6 +107,11 @@ class CloudFormationService(Service):
         engine.stacks.clear()
         engine.events.clear()
         self.change_sets.clear()
+
+    def answer_for_other_account(self, ctx: RequestContext, operation: OperationModel,
+                                 params: dict[str, Any]) -> dict[str, Any] | None:
+        return {} if operation.name == "DeleteStack" else None  # a missing stack: deleted, as DeleteStack says
+
 
     def health(self) -> dict[str, Any]:
         return {"status": "running" if self.store is not None else "stopped",
@@ -243,6 +254,10 @@ class CloudFormationService(Service):
             return {}
         status = stack["StackStatus"]
         if status == "DELETE_IN_PROGRESS":
+            return {}
+        # A stack being created may be deleted: the creation stops and what it made so far is deleted
+        # (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DeleteStack.html).
+        if status == "CREATE_IN_PROGRESS" and await engine.stop_creation(stack["StackId"]):
             return {}
         if status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS":
             raise errors.busy(stack["StackId"], status, "deleted")

@@ -49,6 +49,8 @@ class StackEngine:
         self.stacks: dict[str, dict[str, Any]] = {}  # committed documents, by stack id
         self.events: dict[str, list[dict[str, Any]]] = {}
         self.tasks: set[asyncio.Task[None]] = set()
+        # The document each running operation works on, by stack id: DeleteStack marks a creation's to stop it.
+        self.working: dict[str, dict[str, Any]] = {}
 
     def load(self) -> None:
         for stack in self.store.stacks():
@@ -60,7 +62,9 @@ class StackEngine:
         """Carry interrupted operations to a stable state (after a restart)."""
         for stack in list(self.stacks.values()):
             status = stack["StackStatus"]
-            if status in ("CREATE_IN_PROGRESS", "ROLLBACK_IN_PROGRESS"):
+            if status == "CREATE_IN_PROGRESS" and stack.get("DeleteRequested"):
+                self.run(stack["StackId"], self.delete_stack)  # DeleteStack stopped the creation: delete it
+            elif status in ("CREATE_IN_PROGRESS", "ROLLBACK_IN_PROGRESS"):
                 self.run(stack["StackId"], self._rollback_create, "Resumed after a restart of the server.")
             elif status == "DELETE_IN_PROGRESS":
                 self.run(stack["StackId"], self._delete)
@@ -78,13 +82,16 @@ class StackEngine:
 
     def run(self, stack_id: str, step: Callable[..., Any], *args: Any) -> None:
         async def go() -> None:
-            stack = copy.deepcopy(self.stacks[stack_id])
+            stack = self.working[stack_id] = copy.deepcopy(self.stacks[stack_id])
             try:
                 await step(stack, *args)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("stack operation on %s failed", stack_id)
+            finally:
+                if self.working.get(stack_id) is stack:
+                    del self.working[stack_id]
 
         task = asyncio.get_running_loop().create_task(go())
         self.tasks.add(task)
@@ -111,6 +118,19 @@ class StackEngine:
         await self.store.put_stack(snapshot, recorded)
         self.stacks[stack["StackId"]] = snapshot
         self.events.setdefault(stack["StackId"], []).extend(recorded)
+
+    async def stop_creation(self, stack_id: str) -> bool:
+        """DeleteStack of a stack being created: AWS stops the creation and deletes what it made so far. The
+        creation's own document is marked, and the mark committed before DeleteStack answers, so that a
+        restart finishes the deletion (`resume`); the creation starts no further resource, lets those under
+        way finish, then deletes the stack (`deploy`). False when no creation of it is running."""
+        stack = self.working.get(stack_id)
+        if stack is None or stack["StackStatus"] != "CREATE_IN_PROGRESS":
+            return False
+        if not stack.get("DeleteRequested"):
+            stack["DeleteRequested"] = True
+            await self.commit(stack)
+        return True
 
     async def set_status(self, stack: dict[str, Any], status: str, reason: str = "") -> None:
         stack["StackStatus"] = status
@@ -223,7 +243,11 @@ class StackEngine:
 
         active_set = set(order)
         needs = {logical: graph.dependencies(document, logical) & active_set for logical in order}
-        await scheduling.in_dependency_order(order, needs, apply, resource_failed)
+        await scheduling.in_dependency_order(order, needs, apply, resource_failed,
+                                             lambda: bool(stack.get("DeleteRequested")))
+        if stack.get("DeleteRequested"):
+            await self.delete_stack(stack)  # DeleteStack stopped the creation (stop_creation)
+            return
         if failed is None:
             try:
                 self._outputs(stack, document, scope)
@@ -367,7 +391,10 @@ class StackEngine:
         return order
 
     async def delete_stack(self, stack: dict[str, Any]) -> None:
-        await self.set_status(stack, "DELETE_IN_PROGRESS")
+        """Delete a stack whose creation DeleteStack stopped: what it made so far goes."""
+        stack["DeleteRequested"] = False
+        stack["Outputs"] = []
+        await self.set_status(stack, "DELETE_IN_PROGRESS", "User Initiated")
         await self._delete(stack)
 
     async def _delete(self, stack: dict[str, Any]) -> None:

@@ -16,16 +16,19 @@ CONCURRENCY = 8
 
 async def in_dependency_order(order: list[str], needs: Mapping[str, set[str]],
                               apply: Callable[[str], Awaitable[None]],
-                              failed: Callable[[str, Exception], Awaitable[bool]]) -> None:
+                              failed: Callable[[str, Exception], Awaitable[bool]],
+                              stop: Callable[[], bool] = lambda: False) -> None:
     """Run `apply` for each of `order` (a topological order) once its `needs` are done. An exception goes to
     `failed`, which says whether it is the resource's failure (True: stop starting others) or not ours to
-    handle (False: it is raised, once the running ones are cancelled)."""
+    handle (False: it is raised, once the running ones are cancelled). Once `stop()` says so (DeleteStack
+    of a stack being created), nothing new starts either; what runs finishes."""
     pending = list(order)
     done: set[str] = set()
     running: dict[asyncio.Task[None], str] = {}
     stopped = False
     try:
         while pending or running:
+            stopped = stopped or stop()
             if not stopped:
                 for logical in [name for name in pending if needs.get(name, set()) <= done]:
                     if len(running) >= CONCURRENCY:

@@ -17,7 +17,7 @@ from conveyor.authz import Denial, Need
 from conveyor.protocol.base import Codec
 from conveyor.protocol.rest_xml import RestXmlCodec
 from conveyor.services.base import Environment, Service
-from conveyor.services.cloudfront import iam
+from conveyor.services.cloudfront import errors, iam
 from conveyor.services.cloudfront.access_controls import AccessControlOperations
 from conveyor.services.cloudfront.cache import EdgeCache
 from conveyor.services.cloudfront.cache_policies import CachePolicyOperations
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 class CloudFrontService(Service):
     name = "cloudfront"
+    other_accounts_own_nothing = True  # another account's caller: in its own account, empty here
     regional = False
 
     @functools.cached_property
@@ -75,6 +76,15 @@ class CloudFrontService(Service):
             await self.store.wipe()
             self.catalog.clear()
         self.cache.clear()
+
+    def missing_for_other_account(self, ctx: RequestContext, operation: str, params: dict[str, Any]) -> ServiceError | None:
+        """A distribution of another account is, to the caller, one that does not exist: NoSuchDistribution
+        (what AWS answers a caller whose credentials are of another account than the distribution's, as
+        recorded in drone-plugins/drone-s3-sync#72 and MikaAK/s3-plugin-webpack#122)."""
+        if params.get("DistributionId") or ("Distribution" in operation and params.get("Id")):
+            return errors.no_such_distribution()
+        return None
+
 
     def health(self) -> dict[str, Any]:
         if self.catalog is None:

@@ -18,6 +18,7 @@ from botocore.model import OperationModel
 
 from conveyor import builtin_metrics
 from conveyor.authz import Need
+from conveyor.authz.other_accounts import empty_of
 from conveyor.clock import TimerHandle
 from conveyor.links import NOTIFIES, WATCHES, Link
 from conveyor.ports import Dimensions, Ports
@@ -31,7 +32,7 @@ from conveyor.services.cloudwatch.put_data import data_from
 from conveyor.services.cloudwatch.queries import alarm_series, get_metric_data
 from conveyor.services.cloudwatch.series import get_metric_statistics
 from conveyor.services.cloudwatch.store import MetricStore
-from conveyor.wire import RequestContext
+from conveyor.wire import RequestContext, ServiceError
 
 LIST_PAGE = 500
 RECENTLY_ACTIVE = 3 * 3600
@@ -56,6 +57,10 @@ _WATCHED = {
 
 class CloudWatchService(Service):
     name = "cloudwatch"
+    other_accounts_own_nothing = True  # another account's caller: in its own account, empty here
+    # Alarm names are its own account's: DeleteAlarms and SetAlarmState answer as for a missing alarm.
+    other_account_names = (("AlarmNames", lambda ctx, names: errors.not_found(f"Alarm {names[0]} not found")),
+                           ("AlarmName", lambda ctx, name: errors.not_found(f"Alarm {name} not found")))
     signing_name = "monitoring"
     validation_codes = errors.VALIDATION
 
@@ -109,6 +114,28 @@ class CloudWatchService(Service):
         alarms.clear()
         sink.schedule()
         self._schedule_retention()
+
+    def answer_for_other_account(self, ctx: RequestContext, operation: OperationModel,
+                                 params: dict[str, Any]) -> dict[str, Any] | None:
+        """Its own account has no metrics and no alarms: metric reads answer no data, one result per query
+        as GetMetricData always gives; enabling or disabling actions ignores alarms that do not exist."""
+        name = operation.name
+        if name == "GetMetricData":
+            queries = [q for q in params.get("MetricDataQueries") or [] if q.get("ReturnData", True)]
+            return {"MetricDataResults": [
+                {"Id": q["Id"], "Label": q.get("Label") or (q["MetricStat"]["Metric"].get("MetricName")
+                                                             if q.get("MetricStat") else q["Id"]),
+                 "Timestamps": [], "Values": [], "StatusCode": "Complete"} for q in queries], "Messages": []}
+        if name == "GetMetricStatistics":
+            return {"Label": params.get("MetricName", ""), "Datapoints": []}
+        if name in ("EnableAlarmActions", "DisableAlarmActions", "DescribeAlarms", "DescribeAlarmHistory"):
+            return empty_of(operation)
+        return None
+
+    def missing_for_other_account(self, ctx: RequestContext, operation: str, params: dict[str, Any]) -> ServiceError | None:
+        return super().missing_for_other_account(ctx, operation, params) if operation in (
+            "DeleteAlarms", "SetAlarmState") else None
+
 
     def health(self) -> dict[str, Any]:
         return {"status": "running" if self.store is not None else "stopped",

@@ -82,6 +82,17 @@ def _dry(params: Mapping[str, Any]) -> None:
 
 class Ec2Service(Service):
     name = "ec2"
+    other_accounts_own_nothing = True  # another account's caller: in its own account, empty here
+    # Its own account has no instances or launch templates (an instance id of another account does not exist
+    # in the caller's: https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html); regions,
+    # zones, instance types and images are everyone's.
+    other_account_names = (("InstanceIds", lambda ctx, ids: errors.instance_not_found(list(ids))),
+                           ("InstanceId", lambda ctx, one: errors.instance_not_found([one])),
+                           ("LaunchTemplateId", lambda ctx, one: errors.template_not_found_by_id(one)),
+                           ("LaunchTemplateName", lambda ctx, name: errors.template_not_found_by_name(name)))
+    other_account_creates = frozenset({"RunInstances", "CreateLaunchTemplate"})
+    account_free_operations = frozenset({"DescribeRegions", "DescribeAvailabilityZones", "DescribeInstanceTypes",
+                                         "DescribeInstanceTypeOfferings", "DescribeImages"})
 
     def __init__(self, env: Environment) -> None:
         super().__init__(env)

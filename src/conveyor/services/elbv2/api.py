@@ -69,6 +69,7 @@ SSL_POLICIES = {
 
 class ElbService(Service):
     name = "elbv2"
+    other_accounts_own_nothing = True  # another account's caller: in its own account, empty here
     signing_name = "elasticloadbalancing"
     validation_codes = errors.VALIDATION
 
@@ -158,6 +159,17 @@ class ElbService(Service):
         self.traffic.round_robin.clear()
         self.upstream.close()
         self.checker.start()
+
+    def missing_for_other_account(self, ctx: RequestContext, operation: str, params: dict[str, Any]) -> ServiceError | None:
+        """Load balancer and target group names are its own account's, which has none: the not-found errors
+        DescribeLoadBalancers and DescribeTargetGroups give for any missing name (ARNs of the account's own
+        resources answer AccessDenied, the enforcer's rule)."""
+        names = params.get("Names")
+        if operation == "DescribeLoadBalancers" and names:
+            return errors.load_balancer_not_found([str(n) for n in names])
+        if operation == "DescribeTargetGroups" and names:
+            return errors.target_group_not_found()
+        return None
 
     def health(self) -> dict[str, Any]:
         if self.catalog is None:

@@ -16,7 +16,7 @@ from conveyor.authz import Need
 from conveyor.ports import Credential, InstanceProfileRecord, Permissions, Ports, RoleRecord
 from conveyor.protocol.constraints import IAM_FAMILY
 from conveyor.services.base import Environment, Service
-from conveyor.services.iam import authorization
+from conveyor.services.iam import authorization, errors
 from conveyor.services.iam.core import Core
 from conveyor.services.iam.grants import Grants
 from conveyor.services.iam.identities import Identities
@@ -27,9 +27,21 @@ from conveyor.services.iam.policy_api import PolicyOperations
 from conveyor.services.iam.store import IamStore
 from conveyor.wire import Caller, RequestContext
 
+# What another account's caller would create in its own account (Conveyor holds one account).
+_CREATES = frozenset({"CreateUser", "CreateRole", "CreateGroup", "CreateInstanceProfile", "CreatePolicy",
+            "CreateServiceLinkedRole", "CreateOpenIDConnectProvider", "CreateSAMLProvider", "CreateAccountAlias"})
+
 
 class IamService(Service):
     name = "iam"
+    other_accounts_own_nothing = True  # another account's caller: in its own account, empty here
+    # Its names are entities of its own account: NoSuchEntity, as for any missing one, in the precedence
+    # authorization.needs gives them (https://docs.aws.amazon.com/IAM/latest/APIReference/CommonErrors.html).
+    other_account_names = (("InstanceProfileName", lambda ctx, name: errors.no_profile(name)),
+                           ("GroupName", lambda ctx, name: errors.no_group(name)),
+                           ("RoleName", lambda ctx, name: errors.no_role(name)),
+                           ("UserName", lambda ctx, name: errors.no_user(name)))
+    other_account_creates = _CREATES
     regional = False
     validation_codes = IAM_FAMILY
 
@@ -40,6 +52,7 @@ class IamService(Service):
         self.core: Core | None = None
         self.identities: Identities | None = None
         self.grants: Grants | None = None
+        self.policy_operations: PolicyOperations | None = None
 
     def provide(self, ports: Ports) -> None:
         ports.credential_sources.append(self)
@@ -57,7 +70,8 @@ class IamService(Service):
         self.core, self.identities = core, Identities(core, policies)
         self.grants = Grants(core, policies)
         identity = IdentityOperations(core, self.identities, self.keys)
-        self.operation_groups = (identity, PolicyOperations(core, policies, identity))
+        self.policy_operations = PolicyOperations(core, policies, identity)
+        self.operation_groups = (identity, self.policy_operations)
 
     async def stop(self) -> None:
         if self.store is not None:
@@ -75,6 +89,23 @@ class IamService(Service):
         if self.core is None:
             return [Need(self.iam_action(operation.name))]
         return authorization.needs(self.core, ctx, operation.name, params)
+
+    # -- another account's caller (conveyor.authz.other_accounts) --------------------------------------
+    def account_free(self, operation: str, params: dict[str, Any]) -> bool:
+        """AWS managed policies are everyone's to read (their ARNs name the account `aws`)."""
+        policy = params.get("PolicyArn")
+        return (operation in ("GetPolicy", "GetPolicyVersion", "ListPolicyVersions") and isinstance(policy, str)
+                and policy.startswith("arn:aws:iam::aws:policy/"))
+
+    def answer_for_other_account(self, ctx: RequestContext, operation: OperationModel,
+                                 params: dict[str, Any]) -> dict[str, Any] | None:
+        caller = ctx.principal
+        if operation.name == "GetUser" and not params.get("UserName") and caller is not None:
+            # The root user asking for itself: its account's root, as for the owner (identity_api.GetUser).
+            return {"User": {"UserId": caller.account_id, "Arn": caller.arn, "CreateDate": self.clock.now()}}
+        if operation.name == "ListPolicies" and self.policy_operations is not None:
+            return self.policy_operations.aws_managed_only(params)
+        return None
 
     def health(self) -> dict[str, object]:
         return {"status": "running" if self.store is not None else "stopped"}

@@ -103,6 +103,15 @@ class PolicyOperations:
         page, more = wire.page(chosen, by_name, params.get("Marker"), params.get("MaxItems"))
         return {"Policies": [wire.policy(p, attached.get(p.arn, 0), boundaries.get(p.arn, 0)) for p in page], **more}
 
+    def aws_managed_only(self, params: Mapping[str, Any]) -> Out:
+        """ListPolicies for another account's caller: the AWS managed policies are everyone's, its own
+        account holds no policy and attaches none (AttachmentCount 0)."""
+        if params.get("Scope") == "Local" or params.get("OnlyAttached"):
+            return {"Policies": [], "IsTruncated": False}
+        chosen = [p for p in self.policies.all() if p.aws_managed and in_path(p.path, params.get("PathPrefix"))]
+        page, more = wire.page(chosen, by_name, params.get("Marker"), params.get("MaxItems"))
+        return {"Policies": [wire.policy(p, 0, 0) for p in page], **more}
+
     async def CreatePolicyVersion(self, ctx: RequestContext, params: CreatePolicyVersionRequestTypeDef) -> Out:
         default = bool(params.get("SetAsDefault"))
         version = await self.policies.create_version(params["PolicyArn"], params["PolicyDocument"], default,

@@ -27,6 +27,7 @@ from conveyor.services.kinesis import errors, iam, reading
 from conveyor.services.kinesis.codec import CBOR_CONTENT_TYPE, AwsCborCodec
 from conveyor.services.kinesis.data_api import DataOperations
 from conveyor.services.kinesis.lookup import Directory, parse_arn
+from conveyor.services.kinesis.policy_api import PolicyOperations
 from conveyor.services.kinesis.shard_api import ShardOperations, shard_limit_left
 from conveyor.services.kinesis.store import KinesisStore
 from conveyor.services.kinesis.streams import (
@@ -68,6 +69,17 @@ ON_DEMAND_STREAM_LIMIT = 50  # https://docs.aws.amazon.com/streams/latest/dev/se
 class KinesisService(Service):
     name = "kinesis"
     validation_codes = errors.VALIDATION
+    # Another account's caller: a stream's own policy (PutResourcePolicy) decides, for what Kinesis serves
+    # across accounts; a stream it names by name (or by an ARN of its own account) is one of its own account,
+    # which has none here; it creates none (Conveyor holds one account).
+    other_accounts_by_resource_policy = True
+    other_account_may = iam.CROSS_ACCOUNT
+    other_account_names = (("StreamName", lambda ctx, name: errors.stream_not_found(name, iam.caller_account(ctx))),
+                           ("StreamARN", lambda ctx, arn: errors.stream_not_found(
+                               arn.rpartition("/")[2], iam.caller_account(ctx))),
+                           ("ResourceARN", lambda ctx, arn: errors.stream_not_found(
+                               arn.rpartition("/")[2], iam.caller_account(ctx))))
+    other_account_creates = frozenset({"CreateStream"})
 
     @functools.cached_property
     def codecs(self) -> dict[str, Codec]:
@@ -79,7 +91,7 @@ class KinesisService(Service):
         self.store: KinesisStore | None = None
         self._sweep: TimerHandle | None = None
         self.operation_groups = (DataOperations(self.directory), ShardOperations(self.directory),
-                                 TagOperations(self.directory))
+                                 TagOperations(self.directory), PolicyOperations(self.directory))
 
     def protocol_for(self, ctx: RequestContext) -> str:
         # The AWS SDK for Java sends Kinesis CBOR under its JSON target header.
@@ -89,6 +101,23 @@ class KinesisService(Service):
 
     def provide(self, ports: Ports) -> None:
         ports.streams = self
+        ports.policy_holders["kinesis"] = self
+
+    # -- conveyor.ports.PolicyHolder: the streams' policies, for the enforcer --------------------------
+    def resource_exists(self, arn: str) -> bool:
+        return self.store is not None and self.directory.by_arn(arn) is not None
+
+    def resource_policy(self, arn: str) -> str | None:
+        stream = self.directory.by_arn(arn) if self.store is not None else None
+        if stream is None or stream.arn(self.config.account_id) != arn:
+            return None
+        return stream.policy
+
+    def answer_for_other_account(self, ctx: RequestContext, operation: OperationModel,
+                                 params: dict[str, Any]) -> dict[str, Any] | None:
+        """ListStreams lists the caller's own account's streams: none here."""
+        return {"StreamNames": [], "HasMoreStreams": False, "StreamSummaries": []} if (
+            operation.name == "ListStreams") else None
 
     def iam_requests(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> list[Need]:
         return iam.needs(ctx, self.directory, operation.name, params)

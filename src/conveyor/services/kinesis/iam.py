@@ -21,6 +21,18 @@ from conveyor.services.kinesis.iterators import decode
 from conveyor.services.kinesis.lookup import Directory
 from conveyor.wire import RequestContext, ServiceError
 
+# What another account's principals may do with a stream, whatever its policy grants: reading and writing
+# its records and describing it; its administration (deleting, resharding, retention, tags, the policy
+# itself) stays with its own account.
+# https://docs.aws.amazon.com/streams/latest/dev/resource-based-policy-examples.html
+CROSS_ACCOUNT = frozenset({"DescribeStream", "DescribeStreamSummary", "GetRecords", "GetShardIterator", "ListShards",
+                           "PutRecord", "PutRecords", "ListStreamConsumers", "RegisterStreamConsumer",
+                           "DescribeStreamConsumer", "SubscribeToShard"})
+
+
+def caller_account(ctx: RequestContext) -> str:
+    return ctx.principal.account_id if ctx.principal is not None else ctx.account_id
+
 
 def _stream_arn(region: str, account: str, name: str) -> str:
     return f"arn:aws:kinesis:{region}:{account}:stream/{name}"
@@ -47,8 +59,8 @@ def needs(ctx: RequestContext, directory: Directory, operation: str, params: Map
         if isinstance(value, str) and value.startswith("arn:"):
             return [Need(action, value)]
     stream_name = params.get("StreamName")
-    if isinstance(stream_name, str) and stream_name:
-        return [Need(action, _stream_arn(ctx.region, ctx.account_id, stream_name))]
+    if isinstance(stream_name, str) and stream_name:  # a name: a stream of the caller's own account
+        return [Need(action, _stream_arn(ctx.region, caller_account(ctx), stream_name))]
     stream_id: int | None = None
     if operation == "GetRecords" and isinstance(params.get("ShardIterator"), str):
         try:

@@ -41,6 +41,8 @@ MIGRATIONS = [
     CREATE INDEX records_by_shard ON records (shard, seq);
     CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)
     """,
+    # A stream's resource-based policy (PutResourcePolicy), deleted with the stream's row.
+    "ALTER TABLE streams ADD COLUMN policy TEXT",
 ]
 
 
@@ -55,6 +57,7 @@ class StreamRow:
     max_record_kib: int
     tags: str  # JSON object
     next_shard: int
+    policy: str | None = None  # its resource-based policy document
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,8 @@ class KinesisStore:
     # -- loading -------------------------------------------------------------------------------------
     def streams(self) -> list[StreamRow]:
         return [StreamRow(*row) for row in self.db.query(
-            "SELECT id, region, name, created, mode, retention_hours, max_record_kib, tags, next_shard FROM streams")]
+            "SELECT id, region, name, created, mode, retention_hours, max_record_kib, tags, next_shard, policy "
+            "FROM streams")]
 
     def shards(self) -> list[ShardRow]:
         rows = self.db.query("SELECT id, stream_id, shard_id, parent, adjacent_parent, start_hash, end_hash, "
@@ -140,11 +144,11 @@ class KinesisStore:
         await self.db.write(run, grows=False)
 
     async def set_stream(self, stream_id: int, column: str, value: object) -> None:
-        """Change one setting of a stream in place (retention, mode, record size, tags)."""
-        if column not in ("retention_hours", "mode", "max_record_kib", "tags"):
+        """Change one setting of a stream in place (retention, mode, record size, tags, policy)."""
+        if column not in ("retention_hours", "mode", "max_record_kib", "tags", "policy"):
             raise ValueError(column)
         await self.db.execute(f"UPDATE streams SET {column} = ? WHERE id = ?", (value, stream_id),
-                              grows=column == "tags")
+                              grows=column in ("tags", "policy") and value is not None)
 
     # -- records -------------------------------------------------------------------------------------
     async def append(self, records: Sequence[RecordRow]) -> None:

@@ -84,6 +84,7 @@ class Stream:
     max_record_kib: int = DEFAULT_MAX_RECORD_KIB
     tags: dict[str, str] = field(default_factory=dict)
     next_shard: int = 0
+    policy: str | None = None  # its resource-based policy (PutResourcePolicy)
     shards: dict[str, Shard] = field(default_factory=dict)  # in creation order
     # Writes under way, and whether a reshard waits for them to end (so that a shard closes only once
     # every record routed to it is stored).
@@ -190,7 +191,7 @@ class Catalog:
         by_id: dict[int, Stream] = {}
         for row in self.store.streams():
             stream = Stream(row.id, row.region, row.name, row.created, row.mode, row.retention_hours,
-                            row.max_record_kib, _tags(row.tags), row.next_shard)
+                            row.max_record_kib, _tags(row.tags), row.next_shard, row.policy)
             by_id[row.id] = stream
             self.streams[(row.region, row.name)] = stream
         shards: dict[int, Shard] = {}

@@ -43,6 +43,7 @@ log = logging.getLogger("conveyor.route53")
 
 class Route53Service(Service):
     name = "route53"
+    other_accounts_own_nothing = True  # another account's caller: in its own account, empty here
     # A global service: a region drill leaves its API and its DNS server answering, as Route 53's are not in
     # one region (conveyor.outages).
     regional = False

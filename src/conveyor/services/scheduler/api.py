@@ -50,6 +50,7 @@ def _page(items: list[Any], token: str | None, limit: int | None) -> tuple[list[
 
 class SchedulerService(Service):
     name = "scheduler"
+    other_accounts_own_nothing = True  # another account's caller: in its own account, empty here
     validation_codes = errors.VALIDATION
 
     def __init__(self, env: Environment) -> None:
@@ -67,6 +68,15 @@ class SchedulerService(Service):
 
     async def reset(self) -> None:
         await self.engine.reset()
+
+    def missing_for_other_account(self, ctx: RequestContext, operation: str, params: dict[str, Any]) -> ServiceError | None:
+        """Names are its own account's: ResourceNotFoundException, as for any missing schedule or group."""
+        name = params.get("Name")
+        if not isinstance(name, str) or operation.startswith("Create"):
+            return None
+        group = operation in ("GetScheduleGroup", "DeleteScheduleGroup")
+        return errors.group_not_found(name) if group else errors.schedule_not_found(name)
+
 
     def health(self) -> dict[str, Any]:
         if not self.engine.started:
