@@ -125,11 +125,14 @@ class StackEngine:
         restart finishes the deletion (`resume`); the creation starts no further resource, lets those under
         way finish, then deletes the stack (`deploy`). False when no creation of it is running."""
         stack = self.working.get(stack_id)
-        if stack is None or stack["StackStatus"] != "CREATE_IN_PROGRESS":
+        if stack is None:
             return False
-        if not stack.get("DeleteRequested"):
-            stack["DeleteRequested"] = True
-            await self.commit(stack)
+        if stack.get("DeleteRequested") or stack["StackStatus"] == "DELETE_IN_PROGRESS":
+            return True  # already stopping or deleting, though what is shown may still say CREATE_IN_PROGRESS
+        if stack["StackStatus"] != "CREATE_IN_PROGRESS":
+            return False
+        stack["DeleteRequested"] = True
+        await self.commit(stack)
         return True
 
     async def set_status(self, stack: dict[str, Any], status: str, reason: str = "") -> None:
