@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime
+import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -46,3 +48,16 @@ def cfn_lint(directory: Path, template: str = "template.yaml") -> tuple[bool, st
                              "--format", "parseable", template], capture_output=True, text=True, cwd=directory,
                             timeout=300)
     return linted.returncode & ~(4 | 8) == 0, linted.stdout + linted.stderr
+
+
+@contextmanager
+def write_lock(database: Path) -> Iterator[None]:
+    """Hold an SQLite store's write lock from another connection: the server's commits wait for it (up to their
+    busy timeout of 5 s), so its writes stay in flight until the lock goes: a real overlap, not a sleep."""
+    conn = sqlite3.connect(database, isolation_level=None, timeout=1)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        yield
+    finally:
+        conn.execute("ROLLBACK")
+        conn.close()

@@ -9,16 +9,16 @@ https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-api
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+
+from tests import helpers
 
 CONFLICT = "Transaction is ongoing for the item"
 
@@ -31,18 +31,10 @@ def cancelled(call: Any, **kwargs: Any) -> list[dict[str, Any]]:
     return list(response["CancellationReasons"])
 
 
-@contextmanager
-def write_lock(data_dir: Path) -> Iterator[None]:
-    """Hold the DynamoDB store's write lock from another connection: the server's commits wait for it
-    (up to their busy timeout of 5 s), so a write stays in flight until the lock goes."""
+def write_lock(data_dir: Path) -> AbstractContextManager[None]:
+    """Hold the DynamoDB store's write lock from another connection, so a write stays in flight until it goes."""
     [path] = list(data_dir.rglob("dynamodb.db"))
-    conn = sqlite3.connect(path, isolation_level=None, timeout=1)
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        yield
-    finally:
-        conn.execute("ROLLBACK")
-        conn.close()
+    return helpers.write_lock(path)
 
 
 def test_a_transaction_in_flight_conflicts_with_writes_and_transactions_on_its_items(start_server: Any) -> None:

@@ -51,7 +51,8 @@ def test_a_multi_batch_put_reads_back_with_its_md5_and_checksums(s3: Any, bucket
     assert head["ETag"] == f'"{hashlib.md5(body).hexdigest()}"' and head["ContentLength"] == len(body)
 
 
-def _checksum(algorithm: str, body: bytes) -> str:
+def checksum_of(algorithm: str, body: bytes) -> str:
+    """The base64 checksum S3 shows for `body` under `algorithm`, computed here independently of the server."""
     digest = {"CRC32": lambda: crt.crc32(body, 0).to_bytes(4, "big"),
               "CRC32C": lambda: crt.crc32c(body, 0).to_bytes(4, "big"),
               "CRC64NVME": lambda: crt.crc64nvme(body, 0).to_bytes(8, "big"),
@@ -74,7 +75,7 @@ def test_concurrent_large_puts_each_get_their_own_hashes(s3: Any, bucket: str) -
     for algo, body in bodies.items():
         assert answers[algo]["ETag"] == f'"{hashlib.md5(body).hexdigest()}"'
         member = f"Checksum{algo}"
-        assert answers[algo][member] == _checksum(algo, body)
+        assert answers[algo][member] == checksum_of(algo, body)
         got = s3.get_object(Bucket=bucket, Key=algo, ChecksumMode="ENABLED")
         assert got["Body"].read() == body and got[member] == answers[algo][member]
 
@@ -85,7 +86,7 @@ def test_a_large_part_is_hashed_in_lanes_like_an_object(s3: Any, bucket: str) ->
     part = s3.upload_part(Bucket=bucket, Key="parted", UploadId=upload, PartNumber=1, Body=body,
                           ChecksumAlgorithm="CRC32")
     assert part["ETag"] == f'"{hashlib.md5(body).hexdigest()}"'
-    assert part["ChecksumCRC32"] == _checksum("CRC32", body)
+    assert part["ChecksumCRC32"] == checksum_of("CRC32", body)
     s3.complete_multipart_upload(Bucket=bucket, Key="parted", UploadId=upload, MultipartUpload={
         "Parts": [{"PartNumber": 1, "ETag": part["ETag"], "ChecksumCRC32": part["ChecksumCRC32"]}]})
     assert s3.get_object(Bucket=bucket, Key="parted")["Body"].read() == body
@@ -107,7 +108,7 @@ def test_completed_parts_are_joined_exactly_and_leave_only_the_object(start_serv
     whole = b"".join(parts)
     md5s = b"".join(hashlib.md5(p).digest() for p in parts)
     assert out["ETag"] == f'"{hashlib.md5(md5s).hexdigest()}-3"'
-    assert out["ChecksumCRC64NVME"] == _checksum("CRC64NVME", whole)
+    assert out["ChecksumCRC64NVME"] == checksum_of("CRC64NVME", whole)
     got = s3.get_object(Bucket="joined", Key="k")
     assert got["ContentLength"] == len(whole) and got["Body"].read() == whole
     blobs = tmp_path / "data" / "s3" / "blobs"

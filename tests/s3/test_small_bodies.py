@@ -3,24 +3,14 @@ hash keeps the GIL), still exact at and around the slices' edges."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import os
 from typing import Any
 
 import pytest
-from awscrt import checksums as crt
+from tests.s3.test_large_bodies import checksum_of
 
 SIZES = [0, 1, 2046, 2047, 2048, 4094, 4095, 4096, 64 * 1024]
-
-
-def _checksum(algorithm: str, body: bytes) -> str:
-    digest = {"CRC32": lambda: crt.crc32(body, 0).to_bytes(4, "big"),
-              "CRC32C": lambda: crt.crc32c(body, 0).to_bytes(4, "big"),
-              "CRC64NVME": lambda: crt.crc64nvme(body, 0).to_bytes(8, "big"),
-              "SHA1": lambda: hashlib.sha1(body).digest(),
-              "SHA256": lambda: hashlib.sha256(body).digest()}[algorithm]()
-    return base64.b64encode(digest).decode()
 
 
 @pytest.mark.parametrize("algorithm", ["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"])
@@ -29,7 +19,7 @@ def test_small_bodies_have_their_md5_and_checksums(s3: Any, bucket: str, algorit
         body = os.urandom(size)
         put = s3.put_object(Bucket=bucket, Key=f"k{size}", Body=body, ChecksumAlgorithm=algorithm)
         assert put["ETag"] == f'"{hashlib.md5(body).hexdigest()}"', size
-        assert put[f"Checksum{algorithm}"] == _checksum(algorithm, body), size
+        assert put[f"Checksum{algorithm}"] == checksum_of(algorithm, body), size
         got = s3.get_object(Bucket=bucket, Key=f"k{size}", ChecksumMode="ENABLED")
         assert got["Body"].read() == body and got[f"Checksum{algorithm}"] == put[f"Checksum{algorithm}"]
 

@@ -11,29 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from tests.helpers import write_lock
 
 from conveyor.clock import ManualClock
 from conveyor.services.sqs.queue import Queue
 from conveyor.services.sqs.state import SqsState
 
 ACCOUNT, REGION = "000000000000", "us-east-1"
-
-
-@contextmanager
-def write_lock(path: Path) -> Iterator[None]:
-    """Hold the store's write lock from another connection: the engine's commits wait (up to their busy
-    timeout of 5 s) until it goes."""
-    conn = sqlite3.connect(path, isolation_level=None, timeout=1)
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        yield
-    finally:
-        conn.execute("ROLLBACK")
-        conn.close()
 
 
 def stored(path: Path, q: Queue) -> tuple[set[str], set[str]]:
