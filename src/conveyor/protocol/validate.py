@@ -44,6 +44,11 @@ class ValidationCodes:
         answer names the whole list instead builds that answer here."""
         return error
 
+    def map_entry_error(self, path: str, mapping: dict[Any, Any], error: ServiceError) -> ServiceError:
+        """A key or value of the map at `path` broke its shape: `error` names it. A service whose answer names
+        the whole map instead (Lambda's tags) builds that answer here."""
+        return error
+
 
 DEFAULT_CODES = ValidationCodes()
 
@@ -98,11 +103,14 @@ def _walk(shape: Shape | None, value: Any, codes: ValidationCodes, path: str = "
         _check_length(shape, len(value), value, path, codes)
         key_pattern: str | None = shape.key.metadata.get("pattern") if codes.patterns else None
         key_regex = _pattern(key_pattern) if key_pattern else None
-        for key, item in value.items():
-            if key_pattern and key_regex is not None and isinstance(key, str) and not key_regex.fullmatch(key):
-                raise codes.map_key_pattern_error(path, key, key_pattern)
-            _walk(shape.key, key, codes, f"{path}.{key}")
-            _walk(shape.value, item, codes, f"{path}.{key}")
+        try:
+            for key, item in value.items():
+                if key_pattern and key_regex is not None and isinstance(key, str) and not key_regex.fullmatch(key):
+                    raise codes.map_key_pattern_error(path, key, key_pattern)
+                _walk(shape.key, key, codes, f"{path}.{key}")
+                _walk(shape.value, item, codes, f"{path}.{key}")
+        except ServiceError as error:
+            raise codes.map_entry_error(path, value, error) from None
         return
     if isinstance(shape, StringShape):
         if not isinstance(value, str):

@@ -26,7 +26,6 @@ from conveyor.authz import Denial, Need
 from conveyor.authz.needs import arn_account
 from conveyor.links import MAPPING, Link
 from conveyor.ports import Invocation, Ports
-from conveyor.protocol.constraints import ConstraintViolations
 from conveyor.services.base import Environment, Service
 from conveyor.services.lambda_ import code_url, iam
 from conveyor.services.lambda_.aliases import AliasOperations
@@ -43,6 +42,7 @@ from conveyor.services.lambda_.permissions import PermissionOperations
 from conveyor.services.lambda_.registry import Registry
 from conveyor.services.lambda_.store import LambdaStore
 from conveyor.services.lambda_.stream_esm import StreamMappings
+from conveyor.services.lambda_.tag_rules import LambdaViolations
 from conveyor.services.lambda_.tagging import TagOperations
 from conveyor.services.lambda_.url_configs import FunctionUrlOperations, url_id_of
 from conveyor.services.lambda_.url_plane import FunctionUrlPlane
@@ -60,8 +60,8 @@ class LambdaService(Service):
     # https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html allows.
     # Patterns too: names, ARNs, qualifiers, handlers, environment variable names (a name with a trailing
     # newline is refused with the model's pattern, as AWS refuses it).
-    validation_codes = ConstraintViolations("ValidationException", query_lists=False, patterns=True, whole_lists=True,
-                                            member_not_null=True)
+    validation_codes = LambdaViolations("ValidationException", query_lists=False, patterns=True, whole_lists=True,
+                                        member_not_null=True)
     internal_prefix = "functions"  # /_conveyor/functions: `conveyor functions` and `conveyor logs`
 
     def __init__(self, env: Environment) -> None:

@@ -5,7 +5,9 @@ resources that carry tags; they import this)."""
 from __future__ import annotations
 
 import unicodedata
+from typing import Any
 
+from conveyor.protocol.constraints import ConstraintViolations
 from conveyor.wire import ServiceError
 
 # Keys of 1 to 128 characters, values of up to 256, of letters, digits, spaces and `_ . : / = + - @`
@@ -40,3 +42,17 @@ def check_tags(tags: dict[str, str]) -> dict[str, str]:
         raise ServiceError("ValidationException", f"{len(problems)} validation error{'s' if len(problems) > 1 else ''} "
                            f"detected: {details}")
     return tags
+
+
+class LambdaViolations(ConstraintViolations):
+    """Lambda's constraint messages; a tag map that breaks the model's key or value constraints (current models
+    carry them) is answered as Lambda answers it, the whole map at 'tags' (above), not the entry that broke."""
+
+    def map_entry_error(self, path: str, mapping: dict[Any, Any], error: ServiceError) -> ServiceError:
+        if path.rsplit(".", 1)[-1] == "Tags" and all(isinstance(k, str) and isinstance(v, str)
+                                                      for k, v in mapping.items()):
+            try:
+                check_tags(mapping)
+            except ServiceError as tag_error:
+                return tag_error
+        return error
