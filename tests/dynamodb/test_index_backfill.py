@@ -9,6 +9,7 @@ together until it is let go.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from typing import Any
@@ -45,6 +46,18 @@ def table_pairs(ddb: Any) -> set[tuple[str, str]]:
     return {(i["id"]["S"], i["g"]["S"]) for page in pages for i in page["Items"] if "g" in i}
 
 
+def run_in_thread(errors: list[BaseException], call: Any, **kwargs: Any) -> threading.Thread:
+    """`call(**kwargs)` started in a thread of its own; what it raises goes to `errors`, reported by the test."""
+    def go() -> None:
+        try:
+            call(**kwargs)
+        except BaseException as error:  # reported by the test
+            errors.append(error)
+    thread = threading.Thread(target=go)
+    thread.start()
+    return thread
+
+
 def test_writes_racing_a_new_index_backfill_all_land_in_the_index(start_server: Any) -> None:
     server = start_server()
     ddb = server.client("dynamodb")
@@ -57,15 +70,7 @@ def test_writes_racing_a_new_index_backfill_all_land_in_the_index(start_server: 
     errors: list[BaseException] = []
     refused: list[dict[str, Any]] = []
 
-    def run(call: Any, **kwargs: Any) -> threading.Thread:
-        def go() -> None:
-            try:
-                call(**kwargs)
-            except BaseException as error:  # reported below
-                errors.append(error)
-        thread = threading.Thread(target=go)
-        thread.start()
-        return thread
+    run = functools.partial(run_in_thread, errors)
 
     def put(key: str, g: str) -> threading.Thread:
         return run(ddb.put_item, TableName=TABLE, Item={"id": {"S": key}, "g": {"S": g}})
@@ -148,15 +153,7 @@ def test_writes_racing_a_ttl_being_enabled_expire_all_the_same(start_server: Any
     ddb.put_item(TableName="ttl-race", Item={"id": {"S": "settled"}, "exp": soon})
     errors: list[BaseException] = []
 
-    def run(call: Any, **kwargs: Any) -> threading.Thread:
-        def go() -> None:
-            try:
-                call(**kwargs)
-            except BaseException as error:  # reported below
-                errors.append(error)
-        thread = threading.Thread(target=go)
-        thread.start()
-        return thread
+    run = functools.partial(run_in_thread, errors)
 
     def put(key: str) -> threading.Thread:
         return run(ddb.put_item, TableName="ttl-race", Item={"id": {"S": key}, "exp": soon})
