@@ -137,7 +137,7 @@ class DynamoDBService(Service):
     async def start(self) -> None:
         store = DynamoStore(self.config.service_dir("dynamodb") / "dynamodb.db", self.env.disk)
         store.on_stream = self.stream_reader.grown
-        catalog = Catalog(store)
+        catalog = Catalog(store, self.clock.now)
         catalog.load()
         self.backend.catalog = catalog
         self.transfers.load()  # exports and imports a stop interrupted run again

@@ -11,6 +11,7 @@ API_RestoreTableToPointInTime.html, API_UpdateContinuousBackups.html
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
 import hashlib
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.services.dynamodb import errors, pitr, table_rules
 from conveyor.services.dynamodb.backend import Backend
-from conveyor.services.dynamodb.catalog import table_name
+from conveyor.services.dynamodb.catalog import storage_rules, table_name
 from conveyor.services.dynamodb.history_store import RestoredItem
 from conveyor.services.dynamodb.keys import index_entries, segment
 from conveyor.services.dynamodb.store import BackupRow
@@ -207,17 +208,24 @@ class BackupOperations:
         spec = params["PointInTimeRecoverySpecification"]
         catalog = self.backend.catalog
         async with catalog.mutex:
-            table = copy.deepcopy(self._table(ctx, params["TableName"]))
+            was = self._table(ctx, params["TableName"])
+            table = copy.deepcopy(was)
             if spec["PointInTimeRecoveryEnabled"]:
                 # Without RecoveryPeriodInDays, enabling means 35 days; an enabled table keeps its period.
                 # https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_PointInTimeRecoverySpecification.html
                 table.pitr_days = spec.get("RecoveryPeriodInDays") or (table.pitr_days if table.pitr_since else 35)
                 table.pitr_since = table.pitr_since or self.backend.now()
-                await catalog.store.update_table(table.id, table.to_spec())
             else:
                 table.pitr_since = 0.0
-                await catalog.store.history.forget(table.id, table.to_spec())  # its history goes with it
-            catalog.tables[(table.region, table.name)] = table
+            # Turned on or off, recovery changes what each write stores (its history row): the table's writes
+            # wait for the change, then are made under it (Catalog.commit).
+            with catalog.changing_table(table.id) if storage_rules(table) != storage_rules(was) else \
+                    contextlib.nullcontext():
+                if table.pitr_since:
+                    await catalog.store.update_table(table.id, table.to_spec())
+                else:
+                    await catalog.store.history.forget(table.id, table.to_spec())  # its history goes with it
+                catalog.tables[(table.region, table.name)] = table
         return {"ContinuousBackupsDescription": continuous_backups(table, self.backend.now())}
 
 

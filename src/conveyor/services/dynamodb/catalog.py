@@ -12,12 +12,15 @@ TransactionConflictException, a second transaction touching a claimed item is ca
 TransactGetItems of an item any write holds.
 https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html#transaction-conflict-handling
 
-A write computes its index entries (and its expiry) from the table as it found it; UpdateTable may add or
-drop an index meanwhile (UpdateTimeToLive change the TTL). Writes go to the store through `Catalog.commit`, which keeps them in step with the index
-backfill: while a table's index change is on its way to the store, a write of that table waits for it, and
-a write computed for indexes (or a TTL) the table no longer has gets them computed again for the ones it
-has. The backfill itself reads the items inside its commit (DynamoStore.update_table, set_expiries), so
-every write queued before it is in it, and every write queued after it carries the new index's entries.
+A write computes what it stores beside its item (index entries, expiry, stream record, point-in-time
+history row) from the table as it found it; UpdateTable may add or drop an index or turn the stream on or
+off meanwhile, UpdateTimeToLive change the TTL, UpdateContinuousBackups point-in-time recovery. Every write
+goes to the store through `Catalog.commit` (items, batches, transactions, PartiQL, the TTL sweeper,
+ImportTable), which keeps it in step with such a change: while the change is on its way to the store, a
+write of that table waits for it, and a write computed under settings the table no longer has is computed
+again under the ones it has, so that it commits under the settings in force when it commits. A backfill
+reads the items inside its change's commit (DynamoStore.update_table, set_expiries), so every write queued
+before it is in it, and every write queued after it carries what the new settings ask for itself.
 """
 
 from __future__ import annotations
@@ -26,13 +29,12 @@ import asyncio
 import contextlib
 import dataclasses
 from collections import deque
-from collections.abc import Awaitable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 
-from conveyor.services.dynamodb import errors
-from conveyor.services.dynamodb.keys import index_entries
+from conveyor.services.dynamodb import errors, mutations
+from conveyor.services.dynamodb.keys import ItemKey
 from conveyor.services.dynamodb.store import BackupRow, DynamoStore, ItemWrite
 from conveyor.services.dynamodb.stored import load_item
-from conveyor.services.dynamodb.stream_records import expiry
 from conveyor.services.dynamodb.tables import Table
 
 ItemId = tuple[int, bytes, bytes]  # (table id, hk, rk)
@@ -129,8 +131,9 @@ class Held:
 
 
 class Catalog:
-    def __init__(self, store: DynamoStore) -> None:
+    def __init__(self, store: DynamoStore, now: Callable[[], float]) -> None:
         self.store = store
+        self.now = now  # the server's clock: a write computed again is stamped when it is
         self.tables: dict[tuple[str, str], Table] = {}
         self.locks = KeyLocks()
         self.mutex = asyncio.Lock()  # control-plane changes, one at a time
@@ -165,26 +168,28 @@ class Catalog:
         self.backups.clear()
 
     def commit(self, tables: Iterable[Table], writes: Sequence[ItemWrite],
-               token: tuple[str, str, float] | None = None) -> Awaitable[None]:
+               token: tuple[str, str, float] | None = None, *, by_ttl: bool = False) -> Awaitable[None]:
         """Store writes computed from `tables` (the Table objects the caller found), as DynamoStore.apply,
-        with index entries for the indexes the table has when they are queued (see the module's doc).
-        Awaited at once by the caller: nothing awaits between this check and the write's queueing."""
+        under the settings their tables have when they are queued (see the module's doc). `by_ttl`: the
+        writes are the TTL sweeper's deletions (their stream records name the service). Awaited at once by
+        the caller: nothing awaits between this check and the write's queueing."""
         made_for = {table.id: table for table in tables}
         if self.changing and any(table_id in self.changing for table_id in made_for):
-            return self._commit_after_changes(made_for, writes, token)
-        return self.store.apply(self._reindexed(made_for, writes), token)
+            return self._commit_after_changes(made_for, writes, token, by_ttl)
+        return self.store.apply(self._recomputed(made_for, writes, by_ttl), token)
 
     async def _commit_after_changes(self, made_for: dict[int, Table], writes: Sequence[ItemWrite],
-                                    token: tuple[str, str, float] | None) -> None:
+                                    token: tuple[str, str, float] | None, by_ttl: bool) -> None:
         while pending := [self.changing[i] for i in made_for if i in self.changing]:
             await asyncio.wait(pending)
         # From here to the write's queueing nothing awaits: no change can come between.
-        await self.store.apply(self._reindexed(made_for, writes), token)
+        await self.store.apply(self._recomputed(made_for, writes, by_ttl), token)
 
     @contextlib.contextmanager
     def changing_table(self, table_id: int) -> Iterator[None]:
-        """`with catalog.changing_table(id):` around the commit of a change to how a table's items are
-        stored (its indexes, its TTL) or of its deletion: the table's writes wait for it in `commit`."""
+        """`with catalog.changing_table(id):` around the commit of a change to what a table stores beside its
+        items (its indexes, TTL, stream, point-in-time history) or of its deletion: the table's writes wait
+        for it in `commit`."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.changing[table_id] = done
         try:
@@ -193,11 +198,12 @@ class Catalog:
             del self.changing[table_id]
             done.set_result(None)
 
-    def _reindexed(self, made_for: dict[int, Table], writes: Sequence[ItemWrite]) -> Sequence[ItemWrite]:
-        """The writes, with the index entries and expiry of those computed from another version of their
-        table than the one it has now computed again (a key attribute of the wrong type for a new index is
-        refused, as AWS refuses it once the index exists); a write of a table deleted meanwhile is refused
-        as one of a table that does not exist."""
+    def _recomputed(self, made_for: dict[int, Table], writes: Sequence[ItemWrite],
+                    by_ttl: bool) -> Sequence[ItemWrite]:
+        """The writes, those computed from another version of their table than the one it has now computed
+        again under its current settings (a key attribute of the wrong type for a new index is refused, as
+        AWS refuses it once the index exists); a write of a table deleted meanwhile is refused as one of a
+        table that does not exist."""
         stale: dict[int, Table] = {}
         for table_id, table in made_for.items():
             current = self.tables.get((table.region, table.name))
@@ -207,18 +213,26 @@ class Catalog:
                 # Deleted while the write was on its way (DeleteTable waits for nothing): stored now, its
                 # item would outlive its table, under an id a later table may take again.
                 raise errors.table_not_found()
-            if _storage_rules(current) != _storage_rules(table):
+            if storage_rules(current) != storage_rules(table):
                 stale[table_id] = current
         if not stale:
             return writes
-        redone = []
-        for w in writes:
-            if w.table_id in stale and w.item is not None:
-                item = load_item(w.item)
-                w = dataclasses.replace(w, entries=index_entries(stale[w.table_id], item),
-                                        expires=expiry(stale[w.table_id], item))
-            redone.append(w)
-        return redone
+        now = self.now()
+        return [self._recompute(stale[w.table_id], w, now, by_ttl) if w.table_id in stale else w for w in writes]
+
+    def _recompute(self, table: Table, write: ItemWrite, now: float, by_ttl: bool) -> ItemWrite:
+        """A write as `table`'s settings make it. Its old image is read again: the committed one is the one
+        it replaces, since the write holds its item's lock (a write computed for a table without stream or
+        recovery may not have read it at all)."""
+        text = self.store.get(write.table_id, write.hk, write.rk)
+        old = load_item(text) if text is not None else None
+        new = load_item(write.item) if write.item is not None else None
+        image = new if new is not None else old
+        if image is None:  # deleting an item that is not there: nothing to record
+            return dataclasses.replace(write, stream=None, history=None)
+        key = ItemKey(table.id, {name: image[name] for name in table.key_names()}, write.hk, write.rk)
+        return mutations.item_write(table, key, old, new, now, by_ttl=by_ttl,
+                                    size=write.size if new is not None else None)
 
     def in_region(self, region: str) -> list[Table]:
         return sorted((t for (r, _), t in self.tables.items() if r == region), key=lambda t: t.name)
@@ -231,9 +245,11 @@ class Catalog:
         return table
 
 
-def _storage_rules(table: Table) -> tuple[object, ...]:
-    """What decides how a table's items are stored beside themselves: its indexes' keys, its TTL."""
-    return ([(index.name, index.key_names()) for index in table.indexes], table.ttl_enabled, table.ttl_attribute)
+def storage_rules(table: Table) -> tuple[object, ...]:
+    """What decides what a table stores beside its items: its indexes' keys, its TTL, its stream (a new
+    label is a new stream), its point-in-time recovery."""
+    return ([(index.name, index.key_names()) for index in table.indexes], table.ttl_enabled, table.ttl_attribute,
+            table.stream_enabled, table.stream_view_type, table.stream_label, bool(table.pitr_since))
 
 
 def table_name(name_or_arn: str) -> str:

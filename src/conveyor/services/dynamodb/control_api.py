@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from conveyor.services.dynamodb import errors, table_rules, throughput, update_rules
 from conveyor.services.dynamodb.backend import Backend
 from conveyor.services.dynamodb.backup_api import system_backup
-from conveyor.services.dynamodb.catalog import table_name
+from conveyor.services.dynamodb.catalog import storage_rules, table_name
 from conveyor.services.dynamodb.keys import index_entries
 from conveyor.services.dynamodb.store import IndexEntry, TableRow
 from conveyor.services.dynamodb.stored import load_item
@@ -150,9 +150,11 @@ class ControlOperations:
             _refuse_while_creating(table)
             changed = copy.deepcopy(table)
             dropped, added = self._update(changed, params)
-            # Writes of the table wait from here until the change is stored (Catalog.commit), then write the
-            # new index's entries themselves; the backfill runs inside the commit, after every write before.
-            with catalog.changing_table(table.id) if added or dropped else contextlib.nullcontext():
+            # Writes of the table wait from here until a change to what it stores beside its items (an
+            # index, its stream) is stored (Catalog.commit), then write the new index's entries and stream
+            # records themselves; the backfill runs inside the commit, after every write before.
+            changes_storage = storage_rules(changed) != storage_rules(table)
+            with catalog.changing_table(table.id) if changes_storage else contextlib.nullcontext():
                 await catalog.store.update_table(table.id, changed.to_spec(), dropped, added,
                                                  _backfill(changed, added) if added else None)
                 catalog.tables[(table.region, table.name)] = changed
