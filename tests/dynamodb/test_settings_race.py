@@ -185,3 +185,53 @@ def test_writes_racing_point_in_time_recovery_being_enabled_are_undone_by_a_rest
     assert items("then") == {"k0": "0", "k1": "1", "k3": "0", "k4": "0", "k5": "0", "new-before": "1"}
     ddb.restore_table_to_point_in_time(SourceTableName=TABLE, TargetTableName="latest", UseLatestRestorableTime=True)
     assert items("latest") == now
+
+
+def test_ttl_deletions_racing_a_stream_being_turned_on_are_recorded_as_the_service(start_server: Any) -> None:
+    """The TTL sweeper's deletions go through the same commit as every write: a sweep that waits for an
+    item's lock while the stream is turned on commits its deletions after the stream is on, each with its
+    REMOVE record naming the service in userIdentity.
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/time-to-live-ttl-streams.html"""
+    server = start_server(None, "--clock", "manual")
+    ddb = server.client("dynamodb")
+    ddb.create_table(TableName=TABLE, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                     BillingMode="PAY_PER_REQUEST")
+    ddb.update_time_to_live(TableName=TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "exp"})
+
+    def advance(seconds: float) -> float:
+        return float(post_json(f"{server.endpoint}/_conveyor/clock", {"advance": seconds})["now"])
+
+    now = advance(0)
+    for key in ("x1", "x2", "x3"):
+        ddb.put_item(TableName=TABLE, Item={"id": {"S": key}, "exp": {"N": str(int(now) + 30)}, "v": {"N": "1"}})
+    ddb.put_item(TableName=TABLE, Item={"id": {"S": "live"}, "exp": {"N": str(int(now) + 10**6)}})
+
+    writes = Writes(ddb)
+    with write_lock(server.data_dir):
+        deadline = time.monotonic() + 3
+        # x1's lock is held by a write in flight (still expired after it), so the sweep waits for it...
+        writes.start(ddb.put_item, TableName=TABLE,
+                     Item={"id": {"S": "x1"}, "exp": {"N": str(int(now) + 30)}, "v": {"N": "2"}})
+        in_flight(ddb, "x1", deadline, table=TABLE)
+        advance(60)  # the sweep is due
+        time.sleep(0.3)
+        # ...while the stream is turned on
+        writes.start(ddb.update_table, TableName=TABLE,
+                     StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+        time.sleep(0.5)
+    writes.join()
+
+    def keys() -> set[str]:
+        return {i["id"]["S"] for i in ddb.scan(TableName=TABLE, ConsistentRead=True)["Items"]}
+
+    deadline = time.monotonic() + 10
+    while keys() != {"live"}:
+        assert time.monotonic() < deadline, keys()
+        time.sleep(0.05)
+    arn = ddb.describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
+    records = read_all(server.client("dynamodbstreams"), arn)
+    assert sorted((r["eventName"], r["dynamodb"]["Keys"]["id"]["S"], r["dynamodb"]["OldImage"]["v"]["N"],
+                   r["userIdentity"]["PrincipalId"], r["userIdentity"]["Type"]) for r in records) == [
+        ("REMOVE", key, "2" if key == "x1" else "1", "dynamodb.amazonaws.com", "Service")
+        for key in ("x1", "x2", "x3")]

@@ -218,13 +218,17 @@ class ImportOperations:
         latest = {key_of_item(table, item).id: item for item in items}
         keys = {key_of_item(table, item).id: key_of_item(table, item) for item in latest.values()}
         async with catalog.locks.hold(list(keys)):
-            if self._current(description) is None:  # asked again once the locks are held: nothing awaits between
-                return 0                            # this and the write's queueing, which a reset's wipe follows
+            # Asked again once the locks are held: nothing awaits between this and the write's queueing, which
+            # a reset's wipe follows. The table as it is now (its settings may have changed since the import
+            # began), and through the catalog as every write (conveyor.services.dynamodb.catalog).
+            current = self._current(description)
+            if current is None:
+                return 0
             writes = []
             for item_id, item in latest.items():
                 key = keys[item_id]
-                writes.append(mutations.item_write(table, key, mutations.load(catalog.store, key), item, now))
-            await catalog.store.apply(writes)
+                writes.append(mutations.item_write(current, key, mutations.load(catalog.store, key), item, now))
+            await catalog.commit([current], writes)
         return len(items)
 
     def _log(self, description: Out, message: str) -> None:

@@ -22,6 +22,7 @@ from conveyor.services.dynamodb.stored import load_item
 from conveyor.services.dynamodb.stream_records import RETENTION, TTL_HORIZON, expiry
 from conveyor.services.dynamodb.tables import Table
 from conveyor.services.dynamodb.transact_api import TOKEN_SECONDS
+from conveyor.wire import ServiceError
 
 log = logging.getLogger(__name__)
 HOUR = 3600.0
@@ -101,10 +102,11 @@ class Sweeper:
                 item = load_item(text)
                 attributes = {n: item[n] for n in table.key_names()}
                 keys.append(ItemKey(table.id, attributes, hk, rk))
-            current = catalog.tables.get((table.region, table.name))
-            if current is None or current.id != table.id:
-                return deleted  # the table went meanwhile
             async with catalog.locks.hold([k.id for k in keys]):
+                # The table as it is once the locks are held (they may have been waited for).
+                current = catalog.tables.get((table.region, table.name))
+                if current is None or current.id != table.id or not current.ttl_enabled:
+                    return deleted  # the table went meanwhile, or its TTL
                 writes = []
                 for key in keys:
                     old = mutations.load(catalog.store, key)
@@ -113,7 +115,14 @@ class Sweeper:
                         writes.append(mutations.item_write(current, key, old, None, now, by_ttl=True))
                 if not writes:
                     return deleted
-                await catalog.store.apply(writes)
+                # Through the catalog as every write: a change of the table's stream, recovery or indexes
+                # on its way to disk is waited for, and the deletions are made under it.
+                try:
+                    await catalog.commit([current], writes, by_ttl=True)
+                except ServiceError as error:
+                    if error.code != "ResourceNotFoundException":
+                        raise
+                    return deleted  # the table was deleted while the deletions waited for it
             deleted += len(writes)
 
     async def trim(self) -> None:
