@@ -14,6 +14,7 @@ committed. Capacity is reported (ReturnConsumedCapacity) but never throttles.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +50,17 @@ from conveyor.wire import RequestContext
 
 if TYPE_CHECKING:
     from botocore.model import OperationModel
+
+# The control plane's changes: each commits a change, then applies it to what the server holds in memory
+# (the tables, the backups), under the control plane's lock. A request cancelled between the two (its caller
+# gone: an in-process caller such as CloudFormation stopping, a server stopping) would leave the commit
+# landed without its in-memory update, and the running server would disagree with itself after a restart.
+# Each runs as a task of its own that its request's cancellation does not reach (`_finished_once_begun`).
+CONTROL_CHANGES = frozenset({
+    "CreateTable", "UpdateTable", "DeleteTable", "UpdateTimeToLive", "TagResource", "UntagResource",
+    "UpdateContinuousBackups", "CreateBackup", "DeleteBackup", "RestoreTableFromBackup", "RestoreTableToPointInTime",
+    "PutResourcePolicy", "DeleteResourcePolicy", "ImportTable", "ExportTableToPointInTime",
+})
 
 
 class DynamoDBService(Service):
@@ -87,7 +99,10 @@ class DynamoDBService(Service):
             plain = super().handler(operation)
             if plain is None:
                 return None
-            found = self._guarded[operation] = _answer_busy_as_aws(plain)
+            found = _answer_busy_as_aws(plain)
+            if operation in CONTROL_CHANGES:
+                found = _finished_once_begun(found)
+            self._guarded[operation] = found
         return found
 
     def provide(self, ports: Ports) -> None:
@@ -183,3 +198,20 @@ def _answer_busy_as_aws(handler: Handler) -> Handler:
         except StoreBusy:
             raise errors.internal_server_error() from None
     return guarded
+
+
+def _finished_once_begun(handler: Handler) -> Handler:
+    """The handler run to its end whatever happens to its request: a cancelled request stops waiting for it,
+    the change goes on to its commit and its in-memory update (see CONTROL_CHANGES)."""
+    async def shielded(ctx: RequestContext, params: dict[str, Any]) -> Result:
+        change = asyncio.ensure_future(handler(ctx, params))
+        change.add_done_callback(_settled)
+        return await asyncio.shield(change)
+    return shielded
+
+
+def _settled(change: asyncio.Future[Result]) -> None:
+    """A change whose request went away has nobody to tell its outcome (an error the request would have
+    answered): read here, it is not reported as an error never retrieved."""
+    if not change.cancelled():
+        change.exception()
