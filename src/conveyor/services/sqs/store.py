@@ -201,9 +201,14 @@ class _NewRows:
         self.statements: list[tuple[str, list[object]]] = []
         for sql, width, values in ((_INSERT_PLAIN_INDEX, 5, index), (_INSERT_INDEX, 9, full_index),
                                    (_INSERT_PLAIN_BODY, 4, bodies), (_INSERT_BODY, 10, full_bodies)):
+            if not values:
+                continue
             step = width * _ROWS_PER_STATEMENT
+            if len(values) <= step:
+                self.statements.append((_several_rows(sql, len(values) // width), values))
+                continue
             for at in range(0, len(values), step):
-                chunk = values if len(values) <= step else values[at:at + step]
+                chunk = values[at:at + step]
                 self.statements.append((_several_rows(sql, len(chunk) // width), chunk))
 
     def insert(self, c: sqlite3.Connection) -> None:
