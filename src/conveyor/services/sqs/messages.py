@@ -47,6 +47,15 @@ def check_size(total: int, max_size: int) -> None:
         )
 
 
+# Attribute names and data types found valid, with what they count for against the size limit: an
+# application sends the same few with every message, and checking them again each time was most of the
+# cost of a message's attributes. Bounded: a sender making up names per message fills the table, then
+# gets its names checked every time, as before.
+_KEPT_CHECKS = 4096
+_valid_names: dict[str, int] = {}  # name -> its UTF-8 length
+_valid_types: dict[str, tuple[str, int]] = {}  # data type -> (its base type, its UTF-8 length)
+
+
 def check_attributes(attrs: GivenAttributes | None) -> int:
     """Validate user message attributes; returns their size as AWS counts it."""
     if not attrs:
@@ -55,17 +64,26 @@ def check_attributes(attrs: GivenAttributes | None) -> int:
         raise invalid_param(f"Number of message attributes [{len(attrs)}] exceeds the allowed maximum [10].")
     size = 0
     for name, value in attrs.items():
-        _check_attribute_name(name)
+        name_size = _valid_names.get(name)
+        if name_size is None:
+            name_size = _check_attribute_name(name)
+            if len(_valid_names) < _KEPT_CHECKS:
+                _valid_names[name] = name_size
         dtype = value.get("DataType") or ""
-        if not _TYPE.fullmatch(dtype) or len(dtype) > 256:
-            raise invalid_param(
-                f"The type of message (user) attribute '{name}' is invalid. You must use only the "
-                "following supported type prefixes: Binary, Number, String."
-            )
+        known = _valid_types.get(dtype)
+        if known is None:
+            if not _TYPE.fullmatch(dtype) or len(dtype) > 256:
+                raise invalid_param(
+                    f"The type of message (user) attribute '{name}' is invalid. You must use only the "
+                    "following supported type prefixes: Binary, Number, String."
+                )
+            known = (dtype.split(".", 1)[0], len(dtype.encode("utf-8")))
+            if len(_valid_types) < _KEPT_CHECKS:
+                _valid_types[dtype] = known
+        base, type_size = known
         if value.get("StringListValues") or value.get("BinaryListValues"):
             raise sqs_error("UnsupportedOperation", "Message attribute list values in SendMessage operation "
                             "are not supported.")
-        base = dtype.split(".", 1)[0]
         if base == "Binary":
             data = value.get("BinaryValue")
             if not data:
@@ -83,25 +101,33 @@ def check_attributes(attrs: GivenAttributes | None) -> int:
             if value.get("BinaryValue") is not None:
                 raise invalid_param(f"The message attribute '{name}' with type '{base}' must use field "
                                     "'String'.")
-            if _BAD_CHARS.search(text):
-                raise sqs_error("InvalidMessageContents", f"The message attribute '{name}' contains "
-                                "invalid characters.")
+            # (Printable ASCII is valid: the scan for what is not runs only on the others.)
+            if text.isascii():
+                if not text.isprintable() and _BAD_CHARS.search(text):
+                    raise sqs_error("InvalidMessageContents", f"The message attribute '{name}' contains "
+                                    "invalid characters.")
+                size += len(text)
+            else:
+                if _BAD_CHARS.search(text):
+                    raise sqs_error("InvalidMessageContents", f"The message attribute '{name}' contains "
+                                    "invalid characters.")
+                size += len(text.encode("utf-8"))
             if base == "Number":
                 try:
                     Decimal(text)
                 except InvalidOperation:
                     raise invalid_param(f"Could not cast message attribute '{name}' value to number.")
-            size += len(text.encode("utf-8"))
-        size += len(name.encode("utf-8")) + len(dtype.encode("utf-8"))
+        size += name_size + type_size
     return size
 
 
-def _check_attribute_name(name: str) -> None:
+def _check_attribute_name(name: str) -> int:
     """Names as the developer guide allows them (letters, digits, _ - ., up to 256 characters, no AWS. or
     Amazon. prefix, no leading, trailing or doubled period), refused with AWS's messages, whose odd wording
-    ("upper and lower score", the trailing space) is AWS's own.
+    ("upper and lower score", the trailing space) is AWS's own; a valid name's UTF-8 length.
     https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-message-metadata.html"""
-    if len(name.encode("utf-8")) > 256:
+    size = len(name.encode("utf-8"))
+    if size > 256:
         raise invalid_param("Message (user) attribute names must be shorter than 256 Bytes")
     if not _ATTR_NAME.fullmatch(name) or ".." in name:
         raise invalid_param("Message (user) attributes name can only contain upper and lower score characters, "
@@ -111,6 +137,7 @@ def _check_attribute_name(name: str) -> None:
         raise invalid_param("You can't use message attribute names beginning with 'AWS.' or 'Amazon.'. These "
                             "strings are reserved for internal use. Additionally, they cannot start or end with "
                             "'.'.")
+    return size
 
 
 def check_system_attributes(attrs: GivenSystemAttributes | None) -> None:

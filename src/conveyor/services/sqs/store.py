@@ -143,6 +143,8 @@ _encode_json = json.JSONEncoder(separators=(",", ":")).encode
 def encode_attrs(attrs: AttributeMap | None) -> str | None:
     if not attrs:
         return None
+    if not any("BinaryValue" in item or "BinaryListValues" in item for item in attrs.values()):
+        return _encode_json(attrs)  # (nothing to turn into base64: the map as it is)
     out = {}
     for name, value in attrs.items():
         item = dict(value)
