@@ -201,17 +201,24 @@ class _NewRows:
             else:
                 full_bodies += _body_row(m)
         self.statements: list[tuple[str, list[object]]] = []
-        for sql, width, values in ((_INSERT_PLAIN_INDEX, 5, index), (_INSERT_INDEX, 9, full_index),
-                                   (_INSERT_PLAIN_BODY, 4, bodies), (_INSERT_BODY, 10, full_bodies)):
-            if not values:
-                continue
-            step = width * _ROWS_PER_STATEMENT
-            if len(values) <= step:
-                self.statements.append((_several_rows(sql, len(values) // width), values))
-                continue
-            for at in range(0, len(values), step):
-                chunk = values[at:at + step]
-                self.statements.append((_several_rows(sql, len(chunk) // width), chunk))
+        if index:
+            self._add(_INSERT_PLAIN_INDEX, 5, index)
+        if full_index:
+            self._add(_INSERT_INDEX, 9, full_index)
+        if bodies:
+            self._add(_INSERT_PLAIN_BODY, 4, bodies)
+        if full_bodies:
+            self._add(_INSERT_BODY, 10, full_bodies)
+
+    def _add(self, sql: str, width: int, values: list[object]) -> None:
+        """Rows of `width` values each, flat in `values`, as statements of up to _ROWS_PER_STATEMENT rows."""
+        if len(values) == width:
+            self.statements.append((sql, values))
+            return
+        step = width * _ROWS_PER_STATEMENT
+        for at in range(0, len(values), step):
+            chunk = values[at:at + step] if len(values) > step else values
+            self.statements.append((_several_rows(sql, len(chunk) // width), chunk))
 
     def insert(self, c: sqlite3.Connection) -> None:
         for sql, values in self.statements:
