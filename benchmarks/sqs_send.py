@@ -10,6 +10,8 @@ shared machine the rows' msgs/s move with the other work, their server CPU per m
   * send1: SendMessage, 1 client
   * send8: SendMessage, 8 client processes
   * batch8: SendMessageBatch of 10, 8 client processes
+  * batch8_attrs: the same, each message with two attributes (a String and a Number), as an application
+    or an SNS fan-out tags them
 Per tree and row it prints msgs/s and server CPU (utime+stime of the server process tree, /proc) in µs
 per message, the best of the rounds for each. `--profile OUT`: py-spy records the first tree's server
 (GIL holder only: Python CPU) during one more run of each row; collapsed stacks go to OUT.ROW.txt.
@@ -30,15 +32,44 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import aws_client  # noqa: E402
-from peers import LoadResult, Server, fmt, log, run_load, stop, summarize_profile  # noqa: E402
+from peers import Http, LoadResult, Server, fmt, log, run_load, stop, summarize_profile  # noqa: E402
 from small_requests import start  # noqa: E402
-from sqs import w_send, w_send_batch  # noqa: E402
+from sqs import sqs_call, w_send, w_send_batch  # noqa: E402
+
+ATTRIBUTES = {"kind": {"DataType": "String", "StringValue": "upload"}, "size": {"DataType": "Number", "StringValue": "1234"}}
+
+
+def w_send_batch_attrs(phase: str, idx: int, endpoint: str, url: str, count: int, seconds: float,
+                       state: Any = None) -> Any:
+    """w_send_batch's loop with two message attributes on every message."""
+    if phase == "setup":
+        return Http(endpoint)
+    h: Http = state
+    done = errors = 0
+    deadline = time.monotonic() + seconds
+    for b in range((count + 9) // 10):
+        if time.monotonic() > deadline:
+            break
+        entries = [{"Id": str(j), "MessageBody": f"{idx}-{b}-{j}-" + "y" * 200, "MessageAttributes": ATTRIBUTES}
+                   for j in range(10)]
+        status, resp = sqs_call(h, "SendMessageBatch", {"QueueUrl": url, "Entries": entries})
+        if status == 200:
+            done += len(resp.get("Successful") or [])
+            errors += len(resp.get("Failed") or [])
+        else:
+            errors += 10
+            if errors > 500 and errors > done:
+                break
+    h.close()
+    return done, errors
+
 
 # row -> (label, the client loop of benchmarks/sqs.py, client processes)
 ROWS: dict[str, tuple[str, Callable[..., Any], int]] = {
     "send1": ("SendMessage, 1 client", w_send, 1),
     "send8": ("SendMessage, 8 clients", w_send, 8),
     "batch8": ("SendMessageBatch, 8 clients", w_send_batch, 8),
+    "batch8_attrs": ("SendMessageBatch with 2 attributes a message, 8 clients", w_send_batch_attrs, 8),
 }
 
 

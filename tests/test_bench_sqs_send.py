@@ -18,8 +18,9 @@ def test_sqs_send_rows_acknowledge_every_message_and_report_cpu_per_message() ->
     assert out.returncode == 0, out.stdout + out.stderr
     text = out.stdout + out.stderr
     errors = re.findall(r"errors=(\d+)", text)
-    assert len(errors) == 3 and set(errors) == {"0"}, text
-    for label in ("SendMessage, 1 client", "SendMessage, 8 clients", "SendMessageBatch, 8 clients"):
+    assert len(errors) == 4 and set(errors) == {"0"}, text
+    for label in ("SendMessage, 1 client", "SendMessage, 8 clients", "SendMessageBatch, 8 clients",
+                  "SendMessageBatch with 2 attributes a message, 8 clients"):
         row = re.search(rf"\| {re.escape(label)} \| ([\d,]+) / ([\d.]+) \|", text)
         assert row is not None, text
         assert int(row.group(1).replace(",", "")) > 0 and float(row.group(2)) > 0, text
