@@ -10,7 +10,6 @@ if it fails.
 from __future__ import annotations
 
 import asyncio
-import base64
 import binascii
 import hashlib
 import itertools
@@ -33,6 +32,8 @@ from conveyor.wire import ServiceError
 
 DEDUP_WINDOW = 300.0
 MAX_VISIBILITY = 43200
+_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
 
 
 def _keep(msg: Message) -> bool:
@@ -324,11 +325,14 @@ class SqsEngine:
         if not msgs and not moved:
             return msgs
         before = [(m, m.receive_count, m.first_receive, m.receipt, m.visible_at) for m in msgs] if moved else []
+        # One fresh token for the whole receive: a handle also names its message, so each is still unique
+        # to one message and one receive of it.
+        receipt = ids.token_hex(16)
         for m in msgs:
             m.receive_count += 1
             if m.first_receive is None:
                 m.first_receive = now
-            m.receipt = ids.token_hex(16)
+            m.receipt = receipt
         # A FIFO dead-letter queue orders what it receives by its own sequence.
         dead = [(m, dlq, self._next_seq() if dlq.fifo else m.seq) for m, dlq in moved]
         if not dead:
@@ -370,20 +374,20 @@ class SqsEngine:
     # -- receipt handles -------------------------------------------------------------------------------
     @staticmethod
     def receipt_handle(q: Queue, msg: Message) -> str:
+        """URL-safe base64 of "queue id:message id:receipt" (binascii directly: base64's wrappers cost more
+        than the encoding)."""
         raw = f"{q.id}:{msg.id}:{msg.receipt}".encode()
-        return base64.urlsafe_b64encode(raw).decode()
+        return binascii.b2a_base64(raw, newline=False).translate(_TO_URLSAFE).decode()
 
     def _parse_handle(self, q: Queue, handle: str) -> tuple[Message | None, str]:
         try:
-            qid, mid, token = base64.urlsafe_b64decode(handle.encode()).decode().split(":")
-            int(qid)
+            # (as base64.urlsafe_b64decode reads it: characters outside the alphabet are skipped)
+            qid, mid, token = binascii.a2b_base64(handle.encode().translate(_FROM_URLSAFE)).decode().split(":")
+            if int(qid) == q.id:
+                return q.messages.get(mid), token
         except (ValueError, UnicodeError, binascii.Error):
-            raise sqs_error("ReceiptHandleIsInvalid",
-                            f'The input receipt handle "{handle}" is not a valid receipt handle.')
-        if int(qid) != q.id:
-            raise sqs_error("ReceiptHandleIsInvalid",
-                            f'The input receipt handle "{handle}" is not a valid receipt handle.')
-        return q.messages.get(mid), token
+            pass
+        raise sqs_error("ReceiptHandleIsInvalid", f'The input receipt handle "{handle}" is not a valid receipt handle.')
 
     def check_handle(self, q: Queue, handle: str) -> None:
         self._parse_handle(q, handle)

@@ -360,6 +360,8 @@ class Queue:
                     continue
                 self._to_inflight(msg, now + visibility)
                 out.append(msg)
+            if out:
+                self._arm()  # (once for the batch: each message's timer is pushed, the earliest armed)
             return out
         while len(out) < max_n and self.ready:
             g = next(iter(self.ready))
@@ -386,9 +388,12 @@ class Queue:
                 self.ready.pop(g, None)
             if not heap and not self.group_inflight.get(g):
                 self.groups.pop(g, None)
+        if out:
+            self._arm()
         return out
 
     def _to_inflight(self, msg: Message, until: float) -> None:
+        """(The caller arms the timer once it has taken its batch.)"""
         msg.state = INFLIGHT
         msg.visible_at = until
         self.n_inflight += 1
@@ -396,8 +401,7 @@ class Queue:
             g = msg.group
             self.group_inflight[g] = self.group_inflight.get(g, 0) + 1
             self.ready.pop(g, None)
-        self._push_timer(msg)
-        self._arm()
+        heapq.heappush(self._timers, (until, next(_tiebreak), msg))
 
     def set_visibility(self, msg: Message, until: float, now: float) -> None:
         msg.visible_at = until
