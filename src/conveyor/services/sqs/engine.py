@@ -27,6 +27,7 @@ from conveyor.services.sqs.md5 import md5_of_attributes
 from conveyor.services.sqs.message_ids import new_message_id
 from conveyor.services.sqs.messages import GivenAttributes, GivenSystemAttributes
 from conveyor.services.sqs.queue import AVAILABLE, GONE, INFLIGHT, Content, Message, Queue
+from conveyor.services.sqs.recent import RecentContents
 from conveyor.services.sqs.store import DeadLetterMove, DedupRecord, IndexRow, SqsStore
 from conveyor.wire import ServiceError
 
@@ -84,6 +85,7 @@ class SqsEngine:
         self.catalog = catalog
         self.clock = clock
         self._last_seq = 0
+        self.recent = RecentContents()  # what was just sent, so a receive soon after need not read SQLite
         self.metrics: MetricsSink | None = None  # CloudWatch's AWS/SQS counts, set by the service at start
 
     def load(self) -> None:
@@ -208,6 +210,7 @@ class SqsEngine:
             if not added or not self.catalog.holds(q):
                 continue
             sizes = [m.loaded().size for m in added]
+            self.recent.keep(q, added)
             q.add_many(added, now)  # (from here on their content is in SQLite only)
             builtin_metrics.sqs_sent(self.metrics, q.region, q.name, sizes)
         return results
@@ -299,10 +302,17 @@ class SqsEngine:
         return msgs
 
     def with_content(self, msgs: list[Message]) -> list[Message]:
-        """The messages with their bodies and attributes read from SQLite (one query, on the loop: no
-        await between taking them and answering). A message whose row is gone (a purge or a queue deletion
-        committed while it was taken) is left out: it is being removed."""
-        missing = [m.id for m in msgs if m.content is None]
+        """The messages with their bodies and attributes: those sent lately from memory (self.recent), the
+        others read from SQLite (one query, on the loop: no await between taking them and answering). A
+        message whose row is gone (a purge or a queue deletion committed while it was taken) is left out:
+        it is being removed."""
+        missing: list[str] = []
+        take = self.recent.take
+        for m in msgs:
+            if m.content is None:
+                m.content = take(m)
+                if m.content is None:
+                    missing.append(m.id)
         if not missing:
             return msgs
         found = self.store.contents(missing)
@@ -511,6 +521,7 @@ class SqsEngine:
         # What was sent before the purge: every message committed so far has a sequence number at most
         # this, and a send still committing got its number before the purge was asked for.
         through = self._last_seq
+        q.content_fence = max(q.content_fence, through)  # (their contents: from SQLite, where rows may be gone)
         try:
             await self.store.purge(q.id, through, now)
         except Exception:

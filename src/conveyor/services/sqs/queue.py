@@ -154,6 +154,9 @@ class Queue:
         self.fifo = name.endswith(".fifo")
         self.arn = f"arn:aws:sqs:{region}:{account}:{name}"
         self.last_purge = -1e18
+        # Messages sequenced up to here may have lost their rows to a purge or to the queue's deletion, being
+        # committed now: their contents are read from SQLite only (conveyor.services.sqs.recent).
+        self.content_fence = -1
         self.backlog = Backlog(by_group=self.fifo)  # never-received waiting messages, packed
         self.messages: dict[str, Message] = {}  # the others, by id (those a receipt handle can name)
         self.available: deque[Message] = deque()  # standard queues; may hold stale entries (see _stale)
