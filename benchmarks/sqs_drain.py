@@ -1,7 +1,7 @@
 """SQS's consumer side, source tree against source tree: the drain and the mixed phase of benchmarks/sqs.py,
 on one `conveyor up --bare` server per tree, the trees taking turns in the same minutes.
 
-    python benchmarks/sqs_trees.py [--src DIR ...] [--rounds N] [--fill N] [--seconds S] [--profile OUT]
+    python benchmarks/sqs_drain.py [--src DIR ...] [--rounds N] [--fill N] [--seconds S] [--profile OUT]
 
 Each `--src DIR` (default: the conveyor the interpreter imports) is put first on its server's PYTHONPATH.
 Per round and tree: a queue is filled with FILL messages of about 200 bytes (SendMessageBatch, 8 clients),
@@ -29,17 +29,19 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from peers import Server, _wait_http, fmt, free_port, log, median, run_load, stop, summarize_profile  # noqa: E402
 from sqs import boto_sqs, w_drain, w_mixed, w_send_batch  # noqa: E402
 
+PROBLEMS: list[str] = []  # what went wrong in any phase: listed under the table, and the exit status is 1
+
 
 def start(src: str | None) -> Server:
     srv = Server(src or "conveyor")
     port = free_port()
-    data_dir = tempfile.mkdtemp(prefix="conveyor-sqs-trees-")
+    data_dir = tempfile.mkdtemp(prefix="conveyor-sqs-drain-")
     cmd = [sys.executable, "-m", "conveyor.cli", "up", "--host", "127.0.0.1", "--port", str(port),
            "--data-dir", data_dir, "--bare"]
     env = {k: v for k, v in os.environ.items() if k != "AWS_REGION"} | {"AWS_DEFAULT_REGION": "us-east-1"}
     if src is not None:
         env["PYTHONPATH"] = os.path.abspath(src) + os.pathsep + env.get("PYTHONPATH", "")
-    log_path = os.path.join(tempfile.gettempdir(), f"conveyor-sqs-trees-{port}.log")
+    log_path = os.path.join(tempfile.gettempdir(), f"conveyor-sqs-drain-{port}.log")
     with open(log_path, "wb") as logf:
         proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True, env=env)
     srv.proc, srv.data_dir = proc, data_dir
@@ -58,8 +60,9 @@ def drain(srv: Server, fill: int, tag: str) -> tuple[float, float]:
     filled = run_load(srv, w_send_batch, 8, (srv.endpoint, url, fill // 8, 60.0), 60.0)
     per = (filled.ops + 7) // 8 + 10
     r = run_load(srv, w_drain, 8, (srv.endpoint, url, per, 60.0), 60.0)
-    if r.errors or r.failure or r.ops < filled.ops:
-        log(f"  {srv.name}: drained {r.ops} of {filled.ops}, errors={r.errors} {r.failure or ''}")
+    if r.errors or r.failure or filled.errors or filled.failure or r.ops < filled.ops:
+        PROBLEMS.append(f"{srv.name}: sent {filled.ops} (errors={filled.errors}), drained {r.ops} "
+                        f"(errors={r.errors}) {r.failure or filled.failure or ''}")
     return r.rate, (r.cpu / r.ops * 1e6 if r.ops else float("nan"))
 
 
@@ -69,6 +72,8 @@ def mixed(srv: Server, seconds: float, tag: str) -> tuple[float, float, int]:
     client = boto_sqs(srv.endpoint)
     url = client.create_queue(QueueName=f"mixed-{tag}")["QueueUrl"]
     r = run_load(srv, w_mixed, 4, (srv.endpoint, url, 2, seconds), seconds * 2)
+    if r.errors or r.failure or not r.ops:
+        PROBLEMS.append(f"{srv.name}: mixed phase consumed {r.ops}, errors={r.errors} {r.failure or ''}")
     left = client.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
     return r.rate, (r.cpu / r.ops * 1e6 if r.ops else float("nan")), int(left["Attributes"]["ApproximateNumberOfMessages"])
 
@@ -130,7 +135,9 @@ def main() -> int:
     for name, rows in results.items():
         cols = [median([r[i] for r in rows]) for i in range(5)]
         print(f"| {name} | {fmt(cols[0])} | {fmt(cols[1], 1)} | {fmt(cols[2])} | {fmt(cols[3], 1)} | {fmt(cols[4])} |")
-    return 0
+    if PROBLEMS:
+        print("\nProblems:\n" + "\n".join(f"- {p}" for p in PROBLEMS))
+    return 1 if PROBLEMS else 0
 
 
 if __name__ == "__main__":
