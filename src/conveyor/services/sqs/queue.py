@@ -350,6 +350,20 @@ class Queue:
                 while available and (available[0].state != AVAILABLE or available[0].queue is not self):
                     available.popleft()
                     self._stale = max(0, self._stale - 1)
+                if not available:  # (the common case: the rest come from the backlog's front, in one step)
+                    taken = backlog.take_front(max_n - len(out))
+                    if not taken:
+                        break
+                    for mid, seq, sent, group_id in taken:
+                        msg = Message(id=mid, seq=seq, sent=sent, visible_at=sent, group_id=group_id, queue=self)
+                        self.messages[mid] = msg
+                        self._track_sent(msg)
+                        self.n_available -= 1
+                        if divert(msg):
+                            continue
+                        self._to_inflight(msg, now + visibility)
+                        out.append(msg)
+                    continue
                 slot = backlog.first()
                 if available and (slot < 0 or available[0].ticket < backlog.ticket_at(slot)):
                     msg = available.popleft()
