@@ -176,3 +176,26 @@ def test_a_long_drain_keeps_order_through_compaction(tmp_path: Path) -> None:
         sqs.close()
 
     asyncio.run(main())
+
+
+def test_taking_the_front_at_once_is_taking_it_slot_by_slot() -> None:
+    """A standard queue's receive takes its batch from the backlog's front in one step (Backlog.take_front):
+    the same messages, in the same order, with the same count left, as taking the first slot ten times,
+    through dead slots (expired ones) and compaction."""
+    from conveyor.services.sqs.backlog import Backlog
+    from conveyor.services.sqs.message_ids import new_message_id
+
+    def filled() -> Backlog:
+        b = Backlog(by_group=False)
+        for i in range(10_000):
+            assert b.append(ids[i], i + 1, 1000.0 + i, i, "tenant" if i % 3 == 0 else None)
+        assert len(b.expire(1000.0 + 25 + 60, 60)) == 26  # a dead prefix
+        return b
+
+    ids = [new_message_id() for _ in range(10_000)]
+    one_by_one, at_once = filled(), filled()
+    while len(one_by_one):
+        expected = [one_by_one.take(one_by_one.first()) for _ in range(min(10, len(one_by_one)))]
+        assert at_once.take_front(10) == expected
+        assert len(at_once) == len(one_by_one) and at_once.slots <= 2 * len(at_once) + 4096 + 10
+    assert at_once.take_front(10) == [] and at_once.first() == -1

@@ -220,6 +220,25 @@ class Backlog:
         self._maybe_compact()
         return out
 
+    def take_front(self, n: int) -> list[tuple[str, int, float, str | None]]:
+        """Remove up to `n` live slots from the front (a standard queue's receive when no object-held
+        message is in line before them), as `take` would one by one."""
+        out: list[tuple[str, int, float, str | None]] = []
+        slot = self.first()
+        if slot < 0:
+            return out
+        ids, seqs, sents, groups, names, live = (self._ids, self._seq, self._sent, self._group, self._group_names,
+                                                 self._live)
+        while slot >= 0 and len(out) < n:
+            gi = groups[slot]
+            h = ids[slot * 16:slot * 16 + 16].hex()
+            out.append((f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}", seqs[slot], sents[slot],
+                        None if gi < 0 else names[gi]))
+            self._kill(slot)
+            slot = live.find(1, slot + 1)
+        self._maybe_compact()
+        return out
+
     def _kill(self, slot: int) -> None:
         self._live[slot] = 0
         self.count -= 1

@@ -183,6 +183,7 @@ class QueueCatalog:
                                          "queue by its RedriveAllowPolicy.")
 
     async def delete_queue(self, q: Queue) -> None:
+        q.content_fence = 2**63  # (a receive while the deletion commits finds no row: it takes nothing)
         await self.store.delete_queue(q.id)
         if not self.holds(q):
             return  # deleted concurrently

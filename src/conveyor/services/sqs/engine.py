@@ -10,7 +10,6 @@ if it fails.
 from __future__ import annotations
 
 import asyncio
-import base64
 import binascii
 import hashlib
 import itertools
@@ -28,11 +27,14 @@ from conveyor.services.sqs.md5 import md5_of_attributes
 from conveyor.services.sqs.message_ids import new_message_id
 from conveyor.services.sqs.messages import GivenAttributes, GivenSystemAttributes
 from conveyor.services.sqs.queue import AVAILABLE, GONE, INFLIGHT, Content, Message, Queue
+from conveyor.services.sqs.recent import RecentContents
 from conveyor.services.sqs.store import DeadLetterMove, DedupRecord, IndexRow, SqsStore
 from conveyor.wire import ServiceError
 
 DEDUP_WINDOW = 300.0
 MAX_VISIBILITY = 43200
+_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
 
 
 def _keep(msg: Message) -> bool:
@@ -83,6 +85,7 @@ class SqsEngine:
         self.catalog = catalog
         self.clock = clock
         self._last_seq = 0
+        self.recent = RecentContents()  # what was just sent, so a receive soon after need not read SQLite
         self.metrics: MetricsSink | None = None  # CloudWatch's AWS/SQS counts, set by the service at start
 
     def load(self) -> None:
@@ -207,6 +210,7 @@ class SqsEngine:
             if not added or not self.catalog.holds(q):
                 continue
             sizes = [m.loaded().size for m in added]
+            self.recent.keep(q, added)
             q.add_many(added, now)  # (from here on their content is in SQLite only)
             builtin_metrics.sqs_sent(self.metrics, q.region, q.name, sizes)
         return results
@@ -298,10 +302,17 @@ class SqsEngine:
         return msgs
 
     def with_content(self, msgs: list[Message]) -> list[Message]:
-        """The messages with their bodies and attributes read from SQLite (one query, on the loop: no
-        await between taking them and answering). A message whose row is gone (a purge or a queue deletion
-        committed while it was taken) is left out: it is being removed."""
-        missing = [m.id for m in msgs if m.content is None]
+        """The messages with their bodies and attributes: those sent lately from memory (self.recent), the
+        others read from SQLite (one query, on the loop: no await between taking them and answering). A
+        message whose row is gone (a purge or a queue deletion committed while it was taken) is left out:
+        it is being removed."""
+        missing: list[str] = []
+        take = self.recent.take
+        for m in msgs:
+            if m.content is None:
+                m.content = take(m)
+                if m.content is None:
+                    missing.append(m.id)
         if not missing:
             return msgs
         found = self.store.contents(missing)
@@ -324,11 +335,14 @@ class SqsEngine:
         if not msgs and not moved:
             return msgs
         before = [(m, m.receive_count, m.first_receive, m.receipt, m.visible_at) for m in msgs] if moved else []
+        # One fresh token for the whole receive: a handle also names its message, so each is still unique
+        # to one message and one receive of it.
+        receipt = ids.token_hex(16)
         for m in msgs:
             m.receive_count += 1
             if m.first_receive is None:
                 m.first_receive = now
-            m.receipt = ids.token_hex(16)
+            m.receipt = receipt
         # A FIFO dead-letter queue orders what it receives by its own sequence.
         dead = [(m, dlq, self._next_seq() if dlq.fifo else m.seq) for m, dlq in moved]
         if not dead:
@@ -370,20 +384,20 @@ class SqsEngine:
     # -- receipt handles -------------------------------------------------------------------------------
     @staticmethod
     def receipt_handle(q: Queue, msg: Message) -> str:
+        """URL-safe base64 of "queue id:message id:receipt" (binascii directly: base64's wrappers cost more
+        than the encoding)."""
         raw = f"{q.id}:{msg.id}:{msg.receipt}".encode()
-        return base64.urlsafe_b64encode(raw).decode()
+        return binascii.b2a_base64(raw, newline=False).translate(_TO_URLSAFE).decode()
 
     def _parse_handle(self, q: Queue, handle: str) -> tuple[Message | None, str]:
         try:
-            qid, mid, token = base64.urlsafe_b64decode(handle.encode()).decode().split(":")
-            int(qid)
+            # (as base64.urlsafe_b64decode reads it: characters outside the alphabet are skipped)
+            qid, mid, token = binascii.a2b_base64(handle.encode().translate(_FROM_URLSAFE)).decode().split(":")
+            if int(qid) == q.id:
+                return q.messages.get(mid), token
         except (ValueError, UnicodeError, binascii.Error):
-            raise sqs_error("ReceiptHandleIsInvalid",
-                            f'The input receipt handle "{handle}" is not a valid receipt handle.')
-        if int(qid) != q.id:
-            raise sqs_error("ReceiptHandleIsInvalid",
-                            f'The input receipt handle "{handle}" is not a valid receipt handle.')
-        return q.messages.get(mid), token
+            pass
+        raise sqs_error("ReceiptHandleIsInvalid", f'The input receipt handle "{handle}" is not a valid receipt handle.')
 
     def check_handle(self, q: Queue, handle: str) -> None:
         self._parse_handle(q, handle)
@@ -507,6 +521,7 @@ class SqsEngine:
         # What was sent before the purge: every message committed so far has a sequence number at most
         # this, and a send still committing got its number before the purge was asked for.
         through = self._last_seq
+        q.content_fence = max(q.content_fence, through)  # (their contents: from SQLite, where rows may be gone)
         try:
             await self.store.purge(q.id, through, now)
         except Exception:

@@ -154,6 +154,9 @@ class Queue:
         self.fifo = name.endswith(".fifo")
         self.arn = f"arn:aws:sqs:{region}:{account}:{name}"
         self.last_purge = -1e18
+        # Messages sequenced up to here may have lost their rows to a purge or to the queue's deletion, being
+        # committed now: their contents are read from SQLite only (conveyor.services.sqs.recent).
+        self.content_fence = -1
         self.backlog = Backlog(by_group=self.fifo)  # never-received waiting messages, packed
         self.messages: dict[str, Message] = {}  # the others, by id (those a receipt handle can name)
         self.available: deque[Message] = deque()  # standard queues; may hold stale entries (see _stale)
@@ -347,6 +350,20 @@ class Queue:
                 while available and (available[0].state != AVAILABLE or available[0].queue is not self):
                     available.popleft()
                     self._stale = max(0, self._stale - 1)
+                if not available:  # (the common case: the rest come from the backlog's front, in one step)
+                    taken = backlog.take_front(max_n - len(out))
+                    if not taken:
+                        break
+                    for mid, seq, sent, group_id in taken:
+                        msg = Message(id=mid, seq=seq, sent=sent, visible_at=sent, group_id=group_id, queue=self)
+                        self.messages[mid] = msg
+                        self._track_sent(msg)
+                        self.n_available -= 1
+                        if divert(msg):
+                            continue
+                        self._to_inflight(msg, now + visibility)
+                        out.append(msg)
+                    continue
                 slot = backlog.first()
                 if available and (slot < 0 or available[0].ticket < backlog.ticket_at(slot)):
                     msg = available.popleft()
@@ -360,6 +377,8 @@ class Queue:
                     continue
                 self._to_inflight(msg, now + visibility)
                 out.append(msg)
+            if out:
+                self._arm()  # (once for the batch: each message's timer is pushed, the earliest armed)
             return out
         while len(out) < max_n and self.ready:
             g = next(iter(self.ready))
@@ -386,9 +405,12 @@ class Queue:
                 self.ready.pop(g, None)
             if not heap and not self.group_inflight.get(g):
                 self.groups.pop(g, None)
+        if out:
+            self._arm()
         return out
 
     def _to_inflight(self, msg: Message, until: float) -> None:
+        """(The caller arms the timer once it has taken its batch.)"""
         msg.state = INFLIGHT
         msg.visible_at = until
         self.n_inflight += 1
@@ -396,8 +418,7 @@ class Queue:
             g = msg.group
             self.group_inflight[g] = self.group_inflight.get(g, 0) + 1
             self.ready.pop(g, None)
-        self._push_timer(msg)
-        self._arm()
+        heapq.heappush(self._timers, (until, next(_tiebreak), msg))
 
     def set_visibility(self, msg: Message, until: float, now: float) -> None:
         msg.visible_at = until

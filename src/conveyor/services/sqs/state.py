@@ -36,5 +36,6 @@ class SqsState:
     async def reset(self) -> None:
         """Forget every queue, message and task (POST /_conveyor/reset)."""
         self.catalog.clear()
+        self.engine.recent.clear()
         self.moves.clear()
         await self.store.wipe()

@@ -15,6 +15,7 @@ import functools
 import json
 import logging
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -258,6 +259,10 @@ class SqsStore:
         self.path = path
         self.disk = disk
         self._db: Database | None = None
+        # Receives' rows not yet taken by a commit (record_receive_behind), by message id; the writer thread
+        # takes them, so the lock guards them.
+        self._received: dict[str, tuple[object, ...]] = {}
+        self._received_lock = threading.Lock()
 
     @property
     def db(self) -> Database:
@@ -395,19 +400,6 @@ class SqsStore:
     async def record_receive(self, received: Sequence[Message], dead_lettered: Sequence[DeadLetterMove]) -> None:
         """A receive that moved messages to a dead-letter queue: the new receive counts, visibility and
         receipts of what it took, and the moves, durable before the answer."""
-        await self._write_receive(received, dead_lettered)
-
-    def record_receive_behind(self, received: Sequence[Message]) -> None:
-        """A receive that moved nothing: its receive counts, visibility and receipts, committed behind the
-        answer, riding the next commit (Database.write_behind) rather than starting one the consumer's
-        delete would wait behind. A crash (or a failed commit) before then leaves those messages as they
-        were before the receive, so they are received again: at-least-once delivery holds, and a consumer
-        does not queue behind producers' commits. A later write (a delete of the same message) commits with
-        or after this one, so whatever is acknowledged after it is durable with it."""
-        self._write_receive(received, (), behind=True).add_done_callback(_log_failure)
-
-    def _write_receive(self, received: Sequence[Message], dead_lettered: Sequence[DeadLetterMove], *,
-                       behind: bool = False) -> asyncio.Future[Any]:
         rows = [(m.receive_count, m.first_receive, m.visible_at, m.receipt, m.id) for m in received]
         moves = [(d.queue_id, d.visible_at, d.seq, d.message_id) for d in dead_lettered]
         sources = [(d.source_arn, d.message_id) for d in dead_lettered]
@@ -419,7 +411,31 @@ class SqsStore:
                 c.executemany(_DEAD_LETTER, moves)
                 c.executemany(_DEAD_LETTER_SOURCE, sources)
 
-        return (self.db.write_behind if behind else self.db.write)(run, grows=False)
+        await self.db.write(run, grows=False)
+
+    def record_receive_behind(self, received: Sequence[Message]) -> None:
+        """A receive that moved nothing: its receive counts, visibility and receipts, committed behind the
+        answer, riding the next commit (Database.write_behind) rather than starting one the consumer's
+        delete would wait behind. A crash (or a failed commit) before then leaves those messages as they
+        were before the receive, so they are received again: at-least-once delivery holds, and a consumer
+        does not queue behind producers' commits. A later write (a delete of the same message) commits with
+        or after this one, so whatever is acknowledged after it is durable with it.
+
+        The rows wait here until a commit takes them (one write for every receive since the last), and a
+        delete that comes first takes its messages' rows out: a message received and deleted between two
+        commits is only deleted, not updated first."""
+        rows = {m.id: (m.receive_count, m.first_receive, m.visible_at, m.receipt, m.id) for m in received}
+        with self._received_lock:
+            first = not self._received  # (else a write to take them is queued already)
+            self._received.update(rows)
+        if first:
+            self.db.write_behind(self._write_received, grows=False).add_done_callback(_log_failure)
+
+    def _write_received(self, c: sqlite3.Connection) -> None:
+        with self._received_lock:
+            rows, self._received = self._received, {}
+        if rows:
+            c.executemany(_RECORD_RECEIVE, rows.values())
 
     async def set_visible_at(self, message_id: str, when: float) -> None:
         await self.set_visible_at_many([(message_id, when)])
@@ -434,6 +450,10 @@ class SqsStore:
 
     async def delete_messages(self, message_ids: Sequence[str]) -> None:
         rows = [(i,) for i in message_ids]
+        with self._received_lock:  # (a receive's row no commit has taken yet: it need not be written now)
+            pending = self._received
+            for i in message_ids:
+                pending.pop(i, None)
         await self.db.write(lambda c: _delete_messages(c, rows), grows=False)
 
     def forget_expired(self, message_ids: Sequence[str]) -> None:
