@@ -1,12 +1,13 @@
 """Server CPU per small request: what the gateway, the codecs and the HTTP layer cost around the work.
 
-    python benchmarks/small_requests.py [--quick] [--signed] [--ops a,b] [--src DIR ...] [--profile OUT]
+    python benchmarks/small_requests.py [--quick] [--signed] [--clients N] [--ops a,b] [--src DIR ...] [--profile OUT]
 
 Each `--src DIR` (default: the conveyor the interpreter imports) is a source tree put first on the
 server's PYTHONPATH, so two trees (a branch and main) are measured side by side in the same minutes, one
 op after the other, alternating: on a shared machine only CPU per op is worth comparing, not ops/s.
 
-Per tree, on one `conveyor up --bare` server each, with CLIENTS raw keep-alive HTTP client processes:
+Per tree, on one `conveyor up --bare` server each, with CLIENTS raw keep-alive HTTP client processes
+(`--clients 1`: one client waiting for each answer, where a durable write's latency shows):
   * DynamoDB DescribeLimits (a bare request: routing, SigV4, codec, nothing stored), PutItem (about
     200 bytes, committed before the answer), GetItem
   * SQS GetQueueUrl (bare) and SendMessage (JSON protocol, as current boto3 speaks it)
@@ -204,10 +205,10 @@ def user_system(pid: int) -> tuple[float, float]:
     return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
 
 
-def measure(srv: Server, op: str, signed: bool, seconds: float, count: int) -> float | None:
+def measure(srv: Server, op: str, signed: bool, seconds: float, count: int, clients: int) -> float | None:
     assert srv.pid is not None
     user0, system0 = user_system(srv.pid)
-    r = run_load(srv, w_ops, CLIENTS, (srv.endpoint, op, signed, count, seconds), seconds)
+    r = run_load(srv, w_ops, clients, (srv.endpoint, op, signed, count, seconds), seconds)
     user1, system1 = user_system(srv.pid)
     if not r.ops:
         log(f"  {srv.name} {op}: no requests answered ({r.failure})")
@@ -218,13 +219,13 @@ def measure(srv: Server, op: str, signed: bool, seconds: float, count: int) -> f
     return r.cpu / r.ops * 1e6
 
 
-def profile(srv: Server, op: str, signed: bool, out: str, seconds: float, count: int) -> None:
+def profile(srv: Server, op: str, signed: bool, out: str, seconds: float, count: int, clients: int) -> None:
     path = f"{out}.{op}.txt"
     spy = subprocess.Popen(["py-spy", "record", "-p", str(srv.pid), "-d", str(int(seconds) + 2), "-r", "250",
                             "-f", "raw", "-o", path, "--nonblocking"], stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
     time.sleep(1)
-    run_load(srv, w_ops, CLIENTS, (srv.endpoint, op, signed, count, seconds), seconds)
+    run_load(srv, w_ops, clients, (srv.endpoint, op, signed, count, seconds), seconds)
     with contextlib.suppress(subprocess.TimeoutExpired):
         spy.wait(seconds + 30)
     if spy.returncode == 0:
@@ -236,6 +237,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="short runs, for smoke tests")
     parser.add_argument("--signed", action="store_true", help="--auth sigv4 and really signed requests")
+    parser.add_argument("--clients", type=int, default=CLIENTS, help=f"client processes (default {CLIENTS})")
     parser.add_argument("--ops", default=",".join(OPS), help=f"comma-separated, of {','.join(OPS)}")
     parser.add_argument("--src", action="append", help="a source tree to serve from (repeat to compare)")
     parser.add_argument("--rounds", type=int, default=0, help="measurements per op and tree (default 2, quick 1)")
@@ -259,15 +261,15 @@ def main() -> int:
         for op in ops:
             for _ in range(rounds):
                 for srv in servers:
-                    cpu = measure(srv, op, args.signed, seconds, count)
+                    cpu = measure(srv, op, args.signed, seconds, count, args.clients)
                     if cpu is not None:
                         results.setdefault((srv.name, op), []).append(cpu)
         if args.profile:
             for op in ops:
-                profile(servers[0], op, args.signed, args.profile, seconds * 2, count * 2)
+                profile(servers[0], op, args.signed, args.profile, seconds * 2, count * 2, args.clients)
         names = [srv.name for srv in servers]
         print(f"\nServer CPU µs per request ({'signed, --auth sigv4' if args.signed else 'unsigned, auth off'}; "
-              f"{CLIENTS} clients; lowest of {rounds})")
+              f"{args.clients} clients; lowest of {rounds})")
         print("| request | " + " | ".join(names) + " |")
         print("|---|" + "---|" * len(names))
         for op in ops:

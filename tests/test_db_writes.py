@@ -92,3 +92,29 @@ def test_a_write_left_behind_rides_the_next_commit_or_its_own_after_the_delay(tm
             reopened.close()
 
     asyncio.run(main())
+
+
+def test_a_flush_for_writes_another_commit_carried_leaves_the_next_ones_to_ride(tmp_path: Path) -> None:
+    """Each list of writes left behind has its own flush, `behind_delay` after its first write; when a commit
+    carried that list, its flush is stale and must not commit a newer list alone, early, while a write might
+    still come to carry it (the outbox and SQS receives leave writes behind at every round)."""
+    async def main() -> None:
+        db = Database(tmp_path / "t.db", SCHEMA)
+        try:
+            loop = asyncio.get_running_loop()
+            db.behind_delay = 0.4
+            start = loop.time()
+            first = db.write_behind(lambda c: c.execute(INSERT, _row(1)))
+            await db.write(lambda c: c.execute(INSERT, _row(2)))  # carries the first
+            assert first.done()
+            commits = db.commits
+            await asyncio.sleep(0.2)
+            second = db.write_behind(lambda c: c.execute(INSERT, _row(3)))  # its flush is due at 0.6 s
+            await asyncio.sleep(max(0.0, start + 0.5 - loop.time()))  # past the first list's flush (0.4 s)
+            assert not second.done() and db.commits == commits
+            await asyncio.wait_for(second, 10)  # its own flush
+            assert db.commits == commits + 1
+        finally:
+            db.close()
+
+    asyncio.run(main())

@@ -35,8 +35,17 @@ log = logging.getLogger(__name__)
 BUSY_TIMEOUT_MS = 5000  # how long a commit waits for another connection's write lock
 
 _STOP = object()
-_FLUSH = object()  # wakes the writer for writes left behind (Database.write_behind) when none other came
 BEHIND_DELAY = 0.05  # seconds a write left behind waits for another write's commit to ride
+
+
+class _Flush:
+    """Wakes the writer for the writes left behind (Database.write_behind) when no other write came to carry
+    them: those of one list, `generation`, which another commit may have carried already (then it is stale)."""
+
+    __slots__ = ("generation",)
+
+    def __init__(self, generation: int) -> None:
+        self.generation = generation
 
 
 class StoreBusy(Exception):
@@ -129,6 +138,7 @@ class Database:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._behind: list[tuple[WriteFn, asyncio.Future[Any], asyncio.AbstractEventLoop]] = []
         self._behind_lock = threading.Lock()
+        self._behind_generation = 0  # lists of writes left behind taken so far
         self.behind_delay = BEHIND_DELAY
         self._thread = threading.Thread(target=self._run, name=f"db-writer:{path.name}", daemon=True)
         self._thread.start()
@@ -170,14 +180,16 @@ class Database:
                 return fut
         with self._behind_lock:
             wake = not self._behind
+            generation = self._behind_generation
             self._behind.append((fn, fut, loop))
-        if wake:
-            loop.call_later(self.behind_delay, self._queue.put, _FLUSH)
+        if wake:  # the first of a new list: a commit for it later, unless a write's commit carries it first
+            loop.call_later(self.behind_delay, self._queue.put, _Flush(generation))
         return fut
 
     def _take_behind(self) -> list[Any]:
         with self._behind_lock:
             taken, self._behind = self._behind, []
+            self._behind_generation += 1
         return taken
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = (), *,
@@ -215,14 +227,20 @@ class Database:
         while True:
             item = self._queue.get()
             queued: list[Any] = []
+            flush = False
             while item is not _STOP:
-                if item is not _FLUSH:
+                if type(item) is _Flush:
+                    # A flush of a list another commit carried already would commit the next list early,
+                    # alone, when a write might still come to carry it: that list has its own flush.
+                    flush = flush or item.generation == self._behind_generation
+                else:
                     queued.append(item)
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:
                     break
-            batch = self._take_behind() + queued  # (those left behind were written before these)
+            # (those left behind were written before these)
+            batch = self._take_behind() + queued if queued or flush or item is _STOP else []
             if batch:
                 outcomes = self._commit(conn, batch)
                 self._settle(batch, outcomes)

@@ -3,14 +3,20 @@
 An event is written to the outbox in the same commit as the object change it describes (see
 S3Store), so an acknowledged PUT's event survives kill -9: the outbox is drained again at start.
 Delivery is at least once, as on AWS.
+
+Delivered rows are deleted by a write nobody waits for (Database.write_behind): it rides the next commit
+another write starts instead of paying an fsync of its own. Until it commits, the rows are still on disk,
+so the outbox remembers the last row it handled and reads only past it (ids only grow: AUTOINCREMENT); a
+crash before that commit delivers them once more at the next start, which at least once allows.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -26,17 +32,22 @@ class Undeliverable(Exception):
 class EventRows(Protocol):
     """Where the outbox rows are kept (S3Store)."""
 
-    def pending_events(self, limit: int) -> list[OutboxRow]: ...
+    def pending_events(self, limit: int, after: int) -> list[OutboxRow]: ...
 
-    def clear_events(self, ids: Sequence[int]) -> Awaitable[object]: ...
+    def clear_events(self, ids: Sequence[int]) -> asyncio.Future[Any]: ...
+
 
 
 class Outbox:
     """Delivers outbox rows in order; a failed delivery is retried with backoff, never dropped."""
 
+    CLEAR_RETRY = 1.0  # seconds before clearing again rows whose clearing failed (when nothing else came)
+
     def __init__(self, rows: EventRows, send: Sender) -> None:
         self.rows = rows
         self.send = send
+        self.handled_through = 0  # the last row delivered (or dropped): those up to it are cleared or clearing
+        self._uncleared: list[int] = []  # delivered rows whose clearing failed: cleared again with the next
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -56,13 +67,31 @@ class Outbox:
     def kick(self) -> None:
         self._wake.set()
 
+    def _clear(self, ids: list[int]) -> None:
+        ids, self._uncleared = self._uncleared + ids, []
+        clearing = self.rows.clear_events(ids)
+        clearing.add_done_callback(lambda done: self._cleared(done, ids))
+
+    def _cleared(self, clearing: asyncio.Future[Any], ids: list[int]) -> None:
+        if not clearing.cancelled() and clearing.exception() is None:
+            return
+        # (a store busy past its timeout) The rows stay, delivered: cleared again by the next round, or
+        # delivered once more after a restart (at least once either way).
+        log.warning("could not clear delivered events (%s); will retry",
+                    "cancelled" if clearing.cancelled() else clearing.exception())
+        self._uncleared.extend(ids)
+        with contextlib.suppress(RuntimeError):  # (the loop is closing)
+            asyncio.get_running_loop().call_later(self.CLEAR_RETRY, self.kick)
+
     async def _run(self) -> None:
         delay = 0.05
         while True:
             await self._wake.wait()
             self._wake.clear()
+            if self._uncleared:
+                self._clear([])
             while True:
-                rows = self.rows.pending_events(100)
+                rows = self.rows.pending_events(100, self.handled_through)
                 if not rows:
                     break
                 failed = False
@@ -77,14 +106,11 @@ class Outbox:
                         failed = True
                         break
                     done.append(row_id)
-                # One commit for the rows delivered in this round (a crash before it only repeats them:
-                # delivery is at least once either way).
+                # One write for the rows delivered in this round, riding the next commit (a crash before it
+                # only repeats them: delivery is at least once either way).
                 if done:
-                    try:
-                        await self.rows.clear_events(done)
-                    except Exception as exc:  # (a full disk) they are delivered again: at least once
-                        log.warning("could not clear delivered events (%s); will retry", exc)
-                        failed = True
+                    self.handled_through = done[-1]
+                    self._clear(done)
                 if failed:
                     # Retry later; a timer, not a loop spinning on a dead destination.
                     await asyncio.sleep(delay)

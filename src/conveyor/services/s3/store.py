@@ -142,7 +142,8 @@ class S3Store:
     def counts(self) -> tuple[int, int]:
         """(buckets, events not yet delivered)."""
         buckets: int = self.db.query("SELECT count(*) FROM buckets")[0][0]
-        pending: int = self.db.query("SELECT count(*) FROM outbox")[0][0]
+        handled = self._outbox.handled_through if self._outbox is not None else 0
+        pending: int = self.db.query("SELECT count(*) FROM outbox WHERE id > ?", (handled,))[0][0]
         return buckets, pending
 
     def bucket(self, name: str) -> BucketRow | None:
@@ -233,8 +234,11 @@ class S3Store:
                              "ORDER BY part_number LIMIT ?", (upload_id, after, limit))
         return [PartRow.from_row(r) for r in rows]
 
-    def pending_events(self, limit: int) -> list[OutboxRow]:
-        rows = self.db.query("SELECT id, kind, target, body FROM outbox ORDER BY id LIMIT ?", (limit,))
+    def pending_events(self, limit: int, after: int = 0) -> list[OutboxRow]:
+        """The first `limit` rows past `after` (the last the outbox handled: the rows up to it are delivered,
+        their deletion rides the next commit)."""
+        rows = self.db.query("SELECT id, kind, target, body FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
+                             (after, limit))
         return [(r[0], r[1], r[2], r[3]) for r in rows]
 
     # -- buckets ---------------------------------------------------------------------------------
@@ -478,6 +482,10 @@ class S3Store:
         return blobs
 
     # -- the outbox ----------------------------------------------------------------------------------
-    async def clear_events(self, ids: Sequence[int]) -> None:
-        await self.db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids], grows=False)
+    def clear_events(self, ids: Sequence[int]) -> asyncio.Future[Any]:
+        """Delete delivered rows in the next commit another write starts (or one of their own shortly
+        after): nobody waits for it, and until it commits the outbox reads past them."""
+        rows = [(i,) for i in ids]
+        return self.db.write_behind(lambda conn: conn.executemany("DELETE FROM outbox WHERE id = ?", rows),
+                                    grows=False)
 

@@ -37,6 +37,14 @@ _INFRA_RETRY = 1.0  # seconds before retrying a row whose SQS write failed for a
 Rendered = dict[tuple[str, str], envelope.NotificationText]
 
 
+def _report_unsettled(settling: asyncio.Future[Any]) -> None:
+    """A settling whose commit failed (a store busy past its timeout): the row keeps the targets it had, and
+    the next start delivers to them again (at least once)."""
+    if not settling.cancelled() and settling.exception() is not None:
+        log.warning("could not settle an SNS outbox row (%s); its deliveries repeat at the next start",
+                    settling.exception())
+
+
 def _count_delivery(metrics: MetricsSink | None, sub_arn: str, ok: bool) -> None:
     """AWS/SNS NumberOfNotificationsDelivered or ...Failed, by TopicName (a subscription ARN names its
     topic: arn:aws:sns:REGION:ACCOUNT:TOPIC:ID)."""
@@ -144,17 +152,17 @@ class Dispatcher:
             # Only the queues that failed are retried, and the others are not started yet, so a retry
             # delivers nothing twice.
             retry = [arn for _, arn in failed] + sorted(remaining)
-            await self._settle(row_id, set(retry))
+            self._settle(row_id, set(retry))
             loop = asyncio.get_running_loop()
             handle = loop.call_later(_INFRA_RETRY, lambda: self.schedule(row_id, msg, retry))
             self.timers.add(handle)
             return
-        await self._settle(row_id, remaining)
+        self._settle(row_id, remaining)
         for sub in others:
             self.spawn(self._deliver_other(row_id, msg, sub, remaining))
 
-    async def _settle(self, row_id: int, remaining: set[str]) -> None:
-        await self.store.settle_outbox(row_id, sorted(remaining))
+    def _settle(self, row_id: int, remaining: set[str]) -> None:
+        self.store.settle_outbox(row_id, sorted(remaining)).add_done_callback(_report_unsettled)
 
     def _notification(self, msg: Published, text: str) -> envelope.NotificationText:
         return envelope.NotificationText(envelope.notification(
@@ -299,7 +307,7 @@ class Dispatcher:
             except Exception:
                 log.exception("SNS dead-letter delivery for %s failed", sub.arn)
         remaining.discard(sub.arn)
-        await self._settle(row_id, remaining)
+        self._settle(row_id, remaining)
 
     async def _to_mailbox(self, msg: Published, sub: Subscription, envelope_text: str) -> None:
         """What AWS would mail, text or push, kept in the local record of sent messages.

@@ -10,11 +10,13 @@ disk (conveyor.storage.disk).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from conveyor.services.sns.publish import Published
 from conveyor.services.sns.subscriptions import Subscription
@@ -212,14 +214,16 @@ class SnsStore:
         ids: list[int] = await self.db.write(run)
         return ids
 
-    async def settle_outbox(self, row_id: int, remaining: Sequence[str]) -> None:
-        """A row's deliveries settled but `remaining`; the row goes once none is left."""
+    def settle_outbox(self, row_id: int, remaining: Sequence[str]) -> asyncio.Future[Any]:
+        """A row's deliveries settled but `remaining`; the row goes once none is left. Nobody waits for it:
+        it rides the next commit (Database.write_behind), as a crash before that commit only delivers the
+        row's settled targets once more at the next start (at least once), and a FIFO publish, which waits
+        for its queues' writes, answers one commit sooner. Those of a row commit in the order asked."""
         if remaining:
             args = (json.dumps(sorted(remaining)), row_id)
-            await self.db.write(lambda c: c.execute("UPDATE outbox SET targets = ? WHERE id = ?", args),
-                                grows=False)
-        else:
-            await self.db.write(lambda c: c.execute("DELETE FROM outbox WHERE id = ?", (row_id,)), grows=False)
+            return self.db.write_behind(lambda c: c.execute("UPDATE outbox SET targets = ? WHERE id = ?", args),
+                                        grows=False)
+        return self.db.write_behind(lambda c: c.execute("DELETE FROM outbox WHERE id = ?", (row_id,)), grows=False)
 
     # -- platform applications and endpoints -----------------------------------------------------------
     def platform_apps(self) -> list[tuple[str, str, str, str, str, dict[str, str]]]:
