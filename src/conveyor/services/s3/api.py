@@ -86,6 +86,7 @@ class S3Service(Service):
             ReplicationOperations(self.core),
         )
         self.replicator = Replicator(self.core, versions, self.ports)
+        self._handlers: dict[str, Handler | None] = {}
 
     def unavailable_error(self) -> ServiceError:
         """https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html"""
@@ -222,6 +223,15 @@ class S3Service(Service):
         return caller is None or (caller.kind == "root" and caller.account_id == self.config.account_id)
 
     def handler(self, operation: str) -> Handler | None:
+        # Found once per operation (the groups searched, GetObject's and HeadObject's wrapper made), not on
+        # every request: the operations are the model's, so the dict stays as small as the model.
+        try:
+            return self._handlers[operation]
+        except KeyError:
+            found = self._handlers[operation] = self._find_handler(operation)
+            return found
+
+    def _find_handler(self, operation: str) -> Handler | None:
         found = super().handler(operation)
         if found is None or operation not in ("GetObject", "HeadObject"):
             return found
