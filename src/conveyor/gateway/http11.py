@@ -119,6 +119,17 @@ class RequestBody:
             self.error = error
             self._wake()
 
+    def take_whole(self) -> bytes | None:
+        """The whole body if it has all arrived and none of it was read (HttpRequest.arrived_body), else None."""
+        if not self.complete or self.error is not None or self.expect_continue:
+            return None  # (a client that asked to continue is told so by `read`)
+        chunks = self.chunks
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        chunks.clear()
+        self.buffered = 0
+        self.connection.resume_reading()
+        return data
+
     @property
     def awaits_client(self) -> bool:
         """Whether the rest of this body is the client's to send now."""
@@ -298,6 +309,7 @@ class Connection(asyncio.Protocol):
             client=self.peer,
             scheme="https" if self.tls is not None else "http",
             _receive=body.read,
+            _arrived=body.take_whole,
         )
         self._body = body
         if self.parser.should_upgrade():
@@ -380,29 +392,30 @@ class Connection(asyncio.Protocol):
 
     def _response_head(self, response: HttpResponse, method: str, keep_alive: bool) -> tuple[bytes, bool, bool]:
         """(the status line and headers, whether the body goes chunked, whether the connection stays open)."""
-        lines: list[str] = []
         has_length = False
+        parts = [_reason_line(response.status)]
         for name, value in response.headers:
-            lname = name.lower()
-            if lname == "content-length":
-                has_length = True
-            elif lname == "connection":
-                keep_alive = keep_alive and value.lower() != "close"
-                continue  # written below, once
-            lines.append(f"{name}: {value}\r\n")
+            if name[:1] in ("c", "C"):  # (Content-Length and Connection: the only names looked at)
+                lname = name.lower()
+                if lname == "content-length":
+                    has_length = True
+                elif lname == "connection":
+                    keep_alive = keep_alive and value.lower() != "close"
+                    continue  # written below, once
+            # (a header a service set may carry latin-1 characters)
+            parts.append(f"{name}: {value}\r\n".encode("latin-1"))
         stream = response.stream
         chunked = stream is not None and not has_length and method != "HEAD"
-        framing = ""
+        parts.append(b"date: ")
+        parts.append(_Date.now())
         if stream is None and not has_length:
-            framing = f"content-length: {len(response.body)}\r\n"
+            parts.append(b"\r\ncontent-length: %d" % len(response.body))
         elif chunked:
-            framing = "transfer-encoding: chunked\r\n"
+            parts.append(b"\r\ntransfer-encoding: chunked")
         if not keep_alive:
-            framing += "connection: close\r\n"
-        # The headers encoded once, joined (a header a service set may carry latin-1 characters).
-        head = b"".join((_reason_line(response.status), "".join(lines).encode("latin-1"), b"date: ", _Date.now(),
-                         b"\r\n", framing.encode("latin-1"), b"\r\n"))
-        return head, chunked, keep_alive
+            parts.append(b"\r\nconnection: close")
+        parts.append(b"\r\n\r\n")
+        return b"".join(parts), chunked, keep_alive
 
     def _send_whole(self, response: HttpResponse, method: str, keep_alive: bool) -> bool:
         """Write a response whose body is in memory, in one write; returns whether the connection stays open."""

@@ -55,18 +55,23 @@ class Router:
                 self.by_signing_name[signing_name] = name
             if entry.takes_unsigned:
                 self.fallback = name
-        # Services that may have a data plane: those the catalog gives a claim hint, and those started with
-        # the server (registered outside the catalog).
-        self.planes = [name for name, entry in services.entries.items() if entry.may_claim is not None or entry.eager]
+        # Services that may have a data plane, with the hint of which requests it may claim: those the catalog
+        # gives a hint, and those started with the server (registered outside the catalog).
+        self.planes = [(name, entry.may_claim) for name, entry in services.entries.items()
+                       if entry.may_claim is not None or entry.eager]
 
     def started_plane_for(self, request: HttpRequest) -> tuple[bool, DataPlane | None]:
         """(known, plane): the data plane that claims the request, known without starting a service (nearly
         every request); known is False when a service that is not started yet may claim it (ask
         `data_plane_for`, which starts it)."""
-        for name in self.planes:
+        host = None  # read once, for every hint, when one is asked
+        for name, hint in self.planes:
             if not self.services.started(name):
-                may_claim = self.services.entries[name].may_claim
-                if may_claim is None or not may_claim(request):
+                if hint is None:
+                    continue
+                if host is None:
+                    host = (request.headers.get("host") or "").lower()
+                if not hint.matches(host, request.path):
                     continue
                 return False, None
             plane = self.services[name].data_plane
@@ -77,10 +82,10 @@ class Router:
     async def data_plane_for(self, request: HttpRequest) -> DataPlane | None:
         """The data plane that claims the request (by Host or path), if any; its service is started first
         when the request may be for it."""
-        for name in self.planes:
+        host = (request.headers.get("host") or "").lower()
+        for name, hint in self.planes:
             if not self.services.started(name):
-                may_claim = self.services.entries[name].may_claim
-                if may_claim is None or not may_claim(request):
+                if hint is None or not hint.matches(host, request.path):
                     continue
                 await self.services.use(name)
             plane = self.services[name].data_plane

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import json.encoder
 import re
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
@@ -259,8 +260,23 @@ def _not_null(item: Any) -> Any:
     return item
 
 
-# One encoder for every answer: json.dumps with `separators` builds a new JSONEncoder on every call.
-compact_json = json.JSONEncoder(separators=(",", ":")).encode
+def _compact_encoder() -> Callable[[Any], str]:
+    """One encoder for every answer. json.dumps with `separators` builds a new JSONEncoder on every call, and
+    JSONEncoder.encode builds its C encoder on every call too: this one is built once, and called as
+    JSONEncoder.encode calls it (ASCII-escaped, NaN allowed; an answer is never circular, so no check)."""
+    plain = json.JSONEncoder(separators=(",", ":"))
+    make: Any = getattr(json.encoder, "c_make_encoder", None)  # (not in typeshed)
+    if make is None:  # an interpreter without the json accelerator
+        return plain.encode
+    encode = make(None, plain.default, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, True)
+
+    def compact(value: Any) -> str:
+        return "".join(encode(value, 0))
+
+    return compact
+
+
+compact_json = _compact_encoder()
 
 
 def _to_json(shape: Shape, value: Any, writers: Mapping[str, Callable[[Any], Any]] = _NO_HOOKS) -> Any:

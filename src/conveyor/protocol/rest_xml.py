@@ -107,9 +107,22 @@ class Route:
         return score
 
 
+# One input member read from the request: (its place among the shape's members, name, shape, location,
+# wire name, lower-case wire name).
+_Member = tuple[int, str, Shape, str, str, str]
+
+
 @dataclass
 class _InputPlan:
-    members: list[tuple[str, Shape, str, str, str]]  # (name, shape, location, wire name, lower-case wire)
+    """Where each input member of an operation is read from, keyed the way a request is walked: a request
+    carries a few of PutObject's ~50 header members, so its headers are looked up in the plan rather than
+    every member in the request."""
+
+    headers: dict[str, list[_Member]]  # by lower-case header name
+    prefixed: list[_Member]  # `headers` members (x-amz-meta-*): every header starting with the wire name
+    uri: list[_Member]
+    query: dict[str, list[_Member]]  # by wire name
+    query_maps: list[_Member]  # a map member takes the whole query
     # Whether members without a location make up the body's document (no `payload` member names one):
     # SelectObjectContent's <SelectObjectContentRequest>.
     body_document: bool = False
@@ -117,7 +130,8 @@ class _InputPlan:
 
 @dataclass
 class _OutputPlan:
-    members: list[tuple[str, Shape, str | None, str, str]]  # (name, shape, location, wire name, type)
+    # name -> (its place among the shape's members, name, shape, location, wire name, type)
+    members: dict[str, tuple[int, str, Shape, str | None, str, str]]
     payload: str | None  # the member that is the body, if one is
     body_document: bool  # whether members without a location make up a document (when no payload is named)
 
@@ -201,16 +215,25 @@ class RestXmlCodec(Codec):
         about 50 header members; looking each up the slow way cost more than the rest of a PUT)."""
         plan = self._plans.get(id(op))
         if plan is None:
-            members = []
-            body_document = False
-            for name, member in shape.members.items():
+            plan = _InputPlan({}, [], [], {}, [])
+            for index, (name, member) in enumerate(shape.members.items()):
                 loc = member.serialization.get("location")
-                if loc is not None:
-                    wire = member.serialization.get("name", name)
-                    members.append((name, member, loc, wire, wire.lower()))
-                else:
-                    body_document = not shape.serialization.get("payload")
-            plan = _InputPlan(members, body_document)
+                if loc is None:
+                    plan.body_document = not shape.serialization.get("payload")
+                    continue
+                wire = member.serialization.get("name", name)
+                entry = (index, name, member, loc, wire, wire.lower())
+                if loc == "header":
+                    plan.headers.setdefault(entry[5], []).append(entry)
+                elif loc == "headers":
+                    plan.prefixed.append(entry)
+                elif loc == "uri":
+                    plan.uri.append(entry)
+                elif loc == "querystring":
+                    if member.type_name == "map":
+                        plan.query_maps.append(entry)
+                    else:
+                        plan.query.setdefault(wire, []).append(entry)
             self._plans[id(op)] = plan
         return plan
 
@@ -226,17 +249,31 @@ class RestXmlCodec(Codec):
         payload_name = shape.serialization.get("payload")
         present = req.headers.lowered()
         plan = self._plan(op, shape)
-        for name, member, loc, wire, lower in plan.members:
+        # The members this request carries, read in the model's order (the first bad one is the one named).
+        found: list[_Member] = []
+        for lower in present:
+            entries = plan.headers.get(lower)
+            if entries is not None:
+                found += entries
+        found += plan.prefixed
+        found += plan.uri
+        if query:
+            for wire in query:
+                entries = plan.query.get(wire)
+                if entries is not None:
+                    found += entries
+        found += plan.query_maps
+        found.sort()
+        for _, name, member, loc, wire, lower in found:
             try:
                 if loc == "header":
-                    raw = present.get(lower)
-                    if raw is not None:
-                        if name in self.verbatim:
-                            params[name] = raw
-                        elif member.type_name == "list":
-                            params[name] = [p.strip() for p in raw.split(",") if p.strip()]
-                        else:
-                            params[name] = self._scalar(member, raw, "rfc822")
+                    raw = present[lower]
+                    if name in self.verbatim:
+                        params[name] = raw
+                    elif member.type_name == "list":
+                        params[name] = [p.strip() for p in raw.split(",") if p.strip()]
+                    else:
+                        params[name] = self._scalar(member, raw, "rfc822")
                 elif loc == "uri":
                     value = labels.get(wire)
                     if value is not None:
@@ -244,17 +281,16 @@ class RestXmlCodec(Codec):
                 elif loc == "querystring":
                     if member.type_name == "map":
                         params[name] = {k: v[-1] for k, v in query.items()}
-                    elif wire in query:
-                        if name in self.verbatim:
-                            params[name] = query[wire][-1]
-                        elif isinstance(member, ListShape):
-                            params[name] = [self._scalar(member.member, v) for v in query[wire]]
-                        else:
-                            params[name] = self._scalar(member, query[wire][-1], "iso8601")
+                    elif name in self.verbatim:
+                        params[name] = query[wire][-1]
+                    elif isinstance(member, ListShape):
+                        params[name] = [self._scalar(member.member, v) for v in query[wire]]
+                    else:
+                        params[name] = self._scalar(member, query[wire][-1], "iso8601")
                 elif loc == "headers":
-                    found = {k[len(lower):]: v for k, v in present.items() if k.startswith(lower)}
-                    if found:
-                        params[name] = found
+                    prefixed = {k[len(lower):]: v for k, v in present.items() if k.startswith(lower)}
+                    if prefixed:
+                        params[name] = prefixed
             except (ValueError, TypeError, OverflowError):
                 raise ServiceError("InvalidArgument", f"Invalid value for {wire}", 400,
                                    extra={"ArgumentName": wire})
@@ -365,8 +401,15 @@ class RestXmlCodec(Codec):
         plan = self._output_plan(operation, shape)
         payload_name = plan.payload
         body_members = {}
-        for name, member, loc, wire, kind in plan.members:
-            value = result.get(name)
+        # The result's members in the model's order: a result holds a few of GetObject's ~40 output members.
+        present = []
+        for name in result:
+            entry = plan.members.get(name)
+            if entry is not None:
+                present.append(entry)
+        present.sort()
+        for _, name, member, loc, wire, kind in present:
+            value = result[name]
             if value is None:
                 continue
             if loc == "header":
@@ -415,10 +458,11 @@ class RestXmlCodec(Codec):
         output has about 40 members, nearly all headers)."""
         plan = self._output_plans.get(id(op))
         if plan is None:
-            members = [(name, member, member.serialization.get("location"), member.serialization.get("name", name),
-                        member.type_name) for name, member in shape.members.items()]
+            members = {name: (index, name, member, member.serialization.get("location"),
+                              member.serialization.get("name", name), member.type_name)
+                       for index, (name, member) in enumerate(shape.members.items())}
             plan = _OutputPlan(members, shape.serialization.get("payload"),
-                               any(loc is None for _, _, loc, _, _ in members))
+                               any(entry[3] is None for entry in members.values()))
             self._output_plans[id(op)] = plan
         return plan
 

@@ -63,6 +63,23 @@ class DataPlane(Protocol):
 
 
 @dataclass(frozen=True)
+class PlaneHint:
+    """Which requests a service's data plane may claim, known before its module is imported: those whose Host
+    contains one of `hosts` (compared in lower case: host names are) or whose path starts with one of `paths`.
+    A declared hint rather than a function, so that routing reads the Host once for every service's hint."""
+
+    hosts: tuple[str, ...] = ()
+    paths: tuple[str, ...] = ()
+
+    def matches(self, host: str, path: str) -> bool:
+        """`host`: the request's Host header in lower case."""
+        for part in self.hosts:
+            if part in host:
+                return True
+        return bool(self.paths) and path.startswith(self.paths)
+
+
+@dataclass(frozen=True)
 class ServiceEntry:
     """What routing and start-up know of a service before its module is imported (conveyor.services.catalog)."""
 
@@ -73,7 +90,7 @@ class ServiceEntry:
     takes_unsigned: bool = False  # unsigned requests that name no service are its (S3)
     # Whether a request may be for its data plane (a superset of what the data plane claims: the service is
     # loaded and its data plane asked only when this says yes).
-    may_claim: Callable[[HttpRequest], bool] | None = None
+    may_claim: PlaneHint | None = None
     # Ports of other services it asks synchronously with no answer for an unused service (conveyor.lazy):
     # those services are started before it.
     needs: tuple[str, ...] = ()

@@ -10,29 +10,14 @@ against the service's class and botocore's model.
 
 from __future__ import annotations
 
-from conveyor.services.base import ServiceEntry
-from conveyor.wire import HttpRequest
+from conveyor.services.base import PlaneHint, ServiceEntry
 
-
-def _function_url(request: HttpRequest) -> bool:
-    return ".lambda-url." in (request.headers.get("host") or "")
-
-
-def _execute_api(request: HttpRequest) -> bool:
-    return ".execute-api." in (request.headers.get("host") or "") or request.path.startswith("/_aws/execute-api/")
-
-
-def _load_balancer(request: HttpRequest) -> bool:
-    return ".elb.localhost" in (request.headers.get("host") or "").lower() or request.path.startswith("/_aws/elb/")
-
-
-def _instance_metadata(request: HttpRequest) -> bool:
-    return request.path.startswith("/_aws/ec2-metadata/")
-
-
-def _edge(request: HttpRequest) -> bool:
-    return ".cloudfront.localhost" in (request.headers.get("host") or "") or request.path.startswith(
-        "/_aws/cloudfront/")
+# Where each data plane's requests come in: its host names (`{id}.lambda-url.{region}.localhost`) or paths.
+_FUNCTION_URL = PlaneHint(hosts=(".lambda-url.",))
+_EXECUTE_API = PlaneHint(hosts=(".execute-api.",), paths=("/_aws/execute-api/",))
+_LOAD_BALANCER = PlaneHint(hosts=(".elb.localhost",), paths=("/_aws/elb/",))
+_INSTANCE_METADATA = PlaneHint(paths=("/_aws/ec2-metadata/",))
+_EDGE = PlaneHint(hosts=(".cloudfront.localhost",), paths=("/_aws/cloudfront/",))
 
 
 # In start-up order: services others deliver into come first.
@@ -50,23 +35,23 @@ CATALOG: tuple[ServiceEntry, ...] = (
     ServiceEntry("sqs", "conveyor.services.sqs.api:SqsService", target_prefix="AmazonSQS", provides=("queues",)),
     ServiceEntry("sns", "conveyor.services.sns.api:SnsService", provides=("topics",), internal_prefix="sns"),
     ServiceEntry("lambda", "conveyor.services.lambda_.api:LambdaService", signing_names=("lambda", "execute-api"),
-                 may_claim=_function_url, provides=("functions",), internal_prefix="functions"),
+                 may_claim=_FUNCTION_URL, provides=("functions",), internal_prefix="functions"),
     ServiceEntry("events", "conveyor.services.events.api:EventsService", target_prefix="AWSEvents",
                  provides=("events",)),
     ServiceEntry("scheduler", "conveyor.services.scheduler.api:SchedulerService"),
     ServiceEntry("s3", "conveyor.services.s3.api:S3Service", takes_unsigned=True, provides=("objects",)),
     ServiceEntry("apigatewayv2", "conveyor.services.apigatewayv2.api:ApiGatewayService",
-                 signing_names=("apigateway",), may_claim=_execute_api, state_dir="apigateway"),
+                 signing_names=("apigateway",), may_claim=_EXECUTE_API, state_dir="apigateway"),
     # Elastic Load Balancing before Auto Scaling, which registers its instances in target groups.
     ServiceEntry("elbv2", "conveyor.services.elbv2.api:ElbService", signing_names=("elasticloadbalancing",),
-                 may_claim=_load_balancer, provides=("load_balancers", "target_groups")),
+                 may_claim=_LOAD_BALANCER, provides=("load_balancers", "target_groups")),
     # EC2 before Auto Scaling, which launches its instances (and stops first, so that no instance it
     # watches going down is replaced during a shutdown).
-    ServiceEntry("ec2", "conveyor.services.ec2.api:Ec2Service", may_claim=_instance_metadata,
+    ServiceEntry("ec2", "conveyor.services.ec2.api:Ec2Service", may_claim=_INSTANCE_METADATA,
                  provides=("instances", "vpcs")),
     ServiceEntry("autoscaling", "conveyor.services.autoscaling.api:AutoScalingService", needs=("ec2", "elbv2"),
                  provides=("scaling",)),
-    ServiceEntry("cloudfront", "conveyor.services.cloudfront.api:CloudFrontService", may_claim=_edge,
+    ServiceEntry("cloudfront", "conveyor.services.cloudfront.api:CloudFrontService", may_claim=_EDGE,
                  needs=("s3",)),
     # After the services whose names its aliases point at (distributions, load balancers, websites).
     # It checks a private zone's VPC with EC2 (every account has default VPCs: no empty answer), and asks

@@ -79,6 +79,8 @@ class HttpRequest:
     _query: list[tuple[str, str]] | None = field(default=None, repr=False)
     # Bodies read whole (`body()`) are capped; streamed ones (S3 objects) are not.
     max_body: int = 16 * 1024 * 1024
+    # The whole body, taken at once if it has all arrived (None if not): see `arrived_body`.
+    _arrived: Callable[[], bytes | None] | None = field(default=None, repr=False)
 
     @property
     def host(self) -> str:
@@ -105,6 +107,12 @@ class HttpRequest:
     async def body(self) -> bytes:
         """The whole body (read once and kept); use `stream()` instead for large uploads."""
         if self._body is None:
+            arrived = self.arrived_body()  # (most bodies: taken whole, no coroutine awaited for them)
+            if arrived is not None:
+                if len(arrived) > self.max_body:
+                    raise ServiceError("RequestEntityTooLarge",
+                                       f"Request bodies are limited to {self.max_body} bytes.", 413)
+                return arrived
             receive, self._receive = self._receive, None
             chunks: list[bytes] = []
             size = 0
@@ -121,6 +129,20 @@ class HttpRequest:
                 chunks.append(chunk)
             self._body = chunks[0] if len(chunks) == 1 and type(chunks[0]) is bytes else b"".join(chunks)
         return self._body
+
+    def arrived_body(self) -> bytes | None:
+        """The whole body if it has all arrived with the request (nothing read yet), taken without a coroutine
+        or an async generator; None if it has not (read it with `stream()`): most small bodies come in the
+        same packets as their head. It is kept as `body()` keeps it, and `stream()` yields it."""
+        if self._body is not None:
+            return self._body
+        if self._receive is None or self._arrived is None:
+            return None
+        data = self._arrived()
+        if data is not None:
+            self._receive = None
+            self._body = data
+        return data
 
     def keep_body(self, data: bytes) -> None:
         """Keep `data` as the body from now on: a caller that read the stream itself (decoding
@@ -162,5 +184,8 @@ class HttpResponse:
 
     def set_header(self, name: str, value: str) -> None:
         lname = name.lower()
-        self.headers = [(k, v) for k, v in self.headers if k.lower() != lname]
+        for key, _ in self.headers:
+            if key.lower() == lname:  # (rare: a header set twice) the earlier ones go
+                self.headers = [(k, v) for k, v in self.headers if k.lower() != lname]
+                break
         self.headers.append((name, value))

@@ -86,6 +86,7 @@ class S3Service(Service):
             ReplicationOperations(self.core),
         )
         self.replicator = Replicator(self.core, versions, self.ports)
+        self._handlers: dict[str, Handler | None] = {}
 
     def unavailable_error(self) -> ServiceError:
         """https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html"""
@@ -222,6 +223,15 @@ class S3Service(Service):
         return caller is None or (caller.kind == "root" and caller.account_id == self.config.account_id)
 
     def handler(self, operation: str) -> Handler | None:
+        # Found once per operation (the groups searched, GetObject's and HeadObject's wrapper made), not on
+        # every request: the operations are the model's, so the dict stays as small as the model.
+        try:
+            return self._handlers[operation]
+        except KeyError:
+            found = self._handlers[operation] = self._find_handler(operation)
+            return found
+
+    def _find_handler(self, operation: str) -> Handler | None:
         found = super().handler(operation)
         if found is None or operation not in ("GetObject", "HeadObject"):
             return found
@@ -291,10 +301,21 @@ class S3Service(Service):
         other = cross_account.other_account(ctx, self.config.account_id)
         if other is not None:
             cross_account.check(self.core, ctx, other, operation.name, params)
-        elif ctx.authenticated and operation.name in cross_account.OWNER_CHECKED:
+        elif (ctx.authenticated and operation.name in cross_account.OWNER_CHECKED
+              and not self._owns_every_object(operation.name, params)):
             # The bucket owner's account, on an object another account may own.
             cross_account.check_bucket_owner(self.core, iam.needs(operation.name, params,
                                                                   self.iam_action(operation.name)))
+
+    def _owns_every_object(self, operation: str, params: dict[str, Any]) -> bool:
+        """Whether the bucket owner owns every object the operation touches, known without asking for them: its
+        one bucket has ACLs disabled (BucketOwnerEnforced, every new bucket's default), so no object is another
+        account's. (A copy also reads another bucket: judged by check_bucket_owner.)"""
+        if operation in iam.COPIES:
+            return False
+        bucket = params.get("Bucket")
+        row = self.store.bucket(bucket) if isinstance(bucket, str) else None
+        return row is not None and row.config.get("ownership") == "BucketOwnerEnforced"
 
     def _has_policy(self, bucket: Any) -> bool:
         row = self.store.bucket(bucket) if isinstance(bucket, str) else None

@@ -289,6 +289,13 @@ class BlobStore:
         sums = {algo: checksums.b64(h.digest()) for algo, h in body.sums.items()}
         return BlobInfo(blob_id, written, body.md5.digest(), sums)
 
+    def kept_in_memory(self, data: bytes, algorithms: Iterable[str] = ()) -> BlobInfo:
+        """A body of at most INLINE_MAX bytes that has arrived whole, kept in memory (as `write` with `inline`
+        keeps one) once the disk has room for the row that will hold it."""
+        if self.disk is not None:
+            self.disk.check_room()
+        return self.in_memory(data, algorithms)
+
     @staticmethod
     def in_memory(data: bytes, algorithms: Iterable[str] = ()) -> BlobInfo:
         """A body kept in memory, hashed on the event loop without letting go of the GIL (_hold_update)."""

@@ -5,6 +5,7 @@ documents have S3's root names, and errors are S3's `<Error>` document with its 
 
 from __future__ import annotations
 
+import functools
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Any
@@ -44,7 +45,7 @@ ROOT_NAMES = {
 }
 
 
-@dataclass
+@dataclass(frozen=True)
 class ParsedPath:
     bucket: str | None
     key: str | None
@@ -52,19 +53,23 @@ class ParsedPath:
 
 def split_path(ctx: RequestContext) -> ParsedPath:
     """Bucket and key from the (still percent-encoded) path and the virtual host, if any."""
-    raw = ctx.request.path
-    host_bucket = ctx.host_bucket
     try:
-        if host_bucket:
-            key = raw[1:] if raw.startswith("/") else raw
-            return ParsedPath(host_bucket, _decode(key) if key else None)
-        rest = raw[1:] if raw.startswith("/") else raw
-        if not rest:
-            return ParsedPath(None, None)
-        bucket, _, key = rest.partition("/")
-        return ParsedPath(_decode(bucket), _decode(key) if key else None)
+        return _split(ctx.request.path, ctx.host_bucket)
     except UnicodeDecodeError:
         raise ServiceError("InvalidURI", "Couldn't parse the specified URI.", 400)
+
+
+# Several steps of one request ask (routing, parsing, the hooks, access logs): the answer is worked out once.
+@functools.lru_cache(maxsize=1024)
+def _split(raw: str, host_bucket: str | None) -> ParsedPath:
+    if host_bucket:
+        key = raw[1:] if raw.startswith("/") else raw
+        return ParsedPath(host_bucket, _decode(key) if key else None)
+    rest = raw[1:] if raw.startswith("/") else raw
+    if not rest:
+        return ParsedPath(None, None)
+    bucket, _, key = rest.partition("/")
+    return ParsedPath(_decode(bucket), _decode(key) if key else None)
 
 
 def _decode(text: str) -> str:

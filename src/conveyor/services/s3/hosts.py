@@ -14,6 +14,7 @@ bucket is the first path segment.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -31,6 +32,8 @@ class VirtualHost:
     website: bool  # a website endpoint: HTML errors, GET and HEAD only
 
 
+# Asked about every S3 request (routing, then the intercept hook), and a server hears few distinct Host headers.
+@functools.lru_cache(maxsize=512)
 def virtual_host(host: str) -> VirtualHost | None:
     """The bucket a virtual-hosted request names in its Host header; None for path-style hosts."""
     name = host.lower().rsplit(":", 1)[0] if not host.endswith("]") else host.lower()

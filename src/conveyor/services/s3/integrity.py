@@ -24,6 +24,18 @@ from conveyor.wire import RequestContext, ServiceError
 
 def reads_whole_body(op: OperationModel) -> bool:
     """Whether the codec reads this operation's payload whole (an XML document, a policy string...)."""
+    found = _READS_WHOLE.get(id(op))
+    if found is None:
+        found = _READS_WHOLE[id(op)] = (op, _reads_whole_body(op))
+    return found[1]
+
+
+# id of the operation -> (the operation, kept so its id is not reused; whether its body is read whole): asked
+# about every S3 request, answered from the model once per operation.
+_READS_WHOLE: dict[int, tuple[OperationModel, bool]] = {}
+
+
+def _reads_whole_body(op: OperationModel) -> bool:
     shape = op.input_shape
     payload = shape.serialization.get("payload") if shape is not None else None
     if shape is None or not payload:

@@ -9,6 +9,7 @@ from urllib.parse import unquote
 
 from conveyor.services.s3 import acl, archive, checksums, encryption, objectlock
 from conveyor.services.s3.access import check_write_acl
+from conveyor.services.s3.blobs import INLINE_MAX
 from conveyor.services.s3.conditions import (
     WritePrecondition,
     check_copy_source,
@@ -29,7 +30,13 @@ from conveyor.services.s3.metadata import (
     version_members,
 )
 from conveyor.services.s3.schema import ObjectRow
-from conveyor.services.s3.uploads import body_source, requested_algorithms, stored_checksums, verify_body
+from conveyor.services.s3.uploads import (
+    arrived_body,
+    body_source,
+    requested_algorithms,
+    stored_checksums,
+    verify_body,
+)
 from conveyor.services.s3.versions import Versions
 from conveyor.wire import RequestContext, ServiceError
 
@@ -113,9 +120,14 @@ class ObjectOperations:
         if_none_match, if_match = params.get("IfNoneMatch"), params.get("IfMatch")
         if if_none_match not in (None, "*"):
             raise ServiceError("NotImplemented", "If-None-Match on PUT supports only '*'", 501)
-        source, decoder = body_source(ctx)
         algorithm = params.get("ChecksumAlgorithm")
-        info = await self.blobs.write(source, requested_algorithms(ctx, algorithm), limit=MAX_OBJECT, inline=True)
+        algorithms = requested_algorithms(ctx, algorithm)
+        whole = arrived_body(ctx)
+        if whole is not None and len(whole) <= INLINE_MAX:  # a small body that came with its head: no streaming
+            info, decoder = self.blobs.kept_in_memory(whole, algorithms), None
+        else:
+            source, decoder = body_source(ctx)
+            info = await self.blobs.write(source, algorithms, limit=MAX_OBJECT, inline=True)
         try:
             verify_body(ctx, info, decoder)
         except ServiceError:

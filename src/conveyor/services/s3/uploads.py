@@ -15,13 +15,22 @@ from conveyor.wire import RequestContext, ServiceError
 
 def body_source(ctx: RequestContext) -> tuple[AsyncIterator[bytes], ChunkedDecoder | None]:
     """The request body, decoded from aws-chunked framing when the client used it."""
-    headers = ctx.request.headers
-    sha = headers.get("x-amz-content-sha256") or ""
-    encoding = headers.get("content-encoding") or ""
-    if sha.startswith("STREAMING-") or "aws-chunked" in encoding:
+    if _aws_chunked(ctx):
         decoder = ChunkedDecoder(ctx.request.stream(), ctx.chunk_verifier)
         return decoder.chunks(), decoder
     return ctx.request.stream(), None
+
+
+def arrived_body(ctx: RequestContext) -> bytes | None:
+    """The body, if it has all arrived with the request and needs no decoding (HttpRequest.arrived_body):
+    a small PUT's, taken without streaming it; None: read it from `body_source`."""
+    return None if _aws_chunked(ctx) else ctx.request.arrived_body()
+
+
+def _aws_chunked(ctx: RequestContext) -> bool:
+    headers = ctx.request.headers
+    sha = headers.get("x-amz-content-sha256") or ""
+    return sha.startswith("STREAMING-") or "aws-chunked" in (headers.get("content-encoding") or "")
 
 
 # (algorithm, its x-amz-checksum-* header), looked up in every upload's headers.
