@@ -76,16 +76,25 @@ def key_of_item(table: Table, item: Item) -> ItemKey:
 def key_of_request(table: Table, key: Mapping[str, AttributeValue]) -> ItemKey:
     """The key a Key parameter names (GetItem, UpdateItem, DeleteItem...): exactly the table's key
     attributes, of their types. https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_GetItem.html"""
-    names = table.key_names()
-    if len(key) != len(names) or any(n not in key for n in names):
+    hash_attr, range_attr = table.hash, table.range
+    if (len(key) != (1 if range_attr is None else 2) or hash_attr.name not in key
+            or (range_attr is not None and range_attr.name not in key)):
         raise errors.validation("The provided key element does not match the schema")
-    for attr, is_range in ((table.hash, False), (table.range, True)):
-        if attr is None:
-            continue
-        if kind_of(key[attr.name]) != attr.type:
+    # (what _key does, without a copy of the key and a second look at it: every GetItem comes this way)
+    hash_value = key[hash_attr.name]
+    if kind_of(hash_value) != hash_attr.type:
+        raise errors.validation("The provided key element does not match the schema")
+    _size_checks(hash_attr, hash_value, False)
+    attributes = {hash_attr.name: hash_value}
+    rk = b""
+    if range_attr is not None:
+        range_value = key[range_attr.name]
+        if kind_of(range_value) != range_attr.type:
             raise errors.validation("The provided key element does not match the schema")
-        _size_checks(attr, key[attr.name], is_range)
-    return _key(table, dict(key))
+        _size_checks(range_attr, range_value, True)
+        attributes[range_attr.name] = range_value
+        rk = key_bytes(range_value)
+    return ItemKey(table.id, attributes, key_bytes(hash_value), rk)
 
 
 def _key(table: Table, item: Mapping[str, AttributeValue]) -> ItemKey:
