@@ -41,6 +41,8 @@ WIRE_ITEMS: list[dict[str, Any]] = [
     {"s": {"S": None}}, {"s": {}}, {"s": {"S": "a", "N": "1"}}, {"s": {"X": "a"}},
     {"s": {"S": 5}}, {"n": {"N": 1.5}}, {"ss": {"SS": ["a", None]}}, {"ss": {"SS": "a"}}, {"t": {"BOOL": "true"}},
     {"s": {"S": "\ud800"}}, {"ss": {"SS": ["\udfff"]}}, {"b": {"B": "not base64!"}}, {"s": "a string"},
+    {"s": None}, {"\ud800": {"S": "a"}}, {"é": {"S": "ü \u2028"}, "n": {"NS": ["1", "é"]}}, {},
+    {"s": {"S": "é\udc00"}}, {"n": {"N": "1"}, "s": {"S": "a"}, "bad": {"S": 1}},
 ]
 
 
@@ -56,3 +58,23 @@ def test_attribute_values_read_as_the_model_walk_reads_them(wire: dict[str, Any]
         except _WireTypeError as exc:
             outcomes.append(("refused", (exc.path, exc.expected)))
     assert outcomes[0] == outcomes[1]
+
+
+@pytest.mark.parametrize("wire", WIRE_ITEMS)
+def test_keys_and_placeholder_values_read_as_the_model_walk_reads_them(wire: dict[str, Any]) -> None:
+    """DynamoDB's codec reads an Item, a Key and ExpressionAttributeValues a map at a time: the same."""
+    model = service_model("dynamodb")
+    for operation, request in (("GetItem", {"TableName": "t", "Key": wire}),
+                               ("UpdateItem", {"TableName": "t", "Key": {"k": {"S": "a"}},
+                                               "ExpressionAttributeValues": wire}),
+                               ("BatchWriteItem", {"RequestItems": {"t": [{"PutRequest": {"Item": wire}},
+                                                                          {"DeleteRequest": {"Key": wire}}]}})):
+        shape = model.operation_model(operation).input_shape
+        assert shape is not None
+        outcomes = []
+        for readers in ({}, READERS):
+            try:
+                outcomes.append(("read", _from_json(shape, json.loads(json.dumps(request)), "", readers)))
+            except _WireTypeError as exc:
+                outcomes.append(("refused", (exc.path, exc.expected)))
+        assert outcomes[0] == outcomes[1], operation

@@ -14,6 +14,7 @@ from conveyor.services.dynamodb.values import (
     item_size,
     key_bytes,
     normalize_number,
+    sized_item,
     validate_item,
     validate_value,
     values_equal,
@@ -111,6 +112,28 @@ def test_item_size_counts_as_aws_does() -> None:
     assert item_size({"l": {"L": [{"S": "ab"}, {"BOOL": True}]}}) == 1 + 3 + (1 + 2) + (1 + 1)
     assert item_size({"m": {"M": {"xy": {"S": "z"}}}}) == 1 + 3 + 1 + 2 + 1
     assert item_size({"s": {"SS": ["a", "bc"]}}) == 1 + 3
+
+
+def test_sized_item_is_canonical_item_and_item_size_in_one_pass() -> None:
+    """PutItem's one pass (with its shortcuts for strings, integers and string sets) agrees with the full
+    check on every item, and refuses what it refuses with the same message."""
+    rng = random.Random(20)
+    scalars = [{"S": "héllo"}, {"S": ""}, {"N": "12"}, {"N": "-0"}, {"N": "1.50"}, {"N": "007"}, {"N": "1e3"},
+               {"SS": ["a", "bé"]}, {"SS": ["a", "a"]}, {"SS": []}, {"NS": ["1", "1.0"]}, {"NS": ["2", "3.5"]},
+               {"B": b"\x00"}, {"BS": [b"\x01"]}, {"BOOL": True}, {"NULL": True}, {"NULL": False},
+               {"L": [{"N": "1.0"}, {"SS": ["x"]}]}, {"M": {"k": {"N": "10"}}}, {"S": "a", "N": "1"}, {}]
+    for _ in range(300):
+        item = {f"a{n}": rng.choice(scalars) for n in range(rng.randint(1, 5))}
+        try:
+            expected = canonical_item(item)
+        except ServiceError as refused:
+            with pytest.raises(ServiceError) as caught:
+                sized_item(item)
+            assert caught.value.message == refused.message
+            continue
+        out, size, plain = sized_item(item)
+        assert out == expected and size == item_size(expected)
+        assert plain == all(next(iter(v)) in ("S", "N", "SS", "NS", "BOOL", "NULL") for v in expected.values())
 
 
 def test_item_size_limit_messages() -> None:

@@ -120,9 +120,8 @@ class BatchOperations:
                 keys.append(key)
                 asked.append((name, write))
             _no_duplicates(keys)
-        for target, _, written in planned:
-            if written is not None:
-                index_entries(target, written)  # its index keys' types, checked before anything is written
+        # Each put's index entries: its index keys' types are checked before anything is written.
+        entries = [index_entries(target, written) if written is not None else None for target, _, written in planned]
         mode = params.get("ReturnConsumedCapacity")
         # Each put and delete of a batch is a write of its own, and a write of an item that a transaction in
         # flight holds is refused (PutItem's TransactionConflictException): the batch, which has no such
@@ -131,13 +130,14 @@ class BatchOperations:
         # and #transaction-conflict-handling; UnprocessedItems:
         # https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html
         unprocessed: dict[str, list[Any]] = {}
-        kept = []
-        for plan, sized, (name, write) in zip(planned, sizes, asked, strict=True):
-            if catalog.locks.claimed(plan[1].id):
-                unprocessed.setdefault(name, []).append(write)
-            else:
-                kept.append((plan, sized))
-        planned, sizes = [plan for plan, _ in kept], [sized for _, sized in kept]
+        if any(catalog.locks.claimed(key.id) for _, key, _ in planned):
+            kept = []
+            for plan, sized, entry, (name, write) in zip(planned, sizes, entries, asked, strict=True):
+                if catalog.locks.claimed(plan[1].id):
+                    unprocessed.setdefault(name, []).append(write)
+                else:
+                    kept.append((plan, sized, entry))
+            planned, sizes, entries = [k[0] for k in kept], [k[1] for k in kept], [k[2] for k in kept]
         async with catalog.locks.hold([key.id for _, key, _ in planned]):
             # The items replaced are read only when something needs them (a stream, point-in-time history,
             # the capacity reported): a batch has no conditions and returns no old images.
@@ -147,9 +147,10 @@ class BatchOperations:
             now = self.backend.now()
             if planned:
                 await catalog.commit([table for table, _, _ in planned],
-                                     [mutations.item_write(table, key, old, item, now, size=size, plain=plain)
-                                      for (table, key, item), old, (size, plain) in zip(planned, olds, sizes,
-                                                                                        strict=True)])
+                                     [mutations.item_write(table, key, old, item, now, size=size, plain=plain,
+                                                           entries=entry)
+                                      for (table, key, item), old, (size, plain), entry in zip(planned, olds, sizes,
+                                                                                               entries, strict=True)])
         out: Out = {"UnprocessedItems": unprocessed}
         if mode in ("TOTAL", "INDEXES"):
             out["ConsumedCapacity"] = capacity.merge(write_capacity(table, mode, old, item)

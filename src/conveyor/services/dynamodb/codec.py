@@ -55,23 +55,38 @@ WRITERS = {"AttributeValue": wire_value}
 def read_value(value: Any) -> Any:
     """The scalar AttributeValues most items are made of ({"S": ...}, {"N": ...}, string sets, BOOL,
     NULL), read without the model walk; anything else (binary, maps, lists, a wrong type, a lone
-    surrogate, more than one member) goes to the walk, which checks it and names what is wrong."""
+    surrogate, more than one member) goes to the walk, which checks it and names what is wrong. The value
+    is taken as it is: the request's JSON was parsed for this request alone. (An ASCII string holds no
+    surrogate: the regular expression looks only at the others.)"""
     if type(value) is not dict or len(value) != 1:
         return NOT_READ
     kind, inner = next(iter(value.items()))
     if kind in ("S", "N"):
-        if type(inner) is str and not _SURROGATE.search(inner):
-            return {kind: inner}
+        if type(inner) is str and (inner.isascii() or not _SURROGATE.search(inner)):
+            return value
     elif kind in ("SS", "NS"):
         if (type(inner) is list
-                and all(type(m) is str and not _SURROGATE.search(m) for m in inner)):
-            return {kind: list(inner)}
+                and all(type(m) is str and (m.isascii() or not _SURROGATE.search(m)) for m in inner)):
+            return value
     elif kind in ("BOOL", "NULL") and type(inner) is bool:
-        return {kind: inner}
+        return value
     return NOT_READ
 
 
-READERS = {"AttributeValue": read_value}
+def read_attribute_map(value: Any) -> Any:
+    """A map of AttributeValues (an Item, a Key, ExpressionAttributeValues) whose names and values
+    read_value takes, read in one loop rather than an entry at a time by the walk; any other is left to
+    the walk whole, which names what is wrong."""
+    if type(value) is not dict:
+        return NOT_READ
+    for name, member in value.items():
+        if (not name.isascii() and _SURROGATE.search(name)) or read_value(member) is NOT_READ:
+            return NOT_READ
+    return value
+
+
+READERS = {"AttributeValue": read_value, "PutItemInputAttributeMap": read_attribute_map, "Key": read_attribute_map,
+           "ExpressionAttributeValueMap": read_attribute_map}
 
 
 class DynamoJsonCodec(JsonCodec):

@@ -61,40 +61,48 @@ def _size_checks(attr: KeyAttr, value: AttributeValue, is_range: bool) -> None:
 
 def key_of_item(table: Table, item: Item) -> ItemKey:
     """The key of an item being written (PutItem, a Put in a transaction or batch)."""
-    for attr, is_range in ((table.hash, False), (table.range, True)):
-        if attr is None:
-            continue
-        value = item.get(attr.name)
-        if value is None:
-            raise errors.invalid(f"Missing the key {attr.name} in the item")
-        if kind_of(value) != attr.type:
-            raise errors.invalid(f"Type mismatch for key {attr.name} expected: {attr.type} actual: {kind_of(value)}")
-        _size_checks(attr, value, is_range)
-    return _key(table, item)
+    hash_value = _item_key_value(table.hash, item, False)
+    attributes = {table.hash.name: hash_value}
+    rk = b""
+    if table.range is not None:
+        range_value = _item_key_value(table.range, item, True)
+        attributes[table.range.name] = range_value
+        rk = key_bytes(range_value)
+    return ItemKey(table.id, attributes, key_bytes(hash_value), rk)
+
+
+def _item_key_value(attr: KeyAttr, item: Item, is_range: bool) -> AttributeValue:
+    value = item.get(attr.name)
+    if value is None:
+        raise errors.invalid(f"Missing the key {attr.name} in the item")
+    if kind_of(value) != attr.type:
+        raise errors.invalid(f"Type mismatch for key {attr.name} expected: {attr.type} actual: {kind_of(value)}")
+    _size_checks(attr, value, is_range)
+    return value
 
 
 def key_of_request(table: Table, key: Mapping[str, AttributeValue]) -> ItemKey:
     """The key a Key parameter names (GetItem, UpdateItem, DeleteItem...): exactly the table's key
     attributes, of their types. https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_GetItem.html"""
-    names = table.key_names()
-    if len(key) != len(names) or any(n not in key for n in names):
+    hash_attr, range_attr = table.hash, table.range
+    if (len(key) != (1 if range_attr is None else 2) or hash_attr.name not in key
+            or (range_attr is not None and range_attr.name not in key)):
         raise errors.validation("The provided key element does not match the schema")
-    for attr, is_range in ((table.hash, False), (table.range, True)):
-        if attr is None:
-            continue
-        if kind_of(key[attr.name]) != attr.type:
-            raise errors.validation("The provided key element does not match the schema")
-        _size_checks(attr, key[attr.name], is_range)
-    return _key(table, dict(key))
-
-
-def _key(table: Table, item: Mapping[str, AttributeValue]) -> ItemKey:
-    attributes = {table.hash.name: item[table.hash.name]}
+    # (checked and encoded in one look at each value: every GetItem comes this way)
+    hash_value = key[hash_attr.name]
+    if kind_of(hash_value) != hash_attr.type:
+        raise errors.validation("The provided key element does not match the schema")
+    _size_checks(hash_attr, hash_value, False)
+    attributes = {hash_attr.name: hash_value}
     rk = b""
-    if table.range is not None:
-        attributes[table.range.name] = item[table.range.name]
-        rk = key_bytes(item[table.range.name])
-    return ItemKey(table.id, attributes, key_bytes(item[table.hash.name]), rk)
+    if range_attr is not None:
+        range_value = key[range_attr.name]
+        if kind_of(range_value) != range_attr.type:
+            raise errors.validation("The provided key element does not match the schema")
+        _size_checks(range_attr, range_value, True)
+        attributes[range_attr.name] = range_value
+        rk = key_bytes(range_value)
+    return ItemKey(table.id, attributes, key_bytes(hash_value), rk)
 
 
 def index_entries(table: Table, item: Item) -> list[IndexEntry]:

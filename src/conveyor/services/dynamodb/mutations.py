@@ -98,8 +98,7 @@ def item_write(table: Table, key: ItemKey, old: Item | None, new: Item | None, n
     if entries is None:
         entries = index_entries(table, new)
     return ItemWrite(table.id, key.hk, key.rk, segment(key.hk), stored, item_size(new) if size is None else size,
-                     entries, record,
-                     expiry(table, new), history)
+                     entries, record, expiry(table, new), history, bool(table.indexes))
 
 
 def returned(mode: str | None, old: Item | None, new: Item | None, update: Update | None = None) -> Item | None:

@@ -210,7 +210,7 @@ class PartiQLOperations:
                 table = self._table(ctx, statement.source.table)
                 table_name = table.name
                 request = self._get_request(statement, table, parameters, "BatchExecuteStatement")
-                got = await self.items.GetItem(ctx, request)  # type: ignore[arg-type]
+                got = await self.items.get_item(ctx, request)  # type: ignore[arg-type]
                 return {"TableName": table.name, **({"Item": got["Item"]} if "Item" in got else {})}
             if isinstance(statement, q.Exists):
                 raise errors.validation("EXISTS is only supported within ExecuteTransaction")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from conveyor.services.dynamodb.history_store import HistoryStore
@@ -150,10 +150,11 @@ class HistoryRow:
     new: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ItemWrite:
     """One item's new state: `item` is its stored JSON, or None to delete it; the stream record of the
-    change, if its table has a stream; when the item expires (TTL), if it does."""
+    change, if its table has a stream; when the item expires (TTL), if it does. (Not frozen: one is made
+    per write, and a frozen dataclass sets each field through object.__setattr__, five times as slow.)"""
 
     table_id: int
     hk: bytes
@@ -161,10 +162,14 @@ class ItemWrite:
     seg: int
     item: str | None
     size: int = 0
-    entries: Sequence[IndexEntry] = field(default_factory=tuple)
+    entries: Sequence[IndexEntry] = ()
     stream: StreamRow | None = None
     expires: float | None = None
     history: HistoryRow | None = None  # its table keeps point-in-time history
+    # Whether the item's table has secondary indexes, so that an item stored may replace one with index
+    # entries: a put into a table without any (none of its items has entries: dropping an index drops its
+    # entries in the same commit) skips deleting them. A deletion always deletes them.
+    indexed: bool = True
 
 
 # The highest stream sequence number ever stored: the records' highest, or the mark kept when old records
@@ -301,9 +306,14 @@ class DynamoStore:
         Stream records take their sequence numbers here, inside the commit, from the highest one stored:
         numbers follow the order of commits, a write that fails or never commits (a crash) takes none,
         so the numbers have no gap a reader could wait on and are never handed out twice."""
+        streamed = grows = False
+        for w in writes:  # one pass (most calls carry one write)
+            streamed = streamed or w.stream is not None
+            grows = grows or w.item is not None or w.history is not None
+
         def run(conn: sqlite3.Connection) -> int:
             seq = 0
-            if any(w.stream is not None for w in writes):
+            if streamed:
                 seq = int(conn.execute(_HIGH_WATER).fetchone()[0])
             for w in writes:
                 if w.history is not None:
@@ -315,11 +325,14 @@ class DynamoStore:
                     seq += 1
                     conn.execute("INSERT INTO stream_records (seq, table_id, label, at, record) VALUES (?, ?, ?, ?, ?)",
                                  (seq, r.table_id, r.label, r.at, r.record))
-                conn.execute("DELETE FROM index_entries WHERE table_id = ? AND hk = ? AND rk = ?",
-                             (w.table_id, w.hk, w.rk))
                 if w.item is None:
+                    conn.execute("DELETE FROM index_entries WHERE table_id = ? AND hk = ? AND rk = ?",
+                                 (w.table_id, w.hk, w.rk))
                     conn.execute("DELETE FROM items WHERE table_id = ? AND hk = ? AND rk = ?", (w.table_id, w.hk, w.rk))
                     continue
+                if w.indexed:
+                    conn.execute("DELETE FROM index_entries WHERE table_id = ? AND hk = ? AND rk = ?",
+                                 (w.table_id, w.hk, w.rk))
                 conn.execute("INSERT OR REPLACE INTO items (table_id, hk, rk, seg, item, size, expires) VALUES "
                              "(?, ?, ?, ?, ?, ?, ?)", (w.table_id, w.hk, w.rk, w.seg, w.item, w.size, w.expires))
                 if w.entries:
@@ -330,11 +343,12 @@ class DynamoStore:
                 conn.execute("INSERT OR REPLACE INTO tokens (token, digest, at) VALUES (?, ?, ?)", token)
             return seq
 
-        last = await self.db.write(run, grows=any(w.item is not None or w.history is not None for w in writes)
-                                   or token is not None)
+        last = await self.db.write(run, grows=grows or token is not None)
+        if not streamed:
+            return
         self.last_seq = max(self.last_seq, int(last))
         grown = {w.stream.table_id for w in writes if w.stream is not None}
-        if grown and self.on_stream is not None:
+        if self.on_stream is not None:
             self.on_stream(grown)
 
     # -- reading pages -------------------------------------------------------------------------------

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import json.encoder
+from collections.abc import Callable
 from typing import Any
 
 from conveyor.services.dynamodb.values import AttributeValue, Item
@@ -37,11 +39,25 @@ def _decode(value: Any, *, fresh: bool = False) -> AttributeValue:
     return value if fresh else dict(value)
 
 
+def _compact_encoder() -> Callable[[Any], str]:
+    """JSON without spaces or ASCII escapes, its encoder made once: `json.dumps(separators=...)` builds a
+    JSONEncoder and, inside it, the C encoder on every call (half the cost of writing a small item). An item
+    holds only dicts, lists, strings and booleans: no circular check (a value nests 32 levels at most)."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # an interpreter without the C accelerator
+        return json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False).encode
+    refuse = json.JSONEncoder().default  # what is not JSON: json.dumps's own TypeError
+    chunks = make(None, refuse, json.encoder.encode_basestring, None, ":", ",", False, False, True)
+    return lambda value: "".join(chunks(value, 0))
+
+
+_dumps = _compact_encoder()
+
+
 def dump_item(item: Item, *, plain: bool = False) -> str:
     """The item as stored. `plain`: it holds no binary, map or list (values.sized_item said so), so it is
     written as it is."""
-    return json.dumps(item if plain else {k: _encode(v) for k, v in item.items()}, separators=(",", ":"),
-                      ensure_ascii=False)
+    return _dumps(item if plain else {k: _encode(v) for k, v in item.items()})
 
 
 def load_item(text: str) -> Item:

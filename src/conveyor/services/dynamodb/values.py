@@ -195,16 +195,21 @@ def number_size(text: str) -> int:
     byte; negative numbers carry one more byte. "Item sizes and formats": about one byte per two
     significant digits, plus one."""
     if _CANONICAL_INTEGER.fullmatch(text):  # the common case, counted from the text (no Decimal)
-        if text == "0":
-            return 1
-        digits = text.lstrip("-")
-        pad = 1 if (len(digits) - 1) % 2 == 0 else 0
-        return 1 + (len(digits.rstrip("0")) + pad + 1) // 2 + (1 if text[0] == "-" else 0)
+        return _integer_size(text)
     number = Decimal(text)
     if number.is_zero():
         return 1
     pad = 1 if number.adjusted() % 2 == 0 else 0
     return 1 + (len(significant_digits(number)) + pad + 1) // 2 + (1 if number.is_signed() else 0)
+
+
+def _integer_size(text: str) -> int:
+    """number_size of a canonical integer (_CANONICAL_INTEGER)."""
+    if text == "0":
+        return 1
+    digits = text.lstrip("-")
+    pad = 1 if (len(digits) - 1) % 2 == 0 else 0
+    return 1 + (len(digits.rstrip("0")) + pad + 1) // 2 + (1 if text[0] == "-" else 0)
 
 
 def value_size(value: AttributeValue) -> int:
@@ -269,8 +274,13 @@ def sized_item(item: Item) -> tuple[Item, int, bool]:
                     continue
                 if kind == "N" and _CANONICAL_INTEGER.fullmatch(inner):
                     out[name] = value
-                    size += len(name.encode()) + number_size(inner)
+                    size += len(name.encode()) + _integer_size(inner)
                     continue
+            elif (kind == "SS" and type(inner) is list and inner and len(set(inner)) == len(inner)
+                  and all(type(member) is str for member in inner)):  # a valid string set, as it is
+                out[name] = value
+                size += len(name.encode()) + len("".join(inner).encode())
+                continue
         checked = _checked(value, 1)
         out[name] = checked
         size += len(name.encode()) + value_size(checked)
