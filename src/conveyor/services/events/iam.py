@@ -11,6 +11,12 @@ https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonev
   events.amazonaws.com (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-identity-based.html).
 - Tags act on the resource their ResourceARN names; ListRules, ListRuleNamesByTarget, ListEventBuses and
   TestEventPattern act on no resource ("*"); so do the operations Conveyor does not serve.
+
+A bus or rule named by name is one of the caller's own account; another account's bus is named by its ARN
+(eb-event-bus-perms.html: "EventBridge APIs that accept an event bus Name parameter ... also accept the event
+bus ARN ... to reference cross-account ... event buses"). A rule made before carries `events:creatorAccount`,
+the account that made it, for a bus policy that lets other accounts manage only their own rules
+(https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-bus-example-policy-same-account-creator.html).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from conveyor.authz import Denial, Need
-from conveyor.services.events.catalog import DEFAULT_BUS, bus_arn, rule_arn
+from conveyor.services.events.catalog import DEFAULT_BUS, Catalog, bus_arn, rule_arn
 from conveyor.wire import RequestContext, ServiceError
 
 EVENTS_PRINCIPAL = "events.amazonaws.com"
@@ -27,9 +33,33 @@ _RULE_OPERATIONS = {"PutRule", "DeleteRule", "DescribeRule", "EnableRule", "Disa
                     "RemoveTargets", "ListTargetsByRule"}
 _BUS_OPERATIONS = {"CreateEventBus", "UpdateEventBus", "DeleteEventBus", "DescribeEventBus", "PutPermission",
                    "RemovePermission"}
+RULE_OPERATIONS = frozenset(_RULE_OPERATIONS)
+TAG_OPERATIONS = frozenset({"TagResource", "UntagResource", "ListTagsForResource"})
+# What another account's principals may do on a bus whose policy lets them: put events, and manage rules
+# on it (eb-event-bus-perms.html: "you can allow PutEvents, PutRule, and PutTargets API calls from another
+# account"; the example policies add DeleteRule, DescribeRule, DisableRule, EnableRule and RemoveTargets).
+# The bus itself (its description, policy, tags, deletion) and its listings stay with its own account.
+CROSS_ACCOUNT = frozenset({"PutEvents", "PutRule", "PutTargets", "DeleteRule", "RemoveTargets", "DisableRule",
+                           "EnableRule", "DescribeRule", "ListTargetsByRule"})
 
 
-def _bus_name(given: object) -> str:
+def caller_account(ctx: RequestContext) -> str:
+    return ctx.principal.account_id if ctx.principal is not None else ctx.account_id
+
+
+def bus_param(operation: str, params: Mapping[str, Any]) -> object:
+    """The member naming the operation's bus: `Name` for the bus operations, else `EventBusName`."""
+    return params.get("Name") if operation.endswith("EventBus") else params.get("EventBusName")
+
+
+def bus_account(ctx: RequestContext, given: object) -> str:
+    """The account whose bus `given` names: an ARN's, else the caller's own."""
+    if isinstance(given, str) and given.startswith("arn:") and ":event-bus/" in given:
+        return given.split(":")[4]
+    return caller_account(ctx)
+
+
+def bus_name(given: object) -> str:
     """The bus an EventBusName (a name or an ARN) names; the default one when none."""
     if not isinstance(given, str) or not given:
         return DEFAULT_BUS
@@ -39,16 +69,20 @@ def _bus_name(given: object) -> str:
 def _bus(ctx: RequestContext, given: object) -> str:
     if isinstance(given, str) and given.startswith("arn:") and ":event-bus/" in given:
         return given  # another region's or account's bus keeps its own ARN
-    return bus_arn(ctx.region, ctx.account_id, _bus_name(given))
+    return bus_arn(ctx.region, caller_account(ctx), bus_name(given))
 
 
-def needs(ctx: RequestContext, operation: str, params: Mapping[str, Any]) -> list[Need]:
+def needs(ctx: RequestContext, catalog: Catalog | None, operation: str, params: Mapping[str, Any]) -> list[Need]:
     action = f"events:{operation}"
     if operation in _RULE_OPERATIONS:
         name = params.get("Rule") if "Rule" in params else params.get("Name")
         if not isinstance(name, str):
             return [Need(action)]
-        out = [Need(action, rule_arn(ctx.region, ctx.account_id, _bus_name(params.get("EventBusName")), name))]
+        given = params.get("EventBusName")
+        account, bus = bus_account(ctx, given), bus_name(given)
+        made = catalog.rules.get((ctx.region, bus, name)) if catalog is not None and account == catalog.account else None
+        context = {"events:creatorAccount": made.row.creator or account} if made is not None else None
+        out = [Need(action, rule_arn(ctx.region, account, bus, name), context)]
         if operation == "PutTargets":
             for target in params.get("Targets") or []:
                 role = target.get("RoleArn") if isinstance(target, dict) else None
@@ -56,8 +90,7 @@ def needs(ctx: RequestContext, operation: str, params: Mapping[str, Any]) -> lis
                     out.append(Need("iam:PassRole", role, {"iam:PassedToService": EVENTS_PRINCIPAL}))
         return out
     if operation in _BUS_OPERATIONS:
-        given = params.get("Name") if operation.endswith("EventBus") else params.get("EventBusName")
-        return [Need(action, _bus(ctx, given))]
+        return [Need(action, _bus(ctx, bus_param(operation, params)))]
     if operation == "PutEvents":
         entries = params.get("Entries") or []
         buses = dict.fromkeys(_bus(ctx, e.get("EventBusName") if isinstance(e, dict) else None) for e in entries)
