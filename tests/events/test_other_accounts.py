@@ -174,3 +174,25 @@ def test_with_iam_enforced_a_bus_policy_still_decides(tmp_path):
     with serve_in_thread(app) as url:
         _events_across_accounts(url)
         _own_account_holds_its_default_bus_alone(url)
+
+
+def test_the_account_that_made_a_rule_survives_a_kill(start_server):
+    server = start_server(None, "--auth", "off")
+    events = _owner(server.endpoint, "events")
+    arn = events.create_event_bus(Name="shared")["EventBusArn"]
+    events.put_permission(EventBusName="shared", Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": OTHER}, "Action": ["events:PutRule", "events:DescribeRule",
+                                                                  "events:EnableRule", "events:DisableRule"],
+        "Resource": f"arn:aws:events:us-east-1:{OWNER}:rule/shared/*",
+        "Condition": {"StringEqualsIfExists": {"events:creatorAccount": "${aws:PrincipalAccount}"}}}]}))
+    _partner(server.endpoint, "events").put_rule(Name="theirs", EventBusName=arn,
+                                                 EventPattern=json.dumps({"source": ["partner"]}))
+    events.put_rule(Name="mine", EventBusName="shared", EventPattern=json.dumps({"source": ["shop"]}))
+    server.kill()  # kill -9: the acknowledged rule, with the account that made it, is on disk
+    server.start()
+    events, theirs = _owner(server.endpoint, "events"), _partner(server.endpoint, "events")
+    assert events.describe_rule(Name="theirs", EventBusName="shared")["CreatedBy"] == OTHER
+    assert events.describe_rule(Name="mine", EventBusName="shared")["CreatedBy"] == OWNER
+    theirs.disable_rule(Name="theirs", EventBusName=arn)
+    assert _refused(lambda: theirs.disable_rule(Name="mine", EventBusName=arn))[0] == "AccessDeniedException"
+    assert events.describe_event_bus(Name="shared")["Policy"]
