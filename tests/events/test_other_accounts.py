@@ -79,7 +79,17 @@ def _events_across_accounts(endpoint: str) -> None:
                                                   StatementId="all"))[0] == "ResourceNotFoundException"
     events.remove_permission(EventBusName=name, StatementId="partner")
     assert _refused(lambda: _put(theirs, arn))[0] == "AccessDeniedException"
+    # An organization's accounts (Principal "*" with aws:PrincipalOrgID): Conveyor serves no organizations,
+    # so no caller is in one; "*" alone lets every account in.
+    events.put_permission(EventBusName=name, Action="events:PutEvents", Principal="*", StatementId="org", Condition={
+        "Type": "StringEquals", "Key": "aws:PrincipalOrgID", "Value": "o-a1b2c3d4e5"})
+    assert _refused(lambda: _put(theirs, arn))[0] == "AccessDeniedException"
     assert delivered() == []
+    events.put_permission(EventBusName=name, Action="events:PutEvents", Principal="*", StatementId="everyone")
+    assert _put(theirs, arn)["FailedEntryCount"] == 0
+    assert [e["account"] for e in delivered()] == [OTHER]
+    events.remove_permission(EventBusName=name, RemoveAllPermissions=True)
+    assert _refused(lambda: _put(theirs, arn))[0] == "AccessDeniedException"
     # The owner is served as before; its events carry its own account.
     _put(events, name)
     assert [e["account"] for e in delivered()] == [OWNER]
