@@ -206,3 +206,26 @@ def test_the_account_that_made_a_rule_survives_a_kill(start_server):
     theirs.disable_rule(Name="theirs", EventBusName=arn)
     assert _refused(lambda: theirs.disable_rule(Name="mine", EventBusName=arn))[0] == "AccessDeniedException"
     assert events.describe_event_bus(Name="shared")["Policy"]
+
+
+def test_a_bus_policy_can_let_another_account_put_only_events_of_one_source(endpoint):
+    events, theirs = _owner(endpoint, "events"), _partner(endpoint, "events")
+    name, arn, _, delivered = _bus_with_a_rule(endpoint)
+    # The example policy of eb-event-bus-example-policy-cross-account-custom-bus-source.html.
+    events.put_permission(EventBusName=name, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Sid": "WebStoreCrossAccountPublish", "Effect": "Allow", "Action": ["events:PutEvents"],
+        "Principal": {"AWS": OTHER_ROOT}, "Resource": arn,
+        "Condition": {"ForAllValues:StringEquals": {"events:source": "shop",
+                                                     "events:detail-type": "Order Placed"}}}]}))
+    assert _put(theirs, arn)["FailedEntryCount"] == 0
+    assert [e["detail-type"] for e in delivered()] == ["Order Placed"]
+    other = {"Source": "shop", "DetailType": "Order Cancelled", "Detail": DETAIL, "EventBusName": arn}
+    code, message, _ = _refused(lambda: theirs.put_events(Entries=[other]))
+    assert (code, message) == ("AccessDeniedException", f"User: {OTHER_ROOT} is not authorized to perform: "
+                               f"events:PutEvents on resource: {arn} because no resource-based policy allows the "
+                               "events:PutEvents action")
+    # One entry outside the policy refuses the request, nothing of it going in (AWS's pages do not say whether
+    # such an entry would fail alone: the whole request is Conveyor's choice).
+    both = [{"Source": "shop", "DetailType": "Order Placed", "Detail": DETAIL, "EventBusName": arn}, other]
+    assert _refused(lambda: theirs.put_events(Entries=both))[0] == "AccessDeniedException"
+    assert delivered() == []

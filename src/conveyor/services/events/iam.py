@@ -92,13 +92,34 @@ def needs(ctx: RequestContext, catalog: Catalog | None, operation: str, params: 
     if operation in _BUS_OPERATIONS:
         return [Need(action, _bus(ctx, bus_param(operation, params)))]
     if operation == "PutEvents":
-        entries = params.get("Entries") or []
-        buses = dict.fromkeys(_bus(ctx, e.get("EventBusName") if isinstance(e, dict) else None) for e in entries)
-        return [Need(action, arn) for arn in buses] or [Need(action, _bus(ctx, None))]
+        return _put_events_needs(ctx, action, params.get("Entries") or [])
     if operation in ("TagResource", "UntagResource", "ListTagsForResource"):
         resource = params.get("ResourceARN")
         return [Need(action, resource if isinstance(resource, str) and resource else "*")]
     return [Need(action)]
+
+
+def _put_events_needs(ctx: RequestContext, action: str, entries: list[Any]) -> list[Need]:
+    """events:PutEvents on each bus the entries name, with the `events:source` and `events:detail-type` of the
+    entries bound there (multi-valued: a bus policy's `ForAllValues:StringEquals` holds every entry to them,
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-bus-example-policy-cross-account-custom-bus-source.html)."""
+    buses: dict[str, tuple[dict[str, None], dict[str, None]]] = {}
+    for entry in entries:
+        named = entry.get("EventBusName") if isinstance(entry, dict) else None
+        sources, types = buses.setdefault(_bus(ctx, named), ({}, {}))
+        if isinstance(entry, dict) and isinstance(entry.get("Source"), str):
+            sources[entry["Source"]] = None
+        if isinstance(entry, dict) and isinstance(entry.get("DetailType"), str):
+            types[entry["DetailType"]] = None
+    needs = []
+    for arn, (sources, types) in buses.items():
+        context: dict[str, str | list[str]] = {}
+        if sources:
+            context["events:source"] = list(sources)
+        if types:
+            context["events:detail-type"] = list(types)
+        needs.append(Need(action, arn, context or None))
+    return needs or [Need(action, _bus(ctx, None))]
 
 
 def access_denied(denial: Denial) -> ServiceError:
