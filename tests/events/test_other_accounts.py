@@ -152,7 +152,11 @@ def test_a_bus_policy_lets_another_account_manage_its_own_rules_on_the_bus(endpo
         "Action": ["events:PutRule", "events:DeleteRule", "events:DescribeRule", "events:DisableRule",
                    "events:EnableRule", "events:PutTargets", "events:RemoveTargets"],
         "Resource": f"arn:aws:events:us-east-1:{OWNER}:rule/{name}/*",
-        "Condition": {"StringEqualsIfExists": {"events:creatorAccount": "${aws:PrincipalAccount}"}}}]}))
+        "Condition": {"StringEqualsIfExists": {"events:creatorAccount": "${aws:PrincipalAccount}",
+                                               "events:source": "partner"}}}]}))
+    # Only rules matching its own source (the policy's `events:source`).
+    assert _refused(lambda: theirs.put_rule(Name="snoop", EventBusName=arn, EventPattern=json.dumps(
+        {"source": ["shop"]})))[0] == "AccessDeniedException"
     made = theirs.put_rule(Name="partner-rule", EventBusName=arn, EventPattern=json.dumps({"source": ["partner"]}))
     # The rule is the bus owner's (its ARN names that account); CreatedBy names the account that made it
     # (https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_DescribeRule.html).

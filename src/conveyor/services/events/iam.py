@@ -21,6 +21,7 @@ the account that made it, for a bus policy that lets other accounts manage only 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -81,8 +82,12 @@ def needs(ctx: RequestContext, catalog: Catalog | None, operation: str, params: 
         given = params.get("EventBusName")
         account, bus = bus_account(ctx, given), bus_name(given)
         made = catalog.rules.get((ctx.region, bus, name)) if catalog is not None and account == catalog.account else None
-        context = {"events:creatorAccount": made.row.creator or account} if made is not None else None
-        out = [Need(action, rule_arn(ctx.region, account, bus, name), context)]
+        context: dict[str, str | list[str]] = {}
+        if made is not None:
+            context["events:creatorAccount"] = made.row.creator or account
+        if operation == "PutRule":
+            context.update(_matched(params.get("EventPattern")))
+        out = [Need(action, rule_arn(ctx.region, account, bus, name), context or None)]
         if operation == "PutTargets":
             for target in params.get("Targets") or []:
                 role = target.get("RoleArn") if isinstance(target, dict) else None
@@ -97,6 +102,24 @@ def needs(ctx: RequestContext, catalog: Catalog | None, operation: str, params: 
         resource = params.get("ResourceARN")
         return [Need(action, resource if isinstance(resource, str) and resource else "*")]
     return [Need(action)]
+
+
+def _matched(pattern: object) -> dict[str, list[str]]:
+    """PutRule's `events:source` and `events:detail-type`: the values its pattern matches in those fields
+    (eb-use-conditions.html; a bus policy may let another account make rules only for one source:
+    eb-event-bus-example-policy-same-account-creator.html). A pattern without them leaves the keys out."""
+    try:
+        parsed = json.loads(pattern) if isinstance(pattern, str) else None
+    except ValueError:
+        return {}
+    if not isinstance(parsed, dict):
+        return {}
+    keys = {}
+    for field in ("source", "detail-type"):
+        values = parsed.get(field)
+        if isinstance(values, list) and any(isinstance(v, str) for v in values):
+            keys[f"events:{field}"] = [v for v in values if isinstance(v, str)]
+    return keys
 
 
 def _put_events_needs(ctx: RequestContext, action: str, entries: list[Any]) -> list[Need]:
