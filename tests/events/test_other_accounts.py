@@ -117,8 +117,12 @@ def _own_account_holds_its_default_bus_alone(endpoint: str) -> None:
     assert _refused(lambda: theirs.disable_rule(Name=rule))[0] == "ResourceNotFoundException"
     theirs.delete_rule(Name=rule)  # deleting what does not exist succeeds, as on AWS
     theirs.delete_event_bus(Name=name)
-    # Making anything there: AccessDenied (Conveyor holds one account).
+    assert theirs.list_tags_for_resource(ResourceARN=mine)["Tags"] == []
+    assert _refused(lambda: theirs.list_tags_for_resource(ResourceARN=mine.replace("/default", f"/{name}")))[:2] == (
+        "ResourceNotFoundException", f"Event bus {name} does not exist.")
+    # Making or changing anything there: AccessDenied (Conveyor holds one account).
     for call in (lambda: theirs.create_event_bus(Name="theirs"),
+                 lambda: theirs.tag_resource(ResourceARN=mine, Tags=[{"Key": "k", "Value": "v"}]),
                  lambda: theirs.put_rule(Name="theirs", EventPattern=json.dumps({"source": ["x"]})),
                  lambda: theirs.put_permission(Action="events:PutEvents", Principal=OWNER, StatementId="s")):
         assert _refused(call)[0] == "AccessDeniedException"

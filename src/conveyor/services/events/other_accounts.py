@@ -47,7 +47,8 @@ def missing(ctx: RequestContext, operation: str, params: Mapping[str, Any]) -> S
         if ":rule/" in arn:
             bus, _, name = arn.split(":rule/", 1)[1].rpartition("/")
             return errors.rule_not_found(name, bus or DEFAULT_BUS)
-        return errors.bus_not_found(arn.rsplit("/", 1)[-1])
+        name = arn.rsplit("/", 1)[-1]
+        return None if name == DEFAULT_BUS else errors.bus_not_found(name)  # its default bus: `answer`
     if operation not in iam.RULE_OPERATIONS and operation not in _BUS_OPERATIONS:
         return None
     given = iam.bus_param(operation, params)
@@ -69,18 +70,28 @@ def _default_bus(ctx: RequestContext) -> dict[str, Any]:
     return {"Name": DEFAULT_BUS, "Arn": bus_arn(ctx.region, iam.caller_account(ctx), DEFAULT_BUS)}
 
 
+def _denied(ctx: RequestContext, service: EventsService, operation: str, resource: str) -> ServiceError:
+    caller = ctx.principal.arn if ctx.principal is not None else ""
+    return service.access_denied(ctx, Denial(caller, f"events:{operation}", resource, False, None))
+
+
 def answer(ctx: RequestContext, operation: str, params: Mapping[str, Any], service: EventsService) -> dict[str, Any] | None:
     """Another account's answer over its own account: its listings, its `default` bus, deletions of what
     it does not have (idempotent, as EventBridge's deletions are). None: the operation goes on, judged by
     the bus's policy."""
     if operation == "ListEventBuses":
         return {"EventBuses": [_default_bus(ctx)] if DEFAULT_BUS.startswith(params.get("NamePrefix") or "") else []}
+    if operation in iam.TAG_OPERATIONS:
+        arn = params.get("ResourceARN")
+        if not isinstance(arn, str) or arn != bus_arn(ctx.region, iam.caller_account(ctx), DEFAULT_BUS):
+            return None
+        if operation == "ListTagsForResource":
+            return {"Tags": []}  # its default bus, untagged
+        raise _denied(ctx, service, operation, arn)  # changing its own account: Conveyor holds one account
     if operation in _LISTINGS:
         given = params.get("EventBusName")
         if not _own(ctx, given):
-            resource = given if isinstance(given, str) else "*"
-            caller = ctx.principal.arn if ctx.principal is not None else ""
-            raise service.access_denied(ctx, Denial(caller, f"events:{operation}", resource, False, None))
+            raise _denied(ctx, service, operation, given if isinstance(given, str) else "*")
         name = iam.bus_name(given)
         if name != DEFAULT_BUS:
             raise errors.bus_not_found(name)
