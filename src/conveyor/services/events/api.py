@@ -9,6 +9,10 @@ queues, PutEvents, TestEventPattern, bus permissions and tags.
   EventBridgeConfiguration), and so does EventBridge Scheduler for its bus targets.
 - Archives, replays, API destinations, connections, global endpoints and partner event sources are not
   served: their operations answer NotImplemented.
+- Another account's caller (conveyor.wire.caller) is judged by the bus's policy (PutPermission): it may put
+  events on the bus and manage rules on it, named by the bus's ARN, as far as the policy lets it
+  (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html); a name is a bus or
+  rule of its own account, which holds only its `default` bus here, with no rules (other_accounts).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from conveyor.authz import Denial, Need
 from conveyor.ports import Ports
 from conveyor.services.base import Environment, Service
-from conveyor.services.events import errors, iam
+from conveyor.services.events import errors, iam, other_accounts
 from conveyor.services.events.bus_api import BusOperations
 from conveyor.services.events.engine import Engine
 from conveyor.services.events.rules_api import RuleOperations
@@ -31,6 +35,11 @@ if TYPE_CHECKING:
 class EventsService(Service):
     name = "events"
     validation_codes = errors.VALIDATION
+    # Another account's caller: the bus's own policy decides, for what EventBridge serves across accounts
+    # (iam.CROSS_ACCOUNT); in its own account it makes nothing (Conveyor holds one account).
+    other_accounts_by_resource_policy = True
+    other_account_may = iam.CROSS_ACCOUNT
+    other_account_creates = frozenset({"CreateEventBus", "PutRule", "PutPermission", "UpdateEventBus"})
 
     def __init__(self, env: Environment) -> None:
         super().__init__(env)
@@ -39,6 +48,17 @@ class EventsService(Service):
 
     def provide(self, ports: Ports) -> None:
         ports.events = self.engine
+        ports.policy_holders["events"] = self
+
+    # -- conveyor.ports.PolicyHolder: the buses' policies, which cover the rules on them too --------------
+    def resource_exists(self, arn: str) -> bool:
+        return self.engine.resource_exists(arn)
+
+    def resource_policy(self, arn: str) -> str | None:
+        if not self.engine.started:
+            return None
+        bus = self.engine.catalog.bus_holding(arn)
+        return bus.policy if bus is not None else None
 
     async def start(self) -> None:
         self.engine.start()
@@ -56,7 +76,15 @@ class EventsService(Service):
 
     # -- IAM (conveyor.services.events.iam) -------------------------------------------------------------
     def iam_requests(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> list[Need]:
-        return iam.needs(ctx, operation.name, params)
+        return iam.needs(ctx, self.engine.catalog if self.engine.started else None, operation.name, params)
 
     def access_denied(self, ctx: RequestContext, denial: Denial) -> ServiceError:
         return iam.access_denied(denial)
+
+    # -- another account's caller (other_accounts) -------------------------------------------------------
+    def missing_for_other_account(self, ctx: RequestContext, operation: str, params: dict[str, Any]) -> ServiceError | None:
+        return other_accounts.missing(ctx, operation, params)
+
+    def answer_for_other_account(self, ctx: RequestContext, operation: OperationModel,
+                                 params: dict[str, Any]) -> dict[str, Any] | None:
+        return other_accounts.answer(ctx, operation.name, params, self)

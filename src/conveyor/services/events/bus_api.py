@@ -8,7 +8,7 @@ import dataclasses
 import json
 from typing import TYPE_CHECKING, Any
 
-from conveyor.services.events import errors, ingest
+from conveyor.services.events import errors, iam, ingest
 from conveyor.services.events.catalog import DEFAULT_BUS, bus_arn
 from conveyor.services.events.engine import Engine
 from conveyor.services.events.rules_api import page
@@ -220,19 +220,28 @@ class BusOperations:
             raise errors.validation("Total size of the entries in the request is over the limit.")
         catalog = self.engine.catalog
         now = self.engine.clock.now()
+        # The sender's account is the event's `account`, whichever bus it goes to: another account's events
+        # on this account's bus (as its policy allows) carry that account's id, so that a rule's `account`
+        # field tells them apart (API_PutPermission.html: "Rules with an account field do not match any events
+        # sent from other accounts").
+        sender = ctx.principal.account_id if ctx.principal is not None else self.engine.account
         results: list[dict[str, Any]] = []
         batches: dict[str, list[dict[str, Any]]] = {}
         for entry in entries:
             error = ingest.entry_error(entry)
-            if error is None:
-                name = catalog.bus_name(entry.get("EventBusName"))
-                if catalog.find_bus(ctx.region, name) is None:
-                    error = {"ErrorCode": "ResourceNotFoundException", "ErrorMessage": f"Event bus {name} does not exist."}
+            given = entry.get("EventBusName")
+            name = catalog.bus_name(given)
+            # A name is a bus of the sender's own account; another account holds only its `default` bus here,
+            # with no rules: what goes there is accepted and matches nothing (conveyor.services.events.other_accounts).
+            theirs = iam.bus_account(ctx, given) != self.engine.account
+            if error is None and ((theirs and name != DEFAULT_BUS) or (not theirs and catalog.find_bus(ctx.region, name) is None)):
+                error = {"ErrorCode": "ResourceNotFoundException", "ErrorMessage": f"Event bus {name} does not exist."}
             if error is not None:
                 results.append(error)
                 continue
-            event = ingest.make_event(entry, self.engine.account, ctx.region, now)
-            batches.setdefault(name, []).append(event)
+            event = ingest.make_event(entry, sender, ctx.region, now)
+            if not theirs:
+                batches.setdefault(name, []).append(event)
             results.append({"EventId": event["id"]})
         await self.engine.router.put([(ctx.region, bus, events) for bus, events in batches.items()])
         return {"FailedEntryCount": sum(1 for r in results if "ErrorCode" in r), "Entries": results}

@@ -102,6 +102,18 @@ class Catalog:
             return None
         return self.find_bus(parts[3], parts[5][len("event-bus/"):])
 
+    def bus_holding(self, arn: str) -> BusRow | None:
+        """The bus of this account an ARN names: the bus itself, or the bus a rule is on (a bus's policy
+        covers the rules on it: `Resource` `arn:aws:events:REGION:ACCOUNT:rule/BUS/*`,
+        https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-bus-example-policy-same-account-creator.html)."""
+        parts = arn.split(":", 5)
+        if len(parts) < 6 or parts[2] != "events" or parts[4] != self.account:
+            return None
+        if parts[5].startswith("rule/"):
+            bus = parts[5][len("rule/"):].rpartition("/")[0]
+            return self.find_bus(parts[3], bus or DEFAULT_BUS)
+        return self.bus_from_arn(arn)
+
     def buses_in(self, region: str) -> list[BusRow]:
         found = {name: bus for (r, name), bus in self.buses.items() if r == region}
         found.setdefault(DEFAULT_BUS, BusRow(region, DEFAULT_BUS, None, None, {}, 0.0))

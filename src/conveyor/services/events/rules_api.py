@@ -58,7 +58,11 @@ def describe(rule: Rule, account: str, *, created_by: bool) -> dict[str, Any]:
         if value is not None:
             out[member] = value
     if created_by:
-        out["CreatedBy"] = account
+        # "If you use PutRule to put a rule on an event bus in another account, the other account is the owner
+        # of the rule, and the rule ARN includes the account ID for that account. However, the value for
+        # CreatedBy is the account ID as the account that created the rule in the other account."
+        # (https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_DescribeRule.html)
+        out["CreatedBy"] = row.creator or account
     return out
 
 
@@ -108,7 +112,8 @@ class RuleOperations:
             else:
                 row = RuleRow(ctx.region, bus.name, name, pattern or None, schedule or None, state,
                               params.get("Description"), params.get("RoleArn"),
-                              {t["Key"]: t["Value"] for t in params.get("Tags") or []}, [], now, now, None)
+                              {t["Key"]: t["Value"] for t in params.get("Tags") or []}, [], now, now, None,
+                              _creator(ctx, self.engine.account))
             rule = await catalog.save_rule(row)
         self.engine.scheduler.arm(rule)
         return {"RuleArn": rule.arn(self.engine.account)}
@@ -218,6 +223,12 @@ class RuleOperations:
         if not isinstance(event, dict) or any(name not in event for name in _EVENT_FIELDS):
             raise errors.validation("Parameter Event is not valid.")
         return {"Result": patterns.matches(pattern, event)}
+
+
+def _creator(ctx: RequestContext, account: str) -> str | None:
+    """Another account making a rule on this account's bus (as the bus's policy lets it): that account."""
+    caller = ctx.principal.account_id if ctx.principal is not None else account
+    return caller if caller != account else None
 
 
 def _stored(target: dict[str, Any]) -> dict[str, Any]:

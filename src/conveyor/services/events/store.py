@@ -37,6 +37,9 @@ MIGRATIONS = [
         attempts INTEGER NOT NULL, first_at REAL NOT NULL, due REAL NOT NULL
     )
     """,
+    # The account that made each rule, when another account made it on this account's bus (DescribeRule's
+    # CreatedBy; the `events:creatorAccount` condition key); NULL: the account itself.
+    "ALTER TABLE rules ADD COLUMN creator TEXT",
 ]
 
 
@@ -65,15 +68,16 @@ class RuleRow:
     created: float
     anchor: float  # a rate schedule counts its periods from here
     last_fired: float | None  # the schedule's last firing time (the time it was due)
+    creator: str | None = None  # another account that made the rule on this account's bus; None: this one
 
     def values(self) -> tuple[Any, ...]:
         return (self.region, self.bus, self.name, self.pattern, self.schedule, self.state, self.description,
                 self.role_arn, json.dumps(self.tags), json.dumps(self.targets), self.created, self.anchor,
-                self.last_fired)
+                self.last_fired, self.creator)
 
 
 _RULE_COLUMNS = ("region, bus, name, pattern, schedule, state, description, role_arn, tags, targets, created, "
-                 "anchor, last_fired")
+                 "anchor, last_fired, creator")
 
 
 class EventsStore:
@@ -90,7 +94,7 @@ class EventsStore:
 
     def rules(self) -> list[RuleRow]:
         return [RuleRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json.loads(r[8]), json.loads(r[9]), r[10],
-                        r[11], r[12]) for r in self.db.query(f"SELECT {_RULE_COLUMNS} FROM rules")]
+                        r[11], r[12], r[13]) for r in self.db.query(f"SELECT {_RULE_COLUMNS} FROM rules")]
 
     def deliveries(self) -> list[DeliveryRow]:
         return [DeliveryRow(r[0], r[1], json.loads(r[2]), json.loads(r[3]), r[4], r[5], r[6]) for r in self.db.query(
@@ -115,7 +119,7 @@ class EventsStore:
     # -- rules ---------------------------------------------------------------------------------------
     async def put_rule(self, rule: RuleRow) -> None:
         await self.db.execute(f"INSERT OR REPLACE INTO rules ({_RULE_COLUMNS}) VALUES "
-                              "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rule.values())
+                              "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rule.values())
 
     async def delete_rule(self, region: str, bus: str, name: str) -> None:
         await self.db.execute("DELETE FROM rules WHERE region = ? AND bus = ? AND name = ?", (region, bus, name),

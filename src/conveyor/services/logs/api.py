@@ -24,7 +24,7 @@ from conveyor.services.base import Environment, Service
 from conveyor.services.logs import errors, iam, internal
 from conveyor.services.logs.catalog import RETENTION_DAYS, Catalog, LogGroup
 from conveyor.services.logs.events import check_batch, rows_for
-from conveyor.services.logs.policies import ResourcePolicies
+from conveyor.services.logs.policies import ResourcePolicies, policy_not_found
 from conveyor.services.logs.reading import filter_events, get_events
 from conveyor.services.logs.sink import LogBuffer
 from conveyor.services.logs.store import LogStore
@@ -51,6 +51,11 @@ class LogsService(Service):
     name = "logs"
     validation_codes = errors.VALIDATION
     internal_prefix = "logs"
+    # Another account's caller acts in its own account, which holds nothing here
+    # (conveyor.authz.other_accounts): CloudWatch Logs' resource policies are the account's own and grant AWS
+    # services, not other accounts (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutResourcePolicy.html);
+    # the log-group-scoped ones that could share a group are refused here, and so are subscription destinations.
+    other_accounts_own_nothing = True
 
     def __init__(self, env: Environment) -> None:
         super().__init__(env)
@@ -67,6 +72,21 @@ class LogsService(Service):
 
     def iam_requests(self, ctx: RequestContext, operation: OperationModel, params: dict[str, Any]) -> list[Need]:
         return iam.needs(ctx, operation.name, params)
+
+    def missing_for_other_account(self, ctx: RequestContext, operation: str, params: dict[str, Any]) -> ServiceError | None:
+        """A log group named by name, or by an ARN of the caller's own account, is one of its own account,
+        which has none: "The specified log group does not exist.", as for any missing group; so is an account
+        policy it names. The account's groups named by their ARNs are AccessDenied (the enforcer's rule)."""
+        if operation == "CreateLogGroup":
+            return None  # creating: AccessDenied (Conveyor holds one account)
+        caller = ctx.principal.account_id if ctx.principal is not None else ctx.account_id
+        for member in ("logGroupName", "logGroupIdentifier", "resourceArn"):
+            named = params.get(member)
+            if isinstance(named, str) and named and (not named.startswith("arn:") or named.split(":")[4:5] == [caller]):
+                return errors.group_not_found()
+        if operation == "DeleteResourcePolicy" and isinstance(params.get("policyName"), str):
+            return policy_not_found(params["policyName"])
+        return None
 
     async def start(self) -> None:
         self.store = LogStore(self.config.service_dir("logs") / "logs.db", self.env.disk)
