@@ -17,15 +17,14 @@ and prints server CPU (utime+stime of the server's process tree, /proc) in µs p
 Unsigned (default): a well-formed SigV4 header with a dummy signature; the server runs with auth off.
 `--signed`: the server runs `--auth sigv4` and every request carries a real signature (botocore signs a
 pool of requests per client before the clock starts, so client CPU stays out of the loop).
-`--profile OUT`: py-spy records the first tree's server during one more run of each op (raw collapsed
-stacks to OUT.OP.txt) and the top frames are printed.
+`--profile OUT`: py-spy records the first tree's server during two more runs of each op (collapsed
+stacks of the GIL holder to OUT.OP.gil, of every busy thread to OUT.OP.wall) and the top frames are printed.
 Everything talks to 127.0.0.1; every loop is bounded by a count and a deadline.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import json
 import os
@@ -33,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -47,9 +47,9 @@ from peers import (  # noqa: E402
     fmt,
     free_port,
     log,
+    profile_load,
     run_load,
     stop,
-    summarize_profile,
 )
 
 CLIENTS = 4
@@ -68,6 +68,26 @@ LABELS = {
     "s3_put": "S3 PUT 4 KiB",
     "s3_get": "S3 GET 4 KiB",
 }
+
+
+def tree_comparison_parser(doc: str | None, what: str, choices: Sequence[str]) -> argparse.ArgumentParser:
+    """The options of a script that measures source trees side by side: --quick, --WHAT (a selection of
+    `choices`), --src (repeated), --rounds, --profile."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="short runs, for smoke tests")
+    parser.add_argument(f"--{what}", default=",".join(choices), help=f"comma-separated, of {','.join(choices)}")
+    parser.add_argument("--src", action="append", help="a source tree to serve from (repeat to compare)")
+    parser.add_argument("--rounds", type=int, default=0, help="measurements per choice and tree (default 2, quick 1)")
+    parser.add_argument("--profile", metavar="OUT", help="py-spy the first tree, after the measured runs")
+    return parser
+
+
+def chosen(parser: argparse.ArgumentParser, what: str, value: str, choices: Sequence[str]) -> list[str]:
+    picked = [c for c in value.split(",") if c]
+    unknown = set(picked) - set(choices)
+    if unknown:
+        parser.error(f"unknown {what}: {', '.join(sorted(unknown))}")
+    return picked
 
 
 def start(src: str | None, signed: bool) -> Server:
@@ -220,35 +240,18 @@ def measure(srv: Server, op: str, signed: bool, seconds: float, count: int, clie
 
 
 def profile(srv: Server, op: str, signed: bool, out: str, seconds: float, count: int, clients: int) -> None:
-    path = f"{out}.{op}.txt"
-    spy = subprocess.Popen(["py-spy", "record", "-p", str(srv.pid), "-d", str(int(seconds) + 2), "-r", "250",
-                            "-f", "raw", "-o", path, "--nonblocking"], stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
-    time.sleep(1)
-    run_load(srv, w_ops, clients, (srv.endpoint, op, signed, count, seconds), seconds)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        spy.wait(seconds + 30)
-    if spy.returncode == 0:
-        print(f"\n### {op} on {srv.name}: {path}")
-        summarize_profile(path, top=30)
+    profile_load(srv, f"{out}.{op}", seconds, f"{op} on {srv.name}",
+                 lambda: run_load(srv, w_ops, clients, (srv.endpoint, op, signed, count, seconds), seconds))
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="short runs, for smoke tests")
+    parser = tree_comparison_parser(__doc__, "ops", OPS)
     parser.add_argument("--signed", action="store_true", help="--auth sigv4 and really signed requests")
     parser.add_argument("--clients", type=int, default=CLIENTS, help=f"client processes (default {CLIENTS})")
-    parser.add_argument("--ops", default=",".join(OPS), help=f"comma-separated, of {','.join(OPS)}")
-    parser.add_argument("--src", action="append", help="a source tree to serve from (repeat to compare)")
-    parser.add_argument("--rounds", type=int, default=0, help="measurements per op and tree (default 2, quick 1)")
-    parser.add_argument("--profile", metavar="OUT", help="py-spy the first tree, one run per op")
     args = parser.parse_args()
     seconds, count = (2.0, 1_000) if args.quick else (5.0, 20_000)
     rounds = args.rounds or (1 if args.quick else 2)
-    ops = [op for op in args.ops.split(",") if op]
-    unknown = set(ops) - set(OPS)
-    if unknown:
-        parser.error(f"unknown ops: {', '.join(sorted(unknown))}")
+    ops = chosen(parser, "ops", args.ops, OPS)
     servers = [start(src, args.signed) for src in (args.src or [None])]
     try:
         for srv in servers:

@@ -67,7 +67,9 @@ def w_send(phase: str, idx: int, endpoint: str, url: str, count: int, seconds: f
     return http_ops(state, count, seconds, one)
 
 
-def w_send_batch(phase: str, idx: int, endpoint: str, url: str, count: int, seconds: float, state: Any = None):
+def w_send_batch(phase: str, idx: int, endpoint: str, url: str, count: int, seconds: float,
+                 attributes: dict[str, Any] | None = None, state: Any = None):
+    """SendMessageBatch of 10 bodies of about 200 bytes, each with `attributes` if given."""
     if phase == "setup":
         return Http(endpoint)
     h: Http = state
@@ -77,6 +79,9 @@ def w_send_batch(phase: str, idx: int, endpoint: str, url: str, count: int, seco
         if time.monotonic() > deadline:
             break
         entries = [{"Id": str(j), "MessageBody": f"{idx}-{b}-{j}-" + "y" * 200} for j in range(10)]
+        if attributes:
+            for entry in entries:
+                entry["MessageAttributes"] = attributes
         try:
             status, resp = sqs_call(h, "SendMessageBatch", {"QueueUrl": url, "Entries": entries})
         except Exception:

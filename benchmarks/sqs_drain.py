@@ -11,7 +11,8 @@ Printed per tree: drained msgs/s and server CPU µs per drained message (utime+s
 process tree, /proc), and the mixed phase's consumed msgs/s, CPU per consumed message and backlog left.
 On a shared machine only CPU per message compares well between runs; the trees alternate so both see
 the same load. `--profile OUT` records the first tree's server with py-spy during one more drain and
-mixed phase (raw collapsed stacks to OUT.drain and OUT.mixed).
+mixed phase, twice each (collapsed stacks of the GIL holder to OUT.drain.gil and OUT.mixed.gil,
+of every busy thread to OUT.drain.wall and OUT.mixed.wall).
 Everything talks to 127.0.0.1; every loop is bounded by a count and a deadline.
 """
 
@@ -19,38 +20,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
-import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from peers import Server, _wait_http, fmt, free_port, log, median, run_load, stop, summarize_profile  # noqa: E402
+from peers import Server, fmt, log, median, profile_load, run_load, stop  # noqa: E402
+from small_requests import start  # noqa: E402
 from sqs import boto_sqs, w_drain, w_mixed, w_send_batch  # noqa: E402
 
 PROBLEMS: list[str] = []  # what went wrong in any phase: listed under the table, and the exit status is 1
-
-
-def start(src: str | None) -> Server:
-    srv = Server(src or "conveyor")
-    port = free_port()
-    data_dir = tempfile.mkdtemp(prefix="conveyor-sqs-drain-")
-    cmd = [sys.executable, "-m", "conveyor.cli", "up", "--host", "127.0.0.1", "--port", str(port),
-           "--data-dir", data_dir, "--bare"]
-    env = {k: v for k, v in os.environ.items() if k != "AWS_REGION"} | {"AWS_DEFAULT_REGION": "us-east-1"}
-    if src is not None:
-        env["PYTHONPATH"] = os.path.abspath(src) + os.pathsep + env.get("PYTHONPATH", "")
-    log_path = os.path.join(tempfile.gettempdir(), f"conveyor-sqs-drain-{port}.log")
-    with open(log_path, "wb") as logf:
-        proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True, env=env)
-    srv.proc, srv.data_dir = proc, data_dir
-    if _wait_http(f"http://127.0.0.1:{port}/_conveyor/health", 60, lambda: proc.poll() is None):
-        srv.endpoint, srv.pid = f"http://127.0.0.1:{port}", proc.pid
-    else:
-        srv.error = f"did not come up (log {log_path})"
-        stop(srv)
-    return srv
 
 
 def drain(srv: Server, fill: int, tag: str) -> tuple[float, float]:
@@ -79,24 +57,19 @@ def mixed(srv: Server, seconds: float, tag: str) -> tuple[float, float, int]:
 
 
 def profile(srv: Server, out: str, fill: int, seconds: float) -> None:
-    for phase in ("drain", "mixed"):
-        path = f"{out}.{phase}"
-        spy_secs = int(seconds) + 4
-        if phase == "drain":
-            assert srv.endpoint is not None
-            url = boto_sqs(srv.endpoint).create_queue(QueueName="drain-profile")["QueueUrl"]
-            run_load(srv, w_send_batch, 8, (srv.endpoint, url, fill // 8, 60.0), 60.0)
-        spy = subprocess.Popen(["py-spy", "record", "-p", str(srv.pid), "-d", str(spy_secs), "-r", "200", "--format",
-                                "raw", "-o", path, "--nonblocking", "--gil"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        time.sleep(1)
-        if phase == "drain":
-            run_load(srv, w_drain, 8, (srv.endpoint, url, fill // 8 + 10, seconds), seconds)
-        else:
-            mixed(srv, seconds, "profile")
-        spy.communicate(timeout=spy_secs + 30)
-        print(f"\n### py-spy (GIL) {phase}: {srv.name}")
-        summarize_profile(path)
+    assert srv.endpoint is not None
+    endpoint = srv.endpoint
+    url = boto_sqs(endpoint).create_queue(QueueName="drain-profile")["QueueUrl"]
+
+    def fill_queue() -> None:
+        run_load(srv, w_send_batch, 8, (endpoint, url, fill // 8, 60.0), 60.0)
+
+    profile_load(srv, f"{out}.drain", seconds, f"drain on {srv.name}",
+                 lambda: run_load(srv, w_drain, 8, (endpoint, url, fill // 8 + 10, seconds), seconds),
+                 prepare=fill_queue)
+    mixed_url = boto_sqs(endpoint).create_queue(QueueName="mixed-profile")["QueueUrl"]
+    profile_load(srv, f"{out}.mixed", seconds, f"mixed on {srv.name}",
+                 lambda: run_load(srv, w_mixed, 4, (endpoint, mixed_url, 2, seconds), seconds * 2))
 
 
 def main() -> int:
@@ -108,7 +81,7 @@ def main() -> int:
     ap.add_argument("--profile", metavar="OUT")
     args = ap.parse_args()
     trees: list[str | None] = args.src or [None]
-    servers = [start(t) for t in trees]
+    servers = [start(t, signed=False) for t in trees]
     results: dict[str, list[tuple[float, ...]]] = {s.name: [] for s in servers}
     try:
         for s in servers:

@@ -14,99 +14,52 @@ shared machine the rows' msgs/s move with the other work, their server CPU per m
     or an SNS fan-out tags them
 Per tree and row it prints msgs/s and server CPU (utime+stime of the server process tree, /proc) in µs
 per message, the best of the rounds for each. `--profile OUT`: py-spy records the first tree's server
-(GIL holder only: Python CPU) during one more run of each row; collapsed stacks go to OUT.ROW.txt.
+during two more runs of each row (collapsed stacks of the GIL holder to OUT.ROW.gil, of every busy
+thread to OUT.ROW.wall).
 Everything talks to 127.0.0.1; every loop is bounded by a count and a deadline.
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import os
-import subprocess
 import sys
-import time
 from collections.abc import Callable
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import aws_client  # noqa: E402
-from peers import Http, LoadResult, Server, fmt, log, run_load, stop, summarize_profile  # noqa: E402
-from small_requests import start  # noqa: E402
-from sqs import sqs_call, w_send, w_send_batch  # noqa: E402
+from peers import LoadResult, Server, fmt, log, profile_load, run_load, stop  # noqa: E402
+from small_requests import chosen, start, tree_comparison_parser  # noqa: E402
+from sqs import w_send, w_send_batch  # noqa: E402
 
 ATTRIBUTES = {"kind": {"DataType": "String", "StringValue": "upload"}, "size": {"DataType": "Number", "StringValue": "1234"}}
 
 
-def w_send_batch_attrs(phase: str, idx: int, endpoint: str, url: str, count: int, seconds: float,
-                       state: Any = None) -> Any:
-    """w_send_batch's loop with two message attributes on every message."""
-    if phase == "setup":
-        return Http(endpoint)
-    h: Http = state
-    done = errors = 0
-    deadline = time.monotonic() + seconds
-    for b in range((count + 9) // 10):
-        if time.monotonic() > deadline:
-            break
-        entries = [{"Id": str(j), "MessageBody": f"{idx}-{b}-{j}-" + "y" * 200, "MessageAttributes": ATTRIBUTES}
-                   for j in range(10)]
-        status, resp = sqs_call(h, "SendMessageBatch", {"QueueUrl": url, "Entries": entries})
-        if status == 200:
-            done += len(resp.get("Successful") or [])
-            errors += len(resp.get("Failed") or [])
-        else:
-            errors += 10
-            if errors > 500 and errors > done:
-                break
-    h.close()
-    return done, errors
-
-
-# row -> (label, the client loop of benchmarks/sqs.py, client processes)
-ROWS: dict[str, tuple[str, Callable[..., Any], int]] = {
-    "send1": ("SendMessage, 1 client", w_send, 1),
-    "send8": ("SendMessage, 8 clients", w_send, 8),
-    "batch8": ("SendMessageBatch, 8 clients", w_send_batch, 8),
-    "batch8_attrs": ("SendMessageBatch with 2 attributes a message, 8 clients", w_send_batch_attrs, 8),
+# row -> (label, the client loop of benchmarks/sqs.py, client processes, its arguments after the seconds)
+ROWS: dict[str, tuple[str, Callable[..., Any], int, tuple[Any, ...]]] = {
+    "send1": ("SendMessage, 1 client", w_send, 1, ()),
+    "send8": ("SendMessage, 8 clients", w_send, 8, ()),
+    "batch8": ("SendMessageBatch, 8 clients", w_send_batch, 8, ()),
+    "batch8_attrs": ("SendMessageBatch with 2 attributes a message, 8 clients", w_send_batch, 8, (ATTRIBUTES,)),
 }
 
 
 def run_row(srv: Server, url: str, row: str, count: int, seconds: float) -> LoadResult:
-    _, worker, clients = ROWS[row]
-    return run_load(srv, worker, clients, (srv.endpoint, url, count // clients, seconds), seconds)
+    _, worker, clients, extra = ROWS[row]
+    return run_load(srv, worker, clients, (srv.endpoint, url, count // clients, seconds, *extra), seconds)
 
 
 def profile(srv: Server, url: str, row: str, out: str, count: int, seconds: float) -> None:
-    path = f"{out}.{row}.txt"
-    spy = subprocess.Popen(["py-spy", "record", "-p", str(srv.pid), "-d", str(int(seconds) + 2), "-r", "250",
-                            "-f", "raw", "-o", path, "--nonblocking", "--gil"], stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
-    time.sleep(1)
-    r = run_row(srv, url, row, count, seconds)
-    log(f"  under py-spy: {fmt(r.rate)} msgs/s")
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        spy.wait(seconds + 30)
-    if spy.returncode == 0:
-        print(f"\n### {row} on {srv.name}: {path}")
-        summarize_profile(path, top=30)
+    profile_load(srv, f"{out}.{row}", seconds, f"{row} on {srv.name}", lambda: run_row(srv, url, row, count, seconds))
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="short runs, for smoke tests")
-    parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated, of {','.join(ROWS)}")
-    parser.add_argument("--src", action="append", help="a source tree to serve from (repeat to compare)")
-    parser.add_argument("--rounds", type=int, default=0, help="measurements per row and tree (default 2, quick 1)")
-    parser.add_argument("--profile", metavar="OUT", help="py-spy the first tree, one run per row")
+    parser = tree_comparison_parser(__doc__, "rows", list(ROWS))
     args = parser.parse_args()
     seconds, count = (2.0, 2_000) if args.quick else (6.0, 60_000)
     rounds = args.rounds or (1 if args.quick else 2)
-    rows = [r for r in args.rows.split(",") if r]
-    unknown = set(rows) - set(ROWS)
-    if unknown:
-        parser.error(f"unknown rows: {', '.join(sorted(unknown))}")
+    rows = chosen(parser, "rows", args.rows, list(ROWS))
     servers = [start(src, signed=False) for src in (args.src or [None])]
     try:
         urls: dict[str, str] = {}

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import datetime
+import socket
 import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from conveyor.app import App
 
 T = TypeVar("T")
 
@@ -61,3 +65,23 @@ def write_lock(database: Path) -> Iterator[None]:
     finally:
         conn.execute("ROLLBACK")
         conn.close()
+
+
+@asynccontextmanager
+async def served_in_process(data_dir: Path) -> AsyncIterator[tuple[App, str]]:
+    """A server in this process and event loop (manual clock, auth off) on a free port: (its App, its
+    endpoint), shut down on leaving."""
+    from conveyor.app import App
+    from conveyor.config import Config
+    from conveyor.server import HttpServer
+
+    app = App(Config(data_dir=data_dir, port=0, clock="manual", auth="off"))
+    server = HttpServer(app)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    await server.start(sock)
+    try:
+        yield app, f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.stopped.set()
+        await server.shutdown()

@@ -5,24 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 from pathlib import Path
 
-from conveyor.app import App
-from conveyor.config import Config
-from conveyor.server import HttpServer
+from tests.helpers import served_in_process
 
 
 def test_a_binary_object_read_in_process_is_its_bytes(tmp_path: Path) -> None:
     payload = bytes(range(256)) + os.urandom(4096)  # not UTF-8
 
     async def main() -> bytes:
-        app = App(Config(data_dir=tmp_path, port=0, clock="manual", auth="off"))
-        server = HttpServer(app)
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        await server.start(sock)
-        try:
+        async with served_in_process(tmp_path) as (app, _):
             api = app.ports.api
             assert api is not None
             await api.call("s3", "CreateBucket", {"Bucket": "bin"}, "us-east-1")
@@ -31,8 +23,5 @@ def test_a_binary_object_read_in_process_is_its_bytes(tmp_path: Path) -> None:
             assert got["ContentLength"] == len(payload)
             body: bytes = got["Body"]
             return body
-        finally:
-            server.stopped.set()
-            await server.shutdown()
 
     assert asyncio.run(main()) == payload

@@ -65,6 +65,14 @@ class Writes:
             "TableName": TABLE, "Key": {"id": {"S": key}}, "UpdateExpression": "SET v = :v",
             "ExpressionAttributeValues": {":v": {"N": "1"}}}}])
 
+    def one_of_each_in_flight(self, deadline: float) -> None:
+        """A put of a new item, an update of k1 and a delete of k2, each queued behind the held write lock."""
+        self.put("new-before")
+        self.set_v("k1")
+        self.delete("k2")
+        for key in ("new-before", "k1", "k2"):
+            in_flight(self.ddb, key, deadline, table=TABLE)
+
     def join(self) -> None:
         for thread in self.threads:
             thread.join(timeout=30)
@@ -81,11 +89,7 @@ def test_writes_racing_a_stream_being_turned_on_and_off_are_recorded_as_it_stand
     with write_lock(server.data_dir):
         deadline = time.monotonic() + 3
         # Queued before the stream is on: committed before it, no record.
-        writes.put("new-before")
-        writes.set_v("k1")
-        writes.delete("k2")
-        for key in ("new-before", "k1", "k2"):
-            in_flight(ddb, key, deadline, table=TABLE)
+        writes.one_of_each_in_flight(deadline)
         writes.start(ddb.update_table, TableName=TABLE,
                      StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
         # (no request shows that UpdateTable has reached its commit: give it the time to; were it late, the
@@ -154,11 +158,7 @@ def test_writes_racing_point_in_time_recovery_being_enabled_are_undone_by_a_rest
     with write_lock(server.data_dir):
         deadline = time.monotonic() + 3
         # Queued before recovery is on: part of the table from its first restorable moment.
-        writes.put("new-before")
-        writes.set_v("k1")
-        writes.delete("k2")
-        for key in ("new-before", "k1", "k2"):
-            in_flight(ddb, key, deadline, table=TABLE)
+        writes.one_of_each_in_flight(deadline)
         writes.start(ddb.update_continuous_backups, TableName=TABLE,
                      PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
         time.sleep(0.5)  # (as above: late, it would only put the writes below before it)

@@ -5,14 +5,12 @@ instead of three, and what is still owed at shutdown is committed then."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import sqlite3
 from pathlib import Path
 from typing import Any
 
-from conveyor.app import App
-from conveyor.config import Config
-from conveyor.server import HttpServer
+from tests.helpers import served_in_process
+
 from conveyor.services.sns.api import SnsService
 
 REGION = "us-east-1"
@@ -26,12 +24,7 @@ def outbox_rows(path: Path) -> int:
 
 def test_a_fifo_publish_settles_its_outbox_row_in_the_next_commit(tmp_path: Path) -> None:
     async def main() -> None:
-        app = App(Config(data_dir=tmp_path, port=0, clock="manual", auth="off"))
-        server = HttpServer(app)
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        await server.start(sock)
-        try:
+        async with served_in_process(tmp_path) as (app, _):
             api = app.ports.api
             assert api is not None
 
@@ -63,9 +56,6 @@ def test_a_fifo_publish_settles_its_outbox_row_in_the_next_commit(tmp_path: Path
             assert db.commits == commits + 2  # m2's row, with m1's settling
             [[left]] = db.query("SELECT message FROM outbox")
             assert '"m2"' in left
-        finally:
-            server.stopped.set()
-            await server.shutdown()
 
     asyncio.run(main())
     assert outbox_rows(tmp_path / "sns" / "sns.db") == 0  # the settling left behind committed at shutdown
