@@ -233,8 +233,9 @@ class S3Store:
                              "ORDER BY part_number LIMIT ?", (upload_id, after, limit))
         return [PartRow.from_row(r) for r in rows]
 
-    def pending_events(self, limit: int) -> list[OutboxRow]:
-        rows = self.db.query("SELECT id, kind, target, body FROM outbox ORDER BY id LIMIT ?", (limit,))
+    def pending_events(self, after: int, limit: int) -> list[OutboxRow]:
+        rows = self.db.query("SELECT id, kind, target, body FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
+                             (after, limit))
         return [(r[0], r[1], r[2], r[3]) for r in rows]
 
     # -- buckets ---------------------------------------------------------------------------------
@@ -478,6 +479,10 @@ class S3Store:
         return blobs
 
     # -- the outbox ----------------------------------------------------------------------------------
-    async def clear_events(self, ids: Sequence[int]) -> None:
-        await self.db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids], grows=False)
+    def clear_events(self, ids: Sequence[int]) -> asyncio.Future[Any]:
+        """Delete delivered events in a write that rides S3's next commit (a crash before it only delivers
+        them again: delivery is at least once)."""
+        rows = [(i,) for i in ids]
+        return self.db.write_behind(lambda conn: conn.executemany("DELETE FROM outbox WHERE id = ?", rows),
+                                    grows=False)
 
