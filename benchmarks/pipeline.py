@@ -1,6 +1,6 @@
 """The whole pipeline side by side: Conveyor's default pipeline vs the same setup on LocalStack.
 
-    python benchmarks/pipeline.py [--quick] [--only conveyor,localstack] [--files N] [--samples N]
+    python benchmarks/pipeline.py [--quick] [--only conveyor,localstack] [--files N] [--samples N] [--profile OUT]
 
 Both servers get the same resources, created by the same code (Conveyor's pipeline applier, minus the
 worker pool, for LocalStack; `conveyor up` applies the default pipeline itself): bucket
@@ -18,6 +18,9 @@ Measures, with 1 and 4 workers:
   * the workers' CPU per file and the load generator's (the upload clients and this script's polling),
     which share the same cores: on 2 cores the files/s are bounded by the sum of the three;
   * for Conveyor, the requests per file by operation (from its /_conveyor/metrics counters).
+
+--profile runs one more Conveyor throughput run with 1 worker under py-spy (GIL holder, then every busy
+thread) after the measured phases, and writes collapsed stacks to OUT.gil and OUT.wall.
 
 Loopback only; every loop is bounded by a count and a deadline; only processes started here are stopped.
 """
@@ -45,7 +48,7 @@ from conveyor.pipeline.apply import Applier  # noqa: E402
 from conveyor.pipeline.spec import load  # noqa: E402
 from conveyor.runtime.pool import MOVER  # noqa: E402
 from harness import CountOption, Counts, Notes, Row, Values, aws_client, bench_main, http_ops, problem  # noqa: E402
-from peers import Http, Server, cpu_seconds, fmt, log, pct, run_load  # noqa: E402
+from peers import Http, LoadResult, Server, cpu_seconds, fmt, log, pct, profile_load, run_load  # noqa: E402
 from s3 import s3_headers  # noqa: E402
 from sqs import sqs_call  # noqa: E402
 
@@ -322,6 +325,20 @@ def bench_server(srv: Server, q: Counts, values: Values, notes: Notes) -> None:
         problem(notes, name, f"{dead['ApproximateNumberOfMessages']} messages in the DLQ")
 
 
+def profile_pipeline(srv: Server, q: Counts, out: str) -> None:
+    """A throughput run with 1 worker under py-spy, after the measured phases (their numbers unaffected)."""
+    url = prepare(srv)
+    secs = 15.0
+    runs = iter(range(2))  # profile_load runs the load once per mode
+
+    with movers(srv, url, 1) as workers:
+        def load() -> LoadResult:
+            r = throughput(srv, url, f"profile{next(runs)}", q["files"], secs, workers)
+            return LoadResult(r["processed"], r["upload_errors"], r["seconds"], r["cpu"])
+
+        profile_load(srv, out, secs, f"Conveyor pipeline, {q['files']} files, 1 worker", load)
+
+
 def rows(q: Counts) -> list[Row]:
     out: list[Row] = []
     for n in WORKER_COUNTS:
@@ -358,7 +375,8 @@ def main() -> int:
                CountOption("--samples", "samples", "latency samples per worker count")]
     # bare=False: Conveyor with its default pipeline, the thing measured.
     return bench_main("Pipeline: upload → S3 event → SNS → SQS → mover → processed/", __doc__, PEERS, quick, full,
-                      setting, rows, bench_server, options=options, bare=False, report=targets)
+                      setting, rows, bench_server, options=options, bare=False, profile=profile_pipeline,
+                      report=targets)
 
 
 if __name__ == "__main__":
