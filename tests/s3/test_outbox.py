@@ -9,6 +9,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+from tests.helpers import write_lock
 from tests.s3.test_store import ACCOUNT, QUEUE, body, make_bucket, notify_queue, request
 
 from conveyor.clock import ManualClock
@@ -16,6 +18,7 @@ from conveyor.services.s3.core import Core
 from conveyor.services.s3.outbox import BATCH, batches
 from conveyor.services.s3.store import S3Store
 from conveyor.services.s3.versions import Versions
+from conveyor.storage.db import StoreBusy
 
 TOPIC = f"arn:aws:sns:us-east-1:{ACCOUNT}:events"
 
@@ -135,5 +138,24 @@ def test_a_failed_batch_is_retried_and_what_went_before_it_is_not(tmp_path: Path
         assert [len(bodies) for _, _, bodies in destination.calls] == [10, 6]  # "first" again, with the rest
         assert len(set(destination.bodies)) == 16
         assert destination.attempts == 3
+
+    run(tmp_path, test)
+
+
+def test_rows_whose_delete_failed_are_delivered_again(tmp_path: Path) -> None:
+    """At least once: a delete of delivered rows lost with its commit (here: another connection holds the
+    write lock past the busy timeout) leaves them in the outbox, and they go out again."""
+
+    async def test(store: S3Store, versions: Versions, destination: Destination) -> None:
+        store.db.behind_delay = 30.0  # the delete waits for the next commit...
+        await put(versions, "a")
+        await delivered(destination, 1)
+        with write_lock(store.db.path), pytest.raises(StoreBusy):  # ... which fails, and takes the delete with it
+            await put(versions, "b")
+        await delivered(destination, 2)
+        assert [b.split('"key":"')[1].split('"')[0] for b in destination.bodies] == ["a", "a"]
+        await put(versions, "c")
+        await delivered(destination, 3)
+        assert waiting_rows(store) == 1  # "a" is gone with c's commit; c waits for the next one
 
     run(tmp_path, test)

@@ -72,6 +72,7 @@ class Outbox:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._cursor = 0  # rows up to this id are delivered (their delete may still be on its way)
+        self._reread = False  # a delete failed: the next round starts over from the first row
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="s3-outbox")
@@ -95,6 +96,8 @@ class Outbox:
             await self._wake.wait()
             self._wake.clear()
             while True:
+                if self._reread:
+                    self._reread, self._cursor = False, 0
                 rows = self.rows.pending_events(self._cursor, ROUND)
                 if not rows:
                     break
@@ -124,7 +127,8 @@ class Outbox:
     def _cleared(self, written: asyncio.Future[object]) -> None:
         if written.cancelled() or written.exception() is None:
             return
-        # (a full disk) The rows are still there: read them again from the start, and deliver them again.
+        # (a full disk) The rows are still there: the next round reads them again from the start and
+        # delivers them again (a round under way when this runs would move the cursor on past them).
         log.warning("could not clear delivered events (%s); will deliver them again", written.exception())
-        self._cursor = 0
+        self._reread = True
         self.kick()
