@@ -1,6 +1,6 @@
 """The whole pipeline side by side: Conveyor's default pipeline vs the same setup on LocalStack.
 
-    python benchmarks/pipeline.py [--quick] [--only conveyor,localstack] [--files N] [--samples N]
+    python benchmarks/pipeline.py [--quick] [--only conveyor,localstack] [--files N] [--samples N] [--profile OUT]
 
 Both servers get the same resources, created by the same code (Conveyor's pipeline applier, minus the
 worker pool, for LocalStack; `conveyor up` applies the default pipeline itself): bucket
@@ -14,7 +14,13 @@ Measures, with 1 and 4 workers:
     `processed/` (the queue is empty and a listing counts N), from the first PUT;
   * upload-to-processed latency, one file at a time: PUT start -> HEAD processed/KEY answers 200
     (polled every 0.5 ms on a keep-alive connection), p50/p99;
-  * server CPU per file (the server process itself; workers are not counted on either side).
+  * server CPU per file (the server process itself; workers are not counted on either side);
+  * the workers' CPU per file and the load generator's (the upload clients and this script's polling),
+    which share the same cores: on 2 cores the files/s are bounded by the sum of the three;
+  * for Conveyor, the requests per file by operation (from its /_conveyor/metrics counters).
+
+--profile runs one more Conveyor throughput run with 1 worker under py-spy (GIL holder, then every busy
+thread) after the measured phases, and writes collapsed stacks to OUT.gil and OUT.wall.
 
 Loopback only; every loop is bounded by a count and a deadline; only processes started here are stopped.
 """
@@ -24,6 +30,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import resource
 import signal
 import subprocess
 import sys
@@ -40,7 +48,7 @@ from conveyor.pipeline.apply import Applier  # noqa: E402
 from conveyor.pipeline.spec import load  # noqa: E402
 from conveyor.runtime.pool import MOVER  # noqa: E402
 from harness import CountOption, Counts, Notes, Row, Values, aws_client, bench_main, http_ops, problem  # noqa: E402
-from peers import Http, Server, cpu_seconds, fmt, log, pct, run_load  # noqa: E402
+from peers import Http, LoadResult, Server, cpu_seconds, fmt, log, pct, profile_load, run_load  # noqa: E402
 from s3 import s3_headers  # noqa: E402
 from sqs import sqs_call  # noqa: E402
 
@@ -57,6 +65,35 @@ def boto(service: str, endpoint: str) -> Any:
 def server_cpu(srv: Server) -> float:
     """The server process's own CPU: Conveyor's pool workers are its children, LocalStack's are ours."""
     return cpu_seconds(srv.pid, descendants=False) if srv.pid else 0.0
+
+
+def workers_cpu(srv: Server, workers: Workers) -> float:
+    """The movers' CPU: Conveyor's pool (the server's descendants), or the processes this script started."""
+    if srv.name == "conveyor":
+        return cpu_seconds(srv.pid, descendants=True) - server_cpu(srv) if srv.pid else 0.0
+    return sum(cpu_seconds(proc.pid) for proc in workers.procs)
+
+
+def own_cpu() -> float:
+    """This script's CPU and its finished children's (the upload clients): the load generator."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+_REQUESTS = re.compile(r'conveyor_requests_total\{operation="([^"]+)",service="([^"]+)",status="\d+"\} ([\d.]+)')
+
+
+def request_counts(srv: Server) -> dict[str, float]:
+    """Conveyor's requests so far by "service Operation" (none for the peers)."""
+    if srv.name != "conveyor":
+        return {}
+    with urllib.request.urlopen(f"{srv.endpoint}/_conveyor/metrics", timeout=60) as response:
+        text = response.read().decode()
+    counts: dict[str, float] = {}
+    for operation, service, value in _REQUESTS.findall(text):
+        if service != "conveyor":
+            counts[f"{service} {operation}"] = counts.get(f"{service} {operation}", 0.0) + float(value)
+    return counts
 
 
 # ------------------------------------------------------------------------------------------ workers
@@ -162,10 +199,14 @@ def count_processed(s3: Any, tag: str) -> int:
     return total
 
 
-def throughput(srv: Server, url: str, tag: str, files: int, seconds: float) -> dict[str, Any]:
+def throughput(srv: Server, url: str, tag: str, files: int, seconds: float,
+               workers: Workers | None = None) -> dict[str, Any]:
     """Upload `files` as fast as the clients go; time until every one is in processed/."""
     s3 = boto("s3", srv.endpoint or "")
     h = Http(srv.endpoint or "")
+    requests0 = request_counts(srv)
+    workers0 = workers_cpu(srv, workers) if workers else 0.0
+    load0 = own_cpu()
     cpu0 = server_cpu(srv)
     t0 = time.perf_counter()
     up = run_load(srv, w_upload, UPLOAD_CLIENTS, (srv.endpoint, tag, files // UPLOAD_CLIENTS, seconds), seconds)
@@ -179,13 +220,17 @@ def throughput(srv: Server, url: str, tag: str, files: int, seconds: float) -> d
                 break
         time.sleep(0.05)
     t_done = time.perf_counter()
+    cpu = server_cpu(srv) - cpu0
+    worker_cpu = workers_cpu(srv, workers) - workers0 if workers else None
+    load_cpu = own_cpu() - load0
+    requests = {op: n - requests0.get(op, 0.0) for op, n in request_counts(srv).items()}
     h.close()
     # run_load's own clock starts at the barrier; t0 is taken just before it (fork + barrier, a few ms).
     elapsed = t_done - t0
     return {"uploaded": up.ops, "upload_errors": up.errors, "processed": processed, "seconds": elapsed,
             "rate": processed / elapsed if processed else None, "upload_rate": up.rate,
-            "upload_seconds": t_uploaded - t0, "cpu": server_cpu(srv) - cpu0,
-            "complete": processed >= up.ops and up.ops > 0}
+            "upload_seconds": t_uploaded - t0, "cpu": cpu, "workers_cpu": worker_cpu, "load_cpu": load_cpu,
+            "requests": {op: n for op, n in requests.items() if n > 0}, "complete": processed >= up.ops and up.ops > 0}
 
 
 def latency(srv: Server, tag: str, samples: int, seconds: float) -> tuple[list[float], int, float]:
@@ -233,12 +278,12 @@ def warm_up(srv: Server, url: str, n: int) -> None:
 
 
 @contextlib.contextmanager
-def movers(srv: Server, url: str, n: int) -> Iterator[None]:
+def movers(srv: Server, url: str, n: int) -> Iterator[Workers]:
     workers = Workers(srv, url)
     workers.start(n)
     try:
         warm_up(srv, url, n)
-        yield
+        yield workers
     finally:
         workers.stop()
 
@@ -248,14 +293,21 @@ def bench_server(srv: Server, q: Counts, values: Values, notes: Notes) -> None:
     log(f"{name}: preparing the pipeline")
     url = prepare(srv)
     for n in WORKER_COUNTS:
-        with movers(srv, url, n):
+        with movers(srv, url, n) as workers:
             log(f"{name}: {q['files']} uploads with {n} worker(s)")
-            r = throughput(srv, url, f"tp{n}", q["files"], q["secs"])
+            r = throughput(srv, url, f"tp{n}", q["files"], q["secs"], workers)
+            done = r["processed"]
             values[(name, f"rate{n}")] = r["rate"]
-            values[(name, f"cpu{n}")] = r["cpu"] / r["processed"] * 1e3 if r["processed"] else None
-            log(f"  {name}: {r['processed']}/{r['uploaded']} processed in {r['seconds']:.2f}s = "
+            values[(name, f"cpu{n}")] = r["cpu"] / done * 1e3 if done else None
+            values[(name, f"wcpu{n}")] = r["workers_cpu"] / done * 1e3 if done else None
+            values[(name, f"lcpu{n}")] = r["load_cpu"] / done * 1e3 if done else None
+            log(f"  {name}: {done}/{r['uploaded']} processed in {r['seconds']:.2f}s = "
                 f"{fmt(r['rate'], 1)} files/s (uploads alone {r['upload_seconds']:.2f}s, "
-                f"{fmt(r['upload_rate'])}/s; server CPU {fmt(values[(name, f'cpu{n}')], 2)} ms/file)")
+                f"{fmt(r['upload_rate'])}/s; CPU ms/file: server {fmt(values[(name, f'cpu{n}')], 2)}, "
+                f"workers {fmt(values[(name, f'wcpu{n}')], 2)}, load generator {fmt(values[(name, f'lcpu{n}')], 2)})")
+            if done and r["requests"]:
+                log(f"  {name}: requests per file: " + ", ".join(
+                    f"{op} {count / done:.2f}" for op, count in sorted(r["requests"].items(), key=lambda kv: -kv[1])))
             if not r["complete"] or r["upload_errors"]:
                 problem(notes, name, f"{n} worker(s): {r}")
             log(f"{name}: latency, {q['samples']} files one at a time, {n} worker(s)")
@@ -273,12 +325,27 @@ def bench_server(srv: Server, q: Counts, values: Values, notes: Notes) -> None:
         problem(notes, name, f"{dead['ApproximateNumberOfMessages']} messages in the DLQ")
 
 
+def profile_pipeline(srv: Server, q: Counts, out: str) -> None:
+    """A throughput run with 1 worker under py-spy, after the measured phases (their numbers unaffected)."""
+    url = prepare(srv)
+    secs = 15.0
+    runs = iter(range(2))  # profile_load runs the load once per mode
+
+    with movers(srv, url, 1) as workers:
+        def load() -> LoadResult:
+            r = throughput(srv, url, f"profile{next(runs)}", q["files"], secs, workers)
+            return LoadResult(r["processed"], r["upload_errors"], r["seconds"], r["cpu"])
+
+        profile_load(srv, out, secs, f"Conveyor pipeline, {q['files']} files, 1 worker", load)
+
+
 def rows(q: Counts) -> list[Row]:
     out: list[Row] = []
     for n in WORKER_COUNTS:
         w = f"{n} worker{'s' if n > 1 else ''}"
         out += [(f"rate{n}", f"files/s, {w}", True), (f"p50_{n}", f"upload→processed p50 ms, {w}", False),
-                (f"p99_{n}", f"upload→processed p99 ms, {w}", False), (f"cpu{n}", f"server CPU ms/file, {w}", False)]
+                (f"p99_{n}", f"upload→processed p99 ms, {w}", False), (f"cpu{n}", f"server CPU ms/file, {w}", False),
+                (f"wcpu{n}", f"workers' CPU ms/file, {w}", False), (f"lcpu{n}", f"load generator CPU ms/file, {w}", False)]
     return out
 
 
@@ -308,7 +375,8 @@ def main() -> int:
                CountOption("--samples", "samples", "latency samples per worker count")]
     # bare=False: Conveyor with its default pipeline, the thing measured.
     return bench_main("Pipeline: upload → S3 event → SNS → SQS → mover → processed/", __doc__, PEERS, quick, full,
-                      setting, rows, bench_server, options=options, bare=False, report=targets)
+                      setting, rows, bench_server, options=options, bare=False, profile=profile_pipeline,
+                      report=targets)
 
 
 if __name__ == "__main__":

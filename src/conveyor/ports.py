@@ -42,8 +42,9 @@ class NotificationDestination(Protocol):
 
     def resource_exists(self, arn: str) -> bool: ...
 
-    async def deliver_from_s3(self, arn: str, body: str) -> None:
-        """Deliver one S3 event record document (JSON text); raise to have it retried."""
+    async def deliver_from_s3(self, arn: str, bodies: Sequence[str]) -> None:
+        """Deliver S3 event documents (JSON texts) in order, in one write where the service stores them;
+        raise to have them all retried."""
         ...
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -36,8 +36,8 @@ def run(tmp_path: Path, test: Callable[[S3Store, Core, Versions, Delivered], Awa
     async def main() -> None:
         delivered: Delivered = []
 
-        async def deliver(kind: str, target: str, body: str) -> None:
-            delivered.append((kind, target, body))
+        async def deliver(kind: str, target: str, bodies: Sequence[str]) -> None:
+            delivered.extend((kind, target, body) for body in bodies)
 
         store = S3Store(tmp_path / "s3")
         store.open(deliver)

@@ -4,6 +4,7 @@ itself with raw delivery. The upload goes through the AWS CLI, as the pipeline's
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 from sns_helpers import body, verify
 
@@ -46,3 +47,27 @@ def test_s3_upload_arrives_as_an_sns_envelope(sns, subscribed, receive, client, 
     assert json.loads(plain["Body"]) == json.loads(doc["Message"])
     assert s3.head_object(Bucket="photos", Key="uploads/cat photo.jpg")["ContentLength"] == 1002
     assert receive(wrapped, count=0) == [] and receive(raw, count=0) == []
+
+
+def test_a_burst_of_uploads_arrives_once_each_signed(sns, subscribed, receive, client):
+    """Uploads made together reach the queue through the topic in batches (conveyor.services.s3.outbox):
+    each event once, in an envelope of its own with its own signature and message id."""
+    s3 = client("s3")
+    s3.create_bucket(Bucket="burst")
+    topic = sns.create_topic(Name="burst-events")["TopicArn"]
+    url, _ = subscribed(topic, "burst-jobs")
+    sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy", AttributeValue=json.dumps({"Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "SNS:Publish", "Resource": topic}]}))
+    s3.put_bucket_notification_configuration(Bucket="burst", NotificationConfiguration={"TopicConfigurations": [{
+        "TopicArn": topic, "Events": ["s3:ObjectCreated:*"]}]})
+    assert json.loads(body(receive(url)[0])["Message"])["Event"] == "s3:TestEvent"
+    keys = [f"photo-{i:02d}.jpg" for i in range(30)]
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(lambda key: s3.put_object(Bucket="burst", Key=key, Body=key.encode()), keys))
+    docs = [body(m) for m in receive(url, count=len(keys))]
+    records = [json.loads(doc["Message"])["Records"][0] for doc in docs]
+    assert sorted(r["s3"]["object"]["key"] for r in records) == keys
+    assert len({doc["MessageId"] for doc in docs}) == len(keys)
+    for doc in docs:
+        verify(doc)
+    assert receive(url, count=0) == []

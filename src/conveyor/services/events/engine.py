@@ -7,6 +7,7 @@ Scheduler's events on any bus.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from conveyor import ids
@@ -111,12 +112,12 @@ class Engine:
     def resource_exists(self, arn: str) -> bool:
         return self.started and self.catalog.bus_from_arn(arn) is not None
 
-    async def deliver_from_s3(self, arn: str, body: str) -> None:
-        """An S3 bucket event in EventBridge's shape, for the default bus of the bucket's region."""
+    async def deliver_from_s3(self, arn: str, bodies: Sequence[str]) -> None:
+        """S3 bucket events in EventBridge's shape, for the default bus of the bucket's region."""
         bus = self.catalog.bus_from_arn(arn)
         if bus is None:
             return  # no such bus: nothing to deliver to (S3 names only default buses)
-        await self.router.put([(bus.region, bus.name, [json.loads(body)])])
+        await self.router.put([(bus.region, bus.name, [json.loads(body) for body in bodies])])
 
     async def put_event(self, bus_arn: str, source: str, detail_type: str, detail: str,
                         resources: list[str]) -> str:

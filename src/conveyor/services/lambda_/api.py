@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from botocore.model import OperationModel
@@ -204,15 +205,17 @@ class LambdaService(Service):
             return Invocation(exc.status, error_code=exc.code)
         return Invocation(200, result.payload, result.function_error)
 
-    async def deliver_from_s3(self, arn: str, body: str) -> None:
-        """An S3 notification; S3 checked the resource policy when the bucket was configured, and an
-        invocation it is no longer allowed to make is dropped, as S3 does (it never retries one)."""
-        event = json.loads(body)
-        bucket = ((event.get("Records") or [{}])[0].get("s3") or {}).get("bucket", {}).get("arn")
-        if not self.invoke_allowed(arn, "s3.amazonaws.com", bucket):
-            log.warning("S3 (%s) may not invoke %s: no resource policy statement allows it", bucket, arn)
-            return
-        await self.invoke_event(arn, event)
+    async def deliver_from_s3(self, arn: str, bodies: Sequence[str]) -> None:
+        """S3 notifications, one invocation each; S3 checked the resource policy when the bucket was
+        configured, and an invocation it is no longer allowed to make is dropped, as S3 does (it never
+        retries one)."""
+        for body in bodies:
+            event = json.loads(body)
+            bucket = ((event.get("Records") or [{}])[0].get("s3") or {}).get("bucket", {}).get("arn")
+            if not self.invoke_allowed(arn, "s3.amazonaws.com", bucket):
+                log.warning("S3 (%s) may not invoke %s: no resource policy statement allows it", bucket, arn)
+                continue
+            await self.invoke_event(arn, event)
 
     async def deliver_from_sns(self, function_arn: str, event: dict[str, Any]) -> None:
         """An SNS notification; without a statement allowing sns.amazonaws.com the delivery fails (and

@@ -11,13 +11,15 @@ the blob files and the event outbox):
 from __future__ import annotations
 
 import functools
+import logging
+from collections.abc import Sequence
 from typing import Any
 
 from botocore.model import OperationModel
 
 from conveyor.authz import Denial, Need
 from conveyor.links import Link
-from conveyor.ports import Ports, Reader, StoredObject
+from conveyor.ports import AccessCheck, Ports, Reader, StoredObject
 from conveyor.protocol.base import Codec
 from conveyor.services.base import Environment, Handler, Result, Service
 from conveyor.services.s3 import (
@@ -57,6 +59,8 @@ from conveyor.services.s3.store import S3Store
 from conveyor.services.s3.versions import Versions
 from conveyor.services.s3.website_config import WebsiteOperations
 from conveyor.wire import Caller, HttpResponse, RequestContext, ServiceError
+
+log = logging.getLogger(__name__)
 
 
 class S3Service(Service):
@@ -115,10 +119,11 @@ class S3Service(Service):
         buckets, pending = self.store.counts()
         return {"status": "running", "buckets": buckets, "pending_events": pending}
 
-    async def _deliver(self, kind: str, target: str, body: str) -> None:
-        """One event (or replication job) from the outbox; an exception leaves the row there for a retry."""
+    async def _deliver(self, kind: str, target: str, bodies: Sequence[str]) -> None:
+        """Events (or replication jobs) from the outbox, in order; an exception leaves them there for a retry."""
         if kind == REPLICATION_JOB:
-            await self.replicator.run(body)
+            for body in bodies:
+                await self.replicator.run(body)
             return
         destination = self.ports.destination(kind)
         if destination is None:
@@ -130,12 +135,19 @@ class S3Service(Service):
             # AWS checks the destination's policy at each delivery too, not only when the notification is
             # configured: a queue or topic policy changed since refuses the event (under --iam report or
             # enforce; conveyor.authz). https://docs.aws.amazon.com/AmazonS3/latest/userguide/grant-destinations-permissions-to-s3.html
-            bucket = destinations.event_bucket(body)
-            action = "sqs:SendMessage" if kind == "sqs" else "sns:Publish"
-            if not access.service_may(destinations.S3_PRINCIPAL, action, target, f"arn:aws:s3:::{bucket}",
-                                      self.config.account_id):
-                raise Undeliverable(f"the policy of {target} does not let S3 deliver events of {bucket}")
-        await destination.deliver_from_s3(target, body)
+            bodies = [body for body in bodies if self._may_deliver(access, kind, target, body)]
+            if not bodies:
+                return
+        await destination.deliver_from_s3(target, bodies)
+
+    def _may_deliver(self, access: AccessCheck, kind: str, target: str, body: str) -> bool:
+        bucket = destinations.event_bucket(body)
+        action = "sqs:SendMessage" if kind == "sqs" else "sns:Publish"
+        if access.service_may(destinations.S3_PRINCIPAL, action, target, f"arn:aws:s3:::{bucket}",
+                              self.config.account_id):
+            return True
+        log.warning("dropping an event for %s: its policy does not let S3 deliver events of %s", target, bucket)
+        return False
 
     def links(self) -> list[Link]:
         if not self.store.is_open:

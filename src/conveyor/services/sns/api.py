@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from botocore.model import OperationModel
@@ -180,9 +180,9 @@ class SnsService(Service):
                                message_attributes: Mapping[str, Mapping[str, Any]] | None = None) -> str:
         return await self.publisher.publish_internal(topic_arn, message, subject, message_attributes)
 
-    async def deliver_from_s3(self, arn: str, body: str) -> None:
-        """S3 event notifications (TopicConfigurations)."""
+    async def deliver_from_s3(self, arn: str, bodies: Sequence[str]) -> None:
+        """S3 event notifications (TopicConfigurations): one publish each, their queue writes in one."""
         if arn not in self.registry.topics:
             log.warning("S3 event for missing topic %s dropped", arn)
             return  # AWS drops events for a topic deleted after configuration
-        await self.publisher.publish_internal(arn, body, subject="Amazon S3 Notification")
+        await self.publisher.publish_internal_many(arn, bodies, subject="Amazon S3 Notification")

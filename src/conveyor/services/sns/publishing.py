@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from conveyor import builtin_metrics, ids
@@ -248,3 +248,12 @@ class Publisher:
         result = (await self._commit(topic, [msg]))[0]
         message_id: str = result["MessageId"]
         return message_id
+
+    async def publish_internal_many(self, topic_arn: str, messages: Sequence[str], subject: str | None = None) -> None:
+        """Several publishes from inside Conveyor (a round of S3 events), made durable together: their queue
+        writes are one SQS write. Returns once every one is durable; raises when one is refused (then none
+        is published) or a write fails (the caller's retry may then deliver some twice: at least once)."""
+        topic = self.registry.topic(topic_arn)
+        base_url = self.base_url()
+        msgs = [self._prepare(topic, message, subject, None, None, None, None, base_url) for message in messages]
+        await self._commit(topic, msgs)

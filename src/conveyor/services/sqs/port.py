@@ -67,8 +67,14 @@ class QueuePort:
         q = self.catalog.get(arn)
         return None if q is None else q.fifo
 
-    async def deliver_from_s3(self, arn: str, body: str) -> None:
-        await self.send(arn, body)
+    async def deliver_from_s3(self, arn: str, bodies: Sequence[str]) -> None:
+        """S3 events, one write for all of them (a queue that refuses them raises: S3 retries them)."""
+        q = self.catalog.get(arn)
+        sender = q.account if q is not None else ""  # (as an in-process send names its sender)
+        refusals = await self.send_batch([Delivery(arn, body, sender_id=sender) for body in bodies])
+        refused = next((r for r in refusals if r is not None), None)
+        if refused is not None:
+            raise RuntimeError(refused)
 
     # conveyor.ports.PolicyHolder: S3 checks a queue's policy before it sends bucket events there.
     def resource_exists(self, arn: str) -> bool:
