@@ -27,7 +27,8 @@ def forget_body(path: Path, message_id: str) -> None:
     conn = sqlite3.connect(path)
     try:
         with conn:
-            conn.execute("DELETE FROM message_bodies WHERE id = ?", (message_id,))
+            conn.execute("DELETE FROM message_bodies WHERE key IN (SELECT key FROM messages WHERE id = ?)",
+                         (message_id,))
     finally:
         conn.close()
 

@@ -102,10 +102,11 @@ class Backlog:
         return True
 
     def restore(self, rows: Iterable[IndexRow], now: float, retention: float, ticket: Callable[[], int],
-                hold: Callable[[IndexRow], None], expired: list[str]) -> None:
-        """A restart's bulk `append`: the stored index rows of this queue in sequence order. A row past
-        retention goes to `expired`, one that does not fit the backlog (delayed, received before, out of
-        order) to `hold`, in turn, so the queue's line keeps the stored order."""
+                hold: Callable[[IndexRow], None], expired: list[int]) -> None:
+        """A restart's bulk `append`: the stored index rows of this queue in sequence order. The key of a row
+        past retention goes to `expired`, one that does not fit the backlog (delayed, received before, out
+        of order, keyed by other than its sequence number) to `hold`, in turn, so the queue's line keeps
+        the stored order."""
         ids, seqs, sents, tickets, groups, live = (self._ids, self._seq, self._sent, self._ticket, self._group,
                                                    self._live)
         last_seq = seqs[-1] if seqs else -1
@@ -113,12 +114,12 @@ class Backlog:
         canonical, fromhex, intern, by_group = _CANONICAL_UUID, bytes.fromhex, self._intern, self.by_group
         added = 0
         for row in rows:
-            _, mid, seq, sent, visible_at, group, receive_count, _, receipt = row
+            _, mid, seq, sent, visible_at, group, receive_count, _, receipt, key = row
             if sent + retention <= now:
-                expired.append(mid)
+                expired.append(key)
                 continue
             if (visible_at > now or receipt is not None or receive_count or seq <= last_seq or sent < last_sent
-                    or canonical(mid) is None):
+                    or key != seq or canonical(mid) is None):
                 hold(row)
                 continue
             slot = len(seqs)
@@ -246,14 +247,15 @@ class Backlog:
         if gi >= 0:
             self._release(gi)
 
-    def expire(self, now: float, retention: float) -> list[str]:
-        """Remove the messages sent `retention` seconds or more before `now`; their ids."""
-        gone: list[str] = []
+    def expire(self, now: float, retention: float) -> list[int]:
+        """Remove the messages sent `retention` seconds or more before `now`; their keys (a packed message's
+        key is its sequence number)."""
+        gone: list[int] = []
         sent, live = self._sent, self._live
         slot = self.first()
         while slot >= 0 and sent[slot] + retention <= now:
             if live[slot]:
-                gone.append(unpack_id(self._ids[slot * 16:slot * 16 + 16]))
+                gone.append(self._seq[slot])
                 self._kill(slot)
             slot += 1
             if slot == len(sent):

@@ -67,8 +67,8 @@ class QueueCatalog:
         self.by_id.pop(q.id, None)
         q.close()
 
-    def _expired(self, q: Queue, message_ids: list[str]) -> None:
-        self.store.forget_expired(message_ids)
+    def _expired(self, q: Queue, keys: list[int]) -> None:
+        self.store.forget_expired(keys)
 
     # -- lookups -----------------------------------------------------------------------------------
     def holds(self, q: Queue) -> bool:

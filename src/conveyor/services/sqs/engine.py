@@ -93,12 +93,12 @@ class SqsEngine:
         what expired while the server was down."""
         now = self.clock.now()
         by_id = self.catalog.by_id
-        expired: list[str] = []
+        expired: list[int] = []
         for block in self.store.index_blocks():
             for queue_id, rows in itertools.groupby(block, key=_queue_of):
                 q = by_id.get(queue_id)
                 if q is None:
-                    expired += [row[1] for row in rows]
+                    expired += [row[9] for row in rows]
                     continue
                 taken = list(rows)
                 q.restore(taken, now, expired)
@@ -184,7 +184,7 @@ class SqsEngine:
             fresh_by_batch.append((q, kept))
             for msg in msgs:
                 seq += 1
-                msg.seq = seq
+                msg.seq = msg.key = seq
                 if q.fifo:
                     key = (msg.group if q.dedup_by_group else "", msg.dedup_id or "")
                     hit = q.dedup_lookup(key, now)
@@ -306,19 +306,19 @@ class SqsEngine:
         others read from SQLite (one query, on the loop: no await between taking them and answering). A
         message whose row is gone (a purge or a queue deletion committed while it was taken) is left out:
         it is being removed."""
-        missing: list[str] = []
+        missing: list[int] = []
         take = self.recent.take
         for m in msgs:
             if m.content is None:
                 m.content = take(m)
                 if m.content is None:
-                    missing.append(m.id)
+                    missing.append(m.key)
         if not missing:
             return msgs
         found = self.store.contents(missing)
         for m in msgs:
             if m.content is None:
-                m.content = found.get(m.id)
+                m.content = found.get(m.key)
         return [m for m in msgs if m.content is not None]
 
     @staticmethod
@@ -349,7 +349,7 @@ class SqsEngine:
             self.store.record_receive_behind(msgs)
             return self._visible_again_at_once(q, msgs, vis, now)
         try:
-            await self.store.record_receive(msgs, [DeadLetterMove(m.id, dlq.id, q.arn, now, seq)
+            await self.store.record_receive(msgs, [DeadLetterMove(m.key, dlq.id, q.arn, now, seq)
                                                    for m, dlq, seq in dead])
         except Exception:
             self._undo_receive(q, before, moved)
@@ -406,7 +406,7 @@ class SqsEngine:
         msg = self._to_delete(q, handle)
         if msg is None:
             return
-        await self.store.delete_message(msg.id)
+        await self.store.delete_message(msg.key)
         if msg.queue is q and msg.state != GONE:
             q.remove(msg)
             builtin_metrics.sqs_deleted(self.metrics, q.region, q.name, 1)
@@ -427,7 +427,7 @@ class SqsEngine:
             if msg is not None:
                 doomed[msg.id] = msg
         if doomed:
-            await self.store.delete_messages(list(doomed))
+            await self.store.delete_messages([m.key for m in doomed.values()])
             gone = [m for m in doomed.values() if m.queue is q and m.state != GONE]
             for m in gone:
                 q.remove(m)
@@ -452,7 +452,7 @@ class SqsEngine:
         return msg
 
     async def delete_many(self, q: Queue, msgs: list[Message]) -> None:
-        await self.store.delete_messages([m.id for m in msgs])
+        await self.store.delete_messages([m.key for m in msgs])
         for m in msgs:
             if m.queue is q and m.state != GONE:
                 q.remove(m)
@@ -460,7 +460,7 @@ class SqsEngine:
 
     async def change_visibility(self, q: Queue, handle: str, timeout: int) -> None:
         msg, receipt, until = self._visibility_change(q, handle, timeout)
-        await self.store.set_visible_at(msg.id, until)
+        await self.store.set_visible_at(msg.key, until)
         if msg.receipt == receipt and msg.state == INFLIGHT and msg.queue is q:
             q.set_visibility(msg, until, self.clock.now())
 
@@ -481,7 +481,7 @@ class SqsEngine:
             outcomes.append(None)
             changes[msg.id] = (msg, receipt, until)  # (the last entry about a message wins, as in sequence)
         if changes:
-            await self.store.set_visible_at_many([(mid, until) for mid, (_, _, until) in changes.items()])
+            await self.store.set_visible_at_many([(msg.key, until) for msg, _, until in changes.values()])
             now = self.clock.now()
             for msg, receipt, until in changes.values():
                 if msg.receipt == receipt and msg.state == INFLIGHT and msg.queue is q:

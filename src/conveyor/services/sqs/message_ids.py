@@ -3,10 +3,10 @@
 SQS promises only that a MessageId is unique across accounts for an extended period
 (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_Message.html); its ids read as
 version-4 UUIDs, and so do these. Their leading 48 bits are the time in milliseconds, the other bits
-(but the version and variant ones) random: ids made later sort after those made before, so the SQLite
-indexes keyed by id (the messages and their bodies) grow at their right edge instead of splitting a
-random page per message, which cost the writer thread two thirds of a send's time. Within a millisecond
-74 random bits keep them unique, across restarts as well.
+(but the version and variant ones) random: ids made later sort after those made before. (The store once
+indexed messages by id, where random ids split a random page per message; it now keys them by an integer,
+conveyor.services.sqs.store, and the order only keeps ids readable by age.) Within a millisecond 74 random
+bits keep them unique, across restarts as well.
 """
 
 from __future__ import annotations

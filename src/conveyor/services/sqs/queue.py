@@ -72,13 +72,16 @@ class Message:
     """One message's index entry (what receive, delete and visibility changes need), wherever it is, and
     its content while it is being sent or received (`content`, else None: then it is in SQLite only)."""
 
-    __slots__ = ("id", "queue", "seq", "sent", "group_id", "receive_count", "first_receive", "visible_at",
+    __slots__ = ("id", "key", "queue", "seq", "sent", "group_id", "receive_count", "first_receive", "visible_at",
                  "receipt", "state", "content", "ticket")
 
     def __init__(self, *, id: str, seq: int, sent: float, visible_at: float, group_id: str | None = None,
                  receive_count: int = 0, first_receive: float | None = None, receipt: str | None = None,
-                 content: Content | None = None, queue: Queue | None = None) -> None:
+                 content: Content | None = None, queue: Queue | None = None, key: int | None = None) -> None:
         self.id = id
+        # Its rows' key in SQLite (conveyor.services.sqs.store): the sequence number it was sent with, kept
+        # when a move to a FIFO dead-letter queue gives it a new one. A packed message's key is its seq.
+        self.key = seq if key is None else key
         self.seq = seq
         self.sent = sent
         self.group_id = group_id
@@ -175,7 +178,7 @@ class Queue:
         self.dedup: OrderedDict[tuple[str, str], tuple[float, str, int]] = OrderedDict()
         # FIFO: ReceiveRequestAttemptId -> (expires, [(message, receipt)])
         self.attempts: dict[str, tuple[float, list[tuple[Message, str]]]] = {}
-        self.on_expired: Callable[[Queue, list[str]], None] | None = None  # ids of expired messages
+        self.on_expired: Callable[[Queue, list[int]], None] | None = None  # keys of expired messages
         self.refresh()
 
     # -- attributes ------------------------------------------------------------------------------------
@@ -204,8 +207,8 @@ class Queue:
         One never received that is available at once joins the packed backlog, and `msg` is detached."""
         msg.queue = self
         msg.content = None  # committed: its content is read back from SQLite when it is received
-        if self._pack(msg.id, msg.seq, msg.sent, msg.visible_at, msg.group_id, msg.receive_count, msg.receipt,
-                      now):
+        if msg.key == msg.seq and self._pack(msg.id, msg.seq, msg.sent, msg.visible_at, msg.group_id,
+                                             msg.receive_count, msg.receipt, now):
             msg.state = PACKED
             self.wake()
             self._arm()
@@ -218,23 +221,24 @@ class Queue:
         for msg in msgs:
             msg.queue = self
             msg.content = None
-            if pack(msg.id, msg.seq, msg.sent, msg.visible_at, msg.group_id, msg.receive_count, msg.receipt, now):
+            if msg.key == msg.seq and pack(msg.id, msg.seq, msg.sent, msg.visible_at, msg.group_id, msg.receive_count,
+                                           msg.receipt, now):
                 msg.state = PACKED
                 self.wake()
             else:
                 self._hold(msg, now)
         self._arm()
 
-    def restore(self, rows: Iterable[IndexRow], now: float, expired: list[str]) -> None:
-        """Stored messages of this queue, in sequence order, at a restart; the ids of those past retention
+    def restore(self, rows: Iterable[IndexRow], now: float, expired: list[int]) -> None:
+        """Stored messages of this queue, in sequence order, at a restart; the keys of those past retention
         go to `expired`. `settle` follows, once every row is in."""
         before = len(self.backlog)
 
         def hold(row: IndexRow) -> None:
-            _, mid, seq, sent, visible_at, group_id, receive_count, first_receive, receipt = row
+            _, mid, seq, sent, visible_at, group_id, receive_count, first_receive, receipt, key = row
             self._hold(Message(id=mid, seq=seq, sent=sent, visible_at=visible_at, group_id=group_id,
                                receive_count=receive_count, first_receive=first_receive, receipt=receipt,
-                               queue=self), now)
+                               queue=self, key=key), now)
 
         self.backlog.restore(rows, now, self.retention, functools.partial(next, _tiebreak), hold, expired)
         self.n_available += len(self.backlog) - before
@@ -473,12 +477,12 @@ class Queue:
             msg = by_sent.popleft()
             if msg.queue is self and msg.state != GONE:
                 self.remove(msg)
-                expired.append(msg.id)
+                expired.append(msg.key)
         while exp and exp[0][0] + retention <= now:
             _, _, msg = heapq.heappop(exp)
             if msg.queue is self and msg.state != GONE:
                 self.remove(msg)
-                expired.append(msg.id)
+                expired.append(msg.key)
         if expired and self.on_expired is not None:
             self.on_expired(self, expired)
         self._arm()
