@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 from tests.s3.test_store import Delivered, body, make_bucket, notify_queue, request, run, wait_for
@@ -69,8 +70,8 @@ def test_a_crash_before_the_clearing_commits_delivers_the_event_again_once(tmp_p
 
         again: Delivered = []
 
-        async def deliver(kind: str, target: str, text: str) -> None:
-            again.append((kind, target, text))
+        async def deliver(kind: str, target: str, bodies: Sequence[str]) -> None:
+            again.extend((kind, target, text) for text in bodies)
 
         restarted = S3Store(crashed)
         restarted.open(deliver)
