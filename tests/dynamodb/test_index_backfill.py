@@ -46,6 +46,19 @@ def table_pairs(ddb: Any) -> set[tuple[str, str]]:
     return {(i["id"]["S"], i["g"]["S"]) for page in pages for i in page["Items"] if "g" in i}
 
 
+def answer_in_thread(answers: dict[str, Any], name: str, call: Any, **kwargs: Any) -> threading.Thread:
+    """Run `call(**kwargs)` in a thread of its own; its answer, or the error response it got, goes to
+    answers[name]."""
+    def go() -> None:
+        try:
+            answers[name] = call(**kwargs)
+        except ClientError as error:
+            answers[name] = error.response
+    thread = threading.Thread(target=go)
+    thread.start()
+    return thread
+
+
 def run_in_thread(errors: list[BaseException], call: Any, **kwargs: Any) -> threading.Thread:
     """`call(**kwargs)` started in a thread of its own; what it raises goes to `errors`, reported by the test."""
     def go() -> None:
@@ -193,15 +206,7 @@ def test_a_write_racing_the_deletion_of_its_table_is_refused_and_leaves_nothing(
     create()
     answers: dict[str, Any] = {}
 
-    def run(name: str, call: Any, **kwargs: Any) -> threading.Thread:
-        def go() -> None:
-            try:
-                answers[name] = call(**kwargs)
-            except ClientError as error:
-                answers[name] = error.response["Error"]
-        thread = threading.Thread(target=go)
-        thread.start()
-        return thread
+    run = functools.partial(answer_in_thread, answers)
 
     with write_lock(server.data_dir):
         deadline = time.monotonic() + 3
@@ -214,7 +219,7 @@ def test_a_write_racing_the_deletion_of_its_table_is_refused_and_leaves_nothing(
     for thread in threads:
         thread.join(timeout=30)
     assert answers["delete"]["TableDescription"]["TableStatus"] == "DELETING"
-    assert answers["after"] == {"Code": "ResourceNotFoundException", "Message": "Requested resource not found"}
+    assert answers["after"]["Error"] == {"Code": "ResourceNotFoundException", "Message": "Requested resource not found"}
     server.stop()
     server.start()
     ddb = server.client("dynamodb")

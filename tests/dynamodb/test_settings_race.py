@@ -73,6 +73,19 @@ class Writes:
         for key in ("new-before", "k1", "k2"):
             in_flight(self.ddb, key, deadline, table=TABLE)
 
+    def every_kind_in_flight(self, deadline: float) -> None:
+        """One write of each kind, each queued behind the held write lock: a put of a new item, a plain
+        PutItem over k0 (its old image although it never read it), an update of k3, a delete of k4, a
+        BatchWriteItem put and a transaction's update of k5."""
+        self.put("new-after")
+        self.put("k0", "7")
+        self.set_v("k3")
+        self.delete("k4")
+        self.batch_put("batch-after")
+        self.transact_set_v("k5")
+        for key in ("new-after", "k0", "k3", "k4", "batch-after", "k5"):
+            in_flight(self.ddb, key, deadline, table=TABLE)
+
     def join(self) -> None:
         for thread in self.threads:
             thread.join(timeout=30)
@@ -96,14 +109,7 @@ def test_writes_racing_a_stream_being_turned_on_and_off_are_recorded_as_it_stand
         # writes below would only be queued before it, and the records asserted below would be missing)
         time.sleep(0.5)
         # Asked while it is on its way to disk: each must be in the stream, with the image it replaced.
-        writes.put("new-after")
-        writes.put("k0", "7")  # a plain PutItem over an item: its old image although it never read it
-        writes.set_v("k3")
-        writes.delete("k4")
-        writes.batch_put("batch-after")
-        writes.transact_set_v("k5")
-        for key in ("new-after", "k0", "k3", "k4", "batch-after", "k5"):
-            in_flight(ddb, key, deadline, table=TABLE)
+        writes.every_kind_in_flight(deadline)
     writes.join()
 
     arn = ddb.describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
@@ -163,14 +169,7 @@ def test_writes_racing_point_in_time_recovery_being_enabled_are_undone_by_a_rest
                      PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
         time.sleep(0.5)  # (as above: late, it would only put the writes below before it)
         advance(10)  # the writes below come 10 s later: a restore to 5 s after enabling undoes them
-        writes.put("new-after")
-        writes.put("k0", "7")
-        writes.set_v("k3")
-        writes.delete("k4")
-        writes.batch_put("batch-after")
-        writes.transact_set_v("k5")
-        for key in ("new-after", "k0", "k3", "k4", "batch-after", "k5"):
-            in_flight(ddb, key, deadline, table=TABLE)
+        writes.every_kind_in_flight(deadline)
     writes.join()
     advance(60)
 

@@ -7,8 +7,8 @@ entry, no transaction token, no table change, here or after a restart.
 
 from __future__ import annotations
 
+import functools
 import json
-import threading
 from typing import Any
 
 import requests
@@ -16,8 +16,8 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config as BotoConfig
 from botocore.credentials import Credentials
-from botocore.exceptions import ClientError
 
+from tests.dynamodb.test_index_backfill import answer_in_thread
 from tests.dynamodb.test_transaction_conflicts import write_lock
 
 TABLE = "busy"
@@ -51,15 +51,7 @@ def test_a_commit_that_outwaits_the_busy_timeout_answers_internal_server_error_a
 
     answers: dict[str, Any] = {}
 
-    def run(name: str, call: Any, **kwargs: Any) -> threading.Thread:
-        def go() -> None:
-            try:
-                answers[name] = call(**kwargs)
-            except ClientError as error:
-                answers[name] = error.response
-        thread = threading.Thread(target=go)
-        thread.start()
-        return thread
+    run = functools.partial(answer_in_thread, answers)
 
     with write_lock(server.data_dir):  # held past the 5 s busy timeout of each commit that waits for it
         threads = [run("put", ddb.put_item, TableName=TABLE, Item={"id": {"S": "b"}, "g": {"S": "y"}}),
