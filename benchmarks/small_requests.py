@@ -90,6 +90,15 @@ def chosen(parser: argparse.ArgumentParser, what: str, value: str, choices: Sequ
     return picked
 
 
+def print_by_tree(title: str, what: str, trees: list[str], rows: list[tuple[str, list[str]]]) -> None:
+    """A markdown table with a column per source tree: `rows` are (label, a cell per tree)."""
+    print(f"\n{title}")
+    print(f"| {what} | " + " | ".join(trees) + " |")
+    print("|---|" + "---|" * len(trees))
+    for label, cells in rows:
+        print(f"| {label} | " + " | ".join(cells) + " |")
+
+
 def start(src: str | None, signed: bool) -> Server:
     srv = Server(src or "conveyor")
     port = free_port()
@@ -271,13 +280,10 @@ def main() -> int:
             for op in ops:
                 profile(servers[0], op, args.signed, args.profile, seconds * 2, count * 2, args.clients)
         names = [srv.name for srv in servers]
-        print(f"\nServer CPU µs per request ({'signed, --auth sigv4' if args.signed else 'unsigned, auth off'}; "
-              f"{args.clients} clients; lowest of {rounds})")
-        print("| request | " + " | ".join(names) + " |")
-        print("|---|" + "---|" * len(names))
-        for op in ops:
-            cells = [fmt(min(results[(n, op)])) if results.get((n, op)) else "-" for n in names]
-            print(f"| {LABELS[op]} | " + " | ".join(cells) + " |")
+        print_by_tree(f"Server CPU µs per request ({'signed, --auth sigv4' if args.signed else 'unsigned, auth off'}; "
+                      f"{args.clients} clients; lowest of {rounds})", "request", names,
+                      [(LABELS[op], [fmt(min(results[(n, op)])) if results.get((n, op)) else "-" for n in names])
+                       for op in ops])
     finally:
         for srv in servers:
             stop(srv)

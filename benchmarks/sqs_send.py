@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import aws_client  # noqa: E402
 from peers import LoadResult, Server, fmt, log, profile_load, run_load, stop  # noqa: E402
-from small_requests import chosen, start, tree_comparison_parser  # noqa: E402
+from small_requests import chosen, print_by_tree, start, tree_comparison_parser  # noqa: E402
 from sqs import w_send, w_send_batch  # noqa: E402
 
 ATTRIBUTES = {"kind": {"DataType": "String", "StringValue": "upload"}, "size": {"DataType": "Number", "StringValue": "1234"}}
@@ -84,16 +84,13 @@ def main() -> int:
             for row in rows:
                 profile(servers[0], urls[servers[0].name], row, args.profile, count * 2, seconds * 2)
         names = [srv.name for srv in servers]
-        print(f"\nSQS send rows: msgs/s / server CPU µs per message (best of {rounds}; load average "
-              f"{os.getloadavg()[0]:.2f})")
-        print("| row | " + " | ".join(names) + " |")
-        print("|---|" + "---|" * len(names))
-        for row in rows:
-            cells = []
-            for n in names:
-                got = results.get((n, row))
-                cells.append(f"{fmt(max(r for r, _ in got))} / {fmt(min(c for _, c in got), 1)}" if got else "-")
-            print(f"| {ROWS[row][0]} | " + " | ".join(cells) + " |")
+
+        def cell(got: list[tuple[float, float]] | None) -> str:
+            return f"{fmt(max(r for r, _ in got))} / {fmt(min(c for _, c in got), 1)}" if got else "-"
+
+        print_by_tree(f"SQS send rows: msgs/s / server CPU µs per message (best of {rounds}; load average "
+                      f"{os.getloadavg()[0]:.2f})", "row", names,
+                      [(ROWS[row][0], [cell(results.get((n, row))) for n in names]) for row in rows])
     finally:
         for srv in servers:
             stop(srv)
