@@ -28,7 +28,8 @@ class RecentContents:
     def __init__(self, budget: int = BUDGET) -> None:
         self.budget = budget
         self.bytes = 0
-        self._kept: dict[str, tuple[Queue, Content, int]] = {}  # id -> (queue, content, bytes)  # (in the order they were kept: oldest first)
+        # message id -> (queue, content, bytes), in the order they were kept: oldest first
+        self._kept: dict[str, tuple[Queue, Content, int]] = {}
 
     def __len__(self) -> int:
         return len(self._kept)
