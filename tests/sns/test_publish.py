@@ -16,6 +16,7 @@ from sns_helpers import body, error
 from conveyor.app import App
 from conveyor.clock import ManualClock
 from conveyor.config import Config
+from conveyor.services.sns.store import FORGET_EXPIRED_DEDUP
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -314,6 +315,36 @@ def test_a_fifo_topic_forgets_deduplication_ids_whose_window_has_passed(tmp_path
             clock.advance(301)
             assert await publish("later", "d0") != first[0]  # not a duplicate any more
             assert list(sns.registry.topics[arn].dedup) == ["d0"]
+        finally:
+            await app.stop()
+
+    asyncio.run(run())
+
+
+def test_a_fifo_publish_forgets_expired_deduplication_rows_through_an_index(tmp_path):
+    """Each FIFO publish deletes its topic's expired deduplication rows. The store finds them by expiry,
+    not by reading the topic's whole 5-minute window (30,000 rows at 100 publishes/s), and still leaves
+    exactly the live ones."""
+
+    async def run() -> None:
+        clock = ManualClock(1_700_000_000.0)
+        app = App(Config(data_dir=tmp_path, port=0, auth="off"), clock=clock)
+        await app.start()
+        try:
+            sns = await app.services.use("sns")
+            ctx = SimpleNamespace(account_id="000000000000", region="us-east-1", base_url="http://x", principal=None)
+            created = await sns.handler("CreateTopic")(ctx, {"Name": "rows.fifo", "Attributes": {"FifoTopic": "true"}})
+            arn = created["TopicArn"]
+            for i in range(20):
+                await sns.handler("Publish")(ctx, {"TopicArn": arn, "Message": f"m{i}", "MessageGroupId": "g",
+                                                   "MessageDeduplicationId": f"old{i}"})
+            clock.advance(301)
+            await sns.handler("Publish")(ctx, {"TopicArn": arn, "Message": "new", "MessageGroupId": "g",
+                                               "MessageDeduplicationId": "new"})
+            db = sns.store.db
+            assert [row[0] for row in db.query("SELECT dedup_id FROM dedup WHERE topic_arn = ?", (arn,))] == ["new"]
+            plan = " ".join(str(row[3]) for row in db.query("EXPLAIN QUERY PLAN " + FORGET_EXPIRED_DEDUP, (arn, 0.0)))
+            assert "USING INDEX dedup_expiry (topic_arn=? AND expires<?)" in plan, plan
         finally:
             await app.stop()
 

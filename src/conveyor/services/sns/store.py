@@ -66,7 +66,16 @@ MIGRATIONS = [
         message_id TEXT NOT NULL, subject TEXT, body TEXT NOT NULL
     )
     """,
+    # Each FIFO publish forgets its topic's expired deduplication ids (add_to_outbox). Without this index
+    # that DELETE read every id of the topic's 5-minute window: 30,000 rows at 100 publishes/s, 3 ms a publish.
+    """
+    CREATE INDEX dedup_expiry ON dedup (topic_arn, expires)
+    """,
 ]
+
+# What each FIFO publish runs to drop its topic's deduplication ids whose window has passed (the dedup_expiry
+# index finds them without reading the live ones).
+FORGET_EXPIRED_DEDUP = "DELETE FROM dedup WHERE topic_arn = ? AND expires <= ?"
 
 _TABLES = ("topics", "subscriptions", "outbox", "dedup", "platform_apps", "endpoints", "sms_settings", "opted_out",
            "sent")
@@ -206,7 +215,7 @@ class SnsStore:
             ids = [int(c.execute("INSERT INTO outbox (message, targets) VALUES (?, ?)", row).lastrowid or 0)
                    for row in encoded]
             if dedup_rows:
-                c.execute("DELETE FROM dedup WHERE topic_arn = ? AND expires <= ?", (topic_arn, now))
+                c.execute(FORGET_EXPIRED_DEDUP, (topic_arn, now))
                 c.executemany("INSERT OR REPLACE INTO dedup VALUES (?, ?, ?, ?, ?)", dedup_rows)
                 c.execute("UPDATE topics SET seq = ? WHERE arn = ?", (topic_seq, topic_arn))
             return ids
