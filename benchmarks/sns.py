@@ -14,6 +14,10 @@ the default JSON envelope (the S3 → SNS → SQS pipeline's path):
     includes Conveyor's idle default worker pool, whose start-up is waited out before measuring)
   * latency from the start of a Publish call until the message arrives at a receiver already
     long-polling each queue (one process per queue): 1 queue, and arrival in all of 10 queues (p50/p99)
+  * FIFO: Publish (a MessageGroupId of 8 and a MessageDeduplicationId each) into a FIFO topic with 1
+    subscribed FIFO queue, 1 client and 8 clients, with the same server CPU per publish; every
+    publish's deduplication id stays in the topic's 5-minute window, so the 8-client phase also
+    shows whether a publish costs more as that window fills
 
 Raw-HTTP clients send a well-formed but unsigned SigV4 header (Conveyor has auth off on loopback; moto
 and LocalStack accept any credentials), so client CPU stays far below the server's on this 2-core box.
@@ -42,10 +46,13 @@ PEERS = ["conveyor", "moto", "localstack"]
 FORM = "application/x-www-form-urlencoded; charset=utf-8"
 
 
-def publish_call(h: Http, topic_arn: str, message: str) -> int:
-    """One query-protocol Publish; returns the HTTP status."""
-    body = urlencode({"Action": "Publish", "Version": "2010-03-31", "TopicArn": topic_arn,
-                      "Message": message}).encode()
+def publish_call(h: Http, topic_arn: str, message: str, group: str | None = None, dedup: str | None = None) -> int:
+    """One query-protocol Publish; returns the HTTP status. `group` and `dedup`: a FIFO topic's
+    MessageGroupId and MessageDeduplicationId."""
+    form = {"Action": "Publish", "Version": "2010-03-31", "TopicArn": topic_arn, "Message": message}
+    if group is not None:
+        form |= {"MessageGroupId": group, "MessageDeduplicationId": dedup or message}
+    body = urlencode(form).encode()
     headers = {"Content-Type": FORM, **fake_auth("sns")}
     status, _ = h.request("POST", "/", body, headers)
     return status
@@ -59,6 +66,10 @@ def w_publish(phase: str, idx: int, endpoint: str, topic_arn: str, count: int, s
     if phase == "setup":
         return Http(endpoint)
     pad = "x" * 200
+    if topic_arn.endswith(".fifo"):
+        stamp = time.time_ns()  # (deduplication ids unique across phases and runs)
+        return http_ops(state, count, seconds, lambda h, i: publish_call(
+            h, topic_arn, f"{idx}-{i}-{pad}", group=f"g{i % 8}", dedup=f"{idx}-{i}-{stamp}") == 200)
     return http_ops(state, count, seconds, lambda h, i: publish_call(h, topic_arn, f"{idx}-{i}-{pad}") == 200)
 
 
@@ -70,16 +81,18 @@ def boto(service: str, endpoint: str) -> Any:
 
 
 class Fanout:
-    """A topic with `n` SQS queues subscribed (envelope delivery)."""
+    """A topic with `n` SQS queues subscribed (envelope delivery); `fifo`: a FIFO topic and FIFO queues."""
 
-    def __init__(self, srv: Server, label: str, n: int) -> None:
+    def __init__(self, srv: Server, label: str, n: int, fifo: bool = False) -> None:
         self.srv, self.n = srv, n
         sns, self.sqs = boto("sns", srv.endpoint), boto("sqs", srv.endpoint)
         stamp = f"{int(time.time() * 1000) % 10**9}"
-        self.topic = sns.create_topic(Name=f"bench-{label}-{stamp}")["TopicArn"]
+        suffix, attrs = (".fifo", {"FifoTopic": "true"}) if fifo else ("", {})
+        self.topic = sns.create_topic(Name=f"bench-{label}-{stamp}{suffix}", Attributes=attrs)["TopicArn"]
         self.urls: list[str] = []
         for i in range(n):
-            url = self.sqs.create_queue(QueueName=f"bench-{label}-{stamp}-{i}")["QueueUrl"]
+            url = self.sqs.create_queue(QueueName=f"bench-{label}-{stamp}-{i}{suffix}",
+                                        Attributes={"FifoQueue": "true"} if fifo else {})["QueueUrl"]
             arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
             sns.subscribe(TopicArn=self.topic, Protocol="sqs", Endpoint=arn)
             self.urls.append(url)
@@ -121,7 +134,7 @@ def publish_phase(srv: Server, fan: Fanout, clients: int, count: int, secs: floa
                   settle: float) -> tuple[LoadResult, float | None, float, bool]:
     """(load result, fan-out completion msgs/s, server CPU incl. delivery, all delivered)."""
     warm = Http(srv.endpoint)
-    publish_call(warm, fan.topic, "warm-up")
+    publish_call(warm, fan.topic, f"warm-up-{time.time_ns()}", group="warm" if fan.topic.endswith(".fifo") else None)
     warm.close()
     fan.wait_delivered(1, settle)
     cpu0 = srv.cpu()
@@ -274,8 +287,8 @@ def latency_phase(srv: Server, fan: Fanout, samples: int, seconds: float) -> tup
 def bench_server(srv: Server, q: Counts, values: Values, notes: Notes) -> None:
     name = srv.name
 
-    for key, clients, n in (("pub1", 1, 1), ("pub8", 8, 1), ("pub8x10", 8, 10)):
-        fan = Fanout(srv, key, n)
+    for key, clients, n in (("pub1", 1, 1), ("pub8", 8, 1), ("pub8x10", 8, 10), ("fifo1", 1, 1), ("fifo8", 8, 1)):
+        fan = Fanout(srv, key, n, fifo=key.startswith("fifo"))
         wait_quiet(srv)
         log(f"{name}: publish, {clients} raw client(s), {n} subscribed queue(s)")
         r, completion, cpu, complete = publish_phase(srv, fan, clients, q[key], q["secs"], q["settle"])
@@ -327,6 +340,10 @@ ROWS = [
     ("pub1_cpu", "server CPU µs/publish, 1 client, 1 queue", False),
     ("pub8_cpu", "server CPU µs/publish, 8 clients, 1 queue", False),
     ("pub8x10_cpu", "server CPU µs/publish, 8 clients, 10 queues", False),
+    ("fifo1", "FIFO publish/s, 1 client, 1 FIFO queue", True),
+    ("fifo8", "FIFO publish/s, 8 clients, 1 FIFO queue", True),
+    ("fifo1_cpu", "server CPU µs/FIFO publish, 1 client, 1 FIFO queue", False),
+    ("fifo8_cpu", "server CPU µs/FIFO publish, 8 clients, 1 FIFO queue", False),
 ]
 
 
@@ -357,8 +374,10 @@ def report(servers: list[Server], q: Counts, values: Values) -> str:
 
 
 def main() -> int:
-    quick = dict(pub1=400, pub8=1600, pub8x10=1600, secs=3.0, settle=30.0, lat=15, lat_secs=10.0)
-    full = dict(pub1=6000, pub8=24000, pub8x10=24000, secs=8.0, settle=120.0, lat=200, lat_secs=60.0)
+    quick = dict(pub1=400, pub8=1600, pub8x10=1600, fifo1=400, fifo8=1600, secs=3.0, settle=30.0, lat=15,
+                 lat_secs=10.0)
+    full = dict(pub1=6000, pub8=24000, pub8x10=24000, fifo1=6000, fifo8=24000, secs=8.0, settle=120.0, lat=200,
+                lat_secs=60.0)
     return bench_main("SNS", __doc__, PEERS, quick, full, "query protocol, SQS subscribers with the JSON envelope",
                       ROWS, bench_server, profile=profile_publish, report=report)
 
