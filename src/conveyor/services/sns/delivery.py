@@ -1,8 +1,8 @@
 """Fan-out: SQS writes of a publish, and the outbox for everything delivered after the answer.
 
-Standard topics write SQS subscriptions' messages before Publish answers (publishing.py), so
-`to_sqs` runs on the publish path. Deliveries that happen after the answer (HTTP, functions, FIFO
-topics, SQS writes that failed) are outbox rows, committed before the answer: this module delivers a
+Topics write SQS subscriptions' messages before Publish answers (publishing.py), so `to_sqs` runs on
+the publish path. Deliveries that happen after the answer (HTTP, functions, SQS writes that failed)
+are outbox rows, committed before the answer: this module delivers a
 row, trims its target list as deliveries settle and deletes it when none is left. Rows left by a crash
 are replayed at start-up, so delivery is at-least-once (FIFO queues drop replays by deduplication id).
 The SQS writes of one publish are one write, so the SQS store commits them together.
@@ -133,8 +133,9 @@ class Dispatcher:
         return task
 
     def schedule(self, row_id: int, msg: Published, targets: list[str]) -> asyncio.Task[None]:
-        """Called in publish order; FIFO topics keep that order through a per-topic lock. The task ends once
-        the row's SQS writes are done (its other deliveries go on in tasks of their own)."""
+        """Called in publish order; a FIFO topic's rows (replayed, retried) keep that order through a per-topic
+        lock. The task ends once the row's SQS writes are done (its other deliveries go on in tasks of their
+        own)."""
         return self.spawn(self._deliver(row_id, msg, targets))
 
     # -- one outbox row ------------------------------------------------------------------------------

@@ -124,13 +124,17 @@ class Publisher:
     async def _commit(self, topic: Topic, msgs: list[Published]) -> list[dict[str, Any]]:
         """Make publishes durable and hand them to delivery; returns once they are.
 
-        Standard topics write their SQS subscriptions' messages straight into the SQS store before
-        answering: the publish is acknowledged once every matching queue holds it, in one SQS group
-        commit, instead of three commits (outbox row, queue messages, outbox delete). Only what is
-        delivered later (HTTP, functions, SQS writes that failed) goes through the outbox. FIFO
-        topics use the outbox for everything: their sequence numbers and deduplication window are
-        SNS state that must be durable too, and one ordered delivery task per topic keeps groups in
-        order.
+        SQS subscriptions' messages go straight into the SQS store before the answer: the publish is
+        acknowledged once every matching queue holds it, in one SQS group commit, instead of three
+        commits (outbox row, queue messages, outbox delete). Only what is delivered later (HTTP,
+        functions, SQS writes that failed) goes through the outbox.
+
+        A FIFO topic's deduplication ids and sequence number are SNS state that must be durable too:
+        they are committed after the queues' write, with the outbox rows if any, before the answer.
+        A crash between the two leaves an unacknowledged publish in its queues; the publisher's retry
+        (same deduplication id) is then dropped by a FIFO queue's own deduplication, and a standard
+        queue gets it twice (at least once). Queue writes are issued in sequence order, as SQS orders
+        a group by its write order, so no lock is needed to keep groups in order.
         """
         now = self.clock.now()
         direct: list[tuple[Published, list[Subscription]]] = []
@@ -145,15 +149,18 @@ class Publisher:
                 if hit is not None:
                     results.append({"MessageId": hit[1], "SequenceNumber": hit[2]})
                     continue
-                topic.seq += 1
+                # Large and non-consecutive, as AWS's are (API_Publish: "a large, non-consecutive number"):
+                # taken from the clock, they also never repeat one a crash kept from being stored.
+                # https://docs.aws.amazon.com/sns/latest/api/API_Publish.html
+                topic.seq = max(topic.seq + 1, int(now * 1_000_000))
                 seq = msg["seq"] = f"{topic.seq:020d}"
                 topic.remember(dedup_id, now + DEDUP_WINDOW, msg["id"], seq)
                 claimed.append(DedupRecord(topic.arn, dedup_id, now + DEDUP_WINDOW, msg["id"], seq))
             targets = [s for s in subs if s.confirmed and s.wants(message_for(msg, s.protocol), msg.get("attrs"))]
-            queued = [s for s in targets if s.protocol == "sqs" and not topic.fifo]
+            queued = [s for s in targets if s.protocol == "sqs"]
             if queued:
                 direct.append((msg, queued))
-            rest = [s.arn for s in targets if s.protocol != "sqs" or topic.fifo]
+            rest = [s.arn for s in targets if s.protocol != "sqs"]
             if rest:
                 later[msg["id"]] = (msg, rest)
             results.append({"MessageId": msg["id"], "SequenceNumber": msg.get("seq")})
@@ -177,9 +184,9 @@ class Publisher:
         tasks = [self.dispatcher.schedule(row_id, msg, targets)
                  for row_id, (msg, targets) in zip(row_ids, rows, strict=True)]
         if topic.fifo and tasks:
-            # A FIFO publish answers once its queues hold it, as a standard topic's does (those write
-            # before their outbox): a receive right after the publish finds the message. shield: a client
-            # that hangs up does not cancel the delivery, which the outbox row owes anyway.
+            # A FIFO publish whose queue write failed answers once the retry is under way, in order behind
+            # the topic's earlier rows. shield: a client that hangs up does not cancel the delivery, which
+            # the outbox row owes anyway.
             await asyncio.shield(asyncio.gather(*tasks, return_exceptions=True))
 
     # -- the operations ------------------------------------------------------------------------------------
