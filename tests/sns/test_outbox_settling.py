@@ -142,3 +142,33 @@ def test_concurrent_fifo_publishes_reach_the_queue_in_sequence_order(tmp_path: P
             assert received == by_sequence
 
     asyncio.run(main())
+
+
+def test_a_publish_to_ten_queues_is_one_sqs_commit_and_none_in_sns(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with served_in_process(tmp_path) as (app, _):
+            api = app.ports.api
+            assert api is not None
+
+            async def call(service: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+                answer: dict[str, Any] = await api.call(service, operation, params, REGION)
+                return answer
+
+            topic = (await call("sns", "CreateTopic", {"Name": "fan"}))["TopicArn"]
+            urls = []
+            for i in range(10):
+                url = (await call("sqs", "CreateQueue", {"QueueName": f"fan-{i}"}))["QueueUrl"]
+                arn = (await call("sqs", "GetQueueAttributes", {"QueueUrl": url, "AttributeNames": ["QueueArn"]}
+                                  ))["Attributes"]["QueueArn"]
+                await call("sns", "Subscribe", {"TopicArn": topic, "Protocol": "sqs", "Endpoint": arn})
+                urls.append(url)
+            sns, sqs = await app.services.use("sns"), await app.services.use("sqs")
+            assert isinstance(sns, SnsService)
+            sns_commits, sqs_commits = sns.store.db.commits, sqs.engine.store.db.commits
+            await call("sns", "Publish", {"TopicArn": topic, "Message": "to all"})
+            assert (sns.store.db.commits, sqs.engine.store.db.commits) == (sns_commits, sqs_commits + 1)
+            for url in urls:  # each holds it when Publish answers
+                got = await call("sqs", "ReceiveMessage", {"QueueUrl": url, "WaitTimeSeconds": 0})
+                assert '"Message" : "to all"' in got["Messages"][0]["Body"]
+
+    asyncio.run(main())
