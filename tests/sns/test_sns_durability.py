@@ -44,3 +44,33 @@ def test_sigkill_right_after_publish_still_delivers(start_server, tmp_path):
         expected = {mid for mid, n in acknowledged if n >= i}
         assert drain(sqs, url, len(expected)) >= expected
     assert server.client("sns").list_topics()["Topics"] == [{"TopicArn": topic}]
+
+
+def test_sigkill_right_after_fifo_publishes_keeps_their_messages_ids_and_sequence(start_server, tmp_path):
+    """A FIFO publish answers once its queue holds the message and its deduplication id and sequence
+    number are committed: after a SIGKILL every acknowledged message is in the queue once, in order, a
+    repeat of a deduplication id answers with the first publish's ids, and sequence numbers go on rising."""
+    server = start_server(tmp_path / "data")
+    sns, sqs = server.client("sns"), server.client("sqs")
+    topic = sns.create_topic(Name="durable.fifo", Attributes={"FifoTopic": "true"})["TopicArn"]
+    url = sqs.create_queue(QueueName="durable.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+    acknowledged = [sns.publish(TopicArn=topic, Message=f"m{i}", MessageGroupId="g", MessageDeduplicationId=f"d{i}")
+                    for i in range(20)]
+    server.kill()
+
+    server = start_server(tmp_path / "data")
+    sns, sqs = server.client("sns"), server.client("sqs")
+    again = sns.publish(TopicArn=topic, Message="m0", MessageGroupId="g", MessageDeduplicationId="d0")
+    assert (again["MessageId"], again["SequenceNumber"]) == (acknowledged[0]["MessageId"],
+                                                              acknowledged[0]["SequenceNumber"])
+    later = sns.publish(TopicArn=topic, Message="m20", MessageGroupId="g", MessageDeduplicationId="d20")
+    assert int(later["SequenceNumber"]) > int(acknowledged[-1]["SequenceNumber"])
+    bodies: list[str] = []
+    deadline = time.monotonic() + 20
+    while len(bodies) < 21 and time.monotonic() < deadline:
+        for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+            bodies.append(m["Body"])
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    assert bodies == [f"m{i}" for i in range(21)]
