@@ -33,7 +33,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 
 from conveyor.services.dynamodb import errors, mutations
 from conveyor.services.dynamodb.keys import ItemKey
-from conveyor.services.dynamodb.store import BackupRow, DynamoStore, ItemWrite
+from conveyor.services.dynamodb.store import BackupRow, DynamoStore, ItemWrite, landing_of
 from conveyor.services.dynamodb.stored import load_item
 from conveyor.services.dynamodb.tables import Table
 
@@ -124,8 +124,17 @@ class Held:
             await self.__aexit__(None, None, None)
             raise
 
-    async def __aexit__(self, *exc: object) -> None:
+    async def __aexit__(self, kind: object, error: BaseException | None, trace: object) -> None:
         taken, self.taken = self.taken, []
+        landing = landing_of(error)
+        if landing is not None and not landing.done():
+            # Cancelled while its write waited for its commit: the write lands all the same, and the items
+            # stay held until it has (nobody judges a condition against the state it replaces).
+            landing.add_done_callback(lambda _: self._release(taken))
+            return
+        self._release(taken)
+
+    def _release(self, taken: list[ItemId]) -> None:
         for key in reversed(taken):
             self.locks._release(key)
 

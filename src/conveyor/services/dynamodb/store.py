@@ -14,11 +14,13 @@ split that range. Writes are SQL alone: the engine encodes rows before it queues
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from conveyor.services.dynamodb.history_store import HistoryStore
 from conveyor.storage.db import Database
@@ -343,13 +345,37 @@ class DynamoStore:
                 conn.execute("INSERT OR REPLACE INTO tokens (token, digest, at) VALUES (?, ?, ?)", token)
             return seq
 
-        last = await self.db.write(run, grows=grows or token is not None)
+        try:
+            last = await self.db.write(run, grows=grows or token is not None)
+        except asyncio.CancelledError as cancelled:
+            self._lands_without_caller(cancelled, writes if streamed else ())
+            raise
         if not streamed:
             return
         self.last_seq = max(self.last_seq, int(last))
         grown = {w.stream.table_id for w in writes if w.stream is not None}
         if self.on_stream is not None:
             self.on_stream(grown)
+
+    def _lands_without_caller(self, cancelled: asyncio.CancelledError, streamed: Sequence[ItemWrite]) -> None:
+        """A write whose caller stopped waiting for its commit (an in-process caller cancelled, a server
+        stopping): it is queued, so it lands all the same. What rides its commit must wait for it still: a
+        write queued behind it (the writer commits in queue order) settles once its commit is over, and
+        marks `cancelled` with that moment (`landing_of`), for the item locks and transaction claims its
+        caller let go on the way out; then the stream's last number is raised and its readers wake."""
+        landing = self.db.write(_nothing, grows=False)
+        tables = {w.stream.table_id for w in streamed if w.stream is not None}
+
+        def landed(_: asyncio.Future[Any]) -> None:
+            if not landing.cancelled():
+                landing.exception()  # (read: nobody else does)
+            if tables:
+                self.last_seq = max(self.last_seq, self.high_water())
+                if self.on_stream is not None:
+                    self.on_stream(tables)
+
+        landing.add_done_callback(landed)
+        setattr(cancelled, _LANDING, landing)
 
     # -- reading pages -------------------------------------------------------------------------------
     def partition(self, table_id: int, hk: bytes, low: Bound | None, high: Bound | None, forward: bool,
@@ -505,6 +531,20 @@ class DynamoStore:
                 conn.execute(f"DELETE FROM {table}")
 
         await self.db.write(run, grows=False)
+
+
+_LANDING = "conveyor_dynamodb_landing"
+
+
+def landing_of(error: BaseException | None) -> asyncio.Future[Any] | None:
+    """The future a cancelled write's commit settles (see DynamoStore._lands_without_caller), if `error` is
+    the cancellation of a write already queued."""
+    landing = getattr(error, _LANDING, None)
+    return landing if isinstance(landing, asyncio.Future) else None
+
+
+def _nothing(conn: sqlite3.Connection) -> None:
+    """A write of nothing, queued to learn when the writes queued before it are committed."""
 
 
 def _copy_to_backup(conn: sqlite3.Connection, row: BackupRow, table_id: int) -> tuple[int, int]:

@@ -12,6 +12,7 @@ https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-api
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from conveyor.services.dynamodb.catalog import ItemId
 from conveyor.services.dynamodb.compiling import Compiled
 from conveyor.services.dynamodb.item_api import request_key
 from conveyor.services.dynamodb.keys import ItemKey, key_of_item
+from conveyor.services.dynamodb.store import landing_of
 from conveyor.services.dynamodb.stored import load_item
 from conveyor.services.dynamodb.tables import Table
 from conveyor.services.dynamodb.values import Item, check_size, item_size, sized_item
@@ -105,12 +107,24 @@ class TransactOperations:
             raise _conflicts(ids, catalog.locks.claimed)
         if token is not None:
             catalog.tokens_in_flight.add(token)
-        try:
-            return await self._write(steps, token, digest, now, mode)
-        finally:
+        def done(*_: object) -> None:
             catalog.locks.unclaim(ids)
             if token is not None:
                 catalog.tokens_in_flight.discard(token)
+
+        landing = None
+        try:
+            return await self._write(steps, token, digest, now, mode)
+        except asyncio.CancelledError as cancelled:
+            landing = landing_of(cancelled)
+            raise
+        finally:
+            if landing is not None and not landing.done():
+                # Cancelled while its writes waited for their commit: they land all the same, and the
+                # transaction is in flight (its items claimed, its token in progress) until they have.
+                landing.add_done_callback(done)
+            else:
+                done()
 
     async def _write(self, steps: list[Step], token: str | None, digest: str, now: float, mode: str | None) -> Out:
         catalog = self.backend.catalog
