@@ -126,7 +126,7 @@ class Held:
 
     async def __aexit__(self, kind: object, error: BaseException | None, trace: object) -> None:
         taken, self.taken = self.taken, []
-        landing = landing_of(error)
+        landing = landing_of(error) if error is not None else None
         if landing is not None and not landing.done():
             # Cancelled while its write waited for its commit: the write lands all the same, and the items
             # stay held until it has (nobody judges a condition against the state it replaces).
