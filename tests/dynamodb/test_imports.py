@@ -16,6 +16,7 @@ from amazon.ion import simpleion
 from tests.conftest import post_json
 from tests.dynamodb.test_exports import ITEMS, objects, pitr_table, wait_export
 from tests.dynamodb.test_tables import error
+from tests.dynamodb.test_transaction_conflicts import write_lock
 
 
 def wait_import(ddb: Any, arn: str) -> dict[str, Any]:
@@ -195,3 +196,38 @@ def test_a_reset_stops_an_import_in_progress(ddb: Any, s3: Any, endpoint: str) -
     assert ddb.scan(TableName="doomed-import")["Items"] == []
     assert ddb.list_imports()["ImportSummaryList"] == []
     assert ddb.describe_table(TableName="doomed-import")["Table"]["TableStatus"] == "ACTIVE"
+
+
+def test_a_table_being_imported_takes_no_ttl_recovery_or_tag_change(start_server: Any) -> None:
+    """Until its import makes it ACTIVE, a table refuses UpdateTimeToLive as UpdateTable (ResourceInUseException),
+    UpdateContinuousBackups as a table whose backups are still being enabled, and its tags as a table that is
+    not there yet; once ACTIVE it takes each. The import's writes wait behind the store's write lock, held from a
+    second connection, so the table stays CREATING while it is asked."""
+    server = start_server()
+    ddb, s3 = server.client("dynamodb"), server.client("s3")
+    s3.create_bucket(Bucket="held")
+    body = "".join(f'{{"Item":{{"pk":{{"S":"k{n:04d}"}}}}}}\n' for n in range(5000)).encode()
+    s3.put_object(Bucket="held", Key="items.json", Body=body)
+    started = ddb.import_table(S3BucketSource={"S3Bucket": "held"}, InputFormat="DYNAMODB_JSON",
+                               TableCreationParameters=creation("held-import"))["ImportTableDescription"]
+    arn = started["TableArn"]
+    ttl = {"Enabled": True, "AttributeName": "expires"}
+    with write_lock(server.data_dir):
+        assert ddb.describe_table(TableName="held-import")["Table"]["TableStatus"] == "CREATING"
+        assert error(ddb.update_time_to_live, "ResourceInUseException", TableName="held-import",
+                     TimeToLiveSpecification=ttl) == ("Attempt to change a resource which is still in use: Table is "
+                                                      "being created: held-import")
+        assert error(ddb.update_continuous_backups, "ContinuousBackupsUnavailableException", TableName="held-import",
+                     PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}) == (
+            "Backups are being enabled for the table: held-import. Please retry later")
+        not_found = f"Requested resource not found: ResourcArn: {arn} not found"
+        assert error(ddb.tag_resource, "ResourceNotFoundException", ResourceArn=arn,
+                     Tags=[{"Key": "team", "Value": "uploads"}]) == not_found
+        assert error(ddb.untag_resource, "ResourceNotFoundException", ResourceArn=arn, TagKeys=["team"]) == not_found
+        assert error(ddb.list_tags_of_resource, "ResourceNotFoundException", ResourceArn=arn) == not_found
+    assert wait_import(ddb, started["ImportArn"])["ImportedItemCount"] == 5000
+    assert ddb.update_time_to_live(TableName="held-import", TimeToLiveSpecification=ttl)["TimeToLiveSpecification"] == ttl
+    ddb.update_continuous_backups(TableName="held-import",
+                                  PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+    ddb.tag_resource(ResourceArn=arn, Tags=[{"Key": "team", "Value": "uploads"}])
+    assert ddb.list_tags_of_resource(ResourceArn=arn)["Tags"] == [{"Key": "team", "Value": "uploads"}]

@@ -209,6 +209,8 @@ class BackupOperations:
         catalog = self.backend.catalog
         async with catalog.mutex:
             was = self._table(ctx, params["TableName"])
+            if was.status == "CREATING":
+                raise errors.backups_being_enabled(was.name)
             table = copy.deepcopy(was)
             if spec["PointInTimeRecoveryEnabled"]:
                 # Without RecoveryPeriodInDays, enabling means 35 days; an enabled table keeps its period.

@@ -44,14 +44,6 @@ def stream_label(now: float) -> str:
     return dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
 
 
-def _refuse_while_creating(table: Table) -> None:
-    """A table being created (by ImportTable) cannot be updated or deleted until it is ACTIVE.
-    https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_DeleteTable.html#API_DeleteTable_Errors"""
-    if table.status == "CREATING":
-        raise errors.resource_in_use(f"Attempt to change a resource which is still in use: Table is being created: "
-                                     f"{table.name}")
-
-
 def _backfill(table: Table, added: list[str]) -> Callable[[str], list[IndexEntry]]:
     """A stored item's entries in the new indexes (run by the store's writer, inside the change's commit)."""
     probe = copy.copy(table)
@@ -114,7 +106,7 @@ class ControlOperations:
         catalog = self.backend.catalog
         async with catalog.mutex:
             table = catalog.find(ctx.region, params["TableName"], control=True)
-            _refuse_while_creating(table)
+            errors.refuse_while_creating(table)
             if table.deletion_protection:
                 # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/WorkingWithTables.Basics.html#WorkingWithTables.Basics.DeletionProtection
                 raise errors.validation("Resource cannot be deleted as it is currently protected against deletion. "
@@ -147,7 +139,7 @@ class ControlOperations:
         catalog = self.backend.catalog
         async with catalog.mutex:
             table = catalog.find(ctx.region, params["TableName"], control=True)
-            _refuse_while_creating(table)
+            errors.refuse_while_creating(table)
             changed = copy.deepcopy(table)
             dropped, added = self._update(changed, params)
             # Writes of the table wait from here until a change to what it stores beside its items (an

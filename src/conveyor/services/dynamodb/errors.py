@@ -8,11 +8,14 @@ ValidationException in the "1 validation error detected" wording with camel-case
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conveyor.protocol.constraints import ConstraintViolations
 from conveyor.services.dynamodb.stored import wire_item
 from conveyor.wire import ServiceError
+
+if TYPE_CHECKING:
+    from conveyor.services.dynamodb.tables import Table
 
 # The order DynamoDB's front end lists an enum's values in ("Member must satisfy enum value set: [...]"):
 # neither the model's order nor sorted, so kept as recorded from DynamoDB's answers (dynalite's
@@ -70,6 +73,25 @@ def table_exists(name: str) -> ServiceError:
 
 def resource_in_use(message: str) -> ServiceError:
     return ServiceError("ResourceInUseException", message)
+
+
+def refuse_while_creating(table: Table) -> None:
+    """A table being created (by ImportTable) cannot be updated or deleted until it is ACTIVE (UpdateTable,
+    DeleteTable, UpdateTimeToLive: "You tried to delete a table currently in the CREATING state").
+    https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_DeleteTable.html#API_DeleteTable_Errors,
+    https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateTimeToLive.html#API_UpdateTimeToLive_Errors"""
+    if table.status == "CREATING":
+        raise resource_in_use(f"Attempt to change a resource which is still in use: Table is being created: "
+                              f"{table.name}")
+
+
+def backups_being_enabled(name: str) -> ServiceError:
+    """UpdateContinuousBackups of a table whose continuous backups are not on yet (they come on with the
+    table, once it is created): its error list has no ResourceInUseException, and this is DynamoDB's answer
+    to a table too new for them, in DynamoDB's words.
+    https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateContinuousBackups.html#API_UpdateContinuousBackups_Errors"""
+    return ServiceError("ContinuousBackupsUnavailableException",
+                        f"Backups are being enabled for the table: {name}. Please retry later")
 
 
 def limit_exceeded(message: str) -> ServiceError:

@@ -61,6 +61,7 @@ class SettingsOperations:
         catalog = self.backend.catalog
         async with catalog.mutex:
             table = copy.deepcopy(catalog.find(ctx.region, params["TableName"], control=True))
+            errors.refuse_while_creating(table)
             enabled = bool(spec["Enabled"])
             if enabled and table.ttl_enabled:
                 raise errors.validation("TimeToLive is already enabled")
@@ -88,7 +89,10 @@ class SettingsOperations:
         prefix = f"arn:aws:dynamodb:{ctx.region}:{self.backend.account}:table/"
         name = arn[len(prefix):] if arn.startswith(prefix) else ""
         table = self.backend.catalog.tables.get((ctx.region, name)) if name and "/" not in name else None
-        if table is None:
+        # A table being created (ImportTable) has no tags to read or change yet: DynamoDB answers as for a
+        # table that does not exist ("its status might not be ACTIVE").
+        # https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TagResource.html#API_TagResource_Errors
+        if table is None or table.status == "CREATING":
             raise errors.not_found(f"Requested resource not found: ResourcArn: {arn} not found")
         return table
 
