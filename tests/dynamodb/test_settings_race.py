@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from tests.conftest import post_json
 from tests.dynamodb.test_index_backfill import in_flight, run_in_thread
 from tests.dynamodb.test_streams import read_all
@@ -234,3 +236,48 @@ def test_ttl_deletions_racing_a_stream_being_turned_on_are_recorded_as_the_servi
                    r["userIdentity"]["PrincipalId"], r["userIdentity"]["Type"]) for r in records) == [
         ("REMOVE", key, "2" if key == "x1" else "1", "dynamodb.amazonaws.com", "Service")
         for key in ("x1", "x2", "x3")]
+
+
+def test_a_ttl_sweep_waiting_for_ttl_to_be_disabled_deletes_nothing(start_server: Any) -> None:
+    """A sweep that found items expired while UpdateTimeToLive was turning TTL off, and so waits for that change
+    to commit, deletes none of them once it has: DescribeTimeToLive says DISABLED as soon as the change is
+    answered, and no TTL deletion comes after it (AWS, whose change may take an hour, says DISABLING meanwhile).
+    https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateTimeToLive.html"""
+    server = start_server(None, "--clock", "manual")
+    ddb = server.client("dynamodb")
+    make_table(ddb)
+    ddb.update_time_to_live(TableName=TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "exp"})
+
+    def advance(seconds: float) -> float:
+        return float(post_json(f"{server.endpoint}/_conveyor/clock", {"advance": seconds})["now"])
+
+    now = advance(0)
+    for key in ("x1", "x2", "x3"):
+        ddb.put_item(TableName=TABLE, Item={"id": {"S": key}, "exp": {"N": str(int(now) + 30)}})
+
+    writes = Writes(ddb)
+    with write_lock(server.data_dir):
+        deadline = time.monotonic() + 3
+        writes.start(ddb.update_time_to_live, TableName=TABLE,
+                     TimeToLiveSpecification={"Enabled": False, "AttributeName": "exp"})
+        time.sleep(0.5)  # (the change reaches its commit, which waits for the lock)
+        advance(60)  # the sweep is due: it finds x1..x3 expired, holds their locks and waits for the change
+        in_flight(ddb, "x1", deadline, table=TABLE)
+    writes.join()
+
+    assert ddb.describe_time_to_live(TableName=TABLE)["TimeToLiveDescription"] == {"TimeToLiveStatus": "DISABLED"}
+    deadline = time.monotonic() + 10
+    # The sweep is over once it lets go of its items' locks (a TransactGetItems of them is no longer cancelled).
+    while True:
+        try:
+            found = ddb.transact_get_items(TransactItems=[{"Get": {"TableName": TABLE, "Key": {"id": {"S": key}}}}
+                                                          for key in ("x1", "x2", "x3")])
+            break
+        except ClientError as error:
+            assert error.response["Error"]["Code"] == "TransactionCanceledException", error.response
+            assert time.monotonic() < deadline, "the sweep never let go of its items"
+            time.sleep(0.05)
+    assert [r["Item"]["id"]["S"] for r in found["Responses"]] == ["x1", "x2", "x3"]
+    advance(60)  # and no later sweep deletes them either
+    time.sleep(0.3)
+    assert {i["id"]["S"] for i in ddb.scan(TableName=TABLE, ConsistentRead=True)["Items"]} >= {"x1", "x2", "x3"}

@@ -35,7 +35,9 @@ from conveyor.services.dynamodb import errors, mutations
 from conveyor.services.dynamodb.keys import ItemKey
 from conveyor.services.dynamodb.store import BackupRow, DynamoStore, ItemWrite, landing_of
 from conveyor.services.dynamodb.stored import load_item
+from conveyor.services.dynamodb.stream_records import TTL_HORIZON, expiry
 from conveyor.services.dynamodb.tables import Table
+from conveyor.services.dynamodb.values import Item
 
 ItemId = tuple[int, bytes, bytes]  # (table id, hk, rk)
 
@@ -227,14 +229,23 @@ class Catalog:
         if not stale:
             return writes
         now = self.now()
-        return [self._recompute(stale[w.table_id], w, now, by_ttl) if w.table_id in stale else w for w in writes]
+        made = [self._recompute(stale[w.table_id], w, now, by_ttl) if w.table_id in stale else w for w in writes]
+        return [w for w in made if w is not None]
 
-    def _recompute(self, table: Table, write: ItemWrite, now: float, by_ttl: bool) -> ItemWrite:
+    def _recompute(self, table: Table, write: ItemWrite, now: float, by_ttl: bool) -> ItemWrite | None:
         """A write as `table`'s settings make it. Its old image is read again: the committed one is the one
         it replaces, since the write holds its item's lock (a write computed for a table without stream or
-        recovery may not have read it at all)."""
+        recovery may not have read it at all). A TTL deletion whose item no longer expires under the table's
+        TTL as it is now (UpdateTimeToLive turned it off, or onto another attribute, while the deletion waited
+        for that change) is not made (None): once UpdateTimeToLive is answered and DescribeTimeToLive says
+        DISABLED, the sweeper deletes nothing more. (AWS may go on deleting while its status says DISABLING,
+        for up to an hour: "It can take up to one hour for the change to fully process"; Conveyor's change
+        is whole when it is answered, and no deletion outlives it.)
+        https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateTimeToLive.html"""
         text = self.store.get(write.table_id, write.hk, write.rk)
         old = load_item(text) if text is not None else None
+        if by_ttl and not _still_expired(table, old, now):
+            return None
         new = load_item(write.item) if write.item is not None else None
         image = new if new is not None else old
         if image is None:  # deleting an item that is not there: nothing to record
@@ -252,6 +263,12 @@ class Catalog:
         if table is None:
             raise errors.table_not_found(table_name(name) if control else None)
         return table
+
+
+def _still_expired(table: Table, item: Item | None, now: float) -> bool:
+    """Whether the TTL sweeper may delete the item now, under its table's TTL as it is (see Sweeper)."""
+    when = expiry(table, item)
+    return when is not None and now - TTL_HORIZON <= when <= now
 
 
 def storage_rules(table: Table) -> tuple[object, ...]:
