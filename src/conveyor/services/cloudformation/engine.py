@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import json
 import logging
 from collections.abc import Callable
@@ -299,7 +300,15 @@ class StackEngine:
             await self.resource_status(stack, logical, "CREATE_IN_PROGRESS")
             kind = resolve_kind(type_name)
             kind.check(properties)
-            made = await kind.create(self.target(stack, logical), properties)
+            target = self.target(stack, logical)
+            target.record_making = functools.partial(self._record_making, stack, logical)
+            try:
+                made = await kind.create(target, properties)
+            except Exception:
+                # Failed, nothing of it is left (a type's create deletes what it half made before it fails).
+                # Cancelled (asyncio.CancelledError is no Exception), it may still be made: the mark stays.
+                stack["Resources"][logical].pop("Making", None)
+                raise
             self._record(stack, logical, made, properties)
             stack["Journal"].append({"Logical": logical, "Action": "create"})
             await self.resource_status(stack, logical, "CREATE_IN_PROGRESS", "Resource creation Initiated")
@@ -333,9 +342,16 @@ class StackEngine:
         existing.pop("Updating", None)
         await self.resource_status(stack, logical, "UPDATE_COMPLETE")
 
+    async def _record_making(self, stack: dict[str, Any], logical: str, physical_id: str) -> None:
+        """A resource about to be made, by the physical id it will have (Target.making), committed before
+        it is: a rollback or deletion deletes it although its creation was cut short (`_delete_entry`)."""
+        stack["Resources"][logical]["Making"] = physical_id
+        await self.commit(stack)
+
     @staticmethod
     def _record(stack: dict[str, Any], logical: str, made: Made, properties: dict[str, Any]) -> None:
         entry = stack["Resources"][logical]
+        entry.pop("Making", None)
         entry.update(PhysicalResourceId=made.physical_id, Attributes=made.attributes, Ref=made.ref,
                      Properties=properties)
 
@@ -366,6 +382,10 @@ class StackEngine:
         if honour_retain and entry.get("Retain"):
             await self.resource_status(stack, logical, "DELETE_SKIPPED")
             return
+        # A resource whose creation was cut short before it was recorded may exist all the same under the id
+        # committed before it was asked for (`_record_making`): deleted as one that was made.
+        if not entry.get("PhysicalResourceId") and entry.get("Making"):
+            entry["PhysicalResourceId"] = entry.pop("Making")
         if not entry.get("PhysicalResourceId"):
             await self.resource_status(stack, logical, "DELETE_COMPLETE")
             return
@@ -441,11 +461,13 @@ class StackEngine:
         what was replaced gets its old resource back (the new one goes at cleanup)."""
         if stack["StackStatus"] != "UPDATE_ROLLBACK_IN_PROGRESS":
             await self.set_status(stack, "UPDATE_ROLLBACK_IN_PROGRESS", reason)
+        undone: list[dict[str, Any]] = []
         for logical, entry in list(stack["Resources"].items()):
             entry.pop("Updating", None)
-            if not entry.get("PhysicalResourceId"):  # its creation failed: nothing was made
+            if not entry.get("PhysicalResourceId"):  # its creation failed: nothing was made...
                 stack["Resources"].pop(logical)
-        undone: list[dict[str, Any]] = []
+                if entry.get("Making"):  # ...or it was cut short, and what it made goes at cleanup
+                    undone.append({"Logical": logical, **entry})
         for step in reversed(stack.get("Journal") or []):
             logical = step["Logical"]
             entry = stack["Resources"].get(logical)

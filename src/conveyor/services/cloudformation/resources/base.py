@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import secrets
 import string
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -39,6 +39,17 @@ class Target:
     account: str
     stack_name: str
     logical_id: str
+    # The stack's record of a resource about to be made (see `making`); None where nothing is recorded.
+    record_making: Callable[[str], Awaitable[None]] | None = None
+
+    async def making(self, physical_id: str) -> None:
+        """Called by a type's create just before the call that makes the resource, with the physical id it
+        will have, once that id is free: the stack commits it, so that a creation cut short (the server
+        killed or stopped, the stack's work cancelled) before the stack records it as made is still deleted
+        by the rollback or DeleteStack that follows. A type whose ids are known only once made does not call
+        it."""
+        if self.record_making is not None:
+            await self.record_making(physical_id)
 
     async def call(self, service: str, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
         """The operation, its ServiceError turned into the resource's failure reason (as CloudFormation

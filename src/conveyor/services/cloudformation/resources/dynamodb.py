@@ -23,6 +23,7 @@ from conveyor.services.cloudformation.resources.base import (
     ignore_missing,
     tag_list,
 )
+from conveyor.wire import ServiceError
 
 _GONE = ("ResourceNotFoundException",)
 
@@ -107,6 +108,8 @@ class Table(ResourceType):
             request["TableClass"] = str(properties["TableClass"])
         if properties.get("SSESpecification"):
             request["SSESpecification"] = self._sse(properties["SSESpecification"])
+        if not await self._exists(target, name):  # (one that exists is not ours: CreateTable fails below)
+            await target.making(name)
         created = (await target.call("dynamodb", "CreateTable", request))["TableDescription"]
         try:
             await self._settings(target, name, {}, properties)
@@ -118,6 +121,16 @@ class Table(ResourceType):
             await ignore_missing(target, "dynamodb", "DeleteTable", {"TableName": name}, *_GONE)
             raise
         return self._made(created)
+
+    @staticmethod
+    async def _exists(target: Target, name: str) -> bool:
+        """Whether a table has the name (any answer but "not found" counts as yes: nothing is recorded, and
+        CreateTable's own answer is the resource's)."""
+        try:
+            await target.api.call("dynamodb", "DescribeTable", {"TableName": name}, target.region)
+        except ServiceError as error:
+            return error.code not in _GONE
+        return True
 
     @staticmethod
     def _sse(value: dict[str, Any]) -> dict[str, Any]:
