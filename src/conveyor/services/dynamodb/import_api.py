@@ -147,8 +147,10 @@ class ImportOperations:
         try:
             keys = await self._keys(region, source)
         except ServiceError as error:
+            # Nothing was imported: the table goes, as AWS's does, before the import is seen FAILED (a client
+            # that waits for the import's end must not find its table still there).
+            await self._drop(description)
             await self.transfers.fail(description, *s3_failure(error))
-            await self._drop(description)  # nothing was imported: the table goes, as AWS's does
             return
         counts = {"ProcessedSizeBytes": 0, "ProcessedItemCount": 0, "ImportedItemCount": 0, "ErrorCount": 0}
         types = {a.name: a.type for a in table.attributes}
