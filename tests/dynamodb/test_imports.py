@@ -200,7 +200,7 @@ def test_a_reset_stops_an_import_in_progress(ddb: Any, s3: Any, endpoint: str) -
 
 def test_a_table_being_imported_takes_no_ttl_recovery_or_tag_change(start_server: Any) -> None:
     """Until its import makes it ACTIVE, a table refuses UpdateTimeToLive as UpdateTable (ResourceInUseException),
-    UpdateContinuousBackups as a table whose backups are still being enabled, and its tags as a table that is
+    UpdateContinuousBackups and CreateBackup as a table whose backups are still being enabled, and its tags as a table that is
     not there yet; once ACTIVE it takes each. The import's writes wait behind the store's write lock, held from a
     second connection, so the table stays CREATING while it is asked."""
     server = start_server()
@@ -220,6 +220,8 @@ def test_a_table_being_imported_takes_no_ttl_recovery_or_tag_change(start_server
         assert error(ddb.update_continuous_backups, "ContinuousBackupsUnavailableException", TableName="held-import",
                      PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}) == (
             "Backups are being enabled for the table: held-import. Please retry later")
+        assert error(ddb.create_backup, "ContinuousBackupsUnavailableException", TableName="held-import",
+                     BackupName="early") == "Backups are being enabled for the table: held-import. Please retry later"
         not_found = f"Requested resource not found: ResourcArn: {arn} not found"
         assert error(ddb.tag_resource, "ResourceNotFoundException", ResourceArn=arn,
                      Tags=[{"Key": "team", "Value": "uploads"}]) == not_found
@@ -230,4 +232,5 @@ def test_a_table_being_imported_takes_no_ttl_recovery_or_tag_change(start_server
     ddb.update_continuous_backups(TableName="held-import",
                                   PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
     ddb.tag_resource(ResourceArn=arn, Tags=[{"Key": "team", "Value": "uploads"}])
+    assert ddb.create_backup(TableName="held-import", BackupName="later")["BackupDetails"]["BackupStatus"] == "AVAILABLE"
     assert ddb.list_tags_of_resource(ResourceArn=arn)["Tags"] == [{"Key": "team", "Value": "uploads"}]

@@ -89,6 +89,8 @@ class BackupOperations:
 
     async def CreateBackup(self, ctx: RequestContext, params: CreateBackupInputTypeDef) -> Out:
         table = self._table(ctx, params["TableName"])
+        if table.status == "CREATING":  # (as UpdateContinuousBackups: its backups are not on yet)
+            raise errors.backups_being_enabled(table.name)
         now = self.backend.now()
         catalog = self.backend.catalog
         row = BackupRow(backup_arn(table, self.backend.account, now, params["BackupName"]), table.region,

@@ -86,10 +86,11 @@ def refuse_while_creating(table: Table) -> None:
 
 
 def backups_being_enabled(name: str) -> ServiceError:
-    """UpdateContinuousBackups of a table whose continuous backups are not on yet (they come on with the
-    table, once it is created): its error list has no ResourceInUseException, and this is DynamoDB's answer
-    to a table too new for them, in DynamoDB's words.
-    https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateContinuousBackups.html#API_UpdateContinuousBackups_Errors"""
+    """UpdateContinuousBackups or CreateBackup of a table whose continuous backups are not on yet (they come
+    on with the table, once it is created): UpdateContinuousBackups' error list has no ResourceInUseException,
+    and this is DynamoDB's answer to both for a table too new for them, in DynamoDB's words.
+    https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateContinuousBackups.html#API_UpdateContinuousBackups_Errors,
+    https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_CreateBackup.html#API_CreateBackup_Errors"""
     return ServiceError("ContinuousBackupsUnavailableException",
                         f"Backups are being enabled for the table: {name}. Please retry later")
 
