@@ -128,8 +128,7 @@ class Held:
 
     async def __aexit__(self, kind: object, error: BaseException | None, trace: object) -> None:
         taken, self.taken = self.taken, []
-        landing = landing_of(error) if error is not None else None
-        if landing is not None and not landing.done():
+        if error is not None and (landing := landing_of(error)) is not None and not landing.done():
             # Cancelled while its write waited for its commit: the write lands all the same, and the items
             # stay held until it has (nobody judges a condition against the state it replaces).
             landing.add_done_callback(lambda _: self._release(taken))
