@@ -80,6 +80,10 @@ class S3Store:
         """Open the database and the blob files, and start delivering events (in a running event loop)."""
         self.blobs.open()
         self._db = Database(self.root / "s3.db", MIGRATIONS, self.disk)
+        # SQLite as Debian and others build it zeroes every byte it frees (SECURE_DELETE): deleting or replacing
+        # a small object writes its body's pages again, all zeros (about 15 µs of the writer's CPU per 4 KiB
+        # body). FAST zeroes only within pages written anyway. https://www.sqlite.org/pragma.html#pragma_secure_delete
+        self._db.write_sync(lambda conn: conn.execute("PRAGMA secure_delete = FAST"))
         self._collect_orphans()
         self._outbox = Outbox(self, deliver)
         self._outbox.start()
