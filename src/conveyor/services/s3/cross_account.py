@@ -35,7 +35,7 @@ from conveyor import resource_policy
 from conveyor.authz import Need
 from conveyor.services.s3 import acl, iam
 from conveyor.services.s3.policy import access_denied, is_public_policy
-from conveyor.services.s3.schema import BucketRow
+from conveyor.services.s3.schema import BucketRow, ObjectRow
 from conveyor.wire import Caller, RequestContext
 
 if TYPE_CHECKING:
@@ -54,7 +54,9 @@ _PERMISSIONS = {
 }
 _OWNED_BY_WRITER = ("ObjectWriter", "BucketOwnerPreferred")
 # The operations whose needs include one an object's ACL decides (the reads, the ACL's, a copy's source).
-OWNER_CHECKED = frozenset({"GetObject", "HeadObject", "GetObjectAcl", "PutObjectAcl", "CopyObject", "UploadPartCopy"})
+# Operations of the bucket owner's account judged by check_bucket_owner before they run; GetObject and HeadObject
+# judge the version they answer with, read once (check_owner_reads).
+OWNER_CHECKED = frozenset({"GetObjectAcl", "PutObjectAcl", "CopyObject", "UploadPartCopy"})
 
 
 def canonical_id(account: str) -> str:
@@ -121,12 +123,24 @@ def check_bucket_owner(core: Core, needs: list[Need]) -> None:
             continue  # ACLs disabled: the bucket owner owns every object
         version = (need.context or {}).get("s3:VersionId")
         found = core.store.object(bucket, key, version if isinstance(version, str) and version else None)
-        owner = found.meta.get("Owner") if found is not None and not found.delete_marker else None
-        if not owner or owner == core.owner_id:
-            continue  # the bucket owner's own object, or one the operation itself answers for (NoSuchKey...)
-        grants = acl.grants_of(found.meta.get("ACL") if found is not None else None, {"ID": str(owner)}, core.owner())
-        if not _granted(grants, core.owner_id, permission, bool((row.config.get("pab") or {}).get("IgnorePublicAcls"))):
-            raise access_denied()
+        _check_owner_grants(core, row, found, permission)
+
+
+def check_owner_reads(core: Core, ctx: RequestContext, row: BucketRow, found: ObjectRow) -> None:
+    """check_bucket_owner for GetObject and HeadObject, on the version they read to answer with: AccessDenied
+    when the bucket owner's account reads an object another account owns whose ACL does not grant it READ."""
+    if (ctx.authenticated and row.config.get("ownership") != "BucketOwnerEnforced"
+            and other_account(ctx, core.account_id) is None):
+        _check_owner_grants(core, row, found, "READ")
+
+
+def _check_owner_grants(core: Core, row: BucketRow, found: ObjectRow | None, permission: str) -> None:
+    owner = found.meta.get("Owner") if found is not None and not found.delete_marker else None
+    if not owner or owner == core.owner_id:
+        return  # the bucket owner's own object, or one the operation itself answers for (NoSuchKey...)
+    grants = acl.grants_of(found.meta.get("ACL") if found is not None else None, {"ID": str(owner)}, core.owner())
+    if not _granted(grants, core.owner_id, permission, bool((row.config.get("pab") or {}).get("IgnorePublicAcls"))):
+        raise access_denied()
 
 
 def _allowed(core: Core, caller: Caller, need: Need) -> bool:

@@ -7,7 +7,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import unquote
 
-from conveyor.services.s3 import acl, archive, checksums, encryption, objectlock
+from conveyor.services.s3 import acl, archive, checksums, cross_account, encryption, objectlock
 from conveyor.services.s3.access import check_write_acl
 from conveyor.services.s3.blobs import INLINE_MAX
 from conveyor.services.s3.conditions import (
@@ -149,15 +149,17 @@ class ObjectOperations:
         return out
 
     async def GetObject(self, ctx: RequestContext, params: GetObjectRequestTypeDef) -> dict[str, Any]:
-        return await self._read(params, head=False)
+        return await self._read(ctx, params, head=False)
 
     async def HeadObject(self, ctx: RequestContext, params: HeadObjectRequestTypeDef) -> dict[str, Any]:
-        return await self._read(params, head=True)
+        return await self._read(ctx, params, head=True)
 
-    async def _read(self, params: GetObjectRequestTypeDef | HeadObjectRequestTypeDef, head: bool) -> dict[str, Any]:
+    async def _read(self, ctx: RequestContext, params: GetObjectRequestTypeDef | HeadObjectRequestTypeDef,
+                    head: bool) -> dict[str, Any]:
         bucket, key = params["Bucket"], params["Key"]
         brow = self.core.require_bucket(bucket)
         obj = self.core.current_object(bucket, key, params.get("VersionId"), with_body=not head)
+        cross_account.check_owner_reads(self.core, ctx, brow, obj)
         if not head:
             archive.check_readable(obj, self.core.clock.now())
         check_read(obj, params.get("IfMatch"), params.get("IfNoneMatch"), params.get("IfModifiedSince"),
