@@ -83,7 +83,7 @@ def _build(shape: Shape, hooks: Mapping[str, Write]) -> Write | None:
     if isinstance(shape, MapShape):
         entry = writer(shape.value, hooks)
         if entry is None:
-            return lambda value: {k: v for k, v in value.items()}
+            return _as_dict
         return lambda value: {k: entry(v) for k, v in value.items()}
     kind = shape.type_name
     if kind == "blob":
@@ -91,6 +91,12 @@ def _build(shape: Shape, hooks: Mapping[str, Write]) -> Write | None:
     if kind == "timestamp":
         return lambda value: format_timestamp(value, shape, "unixTimestamp")
     return None
+
+
+def _as_dict(value: Any) -> Any:
+    """A map of values written as they are: written as it is when it already is a dict (the answer is encoded
+    at once, before anything could change it), copied from another kind of mapping."""
+    return value if type(value) is dict else {k: v for k, v in value.items()}
 
 
 def _structure(shape: StructureShape, hooks: Mapping[str, Write]) -> Write:
