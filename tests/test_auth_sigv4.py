@@ -255,3 +255,18 @@ def test_x_amz_date_must_name_a_time_within_the_skew(secured) -> None:
     skewed = send(request, extra={"X-Amz-Date": old})
     assert skewed.status_code == 403
     assert skewed.json()["message"].startswith(f"Signature expired: {old} is now earlier than ")
+
+
+def test_the_signature_hmac_is_hmac_sha256_for_every_key_length() -> None:
+    """The gateway's HMAC (from each key's padded states, kept) is the standard library's, for keys shorter
+    than, as long as and longer than SHA-256's block, and for every message length."""
+    import hashlib
+    import hmac
+    import os
+
+    from conveyor.gateway.sigv4 import hmac_sha256_hex
+
+    for key in (b"", b"k", os.urandom(32), os.urandom(63), os.urandom(64), os.urandom(65), os.urandom(200)):
+        for message in (b"", b"x", os.urandom(64), os.urandom(1000)):
+            assert hmac_sha256_hex(key, message) == hmac.new(key, message, hashlib.sha256).hexdigest()
+            assert hmac_sha256_hex(key, message) == hmac.new(key, message, hashlib.sha256).hexdigest()  # kept states

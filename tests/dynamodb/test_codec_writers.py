@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from conveyor.protocol.json_rpc import _from_json, _to_json, _WireTypeError
+from conveyor.protocol.json_reader import _WireTypeError
+from conveyor.protocol.json_rpc import _from_json, _to_json
 from conveyor.protocol.models import service_model
 from conveyor.services.dynamodb.codec import READERS, WRITERS
 

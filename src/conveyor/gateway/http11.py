@@ -393,7 +393,7 @@ class Connection(asyncio.Protocol):
     def _response_head(self, response: HttpResponse, method: str, keep_alive: bool) -> tuple[bytes, bool, bool]:
         """(the status line and headers, whether the body goes chunked, whether the connection stays open)."""
         has_length = False
-        parts = [_reason_line(response.status)]
+        lines = []
         for name, value in response.headers:
             if name[:1] in ("c", "C"):  # (Content-Length and Connection: the only names looked at)
                 lname = name.lower()
@@ -402,8 +402,9 @@ class Connection(asyncio.Protocol):
                 elif lname == "connection":
                     keep_alive = keep_alive and value.lower() != "close"
                     continue  # written below, once
-            # (a header a service set may carry latin-1 characters)
-            parts.append(f"{name}: {value}\r\n".encode("latin-1"))
+            lines.append(f"{name}: {value}\r\n")
+        # (a header a service set may carry latin-1 characters; encoded at once, not line by line)
+        parts = [_reason_line(response.status), "".join(lines).encode("latin-1")]
         stream = response.stream
         chunked = stream is not None and not has_length and method != "HEAD"
         parts.append(b"date: ")

@@ -4,34 +4,16 @@ from __future__ import annotations
 
 import json
 import json.encoder
-import re
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
+from botocore.model import OperationModel, ServiceModel, Shape
 
-from conveyor.protocol.base import Codec, b64decode, parse_timestamp
+from conveyor.protocol.base import Codec
+from conveyor.protocol.json_reader import _WireTypeError, from_json
 from conveyor.protocol.json_writer import to_json
 from conveyor.wire import HttpResponse, RequestContext, ServiceError
-
-
-class _WireTypeError(Exception):
-    """A value of the wrong type. `path` names it from the top of the input ("Item.name.S"); the walk
-    builds it only on the way out of a failure, one member name per level, never for a value that parses."""
-
-    def __init__(self, path: str, expected: str) -> None:
-        super().__init__(expected)
-        self.path = path
-        self.expected = expected
-
-    def inside(self, name: str | int) -> _WireTypeError:
-        """This error, seen from the container that holds the value under `name`."""
-        self.path = f"{name}.{self.path}" if self.path else str(name)
-        return self
-
-    def __str__(self) -> str:
-        return f"{self.path}: expected {self.expected}"
 
 
 class JsonCodec(Codec):
@@ -40,7 +22,7 @@ class JsonCodec(Codec):
     # its JSON form, which must be what the walk would write (e.g. DynamoDB's AttributeValue).
     shape_writers: Mapping[str, Callable[[Any], Any]] = {}
     # Shapes (by name) a service reads itself: a function from the JSON value to what the walk would make
-    # of it, or NOT_READ to leave that value to the walk (and its errors).
+    # of it, or NOT_READ to leave that value to the model's reader (and its errors).
     shape_readers: Mapping[str, Callable[[Any], Any]] = {}
 
     def __init__(self, model: ServiceModel) -> None:
@@ -145,119 +127,23 @@ def _content_type(model: ServiceModel | None) -> str:
     return f"application/x-amz-json-{version}"
 
 
-NOT_READ = object()  # a shape reader's answer for a value it leaves to the model walk
-
 _NO_HOOKS: Mapping[str, Callable[[Any], Any]] = MappingProxyType({})
 
 
 def _from_json(shape: Shape, value: Any, path: str = "", readers: Mapping[str, Callable[[Any], Any]] = _NO_HOOKS) -> Any:
-    """`value` read as `shape`. `path`: where the value sits, named in an error about it (the walk itself
-    passes none: a failure names its member on the way out, see _WireTypeError.inside)."""
+    """`value` read as `shape` (conveyor.protocol.json_reader: a reader built once per shape). `path`: where
+    the value sits, named in an error about it (the readers themselves pass none: a failure names its
+    member on the way out, see _WireTypeError.inside)."""
     try:
-        return _read(shape, value, readers)
+        return from_json(shape, value, readers)
     except _WireTypeError as exc:
         raise exc.inside(path) if path else exc
-
-
-def _read(shape: Shape, value: Any, readers: Mapping[str, Callable[[Any], Any]]) -> Any:
-    if value is None:
-        return None
-    if readers:
-        reader = readers.get(shape.name)
-        if reader is not None:
-            read = reader(value)
-            if read is not NOT_READ:
-                return read
-    kind = shape.type_name
-    if isinstance(shape, StructureShape):
-        if not isinstance(value, dict):
-            raise _WireTypeError("", "an object")
-        members = shape.members
-        out: dict[str, Any] = {}
-        for name, item in value.items():
-            member = members.get(name)
-            if member is None:  # a member with a JSON name of its own (`locationName`, as API Gateway's)
-                name, member = _by_json_name(members, name)
-            if member is not None and item is not None:
-                try:
-                    out[name] = _read(member, item, readers)
-                except _WireTypeError as exc:
-                    raise exc.inside(name)
-        return out
-    if isinstance(shape, ListShape):
-        if not isinstance(value, list):
-            raise _WireTypeError("", "a list")
-        member = shape.member
-        items = []
-        for i, item in enumerate(value, 1):
-            try:
-                items.append(_read(member, _not_null(item), readers))
-            except _WireTypeError as exc:
-                raise exc.inside(i)
-        return items
-    if isinstance(shape, MapShape):
-        if not isinstance(value, dict):
-            raise _WireTypeError("", "an object")
-        if any(_SURROGATE.search(k) for k in value):
-            raise _WireTypeError("", "keys of Unicode characters (a lone surrogate escape is not one)")
-        value_shape = shape.value
-        entries = {}
-        for k, v in value.items():
-            try:
-                entries[str(k)] = _read(value_shape, _not_null(v), readers)
-            except _WireTypeError as exc:
-                raise exc.inside(k)
-        return entries
-    if kind == "blob":
-        if not isinstance(value, str):
-            raise _WireTypeError("", "a base64 string")
-        try:
-            return b64decode(value)
-        except ValueError:
-            raise _WireTypeError("", "a base64 string")
-    if kind == "timestamp":
-        try:
-            return parse_timestamp(value)
-        except ValueError:
-            raise _WireTypeError("", "a timestamp")
-    if kind == "string" and not isinstance(value, str):
-        raise _WireTypeError("", "a string")
-    if kind == "string" and _SURROGATE.search(value):
-        raise _WireTypeError("", "a string of Unicode characters (a lone surrogate escape is not one)")
-    if kind in ("integer", "long") and (isinstance(value, bool) or not isinstance(value, int)):
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        raise _WireTypeError("", "an integer")
-    if kind == "boolean" and not isinstance(value, bool):
-        raise _WireTypeError("", "a boolean")
-    if kind in ("float", "double") and (isinstance(value, bool) or not isinstance(value, int | float)):
-        raise _WireTypeError("", "a number")
-    return value
-
-
-def _by_json_name(members: Mapping[str, Shape], json_name: str) -> tuple[str, Shape | None]:
-    """The member a JSON key names through its `locationName` (botocore reads and writes that name)."""
-    for name, member in members.items():
-        if member.serialization.get("name") == json_name:
-            return name, member
-    return json_name, None
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def loads_body(raw: bytes) -> Any:
     """A JSON request body: UTF-8 strictly (json.loads alone would let the bytes of a UTF-16 surrogate
     through), then JSON; ValueError (or RecursionError) when it is neither."""
     return json.loads(raw.decode("utf-8"))
-
-
-def _not_null(item: Any) -> Any:
-    """AWS's collections are dense unless modelled `sparse` (none of the served ones is): a null inside one
-    is refused, as Smithy server SDKs refuse it, never passed on as a missing value."""
-    if item is None:
-        raise _WireTypeError("", "a value, not null")
-    return item
 
 
 def _compact_encoder() -> Callable[[Any], str]:

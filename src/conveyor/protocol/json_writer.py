@@ -17,11 +17,13 @@ from botocore.model import ListShape, MapShape, Shape, StructureShape
 from conveyor.protocol.base import b64encode, format_timestamp
 
 Write = Callable[[Any], Any]
+# What per_shape keeps: (id of the shape, id of the hooks) -> (the shape and hooks, kept so their ids are not
+# reused; the function built), and the stand-ins of the functions being built, by what defines the shape.
+Built = dict[tuple[int, int], tuple[Shape, Mapping[str, Any], Any]]
+Building = dict[tuple[int, str, str, int], Callable[[Any], Any]]
 
-# (id of the shape, id of the hooks) -> (the shape and hooks, kept so their ids are not reused; the writer)
-_WRITERS: dict[tuple[int, int], tuple[Shape, Mapping[str, Write], Write | None]] = {}
-# Writers being built, by what defines the shape: a recursive shape meets itself below itself.
-_BUILDING: dict[tuple[int, str, str, int], Write] = {}
+_WRITERS: Built = {}
+_BUILDING: Building = {}
 
 
 def to_json(shape: Shape, value: Any, hooks: Mapping[str, Write]) -> Any:
@@ -32,29 +34,39 @@ def to_json(shape: Shape, value: Any, hooks: Mapping[str, Write]) -> Any:
 
 def writer(shape: Shape, hooks: Mapping[str, Write]) -> Write | None:
     """The function that writes `shape`, or None when a value of it is written as it is."""
+    write: Write | None = per_shape(_WRITERS, _BUILDING, shape, hooks, _build)
+    return write
+
+
+def per_shape(cache: Built, building: Building, shape: Shape, hooks: Mapping[str, Any],
+              build: Callable[[Shape, Mapping[str, Any]], Any]) -> Any:
+    """What `build` makes of `shape` (a writer, or conveyor.protocol.json_reader's reader), made once per
+    shape and hooks and kept in `cache`. A recursive shape meets itself below itself while it is being
+    built: it gets a stand-in that calls the finished function (`building`: the stand-ins by what defines
+    the shape)."""
     key = (id(shape), id(hooks))
-    found = _WRITERS.get(key)
+    found = cache.get(key)
     if found is not None:
         return found[2]
     definition = (id(getattr(shape, "_shape_resolver", None)), shape.name, repr(sorted(shape.serialization.items())),
                   id(hooks))
-    forward = _BUILDING.get(definition)
+    forward = building.get(definition)
     if forward is not None:
         return forward
-    built: list[Write | None] = []
+    done: list[Any] = []
 
     def ahead(value: Any) -> Any:
-        write = built[0]
-        return value if write is None else write(value)
+        function = done[0]
+        return value if function is None else function(value)
 
-    _BUILDING[definition] = ahead
+    building[definition] = ahead
     try:
-        write = _build(shape, hooks)
+        function = build(shape, hooks)
     finally:
-        del _BUILDING[definition]
-    built.append(write)
-    _WRITERS[key] = (shape, hooks, write)
-    return write
+        del building[definition]
+    done.append(function)
+    cache[key] = (shape, hooks, function)
+    return function
 
 
 def _build(shape: Shape, hooks: Mapping[str, Write]) -> Write | None:
@@ -71,7 +83,7 @@ def _build(shape: Shape, hooks: Mapping[str, Write]) -> Write | None:
     if isinstance(shape, MapShape):
         entry = writer(shape.value, hooks)
         if entry is None:
-            return lambda value: {k: v for k, v in value.items()}
+            return _as_dict
         return lambda value: {k: entry(v) for k, v in value.items()}
     kind = shape.type_name
     if kind == "blob":
@@ -79,6 +91,12 @@ def _build(shape: Shape, hooks: Mapping[str, Write]) -> Write | None:
     if kind == "timestamp":
         return lambda value: format_timestamp(value, shape, "unixTimestamp")
     return None
+
+
+def _as_dict(value: Any) -> Any:
+    """A map of values written as they are: written as it is when it already is a dict (the answer is encoded
+    at once, before anything could change it), copied from another kind of mapping."""
+    return value if type(value) is dict else {k: v for k, v in value.items()}
 
 
 def _structure(shape: StructureShape, hooks: Mapping[str, Write]) -> Write:

@@ -17,7 +17,8 @@ from urllib.parse import unquote
 from botocore.model import ListShape, OperationModel, ServiceModel, Shape
 
 from conveyor.protocol.base import Codec, b64encode, format_timestamp, parse_timestamp
-from conveyor.protocol.json_rpc import _from_json, _to_json, _WireTypeError, loads_body
+from conveyor.protocol.json_reader import _WireTypeError
+from conveyor.protocol.json_rpc import _from_json, _to_json, loads_body
 from conveyor.wire import HttpResponse, RequestContext, ServiceError
 
 # URI labels: `{FunctionName}`, `{Key+}` (greedy), `{resource-arn}` (API Gateway's hyphenated names).

@@ -65,9 +65,11 @@ def _bounds(shape: Shape) -> tuple[Any, Any]:
     return shape.metadata.get("min"), shape.metadata.get("max")
 
 
-def _within(low: Any, high: Any) -> Callable[[Any], bool]:
+def _within(low: Any, high: Any) -> Callable[[Any], bool] | None:
+    """The bounds check of a measure (a number, a length), or None when the shape has no bounds (most: the
+    checks below then skip the call)."""
     if low is None and high is None:
-        return lambda measure: True
+        return None
     if high is None:
         return lambda measure: not measure < low
     if low is None:
@@ -87,6 +89,8 @@ def _build(shape: Shape, patterns: bool, enums: bool) -> Check:
     within = _within(low, high)
     if isinstance(shape, StringShape):
         return _string(shape, patterns, enums, within)
+    if within is None:
+        within = _unbounded
     if kind in ("integer", "long"):
         return lambda value: value is None or (
             not isinstance(value, bool) and isinstance(value, int) and within(value))
@@ -98,6 +102,10 @@ def _build(shape: Shape, patterns: bool, enums: bool) -> Check:
     if kind == "blob":
         return lambda value: value is None or (isinstance(value, bytes | bytearray) and within(len(value)))
     return lambda value: True
+
+
+def _unbounded(measure: Any) -> bool:
+    return True
 
 
 def _structure(shape: StructureShape, patterns: bool, enums: bool) -> Check:
@@ -114,7 +122,12 @@ def _structure(shape: StructureShape, patterns: bool, enums: bool) -> Check:
                 return False
         for name, item in value.items():
             member = members.get(name)
-            if member is not None and item is not None and not member(item):
+            if member is None or item is None:
+                continue
+            if member is _any_string:  # (most members: the type checked here, without a call)
+                if not isinstance(item, str):
+                    return False
+            elif not member(item):
                 return False
         return True
 
@@ -123,14 +136,17 @@ def _structure(shape: StructureShape, patterns: bool, enums: bool) -> Check:
 
 def _list(shape: ListShape, patterns: bool, enums: bool) -> Check:
     member = plan(shape.member, patterns, enums)
-    within = _within(*_bounds(shape))
+    within = _within(*_bounds(shape)) or _unbounded
 
     def check(value: Any) -> bool:
         if value is None:
             return True
         if not isinstance(value, list) or not within(len(value)):
             return False
-        return all(item is None or member(item) for item in value)
+        for item in value:  # noqa: SIM110  (a loop, not all() over a generator: no generator frame per item)
+            if item is not None and not member(item):
+                return False
+        return True
 
     return check
 
@@ -138,7 +154,7 @@ def _list(shape: ListShape, patterns: bool, enums: bool) -> Check:
 def _map(shape: MapShape, patterns: bool, enums: bool) -> Check:
     key_check = plan(shape.key, patterns, enums)
     value_check = plan(shape.value, patterns, enums)
-    within = _within(*_bounds(shape))
+    within = _within(*_bounds(shape)) or _unbounded
     key_pattern: str | None = shape.key.metadata.get("pattern") if patterns else None
     key_regex = pattern(key_pattern) if key_pattern else None
 
@@ -159,10 +175,14 @@ def _map(shape: MapShape, patterns: bool, enums: bool) -> Check:
     return check
 
 
-def _string(shape: StringShape, patterns: bool, enums: bool, within: Callable[[Any], bool]) -> Check:
+def _string(shape: StringShape, patterns: bool, enums: bool, within: Callable[[Any], bool] | None) -> Check:
     enum = frozenset(shape.enum) if enums and shape.enum else None
     text = shape.metadata.get("pattern") if patterns else None
     regex = pattern(text) if text else None
+    if enum is None and regex is None and within is None:  # (most strings: only the type to check)
+        return _any_string
+    if within is None:
+        within = _unbounded
 
     def check(value: Any) -> bool:
         if value is None:
@@ -176,3 +196,7 @@ def _string(shape: StringShape, patterns: bool, enums: bool, within: Callable[[A
         return regex is None or regex.fullmatch(value) is not None
 
     return check
+
+
+def _any_string(value: Any) -> bool:
+    return value is None or isinstance(value, str)

@@ -26,7 +26,7 @@ class Signature:
     region: str
     service: str
     amz_date: str  # yyyymmddThhmmssZ
-    signed_headers: list[str]
+    signed_headers: tuple[str, ...]  # lower case, in the order signed
     signature: str
     presigned: bool
     expires: int = 0

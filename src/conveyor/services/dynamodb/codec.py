@@ -15,7 +15,8 @@ from typing import Any
 from botocore.model import OperationModel, ServiceModel
 
 from conveyor.protocol.base import b64encode
-from conveyor.protocol.json_rpc import _SURROGATE, NOT_READ, JsonCodec
+from conveyor.protocol.json_reader import _SURROGATE, NOT_READ
+from conveyor.protocol.json_rpc import JsonCodec
 from conveyor.wire import HttpResponse, RequestContext, ServiceError
 
 
