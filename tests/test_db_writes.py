@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
+import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from conveyor import waiting
 from conveyor.storage.db import Database
 
 COLUMNS = 16
@@ -114,6 +121,119 @@ def test_a_flush_for_writes_another_commit_carried_leaves_the_next_ones_to_ride(
             assert not second.done() and db.commits == commits
             await asyncio.wait_for(second, 10)  # its own flush
             assert db.commits == commits + 1
+        finally:
+            db.close()
+
+    asyncio.run(main())
+
+
+def test_a_lone_write_commits_on_the_loop_thread_and_the_writes_of_one_iteration_share_a_commit(tmp_path: Path) -> None:
+    """A write alone in its loop iteration, while the writer thread has nothing, commits right on the loop's
+    thread (no thread hand-off to start it or to settle it); the writes queued in one iteration go to the
+    writer thread together, one hand-off and one commit."""
+    async def main() -> None:
+        db = Database(tmp_path / "t.db", SCHEMA)
+        try:
+            loop_thread = threading.get_ident()
+            before = db.commits
+            ran_on = await db.write(lambda c: (c.execute(INSERT, _row(1)), threading.get_ident())[1])
+            assert ran_on == loop_thread and db.commits == before + 1
+
+            threads = await asyncio.gather(*(
+                db.write(lambda c, i=i: (c.execute(INSERT, _row(i)), threading.get_ident())[1])
+                for i in range(2, 10)))
+            assert db.commits == before + 2  # eight writes, one commit
+            assert set(threads) == {db._thread.ident}
+            assert db.query("SELECT count(*) FROM t")[0][0] == 9
+        finally:
+            db.close()
+
+    asyncio.run(main())
+
+
+def test_a_lone_write_never_waits_on_the_loop_for_another_process_s_lock_nor_overtakes_older_writes(
+        tmp_path: Path) -> None:
+    """While another connection holds the file's write lock, a lone write must not block the event loop
+    for the busy timeout: it goes to the writer thread, which waits for the lock. A write of a later
+    iteration then follows it there (it must not commit before an older write); both land, in order, once
+    the lock is let go."""
+    async def main() -> None:
+        db = Database(tmp_path / "t.db", SCHEMA)
+        other = sqlite3.connect(tmp_path / "t.db", isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            first = db.execute(INSERT, _row(1))
+            started = time.monotonic()
+            await asyncio.sleep(0.05)  # the loop runs on
+            assert time.monotonic() - started < 1.0 and not first.done()
+            second = db.execute(INSERT, _row(2))
+            await asyncio.sleep(0.05)
+            assert not second.done()
+            other.execute("COMMIT")
+            await asyncio.wait_for(asyncio.gather(first, second), 10)
+            assert [r[0] for r in db.query("SELECT seq FROM t ORDER BY rowid")] == [1, 2]
+            # the lock gone and the writer idle, the next lone write commits on the loop again
+            assert await db.write(lambda c: threading.get_ident()) == threading.get_ident()
+        finally:
+            other.close()
+            db.close()
+
+    asyncio.run(main())
+
+
+def test_a_failing_write_leaves_nothing_of_itself_and_fails_no_other_alone_or_among_others(tmp_path: Path) -> None:
+    """A write that fails after writing part of its rows: alone in its commit or sharing it, none of its rows
+    is stored, its caller gets its error, and the writes beside it land."""
+    def half_then_fail(i: int) -> Callable[[sqlite3.Connection], None]:
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(INSERT, _row(i))
+            conn.execute(INSERT, ("duplicate", 1, i, *[None] * COLUMNS))
+            conn.execute(INSERT, ("duplicate", 1, i, *[None] * COLUMNS))  # the primary key again
+        return write
+
+    async def main() -> None:
+        db = Database(tmp_path / "t.db", SCHEMA)
+        try:
+            with pytest.raises(sqlite3.IntegrityError):
+                await db.write(half_then_fail(1))  # alone
+            outcomes = await asyncio.gather(db.execute(INSERT, _row(2)), db.write(half_then_fail(3)),
+                                            db.execute(INSERT, _row(4)), return_exceptions=True)
+            assert outcomes[0] is None and outcomes[2] is None and isinstance(outcomes[1], sqlite3.IntegrityError)
+            assert await db.write(lambda c: c.execute("SELECT seq FROM t ORDER BY seq").fetchall()) == [(2,), (4,)]
+        finally:
+            db.close()
+        reopened = Database(tmp_path / "t.db", SCHEMA)
+        try:
+            assert [r[0] for r in reopened.query("SELECT seq FROM t ORDER BY seq")] == [2, 4]
+        finally:
+            reopened.close()
+
+    asyncio.run(main())
+
+
+def test_writes_go_to_the_writer_thread_while_more_than_one_client_is_served(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loop blocks for a lone write's commit only while one client alone is served (every request of
+    the last moments on one connection): with others, their requests would wait for that fsync."""
+    async def main() -> None:
+        db = Database(tmp_path / "t.db", SCHEMA)
+        try:
+            loop_thread = threading.get_ident()
+            for name in ("_mixed_at", "_last_connection"):  # (as they were, for the tests after this one)
+                monkeypatch.setattr(waiting, name, getattr(waiting, name))
+            waiting.request_on("one connection")
+            waiting.request_on("another")  # two clients, just now
+            assert not waiting.one_client()
+            ran_on = await db.write(lambda c: (c.execute(INSERT, _row(1)), threading.get_ident())[1])
+            assert ran_on == db._thread.ident
+
+            # the same connection's requests only, for longer than ONE_CLIENT_AFTER
+            monkeypatch.setattr(waiting, "_mixed_at", time.monotonic() - 2 * waiting.ONE_CLIENT_AFTER)
+            waiting.request_on("another")
+            assert waiting.one_client()
+            ran_on = await db.write(lambda c: (c.execute(INSERT, _row(2)), threading.get_ident())[1])
+            assert ran_on == loop_thread
+            assert [r[0] for r in db.query("SELECT seq FROM t ORDER BY rowid")] == [1, 2]
         finally:
             db.close()
 

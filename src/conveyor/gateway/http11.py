@@ -358,6 +358,7 @@ class Connection(asyncio.Protocol):
     # -- answering ----------------------------------------------------------------------------------
     def _start_next(self) -> None:
         request, body, keep_alive = self.queue.popleft()
+        waiting.request_on(self)
         self.active = self.loop.create_task(self._answer(request, body, keep_alive))
 
     async def _answer(self, request: HttpRequest, body: RequestBody, keep_alive: bool) -> None:
