@@ -286,3 +286,39 @@ def test_a_reader_that_leaves_early_gets_no_traceback(endpoint: str) -> None:
     process.stderr.close()
     assert process.wait(60) == 141, error
     assert error == ""
+
+
+# Prints 40 bursts of 10 numbered lines, 10 ms apart, each line flushed on its own (as the mover prints).
+STEADY_PRINTER = [sys.executable, "-c", """
+import time
+for burst in range(40):
+    for i in range(10):
+        print(f"line {burst * 10 + i}", flush=True)
+    time.sleep(0.01)
+time.sleep(600)
+"""]
+
+
+def test_a_steadily_printing_worker_is_stored_whole_in_few_commits(start_server, tmp_path: Path) -> None:
+    """Every line reaches the worker's CloudWatch Logs stream in order, but a worker that keeps printing
+    costs at most one log commit per flush interval, not one per burst: each commit stamps its events with
+    one ingestion time, so the distinct ingestion times count the commits (on a real clock)."""
+    from conveyor.services.logs.sink import FLUSH_INTERVAL
+
+    server = start_server(None, console=tmp_path / "console.log")
+    post_json(f"{server.endpoint}/_conveyor/pools", {"name": "printers", "command": STEADY_PRINTER, "min": 1, "max": 1})
+    logs = server.client("logs")
+    [worker] = wait_for(lambda: live_workers(server.endpoint, "printers"))
+
+    def stored() -> list[dict[str, Any]]:
+        try:
+            return logs.get_log_events(logGroupName="/conveyor/pools/printers", logStreamName=worker["id"],
+                                       startFromHead=True)["events"]
+        except logs.exceptions.ResourceNotFoundException:
+            return []
+
+    events = wait_for(lambda: len(found := stored()) == 400 and found, timeout=30)
+    assert [e["message"] for e in events] == [f"line {n}" for n in range(400)]
+    ingested = sorted({e["ingestionTime"] for e in events})
+    span = (ingested[-1] - ingested[0]) / 1000
+    assert len(ingested) <= span / FLUSH_INTERVAL + 2, (len(ingested), span)
