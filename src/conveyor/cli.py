@@ -97,7 +97,8 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     app = App(config)
-    app.pools.echo = lambda line: print(f"  {line}", flush=True)  # workers' output, as in their own terminal
+    # Workers' output, as in their own terminal: a read's worth of lines at a time, each indented.
+    app.pools.echo = lambda text: print("  " + text.replace("\n", "\n  "), flush=True)
     app.ready = pipeline is None  # until the pipeline is applied
     # A wildcard bind address is not somewhere a client can connect to: show the loopback one.
     client_host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(config.host, config.host)

@@ -324,18 +324,21 @@ class WorkerPool:
         spawn(self._watch(worker))
         return worker
 
-    def _worker_output(self, worker: Worker, line: str) -> None:
-        self._write(line)
-        if self.log_sink is not None:  # pump prefixes "ID | " for the console; the stream is the worker's own
+    def _worker_output(self, worker: Worker, lines: list[str]) -> None:
+        """A read's worth of a worker's lines: prefixed with its id for the console and workers.log (like
+        `docker compose logs`), as they are into its own stream of the pool's log group."""
+        self._write("\n".join(f"{worker.id} | {line}" for line in lines))
+        if self.log_sink is not None:
+            now = self.clock.now()
             self.log_sink.write(self.region, f"/conveyor/pools/{self.spec.name}", worker.id,
-                                [(self.clock.now(), line[len(worker.id) + 3:])])
+                                [(now, line) for line in lines])
 
-    def _write(self, line: str) -> None:
+    def _write(self, text: str) -> None:
         if self._output is not None:
             with contextlib.suppress(OSError, ValueError):
-                self._output.write(line + "\n")
+                self._output.write(text + "\n")
         if self.echo is not None:
-            self.echo(line)
+            self.echo(text)
 
     async def _watch(self, worker: Worker) -> None:
         worker.exit_code = await worker.process.wait()

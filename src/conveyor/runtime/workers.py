@@ -22,7 +22,7 @@ from pathlib import Path
 OUTPUT_CHUNK = 65536
 CRASH_LOOP_SECONDS = 2.0  # a worker that dies younger than this (real time) counts as a quick death
 MAX_BACKOFF = 10.0
-Echo = Callable[[str], None]
+Echo = Callable[[str], None]  # one or more lines (joined by newlines), as one write
 
 
 class WorkerStartError(ValueError):
@@ -83,9 +83,11 @@ async def start(worker_id: str, command: list[str], env: dict[str, str], workdir
         raise WorkerStartError(f"cannot start {command[0]!r}: {exc.strerror or exc}")
 
 
-async def pump(worker: Worker, write: Callable[[str], None]) -> None:
-    """Copy a worker's output, line by line, prefixed with its id (like `docker compose logs`), until
-    the pipe closes: everything a stopping worker wrote is copied before its pool calls it stopped."""
+async def pump(worker: Worker, write: Callable[[list[str]], None]) -> None:
+    """Copy a worker's output until the pipe closes: `write` gets the complete lines of each read at
+    once (a worker that prints line by line while the server is busy hands over many per read, and each
+    read then costs one write to the log file, the console and CloudWatch Logs, not one per line).
+    Everything a stopping worker wrote is copied before its pool calls it stopped."""
     stream = worker.process.stdout
     try:
         if stream is None:
@@ -99,10 +101,10 @@ async def pump(worker: Worker, write: Callable[[str], None]) -> None:
             if len(pending) > OUTPUT_CHUNK:  # a runaway line: show what there is
                 lines.append(pending)
                 pending = b""
-            for line in lines:
-                write(f"{worker.id} | {line.decode(errors='replace').rstrip()}")
+            if lines:
+                write([line.decode(errors="replace").rstrip() for line in lines])
         if pending:
-            write(f"{worker.id} | {pending.decode(errors='replace').rstrip()}")
+            write([pending.decode(errors="replace").rstrip()])
     finally:
         worker.output_done.set()
 
