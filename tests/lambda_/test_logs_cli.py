@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from typing import Any
 
 from tests.helpers import wait_for
@@ -33,10 +32,12 @@ def test_logs_prints_history_and_follows(lam: Any, make_function: Any, endpoint:
     assert f"START RequestId: {rid}" in done.stdout and f"REPORT RequestId: {rid}" in done.stdout
     assert _conveyor(endpoint, "logs", "chatty", "-n", "1").stdout.startswith("REPORT RequestId")
 
-    follower = subprocess.Popen([sys.executable, "-m", "conveyor.cli", "logs", "chatty", "-n", "0", "--follow",
+    follower = subprocess.Popen([sys.executable, "-m", "conveyor.cli", "logs", "chatty", "-n", "1", "--follow",
                                  "--for", "8", "--endpoint", endpoint], stdout=subprocess.PIPE, text=True)
     try:
-        time.sleep(1.0)  # the follower is parked, waiting for the log to grow
+        # Its last line printed, the follower follows from there (however long its start took on a busy
+        # machine): the second invocation's lines are all new to it.
+        assert follower.stdout is not None and follower.stdout.readline().startswith("REPORT RequestId")
         lam.invoke(FunctionName="chatty", Payload=b'"second"')
         out, _ = follower.communicate(timeout=30)
     finally:
