@@ -9,7 +9,7 @@ op after the other, alternating: on a shared machine only CPU per op is worth co
 Per tree, on one `conveyor up --bare` server each, with CLIENTS raw keep-alive HTTP client processes
 (`--clients 1`: one client waiting for each answer, where a durable write's latency shows):
   * DynamoDB DescribeLimits (a bare request: routing, SigV4, codec, nothing stored), PutItem (about
-    200 bytes, committed before the answer), GetItem
+    200 bytes, committed before the answer), GetItem, Query of 100 items, BatchWriteItem of 25 puts
   * SQS GetQueueUrl (bare) and SendMessage (JSON protocol, as current boto3 speaks it)
   * S3 PUT and GET of 4 KiB (path style)
 and prints server CPU (utime+stime of the server's process tree, /proc) in µs per request.
@@ -58,11 +58,13 @@ QUEUE = "small"
 BUCKET = "small"
 POOL = 64  # signed requests per client, cycled (a signature stays valid for 15 minutes)
 OBJECT = b"x" * 4096
-OPS = ["ddb_limits", "ddb_put", "ddb_get", "sqs_url", "sqs_send", "s3_put", "s3_get"]
+OPS = ["ddb_limits", "ddb_put", "ddb_get", "ddb_query", "ddb_batch", "sqs_url", "sqs_send", "s3_put", "s3_get"]
 LABELS = {
     "ddb_limits": "DynamoDB DescribeLimits",
     "ddb_put": "DynamoDB PutItem (~200 B)",
     "ddb_get": "DynamoDB GetItem",
+    "ddb_query": "DynamoDB Query of 100 items",
+    "ddb_batch": "DynamoDB BatchWriteItem of 25",
     "sqs_url": "SQS GetQueueUrl",
     "sqs_send": "SQS SendMessage",
     "s3_put": "S3 PUT 4 KiB",
@@ -129,16 +131,27 @@ def _json_request(service: str, target: str, payload: dict[str, Any], version: s
             {"Content-Type": f"application/x-amz-json-{version}", "X-Amz-Target": target})
 
 
+def _item(idx: int, n: int, prefix: str = "client-") -> dict[str, Any]:
+    """An item of about 200 bytes, as benchmarks/dynamodb.py writes them."""
+    return {"pk": {"S": f"{prefix}{idx}"}, "sk": {"N": str(n)}, "name": {"S": "widget-" + "x" * 120},
+            "count": {"N": str(n * 7)}, "tags": {"SS": ["a", "b", "c"]}}
+
+
 def build(op: str, idx: int, n: int, endpoint: str) -> tuple[str, str, bytes, dict[str, str], str]:
     """The n-th request of client idx: (method, path, body, headers, signing name)."""
     queue_url = f"{endpoint}/000000000000/{QUEUE}"
     if op == "ddb_limits":
         return (*_json_request("dynamodb", "DynamoDB_20120810.DescribeLimits", {}, "1.0"), "dynamodb")
     if op == "ddb_put":
-        item = {"pk": {"S": f"client-{idx}"}, "sk": {"N": str(n)}, "name": {"S": "widget-" + "x" * 120},
-                "count": {"N": str(n * 7)}, "tags": {"SS": ["a", "b", "c"]}}
-        return (*_json_request("dynamodb", "DynamoDB_20120810.PutItem", {"TableName": TABLE, "Item": item}, "1.0"),
+        return (*_json_request("dynamodb", "DynamoDB_20120810.PutItem", {"TableName": TABLE, "Item": _item(idx, n)},
+                               "1.0"), "dynamodb")
+    if op == "ddb_batch":
+        puts = [{"PutRequest": {"Item": _item(idx, 25 * n + j, "batch-")}} for j in range(25)]
+        return (*_json_request("dynamodb", "DynamoDB_20120810.BatchWriteItem", {"RequestItems": {TABLE: puts}}, "1.0"),
                 "dynamodb")
+    if op == "ddb_query":
+        query = {"TableName": TABLE, "KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "seed-0"}}}
+        return (*_json_request("dynamodb", "DynamoDB_20120810.Query", query, "1.0"), "dynamodb")
     if op == "ddb_get":
         key = {"pk": {"S": "client-0"}, "sk": {"N": str(n % 100)}}
         return (*_json_request("dynamodb", "DynamoDB_20120810.GetItem", {"TableName": TABLE, "Key": key}, "1.0"),
@@ -218,6 +231,7 @@ def prepare(srv: Server) -> None:
                      KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}])
     for n in range(100):
         ddb.put_item(TableName=TABLE, Item={"pk": {"S": "client-0"}, "sk": {"N": str(n)}, "name": {"S": "w" * 120}})
+        ddb.put_item(TableName=TABLE, Item=_item(0, n, "seed-"))  # the partition a Query reads whole
     boto3.client("sqs", **kw).create_queue(QueueName=QUEUE)
     from botocore.config import Config
 
