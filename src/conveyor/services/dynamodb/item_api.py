@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from conveyor.services.dynamodb import capacity, compiling, errors, mutations
+from conveyor.services.dynamodb import answers, capacity, compiling, errors, mutations
 from conveyor.services.dynamodb.backend import Backend
 from conveyor.services.dynamodb.keys import ItemKey, index_entries, key_of_item, key_of_request
 from conveyor.services.dynamodb.tables import Table
@@ -48,12 +48,6 @@ def write_capacity(table: Table, mode: str | None, old: Item | None, new: Item |
     touched = [i.name for i in table.gsis() if any(n in (old or {}) or n in (new or {}) for n in i.key_names())]
     local = [i.name for i in table.lsis() if any(n in (old or {}) or n in (new or {}) for n in i.key_names())]
     return capacity.report(mode, table.name, capacity.write_units(size), touched, local=local)
-
-
-def as_json(ctx: RequestContext, body: bytes) -> HttpResponse:
-    """An answer whose JSON body is already written, with the headers the codec's answers carry."""
-    return HttpResponse(200, [("Content-Type", "application/x-amz-json-1.0"), ("x-amzn-RequestId", ctx.request_id)],
-                        body)
 
 
 def answer(attributes: Item | None, consumed: Out | None, metrics: Out | None) -> Out:
@@ -96,16 +90,16 @@ class ItemOperations:
 
     async def GetItem(self, ctx: RequestContext, params: GetItemInputTypeDef) -> Out | HttpResponse:
         """The answer of a GetItem of a whole item, without its capacity, is the item as stored: the store
-        keeps it as DynamoDB JSON writes it (stored.py), so it is sent as it is, never parsed and written
+        keeps it as DynamoDB JSON writes it (answers.py), so it is sent as it is, never parsed and written
         again (two thirds of GetItem's own time). Anything else is answered by `get_item`."""
         compiled = compiling.for_read(params)
         if compiled.projection is None and params.get("ReturnConsumedCapacity") in (None, "NONE"):
             table = self.backend.catalog.find(ctx.region, params["TableName"])
             text = self.backend.store.get(*request_key(table, params["Key"]).id)
             if text is None:
-                return as_json(ctx, b"{}")
-            if text.isascii() and "\x7f" not in text:  # what the codec's writer would send byte for byte
-                return as_json(ctx, b'{"Item":%b}' % text.encode())
+                return answers.as_json(ctx, b"{}")
+            if answers.verbatim(text):
+                return answers.as_json(ctx, b'{"Item":%b}' % text.encode())
         return await self.get_item(ctx, params, compiled)
 
     async def get_item(self, ctx: RequestContext, params: GetItemInputTypeDef,

@@ -117,11 +117,11 @@ class PartiQLOperations:
                 request["Limit"] = limit - evaluated
             partition = sources[position]
             if partition is None:
-                page = await self.reads.Scan(ctx, request)  # type: ignore[arg-type]
+                page = await self.reads.scan(ctx, request)  # type: ignore[arg-type]
             else:
                 request.update(KeyConditionExpression="#k = :k", ExpressionAttributeNames={"#k": hash_name},
                                ExpressionAttributeValues={":k": partition}, ScanIndexForward=forward)
-                page = await self.reads.Query(ctx, request)  # type: ignore[arg-type]
+                page = await self.reads.query(ctx, request)  # type: ignore[arg-type]
             items = page.get("Items") or []
             evaluated += len(items)
             for item in items:

@@ -14,13 +14,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from conveyor.services.dynamodb import capacity, compiling, composite_keys, errors
+from conveyor.services.dynamodb import answers, capacity, compiling, composite_keys, errors
 from conveyor.services.dynamodb.backend import Backend
 from conveyor.services.dynamodb.compiling import Compiled
 from conveyor.services.dynamodb.expressions import RangeCondition
 from conveyor.services.dynamodb.keys import index_key_attributes, segment_range
 from conveyor.services.dynamodb.store import Bound, PageRow
-from conveyor.services.dynamodb.stored import load_item
+from conveyor.services.dynamodb.stored import load_item, wire_item
 from conveyor.services.dynamodb.tables import Index, KeyAttr, Table
 from conveyor.services.dynamodb.values import (
     AttributeValue,
@@ -29,7 +29,7 @@ from conveyor.services.dynamodb.values import (
     key_bytes,
     kind_of,
 )
-from conveyor.wire import RequestContext
+from conveyor.wire import HttpResponse, RequestContext
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef, ScanInputTypeDef
@@ -144,26 +144,58 @@ class Reading:
             attrs += self.index.hash_attrs() + self.index.range_attrs()
         return attrs
 
-    def page(self, rows: Iterator[PageRow], consistent: bool, mode: str | None) -> Out:
-        items: list[Item] = []
+    def whole(self) -> bool:
+        """Whether the page's items are answered whole, as stored: no filter judges them, no projection
+        cuts them, and Select asks for their attributes."""
+        return (self.compiled.filter is None and self.compiled.projection is None and self.select != "COUNT"
+                and (self.index is None or self.index.projection_type == "ALL" or self.select == "ALL_ATTRIBUTES"))
+
+    def page(self, rows: Iterator[PageRow], consistent: bool, mode: str | None, *, raw: bool = False) -> Out | bytes:
+        """The page's answer. `raw`: it may be its JSON body, the items spliced in as stored
+        (conveyor.services.dynamodb.answers), when they go whole and as the codec would write them. An item
+        is decoded only when something reads it: the filter, the projection, the LastEvaluatedKey."""
+        condition = self.compiled.filter
+        texts: list[str] = []  # the items as stored, when no filter judges them
+        items: list[Item] = []  # the items the filter keeps
         scanned = read_bytes = 0
-        last: Item | None = None
+        last_text: str | None = None
         for _, _, text, size in rows:
-            item = load_item(text)
             scanned += 1
             read_bytes += size  # counted when the item was written
-            if self.compiled.filter is None or self.compiled.filter.matches(item):
-                items.append(item)
+            if condition is None:
+                texts.append(text)
+            else:
+                item = load_item(text)
+                if condition.matches(item):
+                    items.append(item)
             if (self.limit is not None and scanned >= self.limit) or read_bytes >= PAGE_BYTES:
-                last = item
+                last_text = text
                 break
-        out: Out = {"Count": len(items), "ScannedCount": scanned}
+        last_key: Item | None = None
+        if last_text is not None:
+            last = load_item(last_text)
+            last_key = (index_key_attributes(self.table, self.index, last) if self.index
+                        else {n: last[n] for n in self.table.key_names()})
+        consumed = capacity.report(mode, self.table.name, capacity.read_units(read_bytes, consistent))
+        if raw and self.whole():
+            joined = ",".join(texts)
+            if answers.verbatim(joined):
+                rest: Out = {}
+                if last_key is not None:
+                    rest["LastEvaluatedKey"] = wire_item(last_key)
+                if consumed is not None:
+                    rest["ConsumedCapacity"] = consumed
+                return answers.page_body(len(texts), scanned, joined, rest)
+        if condition is None:
+            items = [load_item(text) for text in texts] if self.select != "COUNT" else []
+            count = len(texts)
+        else:
+            count = len(items)
+        out: Out = {"Count": count, "ScannedCount": scanned}
         if self.select != "COUNT":
             out["Items"] = [self.projected(i) for i in items]
-        if last is not None:
-            out["LastEvaluatedKey"] = (index_key_attributes(self.table, self.index, last) if self.index
-                                       else {n: last[n] for n in self.table.key_names()})
-        consumed = capacity.report(mode, self.table.name, capacity.read_units(read_bytes, consistent))
+        if last_key is not None:
+            out["LastEvaluatedKey"] = last_key
         if consumed is not None:
             out["ConsumedCapacity"] = consumed
         return out
@@ -173,7 +205,21 @@ class ReadOperations:
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
 
-    async def Query(self, ctx: RequestContext, params: QueryInputTypeDef) -> Out:
+    async def Query(self, ctx: RequestContext, params: QueryInputTypeDef) -> Out | HttpResponse:
+        """Answered with its items as stored when they go whole (conveyor.services.dynamodb.answers)."""
+        return _answer(ctx, self._query(ctx, params, raw=True))
+
+    async def query(self, ctx: RequestContext, params: QueryInputTypeDef) -> Out:
+        """Query's answer as a result for the codec (PartiQL's SELECT reads it)."""
+        return _result(self._query(ctx, params, raw=False))
+
+    async def Scan(self, ctx: RequestContext, params: ScanInputTypeDef) -> Out | HttpResponse:
+        return _answer(ctx, self._scan(ctx, params, raw=True))
+
+    async def scan(self, ctx: RequestContext, params: ScanInputTypeDef) -> Out:
+        return _result(self._scan(ctx, params, raw=False))
+
+    def _query(self, ctx: RequestContext, params: QueryInputTypeDef, *, raw: bool) -> Out | bytes:
         reading = Reading(self.backend, ctx, params, scanning=False)
         table, index, condition = reading.table, reading.index, reading.compiled.key_condition
         assert condition is not None
@@ -215,9 +261,9 @@ class ReadOperations:
                                key_bytes(start[table.hash.name]),
                                key_bytes(start[table.range.name]) if table.range else b"")
             rows = store.index_partition(table.id, index.name, partition, low, high, forward, index_after)
-        return reading.page(rows, bool(params.get("ConsistentRead")), params.get("ReturnConsumedCapacity"))
+        return reading.page(rows, bool(params.get("ConsistentRead")), params.get("ReturnConsumedCapacity"), raw=raw)
 
-    async def Scan(self, ctx: RequestContext, params: ScanInputTypeDef) -> Out:
+    def _scan(self, ctx: RequestContext, params: ScanInputTypeDef, *, raw: bool) -> Out | bytes:
         segment, total = params.get("Segment"), params.get("TotalSegments")
         if (segment is None) != (total is None):
             raise errors.validation("The TotalSegments parameter is required but was not present in the request when "
@@ -244,4 +290,14 @@ class ReadOperations:
                 after = (composite_keys.encode([start[a.name] for a in index.hash_attrs()]),
                          composite_keys.encode([start[a.name] for a in index.range_attrs()]), *table_keys)
             rows = store.index_scan(table.id, index.name, segments, after)
-        return reading.page(rows, bool(params.get("ConsistentRead")), params.get("ReturnConsumedCapacity"))
+        return reading.page(rows, bool(params.get("ConsistentRead")), params.get("ReturnConsumedCapacity"),
+                            raw=raw)
+
+
+def _answer(ctx: RequestContext, page: Out | bytes) -> Out | HttpResponse:
+    return answers.as_json(ctx, page) if isinstance(page, bytes) else page
+
+
+def _result(page: Out | bytes) -> Out:
+    assert isinstance(page, dict), "a page asked for as a result is one"
+    return page
