@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import random
 from decimal import Decimal
 
@@ -116,14 +117,16 @@ def test_item_size_counts_as_aws_does() -> None:
 
 def test_sized_item_is_canonical_item_and_item_size_in_one_pass() -> None:
     """PutItem's one pass (with its shortcuts for strings, integers and string sets) agrees with the full
-    check on every item, and refuses what it refuses with the same message."""
+    check on every item, names and strings beyond ASCII included, refuses what it refuses with the same
+    message, and leaves the item it was given as it was."""
     rng = random.Random(20)
-    scalars = [{"S": "héllo"}, {"S": ""}, {"N": "12"}, {"N": "-0"}, {"N": "1.50"}, {"N": "007"}, {"N": "1e3"},
+    scalars = [{"S": "héllo"}, {"S": "😀"}, {"SS": ["ü", "😀x"]}, {"S": ""}, {"N": "12"}, {"N": "-0"}, {"N": "1.50"}, {"N": "007"}, {"N": "1e3"},
                {"SS": ["a", "bé"]}, {"SS": ["a", "a"]}, {"SS": []}, {"NS": ["1", "1.0"]}, {"NS": ["2", "3.5"]},
                {"B": b"\x00"}, {"BS": [b"\x01"]}, {"BOOL": True}, {"NULL": True}, {"NULL": False},
                {"L": [{"N": "1.0"}, {"SS": ["x"]}]}, {"M": {"k": {"N": "10"}}}, {"S": "a", "N": "1"}, {}]
     for _ in range(300):
-        item = {f"a{n}": rng.choice(scalars) for n in range(rng.randint(1, 5))}
+        item = {f"{rng.choice(('a', 'é', '😀'))}{n}": rng.choice(scalars) for n in range(rng.randint(1, 5))}
+        given = copy.deepcopy(item)
         try:
             expected = canonical_item(item)
         except ServiceError as refused:
@@ -132,7 +135,7 @@ def test_sized_item_is_canonical_item_and_item_size_in_one_pass() -> None:
             assert caught.value.message == refused.message
             continue
         out, size, plain = sized_item(item)
-        assert out == expected and size == item_size(expected)
+        assert out == expected and size == item_size(expected) and item == given
         assert plain == all(next(iter(v)) in ("S", "N", "SS", "NS", "BOOL", "NULL") for v in expected.values())
 
 

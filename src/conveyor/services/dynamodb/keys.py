@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from conveyor.services.dynamodb import composite_keys, errors
 from conveyor.services.dynamodb.store import IndexEntry
@@ -20,18 +19,23 @@ MAX_HASH_BYTES = 2048
 MAX_RANGE_BYTES = 1024
 
 
-@dataclass(frozen=True)
 class ItemKey:
-    """An item's primary key: the key attributes as given, and their encoded column values."""
+    """An item's primary key: the key attributes as given, their encoded column values, and `id`, the
+    item's identity in the store and in the item locks. (A plain class with slots, not a frozen dataclass:
+    one is made per item written, and a frozen dataclass sets each field through object.__setattr__.
+    Nothing changes one once made.)"""
 
-    table_id: int
-    attributes: Item
-    hk: bytes
-    rk: bytes
+    __slots__ = ("table_id", "attributes", "hk", "rk", "id")
 
-    @property
-    def id(self) -> tuple[int, bytes, bytes]:
-        return (self.table_id, self.hk, self.rk)
+    def __init__(self, table_id: int, attributes: Item, hk: bytes, rk: bytes) -> None:
+        self.table_id = table_id
+        self.attributes = attributes
+        self.hk = hk
+        self.rk = rk
+        self.id: tuple[int, bytes, bytes] = (table_id, hk, rk)
+
+    def __repr__(self) -> str:
+        return f"ItemKey({self.table_id!r}, {self.attributes!r}, {self.hk!r}, {self.rk!r})"
 
 
 def segment(hk: bytes) -> int:
@@ -46,9 +50,12 @@ def segment_range(segment_index: int, total: int) -> tuple[int, int]:
 
 
 def _size_checks(attr: KeyAttr, value: AttributeValue, is_range: bool) -> None:
+    if attr.type == "N":
+        return  # a number is never empty, and its size never near the limits
     encoded = value[attr.type]
-    size = len(encoded.encode()) if attr.type == "S" else len(encoded) if attr.type == "B" else 0
-    if attr.type in ("S", "B") and size == 0:
+    # (an ASCII string's length is its size in bytes: no encoded copy is made to count them)
+    size = len(encoded) if attr.type == "B" or encoded.isascii() else len(encoded.encode())
+    if size == 0:
         raise errors.validation("One or more parameter values are not valid. The AttributeValue for a key "
                                 f"attribute cannot contain an empty {'string' if attr.type == 'S' else 'binary'} "
                                 f"value. Key: {attr.name}")

@@ -259,31 +259,35 @@ PLAIN_KINDS = frozenset(("S", "N", "SS", "NS", "BOOL", "NULL"))
 
 def sized_item(item: Item) -> tuple[Item, int, bool]:
     """canonical_item, item_size and whether every attribute is of PLAIN_KINDS, in one pass over the item:
-    the hot path of every PutItem. Strings and integers already canonical (most attributes) are taken as
-    they are; anything else goes through the full check."""
-    out: Item = {}
+    the hot path of every PutItem. Strings, string sets and integers already canonical (most attributes)
+    are taken as they are; anything else goes through the full check. The item itself is returned when
+    nothing in it changes (the request's item is the request's alone), a copy otherwise. An ASCII string's
+    size is its length: no encoded copy is made to count its bytes."""
+    out = item
     size = 0
     plain = True
     for name, value in item.items():
+        size += len(name) if name.isascii() else len(name.encode())
         if type(value) is dict and len(value) == 1:
-            kind, inner = next(iter(value.items()))
+            (kind, inner), = value.items()
             if type(inner) is str:
                 if kind == "S":
-                    out[name] = value
-                    size += len(name.encode()) + len(inner.encode())
+                    size += len(inner) if inner.isascii() else len(inner.encode())
                     continue
                 if kind == "N" and _CANONICAL_INTEGER.fullmatch(inner):
-                    out[name] = value
-                    size += len(name.encode()) + _integer_size(inner)
+                    size += _integer_size(inner)
                     continue
-            elif (kind == "SS" and type(inner) is list and inner and len(set(inner)) == len(inner)
-                  and all(type(member) is str for member in inner)):  # a valid string set, as it is
-                out[name] = value
-                size += len(name.encode()) + len("".join(inner).encode())
+            elif (kind == "SS" and type(inner) is list and inner
+                  and all(type(member) is str for member in inner) and len(set(inner)) == len(inner)):
+                joined = "".join(inner)  # a valid string set, as it is
+                size += len(joined) if joined.isascii() else len(joined.encode())
                 continue
         checked = _checked(value, 1)
-        out[name] = checked
-        size += len(name.encode()) + value_size(checked)
+        if checked is not value:
+            if out is item:
+                out = dict(item)
+            out[name] = checked
+        size += value_size(checked)
         plain = plain and kind_of(checked) in PLAIN_KINDS
     return out, size, plain
 
