@@ -79,3 +79,30 @@ def test_keys_and_placeholder_values_read_as_the_model_walk_reads_them(wire: dic
             except _WireTypeError as exc:
                 outcomes.append(("refused", (exc.path, exc.expected)))
         assert outcomes[0] == outcomes[1], operation
+
+
+ITEM_ON_WIRE = {"k": {"S": "a"}, "n": {"N": "1"}}
+WRITE_LISTS: list[Any] = [
+    [{"PutRequest": {"Item": ITEM_ON_WIRE}}, {"DeleteRequest": {"Key": {"k": {"S": "b"}}}}],
+    [{"PutRequest": {"Item": ITEM_ON_WIRE, "Extra": 1}}], [{"PutRequest": {"Item": ITEM_ON_WIRE}, "Unknown": {}}],
+    [{"PutRequest": {"Item": ITEM_ON_WIRE}, "DeleteRequest": {"Key": ITEM_ON_WIRE}}], [{"PutRequest": None}],
+    [{"PutRequest": {"Key": ITEM_ON_WIRE}}], [{"DeleteRequest": {"Item": ITEM_ON_WIRE}}], [{"PutRequest": {}}],
+    [{"PutRequest": {"Item": None}}], [{"PutRequest": {"Item": {"k": {"S": 5}}}}], [{"PutRequest": []}],
+    [None], [{}], ["a write"], {"PutRequest": {"Item": ITEM_ON_WIRE}}, [], "writes",
+    [{"PutRequest": {"Item": {"b": {"B": "AP8Q"}}}}], [{"DeleteRequest": {"Key": {"\ud800": {"S": "a"}}}}],
+]
+
+
+@pytest.mark.parametrize("writes", WRITE_LISTS)
+def test_batch_write_lists_read_as_the_model_walk_reads_them(writes: Any) -> None:
+    """DynamoDB's codec reads a BatchWriteItem table's writes a list at a time: the same, errors included."""
+    shape = service_model("dynamodb").operation_model("BatchWriteItem").input_shape
+    assert shape is not None
+    outcomes = []
+    for readers in ({}, READERS):
+        try:
+            outcomes.append(("read", _from_json(shape, {"RequestItems": {"t": json.loads(json.dumps(writes))}}, "",
+                                                readers)))
+        except _WireTypeError as exc:
+            outcomes.append(("refused", (exc.path, exc.expected)))
+    assert outcomes[0] == outcomes[1]
