@@ -385,7 +385,7 @@ class DynamoStore:
         args: list[object] = [table_id, hk]
         _bounds(where, args, "rk", low, high)
         sql = "SELECT hk, rk, item, size FROM items WHERE " + " AND ".join(where)
-        yield from self._keyset(sql, args, ("rk",), forward, (after,) if after is not None else None)
+        return self._keyset(sql, args, ("rk",), forward, (after,) if after is not None else None)
 
     def index_partition(self, table_id: int, index: str, ihk: bytes, low: Bound | None, high: Bound | None,
                         forward: bool, after: tuple[bytes, bytes, bytes] | None) -> Iterator[PageRow]:
@@ -396,19 +396,19 @@ class DynamoStore:
         _bounds(where, args, "e.irk", low, high)
         sql = ("SELECT e.hk, e.rk, i.item, i.size FROM index_entries e JOIN items i ON i.table_id = e.table_id AND "
                "i.hk = e.hk AND i.rk = e.rk WHERE " + " AND ".join(where))
-        yield from self._keyset(sql, args, ("e.irk", "e.hk", "e.rk"), forward, after)
+        return self._keyset(sql, args, ("e.irk", "e.hk", "e.rk"), forward, after)
 
     def scan(self, table_id: int, segments: tuple[int, int], after: tuple[bytes, bytes] | None
              ) -> Iterator[PageRow]:
         """A table's items whose `seg` is within the range, in key order."""
         sql = "SELECT hk, rk, item, size FROM items WHERE table_id = ? AND seg BETWEEN ? AND ?"
-        yield from self._keyset(sql, [table_id, *segments], ("hk", "rk"), True, after)
+        return self._keyset(sql, [table_id, *segments], ("hk", "rk"), True, after)
 
     def index_scan(self, table_id: int, index: str, segments: tuple[int, int],
                    after: tuple[bytes, bytes, bytes, bytes] | None) -> Iterator[PageRow]:
         sql = ("SELECT e.hk, e.rk, i.item, i.size FROM index_entries e JOIN items i ON i.table_id = e.table_id AND "
                "i.hk = e.hk AND i.rk = e.rk WHERE e.table_id = ? AND e.index_name = ? AND e.seg BETWEEN ? AND ?")
-        yield from self._keyset(sql, [table_id, index, *segments], ("e.ihk", "e.irk", "e.hk", "e.rk"), True, after)
+        return self._keyset(sql, [table_id, index, *segments], ("e.ihk", "e.irk", "e.hk", "e.rk"), True, after)
 
     def _keyset(self, sql: str, args: list[object], order: tuple[str, ...], forward: bool,
                 after: tuple[bytes, ...] | None) -> Iterator[PageRow]:
@@ -428,7 +428,7 @@ class DynamoStore:
                 "SELECT ", f"SELECT {columns}, ", 1), params)
             width = len(order)
             for row in rows:
-                yield bytes(row[width]), bytes(row[width + 1]), str(row[width + 2]), int(row[width + 3])
+                yield row[width:]  # hk, rk, item, size: BLOB, BLOB, TEXT and INTEGER columns come as they are
             if len(rows) < PAGE_ROWS:
                 return
             position = tuple(bytes(v) for v in rows[-1][:width])
