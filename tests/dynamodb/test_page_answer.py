@@ -90,3 +90,20 @@ def test_items_beyond_ascii_counts_and_projections_are_written_by_the_codec(endp
                                               "KeyConditionExpression": "g = :g",
                                               "ExpressionAttributeValues": {":g": {"S": "x"}}})
     assert [sorted(i) for i in index["Items"]] == [["g", "pk", "sk"], ["g", "pk", "sk"]]
+
+
+def test_an_index_page_with_the_index_keys_in_its_last_evaluated_key(endpoint: str) -> None:
+    table(endpoint, "index_pages", GlobalSecondaryIndexes=[{
+        "IndexName": "by_g", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+        "Projection": {"ProjectionType": "ALL"}}])
+    for sk in range(3):
+        call(endpoint, "PutItem", {"TableName": "index_pages",
+                                   "Item": {"pk": {"S": f"p{sk}"}, "sk": {"N": str(sk)}, "g": {"S": "x"}}})
+    query = {"TableName": "index_pages", "IndexName": "by_g", "KeyConditionExpression": "g = :g",
+             "ExpressionAttributeValues": {":g": {"S": "x"}}, "Limit": 2}
+    page = same_as_codec(endpoint, "Query", query)
+    assert page["Count"] == 2 and set(page["LastEvaluatedKey"]) == {"g", "pk", "sk"}
+    rest = same_as_codec(endpoint, "Query", {**query, "ExclusiveStartKey": page["LastEvaluatedKey"]})
+    assert rest["Count"] == 1 and "LastEvaluatedKey" not in rest
+    scanned = same_as_codec(endpoint, "Scan", {"TableName": "index_pages", "IndexName": "by_g", "Limit": 1})
+    assert set(scanned["LastEvaluatedKey"]) == {"g", "pk", "sk"}
