@@ -10,7 +10,8 @@ boto3 speaks it, over raw keep-alive HTTP):
   * Query of 100 items (one partition, one page) per second, 1 client
   * BatchWriteItem items/s (batches of 25), 1 client
   * TransactWriteItems (2 Puts) p50 latency (ms), 1 client
-  * CPU (utime+stime of the server's process tree) per PutItem, 8 clients
+  * CPU (utime+stime of the server's process tree) per PutItem and per GetItem with 8 clients, per
+    Query of 100 items and per item of a BatchWriteItem with 1 client
 
 Before measuring, each server is probed (create the table, put and get an item); one that cannot is
 reported with its error. Everything talks to 127.0.0.1; every loop is bounded by a count and a deadline.
@@ -113,8 +114,8 @@ def bench_server(srv: Server, q: dict[str, Any], values: dict, notes: dict) -> N
         r = run_load(srv, w_ops, clients, (srv.endpoint, operation, count // clients if clients > 1 else count,
                                            q["secs"]), q["secs"])
         values[(name, key)] = r.rate if r.ops else None
-        if key == "put8":
-            values[(name, "put_cpu")] = r.cpu / r.ops * 1e6 if r.ops else None
+        if key in ("put8", "get8"):
+            values[(name, key[:3] + "_cpu")] = r.cpu / r.ops * 1e6 if r.ops else None
         log(f"  {name}: {r.ops} ops in {r.seconds:.2f}s = {fmt(r.rate)} ops/s errors={r.errors} {r.failure or ''}")
         if r.errors or r.failure:
             notes.setdefault(("_problems", name), []).append(f"{operation} x{clients}: errors={r.errors} "
@@ -130,12 +131,16 @@ def bench_server(srv: Server, q: dict[str, Any], values: dict, notes: dict) -> N
     if page.get("Count") != QUERY_ITEMS:
         notes.setdefault(("_problems", name), []).append(f"Query returned {page.get('Count')} items, not "
                                                          f"{QUERY_ITEMS} (status {status})")
+    cpu0 = srv.cpu()
     lat, _ = timed(h, "Query", [query] * q["lat"], q["secs"])
     values[(name, "query")] = len(lat) / sum(lat) if lat else None
+    values[(name, "query_cpu")] = (srv.cpu() - cpu0) / len(lat) * 1e6 if lat else None
     batches = [{"RequestItems": {TABLE: [{"PutRequest": {"Item": item(f"batch-{b}", i)}} for i in range(25)]}}
                for b in range(q["batches"])]
+    cpu0 = srv.cpu()
     lat, failed = timed(h, "BatchWriteItem", batches, q["secs"])
     values[(name, "batch")] = 25 * (len(lat) - failed) / sum(lat) if lat else None
+    values[(name, "batch_cpu")] = (srv.cpu() - cpu0) / (25 * (len(lat) - failed)) * 1e6 if len(lat) > failed else None
     transactions = [{"TransactItems": [{"Put": {"TableName": TABLE, "Item": item(f"tx-{n}", part)}}
                                        for part in range(2)]} for n in range(q["lat"])]
     lat, failed = timed(h, "TransactWriteItems", transactions, q["secs"])
@@ -157,6 +162,9 @@ ROWS = [
     ("batch", "BatchWriteItem items/s (25 a batch), 1 client", True),
     ("tx_p50", "TransactWriteItems (2 Puts) p50 ms", False),
     ("put_cpu", f"CPU µs per PutItem, {CLIENTS} clients", False),
+    ("get_cpu", f"CPU µs per GetItem, {CLIENTS} clients", False),
+    ("query_cpu", f"CPU µs per Query of {QUERY_ITEMS} items, 1 client", False),
+    ("batch_cpu", "CPU µs per BatchWriteItem item, 1 client", False),
 ]
 
 
