@@ -192,7 +192,7 @@ _ASKED_ONLY_OF_STARTED = {
     "vpc_exists": "Route 53 needs EC2",
     "position": "a stream mapping exists only for a stream, so Kinesis or DynamoDB had state and started",
     "read": "as position",
-    "tally": "a sink: kept", "sample": "a sink: kept", "write": "a sink: kept",
+    "tally": "a sink: kept", "sample": "a sink: kept", "sample_many": "a sink: kept", "write": "a sink: kept",
     "note_used": "credential sources are listed once started, not stood in for",
 }
 

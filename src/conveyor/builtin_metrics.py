@@ -26,12 +26,12 @@ POOLS = "Conveyor/Pools"
 
 # -- SQS -----------------------------------------------------------------------------------------------------
 def sqs_sent(sink: MetricsSink | None, region: str, queue: str, sizes: list[int]) -> None:
-    """Messages sent to a queue together (a batch): counted at once, each size a sample of its own."""
+    """Messages sent to a queue together (a batch): counted at once, each size a sample of its own, all of
+    them in one call (one per message was about 1 % of a SendMessageBatch's server time)."""
     if sink is not None and sizes:
         dims = (("QueueName", queue),)
         sink.tally(region, SQS, "NumberOfMessagesSent", dims, len(sizes))
-        for size in sizes:
-            sink.sample(region, SQS, "SentMessageSize", dims, size, "Bytes")
+        sink.sample_many(region, SQS, "SentMessageSize", dims, sizes, "Bytes")
 
 
 def sqs_received(sink: MetricsSink | None, region: str, queue: str, count: int) -> None:

@@ -49,7 +49,7 @@ _EMPTY_ANSWERS: dict[str, Callable[[], Any]] = {
     "delivery_allowed": lambda: False,  # LogGroups: no such log group, no policy
 }
 # Sinks: their calls are kept and handed to the service once it has started.
-_SINK_METHODS = frozenset({"tally", "sample", "write"})
+_SINK_METHODS = frozenset({"tally", "sample", "sample_many", "write"})
 _MAX_KEPT = 100_000  # a sink that cannot start does not grow without bound
 
 

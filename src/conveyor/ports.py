@@ -449,6 +449,11 @@ class MetricsSink(Protocol):
         and the values for percentiles."""
         ...
 
+    def sample_many(self, region: str, namespace: str, name: str, dimensions: Dimensions, values: Sequence[float],
+                    unit: str = "None") -> None:
+        """`sample` once for each of `values` (a batch's message sizes), in one call."""
+        ...
+
 
 @dataclass(frozen=True)
 class StreamShard:

@@ -17,7 +17,7 @@ names use (https://prometheus.io/docs/practices/naming/#base-units).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -86,6 +86,26 @@ class BuiltinSeries:
             else:
                 summary[0] += 1
                 summary[1] += value
+
+    def sample_many(self, region: str, namespace: str, name: str, dimensions: Dimensions, values: Sequence[float],
+                    unit: str = "None") -> None:
+        """`sample` for each of `values` (a batch's message sizes): one update of the series, not one each."""
+        if self.inner is not None:
+            self.inner.sample_many(region, namespace, name, dimensions, values, unit)
+        if not dimensions or name in LIVE or not values:
+            return
+        key = (namespace, name, unit, region, dimensions)
+        if name in _GAUGES:
+            self.gauges[key] = values[-1]
+        elif unit == "Count":
+            self.counters[key] = self.counters.get(key, 0.0) + sum(values)
+        else:
+            summary = self.summaries.get(key)
+            if summary is None:
+                self.summaries[key] = [float(len(values)), float(sum(values))]
+            else:
+                summary[0] += len(values)
+                summary[1] += sum(values)
 
     def clear(self) -> None:
         self.counters.clear()

@@ -19,7 +19,8 @@ def test_thirty_sends_sum_to_thirty(client: Callable[..., Any], aws: Callable[..
     started = advance(0)
     for i in range(25):
         sqs.send_message(QueueUrl=url, MessageBody=f"message {i}")
-    sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": "x" * 10} for i in range(5)])
+    # A batch's sizes are sampled in one call: each still counts as a sample of its own.
+    sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": "x" * (11 + i)} for i in range(5)])
     got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=300)["Messages"]
     sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
                                                      for i, m in enumerate(got[:4])])
@@ -43,7 +44,14 @@ def test_thirty_sends_sum_to_thirty(client: Callable[..., Any], aws: Callable[..
     assert total("NumberOfMessagesDeleted") == [4.0]
     assert total("ApproximateNumberOfMessagesVisible", "Maximum") == [20.0]
     assert total("ApproximateNumberOfMessagesNotVisible", "Maximum") == [6.0]
-    assert total("SentMessageSize", "Maximum") == [10.0]
+    assert total("SentMessageSize", "Maximum") == [15.0]
+    assert total("SentMessageSize", "Minimum") == [9.0]
+    assert total("SentMessageSize", "SampleCount") == [30.0]
+    assert total("SentMessageSize") == [sum(len(f"message {i}") for i in range(25)) + sum(range(11, 16))]
+    p90 = cloudwatch.get_metric_statistics(
+        Namespace="AWS/SQS", MetricName="SentMessageSize", Dimensions=[{"Name": "QueueName", "Value": "metered"}],
+        StartTime=started - 600, EndTime=now + 60, Period=60, ExtendedStatistics=["p90"])["Datapoints"]
+    assert [p["ExtendedStatistics"]["p90"] for p in p90] == [12.0]  # (the 27th of the 30 sizes, in order)
     sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)  # some still there
     names = {m["MetricName"] for m in cloudwatch.list_metrics(Namespace="AWS/SQS")["Metrics"]}
     assert {"NumberOfMessagesSent", "NumberOfMessagesReceived", "NumberOfMessagesDeleted",

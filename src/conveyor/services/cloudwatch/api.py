@@ -182,6 +182,11 @@ class CloudWatchService(Service):
         if self.sink is not None:
             self.sink.sample(region, namespace, name, dimensions, value, unit)
 
+    def sample_many(self, region: str, namespace: str, name: str, dimensions: Dimensions, values: Sequence[float],
+                    unit: str = "None") -> None:
+        if self.sink is not None:
+            self.sink.sample_many(region, namespace, name, dimensions, values, unit)
+
     def _sample_queues(self) -> None:
         """Each minute, every queue's depths, as SQS reports them to CloudWatch."""
         queues = self.ports.queues

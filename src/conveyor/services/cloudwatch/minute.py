@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from conveyor.background import spawn
@@ -76,6 +76,25 @@ class MinuteSink:
         if values is not None:
             values[value] = values.get(value, 0.0) + 1
             if len(values) > MAX_VALUES:
+                minute.values = None
+
+    def sample_many(self, region: str, namespace: str, name: str, dimensions: Dimensions, values: Sequence[float],
+                    unit: str = "None") -> None:
+        if not self.enabled or not values:
+            return
+        key = (region, namespace, name, dimensions, unit)
+        minute = self.samples.get(key)
+        if minute is None:
+            minute = self.samples[key] = _Minute()
+        minute.n += len(values)
+        minute.sum += sum(values)
+        minute.min = min(minute.min, *values)
+        minute.max = max(minute.max, *values)
+        kept = minute.values
+        if kept is not None:
+            for value in values:
+                kept[value] = kept.get(value, 0.0) + 1
+            if len(kept) > MAX_VALUES:
                 minute.values = None
 
     # -- the minute ----------------------------------------------------------------------------------------
