@@ -7,7 +7,7 @@ import time
 import uuid
 
 from conveyor.services.sqs.backlog import pack_id, unpack_id
-from conveyor.services.sqs.message_ids import message_id_at, new_message_id
+from conveyor.services.sqs.message_ids import message_id_at, new_message_id, new_packed_message_id
 
 
 def test_ids_are_version_4_uuids_in_canonical_form() -> None:
@@ -17,6 +17,15 @@ def test_ids_are_version_4_uuids_in_canonical_form() -> None:
         assert str(parsed) == mid and parsed.version == 4 and parsed.variant == uuid.RFC_4122
         raw = pack_id(mid)  # the packed backlog keeps them (16 bytes each)
         assert raw is not None and unpack_id(raw) == mid
+
+
+def test_a_sent_id_comes_with_the_bytes_the_backlog_packs() -> None:
+    """A send's id is made with its 16 bytes (the backlog takes them as they are): they are the id's."""
+    for _ in range(1000):
+        mid, raw = new_packed_message_id()
+        parsed = uuid.UUID(mid)
+        assert str(parsed) == mid and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+        assert raw == pack_id(mid) == parsed.bytes and unpack_id(raw) == mid
 
 
 def test_ids_made_later_sort_after_and_never_repeat() -> None:

@@ -76,12 +76,14 @@ class Backlog:
         return len(self._live)
 
     # -- adding --------------------------------------------------------------------------------------
-    def append(self, message_id: str, seq: int, sent: float, ticket: int, group: str | None) -> bool:
+    def append(self, message_id: str, seq: int, sent: float, ticket: int, group: str | None,
+               packed_id: bytes | None = None) -> bool:
         """Add a waiting message at the end; False (nothing added) when it does not fit there: its id is
-        not a UUID, or it comes before the last one in sequence or send time."""
+        not a UUID, or it comes before the last one in sequence or send time. `packed_id`: the id's 16 bytes
+        when the caller made them with it (conveyor.services.sqs.message_ids.new_packed_message_id)."""
         if self._seq and (seq <= self._seq[-1] or sent < self._sent[-1]):
             return False
-        raw = pack_id(message_id)
+        raw = pack_id(message_id) if packed_id is None else packed_id
         if raw is None:
             return False
         slot = len(self._seq)

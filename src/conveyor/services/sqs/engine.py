@@ -24,7 +24,7 @@ from conveyor.services.sqs import messages as checks
 from conveyor.services.sqs.catalog import QueueCatalog
 from conveyor.services.sqs.errors import invalid_param, missing_param, sqs_error
 from conveyor.services.sqs.md5 import md5_of_attributes
-from conveyor.services.sqs.message_ids import new_message_id
+from conveyor.services.sqs.message_ids import new_packed_message_id
 from conveyor.services.sqs.messages import GivenAttributes, GivenSystemAttributes
 from conveyor.services.sqs.queue import AVAILABLE, GONE, INFLIGHT, Content, Message, Queue
 from conveyor.services.sqs.recent import RecentContents
@@ -158,10 +158,11 @@ class SqsEngine:
         kept_sys = checks.clean_attrs(sys_attrs) if sys_attrs else None
         now = self.clock.now()
         wait = q.delay if delay is None else delay
+        mid, packed_id = new_packed_message_id()
         content = Content(body, hashlib.md5(data).hexdigest(), kept, md5_of_attributes(kept) if kept else None,
                           kept_sys, md5_of_attributes(kept_sys) if kept_sys else None, sender_id, dedup_id, None,
-                          len(data))
-        return Message(id=new_message_id(), seq=0, sent=now, visible_at=now + wait if wait else now,
+                          len(data), packed_id)
+        return Message(id=mid, seq=0, sent=now, visible_at=now + wait if wait else now,
                        group_id=group_id or None, content=content, queue=q)
 
     async def enqueue(self, q: Queue, msgs: list[Message]) -> list[dict[str, Any]]:

@@ -47,11 +47,11 @@ class Content:
     (one query per receive batch), so a backlog costs memory by its count, not by its bytes."""
 
     __slots__ = ("body", "md5_body", "attrs", "md5_attrs", "sys_attrs", "md5_sys", "sender_id", "dedup_id",
-                 "source_arn", "size")
+                 "source_arn", "size", "packed_id")
 
     def __init__(self, body: str, md5_body: str, attrs: AttributeMap | None, md5_attrs: str | None,
                  sys_attrs: AttributeMap | None, md5_sys: str | None, sender_id: str, dedup_id: str | None,
-                 source_arn: str | None, size: int = 0) -> None:
+                 source_arn: str | None, size: int = 0, packed_id: bytes | None = None) -> None:
         self.body = body
         self.md5_body = md5_body
         self.attrs = attrs
@@ -62,6 +62,9 @@ class Content:
         self.dedup_id = dedup_id
         self.source_arn = source_arn
         self.size = size  # the body's bytes (known while it is being sent)
+        # The message id's 16 bytes, made with it (conveyor.services.sqs.message_ids), while it is being sent:
+        # the backlog packs them as they are rather than parsing the id string again.
+        self.packed_id = packed_id
 
 
 class ContentNotLoaded(RuntimeError):
@@ -219,10 +222,14 @@ class Queue:
         """`add` for new messages sent together, with the queue's timer armed once for them all."""
         pack = self._pack
         for msg in msgs:
+            c = msg.content
+            packed_id = None
+            if c is not None:  # (used once: the content may stay a while in conveyor.services.sqs.recent)
+                packed_id, c.packed_id = c.packed_id, None
             msg.queue = self
             msg.content = None
             if msg.key == msg.seq and pack(msg.id, msg.seq, msg.sent, msg.visible_at, msg.group_id, msg.receive_count,
-                                           msg.receipt, now):
+                                           msg.receipt, now, packed_id):
                 msg.state = PACKED
                 self.wake()
             else:
@@ -244,9 +251,9 @@ class Queue:
         self.n_available += len(self.backlog) - before
 
     def _pack(self, mid: str, seq: int, sent: float, visible_at: float, group_id: str | None,
-              receive_count: int, receipt: str | None, now: float) -> bool:
+              receive_count: int, receipt: str | None, now: float, packed_id: bytes | None = None) -> bool:
         if (visible_at > now or receipt is not None or receive_count
-                or not self.backlog.append(mid, seq, sent, next(_tiebreak), group_id)):
+                or not self.backlog.append(mid, seq, sent, next(_tiebreak), group_id, packed_id)):
             return False
         self.n_available += 1
         if self.fifo:
