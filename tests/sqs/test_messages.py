@@ -148,6 +148,24 @@ def test_retention_expiry(sqs, queue, advance):
     assert attrs["ApproximateNumberOfMessages"] == attrs["ApproximateNumberOfMessagesNotVisible"] == "0"
 
 
+def test_retention_shortened_on_an_empty_queue_applies_to_the_next_send(sqs, queue, advance):
+    """A send re-arms the queue's timer only when it is due before the armed one: here the armed one is
+    the old retention's, and the new message must expire by the shorter one."""
+    url = queue("shortened", MessageRetentionPeriod="600")
+    sqs.send_message(QueueUrl=url, MessageBody="gone")
+    [m] = sqs.receive_message(QueueUrl=url, VisibilityTimeout=1000)["Messages"]
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"MessageRetentionPeriod": "60"})
+    sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": "a", "MessageBody": "short-lived"}])
+    advance(59)
+    assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])[
+        "Attributes"]["ApproximateNumberOfMessages"] == "1"
+    advance(2)
+    assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])[
+        "Attributes"]["ApproximateNumberOfMessages"] == "0"
+    assert "Messages" not in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+
+
 def test_receive_many(sqs, queue):
     url = queue("many")
     for i in range(15):

@@ -219,8 +219,12 @@ class Queue:
         self._hold(msg, now)
 
     def add_many(self, msgs: list[Message], now: float) -> None:
-        """`add` for new messages sent together, with the queue's timer armed once for them all."""
+        """`add` for new messages sent together. The queue's timer is armed again only when one of them is
+        due before it (a packed message is due at its retention's end, which the queue's oldest message
+        reaches first unless the queue held none): finding the oldest message per send was a list and a
+        min() each."""
         pack = self._pack
+        first_packed = float("inf")
         for msg in msgs:
             c = msg.content
             packed_id = None
@@ -231,10 +235,13 @@ class Queue:
             if msg.key == msg.seq and pack(msg.id, msg.seq, msg.sent, msg.visible_at, msg.group_id, msg.receive_count,
                                            msg.receipt, now, packed_id):
                 msg.state = PACKED
+                if msg.sent < first_packed:
+                    first_packed = msg.sent
                 self.wake()
             else:
-                self._hold(msg, now)
-        self._arm()
+                self._hold(msg, now)  # (which arms the timer for it)
+        if self._handle is None or first_packed + self.retention < self._handle_at:
+            self._arm()
 
     def restore(self, rows: Iterable[IndexRow], now: float, expired: list[int]) -> None:
         """Stored messages of this queue, in sequence order, at a restart; the keys of those past retention
