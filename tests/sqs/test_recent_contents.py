@@ -84,6 +84,31 @@ def test_what_the_budget_cannot_hold_is_read_from_sqlite(tmp_path):
     asyncio.run(main())
 
 
+def test_the_budget_drops_the_oldest_first_and_a_consumer_that_keeps_up_leaves_nothing_behind(tmp_path):
+    async def main() -> None:
+        sqs = opened(tmp_path)
+        recent = sqs.engine.recent
+        recent.budget = 4000
+        q = await sqs.catalog.create_queue(ACCOUNT, REGION, "evicting", None, None)
+        sent = [(await sqs.engine.send(q, f"message {i} " + "x" * 200))["MessageId"] for i in range(40)]
+        for mid in sent:
+            forget_body(tmp_path / "sqs.db", mid)  # what is received now comes from memory only
+        got = []
+        for _ in range(4):  # (each takes 10 in order; those whose content was not kept come back empty-handed)
+            batch = await sqs.engine.receive(q, 10, 120)
+            got += [m.id for m in batch]
+            sqs.engine.release(batch)
+        assert 0 < len(got) < 40 and sorted(got) == sorted(sent[-len(got):])  # the newest were kept
+        # A consumer that takes each message as it comes: what the order of keeping remembers stays bounded.
+        for i in range(3000):
+            await sqs.engine.send(q, f"m{i}")
+            assert [m.body for m in await sqs.engine.receive(q, 10, 120)] == [f"m{i}"]
+        assert len(recent) == 0 and len(recent._order) <= 1024
+        sqs.close()
+
+    asyncio.run(main())
+
+
 def test_a_receive_between_a_purge_commit_and_its_end_takes_nothing(tmp_path):
     async def main() -> None:
         sqs = opened(tmp_path)

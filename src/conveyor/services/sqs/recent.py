@@ -16,30 +16,33 @@ from SQLite, so one whose row is gone stays left out (Queue.content_fence).
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import deque
 from collections.abc import Iterable
 
 from conveyor.services.sqs.queue import AttributeMap, Content, Message, Queue
 
 BUDGET = 8 * 1024 * 1024  # bytes of bodies and their bookkeeping kept at most
-_OVERHEAD = 368  # what a kept content costs besides its body: the object, its strings, the ordered entry
+_OVERHEAD = 328  # what a kept content costs besides its body: the object, its strings, its two entries
 
 
 class RecentContents:
     def __init__(self, budget: int = BUDGET) -> None:
         self.budget = budget
         self.bytes = 0
-        # message id -> (queue, content, bytes), in the order they were kept: oldest first. An OrderedDict:
-        # a plain dict's `next(iter(...))` steps over every slot its earlier evictions left empty, so with the
-        # budget full (a backlog that grows) each eviction scanned thousands of them (4-7 us a message sent).
-        self._kept: OrderedDict[str, tuple[Queue, Content, int]] = OrderedDict()
+        # message id -> (queue, content, bytes)
+        self._kept: dict[str, tuple[Queue, Content, int]] = {}
+        # The ids in the order they were kept, oldest first, with those taken since (skipped when reached,
+        # and squeezed out once they outnumber the kept): eviction takes from its front. (Finding the oldest
+        # as the dict's first key stepped over every slot earlier evictions had left empty: with the budget
+        # full, a backlog that grows, each send paid 4-7 us a message for it.)
+        self._order: deque[str] = deque()
 
     def __len__(self) -> int:
         return len(self._kept)
 
     def keep(self, q: Queue, msgs: Iterable[Message]) -> None:
         """Keep the contents of messages just committed to `q` (before the queue detaches them)."""
-        kept = self._kept
+        kept, order = self._kept, self._order
         for m in msgs:
             c = m.content
             if c is None or m.id in kept:
@@ -48,9 +51,14 @@ class RecentContents:
             if c.attrs or c.sys_attrs:
                 cost += _attributes_cost(c.attrs) + _attributes_cost(c.sys_attrs)
             kept[m.id] = (q, c, cost)
+            order.append(m.id)
             self.bytes += cost
-        while self.bytes > self.budget and kept:
-            self.bytes -= kept.popitem(last=False)[1][2]
+        while self.bytes > self.budget and order:
+            item = kept.pop(order.popleft(), None)
+            if item is not None:
+                self.bytes -= item[2]
+        if len(order) > 2 * len(kept) + 1024:
+            self._order = deque(mid for mid in order if mid in kept)
 
     def take(self, m: Message) -> Content | None:
         """The content of `m` if it is kept and still what SQLite holds for it; it is forgotten either way
@@ -73,6 +81,7 @@ class RecentContents:
 
     def clear(self) -> None:
         self._kept.clear()
+        self._order.clear()
         self.bytes = 0
 
 
