@@ -105,10 +105,10 @@ class Backlog:
 
     def restore(self, rows: Iterable[IndexRow], now: float, retention: float, ticket: Callable[[], int],
                 hold: Callable[[IndexRow], None], expired: list[int]) -> None:
-        """A restart's bulk `append`: the stored index rows of this queue in sequence order. The key of a row
-        past retention goes to `expired`, one that does not fit the backlog (delayed, received before, out
-        of order, keyed by other than its sequence number) to `hold`, in turn, so the queue's line keeps
-        the stored order."""
+        """A restart's bulk `append`: the stored index rows of this queue in key order (which is sequence
+        order for every row keyed by its sequence number). The key of a row past retention goes to
+        `expired`, one that does not fit the backlog (delayed, received before, out of order, keyed by other
+        than its sequence number) to `hold`, in turn, so the queue's line keeps the stored order."""
         ids, seqs, sents, tickets, groups, live = (self._ids, self._seq, self._sent, self._ticket, self._group,
                                                    self._live)
         last_seq = seqs[-1] if seqs else -1

@@ -45,6 +45,10 @@ def _queue_of(row: IndexRow) -> int:
     return row[0]
 
 
+def _seq_of(row: IndexRow) -> int:
+    return row[2]
+
+
 class _Poll:
     """The deadline of one long poll.
 
@@ -102,7 +106,8 @@ class SqsEngine:
                     continue
                 taken = list(rows)
                 q.restore(taken, now, expired)
-                self._last_seq = max(self._last_seq, taken[-1][2])  # (in sequence order)
+                # (in key order: a message moved to a FIFO dead-letter queue has a later sequence number)
+                self._last_seq = max(self._last_seq, max(map(_seq_of, taken)))
         for q in by_id.values():
             q.settle()
         for entry in self.store.dedup_entries(now):

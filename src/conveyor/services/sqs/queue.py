@@ -244,8 +244,9 @@ class Queue:
             self._arm()
 
     def restore(self, rows: Iterable[IndexRow], now: float, expired: list[int]) -> None:
-        """Stored messages of this queue, in sequence order, at a restart; the keys of those past retention
-        go to `expired`. `settle` follows, once every row is in."""
+        """Stored messages of this queue, in key order (the order they were sent in), at a restart, maybe in
+        several calls; the keys of those past retention go to `expired`. `settle` follows, once every row
+        is in."""
         before = len(self.backlog)
 
         def hold(row: IndexRow) -> None:

@@ -95,6 +95,13 @@ MIGRATIONS = [
     ALTER TABLE bodies_keyed RENAME TO message_bodies;
     CREATE INDEX messages_queue ON messages (queue_id, seq)
     """,
+    # No index by queue: it was the last B-tree the writer updated per message besides the two tables'
+    # own (a delete of 10 keys, both rows each, 6.4 -> 4.5 us a message of SQL; an insert 2.5 -> 2.2). A
+    # restart reads the index rows in key order (a rowid scan) and sorts each block by queue; a purge or a
+    # queue deletion scans the index table (about 30 ms for 200,000 rows). Nothing else is dropped.
+    """
+    DROP INDEX messages_queue
+    """,
 ]
 
 _TABLES = ("messages", "message_bodies", "dedup", "queues", "move_tasks")
@@ -279,6 +286,10 @@ _CONTENT_COLUMNS = "key, body, md5_body, attrs, md5_attrs, sys_attrs, md5_sys, s
 IndexRow = tuple[int, str, int, float, float, str | None, int, float | None, str | None, int]
 
 
+def _queue_of(row: IndexRow) -> int:
+    return row[0]
+
+
 def _log_failure(fut: asyncio.Future[object]) -> None:
     if not fut.cancelled() and fut.exception() is not None:
         log.warning("background SQS write failed: %s", fut.exception())
@@ -324,13 +335,15 @@ class SqsStore:
 
     def index_blocks(self) -> Iterator[list[IndexRow]]:
         """The index entry of every stored message (queue id, id, seq, sent, visible_at, group_id,
-        receive_count, first_receive, receipt, key), each queue's in sequence order, in blocks read as they
-        are restored (no list of every row first)."""
+        receive_count, first_receive, receipt, key) in key order, which is the order they were sent in, in
+        blocks read as they are restored (no list of every row first), each block's rows grouped by queue
+        (in key order within each). A queue's rows may come in several blocks."""
         cur = self.db.reader.cursor()
         cur.row_factory = None  # plain tuples: a million rows restore faster
-        cur.execute(f"SELECT {_INDEX_COLUMNS} FROM messages ORDER BY queue_id, seq")
+        cur.execute(f"SELECT {_INDEX_COLUMNS} FROM messages ORDER BY key")
         try:
             while rows := cur.fetchmany(4096):
+                rows.sort(key=_queue_of)  # (stable: key order within a queue; one pass for a single queue)
                 yield rows
         finally:
             cur.close()
