@@ -223,11 +223,12 @@ class SqsEngine:
 
     @staticmethod
     def _send_result(msg: Message, mid: str, seq: int, fifo: bool) -> dict[str, Any]:
-        out: dict[str, Any] = {"MessageId": mid, "MD5OfMessageBody": msg.md5_body}
-        if msg.md5_attrs:
-            out["MD5OfMessageAttributes"] = msg.md5_attrs
-        if msg.md5_sys:
-            out["MD5OfMessageSystemAttributes"] = msg.md5_sys
+        c = msg.loaded()  # (once: each of Message's content properties checks it again)
+        out: dict[str, Any] = {"MessageId": mid, "MD5OfMessageBody": c.md5_body}
+        if c.md5_attrs:
+            out["MD5OfMessageAttributes"] = c.md5_attrs
+        if c.md5_sys:
+            out["MD5OfMessageSystemAttributes"] = c.md5_sys
         if fifo:
             out["SequenceNumber"] = f"{seq:020d}"
         return out
