@@ -128,32 +128,33 @@ def queue_summaries(catalog: QueueCatalog, engine: SqsEngine) -> list[dict[str, 
 def render_message(q: Queue, m: Message, names: set[str], mnames: Sequence[str]) -> dict[str, Any]:
     """A message as ReceiveMessage answers it, with the system (`names`) and message (`mnames`) attributes
     asked for."""
+    c = m.loaded()  # (once: each of Message's content properties checks it again)
     item: dict[str, Any] = {"MessageId": m.id, "ReceiptHandle": SqsEngine.receipt_handle(q, m),
-                            "MD5OfBody": m.md5_body, "Body": m.body}
+                            "MD5OfBody": c.md5_body, "Body": c.body}
     if names:
         every = "All" in names
         values: dict[str, str | None] = {
-            "SenderId": m.sender_id, "SentTimestamp": str(int(m.sent * 1000)),
+            "SenderId": c.sender_id, "SentTimestamp": str(int(m.sent * 1000)),
             "ApproximateReceiveCount": str(m.receive_count),
             "ApproximateFirstReceiveTimestamp": str(int((m.first_receive or m.sent) * 1000)),
         }
         if q.fifo:
-            values.update(SequenceNumber=f"{m.seq:020d}", MessageDeduplicationId=m.dedup_id,
+            values.update(SequenceNumber=f"{m.seq:020d}", MessageDeduplicationId=c.dedup_id,
                           MessageGroupId=m.group_id)
         elif m.group_id:  # a fair queue's tenant
             values["MessageGroupId"] = m.group_id
-        if m.sys_attrs and "AWSTraceHeader" in m.sys_attrs:
-            values["AWSTraceHeader"] = m.sys_attrs["AWSTraceHeader"]["StringValue"]
-        if m.source_arn:
-            values["DeadLetterQueueSourceArn"] = m.source_arn
+        if c.sys_attrs and "AWSTraceHeader" in c.sys_attrs:
+            values["AWSTraceHeader"] = c.sys_attrs["AWSTraceHeader"]["StringValue"]
+        if c.source_arn:
+            values["DeadLetterQueueSourceArn"] = c.source_arn
         attrs = {k: v for k, v in values.items() if v is not None and (every or k in names)}
         if attrs:
             item["Attributes"] = attrs
-    if mnames and m.attrs:
-        chosen = chosen_attributes(m.attrs, mnames)
+    if mnames and c.attrs:
+        chosen = chosen_attributes(c.attrs, mnames)
         if chosen:
             item["MessageAttributes"] = chosen
-            item["MD5OfMessageAttributes"] = m.md5_attrs
+            item["MD5OfMessageAttributes"] = c.md5_attrs
         elif chosen is not None:
             item["MessageAttributes"] = {}
     return item
