@@ -199,3 +199,29 @@ def test_taking_the_front_at_once_is_taking_it_slot_by_slot() -> None:
         assert at_once.take_front(10) == expected
         assert len(at_once) == len(one_by_one) and at_once.slots <= 2 * len(at_once) + 4096 + 10
     assert at_once.take_front(10) == [] and at_once.first() == -1
+
+
+def test_ids_checked_together_are_judged_as_one_by_one() -> None:
+    """A restart checks a block's ids at once (all_canonical): any id the one-by-one check refuses makes the
+    whole block go one by one, where that id is held as an object and the others are packed as before."""
+    from conveyor.services.sqs.backlog import Backlog, all_canonical, pack_id, unpack_id
+    from conveyor.services.sqs.message_ids import new_message_id
+
+    good = [new_message_id() for _ in range(50)]
+    assert all_canonical(good) and all_canonical([])
+    g = good[0]
+    refused = [g.upper(), g.replace("-", "", 1) + "0", g[:8] + g[9] + "-" + g[10:], g[:-1], g + "0", g[:-1] + "g",
+               g[:-1] + " ", "-" + g[1:], g[:20] + "-" + g[21:], "x" * 36, g[:-1] + "é"]
+    for bad in refused:
+        assert pack_id(bad) is None  # (what the one-by-one check says)
+        assert not all_canonical(good[:7] + [bad] + good[7:]), bad
+    assert not all_canonical([g[:35], g + "0"])  # (the lengths add up, the ids do not)
+
+    rows = [(1, mid, seq, 1000.0 + seq, 1000.0 + seq, None, 0, None, None, seq)
+            for seq, mid in enumerate(good[:3] + [g.upper()] + good[3:6], start=1)]
+    held: list[str] = []
+    backlog = Backlog(by_group=False)
+    backlog.restore(rows, 2000.0, 86400, iter(range(100)).__next__, lambda row: held.append(row[1]), [])
+    assert held == [g.upper()] and len(backlog) == 6
+    assert [mid for mid, *_ in backlog.take_front(10)] == good[:6]
+    assert unpack_id(pack_id(good[0]) or b"") == good[0]

@@ -21,7 +21,7 @@ import re
 from array import array
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -37,6 +37,19 @@ def pack_id(message_id: str) -> bytes | None:
     if _CANONICAL_UUID(message_id) is None:
         return None
     return bytes.fromhex(message_id.replace("-", ""))
+
+
+_NOT_HEX = str.maketrans("", "", "0123456789abcdef-")
+
+
+def all_canonical(message_ids: Sequence[str]) -> bool:
+    """Whether every id is in canonical UUID form, checked over all of them at once (a restart's block of
+    rows): each 36 characters, lower-case hex digits with a dash at each of the four places and nowhere
+    else. One regex match per id was a third of a restart's work per packed message."""
+    n = len(message_ids)
+    joined = "".join(message_ids)
+    return (set(map(len, message_ids)) <= {36} and not joined.translate(_NOT_HEX) and joined.count("-") == 4 * n
+            and all(joined[at::36] == "-" * n for at in (8, 13, 18, 23)))
 
 
 def unpack_id(raw: bytes | bytearray) -> str:
@@ -103,7 +116,7 @@ class Backlog:
             line.append(slot)
         return True
 
-    def restore(self, rows: Iterable[IndexRow], now: float, retention: float, ticket: Callable[[], int],
+    def restore(self, rows: Sequence[IndexRow], now: float, retention: float, ticket: Callable[[], int],
                 hold: Callable[[IndexRow], None], expired: list[int]) -> None:
         """A restart's bulk `append`: the stored index rows of this queue in key order (which is sequence
         order for every row keyed by its sequence number). The key of a row past retention goes to
@@ -113,7 +126,10 @@ class Backlog:
                                                    self._live)
         last_seq = seqs[-1] if seqs else -1
         last_sent = sents[-1] if sents else float("-inf")
-        canonical, fromhex, intern, by_group = _CANONICAL_UUID, bytes.fromhex, self._intern, self.by_group
+        intern, by_group = self._intern, self.by_group
+        # Their ids checked together (else one by one), and those packed turned into bytes together.
+        check_each, canonical = not all_canonical([row[1] for row in rows]), _CANONICAL_UUID
+        packed: list[str] = []
         added = 0
         for row in rows:
             _, mid, seq, sent, visible_at, group, receive_count, _, receipt, key = row
@@ -121,11 +137,11 @@ class Backlog:
                 expired.append(key)
                 continue
             if (visible_at > now or receipt is not None or receive_count or seq <= last_seq or sent < last_sent
-                    or key != seq or canonical(mid) is None):
+                    or key != seq or (check_each and canonical(mid) is None)):
                 hold(row)
                 continue
             slot = len(seqs)
-            ids += fromhex(mid.replace("-", ""))
+            packed.append(mid)
             seqs.append(seq)
             sents.append(sent)
             tickets.append(ticket())
@@ -143,6 +159,7 @@ class Backlog:
                     self._lines[gi] = line = array("q")
                     self._line_pos[gi] = 0
                 line.append(slot)
+        ids += bytes.fromhex("".join(packed).replace("-", ""))
         self.count += added
 
     def groups(self) -> list[str]:

@@ -24,7 +24,7 @@ import heapq
 import itertools
 import json
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from conveyor.services.sqs.backlog import Backlog
@@ -243,7 +243,7 @@ class Queue:
         if self._handle is None or first_packed + self.retention < self._handle_at:
             self._arm()
 
-    def restore(self, rows: Iterable[IndexRow], now: float, expired: list[int]) -> None:
+    def restore(self, rows: Sequence[IndexRow], now: float, expired: list[int]) -> None:
         """Stored messages of this queue, in key order (the order they were sent in), at a restart, maybe in
         several calls; the keys of those past retention go to `expired`. `settle` follows, once every row
         is in."""
