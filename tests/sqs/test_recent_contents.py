@@ -112,6 +112,9 @@ def test_the_budget_drops_the_oldest_first_and_a_consumer_that_keeps_up_leaves_n
 def test_a_receive_between_a_purge_commit_and_its_end_takes_nothing(tmp_path):
     async def main() -> None:
         sqs = opened(tmp_path)
+        # This test blocks the loop until the writer thread commits: a lone write committed on the loop's own
+        # thread (storage/db.py, while one client alone is served) would never come.
+        sqs.store.db.commit_lone_writes_here = False
         q = await sqs.catalog.create_queue(ACCOUNT, REGION, "purged", None, None)
         await sqs.engine.send(q, "before the purge")
         commits = sqs.store.db.commits
@@ -134,6 +137,7 @@ def test_a_receive_between_a_purge_commit_and_its_end_takes_nothing(tmp_path):
 def test_a_receive_between_a_queue_deletion_commit_and_its_end_takes_nothing(tmp_path):
     async def main() -> None:
         sqs = opened(tmp_path)
+        sqs.store.db.commit_lone_writes_here = False  # (as above)
         q = await sqs.catalog.create_queue(ACCOUNT, REGION, "deleted", None, None)
         await sqs.engine.send(q, "doomed")
         commits = sqs.store.db.commits
