@@ -31,6 +31,16 @@ STACK_TYPE = "AWS::CloudFormation::Stack"
 REPLACING = "Requested update requires the creation of a new physical resource; hence creating one."
 
 
+def reason_of(error: Exception, what: str) -> str:
+    """What a failed resource operation's event says: the resource's own reason (a ResourceFailure, the error a
+    service answered), or for anything else (a fault of ours, a store that could not commit) CloudFormation's
+    "Internal Failure", the error itself going to the log."""
+    if isinstance(error, (ResourceFailure, ServiceError)):
+        return str(error)
+    log.error("%s: internal failure", what, exc_info=error)
+    return errors.INTERNAL_FAILURE
+
+
 def resolve_kind(type_name: str) -> ResourceType:
     kind = TYPES.get(type_name)
     if kind is None:
@@ -90,6 +100,7 @@ class StackEngine:
                 raise
             except Exception:
                 log.exception("stack operation on %s failed", stack_id)
+                await self._end_after_internal_failure(stack)
             finally:
                 if self.working.get(stack_id) is stack:
                     del self.working[stack_id]
@@ -97,6 +108,40 @@ class StackEngine:
         task = asyncio.get_running_loop().create_task(go())
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    async def _end_after_internal_failure(self, stack: dict[str, Any]) -> None:
+        """An operation broke off on an error of ours, not a resource's: it ends as CloudFormation ends an internal
+        failure, never left in progress while the server runs. A create or update rolls back; a rollback, a
+        deletion that breaks off ends FAILED (DeleteStack may be retried); a cleanup ends as it would have. Until
+        a final state is committed (a store refusing commits for a while) it is tried again, a little later."""
+        pause = 0.1
+        while self.stacks[stack["StackId"]]["StackStatus"].endswith("_IN_PROGRESS"):
+            try:
+                await self._internal_failure_step(stack)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("ending stack operation on %s after an internal failure", stack["StackId"])
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 5.0)
+
+    async def _internal_failure_step(self, stack: dict[str, Any]) -> None:
+        status, why = stack["StackStatus"], errors.INTERNAL_FAILURE
+        if status == "CREATE_IN_PROGRESS" and stack.get("DeleteRequested"):
+            await self.delete_stack(stack)
+        elif status == "CREATE_IN_PROGRESS" and stack.get("DisableRollback"):
+            await self.set_status(stack, "CREATE_FAILED", why)
+        elif status == "CREATE_IN_PROGRESS":
+            await self._rollback_create(stack, why)
+        elif status == "UPDATE_IN_PROGRESS":
+            await self._rollback_update(stack, why)
+        elif status in ("ROLLBACK_IN_PROGRESS", "UPDATE_ROLLBACK_IN_PROGRESS", "DELETE_IN_PROGRESS"):
+            await self.set_status(stack, status.replace("_IN_PROGRESS", "_FAILED"), why)
+        elif status.endswith("_COMPLETE_CLEANUP_IN_PROGRESS"):
+            stack["Cleanup"], stack["Journal"] = [], []  # what is left of it is logged, not retried for ever
+            await self.set_status(stack, status.replace("_CLEANUP_IN_PROGRESS", ""))
+        else:  # the document reached a final state whose commit failed: commit it again
+            await self.set_status(stack, status, stack.get("StackStatusReason") or "")
 
     # -- recording -------------------------------------------------------------------------------------
     def event(self, stack: dict[str, Any], logical: str, physical: str, kind: str, status: str,
@@ -235,14 +280,17 @@ class StackEngine:
                 log.info("resource %s: %r", logical, error)
                 error = ResourceFailure(f"Properties validation failed for resource {logical} with message: a "
                                         f"property has the wrong type ({type(error).__name__}: {error})")
-            if not isinstance(error, (ResourceFailure, ServiceError)):
-                return False
-            reason = error.message if isinstance(error, ServiceError) else str(error)
+            # Any other error (ours, or a store that could not commit) fails the resource as an internal failure:
+            # the resources under way finish, as after any resource's failure, and all is rolled back.
+            reason = reason_of(error, f"resource {logical}")
+            failed = failed or (logical, reason)
             entry = stack["Resources"].get(logical)
             if entry is not None:
-                await self.resource_status(stack, logical, "UPDATE_FAILED" if entry.get("Updating")
-                                           else "CREATE_FAILED", reason)
-            failed = failed or (logical, reason)
+                try:
+                    await self.resource_status(stack, logical, "UPDATE_FAILED" if entry.get("Updating")
+                                               else "CREATE_FAILED", reason)
+                except Exception:  # (the status is in the document: the rollback's first commit records it)
+                    log.exception("recording the failure of %s", logical)
             return True
 
         active_set = set(order)
@@ -428,9 +476,8 @@ class StackEngine:
                 continue
             try:
                 await self._delete_entry(stack, logical, entry, honour_retain=True)
-            except (ResourceFailure, ServiceError) as error:
-                reason = error.message if isinstance(error, ServiceError) else str(error)
-                await self.resource_status(stack, logical, "DELETE_FAILED", reason)
+            except Exception as error:
+                await self.resource_status(stack, logical, "DELETE_FAILED", reason_of(error, f"deleting {logical}"))
                 failed.append(logical)
         if failed:
             await self.set_status(stack, "DELETE_FAILED",
@@ -448,8 +495,8 @@ class StackEngine:
                 continue
             try:
                 await self._delete_entry(stack, logical, entry, honour_retain=False)
-            except (ResourceFailure, ServiceError) as error:
-                await self.resource_status(stack, logical, "DELETE_FAILED", str(error))
+            except Exception as error:
+                await self.resource_status(stack, logical, "DELETE_FAILED", reason_of(error, f"deleting {logical}"))
                 await self.set_status(stack, "ROLLBACK_FAILED", f"The following resource(s) failed to delete: "
                                       f"[{logical}]. ")
                 return
@@ -487,9 +534,10 @@ class StackEngine:
                     await resolve_kind(entry["ResourceType"]).update(self.target(stack, logical), current,
                                                                      entry.get("Properties") or {},
                                                                      old.get("Properties") or {})
-                except (ResourceFailure, ServiceError) as error:
-                    await self.resource_status(stack, logical, "UPDATE_FAILED", str(error))
-                    await self.set_status(stack, "UPDATE_ROLLBACK_FAILED", str(error))
+                except Exception as error:
+                    reason = reason_of(error, f"updating {logical} back")
+                    await self.resource_status(stack, logical, "UPDATE_FAILED", reason)
+                    await self.set_status(stack, "UPDATE_ROLLBACK_FAILED", reason)
                     return
                 stack["Resources"][logical] = old
                 await self.resource_status(stack, logical, "UPDATE_COMPLETE")
@@ -512,8 +560,8 @@ class StackEngine:
             try:
                 stack["Resources"][logical] = entry
                 await self._delete_entry(stack, logical, entry, honour_retain=final == "UPDATE_COMPLETE")
-            except (ResourceFailure, ServiceError) as error:
-                await self.resource_status(stack, logical, "DELETE_FAILED", str(error))
+            except Exception as error:
+                await self.resource_status(stack, logical, "DELETE_FAILED", reason_of(error, f"deleting {logical}"))
             if live is not None:
                 stack["Resources"][logical] = live
             else:

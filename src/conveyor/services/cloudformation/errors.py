@@ -53,6 +53,14 @@ def invalid_change_set_status(message: str) -> ServiceError:
     return ServiceError("InvalidChangeSetStatus", message, 400)
 
 
+# What a resource's event and the stack's status reason say when its operation broke for a reason of ours, not the
+# resource's (an unexpected error, a store that could not commit): CloudFormation's words for the handler error
+# code InternalFailure, "An unexpected error occurred within the handler".
+# https://docs.aws.amazon.com/cloudformation-cli/latest/userguide/resource-type-test-contract-errors.html
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/determine-root-cause-for-stack-failures.html
+INTERNAL_FAILURE = "Internal Failure"
+
+
 class ResourceFailure(Exception):
     """A resource could not be created, updated or deleted: the reason goes into its event and the
     stack's status reason."""
