@@ -106,3 +106,28 @@ def test_a_deletion_that_cannot_record_a_resource_ends_delete_failed_and_may_be_
     cf.delete_stack(StackName=stack_id)
     assert settles(cf, stack_id)["StackStatus"] == "DELETE_COMPLETE"
     assert "QueueUrls" not in sqs.list_queues()
+
+
+def test_an_update_that_cannot_record_a_new_resource_rolls_back_and_deletes_it(start_server: Any,
+                                                                              tmp_path: Path) -> None:
+    console = tmp_path / "console.log"
+    server = start_server(tmp_path / "data", "--bare", console=console)
+    cf, sqs = server.client("cloudformation"), server.client("sqs")
+    stack_id = cf.create_stack(StackName="grows", TemplateBody=ONE_QUEUE)["StackId"]
+    assert settles(cf, stack_id)["StackStatus"] == "CREATE_COMPLETE"
+    grown = json.loads(ONE_QUEUE)
+    grown["Resources"]["Added"] = {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "added"}}
+
+    with commit_refused(server, console, lambda: ("Added", "CREATE_IN_PROGRESS", "") in seen(cf, stack_id)):
+        cf.update_stack(StackName=stack_id, TemplateBody=json.dumps(grown))
+
+    stack = settles(cf, stack_id)
+    events = seen(cf, stack_id)
+    assert stack["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE", events
+    assert ("Added", "CREATE_FAILED", "Internal Failure") in events
+    assert [reason for _, status, reason in events if status == "UPDATE_ROLLBACK_IN_PROGRESS"] == [
+        "The following resource(s) failed to create: [Added]. "]
+    assert ("Added", "DELETE_COMPLETE", "") in events
+    assert [url.rsplit("/", 1)[-1] for url in sqs.list_queues()["QueueUrls"]] == ["only"]
+    assert [r["LogicalResourceId"] for r in cf.describe_stack_resources(StackName=stack_id)["StackResources"]] == [
+        "Only"]
