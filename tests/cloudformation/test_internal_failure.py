@@ -131,3 +131,37 @@ def test_an_update_that_cannot_record_a_new_resource_rolls_back_and_deletes_it(s
     assert [url.rsplit("/", 1)[-1] for url in sqs.list_queues()["QueueUrls"]] == ["only"]
     assert [r["LogicalResourceId"] for r in cf.describe_stack_resources(StackName=stack_id)["StackResources"]] == [
         "Only"]
+
+
+# An output whose Fn::Select index is no number: evaluating the outputs (after every resource is made) raises an
+# error of ours, not a template error, outside any resource.
+BAD_OUTPUT = {"Value": {"Fn::Select": ["first", ["a"]]}}
+
+
+def test_an_error_outside_the_resources_rolls_back_a_create_and_an_update(client: Any) -> None:
+    cf, sqs = client("cloudformation"), client("sqs")
+    body = json.loads(ONE_QUEUE)
+    body["Outputs"] = {"Picked": BAD_OUTPUT}
+    stack_id = cf.create_stack(StackName="picks", TemplateBody=json.dumps(body))["StackId"]
+    stack = settles(cf, stack_id)
+    events = seen(cf, stack_id)
+    assert (stack["StackStatus"], stack["StackStatusReason"]) == ("ROLLBACK_COMPLETE", "Internal Failure"), events
+    assert ("picks", "ROLLBACK_IN_PROGRESS", "Internal Failure") in events
+    assert [status for logical, status, _ in events if logical == "Only"] == [
+        "CREATE_IN_PROGRESS", "CREATE_IN_PROGRESS", "CREATE_COMPLETE", "DELETE_IN_PROGRESS", "DELETE_COMPLETE"]
+    assert "QueueUrls" not in sqs.list_queues()
+
+    # (another queue name: SQS refuses a deleted queue's name for 60 seconds)
+    kept = ONE_QUEUE.replace('"only"', '"kept"')
+    stack_id = cf.create_stack(StackName="later", TemplateBody=kept)["StackId"]
+    assert settles(cf, stack_id)["StackStatus"] == "CREATE_COMPLETE"
+    grown = json.loads(kept)
+    grown["Resources"]["Added"] = {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "added"}}
+    grown["Outputs"] = {"Picked": BAD_OUTPUT}
+    cf.update_stack(StackName=stack_id, TemplateBody=json.dumps(grown))
+    stack = settles(cf, stack_id)
+    events = seen(cf, stack_id)
+    assert stack["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE", events
+    assert ("later", "UPDATE_ROLLBACK_IN_PROGRESS", "Internal Failure") in events
+    assert ("Added", "DELETE_COMPLETE", "") in events
+    assert [url.rsplit("/", 1)[-1] for url in sqs.list_queues()["QueueUrls"]] == ["kept"]
