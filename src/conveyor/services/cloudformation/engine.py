@@ -115,7 +115,8 @@ class StackEngine:
         deletion that breaks off ends FAILED (DeleteStack may be retried); a cleanup ends as it would have. Until
         a final state is committed (a store refusing commits for a while) it is tried again, a little later."""
         pause = 0.1
-        while self.stacks[stack["StackId"]]["StackStatus"].endswith("_IN_PROGRESS"):
+        while (status := self.stacks[stack["StackId"]]["StackStatus"]).endswith("_IN_PROGRESS") and \
+                status != "REVIEW_IN_PROGRESS":  # (a change set's stack before it runs: no operation of it)
             try:
                 await self._internal_failure_step(stack)
             except asyncio.CancelledError:
@@ -123,7 +124,7 @@ class StackEngine:
             except Exception:
                 log.exception("ending stack operation on %s after an internal failure", stack["StackId"])
                 await asyncio.sleep(pause)
-                pause = min(pause * 2, 5.0)
+                pause = min(pause * 2, 30.0)
 
     async def _internal_failure_step(self, stack: dict[str, Any]) -> None:
         status, why = stack["StackStatus"], errors.INTERNAL_FAILURE
