@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import sqlite3
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,34 @@ from tests.helpers import served_in_process
 from conveyor.services.sns.api import SnsService
 
 REGION = "us-east-1"
+
+
+Call = Callable[[str, str, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+def in_process_caller(app: Any) -> Call:
+    """(service, operation, params) → the answer, through the server's in-process API."""
+    api = app.ports.api
+    assert api is not None
+
+    async def call(service: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        answer: dict[str, Any] = await api.call(service, operation, params, REGION)
+        return answer
+
+    return call
+
+
+async def fifo_topic_into_queue(call: Call, name: str) -> tuple[str, str]:
+    """A FIFO queue and a FIFO topic (content-based deduplication) delivering into it raw: (queue URL, topic ARN)."""
+    url = (await call("sqs", "CreateQueue", {"QueueName": f"{name}.fifo", "Attributes": {"FifoQueue": "true"}}))[
+        "QueueUrl"]
+    arn = (await call("sqs", "GetQueueAttributes", {"QueueUrl": url, "AttributeNames": ["QueueArn"]}))[
+        "Attributes"]["QueueArn"]
+    topic = (await call("sns", "CreateTopic", {"Name": f"{name}.fifo", "Attributes": {
+        "FifoTopic": "true", "ContentBasedDeduplication": "true"}}))["TopicArn"]
+    await call("sns", "Subscribe", {"TopicArn": topic, "Protocol": "sqs", "Endpoint": arn,
+                                    "Attributes": {"RawMessageDelivery": "true"}})
+    return url, topic
 
 
 def outbox_rows(path: Path) -> int:
@@ -27,21 +56,8 @@ def outbox_rows(path: Path) -> int:
 def test_a_fifo_publish_into_a_queue_commits_once_in_sns_and_keeps_no_outbox_row(tmp_path: Path) -> None:
     async def main() -> None:
         async with served_in_process(tmp_path) as (app, _):
-            api = app.ports.api
-            assert api is not None
-
-            async def call(service: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-                answer: dict[str, Any] = await api.call(service, operation, params, REGION)
-                return answer
-
-            url = (await call("sqs", "CreateQueue", {"QueueName": "jobs.fifo", "Attributes": {
-                "FifoQueue": "true"}}))["QueueUrl"]
-            arn = (await call("sqs", "GetQueueAttributes", {"QueueUrl": url, "AttributeNames": ["QueueArn"]}
-                              ))["Attributes"]["QueueArn"]
-            topic = (await call("sns", "CreateTopic", {"Name": "jobs.fifo", "Attributes": {
-                "FifoTopic": "true", "ContentBasedDeduplication": "true"}}))["TopicArn"]
-            await call("sns", "Subscribe", {"TopicArn": topic, "Protocol": "sqs", "Endpoint": arn,
-                                            "Attributes": {"RawMessageDelivery": "true"}})
+            call = in_process_caller(app)
+            url, topic = await fifo_topic_into_queue(call, "jobs")
             sns = await app.services.use("sns")
             assert isinstance(sns, SnsService)
             db = sns.store.db
@@ -113,21 +129,8 @@ def test_concurrent_fifo_publishes_reach_the_queue_in_sequence_order(tmp_path: P
 
     async def main() -> None:
         async with served_in_process(tmp_path) as (app, _):
-            api = app.ports.api
-            assert api is not None
-
-            async def call(service: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-                answer: dict[str, Any] = await api.call(service, operation, params, REGION)
-                return answer
-
-            url = (await call("sqs", "CreateQueue", {"QueueName": "order.fifo", "Attributes": {
-                "FifoQueue": "true"}}))["QueueUrl"]
-            arn = (await call("sqs", "GetQueueAttributes", {"QueueUrl": url, "AttributeNames": ["QueueArn"]}
-                              ))["Attributes"]["QueueArn"]
-            topic = (await call("sns", "CreateTopic", {"Name": "order.fifo", "Attributes": {
-                "FifoTopic": "true", "ContentBasedDeduplication": "true"}}))["TopicArn"]
-            await call("sns", "Subscribe", {"TopicArn": topic, "Protocol": "sqs", "Endpoint": arn,
-                                            "Attributes": {"RawMessageDelivery": "true"}})
+            call = in_process_caller(app)
+            url, topic = await fifo_topic_into_queue(call, "order")
             answers = await asyncio.gather(*(call("sns", "Publish", {
                 "TopicArn": topic, "Message": f"m{i}", "MessageGroupId": "g"}) for i in range(30)))
             by_sequence = [f"m{i}" for _, i in sorted((int(a["SequenceNumber"]), i) for i, a in enumerate(answers))]
@@ -147,13 +150,7 @@ def test_concurrent_fifo_publishes_reach_the_queue_in_sequence_order(tmp_path: P
 def test_a_publish_to_ten_queues_is_one_sqs_commit_and_none_in_sns(tmp_path: Path) -> None:
     async def main() -> None:
         async with served_in_process(tmp_path) as (app, _):
-            api = app.ports.api
-            assert api is not None
-
-            async def call(service: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-                answer: dict[str, Any] = await api.call(service, operation, params, REGION)
-                return answer
-
+            call = in_process_caller(app)
             topic = (await call("sns", "CreateTopic", {"Name": "fan"}))["TopicArn"]
             urls = []
             for i in range(10):
