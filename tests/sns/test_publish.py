@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import statistics
 import time
+from collections.abc import AsyncIterator
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
@@ -291,19 +294,28 @@ def test_a_deleted_fifo_topic_takes_its_deduplication_ids_with_it(sns, subscribe
     assert receive(url)[0]["Body"] == "two"
 
 
+@contextlib.asynccontextmanager
+async def fifo_topic_on_manual_clock(tmp_path: Any, name: str) -> AsyncIterator[tuple[Any, ManualClock, Any, str]]:
+    """A server in process on the manual clock with the FIFO topic `name`: (the SNS service, the clock, a
+    caller's context, the topic's ARN)."""
+    clock = ManualClock(1_700_000_000.0)
+    app = App(Config(data_dir=tmp_path, port=0, auth="off"), clock=clock)
+    await app.start()
+    try:
+        sns = await app.services.use("sns")
+        ctx = SimpleNamespace(account_id="000000000000", region="us-east-1", base_url="http://x", principal=None)
+        created = await sns.handler("CreateTopic")(ctx, {"Name": name, "Attributes": {"FifoTopic": "true"}})
+        yield sns, clock, ctx, created["TopicArn"]
+    finally:
+        await app.stop()
+
+
 def test_a_fifo_topic_forgets_deduplication_ids_whose_window_has_passed(tmp_path):
     """Memory holds a FIFO topic's deduplication ids for their 5 minutes only, as its store does, so a
     long-running topic does not keep every id it was ever given."""
 
     async def run() -> None:
-        clock = ManualClock(1_700_000_000.0)
-        app = App(Config(data_dir=tmp_path, port=0, auth="off"), clock=clock)
-        await app.start()
-        try:
-            sns = await app.services.use("sns")
-            ctx = SimpleNamespace(account_id="000000000000", region="us-east-1", base_url="http://x", principal=None)
-            created = await sns.handler("CreateTopic")(ctx, {"Name": "ids.fifo", "Attributes": {"FifoTopic": "true"}})
-            arn = created["TopicArn"]
+        async with fifo_topic_on_manual_clock(tmp_path, "ids.fifo") as (sns, clock, ctx, arn):
 
             async def publish(text: str, dedup_id: str) -> str:
                 answer = await sns.handler("Publish")(ctx, {"TopicArn": arn, "Message": text, "MessageGroupId": "g",
@@ -315,8 +327,6 @@ def test_a_fifo_topic_forgets_deduplication_ids_whose_window_has_passed(tmp_path
             clock.advance(301)
             assert await publish("later", "d0") != first[0]  # not a duplicate any more
             assert list(sns.registry.topics[arn].dedup) == ["d0"]
-        finally:
-            await app.stop()
 
     asyncio.run(run())
 
@@ -327,14 +337,7 @@ def test_a_fifo_publish_forgets_expired_deduplication_rows_through_an_index(tmp_
     exactly the live ones."""
 
     async def run() -> None:
-        clock = ManualClock(1_700_000_000.0)
-        app = App(Config(data_dir=tmp_path, port=0, auth="off"), clock=clock)
-        await app.start()
-        try:
-            sns = await app.services.use("sns")
-            ctx = SimpleNamespace(account_id="000000000000", region="us-east-1", base_url="http://x", principal=None)
-            created = await sns.handler("CreateTopic")(ctx, {"Name": "rows.fifo", "Attributes": {"FifoTopic": "true"}})
-            arn = created["TopicArn"]
+        async with fifo_topic_on_manual_clock(tmp_path, "rows.fifo") as (sns, clock, ctx, arn):
             for i in range(20):
                 await sns.handler("Publish")(ctx, {"TopicArn": arn, "Message": f"m{i}", "MessageGroupId": "g",
                                                    "MessageDeduplicationId": f"old{i}"})
@@ -345,7 +348,5 @@ def test_a_fifo_publish_forgets_expired_deduplication_rows_through_an_index(tmp_
             assert [row[0] for row in db.query("SELECT dedup_id FROM dedup WHERE topic_arn = ?", (arn,))] == ["new"]
             plan = " ".join(str(row[3]) for row in db.query("EXPLAIN QUERY PLAN " + FORGET_EXPIRED_DEDUP, (arn, 0.0)))
             assert "USING INDEX dedup_expiry (topic_arn=? AND expires<?)" in plan, plan
-        finally:
-            await app.stop()
 
     asyncio.run(run())
